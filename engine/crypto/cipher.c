@@ -1,0 +1,239 @@
+/* Block ciphers through OpenSSL EVP, in the shapes DESFire needs. */
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "dfissue/crypto.h"
+#include "dfissue/util.h"
+
+size_t
+dfi_keytype_keylen(dfi_keytype t)
+{
+	switch (t) {
+	case DFI_KT_DES: return 8;
+	case DFI_KT_2K3DES: return 16;
+	case DFI_KT_3K3DES: return 24;
+	case DFI_KT_AES128: return 16;
+	}
+	return 0;
+}
+
+size_t
+dfi_keytype_blocklen(dfi_keytype t)
+{
+	switch (t) {
+	case DFI_KT_DES:
+	case DFI_KT_2K3DES:
+	case DFI_KT_3K3DES: return 8;
+	case DFI_KT_AES128: return 16;
+	}
+	return 0;
+}
+
+const char *
+dfi_keytype_name(dfi_keytype t)
+{
+	switch (t) {
+	case DFI_KT_DES: return "des";
+	case DFI_KT_2K3DES: return "2k3des";
+	case DFI_KT_3K3DES: return "3k3des";
+	case DFI_KT_AES128: return "aes";
+	}
+	return "invalid";
+}
+
+dfi_err
+dfi_keytype_parse(const char *name, dfi_keytype *out)
+{
+	static const dfi_keytype all[] = { DFI_KT_DES, DFI_KT_2K3DES, DFI_KT_3K3DES, DFI_KT_AES128 };
+	if (name == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, dfi_keytype_name(all[i])) == 0) {
+			*out = all[i];
+			return DFI_OK;
+		}
+	}
+	if (strcmp(name, "aes128") == 0) {
+		*out = DFI_KT_AES128;
+		return DFI_OK;
+	}
+	return DFI_E_PARSE;
+}
+
+/* Single DES is run as two-key 3DES with K1 = K2 (what the card does, and
+ * it keeps us off OpenSSL's legacy provider). */
+static const EVP_CIPHER *
+evp_for(dfi_keytype t, int cbc, uint8_t *keybuf, const uint8_t *key)
+{
+	switch (t) {
+	case DFI_KT_DES:
+		memcpy(keybuf, key, 8);
+		memcpy(keybuf + 8, key, 8);
+		return cbc ? EVP_des_ede_cbc() : EVP_des_ede_ecb();
+	case DFI_KT_2K3DES:
+		memcpy(keybuf, key, 16);
+		return cbc ? EVP_des_ede_cbc() : EVP_des_ede_ecb();
+	case DFI_KT_3K3DES:
+		memcpy(keybuf, key, 24);
+		return cbc ? EVP_des_ede3_cbc() : EVP_des_ede3_ecb();
+	case DFI_KT_AES128:
+		memcpy(keybuf, key, 16);
+		return cbc ? EVP_aes_128_cbc() : EVP_aes_128_ecb();
+	}
+	return NULL;
+}
+
+dfi_err
+dfi_cipher(dfi_keytype t, const uint8_t *key, int encrypt, uint8_t *iv,
+    const uint8_t *in, uint8_t *out, size_t len)
+{
+	size_t bl = dfi_keytype_blocklen(t);
+	uint8_t kb[DFI_MAX_KEY_LEN];
+	dfi_err err = DFI_E_CRYPTO;
+	int outl = 0, finl = 0;
+
+	if (bl == 0 || key == NULL || (len > 0 && (in == NULL || out == NULL)))
+		return DFI_E_INVALID_ARG;
+	if (len % bl != 0 || len > INT32_MAX)
+		return DFI_E_INVALID_ARG;
+	if (len == 0)
+		return DFI_OK;
+	const EVP_CIPHER *c = evp_for(t, iv != NULL, kb, key);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (ctx == NULL) {
+		err = DFI_E_NOMEM;
+		goto out;
+	}
+	if (EVP_CipherInit_ex(ctx, c, NULL, kb, iv, encrypt ? 1 : 0) != 1)
+		goto out;
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	/* Keep the next IV before out may overwrite in (they may alias). */
+	uint8_t next_iv[DFI_MAX_BLOCK];
+	if (iv != NULL && !encrypt)
+		memcpy(next_iv, in + len - bl, bl);
+	if (EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1 ||
+	    EVP_CipherFinal_ex(ctx, out + outl, &finl) != 1 || (size_t)(outl + finl) != len)
+		goto out;
+	if (iv != NULL)
+		memcpy(iv, encrypt ? out + len - bl : next_iv, bl);
+	err = DFI_OK;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	dfi_wipe(kb, sizeof(kb));
+	return err;
+}
+
+static void
+shift_left_xor(const uint8_t *in, uint8_t *out, size_t bl)
+{
+	/* Subkey doubling in GF(2^b): Rb is 0x87 for 128-bit, 0x1B for 64-bit. */
+	uint8_t carry = in[0] & 0x80;
+	for (size_t i = 0; i < bl; i++)
+		out[i] = (uint8_t)((in[i] << 1) | (i + 1 < bl ? in[i + 1] >> 7 : 0));
+	if (carry)
+		out[bl - 1] ^= (bl == 16) ? 0x87 : 0x1B;
+}
+
+/* SP 800-38B written out because DESFire chains the CMAC IV, which the
+ * OpenSSL EVP_MAC interface cannot express; the block cipher is OpenSSL's. */
+dfi_err
+dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
+    const uint8_t *msg, size_t len, uint8_t *mac)
+{
+	size_t bl = dfi_keytype_blocklen(t);
+	uint8_t l[DFI_MAX_BLOCK] = { 0 }, k1[DFI_MAX_BLOCK], k2[DFI_MAX_BLOCK];
+	uint8_t x[DFI_MAX_BLOCK], last[DFI_MAX_BLOCK];
+	dfi_err err;
+
+	if (bl == 0 || key == NULL || mac == NULL || (msg == NULL && len > 0))
+		return DFI_E_INVALID_ARG;
+	if ((err = dfi_cipher(t, key, 1, NULL, l, l, bl)) != DFI_OK)
+		goto out;
+	shift_left_xor(l, k1, bl);
+	shift_left_xor(k1, k2, bl);
+
+	size_t nblocks = len == 0 ? 1 : (len + bl - 1) / bl;
+	size_t lastlen = len - (nblocks - 1) * bl;
+	memset(last, 0, bl);
+	if (lastlen > 0)
+		memcpy(last, msg + (nblocks - 1) * bl, lastlen);
+	if (lastlen == bl) {
+		for (size_t i = 0; i < bl; i++)
+			last[i] ^= k1[i];
+	} else {
+		last[lastlen] = 0x80;
+		for (size_t i = 0; i < bl; i++)
+			last[i] ^= k2[i];
+	}
+	if (iv != NULL)
+		memcpy(x, iv, bl);
+	else
+		memset(x, 0, bl);
+	for (size_t b = 0; b < nblocks; b++) {
+		const uint8_t *blk = (b + 1 == nblocks) ? last : msg + b * bl;
+		for (size_t i = 0; i < bl; i++)
+			x[i] ^= blk[i];
+		if ((err = dfi_cipher(t, key, 1, NULL, x, x, bl)) != DFI_OK)
+			goto out;
+	}
+	memcpy(mac, x, bl);
+out:
+	dfi_wipe(l, sizeof(l));
+	dfi_wipe(k1, sizeof(k1));
+	dfi_wipe(k2, sizeof(k2));
+	dfi_wipe(x, sizeof(x));
+	dfi_wipe(last, sizeof(last));
+	return err;
+}
+
+uint32_t
+dfi_crc32_desfire(const uint8_t *p, size_t len)
+{
+	uint32_t crc = 0xFFFFFFFFu;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+	}
+	return crc;
+}
+
+uint16_t
+dfi_crc16_desfire(const uint8_t *p, size_t len)
+{
+	uint16_t crc = 0x6363;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (uint16_t)((crc >> 1) ^ (0x8408u & (0u - (crc & 1u))));
+	}
+	return crc;
+}
+
+uint8_t
+dfi_des_key_version(const uint8_t *key)
+{
+	uint8_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = (uint8_t)((v << 1) | (key[i] & 1));
+	return v;
+}
+
+void
+dfi_des_set_key_version(uint8_t *key, size_t len, uint8_t version)
+{
+	/* The version is the parity bits of the first eight bytes, most
+	 * significant bit first; later bytes are left as they are. */
+	for (size_t i = 0; i < len && i < 8; i++)
+		key[i] = (uint8_t)((key[i] & 0xFE) | ((version >> (7 - i)) & 1));
+}
+
+dfi_err
+dfi_random(uint8_t *out, size_t len)
+{
+	if (len > INT32_MAX)
+		return DFI_E_INVALID_ARG;
+	return RAND_bytes(out, (int)len) == 1 ? DFI_OK : DFI_E_CRYPTO;
+}

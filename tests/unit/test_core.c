@@ -1,0 +1,112 @@
+/* Core utilities: errors, hex, the bounds-checked reader and writer, secrets. */
+#include "testutil.h"
+
+#include "dfissue/error.h"
+
+START_TEST(strerror_names_every_code)
+{
+	ck_assert_str_eq(dfi_errname(DFI_E_HSM_PIN_INCORRECT), "DFI_E_HSM_PIN_INCORRECT");
+	ck_assert_ptr_nonnull(strstr(dfi_strerror(DFI_E_DF_PERMISSION_DENIED), "PERMISSION_DENIED"));
+	ck_assert_str_eq(dfi_strerror((dfi_err)9999), "unknown error code");
+	/* Every code from 0 to the end of each range has its own message. */
+	for (int c = 0; c < 600; c++) {
+		const char *n = dfi_errname((dfi_err)c);
+		if (strcmp(n, "DFI_E_UNKNOWN") != 0)
+			ck_assert_str_ne(dfi_strerror((dfi_err)c), "unknown error code");
+	}
+}
+END_TEST
+
+START_TEST(desfire_status_map)
+{
+	ck_assert_int_eq(dfi_err_from_desfire_status(0x00), DFI_OK);
+	ck_assert_int_eq(dfi_err_from_desfire_status(0xAF), DFI_OK);
+	ck_assert_int_eq(dfi_err_from_desfire_status(0xAE), DFI_E_DF_AUTHENTICATION_ERROR);
+	ck_assert_int_eq(dfi_err_from_desfire_status(0xDE), DFI_E_DF_DUPLICATE_ERROR);
+	ck_assert_int_eq(dfi_err_from_desfire_status(0x42), DFI_E_DF_UNKNOWN_STATUS);
+}
+END_TEST
+
+START_TEST(hex_roundtrip_and_errors)
+{
+	uint8_t b[8];
+	size_t n;
+	char s[17];
+	ck_assert_int_eq(dfi_hex_decode(" 00aBcD ", b, sizeof(b), &n), DFI_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(dfi_hex_encode(b, n, s, sizeof(s)), DFI_OK);
+	ck_assert_str_eq(s, "00ABCD");
+	ck_assert_int_eq(dfi_hex_decode("abc", b, sizeof(b), &n), DFI_E_PARSE);
+	ck_assert_int_eq(dfi_hex_decode("zz", b, sizeof(b), &n), DFI_E_PARSE);
+	ck_assert_int_eq(dfi_hex_decode("001122334455667788", b, sizeof(b), &n), DFI_E_BUFFER_TOO_SMALL);
+	ck_assert_int_eq(dfi_hex_encode(b, 8, s, 16), DFI_E_BUFFER_TOO_SMALL);
+}
+END_TEST
+
+START_TEST(reader_checks_lengths)
+{
+	const uint8_t d[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06 };
+	dfi_rd r;
+	uint8_t u8;
+	uint16_t u16;
+	uint32_t u32;
+	dfi_rd_init(&r, d, sizeof(d));
+	ck_assert_int_eq(dfi_rd_u8(&r, &u8), DFI_OK);
+	ck_assert_uint_eq(u8, 1);
+	ck_assert_int_eq(dfi_rd_le16(&r, &u16), DFI_OK);
+	ck_assert_uint_eq(u16, 0x0302);
+	ck_assert_int_eq(dfi_rd_le32(&r, &u32), DFI_E_CARD_PROTOCOL);
+	ck_assert_int_eq(dfi_rd_le24(&r, &u32), DFI_OK);
+	ck_assert_uint_eq(u32, 0x060504);
+	ck_assert_int_eq(dfi_rd_end(&r), DFI_OK);
+	ck_assert_int_eq(dfi_rd_u8(&r, &u8), DFI_E_CARD_PROTOCOL);
+}
+END_TEST
+
+START_TEST(writer_is_sticky_on_overflow)
+{
+	uint8_t b[4];
+	dfi_wr w;
+	dfi_wr_init(&w, b, sizeof(b));
+	dfi_wr_le24(&w, 0x030201);
+	ck_assert_int_eq(w.err, DFI_OK);
+	dfi_wr_le16(&w, 0xFFFF);
+	ck_assert_int_eq(w.err, DFI_E_BUFFER_TOO_SMALL);
+	dfi_wr_u8(&w, 0x04);
+	ck_assert_int_eq(w.err, DFI_E_BUFFER_TOO_SMALL);
+	ck_assert_uint_eq(w.len, 3);
+	ck_assert_hex_eq(b, 3, "010203");
+}
+END_TEST
+
+START_TEST(secure_memory)
+{
+	uint8_t *p = dfi_secure_alloc(32);
+	ck_assert_ptr_nonnull(p);
+	memset(p, 0xA5, 32);
+	ck_assert_int_eq(dfi_ct_memcmp(p, p, 32), 0);
+	uint8_t q[32];
+	memcpy(q, p, 32);
+	q[31] ^= 1;
+	ck_assert_int_ne(dfi_ct_memcmp(p, q, 32), 0);
+	dfi_secure_free(p, 32);
+	dfi_wipe(q, sizeof(q));
+	for (size_t i = 0; i < sizeof(q); i++)
+		ck_assert_uint_eq(q[i], 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("core");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, strerror_names_every_code);
+	tcase_add_test(tc, desfire_status_map);
+	tcase_add_test(tc, hex_roundtrip_and_errors);
+	tcase_add_test(tc, reader_checks_lengths);
+	tcase_add_test(tc, writer_is_sticky_on_overflow);
+	tcase_add_test(tc, secure_memory);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
