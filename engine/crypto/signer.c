@@ -1,0 +1,73 @@
+/* Signer handles: an algorithm and a table of operations; calls are
+ * serialized per handle so several reader threads may share one signer. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "dfissue/signer.h"
+
+struct dfi_signer {
+	dfi_sigalg alg;
+	const struct dfi_signer_ops *ops;
+	void *ctx;
+	pthread_mutex_t mu;
+};
+
+dfi_err
+dfi_signer_new(dfi_signer **out, dfi_sigalg alg, const struct dfi_signer_ops *ops, void *ctx)
+{
+	if (out == NULL || ops == NULL || ops->sign == NULL || ops->public_key_der == NULL ||
+	    (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256)) {
+		if (ops != NULL && ops->destroy != NULL)
+			ops->destroy(ctx);
+		return DFI_E_INVALID_ARG;
+	}
+	dfi_signer *s = calloc(1, sizeof(*s));
+	if (s == NULL || pthread_mutex_init(&s->mu, NULL) != 0) {
+		free(s);
+		if (ops->destroy != NULL)
+			ops->destroy(ctx);
+		return DFI_E_NOMEM;
+	}
+	s->alg = alg;
+	s->ops = ops;
+	s->ctx = ctx;
+	*out = s;
+	return DFI_OK;
+}
+
+void
+dfi_signer_free(dfi_signer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ops->destroy != NULL)
+		s->ops->destroy(s->ctx);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+dfi_sigalg dfi_signer_alg(const dfi_signer *s) { return s->alg; }
+
+dfi_err
+dfi_signer_sign(dfi_signer *s, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	if (s == NULL || (msg == NULL && len > 0) || sig == NULL || siglen == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&s->mu);
+	dfi_err e = s->ops->sign(s->ctx, msg, len, sig, siglen);
+	pthread_mutex_unlock(&s->mu);
+	if (e == DFI_OK && *siglen > DFI_SIG_MAX)
+		return DFI_E_INTERNAL;
+	return e;
+}
+
+dfi_err
+dfi_signer_public_key_der(dfi_signer *s, uint8_t *der, size_t cap, size_t *len)
+{
+	if (s == NULL || der == NULL || len == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&s->mu);
+	dfi_err e = s->ops->public_key_der(s->ctx, der, cap, len);
+	pthread_mutex_unlock(&s->mu);
+	return e;
+}
