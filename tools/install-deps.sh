@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libp11-kit-dev p11-kit softhsm2
   libpcsclite-dev pcscd vsmartcard-vpcd
-  check libssl-dev openssl libjansson-dev
+  check libssl-dev openssl libjansson-dev iproute2 util-linux
 )
 
 missing=()

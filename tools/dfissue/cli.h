@@ -23,5 +23,6 @@ int cli_fail(const char *what, dfi_err e);
 int cli_is_help(const char *arg);
 
 /* Subcommands, one file each (cmd_NAME.c), listed in main.c. */
+int cmd_readers(int argc, char **argv);
 
 #endif

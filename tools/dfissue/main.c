@@ -9,6 +9,7 @@ static int cmd_version(int argc, char **argv);
 
 /* One line per subcommand; each lives in its own cmd_*.c file. */
 static const struct dfi_cli_cmd commands[] = {
+	{ "readers", "list PC/SC readers and card presence", cmd_readers },
 	{ "version", "print the version", cmd_version },
 };
 
