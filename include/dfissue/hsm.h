@@ -117,6 +117,7 @@ struct dfi_hsm_key_info {
 	size_t id_len; /* 0 when absent; ids longer than 32 bytes are truncated */
 	char type[16]; /* "aes", "2k3des", "3k3des", "des", "ec", "ec-edwards", ... */
 	unsigned long ck_class; /* CKO_* */
+	char cls[8];            /* "secret", "private", "public" */
 	size_t value_len; /* bytes, 0 if unknown */
 	int sensitive, extractable, is_token;
 	int has_kcv; /* KCV computed (secret keys allowed to encrypt) */
@@ -125,6 +126,10 @@ struct dfi_hsm_key_info {
 /* Every secret, private and public key object on the token (optionally
  * restricted by a pkcs11: URI; NULL = all). Caller frees *out with free(). */
 dfi_err dfi_hsm_key_list(dfi_hsm *h, const char *uri, struct dfi_hsm_key_info **out, size_t *n);
+
+/* A pkcs11: URI naming the secret key with this label (percent-encoded by
+ * p11-kit). Caller frees *uri with free(). */
+dfi_err dfi_hsm_secret_key_uri(const char *label, char **uri);
 
 /* Creates a token key from host bytes (the key ceremony): CKA_TOKEN,
  * CKA_SENSITIVE true, CKA_EXTRACTABLE false; may encrypt, decrypt, sign

@@ -24,5 +24,32 @@ int cli_is_help(const char *arg);
 
 /* Subcommands, one file each (cmd_NAME.c), listed in main.c. */
 int cmd_readers(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_journal_key(int argc, char **argv);
+
+/* Options shared by every subcommand that opens the HSM (cmd_key.c):
+ * --module --token --pin-file --pin-env --allow-insecure-keys. Put
+ * CLI_HSM_LONGOPTS in the getopt_long table and offer each option to
+ * cli_hsm_opt() first; it returns 1 when it consumed it. */
+struct dfi_hsm;
+struct cli_hsm_opts {
+	const char *module, *token, *pin_file, *pin_env;
+	int allow_insecure;
+};
+enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV, CLI_OPT_INSECURE };
+#define CLI_HSM_LONGOPTS                                                       \
+	{ "module", required_argument, NULL, CLI_OPT_MODULE },                 \
+	{ "token", required_argument, NULL, CLI_OPT_TOKEN },                   \
+	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },             \
+	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },               \
+	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE }
+int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
+/* Opens the HSM (token from --token, else fallback_uri, else
+ * $DFISSUE_TOKEN); on failure prints one line and returns DFI_EXIT_FAIL. */
+int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);
+/* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
+int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
+/* The help text block describing the shared HSM options. */
+const char *cli_hsm_help(void);
 
 #endif

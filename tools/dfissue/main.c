@@ -10,6 +10,8 @@ static int cmd_version(int argc, char **argv);
 /* One line per subcommand; each lives in its own cmd_*.c file. */
 static const struct dfi_cli_cmd commands[] = {
 	{ "readers", "list PC/SC readers and card presence", cmd_readers },
+	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", cmd_key },
+	{ "journal-key", "generate the journal signing key or export its public key", cmd_journal_key },
 	{ "version", "print the version", cmd_version },
 };
 

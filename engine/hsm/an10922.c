@@ -1,0 +1,77 @@
+/*
+ * NXP AN10922 key diversification, host half. AN10922 defines the
+ * diversified key as CMAC(K, DIV || M) where DIV || M is padded to two
+ * cipher blocks (0x80 00..) and the last block is XORed with subkey K2
+ * when padded, K1 otherwise: AES-128 uses DIV 0x01 (32 bytes); 2K3DES runs
+ * two CMACs with DIV 0x21 and 0x22, 3K3DES three with 0x31..0x33 (16 bytes
+ * each, 8-byte blocks). A two-block CMAC is E(K, E(K, B1) XOR B2'), so the
+ * host prepares B1 and B2' (which depend only on M and on L = E(K, 0^b),
+ * not on the key) and the HSM does both encryptions; the second one is a
+ * key derivation, so the result never leaves the HSM.
+ */
+#include <string.h>
+
+#include "hsm_internal.h"
+
+void
+dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2)
+{
+	const uint8_t rb = bl == 16 ? 0x87 : 0x1b;
+	const uint8_t *src = l;
+	uint8_t *dst = k1;
+	for (int round = 0; round < 2; round++) {
+		uint8_t carry = (uint8_t)(src[0] >> 7);
+		for (size_t i = 0; i + 1 < bl; i++)
+			dst[i] = (uint8_t)((src[i] << 1) | (src[i + 1] >> 7));
+		dst[bl - 1] = (uint8_t)(src[bl - 1] << 1);
+		if (carry)
+			dst[bl - 1] ^= rb;
+		src = k1;
+		dst = k2;
+	}
+}
+
+dfi_err
+dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen, uint8_t *b1,
+    uint8_t *b2, size_t *len)
+{
+	static const uint8_t div_aes[] = { 0x01 };
+	static const uint8_t div_2k[] = { 0x21, 0x22 };
+	static const uint8_t div_3k[] = { 0x31, 0x32, 0x33 };
+	const uint8_t *div;
+	size_t ndiv;
+	switch (t) {
+	case DFI_KT_AES128:
+		div = div_aes;
+		ndiv = 1;
+		break;
+	case DFI_KT_2K3DES:
+		div = div_2k;
+		ndiv = 2;
+		break;
+	case DFI_KT_3K3DES:
+		div = div_3k;
+		ndiv = 3;
+		break;
+	default:
+		return DFI_E_UNSUPPORTED;
+	}
+	size_t bl = dfi_keytype_blocklen(t);
+	if (l == NULL || m == NULL || mlen == 0 || mlen > 2 * bl - 1)
+		return DFI_E_INVALID_ARG;
+	uint8_t k1[DFI_MAX_BLOCK], k2[DFI_MAX_BLOCK], d[2 * DFI_MAX_BLOCK];
+	dfi_cmac_subkeys(l, bl, k1, k2);
+	const int padded = 1 + mlen < 2 * bl;
+	for (size_t i = 0; i < ndiv; i++) {
+		memset(d, 0, sizeof(d));
+		d[0] = div[i];
+		memcpy(d + 1, m, mlen);
+		if (padded)
+			d[1 + mlen] = 0x80;
+		memcpy(b1 + i * bl, d, bl);
+		for (size_t j = 0; j < bl; j++)
+			b2[i * bl + j] = d[bl + j] ^ (padded ? k2[j] : k1[j]);
+	}
+	*len = ndiv * bl;
+	return DFI_OK;
+}

@@ -1,0 +1,322 @@
+/*
+ * Card keys whose operations run in the HSM: the base key itself, or a
+ * per-card key diversified with AN10922 into a session object. The only
+ * function here that puts key bytes on the host is hkey_with_bytes (see
+ * SECURITY.md): it recomputes the diversified key into locked memory for
+ * the caller's ChangeKey cryptogram and wipes it when the callback returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "hsm_internal.h"
+
+struct hkey {
+	dfi_hsm *h;
+	dfi_keytype type;
+	CK_OBJECT_HANDLE obj;    /* what cipher/cmac use */
+	int owned;               /* obj is our session object: destroy it */
+	CK_OBJECT_HANDLE master; /* with_bytes: K = ECB(master, data) */
+	uint8_t data[DFI_MAX_KEY_LEN];
+	size_t datalen;
+	atomic_int no_cmac_mech; /* the token lacks CKM_*_CMAC: use CBC */
+};
+
+static CK_MECHANISM_TYPE
+mech_for(dfi_keytype t, int cbc)
+{
+	if (t == DFI_KT_AES128)
+		return cbc ? CKM_AES_CBC : CKM_AES_ECB;
+	return cbc ? CKM_DES3_CBC : CKM_DES3_ECB;
+}
+
+struct cipher_arg {
+	struct hkey *k;
+	int encrypt;
+	const uint8_t *iv;
+	const uint8_t *in;
+	uint8_t *out;
+	size_t len;
+};
+
+static CK_RV
+op_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct cipher_arg *a = argp;
+	size_t bl = dfi_keytype_blocklen(a->k->type);
+	CK_MECHANISM m = { mech_for(a->k->type, a->iv != NULL), (void *)a->iv, a->iv != NULL ? bl : 0 };
+	CK_RV rv;
+	CK_ULONG outlen = a->len;
+	if (a->encrypt) {
+		rv = P11(h, C_EncryptInit, s, &m, a->k->obj);
+		if (rv == CKR_OK)
+			rv = P11(h, C_Encrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
+	} else {
+		rv = P11(h, C_DecryptInit, s, &m, a->k->obj);
+		if (rv == CKR_OK)
+			rv = P11(h, C_Decrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
+	}
+	if (rv == CKR_OK && outlen != a->len)
+		rv = CKR_GENERAL_ERROR;
+	return rv;
+}
+
+static dfi_err
+hkey_cipher(void *ctx, int encrypt, uint8_t *iv, const uint8_t *in, uint8_t *out, size_t len)
+{
+	struct hkey *k = ctx;
+	size_t bl = dfi_keytype_blocklen(k->type);
+	if (len == 0)
+		return DFI_OK;
+	if (in == NULL || out == NULL || len % bl != 0)
+		return DFI_E_INVALID_ARG;
+	/* in and out may alias: keep what the next IV must be before writing. */
+	uint8_t next_iv[DFI_MAX_BLOCK];
+	if (iv != NULL && !encrypt)
+		memcpy(next_iv, in + len - bl, bl);
+	uint8_t *tmp = malloc(len);
+	if (tmp == NULL)
+		return DFI_E_NOMEM;
+	struct cipher_arg a = { k, encrypt, iv, in, tmp, len };
+	dfi_err e = dfi_hsm_run(k->h, encrypt ? "C_Encrypt" : "C_Decrypt", op_cipher, &a);
+	if (e == DFI_OK) {
+		memcpy(out, tmp, len);
+		if (iv != NULL)
+			memcpy(iv, encrypt ? out + len - bl : next_iv, bl);
+	}
+	dfi_wipe(tmp, len);
+	free(tmp);
+	return e;
+}
+
+struct cmac_arg {
+	struct hkey *k;
+	const uint8_t *msg;
+	size_t len;
+	uint8_t *mac;
+};
+
+static CK_RV
+op_cmac(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct cmac_arg *a = argp;
+	size_t bl = dfi_keytype_blocklen(a->k->type);
+	CK_MECHANISM m = { a->k->type == DFI_KT_AES128 ? CKM_AES_CMAC : CKM_DES3_CMAC, NULL, 0 };
+	CK_RV rv = P11(h, C_SignInit, s, &m, a->k->obj);
+	if (rv != CKR_OK)
+		return rv;
+	uint8_t one = 0;
+	CK_ULONG maclen = bl;
+	rv = P11(h, C_Sign, s, a->len > 0 ? (CK_BYTE *)a->msg : &one, a->len, a->mac, &maclen);
+	if (rv == CKR_OK && maclen != bl)
+		rv = CKR_GENERAL_ERROR;
+	return rv;
+}
+
+/* SP 800-38B from the cipher: L = E(K, 0), subkeys, then CBC-MAC over the
+ * message with the last block XORed with K1 (complete) or K2 (padded). */
+static dfi_err
+cmac_by_cbc(struct hkey *k, const uint8_t *msg, size_t len, uint8_t *mac)
+{
+	size_t bl = dfi_keytype_blocklen(k->type);
+	uint8_t zero[DFI_MAX_BLOCK] = { 0 }, l[DFI_MAX_BLOCK], k1[DFI_MAX_BLOCK], k2[DFI_MAX_BLOCK];
+	dfi_err e = hkey_cipher(k, 1, NULL, zero, l, bl);
+	if (e != DFI_OK)
+		return e;
+	dfi_cmac_subkeys(l, bl, k1, k2);
+	size_t nblk = len == 0 ? 1 : (len + bl - 1) / bl;
+	if (nblk > SIZE_MAX / bl)
+		return DFI_E_OVERFLOW;
+	size_t total = nblk * bl;
+	uint8_t *buf = calloc(1, total);
+	if (buf == NULL)
+		return DFI_E_NOMEM;
+	if (len > 0)
+		memcpy(buf, msg, len);
+	const int complete = len > 0 && len % bl == 0;
+	if (!complete)
+		buf[len] = 0x80;
+	for (size_t j = 0; j < bl; j++)
+		buf[total - bl + j] ^= complete ? k1[j] : k2[j];
+	uint8_t iv[DFI_MAX_BLOCK] = { 0 };
+	e = hkey_cipher(k, 1, iv, buf, buf, total);
+	if (e == DFI_OK)
+		memcpy(mac, iv, bl);
+	dfi_wipe(buf, total);
+	free(buf);
+	return e;
+}
+
+static dfi_err
+hkey_cmac(void *ctx, const uint8_t *msg, size_t len, uint8_t *mac)
+{
+	struct hkey *k = ctx;
+	if ((msg == NULL && len > 0) || mac == NULL)
+		return DFI_E_INVALID_ARG;
+	if (!atomic_load(&k->no_cmac_mech)) {
+		struct cmac_arg a = { k, msg, len, mac };
+		dfi_err e = dfi_hsm_run(k->h, "C_Sign", op_cmac, &a);
+		if (e != DFI_E_HSM_MECHANISM && e != DFI_E_HSM_KEY_TYPE)
+			return e;
+		atomic_store(&k->no_cmac_mech, 1);
+	}
+	return cmac_by_cbc(k, msg, len, mac);
+}
+
+struct enc_arg {
+	CK_OBJECT_HANDLE key;
+	dfi_keytype type;
+	const uint8_t *in;
+	uint8_t *out;
+	size_t len;
+};
+
+static CK_RV
+op_ecb(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct enc_arg *a = argp;
+	return dfi_hsm_encrypt(h, s, a->key, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out,
+	    a->len);
+}
+
+/* THE audited materialization (SECURITY.md, "What reaches host memory"):
+ * the per-card key is recomputed by the HSM as ECB(master, data) straight
+ * into locked, non-dumpable memory, handed to fn, and wiped on return. */
+static dfi_err
+hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
+{
+	struct hkey *k = ctx;
+	if (k->datalen == 0)
+		return DFI_E_UNSUPPORTED;
+	uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
+	if (key == NULL)
+		return DFI_E_NOMEM;
+	struct enc_arg a = { k->master, k->type, k->data, key, k->datalen };
+	dfi_err e = dfi_hsm_run(k->h, "C_Encrypt", op_ecb, &a);
+	if (e == DFI_OK)
+		e = fn(arg, key, k->datalen);
+	dfi_secure_free(key, DFI_MAX_KEY_LEN);
+	return e;
+}
+
+static CK_RV
+op_destroy(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	return P11(h, C_DestroyObject, s, *(CK_OBJECT_HANDLE *)argp);
+}
+
+static void
+hkey_destroy(void *ctx)
+{
+	struct hkey *k = ctx;
+	if (k == NULL)
+		return;
+	if (k->owned)
+		(void)dfi_hsm_run(k->h, "C_DestroyObject", op_destroy, &k->obj);
+	dfi_wipe(k, sizeof(*k));
+	free(k);
+}
+
+static const struct dfi_cardkey_ops base_ops = {
+	.cipher = hkey_cipher,
+	.cmac = hkey_cmac,
+	.with_bytes = NULL,
+	.destroy = hkey_destroy,
+};
+
+static const struct dfi_cardkey_ops derived_ops = {
+	.cipher = hkey_cipher,
+	.cmac = hkey_cmac,
+	.with_bytes = hkey_with_bytes,
+	.destroy = hkey_destroy,
+};
+
+dfi_err
+dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8_t version,
+    dfi_cardkey **out)
+{
+	if (h == NULL || key == NULL || out == NULL || key->h != h)
+		return DFI_E_INVALID_ARG;
+	if (type != key->type)
+		return DFI_E_HSM_KEY_TYPE;
+	struct hkey *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return DFI_E_NOMEM;
+	k->h = h;
+	k->type = type;
+	k->obj = key->obj;
+	return dfi_cardkey_new(out, type, version, &base_ops, k);
+}
+
+struct derive_arg {
+	const dfi_hsm_key *master;
+	const uint8_t *data;
+	size_t len;
+	CK_OBJECT_HANDLE obj;
+};
+
+static CK_RV
+op_derive(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct derive_arg *a = argp;
+	CK_KEY_DERIVATION_STRING_DATA p = { (CK_BYTE *)a->data, a->len };
+	CK_MECHANISM m = { a->master->type == DFI_KT_AES128 ? CKM_AES_ECB_ENCRYPT_DATA
+							    : CKM_DES3_ECB_ENCRYPT_DATA,
+		&p, sizeof(p) };
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = a->master->ck_type;
+	CK_ULONG vlen = a->len;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &yes, sizeof(yes) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) },
+	};
+	/* DES-family key types fix their length: CKA_VALUE_LEN is only for AES. */
+	CK_ULONG nt = kt == CKK_AES ? 10 : 9;
+	return P11(h, C_DeriveKey, s, &m, a->master->obj, t, nt, &a->obj);
+}
+
+dfi_err
+dfi_hsm_cardkey_diversified(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type,
+    const uint8_t *m, size_t mlen, uint8_t version, dfi_cardkey **out)
+{
+	if (h == NULL || master == NULL || m == NULL || out == NULL || master->h != h)
+		return DFI_E_INVALID_ARG;
+	if (type != master->type)
+		return DFI_E_HSM_KEY_TYPE;
+	uint8_t b1[DFI_MAX_KEY_LEN], b2[DFI_MAX_KEY_LEN], c1[DFI_MAX_KEY_LEN];
+	size_t len;
+	dfi_err e = dfi_an10922_blocks(type, master->l, m, mlen, b1, b2, &len);
+	if (e != DFI_OK)
+		return e;
+	struct enc_arg ea = { master->obj, type, b1, c1, len };
+	e = dfi_hsm_run(h, "C_Encrypt", op_ecb, &ea);
+	if (e != DFI_OK)
+		return e;
+	struct hkey *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return DFI_E_NOMEM;
+	for (size_t i = 0; i < len; i++)
+		k->data[i] = c1[i] ^ b2[i];
+	k->datalen = len;
+	struct derive_arg da = { master, k->data, len, CK_INVALID_HANDLE };
+	e = dfi_hsm_run(h, "C_DeriveKey", op_derive, &da);
+	if (e != DFI_OK) {
+		free(k);
+		return e;
+	}
+	k->h = h;
+	k->type = type;
+	k->obj = da.obj;
+	k->owned = 1;
+	k->master = master->obj;
+	return dfi_cardkey_new(out, type, version, &derived_ops, k);
+}

@@ -1,0 +1,237 @@
+/*
+ * Opening a token: load the module through p11-kit (a path, or the name of
+ * a module registered in p11-kit's configuration), pick the one token the
+ * URI selects, log in once, and prepare the session pool.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/uri.h>
+
+#include "dfissue/util.h"
+#include "hsm_internal.h"
+
+static void
+cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
+{
+	if (cfg->detail != NULL && cfg->detail_cap > 0)
+		snprintf(cfg->detail, cfg->detail_cap, "%s", msg);
+}
+
+static dfi_err
+load_module(dfi_hsm *h, const char *module)
+{
+	if (strchr(module, '/') != NULL) {
+		h->fl = p11_kit_module_load(module, 0);
+		if (h->fl == NULL)
+			return DFI_E_HSM_MODULE;
+	} else {
+		h->registered = p11_kit_modules_load(NULL, 0);
+		if (h->registered == NULL)
+			return DFI_E_HSM_MODULE;
+		h->fl = p11_kit_module_for_name(h->registered, module);
+		if (h->fl == NULL)
+			return DFI_E_HSM_MODULE;
+	}
+	CK_RV rv = p11_kit_module_initialize(h->fl);
+	atomic_fetch_add(&h->calls, 1);
+	if (rv != CKR_OK) {
+		dfi_hsm_fail(h, "C_Initialize", rv);
+		return DFI_E_HSM_MODULE;
+	}
+	h->initialized = 1;
+	return DFI_OK;
+}
+
+static void
+copy_label(char *dst, const unsigned char *src, size_t n)
+{
+	size_t len = p11_kit_space_strlen(src, n);
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* Picks the one initialized token the URI selects. */
+static dfi_err
+find_token(dfi_hsm *h, const char *token_uri)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = DFI_OK;
+	CK_SLOT_ID *slots = NULL;
+	if (token_uri != NULL) {
+		int r = p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_ANY, uri);
+		if (r != P11_KIT_URI_OK) {
+			dfi_hsm_set_detail(h, "token URI: %s", p11_kit_uri_message(r));
+			e = DFI_E_HSM_URI;
+			goto out;
+		}
+		if (p11_kit_uri_get_pin_value(uri) != NULL) {
+			dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
+			e = DFI_E_HSM_URI;
+			goto out;
+		}
+	}
+	CK_ULONG n = 0;
+	CK_RV rv = P11(h, C_GetSlotList, CK_TRUE, NULL, &n);
+	if (rv == CKR_OK && n > 0) {
+		slots = calloc(n, sizeof(*slots));
+		if (slots == NULL) {
+			e = DFI_E_NOMEM;
+			goto out;
+		}
+		rv = P11(h, C_GetSlotList, CK_TRUE, slots, &n);
+	}
+	if (rv != CKR_OK) {
+		e = dfi_hsm_fail(h, "C_GetSlotList", rv);
+		goto out;
+	}
+	size_t matches = 0;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+		CK_SLOT_INFO si;
+		if (P11(h, C_GetTokenInfo, slots[i], &ti) != CKR_OK ||
+		    P11(h, C_GetSlotInfo, slots[i], &si) != CKR_OK)
+			continue;
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		if (!p11_kit_uri_match_token_info(uri, &ti) || !p11_kit_uri_match_slot_info(uri, &si))
+			continue;
+		CK_SLOT_ID want = p11_kit_uri_get_slot_id(uri);
+		if (want != (CK_SLOT_ID)-1 && want != slots[i])
+			continue;
+		if (matches++ == 0) {
+			h->slot = slots[i];
+			h->token = ti;
+		}
+	}
+	if (matches == 0) {
+		dfi_hsm_set_detail(h, "no initialized token matches '%s'",
+		    token_uri != NULL ? token_uri : "pkcs11:");
+		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+	} else if (matches > 1) {
+		dfi_hsm_set_detail(h, "%zu tokens match '%s': add token= to the URI", matches,
+		    token_uri != NULL ? token_uri : "pkcs11:");
+		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+	} else {
+		copy_label(h->token_label, h->token.label, sizeof(h->token.label));
+	}
+out:
+	free(slots);
+	p11_kit_uri_free(uri);
+	return e;
+}
+
+void
+dfi_hsm_free(dfi_hsm *h)
+{
+	if (h == NULL)
+		return;
+	if (h->fl != NULL && h->initialized) {
+		dfi_hsm_pool_close(h);
+		p11_kit_module_finalize(h->fl);
+	}
+	if (h->registered != NULL)
+		p11_kit_modules_release(h->registered);
+	else if (h->fl != NULL)
+		p11_kit_module_release(h->fl);
+	if (h->pin != NULL)
+		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
+	free(h->idle);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
+
+dfi_err
+dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
+{
+	if (out == NULL || cfg == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	cfg_detail(cfg, "");
+	dfi_hsm *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return DFI_E_NOMEM;
+	if (pthread_mutex_init(&h->mu, NULL) != 0) {
+		free(h);
+		return DFI_E_NOMEM;
+	}
+	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		free(h);
+		return DFI_E_NOMEM;
+	}
+	h->max = cfg->max_sessions != 0 ? cfg->max_sessions : DFI_HSM_DEFAULT_SESSIONS;
+	h->idle = calloc(h->max, sizeof(*h->idle));
+	h->allow_insecure_keys = cfg->allow_insecure_keys;
+	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : DFI_OK;
+
+	const char *module = cfg->module != NULL ? cfg->module : DFI_HSM_DEFAULT_MODULE;
+	if (e == DFI_OK) {
+		e = load_module(h, module);
+		if (e == DFI_E_HSM_MODULE && h->detail[0] == '\0')
+			dfi_hsm_set_detail(h, "cannot load PKCS#11 module '%s'%s", module,
+			    strchr(module, '/') != NULL ? "" : " (not a p11-kit registered module name)");
+	}
+	if (e == DFI_OK)
+		e = find_token(h, cfg->token_uri);
+	if (e == DFI_OK) {
+		h->login_required = (h->token.flags & CKF_LOGIN_REQUIRED) != 0;
+		h->protected_path = (h->token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
+		if (h->login_required && !h->protected_path) {
+			size_t cap;
+			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len);
+			if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
+				dfi_hsm_set_detail(h, "cannot read PIN file '%s'", cfg->pin_file);
+				e = DFI_E_HSM_PIN_REQUIRED;
+			} else if (e == DFI_E_HSM_PIN_REQUIRED) {
+				dfi_hsm_set_detail(h, "no PIN: give a PIN file, set %s, or run on a terminal",
+				    cfg->pin_env != NULL ? cfg->pin_env : DFI_HSM_DEFAULT_PIN_ENV);
+			}
+		}
+	}
+	if (e == DFI_OK) {
+		/* Log in on a first session; it stays in the pool so the login
+		 * (which is per application, not per session) persists. */
+		CK_SESSION_HANDLE s;
+		CK_RV rv = P11(h, C_OpenSession, h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
+		    NULL, &s);
+		if (rv != CKR_OK) {
+			e = dfi_hsm_fail(h, "C_OpenSession", rv);
+		} else {
+			atomic_fetch_add(&h->sessions, 1);
+			h->nopen = 1;
+			h->idle[h->nidle++] = s;
+			e = dfi_hsm_login(h, s);
+		}
+	}
+	if (e == DFI_OK && cfg->allow_insecure_keys)
+		fprintf(stderr, "dfissue: WARNING: --allow-insecure-keys: extractable or non-sensitive "
+				"master keys are accepted. Use this only with a throwaway test token.\n");
+	if (e != DFI_OK) {
+		cfg_detail(cfg, h->detail);
+		dfi_hsm_free(h);
+		return e;
+	}
+	*out = h;
+	return DFI_OK;
+}
+
+const char *
+dfi_hsm_token_label(const dfi_hsm *h)
+{
+	return h->token_label;
+}
+
+void
+dfi_hsm_stats(dfi_hsm *h, struct dfi_hsm_stats *out)
+{
+	if (h == NULL || out == NULL)
+		return;
+	out->calls = atomic_load(&h->calls);
+	out->sessions = atomic_load(&h->sessions);
+	out->logins = atomic_load(&h->logins);
+}

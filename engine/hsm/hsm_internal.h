@@ -1,0 +1,114 @@
+/*
+ * Private to engine/hsm: the dfi_hsm handle, the session pool and the
+ * PKCS#11 error mapping shared by the files of this module.
+ */
+#ifndef DFI_HSM_INTERNAL_H
+#define DFI_HSM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pkcs11.h>
+
+#include "dfissue/hsm.h"
+
+struct dfi_hsm {
+	CK_FUNCTION_LIST *fl;
+	CK_FUNCTION_LIST **registered; /* non-NULL when loaded by p11-kit name */
+	int initialized;
+	CK_SLOT_ID slot;
+	CK_TOKEN_INFO token;
+	char token_label[33];
+	int allow_insecure_keys;
+
+	/* Session pool: sessions are opened on demand up to max and handed to
+	 * one caller at a time. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	CK_SESSION_HANDLE *idle;
+	size_t nidle;
+	size_t nopen;
+	size_t max;
+
+	/* The user PIN, kept in locked memory only for re-login after
+	 * CKR_USER_NOT_LOGGED_IN (a token may drop the login, e.g. after its
+	 * last session closed). NULL when the token needs none. */
+	char *pin;
+	size_t pin_len;
+	int protected_path;
+	int login_required;
+
+	char detail[160]; /* under mu */
+
+	atomic_uint_least64_t calls;
+	atomic_uint_least64_t sessions;
+	atomic_uint_least64_t logins;
+};
+
+struct dfi_hsm_key {
+	dfi_hsm *h;
+	CK_OBJECT_HANDLE obj;
+	dfi_keytype type;
+	CK_KEY_TYPE ck_type;
+	char label[65];
+	/* L = E(K, 0^b): the CMAC subkey seed (its first 3 bytes are the KCV).
+	 * Not key material: anyone may ask the HSM for it. */
+	uint8_t l[DFI_MAX_BLOCK];
+};
+
+/* Counts one PKCS#11 call and makes it: every call goes through this. */
+#define P11(h, fn, ...) (atomic_fetch_add(&(h)->calls, 1), (h)->fl->fn(__VA_ARGS__))
+
+/* ---- errors (ckr.c) ---- */
+dfi_err dfi_hsm_ckr(CK_RV rv);
+/* Maps rv and records "<what>: <p11-kit message> (CKR 0x..)" as the last
+ * detail on h. Returns the mapped error (DFI_OK for CKR_OK). */
+dfi_err dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv);
+void dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- session pool (pool.c) ---- */
+typedef CK_RV (*dfi_hsm_op)(dfi_hsm *h, CK_SESSION_HANDLE s, void *arg);
+/* Borrows a session, runs op, returns the session. On
+ * CKR_USER_NOT_LOGGED_IN logs in again and retries once; on a closed or
+ * invalid session opens a fresh one and retries once. op must be safe to
+ * repeat. Failures are mapped and recorded with what. */
+dfi_err dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg);
+dfi_err dfi_hsm_login(dfi_hsm *h, CK_SESSION_HANDLE s);
+void dfi_hsm_pool_close(dfi_hsm *h);
+
+/* ---- PIN sources (pin.c) ---- */
+/* Reads the PIN from the configured sources into dfi_secure_alloc memory
+ * (*pin, capacity *cap, length *len, NUL-terminated). */
+dfi_err dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size_t *len);
+#define DFI_HSM_PIN_CAP 256
+
+/* ---- objects (keys.c) ---- */
+/* Parses a pkcs11: URI, checks its token part against the open token and
+ * finds objects matching its object attributes plus cls. Up to max handles
+ * are stored; *n receives how many matched (up to max). */
+dfi_err dfi_hsm_find(dfi_hsm *h, const char *uri, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *objs,
+    size_t max, size_t *n);
+/* Reads one attribute of variable length into a malloc()ed buffer. */
+dfi_err dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
+    uint8_t **val, size_t *len);
+/* One-shot ECB/CBC encryption with an object. */
+CK_RV dfi_hsm_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+    CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out,
+    size_t len);
+CK_MECHANISM_TYPE dfi_hsm_ecb_mech(dfi_keytype t);
+dfi_err dfi_hsm_label_exists(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls, int *exists);
+
+/* ---- AN10922 (an10922.c) ---- */
+/* The host half of AN10922 for m under a master whose CMAC seed is l:
+ * b1 receives the first block of each DIV-constant message (1 for AES, 2
+ * for 2K3DES, 3 for 3K3DES), b2 the matching second blocks already XORed
+ * with the CMAC subkey. Then K = ECB(master, ECB(master, b1) XOR b2). */
+dfi_err dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen,
+    uint8_t *b1, uint8_t *b2, size_t *len);
+/* CMAC subkeys K1, K2 from L = E(K, 0^b) (SP 800-38B, 6.1). */
+void dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2);
+
+#endif

@@ -1,0 +1,560 @@
+/*
+ * Finding keys by pkcs11: URI, key check values, listing and the key
+ * ceremony's import. Master keys are only ever referred to by handle.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <p11-kit/uri.h>
+
+#include "dfissue/util.h"
+#include "hsm_internal.h"
+
+CK_MECHANISM_TYPE
+dfi_hsm_ecb_mech(dfi_keytype t)
+{
+	return t == DFI_KT_AES128 ? CKM_AES_ECB : CKM_DES3_ECB;
+}
+
+CK_RV
+dfi_hsm_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
+    const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out, size_t len)
+{
+	CK_MECHANISM m = { mech, (void *)iv, ivlen };
+	CK_RV rv = P11(h, C_EncryptInit, s, &m, key);
+	if (rv != CKR_OK)
+		return rv;
+	CK_ULONG outlen = len;
+	rv = P11(h, C_Encrypt, s, (CK_BYTE *)in, len, out, &outlen);
+	if (rv == CKR_OK && outlen != len)
+		rv = CKR_GENERAL_ERROR;
+	return rv;
+}
+
+/* ---- object search ------------------------------------------------------ */
+
+struct find_arg {
+	CK_ATTRIBUTE *tmpl;
+	CK_ULONG ntmpl;
+	CK_OBJECT_HANDLE *objs;
+	size_t max;
+	size_t n;
+};
+
+static CK_RV
+op_find(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct find_arg *a = argp;
+	CK_RV rv = P11(h, C_FindObjectsInit, s, a->tmpl, a->ntmpl);
+	if (rv != CKR_OK)
+		return rv;
+	CK_ULONG got = 0;
+	rv = P11(h, C_FindObjects, s, a->objs, a->max, &got);
+	CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
+	if (rv == CKR_OK)
+		rv = rv2;
+	a->n = rv == CKR_OK ? (got > a->max ? a->max : got) : 0;
+	return rv;
+}
+
+dfi_err
+dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *objs,
+    size_t max, size_t *n)
+{
+	if (h == NULL || uristr == NULL || objs == NULL || n == NULL)
+		return DFI_E_INVALID_ARG;
+	*n = 0;
+	P11KitUri *uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = DFI_OK;
+	CK_ATTRIBUTE *tmpl = NULL;
+	int r = p11_kit_uri_parse(uristr, P11_KIT_URI_FOR_ANY, uri);
+	if (r != P11_KIT_URI_OK) {
+		dfi_hsm_set_detail(h, "'%s': %s", uristr, p11_kit_uri_message(r));
+		e = DFI_E_HSM_URI;
+		goto out;
+	}
+	if (p11_kit_uri_any_unrecognized(uri)) {
+		dfi_hsm_set_detail(h, "'%s': unrecognized attribute", uristr);
+		e = DFI_E_HSM_URI;
+		goto out;
+	}
+	if (p11_kit_uri_get_pin_value(uri) != NULL) {
+		dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
+		e = DFI_E_HSM_URI;
+		goto out;
+	}
+	if (!p11_kit_uri_match_token_info(uri, &h->token)) {
+		dfi_hsm_set_detail(h, "'%s' names another token than the open one ('%s')", uristr,
+		    h->token_label);
+		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+		goto out;
+	}
+	CK_ULONG na = 0;
+	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &na);
+	tmpl = calloc(na + 1, sizeof(*tmpl));
+	if (tmpl == NULL) {
+		e = DFI_E_NOMEM;
+		goto out;
+	}
+	CK_ULONG nt = 0;
+	int have_class = 0;
+	for (CK_ULONG i = 0; i < na; i++) {
+		if (attrs[i].type == CKA_CLASS) {
+			CK_OBJECT_CLASS c;
+			if (attrs[i].ulValueLen != sizeof(c)) {
+				e = DFI_E_HSM_URI;
+				goto out;
+			}
+			memcpy(&c, attrs[i].pValue, sizeof(c));
+			if (cls != (CK_OBJECT_CLASS)-1 && c != cls) {
+				dfi_hsm_set_detail(h, "'%s': wrong object type for this use", uristr);
+				e = DFI_E_HSM_KEY_TYPE;
+				goto out;
+			}
+			have_class = 1;
+		}
+		tmpl[nt++] = attrs[i];
+	}
+	if (!have_class && cls != (CK_OBJECT_CLASS)-1) {
+		tmpl[nt].type = CKA_CLASS;
+		tmpl[nt].pValue = &cls;
+		tmpl[nt].ulValueLen = sizeof(cls);
+		nt++;
+	}
+	struct find_arg a = { tmpl, nt, objs, max, 0 };
+	e = dfi_hsm_run(h, "C_FindObjects", op_find, &a);
+	*n = a.n;
+out:
+	free(tmpl);
+	p11_kit_uri_free(uri);
+	return e;
+}
+
+dfi_err
+dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
+    uint8_t **val, size_t *len)
+{
+	CK_ATTRIBUTE a = { t, NULL, 0 };
+	CK_RV rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
+	if (rv != CKR_OK)
+		return dfi_hsm_fail(h, "C_GetAttributeValue", rv);
+	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 65536)
+		return DFI_E_HSM_GENERAL;
+	uint8_t *buf = malloc(a.ulValueLen + 1);
+	if (buf == NULL)
+		return DFI_E_NOMEM;
+	a.pValue = buf;
+	rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
+	if (rv != CKR_OK) {
+		free(buf);
+		return dfi_hsm_fail(h, "C_GetAttributeValue", rv);
+	}
+	buf[a.ulValueLen] = 0;
+	*val = buf;
+	*len = a.ulValueLen;
+	return DFI_OK;
+}
+
+/* ---- one key ------------------------------------------------------------ */
+
+struct keyattr_arg {
+	CK_OBJECT_HANDLE obj;
+	CK_KEY_TYPE kt;
+	CK_ULONG vlen;
+	CK_BBOOL sensitive, extractable;
+	char label[65];
+};
+
+static CK_RV
+op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct keyattr_arg *a = argp;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_KEY_TYPE, &a->kt, sizeof(a->kt) },
+		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
+		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
+		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
+		{ CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen) },
+	};
+	a->vlen = 0;
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, 5);
+	/* A missing label or length is not an error; the flags must exist. */
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE) {
+		if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+		    t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+		    t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+			return rv;
+		rv = CKR_OK;
+	}
+	if (rv != CKR_OK)
+		return rv;
+	if (t[3].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[3].ulValueLen >= sizeof(a->label))
+		a->label[0] = '\0';
+	else
+		a->label[t[3].ulValueLen] = '\0';
+	if (t[4].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		a->vlen = 0;
+	return CKR_OK;
+}
+
+struct enc_arg {
+	CK_OBJECT_HANDLE key;
+	CK_MECHANISM_TYPE mech;
+	const uint8_t *iv;
+	size_t ivlen;
+	const uint8_t *in;
+	uint8_t *out;
+	size_t len;
+};
+
+static CK_RV
+op_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct enc_arg *a = argp;
+	return dfi_hsm_encrypt(h, s, a->key, a->mech, a->iv, a->ivlen, a->in, a->out, a->len);
+}
+
+static int
+keytype_from_ck(CK_KEY_TYPE kt, CK_ULONG vlen, dfi_keytype *out)
+{
+	switch (kt) {
+	case CKK_AES:
+		if (vlen != 16)
+			return 0;
+		*out = DFI_KT_AES128;
+		return 1;
+	case CKK_DES2:
+		*out = DFI_KT_2K3DES;
+		return 1;
+	case CKK_DES3:
+		*out = DFI_KT_3K3DES;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+dfi_err
+dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
+{
+	if (h == NULL || uri == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	CK_OBJECT_HANDLE objs[2];
+	size_t n;
+	dfi_err e = dfi_hsm_find(h, uri, CKO_SECRET_KEY, objs, 2, &n);
+	if (e != DFI_OK)
+		return e;
+	if (n == 0) {
+		dfi_hsm_set_detail(h, "no secret key matches '%s' on token '%s'", uri, h->token_label);
+		return DFI_E_HSM_KEY_NOT_FOUND;
+	}
+	if (n > 1) {
+		dfi_hsm_set_detail(h, "several secret keys match '%s'", uri);
+		return DFI_E_HSM_KEY_AMBIGUOUS;
+	}
+	struct keyattr_arg ka = { .obj = objs[0] };
+	e = dfi_hsm_run(h, "C_GetAttributeValue", op_keyattr, &ka);
+	if (e != DFI_OK)
+		return e;
+	dfi_keytype t;
+	if (!keytype_from_ck(ka.kt, ka.vlen, &t)) {
+		dfi_hsm_set_detail(h, "'%s' is not an AES-128, 2K3DES or 3K3DES key", uri);
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	if (ka.extractable || !ka.sensitive) {
+		if (!h->allow_insecure_keys) {
+			dfi_hsm_set_detail(h, "'%s' is %s: refused", uri,
+			    ka.extractable ? "extractable" : "not sensitive");
+			return DFI_E_HSM_KEY_INSECURE;
+		}
+		fprintf(stderr, "dfissue: WARNING: using insecure key '%s' (%s): test tokens only\n",
+		    ka.label, ka.extractable ? "extractable" : "not sensitive");
+	}
+	dfi_hsm_key *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return DFI_E_NOMEM;
+	k->h = h;
+	k->obj = objs[0];
+	k->type = t;
+	k->ck_type = ka.kt;
+	memcpy(k->label, ka.label, sizeof(k->label));
+	size_t bl = dfi_keytype_blocklen(t);
+	static const uint8_t zero[DFI_MAX_BLOCK];
+	struct enc_arg ea = { k->obj, dfi_hsm_ecb_mech(t), NULL, 0, zero, k->l, bl };
+	e = dfi_hsm_run(h, "C_Encrypt", op_encrypt, &ea);
+	if (e != DFI_OK) {
+		free(k);
+		return e;
+	}
+	*out = k;
+	return DFI_OK;
+}
+
+void
+dfi_hsm_key_free(dfi_hsm_key *k)
+{
+	if (k == NULL)
+		return;
+	dfi_wipe(k, sizeof(*k));
+	free(k);
+}
+
+dfi_keytype dfi_hsm_key_type(const dfi_hsm_key *k) { return k->type; }
+const char *dfi_hsm_key_label(const dfi_hsm_key *k) { return k->label; }
+
+dfi_err
+dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3])
+{
+	if (h == NULL || key == NULL || kcv == NULL || key->h != h)
+		return DFI_E_INVALID_ARG;
+	/* L was computed in the HSM when the key was found. */
+	memcpy(kcv, key->l, 3);
+	return DFI_OK;
+}
+
+dfi_err
+dfi_hsm_cardkey_kcv(const dfi_cardkey *k, uint8_t kcv[3])
+{
+	if (k == NULL || kcv == NULL)
+		return DFI_E_INVALID_ARG;
+	uint8_t zero[DFI_MAX_BLOCK] = { 0 }, out[DFI_MAX_BLOCK];
+	size_t bl = dfi_keytype_blocklen(dfi_cardkey_type(k));
+	dfi_err e = dfi_cardkey_cipher(k, 1, NULL, zero, out, bl);
+	if (e == DFI_OK)
+		memcpy(kcv, out, 3);
+	return e;
+}
+
+/* ---- listing ------------------------------------------------------------ */
+
+struct list_arg {
+	struct dfi_hsm_key_info *info;
+	CK_OBJECT_HANDLE obj;
+};
+
+static const char *
+ck_type_name(CK_KEY_TYPE kt)
+{
+	switch (kt) {
+	case CKK_AES: return "aes";
+	case CKK_DES: return "des";
+	case CKK_DES2: return "2k3des";
+	case CKK_DES3: return "3k3des";
+	case CKK_EC: return "ec";
+	case CKK_EC_EDWARDS: return "ec-edwards";
+	case CKK_RSA: return "rsa";
+	case CKK_GENERIC_SECRET: return "generic";
+	default: return "other";
+	}
+}
+
+static CK_RV
+op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct list_arg *a = argp;
+	struct dfi_hsm_key_info *ki = a->info;
+	CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
+	CK_BBOOL sens = CK_FALSE, extr = CK_FALSE, tok = CK_FALSE, enc = CK_FALSE;
+	CK_ULONG vlen = 0;
+	uint8_t id[64];
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &ki->ck_class, sizeof(ki->ck_class) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_LABEL, ki->label, sizeof(ki->label) - 1 },
+		{ CKA_ID, id, sizeof(id) },
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+		{ CKA_TOKEN, &tok, sizeof(tok) },
+		{ CKA_ENCRYPT, &enc, sizeof(enc) },
+		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) },
+	};
+	size_t nt = sizeof(t) / sizeof(t[0]);
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, nt);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+	    rv != CKR_BUFFER_TOO_SMALL)
+		return rv;
+	/* Attributes a class lacks come back unavailable: keep the defaults. */
+	snprintf(ki->cls, sizeof(ki->cls), "%s",
+	    ki->ck_class == CKO_SECRET_KEY    ? "secret"
+	    : ki->ck_class == CKO_PRIVATE_KEY ? "private"
+					      : "public");
+	if (t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[2].ulValueLen >= sizeof(ki->label))
+		ki->label[0] = '\0';
+	else
+		ki->label[t[2].ulValueLen] = '\0';
+	ki->id_len = 0;
+	if (t[3].ulValueLen != CK_UNAVAILABLE_INFORMATION && t[3].ulValueLen <= sizeof(id)) {
+		ki->id_len = t[3].ulValueLen > sizeof(ki->id) ? sizeof(ki->id) : t[3].ulValueLen;
+		memcpy(ki->id, id, ki->id_len);
+	}
+	if (t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		kt = (CK_KEY_TYPE)-1;
+	snprintf(ki->type, sizeof(ki->type), "%s", ck_type_name(kt));
+	ki->sensitive = t[4].ulValueLen != CK_UNAVAILABLE_INFORMATION && sens;
+	ki->extractable = t[5].ulValueLen != CK_UNAVAILABLE_INFORMATION && extr;
+	ki->is_token = t[6].ulValueLen != CK_UNAVAILABLE_INFORMATION && tok;
+	ki->value_len = t[8].ulValueLen != CK_UNAVAILABLE_INFORMATION ? vlen : 0;
+	if (kt == CKK_DES2)
+		ki->value_len = 16;
+	else if (kt == CKK_DES3)
+		ki->value_len = 24;
+	ki->has_kcv = 0;
+	dfi_keytype dt;
+	if (ki->ck_class == CKO_SECRET_KEY && t[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && enc &&
+	    keytype_from_ck(kt, ki->value_len, &dt)) {
+		static const uint8_t zero[DFI_MAX_BLOCK];
+		uint8_t l[DFI_MAX_BLOCK];
+		if (dfi_hsm_encrypt(h, s, a->obj, dfi_hsm_ecb_mech(dt), NULL, 0, zero, l,
+			dfi_keytype_blocklen(dt)) == CKR_OK) {
+			memcpy(ki->kcv, l, 3);
+			ki->has_kcv = 1;
+		}
+	}
+	return CKR_OK;
+}
+
+dfi_err
+dfi_hsm_key_list(dfi_hsm *h, const char *uri, struct dfi_hsm_key_info **out, size_t *n)
+{
+	if (h == NULL || out == NULL || n == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	*n = 0;
+	static const CK_OBJECT_CLASS classes[] = { CKO_SECRET_KEY, CKO_PRIVATE_KEY, CKO_PUBLIC_KEY };
+	enum { MAXOBJ = 1024 };
+	CK_OBJECT_HANDLE *objs = calloc(MAXOBJ, sizeof(*objs));
+	if (objs == NULL)
+		return DFI_E_NOMEM;
+	size_t total = 0;
+	dfi_err e = DFI_OK;
+	for (size_t c = 0; c < 3 && e == DFI_OK; c++) {
+		size_t got = 0;
+		e = dfi_hsm_find(h, uri != NULL ? uri : "pkcs11:", classes[c], objs + total,
+		    MAXOBJ - total, &got);
+		if (e == DFI_E_HSM_KEY_TYPE) { /* the URI names another class */
+			e = DFI_OK;
+			got = 0;
+		}
+		total += got;
+	}
+	struct dfi_hsm_key_info *info = NULL;
+	if (e == DFI_OK && total > 0) {
+		info = calloc(total, sizeof(*info));
+		if (info == NULL)
+			e = DFI_E_NOMEM;
+	}
+	for (size_t i = 0; e == DFI_OK && i < total; i++) {
+		struct list_arg a = { &info[i], objs[i] };
+		e = dfi_hsm_run(h, "C_GetAttributeValue", op_info, &a);
+	}
+	free(objs);
+	if (e != DFI_OK) {
+		free(info);
+		return e;
+	}
+	*out = info;
+	*n = total;
+	return DFI_OK;
+}
+
+/* ---- import ------------------------------------------------------------- */
+
+struct create_arg {
+	CK_ATTRIBUTE *tmpl;
+	CK_ULONG n;
+	CK_OBJECT_HANDLE obj;
+};
+
+static CK_RV
+op_create(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct create_arg *a = argp;
+	return P11(h, C_CreateObject, s, a->tmpl, a->n, &a->obj);
+}
+
+/* Builds "pkcs11:object=<label>" with the label percent-encoded by p11-kit. */
+static dfi_err
+label_uri(const char *label, CK_OBJECT_CLASS cls, char **out)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return DFI_E_NOMEM;
+	CK_ATTRIBUTE a[2] = {
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+	};
+	int r = p11_kit_uri_set_attribute(uri, &a[0]);
+	if (r == P11_KIT_URI_OK)
+		r = p11_kit_uri_set_attribute(uri, &a[1]);
+	if (r == P11_KIT_URI_OK)
+		r = p11_kit_uri_format(uri, P11_KIT_URI_FOR_OBJECT, out);
+	p11_kit_uri_free(uri);
+	return r == P11_KIT_URI_OK ? DFI_OK : DFI_E_NOMEM;
+}
+
+dfi_err
+dfi_hsm_secret_key_uri(const char *label, char **uri)
+{
+	if (label == NULL || uri == NULL)
+		return DFI_E_INVALID_ARG;
+	return label_uri(label, CKO_SECRET_KEY, uri);
+}
+
+dfi_err
+dfi_hsm_label_exists(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls, int *exists)
+{
+	char *u = NULL;
+	dfi_err e = label_uri(label, cls, &u);
+	if (e != DFI_OK)
+		return e;
+	CK_OBJECT_HANDLE o;
+	size_t n = 0;
+	e = dfi_hsm_find(h, u, cls, &o, 1, &n);
+	free(u);
+	*exists = n > 0;
+	return e;
+}
+
+dfi_err
+dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len)
+{
+	if (h == NULL || key == NULL || label == NULL || label[0] == '\0' ||
+	    (id == NULL && id_len > 0) || keylen != dfi_keytype_keylen(type) || type == DFI_KT_DES)
+		return DFI_E_INVALID_ARG;
+	int exists;
+	dfi_err e = dfi_hsm_label_exists(h, label, CKO_SECRET_KEY, &exists);
+	if (e != DFI_OK)
+		return e;
+	if (exists) {
+		dfi_hsm_set_detail(h, "a secret key labelled '%s' already exists", label);
+		return DFI_E_INVALID_ARG;
+	}
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ CKA_DECRYPT, &yes, sizeof(yes) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_DERIVE, &yes, sizeof(yes) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_VALUE, (void *)key, keylen },
+		{ CKA_ID, (void *)id, id_len },
+	};
+	struct create_arg a = { t, id_len > 0 ? 16 : 15, CK_INVALID_HANDLE };
+	return dfi_hsm_run(h, "C_CreateObject", op_create, &a);
+}

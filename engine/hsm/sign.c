@@ -1,0 +1,432 @@
+/*
+ * The journal's signing key: an Ed25519 (CKM_EDDSA) or ECDSA P-256
+ * (CKM_ECDSA over a host SHA-256) key pair in the HSM. OpenSSL builds the
+ * SubjectPublicKeyInfo from CKA_EC_POINT and CKA_EC_PARAMS.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "dfissue/util.h"
+#include "hsm_internal.h"
+
+/* DER OIDs as CKA_EC_PARAMS carries them. */
+static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+/* PKCS#11 3.0 also allows the curve name as a PrintableString. */
+static const uint8_t str_ed25519[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9' };
+
+struct pub_arg {
+	CK_OBJECT_HANDLE obj;
+	uint8_t *params, *point;
+	size_t params_len, point_len;
+};
+
+static CK_RV
+op_pub(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct pub_arg *a = argp;
+	free(a->params);
+	free(a->point);
+	a->params = a->point = NULL;
+	if (dfi_hsm_attr(h, s, a->obj, CKA_EC_PARAMS, &a->params, &a->params_len) != DFI_OK ||
+	    dfi_hsm_attr(h, s, a->obj, CKA_EC_POINT, &a->point, &a->point_len) != DFI_OK)
+		return CKR_ATTRIBUTE_TYPE_INVALID;
+	return CKR_OK;
+}
+
+/* CKA_EC_POINT is a DER OCTET STRING around the point (some tokens give the
+ * bare point): returns the inner bytes. */
+static int
+unwrap_point(const uint8_t *p, size_t len, const uint8_t **pt, size_t *ptlen)
+{
+	if (len >= 2 && p[0] == 0x04 && p[1] < 0x80 && (size_t)p[1] + 2 == len) {
+		*pt = p + 2;
+		*ptlen = p[1];
+		return 1;
+	}
+	if (len >= 3 && p[0] == 0x04 && p[1] == 0x81 && (size_t)p[2] + 3 == len) {
+		*pt = p + 3;
+		*ptlen = p[2];
+		return 1;
+	}
+	*pt = p;
+	*ptlen = len;
+	return 1;
+}
+
+static dfi_err
+spki_der(const struct pub_arg *a, dfi_sigalg *alg, uint8_t *der, size_t cap, size_t *len)
+{
+	const uint8_t *pt;
+	size_t ptlen;
+	unwrap_point(a->point, a->point_len, &pt, &ptlen);
+	EVP_PKEY *pk = NULL;
+	if ((a->params_len == sizeof(oid_ed25519) && memcmp(a->params, oid_ed25519, a->params_len) == 0) ||
+	    (a->params_len == sizeof(str_ed25519) && memcmp(a->params, str_ed25519, a->params_len) == 0)) {
+		if (ptlen != 32)
+			return DFI_E_HSM_KEY_TYPE;
+		pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pt, ptlen);
+		*alg = DFI_SIG_ED25519;
+	} else if (a->params_len == sizeof(oid_p256) && memcmp(a->params, oid_p256, a->params_len) == 0) {
+		if (ptlen != 65 || pt[0] != 0x04)
+			return DFI_E_HSM_KEY_TYPE;
+		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		OSSL_PARAM prm[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
+			OSSL_PARAM_construct_end(),
+		};
+		if (pc == NULL || EVP_PKEY_fromdata_init(pc) <= 0 ||
+		    EVP_PKEY_fromdata(pc, &pk, EVP_PKEY_PUBLIC_KEY, prm) <= 0)
+			pk = NULL;
+		EVP_PKEY_CTX_free(pc);
+		*alg = DFI_SIG_ECDSA_P256;
+	} else {
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	if (pk == NULL)
+		return DFI_E_CRYPTO;
+	int n = i2d_PUBKEY(pk, NULL);
+	dfi_err e = DFI_OK;
+	if (n <= 0) {
+		e = DFI_E_CRYPTO;
+	} else if ((size_t)n > cap) {
+		e = DFI_E_BUFFER_TOO_SMALL;
+	} else {
+		uint8_t *p = der;
+		i2d_PUBKEY(pk, &p);
+		*len = (size_t)n;
+	}
+	EVP_PKEY_free(pk);
+	return e;
+}
+
+/* The public key object for a URI naming the public or the private key:
+ * first as a public key, else the public key with the private key's id. */
+struct id_arg {
+	CK_OBJECT_HANDLE obj;
+	uint8_t *id;
+	size_t len;
+};
+
+static CK_RV
+op_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct id_arg *a = argp;
+	free(a->id);
+	a->id = NULL;
+	return dfi_hsm_attr(h, s, a->obj, CKA_ID, &a->id, &a->len) == DFI_OK ? CKR_OK
+									     : CKR_ATTRIBUTE_TYPE_INVALID;
+}
+
+struct findid_arg {
+	const uint8_t *id;
+	size_t len;
+	CK_OBJECT_HANDLE obj;
+	CK_ULONG n;
+};
+
+static CK_RV
+op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct findid_arg *a = argp;
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, (void *)a->id, a->len } };
+	CK_RV rv = P11(h, C_FindObjectsInit, s, t, 2);
+	if (rv != CKR_OK)
+		return rv;
+	CK_OBJECT_HANDLE o[2];
+	rv = P11(h, C_FindObjects, s, o, 2, &a->n);
+	CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
+	if (rv == CKR_OK)
+		rv = rv2;
+	if (rv == CKR_OK && a->n > 0)
+		a->obj = o[0];
+	return rv;
+}
+
+static dfi_err
+find_one(dfi_hsm *h, const char *uri, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *obj)
+{
+	CK_OBJECT_HANDLE o[2];
+	size_t n = 0;
+	dfi_err e = dfi_hsm_find(h, uri, cls, o, 2, &n);
+	if (e != DFI_OK)
+		return e;
+	if (n == 0) {
+		dfi_hsm_set_detail(h, "no %s key matches '%s' on token '%s'",
+		    cls == CKO_PUBLIC_KEY ? "public" : "private", uri, h->token_label);
+		return DFI_E_HSM_KEY_NOT_FOUND;
+	}
+	if (n > 1) {
+		dfi_hsm_set_detail(h, "several keys match '%s'", uri);
+		return DFI_E_HSM_KEY_AMBIGUOUS;
+	}
+	*obj = o[0];
+	return DFI_OK;
+}
+
+static dfi_err
+public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, dfi_sigalg *alg,
+    uint8_t *der, size_t cap, size_t *len)
+{
+	CK_OBJECT_HANDLE pub;
+	dfi_err e = have_priv ? DFI_E_HSM_KEY_NOT_FOUND : find_one(h, uri, CKO_PUBLIC_KEY, &pub);
+	if (e == DFI_E_HSM_KEY_NOT_FOUND || e == DFI_E_HSM_KEY_TYPE) {
+		if (!have_priv) {
+			e = find_one(h, uri, CKO_PRIVATE_KEY, &priv);
+			if (e != DFI_OK)
+				return e;
+		}
+		struct id_arg ia = { priv, NULL, 0 };
+		e = dfi_hsm_run(h, "C_GetAttributeValue(CKA_ID)", op_id, &ia);
+		if (e == DFI_OK && ia.len == 0)
+			e = DFI_E_HSM_KEY_NOT_FOUND;
+		struct findid_arg fa = { ia.id, ia.len, CK_INVALID_HANDLE, 0 };
+		if (e == DFI_OK)
+			e = dfi_hsm_run(h, "C_FindObjects", op_find_pub_by_id, &fa);
+		free(ia.id);
+		if (e == DFI_OK && fa.n != 1) {
+			dfi_hsm_set_detail(h, "no single public key has the id of '%s'", uri);
+			e = DFI_E_HSM_KEY_NOT_FOUND;
+		}
+		if (e != DFI_OK)
+			return e;
+		pub = fa.obj;
+	} else if (e != DFI_OK) {
+		return e;
+	}
+	struct pub_arg pa = { pub, NULL, NULL, 0, 0 };
+	e = dfi_hsm_run(h, "C_GetAttributeValue(CKA_EC_POINT)", op_pub, &pa);
+	if (e == DFI_OK)
+		e = spki_der(&pa, alg, der, cap, len);
+	free(pa.params);
+	free(pa.point);
+	return e;
+}
+
+/* ---- signer ------------------------------------------------------------- */
+
+struct hsigner {
+	dfi_hsm *h;
+	CK_OBJECT_HANDLE priv;
+	dfi_sigalg alg;
+	uint8_t der[DFI_PUBKEY_DER_MAX];
+	size_t derlen;
+};
+
+struct sign_arg {
+	struct hsigner *sg;
+	const uint8_t *msg;
+	size_t len;
+	uint8_t *sig;
+	size_t siglen;
+};
+
+static CK_RV
+op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct sign_arg *a = argp;
+	CK_MECHANISM m = { a->sg->alg == DFI_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA, NULL, 0 };
+	CK_RV rv = P11(h, C_SignInit, s, &m, a->sg->priv);
+	if (rv != CKR_OK)
+		return rv;
+	uint8_t dummy = 0;
+	CK_ULONG siglen = DFI_SIG_MAX;
+	rv = P11(h, C_Sign, s, a->len > 0 ? (CK_BYTE *)a->msg : &dummy, a->len, a->sig, &siglen);
+	a->siglen = siglen;
+	return rv;
+}
+
+static dfi_err
+hs_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct hsigner *sg = ctx;
+	uint8_t digest[SHA256_DIGEST_LENGTH];
+	struct sign_arg a = { sg, msg, len, sig, 0 };
+	if (sg->alg == DFI_SIG_ECDSA_P256) {
+		if (SHA256(msg, len, digest) == NULL)
+			return DFI_E_CRYPTO;
+		a.msg = digest;
+		a.len = sizeof(digest);
+	}
+	dfi_err e = dfi_hsm_run(sg->h, "C_Sign", op_sign, &a);
+	if (e != DFI_OK)
+		return e;
+	if (a.siglen != 64)
+		return DFI_E_HSM_GENERAL;
+	*siglen = a.siglen;
+	return DFI_OK;
+}
+
+static dfi_err
+hs_public_key_der(void *ctx, uint8_t *der, size_t cap, size_t *len)
+{
+	struct hsigner *sg = ctx;
+	if (cap < sg->derlen)
+		return DFI_E_BUFFER_TOO_SMALL;
+	memcpy(der, sg->der, sg->derlen);
+	*len = sg->derlen;
+	return DFI_OK;
+}
+
+static void
+hs_destroy(void *ctx)
+{
+	free(ctx);
+}
+
+static const struct dfi_signer_ops hsigner_ops = {
+	.sign = hs_sign,
+	.public_key_der = hs_public_key_der,
+	.destroy = hs_destroy,
+};
+
+dfi_err
+dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
+{
+	if (h == NULL || uri == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	struct hsigner *sg = calloc(1, sizeof(*sg));
+	if (sg == NULL)
+		return DFI_E_NOMEM;
+	sg->h = h;
+	dfi_err e = find_one(h, uri, CKO_PRIVATE_KEY, &sg->priv);
+	if (e == DFI_OK)
+		e = public_der(h, uri, sg->priv, 1, &sg->alg, sg->der, sizeof(sg->der), &sg->derlen);
+	if (e != DFI_OK) {
+		free(sg);
+		return e;
+	}
+	return dfi_signer_new(out, sg->alg, &hsigner_ops, sg);
+}
+
+/* ---- generation and export ---------------------------------------------- */
+
+struct gen_arg {
+	dfi_sigalg alg;
+	const char *label;
+	const uint8_t *params;
+	size_t params_len;
+	uint8_t id[8];
+};
+
+static CK_RV
+op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct gen_arg *a = argp;
+	CK_MECHANISM m = { a->alg == DFI_SIG_ED25519 ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN,
+		NULL, 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ATTRIBUTE pub[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &no, sizeof(no) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_EC_PARAMS, (void *)a->params, a->params_len },
+		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_ID, a->id, sizeof(a->id) },
+	};
+	CK_ATTRIBUTE priv[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_ID, a->id, sizeof(a->id) },
+	};
+	CK_OBJECT_HANDLE hp, hk;
+	return P11(h, C_GenerateKeyPair, s, &m, pub, 6, priv, 7, &hp, &hk);
+}
+
+dfi_err
+dfi_hsm_journal_key_generate(dfi_hsm *h, const char *label, dfi_sigalg alg)
+{
+	if (h == NULL || label == NULL || label[0] == '\0' ||
+	    (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256))
+		return DFI_E_INVALID_ARG;
+	int exists;
+	dfi_err e = dfi_hsm_label_exists(h, label, CKO_PRIVATE_KEY, &exists);
+	if (e != DFI_OK)
+		return e;
+	if (exists) {
+		dfi_hsm_set_detail(h, "a private key labelled '%s' already exists", label);
+		return DFI_E_INVALID_ARG;
+	}
+	struct gen_arg a = { alg, label, NULL, 0, { 0 } };
+	e = dfi_random(a.id, sizeof(a.id));
+	if (e != DFI_OK)
+		return e;
+	if (alg == DFI_SIG_ED25519) {
+		a.params = oid_ed25519;
+		a.params_len = sizeof(oid_ed25519);
+		e = dfi_hsm_run(h, "C_GenerateKeyPair(Ed25519)", op_generate, &a);
+		if (e == DFI_E_HSM_MECHANISM || e == DFI_E_HSM_GENERAL) {
+			/* Some tokens only take the curve name form. */
+			a.params = str_ed25519;
+			a.params_len = sizeof(str_ed25519);
+			dfi_err e2 = dfi_hsm_run(h, "C_GenerateKeyPair(Ed25519)", op_generate, &a);
+			if (e2 == DFI_OK)
+				e = e2;
+		}
+	} else {
+		a.params = oid_p256;
+		a.params_len = sizeof(oid_p256);
+		e = dfi_hsm_run(h, "C_GenerateKeyPair(P-256)", op_generate, &a);
+	}
+	return e;
+}
+
+dfi_err
+dfi_pubkey_der_to_pem(const uint8_t *der, size_t len, char **pem)
+{
+	if (der == NULL || pem == NULL || len == 0 || len > DFI_PUBKEY_DER_MAX * 16)
+		return DFI_E_INVALID_ARG;
+	*pem = NULL;
+	const uint8_t *p = der;
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
+	if (pk == NULL || p != der + len) {
+		EVP_PKEY_free(pk);
+		return DFI_E_PARSE;
+	}
+	dfi_err e = DFI_E_CRYPTO;
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (bio != NULL && PEM_write_bio_PUBKEY(bio, pk) == 1) {
+		char *data;
+		long n = BIO_get_mem_data(bio, &data);
+		if (n > 0) {
+			*pem = malloc((size_t)n + 1);
+			if (*pem == NULL) {
+				e = DFI_E_NOMEM;
+			} else {
+				memcpy(*pem, data, (size_t)n);
+				(*pem)[n] = '\0';
+				e = DFI_OK;
+			}
+		}
+	}
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	return e;
+}
+
+dfi_err
+dfi_hsm_public_key_pem(dfi_hsm *h, const char *uri, char **pem)
+{
+	if (h == NULL || uri == NULL || pem == NULL)
+		return DFI_E_INVALID_ARG;
+	uint8_t der[DFI_PUBKEY_DER_MAX];
+	size_t len = 0;
+	dfi_sigalg alg;
+	dfi_err e = public_der(h, uri, CK_INVALID_HANDLE, 0, &alg, der, sizeof(der), &len);
+	if (e != DFI_OK)
+		return e;
+	return dfi_pubkey_der_to_pem(der, len, pem);
+}

@@ -1,0 +1,167 @@
+/*
+ * dfissue journal-key: generate the journal's signing key pair in the HSM
+ * (Ed25519, or ECDSA P-256 where the HSM lacks EdDSA) and export its public
+ * key as PEM for auditors.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dfissue/hsm.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue journal-key generate [--label LABEL] [--alg ed25519|ecdsa-p256|auto]\n"
+		   "                                    [--pubkey-out FILE] [HSM options]\n"
+		   "       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n\n"
+		   "generate  creates a token key pair (private key sensitive, non-extractable)\n"
+		   "          labelled LABEL (default 'journal'); 'auto' (the default) uses\n"
+		   "          Ed25519 and falls back to ECDSA P-256 when the HSM lacks EdDSA.\n"
+		   "pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n\n%s",
+	    cli_hsm_help());
+}
+
+static int
+write_pem(const char *path, const char *pem)
+{
+	if (path == NULL) {
+		fputs(pem, stdout);
+		return DFI_EXIT_OK;
+	}
+	FILE *f = fopen(path, "w");
+	if (f == NULL || fputs(pem, f) < 0 || fclose(f) != 0) {
+		cli_errorf("journal-key: cannot write '%s'", path);
+		return DFI_EXIT_FAIL;
+	}
+	return DFI_EXIT_OK;
+}
+
+static int
+jk_generate(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *label = "journal", *alg = "auto", *pubout = NULL;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "label", required_argument, NULL, 'l' }, { "alg", required_argument, NULL, 'a' },
+		{ "pubkey-out", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'l': label = optarg; break;
+		case 'a': alg = optarg; break;
+		case 'o': pubout = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || label[0] == '\0') {
+		usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	int want_ed = strcmp(alg, "ed25519") == 0, want_ec = strcmp(alg, "ecdsa-p256") == 0;
+	int autoalg = strcmp(alg, "auto") == 0;
+	if (!want_ed && !want_ec && !autoalg) {
+		cli_errorf("journal-key generate: --alg must be ed25519, ecdsa-p256 or auto");
+		return DFI_EXIT_USAGE;
+	}
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, NULL, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_sigalg sa = want_ec ? DFI_SIG_ECDSA_P256 : DFI_SIG_ED25519;
+	dfi_err e = dfi_hsm_journal_key_generate(h, label, sa);
+	if (e == DFI_E_HSM_MECHANISM && autoalg) {
+		fprintf(stderr, "dfissue: the HSM has no Ed25519: using ECDSA P-256\n");
+		sa = DFI_SIG_ECDSA_P256;
+		e = dfi_hsm_journal_key_generate(h, label, sa);
+	}
+	char *pem = NULL;
+	if (e == DFI_OK) {
+		char *uri = NULL;
+		/* the label's URI names both halves; the public one is exported */
+		e = dfi_hsm_secret_key_uri(label, &uri);
+		if (e == DFI_OK) {
+			char *semi = strstr(uri, ";type=");
+			if (semi != NULL)
+				*semi = '\0';
+			e = dfi_hsm_public_key_pem(h, uri, &pem);
+		}
+		free(uri);
+	}
+	if (e != DFI_OK) {
+		rc = cli_hsm_fail(h, "journal-key generate", e);
+	} else {
+		printf("generated %s key pair '%s' in token '%s'\n",
+		    sa == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256", label, dfi_hsm_token_label(h));
+		if (pubout != NULL)
+			rc = write_pem(pubout, pem);
+		else
+			fputs(pem, stdout);
+	}
+	free(pem);
+	dfi_hsm_free(h);
+	return rc;
+}
+
+static int
+jk_pubkey(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *out = NULL;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, argv[optind], &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	char *pem = NULL;
+	dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
+	if (e != DFI_OK)
+		rc = cli_hsm_fail(h, "journal-key pubkey", e);
+	else
+		rc = write_pem(out, pem);
+	free(pem);
+	dfi_hsm_free(h);
+	return rc;
+}
+
+int
+cmd_journal_key(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "generate") == 0)
+		return jk_generate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pubkey") == 0)
+		return jk_pubkey(argc - 1, argv + 1);
+	cli_errorf("journal-key: unknown command '%s' (try 'dfissue journal-key --help')", argv[1]);
+	return DFI_EXIT_USAGE;
+}

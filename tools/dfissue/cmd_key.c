@@ -1,0 +1,626 @@
+/*
+ * dfissue key: list keys, import a key from components (key ceremony),
+ * print key check values, and the KCV of an AN10922-diversified key.
+ * Also the HSM options every HSM-using subcommand shares (cli.h).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dfissue/crypto.h"
+#include "dfissue/hsm.h"
+#include "dfissue/util.h"
+
+/* ---- shared HSM options ------------------------------------------------- */
+
+int
+cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
+{
+	switch (c) {
+	case CLI_OPT_MODULE:
+		o->module = arg;
+		return 1;
+	case CLI_OPT_TOKEN:
+		o->token = arg;
+		return 1;
+	case CLI_OPT_PIN_FILE:
+		o->pin_file = arg;
+		return 1;
+	case CLI_OPT_PIN_ENV:
+		o->pin_env = arg;
+		return 1;
+	case CLI_OPT_INSECURE:
+		o->allow_insecure = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
+{
+	char detail[200];
+	dfi_hsm_last_detail(h, detail, sizeof(detail));
+	if (detail[0] != '\0')
+		cli_errorf("%s: %s (%s)", what, dfi_strerror(e), detail);
+	else
+		cli_errorf("%s: %s", what, dfi_strerror(e));
+	return DFI_EXIT_FAIL;
+}
+
+int
+cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
+{
+	char detail[200] = "";
+	struct dfi_hsm_config cfg = {
+		.module = o->module != NULL ? o->module : getenv("DFISSUE_MODULE"),
+		.token_uri = o->token != NULL ? o->token
+			     : fallback_uri != NULL ? fallback_uri
+						      : getenv("DFISSUE_TOKEN"),
+		.pin_file = o->pin_file,
+		.pin_env = o->pin_env,
+		.allow_prompt = isatty(STDIN_FILENO) && isatty(STDERR_FILENO),
+		.allow_insecure_keys = o->allow_insecure,
+		.detail = detail,
+		.detail_cap = sizeof(detail),
+	};
+	if (cfg.pin_file == NULL)
+		cfg.pin_file = getenv("DFISSUE_PIN_FILE");
+	dfi_err e = dfi_hsm_open(out, &cfg);
+	if (e != DFI_OK) {
+		if (detail[0] != '\0')
+			cli_errorf("opening the HSM: %s (%s)", dfi_strerror(e), detail);
+		else
+			cli_errorf("opening the HSM: %s", dfi_strerror(e));
+		return DFI_EXIT_FAIL;
+	}
+	return DFI_EXIT_OK;
+}
+
+#define HSM_HELP                                                                          \
+	"HSM options:\n"                                                                  \
+	"  --module PATH|NAME   PKCS#11 module: a path, or a p11-kit module name\n"        \
+	"                       (default $DFISSUE_MODULE, else softhsm2)\n"               \
+	"  --token URI          pkcs11: URI of the token (default $DFISSUE_TOKEN)\n"     \
+	"  --pin-file FILE      user PIN from the first line of FILE ($DFISSUE_PIN_FILE)\n" \
+	"  --pin-env VAR        user PIN from environment variable VAR (default DFISSUE_PIN)\n" \
+	"                       without either, the PIN is prompted for on a terminal\n"  \
+	"  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"          \
+	"                       (throwaway test tokens ONLY)\n"
+
+const char *
+cli_hsm_help(void)
+{
+	return HSM_HELP;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int
+parse_hex_arg(const char *what, const char *hex, uint8_t *out, size_t cap, size_t *len)
+{
+	if (dfi_hex_decode(hex, out, cap, len) != DFI_OK || *len == 0) {
+		cli_errorf("%s: '%s' is not hex of at most %zu bytes", what, hex, cap);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+print_kcv(const char *prefix, const uint8_t kcv[3])
+{
+	printf("%s%02X%02X%02X\n", prefix, kcv[0], kcv[1], kcv[2]);
+}
+
+/* KCV of host-held key bytes (components during the ceremony). */
+static dfi_err
+host_kcv(dfi_keytype t, const uint8_t *key, uint8_t kcv[3])
+{
+	uint8_t zero[DFI_MAX_BLOCK] = { 0 }, out[DFI_MAX_BLOCK];
+	dfi_err e = dfi_cipher(t, key, 1, NULL, zero, out, dfi_keytype_blocklen(t));
+	if (e == DFI_OK)
+		memcpy(kcv, out, 3);
+	dfi_wipe(out, sizeof(out));
+	return e;
+}
+
+/* ---- key list ----------------------------------------------------------- */
+
+static void
+list_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue key list [--token URI] [--json] [HSM options] [FILTER-URI]\n\n"
+		   "Lists the keys on the token: class, type, label, id, flags, and the key\n"
+		   "check value of secret keys allowed to encrypt.\n\n%s", HSM_HELP);
+}
+
+static int
+key_list(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	int json = 0;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		if (c == 'j') {
+			json = 1;
+		} else if (c == 'h') {
+			list_usage(stdout);
+			return DFI_EXIT_OK;
+		} else {
+			list_usage(stderr);
+			return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		list_usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	const char *filter = optind < argc ? argv[optind] : NULL;
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, filter, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	struct dfi_hsm_key_info *ki = NULL;
+	size_t n = 0;
+	dfi_err e = dfi_hsm_key_list(h, filter, &ki, &n);
+	if (e != DFI_OK) {
+		rc = cli_hsm_fail(h, "key list", e);
+		dfi_hsm_free(h);
+		return rc;
+	}
+	if (json)
+		printf("[\n");
+	else
+		printf("%-8s %-10s %-24s %-16s %-5s %-22s %s\n", "class", "type", "label", "id", "bits",
+		    "flags", "kcv");
+	for (size_t i = 0; i < n; i++) {
+		char id[2 * sizeof(ki[i].id) + 1] = "-";
+		if (ki[i].id_len > 0)
+			dfi_hex_encode(ki[i].id, ki[i].id_len, id, sizeof(id));
+		const char *cls = ki[i].cls;
+		char kcv[7] = "-";
+		if (ki[i].has_kcv)
+			snprintf(kcv, sizeof(kcv), "%02X%02X%02X", ki[i].kcv[0], ki[i].kcv[1], ki[i].kcv[2]);
+		if (json) {
+			/* Labels are printed as the token stores them; escape JSON's
+			 * two specials and drop control characters. */
+			printf("  {\"class\": \"%s\", \"type\": \"%s\", \"label\": \"", cls, ki[i].type);
+			for (const char *p = ki[i].label; *p != '\0'; p++) {
+				if (*p == '"' || *p == '\\')
+					printf("\\%c", *p);
+				else if ((unsigned char)*p >= 0x20)
+					putchar(*p);
+			}
+			printf("\", \"id\": \"%s\", \"bits\": %zu, \"sensitive\": %s, \"extractable\": %s, "
+			       "\"token\": %s, \"kcv\": %s%s%s}%s\n",
+			    ki[i].id_len > 0 ? id : "", ki[i].value_len * 8,
+			    ki[i].sensitive ? "true" : "false", ki[i].extractable ? "true" : "false",
+			    ki[i].is_token ? "true" : "false", ki[i].has_kcv ? "\"" : "",
+			    ki[i].has_kcv ? kcv : "null", ki[i].has_kcv ? "\"" : "", i + 1 < n ? "," : "");
+		} else {
+			char flags[64];
+			snprintf(flags, sizeof(flags), "%s,%s%s",
+			    ki[i].sensitive ? "sensitive" : "NOT-sensitive",
+			    ki[i].extractable ? "EXTRACTABLE" : "non-extractable",
+			    ki[i].is_token ? "" : ",session");
+			char bits[16] = "-";
+			if (ki[i].value_len > 0)
+				snprintf(bits, sizeof(bits), "%zu", ki[i].value_len * 8);
+			char label[80];
+			int k = 0;
+			for (const char *p = ki[i].label; *p != '\0' && k < 78; p++)
+				label[k++] = isprint((unsigned char)*p) ? *p : '?';
+			label[k] = '\0';
+			printf("%-8s %-10s %-24s %-16s %-5s %-22s %s\n", cls, ki[i].type,
+			    label[0] != '\0' ? label : "-", id, bits, flags, kcv);
+		}
+	}
+	if (json)
+		printf("]\n");
+	free(ki);
+	dfi_hsm_free(h);
+	return DFI_EXIT_OK;
+}
+
+/* ---- key import --------------------------------------------------------- */
+
+static void
+import_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
+	    "                          --components N [--component-file FILE]... [HSM options]\n\n"
+	    "Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
+	    "result in the token as a sensitive, non-extractable token key. Each\n"
+	    "component is read from a --component-file (first line, hex) in the order\n"
+	    "given, or, for the rest, prompted for on the terminal without echo; never\n"
+	    "from the command line. Prints the KCV of every component and of the result\n"
+	    "(verified against the HSM), and wipes every component from memory.\n\n%s",
+	    HSM_HELP);
+}
+
+/* Reads hex from fd into key (len bytes expected); white space is ignored. */
+static int
+read_component(int fd, const char *name, uint8_t *key, size_t keylen)
+{
+	char *buf = dfi_secure_alloc(256);
+	char *hex = dfi_secure_alloc(256);
+	if (buf == NULL || hex == NULL) {
+		dfi_secure_free(buf, 256);
+		dfi_secure_free(hex, 256);
+		cli_errorf("component %s: cannot allocate locked memory", name);
+		return 0;
+	}
+	size_t n = 0, nh = 0;
+	int ok = 1;
+	for (;;) {
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || (ch == '\n' && nh > 0))
+			break;
+		if (n + 1 >= 256) {
+			ok = 0;
+			break;
+		}
+		buf[n++] = ch;
+		if (!isspace((unsigned char)ch))
+			hex[nh++] = ch;
+	}
+	hex[nh] = '\0';
+	size_t got = 0;
+	if (!ok || dfi_hex_decode(hex, key, keylen, &got) != DFI_OK || got != keylen) {
+		cli_errorf("component %s: expected %zu bytes of hex", name, keylen);
+		ok = 0;
+	}
+	dfi_secure_free(buf, 256);
+	dfi_secure_free(hex, 256);
+	return ok;
+}
+
+static int
+prompt_component(unsigned i, uint8_t *key, size_t keylen)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || !isatty(STDIN_FILENO)) {
+		if (fd >= 0)
+			close(fd);
+		cli_errorf("component %u: no --component-file and no terminal to prompt on", i);
+		return 0;
+	}
+	struct termios old, quiet;
+	int restore = 0;
+	if (tcgetattr(fd, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	dprintf(fd, "Component %u (%zu bytes, hex): ", i, keylen);
+	char name[16];
+	snprintf(name, sizeof(name), "%u", i);
+	int ok = read_component(fd, name, key, keylen);
+	if (restore)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	return ok;
+}
+
+static int
+key_import(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *label = NULL, *idhex = NULL, *typestr = "aes";
+	const char *files[64];
+	size_t nfiles = 0;
+	long ncomp = 0;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "label", required_argument, NULL, 'l' }, { "id", required_argument, NULL, 'i' },
+		{ "type", required_argument, NULL, 't' }, { "components", required_argument, NULL, 'n' },
+		{ "component-file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'l': label = optarg; break;
+		case 'i': idhex = optarg; break;
+		case 't': typestr = optarg; break;
+		case 'n': {
+			char *end;
+			ncomp = strtol(optarg, &end, 10);
+			if (*end != '\0' || ncomp < 2 || ncomp > 64) {
+				cli_errorf("key import: --components must be 2..64");
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		}
+		case 'f':
+			if (nfiles == sizeof(files) / sizeof(files[0])) {
+				cli_errorf("key import: too many component files");
+				return DFI_EXIT_USAGE;
+			}
+			files[nfiles++] = optarg;
+			break;
+		case 'h': import_usage(stdout); return DFI_EXIT_OK;
+		default: import_usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || label == NULL || ncomp == 0) {
+		if (optind != argc)
+			cli_errorf("key import: unexpected argument '%s' (key material never comes from the command line)",
+			    argv[optind]);
+		else
+			cli_errorf("key import: --label and --components are required");
+		return DFI_EXIT_USAGE;
+	}
+	if (nfiles > (size_t)ncomp) {
+		cli_errorf("key import: %zu component files for %ld components", nfiles, ncomp);
+		return DFI_EXIT_USAGE;
+	}
+	dfi_keytype t;
+	if (dfi_keytype_parse(typestr, &t) != DFI_OK || t == DFI_KT_DES) {
+		cli_errorf("key import: --type must be aes, 2k3des or 3k3des");
+		return DFI_EXIT_USAGE;
+	}
+	uint8_t id[32];
+	size_t idlen = 0;
+	if (idhex != NULL && !parse_hex_arg("key import: --id", idhex, id, sizeof(id), &idlen))
+		return DFI_EXIT_USAGE;
+	size_t keylen = dfi_keytype_keylen(t);
+
+	/* Components and the sum live only in locked memory. */
+	uint8_t *mem = dfi_secure_alloc(2 * DFI_MAX_KEY_LEN);
+	if (mem == NULL) {
+		cli_errorf("key import: cannot allocate locked memory");
+		return DFI_EXIT_FAIL;
+	}
+	uint8_t *sum = mem, *comp = mem + DFI_MAX_KEY_LEN;
+	int rc = DFI_EXIT_OK;
+	uint8_t kcv[3];
+	for (long i = 0; i < ncomp && rc == DFI_EXIT_OK; i++) {
+		int ok;
+		if ((size_t)i < nfiles) {
+			int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				cli_errorf("key import: component file '%s': %s", files[i], strerror(errno));
+				rc = DFI_EXIT_FAIL;
+				break;
+			}
+			ok = read_component(fd, files[i], comp, keylen);
+			close(fd);
+		} else {
+			ok = prompt_component((unsigned)i + 1, comp, keylen);
+		}
+		if (!ok) {
+			rc = DFI_EXIT_FAIL;
+			break;
+		}
+		if (host_kcv(t, comp, kcv) != DFI_OK) {
+			cli_errorf("key import: KCV computation failed");
+			rc = DFI_EXIT_FAIL;
+			break;
+		}
+		printf("component %ld KCV: %02X%02X%02X\n", i + 1, kcv[0], kcv[1], kcv[2]);
+		for (size_t j = 0; j < keylen; j++)
+			sum[j] = (uint8_t)(i == 0 ? comp[j] : sum[j] ^ comp[j]);
+	}
+	uint8_t want[3];
+	if (rc == DFI_EXIT_OK && host_kcv(t, sum, want) != DFI_OK) {
+		cli_errorf("key import: KCV computation failed");
+		rc = DFI_EXIT_FAIL;
+	}
+	dfi_hsm *h = NULL;
+	if (rc == DFI_EXIT_OK)
+		rc = cli_hsm_open(&o, NULL, &h);
+	if (rc == DFI_EXIT_OK) {
+		dfi_err e = dfi_hsm_key_import(h, t, sum, keylen, label, idlen > 0 ? id : NULL, idlen);
+		if (e != DFI_OK)
+			rc = cli_hsm_fail(h, "key import", e);
+	}
+	dfi_secure_free(mem, 2 * DFI_MAX_KEY_LEN);
+	if (rc == DFI_EXIT_OK) {
+		/* Read the key back by label and check the HSM agrees. */
+		char *uri = NULL;
+		dfi_hsm_key *k = NULL;
+		dfi_err e = dfi_hsm_secret_key_uri(label, &uri);
+		if (e == DFI_OK)
+			e = dfi_hsm_key_find(h, uri, &k);
+		free(uri);
+		if (e == DFI_OK)
+			e = dfi_hsm_kcv(h, k, kcv);
+		dfi_hsm_key_free(k);
+		if (e != DFI_OK) {
+			rc = cli_hsm_fail(h, "key import: reading the key back", e);
+		} else if (memcmp(kcv, want, 3) != 0) {
+			cli_errorf("key import: the HSM's KCV %02X%02X%02X differs from the components' %02X%02X%02X",
+			    kcv[0], kcv[1], kcv[2], want[0], want[1], want[2]);
+			rc = DFI_EXIT_FAIL;
+		} else {
+			print_kcv("key KCV: ", kcv);
+			printf("imported %s key '%s' into token '%s' (sensitive, non-extractable)\n",
+			    dfi_keytype_name(t), label, dfi_hsm_token_label(h));
+		}
+	}
+	dfi_hsm_free(h);
+	return rc;
+}
+
+/* ---- key kcv ------------------------------------------------------------ */
+
+static void
+kcv_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue key kcv [HSM options] KEY-URI\n\n"
+		   "Prints the key check value (leftmost 3 bytes of ECB(K, zero block)) of\n"
+		   "the secret key KEY-URI, computed in the HSM.\n\n%s", HSM_HELP);
+}
+
+static int
+key_kcv(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		if (c == 'h') {
+			kcv_usage(stdout);
+			return DFI_EXIT_OK;
+		}
+		kcv_usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	if (argc - optind != 1) {
+		kcv_usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, argv[optind], &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_hsm_key *k = NULL;
+	uint8_t kcv[3];
+	dfi_err e = dfi_hsm_key_find(h, argv[optind], &k);
+	if (e == DFI_OK)
+		e = dfi_hsm_kcv(h, k, kcv);
+	if (e != DFI_OK)
+		rc = cli_hsm_fail(h, "key kcv", e);
+	else
+		print_kcv("", kcv);
+	dfi_hsm_key_free(k);
+	dfi_hsm_free(h);
+	return rc;
+}
+
+/* ---- key derive-kcv ----------------------------------------------------- */
+
+static void
+derive_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue key derive-kcv --master URI --uid HEX --aid HEX --sysid HEX\n"
+		   "                              [HSM options]\n\n"
+		   "Diversifies the master key in the HSM with NXP AN10922 for\n"
+		   "M = UID || AID || system identifier and prints the KCV of the result\n"
+		   "(never the key). The derived key has the master's type (AES-128, 2K3DES or\n"
+		   "3K3DES).\n\n%s", HSM_HELP);
+}
+
+static int
+key_derive_kcv(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *master = NULL, *uidhex = NULL, *aidhex = NULL, *syshex = NULL;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "master", required_argument, NULL, 'm' }, { "uid", required_argument, NULL, 'u' },
+		{ "aid", required_argument, NULL, 'a' }, { "sysid", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'm': master = optarg; break;
+		case 'u': uidhex = optarg; break;
+		case 'a': aidhex = optarg; break;
+		case 's': syshex = optarg; break;
+		case 'h': derive_usage(stdout); return DFI_EXIT_OK;
+		default: derive_usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || master == NULL || uidhex == NULL || aidhex == NULL) {
+		cli_errorf("key derive-kcv: --master, --uid and --aid are required");
+		return DFI_EXIT_USAGE;
+	}
+	uint8_t m[64];
+	size_t ul, al, sl = 0;
+	if (!parse_hex_arg("key derive-kcv: --uid", uidhex, m, 10, &ul) ||
+	    !parse_hex_arg("key derive-kcv: --aid", aidhex, m + ul, 3, &al) ||
+	    (syshex != NULL && !parse_hex_arg("key derive-kcv: --sysid", syshex, m + ul + al, 31, &sl)))
+		return DFI_EXIT_USAGE;
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, master, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_hsm_key *k = NULL;
+	dfi_cardkey *ck = NULL;
+	uint8_t kcv[3];
+	dfi_err e = dfi_hsm_key_find(h, master, &k);
+	if (e == DFI_OK) {
+		e = dfi_hsm_cardkey_diversified(h, k, dfi_hsm_key_type(k), m, ul + al + sl, 0, &ck);
+		if (e == DFI_E_INVALID_ARG)
+			cli_errorf("key derive-kcv: UID || AID || system identifier is %zu bytes; %s allows 1..%zu",
+			    ul + al + sl, dfi_keytype_name(dfi_hsm_key_type(k)),
+			    2 * dfi_keytype_blocklen(dfi_hsm_key_type(k)) - 1);
+	}
+	if (e == DFI_OK)
+		e = dfi_hsm_cardkey_kcv(ck, kcv);
+	if (e != DFI_OK)
+		rc = cli_hsm_fail(h, "key derive-kcv", e);
+	else
+		print_kcv("", kcv);
+	dfi_cardkey_free(ck);
+	dfi_hsm_key_free(k);
+	dfi_hsm_free(h);
+	return rc;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static void
+key_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue key <list|import|kcv|derive-kcv> [options]\n\n"
+		   "  list        list the token's keys, flags and KCVs\n"
+		   "  import      key ceremony: import a key from 2..N components\n"
+		   "  kcv         print a key's check value\n"
+		   "  derive-kcv  print the KCV of an AN10922-diversified key\n\n"
+		   "'dfissue key <command> --help' describes each.\n");
+}
+
+int
+cmd_key(int argc, char **argv)
+{
+	if (argc < 2) {
+		key_usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		key_usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	static const struct {
+		const char *name;
+		int (*run)(int, char **);
+	} sub[] = {
+		{ "list", key_list },
+		{ "import", key_import },
+		{ "kcv", key_kcv },
+		{ "derive-kcv", key_derive_kcv },
+	};
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (strcmp(argv[1], sub[i].name) == 0)
+			return sub[i].run(argc - 1, argv + 1);
+	cli_errorf("key: unknown command '%s' (try 'dfissue key --help')", argv[1]);
+	return DFI_EXIT_USAGE;
+}
