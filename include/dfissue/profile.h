@@ -1,0 +1,315 @@
+/*
+ * dfissue — personalization profiles and per-card batch data.
+ *
+ * A profile (JSON, docs/PROFILE.md) describes the target state of a card:
+ * the PICC master key and settings, the applications, their keys and their
+ * files. It is loaded and fully validated once; the engine then reads it
+ * through the read-only tree below. A batch (JSON lines or CSV) gives the
+ * per-card values a profile refers to by field name.
+ *
+ * Every error fills a struct dfi_diag whose message names the file, the
+ * line and the field, e.g.
+ *   reference.json:42: applications[1].files[0].size: must be 1..8192 (got 0)
+ * Profiles and batches are untrusted input: every length and number is
+ * checked before use.
+ */
+#ifndef DFISSUE_PROFILE_H
+#define DFISSUE_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfissue/crypto.h"
+#include "dfissue/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+#define DFI_DIAG_FILE_MAX 256
+#define DFI_DIAG_FIELD_MAX 192
+#define DFI_DIAG_MESSAGE_MAX 640
+
+/* Where and why input was rejected. line/column are 1-based, 0 when not
+ * known; field is a JSON path ("applications[1].files[3].access.read") or a
+ * batch field name, empty when the error is not about one field. message is
+ * the complete one-line report: "file:line: field: what is wrong". */
+struct dfi_diag {
+	char file[DFI_DIAG_FILE_MAX];
+	int line;
+	int column;
+	char field[DFI_DIAG_FIELD_MAX];
+	char message[DFI_DIAG_MESSAGE_MAX];
+};
+
+/* ---- limits (DESFire EV1/EV2/EV3; see docs/PROFILE.md) ------------------ */
+
+#define DFI_PROFILE_MAX_APPS 28
+#define DFI_PROFILE_MAX_KEYS 14        /* keys per application */
+#define DFI_PROFILE_MAX_FILE_NO 31
+#define DFI_PROFILE_MAX_FILES 32       /* files per application */
+#define DFI_PROFILE_CARD_MEMORY 8192   /* the largest DESFire card, bytes */
+#define DFI_PROFILE_MAX_DIV_INPUT 31   /* AN10922 diversification input M */
+#define DFI_PROFILE_UID_LEN 7
+#define DFI_PROFILE_AID_LEN 3
+
+/* ---- the validated profile ---------------------------------------------- */
+
+/* One piece of a byte string built per card: a diversification input or a
+ * file's initial content is the concatenation of its segments. */
+enum dfi_segment_kind {
+	DFI_SEG_BYTES, /* literal bytes (hex, text or sysid in the profile) */
+	DFI_SEG_FIELD, /* a batch field, converted by fmt */
+	DFI_SEG_UID,   /* the card's 7-byte UID (diversification only) */
+	DFI_SEG_AID,   /* the key's application AID (diversification only) */
+};
+
+/* How a batch field becomes bytes. */
+enum dfi_field_format {
+	DFI_FMT_AUTO = 0, /* hex field: its bytes; string field: its UTF-8 */
+	DFI_FMT_U8,       /* integer fields: fixed-width binary */
+	DFI_FMT_LE16,
+	DFI_FMT_BE16,
+	DFI_FMT_LE32,
+	DFI_FMT_BE32,
+	DFI_FMT_DECIMAL,  /* integer field as ASCII decimal digits */
+};
+
+struct dfi_profile_segment {
+	enum dfi_segment_kind kind;
+	const uint8_t *bytes; /* DFI_SEG_BYTES */
+	size_t len;           /* DFI_SEG_BYTES */
+	const char *field;    /* DFI_SEG_FIELD: batch field name */
+	enum dfi_field_format fmt; /* DFI_SEG_FIELD */
+};
+
+struct dfi_profile_key {
+	uint8_t number;        /* 0: the application's (or the PICC's) master key */
+	dfi_keytype type;
+	const char *base_key;  /* "pkcs11:" URI of the HSM base key */
+	uint8_t version;       /* DESFire key version the card will report */
+	uint32_t generation;   /* base key generation (rotation counter) */
+	/* AN10922 diversification input recipe; contains DFI_SEG_UID. */
+	const struct dfi_profile_segment *div;
+	size_t ndiv;
+};
+
+/* The flags of a key settings byte, as the profile spelled them. */
+#define DFI_KS_ALLOW_CHANGE_MK 0x01
+#define DFI_KS_FREE_LISTING 0x02
+#define DFI_KS_FREE_CREATE_DELETE 0x04
+#define DFI_KS_CONFIG_CHANGEABLE 0x08
+/* Bits 7..4 of an application's key settings: who may change keys. */
+#define DFI_KS_CHANGE_KEY_MASTER 0x0  /* the application master key */
+#define DFI_KS_CHANGE_KEY_SAME 0xE    /* each key itself */
+#define DFI_KS_CHANGE_KEY_FROZEN 0xF  /* no key but the master key */
+
+/* PICC configuration applied with SetConfiguration (option 0x00). Both
+ * options are irreversible on a real card. */
+struct dfi_profile_config {
+	int present;         /* the profile has a "configuration" object */
+	int format_disabled; /* FormatPICC no longer allowed */
+	int random_uid;      /* the card answers anticollision with random IDs */
+};
+
+struct dfi_profile_picc {
+	struct dfi_profile_key key;  /* the target PICC master key */
+	uint8_t key_settings;        /* final; the engine applies it last */
+	struct dfi_profile_config config;
+};
+
+enum dfi_file_type {
+	DFI_FILE_STD = 0x00,    /* values are the DESFire file type codes */
+	DFI_FILE_BACKUP = 0x01,
+	DFI_FILE_VALUE = 0x02,
+	DFI_FILE_LINEAR = 0x03,
+	DFI_FILE_CYCLIC = 0x04,
+};
+
+enum dfi_comm_mode {
+	DFI_COMM_PLAIN = 0x00, /* values are the DESFire encodings */
+	DFI_COMM_MAC = 0x01,
+	DFI_COMM_FULL = 0x03,
+};
+
+#define DFI_ACCESS_FREE 0xE
+#define DFI_ACCESS_NEVER 0xF
+
+/* Access rights: a key number 0..13, DFI_ACCESS_FREE or DFI_ACCESS_NEVER. */
+struct dfi_profile_access {
+	uint8_t read;
+	uint8_t write;
+	uint8_t read_write;
+	uint8_t change;
+};
+
+/* The 16-bit access rights word (read<<12 | write<<8 | rw<<4 | change),
+ * sent least significant byte first. */
+static inline uint16_t
+dfi_profile_access_word(const struct dfi_profile_access *a)
+{
+	return (uint16_t)((a->read << 12) | (a->write << 8) | (a->read_write << 4) | a->change);
+}
+
+struct dfi_profile_record {
+	const struct dfi_profile_segment *seg;
+	size_t nseg;
+};
+
+struct dfi_profile_file {
+	uint8_t number;  /* 0..31 */
+	enum dfi_file_type type;
+	enum dfi_comm_mode comm;
+	struct dfi_profile_access access;
+	/* std, backup */
+	uint32_t size;
+	/* value */
+	int32_t lower_limit, upper_limit, value;
+	int limited_credit;
+	/* linear, cyclic */
+	uint32_t record_size, max_records;
+	/* std/backup: initial content (concatenated segments, at offset 0) */
+	const struct dfi_profile_segment *content;
+	size_t ncontent;
+	/* record files: initial records, each a list of segments */
+	const struct dfi_profile_record *records;
+	size_t nrecords;
+};
+
+struct dfi_profile_app {
+	uint8_t aid[DFI_PROFILE_AID_LEN]; /* in command byte order */
+	const char *name;                 /* NULL when absent */
+	dfi_keytype key_type;
+	uint8_t key_settings;             /* final; the engine applies it last */
+	const struct dfi_profile_key *keys;
+	size_t nkeys;                     /* 1..14 */
+	const struct dfi_profile_file *files;
+	size_t nfiles;
+};
+
+struct dfi_profile_spec {
+	const char *name;
+	const char *description; /* NULL when absent */
+	struct dfi_profile_picc picc;
+	const struct dfi_profile_app *apps;
+	size_t napps;
+};
+
+typedef struct dfi_profile dfi_profile;
+
+/* Loads and validates a profile file. On failure *out is NULL, diag (may be
+ * NULL) says where and why, and the result is DFI_E_PROFILE (invalid
+ * profile), DFI_E_IO (unreadable) or DFI_E_NOMEM. */
+dfi_err dfi_profile_load(dfi_profile **out, const char *path, struct dfi_diag *diag);
+
+/* The same from memory; name is used in diagnostics. */
+dfi_err dfi_profile_load_buffer(dfi_profile **out, const char *name, const char *buf,
+    size_t len, struct dfi_diag *diag);
+
+void dfi_profile_free(dfi_profile *p);
+
+/* The validated tree; valid until dfi_profile_free. */
+const struct dfi_profile_spec *dfi_profile_spec(const dfi_profile *p);
+
+/* Whether any file content or key recipe refers to a batch field. */
+int dfi_profile_needs_batch(const dfi_profile *p);
+
+/* ---- batch data --------------------------------------------------------- */
+
+typedef struct dfi_batch dfi_batch;
+typedef struct dfi_batch_row dfi_batch_row;
+
+enum dfi_batch_format {
+	DFI_BATCH_AUTO = 0, /* by file name: *.jsonl / *.ndjson or *.csv */
+	DFI_BATCH_JSONL,
+	DFI_BATCH_CSV,
+};
+
+enum dfi_value_type {
+	DFI_VAL_STRING,
+	DFI_VAL_HEX,
+	DFI_VAL_INT,
+};
+
+struct dfi_batch_value {
+	const char *name;
+	enum dfi_value_type type;
+	const char *str;      /* DFI_VAL_STRING: UTF-8, NUL-terminated */
+	const uint8_t *bytes; /* DFI_VAL_STRING (the same text) and DFI_VAL_HEX */
+	size_t len;           /* length of bytes */
+	int64_t i;            /* DFI_VAL_INT */
+};
+
+/* Opens a batch file (format from the file name). */
+dfi_err dfi_batch_open(dfi_batch **out, const char *path, struct dfi_diag *diag);
+
+/* A batch in memory (copied); name is used in diagnostics and, with
+ * DFI_BATCH_AUTO, to choose the format. */
+dfi_err dfi_batch_open_buffer(dfi_batch **out, const char *name, enum dfi_batch_format fmt,
+    const char *buf, size_t len, struct dfi_diag *diag);
+
+/* The next row, owned by the caller (dfi_batch_row_free); *row is NULL at
+ * the end. A malformed row fails with DFI_E_PROFILE and diag naming file,
+ * line and field; the reader then stops (later calls repeat the error). */
+dfi_err dfi_batch_next(dfi_batch *b, dfi_batch_row **row, struct dfi_diag *diag);
+
+void dfi_batch_free(dfi_batch *b);
+
+const char *dfi_batch_row_file(const dfi_batch_row *r);
+int dfi_batch_row_line(const dfi_batch_row *r);     /* where the row starts */
+size_t dfi_batch_row_count(const dfi_batch_row *r); /* number of fields */
+const struct dfi_batch_value *dfi_batch_row_at(const dfi_batch_row *r, size_t i);
+/* NULL when the row has no such field. */
+const struct dfi_batch_value *dfi_batch_row_get(const dfi_batch_row *r, const char *name);
+void dfi_batch_row_free(dfi_batch_row *r);
+
+/* ---- per-card resolution ------------------------------------------------ */
+
+/* Concrete initial contents for one file.
+ * std/backup: data holds the whole file (size bytes): the content, then
+ *   zeros as a new file holds; content_len is the length the profile gave.
+ * linear/cyclic: data holds nrecords records of record_size bytes each,
+ *   each zero-padded; content_len = nrecords * record_size.
+ * value: no data (the initial value is in the profile). */
+struct dfi_file_data {
+	const struct dfi_profile_file *file;
+	uint8_t *data;
+	size_t len;
+	size_t content_len;
+	size_t nrecords;
+};
+
+struct dfi_app_data {
+	const struct dfi_profile_app *app;
+	struct dfi_file_data *files; /* parallel to app->files */
+	size_t nfiles;
+};
+
+struct dfi_card_data {
+	struct dfi_app_data *apps; /* parallel to spec->apps */
+	size_t napps;
+};
+
+/* Builds every file's initial content for one card from the profile and a
+ * batch row (row may be NULL when the profile needs none). Fails with
+ * DFI_E_PROFILE when a field is missing, has the wrong type, or does not
+ * fit; diag names the batch file, the row's line and the field. */
+dfi_err dfi_profile_card_data(const dfi_profile *p, const dfi_batch_row *row,
+    struct dfi_card_data **out, struct dfi_diag *diag);
+
+void dfi_card_data_free(struct dfi_card_data *d);
+
+/* Builds the AN10922 diversification input M (1..31 bytes) for a key from
+ * its recipe. aid is the key's application AID (000000 for the PICC key);
+ * row may be NULL when the recipe has no field. */
+dfi_err dfi_profile_div_input(const struct dfi_profile_key *key,
+    const uint8_t uid[DFI_PROFILE_UID_LEN], const uint8_t aid[DFI_PROFILE_AID_LEN],
+    const dfi_batch_row *row, uint8_t *out, size_t cap, size_t *len,
+    struct dfi_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,292 @@
+/* Batch readers: JSON lines and CSV, typed values, errors with file, line
+ * and field. */
+#include <stdio.h>
+
+#include "testutil.h"
+
+#include "dfissue/profile.h"
+
+static dfi_batch *
+open_buf(const char *name, const char *text)
+{
+	dfi_batch *b = NULL;
+	struct dfi_diag d;
+	dfi_err e = dfi_batch_open_buffer(&b, name, DFI_BATCH_AUTO, text, strlen(text), &d);
+	if (e != DFI_OK)
+		ck_abort_msg("%s", d.message);
+	return b;
+}
+
+/* Reads rows until the first error; returns it and leaves the message. */
+static dfi_err
+drain(dfi_batch *b, int *rows, struct dfi_diag *d)
+{
+	*rows = 0;
+	for (;;) {
+		dfi_batch_row *r;
+		dfi_err e = dfi_batch_next(b, &r, d);
+		if (e != DFI_OK) {
+			ck_assert_ptr_null(r);
+			return e;
+		}
+		if (r == NULL)
+			return DFI_OK;
+		(*rows)++;
+		dfi_batch_row_free(r);
+	}
+}
+
+static void
+expect_error(const char *name, const char *text, int rows_before, const char *msg)
+{
+	dfi_batch *b = open_buf(name, text);
+	struct dfi_diag d;
+	int rows;
+	dfi_err e = drain(b, &rows, &d);
+	if (e != DFI_E_PROFILE || strcmp(d.message, msg) != 0)
+		ck_abort_msg("%s: got %d \"%s\", want \"%s\"", name, e, e ? d.message : "", msg);
+	ck_assert_int_eq(rows, rows_before);
+	/* the error is sticky */
+	dfi_batch_row *r;
+	struct dfi_diag d2;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d2), DFI_E_PROFILE);
+	ck_assert_str_eq(d2.message, msg);
+	dfi_batch_free(b);
+}
+
+static void
+check_reference_rows(const char *file)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/profiles/%s", getenv("DFI_SOURCE_DIR"), file);
+	dfi_batch *b;
+	struct dfi_diag d;
+	dfi_err e = dfi_batch_open(&b, path, &d);
+	if (e != DFI_OK)
+		ck_abort_msg("%s", d.message);
+	static const char *holders[] = { "Ada Lovelace", "Grace Hopper, RADM",
+		"Brian \"bwk\" Kernighan" };
+	static const char *secrets[] = { "00112233445566778899AABBCCDDEEFF",
+		"102132435465768798A9BACBDCEDFE0F", "FFEEDDCCBBAA99887766554433221100" };
+	for (int i = 0; i < 3; i++) {
+		dfi_batch_row *r;
+		ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(dfi_batch_row_line(r), i + 2 - (strstr(file, ".jsonl") ? 1 : 0));
+		ck_assert_str_eq(dfi_batch_row_file(r), path);
+		ck_assert_uint_eq(dfi_batch_row_count(r), 4);
+		const struct dfi_batch_value *v = dfi_batch_row_get(r, "card_number");
+		ck_assert_ptr_nonnull(v);
+		ck_assert_int_eq(v->type, DFI_VAL_INT);
+		ck_assert_int_eq(v->i, 1001 + i);
+		v = dfi_batch_row_get(r, "holder");
+		ck_assert_int_eq(v->type, DFI_VAL_STRING);
+		ck_assert_str_eq(v->str, holders[i]);
+		ck_assert_uint_eq(v->len, strlen(holders[i]));
+		v = dfi_batch_row_get(r, "secret_id");
+		ck_assert_int_eq(v->type, DFI_VAL_HEX);
+		ck_assert_hex_eq(v->bytes, v->len, secrets[i]);
+		ck_assert_str_eq(dfi_batch_row_at(r, 3)->name, "site_code");
+		ck_assert_ptr_null(dfi_batch_row_at(r, 4));
+		ck_assert_ptr_null(dfi_batch_row_get(r, "site"));
+		dfi_batch_row_free(r);
+	}
+	dfi_batch_row *r;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_ptr_null(r);
+	dfi_batch_free(b);
+}
+
+START_TEST(reference_batches_agree)
+{
+	check_reference_rows("reference-batch.csv");
+	check_reference_rows("reference-batch.jsonl");
+}
+END_TEST
+
+START_TEST(csv_quoting)
+{
+	/* BOM, CRLF, a quoted comma, a doubled quote, a line break inside
+	 * quotes, an empty string, blank lines, no final newline */
+	const char *text = "\xEF\xBB\xBFname,note:string,n:int\r\n"
+			   "\"a,b\",\"say \"\"hi\"\"\",1\r\n"
+			   "\r\n"
+			   "x,\"two\nlines\",-2\n"
+			   "\n"
+			   "y,,3";
+	dfi_batch *b = open_buf("q.csv", text);
+	struct dfi_diag d;
+	dfi_batch_row *r;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_row_line(r), 2);
+	ck_assert_str_eq(dfi_batch_row_get(r, "name")->str, "a,b");
+	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "say \"hi\"");
+	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, 1);
+	dfi_batch_row_free(r);
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_row_line(r), 4);
+	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "two\nlines");
+	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, -2);
+	dfi_batch_row_free(r);
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_row_line(r), 7);
+	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "");
+	ck_assert_uint_eq(dfi_batch_row_get(r, "note")->len, 0);
+	dfi_batch_row_free(r);
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_ptr_null(r);
+	dfi_batch_free(b);
+}
+END_TEST
+
+START_TEST(csv_errors)
+{
+	expect_error("m.csv", "a,b:hex,c\n1,00,x\n2,01\n", 1,
+	    "m.csv:3: c: missing: the record has 2 fields, the header names 3");
+	expect_error("e.csv", "a,b\n1,2\n3,4,5\n", 1,
+	    "e.csv:3: extra fields: the record has 3 fields, the header names 2");
+	expect_error("h.csv", "a,uid:hex\n1,04782E21801D80\n2,04782E21801D8\n", 1,
+	    "h.csv:3: uid: not valid hex (an even number of 0-9, A-F)");
+	expect_error("h2.csv", "a,uid:hex\n1,ZZ\n", 0,
+	    "h2.csv:2: uid: not valid hex (an even number of 0-9, A-F)");
+	expect_error("h3.csv", "a,uid:hex\n1,\n", 0, "h3.csv:2: uid: empty hex value");
+	expect_error("i.csv", "n:int\n12\n1x\n", 1, "i.csv:3: n: not a decimal integer (got \"1x\")");
+	expect_error("i2.csv", "n:int\n99999999999999999999\n", 0,
+	    "i2.csv:2: n: not a decimal integer (got \"99999999999999999999\")");
+	expect_error("q.csv", "a,b\n1,x\"y\n", 0,
+	    "q.csv:2: quote inside an unquoted field (quote the whole field and double the quote)");
+	expect_error("u.csv", "a,b\n1,2\n3,\"open\n\nstill open\n", 1,
+	    "u.csv:3: quoted field opened here is never closed");
+	expect_error("t.csv", "a,b\n1,\"x\"y\n", 0,
+	    "t.csv:2: text after a closing quote (a quote inside a quoted field is written \"\")");
+	expect_error("cr.csv", "a,b\n1,2\r3\n", 0, "cr.csv:2: carriage return outside a quoted field");
+	expect_error("d.csv", "a,b,a\n1,2,3\n", 0, "d.csv:1: a: field named twice in the header");
+	expect_error("f.csv", "a,b:float\n1,2\n", 0,
+	    "f.csv:1: header field 2 \"b:float\": a name of 1..64 of A-Z a-z 0-9 _ . -, optionally "
+	    "with :hex, :int or :string");
+	expect_error("s.csv", "a,my field\n1,2\n", 0,
+	    "s.csv:1: header field 2 \"my field\": a name of 1..64 of A-Z a-z 0-9 _ . -, optionally "
+	    "with :hex, :int or :string");
+	expect_error("empty.csv", "", 0, "empty.csv:1: empty: the first line must name the fields");
+}
+END_TEST
+
+START_TEST(csv_nul_inside_buffer)
+{
+	/* strlen-based helpers would stop at the NUL: give the length */
+	static const char text[] = "a\nx\0y\n";
+	dfi_batch *b;
+	struct dfi_diag d;
+	ck_assert_int_eq(dfi_batch_open_buffer(&b, "z.csv", DFI_BATCH_CSV, text, sizeof(text) - 1, &d),
+	    DFI_OK);
+	int rows;
+	ck_assert_int_eq(drain(b, &rows, &d), DFI_E_PROFILE);
+	ck_assert_str_eq(d.message, "z.csv:2: a: value contains a NUL character");
+	dfi_batch_free(b);
+}
+END_TEST
+
+START_TEST(jsonl_values_and_errors)
+{
+	const char *text = "{\"s\": \"x\", \"n\": -7, \"h:hex\": \"0a0B\", \"t:string\": \"12\", \"k:int\": 5}\n"
+			   "\n"
+			   "   \r\n"
+			   "{\"s\": \"y\"}\r\n";
+	dfi_batch *b = open_buf("v.jsonl", text);
+	struct dfi_diag d;
+	dfi_batch_row *r;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_row_line(r), 1);
+	ck_assert_int_eq(dfi_batch_row_get(r, "s")->type, DFI_VAL_STRING);
+	ck_assert_int_eq(dfi_batch_row_get(r, "n")->type, DFI_VAL_INT);
+	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, -7);
+	ck_assert_int_eq(dfi_batch_row_get(r, "h")->type, DFI_VAL_HEX);
+	ck_assert_hex_eq(dfi_batch_row_get(r, "h")->bytes, dfi_batch_row_get(r, "h")->len, "0A0B");
+	ck_assert_int_eq(dfi_batch_row_get(r, "t")->type, DFI_VAL_STRING);
+	ck_assert_int_eq(dfi_batch_row_get(r, "k")->i, 5);
+	dfi_batch_row_free(r);
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_row_line(r), 4);
+	dfi_batch_row_free(r);
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_ptr_null(r);
+	dfi_batch_free(b);
+}
+END_TEST
+
+START_TEST(jsonl_errors)
+{
+	struct {
+		const char *text;
+		int rows;
+		const char *msg;
+	} cases[] = {
+		{ "{\"a\": 1}\n[1]\n", 1, "j.jsonl:2: each line must be one JSON object" },
+		{ "{\"a\": 1}\n{\"uid:hex\": \"0G\"}\n", 1,
+		    "j.jsonl:2: uid: not valid hex (an even number of 0-9, A-F)" },
+		{ "{\"a\": true}\n", 0, "j.jsonl:1: a: must be a string or an integer (got a boolean)" },
+		{ "{\"a\": 1.5}\n", 0, "j.jsonl:1: a: must be a string or an integer (got a real number)" },
+		{ "{\"a:hex\": 12}\n", 0, "j.jsonl:1: a: must be a hex string (got an integer)" },
+		{ "{\"a:int\": \"12\"}\n", 0, "j.jsonl:1: a: must be an integer (got a string)" },
+		{ "{\"a\": 1, \"a:string\": \"x\"}\n", 0, "j.jsonl:1: a: field given twice" },
+		{ "{\"a b\": 1}\n", 0,
+		    "j.jsonl:1: bad field name \"a b\": 1..64 of A-Z a-z 0-9 _ . -, optionally with :hex, "
+		    ":int or :string" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error("j.jsonl", cases[i].text, cases[i].rows, cases[i].msg);
+
+	/* jansson's own syntax messages: check file, line and our prefix */
+	const char *dup = "{\"a\": 1}\n\n{\"a\": 1, \"a\": 2}\n";
+	dfi_batch *b = open_buf("dup.jsonl", dup);
+	struct dfi_diag d;
+	int rows;
+	ck_assert_int_eq(drain(b, &rows, &d), DFI_E_PROFILE);
+	ck_assert_int_eq(rows, 1);
+	ck_assert_int_eq(d.line, 3);
+	ck_assert_ptr_nonnull(strstr(d.message, "dup.jsonl:3: invalid JSON: duplicate object key"));
+	dfi_batch_free(b);
+}
+END_TEST
+
+START_TEST(open_errors)
+{
+	dfi_batch *b = (dfi_batch *)1;
+	struct dfi_diag d;
+	ck_assert_int_eq(dfi_batch_open_buffer(&b, "rows.txt", DFI_BATCH_AUTO, "a\n1\n", 4, &d),
+	    DFI_E_PROFILE);
+	ck_assert_ptr_null(b);
+	ck_assert_str_eq(d.message, "rows.txt: cannot tell the batch format: name the file *.jsonl or *.csv");
+	ck_assert_int_eq(dfi_batch_open(&b, "/nonexistent/rows.csv", &d), DFI_E_IO);
+	ck_assert_str_eq(d.file, "/nonexistent/rows.csv");
+	/* an explicit format overrides the name */
+	ck_assert_int_eq(dfi_batch_open_buffer(&b, "rows.txt", DFI_BATCH_CSV, "a\n1\n", 4, &d), DFI_OK);
+	dfi_batch_row *r;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_str_eq(dfi_batch_row_get(r, "a")->str, "1");
+	dfi_batch_row_free(r);
+	dfi_batch_free(b);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("profile_batch");
+	TCase *tc = tcase_create("batch");
+	tcase_add_test(tc, reference_batches_agree);
+	tcase_add_test(tc, csv_quoting);
+	tcase_add_test(tc, csv_errors);
+	tcase_add_test(tc, csv_nul_inside_buffer);
+	tcase_add_test(tc, jsonl_values_and_errors);
+	tcase_add_test(tc, jsonl_errors);
+	tcase_add_test(tc, open_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return dfi_run_suite(suite());
+}
