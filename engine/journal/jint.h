@@ -1,0 +1,95 @@
+/* engine/journal private interfaces: shared by the files of this module. */
+#ifndef DFI_JOURNAL_JINT_H
+#define DFI_JOURNAL_JINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfissue/journal.h"
+
+/* base64 (RFC 4648 §4, padded). encode returns the length written (NUL
+ * added), 0 when cap is too small; decode accepts only canonical input. */
+size_t dfi_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
+
+int dfi_origin_valid(const char *origin);
+dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t id, uint8_t *note,
+    size_t cap, size_t *len);
+
+/* A checkpoint line: "checkpoint " + base64(signed note). */
+#define JCP_PREFIX "checkpoint "
+#define JCP_PREFIX_LEN 11
+dfi_err jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len);
+/* Decodes a checkpoint line into its note bytes; DFI_E_NOT_FOUND when the
+ * line is not a checkpoint line at all. */
+dfi_err jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen);
+
+/* ---- I/O helpers over an injectable table --------------------------------- */
+dfi_err jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t len, uint64_t off);
+dfi_err jio_errno(int err); /* maps errno to a dfi_err */
+
+/* ---- line scanner -------------------------------------------------------- */
+
+/* Called once per line. len excludes the LF; complete is 0 for a last line
+ * without LF. A line longer than DFI_J_LINE_MAX arrives with line == NULL
+ * and its full length. off is the line's offset in the file. Return nonzero
+ * to stop. */
+typedef int (*jscan_fn)(void *ctx, const char *line, size_t len, int complete, uint64_t off);
+dfi_err jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx);
+dfi_err jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_fn fn, void *ctx);
+
+/* ---- index --------------------------------------------------------------- */
+
+typedef void (*jfinding_fn)(void *ctx, uint64_t line, dfi_err code, const char *msg);
+
+typedef struct jindex jindex;
+jindex *jindex_new(void);
+void jindex_free(jindex *ix);
+/* Applies record number n (r->seq is taken as given). Semantic problems are
+ * reported through fn (may be NULL). */
+dfi_err jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx);
+/* Would appending r be consistent? (the writer's own check) */
+dfi_err jindex_check(const jindex *ix, const dfi_jrec *r);
+dfi_err jindex_key_version(const jindex *ix, const dfi_jkey *k, uint8_t *v);
+dfi_err jindex_open_intent(const jindex *ix, const dfi_jkey *k, dfi_jrec *out);
+size_t jindex_foreach_open(const jindex *ix, void (*fn)(void *ctx, const dfi_jrec *r), void *ctx);
+uint64_t jindex_count(const jindex *ix);
+
+/* ---- the walk: one pass over a journal's lines ------------------------------ */
+
+struct jwalk {
+	/* set by the caller */
+	const dfi_jpubkey *pub;
+	int verify_all;               /* check every checkpoint's signature */
+	char origin[DFI_J_STR_MAX];   /* "" : from genesis */
+	const dfi_checkpoint *last_seen;
+	jfinding_fn finding;
+	void (*record)(void *ctx, uint64_t line, const dfi_jrec *rec);
+	int semantic;                 /* report index findings too */
+	void *ctx;
+	jindex *ix;                   /* may be NULL */
+
+	/* state */
+	dfi_merkle tree;
+	uint64_t lines, nrec, ncp, covered;
+	uint64_t good_cp_end;         /* file offset after the last valid checkpoint */
+	uint64_t last_cp_line_end;    /* after the last complete checkpoint-looking line */
+	uint64_t first_bad_off;       /* offset of the first structural finding */
+	uint64_t first_uncovered_line;
+	uint64_t good_cp_line, good_cp_off;
+	uint64_t end;                 /* offset after the last line seen */
+	uint64_t findings;
+	dfi_err first_err;
+	int have_genesis, last_seen_checked;
+	dfi_jrec genesis;
+	uint8_t root[DFI_HASH_LEN];
+	uint8_t last_note[DFI_J_NOTE_MAX];
+	size_t last_note_len;
+	uint64_t counts[8];           /* by record type */
+};
+
+void jwalk_init(struct jwalk *w);
+int jwalk_line(void *w, const char *line, size_t len, int complete, uint64_t off);
+void jwalk_finish(struct jwalk *w, uint64_t file_len);
+
+#endif

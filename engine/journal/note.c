@@ -1,0 +1,470 @@
+/* C2SP tlog-checkpoint bodies and C2SP signed notes around them.
+ *
+ *   <origin>\n<size>\n<base64 root>\n      (the signed text)
+ *   \n
+ *   \xE2\x80\x94 <key name> <base64(key ID || signature)>\n
+ *
+ * Key name = origin. Ed25519 (type 0x01): key ID = SHA-256(name || 0x0A ||
+ * 0x01 || 32-byte key)[:4], signature over the text. ECDSA P-256 (type 0x02,
+ * as transparency-dev/witness): key ID = SHA-256(DER SPKI)[:4], ASN.1 DER
+ * signature over SHA-256(text). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "dfissue/journal.h"
+#include "dfissue/util.h"
+#include "jint.h"
+
+static const char emdash[] = "\xE2\x80\x94";
+
+struct dfi_jpubkey {
+	EVP_PKEY *pkey;
+	dfi_sigalg alg;
+	uint8_t der[DFI_PUBKEY_DER_MAX];
+	size_t der_len;
+	uint8_t raw[32];  /* Ed25519 only */
+};
+
+static dfi_err
+wrap(EVP_PKEY *p, dfi_jpubkey **out)
+{
+	dfi_jpubkey *k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		EVP_PKEY_free(p);
+		return DFI_E_NOMEM;
+	}
+	k->pkey = p;
+	if (EVP_PKEY_get_id(p) == EVP_PKEY_ED25519) {
+		size_t n = sizeof(k->raw);
+		if (EVP_PKEY_get_raw_public_key(p, k->raw, &n) != 1 || n != 32)
+			goto bad;
+		k->alg = DFI_SIG_ED25519;
+	} else if (EVP_PKEY_get_id(p) == EVP_PKEY_EC) {
+		char grp[64];
+		size_t gl = 0;
+		if (EVP_PKEY_get_utf8_string_param(p, "group", grp, sizeof(grp), &gl) != 1 ||
+		    strcmp(grp, "prime256v1") != 0)
+			goto bad;
+		k->alg = DFI_SIG_ECDSA_P256;
+	} else {
+		goto bad;
+	}
+	int n = i2d_PUBKEY(p, NULL);
+	if (n <= 0 || (size_t)n > sizeof(k->der))
+		goto bad;
+	unsigned char *q = k->der;
+	i2d_PUBKEY(p, &q);
+	k->der_len = (size_t)n;
+	*out = k;
+	return DFI_OK;
+bad:
+	dfi_jpubkey_free(k);
+	return DFI_E_UNSUPPORTED;
+}
+
+dfi_err
+dfi_jpubkey_from_pem(const char *pem, size_t len, dfi_jpubkey **out)
+{
+	if (pem == NULL || out == NULL || len > INT32_MAX)
+		return DFI_E_INVALID_ARG;
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	if (b == NULL)
+		return DFI_E_NOMEM;
+	EVP_PKEY *p = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (p == NULL)
+		return DFI_E_PARSE;
+	return wrap(p, out);
+}
+
+dfi_err
+dfi_jpubkey_from_der(const uint8_t *der, size_t len, dfi_jpubkey **out)
+{
+	if (der == NULL || out == NULL || len > INT32_MAX)
+		return DFI_E_INVALID_ARG;
+	const unsigned char *q = der;
+	EVP_PKEY *p = d2i_PUBKEY(NULL, &q, (long)len);
+	if (p == NULL)
+		return DFI_E_PARSE;
+	if (q != der + len) {
+		EVP_PKEY_free(p);
+		return DFI_E_PARSE;
+	}
+	return wrap(p, out);
+}
+
+dfi_err
+dfi_jpubkey_from_signer(dfi_signer *s, dfi_jpubkey **out)
+{
+	uint8_t der[DFI_PUBKEY_DER_MAX];
+	size_t n;
+	dfi_err e = dfi_signer_public_key_der(s, der, sizeof(der), &n);
+	if (e != DFI_OK)
+		return e;
+	e = dfi_jpubkey_from_der(der, n, out);
+	if (e == DFI_OK && (*out)->alg != dfi_signer_alg(s)) {
+		dfi_jpubkey_free(*out);
+		*out = NULL;
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	return e;
+}
+
+void
+dfi_jpubkey_free(dfi_jpubkey *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k) { return k->alg; }
+
+dfi_err
+dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id)
+{
+	if (k == NULL || name == NULL || id == NULL)
+		return DFI_E_INVALID_ARG;
+	uint8_t h[32];
+	if (k->alg == DFI_SIG_ED25519) {
+		size_t nl = strlen(name);
+		if (nl >= DFI_J_STR_MAX)
+			return DFI_E_INVALID_ARG;
+		uint8_t b[DFI_J_STR_MAX + 2 + 32];
+		memcpy(b, name, nl);
+		b[nl] = 0x0A;
+		b[nl + 1] = 0x01;
+		memcpy(b + nl + 2, k->raw, 32);
+		SHA256(b, nl + 2 + 32, h);
+	} else {
+		SHA256(k->der, k->der_len, h);
+	}
+	*id = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	return DFI_OK;
+}
+
+/* ---- base64 (RFC 4648 §4, padded), strict ------------------------------- */
+
+size_t
+dfi_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+	size_t need = 4 * ((len + 2) / 3) + 1;
+	if (cap < need || len > INT32_MAX / 2)
+		return 0;
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+static int
+b64ch(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '+' || c == '/';
+}
+
+dfi_err
+dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
+{
+	if (len == 0 || len % 4 != 0 || len > INT32_MAX / 2)
+		return DFI_E_PARSE;
+	size_t pad = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (b64ch(in[i]) && pad == 0)
+			continue;
+		if (in[i] == '=' && i >= len - 2) {
+			pad++;
+			continue;
+		}
+		return DFI_E_PARSE;
+	}
+	size_t n = len / 4 * 3 - pad;
+	if (n > cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	uint8_t *tmp = malloc(len / 4 * 3);
+	if (tmp == NULL)
+		return DFI_E_NOMEM;
+	int r = EVP_DecodeBlock(tmp, (const unsigned char *)in, (int)len);
+	if (r < 0) {
+		free(tmp);
+		return DFI_E_PARSE;
+	}
+	memcpy(out, tmp, n);
+	free(tmp);
+	/* Non-zero bits in the padding would be a second spelling. */
+	char chk[DFI_J_NOTE_MAX * 2];
+	if (len < sizeof(chk)) {
+		size_t m = dfi_b64_encode(out, n, chk, sizeof(chk));
+		if (m != len || memcmp(chk, in, len) != 0)
+			return DFI_E_PARSE;
+	}
+	*outlen = n;
+	return DFI_OK;
+}
+
+/* ---- checkpoint text ----------------------------------------------------- */
+
+static int
+origin_ok(const char *o)
+{
+	size_t n = strlen(o);
+	if (n == 0 || n >= DFI_J_STR_MAX)
+		return 0;
+	/* A key name has no spaces and no '+'; we also keep it printable ASCII
+	 * so it survives the journal's record grammar unchanged. */
+	for (size_t i = 0; i < n; i++)
+		if (o[i] <= 0x20 || o[i] >= 0x7F || o[i] == '+')
+			return 0;
+	return 1;
+}
+
+int dfi_origin_valid(const char *origin) { return origin != NULL && origin_ok(origin); }
+
+static dfi_err
+cp_text(const dfi_checkpoint *cp, char *buf, size_t cap, size_t *len)
+{
+	char root[64];
+	if (!origin_ok(cp->origin) || dfi_b64_encode(cp->root, DFI_HASH_LEN, root, sizeof(root)) == 0)
+		return DFI_E_INVALID_ARG;
+	int n = snprintf(buf, cap, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, root);
+	if (n < 0 || (size_t)n >= cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	*len = (size_t)n;
+	return DFI_OK;
+}
+
+static dfi_err
+raw_to_der(const uint8_t *sig, size_t n, uint8_t *der, size_t cap, size_t *dlen)
+{
+	if (n != 64)
+		return DFI_E_CRYPTO;
+	ECDSA_SIG *s = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *ss = BN_bin2bn(sig + 32, 32, NULL);
+	if (s == NULL || r == NULL || ss == NULL || ECDSA_SIG_set0(s, r, ss) != 1) {
+		BN_free(r);
+		BN_free(ss);
+		ECDSA_SIG_free(s);
+		return DFI_E_NOMEM;
+	}
+	int l = i2d_ECDSA_SIG(s, NULL);
+	if (l <= 0 || (size_t)l > cap) {
+		ECDSA_SIG_free(s);
+		return DFI_E_CRYPTO;
+	}
+	unsigned char *q = der;
+	i2d_ECDSA_SIG(s, &q);
+	ECDSA_SIG_free(s);
+	*dlen = (size_t)l;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap, size_t *len)
+{
+	if (cp == NULL || s == NULL || note == NULL || len == NULL)
+		return DFI_E_INVALID_ARG;
+	char text[DFI_J_NOTE_MAX];
+	size_t tl;
+	dfi_err e = cp_text(cp, text, sizeof(text), &tl);
+	if (e != DFI_OK)
+		return e;
+	dfi_jpubkey *pk = NULL;
+	uint32_t id;
+	if ((e = dfi_jpubkey_from_signer(s, &pk)) != DFI_OK)
+		return e;
+	e = dfi_jpubkey_key_id(pk, cp->origin, &id);
+	dfi_jpubkey_free(pk);
+	if (e != DFI_OK)
+		return e;
+	return dfi_note_sign_id(cp, s, id, note, cap, len);
+}
+
+dfi_err
+dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t id, uint8_t *note, size_t cap,
+    size_t *len)
+{
+	char text[DFI_J_NOTE_MAX];
+	size_t tl;
+	dfi_err e = cp_text(cp, text, sizeof(text), &tl);
+	if (e != DFI_OK)
+		return e;
+	uint8_t sig[4 + 80];
+	size_t sl = 0;
+	uint8_t raw[DFI_SIG_MAX];
+	if ((e = dfi_signer_sign(s, (const uint8_t *)text, tl, raw, &sl)) != DFI_OK)
+		return e;
+	sig[0] = (uint8_t)(id >> 24);
+	sig[1] = (uint8_t)(id >> 16);
+	sig[2] = (uint8_t)(id >> 8);
+	sig[3] = (uint8_t)id;
+	if (dfi_signer_alg(s) == DFI_SIG_ED25519) {
+		if (sl != 64)
+			return DFI_E_CRYPTO;
+		memcpy(sig + 4, raw, 64);
+		sl += 4;
+	} else {
+		size_t dl;
+		if ((e = raw_to_der(raw, sl, sig + 4, sizeof(sig) - 4, &dl)) != DFI_OK)
+			return e;
+		sl = dl + 4;
+	}
+	char b64[160];
+	if (dfi_b64_encode(sig, sl, b64, sizeof(b64)) == 0)
+		return DFI_E_INTERNAL;
+	int n = snprintf((char *)note, cap, "%s\n%s %s %s\n", text, emdash, cp->origin, b64);
+	if (n < 0 || (size_t)n >= cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	*len = (size_t)n;
+	return DFI_OK;
+}
+
+static int
+verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t *sig, size_t slen)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c == NULL)
+		return 0;
+	int ok = EVP_DigestVerifyInit(c, NULL, k->alg == DFI_SIG_ED25519 ? NULL : EVP_sha256(), NULL,
+		     k->pkey) == 1 &&
+	    EVP_DigestVerify(c, sig, slen, msg, mlen) == 1;
+	EVP_MD_CTX_free(c);
+	return ok;
+}
+
+/* Parses "<origin>\n<size>\n<root>\n" exactly (no extension lines). */
+static dfi_err
+parse_text(const char *t, size_t n, dfi_checkpoint *cp)
+{
+	const char *nl1 = memchr(t, '\n', n);
+	if (nl1 == NULL || nl1 == t || (size_t)(nl1 - t) >= DFI_J_STR_MAX)
+		return DFI_E_JOURNAL_FORMAT;
+	memcpy(cp->origin, t, (size_t)(nl1 - t));
+	cp->origin[nl1 - t] = '\0';
+	if (!origin_ok(cp->origin))
+		return DFI_E_JOURNAL_FORMAT;
+	const char *p = nl1 + 1, *end = t + n;
+	const char *nl2 = memchr(p, '\n', (size_t)(end - p));
+	if (nl2 == NULL || nl2 == p || nl2 - p > 20 || (nl2 - p > 1 && *p == '0'))
+		return DFI_E_JOURNAL_FORMAT;
+	uint64_t sz = 0;
+	for (const char *q = p; q < nl2; q++) {
+		if (*q < '0' || *q > '9')
+			return DFI_E_JOURNAL_FORMAT;
+		unsigned d = (unsigned)(*q - '0');
+		if (sz > (UINT64_MAX - d) / 10)
+			return DFI_E_JOURNAL_FORMAT;
+		sz = sz * 10 + d;
+	}
+	cp->size = sz;
+	p = nl2 + 1;
+	const char *nl3 = memchr(p, '\n', (size_t)(end - p));
+	if (nl3 == NULL || nl3 + 1 != end)
+		return DFI_E_JOURNAL_FORMAT;
+	size_t rl;
+	if (dfi_b64_decode(p, (size_t)(nl3 - p), cp->root, DFI_HASH_LEN, &rl) != DFI_OK ||
+	    rl != DFI_HASH_LEN)
+		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp)
+{
+	if (note == NULL || cp == NULL)
+		return DFI_E_INVALID_ARG;
+	memset(cp, 0, sizeof(*cp));
+	if (len < 2 || len > DFI_J_NOTE_MAX || note[len - 1] != '\n')
+		return DFI_E_JOURNAL_FORMAT;
+	const char *s = (const char *)note;
+	for (size_t i = 0; i < len; i++)
+		if ((note[i] < 0x20 && note[i] != '\n') || note[i] == 0x7F)
+			return DFI_E_JOURNAL_FORMAT;
+	/* The text ends at the last blank line ("\n\n"). */
+	size_t sep = 0;
+	int found = 0;
+	for (size_t i = len - 1; i > 0; i--)
+		if (s[i] == '\n' && s[i - 1] == '\n') {
+			sep = i;
+			found = 1;
+			break;
+		}
+	if (!found)
+		return DFI_E_JOURNAL_FORMAT;
+	size_t tl = sep; /* text includes its final newline */
+	dfi_err e = parse_text(s, tl, cp);
+	if (e != DFI_OK)
+		return e;
+	uint32_t want = 0;
+	if (key != NULL && (e = dfi_jpubkey_key_id(key, cp->origin, &want)) != DFI_OK)
+		return e;
+	/* Signature lines: "— name base64\n", at least one, at most 16. */
+	const char *p = s + sep + 1, *end = s + len;
+	int nsig = 0, good = 0, bad = 0;
+	size_t el = sizeof(emdash) - 1;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL || ++nsig > 16)
+			return DFI_E_JOURNAL_FORMAT;
+		if ((size_t)(nl - p) < el + 1 || memcmp(p, emdash, el) != 0 || p[el] != ' ')
+			return DFI_E_JOURNAL_FORMAT;
+		const char *name = p + el + 1;
+		const char *sp = memchr(name, ' ', (size_t)(nl - name));
+		if (sp == NULL || sp == name)
+			return DFI_E_JOURNAL_FORMAT;
+		uint8_t sig[4 + 160];
+		size_t sl;
+		if (dfi_b64_decode(sp + 1, (size_t)(nl - sp - 1), sig, sizeof(sig), &sl) != DFI_OK ||
+		    sl < 5)
+			return DFI_E_JOURNAL_FORMAT;
+		if (key != NULL && (size_t)(sp - name) == strlen(cp->origin) &&
+		    memcmp(name, cp->origin, (size_t)(sp - name)) == 0) {
+			uint32_t id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 |
+			    (uint32_t)sig[2] << 8 | sig[3];
+			/* Signatures by other keys are ignored, as C2SP requires. */
+			if (id == want) {
+				if (verify_sig(key, note, tl, sig + 4, sl - 4))
+					good++;
+				else
+					bad++;
+			}
+		}
+		p = nl + 1;
+	}
+	if (nsig == 0)
+		return DFI_E_JOURNAL_FORMAT;
+	if (key != NULL && (bad > 0 || good == 0))
+		return DFI_E_JOURNAL_SIGNATURE;
+	return DFI_OK;
+}
+
+/* ---- checkpoint lines ------------------------------------------------------ */
+
+dfi_err
+jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len)
+{
+	if (cap < JCP_PREFIX_LEN + 1)
+		return DFI_E_BUFFER_TOO_SMALL;
+	memcpy(out, JCP_PREFIX, JCP_PREFIX_LEN);
+	size_t n = dfi_b64_encode(note, nlen, out + JCP_PREFIX_LEN, cap - JCP_PREFIX_LEN);
+	if (n == 0)
+		return DFI_E_BUFFER_TOO_SMALL;
+	*len = JCP_PREFIX_LEN + n;
+	return *len > DFI_J_LINE_MAX ? DFI_E_OVERFLOW : DFI_OK;
+}
+
+dfi_err
+jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen)
+{
+	if (len < JCP_PREFIX_LEN || memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) != 0)
+		return DFI_E_NOT_FOUND;
+	if (dfi_b64_decode(line + JCP_PREFIX_LEN, len - JCP_PREFIX_LEN, note, cap, nlen) != DFI_OK)
+		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}

@@ -1,0 +1,497 @@
+/* Record grammar: one strict-ASCII line per record, fields in a fixed order.
+ * Parsing re-formats what it parsed and compares byte for byte, so every
+ * record has exactly one accepted spelling (a flipped bit cannot hide in an
+ * alternative encoding of the same value). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "dfissue/journal.h"
+#include "jint.h"
+
+/* ---- formatting --------------------------------------------------------- */
+
+struct out {
+	char *p;
+	size_t cap, len;
+	int err;
+};
+
+static void
+put(struct out *o, const char *s, size_t n)
+{
+	if (o->err || n > o->cap - o->len || o->cap - o->len - n < 1) {
+		o->err = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+static void
+putu(struct out *o, const char *key, uint64_t v)
+{
+	char b[48];
+	int n = snprintf(b, sizeof(b), " %s=%" PRIu64, key, v);
+	put(o, b, (size_t)n);
+}
+
+static void
+puthex(struct out *o, const char *key, const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	puts_(o, " ");
+	puts_(o, key);
+	puts_(o, "=");
+	if (n == 0) {
+		puts_(o, "-");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c[2] = { hx[p[i] >> 4], hx[p[i] & 15] };
+		put(o, c, 2);
+	}
+}
+
+/* Printable ASCII except space and '%' stands for itself; every other byte
+ * is %XX (upper-case hex). */
+static int
+raw_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7F && c != '%';
+}
+
+static void
+putstr(struct out *o, const char *key, const char *s)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t n = strnlen(s, DFI_J_STR_MAX);
+	if (n == 0 || n == DFI_J_STR_MAX) {
+		o->err = 1;
+		return;
+	}
+	puts_(o, " ");
+	puts_(o, key);
+	puts_(o, "=");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (raw_ok(c)) {
+			put(o, (const char *)&c, 1);
+		} else {
+			char e[3] = { '%', hx[c >> 4], hx[c & 15] };
+			put(o, e, 3);
+		}
+	}
+}
+
+static void
+puttime(struct out *o, int64_t t)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char b[40];
+	if (t < 0 || t > 253402300799LL || gmtime_r(&tt, &tm) == NULL) {
+		o->err = 1;
+		return;
+	}
+	int n = snprintf(b, sizeof(b), " time=%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	put(o, b, (size_t)n);
+}
+
+const char *
+dfi_jrec_type_name(dfi_jrec_type t)
+{
+	switch (t) {
+	case DFI_JREC_GENESIS: return "genesis";
+	case DFI_JREC_INTENT: return "intent";
+	case DFI_JREC_COMMIT: return "commit";
+	case DFI_JREC_ABORT: return "abort";
+	case DFI_JREC_RESOLVE: return "resolve";
+	case DFI_JREC_RECOVERY: return "recovery";
+	}
+	return NULL;
+}
+
+static const char *
+alg_name(dfi_sigalg a)
+{
+	return a == DFI_SIG_ED25519 ? "ed25519" : a == DFI_SIG_ECDSA_P256 ? "ecdsa-p256" : NULL;
+}
+
+static const char *
+match_name(dfi_jmatch m)
+{
+	return m == DFI_JMATCH_OLD ? "old" : m == DFI_JMATCH_NEW ? "new" : m == DFI_JMATCH_NONE ? "none" : NULL;
+}
+
+dfi_err
+dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
+{
+	if (r == NULL || buf == NULL || cap == 0)
+		return DFI_E_INVALID_ARG;
+	struct out o = { buf, cap, 0, 0 };
+	buf[0] = '\0';
+	const char *tn = dfi_jrec_type_name(r->type);
+	if (tn == NULL)
+		return DFI_E_INVALID_ARG;
+	char b[40];
+	int n = snprintf(b, sizeof(b), "seq=%" PRIu64, r->seq);
+	put(&o, b, (size_t)n);
+	puttime(&o, r->time);
+	puts_(&o, " type=");
+	puts_(&o, tn);
+	switch (r->type) {
+	case DFI_JREC_GENESIS: {
+		const char *an = alg_name(r->alg);
+		if (an == NULL)
+			return DFI_E_INVALID_ARG;
+		putu(&o, "format", DFI_JOURNAL_FORMAT);
+		putstr(&o, "origin", r->origin);
+		puts_(&o, " alg=");
+		puts_(&o, an);
+		uint8_t id[4] = { (uint8_t)(r->key_id >> 24), (uint8_t)(r->key_id >> 16),
+			(uint8_t)(r->key_id >> 8), (uint8_t)r->key_id };
+		puthex(&o, "key_id", id, 4);
+		break;
+	}
+	case DFI_JREC_INTENT: {
+		const dfi_jkey *k = &r->key;
+		if (k->uid_len == 0 || k->uid_len > DFI_J_UID_MAX || k->aid > 0xFFFFFF ||
+		    r->key_objid_len > DFI_J_BLOB_MAX || r->div_input_len > DFI_J_BLOB_MAX)
+			return DFI_E_INVALID_ARG;
+		puthex(&o, "uid", k->uid, k->uid_len);
+		uint8_t aid[3] = { (uint8_t)(k->aid >> 16), (uint8_t)(k->aid >> 8), (uint8_t)k->aid };
+		puthex(&o, "aid", aid, 3);
+		putu(&o, "keyno", k->keyno);
+		putu(&o, "old_version", r->old_version);
+		putu(&o, "new_version", r->new_version);
+		putstr(&o, "key_label", r->key_label);
+		puthex(&o, "key_objid", r->key_objid, r->key_objid_len);
+		putu(&o, "key_gen", r->key_gen);
+		puthex(&o, "div_input", r->div_input, r->div_input_len);
+		break;
+	}
+	case DFI_JREC_COMMIT:
+		putu(&o, "intent", r->intent);
+		break;
+	case DFI_JREC_ABORT:
+		putu(&o, "intent", r->intent);
+		putstr(&o, "reason", r->reason);
+		break;
+	case DFI_JREC_RESOLVE: {
+		const char *mn = match_name(r->matched);
+		if (mn == NULL || r->observed_version < -1 || r->observed_version > 255)
+			return DFI_E_INVALID_ARG;
+		putu(&o, "intent", r->intent);
+		if (r->observed_version < 0)
+			puts_(&o, " observed_version=-");
+		else
+			putu(&o, "observed_version", (uint64_t)r->observed_version);
+		puts_(&o, " matched=");
+		puts_(&o, mn);
+		break;
+	}
+	case DFI_JREC_RECOVERY:
+		putu(&o, "quarantined_lines", r->q_lines);
+		putu(&o, "quarantined_bytes", r->q_bytes);
+		putu(&o, "quarantined_intents", r->q_intents);
+		puthex(&o, "sha256", r->q_sha256, 32);
+		putstr(&o, "file", r->q_file);
+		break;
+	}
+	putstr(&o, "station", r->station);
+	if (o.err)
+		return o.len + 1 >= cap ? DFI_E_BUFFER_TOO_SMALL : DFI_E_INVALID_ARG;
+	if (o.len > DFI_J_LINE_MAX)
+		return DFI_E_INVALID_ARG;
+	if (len != NULL)
+		*len = o.len;
+	return DFI_OK;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+struct in {
+	const char *p, *end;
+};
+
+/* Takes the next " key=value" (the first field has no leading space) and
+ * points *v at the value. */
+static int
+field(struct in *in, const char *key, int first, const char **v, size_t *vn)
+{
+	size_t kl = strlen(key);
+	if (!first) {
+		if (in->p >= in->end || *in->p != ' ')
+			return -1;
+		in->p++;
+	}
+	if ((size_t)(in->end - in->p) < kl + 1 || memcmp(in->p, key, kl) != 0 || in->p[kl] != '=')
+		return -1;
+	in->p += kl + 1;
+	const char *s = in->p;
+	while (in->p < in->end && *in->p != ' ')
+		in->p++;
+	*v = s;
+	*vn = (size_t)(in->p - s);
+	return *vn == 0 ? -1 : 0;
+}
+
+static int
+getu(struct in *in, const char *key, int first, uint64_t max, uint64_t *out)
+{
+	const char *v;
+	size_t n;
+	if (field(in, key, first, &v, &n) != 0 || n > 20)
+		return -1;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(v[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return -1;
+		x = x * 10 + d;
+	}
+	if (x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1; /* lower case is not canonical */
+}
+
+/* "-" is the empty blob when allow_empty. */
+static int
+gethex(struct in *in, const char *key, uint8_t *out, size_t cap, size_t *outlen, int allow_empty)
+{
+	const char *v;
+	size_t n;
+	if (field(in, key, 0, &v, &n) != 0)
+		return -1;
+	if (n == 1 && v[0] == '-') {
+		*outlen = 0;
+		return allow_empty ? 0 : -1;
+	}
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int h = hexval(v[2 * i]), l = hexval(v[2 * i + 1]);
+		if (h < 0 || l < 0)
+			return -1;
+		out[i] = (uint8_t)(h << 4 | l);
+	}
+	*outlen = n / 2;
+	return 0;
+}
+
+static int
+getstr(struct in *in, const char *key, char *out)
+{
+	const char *v;
+	size_t n, o = 0;
+	if (field(in, key, 0, &v, &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '%') {
+			if (n - i < 3)
+				return -1;
+			int h = hexval(v[i + 1]), l = hexval(v[i + 2]);
+			if (h < 0 || l < 0)
+				return -1;
+			c = (unsigned char)(h << 4 | l);
+			if (c == 0)
+				return -1;
+			i += 2;
+		} else if (!raw_ok(c)) {
+			return -1;
+		}
+		if (o + 1 >= DFI_J_STR_MAX)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return o == 0 ? -1 : 0;
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int x = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static int
+gettime(struct in *in, int64_t *t)
+{
+	const char *v;
+	size_t n;
+	if (field(in, "time", 0, &v, &n) != 0 || n != 20)
+		return -1;
+	int Y, M, D, h, m, s;
+	if (digits(v, 4, &Y) || v[4] != '-' || digits(v + 5, 2, &M) || v[7] != '-' ||
+	    digits(v + 8, 2, &D) || v[10] != 'T' || digits(v + 11, 2, &h) || v[13] != ':' ||
+	    digits(v + 14, 2, &m) || v[16] != ':' || digits(v + 17, 2, &s) || v[19] != 'Z')
+		return -1;
+	if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 59)
+		return -1;
+	struct tm tm = { 0 };
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = s;
+	/* An impossible date (Feb 30) normalizes to another one; the canonical
+	 * re-format comparison then rejects it. */
+	*t = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static int
+getword(struct in *in, const char *key, const char *const *words, int nwords, int *idx)
+{
+	const char *v;
+	size_t n;
+	if (field(in, key, 0, &v, &n) != 0)
+		return -1;
+	for (int i = 0; i < nwords; i++)
+		if (strlen(words[i]) == n && memcmp(words[i], v, n) == 0) {
+			*idx = i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+parse_fields(struct in *in, dfi_jrec *r)
+{
+	static const char *const types[] = { "genesis", "intent", "commit", "abort", "resolve", "recovery" };
+	uint64_t u;
+	int w;
+	if (getu(in, "seq", 1, UINT64_MAX, &r->seq) || gettime(in, &r->time) ||
+	    getword(in, "type", types, 6, &w))
+		return -1;
+	r->type = (dfi_jrec_type)(w + 1);
+	switch (r->type) {
+	case DFI_JREC_GENESIS: {
+		static const char *const algs[] = { "ed25519", "ecdsa-p256" };
+		uint8_t id[4];
+		size_t idn;
+		if (getu(in, "format", 0, DFI_JOURNAL_FORMAT, &u) || u != DFI_JOURNAL_FORMAT ||
+		    getstr(in, "origin", r->origin) || getword(in, "alg", algs, 2, &w) ||
+		    gethex(in, "key_id", id, 4, &idn, 0) || idn != 4)
+			return -1;
+		r->alg = w == 0 ? DFI_SIG_ED25519 : DFI_SIG_ECDSA_P256;
+		r->key_id = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+		break;
+	}
+	case DFI_JREC_INTENT: {
+		size_t n;
+		uint8_t aid[3];
+		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0))
+			return -1;
+		r->key.uid_len = (uint8_t)n;
+		if (gethex(in, "aid", aid, 3, &n, 0) || n != 3)
+			return -1;
+		r->key.aid = (uint32_t)aid[0] << 16 | (uint32_t)aid[1] << 8 | aid[2];
+		if (getu(in, "keyno", 0, 255, &u))
+			return -1;
+		r->key.keyno = (uint8_t)u;
+		if (getu(in, "old_version", 0, 255, &u))
+			return -1;
+		r->old_version = (uint8_t)u;
+		if (getu(in, "new_version", 0, 255, &u))
+			return -1;
+		r->new_version = (uint8_t)u;
+		if (getstr(in, "key_label", r->key_label) ||
+		    gethex(in, "key_objid", r->key_objid, DFI_J_BLOB_MAX, &r->key_objid_len, 1) ||
+		    getu(in, "key_gen", 0, UINT32_MAX, &u))
+			return -1;
+		r->key_gen = (uint32_t)u;
+		if (gethex(in, "div_input", r->div_input, DFI_J_BLOB_MAX, &r->div_input_len, 1))
+			return -1;
+		break;
+	}
+	case DFI_JREC_COMMIT:
+		if (getu(in, "intent", 0, UINT64_MAX, &r->intent))
+			return -1;
+		break;
+	case DFI_JREC_ABORT:
+		if (getu(in, "intent", 0, UINT64_MAX, &r->intent) || getstr(in, "reason", r->reason))
+			return -1;
+		break;
+	case DFI_JREC_RESOLVE: {
+		static const char *const m[] = { "old", "new", "none" };
+		static const char *const dash[] = { "-" };
+		if (getu(in, "intent", 0, UINT64_MAX, &r->intent))
+			return -1;
+		struct in save = *in;
+		if (getu(in, "observed_version", 0, 255, &u) == 0) {
+			r->observed_version = (int)u;
+		} else {
+			*in = save;
+			if (getword(in, "observed_version", dash, 1, &w))
+				return -1;
+			r->observed_version = -1;
+		}
+		if (getword(in, "matched", m, 3, &w))
+			return -1;
+		r->matched = (dfi_jmatch)(w + 1);
+		break;
+	}
+	case DFI_JREC_RECOVERY: {
+		size_t n;
+		if (getu(in, "quarantined_lines", 0, UINT64_MAX, &r->q_lines) ||
+		    getu(in, "quarantined_bytes", 0, UINT64_MAX, &r->q_bytes) ||
+		    getu(in, "quarantined_intents", 0, UINT64_MAX, &r->q_intents) ||
+		    gethex(in, "sha256", r->q_sha256, 32, &n, 0) || n != 32 ||
+		    getstr(in, "file", r->q_file))
+			return -1;
+		break;
+	}
+	}
+	if (getstr(in, "station", r->station) || in->p != in->end)
+		return -1;
+	return 0;
+}
+
+dfi_err
+dfi_jrec_parse(const char *line, size_t len, dfi_jrec *r)
+{
+	if (line == NULL || r == NULL)
+		return DFI_E_INVALID_ARG;
+	if (len == 0 || len > DFI_J_LINE_MAX)
+		return DFI_E_JOURNAL_FORMAT;
+	memset(r, 0, sizeof(*r));
+	r->observed_version = -1;
+	struct in in = { line, line + len };
+	if (parse_fields(&in, r) != 0)
+		return DFI_E_JOURNAL_FORMAT;
+	char buf[DFI_J_LINE_MAX + 1];
+	size_t n;
+	if (dfi_jrec_format(r, buf, sizeof(buf), &n) != DFI_OK || n != len ||
+	    memcmp(buf, line, len) != 0)
+		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}

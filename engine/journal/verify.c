@@ -1,0 +1,220 @@
+/* The auditor's side: verification of a whole journal with nothing but the
+ * public key, and inclusion proofs against its last checkpoint. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jint.h"
+
+struct vctx {
+	const struct dfi_jverify_opts *o;
+};
+
+static dfi_err
+setup(struct jwalk *w, const struct dfi_jverify_opts *o, dfi_checkpoint *ls)
+{
+	jwalk_init(w);
+	w->pub = o->pubkey;
+	w->verify_all = 1;
+	w->semantic = 1;
+	w->finding = o->finding;
+	w->record = o->record;
+	w->ctx = o->ctx;
+	if (o->origin != NULL) {
+		if (!dfi_origin_valid(o->origin))
+			return DFI_E_INVALID_ARG;
+		memcpy(w->origin, o->origin, strlen(o->origin) + 1);
+	}
+	if (o->last_seen != NULL) {
+		/* The anchor must itself be genuine: a forged "last seen" would
+		 * prove nothing. */
+		dfi_err e = dfi_note_open(o->last_seen, o->last_seen_len, o->pubkey, ls);
+		if (e != DFI_OK)
+			return e;
+		w->last_seen = ls;
+	}
+	w->ix = jindex_new();
+	return w->ix == NULL ? DFI_E_NOMEM : DFI_OK;
+}
+
+struct unres {
+	const struct dfi_jverify_opts *o;
+};
+
+static void
+unres_cb(void *ctx, const dfi_jrec *r)
+{
+	const struct dfi_jverify_opts *o = ctx;
+	if (o->unresolved != NULL)
+		o->unresolved(o->ctx, r);
+}
+
+static dfi_err
+finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_result *res)
+{
+	jwalk_finish(w, w->end);
+	size_t nun = jindex_foreach_open(w->ix, unres_cb, (void *)o);
+	if (res != NULL) {
+		memset(res, 0, sizeof(*res));
+		res->lines = w->lines;
+		res->records = w->nrec;
+		res->checkpoints = w->ncp;
+		res->covered = w->covered;
+		res->findings = w->findings;
+		res->intents = w->counts[DFI_JREC_INTENT];
+		res->commits = w->counts[DFI_JREC_COMMIT];
+		res->aborts = w->counts[DFI_JREC_ABORT];
+		res->resolves = w->counts[DFI_JREC_RESOLVE];
+		res->recoveries = w->counts[DFI_JREC_RECOVERY];
+		res->unresolved = nun;
+		memcpy(res->root, w->root, DFI_HASH_LEN);
+		memcpy(res->last_note, w->last_note, w->last_note_len);
+		res->last_note_len = w->last_note_len;
+	}
+	jindex_free(w->ix);
+	w->ix = NULL;
+	return w->findings == 0 ? DFI_OK : w->first_err;
+}
+
+dfi_err
+dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify_opts *o,
+    struct dfi_jverify_result *res)
+{
+	if ((data == NULL && len > 0) || o == NULL)
+		return DFI_E_INVALID_ARG;
+	struct jwalk *w = malloc(sizeof(*w));
+	dfi_checkpoint ls;
+	if (w == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = setup(w, o, &ls);
+	if (e == DFI_OK)
+		e = jscan_buf(data, len, jwalk_line, w);
+	if (e == DFI_OK)
+		e = finish(w, o, res);
+	jindex_free(w->ix);
+	free(w);
+	return e;
+}
+
+static dfi_err
+open_journal(const char *path, int *fd)
+{
+	/* A journal directory or the journal file itself. */
+	int d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d >= 0) {
+		*fd = openat(d, DFI_JOURNAL_FILE, O_RDONLY | O_CLOEXEC);
+		close(d);
+	} else {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return *fd < 0 ? jio_errno(errno) : DFI_OK;
+}
+
+dfi_err
+dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
+    struct dfi_jverify_result *res)
+{
+	if (path == NULL || o == NULL)
+		return DFI_E_INVALID_ARG;
+	int fd;
+	dfi_err e = open_journal(path, &fd);
+	if (e != DFI_OK)
+		return e;
+	struct jwalk *w = malloc(sizeof(*w));
+	dfi_checkpoint ls;
+	e = w == NULL ? DFI_E_NOMEM : setup(w, o, &ls);
+	if (e == DFI_OK)
+		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, jwalk_line, w);
+	if (e == DFI_OK)
+		e = finish(w, o, res);
+	if (w != NULL)
+		jindex_free(w->ix);
+	free(w);
+	close(fd);
+	return e;
+}
+
+/* ---- inclusion proofs ------------------------------------------------------------ */
+
+struct pctx {
+	uint8_t (*leaves)[DFI_HASH_LEN];
+	uint64_t n, cap, covered;
+	uint64_t seq;
+	struct dfi_jproof *p;
+	int found;
+	dfi_err err;
+	char line[DFI_J_LINE_MAX + 1];
+	size_t line_len;
+};
+
+static int
+pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)off;
+	struct pctx *c = ctx;
+	if (line == NULL || !complete)
+		return 1;
+	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+		uint8_t note[DFI_J_NOTE_MAX];
+		size_t nl;
+		dfi_checkpoint cp;
+		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
+		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n) {
+			c->covered = c->n;
+			memcpy(c->p->note, note, nl);
+			c->p->note_len = nl;
+		}
+		return 0;
+	}
+	if (c->n == c->cap) {
+		uint64_t nc = c->cap ? c->cap * 2 : 1024;
+		void *q = realloc(c->leaves, nc * DFI_HASH_LEN);
+		if (q == NULL) {
+			c->err = DFI_E_NOMEM;
+			return 1;
+		}
+		c->leaves = q;
+		c->cap = nc;
+	}
+	dfi_merkle_leaf_hash(line, len, c->leaves[c->n]);
+	if (c->n == c->seq) {
+		memcpy(c->p->line, line, len);
+		c->p->line[len] = '\0';
+		c->found = 1;
+	}
+	c->n++;
+	return 0;
+}
+
+dfi_err
+dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p)
+{
+	if (path == NULL || p == NULL)
+		return DFI_E_INVALID_ARG;
+	memset(p, 0, sizeof(*p));
+	int fd;
+	dfi_err e = open_journal(path, &fd);
+	if (e != DFI_OK)
+		return e;
+	struct pctx c;
+	memset(&c, 0, sizeof(c));
+	c.seq = seq;
+	c.p = p;
+	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, pline, &c);
+	close(fd);
+	if (e == DFI_OK)
+		e = c.err;
+	if (e == DFI_OK && (!c.found || seq >= c.covered))
+		e = DFI_E_NOT_FOUND;
+	if (e == DFI_OK) {
+		p->index = seq;
+		p->size = c.covered;
+		memcpy(p->leaf, c.leaves[seq], DFI_HASH_LEN);
+		e = dfi_merkle_inclusion_proof((const uint8_t(*)[DFI_HASH_LEN])c.leaves, c.covered, seq,
+		    p->proof, 64, &p->plen);
+	}
+	free(c.leaves);
+	return e;
+}

@@ -1,0 +1,231 @@
+/* One pass over a journal's lines: the Merkle tree over the records, every
+ * checkpoint against it, sequence numbers, the genesis key, and (through the
+ * index) intent/outcome pairing and key-version continuity. The writer's
+ * open and the auditor's verify both walk with this; they differ only in
+ * which signatures are checked and what they do with the findings. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jint.h"
+
+void
+jwalk_init(struct jwalk *w)
+{
+	memset(w, 0, sizeof(*w));
+	dfi_merkle_init(&w->tree);
+	w->first_bad_off = UINT64_MAX;
+	dfi_merkle_root(&w->tree, w->root);
+}
+
+static void
+report(struct jwalk *w, uint64_t line, uint64_t off, int structural, dfi_err code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void
+report(struct jwalk *w, uint64_t line, uint64_t off, int structural, dfi_err code, const char *fmt, ...)
+{
+	char m[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	w->findings++;
+	if (w->first_err == DFI_OK)
+		w->first_err = code;
+	if (structural && off < w->first_bad_off)
+		w->first_bad_off = off;
+	if (w->finding != NULL)
+		w->finding(w->ctx, line, code, m);
+}
+
+static void
+ix_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct jwalk *w = ctx;
+	w->findings++;
+	if (w->first_err == DFI_OK)
+		w->first_err = code;
+	if (w->finding != NULL)
+		w->finding(w->ctx, line, code, msg);
+}
+
+static void
+checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
+{
+	uint64_t ln = w->lines;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nlen;
+	dfi_checkpoint cp;
+	w->last_cp_line_end = off + len + 1;
+	if (jcp_note(line, len, note, sizeof(note), &nlen) != DFI_OK) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "checkpoint line is not valid base64 of a note");
+		return;
+	}
+	dfi_err e = dfi_note_open(note, nlen, w->verify_all ? w->pub : NULL, &cp);
+	if (e == DFI_E_JOURNAL_SIGNATURE) {
+		report(w, ln, off, 1, e, "checkpoint signature does not verify with the given public key");
+		return;
+	}
+	if (e != DFI_OK) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "checkpoint is not a well-formed signed note");
+		return;
+	}
+	const char *want = w->origin[0] ? w->origin : w->have_genesis ? w->genesis.origin : NULL;
+	int ok = 1;
+	if (want != NULL && strcmp(want, cp.origin) != 0) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT, "checkpoint origin '%s' is not '%s'", cp.origin, want);
+		ok = 0;
+	}
+	if (cp.size != w->nrec) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+		    "checkpoint covers %" PRIu64 " records but %" PRIu64 " precede it", cp.size, w->nrec);
+		return;
+	}
+	if (w->ncp > 0 && cp.size <= w->covered) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+		    "checkpoint for %" PRIu64 " records repeats an earlier tree size", cp.size);
+		ok = 0;
+	}
+	uint8_t root[DFI_HASH_LEN];
+	dfi_merkle_root(&w->tree, root);
+	if (memcmp(root, cp.root, DFI_HASH_LEN) != 0) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+		    "checkpoint root does not match the records before it (a covered record was changed)");
+		return;
+	}
+	if (!ok)
+		return;
+	w->ncp++;
+	w->covered = cp.size;
+	w->good_cp_end = off + len + 1;
+	memcpy(w->root, root, DFI_HASH_LEN);
+	memcpy(w->last_note, note, nlen);
+	w->last_note_len = nlen;
+	w->good_cp_line = ln;
+	w->good_cp_off = off;
+}
+
+static void
+genesis_checks(struct jwalk *w, const dfi_jrec *r, uint64_t ln, uint64_t off)
+{
+	w->have_genesis = 1;
+	w->genesis = *r;
+	if (w->origin[0] && strcmp(w->origin, r->origin) != 0)
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT, "journal origin '%s' is not the expected '%s'",
+		    r->origin, w->origin);
+	if (w->pub != NULL) {
+		uint32_t id = 0;
+		if (dfi_jpubkey_alg(w->pub) != r->alg ||
+		    dfi_jpubkey_key_id(w->pub, r->origin, &id) != DFI_OK || id != r->key_id)
+			report(w, ln, off, 1, DFI_E_JOURNAL_SIGNATURE,
+			    "the genesis record names journal key %08" PRIX32 " (%s), not the given public key (%08" PRIX32 ")",
+			    r->key_id, r->alg == DFI_SIG_ED25519 ? "ed25519" : "ecdsa-p256", id);
+	}
+}
+
+int
+jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
+{
+	struct jwalk *w = vw;
+	uint64_t ln = ++w->lines;
+	w->end = off + len + (complete ? 1 : 0);
+	if (line == NULL) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "line is longer than %d bytes", DFI_J_LINE_MAX);
+		uint8_t zero[DFI_HASH_LEN] = { 0 };
+		if (w->nrec == w->covered)
+			w->first_uncovered_line = ln;
+		(void)dfi_merkle_push(&w->tree, zero);
+		w->nrec++;
+		return 0;
+	}
+	if (!complete) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "last line is incomplete (a torn write)");
+		return 0;
+	}
+	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+		checkpoint_line(w, line, len, off);
+		return 0;
+	}
+	uint8_t leaf[DFI_HASH_LEN];
+	dfi_merkle_leaf_hash(line, len, leaf);
+	if (w->nrec == w->covered)
+		w->first_uncovered_line = ln;
+	(void)dfi_merkle_push(&w->tree, leaf);
+	uint64_t pos = w->nrec++;
+	if (w->last_seen != NULL && !w->last_seen_checked && w->nrec == w->last_seen->size) {
+		uint8_t root[DFI_HASH_LEN];
+		dfi_merkle_root(&w->tree, root);
+		w->last_seen_checked = 1;
+		if (memcmp(root, w->last_seen->root, DFI_HASH_LEN) != 0)
+			report(w, ln, off, 1, DFI_E_JOURNAL_ROLLBACK,
+			    "the first %" PRIu64 " records do not match the last-seen checkpoint: the journal was rewritten",
+			    w->last_seen->size);
+	}
+	dfi_jrec r;
+	if (dfi_jrec_parse(line, len, &r) != DFI_OK) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "record does not follow the grammar");
+		return 0;
+	}
+	if (r.seq != pos) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+		    "record has seq %" PRIu64 " where %" PRIu64 " was expected (a line was deleted, moved or repeated)",
+		    r.seq, pos);
+	}
+	if (r.type < DFI_JREC_GENESIS || r.type > DFI_JREC_RECOVERY)
+		return 0;
+	w->counts[r.type]++;
+	if (r.type == DFI_JREC_GENESIS && pos == 0)
+		genesis_checks(w, &r, ln, off);
+	if (w->ix != NULL && r.seq == pos &&
+	    jindex_apply(w->ix, &r, ln, w->semantic ? ix_finding : NULL, w) != DFI_OK)
+		report(w, ln, off, 1, DFI_E_NOMEM, "out of memory while indexing");
+	if (w->record != NULL)
+		w->record(w->ctx, ln, &r);
+	return 0;
+}
+
+void
+jwalk_finish(struct jwalk *w, uint64_t file_len)
+{
+	(void)file_len;
+	if (w->lines == 0) {
+		report(w, 0, 0, 1, DFI_E_JOURNAL_FORMAT, "the journal is empty");
+		return;
+	}
+	if (!w->have_genesis)
+		report(w, 0, 0, 1, DFI_E_JOURNAL_FORMAT, "the journal does not start with a genesis record");
+	if (w->ncp == 0)
+		report(w, 0, 0, 1, DFI_E_JOURNAL_CORRUPT, "the journal has no valid checkpoint");
+	if (w->nrec > w->covered)
+		report(w, w->first_uncovered_line, UINT64_MAX, 0, DFI_E_JOURNAL_CORRUPT,
+		    "%" PRIu64 " record(s) from this line on are not covered by a signed checkpoint",
+		    w->nrec - w->covered);
+	if (w->pub != NULL && !w->verify_all && w->last_note_len > 0) {
+		dfi_checkpoint cp;
+		if (dfi_note_open(w->last_note, w->last_note_len, w->pub, &cp) != DFI_OK)
+			report(w, w->good_cp_line, w->good_cp_off, 1, DFI_E_JOURNAL_SIGNATURE,
+			    "the last checkpoint's signature does not verify with the journal key");
+	}
+	if (w->last_seen != NULL) {
+		const char *o = w->have_genesis ? w->genesis.origin : w->origin;
+		if (strcmp(o, w->last_seen->origin) != 0)
+			report(w, 0, 0, 1, DFI_E_JOURNAL_ROLLBACK,
+			    "the last-seen checkpoint is for origin '%s', not this journal's '%s'",
+			    w->last_seen->origin, o);
+		else if (w->last_seen->size > w->covered)
+			report(w, 0, 0, 1, DFI_E_JOURNAL_ROLLBACK,
+			    "the journal covers %" PRIu64 " records, fewer than the %" PRIu64
+			    " of the last-seen checkpoint: truncated or rolled back",
+			    w->covered, w->last_seen->size);
+		else if (w->last_seen->size == 0) {
+			uint8_t empty[DFI_HASH_LEN];
+			dfi_merkle leaf0;
+			dfi_merkle_init(&leaf0);
+			dfi_merkle_root(&leaf0, empty);
+			if (memcmp(empty, w->last_seen->root, DFI_HASH_LEN) != 0)
+				report(w, 0, 0, 1, DFI_E_JOURNAL_ROLLBACK, "the last-seen checkpoint of size 0 has a wrong root");
+		}
+	}
+}

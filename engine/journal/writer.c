@@ -1,0 +1,801 @@
+/* The journal writer: create, open (lock, check, quarantine, recover),
+ * append with group commit, and the index queries.
+ *
+ * Durability order for every append: the records and one checkpoint line
+ * covering them are written in one pwrite at the end of the file, then one
+ * fdatasync; only then does the append return. Threads that append while a
+ * write is under way queue their records; the next leader writes all of
+ * them under one checkpoint and one fdatasync (group commit). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "dfissue/util.h"
+#include "jint.h"
+
+struct dfi_journal {
+	const struct dfi_journal_io *io;
+	int dirfd, fd;
+	dfi_signer *signer;
+	char origin[DFI_J_STR_MAX];
+	uint32_t key_id;
+	char station[DFI_J_STR_MAX];
+	int64_t (*now)(void *);
+	void *now_ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	dfi_merkle tree;       /* durable tree */
+	uint64_t file_len;     /* durable end of file */
+	uint64_t next_seq;
+	jindex *ix;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t note_len;
+
+	/* the batch being gathered */
+	char *pbuf;
+	size_t plen, pcap;
+	uint8_t (*pleaf)[DFI_HASH_LEN];
+	size_t pn, pncap;
+	uint64_t enq_ticket, done_through, ok_through;
+	int leading;
+	dfi_err fatal;
+};
+
+static int64_t
+now_of(const struct dfi_journal_opts *o)
+{
+	return o != NULL && o->now != NULL ? o->now(o->now_ctx) : (int64_t)time(NULL);
+}
+
+static const struct dfi_journal_io *
+io_of(const struct dfi_journal_opts *o)
+{
+	return o != NULL && o->io != NULL ? o->io : dfi_journal_io_posix();
+}
+
+static int
+station_ok(const struct dfi_journal_opts *o)
+{
+	return o != NULL && o->station != NULL && o->station[0] != '\0' &&
+	    strlen(o->station) < DFI_J_STR_MAX;
+}
+
+static dfi_err
+fsync_fd(const struct dfi_journal_io *io, int fd)
+{
+	return io->fsync(io->ctx, fd) == 0 ? DFI_OK : DFI_E_IO;
+}
+
+static dfi_err
+open_dir(const struct dfi_journal_io *io, const char *dir, int *fd)
+{
+	*fd = io->open(io->ctx, dir, O_RDONLY | O_DIRECTORY, 0);
+	return *fd < 0 ? jio_errno(errno) : DFI_OK;
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+dfi_err
+dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
+    const struct dfi_journal_opts *opts)
+{
+	if (dir == NULL || signer == NULL || !dfi_origin_valid(origin) || !station_ok(opts))
+		return DFI_E_INVALID_ARG;
+	const struct dfi_journal_io *io = io_of(opts);
+	int created_dir = 0;
+	if (mkdir(dir, 0700) == 0)
+		created_dir = 1;
+	else if (errno != EEXIST)
+		return DFI_E_IO;
+	int dfd, fd = -1;
+	dfi_err e = open_dir(io, dir, &dfd);
+	if (e != DFI_OK)
+		return e;
+	struct stat st;
+	if (fstatat(dfd, DFI_JOURNAL_FILE, &st, 0) == 0) {
+		io->close(io->ctx, dfd);
+		return DFI_E_INVALID_ARG;
+	}
+	dfi_jpubkey *pk = NULL;
+	dfi_jrec g;
+	memset(&g, 0, sizeof(g));
+	g.type = DFI_JREC_GENESIS;
+	g.time = now_of(opts);
+	g.alg = dfi_signer_alg(signer);
+	snprintf(g.origin, sizeof(g.origin), "%s", origin);
+	snprintf(g.station, sizeof(g.station), "%s", opts->station);
+	if ((e = dfi_jpubkey_from_signer(signer, &pk)) != DFI_OK ||
+	    (e = dfi_jpubkey_key_id(pk, origin, &g.key_id)) != DFI_OK)
+		goto out;
+	char buf[2 * DFI_J_LINE_MAX + 4];
+	size_t n, cn;
+	if ((e = dfi_jrec_format(&g, buf, sizeof(buf), &n)) != DFI_OK)
+		goto out;
+	dfi_merkle t;
+	dfi_checkpoint cp;
+	uint8_t leaf[DFI_HASH_LEN], note[DFI_J_NOTE_MAX];
+	size_t nl;
+	dfi_merkle_init(&t);
+	dfi_merkle_leaf_hash(buf, n, leaf);
+	(void)dfi_merkle_push(&t, leaf);
+	memset(&cp, 0, sizeof(cp));
+	snprintf(cp.origin, sizeof(cp.origin), "%s", origin);
+	cp.size = 1;
+	dfi_merkle_root(&t, cp.root);
+	if ((e = dfi_note_sign_id(&cp, signer, g.key_id, note, sizeof(note), &nl)) != DFI_OK)
+		goto out;
+	buf[n++] = '\n';
+	if ((e = jcp_line(note, nl, buf + n, sizeof(buf) - n - 1, &cn)) != DFI_OK)
+		goto out;
+	n += cn;
+	buf[n++] = '\n';
+	/* Written whole under a temporary name, then renamed: a journal
+	 * either exists with its signed genesis or not at all. */
+	static const char tmp[] = DFI_JOURNAL_FILE ".tmp";
+	fd = io->openat(io->ctx, dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0) {
+		e = jio_errno(errno);
+		goto out;
+	}
+	if ((e = jio_write_all(io, fd, buf, n, 0)) != DFI_OK)
+		goto out;
+	if (io->fdatasync(io->ctx, fd) != 0) {
+		e = DFI_E_IO;
+		goto out;
+	}
+	if (io->renameat(io->ctx, dfd, tmp, dfd, DFI_JOURNAL_FILE) != 0) {
+		e = DFI_E_IO;
+		goto out;
+	}
+	e = fsync_fd(io, dfd);
+	if (e == DFI_OK && created_dir) {
+		/* the new directory's own entry in its parent */
+		char parent[4096];
+		snprintf(parent, sizeof(parent), "%s/..", dir);
+		int pfd;
+		if (open_dir(io, parent, &pfd) == DFI_OK) {
+			e = fsync_fd(io, pfd);
+			io->close(io->ctx, pfd);
+		}
+	}
+out:
+	if (fd >= 0)
+		io->close(io->ctx, fd);
+	io->close(io->ctx, dfd);
+	dfi_jpubkey_free(pk);
+	return e;
+}
+
+/* ---- open and recovery -------------------------------------------------------- */
+
+struct names {
+	char (*v)[DFI_J_STR_MAX];
+	size_t n, cap;
+};
+
+static void
+collect_recovery(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	(void)line;
+	struct names *nm = ctx;
+	if (r->type != DFI_JREC_RECOVERY)
+		return;
+	if (nm->n == nm->cap) {
+		size_t nc = nm->cap ? nm->cap * 2 : 8;
+		void *p = realloc(nm->v, nc * sizeof(*nm->v));
+		if (p == NULL)
+			return;
+		nm->v = p;
+		nm->cap = nc;
+	}
+	memcpy(nm->v[nm->n++], r->q_file, DFI_J_STR_MAX);
+}
+
+static int
+names_has(const struct names *nm, const char *s)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		if (strcmp(nm->v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+struct walkctx {
+	struct names names;
+	const struct dfi_journal_opts *opts;
+};
+
+static void
+walk_record(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	collect_recovery(&((struct walkctx *)ctx)->names, line, r);
+}
+
+static void
+walk_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	const struct dfi_journal_opts *o = ((struct walkctx *)ctx)->opts;
+	if (o != NULL && o->finding != NULL)
+		o->finding(o->finding_ctx, line, code, msg);
+}
+
+static dfi_err
+walk_file(dfi_journal *j, const dfi_jpubkey *pk, struct jwalk *w, struct walkctx *wc)
+{
+	jwalk_init(w);
+	w->pub = pk;
+	w->verify_all = 0;
+	w->ix = jindex_new();
+	w->record = walk_record;
+	w->finding = walk_finding;
+	w->ctx = wc;
+	if (w->ix == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = jscan_fd(j->io, j->fd, UINT64_MAX, jwalk_line, w);
+	if (e != DFI_OK)
+		return e;
+	jwalk_finish(w, w->end);
+	return DFI_OK;
+}
+
+struct qstats {
+	uint64_t lines, bytes, intents;
+	uint8_t sha[32];
+	struct dfi_journal_recovery *rec;
+};
+
+static int
+qline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)complete;
+	(void)off;
+	struct qstats *q = ctx;
+	q->lines++;
+	dfi_jrec r;
+	if (line != NULL && dfi_jrec_parse(line, len, &r) == DFI_OK && r.type == DFI_JREC_INTENT) {
+		q->intents++;
+		if (q->rec != NULL && q->rec->n_lost_intents < 16)
+			q->rec->lost_intents[q->rec->n_lost_intents++] = r;
+	}
+	return 0;
+}
+
+/* Reads a quarantined file and describes it. */
+static dfi_err
+qdescribe(const struct dfi_journal_io *io, int qdfd, const char *name, struct qstats *q)
+{
+	int fd = io->openat(io->ctx, qdfd, name, O_RDONLY, 0);
+	if (fd < 0)
+		return jio_errno(errno);
+	uint8_t *buf = malloc(1 << 16);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	dfi_err e = DFI_OK;
+	if (buf == NULL || c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		e = DFI_E_NOMEM;
+		goto out;
+	}
+	uint64_t off = 0;
+	for (;;) {
+		ssize_t n = io->pread(io->ctx, fd, buf, 1 << 16, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = DFI_E_IO;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(c, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	q->bytes = off;
+	unsigned hl;
+	EVP_DigestFinal_ex(c, q->sha, &hl);
+	e = jscan_fd(io, fd, UINT64_MAX, qline, q);
+out:
+	EVP_MD_CTX_free(c);
+	free(buf);
+	io->close(io->ctx, fd);
+	return e;
+}
+
+/* Moves [from, end) of the journal into quarantine/NAME, durably, then cuts
+ * the journal back to `from`. The copy is synced (file and directory)
+ * before the cut, so a crash in between loses nothing. */
+static dfi_err
+quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *name, size_t cap)
+{
+	const struct dfi_journal_io *io = j->io;
+	dfi_err e;
+	if (io->mkdirat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, 0700) == 0) {
+		if ((e = fsync_fd(io, j->dirfd)) != DFI_OK)
+			return e;
+	} else if (errno != EEXIST) {
+		return DFI_E_IO;
+	}
+	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY, 0);
+	if (qd < 0)
+		return jio_errno(errno);
+	int fd = -1;
+	for (unsigned k = 0; k < 1000 && fd < 0; k++) {
+		snprintf(name, cap, "tail-%" PRId64 "-%" PRIu64 "-%u.log", now, from, k);
+		fd = io->openat(io->ctx, qd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		io->close(io->ctx, qd);
+		return DFI_E_IO;
+	}
+	char *buf = malloc(1 << 16);
+	e = buf == NULL ? DFI_E_NOMEM : DFI_OK;
+	for (uint64_t off = from; e == DFI_OK && off < end;) {
+		size_t want = end - off > (1 << 16) ? (1 << 16) : (size_t)(end - off);
+		ssize_t n = io->pread(io->ctx, j->fd, buf, want, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = DFI_E_IO;
+			break;
+		}
+		e = jio_write_all(io, fd, buf, (size_t)n, off - from);
+		off += (uint64_t)n;
+	}
+	free(buf);
+	if (e == DFI_OK && io->fdatasync(io->ctx, fd) != 0)
+		e = DFI_E_IO;
+	io->close(io->ctx, fd);
+	if (e == DFI_OK)
+		e = fsync_fd(io, qd);
+	io->close(io->ctx, qd);
+	if (e == DFI_OK && (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 ||
+	    io->fdatasync(io->ctx, j->fd) != 0))
+		e = DFI_E_IO;
+	return e;
+}
+
+static int
+cmpname(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Recovery records for every quarantined file no recovery record names yet
+ * (the one just written, or one a crash left unrecorded). */
+static dfi_err
+record_quarantines(dfi_journal *j, const struct names *known, struct dfi_journal_recovery *rec)
+{
+	const struct dfi_journal_io *io = j->io;
+	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY, 0);
+	if (qd < 0)
+		return errno == ENOENT ? DFI_OK : DFI_E_IO;
+	int dd = dup(qd);
+	DIR *d = dd >= 0 ? fdopendir(dd) : NULL;
+	if (d == NULL) {
+		if (dd >= 0)
+			close(dd);
+		io->close(io->ctx, qd);
+		return DFI_E_IO;
+	}
+	char **todo = NULL;
+	size_t n = 0, cap = 0;
+	dfi_err e = DFI_OK;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= DFI_J_STR_MAX || names_has(known, de->d_name))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4;
+			char **p = realloc(todo, cap * sizeof(*p));
+			if (p == NULL) {
+				e = DFI_E_NOMEM;
+				break;
+			}
+			todo = p;
+		}
+		if ((todo[n] = strdup(de->d_name)) == NULL) {
+			e = DFI_E_NOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(todo, n, sizeof(*todo), cmpname);
+	for (size_t i = 0; e == DFI_OK && i < n; i++) {
+		struct qstats q;
+		memset(&q, 0, sizeof(q));
+		q.rec = rec;
+		if ((e = qdescribe(io, qd, todo[i], &q)) != DFI_OK)
+			break;
+		dfi_jrec r;
+		memset(&r, 0, sizeof(r));
+		r.type = DFI_JREC_RECOVERY;
+		r.q_lines = q.lines;
+		r.q_bytes = q.bytes;
+		r.q_intents = q.intents;
+		memcpy(r.q_sha256, q.sha, 32);
+		snprintf(r.q_file, sizeof(r.q_file), "%s", todo[i]);
+		if ((e = dfi_journal_append(j, &r, 1, NULL)) != DFI_OK)
+			break;
+		if (rec != NULL) {
+			rec->recoveries++;
+			rec->quarantined_lines += q.lines;
+			rec->quarantined_bytes += q.bytes;
+			rec->quarantined_intents += q.intents;
+			snprintf(rec->quarantine_file, sizeof(rec->quarantine_file), "%s", todo[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(todo[i]);
+	free(todo);
+	io->close(io->ctx, qd);
+	return e;
+}
+
+static dfi_err
+halt_code(const struct jwalk *w)
+{
+	return w->first_err == DFI_E_JOURNAL_SIGNATURE ? DFI_E_JOURNAL_SIGNATURE : DFI_E_JOURNAL_CORRUPT;
+}
+
+dfi_err
+dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
+    const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec)
+{
+	if (out == NULL || dir == NULL || signer == NULL || !station_ok(opts))
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	if (rec != NULL)
+		memset(rec, 0, sizeof(*rec));
+	dfi_journal *j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return DFI_E_NOMEM;
+	j->io = io_of(opts);
+	j->dirfd = j->fd = -1;
+	j->signer = signer;
+	j->now = opts->now;
+	j->now_ctx = opts->now_ctx;
+	snprintf(j->station, sizeof(j->station), "%s", opts->station);
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv, NULL);
+
+	dfi_jpubkey *pk = NULL;
+	struct jwalk *w = calloc(1, sizeof(*w));
+	struct walkctx wc;
+	memset(&wc, 0, sizeof(wc));
+	wc.opts = opts;
+	dfi_err e = w == NULL ? DFI_E_NOMEM : open_dir(j->io, dir, &j->dirfd);
+	if (e != DFI_OK)
+		goto fail;
+	j->fd = j->io->openat(j->io->ctx, j->dirfd, DFI_JOURNAL_FILE, O_RDWR, 0);
+	if (j->fd < 0) {
+		e = jio_errno(errno);
+		goto fail;
+	}
+	if (j->io->flock(j->io->ctx, j->fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno == EWOULDBLOCK ? DFI_E_JOURNAL_LOCKED : DFI_E_IO;
+		goto fail;
+	}
+	if ((e = dfi_jpubkey_from_signer(signer, &pk)) != DFI_OK)
+		goto fail;
+	if ((e = walk_file(j, pk, w, &wc)) != DFI_OK)
+		goto fail;
+	/* A finding before the last checkpoint line is in covered data (or is
+	 * a checkpoint): halt, repair nothing. */
+	if (w->first_bad_off < w->last_cp_line_end || !w->have_genesis || w->ncp == 0) {
+		e = halt_code(w);
+		goto fail;
+	}
+	if (w->end > w->good_cp_end) {
+		char name[DFI_J_STR_MAX];
+		if ((e = quarantine_tail(j, w->good_cp_end, w->end, now_of(opts), name, sizeof(name))) != DFI_OK)
+			goto fail;
+		/* The index must not hold the quarantined records: walk again. */
+		jindex_free(w->ix);
+		free(wc.names.v);
+		memset(&wc.names, 0, sizeof(wc.names));
+		if ((e = walk_file(j, pk, w, &wc)) != DFI_OK)
+			goto fail;
+		if (w->findings > 0 || w->end != w->good_cp_end) {
+			e = halt_code(w);
+			goto fail;
+		}
+	}
+	j->tree = w->tree;
+	j->file_len = w->end;
+	j->next_seq = w->nrec;
+	j->ix = w->ix;
+	w->ix = NULL;
+	snprintf(j->origin, sizeof(j->origin), "%s", w->genesis.origin);
+	j->key_id = w->genesis.key_id;
+	memcpy(j->note, w->last_note, w->last_note_len);
+	j->note_len = w->last_note_len;
+	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK)
+		goto fail;
+	if (rec != NULL)
+		rec->records = j->tree.size;
+	free(wc.names.v);
+	free(w);
+	dfi_jpubkey_free(pk);
+	*out = j;
+	return DFI_OK;
+fail:
+	if (w != NULL)
+		jindex_free(w->ix);
+	free(w);
+	free(wc.names.v);
+	dfi_jpubkey_free(pk);
+	dfi_journal_close(j);
+	return e;
+}
+
+void
+dfi_journal_close(dfi_journal *j)
+{
+	if (j == NULL)
+		return;
+	if (j->fd >= 0)
+		j->io->close(j->io->ctx, j->fd);
+	if (j->dirfd >= 0)
+		j->io->close(j->io->ctx, j->dirfd);
+	jindex_free(j->ix);
+	free(j->pbuf);
+	free(j->pleaf);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j);
+}
+
+/* ---- append -------------------------------------------------------------------- */
+
+static dfi_err
+reserve(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return DFI_OK;
+	size_t nc = *cap ? *cap : 4096 / elem + 1;
+	while (nc < need)
+		nc *= 2;
+	void *q = realloc(*p, nc * elem);
+	if (q == NULL)
+		return DFI_E_NOMEM;
+	*p = q;
+	*cap = nc;
+	return DFI_OK;
+}
+
+/* Called with j->mu held; returns with it held. Writes everything queued. */
+static void
+lead(dfi_journal *j)
+{
+	j->leading = 1;
+	char *buf = j->pbuf;
+	size_t len = j->plen, bcap = j->pcap;
+	uint8_t (*leaves)[DFI_HASH_LEN] = j->pleaf;
+	size_t nl = j->pn;
+	uint64_t target = j->enq_ticket;
+	j->pbuf = NULL;
+	j->plen = j->pcap = 0;
+	j->pleaf = NULL;
+	j->pn = j->pncap = 0;
+	dfi_merkle t = j->tree;
+	uint64_t off = j->file_len;
+	pthread_mutex_unlock(&j->mu);
+
+	dfi_err e = DFI_OK;
+	dfi_checkpoint cp;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t notelen = 0, cl;
+	memset(&cp, 0, sizeof(cp));
+	for (size_t i = 0; i < nl && e == DFI_OK; i++)
+		e = dfi_merkle_push(&t, leaves[i]);
+	snprintf(cp.origin, sizeof(cp.origin), "%s", j->origin);
+	cp.size = t.size;
+	dfi_merkle_root(&t, cp.root);
+	if (e == DFI_OK)
+		e = dfi_note_sign_id(&cp, j->signer, j->key_id, note, sizeof(note), &notelen);
+	if (e == DFI_OK)
+		e = reserve((void **)&buf, &bcap, len + DFI_J_LINE_MAX + 2, 1);
+	if (e == DFI_OK)
+		e = jcp_line(note, notelen, buf + len, bcap - len, &cl);
+	if (e == DFI_OK) {
+		len += cl;
+		buf[len++] = '\n';
+		e = jio_write_all(j->io, j->fd, buf, len, off);
+	}
+	if (e == DFI_OK && j->io->fdatasync(j->io->ctx, j->fd) != 0)
+		e = DFI_E_IO;
+	free(buf);
+	free(leaves);
+
+	pthread_mutex_lock(&j->mu);
+	if (e == DFI_OK) {
+		j->tree = t;
+		j->file_len = off + len;
+		memcpy(j->note, note, notelen);
+		j->note_len = notelen;
+		j->ok_through = target;
+	} else if (j->fatal == DFI_OK) {
+		j->fatal = e;
+	}
+	j->done_through = target;
+	j->leading = 0;
+	pthread_cond_broadcast(&j->cv);
+}
+
+dfi_err
+dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs)
+{
+	if (j == NULL || recs == NULL || n == 0 || n > 1024)
+		return DFI_E_INVALID_ARG;
+	int64_t now = j->now != NULL ? j->now(j->now_ctx) : (int64_t)time(NULL);
+	char line[DFI_J_LINE_MAX + 1];
+	pthread_mutex_lock(&j->mu);
+	dfi_err e = j->fatal;
+	for (size_t i = 0; e == DFI_OK && i < n; i++)
+		if (recs[i].type == DFI_JREC_GENESIS || jindex_check(j->ix, &recs[i]) != DFI_OK)
+			e = DFI_E_INVALID_ARG;
+	size_t len0 = j->plen, pn0 = j->pn;
+	for (size_t i = 0; e == DFI_OK && i < n; i++) {
+		dfi_jrec r = recs[i];
+		size_t ll;
+		r.seq = j->next_seq + i;
+		r.time = now;
+		if (r.station[0] == '\0')
+			memcpy(r.station, j->station, sizeof(r.station));
+		if ((e = dfi_jrec_format(&r, line, sizeof(line), &ll)) != DFI_OK)
+			break;
+		if ((e = reserve((void **)&j->pbuf, &j->pcap, j->plen + ll + 1, 1)) != DFI_OK ||
+		    (e = reserve((void **)&j->pleaf, &j->pncap, j->pn + 1, DFI_HASH_LEN)) != DFI_OK)
+			break;
+		memcpy(j->pbuf + j->plen, line, ll);
+		j->pbuf[j->plen + ll] = '\n';
+		j->plen += ll + 1;
+		dfi_merkle_leaf_hash(line, ll, j->pleaf[j->pn++]);
+	}
+	if (e != DFI_OK) { /* nothing of this call is queued */
+		j->plen = len0;
+		j->pn = pn0;
+		pthread_mutex_unlock(&j->mu);
+		return e;
+	}
+	/* Queued: the index reflects these records from now on. If the write
+	 * fails the handle is dead, so nobody sees an index ahead of the file. */
+	for (size_t i = 0; i < n; i++) {
+		size_t ll;
+		dfi_jrec r = recs[i];
+		r.seq = j->next_seq + i;
+		r.time = now;
+		if (seqs != NULL)
+			seqs[i] = r.seq;
+		(void)ll;
+		if (jindex_apply(j->ix, &r, 0, NULL, NULL) != DFI_OK && j->fatal == DFI_OK)
+			j->fatal = DFI_E_NOMEM;
+	}
+	j->next_seq += n;
+	uint64_t my = ++j->enq_ticket;
+	while (j->done_through < my) {
+		if (!j->leading)
+			lead(j);
+		else
+			pthread_cond_wait(&j->cv, &j->mu);
+	}
+	e = my <= j->ok_through ? DFI_OK : (j->fatal != DFI_OK ? j->fatal : DFI_E_IO);
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}
+
+dfi_err
+dfi_journal_intent(dfi_journal *j, const dfi_jrec *intent, uint64_t *seq)
+{
+	if (intent == NULL)
+		return DFI_E_INVALID_ARG;
+	dfi_jrec r = *intent;
+	r.type = DFI_JREC_INTENT;
+	return dfi_journal_append(j, &r, 1, seq);
+}
+
+static dfi_err
+outcome(dfi_journal *j, dfi_jrec_type t, uint64_t intent, const char *reason, int observed,
+    dfi_jmatch m)
+{
+	dfi_jrec r;
+	memset(&r, 0, sizeof(r));
+	r.type = t;
+	r.intent = intent;
+	r.observed_version = observed;
+	r.matched = m;
+	if (reason != NULL) {
+		if (strlen(reason) >= sizeof(r.reason))
+			return DFI_E_INVALID_ARG;
+		snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	}
+	return dfi_journal_append(j, &r, 1, NULL);
+}
+
+dfi_err dfi_journal_commit(dfi_journal *j, uint64_t s) { return outcome(j, DFI_JREC_COMMIT, s, NULL, -1, 0); }
+
+dfi_err
+dfi_journal_abort(dfi_journal *j, uint64_t s, const char *reason)
+{
+	return reason == NULL || reason[0] == '\0' ? DFI_E_INVALID_ARG :
+	    outcome(j, DFI_JREC_ABORT, s, reason, -1, 0);
+}
+
+dfi_err
+dfi_journal_resolve(dfi_journal *j, uint64_t s, int observed, dfi_jmatch m)
+{
+	return outcome(j, DFI_JREC_RESOLVE, s, NULL, observed, m);
+}
+
+/* ---- queries -------------------------------------------------------------------- */
+
+dfi_err
+dfi_journal_key_version(dfi_journal *j, const dfi_jkey *key, uint8_t *version)
+{
+	if (j == NULL || key == NULL || version == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&j->mu);
+	dfi_err e = j->fatal != DFI_OK ? j->fatal : jindex_key_version(j->ix, key, version);
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}
+
+dfi_err
+dfi_journal_open_intent(dfi_journal *j, const dfi_jkey *key, dfi_jrec *intent)
+{
+	if (j == NULL || key == NULL || intent == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&j->mu);
+	dfi_err e = j->fatal != DFI_OK ? j->fatal : jindex_open_intent(j->ix, key, intent);
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}
+
+size_t
+dfi_journal_open_intents(dfi_journal *j, void (*fn)(void *ctx, const dfi_jrec *intent), void *ctx)
+{
+	if (j == NULL)
+		return 0;
+	pthread_mutex_lock(&j->mu);
+	size_t n = jindex_foreach_open(j->ix, fn, ctx);
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
+uint64_t
+dfi_journal_size(dfi_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	uint64_t n = j->tree.size;
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
+dfi_err
+dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t *len)
+{
+	if (j == NULL || note == NULL || len == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&j->mu);
+	dfi_err e = j->note_len > cap ? DFI_E_BUFFER_TOO_SMALL : DFI_OK;
+	if (e == DFI_OK) {
+		memcpy(note, j->note, j->note_len);
+		*len = j->note_len;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}

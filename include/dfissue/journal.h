@@ -1,0 +1,309 @@
+/*
+ * dfissue — the signed key-change journal.
+ *
+ * An append-only file of one strict-ASCII record per line. The records are
+ * the leaves of an RFC 6962 Merkle tree; after each append (or group of
+ * appends) a C2SP tlog-checkpoint over the tree is signed by the HSM as a
+ * C2SP signed note and stored in the same file. docs/JOURNAL.md specifies
+ * the format completely.
+ *
+ * A writer (dfi_journal) is the only process that appends (file lock). An
+ * append returns only after the records and a checkpoint covering them are
+ * on stable storage (fdatasync), so a caller may send a ChangeKey only after
+ * dfi_journal_intent() returned DFI_OK. Threads may share one dfi_journal:
+ * concurrent appends are group-committed (one checkpoint, one fdatasync).
+ *
+ * Auditors use dfi_journal_verify_*() with nothing but the public key.
+ */
+#ifndef DFISSUE_JOURNAL_H
+#define DFISSUE_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dfissue/error.h"
+#include "dfissue/signer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DFI_JOURNAL_FILE "journal.log"  /* inside the journal directory */
+#define DFI_JOURNAL_QDIR "quarantine"   /* quarantined tails, ditto */
+#define DFI_JOURNAL_FORMAT 1
+
+#define DFI_J_LINE_MAX 4096   /* longest line, LF excluded */
+#define DFI_J_STR_MAX 128     /* longest decoded text field, NUL included */
+#define DFI_J_UID_MAX 10
+#define DFI_J_BLOB_MAX 64     /* key object id, diversification input */
+#define DFI_J_NOTE_MAX 1024   /* a signed checkpoint note */
+
+/* ---- records ------------------------------------------------------------ */
+
+typedef enum dfi_jrec_type {
+	DFI_JREC_GENESIS = 1,
+	DFI_JREC_INTENT,
+	DFI_JREC_COMMIT,
+	DFI_JREC_ABORT,
+	DFI_JREC_RESOLVE,
+	DFI_JREC_RECOVERY,
+} dfi_jrec_type;
+
+/* What a resolve found on the card. */
+typedef enum dfi_jmatch {
+	DFI_JMATCH_OLD = 1, /* the card still has the old key: ChangeKey did not happen */
+	DFI_JMATCH_NEW,     /* the card has the new key: ChangeKey happened */
+	DFI_JMATCH_NONE,    /* neither candidate authenticated */
+} dfi_jmatch;
+
+/* Which key of which card. */
+typedef struct dfi_jkey {
+	uint8_t uid[DFI_J_UID_MAX];
+	uint8_t uid_len;  /* 4, 7 or 10 */
+	uint32_t aid;     /* 24 bits; 0 = PICC level */
+	uint8_t keyno;    /* 0..13 */
+} dfi_jkey;
+
+/* One record. Only the fields of its type are used; the writer fills seq
+ * and time. Text fields are C strings of at most DFI_J_STR_MAX-1 bytes, never
+ * empty; they may hold any byte but NUL (stored percent-encoded). */
+typedef struct dfi_jrec {
+	dfi_jrec_type type;
+	uint64_t seq;
+	int64_t time;  /* seconds since the epoch, UTC */
+
+	/* genesis */
+	char origin[DFI_J_STR_MAX];  /* the checkpoint origin and note key name */
+	dfi_sigalg alg;
+	uint32_t key_id;             /* C2SP signed-note key ID of the journal key */
+
+	/* intent */
+	dfi_jkey key;
+	uint8_t old_version, new_version;
+	char key_label[DFI_J_STR_MAX];  /* HSM key label of the new key's base key */
+	uint8_t key_objid[DFI_J_BLOB_MAX];
+	size_t key_objid_len;           /* 0: no CKA_ID */
+	uint32_t key_gen;               /* key generation */
+	uint8_t div_input[DFI_J_BLOB_MAX];
+	size_t div_input_len;           /* 0: not diversified */
+
+	/* commit, abort, resolve */
+	uint64_t intent;                /* seq of the intent */
+	char reason[DFI_J_STR_MAX];     /* abort */
+	int observed_version;           /* resolve: -1 when unknown */
+	dfi_jmatch matched;             /* resolve */
+
+	/* recovery */
+	uint64_t q_lines, q_bytes, q_intents;
+	uint8_t q_sha256[32];
+	char q_file[DFI_J_STR_MAX];     /* file name inside quarantine/ */
+
+	char station[DFI_J_STR_MAX];    /* every type */
+} dfi_jrec;
+
+/* Formats rec as its one line (no LF; NUL-terminated) into buf. */
+dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len);
+/* Parses one line (without LF). Only the canonical form is accepted: the
+ * line must be exactly what dfi_jrec_format() makes of the result. */
+dfi_err dfi_jrec_parse(const char *line, size_t len, dfi_jrec *rec);
+const char *dfi_jrec_type_name(dfi_jrec_type t);
+
+/* ---- Merkle tree (RFC 6962 / RFC 9162 §2.1) ------------------------------ */
+
+#define DFI_HASH_LEN 32
+
+void dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN]);
+void dfi_merkle_node_hash(const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
+    uint8_t out[DFI_HASH_LEN]);
+
+/* The right edge of a tree: what appending needs, nothing more. edge[i] is
+ * the root of the complete subtree of 2^i leaves when bit i of size is set. */
+typedef struct dfi_merkle {
+	uint64_t size;
+	uint8_t edge[64][DFI_HASH_LEN];
+} dfi_merkle;
+
+void dfi_merkle_init(dfi_merkle *m);
+dfi_err dfi_merkle_push(dfi_merkle *m, const uint8_t leaf_hash[DFI_HASH_LEN]);
+/* MTH of the leaves pushed so far (SHA-256 of nothing for an empty tree). */
+void dfi_merkle_root(const dfi_merkle *m, uint8_t out[DFI_HASH_LEN]);
+/* RFC 9162 §2.1.3.1 inclusion proof of leaves[index] in the tree of the n
+ * leaf hashes given. proof holds cap hashes (64 always suffice). */
+dfi_err dfi_merkle_inclusion_proof(const uint8_t (*leaves)[DFI_HASH_LEN], uint64_t n,
+    uint64_t index, uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* RFC 9162 §2.1.3.2: DFI_OK when the proof binds leaf_hash at index to root. */
+dfi_err dfi_merkle_verify_inclusion(uint64_t index, uint64_t size,
+    const uint8_t leaf_hash[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN],
+    size_t plen, const uint8_t root[DFI_HASH_LEN]);
+
+/* ---- checkpoints and signed notes (C2SP) -------------------------------- */
+
+/* A public key for verification, from PEM or DER SubjectPublicKeyInfo
+ * (Ed25519 or ECDSA P-256). */
+typedef struct dfi_jpubkey dfi_jpubkey;
+dfi_err dfi_jpubkey_from_pem(const char *pem, size_t len, dfi_jpubkey **out);
+dfi_err dfi_jpubkey_from_der(const uint8_t *der, size_t len, dfi_jpubkey **out);
+dfi_err dfi_jpubkey_from_signer(dfi_signer *s, dfi_jpubkey **out);
+void dfi_jpubkey_free(dfi_jpubkey *k);
+dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k);
+/* C2SP signed-note key ID of this key under key name `name`. */
+dfi_err dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id);
+
+typedef struct dfi_checkpoint {
+	char origin[DFI_J_STR_MAX];
+	uint64_t size;
+	uint8_t root[DFI_HASH_LEN];
+} dfi_checkpoint;
+
+/* Signs a checkpoint as a signed note with key name = origin. */
+dfi_err dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap,
+    size_t *len);
+/* Parses a signed checkpoint note and, when key is not NULL, verifies the
+ * signature by key (key name = the checkpoint's origin). Returns
+ * DFI_E_JOURNAL_FORMAT on a malformed note, DFI_E_JOURNAL_SIGNATURE when no
+ * valid signature by key is present. */
+dfi_err dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key,
+    dfi_checkpoint *cp);
+
+/* ---- injectable I/O ------------------------------------------------------ */
+
+/* Every file operation of the writer goes through this table so tests can
+ * simulate ENOSPC, EIO and crashes. Return values and errno as POSIX. */
+struct dfi_journal_io {
+	int (*open)(void *ctx, const char *path, int flags, mode_t mode);
+	int (*openat)(void *ctx, int dirfd, const char *path, int flags, mode_t mode);
+	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
+	int (*fdatasync)(void *ctx, int fd);
+	int (*fsync)(void *ctx, int fd);
+	int (*ftruncate)(void *ctx, int fd, off_t len);
+	int (*flock)(void *ctx, int fd, int op);
+	int (*close)(void *ctx, int fd);
+	int (*renameat)(void *ctx, int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+	int (*mkdirat)(void *ctx, int dirfd, const char *path, mode_t mode);
+	void *ctx;
+};
+
+/* The plain POSIX implementation. */
+const struct dfi_journal_io *dfi_journal_io_posix(void);
+
+/* ---- writer ------------------------------------------------------------- */
+
+typedef struct dfi_journal dfi_journal;
+
+struct dfi_journal_opts {
+	const char *station;                /* required: names this station in records */
+	const struct dfi_journal_io *io;    /* NULL: POSIX */
+	int64_t (*now)(void *ctx);          /* NULL: time(NULL) */
+	void *now_ctx;
+	/* Optional: why an open halted (one call per finding). */
+	void (*finding)(void *ctx, uint64_t line, dfi_err code, const char *msg);
+	void *finding_ctx;
+};
+
+/* Creates DIR (if missing) and DIR/journal.log holding a genesis record and
+ * its checkpoint, atomically (temporary file, fdatasync, rename, directory
+ * fsync). DFI_E_INVALID_ARG if a journal already exists there. */
+dfi_err dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
+    const struct dfi_journal_opts *opts);
+
+/* What dfi_journal_open() found and did. */
+struct dfi_journal_recovery {
+	uint64_t records;          /* records covered after open */
+	uint64_t quarantined_lines, quarantined_bytes, quarantined_intents;
+	unsigned recoveries;       /* recovery records appended by this open */
+	char quarantine_file[DFI_J_STR_MAX]; /* last file written, "" if none */
+	/* The intents the quarantined lines held (at most 16 listed). They were
+	 * never acknowledged to a caller, but the card is probed anyway. */
+	dfi_jrec lost_intents[16];
+	unsigned n_lost_intents;
+};
+
+/* Opens DIR/journal.log for appending: takes the lock (DFI_E_JOURNAL_LOCKED
+ * when another writer holds it), checks every covered record against the
+ * checkpoints and the last checkpoint's signature (DFI_E_JOURNAL_CORRUPT /
+ * DFI_E_JOURNAL_SIGNATURE halt: nothing is repaired), quarantines an
+ * uncovered tail into DIR/quarantine/ and appends a recovery record, and
+ * builds the index. rec may be NULL. */
+dfi_err dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
+    const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec);
+void dfi_journal_close(dfi_journal *j);
+
+/* Appends n records (seq and time are assigned; seqs[i] receives each seq
+ * when seqs is not NULL) and returns once they and a checkpoint covering them
+ * are durable. Any write or sync failure is returned and makes the handle
+ * fail every later append (reopen to recover). */
+dfi_err dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs);
+
+/* Conveniences over dfi_journal_append(). station comes from the options. */
+dfi_err dfi_journal_intent(dfi_journal *j, const dfi_jrec *intent, uint64_t *seq);
+dfi_err dfi_journal_commit(dfi_journal *j, uint64_t intent_seq);
+dfi_err dfi_journal_abort(dfi_journal *j, uint64_t intent_seq, const char *reason);
+dfi_err dfi_journal_resolve(dfi_journal *j, uint64_t intent_seq, int observed_version,
+    dfi_jmatch matched);
+
+/* ---- index (built at open, kept current by appends) ---------------------- */
+
+/* Last known version of a key: DFI_E_NOT_FOUND if the journal knows none. */
+dfi_err dfi_journal_key_version(dfi_journal *j, const dfi_jkey *key, uint8_t *version);
+/* The open (unresolved) intent for a key, if any: DFI_E_NOT_FOUND otherwise. */
+dfi_err dfi_journal_open_intent(dfi_journal *j, const dfi_jkey *key, dfi_jrec *intent);
+/* Calls fn for every open intent, in seq order; returns their count. */
+size_t dfi_journal_open_intents(dfi_journal *j, void (*fn)(void *ctx, const dfi_jrec *intent),
+    void *ctx);
+/* Records covered so far and the latest signed checkpoint note. */
+uint64_t dfi_journal_size(dfi_journal *j);
+dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t *len);
+
+/* ---- verification (auditor) ---------------------------------------------- */
+
+struct dfi_jverify_opts {
+	const dfi_jpubkey *pubkey;   /* NULL: signatures are not checked (show) */
+	const char *origin;          /* NULL: the genesis record's origin */
+	const uint8_t *last_seen;    /* a signed checkpoint note kept earlier, or NULL */
+	size_t last_seen_len;
+	/* One call per finding (a reason the journal does not verify). line is
+	 * 1-based, 0 for the file as a whole. */
+	void (*finding)(void *ctx, uint64_t line, dfi_err code, const char *msg);
+	/* Optional: every record that parses, in file order. */
+	void (*record)(void *ctx, uint64_t line, const dfi_jrec *rec);
+	/* Optional: every intent without an outcome at the end. */
+	void (*unresolved)(void *ctx, const dfi_jrec *intent);
+	void *ctx;
+};
+
+struct dfi_jverify_result {
+	uint64_t lines, records, checkpoints;
+	uint64_t covered;            /* records covered by the last valid checkpoint */
+	uint64_t findings;
+	uint64_t intents, commits, aborts, resolves, recoveries, unresolved;
+	uint8_t root[DFI_HASH_LEN];  /* of the covered tree */
+	uint8_t last_note[DFI_J_NOTE_MAX];
+	size_t last_note_len;        /* the last valid checkpoint note */
+};
+
+/* Verifies a whole journal. DFI_OK when there is no finding; otherwise the
+ * code of the first finding (DFI_E_IO etc. when the file cannot be read). */
+dfi_err dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify_opts *o,
+    struct dfi_jverify_result *res);
+dfi_err dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
+    struct dfi_jverify_result *res);
+
+/* Inclusion proof of record seq against the last valid checkpoint of the
+ * journal file at path. proof holds up to 64 hashes. */
+struct dfi_jproof {
+	uint64_t index, size;
+	uint8_t leaf[DFI_HASH_LEN];
+	uint8_t proof[64][DFI_HASH_LEN];
+	size_t plen;
+	char line[DFI_J_LINE_MAX + 1];
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t note_len;
+};
+dfi_err dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

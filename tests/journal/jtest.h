@@ -1,0 +1,213 @@
+/* Helpers for the journal tests: a real signer over an OpenSSL in-memory key
+ * (for the pure-logic tests; the tamper tests use the SoftHSM2 key), temp
+ * directories, and file helpers. */
+#ifndef DFI_JTEST_H
+#define DFI_JTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/ec.h>
+
+#include "dfissue/journal.h"
+
+struct jt_key {
+	EVP_PKEY *pk;
+	dfi_sigalg alg;
+};
+
+static dfi_err
+jt_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct jt_key *k = ctx;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	uint8_t der[128];
+	size_t n = sizeof(der);
+	int ok = c != NULL &&
+	    EVP_DigestSignInit(c, NULL, k->alg == DFI_SIG_ED25519 ? NULL : EVP_sha256(), NULL, k->pk) == 1 &&
+	    EVP_DigestSign(c, der, &n, msg, len) == 1;
+	EVP_MD_CTX_free(c);
+	if (!ok)
+		return DFI_E_CRYPTO;
+	if (k->alg == DFI_SIG_ED25519) {
+		memcpy(sig, der, n);
+		*siglen = n;
+		return DFI_OK;
+	}
+	/* the signer contract: raw r || s */
+	const unsigned char *p = der;
+	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)n);
+	if (es == NULL)
+		return DFI_E_CRYPTO;
+	BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32);
+	BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32);
+	ECDSA_SIG_free(es);
+	*siglen = 64;
+	return DFI_OK;
+}
+
+static dfi_err
+jt_pub(void *ctx, uint8_t *der, size_t cap, size_t *len)
+{
+	struct jt_key *k = ctx;
+	int n = i2d_PUBKEY(k->pk, NULL);
+	if (n <= 0 || (size_t)n > cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	unsigned char *p = der;
+	i2d_PUBKEY(k->pk, &p);
+	*len = (size_t)n;
+	return DFI_OK;
+}
+
+static void
+jt_destroy(void *ctx)
+{
+	struct jt_key *k = ctx;
+	EVP_PKEY_free(k->pk);
+	free(k);
+}
+
+static const struct dfi_signer_ops jt_ops = { jt_sign, jt_pub, jt_destroy };
+
+static inline dfi_signer *
+jt_signer_from_pkey(EVP_PKEY *pk, dfi_sigalg alg)
+{
+	struct jt_key *k = calloc(1, sizeof(*k));
+	dfi_signer *s = NULL;
+	k->pk = pk;
+	k->alg = alg;
+	if (dfi_signer_new(&s, alg, &jt_ops, k) != DFI_OK)
+		return NULL;
+	return s;
+}
+
+static inline dfi_signer *
+jt_signer_new(dfi_sigalg alg)
+{
+	EVP_PKEY *pk = alg == DFI_SIG_ED25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519") :
+	    EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	return pk ? jt_signer_from_pkey(pk, alg) : NULL;
+}
+
+static inline dfi_signer *
+jt_signer_ed25519_seed(const uint8_t seed[32])
+{
+	EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+	return pk ? jt_signer_from_pkey(pk, DFI_SIG_ED25519) : NULL;
+}
+
+/* The signer's public key as PEM, written to path. */
+static inline int
+jt_write_pubkey_pem(dfi_signer *s, const char *path)
+{
+	uint8_t der[DFI_PUBKEY_DER_MAX];
+	size_t n = 0;
+	if (dfi_signer_public_key_der(s, der, sizeof(der), &n) != DFI_OK)
+		return -1;
+	const unsigned char *p = der;
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)n);
+	FILE *f = fopen(path, "w");
+	int ok = pk != NULL && f != NULL && PEM_write_PUBKEY(f, pk) == 1;
+	if (f)
+		fclose(f);
+	EVP_PKEY_free(pk);
+	return ok ? 0 : -1;
+}
+
+static inline dfi_jpubkey *
+jt_pubkey(dfi_signer *s)
+{
+	dfi_jpubkey *k = NULL;
+	return dfi_jpubkey_from_signer(s, &k) == DFI_OK ? k : NULL;
+}
+
+static inline char *
+jt_tmpdir(void)
+{
+	char t[] = "/tmp/dfi-journal-XXXXXX";
+	char *d = mkdtemp(t);
+	return d ? strdup(d) : NULL;
+}
+
+static int
+jt_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static inline void
+jt_rmrf(const char *d)
+{
+	if (d != NULL)
+		nftw(d, jt_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Reads a whole file; *len receives its size. */
+static inline uint8_t *
+jt_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	*len = 0;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *b = malloc((size_t)n + 1);
+	if (b != NULL && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	if (b != NULL) {
+		b[n] = 0;
+		*len = (size_t)n;
+	}
+	return b;
+}
+
+static inline int
+jt_write(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL)
+		return -1;
+	int ok = fwrite(p, 1, n, f) == n;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static inline dfi_jrec
+jt_intent(const char *uid_hex, uint32_t aid, uint8_t keyno, uint8_t oldv, uint8_t newv)
+{
+	dfi_jrec r;
+	size_t n = 0;
+	memset(&r, 0, sizeof(r));
+	r.type = DFI_JREC_INTENT;
+	dfi_hex_decode(uid_hex, r.key.uid, sizeof(r.key.uid), &n);
+	r.key.uid_len = (uint8_t)n;
+	r.key.aid = aid;
+	r.key.keyno = keyno;
+	r.old_version = oldv;
+	r.new_version = newv;
+	snprintf(r.key_label, sizeof(r.key_label), "app-key-%u", keyno);
+	r.key_objid[0] = 0x42;
+	r.key_objid_len = 1;
+	r.key_gen = 1;
+	memcpy(r.div_input, r.key.uid, n);
+	r.div_input_len = n;
+	return r;
+}
+
+#endif

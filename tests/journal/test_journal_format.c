@@ -1,0 +1,284 @@
+/* The journal's pure logic: RFC 6962 Merkle hashing against the Certificate
+ * Transparency reference tree, record grammar, C2SP signed notes. */
+#include "testutil.h"
+#include "jtest.h"
+
+/* The 8-leaf reference tree of Certificate Transparency, used by
+ * certificate-transparency-go and transparency-dev/merkle
+ * (testonly/constants.go: LeafInputs, RootHashes, inclusion proofs):
+ * leaf inputs, then the tree head for sizes 1..8. */
+static const char *const ct_leaves[8] = {
+	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+	"606162636465666768696A6B6C6D6E6F",
+};
+static const char *const ct_roots[9] = {
+	"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+	"6E340B9CFFB37A989CA544E6BB780A2C78901D3FB33738768511A30617AFA01D",
+	"FAC54203E7CC696CF0DFCB42C92A1D9DBAF70AD9E621F4BD8D98662F00E3C125",
+	"AEB6BCFE274B70A14FB067A5E5578264DB0FA9B51AF5E0BA159158F329E06E77",
+	"D37EE418976DD95753C1C73862B9398FA2A2CF9B4FF0FDFE8B30CD95209614B7",
+	"4E3BBB1F7B478DCFE71FB631631519A3BCA12C9AEFCA1612BFCE4C13A86264D4",
+	"76E67DADBCDF1E10E1B74DDC608ABD2F98DFB16FBCE75277B5232A127F2087EF",
+	"DDB89BE403809E325750D3D263CD78929C2942B7942A34B77E122C9594A74C8C",
+	"5DC9DA79A70659A9AD559CB701DED9A2AB9D823AAD2F4960CFE370EFF4604328",
+};
+
+static void
+ct_leaf_hashes(uint8_t out[8][DFI_HASH_LEN])
+{
+	for (int i = 0; i < 8; i++) {
+		uint8_t b[32];
+		size_t n = 0;
+		if (ct_leaves[i][0] != '\0')
+			ck_assert_int_eq(dfi_hex_decode(ct_leaves[i], b, sizeof(b), &n), DFI_OK);
+		dfi_merkle_leaf_hash(b, n, out[i]);
+	}
+}
+
+START_TEST(merkle_ct_reference_roots)
+{
+	uint8_t lh[8][DFI_HASH_LEN], root[DFI_HASH_LEN];
+	ct_leaf_hashes(lh);
+	dfi_merkle m;
+	dfi_merkle_init(&m);
+	dfi_merkle_root(&m, root);
+	ck_assert_hex_eq(root, 32, ct_roots[0]);
+	for (int i = 0; i < 8; i++) {
+		ck_assert_int_eq(dfi_merkle_push(&m, lh[i]), DFI_OK);
+		dfi_merkle_root(&m, root);
+		ck_assert_hex_eq(root, 32, ct_roots[i + 1]);
+	}
+}
+END_TEST
+
+START_TEST(merkle_ct_reference_inclusion_proofs)
+{
+	/* transparency-dev/merkle testonly: inclusion proofs of leaf 0 and
+	 * leaf 5 in the tree of 8. */
+	static const char *const p0[] = {
+		"96A296D224F285C67BEE93C30F8A309157F0DAA35DC5B87E410B78630A09CFC7",
+		"5F083F0A1A33CA076A95279832580DB3E0EF4584BDFF1F54C8A360F50DE3031E",
+		"6B47AAF29EE3C2AF9AF889BC1FB9254DABD31177F16232DD6AAB035CA39BF6E4",
+	};
+	static const char *const p5[] = {
+		"BC1A0643B12E4D2D7C77918F44E0F4F79A838B6CF9EC5B5C283E1F4D88599E6B",
+		"CA854EA128ED050B41B35FFC1B87B8EB2BDE461E9E3B5596ECE6B9D5975A0AE0",
+		"D37EE418976DD95753C1C73862B9398FA2A2CF9B4FF0FDFE8B30CD95209614B7",
+	};
+	uint8_t lh[8][DFI_HASH_LEN], proof[64][DFI_HASH_LEN], root[32];
+	size_t n;
+	ct_leaf_hashes(lh);
+	HEX(root, ct_roots[8]);
+	ck_assert_int_eq(dfi_merkle_inclusion_proof((const uint8_t(*)[32])lh, 8, 0, proof, 64, &n), DFI_OK);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_hex_eq(proof[i], 32, p0[i]);
+	ck_assert_int_eq(dfi_merkle_verify_inclusion(0, 8, lh[0], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+	ck_assert_int_eq(dfi_merkle_inclusion_proof((const uint8_t(*)[32])lh, 8, 5, proof, 64, &n), DFI_OK);
+	ck_assert_uint_eq(n, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_hex_eq(proof[i], 32, p5[i]);
+	ck_assert_int_eq(dfi_merkle_verify_inclusion(5, 8, lh[5], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+	/* the wrong leaf, index or size fails */
+	ck_assert_int_ne(dfi_merkle_verify_inclusion(5, 8, lh[4], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+	ck_assert_int_ne(dfi_merkle_verify_inclusion(4, 8, lh[5], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+	ck_assert_int_ne(dfi_merkle_verify_inclusion(5, 5, lh[5], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+}
+END_TEST
+
+START_TEST(merkle_every_proof_of_every_size)
+{
+	enum { N = 70 };
+	uint8_t lh[N][DFI_HASH_LEN], proof[64][DFI_HASH_LEN], root[32];
+	for (int i = 0; i < N; i++) {
+		uint8_t b[2] = { (uint8_t)i, (uint8_t)(i * 7) };
+		dfi_merkle_leaf_hash(b, 2, lh[i]);
+	}
+	for (uint64_t size = 1; size <= N; size++) {
+		dfi_merkle m;
+		dfi_merkle_init(&m);
+		for (uint64_t i = 0; i < size; i++)
+			dfi_merkle_push(&m, lh[i]);
+		dfi_merkle_root(&m, root);
+		for (uint64_t i = 0; i < size; i++) {
+			size_t n;
+			ck_assert_int_eq(dfi_merkle_inclusion_proof((const uint8_t(*)[32])lh, size, i, proof, 64, &n), DFI_OK);
+			ck_assert_int_eq(dfi_merkle_verify_inclusion(i, size, lh[i], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+			if (n > 0) {
+				proof[n - 1][0] ^= 1;
+				ck_assert_int_ne(dfi_merkle_verify_inclusion(i, size, lh[i], (const uint8_t(*)[32])proof, n, root), DFI_OK);
+			}
+		}
+	}
+}
+END_TEST
+
+START_TEST(record_roundtrip_all_types)
+{
+	dfi_jrec r[6], back;
+	memset(r, 0, sizeof(r));
+	r[0].type = DFI_JREC_GENESIS;
+	strcpy(r[0].origin, "dfissue.example/journal/test");
+	r[0].alg = DFI_SIG_ED25519;
+	r[0].key_id = 0xC74F20A3;
+	r[1] = jt_intent("04782E21801D80", 0x3042F5, 1, 0, 1);
+	r[2].type = DFI_JREC_COMMIT;
+	r[2].intent = 1;
+	r[3].type = DFI_JREC_ABORT;
+	r[3].intent = 1;
+	strcpy(r[3].reason, "card said PERMISSION_DENIED (0x9D) 100%");
+	r[4].type = DFI_JREC_RESOLVE;
+	r[4].intent = 1;
+	r[4].observed_version = -1;
+	r[4].matched = DFI_JMATCH_NONE;
+	r[5].type = DFI_JREC_RECOVERY;
+	r[5].q_lines = 3;
+	r[5].q_bytes = 411;
+	r[5].q_intents = 1;
+	memset(r[5].q_sha256, 0xAB, 32);
+	strcpy(r[5].q_file, "tail-1-2-0.log");
+	for (int i = 0; i < 6; i++) {
+		char line[DFI_J_LINE_MAX + 1];
+		size_t n;
+		r[i].seq = (uint64_t)i;
+		r[i].time = 1764059400 + i;
+		strcpy(r[i].station, "station 1/reader\xC3\xA9");
+		if (r[i].type == DFI_JREC_INTENT || r[i].type == DFI_JREC_GENESIS)
+			r[i].observed_version = 0;
+		ck_assert_int_eq(dfi_jrec_format(&r[i], line, sizeof(line), &n), DFI_OK);
+		ck_assert_uint_eq(strlen(line), n);
+		for (size_t k = 0; k < n; k++)
+			ck_assert(line[k] >= 0x20 && line[k] < 0x7F);
+		ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
+		ck_assert_int_eq(back.type, r[i].type);
+		ck_assert_uint_eq(back.seq, r[i].seq);
+		ck_assert_str_eq(back.station, r[i].station);
+	}
+	char line[DFI_J_LINE_MAX + 1];
+	size_t n;
+	ck_assert_int_eq(dfi_jrec_format(&r[1], line, sizeof(line), &n), DFI_OK);
+	ck_assert_str_eq(line,
+	    "seq=1 time=2025-11-25T08:30:01Z type=intent uid=04782E21801D80 aid=3042F5 keyno=1 "
+	    "old_version=0 new_version=1 key_label=app-key-1 key_objid=42 key_gen=1 "
+	    "div_input=04782E21801D80 station=station%201/reader%C3%A9");
+	ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
+	ck_assert_int_eq(memcmp(back.key.uid, r[1].key.uid, 7), 0);
+	ck_assert_uint_eq(back.key.aid, 0x3042F5);
+	ck_assert_uint_eq(back.new_version, 1);
+	ck_assert_uint_eq(back.div_input_len, 7);
+}
+END_TEST
+
+START_TEST(record_rejects_non_canonical)
+{
+	static const char *const bad[] = {
+		/* lower-case hex, leading zero, extra space, field order, unknown type */
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=s ",
+		"seq=01 time=2025-11-25T08:30:01Z type=commit intent=1 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1  station=s",
+		"seq=1 type=commit time=2025-11-25T08:30:01Z intent=1 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=commitx intent=1 station=s",
+		"seq=1 time=2025-02-30T08:30:01Z type=commit intent=1 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=%73",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=a%2",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=a%00",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=18446744073709551616 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=abort intent=1 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=intent uid=04782e21801d80 aid=3042F5 keyno=1 "
+		"old_version=0 new_version=1 key_label=k key_objid=- key_gen=1 div_input=- station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=resolve intent=1 observed_version=256 matched=new station=s",
+		"",
+	};
+	dfi_jrec r;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(dfi_jrec_parse(bad[i], strlen(bad[i]), &r) == DFI_E_JOURNAL_FORMAT, "accepted: %s", bad[i]);
+	const char *good = "seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=s";
+	ck_assert_int_eq(dfi_jrec_parse(good, strlen(good), &r), DFI_OK);
+	/* no key bytes or cryptograms can be expressed: only the fields above */
+}
+END_TEST
+
+START_TEST(note_go_sumdb_reference_vector)
+{
+	/* golang.org/x/mod/sumdb/note, note_test.go / package doc example:
+	 * signer key PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz
+	 * (base64 of 0x01 || seed), and the note's signature line
+	 * "— PeterNeumann x08go/ZJ...JnAM=" (base64 of key ID || signature). */
+	uint8_t seed[32], want[68];
+	HEX(seed, "810A1402D5146C8D84F2443330F54080EBF98EE17D9C74F6252FC5D5C7283173");
+	HEX(want, "C74F20A3F64992E052F541BF49F7DCBC8010C5506D885BA92CBAFCA40704959227348B86"
+		  "52060DD451580B6A5948D5E02AFA9FA9D9E0A2DA5165BE8A13A472C81C099C03");
+	dfi_signer *s = jt_signer_ed25519_seed(seed);
+	ck_assert_ptr_nonnull(s);
+	dfi_jpubkey *pk = jt_pubkey(s);
+	uint32_t id;
+	ck_assert_int_eq(dfi_jpubkey_key_id(pk, "PeterNeumann", &id), DFI_OK);
+	ck_assert_uint_eq(id, 0xC74F20A3);
+	const char *text = "If you think cryptography is the answer to your problem,\n"
+			   "then you don't know what your problem is.\n";
+	uint8_t sig[64];
+	size_t sl;
+	ck_assert_int_eq(dfi_signer_sign(s, (const uint8_t *)text, strlen(text), sig, &sl), DFI_OK);
+	ck_assert_uint_eq(sl, 64);
+	ck_assert_int_eq(memcmp(sig, want + 4, 64), 0);
+	dfi_jpubkey_free(pk);
+	dfi_signer_free(s);
+}
+END_TEST
+
+static void
+note_roundtrip(dfi_sigalg alg)
+{
+	dfi_signer *s = jt_signer_new(alg), *other = jt_signer_new(alg);
+	dfi_jpubkey *pk = jt_pubkey(s), *opk = jt_pubkey(other);
+	dfi_checkpoint cp, back;
+	memset(&cp, 0, sizeof(cp));
+	strcpy(cp.origin, "dfissue.example/j1");
+	cp.size = 12345;
+	memset(cp.root, 0x5A, 32);
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t n;
+	ck_assert_int_eq(dfi_note_sign(&cp, s, note, sizeof(note), &n), DFI_OK);
+	ck_assert_int_eq(memcmp(note, "dfissue.example/j1\n12345\nWlpa", 29), 0);
+	ck_assert_ptr_nonnull(memmem(note, n, "\n\n\xE2\x80\x94 dfissue.example/j1 ", 24));
+	ck_assert_int_eq(dfi_note_open(note, n, pk, &back), DFI_OK);
+	ck_assert_str_eq(back.origin, cp.origin);
+	ck_assert_uint_eq(back.size, 12345);
+	ck_assert_int_eq(memcmp(back.root, cp.root, 32), 0);
+	/* another key: its signature is "unknown" (different key ID), so none verifies */
+	ck_assert_int_eq(dfi_note_open(note, n, opk, &back), DFI_E_JOURNAL_SIGNATURE);
+	/* a changed size */
+	note[19] = '3';
+	ck_assert_int_eq(dfi_note_open(note, n, pk, &back), DFI_E_JOURNAL_SIGNATURE);
+	ck_assert_int_eq(dfi_note_open(note, n, NULL, &back), DFI_OK);
+	note[19] = '2';
+	/* truncated signature line */
+	ck_assert_int_ne(dfi_note_open(note, n - 5, pk, &back), DFI_OK);
+	dfi_jpubkey_free(pk);
+	dfi_jpubkey_free(opk);
+	dfi_signer_free(s);
+	dfi_signer_free(other);
+}
+
+START_TEST(note_ed25519_roundtrip) { note_roundtrip(DFI_SIG_ED25519); }
+END_TEST
+START_TEST(note_ecdsa_p256_roundtrip) { note_roundtrip(DFI_SIG_ECDSA_P256); }
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("journal_format");
+	TCase *tc = tcase_create("all");
+	tcase_add_test(tc, merkle_ct_reference_roots);
+	tcase_add_test(tc, merkle_ct_reference_inclusion_proofs);
+	tcase_add_test(tc, merkle_every_proof_of_every_size);
+	tcase_add_test(tc, record_roundtrip_all_types);
+	tcase_add_test(tc, record_rejects_non_canonical);
+	tcase_add_test(tc, note_go_sumdb_reference_vector);
+	tcase_add_test(tc, note_ed25519_roundtrip);
+	tcase_add_test(tc, note_ecdsa_p256_roundtrip);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
