@@ -1,0 +1,348 @@
+/* The five authentications. Every cryptogram made with the card key is made
+ * by the key's holder (dfi_cardkey_cipher / dfi_cardkey_cmac); session keys
+ * are derived on the host. */
+#include <string.h>
+
+#include "df_internal.h"
+
+static void
+rotl1(const uint8_t *in, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = in[(i + 1) % n];
+}
+
+dfi_err
+dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *a, const uint8_t *b, uint8_t *out,
+    size_t *outlen)
+{
+	if (a == NULL || b == NULL || out == NULL || outlen == NULL)
+		return DFI_E_INVALID_ARG;
+	switch (t) {
+	case DFI_KT_DES:
+		memcpy(out, a, 4);
+		memcpy(out + 4, b, 4);
+		*outlen = 8;
+		break;
+	case DFI_KT_2K3DES:
+		memcpy(out, a, 4);
+		memcpy(out + 4, b, 4);
+		memcpy(out + 8, a + 4, 4);
+		memcpy(out + 12, b + 4, 4);
+		*outlen = 16;
+		break;
+	case DFI_KT_3K3DES:
+		memcpy(out, a, 4);
+		memcpy(out + 4, b, 4);
+		memcpy(out + 8, a + 6, 4);
+		memcpy(out + 12, b + 6, 4);
+		memcpy(out + 16, a + 12, 4);
+		memcpy(out + 20, b + 12, 4);
+		*outlen = 24;
+		break;
+	case DFI_KT_AES128:
+		memcpy(out, a, 4);
+		memcpy(out + 4, b, 4);
+		memcpy(out + 8, a + 12, 4);
+		memcpy(out + 12, b + 12, 4);
+		*outlen = 16;
+		return DFI_OK;
+	default:
+		return DFI_E_INVALID_ARG;
+	}
+	/* DES ignores the parity bits; clear them as the card's key version 0. */
+	for (size_t i = 0; i < *outlen; i++)
+		out[i] &= 0xFE;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8_t b[16],
+    uint8_t enc[16], uint8_t mac[16])
+{
+	uint8_t sv[32];
+	dfi_err e;
+
+	if (key == NULL || a == NULL || b == NULL || enc == NULL || mac == NULL ||
+	    dfi_cardkey_type(key) != DFI_KT_AES128)
+		return DFI_E_INVALID_ARG;
+	/* SV = label || 00 01 00 80 || RndA[15..14] || (RndA[13..8] ^
+	 * RndB[15..10]) || RndB[9..0] || RndA[7..0], byte 15 first. */
+	sv[0] = 0xA5;
+	sv[1] = 0x5A;
+	sv[2] = 0x00;
+	sv[3] = 0x01;
+	sv[4] = 0x00;
+	sv[5] = 0x80;
+	memcpy(sv + 6, a, 2);
+	for (int i = 0; i < 6; i++)
+		sv[8 + i] = a[2 + i] ^ b[i];
+	memcpy(sv + 14, b + 6, 10);
+	memcpy(sv + 24, a + 8, 8);
+	e = dfi_cardkey_cmac(key, sv, 32, enc);
+	if (e == DFI_OK) {
+		sv[0] = 0x5A;
+		sv[1] = 0xA5;
+		e = dfi_cardkey_cmac(key, sv, 32, mac);
+	}
+	dfi_wipe(sv, sizeof(sv));
+	return e;
+}
+
+/* Legacy 0x0A: the PCD deciphers what it sends, in the "send mode" chain. */
+static dfi_err
+auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
+{
+	uint8_t r[DFI_APDU_MAX], rndb[8], rnda[8], tok[16], chk[8];
+	size_t rlen;
+	uint8_t sw2;
+	dfi_err e;
+
+	if ((e = df_frame(d, 0x0A, &keyno, 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0xAF) {
+		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
+		goto out;
+	}
+	if (rlen != 8) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, rndb, 8)) != DFI_OK ||
+	    (e = df_random(d, rnda, 8)) != DFI_OK)
+		goto out;
+	memcpy(tok, rnda, 8);
+	rotl1(rndb, tok + 8, 8);
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, tok, tok, 8)) != DFI_OK)
+		goto out;
+	for (int i = 0; i < 8; i++)
+		tok[8 + i] ^= tok[i];
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, tok + 8, tok + 8, 8)) != DFI_OK)
+		goto out;
+	if ((e = df_frame(d, 0xAF, tok, 16, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0x00) {
+		e = dfi_err_from_desfire_status(sw2);
+		if (e == DFI_OK)
+			e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if (rlen != 8) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, r, 8)) != DFI_OK)
+		goto out;
+	rotl1(rnda, chk, 8);
+	if (dfi_ct_memcmp(chk, r, 8) != 0) {
+		e = DFI_E_CARD_AUTH;
+		goto out;
+	}
+	size_t klen;
+	d->skt = dfi_cardkey_type(key);
+	if ((e = dfi_df_ev1_session_key(d->skt, rnda, rndb, d->s->enc, &klen)) != DFI_OK)
+		goto out;
+	memset(d->s->iv, 0, sizeof(d->s->iv));
+	d->scheme = DFI_DF_SCHEME_D40;
+	d->keyno = keyno;
+out:
+	dfi_wipe(r, sizeof(r));
+	dfi_wipe(rndb, sizeof(rndb));
+	dfi_wipe(rnda, sizeof(rnda));
+	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(chk, sizeof(chk));
+	return e;
+}
+
+/* ISO 0x1A and AES 0xAA: CBC with one IV chained across the three
+ * messages, starting from zero. */
+static dfi_err
+auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
+{
+	dfi_keytype kt = dfi_cardkey_type(key);
+	size_t n = (kt == DFI_KT_3K3DES || kt == DFI_KT_AES128) ? 16 : 8;
+	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], chk[16], iv[16] = { 0 };
+	size_t rlen;
+	uint8_t sw2;
+	dfi_err e;
+
+	if ((e = df_frame(d, cmd, &keyno, 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0xAF) {
+		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
+		goto out;
+	}
+	if (rlen != n) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
+	    (e = df_random(d, rnda, n)) != DFI_OK)
+		goto out;
+	memcpy(tok, rnda, n);
+	rotl1(rndb, tok + n, n);
+	if ((e = dfi_cardkey_cipher(key, 1, iv, tok, tok, 2 * n)) != DFI_OK)
+		goto out;
+	if ((e = df_frame(d, 0xAF, tok, 2 * n, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0x00) {
+		e = dfi_err_from_desfire_status(sw2);
+		if (e == DFI_OK)
+			e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if (rlen != n) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, r, n)) != DFI_OK)
+		goto out;
+	rotl1(rnda, chk, n);
+	if (dfi_ct_memcmp(chk, r, n) != 0) {
+		e = DFI_E_CARD_AUTH;
+		goto out;
+	}
+	size_t klen;
+	d->skt = kt;
+	if ((e = dfi_df_ev1_session_key(kt, rnda, rndb, d->s->enc, &klen)) != DFI_OK)
+		goto out;
+	memset(d->s->iv, 0, sizeof(d->s->iv));
+	d->scheme = DFI_DF_SCHEME_EV1;
+	d->keyno = keyno;
+out:
+	dfi_wipe(r, sizeof(r));
+	dfi_wipe(rndb, sizeof(rndb));
+	dfi_wipe(rnda, sizeof(rnda));
+	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(chk, sizeof(chk));
+	return e;
+}
+
+/* EV2 First (0x71) and NonFirst (0x77): every message CBC from a zero IV;
+ * First answers TI || RndA' || PDcap2 || PCDcap2, NonFirst only RndA'. */
+static dfi_err
+auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
+    const uint8_t ti_keep[4], uint16_t ctr_keep)
+{
+	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], chk[16], iv[16];
+	uint8_t p1[2] = { keyno, 0x00 };
+	size_t rlen, want = cmd == 0x71 ? 32 : 16;
+	uint8_t sw2;
+	dfi_err e;
+
+	if ((e = df_frame(d, cmd, p1, cmd == 0x71 ? 2 : 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0xAF) {
+		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
+		goto out;
+	}
+	if (rlen != 16) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	memset(iv, 0, 16);
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, 16)) != DFI_OK ||
+	    (e = df_random(d, rnda, 16)) != DFI_OK)
+		goto out;
+	memcpy(tok, rnda, 16);
+	rotl1(rndb, tok + 16, 16);
+	memset(iv, 0, 16);
+	if ((e = dfi_cardkey_cipher(key, 1, iv, tok, tok, 32)) != DFI_OK)
+		goto out;
+	if ((e = df_frame(d, 0xAF, tok, 32, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+		goto out;
+	if (sw2 != 0x00) {
+		e = dfi_err_from_desfire_status(sw2);
+		if (e == DFI_OK)
+			e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	if (rlen != want) {
+		e = DFI_E_CARD_PROTOCOL;
+		goto out;
+	}
+	memset(iv, 0, 16);
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, r, want)) != DFI_OK)
+		goto out;
+	rotl1(rnda, chk, 16);
+	if (dfi_ct_memcmp(chk, r + (cmd == 0x71 ? 4 : 0), 16) != 0) {
+		e = DFI_E_CARD_AUTH;
+		goto out;
+	}
+	if ((e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac)) != DFI_OK)
+		goto out;
+	if (cmd == 0x71) {
+		memcpy(d->ti, r, 4);
+		d->ctr = 0;
+	} else {
+		memcpy(d->ti, ti_keep, 4);
+		d->ctr = ctr_keep;
+	}
+	memset(d->s->iv, 0, sizeof(d->s->iv));
+	d->skt = DFI_KT_AES128;
+	d->scheme = DFI_DF_SCHEME_EV2;
+	d->keyno = keyno;
+out:
+	dfi_wipe(r, sizeof(r));
+	dfi_wipe(rndb, sizeof(rndb));
+	dfi_wipe(rnda, sizeof(rnda));
+	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(chk, sizeof(chk));
+	return e;
+}
+
+dfi_err
+dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
+    const dfi_cardkey *key)
+{
+	if (d == NULL || key == NULL || keyno > 0x0D)
+		return DFI_E_INVALID_ARG;
+	dfi_keytype kt = dfi_cardkey_type(key);
+	uint8_t ti[4];
+	uint16_t ctr = d->ctr;
+	int was_ev2 = d->scheme == DFI_DF_SCHEME_EV2;
+	memcpy(ti, d->ti, 4);
+	dfi_err e;
+
+	switch (how) {
+	case DFI_DF_AUTH_LEGACY:
+		if (kt != DFI_KT_DES && kt != DFI_KT_2K3DES)
+			return DFI_E_INVALID_ARG;
+		break;
+	case DFI_DF_AUTH_ISO:
+		if (kt == DFI_KT_AES128)
+			return DFI_E_INVALID_ARG;
+		break;
+	case DFI_DF_AUTH_AES:
+	case DFI_DF_AUTH_EV2_FIRST:
+		if (kt != DFI_KT_AES128)
+			return DFI_E_INVALID_ARG;
+		break;
+	case DFI_DF_AUTH_EV2_NONFIRST:
+		if (kt != DFI_KT_AES128)
+			return DFI_E_INVALID_ARG;
+		if (!was_ev2)
+			return DFI_E_NOT_AUTHENTICATED;
+		break;
+	default:
+		return DFI_E_INVALID_ARG;
+	}
+	/* Starting an authentication ends the current one, on the card too. */
+	df_drop_auth(d);
+	switch (how) {
+	case DFI_DF_AUTH_LEGACY:
+		e = auth_legacy(d, keyno, key);
+		break;
+	case DFI_DF_AUTH_ISO:
+	case DFI_DF_AUTH_AES:
+		e = auth_ev1(d, (uint8_t)how, keyno, key);
+		break;
+	default:
+		e = auth_ev2(d, (uint8_t)how, keyno, key, ti, ctr);
+		break;
+	}
+	if (e != DFI_OK)
+		df_drop_auth(d);
+	dfi_wipe(ti, sizeof(ti));
+	return e;
+}

@@ -1,0 +1,97 @@
+/* Private state and helpers of the DESFire layer. */
+#ifndef DFI_DF_INTERNAL_H
+#define DFI_DF_INTERNAL_H
+
+#include <stdint.h>
+
+#include "dfissue/desfire.h"
+#include "dfissue/util.h"
+
+/* Secrets of one session, in locked memory. */
+struct df_secrets {
+	uint8_t enc[DFI_MAX_KEY_LEN]; /* D40/EV1 session key, EV2 SesAuthENCKey */
+	uint8_t mac[16];              /* EV2 SesAuthMACKey */
+	uint8_t iv[DFI_MAX_BLOCK];    /* EV1 chained IV */
+};
+
+struct dfi_desfire {
+	dfi_transport *t;
+	dfi_desfire_rng_fn rng;
+	void *rng_arg;
+	dfi_df_scheme scheme;
+	int keyno;           /* authenticated key, -1 when none */
+	dfi_keytype skt;     /* session key type */
+	struct df_secrets *s;
+	uint8_t ti[4];
+	uint16_t ctr;
+	uint32_t aid;
+	uint8_t last_sw2;
+};
+
+/* Internal communication mode: the data is a complete, already
+ * integrity-protected cryptogram that is only padded and enciphered
+ * (ChangeKey). */
+#define DF_COMM_ENC_RAW 4
+/* Management commands: plain under D40, CMAC-chained under EV1 (the
+ * response carries the MAC), MACt both ways under EV2. */
+#define DF_COMM_MGMT 5
+/* Response of a write in mode m. */
+#define DF_WRITE_RESP(m) ((m) == DFI_DF_COMM_PLAIN ? DFI_DF_COMM_PLAIN : DF_COMM_MGMT)
+/* Flags of df_command(). */
+#define DF_F_NO_RESP_MAC 0x01 /* the card sends no MAC (auth key changed) */
+
+/* Drops the authentication (and wipes the session keys). */
+void df_drop_auth(dfi_desfire *d);
+
+/* Sends body as the command cmd, in as many 0xAF frames as it needs, and
+ * collects the response data of all frames into out. *sw2 is the final
+ * status. Status errors are returned as DFI_OK with *sw2 set: callers map. */
+dfi_err df_xfer(dfi_desfire *d, uint8_t cmd, const uint8_t *body, size_t bodylen,
+    uint8_t *out, size_t cap, size_t *outlen, uint8_t *sw2);
+/* One frame: 90 ins 00 00 [Lc data] 00. */
+dfi_err df_frame(dfi_desfire *d, uint8_t ins, const uint8_t *data, size_t len,
+    uint8_t *out, size_t cap, size_t *outlen, uint8_t *sw2);
+
+/* Full command: wrap, exchange, status, unwrap. expect is the exact
+ * length of the unprotected response data when known, SIZE_MAX if not. */
+dfi_err df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, int cmd_mode, int resp_mode, unsigned flags,
+    size_t expect, uint8_t *out, size_t cap, size_t *outlen);
+
+dfi_err df_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, int mode, uint8_t *out, size_t cap, size_t *outlen);
+dfi_err df_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    size_t expect, uint8_t *out, size_t cap, size_t *outlen);
+
+/* Per-scheme secure messaging. */
+dfi_err df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, int mode,
+    dfi_wr *w);
+dfi_err df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len,
+    size_t expect, uint8_t *out, size_t cap, size_t *outlen);
+dfi_err df_ev1_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, int mode, dfi_wr *w);
+dfi_err df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    size_t expect, uint8_t *out, size_t cap, size_t *outlen);
+dfi_err df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, int mode, dfi_wr *w);
+dfi_err df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    uint8_t *out, size_t cap, size_t *outlen);
+
+/* Finds the data length n of a deciphered plaintext p[0..len) laid out as
+ * data || CRC || zero padding (padding shorter than a block), where the CRC
+ * (crclen 2: CRC16 over data; 4: CRC32 over data || sw2 when with_sw) is
+ * valid. expect narrows the search to one length. */
+dfi_err df_find_crc(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
+    uint8_t sw2, size_t expect, size_t *n);
+
+dfi_err df_random(dfi_desfire *d, uint8_t *out, size_t len);
+
+static inline void
+df_put_le24(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+}
+
+#endif

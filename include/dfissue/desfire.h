@@ -1,0 +1,283 @@
+/*
+ * dfissue — the MIFARE DESFire (EV1/EV2/EV3) protocol.
+ *
+ * A dfi_desfire session talks native DESFire commands wrapped in ISO/IEC
+ * 7816-4 APDUs (CLA 0x90, Le 0x00) over a dfi_transport, with additional
+ * frames (status 0xAF) both ways. It keeps the authentication state the card
+ * keeps: which key number, which scheme, the session keys (in locked memory),
+ * the EV1 IV and the EV2 transaction identifier and command counter. Like the
+ * card, it forgets the authentication on any error status, on
+ * SelectApplication, after changing the key it authenticated with, and on a
+ * tear.
+ *
+ * Card keys are dfi_cardkey handles: every cryptogram computed with a card
+ * key (authentication, EV2 session-key derivation) is computed by whoever
+ * holds it (the HSM). Session keys live on the host. ChangeKey builds its
+ * cryptogram inside dfi_cardkey_with_bytes() callbacks, in a buffer wiped
+ * before the callback returns.
+ *
+ * Every card response is untrusted: every length is checked before use, and
+ * the parsers and the secure-messaging unwrap are exposed so the fuzz
+ * harness can feed them arbitrary bytes.
+ *
+ * Secure messaging by scheme (what the card does, NXP MF3ICD81 / MF3D(H)x2
+ * data sheets; AN12343, AN12196 for EV2):
+ *  - D40 (legacy Authenticate 0x0A): MAC = first 4 bytes of a DES/3DES CBC
+ *    over the data, CRC16 (CRC_A) over the data, "send mode" deciphering
+ *    with the IV reset for every command; plain commands carry nothing.
+ *  - EV1 (AuthenticateISO 0x1A, AuthenticateAES 0xAA): CMAC over every
+ *    command and response with the IV chained through the session, 8-byte
+ *    MACs, CRC32 over command code, header and data when enciphering.
+ *  - EV2 (AuthenticateEV2First 0x71 / NonFirst 0x77): SesAuthENC/MAC keys,
+ *    MACt (the even-numbered bytes of a CMAC) over command code, counter,
+ *    TI, header and data; IVs from TI and counter; padding 0x80 00..
+ */
+#ifndef DFISSUE_DESFIRE_H
+#define DFISSUE_DESFIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfissue/cardkey.h"
+#include "dfissue/crypto.h"
+#include "dfissue/error.h"
+#include "dfissue/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dfi_desfire dfi_desfire;
+
+/* Communication mode, with the values of the file settings' low two bits
+ * (2 is plain as well on the card). */
+typedef enum dfi_df_comm {
+	DFI_DF_COMM_PLAIN = 0,
+	DFI_DF_COMM_MAC = 1,
+	DFI_DF_COMM_ENC = 3,
+} dfi_df_comm;
+
+/* The secure-messaging scheme of the current authentication. */
+typedef enum dfi_df_scheme {
+	DFI_DF_SCHEME_NONE = 0,
+	DFI_DF_SCHEME_D40,  /* after Authenticate 0x0A */
+	DFI_DF_SCHEME_EV1,  /* after AuthenticateISO 0x1A / AuthenticateAES 0xAA */
+	DFI_DF_SCHEME_EV2,  /* after AuthenticateEV2First 0x71 / NonFirst 0x77 */
+} dfi_df_scheme;
+
+/* Authentication commands. */
+typedef enum dfi_df_authcmd {
+	DFI_DF_AUTH_LEGACY = 0x0A,    /* DES / 2K3DES keys */
+	DFI_DF_AUTH_ISO = 0x1A,       /* DES / 2K3DES / 3K3DES keys */
+	DFI_DF_AUTH_AES = 0xAA,       /* AES keys */
+	DFI_DF_AUTH_EV2_FIRST = 0x71, /* AES keys; new TI, counter 0 */
+	DFI_DF_AUTH_EV2_NONFIRST = 0x77, /* AES keys; keeps TI and counter */
+} dfi_df_authcmd;
+
+/* Longest single data transfer (ReadData/WriteData/records) one call moves;
+ * longer transfers are split by the caller. */
+#define DFI_DF_MAX_DATA 8192
+/* Data bytes per native frame; longer commands go out in 0xAF frames. */
+#define DFI_DF_FRAME_DATA 59
+
+/* ---- session -------------------------------------------------------------- */
+
+/* The session does not own t. */
+dfi_err dfi_desfire_new(dfi_desfire **out, dfi_transport *t);
+void dfi_desfire_free(dfi_desfire *d);
+
+/* RndA comes from dfi_random() unless a test injects a deterministic source. */
+typedef dfi_err (*dfi_desfire_rng_fn)(void *arg, uint8_t *out, size_t len);
+void dfi_desfire_set_rng(dfi_desfire *d, dfi_desfire_rng_fn fn, void *arg);
+
+/* Forgets authentication and the selected application (a new card, or a
+ * card that went through a power cycle). */
+void dfi_desfire_reset(dfi_desfire *d);
+
+dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d);
+/* The authenticated key number, or -1. */
+int dfi_desfire_auth_keyno(const dfi_desfire *d);
+uint32_t dfi_desfire_selected_aid(const dfi_desfire *d);
+/* SW2 of the last status the card sent (0x00 after success). */
+uint8_t dfi_desfire_last_status(const dfi_desfire *d);
+
+/* One native command with secure messaging: cmd, hdr (never enciphered),
+ * data (protected as cmd_mode says), response data unprotected as
+ * resp_mode says into out. Frames of 0xAF are handled both ways. */
+dfi_err dfi_desfire_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, dfi_df_comm cmd_mode, dfi_df_comm resp_mode,
+    uint8_t *out, size_t cap, size_t *outlen);
+
+/* ---- authentication ------------------------------------------------------- */
+
+/* The key's type must fit the command (see dfi_df_authcmd). On success the
+ * session holds new session keys; on any failure it is unauthenticated. */
+dfi_err dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
+    const dfi_cardkey *key);
+
+/* ---- PICC and applications ----------------------------------------------- */
+
+struct dfi_df_version {
+	uint8_t hw_vendor, hw_type, hw_subtype, hw_major, hw_minor, hw_storage, hw_protocol;
+	uint8_t sw_vendor, sw_type, sw_subtype, sw_major, sw_minor, sw_storage, sw_protocol;
+	uint8_t uid[7];
+	uint8_t batch[5];
+	uint8_t week, year;
+};
+
+dfi_err dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v);
+/* Needs authentication; the answer is enciphered. uid holds 10 bytes. */
+dfi_err dfi_desfire_get_card_uid(dfi_desfire *d, uint8_t *uid, size_t cap, size_t *len);
+dfi_err dfi_desfire_select_application(dfi_desfire *d, uint32_t aid);
+dfi_err dfi_desfire_get_application_ids(dfi_desfire *d, uint32_t *aids, size_t cap, size_t *n);
+/* nkeys 1..14; keytype sets the key-count byte's flags (0x40 3K3DES, 0x80
+ * AES; DES and 2K3DES share 0x00). */
+dfi_err dfi_desfire_create_application(dfi_desfire *d, uint32_t aid, uint8_t key_settings,
+    uint8_t nkeys, dfi_keytype keytype);
+dfi_err dfi_desfire_delete_application(dfi_desfire *d, uint32_t aid);
+dfi_err dfi_desfire_format_picc(dfi_desfire *d);
+/* SetConfiguration (0x5C): option byte plain, data enciphered. */
+dfi_err dfi_desfire_set_configuration(dfi_desfire *d, uint8_t option, const uint8_t *data,
+    size_t len);
+
+/* ---- keys ----------------------------------------------------------------- */
+
+struct dfi_df_key_settings {
+	uint8_t settings;  /* the key settings byte */
+	uint8_t max_keys;  /* number of keys (low nibble of the second byte) */
+	dfi_keytype keytype; /* from its flags; DES-family reported as 2K3DES */
+};
+
+dfi_err dfi_desfire_get_key_settings(dfi_desfire *d, struct dfi_df_key_settings *ks);
+dfi_err dfi_desfire_change_key_settings(dfi_desfire *d, uint8_t settings);
+dfi_err dfi_desfire_get_key_version(dfi_desfire *d, uint8_t keyno, uint8_t *version);
+
+/* ChangeKey. new_key's version (dfi_cardkey_version) is written to the card:
+ * in the parity bits for DES-family keys, as a byte for AES. When keyno is
+ * the authenticated key, old_key may be NULL (the "same key" form); for
+ * another key old_key is the key it replaces (XOR and CRC32 form). On the
+ * PICC level (AID 000000) key 0's new type is signalled by flags in the
+ * key number (0x40 3K3DES, 0x80 AES), so the PICC master key can move from
+ * DES to AES. Changing the authenticated key ends the authentication. */
+dfi_err dfi_desfire_change_key(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *new_key,
+    const dfi_cardkey *old_key);
+
+/* ---- files ---------------------------------------------------------------- */
+
+/* Access rights: key numbers 0..13, 0xE free, 0xF never. */
+struct dfi_df_access {
+	uint8_t read, write, read_write, change;
+};
+uint16_t dfi_df_access_encode(const struct dfi_df_access *a);
+void dfi_df_access_decode(uint16_t v, struct dfi_df_access *a);
+
+enum dfi_df_filetype {
+	DFI_DF_FILE_STD = 0,
+	DFI_DF_FILE_BACKUP = 1,
+	DFI_DF_FILE_VALUE = 2,
+	DFI_DF_FILE_LINEAR_RECORD = 3,
+	DFI_DF_FILE_CYCLIC_RECORD = 4,
+};
+
+struct dfi_df_file_settings {
+	uint8_t type;        /* enum dfi_df_filetype */
+	uint8_t option;      /* the whole file option byte */
+	dfi_df_comm comm;    /* option's low two bits (2 reported as plain) */
+	struct dfi_df_access access;
+	uint32_t size;       /* data files */
+	int32_t lower, upper, limited_credit; /* value files */
+	uint8_t limited_credit_enabled;       /* value files: the flags byte */
+	uint32_t record_size, max_records, cur_records; /* record files */
+	uint8_t n_extra_access; /* EV2 additional access rights count */
+};
+
+dfi_err dfi_desfire_get_file_ids(dfi_desfire *d, uint8_t *ids, size_t cap, size_t *n);
+dfi_err dfi_desfire_get_file_settings(dfi_desfire *d, uint8_t fileno,
+    struct dfi_df_file_settings *fs);
+dfi_err dfi_desfire_create_std_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    const struct dfi_df_access *a, uint32_t size);
+dfi_err dfi_desfire_create_backup_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    const struct dfi_df_access *a, uint32_t size);
+dfi_err dfi_desfire_create_value_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    const struct dfi_df_access *a, int32_t lower, int32_t upper, int32_t value,
+    uint8_t limited_credit_enabled);
+dfi_err dfi_desfire_create_linear_record_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    const struct dfi_df_access *a, uint32_t record_size, uint32_t max_records);
+dfi_err dfi_desfire_create_cyclic_record_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    const struct dfi_df_access *a, uint32_t record_size, uint32_t max_records);
+dfi_err dfi_desfire_delete_file(dfi_desfire *d, uint8_t fileno);
+/* send_mode: how the new settings travel (enciphered unless the file's
+ * change right is free, 0xE, when they go plain). */
+dfi_err dfi_desfire_change_file_settings(dfi_desfire *d, uint8_t fileno, dfi_df_comm send_mode,
+    dfi_df_comm new_comm, const struct dfi_df_access *a);
+
+/* ---- data ----------------------------------------------------------------- */
+
+/* comm is the file's communication mode (from its settings). */
+dfi_err dfi_desfire_read_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
+    uint32_t len, uint8_t *out);
+dfi_err dfi_desfire_write_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
+    const uint8_t *data, uint32_t len);
+dfi_err dfi_desfire_get_value(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, int32_t *value);
+dfi_err dfi_desfire_credit(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, int32_t amount);
+dfi_err dfi_desfire_debit(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, int32_t amount);
+/* Reads count records (0: all) starting at record first (0 = newest);
+ * the result must be a whole number of record_size records. */
+dfi_err dfi_desfire_read_records(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    uint32_t first, uint32_t count, uint32_t record_size, uint8_t *out, size_t cap,
+    size_t *outlen);
+dfi_err dfi_desfire_write_record(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
+    uint32_t offset, const uint8_t *data, uint32_t len);
+dfi_err dfi_desfire_commit_transaction(dfi_desfire *d);
+dfi_err dfi_desfire_abort_transaction(dfi_desfire *d);
+
+/* ---- response parsers (untrusted input; exposed for fuzzing) ------------- */
+
+dfi_err dfi_df_parse_version(const uint8_t *p, size_t len, struct dfi_df_version *v);
+dfi_err dfi_df_parse_key_settings(const uint8_t *p, size_t len, struct dfi_df_key_settings *ks);
+dfi_err dfi_df_parse_file_settings(const uint8_t *p, size_t len, struct dfi_df_file_settings *fs);
+dfi_err dfi_df_parse_aids(const uint8_t *p, size_t len, uint32_t *aids, size_t cap, size_t *n);
+dfi_err dfi_df_parse_file_ids(const uint8_t *p, size_t len, uint8_t *ids, size_t cap, size_t *n);
+dfi_err dfi_df_parse_value(const uint8_t *p, size_t len, int32_t *value);
+dfi_err dfi_df_parse_key_version(const uint8_t *p, size_t len, uint8_t *version);
+
+/* ---- secure messaging without a card (vectors, fuzzing) ------------------ */
+
+/* A session state set directly, as an authentication would leave it. */
+struct dfi_df_session {
+	dfi_df_scheme scheme;
+	uint8_t keyno;
+	dfi_keytype keytype;          /* session key type (EV2: AES) */
+	uint8_t enc_key[DFI_MAX_KEY_LEN]; /* D40/EV1 session key; EV2 SesAuthENCKey */
+	uint8_t mac_key[16];          /* EV2 SesAuthMACKey */
+	uint8_t iv[DFI_MAX_BLOCK];    /* EV1 chained IV */
+	uint8_t ti[4];                /* EV2 */
+	uint16_t cmd_ctr;             /* EV2 */
+	uint32_t aid;                 /* selected application */
+};
+dfi_err dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s);
+dfi_err dfi_desfire_get_session(const dfi_desfire *d, struct dfi_df_session *s);
+
+/* Protects one command as dfi_desfire_command would: out receives hdr and
+ * the protected data (what follows the command byte across all frames). */
+dfi_err dfi_desfire_sm_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
+    const uint8_t *data, size_t datalen, dfi_df_comm mode, uint8_t *out, size_t cap,
+    size_t *outlen);
+/* Checks and unprotects a whole response (all frames' data, without status
+ * bytes) whose final status was sw2. Advances the session (EV1 IV, EV2
+ * counter) as a received response does. */
+dfi_err dfi_desfire_sm_unwrap(dfi_desfire *d, dfi_df_comm mode, const uint8_t *resp, size_t len,
+    uint8_t sw2, uint8_t *out, size_t cap, size_t *outlen);
+
+/* EV2 session keys from an AuthenticateEV2First/NonFirst exchange
+ * (SV1/SV2 of the EV2 data sheet §9.1.7), CMACs computed with key. */
+dfi_err dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t rnda[16],
+    const uint8_t rndb[16], uint8_t enc[16], uint8_t mac[16]);
+/* EV1/D40 session key from RndA and RndB (key type of the card key). */
+dfi_err dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *rnda, const uint8_t *rndb,
+    uint8_t *out, size_t *outlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

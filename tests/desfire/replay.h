@@ -1,0 +1,67 @@
+/*
+ * A transport that replays a published APDU trace: every C-APDU the
+ * session sends must equal the next one of the trace, and gets the card's
+ * recorded answer. Used only with traces copied from public documents
+ * (the citation is next to each trace); live sessions use the simulator.
+ */
+#ifndef DFI_TEST_REPLAY_H
+#define DFI_TEST_REPLAY_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dfissue/transport.h"
+#include "dfissue/util.h"
+
+struct replay_step {
+	const char *capdu;
+	const char *rapdu;
+};
+
+struct replay {
+	const struct replay_step *steps;
+	size_t n, pos;
+	char mismatch[1024];
+};
+
+static dfi_err
+replay_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+{
+	struct replay *rp = ctx;
+	char got[2 * DFI_APDU_MAX + 1];
+	if (dfi_hex_encode(c, clen, got, sizeof(got)) != DFI_OK)
+		return DFI_E_INTERNAL;
+	if (rp->pos >= rp->n) {
+		snprintf(rp->mismatch, sizeof(rp->mismatch), "extra APDU %s", got);
+		return DFI_E_TRANSPORT;
+	}
+	const struct replay_step *s = &rp->steps[rp->pos++];
+	if (strcmp(got, s->capdu) != 0) {
+		snprintf(rp->mismatch, sizeof(rp->mismatch), "step %zu: sent %s want %s",
+		    rp->pos - 1, got, s->capdu);
+		return DFI_E_TRANSPORT;
+	}
+	return dfi_hex_decode(s->rapdu, r, rcap, rlen);
+}
+
+static const struct dfi_transport_ops replay_ops = {
+	.transmit = replay_transmit,
+};
+
+/* A deterministic RndA source: returns the bytes it was given. */
+struct fixed_rng {
+	uint8_t b[32];
+	size_t n;
+};
+
+static dfi_err
+fixed_rng_fn(void *arg, uint8_t *out, size_t len)
+{
+	struct fixed_rng *f = arg;
+	if (len != f->n)
+		return DFI_E_INTERNAL;
+	memcpy(out, f->b, len);
+	return DFI_OK;
+}
+
+#endif
