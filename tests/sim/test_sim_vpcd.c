@@ -1,0 +1,319 @@
+/*
+ * End to end through a real pcscd with the vsmartcard vpcd driver: the test
+ * starts its own pcscd (private /run/pcscd via a mount namespace, so the
+ * pid file and socket never meet a system pcscd or a parallel test) and
+ * desfire-sim --vpcd on a free loopback port, then uses plain PC/SC calls:
+ * the reader and the card appear, the ATR is the PC/SC part 3 contactless
+ * one, GET DATA gives the UID, GetVersion runs its three frames, and a tear
+ * injected by the simulator shows up as a failed transmit, a card removal
+ * and a re-insertion, after which the card answers again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <PCSC/winscard.h>
+#include <PCSC/wintypes.h>
+
+#include "testutil.h"
+
+#define UID_HEX "04112233445566"
+
+static char dir[64];
+static pid_t pcscd_pid = -1, sim_pid = -1;
+static unsigned port;
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int
+can_bind(unsigned p)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
+	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* vpcd listens on PORT and PORT+1 (two slots), on all addresses. */
+static unsigned
+free_port(void)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t l = sizeof(a);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+		close(fd);
+		unsigned p = ntohs(a.sin_port);
+		if (p < 65535 && can_bind(p) && can_bind(p + 1))
+			return p;
+	}
+	ck_abort_msg("no free port pair");
+	return 0;
+}
+
+/* Children die with the test process, whatever happens to it. */
+static pid_t
+spawn(char *const argv[], const char *logname)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char path[128];
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(path, sizeof(path), "%s/%s", dir, logname);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void
+stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = -1;
+			return;
+		}
+		sleep_ms(100);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = -1;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+setup(void)
+{
+	char path[128], conf[512], script[512], sock[128];
+	snprintf(dir, sizeof(dir), "/tmp/dfisim-vpcd-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/conf", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	port = free_port();
+	snprintf(conf, sizeof(conf),
+	    "FRIENDLYNAME \"dfissue-test\"\nDEVICENAME /dev/null:%u\n"
+	    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID %u\n", port, port);
+	snprintf(path, sizeof(path), "%s/conf/vpcd", dir);
+	write_file(path, conf);
+
+	/* pcscd's pid file and socket live in /run/pcscd: give this pcscd its
+	 * own, bound to our temp dir, in a private mount namespace. */
+	snprintf(script, sizeof(script),
+	    "mkdir -p /run/pcscd && mount --bind %s/run /run/pcscd && exec pcscd -f -c %s/conf",
+	    dir, dir);
+	char *pargv[] = { "unshare", "-m", "sh", "-c", script, NULL };
+	pcscd_pid = spawn(pargv, "pcscd.log");
+
+	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", dir);
+	long deadline = now_ms() + 10000;
+	struct stat st;
+	while (stat(sock, &st) != 0 && now_ms() < deadline)
+		sleep_ms(50);
+	ck_assert_msg(stat(sock, &st) == 0, "pcscd did not come up (see %s/pcscd.log)", dir);
+	ck_assert_int_eq(setenv("PCSCLITE_CSOCK_NAME", sock, 1), 0);
+
+	char bin[256], image[128], vpcd[64];
+	const char *bd = getenv("DFI_BUILD_DIR");
+	ck_assert_ptr_nonnull(bd);
+	snprintf(bin, sizeof(bin), "%s/bin/desfire-sim", bd);
+	snprintf(image, sizeof(image), "%s/card.img", dir);
+	snprintf(vpcd, sizeof(vpcd), "127.0.0.1:%u", port);
+	/* APDUs: 1 GET DATA, 2 GetVersion, 3 AF, 4 AF = torn after execution. */
+	char *sargv[] = { bin, "--image", image, "--uid", UID_HEX, "--seed", "7",
+		"--vpcd", vpcd, "--tear-at", "4", "--tear-mode", "after",
+		"--reinsert-ms", "1500", "--no-fsync", NULL };
+	sim_pid = spawn(sargv, "sim.log");
+}
+
+static void
+teardown(void)
+{
+	stop(&sim_pid);
+	stop(&pcscd_pid);
+	if (dir[0] != '\0') {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+	}
+}
+
+/* Waits until the reader shows (or no longer shows) a card. */
+static int
+wait_card(SCARDCONTEXT ctx, const char *reader, int present, long timeout_ms)
+{
+	SCARD_READERSTATE rs = { 0 };
+	rs.szReader = reader;
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		long left = deadline - now_ms();
+		LONG rv = SCardGetStatusChange(ctx, left > 0 ? (DWORD)left : 0, &rs, 1);
+		if (rv == SCARD_S_SUCCESS) {
+			int has = (rs.dwEventState & SCARD_STATE_PRESENT) != 0;
+			if (has == present)
+				return 1;
+			rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
+		} else if (rv != SCARD_E_TIMEOUT) {
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			return 0;
+	}
+}
+
+static DWORD
+xmit(SCARDHANDLE h, DWORD proto, const char *hex, uint8_t *resp, DWORD cap, LONG *rvp)
+{
+	uint8_t apdu[64];
+	size_t n;
+	ck_assert_int_eq(dfi_hex_decode(hex, apdu, sizeof(apdu), &n), DFI_OK);
+	DWORD rl = cap;
+	const SCARD_IO_REQUEST *pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+	LONG rv = SCardTransmit(h, pci, apdu, (DWORD)n, NULL, resp, &rl);
+	if (rvp != NULL)
+		*rvp = rv;
+	else
+		ck_assert_msg(rv == SCARD_S_SUCCESS, "SCardTransmit: %s", pcsc_stringify_error(rv));
+	return rv == SCARD_S_SUCCESS ? rl : 0;
+}
+
+static void
+check_uid_and_version(SCARDHANDLE h, DWORD proto)
+{
+	uint8_t r[300];
+	DWORD n = xmit(h, proto, "FFCA000000", r, sizeof(r), NULL);
+	ck_assert_hex_eq(r, n, UID_HEX "9000");
+	n = xmit(h, proto, "9060000000", r, sizeof(r), NULL);
+	ck_assert_hex_eq(r, n, "04010112001A0591AF");
+	n = xmit(h, proto, "90AF000000", r, sizeof(r), NULL);
+	ck_assert_hex_eq(r, n, "04010112001A0591AF");
+}
+
+START_TEST(pcsc_sees_card_and_tear)
+{
+	SCARDCONTEXT ctx;
+	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+	ck_assert_msg(rv == SCARD_S_SUCCESS, "SCardEstablishContext: %s", pcsc_stringify_error(rv));
+
+	/* The vpcd reader appears once pcscd has loaded the driver. */
+	char readers[1024], *reader = NULL;
+	long deadline = now_ms() + 10000;
+	while (reader == NULL && now_ms() < deadline) {
+		DWORD len = sizeof(readers);
+		if (SCardListReaders(ctx, NULL, readers, &len) == SCARD_S_SUCCESS) {
+			for (char *p = readers; *p != '\0'; p += strlen(p) + 1)
+				if (reader == NULL && strcmp(p, "dfissue-test 00 00") == 0)
+					reader = p;
+		}
+		if (reader == NULL)
+			sleep_ms(100);
+	}
+	ck_assert_msg(reader != NULL, "no dfissue-test reader (see %s/pcscd.log)", dir);
+
+	ck_assert_msg(wait_card(ctx, reader, 1, 15000), "card never inserted (see %s/sim.log)", dir);
+
+	SCARDHANDLE h;
+	DWORD proto;
+	rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+	ck_assert_msg(rv == SCARD_S_SUCCESS, "SCardConnect: %s", pcsc_stringify_error(rv));
+	uint8_t atr[64];
+	DWORD atrlen = sizeof(atr), state, plen = 0;
+	char name[256];
+	plen = sizeof(name);
+	ck_assert_int_eq(SCardStatus(h, name, &plen, &state, &proto, atr, &atrlen), SCARD_S_SUCCESS);
+	ck_assert_hex_eq(atr, atrlen, "3B8180018080");
+
+	/* APDUs 1..3 */
+	check_uid_and_version(h, proto);
+	/* APDU 4: executed by the card, the response lost with the card. */
+	uint8_t r[300];
+	DWORD n = xmit(h, proto, "90AF000000", r, sizeof(r), &rv);
+	ck_assert_msg(rv != SCARD_S_SUCCESS || n < 2,
+	    "a torn command must not look like an answer (rv %s, %lu bytes)",
+	    pcsc_stringify_error(rv), (unsigned long)n);
+
+	ck_assert_msg(wait_card(ctx, reader, 0, 10000), "removal not reported");
+	ck_assert_msg(wait_card(ctx, reader, 1, 15000), "re-insertion not reported");
+
+	/* The old handle is stale until reconnected. */
+	rv = SCardReconnect(h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, SCARD_RESET_CARD, &proto);
+	if (rv != SCARD_S_SUCCESS) {
+		SCardDisconnect(h, SCARD_LEAVE_CARD);
+		rv = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &h, &proto);
+	}
+	ck_assert_msg(rv == SCARD_S_SUCCESS, "reconnect: %s", pcsc_stringify_error(rv));
+	check_uid_and_version(h, proto);
+	n = xmit(h, proto, "90AF000000", r, sizeof(r), NULL);
+	ck_assert_uint_eq(n, 16);
+	ck_assert_hex_eq(r, 7, "04112233445566");
+	ck_assert_hex_eq(r + 14, 2, "9100");
+
+	SCardDisconnect(h, SCARD_LEAVE_CARD);
+	SCardReleaseContext(ctx);
+}
+END_TEST
+
+int
+main(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to give pcscd a private /run/pcscd\n");
+		return 77;
+	}
+	Suite *s = suite_create("sim_vpcd");
+	TCase *tc = tcase_create("pcscd");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, pcsc_sees_card_and_tear);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}

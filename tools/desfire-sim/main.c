@@ -1,0 +1,251 @@
+/*
+ * desfire-sim: a simulated MIFARE DESFire card, put into a vsmartcard vpcd
+ * virtual reader (--vpcd) or driven by hex APDUs on stdin (--stdio).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "desfire_sim.h"
+#include "dfissue/util.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "Usage: desfire-sim --image FILE [options] (--vpcd HOST:PORT | --stdio)\n"
+	    "\n"
+	    "A simulated MIFARE DESFire EV1/EV2 card whose committed state lives in FILE\n"
+	    "(created in factory state if absent).\n"
+	    "\n"
+	    "  --image FILE          card image (omit for a memory-only card)\n"
+	    "  --uid HEX             7-byte UID for a new image (14 hex digits)\n"
+	    "  --seed N              deterministic randomness (RndB, TI, UID)\n"
+	    "  --model ev1|ev2       version info and EV2 authentication (default ev2)\n"
+	    "  --tear-at N           tear at the N-th APDU (1 = the first)\n"
+	    "  --tear-mode MODE      before: command lost; after: executed, response lost\n"
+	    "                        (default after)\n"
+	    "  --timing none|datasheet  answer at once (default) or as slowly as a card\n"
+	    "  --vpcd HOST:PORT      connect to a vpcd virtual reader\n"
+	    "  --reinsert-ms N       after a tear, re-insert the card after N ms (default 1000)\n"
+	    "  --stdio               read hex C-APDUs from stdin, one per line; print R-APDUs\n"
+	    "  --no-fsync            do not fsync image writes (tests on tmpfs)\n"
+	    "  -q, --quiet           no progress lines on stderr\n"
+	    "  -h, --help            this help\n");
+}
+
+__attribute__((format(printf, 1, 2))) static int
+fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "desfire-sim: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
+static bool
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (s[0] == '-' || s[0] == '\0')
+		return false;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int
+run_stdio(dfi_sim *sim)
+{
+	char line[2 * DFI_APDU_MAX + 64];
+	uint8_t c[DFI_APDU_MAX], r[DFI_APDU_MAX + 2];
+	char hex[2 * (DFI_APDU_MAX + 2) + 1];
+	while (!stop_flag && fgets(line, sizeof(line), stdin) != NULL) {
+		size_t n = strcspn(line, "#\r\n");
+		line[n] = '\0';
+		if (n == 0)
+			continue;
+		if (strcmp(line, "reset") == 0) {
+			if (dfi_sim_power_cycle(sim) != DFI_OK)
+				return 1;
+			printf("OK\n");
+			fflush(stdout);
+			continue;
+		}
+		size_t clen, rlen;
+		if (dfi_hex_decode(line, c, sizeof(c), &clen) != DFI_OK) {
+			printf("ERROR bad hex\n");
+			fflush(stdout);
+			continue;
+		}
+		dfi_err e = dfi_sim_process(sim, c, clen, r, sizeof(r), &rlen);
+		if (e == DFI_E_CARD_TORN) {
+			printf("TORN\n");
+			if (dfi_sim_insert(sim) != DFI_OK)
+				return 1;
+		} else if (e != DFI_OK) {
+			printf("ERROR %s\n", dfi_strerror(e));
+		} else {
+			dfi_hex_encode(r, rlen, hex, sizeof(hex));
+			printf("%s\n", hex);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { O_IMAGE = 256, O_UID, O_SEED, O_MODEL, O_TEAR_AT, O_TEAR_MODE, O_TIMING,
+		O_VPCD, O_REINSERT, O_STDIO, O_NOFSYNC };
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, O_IMAGE },
+		{ "uid", required_argument, NULL, O_UID },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "tear-at", required_argument, NULL, O_TEAR_AT },
+		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
+		{ "timing", required_argument, NULL, O_TIMING },
+		{ "vpcd", required_argument, NULL, O_VPCD },
+		{ "reinsert-ms", required_argument, NULL, O_REINSERT },
+		{ "stdio", no_argument, NULL, O_STDIO },
+		{ "no-fsync", no_argument, NULL, O_NOFSYNC },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dfi_sim_config cfg = { 0 };
+	uint64_t tear_at = 0, reinsert = 1000, v;
+	enum dfi_sim_tear_mode tear_mode = DFI_SIM_TEAR_AFTER;
+	const char *vpcd = NULL;
+	bool use_stdio = false, quiet = false;
+	int o;
+
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (o) {
+		case O_IMAGE: cfg.image = optarg; break;
+		case O_UID: {
+			size_t n;
+			if (dfi_hex_decode(optarg, cfg.uid, sizeof(cfg.uid), &n) != DFI_OK || n != DFI_SIM_UID_LEN)
+				return fail("--uid needs 7 bytes as 14 hex digits, got '%s'", optarg);
+			cfg.has_uid = true;
+			break;
+		}
+		case O_SEED:
+			if (!parse_u64(optarg, UINT64_MAX, &cfg.seed))
+				return fail("--seed needs a non-negative integer, got '%s'", optarg);
+			cfg.has_seed = true;
+			break;
+		case O_MODEL:
+			if (strcmp(optarg, "ev1") == 0)
+				cfg.model = DFI_SIM_MODEL_EV1;
+			else if (strcmp(optarg, "ev2") == 0)
+				cfg.model = DFI_SIM_MODEL_EV2;
+			else
+				return fail("--model must be ev1 or ev2, got '%s'", optarg);
+			break;
+		case O_TEAR_AT:
+			if (!parse_u64(optarg, UINT32_MAX, &tear_at) || tear_at == 0)
+				return fail("--tear-at needs a positive integer, got '%s'", optarg);
+			break;
+		case O_TEAR_MODE:
+			if (strcmp(optarg, "before") == 0)
+				tear_mode = DFI_SIM_TEAR_BEFORE;
+			else if (strcmp(optarg, "after") == 0)
+				tear_mode = DFI_SIM_TEAR_AFTER;
+			else
+				return fail("--tear-mode must be before or after, got '%s'", optarg);
+			break;
+		case O_TIMING:
+			if (strcmp(optarg, "datasheet") == 0)
+				cfg.timing = DFI_SIM_TIMING_DATASHEET;
+			else if (strcmp(optarg, "none") == 0)
+				cfg.timing = DFI_SIM_TIMING_NONE;
+			else
+				return fail("--timing must be none or datasheet, got '%s'", optarg);
+			break;
+		case O_VPCD: vpcd = optarg; break;
+		case O_REINSERT:
+			if (!parse_u64(optarg, 600000, &reinsert))
+				return fail("--reinsert-ms needs 0..600000, got '%s'", optarg);
+			break;
+		case O_STDIO: use_stdio = true; break;
+		case O_NOFSYNC: cfg.no_fsync = true; break;
+		case 'q': quiet = true; break;
+		case 'h': usage(stdout); return 0;
+		default:
+			return fail("unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail("unexpected argument '%s' (see --help)", argv[optind]);
+	if ((vpcd != NULL) == use_stdio)
+		return fail("%s", "give exactly one of --vpcd HOST:PORT and --stdio");
+
+	char host[256];
+	uint16_t port = 0;
+	if (vpcd != NULL) {
+		const char *colon = strrchr(vpcd, ':');
+		if (colon == NULL || (size_t)(colon - vpcd) >= sizeof(host) || colon == vpcd ||
+		    !parse_u64(colon + 1, 65535, &v) || v == 0)
+			return fail("--vpcd needs HOST:PORT, got '%s'", vpcd);
+		memcpy(host, vpcd, (size_t)(colon - vpcd));
+		host[colon - vpcd] = '\0';
+		port = (uint16_t)v;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	dfi_sim *sim;
+	dfi_err e = dfi_sim_new(&sim, &cfg);
+	if (e != DFI_OK) {
+		fprintf(stderr, "desfire-sim: cannot open card image %s: %s\n",
+		    cfg.image ? cfg.image : "(memory)", dfi_strerror(e));
+		return 1;
+	}
+	if (tear_at > 0)
+		dfi_sim_set_tear(sim, (unsigned)tear_at, tear_mode);
+	int rc;
+	if (use_stdio) {
+		rc = run_stdio(sim);
+	} else {
+		e = dfi_sim_vpcd_run(sim, host, port, (int)reinsert, &stop_flag, quiet ? NULL : stderr);
+		rc = e == DFI_OK ? 0 : 1;
+		if (e != DFI_OK)
+			fprintf(stderr, "desfire-sim: %s\n", dfi_strerror(e));
+	}
+	struct dfi_sim_stats st;
+	dfi_sim_stats(sim, &st);
+	if (!quiet)
+		fprintf(stderr, "desfire-sim: %" PRIu64 " APDUs, %" PRIu64 " commits, %" PRIu64 " tears\n",
+		    st.apdus, st.commits, st.tears);
+	dfi_sim_free(sim);
+	return rc;
+}

@@ -1,0 +1,604 @@
+/* The simulator handle: APDU framing, dispatch, frames, tears, commits, timing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dfissue/util.h"
+#include "sim_internal.h"
+
+enum sm_auto { SELF = 0, AUTO_MAC, AUTO_FULL1 };
+
+struct cmd_desc {
+	uint8_t code;
+	sim_handler fn;
+	enum sm_auto sm;
+	uint8_t cls; /* timing class */
+};
+
+enum { T_READ = 0, T_WRITE, T_AUTH, T_CREATE, T_FORMAT };
+
+static const struct cmd_desc cmds[] = {
+	{ 0x60, cmd_get_version, AUTO_MAC, T_READ },
+	{ 0x51, cmd_get_card_uid, AUTO_MAC, T_READ },
+	{ 0x5A, cmd_select_app, SELF, T_READ },
+	{ 0x6A, cmd_get_app_ids, AUTO_MAC, T_READ },
+	{ 0xCA, cmd_create_app, AUTO_MAC, T_CREATE },
+	{ 0xDA, cmd_delete_app, AUTO_MAC, T_CREATE },
+	{ 0xFC, cmd_format, AUTO_MAC, T_FORMAT },
+	{ 0x6E, cmd_free_mem, AUTO_MAC, T_READ },
+	{ 0x5C, cmd_set_config, SELF, T_WRITE },
+	{ 0x0A, cmd_authenticate, SELF, T_AUTH },
+	{ 0x1A, cmd_authenticate, SELF, T_AUTH },
+	{ 0xAA, cmd_authenticate, SELF, T_AUTH },
+	{ 0x71, cmd_authenticate, SELF, T_AUTH },
+	{ 0x77, cmd_authenticate, SELF, T_AUTH },
+	{ 0xC4, cmd_change_key, SELF, T_WRITE },
+	{ 0x54, cmd_change_key_settings, AUTO_FULL1, T_WRITE },
+	{ 0x45, cmd_get_key_settings, AUTO_MAC, T_READ },
+	{ 0x64, cmd_get_key_version, AUTO_MAC, T_READ },
+	{ 0xCD, cmd_create_file, AUTO_MAC, T_CREATE },
+	{ 0xCB, cmd_create_file, AUTO_MAC, T_CREATE },
+	{ 0xCC, cmd_create_file, AUTO_MAC, T_CREATE },
+	{ 0xC1, cmd_create_file, AUTO_MAC, T_CREATE },
+	{ 0xC0, cmd_create_file, AUTO_MAC, T_CREATE },
+	{ 0xDF, cmd_delete_file, AUTO_MAC, T_CREATE },
+	{ 0x6F, cmd_get_file_ids, AUTO_MAC, T_READ },
+	{ 0xF5, cmd_get_file_settings, AUTO_MAC, T_READ },
+	{ 0x5F, cmd_change_file_settings, SELF, T_WRITE },
+	{ 0xBD, cmd_read_data, SELF, T_READ },
+	{ 0x3D, cmd_write, SELF, T_WRITE },
+	{ 0x6C, cmd_value_op, SELF, T_READ },
+	{ 0x0C, cmd_value_op, SELF, T_WRITE },
+	{ 0xDC, cmd_value_op, SELF, T_WRITE },
+	{ 0x1C, cmd_value_op, SELF, T_WRITE },
+	{ 0x3B, cmd_write, SELF, T_WRITE },
+	{ 0xBB, cmd_read_records, SELF, T_READ },
+	{ 0xEB, cmd_clear_records, AUTO_MAC, T_WRITE },
+	{ 0xC7, cmd_commit, AUTO_MAC, T_WRITE },
+	{ 0xA7, cmd_abort, AUTO_MAC, T_READ },
+};
+
+static const struct cmd_desc *
+find_cmd(uint8_t code)
+{
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (cmds[i].code == code)
+			return &cmds[i];
+	return NULL;
+}
+
+/* ---- state: load, commit, volatile reset --------------------------------- */
+
+static void
+drop_pending(dfi_sim *s)
+{
+	free(s->pend.resp);
+	if (s->pend.buf != NULL) {
+		dfi_wipe(s->pend.buf, s->pend.expected);
+		free(s->pend.buf);
+	}
+	dfi_wipe(&s->pend, sizeof(s->pend));
+	s->pend.kind = PEND_NONE;
+}
+
+static void
+reset_volatile(dfi_sim *s)
+{
+	drop_pending(s);
+	sm_clear(s);
+	if (s->card != NULL)
+		for (size_t i = 0; i < s->card->napps; i++)
+			for (size_t f = 0; f < DFI_SIM_MAX_FILES; f++)
+				sim_file_drop_pending(s->card->apps[i]->files[f]);
+	s->sel = NULL;
+	s->sel_aid = 0;
+}
+
+/* The committed state is kept encoded (the image bytes): re-inserting the
+ * card decodes it, so memory-only cards behave like image-backed ones. */
+static dfi_err
+commit_state(dfi_sim *s)
+{
+	uint8_t *blob;
+	size_t len;
+	dfi_err e = sim_image_encode(s->card, &blob, &len);
+	if (e != DFI_OK)
+		return e;
+	if (s->image != NULL && (e = sim_image_save(s->image, s->card, !s->cfg.no_fsync)) != DFI_OK) {
+		dfi_wipe(blob, len);
+		free(blob);
+		return e;
+	}
+	if (s->blob != NULL) {
+		dfi_wipe(s->blob, s->blob_len);
+		free(s->blob);
+	}
+	s->blob = blob;
+	s->blob_len = len;
+	s->stats.commits++;
+	return DFI_OK;
+}
+
+static dfi_err
+reload_state(dfi_sim *s)
+{
+	struct sim_card *c;
+	dfi_err e = sim_image_decode(s->blob, s->blob_len, &c);
+	if (e != DFI_OK)
+		return e;
+	reset_volatile(s);
+	sim_card_free(s->card);
+	s->card = c;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
+{
+	if (out == NULL || cfg == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	dfi_sim *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return DFI_E_NOMEM;
+	s->cfg = *cfg;
+	s->cfg.image = NULL;
+	dfi_err e = DFI_OK;
+	if (cfg->image != NULL && (s->image = strdup(cfg->image)) == NULL) {
+		e = DFI_E_NOMEM;
+		goto fail;
+	}
+	sim_rng_init(&s->rng, cfg->has_seed, cfg->seed);
+	struct sim_card *c = NULL;
+	if (s->image != NULL) {
+		e = sim_image_load(s->image, &c);
+		if (e != DFI_OK && e != DFI_E_NOT_FOUND)
+			goto fail;
+	}
+	if (c != NULL) {
+		if (cfg->has_uid && memcmp(cfg->uid, c->uid, DFI_SIM_UID_LEN) != 0) {
+			sim_card_free(c);
+			e = DFI_E_INVALID_ARG;
+			goto fail;
+		}
+		s->card = c;
+		e = commit_state(s);
+		s->stats.commits = 0;
+	} else {
+		uint8_t uid[DFI_SIM_UID_LEN];
+		if (cfg->has_uid) {
+			memcpy(uid, cfg->uid, sizeof(uid));
+		} else {
+			/* NXP manufacturer code, then six random bytes. */
+			uid[0] = 0x04;
+			if ((e = sim_rng_bytes(&s->rng, uid + 1, sizeof(uid) - 1)) != DFI_OK)
+				goto fail;
+		}
+		if ((s->card = sim_card_factory(uid)) == NULL) {
+			e = DFI_E_NOMEM;
+			goto fail;
+		}
+		e = commit_state(s);
+		s->stats.commits = 0;
+	}
+	if (e != DFI_OK)
+		goto fail;
+	s->random_uid[0] = 0x08;
+	if ((e = sim_rng_bytes(&s->rng, s->random_uid + 1, 3)) != DFI_OK)
+		goto fail;
+	s->present = true;
+	*out = s;
+	return DFI_OK;
+fail:
+	dfi_sim_free(s);
+	return e;
+}
+
+void
+dfi_sim_free(dfi_sim *s)
+{
+	if (s == NULL)
+		return;
+	reset_volatile(s);
+	sim_card_free(s->card);
+	if (s->blob != NULL) {
+		dfi_wipe(s->blob, s->blob_len);
+		free(s->blob);
+	}
+	free(s->rsp.data);
+	free(s->image);
+	dfi_wipe(s, sizeof(*s));
+	free(s);
+}
+
+void
+dfi_sim_remove(dfi_sim *s)
+{
+	if (s == NULL)
+		return;
+	reset_volatile(s);
+	s->present = false;
+}
+
+dfi_err
+dfi_sim_insert(dfi_sim *s)
+{
+	if (s == NULL)
+		return DFI_E_INVALID_ARG;
+	dfi_err e = reload_state(s);
+	if (e != DFI_OK)
+		return e;
+	s->present = true;
+	/* A card with random ID shows a fresh 4-byte ID at each activation. */
+	s->random_uid[0] = 0x08;
+	return sim_rng_bytes(&s->rng, s->random_uid + 1, 3);
+}
+
+bool
+dfi_sim_present(const dfi_sim *s)
+{
+	return s != NULL && s->present;
+}
+
+dfi_err
+dfi_sim_power_cycle(dfi_sim *s)
+{
+	dfi_sim_remove(s);
+	return dfi_sim_insert(s);
+}
+
+dfi_err
+dfi_sim_set_tear(dfi_sim *s, unsigned n, enum dfi_sim_tear_mode mode)
+{
+	if (s == NULL || (n > 0 && mode != DFI_SIM_TEAR_BEFORE && mode != DFI_SIM_TEAR_AFTER))
+		return DFI_E_INVALID_ARG;
+	s->tear_n = n;
+	s->tear_mode = mode;
+	return DFI_OK;
+}
+
+void
+dfi_sim_stats(const dfi_sim *s, struct dfi_sim_stats *out)
+{
+	if (s != NULL && out != NULL)
+		*out = s->stats;
+}
+
+size_t
+dfi_sim_atr(const dfi_sim *s, uint8_t *atr, size_t cap)
+{
+	/* PC/SC part 3 ATR for an ISO 14443-4 card without historical bytes. */
+	static const uint8_t a[] = { 0x3B, 0x81, 0x80, 0x01, 0x80, 0x80 };
+	(void)s;
+	if (atr == NULL || cap < sizeof(a))
+		return 0;
+	memcpy(atr, a, sizeof(a));
+	return sizeof(a);
+}
+
+void
+dfi_sim_uid(const dfi_sim *s, uint8_t uid[DFI_SIM_UID_LEN])
+{
+	memcpy(uid, s->card->uid, DFI_SIM_UID_LEN);
+}
+
+uint64_t
+dfi_sim_last_cost_us(const dfi_sim *s)
+{
+	return s->last_cost_us;
+}
+
+/* ---- framing --------------------------------------------------------------- */
+
+static void
+put_sw(uint8_t *out, size_t *len, uint8_t sw1, uint8_t sw2)
+{
+	out[(*len)++] = sw1;
+	out[(*len)++] = sw2;
+}
+
+/* Emits the next response frame from the pending buffer. */
+static void
+next_frame(dfi_sim *s, uint8_t *out, size_t *olen)
+{
+	struct sim_pending *p = &s->pend;
+	size_t left = p->resp_len - p->resp_off;
+	size_t n = left < p->chunk ? left : p->chunk;
+	if (p->version_split && p->resp_off >= 14)
+		n = left;
+	memcpy(out, p->resp + p->resp_off, n);
+	p->resp_off += n;
+	*olen = n;
+	if (p->resp_off < p->resp_len) {
+		put_sw(out, olen, 0x91, ST_MORE);
+	} else {
+		drop_pending(s);
+		put_sw(out, olen, 0x91, ST_OK);
+	}
+}
+
+static uint8_t
+run_handler(dfi_sim *s, const struct cmd_desc *cd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	if (cd->sm == SELF)
+		return cd->fn(s, cd->code, d, n, r);
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t len;
+	enum sm_mode mode = cd->sm == AUTO_FULL1 ? SM_FULL : SM_MAC;
+	/* Commands that need a session reach sm_in only when one exists. */
+	if (mode == SM_FULL && s->sess.kind == SESS_NONE)
+		return cd->fn(s, cd->code, d, n, r);
+	uint8_t st = sm_in(s, cd->code, d, n, 0, mode, s->sess.kind == SESS_EV2,
+	    mode == SM_FULL ? 1 : 0, buf, &len);
+	if (st != ST_OK)
+		return st;
+	st = cd->fn(s, cd->code, buf, len, r);
+	dfi_wipe(buf, sizeof(buf));
+	return st;
+}
+
+static uint64_t
+timing_us(const dfi_sim *s, const struct cmd_desc *cd, size_t bytes)
+{
+	/* 106 kbit/s, ~10 bit times per byte with framing and parity, plus
+	 * frame delay; per-class figures in docs/SIMULATOR.md. */
+	uint64_t us = 300 + (uint64_t)bytes * 94;
+	switch (cd != NULL ? cd->cls : T_READ) {
+	case T_AUTH: us += 4000; break;
+	case T_CREATE: us += 8000; break;
+	case T_FORMAT: us += 50000 + 4000 * (uint64_t)s->card->napps; break;
+	case T_WRITE: us += 1000; break;
+	default: us += 800; break;
+	}
+	/* EEPROM: about 1 ms erase+program per 32-byte page touched, 3 ms commit. */
+	if (s->eeprom_bytes > 0)
+		us += 3000 + 1000 * (uint64_t)((s->eeprom_bytes + 31) / 32);
+	return us;
+}
+
+/* One native command frame; writes data + SW into out (>= 64 bytes). */
+static void
+native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t *olen,
+    const struct cmd_desc **cdp)
+{
+	struct sim_resp *r = &s->rsp;
+	uint8_t st;
+	const struct cmd_desc *cd = NULL;
+	resp_reset(r);
+	s->dirty = false;
+	s->eeprom_bytes = 0;
+	*olen = 0;
+
+	if (cmd == 0xAF) {
+		switch (s->pend.kind) {
+		case PEND_AUTH:
+			cd = find_cmd(s->pend.auth_cmd);
+			st = cmd_auth_continue(s, d, n, r);
+			break;
+		case PEND_RESP:
+			if (n != 0) {
+				drop_pending(s);
+				st = ST_LENGTH;
+				break;
+			}
+			next_frame(s, out, olen);
+			return;
+		case PEND_CMD:
+			cd = find_cmd(s->pend.cmd);
+			if (n > s->pend.expected - s->pend.len) {
+				drop_pending(s);
+				st = ST_LENGTH;
+				break;
+			}
+			memcpy(s->pend.buf + s->pend.len, d, n);
+			s->pend.len += n;
+			if (s->pend.len < s->pend.expected) {
+				put_sw(out, olen, 0x91, ST_MORE);
+				*cdp = cd;
+				return;
+			}
+			{
+				uint8_t *buf = s->pend.buf;
+				size_t len = s->pend.len;
+				s->pend.buf = NULL;
+				drop_pending(s);
+				st = cd->fn(s, cd->code, buf, len, r);
+				dfi_wipe(buf, len);
+				free(buf);
+			}
+			break;
+		default:
+			st = ST_ILLEGAL_COMMAND;
+			break;
+		}
+	} else {
+		s->stats.commands++;
+		drop_pending(s);
+		cd = find_cmd(cmd);
+		if (cd == NULL || (s->cfg.model == DFI_SIM_MODEL_EV1 && (cmd == 0x71 || cmd == 0x77))) {
+			st = ST_ILLEGAL_COMMAND;
+		} else if (cmd == 0x3D || cmd == 0x3B) {
+			size_t exp = write_expected_len(s, cmd, d, n, &st);
+			if (st == ST_OK && n > exp) {
+				st = ST_LENGTH;
+			} else if (st == ST_OK && n < exp) {
+				s->pend.kind = PEND_CMD;
+				s->pend.cmd = cmd;
+				s->pend.expected = exp;
+				if ((s->pend.buf = malloc(exp)) == NULL) {
+					drop_pending(s);
+					st = ST_OUT_OF_EEPROM;
+				} else {
+					memcpy(s->pend.buf, d, n);
+					s->pend.len = n;
+					st = ST_MORE;
+				}
+			} else if (st == ST_OK) {
+				st = cd->fn(s, cmd, d, n, r);
+			}
+		} else {
+			st = run_handler(s, cd, d, n, r);
+		}
+	}
+	*cdp = cd;
+	if (r->oom)
+		st = ST_OUT_OF_EEPROM;
+
+	if (st == ST_OK && s->dirty && commit_state(s) != DFI_OK) {
+		/* The write did not reach the image: as an EEPROM failure, nothing changed. */
+		(void)reload_state(s);
+		st = 0xEE;
+	}
+	if (st == ST_MORE) {
+		if (r->len)
+			memcpy(out, r->data, r->len);
+		*olen = r->len;
+		put_sw(out, olen, 0x91, ST_MORE);
+		return;
+	}
+	if (st != ST_OK) {
+		/* Any error ends the session; the card keeps its committed state. */
+		if (s->dirty)
+			(void)reload_state(s);
+		else
+			sm_clear(s);
+		drop_pending(s);
+		put_sw(out, olen, 0x91, st);
+		return;
+	}
+	uint8_t *wire = malloc(r->len + 64);
+	size_t wlen = 0;
+	if (wire == NULL || sm_out(s, cmd == 0xAF && cd != NULL ? cd->code : cmd, r, wire, &wlen) != DFI_OK) {
+		free(wire);
+		sm_clear(s);
+		put_sw(out, olen, 0x91, 0xEE);
+		return;
+	}
+	struct sim_pending *p = &s->pend;
+	p->kind = PEND_RESP;
+	p->resp = wire;
+	p->resp_len = wlen;
+	p->resp_off = 0;
+	p->chunk = r->chunk ? r->chunk : DFI_SIM_MAX_FRAME - 1;
+	p->version_split = r->version_split;
+	if (r->version_split)
+		p->chunk = 7;
+	next_frame(s, out, olen);
+}
+
+static void
+iso_sw(uint8_t *out, size_t *olen, uint8_t sw1, uint8_t sw2)
+{
+	*olen = 0;
+	put_sw(out, olen, sw1, sw2);
+}
+
+/* Parses one C-APDU and produces the R-APDU into out (>= 64 bytes). */
+static void
+process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *olen)
+{
+	const struct cmd_desc *cd = NULL;
+	uint64_t cost = 0;
+	*olen = 0;
+	if (clen < 4) {
+		iso_sw(out, olen, 0x67, 0x00);
+		goto done;
+	}
+	if (c[0] == 0xFF) {
+		/* The reader's GET DATA: P1 00 = UID (the random ID when enabled). */
+		if (c[1] != 0xCA) {
+			iso_sw(out, olen, 0x6D, 0x00);
+		} else if (c[2] != 0x00 || c[3] != 0x00 || clen > 5) {
+			iso_sw(out, olen, 0x6A, 0x81);
+		} else {
+			bool rnd = s->card->config & 0x02;
+			size_t ulen = rnd ? 4 : DFI_SIM_UID_LEN;
+			size_t le = clen == 5 ? c[4] : 0;
+			if (le != 0 && le < ulen) {
+				iso_sw(out, olen, 0x6C, (uint8_t)ulen);
+			} else {
+				memcpy(out, rnd ? s->random_uid : s->card->uid, ulen);
+				*olen = ulen;
+				put_sw(out, olen, 0x90, 0x00);
+			}
+		}
+		goto done;
+	}
+	if (c[0] == 0x00) {
+		/* ISO 7816-4 file system commands are not simulated. */
+		iso_sw(out, olen, c[1] == 0xA4 ? 0x6A : 0x6D, c[1] == 0xA4 ? 0x82 : 0x00);
+		goto done;
+	}
+	if (c[0] != 0x90) {
+		iso_sw(out, olen, 0x6E, 0x00);
+		goto done;
+	}
+	if (c[2] != 0x00 || c[3] != 0x00) {
+		iso_sw(out, olen, 0x6A, 0x86);
+		goto done;
+	}
+	size_t lc = 0;
+	const uint8_t *data = c + 5;
+	if (clen == 4 || clen == 5) {
+		lc = 0;
+	} else {
+		lc = c[4];
+		if (lc == 0 || (clen != 5 + lc && clen != 6 + lc)) {
+			iso_sw(out, olen, 0x67, 0x00);
+			goto done;
+		}
+	}
+	if (1 + lc > DFI_SIM_MAX_FRAME) {
+		s->stats.commands++;
+		drop_pending(s);
+		sm_clear(s);
+		iso_sw(out, olen, 0x91, ST_LENGTH);
+		goto done;
+	}
+	native(s, c[1], data, lc, out, olen, &cd);
+	cost = timing_us(s, cd, clen + *olen);
+done:
+	if (cost == 0)
+		cost = 300 + (uint64_t)(clen + *olen) * 94;
+	s->last_cost_us = cost;
+	s->stats.modeled_us += cost;
+	if (s->cfg.timing == DFI_SIM_TIMING_DATASHEET) {
+		struct timespec ts = { (time_t)(cost / 1000000), (long)(cost % 1000000) * 1000 };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+dfi_err
+dfi_sim_process(dfi_sim *s, const uint8_t *capdu, size_t clen, uint8_t *rapdu,
+    size_t cap, size_t *rlen)
+{
+	if (s == NULL || capdu == NULL || rapdu == NULL || rlen == NULL)
+		return DFI_E_INVALID_ARG;
+	*rlen = 0;
+	if (!s->present)
+		return DFI_E_NO_CARD;
+	s->stats.apdus++;
+	bool tear = false;
+	if (s->tear_n > 0 && --s->tear_n == 0) {
+		tear = true;
+		s->stats.tears++;
+		if (s->tear_mode == DFI_SIM_TEAR_BEFORE) {
+			dfi_sim_remove(s);
+			return DFI_E_CARD_TORN;
+		}
+	}
+	uint8_t out[DFI_SIM_MAX_FRAME + 16];
+	size_t olen;
+	process_apdu(s, capdu, clen, out, &olen);
+	if (tear) {
+		dfi_sim_remove(s);
+		return DFI_E_CARD_TORN;
+	}
+	if (olen > cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	memcpy(rapdu, out, olen);
+	*rlen = olen;
+	return DFI_OK;
+}

@@ -1,0 +1,379 @@
+/* File contents: data, value and record files, and transactions. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "sim_internal.h"
+
+#define R_READ(f) ((uint8_t)((f)->ar >> 12))
+#define R_WRITE(f) ((uint8_t)(((f)->ar >> 8) & 0x0F))
+#define R_RW(f) ((uint8_t)(((f)->ar >> 4) & 0x0F))
+
+static uint8_t
+lookup(dfi_sim *s, const uint8_t *d, size_t n, size_t hdr, struct sim_file **out)
+{
+	if (s->sel == NULL)
+		return ST_PERMISSION;
+	if (n < hdr)
+		return ST_LENGTH;
+	if (d[0] >= DFI_SIM_MAX_FILES)
+		return ST_PARAMETER;
+	if ((*out = s->sel->files[d[0]]) == NULL)
+		return ST_FILE_NOT_FOUND;
+	return ST_OK;
+}
+
+static bool
+is_record(const struct sim_file *f)
+{
+	return f->type == DFI_SIM_FILE_LINEAR_RECORD || f->type == DFI_SIM_FILE_CYCLIC_RECORD;
+}
+
+static size_t
+mac_len(const dfi_sim *s)
+{
+	return s->sess.kind == SESS_D40 ? 4 : 8;
+}
+
+/* Header checks shared by the first frame and the complete command. */
+static uint8_t
+write_check(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_file **fp,
+    enum sm_mode *mode, uint32_t *off, uint32_t *len)
+{
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 7, &f);
+	if (st != ST_OK)
+		return st;
+	bool rec = cmd == 0x3B;
+	if (rec ? !is_record(f) : (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP))
+		return ST_PARAMETER;
+	uint8_t rights[2] = { R_WRITE(f), R_RW(f) };
+	if ((st = sim_file_access(s, f, rights, 2, mode)) != ST_OK)
+		return st;
+	*off = le24(d + 1);
+	*len = le24(d + 4);
+	if (*len == 0)
+		return ST_LENGTH;
+	if ((uint64_t)*off + *len > f->size)
+		return ST_BOUNDARY;
+	if (rec && f->type == DFI_SIM_FILE_LINEAR_RECORD && !f->pwritten &&
+	    (f->pclear ? 0 : f->nrec) >= f->max_rec)
+		return ST_BOUNDARY;
+	*fp = f;
+	return ST_OK;
+}
+
+size_t
+write_expected_len(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *st)
+{
+	struct sim_file *f;
+	enum sm_mode mode;
+	uint32_t off, len;
+	*st = write_check(s, cmd, d, n, &f, &mode, &off, &len);
+	if (*st != ST_OK)
+		return 0;
+	size_t w = len;
+	if (s->sess.kind == SESS_NONE || mode == SM_PLAIN)
+		return 7 + w;
+	if (mode == SM_MAC)
+		return 7 + w + mac_len(s);
+	switch (s->sess.kind) {
+	case SESS_D40: return 7 + (w + 2 + 7) / 8 * 8;
+	case SESS_EV1: {
+		size_t bl = dfi_keytype_blocklen(s->sess.st);
+		return 7 + (w + 4 + bl - 1) / bl * bl;
+	}
+	default: return 7 + (w + 1 + 15) / 16 * 16 + 8;
+	}
+}
+
+uint8_t
+cmd_write(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	struct sim_file *f;
+	enum sm_mode mode;
+	uint32_t off, len;
+	uint8_t st = write_check(s, cmd, d, n, &f, &mode, &off, &len);
+	if (st != ST_OK)
+		return st;
+	uint8_t *buf = malloc(n + 16);
+	size_t blen;
+	if (buf == NULL)
+		return ST_OUT_OF_EEPROM;
+	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), len, buf, &blen);
+	if (st == ST_OK && blen != 7 + (size_t)len)
+		st = ST_LENGTH;
+	if (st != ST_OK)
+		goto out;
+	const uint8_t *data = buf + 7;
+	if (f->type == DFI_SIM_FILE_STD) {
+		memcpy(f->data + off, data, len);
+		s->dirty = true;
+		s->eeprom_bytes += len;
+	} else if (f->type == DFI_SIM_FILE_BACKUP) {
+		if (f->pdata == NULL) {
+			if ((f->pdata = malloc(f->size)) == NULL) {
+				st = ST_OUT_OF_EEPROM;
+				goto out;
+			}
+			memcpy(f->pdata, f->data, f->size);
+		}
+		memcpy(f->pdata + off, data, len);
+		f->pwritten = true;
+		s->eeprom_bytes += len;
+	} else {
+		if (f->pdata == NULL && (f->pdata = calloc(1, f->size)) == NULL) {
+			st = ST_OUT_OF_EEPROM;
+			goto out;
+		}
+		memcpy(f->pdata + off, data, len);
+		f->pwritten = true;
+		s->eeprom_bytes += len;
+	}
+	r->mode = mode;
+out:
+	dfi_wipe(buf, n + 16);
+	free(buf);
+	return st;
+}
+
+uint8_t
+cmd_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 7, &f);
+	if (st != ST_OK)
+		return st;
+	if (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP)
+		return ST_PARAMETER;
+	uint8_t rights[2] = { R_READ(f), R_RW(f) };
+	enum sm_mode mode;
+	if ((st = sim_file_access(s, f, rights, 2, &mode)) != ST_OK)
+		return st;
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t blen;
+	if (n > DFI_SIM_MAX_FRAME)
+		return ST_LENGTH;
+	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
+	if (st != ST_OK)
+		return st;
+	if (blen != 7)
+		return ST_LENGTH;
+	uint32_t off = le24(buf + 1), len = le24(buf + 4);
+	if (off >= f->size)
+		return ST_BOUNDARY;
+	if (len == 0)
+		len = f->size - off;
+	if ((uint64_t)off + len > f->size)
+		return ST_BOUNDARY;
+	/* A backup file reads as last committed. */
+	resp_put(r, f->data + off, len);
+	r->mode = mode;
+	return ST_OK;
+}
+
+uint8_t
+cmd_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 1, &f);
+	if (st != ST_OK)
+		return st;
+	if (f->type != DFI_SIM_FILE_VALUE)
+		return ST_PARAMETER;
+	uint8_t rights[3];
+	size_t nr;
+	switch (cmd) {
+	case 0x6C: /* GetValue */
+	case 0xDC: /* Debit */
+		rights[0] = R_READ(f); rights[1] = R_WRITE(f); rights[2] = R_RW(f); nr = 3;
+		break;
+	case 0x0C: /* Credit */
+		rights[0] = R_RW(f); nr = 1;
+		break;
+	default: /* LimitedCredit */
+		rights[0] = R_WRITE(f); rights[1] = R_RW(f); nr = 2;
+		break;
+	}
+	enum sm_mode mode;
+	if ((st = sim_file_access(s, f, rights, nr, &mode)) != ST_OK)
+		return st;
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t blen, plen = cmd == 0x6C ? 0 : 4;
+	if (n > DFI_SIM_MAX_FRAME)
+		return ST_LENGTH;
+	st = sm_in(s, cmd, d, n, 1, mode, sm_cmd_sends_mac(s, cmd), plen, buf, &blen);
+	if (st != ST_OK)
+		return st;
+	if (blen != 1 + plen)
+		return ST_LENGTH;
+	r->mode = mode;
+	if (cmd == 0x6C) {
+		resp_le32(r, (uint32_t)f->value);
+		return ST_OK;
+	}
+	int32_t amount = (int32_t)le32(buf + 1);
+	if (amount < 0)
+		return ST_PARAMETER;
+	int64_t cur = f->pvalue_set ? f->pvalue : f->value, nv;
+	if (cmd == 0x0C) {
+		nv = cur + amount;
+		if (nv > f->upper)
+			return ST_BOUNDARY;
+	} else if (cmd == 0xDC) {
+		nv = cur - amount;
+		if (nv < f->lower)
+			return ST_BOUNDARY;
+		f->pdebits += amount;
+	} else {
+		if (!(f->vflags & 0x01) || f->plimited)
+			return ST_PERMISSION;
+		if (amount > f->lc_value)
+			return ST_BOUNDARY;
+		nv = cur + amount;
+		if (nv > f->upper)
+			return ST_BOUNDARY;
+		f->plimited = true;
+	}
+	f->pvalue = (int32_t)nv;
+	f->pvalue_set = true;
+	s->eeprom_bytes += 4;
+	return ST_OK;
+}
+
+uint8_t
+cmd_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 7, &f);
+	if (st != ST_OK)
+		return st;
+	if (!is_record(f))
+		return ST_PARAMETER;
+	uint8_t rights[2] = { R_READ(f), R_RW(f) };
+	enum sm_mode mode;
+	if ((st = sim_file_access(s, f, rights, 2, &mode)) != ST_OK)
+		return st;
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t blen;
+	if (n > DFI_SIM_MAX_FRAME)
+		return ST_LENGTH;
+	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
+	if (st != ST_OK)
+		return st;
+	if (blen != 7)
+		return ST_LENGTH;
+	/* Record 0 is the newest; records come out oldest first. */
+	uint32_t roff = le24(buf + 1), cnt = le24(buf + 4), cur = f->nrec;
+	if (roff >= cur)
+		return ST_BOUNDARY;
+	if (cnt == 0)
+		cnt = cur - roff;
+	if ((uint64_t)roff + cnt > cur)
+		return ST_BOUNDARY;
+	for (uint32_t i = cur - roff - cnt; i < cur - roff; i++)
+		resp_put(r, f->data + sim_record_offset(f, i), f->size);
+	r->mode = mode;
+	return ST_OK;
+}
+
+uint8_t
+cmd_clear_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd;
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 1, &f);
+	if (st != ST_OK)
+		return st;
+	if (n != 1)
+		return ST_LENGTH;
+	if (!is_record(f))
+		return ST_PARAMETER;
+	uint8_t rights[1] = { R_RW(f) };
+	enum sm_mode mode;
+	if ((st = sim_file_access(s, f, rights, 1, &mode)) != ST_OK)
+		return st;
+	sim_file_drop_pending(f);
+	f->pclear = true;
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+static void
+commit_file(dfi_sim *s, struct sim_file *f)
+{
+	switch (f->type) {
+	case DFI_SIM_FILE_BACKUP:
+		if (f->pwritten) {
+			memcpy(f->data, f->pdata, f->size);
+			s->dirty = true;
+			s->eeprom_bytes += f->size;
+		}
+		break;
+	case DFI_SIM_FILE_VALUE:
+		if (f->pvalue_set) {
+			f->value = f->pvalue;
+			if (f->plimited)
+				f->lc_value = 0;
+			if (f->pdebits > 0)
+				f->lc_value = f->pdebits > INT32_MAX ? INT32_MAX : (int32_t)f->pdebits;
+			s->dirty = true;
+			s->eeprom_bytes += 16;
+		}
+		break;
+	case DFI_SIM_FILE_LINEAR_RECORD:
+	case DFI_SIM_FILE_CYCLIC_RECORD:
+		if (f->pclear) {
+			f->nrec = 0;
+			f->head = 0;
+			s->dirty = true;
+			s->eeprom_bytes += 16;
+		}
+		if (f->pwritten) {
+			/* A cyclic file keeps one record free for the write in progress. */
+			if (f->type == DFI_SIM_FILE_CYCLIC_RECORD && f->nrec >= f->max_rec - 1) {
+				f->head = (f->head + 1) % f->max_rec;
+				f->nrec--;
+			}
+			if (f->nrec < f->max_rec) {
+				memcpy(f->data + sim_record_offset(f, f->nrec), f->pdata, f->size);
+				f->nrec++;
+			}
+			s->dirty = true;
+			s->eeprom_bytes += f->size;
+		}
+		break;
+	default:
+		break;
+	}
+	sim_file_drop_pending(f);
+}
+
+uint8_t
+cmd_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (s->sel == NULL)
+		return ST_PERMISSION;
+	if (n != 0)
+		return ST_LENGTH;
+	for (size_t i = 0; i < DFI_SIM_MAX_FILES; i++)
+		if (s->sel->files[i] != NULL)
+			commit_file(s, s->sel->files[i]);
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_abort(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (s->sel == NULL)
+		return ST_PERMISSION;
+	if (n != 0)
+		return ST_LENGTH;
+	sim_abort_transaction(s);
+	r->mode = SM_MAC;
+	return ST_OK;
+}

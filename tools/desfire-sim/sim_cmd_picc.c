@@ -1,0 +1,255 @@
+/* PICC-level commands: version, UID, applications, format, memory, configuration. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "sim_internal.h"
+
+/* Production batch and date the simulated card reports (GetVersion). */
+static const uint8_t batch[5] = { 0xD1, 0x5E, 0x00, 0x00, 0x01 };
+#define PROD_WEEK 0x26
+#define PROD_YEAR 0x24
+
+uint8_t
+cmd_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	/* vendor NXP, type DESFire, subtype, major, minor, 8 KB (2^13), ISO 14443-2/3 */
+	static const uint8_t ev1_hw[7] = { 0x04, 0x01, 0x01, 0x01, 0x00, 0x1A, 0x05 };
+	static const uint8_t ev1_sw[7] = { 0x04, 0x01, 0x01, 0x01, 0x04, 0x1A, 0x05 };
+	static const uint8_t ev2_hw[7] = { 0x04, 0x01, 0x01, 0x12, 0x00, 0x1A, 0x05 };
+	static const uint8_t ev2_sw[7] = { 0x04, 0x01, 0x01, 0x12, 0x00, 0x1A, 0x05 };
+	bool ev1 = s->cfg.model == DFI_SIM_MODEL_EV1;
+	resp_put(r, ev1 ? ev1_hw : ev2_hw, 7);
+	resp_put(r, ev1 ? ev1_sw : ev2_sw, 7);
+	uint8_t uid[DFI_SIM_UID_LEN] = { 0 };
+	/* With random ID on, the card hides its UID until authenticated. */
+	if (!(s->card->config & 0x02) || s->sess.kind != SESS_NONE)
+		memcpy(uid, s->card->uid, sizeof(uid));
+	resp_put(r, uid, sizeof(uid));
+	resp_put(r, batch, sizeof(batch));
+	resp_u8(r, PROD_WEEK);
+	resp_u8(r, PROD_YEAR);
+	r->version_split = true;
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	if (s->sess.kind == SESS_NONE)
+		return ST_AUTH;
+	resp_put(r, s->card->uid, DFI_SIM_UID_LEN);
+	r->mode = SM_FULL;
+	return ST_OK;
+}
+
+uint8_t
+cmd_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd;
+	if (n != 3)
+		return ST_LENGTH;
+	/* Selecting ends the session and any open transaction. */
+	sim_abort_transaction(s);
+	sm_clear(s);
+	uint32_t aid = le24(d);
+	s->sel = NULL;
+	s->sel_aid = 0;
+	if (aid != 0) {
+		struct sim_app *a = sim_find_app(s->card, aid);
+		if (a == NULL)
+			return ST_APP_NOT_FOUND;
+		s->sel = a;
+		s->sel_aid = aid;
+	}
+	r->mode = SM_PLAIN;
+	return ST_OK;
+}
+
+uint8_t
+cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	if (s->sel != NULL)
+		return ST_PERMISSION;
+	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x02))
+		return ST_AUTH;
+	for (size_t i = 0; i < s->card->napps; i++)
+		resp_le24(r, s->card->apps[i]->aid);
+	r->chunk = 57; /* 19 AIDs per frame */
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd;
+	if (s->sel != NULL)
+		return ST_PERMISSION;
+	if (n < 5)
+		return ST_LENGTH;
+	bool iso = d[4] & 0x20;
+	if (iso ? (n < 7 || n > 7 + 16) : n != 5)
+		return ST_LENGTH;
+	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x04))
+		return ST_AUTH;
+	uint32_t aid = le24(d);
+	uint8_t ks = d[3], nkeys = d[4] & 0x0F, kfam = d[4] >> 6;
+	if (aid == 0 || nkeys < 1 || nkeys > DFI_SIM_MAX_KEYS || kfam > KF_AES || (d[4] & 0x10))
+		return ST_PARAMETER;
+	if (sim_find_app(s->card, aid) != NULL)
+		return ST_DUPLICATE;
+	if (s->card->napps >= DFI_SIM_MAX_APPS)
+		return ST_COUNT;
+	struct sim_app *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return ST_OUT_OF_EEPROM;
+	a->aid = aid;
+	a->ks = ks;
+	a->nkeys = nkeys;
+	a->kfam = kfam;
+	if (iso) {
+		a->has_iso = true;
+		a->iso_fid = (uint16_t)(d[5] | d[6] << 8);
+		a->dfname_len = (uint8_t)(n - 7);
+		memcpy(a->dfname, d + 7, a->dfname_len);
+	}
+	for (size_t k = 0; k < nkeys; k++) {
+		if (s->card->has_default_key)
+			a->keys[k] = s->card->default_key;
+		if (kfam != KF_AES)
+			a->keys[k].aes_ver = 0;
+	}
+	s->card->apps[s->card->napps++] = a;
+	if (sim_mem_used(s->card) > SIM_EEPROM_BYTES) {
+		s->card->napps--;
+		sim_app_free(a);
+		return ST_OUT_OF_EEPROM;
+	}
+	s->dirty = true;
+	s->eeprom_bytes += 64;
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd;
+	if (n != 3)
+		return ST_LENGTH;
+	uint32_t aid = le24(d);
+	if (aid == 0)
+		return ST_PARAMETER;
+	size_t i;
+	for (i = 0; i < s->card->napps && s->card->apps[i]->aid != aid; i++)
+		;
+	if (i == s->card->napps)
+		return ST_APP_NOT_FOUND;
+	bool ok = (s->card->picc_ks & 0x04) ||
+	    (s->sel == NULL && sim_master_authed(s)) ||
+	    (s->sel != NULL && s->sel->aid == aid && sim_master_authed(s));
+	if (!ok)
+		return ST_AUTH;
+	struct sim_app *a = s->card->apps[i];
+	memmove(&s->card->apps[i], &s->card->apps[i + 1],
+	    (s->card->napps - i - 1) * sizeof(s->card->apps[0]));
+	s->card->napps--;
+	if (s->sel == a) {
+		/* The application is gone: back to the PICC level, unauthenticated. */
+		s->sel = NULL;
+		s->sel_aid = 0;
+		sm_clear(s);
+	}
+	sim_app_free(a);
+	s->dirty = true;
+	s->eeprom_bytes += 32;
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	if (s->sel != NULL)
+		return ST_PERMISSION;
+	if (!sim_master_authed(s))
+		return ST_AUTH;
+	if (s->card->config & 0x01)
+		return ST_PERMISSION;
+	for (size_t i = 0; i < s->card->napps; i++) {
+		s->eeprom_bytes += 32;
+		sim_app_free(s->card->apps[i]);
+	}
+	s->card->napps = 0;
+	s->dirty = true;
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
+cmd_free_mem(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	resp_le24(r, sim_free_memory(s->card));
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+/* Options: 0x00 card configuration (bit 0 disable FormatPICC, bit 1
+ * random ID; both irreversible), 0x01 default key for new applications
+ * (24 key bytes + version). Other options (ATS, ...) are refused. */
+uint8_t
+cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	if (n < 1)
+		return ST_LENGTH;
+	if (s->sel != NULL)
+		return ST_PERMISSION;
+	if (!sim_master_authed(s))
+		return ST_AUTH;
+	size_t plainlen;
+	switch (d[0]) {
+	case 0x00: plainlen = 1; break;
+	case 0x01: plainlen = 25; break;
+	default: return ST_PARAMETER;
+	}
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t len;
+	uint8_t st = sm_in(s, cmd, d, n, 1, SM_FULL, false, plainlen, buf, &len);
+	if (st != ST_OK)
+		return st;
+	if (len != 1 + plainlen) {
+		dfi_wipe(buf, sizeof(buf));
+		return ST_LENGTH;
+	}
+	if (d[0] == 0x00) {
+		if (buf[1] & ~0x03)
+			return ST_PARAMETER;
+		s->card->config |= buf[1];
+	} else {
+		memcpy(s->card->default_key.k, buf + 1, 24);
+		s->card->default_key.aes_ver = buf[25];
+		s->card->has_default_key = true;
+	}
+	dfi_wipe(buf, sizeof(buf));
+	s->dirty = true;
+	s->eeprom_bytes += 32;
+	r->mode = SM_FULL;
+	return ST_OK;
+}
