@@ -14,13 +14,55 @@
 struct hkey {
 	dfi_hsm *h;
 	dfi_keytype type;
-	CK_OBJECT_HANDLE obj;    /* what cipher/cmac use */
-	int owned;               /* obj is our session object: destroy it */
-	CK_OBJECT_HANDLE master; /* with_bytes: K = ECB(master, data) */
+	/* The base key itself, or the master a derived key comes from. */
+	struct dfi_hsm_ref master;
+	/* Derived keys: K = ECB(master, data), held as a session object that
+	 * is derived again when a re-login invalidated it (under h->refmu). */
+	int derived;
+	CK_OBJECT_HANDLE dobj;
+	unsigned dgen;
 	uint8_t data[DFI_MAX_KEY_LEN];
 	size_t datalen;
 	atomic_int no_cmac_mech; /* the token lacks CKM_*_CMAC: use CBC */
 };
+
+static CK_RV derive(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE master,
+    CK_OBJECT_HANDLE *out);
+
+/* The handle cipher and CMAC use now. */
+static CK_RV
+hkey_obj(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE *out)
+{
+	if (!k->derived)
+		return dfi_hsm_ref_get(h, s, &k->master, out);
+	pthread_mutex_lock(&h->refmu);
+	unsigned gen = atomic_load(&h->gen);
+	if (k->dobj != CK_INVALID_HANDLE && k->dgen == gen) {
+		*out = k->dobj;
+		pthread_mutex_unlock(&h->refmu);
+		return CKR_OK;
+	}
+	pthread_mutex_unlock(&h->refmu);
+	CK_OBJECT_HANDLE m, d;
+	CK_RV rv = dfi_hsm_ref_get(h, s, &k->master, &m);
+	if (rv == CKR_OK)
+		rv = derive(h, s, k, m, &d);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&h->refmu);
+	if (k->dobj != CK_INVALID_HANDLE && k->dgen == gen) {
+		/* another thread derived it meanwhile: keep one */
+		pthread_mutex_unlock(&h->refmu);
+		(void)P11(h, C_DestroyObject, s, d);
+		pthread_mutex_lock(&h->refmu);
+	} else {
+		k->dobj = d;
+		k->dgen = gen;
+	}
+	*out = k->dobj;
+	pthread_mutex_unlock(&h->refmu);
+	return CKR_OK;
+}
 
 static CK_MECHANISM_TYPE
 mech_for(dfi_keytype t, int cbc)
@@ -45,14 +87,17 @@ op_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct cipher_arg *a = argp;
 	size_t bl = dfi_keytype_blocklen(a->k->type);
 	CK_MECHANISM m = { mech_for(a->k->type, a->iv != NULL), (void *)a->iv, a->iv != NULL ? bl : 0 };
-	CK_RV rv;
+	CK_OBJECT_HANDLE key;
+	CK_RV rv = hkey_obj(h, s, a->k, &key);
+	if (rv != CKR_OK)
+		return rv;
 	CK_ULONG outlen = a->len;
 	if (a->encrypt) {
-		rv = P11(h, C_EncryptInit, s, &m, a->k->obj);
+		rv = P11(h, C_EncryptInit, s, &m, key);
 		if (rv == CKR_OK)
 			rv = P11(h, C_Encrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
 	} else {
-		rv = P11(h, C_DecryptInit, s, &m, a->k->obj);
+		rv = P11(h, C_DecryptInit, s, &m, key);
 		if (rv == CKR_OK)
 			rv = P11(h, C_Decrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
 	}
@@ -102,7 +147,11 @@ op_cmac(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct cmac_arg *a = argp;
 	size_t bl = dfi_keytype_blocklen(a->k->type);
 	CK_MECHANISM m = { a->k->type == DFI_KT_AES128 ? CKM_AES_CMAC : CKM_DES3_CMAC, NULL, 0 };
-	CK_RV rv = P11(h, C_SignInit, s, &m, a->k->obj);
+	CK_OBJECT_HANDLE key;
+	CK_RV rv = hkey_obj(h, s, a->k, &key);
+	if (rv != CKR_OK)
+		return rv;
+	rv = P11(h, C_SignInit, s, &m, key);
 	if (rv != CKR_OK)
 		return rv;
 	uint8_t one = 0;
@@ -164,7 +213,7 @@ hkey_cmac(void *ctx, const uint8_t *msg, size_t len, uint8_t *mac)
 }
 
 struct enc_arg {
-	CK_OBJECT_HANDLE key;
+	struct dfi_hsm_ref *key;
 	dfi_keytype type;
 	const uint8_t *in;
 	uint8_t *out;
@@ -175,8 +224,11 @@ static CK_RV
 op_ecb(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct enc_arg *a = argp;
-	return dfi_hsm_encrypt(h, s, a->key, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out,
-	    a->len);
+	CK_OBJECT_HANDLE key;
+	CK_RV rv = dfi_hsm_ref_get(h, s, a->key, &key);
+	if (rv != CKR_OK)
+		return rv;
+	return dfi_hsm_encrypt(h, s, key, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out, a->len);
 }
 
 /* THE audited materialization (SECURITY.md, "What reaches host memory"):
@@ -191,7 +243,7 @@ hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 	uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
 	if (key == NULL)
 		return DFI_E_NOMEM;
-	struct enc_arg a = { k->master, k->type, k->data, key, k->datalen };
+	struct enc_arg a = { &k->master, k->type, k->data, key, k->datalen };
 	dfi_err e = dfi_hsm_run(k->h, "C_Encrypt", op_ecb, &a);
 	if (e == DFI_OK)
 		e = fn(arg, key, k->datalen);
@@ -202,7 +254,14 @@ hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 static CK_RV
 op_destroy(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
-	return P11(h, C_DestroyObject, s, *(CK_OBJECT_HANDLE *)argp);
+	struct hkey *k = argp;
+	pthread_mutex_lock(&h->refmu);
+	CK_OBJECT_HANDLE d = k->dobj;
+	/* after a re-login the old handle may name nothing, or another object */
+	int live = d != CK_INVALID_HANDLE && k->dgen == atomic_load(&h->gen);
+	k->dobj = CK_INVALID_HANDLE;
+	pthread_mutex_unlock(&h->refmu);
+	return live ? P11(h, C_DestroyObject, s, d) : CKR_OK;
 }
 
 static void
@@ -211,8 +270,8 @@ hkey_destroy(void *ctx)
 	struct hkey *k = ctx;
 	if (k == NULL)
 		return;
-	if (k->owned)
-		(void)dfi_hsm_run(k->h, "C_DestroyObject", op_destroy, &k->obj);
+	if (k->derived)
+		(void)dfi_hsm_run(k->h, "C_DestroyObject", op_destroy, k);
 	dfi_wipe(k, sizeof(*k));
 	free(k);
 }
@@ -244,28 +303,21 @@ dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8
 		return DFI_E_NOMEM;
 	k->h = h;
 	k->type = type;
-	k->obj = key->obj;
+	pthread_mutex_lock(&h->refmu);
+	k->master = key->ref;
+	pthread_mutex_unlock(&h->refmu);
 	return dfi_cardkey_new(out, type, version, &base_ops, k);
 }
 
-struct derive_arg {
-	const dfi_hsm_key *master;
-	const uint8_t *data;
-	size_t len;
-	CK_OBJECT_HANDLE obj;
-};
-
 static CK_RV
-op_derive(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+derive(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE master, CK_OBJECT_HANDLE *out)
 {
-	struct derive_arg *a = argp;
-	CK_KEY_DERIVATION_STRING_DATA p = { (CK_BYTE *)a->data, a->len };
-	CK_MECHANISM m = { a->master->type == DFI_KT_AES128 ? CKM_AES_ECB_ENCRYPT_DATA
-							    : CKM_DES3_ECB_ENCRYPT_DATA,
+	CK_KEY_DERIVATION_STRING_DATA p = { k->data, k->datalen };
+	CK_MECHANISM m = { k->type == DFI_KT_AES128 ? CKM_AES_ECB_ENCRYPT_DATA : CKM_DES3_ECB_ENCRYPT_DATA,
 		&p, sizeof(p) };
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = a->master->ck_type;
-	CK_ULONG vlen = a->len;
+	CK_KEY_TYPE kt = k->master.kt;
+	CK_ULONG vlen = k->datalen;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
@@ -281,7 +333,14 @@ op_derive(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	};
 	/* DES-family key types fix their length: CKA_VALUE_LEN is only for AES. */
 	CK_ULONG nt = kt == CKK_AES ? 10 : 9;
-	return P11(h, C_DeriveKey, s, &m, a->master->obj, t, nt, &a->obj);
+	return P11(h, C_DeriveKey, s, &m, master, t, nt, out);
+}
+
+static CK_RV
+op_derive(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	CK_OBJECT_HANDLE o;
+	return hkey_obj(h, s, argp, &o);
 }
 
 dfi_err
@@ -297,26 +356,27 @@ dfi_hsm_cardkey_diversified(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype t
 	dfi_err e = dfi_an10922_blocks(type, master->l, m, mlen, b1, b2, &len);
 	if (e != DFI_OK)
 		return e;
-	struct enc_arg ea = { master->obj, type, b1, c1, len };
-	e = dfi_hsm_run(h, "C_Encrypt", op_ecb, &ea);
-	if (e != DFI_OK)
-		return e;
 	struct hkey *k = calloc(1, sizeof(*k));
 	if (k == NULL)
 		return DFI_E_NOMEM;
-	for (size_t i = 0; i < len; i++)
-		k->data[i] = c1[i] ^ b2[i];
-	k->datalen = len;
-	struct derive_arg da = { master, k->data, len, CK_INVALID_HANDLE };
-	e = dfi_hsm_run(h, "C_DeriveKey", op_derive, &da);
+	k->h = h;
+	k->type = type;
+	pthread_mutex_lock(&h->refmu);
+	k->master = master->ref;
+	pthread_mutex_unlock(&h->refmu);
+	k->derived = 1;
+	k->dobj = CK_INVALID_HANDLE;
+	struct enc_arg ea = { &k->master, type, b1, c1, len };
+	e = dfi_hsm_run(h, "C_Encrypt", op_ecb, &ea);
+	if (e == DFI_OK) {
+		for (size_t i = 0; i < len; i++)
+			k->data[i] = c1[i] ^ b2[i];
+		k->datalen = len;
+		e = dfi_hsm_run(h, "C_DeriveKey", op_derive, k);
+	}
 	if (e != DFI_OK) {
 		free(k);
 		return e;
 	}
-	k->h = h;
-	k->type = type;
-	k->obj = da.obj;
-	k->owned = 1;
-	k->master = master->obj;
 	return dfi_cardkey_new(out, type, version, &derived_ops, k);
 }

@@ -140,6 +140,7 @@ dfi_hsm_free(dfi_hsm *h)
 	if (h->pin != NULL)
 		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
 	free(h->idle);
+	pthread_mutex_destroy(&h->refmu);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
@@ -160,6 +161,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 		return DFI_E_NOMEM;
 	}
 	if (pthread_cond_init(&h->cv, NULL) != 0) {
+		pthread_mutex_destroy(&h->mu);
+		free(h);
+		return DFI_E_NOMEM;
+	}
+	if (pthread_mutex_init(&h->refmu, NULL) != 0) {
+		pthread_cond_destroy(&h->cv);
 		pthread_mutex_destroy(&h->mu);
 		free(h);
 		return DFI_E_NOMEM;

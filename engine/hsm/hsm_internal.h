@@ -43,14 +43,36 @@ struct dfi_hsm {
 
 	char detail[160]; /* under mu */
 
+	/* Login generation: bumped at each re-login, since a token may have
+	 * invalidated object handles while logged out (SoftHSM2 does). */
+	atomic_uint gen;
+	pthread_mutex_t refmu; /* guards every dfi_hsm_ref and derived handle */
+
 	atomic_uint_least64_t calls;
 	atomic_uint_least64_t sessions;
 	atomic_uint_least64_t logins;
 };
 
+/* A token object remembered by identity (class, key type, label, id) so
+ * it can be found again after a re-login invalidated its handle. */
+struct dfi_hsm_ref {
+	CK_OBJECT_HANDLE obj;
+	unsigned gen; /* h->gen when obj was found */
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	char label[65];
+	size_t label_len;
+	uint8_t id[64];
+	size_t id_len;
+};
+/* Reads the identity of obj into r. */
+CK_RV dfi_hsm_ref_init(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, struct dfi_hsm_ref *r);
+/* The current handle of r, found again (on s) if a re-login happened. */
+CK_RV dfi_hsm_ref_get(dfi_hsm *h, CK_SESSION_HANDLE s, struct dfi_hsm_ref *r, CK_OBJECT_HANDLE *out);
+
 struct dfi_hsm_key {
 	dfi_hsm *h;
-	CK_OBJECT_HANDLE obj;
+	struct dfi_hsm_ref ref;
 	dfi_keytype type;
 	CK_KEY_TYPE ck_type;
 	char label[65];

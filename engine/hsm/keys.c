@@ -162,6 +162,7 @@ dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_T
 
 struct keyattr_arg {
 	CK_OBJECT_HANDLE obj;
+	struct dfi_hsm_ref ref;
 	CK_KEY_TYPE kt;
 	CK_ULONG vlen;
 	CK_BBOOL sensitive, extractable;
@@ -197,11 +198,11 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		a->label[t[3].ulValueLen] = '\0';
 	if (t[4].ulValueLen == CK_UNAVAILABLE_INFORMATION)
 		a->vlen = 0;
-	return CKR_OK;
+	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
 }
 
 struct enc_arg {
-	CK_OBJECT_HANDLE key;
+	struct dfi_hsm_ref *key;
 	CK_MECHANISM_TYPE mech;
 	const uint8_t *iv;
 	size_t ivlen;
@@ -214,7 +215,11 @@ static CK_RV
 op_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct enc_arg *a = argp;
-	return dfi_hsm_encrypt(h, s, a->key, a->mech, a->iv, a->ivlen, a->in, a->out, a->len);
+	CK_OBJECT_HANDLE key;
+	CK_RV rv = dfi_hsm_ref_get(h, s, a->key, &key);
+	if (rv != CKR_OK)
+		return rv;
+	return dfi_hsm_encrypt(h, s, key, a->mech, a->iv, a->ivlen, a->in, a->out, a->len);
 }
 
 static int
@@ -278,13 +283,13 @@ dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
 	if (k == NULL)
 		return DFI_E_NOMEM;
 	k->h = h;
-	k->obj = objs[0];
+	k->ref = ka.ref;
 	k->type = t;
 	k->ck_type = ka.kt;
 	memcpy(k->label, ka.label, sizeof(k->label));
 	size_t bl = dfi_keytype_blocklen(t);
 	static const uint8_t zero[DFI_MAX_BLOCK];
-	struct enc_arg ea = { k->obj, dfi_hsm_ecb_mech(t), NULL, 0, zero, k->l, bl };
+	struct enc_arg ea = { &k->ref, dfi_hsm_ecb_mech(t), NULL, 0, zero, k->l, bl };
 	e = dfi_hsm_run(h, "C_Encrypt", op_encrypt, &ea);
 	if (e != DFI_OK) {
 		free(k);

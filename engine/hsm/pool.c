@@ -81,6 +81,21 @@ dfi_hsm_login(dfi_hsm *h, CK_SESSION_HANDLE s)
 	return dfi_hsm_fail(h, "C_Login", rv);
 }
 
+/* Was rv caused by a lost login? Tokens report it either directly or, when
+ * they hide private objects while logged out, as an invalid handle. */
+static int
+login_lost(dfi_hsm *h, CK_SESSION_HANDLE s, CK_RV rv)
+{
+	if (rv == CKR_USER_NOT_LOGGED_IN)
+		return 1;
+	if (!h->login_required || (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID))
+		return 0;
+	CK_SESSION_INFO si;
+	if (P11(h, C_GetSessionInfo, s, &si) != CKR_OK)
+		return 0;
+	return si.state == CKS_RO_PUBLIC_SESSION || si.state == CKS_RW_PUBLIC_SESSION;
+}
+
 dfi_err
 dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 {
@@ -89,12 +104,14 @@ dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 	if (rv != CKR_OK)
 		return dfi_hsm_fail(h, "C_OpenSession", rv);
 	rv = op(h, s, arg);
-	if (rv == CKR_USER_NOT_LOGGED_IN) {
+	if (login_lost(h, s, rv)) {
 		dfi_err e = dfi_hsm_login(h, s);
 		if (e != DFI_OK) {
 			release(h, s);
 			return e;
 		}
+		/* Handles found before may be stale: refs are found again. */
+		atomic_fetch_add(&h->gen, 1);
 		rv = op(h, s, arg);
 	} else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
 		discard(h, s);
@@ -102,8 +119,10 @@ dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 		if (rv != CKR_OK)
 			return dfi_hsm_fail(h, "C_OpenSession", rv);
 		rv = op(h, s, arg);
-		if (rv == CKR_USER_NOT_LOGGED_IN && dfi_hsm_login(h, s) == DFI_OK)
+		if (login_lost(h, s, rv) && dfi_hsm_login(h, s) == DFI_OK) {
+			atomic_fetch_add(&h->gen, 1);
 			rv = op(h, s, arg);
+		}
 	}
 	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
 		discard(h, s);
@@ -121,4 +140,66 @@ dfi_hsm_pool_close(dfi_hsm *h)
 	h->nopen -= h->nidle;
 	h->nidle = 0;
 	pthread_mutex_unlock(&h->mu);
+}
+
+CK_RV
+dfi_hsm_ref_init(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, struct dfi_hsm_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &r->cls, sizeof(r->cls) },
+		{ CKA_KEY_TYPE, &r->kt, sizeof(r->kt) },
+		{ CKA_LABEL, r->label, sizeof(r->label) - 1 },
+		{ CKA_ID, r->id, sizeof(r->id) },
+	};
+	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, 4);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_BUFFER_TOO_SMALL)
+		return rv;
+	if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		return CKR_ATTRIBUTE_TYPE_INVALID;
+	r->label_len = t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[2].ulValueLen;
+	r->id_len = t[3].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[3].ulValueLen;
+	r->obj = obj;
+	r->gen = atomic_load(&h->gen);
+	return CKR_OK;
+}
+
+CK_RV
+dfi_hsm_ref_get(dfi_hsm *h, CK_SESSION_HANDLE s, struct dfi_hsm_ref *r, CK_OBJECT_HANDLE *out)
+{
+	pthread_mutex_lock(&h->refmu);
+	unsigned gen = atomic_load(&h->gen);
+	if (r->gen == gen) {
+		*out = r->obj;
+		pthread_mutex_unlock(&h->refmu);
+		return CKR_OK;
+	}
+	CK_ATTRIBUTE t[4] = {
+		{ CKA_CLASS, &r->cls, sizeof(r->cls) },
+		{ CKA_KEY_TYPE, &r->kt, sizeof(r->kt) },
+	};
+	CK_ULONG n = 2;
+	if (r->label_len > 0)
+		t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, r->label, r->label_len };
+	if (r->id_len > 0)
+		t[n++] = (CK_ATTRIBUTE){ CKA_ID, r->id, r->id_len };
+	CK_RV rv = P11(h, C_FindObjectsInit, s, t, n);
+	if (rv == CKR_OK) {
+		CK_OBJECT_HANDLE o[2];
+		CK_ULONG got = 0;
+		rv = P11(h, C_FindObjects, s, o, 2, &got);
+		CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
+		if (rv == CKR_OK)
+			rv = rv2;
+		/* Gone, or no longer unique: the key the caller meant is lost. */
+		if (rv == CKR_OK && got != 1)
+			rv = CKR_KEY_HANDLE_INVALID;
+		if (rv == CKR_OK) {
+			r->obj = o[0];
+			r->gen = gen;
+			*out = o[0];
+		}
+	}
+	pthread_mutex_unlock(&h->refmu);
+	return rv;
 }

@@ -215,7 +215,7 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 
 struct hsigner {
 	dfi_hsm *h;
-	CK_OBJECT_HANDLE priv;
+	struct dfi_hsm_ref priv;
 	dfi_sigalg alg;
 	uint8_t der[DFI_PUBKEY_DER_MAX];
 	size_t derlen;
@@ -234,7 +234,11 @@ op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct sign_arg *a = argp;
 	CK_MECHANISM m = { a->sg->alg == DFI_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA, NULL, 0 };
-	CK_RV rv = P11(h, C_SignInit, s, &m, a->sg->priv);
+	CK_OBJECT_HANDLE key;
+	CK_RV rv = dfi_hsm_ref_get(h, s, &a->sg->priv, &key);
+	if (rv != CKR_OK)
+		return rv;
+	rv = P11(h, C_SignInit, s, &m, key);
 	if (rv != CKR_OK)
 		return rv;
 	uint8_t dummy = 0;
@@ -242,6 +246,13 @@ op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	rv = P11(h, C_Sign, s, a->len > 0 ? (CK_BYTE *)a->msg : &dummy, a->len, a->sig, &siglen);
 	a->siglen = siglen;
 	return rv;
+}
+
+static CK_RV
+op_refinit(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct dfi_hsm_ref *r = argp;
+	return dfi_hsm_ref_init(h, s, r->obj, r);
 }
 
 static dfi_err
@@ -298,9 +309,14 @@ dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 	if (sg == NULL)
 		return DFI_E_NOMEM;
 	sg->h = h;
-	dfi_err e = find_one(h, uri, CKO_PRIVATE_KEY, &sg->priv);
+	CK_OBJECT_HANDLE priv;
+	dfi_err e = find_one(h, uri, CKO_PRIVATE_KEY, &priv);
+	if (e == DFI_OK) {
+		sg->priv.obj = priv;
+		e = dfi_hsm_run(h, "C_GetAttributeValue", op_refinit, &sg->priv);
+	}
 	if (e == DFI_OK)
-		e = public_der(h, uri, sg->priv, 1, &sg->alg, sg->der, sizeof(sg->der), &sg->derlen);
+		e = public_der(h, uri, priv, 1, &sg->alg, sg->der, sizeof(sg->der), &sg->derlen);
 	if (e != DFI_OK) {
 		free(sg);
 		return e;

@@ -11,6 +11,13 @@
 #include "cli.h"
 #include "dfissue/hsm.h"
 
+static int
+cli_usage_error(const char *cmd)
+{
+	cli_errorf("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
+	return DFI_EXIT_USAGE;
+}
+
 static void
 usage(FILE *f)
 {
@@ -50,6 +57,7 @@ jk_generate(int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
@@ -58,12 +66,11 @@ jk_generate(int argc, char **argv)
 		case 'a': alg = optarg; break;
 		case 'o': pubout = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
+		default: return cli_usage_error("journal-key generate");
 		}
 	}
 	if (optind != argc || label[0] == '\0') {
-		usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("journal-key generate");
 	}
 	int want_ed = strcmp(alg, "ed25519") == 0, want_ec = strcmp(alg, "ecdsa-p256") == 0;
 	int autoalg = strcmp(alg, "auto") == 0;
@@ -119,18 +126,18 @@ jk_pubkey(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
+		default: return cli_usage_error("journal-key pubkey");
 		}
 	}
 	if (argc - optind != 1) {
-		usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("journal-key pubkey");
 	}
 	dfi_hsm *h;
 	int rc = cli_hsm_open(&o, argv[optind], &h);
@@ -151,8 +158,7 @@ int
 cmd_journal_key(int argc, char **argv)
 {
 	if (argc < 2) {
-		usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("journal-key");
 	}
 	if (cli_is_help(argv[1])) {
 		usage(stdout);

@@ -96,6 +96,13 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	"  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"          \
 	"                       (throwaway test tokens ONLY)\n"
 
+static int
+cli_usage_error(const char *cmd)
+{
+	cli_errorf("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
+	return DFI_EXIT_USAGE;
+}
+
 const char *
 cli_hsm_help(void)
 {
@@ -151,6 +158,7 @@ key_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
@@ -160,13 +168,11 @@ key_list(int argc, char **argv)
 			list_usage(stdout);
 			return DFI_EXIT_OK;
 		} else {
-			list_usage(stderr);
-			return DFI_EXIT_USAGE;
+			return cli_usage_error("key list");
 		}
 	}
 	if (argc - optind > 1) {
-		list_usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("key list");
 	}
 	const char *filter = optind < argc ? argv[optind] : NULL;
 	dfi_hsm *h;
@@ -335,6 +341,7 @@ key_import(int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
@@ -359,7 +366,7 @@ key_import(int argc, char **argv)
 			files[nfiles++] = optarg;
 			break;
 		case 'h': import_usage(stdout); return DFI_EXIT_OK;
-		default: import_usage(stderr); return DFI_EXIT_USAGE;
+		default: return cli_usage_error("key import");
 		}
 	}
 	if (optind != argc || label == NULL || ncomp == 0) {
@@ -480,6 +487,7 @@ key_kcv(int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
@@ -487,12 +495,10 @@ key_kcv(int argc, char **argv)
 			kcv_usage(stdout);
 			return DFI_EXIT_OK;
 		}
-		kcv_usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("key kcv");
 	}
 	if (argc - optind != 1) {
-		kcv_usage(stderr);
-		return DFI_EXIT_USAGE;
+		return cli_usage_error("key kcv");
 	}
 	dfi_hsm *h;
 	int rc = cli_hsm_open(&o, argv[optind], &h);
@@ -536,6 +542,7 @@ key_derive_kcv(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o, c, optarg))
 			continue;
@@ -545,7 +552,7 @@ key_derive_kcv(int argc, char **argv)
 		case 'a': aidhex = optarg; break;
 		case 's': syshex = optarg; break;
 		case 'h': derive_usage(stdout); return DFI_EXIT_OK;
-		default: derive_usage(stderr); return DFI_EXIT_USAGE;
+		default: return cli_usage_error("key derive-kcv");
 		}
 	}
 	if (optind != argc || master == NULL || uidhex == NULL || aidhex == NULL) {
@@ -568,17 +575,19 @@ key_derive_kcv(int argc, char **argv)
 	dfi_err e = dfi_hsm_key_find(h, master, &k);
 	if (e == DFI_OK) {
 		e = dfi_hsm_cardkey_diversified(h, k, dfi_hsm_key_type(k), m, ul + al + sl, 0, &ck);
-		if (e == DFI_E_INVALID_ARG)
+		if (e == DFI_E_INVALID_ARG) {
 			cli_errorf("key derive-kcv: UID || AID || system identifier is %zu bytes; %s allows 1..%zu",
 			    ul + al + sl, dfi_keytype_name(dfi_hsm_key_type(k)),
 			    2 * dfi_keytype_blocklen(dfi_hsm_key_type(k)) - 1);
+			rc = DFI_EXIT_USAGE;
+		}
 	}
 	if (e == DFI_OK)
 		e = dfi_hsm_cardkey_kcv(ck, kcv);
-	if (e != DFI_OK)
-		rc = cli_hsm_fail(h, "key derive-kcv", e);
-	else
+	if (e == DFI_OK)
 		print_kcv("", kcv);
+	else if (rc == DFI_EXIT_OK) /* a length error was reported above */
+		rc = cli_hsm_fail(h, "key derive-kcv", e);
 	dfi_cardkey_free(ck);
 	dfi_hsm_key_free(k);
 	dfi_hsm_free(h);
@@ -601,10 +610,8 @@ key_usage(FILE *f)
 int
 cmd_key(int argc, char **argv)
 {
-	if (argc < 2) {
-		key_usage(stderr);
-		return DFI_EXIT_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage_error("key");
 	if (cli_is_help(argv[1])) {
 		key_usage(stdout);
 		return DFI_EXIT_OK;

@@ -1,0 +1,370 @@
+/*
+ * The CLI against a real SoftHSM2 dev token: `dfissue key derive-kcv`
+ * prints the KCV of the AN10922 vectors' diversified keys; key list, kcv,
+ * import (key ceremony from component files) and journal-key; and each
+ * error case ends with a non-zero exit and one clear line on stderr.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "dfissue/crypto.h"
+#include "hsm_fixture.h"
+#include "testutil.h"
+
+extern char **environ;
+
+static struct hsm_fixture fx;
+
+struct run {
+	int status;
+	char out[8192];
+	char err[4096];
+};
+
+static void
+slurp(const char *path, char *buf, size_t cap)
+{
+	FILE *fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	size_t n = fread(buf, 1, cap - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+/* Runs dfissue with the given arguments (NULL-terminated), stdin from
+ * /dev/null, and captures stdout and stderr. */
+static void
+run(struct run *r, ...)
+{
+	char *argv[32];
+	int argc = 0;
+	argv[argc++] = fx.dfissue;
+	va_list ap;
+	va_start(ap, r);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && argc < 31)
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	argv[argc] = NULL;
+	char outp[400], errp[400];
+	snprintf(outp, sizeof(outp), "%s/out.txt", fx.dir);
+	snprintf(errp, sizeof(errp), "%s/err.txt", fx.dir);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	pid_t pid;
+	ck_assert_int_eq(posix_spawn(&pid, fx.dfissue, &fa, NULL, argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	r->status = WEXITSTATUS(st);
+	slurp(outp, r->out, sizeof(r->out));
+	slurp(errp, r->err, sizeof(r->err));
+}
+
+/* An error: exit 1 (or 2 for usage), exactly one line on stderr that
+ * contains needle. */
+static void
+assert_one_line_error(const struct run *r, int status, const char *needle)
+{
+	ck_assert_int_eq(r->status, status);
+	size_t len = strlen(r->err);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(r->err[len - 1], '\n');
+	ck_assert_ptr_null(memchr(r->err, '\n', len - 1));
+	ck_assert_msg(strstr(r->err, needle) != NULL, "stderr '%s' lacks '%s'", r->err, needle);
+	ck_assert_msg(strncmp(r->err, "dfissue: ", 9) == 0, "stderr '%s'", r->err);
+}
+
+static void
+kcv_hex(dfi_keytype t, const uint8_t *key, char out[7])
+{
+	uint8_t zero[16] = { 0 }, c[16];
+	ck_assert_int_eq(dfi_cipher(t, key, 1, NULL, zero, c, dfi_keytype_blocklen(t)), DFI_OK);
+	snprintf(out, 7, "%02X%02X%02X", c[0], c[1], c[2]);
+}
+
+#define PINOPT "--pin-file", fx.pin_file
+
+START_TEST(derive_kcv_aes_vector)
+{
+	uint8_t want[16];
+	size_t wl;
+	char uid[32], aid[16], sys[32], kcv[7], line[16];
+	uint8_t b[16];
+	size_t n;
+	ck_assert_int_eq(vector_hex("an10922.txt", "diversified", want, sizeof(want), &wl), 0);
+	ck_assert_int_eq(vector_hex("an10922.txt", "uid", b, sizeof(b), &n), 0);
+	dfi_hex_encode(b, n, uid, sizeof(uid));
+	ck_assert_int_eq(vector_hex("an10922.txt", "aid", b, sizeof(b), &n), 0);
+	dfi_hex_encode(b, n, aid, sizeof(aid));
+	ck_assert_int_eq(vector_hex("an10922.txt", "system_id", b, sizeof(b), &n), 0);
+	dfi_hex_encode(b, n, sys, sizeof(sys));
+	kcv_hex(DFI_KT_AES128, want, kcv);
+	struct run r;
+	run(&r, "key", "derive-kcv", "--master", "pkcs11:token=dfissue-dev;object=an10922-master", "--uid", uid,
+	    "--aid", aid, "--sysid", sys, PINOPT, NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	snprintf(line, sizeof(line), "%s\n", kcv);
+	ck_assert_str_eq(r.out, line);
+	/* the key itself never appears */
+	char keyhex[33];
+	dfi_hex_encode(want, 16, keyhex, sizeof(keyhex));
+	ck_assert_ptr_null(strstr(r.out, keyhex));
+	ck_assert_ptr_null(strstr(r.err, keyhex));
+}
+END_TEST
+
+static void
+des_cli(const char *prefix, const char *label, dfi_keytype t)
+{
+	char name[32], uid[32], aid[16], sys[32], kcv[7], line[16];
+	uint8_t m[32], want[24];
+	size_t ml, wl;
+	snprintf(name, sizeof(name), "%s_m", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, sizeof(m), &ml), 0);
+	snprintf(name, sizeof(name), "%s_derived", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, sizeof(want), &wl), 0);
+	/* M = UID (7) || AID (3) || system identifier (rest) */
+	dfi_hex_encode(m, 7, uid, sizeof(uid));
+	dfi_hex_encode(m + 7, 3, aid, sizeof(aid));
+	dfi_hex_encode(m + 10, ml - 10, sys, sizeof(sys));
+	kcv_hex(t, want, kcv);
+	char uri[128];
+	snprintf(uri, sizeof(uri), "pkcs11:token=dfissue-dev;object=%s", label);
+	struct run r;
+	run(&r, "key", "derive-kcv", "--master", uri, "--uid", uid, "--aid", aid, "--sysid", sys, PINOPT, NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	snprintf(line, sizeof(line), "%s\n", kcv);
+	ck_assert_str_eq(r.out, line);
+}
+
+START_TEST(derive_kcv_2k3des_vector) { des_cli("2k3des", "an10922-2k3des-master", DFI_KT_2K3DES); }
+END_TEST
+START_TEST(derive_kcv_3k3des_vector) { des_cli("3k3des", "an10922-3k3des-master", DFI_KT_3K3DES); }
+END_TEST
+
+START_TEST(list_and_kcv)
+{
+	struct run r;
+	run(&r, "key", "list", "--token", "pkcs11:token=dfissue-dev", PINOPT, NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	static const char *labels[] = { "an10922-master", "picc-master", "app1-master", "app2-master",
+		"an10922-2k3des-master", "an10922-3k3des-master", "journal" };
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		ck_assert_msg(strstr(r.out, labels[i]) != NULL, "list lacks %s", labels[i]);
+	ck_assert_ptr_nonnull(strstr(r.out, "sensitive,non-extractable"));
+	ck_assert_ptr_null(strstr(r.out, "EXTRACTABLE"));
+
+	/* key kcv of the AN10922 master: its KCV is E(K, 0) computed on the host */
+	uint8_t k[16];
+	char kcv[7], line[16];
+	size_t n;
+	ck_assert_int_eq(vector_hex("an10922.txt", "master_key", k, sizeof(k), &n), 0);
+	kcv_hex(DFI_KT_AES128, k, kcv);
+	run(&r, "key", "kcv", PINOPT, "pkcs11:token=dfissue-dev;object=an10922-master", NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	snprintf(line, sizeof(line), "%s\n", kcv);
+	ck_assert_str_eq(r.out, line);
+
+	run(&r, "key", "list", "--json", "--token", "pkcs11:token=dfissue-dev", PINOPT, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "\"label\": \"picc-master\""));
+}
+END_TEST
+
+START_TEST(import_ceremony)
+{
+	/* Three components; the result is their XOR. */
+	static const char *comp[] = { "000102030405060708090A0B0C0D0E0F", "F0E0D0C0B0A090807060504030201000",
+		"1111 2222 3333 4444 5555 6666 7777 8888" };
+	char paths[3][400];
+	uint8_t sum[16] = { 0 };
+	char expect[400] = "";
+	for (int i = 0; i < 3; i++) {
+		snprintf(paths[i], sizeof(paths[i]), "%s/comp%d", fx.dir, i);
+		FILE *fp = fopen(paths[i], "w");
+		fprintf(fp, "%s\n", comp[i]);
+		fclose(fp);
+		char hex[40];
+		size_t k = 0;
+		for (const char *p = comp[i]; *p; p++)
+			if (*p != ' ')
+				hex[k++] = *p;
+		hex[k] = '\0';
+		uint8_t c[16];
+		size_t n;
+		ck_assert_int_eq(dfi_hex_decode(hex, c, sizeof(c), &n), DFI_OK);
+		for (int j = 0; j < 16; j++)
+			sum[j] ^= c[j];
+		char kcv[7], l[64];
+		kcv_hex(DFI_KT_AES128, c, kcv);
+		snprintf(l, sizeof(l), "component %d KCV: %s\n", i + 1, kcv);
+		strcat(expect, l);
+	}
+	char kcv[7], l[64];
+	kcv_hex(DFI_KT_AES128, sum, kcv);
+	snprintf(l, sizeof(l), "key KCV: %s\n", kcv);
+	strcat(expect, l);
+	struct run r;
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "ceremony-key",
+	    "--id", "C0FFEE", "--components", "3", "--component-file", paths[0], "--component-file", paths[1],
+	    "--component-file", paths[2], NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	ck_assert_msg(strncmp(r.out, expect, strlen(expect)) == 0, "got '%s' want '%s'", r.out, expect);
+	/* the HSM agrees */
+	run(&r, "key", "kcv", PINOPT, "pkcs11:token=dfissue-dev;id=%C0%FF%EE", NULL);
+	ck_assert_int_eq(r.status, 0);
+	snprintf(l, sizeof(l), "%s\n", kcv);
+	ck_assert_str_eq(r.out, l);
+	/* same label again: refused */
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "ceremony-key",
+	    "--components", "2", "--component-file", paths[0], "--component-file", paths[1], NULL);
+	assert_one_line_error(&r, 1, "already exists");
+	/* one component is not a ceremony; a missing component cannot be prompted for */
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "x", "--components",
+	    "1", "--component-file", paths[0], NULL);
+	assert_one_line_error(&r, 2, "--components");
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "x", "--components",
+	    "2", "--component-file", paths[0], NULL);
+	assert_one_line_error(&r, 1, "no terminal");
+	/* key material on the command line is refused */
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "x", "--components",
+	    "2", "00112233445566778899AABBCCDDEEFF", NULL);
+	assert_one_line_error(&r, 2, "never comes from the command line");
+	/* a malformed component */
+	FILE *fp = fopen(paths[2], "w");
+	fputs("00112233zz\n", fp);
+	fclose(fp);
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "x", "--components",
+	    "2", "--component-file", paths[0], "--component-file", paths[2], NULL);
+	assert_one_line_error(&r, 1, "expected 16 bytes of hex");
+}
+END_TEST
+
+START_TEST(journal_key)
+{
+	struct run r;
+	run(&r, "journal-key", "pubkey", PINOPT, "pkcs11:token=dfissue-dev;object=journal", NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	BIO *bio = BIO_new_mem_buf(r.out, -1);
+	EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_int_eq(EVP_PKEY_get_id(pk), EVP_PKEY_ED25519);
+	EVP_PKEY_free(pk);
+	char out[400];
+	snprintf(out, sizeof(out), "%s/ec.pem", fx.dir);
+	run(&r, "journal-key", "generate", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "jk-ec",
+	    "--alg", "ecdsa-p256", "--pubkey-out", out, NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	FILE *fp = fopen(out, "r");
+	ck_assert_ptr_nonnull(fp);
+	pk = PEM_read_PUBKEY(fp, NULL, NULL, NULL);
+	fclose(fp);
+	ck_assert_ptr_nonnull(pk);
+	ck_assert_int_eq(EVP_PKEY_get_id(pk), EVP_PKEY_EC);
+	EVP_PKEY_free(pk);
+	run(&r, "journal-key", "generate", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "jk-ec", NULL);
+	assert_one_line_error(&r, 1, "already exists");
+	run(&r, "journal-key", "generate", "--alg", "rsa", NULL);
+	assert_one_line_error(&r, 2, "--alg");
+}
+END_TEST
+
+START_TEST(errors_are_one_line)
+{
+	char wrong[400];
+	snprintf(wrong, sizeof(wrong), "%s/wrong.pin", fx.dir);
+	FILE *fp = fopen(wrong, "w");
+	fputs("not-the-pin\n", fp);
+	fclose(fp);
+	const char *master = "pkcs11:token=dfissue-dev;object=an10922-master";
+	struct run r;
+	run(&r, "key", "kcv", "--pin-file", wrong, master, NULL);
+	assert_one_line_error(&r, 1, "PIN incorrect");
+	run(&r, "key", "kcv", PINOPT, "pkcs11:token=no-such-token;object=x", NULL);
+	assert_one_line_error(&r, 1, "no token matches");
+	run(&r, "key", "kcv", PINOPT, "pkcs11:token=dfissue-dev;object=no-such-key", NULL);
+	assert_one_line_error(&r, 1, "no key matches");
+	run(&r, "key", "kcv", PINOPT, "--module", "/nonexistent/module.so", master, NULL);
+	assert_one_line_error(&r, 1, "module could not be loaded");
+	run(&r, "key", "kcv", PINOPT, "pkcs11:token=dfissue-dev;object=%zz", NULL);
+	assert_one_line_error(&r, 1, "malformed pkcs11: URI");
+	run(&r, "key", "kcv", master, NULL);
+	assert_one_line_error(&r, 1, "PIN required");
+	run(&r, "key", "derive-kcv", "--master", master, "--uid", "04782E21801D80", "--aid", "zz", PINOPT, NULL);
+	assert_one_line_error(&r, 2, "--aid");
+	run(&r, "key", "derive-kcv", "--master", master, "--uid", "0102030405060708090A", "--aid", "010203",
+	    "--sysid", "0102030405060708090A0B0C0D0E0F101112131415", PINOPT, NULL);
+	assert_one_line_error(&r, 2, "allows 1..31");
+	run(&r, "key", "frobnicate", NULL);
+	assert_one_line_error(&r, 2, "unknown command");
+	run(&r, "key", "kcv", NULL);
+	assert_one_line_error(&r, 2, "invalid arguments");
+	run(&r, "key", "list", "--bogus", NULL);
+	assert_one_line_error(&r, 2, "invalid arguments");
+	run(&r, "journal-key", NULL);
+	assert_one_line_error(&r, 2, "invalid arguments");
+}
+END_TEST
+
+START_TEST(help_everywhere)
+{
+	static const char *cmds[][3] = {
+		{ "key", "--help", NULL }, { "key", "list", "--help" }, { "key", "import", "--help" },
+		{ "key", "kcv", "--help" }, { "key", "derive-kcv", "--help" }, { "journal-key", "--help", NULL },
+		{ "journal-key", "generate", "--help" }, { "journal-key", "pubkey", "--help" },
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct run r;
+		run(&r, cmds[i][0], cmds[i][1], cmds[i][2], NULL);
+		ck_assert_int_eq(r.status, 0);
+		ck_assert_ptr_nonnull(strstr(r.out, "usage: dfissue"));
+		ck_assert_str_eq(r.err, "");
+	}
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("hsm_cli");
+	TCase *tc = tcase_create("cli");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, derive_kcv_aes_vector);
+	tcase_add_test(tc, derive_kcv_2k3des_vector);
+	tcase_add_test(tc, derive_kcv_3k3des_vector);
+	tcase_add_test(tc, list_and_kcv);
+	tcase_add_test(tc, import_ceremony);
+	tcase_add_test(tc, journal_key);
+	tcase_add_test(tc, errors_are_one_line);
+	tcase_add_test(tc, help_everywhere);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	if (hsm_fixture_make(&fx) != 0) {
+		fprintf(stderr, "test_hsm_cli: could not create the dev token\n");
+		hsm_fixture_remove(&fx);
+		return EXIT_FAILURE;
+	}
+	int rc = dfi_run_suite(suite());
+	hsm_fixture_remove(&fx);
+	return rc;
+}
