@@ -233,7 +233,10 @@ cp_text(const dfi_checkpoint *cp, char *buf, size_t cap, size_t *len)
 	char root[64];
 	if (!origin_ok(cp->origin) || dfi_b64_encode(cp->root, DFI_HASH_LEN, root, sizeof(root)) == 0)
 		return DFI_E_INVALID_ARG;
-	int n = snprintf(buf, cap, "%s\n%" PRIu64 "\n%s\n", cp->origin, cp->size, root);
+	if (cp->prev_size >= cp->size)
+		return DFI_E_INVALID_ARG;
+	int n = snprintf(buf, cap, "%s\n%" PRIu64 "\n%s\nprev %" PRIu64 "\n", cp->origin, cp->size, root,
+	    cp->prev_size);
 	if (n < 0 || (size_t)n >= cap)
 		return DFI_E_BUFFER_TOO_SMALL;
 	*len = (size_t)n;
@@ -338,7 +341,26 @@ verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t 
 	return ok;
 }
 
-/* Parses "<origin>\n<size>\n<root>\n" exactly (no extension lines). */
+static int
+parse_dec(const char *p, const char *end, uint64_t *out)
+{
+	if (p == end || end - p > 20 || (end - p > 1 && *p == '0'))
+		return -1;
+	uint64_t v = 0;
+	for (const char *q = p; q < end; q++) {
+		if (*q < '0' || *q > '9')
+			return -1;
+		unsigned d = (unsigned)(*q - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parses "<origin>\n<size>\n<root>\nprev <n>\n" exactly: our one
+ * extension line and no other. */
 static dfi_err
 parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 {
@@ -351,25 +373,18 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 		return DFI_E_JOURNAL_FORMAT;
 	const char *p = nl1 + 1, *end = t + n;
 	const char *nl2 = memchr(p, '\n', (size_t)(end - p));
-	if (nl2 == NULL || nl2 == p || nl2 - p > 20 || (nl2 - p > 1 && *p == '0'))
+	if (nl2 == NULL || parse_dec(p, nl2, &cp->size) != 0)
 		return DFI_E_JOURNAL_FORMAT;
-	uint64_t sz = 0;
-	for (const char *q = p; q < nl2; q++) {
-		if (*q < '0' || *q > '9')
-			return DFI_E_JOURNAL_FORMAT;
-		unsigned d = (unsigned)(*q - '0');
-		if (sz > (UINT64_MAX - d) / 10)
-			return DFI_E_JOURNAL_FORMAT;
-		sz = sz * 10 + d;
-	}
-	cp->size = sz;
 	p = nl2 + 1;
 	const char *nl3 = memchr(p, '\n', (size_t)(end - p));
-	if (nl3 == NULL || nl3 + 1 != end)
-		return DFI_E_JOURNAL_FORMAT;
 	size_t rl;
-	if (dfi_b64_decode(p, (size_t)(nl3 - p), cp->root, DFI_HASH_LEN, &rl) != DFI_OK ||
+	if (nl3 == NULL || dfi_b64_decode(p, (size_t)(nl3 - p), cp->root, DFI_HASH_LEN, &rl) != DFI_OK ||
 	    rl != DFI_HASH_LEN)
+		return DFI_E_JOURNAL_FORMAT;
+	p = nl3 + 1;
+	const char *nl4 = memchr(p, '\n', (size_t)(end - p));
+	if (nl4 == NULL || nl4 + 1 != end || nl4 - p < 6 || memcmp(p, "prev ", 5) != 0 ||
+	    parse_dec(p + 5, nl4, &cp->prev_size) != 0 || cp->prev_size >= cp->size)
 		return DFI_E_JOURNAL_FORMAT;
 	return DFI_OK;
 }

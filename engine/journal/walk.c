@@ -83,6 +83,13 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 		    "checkpoint covers %" PRIu64 " records but %" PRIu64 " precede it", cp.size, w->nrec);
 		return;
 	}
+	if (cp.prev_size != (w->ncp > 0 ? w->covered : 0)) {
+		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+		    "checkpoint says the previous checkpoint covered %" PRIu64 " records, but it covered %" PRIu64
+		    " (a checkpoint line was removed or moved)",
+		    cp.prev_size, w->ncp > 0 ? w->covered : 0);
+		ok = 0;
+	}
 	if (w->ncp > 0 && cp.size <= w->covered) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
 		    "checkpoint for %" PRIu64 " records repeats an earlier tree size", cp.size);

@@ -592,6 +592,7 @@ lead(dfi_journal *j)
 	j->pleaf = NULL;
 	j->pn = j->pncap = 0;
 	dfi_merkle t = j->tree;
+	uint64_t prev = t.size;
 	uint64_t off = j->file_len;
 	pthread_mutex_unlock(&j->mu);
 
@@ -604,6 +605,7 @@ lead(dfi_journal *j)
 		e = dfi_merkle_push(&t, leaves[i]);
 	snprintf(cp.origin, sizeof(cp.origin), "%s", j->origin);
 	cp.size = t.size;
+	cp.prev_size = prev;
 	dfi_merkle_root(&t, cp.root);
 	if (e == DFI_OK)
 		e = dfi_note_sign_id(&cp, j->signer, j->key_id, note, sizeof(note), &notelen);

@@ -154,6 +154,9 @@ typedef struct dfi_checkpoint {
 	char origin[DFI_J_STR_MAX];
 	uint64_t size;
 	uint8_t root[DFI_HASH_LEN];
+	/* Extension line "prev <n>": the tree size of the journal's previous
+	 * checkpoint (0 for the first), so a removed checkpoint line shows. */
+	uint64_t prev_size;
 } dfi_checkpoint;
 
 /* Signs a checkpoint as a signed note with key name = origin. */

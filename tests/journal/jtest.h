@@ -158,10 +158,10 @@ jt_rmrf(const char *d)
 static inline uint8_t *
 jt_read(const char *path, size_t *len)
 {
+	*len = 0;
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
 		return NULL;
-	*len = 0;
 	fseek(f, 0, SEEK_END);
 	long n = ftell(f);
 	fseek(f, 0, SEEK_SET);

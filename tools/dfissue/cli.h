@@ -26,6 +26,7 @@ int cli_is_help(const char *arg);
 int cmd_readers(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_journal_key(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 
 /* Options shared by every subcommand that opens the HSM (cmd_key.c):
  * --module --token --pin-file --pin-env --allow-insecure-keys. Put

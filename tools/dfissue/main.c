@@ -12,6 +12,7 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "readers", "list PC/SC readers and card presence", cmd_readers },
 	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", cmd_key },
 	{ "journal-key", "generate the journal signing key or export its public key", cmd_journal_key },
+	{ "journal", "create, verify, show and prove the signed key-change journal", cmd_journal },
 	{ "version", "print the version", cmd_version },
 };
 

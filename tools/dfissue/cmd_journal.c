@@ -1,0 +1,651 @@
+/*
+ * dfissue journal: create a journal (init) and audit one (verify, show,
+ * proof, checkpoint). Auditing needs no HSM: only the journal file and the
+ * journal key's public key (PEM). docs/JOURNAL.md specifies the format.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/util.h"
+
+#define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
+	    "       dfissue journal verify --pubkey KEY.pem [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
+	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
+	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
+	    "       dfissue journal checkpoint [--journal] JOURNAL\n\n"
+	    "JOURNAL is a journal directory (holding " DFI_JOURNAL_FILE ") or the file itself.\n\n"
+	    "init        creates DIR/" DFI_JOURNAL_FILE " with a genesis record and its checkpoint\n"
+	    "            signed by the HSM key URI (default " DEFAULT_KEY_URI ").\n"
+	    "            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
+	    "verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
+	    "            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
+	    "            version continuity; with --last-seen, that the journal extends a\n"
+	    "            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
+	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
+	    "show        every key change per card, unresolved intents, recoveries (signatures\n"
+	    "            are not checked: use verify).\n"
+	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
+	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n\n"
+	    "%s",
+	    cli_hsm_help());
+}
+
+/* ---- init ----------------------------------------------------------------------- */
+
+static int
+j_init(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "origin", required_argument, NULL, 'o' }, { "station", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 'o': origin = optarg; break;
+		case 's': station = optarg; break;
+		case 'k': key = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || origin == NULL || station == NULL) {
+		cli_errorf("journal init: needs --origin, --station and one DIR (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, NULL, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_signer *s = NULL;
+	dfi_err e = dfi_hsm_signer_new(h, key, &s);
+	if (e != DFI_OK) {
+		rc = cli_hsm_fail(h, "journal init: journal key", e);
+		dfi_hsm_free(h);
+		return rc;
+	}
+	struct dfi_journal_opts jo = { .station = station };
+	e = dfi_journal_create(argv[optind], origin, s, &jo);
+	if (e == DFI_E_INVALID_ARG)
+		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
+			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
+	else if (e != DFI_OK)
+		rc = cli_hsm_fail(h, "journal init", e);
+	else
+		printf("created journal %s/%s (origin %s, %s key)\n", argv[optind], DFI_JOURNAL_FILE, origin,
+		    dfi_signer_alg(s) == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256");
+	if (e == DFI_E_INVALID_ARG)
+		rc = DFI_EXIT_FAIL;
+	dfi_signer_free(s);
+	dfi_hsm_free(h);
+	return rc;
+}
+
+/* ---- shared helpers ---------------------------------------------------------------- */
+
+static char *
+read_file(const char *path, size_t *len, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *b = malloc(max + 1);
+	size_t n = b ? fread(b, 1, max + 1, f) : 0;
+	int bad = b == NULL || ferror(f) || n > max;
+	fclose(f);
+	if (bad) {
+		free(b);
+		return NULL;
+	}
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+static void
+fmt_time(int64_t t, char *b, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(b, cap, "%" PRId64, t);
+}
+
+static void
+hexs(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (n == 0)
+		snprintf(out, cap, "-");
+	else if (dfi_hex_encode(p, n, out, cap) != DFI_OK)
+		snprintf(out, cap, "?");
+}
+
+/* Takes JOURNAL from --journal or the one positional argument. */
+static const char *
+journal_arg(const char *opt, int argc, char **argv)
+{
+	if (opt != NULL)
+		return optind == argc ? opt : NULL;
+	return argc - optind == 1 ? argv[optind] : NULL;
+}
+
+/* ---- verify -------------------------------------------------------------------------- */
+
+struct vstate {
+	const char *path;
+};
+
+static void
+v_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct vstate *v = ctx;
+	(void)code;
+	if (line > 0)
+		printf("%s:%" PRIu64 ": %s\n", v->path, line, msg);
+	else
+		printf("%s: %s\n", v->path, msg);
+}
+
+static void
+v_unresolved(void *ctx, const dfi_jrec *r)
+{
+	(void)ctx;
+	char uid[2 * DFI_J_UID_MAX + 1], t[32];
+	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+	fmt_time(r->time, t, sizeof(t));
+	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
+	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
+}
+
+static int
+j_verify(int argc, char **argv)
+{
+	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL;
+	static const struct option lo[] = { { "pubkey", required_argument, NULL, 'p' },
+		{ "origin", required_argument, NULL, 'o' }, { "last-seen", required_argument, NULL, 'l' },
+		{ "journal", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': pubkey = optarg; break;
+		case 'o': origin = optarg; break;
+		case 'l': last_seen = optarg; break;
+		case 'j': jopt = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	const char *path = journal_arg(jopt, argc, argv);
+	if (path == NULL || pubkey == NULL) {
+		cli_errorf("journal verify: needs --pubkey KEY.pem and one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	size_t pl, ll = 0;
+	char *pem = read_file(pubkey, &pl, 1 << 16), *ls = NULL;
+	if (pem == NULL) {
+		cli_errorf("journal verify: cannot read public key '%s'", pubkey);
+		return DFI_EXIT_FAIL;
+	}
+	dfi_jpubkey *pk = NULL;
+	dfi_err e = dfi_jpubkey_from_pem(pem, pl, &pk);
+	free(pem);
+	if (e != DFI_OK) {
+		cli_errorf("journal verify: '%s' is not an Ed25519 or ECDSA P-256 public key in PEM", pubkey);
+		return DFI_EXIT_FAIL;
+	}
+	if (last_seen != NULL && (ls = read_file(last_seen, &ll, DFI_J_NOTE_MAX)) == NULL) {
+		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
+		dfi_jpubkey_free(pk);
+		return DFI_EXIT_FAIL;
+	}
+	struct vstate vs = { path };
+	struct dfi_jverify_opts vo = {
+		.pubkey = pk,
+		.origin = origin,
+		.last_seen = (const uint8_t *)ls,
+		.last_seen_len = ll,
+		.finding = v_finding,
+		.unresolved = v_unresolved,
+		.ctx = &vs,
+	};
+	struct dfi_jverify_result res;
+	memset(&res, 0, sizeof(res));
+	e = dfi_journal_verify_file(path, &vo, &res);
+	int rc = DFI_EXIT_OK;
+	if (e == DFI_E_JOURNAL_SIGNATURE && res.lines == 0 && ls != NULL) {
+		printf("%s: the last-seen checkpoint '%s' is not signed by this key\n", path, last_seen);
+		rc = DFI_EXIT_FAIL;
+	} else if (e == DFI_E_JOURNAL_FORMAT && res.lines == 0 && ls != NULL) {
+		printf("%s: the last-seen checkpoint '%s' is not a signed checkpoint note\n", path, last_seen);
+		rc = DFI_EXIT_FAIL;
+	} else if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || e == DFI_E_INVALID_ARG) {
+		rc = cli_fail(path, e);
+	} else {
+		char root[64] = "";
+		if (res.last_note_len > 0) {
+			dfi_checkpoint cp;
+			if (dfi_note_open(res.last_note, res.last_note_len, NULL, &cp) == DFI_OK)
+				hexs(cp.root, 32, root, sizeof(root));
+		}
+		if (e == DFI_OK) {
+			printf("%s: OK: %" PRIu64 " records under %" PRIu64 " signed checkpoints, tree size %" PRIu64
+			       ", root %s; %" PRIu64 " intents, %" PRIu64 " commits, %" PRIu64 " aborts, %" PRIu64
+			       " resolves, %" PRIu64 " recoveries, %" PRIu64 " unresolved\n",
+			    path, res.records, res.checkpoints, res.covered, root, res.intents, res.commits,
+			    res.aborts, res.resolves, res.recoveries, res.unresolved);
+		} else {
+			printf("%s: FAILED: %" PRIu64 " finding(s)\n", path, res.findings);
+			rc = DFI_EXIT_FAIL;
+		}
+	}
+	free(ls);
+	dfi_jpubkey_free(pk);
+	return rc;
+}
+
+/* ---- show ---------------------------------------------------------------------------- */
+
+struct change {
+	dfi_jrec in;
+	dfi_jrec out; /* type 0 = none yet */
+};
+
+struct sstate {
+	struct change *v;
+	size_t n, cap;
+	dfi_jrec *rec;
+	size_t nrec, caprec;
+	int oom;
+};
+
+static struct change *
+find_change(struct sstate *s, uint64_t seq)
+{
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (s->v[mid].in.seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n && s->v[lo].in.seq == seq ? &s->v[lo] : NULL;
+}
+
+static void
+s_record(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	(void)line;
+	struct sstate *s = ctx;
+	if (r->type == DFI_JREC_INTENT) {
+		if (s->n > 0 && s->v[s->n - 1].in.seq >= r->seq)
+			return; /* out of order: verify reports it */
+		if (s->n == s->cap) {
+			size_t nc = s->cap ? s->cap * 2 : 64;
+			void *p = realloc(s->v, nc * sizeof(*s->v));
+			if (p == NULL) {
+				s->oom = 1;
+				return;
+			}
+			s->v = p;
+			s->cap = nc;
+		}
+		memset(&s->v[s->n], 0, sizeof(s->v[0]));
+		s->v[s->n++].in = *r;
+	} else if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE) {
+		struct change *ch = find_change(s, r->intent);
+		if (ch != NULL && ch->out.type == 0)
+			ch->out = *r;
+	} else if (r->type == DFI_JREC_RECOVERY) {
+		if (s->nrec == s->caprec) {
+			size_t nc = s->caprec ? s->caprec * 2 : 8;
+			void *p = realloc(s->rec, nc * sizeof(*s->rec));
+			if (p == NULL) {
+				s->oom = 1;
+				return;
+			}
+			s->rec = p;
+			s->caprec = nc;
+		}
+		s->rec[s->nrec++] = *r;
+	}
+}
+
+static int
+by_uid(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+	if (x->in.key.uid_len != y->in.key.uid_len)
+		return x->in.key.uid_len - y->in.key.uid_len;
+	int c = memcmp(x->in.key.uid, y->in.key.uid, x->in.key.uid_len);
+	if (c != 0)
+		return c;
+	return x->in.seq < y->in.seq ? -1 : x->in.seq > y->in.seq;
+}
+
+static const char *
+outcome_name(const dfi_jrec *o)
+{
+	switch (o->type) {
+	case DFI_JREC_COMMIT: return "committed";
+	case DFI_JREC_ABORT: return "aborted";
+	case DFI_JREC_RESOLVE:
+		return o->matched == DFI_JMATCH_NEW ? "resolved-new" :
+		    o->matched == DFI_JMATCH_OLD ? "resolved-old" : "resolved-unknown";
+	default: return "unresolved";
+	}
+}
+
+static json_t *
+change_json(const struct change *c)
+{
+	char uid[2 * DFI_J_UID_MAX + 1], aid[8], oid[2 * DFI_J_BLOB_MAX + 1], div[2 * DFI_J_BLOB_MAX + 1], t[32];
+	hexs(c->in.key.uid, c->in.key.uid_len, uid, sizeof(uid));
+	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
+	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
+	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
+	fmt_time(c->in.time, t, sizeof(t));
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
+	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
+	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
+	    (int)c->in.new_version, "key_label", c->in.key_label, "key_objid", oid, "key_gen",
+	    (json_int_t)c->in.key_gen, "div_input", div, "station", c->in.station, "outcome",
+	    outcome_name(&c->out));
+	if (o != NULL && c->out.type != 0) {
+		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)c->out.seq));
+		if (c->out.type == DFI_JREC_ABORT)
+			json_object_set_new(o, "reason", json_string(c->out.reason));
+		if (c->out.type == DFI_JREC_RESOLVE && c->out.observed_version >= 0)
+			json_object_set_new(o, "observed_version", json_integer(c->out.observed_version));
+	}
+	return o;
+}
+
+static void
+print_change(const struct change *c)
+{
+	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
+	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
+	fmt_time(c->in.time, t, sizeof(t));
+	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
+	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
+	if (c->out.type != 0)
+		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
+	if (c->out.type == DFI_JREC_ABORT)
+		printf(" (%s)", c->out.reason);
+	printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid, c->in.key_gen, c->in.station);
+}
+
+static int
+j_show(int argc, char **argv)
+{
+	int json = 0;
+	const char *uidhex = NULL, *jopt = NULL;
+	static const struct option lo[] = { { "json", no_argument, NULL, 'J' },
+		{ "uid", required_argument, NULL, 'u' }, { "journal", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'J': json = 1; break;
+		case 'u': uidhex = optarg; break;
+		case 'j': jopt = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	const char *path = journal_arg(jopt, argc, argv);
+	if (path == NULL) {
+		cli_errorf("journal show: needs one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t uidlen = 0;
+	if (uidhex != NULL && (dfi_hex_decode(uidhex, uid, sizeof(uid), &uidlen) != DFI_OK || uidlen == 0)) {
+		cli_errorf("journal show: --uid must be 1 to %d bytes of hex", DFI_J_UID_MAX);
+		return DFI_EXIT_USAGE;
+	}
+	struct sstate s;
+	memset(&s, 0, sizeof(s));
+	struct dfi_jverify_opts vo = { .record = s_record, .ctx = &s };
+	struct dfi_jverify_result res;
+	memset(&res, 0, sizeof(res));
+	dfi_err e = dfi_journal_verify_file(path, &vo, &res);
+	uint64_t problems = res.findings;
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM) {
+		free(s.v);
+		free(s.rec);
+		return cli_fail(path, e);
+	}
+	if (s.oom) {
+		free(s.v);
+		free(s.rec);
+		return cli_fail(path, DFI_E_NOMEM);
+	}
+	qsort(s.v, s.n, sizeof(*s.v), by_uid);
+	if (json) {
+		json_t *root = json_object(), *cards = json_array(), *unres = json_array(), *recs = json_array();
+		json_t *card = NULL;
+		for (size_t i = 0; i < s.n; i++) {
+			const struct change *ch = &s.v[i];
+			if (uidlen && (ch->in.key.uid_len != uidlen || memcmp(ch->in.key.uid, uid, uidlen) != 0))
+				continue;
+			if (card == NULL || s.v[i - 1].in.key.uid_len != ch->in.key.uid_len ||
+			    memcmp(s.v[i - 1].in.key.uid, ch->in.key.uid, ch->in.key.uid_len) != 0) {
+				char u[2 * DFI_J_UID_MAX + 1];
+				hexs(ch->in.key.uid, ch->in.key.uid_len, u, sizeof(u));
+				card = json_pack("{s:s, s:[]}", "uid", u, "changes");
+				json_array_append_new(cards, card);
+			}
+			json_array_append_new(json_object_get(card, "changes"), change_json(ch));
+			if (ch->out.type == 0)
+				json_array_append_new(unres, change_json(ch));
+		}
+		for (size_t i = 0; i < s.nrec; i++) {
+			char sha[65], t[32];
+			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
+			fmt_time(s.rec[i].time, t, sizeof(t));
+			json_array_append_new(recs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq",
+							(json_int_t)s.rec[i].seq, "time", t, "quarantined_lines",
+							(json_int_t)s.rec[i].q_lines, "quarantined_bytes",
+							(json_int_t)s.rec[i].q_bytes, "quarantined_intents",
+							(json_int_t)s.rec[i].q_intents, "sha256", sha, "file",
+							s.rec[i].q_file, "station", s.rec[i].station));
+		}
+		json_object_set_new(root, "records", json_integer((json_int_t)res.records));
+		json_object_set_new(root, "covered", json_integer((json_int_t)res.covered));
+		json_object_set_new(root, "problems", json_integer((json_int_t)problems));
+		json_object_set_new(root, "signatures_checked", json_false());
+		json_object_set_new(root, "cards", cards);
+		json_object_set_new(root, "unresolved", unres);
+		json_object_set_new(root, "recoveries", recs);
+		char *txt = json_dumps(root, JSON_INDENT(2));
+		if (txt != NULL)
+			puts(txt);
+		free(txt);
+		json_decref(root);
+	} else {
+		printf("journal %s: %" PRIu64 " records, %" PRIu64 " covered by checkpoints\n", path, res.records,
+		    res.covered);
+		size_t nunres = 0;
+		for (size_t i = 0; i < s.n; i++) {
+			const struct change *ch = &s.v[i];
+			if (uidlen && (ch->in.key.uid_len != uidlen || memcmp(ch->in.key.uid, uid, uidlen) != 0))
+				continue;
+			if (i == 0 || s.v[i - 1].in.key.uid_len != ch->in.key.uid_len ||
+			    memcmp(s.v[i - 1].in.key.uid, ch->in.key.uid, ch->in.key.uid_len) != 0) {
+				char u[2 * DFI_J_UID_MAX + 1];
+				hexs(ch->in.key.uid, ch->in.key.uid_len, u, sizeof(u));
+				printf("card %s\n", u);
+			}
+			print_change(ch);
+			nunres += ch->out.type == 0;
+		}
+		printf("unresolved intents: %zu\n", nunres);
+		for (size_t i = 0; i < s.n; i++) {
+			const struct change *ch = &s.v[i];
+			if (ch->out.type != 0 ||
+			    (uidlen && (ch->in.key.uid_len != uidlen || memcmp(ch->in.key.uid, uid, uidlen) != 0)))
+				continue;
+			char u[2 * DFI_J_UID_MAX + 1];
+			hexs(ch->in.key.uid, ch->in.key.uid_len, u, sizeof(u));
+			printf("  card %s", u);
+			print_change(ch);
+		}
+		printf("recoveries: %zu\n", s.nrec);
+		for (size_t i = 0; i < s.nrec; i++) {
+			char sha[65], t[32];
+			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
+			fmt_time(s.rec[i].time, t, sizeof(t));
+			printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
+			       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
+			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
+			    DFI_JOURNAL_QDIR, s.rec[i].q_file, sha, s.rec[i].station);
+		}
+		if (problems > 0)
+			printf("warning: %" PRIu64 " problem(s) found; signatures were not checked: run "
+			       "'dfissue journal verify'\n", problems);
+	}
+	free(s.v);
+	free(s.rec);
+	return DFI_EXIT_OK;
+}
+
+/* ---- proof and checkpoint ------------------------------------------------------------- */
+
+static int
+j_proof(int argc, char **argv)
+{
+	const char *seqs = NULL, *jopt = NULL;
+	static const struct option lo[] = { { "seq", required_argument, NULL, 's' },
+		{ "journal", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 's': seqs = optarg; break;
+		case 'j': jopt = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	const char *path = journal_arg(jopt, argc, argv);
+	char *end = NULL;
+	errno = 0;
+	unsigned long long seq = seqs ? strtoull(seqs, &end, 10) : 0;
+	if (path == NULL || seqs == NULL || end == seqs || *end != '\0' || errno != 0 || seqs[0] == '-') {
+		cli_errorf("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	struct dfi_jproof *p = malloc(sizeof(*p));
+	if (p == NULL)
+		return cli_fail("journal proof", DFI_E_NOMEM);
+	dfi_err e = dfi_journal_proof_file(path, seq, p);
+	if (e == DFI_E_NOT_FOUND) {
+		cli_errorf("journal proof: record %llu is not covered by a checkpoint in %s", seq, path);
+		free(p);
+		return DFI_EXIT_FAIL;
+	}
+	if (e != DFI_OK) {
+		free(p);
+		return cli_fail(path, e);
+	}
+	char h[65];
+	printf("index %" PRIu64 "\nsize %" PRIu64 "\n", p->index, p->size);
+	hexs(p->leaf, 32, h, sizeof(h));
+	printf("leaf %s\n", h);
+	for (size_t i = 0; i < p->plen; i++) {
+		hexs(p->proof[i], 32, h, sizeof(h));
+		printf("path %s\n", h);
+	}
+	printf("record %s\ncheckpoint\n", p->line);
+	fwrite(p->note, 1, p->note_len, stdout);
+	free(p);
+	return DFI_EXIT_OK;
+}
+
+static int
+j_checkpoint(int argc, char **argv)
+{
+	const char *jopt = NULL;
+	static const struct option lo[] = { { "journal", required_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'j': jopt = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	const char *path = journal_arg(jopt, argc, argv);
+	if (path == NULL) {
+		cli_errorf("journal checkpoint: needs one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	struct dfi_jverify_opts vo = { 0 };
+	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
+	if (res == NULL)
+		return cli_fail("journal checkpoint", DFI_E_NOMEM);
+	dfi_err e = dfi_journal_verify_file(path, &vo, res);
+	int rc = DFI_EXIT_OK;
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM)
+		rc = cli_fail(path, e);
+	else if (res->last_note_len == 0) {
+		cli_errorf("journal checkpoint: %s has no valid checkpoint", path);
+		rc = DFI_EXIT_FAIL;
+	} else
+		fwrite(res->last_note, 1, res->last_note_len, stdout);
+	free(res);
+	return rc;
+}
+
+int
+cmd_journal(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} sub[] = { { "init", j_init }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+		{ "checkpoint", j_checkpoint } };
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
+		if (strcmp(argv[1], sub[i].name) == 0)
+			return sub[i].fn(argc - 1, argv + 1);
+	cli_errorf("journal: unknown command '%s' (try 'dfissue journal --help')", argv[1]);
+	return DFI_EXIT_USAGE;
+}
