@@ -103,9 +103,10 @@ df_find_crc(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
 		hi = len - crclen;
 		lo = hi >= bl ? hi - bl + 1 : 0;
 	}
-	/* Longest candidate first; the padding after the CRC must be zero
-	 * and shorter than a block. */
-	for (size_t c = hi + 1; c-- > lo;) {
+	/* Shortest candidate first: a CRC16 over data || its own CRC is zero,
+	 * so with zero padding the longer candidate would match as well. The
+	 * padding after the CRC must be zero and shorter than a block. */
+	for (size_t c = lo; c <= hi; c++) {
 		size_t pad = len - c - crclen;
 		if (pad >= bl)
 			continue;
