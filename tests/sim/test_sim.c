@@ -1,0 +1,620 @@
+/*
+ * The simulator through its in-process API, APDU by APDU: factory state,
+ * status codes, access rules, legacy authentication with the zero key
+ * (the PCD side written out here), image persistence, tears before and
+ * after execution, transactions, determinism, the transport, and one
+ * session through the engine's DESFire library (EV1 AES, EV2).
+ *
+ * Facts used (MF3ICD81 data sheet summary, NXP; libfreefare and Proxmark3
+ * documentation): a fresh card has a DES PICC master key of zeros, key
+ * version 0, key settings 0x0F, no applications; native commands are
+ * wrapped as 90 INS 00 00 Lc data 00 and answered data || 91 status.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "desfire_sim.h"
+#include "dfissue/cardkey.h"
+#include "dfissue/crypto.h"
+#include "dfissue/desfire.h"
+
+static char tmpdir[64];
+
+static void
+setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dfisim-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static dfi_sim *
+sim_open(const char *image, uint64_t seed)
+{
+	struct dfi_sim_config cfg = { 0 };
+	char path[128];
+	if (image != NULL) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, image);
+		cfg.image = path;
+	}
+	cfg.has_seed = true;
+	cfg.seed = seed;
+	cfg.has_uid = true;
+	memcpy(cfg.uid, "\x04\x10\x20\x30\x40\x50\x60", 7);
+	dfi_sim *s;
+	ck_assert_int_eq(dfi_sim_new(&s, &cfg), DFI_OK);
+	return s;
+}
+
+/* Sends a hex APDU and returns the response as hex (static buffer). */
+static const char *
+tx(dfi_sim *s, const char *hex)
+{
+	static char out[2 * 300 + 1];
+	uint8_t c[300], r[300];
+	size_t cl = 0, rl;
+	ck_assert_int_eq(dfi_hex_decode(hex, c, sizeof(c), &cl), DFI_OK);
+	ck_assert_int_eq(dfi_sim_process(s, c, cl, r, sizeof(r), &rl), DFI_OK);
+	ck_assert_int_eq(dfi_hex_encode(r, rl, out, sizeof(out)), DFI_OK);
+	return out;
+}
+
+/* The status word of a response. */
+static const char *
+sw(dfi_sim *s, const char *hex)
+{
+	const char *r = tx(s, hex);
+	return r + strlen(r) - 4;
+}
+
+START_TEST(factory_state)
+{
+	dfi_sim *s = sim_open(NULL, 1);
+	ck_assert_str_eq(tx(s, "9060000000"), "04010112001A0591AF");
+	ck_assert_str_eq(tx(s, "90AF000000"), "04010112001A0591AF");
+	const char *r = tx(s, "90AF000000");
+	ck_assert_uint_eq(strlen(r), 2 * (14 + 2));
+	ck_assert(strncmp(r, "04102030405060", 14) == 0);
+	ck_assert_str_eq(tx(s, "9045000000"), "0F019100");      /* key settings, 1 DES key */
+	ck_assert_str_eq(tx(s, "906400000100"), "009100");      /* key version 0 */
+	ck_assert_str_eq(tx(s, "906A000000"), "9100");          /* no applications */
+	ck_assert_str_eq(tx(s, "906E000000"), "001F009100");    /* 7936 bytes free */
+	ck_assert_str_eq(tx(s, "FFCA000000"), "041020304050609000");
+
+	struct dfi_sim_picc_info pi;
+	ck_assert_int_eq(dfi_sim_picc_info(s, &pi), DFI_OK);
+	ck_assert_uint_eq(pi.key_settings, 0x0F);
+	ck_assert_uint_eq(pi.napps, 0);
+	ck_assert_uint_eq(pi.free_memory, 7936);
+	uint8_t zero[8] = { 0 };
+	ck_assert_int_eq(dfi_sim_key_equals(s, 0, 0, DFI_KT_DES, zero, 8), 1);
+	struct dfi_sim_key_info ki;
+	ck_assert_int_eq(dfi_sim_key_info(s, 0, 0, &ki), DFI_OK);
+	ck_assert_int_eq(ki.type, DFI_KT_DES);
+	ck_assert_uint_eq(ki.version, 0);
+	uint8_t atr[16];
+	size_t al = dfi_sim_atr(s, atr, sizeof(atr));
+	ck_assert_hex_eq(atr, al, "3B8180018080");
+	dfi_sim_free(s);
+}
+END_TEST
+
+START_TEST(status_codes)
+{
+	dfi_sim *s = sim_open(NULL, 2);
+	ck_assert_str_eq(sw(s, "90FE000000"), "911C");          /* unknown command */
+	ck_assert_str_eq(sw(s, "906000000100"), "917E");        /* GetVersion takes no data */
+	ck_assert_str_eq(sw(s, "906400000101"), "9140");        /* PICC has key 0 only */
+	ck_assert_str_eq(sw(s, "905A000003010203"), "91A0");    /* no such application */
+	ck_assert_str_eq(sw(s, "905A0000020102"), "917E");      /* AID is 3 bytes */
+	ck_assert_str_eq(sw(s, "90AA00000100"), "91AE");        /* AES auth on a DES key */
+	ck_assert_str_eq(sw(s, "907100000200" "00"), "91AE");   /* EV2 auth on a DES key */
+	ck_assert_str_eq(sw(s, "900A00000101"), "9140");        /* no key 1 */
+	ck_assert_str_eq(sw(s, "90AF000000"), "911C");          /* nothing to continue */
+	ck_assert_str_eq(sw(s, "90C400000100"), "91AE");        /* ChangeKey needs a session */
+	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");          /* FormatPICC too */
+	ck_assert_str_eq(sw(s, "9051000000"), "91AE");          /* GetCardUID too */
+	ck_assert_str_eq(sw(s, "90CD0000070000EEEE200000"), "919D"); /* files need an application */
+	ck_assert_str_eq(sw(s, "90CA000005000000" "0F01"), "919E"); /* AID 000000 */
+	ck_assert_str_eq(sw(s, "90CA000005010000" "0F00"), "919E"); /* no keys */
+	ck_assert_str_eq(sw(s, "90CA000005010000" "0FC1"), "919E"); /* both type flags */
+	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "9100");
+	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "91DE"); /* duplicate */
+	ck_assert_str_eq(sw(s, "90DA000003020000"), "91A0");
+	/* ISO level: not simulated, answered as a card without ISO files. */
+	ck_assert_str_eq(tx(s, "00A4040000"), "6A82");
+	ck_assert_str_eq(tx(s, "00B0000000"), "6D00");
+	ck_assert_str_eq(tx(s, "80CA000000"), "6E00");
+	ck_assert_str_eq(tx(s, "9060010000"), "6A86");
+	ck_assert_str_eq(tx(s, "906000000500"), "6700");       /* Lc says 5, 0 follow */
+	ck_assert_str_eq(tx(s, "FFCA010000"), "6A81");
+	/* A native frame longer than the card's 60-byte buffer. */
+	char big[2 * 70 + 1] = "903D00003D";
+	for (int i = 0; i < 61; i++)
+		strcat(big, "00");
+	strcat(big, "00");
+	ck_assert_str_eq(sw(s, big), "917E");
+	struct dfi_sim_stats st;
+	dfi_sim_stats(s, &st);
+	ck_assert_uint_eq(st.apdus, 26);
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* Legacy authentication, PCD side: the card sends E(RndB); the PCD
+ * answers D(RndA) || D(rot(RndB) ^ D(RndA)) ("send mode"); the card
+ * proves itself with E(rot(RndA)). */
+static int
+legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno)
+{
+	uint8_t c[32], r[64], rndb[8], rnda[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, tok[16], iv[8];
+	size_t rl;
+	dfi_keytype t = memcmp(key, key + 8, 8) == 0 ? DFI_KT_DES : DFI_KT_2K3DES;
+	memcpy(c, "\x90\x0A\x00\x00\x01", 5);
+	c[5] = keyno;
+	c[6] = 0;
+	ck_assert_int_eq(dfi_sim_process(s, c, 7, r, sizeof(r), &rl), DFI_OK);
+	if (rl != 10 || r[8] != 0x91 || r[9] != 0xAF)
+		return r[rl - 1];
+	memset(iv, 0, 8);
+	ck_assert_int_eq(dfi_cipher(t, key, 0, iv, r, rndb, 8), DFI_OK);
+	uint8_t rot[8];
+	for (int i = 0; i < 8; i++)
+		rot[i] = rndb[(i + 1) % 8];
+	ck_assert_int_eq(dfi_cipher(t, key, 0, NULL, rnda, tok, 8), DFI_OK);
+	for (int i = 0; i < 8; i++)
+		rot[i] ^= tok[i];
+	ck_assert_int_eq(dfi_cipher(t, key, 0, NULL, rot, tok + 8, 8), DFI_OK);
+	memcpy(c, "\x90\xAF\x00\x00\x10", 5);
+	memcpy(c + 5, tok, 16);
+	c[21] = 0;
+	ck_assert_int_eq(dfi_sim_process(s, c, 22, r, sizeof(r), &rl), DFI_OK);
+	if (rl != 10 || r[8] != 0x91 || r[9] != 0x00)
+		return r[rl - 1];
+	uint8_t back[8];
+	memset(iv, 0, 8);
+	ck_assert_int_eq(dfi_cipher(t, key, 0, iv, r, back, 8), DFI_OK);
+	for (int i = 0; i < 8; i++)
+		ck_assert_uint_eq(back[i], rnda[(i + 1) % 8]);
+	return 0;
+}
+
+START_TEST(legacy_auth_zero_key)
+{
+	dfi_sim *s = sim_open(NULL, 3);
+	uint8_t zero[16] = { 0 }, wrong[16] = { 0 };
+	wrong[3] = 0x10;
+	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	/* Authenticated with the PICC master key: FormatPICC is allowed. */
+	ck_assert_str_eq(sw(s, "90FC000000"), "9100");
+	ck_assert_int_eq(legacy_auth(s, wrong, 0), 0xAE);
+	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");
+	dfi_sim_free(s);
+}
+END_TEST
+
+START_TEST(access_rules)
+{
+	dfi_sim *s = sim_open(NULL, 4);
+	/* App 010203: free create/delete and listing (0x0F), 2 DES keys. */
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
+	/* App 112233: nothing free (0x09: master key changeable, config changeable). */
+	ck_assert_str_eq(sw(s, "90CA000005332211" "0902"), "9100");
+	ck_assert_str_eq(tx(s, "906A000000"), "0302013322119100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	/* File 1: read key 1, write never, rw never, change key 0. */
+	ck_assert_str_eq(sw(s, "90CD0000070100" "F01F" "100000"), "9100");
+	/* File 2: every right never. */
+	ck_assert_str_eq(sw(s, "90CD0000070200" "FFFF" "100000"), "9100");
+	/* File 3: free everything. */
+	ck_assert_str_eq(sw(s, "90CD0000070300" "EEEE" "100000"), "9100");
+	ck_assert_str_eq(tx(s, "906F000000"), "0102039100");
+	ck_assert_str_eq(sw(s, "90BD00000701000000000000"), "91AE");
+	ck_assert_str_eq(sw(s, "90BD00000702000000000000"), "919D");
+	ck_assert_str_eq(sw(s, "903D0000" "0B" "03000000040000" "CAFEBABE"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000703000000040000"), "CAFEBABE9100");
+	ck_assert_str_eq(sw(s, "90BD00000703100000010000"), "91BE"); /* offset past the end */
+	ck_assert_str_eq(sw(s, "90BD00000703080000090000"), "91BE"); /* 8 + 9 > 16 */
+	ck_assert_str_eq(sw(s, "90BD00000709000000000000"), "91F0"); /* no file 9 */
+	ck_assert_str_eq(sw(s, "90BD00000720000000000000"), "919E"); /* file number > 31 */
+	ck_assert_str_eq(sw(s, "90CD0000070300EEEE100000"), "91DE");
+	ck_assert_str_eq(tx(s, "90F500000101"), "0000F01F1000009100");
+	/* ChangeFileSettings with change key 0 needs that key. */
+	ck_assert_str_eq(sw(s, "905F00000401" "00EEEE"), "91AE");
+	/* Change right free: settings travel plain. */
+	ck_assert_str_eq(sw(s, "905F00000403" "00EEE0"), "9100");
+	ck_assert_str_eq(tx(s, "90F500000103"), "0000EEE01000009100");
+
+	ck_assert_str_eq(sw(s, "905A000003332211"), "9100");
+	ck_assert_str_eq(sw(s, "906F000000"), "91AE");
+	ck_assert_str_eq(sw(s, "9045000000"), "91AE");
+	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "91AE");
+	ck_assert_str_eq(tx(s, "906400000101"), "009100");
+	ck_assert_str_eq(sw(s, "906400000102"), "9140");
+	/* Authenticated with the app master key (zero DES): now allowed. */
+	uint8_t zero[16] = { 0 };
+	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	ck_assert_str_eq(tx(s, "9045000000"), "09029100");
+	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "9100");
+	/* An error ends the session. */
+	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "91DE");
+	ck_assert_str_eq(sw(s, "906F000000"), "91AE");
+	/* GetApplicationIDs is a PICC-level command. */
+	ck_assert_str_eq(sw(s, "906A000000"), "919D");
+	dfi_sim_free(s);
+}
+END_TEST
+
+static void
+image_path(char *buf, size_t cap, const char *name)
+{
+	snprintf(buf, cap, "%s/%s", tmpdir, name);
+}
+
+START_TEST(image_persistence)
+{
+	dfi_sim *s = sim_open("card.img", 5);
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(sw(s, "90CD0000070300" "EEEE" "080000"), "9100");
+	ck_assert_str_eq(sw(s, "903D0000" "0F" "03000000080000" "0102030405060708"), "9100");
+	struct dfi_sim_stats st;
+	dfi_sim_stats(s, &st);
+	ck_assert_uint_eq(st.commits, 3);
+	/* Removal drops the selection: at the PICC level again. */
+	dfi_sim_remove(s);
+	uint8_t c[5] = { 0x90, 0x60, 0, 0, 0 }, r[64];
+	size_t rl;
+	ck_assert_int_eq(dfi_sim_process(s, c, 5, r, sizeof(r), &rl), DFI_E_NO_CARD);
+	ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
+	ck_assert_str_eq(sw(s, "90BD00000703000000000000"), "919D");
+	dfi_sim_free(s);
+
+	/* A new process sees the same card. */
+	s = sim_open("card.img", 99);
+	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000703000000000000"), "01020304050607089100");
+	uint8_t data[16];
+	size_t dl;
+	ck_assert_int_eq(dfi_sim_file_data(s, 0x010203, 3, data, sizeof(data), &dl), DFI_OK);
+	ck_assert_hex_eq(data, dl, "0102030405060708");
+	dfi_sim_free(s);
+
+	/* The image belongs to its UID. */
+	struct dfi_sim_config cfg = { 0 };
+	char path[128];
+	image_path(path, sizeof(path), "card.img");
+	cfg.image = path;
+	cfg.has_uid = true;
+	memcpy(cfg.uid, "\x04\x99\x99\x99\x99\x99\x99", 7);
+	ck_assert_int_eq(dfi_sim_new(&s, &cfg), DFI_E_INVALID_ARG);
+	/* A damaged image is refused, never half-read. */
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
+	b ^= 1;
+	ck_assert_int_eq(pwrite(fd, &b, 1, 20), 1);
+	close(fd);
+	cfg.has_uid = false;
+	ck_assert_int_eq(dfi_sim_new(&s, &cfg), DFI_E_PARSE);
+}
+END_TEST
+
+static dfi_err
+raw(dfi_sim *s, const char *hex, char *out)
+{
+	uint8_t c[300], r[300];
+	size_t cl, rl;
+	ck_assert_int_eq(dfi_hex_decode(hex, c, sizeof(c), &cl), DFI_OK);
+	dfi_err e = dfi_sim_process(s, c, cl, r, sizeof(r), &rl);
+	if (e == DFI_OK && out != NULL)
+		dfi_hex_encode(r, rl, out, 601);
+	return e;
+}
+
+START_TEST(tear_before_and_after)
+{
+	dfi_sim *s = sim_open("tear.img", 6);
+	/* Before: CreateApplication never reaches the card. */
+	ck_assert_int_eq(dfi_sim_set_tear(s, 2, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_str_eq(sw(s, "906A000000"), "9100");
+	ck_assert_int_eq(raw(s, "90CA000005030201" "0F02", NULL), DFI_E_CARD_TORN);
+	ck_assert(!dfi_sim_present(s));
+	ck_assert_int_eq(raw(s, "906A000000", NULL), DFI_E_NO_CARD);
+	ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
+	ck_assert_str_eq(tx(s, "906A000000"), "9100");
+	size_t n;
+	ck_assert_int_eq(dfi_sim_list_apps(s, NULL, 0, &n), DFI_OK);
+	ck_assert_uint_eq(n, 0);
+
+	/* After: the card creates it, the answer is lost. */
+	ck_assert_int_eq(dfi_sim_set_tear(s, 1, DFI_SIM_TEAR_AFTER), DFI_OK);
+	ck_assert_int_eq(raw(s, "90CA000005030201" "0F02", NULL), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
+	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	dfi_sim_free(s);
+	/* ... and it is in the image. */
+	s = sim_open("tear.img", 6);
+	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	/* A torn authentication leaves no session behind. */
+	uint8_t zero[16] = { 0 };
+	ck_assert_int_eq(dfi_sim_set_tear(s, 2, DFI_SIM_TEAR_AFTER), DFI_OK);
+	ck_assert_str_eq(sw(s, "900A00000100"), "91AF");
+	ck_assert_int_eq(raw(s, "90AF00001000000000000000000000000000000000", NULL), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
+	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");
+	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	struct dfi_sim_stats st;
+	dfi_sim_stats(s, &st);
+	ck_assert_uint_eq(st.tears, 1);
+	/* Disarmed: nothing fires. */
+	ck_assert_int_eq(dfi_sim_set_tear(s, 1, DFI_SIM_TEAR_AFTER), DFI_OK);
+	ck_assert_int_eq(dfi_sim_set_tear(s, 0, DFI_SIM_TEAR_AFTER), DFI_OK);
+	ck_assert_str_eq(sw(s, "906A000000"), "9100");
+	dfi_sim_free(s);
+}
+END_TEST
+
+START_TEST(backup_value_record_transactions)
+{
+	dfi_sim *s = sim_open("tx.img", 7);
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(sw(s, "90CB0000070100" "EEEE" "040000"), "9100");
+	/* value: lower -10, upper 100, value 5, limited credit on */
+	ck_assert_str_eq(sw(s, "90CC0000110200" "EEEE" "F6FFFFFF" "64000000" "05000000" "01"), "9100");
+	ck_assert_str_eq(sw(s, "90C10000070300" "EEEE" "020000"), "917E");       /* too short */
+	ck_assert_str_eq(sw(s, "90C100000A0300" "EEEE" "020000" "020000"), "9100");
+	ck_assert_str_eq(sw(s, "90C000000A0400" "EEEE" "010000" "030000"), "9100");
+
+	/* Backup: written, invisible until commit; abort drops it. */
+	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "11223344"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "000000009100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
+	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "9100");
+	ck_assert_str_eq(sw(s, "90A7000000"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
+	/* Removal aborts too. */
+	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "9100");
+	ck_assert_int_eq(dfi_sim_power_cycle(s), DFI_OK);
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
+
+	/* Value: credit/debit pending until commit; limits. */
+	ck_assert_str_eq(sw(s, "900C0000050214000000"), "9100");        /* +20 */
+	ck_assert_str_eq(tx(s, "906C00000102"), "050000009100");
+	ck_assert_str_eq(sw(s, "90DC0000050203000000"), "9100");        /* -3 */
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "906C00000102"), "160000009100");        /* 22 */
+	ck_assert_str_eq(sw(s, "900C0000050250000000"), "91BE");        /* 22 + 80 > 100 */
+	ck_assert_str_eq(sw(s, "90DC0000050221000000"), "91BE");        /* 22 - 33 < -10 */
+	ck_assert_str_eq(sw(s, "90DC00000502FFFFFFFF"), "919E");        /* negative amount */
+	/* Limited credit: up to the last committed debits (3), once. */
+	ck_assert_str_eq(sw(s, "901C0000050204000000"), "91BE");
+	ck_assert_str_eq(sw(s, "901C0000050203000000"), "9100");
+	ck_assert_str_eq(sw(s, "901C0000050201000000"), "919D");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "906C00000102"), "190000009100");        /* 25 */
+	struct dfi_sim_file_info fi;
+	ck_assert_int_eq(dfi_sim_file_info(s, 0x010203, 2, &fi), DFI_OK);
+	ck_assert_int_eq(fi.value, 25);
+	ck_assert_int_eq(fi.limited_credit_value, 0);
+
+	/* Linear records: two fit, the third is refused; cleared by commit. */
+	ck_assert_str_eq(sw(s, "90BB00000703000000000000"), "91BE");    /* empty */
+	ck_assert_str_eq(sw(s, "903B00000903000000020000" "A1A2"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(sw(s, "903B00000903000000020000" "B1B2"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(sw(s, "903B00000903000000020000" "C1C2"), "91BE");
+	ck_assert_str_eq(tx(s, "90BB00000703000000000000"), "A1A2B1B29100");
+	ck_assert_str_eq(tx(s, "90BB00000703000000010000"), "B1B29100");  /* newest */
+	ck_assert_str_eq(tx(s, "90BB00000703010000010000"), "A1A29100");
+	ck_assert_str_eq(sw(s, "90BB00000703020000010000"), "91BE");
+	ck_assert_str_eq(sw(s, "90EB00000103"), "9100");
+	ck_assert_str_eq(tx(s, "90BB00000703000000000000"), "A1A2B1B29100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(sw(s, "90BB00000703000000000000"), "91BE");
+	/* Cyclic, 3 records of which 2 usable: the oldest goes. */
+	for (int i = 1; i <= 4; i++) {
+		char cmd[64];
+		snprintf(cmd, sizeof(cmd), "903B000008" "04" "000000" "010000" "0%d", i);
+		ck_assert_str_eq(sw(s, cmd), "9100");
+		ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	}
+	ck_assert_str_eq(tx(s, "90BB00000704000000000000"), "03049100");
+	uint8_t data[16];
+	size_t dl;
+	ck_assert_int_eq(dfi_sim_file_data(s, 0x010203, 4, data, sizeof(data), &dl), DFI_OK);
+	ck_assert_hex_eq(data, dl, "0304");
+	dfi_sim_free(s);
+}
+END_TEST
+
+START_TEST(multi_frame_data)
+{
+	dfi_sim *s = sim_open(NULL, 8);
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(sw(s, "90CD0000070500" "EEEE" "640000"), "9100");  /* 100 bytes */
+	/* WriteData of 100 bytes: 7 header + 52 data, then 48 in an AF frame. */
+	char cmd[2 * 80 + 1], expect[2 * 110 + 1] = "";
+	strcpy(cmd, "903D00003B" "05000000640000");
+	for (int i = 0; i < 52; i++)
+		sprintf(cmd + strlen(cmd), "%02X", i);
+	strcat(cmd, "00");
+	ck_assert_str_eq(tx(s, cmd), "91AF");
+	strcpy(cmd, "90AF000030");
+	for (int i = 52; i < 100; i++)
+		sprintf(cmd + strlen(cmd), "%02X", i);
+	strcat(cmd, "00");
+	ck_assert_str_eq(tx(s, cmd), "9100");
+	for (int i = 0; i < 100; i++)
+		sprintf(expect + strlen(expect), "%02X", i);
+	/* ReadData answers 59 bytes per frame. */
+	const char *r = tx(s, "90BD00000705000000000000");
+	ck_assert_uint_eq(strlen(r), 2 * 61);
+	ck_assert(strncmp(r, expect, 2 * 59) == 0);
+	ck_assert_str_eq(r + 2 * 59, "91AF");
+	r = tx(s, "90AF000000");
+	ck_assert(strncmp(r, expect + 2 * 59, 2 * 41) == 0);
+	ck_assert_str_eq(r + 2 * 41, "9100");
+	dfi_sim_free(s);
+}
+END_TEST
+
+START_TEST(seed_determinism)
+{
+	struct dfi_sim_config cfg = { .has_seed = true, .seed = 42 };
+	dfi_sim *a, *b, *c;
+	ck_assert_int_eq(dfi_sim_new(&a, &cfg), DFI_OK);
+	ck_assert_int_eq(dfi_sim_new(&b, &cfg), DFI_OK);
+	cfg.seed = 43;
+	ck_assert_int_eq(dfi_sim_new(&c, &cfg), DFI_OK);
+	uint8_t ua[7], ub[7], uc[7];
+	dfi_sim_uid(a, ua);
+	dfi_sim_uid(b, ub);
+	dfi_sim_uid(c, uc);
+	ck_assert_mem_eq(ua, ub, 7);
+	ck_assert_uint_eq(ua[0], 0x04);
+	ck_assert(memcmp(ua, uc, 7) != 0);
+	char ra[64], rb[64], rc[64];
+	strcpy(ra, tx(a, "900A00000100"));
+	strcpy(rb, tx(b, "900A00000100"));
+	strcpy(rc, tx(c, "900A00000100"));
+	ck_assert_str_eq(ra, rb);
+	ck_assert_str_ne(ra, rc);
+	dfi_sim_free(a);
+	dfi_sim_free(b);
+	dfi_sim_free(c);
+}
+END_TEST
+
+START_TEST(transport_tear)
+{
+	dfi_sim *s = sim_open(NULL, 9);
+	dfi_transport *t;
+	ck_assert_int_eq(dfi_sim_transport_new(s, &t), DFI_OK);
+	uint8_t c[5] = { 0x90, 0x6A, 0, 0, 0 }, r[64];
+	size_t rl;
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_OK);
+	ck_assert_hex_eq(r, rl, "9100");
+	ck_assert_int_eq(dfi_sim_set_tear(s, 1, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_E_NO_CARD);
+	ck_assert_int_eq(dfi_transport_wait_card(t, 1000), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_OK);
+	ck_assert_int_eq(dfi_transport_wait_removed(t, 1000), DFI_OK);
+	ck_assert(!dfi_sim_present(s));
+	ck_assert_str_eq(dfi_transport_name(t), "sim:memory");
+	dfi_transport_free(t);
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* A session through the engine's DESFire library: DES -> AES PICC key,
+ * AES and EV2 authentication, an AES application, enciphered data. */
+START_TEST(engine_library_session)
+{
+	dfi_sim *s = sim_open(NULL, 10);
+	dfi_transport *t;
+	dfi_desfire *d;
+	ck_assert_int_eq(dfi_sim_transport_new(s, &t), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_new(&d, t), DFI_OK);
+	uint8_t zero[16] = { 0 }, kp[16], ka[16];
+	for (int i = 0; i < 16; i++) {
+		kp[i] = (uint8_t)(0xA0 + i);
+		ka[i] = (uint8_t)(0x30 + 3 * i);
+	}
+	dfi_cardkey *des0, *aes0, *picc, *app;
+	ck_assert_int_eq(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0), DFI_OK);
+	ck_assert_int_eq(dfi_cardkey_new_plain(&aes0, DFI_KT_AES128, zero, 16, 0), DFI_OK);
+	ck_assert_int_eq(dfi_cardkey_new_plain(&picc, DFI_KT_AES128, kp, 16, 7), DFI_OK);
+	ck_assert_int_eq(dfi_cardkey_new_plain(&app, DFI_KT_AES128, ka, 16, 3), DFI_OK);
+
+	ck_assert_int_eq(dfi_desfire_authenticate(d, DFI_DF_AUTH_LEGACY, 0, des0), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_change_key(d, 0, picc, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_sim_key_equals(s, 0, 0, DFI_KT_AES128, kp, 16), 1);
+	uint8_t ver;
+	ck_assert_int_eq(dfi_desfire_get_key_version(d, 0, &ver), DFI_OK);
+	ck_assert_uint_eq(ver, 7);
+
+	ck_assert_int_eq(dfi_desfire_authenticate(d, DFI_DF_AUTH_AES, 0, picc), DFI_OK);
+	struct dfi_df_key_settings ks;
+	ck_assert_int_eq(dfi_desfire_get_key_settings(d, &ks), DFI_OK);
+	ck_assert_uint_eq(ks.settings, 0x0F);
+	ck_assert_int_eq(dfi_desfire_create_application(d, 0x0A0B0C, 0x0B, 3, DFI_KT_AES128), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_change_key_settings(d, 0x09), DFI_OK);
+	ck_assert_uint_eq(dfi_desfire_last_status(d), 0);
+
+	ck_assert_int_eq(dfi_desfire_select_application(d, 0x0A0B0C), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_FIRST, 0, aes0), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_change_key(d, 1, app, aes0), DFI_OK);
+	ck_assert_int_eq(dfi_sim_key_equals(s, 0x0A0B0C, 1, DFI_KT_AES128, ka, 16), 1);
+	struct dfi_df_access acc = { .read = 1, .write = 1, .read_write = 1, .change = 0 };
+	ck_assert_int_eq(dfi_desfire_create_std_file(d, 1, DFI_DF_COMM_ENC, &acc, 80), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_NONFIRST, 1, app), DFI_OK);
+	uint8_t w[80], rd[80];
+	for (int i = 0; i < 80; i++)
+		w[i] = (uint8_t)(i * 5);
+	ck_assert_int_eq(dfi_desfire_write_data(d, 1, DFI_DF_COMM_ENC, 0, w, 80), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_read_data(d, 1, DFI_DF_COMM_ENC, 0, 80, rd), DFI_OK);
+	ck_assert_mem_eq(w, rd, 80);
+	/* The same through EV1 AES secure messaging. */
+	ck_assert_int_eq(dfi_desfire_authenticate(d, DFI_DF_AUTH_AES, 1, app), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_read_data(d, 1, DFI_DF_COMM_ENC, 10, 30, rd), DFI_OK);
+	ck_assert_mem_eq(w + 10, rd, 30);
+	uint8_t data[80];
+	size_t dl;
+	ck_assert_int_eq(dfi_sim_file_data(s, 0x0A0B0C, 1, data, sizeof(data), &dl), DFI_OK);
+	ck_assert_mem_eq(data, w, 80);
+	/* A wrong key is refused with AUTHENTICATION_ERROR. */
+	ck_assert_int_ne(dfi_desfire_authenticate(d, DFI_DF_AUTH_AES, 2, app), DFI_OK);
+	ck_assert_uint_eq(dfi_desfire_last_status(d), 0xAE);
+
+	dfi_cardkey_free(des0);
+	dfi_cardkey_free(aes0);
+	dfi_cardkey_free(picc);
+	dfi_cardkey_free(app);
+	dfi_desfire_free(d);
+	dfi_transport_free(t);
+	dfi_sim_free(s);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("sim");
+	TCase *tc = tcase_create("card");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, factory_state);
+	tcase_add_test(tc, status_codes);
+	tcase_add_test(tc, legacy_auth_zero_key);
+	tcase_add_test(tc, access_rules);
+	tcase_add_test(tc, image_persistence);
+	tcase_add_test(tc, tear_before_and_after);
+	tcase_add_test(tc, backup_value_record_transactions);
+	tcase_add_test(tc, multi_frame_data);
+	tcase_add_test(tc, seed_determinism);
+	tcase_add_test(tc, transport_tear);
+	tcase_add_test(tc, engine_library_session);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
