@@ -70,6 +70,12 @@ df_xfer(dfi_desfire *d, uint8_t cmd, const uint8_t *body, size_t bodylen, uint8_
 		ins = 0xAF;
 		if (sent == bodylen)
 			break;
+		if (*sw2 == 0x00) {
+			/* Success before it had the whole command: not a card
+			 * we can trust with the rest of the session. */
+			df_drop_auth(d);
+			return DFI_E_CARD_PROTOCOL;
+		}
 		if (*sw2 != 0xAF)
 			return DFI_OK; /* the card stopped us early: an error status */
 		if (n != 0) {

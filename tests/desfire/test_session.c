@@ -297,6 +297,13 @@ START_TEST(full_session_hsm_keys)
 	OK(dfi_desfire_get_card_uid(d, uid, sizeof(uid), &n));
 	ck_assert_mem_eq(uid, c.uid, 7);
 
+	/* SetConfiguration (enciphered): keep FormatPICC allowed, no random ID. */
+	uint8_t cfgbyte = 0x00;
+	struct dfi_sim_picc_info pi;
+	OK(dfi_desfire_set_configuration(d, 0x00, &cfgbyte, 1));
+	OK(dfi_sim_picc_info(c.sim, &pi));
+	ck_assert_uint_eq(pi.config, 0x00);
+
 	/* Application with AES keys. */
 	uint32_t aids[28];
 	OK(dfi_desfire_create_application(d, aid, 0x0B, 5, DFI_KT_AES128));
