@@ -45,8 +45,8 @@ enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV
 	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },               \
 	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE }
 int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
-/* Opens the HSM (token from --token, else fallback_uri, else
- * $DFISSUE_TOKEN); on failure prints one line and returns DFI_EXIT_FAIL. */
+/* Opens the HSM (token from --token, else $DFISSUE_TOKEN, else
+ * fallback_uri); on failure prints one line and returns DFI_EXIT_FAIL. */
 int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);
 /* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);

@@ -62,9 +62,9 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	char detail[200] = "";
 	struct dfi_hsm_config cfg = {
 		.module = o->module != NULL ? o->module : getenv("DFISSUE_MODULE"),
-		.token_uri = o->token != NULL ? o->token
-			     : fallback_uri != NULL ? fallback_uri
-						      : getenv("DFISSUE_TOKEN"),
+		.token_uri = o->token != NULL		   ? o->token
+			     : getenv("DFISSUE_TOKEN") != NULL ? getenv("DFISSUE_TOKEN")
+							       : fallback_uri,
 		.pin_file = o->pin_file,
 		.pin_env = o->pin_env,
 		.allow_prompt = isatty(STDIN_FILENO) && isatty(STDERR_FILENO),
