@@ -526,6 +526,97 @@ START_TEST(ev1_aes_session_elmue)
 }
 END_TEST
 
+/* ChangeKeySettings (EV1 enciphered command: CRC32 over 54 || settings,
+ * IV chained from the last response CMAC) with a DES session [ELMUE]. */
+START_TEST(ev1_change_key_settings_elmue)
+{
+	static const struct replay_step st[] = {
+		{ "905A00000316DE0000", "9100" },
+		{ "901A0000010000", "8476D1CF3024B7C791AF" },
+		{ "90AF000010DAC67AB743763DC9FAF8A0AE504E80C500", "13E9E4FA4388BF169100" },
+		{ "9045000000", "0F0225DD8D7731B1CFD59100" },
+		{ "905400000827882805FC3FD49D00", "A628378374270ACD9100" },
+		{ "9045000000", "0D02613FB2D3F453D2E49100" },
+	};
+	struct rig g;
+	struct dfi_df_key_settings ks;
+	dfi_cardkey *des0 = key(DFI_KT_DES, "0000000000000000", 0);
+	rig_open(&g, st, sizeof(st) / sizeof(st[0]));
+	OK(dfi_desfire_select_application(g.d, 0x00DE16));
+	rig_rnda(&g, "49EC63DECDE00772");
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 0, des0));
+	session_hex_eq(g.d, 8, "48EC62DE3A3CFE62");
+	OK(dfi_desfire_get_key_settings(g.d, &ks));
+	ck_assert_uint_eq(ks.settings, 0x0F);
+	ck_assert_uint_eq(ks.max_keys, 2);
+	ck_assert_int_eq(ks.keytype, DFI_KT_2K3DES);
+	OK(dfi_desfire_change_key_settings(g.d, 0x0D));
+	OK(dfi_desfire_get_key_settings(g.d, &ks));
+	ck_assert_uint_eq(ks.settings, 0x0D);
+	rig_close(&g);
+	dfi_cardkey_free(des0);
+}
+END_TEST
+
+/* ChangeKey in the other-key form for DES-family keys: DES -> 2K3DES and
+ * 2K3DES -> 2K3DES (the old key's version in its parity bits), 3K3DES ->
+ * 3K3DES, with the IV chained between them; then authentication with the
+ * new key [ELMUE]. */
+START_TEST(ev1_change_other_des_family_elmue)
+{
+	static const struct replay_step st[] = {
+		{ "901A0000010000", "53A670D78C0DFFD691AF" },
+		{ "90AF000010B308408B575A2025253D49D693CCC29C00", "525BB01E5B70B7949100" },
+		{ "90C400001901" "4EB669E48DCA584749542E1BE89CB4C7845A38C57D19DE59" "00",
+		  "2EAD04DCF121E0FE9100" },
+		{ "90C400001901" "FA7BEFA6782C93E8D69CF7352CFD33DF5BC8AC4FBA4906FC" "00",
+		  "CB0A5064055128939100" },
+		{ "901A0000010100", "87D3AC1E09570AAD91AF" },
+		{ "90AF000010D82E8C092631FE15257D67629FC929D500", "C4132CEF0D13F8129100" },
+		{ "901A0000010000", "8F3154AFA86DA533EABE28859E5D574291AF" },
+		{ "90AF0000201DD98B71B9006198B8B80043FF296386775ED2C2DBC877BBD952FD06F5F8736100",
+		  "AECD4704210BCAAFE1533D483FBEF3F89100" },
+		{ "90C400002101" "0170A4721342A8C4C5C4DB5BA1F1AEDFE9CEF73BB46BAC44B8C11498CA17D945" "00",
+		  "DC85C9A5A753B17A9100" },
+		{ "90C400002101" "E3E2DD9F1E2C8DB578652F78C30C533EADE1E663625E0F74DD13D4F9B9B3E43C" "00",
+		  "FA142DEBA30801919100" },
+		{ "901A0000010100", "660B0E97E23B9C0F93FD82D0F069C29891AF" },
+		{ "90AF00002046D182F6B3C5C458EC1EC8BD43F0CA898CC9CD77F9BBC87F4E60617C1FF9426600",
+		  "8018B80E2246BD1C1C05A067CD8E6E179100" },
+	};
+	struct rig g;
+	dfi_cardkey *des0 = key(DFI_KT_DES, "0000000000000000", 0);
+	dfi_cardkey *a2 = key(DFI_KT_2K3DES, "00102030405060708090A0B0B0A09080", 0x10);
+	dfi_cardkey *b2 = key(DFI_KT_2K3DES, "10182028303840485058606870788088", 0x10);
+	dfi_cardkey *z3 = key(DFI_KT_3K3DES, "000000000000000000000000000000000000000000000000", 0);
+	dfi_cardkey *a3 = key(DFI_KT_3K3DES, "00102030405060708090A0B0B0A090807060504030201000", 0x10);
+	dfi_cardkey *b3 = key(DFI_KT_3K3DES, "101820283038404850586068707880889098A0A8B0B8C0C8", 0x10);
+	rig_open(&g, st, sizeof(st) / sizeof(st[0]));
+	rig_rnda(&g, "CBA675E8EFBAB99C");
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 0, des0));
+	session_hex_eq(g.d, 8, "CAA674E8CAE8525E");
+	OK(dfi_desfire_change_key(g.d, 1, a2, des0));
+	OK(dfi_desfire_change_key(g.d, 1, b2, a2));
+	rig_rnda(&g, "F7A201C4DB760538");
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 1, b2));
+	session_hex_eq(g.d, 16, "F6A200C4608AECD6DA7604380A7E4834");
+	rig_rnda(&g, "02E124BBD6E598DFEA294C433EAD40E7");
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 0, z3));
+	OK(dfi_desfire_change_key(g.d, 1, a3, z3));
+	OK(dfi_desfire_change_key(g.d, 1, b3, a3));
+	rig_rnda(&g, "7F0AC96CE35E4D6087F211946BC61508");
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 1, b3));
+	session_hex_eq(g.d, 24, "7E0AC86C40C40C7E4C6086F2700C08A26AC6140804D014E8");
+	rig_close(&g);
+	dfi_cardkey_free(des0);
+	dfi_cardkey_free(a2);
+	dfi_cardkey_free(b2);
+	dfi_cardkey_free(z3);
+	dfi_cardkey_free(a3);
+	dfi_cardkey_free(b3);
+}
+END_TEST
+
 START_TEST(ev1_session_key_layouts)
 {
 	/* [ELMUE]: AES, 2K3DES and 3K3DES session keys from RndA/RndB. */
@@ -564,6 +655,8 @@ suite(void)
 	tcase_add_test(tc, ev1_iso_des_picc_elmue);
 	tcase_add_test(tc, ev1_iso_change_keys_elmue);
 	tcase_add_test(tc, ev1_aes_session_elmue);
+	tcase_add_test(tc, ev1_change_key_settings_elmue);
+	tcase_add_test(tc, ev1_change_other_des_family_elmue);
 	tcase_add_test(tc, ev1_session_key_layouts);
 	suite_add_tcase(s, tc);
 	return s;
