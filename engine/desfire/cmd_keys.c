@@ -127,12 +127,11 @@ build(struct ck *c, const uint8_t *ok, size_t oklen)
 		}
 		break;
 	case DFI_DF_SCHEME_EV1: {
-		uint32_t crc = dfi_crc32_desfire(hdr, 2);
 		/* CRC32 over C4 || key number || cryptogram so far. */
 		uint8_t tmp[64 + 2];
 		memcpy(tmp, hdr, 2);
 		memcpy(tmp + 2, pt, n);
-		crc = dfi_crc32_desfire(tmp, n + 2);
+		uint32_t crc = dfi_crc32_desfire(tmp, n + 2);
 		dfi_wipe(tmp, sizeof(tmp));
 		put_crc32(pt + n, crc);
 		n += 4;

@@ -131,6 +131,9 @@ ev2_first(const char *rnda, uint8_t keyno, const struct replay_step *st, const c
 
 START_TEST(ev2_first_key0_an12196_t14)
 {
+	/* Part 1 goes out with LenCap 0 (no PCDcap2); the note's example
+	 * sends LenCap 3 with PCDcap2 00 00 00, which the card's answer
+	 * does not depend on. */
 	static const struct replay_step st[] = {
 		{ "9071000002000000", "A04C124213C186F22399D33AC2A3021591AF" },
 		{ "90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00",

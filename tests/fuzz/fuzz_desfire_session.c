@@ -112,6 +112,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)dfi_desfire_change_key_settings(d, 0x0F);
 	(void)dfi_desfire_create_std_file(d, 4, comm, &a, 32);
 	(void)dfi_desfire_commit_transaction(d);
+	(void)dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_NONFIRST, 1, aes);
+	(void)dfi_desfire_get_file_ids(d, buf, 32, &n);
 
 	dfi_cardkey_free(aes);
 	dfi_cardkey_free(des);
