@@ -98,14 +98,14 @@ reset_volatile(dfi_sim *s)
 /* The committed state is kept encoded (the image bytes): re-inserting the
  * card decodes it, so memory-only cards behave like image-backed ones. */
 static dfi_err
-commit_state(dfi_sim *s)
+commit_state_ex(dfi_sim *s, bool write_image)
 {
 	uint8_t *blob;
 	size_t len;
 	dfi_err e = sim_image_encode(s->card, &blob, &len);
 	if (e != DFI_OK)
 		return e;
-	if (s->image != NULL && (e = sim_image_save(s->image, s->card, !s->cfg.no_fsync)) != DFI_OK) {
+	if (write_image && s->image != NULL && (e = sim_image_save(s->image, s->card, !s->cfg.no_fsync)) != DFI_OK) {
 		dfi_wipe(blob, len);
 		free(blob);
 		return e;
@@ -118,6 +118,12 @@ commit_state(dfi_sim *s)
 	s->blob_len = len;
 	s->stats.commits++;
 	return DFI_OK;
+}
+
+static dfi_err
+commit_state(dfi_sim *s)
+{
+	return commit_state_ex(s, true);
 }
 
 static dfi_err
@@ -163,7 +169,8 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 			goto fail;
 		}
 		s->card = c;
-		e = commit_state(s);
+		/* Loaded as it is: the file is only rewritten by a command. */
+		e = commit_state_ex(s, false);
 		s->stats.commits = 0;
 	} else {
 		uint8_t uid[DFI_SIM_UID_LEN];
