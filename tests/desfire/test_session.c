@@ -311,6 +311,20 @@ START_TEST(full_session_hsm_keys)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(aids[0], aid);
 
+	/* The PICC level under EV2: management commands MACed both ways,
+	 * GetCardUID enciphered, GetVersion's frames under one MAC. */
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_FIRST, 0, picc));
+	OK(dfi_desfire_get_version(d, &v));
+	ck_assert_mem_eq(v.uid, c.uid, 7);
+	OK(dfi_desfire_get_application_ids(d, aids, 28, &n));
+	ck_assert_uint_eq(n, 1);
+	OK(dfi_desfire_get_key_settings(d, &ks));
+	ck_assert_int_eq(ks.keytype, DFI_KT_AES128);
+	OK(dfi_desfire_get_card_uid(d, uid, sizeof(uid), &n));
+	ck_assert_mem_eq(uid, c.uid, 7);
+	OK(dfi_desfire_get_key_version(d, 0, &ver));
+	ck_assert_uint_eq(ver, 1);
+
 	/* EV2 inside the application; change key 0 (same-key form), key 1
 	 * (XOR + CRC32 form), with the session ending and restarting. */
 	OK(dfi_desfire_select_application(d, aid));
@@ -413,7 +427,19 @@ START_TEST(des_family_applications)
 	OK(dfi_cardkey_new_plain(&n2b, DFI_KT_2K3DES, key2, 16, 0x44));
 	uint8_t ver;
 
+	/* PICC master key DES -> 3K3DES (key number flag 0x40). */
+	uint8_t kp[24];
+	dfi_cardkey *picc3;
+	struct dfi_df_key_settings ks;
+	pattern(kp, 24, 0x91);
+	OK(dfi_cardkey_new_plain(&picc3, DFI_KT_3K3DES, kp, 24, 0x07));
 	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_LEGACY, 0, des0));
+	OK(dfi_desfire_change_key(d, 0, picc3, NULL));
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, picc3));
+	OK(dfi_desfire_get_key_settings(d, &ks));
+	ck_assert_int_eq(ks.keytype, DFI_KT_3K3DES);
+	OK(dfi_desfire_get_key_version(d, 0, &ver));
+	ck_assert_uint_eq(ver, 0x07);
 	OK(dfi_desfire_create_application(d, 0x000D40, 0x0F, 3, DFI_KT_DES));
 	OK(dfi_desfire_create_application(d, 0x0003DE, 0x0F, 3, DFI_KT_3K3DES));
 
@@ -458,6 +484,7 @@ START_TEST(des_family_applications)
 	dfi_cardkey_free(n2);
 	dfi_cardkey_free(n3);
 	dfi_cardkey_free(n2b);
+	dfi_cardkey_free(picc3);
 	card_close(&c);
 }
 END_TEST
