@@ -249,8 +249,9 @@ dfi_linemap_build(dfi_linemap **out, const char *t, size_t len)
 		default:
 			/* number or literal: skip to the next delimiter */
 			value_start(&s, line, col);
-			while (i < len && strchr(",}] \t\r\n", t[i]) == NULL)
+			do
 				i++;
+			while (i < len && t[i] != '\0' && strchr(",}] \t\r\n:{[\"", t[i]) == NULL);
 			continue;
 		}
 	}

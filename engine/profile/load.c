@@ -69,6 +69,16 @@ dfi_profile_load_buffer(dfi_profile **out, const char *name, const char *buf, si
 		return dfi_diag_set(diag, name, 0, 0, NULL, "profile too large (%zu bytes, at most %d)",
 		    len, DFI_PROFILE_MAX_BYTES);
 
+	/* jansson's lexer and the line map must see the same text: a NUL byte
+	 * is never valid JSON, so refuse it before either looks. */
+	const char *nul = len > 0 ? memchr(buf, '\0', len) : NULL;
+	if (nul != NULL) {
+		int line = 1;
+		for (const char *q = buf; q < nul; q++)
+			line += *q == '\n';
+		return dfi_diag_set(diag, name, line, 0, NULL, "invalid JSON: NUL byte in the text");
+	}
+
 	json_error_t jerr;
 	json_t *root = json_loadb(buf != NULL ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)

@@ -26,17 +26,20 @@ struct vctx {
 	size_t memory; /* card memory the files need so far */
 };
 
-__attribute__((format(printf, 3, 4))) static dfi_err
-verr(struct vctx *c, const char *path, const char *fmt, ...)
+/* Reports at the line of lookup, naming the field shown. */
+__attribute__((format(printf, 4, 5))) static dfi_err
+verr_at(struct vctx *c, const char *lookup, const char *shown, const char *fmt, ...)
 {
 	int line, col;
-	dfi_linemap_find(c->lm, path, &line, &col);
+	dfi_linemap_find(c->lm, lookup, &line, &col);
 	va_list ap;
 	va_start(ap, fmt);
-	dfi_diag_vset(c->diag, c->file, line, col, path, fmt, ap);
+	dfi_diag_vset(c->diag, c->file, line, col, shown, fmt, ap);
 	va_end(ap);
 	return DFI_E_PROFILE;
 }
+
+#define verr(c, path, ...) verr_at((c), (path), (path), __VA_ARGS__)
 
 static dfi_err
 nomem(void)
@@ -104,17 +107,22 @@ check_members(struct vctx *c, json_t *obj, const char *path, const char *const *
 				ok = 1;
 		if (ok)
 			continue;
-		if (strlen(key) > NAME_MAX_LEN || !dfi_field_name_ok(key, strlen(key)))
-			return verr(c, path, "unknown member (a name that is not part of the schema)");
+		/* shown with anything unprintable replaced: a report is one line */
+		char shownkey[NAME_MAX_LEN + 4];
+		size_t k;
+		for (k = 0; key[k] != '\0' && k < NAME_MAX_LEN; k++)
+			shownkey[k] = (key[k] >= 0x20 && key[k] < 0x7F) ? key[k] : '?';
+		strcpy(shownkey + k, key[k] != '\0' ? "..." : "");
 		char list[256] = "";
 		for (size_t i = 0; allowed[i] != NULL; i++) {
 			if (i > 0)
 				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
 			strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
 		}
-		char p[PATH_MAX_LEN];
+		char p[PATH_MAX_LEN], shown[PATH_MAX_LEN];
 		join(p, path, key);
-		return verr(c, p, "unknown member in %s (allowed: %s)", what, list);
+		join(shown, path, shownkey);
+		return verr_at(c, p, shown, "unknown member in %s (allowed: %s)", what, list);
 	}
 	return DFI_OK;
 }

@@ -181,6 +181,13 @@ static const struct bad bad_profiles[] = {
 	{ HEAD PICC "\"aplications\": []}",
 	    "t.json:3: aplications: unknown member in the profile (allowed: schema, name, "
 	    "description, picc, applications)", 0 },
+	/* a member name written with an escape is found on its line too */
+	{ HEAD PICC "\"applications\": [],\n\"\\u0061ppl\\tications\": []}",
+	    "t.json:4: appl?ications: unknown member in the profile (allowed: schema, name, "
+	    "description, picc, applications)", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"\\u0061pplication\": []}",
+	    "t.json:4: application: unknown member in the profile (allowed: schema, name, "
+	    "description, picc, applications)", 0 },
 	{ "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n" PICC "\"description\": \"d\"}",
 	    "t.json:1: applications: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key_settings\": 11},\n\"applications\": []}",
@@ -366,6 +373,9 @@ START_TEST(no_diag_and_empty_input)
 	struct dfi_diag d;
 	ck_assert_int_eq(dfi_profile_load_buffer(&p, "e.json", "{}", 2, &d), DFI_E_PROFILE);
 	ck_assert_str_eq(d.message, "e.json:1: schema: required member missing");
+	static const char nul[] = "{\"schema\":\n 0\0}";
+	ck_assert_int_eq(dfi_profile_load_buffer(&p, "n.json", nul, sizeof(nul) - 1, &d), DFI_E_PROFILE);
+	ck_assert_str_eq(d.message, "n.json:2: invalid JSON: NUL byte in the text");
 }
 END_TEST
 
