@@ -25,8 +25,10 @@ df_frame(dfi_desfire *d, uint8_t ins, const uint8_t *data, size_t len, uint8_t *
 	dfi_err e = dfi_transport_transmit(d->t, capdu, n, rapdu, sizeof(rapdu), &rlen);
 	dfi_wipe(capdu, sizeof(capdu));
 	if (e != DFI_OK) {
-		/* The card may have lost power: it has forgotten the session. */
+		/* The card may have lost power: it has forgotten the session
+		 * and, once back, starts at the PICC level. */
 		df_drop_auth(d);
+		d->aid = 0;
 		return e;
 	}
 	if (rlen < 2)

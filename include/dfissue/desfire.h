@@ -8,7 +8,10 @@
  * the EV1 IV and the EV2 transaction identifier and command counter. Like the
  * card, it forgets the authentication on any error status, on
  * SelectApplication, after changing the key it authenticated with, and on a
- * tear.
+ * tear (any transport error), after which it also assumes the PICC level is
+ * selected, as on a card that was powered up again.
+ *
+ * One session is used by one thread at a time; sessions are independent.
  *
  * Card keys are dfi_cardkey handles: every cryptogram computed with a card
  * key (authentication, EV2 session-key derivation) is computed by whoever
@@ -256,6 +259,8 @@ struct dfi_df_session {
 	uint32_t aid;                 /* selected application */
 };
 dfi_err dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s);
+/* Copies the session out, session keys included: for vector checks and
+ * tests only; the caller wipes s. */
 dfi_err dfi_desfire_get_session(const dfi_desfire *d, struct dfi_df_session *s);
 
 /* Protects one command as dfi_desfire_command would: out receives hdr and

@@ -496,9 +496,12 @@ START_TEST(tear_drops_session)
 	dfi_cardkey *des0 = plain_key(DFI_KT_DES, 0);
 	struct dfi_df_version v;
 	OK(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_LEGACY, 0, des0));
+	OK(dfi_desfire_create_application(c.d, 0x000ABC, 0x0F, 1, DFI_KT_AES128));
+	OK(dfi_desfire_select_application(c.d, 0x000ABC));
 	OK(dfi_sim_set_tear(c.sim, 2, DFI_SIM_TEAR_AFTER)); /* second frame of GetVersion */
 	ck_assert_int_eq(dfi_desfire_get_version(c.d, &v), DFI_E_CARD_TORN);
 	ck_assert_int_eq(dfi_desfire_scheme(c.d), DFI_DF_SCHEME_NONE);
+	ck_assert_uint_eq(dfi_desfire_selected_aid(c.d), 0);
 	OK(dfi_transport_wait_card(c.t, 1000));
 	OK(dfi_desfire_get_version(c.d, &v));
 	dfi_cardkey_free(des0);
