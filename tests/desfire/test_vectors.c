@@ -9,7 +9,9 @@
  *     (ChangeKey, other key), Table 27 (ChangeKey, authenticated key), and
  *     the GetFileSettings CommMode.MAC example.
  *  [AN12343] NXP AN12343 "MIFARE DESFire Light features and hints",
- *     pp. 33-34: EV2 session keys from RndA/RndB with the zero key.
+ *     pp. 33-34: EV2 session keys from RndA/RndB with the zero key;
+ *     p. 54: WriteData and ReadData in CommMode.MAC (MACt both ways).
+ *  [NIST] CSRC "TDES_CMAC" example values, two-key TDEA.
  *  [ELMUE] "DESFire EV1 Communication Examples" (Elmue, published with
  *     the CodeProject article "DIY electronic RFID Door Lock", 2016): full
  *     traces of AuthenticateISO with DES, 2K3DES and 3K3DES keys, of
@@ -298,6 +300,63 @@ START_TEST(ev2_change_key_same_an12196_t27)
 	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
 	rig_close(&g);
 	dfi_cardkey_free(nk);
+}
+END_TEST
+
+START_TEST(ev2_mac_write_read_an12343)
+{
+	/* [AN12343] p. 54: WriteData then ReadData in CommMode.MAC on a
+	 * DESFire Light (ISO-style codes 0x8D / 0xAD, native framing). */
+	char w[2 * 64 + 1], r[2 * 80 + 1];
+	strcpy(w, "908D00002800000000190000");
+	for (int i = 0; i < 25; i++)
+		strcat(w, "22");
+	strcat(w, "68F2C28C575A162800");
+	r[0] = 0;
+	for (int i = 0; i < 25; i++)
+		strcat(r, "22");
+	for (int i = 0; i < 23; i++)
+		strcat(r, "00");
+	strcat(r, "A49A44222D9266669100");
+	const struct replay_step st[] = {
+		{ w, "0820F68898C2A7F19100" },
+		{ "90AD00000F000000003000000D9BE191D596083400", r },
+	};
+	struct rig g;
+	uint8_t h1[7] = { 0x00, 0, 0, 0, 0x19, 0, 0 }, h2[7] = { 0x00, 0, 0, 0, 0x30, 0, 0 };
+	uint8_t data[25], out[64];
+	size_t n;
+	memset(data, 0x22, sizeof(data));
+	rig_open(&g, st, 2);
+	set_ev2(g.d, "00000000000000000000000000000000", "9366FA195EB566F5BD2BAD4020B83002",
+	    "E2D3AF69", 0, 0);
+	OK(dfi_desfire_command(g.d, 0x8D, h1, 7, data, sizeof(data), DFI_DF_COMM_MAC,
+	    DFI_DF_COMM_MAC, NULL, 0, &n));
+	OK(dfi_desfire_command(g.d, 0xAD, h2, 7, NULL, 0, DFI_DF_COMM_MAC, DFI_DF_COMM_MAC, out,
+	    sizeof(out), &n));
+	ck_assert_uint_eq(n, 48);
+	ck_assert_mem_eq(out, data, 25);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(cmac_2tdea_nist)
+{
+	/* NIST CSRC "TDES_CMAC" examples, two-key TDEA (the EV1 CMAC with a
+	 * 2K3DES session key is this function). */
+	static const struct { size_t len; const char *mac; } v[] = {
+		{ 0, "79CE52A7F786A960" },
+		{ 16, "CC18A0B79AF2413B" },
+		{ 20, "C06D377ECD101969" },
+		{ 32, "9CD33580F9B64DFB" },
+	};
+	uint8_t k[16], m[32], mac[8];
+	HEX(k, "0123456789ABCDEF23456789ABCDEF01");
+	HEX(m, "6BC1BEE22E409F96E93D7E117393172AAE2D8A571E03AC9C9EB76FAC45AF8E51");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ck_assert_int_eq(dfi_cmac(DFI_KT_2K3DES, k, NULL, m, v[i].len, mac), DFI_OK);
+		ck_assert_hex_eq(mac, 8, v[i].mac);
+	}
 }
 END_TEST
 
@@ -655,6 +714,8 @@ suite(void)
 	tcase_add_test(tc, ev2_get_file_settings_mac_an12196);
 	tcase_add_test(tc, ev2_change_key_other_an12196_t26);
 	tcase_add_test(tc, ev2_change_key_same_an12196_t27);
+	tcase_add_test(tc, ev2_mac_write_read_an12343);
+	tcase_add_test(tc, cmac_2tdea_nist);
 	tcase_add_test(tc, ev1_iso_des_picc_elmue);
 	tcase_add_test(tc, ev1_iso_change_keys_elmue);
 	tcase_add_test(tc, ev1_aes_session_elmue);
