@@ -13,8 +13,6 @@ size_t dfi_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
 
 int dfi_origin_valid(const char *origin);
-dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t id, uint8_t *note,
-    size_t cap, size_t *len);
 
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "

@@ -273,13 +273,9 @@ dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap
 {
 	if (cp == NULL || s == NULL || note == NULL || len == NULL)
 		return DFI_E_INVALID_ARG;
-	char text[DFI_J_NOTE_MAX];
-	size_t tl;
-	dfi_err e = cp_text(cp, text, sizeof(text), &tl);
-	if (e != DFI_OK)
-		return e;
 	dfi_jpubkey *pk = NULL;
 	uint32_t id;
+	dfi_err e;
 	if ((e = dfi_jpubkey_from_signer(s, &pk)) != DFI_OK)
 		return e;
 	e = dfi_jpubkey_key_id(pk, cp->origin, &id);

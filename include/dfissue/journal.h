@@ -162,6 +162,10 @@ typedef struct dfi_checkpoint {
 /* Signs a checkpoint as a signed note with key name = origin. */
 dfi_err dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap,
     size_t *len);
+/* The same with the key ID already known (dfi_jpubkey_key_id): what the
+ * writer uses for every checkpoint, so no public key is parsed per append. */
+dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t key_id, uint8_t *note,
+    size_t cap, size_t *len);
 /* Parses a signed checkpoint note and, when key is not NULL, verifies the
  * signature by key (key name = the checkpoint's origin). Returns
  * DFI_E_JOURNAL_FORMAT on a malformed note, DFI_E_JOURNAL_SIGNATURE when no

@@ -19,6 +19,7 @@
 #include <openssl/ec.h>
 
 #include "dfissue/journal.h"
+#include "dfissue/util.h"
 
 struct jt_key {
 	EVP_PKEY *pk;

@@ -1,0 +1,320 @@
+/* Journal benchmark: appends/s with one fdatasync per record and with group
+ * commit (1, 4, 16 threads), verification records/s over a journal of at
+ * least 1,000,000 records, open (index build) time, and the checkpoint sign
+ * cost with the SoftHSM2 journal key.
+ *
+ * usage: bench_journal [--records N] [--appends N] [--hsm-dir DIR] [--no-hsm] [--dir DIR]
+ *   --hsm-dir  a token made by hsm-config/make-dev-token.sh (default: make one)
+ *   --dir      where journals are written (default: a directory under /tmp;
+ *              fdatasync figures depend on that file system) */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dfissue/hsm.h"
+#include "jtest.h"
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+die(const char *what, dfi_err e)
+{
+	fprintf(stderr, "bench_journal: %s: %s\n", what, dfi_strerror(e));
+	exit(1);
+}
+
+static char *
+fresh_dir(const char *base, const char *name)
+{
+	char *p = malloc(strlen(base) + strlen(name) + 2);
+	sprintf(p, "%s/%s", base, name);
+	jt_rmrf(p);
+	return p;
+}
+
+static dfi_journal *
+new_journal(const char *dir, dfi_signer *s)
+{
+	struct dfi_journal_opts o = { .station = "bench" };
+	dfi_err e = dfi_journal_create(dir, "bench.example/journal", s, &o);
+	dfi_journal *j;
+	if (e != DFI_OK || (e = dfi_journal_open(&j, dir, s, &o, NULL)) != DFI_OK)
+		die("journal", e);
+	return j;
+}
+
+static dfi_jrec
+intent_n(uint64_t i)
+{
+	char uid[32];
+	snprintf(uid, sizeof(uid), "04%012" PRIX64, (uint64_t)(i & 0xFFFFFFFFFFFFULL));
+	return jt_intent(uid, 0x3042F5, 1, 0, 1);
+}
+
+/* ---- per-record fdatasync --------------------------------------------------------- */
+
+static void
+bench_serial(const char *base, dfi_signer *s, const char *sname, int n)
+{
+	char *d = fresh_dir(base, "serial");
+	dfi_journal *j = new_journal(d, s);
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		dfi_jrec r = intent_n((uint64_t)i);
+		dfi_err e = dfi_journal_intent(j, &r, NULL);
+		if (e != DFI_OK)
+			die("append", e);
+	}
+	double dt = now_s() - t0;
+	printf("append, one record + checkpoint + fdatasync each (%s signer): %d appends in %.2f s = %.0f appends/s\n",
+	    sname, n, dt, n / dt);
+	dfi_journal_close(j);
+	jt_rmrf(d);
+	free(d);
+}
+
+/* ---- group commit -------------------------------------------------------------------- */
+
+struct gthr {
+	dfi_journal *j;
+	uint64_t first;
+	int n;
+};
+
+static void *
+gthread(void *arg)
+{
+	struct gthr *g = arg;
+	for (int i = 0; i < g->n; i++) {
+		dfi_jrec r = intent_n(g->first + (uint64_t)i);
+		uint64_t seq;
+		dfi_err e = dfi_journal_intent(g->j, &r, &seq);
+		if (e == DFI_OK)
+			e = dfi_journal_commit(g->j, seq);
+		if (e != DFI_OK)
+			die("group append", e);
+	}
+	return NULL;
+}
+
+static void
+bench_group(const char *base, dfi_signer *s, const char *sname, int threads, int per_thread)
+{
+	char *d = fresh_dir(base, "group");
+	dfi_journal *j = new_journal(d, s);
+	pthread_t th[64];
+	struct gthr g[64];
+	double t0 = now_s();
+	for (int i = 0; i < threads; i++) {
+		g[i] = (struct gthr){ j, (uint64_t)i * 1000000u, per_thread };
+		pthread_create(&th[i], NULL, gthread, &g[i]);
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(th[i], NULL);
+	double dt = now_s() - t0;
+	dfi_journal_close(j);
+	struct dfi_jverify_opts vo = { 0 };
+	struct dfi_jverify_result r;
+	dfi_journal_verify_file(d, &vo, &r);
+	uint64_t appends = (uint64_t)threads * (uint64_t)per_thread * 2;
+	printf("group commit, %2d threads (%s signer): %" PRIu64 " appends in %.2f s = %.0f appends/s, "
+	       "%.1f records per checkpoint+fdatasync\n",
+	    threads, sname, appends, dt, (double)appends / dt, (double)(r.records - 1) / (double)(r.checkpoints - 1));
+	jt_rmrf(d);
+	free(d);
+}
+
+/* ---- a big journal: verify and open ----------------------------------------------------- */
+
+static void
+bench_big(const char *base, dfi_signer *s, const dfi_jpubkey *pub, uint64_t records)
+{
+	char *d = fresh_dir(base, "big");
+	dfi_journal *j = new_journal(d, s);
+	enum { HALF = 500 };
+	dfi_jrec *b = malloc(HALF * sizeof(*b));
+	uint64_t *seqs = malloc(HALF * sizeof(*seqs));
+	double t0 = now_s();
+	uint64_t done = 1; /* genesis */
+	/* 500 intents, then their 500 commits: a checkpoint per 500 records */
+	while (done < records) {
+		size_t k = (records - done) / 2 > HALF ? HALF : (size_t)((records - done) / 2);
+		if (k == 0)
+			k = 1;
+		for (size_t i = 0; i < k; i++)
+			b[i] = intent_n(done + i);
+		dfi_err e = dfi_journal_append(j, b, k, seqs);
+		if (e != DFI_OK)
+			die("big append", e);
+		done += k;
+		if (done >= records)
+			break;
+		for (size_t i = 0; i < k; i++) {
+			memset(&b[i], 0, sizeof(b[i]));
+			b[i].type = DFI_JREC_COMMIT;
+			b[i].intent = seqs[i];
+		}
+		if ((e = dfi_journal_append(j, b, k, NULL)) != DFI_OK)
+			die("big append", e);
+		done += k;
+	}
+	free(seqs);
+	double tb = now_s() - t0;
+	dfi_journal_close(j);
+	free(b);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", d, DFI_JOURNAL_FILE);
+	struct stat st;
+	stat(p, &st);
+	printf("built a journal of %" PRIu64 " records (%.1f MB) in %.1f s\n", records,
+	    (double)st.st_size / 1e6, tb);
+
+	struct dfi_jverify_opts vo = { .pubkey = pub };
+	struct dfi_jverify_result r;
+	t0 = now_s();
+	dfi_err e = dfi_journal_verify_file(d, &vo, &r);
+	double tv = now_s() - t0;
+	if (e != DFI_OK)
+		die("verify", e);
+	printf("verify (every signature, tree, seq, pairing, versions): %" PRIu64 " records, %" PRIu64
+	       " checkpoints in %.2f s = %.0f records/s\n",
+	    r.records, r.checkpoints, tv, (double)r.records / tv);
+	struct dfi_journal_opts o = { .station = "bench" };
+	t0 = now_s();
+	if ((e = dfi_journal_open(&j, d, s, &o, NULL)) != DFI_OK)
+		die("open", e);
+	double to = now_s() - t0;
+	printf("writer open of that journal (roots of all checkpoints, last signature, index): %.2f s\n", to);
+	dfi_journal_close(j);
+	jt_rmrf(d);
+	free(d);
+}
+
+/* ---- checkpoint signing cost ---------------------------------------------------------- */
+
+static void
+bench_sign(dfi_signer *s, const char *sname, int n)
+{
+	dfi_checkpoint cp;
+	memset(&cp, 0, sizeof(cp));
+	strcpy(cp.origin, "bench.example/journal");
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl;
+	uint32_t id;
+	dfi_jpubkey *pk = jt_pubkey(s);
+	if (pk == NULL || dfi_jpubkey_key_id(pk, cp.origin, &id) != DFI_OK)
+		die("key id", DFI_E_CRYPTO);
+	dfi_jpubkey_free(pk);
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		cp.size = (uint64_t)i + 1;
+		cp.prev_size = (uint64_t)i;
+		memcpy(cp.root, &i, sizeof(i));
+		dfi_err e = dfi_note_sign_id(&cp, s, id, note, sizeof(note), &nl);
+		if (e != DFI_OK)
+			die("sign", e);
+	}
+	double dt = now_s() - t0;
+	printf("checkpoint sign (%s): %d notes in %.2f s = %.0f signs/s, %.1f us each\n", sname, n, dt, n / dt,
+	    dt * 1e6 / n);
+}
+
+static dfi_signer *
+hsm_signer(const char *hsm_dir, dfi_hsm **h)
+{
+	char conf[600], pin[600];
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", hsm_dir);
+	snprintf(pin, sizeof(pin), "%s/user.pin", hsm_dir);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	struct dfi_hsm_config cfg = { .token_uri = "pkcs11:token=dfissue-dev", .pin_file = pin };
+	dfi_signer *s = NULL;
+	dfi_err e = dfi_hsm_open(h, &cfg);
+	if (e == DFI_OK)
+		e = dfi_hsm_signer_new(*h, "pkcs11:object=journal;type=private", &s);
+	if (e != DFI_OK) {
+		fprintf(stderr, "bench_journal: SoftHSM2 journal key unavailable (%s): HSM figures skipped\n",
+		    dfi_strerror(e));
+		return NULL;
+	}
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	uint64_t records = 1000000;
+	int appends = 2000, no_hsm = 0;
+	const char *hsm_dir = NULL, *dir = NULL;
+	static const struct option lo[] = { { "records", required_argument, NULL, 'r' },
+		{ "appends", required_argument, NULL, 'a' }, { "hsm-dir", required_argument, NULL, 'H' },
+		{ "no-hsm", no_argument, NULL, 'N' }, { "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'r': records = strtoull(optarg, NULL, 10); break;
+		case 'a': appends = atoi(optarg); break;
+		case 'H': hsm_dir = optarg; break;
+		case 'N': no_hsm = 1; break;
+		case 'd': dir = optarg; break;
+		default:
+			printf("usage: bench_journal [--records N] [--appends N] [--hsm-dir DIR] [--no-hsm] [--dir DIR]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (records < 2 || appends < 16) {
+		fprintf(stderr, "bench_journal: --records >= 2, --appends >= 16\n");
+		return 2;
+	}
+	char *tmp = jt_tmpdir();
+	const char *base = dir != NULL ? dir : tmp;
+	char made[600] = "";
+	dfi_hsm *h = NULL;
+	dfi_signer *hs = NULL;
+	if (!no_hsm) {
+		if (hsm_dir == NULL) {
+			snprintf(made, sizeof(made), "%s/token", tmp);
+			char cmd[2000];
+			snprintf(cmd, sizeof(cmd), "'%s/hsm-config/make-dev-token.sh' '%s' '%s/bin/dfissue' >/dev/null </dev/null",
+			    DFI_SOURCE_DIR, made, DFI_BUILD_DIR);
+			if (system(cmd) == 0)
+				hsm_dir = made;
+			else
+				fprintf(stderr, "bench_journal: could not make a SoftHSM2 token: HSM figures skipped\n");
+		}
+		if (hsm_dir != NULL)
+			hs = hsm_signer(hsm_dir, &h);
+	}
+	dfi_signer *os = jt_signer_new(DFI_SIG_ED25519);
+	dfi_jpubkey *opub = jt_pubkey(os);
+	printf("journal benchmark (journals in %s)\n", base);
+	if (hs != NULL) {
+		bench_sign(hs, "SoftHSM2 Ed25519 via PKCS#11", 2000);
+	}
+	bench_sign(os, "OpenSSL Ed25519 in memory", 2000);
+	dfi_signer *as = hs != NULL ? hs : os;
+	const char *an = hs != NULL ? "SoftHSM2" : "OpenSSL";
+	bench_serial(base, as, an, appends);
+	int per[3] = { 1, 4, 16 };
+	for (int i = 0; i < 3; i++)
+		bench_group(base, as, an, per[i], appends / per[i] / 2 > 0 ? appends / per[i] / 2 : 1);
+	bench_big(base, os, opub, records);
+	dfi_jpubkey_free(opub);
+	dfi_signer_free(os);
+	dfi_signer_free(hs);
+	dfi_hsm_free(h);
+	jt_rmrf(tmp);
+	free(tmp);
+	return 0;
+}
