@@ -9,8 +9,9 @@
  *     (ChangeKey, other key), Table 27 (ChangeKey, authenticated key), and
  *     the GetFileSettings CommMode.MAC example.
  *  [AN12343] NXP AN12343 "MIFARE DESFire Light features and hints",
- *     pp. 33-34: EV2 session keys from RndA/RndB with the zero key;
- *     p. 54: WriteData and ReadData in CommMode.MAC (MACt both ways).
+ *     pp. 33-34 and Table 16: AuthenticateEV2First with the zero key and
+ *     the session keys; Tables 23-24 (p. 54): WriteData and ReadData in
+ *     CommMode.MAC; Tables 25-26: the same in CommMode.Full.
  *  [NIST] CSRC "TDES_CMAC" example values, two-key TDEA.
  *  [ELMUE] "DESFire EV1 Communication Examples" (Elmue, published with
  *     the CodeProject article "DIY electronic RFID Door Lock", 2016): full
@@ -336,6 +337,54 @@ START_TEST(ev2_mac_write_read_an12343)
 	    sizeof(out), &n));
 	ck_assert_uint_eq(n, 48);
 	ck_assert_mem_eq(out, data, 25);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(ev2_first_an12343_t16)
+{
+	static const struct replay_step st[] = {
+		{ "9071000002000000", "24677DDBD46349E623798FD729006E7991AF" },
+		{ "90AF0000203B50445F21D21D77D500794DEB245E5A754F5F901844259F4C9B31A5C7335ACD00",
+		  "04C6DBD67417ED0D31DDDE4D2E3FFAC2B4B074F638EEF7FFF9254963B65C77599100" },
+	};
+	ev2_first("B04D0787C93EE0CC8CACC8E86F16C6FE", 0, st, "8CF141F3",
+	    "63DC07286289A7A6C0334CA31C314A04", "774F26743ECE6AF5033B6AE8522946F6");
+}
+END_TEST
+
+START_TEST(ev2_full_write_read_an12343_t25_t26)
+{
+	/* [AN12343] Tables 25 and 26: WriteData and ReadData in CommMode.Full;
+	 * the 48-byte answer carries a whole block of padding. */
+	char r[2 * 80 + 1];
+	strcpy(r, "8848D0F9B9FD4495770C89925B2A85C7274D350FA9029C484D43804886662DC4"
+	    "2D7F40A6D7A415E4A71EFF79EB8E5721AC3BF1CAAFE8EB2CAA2DC162E67A97A3"
+	    "8ED7888F22B3A5879100");
+	const struct replay_step st[] = {
+		{ "908D00002F00000000190000D7446FBC912580C0A65E738D28B609E43ADBB8FB2B4CA68744D1BBEBB37EBD32700ADF7BB9F62A6C00",
+		  "B9A534A7A73EE0DD9100" },
+		{ "90AD00000F000000003000007CF94F122B3DB05F00", r },
+	};
+	struct rig g;
+	uint8_t h1[7] = { 0x00, 0, 0, 0, 0x19, 0, 0 }, h2[7] = { 0x00, 0, 0, 0, 0x30, 0, 0 };
+	uint8_t data[25], out[64], want[48];
+	size_t n;
+	struct dfi_df_session ses;
+	memset(data, 0x22, sizeof(data));
+	memset(want, 0, sizeof(want));
+	memset(want, 0x22, 25);
+	rig_open(&g, st, 2);
+	set_ev2(g.d, "FFBCFE1F41840A09C9A88D0A4B10DF05", "37E7234B11BEBEFDE41A8F290090EF80",
+	    "CD73D8E5", 0, 0);
+	OK(dfi_desfire_command(g.d, 0x8D, h1, 7, data, sizeof(data), DFI_DF_COMM_ENC,
+	    DFI_DF_COMM_MAC, NULL, 0, &n));
+	OK(dfi_desfire_command(g.d, 0xAD, h2, 7, NULL, 0, DFI_DF_COMM_ENC, DFI_DF_COMM_ENC, out,
+	    sizeof(out), &n));
+	ck_assert_uint_eq(n, 48);
+	ck_assert_mem_eq(out, want, 48);
+	ck_assert_int_eq(dfi_desfire_get_session(g.d, &ses), DFI_OK);
+	ck_assert_uint_eq(ses.cmd_ctr, 2);
 	rig_close(&g);
 }
 END_TEST
@@ -715,6 +764,8 @@ suite(void)
 	tcase_add_test(tc, ev2_change_key_other_an12196_t26);
 	tcase_add_test(tc, ev2_change_key_same_an12196_t27);
 	tcase_add_test(tc, ev2_mac_write_read_an12343);
+	tcase_add_test(tc, ev2_first_an12343_t16);
+	tcase_add_test(tc, ev2_full_write_read_an12343_t25_t26);
 	tcase_add_test(tc, cmac_2tdea_nist);
 	tcase_add_test(tc, ev1_iso_des_picc_elmue);
 	tcase_add_test(tc, ev1_iso_change_keys_elmue);
