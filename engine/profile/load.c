@@ -31,11 +31,43 @@ dfi_profile_strdup(struct dfi_profile *p, const char *s)
 	return d;
 }
 
+dfi_err
+dfi_profile_note_field(struct dfi_profile *p, const char *name)
+{
+	p->needs_batch = 1;
+	for (size_t i = 0; i < p->nfields; i++)
+		if (strcmp(p->fields[i], name) == 0)
+			return DFI_OK;
+	if (p->nfields == p->capfields) {
+		size_t ncap = p->capfields ? p->capfields * 2 : 8;
+		const char **nf = realloc(p->fields, ncap * sizeof(*nf));
+		if (nf == NULL)
+			return DFI_E_NOMEM;
+		p->fields = nf;
+		p->capfields = ncap;
+	}
+	p->fields[p->nfields++] = name;
+	return DFI_OK;
+}
+
+size_t
+dfi_profile_field_count(const dfi_profile *p)
+{
+	return p != NULL ? p->nfields : 0;
+}
+
+const char *
+dfi_profile_field_name(const dfi_profile *p, size_t i)
+{
+	return p != NULL && i < p->nfields ? p->fields[i] : NULL;
+}
+
 void
 dfi_profile_free(dfi_profile *p)
 {
 	if (p == NULL)
 		return;
+	free(p->fields);
 	for (size_t i = 0; i < p->nallocs; i++)
 		free(p->allocs[i]);
 	free(p->allocs);

@@ -54,6 +54,8 @@ struct dfi_profile {
 	struct dfi_profile_spec spec;
 	char *file;      /* name for diagnostics */
 	int needs_batch;
+	const char **fields; /* batch fields referred to (strings in allocs) */
+	size_t nfields, capfields;
 	/* every allocation the tree holds, freed together */
 	void **allocs;
 	size_t nallocs, capallocs;
@@ -66,6 +68,8 @@ struct dfi_profile {
  * allocation failure. */
 void *dfi_profile_alloc(struct dfi_profile *p, size_t n);
 char *dfi_profile_strdup(struct dfi_profile *p, const char *s);
+/* Records a batch field the profile refers to (once per name). */
+dfi_err dfi_profile_note_field(struct dfi_profile *p, const char *name);
 
 /* validate.c: checks the parsed document and fills p->spec. */
 dfi_err dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,

@@ -337,7 +337,8 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 			seg[i].fmt = DFI_FMT_AUTO;
 			if ((seg[i].field = dfi_profile_strdup(c->p, name)) == NULL)
 				return nomem();
-			c->p->needs_batch = 1;
+			if ((e = dfi_profile_note_field(c->p, seg[i].field)) != DFI_OK)
+				return e;
 		} else {
 			return verr(c, p, "unknown item \"%.40s\" (expected \"uid\", \"aid\", "
 					  "\"sysid:HEX\", \"hex:HEX\" or \"field:NAME\")", s);
@@ -539,7 +540,8 @@ parse_segment(struct vctx *c, json_t *v, const char *path, size_t cap,
 		s->kind = DFI_SEG_FIELD;
 		if ((s->field = dfi_profile_strdup(c->p, str)) == NULL)
 			return nomem();
-		c->p->needs_batch = 1;
+		if ((e = dfi_profile_note_field(c->p, s->field)) != DFI_OK)
+			return e;
 		s->fmt = DFI_FMT_AUTO;
 		const char *f;
 		if ((e = get_string(c, v, path, "format", 0, 16, &f)) != DFI_OK)

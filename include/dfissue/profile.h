@@ -216,6 +216,11 @@ const struct dfi_profile_spec *dfi_profile_spec(const dfi_profile *p);
 /* Whether any file content or key recipe refers to a batch field. */
 int dfi_profile_needs_batch(const dfi_profile *p);
 
+/* The batch fields the profile refers to, each once, in order of first
+ * use: a batch can be checked against them before the first card. */
+size_t dfi_profile_field_count(const dfi_profile *p);
+const char *dfi_profile_field_name(const dfi_profile *p, size_t i);
+
 /* ---- batch data --------------------------------------------------------- */
 
 typedef struct dfi_batch dfi_batch;

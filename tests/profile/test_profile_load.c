@@ -57,6 +57,12 @@ START_TEST(reference_tree)
 	const struct dfi_profile_spec *s = dfi_profile_spec(p);
 	ck_assert_str_eq(s->name, "reference");
 	ck_assert_int_eq(dfi_profile_needs_batch(p), 1);
+	ck_assert_uint_eq(dfi_profile_field_count(p), 4);
+	ck_assert_str_eq(dfi_profile_field_name(p, 0), "card_number");
+	ck_assert_str_eq(dfi_profile_field_name(p, 1), "holder");
+	ck_assert_str_eq(dfi_profile_field_name(p, 2), "secret_id");
+	ck_assert_str_eq(dfi_profile_field_name(p, 3), "site_code");
+	ck_assert_ptr_null(dfi_profile_field_name(p, 4));
 
 	/* PICC: AES key, settings hardened to "change MK only", format disabled */
 	ck_assert_int_eq(s->picc.key.type, DFI_KT_AES128);
@@ -122,6 +128,7 @@ START_TEST(other_examples)
 	dfi_profile *p = load_example("minimal.json");
 	const struct dfi_profile_spec *s = dfi_profile_spec(p);
 	ck_assert_int_eq(dfi_profile_needs_batch(p), 0);
+	ck_assert_uint_eq(dfi_profile_field_count(p), 0);
 	ck_assert_uint_eq(s->picc.key_settings, 11);
 	ck_assert_int_eq(s->picc.config.present, 0);
 	ck_assert_uint_eq(s->apps[0].nfiles, 1);
