@@ -111,13 +111,14 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, rndb, 8)) != DFI_OK ||
 	    (e = df_random(d, rnda, 8)) != DFI_OK)
 		goto out;
-	memcpy(tok, rnda, 8);
-	rotl1(rndb, tok + 8, 8);
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, tok, tok, 8)) != DFI_OK)
+	/* Send mode: y0 = D(RndA), y1 = D(RndB' ^ y0). Card-key operations
+	 * never get aliased buffers (an HSM need not allow it). */
+	rotl1(rndb, chk, 8);
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, rnda, tok, 8)) != DFI_OK)
 		goto out;
 	for (int i = 0; i < 8; i++)
-		tok[8 + i] ^= tok[i];
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, tok + 8, tok + 8, 8)) != DFI_OK)
+		chk[i] ^= tok[i];
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, chk, tok + 8, 8)) != DFI_OK)
 		goto out;
 	if ((e = df_frame(d, 0xAF, tok, 16, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
 		goto out;
@@ -131,10 +132,10 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 		e = DFI_E_CARD_PROTOCOL;
 		goto out;
 	}
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, r, 8)) != DFI_OK)
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, tok, 8)) != DFI_OK)
 		goto out;
 	rotl1(rnda, chk, 8);
-	if (dfi_ct_memcmp(chk, r, 8) != 0) {
+	if (dfi_ct_memcmp(chk, tok, 8) != 0) {
 		e = DFI_E_CARD_AUTH;
 		goto out;
 	}
@@ -161,7 +162,7 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 {
 	dfi_keytype kt = dfi_cardkey_type(key);
 	size_t n = (kt == DFI_KT_3K3DES || kt == DFI_KT_AES128) ? 16 : 8;
-	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], chk[16], iv[16] = { 0 };
+	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16] = { 0 };
 	size_t rlen;
 	uint8_t sw2;
 	dfi_err e;
@@ -179,9 +180,9 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
 	    (e = df_random(d, rnda, n)) != DFI_OK)
 		goto out;
-	memcpy(tok, rnda, n);
-	rotl1(rndb, tok + n, n);
-	if ((e = dfi_cardkey_cipher(key, 1, iv, tok, tok, 2 * n)) != DFI_OK)
+	memcpy(plain, rnda, n);
+	rotl1(rndb, plain + n, n);
+	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
 		goto out;
 	if ((e = df_frame(d, 0xAF, tok, 2 * n, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
 		goto out;
@@ -195,10 +196,10 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 		e = DFI_E_CARD_PROTOCOL;
 		goto out;
 	}
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, r, n)) != DFI_OK)
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, n)) != DFI_OK)
 		goto out;
 	rotl1(rnda, chk, n);
-	if (dfi_ct_memcmp(chk, r, n) != 0) {
+	if (dfi_ct_memcmp(chk, plain, n) != 0) {
 		e = DFI_E_CARD_AUTH;
 		goto out;
 	}
@@ -214,6 +215,7 @@ out:
 	dfi_wipe(rndb, sizeof(rndb));
 	dfi_wipe(rnda, sizeof(rnda));
 	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(plain, sizeof(plain));
 	dfi_wipe(chk, sizeof(chk));
 	return e;
 }
@@ -224,7 +226,7 @@ static dfi_err
 auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
     const uint8_t ti_keep[4], uint16_t ctr_keep)
 {
-	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], chk[16], iv[16];
+	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16];
 	uint8_t p1[2] = { keyno, 0x00 };
 	size_t rlen, want = cmd == 0x71 ? 32 : 16;
 	uint8_t sw2;
@@ -244,10 +246,10 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, 16)) != DFI_OK ||
 	    (e = df_random(d, rnda, 16)) != DFI_OK)
 		goto out;
-	memcpy(tok, rnda, 16);
-	rotl1(rndb, tok + 16, 16);
+	memcpy(plain, rnda, 16);
+	rotl1(rndb, plain + 16, 16);
 	memset(iv, 0, 16);
-	if ((e = dfi_cardkey_cipher(key, 1, iv, tok, tok, 32)) != DFI_OK)
+	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 32)) != DFI_OK)
 		goto out;
 	if ((e = df_frame(d, 0xAF, tok, 32, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
 		goto out;
@@ -262,17 +264,17 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 		goto out;
 	}
 	memset(iv, 0, 16);
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, r, want)) != DFI_OK)
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, want)) != DFI_OK)
 		goto out;
 	rotl1(rnda, chk, 16);
-	if (dfi_ct_memcmp(chk, r + (cmd == 0x71 ? 4 : 0), 16) != 0) {
+	if (dfi_ct_memcmp(chk, plain + (cmd == 0x71 ? 4 : 0), 16) != 0) {
 		e = DFI_E_CARD_AUTH;
 		goto out;
 	}
 	if ((e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac)) != DFI_OK)
 		goto out;
 	if (cmd == 0x71) {
-		memcpy(d->ti, r, 4);
+		memcpy(d->ti, plain, 4);
 		d->ctr = 0;
 	} else {
 		memcpy(d->ti, ti_keep, 4);
@@ -287,6 +289,7 @@ out:
 	dfi_wipe(rndb, sizeof(rndb));
 	dfi_wipe(rnda, sizeof(rnda));
 	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(plain, sizeof(plain));
 	dfi_wipe(chk, sizeof(chk));
 	return e;
 }
