@@ -368,6 +368,82 @@ START_TEST(tear_before_and_after)
 }
 END_TEST
 
+/* Every tear point of a short personalization, both modes: the image after
+ * the tear equals the image of the run cut before the torn command
+ * ("before") or just after it ("after"). */
+static const char *const scenario[] = {
+	"9060000000", "90AF000000", "90AF000000",
+	"90CA00000503020109020F",                   /* app, not free */
+	"900A00000100",                             /* auth starts (PICC key) */
+	"905A00000303020100",
+	"90CD0000070100EEEE08000000",               /* no free create there: AE */
+	"905A00000300000000",                       /* back to the PICC */
+	"90CA0000050302020F0200",                   /* app 020203, free create */
+	"905A00000303020200",
+	"90CD0000070100EEEE08000000",
+	"90CB0000070200EEEE04000000",
+	"903D00000F01000000080000010203040506070800",
+	"903D00000B02000000040000A1A2A3A400",
+	"90C7000000",
+	"90DA00000303020100",
+};
+#define NSCEN (sizeof(scenario) / sizeof(scenario[0]))
+
+static size_t
+read_image(const char *name, uint8_t *buf, size_t cap)
+{
+	char path[128];
+	image_path(path, sizeof(path), name);
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	size_t n = fread(buf, 1, cap, f);
+	fclose(f);
+	ck_assert_uint_lt(n, cap);
+	return n;
+}
+
+START_TEST(tear_matrix)
+{
+	static uint8_t ref[NSCEN + 1][2048];
+	size_t reflen[NSCEN + 1];
+	char name[32];
+	/* Reference images after each prefix. */
+	dfi_sim *s = sim_open("ref.img", 11);
+	reflen[0] = read_image("ref.img", ref[0], sizeof(ref[0]));
+	for (size_t k = 0; k < NSCEN; k++) {
+		(void)tx(s, scenario[k]);
+		reflen[k + 1] = read_image("ref.img", ref[k + 1], sizeof(ref[k + 1]));
+	}
+	dfi_sim_free(s);
+	int changed = 0;
+	for (size_t k = 1; k < NSCEN + 1; k++)
+		changed += reflen[k] != reflen[k - 1] || memcmp(ref[k], ref[k - 1], reflen[k]) != 0;
+	ck_assert_int_ge(changed, 6);
+
+	uint8_t img[2048];
+	for (int mode = DFI_SIM_TEAR_BEFORE; mode <= DFI_SIM_TEAR_AFTER; mode++) {
+		for (size_t k = 1; k <= NSCEN; k++) {
+			snprintf(name, sizeof(name), "t%d-%zu.img", mode, k);
+			s = sim_open(name, 11);
+			ck_assert_int_eq(dfi_sim_set_tear(s, (unsigned)k, (enum dfi_sim_tear_mode)mode), DFI_OK);
+			for (size_t i = 0; i < k; i++) {
+				dfi_err e = raw(s, scenario[i], NULL);
+				ck_assert_int_eq(e, i + 1 == k ? DFI_E_CARD_TORN : DFI_OK);
+			}
+			size_t want = mode == DFI_SIM_TEAR_BEFORE ? k - 1 : k;
+			size_t n = read_image(name, img, sizeof(img));
+			ck_assert_msg(n == reflen[want] && memcmp(img, ref[want], n) == 0,
+			    "tear %s at %zu: image differs", mode == DFI_SIM_TEAR_BEFORE ? "before" : "after", k);
+			/* Re-inserted, the card holds the same. */
+			ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
+			struct dfi_sim_picc_info pi;
+			ck_assert_int_eq(dfi_sim_picc_info(s, &pi), DFI_OK);
+			dfi_sim_free(s);
+		}
+	}
+}
+END_TEST
+
 START_TEST(backup_value_record_transactions)
 {
 	dfi_sim *s = sim_open("tx.img", 7);
@@ -610,6 +686,7 @@ main(void)
 	tcase_add_test(tc, access_rules);
 	tcase_add_test(tc, image_persistence);
 	tcase_add_test(tc, tear_before_and_after);
+	tcase_add_test(tc, tear_matrix);
 	tcase_add_test(tc, backup_value_record_transactions);
 	tcase_add_test(tc, multi_frame_data);
 	tcase_add_test(tc, seed_determinism);

@@ -353,11 +353,15 @@ commit_file(dfi_sim *s, struct sim_file *f)
 uint8_t
 cmd_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
+	(void)cmd;
 	if (s->sel == NULL)
 		return ST_PERMISSION;
-	if (n != 0)
+	/* EV2 takes an option byte; 0x00 (no transaction MAC) is the only
+	 * one without a transaction MAC file. */
+	if (n > 1 || (n == 1 && s->cfg.model == DFI_SIM_MODEL_EV1))
 		return ST_LENGTH;
+	if (n == 1 && d[0] != 0x00)
+		return ST_PARAMETER;
 	for (size_t i = 0; i < DFI_SIM_MAX_FILES; i++)
 		if (s->sel->files[i] != NULL)
 			commit_file(s, s->sel->files[i]);
