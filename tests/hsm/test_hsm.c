@@ -26,17 +26,6 @@
 
 static struct hsm_fixture fx;
 
-/* SoftHSM2 2.6.1 leaks small OpenSSL objects when it signs with EdDSA; the
- * suppression in tests/lsan.supp (leak:libsofthsm2.so) only matches with
- * full malloc stacks, which the fast unwinder cannot give through
- * libcrypto's frames. Read by ASan builds only. */
-const char *__asan_default_options(void);
-const char *
-__asan_default_options(void)
-{
-	return "fast_unwind_on_malloc=0";
-}
-
 static dfi_hsm *
 open_hsm(unsigned max_sessions)
 {
