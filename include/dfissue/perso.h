@@ -1,0 +1,102 @@
+/*
+ * dfissue — the personalization engine: brings one card, tap after tap, to
+ * the target state a profile describes (docs/PERSONALIZATION.md).
+ *
+ * Each tap reads what the card holds (UID, version, key versions,
+ * applications, files), resolves open key-change intents of the journal by
+ * probing the card, plans the remaining steps and executes them in an order
+ * that keeps risk low: applications and files first, application keys next,
+ * the PICC master key, its settings and the configuration last. Every
+ * ChangeKey is wrapped in journal intent -> APDU -> commit/abort; the intent
+ * is durable and signed before the APDU leaves. A tap ends by verifying:
+ * every new key authenticates, every file reads back as written.
+ *
+ * Thread safety: a dfi_perso handle is used by one thread at a time (one
+ * handle per reader thread). Several handles may share one dfi_hsm and one
+ * dfi_journal (both thread-safe) and one dfi_profile (read-only).
+ */
+#ifndef DFISSUE_PERSO_H
+#define DFISSUE_PERSO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfissue/error.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/profile.h"
+#include "dfissue/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dfi_perso dfi_perso;
+
+struct dfi_perso_config {
+	dfi_hsm *hsm;                 /* shared, thread-safe; outlives the handle */
+	dfi_journal *journal;         /* shared, thread-safe (group commit); may be NULL for inspect only */
+	const dfi_profile *profile;   /* outlives the handle */
+	const char *station;          /* name in progress lines (the journal has its own) */
+	/* Optional: one line per step, no secrets. */
+	void (*progress)(void *ctx, const char *event);
+	void *progress_ctx;
+};
+
+/* Validates the profile for personalization (every base key found in the
+ * HSM with the right type; target key versions differ from the factory
+ * version 0) and looks the base keys up once. DFI_E_PROFILE with a one-line
+ * reason (dfi_perso_last_error) when the profile cannot be used. */
+dfi_err dfi_perso_new(dfi_perso **out, const struct dfi_perso_config *cfg);
+void dfi_perso_free(dfi_perso *p);
+
+/* One line about the last failure of dfi_perso_new (p == NULL: not
+ * available) or of the last card; never secrets. */
+const char *dfi_perso_last_error(const dfi_perso *p);
+
+enum dfi_perso_outcome {
+	DFI_PERSO_DONE,          /* personalized and verified on this tap */
+	DFI_PERSO_RESUMED,       /* same, after finishing work an earlier tap began */
+	DFI_PERSO_UNKNOWN_KEYS,  /* a key matches no candidate: card left untouched */
+	DFI_PERSO_FAILED,        /* see err; a tear is DFI_E_CARD_TORN */
+};
+
+/* "done", "resumed", "unknown-keys", "failed". */
+const char *dfi_perso_outcome_name(enum dfi_perso_outcome o);
+
+struct dfi_perso_result {
+	enum dfi_perso_outcome outcome;
+	dfi_err err;                  /* why FAILED (e.g. DFI_E_CARD_TORN) */
+	uint8_t uid[10];
+	size_t uid_len;
+	unsigned steps_total, steps_done; /* of the plan made on this tap */
+	unsigned key_changes, intents_resolved;
+	uint64_t apdus;               /* on this tap */
+	char detail[256];             /* one line for the operator; never secrets */
+};
+
+/* One tap: read state, recover open intents, plan, execute, verify. A tear
+ * returns DFI_OK with outcome FAILED and err DFI_E_CARD_TORN (the caller
+ * waits for the card again). Any other failure also returns DFI_OK with
+ * outcome FAILED and err set; the return value is an error only when the
+ * call itself was wrong (DFI_E_INVALID_ARG) or the journal could not be
+ * written (then nothing more is sent to any card). row may be NULL when the
+ * profile needs no batch. The transport must already hold a card. */
+dfi_err dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
+    struct dfi_perso_result *res);
+
+/* Read-only: what the card holds and the steps that remain (printable,
+ * multi-line); no key changes, nothing journaled. Without keys where the
+ * card allows (free listing); with trial authentication otherwise.
+ * Caller frees *report. */
+dfi_err dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
+    char **report);
+
+/* The minimum APDU count the profile needs on a factory card (for
+ * benchmarks); the formula is in docs/PERSONALIZATION.md. */
+unsigned dfi_perso_min_apdus(const dfi_profile *profile);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
