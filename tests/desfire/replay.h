@@ -24,7 +24,7 @@ struct replay {
 	char mismatch[1024];
 };
 
-static dfi_err
+static inline dfi_err
 replay_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
 {
 	struct replay *rp = ctx;
@@ -54,7 +54,7 @@ struct fixed_rng {
 	size_t n;
 };
 
-static dfi_err
+static inline dfi_err
 fixed_rng_fn(void *arg, uint8_t *out, size_t len)
 {
 	struct fixed_rng *f = arg;

@@ -1,0 +1,206 @@
+/* ISO 7816-4 wrapping and 0xAF chaining, and how card misbehaviour on the
+ * link is refused: early success, early errors, non-DESFire status words,
+ * data where none may be, torn answers. The card's answers here are
+ * synthetic by design: each names one protocol rule. */
+#include "testutil.h"
+
+#include "dfissue/desfire.h"
+#include "replay.h"
+
+struct rig {
+	struct replay rp;
+	dfi_transport *t;
+	dfi_desfire *d;
+};
+
+static void
+rig_open(struct rig *g, const struct replay_step *steps, size_t n)
+{
+	memset(g, 0, sizeof(*g));
+	g->rp.steps = steps;
+	g->rp.n = n;
+	ck_assert_int_eq(dfi_transport_new(&g->t, &replay_ops, &g->rp), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_new(&g->d, g->t), DFI_OK);
+}
+
+static void
+rig_close(struct rig *g)
+{
+	ck_assert_msg(g->rp.mismatch[0] == 0, "%s", g->rp.mismatch);
+	ck_assert_uint_eq(g->rp.pos, g->rp.n);
+	dfi_desfire_free(g->d);
+	dfi_transport_free(g->t);
+}
+
+static void
+hexcat(char *dst, const uint8_t *p, size_t n)
+{
+	char tmp[2 * 256 + 1];
+	ck_assert_int_eq(dfi_hex_encode(p, n, tmp, sizeof(tmp)), DFI_OK);
+	strcat(dst, tmp);
+}
+
+START_TEST(write_splits_into_frames)
+{
+	uint8_t data[130];
+	char f1[300] = "903D00003B01000000820000", f2[300] = "90AF00003B", f3[300] = "90AF000013";
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)i;
+	hexcat(f1, data, 52);
+	strcat(f1, "00");
+	hexcat(f2, data + 52, 59);
+	strcat(f2, "00");
+	hexcat(f3, data + 111, 19);
+	strcat(f3, "00");
+	const struct replay_step st[] = { { f1, "91AF" }, { f2, "91AF" }, { f3, "9100" } };
+	struct rig g;
+	rig_open(&g, st, 3);
+	ck_assert_int_eq(dfi_desfire_write_data(g.d, 1, DFI_DF_COMM_PLAIN, 0, data, 130), DFI_OK);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(early_success_refused)
+{
+	uint8_t data[100] = { 0 };
+	char f1[300] = "903D00003B01000000640000";
+	hexcat(f1, data, 52);
+	strcat(f1, "00");
+	const struct replay_step st[] = { { f1, "9100" } };
+	struct rig g;
+	rig_open(&g, st, 1);
+	ck_assert_int_eq(dfi_desfire_write_data(g.d, 1, DFI_DF_COMM_PLAIN, 0, data, 100),
+	    DFI_E_CARD_PROTOCOL);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(early_error_stops)
+{
+	uint8_t data[100] = { 0 };
+	char f1[300] = "903D00003B01000000640000";
+	hexcat(f1, data, 52);
+	strcat(f1, "00");
+	const struct replay_step st[] = { { f1, "919D" } };
+	struct rig g;
+	rig_open(&g, st, 1);
+	ck_assert_int_eq(dfi_desfire_write_data(g.d, 1, DFI_DF_COMM_PLAIN, 0, data, 100),
+	    DFI_E_DF_PERMISSION_DENIED);
+	ck_assert_uint_eq(dfi_desfire_last_status(g.d), 0x9D);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(data_in_intermediate_frame_refused)
+{
+	uint8_t data[100] = { 0 };
+	char f1[300] = "903D00003B01000000640000";
+	hexcat(f1, data, 52);
+	strcat(f1, "00");
+	const struct replay_step st[] = { { f1, "0191AF" } };
+	struct rig g;
+	rig_open(&g, st, 1);
+	ck_assert_int_eq(dfi_desfire_write_data(g.d, 1, DFI_DF_COMM_PLAIN, 0, data, 100),
+	    DFI_E_CARD_PROTOCOL);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(response_frames_joined)
+{
+	static const struct replay_step st[] = {
+		{ "906A000000", "01000002000091AF" },
+		{ "90AF000000", "0300009100" },
+	};
+	struct rig g;
+	uint32_t aids[4];
+	size_t n;
+	rig_open(&g, st, 2);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(aids[2], 3);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(non_desfire_status_and_tear)
+{
+	static const struct replay_step st[] = {
+		{ "906A000000", "6A82" },
+		{ "906A000000", "" },
+		{ "906A000000", "91" },
+		{ "906A000000", "91CA" },
+	};
+	struct rig g;
+	uint32_t aids[4];
+	size_t n;
+	rig_open(&g, st, 4);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_PROTOCOL);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n),
+	    DFI_E_DF_COMMAND_ABORTED);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(error_status_ends_session)
+{
+	static const struct replay_step st[] = { { "9045000000", "91AE" } };
+	struct rig g;
+	struct dfi_df_session s;
+	struct dfi_df_key_settings ks;
+	memset(&s, 0, sizeof(s));
+	s.scheme = DFI_DF_SCHEME_EV1;
+	s.keytype = DFI_KT_AES128;
+	rig_open(&g, st, 1);
+	ck_assert_int_eq(dfi_desfire_set_session(g.d, &s), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_auth_keyno(g.d), 0);
+	ck_assert_int_eq(dfi_desfire_get_key_settings(g.d, &ks), DFI_E_DF_AUTHENTICATION_ERROR);
+	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
+	ck_assert_int_eq(dfi_desfire_auth_keyno(g.d), -1);
+	rig_close(&g);
+}
+END_TEST
+
+START_TEST(endless_frames_bounded)
+{
+	/* A card that keeps answering 91 AF with nothing is cut off. */
+	static struct replay_step st[DFI_DF_MAX_DATA / 8 + 3];
+	size_t n = 0;
+	st[n++] = (struct replay_step){ "906A000000", "91AF" };
+	while (n < sizeof(st) / sizeof(st[0]))
+		st[n++] = (struct replay_step){ "90AF000000", "91AF" };
+	struct rig g;
+	uint32_t aids[4];
+	size_t k;
+	rig_open(&g, st, n);
+	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &k), DFI_E_CARD_PROTOCOL);
+	ck_assert_uint_le(g.rp.pos, n);
+	dfi_desfire_free(g.d);
+	dfi_transport_free(g.t);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("desfire_frame");
+	TCase *tc = tcase_create("frame");
+	tcase_add_test(tc, write_splits_into_frames);
+	tcase_add_test(tc, early_success_refused);
+	tcase_add_test(tc, early_error_stops);
+	tcase_add_test(tc, data_in_intermediate_frame_refused);
+	tcase_add_test(tc, response_frames_joined);
+	tcase_add_test(tc, non_desfire_status_and_tear);
+	tcase_add_test(tc, error_status_ends_session);
+	tcase_add_test(tc, endless_frames_bounded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return dfi_run_suite(suite());
+}
