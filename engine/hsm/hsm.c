@@ -188,7 +188,11 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	if (e == DFI_OK) {
 		h->login_required = (h->token.flags & CKF_LOGIN_REQUIRED) != 0;
 		h->protected_path = (h->token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
-		if (h->login_required && !h->protected_path) {
+		if (h->login_required && (h->token.flags & CKF_USER_PIN_LOCKED)) {
+			/* Do not spend a try on a locked PIN. */
+			dfi_hsm_set_detail(h, "token '%s' reports its user PIN locked", h->token_label);
+			e = DFI_E_HSM_PIN_LOCKED;
+		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
 			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len);
 			if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
@@ -213,6 +217,9 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			h->nopen = 1;
 			h->idle[h->nidle++] = s;
 			e = dfi_hsm_login(h, s);
+			if (e == DFI_E_HSM_PIN_INCORRECT && (h->token.flags & CKF_USER_PIN_FINAL_TRY))
+				dfi_hsm_set_detail(h, "C_Login: PIN incorrect, and that was the final try "
+						      "before the token locks the PIN");
 		}
 	}
 	if (e == DFI_OK && cfg->allow_insecure_keys)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -45,6 +46,10 @@ pin_from_file(const char *path, char *buf, size_t cap, size_t *len)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? DFI_E_NOT_FOUND : DFI_E_IO;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		fprintf(stderr, "dfissue: WARNING: PIN file '%s' is accessible to group or others "
+				"(chmod 600 it)\n", path);
 	dfi_err e = read_line(fd, buf, cap, len);
 	close(fd);
 	return e;

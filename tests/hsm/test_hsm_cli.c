@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -291,6 +292,7 @@ START_TEST(errors_are_one_line)
 	FILE *fp = fopen(wrong, "w");
 	fputs("not-the-pin\n", fp);
 	fclose(fp);
+	ck_assert_int_eq(chmod(wrong, 0600), 0);
 	const char *master = "pkcs11:token=dfissue-dev;object=an10922-master";
 	struct run r;
 	run(&r, "key", "kcv", "--pin-file", wrong, master, NULL);
@@ -314,6 +316,19 @@ START_TEST(errors_are_one_line)
 	assert_one_line_error(&r, 2, "unknown command");
 	run(&r, "key", "kcv", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
+	/* a PIN file others can read works, with a warning */
+	char loose[400], pin[128] = { 0 };
+	snprintf(loose, sizeof(loose), "%s/loose.pin", fx.dir);
+	fp = fopen(fx.pin_file, "r");
+	ck_assert_ptr_nonnull(fgets(pin, sizeof(pin), fp));
+	fclose(fp);
+	fp = fopen(loose, "w");
+	fputs(pin, fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(loose, 0644), 0);
+	run(&r, "key", "kcv", "--pin-file", loose, master, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, "WARNING: PIN file"));
 	run(&r, "key", "list", "--bogus", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
 	run(&r, "journal-key", NULL);
