@@ -127,7 +127,7 @@ START_TEST(status_codes)
 	ck_assert_str_eq(sw(s, "9051000000"), "91AE");          /* GetCardUID too */
 	ck_assert_str_eq(sw(s, "90CD0000070000EEEE200000"), "919D"); /* files need an application */
 	ck_assert_str_eq(sw(s, "90CA000005000000" "0F01"), "919E"); /* AID 000000 */
-	ck_assert_str_eq(sw(s, "90CA000005010000" "0F00"), "919E"); /* no keys */
+	ck_assert_str_eq(sw(s, "90CA000005010000" "0F0F"), "919E"); /* 15 keys */
 	ck_assert_str_eq(sw(s, "90CA000005010000" "0FC1"), "919E"); /* both type flags */
 	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "9100");
 	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "91DE"); /* duplicate */
@@ -155,6 +155,8 @@ END_TEST
 /* Legacy authentication, PCD side: the card sends E(RndB); the PCD
  * answers D(RndA) || D(rot(RndB) ^ D(RndA)) ("send mode"); the card
  * proves itself with E(rot(RndA)). */
+static uint8_t last_sk[8]; /* DES session key of the last legacy_auth */
+
 static int
 legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno)
 {
@@ -187,6 +189,8 @@ legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno)
 	ck_assert_int_eq(dfi_cipher(t, key, 0, iv, r, back, 8), DFI_OK);
 	for (int i = 0; i < 8; i++)
 		ck_assert_uint_eq(back[i], rnda[(i + 1) % 8]);
+	memcpy(last_sk, rnda, 4);
+	memcpy(last_sk + 4, rndb, 4);
 	return 0;
 }
 
@@ -252,6 +256,12 @@ START_TEST(access_rules)
 	ck_assert_str_eq(sw(s, "906F000000"), "91AE");
 	/* GetApplicationIDs is a PICC-level command. */
 	ck_assert_str_eq(sw(s, "906A000000"), "919D");
+	/* An application without keys (libfreefare creates those on real cards). */
+	ck_assert_str_eq(sw(s, "905A00000300000000"), "9100");
+	ck_assert_str_eq(sw(s, "90CA000005443322" "EF00"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003443322"), "9100");
+	ck_assert_str_eq(tx(s, "9045000000"), "EF009100");
+	ck_assert_str_eq(sw(s, "900A00000100"), "9140");
 	dfi_sim_free(s);
 }
 END_TEST
@@ -481,11 +491,11 @@ START_TEST(backup_value_record_transactions)
 	ck_assert_str_eq(sw(s, "900C0000050250000000"), "91BE");        /* 22 + 80 > 100 */
 	ck_assert_str_eq(sw(s, "90DC0000050221000000"), "91BE");        /* 22 - 33 < -10 */
 	ck_assert_str_eq(sw(s, "90DC00000502FFFFFFFF"), "919E");        /* negative amount */
-	/* Limited credit: up to the last committed debits (3), once. */
+	/* Limited credit: up to the last committed debits (3), then used up. */
 	ck_assert_str_eq(sw(s, "901C0000050204000000"), "91BE");
 	ck_assert_str_eq(sw(s, "901C0000050203000000"), "9100");
-	ck_assert_str_eq(sw(s, "901C0000050201000000"), "919D");
 	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(sw(s, "901C0000050201000000"), "91BE");
 	ck_assert_str_eq(tx(s, "906C00000102"), "190000009100");        /* 25 */
 	struct dfi_sim_file_info fi;
 	ck_assert_int_eq(dfi_sim_file_info(s, 0x010203, 2, &fi), DFI_OK);
@@ -519,6 +529,51 @@ START_TEST(backup_value_record_transactions)
 	size_t dl;
 	ck_assert_int_eq(dfi_sim_file_data(s, 0x010203, 4, data, sizeof(data), &dl), DFI_OK);
 	ck_assert_hex_eq(data, dl, "0304");
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* Rights: a matching key right wins over a free one (then the file's
+ * mode applies); without that key the free right gives plain access. An
+ * error aborts the open transaction; a cleared record file takes no new
+ * record in the same transaction. */
+START_TEST(rights_and_transaction_errors)
+{
+	dfi_sim *s = sim_open(NULL, 12);
+	uint8_t zero[16] = { 0 };
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	/* Backup file, MACed, read 1, write 0, read&write free, change 0. */
+	ck_assert_str_eq(sw(s, "90CB0000070101" "E010" "080000"), "9100");
+	/* Unauthenticated: plain through the free right. */
+	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "11223344"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000040000"), "112233449100");
+	/* With key 0 (the write key): MACed. A plain write is refused. */
+	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	/* A plain write is short of its MAC: the card waits for more. */
+	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "91AF");
+	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	uint8_t data[8] = { 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0 }, iv[8] = { 0 }, mac[8];
+	ck_assert_int_eq(dfi_cipher(DFI_KT_DES, last_sk, 1, iv, data, mac, 8), DFI_OK);
+	char cmd[80];
+	snprintf(cmd, sizeof(cmd), "903D00000F01000000040000" "55667788" "%02X%02X%02X%02X",
+	    mac[0], mac[1], mac[2], mac[3]);
+	ck_assert_str_eq(sw(s, cmd), "9100");
+	/* An error (file 9 does not exist) aborts the transaction. */
+	ck_assert_str_eq(sw(s, "90BD00000709000000000000"), "91F0");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BD00000701000000040000"), "112233449100");
+
+	/* Linear record file, free: clear then write in one transaction. */
+	ck_assert_str_eq(sw(s, "90C100000A0200" "EEEE" "020000" "030000"), "9100");
+	ck_assert_str_eq(sw(s, "903B00000902000000020000" "A1A2"), "9100");
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(sw(s, "90EB00000102"), "9100");
+	ck_assert_str_eq(sw(s, "903B00000902000000020000" "B1B2"), "919D");
+	/* ... and that error aborted the clear. */
+	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
+	ck_assert_str_eq(tx(s, "90BB00000702000000000000"), "A1A29100");
 	dfi_sim_free(s);
 }
 END_TEST
@@ -688,6 +743,7 @@ main(void)
 	tcase_add_test(tc, tear_before_and_after);
 	tcase_add_test(tc, tear_matrix);
 	tcase_add_test(tc, backup_value_record_transactions);
+	tcase_add_test(tc, rights_and_transaction_errors);
 	tcase_add_test(tc, multi_frame_data);
 	tcase_add_test(tc, seed_determinism);
 	tcase_add_test(tc, transport_tear);

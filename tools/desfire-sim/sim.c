@@ -465,11 +465,14 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		return;
 	}
 	if (st != ST_OK) {
-		/* Any error ends the session; the card keeps its committed state. */
-		if (s->dirty)
+		/* Any error ends the session and aborts the open transaction; the
+		 * card keeps its committed state. */
+		if (s->dirty) {
 			(void)reload_state(s);
-		else
+		} else {
+			sim_abort_transaction(s);
 			sm_clear(s);
+		}
 		drop_pending(s);
 		put_sw(out, olen, 0x91, st);
 		return;

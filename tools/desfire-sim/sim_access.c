@@ -23,27 +23,28 @@ sim_comm_mode(uint8_t comm)
 	}
 }
 
-/* A free right (0xE) means plain communication without authentication; a
- * key right needs a session with that key and uses the file's mode; when
- * every applicable right is "never" (0xF) no authentication can help. */
+/* A key right needs a session with that key and uses the file's mode; a
+ * free right (0xE) otherwise grants plain communication without
+ * authentication (libfreefare's real-card test writes a file whose
+ * read&write right is free in the file's mode when authenticated with its
+ * write key, and plain otherwise); when every applicable right is "never"
+ * (0xF) no authentication can help. */
 uint8_t
 sim_file_access(const dfi_sim *s, const struct sim_file *f,
     const uint8_t *rights, size_t nrights, enum sm_mode *mode)
 {
-	bool all_never = true;
+	bool all_never = true, free_right = false;
 	for (size_t i = 0; i < nrights; i++) {
-		if (rights[i] == 0xE) {
-			*mode = SM_PLAIN;
-			return ST_OK;
-		}
-	}
-	for (size_t i = 0; i < nrights; i++) {
-		if (rights[i] != 0xF)
-			all_never = false;
 		if (rights[i] <= 0xD && sim_authed_with(s, rights[i])) {
 			*mode = sim_comm_mode(f->comm);
 			return ST_OK;
 		}
+		free_right |= rights[i] == 0xE;
+		all_never &= rights[i] == 0xF;
+	}
+	if (free_right) {
+		*mode = SM_PLAIN;
+		return ST_OK;
 	}
 	return all_never ? ST_PERMISSION : ST_AUTH;
 }

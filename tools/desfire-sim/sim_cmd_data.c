@@ -57,6 +57,10 @@ write_check(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_file
 		return ST_LENGTH;
 	if ((uint64_t)*off + *len > f->size)
 		return ST_BOUNDARY;
+	/* A record file cleared in this transaction takes no new record
+	 * (libfreefare's real-card test expects PERMISSION_DENIED). */
+	if (rec && f->pclear)
+		return ST_PERMISSION;
 	if (rec && f->type == DFI_SIM_FILE_LINEAR_RECORD && !f->pwritten &&
 	    (f->pclear ? 0 : f->nrec) >= f->max_rec)
 		return ST_BOUNDARY;

@@ -198,7 +198,7 @@ decode_app(dfi_rd *r, struct sim_card *c)
 	CHECK(a->aid != 0 && sim_find_app(c, a->aid) == NULL);
 	TRY(dfi_rd_u8(r, &a->ks));
 	TRY(dfi_rd_u8(r, &a->nkeys));
-	CHECK(a->nkeys >= 1 && a->nkeys <= DFI_SIM_MAX_KEYS);
+	CHECK(a->nkeys <= DFI_SIM_MAX_KEYS);
 	TRY(dfi_rd_u8(r, &a->kfam));
 	CHECK(a->kfam <= KF_AES);
 	TRY(dfi_rd_u8(r, &b));
