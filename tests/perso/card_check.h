@@ -1,0 +1,31 @@
+/*
+ * "Card equals profile": a test oracle that compares a simulated card's
+ * committed state (simulator inspection API) with a profile, field by
+ * field, keys included (the target keys are diversified in the HSM and
+ * compared inside dfi_cardkey_with_bytes callbacks). Reusable by any test
+ * directory: add card_check.c to the test's SOURCES and this directory to
+ * its include path.
+ */
+#ifndef DFI_TEST_CARD_CHECK_H
+#define DFI_TEST_CARD_CHECK_H
+
+#include <stddef.h>
+
+#include "desfire_sim.h"
+#include "dfissue/hsm.h"
+#include "dfissue/profile.h"
+
+/* 1 when the card holds exactly the profile's target state (PICC key and
+ * settings, configuration, the set of applications, their key settings,
+ * key types and every key with its version, every file's settings and
+ * content), 0 when not (why receives the first difference), -1 when the
+ * check itself failed (why says so). row may be NULL. */
+int dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
+    const dfi_batch_row *row, char *why, size_t cap);
+
+/* 1 when key keyno of aid (0 = PICC) on the card equals the profile key k
+ * diversified for this card; 0 when not; -1 on error. */
+int dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k,
+    uint32_t aid, uint8_t keyno, const dfi_batch_row *row);
+
+#endif
