@@ -34,9 +34,13 @@
 # Prints the line to use the token: export SOFTHSM2_CONF=DIR/softhsm2.conf
 set -euo pipefail
 
-if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+if [ $# -ge 1 ] && { [ "$1" = "-h" ] || [ "$1" = "--help" ]; }; then
 	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-	[ $# -ge 1 ] && exit 0 || exit 2
+	exit 0
+fi
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	echo "usage: make-dev-token.sh DIR [PATH_TO_dfissue] (see --help)" >&2
+	exit 2
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
