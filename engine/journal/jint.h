@@ -76,6 +76,10 @@ struct jwalk {
 	uint64_t first_uncovered_line;
 	uint64_t good_cp_line, good_cp_off;
 	uint64_t end;                 /* offset after the last line seen */
+	uint64_t prev_seq;            /* of the last record that parsed */
+	int have_prev;
+	uint64_t size_gap;            /* last reported checkpoint size - records */
+	int size_gap_set;
 	uint64_t findings;
 	dfi_err first_err;
 	int have_genesis, last_seen_checked;

@@ -79,8 +79,18 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 		ok = 0;
 	}
 	if (cp.size != w->nrec) {
-		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
-		    "checkpoint covers %" PRIu64 " records but %" PRIu64 " precede it", cp.size, w->nrec);
+		/* After a deleted or inserted record every later checkpoint is
+		 * off by the same amount: say so once. */
+		uint64_t gap = cp.size - w->nrec;
+		if (!w->size_gap_set || gap != w->size_gap)
+			report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+			    "checkpoint covers %" PRIu64 " records but %" PRIu64 " precede it", cp.size, w->nrec);
+		else
+			w->first_err = w->first_err ? w->first_err : DFI_E_JOURNAL_CORRUPT;
+		w->size_gap = gap;
+		w->size_gap_set = 1;
+		if (off < w->first_bad_off)
+			w->first_bad_off = off;
 		return;
 	}
 	if (cp.prev_size != (w->ncp > 0 ? w->covered : 0)) {
@@ -176,10 +186,17 @@ jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
 		return 0;
 	}
 	if (r.seq != pos) {
-		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
-		    "record has seq %" PRIu64 " where %" PRIu64 " was expected (a line was deleted, moved or repeated)",
-		    r.seq, pos);
+		/* reported where the sequence breaks, not on every later record */
+		if (!w->have_prev || r.seq != w->prev_seq + 1)
+			report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
+			    "record has seq %" PRIu64 " where %" PRIu64
+			    " was expected (a line was deleted, moved or repeated)",
+			    r.seq, pos);
+		else if (off < w->first_bad_off)
+			w->first_bad_off = off;
 	}
+	w->prev_seq = r.seq;
+	w->have_prev = 1;
 	if (r.type < DFI_JREC_GENESIS || r.type > DFI_JREC_RECOVERY)
 		return 0;
 	w->counts[r.type]++;

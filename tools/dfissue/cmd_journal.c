@@ -245,7 +245,7 @@ j_verify(int argc, char **argv)
 	} else if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || e == DFI_E_INVALID_ARG) {
 		rc = cli_fail(path, e);
 	} else {
-		char root[64] = "";
+		char root[2 * DFI_HASH_LEN + 1] = "";
 		if (res.last_note_len > 0) {
 			dfi_checkpoint cp;
 			if (dfi_note_open(res.last_note, res.last_note_len, NULL, &cp) == DFI_OK)
