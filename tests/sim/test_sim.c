@@ -578,6 +578,26 @@ START_TEST(rights_and_transaction_errors)
 }
 END_TEST
 
+/* ISO 7816-4 identifiers: DF names one per frame, ISO file IDs. */
+START_TEST(iso_names)
+{
+	dfi_sim *s = sim_open(NULL, 13);
+	/* App 010203 with ISO FID E110 and DF name D2760000850101 (NFC Forum). */
+	ck_assert_str_eq(sw(s, "90CA00000E" "030201" "0F" "21" "10E1" "D2760000850101"), "9100");
+	ck_assert_str_eq(sw(s, "90CA000005" "040302" "0F" "01"), "9100");
+	ck_assert_str_eq(sw(s, "90CA00000C" "050403" "0F" "21" "11E1" "A000000001"), "9100");
+	ck_assert_str_eq(tx(s, "906D000000"), "03020110E1D276000085010191AF");
+	ck_assert_str_eq(tx(s, "90AF000000"), "05040311E1A0000000019100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	/* Files of an ISO application carry an ISO file ID. */
+	ck_assert_str_eq(sw(s, "90CD000007" "02" "00" "EEEE" "200000"), "917E");
+	ck_assert_str_eq(sw(s, "90CD000009" "01" "03E1" "00" "EEEE" "200000"), "9100");
+	ck_assert_str_eq(tx(s, "9061000000"), "03E19100");
+	ck_assert_str_eq(tx(s, "906D000000"), "919D");
+	dfi_sim_free(s);
+}
+END_TEST
+
 START_TEST(multi_frame_data)
 {
 	dfi_sim *s = sim_open(NULL, 8);
@@ -744,6 +764,7 @@ main(void)
 	tcase_add_test(tc, tear_matrix);
 	tcase_add_test(tc, backup_value_record_transactions);
 	tcase_add_test(tc, rights_and_transaction_errors);
+	tcase_add_test(tc, iso_names);
 	tcase_add_test(tc, multi_frame_data);
 	tcase_add_test(tc, seed_determinism);
 	tcase_add_test(tc, transport_tear);

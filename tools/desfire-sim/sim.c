@@ -23,6 +23,8 @@ static const struct cmd_desc cmds[] = {
 	{ 0x51, cmd_get_card_uid, AUTO_MAC, T_READ },
 	{ 0x5A, cmd_select_app, SELF, T_READ },
 	{ 0x6A, cmd_get_app_ids, AUTO_MAC, T_READ },
+	{ 0x6D, cmd_get_df_names, AUTO_MAC, T_READ },
+	{ 0x61, cmd_get_iso_file_ids, AUTO_MAC, T_READ },
 	{ 0xCA, cmd_create_app, AUTO_MAC, T_CREATE },
 	{ 0xDA, cmd_delete_app, AUTO_MAC, T_CREATE },
 	{ 0xFC, cmd_format, AUTO_MAC, T_FORMAT },
@@ -314,6 +316,13 @@ next_frame(dfi_sim *s, uint8_t *out, size_t *olen)
 	size_t n = left < p->chunk ? left : p->chunk;
 	if (p->version_split && p->resp_off >= 14)
 		n = left;
+	if (p->nfs > 0) {
+		/* one entry per frame; the last frame also carries any MAC */
+		n = p->fi + 1 < p->nfs ? p->fsz[p->fi] : left;
+		if (n > left)
+			n = left;
+		p->fi++;
+	}
 	memcpy(out, p->resp + p->resp_off, n);
 	p->resp_off += n;
 	*olen = n;
@@ -492,6 +501,9 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 	p->resp_off = 0;
 	p->chunk = r->chunk ? r->chunk : DFI_SIM_MAX_FRAME - 1;
 	p->version_split = r->version_split;
+	p->nfs = r->nfs;
+	p->fi = 0;
+	memcpy(p->fsz, r->fsz, r->nfs * sizeof(r->fsz[0]));
 	if (r->version_split)
 		p->chunk = 7;
 	next_frame(s, out, olen);

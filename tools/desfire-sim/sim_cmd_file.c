@@ -145,6 +145,28 @@ cmd_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 }
 
 uint8_t
+cmd_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (s->sel == NULL)
+		return ST_PERMISSION;
+	if (n != 0)
+		return ST_LENGTH;
+	if (!may_list(s))
+		return ST_AUTH;
+	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++) {
+		const struct sim_file *f = s->sel->files[i];
+		if (f != NULL && f->has_iso) {
+			resp_u8(r, (uint8_t)f->iso_fid);
+			resp_u8(r, (uint8_t)(f->iso_fid >> 8));
+		}
+	}
+	r->chunk = 58; /* whole FIDs per frame */
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
+uint8_t
 cmd_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;

@@ -90,6 +90,31 @@ cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	return ST_OK;
 }
 
+/* One application with an ISO DF name per frame: AID, ISO FID, name. */
+uint8_t
+cmd_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	if (n != 0)
+		return ST_LENGTH;
+	if (s->sel != NULL)
+		return ST_PERMISSION;
+	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x02))
+		return ST_AUTH;
+	for (size_t i = 0; i < s->card->napps; i++) {
+		const struct sim_app *a = s->card->apps[i];
+		if (!a->has_iso)
+			continue;
+		resp_le24(r, a->aid);
+		resp_u8(r, (uint8_t)a->iso_fid);
+		resp_u8(r, (uint8_t)(a->iso_fid >> 8));
+		resp_put(r, a->dfname, a->dfname_len);
+		r->fsz[r->nfs++] = 5u + a->dfname_len;
+	}
+	r->mode = SM_MAC;
+	return ST_OK;
+}
+
 uint8_t
 cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {

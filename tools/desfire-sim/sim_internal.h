@@ -108,6 +108,8 @@ struct sim_pending {
 	uint8_t *resp;
 	size_t resp_len, resp_off, chunk;
 	bool version_split;     /* GetVersion: 7, 7, then the rest */
+	size_t fsz[DFI_SIM_MAX_APPS]; /* explicit frame sizes, the last takes the rest */
+	size_t nfs, fi;
 	/* command frames still to come */
 	uint8_t cmd;
 	uint8_t *buf;
@@ -122,6 +124,8 @@ struct sim_resp {
 	bool raw;          /* authentication: no secure messaging */
 	bool version_split;
 	size_t chunk;      /* data bytes per frame; 0 = default */
+	size_t fsz[DFI_SIM_MAX_APPS]; /* explicit frame sizes (GetDFNames) */
+	size_t nfs;
 	bool oom;
 };
 
@@ -216,6 +220,8 @@ uint8_t cmd_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_
 uint8_t cmd_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t cmd_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t cmd_get_iso_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_create_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_delete_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_format(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);

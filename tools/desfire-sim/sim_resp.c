@@ -12,6 +12,7 @@ resp_reset(struct sim_resp *r)
 	r->raw = false;
 	r->version_split = false;
 	r->chunk = 0;
+	r->nfs = 0;
 	r->oom = false;
 }
 
