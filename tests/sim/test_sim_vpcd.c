@@ -297,6 +297,11 @@ START_TEST(pcsc_sees_card_and_tear)
 	ck_assert_hex_eq(r, 7, "04112233445566");
 	ck_assert_hex_eq(r + 14, 2, "9100");
 
+	/* SIGUSR1: the card is lifted and tapped again. */
+	ck_assert_int_eq(kill(sim_pid, SIGUSR1), 0);
+	ck_assert_msg(wait_card(ctx, reader, 0, 10000), "removal on SIGUSR1 not reported");
+	ck_assert_msg(wait_card(ctx, reader, 1, 15000), "re-insertion after SIGUSR1 not reported");
+
 	SCardDisconnect(h, SCARD_LEAVE_CARD);
 	SCardReleaseContext(ctx);
 }

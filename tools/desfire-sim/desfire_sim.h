@@ -118,10 +118,11 @@ dfi_err dfi_sim_transport_new(dfi_sim *sim, dfi_transport **out);
 /* Puts the card into a vsmartcard vpcd reader at host:port until *stop is
  * set: connects (retrying while vpcd is not listening), serves APDUs, and
  * on a tear closes the socket (removal), waits reinsert_ms and reconnects
- * with the committed state (insertion). Progress lines go to log (may be
- * NULL). */
+ * with the committed state (insertion). Setting *replug (may be NULL) does
+ * the same on demand, as a user lifting the card and tapping again; the
+ * bridge clears it. Progress lines go to log (may be NULL). */
 dfi_err dfi_sim_vpcd_run(dfi_sim *sim, const char *host, uint16_t port, int reinsert_ms,
-    volatile sig_atomic_t *stop, FILE *log);
+    volatile sig_atomic_t *stop, volatile sig_atomic_t *replug, FILE *log);
 
 /* ---- read-only inspection of the committed state ------------------------
  * aid 0 is the PICC level. Keys are returned as stored: DES-family keys are

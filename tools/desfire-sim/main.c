@@ -14,13 +14,15 @@
 #include "desfire_sim.h"
 #include "dfissue/util.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, replug_flag;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGUSR1)
+		replug_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static void
@@ -41,7 +43,8 @@ usage(FILE *f)
 	    "                        (default after)\n"
 	    "  --timing none|datasheet  answer at once (default) or as slowly as a card\n"
 	    "  --vpcd HOST:PORT      connect to a vpcd virtual reader\n"
-	    "  --reinsert-ms N       after a tear, re-insert the card after N ms (default 1000)\n"
+	    "  --reinsert-ms N       after a tear (or SIGUSR1), re-insert the card after N ms\n"
+	    "                        (default 1000); SIGUSR1 lifts the card and taps it again\n"
 	    "  --stdio               read hex C-APDUs from stdin, one per line; print R-APDUs\n"
 	    "  --no-fsync            do not fsync image writes (tests on tmpfs)\n"
 	    "  -q, --quiet           no progress lines on stderr\n"
@@ -221,6 +224,7 @@ main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	dfi_sim *sim;
@@ -236,7 +240,8 @@ main(int argc, char **argv)
 	if (use_stdio) {
 		rc = run_stdio(sim);
 	} else {
-		e = dfi_sim_vpcd_run(sim, host, port, (int)reinsert, &stop_flag, quiet ? NULL : stderr);
+		e = dfi_sim_vpcd_run(sim, host, port, (int)reinsert, &stop_flag, &replug_flag,
+		    quiet ? NULL : stderr);
 		rc = e == DFI_OK ? 0 : 1;
 		if (e != DFI_OK)
 			fprintf(stderr, "desfire-sim: %s\n", dfi_strerror(e));

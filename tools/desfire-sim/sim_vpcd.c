@@ -68,13 +68,16 @@ connect_to(const char *host, uint16_t port)
 	return fd;
 }
 
-/* Reads exactly n bytes; 1 ok, 0 closed/error, -1 stop requested. */
+/* Reads exactly n bytes; 1 ok, 0 closed/error, -1 stop requested, -2
+ * re-plug requested. */
 static int
-read_full(int fd, uint8_t *p, size_t n, volatile sig_atomic_t *stop)
+read_full(int fd, uint8_t *p, size_t n, volatile sig_atomic_t *stop, volatile sig_atomic_t *replug)
 {
 	while (n > 0) {
 		if (stop && *stop)
 			return -1;
+		if (replug && *replug)
+			return -2;
 		struct pollfd pfd = { fd, POLLIN, 0 };
 		int pr = poll(&pfd, 1, 200);
 		if (pr < 0 && errno == EINTR)
@@ -115,21 +118,27 @@ send_msg(int fd, const uint8_t *p, size_t n)
 	return 1;
 }
 
-enum serve_end { END_CLOSED, END_TORN, END_STOP };
+enum serve_end { END_CLOSED, END_TORN, END_STOP, END_REPLUG };
 
 static enum serve_end
-serve(dfi_sim *sim, int fd, volatile sig_atomic_t *stop, FILE *log)
+read_end(int r)
+{
+	return r == -1 ? END_STOP : r == -2 ? END_REPLUG : END_CLOSED;
+}
+
+static enum serve_end
+serve(dfi_sim *sim, int fd, volatile sig_atomic_t *stop, volatile sig_atomic_t *replug, FILE *log)
 {
 	uint8_t hdr[2], msg[0x10000], rapdu[DFI_APDU_MAX + 2];
 	for (;;) {
-		int r = read_full(fd, hdr, 2, stop);
+		int r = read_full(fd, hdr, 2, stop, replug);
 		if (r <= 0)
-			return r < 0 ? END_STOP : END_CLOSED;
+			return read_end(r);
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		if (len == 0)
 			continue;
-		if ((r = read_full(fd, msg, len, stop)) <= 0)
-			return r < 0 ? END_STOP : END_CLOSED;
+		if ((r = read_full(fd, msg, len, stop, NULL)) <= 0)
+			return read_end(r);
 		if (len == 1) {
 			switch (msg[0]) {
 			case 0x00: /* power off: the field drops, volatile state with it */
@@ -167,7 +176,7 @@ serve(dfi_sim *sim, int fd, volatile sig_atomic_t *stop, FILE *log)
 
 dfi_err
 dfi_sim_vpcd_run(dfi_sim *sim, const char *host, uint16_t port, int reinsert_ms,
-    volatile sig_atomic_t *stop, FILE *log)
+    volatile sig_atomic_t *stop, volatile sig_atomic_t *replug, FILE *log)
 {
 	if (sim == NULL || host == NULL)
 		return DFI_E_INVALID_ARG;
@@ -175,6 +184,8 @@ dfi_sim_vpcd_run(dfi_sim *sim, const char *host, uint16_t port, int reinsert_ms,
 	while (!(stop && *stop)) {
 		int fd = connect_to(host, port);
 		if (fd < 0) {
+			if (replug != NULL)
+				*replug = 0; /* no card in the reader to lift */
 			if (!announced)
 				logf_(log, "waiting for vpcd on %s:%u", host, (unsigned)port);
 			announced = true;
@@ -187,13 +198,15 @@ dfi_sim_vpcd_run(dfi_sim *sim, const char *host, uint16_t port, int reinsert_ms,
 			return DFI_E_IO;
 		}
 		logf_(log, "card inserted into vpcd %s:%u", host, (unsigned)port);
-		enum serve_end end = serve(sim, fd, stop, log);
+		enum serve_end end = serve(sim, fd, stop, replug, log);
 		close(fd);
 		if (end == END_STOP)
 			break;
 		dfi_sim_remove(sim);
 		logf_(log, "card removed");
-		sleep_ms(end == END_TORN ? reinsert_ms : 200, stop);
+		if (end == END_REPLUG && replug != NULL)
+			*replug = 0;
+		sleep_ms(end == END_CLOSED ? 200 : reinsert_ms, stop);
 	}
 	dfi_sim_remove(sim);
 	return DFI_OK;
