@@ -237,10 +237,14 @@ dfi_err dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
     const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec);
 void dfi_journal_close(dfi_journal *j);
 
-/* Appends n records (seq and time are assigned; seqs[i] receives each seq
- * when seqs is not NULL) and returns once they and a checkpoint covering them
- * are durable. Any write or sync failure is returned and makes the handle
- * fail every later append (reopen to recover). */
+/* Appends n records (1..1024; seq and time are assigned, station defaults to
+ * the handle's; seqs[i] receives each seq when seqs is not NULL) and returns
+ * once they and a checkpoint covering them are durable. The records of one
+ * call are checked against the index as it was before the call: an outcome
+ * must name an open intent, an intent a key without one, else
+ * DFI_E_INVALID_ARG and nothing is written. Any write, sync or signing
+ * failure is returned and makes the handle fail every later append (reopen
+ * to recover). */
 dfi_err dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs);
 
 /* Conveniences over dfi_journal_append(). station comes from the options. */
