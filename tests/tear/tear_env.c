@@ -1,0 +1,152 @@
+/* The tear tests' process-wide environment (tear_fix.h): dev token, HSM,
+ * journal key, reference profile and batch row. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tear_fix.h"
+
+#define SIGNER_URI "pkcs11:token=dfissue-dev;object=journal;type=private"
+#define fail tear_fail
+
+int
+tear_fail(char *why, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (why != NULL && cap > 0)
+		vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+tear_rmtree(const char *path)
+{
+	char cmd[700];
+	if (path == NULL || path[0] != '/')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", path);
+}
+
+/* ---- environment -------------------------------------------------------- */
+
+static int
+load_profile(struct tear_env *e, char *why, size_t cap)
+{
+	const char *src = getenv("DFI_SOURCE_DIR");
+	char path[600];
+	struct dfi_diag diag;
+	if (src == NULL)
+		return fail(why, cap, "DFI_SOURCE_DIR not set");
+	snprintf(path, sizeof(path), "%s/profiles/reference.json", src);
+	if (dfi_profile_load(&e->profile, path, &diag) != DFI_OK)
+		return fail(why, cap, "profile: %s", diag.message);
+	snprintf(path, sizeof(path), "%s/profiles/reference-batch.csv", src);
+	if (dfi_batch_open(&e->batch, path, &diag) != DFI_OK ||
+	    dfi_batch_next(e->batch, &e->row, &diag) != DFI_OK || e->row == NULL)
+		return fail(why, cap, "batch: %s", diag.message);
+	return 0;
+}
+
+int
+tear_env_open_hsm(struct tear_env *e, char *why, size_t cap)
+{
+	char conf[400], pin[400], detail[256] = "";
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", e->token);
+	snprintf(pin, sizeof(pin), "%s/user.pin", e->token);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	struct dfi_hsm_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.module = e->module;
+	cfg.token_uri = "pkcs11:token=dfissue-dev";
+	cfg.pin_file = pin;
+	cfg.detail = detail;
+	cfg.detail_cap = sizeof(detail);
+	dfi_err r = dfi_hsm_open(&e->hsm, &cfg);
+	if (r != DFI_OK)
+		return fail(why, cap, "dfi_hsm_open: %s (%s)", dfi_strerror(r), detail);
+	r = dfi_hsm_signer_new(e->hsm, SIGNER_URI, &e->signer);
+	if (r == DFI_OK)
+		r = dfi_jpubkey_from_signer(e->signer, &e->pub);
+	if (r != DFI_OK)
+		return fail(why, cap, "journal key: %s", dfi_strerror(r));
+	return 0;
+}
+
+void
+tear_env_close_hsm(struct tear_env *e)
+{
+	dfi_jpubkey_free(e->pub);
+	dfi_signer_free(e->signer);
+	dfi_hsm_free(e->hsm);
+	e->pub = NULL;
+	e->signer = NULL;
+	e->hsm = NULL;
+}
+
+int
+tear_env_open(struct tear_env *e, const char *module, const char *existing_root, char *why,
+    size_t cap)
+{
+	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
+	char cmd[1600];
+	memset(e, 0, sizeof(*e));
+	if (src == NULL || bld == NULL)
+		return fail(why, cap, "DFI_SOURCE_DIR / DFI_BUILD_DIR not set");
+	if (existing_root != NULL) {
+		snprintf(e->root, sizeof(e->root), "%s", existing_root);
+	} else {
+		snprintf(e->root, sizeof(e->root), "%s/dfi-tear.XXXXXX",
+		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+		if (mkdtemp(e->root) == NULL)
+			return fail(why, cap, "mkdtemp: %s", strerror(errno));
+		e->own_root = 1;
+	}
+	snprintf(e->token, sizeof(e->token), "%s/dev", e->root);
+	snprintf(e->cases, sizeof(e->cases), "%s/cases", e->root);
+	if (existing_root == NULL) {
+		snprintf(cmd, sizeof(cmd),
+		    "'%s/hsm-config/make-dev-token.sh' '%s' '%s/bin/dfissue' >/dev/null </dev/null",
+		    src, e->token, bld);
+		if (system(cmd) != 0)
+			return fail(why, cap, "make-dev-token.sh failed");
+		if (mkdir(e->cases, 0700) != 0)
+			return fail(why, cap, "mkdir %s: %s", e->cases, strerror(errno));
+	}
+	if (module == NULL)
+		module = getenv("SOFTHSM2_MODULE");
+	if (module == NULL)
+		return fail(why, cap, "SOFTHSM2_MODULE not set");
+	snprintf(e->module, sizeof(e->module), "%s", module);
+	if (tear_env_open_hsm(e, why, cap) != 0)
+		return -1;
+	return load_profile(e, why, cap);
+}
+
+void
+tear_env_close(struct tear_env *e)
+{
+	dfi_batch_row_free(e->row);
+	dfi_batch_free(e->batch);
+	dfi_profile_free(e->profile);
+	tear_env_close_hsm(e);
+	if (e->own_root)
+		tear_rmtree(e->root);
+	memset(e, 0, sizeof(*e));
+}
+
+int
+tear_env_case_dir(struct tear_env *e, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/c%u", e->cases, ++e->seq);
+	tear_rmtree(path);
+	return mkdir(path, 0700) == 0 ? 0 : -1;
+}
+

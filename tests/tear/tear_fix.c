@@ -1,0 +1,476 @@
+/* The tear tests' fixture (tear_fix.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "card_check.h"
+#include "tear_fix.h"
+
+#define ORIGIN "dfissue.test/tear"
+
+#define fail tear_fail
+
+/* ---- guard transport ---------------------------------------------------- */
+
+struct tear_guard {
+	dfi_transport *inner;
+	const char *jfile;      /* the current station's journal.log */
+	struct tear_env *env;
+	uint8_t uid[DFI_SIM_UID_LEN];
+	int64_t aid;            /* selected application, -1 unknown */
+	uint64_t apdus;
+	uint64_t kill_at;       /* 0: off; counted from arming */
+	uint64_t kill_base;
+	int kill_after;
+	unsigned violations, change_keys;
+	uint64_t ck_at[32];     /* APDU numbers of the first ChangeKeys */
+	char first[320];
+};
+
+static void
+violation(struct tear_guard *g, const char *fmt, ...)
+{
+	va_list ap;
+	if (g->violations++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(g->first, sizeof(g->first), fmt, ap);
+		va_end(ap);
+	}
+}
+
+struct intent_find {
+	const struct tear_guard *g;
+	uint32_t aid;
+	uint8_t keyno;
+	int found;
+	uint64_t seq;
+	char finding[200];
+};
+
+static void
+on_unresolved(void *ctx, const dfi_jrec *in)
+{
+	struct intent_find *f = ctx;
+	if (in->key.uid_len == DFI_SIM_UID_LEN &&
+	    memcmp(in->key.uid, f->g->uid, DFI_SIM_UID_LEN) == 0 && in->key.aid == f->aid &&
+	    in->key.keyno == f->keyno) {
+		f->found = 1;
+		f->seq = in->seq;
+	}
+}
+
+static void
+on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct intent_find *f = ctx;
+	if (f->finding[0] == '\0')
+		snprintf(f->finding, sizeof(f->finding), "line %llu: %s: %s",
+		    (unsigned long long)line, dfi_strerror(code), msg);
+}
+
+/* The two-phase rule, checked on the journal file as it is on disk when
+ * the ChangeKey is about to leave. */
+static void
+check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
+{
+	if (g->change_keys < 32)
+		g->ck_at[g->change_keys] = g->apdus;
+	g->change_keys++;
+	if (clen < 6) {
+		violation(g, "ChangeKey without a key number");
+		return;
+	}
+	if (g->aid < 0) {
+		violation(g, "ChangeKey while the selected application is unknown");
+		return;
+	}
+	if (g->jfile == NULL) {
+		violation(g, "ChangeKey with no journal attached");
+		return;
+	}
+	struct intent_find f;
+	memset(&f, 0, sizeof(f));
+	f.g = g;
+	f.aid = (uint32_t)g->aid;
+	f.keyno = capdu[5] & 0x0F;
+	struct dfi_jverify_opts o;
+	memset(&o, 0, sizeof(o));
+	o.pubkey = g->env->pub;
+	o.finding = on_finding;
+	o.unresolved = on_unresolved;
+	o.ctx = &f;
+	struct dfi_jverify_result res;
+	dfi_err r = dfi_journal_verify_file(g->jfile, &o, &res);
+	if (r != DFI_OK)
+		violation(g, "ChangeKey aid %06X key %u: journal does not verify: %s (%s)",
+		    (unsigned)f.aid, f.keyno, dfi_strerror(r), f.finding);
+	else if (!f.found)
+		violation(g, "ChangeKey aid %06X key %u sent without an open intent",
+		    (unsigned)f.aid, f.keyno);
+	else if (f.seq >= res.covered)
+		violation(g, "ChangeKey aid %06X key %u: intent %llu not covered by a checkpoint",
+		    (unsigned)f.aid, f.keyno, (unsigned long long)f.seq);
+}
+
+static dfi_err
+guard_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size_t rcap,
+    size_t *rlen)
+{
+	struct tear_guard *g = ctx;
+	g->apdus++;
+	int killing = g->kill_at != 0 && g->apdus - g->kill_base == g->kill_at;
+	if (killing && !g->kill_after)
+		raise(SIGKILL);
+	int native = clen >= 5 && capdu[0] == 0x90;
+	if (native && (capdu[1] == 0xC4 || capdu[1] == 0xC6))
+		check_change_key(g, capdu, clen);
+	dfi_err r = dfi_transport_transmit(g->inner, capdu, clen, rapdu, rcap, rlen);
+	if (killing)
+		raise(SIGKILL);
+	if (native && capdu[1] == 0x5A) {
+		if (r == DFI_OK && *rlen == 2 && rapdu[0] == 0x91 && rapdu[1] == 0x00 && clen >= 8)
+			g->aid = (int64_t)capdu[5] | (int64_t)capdu[6] << 8 | (int64_t)capdu[7] << 16;
+		else
+			g->aid = -1;
+	}
+	return r;
+}
+
+static dfi_err
+guard_wait_card(void *ctx, int timeout_ms)
+{
+	struct tear_guard *g = ctx;
+	g->aid = 0; /* a card coming into the field is at the PICC level */
+	return dfi_transport_wait_card(g->inner, timeout_ms);
+}
+
+static dfi_err
+guard_wait_removed(void *ctx, int timeout_ms)
+{
+	struct tear_guard *g = ctx;
+	return dfi_transport_wait_removed(g->inner, timeout_ms);
+}
+
+static const char *
+guard_name(void *ctx)
+{
+	struct tear_guard *g = ctx;
+	return dfi_transport_name(g->inner);
+}
+
+static void
+guard_destroy(void *ctx)
+{
+	struct tear_guard *g = ctx;
+	dfi_transport_free(g->inner);
+	free(g);
+}
+
+static const struct dfi_transport_ops guard_ops = {
+	guard_transmit, guard_wait_card, guard_wait_removed, guard_name, guard_destroy,
+};
+
+unsigned
+tear_guard_violations(const struct tear_card *c, char *first, size_t cap)
+{
+	if (first != NULL && cap > 0)
+		snprintf(first, cap, "%s", c->g->first);
+	return c->g->violations;
+}
+
+uint64_t
+tear_guard_apdus(const struct tear_card *c)
+{
+	return c->g->apdus;
+}
+
+unsigned
+tear_guard_change_keys(const struct tear_card *c)
+{
+	return c->g->change_keys;
+}
+
+uint64_t
+tear_guard_change_key_at(const struct tear_card *c, unsigned i)
+{
+	return i < 32 && i < c->g->change_keys ? c->g->ck_at[i] : 0;
+}
+
+void
+tear_guard_kill_at(struct tear_card *c, uint64_t k, int after)
+{
+	c->g->kill_at = k;
+	c->g->kill_base = c->g->apdus;
+	c->g->kill_after = after;
+}
+
+/* ---- card --------------------------------------------------------------- */
+
+int
+tear_card_open(struct tear_card *c, const char *image, char *why, size_t cap)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->image, sizeof(c->image), "%s", image);
+	struct dfi_sim_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = c->image;
+	cfg.has_seed = true;
+	cfg.seed = TEAR_SEED;
+	cfg.model = DFI_SIM_MODEL_EV2;
+	cfg.no_fsync = true;
+	dfi_err r = dfi_sim_new(&c->sim, &cfg);
+	if (r != DFI_OK)
+		return fail(why, cap, "dfi_sim_new %s: %s", image, dfi_strerror(r));
+	dfi_sim_uid(c->sim, c->uid);
+	dfi_transport *inner;
+	r = dfi_sim_transport_new(c->sim, &inner);
+	if (r != DFI_OK)
+		return fail(why, cap, "sim transport: %s", dfi_strerror(r));
+	c->g = calloc(1, sizeof(*c->g));
+	if (c->g == NULL) {
+		dfi_transport_free(inner);
+		return fail(why, cap, "out of memory");
+	}
+	c->g->inner = inner;
+	memcpy(c->g->uid, c->uid, sizeof(c->uid));
+	r = dfi_transport_new(&c->t, &guard_ops, c->g);
+	if (r != DFI_OK) {
+		c->g = NULL;
+		return fail(why, cap, "guard transport: %s", dfi_strerror(r));
+	}
+	return 0;
+}
+
+void
+tear_card_close(struct tear_card *c)
+{
+	dfi_transport_free(c->t);
+	dfi_sim_free(c->sim);
+	c->t = NULL;
+	c->g = NULL;
+	c->sim = NULL;
+}
+
+/* ---- station ------------------------------------------------------------ */
+
+static int
+station_handles(struct tear_station *s, int create, char *why, size_t cap)
+{
+	struct dfi_journal_opts jo;
+	memset(&jo, 0, sizeof(jo));
+	jo.station = s->name;
+	dfi_err r;
+	if (create) {
+		r = dfi_journal_create(s->dir, ORIGIN, s->env->signer, &jo);
+		if (r != DFI_OK)
+			return fail(why, cap, "journal create %s: %s", s->dir, dfi_strerror(r));
+	}
+	memset(&s->rec, 0, sizeof(s->rec));
+	r = dfi_journal_open(&s->j, s->dir, s->env->signer, &jo, &s->rec);
+	if (r != DFI_OK)
+		return fail(why, cap, "journal open %s: %s", s->dir, dfi_strerror(r));
+	struct dfi_perso_config pc;
+	char detail[256] = "";
+	memset(&pc, 0, sizeof(pc));
+	pc.detail = detail;
+	pc.detail_cap = sizeof(detail);
+	pc.hsm = s->env->hsm;
+	pc.journal = s->j;
+	pc.profile = s->env->profile;
+	pc.station = s->name;
+	r = dfi_perso_new(&s->p, &pc);
+	if (r != DFI_OK)
+		return fail(why, cap, "dfi_perso_new: %s (%s)", dfi_strerror(r), detail);
+	return 0;
+}
+
+int
+tear_station_open(struct tear_station *s, struct tear_env *e, const char *dir, const char *name,
+    int create, char *why, size_t cap)
+{
+	memset(s, 0, sizeof(*s));
+	s->env = e;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	snprintf(s->file, sizeof(s->file), "%s/%s", dir, DFI_JOURNAL_FILE);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return station_handles(s, create, why, cap);
+}
+
+void
+tear_station_close(struct tear_station *s)
+{
+	dfi_perso_free(s->p);
+	dfi_journal_close(s->j);
+	s->p = NULL;
+	s->j = NULL;
+}
+
+int
+tear_station_reopen(struct tear_station *s, char *why, size_t cap)
+{
+	tear_station_close(s);
+	return station_handles(s, 0, why, cap);
+}
+
+/* ---- taps and checks ---------------------------------------------------- */
+
+dfi_err
+tear_tap(struct tear_card *c, struct tear_station *s, struct dfi_perso_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	c->g->jfile = s->file;
+	c->g->env = s->env;
+	dfi_err r = dfi_transport_wait_card(c->t, 0);
+	if (r != DFI_OK) {
+		res->outcome = DFI_PERSO_FAILED;
+		res->err = r;
+		snprintf(res->detail, sizeof(res->detail), "wait_card: %s", dfi_strerror(r));
+		return r;
+	}
+	return dfi_perso_card(s->p, c->t, s->env->row, res);
+}
+
+enum dfi_perso_outcome
+tear_finish(struct tear_card *c, struct tear_station *s, unsigned max_taps, int *unknown,
+    char *why, size_t cap)
+{
+	struct dfi_perso_result res;
+	enum dfi_perso_outcome last = DFI_PERSO_FAILED;
+	for (unsigned i = 0; i < max_taps; i++) {
+		dfi_err r = tear_tap(c, s, &res);
+		if (r != DFI_OK) {
+			fail(why, cap, "tap %u: dfi_perso_card: %s (%s)", i + 1, dfi_strerror(r),
+			    res.detail);
+			if (s->j != NULL && tear_station_reopen(s, why, cap) != 0)
+				return DFI_PERSO_FAILED;
+			continue;
+		}
+		last = res.outcome;
+		if (last == DFI_PERSO_UNKNOWN_KEYS && unknown != NULL)
+			*unknown = 1;
+		if (last == DFI_PERSO_DONE || last == DFI_PERSO_RESUMED)
+			return last;
+		fail(why, cap, "tap %u: %s: %s (%s)", i + 1, dfi_perso_outcome_name(last),
+		    dfi_strerror(res.err), res.detail);
+	}
+	return last;
+}
+
+struct jcheck {
+	char finding[240];
+	uint64_t unresolved;
+	char first_unresolved[120];
+};
+
+static void
+jc_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct jcheck *j = ctx;
+	if (j->finding[0] == '\0')
+		snprintf(j->finding, sizeof(j->finding), "line %llu: %s: %s",
+		    (unsigned long long)line, dfi_strerror(code), msg);
+}
+
+static void
+jc_unresolved(void *ctx, const dfi_jrec *in)
+{
+	struct jcheck *j = ctx;
+	if (j->unresolved++ == 0)
+		snprintf(j->first_unresolved, sizeof(j->first_unresolved),
+		    "intent %llu aid %06X key %u", (unsigned long long)in->seq, (unsigned)in->key.aid,
+		    in->key.keyno);
+}
+
+int
+tear_journal_ok(struct tear_env *e, const char *file, char *why, size_t cap)
+{
+	struct jcheck jc;
+	memset(&jc, 0, sizeof(jc));
+	struct dfi_jverify_opts o;
+	memset(&o, 0, sizeof(o));
+	o.pubkey = e->pub;
+	o.finding = jc_finding;
+	o.unresolved = jc_unresolved;
+	o.ctx = &jc;
+	struct dfi_jverify_result res;
+	dfi_err r = dfi_journal_verify_file(file, &o, &res);
+	if (r != DFI_OK) {
+		fail(why, cap, "journal does not verify: %s (%s)", dfi_strerror(r), jc.finding);
+		return 0;
+	}
+	if (jc.unresolved != 0 || res.unresolved != 0) {
+		fail(why, cap, "journal has %llu unresolved intent(s), first %s",
+		    (unsigned long long)res.unresolved, jc.first_unresolved);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+count_open(void *ctx, const dfi_jrec *in)
+{
+	(void)in;
+	(*(unsigned *)ctx)++;
+}
+
+int
+tear_check(struct tear_card *c, struct tear_station *s, char *why, size_t cap)
+{
+	char g[320];
+	if (tear_guard_violations(c, g, sizeof(g)) != 0) {
+		fail(why, cap, "two-phase rule broken: %s", g);
+		return 0;
+	}
+	int m = dfi_test_card_matches_profile(c->sim, s->env->hsm, s->env->profile, s->env->row,
+	    why, cap);
+	if (m != 1)
+		return m;
+	if (!tear_journal_ok(s->env, s->file, why, cap))
+		return 0;
+	unsigned open = 0;
+	size_t n = dfi_journal_open_intents(s->j, count_open, &open);
+	if (n != 0 || open != 0) {
+		fail(why, cap, "the writer still has %zu open intent(s)", n);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- tally -------------------------------------------------------------- */
+
+void
+tear_tally_add(struct tear_tally *t, int recovered, int unknown, const char *label,
+    const char *why)
+{
+	t->cases++;
+	if (recovered)
+		t->recovered++;
+	else if (unknown)
+		t->unknown++;
+	else
+		t->failures++;
+	if (!recovered && t->printed < 20) {
+		t->printed++;
+		printf("FAILED %s: %s%s\n", label, unknown ? "unknown keys; " : "", why);
+		fflush(stdout);
+	}
+}
+
+void
+tear_tally_print(const struct tear_tally *t, const char *what)
+{
+	printf("%s: tear cases: %u, recovered: %u, unknown-keys: %u, failures: %u\n", what,
+	    t->cases, t->recovered, t->unknown, t->failures);
+	fflush(stdout);
+}
+
+const char *
+tear_mode_name(enum dfi_sim_tear_mode m)
+{
+	return m == DFI_SIM_TEAR_BEFORE ? "before" : "after";
+}

@@ -1,0 +1,147 @@
+/*
+ * The tear tests' fixture: one SoftHSM2 dev token and one logged-in HSM
+ * handle per process, the reference profile and its first batch row, and
+ * per case a simulated card (image file on tmpfs), a station (journal
+ * directory, journal writer, personalization handle) and the checks every
+ * case ends with.
+ *
+ * Every card is reached through a guard transport that enforces the
+ * two-phase rule while the engine runs: when a ChangeKey (INS C4/C6) is
+ * about to leave, the station's journal file must verify with the public
+ * key and hold an unresolved intent for this card, application and key
+ * number, covered by a signed checkpoint. Otherwise the case fails. The
+ * guard can also kill the process (SIGKILL) before the k-th APDU is sent or
+ * after its response came back.
+ */
+#ifndef DFI_TEAR_FIX_H
+#define DFI_TEAR_FIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "desfire_sim.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/perso.h"
+#include "dfissue/profile.h"
+
+#define TEAR_SEED 0x7EA5EEDull /* card randomness and UID */
+
+struct tear_env {
+	char root[256];      /* private temp dir (token and cases) */
+	char token[320];     /* make-dev-token.sh output dir */
+	char cases[320];     /* per-case dirs, on /dev/shm when possible */
+	int own_root;        /* remove root at close (not in exec'd children) */
+	char module[512];    /* PKCS#11 module the HSM layer loads */
+	dfi_hsm *hsm;
+	dfi_signer *signer;
+	dfi_jpubkey *pub;
+	dfi_profile *profile;
+	dfi_batch *batch;
+	dfi_batch_row *row;
+	unsigned seq;        /* unique case numbers */
+};
+
+/* Makes the token (make-dev-token.sh, once) and opens everything. module
+ * NULL = SoftHSM2 ($SOFTHSM2_MODULE). With existing_root (exec'd children)
+ * the token under that root is reused and nothing is created. 0 on success,
+ * else why says what failed. */
+int tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
+    char *why, size_t cap);
+void tear_env_close(struct tear_env *e);
+/* Only the HSM handle, signer and public key (a restarted station). */
+void tear_env_close_hsm(struct tear_env *e);
+int tear_env_open_hsm(struct tear_env *e, char *why, size_t cap);
+/* A fresh empty directory under e->cases; path receives it. */
+int tear_env_case_dir(struct tear_env *e, char *path, size_t cap);
+/* Formats into why (if not NULL); returns -1. */
+int tear_fail(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* rm -rf of a case directory. */
+void tear_rmtree(const char *path);
+
+/* ---- card --------------------------------------------------------------- */
+
+struct tear_guard; /* the guard transport's state */
+
+struct tear_card {
+	char image[512];
+	dfi_sim *sim;
+	dfi_transport *t;         /* guard over the simulator transport */
+	struct tear_guard *g;     /* owned by t */
+	uint8_t uid[DFI_SIM_UID_LEN];
+};
+
+/* Opens (or creates in factory state) the card image at image. */
+int tear_card_open(struct tear_card *c, const char *image, char *why, size_t cap);
+void tear_card_close(struct tear_card *c);
+
+/* Guard: violations of the two-phase rule seen so far, and the first one. */
+unsigned tear_guard_violations(const struct tear_card *c, char *first, size_t cap);
+/* APDUs the guard passed (all taps). */
+uint64_t tear_guard_apdus(const struct tear_card *c);
+/* Kill the process at the k-th APDU from now: before sending it (after = 0)
+ * or after its response came (after = 1). k = 0 disarms. */
+void tear_guard_kill_at(struct tear_card *c, uint64_t k, int after);
+/* ChangeKey commands the guard let through, and the guard's APDU number
+ * of the i-th one (0 when there is none). */
+unsigned tear_guard_change_keys(const struct tear_card *c);
+uint64_t tear_guard_change_key_at(const struct tear_card *c, unsigned i);
+
+/* ---- station ------------------------------------------------------------ */
+
+struct tear_station {
+	struct tear_env *env;
+	char dir[512];            /* journal directory */
+	char file[560];           /* its journal.log */
+	char name[64];
+	dfi_journal *j;
+	dfi_perso *p;
+	struct dfi_journal_recovery rec; /* of the last open */
+};
+
+/* create = 1: a new journal in dir; 0: open the existing one (recovery). */
+int tear_station_open(struct tear_station *s, struct tear_env *e, const char *dir,
+    const char *name, int create, char *why, size_t cap);
+void tear_station_close(struct tear_station *s);
+/* Close and open again: what a restarted station does. */
+int tear_station_reopen(struct tear_station *s, char *why, size_t cap);
+
+/* ---- taps and checks ---------------------------------------------------- */
+
+/* One tap: (re)insert the card, dfi_perso_card. The return value is
+ * dfi_perso_card's. */
+dfi_err tear_tap(struct tear_card *c, struct tear_station *s, struct dfi_perso_result *res);
+
+/* Taps until DONE or RESUMED, at most max_taps. When the return value of a
+ * tap is a journal error the station is reopened (a restarted station) and
+ * that counts as a tap. Returns the last outcome; *unknown is set when any
+ * tap said UNKNOWN_KEYS. why gets the last failure. */
+enum dfi_perso_outcome tear_finish(struct tear_card *c, struct tear_station *s,
+    unsigned max_taps, int *unknown, char *why, size_t cap);
+
+/* The end-of-case invariant: card equals the profile (keys checked inside
+ * the HSM), the station's journal verifies with the public key with no
+ * finding and no unresolved intent, the writer has no open intent, and the
+ * guard saw no violation. 1 when all hold, 0 otherwise (why), -1 on a
+ * check error. */
+int tear_check(struct tear_card *c, struct tear_station *s, char *why, size_t cap);
+
+/* Verifies a journal file with the public key: 1 when it has no finding and
+ * no unresolved intent; why otherwise. */
+int tear_journal_ok(struct tear_env *e, const char *file, char *why, size_t cap);
+
+/* ---- tally -------------------------------------------------------------- */
+
+struct tear_tally {
+	unsigned cases, recovered, unknown, failures;
+	unsigned printed;
+};
+/* Records one case; failures are printed (the first 20) with label. */
+void tear_tally_add(struct tear_tally *t, int recovered, int unknown, const char *label,
+    const char *why);
+/* "tear cases: T, recovered: R, unknown-keys: U, failures: F" (+ suffix). */
+void tear_tally_print(const struct tear_tally *t, const char *what);
+
+const char *tear_mode_name(enum dfi_sim_tear_mode m);
+
+#endif

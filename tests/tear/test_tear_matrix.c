@@ -1,0 +1,233 @@
+/*
+ * The tear matrix over the reference profile (profiles/reference.json, first
+ * row of reference-batch.csv), on the in-process simulator with keys in a
+ * SoftHSM2 dev token.
+ *
+ * A clean run counts C APDUs. Then, each case on a fresh card image and a
+ * fresh journal:
+ *   singles: a tear at APDU N (1..C) of the first tap, in mode before (the
+ *            card never sees the command) or after (the card executes it,
+ *            the answer is lost); then taps without tears until done;
+ *   pairs:   a first tear at N (one mode per ctest test), a second tear at
+ *            every APDU M of the recovery tap (both modes), then taps until
+ *            done.
+ * Every case ends with tear_check(): the card equals the profile field by
+ * field (keys compared inside the HSM), the journal verifies with the
+ * public key with no unresolved intent, no open intent is left, and no
+ * ChangeKey ever left without a durable, signed intent (guard transport).
+ *
+ * The part to run is argv[1]: singles, pairs-before or pairs-after. A stride
+ * S > 1 (argv[2]; sanitizer builds) runs the pairs whose M = N mod S only,
+ * a deterministic subset; the output says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "tear_fix.h"
+
+static const char *part = "singles";
+static unsigned stride = 1;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct kase {
+	char dir[400], image[460], jdir[460];
+	struct tear_card c;
+	struct tear_station s;
+};
+
+static void
+kase_open(struct tear_env *e, struct kase *k)
+{
+	char why[400];
+	ck_assert_int_eq(tear_env_case_dir(e, k->dir, sizeof(k->dir)), 0);
+	snprintf(k->image, sizeof(k->image), "%s/card.img", k->dir);
+	snprintf(k->jdir, sizeof(k->jdir), "%s/j", k->dir);
+	ck_assert_msg(tear_card_open(&k->c, k->image, why, sizeof(why)) == 0, "%s", why);
+	ck_assert_msg(tear_station_open(&k->s, e, k->jdir, "station-a", 1, why, sizeof(why)) == 0,
+	    "%s", why);
+}
+
+static void
+kase_close(struct kase *k)
+{
+	tear_station_close(&k->s);
+	tear_card_close(&k->c);
+	tear_rmtree(k->dir);
+}
+
+/* C: the APDUs of a clean run (the simulator's count). */
+static unsigned
+clean_run(struct tear_env *e)
+{
+	struct kase k;
+	struct dfi_perso_result res;
+	struct dfi_sim_stats st;
+	char why[400];
+	kase_open(e, &k);
+	double t0 = now_s();
+	ck_assert_int_eq(tear_tap(&k.c, &k.s, &res), DFI_OK);
+	double dt = now_s() - t0;
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "clean run: %s: %s (%s)",
+	    dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err), res.detail);
+	ck_assert_msg(tear_check(&k.c, &k.s, why, sizeof(why)) == 1, "clean run: %s", why);
+	dfi_sim_stats(k.c.sim, &st);
+	ck_assert_uint_gt(st.apdus, 0);
+	ck_assert_uint_gt(tear_guard_change_keys(&k.c), 0);
+	printf("clean run: %llu APDUs (engine minimum %u), %u ChangeKey, %.1f ms\n",
+	    (unsigned long long)st.apdus, dfi_perso_min_apdus(e->profile),
+	    tear_guard_change_keys(&k.c), dt * 1e3);
+	kase_close(&k);
+	return (unsigned)st.apdus;
+}
+
+/* The first tap with a tear armed at n: it must fire and the tap must say
+ * FAILED/torn. 0 when so, else why. */
+static int
+torn_tap(struct kase *k, unsigned n, enum dfi_sim_tear_mode m, char *why, size_t cap)
+{
+	struct dfi_perso_result res;
+	struct dfi_sim_stats before, after;
+	dfi_sim_stats(k->c.sim, &before);
+	ck_assert_int_eq(dfi_sim_set_tear(k->c.sim, n, m), DFI_OK);
+	dfi_err r = tear_tap(&k->c, &k->s, &res);
+	dfi_sim_stats(k->c.sim, &after);
+	dfi_sim_set_tear(k->c.sim, 0, m);
+	if (after.tears == before.tears)
+		return snprintf(why, cap, "tear did not fire (tap: %s)",
+		    dfi_perso_outcome_name(res.outcome)), 1;
+	if (r != DFI_OK || res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN) {
+		snprintf(why, cap, "torn tap returned %s, outcome %s, err %s (%s)", dfi_strerror(r),
+		    dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err), res.detail);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+finish_and_check(struct kase *k, struct tear_tally *t, const char *label)
+{
+	char why[600] = "";
+	int unknown = 0, ok = 0;
+	enum dfi_perso_outcome o = tear_finish(&k->c, &k->s, 4, &unknown, why, sizeof(why));
+	if (o == DFI_PERSO_DONE || o == DFI_PERSO_RESUMED)
+		ok = tear_check(&k->c, &k->s, why, sizeof(why)) == 1;
+	tear_tally_add(t, ok && !unknown, unknown, label, why);
+}
+
+static void
+single(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_mode m)
+{
+	struct kase k;
+	char label[64], why[400];
+	snprintf(label, sizeof(label), "single N=%u mode=%s", n, tear_mode_name(m));
+	kase_open(e, &k);
+	int r = torn_tap(&k, n, m, why, sizeof(why));
+	if (r != 0)
+		tear_tally_add(t, 0, 0, label, why);
+	else
+		finish_and_check(&k, t, label);
+	kase_close(&k);
+}
+
+/* 1 when the second tear fired (a case was counted), 0 when the recovery
+ * tap ended before APDU m2 (no more cases for this n). */
+static int
+pair(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_mode m1, unsigned m2,
+    enum dfi_sim_tear_mode mode2)
+{
+	struct kase k;
+	char label[96], why[400];
+	int fired = 1;
+	snprintf(label, sizeof(label), "pair N=%u mode=%s M=%u mode=%s", n, tear_mode_name(m1), m2,
+	    tear_mode_name(mode2));
+	kase_open(e, &k);
+	int r = torn_tap(&k, n, m1, why, sizeof(why));
+	if (r != 0) {
+		tear_tally_add(t, 0, 0, label, why);
+	} else {
+		r = torn_tap(&k, m2, mode2, why, sizeof(why));
+		if (r > 0) {
+			fired = 0; /* the recovery tap had fewer than m2 APDUs */
+		} else if (r < 0) {
+			/* The second tap may legitimately fail otherwise only if the
+			 * card said so; count it and let the rest decide. */
+			finish_and_check(&k, t, label);
+		} else {
+			finish_and_check(&k, t, label);
+		}
+	}
+	kase_close(&k);
+	return fired;
+}
+
+START_TEST(tear_matrix)
+{
+	struct tear_env e;
+	struct tear_tally t;
+	char why[400];
+	memset(&t, 0, sizeof(t));
+	ck_assert_msg(tear_env_open(&e, NULL, NULL, why, sizeof(why)) == 0, "%s", why);
+	unsigned c = clean_run(&e);
+	double t0 = now_s();
+
+	if (strcmp(part, "singles") == 0) {
+		for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
+			for (unsigned n = 1; n <= c; n++)
+				single(&e, &t, n, (enum dfi_sim_tear_mode)m);
+		ck_assert_uint_eq(t.cases, 2 * c);
+	} else {
+		enum dfi_sim_tear_mode m1 = strcmp(part, "pairs-before") == 0 ? DFI_SIM_TEAR_BEFORE
+		    : DFI_SIM_TEAR_AFTER;
+		ck_assert_msg(strcmp(part, "pairs-before") == 0 || strcmp(part, "pairs-after") == 0,
+		    "unknown part %s", part);
+		if (stride > 1)
+			printf("%s: sanitizer build: the pairs with M = N mod %u only (a deterministic "
+			    "1/%u subset); the release build runs all\n", part, stride, stride);
+		for (unsigned n = 1; n <= c; n++) {
+			for (int m2 = DFI_SIM_TEAR_BEFORE; m2 <= DFI_SIM_TEAR_AFTER; m2++) {
+				for (unsigned mm = 1 + (stride > 1 ? n % stride : 0);; mm += stride) {
+					if (!pair(&e, &t, n, m1, mm, (enum dfi_sim_tear_mode)m2))
+						break;
+				}
+			}
+		}
+		ck_assert_uint_gt(t.cases, 2 * c);
+	}
+	double dt = now_s() - t0;
+	printf("%s: %u cases in %.1f s (%.1f ms per case)\n", part, t.cases, dt,
+	    t.cases ? dt * 1e3 / t.cases : 0.0);
+	tear_tally_print(&t, part);
+	tear_env_close(&e);
+	ck_assert_uint_eq(t.unknown, 0);
+	ck_assert_uint_eq(t.failures, 0);
+	ck_assert_uint_eq(t.recovered, t.cases);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1)
+		part = argv[1];
+	if (argc > 2)
+		stride = (unsigned)strtoul(argv[2], NULL, 10);
+	if (stride == 0)
+		stride = 1;
+	Suite *s = suite_create("tear");
+	TCase *tc = tcase_create(part);
+	tcase_set_timeout(tc, 0);
+	tcase_add_test(tc, tear_matrix);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
