@@ -88,9 +88,15 @@ struct jwalk {
 	uint8_t last_note[DFI_J_NOTE_MAX];
 	size_t last_note_len;
 	uint64_t counts[8];           /* by record type */
+
+	/* internal hook: every record that parses (after `record`) */
+	void (*hook)(void *hctx, uint64_t line, const dfi_jrec *rec);
+	void *hctx;
 };
 
 void jwalk_init(struct jwalk *w);
+/* A non-structural finding from outside the walk (e.g. quarantine files). */
+void jwalk_note(struct jwalk *w, uint64_t line, dfi_err code, const char *msg);
 int jwalk_line(void *w, const char *line, size_t len, int complete, uint64_t off);
 void jwalk_finish(struct jwalk *w, uint64_t file_len);
 

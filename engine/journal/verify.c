@@ -2,9 +2,13 @@
  * public key, and inclusion proofs against its last checkpoint. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "jint.h"
 
@@ -112,6 +116,75 @@ open_journal(const char *path, int *fd)
 	return *fd < 0 ? jio_errno(errno) : DFI_OK;
 }
 
+/* Recovery records name the files they moved into quarantine/: when that
+ * directory is present beside the journal, each file must be there with
+ * the size and SHA-256 its record states (kept, not deleted). */
+struct qrec {
+	uint64_t line, bytes;
+	uint8_t sha[32];
+	char file[DFI_J_STR_MAX];
+};
+
+struct qlist {
+	struct qrec *v;
+	size_t n, cap;
+};
+
+static void
+qhook(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	struct qlist *q = ctx;
+	if (r->type != DFI_JREC_RECOVERY)
+		return;
+	if (q->n == q->cap) {
+		size_t nc = q->cap ? q->cap * 2 : 8;
+		void *p = realloc(q->v, nc * sizeof(*q->v));
+		if (p == NULL)
+			return;
+		q->v = p;
+		q->cap = nc;
+	}
+	struct qrec *e = &q->v[q->n++];
+	e->line = line;
+	e->bytes = r->q_bytes;
+	memcpy(e->sha, r->q_sha256, 32);
+	memcpy(e->file, r->q_file, DFI_J_STR_MAX);
+}
+
+static void
+check_quarantine(struct jwalk *w, int qd, const struct qlist *q)
+{
+	char m[400];
+	for (size_t i = 0; i < q->n; i++) {
+		const struct qrec *e = &q->v[i];
+		int fd = strchr(e->file, '/') == NULL ? openat(qd, e->file, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd < 0) {
+			snprintf(m, sizeof(m), "quarantined file %s/%s named by this recovery record is missing",
+			    DFI_JOURNAL_QDIR, e->file);
+			jwalk_note(w, e->line, DFI_E_JOURNAL_CORRUPT, m);
+			continue;
+		}
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		uint8_t buf[1 << 14], h[32];
+		uint64_t n = 0;
+		ssize_t k = 0;
+		unsigned hl;
+		int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1;
+		while (ok && (k = read(fd, buf, sizeof(buf))) > 0) {
+			EVP_DigestUpdate(c, buf, (size_t)k);
+			n += (uint64_t)k;
+		}
+		ok = ok && k == 0 && EVP_DigestFinal_ex(c, h, &hl) == 1;
+		EVP_MD_CTX_free(c);
+		close(fd);
+		if (!ok || n != e->bytes || memcmp(h, e->sha, 32) != 0) {
+			snprintf(m, sizeof(m), "quarantined file %s/%s differs from this recovery record",
+			    DFI_JOURNAL_QDIR, e->file);
+			jwalk_note(w, e->line, DFI_E_JOURNAL_CORRUPT, m);
+		}
+	}
+}
+
 dfi_err
 dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
     struct dfi_jverify_result *res)
@@ -122,16 +195,47 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 	dfi_err e = open_journal(path, &fd);
 	if (e != DFI_OK)
 		return e;
+	/* the quarantine directory beside the journal, if there is one */
+	char *dir = strdup(path);
+	int qd = -1;
+	if (dir != NULL) {
+		struct stat st;
+		if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			char *slash = strrchr(dir, '/');
+			if (slash == NULL)
+				strcpy(dir, ".");
+			else if (slash == dir)
+				dir[1] = '\0';
+			else
+				*slash = '\0';
+		}
+		int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d >= 0) {
+			qd = openat(d, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			close(d);
+		}
+		free(dir);
+	}
+	struct qlist q = { 0 };
 	struct jwalk *w = malloc(sizeof(*w));
 	dfi_checkpoint ls;
 	e = w == NULL ? DFI_E_NOMEM : setup(w, o, &ls);
+	if (e == DFI_OK && qd >= 0) {
+		w->hook = qhook;
+		w->hctx = &q;
+	}
 	if (e == DFI_OK)
 		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, jwalk_line, w);
+	if (e == DFI_OK && qd >= 0)
+		check_quarantine(w, qd, &q);
 	if (e == DFI_OK)
 		e = finish(w, o, res);
 	if (w != NULL)
 		jindex_free(w->ix);
 	free(w);
+	free(q.v);
+	if (qd >= 0)
+		close(qd);
 	close(fd);
 	return e;
 }

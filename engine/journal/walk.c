@@ -40,6 +40,12 @@ report(struct jwalk *w, uint64_t line, uint64_t off, int structural, dfi_err cod
 		w->finding(w->ctx, line, code, m);
 }
 
+void
+jwalk_note(struct jwalk *w, uint64_t line, dfi_err code, const char *msg)
+{
+	report(w, line, UINT64_MAX, 0, code, "%s", msg);
+}
+
 static void
 ix_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
@@ -207,6 +213,8 @@ jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
 		report(w, ln, off, 1, DFI_E_NOMEM, "out of memory while indexing");
 	if (w->record != NULL)
 		w->record(w->ctx, ln, &r);
+	if (w->hook != NULL)
+		w->hook(w->hctx, ln, &r);
 	return 0;
 }
 

@@ -306,6 +306,25 @@ START_TEST(unrecorded_quarantine_file_gets_a_recovery_record)
 	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, &rec), DFI_OK);
 	ck_assert_uint_eq(rec.recoveries, 0);
 	dfi_journal_close(j);
+	/* the auditor checks the quarantined bytes against the record */
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_int_eq(jt_write(qf, "seq=9 time=X", 12), 0);
+	ck_assert_int_eq(verify_dir(d, &res), DFI_E_JOURNAL_CORRUPT);
+	ck_assert_int_eq(unlink(qf), 0);
+	ck_assert_int_eq(verify_dir(d, &res), DFI_E_JOURNAL_CORRUPT);
+	/* the journal file alone, without its quarantine directory, still verifies */
+	char *jp = jpath(d), alone[600];
+	size_t n;
+	uint8_t *b = jt_read(jp, &n);
+	snprintf(alone, sizeof(alone), "%s.alone", d);
+	ck_assert_int_eq(jt_write(alone, b, n), 0);
+	struct dfi_jverify_opts o = { .pubkey = g_pub, .finding = print_finding };
+	ck_assert_int_eq(dfi_journal_verify_file(alone, &o, &res), DFI_OK);
+	ck_assert_uint_eq(res.recoveries, 1);
+	unlink(alone);
+	free(b);
+	free(jp);
 	jt_rmrf(d);
 	free(d);
 }
