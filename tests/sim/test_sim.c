@@ -674,6 +674,20 @@ START_TEST(transport_tear)
 	ck_assert_int_eq(dfi_transport_wait_removed(t, 1000), DFI_OK);
 	ck_assert(!dfi_sim_present(s));
 	ck_assert_str_eq(dfi_transport_name(t), "sim:memory");
+	/* A memory-only card keeps what was committed across removal. */
+	ck_assert_int_eq(dfi_transport_wait_card(t, 1000), DFI_OK);
+	uint8_t ca[11] = { 0x90, 0xCA, 0, 0, 5, 0x03, 0x02, 0x01, 0x0F, 0x01, 0x00 };
+	ck_assert_int_eq(dfi_sim_set_tear(s, 1, DFI_SIM_TEAR_AFTER), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, ca, 11, r, sizeof(r), &rl), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_transport_wait_card(t, 1000), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_OK);
+	ck_assert_hex_eq(r, rl, "0302019100");
+	ca[5] = 0x04;
+	ck_assert_int_eq(dfi_sim_set_tear(s, 1, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, ca, 11, r, sizeof(r), &rl), DFI_E_CARD_TORN);
+	ck_assert_int_eq(dfi_transport_wait_card(t, 1000), DFI_OK);
+	ck_assert_int_eq(dfi_transport_transmit(t, c, 5, r, sizeof(r), &rl), DFI_OK);
+	ck_assert_hex_eq(r, rl, "0302019100");
 	dfi_transport_free(t);
 	dfi_sim_free(s);
 }
