@@ -9,19 +9,24 @@
 # Runs until interrupted; stops both processes on exit. Needs root (mount
 # namespace) and the pcscd, vsmartcard-vpcd and util-linux packages.
 #
-# Usage: sim-reader.sh [--dir DIR] [--port PORT] [--name NAME] [-- desfire-sim options]
-#   default desfire-sim options: --image DIR/card.img
+# Usage: sim-reader.sh [--dir DIR] [--port PORT] [--name NAME] [--readers N]
+#                      [-- desfire-sim options]
+#   default desfire-sim options: --image DIR/card.img (card-I.img with N > 1)
+#   --readers N: N readers "NAME-I 00 00" (I = 1..N) on ports PORT, PORT+2, ...
+#   each with its own card DIR/card-I.img (extra options, without --image,
+#   go to every desfire-sim)
 set -eu
 
-dir="" port=35963 name="dfissue-sim"
+dir="" port=35963 name="dfissue-sim" readers=1
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,18p' "$0" | grep -v '^set ' | sed 's/^# \{0,1\}//'
 }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--dir) dir=$2; shift 2 ;;
 	--port) port=$2; shift 2 ;;
 	--name) name=$2; shift 2 ;;
+	--readers) readers=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	*) echo "sim-reader.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -29,6 +34,9 @@ while [ $# -gt 0 ]; do
 done
 case "$port" in
 ''|*[!0-9]*) echo "sim-reader.sh: --port needs a number, got '$port'" >&2; exit 2 ;;
+esac
+case "$readers" in
+''|*[!0-9]*|0) echo "sim-reader.sh: --readers needs a positive number, got '$readers'" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" != 0 ]; then
 	echo "sim-reader.sh: needs root to give pcscd a private /run/pcscd" >&2
@@ -49,13 +57,22 @@ driver=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 [ -f "$driver" ] || { echo "sim-reader.sh: $driver missing (vsmartcard-vpcd)" >&2; exit 1; }
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/dfissue-sim-XXXXXX)
 mkdir -p "$dir/conf" "$dir/run"
-cat > "$dir/conf/vpcd" <<CONF
-FRIENDLYNAME "$name"
-DEVICENAME /dev/null:$port
+: > "$dir/conf/vpcd"
+i=1
+while [ $i -le "$readers" ]; do
+	p=$((port + 2 * (i - 1)))
+	rn=$name
+	[ "$readers" -eq 1 ] || rn="$name-$i"
+	# vpcd opens two slots per entry, on p and p+1.
+	cat >> "$dir/conf/vpcd" <<CONF
+FRIENDLYNAME "$rn"
+DEVICENAME /dev/null:$p
 LIBPATH $driver
-CHANNELID $port
+CHANNELID $p
+
 CONF
-[ $# -gt 0 ] || set -- --image "$dir/card.img"
+	i=$((i + 1))
+done
 
 pcscd_pid="" sim_pid=""
 cleanup() {
@@ -82,8 +99,23 @@ while [ ! -S "$dir/run/pcscd.comm" ]; do
 	fi
 	sleep 0.1
 done
-"$sim" --vpcd "127.0.0.1:$port" "$@" &
-sim_pid=$!
-echo "reader \"$name 00 00\" is up; in another shell:"
+i=1
+while [ $i -le "$readers" ]; do
+	p=$((port + 2 * (i - 1)))
+	if [ "$readers" -eq 1 ]; then rn=$name img="$dir/card.img"; else rn="$name-$i" img="$dir/card-$i.img"; fi
+	if [ "$readers" -gt 1 ]; then
+		"$sim" --vpcd "127.0.0.1:$p" --image "$img" "$@" &
+	elif [ $# -gt 0 ]; then
+		"$sim" --vpcd "127.0.0.1:$p" "$@" &
+	else
+		"$sim" --vpcd "127.0.0.1:$p" --image "$img" &
+	fi
+	sim_pid="$sim_pid $!"
+	echo "reader \"$rn 00 00\" is up"
+	i=$((i + 1))
+done
+echo "in another shell:"
 echo "  export PCSCLITE_CSOCK_NAME=$dir/run/pcscd.comm"
-wait "$sim_pid"
+for p in $sim_pid; do
+	wait "$p" || true
+done
