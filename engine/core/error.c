@@ -80,6 +80,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_PROFILE, "profile or batch data invalid"),
 	E(DFI_E_UNKNOWN_KEYS, "card keys match no candidate key: card left untouched"),
 	E(DFI_E_VERIFY_FAILED, "final verification found a difference from the profile"),
+	E(DFI_E_CARD_CONFLICT, "the card holds an application or file that differs from the profile (never deleted automatically)"),
 };
 #undef E
 

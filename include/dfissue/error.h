@@ -90,6 +90,7 @@ typedef enum dfi_err {
 	DFI_E_PROFILE = 500,        /* profile or batch invalid */
 	DFI_E_UNKNOWN_KEYS,         /* card keys match no candidate: left untouched */
 	DFI_E_VERIFY_FAILED,        /* final verification found a difference */
+	DFI_E_CARD_CONFLICT,        /* card holds an application/file unlike the profile's (not deleted) */
 } dfi_err;
 
 /* One line naming the error, never NULL, never containing secrets. */

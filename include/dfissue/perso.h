@@ -41,18 +41,19 @@ struct dfi_perso_config {
 	/* Optional: one line per step, no secrets. */
 	void (*progress)(void *ctx, const char *event);
 	void *progress_ctx;
+	/* Optional: receives one line saying why dfi_perso_new failed. */
+	char *detail;
+	size_t detail_cap;
 };
 
 /* Validates the profile for personalization (every base key found in the
  * HSM with the right type; target key versions differ from the factory
- * version 0) and looks the base keys up once. DFI_E_PROFILE with a one-line
- * reason (dfi_perso_last_error) when the profile cannot be used. */
+ * version 0) and looks the base keys up once. DFI_E_PROFILE (or the HSM's
+ * error) with a one-line reason in cfg->detail when the profile cannot be
+ * used. */
 dfi_err dfi_perso_new(dfi_perso **out, const struct dfi_perso_config *cfg);
 void dfi_perso_free(dfi_perso *p);
 
-/* One line about the last failure of dfi_perso_new (p == NULL: not
- * available) or of the last card; never secrets. */
-const char *dfi_perso_last_error(const dfi_perso *p);
 
 enum dfi_perso_outcome {
 	DFI_PERSO_DONE,          /* personalized and verified on this tap */

@@ -1,0 +1,283 @@
+/* Executing the plan. Every ChangeKey is journaled: intent (durable and
+ * signed) -> APDU -> commit, or abort on a definite card refusal; a tear
+ * leaves the intent open for the next tap to resolve. */
+#include <stdio.h>
+#include <string.h>
+
+#include "perso_int.h"
+
+static dfi_err
+journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *newk,
+    const dfi_cardkey *oldk, uint8_t old_version)
+{
+	const struct perso_role *r = perso_role(tp->p, app, keyno);
+	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
+	uint8_t a[3] = { (uint8_t)aid, (uint8_t)(aid >> 8), (uint8_t)(aid >> 16) };
+	dfi_jrec rec;
+	uint64_t seq;
+	dfi_err e, je;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.type = DFI_JREC_INTENT;
+	memcpy(rec.key.uid, tp->uid, DFI_PROFILE_UID_LEN);
+	rec.key.uid_len = DFI_PROFILE_UID_LEN;
+	rec.key.aid = aid;
+	rec.key.keyno = keyno;
+	rec.old_version = old_version;
+	rec.new_version = r->pk->version;
+	snprintf(rec.key_label, sizeof(rec.key_label), "%s", dfi_hsm_key_label(r->base));
+	memcpy(rec.key_objid, r->objid, r->objid_len);
+	rec.key_objid_len = r->objid_len;
+	rec.key_gen = r->pk->generation;
+	e = dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec.div_input,
+	    sizeof(rec.div_input), &rec.div_input_len, NULL);
+	if (e != DFI_OK)
+		return e;
+	/* Nothing leaves for the card unless the intent is on stable storage
+	 * under a signed checkpoint. */
+	e = dfi_journal_intent(tp->p->journal, &rec, &seq);
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: intent not written (%s): ChangeKey not sent",
+		    dfi_strerror(e));
+		return e;
+	}
+	e = dfi_desfire_change_key(tp->d, keyno, newk, oldk);
+	if (e == DFI_OK) {
+		je = dfi_journal_commit(tp->p->journal, seq);
+	} else if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
+		/* Outcome unknown: the intent stays open, the next tap probes. */
+		perso_event(tp, "ChangeKey %06X/%u: %s: intent %llu left open", aid, keyno,
+		    dfi_errname(e), (unsigned long long)seq);
+		return e;
+	} else {
+		je = dfi_journal_abort(tp->p->journal, seq, dfi_errname(e));
+	}
+	if (je != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: outcome of intent %llu not written: %s",
+		    (unsigned long long)seq, dfi_strerror(je));
+		return je;
+	}
+	if (e == DFI_OK)
+		tp->res->key_changes++;
+	return e;
+}
+
+static dfi_err
+create_app(struct tap *tp, int i)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	struct app_state *as = &tp->apps[i];
+	dfi_err e;
+
+	if (tp->picc_ks & DFI_KS_FREE_CREATE_DELETE)
+		e = perso_select(tp, 0);
+	else
+		e = perso_ensure_master(tp, -1);
+	if (e == DFI_OK)
+		e = dfi_desfire_create_application(tp->d, perso_aid(a->aid), PERSO_CREATE_KS,
+		    (uint8_t)a->nkeys, a->key_type);
+	if (e != DFI_OK)
+		return e;
+	as->exists = 1;
+	as->created = 1;
+	as->ks = PERSO_CREATE_KS;
+	as->nkeys = (uint8_t)a->nkeys;
+	for (size_t k = 0; k < DFI_PROFILE_MAX_KEYS; k++) {
+		as->keys[k].cur = perso_factory(tp->p, i);
+		as->keys[k].version = 0;
+		as->keys[k].confirmed = 0;
+		as->keys[k].at_target = 0;
+	}
+	return DFI_OK;
+}
+
+static dfi_err
+create_file(struct tap *tp, int i, int fi)
+{
+	const struct dfi_profile_file *f = &tp->p->spec->apps[i].files[fi];
+	struct app_state *as = &tp->apps[i];
+	struct dfi_df_access acc = { f->access.read, f->access.write, f->access.read_write,
+		f->access.change };
+	dfi_df_comm comm = (dfi_df_comm)f->comm;
+	dfi_err e;
+
+	if (as->ks & DFI_KS_FREE_CREATE_DELETE)
+		e = perso_select(tp, perso_aid(tp->p->spec->apps[i].aid));
+	else
+		e = perso_ensure_master(tp, i);
+	if (e != DFI_OK)
+		return e;
+	switch (f->type) {
+	case DFI_FILE_STD:
+		e = dfi_desfire_create_std_file(tp->d, f->number, comm, &acc, f->size);
+		break;
+	case DFI_FILE_BACKUP:
+		e = dfi_desfire_create_backup_file(tp->d, f->number, comm, &acc, f->size);
+		break;
+	case DFI_FILE_VALUE:
+		e = dfi_desfire_create_value_file(tp->d, f->number, comm, &acc, f->lower_limit,
+		    f->upper_limit, f->value, f->limited_credit ? 1 : 0);
+		break;
+	case DFI_FILE_LINEAR:
+		e = dfi_desfire_create_linear_record_file(tp->d, f->number, comm, &acc,
+		    f->record_size, f->max_records);
+		break;
+	case DFI_FILE_CYCLIC:
+		e = dfi_desfire_create_cyclic_record_file(tp->d, f->number, comm, &acc,
+		    f->record_size, f->max_records);
+		break;
+	}
+	if (e == DFI_OK) {
+		as->file_exists[f->number] = 1;
+		as->fs_known[f->number] = 0;
+		as->file_created[f->number] = 1;
+		as->have_records[fi] = 0;
+	}
+	return e;
+}
+
+static dfi_err
+write_content(struct tap *tp, int i, int fi)
+{
+	const struct dfi_file_data *fd = &tp->cd->apps[i].files[fi];
+	const struct dfi_profile_file *f = fd->file;
+	struct app_state *as = &tp->apps[i];
+	dfi_df_comm mode;
+	dfi_err e = perso_file_auth(tp, i, f, 1, &mode);
+	if (e != DFI_OK)
+		return e;
+	switch (f->type) {
+	case DFI_FILE_STD:
+	case DFI_FILE_BACKUP: {
+		/* A file made on this tap holds zeros: the content is enough. An
+		 * older one is rewritten whole. */
+		size_t len = as->file_created[f->number] ? fd->content_len : fd->len;
+		e = dfi_desfire_write_data(tp->d, f->number, mode, 0, fd->data, (uint32_t)len);
+		if (e == DFI_OK && f->type == DFI_FILE_BACKUP)
+			e = dfi_desfire_commit_transaction(tp->d);
+		break;
+	}
+	case DFI_FILE_LINEAR:
+	case DFI_FILE_CYCLIC:
+		/* One record per transaction: a second WriteRecord before the
+		 * commit would extend the same record. */
+		for (size_t r = as->have_records[fi]; e == DFI_OK && r < fd->nrecords; r++) {
+			e = dfi_desfire_write_record(tp->d, f->number, mode, 0,
+			    fd->data + r * f->record_size, f->record_size);
+			if (e == DFI_OK)
+				e = dfi_desfire_commit_transaction(tp->d);
+			if (e == DFI_OK)
+				as->have_records[fi] = r + 1;
+		}
+		break;
+	case DFI_FILE_VALUE:
+		break;
+	}
+	if (e == DFI_OK)
+		as->content_ok[fi] = 1;
+	return e;
+}
+
+static dfi_err
+change_app_key(struct tap *tp, int i, uint8_t kn)
+{
+	struct app_state *as = &tp->apps[i];
+	uint32_t aid = perso_aid(tp->p->spec->apps[i].aid);
+	uint8_t cak = as->ks >> 4, by;
+	dfi_err e;
+
+	/* Who may change key kn: the master key for itself; for the others as
+	 * the key settings say (the master key, a given key, or the key itself). */
+	if (kn == 0 || cak == 0)
+		by = 0;
+	else if (cak == DFI_KS_CHANGE_KEY_SAME)
+		by = kn;
+	else
+		by = cak;
+	e = perso_auth(tp, aid, by, as->keys[by].cur);
+	if (e != DFI_OK)
+		return e;
+	e = journaled_change_key(tp, i, kn, as->target[kn], by == kn ? NULL : as->keys[kn].cur,
+	    (uint8_t)(as->keys[kn].version < 0 ? 0 : as->keys[kn].version));
+	if (e != DFI_OK)
+		return e;
+	as->keys[kn].cur = as->target[kn];
+	as->keys[kn].version = dfi_cardkey_version(as->target[kn]);
+	as->keys[kn].at_target = 1;
+	as->keys[kn].confirmed = 0;
+	return DFI_OK;
+}
+
+static dfi_err
+run_step(struct tap *tp, const struct step *st)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	dfi_err e;
+
+	switch (st->kind) {
+	case STEP_CREATE_APP:
+		return create_app(tp, st->app);
+	case STEP_CREATE_FILE:
+		return create_file(tp, st->app, st->file);
+	case STEP_WRITE_CONTENT:
+		return write_content(tp, st->app, st->file);
+	case STEP_CHANGE_APP_KEY:
+		return change_app_key(tp, st->app, st->keyno);
+	case STEP_APP_SETTINGS:
+		e = perso_ensure_master(tp, st->app);
+		if (e == DFI_OK)
+			e = dfi_desfire_change_key_settings(tp->d, s->apps[st->app].key_settings);
+		if (e == DFI_OK)
+			tp->apps[st->app].ks = s->apps[st->app].key_settings;
+		return e;
+	case STEP_CHANGE_PICC_KEY:
+		e = perso_ensure_master(tp, -1);
+		if (e == DFI_OK)
+			e = journaled_change_key(tp, -1, 0, tp->picc_target, NULL,
+			    (uint8_t)(tp->picc.version < 0 ? 0 : tp->picc.version));
+		if (e == DFI_OK) {
+			tp->picc.cur = tp->picc_target;
+			tp->picc.version = dfi_cardkey_version(tp->picc_target);
+			tp->picc.at_target = 1;
+			tp->picc.confirmed = 0;
+		}
+		return e;
+	case STEP_PICC_CONFIG: {
+		uint8_t b = perso_config_byte(&s->picc.config);
+		e = perso_ensure_master(tp, -1);
+		if (e == DFI_OK)
+			e = dfi_desfire_set_configuration(tp->d, 0x00, &b, 1);
+		return e;
+	}
+	case STEP_PICC_SETTINGS:
+		e = perso_ensure_master(tp, -1);
+		if (e == DFI_OK)
+			e = dfi_desfire_change_key_settings(tp->d, s->picc.key_settings);
+		if (e == DFI_OK)
+			tp->picc_ks = s->picc.key_settings;
+		return e;
+	}
+	return DFI_E_INTERNAL;
+}
+
+dfi_err
+perso_execute(struct tap *tp)
+{
+	char name[96];
+	for (size_t i = 0; i < tp->nsteps; i++) {
+		const struct step *st = &tp->steps[i];
+		perso_step_name(tp, st, name, sizeof(name));
+		perso_event(tp, "step %zu/%zu: %s", i + 1, tp->nsteps, name);
+		dfi_err e = run_step(tp, st);
+		if (e != DFI_OK) {
+			if (tp->res->detail[0] == '\0')
+				perso_detail(tp, "step %zu/%zu (%s): %s", i + 1, tp->nsteps, name,
+				    dfi_strerror(e));
+			return e;
+		}
+		tp->res->steps_done++;
+	}
+	return DFI_OK;
+}

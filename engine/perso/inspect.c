@@ -1,0 +1,125 @@
+/* Inspection: what the card holds and the steps that remain, read-only
+ * (authentication with candidate keys only where the card requires it;
+ * nothing written, nothing journaled). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "perso_int.h"
+
+static const char *
+key_name(const struct tap *tp, const struct key_state *ks, const dfi_cardkey *target, int app)
+{
+	if (ks->cur == NULL)
+		return ks->version < 0 ? "not read" : "unknown";
+	if (ks->cur == target)
+		return ks->confirmed ? "target (authenticated)" : "target (by version)";
+	if (ks->cur == perso_factory(tp->p, app))
+		return ks->confirmed ? "factory (authenticated)" : "factory (by version)";
+	return "journal candidate";
+}
+
+static void
+report(struct tap *tp, FILE *f, dfi_err e)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	char hex[21] = "", name[96];
+
+	dfi_hex_encode(tp->uid, sizeof(tp->uid), hex, sizeof(hex));
+	fprintf(f, "card %s: DESFire hw %u.%u (storage %02X), %zu application(s)\n", hex,
+	    tp->ver.hw_major, tp->ver.hw_minor, tp->ver.hw_storage, tp->naids);
+	fprintf(f, "  PICC master key: version %d, %s; key settings %02X (profile %02X)\n",
+	    tp->picc.version, key_name(tp, &tp->picc, tp->picc_target, -1), tp->picc_ks,
+	    s->picc.key_settings);
+	for (size_t i = 0; i < tp->naids; i++) {
+		int in_profile = 0;
+		for (size_t k = 0; k < s->napps; k++)
+			in_profile |= perso_aid(s->apps[k].aid) == tp->aids[i];
+		if (!in_profile)
+			fprintf(f, "  application %06X: not in the profile (left alone)\n",
+			    tp->aids[i]);
+	}
+	for (size_t i = 0; i < s->napps; i++) {
+		const struct dfi_profile_app *a = &s->apps[i];
+		const struct app_state *as = &tp->apps[i];
+		if (!as->exists) {
+			fprintf(f, "  application %06X (%s): absent\n", perso_aid(a->aid),
+			    a->name ? a->name : "-");
+			continue;
+		}
+		fprintf(f, "  application %06X (%s): key settings %02X (profile %02X)\n",
+		    perso_aid(a->aid), a->name ? a->name : "-", as->ks, a->key_settings);
+		for (size_t k = 0; k < a->nkeys; k++) {
+			uint8_t kn = a->keys[k].number;
+			fprintf(f, "    key %u: version %d, %s\n", kn, as->keys[kn].version,
+			    key_name(tp, &as->keys[kn], as->target[kn], (int)i));
+		}
+		for (size_t k = 0; k < a->nfiles; k++) {
+			uint8_t fno = a->files[k].number;
+			fprintf(f, "    file %u: %s\n", fno, !as->file_exists[fno] ? "absent" :
+			    as->content_ok[k] ? "present, content as the profile's" :
+			    "present, content to write");
+		}
+	}
+	for (size_t i = 0; i < tp->nintents; i++)
+		fprintf(f, "  open intent %llu: %06X key %u, version %u -> %u\n",
+		    (unsigned long long)tp->intents[i].rec.seq, tp->intents[i].rec.key.aid,
+		    tp->intents[i].rec.key.keyno, tp->intents[i].rec.old_version,
+		    tp->intents[i].rec.new_version);
+	if (tp->unknown_keys) {
+		fprintf(f, "  unknown keys: %s matches no candidate\n", tp->unknown_what);
+		return;
+	}
+	if (e != DFI_OK) {
+		fprintf(f, "  no plan: %s%s%s\n", dfi_strerror(e), tp->res->detail[0] ? ": " : "",
+		    tp->res->detail);
+		return;
+	}
+	fprintf(f, "  remaining steps: %zu\n", tp->nsteps);
+	for (size_t i = 0; i < tp->nsteps; i++) {
+		perso_step_name(tp, &tp->steps[i], name, sizeof(name));
+		fprintf(f, "    %zu. %s\n", i + 1, name);
+	}
+}
+
+dfi_err
+dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char **out)
+{
+	struct dfi_perso_result res;
+	struct tap *tp;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	dfi_err e;
+
+	if (p == NULL || t == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	tp = malloc(sizeof(*tp));
+	if (tp == NULL)
+		return DFI_E_NOMEM;
+	e = perso_tap_begin(p, tp, t, row, &res, 1);
+	if (e == DFI_OK && !tp->unknown_keys)
+		e = perso_plan(tp);
+	/* A card that could not be read has nothing to report. */
+	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))
+		goto out;
+	f = open_memstream(&buf, &len);
+	if (f == NULL) {
+		e = DFI_E_NOMEM;
+		goto out;
+	}
+	report(tp, f, e);
+	if (fclose(f) != 0) {
+		free(buf);
+		e = DFI_E_NOMEM;
+		goto out;
+	}
+	*out = buf;
+	e = DFI_OK;
+out:
+	perso_tap_free(tp);
+	free(tp);
+	return e;
+}

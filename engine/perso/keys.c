@@ -1,0 +1,235 @@
+/* Key roles and candidates: the profile's base keys in the HSM, per-card
+ * target keys diversified there, the public factory keys, and the keys an
+ * open intent names. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "perso_int.h"
+
+static const char *
+keytype_name(dfi_keytype t)
+{
+	switch (t) {
+	case DFI_KT_DES: return "des";
+	case DFI_KT_2K3DES: return "2k3des";
+	case DFI_KT_3K3DES: return "3k3des";
+	case DFI_KT_AES128: return "aes";
+	}
+	return "?";
+}
+
+static dfi_err
+role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, const char *where)
+{
+	struct dfi_hsm_key_info *info = NULL;
+	size_t n = 0;
+	dfi_err e;
+
+	r->pk = pk;
+	if (pk->version == 0) {
+		snprintf(p->err, sizeof(p->err),
+		    "%s: key version 0 is the factory version: choose 1..255 so a changed key "
+		    "can be told from a factory key", where);
+		return DFI_E_PROFILE;
+	}
+	e = dfi_hsm_key_find(p->hsm, pk->base_key, &r->base);
+	if (e != DFI_OK) {
+		snprintf(p->err, sizeof(p->err), "%s: base key %s: %s", where, pk->base_key,
+		    dfi_strerror(e));
+		return e;
+	}
+	if (dfi_hsm_key_type(r->base) != pk->type) {
+		snprintf(p->err, sizeof(p->err), "%s: base key %s is %s, the profile wants %s",
+		    where, dfi_hsm_key_label(r->base), keytype_name(dfi_hsm_key_type(r->base)),
+		    keytype_name(pk->type));
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	/* CKA_ID goes into every intent, so the journal names the key object
+	 * even if labels are reused. */
+	if (dfi_hsm_key_list(p->hsm, pk->base_key, &info, &n) == DFI_OK && n >= 1 &&
+	    info[0].id_len <= sizeof(r->objid)) {
+		memcpy(r->objid, info[0].id, info[0].id_len);
+		r->objid_len = info[0].id_len;
+	}
+	free(info);
+	return DFI_OK;
+}
+
+dfi_err
+perso_roles_init(dfi_perso *p)
+{
+	static const uint8_t zero[DFI_MAX_KEY_LEN];
+	const struct dfi_profile_spec *s = p->spec;
+	size_t total = 0;
+	char where[64];
+	dfi_err e;
+
+	for (int t = DFI_KT_DES; t <= DFI_KT_AES128; t++) {
+		e = dfi_cardkey_new_plain(&p->factory[t], (dfi_keytype)t, zero,
+		    dfi_keytype_keylen((dfi_keytype)t), 0);
+		if (e != DFI_OK)
+			return e;
+	}
+	e = role_init(p, &p->picc, &s->picc.key, "picc.key");
+	if (e != DFI_OK)
+		return e;
+	for (size_t i = 0; i < s->napps; i++)
+		total += s->apps[i].nkeys;
+	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
+	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
+	if (p->roles == NULL || p->role_base == NULL)
+		return DFI_E_NOMEM;
+	total = 0;
+	for (size_t i = 0; i < s->napps; i++) {
+		p->role_base[i] = total;
+		for (size_t k = 0; k < s->apps[i].nkeys; k++) {
+			snprintf(where, sizeof(where), "applications[%zu].keys[%zu]", i, k);
+			if (s->apps[i].keys[k].type != s->apps[i].key_type) {
+				snprintf(p->err, sizeof(p->err), "%s: key type differs from the "
+				    "application's key_type", where);
+				return DFI_E_PROFILE;
+			}
+			e = role_init(p, &p->roles[total++], &s->apps[i].keys[k], where);
+			if (e != DFI_OK)
+				return e;
+		}
+	}
+	return DFI_OK;
+}
+
+void
+perso_roles_free(dfi_perso *p)
+{
+	dfi_hsm_key_free(p->picc.base);
+	if (p->roles != NULL) {
+		size_t total = 0;
+		for (size_t i = 0; i < p->spec->napps; i++)
+			total += p->spec->apps[i].nkeys;
+		for (size_t i = 0; i < total; i++)
+			dfi_hsm_key_free(p->roles[i].base);
+	}
+	free(p->roles);
+	free(p->role_base);
+	for (size_t t = 0; t < 4; t++)
+		dfi_cardkey_free(p->factory[t]);
+}
+
+const struct perso_role *
+perso_role(const dfi_perso *p, int app, uint8_t keyno)
+{
+	if (app < 0)
+		return &p->picc;
+	const struct dfi_profile_app *a = &p->spec->apps[app];
+	for (size_t k = 0; k < a->nkeys; k++)
+		if (a->keys[k].number == keyno)
+			return &p->roles[p->role_base[app] + k];
+	return NULL;
+}
+
+const dfi_cardkey *
+perso_factory(const dfi_perso *p, int app)
+{
+	if (app < 0)
+		return p->factory[DFI_KT_DES];
+	return p->factory[p->spec->apps[app].key_type];
+}
+
+static dfi_err
+div_input(struct tap *tp, const struct dfi_profile_key *pk, uint32_t aid, uint8_t *m, size_t cap,
+    size_t *mlen)
+{
+	uint8_t a[3] = { (uint8_t)aid, (uint8_t)(aid >> 8), (uint8_t)(aid >> 16) };
+	struct dfi_diag diag;
+	dfi_err e = dfi_profile_div_input(pk, tp->uid, a, tp->row, m, cap, mlen, &diag);
+	if (e != DFI_OK)
+		perso_detail(tp, "%s", diag.message);
+	return e;
+}
+
+dfi_err
+perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid, dfi_cardkey **out)
+{
+	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
+	size_t mlen;
+	dfi_err e = div_input(tp, r->pk, aid, m, sizeof(m), &mlen);
+	if (e != DFI_OK)
+		return e;
+	return dfi_hsm_cardkey_diversified(tp->p->hsm, r->base, r->pk->type, m, mlen,
+	    r->pk->version, out);
+}
+
+dfi_err
+perso_targets(struct tap *tp)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	dfi_err e = perso_derive(tp, &tp->p->picc, 0, &tp->picc_target);
+	for (size_t i = 0; e == DFI_OK && i < s->napps; i++) {
+		uint32_t aid = perso_aid(s->apps[i].aid);
+		for (size_t k = 0; e == DFI_OK && k < s->apps[i].nkeys; k++) {
+			const struct perso_role *r = &tp->p->roles[tp->p->role_base[i] + k];
+			e = perso_derive(tp, r, aid, &tp->apps[i].target[r->pk->number]);
+		}
+	}
+	return e;
+}
+
+void
+perso_tap_keys_free(struct tap *tp)
+{
+	dfi_cardkey_free(tp->picc_target);
+	tp->picc_target = NULL;
+	if (tp->apps != NULL)
+		for (size_t i = 0; i < tp->p->spec->napps; i++)
+			for (size_t k = 0; k < DFI_PROFILE_MAX_KEYS; k++) {
+				dfi_cardkey_free(tp->apps[i].target[k]);
+				tp->apps[i].target[k] = NULL;
+			}
+	for (size_t i = 0; i < tp->nextra; i++)
+		dfi_cardkey_free(tp->extra[i]);
+	tp->nextra = 0;
+}
+
+/* The new key an intent names. The profile's target when the identity is
+ * the same (label, diversification input, version); otherwise derived from
+ * the intent's identity, so a profile edited between taps still resolves. */
+dfi_err
+perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey **out)
+{
+	const struct perso_role *r = perso_role(tp->p, app, in->key.keyno);
+	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
+	size_t mlen = 0;
+	dfi_hsm_key *base = NULL;
+	char *uri = NULL;
+	dfi_cardkey *k = NULL;
+	dfi_err e;
+
+	*out = NULL;
+	if (r != NULL && div_input(tp, r->pk, in->key.aid, m, sizeof(m), &mlen) == DFI_OK &&
+	    strcmp(dfi_hsm_key_label(r->base), in->key_label) == 0 &&
+	    mlen == in->div_input_len && memcmp(m, in->div_input, mlen) == 0 &&
+	    in->new_version == r->pk->version) {
+		*out = app < 0 ? tp->picc_target : tp->apps[app].target[in->key.keyno];
+		return DFI_OK;
+	}
+	if (tp->nextra >= PERSO_MAX_INTENTS || in->div_input_len == 0)
+		return DFI_OK; /* no way to name it: not a candidate */
+	e = dfi_hsm_secret_key_uri(in->key_label, &uri);
+	if (e == DFI_OK)
+		e = dfi_hsm_key_find(tp->p->hsm, uri, &base);
+	free(uri);
+	if (e == DFI_OK && base != NULL)
+		e = dfi_hsm_cardkey_diversified(tp->p->hsm, base, dfi_hsm_key_type(base),
+		    in->div_input, in->div_input_len, in->new_version, &k);
+	dfi_hsm_key_free(base);
+	if (e == DFI_E_HSM_KEY_NOT_FOUND || e == DFI_E_HSM_KEY_AMBIGUOUS)
+		return DFI_OK; /* the candidate does not exist here */
+	if (e != DFI_OK)
+		return e;
+	if (k != NULL) {
+		tp->extra[tp->nextra++] = k;
+		*out = k;
+	}
+	return DFI_OK;
+}

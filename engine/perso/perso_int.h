@@ -1,0 +1,177 @@
+/* Private to engine/perso: the handle, one tap's state, the plan. */
+#ifndef DFI_PERSO_INT_H
+#define DFI_PERSO_INT_H
+
+#include <stdarg.h>
+
+#include "dfissue/cardkey.h"
+#include "dfissue/desfire.h"
+#include "dfissue/perso.h"
+
+#define PERSO_MAX_INTENTS 32
+#define PERSO_MAX_STEPS 256
+/* Key settings a new application gets until its final ones: everything
+ * allowed, keys changed with the master key. */
+#define PERSO_CREATE_KS 0x0F
+
+/* A target key role: the profile key and its base key in the HSM. */
+struct perso_role {
+	const struct dfi_profile_key *pk;
+	dfi_hsm_key *base;
+	uint8_t objid[DFI_J_BLOB_MAX];
+	size_t objid_len;
+};
+
+struct dfi_perso {
+	dfi_hsm *hsm;
+	dfi_journal *journal;
+	const dfi_profile *profile;
+	const struct dfi_profile_spec *spec;
+	char station[64];
+	void (*progress)(void *ctx, const char *event);
+	void *progress_ctx;
+	struct perso_role picc;
+	struct perso_role *roles;  /* flat: apps' keys in profile order */
+	size_t *role_base;         /* first role of app i */
+	/* The public factory keys (all zero, version 0) of each type. */
+	dfi_cardkey *factory[4];
+	char err[256];
+};
+
+/* What one key slot of the card holds, as far as this tap knows. */
+struct key_state {
+	int version;             /* from GetKeyVersion; -1 unknown */
+	const dfi_cardkey *cur;  /* the key the card holds; NULL unknown */
+	int confirmed;           /* cur proven by an authentication */
+	int at_target;           /* cur is the profile's target key */
+};
+
+struct app_state {
+	int exists;
+	int created;             /* by this tap */
+	uint8_t ks;              /* key settings as the card has them */
+	uint8_t nkeys;
+	dfi_keytype keytype;     /* family (DES family as 2K3DES) */
+	struct key_state keys[DFI_PROFILE_MAX_KEYS];
+	dfi_cardkey *target[DFI_PROFILE_MAX_KEYS];
+	int file_exists[DFI_PROFILE_MAX_FILE_NO + 1];
+	int fs_known[DFI_PROFILE_MAX_FILE_NO + 1];
+	int file_created[DFI_PROFILE_MAX_FILE_NO + 1]; /* by this tap */
+	struct dfi_df_file_settings fs[DFI_PROFILE_MAX_FILE_NO + 1];
+	int content_ok[DFI_PROFILE_MAX_FILES];     /* per profile file index */
+	size_t have_records[DFI_PROFILE_MAX_FILES]; /* record files: records on the card */
+};
+
+enum step_kind {
+	STEP_CREATE_APP,
+	STEP_CREATE_FILE,
+	STEP_WRITE_CONTENT,
+	STEP_CHANGE_APP_KEY,
+	STEP_APP_SETTINGS,
+	STEP_CHANGE_PICC_KEY,
+	STEP_PICC_CONFIG,
+	STEP_PICC_SETTINGS,
+};
+
+struct step {
+	enum step_kind kind;
+	int app;      /* profile app index, -1 for the PICC */
+	int file;     /* profile file index */
+	uint8_t keyno;
+};
+
+/* An intent of the journal left open for this card. */
+struct open_intent {
+	dfi_jrec rec;
+	int done;
+};
+
+struct tap {
+	dfi_perso *p;
+	dfi_transport *t;
+	dfi_desfire *d;
+	const dfi_batch_row *row;
+	struct dfi_perso_result *res;
+	int readonly;            /* inspect: no writes, nothing journaled */
+	uint8_t uid[DFI_PROFILE_UID_LEN];
+	struct dfi_df_version ver;
+	struct dfi_card_data *cd;
+	/* PICC */
+	struct key_state picc;
+	dfi_cardkey *picc_target;
+	uint8_t picc_ks;
+	uint32_t aids[DFI_PROFILE_MAX_APPS];
+	size_t naids;
+	struct app_state *apps;  /* parallel to spec->apps */
+	/* Who the session is authenticated with (checked against the session). */
+	const dfi_cardkey *authed;
+	/* Keys derived for intents whose identity is not the profile's. */
+	dfi_cardkey *extra[PERSO_MAX_INTENTS];
+	size_t nextra;
+	struct open_intent intents[PERSO_MAX_INTENTS];
+	size_t nintents;
+	struct step steps[PERSO_MAX_STEPS];
+	size_t nsteps;
+	int unknown_keys;        /* a key matched no candidate */
+	char unknown_what[96];
+	int progressed;          /* an earlier tap had begun (resumed) */
+	int journal_failed;      /* a journal append failed: stop everything */
+	uint64_t apdus0;
+};
+
+/* perso.c */
+dfi_err perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_row *row,
+    struct dfi_perso_result *res, int readonly);
+void perso_tap_free(struct tap *tp);
+void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint32_t perso_aid(const uint8_t a[3]);
+int perso_is_tear(dfi_err e);
+
+/* keys.c */
+dfi_err perso_roles_init(dfi_perso *p);
+void perso_roles_free(dfi_perso *p);
+const struct perso_role *perso_role(const dfi_perso *p, int app, uint8_t keyno);
+dfi_err perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid,
+    dfi_cardkey **out);
+const dfi_cardkey *perso_factory(const dfi_perso *p, int app);
+dfi_err perso_targets(struct tap *tp);
+void perso_tap_keys_free(struct tap *tp);
+dfi_err perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey **out);
+
+/* session.c */
+dfi_err perso_select(struct tap *tp, uint32_t aid);
+dfi_err perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k);
+/* 1: authenticated; 0: the card refused this key; < 0 never (errors returned). */
+dfi_err perso_try_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k,
+    int *ok);
+dfi_err perso_ensure_master(struct tap *tp, int app);
+
+/* state.c */
+dfi_err perso_read_state(struct tap *tp);
+dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
+
+/* recover.c */
+dfi_err perso_collect_intents(struct tap *tp);
+struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
+dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
+    const dfi_cardkey *found, const dfi_cardkey *newkey);
+
+/* plan.c */
+uint8_t perso_config_byte(const struct dfi_profile_config *c);
+dfi_err perso_plan(struct tap *tp);
+void perso_step_name(const struct tap *tp, const struct step *s, char *buf, size_t cap);
+
+/* exec.c */
+dfi_err perso_execute(struct tap *tp);
+
+/* verify.c */
+dfi_err perso_verify(struct tap *tp);
+
+/* file I/O shared by state, exec and verify (fileio.c) */
+dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
+    dfi_df_comm *mode);
+/* Compares the file's content on the card with the profile's; *same set. */
+dfi_err perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_records);
+
+#endif

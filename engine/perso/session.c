@@ -1,0 +1,68 @@
+/* Selection and authentication, tracked so no SelectApplication or
+ * Authenticate is sent twice. */
+#include "perso_int.h"
+
+static dfi_df_authcmd
+auth_cmd(dfi_keytype t)
+{
+	switch (t) {
+	case DFI_KT_AES128: return DFI_DF_AUTH_AES;
+	case DFI_KT_3K3DES: return DFI_DF_AUTH_ISO;
+	default: return DFI_DF_AUTH_LEGACY;
+	}
+}
+
+dfi_err
+perso_select(struct tap *tp, uint32_t aid)
+{
+	if (dfi_desfire_selected_aid(tp->d) == aid)
+		return DFI_OK;
+	tp->authed = NULL;
+	return dfi_desfire_select_application(tp->d, aid);
+}
+
+static int
+authed_with(const struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
+{
+	return tp->authed == k && dfi_desfire_scheme(tp->d) != DFI_DF_SCHEME_NONE &&
+	    dfi_desfire_auth_keyno(tp->d) == keyno && dfi_desfire_selected_aid(tp->d) == aid;
+}
+
+dfi_err
+perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
+{
+	dfi_err e;
+	if (k == NULL)
+		return DFI_E_UNKNOWN_KEYS;
+	e = perso_select(tp, aid);
+	if (e != DFI_OK)
+		return e;
+	if (authed_with(tp, aid, keyno, k))
+		return DFI_OK;
+	tp->authed = NULL;
+	e = dfi_desfire_authenticate(tp->d, auth_cmd(dfi_cardkey_type(k)), keyno, k);
+	if (e == DFI_OK)
+		tp->authed = k;
+	return e;
+}
+
+dfi_err
+perso_try_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k, int *ok)
+{
+	dfi_err e = perso_auth(tp, aid, keyno, k);
+	*ok = e == DFI_OK;
+	/* The card refusing the key (wrong key, wrong key type) is an answer,
+	 * not an error; a tear or a host failure is. */
+	if (e == DFI_E_CARD_AUTH || (e >= DFI_E_DF_NO_CHANGES && e <= DFI_E_DF_UNKNOWN_STATUS))
+		return DFI_OK;
+	return e;
+}
+
+/* Authenticated with the master key the card holds now. */
+dfi_err
+perso_ensure_master(struct tap *tp, int app)
+{
+	if (app < 0)
+		return perso_auth(tp, 0, 0, tp->picc.cur);
+	return perso_auth(tp, perso_aid(tp->p->spec->apps[app].aid), 0, tp->apps[app].keys[0].cur);
+}

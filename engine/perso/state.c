@@ -1,0 +1,272 @@
+/* Reading the card's state: version, key versions (confirmed by
+ * authentication where it matters), applications, files. Nothing is
+ * written to the card here, so a card with unknown keys is left as found. */
+#include <stdio.h>
+#include <string.h>
+
+#include "perso_int.h"
+
+static struct key_state *
+slot(struct tap *tp, int app, uint8_t keyno)
+{
+	return app < 0 ? &tp->picc : &tp->apps[app].keys[keyno];
+}
+
+static const dfi_cardkey *
+target_of(struct tap *tp, int app, uint8_t keyno)
+{
+	return app < 0 ? tp->picc_target : tp->apps[app].target[keyno];
+}
+
+static void
+add_cand(const dfi_cardkey **c, size_t *n, const dfi_cardkey *k)
+{
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (c[i] == k)
+			return;
+	c[(*n)++] = k;
+}
+
+/* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
+ * real card); the candidates are the factory key, the profile's target and
+ * an open intent's new key. The version picks the likely one; an
+ * authentication confirms it when confirm is set, when an intent is open,
+ * or when the version matches no candidate or several. */
+dfi_err
+perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
+{
+	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
+	struct key_state *ks = slot(tp, app, keyno);
+	const dfi_cardkey *target = target_of(tp, app, keyno), *newk = NULL, *found = NULL;
+	const dfi_cardkey *cand[4], *order[4];
+	size_t nc = 0, no = 0, nmatch = 0;
+	struct open_intent *oi;
+	uint8_t v;
+	dfi_err e;
+
+	e = perso_select(tp, aid);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_key_version(tp->d, keyno, &v);
+	if (e != DFI_OK)
+		return e;
+	ks->version = v;
+	oi = perso_find_intent(tp, aid, keyno);
+	if (oi != NULL) {
+		e = perso_intent_key(tp, &oi->rec, app, &newk);
+		if (e != DFI_OK)
+			return e;
+	}
+	add_cand(cand, &nc, target);
+	add_cand(cand, &nc, perso_factory(tp->p, app));
+	add_cand(cand, &nc, newk);
+	for (size_t i = 0; i < nc; i++)
+		if (dfi_cardkey_version(cand[i]) == v) {
+			order[no++] = cand[i];
+			nmatch++;
+		}
+	if (!confirm && oi == NULL && nmatch == 1) {
+		ks->cur = order[0];
+		ks->confirmed = 0;
+		ks->at_target = ks->cur == target;
+		return DFI_OK;
+	}
+	for (size_t i = 0; i < nc; i++)
+		if (dfi_cardkey_version(cand[i]) != v)
+			order[no++] = cand[i];
+	for (size_t i = 0; i < no && found == NULL; i++) {
+		int ok;
+		e = perso_try_auth(tp, aid, keyno, order[i], &ok);
+		if (e != DFI_OK)
+			return e;
+		if (ok)
+			found = order[i];
+	}
+	ks->cur = found;
+	ks->confirmed = found != NULL;
+	ks->at_target = found != NULL && found == target;
+	if (found != NULL && oi == NULL && nmatch == 0)
+		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
+		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
+		    aid, keyno, v, found == target ? "target" : "factory");
+	if (oi != NULL) {
+		e = perso_settle_intent(tp, oi, v, found, newk);
+		if (e != DFI_OK)
+			return e;
+	}
+	if (found == NULL) {
+		tp->unknown_keys = 1;
+		if (app < 0)
+			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
+			    "PICC master key (version %u)", v);
+		else
+			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
+			    "application %06X key %u (version %u)", aid, keyno, v);
+	}
+	return DFI_OK;
+}
+
+static int
+family_eq(dfi_keytype profile, dfi_keytype card)
+{
+	if (profile == DFI_KT_AES128 || profile == DFI_KT_3K3DES)
+		return card == profile;
+	return card == DFI_KT_DES || card == DFI_KT_2K3DES;
+}
+
+/* A file that exists must have the profile's settings: it is never
+ * deleted or changed behind the operator's back. */
+static int
+file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs)
+{
+	if (fs->type != (uint8_t)f->type || (uint8_t)fs->comm != (uint8_t)f->comm)
+		return 0;
+	if (fs->access.read != f->access.read || fs->access.write != f->access.write ||
+	    fs->access.read_write != f->access.read_write || fs->access.change != f->access.change)
+		return 0;
+	switch (f->type) {
+	case DFI_FILE_STD:
+	case DFI_FILE_BACKUP:
+		return fs->size == f->size;
+	case DFI_FILE_VALUE:
+		return fs->lower == f->lower_limit && fs->upper == f->upper_limit &&
+		    (fs->limited_credit_enabled & 1) == (f->limited_credit ? 1 : 0);
+	case DFI_FILE_LINEAR:
+	case DFI_FILE_CYCLIC:
+		return fs->record_size == f->record_size && fs->max_records == f->max_records;
+	}
+	return 0;
+}
+
+static dfi_err
+read_app(struct tap *tp, int i)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	struct app_state *as = &tp->apps[i];
+	uint32_t aid = perso_aid(a->aid);
+	struct dfi_df_key_settings ks;
+	uint8_t ids[DFI_PROFILE_MAX_FILES];
+	size_t n;
+	int any_target = 0;
+	dfi_err e;
+
+	/* The master key first: its authentication lets us list the files. */
+	e = perso_resolve_key(tp, i, 0, 1);
+	if (e != DFI_OK || tp->unknown_keys)
+		return e;
+	e = perso_ensure_master(tp, i);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_key_settings(tp->d, &ks);
+	if (e != DFI_OK)
+		return e;
+	as->ks = ks.settings;
+	as->nkeys = ks.max_keys;
+	as->keytype = ks.keytype;
+	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+		perso_detail(tp, "application %06X has %u key(s) of another type or count than "
+		    "the profile's %zu: not changed", aid, ks.max_keys, a->nkeys);
+		return DFI_E_CARD_CONFLICT;
+	}
+	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
+	if (e != DFI_OK)
+		return e;
+	for (size_t k = 0; k < n; k++)
+		if (ids[k] <= DFI_PROFILE_MAX_FILE_NO)
+			as->file_exists[ids[k]] = 1;
+	for (size_t f = 0; f < a->nfiles; f++) {
+		const struct dfi_profile_file *pf = &a->files[f];
+		if (!as->file_exists[pf->number])
+			continue;
+		e = dfi_desfire_get_file_settings(tp->d, pf->number, &as->fs[pf->number]);
+		if (e != DFI_OK)
+			return e;
+		as->fs_known[pf->number] = 1;
+		if (!file_settings_match(pf, &as->fs[pf->number])) {
+			perso_detail(tp, "application %06X file %u exists with other settings than "
+			    "the profile's: not deleted", aid, pf->number);
+			return DFI_E_CARD_CONFLICT;
+		}
+	}
+	/* The other keys: a key at its target version is taken as such (the
+	 * final verification authenticates with it); a key still to be
+	 * changed is confirmed now, before anything is written. */
+	for (size_t k = 0; k < a->nkeys; k++) {
+		uint8_t kn = a->keys[k].number;
+		if (kn == 0)
+			continue;
+		e = perso_resolve_key(tp, i, kn, 0);
+		if (e != DFI_OK || tp->unknown_keys)
+			return e;
+		if (!as->keys[kn].at_target && !as->keys[kn].confirmed) {
+			e = perso_resolve_key(tp, i, kn, 1);
+			if (e != DFI_OK || tp->unknown_keys)
+				return e;
+		}
+	}
+	for (size_t k = 0; k < a->nkeys; k++)
+		any_target |= as->keys[a->keys[k].number].at_target;
+	/* Keys change only after every file is filled: a key at its target
+	 * proves the contents were written. Otherwise compare them. */
+	for (size_t f = 0; f < a->nfiles; f++) {
+		const struct dfi_profile_file *pf = &a->files[f];
+		size_t have;
+		int same;
+		if (!as->file_exists[pf->number])
+			continue;
+		if (any_target || pf->type == DFI_FILE_VALUE) {
+			as->content_ok[f] = 1;
+			continue;
+		}
+		e = perso_file_compare(tp, i, (int)f, &same, &have);
+		if (e != DFI_OK)
+			return e;
+		as->content_ok[f] = same;
+		as->have_records[f] = have;
+	}
+	return DFI_OK;
+}
+
+dfi_err
+perso_read_state(struct tap *tp)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	struct dfi_df_key_settings ks;
+	int factory;
+	dfi_err e;
+
+	e = dfi_desfire_get_version(tp->d, &tp->ver);
+	if (e != DFI_OK)
+		return e;
+	if (tp->ver.hw_type != 0x01) {
+		perso_detail(tp, "not a MIFARE DESFire (hardware type %02X)", tp->ver.hw_type);
+		return DFI_E_UNSUPPORTED;
+	}
+	e = perso_resolve_key(tp, -1, 0, 1);
+	if (e != DFI_OK || tp->unknown_keys)
+		return e;
+	e = perso_ensure_master(tp, -1);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_key_settings(tp->d, &ks);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_application_ids(tp->d, tp->aids, DFI_PROFILE_MAX_APPS, &tp->naids);
+	if (e != DFI_OK)
+		return e;
+	tp->picc_ks = ks.settings;
+	factory = tp->picc.cur == perso_factory(tp->p, -1);
+	for (size_t i = 0; i < s->napps; i++) {
+		uint32_t aid = perso_aid(s->apps[i].aid);
+		for (size_t k = 0; k < tp->naids; k++)
+			if (tp->aids[k] == aid)
+				tp->apps[i].exists = 1;
+		if (!tp->apps[i].exists)
+			continue;
+		factory = 0;
+		e = read_app(tp, (int)i);
+		if (e != DFI_OK || tp->unknown_keys)
+			return e;
+	}
+	/* Intents for keys this profile does not name stay open. */
+	tp->progressed |= !factory;
+	return DFI_OK;
+}

@@ -1,0 +1,146 @@
+/* The perso tests' fixture (perso_fix.h). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "perso_fix.h"
+
+char pf_root[256];
+
+#define OKF(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
+
+int
+pf_make_token(void)
+{
+	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
+	char cmd[1400], conf[400];
+	if (src == NULL || bld == NULL)
+		return -1;
+	snprintf(pf_root, sizeof(pf_root), "/tmp/dfi-perso.XXXXXX");
+	if (mkdtemp(pf_root) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/hsm-config/make-dev-token.sh' '%s/dev' '%s/bin/dfissue' >/dev/null </dev/null",
+	    src, pf_root, bld);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/dev/softhsm2.conf", pf_root);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	return 0;
+}
+
+void
+pf_remove_root(void)
+{
+	char cmd[400];
+	if (pf_root[0] == '\0')
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", pf_root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", pf_root);
+}
+
+static void
+progress(void *ctx, const char *ev)
+{
+	(void)ctx;
+	if (getenv("DFI_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "  perso: %s\n", ev);
+}
+
+void
+pf_open(struct pfix *f, const char *profile_name)
+{
+	const char *src = getenv("DFI_SOURCE_DIR");
+	char pin[400], path[512], detail[256] = "";
+	static unsigned serial;
+	struct dfi_diag diag;
+	struct dfi_journal_opts jo = { .station = "perso-test" };
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_ptr_nonnull(src);
+	snprintf(pin, sizeof(pin), "%s/dev/user.pin", pf_root);
+	struct dfi_hsm_config cfg = { .module = getenv("SOFTHSM2_MODULE"),
+		.token_uri = "pkcs11:token=dfissue-dev", .pin_file = pin };
+	OKF(dfi_hsm_open(&f->hsm, &cfg));
+	OKF(dfi_hsm_signer_new(f->hsm, "pkcs11:object=journal;type=private", &f->signer));
+	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-%d-%u", pf_root, (int)getpid(), serial++);
+	OKF(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
+	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
+	snprintf(path, sizeof(path), "%s/profiles/%s.json", src, profile_name);
+	ck_assert_msg(dfi_profile_load(&f->profile, path, &diag) == DFI_OK, "%s", diag.message);
+	if (dfi_profile_needs_batch(f->profile)) {
+		snprintf(path, sizeof(path), "%s/profiles/%s-batch.csv", src, profile_name);
+		ck_assert_msg(dfi_batch_open(&f->batch, path, &diag) == DFI_OK, "%s", diag.message);
+		ck_assert_msg(dfi_batch_next(f->batch, &f->row, &diag) == DFI_OK, "%s", diag.message);
+		ck_assert_ptr_nonnull(f->row);
+	}
+	struct dfi_perso_config pc = { .hsm = f->hsm, .journal = f->journal, .profile = f->profile,
+		.station = "perso-test", .progress = progress, .detail = detail,
+		.detail_cap = sizeof(detail) };
+	ck_assert_msg(dfi_perso_new(&f->perso, &pc) == DFI_OK, "dfi_perso_new: %s", detail);
+}
+
+void
+pf_close(struct pfix *f)
+{
+	dfi_perso_free(f->perso);
+	dfi_batch_row_free(f->row);
+	dfi_batch_free(f->batch);
+	dfi_profile_free(f->profile);
+	dfi_journal_close(f->journal);
+	dfi_signer_free(f->signer);
+	dfi_hsm_free(f->hsm);
+}
+
+static void
+unresolved(void *ctx, const dfi_jrec *in)
+{
+	(void)in;
+	(*(unsigned *)ctx)++;
+}
+
+unsigned
+pf_journal_verifies(struct pfix *f)
+{
+	char path[600], pem[400];
+	FILE *fp;
+	char buf[2048];
+	size_t n;
+	dfi_jpubkey *pub;
+	unsigned open = 0;
+	struct dfi_jverify_result res;
+
+	snprintf(pem, sizeof(pem), "%s/dev/journal.pub.pem", pf_root);
+	fp = fopen(pem, "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	OKF(dfi_jpubkey_from_pem(buf, n, &pub));
+	struct dfi_jverify_opts o = { .pubkey = pub, .unresolved = unresolved, .ctx = &open };
+	snprintf(path, sizeof(path), "%s/%s", f->jdir, DFI_JOURNAL_FILE);
+	dfi_err e = dfi_journal_verify_file(path, &o, &res);
+	dfi_jpubkey_free(pub);
+	ck_assert_msg(e == DFI_OK, "journal verify: %s", dfi_strerror(e));
+	ck_assert_uint_eq(res.findings, 0);
+	ck_assert_uint_eq(open, 0);
+	ck_assert_uint_eq(res.unresolved, 0);
+	return (unsigned)res.intents;
+}
+
+dfi_sim *
+pf_card(uint64_t seed, const char *image)
+{
+	struct dfi_sim_config cfg;
+	dfi_sim *sim;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = image;
+	cfg.has_seed = true;
+	cfg.seed = seed;
+	cfg.no_fsync = true;
+	cfg.model = DFI_SIM_MODEL_EV2;
+	OKF(dfi_sim_new(&sim, &cfg));
+	return sim;
+}

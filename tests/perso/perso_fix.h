@@ -1,0 +1,35 @@
+/* Shared fixture of the perso tests: a dev token (made once per test
+ * program), the HSM, a journal, the reference profile and its first batch
+ * row, simulated cards. */
+#ifndef DFI_PERSO_FIX_H
+#define DFI_PERSO_FIX_H
+
+#include "desfire_sim.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/perso.h"
+#include "dfissue/profile.h"
+
+struct pfix {
+	dfi_hsm *hsm;
+	dfi_signer *signer;
+	dfi_journal *journal;
+	char jdir[512];
+	dfi_profile *profile;
+	dfi_batch *batch;
+	dfi_batch_row *row;
+	dfi_perso *perso;
+};
+
+/* The fixture root (a temp dir holding dev/ with the token). */
+extern char pf_root[256];
+int pf_make_token(void);
+void pf_remove_root(void);
+void pf_open(struct pfix *f, const char *profile_name);
+void pf_close(struct pfix *f);
+/* A journal verifying with the token's public key, with no unresolved
+ * intent; returns the number of intents it holds. */
+unsigned pf_journal_verifies(struct pfix *f);
+dfi_sim *pf_card(uint64_t seed, const char *image);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * The personalization engine against the simulator with keys in a SoftHSM2
+ * dev token and a signed journal: a clean run on a factory card, a second
+ * tap on a finished card, the seed's scenario (tap 1 torn right after the
+ * PICC master key change, tap 2 finishes), a card with unknown keys, and a
+ * sweep of single tears at every APDU of a run in both modes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "card_check.h"
+#include "dfissue/desfire.h"
+#include "perso_fix.h"
+
+#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
+
+/* A transport over the simulator's that notes the index of the ChangeKey
+ * sent at the PICC level (the PICC master key change). */
+struct spy {
+	dfi_transport *inner;
+	unsigned n;
+	uint32_t selected;
+	unsigned picc_changekey;
+};
+
+static dfi_err
+spy_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+{
+	struct spy *s = ctx;
+	s->n++;
+	if (clen >= 5 && c[0] == 0x90 && c[1] == 0x5A && clen >= 8)
+		s->selected = (uint32_t)c[5] | (uint32_t)c[6] << 8 | (uint32_t)c[7] << 16;
+	if (clen >= 5 && c[0] == 0x90 && c[1] == 0xC4 && s->selected == 0)
+		s->picc_changekey = s->n;
+	return dfi_transport_transmit(s->inner, c, clen, r, rcap, rlen);
+}
+
+static dfi_err
+spy_wait(void *ctx, int ms)
+{
+	struct spy *s = ctx;
+	s->selected = 0;
+	return dfi_transport_wait_card(s->inner, ms);
+}
+
+static dfi_err
+spy_removed(void *ctx, int ms)
+{
+	return dfi_transport_wait_removed(((struct spy *)ctx)->inner, ms);
+}
+
+static const char *
+spy_name(void *ctx)
+{
+	(void)ctx;
+	return "spy";
+}
+
+static const struct dfi_transport_ops spy_ops = { spy_transmit, spy_wait, spy_removed, spy_name,
+	NULL };
+
+static void
+tap(struct pfix *f, dfi_transport *t, struct dfi_perso_result *res)
+{
+	OK(dfi_perso_card(f->perso, t, f->row, res));
+}
+
+static void
+assert_matches(struct pfix *f, dfi_sim *sim)
+{
+	char why[256];
+	int m = dfi_test_card_matches_profile(sim, f->hsm, f->profile, f->row, why, sizeof(why));
+	ck_assert_msg(m == 1, "card differs from the profile: %s", why);
+}
+
+START_TEST(clean_then_second_tap)
+{
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t;
+	pf_open(&f, "reference");
+	dfi_sim *sim = pf_card(0xC1EA4, NULL);
+	OK(dfi_sim_transport_new(sim, &t));
+
+	tap(&f, t, &res);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "outcome %s: %s",
+	    dfi_perso_outcome_name(res.outcome), res.detail);
+	ck_assert_uint_eq(res.uid_len, 7);
+	ck_assert_uint_eq(res.key_changes, 6); /* PICC + 3 + 2 */
+	ck_assert_uint_eq(res.steps_done, res.steps_total);
+	ck_assert_uint_gt(res.steps_total, 10);
+	ck_assert_uint_ge(res.apdus, dfi_perso_min_apdus(f.profile));
+	fprintf(stderr, "clean: %u steps, %llu APDUs (minimum %u)\n", res.steps_total,
+	    (unsigned long long)res.apdus, dfi_perso_min_apdus(f.profile));
+	assert_matches(&f, sim);
+
+	/* A new power cycle; the finished card needs nothing. */
+	OK(dfi_sim_power_cycle(sim));
+	tap(&f, t, &res);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "second tap %s: %s",
+	    dfi_perso_outcome_name(res.outcome), res.detail);
+	ck_assert_uint_eq(res.key_changes, 0);
+	ck_assert_uint_eq(res.steps_total, 0);
+	fprintf(stderr, "second tap: %llu APDUs\n", (unsigned long long)res.apdus);
+	assert_matches(&f, sim);
+	ck_assert_uint_eq(pf_journal_verifies(&f), 6);
+
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+	pf_close(&f);
+}
+END_TEST
+
+/* The seed's scenario: factory card; tap 1 torn right after the PICC
+ * master key change (the card executed it, the answer was lost); tap 2
+ * resolves the open intent and finishes everything. */
+START_TEST(seed_scenario)
+{
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t, *st;
+	struct spy *spy;
+	unsigned at;
+
+	pf_open(&f, "reference");
+	/* Where the PICC ChangeKey falls, from a run on an identical card. */
+	{
+		dfi_sim *probe = pf_card(0x5EED, NULL);
+		spy = calloc(1, sizeof(*spy));
+		OK(dfi_sim_transport_new(probe, &spy->inner));
+		OK(dfi_transport_new(&st, &spy_ops, spy));
+		tap(&f, st, &res);
+		ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
+		at = spy->picc_changekey;
+		ck_assert_uint_gt(at, 0);
+		dfi_transport_free(spy->inner);
+		dfi_transport_free(st);
+		free(spy);
+		dfi_sim_free(probe);
+	}
+	pf_close(&f);
+	pf_open(&f, "reference"); /* a fresh journal */
+	dfi_sim *sim = pf_card(0x5EED, NULL);
+	OK(dfi_sim_transport_new(sim, &t));
+	OK(dfi_sim_set_tear(sim, at, DFI_SIM_TEAR_AFTER));
+
+	tap(&f, t, &res);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
+	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
+	ck_assert_uint_eq(res.key_changes, 5); /* application keys; PICC key unconfirmed */
+	/* The card has the new PICC key; the journal an open intent for it. */
+	struct dfi_sim_key_info ki;
+	OK(dfi_sim_key_info(sim, 0, 0, &ki));
+	ck_assert_int_eq(ki.type, DFI_KT_AES128);
+	ck_assert_uint_eq(ki.version, 1);
+	ck_assert_int_eq(dfi_test_card_key_is(sim, f.hsm, &dfi_profile_spec(f.profile)->picc.key,
+	    0, 0, f.row), 1);
+	dfi_jkey jk = { .uid_len = 7, .aid = 0, .keyno = 0 };
+	dfi_sim_uid(sim, jk.uid);
+	dfi_jrec open;
+	OK(dfi_journal_open_intent(f.journal, &jk, &open));
+
+	OK(dfi_transport_wait_card(t, 1000));
+	tap(&f, t, &res);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "tap 2 %s: %s",
+	    dfi_perso_outcome_name(res.outcome), res.detail);
+	ck_assert_uint_eq(res.intents_resolved, 1);
+	ck_assert_uint_eq(res.key_changes, 0);
+	assert_matches(&f, sim);
+	ck_assert_int_eq(dfi_journal_open_intent(f.journal, &jk, &open), DFI_E_NOT_FOUND);
+	ck_assert_uint_eq(pf_journal_verifies(&f), 6);
+
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+	pf_close(&f);
+}
+END_TEST
+
+/* A card whose PICC master key is neither the factory's nor the target:
+ * reported, left untouched, nothing journaled. */
+START_TEST(unknown_keys)
+{
+	static const uint8_t other[16] = { 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+		11, 12 };
+	static const uint8_t zero[8];
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t;
+	dfi_desfire *d;
+	dfi_cardkey *des0, *k;
+
+	pf_open(&f, "reference");
+	dfi_sim *sim = pf_card(0xBAD, NULL);
+	OK(dfi_sim_transport_new(sim, &t));
+	OK(dfi_desfire_new(&d, t));
+	OK(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0));
+	OK(dfi_cardkey_new_plain(&k, DFI_KT_AES128, other, 16, 1));
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_LEGACY, 0, des0));
+	OK(dfi_desfire_change_key(d, 0, k, NULL));
+	dfi_desfire_free(d);
+	uint64_t before = dfi_journal_size(f.journal);
+	struct dfi_sim_stats s0, s1;
+	dfi_sim_stats(sim, &s0);
+
+	tap(&f, t, &res);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
+	ck_assert_int_eq(res.err, DFI_E_UNKNOWN_KEYS);
+	ck_assert_msg(strstr(res.detail, "PICC master key") != NULL, "%s", res.detail);
+	dfi_sim_stats(sim, &s1);
+	ck_assert_uint_eq(s1.commits, s0.commits); /* nothing written */
+	ck_assert_int_eq(dfi_sim_key_equals(sim, 0, 0, DFI_KT_AES128, other, 16), 1);
+	struct dfi_sim_picc_info pi;
+	OK(dfi_sim_picc_info(sim, &pi));
+	ck_assert_uint_eq(pi.napps, 0);
+	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
+
+	dfi_cardkey_free(des0);
+	dfi_cardkey_free(k);
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+	pf_close(&f);
+}
+END_TEST
+
+/* One tear at APDU n (both modes), then taps until done: the card ends in
+ * the target state and the journal verifies without open intents. */
+static void
+sweep(enum dfi_sim_tear_mode mode)
+{
+	struct pfix f;
+	struct dfi_perso_result res;
+	unsigned total, n;
+
+	pf_open(&f, "reference");
+	{
+		dfi_sim *probe = pf_card(0x7EA2, NULL);
+		dfi_transport *t;
+		OK(dfi_sim_transport_new(probe, &t));
+		tap(&f, t, &res);
+		ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
+		total = (unsigned)res.apdus;
+		dfi_transport_free(t);
+		dfi_sim_free(probe);
+	}
+	for (n = 1; n <= total; n++) {
+		dfi_sim *sim = pf_card(0x7EA2 + n, NULL);
+		dfi_transport *t;
+		OK(dfi_sim_transport_new(sim, &t));
+		OK(dfi_sim_set_tear(sim, n, mode));
+		tap(&f, t, &res);
+		int taps = 1;
+		while (res.outcome == DFI_PERSO_FAILED && res.err == DFI_E_CARD_TORN && taps < 4) {
+			OK(dfi_transport_wait_card(t, 1000));
+			tap(&f, t, &res);
+			taps++;
+		}
+		ck_assert_msg(res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED,
+		    "tear %s at APDU %u: %s: %s", mode == DFI_SIM_TEAR_AFTER ? "after" : "before",
+		    n, dfi_perso_outcome_name(res.outcome), res.detail);
+		char why[256];
+		int m = dfi_test_card_matches_profile(sim, f.hsm, f.profile, f.row, why,
+		    sizeof(why));
+		ck_assert_msg(m == 1, "tear at APDU %u: %s", n, why);
+		dfi_transport_free(t);
+		dfi_sim_free(sim);
+	}
+	fprintf(stderr, "tear %s: %u tear points, all finished\n",
+	    mode == DFI_SIM_TEAR_AFTER ? "after" : "before", total);
+	pf_journal_verifies(&f);
+	pf_close(&f);
+}
+
+START_TEST(tear_sweep_after)
+{
+	sweep(DFI_SIM_TEAR_AFTER);
+}
+END_TEST
+
+START_TEST(tear_sweep_before)
+{
+	sweep(DFI_SIM_TEAR_BEFORE);
+}
+END_TEST
+
+START_TEST(min_apdus_formula)
+{
+	struct dfi_diag diag;
+	dfi_profile *p;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/profiles/minimal.json", getenv("DFI_SOURCE_DIR"));
+	ck_assert_msg(dfi_profile_load(&p, path, &diag) == DFI_OK, "%s", diag.message);
+	unsigned m = dfi_perso_min_apdus(p);
+	ck_assert_uint_gt(m, 0);
+	dfi_profile_free(p);
+	ck_assert_uint_eq(dfi_perso_min_apdus(NULL), 0);
+}
+END_TEST
+
+int
+main(void)
+{
+	if (pf_make_token() != 0) {
+		fprintf(stderr, "dev token could not be made\n");
+		pf_remove_root();
+		return EXIT_FAILURE;
+	}
+	Suite *s = suite_create("perso");
+	TCase *tc = tcase_create("engine");
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, clean_then_second_tap);
+	tcase_add_test(tc, seed_scenario);
+	tcase_add_test(tc, unknown_keys);
+	tcase_add_test(tc, tear_sweep_after);
+	tcase_add_test(tc, tear_sweep_before);
+	tcase_add_test(tc, min_apdus_formula);
+	suite_add_tcase(s, tc);
+	int rc = dfi_run_suite(s);
+	pf_remove_root();
+	return rc;
+}
