@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "card_check.h"
+#include "dfissue/util.h"
 #include "tear_fix.h"
 
 #define ORIGIN "dfissue.test/tear"
@@ -130,6 +131,14 @@ guard_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, siz
 	if (native && (capdu[1] == 0xC4 || capdu[1] == 0xC6))
 		check_change_key(g, capdu, clen);
 	dfi_err r = dfi_transport_transmit(g->inner, capdu, clen, rapdu, rcap, rlen);
+	if (getenv("TEAR_VERBOSE") != NULL && getenv("TEAR_APDUS") != NULL) {
+		char hc[2 * DFI_APDU_MAX + 1] = "", hr[2 * DFI_APDU_MAX + 1] = "";
+		dfi_hex_encode(capdu, clen, hc, sizeof(hc));
+		if (r == DFI_OK)
+			dfi_hex_encode(rapdu, *rlen, hr, sizeof(hr));
+		fprintf(stderr, "  apdu %llu > %s\n  apdu %llu < %s %s\n", (unsigned long long)g->apdus,
+		    hc, (unsigned long long)g->apdus, hr, r == DFI_OK ? "" : dfi_strerror(r));
+	}
 	if (killing)
 		raise(SIGKILL);
 	if (native && capdu[1] == 0x5A) {
@@ -258,6 +267,13 @@ tear_card_close(struct tear_card *c)
 
 /* ---- station ------------------------------------------------------------ */
 
+/* TEAR_VERBOSE=1: the engine's progress lines on stderr (reproducing a case). */
+static void
+progress(void *ctx, const char *event)
+{
+	fprintf(stderr, "[%s] %s\n", (const char *)ctx, event);
+}
+
 static int
 station_handles(struct tear_station *s, int create, char *why, size_t cap)
 {
@@ -283,6 +299,10 @@ station_handles(struct tear_station *s, int create, char *why, size_t cap)
 	pc.journal = s->j;
 	pc.profile = s->env->profile;
 	pc.station = s->name;
+	if (getenv("TEAR_VERBOSE") != NULL) {
+		pc.progress = progress;
+		pc.progress_ctx = s->name;
+	}
 	r = dfi_perso_new(&s->p, &pc);
 	if (r != DFI_OK)
 		return fail(why, cap, "dfi_perso_new: %s (%s)", dfi_strerror(r), detail);
@@ -317,6 +337,30 @@ tear_station_reopen(struct tear_station *s, char *why, size_t cap)
 	return station_handles(s, 0, why, cap);
 }
 
+/* ---- case ----------------------------------------------------------------- */
+
+int
+tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap)
+{
+	memset(k, 0, sizeof(*k));
+	if (tear_env_case_dir(e, k->dir, sizeof(k->dir)) != 0)
+		return fail(why, cap, "case directory: %s", strerror(errno));
+	snprintf(k->image, sizeof(k->image), "%s/card.img", k->dir);
+	snprintf(k->jdir, sizeof(k->jdir), "%s/j", k->dir);
+	if (tear_card_open(&k->c, k->image, why, cap) != 0)
+		return -1;
+	return tear_station_open(&k->s, e, k->jdir, "station-a", 1, why, cap);
+}
+
+void
+tear_case_close(struct tear_case *k)
+{
+	tear_station_close(&k->s);
+	tear_card_close(&k->c);
+	if (k->dir[0] != '\0')
+		tear_rmtree(k->dir);
+}
+
 /* ---- taps and checks ---------------------------------------------------- */
 
 dfi_err
@@ -325,7 +369,11 @@ tear_tap(struct tear_card *c, struct tear_station *s, struct dfi_perso_result *r
 	memset(res, 0, sizeof(*res));
 	c->g->jfile = s->file;
 	c->g->env = s->env;
-	dfi_err r = dfi_transport_wait_card(c->t, 0);
+	/* A tap is a fresh presentation: the card leaves the field first (it
+	 * loses any authentication of the previous tap), then comes back. */
+	dfi_err r = dfi_transport_wait_removed(c->t, 0);
+	if (r == DFI_OK)
+		r = dfi_transport_wait_card(c->t, 0);
 	if (r != DFI_OK) {
 		res->outcome = DFI_PERSO_FAILED;
 		res->err = r;

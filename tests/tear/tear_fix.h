@@ -106,6 +106,19 @@ void tear_station_close(struct tear_station *s);
 /* Close and open again: what a restarted station does. */
 int tear_station_reopen(struct tear_station *s, char *why, size_t cap);
 
+/* ---- a case: a card image and one station in a fresh directory --------- */
+
+struct tear_case {
+	char dir[400], image[460], jdir[460];
+	struct tear_card c;
+	struct tear_station s;
+};
+
+/* dir/card.img (factory card), dir/j (new journal, station "station-a"). */
+int tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap);
+/* Closes both and removes the directory. */
+void tear_case_close(struct tear_case *k);
+
 /* ---- taps and checks ---------------------------------------------------- */
 
 /* One tap: (re)insert the card, dfi_perso_card. The return value is

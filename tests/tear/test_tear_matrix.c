@@ -40,37 +40,18 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-struct kase {
-	char dir[400], image[460], jdir[460];
-	struct tear_card c;
-	struct tear_station s;
-};
-
 static void
-kase_open(struct tear_env *e, struct kase *k)
+kase_open(struct tear_env *e, struct tear_case *k)
 {
 	char why[400];
-	ck_assert_int_eq(tear_env_case_dir(e, k->dir, sizeof(k->dir)), 0);
-	snprintf(k->image, sizeof(k->image), "%s/card.img", k->dir);
-	snprintf(k->jdir, sizeof(k->jdir), "%s/j", k->dir);
-	ck_assert_msg(tear_card_open(&k->c, k->image, why, sizeof(why)) == 0, "%s", why);
-	ck_assert_msg(tear_station_open(&k->s, e, k->jdir, "station-a", 1, why, sizeof(why)) == 0,
-	    "%s", why);
-}
-
-static void
-kase_close(struct kase *k)
-{
-	tear_station_close(&k->s);
-	tear_card_close(&k->c);
-	tear_rmtree(k->dir);
+	ck_assert_msg(tear_case_open(e, k, why, sizeof(why)) == 0, "%s", why);
 }
 
 /* C: the APDUs of a clean run (the simulator's count). */
 static unsigned
 clean_run(struct tear_env *e)
 {
-	struct kase k;
+	struct tear_case k;
 	struct dfi_perso_result res;
 	struct dfi_sim_stats st;
 	char why[400];
@@ -84,17 +65,23 @@ clean_run(struct tear_env *e)
 	dfi_sim_stats(k.c.sim, &st);
 	ck_assert_uint_gt(st.apdus, 0);
 	ck_assert_uint_gt(tear_guard_change_keys(&k.c), 0);
-	printf("clean run: %llu APDUs (engine minimum %u), %u ChangeKey, %.1f ms\n",
-	    (unsigned long long)st.apdus, dfi_perso_min_apdus(e->profile),
-	    tear_guard_change_keys(&k.c), dt * 1e3);
-	kase_close(&k);
+	printf("clean run: %llu APDUs (guard saw %llu; engine minimum %u), %u ChangeKey, %.1f ms\n",
+	    (unsigned long long)st.apdus, (unsigned long long)tear_guard_apdus(&k.c),
+	    dfi_perso_min_apdus(e->profile), tear_guard_change_keys(&k.c), dt * 1e3);
+	/* A finished card tapped again: nothing to do, still the target. */
+	ck_assert_int_eq(tear_tap(&k.c, &k.s, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED,
+	    "tap on a finished card: %s: %s (%s)", dfi_perso_outcome_name(res.outcome),
+	    dfi_strerror(res.err), res.detail);
+	ck_assert_msg(tear_check(&k.c, &k.s, why, sizeof(why)) == 1, "after a second tap: %s", why);
+	tear_case_close(&k);
 	return (unsigned)st.apdus;
 }
 
 /* The first tap with a tear armed at n: it must fire and the tap must say
  * FAILED/torn. 0 when so, else why. */
 static int
-torn_tap(struct kase *k, unsigned n, enum dfi_sim_tear_mode m, char *why, size_t cap)
+torn_tap(struct tear_case *k, unsigned n, enum dfi_sim_tear_mode m, char *why, size_t cap)
 {
 	struct dfi_perso_result res;
 	struct dfi_sim_stats before, after;
@@ -115,7 +102,7 @@ torn_tap(struct kase *k, unsigned n, enum dfi_sim_tear_mode m, char *why, size_t
 }
 
 static void
-finish_and_check(struct kase *k, struct tear_tally *t, const char *label)
+finish_and_check(struct tear_case *k, struct tear_tally *t, const char *label)
 {
 	char why[600] = "";
 	int unknown = 0, ok = 0;
@@ -128,7 +115,7 @@ finish_and_check(struct kase *k, struct tear_tally *t, const char *label)
 static void
 single(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_mode m)
 {
-	struct kase k;
+	struct tear_case k;
 	char label[64], why[400];
 	snprintf(label, sizeof(label), "single N=%u mode=%s", n, tear_mode_name(m));
 	kase_open(e, &k);
@@ -137,7 +124,7 @@ single(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_m
 		tear_tally_add(t, 0, 0, label, why);
 	else
 		finish_and_check(&k, t, label);
-	kase_close(&k);
+	tear_case_close(&k);
 }
 
 /* 1 when the second tear fired (a case was counted), 0 when the recovery
@@ -146,7 +133,7 @@ static int
 pair(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_mode m1, unsigned m2,
     enum dfi_sim_tear_mode mode2)
 {
-	struct kase k;
+	struct tear_case k;
 	char label[96], why[400];
 	int fired = 1;
 	snprintf(label, sizeof(label), "pair N=%u mode=%s M=%u mode=%s", n, tear_mode_name(m1), m2,
@@ -167,7 +154,7 @@ pair(struct tear_env *e, struct tear_tally *t, unsigned n, enum dfi_sim_tear_mod
 			finish_and_check(&k, t, label);
 		}
 	}
-	kase_close(&k);
+	tear_case_close(&k);
 	return fired;
 }
 

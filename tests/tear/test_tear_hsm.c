@@ -1,0 +1,149 @@
+/*
+ * An HSM error at every PKCS#11 call of a personalization. The HSM layer
+ * loads faultp11 (forwarding to SoftHSM2) instead of SoftHSM2; a clean tap
+ * of the reference profile makes K calls (counted from the start of
+ * dfi_perso_card; docs in faultp11.h say which calls count). For every
+ * k in 1..K, on a fresh card and journal: call k fails with
+ * CKR_DEVICE_ERROR, and
+ *   - no ChangeKey leaves without a durable, signed intent (guard
+ *     transport: checked at the moment each ChangeKey is sent);
+ *   - the tap fails with a clear error: an HSM or journal error code and a
+ *     non-empty one-line detail (or the fault hit a call whose failure is
+ *     harmless, e.g. destroying a session key, and the tap still finished);
+ *   - the next taps without a fault finish the card (a journal error
+ *     returned by dfi_perso_card makes the station reopen its journal, as a
+ *     restarted station would), and the case ends in the full invariant
+ *     (tear_check).
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "faultp11.h"
+#include "tear_fix.h"
+
+struct ctl {
+	faultp11_arm_fn arm;
+	faultp11_calls_fn calls;
+	faultp11_fired_fn fired;
+	faultp11_fired_name_fn name;
+};
+
+static void
+ctl_open(struct ctl *c)
+{
+	void *so = dlopen(FAULTP11_PATH, RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_msg(so != NULL, "faultp11 not loaded: %s", dlerror());
+	*(void **)&c->arm = dlsym(so, "faultp11_arm");
+	*(void **)&c->calls = dlsym(so, "faultp11_calls");
+	*(void **)&c->fired = dlsym(so, "faultp11_fired");
+	*(void **)&c->name = dlsym(so, "faultp11_fired_name");
+	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL);
+	dlclose(so);
+}
+
+static void
+kase_open(struct tear_env *e, struct tear_case *k)
+{
+	char why[400];
+	ck_assert_msg(tear_case_open(e, k, why, sizeof(why)) == 0, "%s", why);
+}
+
+static int
+clear_error(dfi_err r, const struct dfi_perso_result *res)
+{
+	dfi_err e = r != DFI_OK ? r : res->err;
+	int hsm = e >= DFI_E_HSM_MODULE && e <= DFI_E_HSM_GENERAL;
+	int journal = e >= DFI_E_JOURNAL_LOCKED && e <= DFI_E_JOURNAL_ROLLBACK;
+	return (hsm || journal || e == DFI_E_IO) && (r != DFI_OK || res->detail[0] != '\0');
+}
+
+START_TEST(hsm_fault_every_call)
+{
+	struct tear_env e;
+	struct tear_tally t;
+	struct ctl c;
+	struct tear_case k;
+	struct dfi_perso_result res;
+	char why[600], label[160];
+	unsigned absorbed = 0, failed_clearly = 0, unclear = 0;
+	memset(&t, 0, sizeof(t));
+	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	ctl_open(&c);
+
+	/* The clean run: how many calls. */
+	kase_open(&e, &k);
+	c.arm(0);
+	ck_assert_int_eq(tear_tap(&k.c, &k.s, &res), DFI_OK);
+	unsigned long n = c.calls();
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "clean run: %s (%s)",
+	    dfi_perso_outcome_name(res.outcome), res.detail);
+	ck_assert_msg(tear_check(&k.c, &k.s, why, sizeof(why)) == 1, "clean run: %s", why);
+	tear_case_close(&k);
+	ck_assert_uint_gt(n, 0);
+	printf("hsm faults: a clean tap makes %lu PKCS#11 calls\n", n);
+
+	for (unsigned long i = 1; i <= n; i++) {
+		kase_open(&e, &k);
+		c.arm(i);
+		dfi_err r = tear_tap(&k.c, &k.s, &res);
+		int fired = c.fired();
+		char fn[64];
+		snprintf(fn, sizeof(fn), "%s", c.name());
+		c.arm(0);
+		snprintf(label, sizeof(label), "hsm fault at call %lu (%s)", i, fn);
+		if (!fired) {
+			tear_tally_add(&t, 0, 0, label, "the fault did not fire (the run made fewer calls)");
+			tear_case_close(&k);
+			continue;
+		}
+		int done = r == DFI_OK &&
+		    (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED);
+		if (done) {
+			absorbed++;
+		} else if (clear_error(r, &res)) {
+			failed_clearly++;
+		} else {
+			unclear++;
+			snprintf(why, sizeof(why), "unclear error: returned %s, outcome %s, err %s (%s)",
+			    dfi_strerror(r), dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err),
+			    res.detail);
+			tear_tally_add(&t, 0, 0, label, why);
+			tear_case_close(&k);
+			continue;
+		}
+		int unknown = res.outcome == DFI_PERSO_UNKNOWN_KEYS, ok = 0;
+		why[0] = '\0';
+		if (r != DFI_OK && tear_station_reopen(&k.s, why, sizeof(why)) != 0) {
+			tear_tally_add(&t, 0, 0, label, why);
+			tear_case_close(&k);
+			continue;
+		}
+		enum dfi_perso_outcome o = done ? res.outcome
+		    : tear_finish(&k.c, &k.s, 3, &unknown, why, sizeof(why));
+		if (o == DFI_PERSO_DONE || o == DFI_PERSO_RESUMED)
+			ok = tear_check(&k.c, &k.s, why, sizeof(why)) == 1;
+		tear_tally_add(&t, ok && !unknown, unknown, label, why);
+		tear_case_close(&k);
+	}
+	printf("hsm faults: %lu calls faulted: %u failed with a clear error, %u absorbed "
+	       "(tap finished), %u unclear\n", n, failed_clearly, absorbed, unclear);
+	tear_tally_print(&t, "hsm faults");
+	tear_env_close(&e);
+	ck_assert_uint_eq(t.cases, n);
+	ck_assert_uint_eq(t.recovered, t.cases);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("tear-hsm");
+	TCase *tc = tcase_create("hsm");
+	tcase_set_timeout(tc, 0);
+	tcase_add_test(tc, hsm_fault_every_call);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}

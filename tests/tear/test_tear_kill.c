@@ -1,0 +1,227 @@
+/*
+ * The station process killed (SIGKILL) at every step of a personalization,
+ * then restarted on the same card image and journal directory.
+ *
+ * Each case runs the tap in a child: this test program exec'd again
+ * ("child" mode) with its own HSM login, journal writer and card image.
+ * The child dies by SIGKILL
+ *   apdu-before k: just before the k-th APDU of the tap is sent;
+ *   apdu-after k:  just after the k-th APDU's response came back;
+ *   p11 k:         at the k-th PKCS#11 call of the tap (faultp11 raises it
+ *                  instead of making the call): inside key diversification,
+ *                  authentication, and the checkpoint signature of a
+ *                  journal append (records written, not yet covered).
+ * for k over the whole clean tap. The parent then restarts the station:
+ * opens the journal (the writer quarantines an uncovered tail and appends a
+ * recovery record), loads the card image as the card left it, and taps
+ * until done. Every case must end in the full invariant (tear_check).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dlfcn.h>
+
+#include "testutil.h"
+
+#include "faultp11.h"
+#include "tear_fix.h"
+
+#define CHILD_NOT_REACHED 10
+#define CHILD_SETUP_FAILED 11
+
+static char self[4096];
+
+static faultp11_arm_fn
+p11_fn(const char *name)
+{
+	faultp11_arm_fn f = NULL;
+	void *so = dlopen(FAULTP11_PATH, RTLD_NOW | RTLD_NOLOAD);
+	if (so == NULL)
+		return NULL;
+	*(void **)&f = dlsym(so, name);
+	dlclose(so);
+	return f;
+}
+
+/* child ROOT DIR MODE K */
+static int
+child_main(char **argv)
+{
+	struct tear_env e;
+	struct tear_card c;
+	struct tear_station s;
+	struct dfi_perso_result res;
+	char why[400], image[600], jdir[600];
+	const char *root = argv[2], *dir = argv[3], *mode = argv[4];
+	unsigned long k = strtoul(argv[5], NULL, 10);
+	if (tear_env_open(&e, FAULTP11_PATH, root, why, sizeof(why)) != 0)
+		goto setup;
+	snprintf(image, sizeof(image), "%s/card.img", dir);
+	snprintf(jdir, sizeof(jdir), "%s/j", dir);
+	if (tear_card_open(&c, image, why, sizeof(why)) != 0 ||
+	    tear_station_open(&s, &e, jdir, "station-a", 0, why, sizeof(why)) != 0)
+		goto setup;
+	if (strcmp(mode, "p11") == 0) {
+		faultp11_arm_fn kill_at = p11_fn("faultp11_arm_kill");
+		if (kill_at == NULL) {
+			snprintf(why, sizeof(why), "faultp11 not loaded");
+			goto setup;
+		}
+		kill_at(k);
+	} else {
+		tear_guard_kill_at(&c, k, strcmp(mode, "apdu-after") == 0);
+	}
+	tear_tap(&c, &s, &res);
+	/* Not killed: the tap had fewer steps. No cleanup (no leak report). */
+	_exit(CHILD_NOT_REACHED);
+setup:
+	fprintf(stderr, "kill child: %s\n", why);
+	_exit(CHILD_SETUP_FAILED);
+}
+
+/* Runs the child; 0 when it died by SIGKILL, 1 when the kill point was not
+ * reached, -1 otherwise (why). */
+static int
+run_child(struct tear_env *e, const char *dir, const char *mode, unsigned long k, char *why,
+    size_t cap)
+{
+	char kbuf[32];
+	snprintf(kbuf, sizeof(kbuf), "%lu", k);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return tear_fail(why, cap, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		execl(self, self, "child", e->root, dir, mode, kbuf, (char *)NULL);
+		_exit(127);
+	}
+	/* Bounded wait: a child that hangs is killed and reported. */
+	int st = 0;
+	for (int i = 0; i < 1200; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (w < 0)
+			return tear_fail(why, cap, "waitpid: %s", strerror(errno));
+		if (i == 1199) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return tear_fail(why, cap, "child hung (killed after 60 s)");
+		}
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == CHILD_NOT_REACHED)
+		return 1;
+	return tear_fail(why, cap, "child ended with status %d (setup failed?)", st);
+}
+
+struct counts {
+	unsigned not_reached, quarantines, recovery_records;
+};
+
+static void
+kill_case(struct tear_env *e, struct tear_tally *t, struct counts *n, const char *mode,
+    unsigned long k)
+{
+	struct tear_case kc;
+	char why[600] = "", label[96];
+	snprintf(label, sizeof(label), "kill %s k=%lu", mode, k);
+	ck_assert_msg(tear_case_open(e, &kc, why, sizeof(why)) == 0, "%s", why);
+	/* The child needs the journal lock and its own view of the card. */
+	tear_station_close(&kc.s);
+	tear_card_close(&kc.c);
+	int r = run_child(e, kc.dir, mode, k, why, sizeof(why));
+	if (r == 1) {
+		n->not_reached++;
+		tear_rmtree(kc.dir);
+		return;
+	}
+	if (r < 0) {
+		tear_tally_add(t, 0, 0, label, why);
+		tear_rmtree(kc.dir);
+		return;
+	}
+	/* Restart: the card as it was left, the journal as it is on disk. */
+	int ok = 0, unknown = 0;
+	if (tear_card_open(&kc.c, kc.image, why, sizeof(why)) == 0 &&
+	    tear_station_open(&kc.s, e, kc.jdir, "station-a", 0, why, sizeof(why)) == 0) {
+		if (kc.s.rec.quarantined_lines > 0)
+			n->quarantines++;
+		n->recovery_records += kc.s.rec.recoveries;
+		enum dfi_perso_outcome o = tear_finish(&kc.c, &kc.s, 4, &unknown, why, sizeof(why));
+		if (o == DFI_PERSO_DONE || o == DFI_PERSO_RESUMED)
+			ok = tear_check(&kc.c, &kc.s, why, sizeof(why)) == 1;
+	}
+	tear_tally_add(t, ok && !unknown, unknown, label, why);
+	tear_case_close(&kc);
+}
+
+START_TEST(kill_every_step)
+{
+	struct tear_env e;
+	struct tear_tally t;
+	struct tear_case kc;
+	struct dfi_perso_result res;
+	struct counts n;
+	char why[600];
+	memset(&t, 0, sizeof(t));
+	memset(&n, 0, sizeof(n));
+	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	faultp11_arm_fn arm = p11_fn("faultp11_arm");
+	faultp11_calls_fn calls;
+	*(void **)&calls = (void *)p11_fn("faultp11_calls");
+	ck_assert(arm != NULL && calls != NULL);
+
+	ck_assert_msg(tear_case_open(&e, &kc, why, sizeof(why)) == 0, "%s", why);
+	arm(0);
+	ck_assert_int_eq(tear_tap(&kc.c, &kc.s, &res), DFI_OK);
+	unsigned long p11 = calls();
+	unsigned long apdus = tear_guard_apdus(&kc.c);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "clean run: %s (%s)",
+	    dfi_perso_outcome_name(res.outcome), res.detail);
+	ck_assert_msg(tear_check(&kc.c, &kc.s, why, sizeof(why)) == 1, "clean run: %s", why);
+	tear_case_close(&kc);
+	printf("kill: a clean tap is %lu APDUs and %lu PKCS#11 calls\n", apdus, p11);
+	fflush(stdout);
+
+	for (unsigned long k = 1; k <= apdus; k++)
+		kill_case(&e, &t, &n, "apdu-before", k);
+	for (unsigned long k = 1; k <= apdus; k++)
+		kill_case(&e, &t, &n, "apdu-after", k);
+	for (unsigned long k = 1; k <= p11; k++)
+		kill_case(&e, &t, &n, "p11", k);
+
+	printf("kill: %u kill points not reached, %u restarts quarantined a journal tail, "
+	       "%u recovery records\n", n.not_reached, n.quarantines, n.recovery_records);
+	tear_tally_print(&t, "kill");
+	tear_env_close(&e);
+	ck_assert_uint_eq(t.recovered, t.cases);
+	ck_assert_uint_ge(t.cases, 2 * apdus);
+}
+END_TEST
+
+int
+main(int argc, char **argv)
+{
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (len <= 0)
+		return 2;
+	self[len] = '\0';
+	if (argc == 6 && strcmp(argv[1], "child") == 0)
+		return child_main(argv);
+	Suite *s = suite_create("tear-kill");
+	TCase *tc = tcase_create("kill");
+	tcase_set_timeout(tc, 0);
+	tcase_add_test(tc, kill_every_step);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
