@@ -581,6 +581,15 @@ reserve(void **p, size_t *cap, size_t need, size_t elem)
 static void
 lead(dfi_journal *j)
 {
+	if (j->fatal != DFI_OK) {
+		/* after a failed write the file's tail is unknown: write nothing
+		 * more, fail everything queued */
+		j->plen = 0;
+		j->pn = 0;
+		j->done_through = j->enq_ticket;
+		pthread_cond_broadcast(&j->cv);
+		return;
+	}
 	j->leading = 1;
 	char *buf = j->pbuf;
 	size_t len = j->plen, bcap = j->pcap;

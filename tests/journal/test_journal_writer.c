@@ -467,6 +467,71 @@ END_TEST
 START_TEST(eio_on_fdatasync_fails_the_append) { fault_case(-1, 2, 0, EIO); }
 END_TEST
 
+/* A failure in the middle of group commit: every thread's append after it
+ * fails, nothing more is written, and the journal reopens consistent. */
+struct gf {
+	dfi_journal *j;
+	int id, ok, failed, sent;
+};
+
+static void *
+gf_thread(void *arg)
+{
+	struct gf *g = arg;
+	for (int i = 0; i < 30; i++) {
+		char uid[32];
+		snprintf(uid, sizeof(uid), "04%02X%02X00000000", g->id, i);
+		dfi_jrec r = jt_intent(uid, 0x000001, 0, 0, 1);
+		if (tap(g->j, &r, &g->sent) == DFI_OK)
+			g->ok++;
+		else
+			g->failed++;
+	}
+	return NULL;
+}
+
+START_TEST(failure_under_group_commit)
+{
+	char *d = jt_tmpdir();
+	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	struct fault f = { 20, -1, 1, ENOSPC, 0, 0 };
+	struct dfi_journal_io io = fault_io(&f);
+	struct dfi_journal_opts o = base_opts;
+	o.io = &io;
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
+	enum { T = 8 };
+	pthread_t th[T];
+	struct gf g[T];
+	for (int i = 0; i < T; i++) {
+		g[i] = (struct gf){ j, i, 0, 0, 0 };
+		pthread_create(&th[i], NULL, gf_thread, &g[i]);
+	}
+	int ok = 0, failed = 0;
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		ok += g[i].ok;
+		failed += g[i].failed;
+	}
+	ck_assert_int_gt(failed, 0);
+	/* 20 good writes, then half of the 21st batch and the failing rest of
+	 * it: the failed call was the last one, nothing was written after it */
+	ck_assert_int_eq(f.pwrites, 22);
+	dfi_journal_close(j);
+	struct dfi_journal_recovery rec;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, &rec), DFI_OK);
+	ck_assert_uint_eq(rec.recoveries, 1); /* the half-written batch */
+	/* every tap that returned OK (intent and commit durable) is in the journal */
+	dfi_journal_close(j);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_uint_ge(res.commits, (uint64_t)ok);
+	ck_assert_uint_le(res.intents, (uint64_t)(ok + T));
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -483,6 +548,7 @@ main(void)
 	tcase_add_test(tc, enospc_on_write_fails_the_append);
 	tcase_add_test(tc, short_write_then_eio_fails_the_append);
 	tcase_add_test(tc, eio_on_fdatasync_fails_the_append);
+	tcase_add_test(tc, failure_under_group_commit);
 	suite_add_tcase(s, tc);
 	return dfi_run_suite(s);
 }
