@@ -13,6 +13,9 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", cmd_key },
 	{ "journal-key", "generate the journal signing key or export its public key", cmd_journal_key },
 	{ "journal", "create, verify, show and prove the signed key-change journal", cmd_journal },
+	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", cmd_personalize },
+	{ "inspect", "show what a card holds and what remains to do for a profile", cmd_inspect },
+	{ "recover", "list the journal's unresolved key-change intents with their cards", cmd_recover },
 	{ "version", "print the version", cmd_version },
 };
 

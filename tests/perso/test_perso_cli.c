@@ -1,0 +1,211 @@
+/*
+ * The personalization CLI end to end: `dfissue personalize --reader
+ * sim:IMAGE` on a factory card image with a tear injected after the PICC
+ * master key change (--tear-at/--tear-mode), then `dfissue inspect` with
+ * and without the profile, `dfissue recover`, and usage errors. The card
+ * image is then opened with the simulator library and compared with the
+ * profile field by field.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+#include "card_check.h"
+#include "perso_fix.h"
+
+static char g_cli[512], g_src[512];
+
+/* Runs a shell command; returns its exit status, output in out (NUL-terminated). */
+static int
+run(char *out, size_t cap, const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+paths(void)
+{
+	snprintf(g_cli, sizeof(g_cli), "%s/bin/dfissue", getenv("DFI_BUILD_DIR"));
+	snprintf(g_src, sizeof(g_src), "%s", getenv("DFI_SOURCE_DIR"));
+}
+
+#define COMMON "--profile '%s/profiles/reference.json' --batch '%s/profiles/reference-batch.csv' " \
+	"--token pkcs11:token=dfissue-dev --pin-file '%s/dev/user.pin'"
+
+START_TEST(personalize_torn_then_inspect)
+{
+	static char out[65536];
+	char img[400], jdir[400], why[256];
+	int rc;
+
+	paths();
+	snprintf(img, sizeof(img), "%s/cli-card.img", pf_root);
+	snprintf(jdir, sizeof(jdir), "%s/cli-journal", pf_root);
+
+	/* Factory card, no keys: what the card shows freely. */
+	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
+	ck_assert_msg(rc == 0, "inspect: %s", out);
+	ck_assert_msg(strstr(out, "PICC key settings 0F") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "0 application(s)") != NULL, "%s", out);
+
+	/* Tap 1 torn in the middle of the plan (APDU 40, executed, answer
+	 * lost); the CLI waits for the card again and tap 2 finishes it. */
+	rc = run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
+	    "--create-journal --station cli-test --json --tear-at 40 --tear-mode after 2>/dev/null",
+	    g_cli, g_src, g_src, pf_root, img, jdir);
+	ck_assert_msg(rc == 0, "personalize rc %d: %s", rc, out);
+	json_error_t je;
+	json_t *o = json_loads(out, JSON_DECODE_ANY, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	const char *outcome = json_string_value(json_object_get(o, "outcome"));
+	ck_assert_ptr_nonnull(outcome);
+	ck_assert_msg(strcmp(outcome, "resumed") == 0, "%s", out);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(o, "uid")));
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "batch_line")), 2);
+	json_decref(o);
+
+	/* The card now equals the profile. */
+	struct pfix f;
+	pf_open(&f, "reference");
+	dfi_sim *sim = pf_card(0, img);
+	ck_assert_msg(dfi_test_card_matches_profile(sim, f.hsm, f.profile, f.row, why,
+	    sizeof(why)) == 1, "%s", why);
+	dfi_sim_free(sim);
+	pf_close(&f);
+
+	/* Inspect with the profile: nothing remains. */
+	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' " COMMON " 2>&1", g_cli, img,
+	    g_src, g_src, pf_root);
+	ck_assert_msg(rc == 0, "inspect: %s", out);
+	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "target (authenticated)") != NULL, "%s", out);
+
+	/* Keyless inspect of the finished card: listing is no longer free. */
+	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
+	ck_assert_msg(rc == 0, "inspect: %s", out);
+	ck_assert_msg(strstr(out, "PICC master key 0: version 1") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "not listed without the PICC master key") != NULL, "%s", out);
+
+	/* The journal: verifies, no unresolved intent. */
+	rc = run(out, sizeof(out), "'%s' recover --journal '%s' --pubkey '%s/dev/journal.pub.pem'",
+	    g_cli, jdir, pf_root);
+	ck_assert_msg(rc == 0, "recover: %s", out);
+	ck_assert_msg(strstr(out, "0 unresolved intent(s)") != NULL, "%s", out);
+
+	/* A second run on the finished card: done, nothing changed. */
+	rc = run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
+	    "--once 2>/dev/null", g_cli, g_src, g_src, pf_root, img, jdir);
+	ck_assert_msg(rc == 0, "personalize: %s", out);
+	ck_assert_msg(strstr(out, ": done (0/0 steps, 0 key changes") != NULL, "%s", out);
+}
+END_TEST
+
+static void
+keep(void *ctx, const dfi_jrec *in)
+{
+	*(dfi_jrec *)ctx = *in;
+}
+
+/* A tap torn right after a ChangeKey (executed, answer lost) leaves an
+ * open intent: the library runs taps with a tear at successive APDUs until
+ * one does, then `dfissue recover` must list it. */
+START_TEST(recover_lists_open_intent)
+{
+	static char out[65536];
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t;
+	paths();
+	pf_open(&f, "reference");
+	dfi_sim *sim;
+	unsigned at;
+	int found = 0;
+	for (at = 20; at < 90 && !found; at++) {
+		sim = pf_card(0xC11 + at, NULL);
+		ck_assert_int_eq(dfi_sim_transport_new(sim, &t), DFI_OK);
+		ck_assert_int_eq(dfi_sim_set_tear(sim, at, DFI_SIM_TEAR_AFTER), DFI_OK);
+		ck_assert_int_eq(dfi_perso_card(f.perso, t, f.row, &res), DFI_OK);
+		dfi_jrec in;
+		size_t open = dfi_journal_open_intents(f.journal, keep, &in);
+		if (open) {
+			found = 1;
+			/* The CLI sees it (the journal is closed first: one writer). */
+			dfi_perso_free(f.perso);
+			f.perso = NULL;
+			dfi_journal_close(f.journal);
+			f.journal = NULL;
+			int rc = run(out, sizeof(out), "'%s' recover --journal '%s'", g_cli, f.jdir);
+			ck_assert_msg(rc == 0, "recover: %s", out);
+			ck_assert_msg(strstr(out, "1 unresolved intent(s)") != NULL, "%s", out);
+			ck_assert_msg(strstr(out, "station perso-test") != NULL, "%s", out);
+			rc = run(out, sizeof(out), "'%s' recover --json --journal '%s'", g_cli, f.jdir);
+			ck_assert_int_eq(rc, 0);
+			json_error_t je;
+			json_t *o = json_loads(out, JSON_DECODE_ANY, &je);
+			ck_assert_msg(o != NULL, "%s", out);
+			ck_assert_int_eq(json_integer_value(json_object_get(o, "intent_seq")),
+			    (json_int_t)in.seq);
+			json_decref(o);
+		}
+		dfi_transport_free(t);
+		dfi_sim_free(sim);
+	}
+	ck_assert(found);
+	pf_close(&f);
+}
+END_TEST
+
+START_TEST(usage_and_help)
+{
+	static char out[16384];
+	paths();
+	const char *cmds[] = { "personalize", "inspect", "recover" };
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_int_eq(run(out, sizeof(out), "'%s' %s --help", g_cli, cmds[i]), 0);
+		ck_assert_msg(strstr(out, "usage: dfissue") != NULL, "%s", out);
+		ck_assert_int_eq(run(out, sizeof(out), "'%s' %s --bogus 2>&1", g_cli, cmds[i]), 2);
+		ck_assert_msg(strstr(out, "dfissue: ") == out, "%s", out);
+		ck_assert_ptr_null(strchr(out, '\n') == NULL ? NULL : strchr(strchr(out, '\n') + 1, '\n'));
+	}
+	ck_assert_int_eq(run(out, sizeof(out), "'%s' personalize --profile x.json 2>&1", g_cli), 2);
+	ck_assert_int_eq(run(out, sizeof(out), "'%s' inspect --reader bogus 2>&1", g_cli), 2);
+	ck_assert_msg(strstr(out, "expected pcsc:NAME or sim:IMAGE") != NULL, "%s", out);
+	ck_assert_int_eq(run(out, sizeof(out), "'%s' personalize " COMMON " --reader sim:/nonexistent/x.img "
+	    "--journal '%s/nojournal' 2>&1", g_cli, g_src, g_src, pf_root, pf_root), 1);
+	ck_assert_msg(strstr(out, "--create-journal") != NULL, "%s", out);
+}
+END_TEST
+
+int
+main(void)
+{
+	if (pf_make_token() != 0) {
+		fprintf(stderr, "dev token could not be made\n");
+		pf_remove_root();
+		return EXIT_FAILURE;
+	}
+	Suite *s = suite_create("perso-cli");
+	TCase *tc = tcase_create("cli");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, personalize_torn_then_inspect);
+	tcase_add_test(tc, recover_lists_open_intent);
+	tcase_add_test(tc, usage_and_help);
+	suite_add_tcase(s, tc);
+	int rc = dfi_run_suite(s);
+	pf_remove_root();
+	return rc;
+}

@@ -1,0 +1,248 @@
+/*
+ * dfissue inspect: what a card holds, read without keys where the card
+ * allows (UID, version, key versions, key settings and applications when
+ * listing is free), and with --profile what remains to do (the engine's
+ * read-only state reading and plan; authentication with candidate keys
+ * where the card requires it, nothing written, nothing journaled).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dfissue/desfire.h"
+#include "dfissue/hsm.h"
+#include "dfissue/perso.h"
+#include "dfissue/util.h"
+#include "perso_cli.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
+	    "           [HSM options]] [--wait-ms MS]\n"
+	    "Shows what the card holds. Without --profile no key is used: UID, version,\n"
+	    "key versions, and what free listing allows. With --profile, also which keys\n"
+	    "the card holds (factory, target: by version or by authentication with\n"
+	    "keys derived in the HSM) and the steps that remain; nothing is written.\n"
+	    "\n"
+	    "%s"
+	    "  --profile P.json       compare with this profile\n"
+	    "  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
+	    "  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
+	    "%s",
+	    cli_reader_help(), cli_hsm_help());
+}
+
+static void
+raw_keys(dfi_desfire *d, const char *indent, unsigned nkeys)
+{
+	for (unsigned k = 0; k < nkeys; k++) {
+		uint8_t v;
+		dfi_err e = dfi_desfire_get_key_version(d, (uint8_t)k, &v);
+		if (e == DFI_OK)
+			printf("%skey %u: version %u\n", indent, k, v);
+		else
+			printf("%skey %u: version not readable (%s)\n", indent, k, dfi_strerror(e));
+	}
+}
+
+/* Keyless: everything a card shows without authentication. */
+static int
+inspect_raw(dfi_transport *t)
+{
+	static const uint8_t getdata[5] = { 0xFF, 0xCA, 0x00, 0x00, 0x00 };
+	uint8_t r[32];
+	char hex[2 * 32 + 1];
+	size_t n;
+	struct dfi_df_version v;
+	struct dfi_df_key_settings ks;
+	uint32_t aids[28];
+	size_t naids;
+	dfi_desfire *d;
+	dfi_err e;
+
+	e = dfi_transport_transmit(t, getdata, sizeof(getdata), r, sizeof(r), &n);
+	if (e != DFI_OK)
+		return cli_fail("reading the UID", e);
+	if (n >= 2 && r[n - 2] == 0x90 && r[n - 1] == 0x00 &&
+	    dfi_hex_encode(r, n - 2, hex, sizeof(hex)) == DFI_OK)
+		printf("UID %s\n", hex);
+	e = dfi_desfire_new(&d, t);
+	if (e != DFI_OK)
+		return cli_fail("inspect", e);
+	e = dfi_desfire_get_version(d, &v);
+	if (e != DFI_OK) {
+		dfi_desfire_free(d);
+		return cli_fail("GetVersion", e);
+	}
+	printf("DESFire hardware %u.%u, software %u.%u, storage %02X, batch %02X%02X%02X%02X%02X, "
+	    "week %02X year %02X\n", v.hw_major, v.hw_minor, v.sw_major, v.sw_minor, v.hw_storage,
+	    v.batch[0], v.batch[1], v.batch[2], v.batch[3], v.batch[4], v.week, v.year);
+	raw_keys(d, "PICC master ", 1);
+	if (dfi_desfire_get_key_settings(d, &ks) == DFI_OK)
+		printf("PICC key settings %02X\n", ks.settings);
+	else
+		printf("PICC key settings: not readable without the PICC master key\n");
+	e = dfi_desfire_get_application_ids(d, aids, 28, &naids);
+	if (e != DFI_OK) {
+		printf("applications: not listed without the PICC master key\n");
+		dfi_desfire_free(d);
+		return DFI_EXIT_OK;
+	}
+	printf("%zu application(s)\n", naids);
+	for (size_t i = 0; i < naids; i++) {
+		uint8_t ids[32];
+		size_t nf;
+		printf("  application %06X\n", aids[i]);
+		if (dfi_desfire_select_application(d, aids[i]) != DFI_OK)
+			continue;
+		if (dfi_desfire_get_key_settings(d, &ks) == DFI_OK) {
+			printf("    key settings %02X, %u key(s)\n", ks.settings, ks.max_keys);
+			raw_keys(d, "    ", ks.max_keys);
+		} else {
+			printf("    key settings: not readable without its master key\n");
+		}
+		if (dfi_desfire_get_file_ids(d, ids, sizeof(ids), &nf) == DFI_OK) {
+			for (size_t f = 0; f < nf; f++) {
+				struct dfi_df_file_settings fs;
+				if (dfi_desfire_get_file_settings(d, ids[f], &fs) == DFI_OK)
+					printf("    file %u: type %u, comm %u, access %04X\n", ids[f],
+					    fs.type, (unsigned)fs.comm, dfi_df_access_encode(&fs.access));
+				else
+					printf("    file %u\n", ids[f]);
+			}
+		} else {
+			printf("    files: not listed without its master key\n");
+		}
+		if (dfi_desfire_select_application(d, 0) != DFI_OK)
+			break;
+	}
+	dfi_desfire_free(d);
+	return DFI_EXIT_OK;
+}
+
+static int
+inspect_profile(const char *profile, const char *batch, unsigned long rowno,
+    const struct cli_hsm_opts *ho, dfi_transport *t)
+{
+	dfi_profile *prof = NULL;
+	dfi_batch *b = NULL;
+	dfi_batch_row *row = NULL;
+	dfi_hsm *h = NULL;
+	dfi_perso *p = NULL;
+	struct dfi_diag diag;
+	char detail[256] = "", *rep = NULL;
+	int rc = cli_profile_open(profile, batch, &prof, &b);
+	dfi_err e;
+
+	for (unsigned long i = 0; rc == DFI_EXIT_OK && b != NULL && i < rowno; i++) {
+		dfi_batch_row_free(row);
+		row = NULL;
+		if (dfi_batch_next(b, &row, &diag) != DFI_OK || row == NULL) {
+			cli_errorf("batch '%s': %s", batch, row == NULL && diag.message[0] == '\0' ?
+			    "no such row" : diag.message);
+			rc = DFI_EXIT_FAIL;
+		}
+	}
+	if (rc == DFI_EXIT_OK)
+		rc = cli_hsm_open(ho, NULL, &h);
+	if (rc == DFI_EXIT_OK) {
+		struct dfi_perso_config pc = { .hsm = h, .profile = prof, .station = "inspect",
+			.detail = detail, .detail_cap = sizeof(detail) };
+		e = dfi_perso_new(&p, &pc);
+		if (e != DFI_OK) {
+			cli_errorf("profile '%s': %s", profile, detail[0] ? detail : dfi_strerror(e));
+			rc = DFI_EXIT_FAIL;
+		}
+	}
+	if (rc == DFI_EXIT_OK) {
+		e = dfi_perso_inspect(p, t, row, &rep);
+		if (e != DFI_OK)
+			rc = cli_fail("inspect", e);
+		else
+			fputs(rep, stdout);
+	}
+	free(rep);
+	dfi_perso_free(p);
+	dfi_hsm_free(h);
+	dfi_batch_row_free(row);
+	dfi_batch_free(b);
+	dfi_profile_free(prof);
+	return rc;
+}
+
+int
+cmd_inspect(int argc, char **argv)
+{
+	enum { O_READER = 0x2100, O_PROFILE, O_BATCH, O_ROW, O_WAIT };
+	static const struct option lo[] = {
+		{ "reader", required_argument, NULL, O_READER },
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "row", required_argument, NULL, O_ROW },
+		{ "wait-ms", required_argument, NULL, O_WAIT },
+		{ "help", no_argument, NULL, 'h' },
+		CLI_HSM_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *reader = NULL, *profile = NULL, *batch = NULL;
+	unsigned long rowno = 1, wait_ms = 10000;
+	struct cli_hsm_opts ho = { 0 };
+	struct cli_reader r;
+	char *end;
+	int c, rc;
+
+	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&ho, c, optarg))
+			continue;
+		switch (c) {
+		case O_READER: reader = optarg; break;
+		case O_PROFILE: profile = optarg; break;
+		case O_BATCH: batch = optarg; break;
+		case O_ROW:
+			rowno = strtoul(optarg, &end, 10);
+			if (*optarg < '1' || *optarg > '9' || *end != '\0' || rowno > 100000000UL) {
+				cli_errorf("inspect: --row wants a row number >= 1, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		case O_WAIT:
+			wait_ms = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end != '\0' || wait_ms > 86400000UL) {
+				cli_errorf("inspect: --wait-ms wants milliseconds, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default:
+			cli_errorf("inspect: unknown option or missing value: '%s' (see 'dfissue inspect --help')",
+			    argv[optind - 1]);
+			return DFI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || reader == NULL) {
+		cli_errorf("inspect: needs --reader SPEC and no other argument (see --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (batch != NULL && profile == NULL) {
+		cli_errorf("inspect: --batch needs --profile");
+		return DFI_EXIT_USAGE;
+	}
+	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_err e = dfi_transport_wait_card(r.t, (int)wait_ms);
+	if (e != DFI_OK)
+		rc = cli_fail("waiting for a card", e);
+	else if (profile == NULL)
+		rc = inspect_raw(r.t);
+	else
+		rc = inspect_profile(profile, batch, rowno, &ho, r.t);
+	cli_reader_close(&r);
+	return rc;
+}

@@ -1,0 +1,391 @@
+/*
+ * dfissue personalize: waits for cards and brings each to the profile's
+ * target state (engine/perso), one batch row per card, with every key
+ * change journaled. Reports per card done, resumed, unknown-keys or an
+ * error; continues with the next card.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/perso.h"
+#include "dfissue/util.h"
+#include "perso_cli.h"
+
+#define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
+	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
+	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
+	    "           [HSM options]\n"
+	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
+	    "card), reports 'done', 'resumed', 'unknown-keys' or an error, then waits for\n"
+	    "the card to leave and for the next one. A torn card is finished when it comes\n"
+	    "back. Progress lines go to stderr; --json prints one JSON object per card on\n"
+	    "stdout. Exit status 0 when every card ended done or resumed.\n"
+	    "\n"
+	    "  --profile P.json       the target card (docs/PROFILE.md)\n"
+	    "  --batch FILE           per-card data (.csv or .jsonl), one row per card\n"
+	    "%s"
+	    "  --journal DIR          the signed key-change journal (must exist, see below)\n"
+	    "  --create-journal       create the journal in DIR if it does not exist yet\n"
+	    "  --origin O             origin of a journal created here (default dfissue/STATION)\n"
+	    "  --station NAME         this station's name in the journal (default: host name)\n"
+	    "  --journal-key URI      the journal signing key (default %s)\n"
+	    "  --cards N              stop after N cards (default: until the batch ends; a\n"
+	    "                         sim: reader holds one card)\n"
+	    "  --once                 the same as --cards 1\n"
+	    "  --json                 one JSON object per card on stdout\n"
+	    "  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
+	    "Test options (sim: readers only, for demonstrations of tear recovery):\n"
+	    "  --tear-at N            tear the N-th APDU of the first tap\n"
+	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
+	    "%s",
+	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help());
+}
+
+enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
+	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE };
+
+struct opts {
+	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
+	int create, json, wait_ms;
+	unsigned long cards;
+	unsigned tear_at;
+	enum dfi_sim_tear_mode tear_mode;
+	struct cli_hsm_opts hsm;
+};
+
+static void
+progress(void *ctx, const char *ev)
+{
+	(void)ctx;
+	fprintf(stderr, "  %s\n", ev);
+}
+
+static int
+parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (s == NULL || *s < '0' || *s > '9')
+		return 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > max)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+static int
+parse(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "batch", required_argument, NULL, O_BATCH },
+		{ "reader", required_argument, NULL, O_READER },
+		{ "journal", required_argument, NULL, O_JOURNAL },
+		{ "create-journal", no_argument, NULL, O_CREATE },
+		{ "origin", required_argument, NULL, O_ORIGIN },
+		{ "station", required_argument, NULL, O_STATION },
+		{ "journal-key", required_argument, NULL, O_JKEY },
+		{ "cards", required_argument, NULL, O_CARDS },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "wait-ms", required_argument, NULL, O_WAIT },
+		{ "tear-at", required_argument, NULL, O_TEAR_AT },
+		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
+		{ "help", no_argument, NULL, 'h' },
+		CLI_HSM_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->jkey = DEFAULT_JOURNAL_KEY;
+	o->wait_ms = -1;
+	o->tear_mode = DFI_SIM_TEAR_AFTER;
+	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o->hsm, c, optarg))
+			continue;
+		switch (c) {
+		case O_PROFILE: o->profile = optarg; break;
+		case O_BATCH: o->batch = optarg; break;
+		case O_READER: o->reader = optarg; break;
+		case O_JOURNAL: o->journal = optarg; break;
+		case O_CREATE: o->create = 1; break;
+		case O_ORIGIN: o->origin = optarg; break;
+		case O_STATION: o->station = optarg; break;
+		case O_JKEY: o->jkey = optarg; break;
+		case O_JSON: o->json = 1; break;
+		case O_ONCE: o->cards = 1; break;
+		case O_CARDS:
+			if (!parse_uint(optarg, 1000000000UL, &o->cards) || o->cards == 0) {
+				cli_errorf("personalize: --cards wants a positive number, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		case O_WAIT:
+			if (!parse_uint(optarg, 86400000UL, &v)) {
+				cli_errorf("personalize: --wait-ms wants milliseconds, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			o->wait_ms = (int)v;
+			break;
+		case O_TEAR_AT:
+			if (!parse_uint(optarg, 1000000UL, &v) || v == 0) {
+				cli_errorf("personalize: --tear-at wants an APDU number >= 1, not '%s'",
+				    optarg);
+				return DFI_EXIT_USAGE;
+			}
+			o->tear_at = (unsigned)v;
+			break;
+		case O_TEAR_MODE:
+			if (strcmp(optarg, "before") == 0)
+				o->tear_mode = DFI_SIM_TEAR_BEFORE;
+			else if (strcmp(optarg, "after") == 0)
+				o->tear_mode = DFI_SIM_TEAR_AFTER;
+			else {
+				cli_errorf("personalize: --tear-mode is before or after, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(stdout); return -1;
+		default:
+			cli_errorf("personalize: unknown option or missing value: '%s' (see 'dfissue personalize --help')",
+			    argv[optind - 1]);
+			return DFI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		cli_errorf("personalize: unexpected argument '%s' (see --help)", argv[optind]);
+		return DFI_EXIT_USAGE;
+	}
+	if (o->profile == NULL || o->reader == NULL || o->journal == NULL) {
+		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
+		return DFI_EXIT_USAGE;
+	}
+	return DFI_EXIT_OK;
+}
+
+static int
+open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer **s,
+    dfi_journal **j)
+{
+	struct dfi_journal_opts jo = { .station = station };
+	char path[4096], origin[DFI_J_STR_MAX];
+	struct stat st;
+	dfi_err e;
+
+	e = dfi_hsm_signer_new(h, o->jkey, s);
+	if (e != DFI_OK)
+		return cli_hsm_fail(h, "journal signing key", e);
+	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
+	if (stat(path, &st) != 0) {
+		if (!o->create) {
+			cli_errorf("no journal in '%s': give --create-journal, or create it with "
+			    "'dfissue journal init'", o->journal);
+			return DFI_EXIT_FAIL;
+		}
+		snprintf(origin, sizeof(origin), "%s", o->origin ? o->origin : "");
+		if (o->origin == NULL)
+			snprintf(origin, sizeof(origin), "dfissue/%s", station);
+		e = dfi_journal_create(o->journal, origin, *s, &jo);
+		if (e != DFI_OK) {
+			cli_errorf("creating the journal in '%s': %s", o->journal, dfi_strerror(e));
+			return DFI_EXIT_FAIL;
+		}
+		fprintf(stderr, "created journal %s (origin %s)\n", path, origin);
+	}
+	struct dfi_journal_recovery rec;
+	e = dfi_journal_open(j, o->journal, *s, &jo, &rec);
+	if (e != DFI_OK) {
+		cli_errorf("journal '%s': %s", o->journal, dfi_strerror(e));
+		return DFI_EXIT_FAIL;
+	}
+	if (rec.quarantined_lines > 0)
+		fprintf(stderr, "journal: %llu unsigned line(s) quarantined in %s/%s/%s\n",
+		    (unsigned long long)rec.quarantined_lines, o->journal, DFI_JOURNAL_QDIR,
+		    rec.quarantine_file);
+	return DFI_EXIT_OK;
+}
+
+static void
+report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
+    const struct dfi_perso_result *res)
+{
+	char uid[21] = "";
+	if (res->uid_len > 0)
+		dfi_hex_encode(res->uid, res->uid_len, uid, sizeof(uid));
+	if (o->json) {
+		json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:s}",
+		    "card", (json_int_t)n, "uid", uid, "outcome",
+		    dfi_perso_outcome_name(res->outcome),
+		    "error", res->outcome == DFI_PERSO_DONE || res->outcome == DFI_PERSO_RESUMED ?
+			NULL : dfi_errname(res->err),
+		    "steps_total", (int)res->steps_total, "steps_done", (int)res->steps_done,
+		    "key_changes", (int)res->key_changes, "intents_resolved",
+		    (int)res->intents_resolved, "apdus", (json_int_t)res->apdus, "detail",
+		    res->detail);
+		if (obj != NULL && row != NULL)
+			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
+		if (obj != NULL) {
+			char *s = json_dumps(obj, JSON_COMPACT);
+			if (s != NULL)
+				printf("%s\n", s);
+			free(s);
+			json_decref(obj);
+		}
+		fflush(stdout);
+		return;
+	}
+	printf("card %lu %s: %s (%u/%u steps, %u key changes, %u resolved, %llu APDUs)%s%s\n", n,
+	    uid[0] ? uid : "?", dfi_perso_outcome_name(res->outcome), res->steps_done,
+	    res->steps_total, res->key_changes, res->intents_resolved,
+	    (unsigned long long)res->apdus, res->detail[0] ? ": " : "", res->detail);
+	fflush(stdout);
+}
+
+static int
+run(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
+{
+	unsigned long n = 0, good = 0;
+	dfi_batch_row *row = NULL;
+	struct dfi_diag diag;
+	dfi_err e;
+	int rc = DFI_EXIT_OK;
+
+	for (;;) {
+		struct dfi_perso_result res;
+		if (o->cards > 0 && n >= o->cards)
+			break;
+		if (r->sim != NULL && n >= 1)
+			break; /* a simulated reader holds one card */
+		if (b != NULL) {
+			e = dfi_batch_next(b, &row, &diag);
+			if (e != DFI_OK) {
+				cli_errorf("%s", diag.message);
+				rc = DFI_EXIT_FAIL;
+				break;
+			}
+			if (row == NULL) {
+				fprintf(stderr, "batch finished\n");
+				break;
+			}
+		}
+		n++;
+		if (o->cards > 0)
+			fprintf(stderr, "card %lu/%lu: waiting for a card on %s\n", n, o->cards,
+			    dfi_transport_name(r->t));
+		else
+			fprintf(stderr, "card %lu: waiting for a card on %s\n", n,
+			    dfi_transport_name(r->t));
+		int taps = 0;
+		for (;;) {
+			e = dfi_transport_wait_card(r->t, o->wait_ms);
+			if (e != DFI_OK) {
+				cli_fail("waiting for a card", e);
+				dfi_batch_row_free(row);
+				return DFI_EXIT_FAIL;
+			}
+			e = dfi_perso_card(p, r->t, row, &res);
+			taps++;
+			if (e != DFI_OK) {
+				/* The journal failed: stop before any other card. */
+				report(o, n, row, &res);
+				cli_fail("journal", e);
+				dfi_batch_row_free(row);
+				return DFI_EXIT_FAIL;
+			}
+			if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
+				break;
+			fprintf(stderr, "card %lu: torn (%s): present the card again\n", n, res.detail);
+			/* A simulated card comes back at once; three tears in a row end it. */
+			if (r->sim != NULL && taps >= 3)
+				break;
+		}
+		report(o, n, row, &res);
+		if (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED)
+			good++;
+		else
+			rc = DFI_EXIT_FAIL;
+		dfi_batch_row_free(row);
+		row = NULL;
+		if (r->sim == NULL && (o->cards == 0 || n < o->cards)) {
+			fprintf(stderr, "card %lu: remove the card\n", n);
+			e = dfi_transport_wait_removed(r->t, -1);
+			if (e != DFI_OK && e != DFI_E_NO_CARD) {
+				cli_fail("waiting for the card to leave", e);
+				return DFI_EXIT_FAIL;
+			}
+		}
+	}
+	fprintf(stderr, "%lu card(s), %lu done or resumed\n", n, good);
+	if (n == 0)
+		rc = DFI_EXIT_FAIL;
+	return rc;
+}
+
+int
+cmd_personalize(int argc, char **argv)
+{
+	struct opts o;
+	struct cli_reader r = { 0 };
+	dfi_profile *prof = NULL;
+	dfi_batch *batch = NULL;
+	dfi_hsm *h = NULL;
+	dfi_signer *s = NULL;
+	dfi_journal *j = NULL;
+	dfi_perso *p = NULL;
+	char station[64], detail[256] = "";
+	int rc;
+
+	rc = parse(argc, argv, &o);
+	if (rc != DFI_EXIT_OK)
+		return rc < 0 ? DFI_EXIT_OK : rc;
+	if (o.station != NULL)
+		snprintf(station, sizeof(station), "%s", o.station);
+	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
+		snprintf(station, sizeof(station), "station");
+	station[sizeof(station) - 1] = '\0';
+	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
+	if (rc == DFI_EXIT_OK)
+		rc = cli_hsm_open(&o.hsm, NULL, &h);
+	if (rc == DFI_EXIT_OK)
+		rc = open_journal(&o, h, station, &s, &j);
+	if (rc == DFI_EXIT_OK) {
+		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
+			.station = station, .progress = progress, .detail = detail,
+			.detail_cap = sizeof(detail) };
+		dfi_err e = dfi_perso_new(&p, &pc);
+		if (e != DFI_OK) {
+			cli_errorf("profile '%s': %s", o.profile, detail[0] ? detail : dfi_strerror(e));
+			rc = DFI_EXIT_FAIL;
+		}
+	}
+	if (rc == DFI_EXIT_OK)
+		rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
+	if (rc == DFI_EXIT_OK)
+		rc = run(&o, p, &r, batch);
+	cli_reader_close(&r);
+	dfi_perso_free(p);
+	dfi_journal_close(j);
+	dfi_signer_free(s);
+	dfi_hsm_free(h);
+	dfi_batch_free(batch);
+	dfi_profile_free(prof);
+	return rc;
+}

@@ -1,0 +1,140 @@
+/*
+ * dfissue recover: lists the journal's unresolved intents (key changes
+ * whose outcome no station has seen yet) with their cards. Presenting such
+ * a card to `dfissue personalize` resolves the intent by probing the card.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dfissue/journal.h"
+#include "dfissue/util.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue recover --journal DIR [--pubkey KEY.pem] [--json]\n"
+	    "Lists the unresolved intents of a journal: key changes sent (or about to be\n"
+	    "sent) to a card whose outcome was never seen, with the card's UID, the key\n"
+	    "and the versions. Present each card to 'dfissue personalize' to resolve them.\n"
+	    "\n"
+	    "  --journal DIR      the journal directory (or its journal.log)\n"
+	    "  --pubkey KEY.pem   also verify the checkpoint signatures with this key\n"
+	    "  --json             one JSON object per unresolved intent on stdout\n");
+}
+
+struct ctx {
+	int json;
+	unsigned long n;
+};
+
+static void
+one(void *vctx, const dfi_jrec *in)
+{
+	struct ctx *c = vctx;
+	char uid[2 * DFI_J_UID_MAX + 1] = "", when[32] = "";
+	time_t t = (time_t)in->time;
+	struct tm tm;
+
+	dfi_hex_encode(in->key.uid, in->key.uid_len, uid, sizeof(uid));
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	c->n++;
+	if (c->json) {
+		char aid[7];
+		snprintf(aid, sizeof(aid), "%06X", in->key.aid);
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
+		    "intent_seq", (json_int_t)in->seq, "time", when, "station", in->station, "uid",
+		    uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
+		    "new_version", in->new_version, "key_label", in->key_label, "key_generation",
+		    (json_int_t)in->key_gen);
+		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+		json_decref(o);
+		return;
+	}
+	printf("intent %llu  %s  station %s  card %s  app %06X key %u  version %u -> %u  "
+	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, in->station, uid,
+	    in->key.aid, in->key.keyno, in->old_version, in->new_version, in->key_label,
+	    in->key_gen);
+}
+
+static void
+finding(void *vctx, uint64_t line, dfi_err code, const char *msg)
+{
+	(void)vctx;
+	cli_errorf("journal line %llu: %s (%s)", (unsigned long long)line, msg, dfi_errname(code));
+}
+
+int
+cmd_recover(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "journal", required_argument, NULL, 'j' },
+		{ "pubkey", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *journal = NULL, *pubkey = NULL;
+	struct ctx c = { 0, 0 };
+	char path[4096];
+	struct stat st;
+	dfi_jpubkey *pk = NULL;
+	int opt;
+
+	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'j': journal = optarg; break;
+		case 'p': pubkey = optarg; break;
+		case 'J': c.json = 1; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default:
+			cli_errorf("recover: unknown option or missing value: '%s' (see 'dfissue recover --help')",
+			    argv[optind - 1]);
+			return DFI_EXIT_USAGE;
+		}
+	}
+	if (journal == NULL || optind != argc) {
+		cli_errorf("recover: needs --journal DIR and no other argument (see --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (stat(journal, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(path, sizeof(path), "%s/%s", journal, DFI_JOURNAL_FILE);
+	else
+		snprintf(path, sizeof(path), "%s", journal);
+	if (pubkey != NULL) {
+		FILE *f = fopen(pubkey, "r");
+		char pem[4096];
+		size_t n = f != NULL ? fread(pem, 1, sizeof(pem), f) : 0;
+		if (f != NULL)
+			fclose(f);
+		dfi_err e = n > 0 ? dfi_jpubkey_from_pem(pem, n, &pk) : DFI_E_IO;
+		if (e != DFI_OK)
+			return cli_fail(pubkey, e);
+	}
+	struct dfi_jverify_opts o = { .pubkey = pk, .unresolved = one, .finding = finding,
+		.ctx = &c };
+	struct dfi_jverify_result res;
+	dfi_err e = dfi_journal_verify_file(path, &o, &res);
+	dfi_jpubkey_free(pk);
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND)
+		return cli_fail(path, e);
+	if (!c.json)
+		printf("%lu unresolved intent(s) in %llu record(s)%s\n", c.n,
+		    (unsigned long long)res.records,
+		    pk == NULL && pubkey == NULL ? " (signatures not checked: give --pubkey)" : "");
+	if (e != DFI_OK && pubkey != NULL)
+		return cli_fail("journal verification", e);
+	return DFI_EXIT_OK;
+}

@@ -1,0 +1,108 @@
+/* Reader specs and profile loading for the personalization subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dfissue/pcsc.h"
+#include "perso_cli.h"
+
+const char *
+cli_reader_help(void)
+{
+	return "  --reader pcsc:NAME     a PC/SC reader, named as 'dfissue readers' lists it\n"
+	       "  --reader sim:IMAGE     the card simulator in this process on IMAGE (created in\n"
+	       "                         factory state if absent; the state persists in IMAGE)\n";
+}
+
+int
+cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
+    enum dfi_sim_tear_mode tear_mode)
+{
+	dfi_err e;
+
+	memset(r, 0, sizeof(*r));
+	r->spec = spec;
+	if (spec == NULL) {
+		cli_errorf("--reader is required (pcsc:NAME or sim:IMAGE)");
+		return DFI_EXIT_USAGE;
+	}
+	if (strncmp(spec, "pcsc:", 5) == 0 && spec[5] != '\0') {
+		if (tear_at > 0) {
+			cli_errorf("--tear-at works with a sim: reader only");
+			return DFI_EXIT_USAGE;
+		}
+		e = dfi_pcsc_transport_new(&r->t, spec + 5);
+		if (e != DFI_OK)
+			return cli_fail(spec, e);
+		return DFI_EXIT_OK;
+	}
+	if (strncmp(spec, "sim:", 4) == 0 && spec[4] != '\0') {
+		struct dfi_sim_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.image = spec + 4;
+		e = dfi_sim_new(&r->sim, &cfg);
+		if (e != DFI_OK)
+			return cli_fail(spec, e);
+		e = dfi_sim_transport_new(r->sim, &r->t);
+		if (e == DFI_OK && tear_at > 0)
+			e = dfi_sim_set_tear(r->sim, tear_at, tear_mode);
+		if (e != DFI_OK) {
+			cli_reader_close(r);
+			return cli_fail(spec, e);
+		}
+		return DFI_EXIT_OK;
+	}
+	cli_errorf("reader '%s': expected pcsc:NAME or sim:IMAGE", spec);
+	return DFI_EXIT_USAGE;
+}
+
+void
+cli_reader_close(struct cli_reader *r)
+{
+	dfi_transport_free(r->t);
+	dfi_sim_free(r->sim);
+	r->t = NULL;
+	r->sim = NULL;
+}
+
+int
+cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p, dfi_batch **b)
+{
+	struct dfi_diag diag;
+	dfi_err e;
+
+	*p = NULL;
+	*b = NULL;
+	memset(&diag, 0, sizeof(diag));
+	if (profile_path == NULL) {
+		cli_errorf("--profile is required");
+		return DFI_EXIT_USAGE;
+	}
+	e = dfi_profile_load(p, profile_path, &diag);
+	if (e != DFI_OK) {
+		if (e == DFI_E_PROFILE || diag.message[0] != '\0')
+			cli_errorf("%s", diag.message);
+		else
+			cli_fail(profile_path, e);
+		return DFI_EXIT_FAIL;
+	}
+	if (batch_path == NULL) {
+		if (dfi_profile_needs_batch(*p)) {
+			cli_errorf("profile '%s' uses batch fields (first: %s): give --batch FILE",
+			    profile_path, dfi_profile_field_name(*p, 0));
+			dfi_profile_free(*p);
+			*p = NULL;
+			return DFI_EXIT_USAGE;
+		}
+		return DFI_EXIT_OK;
+	}
+	e = dfi_batch_open(b, batch_path, &diag);
+	if (e != DFI_OK) {
+		cli_errorf("%s", diag.message[0] ? diag.message : dfi_strerror(e));
+		dfi_profile_free(*p);
+		*p = NULL;
+		return DFI_EXIT_FAIL;
+	}
+	return DFI_EXIT_OK;
+}

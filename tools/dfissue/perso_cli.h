@@ -1,0 +1,30 @@
+/* Shared by `dfissue personalize` and `dfissue inspect`: reader specs
+ * (pcsc:NAME, sim:IMAGE) and opening a profile with its batch. */
+#ifndef DFISSUE_PERSO_CLI_H
+#define DFISSUE_PERSO_CLI_H
+
+#include "desfire_sim.h"
+#include "dfissue/profile.h"
+#include "dfissue/transport.h"
+
+struct cli_reader {
+	dfi_transport *t;
+	dfi_sim *sim;   /* sim: readers only */
+	const char *spec;
+};
+
+/* Opens "pcsc:NAME" (a PC/SC reader) or "sim:IMAGE" (the simulator on an
+ * image file, in this process; the image is created in factory state if
+ * absent). tear_at > 0 arms a simulator tear (test option). Prints one
+ * line and returns DFI_EXIT_USAGE/DFI_EXIT_FAIL on failure. */
+int cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
+    enum dfi_sim_tear_mode tear_mode);
+void cli_reader_close(struct cli_reader *r);
+const char *cli_reader_help(void);
+
+/* Loads the profile and, when given, opens the batch (checked against the
+ * profile's fields). Prints one line on failure. */
+int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p,
+    dfi_batch **b);
+
+#endif
