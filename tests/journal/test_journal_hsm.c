@@ -433,6 +433,49 @@ START_TEST(cli_init_verify_show_proof_checkpoint)
 	ck_assert_ptr_nonnull(strstr(txt, "\ncheckpoint\n" ORIGIN "\n4\n"));
 	free(txt);
 	ck_assert_int_eq(run("'%s' journal proof --seq 9 '%s' 2>/dev/null", g_cli, jd), 1);
+
+	/* a torn tail: verify flags it, recover quarantines it, then all verifies */
+	raw = jt_read(jf, &n);
+	uint8_t *torn = malloc(n + 64);
+	memcpy(torn, raw, n);
+	memcpy(torn + n, "seq=4 time=2026-11-25T09:00:00Z type=intent uid=04", 50);
+	ck_assert_int_eq(jt_write(jf, torn, n + 50), 0);
+	free(torn);
+	free(raw);
+	ck_assert_int_eq(run("'%s' journal verify --pubkey '%s' '%s' >'%s'", g_cli, g_pem, jd, out), 1);
+	txt = (char *)jt_read(out, &n);
+	ck_assert_ptr_nonnull(strstr(txt, ":9: last line is incomplete (a torn write)"));
+	free(txt);
+	/* while a writer holds the journal, recover is refused with a clear error */
+	ck_assert_int_eq(dfi_journal_open(&j, jd, g_signer, &jopts, NULL), DFI_OK);
+	ck_assert_int_eq(run("'%s' journal recover --token pkcs11:token=dfissue-dev --pin-file '%s' --station cli "
+			     "'%s' 2>'%s'", g_cli, g_pin, jd, out), 1);
+	txt = (char *)jt_read(out, &n);
+	ck_assert_ptr_nonnull(strstr(txt, "is in use: another writer holds its lock"));
+	free(txt);
+	dfi_journal_close(j);
+	/* (the library open above already recovered; cut it again for the CLI) */
+	raw = jt_read(jf, &n);
+	torn = malloc(n + 64);
+	memcpy(torn, raw, n);
+	memcpy(torn + n, "seq=5 time=2026-11-25T09:00:00Z type=intent uid=04", 50);
+	ck_assert_int_eq(jt_write(jf, torn, n + 50), 0);
+	free(torn);
+	free(raw);
+	ck_assert_int_eq(run("'%s' journal recover --token pkcs11:token=dfissue-dev --pin-file '%s' --station cli "
+			     "'%s' >'%s'", g_cli, g_pin, jd, out), 0);
+	txt = (char *)jt_read(out, &n);
+	ck_assert_ptr_nonnull(strstr(txt, "recovered: 1 line(s), 50 byte(s) quarantined"));
+	free(txt);
+	ck_assert_int_eq(run("'%s' journal recover --token pkcs11:token=dfissue-dev --pin-file '%s' --station cli "
+			     "'%s' >'%s'", g_cli, g_pin, jd, out), 0);
+	txt = (char *)jt_read(out, &n);
+	ck_assert_ptr_nonnull(strstr(txt, "nothing to recover"));
+	free(txt);
+	ck_assert_int_eq(run("'%s' journal verify --pubkey '%s' --last-seen '%s' '%s' >'%s'", g_cli, g_pem, cp, jd, out), 0);
+	txt = (char *)jt_read(out, &n);
+	ck_assert_ptr_nonnull(strstr(txt, "2 recoveries"));
+	free(txt);
 	jt_rmrf(d);
 	free(d);
 }

@@ -26,6 +26,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
+	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
 	    "       dfissue journal verify --pubkey KEY.pem [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
 	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
 	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
@@ -34,6 +35,9 @@ usage(FILE *f)
 	    "init        creates DIR/" DFI_JOURNAL_FILE " with a genesis record and its checkpoint\n"
 	    "            signed by the HSM key URI (default " DEFAULT_KEY_URI ").\n"
 	    "            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
+	    "recover     opens DIR as its writer would (takes the lock, checks it, moves an\n"
+	    "            uncovered or torn tail to DIR/" DFI_JOURNAL_QDIR "/ and records it) and\n"
+	    "            reports what it found; the engine does the same at every start.\n"
 	    "verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
 	    "            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
 	    "            version continuity; with --last-seen, that the journal extends a\n"
@@ -149,6 +153,90 @@ journal_arg(const char *opt, int argc, char **argv)
 	if (opt != NULL)
 		return optind == argc ? opt : NULL;
 	return argc - optind == 1 ? argv[optind] : NULL;
+}
+
+/* ---- recover ------------------------------------------------------------------------ */
+
+static void
+r_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	(void)code;
+	fprintf(stderr, "dfissue: %s:%" PRIu64 ": %s\n", (const char *)ctx, line, msg);
+}
+
+static int
+j_recover(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *station = NULL, *key = DEFAULT_KEY_URI;
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "station", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (cli_hsm_opt(&o, c, optarg))
+			continue;
+		switch (c) {
+		case 's': station = optarg; break;
+		case 'k': key = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || station == NULL) {
+		cli_errorf("journal recover: needs --station and one DIR (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	const char *dir = argv[optind];
+	dfi_hsm *h;
+	int rc = cli_hsm_open(&o, NULL, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_signer *s = NULL;
+	dfi_err e = dfi_hsm_signer_new(h, key, &s);
+	if (e != DFI_OK) {
+		rc = cli_hsm_fail(h, "journal recover: journal key", e);
+		dfi_hsm_free(h);
+		return rc;
+	}
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s", dir, DFI_JOURNAL_FILE);
+	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path };
+	struct dfi_journal_recovery *rec = calloc(1, sizeof(*rec));
+	dfi_journal *j = NULL;
+	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
+	if (e == DFI_E_JOURNAL_LOCKED) {
+		cli_errorf("journal recover: %s is in use: another writer holds its lock", path);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK) {
+		rc = cli_fail(path, e);
+	} else {
+		printf("%s: %" PRIu64 " records, covered and signed\n", path, rec->records);
+		if (rec->recoveries == 0) {
+			printf("nothing to recover\n");
+		} else {
+			printf("recovered: %" PRIu64 " line(s), %" PRIu64 " byte(s) quarantined in %s/%s/%s, "
+			       "%u recovery record(s) appended\n",
+			    rec->quarantined_lines, rec->quarantined_bytes, dir, DFI_JOURNAL_QDIR,
+			    rec->quarantine_file, rec->recoveries);
+			for (unsigned i = 0; i < rec->n_lost_intents; i++) {
+				const dfi_jrec *r = &rec->lost_intents[i];
+				char uid[2 * DFI_J_UID_MAX + 1];
+				hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+				printf("unacknowledged intent (no ChangeKey was sent): card %s AID %06" PRIX32
+				       " key %u version %u -> %u: probe this card\n",
+				    uid, r->key.aid, r->key.keyno, r->old_version, r->new_version);
+			}
+		}
+		size_t nopen = dfi_journal_open_intents(j, NULL, NULL);
+		printf("unresolved intents: %zu\n", nopen);
+		dfi_journal_close(j);
+	}
+	free(rec);
+	dfi_signer_free(s);
+	dfi_hsm_free(h);
+	return rc;
 }
 
 /* ---- verify -------------------------------------------------------------------------- */
@@ -641,7 +729,7 @@ cmd_journal(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} sub[] = { { "init", j_init }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+	} sub[] = { { "init", j_init }, { "recover", j_recover }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
 		{ "checkpoint", j_checkpoint } };
 	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
 		if (strcmp(argv[1], sub[i].name) == 0)
