@@ -131,9 +131,13 @@ perso_role(const dfi_perso *p, int app, uint8_t keyno)
 const dfi_cardkey *
 perso_factory(const dfi_perso *p, int app)
 {
+	/* An all-zero DES-family key has equal halves: the card treats it as
+	 * single DES (session keys included), so it is handed to the DESFire
+	 * layer as a DES key. */
 	if (app < 0)
 		return p->factory[DFI_KT_DES];
-	return p->factory[p->spec->apps[app].key_type];
+	dfi_keytype t = p->spec->apps[app].key_type;
+	return p->factory[t == DFI_KT_2K3DES ? DFI_KT_DES : t];
 }
 
 static dfi_err

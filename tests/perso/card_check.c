@@ -29,14 +29,24 @@ struct eq_arg {
 	uint32_t aid;
 	uint8_t keyno;
 	dfi_keytype type;
+	uint8_t version;
 	int eq;
 };
 
+/* The card stores a DES-family key with its version in the parity bits
+ * of the first eight bytes (AES keeps the version apart). */
 static dfi_err
 stored_equals(void *arg, const uint8_t *key, size_t keylen)
 {
 	struct eq_arg *a = arg;
-	a->eq = dfi_sim_key_equals(a->sim, a->aid, a->keyno, a->type, key, keylen);
+	uint8_t k[DFI_MAX_KEY_LEN];
+	if (keylen > sizeof(k))
+		return DFI_E_INVALID_ARG;
+	memcpy(k, key, keylen);
+	if (a->type != DFI_KT_AES128)
+		dfi_des_set_key_version(k, keylen, a->version);
+	a->eq = dfi_sim_key_equals(a->sim, a->aid, a->keyno, a->type, k, keylen);
+	dfi_wipe(k, sizeof(k));
 	return DFI_OK;
 }
 
@@ -61,7 +71,7 @@ dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k
 		return -1;
 	if (dfi_hsm_cardkey_diversified(hsm, base, k->type, m, mlen, k->version, &ck) != DFI_OK)
 		goto out;
-	struct eq_arg ea = { sim, aid, keyno, k->type, -1 };
+	struct eq_arg ea = { sim, aid, keyno, k->type, k->version, -1 };
 	if (dfi_cardkey_with_bytes(ck, stored_equals, &ea) != DFI_OK || ea.eq < 0)
 		goto out;
 	if (dfi_sim_key_info(sim, aid, keyno, &ki) != DFI_OK)

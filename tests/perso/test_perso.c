@@ -228,13 +228,13 @@ END_TEST
 /* One tear at APDU n (both modes), then taps until done: the card ends in
  * the target state and the journal verifies without open intents. */
 static void
-sweep(enum dfi_sim_tear_mode mode)
+sweep(const char *profile, enum dfi_sim_tear_mode mode)
 {
 	struct pfix f;
 	struct dfi_perso_result res;
 	unsigned total, n;
 
-	pf_open(&f, "reference");
+	pf_open(&f, profile);
 	{
 		dfi_sim *probe = pf_card(0x7EA2, NULL);
 		dfi_transport *t;
@@ -267,7 +267,7 @@ sweep(enum dfi_sim_tear_mode mode)
 		dfi_transport_free(t);
 		dfi_sim_free(sim);
 	}
-	fprintf(stderr, "tear %s: %u tear points, all finished\n",
+	fprintf(stderr, "%s, tear %s: %u tear points, all finished\n", profile,
 	    mode == DFI_SIM_TEAR_AFTER ? "after" : "before", total);
 	pf_journal_verifies(&f);
 	pf_close(&f);
@@ -275,13 +275,77 @@ sweep(enum dfi_sim_tear_mode mode)
 
 START_TEST(tear_sweep_after)
 {
-	sweep(DFI_SIM_TEAR_AFTER);
+	sweep("reference", DFI_SIM_TEAR_AFTER);
+	sweep("des-legacy", DFI_SIM_TEAR_AFTER);
 }
 END_TEST
 
 START_TEST(tear_sweep_before)
 {
-	sweep(DFI_SIM_TEAR_BEFORE);
+	sweep("reference", DFI_SIM_TEAR_BEFORE);
+	sweep("des-legacy", DFI_SIM_TEAR_BEFORE);
+}
+END_TEST
+
+/* The other shipped profiles: DES-family application keys (legacy and ISO
+ * authentication, versions in parity bits) and the minimal profile. */
+START_TEST(other_profiles)
+{
+	static const char *names[] = { "des-legacy", "minimal" };
+	for (size_t i = 0; i < 2; i++) {
+		struct pfix f;
+		struct dfi_perso_result res;
+		dfi_transport *t;
+		pf_open(&f, names[i]);
+		dfi_sim *sim = pf_card(0x0E0 + i, NULL);
+		OK(dfi_sim_transport_new(sim, &t));
+		tap(&f, t, &res);
+		ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s: %s", names[i],
+		    dfi_perso_outcome_name(res.outcome), res.detail);
+		assert_matches(&f, sim);
+		fprintf(stderr, "%s: %u steps, %llu APDUs (minimum %u)\n", names[i],
+		    res.steps_total, (unsigned long long)res.apdus, dfi_perso_min_apdus(f.profile));
+		ck_assert_uint_ge(res.apdus, dfi_perso_min_apdus(f.profile));
+		OK(dfi_sim_power_cycle(sim));
+		tap(&f, t, &res);
+		ck_assert_msg(res.outcome == DFI_PERSO_DONE && res.key_changes == 0, "%s again: %s",
+		    names[i], res.detail);
+		dfi_transport_free(t);
+		dfi_sim_free(sim);
+		pf_journal_verifies(&f);
+		pf_close(&f);
+	}
+}
+END_TEST
+
+/* A profile whose target key version is the factory's is refused. */
+START_TEST(version_zero_refused)
+{
+	struct pfix f;
+	char path[512], detail[256] = "";
+	struct dfi_diag diag;
+	dfi_profile *p;
+	dfi_perso *ps = NULL;
+	pf_open(&f, "minimal");
+	snprintf(path, sizeof(path), "%s/profiles/minimal.json", getenv("DFI_SOURCE_DIR"));
+	FILE *fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	static char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	char *v = strstr(buf, "\"version\": 1");
+	ck_assert_ptr_nonnull(v);
+	v[11] = '0';
+	ck_assert_msg(dfi_profile_load_buffer(&p, "v0.json", buf, n, &diag) == DFI_OK, "%s",
+	    diag.message);
+	struct dfi_perso_config pc = { .hsm = f.hsm, .journal = f.journal, .profile = p,
+		.detail = detail, .detail_cap = sizeof(detail) };
+	ck_assert_int_eq(dfi_perso_new(&ps, &pc), DFI_E_PROFILE);
+	ck_assert_ptr_null(ps);
+	ck_assert_msg(strstr(detail, "factory version") != NULL, "%s", detail);
+	dfi_profile_free(p);
+	pf_close(&f);
 }
 END_TEST
 
@@ -316,6 +380,8 @@ main(void)
 	tcase_add_test(tc, tear_sweep_after);
 	tcase_add_test(tc, tear_sweep_before);
 	tcase_add_test(tc, min_apdus_formula);
+	tcase_add_test(tc, other_profiles);
+	tcase_add_test(tc, version_zero_refused);
 	suite_add_tcase(s, tc);
 	int rc = dfi_run_suite(s);
 	pf_remove_root();
