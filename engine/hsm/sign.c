@@ -229,11 +229,8 @@ struct sign_arg {
 	size_t siglen;
 };
 
-/* Named for tests/lsan.supp: SoftHSM2 2.6.1 leaks OpenSSL objects on every
- * EdDSA signature, and it is unloaded by the time LeakSanitizer reports, so
- * its frames are anonymous; this function allocates nothing itself. */
 static CK_RV
-dfi_hsm_sign_in_module(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct sign_arg *a = argp;
 	CK_MECHANISM m = { a->sg->alg == DFI_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA, NULL, 0 };
@@ -270,7 +267,7 @@ hs_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
 		a.msg = digest;
 		a.len = sizeof(digest);
 	}
-	dfi_err e = dfi_hsm_run(sg->h, "C_Sign", dfi_hsm_sign_in_module, &a);
+	dfi_err e = dfi_hsm_run(sg->h, "C_Sign", op_sign, &a);
 	if (e != DFI_OK)
 		return e;
 	if (a.siglen != 64)
