@@ -34,7 +34,9 @@ load_module(dfi_hsm *h, const char *module)
 		if (h->fl == NULL)
 			return DFI_E_HSM_MODULE;
 	}
+	DFI_LSAN_OFF();
 	CK_RV rv = p11_kit_module_initialize(h->fl);
+	DFI_LSAN_ON();
 	atomic_fetch_add(&h->calls, 1);
 	if (rv != CKR_OK) {
 		dfi_hsm_fail(h, "C_Initialize", rv);
@@ -131,7 +133,9 @@ dfi_hsm_free(dfi_hsm *h)
 		return;
 	if (h->fl != NULL && h->initialized) {
 		dfi_hsm_pool_close(h);
+		DFI_LSAN_OFF();
 		p11_kit_module_finalize(h->fl);
+		DFI_LSAN_ON();
 	}
 	if (h->registered != NULL)
 		p11_kit_modules_release(h->registered);
