@@ -188,21 +188,16 @@ read_app(struct tap *tp, int i)
 			return DFI_E_CARD_CONFLICT;
 		}
 	}
-	/* The other keys: a key at its target version is taken as such (the
-	 * final verification authenticates with it); a key still to be
-	 * changed is confirmed now, before anything is written. */
+	/* The other keys, each confirmed by an authentication before anything
+	 * is written: a key that matches no candidate leaves the card as found.
+	 * (The final verification then needs no new authentication for them.) */
 	for (size_t k = 0; k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn == 0)
 			continue;
-		e = perso_resolve_key(tp, i, kn, 0);
+		e = perso_resolve_key(tp, i, kn, 1);
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
-		if (!as->keys[kn].at_target && !as->keys[kn].confirmed) {
-			e = perso_resolve_key(tp, i, kn, 1);
-			if (e != DFI_OK || tp->unknown_keys)
-				return e;
-		}
 	}
 	for (size_t k = 0; k < a->nkeys; k++)
 		any_target |= as->keys[a->keys[k].number].at_target;
