@@ -7,9 +7,10 @@
  *
  * Every card is reached through a guard transport that enforces the
  * two-phase rule while the engine runs: when a ChangeKey (INS C4/C6) is
- * about to leave, the station's journal file must verify with the public
- * key and hold an unresolved intent for this card, application and key
- * number, covered by a signed checkpoint. Otherwise the case fails. The
+ * about to leave, the station's journal file must verify (records, tree,
+ * checkpoints; the signatures are checked at the end of the case) and hold
+ * an unresolved intent for this card, application and key number, covered
+ * by a checkpoint. Otherwise the case fails. The
  * guard can also kill the process (SIGKILL) before the k-th APDU is sent or
  * after its response came back.
  */
@@ -40,6 +41,7 @@ struct tear_env {
 	dfi_batch *batch;
 	dfi_batch_row *row;
 	unsigned seq;        /* unique case numbers */
+	int file_cards;      /* cases keep the card in an image file (else memory) */
 };
 
 /* Makes the token (make-dev-token.sh, once) and opens everything. module
@@ -71,7 +73,8 @@ struct tear_card {
 	uint8_t uid[DFI_SIM_UID_LEN];
 };
 
-/* Opens (or creates in factory state) the card image at image. */
+/* Opens (or creates in factory state) the card image at image; NULL = a
+ * memory-only card (same committed-state semantics, no file). */
 int tear_card_open(struct tear_card *c, const char *image, char *why, size_t cap);
 void tear_card_close(struct tear_card *c);
 
@@ -97,11 +100,15 @@ struct tear_station {
 	dfi_journal *j;
 	dfi_perso *p;
 	struct dfi_journal_recovery rec; /* of the last open */
+	const struct dfi_journal_io *io; /* NULL: POSIX */
 };
 
 /* create = 1: a new journal in dir; 0: open the existing one (recovery). */
 int tear_station_open(struct tear_station *s, struct tear_env *e, const char *dir,
     const char *name, int create, char *why, size_t cap);
+/* The same with the journal's file operations through io (NULL: POSIX). */
+int tear_station_open_io(struct tear_station *s, struct tear_env *e, const char *dir,
+    const char *name, int create, const struct dfi_journal_io *io, char *why, size_t cap);
 void tear_station_close(struct tear_station *s);
 /* Close and open again: what a restarted station does. */
 int tear_station_reopen(struct tear_station *s, char *why, size_t cap);
@@ -114,7 +121,8 @@ struct tear_case {
 	struct tear_station s;
 };
 
-/* dir/card.img (factory card), dir/j (new journal, station "station-a"). */
+/* dir/card.img (factory card; in memory unless e->file_cards), dir/j (new
+ * journal, station "station-a"). */
 int tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap);
 /* Closes both and removes the directory. */
 void tear_case_close(struct tear_case *k);

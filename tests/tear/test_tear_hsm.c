@@ -69,6 +69,7 @@ START_TEST(hsm_fault_every_call)
 	struct dfi_perso_result res;
 	char why[600], label[160];
 	unsigned absorbed = 0, failed_clearly = 0, unclear = 0;
+	char absorbed_names[400] = "";
 	memset(&t, 0, sizeof(t));
 	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
 	ctl_open(&c);
@@ -103,6 +104,10 @@ START_TEST(hsm_fault_every_call)
 		    (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED);
 		if (done) {
 			absorbed++;
+			size_t al = strlen(absorbed_names);
+			if (al + strlen(fn) + 2 < sizeof(absorbed_names))
+				snprintf(absorbed_names + al, sizeof(absorbed_names) - al, "%s%s",
+				    al ? " " : "", fn);
 		} else if (clear_error(r, &res)) {
 			failed_clearly++;
 		} else {
@@ -129,7 +134,8 @@ START_TEST(hsm_fault_every_call)
 		tear_case_close(&k);
 	}
 	printf("hsm faults: %lu calls faulted: %u failed with a clear error, %u absorbed "
-	       "(tap finished), %u unclear\n", n, failed_clearly, absorbed, unclear);
+	       "(tap finished: %s), %u unclear\n", n, failed_clearly, absorbed,
+	    absorbed ? absorbed_names : "-", unclear);
 	tear_tally_print(&t, "hsm faults");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.cases, n);

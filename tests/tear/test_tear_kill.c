@@ -10,7 +10,10 @@
  *   p11 k:         at the k-th PKCS#11 call of the tap (faultp11 raises it
  *                  instead of making the call): inside key diversification,
  *                  authentication, and the checkpoint signature of a
- *                  journal append (records written, not yet covered).
+ *                  journal append;
+ *   journal k:     in the k-th write of the journal (one append = records
+ *                  and their checkpoint in one pwrite): half of it reaches
+ *                  the file, then the process dies, leaving a torn tail.
  * for k over the whole clean tap. The parent then restarts the station:
  * opens the journal (the writer quarantines an uncovered tail and appends a
  * recovery record), loads the card image as the card left it, and taps
@@ -31,6 +34,97 @@
 
 #include "faultp11.h"
 #include "tear_fix.h"
+
+/* Journal file operations: POSIX, counting pwrites, killing in the k-th
+ * after half of it is written. */
+struct jio {
+	struct dfi_journal_io io;
+	const struct dfi_journal_io *posix;
+	unsigned long k, n;
+};
+
+static int
+j_open(void *c, const char *p, int f, mode_t m)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->open(x->ctx, p, f, m);
+}
+static int
+j_openat(void *c, int d, const char *p, int f, mode_t m)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->openat(x->ctx, d, p, f, m);
+}
+static ssize_t
+j_pwrite(void *c, int fd, const void *b, size_t n, off_t o)
+{
+	struct jio *j = c;
+	const struct dfi_journal_io *x = j->posix;
+	if (++j->n == j->k) {
+		if (x->pwrite(x->ctx, fd, b, n / 2, o) < 0)
+			_exit(12);
+		raise(SIGKILL);
+	}
+	return x->pwrite(x->ctx, fd, b, n, o);
+}
+static ssize_t
+j_pread(void *c, int fd, void *b, size_t n, off_t o)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->pread(x->ctx, fd, b, n, o);
+}
+static int
+j_fdatasync(void *c, int fd)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->fdatasync(x->ctx, fd);
+}
+static int
+j_fsync(void *c, int fd)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->fsync(x->ctx, fd);
+}
+static int
+j_ftruncate(void *c, int fd, off_t l)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->ftruncate(x->ctx, fd, l);
+}
+static int
+j_flock(void *c, int fd, int op)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->flock(x->ctx, fd, op);
+}
+static int
+j_close(void *c, int fd)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->close(x->ctx, fd);
+}
+static int
+j_renameat(void *c, int a, const char *p, int b, const char *q)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->renameat(x->ctx, a, p, b, q);
+}
+static int
+j_mkdirat(void *c, int d, const char *p, mode_t m)
+{
+	const struct dfi_journal_io *x = ((struct jio *)c)->posix;
+	return x->mkdirat(x->ctx, d, p, m);
+}
+
+static void
+jio_init(struct jio *j, unsigned long k)
+{
+	memset(j, 0, sizeof(*j));
+	j->posix = dfi_journal_io_posix();
+	j->k = k;
+	j->io = (struct dfi_journal_io){ j_open, j_openat, j_pwrite, j_pread, j_fdatasync, j_fsync,
+		j_ftruncate, j_flock, j_close, j_renameat, j_mkdirat, j };
+}
 
 #define CHILD_NOT_REACHED 10
 #define CHILD_SETUP_FAILED 11
@@ -64,8 +158,10 @@ child_main(char **argv)
 		goto setup;
 	snprintf(image, sizeof(image), "%s/card.img", dir);
 	snprintf(jdir, sizeof(jdir), "%s/j", dir);
+	struct jio jio;
+	jio_init(&jio, 0);
 	if (tear_card_open(&c, image, why, sizeof(why)) != 0 ||
-	    tear_station_open(&s, &e, jdir, "station-a", 0, why, sizeof(why)) != 0)
+	    tear_station_open_io(&s, &e, jdir, "station-a", 0, &jio.io, why, sizeof(why)) != 0)
 		goto setup;
 	if (strcmp(mode, "p11") == 0) {
 		faultp11_arm_fn kill_at = p11_fn("faultp11_arm_kill");
@@ -74,6 +170,9 @@ child_main(char **argv)
 			goto setup;
 		}
 		kill_at(k);
+	} else if (strcmp(mode, "journal") == 0) {
+		jio.n = 0;
+		jio.k = k;
 	} else {
 		tear_guard_kill_at(&c, k, strcmp(mode, "apdu-after") == 0);
 	}
@@ -103,18 +202,18 @@ run_child(struct tear_env *e, const char *dir, const char *mode, unsigned long k
 	}
 	/* Bounded wait: a child that hangs is killed and reported. */
 	int st = 0;
-	for (int i = 0; i < 1200; i++) {
+	for (int i = 0; i < 30000; i++) {
 		pid_t w = waitpid(pid, &st, WNOHANG);
 		if (w == pid)
 			break;
 		if (w < 0)
 			return tear_fail(why, cap, "waitpid: %s", strerror(errno));
-		if (i == 1199) {
+		if (i == 29999) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			return tear_fail(why, cap, "child hung (killed after 60 s)");
 		}
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		struct timespec ts = { 0, 2 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
@@ -176,21 +275,30 @@ START_TEST(kill_every_step)
 	memset(&t, 0, sizeof(t));
 	memset(&n, 0, sizeof(n));
 	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	e.file_cards = 1; /* the card outlives the killed process */
 	faultp11_arm_fn arm = p11_fn("faultp11_arm");
 	faultp11_calls_fn calls;
 	*(void **)&calls = (void *)p11_fn("faultp11_calls");
 	ck_assert(arm != NULL && calls != NULL);
 
 	ck_assert_msg(tear_case_open(&e, &kc, why, sizeof(why)) == 0, "%s", why);
+	struct jio jio;
+	jio_init(&jio, 0);
+	tear_station_close(&kc.s);
+	ck_assert_msg(tear_station_open_io(&kc.s, &e, kc.jdir, "station-a", 0, &jio.io, why,
+	    sizeof(why)) == 0, "%s", why);
+	jio.n = 0;
 	arm(0);
 	ck_assert_int_eq(tear_tap(&kc.c, &kc.s, &res), DFI_OK);
+	unsigned long jwrites = jio.n;
 	unsigned long p11 = calls();
 	unsigned long apdus = tear_guard_apdus(&kc.c);
 	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "clean run: %s (%s)",
 	    dfi_perso_outcome_name(res.outcome), res.detail);
 	ck_assert_msg(tear_check(&kc.c, &kc.s, why, sizeof(why)) == 1, "clean run: %s", why);
 	tear_case_close(&kc);
-	printf("kill: a clean tap is %lu APDUs and %lu PKCS#11 calls\n", apdus, p11);
+	printf("kill: a clean tap is %lu APDUs, %lu PKCS#11 calls and %lu journal writes\n", apdus,
+	    p11, jwrites);
 	fflush(stdout);
 
 	for (unsigned long k = 1; k <= apdus; k++)
@@ -199,13 +307,17 @@ START_TEST(kill_every_step)
 		kill_case(&e, &t, &n, "apdu-after", k);
 	for (unsigned long k = 1; k <= p11; k++)
 		kill_case(&e, &t, &n, "p11", k);
+	for (unsigned long k = 1; k <= jwrites; k++)
+		kill_case(&e, &t, &n, "journal", k);
 
 	printf("kill: %u kill points not reached, %u restarts quarantined a journal tail, "
 	       "%u recovery records\n", n.not_reached, n.quarantines, n.recovery_records);
 	tear_tally_print(&t, "kill");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.recovered, t.cases);
-	ck_assert_uint_ge(t.cases, 2 * apdus);
+	ck_assert_uint_ge(t.cases, 2 * apdus + p11);
+	if (jwrites > 0)
+		ck_assert_uint_gt(n.quarantines, 0);
 }
 END_TEST
 
