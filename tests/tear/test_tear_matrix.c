@@ -17,8 +17,10 @@
  * ChangeKey ever left without a durable, signed intent (guard transport).
  *
  * The part to run is argv[1]: singles, pairs-before or pairs-after. A stride
- * S > 1 (argv[2]; sanitizer builds) runs the pairs whose M = N mod S only,
- * a deterministic subset; the output says so.
+ * S > 1 (argv[2]; sanitizer builds) runs the pairs with M = N + 1 (mod S) only,
+ * a deterministic subset; the output says so. "case N MODE [M MODE2]" runs
+ * one case (with TEAR_VERBOSE=1 the engine's progress, with TEAR_APDUS=1 too
+ * every APDU, on stderr).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,9 @@
 
 static const char *part = "singles";
 static unsigned stride = 1;
+/* "case N MODE [M MODE2]": one case, to reproduce (with TEAR_VERBOSE=1). */
+static unsigned one_n, one_m;
+static enum dfi_sim_tear_mode one_mode, one_mode2;
 
 static double
 now_s(void)
@@ -174,7 +179,13 @@ START_TEST(tear_matrix)
 	unsigned c = clean_run(&e);
 	double t0 = now_s();
 
-	if (strcmp(part, "singles") == 0) {
+	if (strcmp(part, "case") == 0) {
+		if (one_m == 0)
+			single(&e, &t, one_n, one_mode);
+		else
+			(void)pair(&e, &t, one_n, one_mode, one_m, one_mode2);
+		ck_assert_uint_eq(t.cases, 1);
+	} else if (strcmp(part, "singles") == 0) {
 		for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
 			for (unsigned n = 1; n <= c; n++)
 				single(&e, &t, n, (enum dfi_sim_tear_mode)m);
@@ -185,7 +196,7 @@ START_TEST(tear_matrix)
 		ck_assert_msg(strcmp(part, "pairs-before") == 0 || strcmp(part, "pairs-after") == 0,
 		    "unknown part %s", part);
 		if (stride > 1)
-			printf("%s: sanitizer build: the pairs with M = N mod %u only (a deterministic "
+			printf("%s: sanitizer build: the pairs with M = N + 1 (mod %u) only (a deterministic "
 			    "1/%u subset); the release build runs all\n", part, stride, stride);
 		for (unsigned n = 1; n <= c; n++) {
 			if (n % 10 == 0) {
@@ -213,13 +224,31 @@ START_TEST(tear_matrix)
 }
 END_TEST
 
+static enum dfi_sim_tear_mode
+mode_arg(const char *s)
+{
+	return strcmp(s, "after") == 0 ? DFI_SIM_TEAR_AFTER : DFI_SIM_TEAR_BEFORE;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc > 1)
 		part = argv[1];
-	if (argc > 2)
+	if (strcmp(part, "case") == 0) {
+		if (argc != 4 && argc != 6) {
+			fprintf(stderr, "usage: %s case N before|after [M before|after]\n", argv[0]);
+			return 2;
+		}
+		one_n = (unsigned)strtoul(argv[2], NULL, 10);
+		one_mode = mode_arg(argv[3]);
+		if (argc == 6) {
+			one_m = (unsigned)strtoul(argv[4], NULL, 10);
+			one_mode2 = mode_arg(argv[5]);
+		}
+	} else if (argc > 2) {
 		stride = (unsigned)strtoul(argv[2], NULL, 10);
+	}
 	if (stride == 0)
 		stride = 1;
 	Suite *s = suite_create("tear");
