@@ -21,6 +21,7 @@
 struct tear_guard {
 	dfi_transport *inner;
 	const char *jfile;      /* the current station's journal.log */
+	const struct tear_jtrack *track; /* its I/O, NULL when not tracked */
 	struct tear_env *env;
 	uint8_t uid[DFI_SIM_UID_LEN];
 	int64_t aid;            /* selected application, -1 unknown */
@@ -92,6 +93,11 @@ check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 	}
 	if (g->jfile == NULL) {
 		violation(g, "ChangeKey with no journal attached");
+		return;
+	}
+	if (g->track != NULL && g->track->ndirty != 0) {
+		violation(g, "ChangeKey aid %06X key %u while the journal has writes not yet synced",
+		    (unsigned)g->aid, capdu[5] & 0x0F);
 		return;
 	}
 	struct intent_find f;
@@ -221,6 +227,109 @@ tear_guard_kill_at(struct tear_card *c, uint64_t k, int after)
 	c->g->kill_after = after;
 }
 
+/* ---- journal I/O tracking ------------------------------------------------ */
+
+static const struct dfi_journal_io *
+px(void *c)
+{
+	return ((struct tear_jtrack *)c)->posix;
+}
+
+static void
+undirty(struct tear_jtrack *t, int fd)
+{
+	for (unsigned i = 0; i < t->ndirty; i++)
+		if (t->dirty[i] == fd) {
+			t->dirty[i] = t->dirty[--t->ndirty];
+			return;
+		}
+}
+
+static int
+t_open(void *c, const char *p, int f, mode_t m)
+{
+	return px(c)->open(px(c)->ctx, p, f, m);
+}
+static int
+t_openat(void *c, int d, const char *p, int f, mode_t m)
+{
+	return px(c)->openat(px(c)->ctx, d, p, f, m);
+}
+static ssize_t
+t_pwrite(void *c, int fd, const void *b, size_t n, off_t o)
+{
+	struct tear_jtrack *t = c;
+	t->writes++;
+	unsigned i;
+	for (i = 0; i < t->ndirty && t->dirty[i] != fd; i++)
+		;
+	if (i == t->ndirty && t->ndirty < 8)
+		t->dirty[t->ndirty++] = fd;
+	return px(c)->pwrite(px(c)->ctx, fd, b, n, o);
+}
+static ssize_t
+t_pread(void *c, int fd, void *b, size_t n, off_t o)
+{
+	return px(c)->pread(px(c)->ctx, fd, b, n, o);
+}
+static int
+t_fdatasync(void *c, int fd)
+{
+	int r = px(c)->fdatasync(px(c)->ctx, fd);
+	if (r == 0) {
+		((struct tear_jtrack *)c)->syncs++;
+		undirty(c, fd);
+	}
+	return r;
+}
+static int
+t_fsync(void *c, int fd)
+{
+	int r = px(c)->fsync(px(c)->ctx, fd);
+	if (r == 0) {
+		((struct tear_jtrack *)c)->syncs++;
+		undirty(c, fd);
+	}
+	return r;
+}
+static int
+t_ftruncate(void *c, int fd, off_t l)
+{
+	return px(c)->ftruncate(px(c)->ctx, fd, l);
+}
+static int
+t_flock(void *c, int fd, int op)
+{
+	return px(c)->flock(px(c)->ctx, fd, op);
+}
+static int
+t_close(void *c, int fd)
+{
+	/* A written file closed unsynced stays unsynced: keep the mark only
+	 * while the descriptor lives (its number may be reused). */
+	undirty(c, fd);
+	return px(c)->close(px(c)->ctx, fd);
+}
+static int
+t_renameat(void *c, int a, const char *p, int b, const char *q)
+{
+	return px(c)->renameat(px(c)->ctx, a, p, b, q);
+}
+static int
+t_mkdirat(void *c, int d, const char *p, mode_t m)
+{
+	return px(c)->mkdirat(px(c)->ctx, d, p, m);
+}
+
+static void
+track_init(struct tear_jtrack *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->posix = dfi_journal_io_posix();
+	t->io = (struct dfi_journal_io){ t_open, t_openat, t_pwrite, t_pread, t_fdatasync, t_fsync,
+		t_ftruncate, t_flock, t_close, t_renameat, t_mkdirat, t };
+}
+
 /* ---- card --------------------------------------------------------------- */
 
 int
@@ -327,7 +436,8 @@ tear_station_open_io(struct tear_station *s, struct tear_env *e, const char *dir
 {
 	memset(s, 0, sizeof(*s));
 	s->env = e;
-	s->io = io;
+	track_init(&s->track);
+	s->io = io != NULL ? io : &s->track.io;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	snprintf(s->file, sizeof(s->file), "%s/%s", dir, DFI_JOURNAL_FILE);
 	snprintf(s->name, sizeof(s->name), "%s", name);
@@ -381,6 +491,7 @@ tear_tap(struct tear_card *c, struct tear_station *s, struct dfi_perso_result *r
 {
 	memset(res, 0, sizeof(*res));
 	c->g->jfile = s->file;
+	c->g->track = s->io == &s->track.io ? &s->track : NULL;
 	c->g->env = s->env;
 	/* A tap is a fresh presentation: the card leaves the field first (it
 	 * loses any authentication of the previous tap), then comes back. */

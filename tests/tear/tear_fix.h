@@ -92,6 +92,17 @@ uint64_t tear_guard_change_key_at(const struct tear_card *c, unsigned i);
 
 /* ---- station ------------------------------------------------------------ */
 
+/* The journal's file operations as the stations see them: POSIX, with a
+ * note of which descriptors were written and not yet synced, so the guard
+ * can tell whether an intent is on stable storage when a ChangeKey leaves. */
+struct tear_jtrack {
+	struct dfi_journal_io io;
+	const struct dfi_journal_io *posix;
+	int dirty[8];           /* fds written since their last (fdata)sync */
+	unsigned ndirty;
+	unsigned long writes, syncs;
+};
+
 struct tear_station {
 	struct tear_env *env;
 	char dir[512];            /* journal directory */
@@ -100,7 +111,8 @@ struct tear_station {
 	dfi_journal *j;
 	dfi_perso *p;
 	struct dfi_journal_recovery rec; /* of the last open */
-	const struct dfi_journal_io *io; /* NULL: POSIX */
+	const struct dfi_journal_io *io; /* the caller's, or &track.io */
+	struct tear_jtrack track;        /* used when the caller gave none */
 };
 
 /* create = 1: a new journal in dir; 0: open the existing one (recovery). */
