@@ -12,7 +12,6 @@
 #include "tear_fix.h"
 
 #define SIGNER_URI "pkcs11:token=dfissue-dev;object=journal;type=private"
-#define fail tear_fail
 
 int
 tear_fail(char *why, size_t cap, const char *fmt, ...)
@@ -54,14 +53,14 @@ load_profile(struct tear_env *e, char *why, size_t cap)
 	char path[600];
 	struct dfi_diag diag;
 	if (src == NULL)
-		return fail(why, cap, "DFI_SOURCE_DIR not set");
+		return tear_fail(why, cap, "DFI_SOURCE_DIR not set");
 	snprintf(path, sizeof(path), "%s/profiles/reference.json", src);
 	if (dfi_profile_load(&e->profile, path, &diag) != DFI_OK)
-		return fail(why, cap, "profile: %s", diag.message);
+		return tear_fail(why, cap, "profile: %s", diag.message);
 	snprintf(path, sizeof(path), "%s/profiles/reference-batch.csv", src);
 	if (dfi_batch_open(&e->batch, path, &diag) != DFI_OK ||
 	    dfi_batch_next(e->batch, &e->row, &diag) != DFI_OK || e->row == NULL)
-		return fail(why, cap, "batch: %s", diag.message);
+		return tear_fail(why, cap, "batch: %s", diag.message);
 	return 0;
 }
 
@@ -81,12 +80,12 @@ tear_env_open_hsm(struct tear_env *e, char *why, size_t cap)
 	cfg.detail_cap = sizeof(detail);
 	dfi_err r = dfi_hsm_open(&e->hsm, &cfg);
 	if (r != DFI_OK)
-		return fail(why, cap, "dfi_hsm_open: %s (%s)", dfi_strerror(r), detail);
+		return tear_fail(why, cap, "dfi_hsm_open: %s (%s)", dfi_strerror(r), detail);
 	r = dfi_hsm_signer_new(e->hsm, SIGNER_URI, &e->signer);
 	if (r == DFI_OK)
 		r = dfi_jpubkey_from_signer(e->signer, &e->pub);
 	if (r != DFI_OK)
-		return fail(why, cap, "journal key: %s", dfi_strerror(r));
+		return tear_fail(why, cap, "journal key: %s", dfi_strerror(r));
 	return 0;
 }
 
@@ -109,14 +108,18 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 	char cmd[1600];
 	memset(e, 0, sizeof(*e));
 	if (src == NULL || bld == NULL)
-		return fail(why, cap, "DFI_SOURCE_DIR / DFI_BUILD_DIR not set");
+		return tear_fail(why, cap, "DFI_SOURCE_DIR / DFI_BUILD_DIR not set");
 	if (existing_root != NULL) {
 		snprintf(e->root, sizeof(e->root), "%s", existing_root);
 	} else {
-		snprintf(e->root, sizeof(e->root), "%s/dfi-tear.XXXXXX",
-		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+		const char *base = getenv("TEAR_ROOT");
+		if (base != NULL)
+			snprintf(e->root, sizeof(e->root), "%s/env.XXXXXX", base);
+		else
+			snprintf(e->root, sizeof(e->root), "%s/dfi-tear.XXXXXX",
+			    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 		if (mkdtemp(e->root) == NULL)
-			return fail(why, cap, "mkdtemp: %s", strerror(errno));
+			return tear_fail(why, cap, "mkdtemp: %s", strerror(errno));
 		e->own_root = 1;
 	}
 	snprintf(e->token, sizeof(e->token), "%s/dev", e->root);
@@ -126,14 +129,14 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 		    "'%s/hsm-config/make-dev-token.sh' '%s' '%s/bin/dfissue' >/dev/null </dev/null",
 		    src, e->token, bld);
 		if (system(cmd) != 0)
-			return fail(why, cap, "make-dev-token.sh failed");
+			return tear_fail(why, cap, "make-dev-token.sh failed");
 		if (mkdir(e->cases, 0700) != 0)
-			return fail(why, cap, "mkdir %s: %s", e->cases, strerror(errno));
+			return tear_fail(why, cap, "mkdir %s: %s", e->cases, strerror(errno));
 	}
 	if (module == NULL)
 		module = getenv("SOFTHSM2_MODULE");
 	if (module == NULL)
-		return fail(why, cap, "SOFTHSM2_MODULE not set");
+		return tear_fail(why, cap, "SOFTHSM2_MODULE not set");
 	snprintf(e->module, sizeof(e->module), "%s", module);
 	if (tear_env_open_hsm(e, why, cap) != 0)
 		return -1;
@@ -159,3 +162,24 @@ tear_env_case_dir(struct tear_env *e, char *path, size_t cap)
 	return mkdir(path, 0700) == 0 ? 0 : -1;
 }
 
+
+int
+tear_run_suite(Suite *s)
+{
+	/* check runs each test in a child that exits at a failed assertion:
+	 * the temporary tree lives under a directory this parent removes. */
+	char root[256];
+	snprintf(root, sizeof(root), "%s/dfi-tear.XXXXXX",
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	if (mkdtemp(root) == NULL) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	setenv("TEAR_ROOT", root, 1);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tear_rmtree(root);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -14,7 +14,6 @@
 
 #define ORIGIN "dfissue.test/tear"
 
-#define fail tear_fail
 
 /* ---- guard transport ---------------------------------------------------- */
 
@@ -346,24 +345,24 @@ tear_card_open(struct tear_card *c, const char *image, char *why, size_t cap)
 	cfg.no_fsync = true;
 	dfi_err r = dfi_sim_new(&c->sim, &cfg);
 	if (r != DFI_OK)
-		return fail(why, cap, "dfi_sim_new %s: %s", image != NULL ? image : "(memory)",
+		return tear_fail(why, cap, "dfi_sim_new %s: %s", image != NULL ? image : "(memory)",
 		    dfi_strerror(r));
 	dfi_sim_uid(c->sim, c->uid);
 	dfi_transport *inner;
 	r = dfi_sim_transport_new(c->sim, &inner);
 	if (r != DFI_OK)
-		return fail(why, cap, "sim transport: %s", dfi_strerror(r));
+		return tear_fail(why, cap, "sim transport: %s", dfi_strerror(r));
 	c->g = calloc(1, sizeof(*c->g));
 	if (c->g == NULL) {
 		dfi_transport_free(inner);
-		return fail(why, cap, "out of memory");
+		return tear_fail(why, cap, "out of memory");
 	}
 	c->g->inner = inner;
 	memcpy(c->g->uid, c->uid, sizeof(c->uid));
 	r = dfi_transport_new(&c->t, &guard_ops, c->g);
 	if (r != DFI_OK) {
 		c->g = NULL;
-		return fail(why, cap, "guard transport: %s", dfi_strerror(r));
+		return tear_fail(why, cap, "guard transport: %s", dfi_strerror(r));
 	}
 	return 0;
 }
@@ -398,12 +397,12 @@ station_handles(struct tear_station *s, int create, char *why, size_t cap)
 	if (create) {
 		r = dfi_journal_create(s->dir, ORIGIN, s->env->signer, &jo);
 		if (r != DFI_OK)
-			return fail(why, cap, "journal create %s: %s", s->dir, dfi_strerror(r));
+			return tear_fail(why, cap, "journal create %s: %s", s->dir, dfi_strerror(r));
 	}
 	memset(&s->rec, 0, sizeof(s->rec));
 	r = dfi_journal_open(&s->j, s->dir, s->env->signer, &jo, &s->rec);
 	if (r != DFI_OK)
-		return fail(why, cap, "journal open %s: %s", s->dir, dfi_strerror(r));
+		return tear_fail(why, cap, "journal open %s: %s", s->dir, dfi_strerror(r));
 	struct dfi_perso_config pc;
 	char detail[256] = "";
 	memset(&pc, 0, sizeof(pc));
@@ -419,7 +418,7 @@ station_handles(struct tear_station *s, int create, char *why, size_t cap)
 	}
 	r = dfi_perso_new(&s->p, &pc);
 	if (r != DFI_OK)
-		return fail(why, cap, "dfi_perso_new: %s (%s)", dfi_strerror(r), detail);
+		return tear_fail(why, cap, "dfi_perso_new: %s (%s)", dfi_strerror(r), detail);
 	return 0;
 }
 
@@ -467,7 +466,7 @@ tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap)
 {
 	memset(k, 0, sizeof(*k));
 	if (tear_env_case_dir(e, k->dir, sizeof(k->dir)) != 0)
-		return fail(why, cap, "case directory: %s", strerror(errno));
+		return tear_fail(why, cap, "case directory: %s", strerror(errno));
 	snprintf(k->image, sizeof(k->image), "%s/card.img", k->dir);
 	snprintf(k->jdir, sizeof(k->jdir), "%s/j", k->dir);
 	if (tear_card_open(&k->c, e->file_cards ? k->image : NULL, why, cap) != 0)
@@ -516,7 +515,7 @@ tear_finish(struct tear_card *c, struct tear_station *s, unsigned max_taps, int 
 	for (unsigned i = 0; i < max_taps; i++) {
 		dfi_err r = tear_tap(c, s, &res);
 		if (r != DFI_OK) {
-			fail(why, cap, "tap %u: dfi_perso_card: %s (%s)", i + 1, dfi_strerror(r),
+			tear_fail(why, cap, "tap %u: dfi_perso_card: %s (%s)", i + 1, dfi_strerror(r),
 			    res.detail);
 			if (s->j != NULL && tear_station_reopen(s, why, cap) != 0)
 				return DFI_PERSO_FAILED;
@@ -527,7 +526,7 @@ tear_finish(struct tear_card *c, struct tear_station *s, unsigned max_taps, int 
 			*unknown = 1;
 		if (last == DFI_PERSO_DONE || last == DFI_PERSO_RESUMED)
 			return last;
-		fail(why, cap, "tap %u: %s: %s (%s)", i + 1, dfi_perso_outcome_name(last),
+		tear_fail(why, cap, "tap %u: %s: %s (%s)", i + 1, dfi_perso_outcome_name(last),
 		    dfi_strerror(res.err), res.detail);
 	}
 	return last;
@@ -572,11 +571,11 @@ tear_journal_ok(struct tear_env *e, const char *file, char *why, size_t cap)
 	struct dfi_jverify_result res;
 	dfi_err r = dfi_journal_verify_file(file, &o, &res);
 	if (r != DFI_OK) {
-		fail(why, cap, "journal does not verify: %s (%s)", dfi_strerror(r), jc.finding);
+		tear_fail(why, cap, "journal does not verify: %s (%s)", dfi_strerror(r), jc.finding);
 		return 0;
 	}
 	if (jc.unresolved != 0 || res.unresolved != 0) {
-		fail(why, cap, "journal has %llu unresolved intent(s), first %s",
+		tear_fail(why, cap, "journal has %llu unresolved intent(s), first %s",
 		    (unsigned long long)res.unresolved, jc.first_unresolved);
 		return 0;
 	}
@@ -595,7 +594,7 @@ tear_check(struct tear_card *c, struct tear_station *s, char *why, size_t cap)
 {
 	char g[320];
 	if (tear_guard_violations(c, g, sizeof(g)) != 0) {
-		fail(why, cap, "two-phase rule broken: %s", g);
+		tear_fail(why, cap, "two-phase rule broken: %s", g);
 		return 0;
 	}
 	int m = dfi_test_card_matches_profile(c->sim, s->env->hsm, s->env->profile, s->env->row,
@@ -607,7 +606,7 @@ tear_check(struct tear_card *c, struct tear_station *s, char *why, size_t cap)
 	unsigned open = 0;
 	size_t n = dfi_journal_open_intents(s->j, count_open, &open);
 	if (n != 0 || open != 0) {
-		fail(why, cap, "the writer still has %zu open intent(s)", n);
+		tear_fail(why, cap, "the writer still has %zu open intent(s)", n);
 		return 0;
 	}
 	return 1;

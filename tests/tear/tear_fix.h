@@ -17,6 +17,7 @@
 #ifndef DFI_TEAR_FIX_H
 #define DFI_TEAR_FIX_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,11 @@ int tear_env_case_dir(struct tear_env *e, char *path, size_t cap);
 int tear_fail(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* rm -rf of a case directory. */
 void tear_rmtree(const char *path);
+
+/* Runs a check suite with every fixture directory under one temporary
+ * directory ($TEAR_ROOT) that is removed afterwards, even when a test
+ * failed; returns the exit status. */
+int tear_run_suite(Suite *s);
 
 /* ---- card --------------------------------------------------------------- */
 

@@ -120,5 +120,5 @@ main(void)
 	TCase *tc = tcase_create("faultp11");
 	tcase_add_test(tc, every_call_fails_once);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return tear_run_suite(s);
 }

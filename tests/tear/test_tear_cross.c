@@ -99,5 +99,5 @@ main(void)
 	tcase_set_timeout(tc, 0);
 	tcase_add_test(tc, cross_station);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return tear_run_suite(s);
 }

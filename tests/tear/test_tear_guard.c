@@ -89,5 +89,5 @@ main(void)
 	TCase *tc = tcase_create("guard");
 	tcase_add_test(tc, guard_sees_violations);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return tear_run_suite(s);
 }

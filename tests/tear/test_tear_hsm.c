@@ -151,5 +151,5 @@ main(void)
 	tcase_set_timeout(tc, 0);
 	tcase_add_test(tc, hsm_fault_every_call);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return tear_run_suite(s);
 }

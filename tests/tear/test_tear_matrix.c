@@ -256,5 +256,5 @@ main(int argc, char **argv)
 	tcase_set_timeout(tc, 0);
 	tcase_add_test(tc, tear_matrix);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return tear_run_suite(s);
 }
