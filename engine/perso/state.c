@@ -230,7 +230,12 @@ perso_read_state(struct tap *tp)
 	int factory;
 	dfi_err e;
 
-	e = dfi_desfire_get_version(tp->d, &tp->ver);
+	/* A card that stayed in the field keeps the session of an earlier
+	 * connection (PC/SC does not reset it): selecting the PICC level ends
+	 * it, so the card answers unprotected as this session expects. */
+	e = dfi_desfire_select_application(tp->d, 0);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_version(tp->d, &tp->ver);
 	if (e != DFI_OK)
 		return e;
 	if (tp->ver.hw_type != 0x01) {

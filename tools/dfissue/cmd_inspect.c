@@ -73,7 +73,10 @@ inspect_raw(dfi_transport *t)
 	e = dfi_desfire_new(&d, t);
 	if (e != DFI_OK)
 		return cli_fail("inspect", e);
-	e = dfi_desfire_get_version(d, &v);
+	/* End any session an earlier connection left on the card. */
+	e = dfi_desfire_select_application(d, 0);
+	if (e == DFI_OK)
+		e = dfi_desfire_get_version(d, &v);
 	if (e != DFI_OK) {
 		dfi_desfire_free(d);
 		return cli_fail("GetVersion", e);
