@@ -153,8 +153,18 @@ read_app(struct tap *tp, int i)
 
 	/* The master key first: its authentication lets us list the files. */
 	e = perso_resolve_key(tp, i, 0, 1);
-	if (e != DFI_OK || tp->unknown_keys)
+	if (e != DFI_OK)
 		return e;
+	if (tp->unknown_keys) {
+		/* An application of another key type fails every candidate: say
+		 * so when the card lets its settings be read without a key. */
+		if (dfi_desfire_get_key_settings(tp->d, &ks) == DFI_OK &&
+		    (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype))) {
+			tp->unknown_keys = 0;
+			goto conflict;
+		}
+		return DFI_OK;
+	}
 	e = perso_ensure_master(tp, i);
 	if (e == DFI_OK)
 		e = dfi_desfire_get_key_settings(tp->d, &ks);
@@ -164,6 +174,7 @@ read_app(struct tap *tp, int i)
 	as->nkeys = ks.max_keys;
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+conflict:
 		perso_detail(tp, "application %06X has %u key(s) of another type or count than "
 		    "the profile's %zu: not changed", aid, ks.max_keys, a->nkeys);
 		return DFI_E_CARD_CONFLICT;

@@ -225,6 +225,72 @@ START_TEST(unknown_keys)
 }
 END_TEST
 
+/* An application key changed to something else beforehand, and an
+ * application of another key type: unknown-keys and a conflict, the card
+ * untouched either way. */
+START_TEST(application_unknown_key_and_conflict)
+{
+	static const uint8_t other[16] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 0xA, 0xB, 0xC, 0xD, 0xE,
+		0xF };
+	static const uint8_t zero[16];
+	struct pfix f;
+	struct dfi_perso_result res;
+	struct dfi_sim_stats s0, s1;
+	dfi_transport *t;
+	dfi_desfire *d;
+	dfi_cardkey *aes0, *k;
+	const uint32_t aid1 = 0x1040F5; /* F54010 in command order */
+
+	pf_open(&f, "reference");
+	OK(dfi_cardkey_new_plain(&aes0, DFI_KT_AES128, zero, 16, 0));
+	OK(dfi_cardkey_new_plain(&k, DFI_KT_AES128, other, 16, 7));
+
+	/* Key 1 of the first application is neither factory nor target. */
+	dfi_sim *sim = pf_card(0xA99, NULL);
+	OK(dfi_sim_transport_new(sim, &t));
+	OK(dfi_desfire_new(&d, t));
+	OK(dfi_desfire_create_application(d, aid1, 0x0F, 3, DFI_KT_AES128));
+	OK(dfi_desfire_select_application(d, aid1));
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_AES, 0, aes0));
+	OK(dfi_desfire_change_key(d, 1, k, aes0));
+	dfi_desfire_free(d);
+	uint64_t before = dfi_journal_size(f.journal);
+	dfi_sim_stats(sim, &s0);
+	tap(&f, t, &res);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
+	ck_assert_msg(strstr(res.detail, "application 1040F5 key 1") != NULL, "%s", res.detail);
+	dfi_sim_stats(sim, &s1);
+	ck_assert_uint_eq(s1.commits, s0.commits);
+	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+
+	/* The first application exists with DES keys: a conflict, not deleted. */
+	sim = pf_card(0xA9A, NULL);
+	OK(dfi_sim_transport_new(sim, &t));
+	OK(dfi_desfire_new(&d, t));
+	OK(dfi_desfire_create_application(d, aid1, 0x0F, 3, DFI_KT_DES));
+	dfi_desfire_free(d);
+	dfi_sim_stats(sim, &s0);
+	tap(&f, t, &res);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
+	ck_assert_int_eq(res.err, DFI_E_CARD_CONFLICT);
+	ck_assert_msg(strstr(res.detail, "1040F5") != NULL, "%s", res.detail);
+	dfi_sim_stats(sim, &s1);
+	ck_assert_uint_eq(s1.commits, s0.commits);
+	struct dfi_sim_app_info ai;
+	OK(dfi_sim_app_info(sim, aid1, &ai));
+	ck_assert_int_ne(ai.keytype, DFI_KT_AES128);
+	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+
+	dfi_cardkey_free(aes0);
+	dfi_cardkey_free(k);
+	pf_close(&f);
+}
+END_TEST
+
 /* One tear at APDU n (both modes), then taps until done: the card ends in
  * the target state and the journal verifies without open intents. */
 static void
@@ -377,6 +443,7 @@ main(void)
 	tcase_add_test(tc, clean_then_second_tap);
 	tcase_add_test(tc, seed_scenario);
 	tcase_add_test(tc, unknown_keys);
+	tcase_add_test(tc, application_unknown_key_and_conflict);
 	tcase_add_test(tc, tear_sweep_after);
 	tcase_add_test(tc, tear_sweep_before);
 	tcase_add_test(tc, min_apdus_formula);
