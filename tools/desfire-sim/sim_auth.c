@@ -173,18 +173,16 @@ cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r)
 	memset(iv, 0, sizeof(iv));
 	switch (p->auth_cmd) {
 	case 0x0A:
-		memcpy(out, rot, rl);
-		e = dfi_cipher(p->akt, p->akey, 1, iv, out, out, rl);
-		session_key_ev1(s, p->akt, rnda, p->rndb);
-		s->sess.kind = SESS_D40;
-		break;
 	case 0x1A:
 	case 0xAA:
-		memcpy(iv, d + 2 * rl - bl, bl);
+		/* EV1 chains the IV on from the PCD's last cipher block; the
+		 * legacy (D40) authentication starts again from zero. */
+		if (p->auth_cmd != 0x0A)
+			memcpy(iv, d + 2 * rl - bl, bl);
 		memcpy(out, rot, rl);
 		e = dfi_cipher(p->akt, p->akey, 1, iv, out, out, rl);
 		session_key_ev1(s, p->akt, rnda, p->rndb);
-		s->sess.kind = SESS_EV1;
+		s->sess.kind = p->auth_cmd == 0x0A ? SESS_D40 : SESS_EV1;
 		break;
 	case 0x71:
 		if (sim_rng_bytes(&s->rng, s->sess.ti, 4) != DFI_OK) {

@@ -142,6 +142,40 @@ out:
 	return st;
 }
 
+/*
+ * ReadData and ReadRecords after the file type check: the read rights,
+ * then the header (file, offset, length) under the file's communication
+ * mode. Offset and length count bytes or records out of `total`; length
+ * 0 means "up to the end".
+ */
+static uint8_t
+read_request(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, const struct sim_file *f,
+    enum sm_mode *mode, uint32_t *off, uint32_t *len, uint32_t total)
+{
+	uint8_t rights[2] = { R_READ(f), R_RW(f) };
+	uint8_t st = sim_file_access(s, f, rights, 2, mode);
+	if (st != ST_OK)
+		return st;
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t blen;
+	if (n > DFI_SIM_MAX_FRAME)
+		return ST_LENGTH;
+	st = sm_in(s, cmd, d, n, 7, *mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
+	if (st != ST_OK)
+		return st;
+	if (blen != 7)
+		return ST_LENGTH;
+	*off = le24(buf + 1);
+	*len = le24(buf + 4);
+	if (*off >= total)
+		return ST_BOUNDARY;
+	if (*len == 0)
+		*len = total - *off;
+	if ((uint64_t)*off + *len > total)
+		return ST_BOUNDARY;
+	return ST_OK;
+}
+
 uint8_t
 cmd_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
@@ -151,26 +185,10 @@ cmd_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_re
 		return st;
 	if (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP)
 		return ST_PARAMETER;
-	uint8_t rights[2] = { R_READ(f), R_RW(f) };
 	enum sm_mode mode;
-	if ((st = sim_file_access(s, f, rights, 2, &mode)) != ST_OK)
+	uint32_t off, len;
+	if ((st = read_request(s, cmd, d, n, f, &mode, &off, &len, f->size)) != ST_OK)
 		return st;
-	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
-	size_t blen;
-	if (n > DFI_SIM_MAX_FRAME)
-		return ST_LENGTH;
-	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
-	if (st != ST_OK)
-		return st;
-	if (blen != 7)
-		return ST_LENGTH;
-	uint32_t off = le24(buf + 1), len = le24(buf + 4);
-	if (off >= f->size)
-		return ST_BOUNDARY;
-	if (len == 0)
-		len = f->size - off;
-	if ((uint64_t)off + len > f->size)
-		return ST_BOUNDARY;
 	/* A backup file reads as last committed. */
 	resp_put(r, f->data + off, len);
 	r->mode = mode;
@@ -255,27 +273,11 @@ cmd_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 		return st;
 	if (!is_record(f))
 		return ST_PARAMETER;
-	uint8_t rights[2] = { R_READ(f), R_RW(f) };
 	enum sm_mode mode;
-	if ((st = sim_file_access(s, f, rights, 2, &mode)) != ST_OK)
+	uint32_t roff, cnt, cur = f->nrec;
+	if ((st = read_request(s, cmd, d, n, f, &mode, &roff, &cnt, cur)) != ST_OK)
 		return st;
-	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
-	size_t blen;
-	if (n > DFI_SIM_MAX_FRAME)
-		return ST_LENGTH;
-	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
-	if (st != ST_OK)
-		return st;
-	if (blen != 7)
-		return ST_LENGTH;
 	/* Record 0 is the newest; records come out oldest first. */
-	uint32_t roff = le24(buf + 1), cnt = le24(buf + 4), cur = f->nrec;
-	if (roff >= cur)
-		return ST_BOUNDARY;
-	if (cnt == 0)
-		cnt = cur - roff;
-	if ((uint64_t)roff + cnt > cur)
-		return ST_BOUNDARY;
 	for (uint32_t i = cur - roff - cnt; i < cur - roff; i++)
 		resp_put(r, f->data + sim_record_offset(f, i), f->size);
 	r->mode = mode;

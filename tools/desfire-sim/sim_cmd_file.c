@@ -127,16 +127,27 @@ cmd_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	return ST_OK;
 }
 
-uint8_t
-cmd_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+/* GetFileIDs and GetISOFileIDs: no argument, inside an application, and
+ * the listing rights of its key settings. */
+static uint8_t
+file_listing_check(const dfi_sim *s, size_t n)
 {
-	(void)cmd; (void)d;
 	if (s->sel == NULL)
 		return ST_PERMISSION;
 	if (n != 0)
 		return ST_LENGTH;
 	if (!may_list(s))
 		return ST_AUTH;
+	return ST_OK;
+}
+
+uint8_t
+cmd_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	uint8_t st = file_listing_check(s, n);
+	if (st != ST_OK)
+		return st;
 	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++)
 		if (s->sel->files[i] != NULL)
 			resp_u8(r, i);
@@ -148,12 +159,9 @@ uint8_t
 cmd_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
-	if (s->sel == NULL)
-		return ST_PERMISSION;
-	if (n != 0)
-		return ST_LENGTH;
-	if (!may_list(s))
-		return ST_AUTH;
+	uint8_t st = file_listing_check(s, n);
+	if (st != ST_OK)
+		return st;
 	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++) {
 		const struct sim_file *f = s->sel->files[i];
 		if (f != NULL && f->has_iso) {

@@ -73,16 +73,27 @@ cmd_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	return ST_OK;
 }
 
-uint8_t
-cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+/* GetApplicationIDs and GetDFNames: no argument, PICC level only, and the
+ * PICC master key unless its settings allow free listing (bit 1). */
+static uint8_t
+app_listing_check(const dfi_sim *s, size_t n)
 {
-	(void)cmd; (void)d;
 	if (n != 0)
 		return ST_LENGTH;
 	if (s->sel != NULL)
 		return ST_PERMISSION;
 	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x02))
 		return ST_AUTH;
+	return ST_OK;
+}
+
+uint8_t
+cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	(void)cmd; (void)d;
+	uint8_t st = app_listing_check(s, n);
+	if (st != ST_OK)
+		return st;
 	for (size_t i = 0; i < s->card->napps; i++)
 		resp_le24(r, s->card->apps[i]->aid);
 	r->chunk = 57; /* 19 AIDs per frame */
@@ -95,12 +106,9 @@ uint8_t
 cmd_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
-	if (n != 0)
-		return ST_LENGTH;
-	if (s->sel != NULL)
-		return ST_PERMISSION;
-	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x02))
-		return ST_AUTH;
+	uint8_t st = app_listing_check(s, n);
+	if (st != ST_OK)
+		return st;
 	for (size_t i = 0; i < s->card->napps; i++) {
 		const struct sim_app *a = s->card->apps[i];
 		if (!a->has_iso)
