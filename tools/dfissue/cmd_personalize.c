@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -259,6 +260,23 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 	fflush(stdout);
 }
 
+/* A card that just left mid-command can still look present for a moment
+ * (pcscd notices removals ~400 ms late) and then refuse the connection:
+ * wait again rather than give up. */
+static dfi_err
+wait_card(struct cli_reader *r, int wait_ms)
+{
+	struct timespec pause = { 0, 200 * 1000000L };
+	dfi_err e = DFI_E_NO_CARD;
+	for (int i = 0; i < 25; i++) {
+		e = dfi_transport_wait_card(r->t, wait_ms);
+		if (e != DFI_E_CARD_TORN && e != DFI_E_NO_CARD)
+			return e;
+		nanosleep(&pause, NULL);
+	}
+	return e;
+}
+
 static int
 run(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 {
@@ -295,7 +313,7 @@ run(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 			    dfi_transport_name(r->t));
 		int taps = 0;
 		for (;;) {
-			e = dfi_transport_wait_card(r->t, o->wait_ms);
+			e = wait_card(r, o->wait_ms);
 			if (e != DFI_OK) {
 				cli_fail("waiting for a card", e);
 				dfi_batch_row_free(row);
@@ -313,6 +331,9 @@ run(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 			if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
 				break;
 			fprintf(stderr, "card %lu: torn (%s): present the card again\n", n, res.detail);
+			/* Let the reader report the removal before waiting for the card. */
+			if (r->sim == NULL)
+				(void)dfi_transport_wait_removed(r->t, 2000);
 			/* A simulated card comes back at once; three tears in a row end it. */
 			if (r->sim != NULL && taps >= 3)
 				break;

@@ -1,0 +1,227 @@
+/*
+ * `dfissue personalize --reader pcsc:NAME` end to end through a real pcscd
+ * with the vsmartcard vpcd driver: the test starts its own pcscd (private
+ * /run/pcscd in a mount namespace, so it never meets a system pcscd or a
+ * parallel test) and desfire-sim --vpcd on a free loopback port, with a
+ * tear in the middle of the first tap (executed, answer lost; the card
+ * leaves and comes back 1.5 s later). The CLI must wait for the card,
+ * finish it (resumed), then `dfissue inspect --reader pcsc:...` shows
+ * nothing left to do and the card image equals the profile.
+ * Skipped (77) without root.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "card_check.h"
+#include "perso_fix.h"
+
+static pid_t pcscd_pid = -1, sim_pid = -1;
+static char g_dir[400];
+
+static void
+nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* vpcd listens on PORT and PORT+1. */
+static int
+port_free(unsigned p)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static unsigned
+pick_port(void)
+{
+	for (unsigned p = 40000 + (unsigned)getpid() % 20000; p < 65530; p += 2)
+		if (port_free(p) && port_free(p + 1))
+			return p;
+	ck_abort_msg("no free port pair");
+	return 0;
+}
+
+/* Children get SIGKILL when the test process dies, whatever happens. */
+static pid_t
+spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char path[512];
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		snprintf(path, sizeof(path), "%s/%s", g_dir, log);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void
+stop(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 50; i++) {
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = -1;
+			return;
+		}
+		nap(100);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = -1;
+}
+
+static int
+run(char *out, size_t cap, const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(personalize_through_pcscd)
+{
+	static char out[65536], cmd[4096];
+	char path[600], conf[300], script[1400], sock[600], bin[512], img[600], vpcd[64];
+	const char *bd = getenv("DFI_BUILD_DIR"), *src = getenv("DFI_SOURCE_DIR");
+	unsigned port = pick_port();
+	struct stat st;
+
+	snprintf(g_dir, sizeof(g_dir), "%s/pcsc", pf_root);
+	ck_assert_int_eq(mkdir(g_dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/conf", g_dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/run", g_dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/conf/vpcd", g_dir);
+	snprintf(conf, sizeof(conf), "FRIENDLYNAME \"dfissue-perso\"\nDEVICENAME /dev/null:%u\n"
+	    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID %u\n", port, port);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(conf, f);
+	ck_assert_int_eq(fclose(f), 0);
+
+	snprintf(script, sizeof(script), "mkdir -p /run/pcscd && mount --bind %s/run /run/pcscd "
+	    "&& exec pcscd -f -c %s/conf", g_dir, g_dir);
+	char *pargv[] = { "unshare", "-m", "sh", "-c", script, NULL };
+	pcscd_pid = spawn(pargv, "pcscd.log");
+	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", g_dir);
+	for (int i = 0; i < 200 && stat(sock, &st) != 0; i++)
+		nap(50);
+	ck_assert_msg(stat(sock, &st) == 0, "pcscd did not come up (%s/pcscd.log)", g_dir);
+	ck_assert_int_eq(setenv("PCSCLITE_CSOCK_NAME", sock, 1), 0);
+
+	snprintf(bin, sizeof(bin), "%s/bin/desfire-sim", bd);
+	snprintf(img, sizeof(img), "%s/card.img", g_dir);
+	snprintf(vpcd, sizeof(vpcd), "127.0.0.1:%u", port);
+	char *sargv[] = { bin, "--image", img, "--seed", "11", "--vpcd", vpcd, "--tear-at", "40",
+		"--tear-mode", "after", "--reinsert-ms", "1500", "--no-fsync", NULL };
+	sim_pid = spawn(sargv, "sim.log");
+
+	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' personalize --profile '%s/profiles/reference.json' "
+	    "--batch '%s/profiles/reference-batch.csv' --token pkcs11:token=dfissue-dev "
+	    "--pin-file '%s/dev/user.pin' --reader 'pcsc:dfissue-perso 00 00' --journal '%s/j' "
+	    "--create-journal --once --json --wait-ms 20000 2>'%s/cli.log'", bd, src, src, pf_root,
+	    g_dir, g_dir);
+	int rc = run(out, sizeof(out), cmd);
+	if (rc != 0) {
+		static char log[1500];
+		snprintf(path, sizeof(path), "%s/cli.log", g_dir);
+		FILE *lf = fopen(path, "r");
+		if (lf != NULL && fseek(lf, -1400, SEEK_END) != 0)
+			rewind(lf);
+		size_t n = lf != NULL ? fread(log, 1, sizeof(log) - 1, lf) : 0;
+		if (lf != NULL)
+			fclose(lf);
+		log[n] = '\0';
+		ck_abort_msg("personalize rc %d: %s; stderr: %s", rc, out, log);
+	}
+	json_error_t je;
+	json_t *o = json_loads(out, JSON_DECODE_ANY, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "outcome")), "resumed");
+	json_decref(o);
+
+	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' inspect --reader 'pcsc:dfissue-perso 00 00' "
+	    "--profile '%s/profiles/reference.json' --batch '%s/profiles/reference-batch.csv' "
+	    "--token pkcs11:token=dfissue-dev --pin-file '%s/dev/user.pin' 2>&1", bd, src, src,
+	    pf_root);
+	rc = run(out, sizeof(out), cmd);
+	ck_assert_msg(rc == 0, "inspect: %s", out);
+	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
+
+	/* The committed card state equals the profile. */
+	stop(&sim_pid);
+	struct pfix fx;
+	char why[256];
+	pf_open(&fx, "reference");
+	dfi_sim *sim = pf_card(11, img);
+	ck_assert_msg(dfi_test_card_matches_profile(sim, fx.hsm, fx.profile, fx.row, why,
+	    sizeof(why)) == 1, "%s", why);
+	dfi_sim_free(sim);
+	pf_close(&fx);
+	stop(&pcscd_pid);
+}
+END_TEST
+
+static void
+teardown(void)
+{
+	stop(&sim_pid);
+	stop(&pcscd_pid);
+}
+
+int
+main(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: needs root to give pcscd a private /run/pcscd\n");
+		return 77;
+	}
+	if (pf_make_token() != 0) {
+		fprintf(stderr, "dev token could not be made\n");
+		pf_remove_root();
+		return EXIT_FAILURE;
+	}
+	Suite *s = suite_create("perso-pcsc");
+	TCase *tc = tcase_create("pcscd");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, personalize_through_pcscd);
+	suite_add_tcase(s, tc);
+	int rc = dfi_run_suite(s);
+	pf_remove_root();
+	return rc;
+}
