@@ -89,25 +89,54 @@ dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8
 	return e;
 }
 
+/*
+ * One message of the three-pass handshake: the card must answer with
+ * `want_sw2` (0xAF "more" after the first message, 0x00 after the second)
+ * and exactly `want_len` bytes. Any other status is the card's error, or a
+ * protocol error where the status itself means success.
+ */
+static dfi_err
+auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len, uint8_t want_sw2,
+    uint8_t r[DFI_APDU_MAX], size_t want_len)
+{
+	size_t rlen;
+	uint8_t sw2;
+	dfi_err e = df_frame(d, cmd, data, len, r, DFI_APDU_MAX, &rlen, &sw2);
+	if (e != DFI_OK)
+		return e;
+	if (sw2 != want_sw2) {
+		e = dfi_err_from_desfire_status(sw2);
+		return e == DFI_OK ? DFI_E_CARD_PROTOCOL : e;
+	}
+	return rlen == want_len ? DFI_OK : DFI_E_CARD_PROTOCOL;
+}
+
+/* Legacy and EV1 authentication end alike: the session key from the two
+ * randoms, the IV back to zero. */
+static dfi_err
+ev1_session_start(dfi_desfire *d, dfi_keytype kt, const uint8_t *rnda, const uint8_t *rndb,
+    dfi_df_scheme scheme, uint8_t keyno)
+{
+	size_t klen;
+	d->skt = kt;
+	dfi_err e = dfi_df_ev1_session_key(kt, rnda, rndb, d->s->enc, &klen);
+	if (e != DFI_OK)
+		return e;
+	memset(d->s->iv, 0, sizeof(d->s->iv));
+	d->scheme = scheme;
+	d->keyno = keyno;
+	return DFI_OK;
+}
+
 /* Legacy 0x0A: the PCD deciphers what it sends, in the "send mode" chain. */
 static dfi_err
 auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 {
 	uint8_t r[DFI_APDU_MAX], rndb[8], rnda[8], tok[16], chk[8];
-	size_t rlen;
-	uint8_t sw2;
 	dfi_err e;
 
-	if ((e = df_frame(d, 0x0A, &keyno, 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, 0x0A, &keyno, 1, 0xAF, r, 8)) != DFI_OK)
 		goto out;
-	if (sw2 != 0xAF) {
-		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
-		goto out;
-	}
-	if (rlen != 8) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, rndb, 8)) != DFI_OK ||
 	    (e = df_random(d, rnda, 8)) != DFI_OK)
 		goto out;
@@ -120,18 +149,8 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 		chk[i] ^= tok[i];
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, chk, tok + 8, 8)) != DFI_OK)
 		goto out;
-	if ((e = df_frame(d, 0xAF, tok, 16, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, 0xAF, tok, 16, 0x00, r, 8)) != DFI_OK)
 		goto out;
-	if (sw2 != 0x00) {
-		e = dfi_err_from_desfire_status(sw2);
-		if (e == DFI_OK)
-			e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
-	if (rlen != 8) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, tok, 8)) != DFI_OK)
 		goto out;
 	rotl1(rnda, chk, 8);
@@ -139,13 +158,7 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 		e = DFI_E_CARD_AUTH;
 		goto out;
 	}
-	size_t klen;
-	d->skt = dfi_cardkey_type(key);
-	if ((e = dfi_df_ev1_session_key(d->skt, rnda, rndb, d->s->enc, &klen)) != DFI_OK)
-		goto out;
-	memset(d->s->iv, 0, sizeof(d->s->iv));
-	d->scheme = DFI_DF_SCHEME_D40;
-	d->keyno = keyno;
+	e = ev1_session_start(d, dfi_cardkey_type(key), rnda, rndb, DFI_DF_SCHEME_D40, keyno);
 out:
 	dfi_wipe(r, sizeof(r));
 	dfi_wipe(rndb, sizeof(rndb));
@@ -163,20 +176,10 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 	dfi_keytype kt = dfi_cardkey_type(key);
 	size_t n = (kt == DFI_KT_3K3DES || kt == DFI_KT_AES128) ? 16 : 8;
 	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16] = { 0 };
-	size_t rlen;
-	uint8_t sw2;
 	dfi_err e;
 
-	if ((e = df_frame(d, cmd, &keyno, 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, cmd, &keyno, 1, 0xAF, r, n)) != DFI_OK)
 		goto out;
-	if (sw2 != 0xAF) {
-		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
-		goto out;
-	}
-	if (rlen != n) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
 	    (e = df_random(d, rnda, n)) != DFI_OK)
 		goto out;
@@ -184,18 +187,8 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 	rotl1(rndb, plain + n, n);
 	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
 		goto out;
-	if ((e = df_frame(d, 0xAF, tok, 2 * n, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, n)) != DFI_OK)
 		goto out;
-	if (sw2 != 0x00) {
-		e = dfi_err_from_desfire_status(sw2);
-		if (e == DFI_OK)
-			e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
-	if (rlen != n) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, n)) != DFI_OK)
 		goto out;
 	rotl1(rnda, chk, n);
@@ -203,13 +196,7 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 		e = DFI_E_CARD_AUTH;
 		goto out;
 	}
-	size_t klen;
-	d->skt = kt;
-	if ((e = dfi_df_ev1_session_key(kt, rnda, rndb, d->s->enc, &klen)) != DFI_OK)
-		goto out;
-	memset(d->s->iv, 0, sizeof(d->s->iv));
-	d->scheme = DFI_DF_SCHEME_EV1;
-	d->keyno = keyno;
+	e = ev1_session_start(d, kt, rnda, rndb, DFI_DF_SCHEME_EV1, keyno);
 out:
 	dfi_wipe(r, sizeof(r));
 	dfi_wipe(rndb, sizeof(rndb));
@@ -228,20 +215,11 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 {
 	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16];
 	uint8_t p1[2] = { keyno, 0x00 };
-	size_t rlen, want = cmd == 0x71 ? 32 : 16;
-	uint8_t sw2;
+	size_t want = cmd == 0x71 ? 32 : 16;
 	dfi_err e;
 
-	if ((e = df_frame(d, cmd, p1, cmd == 0x71 ? 2 : 1, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, cmd, p1, cmd == 0x71 ? 2 : 1, 0xAF, r, 16)) != DFI_OK)
 		goto out;
-	if (sw2 != 0xAF) {
-		e = sw2 == 0x00 ? DFI_E_CARD_PROTOCOL : dfi_err_from_desfire_status(sw2);
-		goto out;
-	}
-	if (rlen != 16) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	memset(iv, 0, 16);
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, 16)) != DFI_OK ||
 	    (e = df_random(d, rnda, 16)) != DFI_OK)
@@ -251,18 +229,8 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 	memset(iv, 0, 16);
 	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 32)) != DFI_OK)
 		goto out;
-	if ((e = df_frame(d, 0xAF, tok, 32, r, sizeof(r), &rlen, &sw2)) != DFI_OK)
+	if ((e = auth_exchange(d, 0xAF, tok, 32, 0x00, r, want)) != DFI_OK)
 		goto out;
-	if (sw2 != 0x00) {
-		e = dfi_err_from_desfire_status(sw2);
-		if (e == DFI_OK)
-			e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
-	if (rlen != want) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
 	memset(iv, 0, 16);
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, want)) != DFI_OK)
 		goto out;

@@ -34,8 +34,9 @@ dfi_desfire_read_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t
 	return n == len ? DFI_OK : DFI_E_CARD_PROTOCOL;
 }
 
-dfi_err
-dfi_desfire_write_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
+/* WriteData (0x3D) and WriteRecord (0x3B) take the same header and data. */
+static dfi_err
+write_op(dfi_desfire *d, uint8_t cmd, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
     const uint8_t *data, uint32_t len)
 {
 	uint8_t h[7];
@@ -45,7 +46,14 @@ dfi_desfire_write_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_
 	    len > DFI_DF_MAX_DATA || offset > 0xFFFFFF)
 		return DFI_E_INVALID_ARG;
 	rw_header(h, fileno, offset, len);
-	return df_command(d, 0x3D, h, 7, data, len, comm, DF_WRITE_RESP(comm), 0, 0, NULL, 0, &n);
+	return df_command(d, cmd, h, 7, data, len, comm, DF_WRITE_RESP(comm), 0, 0, NULL, 0, &n);
+}
+
+dfi_err
+dfi_desfire_write_data(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
+    const uint8_t *data, uint32_t len)
+{
+	return write_op(d, 0x3D, fileno, comm, offset, data, len);
 }
 
 dfi_err
@@ -118,30 +126,27 @@ dfi_err
 dfi_desfire_write_record(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm, uint32_t offset,
     const uint8_t *data, uint32_t len)
 {
-	uint8_t h[7];
-	size_t n;
+	return write_op(d, 0x3B, fileno, comm, offset, data, len);
+}
 
-	if (d == NULL || data == NULL || fileno > 31 || !comm_ok(comm) || len == 0 ||
-	    len > DFI_DF_MAX_DATA || offset > 0xFFFFFF)
+/* CommitTransaction (0xC7) and AbortTransaction (0xA7): no data either way. */
+static dfi_err
+transaction_op(dfi_desfire *d, uint8_t cmd)
+{
+	size_t n;
+	if (d == NULL)
 		return DFI_E_INVALID_ARG;
-	rw_header(h, fileno, offset, len);
-	return df_command(d, 0x3B, h, 7, data, len, comm, DF_WRITE_RESP(comm), 0, 0, NULL, 0, &n);
+	return df_command(d, cmd, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, 0, NULL, 0, &n);
 }
 
 dfi_err
 dfi_desfire_commit_transaction(dfi_desfire *d)
 {
-	size_t n;
-	if (d == NULL)
-		return DFI_E_INVALID_ARG;
-	return df_command(d, 0xC7, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, 0, NULL, 0, &n);
+	return transaction_op(d, 0xC7);
 }
 
 dfi_err
 dfi_desfire_abort_transaction(dfi_desfire *d)
 {
-	size_t n;
-	if (d == NULL)
-		return DFI_E_INVALID_ARG;
-	return df_command(d, 0xA7, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, 0, NULL, 0, &n);
+	return transaction_op(d, 0xA7);
 }

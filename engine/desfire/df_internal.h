@@ -83,6 +83,10 @@ dfi_err df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len,
  * valid. expect narrows the search to one length. */
 dfi_err df_find_crc(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
     uint8_t sw2, size_t expect, size_t *n);
+/* df_find_crc, then the data before the CRC into out (at most cap bytes):
+ * what both schemes do with a deciphered response. */
+dfi_err df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
+    uint8_t sw2, size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 
 dfi_err df_random(dfi_desfire *d, uint8_t *out, size_t len);
 

@@ -141,6 +141,22 @@ df_find_crc(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
 }
 
 dfi_err
+df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen, int with_sw,
+    uint8_t sw2, size_t expect, uint8_t *out, size_t cap, size_t *outlen)
+{
+	size_t n;
+	dfi_err e = df_find_crc(p, len, bl, crclen, with_sw, sw2, expect, &n);
+	if (e != DFI_OK)
+		return e;
+	if (n > cap)
+		return DFI_E_CARD_PROTOCOL;
+	if (n)
+		memcpy(out, p, n);
+	*outlen = n;
+	return DFI_OK;
+}
+
+dfi_err
 df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
     size_t datalen, int cmd_mode, int resp_mode, unsigned flags, size_t expect, uint8_t *out,
     size_t cap, size_t *outlen)

@@ -120,14 +120,7 @@ df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, size_t 
 		return DFI_E_NOMEM;
 	e = dfi_cipher(d->skt, d->s->enc, 0, iv, resp, buf, len);
 	if (e == DFI_OK)
-		e = df_find_crc(buf, len, 8, 2, 0, 0, expect, &n);
-	if (e == DFI_OK && n > cap)
-		e = DFI_E_CARD_PROTOCOL;
-	if (e == DFI_OK) {
-		if (n)
-			memcpy(out, buf, n);
-		*outlen = n;
-	}
+		e = df_take_crc_data(buf, len, 8, 2, 0, 0, expect, out, cap, outlen);
 	dfi_wipe(buf, len);
 	free(buf);
 	return e;

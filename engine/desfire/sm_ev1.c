@@ -107,14 +107,7 @@ df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 		return DFI_E_NOMEM;
 	e = dfi_cipher(d->skt, d->s->enc, 0, d->s->iv, resp, buf, len);
 	if (e == DFI_OK)
-		e = df_find_crc(buf, len, bl, 4, 1, sw2, expect, &n);
-	if (e == DFI_OK && n > cap)
-		e = DFI_E_CARD_PROTOCOL;
-	if (e == DFI_OK) {
-		if (n)
-			memcpy(out, buf, n);
-		*outlen = n;
-	}
+		e = df_take_crc_data(buf, len, bl, 4, 1, sw2, expect, out, cap, outlen);
 	dfi_wipe(buf, len);
 	free(buf);
 	return e;
