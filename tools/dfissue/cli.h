@@ -48,6 +48,14 @@ enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV
 	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },               \
 	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE }
 int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
+/* getopt_long(argc, argv, "h", lo) with every HSM option handed to
+ * cli_hsm_opt(): returns the next other option, or -1 at the end. Set
+ * optind = 1 and opterr = 0 before the first call. */
+struct option;
+int cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hsm_opts *o);
+/* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
+ * returns DFI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd);
 /* Opens the HSM (token from --token, else $DFISSUE_TOKEN, else
  * fallback_uri); on failure prints one line and returns DFI_EXIT_FAIL. */
 int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);

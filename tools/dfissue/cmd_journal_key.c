@@ -11,13 +11,6 @@
 #include "cli.h"
 #include "dfissue/hsm.h"
 
-static int
-cli_usage_error(const char *cmd)
-{
-	cli_errorf("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
-	return DFI_EXIT_USAGE;
-}
-
 static void
 usage(FILE *f)
 {
@@ -58,9 +51,7 @@ jk_generate(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
 		case 'l': label = optarg; break;
 		case 'a': alg = optarg; break;
@@ -107,10 +98,7 @@ jk_generate(int argc, char **argv)
 	} else {
 		printf("generated %s key pair '%s' in token '%s'\n",
 		    sa == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256", label, dfi_hsm_token_label(h));
-		if (pubout != NULL)
-			rc = write_pem(pubout, pem);
-		else
-			fputs(pem, stdout);
+		rc = write_pem(pubout, pem); /* stdout without --pubkey-out */
 	}
 	free(pem);
 	dfi_hsm_free(h);
@@ -127,9 +115,7 @@ jk_pubkey(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;

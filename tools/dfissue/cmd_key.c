@@ -45,15 +45,32 @@ cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
 }
 
 int
-cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
+cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hsm_opts *o)
 {
-	char detail[200];
-	dfi_hsm_last_detail(h, detail, sizeof(detail));
+	int c;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1)
+		if (!cli_hsm_opt(o, c, optarg))
+			return c;
+	return -1;
+}
+
+/* One error line, with the PKCS#11 detail when the HSM layer left one. */
+static int
+hsm_error(const char *what, dfi_err e, const char *detail)
+{
 	if (detail[0] != '\0')
 		cli_errorf("%s: %s (%s)", what, dfi_strerror(e), detail);
 	else
 		cli_errorf("%s: %s", what, dfi_strerror(e));
 	return DFI_EXIT_FAIL;
+}
+
+int
+cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
+{
+	char detail[200];
+	dfi_hsm_last_detail(h, detail, sizeof(detail));
+	return hsm_error(what, e, detail);
 }
 
 int
@@ -75,14 +92,7 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	if (cfg.pin_file == NULL)
 		cfg.pin_file = getenv("DFISSUE_PIN_FILE");
 	dfi_err e = dfi_hsm_open(out, &cfg);
-	if (e != DFI_OK) {
-		if (detail[0] != '\0')
-			cli_errorf("opening the HSM: %s (%s)", dfi_strerror(e), detail);
-		else
-			cli_errorf("opening the HSM: %s", dfi_strerror(e));
-		return DFI_EXIT_FAIL;
-	}
-	return DFI_EXIT_OK;
+	return e != DFI_OK ? hsm_error("opening the HSM", e, detail) : DFI_EXIT_OK;
 }
 
 #define HSM_HELP                                                                          \
@@ -96,7 +106,7 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	"  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"          \
 	"                       (throwaway test tokens ONLY)\n"
 
-static int
+int
 cli_usage_error(const char *cmd)
 {
 	cli_errorf("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
@@ -159,9 +169,7 @@ key_list(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		if (c == 'j') {
 			json = 1;
 		} else if (c == 'h') {
@@ -342,9 +350,7 @@ key_import(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
 		case 'l': label = optarg; break;
 		case 'i': idhex = optarg; break;
@@ -488,9 +494,7 @@ key_kcv(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		if (c == 'h') {
 			kcv_usage(stdout);
 			return DFI_EXIT_OK;
@@ -543,9 +547,7 @@ key_derive_kcv(int argc, char **argv)
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
 		case 'm': master = optarg; break;
 		case 'u': uidhex = optarg; break;
