@@ -1,0 +1,822 @@
+/* Personalization benchmark: the reference profile (profiles/reference.json,
+ * rows of reference-batch.csv used in turn) on in-process simulated cards
+ * with keys in a SoftHSM2 dev token and a real journal on disk.
+ *
+ * Parts (--parts, comma-separated; default zero,datasheet,scale,tear):
+ *   zero       one reader, the simulator answering at once: cards/s, host
+ *              CPU per card, PKCS#11 calls, logins and sessions per card,
+ *              APDUs per card against dfi_perso_min_apdus(), bytes
+ *   datasheet  one reader, the simulator's datasheet timing model: wall time
+ *              per card, the card's modeled time, the host's share
+ *   scale      1, 2, 4, 8, 16 readers in parallel (threads, each with its own
+ *              card, transport and dfi_perso, sharing one dfi_hsm and one
+ *              dfi_journal), timing model on: cards/min and ratio to 1
+ *   tear       the singles tear matrix (a tear at every APDU of a clean run,
+ *              both modes, then one recovery tap): extra APDUs, card time
+ *              and host time of the worst case against a clean card
+ *   mem        16 readers, --mem-cards cards (default 1000), zero latency:
+ *              peak RSS, RSS after card 100 and after the last card
+ *   pcsc       --pcsc PREFIX: every PC/SC reader whose name starts with
+ *              PREFIX and holds a card, one thread each, one card each
+ *
+ * Output: one markdown table row per figure on stdout
+ * ("| part | figure | value |"); progress on stderr. tools/bench.sh runs
+ * every part and prints the table. Exit 1 when a card does not end done. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "desfire_sim.h"
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/pcsc.h"
+#include "dfissue/perso.h"
+#include "dfissue/profile.h"
+#include "dfissue/transport.h"
+
+#define MAX_ROWS 64
+#define MAX_READERS 64
+
+struct env {
+	char tmp[256];
+	char token[320];
+	const char *jbase;      /* journals go here */
+	unsigned jserial;
+	dfi_hsm *hsm;
+	dfi_signer *signer;
+	dfi_profile *profile;
+	dfi_batch *batch;
+	dfi_batch_row *rows[MAX_ROWS];
+	size_t nrows;
+	int verbose;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Current resident set in kB (VmRSS); ru_maxrss is only the peak. */
+static long
+rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+static long
+peak_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+__attribute__((noreturn)) static void
+die(const char *what, dfi_err e)
+{
+	fprintf(stderr, "bench_perso: %s: %s\n", what, dfi_strerror(e));
+	exit(1);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+row(const char *part, const char *figure, const char *fmt, ...)
+{
+	char v[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	printf("| %s | %s | %s |\n", part, figure, v);
+	fflush(stdout);
+}
+
+static int
+run_cmd(const char *cmd)
+{
+	int r = system(cmd);
+	return r == 0 ? 0 : -1;
+}
+
+/* ---- environment ----------------------------------------------------------- */
+
+static void
+env_open(struct env *e, const char *hsm_dir, const char *jdir)
+{
+	char cmd[1400], conf[400], pin[400], path[600];
+	struct dfi_diag diag;
+
+	snprintf(e->tmp, sizeof(e->tmp), "/tmp/dfi-bench.XXXXXX");
+	if (mkdtemp(e->tmp) == NULL)
+		die("mkdtemp", DFI_E_IO);
+	e->jbase = jdir != NULL ? jdir : e->tmp;
+	if (hsm_dir == NULL) {
+		snprintf(e->token, sizeof(e->token), "%s/token", e->tmp);
+		snprintf(cmd, sizeof(cmd),
+		    "'%s/hsm-config/make-dev-token.sh' '%s' '%s/bin/dfissue' >/dev/null </dev/null",
+		    DFI_SOURCE_DIR, e->token, DFI_BUILD_DIR);
+		if (run_cmd(cmd) != 0)
+			die("make-dev-token.sh", DFI_E_IO);
+	} else {
+		snprintf(e->token, sizeof(e->token), "%s", hsm_dir);
+	}
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", e->token);
+	snprintf(pin, sizeof(pin), "%s/user.pin", e->token);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	char detail[256] = "";
+	struct dfi_hsm_config cfg = { .module = getenv("SOFTHSM2_MODULE"),
+		.token_uri = "pkcs11:token=dfissue-dev", .pin_file = pin,
+		.max_sessions = 32, .detail = detail, .detail_cap = sizeof(detail) };
+	dfi_err r = dfi_hsm_open(&e->hsm, &cfg);
+	if (r != DFI_OK) {
+		fprintf(stderr, "bench_perso: %s\n", detail);
+		die("dfi_hsm_open", r);
+	}
+	if ((r = dfi_hsm_signer_new(e->hsm, "pkcs11:object=journal;type=private", &e->signer)) != DFI_OK)
+		die("journal signer", r);
+	snprintf(path, sizeof(path), "%s/profiles/reference.json", DFI_SOURCE_DIR);
+	if (dfi_profile_load(&e->profile, path, &diag) != DFI_OK) {
+		fprintf(stderr, "bench_perso: %s\n", diag.message);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/profiles/reference-batch.csv", DFI_SOURCE_DIR);
+	if (dfi_batch_open(&e->batch, path, &diag) != DFI_OK) {
+		fprintf(stderr, "bench_perso: %s\n", diag.message);
+		exit(1);
+	}
+	while (e->nrows < MAX_ROWS) {
+		dfi_batch_row *rw;
+		if (dfi_batch_next(e->batch, &rw, &diag) != DFI_OK) {
+			fprintf(stderr, "bench_perso: %s\n", diag.message);
+			exit(1);
+		}
+		if (rw == NULL)
+			break;
+		e->rows[e->nrows++] = rw;
+	}
+	if (e->nrows == 0)
+		die("batch has no row", DFI_E_PROFILE);
+}
+
+static void
+env_close(struct env *e)
+{
+	char cmd[400];
+	for (size_t i = 0; i < e->nrows; i++)
+		dfi_batch_row_free(e->rows[i]);
+	dfi_batch_free(e->batch);
+	dfi_profile_free(e->profile);
+	dfi_signer_free(e->signer);
+	dfi_hsm_free(e->hsm);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->tmp);
+	if (run_cmd(cmd) != 0)
+		fprintf(stderr, "bench_perso: could not remove %s\n", e->tmp);
+}
+
+static dfi_journal *
+journal_new(struct env *e, const char *name)
+{
+	char dir[700];
+	struct dfi_journal_opts jo = { .station = "bench" };
+	dfi_journal *j;
+	dfi_err r;
+	snprintf(dir, sizeof(dir), "%s/journal-%s-%d-%u", e->jbase, name, (int)getpid(), e->jserial++);
+	if ((r = dfi_journal_create(dir, "bench.example/perso", e->signer, &jo)) != DFI_OK)
+		die("dfi_journal_create", r);
+	if ((r = dfi_journal_open(&j, dir, e->signer, &jo, NULL)) != DFI_OK)
+		die("dfi_journal_open", r);
+	return j;
+}
+
+static void
+progress(void *ctx, const char *ev)
+{
+	if (*(const int *)ctx)
+		fprintf(stderr, "  perso: %s\n", ev);
+}
+
+static dfi_perso *
+perso_new(struct env *e, dfi_journal *j)
+{
+	char detail[256] = "";
+	dfi_perso *p;
+	struct dfi_perso_config pc = { .hsm = e->hsm, .journal = j, .profile = e->profile,
+		.station = "bench", .progress = progress, .progress_ctx = &e->verbose,
+		.detail = detail, .detail_cap = sizeof(detail) };
+	dfi_err r = dfi_perso_new(&p, &pc);
+	if (r != DFI_OK) {
+		fprintf(stderr, "bench_perso: dfi_perso_new: %s\n", detail);
+		die("dfi_perso_new", r);
+	}
+	return p;
+}
+
+/* ---- one card ----------------------------------------------------------------- */
+
+struct card {
+	dfi_sim *sim;
+	dfi_transport *t;
+};
+
+/* A factory card, memory only, with a UID unique to (part, id). */
+static void
+card_new(struct card *c, unsigned part, uint32_t id, enum dfi_sim_timing timing)
+{
+	struct dfi_sim_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.has_uid = true;
+	cfg.uid[0] = 0x04;
+	cfg.uid[1] = 0xBE;
+	cfg.uid[2] = (uint8_t)part;
+	cfg.uid[3] = (uint8_t)(id >> 24);
+	cfg.uid[4] = (uint8_t)(id >> 16);
+	cfg.uid[5] = (uint8_t)(id >> 8);
+	cfg.uid[6] = (uint8_t)id;
+	cfg.has_seed = true;
+	cfg.seed = ((uint64_t)part << 32) | id;
+	cfg.timing = timing;
+	cfg.no_fsync = true;
+	cfg.model = DFI_SIM_MODEL_EV2;
+	dfi_err r = dfi_sim_new(&c->sim, &cfg);
+	if (r != DFI_OK)
+		die("dfi_sim_new", r);
+	if ((r = dfi_sim_transport_new(c->sim, &c->t)) != DFI_OK)
+		die("dfi_sim_transport_new", r);
+}
+
+static void
+card_free(struct card *c)
+{
+	dfi_transport_free(c->t);
+	dfi_sim_free(c->sim);
+}
+
+static int
+finished(const struct dfi_perso_result *res)
+{
+	return res->outcome == DFI_PERSO_DONE || res->outcome == DFI_PERSO_RESUMED;
+}
+
+/* A tap on a card that is already on the reader. 0 when the card ended done
+ * (or resumed); -1 otherwise (the reason on stderr). */
+static int
+tap(dfi_perso *p, struct card *c, const dfi_batch_row *rw, struct dfi_perso_result *res)
+{
+	dfi_err r = dfi_perso_card(p, c->t, rw, res);
+	if (r != DFI_OK)
+		die("dfi_perso_card", r);
+	if (!finished(res)) {
+		fprintf(stderr, "bench_perso: card ended %s: %s (%s)\n", dfi_perso_outcome_name(res->outcome),
+		    dfi_strerror(res->err), res->detail);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- zero latency and datasheet: one reader ------------------------------------- */
+
+static int
+part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigned ncards)
+{
+	dfi_journal *j = journal_new(e, part);
+	dfi_perso *p = perso_new(e, j);
+	struct dfi_hsm_stats h0, h1;
+	uint64_t apdus = 0, bout = 0, bin = 0, modeled = 0, keych = 0;
+	int fails = 0;
+	unsigned ptag = timing == DFI_SIM_TIMING_NONE ? 1 : 2;
+
+	/* One card first, untimed: the perso handle's and the session pool's
+	 * one-time work (key lookups, sessions) is not a per-card cost. */
+	struct card c;
+	struct dfi_perso_result res;
+	card_new(&c, ptag, 0xFFFFFF, DFI_SIM_TIMING_NONE);
+	fails += tap(p, &c, e->rows[0], &res) != 0;
+	card_free(&c);
+
+	dfi_hsm_stats(e->hsm, &h0);
+	double w0 = now_s(), c0 = cpu_s();
+	for (unsigned i = 0; i < ncards; i++) {
+		struct dfi_transport_stats ts;
+		struct dfi_sim_stats ss;
+		card_new(&c, ptag, i, timing);
+		fails += tap(p, &c, e->rows[i % e->nrows], &res) != 0;
+		dfi_transport_stats(c.t, &ts);
+		dfi_sim_stats(c.sim, &ss);
+		apdus += ts.apdus;
+		bout += ts.bytes_out;
+		bin += ts.bytes_in;
+		modeled += ss.modeled_us;
+		keych += res.key_changes;
+		card_free(&c);
+	}
+	double wall = now_s() - w0, cpu = cpu_s() - c0;
+	dfi_hsm_stats(e->hsm, &h1);
+	double n = ncards;
+	if (timing == DFI_SIM_TIMING_NONE) {
+		row(part, "cards", "%u (one reader, simulator at zero latency, SoftHSM2)", ncards);
+		row(part, "cards/s", "%.1f", n / wall);
+		row(part, "wall ms per card", "%.1f", wall * 1e3 / n);
+		row(part, "host CPU ms per card (user+sys)", "%.1f", cpu * 1e3 / n);
+		row(part, "PKCS#11 calls per card", "%.1f", (double)(h1.calls - h0.calls) / n);
+		row(part, "C_Login per card", "%.2f (sessions opened per card %.2f)",
+		    (double)(h1.logins - h0.logins) / n, (double)(h1.sessions - h0.sessions) / n);
+		row(part, "APDUs per card", "%.1f", (double)apdus / n);
+		row(part, "minimum APDUs (dfi_perso_min_apdus)", "%u", dfi_perso_min_apdus(e->profile));
+		row(part, "ChangeKey per card", "%.1f", (double)keych / n);
+		row(part, "bytes over the air per card", "%.0f (%.0f out, %.0f in)",
+		    (double)(bout + bin) / n, (double)bout / n, (double)bin / n);
+		row(part, "modeled card time per card (datasheet model, not slept)", "%.0f ms",
+		    (double)modeled / 1e3 / n);
+	} else {
+		double card_s = (double)modeled / 1e6;
+		row(part, "cards", "%u (one reader, simulator timing model datasheet)", ncards);
+		row(part, "wall ms per card", "%.0f", wall * 1e3 / n);
+		row(part, "card (modeled) ms per card", "%.0f", card_s * 1e3 / n);
+		row(part, "host share of wall time", "%.2f %% ((wall - card) / wall; goal < 2 %%)",
+		    100.0 * (wall - card_s) / wall);
+		row(part, "host CPU share of wall time", "%.2f %% (user+sys / wall)", 100.0 * cpu / wall);
+	}
+	dfi_perso_free(p);
+	dfi_journal_close(j);
+	return fails;
+}
+
+/* ---- parallel readers (threads) ------------------------------------------------- */
+
+struct shared {
+	struct env *e;
+	dfi_journal *j;
+	enum dfi_sim_timing timing;
+	unsigned part;
+	unsigned total;
+	atomic_uint next;
+	atomic_uint done;
+	atomic_int fails;
+	unsigned sample_at;        /* sample RSS when this many cards are done */
+	long rss_sample, rss_end;
+	pthread_mutex_t mu;
+};
+
+struct worker {
+	struct shared *sh;
+	dfi_perso *p;
+	uint64_t apdus;
+	unsigned cards;
+	pthread_t th;
+};
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	for (;;) {
+		unsigned k = atomic_fetch_add(&sh->next, 1);
+		if (k >= sh->total)
+			break;
+		struct card c;
+		struct dfi_perso_result res;
+		struct dfi_transport_stats ts;
+		card_new(&c, sh->part, k, sh->timing);
+		if (tap(w->p, &c, sh->e->rows[k % sh->e->nrows], &res) != 0)
+			atomic_fetch_add(&sh->fails, 1);
+		dfi_transport_stats(c.t, &ts);
+		w->apdus += ts.apdus;
+		w->cards++;
+		card_free(&c);
+		unsigned d = atomic_fetch_add(&sh->done, 1) + 1;
+		if (d == sh->sample_at || d == sh->total) {
+			long kb = rss_kb();
+			pthread_mutex_lock(&sh->mu);
+			if (d == sh->sample_at)
+				sh->rss_sample = kb;
+			else
+				sh->rss_end = kb;
+			pthread_mutex_unlock(&sh->mu);
+		}
+	}
+	return NULL;
+}
+
+/* Runs total cards over nreaders threads; returns the wall time. */
+static double
+run_parallel(struct shared *sh, unsigned nreaders)
+{
+	struct worker w[MAX_READERS];
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < nreaders; i++) {
+		w[i].sh = sh;
+		w[i].p = perso_new(sh->e, sh->j);
+	}
+	double t0 = now_s();
+	for (unsigned i = 0; i < nreaders; i++)
+		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
+			die("pthread_create", DFI_E_NOMEM);
+	for (unsigned i = 0; i < nreaders; i++)
+		pthread_join(w[i].th, NULL);
+	double wall = now_s() - t0;
+	for (unsigned i = 0; i < nreaders; i++)
+		dfi_perso_free(w[i].p);
+	return wall;
+}
+
+static void
+shared_init(struct shared *sh, struct env *e, dfi_journal *j, unsigned part, unsigned total,
+    enum dfi_sim_timing timing)
+{
+	memset(sh, 0, sizeof(*sh));
+	sh->e = e;
+	sh->j = j;
+	sh->part = part;
+	sh->total = total;
+	sh->timing = timing;
+	atomic_init(&sh->next, 0);
+	atomic_init(&sh->done, 0);
+	atomic_init(&sh->fails, 0);
+	pthread_mutex_init(&sh->mu, NULL);
+}
+
+static int
+part_scale(struct env *e, unsigned per_reader, const unsigned *readers, size_t nr)
+{
+	int fails = 0;
+	double base = 0;
+	dfi_journal *j = journal_new(e, "scale");
+	for (size_t i = 0; i < nr; i++) {
+		struct shared sh;
+		unsigned n = readers[i];
+		double cpu0 = cpu_s();
+		shared_init(&sh, e, j, 16 + (unsigned)i, n * per_reader, DFI_SIM_TIMING_DATASHEET);
+		double wall = run_parallel(&sh, n);
+		double cpu = cpu_s() - cpu0;
+		double cpm = 60.0 * sh.total / wall;
+		if (i == 0)
+			base = cpm;
+		char fig[96];
+		snprintf(fig, sizeof(fig), "%2u reader%s in-process, timing model", n, n == 1 ? "" : "s");
+		row("scale", fig, "%.0f cards/min, x%.2f of %u reader (%u cards in %.1f s, host CPU %.0f %% of one core)",
+		    cpm, base > 0 ? cpm / base : 0, readers[0], sh.total, wall, 100.0 * cpu / wall);
+		fails += atomic_load(&sh.fails);
+		pthread_mutex_destroy(&sh.mu);
+	}
+	dfi_journal_close(j);
+	return fails;
+}
+
+static int
+part_mem(struct env *e, unsigned ncards, unsigned nreaders)
+{
+	struct shared sh;
+	dfi_journal *j = journal_new(e, "mem");
+	long rss0 = rss_kb();
+	shared_init(&sh, e, j, 40, ncards, DFI_SIM_TIMING_NONE);
+	sh.sample_at = ncards >= 200 ? 100 : ncards / 2 > 0 ? ncards / 2 : 1;
+	double wall = run_parallel(&sh, nreaders);
+	row("mem", "run", "%u readers, %u cards, zero latency, %.1f s (%.1f cards/s)", nreaders, ncards,
+	    wall, ncards / wall);
+	row("mem", "peak RSS (ru_maxrss)", "%.1f MB", (double)peak_rss_kb() / 1024.0);
+	row("mem", "RSS before / after card N / after the last", "%.1f / %.1f (N=%u) / %.1f MB",
+	    (double)rss0 / 1024.0, (double)sh.rss_sample / 1024.0, sh.sample_at, (double)sh.rss_end / 1024.0);
+	if (ncards > sh.sample_at)
+		row("mem", "RSS growth per card after card N", "%.0f bytes",
+		    1024.0 * (double)(sh.rss_end - sh.rss_sample) / (double)(ncards - sh.sample_at));
+	pthread_mutex_destroy(&sh.mu);
+	dfi_journal_close(j);
+	return atomic_load(&sh.fails);
+}
+
+/* ---- tear recovery cost ---------------------------------------------------------------- */
+
+struct tear_cost {
+	uint64_t apdus, modeled_us;
+	double wall;
+};
+
+/* One card: a tear at APDU n (0 = none) in mode m, then taps until done
+ * (at most 3). 0 when the card ended done and the tear fired. */
+static int
+tear_case(struct env *e, dfi_perso *p, uint32_t id, unsigned n, enum dfi_sim_tear_mode m,
+    struct tear_cost *out)
+{
+	struct card c;
+	struct dfi_perso_result res;
+	struct dfi_sim_stats ss;
+	int ok = -1;
+	card_new(&c, 60, id, DFI_SIM_TIMING_NONE);
+	double t0 = now_s();
+	if (n > 0) {
+		dfi_sim_set_tear(c.sim, n, m);
+		if (dfi_perso_card(p, c.t, e->rows[0], &res) != DFI_OK)
+			die("dfi_perso_card", DFI_E_INVALID_ARG);
+		dfi_sim_stats(c.sim, &ss);
+		if (ss.tears != 1 || res.outcome != DFI_PERSO_FAILED) {
+			fprintf(stderr, "bench_perso: tear at %u: tap ended %s\n", n,
+			    dfi_perso_outcome_name(res.outcome));
+			goto out;
+		}
+	}
+	for (int tries = 0; tries < 3; tries++) {
+		if (n > 0 || tries > 0) {
+			dfi_transport_wait_removed(c.t, 0);
+			if (dfi_transport_wait_card(c.t, 0) != DFI_OK)
+				goto out;
+		}
+		if (dfi_perso_card(p, c.t, e->rows[0], &res) != DFI_OK)
+			die("dfi_perso_card", DFI_E_INVALID_ARG);
+		if (finished(&res)) {
+			ok = tries == 0 ? 0 : 1; /* 1: needed more than one recovery tap */
+			break;
+		}
+	}
+out:
+	out->wall = now_s() - t0;
+	dfi_sim_stats(c.sim, &ss);
+	out->apdus = ss.apdus;
+	out->modeled_us = ss.modeled_us;
+	card_free(&c);
+	return ok;
+}
+
+static int
+part_tear(struct env *e, unsigned stride)
+{
+	dfi_journal *j = journal_new(e, "tear");
+	dfi_perso *p = perso_new(e, j);
+	struct tear_cost clean, tc, worst_a = { 0 }, worst_t = { 0 }, worst_w = { 0 };
+	char at_a[64] = "", at_t[64] = "", at_w[64] = "";
+	uint32_t id = 0;
+	int fails = 0;
+	unsigned cases = 0, extra_taps = 0;
+	double sum_extra_apdus = 0, sum_extra_ms = 0;
+
+	/* Warm-up, then the clean reference (median of 5 wall times). */
+	if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+		fails++;
+	double walls[5];
+	for (int i = 0; i < 5; i++) {
+		if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+			fails++;
+		walls[i] = clean.wall;
+	}
+	for (int a = 0; a < 5; a++)
+		for (int b = a + 1; b < 5; b++)
+			if (walls[b] < walls[a]) {
+				double t = walls[a];
+				walls[a] = walls[b];
+				walls[b] = t;
+			}
+	clean.wall = walls[2];
+	unsigned c = (unsigned)clean.apdus;
+	for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
+		for (unsigned n = 1; n <= c; n += stride) {
+			const char *mn = m == DFI_SIM_TEAR_BEFORE ? "before" : "after";
+			int r = tear_case(e, p, id++, n, (enum dfi_sim_tear_mode)m, &tc);
+			cases++;
+			if (r < 0) {
+				fails++;
+				continue;
+			}
+			extra_taps += r > 0;
+			double xa = (double)tc.apdus - (double)clean.apdus;
+			sum_extra_apdus += xa;
+			sum_extra_ms += ((double)tc.modeled_us - (double)clean.modeled_us) / 1e3;
+			if (tc.apdus > worst_a.apdus) {
+				worst_a = tc;
+				snprintf(at_a, sizeof(at_a), "tear at APDU %u, %s", n, mn);
+			}
+			if (tc.modeled_us > worst_t.modeled_us) {
+				worst_t = tc;
+				snprintf(at_t, sizeof(at_t), "tear at APDU %u, %s", n, mn);
+			}
+			if (tc.wall > worst_w.wall) {
+				worst_w = tc;
+				snprintf(at_w, sizeof(at_w), "tear at APDU %u, %s", n, mn);
+			}
+		}
+	row("tear", "clean card", "%u APDUs, %.0f ms card time (model), %.1f ms host (zero latency)", c,
+	    (double)clean.modeled_us / 1e3, clean.wall * 1e3);
+	row("tear", "cases", "%u (tear at every %sAPDU 1..%u, before and after), %d failed, %u needed a 2nd recovery tap",
+	    cases, stride > 1 ? "k-th " : "", c, fails, extra_taps);
+	if (cases > 0) {
+		row("tear", "worst extra APDUs (torn tap + recovery tap vs clean)", "+%.0f (%s)",
+		    (double)worst_a.apdus - (double)clean.apdus, at_a);
+		row("tear", "worst extra card time (model)", "+%.0f ms (%s)",
+		    ((double)worst_t.modeled_us - (double)clean.modeled_us) / 1e3, at_t);
+		row("tear", "worst extra host time (zero latency)", "+%.1f ms (%s)",
+		    (worst_w.wall - clean.wall) * 1e3, at_w);
+		row("tear", "mean extra over the matrix", "+%.1f APDUs, +%.0f ms card time",
+		    sum_extra_apdus / cases, sum_extra_ms / cases);
+	}
+	dfi_perso_free(p);
+	dfi_journal_close(j);
+	return fails;
+}
+
+/* ---- through pcscd + vpcd ----------------------------------------------------------------- */
+
+struct pworker {
+	struct env *e;
+	dfi_perso *p;
+	char *reader;
+	int ok;
+	uint64_t apdus;
+	pthread_t th;
+};
+
+static void *
+pworker_run(void *arg)
+{
+	struct pworker *w = arg;
+	dfi_transport *t;
+	struct dfi_perso_result res;
+	if (dfi_pcsc_transport_new(&t, w->reader) != DFI_OK)
+		return NULL;
+	if (dfi_transport_wait_card(t, 10000) == DFI_OK && dfi_perso_card(w->p, t, w->e->rows[0], &res) == DFI_OK)
+		w->ok = finished(&res);
+	if (!w->ok)
+		fprintf(stderr, "bench_perso: %s: %s: %s (%s)\n", w->reader, dfi_perso_outcome_name(res.outcome),
+		    dfi_strerror(res.err), res.detail);
+	struct dfi_transport_stats ts;
+	dfi_transport_stats(t, &ts);
+	w->apdus = ts.apdus;
+	dfi_transport_free(t);
+	return NULL;
+}
+
+static int
+part_pcsc(struct env *e, const char *prefix)
+{
+	struct dfi_pcsc_reader *rd;
+	size_t n, k = 0;
+	struct pworker w[MAX_READERS];
+	dfi_err r = dfi_pcsc_list_readers(&rd, &n);
+	if (r != DFI_OK)
+		die("dfi_pcsc_list_readers", r);
+	dfi_journal *j = journal_new(e, "pcsc");
+	memset(w, 0, sizeof(w));
+	for (size_t i = 0; i < n && k < MAX_READERS; i++)
+		if (strncmp(rd[i].name, prefix, strlen(prefix)) == 0 && rd[i].card_present) {
+			w[k].e = e;
+			w[k].reader = rd[i].name;
+			w[k].p = perso_new(e, j);
+			k++;
+		}
+	if (k == 0) {
+		fprintf(stderr, "bench_perso: no reader named %s* with a card\n", prefix);
+		dfi_pcsc_readers_free(rd, n);
+		dfi_journal_close(j);
+		return 1;
+	}
+	double t0 = now_s();
+	for (size_t i = 0; i < k; i++)
+		pthread_create(&w[i].th, NULL, pworker_run, &w[i]);
+	for (size_t i = 0; i < k; i++)
+		pthread_join(w[i].th, NULL);
+	double wall = now_s() - t0;
+	int fails = 0;
+	uint64_t apdus = 0;
+	for (size_t i = 0; i < k; i++) {
+		fails += !w[i].ok;
+		apdus += w[i].apdus;
+		dfi_perso_free(w[i].p);
+	}
+	char fig[64];
+	snprintf(fig, sizeof(fig), "%2zu reader%s pcscd+vpcd", k, k == 1 ? "" : "s");
+	/* Machine-readable for tools/bench.sh: readers, cards, seconds. */
+	row("pcsc", fig, "%.0f cards/min (%zu cards in %.2f s, %.0f APDUs/card) [raw %zu %zu %.3f]",
+	    60.0 * (double)k / wall, k, wall, (double)apdus / (double)k, k, k - (size_t)fails, wall);
+	dfi_pcsc_readers_free(rd, n);
+	dfi_journal_close(j);
+	return fails;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static int
+has_part(const char *parts, const char *p)
+{
+	size_t l = strlen(p);
+	for (const char *s = parts; (s = strstr(s, p)) != NULL; s += l)
+		if ((s == parts || s[-1] == ',') && (s[l] == '\0' || s[l] == ','))
+			return 1;
+	return 0;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: bench_perso [--parts LIST] [--cards N] [--datasheet-cards N] [--per-reader N]\n"
+	    "                   [--readers 1,2,4,8,16] [--mem-cards N] [--mem-readers N]\n"
+	    "                   [--tear-stride S] [--pcsc PREFIX] [--hsm-dir DIR] [--dir DIR] [-v]\n"
+	    "  parts: zero,datasheet,scale,tear,mem,pcsc (default zero,datasheet,scale,tear)\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *parts = "zero,datasheet,scale,tear", *hsm_dir = NULL, *dir = NULL, *prefix = NULL;
+	unsigned cards = 200, ds_cards = 5, per_reader = 3, mem_cards = 1000, mem_readers = 16, stride = 1;
+	unsigned readers[16] = { 1, 2, 4, 8, 16 };
+	size_t nr = 5;
+	struct env e;
+	static const struct option lo[] = { { "parts", required_argument, NULL, 'P' },
+		{ "cards", required_argument, NULL, 'c' }, { "datasheet-cards", required_argument, NULL, 'd' },
+		{ "per-reader", required_argument, NULL, 'r' }, { "readers", required_argument, NULL, 'R' },
+		{ "mem-cards", required_argument, NULL, 'm' }, { "mem-readers", required_argument, NULL, 'M' },
+		{ "tear-stride", required_argument, NULL, 's' }, { "pcsc", required_argument, NULL, 'p' },
+		{ "hsm-dir", required_argument, NULL, 'H' }, { "dir", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int ch;
+
+	memset(&e, 0, sizeof(e));
+	while ((ch = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'P': parts = optarg; break;
+		case 'c': cards = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'd': ds_cards = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'r': per_reader = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': mem_cards = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'M': mem_readers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 's': stride = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'p': prefix = optarg; break;
+		case 'H': hsm_dir = optarg; break;
+		case 'D': dir = optarg; break;
+		case 'v': e.verbose = 1; break;
+		case 'R': {
+			char *s = optarg, *end;
+			nr = 0;
+			while (*s != '\0' && nr < 16) {
+				unsigned long v = strtoul(s, &end, 10);
+				if (end == s || v == 0 || v > MAX_READERS) {
+					fprintf(stderr, "bench_perso: --readers: numbers 1..%d separated by commas\n",
+					    MAX_READERS);
+					return 2;
+				}
+				readers[nr++] = (unsigned)v;
+				s = *end == ',' ? end + 1 : end;
+			}
+			break;
+		}
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || cards == 0 || ds_cards == 0 || per_reader == 0 || mem_cards == 0 ||
+	    mem_readers == 0 || mem_readers > MAX_READERS || stride == 0 || nr == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (has_part(parts, "pcsc") && prefix == NULL) {
+		fprintf(stderr, "bench_perso: part pcsc needs --pcsc PREFIX\n");
+		return 2;
+	}
+	env_open(&e, hsm_dir, dir);
+	int fails = 0;
+	if (has_part(parts, "zero"))
+		fails += part_single(&e, "zero", DFI_SIM_TIMING_NONE, cards);
+	if (has_part(parts, "datasheet"))
+		fails += part_single(&e, "datasheet", DFI_SIM_TIMING_DATASHEET, ds_cards);
+	if (has_part(parts, "scale"))
+		fails += part_scale(&e, per_reader, readers, nr);
+	if (has_part(parts, "tear"))
+		fails += part_tear(&e, stride);
+	if (has_part(parts, "mem"))
+		fails += part_mem(&e, mem_cards, mem_readers);
+	if (has_part(parts, "pcsc"))
+		fails += part_pcsc(&e, prefix);
+	env_close(&e);
+	if (fails > 0)
+		fprintf(stderr, "bench_perso: %d card(s) did not end done\n", fails);
+	return fails > 0 ? 1 : 0;
+}
