@@ -19,6 +19,7 @@
 #include "dfissue/perso.h"
 #include "dfissue/util.h"
 #include "perso_cli.h"
+#include "stations.h"
 
 #define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
 
@@ -39,6 +40,11 @@ usage(FILE *f)
 	    "  --profile P.json       the target card (docs/PROFILE.md)\n"
 	    "  --batch FILE           per-card data (.csv or .jsonl), one row per card\n"
 	    "%s"
+	    "  --reader 'pcsc:PATTERN'  every PC/SC reader matching a shell pattern ('pcsc:*'\n"
+	    "                         = all); several --reader options or a pattern serve the\n"
+	    "                         readers in parallel (one thread each, shared HSM and\n"
+	    "                         journal; --cards counts cards over all readers, an idle\n"
+	    "                         reader stops after --wait-ms) and end with a summary\n"
 	    "  --journal DIR          the signed key-change journal (must exist, see below)\n"
 	    "  --create-journal       create the journal in DIR if it does not exist yet\n"
 	    "  --origin O             origin of a journal created here (default dfissue/STATION)\n"
@@ -66,6 +72,7 @@ struct opts {
 	unsigned tear_at;
 	enum dfi_sim_tear_mode tear_mode;
 	struct cli_hsm_opts hsm;
+	struct stations_spec readers; /* every --reader (parallel stations) */
 };
 
 static void
@@ -125,7 +132,11 @@ parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case O_PROFILE: o->profile = optarg; break;
 		case O_BATCH: o->batch = optarg; break;
-		case O_READER: o->reader = optarg; break;
+		case O_READER:
+			o->reader = optarg;
+			if (stations_add(&o->readers, optarg) != 0)
+				return DFI_EXIT_USAGE;
+			break;
 		case O_JOURNAL: o->journal = optarg; break;
 		case O_CREATE: o->create = 1; break;
 		case O_ORIGIN: o->origin = optarg; break;
@@ -397,10 +408,23 @@ cmd_personalize(int argc, char **argv)
 			rc = DFI_EXIT_FAIL;
 		}
 	}
-	if (rc == DFI_EXIT_OK)
-		rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
-	if (rc == DFI_EXIT_OK)
-		rc = run(&o, p, &r, batch);
+	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
+		/* Several readers or a pattern: one thread per reader (stations.c). */
+		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
+			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
+			.json = o.json };
+		if (o.tear_at > 0) {
+			cli_errorf("personalize: --tear-at works with a single sim: reader only");
+			rc = DFI_EXIT_USAGE;
+		} else {
+			rc = stations_run(&o.readers, &sc);
+		}
+	} else {
+		if (rc == DFI_EXIT_OK)
+			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
+		if (rc == DFI_EXIT_OK)
+			rc = run(&o, p, &r, batch);
+	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
 	dfi_journal_close(j);

@@ -1,0 +1,483 @@
+/* Parallel stations: one thread per reader, shared HSM, journal and batch. */
+#include <fnmatch.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "dfissue/pcsc.h"
+#include "dfissue/perso.h"
+#include "dfissue/util.h"
+#include "perso_cli.h"
+#include "stations.h"
+
+/* How long a pattern waits for pcscd to show a matching reader. */
+#define EXPAND_WAIT_MS 10000
+/* Slices of every wait, so a stop request is seen quickly. */
+#define SLICE_MS 500
+
+struct shared {
+	pthread_mutex_t mu;
+	const struct stations_config *cfg;
+	unsigned long claimed, finished;
+	unsigned long done, resumed, unknown, failed, tears;
+	int stop, fatal;
+	long start_ms, last_ms;
+};
+
+struct station {
+	struct shared *sh;
+	struct cli_reader r;
+	dfi_perso *p;
+	char *spec;
+	const char *name; /* short: the reader name without "pcsc:" */
+	int is_sim;
+	pthread_t tid;
+	int started;
+	unsigned long cards, done, resumed, unknown, failed, tears;
+};
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+nap(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int
+is_pattern(const char *spec)
+{
+	return strncmp(spec, "pcsc:", 5) == 0 && strpbrk(spec + 5, "*?[") != NULL;
+}
+
+int
+stations_add(struct stations_spec *s, const char *spec)
+{
+	if (s->n >= STATIONS_MAX) {
+		cli_errorf("personalize: at most %d --reader options", STATIONS_MAX);
+		return -1;
+	}
+	s->spec[s->n++] = spec;
+	return 0;
+}
+
+int
+stations_wanted(const struct stations_spec *s)
+{
+	return s->n > 1 || (s->n == 1 && is_pattern(s->spec[0]));
+}
+
+static int
+stopped(struct shared *sh)
+{
+	pthread_mutex_lock(&sh->mu);
+	int s = sh->stop;
+	pthread_mutex_unlock(&sh->mu);
+	return s;
+}
+
+static void
+request_stop(struct shared *sh, int fatal)
+{
+	pthread_mutex_lock(&sh->mu);
+	sh->stop = 1;
+	if (fatal)
+		sh->fatal = 1;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static void
+progress(void *ctx, const char *ev)
+{
+	const struct station *st = ctx;
+	fprintf(stderr, "  [%s] %s\n", st->name, ev);
+}
+
+/* Adds spec to the list unless already there; takes ownership of spec. */
+static int
+list_add(char ***list, unsigned *n, char *spec)
+{
+	if (spec == NULL)
+		return cli_fail("readers", DFI_E_NOMEM);
+	for (unsigned i = 0; i < *n; i++)
+		if (strcmp((*list)[i], spec) == 0) {
+			free(spec);
+			return DFI_EXIT_OK;
+		}
+	if (*n >= STATIONS_MAX) {
+		free(spec);
+		cli_errorf("personalize: more than %d readers", STATIONS_MAX);
+		return DFI_EXIT_USAGE;
+	}
+	(*list)[(*n)++] = spec;
+	return DFI_EXIT_OK;
+}
+
+/* pcscd adds readers as their drivers come up: a pattern waits a little
+ * for at least one match rather than failing on a freshly started pcscd. */
+static int
+expand_pattern(const char *spec, char ***list, unsigned *n)
+{
+	const char *pat = spec + 5;
+	long deadline = now_ms() + EXPAND_WAIT_MS;
+	dfi_err last = DFI_OK;
+
+	for (;;) {
+		struct dfi_pcsc_reader *r = NULL;
+		size_t count = 0, matched = 0;
+		last = dfi_pcsc_list_readers(&r, &count);
+		for (size_t i = 0; last == DFI_OK && i < count; i++) {
+			if (fnmatch(pat, r[i].name, 0) != 0)
+				continue;
+			char buf[300];
+			snprintf(buf, sizeof(buf), "pcsc:%s", r[i].name);
+			int rc = list_add(list, n, strdup(buf));
+			if (rc != DFI_EXIT_OK) {
+				dfi_pcsc_readers_free(r, count);
+				return rc;
+			}
+			matched++;
+		}
+		dfi_pcsc_readers_free(r, count);
+		if (matched > 0)
+			return DFI_EXIT_OK;
+		if (now_ms() >= deadline)
+			break;
+		nap(250);
+	}
+	if (last != DFI_OK)
+		return cli_fail("listing PC/SC readers (is pcscd running?)", last);
+	cli_errorf("reader '%s': no PC/SC reader matches (see 'dfissue readers')", spec);
+	return DFI_EXIT_FAIL;
+}
+
+/* Waits for a card: 1 when one is connected, 0 when the run stops or the
+ * reader stayed idle past wait_ms, -1 on an error (printed). A reader
+ * that vanishes (unplugged, pcscd restarted) is waited for again. */
+static int
+wait_card(struct station *st)
+{
+	const struct stations_config *c = st->sh->cfg;
+	long idle_from = now_ms();
+	int said_gone = 0;
+
+	for (;;) {
+		if (stopped(st->sh))
+			return 0;
+		dfi_err e = dfi_transport_wait_card(st->r.t, SLICE_MS);
+		if (e == DFI_OK)
+			return 1;
+		if (e == DFI_E_CARD_TORN || e == DFI_E_NO_CARD) {
+			/* Left mid-command: pcscd still reports it for ~400 ms. */
+			nap(200);
+		} else if (e == DFI_E_READER) {
+			if (!said_gone)
+				fprintf(stderr, "[%s] reader unavailable (unplugged, or pcscd "
+				    "restarted): waiting for it\n", st->name);
+			said_gone = 1;
+			nap(1000);
+		} else if (e != DFI_E_TIMEOUT) {
+			fprintf(stderr, "[%s] waiting for a card: %s\n", st->name, dfi_strerror(e));
+			return -1;
+		}
+		if (c->wait_ms >= 0 && now_ms() - idle_from >= c->wait_ms)
+			return 0;
+	}
+}
+
+/* Waits until the card has left (or the run stops). */
+static void
+wait_removed(struct station *st)
+{
+	while (!stopped(st->sh)) {
+		dfi_err e = dfi_transport_wait_removed(st->r.t, SLICE_MS);
+		if (e == DFI_OK || e == DFI_E_NO_CARD)
+			return;
+		if (e == DFI_E_READER)
+			nap(1000);
+		else if (e != DFI_E_TIMEOUT)
+			return;
+	}
+}
+
+static void
+report(struct station *st, unsigned long n, const dfi_batch_row *row,
+    const struct dfi_perso_result *res, int taps)
+{
+	char uid[21] = "";
+	int ok = res->outcome == DFI_PERSO_DONE || res->outcome == DFI_PERSO_RESUMED;
+
+	if (res->uid_len > 0)
+		dfi_hex_encode(res->uid, res->uid_len, uid, sizeof(uid));
+	if (st->sh->cfg->json) {
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:i, s:s}",
+		    "card", (json_int_t)n, "reader", st->spec, "uid", uid, "outcome",
+		    dfi_perso_outcome_name(res->outcome), "error",
+		    ok ? NULL : dfi_errname(res->err), "steps_total", (int)res->steps_total,
+		    "steps_done", (int)res->steps_done, "key_changes", (int)res->key_changes,
+		    "intents_resolved", (int)res->intents_resolved, "apdus",
+		    (json_int_t)res->apdus, "taps", taps, "detail", res->detail);
+		if (o != NULL && row != NULL)
+			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
+		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s != NULL) {
+			/* One write per line: threads must not interleave. */
+			flockfile(stdout);
+			printf("%s\n", s);
+			fflush(stdout);
+			funlockfile(stdout);
+		}
+		free(s);
+		json_decref(o);
+		return;
+	}
+	flockfile(stdout);
+	printf("card %lu [%s] %s: %s (%u/%u steps, %u key changes, %u resolved, %llu APDUs, "
+	       "%d tap%s)%s%s\n",
+	    n, st->name, uid[0] ? uid : "?", dfi_perso_outcome_name(res->outcome),
+	    res->steps_done, res->steps_total, res->key_changes, res->intents_resolved,
+	    (unsigned long long)res->apdus, taps, taps == 1 ? "" : "s",
+	    res->detail[0] ? ": " : "", res->detail);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+/* Claims the next card number and batch row; 0 when the run is over. */
+static int
+claim(struct station *st, unsigned long *n, dfi_batch_row **row)
+{
+	struct shared *sh = st->sh;
+	const struct stations_config *c = sh->cfg;
+	int ok = 0;
+
+	*row = NULL;
+	pthread_mutex_lock(&sh->mu);
+	if (sh->stop || (c->cards > 0 && sh->claimed >= c->cards))
+		goto out;
+	if (c->batch != NULL) {
+		struct dfi_diag diag;
+		memset(&diag, 0, sizeof(diag));
+		dfi_err e = dfi_batch_next(c->batch, row, &diag);
+		if (e != DFI_OK) {
+			cli_errorf("%s", diag.message[0] ? diag.message : dfi_strerror(e));
+			sh->stop = sh->fatal = 1;
+			goto out;
+		}
+		if (*row == NULL) {
+			fprintf(stderr, "batch finished\n");
+			sh->stop = 1;
+			goto out;
+		}
+	}
+	*n = ++sh->claimed;
+	ok = 1;
+out:
+	pthread_mutex_unlock(&sh->mu);
+	return ok;
+}
+
+static void
+tally(struct station *st, const struct dfi_perso_result *res, int torn)
+{
+	struct shared *sh = st->sh;
+	unsigned long *mine, *all;
+
+	switch (res->outcome) {
+	case DFI_PERSO_DONE: mine = &st->done; all = &sh->done; break;
+	case DFI_PERSO_RESUMED: mine = &st->resumed; all = &sh->resumed; break;
+	case DFI_PERSO_UNKNOWN_KEYS: mine = &st->unknown; all = &sh->unknown; break;
+	default: mine = &st->failed; all = &sh->failed; break;
+	}
+	pthread_mutex_lock(&sh->mu);
+	(*mine)++;
+	(*all)++;
+	st->tears += (unsigned long)torn;
+	sh->tears += (unsigned long)torn;
+	sh->finished++;
+	sh->last_ms = now_ms();
+	if (sh->cfg->cards > 0 && sh->finished >= sh->cfg->cards)
+		sh->stop = 1;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+/* One card, tap after tap until it is finished or given up. */
+static int
+serve(struct station *st, unsigned long n, const dfi_batch_row *row)
+{
+	struct dfi_perso_result res;
+	int taps = 0, torn = 0;
+
+	fprintf(stderr, "[%s] card %lu: personalizing\n", st->name, n);
+	for (;;) {
+		dfi_err e = dfi_perso_card(st->p, st->r.t, row, &res);
+		taps++;
+		if (e != DFI_OK) {
+			/* The journal failed: no station may touch another card. */
+			request_stop(st->sh, 1);
+			report(st, n, row, &res, taps);
+			cli_fail("journal", e);
+			return -1;
+		}
+		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
+			break;
+		torn++;
+		char uid[21] = "?";
+		if (res.uid_len > 0)
+			dfi_hex_encode(res.uid, res.uid_len, uid, sizeof(uid));
+		fprintf(stderr, "[%s] card %lu %s: torn (%s): present the card again\n", st->name,
+		    n, uid, res.detail);
+		/* A simulated card comes back at once; three tears in a row end it. */
+		if (st->is_sim && taps >= 3)
+			break;
+		if (!st->is_sim)
+			(void)dfi_transport_wait_removed(st->r.t, 2000);
+		if (wait_card(st) <= 0) {
+			fprintf(stderr, "[%s] card %lu %s: left torn; the next tap of this card "
+			    "finishes it\n", st->name, n, uid);
+			break;
+		}
+	}
+	report(st, n, row, &res, taps);
+	tally(st, &res, torn);
+	return 0;
+}
+
+static void *
+station_main(void *arg)
+{
+	struct station *st = arg;
+
+	for (;;) {
+		if (st->is_sim && st->cards >= 1)
+			break; /* a simulated reader holds one card */
+		if (wait_card(st) <= 0)
+			break;
+		unsigned long n;
+		dfi_batch_row *row;
+		if (!claim(st, &n, &row))
+			break;
+		st->cards++;
+		int rc = serve(st, n, row);
+		dfi_batch_row_free(row);
+		if (rc != 0 || st->is_sim)
+			break;
+		if (!stopped(st->sh)) {
+			fprintf(stderr, "[%s] card %lu: remove the card\n", st->name, n);
+			wait_removed(st);
+		}
+	}
+	return NULL;
+}
+
+static int
+open_station(struct station *st, struct shared *sh, char *spec)
+{
+	const struct stations_config *c = sh->cfg;
+	char detail[256] = "";
+
+	st->sh = sh;
+	st->spec = spec;
+	st->is_sim = strncmp(spec, "sim:", 4) == 0;
+	st->name = strncmp(spec, "pcsc:", 5) == 0 ? spec + 5 : spec;
+	int rc = cli_reader_open(&st->r, spec, 0, DFI_SIM_TEAR_AFTER);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	struct dfi_perso_config pc = { .hsm = c->hsm, .journal = c->journal,
+		.profile = c->profile, .station = c->station, .progress = progress,
+		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail) };
+	dfi_err e = dfi_perso_new(&st->p, &pc);
+	if (e != DFI_OK) {
+		cli_errorf("profile: %s", detail[0] ? detail : dfi_strerror(e));
+		return DFI_EXIT_FAIL;
+	}
+	return DFI_EXIT_OK;
+}
+
+static void
+summary(const struct shared *sh, const struct station *st, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		fprintf(stderr, "[%s] %lu card(s): %lu done, %lu resumed, %lu unknown-keys, "
+		    "%lu failed, %lu tear(s)\n", st[i].name, st[i].cards, st[i].done,
+		    st[i].resumed, st[i].unknown, st[i].failed, st[i].tears);
+	long end = sh->finished > 0 ? sh->last_ms : now_ms();
+	double secs = (double)(end - sh->start_ms) / 1000.0;
+	double per_min = secs > 0 ? (double)(sh->done + sh->resumed) * 60.0 / secs : 0.0;
+	fprintf(stderr, "summary: %lu card(s) on %u reader(s): %lu done, %lu resumed, "
+	    "%lu unknown-keys, %lu failed, %lu tear(s); %.1f s, %.1f cards/min\n",
+	    sh->finished, n, sh->done, sh->resumed, sh->unknown, sh->failed, sh->tears, secs,
+	    per_min);
+}
+
+int
+stations_run(const struct stations_spec *s, const struct stations_config *c)
+{
+	char **specs = calloc(STATIONS_MAX, sizeof(*specs));
+	struct station *st = calloc(STATIONS_MAX, sizeof(*st));
+	struct shared sh;
+	unsigned n = 0, opened = 0;
+	int rc = DFI_EXIT_OK;
+
+	memset(&sh, 0, sizeof(sh));
+	sh.cfg = c;
+	if (specs == NULL || st == NULL || pthread_mutex_init(&sh.mu, NULL) != 0) {
+		free(specs);
+		free(st);
+		return cli_fail("stations", DFI_E_NOMEM);
+	}
+	for (unsigned i = 0; rc == DFI_EXIT_OK && i < s->n; i++) {
+		if (is_pattern(s->spec[i]))
+			rc = expand_pattern(s->spec[i], &specs, &n);
+		else
+			rc = list_add(&specs, &n, strdup(s->spec[i]));
+	}
+	for (unsigned i = 0; rc == DFI_EXIT_OK && i < n; i++) {
+		rc = open_station(&st[i], &sh, specs[i]);
+		specs[i] = NULL; /* owned by the station now */
+		opened = i + 1;
+	}
+	if (rc == DFI_EXIT_OK) {
+		fprintf(stderr, "%u station(s):", n);
+		for (unsigned i = 0; i < n; i++)
+			fprintf(stderr, " [%s]", st[i].name);
+		fputc('\n', stderr);
+		sh.start_ms = now_ms();
+		for (unsigned i = 0; i < n; i++) {
+			if (pthread_create(&st[i].tid, NULL, station_main, &st[i]) != 0) {
+				request_stop(&sh, 1);
+				rc = cli_fail("starting a station thread", DFI_E_NOMEM);
+				break;
+			}
+			st[i].started = 1;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (st[i].started)
+				pthread_join(st[i].tid, NULL);
+		summary(&sh, st, n);
+		if (rc == DFI_EXIT_OK && (sh.fatal || sh.finished == 0 || sh.failed > 0 ||
+		    sh.unknown > 0))
+			rc = DFI_EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < opened; i++) {
+		dfi_perso_free(st[i].p);
+		cli_reader_close(&st[i].r);
+		free(st[i].spec);
+	}
+	for (unsigned i = 0; i < n; i++)
+		free(specs[i]);
+	pthread_mutex_destroy(&sh.mu);
+	free(specs);
+	free(st);
+	return rc;
+}

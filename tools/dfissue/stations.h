@@ -1,0 +1,48 @@
+/*
+ * Parallel stations for `dfissue personalize`: several readers served at
+ * once, one thread per reader, all sharing one dfi_hsm (its session pool is
+ * thread-safe), one dfi_journal (thread-safe, concurrent appends are group
+ * committed), the read-only profile and the batch (rows handed out under a
+ * lock, one per card in arrival order). Each thread prints its own progress
+ * lines prefixed with its reader; the run ends with a summary (cards done,
+ * resumed, failed, cards per minute).
+ */
+#ifndef DFISSUE_STATIONS_H
+#define DFISSUE_STATIONS_H
+
+#include "dfissue/hsm.h"
+#include "dfissue/journal.h"
+#include "dfissue/profile.h"
+
+#define STATIONS_MAX 64
+
+/* The --reader options as given (several allowed). */
+struct stations_spec {
+	const char *spec[STATIONS_MAX];
+	unsigned n;
+};
+
+/* Records one --reader; 0, or -1 (one line printed) when there are too many. */
+int stations_add(struct stations_spec *s, const char *spec);
+/* 1 when the readers need stations_run(): more than one --reader, or a
+ * pattern (pcsc:* or any shell wildcard in a pcsc: name). */
+int stations_wanted(const struct stations_spec *s);
+
+struct stations_config {
+	dfi_hsm *hsm;
+	dfi_journal *journal;
+	const dfi_profile *profile;
+	dfi_batch *batch;       /* may be NULL */
+	const char *station;
+	unsigned long cards;    /* stop after this many cards in all (0: batch end / forever) */
+	int wait_ms;            /* a reader idle this long stops (-1: never) */
+	int json;               /* one JSON object per card on stdout */
+};
+
+/* Expands the specs (patterns against the readers pcscd lists, waiting a
+ * few seconds for them to appear), runs one thread per reader until the
+ * stop condition, prints the summary. Returns a DFI_EXIT_* code: OK when
+ * at least one card was served and every card ended done or resumed. */
+int stations_run(const struct stations_spec *s, const struct stations_config *c);
+
+#endif
