@@ -7,6 +7,8 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/util.h"
 
+static int differ(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int
 differ(char *why, size_t cap, const char *fmt, ...)
 {

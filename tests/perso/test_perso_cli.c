@@ -20,6 +20,8 @@
 static char g_cli[512], g_src[512];
 
 /* Runs a shell command; returns its exit status, output in out (NUL-terminated). */
+static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int
 run(char *out, size_t cap, const char *fmt, ...)
 {
