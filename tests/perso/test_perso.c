@@ -5,6 +5,7 @@
  * PICC master key change, tap 2 finishes), a card with unknown keys, and a
  * sweep of single tears at every APDU of a run in both modes.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,72 @@ START_TEST(version_zero_refused)
 }
 END_TEST
 
+/* Several stations in one process: one dfi_perso per thread sharing the
+ * HSM, the journal and the profile, each on its own card. */
+struct station {
+	struct pfix *f;
+	dfi_perso *perso;
+	dfi_sim *sim;
+	dfi_transport *t;
+	struct dfi_perso_result res[3];
+	dfi_err e;
+};
+
+static void *
+station_run(void *arg)
+{
+	struct station *st = arg;
+	/* A tear on the first tap of every card, then taps until done. */
+	st->e = dfi_sim_set_tear(st->sim, 50, DFI_SIM_TEAR_AFTER);
+	for (int i = 0; i < 3 && st->e == DFI_OK; i++) {
+		if (i > 0)
+			st->e = dfi_transport_wait_card(st->t, 1000);
+		if (st->e == DFI_OK)
+			st->e = dfi_perso_card(st->perso, st->t, st->f->row, &st->res[i]);
+		if (st->e == DFI_OK && st->res[i].outcome != DFI_PERSO_FAILED)
+			break;
+	}
+	return NULL;
+}
+
+START_TEST(parallel_stations)
+{
+	enum { N = 4 };
+	struct pfix f;
+	struct station st[N];
+	pthread_t th[N];
+	char why[256];
+
+	pf_open(&f, "reference");
+	for (int i = 0; i < N; i++) {
+		memset(&st[i], 0, sizeof(st[i]));
+		st[i].f = &f;
+		struct dfi_perso_config pc = { .hsm = f.hsm, .journal = f.journal,
+			.profile = f.profile, .station = "thread" };
+		OK(dfi_perso_new(&st[i].perso, &pc));
+		st[i].sim = pf_card(0x9A0 + (uint64_t)i, NULL);
+		OK(dfi_sim_transport_new(st[i].sim, &st[i].t));
+	}
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, station_run, &st[i]), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < N; i++) {
+		OK(st[i].e);
+		ck_assert_int_eq(st[i].res[0].err, DFI_E_CARD_TORN);
+		ck_assert_msg(st[i].res[1].outcome == DFI_PERSO_RESUMED, "station %d: %s", i,
+		    st[i].res[1].detail);
+		ck_assert_msg(dfi_test_card_matches_profile(st[i].sim, f.hsm, f.profile, f.row, why,
+		    sizeof(why)) == 1, "station %d: %s", i, why);
+		dfi_transport_free(st[i].t);
+		dfi_sim_free(st[i].sim);
+		dfi_perso_free(st[i].perso);
+	}
+	ck_assert_uint_eq(pf_journal_verifies(&f), N * 6);
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(min_apdus_formula)
 {
 	struct dfi_diag diag;
@@ -449,6 +516,7 @@ main(void)
 	tcase_add_test(tc, min_apdus_formula);
 	tcase_add_test(tc, other_profiles);
 	tcase_add_test(tc, version_zero_refused);
+	tcase_add_test(tc, parallel_stations);
 	suite_add_tcase(s, tc);
 	int rc = dfi_run_suite(s);
 	pf_remove_root();
