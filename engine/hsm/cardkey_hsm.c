@@ -86,24 +86,12 @@ op_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct cipher_arg *a = argp;
 	size_t bl = dfi_keytype_blocklen(a->k->type);
-	CK_MECHANISM m = { mech_for(a->k->type, a->iv != NULL), (void *)a->iv, a->iv != NULL ? bl : 0 };
 	CK_OBJECT_HANDLE key;
 	CK_RV rv = hkey_obj(h, s, a->k, &key);
 	if (rv != CKR_OK)
 		return rv;
-	CK_ULONG outlen = a->len;
-	if (a->encrypt) {
-		rv = P11(h, C_EncryptInit, s, &m, key);
-		if (rv == CKR_OK)
-			rv = P11(h, C_Encrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
-	} else {
-		rv = P11(h, C_DecryptInit, s, &m, key);
-		if (rv == CKR_OK)
-			rv = P11(h, C_Decrypt, s, (CK_BYTE *)a->in, a->len, a->out, &outlen);
-	}
-	if (rv == CKR_OK && outlen != a->len)
-		rv = CKR_GENERAL_ERROR;
-	return rv;
+	return dfi_hsm_cipher(h, s, key, a->encrypt, mech_for(a->k->type, a->iv != NULL), a->iv,
+	    a->iv != NULL ? bl : 0, a->in, a->out, a->len);
 }
 
 static dfi_err
@@ -146,17 +134,13 @@ op_cmac(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct cmac_arg *a = argp;
 	size_t bl = dfi_keytype_blocklen(a->k->type);
-	CK_MECHANISM m = { a->k->type == DFI_KT_AES128 ? CKM_AES_CMAC : CKM_DES3_CMAC, NULL, 0 };
+	CK_MECHANISM_TYPE mech = a->k->type == DFI_KT_AES128 ? CKM_AES_CMAC : CKM_DES3_CMAC;
 	CK_OBJECT_HANDLE key;
 	CK_RV rv = hkey_obj(h, s, a->k, &key);
 	if (rv != CKR_OK)
 		return rv;
-	rv = P11(h, C_SignInit, s, &m, key);
-	if (rv != CKR_OK)
-		return rv;
-	uint8_t one = 0;
 	CK_ULONG maclen = bl;
-	rv = P11(h, C_Sign, s, a->len > 0 ? (CK_BYTE *)a->msg : &one, a->len, a->mac, &maclen);
+	rv = dfi_hsm_sign(h, s, key, mech, a->msg, a->len, a->mac, &maclen);
 	if (rv == CKR_OK && maclen != bl)
 		rv = CKR_GENERAL_ERROR;
 	return rv;
@@ -212,25 +196,6 @@ hkey_cmac(void *ctx, const uint8_t *msg, size_t len, uint8_t *mac)
 	return cmac_by_cbc(k, msg, len, mac);
 }
 
-struct enc_arg {
-	struct dfi_hsm_ref *key;
-	dfi_keytype type;
-	const uint8_t *in;
-	uint8_t *out;
-	size_t len;
-};
-
-static CK_RV
-op_ecb(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
-{
-	struct enc_arg *a = argp;
-	CK_OBJECT_HANDLE key;
-	CK_RV rv = dfi_hsm_ref_get(h, s, a->key, &key);
-	if (rv != CKR_OK)
-		return rv;
-	return dfi_hsm_encrypt(h, s, key, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out, a->len);
-}
-
 /* THE audited materialization (SECURITY.md, "What reaches host memory"):
  * the per-card key is recomputed by the HSM as ECB(master, data) straight
  * into locked, non-dumpable memory, handed to fn, and wiped on return. */
@@ -243,8 +208,7 @@ hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 	uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
 	if (key == NULL)
 		return DFI_E_NOMEM;
-	struct enc_arg a = { &k->master, k->type, k->data, key, k->datalen };
-	dfi_err e = dfi_hsm_run(k->h, "C_Encrypt", op_ecb, &a);
+	dfi_err e = dfi_hsm_ecb_encrypt(k->h, &k->master, k->type, k->data, key, k->datalen);
 	if (e == DFI_OK)
 		e = fn(arg, key, k->datalen);
 	dfi_secure_free(key, DFI_MAX_KEY_LEN);
@@ -290,6 +254,22 @@ static const struct dfi_cardkey_ops derived_ops = {
 	.destroy = hkey_destroy,
 };
 
+/* A card key on the master key's object; the reference is copied under the
+ * lock because another thread may be refreshing it. */
+static struct hkey *
+hkey_new(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type)
+{
+	struct hkey *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	k->h = h;
+	k->type = type;
+	pthread_mutex_lock(&h->refmu);
+	k->master = master->ref;
+	pthread_mutex_unlock(&h->refmu);
+	return k;
+}
+
 dfi_err
 dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8_t version,
     dfi_cardkey **out)
@@ -298,14 +278,9 @@ dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8
 		return DFI_E_INVALID_ARG;
 	if (type != key->type)
 		return DFI_E_HSM_KEY_TYPE;
-	struct hkey *k = calloc(1, sizeof(*k));
+	struct hkey *k = hkey_new(h, key, type);
 	if (k == NULL)
 		return DFI_E_NOMEM;
-	k->h = h;
-	k->type = type;
-	pthread_mutex_lock(&h->refmu);
-	k->master = key->ref;
-	pthread_mutex_unlock(&h->refmu);
 	return dfi_cardkey_new(out, type, version, &base_ops, k);
 }
 
@@ -356,18 +331,12 @@ dfi_hsm_cardkey_diversified(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype t
 	dfi_err e = dfi_an10922_blocks(type, master->l, m, mlen, b1, b2, &len);
 	if (e != DFI_OK)
 		return e;
-	struct hkey *k = calloc(1, sizeof(*k));
+	struct hkey *k = hkey_new(h, master, type);
 	if (k == NULL)
 		return DFI_E_NOMEM;
-	k->h = h;
-	k->type = type;
-	pthread_mutex_lock(&h->refmu);
-	k->master = master->ref;
-	pthread_mutex_unlock(&h->refmu);
 	k->derived = 1;
 	k->dobj = CK_INVALID_HANDLE;
-	struct enc_arg ea = { &k->master, type, b1, c1, len };
-	e = dfi_hsm_run(h, "C_Encrypt", op_ecb, &ea);
+	e = dfi_hsm_ecb_encrypt(h, &k->master, type, b1, c1, len);
 	if (e == DFI_OK) {
 		for (size_t i = 0; i < len; i++)
 			k->data[i] = c1[i] ^ b2[i];

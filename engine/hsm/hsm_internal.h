@@ -145,12 +145,21 @@ dfi_err dfi_hsm_find(dfi_hsm *h, const char *uri, CK_OBJECT_CLASS cls, CK_OBJECT
 /* Reads one attribute of variable length into a malloc()ed buffer. */
 dfi_err dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     uint8_t **val, size_t *len);
-/* One-shot ECB/CBC encryption with an object. */
-CK_RV dfi_hsm_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+/* One-shot ECB/CBC encryption (encrypt 1) or decryption (0) with an
+ * object; the output must be as long as the input. */
+CK_RV dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
     CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out,
     size_t len);
+/* One-shot C_SignInit + C_Sign; *siglen is the capacity in, the length out. */
+CK_RV dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
+    const uint8_t *msg, size_t len, uint8_t *sig, CK_ULONG *siglen);
 CK_MECHANISM_TYPE dfi_hsm_ecb_mech(dfi_keytype t);
-dfi_err dfi_hsm_label_exists(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls, int *exists);
+/* ECB encryption with a referenced key, in a pooled session (dfi_hsm_run). */
+dfi_err dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, dfi_keytype t, const uint8_t *in,
+    uint8_t *out, size_t len);
+/* DFI_OK when no object of class cls has the label; DFI_E_INVALID_ARG
+ * (with the detail set) when one has. */
+dfi_err dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls);
 
 /* ---- AN10922 (an10922.c) ---- */
 /* The host half of AN10922 for m under a master whose CMAC seed is l:

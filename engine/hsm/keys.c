@@ -18,18 +18,38 @@ dfi_hsm_ecb_mech(dfi_keytype t)
 }
 
 CK_RV
-dfi_hsm_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
-    const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out, size_t len)
+dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
+    CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out,
+    size_t len)
 {
 	CK_MECHANISM m = { mech, (void *)iv, ivlen };
-	CK_RV rv = P11(h, C_EncryptInit, s, &m, key);
-	if (rv != CKR_OK)
-		return rv;
 	CK_ULONG outlen = len;
-	rv = P11(h, C_Encrypt, s, (CK_BYTE *)in, len, out, &outlen);
+	CK_RV rv;
+	if (encrypt) {
+		rv = P11(h, C_EncryptInit, s, &m, key);
+		if (rv == CKR_OK)
+			rv = P11(h, C_Encrypt, s, (CK_BYTE *)in, len, out, &outlen);
+	} else {
+		rv = P11(h, C_DecryptInit, s, &m, key);
+		if (rv == CKR_OK)
+			rv = P11(h, C_Decrypt, s, (CK_BYTE *)in, len, out, &outlen);
+	}
 	if (rv == CKR_OK && outlen != len)
 		rv = CKR_GENERAL_ERROR;
 	return rv;
+}
+
+CK_RV
+dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
+    const uint8_t *msg, size_t len, uint8_t *sig, CK_ULONG *siglen)
+{
+	CK_MECHANISM m = { mech, NULL, 0 };
+	CK_RV rv = P11(h, C_SignInit, s, &m, key);
+	if (rv != CKR_OK)
+		return rv;
+	/* An empty message still gets a valid pointer: modules may refuse NULL. */
+	uint8_t dummy = 0;
+	return P11(h, C_Sign, s, len > 0 ? (CK_BYTE *)msg : &dummy, len, sig, siglen);
 }
 
 /* ---- object search ------------------------------------------------------ */
@@ -201,25 +221,31 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
 }
 
-struct enc_arg {
+struct ecb_arg {
 	struct dfi_hsm_ref *key;
-	CK_MECHANISM_TYPE mech;
-	const uint8_t *iv;
-	size_t ivlen;
+	dfi_keytype type;
 	const uint8_t *in;
 	uint8_t *out;
 	size_t len;
 };
 
 static CK_RV
-op_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+op_ecb(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
-	struct enc_arg *a = argp;
+	struct ecb_arg *a = argp;
 	CK_OBJECT_HANDLE key;
 	CK_RV rv = dfi_hsm_ref_get(h, s, a->key, &key);
 	if (rv != CKR_OK)
 		return rv;
-	return dfi_hsm_encrypt(h, s, key, a->mech, a->iv, a->ivlen, a->in, a->out, a->len);
+	return dfi_hsm_cipher(h, s, key, 1, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out, a->len);
+}
+
+dfi_err
+dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, dfi_keytype t, const uint8_t *in,
+    uint8_t *out, size_t len)
+{
+	struct ecb_arg a = { key, t, in, out, len };
+	return dfi_hsm_run(h, "C_Encrypt", op_ecb, &a);
 }
 
 static int
@@ -289,8 +315,7 @@ dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
 	memcpy(k->label, ka.label, sizeof(k->label));
 	size_t bl = dfi_keytype_blocklen(t);
 	static const uint8_t zero[DFI_MAX_BLOCK];
-	struct enc_arg ea = { &k->ref, dfi_hsm_ecb_mech(t), NULL, 0, zero, k->l, bl };
-	e = dfi_hsm_run(h, "C_Encrypt", op_encrypt, &ea);
+	e = dfi_hsm_ecb_encrypt(h, &k->ref, t, zero, k->l, bl);
 	if (e != DFI_OK) {
 		free(k);
 		return e;
@@ -413,7 +438,7 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	    keytype_from_ck(kt, ki->value_len, &dt)) {
 		static const uint8_t zero[DFI_MAX_BLOCK];
 		uint8_t l[DFI_MAX_BLOCK];
-		if (dfi_hsm_encrypt(h, s, a->obj, dfi_hsm_ecb_mech(dt), NULL, 0, zero, l,
+		if (dfi_hsm_cipher(h, s, a->obj, 1, dfi_hsm_ecb_mech(dt), NULL, 0, zero, l,
 			dfi_keytype_blocklen(dt)) == CKR_OK) {
 			memcpy(ki->kcv, l, 3);
 			ki->has_kcv = 1;
@@ -510,7 +535,7 @@ dfi_hsm_secret_key_uri(const char *label, char **uri)
 }
 
 dfi_err
-dfi_hsm_label_exists(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls, int *exists)
+dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls)
 {
 	char *u = NULL;
 	dfi_err e = label_uri(label, cls, &u);
@@ -520,8 +545,14 @@ dfi_hsm_label_exists(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls, int *ex
 	size_t n = 0;
 	e = dfi_hsm_find(h, u, cls, &o, 1, &n);
 	free(u);
-	*exists = n > 0;
-	return e;
+	if (e != DFI_OK)
+		return e;
+	if (n > 0) {
+		dfi_hsm_set_detail(h, "a %s key labelled '%s' already exists",
+		    cls == CKO_SECRET_KEY ? "secret" : "private", label);
+		return DFI_E_INVALID_ARG;
+	}
+	return DFI_OK;
 }
 
 dfi_err
@@ -531,14 +562,9 @@ dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keyl
 	if (h == NULL || key == NULL || label == NULL || label[0] == '\0' ||
 	    (id == NULL && id_len > 0) || keylen != dfi_keytype_keylen(type) || type == DFI_KT_DES)
 		return DFI_E_INVALID_ARG;
-	int exists;
-	dfi_err e = dfi_hsm_label_exists(h, label, CKO_SECRET_KEY, &exists);
+	dfi_err e = dfi_hsm_label_unused(h, label, CKO_SECRET_KEY);
 	if (e != DFI_OK)
 		return e;
-	if (exists) {
-		dfi_hsm_set_detail(h, "a secret key labelled '%s' already exists", label);
-		return DFI_E_INVALID_ARG;
-	}
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_KEY_TYPE kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;

@@ -233,17 +233,13 @@ static CK_RV
 op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct sign_arg *a = argp;
-	CK_MECHANISM m = { a->sg->alg == DFI_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA, NULL, 0 };
+	CK_MECHANISM_TYPE mech = a->sg->alg == DFI_SIG_ED25519 ? CKM_EDDSA : CKM_ECDSA;
 	CK_OBJECT_HANDLE key;
 	CK_RV rv = dfi_hsm_ref_get(h, s, &a->sg->priv, &key);
 	if (rv != CKR_OK)
 		return rv;
-	rv = P11(h, C_SignInit, s, &m, key);
-	if (rv != CKR_OK)
-		return rv;
-	uint8_t dummy = 0;
 	CK_ULONG siglen = DFI_SIG_MAX;
-	rv = P11(h, C_Sign, s, a->len > 0 ? (CK_BYTE *)a->msg : &dummy, a->len, a->sig, &siglen);
+	rv = dfi_hsm_sign(h, s, key, mech, a->msg, a->len, a->sig, &siglen);
 	a->siglen = siglen;
 	return rv;
 }
@@ -368,14 +364,9 @@ dfi_hsm_journal_key_generate(dfi_hsm *h, const char *label, dfi_sigalg alg)
 	if (h == NULL || label == NULL || label[0] == '\0' ||
 	    (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256))
 		return DFI_E_INVALID_ARG;
-	int exists;
-	dfi_err e = dfi_hsm_label_exists(h, label, CKO_PRIVATE_KEY, &exists);
+	dfi_err e = dfi_hsm_label_unused(h, label, CKO_PRIVATE_KEY);
 	if (e != DFI_OK)
 		return e;
-	if (exists) {
-		dfi_hsm_set_detail(h, "a private key labelled '%s' already exists", label);
-		return DFI_E_INVALID_ARG;
-	}
 	struct gen_arg a = { alg, label, NULL, 0, { 0 } };
 	e = dfi_random(a.id, sizeof(a.id));
 	if (e != DFI_OK)
