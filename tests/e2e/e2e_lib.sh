@@ -1,0 +1,172 @@
+# e2e_lib.sh — sourced (bash) by the end-to-end tests and by tools/demo.sh.
+#
+# A private PC/SC world: pcscd with N vsmartcard vpcd readers and a
+# desfire-sim card in each, all inside their own mount, network and PID
+# namespaces (tests/e2e/rig.sh is PID 1 there), reached by `dfissue`
+# through DIR/run/pcscd.comm. Every wait is bounded; e2e_cleanup (installed
+# as the EXIT trap by e2e_init) kills the namespace even when a test fails,
+# and removes the directory unless DFI_E2E_KEEP=1 or the run failed.
+#
+# Functions:
+#   e2e_init NAME           work dir E2E_DIR, binaries E2E_DFISSUE/E2E_SIM
+#   e2e_token               SoftHSM2 dev token in E2E_DIR/tok (E2E_HSM options)
+#   e2e_reader NAME         adds a vpcd reader "NAME 00 00"; its port in E2E_PORT
+#   e2e_card PORT ARGS...   a desfire-sim card for the reader on PORT
+#   e2e_rig_start           starts pcscd and the cards, waits for the socket
+#   e2e_wait_cards N        waits until N readers show a card
+#   e2e_rig_stop            stops everything (the kernel kills the namespace)
+#   e2e_fail MSG            prints MSG and exits 1
+
+E2E_SRC=${DFI_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+E2E_BUILD=${DFI_BUILD_DIR:-$E2E_SRC/build}
+E2E_DFISSUE=$E2E_BUILD/bin/dfissue
+E2E_SIM=$E2E_BUILD/bin/desfire-sim
+E2E_RIG_PID=""
+E2E_OK=0
+E2E_NEXT_PORT=35963
+
+e2e_log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+
+e2e_fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+e2e_skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+e2e_rig_stop() {
+	if [ -n "$E2E_RIG_PID" ]; then
+		# unshare --kill-child: its death SIGKILLs the namespace's PID 1,
+		# and with it every process of the namespace.
+		# (unshare ignores SIGTERM while it waits for its child.)
+		kill -9 "$E2E_RIG_PID" 2>/dev/null || true
+		wait "$E2E_RIG_PID" 2>/dev/null || true
+		E2E_RIG_PID=""
+	fi
+}
+
+e2e_cleanup() {
+	local rc=$?
+	e2e_rig_stop
+	if [ -n "${E2E_DIR:-}" ] && [ -d "$E2E_DIR" ]; then
+		if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+			echo "--- logs of the failed run ($E2E_DIR) ---" >&2
+			for f in "$E2E_DIR"/*.log; do
+				[ -f "$f" ] || continue
+				echo "--- $f (last 25 lines)" >&2
+				tail -n 25 "$f" >&2
+			done
+		fi
+		if [ "${DFI_E2E_KEEP:-0}" = 1 ] || { [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; }; then
+			echo "kept $E2E_DIR" >&2
+		else
+			rm -rf "$E2E_DIR"
+		fi
+	fi
+	exit "$rc"
+}
+
+# Namespaces available? A network namespace keeps vpcd's 0.0.0.0 listener
+# private; without one (some containers) fall back to a mount+PID namespace
+# and ports derived from our PID.
+e2e_probe_ns() {
+	E2E_UNSHARE=(unshare --mount --net --pid --fork --kill-child --mount-proc)
+	if "${E2E_UNSHARE[@]}" sh -c 'ip link set lo up' 2>/dev/null; then
+		export DFI_E2E_NO_NETNS=0
+		return 0
+	fi
+	E2E_UNSHARE=(unshare --mount --pid --fork --kill-child --mount-proc)
+	if "${E2E_UNSHARE[@]}" true 2>/dev/null; then
+		export DFI_E2E_NO_NETNS=1
+		E2E_NEXT_PORT=$((20000 + ($$ % 2000) * 16))
+		return 0
+	fi
+	return 1
+}
+
+e2e_init() {
+	local name=$1
+	[ "$(id -u)" = 0 ] || e2e_skip "needs root (pcscd in private namespaces)"
+	for b in "$E2E_DFISSUE" "$E2E_SIM"; do
+		[ -x "$b" ] || e2e_fail "$b missing: build first"
+	done
+	command -v pcscd >/dev/null || e2e_skip "pcscd not installed"
+	[ -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || e2e_skip "vsmartcard-vpcd not installed"
+	e2e_probe_ns || e2e_skip "cannot create mount/PID namespaces here"
+	E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-$name-XXXXXX")
+	chmod 755 "$E2E_DIR"
+	trap e2e_cleanup EXIT
+	trap 'exit 1' INT TERM
+	mkdir -p "$E2E_DIR/conf" "$E2E_DIR/run"
+	: >"$E2E_DIR/conf/vpcd"
+	: >"$E2E_DIR/sims"
+	export PCSCLITE_CSOCK_NAME=$E2E_DIR/run/pcscd.comm
+}
+
+e2e_token() {
+	bash "$E2E_SRC/hsm-config/make-dev-token.sh" "$E2E_DIR/tok" "$E2E_DFISSUE" \
+		>"$E2E_DIR/token.log" 2>&1 || e2e_fail "make-dev-token.sh (see token.log)"
+	export SOFTHSM2_CONF=$E2E_DIR/tok/softhsm2.conf
+	E2E_HSM=(--token pkcs11:token=dfissue-dev --pin-file "$E2E_DIR/tok/user.pin")
+}
+
+e2e_reader() {
+	local name=$1 port=$E2E_NEXT_PORT
+	E2E_PORT=$port
+	# vpcd opens two slots per entry, on PORT and PORT+1.
+	E2E_NEXT_PORT=$((E2E_NEXT_PORT + 2))
+	# libifdvpcd keeps its connections in static arrays indexed by slot
+	# (Lun & 0xffff), and pcscd loads a driver path once for all entries
+	# naming it: two entries with one LIBPATH share slot 0, and the last
+	# card connected answers in every reader. A copy of the driver per
+	# reader gives each its own state (and its own pcscd driver lock).
+	local drv=$E2E_DIR/drivers/libifdvpcd-$port.so
+	mkdir -p "$E2E_DIR/drivers"
+	cp /usr/lib/pcsc/drivers/serial/libifdvpcd.so "$drv"
+	cat >>"$E2E_DIR/conf/vpcd" <<CONF
+FRIENDLYNAME "$name"
+DEVICENAME /dev/null:$port
+LIBPATH $drv
+CHANNELID $port
+
+CONF
+}
+
+e2e_card() {
+	local port=$1
+	shift
+	echo "--vpcd 127.0.0.1:$port --no-fsync $*" >>"$E2E_DIR/sims"
+}
+
+e2e_rig_start() {
+	"${E2E_UNSHARE[@]}" bash "$E2E_SRC/tests/e2e/rig.sh" "$E2E_DIR" "$E2E_SIM" \
+		>"$E2E_DIR/rig.log" 2>&1 &
+	E2E_RIG_PID=$!
+	local i=0
+	while [ ! -S "$E2E_DIR/run/pcscd.comm" ] || [ ! -e "$E2E_DIR/rig.up" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$E2E_RIG_PID" 2>/dev/null; then
+			e2e_fail "pcscd did not start within 10 s (see pcscd.log, rig.log)"
+		fi
+		sleep 0.1
+	done
+}
+
+# Prints the number of readers holding a card.
+e2e_cards_present() {
+	"$E2E_DFISSUE" readers 2>/dev/null | grep -c ': card present' || true
+}
+
+e2e_wait_cards() {
+	local want=$1 i=0 have=0
+	while :; do
+		have=$(e2e_cards_present)
+		[ "$have" -ge "$want" ] && return 0
+		i=$((i + 1))
+		[ $i -le 100 ] || e2e_fail "only $have of $want cards present after 20 s"
+		sleep 0.2
+	done
+}
