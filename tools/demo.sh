@@ -1,47 +1,91 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: installs what is missing, builds,
-# creates a fresh SoftHSM2 development token (never the system one) and
-# shows the HSM layer at work: the key list with KCVs, the NXP AN10922
-# diversification computed inside the HSM, and the journal's public key.
-#
-# DFI_DEMO_DIR chooses where the token goes (default: out/demo, recreated).
+# The main job, end to end, on the embedded default (no hardware):
+#   1. install what is missing, build;
+#   2. create a SoftHSM2 development token (never the system one) holding
+#      the test master keys and the journal signing key;
+#   3. start a private pcscd with one vsmartcard virtual reader and a
+#      simulated factory DESFire card in it (desfire-sim), set to tear once:
+#      the answer to the card's 46th APDU -- a ChangeKey -- is lost and the
+#      card leaves the field, coming back a second later;
+#   4. personalize it with profiles/reference.json through pcscd: the first
+#      tap is torn, the second resolves the journal's open intent by
+#      probing the card and finishes it ("resumed");
+#   5. show the card's final state (dfissue inspect) and verify the journal
+#      as an auditor would, with the public key alone.
+# Needs root (pcscd runs in private mount/network/PID namespaces, see
+# tests/e2e/e2e_lib.sh). DFI_DEMO_DIR chooses the work directory (default
+# out/demo, recreated); it keeps the token, the journal and the card image.
+# DFI_DEMO_BUILD chooses the build directory (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+src=$PWD
 
+if [ "$(id -u)" != 0 ]; then
+	echo "demo: run as root (or with sudo): pcscd needs a private /run/pcscd" >&2
+	exit 1
+fi
 bash tools/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$jobs" >/dev/null
-dfissue=$PWD/build/bin/dfissue
+bdir=${DFI_DEMO_BUILD:-build}
+echo "== building ($bdir/)"
+cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$bdir" -j"$jobs" >/dev/null
 
-demo=${DFI_DEMO_DIR:-$PWD/out/demo}
-rm -rf "$demo"
-mkdir -p "$demo"
-echo "== creating the development token in $demo"
-bash hsm-config/make-dev-token.sh "$demo/token" "$dfissue" >/dev/null
-export SOFTHSM2_CONF=$demo/token/softhsm2.conf
-token='pkcs11:token=dfissue-dev'
-pin=(--pin-file "$demo/token/user.pin")
-
-echo
-echo "== dfissue key list --token '$token'"
-"$dfissue" key list --token "$token" "${pin[@]}"
+export DFI_SOURCE_DIR=$src DFI_BUILD_DIR=$(cd "$bdir" && pwd) DFI_E2E_KEEP=1
+. tests/e2e/e2e_lib.sh
+demo=${DFI_DEMO_DIR:-$src/out/demo}
+e2e_init demo "$demo"
+dfissue=$E2E_DFISSUE
+reader="dfissue-demo 00 00"
+profile=profiles/reference.json
+batch=profiles/reference-batch.csv
 
 echo
-echo "== AN10922 section 2.2.1 diversification, computed in the HSM"
-echo "   (master 00112233445566778899AABBCCDDEEFF, UID 04782E21801D80, AID 3042F5, system id 4E585020416275;"
-echo "    the application note's diversified key A8DD63A3B89D54B37CA802473FDA9175 has KCV C098FE)"
-kcv=$("$dfissue" key derive-kcv --token "$token" "${pin[@]}" \
-	--master "$token;object=an10922-master" --uid 04782E21801D80 --aid 3042F5 --sysid 4E585020416275)
-echo "   dfissue key derive-kcv printed: $kcv"
-if [ "$kcv" != "C098FE" ]; then
-	echo "demo: FAILED: expected KCV C098FE" >&2
+echo "== 1. development token in $E2E_DIR/tok (SoftHSM2; test keys, non-extractable)"
+e2e_token
+"$dfissue" key list "${E2E_HSM[@]}"
+
+echo
+echo "== 2. private pcscd with the virtual reader \"$reader\" and a factory card"
+echo "   (desfire-sim: UID 04DE3000000001; tears at its 46th APDU, answer lost, back after 1 s)"
+e2e_reader dfissue-demo
+e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid 04DE3000000001 --seed 1 -q \
+	--tear-at 46 --tear-mode after --reinsert-ms 1000
+e2e_rig_start
+e2e_wait_cards 1
+echo "\$ dfissue readers"
+"$dfissue" readers
+
+echo
+echo "== 3. dfissue personalize --profile $profile --batch $batch --reader 'pcsc:$reader' --once"
+"$dfissue" personalize --profile "$profile" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "pcsc:$reader" --journal "$E2E_DIR/journal" --create-journal \
+	--station demo --origin dfissue.example/demo --once --wait-ms 30000 2>&1 |
+	tee "$E2E_DIR/personalize.out" | sed 's/^/   /'
+grep -q ': resumed ' "$E2E_DIR/personalize.out" ||
+	{ echo "demo: FAILED: the card was not resumed after its tear" >&2; exit 1; }
+
+echo
+echo "== 4. the card's final state: dfissue inspect --reader 'pcsc:$reader' --profile $profile"
+"$dfissue" inspect --reader "pcsc:$reader" --profile "$profile" --batch "$batch" --row 1 \
+	"${E2E_HSM[@]}" | tee "$E2E_DIR/inspect.out"
+grep -q 'remaining steps: 0' "$E2E_DIR/inspect.out" ||
+	{ echo "demo: FAILED: steps remain on the card" >&2; exit 1; }
+e2e_rig_stop
+
+echo
+echo "== 5. the auditor: public key and journal only"
+"$dfissue" journal-key pubkey "${E2E_HSM[@]}" 'pkcs11:token=dfissue-dev;object=journal' \
+	>"$E2E_DIR/journal.pub.pem"
+echo "\$ dfissue journal show $E2E_DIR/journal"
+"$dfissue" journal show "$E2E_DIR/journal"
+echo "\$ dfissue journal verify --pubkey journal.pub.pem $E2E_DIR/journal"
+if "$dfissue" journal verify --pubkey "$E2E_DIR/journal.pub.pem" "$E2E_DIR/journal"; then
+	echo "journal verify: OK"
+else
+	echo "journal verify: FAILED" >&2
 	exit 1
 fi
 
 echo
-echo "== journal signing key (public half, for auditors)"
-"$dfissue" journal-key pubkey --token "$token" "${pin[@]}" "$token;object=journal"
-
-echo
-echo "demo: OK (token in $demo/token; export SOFTHSM2_CONF=$SOFTHSM2_CONF to reuse it)"
+echo "demo: OK (work directory $E2E_DIR: token, journal, card image; export SOFTHSM2_CONF=$SOFTHSM2_CONF to reuse the token)"

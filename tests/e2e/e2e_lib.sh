@@ -8,7 +8,8 @@
 # and removes the directory unless DFI_E2E_KEEP=1 or the run failed.
 #
 # Functions:
-#   e2e_init NAME           work dir E2E_DIR, binaries E2E_DFISSUE/E2E_SIM
+#   e2e_init NAME [DIR]     work dir E2E_DIR (DIR recreated, else a new temp
+#                           dir), binaries E2E_DFISSUE/E2E_SIM
 #   e2e_token               SoftHSM2 dev token in E2E_DIR/tok (E2E_HSM options)
 #   e2e_reader NAME         adds a vpcd reader "NAME 00 00"; its port in E2E_PORT
 #   e2e_card PORT ARGS...   a desfire-sim card for the reader on PORT
@@ -96,7 +97,13 @@ e2e_init() {
 	command -v pcscd >/dev/null || e2e_skip "pcscd not installed"
 	[ -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || e2e_skip "vsmartcard-vpcd not installed"
 	e2e_probe_ns || e2e_skip "cannot create mount/PID namespaces here"
-	E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-$name-XXXXXX")
+	if [ -n "${2:-}" ]; then
+		rm -rf "$2"
+		mkdir -p "$2"
+		E2E_DIR=$(cd "$2" && pwd)
+	else
+		E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-$name-XXXXXX")
+	fi
 	chmod 755 "$E2E_DIR"
 	trap e2e_cleanup EXIT
 	trap 'exit 1' INT TERM
