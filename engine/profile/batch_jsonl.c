@@ -4,21 +4,6 @@
 
 #include "profile_int.h"
 
-static const char *
-kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE: case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
 static dfi_err
 add_member(struct dfi_batch_row *r, const char *key, json_t *v, struct dfi_diag *diag)
 {
@@ -36,14 +21,14 @@ add_member(struct dfi_batch_row *r, const char *key, json_t *v, struct dfi_diag 
 	if (type == DFI_VAL_INT) {
 		if (!json_is_integer(v))
 			return dfi_diag_set(diag, r->file, r->line, 0, name,
-			    "must be an integer (got %s)", kind(v));
+			    "must be an integer (got %s)", dfi_profile_json_kind(v));
 		return dfi_row_add_int(r, name, json_integer_value(v), diag);
 	}
 	if (!json_is_string(v))
 		return dfi_diag_set(diag, r->file, r->line, 0, name,
 		    type == DFI_VAL_HEX ? "must be a hex string (got %s)"
 					: "must be a string or an integer (got %s)",
-		    kind(v));
+		    dfi_profile_json_kind(v));
 	return dfi_row_add_text(r, name, type, json_string_value(v), json_string_length(v), diag);
 }
 

@@ -68,6 +68,9 @@ struct dfi_profile {
  * allocation failure. */
 void *dfi_profile_alloc(struct dfi_profile *p, size_t n);
 char *dfi_profile_strdup(struct dfi_profile *p, const char *s);
+/* "an object", "a string", ...: what a JSON value is, for error messages
+ * (validate.c). */
+const char *dfi_profile_json_kind(const json_t *v);
 /* Records a batch field the profile refers to (once per name). */
 dfi_err dfi_profile_note_field(struct dfi_profile *p, const char *name);
 

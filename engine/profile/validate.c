@@ -78,8 +78,8 @@ join_idx(char *out, const char *base, size_t i)
 	path_cat(out, base, idx, "");
 }
 
-static const char *
-json_kind(const json_t *v)
+const char *
+dfi_profile_json_kind(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -145,7 +145,7 @@ static dfi_err
 want_object(struct vctx *c, json_t *v, const char *path)
 {
 	if (!json_is_object(v))
-		return verr(c, path, "must be an object (got %s)", json_kind(v));
+		return verr(c, path, "must be an object (got %s)", dfi_profile_json_kind(v));
 	return DFI_OK;
 }
 
@@ -153,7 +153,7 @@ static dfi_err
 want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max)
 {
 	if (!json_is_array(v))
-		return verr(c, path, "must be an array (got %s)", json_kind(v));
+		return verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
 	size_t n = json_array_size(v);
 	if (n < min || n > max)
 		return verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, n);
@@ -166,7 +166,7 @@ int_range(struct vctx *c, json_t *v, const char *path, long long min, long long 
 {
 	if (!json_is_integer(v))
 		return verr(c, path, "must be an integer in %lld..%lld (got %s)", min, max,
-		    json_kind(v));
+		    dfi_profile_json_kind(v));
 	long long x = json_integer_value(v);
 	if (x < min || x > max)
 		return verr(c, path, "must be %lld..%lld (got %lld)", min, max, x);
@@ -206,7 +206,7 @@ get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int req
 	if (!json_is_boolean(v)) {
 		char p[PATH_MAX_LEN];
 		join(p, path, key);
-		return verr(c, p, "must be true or false (got %s)", json_kind(v));
+		return verr(c, p, "must be true or false (got %s)", dfi_profile_json_kind(v));
 	}
 	*out = json_is_true(v);
 	return DFI_OK;
@@ -225,7 +225,7 @@ get_string(struct vctx *c, json_t *obj, const char *path, const char *key, int r
 	char p[PATH_MAX_LEN];
 	join(p, path, key);
 	if (!json_is_string(v))
-		return verr(c, p, "must be a string (got %s)", json_kind(v));
+		return verr(c, p, "must be a string (got %s)", dfi_profile_json_kind(v));
 	size_t n = json_string_length(v);
 	if (n == 0 || n > maxlen)
 		return verr(c, p, "must be 1..%zu characters (got %zu)", maxlen, n);
@@ -233,6 +233,51 @@ get_string(struct vctx *c, json_t *obj, const char *path, const char *key, int r
 		return verr(c, p, "must not contain NUL characters");
 	*out = json_string_value(v);
 	return DFI_OK;
+}
+
+/* A name from a fixed set, and what it stands for. */
+struct choice {
+	const char *name; /* NULL ends a table */
+	int value;
+	size_t width; /* formats: bytes, 0 when variable */
+};
+
+/* A string member that must be one of the names in tbl; *out is its row
+ * (NULL when the member is absent and not required). allowed lists the
+ * names for the error message. */
+static dfi_err
+get_choice(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    const struct choice *tbl, const char *allowed, const struct choice **out)
+{
+	const char *s;
+	*out = NULL;
+	dfi_err e = get_string(c, obj, path, key, required, 16, &s);
+	if (e != DFI_OK || s == NULL)
+		return e;
+	for (size_t i = 0; tbl[i].name != NULL; i++) {
+		if (strcmp(s, tbl[i].name) == 0) {
+			*out = &tbl[i];
+			return DFI_OK;
+		}
+	}
+	char p[PATH_MAX_LEN];
+	join(p, path, key);
+	return verr(c, p, "must be %s (got \"%.20s\")", allowed, s);
+}
+
+/* A required key type member: "des", "2k3des", "3k3des" or "aes". */
+static dfi_err
+get_keytype(struct vctx *c, json_t *obj, const char *path, const char *key, dfi_keytype *out)
+{
+	const char *s;
+	dfi_err e = get_string(c, obj, path, key, 1, 16, &s);
+	if (e != DFI_OK)
+		return e;
+	if (dfi_keytype_parse(s, out) == DFI_OK)
+		return DFI_OK;
+	char p[PATH_MAX_LEN];
+	join(p, path, key);
+	return verr(c, p, "must be \"des\", \"2k3des\", \"3k3des\" or \"aes\" (got \"%s\")", s);
 }
 
 /* Member "key" as a copy owned by the profile (NULL when absent). */
@@ -308,7 +353,7 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 		json_t *v = json_array_get(arr, i);
 		if (!json_is_string(v))
 			return verr(c, p, "must be a string: \"uid\", \"aid\", \"sysid:HEX\", "
-					  "\"hex:HEX\" or \"field:NAME\" (got %s)", json_kind(v));
+					  "\"hex:HEX\" or \"field:NAME\" (got %s)", dfi_profile_json_kind(v));
 		const char *s = json_string_value(v);
 		if (strcmp(s, "uid") == 0) {
 			seg[i].kind = DFI_SEG_UID;
@@ -370,16 +415,8 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype 
 		return e;
 	k->number = number;
 	k->type = type;
-	if (is_picc) {
-		const char *t;
-		char p[PATH_MAX_LEN];
-		join(p, path, "type");
-		if ((e = get_string(c, v, path, "type", 1, 16, &t)) != DFI_OK)
-			return e;
-		if (dfi_keytype_parse(t, &k->type) != DFI_OK)
-			return verr(c, p, "must be \"des\", \"2k3des\", \"3k3des\" or \"aes\" (got \"%s\")",
-			    t);
-	}
+	if (is_picc && (e = get_keytype(c, v, path, "type", &k->type)) != DFI_OK)
+		return e;
 	const char *uri;
 	char p[PATH_MAX_LEN];
 	join(p, path, "base_key");
@@ -423,7 +460,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 	}
 	if (!json_is_object(v))
 		return verr(c, path, "must be an integer 0..255 or an object of named flags "
-				     "(got %s)", json_kind(v));
+				     "(got %s)", dfi_profile_json_kind(v));
 	static const char *const picc_members[] = { "allow_change_mk", "free_listing",
 		"free_create_delete", "config_changeable", NULL };
 	static const char *const app_members[] = { "allow_change_mk", "free_listing",
@@ -477,11 +514,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 
 /* ---- content ---------------------------------------------------------------- */
 
-static const struct {
-	const char *name;
-	enum dfi_field_format fmt;
-	size_t width; /* 0: variable */
-} formats[] = {
+static const struct choice formats[] = {
 	{ "auto", DFI_FMT_AUTO, 0 },
 	{ "u8", DFI_FMT_U8, 1 },
 	{ "le16", DFI_FMT_LE16, 2 },
@@ -489,6 +522,7 @@ static const struct {
 	{ "le32", DFI_FMT_LE32, 4 },
 	{ "be32", DFI_FMT_BE32, 4 },
 	{ "decimal", DFI_FMT_DECIMAL, 0 },
+	{ NULL, 0, 0 },
 };
 
 static dfi_err
@@ -543,20 +577,13 @@ parse_segment(struct vctx *c, json_t *v, const char *path, size_t cap,
 		if ((e = dfi_profile_note_field(c->p, s->field)) != DFI_OK)
 			return e;
 		s->fmt = DFI_FMT_AUTO;
-		const char *f;
-		if ((e = get_string(c, v, path, "format", 0, 16, &f)) != DFI_OK)
+		const struct choice *f;
+		if ((e = get_choice(c, v, path, "format", 0, formats,
+			 "one of auto, u8, le16, be16, le32, be32, decimal", &f)) != DFI_OK)
 			return e;
 		if (f != NULL) {
-			size_t i;
-			for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-				if (strcmp(f, formats[i].name) == 0)
-					break;
-			join(p, path, "format");
-			if (i == sizeof(formats) / sizeof(formats[0]))
-				return verr(c, p, "must be one of auto, u8, le16, be16, le32, be32, "
-						  "decimal (got \"%s\")", f);
-			s->fmt = formats[i].fmt;
-			*fixed += formats[i].width;
+			s->fmt = (enum dfi_field_format)f->value;
+			*fixed += f->width;
 		}
 	}
 	if (*fixed > cap)
@@ -584,7 +611,7 @@ parse_content(struct vctx *c, json_t *v, const char *path, size_t cap,
 	}
 	if (!json_is_array(v))
 		return verr(c, path, "must be a segment object or an array of them (got %s)",
-		    json_kind(v));
+		    dfi_profile_json_kind(v));
 	if ((e = want_array(c, v, path, 1, MAX_SEGMENTS)) != DFI_OK)
 		return e;
 	size_t n = json_array_size(v);
@@ -649,15 +676,20 @@ add_memory(struct vctx *c, const char *path, uint64_t n)
 	return DFI_OK;
 }
 
-static const struct {
-	const char *name;
-	enum dfi_file_type type;
-} file_types[] = {
-	{ "std", DFI_FILE_STD },
-	{ "backup", DFI_FILE_BACKUP },
-	{ "value", DFI_FILE_VALUE },
-	{ "linear", DFI_FILE_LINEAR },
-	{ "cyclic", DFI_FILE_CYCLIC },
+static const struct choice file_types[] = {
+	{ "std", DFI_FILE_STD, 0 },
+	{ "backup", DFI_FILE_BACKUP, 0 },
+	{ "value", DFI_FILE_VALUE, 0 },
+	{ "linear", DFI_FILE_LINEAR, 0 },
+	{ "cyclic", DFI_FILE_CYCLIC, 0 },
+	{ NULL, 0, 0 },
+};
+
+static const struct choice comm_modes[] = {
+	{ "plain", DFI_COMM_PLAIN, 0 },
+	{ "mac", DFI_COMM_MAC, 0 },
+	{ "full", DFI_COMM_FULL, 0 },
+	{ NULL, 0, 0 },
 };
 
 static dfi_err
@@ -675,22 +707,15 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = want_object(c, v, path)) != DFI_OK)
 		return e;
 
-	const char *t;
-	if ((e = get_string(c, v, path, "type", 1, 16, &t)) != DFI_OK)
+	const struct choice *t;
+	if ((e = get_choice(c, v, path, "type", 1, file_types,
+		 "\"std\", \"backup\", \"value\", \"linear\" or \"cyclic\"", &t)) != DFI_OK)
 		return e;
-	size_t ti;
-	for (ti = 0; ti < sizeof(file_types) / sizeof(file_types[0]); ti++)
-		if (strcmp(t, file_types[ti].name) == 0)
-			break;
-	join(p, path, "type");
-	if (ti == sizeof(file_types) / sizeof(file_types[0]))
-		return verr(c, p, "must be \"std\", \"backup\", \"value\", \"linear\" or \"cyclic\" "
-				  "(got \"%.20s\")", t);
-	f->type = file_types[ti].type;
+	f->type = (enum dfi_file_type)t->value;
 	int is_data = f->type == DFI_FILE_STD || f->type == DFI_FILE_BACKUP;
 	int is_record = f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC;
 	char what[40];
-	snprintf(what, sizeof(what), "a %s file", t);
+	snprintf(what, sizeof(what), "a %s file", t->name);
 	if ((e = check_members(c, v, path,
 		 is_data ? data_members : is_record ? record_members : value_members, what)) !=
 	    DFI_OK)
@@ -704,18 +729,11 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = get_string(c, v, path, "name", 0, NAME_MAX_LEN, &name)) != DFI_OK)
 		return e;
 
-	const char *comm;
-	if ((e = get_string(c, v, path, "comm", 1, 16, &comm)) != DFI_OK)
+	const struct choice *comm;
+	if ((e = get_choice(c, v, path, "comm", 1, comm_modes,
+		 "\"plain\", \"mac\" or \"full\"", &comm)) != DFI_OK)
 		return e;
-	join(p, path, "comm");
-	if (strcmp(comm, "plain") == 0)
-		f->comm = DFI_COMM_PLAIN;
-	else if (strcmp(comm, "mac") == 0)
-		f->comm = DFI_COMM_MAC;
-	else if (strcmp(comm, "full") == 0)
-		f->comm = DFI_COMM_FULL;
-	else
-		return verr(c, p, "must be \"plain\", \"mac\" or \"full\" (got \"%.20s\")", comm);
+	f->comm = (enum dfi_comm_mode)comm->value;
 
 	json_t *a;
 	static const char *const access_members[] = { "read", "write", "read_write", "change",
@@ -839,12 +857,8 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 
 	if ((e = get_owned_string(c, v, path, "name", 0, NAME_MAX_LEN, &app->name)) != DFI_OK)
 		return e;
-	const char *kt;
-	join(p, path, "key_type");
-	if ((e = get_string(c, v, path, "key_type", 1, 16, &kt)) != DFI_OK)
+	if ((e = get_keytype(c, v, path, "key_type", &app->key_type)) != DFI_OK)
 		return e;
-	if (dfi_keytype_parse(kt, &app->key_type) != DFI_OK)
-		return verr(c, p, "must be \"des\", \"2k3des\", \"3k3des\" or \"aes\" (got \"%s\")", kt);
 
 	json_t *keys;
 	join(p, path, "keys");
@@ -943,7 +957,8 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 		"applications", NULL };
 	dfi_err e;
 	if (!json_is_object(root))
-		return verr(&c, "", "the profile must be a JSON object (got %s)", json_kind(root));
+		return verr(&c, "", "the profile must be a JSON object (got %s)",
+		    dfi_profile_json_kind(root));
 	if ((e = check_members(&c, root, "", members, "the profile")) != DFI_OK)
 		return e;
 	const char *schema;
