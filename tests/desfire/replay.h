@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dfissue/desfire.h"
 #include "dfissue/transport.h"
 #include "dfissue/util.h"
+#include "testutil.h"
 
 struct replay_step {
 	const char *capdu;
@@ -62,6 +64,41 @@ fixed_rng_fn(void *arg, uint8_t *out, size_t len)
 		return DFI_E_INTERNAL;
 	memcpy(out, f->b, len);
 	return DFI_OK;
+}
+
+/* A DESFire session on a replayed trace, its RndA from rig_rnda(). */
+struct rig {
+	struct replay rp;
+	dfi_transport *t;
+	dfi_desfire *d;
+	struct fixed_rng rng;
+};
+
+static inline void
+rig_open(struct rig *g, const struct replay_step *steps, size_t n)
+{
+	memset(g, 0, sizeof(*g));
+	g->rp.steps = steps;
+	g->rp.n = n;
+	ck_assert_int_eq(dfi_transport_new(&g->t, &replay_ops, &g->rp), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_new(&g->d, g->t), DFI_OK);
+	dfi_desfire_set_rng(g->d, fixed_rng_fn, &g->rng);
+}
+
+static inline void
+rig_rnda(struct rig *g, const char *hex)
+{
+	g->rng.n = HEX(g->rng.b, hex);
+}
+
+/* The whole trace must have been replayed, every APDU as recorded. */
+static inline void
+rig_close(struct rig *g)
+{
+	ck_assert_msg(g->rp.mismatch[0] == 0, "%s", g->rp.mismatch);
+	ck_assert_uint_eq(g->rp.pos, g->rp.n);
+	dfi_desfire_free(g->d);
+	dfi_transport_free(g->t);
 }
 
 #endif

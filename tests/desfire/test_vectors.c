@@ -25,39 +25,6 @@
 #include "dfissue/desfire.h"
 #include "replay.h"
 
-struct rig {
-	struct replay rp;
-	dfi_transport *t;
-	dfi_desfire *d;
-	struct fixed_rng rng;
-};
-
-static void
-rig_open(struct rig *g, const struct replay_step *steps, size_t n)
-{
-	memset(g, 0, sizeof(*g));
-	g->rp.steps = steps;
-	g->rp.n = n;
-	ck_assert_int_eq(dfi_transport_new(&g->t, &replay_ops, &g->rp), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_new(&g->d, g->t), DFI_OK);
-	dfi_desfire_set_rng(g->d, fixed_rng_fn, &g->rng);
-}
-
-static void
-rig_rnda(struct rig *g, const char *hex)
-{
-	g->rng.n = HEX(g->rng.b, hex);
-}
-
-static void
-rig_close(struct rig *g)
-{
-	ck_assert_msg(g->rp.mismatch[0] == 0, "%s", g->rp.mismatch);
-	ck_assert_uint_eq(g->rp.pos, g->rp.n);
-	dfi_desfire_free(g->d);
-	dfi_transport_free(g->t);
-}
-
 #define OK(x) ck_assert_msg((x) == DFI_OK, "%s: %s (%s)", #x, dfi_strerror(x), g.rp.mismatch)
 
 static dfi_cardkey *
