@@ -5,7 +5,10 @@
  * the next call fails with SCARD_E_NOT_TRANSACTED, the removal event comes
  * ~400 ms later, and after re-insertion the old handle answers
  * SCARD_W_REMOVED_CARD until reconnected. So: after any card error the
- * handle is dropped and wait_card() connects afresh.
+ * handle is dropped and wait_card() connects afresh. A reader that goes
+ * away or a pcscd that restarts during a command is a tear too; while the
+ * reader or pcscd is gone, waits report DFI_E_READER and a later wait
+ * establishes a new context (pcscd restarted) and finds the reader again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +109,14 @@ pcsc_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size
 	if (e != DFI_OK) {
 		if (e == DFI_E_CARD_TORN || e == DFI_E_READER)
 			drop_card(p);
-		if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED)
+		if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
+		    rv == SCARD_E_INVALID_HANDLE)
 			drop_ctx(p);
+		/* A reader unplugged or a pcscd restart mid-command leaves the
+		 * command's fate as unknown as a card leaving the field: it is a
+		 * tear (the next wait_card() waits for the reader to come back). */
+		if (e == DFI_E_READER)
+			e = DFI_E_CARD_TORN;
 		return e;
 	}
 	if (n > rcap)

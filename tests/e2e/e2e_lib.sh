@@ -16,6 +16,7 @@
 #   e2e_rig_start           starts pcscd and the cards, waits for the socket
 #   e2e_wait_cards N        waits until N readers show a card
 #   e2e_rig_stop            stops everything (the kernel kills the namespace)
+#   e2e_rig_signal SIG      signals rig.sh (USR1: restart pcscd)
 #   e2e_fail MSG            prints MSG and exits 1
 
 E2E_SRC=${DFI_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -176,4 +177,59 @@ e2e_wait_cards() {
 		[ $i -le 100 ] || e2e_fail "only $have of $want cards present after 20 s"
 		sleep 0.2
 	done
+}
+
+# Sends a signal to rig.sh (PID 1 of the namespace): USR1 restarts pcscd.
+e2e_rig_signal() {
+	local rig
+	rig=$(cat "/proc/$E2E_RIG_PID/task/$E2E_RIG_PID/children" 2>/dev/null | awk '{print $1}')
+	[ -n "$rig" ] || e2e_fail "rig process not found"
+	kill -"$1" "$rig"
+}
+
+# A field of a compact JSON object line: e2e_field LINE NAME.
+e2e_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$1"; }
+
+# e2e_check_card JSONL UID IMAGE PROFILE BATCH: the card's result line says
+# done or resumed, and the committed image holds the profile's target state
+# for the batch row it got (`dfissue inspect` on the image: no step left).
+# Sets E2E_OUTCOME and E2E_TAPS.
+e2e_check_card() {
+	local out=$1 uid=$2 img=$3 prof=$4 batch=$5 line bline row
+	line=$(grep "\"uid\":\"$uid\"" "$out") || e2e_fail "no result for card $uid"
+	E2E_OUTCOME=$(e2e_field "$line" outcome)
+	E2E_TAPS=$(e2e_field "$line" taps)
+	case "$E2E_OUTCOME" in
+	done | resumed) ;;
+	*) e2e_fail "card $uid ended $E2E_OUTCOME: $line" ;;
+	esac
+	bline=$(e2e_field "$line" batch_line)
+	row=$((bline - 1)) # one header line, one line per row
+	"$E2E_DFISSUE" inspect --reader "sim:$img" --profile "$prof" --batch "$batch" \
+		--row "$row" "${E2E_HSM[@]}" >"$img.inspect.log" 2>&1 ||
+		e2e_fail "inspect of $img failed: $(cat "$img.inspect.log")"
+	grep -q 'remaining steps: 0' "$img.inspect.log" ||
+		e2e_fail "card $uid (batch row $row) is not in the target state: $(cat "$img.inspect.log")"
+	e2e_log "card $uid: $E2E_OUTCOME in $E2E_TAPS tap(s)," \
+		"$(e2e_field "$line" intents_resolved) intent(s) resolved, batch row $row, nothing left to do"
+}
+
+# e2e_check_journal: verifies E2E_DIR/journal with the public key alone; no
+# unresolved intent may remain.
+e2e_check_journal() {
+	"$E2E_DFISSUE" journal verify --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal" \
+		>"$E2E_DIR/verify.log" 2>&1 || e2e_fail "journal verify: $(cat "$E2E_DIR/verify.log")"
+	cat "$E2E_DIR/verify.log" >&2
+	grep -q ' 0 unresolved' "$E2E_DIR/verify.log" || e2e_fail "unresolved intents left"
+}
+
+# e2e_batch FILE N: N rows for profiles/reference.json.
+e2e_batch() {
+	{
+		echo "card_number:int,holder,secret_id:hex,site_code:hex"
+		for i in $(seq 1 "$2"); do
+			printf '%d,Holder %d,0011223344556677889900AABBCC%04X,53495445%08X\n' \
+				$((2000 + i)) "$i" "$i" "$i"
+		done
+	} >"$1"
 }

@@ -18,12 +18,7 @@ e2e_init parallel
 e2e_token
 prof=$E2E_SRC/profiles/reference.json
 batch=$E2E_DIR/batch.csv
-{
-	echo "card_number:int,holder,secret_id:hex,site_code:hex"
-	for i in 1 2 3 4 5 6; do
-		echo "200$i,Holder $i,0011223344556677889900AABBCCDD0$i,53495445303030$((30 + i))"
-	done
-} >"$batch"
+e2e_batch "$batch" 8
 
 # reader i: card UID 04E2E00000000i; tear APDU and mode (0 = no tear)
 tears=("20 after" "35 before" "0 -" "55 after" "46 after")
@@ -56,37 +51,17 @@ cat "$E2E_DIR/out.jsonl" >&2
 [ "$(grep -c '"outcome"' "$E2E_DIR/out.jsonl")" -eq "$n" ] || e2e_fail "expected $n card results"
 grep -q "^summary: $n card(s) on $((2 * n)) reader(s)" "$E2E_DIR/personalize.log" ||
 	e2e_fail "summary line missing or wrong"
-field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$1"; }
 e2e_rig_stop # the images are final; nothing may touch them while we read
 
 resumed=0
 for i in $(seq 1 "$n"); do
-	uid="04E2E00000000$i"
-	line=$(grep "\"uid\":\"$uid\"" "$E2E_DIR/out.jsonl") || e2e_fail "no result for card $uid"
-	outcome=$(field "$line" outcome)
-	taps=$(field "$line" taps)
-	bline=$(field "$line" batch_line)
-	case "$outcome" in
-	done) ;;
-	resumed) resumed=$((resumed + 1)) ;;
-	*) e2e_fail "card $uid ended $outcome: $line" ;;
-	esac
+	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/card-$i.img" "$prof" "$batch"
+	[ "$E2E_OUTCOME" = resumed ] && resumed=$((resumed + 1))
 	set -- ${tears[$((i - 1))]}
-	if [ "$1" != 0 ] && [ "$taps" -lt 2 ]; then
-		e2e_fail "card $uid was torn but finished in $taps tap(s)"
+	if [ "$1" != 0 ] && [ "$E2E_TAPS" -lt 2 ]; then
+		e2e_fail "card $i was torn but finished in $E2E_TAPS tap(s)"
 	fi
-	row=$((bline - 1))
-	"$E2E_DFISSUE" inspect --reader "sim:$E2E_DIR/card-$i.img" --profile "$prof" \
-		--batch "$batch" --row "$row" "${E2E_HSM[@]}" >"$E2E_DIR/inspect-$i.log" 2>&1 ||
-		e2e_fail "inspect of card $i failed (inspect-$i.log)"
-	grep -q 'remaining steps: 0' "$E2E_DIR/inspect-$i.log" ||
-		e2e_fail "card $i ($uid, batch row $row) is not in the target state: $(cat "$E2E_DIR/inspect-$i.log")"
-	e2e_log "card $i $uid: $outcome in $taps tap(s), $(field "$line" intents_resolved) intent(s) resolved, batch row $row, nothing left to do"
 done
 [ "$resumed" -ge 1 ] || e2e_fail "no card was resumed after its tear"
-
-"$E2E_DFISSUE" journal verify --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal" \
-	>"$E2E_DIR/verify.log" 2>&1 || e2e_fail "journal verify: $(cat "$E2E_DIR/verify.log")"
-cat "$E2E_DIR/verify.log" >&2
-grep -q ' 0 unresolved' "$E2E_DIR/verify.log" || e2e_fail "unresolved intents left"
+e2e_check_journal
 e2e_log "OK: $n cards in parallel through pcscd, $resumed resumed after a tear, journal verified"

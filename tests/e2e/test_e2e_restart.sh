@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# pcscd restarted in the middle of a parallel run: 4 vpcd readers with
+# slow cards (desfire-sim --timing datasheet), personalized through the
+# pattern 'pcsc:e2e-* 00 00'; once key changes are under way pcscd is
+# killed and started again. Every card in flight is torn (the command's
+# fate is unknown), each station waits for pcscd and its reader to come
+# back, and finishes its card on the next tap. Afterwards every card holds
+# its target state and the journal verifies with no unresolved intent.
+set -euo pipefail
+. "$(dirname "$0")/e2e_lib.sh"
+
+e2e_init restart
+e2e_token
+prof=$E2E_SRC/profiles/reference.json
+batch=$E2E_DIR/batch.csv
+e2e_batch "$batch" 4
+n=4
+for i in $(seq 1 "$n"); do
+	e2e_reader "e2e-$i"
+	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04E2E00000000$i" \
+		--seed "$i" -q --timing datasheet
+done
+e2e_rig_start
+e2e_wait_cards "$n"
+
+e2e_log "personalizing $n slow cards; pcscd will restart mid-run"
+timeout 150 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader 'pcsc:e2e-* 00 00' --journal "$E2E_DIR/journal" --create-journal --station e2e \
+	--cards "$n" --wait-ms 60000 --json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
+perso=$!
+
+# Restart once the first key changes are journaled (bounded: 30 s).
+intents() {
+	local c
+	c=$(grep -c ' type=intent ' "$E2E_DIR/journal/journal.log" 2>/dev/null) || true
+	echo "${c:-0}"
+}
+i=0
+while [ "$(intents)" -lt 2 ]; do
+	i=$((i + 1))
+	if [ $i -gt 300 ] || ! kill -0 "$perso" 2>/dev/null; then
+		e2e_fail "no key change journaled within 30 s (or personalize ended early)"
+	fi
+	sleep 0.1
+done
+e2e_log "restarting pcscd"
+e2e_rig_signal USR1
+i=0
+while [ ! -e "$E2E_DIR/restarted" ]; do
+	i=$((i + 1))
+	[ $i -le 100 ] || e2e_fail "pcscd did not restart within 10 s"
+	sleep 0.1
+done
+
+rc=0
+wait "$perso" || rc=$?
+grep -E '^(\[|summary)' "$E2E_DIR/personalize.log" >&2 || true
+cat "$E2E_DIR/out.jsonl" >&2
+[ "$rc" -eq 0 ] || e2e_fail "dfissue personalize exited $rc (see personalize.log)"
+grep -q "^summary: $n card(s) on $n reader(s)" "$E2E_DIR/personalize.log" ||
+	e2e_fail "summary line missing or wrong"
+tears=$(sed -n 's/^summary: .* \([0-9]*\) tear(s).*/\1/p' "$E2E_DIR/personalize.log")
+[ "${tears:-0}" -ge 1 ] || e2e_fail "the restart tore no card: the test did not test it"
+e2e_rig_stop
+
+for i in $(seq 1 "$n"); do
+	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/card-$i.img" "$prof" "$batch"
+done
+e2e_check_journal
+e2e_log "OK: pcscd restarted mid-run, $tears card(s) torn by it, all finished, journal verified"
