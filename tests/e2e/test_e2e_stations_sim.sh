@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Parallel stations without pcscd (no root needed): `dfissue personalize`
+# with four --reader sim:IMAGE options runs four threads on four in-process
+# simulated cards sharing one HSM session pool, one journal and one batch.
+# Checks: four result lines, distinct batch rows, every image in its row's
+# target state, the summary, the journal (group commit: fewer checkpoints
+# than records is allowed, verification must pass), and the usage errors.
+set -euo pipefail
+. "$(dirname "$0")/e2e_lib.sh"
+
+for b in "$E2E_DFISSUE" "$E2E_SIM"; do
+	[ -x "$b" ] || e2e_fail "$b missing: build first"
+done
+E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-stations-XXXXXX")
+trap e2e_cleanup EXIT
+e2e_token
+prof=$E2E_SRC/profiles/reference.json
+batch=$E2E_DIR/batch.csv
+e2e_batch "$batch" 6
+n=4
+readers=()
+for i in $(seq 1 "$n"); do
+	readers+=(--reader "sim:$E2E_DIR/card-$i.img")
+done
+
+"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" "${readers[@]}" \
+	--journal "$E2E_DIR/journal" --create-journal --station sims --json \
+	>"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" ||
+	e2e_fail "personalize exited $? (personalize.log)"
+cat "$E2E_DIR/out.jsonl" >&2
+[ "$(grep -c '"outcome":"done"' "$E2E_DIR/out.jsonl")" -eq "$n" ] || e2e_fail "not $n cards done"
+grep -q "^summary: $n card(s) on $n reader(s): $n done, 0 resumed, 0 unknown-keys, 0 failed" \
+	"$E2E_DIR/personalize.log" || e2e_fail "summary: $(grep summary "$E2E_DIR/personalize.log")"
+[ "$(sed -n 's/.*"batch_line":\([0-9]*\).*/\1/p' "$E2E_DIR/out.jsonl" | sort -u | wc -l)" -eq "$n" ] ||
+	e2e_fail "two cards got the same batch row"
+for i in $(seq 1 "$n"); do
+	line=$(grep "\"reader\":\"sim:$E2E_DIR/card-$i.img\"" "$E2E_DIR/out.jsonl") ||
+		e2e_fail "no result for card $i"
+	e2e_check_card "$E2E_DIR/out.jsonl" "$(e2e_field "$line" uid)" "$E2E_DIR/card-$i.img" \
+		"$prof" "$batch"
+done
+e2e_check_journal
+
+# Usage errors: exit 2 with one line.
+set +e
+"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" "${readers[@]}" \
+	--journal "$E2E_DIR/journal" --tear-at 3 >/dev/null 2>"$E2E_DIR/usage.log"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || e2e_fail "--tear-at with several readers: exit $rc, not 2"
+grep -q 'single sim: reader' "$E2E_DIR/usage.log" || e2e_fail "usage message: $(cat "$E2E_DIR/usage.log")"
+e2e_log "OK: $n simulated stations in parallel, one journal, verified"
