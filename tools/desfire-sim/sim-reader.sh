@@ -61,13 +61,21 @@ mkdir -p "$dir/conf" "$dir/run"
 i=1
 while [ $i -le "$readers" ]; do
 	p=$((port + 2 * (i - 1)))
-	rn=$name
+	rn=$name drv=$driver
 	[ "$readers" -eq 1 ] || rn="$name-$i"
+	# libifdvpcd keeps its connections in static per-slot arrays and pcscd
+	# loads one instance per LIBPATH: entries sharing a LIBPATH share one
+	# card. A copy of the driver per reader keeps them apart.
+	if [ "$readers" -gt 1 ]; then
+		mkdir -p "$dir/drivers"
+		drv="$dir/drivers/libifdvpcd-$i.so"
+		cp "$driver" "$drv"
+	fi
 	# vpcd opens two slots per entry, on p and p+1.
 	cat >> "$dir/conf/vpcd" <<CONF
 FRIENDLYNAME "$rn"
 DEVICENAME /dev/null:$p
-LIBPATH $driver
+LIBPATH $drv
 CHANNELID $p
 
 CONF
