@@ -20,6 +20,10 @@
 
 #include "dfissue/pcsc.h"
 
+/* SCardConnect retries while another application holds the card. */
+#define BUSY_RETRIES 20
+#define BUSY_PAUSE_MS 100
+
 struct pcsc {
 	SCARDCONTEXT ctx;
 	int have_ctx;
@@ -58,6 +62,8 @@ map_rv(LONG rv)
 		return DFI_E_NOMEM;
 	case SCARD_E_CANCELLED:
 		return DFI_E_CANCELLED;
+	case SCARD_E_SHARING_VIOLATION:
+		return DFI_E_READER_BUSY;
 	default:
 		return DFI_E_TRANSPORT;
 	}
@@ -184,9 +190,18 @@ pcsc_wait_card(void *ctx, int timeout_ms)
 	dfi_err e = wait_state(p, 1, timeout_ms);
 	if (e != DFI_OK)
 		return e;
-	/* Exclusive: nothing else may talk to a card being personalized. */
-	LONG rv = SCardConnect(p->ctx, p->reader, SCARD_SHARE_EXCLUSIVE,
-	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &p->card, &p->proto);
+	/* Exclusive: nothing else may talk to a card being personalized.
+	 * Desktop middleware often connects (shared) for a moment to every
+	 * new card: retry briefly before reporting the card busy. */
+	LONG rv = SCARD_E_SHARING_VIOLATION;
+	for (int i = 0; i < BUSY_RETRIES && rv == SCARD_E_SHARING_VIOLATION; i++) {
+		if (i > 0) {
+			struct timespec ts = { 0, BUSY_PAUSE_MS * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		rv = SCardConnect(p->ctx, p->reader, SCARD_SHARE_EXCLUSIVE,
+		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &p->card, &p->proto);
+	}
 	if (rv != SCARD_S_SUCCESS)
 		return map_rv(rv);
 	p->have_card = 1;

@@ -55,6 +55,7 @@ typedef enum dfi_err {
 	DFI_E_CARD_MAC,          /* a card response MAC/CRC failed verification */
 	DFI_E_CARD_AUTH,         /* the card's authentication proof was wrong */
 	DFI_E_NOT_AUTHENTICATED, /* a command needs a session that is absent */
+	DFI_E_READER_BUSY,       /* another application holds the card (no exclusive access) */
 
 	/* DESFire status codes (SW1=0x91, SW2 as named) */
 	DFI_E_DF_NO_CHANGES = 300,         /* 0x0C */

@@ -170,7 +170,7 @@ wait_card(struct station *st)
 {
 	const struct stations_config *c = st->sh->cfg;
 	long idle_from = now_ms();
-	int said_gone = 0;
+	int said_gone = 0, said_busy = 0;
 
 	for (;;) {
 		if (stopped(st->sh))
@@ -186,6 +186,11 @@ wait_card(struct station *st)
 				fprintf(stderr, "[%s] reader unavailable (unplugged, or pcscd "
 				    "restarted): waiting for it\n", st->name);
 			said_gone = 1;
+			nap(1000);
+		} else if (e == DFI_E_READER_BUSY) {
+			if (!said_busy)
+				fprintf(stderr, "[%s] %s\n", st->name, dfi_strerror(e));
+			said_busy = 1;
 			nap(1000);
 		} else if (e != DFI_E_TIMEOUT) {
 			fprintf(stderr, "[%s] waiting for a card: %s\n", st->name, dfi_strerror(e));
