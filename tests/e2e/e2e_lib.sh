@@ -193,7 +193,7 @@ e2e_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$1"; }
 
 # e2e_check_card JSONL UID IMAGE PROFILE BATCH: the card's result line says
 # done or resumed, and the committed image holds the profile's target state
-# for the batch row it got (`dfissue inspect` on the image: no step left).
+# for the batch row it got (BATCH "" for a profile without batch) (`dfissue inspect` on the image: no step left).
 # Sets E2E_OUTCOME and E2E_TAPS.
 e2e_check_card() {
 	local out=$1 uid=$2 img=$3 prof=$4 batch=$5 line bline row
@@ -204,10 +204,15 @@ e2e_check_card() {
 	done | resumed) ;;
 	*) e2e_fail "card $uid ended $E2E_OUTCOME: $line" ;;
 	esac
-	bline=$(e2e_field "$line" batch_line)
-	row=$((bline - 1)) # one header line, one line per row
-	"$E2E_DFISSUE" inspect --reader "sim:$img" --profile "$prof" --batch "$batch" \
-		--row "$row" "${E2E_HSM[@]}" >"$img.inspect.log" 2>&1 ||
+	local rowopt=()
+	row=-
+	if [ -n "$batch" ]; then
+		bline=$(e2e_field "$line" batch_line)
+		row=$((bline - 1)) # one header line, one line per row
+		rowopt=(--batch "$batch" --row "$row")
+	fi
+	"$E2E_DFISSUE" inspect --reader "sim:$img" --profile "$prof" "${rowopt[@]}" \
+		"${E2E_HSM[@]}" >"$img.inspect.log" 2>&1 ||
 		e2e_fail "inspect of $img failed: $(cat "$img.inspect.log")"
 	grep -q 'remaining steps: 0' "$img.inspect.log" ||
 		e2e_fail "card $uid (batch row $row) is not in the target state: $(cat "$img.inspect.log")"
