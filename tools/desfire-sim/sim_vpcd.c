@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,8 +61,11 @@ connect_to(const char *host, uint16_t port)
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
 		if (fd < 0)
 			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
+		}
 		close(fd);
 		fd = -1;
 	}
@@ -89,6 +94,11 @@ read_full(int fd, uint8_t *p, size_t n, volatile sig_atomic_t *stop, volatile si
 		ssize_t k = read(fd, p, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		/* vpcd sends the length and the payload in two writes: an ACK
+		 * held back for 40 ms (delayed ACK vs Nagle) would stall every
+		 * APDU, so acknowledge at once. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 		if (k <= 0)
 			return 0;
 		p += k;
