@@ -16,43 +16,29 @@ dfi_err
 dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *a, const uint8_t *b, uint8_t *out,
     size_t *outlen)
 {
+	/* The session key is 8-byte pieces RndA[o..o+3] || RndB[o..o+3], one
+	 * piece per offset o. */
+	static const size_t des[] = { 0 }, k2[] = { 0, 4 }, k3[] = { 0, 6, 12 }, aes[] = { 0, 12 };
+	const size_t *off;
+	size_t npieces;
 	if (a == NULL || b == NULL || out == NULL || outlen == NULL)
 		return DFI_E_INVALID_ARG;
 	switch (t) {
-	case DFI_KT_DES:
-		memcpy(out, a, 4);
-		memcpy(out + 4, b, 4);
-		*outlen = 8;
-		break;
-	case DFI_KT_2K3DES:
-		memcpy(out, a, 4);
-		memcpy(out + 4, b, 4);
-		memcpy(out + 8, a + 4, 4);
-		memcpy(out + 12, b + 4, 4);
-		*outlen = 16;
-		break;
-	case DFI_KT_3K3DES:
-		memcpy(out, a, 4);
-		memcpy(out + 4, b, 4);
-		memcpy(out + 8, a + 6, 4);
-		memcpy(out + 12, b + 6, 4);
-		memcpy(out + 16, a + 12, 4);
-		memcpy(out + 20, b + 12, 4);
-		*outlen = 24;
-		break;
-	case DFI_KT_AES128:
-		memcpy(out, a, 4);
-		memcpy(out + 4, b, 4);
-		memcpy(out + 8, a + 12, 4);
-		memcpy(out + 12, b + 12, 4);
-		*outlen = 16;
-		return DFI_OK;
-	default:
-		return DFI_E_INVALID_ARG;
+	case DFI_KT_DES: off = des; npieces = 1; break;
+	case DFI_KT_2K3DES: off = k2; npieces = 2; break;
+	case DFI_KT_3K3DES: off = k3; npieces = 3; break;
+	case DFI_KT_AES128: off = aes; npieces = 2; break;
+	default: return DFI_E_INVALID_ARG;
 	}
+	for (size_t i = 0; i < npieces; i++) {
+		memcpy(out + 8 * i, a + off[i], 4);
+		memcpy(out + 8 * i + 4, b + off[i], 4);
+	}
+	*outlen = 8 * npieces;
 	/* DES ignores the parity bits; clear them as the card's key version 0. */
-	for (size_t i = 0; i < *outlen; i++)
-		out[i] &= 0xFE;
+	if (t != DFI_KT_AES128)
+		for (size_t i = 0; i < *outlen; i++)
+			out[i] &= 0xFE;
 	return DFI_OK;
 }
 

@@ -77,6 +77,9 @@ dfi_err df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrl
 dfi_err df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
     uint8_t *out, size_t cap, size_t *outlen);
 
+/* The n bytes of a response's data into out; more than cap bytes is the
+ * card's error (the caller sized out for what the command returns). */
+dfi_err df_copy_out(const uint8_t *p, size_t n, uint8_t *out, size_t cap, size_t *outlen);
 /* Finds the data length n of a deciphered plaintext p[0..len) laid out as
  * data || CRC || zero padding (padding shorter than a block), where the CRC
  * (crclen 2: CRC16 over data; 4: CRC32 over data || sw2 when with_sw) is

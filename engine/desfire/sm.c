@@ -78,11 +78,17 @@ df_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2
 	case DFI_DF_SCHEME_EV2:
 		return df_ev2_unwrap(d, mode, resp, len, sw2, out, cap, outlen);
 	}
-	if (len > cap)
+	return df_copy_out(resp, len, out, cap, outlen);
+}
+
+dfi_err
+df_copy_out(const uint8_t *p, size_t n, uint8_t *out, size_t cap, size_t *outlen)
+{
+	if (n > cap)
 		return DFI_E_CARD_PROTOCOL;
-	if (len > 0)
-		memcpy(out, resp, len);
-	*outlen = len;
+	if (n > 0)
+		memcpy(out, p, n);
+	*outlen = n;
 	return DFI_OK;
 }
 
@@ -148,12 +154,7 @@ df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen, int wit
 	dfi_err e = df_find_crc(p, len, bl, crclen, with_sw, sw2, expect, &n);
 	if (e != DFI_OK)
 		return e;
-	if (n > cap)
-		return DFI_E_CARD_PROTOCOL;
-	if (n)
-		memcpy(out, p, n);
-	*outlen = n;
-	return DFI_OK;
+	return df_copy_out(p, n, out, cap, outlen);
 }
 
 dfi_err

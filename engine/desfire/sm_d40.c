@@ -88,12 +88,7 @@ df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, size_t 
 	size_t n = len;
 
 	if (mode == DFI_DF_COMM_PLAIN || (mode == DFI_DF_COMM_ENC && len == 0 && expect == SIZE_MAX)) {
-		if (len > cap)
-			return DFI_E_CARD_PROTOCOL;
-		if (len)
-			memcpy(out, resp, len);
-		*outlen = len;
-		return DFI_OK;
+		return df_copy_out(resp, len, out, cap, outlen);
 	}
 	if (mode == DFI_DF_COMM_MAC) {
 		uint8_t mac[4];
@@ -104,12 +99,7 @@ df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, size_t 
 			return e;
 		if (dfi_ct_memcmp(mac, resp + n, 4) != 0)
 			return DFI_E_CARD_MAC;
-		if (n > cap)
-			return DFI_E_CARD_PROTOCOL;
-		if (n)
-			memcpy(out, resp, n);
-		*outlen = n;
-		return DFI_OK;
+		return df_copy_out(resp, n, out, cap, outlen);
 	}
 	/* Enciphered: plain CBC decryption from a zero IV. */
 	if (len == 0 || len % 8 != 0)

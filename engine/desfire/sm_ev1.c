@@ -93,12 +93,7 @@ df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 			return e;
 		if (dfi_ct_memcmp(mac, resp + n, 8) != 0)
 			return DFI_E_CARD_MAC;
-		if (n > cap)
-			return DFI_E_CARD_PROTOCOL;
-		if (n)
-			memcpy(out, resp, n);
-		*outlen = n;
-		return DFI_OK;
+		return df_copy_out(resp, n, out, cap, outlen);
 	}
 	if (len == 0 || len % bl != 0)
 		return DFI_E_CARD_PROTOCOL;

@@ -111,12 +111,7 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 		return DFI_E_CARD_PROTOCOL; /* the card refuses to wrap too */
 	d->ctr++;
 	if (mode == DFI_DF_COMM_PLAIN) {
-		if (len > cap)
-			return DFI_E_CARD_PROTOCOL;
-		if (len)
-			memcpy(out, resp, len);
-		*outlen = len;
-		return DFI_OK;
+		return df_copy_out(resp, len, out, cap, outlen);
 	}
 	if (len < 8)
 		return DFI_E_CARD_PROTOCOL;
@@ -131,12 +126,7 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 	if (dfi_ct_memcmp(t, resp + n, 8) != 0)
 		return DFI_E_CARD_MAC;
 	if (mode == DFI_DF_COMM_MAC || n == 0) {
-		if (n > cap)
-			return DFI_E_CARD_PROTOCOL;
-		if (n)
-			memcpy(out, resp, n);
-		*outlen = n;
-		return DFI_OK;
+		return df_copy_out(resp, n, out, cap, outlen);
 	}
 	if (n % 16 != 0)
 		return DFI_E_CARD_PROTOCOL;
@@ -152,13 +142,8 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 			k--;
 		if (k == 0 || buf[k - 1] != 0x80)
 			e = DFI_E_CARD_PROTOCOL;
-		else if (k - 1 > cap)
-			e = DFI_E_CARD_PROTOCOL;
-		else {
-			if (k > 1)
-				memcpy(out, buf, k - 1);
-			*outlen = k - 1;
-		}
+		else
+			e = df_copy_out(buf, k - 1, out, cap, outlen);
 	}
 	dfi_wipe(buf, n);
 	free(buf);
