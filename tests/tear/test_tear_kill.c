@@ -14,7 +14,9 @@
  *   journal k:     in the k-th write of the journal (one append = records
  *                  and their checkpoint in one pwrite): half of it reaches
  *                  the file, then the process dies, leaving a torn tail.
- * for k over the whole clean tap. The parent then restarts the station:
+ * for k over the whole clean tap; and, after each ChangeKey the card
+ * executed (apdu-after at its APDU), a second kill at every APDU of the
+ * restarted station's recovery tap. The parent then restarts the station:
  * opens the journal (the writer quarantines an uncovered tail and appends a
  * recovery record), loads the card image as the card left it, and one tap
  * must finish. Every case must end in the full invariant (tear_check).
@@ -126,6 +128,11 @@ jio_init(struct jio *j, unsigned long k)
 		j_ftruncate, j_flock, j_close, j_renameat, j_mkdirat, j };
 }
 
+#ifndef KILL2_STRIDE
+#define KILL2_STRIDE 1
+#define KILL2_STRIDE_S "1"
+#endif
+
 #define CHILD_NOT_REACHED 10
 #define CHILD_SETUP_FAILED 11
 
@@ -227,27 +234,37 @@ struct counts {
 	unsigned not_reached, quarantines, recovery_records;
 };
 
-static void
+/* One case: a child killed at (mode, k); with k2 > 0 the restarted station
+ * is killed too, after the k2-th APDU of its recovery tap; then a restart
+ * that must finish in one tap. Returns 0 when a kill point was not reached
+ * (no case counted), 1 otherwise. */
+static int
 kill_case(struct tear_env *e, struct tear_tally *t, struct counts *n, const char *mode,
-    unsigned long k)
+    unsigned long k, unsigned long k2)
 {
 	struct tear_case kc;
-	char why[600] = "", label[96];
-	snprintf(label, sizeof(label), "kill %s k=%lu", mode, k);
+	char why[600] = "", label[128];
+	if (k2 == 0)
+		snprintf(label, sizeof(label), "kill %s k=%lu", mode, k);
+	else
+		snprintf(label, sizeof(label), "kill %s k=%lu, then apdu-after k=%lu in the recovery",
+		    mode, k, k2);
 	ck_assert_msg(tear_case_open(e, &kc, why, sizeof(why)) == 0, "%s", why);
 	/* The child needs the journal lock and its own view of the card. */
 	tear_station_close(&kc.s);
 	tear_card_close(&kc.c);
 	int r = run_child(e, kc.dir, mode, k, why, sizeof(why));
+	if (r == 0 && k2 > 0)
+		r = run_child(e, kc.dir, "apdu-after", k2, why, sizeof(why));
 	if (r == 1) {
 		n->not_reached++;
 		tear_rmtree(kc.dir);
-		return;
+		return 0;
 	}
 	if (r < 0) {
 		tear_tally_add(t, 0, 0, label, why);
 		tear_rmtree(kc.dir);
-		return;
+		return 1;
 	}
 	/* Restart: the card as it was left, the journal as it is on disk. */
 	int ok = 0, unknown = 0;
@@ -262,6 +279,7 @@ kill_case(struct tear_env *e, struct tear_tally *t, struct counts *n, const char
 	}
 	tear_tally_add(t, ok && !unknown, unknown, label, why);
 	tear_case_close(&kc);
+	return 1;
 }
 
 START_TEST(kill_every_step)
@@ -293,6 +311,11 @@ START_TEST(kill_every_step)
 	unsigned long jwrites = jio.n;
 	unsigned long p11 = calls();
 	unsigned long apdus = tear_guard_apdus(&kc.c);
+	unsigned nck = tear_guard_change_keys(&kc.c);
+	uint64_t ck[32];
+	ck_assert_uint_le(nck, 32);
+	for (unsigned i = 0; i < nck; i++)
+		ck[i] = tear_guard_change_key_at(&kc.c, i);
 	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "clean run: %s (%s)",
 	    dfi_perso_outcome_name(res.outcome), res.detail);
 	ck_assert_msg(tear_check(&kc.c, &kc.s, why, sizeof(why)) == 1, "clean run: %s", why);
@@ -302,16 +325,30 @@ START_TEST(kill_every_step)
 	fflush(stdout);
 
 	for (unsigned long k = 1; k <= apdus; k++)
-		kill_case(&e, &t, &n, "apdu-before", k);
+		kill_case(&e, &t, &n, "apdu-before", k, 0);
 	for (unsigned long k = 1; k <= apdus; k++)
-		kill_case(&e, &t, &n, "apdu-after", k);
+		kill_case(&e, &t, &n, "apdu-after", k, 0);
 	for (unsigned long k = 1; k <= p11; k++)
-		kill_case(&e, &t, &n, "p11", k);
+		kill_case(&e, &t, &n, "p11", k, 0);
 	for (unsigned long k = 1; k <= jwrites; k++)
-		kill_case(&e, &t, &n, "journal", k);
+		kill_case(&e, &t, &n, "journal", k, 0);
 
-	printf("kill: %u kill points not reached, %u restarts quarantined a journal tail, "
-	       "%u recovery records\n", n.not_reached, n.quarantines, n.recovery_records);
+	/* Killed again while recovering: after each ChangeKey was executed by
+	 * the card (its intent open, no outcome), then at every APDU of the
+	 * recovery tap (every KILL2_STRIDE-th in sanitizer builds). */
+	unsigned singles = t.cases;
+	for (unsigned i = 0; i < nck; i++)
+		for (unsigned long k2 = 1; kill_case(&e, &t, &n, "apdu-after", ck[i], k2);
+		     k2 += KILL2_STRIDE)
+			;
+	printf("kill: %u cases killed twice (after each of %u ChangeKeys, then in the recovery tap%s)\n",
+	    t.cases - singles, nck, KILL2_STRIDE > 1 ? ", every " KILL2_STRIDE_S "th APDU: sanitizer build" : "");
+	/* Each double-kill sweep ends at the first k2 past its recovery tap;
+	 * every other kill point must have been reached. */
+	printf("kill: %u kill points not reached (besides the end of each of the %u sweeps), "
+	       "%u restarts quarantined a journal tail, %u recovery records\n",
+	    n.not_reached - nck, nck, n.quarantines, n.recovery_records);
+	ck_assert_uint_eq(n.not_reached, nck);
 	tear_tally_print(&t, "kill");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.recovered, t.cases);
