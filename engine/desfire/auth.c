@@ -154,6 +154,48 @@ out:
 	return e;
 }
 
+/*
+ * The three passes shared by EV1 (ISO, AES) and EV2 authentication, all CBC
+ * with the card key and n-byte randoms: E(RndB) from the card, E(RndA ||
+ * RndB') back, and the card's answer of want bytes, deciphered into plain,
+ * whose bytes from rnda_at must be RndA'. EV1 chains one IV across the
+ * messages (chain_iv), EV2 starts every message from a zero IV.
+ */
+static dfi_err
+auth_cbc(dfi_desfire *d, uint8_t cmd, const uint8_t *p1, size_t p1len, const dfi_cardkey *key,
+    size_t n, int chain_iv, size_t want, size_t rnda_at, uint8_t rnda[16], uint8_t rndb[16],
+    uint8_t plain[32])
+{
+	uint8_t r[DFI_APDU_MAX], tok[32], chk[16], iv[16] = { 0 };
+	dfi_err e;
+
+	if ((e = auth_exchange(d, cmd, p1, p1len, 0xAF, r, n)) != DFI_OK)
+		goto out;
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
+	    (e = df_random(d, rnda, n)) != DFI_OK)
+		goto out;
+	memcpy(plain, rnda, n);
+	rotl1(rndb, plain + n, n);
+	if (!chain_iv)
+		memset(iv, 0, sizeof(iv));
+	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
+		goto out;
+	if ((e = auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, want)) != DFI_OK)
+		goto out;
+	if (!chain_iv)
+		memset(iv, 0, sizeof(iv));
+	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, want)) != DFI_OK)
+		goto out;
+	rotl1(rnda, chk, n);
+	if (dfi_ct_memcmp(chk, plain + rnda_at, n) != 0)
+		e = DFI_E_CARD_AUTH;
+out:
+	dfi_wipe(r, sizeof(r));
+	dfi_wipe(tok, sizeof(tok));
+	dfi_wipe(chk, sizeof(chk));
+	return e;
+}
+
 /* ISO 0x1A and AES 0xAA: CBC with one IV chained across the three
  * messages, starting from zero. */
 static dfi_err
@@ -161,35 +203,14 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 {
 	dfi_keytype kt = dfi_cardkey_type(key);
 	size_t n = (kt == DFI_KT_3K3DES || kt == DFI_KT_AES128) ? 16 : 8;
-	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16] = { 0 };
-	dfi_err e;
+	uint8_t rndb[16], rnda[16], plain[32];
 
-	if ((e = auth_exchange(d, cmd, &keyno, 1, 0xAF, r, n)) != DFI_OK)
-		goto out;
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
-	    (e = df_random(d, rnda, n)) != DFI_OK)
-		goto out;
-	memcpy(plain, rnda, n);
-	rotl1(rndb, plain + n, n);
-	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
-		goto out;
-	if ((e = auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, n)) != DFI_OK)
-		goto out;
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, n)) != DFI_OK)
-		goto out;
-	rotl1(rnda, chk, n);
-	if (dfi_ct_memcmp(chk, plain, n) != 0) {
-		e = DFI_E_CARD_AUTH;
-		goto out;
-	}
-	e = ev1_session_start(d, kt, rnda, rndb, DFI_DF_SCHEME_EV1, keyno);
-out:
-	dfi_wipe(r, sizeof(r));
+	dfi_err e = auth_cbc(d, cmd, &keyno, 1, key, n, 1, n, 0, rnda, rndb, plain);
+	if (e == DFI_OK)
+		e = ev1_session_start(d, kt, rnda, rndb, DFI_DF_SCHEME_EV1, keyno);
 	dfi_wipe(rndb, sizeof(rndb));
 	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(tok, sizeof(tok));
 	dfi_wipe(plain, sizeof(plain));
-	dfi_wipe(chk, sizeof(chk));
 	return e;
 }
 
@@ -199,52 +220,30 @@ static dfi_err
 auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
     const uint8_t ti_keep[4], uint16_t ctr_keep)
 {
-	uint8_t r[DFI_APDU_MAX], rndb[16], rnda[16], tok[32], plain[32], chk[16], iv[16];
+	uint8_t rndb[16], rnda[16], plain[32];
 	uint8_t p1[2] = { keyno, 0x00 };
-	size_t want = cmd == 0x71 ? 32 : 16;
-	dfi_err e;
+	int first = cmd == 0x71;
 
-	if ((e = auth_exchange(d, cmd, p1, cmd == 0x71 ? 2 : 1, 0xAF, r, 16)) != DFI_OK)
-		goto out;
-	memset(iv, 0, 16);
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, 16)) != DFI_OK ||
-	    (e = df_random(d, rnda, 16)) != DFI_OK)
-		goto out;
-	memcpy(plain, rnda, 16);
-	rotl1(rndb, plain + 16, 16);
-	memset(iv, 0, 16);
-	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 32)) != DFI_OK)
-		goto out;
-	if ((e = auth_exchange(d, 0xAF, tok, 32, 0x00, r, want)) != DFI_OK)
-		goto out;
-	memset(iv, 0, 16);
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, want)) != DFI_OK)
-		goto out;
-	rotl1(rnda, chk, 16);
-	if (dfi_ct_memcmp(chk, plain + (cmd == 0x71 ? 4 : 0), 16) != 0) {
-		e = DFI_E_CARD_AUTH;
-		goto out;
+	dfi_err e = auth_cbc(d, cmd, p1, first ? 2 : 1, key, 16, 0, first ? 32 : 16, first ? 4 : 0,
+	    rnda, rndb, plain);
+	if (e == DFI_OK)
+		e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac);
+	if (e == DFI_OK) {
+		if (first) {
+			memcpy(d->ti, plain, 4);
+			d->ctr = 0;
+		} else {
+			memcpy(d->ti, ti_keep, 4);
+			d->ctr = ctr_keep;
+		}
+		memset(d->s->iv, 0, sizeof(d->s->iv));
+		d->skt = DFI_KT_AES128;
+		d->scheme = DFI_DF_SCHEME_EV2;
+		d->keyno = keyno;
 	}
-	if ((e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac)) != DFI_OK)
-		goto out;
-	if (cmd == 0x71) {
-		memcpy(d->ti, plain, 4);
-		d->ctr = 0;
-	} else {
-		memcpy(d->ti, ti_keep, 4);
-		d->ctr = ctr_keep;
-	}
-	memset(d->s->iv, 0, sizeof(d->s->iv));
-	d->skt = DFI_KT_AES128;
-	d->scheme = DFI_DF_SCHEME_EV2;
-	d->keyno = keyno;
-out:
-	dfi_wipe(r, sizeof(r));
 	dfi_wipe(rndb, sizeof(rndb));
 	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(tok, sizeof(tok));
 	dfi_wipe(plain, sizeof(plain));
-	dfi_wipe(chk, sizeof(chk));
 	return e;
 }
 
