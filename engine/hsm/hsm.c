@@ -70,11 +70,8 @@ find_token(dfi_hsm *h, const char *token_uri)
 			e = DFI_E_HSM_URI;
 			goto out;
 		}
-		if (p11_kit_uri_get_pin_value(uri) != NULL) {
-			dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
-			e = DFI_E_HSM_URI;
+		if ((e = dfi_hsm_refuse_uri_pin(h, uri)) != DFI_OK)
 			goto out;
-		}
 	}
 	CK_ULONG n = 0;
 	CK_RV rv = P11(h, C_GetSlotList, CK_TRUE, NULL, &n);

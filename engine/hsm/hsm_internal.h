@@ -12,6 +12,7 @@
 
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
 
 #include "dfissue/hsm.h"
 
@@ -137,6 +138,9 @@ dfi_err dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *c
 #define DFI_HSM_PIN_CAP 256
 
 /* ---- objects (keys.c) ---- */
+/* A PIN written into a pkcs11: URI (pin-value) would end up in argv,
+ * configs and logs: DFI_E_HSM_URI with the detail set when uri has one. */
+dfi_err dfi_hsm_refuse_uri_pin(dfi_hsm *h, P11KitUri *uri);
 /* Parses a pkcs11: URI, checks its token part against the open token and
  * finds objects matching its object attributes plus cls. Up to max handles
  * are stored; *n receives how many matched (up to max). */

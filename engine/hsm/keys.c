@@ -54,6 +54,15 @@ dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM
 
 /* ---- object search ------------------------------------------------------ */
 
+dfi_err
+dfi_hsm_refuse_uri_pin(dfi_hsm *h, P11KitUri *uri)
+{
+	if (p11_kit_uri_get_pin_value(uri) == NULL)
+		return DFI_OK;
+	dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
+	return DFI_E_HSM_URI;
+}
+
 struct find_arg {
 	CK_ATTRIBUTE *tmpl;
 	CK_ULONG ntmpl;
@@ -101,11 +110,8 @@ dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HAND
 		e = DFI_E_HSM_URI;
 		goto out;
 	}
-	if (p11_kit_uri_get_pin_value(uri) != NULL) {
-		dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
-		e = DFI_E_HSM_URI;
+	if ((e = dfi_hsm_refuse_uri_pin(h, uri)) != DFI_OK)
 		goto out;
-	}
 	if (!p11_kit_uri_match_token_info(uri, &h->token)) {
 		dfi_hsm_set_detail(h, "'%s' names another token than the open one ('%s')", uristr,
 		    h->token_label);
