@@ -35,7 +35,23 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 		return e;
 	/* Nothing leaves for the card unless the intent is on stable storage
 	 * under a signed checkpoint. */
-	e = dfi_journal_intent(tp->p->journal, &rec, &seq);
+	if (tp->commit_pending) {
+		/* The previous ChangeKey's commit rides with this intent. */
+		dfi_jrec two[2];
+		uint64_t seqs[2];
+		memset(&two[0], 0, sizeof(two[0]));
+		two[0].type = DFI_JREC_COMMIT;
+		two[0].intent = tp->commit_seq;
+		two[0].observed_version = -1;
+		two[1] = rec;
+		e = dfi_journal_append(tp->p->journal, two, 2, seqs);
+		if (e == DFI_OK) {
+			tp->commit_pending = 0;
+			seq = seqs[1];
+		}
+	} else {
+		e = dfi_journal_intent(tp->p->journal, &rec, &seq);
+	}
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: intent not written (%s): ChangeKey not sent",
@@ -44,7 +60,9 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 	}
 	e = dfi_desfire_change_key(tp->d, keyno, newk, oldk);
 	if (e == DFI_OK) {
-		je = dfi_journal_commit(tp->p->journal, seq);
+		tp->commit_pending = 1;
+		tp->commit_seq = seq;
+		je = DFI_OK;
 	} else if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
 		/* Outcome unknown: the intent stays open, the next tap probes. */
 		perso_event(tp, "ChangeKey %06X/%u: %s: intent %llu left open", aid, keyno,
@@ -62,6 +80,23 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 	if (e == DFI_OK)
 		tp->res->key_changes++;
 	return e;
+}
+
+dfi_err
+perso_flush_commit(struct tap *tp)
+{
+	dfi_err e;
+	if (!tp->commit_pending || tp->journal_failed)
+		return DFI_OK; /* after a failed append the journal takes nothing more */
+	e = dfi_journal_commit(tp->p->journal, tp->commit_seq);
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: outcome of intent %llu not written: %s",
+		    (unsigned long long)tp->commit_seq, dfi_strerror(e));
+		return e;
+	}
+	tp->commit_pending = 0;
+	return DFI_OK;
 }
 
 static dfi_err

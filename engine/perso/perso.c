@@ -220,6 +220,10 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 		perso_event(tp, "card %s: %zu step(s) to do", hex, tp->nsteps);
 		e = perso_execute(tp);
 	}
+	/* Even after a tear: a ChangeKey the card confirmed is committed. */
+	dfi_err fe = perso_flush_commit(tp);
+	if (e == DFI_OK)
+		e = fe;
 	if (e == DFI_OK)
 		e = perso_verify(tp);
 	if (e == DFI_OK) {

@@ -117,6 +117,11 @@ struct tap {
 	int progressed;          /* an earlier tap had begun (resumed) */
 	int journal_failed;      /* a journal append failed: stop everything */
 	uint64_t apdus0;
+	/* A ChangeKey the card confirmed whose commit is not appended yet: it
+	 * goes out with the next intent (one checkpoint signature and one
+	 * fdatasync instead of two) or at the end of the tap. */
+	int commit_pending;
+	uint64_t commit_seq;
 };
 
 /* perso.c */
@@ -164,6 +169,8 @@ void perso_step_name(const struct tap *tp, const struct step *s, char *buf, size
 
 /* exec.c */
 dfi_err perso_execute(struct tap *tp);
+/* Appends the pending commit, if any (every tap calls it before it ends). */
+dfi_err perso_flush_commit(struct tap *tp);
 
 /* verify.c */
 dfi_err perso_verify(struct tap *tp);
