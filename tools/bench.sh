@@ -41,10 +41,13 @@ case "$build" in /*) bin=$build ;; esac
 
 export SOFTHSM2_MODULE=${SOFTHSM2_MODULE:-$(ls /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so 2>/dev/null | head -n 1)}
 tmp=$(mktemp -d /tmp/dfi-bench-sh.XXXXXX)
+shm=""
+[ -d /dev/shm ] && shm=$(mktemp -d /dev/shm/dfi-bench-sh.XXXXXX)
 reader_pid=""
 cleanup() {
 	if [ -n "$reader_pid" ]; then kill "$reader_pid" 2>/dev/null || true; wait "$reader_pid" 2>/dev/null || true; fi
 	rm -rf "$tmp"
+	[ -z "$shm" ] || rm -rf "$shm"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -80,6 +83,12 @@ run_perso() {
 	fi
 }
 run_perso --parts zero,datasheet,scale,tear "${perso_args[@]}"
+# The same single-reader runs with the journal on tmpfs: what fdatasync costs.
+if [ -n "$shm" ]; then
+	"$bin/bench/bench_perso" --hsm-dir "$tmp/token" --dir "$shm" --parts zero,datasheet \
+		--tag " (journal on tmpfs)" "${perso_args[@]}" | grep -v -e '| cards |' -e 'minimum APDUs' \
+		-e 'ChangeKey per card' -e 'bytes over the air' -e 'modeled card time' || status=1
+fi
 # A process of its own, so that ru_maxrss is this run's peak.
 run_perso --parts mem "${mem_args[@]}"
 
