@@ -23,6 +23,8 @@
 /* SCardConnect retries while another application holds the card. */
 #define BUSY_RETRIES 20
 #define BUSY_PAUSE_MS 100
+/* Longer than pcscd's power-off grace period and one presence poll. */
+#define GRACE_MS 1500
 
 struct pcsc {
 	SCARDCONTEXT ctx;
@@ -194,11 +196,26 @@ pcsc_wait_card(void *ctx, int timeout_ms)
 	 * Desktop middleware often connects (shared) for a moment to every
 	 * new card: retry briefly before reporting the card busy. */
 	LONG rv = SCARD_E_SHARING_VIOLATION;
+	int busy = 0;
 	for (int i = 0; i < BUSY_RETRIES && rv == SCARD_E_SHARING_VIOLATION; i++) {
 		if (i > 0) {
 			struct timespec ts = { 0, BUSY_PAUSE_MS * 1000000L };
 			nanosleep(&ts, NULL);
 		}
+		rv = SCardConnect(p->ctx, p->reader, SCARD_SHARE_EXCLUSIVE,
+		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &p->card, &p->proto);
+		busy |= rv == SCARD_E_SHARING_VIOLATION;
+	}
+	if (rv == SCARD_S_SUCCESS && busy) {
+		/* pcscd powers a card down a grace period after its last handle
+		 * closes; a connection made while the other application was
+		 * disconnecting can have the power cut under it (seen with pcscd
+		 * 1.9.9: the card loses its session mid-personalization). Let
+		 * the grace period pass with nobody connected, then connect
+		 * again: pcscd powers the card up cleanly. */
+		(void)SCardDisconnect(p->card, SCARD_LEAVE_CARD);
+		struct timespec ts = { GRACE_MS / 1000, (GRACE_MS % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
 		rv = SCardConnect(p->ctx, p->reader, SCARD_SHARE_EXCLUSIVE,
 		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &p->card, &p->proto);
 	}

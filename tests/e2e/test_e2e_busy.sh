@@ -14,7 +14,7 @@ e2e_token
 prof=$E2E_SRC/profiles/minimal.json
 for i in 1 2; do
 	e2e_reader "busy-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04B0590000000$i" --seed "$i" -q
+	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04B0590000000$i" --seed "$i"
 done
 e2e_rig_start
 e2e_wait_cards 2

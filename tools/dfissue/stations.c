@@ -26,6 +26,10 @@ struct shared {
 	unsigned long done, resumed, unknown, failed, tears;
 	int stop, fatal;
 	long start_ms, last_ms;
+	/* UIDs finished in this run: such a card left in (or put back into) a
+	 * reader must not take another batch row. */
+	uint8_t (*uids)[10];
+	size_t n_uids, cap_uids;
 };
 
 struct station {
@@ -216,6 +220,67 @@ wait_removed(struct station *st)
 	}
 }
 
+/* The card's UID as the reader reports it (PC/SC part 3 GET DATA), as the
+ * engine reads it; len 0 when the reader gives none (the checks that use
+ * it are then skipped). A tear is returned as such. */
+static dfi_err
+card_uid(struct station *st, uint8_t uid[10], size_t *len)
+{
+	static const uint8_t getdata[5] = { 0xFF, 0xCA, 0x00, 0x00, 0x00 };
+	uint8_t r[16];
+	size_t n = 0;
+
+	*len = 0;
+	dfi_err e = dfi_transport_transmit(st->r.t, getdata, sizeof(getdata), r, sizeof(r), &n);
+	if (e != DFI_OK)
+		return e;
+	if (n >= 2 && n - 2 <= 10 && r[n - 2] == 0x90 && r[n - 1] == 0x00) {
+		memcpy(uid, r, n - 2);
+		*len = n - 2;
+	}
+	return DFI_OK;
+}
+
+static int
+uid_finished(struct shared *sh, const uint8_t *uid, size_t len)
+{
+	int found = 0;
+	if (len != 7)
+		return 0; /* random IDs (4 bytes) say nothing */
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < sh->n_uids && !found; i++)
+		found = memcmp(sh->uids[i], uid, len) == 0;
+	pthread_mutex_unlock(&sh->mu);
+	return found;
+}
+
+static void
+uid_add(struct shared *sh, const uint8_t *uid, size_t len)
+{
+	if (len != 7)
+		return;
+	pthread_mutex_lock(&sh->mu);
+	if (sh->n_uids == sh->cap_uids) {
+		size_t cap = sh->cap_uids ? 2 * sh->cap_uids : 64;
+		void *n = realloc(sh->uids, cap * sizeof(*sh->uids));
+		if (n != NULL) {
+			sh->uids = n;
+			sh->cap_uids = cap;
+		}
+	}
+	if (sh->n_uids < sh->cap_uids)
+		memcpy(sh->uids[sh->n_uids++], uid, len);
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static void
+hex_uid(const uint8_t *uid, size_t len, char out[21])
+{
+	out[0] = '\0';
+	if (len == 0 || dfi_hex_encode(uid, len, out, 21) != DFI_OK)
+		snprintf(out, 21, "?");
+}
+
 static void
 report(struct station *st, unsigned long n, const dfi_batch_row *row,
     const struct dfi_perso_result *res, int taps)
@@ -316,6 +381,31 @@ tally(struct station *st, const struct dfi_perso_result *res, int torn)
 	pthread_mutex_unlock(&sh->mu);
 }
 
+/* After a tear: waits for the torn card itself. Another card presented
+ * meanwhile is refused (it would take the torn card's batch row); 1 when
+ * the card is back, 0 when the run stops or the reader stays idle. */
+static int
+wait_same_card(struct station *st, const struct dfi_perso_result *torn)
+{
+	for (;;) {
+		int w = wait_card(st);
+		if (w <= 0)
+			return w;
+		uint8_t uid[10];
+		size_t len;
+		if (card_uid(st, uid, &len) != DFI_OK)
+			continue; /* torn again while reading the UID */
+		if (torn->uid_len != 7 || len != 7 || memcmp(uid, torn->uid, 7) == 0)
+			return 1;
+		char want[21], got[21];
+		hex_uid(torn->uid, torn->uid_len, want);
+		hex_uid(uid, len, got);
+		fprintf(stderr, "[%s] card %s is not the torn card %s: remove it and present "
+		    "%s\n", st->name, got, want, want);
+		wait_removed(st);
+	}
+}
+
 /* One card, tap after tap until it is finished or given up. */
 static int
 serve(struct station *st, unsigned long n, const dfi_batch_row *row)
@@ -347,7 +437,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 			break;
 		if (!st->is_sim)
 			(void)dfi_transport_wait_removed(st->r.t, 2000);
-		if (wait_card(st) <= 0) {
+		if (wait_same_card(st, &res) <= 0) {
 			fprintf(stderr, "[%s] card %lu %s: left torn; the next tap of this card "
 			    "finishes it\n", st->name, n, uid);
 			break;
@@ -355,6 +445,8 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 	}
 	report(st, n, row, &res, taps);
 	tally(st, &res, torn);
+	if (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED)
+		uid_add(st->sh, res.uid, res.uid_len);
 	return 0;
 }
 
@@ -368,6 +460,18 @@ station_main(void *arg)
 			break; /* a simulated reader holds one card */
 		if (wait_card(st) <= 0)
 			break;
+		uint8_t uid[10];
+		size_t len;
+		if (card_uid(st, uid, &len) != DFI_OK)
+			continue; /* gone again: wait for it */
+		if (uid_finished(st->sh, uid, len)) {
+			char hex[21];
+			hex_uid(uid, len, hex);
+			fprintf(stderr, "[%s] card %s was personalized in this run: remove it\n",
+			    st->name, hex);
+			wait_removed(st);
+			continue;
+		}
 		unsigned long n;
 		dfi_batch_row *row;
 		if (!claim(st, &n, &row))
@@ -482,6 +586,7 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 	for (unsigned i = 0; i < n; i++)
 		free(specs[i]);
 	pthread_mutex_destroy(&sh.mu);
+	free(sh.uids);
 	free(specs);
 	free(st);
 	return rc;
