@@ -81,6 +81,15 @@ dfi_hsm_login(dfi_hsm *h, CK_SESSION_HANDLE s)
 	return dfi_hsm_fail(h, "C_Login", rv);
 }
 
+static int
+session_public(dfi_hsm *h, CK_SESSION_HANDLE s)
+{
+	CK_SESSION_INFO si;
+	if (!h->login_required || P11(h, C_GetSessionInfo, s, &si) != CKR_OK)
+		return 0;
+	return si.state == CKS_RO_PUBLIC_SESSION || si.state == CKS_RW_PUBLIC_SESSION;
+}
+
 /* Was rv caused by a lost login? Tokens report it either directly or, when
  * they hide private objects while logged out, as an invalid handle. */
 static int
@@ -88,12 +97,20 @@ login_lost(dfi_hsm *h, CK_SESSION_HANDLE s, CK_RV rv)
 {
 	if (rv == CKR_USER_NOT_LOGGED_IN)
 		return 1;
-	if (!h->login_required || (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID))
+	if (rv != CKR_OBJECT_HANDLE_INVALID && rv != CKR_KEY_HANDLE_INVALID)
 		return 0;
-	CK_SESSION_INFO si;
-	if (P11(h, C_GetSessionInfo, s, &si) != CKR_OK)
-		return 0;
-	return si.state == CKS_RO_PUBLIC_SESSION || si.state == CKS_RW_PUBLIC_SESSION;
+	return session_public(h, s);
+}
+
+/* A session that is gone, or that a module left with an operation still
+ * active after a failed call (PKCS#11 says a failure ends the operation,
+ * but not every module obeys), must not go back to the pool: every later
+ * operation on it would fail. */
+static int
+session_unusable(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+	    rv == CKR_OPERATION_ACTIVE;
 }
 
 dfi_err
@@ -113,18 +130,28 @@ dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 		/* Handles found before may be stale: refs are found again. */
 		atomic_fetch_add(&h->gen, 1);
 		rv = op(h, s, arg);
-	} else if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
+	} else if (session_unusable(rv)) {
 		discard(h, s);
 		rv = acquire(h, &s);
 		if (rv != CKR_OK)
 			return dfi_hsm_fail(h, "C_OpenSession", rv);
+		/* Closing the last session logs the user out, and a logged-out
+		 * search finds no private key without an error: log in first. */
+		if (session_public(h, s)) {
+			dfi_err e = dfi_hsm_login(h, s);
+			if (e != DFI_OK) {
+				release(h, s);
+				return e;
+			}
+			atomic_fetch_add(&h->gen, 1);
+		}
 		rv = op(h, s, arg);
 		if (login_lost(h, s, rv) && dfi_hsm_login(h, s) == DFI_OK) {
 			atomic_fetch_add(&h->gen, 1);
 			rv = op(h, s, arg);
 		}
 	}
-	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED)
+	if (session_unusable(rv))
 		discard(h, s);
 	else
 		release(h, s);

@@ -22,6 +22,7 @@ struct ctl {
 	faultp11_calls_fn calls;
 	faultp11_fired_fn fired;
 	faultp11_fired_name_fn name;
+	faultp11_set_leave_active_fn leave_active;
 };
 
 static void
@@ -33,7 +34,9 @@ ctl_open(struct ctl *c)
 	*(void **)&c->calls = dlsym(so, "faultp11_calls");
 	*(void **)&c->fired = dlsym(so, "faultp11_fired");
 	*(void **)&c->name = dlsym(so, "faultp11_fired_name");
-	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL);
+	*(void **)&c->leave_active = dlsym(so, "faultp11_set_leave_active");
+	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL &&
+	    c->leave_active != NULL);
 	dlclose(so); /* drops only our reference */
 }
 
@@ -68,6 +71,11 @@ START_TEST(every_call_fails_once)
 	uint8_t want[16], got[16], key[16], iv[16] = { 0 }, zero[16] = { 0 };
 	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
 	ctl_open(&c);
+	/* Loop 0: a PKCS#11-compliant module. Loop 1: a module that leaves a
+	 * failed operation active on its session; the pool must not hand such
+	 * a session out again. */
+	c.leave_active(_i);
+	printf("faultp11: %s module\n", _i ? "non-compliant (failed operations left active)" : "compliant");
 	HEX(key, "A8DD63A3B89D54B37CA802473FDA9175");
 	ck_assert_int_eq(dfi_cipher(DFI_KT_AES128, key, 1, iv, zero, want, 16), DFI_OK);
 
@@ -108,6 +116,7 @@ START_TEST(every_call_fails_once)
 			bad++;
 		}
 	}
+	c.leave_active(0);
 	tear_env_close(&e);
 	ck_assert_msg(bad == 0, "%u fault(s) left the HSM handle unusable", bad);
 }
@@ -118,7 +127,7 @@ main(void)
 {
 	Suite *s = suite_create("faultp11");
 	TCase *tc = tcase_create("faultp11");
-	tcase_add_test(tc, every_call_fails_once);
+	tcase_add_loop_test(tc, every_call_fails_once, 0, 2);
 	suite_add_tcase(s, tc);
 	return tear_run_suite(s);
 }

@@ -29,6 +29,7 @@ static atomic_ulong calls;
 static atomic_ulong armed_at; /* 0: disarmed */
 static atomic_int armed_kill; /* the armed call kills the process instead */
 static atomic_int fired;
+static atomic_int leave_active; /* misbehave: a failed end call leaves the operation active */
 static _Atomic(const char *) fired_name;
 
 void
@@ -54,6 +55,12 @@ faultp11_arm_kill(unsigned long k)
 	faultp11_reset();
 	atomic_store(&armed_kill, 1);
 	atomic_store(&armed_at, k);
+}
+
+void
+faultp11_set_leave_active(int on)
+{
+	atomic_store(&leave_active, on ? 1 : 0);
 }
 
 unsigned long
@@ -94,11 +101,15 @@ hit(const char *name)
 /* Most calls fail without reaching the module. A call that ends an
  * operation is run and then reported failed: PKCS#11 says an error from it
  * terminates the operation (a session is not left busy), and the caller
- * cannot know whether the HSM did the work. */
+ * cannot know whether the HSM did the work. With leave_active set, the
+ * module misbehaves as some real ones do: the failed end call is not run,
+ * so the session stays busy (CKR_OPERATION_ACTIVE on its next operation). */
 #define WF(name, params, args)                                  \
 	static ck_rv_t w_##name params                          \
 	{                                                       \
 		int f = hit(#name);                             \
+		if (f && atomic_load(&leave_active))            \
+			return CKR_DEVICE_ERROR;                \
 		ck_rv_t rv = real->name args;                   \
 		return f ? CKR_DEVICE_ERROR : rv;               \
 	}

@@ -26,6 +26,9 @@ void faultp11_arm(unsigned long k);
 /* The same, but the k-th call raises SIGKILL (a station crash in the
  * middle of HSM work, for the process-kill tests). */
 void faultp11_arm_kill(unsigned long k);
+/* 1: a failed call that ends an operation leaves it active on its session,
+ * as a non-compliant module does; 0 (default): PKCS#11 behaviour. */
+void faultp11_set_leave_active(int on);
 /* Calls counted since the last reset/arm. */
 unsigned long faultp11_calls(void);
 /* 1 when the armed fault fired; its function name (static string) or "". */
@@ -34,6 +37,7 @@ const char *faultp11_fired_name(void);
 
 typedef void (*faultp11_reset_fn)(void);
 typedef void (*faultp11_arm_fn)(unsigned long); /* also faultp11_arm_kill */
+typedef void (*faultp11_set_leave_active_fn)(int);
 typedef unsigned long (*faultp11_calls_fn)(void);
 typedef int (*faultp11_fired_fn)(void);
 typedef const char *(*faultp11_fired_name_fn)(void);
