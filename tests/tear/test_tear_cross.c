@@ -72,9 +72,15 @@ START_TEST(cross_station)
 						if (o == DFI_PERSO_DONE || o == DFI_PERSO_RESUMED)
 							ok = tear_check(&kc.c, &kc.s, why, sizeof(why)) == 1;
 						if (!ok) {
-							char w2[600];
-							snprintf(w2, sizeof(w2), "back at A: %s", why);
-							snprintf(why, sizeof(why), "%s", w2);
+							/* Prefix in place, cutting the tail if it must. */
+							static const char pre[] = "back at A: ";
+							size_t pl = sizeof(pre) - 1;
+							size_t keep = strnlen(why, sizeof(why) - 1);
+							if (keep > sizeof(why) - 1 - pl)
+								keep = sizeof(why) - 1 - pl;
+							memmove(why + pl, why, keep);
+							memcpy(why, pre, pl);
+							why[pl + keep] = '\0';
 						}
 					}
 				}
