@@ -17,6 +17,7 @@
 #   e2e_wait_cards N        waits until N readers show a card
 #   e2e_rig_stop            stops everything (the kernel kills the namespace)
 #   e2e_rig_signal SIG      signals rig.sh (USR1: restart pcscd)
+#   e2e_cards_signal SIG    signals every card (USR1: lift it and tap it again)
 #   e2e_fail MSG            prints MSG and exits 1
 
 E2E_SRC=${DFI_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -238,4 +239,17 @@ e2e_batch() {
 				$((2000 + i)) "$i" "$i" "$i"
 		done
 	} >"$1"
+}
+
+# Sends a signal to every desfire-sim of the rig (USR1: lift the card and
+# tap it again).
+e2e_cards_signal() {
+	local rig c
+	rig=$(cat "/proc/$E2E_RIG_PID/task/$E2E_RIG_PID/children" 2>/dev/null | awk '{print $1}')
+	[ -n "$rig" ] || e2e_fail "rig process not found"
+	for c in $(cat "/proc/$rig/task/$rig/children"); do
+		if grep -q desfire-sim "/proc/$c/cmdline" 2>/dev/null; then
+			kill -"$1" "$c"
+		fi
+	done
 }

@@ -205,19 +205,26 @@ wait_card(struct station *st)
 	}
 }
 
-/* Waits until the card has left (or the run stops). */
-static void
+/* Waits until the card has left: 1, or 0 when the run stops or the
+ * reader stays idle (the card left in it) past wait_ms. */
+static int
 wait_removed(struct station *st)
 {
+	const struct stations_config *c = st->sh->cfg;
+	long idle_from = now_ms();
+
 	while (!stopped(st->sh)) {
 		dfi_err e = dfi_transport_wait_removed(st->r.t, SLICE_MS);
 		if (e == DFI_OK || e == DFI_E_NO_CARD)
-			return;
+			return 1;
 		if (e == DFI_E_READER)
 			nap(1000);
 		else if (e != DFI_E_TIMEOUT)
-			return;
+			return 1;
+		if (c->wait_ms >= 0 && now_ms() - idle_from >= c->wait_ms)
+			return 0;
 	}
+	return 0;
 }
 
 /* The card's UID as the reader reports it (PC/SC part 3 GET DATA), as the
@@ -402,7 +409,8 @@ wait_same_card(struct station *st, const struct dfi_perso_result *torn)
 		hex_uid(uid, len, got);
 		fprintf(stderr, "[%s] card %s is not the torn card %s: remove it and present "
 		    "%s\n", st->name, got, want, want);
-		wait_removed(st);
+		if (!wait_removed(st))
+			return 0;
 	}
 }
 
@@ -469,7 +477,8 @@ station_main(void *arg)
 			hex_uid(uid, len, hex);
 			fprintf(stderr, "[%s] card %s was personalized in this run: remove it\n",
 			    st->name, hex);
-			wait_removed(st);
+			if (!wait_removed(st))
+				break;
 			continue;
 		}
 		unsigned long n;
@@ -483,7 +492,8 @@ station_main(void *arg)
 			break;
 		if (!stopped(st->sh)) {
 			fprintf(stderr, "[%s] card %lu: remove the card\n", st->name, n);
-			wait_removed(st);
+			if (!wait_removed(st))
+				break;
 		}
 	}
 	return NULL;
