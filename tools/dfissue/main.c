@@ -22,8 +22,14 @@ static const struct dfi_cli_cmd commands[] = {
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && cli_is_help(argv[1])) {
+		printf("usage: dfissue version\n\nPrints the version of dfissue.\n");
+		return DFI_EXIT_OK;
+	}
+	if (argc > 1) {
+		cli_errorf("version: unexpected argument '%s'", argv[1]);
+		return DFI_EXIT_USAGE;
+	}
 	printf("dfissue %s\n", DFISSUE_VERSION);
 	return DFI_EXIT_OK;
 }
