@@ -113,19 +113,18 @@ pcsc_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size
 	const SCARD_IO_REQUEST *pci = p->proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
 	DWORD n = (DWORD)rcap;
 	LONG rv = SCardTransmit(p->card, pci, capdu, (DWORD)clen, NULL, rapdu, &n);
-	dfi_err e = map_rv(rv);
-	if (e != DFI_OK) {
-		if (e == DFI_E_CARD_TORN || e == DFI_E_READER)
-			drop_card(p);
-		if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ||
-		    rv == SCARD_E_INVALID_HANDLE)
+	if (rv != SCARD_S_SUCCESS) {
+		/* Whatever failed (the card left, the reader was unplugged,
+		 * pcscd restarted and answers with anything from
+		 * SCARD_E_NO_SERVICE to SCARD_F_UNKNOWN_ERROR), the command may
+		 * or may not have reached the card: its fate is unknown, so it
+		 * is a tear. The handle is stale; a context that may have died
+		 * with pcscd is re-established by the next wait_card(). */
+		drop_card(p);
+		if (rv != SCARD_W_REMOVED_CARD && rv != SCARD_W_RESET_CARD &&
+		    rv != SCARD_E_NO_SMARTCARD && rv != SCARD_E_NOT_TRANSACTED)
 			drop_ctx(p);
-		/* A reader unplugged or a pcscd restart mid-command leaves the
-		 * command's fate as unknown as a card leaving the field: it is a
-		 * tear (the next wait_card() waits for the reader to come back). */
-		if (e == DFI_E_READER)
-			e = DFI_E_CARD_TORN;
-		return e;
+		return DFI_E_CARD_TORN;
 	}
 	if (n > rcap)
 		return DFI_E_TRANSPORT;
