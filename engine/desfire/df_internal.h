@@ -26,6 +26,10 @@ struct dfi_desfire {
 	uint16_t ctr;
 	uint32_t aid;
 	uint8_t last_sw2;
+	/* Wire scratch of df_command(), reused instead of two heap buffers
+	 * per APDU; only df_command() touches them, and it does not nest. */
+	uint8_t cmd_body[2 * DFI_DF_MAX_DATA + 64];
+	uint8_t cmd_resp[DFI_DF_MAX_DATA + 64];
 };
 
 /* Internal communication mode: the data is a complete, already

@@ -171,12 +171,11 @@ df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const
 	    (cap > 0 && out == NULL))
 		return DFI_E_INVALID_ARG;
 	*outlen = 0;
-	uint8_t *body = malloc(bodycap);
-	uint8_t *resp = malloc(rcap);
-	if (body == NULL || resp == NULL) {
-		e = DFI_E_NOMEM;
-		goto out;
-	}
+	/* hdrlen, datalen <= DFI_DF_MAX_DATA (checked above), so both caps fit. */
+	uint8_t *body = d->cmd_body;
+	uint8_t *resp = d->cmd_resp;
+	if (bodycap > sizeof(d->cmd_body) || rcap > sizeof(d->cmd_resp))
+		return DFI_E_INTERNAL;
 	if (cmd_mode == DF_COMM_ENC_RAW) {
 		/* The caller wrapped already (ChangeKey). */
 		if (datalen + hdrlen > bodycap) {
@@ -211,12 +210,8 @@ df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const
 	if (e != DFI_OK)
 		df_drop_auth(d);
 out:
-	if (body != NULL)
-		dfi_wipe(body, bodycap);
-	if (resp != NULL)
-		dfi_wipe(resp, rcap);
-	free(body);
-	free(resp);
+	dfi_wipe(body, bodycap);
+	dfi_wipe(resp, rcap);
 	return e;
 }
 

@@ -107,7 +107,9 @@ hkey_cipher(void *ctx, int encrypt, uint8_t *iv, const uint8_t *in, uint8_t *out
 	uint8_t next_iv[DFI_MAX_BLOCK];
 	if (iv != NULL && !encrypt)
 		memcpy(next_iv, in + len - bl, bl);
-	uint8_t *tmp = malloc(len);
+	/* Authentication ciphers a few blocks: keep those off the heap. */
+	uint8_t small[4 * DFI_MAX_BLOCK];
+	uint8_t *tmp = len <= sizeof(small) ? small : malloc(len);
 	if (tmp == NULL)
 		return DFI_E_NOMEM;
 	struct cipher_arg a = { k, encrypt, iv, in, tmp, len };
@@ -118,7 +120,8 @@ hkey_cipher(void *ctx, int encrypt, uint8_t *iv, const uint8_t *in, uint8_t *out
 			memcpy(iv, encrypt ? out + len - bl : next_iv, bl);
 	}
 	dfi_wipe(tmp, len);
-	free(tmp);
+	if (tmp != small)
+		free(tmp);
 	return e;
 }
 
