@@ -57,6 +57,9 @@ dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mle
 		return DFI_E_UNSUPPORTED;
 	}
 	size_t bl = dfi_keytype_blocklen(t);
+	/* Always 8 or 16 here; said so the optimizer can see the bounds. */
+	if (bl == 0 || bl > DFI_MAX_BLOCK)
+		return DFI_E_INTERNAL;
 	if (l == NULL || m == NULL || mlen == 0 || mlen > 2 * bl - 1)
 		return DFI_E_INVALID_ARG;
 	uint8_t k1[DFI_MAX_BLOCK], k2[DFI_MAX_BLOCK], d[2 * DFI_MAX_BLOCK];

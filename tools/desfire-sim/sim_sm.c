@@ -150,7 +150,7 @@ d40_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen
 static dfi_err
 ev1_cmac(dfi_sim *s, int cmd, const uint8_t *p, size_t n, uint8_t *mac)
 {
-	uint8_t *buf = malloc(n + 1);
+	uint8_t *buf = calloc(1, n + 1);
 	if (buf == NULL)
 		return DFI_E_NOMEM;
 	size_t off = 0;
@@ -375,6 +375,8 @@ sm_out(dfi_sim *s, uint8_t cmd, const struct sim_resp *r, uint8_t *out, size_t *
 		buf[n] = 0x00;
 		e = ev1_cmac(s, -1, buf, n + 1, mac);
 		free(buf);
+		if (e != DFI_OK)
+			return e;
 		if (n)
 			memcpy(out, d, n);
 		memcpy(out + n, mac, 8);
