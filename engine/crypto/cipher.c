@@ -152,14 +152,21 @@ out:
 }
 
 static void
-shift_left_xor(const uint8_t *in, uint8_t *out, size_t bl)
+gf_double(const uint8_t *in, uint8_t *out, size_t bl)
 {
-	/* Subkey doubling in GF(2^b): Rb is 0x87 for 128-bit, 0x1B for 64-bit. */
+	/* Doubling in GF(2^b): Rb is 0x87 for 128-bit, 0x1B for 64-bit blocks. */
 	uint8_t carry = in[0] & 0x80;
 	for (size_t i = 0; i < bl; i++)
 		out[i] = (uint8_t)((in[i] << 1) | (i + 1 < bl ? in[i + 1] >> 7 : 0));
 	if (carry)
 		out[bl - 1] ^= (bl == 16) ? 0x87 : 0x1B;
+}
+
+void
+dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2)
+{
+	gf_double(l, k1, bl);
+	gf_double(k1, k2, bl);
 }
 
 /* SP 800-38B written out because DESFire chains the CMAC IV, which the
@@ -177,8 +184,7 @@ dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
 		return DFI_E_INVALID_ARG;
 	if ((err = dfi_cipher(t, key, 1, NULL, l, l, bl)) != DFI_OK)
 		goto out;
-	shift_left_xor(l, k1, bl);
-	shift_left_xor(k1, k2, bl);
+	dfi_cmac_subkeys(l, bl, k1, k2);
 
 	size_t nblocks = len == 0 ? 1 : (len + bl - 1) / bl;
 	size_t lastlen = len - (nblocks - 1) * bl;

@@ -13,24 +13,6 @@
 
 #include "hsm_internal.h"
 
-void
-dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2)
-{
-	const uint8_t rb = bl == 16 ? 0x87 : 0x1b;
-	const uint8_t *src = l;
-	uint8_t *dst = k1;
-	for (int round = 0; round < 2; round++) {
-		uint8_t carry = (uint8_t)(src[0] >> 7);
-		for (size_t i = 0; i + 1 < bl; i++)
-			dst[i] = (uint8_t)((src[i] << 1) | (src[i + 1] >> 7));
-		dst[bl - 1] = (uint8_t)(src[bl - 1] << 1);
-		if (carry)
-			dst[bl - 1] ^= rb;
-		src = k1;
-		dst = k2;
-	}
-}
-
 dfi_err
 dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen, uint8_t *b1,
     uint8_t *b2, size_t *len)

@@ -172,7 +172,5 @@ dfi_err dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls)
  * with the CMAC subkey. Then K = ECB(master, ECB(master, b1) XOR b2). */
 dfi_err dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen,
     uint8_t *b1, uint8_t *b2, size_t *len);
-/* CMAC subkeys K1, K2 from L = E(K, 0^b) (SP 800-38B, 6.1). */
-void dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2);
 
 #endif

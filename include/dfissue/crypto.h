@@ -43,6 +43,10 @@ dfi_err dfi_cipher(dfi_keytype t, const uint8_t *key, int encrypt, uint8_t *iv,
 dfi_err dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
     const uint8_t *msg, size_t len, uint8_t *mac);
 
+/* CMAC subkeys K1, K2 (bl bytes each) from L = E(K, 0^b), SP 800-38B §6.1;
+ * bl is 8 or 16. The HSM layer uses them where L comes from the HSM. */
+void dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2);
+
 /* CRC32 as DESFire uses it: IEEE 802.3 polynomial, reflected, initial value
  * 0xFFFFFFFF, no final inversion; appended little-endian. */
 uint32_t dfi_crc32_desfire(const uint8_t *p, size_t len);
