@@ -2,354 +2,32 @@
  * Profile validation: walks the jansson tree once, checks every member
  * against the schema of docs/PROFILE.md and builds the typed tree of
  * profile.h. Unknown members are errors (typo protection); every number is
- * range-checked; the only defaults are the documented ones.
+ * range-checked; the only defaults are the documented ones. The typed
+ * member getters live in validate_json.c.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "profile_int.h"
-
-#define SCHEMA_ID "dfissue-profile/1"
-#define PATH_MAX_LEN DFI_DIAG_FIELD_MAX
-#define NAME_MAX_LEN 64
-#define URI_MAX_LEN 1024
-#define MAX_SEGMENTS 32
-#define MAX_DIV_ITEMS 16
-
-struct vctx {
-	struct dfi_profile *p;
-	const dfi_linemap *lm;
-	const char *file;
-	struct dfi_diag *diag;
-	size_t memory; /* card memory the files need so far */
-};
-
-/* Reports at the line of lookup, naming the field shown. */
-__attribute__((format(printf, 4, 5))) static dfi_err
-verr_at(struct vctx *c, const char *lookup, const char *shown, const char *fmt, ...)
-{
-	int line, col;
-	dfi_linemap_find(c->lm, lookup, &line, &col);
-	va_list ap;
-	va_start(ap, fmt);
-	dfi_diag_vset(c->diag, c->file, line, col, shown, fmt, ap);
-	va_end(ap);
-	return DFI_E_PROFILE;
-}
-
-#define verr(c, path, ...) verr_at((c), (path), (path), __VA_ARGS__)
-
-static dfi_err
-nomem(void)
-{
-	return DFI_E_NOMEM;
-}
-
-/* Paths are built piecewise; a path too long for a diagnostic is cut (the
- * line map then answers for its nearest ancestor). */
-static void
-path_cat(char *out, const char *a, const char *b, const char *c)
-{
-	size_t n = 0;
-	const char *parts[3] = { a, b, c };
-	for (int i = 0; i < 3; i++) {
-		size_t l = strlen(parts[i]);
-		if (l > PATH_MAX_LEN - 1 - n)
-			l = PATH_MAX_LEN - 1 - n;
-		memmove(out + n, parts[i], l);
-		n += l;
-	}
-	out[n] = '\0';
-}
-
-static void
-join(char *out, const char *base, const char *key)
-{
-	path_cat(out, base, base[0] != '\0' ? "." : "", key);
-}
-
-static void
-join_idx(char *out, const char *base, size_t i)
-{
-	char idx[32];
-	snprintf(idx, sizeof(idx), "[%zu]", i);
-	path_cat(out, base, idx, "");
-}
-
-const char *
-dfi_profile_json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a real number";
-	case JSON_TRUE: case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "?";
-}
-
-/* Every member of obj must be one of allowed (NULL-terminated). */
-static dfi_err
-check_members(struct vctx *c, json_t *obj, const char *path, const char *const *allowed,
-    const char *what)
-{
-	const char *key;
-	json_t *v;
-	json_object_foreach(obj, key, v) {
-		int ok = 0;
-		for (size_t i = 0; allowed[i] != NULL; i++)
-			if (strcmp(key, allowed[i]) == 0)
-				ok = 1;
-		if (ok)
-			continue;
-		/* shown with anything unprintable replaced: a report is one line */
-		char shownkey[NAME_MAX_LEN + 4];
-		size_t k;
-		for (k = 0; key[k] != '\0' && k < NAME_MAX_LEN; k++)
-			shownkey[k] = (key[k] >= 0x20 && key[k] < 0x7F) ? key[k] : '?';
-		strcpy(shownkey + k, key[k] != '\0' ? "..." : "");
-		char list[256] = "";
-		for (size_t i = 0; allowed[i] != NULL; i++) {
-			if (i > 0)
-				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-			strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
-		}
-		char p[PATH_MAX_LEN], shown[PATH_MAX_LEN];
-		join(p, path, key);
-		join(shown, path, shownkey);
-		return verr_at(c, p, shown, "unknown member in %s (allowed: %s)", what, list);
-	}
-	return DFI_OK;
-}
-
-/* *v = obj[key]; missing is an error when required. */
-static dfi_err
-member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
-    json_t **v)
-{
-	*v = json_object_get(obj, key);
-	if (*v == NULL && required) {
-		char p[PATH_MAX_LEN];
-		join(p, path, key);
-		return verr(c, p, "required member missing");
-	}
-	return DFI_OK;
-}
-
-static dfi_err
-want_object(struct vctx *c, json_t *v, const char *path)
-{
-	if (!json_is_object(v))
-		return verr(c, path, "must be an object (got %s)", dfi_profile_json_kind(v));
-	return DFI_OK;
-}
-
-static dfi_err
-want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max)
-{
-	if (!json_is_array(v))
-		return verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
-	size_t n = json_array_size(v);
-	if (n < min || n > max)
-		return verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, n);
-	return DFI_OK;
-}
-
-static dfi_err
-int_range(struct vctx *c, json_t *v, const char *path, long long min, long long max,
-    long long *out)
-{
-	if (!json_is_integer(v))
-		return verr(c, path, "must be an integer in %lld..%lld (got %s)", min, max,
-		    dfi_profile_json_kind(v));
-	long long x = json_integer_value(v);
-	if (x < min || x > max)
-		return verr(c, path, "must be %lld..%lld (got %lld)", min, max, x);
-	*out = x;
-	return DFI_OK;
-}
-
-static dfi_err
-get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
-    long long min, long long max, long long def, long long *out)
-{
-	json_t *v;
-	dfi_err e = member(c, obj, path, key, required, &v);
-	if (e != DFI_OK)
-		return e;
-	if (v == NULL) {
-		*out = def;
-		return DFI_OK;
-	}
-	char p[PATH_MAX_LEN];
-	join(p, path, key);
-	return int_range(c, v, p, min, max, out);
-}
-
-static dfi_err
-get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
-    int def, int *out)
-{
-	json_t *v;
-	dfi_err e = member(c, obj, path, key, required, &v);
-	if (e != DFI_OK)
-		return e;
-	if (v == NULL) {
-		*out = def;
-		return DFI_OK;
-	}
-	if (!json_is_boolean(v)) {
-		char p[PATH_MAX_LEN];
-		join(p, path, key);
-		return verr(c, p, "must be true or false (got %s)", dfi_profile_json_kind(v));
-	}
-	*out = json_is_true(v);
-	return DFI_OK;
-}
-
-/* A string member of 1..maxlen bytes; *out points into the JSON tree. */
-static dfi_err
-get_string(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
-    size_t maxlen, const char **out)
-{
-	json_t *v;
-	*out = NULL;
-	dfi_err e = member(c, obj, path, key, required, &v);
-	if (e != DFI_OK || v == NULL)
-		return e;
-	char p[PATH_MAX_LEN];
-	join(p, path, key);
-	if (!json_is_string(v))
-		return verr(c, p, "must be a string (got %s)", dfi_profile_json_kind(v));
-	size_t n = json_string_length(v);
-	if (n == 0 || n > maxlen)
-		return verr(c, p, "must be 1..%zu characters (got %zu)", maxlen, n);
-	if (strlen(json_string_value(v)) != n)
-		return verr(c, p, "must not contain NUL characters");
-	*out = json_string_value(v);
-	return DFI_OK;
-}
-
-/* A name from a fixed set, and what it stands for. */
-struct choice {
-	const char *name; /* NULL ends a table */
-	int value;
-	size_t width; /* formats: bytes, 0 when variable */
-};
-
-/* A string member that must be one of the names in tbl; *out is its row
- * (NULL when the member is absent and not required). allowed lists the
- * names for the error message. */
-static dfi_err
-get_choice(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
-    const struct choice *tbl, const char *allowed, const struct choice **out)
-{
-	const char *s;
-	*out = NULL;
-	dfi_err e = get_string(c, obj, path, key, required, 16, &s);
-	if (e != DFI_OK || s == NULL)
-		return e;
-	for (size_t i = 0; tbl[i].name != NULL; i++) {
-		if (strcmp(s, tbl[i].name) == 0) {
-			*out = &tbl[i];
-			return DFI_OK;
-		}
-	}
-	char p[PATH_MAX_LEN];
-	join(p, path, key);
-	return verr(c, p, "must be %s (got \"%.20s\")", allowed, s);
-}
-
-/* A required key type member: "des", "2k3des", "3k3des" or "aes". */
-static dfi_err
-get_keytype(struct vctx *c, json_t *obj, const char *path, const char *key, dfi_keytype *out)
-{
-	const char *s;
-	dfi_err e = get_string(c, obj, path, key, 1, 16, &s);
-	if (e != DFI_OK)
-		return e;
-	if (dfi_keytype_parse(s, out) == DFI_OK)
-		return DFI_OK;
-	char p[PATH_MAX_LEN];
-	join(p, path, key);
-	return verr(c, p, "must be \"des\", \"2k3des\", \"3k3des\" or \"aes\" (got \"%s\")", s);
-}
-
-/* Member "key" as a copy owned by the profile (NULL when absent). */
-static dfi_err
-get_owned_string(struct vctx *c, json_t *obj, const char *path, const char *key,
-    int required, size_t maxlen, const char **out)
-{
-	const char *s;
-	dfi_err e = get_string(c, obj, path, key, required, maxlen, &s);
-	*out = NULL;
-	if (e != DFI_OK || s == NULL)
-		return e;
-	if ((*out = dfi_profile_strdup(c->p, s)) == NULL)
-		return nomem();
-	return DFI_OK;
-}
-
-/* Decodes a non-empty hex string of at most max bytes into profile memory. */
-static dfi_err
-hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
-    size_t *len)
-{
-	size_t n = strlen(hex);
-	if (n == 0)
-		return verr(c, path, "hex must not be empty");
-	uint8_t *b = dfi_profile_alloc(c->p, n / 2 + 1);
-	if (b == NULL)
-		return nomem();
-	dfi_err e = dfi_hex_decode(hex, b, n / 2 + 1, len);
-	if (e != DFI_OK || *len == 0)
-		return verr(c, path, "not a valid hex string (pairs of 0-9, A-F)");
-	if (*len > max)
-		return verr(c, path, "%zu bytes: at most %zu allowed here", *len, max);
-	*out = b;
-	return DFI_OK;
-}
-
-/* ---- keys ------------------------------------------------------------------ */
-
-static dfi_err
-check_uri(struct vctx *c, const char *uri, const char *path)
-{
-	/* Syntax only: p11-kit parses and matches it in the HSM layer. */
-	if (strncmp(uri, "pkcs11:", 7) != 0)
-		return verr(c, path, "must be a PKCS#11 URI starting with \"pkcs11:\" (RFC 7512)");
-	if (uri[7] == '\0')
-		return verr(c, path, "the URI names no key (add object= and/or id=)");
-	for (const char *s = uri; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch <= 0x20 || ch >= 0x7F || ch == '"' || ch == '<' || ch == '>' || ch == '\\')
-			return verr(c, path,
-			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
-	}
-	return DFI_OK;
-}
+#include "validate_int.h"
 
 static dfi_err
 parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
     struct dfi_profile_key *k)
 {
-	dfi_err e = want_array(c, arr, path, 1, MAX_DIV_ITEMS);
+	dfi_err e = pv_want_array(c, arr, path, 1, MAX_DIV_ITEMS);
 	if (e != DFI_OK)
 		return e;
 	size_t n = json_array_size(arr);
 	struct dfi_profile_segment *seg = dfi_profile_alloc(c->p, n * sizeof(*seg));
 	if (seg == NULL)
-		return nomem();
+		return pv_nomem();
 	size_t fixed = 0;
 	int have_uid = 0;
 	for (size_t i = 0; i < n; i++) {
 		char p[PATH_MAX_LEN];
-		join_idx(p, path, i);
+		pv_join_idx(p, path, i);
 		json_t *v = json_array_get(arr, i);
 		if (!json_is_string(v))
 			return verr(c, p, "must be a string: \"uid\", \"aid\", \"sysid:HEX\", "
@@ -367,7 +45,7 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 			const char *hex = strchr(s, ':') + 1;
 			uint8_t *b;
 			size_t len;
-			if ((e = hex_bytes(c, hex, p, DFI_PROFILE_MAX_DIV_INPUT, &b, &len)) != DFI_OK)
+			if ((e = pv_hex_bytes(c, hex, p, DFI_PROFILE_MAX_DIV_INPUT, &b, &len)) != DFI_OK)
 				return e;
 			seg[i].kind = DFI_SEG_BYTES;
 			seg[i].bytes = b;
@@ -381,7 +59,7 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 			seg[i].kind = DFI_SEG_FIELD;
 			seg[i].fmt = DFI_FMT_AUTO;
 			if ((seg[i].field = dfi_profile_strdup(c->p, name)) == NULL)
-				return nomem();
+				return pv_nomem();
 			if ((e = dfi_profile_note_field(c->p, seg[i].field)) != DFI_OK)
 				return e;
 		} else {
@@ -408,33 +86,33 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype 
 	static const char *const app_members[] = { "base_key", "version", "generation",
 		"diversification", NULL };
 	dfi_err e;
-	if ((e = want_object(c, v, path)) != DFI_OK ||
-	    (e = check_members(c, v, path, is_picc ? picc_members : app_members,
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, is_picc ? picc_members : app_members,
 		 is_picc ? "the PICC key" : "an application key (its type is the "
 					    "application's key_type)")) != DFI_OK)
 		return e;
 	k->number = number;
 	k->type = type;
-	if (is_picc && (e = get_keytype(c, v, path, "type", &k->type)) != DFI_OK)
+	if (is_picc && (e = pv_get_keytype(c, v, path, "type", &k->type)) != DFI_OK)
 		return e;
 	const char *uri;
 	char p[PATH_MAX_LEN];
-	join(p, path, "base_key");
-	if ((e = get_owned_string(c, v, path, "base_key", 1, URI_MAX_LEN, &uri)) != DFI_OK ||
-	    (e = check_uri(c, uri, p)) != DFI_OK)
+	pv_join(p, path, "base_key");
+	if ((e = pv_get_owned_string(c, v, path, "base_key", 1, URI_MAX_LEN, &uri)) != DFI_OK ||
+	    (e = pv_check_uri(c, uri, p)) != DFI_OK)
 		return e;
 	k->base_key = uri;
 	long long x;
-	if ((e = get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
+	if ((e = pv_get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
 		return e;
 	k->version = (uint8_t)x;
-	if ((e = get_int(c, v, path, "generation", 0, 0, 65535, 0, &x)) != DFI_OK)
+	if ((e = pv_get_int(c, v, path, "generation", 0, 0, 65535, 0, &x)) != DFI_OK)
 		return e;
 	k->generation = (uint32_t)x;
 	json_t *d;
-	if ((e = member(c, v, path, "diversification", 1, &d)) != DFI_OK)
+	if ((e = pv_member(c, v, path, "diversification", 1, &d)) != DFI_OK)
 		return e;
-	join(p, path, "diversification");
+	pv_join(p, path, "diversification");
 	return parse_div(c, d, p, is_picc, k);
 }
 
@@ -446,7 +124,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 	dfi_err e;
 	if (json_is_integer(v)) {
 		long long x;
-		if ((e = int_range(c, v, path, 0, 255, &x)) != DFI_OK)
+		if ((e = pv_int_range(c, v, path, 0, 255, &x)) != DFI_OK)
 			return e;
 		unsigned hi = (unsigned)x >> 4;
 		if (!is_app && hi != 0)
@@ -465,7 +143,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 		"free_create_delete", "config_changeable", NULL };
 	static const char *const app_members[] = { "allow_change_mk", "free_listing",
 		"free_create_delete", "config_changeable", "change_key_access", NULL };
-	if ((e = check_members(c, v, path, is_app ? app_members : picc_members,
+	if ((e = pv_check_members(c, v, path, is_app ? app_members : picc_members,
 		 "key settings")) != DFI_OK)
 		return e;
 	static const struct {
@@ -480,7 +158,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 	uint8_t ks = 0;
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		int b;
-		if ((e = get_bool(c, v, path, flags[i].name, 1, 0, &b)) != DFI_OK)
+		if ((e = pv_get_bool(c, v, path, flags[i].name, 1, 0, &b)) != DFI_OK)
 			return e;
 		if (b)
 			ks |= flags[i].bit;
@@ -488,8 +166,8 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 	if (is_app) {
 		json_t *a;
 		char p[PATH_MAX_LEN];
-		join(p, path, "change_key_access");
-		if ((e = member(c, v, path, "change_key_access", 1, &a)) != DFI_OK)
+		pv_join(p, path, "change_key_access");
+		if ((e = pv_member(c, v, path, "change_key_access", 1, &a)) != DFI_OK)
 			return e;
 		unsigned hi;
 		if (json_is_string(a) && strcmp(json_string_value(a), "master") == 0)
@@ -500,7 +178,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 			hi = DFI_KS_CHANGE_KEY_FROZEN;
 		else if (json_is_integer(a)) {
 			long long x;
-			if ((e = int_range(c, a, p, 0, (long long)nkeys - 1, &x)) != DFI_OK)
+			if ((e = pv_int_range(c, a, p, 0, (long long)nkeys - 1, &x)) != DFI_OK)
 				return e;
 			hi = (unsigned)x;
 		} else
@@ -531,8 +209,8 @@ parse_segment(struct vctx *c, json_t *v, const char *path, size_t cap,
 {
 	static const char *const members[] = { "hex", "text", "field", "format", NULL };
 	dfi_err e;
-	if ((e = want_object(c, v, path)) != DFI_OK ||
-	    (e = check_members(c, v, path, members, "a content segment")) != DFI_OK)
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, members, "a content segment")) != DFI_OK)
 		return e;
 	int have = (json_object_get(v, "hex") != NULL) + (json_object_get(v, "text") != NULL) +
 	    (json_object_get(v, "field") != NULL);
@@ -540,45 +218,45 @@ parse_segment(struct vctx *c, json_t *v, const char *path, size_t cap,
 		return verr(c, path, "must have exactly one of \"hex\", \"text\" or \"field\"");
 	if (json_object_get(v, "format") != NULL && json_object_get(v, "field") == NULL) {
 		char p[PATH_MAX_LEN];
-		join(p, path, "format");
+		pv_join(p, path, "format");
 		return verr(c, p, "only a \"field\" segment has a format");
 	}
 	const char *str;
 	char p[PATH_MAX_LEN];
 	if (json_object_get(v, "hex") != NULL) {
-		join(p, path, "hex");
-		if ((e = get_string(c, v, path, "hex", 1, 2 * DFI_PROFILE_CARD_MEMORY + 64, &str)) !=
+		pv_join(p, path, "hex");
+		if ((e = pv_get_string(c, v, path, "hex", 1, 2 * DFI_PROFILE_CARD_MEMORY + 64, &str)) !=
 		    DFI_OK)
 			return e;
 		uint8_t *b;
-		if ((e = hex_bytes(c, str, p, DFI_PROFILE_CARD_MEMORY, &b, &s->len)) != DFI_OK)
+		if ((e = pv_hex_bytes(c, str, p, DFI_PROFILE_CARD_MEMORY, &b, &s->len)) != DFI_OK)
 			return e;
 		s->kind = DFI_SEG_BYTES;
 		s->bytes = b;
 		*fixed += s->len;
 	} else if (json_object_get(v, "text") != NULL) {
-		if ((e = get_string(c, v, path, "text", 1, DFI_PROFILE_CARD_MEMORY, &str)) != DFI_OK)
+		if ((e = pv_get_string(c, v, path, "text", 1, DFI_PROFILE_CARD_MEMORY, &str)) != DFI_OK)
 			return e;
 		s->kind = DFI_SEG_BYTES;
 		s->len = strlen(str);
 		if ((s->bytes = (const uint8_t *)dfi_profile_strdup(c->p, str)) == NULL)
-			return nomem();
+			return pv_nomem();
 		*fixed += s->len;
 	} else {
-		join(p, path, "field");
-		if ((e = get_string(c, v, path, "field", 1, DFI_FIELD_NAME_MAX, &str)) != DFI_OK)
+		pv_join(p, path, "field");
+		if ((e = pv_get_string(c, v, path, "field", 1, DFI_FIELD_NAME_MAX, &str)) != DFI_OK)
 			return e;
 		if (!dfi_field_name_ok(str, strlen(str)))
 			return verr(c, p, "field name must be 1..%d of A-Z a-z 0-9 _ . -",
 			    DFI_FIELD_NAME_MAX);
 		s->kind = DFI_SEG_FIELD;
 		if ((s->field = dfi_profile_strdup(c->p, str)) == NULL)
-			return nomem();
+			return pv_nomem();
 		if ((e = dfi_profile_note_field(c->p, s->field)) != DFI_OK)
 			return e;
 		s->fmt = DFI_FMT_AUTO;
 		const struct choice *f;
-		if ((e = get_choice(c, v, path, "format", 0, formats,
+		if ((e = pv_get_choice(c, v, path, "format", 0, formats,
 			 "one of auto, u8, le16, be16, le32, be32, decimal", &f)) != DFI_OK)
 			return e;
 		if (f != NULL) {
@@ -602,7 +280,7 @@ parse_content(struct vctx *c, json_t *v, const char *path, size_t cap,
 	if (json_is_object(v)) {
 		struct dfi_profile_segment *s = dfi_profile_alloc(c->p, sizeof(*s));
 		if (s == NULL)
-			return nomem();
+			return pv_nomem();
 		if ((e = parse_segment(c, v, path, cap, s, &fixed)) != DFI_OK)
 			return e;
 		*out = s;
@@ -612,15 +290,15 @@ parse_content(struct vctx *c, json_t *v, const char *path, size_t cap,
 	if (!json_is_array(v))
 		return verr(c, path, "must be a segment object or an array of them (got %s)",
 		    dfi_profile_json_kind(v));
-	if ((e = want_array(c, v, path, 1, MAX_SEGMENTS)) != DFI_OK)
+	if ((e = pv_want_array(c, v, path, 1, MAX_SEGMENTS)) != DFI_OK)
 		return e;
 	size_t n = json_array_size(v);
 	struct dfi_profile_segment *s = dfi_profile_alloc(c->p, n * sizeof(*s));
 	if (s == NULL)
-		return nomem();
+		return pv_nomem();
 	for (size_t i = 0; i < n; i++) {
 		char p[PATH_MAX_LEN];
-		join_idx(p, path, i);
+		pv_join_idx(p, path, i);
 		if ((e = parse_segment(c, json_array_get(v, i), p, cap, &s[i], &fixed)) != DFI_OK)
 			return e;
 	}
@@ -636,11 +314,11 @@ parse_access_right(struct vctx *c, json_t *a, const char *path, const char *key,
     size_t nkeys, uint8_t *out)
 {
 	json_t *v;
-	dfi_err e = member(c, a, path, key, 1, &v);
+	dfi_err e = pv_member(c, a, path, key, 1, &v);
 	if (e != DFI_OK)
 		return e;
 	char p[PATH_MAX_LEN];
-	join(p, path, key);
+	pv_join(p, path, key);
 	if (json_is_string(v) && strcmp(json_string_value(v), "free") == 0) {
 		*out = DFI_ACCESS_FREE;
 		return DFI_OK;
@@ -704,11 +382,11 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		"record_size", "max_records", "records", NULL };
 	dfi_err e;
 	char p[PATH_MAX_LEN];
-	if ((e = want_object(c, v, path)) != DFI_OK)
+	if ((e = pv_want_object(c, v, path)) != DFI_OK)
 		return e;
 
 	const struct choice *t;
-	if ((e = get_choice(c, v, path, "type", 1, file_types,
+	if ((e = pv_get_choice(c, v, path, "type", 1, file_types,
 		 "\"std\", \"backup\", \"value\", \"linear\" or \"cyclic\"", &t)) != DFI_OK)
 		return e;
 	f->type = (enum dfi_file_type)t->value;
@@ -716,21 +394,21 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	int is_record = f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC;
 	char what[40];
 	snprintf(what, sizeof(what), "a %s file", t->name);
-	if ((e = check_members(c, v, path,
+	if ((e = pv_check_members(c, v, path,
 		 is_data ? data_members : is_record ? record_members : value_members, what)) !=
 	    DFI_OK)
 		return e;
 
 	long long x;
-	if ((e = get_int(c, v, path, "number", 1, 0, DFI_PROFILE_MAX_FILE_NO, 0, &x)) != DFI_OK)
+	if ((e = pv_get_int(c, v, path, "number", 1, 0, DFI_PROFILE_MAX_FILE_NO, 0, &x)) != DFI_OK)
 		return e;
 	f->number = (uint8_t)x;
 	const char *name;
-	if ((e = get_string(c, v, path, "name", 0, NAME_MAX_LEN, &name)) != DFI_OK)
+	if ((e = pv_get_string(c, v, path, "name", 0, NAME_MAX_LEN, &name)) != DFI_OK)
 		return e;
 
 	const struct choice *comm;
-	if ((e = get_choice(c, v, path, "comm", 1, comm_modes,
+	if ((e = pv_get_choice(c, v, path, "comm", 1, comm_modes,
 		 "\"plain\", \"mac\" or \"full\"", &comm)) != DFI_OK)
 		return e;
 	f->comm = (enum dfi_comm_mode)comm->value;
@@ -738,10 +416,10 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	json_t *a;
 	static const char *const access_members[] = { "read", "write", "read_write", "change",
 		NULL };
-	join(p, path, "access");
-	if ((e = member(c, v, path, "access", 1, &a)) != DFI_OK ||
-	    (e = want_object(c, a, p)) != DFI_OK ||
-	    (e = check_members(c, a, p, access_members, "access rights")) != DFI_OK ||
+	pv_join(p, path, "access");
+	if ((e = pv_member(c, v, path, "access", 1, &a)) != DFI_OK ||
+	    (e = pv_want_object(c, a, p)) != DFI_OK ||
+	    (e = pv_check_members(c, a, p, access_members, "access rights")) != DFI_OK ||
 	    (e = parse_access_right(c, a, p, "read", nkeys, &f->access.read)) != DFI_OK ||
 	    (e = parse_access_right(c, a, p, "write", nkeys, &f->access.write)) != DFI_OK ||
 	    (e = parse_access_right(c, a, p, "read_write", nkeys, &f->access.read_write)) != DFI_OK ||
@@ -749,7 +427,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		return e;
 
 	if (is_data) {
-		if ((e = get_int(c, v, path, "size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) != DFI_OK)
+		if ((e = pv_get_int(c, v, path, "size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) != DFI_OK)
 			return e;
 		f->size = (uint32_t)x;
 		if ((e = add_memory(c, path, f->type == DFI_FILE_BACKUP ? 2ull * f->size : f->size)) !=
@@ -757,23 +435,23 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 			return e;
 		json_t *ct = json_object_get(v, "content");
 		if (ct != NULL) {
-			join(p, path, "content");
+			pv_join(p, path, "content");
 			if ((e = parse_content(c, ct, p, f->size, &f->content, &f->ncontent)) != DFI_OK)
 				return e;
 		}
 	} else if (is_record) {
-		if ((e = get_int(c, v, path, "record_size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) !=
+		if ((e = pv_get_int(c, v, path, "record_size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) !=
 		    DFI_OK)
 			return e;
 		f->record_size = (uint32_t)x;
 		long long minrec = f->type == DFI_FILE_CYCLIC ? 2 : 1;
-		if ((e = get_int(c, v, path, "max_records", 1, minrec, DFI_PROFILE_CARD_MEMORY, 0,
+		if ((e = pv_get_int(c, v, path, "max_records", 1, minrec, DFI_PROFILE_CARD_MEMORY, 0,
 			 &x)) != DFI_OK)
 			return e;
 		f->max_records = (uint32_t)x;
 		uint64_t total = (uint64_t)f->record_size * f->max_records;
 		if (total > DFI_PROFILE_CARD_MEMORY) {
-			join(p, path, "max_records");
+			pv_join(p, path, "max_records");
 			return verr(c, p, "record_size * max_records = %llu bytes: more than the %d "
 					  "of the largest card",
 			    (unsigned long long)total, DFI_PROFILE_CARD_MEMORY);
@@ -784,16 +462,16 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		if (rs != NULL) {
 			/* A cyclic file keeps one record free for its rotation. */
 			size_t usable = f->type == DFI_FILE_CYCLIC ? f->max_records - 1 : f->max_records;
-			join(p, path, "records");
-			if ((e = want_array(c, rs, p, 0, usable)) != DFI_OK)
+			pv_join(p, path, "records");
+			if ((e = pv_want_array(c, rs, p, 0, usable)) != DFI_OK)
 				return e;
 			size_t n = json_array_size(rs);
 			struct dfi_profile_record *r = dfi_profile_alloc(c->p, n * sizeof(*r));
 			if (r == NULL)
-				return nomem();
+				return pv_nomem();
 			for (size_t i = 0; i < n; i++) {
 				char rp[PATH_MAX_LEN];
-				join_idx(rp, p, i);
+				pv_join_idx(rp, p, i);
 				if ((e = parse_content(c, json_array_get(rs, i), rp, f->record_size,
 					 &r[i].seg, &r[i].nseg)) != DFI_OK)
 					return e;
@@ -803,17 +481,17 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		}
 	} else {
 		long long lo, hi, val;
-		if ((e = get_int(c, v, path, "lower_limit", 1, INT32_MIN, INT32_MAX, 0, &lo)) != DFI_OK ||
-		    (e = get_int(c, v, path, "upper_limit", 1, INT32_MIN, INT32_MAX, 0, &hi)) != DFI_OK ||
-		    (e = get_int(c, v, path, "value", 1, INT32_MIN, INT32_MAX, 0, &val)) != DFI_OK ||
-		    (e = get_bool(c, v, path, "limited_credit", 0, 0, &f->limited_credit)) != DFI_OK)
+		if ((e = pv_get_int(c, v, path, "lower_limit", 1, INT32_MIN, INT32_MAX, 0, &lo)) != DFI_OK ||
+		    (e = pv_get_int(c, v, path, "upper_limit", 1, INT32_MIN, INT32_MAX, 0, &hi)) != DFI_OK ||
+		    (e = pv_get_int(c, v, path, "value", 1, INT32_MIN, INT32_MAX, 0, &val)) != DFI_OK ||
+		    (e = pv_get_bool(c, v, path, "limited_credit", 0, 0, &f->limited_credit)) != DFI_OK)
 			return e;
 		if (lo > hi) {
-			join(p, path, "upper_limit");
+			pv_join(p, path, "upper_limit");
 			return verr(c, p, "must be >= lower_limit (%lld > %lld)", lo, hi);
 		}
 		if (val < lo || val > hi) {
-			join(p, path, "value");
+			pv_join(p, path, "value");
 			return verr(c, p, "must be within lower_limit..upper_limit (%lld..%lld, got %lld)",
 			    lo, hi, val);
 		}
@@ -836,13 +514,13 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 		"files", NULL };
 	dfi_err e;
 	char p[PATH_MAX_LEN];
-	if ((e = want_object(c, v, path)) != DFI_OK ||
-	    (e = check_members(c, v, path, members, "an application")) != DFI_OK)
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, members, "an application")) != DFI_OK)
 		return e;
 
 	const char *aid;
-	join(p, path, "aid");
-	if ((e = get_string(c, v, path, "aid", 1, 16, &aid)) != DFI_OK)
+	pv_join(p, path, "aid");
+	if ((e = pv_get_string(c, v, path, "aid", 1, 16, &aid)) != DFI_OK)
 		return e;
 	size_t n;
 	if (strlen(aid) != 6 || dfi_hex_decode(aid, app->aid, sizeof(app->aid), &n) != DFI_OK ||
@@ -855,23 +533,23 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 		if (memcmp(prev[i].aid, app->aid, 3) == 0)
 			return verr(c, p, "AID %s is already used by applications[%zu]", aid, i);
 
-	if ((e = get_owned_string(c, v, path, "name", 0, NAME_MAX_LEN, &app->name)) != DFI_OK)
+	if ((e = pv_get_owned_string(c, v, path, "name", 0, NAME_MAX_LEN, &app->name)) != DFI_OK)
 		return e;
-	if ((e = get_keytype(c, v, path, "key_type", &app->key_type)) != DFI_OK)
+	if ((e = pv_get_keytype(c, v, path, "key_type", &app->key_type)) != DFI_OK)
 		return e;
 
 	json_t *keys;
-	join(p, path, "keys");
-	if ((e = member(c, v, path, "keys", 1, &keys)) != DFI_OK ||
-	    (e = want_array(c, keys, p, 1, DFI_PROFILE_MAX_KEYS)) != DFI_OK)
+	pv_join(p, path, "keys");
+	if ((e = pv_member(c, v, path, "keys", 1, &keys)) != DFI_OK ||
+	    (e = pv_want_array(c, keys, p, 1, DFI_PROFILE_MAX_KEYS)) != DFI_OK)
 		return e;
 	app->nkeys = json_array_size(keys);
 	struct dfi_profile_key *k = dfi_profile_alloc(c->p, app->nkeys * sizeof(*k));
 	if (k == NULL)
-		return nomem();
+		return pv_nomem();
 	for (size_t i = 0; i < app->nkeys; i++) {
 		char kp[PATH_MAX_LEN];
-		join_idx(kp, p, i);
+		pv_join_idx(kp, p, i);
 		if ((e = parse_key(c, json_array_get(keys, i), kp, 0, app->key_type, (uint8_t)i,
 			 &k[i])) != DFI_OK)
 			return e;
@@ -879,29 +557,29 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 	app->keys = k;
 
 	json_t *ks;
-	join(p, path, "key_settings");
-	if ((e = member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
+	pv_join(p, path, "key_settings");
+	if ((e = pv_member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
 	    (e = parse_key_settings(c, ks, p, 1, app->nkeys, &app->key_settings)) != DFI_OK)
 		return e;
 
 	json_t *files = json_object_get(v, "files");
 	if (files != NULL) {
-		join(p, path, "files");
-		if ((e = want_array(c, files, p, 0, DFI_PROFILE_MAX_FILES)) != DFI_OK)
+		pv_join(p, path, "files");
+		if ((e = pv_want_array(c, files, p, 0, DFI_PROFILE_MAX_FILES)) != DFI_OK)
 			return e;
 		app->nfiles = json_array_size(files);
 		struct dfi_profile_file *f = dfi_profile_alloc(c->p, app->nfiles * sizeof(*f));
 		if (f == NULL)
-			return nomem();
+			return pv_nomem();
 		for (size_t i = 0; i < app->nfiles; i++) {
 			char fp[PATH_MAX_LEN];
-			join_idx(fp, p, i);
+			pv_join_idx(fp, p, i);
 			if ((e = parse_file(c, json_array_get(files, i), fp, app->nkeys, &f[i])) != DFI_OK)
 				return e;
 			for (size_t j = 0; j < i; j++) {
 				if (f[j].number == f[i].number) {
 					char np[PATH_MAX_LEN];
-					join(np, fp, "number");
+					pv_join(np, fp, "number");
 					return verr(c, np, "file number %u is already used by files[%zu]",
 					    f[i].number, j);
 				}
@@ -920,28 +598,28 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 	static const char *const members[] = { "key", "key_settings", "configuration", NULL };
 	dfi_err e;
 	char p[PATH_MAX_LEN];
-	if ((e = want_object(c, v, path)) != DFI_OK ||
-	    (e = check_members(c, v, path, members, "picc")) != DFI_OK)
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, members, "picc")) != DFI_OK)
 		return e;
 	json_t *k;
-	join(p, path, "key");
-	if ((e = member(c, v, path, "key", 1, &k)) != DFI_OK ||
+	pv_join(p, path, "key");
+	if ((e = pv_member(c, v, path, "key", 1, &k)) != DFI_OK ||
 	    (e = parse_key(c, k, p, 1, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
 		return e;
 	json_t *ks;
-	join(p, path, "key_settings");
-	if ((e = member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
+	pv_join(p, path, "key_settings");
+	if ((e = pv_member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
 	    (e = parse_key_settings(c, ks, p, 0, 1, &picc->key_settings)) != DFI_OK)
 		return e;
 	json_t *cf = json_object_get(v, "configuration");
 	if (cf != NULL) {
 		static const char *const cmembers[] = { "format_disabled", "random_uid", NULL };
-		join(p, path, "configuration");
-		if ((e = want_object(c, cf, p)) != DFI_OK ||
-		    (e = check_members(c, cf, p, cmembers, "the PICC configuration")) != DFI_OK ||
-		    (e = get_bool(c, cf, p, "format_disabled", 0, 0, &picc->config.format_disabled)) !=
+		pv_join(p, path, "configuration");
+		if ((e = pv_want_object(c, cf, p)) != DFI_OK ||
+		    (e = pv_check_members(c, cf, p, cmembers, "the PICC configuration")) != DFI_OK ||
+		    (e = pv_get_bool(c, cf, p, "format_disabled", 0, 0, &picc->config.format_disabled)) !=
 			DFI_OK ||
-		    (e = get_bool(c, cf, p, "random_uid", 0, 0, &picc->config.random_uid)) != DFI_OK)
+		    (e = pv_get_bool(c, cf, p, "random_uid", 0, 0, &picc->config.random_uid)) != DFI_OK)
 			return e;
 		picc->config.present = 1;
 	}
@@ -959,33 +637,33 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 	if (!json_is_object(root))
 		return verr(&c, "", "the profile must be a JSON object (got %s)",
 		    dfi_profile_json_kind(root));
-	if ((e = check_members(&c, root, "", members, "the profile")) != DFI_OK)
+	if ((e = pv_check_members(&c, root, "", members, "the profile")) != DFI_OK)
 		return e;
 	const char *schema;
-	if ((e = get_string(&c, root, "", "schema", 1, 64, &schema)) != DFI_OK)
+	if ((e = pv_get_string(&c, root, "", "schema", 1, 64, &schema)) != DFI_OK)
 		return e;
 	if (strcmp(schema, SCHEMA_ID) != 0)
 		return verr(&c, "schema", "must be \"" SCHEMA_ID "\" (got \"%s\")", schema);
-	if ((e = get_owned_string(&c, root, "", "name", 1, NAME_MAX_LEN, &p->spec.name)) != DFI_OK ||
-	    (e = get_owned_string(&c, root, "", "description", 0, 4096, &p->spec.description)) !=
+	if ((e = pv_get_owned_string(&c, root, "", "name", 1, NAME_MAX_LEN, &p->spec.name)) != DFI_OK ||
+	    (e = pv_get_owned_string(&c, root, "", "description", 0, 4096, &p->spec.description)) !=
 		DFI_OK)
 		return e;
 	json_t *picc;
-	if ((e = member(&c, root, "", "picc", 1, &picc)) != DFI_OK ||
+	if ((e = pv_member(&c, root, "", "picc", 1, &picc)) != DFI_OK ||
 	    (e = parse_picc(&c, picc, "picc", &p->spec.picc)) != DFI_OK)
 		return e;
 	json_t *apps;
-	if ((e = member(&c, root, "", "applications", 1, &apps)) != DFI_OK ||
-	    (e = want_array(&c, apps, "applications", 0, DFI_PROFILE_MAX_APPS)) != DFI_OK)
+	if ((e = pv_member(&c, root, "", "applications", 1, &apps)) != DFI_OK ||
+	    (e = pv_want_array(&c, apps, "applications", 0, DFI_PROFILE_MAX_APPS)) != DFI_OK)
 		return e;
 	size_t n = json_array_size(apps);
 	struct dfi_profile_app *a = dfi_profile_alloc(p, n * sizeof(*a));
 	if (a == NULL)
-		return nomem();
+		return pv_nomem();
 	p->spec.apps = a;
 	for (size_t i = 0; i < n; i++) {
 		char ap[PATH_MAX_LEN];
-		join_idx(ap, "applications", i);
+		pv_join_idx(ap, "applications", i);
 		if ((e = parse_app(&c, json_array_get(apps, i), ap, &a[i], a, i)) != DFI_OK)
 			return e;
 		p->spec.napps = i + 1;

@@ -1,0 +1,62 @@
+/* Private to engine/profile/validate*.c: the validation context and the
+ * typed member getters (validate_json.c) the schema walk (validate.c) uses. */
+#ifndef DFI_PROFILE_VALIDATE_INT_H
+#define DFI_PROFILE_VALIDATE_INT_H
+
+#include <jansson.h>
+
+#include "profile_int.h"
+
+#define SCHEMA_ID "dfissue-profile/1"
+#define PATH_MAX_LEN DFI_DIAG_FIELD_MAX
+#define NAME_MAX_LEN 64
+#define URI_MAX_LEN 1024
+#define MAX_SEGMENTS 32
+#define MAX_DIV_ITEMS 16
+
+struct vctx {
+	struct dfi_profile *p;
+	const dfi_linemap *lm;
+	const char *file;
+	struct dfi_diag *diag;
+	size_t memory; /* card memory the files need so far */
+};
+
+#define verr(c, path, ...) pv_verr_at((c), (path), (path), __VA_ARGS__)
+
+/* A name from a fixed set, and what it stands for. */
+struct choice {
+	const char *name; /* NULL ends a table */
+	int value;
+	size_t width; /* formats: bytes, 0 when variable */
+};
+
+__attribute__((format(printf, 4, 5))) dfi_err pv_verr_at(struct vctx *c, const char *lookup, const char *shown, const char *fmt, ...);
+dfi_err pv_nomem(void);
+void pv_path_cat(char *out, const char *a, const char *b, const char *c);
+void pv_join(char *out, const char *base, const char *key);
+void pv_join_idx(char *out, const char *base, size_t i);
+dfi_err pv_check_members(struct vctx *c, json_t *obj, const char *path, const char *const *allowed,
+    const char *what);
+dfi_err pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    json_t **v);
+dfi_err pv_want_object(struct vctx *c, json_t *v, const char *path);
+dfi_err pv_want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max);
+dfi_err pv_int_range(struct vctx *c, json_t *v, const char *path, long long min, long long max,
+    long long *out);
+dfi_err pv_get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    long long min, long long max, long long def, long long *out);
+dfi_err pv_get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    int def, int *out);
+dfi_err pv_get_string(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    size_t maxlen, const char **out);
+dfi_err pv_get_choice(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    const struct choice *tbl, const char *allowed, const struct choice **out);
+dfi_err pv_get_keytype(struct vctx *c, json_t *obj, const char *path, const char *key, dfi_keytype *out);
+dfi_err pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const char *key,
+    int required, size_t maxlen, const char **out);
+dfi_err pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
+    size_t *len);
+dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
+
+#endif

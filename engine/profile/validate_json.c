@@ -1,0 +1,315 @@
+/*
+ * Profile validation, the JSON half: typed getters for members, each range-
+ * and kind-checked, whose errors name the file, the line and the field.
+ * validate.c walks the schema with them.
+ */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfissue/util.h"
+#include "validate_int.h"
+/* Reports at the line of lookup, naming the field shown. */
+dfi_err
+pv_verr_at(struct vctx *c, const char *lookup, const char *shown, const char *fmt, ...)
+{
+	int line, col;
+	dfi_linemap_find(c->lm, lookup, &line, &col);
+	va_list ap;
+	va_start(ap, fmt);
+	dfi_diag_vset(c->diag, c->file, line, col, shown, fmt, ap);
+	va_end(ap);
+	return DFI_E_PROFILE;
+}
+
+
+
+dfi_err
+pv_nomem(void)
+{
+	return DFI_E_NOMEM;
+}
+
+/* Paths are built piecewise; a path too long for a diagnostic is cut (the
+ * line map then answers for its nearest ancestor). */
+void
+pv_path_cat(char *out, const char *a, const char *b, const char *c)
+{
+	size_t n = 0;
+	const char *parts[3] = { a, b, c };
+	for (int i = 0; i < 3; i++) {
+		size_t l = strlen(parts[i]);
+		if (l > PATH_MAX_LEN - 1 - n)
+			l = PATH_MAX_LEN - 1 - n;
+		memmove(out + n, parts[i], l);
+		n += l;
+	}
+	out[n] = '\0';
+}
+
+void
+pv_join(char *out, const char *base, const char *key)
+{
+	pv_path_cat(out, base, base[0] != '\0' ? "." : "", key);
+}
+
+void
+pv_join_idx(char *out, const char *base, size_t i)
+{
+	char idx[32];
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	pv_path_cat(out, base, idx, "");
+}
+
+const char *
+dfi_profile_json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE: case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "?";
+}
+
+/* Every member of obj must be one of allowed (NULL-terminated). */
+dfi_err
+pv_check_members(struct vctx *c, json_t *obj, const char *path, const char *const *allowed,
+    const char *what)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		int ok = 0;
+		for (size_t i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				ok = 1;
+		if (ok)
+			continue;
+		/* shown with anything unprintable replaced: a report is one line */
+		char shownkey[NAME_MAX_LEN + 4];
+		size_t k;
+		for (k = 0; key[k] != '\0' && k < NAME_MAX_LEN; k++)
+			shownkey[k] = (key[k] >= 0x20 && key[k] < 0x7F) ? key[k] : '?';
+		strcpy(shownkey + k, key[k] != '\0' ? "..." : "");
+		char list[256] = "";
+		for (size_t i = 0; allowed[i] != NULL; i++) {
+			if (i > 0)
+				strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+			strncat(list, allowed[i], sizeof(list) - strlen(list) - 1);
+		}
+		char p[PATH_MAX_LEN], shown[PATH_MAX_LEN];
+		pv_join(p, path, key);
+		pv_join(shown, path, shownkey);
+		return pv_verr_at(c, p, shown, "unknown member in %s (allowed: %s)", what, list);
+	}
+	return DFI_OK;
+}
+
+/* *v = obj[key]; missing is an error when required. */
+dfi_err
+pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    json_t **v)
+{
+	*v = json_object_get(obj, key);
+	if (*v == NULL && required) {
+		char p[PATH_MAX_LEN];
+		pv_join(p, path, key);
+		return verr(c, p, "required member missing");
+	}
+	return DFI_OK;
+}
+
+dfi_err
+pv_want_object(struct vctx *c, json_t *v, const char *path)
+{
+	if (!json_is_object(v))
+		return verr(c, path, "must be an object (got %s)", dfi_profile_json_kind(v));
+	return DFI_OK;
+}
+
+dfi_err
+pv_want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max)
+{
+	if (!json_is_array(v))
+		return verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
+	size_t n = json_array_size(v);
+	if (n < min || n > max)
+		return verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, n);
+	return DFI_OK;
+}
+
+dfi_err
+pv_int_range(struct vctx *c, json_t *v, const char *path, long long min, long long max,
+    long long *out)
+{
+	if (!json_is_integer(v))
+		return verr(c, path, "must be an integer in %lld..%lld (got %s)", min, max,
+		    dfi_profile_json_kind(v));
+	long long x = json_integer_value(v);
+	if (x < min || x > max)
+		return verr(c, path, "must be %lld..%lld (got %lld)", min, max, x);
+	*out = x;
+	return DFI_OK;
+}
+
+dfi_err
+pv_get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    long long min, long long max, long long def, long long *out)
+{
+	json_t *v;
+	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	if (e != DFI_OK)
+		return e;
+	if (v == NULL) {
+		*out = def;
+		return DFI_OK;
+	}
+	char p[PATH_MAX_LEN];
+	pv_join(p, path, key);
+	return pv_int_range(c, v, p, min, max, out);
+}
+
+dfi_err
+pv_get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    int def, int *out)
+{
+	json_t *v;
+	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	if (e != DFI_OK)
+		return e;
+	if (v == NULL) {
+		*out = def;
+		return DFI_OK;
+	}
+	if (!json_is_boolean(v)) {
+		char p[PATH_MAX_LEN];
+		pv_join(p, path, key);
+		return verr(c, p, "must be true or false (got %s)", dfi_profile_json_kind(v));
+	}
+	*out = json_is_true(v);
+	return DFI_OK;
+}
+
+/* A string member of 1..maxlen bytes; *out points into the JSON tree. */
+dfi_err
+pv_get_string(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    size_t maxlen, const char **out)
+{
+	json_t *v;
+	*out = NULL;
+	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	if (e != DFI_OK || v == NULL)
+		return e;
+	char p[PATH_MAX_LEN];
+	pv_join(p, path, key);
+	if (!json_is_string(v))
+		return verr(c, p, "must be a string (got %s)", dfi_profile_json_kind(v));
+	size_t n = json_string_length(v);
+	if (n == 0 || n > maxlen)
+		return verr(c, p, "must be 1..%zu characters (got %zu)", maxlen, n);
+	if (strlen(json_string_value(v)) != n)
+		return verr(c, p, "must not contain NUL characters");
+	*out = json_string_value(v);
+	return DFI_OK;
+}
+
+
+
+/* A string member that must be one of the names in tbl; *out is its row
+ * (NULL when the member is absent and not required). allowed lists the
+ * names for the error message. */
+dfi_err
+pv_get_choice(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    const struct choice *tbl, const char *allowed, const struct choice **out)
+{
+	const char *s;
+	*out = NULL;
+	dfi_err e = pv_get_string(c, obj, path, key, required, 16, &s);
+	if (e != DFI_OK || s == NULL)
+		return e;
+	for (size_t i = 0; tbl[i].name != NULL; i++) {
+		if (strcmp(s, tbl[i].name) == 0) {
+			*out = &tbl[i];
+			return DFI_OK;
+		}
+	}
+	char p[PATH_MAX_LEN];
+	pv_join(p, path, key);
+	return verr(c, p, "must be %s (got \"%.20s\")", allowed, s);
+}
+
+/* A required key type member: "des", "2k3des", "3k3des" or "aes". */
+dfi_err
+pv_get_keytype(struct vctx *c, json_t *obj, const char *path, const char *key, dfi_keytype *out)
+{
+	const char *s;
+	dfi_err e = pv_get_string(c, obj, path, key, 1, 16, &s);
+	if (e != DFI_OK)
+		return e;
+	if (dfi_keytype_parse(s, out) == DFI_OK)
+		return DFI_OK;
+	char p[PATH_MAX_LEN];
+	pv_join(p, path, key);
+	return verr(c, p, "must be \"des\", \"2k3des\", \"3k3des\" or \"aes\" (got \"%s\")", s);
+}
+
+/* Member "key" as a copy owned by the profile (NULL when absent). */
+dfi_err
+pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const char *key,
+    int required, size_t maxlen, const char **out)
+{
+	const char *s;
+	dfi_err e = pv_get_string(c, obj, path, key, required, maxlen, &s);
+	*out = NULL;
+	if (e != DFI_OK || s == NULL)
+		return e;
+	if ((*out = dfi_profile_strdup(c->p, s)) == NULL)
+		return pv_nomem();
+	return DFI_OK;
+}
+
+/* Decodes a non-empty hex string of at most max bytes into profile memory. */
+dfi_err
+pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
+    size_t *len)
+{
+	size_t n = strlen(hex);
+	if (n == 0)
+		return verr(c, path, "hex must not be empty");
+	uint8_t *b = dfi_profile_alloc(c->p, n / 2 + 1);
+	if (b == NULL)
+		return pv_nomem();
+	dfi_err e = dfi_hex_decode(hex, b, n / 2 + 1, len);
+	if (e != DFI_OK || *len == 0)
+		return verr(c, path, "not a valid hex string (pairs of 0-9, A-F)");
+	if (*len > max)
+		return verr(c, path, "%zu bytes: at most %zu allowed here", *len, max);
+	*out = b;
+	return DFI_OK;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+dfi_err
+pv_check_uri(struct vctx *c, const char *uri, const char *path)
+{
+	/* Syntax only: p11-kit parses and matches it in the HSM layer. */
+	if (strncmp(uri, "pkcs11:", 7) != 0)
+		return verr(c, path, "must be a PKCS#11 URI starting with \"pkcs11:\" (RFC 7512)");
+	if (uri[7] == '\0')
+		return verr(c, path, "the URI names no key (add object= and/or id=)");
+	for (const char *s = uri; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch <= 0x20 || ch >= 0x7F || ch == '"' || ch == '<' || ch == '>' || ch == '\\')
+			return verr(c, path,
+			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
+	}
+	return DFI_OK;
+}
