@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "testutil.h"
 
 #include "card_check.h"
@@ -29,76 +30,6 @@
 
 static pid_t pcscd_pid = -1, sim_pid = -1;
 static char g_dir[400];
-
-static void
-nap(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* vpcd listens on PORT and PORT+1. */
-static int
-port_free(unsigned p)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static unsigned
-pick_port(void)
-{
-	for (unsigned p = 40000 + (unsigned)getpid() % 20000; p < 65530; p += 2)
-		if (port_free(p) && port_free(p + 1))
-			return p;
-	ck_abort_msg("no free port pair");
-	return 0;
-}
-
-/* Children get SIGKILL when the test process dies, whatever happens. */
-static pid_t
-spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char path[512];
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		snprintf(path, sizeof(path), "%s/%s", g_dir, log);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void
-stop(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGTERM);
-	for (int i = 0; i < 50; i++) {
-		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-			*pid = -1;
-			return;
-		}
-		nap(100);
-	}
-	kill(*pid, SIGKILL);
-	waitpid(*pid, NULL, 0);
-	*pid = -1;
-}
 
 static int
 run(char *out, size_t cap, const char *cmd)
@@ -116,7 +47,7 @@ START_TEST(personalize_through_pcscd)
 	static char out[65536], cmd[4096];
 	char path[600], conf[300], script[1400], sock[600], bin[512], img[600], vpcd[64];
 	const char *bd = getenv("DFI_BUILD_DIR"), *src = getenv("DFI_SOURCE_DIR");
-	unsigned port = pick_port();
+	unsigned port = dfi_test_free_port_pair();
 	struct stat st;
 
 	snprintf(g_dir, sizeof(g_dir), "%s/pcsc", pf_root);
@@ -136,10 +67,10 @@ START_TEST(personalize_through_pcscd)
 	snprintf(script, sizeof(script), "mkdir -p /run/pcscd && mount --bind %s/run /run/pcscd "
 	    "&& exec pcscd -f -c %s/conf", g_dir, g_dir);
 	char *pargv[] = { "unshare", "-m", "sh", "-c", script, NULL };
-	pcscd_pid = spawn(pargv, "pcscd.log");
+	pcscd_pid = dfi_test_spawn(pargv, g_dir, "pcscd.log");
 	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", g_dir);
 	for (int i = 0; i < 200 && stat(sock, &st) != 0; i++)
-		nap(50);
+		dfi_test_sleep_ms(50);
 	ck_assert_msg(stat(sock, &st) == 0, "pcscd did not come up (%s/pcscd.log)", g_dir);
 	ck_assert_int_eq(setenv("PCSCLITE_CSOCK_NAME", sock, 1), 0);
 
@@ -148,7 +79,7 @@ START_TEST(personalize_through_pcscd)
 	snprintf(vpcd, sizeof(vpcd), "127.0.0.1:%u", port);
 	char *sargv[] = { bin, "--image", img, "--seed", "11", "--vpcd", vpcd, "--tear-at", "40",
 		"--tear-mode", "after", "--reinsert-ms", "1500", "--no-fsync", NULL };
-	sim_pid = spawn(sargv, "sim.log");
+	sim_pid = dfi_test_spawn(sargv, g_dir, "sim.log");
 
 	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' personalize --profile '%s/profiles/reference.json' "
 	    "--batch '%s/profiles/reference-batch.csv' --token pkcs11:token=dfissue-dev "
@@ -183,7 +114,7 @@ START_TEST(personalize_through_pcscd)
 	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
 
 	/* The committed card state equals the profile. */
-	stop(&sim_pid);
+	dfi_test_stop(&sim_pid);
 	struct pfix fx;
 	char why[256];
 	pf_open(&fx, "reference");
@@ -192,15 +123,15 @@ START_TEST(personalize_through_pcscd)
 	    sizeof(why)) == 1, "%s", why);
 	dfi_sim_free(sim);
 	pf_close(&fx);
-	stop(&pcscd_pid);
+	dfi_test_stop(&pcscd_pid);
 }
 END_TEST
 
 static void
 teardown(void)
 {
-	stop(&sim_pid);
-	stop(&pcscd_pid);
+	dfi_test_stop(&sim_pid);
+	dfi_test_stop(&pcscd_pid);
 }
 
 int

@@ -24,6 +24,7 @@
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
 
+#include "proc.h"
 #include "testutil.h"
 
 #define UID_HEX "04112233445566"
@@ -38,84 +39,6 @@ now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-static int
-can_bind(unsigned p)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
-	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-/* vpcd listens on PORT and PORT+1 (two slots), on all addresses. */
-static unsigned
-free_port(void)
-{
-	for (int tries = 0; tries < 50; tries++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t l = sizeof(a);
-		ck_assert_int_ge(fd, 0);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-		ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-		close(fd);
-		unsigned p = ntohs(a.sin_port);
-		if (p < 65535 && can_bind(p) && can_bind(p + 1))
-			return p;
-	}
-	ck_abort_msg("no free port pair");
-	return 0;
-}
-
-/* Children die with the test process, whatever happens to it. */
-static pid_t
-spawn(char *const argv[], const char *logname)
-{
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char path[128];
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		snprintf(path, sizeof(path), "%s/%s", dir, logname);
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void
-stop(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGTERM);
-	for (int i = 0; i < 50; i++) {
-		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
-			*pid = -1;
-			return;
-		}
-		sleep_ms(100);
-	}
-	kill(*pid, SIGKILL);
-	waitpid(*pid, NULL, 0);
-	*pid = -1;
 }
 
 static void
@@ -137,7 +60,7 @@ setup(void)
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/run", dir);
 	ck_assert_int_eq(mkdir(path, 0755), 0);
-	port = free_port();
+	port = dfi_test_free_port_pair();
 	snprintf(conf, sizeof(conf),
 	    "FRIENDLYNAME \"dfissue-test\"\nDEVICENAME /dev/null:%u\n"
 	    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID %u\n", port, port);
@@ -150,13 +73,13 @@ setup(void)
 	    "mkdir -p /run/pcscd && mount --bind %s/run /run/pcscd && exec pcscd -f -c %s/conf",
 	    dir, dir);
 	char *pargv[] = { "unshare", "-m", "sh", "-c", script, NULL };
-	pcscd_pid = spawn(pargv, "pcscd.log");
+	pcscd_pid = dfi_test_spawn(pargv, dir, "pcscd.log");
 
 	snprintf(sock, sizeof(sock), "%s/run/pcscd.comm", dir);
 	long deadline = now_ms() + 10000;
 	struct stat st;
 	while (stat(sock, &st) != 0 && now_ms() < deadline)
-		sleep_ms(50);
+		dfi_test_sleep_ms(50);
 	ck_assert_msg(stat(sock, &st) == 0, "pcscd did not come up (see %s/pcscd.log)", dir);
 	ck_assert_int_eq(setenv("PCSCLITE_CSOCK_NAME", sock, 1), 0);
 
@@ -170,14 +93,14 @@ setup(void)
 	char *sargv[] = { bin, "--image", image, "--uid", UID_HEX, "--seed", "7",
 		"--vpcd", vpcd, "--tear-at", "4", "--tear-mode", "after",
 		"--reinsert-ms", "1500", "--no-fsync", NULL };
-	sim_pid = spawn(sargv, "sim.log");
+	sim_pid = dfi_test_spawn(sargv, dir, "sim.log");
 }
 
 static void
 teardown(void)
 {
-	stop(&sim_pid);
-	stop(&pcscd_pid);
+	dfi_test_stop(&sim_pid);
+	dfi_test_stop(&pcscd_pid);
 	if (dir[0] != '\0') {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -255,7 +178,7 @@ START_TEST(pcsc_sees_card_and_tear)
 					reader = p;
 		}
 		if (reader == NULL)
-			sleep_ms(100);
+			dfi_test_sleep_ms(100);
 	}
 	ck_assert_msg(reader != NULL, "no dfissue-test reader (see %s/pcscd.log)", dir);
 
