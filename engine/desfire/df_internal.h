@@ -7,11 +7,33 @@
 #include "dfissue/desfire.h"
 #include "dfissue/util.h"
 
-/* Secrets of one session, in locked memory. */
+/* Longest protected command body df_wrap() builds: header and data of up
+ * to DFI_DF_MAX_DATA each, plus CRC, MAC and padding. */
+#define DF_BODY_MAX (2 * DFI_DF_MAX_DATA + 64)
+/* Longest protected response df_command() collects and the scheme unwraps
+ * accept (a longer one is no DESFire response). */
+#define DF_RESP_MAX (DFI_DF_MAX_DATA + 64)
+
+/* Secrets of one session, in locked memory.
+ *
+ * tx and rx are the secure-messaging scratch of one command: the MAC input
+ * and the plaintext before enciphering (ChangeKey cryptograms included),
+ * and the response's MAC input and deciphered data. They are here, and not
+ * allocated per APDU (issue 7), and here rather than in the handle because
+ * they hold session plaintext: locked, never swapped, not in core dumps.
+ * The price is 7 locked pages (28 KiB) per session instead of 1: 16
+ * readers take 448 KiB of the 8 MiB RLIMIT_MEMLOCK default (Debian 12,
+ * `ulimit -l` 8192). Each is wiped after every use, so between commands
+ * they hold nothing; one per direction because a command's wrap and its
+ * response's unwrap are different roles (they never overlap in time, and
+ * keeping them apart keeps it so if that changes). */
 struct df_secrets {
 	uint8_t enc[DFI_MAX_KEY_LEN]; /* D40/EV1 session key, EV2 SesAuthENCKey */
 	uint8_t mac[16];              /* EV2 SesAuthMACKey */
 	uint8_t iv[DFI_MAX_BLOCK];    /* EV1 chained IV */
+	/* scratch: keep after the keys (df_drop_auth wipes up to tx) */
+	uint8_t tx[DF_BODY_MAX];                 /* command being wrapped */
+	uint8_t rx[DF_RESP_MAX + DFI_MAX_BLOCK]; /* response: room for padding */
 };
 
 struct dfi_desfire {
@@ -28,8 +50,8 @@ struct dfi_desfire {
 	uint8_t last_sw2;
 	/* Wire scratch of df_command(), reused instead of two heap buffers
 	 * per APDU; only df_command() touches them, and it does not nest. */
-	uint8_t cmd_body[2 * DFI_DF_MAX_DATA + 64];
-	uint8_t cmd_resp[DFI_DF_MAX_DATA + 64];
+	uint8_t cmd_body[DF_BODY_MAX];
+	uint8_t cmd_resp[DF_RESP_MAX];
 };
 
 /* Internal communication mode: the data is a complete, already

@@ -1,4 +1,5 @@
 /* The session object: authentication state as the card keeps it. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,13 @@ df_random(dfi_desfire *d, uint8_t *out, size_t len)
 	return dfi_random(out, len);
 }
 
+/* df_drop_auth relies on every key preceding the scratch. */
+_Static_assert(offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, enc) &&
+    offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, mac) &&
+    offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, iv) &&
+    offsetof(struct df_secrets, rx) > offsetof(struct df_secrets, tx),
+    "session keys must precede the scratch buffers");
+
 void
 df_drop_auth(dfi_desfire *d)
 {
@@ -58,7 +66,8 @@ df_drop_auth(dfi_desfire *d)
 	d->keyno = -1;
 	d->ctr = 0;
 	memset(d->ti, 0, sizeof(d->ti));
-	dfi_wipe(d->s, sizeof(*d->s));
+	/* The keys; the scratch after them is wiped after every use already. */
+	dfi_wipe(d->s, offsetof(struct df_secrets, tx));
 }
 
 void

@@ -4,7 +4,6 @@
  * whole session; MACs on the wire are the first 8 bytes; enciphered data
  * carries a CRC32 over command code, header and data (responses: data and
  * status), zero padded, CBC with the chained IV. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "df_internal.h"
@@ -29,9 +28,11 @@ df_ev1_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, cons
 	uint8_t mac[DFI_MAX_BLOCK];
 	dfi_err e;
 
-	uint8_t *m = malloc(bufcap);
-	if (m == NULL)
-		return DFI_E_NOMEM;
+	/* In the session's scratch: cmd || hdr || data, then CRC32 and padding
+	 * when enciphered (in place). */
+	uint8_t *m = d->s->tx;
+	if (bufcap > sizeof(d->s->tx))
+		return DFI_E_INTERNAL; /* df_wrap bounds hdrlen and datalen */
 	m[0] = cmd;
 	if (hdrlen)
 		memcpy(m + 1, hdr, hdrlen);
@@ -64,7 +65,6 @@ df_ev1_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, cons
 out:
 	dfi_wipe(m, bufcap);
 	dfi_wipe(mac, sizeof(mac));
-	free(m);
 	return e;
 }
 
@@ -77,18 +77,19 @@ df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 	size_t n;
 	dfi_err e;
 
+	if (len > DF_RESP_MAX)
+		return DFI_E_CARD_PROTOCOL;
 	if (mode != DFI_DF_COMM_ENC) {
 		if (len < 8)
 			return DFI_E_CARD_PROTOCOL;
 		n = len - 8;
-		uint8_t *m = malloc(n + 1);
-		if (m == NULL)
-			return DFI_E_NOMEM;
+		/* data || status, in the session's scratch */
+		uint8_t *m = d->s->rx;
 		if (n)
 			memcpy(m, resp, n);
 		m[n] = sw2;
 		e = cmac_chain(d, m, n + 1, mac);
-		free(m);
+		dfi_wipe(m, n + 1);
 		if (e != DFI_OK)
 			return e;
 		if (dfi_ct_memcmp(mac, resp + n, 8) != 0)
@@ -97,13 +98,10 @@ df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 	}
 	if (len == 0 || len % bl != 0)
 		return DFI_E_CARD_PROTOCOL;
-	uint8_t *buf = malloc(len);
-	if (buf == NULL)
-		return DFI_E_NOMEM;
+	uint8_t *buf = d->s->rx;
 	e = dfi_cipher(d->skt, d->s->enc, 0, d->s->iv, resp, buf, len);
 	if (e == DFI_OK)
 		e = df_take_crc_data(buf, len, bl, 4, 1, sw2, expect, out, cap, outlen);
 	dfi_wipe(buf, len);
-	free(buf);
 	return e;
 }

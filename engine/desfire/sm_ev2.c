@@ -4,7 +4,6 @@
  * TI || data); enciphered data padded 0x80 00.. and CBC-enciphered with
  * SesAuthENCKey from IV = E(A5 5A || TI || CmdCtr || 0^8) (responses
  * 5A A5); CmdCtr counts command/response pairs. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "df_internal.h"
@@ -33,24 +32,17 @@ ev2_iv(dfi_desfire *d, int response, uint8_t iv[16])
 	return dfi_cipher(DFI_KT_AES128, d->s->enc, 1, NULL, iv, iv, 16);
 }
 
-/* Cmd/RC || CmdCtr || TI || a || b */
-static uint8_t *
-mac_input(dfi_desfire *d, uint8_t code, const uint8_t *a, size_t alen, const uint8_t *b,
-    size_t blen, size_t *len)
+/* Cmd/RC || CmdCtr || TI || a into m; returns its length. */
+static size_t
+mac_input(const dfi_desfire *d, uint8_t *m, uint8_t code, const uint8_t *a, size_t alen)
 {
-	uint8_t *m = malloc(7 + alen + blen);
-	if (m == NULL)
-		return NULL;
 	m[0] = code;
 	m[1] = (uint8_t)d->ctr;
 	m[2] = (uint8_t)(d->ctr >> 8);
 	memcpy(m + 3, d->ti, 4);
 	if (alen)
 		memcpy(m + 7, a, alen);
-	if (blen)
-		memcpy(m + 7 + alen, b, blen);
-	*len = 7 + alen + blen;
-	return m;
+	return 7 + alen;
 }
 
 dfi_err
@@ -58,44 +50,39 @@ df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, cons
     size_t datalen, int mode, dfi_wr *w)
 {
 	uint8_t t[8], iv[16];
-	uint8_t *p = NULL, *m = NULL;
-	size_t plen = 0, mlen;
+	size_t plen = datalen, off;
+	int enc = (mode == DFI_DF_COMM_ENC || mode == DF_COMM_ENC_RAW) && datalen > 0;
 	dfi_err e;
 
 	if (mode == DFI_DF_COMM_PLAIN) {
 		dfi_wr_bytes(w, data, datalen);
 		return DFI_OK;
 	}
-	if ((mode == DFI_DF_COMM_ENC || mode == DF_COMM_ENC_RAW) && datalen > 0) {
+	if (enc)
 		plen = (datalen / 16 + 1) * 16;
-		p = calloc(1, plen);
-		if (p == NULL)
-			return DFI_E_NOMEM;
+	/* The MAC input, in the session's scratch: Cmd || CmdCtr || TI || hdr
+	 * || data, the data padded and enciphered in place when enciphered,
+	 * so that what is MACed is what goes on the wire. */
+	uint8_t *m = d->s->tx;
+	if (7 + hdrlen + plen > sizeof(d->s->tx))
+		return DFI_E_INTERNAL; /* df_wrap bounds hdrlen and datalen */
+	off = mac_input(d, m, cmd, hdr, hdrlen);
+	uint8_t *p = m + off;
+	if (datalen)
 		memcpy(p, data, datalen);
+	if (enc) {
+		memset(p + datalen, 0, plen - datalen);
 		p[datalen] = 0x80;
 		if ((e = ev2_iv(d, 0, iv)) != DFI_OK ||
 		    (e = dfi_cipher(DFI_KT_AES128, d->s->enc, 1, iv, p, p, plen)) != DFI_OK)
 			goto out;
-		m = mac_input(d, cmd, hdr, hdrlen, p, plen, &mlen);
-	} else {
-		m = mac_input(d, cmd, hdr, hdrlen, data, datalen, &mlen);
 	}
-	e = DFI_E_NOMEM;
-	if (m == NULL)
+	if ((e = mact(d, m, off + plen, t)) != DFI_OK)
 		goto out;
-	if ((e = mact(d, m, mlen, t)) != DFI_OK)
-		goto out;
-	if (p != NULL)
-		dfi_wr_bytes(w, p, plen);
-	else
-		dfi_wr_bytes(w, data, datalen);
+	dfi_wr_bytes(w, p, plen);
 	dfi_wr_bytes(w, t, 8);
 out:
-	if (p != NULL) {
-		dfi_wipe(p, plen);
-		free(p);
-	}
-	free(m);
+	dfi_wipe(m, off + plen);
 	return e;
 }
 
@@ -113,14 +100,14 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 	if (mode == DFI_DF_COMM_PLAIN) {
 		return df_copy_out(resp, len, out, cap, outlen);
 	}
-	if (len < 8)
+	if (len < 8 || len > DF_RESP_MAX)
 		return DFI_E_CARD_PROTOCOL;
 	n = len - 8;
-	uint8_t *m = mac_input(d, sw2, resp, n, NULL, 0, &mlen);
-	if (m == NULL)
-		return DFI_E_NOMEM;
-	e = mact(d, m, mlen, t);
-	free(m);
+	/* The session's scratch holds the MAC input, then the plaintext. */
+	uint8_t *buf = d->s->rx;
+	mlen = mac_input(d, buf, sw2, resp, n);
+	e = mact(d, buf, mlen, t);
+	dfi_wipe(buf, mlen);
 	if (e != DFI_OK)
 		return e;
 	if (dfi_ct_memcmp(t, resp + n, 8) != 0)
@@ -130,9 +117,6 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 	}
 	if (n % 16 != 0)
 		return DFI_E_CARD_PROTOCOL;
-	uint8_t *buf = malloc(n);
-	if (buf == NULL)
-		return DFI_E_NOMEM;
 	if ((e = ev2_iv(d, 1, iv)) == DFI_OK)
 		e = dfi_cipher(DFI_KT_AES128, d->s->enc, 0, iv, resp, buf, n);
 	if (e == DFI_OK) {
@@ -146,6 +130,5 @@ df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t
 			e = df_copy_out(buf, k - 1, out, cap, outlen);
 	}
 	dfi_wipe(buf, n);
-	free(buf);
 	return e;
 }

@@ -164,11 +164,16 @@ cmac_by_cbc(struct hkey *k, const uint8_t *msg, size_t len, uint8_t *mac)
 	if (nblk > SIZE_MAX / bl)
 		return DFI_E_OVERFLOW;
 	size_t total = nblk * bl;
-	uint8_t *buf = calloc(1, total);
+	/* A card key may serve several sessions (threads) at once, so no
+	 * per-key scratch: the stack for what is MACed with card keys (the
+	 * 32-byte EV2 session vectors), the heap only above that. */
+	uint8_t small[4 * DFI_MAX_BLOCK];
+	uint8_t *buf = total <= sizeof(small) ? small : malloc(total);
 	if (buf == NULL)
 		return DFI_E_NOMEM;
 	if (len > 0)
 		memcpy(buf, msg, len);
+	memset(buf + len, 0, total - len);
 	const int complete = len > 0 && len % bl == 0;
 	if (!complete)
 		buf[len] = 0x80;
@@ -179,7 +184,8 @@ cmac_by_cbc(struct hkey *k, const uint8_t *msg, size_t len, uint8_t *mac)
 	if (e == DFI_OK)
 		memcpy(mac, iv, bl);
 	dfi_wipe(buf, total);
-	free(buf);
+	if (buf != small)
+		free(buf);
 	return e;
 }
 
