@@ -51,6 +51,12 @@ struct dfi_journal {
 	uint64_t enq_ticket, done_through, ok_through;
 	int leading;
 	dfi_err fatal;
+
+	/* Started by the first dfi_journal_append_async(): writes queued
+	 * batches while their callers go on (talking to a card), so the
+	 * fdatasync overlaps work that does not depend on it. */
+	pthread_t flusher;
+	int has_flusher, stopping;
 };
 
 static int64_t
@@ -542,11 +548,28 @@ fail:
 	return e;
 }
 
+static void lead(dfi_journal *j);
+
 void
 dfi_journal_close(dfi_journal *j)
 {
 	if (j == NULL)
 		return;
+	/* What was queued and not waited for is still written (or failed with
+	 * the handle) before the file is closed. */
+	pthread_mutex_lock(&j->mu);
+	j->stopping = 1;
+	pthread_cond_broadcast(&j->cv);
+	while (j->done_through < j->enq_ticket) {
+		if (!j->leading)
+			lead(j);
+		else
+			pthread_cond_wait(&j->cv, &j->mu);
+	}
+	int joinit = j->has_flusher;
+	pthread_mutex_unlock(&j->mu);
+	if (joinit)
+		pthread_join(j->flusher, NULL);
 	if (j->fd >= 0)
 		j->io->close(j->io->ctx, j->fd);
 	if (j->dirfd >= 0)
@@ -647,15 +670,17 @@ lead(dfi_journal *j)
 	pthread_cond_broadcast(&j->cv);
 }
 
-dfi_err
-dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs)
+/* Queues recs (checked, numbered, in the index) under j->mu; returns with
+ * it held and the batch's ticket in *ticket. */
+static dfi_err
+enqueue(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs, uint64_t *ticket)
 {
-	if (j == NULL || recs == NULL || n == 0 || n > 1024)
-		return DFI_E_INVALID_ARG;
 	int64_t now = j->now != NULL ? j->now(j->now_ctx) : (int64_t)time(NULL);
 	char line[DFI_J_LINE_MAX + 1];
 	pthread_mutex_lock(&j->mu);
 	dfi_err e = j->fatal;
+	if (e == DFI_OK && j->stopping)
+		e = DFI_E_INVALID_ARG;
 	for (size_t i = 0; e == DFI_OK && i < n; i++)
 		if (recs[i].type == DFI_JREC_GENESIS || jindex_check(j->ix, &recs[i]) != DFI_OK)
 			e = DFI_E_INVALID_ARG;
@@ -680,31 +705,95 @@ dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seq
 	if (e != DFI_OK) { /* nothing of this call is queued */
 		j->plen = len0;
 		j->pn = pn0;
-		pthread_mutex_unlock(&j->mu);
 		return e;
 	}
 	/* Queued: the index reflects these records from now on. If the write
 	 * fails the handle is dead, so nobody sees an index ahead of the file. */
 	for (size_t i = 0; i < n; i++) {
-		size_t ll;
 		dfi_jrec r = recs[i];
 		r.seq = j->next_seq + i;
 		r.time = now;
 		if (seqs != NULL)
 			seqs[i] = r.seq;
-		(void)ll;
 		if (jindex_apply(j->ix, &r, 0, NULL, NULL) != DFI_OK && j->fatal == DFI_OK)
 			j->fatal = DFI_E_NOMEM;
 	}
 	j->next_seq += n;
-	uint64_t my = ++j->enq_ticket;
-	while (j->done_through < my) {
+	*ticket = ++j->enq_ticket;
+	return DFI_OK;
+}
+
+/* Called with j->mu held; returns with it held. */
+static dfi_err
+wait_locked(dfi_journal *j, uint64_t ticket)
+{
+	while (j->done_through < ticket) {
 		if (!j->leading)
 			lead(j);
 		else
 			pthread_cond_wait(&j->cv, &j->mu);
 	}
-	e = my <= j->ok_through ? DFI_OK : (j->fatal != DFI_OK ? j->fatal : DFI_E_IO);
+	return ticket <= j->ok_through ? DFI_OK : (j->fatal != DFI_OK ? j->fatal : DFI_E_IO);
+}
+
+dfi_err
+dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs)
+{
+	uint64_t my;
+	if (j == NULL || recs == NULL || n == 0 || n > 1024)
+		return DFI_E_INVALID_ARG;
+	dfi_err e = enqueue(j, recs, n, seqs, &my);
+	if (e == DFI_OK)
+		e = wait_locked(j, my);
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}
+
+static void *
+flusher_main(void *arg)
+{
+	dfi_journal *j = arg;
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		if (j->done_through < j->enq_ticket && !j->leading)
+			lead(j);
+		else if (j->stopping)
+			break;
+		else
+			pthread_cond_wait(&j->cv, &j->mu);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+dfi_err
+dfi_journal_append_async(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs,
+    uint64_t *ticket)
+{
+	uint64_t my;
+	if (j == NULL || recs == NULL || n == 0 || n > 1024 || ticket == NULL)
+		return DFI_E_INVALID_ARG;
+	dfi_err e = enqueue(j, recs, n, seqs, &my);
+	if (e == DFI_OK) {
+		if (!j->has_flusher) {
+			if (pthread_create(&j->flusher, NULL, flusher_main, j) == 0)
+				j->has_flusher = 1;
+			/* else: the batch is written by the next waiter (no overlap) */
+		}
+		pthread_cond_broadcast(&j->cv);
+		*ticket = my;
+	}
+	pthread_mutex_unlock(&j->mu);
+	return e;
+}
+
+dfi_err
+dfi_journal_wait(dfi_journal *j, uint64_t ticket)
+{
+	if (j == NULL || ticket == 0)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&j->mu);
+	dfi_err e = ticket > j->enq_ticket ? DFI_E_INVALID_ARG : wait_locked(j, ticket);
 	pthread_mutex_unlock(&j->mu);
 	return e;
 }

@@ -6,52 +6,183 @@
 
 #include "perso_int.h"
 
+/* The intent for ChangeKey of key keyno of app (-1: the PICC), from the
+ * card's state as the plan left it. */
 static dfi_err
-journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *newk,
-    const dfi_cardkey *oldk, uint8_t old_version)
+build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 {
 	const struct perso_role *r = perso_role(tp->p, app, keyno);
 	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
 	uint8_t a[3] = { (uint8_t)aid, (uint8_t)(aid >> 8), (uint8_t)(aid >> 16) };
+	int v = app < 0 ? tp->picc.version : tp->apps[app].keys[keyno].version;
+
+	memset(rec, 0, sizeof(*rec));
+	rec->type = DFI_JREC_INTENT;
+	memcpy(rec->key.uid, tp->uid, DFI_PROFILE_UID_LEN);
+	rec->key.uid_len = DFI_PROFILE_UID_LEN;
+	rec->key.aid = aid;
+	rec->key.keyno = keyno;
+	rec->old_version = (uint8_t)(v < 0 ? 0 : v);
+	rec->new_version = r->pk->version;
+	snprintf(rec->key_label, sizeof(rec->key_label), "%s", dfi_hsm_key_label(r->base));
+	memcpy(rec->key_objid, r->objid, r->objid_len);
+	rec->key_objid_len = r->objid_len;
+	rec->key_gen = r->pk->generation;
+	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
+	    sizeof(rec->div_input), &rec->div_input_len, NULL);
+}
+
+static int
+step_key(const struct step *st, int *app, uint8_t *keyno)
+{
+	if (st->kind == STEP_CHANGE_APP_KEY) {
+		*app = st->app;
+		*keyno = st->keyno;
+		return 1;
+	}
+	if (st->kind == STEP_CHANGE_PICC_KEY) {
+		*app = -1;
+		*keyno = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* The pending commits, then extra (if any), as one batch. */
+static size_t
+with_commits(struct tap *tp, const dfi_jrec *extra, size_t nextra, dfi_jrec *out)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < tp->ncommits; i++) {
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].type = DFI_JREC_COMMIT;
+		out[n].intent = tp->commits[i];
+		out[n].observed_version = -1;
+		n++;
+	}
+	for (size_t i = 0; i < nextra; i++)
+		out[n++] = extra[i];
+	return n;
+}
+
+static void
+abort_rec(dfi_jrec *r, uint64_t seq, const char *reason)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = DFI_JREC_ABORT;
+	r->intent = seq;
+	r->observed_version = -1;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+}
+
+/* Queues the intent of step i (a ChangeKey) with the pending commits; the
+ * step waits for it. Best effort: when the journal refuses, nothing is
+ * queued and the step writes its intent itself (and meets the error). */
+static void
+prefetch_intent(struct tap *tp, size_t i)
+{
+	int app, slot = -1;
+	uint8_t keyno;
+	dfi_jrec recs[PERSO_MAX_COMMITS + 1], rec;
+	uint64_t seqs[PERSO_MAX_COMMITS + 1], ticket;
+
+	for (int k = 1; k >= 0; k--) {
+		if (tp->pf[k].valid && tp->pf[k].step == i)
+			return;
+		if (!tp->pf[k].valid)
+			slot = k;
+	}
+	if (slot < 0 || tp->journal_failed || !step_key(&tp->steps[i], &app, &keyno) ||
+	    build_intent(tp, app, keyno, &rec) != DFI_OK)
+		return;
+	size_t n = with_commits(tp, &rec, 1, recs);
+	if (dfi_journal_append_async(tp->p->journal, recs, n, seqs, &ticket) != DFI_OK)
+		return;
+	tp->ncommits = 0;
+	tp->pf[slot].valid = 1;
+	tp->pf[slot].step = i;
+	tp->pf[slot].seq = seqs[n - 1];
+	tp->pf[slot].ticket = ticket;
+	tp->pf[slot].rec = rec;
+}
+
+static int
+same_intent(const dfi_jrec *a, const dfi_jrec *b)
+{
+	return memcmp(&a->key, &b->key, sizeof(a->key)) == 0 && a->old_version == b->old_version &&
+	    a->new_version == b->new_version && strcmp(a->key_label, b->key_label) == 0 &&
+	    a->key_objid_len == b->key_objid_len &&
+	    memcmp(a->key_objid, b->key_objid, a->key_objid_len) == 0 && a->key_gen == b->key_gen &&
+	    a->div_input_len == b->div_input_len &&
+	    memcmp(a->div_input, b->div_input, a->div_input_len) == 0;
+}
+
+/* The intent for this ChangeKey, durable: the one queued ahead when it
+ * matches, else written now (with the pending commits). */
+static dfi_err
+durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
+{
+	dfi_jrec recs[PERSO_MAX_COMMITS + 3], extra[3];
+	uint64_t seqs[PERSO_MAX_COMMITS + 3];
+	size_t nextra = 0;
+	int hit = -1;
+	dfi_err e = DFI_OK;
+
+	for (int k = 0; k < 2; k++)
+		if (tp->pf[k].valid && tp->pf[k].step == tp->cur_step &&
+		    same_intent(&tp->pf[k].rec, rec))
+			hit = k;
+	for (int k = 0; k < 2; k++)
+		if (k != hit && tp->pf[k].valid && tp->pf[k].step <= tp->cur_step) {
+			/* Queued for a state the plan no longer has: never sent. */
+			abort_rec(&extra[nextra++], tp->pf[k].seq, "not sent: superseded");
+			tp->pf[k].valid = 0;
+		}
+	if (hit >= 0) {
+		tp->pf[hit].valid = 0;
+		*seq = tp->pf[hit].seq;
+		e = dfi_journal_wait(tp->p->journal, tp->pf[hit].ticket);
+		if (e == DFI_OK && nextra > 0)
+			e = dfi_journal_append(tp->p->journal, extra, nextra, NULL);
+		return e;
+	}
+	extra[nextra++] = *rec;
+	size_t n = with_commits(tp, extra, nextra, recs);
+	e = dfi_journal_append(tp->p->journal, recs, n, seqs);
+	if (e == DFI_OK) {
+		tp->ncommits = 0;
+		*seq = seqs[n - 1];
+	}
+	return e;
+}
+
+/* The pending commits, now (the list is full). */
+static dfi_err
+commits_now(struct tap *tp)
+{
+	dfi_jrec recs[PERSO_MAX_COMMITS];
+	size_t n = with_commits(tp, NULL, 0, recs);
+	dfi_err e = n == 0 ? DFI_OK : dfi_journal_append(tp->p->journal, recs, n, NULL);
+	if (e == DFI_OK)
+		tp->ncommits = 0;
+	return e;
+}
+
+static dfi_err
+journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *newk,
+    const dfi_cardkey *oldk)
+{
+	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
 	dfi_jrec rec;
-	uint64_t seq;
+	uint64_t seq = 0;
 	dfi_err e, je;
 
-	memset(&rec, 0, sizeof(rec));
-	rec.type = DFI_JREC_INTENT;
-	memcpy(rec.key.uid, tp->uid, DFI_PROFILE_UID_LEN);
-	rec.key.uid_len = DFI_PROFILE_UID_LEN;
-	rec.key.aid = aid;
-	rec.key.keyno = keyno;
-	rec.old_version = old_version;
-	rec.new_version = r->pk->version;
-	snprintf(rec.key_label, sizeof(rec.key_label), "%s", dfi_hsm_key_label(r->base));
-	memcpy(rec.key_objid, r->objid, r->objid_len);
-	rec.key_objid_len = r->objid_len;
-	rec.key_gen = r->pk->generation;
-	e = dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec.div_input,
-	    sizeof(rec.div_input), &rec.div_input_len, NULL);
+	e = build_intent(tp, app, keyno, &rec);
 	if (e != DFI_OK)
 		return e;
 	/* Nothing leaves for the card unless the intent is on stable storage
 	 * under a signed checkpoint. */
-	if (tp->commit_pending) {
-		/* The previous ChangeKey's commit rides with this intent. */
-		dfi_jrec two[2];
-		uint64_t seqs[2];
-		memset(&two[0], 0, sizeof(two[0]));
-		two[0].type = DFI_JREC_COMMIT;
-		two[0].intent = tp->commit_seq;
-		two[0].observed_version = -1;
-		two[1] = rec;
-		e = dfi_journal_append(tp->p->journal, two, 2, seqs);
-		if (e == DFI_OK) {
-			tp->commit_pending = 0;
-			seq = seqs[1];
-		}
-	} else {
-		e = dfi_journal_intent(tp->p->journal, &rec, &seq);
-	}
+	e = durable_intent(tp, &rec, &seq);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: intent not written (%s): ChangeKey not sent",
@@ -60,9 +191,9 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 	}
 	e = dfi_desfire_change_key(tp->d, keyno, newk, oldk);
 	if (e == DFI_OK) {
-		tp->commit_pending = 1;
-		tp->commit_seq = seq;
-		je = DFI_OK;
+		je = tp->ncommits == PERSO_MAX_COMMITS ? commits_now(tp) : DFI_OK;
+		if (je == DFI_OK)
+			tp->commits[tp->ncommits++] = seq;
 	} else if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
 		/* Outcome unknown: the intent stays open, the next tap probes. */
 		perso_event(tp, "ChangeKey %06X/%u: %s: intent %llu left open", aid, keyno,
@@ -83,20 +214,48 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 }
 
 dfi_err
-perso_flush_commit(struct tap *tp)
+perso_flush_begin(struct tap *tp)
 {
+	dfi_jrec recs[PERSO_MAX_COMMITS + 2], extra[2];
+	size_t nextra = 0;
 	dfi_err e;
-	if (!tp->commit_pending || tp->journal_failed)
+
+	tp->flush_ticket = 0;
+	if (tp->journal_failed || tp->p->journal == NULL)
 		return DFI_OK; /* after a failed append the journal takes nothing more */
-	e = dfi_journal_commit(tp->p->journal, tp->commit_seq);
+	for (int k = 0; k < 2; k++)
+		if (tp->pf[k].valid) {
+			/* The tap ended before that ChangeKey: it never left the host. */
+			abort_rec(&extra[nextra++], tp->pf[k].seq, "not sent: the tap ended before it");
+			tp->pf[k].valid = 0;
+		}
+	size_t n = with_commits(tp, extra, nextra, recs);
+	if (n == 0)
+		return DFI_OK;
+	e = dfi_journal_append_async(tp->p->journal, recs, n, NULL, &tp->flush_ticket);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
-		perso_detail(tp, "journal: outcome of intent %llu not written: %s",
-		    (unsigned long long)tp->commit_seq, dfi_strerror(e));
+		perso_detail(tp, "journal: outcome of %zu ChangeKey(s) not written: %s", n,
+		    dfi_strerror(e));
 		return e;
 	}
-	tp->commit_pending = 0;
+	tp->ncommits = 0;
 	return DFI_OK;
+}
+
+dfi_err
+perso_flush_end(struct tap *tp)
+{
+	if (tp->flush_ticket == 0)
+		return DFI_OK;
+	dfi_err e = dfi_journal_wait(tp->p->journal, tp->flush_ticket);
+	tp->flush_ticket = 0;
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: outcome of the tap's ChangeKeys not written: %s",
+		    dfi_strerror(e));
+	}
+	return e;
 }
 
 static dfi_err
@@ -234,8 +393,7 @@ change_app_key(struct tap *tp, int i, uint8_t kn)
 	e = perso_auth(tp, aid, by, as->keys[by].cur);
 	if (e != DFI_OK)
 		return e;
-	e = journaled_change_key(tp, i, kn, as->target[kn], by == kn ? NULL : as->keys[kn].cur,
-	    (uint8_t)(as->keys[kn].version < 0 ? 0 : as->keys[kn].version));
+	e = journaled_change_key(tp, i, kn, as->target[kn], by == kn ? NULL : as->keys[kn].cur);
 	if (e != DFI_OK)
 		return e;
 	as->keys[kn].cur = as->target[kn];
@@ -270,8 +428,7 @@ run_step(struct tap *tp, const struct step *st)
 	case STEP_CHANGE_PICC_KEY:
 		e = perso_ensure_master(tp, -1);
 		if (e == DFI_OK)
-			e = journaled_change_key(tp, -1, 0, tp->picc_target, NULL,
-			    (uint8_t)(tp->picc.version < 0 ? 0 : tp->picc.version));
+			e = journaled_change_key(tp, -1, 0, tp->picc_target, NULL);
 		if (e == DFI_OK) {
 			tp->picc.cur = tp->picc_target;
 			tp->picc.version = dfi_cardkey_version(tp->picc_target);
@@ -305,6 +462,9 @@ perso_execute(struct tap *tp)
 		const struct step *st = &tp->steps[i];
 		perso_step_name(tp, st, name, sizeof(name));
 		perso_event(tp, "step %zu/%zu: %s", i + 1, tp->nsteps, name);
+		tp->cur_step = i;
+		if (i + 1 < tp->nsteps)
+			prefetch_intent(tp, i + 1);
 		dfi_err e = run_step(tp, st);
 		if (e != DFI_OK) {
 			if (tp->res->detail[0] == '\0')

@@ -220,12 +220,16 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 		perso_event(tp, "card %s: %zu step(s) to do", hex, tp->nsteps);
 		e = perso_execute(tp);
 	}
-	/* Even after a tear: a ChangeKey the card confirmed is committed. */
-	dfi_err fe = perso_flush_commit(tp);
+	/* Even after a tear: a ChangeKey the card confirmed is committed. The
+	 * batch is written while the card is verified. */
+	dfi_err fe = perso_flush_begin(tp);
 	if (e == DFI_OK)
 		e = fe;
 	if (e == DFI_OK)
 		e = perso_verify(tp);
+	fe = perso_flush_end(tp);
+	if (e == DFI_OK)
+		e = fe;
 	if (e == DFI_OK) {
 		res->outcome = (tp->progressed && tp->nsteps > 0) || res->intents_resolved > 0 ?
 		    DFI_PERSO_RESUMED :

@@ -10,6 +10,7 @@
 
 #define PERSO_MAX_INTENTS 32
 #define PERSO_MAX_STEPS 256
+#define PERSO_MAX_COMMITS 16
 /* Key settings a new application gets until its final ones: everything
  * allowed, keys changed with the master key. */
 #define PERSO_CREATE_KS 0x0F
@@ -117,11 +118,22 @@ struct tap {
 	int progressed;          /* an earlier tap had begun (resumed) */
 	int journal_failed;      /* a journal append failed: stop everything */
 	uint64_t apdus0;
-	/* A ChangeKey the card confirmed whose commit is not appended yet: it
-	 * goes out with the next intent (one checkpoint signature and one
-	 * fdatasync instead of two) or at the end of the tap. */
-	int commit_pending;
-	uint64_t commit_seq;
+	/* ChangeKeys the card confirmed whose commits are not appended yet:
+	 * they go out with the next journal batch (one checkpoint signature
+	 * and one fdatasync for all) or at the end of the tap. */
+	uint64_t commits[PERSO_MAX_COMMITS];
+	size_t ncommits;
+	/* The intent of the next ChangeKey step, queued while the step before
+	 * it talks to the card, so that the journal's signature and fdatasync
+	 * overlap the card's time; the ChangeKey waits until it is durable. */
+	struct {
+		int valid;
+		size_t step;
+		uint64_t seq, ticket;
+		dfi_jrec rec;
+	} pf[2]; /* the current step's and the next one's */
+	size_t cur_step;
+	uint64_t flush_ticket;   /* the end of the tap's batch, 0 if none */
 };
 
 /* perso.c */
@@ -170,7 +182,10 @@ void perso_step_name(const struct tap *tp, const struct step *s, char *buf, size
 /* exec.c */
 dfi_err perso_execute(struct tap *tp);
 /* Appends the pending commit, if any (every tap calls it before it ends). */
-dfi_err perso_flush_commit(struct tap *tp);
+/* End of a tap: queues the pending commits (and the abort of a queued
+ * intent whose ChangeKey was never sent), then waits for them. */
+dfi_err perso_flush_begin(struct tap *tp);
+dfi_err perso_flush_end(struct tap *tp);
 
 /* verify.c */
 dfi_err perso_verify(struct tap *tp);

@@ -247,6 +247,19 @@ void dfi_journal_close(dfi_journal *j);
  * to recover). */
 dfi_err dfi_journal_append(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs);
 
+/* The same in two halves, so that the fdatasync overlaps other work (the
+ * card's time): dfi_journal_append_async() checks and queues the records
+ * (they are in the index at once, exactly as after dfi_journal_append) and
+ * returns a ticket; a thread of the handle, started on the first call,
+ * writes, signs and syncs queued batches; dfi_journal_wait() returns once
+ * the ticket's batch is durable under a signed checkpoint, or its error.
+ * Nothing covered by a ticket may be acted on (no ChangeKey sent) before
+ * dfi_journal_wait() said DFI_OK. Tickets are waited for in any order, by
+ * any thread; dfi_journal_close() still writes what was queued. */
+dfi_err dfi_journal_append_async(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs,
+    uint64_t *ticket);
+dfi_err dfi_journal_wait(dfi_journal *j, uint64_t ticket);
+
 /* Conveniences over dfi_journal_append(). station comes from the options. */
 dfi_err dfi_journal_intent(dfi_journal *j, const dfi_jrec *intent, uint64_t *seq);
 dfi_err dfi_journal_commit(dfi_journal *j, uint64_t intent_seq);

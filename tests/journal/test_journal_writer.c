@@ -532,6 +532,160 @@ START_TEST(failure_under_group_commit)
 }
 END_TEST
 
+/* ---- asynchronous appends ---------------------------------------------------- */
+
+/* An fdatasync that blocks until the test opens the gate: proves that
+ * dfi_journal_append_async() returns while the sync is still pending and
+ * that dfi_journal_wait() does not return before it is done. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int open, entered, done, fail;
+};
+
+static int
+g_fdatasync(void *c, int fd)
+{
+	struct gate *g = c;
+	pthread_mutex_lock(&g->mu);
+	g->entered++;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	int fail = g->fail;
+	pthread_mutex_unlock(&g->mu);
+	int r = fail ? -1 : fdatasync(fd);
+	if (fail)
+		errno = EIO;
+	pthread_mutex_lock(&g->mu);
+	g->done++;
+	pthread_mutex_unlock(&g->mu);
+	return r;
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = 1;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_wait_entered(struct gate *g, int n)
+{
+	pthread_mutex_lock(&g->mu);
+	while (g->entered < n)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static dfi_journal *
+gate_journal(const char *d, struct gate *g, struct dfi_journal_io *io)
+{
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	*io = *dfi_journal_io_posix();
+	io->fdatasync = g_fdatasync;
+	io->ctx = g;
+	struct dfi_journal_opts o = base_opts;
+	o.io = io;
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
+	return j;
+}
+
+START_TEST(async_append_returns_before_the_sync_and_wait_after_it)
+{
+	char *d = jt_tmpdir();
+	struct gate g;
+	struct dfi_journal_io io;
+	memset(&g, 0, sizeof(g));
+	dfi_journal *j = gate_journal(d, &g, &io);
+	dfi_jrec a = jt_intent("04000000000011", 0x000001, 0, 0, 1);
+	dfi_jrec b = jt_intent("04000000000012", 0x000001, 0, 0, 1);
+	uint64_t sa, sb, ta, tb;
+	ck_assert_int_eq(dfi_journal_append_async(j, &a, 1, &sa, &ta), DFI_OK);
+	/* The flusher thread took the batch and is inside fdatasync. */
+	gate_wait_entered(&g, 1);
+	/* The index has the intent at once: a second intent for the key is
+	 * refused, a second batch queues behind the first. */
+	ck_assert_int_eq(dfi_journal_append_async(j, &a, 1, NULL, &tb), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(dfi_journal_append_async(j, &b, 1, &sb, &tb), DFI_OK);
+	ck_assert_uint_eq(sb, sa + 1);
+	ck_assert_uint_gt(tb, ta);
+	dfi_jrec open;
+	ck_assert_int_eq(dfi_journal_open_intent(j, &a.key, &open), DFI_OK);
+	pthread_mutex_lock(&g.mu);
+	ck_assert_int_eq(g.done, 0);
+	pthread_mutex_unlock(&g.mu);
+	gate_open(&g);
+	/* Waited out of order: the later ticket covers its batch only. */
+	ck_assert_int_eq(dfi_journal_wait(j, tb), DFI_OK);
+	ck_assert_int_eq(dfi_journal_wait(j, ta), DFI_OK);
+	pthread_mutex_lock(&g.mu);
+	ck_assert_int_ge(g.done, 2);
+	pthread_mutex_unlock(&g.mu);
+	ck_assert_int_eq(dfi_journal_wait(j, tb + 1), DFI_E_INVALID_ARG); /* never issued */
+	ck_assert_int_eq(dfi_journal_wait(j, 0), DFI_E_INVALID_ARG);
+	/* A commit queued and never waited for is still written by close. */
+	dfi_jrec c;
+	memset(&c, 0, sizeof(c));
+	c.type = DFI_JREC_COMMIT;
+	c.intent = sa;
+	c.observed_version = -1;
+	uint64_t tc;
+	ck_assert_int_eq(dfi_journal_append_async(j, &c, 1, NULL, &tc), DFI_OK);
+	dfi_journal_close(j);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_uint_eq(res.records, 4);
+	ck_assert_uint_eq(res.covered, 4);
+	ck_assert_uint_eq(res.commits, 1);
+	ck_assert_uint_eq(res.unresolved, 1);
+	pthread_mutex_destroy(&g.mu);
+	pthread_cond_destroy(&g.cv);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
+START_TEST(async_sync_failure_reaches_the_waiter_and_kills_the_handle)
+{
+	char *d = jt_tmpdir();
+	struct gate g;
+	struct dfi_journal_io io;
+	memset(&g, 0, sizeof(g));
+	g.fail = 1;
+	dfi_journal *j = gate_journal(d, &g, &io);
+	dfi_jrec a = jt_intent("04000000000021", 0x000001, 0, 0, 1);
+	dfi_jrec b = jt_intent("04000000000022", 0x000001, 0, 0, 1);
+	uint64_t ta, tb;
+	ck_assert_int_eq(dfi_journal_append_async(j, &a, 1, NULL, &ta), DFI_OK);
+	gate_open(&g);
+	ck_assert_int_eq(dfi_journal_wait(j, ta), DFI_E_IO);
+	/* the handle is dead: nothing more is queued or written */
+	ck_assert_int_eq(dfi_journal_append_async(j, &b, 1, NULL, &tb), DFI_E_IO);
+	ck_assert_int_eq(dfi_journal_intent(j, &b, NULL), DFI_E_IO);
+	dfi_journal_close(j);
+	/* written but unacknowledged: the reopened journal still has the
+	 * intent open (a card would be probed), and it verifies */
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	dfi_jrec open;
+	ck_assert_int_eq(dfi_journal_open_intent(j, &a.key, &open), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open_intent(j, &b.key, &open), DFI_E_NOT_FOUND);
+	dfi_journal_close(j);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	pthread_mutex_destroy(&g.mu);
+	pthread_cond_destroy(&g.cv);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -549,6 +703,8 @@ main(void)
 	tcase_add_test(tc, short_write_then_eio_fails_the_append);
 	tcase_add_test(tc, eio_on_fdatasync_fails_the_append);
 	tcase_add_test(tc, failure_under_group_commit);
+	tcase_add_test(tc, async_append_returns_before_the_sync_and_wait_after_it);
+	tcase_add_test(tc, async_sync_failure_reaches_the_waiter_and_kills_the_handle);
 	suite_add_tcase(s, tc);
 	return dfi_run_suite(s);
 }

@@ -127,7 +127,10 @@ pf_journal_verifies(struct pfix *f)
 	ck_assert_uint_eq(res.findings, 0);
 	ck_assert_uint_eq(open, 0);
 	ck_assert_uint_eq(res.unresolved, 0);
-	return (unsigned)res.intents;
+	/* An intent queued ahead of its ChangeKey by a tap that ended first is
+	 * aborted "not sent": it never reached a card. */
+	ck_assert_uint_ge(res.intents, res.aborts);
+	return (unsigned)(res.intents - res.aborts);
 }
 
 dfi_sim *

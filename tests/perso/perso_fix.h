@@ -28,7 +28,8 @@ void pf_remove_root(void);
 void pf_open(struct pfix *f, const char *profile_name);
 void pf_close(struct pfix *f);
 /* A journal verifying with the token's public key, with no unresolved
- * intent; returns the number of intents it holds. */
+ * intent; returns the number of intents it holds that were not aborted
+ * (none of these tests has a card refuse a ChangeKey). */
 unsigned pf_journal_verifies(struct pfix *f);
 dfi_sim *pf_card(uint64_t seed, const char *image);
 

@@ -20,7 +20,7 @@
 struct tear_guard {
 	dfi_transport *inner;
 	const char *jfile;      /* the current station's journal.log */
-	const struct tear_jtrack *track; /* its I/O, NULL when not tracked */
+	struct tear_jtrack *track; /* its I/O, NULL when not tracked */
 	struct tear_env *env;
 	uint8_t uid[DFI_SIM_UID_LEN];
 	int64_t aid;            /* selected application, -1 unknown */
@@ -74,8 +74,44 @@ on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 		    (unsigned long long)line, dfi_strerror(code), msg);
 }
 
-/* The two-phase rule, checked on the journal file as it is on disk when
- * the ChangeKey is about to leave. */
+/* The first limit bytes of a file (all of it when shorter). */
+static uint8_t *
+read_prefix(const char *path, uint64_t limit, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0;
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		if (n == cap) {
+			size_t nc = cap ? 2 * cap : 65536;
+			uint8_t *q = realloc(buf, nc);
+			if (q == NULL) {
+				free(buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = q;
+			cap = nc;
+		}
+		size_t want = cap - n;
+		if ((uint64_t)n + want > limit)
+			want = (size_t)(limit - n);
+		if (want == 0)
+			break;
+		size_t got = fread(buf + n, 1, want, f);
+		n += got;
+		if (got < want)
+			break;
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* The two-phase rule, checked on the journal file as it is durable on disk
+ * when the ChangeKey is about to leave. */
 static void
 check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 {
@@ -94,7 +130,19 @@ check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 		violation(g, "ChangeKey with no journal attached");
 		return;
 	}
-	if (g->track != NULL && g->track->ndirty != 0) {
+	/* What is durable: the journal file up to its last completed sync, and
+	 * no other journal file (quarantine, temporary) written unsynced. */
+	uint64_t limit = UINT64_MAX;
+	unsigned other_dirty = 0;
+	if (g->track != NULL) {
+		struct tear_jtrack *t = g->track;
+		pthread_mutex_lock(&t->mu);
+		other_dirty = t->ndirty;
+		if (t->log_fd >= 0)
+			limit = t->log_synced;
+		pthread_mutex_unlock(&t->mu);
+	}
+	if (other_dirty != 0) {
 		violation(g, "ChangeKey aid %06X key %u while the journal has writes not yet synced",
 		    (unsigned)g->aid, capdu[5] & 0x0F);
 		return;
@@ -114,7 +162,10 @@ check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 	o.unresolved = on_unresolved;
 	o.ctx = &f;
 	struct dfi_jverify_result res;
-	dfi_err r = dfi_journal_verify_file(g->jfile, &o, &res);
+	size_t len = 0;
+	uint8_t *buf = read_prefix(g->jfile, limit, &len);
+	dfi_err r = buf == NULL ? DFI_E_IO : dfi_journal_verify_buf(buf, len, &o, &res);
+	free(buf);
 	if (r != DFI_OK)
 		violation(g, "ChangeKey aid %06X key %u: journal does not verify: %s (%s)",
 		    (unsigned)f.aid, f.keyno, dfi_strerror(r), f.finding);
@@ -234,6 +285,7 @@ px(void *c)
 	return ((struct tear_jtrack *)c)->posix;
 }
 
+/* Caller holds t->mu. */
 static void
 undirty(struct tear_jtrack *t, int fd)
 {
@@ -252,49 +304,94 @@ t_open(void *c, const char *p, int f, mode_t m)
 static int
 t_openat(void *c, int d, const char *p, int f, mode_t m)
 {
-	return px(c)->openat(px(c)->ctx, d, p, f, m);
+	struct tear_jtrack *t = c;
+	int fd = px(c)->openat(px(c)->ctx, d, p, f, m);
+	struct stat st;
+	if (fd >= 0 && strcmp(p, DFI_JOURNAL_FILE) == 0 && fstat(fd, &st) == 0) {
+		/* What is there at open was written and synced before. */
+		pthread_mutex_lock(&t->mu);
+		t->log_fd = fd;
+		t->log_written = t->log_synced = (uint64_t)st.st_size;
+		pthread_mutex_unlock(&t->mu);
+	}
+	return fd;
 }
 static ssize_t
 t_pwrite(void *c, int fd, const void *b, size_t n, off_t o)
 {
 	struct tear_jtrack *t = c;
+	ssize_t w = px(c)->pwrite(px(c)->ctx, fd, b, n, o);
+	pthread_mutex_lock(&t->mu);
 	t->writes++;
-	unsigned i;
-	for (i = 0; i < t->ndirty && t->dirty[i] != fd; i++)
-		;
-	if (i == t->ndirty && t->ndirty < 8)
-		t->dirty[t->ndirty++] = fd;
-	return px(c)->pwrite(px(c)->ctx, fd, b, n, o);
+	if (fd == t->log_fd) {
+		if (w > 0 && (uint64_t)o + (uint64_t)w > t->log_written)
+			t->log_written = (uint64_t)o + (uint64_t)w;
+	} else {
+		unsigned i;
+		for (i = 0; i < t->ndirty && t->dirty[i] != fd; i++)
+			;
+		if (i == t->ndirty && t->ndirty < 8)
+			t->dirty[t->ndirty++] = fd;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return w;
 }
 static ssize_t
 t_pread(void *c, int fd, void *b, size_t n, off_t o)
 {
 	return px(c)->pread(px(c)->ctx, fd, b, n, o);
 }
+/* A completed sync makes durable what was written before it began. */
+static int
+synced(struct tear_jtrack *t, int fd, int r, uint64_t written)
+{
+	if (r != 0)
+		return r;
+	pthread_mutex_lock(&t->mu);
+	t->syncs++;
+	if (fd == t->log_fd) {
+		if (written > t->log_synced)
+			t->log_synced = written;
+	} else {
+		undirty(t, fd);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return r;
+}
+static uint64_t
+written_now(struct tear_jtrack *t)
+{
+	pthread_mutex_lock(&t->mu);
+	uint64_t w = t->log_written;
+	pthread_mutex_unlock(&t->mu);
+	return w;
+}
 static int
 t_fdatasync(void *c, int fd)
 {
-	int r = px(c)->fdatasync(px(c)->ctx, fd);
-	if (r == 0) {
-		((struct tear_jtrack *)c)->syncs++;
-		undirty(c, fd);
-	}
-	return r;
+	uint64_t w = written_now(c);
+	return synced(c, fd, px(c)->fdatasync(px(c)->ctx, fd), w);
 }
 static int
 t_fsync(void *c, int fd)
 {
-	int r = px(c)->fsync(px(c)->ctx, fd);
-	if (r == 0) {
-		((struct tear_jtrack *)c)->syncs++;
-		undirty(c, fd);
-	}
-	return r;
+	uint64_t w = written_now(c);
+	return synced(c, fd, px(c)->fsync(px(c)->ctx, fd), w);
 }
 static int
 t_ftruncate(void *c, int fd, off_t l)
 {
-	return px(c)->ftruncate(px(c)->ctx, fd, l);
+	struct tear_jtrack *t = c;
+	int r = px(c)->ftruncate(px(c)->ctx, fd, l);
+	pthread_mutex_lock(&t->mu);
+	if (r == 0 && fd == t->log_fd) {
+		if (t->log_written > (uint64_t)l)
+			t->log_written = (uint64_t)l;
+		if (t->log_synced > (uint64_t)l)
+			t->log_synced = (uint64_t)l;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return r;
 }
 static int
 t_flock(void *c, int fd, int op)
@@ -304,9 +401,15 @@ t_flock(void *c, int fd, int op)
 static int
 t_close(void *c, int fd)
 {
+	struct tear_jtrack *t = c;
 	/* A written file closed unsynced stays unsynced: keep the mark only
 	 * while the descriptor lives (its number may be reused). */
-	undirty(c, fd);
+	pthread_mutex_lock(&t->mu);
+	if (fd == t->log_fd)
+		t->log_fd = -1;
+	else
+		undirty(t, fd);
+	pthread_mutex_unlock(&t->mu);
 	return px(c)->close(px(c)->ctx, fd);
 }
 static int
@@ -324,6 +427,8 @@ static void
 track_init(struct tear_jtrack *t)
 {
 	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->mu, NULL);
+	t->log_fd = -1;
 	t->posix = dfi_journal_io_posix();
 	t->io = (struct dfi_journal_io){ t_open, t_openat, t_pwrite, t_pread, t_fdatasync, t_fsync,
 		t_ftruncate, t_flock, t_close, t_renameat, t_mkdirat, t };

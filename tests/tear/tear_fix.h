@@ -18,6 +18,7 @@
 #define DFI_TEAR_FIX_H
 
 #include <check.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -104,9 +105,17 @@ uint64_t tear_guard_change_key_at(const struct tear_card *c, unsigned i);
 struct tear_jtrack {
 	struct dfi_journal_io io;
 	const struct dfi_journal_io *posix;
-	int dirty[8];           /* fds written since their last (fdata)sync */
+	/* The journal writes from its own thread (asynchronous appends) while
+	 * the guard looks from the card's: everything below under mu. */
+	pthread_mutex_t mu;
+	int dirty[8];           /* other fds written since their last (fdata)sync */
 	unsigned ndirty;
 	unsigned long writes, syncs;
+	/* journal.log: the end of what was written, and of what a completed
+	 * (fdata)sync made durable; a ChangeKey's intent must lie in the
+	 * durable part. */
+	int log_fd;             /* -1: not open */
+	uint64_t log_written, log_synced;
 };
 
 struct tear_station {

@@ -3,7 +3,8 @@
  * a durable intent": show that it does see what it must. A ChangeKey APDU
  * sent by hand through it is a violation without an intent, is accepted
  * once a signed intent for that card, application and key is in the
- * journal, is a violation again while the journal has unsynced writes, and
+ * journal, is a violation again while another journal file has unsynced
+ * writes or while the intent's batch is written but not yet synced, and
  * after the intent is committed.
  */
 #include <stdio.h>
@@ -57,24 +58,37 @@ START_TEST(guard_sees_violations)
 	snprintf(in.key_label, sizeof(in.key_label), "picc-master");
 	in.key_gen = 2;
 	uint64_t seq;
+	ck_assert_int_eq(k.s.track.log_synced, k.s.track.log_written);
+	uint64_t before = k.s.track.log_synced;
 	ck_assert_int_eq(dfi_journal_intent(k.s.j, &in, &seq), DFI_OK);
+	ck_assert_uint_gt(k.s.track.log_synced, before);
 	send_change_key(&k.c, 0x80);
 	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 1);
 
-	/* Pretend the journal wrote without syncing. */
+	/* Pretend another journal file was written without syncing. */
 	k.s.track.dirty[0] = 1000;
 	k.s.track.ndirty = 1;
 	send_change_key(&k.c, 0x80);
 	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 2);
 	k.s.track.ndirty = 0;
 
-	ck_assert_int_eq(dfi_journal_commit(k.s.j, seq), DFI_OK);
+	/* Pretend the intent's batch was written but its fdatasync had not
+	 * completed: the durable part of journal.log ends before it. */
+	uint64_t synced = k.s.track.log_synced;
+	k.s.track.log_synced = before;
+	send_change_key(&k.c, 0x80);
+	ck_assert_uint_eq(tear_guard_violations(&k.c, first, sizeof(first)), 3);
+	k.s.track.log_synced = synced;
 	send_change_key(&k.c, 0x80);
 	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 3);
+
+	ck_assert_int_eq(dfi_journal_commit(k.s.j, seq), DFI_OK);
+	send_change_key(&k.c, 0x80);
+	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 4);
 	/* Another key number of the same application: never intended. */
 	ck_assert_int_eq(dfi_journal_intent(k.s.j, &in, &seq), DFI_OK);
 	send_change_key(&k.c, 0x81);
-	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 4);
+	ck_assert_uint_eq(tear_guard_violations(&k.c, NULL, 0), 5);
 	ck_assert_int_eq(dfi_journal_abort(k.s.j, seq, "test"), DFI_OK);
 
 	tear_case_close(&k);

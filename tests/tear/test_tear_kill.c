@@ -328,10 +328,17 @@ START_TEST(kill_every_step)
 		kill_case(&e, &t, &n, "apdu-before", k, 0);
 	for (unsigned long k = 1; k <= apdus; k++)
 		kill_case(&e, &t, &n, "apdu-after", k, 0);
+	/* The journal signs and writes queued batches in its own thread, and
+	 * batches queued while one is being written go out together: a run
+	 * can make fewer signing calls and journal writes than the clean one
+	 * counted. Those kill points past the end of a run are not reached. */
+	unsigned before_merged = n.not_reached;
 	for (unsigned long k = 1; k <= p11; k++)
 		kill_case(&e, &t, &n, "p11", k, 0);
 	for (unsigned long k = 1; k <= jwrites; k++)
 		kill_case(&e, &t, &n, "journal", k, 0);
+	unsigned merged = n.not_reached - before_merged;
+	n.not_reached = before_merged;
 
 	/* Killed again while recovering: after each ChangeKey was executed by
 	 * the card (its intent open, no outcome), then at every APDU of the
@@ -348,7 +355,12 @@ START_TEST(kill_every_step)
 	printf("kill: %u kill points not reached (besides the end of each of the %u sweeps), "
 	       "%u restarts quarantined a journal tail, %u recovery records\n",
 	    n.not_reached - nck, nck, n.quarantines, n.recovery_records);
+	printf("kill: %u PKCS#11 / journal-write kill points past the end of a run with merged batches\n",
+	    merged);
 	ck_assert_uint_eq(n.not_reached, nck);
+	/* At most every checkpoint of the tap merged away: its two signing
+	 * calls and its write. */
+	ck_assert_uint_le(merged, 3 * 7);
 	tear_tally_print(&t, "kill");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.recovered, t.cases);
