@@ -43,9 +43,15 @@ export SOFTHSM2_MODULE=${SOFTHSM2_MODULE:-$(ls /usr/lib/softhsm/libsofthsm2.so /
 tmp=$(mktemp -d /tmp/dfi-bench-sh.XXXXXX)
 shm=""
 [ -d /dev/shm ] && shm=$(mktemp -d /dev/shm/dfi-bench-sh.XXXXXX)
-reader_pid=""
+reader_pids=""
+stop_readers() {
+	local p
+	for p in $reader_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $reader_pids; do wait "$p" 2>/dev/null || true; done
+	reader_pids=""
+}
 cleanup() {
-	if [ -n "$reader_pid" ]; then kill "$reader_pid" 2>/dev/null || true; wait "$reader_pid" 2>/dev/null || true; fi
+	stop_readers
 	rm -rf "$tmp"
 	[ -z "$shm" ] || rm -rf "$shm"
 }
@@ -89,6 +95,11 @@ if [ -n "$shm" ]; then
 		--tag " (journal on tmpfs)" "${perso_args[@]}" | grep -v -e '| cards |' -e 'minimum APDUs' \
 		-e 'ChangeKey per card' -e 'bytes over the air' -e 'modeled card time' || status=1
 fi
+# A slower disk: 4 ms added to every journal fdatasync (the engine signs and
+# syncs the next intent while the card works, so the host share should not
+# move).
+"$bin/bench/bench_perso" --hsm-dir "$tmp/token" --dir "$tmp" --parts datasheet --fsync-delay-ms 4 \
+	--tag " (fdatasync +4 ms)" "${perso_args[@]}" | grep -e 'wall ms' -e 'host share' -e 'fdatasync per card' || status=1
 # A process of its own, so that ru_maxrss is this run's peak.
 run_perso --parts mem "${mem_args[@]}"
 
@@ -101,45 +112,78 @@ if [ "$pcsc" = 1 ] && [ "$(id -u)" != 0 ]; then
 	pcsc_row "1..16 readers pcscd+vpcd" "n/a (needs root for a private pcscd)"
 elif [ "$pcsc" = 1 ]; then
 	base_cpm=""
-	port=$((40000 + ($$ % 400) * 50))
+	# Below the kernel's ephemeral range (32768 and up by default): there an
+	# outgoing connection of one simulator may hold a port another pcscd's
+	# vpcd reader needs. At most 222 ports are used over the rounds.
+	port=$((20000 + ($$ % 100) * 100))
+	# pcsc-lite holds 16 reader slots and vpcd takes 2 per reader, so one
+	# pcscd carries at most 8 vpcd readers: 16 readers are two private pcscd
+	# with 8 each, driven by two bench_perso processes at once (a PC/SC
+	# client process talks to one pcscd). Real readers take one slot each.
+	per_pcscd=8
 	for n in 1 2 4 8 16; do
 		cards=0 secs=0 note=""
+		groups=$(( (n + per_pcscd - 1) / per_pcscd ))
 		for r in $(seq 1 "$rounds"); do
 			d=$tmp/pcsc-$n-$r
-			mkdir -p "$d"
-			DESFIRE_SIM=$bin/bin/desfire-sim setsid "$src/tools/desfire-sim/sim-reader.sh" --dir "$d" \
-				--port "$port" --name bench --readers "$n" -- --timing datasheet --no-fsync -q \
-				>"$d/sim-reader.log" 2>&1 &
-			reader_pid=$!
+			for g in $(seq 1 "$groups"); do
+				k=$(( n - (g - 1) * per_pcscd ))
+				[ "$k" -le "$per_pcscd" ] || k=$per_pcscd
+				mkdir -p "$d/g$g"
+				DESFIRE_SIM=$bin/bin/desfire-sim setsid "$src/tools/desfire-sim/sim-reader.sh" --dir "$d/g$g" \
+					--port "$port" --name bench --readers "$k" -- --timing datasheet --no-fsync -q \
+					>"$d/g$g/sim-reader.log" 2>&1 &
+				reader_pids="$reader_pids $!"
+				echo "$k" >"$d/g$g/want"
+				port=$((port + 2 * k + 2))
+			done
 			up=0
 			for _ in $(seq 1 100); do
-				if [ -S "$d/run/pcscd.comm" ]; then
-					up=$(readers_up "$d/run/pcscd.comm")
-					[ "$up" -ge "$n" ] && break
-				fi
+				up=0
+				for g in $(seq 1 "$groups"); do
+					[ -S "$d/g$g/run/pcscd.comm" ] || continue
+					u=$(readers_up "$d/g$g/run/pcscd.comm")
+					[ "$u" -le "$(cat "$d/g$g/want")" ] || u=$(cat "$d/g$g/want")
+					up=$((up + u))
+				done
+				[ "$up" -ge "$n" ] && break
 				sleep 0.2
 			done
 			if [ "$up" -lt "$n" ]; then
-				note="only $up of $n readers came up (pcsc-lite holds at most 16 reader slots; vpcd opens 2 per reader)"
+				note="only $up of $n readers came up"
 			else
-				out=$(PCSCLITE_CSOCK_NAME=$d/run/pcscd.comm timeout 600 "$bin/bench/bench_perso" \
-					--hsm-dir "$tmp/token" --dir "$tmp" --parts pcsc --pcsc bench 2>"$d/bench.err" || true)
-				raw=$(sed -n 's/.*\[raw \([0-9]*\) \([0-9]*\) \([0-9.]*\)\].*/\1 \2 \3/p' <<<"$out")
-				if [ -z "$raw" ] || [ "$(cut -d' ' -f1 <<<"$raw")" != "$(cut -d' ' -f2 <<<"$raw")" ]; then
-					note="failed: $(tail -n 1 "$d/bench.err" 2>/dev/null)"
-					status=1
-				else
+				# Processes started one second apart (SoftHSM2 may miss its
+				# token when two processes load it at the same instant), their
+				# cards all at once (--start-at).
+				bpids="" start=()
+				[ "$groups" = 1 ] || start=(--start-at "$(( $(date +%s) + groups + 2 ))")
+				for g in $(seq 1 "$groups"); do
+					[ "$g" = 1 ] || sleep 1
+					PCSCLITE_CSOCK_NAME=$d/g$g/run/pcscd.comm timeout 600 "$bin/bench/bench_perso" \
+						--hsm-dir "$tmp/token" --dir "$tmp" --parts pcsc --pcsc bench "${start[@]}" \
+						>"$d/g$g/bench.out" 2>"$d/g$g/bench.err" &
+					bpids="$bpids $!"
+				done
+				for p in $bpids; do wait "$p" || true; done
+				for g in $(seq 1 "$groups"); do
+					raw=$(sed -n 's/.*\[raw \([0-9]*\) \([0-9]*\) \([0-9.]*\)\].*/\1 \2 \3/p' "$d/g$g/bench.out")
+					if [ -z "$raw" ] || [ "$(cut -d' ' -f1 <<<"$raw")" != "$(cut -d' ' -f2 <<<"$raw")" ]; then
+						note="failed: $(tail -n 1 "$d/g$g/bench.err" 2>/dev/null)"
+						status=1
+						break
+					fi
 					cards=$((cards + $(cut -d' ' -f2 <<<"$raw")))
-					secs=$(awk -v a="$secs" -v b="$(cut -d' ' -f3 <<<"$raw")" 'BEGIN { print a + b }')
-				fi
+					# The groups ran at once: the round took the longest one.
+					rsecs=$(awk -v a="${rsecs:-0}" -v b="$(cut -d' ' -f3 <<<"$raw")" 'BEGIN { print (b > a ? b : a) }')
+				done
+				secs=$(awk -v a="$secs" -v b="${rsecs:-0}" 'BEGIN { print a + b }')
+				rsecs=0
 			fi
-			kill "$reader_pid" 2>/dev/null || true
-			wait "$reader_pid" 2>/dev/null || true
-			reader_pid=""
-			port=$((port + 2 * n + 2))
+			stop_readers
 			[ -n "$note" ] && break
 		done
 		fig=$(printf '%2d reader%s pcscd+vpcd, timing model' "$n" "$([ "$n" = 1 ] || echo s)")
+		[ "$groups" = 1 ] || fig="$fig ($groups pcscd x $per_pcscd readers, $groups processes)"
 		if [ -n "$note" ]; then
 			pcsc_row "$fig" "n/a ($note)"
 			continue

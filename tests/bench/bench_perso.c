@@ -15,15 +15,20 @@
  *              both modes, then one recovery tap): extra APDUs, card time
  *              and host time of the worst case against a clean card
  *   mem        16 readers, --mem-cards cards (default 1000), zero latency:
- *              peak RSS, RSS after card 100 and after the last card
+ *              peak RSS, RSS after card 100 and after the last card; the
+ *              heap in use (mallinfo2) and, of it, what this binary's own
+ *              code holds (heapcount.h), after card 100, after the last
+ *              card and after every handle is closed (the leak check)
  *   pcsc       --pcsc PREFIX: every PC/SC reader whose name starts with
  *              PREFIX and holds a card, one thread each, one card each
  *
  * Output: one markdown table row per figure on stdout
  * ("| part | figure | value |"); progress on stderr. tools/bench.sh runs
  * every part and prints the table. Exit 1 when a card does not end done. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -41,6 +46,7 @@
 #include "dfissue/perso.h"
 #include "dfissue/profile.h"
 #include "dfissue/transport.h"
+#include "heapcount.h"
 
 #define MAX_ROWS 64
 #define MAX_READERS 64
@@ -58,7 +64,39 @@ struct env {
 	size_t nrows;
 	int verbose;
 	const char *tag;        /* appended to the zero/datasheet part names */
+	struct dfi_journal_io jio; /* POSIX, with fdatasync timed */
 };
+
+/* The journal's fdatasync, timed: how much of the host's time per card is
+ * waiting for the disk (every journal append is one fdatasync, before the
+ * ChangeKey it covers may leave). Process-wide like the disk it measures. */
+static atomic_uint_fast64_t fsync_ns, fsync_calls;
+/* --fsync-delay-ms: added to every fdatasync, to see the engine on a disk
+ * slower than this one (set once before any journal opens). */
+static long fsync_delay_ms;
+/* --start-at: the pcsc part's timed section begins at this wall-clock time
+ * (seconds since the epoch), so that bench processes started one after the
+ * other (two pcscd for 16 readers) run their cards at the same time. */
+static double start_at;
+
+static int
+timed_fdatasync(void *ctx, int fd)
+{
+	const struct dfi_journal_io *posix = dfi_journal_io_posix();
+	struct timespec a, b;
+	(void)ctx;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int r = posix->fdatasync(posix->ctx, fd);
+	if (fsync_delay_ms > 0) {
+		struct timespec d = { fsync_delay_ms / 1000, (fsync_delay_ms % 1000) * 1000000L };
+		while (nanosleep(&d, &d) != 0 && errno == EINTR)
+			;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	atomic_fetch_add(&fsync_ns, (uint_fast64_t)((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec)));
+	atomic_fetch_add(&fsync_calls, 1);
+	return r;
+}
 
 static double
 now_s(void)
@@ -207,7 +245,7 @@ env_close(struct env *e)
 static dfi_journal *
 journal_new_at(struct env *e, const char *name, char *dir, size_t cap)
 {
-	struct dfi_journal_opts jo = { .station = "bench" };
+	struct dfi_journal_opts jo = { .station = "bench", .io = &e->jio };
 	dfi_journal *j;
 	dfi_err r;
 	snprintf(dir, cap, "%s/journal-%s-%d-%u", e->jbase, name, (int)getpid(), e->jserial++);
@@ -403,6 +441,7 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 	snprintf(pname, sizeof(pname), "%s%s", part, e->tag != NULL ? e->tag : "");
 	part = pname;
 	dfi_hsm_stats(e->hsm, &h0);
+	uint64_t fs_ns0 = atomic_load(&fsync_ns), fs_n0 = atomic_load(&fsync_calls);
 	double w0 = now_s(), c0 = cpu_s();
 	for (unsigned i = 0; i < ncards; i++) {
 		struct dfi_transport_stats ts;
@@ -422,6 +461,8 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 	double wall = now_s() - w0, cpu = cpu_s() - c0;
 	dfi_hsm_stats(e->hsm, &h1);
 	double n = ncards;
+	double fs_s = (double)(atomic_load(&fsync_ns) - fs_ns0) / 1e9;
+	double fs_n = (double)(atomic_load(&fsync_calls) - fs_n0);
 	double cps = (double)(journal_checkpoints(jdir) - cp0) / n;
 	if (timing == DFI_SIM_TIMING_NONE) {
 		row(part, "cards", "%u (one reader, simulator at zero latency, SoftHSM2)", ncards);
@@ -435,6 +476,8 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 		row(part, "minimum APDUs (dfi_perso_min_apdus)", "%u", dfi_perso_min_apdus(e->profile));
 		row(part, "ChangeKey per card", "%.1f", (double)keych / n);
 		row(part, "journal appends per card (checkpoint signature + fdatasync each)", "%.1f", cps);
+		row(part, "journal fdatasync per card", "%.2f ms (%.1f calls, %.2f ms each)",
+		    fs_s * 1e3 / n, fs_n / n, fs_n > 0 ? fs_s * 1e3 / fs_n : 0.0);
 		row(part, "bytes over the air per card", "%.0f (%.0f out, %.0f in)",
 		    (double)(bout + bin) / n, (double)bout / n, (double)bin / n);
 		row(part, "modeled card time per card (datasheet model, not slept)", "%.0f ms",
@@ -448,6 +491,10 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 		    in_card * 1e3 / n);
 		row(part, "host share of wall time", "%.2f %% (host ms per card %.1f = wall - time inside the card; goal < 2 %%)",
 		    100.0 * (wall - in_card) / wall, (wall - in_card) * 1e3 / n);
+		row(part, "journal fdatasync per card (the journal's thread, overlapping the card's time)",
+		    "%.1f ms (%.1f calls, %.2f ms each%s)", fs_s * 1e3 / n, fs_n / n,
+		    fs_n > 0 ? fs_s * 1e3 / fs_n : 0.0,
+		    fsync_delay_ms > 0 ? ", with the added delay" : "");
 		row(part, "wall over modeled card time", "+%.2f %% (host + the simulator's timer overshoot)",
 		    100.0 * (wall - card_s) / card_s);
 		row(part, "host CPU share of wall time", "%.2f %% (user+sys / wall)", 100.0 * cpu / wall);
@@ -468,8 +515,6 @@ struct shared {
 	atomic_uint next;
 	atomic_uint done;
 	atomic_int fails;
-	unsigned sample_at;        /* sample RSS when this many cards are done */
-	long rss_sample, rss_end;
 	pthread_mutex_t mu;
 };
 
@@ -500,16 +545,7 @@ worker_run(void *arg)
 		w->apdus += ts.apdus;
 		w->cards++;
 		card_free(&c);
-		unsigned d = atomic_fetch_add(&sh->done, 1) + 1;
-		if (d == sh->sample_at || d == sh->total) {
-			long kb = rss_kb();
-			pthread_mutex_lock(&sh->mu);
-			if (d == sh->sample_at)
-				sh->rss_sample = kb;
-			else
-				sh->rss_end = kb;
-			pthread_mutex_unlock(&sh->mu);
-		}
+		atomic_fetch_add(&sh->done, 1);
 	}
 	return NULL;
 }
@@ -579,26 +615,73 @@ part_scale(struct env *e, unsigned per_reader, const unsigned *readers, size_t n
 	return fails;
 }
 
+/* Memory at a quiet point: no card on a reader, no perso handle open; what
+ * is left is what the process keeps across cards. */
+struct memsample {
+	long rss_kb;
+	size_t heap;          /* the whole heap in use (mallinfo2) */
+	struct heapcount own; /* this binary's own live heap (heapcount.h) */
+};
+
+static void
+mem_sample(struct memsample *m)
+{
+	m->rss_kb = rss_kb();
+	m->heap = mallinfo2().uordblks;
+	heapcount_now(&m->own);
+}
+
 static int
 part_mem(struct env *e, unsigned ncards, unsigned nreaders)
 {
 	struct shared sh;
+	struct memsample m0, m1, m2;
+	int fails = 0;
+	/* Two runs over the same journal and HSM: cards 1..N, then N+1..last;
+	 * growth is measured between the two quiet points, so cards in flight
+	 * do not count. Counting starts before the journal opens, so that what
+	 * is left once it is closed is a leak. */
+	unsigned n1 = ncards >= 200 ? 100 : ncards / 2 > 0 ? ncards / 2 : 1;
+	unsigned n2 = ncards > n1 ? ncards - n1 : 0;
+	heapcount_start();
 	dfi_journal *j = journal_new(e, "mem");
-	long rss0 = rss_kb();
-	shared_init(&sh, e, j, 40, ncards, DFI_SIM_TIMING_NONE);
-	sh.sample_at = ncards >= 200 ? 100 : ncards / 2 > 0 ? ncards / 2 : 1;
+	mem_sample(&m0);
+	shared_init(&sh, e, j, 40, n1, DFI_SIM_TIMING_NONE);
 	double wall = run_parallel(&sh, nreaders);
+	fails += atomic_load(&sh.fails);
+	pthread_mutex_destroy(&sh.mu);
+	mem_sample(&m1);
+	m2 = m1;
+	if (n2 > 0) {
+		shared_init(&sh, e, j, 41, n2, DFI_SIM_TIMING_NONE);
+		wall += run_parallel(&sh, nreaders);
+		fails += atomic_load(&sh.fails);
+		pthread_mutex_destroy(&sh.mu);
+		mem_sample(&m2);
+	}
 	row("mem", "run", "%u readers, %u cards, zero latency, %.1f s (%.1f cards/s)", nreaders, ncards,
 	    wall, ncards / wall);
 	row("mem", "peak RSS (ru_maxrss)", "%.1f MB", (double)peak_rss_kb() / 1024.0);
 	row("mem", "RSS before / after card N / after the last", "%.1f / %.1f (N=%u) / %.1f MB",
-	    (double)rss0 / 1024.0, (double)sh.rss_sample / 1024.0, sh.sample_at, (double)sh.rss_end / 1024.0);
-	if (ncards > sh.sample_at)
+	    (double)m0.rss_kb / 1024.0, (double)m1.rss_kb / 1024.0, n1, (double)m2.rss_kb / 1024.0);
+	if (n2 > 0) {
 		row("mem", "RSS growth per card after card N", "%.0f bytes",
-		    1024.0 * (double)(sh.rss_end - sh.rss_sample) / (double)(ncards - sh.sample_at));
-	pthread_mutex_destroy(&sh.mu);
+		    1024.0 * (double)(m2.rss_kb - m1.rss_kb) / n2);
+		row("mem", "heap in use growth per card after card N (mallinfo2, every library)", "%.0f bytes",
+		    ((double)m2.heap - (double)m1.heap) / n2);
+		row("mem", "of it, dfissue's own heap growth per card (engine + simulator + bench)",
+		    "%.0f bytes, %.2f blocks (%.1f kB live after card N, %.1f kB after the last)",
+		    (double)(m2.own.bytes - m1.own.bytes) / n2,
+		    ((double)m2.own.blocks - (double)m1.own.blocks) / n2,
+		    (double)m1.own.bytes / 1024.0, (double)m2.own.bytes / 1024.0);
+	}
 	dfi_journal_close(j);
-	return atomic_load(&sh.fails);
+	struct heapcount left;
+	heapcount_now(&left);
+	heapcount_stop();
+	row("mem", "leak check: dfissue's heap left after closing the journal and every handle",
+	    "%" PRId64 " bytes in %" PRIu64 " blocks", left.bytes, left.blocks);
+	return fails + (left.bytes != 0 || left.blocks != 0);
 }
 
 /* ---- tear recovery cost ---------------------------------------------------------------- */
@@ -783,6 +866,18 @@ part_pcsc(struct env *e, const char *prefix)
 		dfi_journal_close(j);
 		return 1;
 	}
+	if (start_at > 0) {
+		struct timespec rt;
+		clock_gettime(CLOCK_REALTIME, &rt);
+		double wait = start_at - ((double)rt.tv_sec + (double)rt.tv_nsec / 1e9);
+		if (wait > 0) {
+			struct timespec d = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+			while (nanosleep(&d, &d) != 0 && errno == EINTR)
+				;
+		} else {
+			fprintf(stderr, "bench_perso: --start-at passed %.2f s ago: starting now\n", -wait);
+		}
+	}
 	double t0 = now_s();
 	for (size_t i = 0; i < k; i++)
 		pthread_create(&w[i].th, NULL, pworker_run, &w[i]);
@@ -825,6 +920,8 @@ usage(FILE *f)
 	    "usage: bench_perso [--parts LIST] [--cards N] [--datasheet-cards N] [--per-reader N]\n"
 	    "                   [--readers 1,2,4,8,16] [--mem-cards N] [--mem-readers N]\n"
 	    "                   [--tear-stride S] [--pcsc PREFIX] [--hsm-dir DIR] [--dir DIR] [--tag T] [-v]\n"
+	    "                   [--fsync-delay-ms MS]  (added to every journal fdatasync: a slower disk)\n"
+	    "                   [--start-at EPOCH]     (pcsc: begin the timed cards at this time)\n"
 	    "  parts: zero,datasheet,scale,tear,mem,pcsc (default zero,datasheet,scale,tear)\n");
 }
 
@@ -843,10 +940,14 @@ main(int argc, char **argv)
 		{ "tear-stride", required_argument, NULL, 's' }, { "pcsc", required_argument, NULL, 'p' },
 		{ "hsm-dir", required_argument, NULL, 'H' }, { "dir", required_argument, NULL, 'D' },
 		{ "tag", required_argument, NULL, 'T' },
+		{ "fsync-delay-ms", required_argument, NULL, 'F' },
+		{ "start-at", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int ch;
 
 	memset(&e, 0, sizeof(e));
+	e.jio = *dfi_journal_io_posix();
+	e.jio.fdatasync = timed_fdatasync;
 	while ((ch = getopt_long(argc, argv, "hv", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'P': parts = optarg; break;
@@ -861,6 +962,8 @@ main(int argc, char **argv)
 		case 'D': dir = optarg; break;
 		case 'v': e.verbose = 1; break;
 		case 'T': e.tag = optarg; break;
+		case 'F': fsync_delay_ms = strtol(optarg, NULL, 10); break;
+		case 'S': start_at = strtod(optarg, NULL); break;
 		case 'R': {
 			char *s = optarg, *end;
 			nr = 0;
@@ -880,8 +983,9 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || cards == 0 || ds_cards == 0 || per_reader == 0 || mem_cards == 0 ||
-	    mem_readers == 0 || mem_readers > MAX_READERS || stride == 0 || nr == 0) {
+	if (optind != argc || fsync_delay_ms < 0 || fsync_delay_ms > 10000 || cards == 0 ||
+	    ds_cards == 0 || per_reader == 0 || mem_cards == 0 || mem_readers == 0 ||
+	    mem_readers > MAX_READERS || stride == 0 || nr == 0) {
 		usage(stderr);
 		return 2;
 	}
