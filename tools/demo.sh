@@ -5,7 +5,7 @@
 #      the test master keys and the journal signing key;
 #   3. start a private pcscd with one vsmartcard virtual reader and a
 #      simulated factory DESFire card in it (desfire-sim), set to tear once:
-#      the answer to the card's 46th APDU -- a ChangeKey -- is lost and the
+#      the answer to the card's 47th APDU -- a ChangeKey -- is lost and the
 #      card leaves the field, coming back a second later;
 #   4. personalize it with profiles/reference.json through pcscd: the first
 #      tap is torn, the second resolves the journal's open intent by
@@ -47,10 +47,10 @@ e2e_token
 
 echo
 echo "== 2. private pcscd with the virtual reader \"$reader\" and a factory card"
-echo "   (desfire-sim: UID 04DE3000000001; tears at its 46th APDU, answer lost, back after 1 s)"
+echo "   (desfire-sim: UID 04DE3000000001; tears at its 47th APDU, answer lost, back after 1 s)"
 e2e_reader dfissue-demo
 e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid 04DE3000000001 --seed 1 -q \
-	--tear-at 46 --tear-mode after --reinsert-ms 1000
+	--tear-at 47 --tear-mode after --reinsert-ms 1000
 e2e_rig_start
 e2e_wait_cards 1
 echo "\$ dfissue readers"

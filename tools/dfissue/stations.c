@@ -79,7 +79,11 @@ stations_add(struct stations_spec *s, const char *spec)
 int
 stations_wanted(const struct stations_spec *s)
 {
-	return s->n > 1 || (s->n == 1 && is_pattern(s->spec[0]));
+	/* One PC/SC reader too: a station keeps the finished-UID guard (a card
+	 * put back takes no new batch row) and refuses another card while a
+	 * torn one is awaited. A single sim: reader keeps the plain loop (it
+	 * holds one card, and --tear-at works there only). */
+	return s->n > 1 || (s->n == 1 && strncmp(s->spec[0], "pcsc:", 5) == 0);
 }
 
 static int

@@ -24,8 +24,8 @@ struct stations_spec {
 
 /* Records one --reader; 0, or -1 (one line printed) when there are too many. */
 int stations_add(struct stations_spec *s, const char *spec);
-/* 1 when the readers need stations_run(): more than one --reader, or a
- * pattern (pcsc:* or any shell wildcard in a pcsc: name). */
+/* 1 when the readers are served by stations_run(): more than one --reader,
+ * or any pcsc: reader (a name or a pattern: pcsc:* or any shell wildcard). */
 int stations_wanted(const struct stations_spec *s);
 
 struct stations_config {
