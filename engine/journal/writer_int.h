@@ -1,0 +1,49 @@
+/* The journal writer's handle, shared by writer.c (create, open, close,
+ * queries) and append.c (appends, group commit, the flusher thread). */
+#ifndef DFI_JOURNAL_WRITER_INT_H
+#define DFI_JOURNAL_WRITER_INT_H
+
+#include <pthread.h>
+
+#include "jint.h"
+
+struct dfi_journal {
+	const struct dfi_journal_io *io;
+	int dirfd, fd;
+	dfi_signer *signer;
+	char origin[DFI_J_STR_MAX];
+	uint32_t key_id;
+	char station[DFI_J_STR_MAX];
+	int64_t (*now)(void *);
+	void *now_ctx;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	dfi_merkle tree;       /* durable tree */
+	uint64_t file_len;     /* durable end of file */
+	uint64_t next_seq;
+	jindex *ix;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t note_len;
+
+	/* the batch being gathered */
+	char *pbuf;
+	size_t plen, pcap;
+	uint8_t (*pleaf)[DFI_HASH_LEN];
+	size_t pn, pncap;
+	uint64_t enq_ticket, done_through, ok_through;
+	int leading;
+	dfi_err fatal;
+
+	/* Started by the first dfi_journal_append_async(): writes queued
+	 * batches while their callers go on (talking to a card), so the
+	 * fdatasync overlaps work that does not depend on it. */
+	pthread_t flusher;
+	int has_flusher, stopping;
+};
+
+/* Writes everything queued under one checkpoint and one fdatasync. Called
+ * with j->mu held and j->leading clear; returns with it held. */
+void jw_lead(dfi_journal *j);
+
+#endif
