@@ -114,7 +114,7 @@ elif [ "$pcsc" = 1 ]; then
 	base_cpm=""
 	# Below the kernel's ephemeral range (32768 and up by default): there an
 	# outgoing connection of one simulator may hold a port another pcscd's
-	# vpcd reader needs. At most 222 ports are used over the rounds.
+	# vpcd reader needs. Each round takes 74 ports (--rounds 3: 222).
 	port=$((20000 + ($$ % 100) * 100))
 	# pcsc-lite holds 16 reader slots and vpcd takes 2 per reader, so one
 	# pcscd carries at most 8 vpcd readers: 16 readers are two private pcscd
