@@ -67,9 +67,10 @@ struct env {
 	struct dfi_journal_io jio; /* POSIX, with fdatasync timed */
 };
 
-/* The journal's fdatasync, timed: how much of the host's time per card is
- * waiting for the disk (every journal append is one fdatasync, before the
- * ChangeKey it covers may leave). Process-wide like the disk it measures. */
+/* The journal's fdatasync, timed: the disk's time per card (one per batch
+ * of records; the journal's own thread waits for it while the card works,
+ * and a ChangeKey only waits for the batch of its intent). Process-wide
+ * like the disk it measures. */
 static atomic_uint_fast64_t fsync_ns, fsync_calls;
 /* --fsync-delay-ms: added to every fdatasync, to see the engine on a disk
  * slower than this one (set once before any journal opens). */
