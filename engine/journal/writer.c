@@ -203,7 +203,10 @@ walk_file(dfi_journal *j, const dfi_jpubkey *pk, struct jwalk *w, struct walkctx
 {
 	jwalk_init(w);
 	w->pub = pk;
-	w->verify_all = 0;
+	/* Every checkpoint's signature, not only the last: a covered line whose
+	 * checkpoint fails verification halts the writer (BRIEF §6). About one
+	 * Ed25519 verify per 500 records (bench_journal: open of 1,000,000). */
+	w->verify_all = 1;
 	w->ix = jindex_new();
 	w->record = walk_record;
 	w->finding = walk_finding;

@@ -229,7 +229,7 @@ struct dfi_journal_recovery {
 
 /* Opens DIR/journal.log for appending: takes the lock (DFI_E_JOURNAL_LOCKED
  * when another writer holds it), checks every covered record against the
- * checkpoints and the last checkpoint's signature (DFI_E_JOURNAL_CORRUPT /
+ * checkpoints and every checkpoint's signature (DFI_E_JOURNAL_CORRUPT /
  * DFI_E_JOURNAL_SIGNATURE halt: nothing is repaired), quarantines an
  * uncovered tail into DIR/quarantine/ and appends a recovery record, and
  * builds the index. rec may be NULL. */

@@ -195,7 +195,7 @@ bench_big(const char *base, dfi_signer *s, const dfi_jpubkey *pub, uint64_t reco
 	if ((e = dfi_journal_open(&j, d, s, &o, NULL)) != DFI_OK)
 		die("open", e);
 	double to = now_s() - t0;
-	printf("writer open of that journal (roots of all checkpoints, last signature, index): %.2f s\n", to);
+	printf("writer open of that journal (roots and signatures of all checkpoints, index): %.2f s\n", to);
 	dfi_journal_close(j);
 	jt_rmrf(d);
 	free(d);

@@ -686,6 +686,71 @@ START_TEST(async_sync_failure_reaches_the_waiter_and_kills_the_handle)
 }
 END_TEST
 
+/* A middle checkpoint re-signed by another key: every root still matches,
+ * only that signature is wrong. The writer's open checks every checkpoint
+ * signature and halts (nothing is repaired), as the verifier does. */
+START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
+{
+	char *d = jt_tmpdir();
+	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	dfi_jrec a = jt_intent("04000000000031", 0x000001, 0, 0, 1);
+	dfi_jrec b = jt_intent("04000000000032", 0x000001, 0, 0, 1);
+	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_journal_intent(j, &b, NULL), DFI_OK);
+	dfi_journal_close(j);
+
+	/* genesis, checkpoint, intent a, checkpoint (the middle one), intent b,
+	 * checkpoint */
+	char *path = jpath(d);
+	size_t n;
+	uint8_t *buf = jt_read(path, &n);
+	size_t cps[8], ncp = 0;
+	for (size_t i = 0; i < n && ncp < 8; i++)
+		if ((i == 0 || buf[i - 1] == '\n') && n - i > 11 && memcmp(buf + i, "checkpoint ", 11) == 0)
+			cps[ncp++] = i;
+	ck_assert_uint_eq(ncp, 3);
+	size_t s = cps[1] + 11, e = s;
+	while (e < n && buf[e] != '\n')
+		e++;
+	uint8_t note[DFI_J_NOTE_MAX + 4], other_note[DFI_J_NOTE_MAX];
+	ck_assert_uint_le((e - s) / 4 * 3, sizeof(note));
+	int nl = EVP_DecodeBlock(note, buf + s, (int)(e - s));
+	ck_assert_int_gt(nl, 0);
+	for (size_t k = e; k > s && buf[k - 1] == '='; k--)
+		nl--; /* EVP_DecodeBlock counts the padding */
+	dfi_checkpoint cp;
+	ck_assert_int_eq(dfi_note_open(note, (size_t)nl, g_pub, &cp), DFI_OK);
+	dfi_signer *other = jt_signer_new(DFI_SIG_ED25519);
+	size_t ol;
+	ck_assert_int_eq(dfi_note_sign(&cp, other, other_note, sizeof(other_note), &ol), DFI_OK);
+	dfi_signer_free(other);
+	char line[DFI_J_LINE_MAX];
+	size_t ll = (size_t)EVP_EncodeBlock((unsigned char *)line, other_note, (int)ol);
+	size_t tl = s + ll + (n - e);
+	uint8_t *t = malloc(tl);
+	memcpy(t, buf, s);
+	memcpy(t + s, line, ll);
+	memcpy(t + s + ll, buf + e, n - e);
+	jt_write(path, t, tl);
+
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_SIGNATURE);
+	size_t n2;
+	uint8_t *after = jt_read(path, &n2);
+	ck_assert_uint_eq(n2, tl);
+	ck_assert_int_eq(memcmp(after, t, tl), 0); /* nothing repaired */
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_E_JOURNAL_SIGNATURE);
+	free(after);
+	free(t);
+	free(buf);
+	free(path);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -705,6 +770,7 @@ main(void)
 	tcase_add_test(tc, failure_under_group_commit);
 	tcase_add_test(tc, async_append_returns_before_the_sync_and_wait_after_it);
 	tcase_add_test(tc, async_sync_failure_reaches_the_waiter_and_kills_the_handle);
+	tcase_add_test(tc, open_halts_on_a_middle_checkpoint_signed_by_another_key);
 	suite_add_tcase(s, tc);
 	return dfi_run_suite(s);
 }
