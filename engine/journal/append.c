@@ -244,17 +244,8 @@ outcome(dfi_journal *j, dfi_jrec_type t, uint64_t intent, const char *reason, in
     dfi_jmatch m)
 {
 	dfi_jrec r;
-	memset(&r, 0, sizeof(r));
-	r.type = t;
-	r.intent = intent;
-	r.observed_version = observed;
-	r.matched = m;
-	if (reason != NULL) {
-		if (strlen(reason) >= sizeof(r.reason))
-			return DFI_E_INVALID_ARG;
-		snprintf(r.reason, sizeof(r.reason), "%s", reason);
-	}
-	return dfi_journal_append(j, &r, 1, NULL);
+	dfi_err e = dfi_jrec_outcome(&r, t, intent, reason, observed, m);
+	return e != DFI_OK ? e : dfi_journal_append(j, &r, 1, NULL);
 }
 
 dfi_err dfi_journal_commit(dfi_journal *j, uint64_t s) { return outcome(j, DFI_JREC_COMMIT, s, NULL, -1, 0); }
@@ -262,8 +253,7 @@ dfi_err dfi_journal_commit(dfi_journal *j, uint64_t s) { return outcome(j, DFI_J
 dfi_err
 dfi_journal_abort(dfi_journal *j, uint64_t s, const char *reason)
 {
-	return reason == NULL || reason[0] == '\0' ? DFI_E_INVALID_ARG :
-	    outcome(j, DFI_JREC_ABORT, s, reason, -1, 0);
+	return outcome(j, DFI_JREC_ABORT, s, reason, -1, 0);
 }
 
 dfi_err

@@ -103,6 +103,26 @@ puttime(struct out *o, int64_t t)
 	put(o, b, (size_t)n);
 }
 
+dfi_err
+dfi_jrec_outcome(dfi_jrec *r, dfi_jrec_type t, uint64_t intent, const char *reason, int observed,
+    dfi_jmatch m)
+{
+	if (r == NULL || (t != DFI_JREC_COMMIT && t != DFI_JREC_ABORT && t != DFI_JREC_RESOLVE))
+		return DFI_E_INVALID_ARG;
+	if (t == DFI_JREC_ABORT && (reason == NULL || reason[0] == '\0'))
+		return DFI_E_INVALID_ARG;
+	if (reason != NULL && strlen(reason) >= sizeof(r->reason))
+		return DFI_E_INVALID_ARG;
+	memset(r, 0, sizeof(*r));
+	r->type = t;
+	r->intent = intent;
+	r->observed_version = observed;
+	r->matched = m;
+	if (reason != NULL)
+		memcpy(r->reason, reason, strlen(reason) + 1);
+	return DFI_OK;
+}
+
 const char *
 dfi_jrec_type_name(dfi_jrec_type t)
 {

@@ -53,26 +53,12 @@ static size_t
 with_commits(struct tap *tp, const dfi_jrec *extra, size_t nextra, dfi_jrec *out)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < tp->ncommits; i++) {
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].type = DFI_JREC_COMMIT;
-		out[n].intent = tp->commits[i];
-		out[n].observed_version = -1;
-		n++;
-	}
+	for (size_t i = 0; i < tp->ncommits; i++)
+		if (dfi_jrec_outcome(&out[n], DFI_JREC_COMMIT, tp->commits[i], NULL, -1, 0) == DFI_OK)
+			n++; /* cannot fail: a commit without a reason */
 	for (size_t i = 0; i < nextra; i++)
 		out[n++] = extra[i];
 	return n;
-}
-
-static void
-abort_rec(dfi_jrec *r, uint64_t seq, const char *reason)
-{
-	memset(r, 0, sizeof(*r));
-	r->type = DFI_JREC_ABORT;
-	r->intent = seq;
-	r->observed_version = -1;
-	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 }
 
 /* Queues the intent of step i (a ChangeKey) with the pending commits; the
@@ -135,8 +121,10 @@ durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
 	for (int k = 0; k < 2; k++)
 		if (k != hit && tp->pf[k].valid && tp->pf[k].step <= tp->cur_step) {
 			/* Queued for a state the plan no longer has: never sent. */
-			abort_rec(&extra[nextra++], tp->pf[k].seq, "not sent: superseded");
 			tp->pf[k].valid = 0;
+			if ((e = dfi_jrec_outcome(&extra[nextra++], DFI_JREC_ABORT, tp->pf[k].seq,
+			    "not sent: superseded", -1, 0)) != DFI_OK)
+				return e;
 		}
 	if (hit >= 0) {
 		tp->pf[hit].valid = 0;
@@ -217,22 +205,24 @@ dfi_err
 perso_flush_begin(struct tap *tp)
 {
 	dfi_jrec recs[PERSO_MAX_COMMITS + 2], extra[2];
-	size_t nextra = 0;
-	dfi_err e;
+	size_t nextra = 0, n;
+	dfi_err e = DFI_OK;
 
 	tp->flush_ticket = 0;
 	if (tp->journal_failed || tp->p->journal == NULL)
 		return DFI_OK; /* after a failed append the journal takes nothing more */
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2 && e == DFI_OK; k++)
 		if (tp->pf[k].valid) {
 			/* The tap ended before that ChangeKey: it never left the host. */
-			abort_rec(&extra[nextra++], tp->pf[k].seq, "not sent: the tap ended before it");
 			tp->pf[k].valid = 0;
+			e = dfi_jrec_outcome(&extra[nextra++], DFI_JREC_ABORT, tp->pf[k].seq,
+			    "not sent: the tap ended before it", -1, 0);
 		}
-	size_t n = with_commits(tp, extra, nextra, recs);
-	if (n == 0)
+	n = with_commits(tp, extra, nextra, recs);
+	if (e == DFI_OK && n == 0)
 		return DFI_OK;
-	e = dfi_journal_append_async(tp->p->journal, recs, n, NULL, &tp->flush_ticket);
+	if (e == DFI_OK)
+		e = dfi_journal_append_async(tp->p->journal, recs, n, NULL, &tp->flush_ticket);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: outcome of %zu ChangeKey(s) not written: %s", n,

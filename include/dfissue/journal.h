@@ -108,6 +108,12 @@ dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len)
  * line must be exactly what dfi_jrec_format() makes of the result. */
 dfi_err dfi_jrec_parse(const char *line, size_t len, dfi_jrec *rec);
 const char *dfi_jrec_type_name(dfi_jrec_type t);
+/* An outcome record (DFI_JREC_COMMIT, _ABORT or _RESOLVE) of intent seq
+ * intent, to append: observed and m matter for a resolve (else -1, 0); an
+ * abort needs a reason. DFI_E_INVALID_ARG for another type, an abort
+ * without a reason or a reason longer than the record holds. */
+dfi_err dfi_jrec_outcome(dfi_jrec *r, dfi_jrec_type t, uint64_t intent, const char *reason,
+    int observed, dfi_jmatch m);
 
 /* ---- Merkle tree (RFC 6962 / RFC 9162 §2.1) ------------------------------ */
 

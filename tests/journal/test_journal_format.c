@@ -199,6 +199,35 @@ START_TEST(record_rejects_non_canonical)
 }
 END_TEST
 
+START_TEST(outcome_records)
+{
+	dfi_jrec r;
+	char line[DFI_J_LINE_MAX + 1], reason[sizeof(r.reason) + 1];
+	size_t ll;
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_ABORT, 7, "not sent: superseded", -1, 0), DFI_OK);
+	ck_assert_int_eq(r.type, DFI_JREC_ABORT);
+	ck_assert_uint_eq(r.intent, 7);
+	ck_assert_str_eq(r.reason, "not sent: superseded");
+	r.time = 1;
+	snprintf(r.station, sizeof(r.station), "s");
+	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &ll), DFI_OK);
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, 9, NULL, 2, DFI_JMATCH_NEW), DFI_OK);
+	ck_assert_int_eq(r.observed_version, 2);
+	ck_assert_int_eq(r.matched, DFI_JMATCH_NEW);
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_COMMIT, 3, NULL, -1, 0), DFI_OK);
+	ck_assert_str_eq(r.reason, "");
+	/* refused: an abort without a reason, a reason that does not fit, not an outcome */
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_ABORT, 7, NULL, -1, 0), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_ABORT, 7, "", -1, 0), DFI_E_INVALID_ARG);
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_ABORT, 7, reason, -1, 0), DFI_E_INVALID_ARG);
+	reason[sizeof(r.reason) - 1] = '\0';
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_ABORT, 7, reason, -1, 0), DFI_OK);
+	ck_assert_int_eq(dfi_jrec_outcome(&r, DFI_JREC_INTENT, 7, NULL, -1, 0), DFI_E_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(note_go_sumdb_reference_vector)
 {
 	/* golang.org/x/mod/sumdb/note, note_test.go / package doc example:
@@ -276,6 +305,7 @@ main(void)
 	tcase_add_test(tc, merkle_every_proof_of_every_size);
 	tcase_add_test(tc, record_roundtrip_all_types);
 	tcase_add_test(tc, record_rejects_non_canonical);
+	tcase_add_test(tc, outcome_records);
 	tcase_add_test(tc, note_go_sumdb_reference_vector);
 	tcase_add_test(tc, note_ed25519_roundtrip);
 	tcase_add_test(tc, note_ecdsa_p256_roundtrip);
