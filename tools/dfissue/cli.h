@@ -36,6 +36,7 @@ int cmd_recover(int argc, char **argv);
  * CLI_HSM_LONGOPTS in the getopt_long table and offer each option to
  * cli_hsm_opt() first; it returns 1 when it consumed it. */
 struct dfi_hsm;
+struct dfi_signer;
 struct cli_hsm_opts {
 	const char *module, *token, *pin_file, *pin_env;
 	int allow_insecure;
@@ -59,6 +60,10 @@ int cli_usage_error(const char *cmd);
 /* Opens the HSM (token from --token, else $DFISSUE_TOKEN, else
  * fallback_uri); on failure prints one line and returns DFI_EXIT_FAIL. */
 int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);
+/* cli_hsm_open() and the journal signing key key_uri; on failure prints
+ * "<what>: journal key: ..." and leaves nothing open. */
+int cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *what,
+    struct dfi_hsm **h, struct dfi_signer **s);
 /* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */

@@ -80,18 +80,12 @@ j_init(int argc, char **argv)
 		return DFI_EXIT_USAGE;
 	}
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, NULL, &h);
+	dfi_signer *s;
+	int rc = cli_signer_open(&o, key, "journal init", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	dfi_signer *s = NULL;
-	dfi_err e = dfi_hsm_signer_new(h, key, &s);
-	if (e != DFI_OK) {
-		rc = cli_hsm_fail(h, "journal init: journal key", e);
-		dfi_hsm_free(h);
-		return rc;
-	}
 	struct dfi_journal_opts jo = { .station = station };
-	e = dfi_journal_create(argv[optind], origin, s, &jo);
+	dfi_err e = dfi_journal_create(argv[optind], origin, s, &jo);
 	if (e == DFI_E_INVALID_ARG)
 		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
 			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
@@ -190,16 +184,11 @@ j_recover(int argc, char **argv)
 	}
 	const char *dir = argv[optind];
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, NULL, &h);
+	dfi_signer *s;
+	int rc = cli_signer_open(&o, key, "journal recover", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	dfi_signer *s = NULL;
-	dfi_err e = dfi_hsm_signer_new(h, key, &s);
-	if (e != DFI_OK) {
-		rc = cli_hsm_fail(h, "journal recover: journal key", e);
-		dfi_hsm_free(h);
-		return rc;
-	}
+	dfi_err e;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, DFI_JOURNAL_FILE);
 	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path };

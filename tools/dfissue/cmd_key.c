@@ -95,6 +95,25 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	return e != DFI_OK ? hsm_error("opening the HSM", e, detail) : DFI_EXIT_OK;
 }
 
+int
+cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *what, dfi_hsm **h,
+    dfi_signer **s)
+{
+	char w[160];
+	*s = NULL;
+	int rc = cli_hsm_open(o, NULL, h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_err e = dfi_hsm_signer_new(*h, key_uri, s);
+	if (e != DFI_OK) {
+		snprintf(w, sizeof(w), "%s: journal key", what);
+		rc = cli_hsm_fail(*h, w, e);
+		dfi_hsm_free(*h);
+		*h = NULL;
+	}
+	return rc;
+}
+
 #define HSM_HELP                                                                          \
 	"HSM options:\n"                                                                  \
 	"  --module PATH|NAME   PKCS#11 module: a path, or a p11-kit module name\n"        \
