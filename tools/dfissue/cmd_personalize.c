@@ -273,104 +273,54 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 	fflush(stdout);
 }
 
-/* A card that just left mid-command can still look present for a moment
- * (pcscd notices removals ~400 ms late) and then refuse the connection:
- * wait again rather than give up. */
-static dfi_err
-wait_card(struct cli_reader *r, int wait_ms)
-{
-	struct timespec pause = { 0, 200 * 1000000L };
-	dfi_err e = DFI_E_NO_CARD;
-	for (int i = 0; i < 25; i++) {
-		e = dfi_transport_wait_card(r->t, wait_ms);
-		if (e != DFI_E_CARD_TORN && e != DFI_E_NO_CARD)
-			return e;
-		nanosleep(&pause, NULL);
-	}
-	return e;
-}
-
+/* A sim: reader holds one card: it is personalized, tapped again at once
+ * after a tear (three taps at most). PC/SC readers are served by
+ * stations.c, which waits for cards, tells them apart by UID and waits
+ * for a torn card to come back. */
 static int
-run(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
+run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 {
-	unsigned long n = 0, good = 0;
 	dfi_batch_row *row = NULL;
+	struct dfi_perso_result res;
 	struct dfi_diag diag;
 	dfi_err e;
-	int rc = DFI_EXIT_OK;
 
-	for (;;) {
-		struct dfi_perso_result res;
-		if (o->cards > 0 && n >= o->cards)
-			break;
-		if (r->sim != NULL && n >= 1)
-			break; /* a simulated reader holds one card */
-		if (b != NULL) {
-			e = dfi_batch_next(b, &row, &diag);
-			if (e != DFI_OK) {
-				cli_errorf("%s", diag.message);
-				rc = DFI_EXIT_FAIL;
-				break;
-			}
-			if (row == NULL) {
-				fprintf(stderr, "batch finished\n");
-				break;
-			}
+	if (b != NULL) {
+		e = dfi_batch_next(b, &row, &diag);
+		if (e != DFI_OK) {
+			cli_errorf("%s", diag.message);
+			return DFI_EXIT_FAIL;
 		}
-		n++;
-		if (o->cards > 0)
-			fprintf(stderr, "card %lu/%lu: waiting for a card on %s\n", n, o->cards,
-			    dfi_transport_name(r->t));
-		else
-			fprintf(stderr, "card %lu: waiting for a card on %s\n", n,
-			    dfi_transport_name(r->t));
-		int taps = 0;
-		for (;;) {
-			e = wait_card(r, o->wait_ms);
-			if (e != DFI_OK) {
-				cli_fail("waiting for a card", e);
-				dfi_batch_row_free(row);
-				return DFI_EXIT_FAIL;
-			}
-			e = dfi_perso_card(p, r->t, row, &res);
-			taps++;
-			if (e != DFI_OK) {
-				/* The journal failed: stop before any other card. */
-				report(o, n, row, &res);
-				cli_fail("journal", e);
-				dfi_batch_row_free(row);
-				return DFI_EXIT_FAIL;
-			}
-			if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
-				break;
-			fprintf(stderr, "card %lu: torn (%s): present the card again\n", n, res.detail);
-			/* Let the reader report the removal before waiting for the card. */
-			if (r->sim == NULL)
-				(void)dfi_transport_wait_removed(r->t, 2000);
-			/* A simulated card comes back at once; three tears in a row end it. */
-			if (r->sim != NULL && taps >= 3)
-				break;
-		}
-		report(o, n, row, &res);
-		if (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED)
-			good++;
-		else
-			rc = DFI_EXIT_FAIL;
-		dfi_batch_row_free(row);
-		row = NULL;
-		if (r->sim == NULL && (o->cards == 0 || n < o->cards)) {
-			fprintf(stderr, "card %lu: remove the card\n", n);
-			e = dfi_transport_wait_removed(r->t, -1);
-			if (e != DFI_OK && e != DFI_E_NO_CARD) {
-				cli_fail("waiting for the card to leave", e);
-				return DFI_EXIT_FAIL;
-			}
+		if (row == NULL) {
+			fprintf(stderr, "batch finished\n0 card(s), 0 done or resumed\n");
+			return DFI_EXIT_FAIL;
 		}
 	}
-	fprintf(stderr, "%lu card(s), %lu done or resumed\n", n, good);
-	if (n == 0)
-		rc = DFI_EXIT_FAIL;
-	return rc;
+	fprintf(stderr, "card 1: waiting for a card on %s\n", dfi_transport_name(r->t));
+	for (int taps = 1;; taps++) {
+		e = dfi_transport_wait_card(r->t, o->wait_ms);
+		if (e != DFI_OK) {
+			cli_fail("waiting for a card", e);
+			dfi_batch_row_free(row);
+			return DFI_EXIT_FAIL;
+		}
+		e = dfi_perso_card(p, r->t, row, &res);
+		if (e != DFI_OK) {
+			/* The journal failed. */
+			report(o, 1, row, &res);
+			cli_fail("journal", e);
+			dfi_batch_row_free(row);
+			return DFI_EXIT_FAIL;
+		}
+		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN || taps >= 3)
+			break;
+		fprintf(stderr, "card 1: torn (%s): present the card again\n", res.detail);
+	}
+	report(o, 1, row, &res);
+	dfi_batch_row_free(row);
+	int ok = res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED;
+	fprintf(stderr, "1 card(s), %d done or resumed\n", ok);
+	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 }
 
 int
@@ -411,7 +361,7 @@ cmd_personalize(int argc, char **argv)
 		}
 	}
 	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
-		/* Several readers or a pattern: one thread per reader (stations.c). */
+		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
 			.json = o.json };
@@ -425,7 +375,7 @@ cmd_personalize(int argc, char **argv)
 		if (rc == DFI_EXIT_OK)
 			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
 		if (rc == DFI_EXIT_OK)
-			rc = run(&o, p, &r, batch);
+			rc = run_sim(&o, p, &r, batch);
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
