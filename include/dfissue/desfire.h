@@ -34,6 +34,11 @@
  *  - EV2 (AuthenticateEV2First 0x71 / NonFirst 0x77): SesAuthENC/MAC keys,
  *    MACt (the even-numbered bytes of a CMAC) over command code, counter,
  *    TI, header and data; IVs from TI and counter; padding 0x80 00..
+ *  - EV2 in LRP mode (DESFire EV3, NTAG 424 DNA; the same commands with
+ *    PCDCap2.1 = 0x02: AuthenticateLRPFirst/NonFirst, NXP AN12304): the
+ *    same message layout, CMAC_LRP instead of CMAC and LRICB encryption
+ *    with a 32-bit counter (EncCtr) instead of CBC, both from
+ *    SesAuthMasterKey = CMAC_LRP(K, SV) (updated keys 0 and 1).
  */
 #ifndef DFISSUE_DESFIRE_H
 #define DFISSUE_DESFIRE_H
@@ -75,6 +80,12 @@ typedef enum dfi_df_authcmd {
 	DFI_DF_AUTH_AES = 0xAA,       /* AES keys */
 	DFI_DF_AUTH_EV2_FIRST = 0x71, /* AES keys; new TI, counter 0 */
 	DFI_DF_AUTH_EV2_NONFIRST = 0x77, /* AES keys; keeps TI and counter */
+	/* AuthenticateLRPFirst/NonFirst: 0x71/0x77 asking for LRP (PCDCap2.1
+	 * = 0x02), AES keys on a card switched to LRP mode. A card that answers
+	 * in AES mode fails them with DFI_E_UNSUPPORTED (it is not in LRP
+	 * mode); the session is then unauthenticated. */
+	DFI_DF_AUTH_LRP_FIRST = 0x171,
+	DFI_DF_AUTH_LRP_NONFIRST = 0x177, /* needs an LRP session; keeps TI and counter */
 } dfi_df_authcmd;
 
 /* Longest single data transfer (ReadData/WriteData/records) one call moves;
@@ -98,6 +109,9 @@ void dfi_desfire_set_rng(dfi_desfire *d, dfi_desfire_rng_fn fn, void *arg);
 void dfi_desfire_reset(dfi_desfire *d);
 
 dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d);
+/* 1 when the current EV2 session runs in LRP mode (AuthenticateLRPFirst/
+ * NonFirst), 0 otherwise. */
+int dfi_desfire_lrp(const dfi_desfire *d);
 /* The authenticated key number, or -1. */
 int dfi_desfire_auth_keyno(const dfi_desfire *d);
 uint32_t dfi_desfire_selected_aid(const dfi_desfire *d);
@@ -257,6 +271,10 @@ struct dfi_df_session {
 	uint8_t ti[4];                /* EV2 */
 	uint16_t cmd_ctr;             /* EV2 */
 	uint32_t aid;                 /* selected application */
+	/* EV2 in LRP mode: enc_key holds SesAuthMasterKey (mac_key unused),
+	 * lrp_ctr the LRICB encryption counter EncCtr. */
+	uint8_t lrp;
+	uint32_t lrp_ctr;
 };
 dfi_err dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s);
 /* Copies the session out, session keys included: for vector checks and
@@ -278,6 +296,13 @@ dfi_err dfi_desfire_sm_unwrap(dfi_desfire *d, dfi_df_comm mode, const uint8_t *r
  * (SV1/SV2 of the EV2 data sheet §9.1.7), CMACs computed with key. */
 dfi_err dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t rnda[16],
     const uint8_t rndb[16], uint8_t enc[16], uint8_t mac[16]);
+/* LRP: SesAuthMasterKey = CMAC_LRP(key, SV), SV = 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] || RndA[7..0]
+ * || 96 69 (byte 15 first). The card key's part is one ECB operation by its
+ * holder (dfi_lrp_init_cardkey); SesAuthMACKey and SesAuthENCKey are its
+ * LRP updated keys 0 and 1. */
+dfi_err dfi_df_lrp_session_master(const dfi_cardkey *key, const uint8_t rnda[16],
+    const uint8_t rndb[16], uint8_t master[16]);
 /* EV1/D40 session key from RndA and RndB (key type of the card key). */
 dfi_err dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *rnda, const uint8_t *rndb,
     uint8_t *out, size_t *outlen);
