@@ -127,6 +127,9 @@ dfi_err df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen,
 
 dfi_err df_random(dfi_desfire *d, uint8_t *out, size_t len);
 
+/* SDM settings after a file's access rights (sdm_settings.c). */
+dfi_err df_parse_sdm(dfi_rd *r, struct dfi_df_sdm *s);
+
 /* One message of an authentication: the card must answer with status
  * want_sw2 and exactly want_len bytes (r holds DFI_APDU_MAX). */
 dfi_err df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len,

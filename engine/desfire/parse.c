@@ -136,6 +136,13 @@ dfi_df_parse_file_settings(const uint8_t *p, size_t len, struct dfi_df_file_sett
 			return DFI_E_CARD_PROTOCOL;
 		RD(dfi_rd_ptr(&r, &extra, 2u * fs->n_extra_access));
 	}
+	/* EV3 / NTAG 424 DNA: SDM settings when option bit 6 is set. */
+	if (fs->option & DFI_DF_FILE_OPTION_SDM) {
+		if (fs->type != DFI_DF_FILE_STD && fs->type != DFI_DF_FILE_BACKUP)
+			return DFI_E_CARD_PROTOCOL;
+		fs->sdm_enabled = 1;
+		RD(df_parse_sdm(&r, &fs->sdm));
+	}
 	return dfi_rd_end(&r);
 }
 

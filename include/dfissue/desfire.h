@@ -188,6 +188,47 @@ struct dfi_df_access {
 uint16_t dfi_df_access_encode(const struct dfi_df_access *a);
 void dfi_df_access_decode(uint16_t v, struct dfi_df_access *a);
 
+/* Secure Dynamic Messaging (DESFire EV3, NTAG 424 DNA): on every
+ * unauthenticated read of a data file the card mirrors, as ASCII hex, its
+ * UID and read counter (plain, or encrypted as PICC data with the meta-read
+ * key), part of the file encrypted and a MAC, all with keys derived from
+ * the file-read key and the counter (NXP AN12196). Offsets are bytes into
+ * the file; a field is present exactly when the options and rights call for
+ * it (dfi_df_sdm_validate). */
+#define DFI_DF_SDM_UID 0x80       /* mirror the UID */
+#define DFI_DF_SDM_CTR 0x40       /* mirror SDMReadCtr */
+#define DFI_DF_SDM_CTR_LIMIT 0x20 /* SDMReadCtrLimit */
+#define DFI_DF_SDM_ENC 0x10       /* SDMENCFileData */
+#define DFI_DF_SDM_ASCII 0x01     /* ASCII encoding (the only one) */
+#define DFI_DF_FILE_OPTION_SDM 0x40
+
+struct dfi_df_sdm {
+	uint8_t options;   /* DFI_DF_SDM_* */
+	uint8_t ctr_ret;   /* SDMCtrRet: key number, 0xE free, 0xF none */
+	uint8_t meta_read; /* SDMMetaRead: key number (PICC data encrypted), 0xE plain, 0xF none */
+	uint8_t file_read; /* SDMFileRead: key number (MAC, encrypted data), 0xF none */
+	uint32_t uid_offset;       /* meta_read 0xE, DFI_DF_SDM_UID */
+	uint32_t ctr_offset;       /* meta_read 0xE, DFI_DF_SDM_CTR */
+	uint32_t picc_offset;      /* meta_read a key */
+	uint32_t mac_input_offset; /* file_read a key */
+	uint32_t enc_offset;       /* file_read a key, DFI_DF_SDM_ENC */
+	uint32_t enc_length;       /* ASCII characters: 32 per 16-byte block */
+	uint32_t mac_offset;       /* file_read a key */
+	uint32_t ctr_limit;        /* DFI_DF_SDM_CTR_LIMIT */
+};
+
+/* Checks s against a data file of file_size bytes as the card does:
+ * known options, rights, which fields are present, every mirror inside the
+ * file and none overlapping, MAC input before the MAC, the encrypted part
+ * inside the MAC input. lrp: the card is in LRP mode (PICC data 48
+ * characters instead of 32). DFI_E_INVALID_ARG with what in why (may be
+ * NULL) when not. */
+dfi_err dfi_df_sdm_validate(const struct dfi_df_sdm *s, uint32_t file_size, int lrp,
+    char *why, size_t whycap);
+/* SDMOptions || SDMAccessRights || the present offsets, as ChangeFileSettings
+ * sends them after the file option and access rights. */
+dfi_err dfi_df_sdm_encode(const struct dfi_df_sdm *s, uint8_t *out, size_t cap, size_t *len);
+
 enum dfi_df_filetype {
 	DFI_DF_FILE_STD = 0,
 	DFI_DF_FILE_BACKUP = 1,
@@ -206,6 +247,9 @@ struct dfi_df_file_settings {
 	uint8_t limited_credit_enabled;       /* value files: the flags byte */
 	uint32_t record_size, max_records, cur_records; /* record files */
 	uint8_t n_extra_access; /* EV2 additional access rights count */
+	/* Secure Dynamic Messaging (option bit 6, EV3 data files) */
+	int sdm_enabled;
+	struct dfi_df_sdm sdm;
 };
 
 dfi_err dfi_desfire_get_file_ids(dfi_desfire *d, uint8_t *ids, size_t cap, size_t *n);
@@ -227,6 +271,14 @@ dfi_err dfi_desfire_delete_file(dfi_desfire *d, uint8_t fileno);
  * change right is free, 0xE, when they go plain). */
 dfi_err dfi_desfire_change_file_settings(dfi_desfire *d, uint8_t fileno, dfi_df_comm send_mode,
     dfi_df_comm new_comm, const struct dfi_df_access *a);
+
+/* ChangeFileSettings as EV3 defines it for Secure Dynamic Messaging: the
+ * file option with bit 6 set and the SDM settings after the access rights
+ * (sdm NULL: SDM off). The card resets SDMReadCtr to 0 when SDM is
+ * enabled. */
+dfi_err dfi_desfire_change_file_settings_sdm(dfi_desfire *d, uint8_t fileno,
+    dfi_df_comm send_mode, dfi_df_comm new_comm, const struct dfi_df_access *a,
+    const struct dfi_df_sdm *sdm);
 
 /* ---- data ----------------------------------------------------------------- */
 
