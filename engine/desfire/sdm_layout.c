@@ -302,30 +302,44 @@ static dfi_err
 take_hex(const struct dfi_sdm_layout *l, struct dfi_sdm_tap *t, const char *p, size_t len,
     char *why, size_t cap)
 {
-	uint8_t file[sizeof(l->file)];
-	char hex[2 * sizeof(l->file) + 1];
+	/* a whole file read (DFI_DF_MAX_DATA at most) may be longer than its
+	 * content: zeros follow */
+	if (len > 2 * DFI_DF_MAX_DATA)
+		return fail(why, cap, "the file data is longer than a DESFire file");
 	size_t n;
-	if (len >= sizeof(hex))
-		return fail(why, cap, "the file data is longer than the template's");
+	char *hex = malloc(len + 1);
+	uint8_t *file = malloc(len / 2 + 1);
+	dfi_err e = DFI_E_NOMEM;
+	if (hex == NULL || file == NULL)
+		goto out;
 	memcpy(hex, p, len);
 	hex[len] = 0;
-	dfi_err e = dfi_hex_decode(hex, file, sizeof(file), &n);
-	if (e == DFI_E_BUFFER_TOO_SMALL)
-		return fail(why, cap, "the file data is longer than the template's");
-	if (e != DFI_OK)
-		return fail(why, cap, "the file data is not hex");
-	/* a file read whole may be longer than its content: zeros follow */
-	if (n < l->file_len)
-		return fail(why, cap, "the file data is shorter than the template's");
-	if (memcmp(file, l->file, l->text_at) != 0)
-		return fail(why, cap, "the file's NDEF header is not the template's");
+	if (dfi_hex_decode(hex, file, len / 2 + 1, &n) != DFI_OK) {
+		e = fail(why, cap, "the file data is not hex");
+		goto out;
+	}
+	e = DFI_E_PARSE;
+	if (n < l->file_len) {
+		fail(why, cap, "the file data is shorter than the template's");
+		goto out;
+	}
+	if (memcmp(file, l->file, l->text_at) != 0) {
+		fail(why, cap, "the file's NDEF header is not the template's");
+		goto out;
+	}
 	for (size_t i = l->file_len; i < n; i++)
-		if (file[i] != 0)
-			return fail(why, cap, "the file has data after the template's end");
+		if (file[i] != 0) {
+			fail(why, cap, "the file has data after the template's end");
+			goto out;
+		}
 	memcpy(t->text, l->text, l->prefix_len);
 	memcpy(t->text + l->prefix_len, file + l->text_at, l->file_len - l->text_at);
 	t->text_len = l->prefix_len + l->file_len - l->text_at;
-	return DFI_OK;
+	e = DFI_OK;
+out:
+	free(hex);
+	free(file);
+	return e;
 }
 
 dfi_err

@@ -31,13 +31,14 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: desfire-sim --image FILE [options] (--vpcd HOST:PORT | --stdio)\n"
 	    "\n"
-	    "A simulated MIFARE DESFire EV1/EV2 card whose committed state lives in FILE\n"
+	    "A simulated MIFARE DESFire EV1/EV2/EV3 card whose committed state lives in FILE\n"
 	    "(created in factory state if absent).\n"
 	    "\n"
 	    "  --image FILE          card image (omit for a memory-only card)\n"
 	    "  --uid HEX             7-byte UID for a new image (14 hex digits)\n"
 	    "  --seed N              deterministic randomness (RndB, TI, UID)\n"
-	    "  --model ev1|ev2       version info and EV2 authentication (default ev2)\n"
+	    "  --model ev1|ev2|ev3   version info and EV2 authentication (default ev2);\n"
+	    "                        ev3 adds LRP mode and Secure Dynamic Messaging\n"
 	    "  --tear-at N           tear at the N-th APDU (1 = the first)\n"
 	    "  --tear-mode MODE      before: command lost; after: executed, response lost\n"
 	    "                        (default after)\n"
@@ -166,8 +167,10 @@ main(int argc, char **argv)
 				cfg.model = DFI_SIM_MODEL_EV1;
 			else if (strcmp(optarg, "ev2") == 0)
 				cfg.model = DFI_SIM_MODEL_EV2;
+			else if (strcmp(optarg, "ev3") == 0)
+				cfg.model = DFI_SIM_MODEL_EV3;
 			else
-				return fail("--model must be ev1 or ev2, got '%s'", optarg);
+				return fail("--model must be ev1, ev2 or ev3, got '%s'", optarg);
 			break;
 		case O_TEAR_AT:
 			if (!parse_u64(optarg, UINT32_MAX, &tear_at) || tear_at == 0)
