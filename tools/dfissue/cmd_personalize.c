@@ -297,7 +297,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer *
 
 static void
 report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
-    const struct dfi_perso_result *res)
+    const struct dfi_perso_result *res, int taps)
 {
 	char uid[21] = "";
 	if (res->uid_len > 0)
@@ -314,6 +314,8 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		    res->detail);
 		if (obj != NULL && row != NULL)
 			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
+		if (obj != NULL)
+			json_object_set_new(obj, "taps", json_integer(taps));
 		if (obj != NULL) {
 			char *s = json_dumps(obj, JSON_COMPACT);
 			if (s != NULL)
@@ -356,7 +358,8 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 		}
 	}
 	cli_log(CLI_LOG_INFO, "card 1: waiting for a card on %s", dfi_transport_name(r->t));
-	for (int taps = 1;; taps++) {
+	int taps;
+	for (taps = 1;; taps++) {
 		e = dfi_transport_wait_card(r->t, o->wait_ms);
 		if (e != DFI_OK) {
 			cli_fail("waiting for a card", e);
@@ -371,7 +374,7 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 		cli_result_merge(&res, &tap, taps == 1);
 		if (e != DFI_OK) {
 			/* The journal failed. */
-			report(o, 1, row, &res);
+			report(o, 1, row, &res, taps);
 			cli_fail("journal", e);
 			dfi_batch_row_free(row);
 			return DFI_EXIT_FAIL;
@@ -381,7 +384,7 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 			break;
 		cli_log(CLI_LOG_WARNING, "card 1: torn (%s): present the card again", res.detail);
 	}
-	report(o, 1, row, &res);
+	report(o, 1, row, &res, taps);
 	dfi_batch_row_free(row);
 	int ok = res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED;
 	cli_log(CLI_LOG_NOTICE, "1 card(s), %d done or resumed", ok);
@@ -396,22 +399,28 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 static unsigned long
 run_total(const struct opts *o)
 {
-	unsigned long rows = 0;
+	unsigned long rows = 0, cards = o->cards;
+	/* sim: readers hold one card each: that many cards at most. */
+	unsigned sims = 0;
+	for (unsigned i = 0; i < o->readers.n; i++)
+		sims += strncmp(o->readers.spec[i], "sim:", 4) == 0;
+	if (sims == o->readers.n && (cards == 0 || sims < cards))
+		cards = sims;
 	if (o->batch != NULL) {
 		dfi_batch *b = NULL;
 		dfi_batch_row *row = NULL;
 		struct dfi_diag diag;
 		if (dfi_batch_open(&b, o->batch, &diag) != DFI_OK)
-			return o->cards;
+			return cards;
 		while (dfi_batch_next(b, &row, &diag) == DFI_OK && row != NULL) {
 			dfi_batch_row_free(row);
 			rows++;
 		}
 		dfi_batch_free(b);
-		if (o->cards == 0 || rows < o->cards)
+		if (cards == 0 || rows < cards)
 			return rows;
 	}
-	return o->cards;
+	return cards;
 }
 
 /* The profile is checked against the HSM (every base key there, of the
@@ -468,6 +477,8 @@ cmd_personalize(int argc, char **argv)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
 		rc = check_profile(&o, h, prof, station);
+	if (rc == DFI_EXIT_OK)
+		rc = stations_check(&o.readers);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &s, &j);
 	if (rc == DFI_EXIT_OK) {

@@ -479,7 +479,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 		/* A simulated card comes back at once; three tears in a row end it. */
 		if (st->is_sim && (taps >= 3 || cli_signal_count() > 0))
 			break;
-		if (!st->is_sim)
+		if (!st->is_sim && cli_signal_count() == 0)
 			(void)dfi_transport_wait_removed(st->r.t, 2000);
 		if (wait_same_card(st, &res) <= 0) {
 			cli_log(CLI_LOG_WARNING, "[%s] card %lu %s: left torn; the next tap of this "
@@ -540,6 +540,33 @@ station_main(void *arg)
 	return NULL;
 }
 
+int
+stations_check(const struct stations_spec *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		const char *spec = s->spec[i];
+		if (strncmp(spec, "pcsc:", 5) != 0)
+			continue;
+		if (is_pattern(spec)) {
+			/* The pattern is matched later (readers may still come up);
+			 * pcscd itself must answer now. */
+			struct dfi_pcsc_reader *r = NULL;
+			size_t n = 0;
+			dfi_err e = dfi_pcsc_list_readers(&r, &n);
+			dfi_pcsc_readers_free(r, n);
+			if (e == DFI_E_PCSC_NO_SERVICE)
+				return cli_pcsc_fail("readers", e);
+			continue;
+		}
+		/* A name pcscd does not know is a typo, not an unplugged reader:
+		 * say so now instead of waiting for it for ever. */
+		int rc = cli_pcsc_check_reader(spec + 5);
+		if (rc != DFI_EXIT_OK)
+			return rc;
+	}
+	return DFI_EXIT_OK;
+}
+
 static int
 open_station(struct station *st, struct shared *sh, char *spec)
 {
@@ -550,13 +577,6 @@ open_station(struct station *st, struct shared *sh, char *spec)
 	st->spec = spec;
 	st->is_sim = strncmp(spec, "sim:", 4) == 0;
 	st->name = strncmp(spec, "pcsc:", 5) == 0 ? spec + 5 : spec;
-	if (strncmp(spec, "pcsc:", 5) == 0) {
-		/* A name pcscd does not know is a typo, not an unplugged reader:
-		 * say so now instead of waiting for it for ever. */
-		int rc = cli_pcsc_check_reader(spec + 5);
-		if (rc != DFI_EXIT_OK)
-			return rc;
-	}
 	int rc = cli_reader_open(&st->r, spec, 0, DFI_SIM_TEAR_AFTER);
 	if (rc != DFI_EXIT_OK)
 		return rc;

@@ -28,6 +28,11 @@ int stations_add(struct stations_spec *s, const char *spec);
  * or any pcsc: reader (a name or a pattern: pcsc:* or any shell wildcard). */
 int stations_wanted(const struct stations_spec *s);
 
+/* Before anything is created: pcscd answers, and every pcsc:NAME (not a
+ * pattern) is a reader it knows. DFI_EXIT_OK, or one line printed
+ * (pcscd_unreachable, unknown_reader) and DFI_EXIT_FAIL. */
+int stations_check(const struct stations_spec *s);
+
 struct stations_config {
 	dfi_hsm *hsm;
 	dfi_journal *journal;
