@@ -113,4 +113,34 @@ run progress "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/b3.csv" "$
 expect progress 0 '^\[sim:.*p[12]\.img\] card 1 of 2: personalizing'
 grep -qE '^\[sim:.*p[12]\.img\] card 2 of 2: personalizing' "$d/progress.err" ||
 	e2e_fail "no 'card 2 of 2' line: $(cat "$d/progress.err")"
+! grep -q $'\033' "$d/progress.err" || e2e_fail "status block drawn although stderr is no terminal"
+
+# 7. On a terminal (script(1) gives one), a live status block per reader:
+#    UID, step n/N, tallies, and a total line with the rate, redrawn in place.
+e2e_batch "$d/b2.csv" 2
+script -qec "'$E2E_DFISSUE' personalize --profile '$prof' --batch '$d/b2.csv' --token \
+	pkcs11:token=dfissue-dev --pin-file '$E2E_DIR/tok/user.pin' --reader 'sim:$d/t1.img' \
+	--reader 'sim:$d/t2.img' --journal '$d/j3' --create-journal" /dev/null >"$d/tty.out" 2>&1 ||
+	e2e_fail "personalize on a terminal: $(cat -v "$d/tty.out" | tail -5)"
+grep -q $'\033\[3A' "$d/tty.out" || e2e_fail "no status block redrawn on the terminal"
+grep -qaE '[0-9A-F]{14} step [0-9]+/[0-9]+: .* +[0-9]+ ok +[0-9]+ failed' "$d/tty.out" ||
+	e2e_fail "no per-reader status line with UID and step n/N: $(cat -v "$d/tty.out" | head -20)"
+grep -qaE '== 2 done, 0 failed, [0-9.]+ cards/min' "$d/tty.out" || e2e_fail "no total status line"
+e2e_log "terminal: $(grep -caE 'step [0-9]+/[0-9]+' "$d/tty.out") status redraws with step n/N"
+
+# 8. Under systemd (JOURNAL_STREAM names stderr) lines carry <N> priorities.
+: >"$d/journald.err"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$d/journald.err") "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$d/b2.csv" "${E2E_HSM[@]}" --reader "sim:$d/u1.img" --journal "$d/j4" \
+	--create-journal --station bogus-station-name-that-is-far-too-long-for-any-journal-record-x \
+	2>>"$d/journald.err" && e2e_fail "the long station name was accepted"
+grep -q '^<3>dfissue: personalize: --station takes 1 to 63' "$d/journald.err" ||
+	e2e_fail "no <3> prefix: $(cat "$d/journald.err")"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$d/journald.err") "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$d/b2.csv" "${E2E_HSM[@]}" --reader "sim:$d/u1.img" --journal "$d/j4" \
+	--create-journal 2>>"$d/journald.err" >/dev/null || e2e_fail "journald run: $(cat "$d/journald.err")"
+grep -q '^<6>card 1: waiting for a card' "$d/journald.err" && grep -q '^<5>1 card(s), 1 done' "$d/journald.err" ||
+	e2e_fail "no <6>/<5> prefixes: $(cat "$d/journald.err")"
+grep -v '^<[3-7]>' "$d/journald.err" && e2e_fail "a line without a priority prefix"
+e2e_log "journald: every line has a priority prefix ($(sort "$d/journald.err" | cut -c1-3 | uniq -c | tr '\n' ' '))"
 e2e_log "OK: every error case says what to do; multi-tap counters cover all taps"

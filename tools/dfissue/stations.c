@@ -116,8 +116,11 @@ progress(void *ctx, const char *ev)
 {
 	const struct station *st = ctx;
 	unsigned a, b;
+	char uid[21];
 	if (sscanf(ev, "step %u/%u", &a, &b) == 2)
 		cli_status_reader(st->idx, NULL, ev);
+	else if (sscanf(ev, "card %20[0-9A-F]: %u step", uid, &a) == 2)
+		cli_status_reader(st->idx, uid, "read: planning");
 	cli_log(CLI_LOG_DEBUG, "  [%s] %s", st->name, ev);
 }
 
@@ -323,16 +326,23 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
 		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s != NULL) {
-			/* One write per line: threads must not interleave. */
+			/* One write per line: threads must not interleave; the
+			 * status block (on the same terminal) is redrawn below. */
+			cli_status_lock();
+			cli_status_erase();
 			flockfile(stdout);
 			printf("%s\n", s);
 			fflush(stdout);
 			funlockfile(stdout);
+			cli_status_draw();
+			cli_status_unlock();
 		}
 		free(s);
 		json_decref(o);
 		return;
 	}
+	cli_status_lock();
+	cli_status_erase();
 	flockfile(stdout);
 	printf("card %lu [%s] %s: %s (%u/%u steps, %u key changes, %u resolved, %llu APDUs, "
 	       "%d tap%s)%s%s\n",
@@ -342,6 +352,8 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 	    res->detail[0] ? ": " : "", res->detail);
 	fflush(stdout);
 	funlockfile(stdout);
+	cli_status_draw();
+	cli_status_unlock();
 }
 
 /* Claims the next card number and batch row; 0 when the run is over. */

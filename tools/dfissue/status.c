@@ -72,10 +72,14 @@ cli_status_draw(void)
 	if (g_rows == NULL)
 		return;
 	for (unsigned i = 0; i < g_n; i++) {
+		/* Fixed columns: the reader (its last 18 characters: names
+		 * differ at the end), the UID, what it does, its tally. */
+		const char *name = g_rows[i].name;
+		size_t nl = strlen(name);
 		char line[256];
-		snprintf(line, sizeof(line), "[%s] %-14s %s  (%lu done, %lu failed)", g_rows[i].name,
-		    g_rows[i].uid[0] ? g_rows[i].uid : "-", g_rows[i].what, g_rows[i].done,
-		    g_rows[i].failed);
+		snprintf(line, sizeof(line), "%-18.18s %-14s %-27.27s %3lu ok %3lu failed",
+		    nl > 18 ? name + nl - 18 : name, g_rows[i].uid[0] ? g_rows[i].uid : "-",
+		    g_rows[i].what, g_rows[i].done, g_rows[i].failed);
 		line[79] = '\0';
 		fprintf(stderr, "\r\033[K%s\n", line);
 	}
