@@ -13,18 +13,10 @@
 # The unit itself is checked by test_unit.sh (systemd-analyze verify).
 # Env: DFI_BUILD_DIR, DFI_SANITIZE (1: the library needs the ASan runtime).
 set -euo pipefail
-build=${DFI_BUILD_DIR:?}
 here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-install-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-p=$tmp/prefix
-
-cmake --install "$build" --prefix "$p" >"$tmp/install.log" 2>&1 ||
-	{ cat "$tmp/install.log" >&2; fail "cmake --install"; }
-# Nothing may land outside the prefix.
-outside=$(sed -n 's/^-- \(Installing\|Up-to-date\): //p' "$tmp/install.log" | grep -v "^$p/" || true)
-[ -z "$outside" ] || fail "installed outside the prefix: $outside"
+. "$here/install_lib.sh"
+install_into_temp
+tmp=$TMP p=$P
 echo "installed $(grep -c 'Installing:' "$tmp/install.log") files into $p"
 
 # Programs.

@@ -5,14 +5,10 @@
 # and carries the hardening the station relies on. tools/install-deps.sh
 # installs systemd; without systemd-analyze the test is skipped, loudly.
 set -euo pipefail
-build=${DFI_BUILD_DIR:?}
 command -v systemd-analyze >/dev/null || { echo "SKIP: systemd-analyze not installed" >&2; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-unit-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-p=$tmp/prefix
-cmake --install "$build" --prefix "$p" >"$tmp/install.log" 2>&1 ||
-	{ cat "$tmp/install.log" >&2; fail "cmake --install"; }
+. "$(dirname "$0")/install_lib.sh"
+install_into_temp
+tmp=$TMP p=$P
 unit=$p/lib/systemd/system/dfissue-station@.service
 [ -f "$unit" ] || fail "unit not installed"
 # A template is verified as an instance of it.

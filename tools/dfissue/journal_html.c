@@ -1,5 +1,6 @@
 /* The auditor's HTML page of a journal (journal_html.h). */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +27,31 @@ struct page {
 	int oom;
 };
 
+/* Makes room for one more element in *v (n used of *cap); 0, or -1 with
+ * pg->oom set. */
+static int
+grow(struct page *pg, void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? 2 * *cap : 64;
+	void *p = nc <= SIZE_MAX / size ? realloc(*v, nc * size) : NULL;
+	if (p == NULL) {
+		pg->oom = 1;
+		return -1;
+	}
+	*v = p;
+	*cap = nc;
+	return 0;
+}
+
 static void
 on_record(void *ctx, uint64_t line, const dfi_jrec *r)
 {
 	struct page *pg = ctx;
 	(void)line;
-	if (pg->n == pg->cap) {
-		size_t nc = pg->cap ? 2 * pg->cap : 256;
-		void *p = realloc(pg->rec, nc * sizeof(*pg->rec));
-		if (p == NULL) {
-			pg->oom = 1;
-			return;
-		}
-		pg->rec = p;
-		pg->cap = nc;
-	}
-	pg->rec[pg->n++] = *r;
+	if (grow(pg, (void **)&pg->rec, pg->n, &pg->cap, sizeof(*pg->rec)) == 0)
+		pg->rec[pg->n++] = *r;
 }
 
 static void
@@ -49,16 +59,8 @@ on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
 	struct page *pg = ctx;
 	(void)code;
-	if (pg->nf == pg->capf) {
-		size_t nc = pg->capf ? 2 * pg->capf : 16;
-		void *p = realloc(pg->f, nc * sizeof(*pg->f));
-		if (p == NULL) {
-			pg->oom = 1;
-			return;
-		}
-		pg->f = p;
-		pg->capf = nc;
-	}
+	if (grow(pg, (void **)&pg->f, pg->nf, &pg->capf, sizeof(*pg->f)) != 0)
+		return;
 	pg->f[pg->nf].line = line;
 	snprintf(pg->f[pg->nf].msg, sizeof(pg->f[pg->nf].msg), "%s", msg);
 	pg->nf++;
