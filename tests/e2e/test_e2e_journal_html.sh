@@ -59,11 +59,11 @@ done
 commits=$(grep -c ' type=commit ' "$jl")
 [ "$(count '<tr class="ev ev-commit"' "$d/dom.html")" -eq "$commits" ] || e2e_fail "expected $commits commit rows"
 resolves=$(grep -c ' type=resolve ' "$jl")
-[ "$resolves" -ge 1 ] && [ "$(count '<tr class="ev ev-resolve ev-tear"' "$d/dom.html")" -eq "$resolves" ] ||
-	e2e_fail "expected $resolves tear-resolved rows"
 aborts=$(grep -c ' type=abort ' "$jl")
-[ "$aborts" -ge 1 ] && [ "$(count '<tr class="ev ev-abort' "$d/dom.html")" -eq "$aborts" ] ||
-	e2e_fail "expected $aborts abort rows"
+[ "$resolves" -ge 1 ] && [ "$aborts" -ge 1 ] || e2e_fail "no resolve or abort in the journal: not tested"
+[ "$(count '<tr class="ev ev-resolve ev-tear"' "$d/dom.html")" -eq "$resolves" ] ||
+	e2e_fail "expected $resolves tear-resolved rows"
+[ "$(count '<tr class="ev ev-abort' "$d/dom.html")" -eq "$aborts" ] || e2e_fail "expected $aborts abort rows"
 [ "$(count '<tr class="recovery">' "$d/dom.html")" -eq 1 ] || e2e_fail "expected 1 recovery row"
 grep -q '&lt;i&gt;st&lt;/i&gt;' "$d/dom.html" || e2e_fail "the station name is not shown escaped"
 grep -q '<i>st</i>' "$d/dom.html" && e2e_fail "markup from the journal reached the page"

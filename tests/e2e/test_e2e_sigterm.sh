@@ -62,6 +62,15 @@ wait_intents() {
 	done
 }
 
+# The bash completion offers pcscd's reader names after --reader.
+comp=$(bash --norc --noprofile -c '
+	source "$1/completion/dfissue.bash"
+	COMP_WORDS=("$2" personalize --reader "pcsc:term-2"); COMP_CWORD=3; _dfissue
+	printf "%s\n" "${COMPREPLY[@]}"' _ "$E2E_SRC" "$E2E_DFISSUE")
+[ "$comp" = "$(printf '%s\n' 'pcsc:term-2\ 00\ 00' 'pcsc:term-2\ 00\ 01')" ] ||
+	e2e_fail "completion of --reader pcsc:term-2 gave: $comp"
+e2e_log "completion: --reader pcsc:term-2 -> $(tr '\n' ' ' <<<"$comp")"
+
 # B. One SIGTERM mid-run.
 j=$E2E_DIR/journal
 timeout 90 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
@@ -116,10 +125,10 @@ timeout 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
 cat "$E2E_DIR/out3.jsonl" >&2
 e2e_rig_stop
 
-for line in $(sed -n 's/.*"uid":"\([0-9A-F]*\)".*/\1/p' "$E2E_DIR/out.jsonl"); do
-	i=${line: -1}
-	e2e_check_card "$E2E_DIR/out.jsonl" "$line" "$E2E_DIR/term-$i.img" "$prof" "$batch"
-done
+while IFS= read -r uid; do
+	i=${uid: -1}
+	e2e_check_card "$E2E_DIR/out.jsonl" "$uid" "$E2E_DIR/term-$i.img" "$prof" "$batch"
+done < <(sed -n 's/.*"uid":"\([0-9A-F]*\)".*/\1/p' "$E2E_DIR/out.jsonl")
 for i in $(seq 1 "$n"); do
 	e2e_check_card "$E2E_DIR/out3.jsonl" "04B7E00000000$i" "$E2E_DIR/kill-$i.img" "$prof2" ""
 done

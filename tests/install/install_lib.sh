@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # install_lib.sh — sourced by the install tests: installs the build tree
 # (DFI_BUILD_DIR) into a fresh temporary prefix $P (removed on exit) and
 # checks that nothing landed outside it. fail MSG exits 1.

@@ -30,7 +30,8 @@ echo "$v; $s"
 # Library, header, pkg-config.
 pc=$(find "$p" -name dfissue.pc) || true
 [ -n "$pc" ] || fail "no dfissue.pc installed"
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 [ "$(pkg-config --modversion dfissue)" = "$version" ] || fail "pkg-config --modversion"
 libdir=$(pkg-config --variable=libdir dfissue)
 [ -e "$libdir/libdfissue.so.0" ] || fail "libdfissue.so.0 not in $libdir"
@@ -39,6 +40,7 @@ soname=$(objdump -p "$libdir/libdfissue.so.0" | awk '$1 == "SONAME" {print $2}')
 [ -f "$(pkg-config --variable=includedir dfissue)/dfissue/perso.h" ] || fail "headers"
 bash "$here/check_exports.sh" "$here/../.." "$libdir/libdfissue.so.0"
 san=()
+# shellcheck disable=SC2054 # one compiler flag with a comma in it
 [ "${DFI_SANITIZE:-0}" = 1 ] && san=(-fsanitize=address,undefined)
 # shellcheck disable=SC2046 # pkg-config's words are separate arguments
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/use_dfissue" "$here/use_dfissue.c" \
@@ -61,8 +63,9 @@ done
 for c in $("$p/bin/dfissue" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z0-9-]*\) .*/\1/p'); do
 	[ -f "$mandir/man1/dfissue-$c.1" ] || fail "no man page dfissue-$c.1 for subcommand $c"
 done
-[ -f "$mandir/man1/desfire-sim.1" ] && [ -f "$mandir/man5/dfissue-profile.5" ] &&
-	[ -f "$mandir/man5/dfissue-station.conf.5" ] || fail "section 1/5 pages missing"
+for page in man1/desfire-sim.1 man5/dfissue-profile.5 man5/dfissue-station.conf.5; do
+	[ -f "$mandir/$page" ] || fail "$page missing"
+done
 MANPATH=$mandir man -w dfissue-personalize >/dev/null || fail "man -w dfissue-personalize"
 MANWIDTH=80 man --warnings -l "$mandir/man1/dfissue.1" | grep -q 'EXIT STATUS' ||
 	fail "dfissue(1) has no EXIT STATUS"
