@@ -2,8 +2,12 @@
  * A program built against the installed libdfissue only (pkg-config
  * --cflags --libs dfissue): every public header must compile on its own,
  * and a few calls must work through the shared library's exports.
- * Prints the library version; exits 0 when every check held.
+ * Prints the library version and the file it was loaded from (dladdr);
+ * exits 0 when every check held.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
+
 #include <dfissue/cardkey.h>
 #include <dfissue/crypto.h>
 #include <dfissue/desfire.h>
@@ -38,6 +42,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	printf("libdfissue %s\n", dfi_version());
+	Dl_info info;
+	if (dladdr((void *)dfi_version, &info) != 0 && info.dli_fname != NULL)
+		printf("loaded from %s\n", info.dli_fname);
+	else
+		bad = 1;
 	bad |= strcmp(dfi_version(), argv[1]) != 0;
 	bad |= dfi_hex_encode(in, sizeof(in), hex, sizeof(hex)) != DFI_OK || strcmp(hex, "DF155E") != 0;
 	bad |= strcmp(dfi_errname(DFI_E_CARD_TORN), "DFI_E_CARD_TORN") != 0;
