@@ -199,6 +199,20 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 	fputs("</td></tr>\n", o);
 }
 
+/* Is record i the first intent of its card? (Cards are listed in order
+ * of first appearance.) */
+static int
+first_of_card(const struct page *pg, size_t i)
+{
+	const dfi_jrec *in = &pg->rec[i];
+	if (in->type != DFI_JREC_INTENT)
+		return 0;
+	for (size_t k = 0; k < i; k++)
+		if (pg->rec[k].type == DFI_JREC_INTENT && same_card(&pg->rec[k], in))
+			return 0;
+	return 1;
+}
+
 static void
 cards_section(FILE *o, const struct page *pg)
 {
@@ -209,12 +223,7 @@ cards_section(FILE *o, const struct page *pg)
 	      "<th>unresolved</th></tr>\n", o);
 	for (size_t i = 0; i < pg->n; i++) {
 		const dfi_jrec *in = &pg->rec[i];
-		if (in->type != DFI_JREC_INTENT)
-			continue;
-		int first = 1;
-		for (size_t k = 0; k < i && first; k++)
-			first = !(pg->rec[k].type == DFI_JREC_INTENT && same_card(&pg->rec[k], in));
-		if (!first)
+		if (!first_of_card(pg, i))
 			continue;
 		unsigned changes = 0, commits = 0, resolves = 0, aborts = 0, refused = 0, open = 0;
 		for (size_t k = 0; k < pg->n; k++) {
@@ -242,12 +251,7 @@ cards_section(FILE *o, const struct page *pg)
 
 	for (size_t i = 0; i < pg->n; i++) {
 		const dfi_jrec *in = &pg->rec[i];
-		if (in->type != DFI_JREC_INTENT)
-			continue;
-		int first = 1;
-		for (size_t k = 0; k < i && first; k++)
-			first = !(pg->rec[k].type == DFI_JREC_INTENT && same_card(&pg->rec[k], in));
-		if (!first)
+		if (!first_of_card(pg, i))
 			continue;
 		char uid[2 * DFI_J_UID_MAX + 1];
 		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
