@@ -1,0 +1,420 @@
+/*
+ * dfissue sdm verify: checks taps of a Secure Dynamic Messaging file (a
+ * DESFire EV3 or NTAG 424 DNA read without authentication) as a backend
+ * must: matches the tap against the file's template, decrypts the PICC data
+ * and checks the SDMMAC with keys derived in the HSM, deciphers the
+ * encrypted file data, and refuses a counter not above the last one
+ * accepted for that card (the state file). One tap from the command line,
+ * or one per line on standard input with one answer line each (a
+ * long-running helper for a web service: the HSM is opened once).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dfissue/hsm.h"
+#include "dfissue/profile.h"
+#include "dfissue/sdm.h"
+#include "dfissue/util.h"
+#include "sdm_state.h"
+
+static void
+verify_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
+	    "                          --meta-key URI [--meta-div RECIPE]\n"
+	    "                          --file-key URI [--file-div RECIPE] [--aid HEX]\n"
+	    "                          --state FILE [--format auto|url|query|hex|text]\n"
+	    "                          [--json] [HSM options] [TAP]\n"
+	    "Checks one tap of a Secure Dynamic Messaging file (TAP), or one tap per line\n"
+	    "of standard input with one answer line each, and prints the card's UID and\n"
+	    "read counter. A tap is refused when it does not match the template, when its\n"
+	    "MAC does not verify (altered, or another card's keys), or when its counter is\n"
+	    "not above the last one accepted for that UID (a replay).\n"
+	    "\n"
+	    "  --template T     the file's text as personalized, with {picc} or {uid}+{ctr},\n"
+	    "                   {mac}, and optionally {enc:N} and {macin} (docs/PROFILE.md);\n"
+	    "                   it must mirror the UID and the counter\n"
+	    "  --lrp            the card runs in LRP mode (48-character PICC data)\n"
+	    "  --no-ndef        the file holds the text itself, not an NDEF URI record\n"
+	    "                   (default: NDEF when the template is an http(s) URL)\n"
+	    "  --meta-key URI   pkcs11: URI of the SDM meta-read base key\n"
+	    "  --meta-div R     AN10922 diversification of that key, without \"uid\"\n"
+	    "                   (default: the base key itself)\n"
+	    "  --file-key URI   pkcs11: URI of the SDM file-read base key\n"
+	    "  --file-div R     its diversification, usually with \"uid\" (per card)\n"
+	    "  --aid HEX        the application's AID (3 bytes, command order) for \"aid\"\n"
+	    "  --state FILE     the replay state: last counter accepted per UID\n"
+	    "  --format F       what a tap is (default auto: URL with \"://\", file bytes\n"
+	    "                   if all hex, a query with '?' or '=', else the text)\n"
+	    "  --json           one JSON object per tap\n"
+	    "\n"
+	    "A recipe R is a comma-separated list of diversification items as in a\n"
+	    "profile: uid, aid, sysid:HEX, hex:HEX.\n"
+	    "\n"
+	    "Exit status: 0 the tap was accepted (with TAP; on standard input: every line\n"
+	    "was answered), 1 refused or failed, 2 usage error.\n\n%s",
+	    cli_hsm_help());
+}
+
+struct verifier {
+	struct dfi_sdm_layout layout;
+	dfi_hsm *h;
+	dfi_hsm_key *meta_base, *file_base;
+	dfi_cardkey *meta; /* the meta-read key, the same for every card */
+	struct dfi_profile_key meta_div, file_div;
+	struct dfi_profile_segment mseg[16], fseg[16];
+	uint8_t seg_bytes[32][32];
+	uint8_t aid[3];
+	const char *state;
+	int json;
+};
+
+/* "uid,aid,sysid:HEX,hex:HEX" into segments (bytes stored in v). */
+static int
+parse_recipe(struct verifier *v, const char *what, const char *recipe,
+    struct dfi_profile_segment *seg, size_t *nseg, size_t *nbytes, int allow_uid)
+{
+	char buf[256];
+	if (strlen(recipe) >= sizeof(buf)) {
+		cli_errorf("sdm verify: %s: recipe too long", what);
+		return 0;
+	}
+	strcpy(buf, recipe);
+	*nseg = 0;
+	for (char *save = NULL, *it = strtok_r(buf, ",", &save); it != NULL;
+	    it = strtok_r(NULL, ",", &save)) {
+		if (*nseg == 16) {
+			cli_errorf("sdm verify: %s: at most 16 items", what);
+			return 0;
+		}
+		struct dfi_profile_segment *s = &seg[(*nseg)++];
+		memset(s, 0, sizeof(*s));
+		if (strcmp(it, "uid") == 0) {
+			if (!allow_uid) {
+				cli_errorf("sdm verify: %s: \"uid\" is not known before the PICC data is "
+				    "decrypted: the meta-read key is the same for every card", what);
+				return 0;
+			}
+			s->kind = DFI_SEG_UID;
+		} else if (strcmp(it, "aid") == 0) {
+			s->kind = DFI_SEG_AID;
+		} else if (strncmp(it, "sysid:", 6) == 0 || strncmp(it, "hex:", 4) == 0) {
+			const char *hex = strchr(it, ':') + 1;
+			size_t n;
+			if (*nbytes == 32 || dfi_hex_decode(hex, v->seg_bytes[*nbytes], 32, &n) != DFI_OK ||
+			    n == 0) {
+				cli_errorf("sdm verify: %s: '%s' needs 1..31 bytes of hex", what, it);
+				return 0;
+			}
+			s->kind = DFI_SEG_BYTES;
+			s->bytes = v->seg_bytes[*nbytes];
+			s->len = n;
+			(*nbytes)++;
+		} else {
+			cli_errorf("sdm verify: %s: unknown item '%s' (allowed: uid, aid, sysid:HEX, "
+			    "hex:HEX)", what, it);
+			return 0;
+		}
+	}
+	if (*nseg == 0) {
+		cli_errorf("sdm verify: %s: empty recipe", what);
+		return 0;
+	}
+	return 1;
+}
+
+/* A card key from a base key and an optional recipe. */
+static dfi_err
+card_key(struct verifier *v, dfi_hsm_key *base, const struct dfi_profile_key *div,
+    const uint8_t *uid, dfi_cardkey **out)
+{
+	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT], zero[DFI_PROFILE_UID_LEN] = { 0 };
+	size_t mlen;
+	struct dfi_diag d;
+	if (div->ndiv == 0)
+		return dfi_hsm_cardkey_base(v->h, base, DFI_KT_AES128, 0, out);
+	dfi_err e = dfi_profile_div_input(div, uid != NULL ? uid : zero, v->aid, NULL, m,
+	    sizeof(m), &mlen, &d);
+	if (e == DFI_OK)
+		e = dfi_hsm_cardkey_diversified(v->h, base, DFI_KT_AES128, m, mlen, 0, out);
+	dfi_wipe(m, sizeof(m));
+	return e;
+}
+
+static dfi_err
+file_key(void *arg, const uint8_t *uid, dfi_cardkey **out)
+{
+	struct verifier *v = arg;
+	return card_key(v, v->file_base, &v->file_div, uid, out);
+}
+
+/* Prints the verdict on one tap; returns 1 when accepted. */
+static int
+report(const struct verifier *v, int accepted, const char *reason, const char *detail,
+    const struct dfi_sdm_result *r, int have_card, uint32_t last, int seen)
+{
+	char uid[2 * DFI_SDM_UID_LEN + 1] = "", data[2 * sizeof(r->file) + 1] = "";
+	if (have_card) {
+		dfi_hex_encode(r->uid, DFI_SDM_UID_LEN, uid, sizeof(uid));
+		if (accepted && r->file_len > 0)
+			dfi_hex_encode(r->file, r->file_len, data, sizeof(data));
+	}
+	if (v->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "result", json_string(accepted ? "accepted" : "refused"));
+		if (!accepted) {
+			json_object_set_new(o, "reason", json_string(reason));
+			json_object_set_new(o, "detail", json_string(detail));
+		}
+		if (have_card) {
+			json_object_set_new(o, "uid", json_string(uid));
+			json_object_set_new(o, "counter", json_integer(r->ctr));
+		}
+		if (seen)
+			json_object_set_new(o, "last_counter", json_integer(last));
+		if (data[0] != 0)
+			json_object_set_new(o, "file_data", json_string(data));
+		char *s = json_dumps(o, JSON_COMPACT);
+		if (s != NULL)
+			printf("%s\n", s);
+		free(s);
+		json_decref(o);
+	} else if (accepted) {
+		printf("sdm verify: accepted: uid %s counter %u%s%s\n", uid, r->ctr,
+		    data[0] ? " file data " : "", data);
+	} else if (have_card) {
+		printf("sdm verify: refused (%s): uid %s counter %u: %s\n", reason, uid, r->ctr,
+		    detail);
+	} else {
+		printf("sdm verify: refused (%s): %s\n", reason, detail);
+	}
+	fflush(stdout);
+	return accepted;
+}
+
+/* One tap: 1 accepted, 0 refused, -1 a failure that stops the command. */
+static int
+verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
+{
+	struct dfi_sdm_tap t;
+	struct dfi_sdm_result r;
+	char why[256];
+	memset(&r, 0, sizeof(r));
+	if (dfi_sdm_tap_parse(&v->layout, data, kind, &t, why, sizeof(why)) != DFI_OK)
+		return report(v, 0, "format", why, &r, 0, 0, 0);
+	dfi_err e = dfi_sdm_verify(&v->layout, &t, v->meta, file_key, v, &r);
+	if (e == DFI_E_CARD_MAC)
+		return report(v, 0, "mac", "the MAC does not verify: an altered tap, or a card "
+		    "whose keys are not these", &r, 0, 0, 0);
+	if (e == DFI_E_PARSE)
+		return report(v, 0, "format", "the tap's fields do not decode", &r, 0, 0, 0);
+	if (e != DFI_OK) {
+		cli_hsm_fail(v->h, "sdm verify", e);
+		return -1;
+	}
+	enum sdm_state_verdict verdict;
+	uint32_t last;
+	int seen;
+	e = sdm_state_check(v->state, r.uid, DFI_SDM_UID_LEN, r.ctr, &verdict, &last, &seen, why,
+	    sizeof(why));
+	if (e != DFI_OK) {
+		cli_errorf("sdm verify: state: %s", why[0] ? why : dfi_strerror(e));
+		return -1;
+	}
+	if (verdict == SDM_STATE_REPLAY) {
+		snprintf(why, sizeof(why), "counter %u is not above %u, the last accepted for this "
+		    "card: a replayed (or older) tap", r.ctr, last);
+		report(v, 0, "replay", why, &r, 1, last, seen);
+		dfi_wipe(&r, sizeof(r));
+		return 0;
+	}
+	int ok = report(v, 1, NULL, NULL, &r, 1, last, seen);
+	dfi_wipe(&r, sizeof(r));
+	return ok;
+}
+
+static int
+sdm_verify(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *tmpl = NULL, *meta_uri = NULL, *file_uri = NULL, *meta_div = NULL;
+	const char *file_div = NULL, *aid = NULL, *format = "auto";
+	int lrp = 0, no_ndef = 0, c, rc = DFI_EXIT_FAIL;
+	enum { O_TEMPLATE = 0x2000, O_LRP, O_NONDEF, O_MK, O_MD, O_FK, O_FD, O_AID, O_STATE,
+		O_FORMAT, O_JSON };
+	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+		{ "template", required_argument, NULL, O_TEMPLATE },
+		{ "lrp", no_argument, NULL, O_LRP },
+		{ "no-ndef", no_argument, NULL, O_NONDEF },
+		{ "meta-key", required_argument, NULL, O_MK },
+		{ "meta-div", required_argument, NULL, O_MD },
+		{ "file-key", required_argument, NULL, O_FK },
+		{ "file-div", required_argument, NULL, O_FD },
+		{ "aid", required_argument, NULL, O_AID },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	struct verifier *v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return cli_fail("sdm verify", DFI_E_NOMEM);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
+		switch (c) {
+		case O_TEMPLATE: tmpl = optarg; break;
+		case O_LRP: lrp = 1; break;
+		case O_NONDEF: no_ndef = 1; break;
+		case O_MK: meta_uri = optarg; break;
+		case O_MD: meta_div = optarg; break;
+		case O_FK: file_uri = optarg; break;
+		case O_FD: file_div = optarg; break;
+		case O_AID: aid = optarg; break;
+		case O_STATE: v->state = optarg; break;
+		case O_FORMAT: format = optarg; break;
+		case O_JSON: v->json = 1; break;
+		case 'h': verify_usage(stdout); free(v); return DFI_EXIT_OK;
+		default: free(v); return cli_usage_error("sdm verify");
+		}
+	}
+	static const char *const kinds[] = { "auto", "url", "query", "hex", "text" };
+	enum dfi_sdm_input kind = DFI_SDM_IN_AUTO;
+	int known = 0;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(format, kinds[k]) == 0) {
+			kind = (enum dfi_sdm_input)k;
+			known = 1;
+		}
+	if (!known) {
+		cli_errorf("sdm verify: --format must be auto, url, query, hex or text");
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	if (tmpl == NULL || meta_uri == NULL || file_uri == NULL || v->state == NULL ||
+	    argc - optind > 1) {
+		cli_errorf("sdm verify: needs --template, --meta-key, --file-key and --state, and at "
+		    "most one TAP (see --help)");
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	char why[256];
+	int ndef = !no_ndef && (strncmp(tmpl, "http://", 7) == 0 || strncmp(tmpl, "https://", 8) == 0);
+	if (dfi_sdm_layout_parse(tmpl, lrp ? DFI_SDM_LRP : DFI_SDM_AES, ndef, &v->layout, why,
+	    sizeof(why)) != DFI_OK) {
+		cli_errorf("sdm verify: --template: %s", why);
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	const struct dfi_sdm_layout *l = &v->layout;
+	if (!l->has_mac || !(l->has_picc || (l->has_uid && l->has_ctr))) {
+		cli_errorf("sdm verify: --template: a tap is only checked with {mac} and both the UID "
+		    "and the counter ({picc}, or {uid} and {ctr}): without them replays pass");
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	size_t nbytes = 0;
+	if ((meta_div != NULL && !parse_recipe(v, "--meta-div", meta_div, v->mseg,
+	    &v->meta_div.ndiv, &nbytes, 0)) || (file_div != NULL && !parse_recipe(v, "--file-div",
+	    file_div, v->fseg, &v->file_div.ndiv, &nbytes, 1))) {
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	v->meta_div.div = v->mseg;
+	v->file_div.div = v->fseg;
+	size_t al = 0;
+	if (aid != NULL && (dfi_hex_decode(aid, v->aid, sizeof(v->aid), &al) != DFI_OK || al != 3)) {
+		cli_errorf("sdm verify: --aid needs 3 bytes as 6 hex digits");
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < v->meta_div.ndiv + v->file_div.ndiv; i++) {
+		const struct dfi_profile_segment *s = i < v->meta_div.ndiv ? &v->mseg[i] :
+		    &v->fseg[i - v->meta_div.ndiv];
+		if (s->kind == DFI_SEG_AID && aid == NULL) {
+			cli_errorf("sdm verify: a recipe uses \"aid\": give --aid");
+			free(v);
+			return DFI_EXIT_USAGE;
+		}
+	}
+
+	if (cli_hsm_open(&o, meta_uri, &v->h) != DFI_EXIT_OK) {
+		free(v);
+		return DFI_EXIT_FAIL;
+	}
+	dfi_err e = dfi_hsm_key_find(v->h, meta_uri, &v->meta_base);
+	if (e != DFI_OK) {
+		rc = cli_hsm_fail(v->h, "sdm verify: --meta-key", e);
+		goto out;
+	}
+	if ((e = dfi_hsm_key_find(v->h, file_uri, &v->file_base)) != DFI_OK) {
+		rc = cli_hsm_fail(v->h, "sdm verify: --file-key", e);
+		goto out;
+	}
+	if (dfi_hsm_key_type(v->meta_base) != DFI_KT_AES128 ||
+	    dfi_hsm_key_type(v->file_base) != DFI_KT_AES128) {
+		cli_errorf("sdm verify: SDM keys are AES-128 keys");
+		goto out;
+	}
+	if ((e = card_key(v, v->meta_base, &v->meta_div, NULL, &v->meta)) != DFI_OK) {
+		rc = cli_hsm_fail(v->h, "sdm verify: the meta-read key", e);
+		goto out;
+	}
+	if (optind < argc) {
+		int r = verify_one(v, argv[optind], kind);
+		rc = r == 1 ? DFI_EXIT_OK : DFI_EXIT_FAIL;
+		goto out;
+	}
+	/* one tap per line */
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	rc = DFI_EXIT_OK;
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		if (n > 8 * 1024) {
+			report(v, 0, "format", "the line is longer than any tap", NULL, 0, 0, 0);
+			continue;
+		}
+		if (verify_one(v, line, kind) < 0) {
+			rc = DFI_EXIT_FAIL;
+			break;
+		}
+	}
+	free(line);
+out:
+	dfi_cardkey_free(v->meta);
+	dfi_hsm_key_free(v->meta_base);
+	dfi_hsm_key_free(v->file_base);
+	dfi_hsm_free(v->h);
+	dfi_wipe(v, sizeof(*v));
+	free(v);
+	return rc;
+}
+
+static void
+sdm_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue sdm <verify> [options]\n\n"
+		   "  verify   check taps of a Secure Dynamic Messaging file (UID, counter, MAC,\n"
+		   "           replays) with keys in the HSM\n\n"
+		   "'dfissue sdm verify --help' describes it.\n");
+}
+
+int
+cmd_sdm(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error("sdm");
+	if (cli_is_help(argv[1])) {
+		sdm_usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "verify") == 0)
+		return sdm_verify(argc - 1, argv + 1);
+	cli_errorf("sdm: unknown command '%s' (try 'dfissue sdm --help')", argv[1]);
+	return DFI_EXIT_USAGE;
+}
