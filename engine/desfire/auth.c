@@ -247,6 +247,25 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 	return e;
 }
 
+dfi_df_authcmd
+dfi_df_auth_choose(int generation, dfi_keytype t, unsigned flags, int in_ev2_session)
+{
+	switch (t) {
+	case DFI_KT_DES:
+	case DFI_KT_2K3DES:
+		return DFI_DF_AUTH_LEGACY;
+	case DFI_KT_3K3DES:
+		return DFI_DF_AUTH_ISO;
+	default:
+		break;
+	}
+	if (flags & DFI_DF_SM_LRP)
+		return in_ev2_session ? DFI_DF_AUTH_LRP_NONFIRST : DFI_DF_AUTH_LRP_FIRST;
+	if (generation < 2 || (flags & DFI_DF_SM_EV1))
+		return DFI_DF_AUTH_AES;
+	return in_ev2_session ? DFI_DF_AUTH_EV2_NONFIRST : DFI_DF_AUTH_EV2_FIRST;
+}
+
 dfi_err
 dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
     const dfi_cardkey *key)

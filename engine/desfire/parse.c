@@ -41,6 +41,19 @@ dfi_df_parse_version(const uint8_t *p, size_t len, struct dfi_df_version *v)
 	return DFI_OK;
 }
 
+int
+dfi_df_generation(const struct dfi_df_version *v)
+{
+	if (v == NULL || v->hw_vendor != 0x04 || v->hw_type != 0x01)
+		return 0; /* not an NXP MIFARE DESFire */
+	switch (v->hw_major) {
+	case 0x01: return 1;
+	case 0x12: return 2;
+	case 0x33: return 3;
+	default: return 0;
+	}
+}
+
 dfi_err
 dfi_df_parse_key_settings(const uint8_t *p, size_t len, struct dfi_df_key_settings *ks)
 {

@@ -127,6 +127,19 @@ dfi_err dfi_desfire_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, siz
 
 /* ---- authentication ------------------------------------------------------- */
 
+/* Which authentication a key takes, EV2 secure messaging by default:
+ * generation is dfi_df_generation()'s; flags DFI_DF_SM_EV1 keeps EV1
+ * secure messaging where EV2 would do (a profile that asks for it),
+ * DFI_DF_SM_LRP says the card is in LRP mode; in_ev2_session: the session
+ * now is EV2 (or LRP) in the application the key belongs to, so NonFirst
+ * keeps its TI and command counter. DES and 2K3DES keys take 0x0A, 3K3DES
+ * 0x1A, AES keys 0xAA on an EV1 (or unknown) card or with DFI_DF_SM_EV1,
+ * else AuthenticateEV2First/NonFirst (LRP's in LRP mode). */
+#define DFI_DF_SM_EV1 0x01
+#define DFI_DF_SM_LRP 0x02
+dfi_df_authcmd dfi_df_auth_choose(int generation, dfi_keytype t, unsigned flags,
+    int in_ev2_session);
+
 /* The key's type must fit the command (see dfi_df_authcmd). On success the
  * session holds new session keys; on any failure it is unauthenticated. */
 dfi_err dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
@@ -143,6 +156,11 @@ struct dfi_df_version {
 };
 
 dfi_err dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v);
+/* The MIFARE DESFire generation a GetVersion answer names: 1 (EV1,
+ * hardware major version 0x01), 2 (EV2, 0x12), 3 (EV3, 0x33), 0 for
+ * anything else (0x00 DESFire D40, other products): callers then keep to
+ * what every DESFire does. */
+int dfi_df_generation(const struct dfi_df_version *v);
 /* Needs authentication; the answer is enciphered. uid holds 10 bytes. */
 dfi_err dfi_desfire_get_card_uid(dfi_desfire *d, uint8_t *uid, size_t cap, size_t *len);
 dfi_err dfi_desfire_select_application(dfi_desfire *d, uint32_t aid);
