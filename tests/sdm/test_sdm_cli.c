@@ -288,7 +288,7 @@ ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp)
 {
 	struct dfi_hsm_config cfg = { .pin_file = fx.pin_file };
 	char why[200];
-	uint8_t z[8] = { 0 };
+	uint8_t z[16] = { 0 };
 	ck_assert_int_eq(dfi_hsm_open(&c->h, &cfg), DFI_OK);
 	ck_assert_int_eq(dfi_hsm_key_find(c->h, "pkcs11:object=app1-master", &c->mbase), DFI_OK);
 	ck_assert_int_eq(dfi_hsm_key_find(c->h, "pkcs11:object=app2-master", &c->fbase), DFI_OK);
