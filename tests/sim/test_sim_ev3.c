@@ -124,11 +124,22 @@ START_TEST(version_is_ev3)
 {
 	struct card c;
 	struct dfi_df_version v;
-	card_open(&c, DFI_SIM_MODEL_EV3, 0);
+	card_open(&c, DFI_SIM_MODEL_EV3, 1);
 	OK(dfi_desfire_get_version(c.d, &v));
 	ck_assert_uint_eq(v.hw_major, 0x33);
 	ck_assert_uint_eq(v.sw_major, 0x33);
 	ck_assert_uint_eq(v.hw_storage, 0x1A);
+	ck_assert_int_eq(dfi_df_generation(&v), 3);
+	card_close(&c);
+	/* the image remembers the generation: opened without --model ev3 */
+	card_open(&c, DFI_SIM_MODEL_EV2, 1);
+	OK(dfi_desfire_get_version(c.d, &v));
+	ck_assert_uint_eq(v.hw_major, 0x33);
+	card_close(&c);
+	/* and an EV2 stays an EV2 */
+	card_open(&c, DFI_SIM_MODEL_EV2, 0);
+	OK(dfi_desfire_get_version(c.d, &v));
+	ck_assert_int_eq(dfi_df_generation(&v), 2);
 	card_close(&c);
 }
 END_TEST

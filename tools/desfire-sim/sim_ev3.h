@@ -71,6 +71,11 @@ void sim_sdm_put_settings(const struct sim_file *f, struct sim_resp *r);
 uint8_t sim_sdm_read(struct dfi_sim *s, struct sim_file *f, uint8_t **out);
 void sim_sdm_free(struct sim_sdm *sdm);
 
+/* The card's generation is the card's: an image made as an EV3 opens as an
+ * EV3 whatever the configuration says, and an EV3 configuration makes the
+ * card an EV3 (written with its next commit). */
+void sim_ev3_model(struct dfi_sim *s);
+
 /* The image's EV3 section after the applications: written only when the
  * card holds EV3 state, so EV1/EV2 images are unchanged. */
 void sim_ev3_image_encode(const struct sim_card *c, dfi_wr *w);

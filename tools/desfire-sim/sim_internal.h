@@ -81,6 +81,7 @@ struct sim_card {
 	size_t napps;
 	struct sim_app *apps[DFI_SIM_MAX_APPS]; /* creation order */
 	bool lrp;        /* EV3: switched to LRP mode (irreversible) */
+	bool ev3;        /* the card is an EV3 (kept in the image) */
 };
 
 enum sess_kind { SESS_NONE = 0, SESS_D40, SESS_EV1, SESS_EV2 };

@@ -234,6 +234,17 @@ sim_sdm_read(dfi_sim *s, struct sim_file *f, uint8_t **out)
 /* ---- the image's EV3 section -------------------------------------------- */
 
 #define EV3_MARK 0xE3
+#define EV3_F_LRP 0x01
+#define EV3_F_EV3 0x02
+
+void
+sim_ev3_model(dfi_sim *s)
+{
+	if (s->card->ev3)
+		s->cfg.model = DFI_SIM_MODEL_EV3;
+	else if (s->cfg.model == DFI_SIM_MODEL_EV3)
+		s->card->ev3 = true;
+}
 
 size_t
 sim_ev3_image_bound(const struct sim_card *c)
@@ -253,10 +264,10 @@ sim_ev3_image_encode(const struct sim_card *c, dfi_wr *w)
 	for (size_t i = 0; i < c->napps; i++)
 		for (size_t f = 0; f < DFI_SIM_MAX_FILES; f++)
 			nsdm += c->apps[i]->files[f] != NULL && c->apps[i]->files[f]->sdm != NULL;
-	if (!c->lrp && nsdm == 0)
+	if (!c->ev3 && !c->lrp && nsdm == 0)
 		return; /* an EV1/EV2 image stays as it was */
 	dfi_wr_u8(w, EV3_MARK);
-	dfi_wr_u8(w, c->lrp);
+	dfi_wr_u8(w, (uint8_t)((c->lrp ? EV3_F_LRP : 0) | (c->ev3 ? EV3_F_EV3 : 0)));
 	dfi_wr_u8(w, (uint8_t)nsdm);
 	for (size_t i = 0; i < c->napps; i++) {
 		for (size_t f = 0; f < DFI_SIM_MAX_FILES; f++) {
@@ -283,13 +294,14 @@ sim_ev3_image_encode(const struct sim_card *c, dfi_wr *w)
 dfi_err
 sim_ev3_image_decode(dfi_rd *r, struct sim_card *c)
 {
-	uint8_t mark, lrp, nsdm;
+	uint8_t mark, flags, nsdm;
 	if (r->left == 0)
 		return DFI_OK;
-	if (dfi_rd_u8(r, &mark) != DFI_OK || mark != EV3_MARK || dfi_rd_u8(r, &lrp) != DFI_OK ||
-	    lrp > 1 || dfi_rd_u8(r, &nsdm) != DFI_OK)
+	if (dfi_rd_u8(r, &mark) != DFI_OK || mark != EV3_MARK || dfi_rd_u8(r, &flags) != DFI_OK ||
+	    (flags & ~(EV3_F_LRP | EV3_F_EV3)) || dfi_rd_u8(r, &nsdm) != DFI_OK)
 		return DFI_E_PARSE;
-	c->lrp = lrp;
+	c->lrp = flags & EV3_F_LRP;
+	c->ev3 = flags & EV3_F_EV3;
 	for (size_t i = 0; i < nsdm; i++) {
 		uint32_t aid, v[8], ctr;
 		uint8_t fid;
