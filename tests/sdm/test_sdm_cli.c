@@ -45,7 +45,8 @@ slurp_file(const char *path, char *buf, size_t cap)
 }
 
 /* Runs "dfissue ARGS" through the shell (ARGS quoted by the caller), stdin
- * from the file in (NULL: /dev/null), the dev token's PIN file. */
+ * from the file in (NULL: /dev/null); the dev token's PIN file comes from
+ * $DFISSUE_PIN_FILE (make_token). */
 static void
 sh(struct out *o, const char *in, const char *fmt, ...)
 {
@@ -56,8 +57,8 @@ sh(struct out *o, const char *in, const char *fmt, ...)
 	va_end(ap);
 	snprintf(outp, sizeof(outp), "%s/out.txt", fx.dir);
 	snprintf(errp, sizeof(errp), "%s/err.txt", fx.dir);
-	snprintf(cmd, sizeof(cmd), "'%s' %s --pin-file '%s' <'%s' >'%s' 2>'%s'", fx.dfissue, args,
-	    fx.pin_file, in != NULL ? in : "/dev/null", outp, errp);
+	snprintf(cmd, sizeof(cmd), "'%s' %s <'%s' >'%s' 2>'%s'", fx.dfissue, args,
+	    in != NULL ? in : "/dev/null", outp, errp);
 	int st = system(cmd);
 	ck_assert_msg(st != -1 && WIFEXITED(st), "%s", cmd);
 	o->status = WEXITSTATUS(st);
@@ -89,6 +90,7 @@ make_token(void)
 	    "--components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
 	    fx.pin_file, c1, c2);
 	ck_assert_int_eq(system(cmd), 0);
+	setenv("DFISSUE_PIN_FILE", fx.pin_file, 1);
 }
 
 static void
@@ -284,7 +286,7 @@ div_key(struct ev3 *c, dfi_hsm_key *base, int with_uid)
 }
 
 static void
-ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp)
+ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp, const char *image)
 {
 	struct dfi_hsm_config cfg = { .pin_file = fx.pin_file };
 	char why[200];
@@ -292,7 +294,8 @@ ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp)
 	ck_assert_int_eq(dfi_hsm_open(&c->h, &cfg), DFI_OK);
 	ck_assert_int_eq(dfi_hsm_key_find(c->h, "pkcs11:object=app1-master", &c->mbase), DFI_OK);
 	ck_assert_int_eq(dfi_hsm_key_find(c->h, "pkcs11:object=app2-master", &c->fbase), DFI_OK);
-	struct dfi_sim_config sc = { .has_seed = true, .seed = 20, .model = DFI_SIM_MODEL_EV3 };
+	struct dfi_sim_config sc = { .has_seed = true, .seed = 20, .model = DFI_SIM_MODEL_EV3,
+		.image = image, .no_fsync = true };
 	ck_assert_int_eq(dfi_sim_new(&c->s, &sc), DFI_OK);
 	ck_assert_int_eq(dfi_sim_transport_new(c->s, &c->t), DFI_OK);
 	ck_assert_int_eq(dfi_desfire_new(&c->d, c->t), DFI_OK);
@@ -359,7 +362,7 @@ diversified(int lrp)
 	struct dfi_sdm_layout l;
 	struct out o;
 	char t1[300], t2[300], args[1024];
-	ev3_card(&c, &l, lrp);
+	ev3_card(&c, &l, lrp, NULL);
 	read_tap(&c, t1, sizeof(t1));
 	read_tap(&c, t2, sizeof(t2));
 	const char *st = state_path(lrp ? "div-lrp.state" : "div.state");
@@ -408,6 +411,51 @@ START_TEST(diversified_keys_lrp)
 }
 END_TEST
 
+/* `sdm read` on a simulated card (sim:IMAGE), piped into `sdm verify`. */
+START_TEST(read_then_verify)
+{
+	struct ev3 c;
+	struct dfi_sdm_layout l;
+	struct out o;
+	char img[400], url[sizeof(((struct out *)0)->out)], cmd[9000];
+	uint8_t uid[7];
+	char uh[15], want[100];
+	snprintf(img, sizeof(img), "%s/ev3-read.img", fx.dir);
+	unlink(img);
+	ev3_card(&c, &l, 1, img);
+	dfi_sim_uid(c.s, uid);
+	dfi_hex_encode(uid, 7, uh, sizeof(uh));
+	ev3_free(&c);
+	const char *st = state_path("read.state");
+	unlink(st);
+	for (int tap = 1; tap <= 2; tap++) {
+		sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 0100E3 --file 2", img);
+		ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
+		ck_assert(strncmp(o.out, "https://tap.example/c?p=", 24) == 0);
+		ck_assert_uint_lt(strlen(o.out), sizeof(url));
+		memcpy(url, o.out, strlen(o.out) + 1);
+		url[strcspn(url, "\n")] = 0;
+		snprintf(cmd, sizeof(cmd), "sdm verify --lrp --template "
+		    "'https://tap.example/c?p={picc}&m={mac}' --meta-key 'pkcs11:object=app1-master' "
+		    "--meta-div aid,sysid:" SYSID " --file-key 'pkcs11:object=app2-master' "
+		    "--file-div uid,aid,sysid:" SYSID " --aid 0100E3 --state '%s' '%s'", st, url);
+		sh(&o, NULL, "%s", cmd);
+		ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
+		snprintf(want, sizeof(want), "sdm verify: accepted: uid %s counter %d\n", uh, tap);
+		ck_assert_str_eq(o.out, want);
+	}
+	/* the file's bytes, and a read that fits no SDM layout */
+	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 0100E3 --file 2 --hex --size 128", img);
+	ck_assert_int_eq(o.status, 0);
+	ck_assert_uint_eq(strlen(o.out), 2 * 128 + 1);
+	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 0100E3 --file 9", img);
+	ck_assert_int_eq(o.status, 1);
+	ck_assert_ptr_nonnull(strstr(o.err, "FILE_NOT_FOUND"));
+	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 01E3 --file 2", img);
+	ck_assert_int_eq(o.status, 2);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -421,6 +469,7 @@ suite(void)
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, diversified_keys_aes);
 	tcase_add_test(tc, diversified_keys_lrp);
+	tcase_add_test(tc, read_then_verify);
 	suite_add_tcase(s, tc);
 	return s;
 }

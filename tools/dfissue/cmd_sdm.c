@@ -15,10 +15,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
 #include "dfissue/profile.h"
 #include "dfissue/sdm.h"
 #include "dfissue/util.h"
+#include "perso_cli.h"
 #include "sdm_state.h"
 
 static void
@@ -395,13 +397,157 @@ out:
 	return rc;
 }
 
+/* ---- sdm read: a tap as a phone makes it ---------------------------------- */
+
+static void
+read_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue sdm read --reader SPEC --aid HEX --file N [--size N] [--hex]\n"
+	    "                        [--wait-ms MS]\n"
+	    "Reads an SDM file the way a phone does, without authentication (so the card's\n"
+	    "read counter moves on), in one ReadData, and prints what the card showed: the\n"
+	    "URL of an NDEF URI record, else the file as hex. Pipe it into 'dfissue sdm\n"
+	    "verify' to check a freshly personalized card end to end.\n"
+	    "\n"
+	    "%s"
+	    "  --aid HEX        the application (3 bytes, command order)\n"
+	    "  --file N         the file number\n"
+	    "  --size N         bytes to read (default: the file's size from GetFileSettings,\n"
+	    "                   which needs free listing)\n"
+	    "  --hex            print the file's bytes as hex even when it holds a URL\n"
+	    "  --wait-ms MS     wait up to MS for a card (default 10000)\n",
+	    cli_reader_help());
+}
+
+/* The URL of an NDEF message holding one URI record (NFC Forum URI RTD),
+ * into out; 0 when the data is no such message. */
+static int
+ndef_url(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	static const char *const prefix[] = { "", "http://www.", "https://www.", "http://",
+		"https://" };
+	if (n < 7 || p[2] != 0xD1 || p[3] != 0x01 || p[5] != 'U' || p[6] > 4)
+		return 0;
+	size_t nlen = (size_t)p[0] << 8 | p[1], plen = p[4];
+	if (nlen != 4 + plen || 2 + nlen > n || plen < 1)
+		return 0;
+	size_t pl = strlen(prefix[p[6]]), rest = plen - 1;
+	if (pl + rest + 1 > cap)
+		return 0;
+	for (size_t i = 0; i < rest; i++)
+		if (p[7 + i] < 0x21 || p[7 + i] > 0x7E)
+			return 0;
+	memcpy(out, prefix[p[6]], pl);
+	memcpy(out + pl, p + 7, rest);
+	out[pl + rest] = 0;
+	return 1;
+}
+
+static int
+sdm_read(int argc, char **argv)
+{
+	const char *reader = NULL, *aidhex = NULL;
+	unsigned long fileno = 32, size = 0, wait_ms = 10000;
+	int hex = 0, c, rc;
+	char *end;
+	enum { O_READER = 0x2100, O_AID, O_FILE, O_SIZE, O_HEX, O_WAIT };
+	static const struct option lo[] = {
+		{ "reader", required_argument, NULL, O_READER },
+		{ "aid", required_argument, NULL, O_AID },
+		{ "file", required_argument, NULL, O_FILE },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "hex", no_argument, NULL, O_HEX },
+		{ "wait-ms", required_argument, NULL, O_WAIT },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case O_READER: reader = optarg; break;
+		case O_AID: aidhex = optarg; break;
+		case O_FILE: fileno = strtoul(optarg, &end, 10); if (*end) fileno = 32; break;
+		case O_SIZE:
+			size = strtoul(optarg, &end, 10);
+			if (*end || size == 0 || size > DFI_DF_MAX_DATA)
+				size = DFI_DF_MAX_DATA + 1;
+			break;
+		case O_HEX: hex = 1; break;
+		case O_WAIT: wait_ms = strtoul(optarg, &end, 10); if (*end) wait_ms = 0; break;
+		case 'h': read_usage(stdout); return DFI_EXIT_OK;
+		default: return cli_usage_error("sdm read");
+		}
+	}
+	uint8_t aidb[3];
+	size_t al = 0;
+	if (optind != argc || reader == NULL || aidhex == NULL || fileno > 31 ||
+	    size > DFI_DF_MAX_DATA || wait_ms > 86400000UL ||
+	    dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3) {
+		cli_errorf("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
+		    "--size 1..%d when given (see --help)", DFI_DF_MAX_DATA);
+		return DFI_EXIT_USAGE;
+	}
+	struct cli_reader r;
+	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
+		return rc;
+	dfi_desfire *d = NULL;
+	uint8_t *buf = NULL;
+	uint32_t aid = (uint32_t)aidb[0] | (uint32_t)aidb[1] << 8 | (uint32_t)aidb[2] << 16;
+	dfi_err e = dfi_transport_wait_card(r.t, (int)wait_ms);
+	if (e == DFI_OK)
+		e = dfi_desfire_new(&d, r.t);
+	/* a session an earlier connection left: start from the PICC level */
+	if (e == DFI_OK && (e = dfi_desfire_select_application(d, 0)) == DFI_OK)
+		e = dfi_desfire_select_application(d, aid);
+	if (e == DFI_OK && size == 0) {
+		struct dfi_df_file_settings fs;
+		if ((e = dfi_desfire_get_file_settings(d, (uint8_t)fileno, &fs)) == DFI_OK)
+			size = fs.size;
+		if (e == DFI_E_DF_AUTHENTICATION_ERROR || e == DFI_E_DF_PERMISSION_DENIED) {
+			cli_errorf("sdm read: the card does not list file settings freely: give --size");
+			rc = DFI_EXIT_FAIL;
+			goto out;
+		}
+	}
+	if (e == DFI_OK && (size == 0 || size > DFI_DF_MAX_DATA))
+		e = DFI_E_CARD_PROTOCOL;
+	if (e == DFI_OK && (buf = malloc(size)) == NULL)
+		e = DFI_E_NOMEM;
+	if (e == DFI_OK)
+		e = dfi_desfire_read_data(d, (uint8_t)fileno, DFI_DF_COMM_PLAIN, 0, (uint32_t)size, buf);
+	if (e != DFI_OK) {
+		rc = cli_fail("sdm read", e);
+		goto out;
+	}
+	char url[512];
+	if (!hex && ndef_url(buf, size, url, sizeof(url))) {
+		printf("%s\n", url);
+	} else {
+		char *h = malloc(2 * size + 1);
+		if (h == NULL || dfi_hex_encode(buf, size, h, 2 * size + 1) != DFI_OK) {
+			free(h);
+			rc = cli_fail("sdm read", DFI_E_NOMEM);
+			goto out;
+		}
+		printf("%s\n", h);
+		free(h);
+	}
+	rc = DFI_EXIT_OK;
+out:
+	free(buf);
+	dfi_desfire_free(d);
+	cli_reader_close(&r);
+	return rc;
+}
+
 static void
 sdm_usage(FILE *f)
 {
-	fprintf(f, "usage: dfissue sdm <verify> [options]\n\n"
+	fprintf(f, "usage: dfissue sdm <verify|read> [options]\n\n"
 		   "  verify   check taps of a Secure Dynamic Messaging file (UID, counter, MAC,\n"
-		   "           replays) with keys in the HSM\n\n"
-		   "'dfissue sdm verify --help' describes it.\n");
+		   "           replays) with keys in the HSM\n"
+		   "  read     read an SDM file as a phone does and print the tap\n\n"
+		   "'dfissue sdm <command> --help' describes each.\n");
 }
 
 int
@@ -415,6 +561,8 @@ cmd_sdm(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "verify") == 0)
 		return sdm_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "read") == 0)
+		return sdm_read(argc - 1, argv + 1);
 	cli_errorf("sdm: unknown command '%s' (try 'dfissue sdm --help')", argv[1]);
 	return DFI_EXIT_USAGE;
 }
