@@ -213,6 +213,47 @@ START_TEST(lrp_switch_auth_and_messaging)
 }
 END_TEST
 
+/* The switch torn: before, the card is still in AES mode; after, it is in
+ * LRP mode although the answer was lost. */
+START_TEST(lrp_switch_torn)
+{
+	uint8_t cap[10] = { 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0 };
+	for (int mode = DFI_SIM_TEAR_BEFORE; mode <= DFI_SIM_TEAR_AFTER; mode++) {
+		struct card c;
+		bool lrp;
+		card_open(&c, DFI_SIM_MODEL_EV3, 1);
+		base_setup(&c);
+		OK(dfi_desfire_select_application(c.d, 0));
+		OK(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_EV2_FIRST, 0, c.picc));
+		OK(dfi_sim_set_tear(c.s, 1, (enum dfi_sim_tear_mode)mode));
+		ck_assert_int_eq(dfi_desfire_set_configuration(c.d, 0x05, cap, sizeof(cap)),
+		    DFI_E_CARD_TORN);
+		OK(dfi_transport_wait_card(c.t, 100));
+		dfi_desfire_reset(c.d);
+		OK(dfi_sim_lrp_mode(c.s, &lrp));
+		ck_assert_int_eq(lrp, mode == DFI_SIM_TEAR_AFTER);
+		/* the card tells which: one authentication or the other works */
+		if (lrp) {
+			ck_assert_int_eq(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_EV2_FIRST, 0, c.picc),
+			    DFI_E_DF_AUTHENTICATION_ERROR);
+			OK(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_LRP_FIRST, 0, c.picc));
+		} else {
+			ck_assert_int_eq(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_LRP_FIRST, 0, c.picc),
+			    DFI_E_UNSUPPORTED);
+			OK(dfi_desfire_authenticate(c.d, DFI_DF_AUTH_EV2_FIRST, 0, c.picc));
+		}
+		card_close(&c);
+		/* an image on disk: the same after a restart of the process */
+		card_open(&c, DFI_SIM_MODEL_EV3, 1);
+		OK(dfi_sim_lrp_mode(c.s, &lrp));
+		ck_assert_int_eq(lrp, mode == DFI_SIM_TEAR_AFTER);
+		card_close(&c);
+		teardown();
+		setup();
+	}
+}
+END_TEST
+
 START_TEST(lrp_switch_refused_on_ev2)
 {
 	struct card c;
@@ -429,6 +470,7 @@ suite(void)
 	tcase_add_test(tc, version_is_ev3);
 	tcase_add_test(tc, lrp_switch_auth_and_messaging);
 	tcase_add_test(tc, lrp_switch_refused_on_ev2);
+	tcase_add_test(tc, lrp_switch_torn);
 	tcase_add_test(tc, sdm_aes_mode);
 	tcase_add_test(tc, sdm_lrp_mode);
 	tcase_add_test(tc, sdm_settings_in_ev1_session);
