@@ -54,10 +54,12 @@ load_profile(struct tear_env *e, char *why, size_t cap)
 	struct dfi_diag diag;
 	if (src == NULL)
 		return tear_fail(why, cap, "DFI_SOURCE_DIR not set");
-	snprintf(path, sizeof(path), "%s/profiles/reference.json", src);
+	snprintf(path, sizeof(path), "%s/profiles/%s", src, e->sc->profile);
 	if (dfi_profile_load(&e->profile, path, &diag) != DFI_OK)
 		return tear_fail(why, cap, "profile: %s", diag.message);
-	snprintf(path, sizeof(path), "%s/profiles/reference-batch.csv", src);
+	if (e->sc->batch == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/profiles/%s", src, e->sc->batch);
 	if (dfi_batch_open(&e->batch, path, &diag) != DFI_OK ||
 	    dfi_batch_next(e->batch, &e->row, &diag) != DFI_OK || e->row == NULL)
 		return tear_fail(why, cap, "batch: %s", diag.message);
@@ -109,6 +111,10 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 	memset(e, 0, sizeof(*e));
 	if (src == NULL || bld == NULL)
 		return tear_fail(why, cap, "DFI_SOURCE_DIR / DFI_BUILD_DIR not set");
+	e->sc = tear_scenario_find(NULL);
+	if (e->sc == NULL)
+		return tear_fail(why, cap, "no tear scenario '%s' (see tests/tear/tear_scenario.c)",
+		    getenv("TEAR_SCENARIO"));
 	if (existing_root != NULL) {
 		snprintf(e->root, sizeof(e->root), "%s", existing_root);
 	} else {
@@ -140,6 +146,10 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 	snprintf(e->module, sizeof(e->module), "%s", module);
 	if (tear_env_open_hsm(e, why, cap) != 0)
 		return -1;
+	if (existing_root == NULL) {
+		printf("tear scenario %s: %s\n", e->sc->name, e->sc->about);
+		fflush(stdout);
+	}
 	return load_profile(e, why, cap);
 }
 
