@@ -15,6 +15,8 @@ key_name(const struct tap *tp, const struct key_state *ks, const dfi_cardkey *ta
 		return ks->version < 0 ? "not read" : "unknown";
 	if (ks->cur == target)
 		return ks->confirmed ? "target (authenticated)" : "target (by version)";
+	if (ks->cur == perso_initial(tp, app) && ks->cur != perso_factory(tp->p, app))
+		return ks->confirmed ? "transport (authenticated)" : "transport (by version)";
 	if (ks->cur == perso_factory(tp->p, app))
 		return ks->confirmed ? "factory (authenticated)" : "factory (by version)";
 	return "journal candidate";
