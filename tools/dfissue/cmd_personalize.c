@@ -17,6 +17,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/perso.h"
+#include "dfissue/registry.h"
 #include "dfissue/util.h"
 #include "perso_cli.h"
 #include "stations.h"
@@ -30,12 +31,16 @@ usage(FILE *f)
 	    "usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
 	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
-	    "           [HSM options]\n"
+	    "           [--reissue UID --reason TEXT] [--originality-keys FILE] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
-	    "card), reports 'done', 'resumed', 'unknown-keys' or an error, then waits for\n"
-	    "the card to leave and for the next one. A torn card is finished when it comes\n"
-	    "back. Progress lines go to stderr; --json prints one JSON object per card on\n"
-	    "stdout. Exit status 0 when every card ended done or resumed.\n"
+	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
+	    "waits for the card to leave and for the next one. A torn card is finished when\n"
+	    "it comes back. A card that has not earned keys is 'refused' and gets nothing: a\n"
+	    "UID already issued whose card shows factory (or transport) keys, a card without\n"
+	    "the profile's transport key, or one without the originality signature the\n"
+	    "profile requires; the journal records each refusal. Progress lines go to\n"
+	    "stderr; --json prints one JSON object per card on stdout. Exit status 0 when\n"
+	    "every card ended done or resumed.\n"
 	    "\n"
 	    "  --profile P.json       the target card (docs/PROFILE.md)\n"
 	    "  --batch FILE           per-card data (.csv or .jsonl), one row per card\n"
@@ -57,6 +62,13 @@ usage(FILE *f)
 	    "  --once                 the same as --cards 1\n"
 	    "  --json                 one JSON object per card on stdout\n"
 	    "  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
+	    "  --reissue UID          authorize issuing this UID (14 hex digits) again, once in\n"
+	    "                         this run: a replaced chip, a card the issuer formatted.\n"
+	    "                         Journaled with --reason before its first key change.\n"
+	    "                         Repeatable; a batch row can do the same with the fields\n"
+	    "                         reissue_uid and reissue_reason\n"
+	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
+	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
 	    "Test options (sim: readers only, for demonstrations of tear recovery):\n"
 	    "  --tear-at N            tear the N-th APDU of the first tap\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
@@ -65,7 +77,9 @@ usage(FILE *f)
 }
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
-	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE };
+	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_REISSUE, O_REASON, O_ORIG_KEYS };
+
+#define MAX_REISSUE 64
 
 struct opts {
 	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
@@ -75,6 +89,9 @@ struct opts {
 	enum dfi_sim_tear_mode tear_mode;
 	struct cli_hsm_opts hsm;
 	struct stations_spec readers; /* every --reader (parallel stations) */
+	struct dfi_perso_reissue reissue[MAX_REISSUE];
+	size_t nreissue;
+	const char *reason, *orig_keys;
 };
 
 static void
@@ -115,6 +132,9 @@ parse(int argc, char **argv, struct opts *o)
 		{ "wait-ms", required_argument, NULL, O_WAIT },
 		{ "tear-at", required_argument, NULL, O_TEAR_AT },
 		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
+		{ "reissue", required_argument, NULL, O_REISSUE },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "originality-keys", required_argument, NULL, O_ORIG_KEYS },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_HSM_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -177,6 +197,23 @@ parse(int argc, char **argv, struct opts *o)
 				return DFI_EXIT_USAGE;
 			}
 			break;
+		case O_REISSUE: {
+			struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
+			if (o->nreissue == MAX_REISSUE) {
+				cli_errorf("personalize: at most %d --reissue options", MAX_REISSUE);
+				return DFI_EXIT_USAGE;
+			}
+			if (dfi_hex_decode(optarg, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK ||
+			    r->uid_len != 7) {
+				cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'",
+				    optarg);
+				return DFI_EXIT_USAGE;
+			}
+			o->nreissue++;
+			break;
+		}
+		case O_REASON: o->reason = optarg; break;
+		case O_ORIG_KEYS: o->orig_keys = optarg; break;
 		case 'h': usage(stdout); return -1;
 		default:
 			cli_errorf("personalize: unknown option or missing value: '%s' (see 'dfissue personalize --help')",
@@ -192,6 +229,14 @@ parse(int argc, char **argv, struct opts *o)
 		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
 		return DFI_EXIT_USAGE;
 	}
+	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
+	    (o->reason[0] == '\0' || strlen(o->reason) >= DFI_J_STR_MAX))) {
+		cli_errorf("personalize: --reissue and --reason go together; the reason is 1..%d "
+		    "characters the journal keeps (never secrets)", DFI_J_STR_MAX - 1);
+		return DFI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o->nreissue; i++)
+		o->reissue[i].reason = o->reason;
 	return DFI_EXIT_OK;
 }
 
@@ -256,6 +301,8 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		    res->detail);
 		if (obj != NULL && row != NULL)
 			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
+		if (obj != NULL)
+			perso_cli_json_extra(obj, res);
 		if (obj != NULL) {
 			char *s = json_dumps(obj, JSON_COMPACT);
 			if (s != NULL)
@@ -333,6 +380,7 @@ cmd_personalize(int argc, char **argv)
 	dfi_hsm *h = NULL;
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
+	dfi_registry *reg = NULL;
 	dfi_perso *p = NULL;
 	char station[64], detail[256] = "";
 	int rc;
@@ -350,10 +398,14 @@ cmd_personalize(int argc, char **argv)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &s, &j);
+	/* One registry for every reader: their claims must see each other. */
+	if (rc == DFI_EXIT_OK && dfi_registry_new_local(&reg, j) != DFI_OK)
+		rc = cli_fail("registry", DFI_E_NOMEM);
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
 			.station = station, .progress = progress, .detail = detail,
-			.detail_cap = sizeof(detail) };
+			.detail_cap = sizeof(detail), .registry = reg, .reissue = o.reissue,
+			.nreissue = o.nreissue, .originality_keys = o.orig_keys };
 		dfi_err e = dfi_perso_new(&p, &pc);
 		if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", o.profile, detail[0] ? detail : dfi_strerror(e));
@@ -364,7 +416,8 @@ cmd_personalize(int argc, char **argv)
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
-			.json = o.json };
+			.json = o.json, .registry = reg, .reissue = o.reissue, .nreissue = o.nreissue,
+			.originality_keys = o.orig_keys };
 		if (o.tear_at > 0) {
 			cli_errorf("personalize: --tear-at works with a single sim: reader only");
 			rc = DFI_EXIT_USAGE;
@@ -379,6 +432,7 @@ cmd_personalize(int argc, char **argv)
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
+	dfi_registry_free(reg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
 	dfi_hsm_free(h);

@@ -106,3 +106,18 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 	}
 	return DFI_EXIT_OK;
 }
+
+void
+perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res)
+{
+	if (res->outcome == DFI_PERSO_REFUSED) {
+		const char *c = dfi_jcause_name(res->refusal_cause);
+		json_object_set_new(obj, "refusal_cause", json_string(c != NULL ? c : "?"));
+		json_object_set_new(obj, "refusal_record", json_integer((json_int_t)res->refusal_seq));
+	}
+	if (res->authorization_seq != 0)
+		json_object_set_new(obj, "authorization_record",
+		    json_integer((json_int_t)res->authorization_seq));
+	if (res->originality[0] != '\0')
+		json_object_set_new(obj, "originality", json_string(res->originality));
+}

@@ -12,7 +12,9 @@
 
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "dfissue/perso.h"
 #include "dfissue/profile.h"
+#include "dfissue/registry.h"
 
 #define STATIONS_MAX 64
 
@@ -37,6 +39,10 @@ struct stations_config {
 	unsigned long cards;    /* stop after this many cards in all (0: batch end / forever) */
 	int wait_ms;            /* a reader idle this long stops (-1: never) */
 	int json;               /* one JSON object per card on stdout */
+	dfi_registry *registry; /* shared by the stations (their claims) */
+	const struct dfi_perso_reissue *reissue; /* operator re-issue authorizations */
+	size_t nreissue;
+	const char *originality_keys;
 };
 
 /* Expands the specs (patterns against the readers pcscd lists, waiting a
