@@ -123,8 +123,38 @@ transport_init(dfi_perso *p)
 	return e;
 }
 
+/* The keys another handle looked up, shared: same HSM and profile, and it
+ * outlives this one (its owner's promise, perso.h). */
+static dfi_err
+roles_share(dfi_perso *p, const dfi_perso *from)
+{
+	const struct dfi_profile_spec *s = p->spec;
+	size_t total = 0;
+	if (from->hsm != p->hsm || from->profile != p->profile) {
+		snprintf(p->err, sizeof(p->err), "keys_from: a handle on another HSM or profile");
+		return DFI_E_INVALID_ARG;
+	}
+	for (size_t i = 0; i < s->napps; i++)
+		total += s->apps[i].nkeys;
+	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
+	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
+	if (p->roles == NULL || p->role_base == NULL)
+		return DFI_E_NOMEM;
+	memcpy(p->roles, from->roles, total * sizeof(*p->roles));
+	memcpy(p->role_base, from->role_base, s->napps * sizeof(*p->role_base));
+	for (size_t i = 0; i < total; i++)
+		p->roles[i].shared = 1;
+	p->picc = from->picc;
+	p->picc.shared = 1;
+	p->transport = from->transport;
+	p->transport.shared = 1;
+	p->transport_static = from->transport_static;
+	p->transport_static_shared = 1;
+	return DFI_OK;
+}
+
 dfi_err
-perso_roles_init(dfi_perso *p)
+perso_roles_init(dfi_perso *p, const dfi_perso *from)
 {
 	static const uint8_t zero[DFI_MAX_KEY_LEN];
 	const struct dfi_profile_spec *s = p->spec;
@@ -138,6 +168,8 @@ perso_roles_init(dfi_perso *p)
 		if (e != DFI_OK)
 			return e;
 	}
+	if (from != NULL)
+		return roles_share(p, from);
 	e = role_init(p, &p->picc, &s->picc.key, "picc.key");
 	if (e != DFI_OK)
 		return e;
@@ -171,7 +203,8 @@ perso_roles_init(dfi_perso *p)
 void
 perso_roles_free(dfi_perso *p)
 {
-	dfi_hsm_key_free(p->picc.base);
+	if (!p->picc.shared)
+		dfi_hsm_key_free(p->picc.base);
 	if (p->roles != NULL) {
 		size_t total = 0;
 		for (size_t i = 0; i < p->spec->napps; i++)
@@ -184,8 +217,10 @@ perso_roles_free(dfi_perso *p)
 	free(p->role_base);
 	for (size_t t = 0; t < 4; t++)
 		dfi_cardkey_free(p->factory[t]);
-	dfi_cardkey_free(p->transport_static);
-	dfi_hsm_key_free(p->transport.base);
+	if (!p->transport_static_shared)
+		dfi_cardkey_free(p->transport_static);
+	if (!p->transport.shared)
+		dfi_hsm_key_free(p->transport.base);
 }
 
 const struct perso_role *

@@ -77,7 +77,7 @@ dfi_perso_new(dfi_perso **out, const struct dfi_perso_config *cfg)
 	snprintf(p->station, sizeof(p->station), "%s", cfg->station ? cfg->station : "station");
 	p->progress = cfg->progress;
 	p->progress_ctx = cfg->progress_ctx;
-	e = perso_roles_init(p);
+	e = perso_roles_init(p, cfg->keys_from);
 	if (e == DFI_OK)
 		e = perso_admission_init(p, cfg);
 	if (e != DFI_OK) {

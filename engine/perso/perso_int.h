@@ -49,6 +49,7 @@ struct dfi_perso {
 	 * key shared by every tap (STATIC). */
 	struct perso_role transport;
 	dfi_cardkey *transport_static;
+	int transport_static_shared;        /* from another handle (keys_from) */
 	dfi_registry *reg;
 	int own_reg;
 	dfi_orig_keys *orig;                /* NULL: originality off */
@@ -212,7 +213,7 @@ dfi_err perso_admission_init(dfi_perso *p, const struct dfi_perso_config *cfg);
 void perso_admission_free(dfi_perso *p);
 
 /* keys.c */
-dfi_err perso_roles_init(dfi_perso *p);
+dfi_err perso_roles_init(dfi_perso *p, const dfi_perso *from);
 void perso_roles_free(dfi_perso *p);
 const struct perso_role *perso_role(const dfi_perso *p, int app, uint8_t keyno);
 dfi_err perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid,

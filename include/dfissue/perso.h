@@ -74,6 +74,10 @@ struct dfi_perso_config {
 	/* A file of more trusted originality keys (originality.h), added to the
 	 * profile's; NULL: none. */
 	const char *originality_keys;
+	/* Another handle on the same HSM and profile whose base keys this one
+	 * uses instead of looking them up again (several readers, many
+	 * stations in tests); it must outlive this handle. NULL: look up. */
+	const dfi_perso *keys_from;
 };
 
 /* Validates the profile for personalization (every base key found in the

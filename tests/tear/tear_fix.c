@@ -517,6 +517,7 @@ station_handles(struct tear_station *s, int create, char *why, size_t cap)
 	pc.journal = s->j;
 	pc.profile = s->env->profile;
 	pc.station = s->name;
+	pc.keys_from = s->env->keys;
 	if (getenv("TEAR_VERBOSE") != NULL) {
 		pc.progress = progress;
 		pc.progress_ctx = s->name;

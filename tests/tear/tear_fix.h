@@ -70,6 +70,9 @@ struct tear_env {
 	unsigned seq;        /* unique case numbers */
 	int file_cards;      /* cases keep the card in an image file (else memory) */
 	const struct tear_scenario *sc;
+	/* The profile's base keys, looked up once per HSM handle and shared by
+	 * every case's station (dfi_perso_config.keys_from). */
+	dfi_perso *keys;
 };
 
 /* Makes the token (make-dev-token.sh, once) and opens everything for the
