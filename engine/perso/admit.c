@@ -386,7 +386,7 @@ perso_originality(struct tap *tp)
 		}
 	}
 	if (o->policy == DFI_ORIGINALITY_REQUIRE)
-		return perso_refuse(tp, DFI_JCAUSE_ORIGINALITY, "originality check: %s; the profile requires it",
+		return perso_refuse(tp, DFI_JCAUSE_ORIGINALITY, "%s; the profile requires a valid signature",
 		    st);
 	perso_event(tp, "originality: %s: continuing (policy warn)", st);
 	return DFI_OK;
