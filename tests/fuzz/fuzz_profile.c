@@ -17,14 +17,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dfi_profile *p = NULL;
 	struct dfi_diag d;
-	dfi_orig_keys *k = NULL;
-	if (dfi_orig_keys_new(&k, 0) == DFI_OK) {
-		dfi_err e = dfi_orig_keys_load_buffer(k, "fuzz.keys", (const char *)data, size, &d);
+	dfi_orig_keys *trust = NULL;
+	if (dfi_orig_keys_new(&trust, 0) == DFI_OK) {
+		dfi_err e = dfi_orig_keys_load_buffer(trust, "fuzz.keys", (const char *)data, size, &d);
 		if (e == DFI_E_PARSE && memchr(d.message, '\0', sizeof(d.message)) == NULL)
 			__builtin_trap();
-		if (e == DFI_OK && dfi_orig_keys_count(k) == 0)
+		if (e == DFI_OK && dfi_orig_keys_count(trust) == 0)
 			__builtin_trap(); /* a file that loads holds a key */
-		dfi_orig_keys_free(k);
+		dfi_orig_keys_free(trust);
 	}
 	if (dfi_profile_load_buffer(&p, "fuzz.json", (const char *)data, size, &d) != DFI_OK) {
 		/* every failure must leave a terminated one-line message */
