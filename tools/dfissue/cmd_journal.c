@@ -18,6 +18,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
+#include "journal_html.h"
 
 #define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
 
@@ -29,6 +30,7 @@ usage(FILE *f)
 	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
 	    "       dfissue journal verify --pubkey KEY.pem [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
 	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
+	    "       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
 	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
 	    "       dfissue journal checkpoint [--journal] JOURNAL\n\n"
 	    "JOURNAL is a journal directory (holding " DFI_JOURNAL_FILE ") or the file itself.\n\n"
@@ -45,6 +47,10 @@ usage(FILE *f)
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
 	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
 	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
+	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
+	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
+	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
+	    "            verification fails, the page says why).\n"
 	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
 	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n\n"
 	    "%s",
@@ -553,9 +559,10 @@ static int
 j_show(int argc, char **argv)
 {
 	int json = 0;
-	const char *uidhex = NULL, *jopt = NULL;
+	const char *uidhex = NULL, *jopt = NULL, *html = NULL, *pubkey = NULL;
 	static const struct option lo[] = { { "json", no_argument, NULL, 'J' },
 		{ "uid", required_argument, NULL, 'u' }, { "journal", required_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' }, { "pubkey", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
@@ -564,6 +571,8 @@ j_show(int argc, char **argv)
 		case 'J': json = 1; break;
 		case 'u': uidhex = optarg; break;
 		case 'j': jopt = optarg; break;
+		case 'H': html = optarg; break;
+		case 'p': pubkey = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;
 		default: usage(stderr); return DFI_EXIT_USAGE;
 		}
@@ -571,6 +580,16 @@ j_show(int argc, char **argv)
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal show: needs one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (html != NULL && (json || uidhex != NULL)) {
+		cli_errorf("journal show: --html writes the whole journal: no --json or --uid with it");
+		return DFI_EXIT_USAGE;
+	}
+	if (html != NULL)
+		return journal_html_write(path, pubkey, html);
+	if (pubkey != NULL) {
+		cli_errorf("journal show: --pubkey goes with --html (or use 'dfissue journal verify')");
 		return DFI_EXIT_USAGE;
 	}
 	uint8_t uid[DFI_J_UID_MAX];

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dfissue/pcsc.h"
+#include "dfissue/perso.h"
 #include "perso_cli.h"
 
 const char *
@@ -120,4 +121,26 @@ perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res)
 		    json_integer((json_int_t)res->authorization_seq));
 	if (res->originality[0] != '\0')
 		json_object_set_new(obj, "originality", json_string(res->originality));
+}
+
+void
+cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *tap, int first)
+{
+	if (first) {
+		*acc = *tap;
+		return;
+	}
+	struct dfi_perso_result sum = *tap;
+	sum.steps_total = acc->steps_done + tap->steps_total;
+	sum.steps_done = acc->steps_done + tap->steps_done;
+	sum.key_changes = acc->key_changes + tap->key_changes;
+	sum.intents_resolved = acc->intents_resolved + tap->intents_resolved;
+	sum.apdus = acc->apdus + tap->apdus;
+	if (tap->authorization_seq == 0)
+		sum.authorization_seq = acc->authorization_seq; /* journaled on an earlier tap */
+	if (tap->uid_len == 0) {
+		memcpy(sum.uid, acc->uid, sizeof(sum.uid));
+		sum.uid_len = acc->uid_len;
+	}
+	*acc = sum;
 }

@@ -35,4 +35,11 @@ int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profi
  * originality check. */
 void perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res);
 
+/* Adds one tap's result to a card's: counters (key changes, intents
+ * resolved, steps done, APDUs) are summed over the card's taps, steps_total
+ * is the steps done on earlier taps plus this tap's plan, and outcome,
+ * error, UID and detail are this tap's. first: acc is set to tap. */
+struct dfi_perso_result;
+void cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *tap, int first);
+
 #endif
