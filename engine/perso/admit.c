@@ -102,17 +102,24 @@ perso_admission_free(dfi_perso *p)
 
 /* ---- the journal, then the registry ----------------------------------------------- */
 
+/* A registry that does not take what the journal holds: fail closed,
+ * nothing more for any card until someone looks (as a journal failure). */
+static dfi_err
+registry_failed(struct tap *tp, const char *what, dfi_err e)
+{
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "registry (%s): %s: %s", dfi_registry_backend(tp->p->reg), what,
+		    dfi_strerror(e));
+	}
+	return e;
+}
+
 static dfi_err
 told(struct tap *tp, const dfi_jrec *recs, size_t n)
 {
-	dfi_err e = dfi_registry_journaled(tp->p->reg, recs, n);
-	if (e != DFI_OK) {
-		/* Fail closed: nothing more for any card until someone looks. */
-		tp->journal_failed = 1;
-		perso_detail(tp, "registry (%s): the journaled records were not taken: %s",
-		    dfi_registry_backend(tp->p->reg), dfi_strerror(e));
-	}
-	return e;
+	return registry_failed(tp, "the journaled records were not taken",
+	    dfi_registry_journaled(tp->p->reg, recs, n));
 }
 
 dfi_err
@@ -196,12 +203,7 @@ perso_witness(struct tap *tp)
 	dfi_err e = dfi_journal_checkpoint(tp->p->journal, note, sizeof(note), &len);
 	if (e == DFI_OK)
 		e = dfi_registry_witness(tp->p->reg, note, len);
-	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "registry (%s): the journal's checkpoint was not witnessed: %s",
-		    dfi_registry_backend(tp->p->reg), dfi_strerror(e));
-	}
-	return e;
+	return registry_failed(tp, "the journal's checkpoint was not witnessed", e);
 }
 
 /* ---- claim and lookup ----------------------------------------------------------- */

@@ -20,6 +20,16 @@ keytype_name(dfi_keytype t)
 	return "?";
 }
 
+/* Application key roles of the profile, all applications together. */
+static size_t
+app_roles(const struct dfi_profile_spec *s)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < s->napps; i++)
+		total += s->apps[i].nkeys;
+	return total;
+}
+
 /* A role set up before with the same base key URI, or NULL. */
 static const struct perso_role *
 shared_base(const dfi_perso *p, const char *uri)
@@ -29,9 +39,7 @@ shared_base(const dfi_perso *p, const char *uri)
 		return &p->picc;
 	if (p->roles == NULL)
 		return NULL;
-	size_t total = 0;
-	for (size_t i = 0; i < s->napps; i++)
-		total += s->apps[i].nkeys;
+	size_t total = app_roles(s);
 	for (size_t i = 0; i < total && p->roles[i].pk != NULL; i++)
 		if (p->roles[i].base != NULL && strcmp(p->roles[i].pk->base_key, uri) == 0)
 			return &p->roles[i];
@@ -129,13 +137,11 @@ static dfi_err
 roles_share(dfi_perso *p, const dfi_perso *from)
 {
 	const struct dfi_profile_spec *s = p->spec;
-	size_t total = 0;
+	size_t total = app_roles(s);
 	if (from->hsm != p->hsm || from->profile != p->profile) {
 		snprintf(p->err, sizeof(p->err), "keys_from: a handle on another HSM or profile");
 		return DFI_E_INVALID_ARG;
 	}
-	for (size_t i = 0; i < s->napps; i++)
-		total += s->apps[i].nkeys;
 	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
 	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
 	if (p->roles == NULL || p->role_base == NULL)
@@ -176,8 +182,7 @@ perso_roles_init(dfi_perso *p, const dfi_perso *from)
 	e = transport_init(p);
 	if (e != DFI_OK)
 		return e;
-	for (size_t i = 0; i < s->napps; i++)
-		total += s->apps[i].nkeys;
+	total = app_roles(s);
 	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
 	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
 	if (p->roles == NULL || p->role_base == NULL)
@@ -206,9 +211,7 @@ perso_roles_free(dfi_perso *p)
 	if (!p->picc.shared)
 		dfi_hsm_key_free(p->picc.base);
 	if (p->roles != NULL) {
-		size_t total = 0;
-		for (size_t i = 0; i < p->spec->napps; i++)
-			total += p->spec->apps[i].nkeys;
+		size_t total = app_roles(p->spec);
 		for (size_t i = 0; i < total; i++)
 			if (!p->roles[i].shared)
 				dfi_hsm_key_free(p->roles[i].base);

@@ -129,6 +129,18 @@ writes(uint8_t ins)
 	return 0;
 }
 
+/* The APDU number (1-based) of the last ChangeKey a tap sent: the PICC's. */
+static unsigned
+last_change_key(const struct card *c)
+{
+	unsigned last = 0;
+	for (size_t i = 0; i < c->log->n; i++)
+		if (c->log->ins[i] == 0xC4)
+			last = (unsigned)i + 1;
+	ck_assert_uint_gt(last, 0);
+	return last;
+}
+
 static int
 is_auth(uint8_t ins)
 {
@@ -287,11 +299,7 @@ START_TEST(impostor_of_a_torn_card_is_refused)
 	 * number (the last C4); then, on a fresh journal, the card is torn
 	 * before it: its applications are issued, its PICC key is not. */
 	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	unsigned last_ck = 0;
-	for (size_t i = 0; i < a.log->n; i++)
-		if (a.log->ins[i] == 0xC4)
-			last_ck = (unsigned)i + 1;
-	ck_assert_uint_gt(last_ck, 0);
+	unsigned last_ck = last_change_key(&a);
 	card_close(&a);
 	pf_close(&f);
 
@@ -450,11 +458,8 @@ START_TEST(transport_key_card_and_impostor)
 	card_open(&torn, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 13);
 	ck_assert_msg(dfi_test_card_arrives_with_transport(torn.sim, f.hsm, f.profile, f.row, why,
 	    sizeof(why)) == 0, "%s", why);
-	unsigned last_ck = 0;
-	for (size_t i = 0; i < good.log->n; i++)
-		if (good.log->ins[i] == 0xC4)
-			last_ck = (unsigned)i + 1;
-	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, last_ck, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, last_change_key(&good), DFI_SIM_TEAR_BEFORE),
+	    DFI_OK);
 	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);
 	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
 	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);

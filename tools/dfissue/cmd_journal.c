@@ -511,18 +511,32 @@ count_events(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t
 	return n;
 }
 
+/* The next event of type t (and of the --uid card) from *i on, with its
+ * UID and time formatted; NULL at the end. */
+static const dfi_jrec *
+next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen, size_t *i,
+    char u[2 * DFI_J_UID_MAX + 1], char tm[32])
+{
+	for (; *i < s->nev; (*i)++) {
+		const dfi_jrec *r = &s->ev[*i];
+		if (r->type != t || !event_wanted(r, uid, uidlen))
+			continue;
+		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
+		fmt_time(r->time, tm, 32);
+		(*i)++;
+		return r;
+	}
+	return NULL;
+}
+
 static void
 print_events(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen)
 {
+	char u[2 * DFI_J_UID_MAX + 1], tm[32];
+	const dfi_jrec *r;
 	printf("%s: %zu\n", t == DFI_JREC_REFUSAL ? "refusals" : "authorizations",
 	    count_events(s, t, uid, uidlen));
-	for (size_t i = 0; i < s->nev; i++) {
-		const dfi_jrec *r = &s->ev[i];
-		char u[2 * DFI_J_UID_MAX + 1], tm[32];
-		if (r->type != t || !event_wanted(r, uid, uidlen))
-			continue;
-		hexs(r->key.uid, r->key.uid_len, u, sizeof(u));
-		fmt_time(r->time, tm, sizeof(tm));
+	for (size_t i = 0; (r = next_event(s, t, uid, uidlen, &i, u, tm)) != NULL;) {
 		if (t == DFI_JREC_REFUSAL)
 			printf("  %s  card %s refused (%s): %s  record %" PRIu64 " (tap from %" PRIu64
 			       "), station %s\n", tm, u, dfi_jcause_name(r->cause), r->reason, r->seq, r->tap,
@@ -536,14 +550,10 @@ print_events(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t
 static json_t *
 events_json(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen)
 {
+	char u[2 * DFI_J_UID_MAX + 1], tm[32];
+	const dfi_jrec *r;
 	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < s->nev; i++) {
-		const dfi_jrec *r = &s->ev[i];
-		char u[2 * DFI_J_UID_MAX + 1], tm[32];
-		if (r->type != t || !event_wanted(r, uid, uidlen))
-			continue;
-		hexs(r->key.uid, r->key.uid_len, u, sizeof(u));
-		fmt_time(r->time, tm, sizeof(tm));
+	for (size_t i = 0; a != NULL && (r = next_event(s, t, uid, uidlen, &i, u, tm)) != NULL;) {
 		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)r->seq, "time", tm,
 		    "uid", u, "reason", r->reason, "station", r->station);
 		if (o != NULL && t == DFI_JREC_REFUSAL) {
