@@ -21,6 +21,7 @@ enum { T_READ = 0, T_WRITE, T_AUTH, T_CREATE, T_FORMAT };
 static const struct cmd_desc cmds[] = {
 	{ 0x60, cmd_get_version, AUTO_MAC, T_READ },
 	{ 0x51, cmd_get_card_uid, AUTO_MAC, T_READ },
+	{ 0x3C, cmd_read_sig, AUTO_MAC, T_READ },
 	{ 0x5A, cmd_select_app, SELF, T_READ },
 	{ 0x6A, cmd_get_app_ids, AUTO_MAC, T_READ },
 	{ 0x6D, cmd_get_df_names, AUTO_MAC, T_READ },

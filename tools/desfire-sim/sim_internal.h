@@ -222,6 +222,7 @@ uint8_t cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_res
 typedef uint8_t (*sim_handler)(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
 uint8_t cmd_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t cmd_read_sig(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* sim_cmd_sig.c */
 uint8_t cmd_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
