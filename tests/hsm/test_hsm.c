@@ -254,7 +254,9 @@ compare_ops(dfi_keytype t, const char *label)
 	ck_assert_int_eq(dfi_hsm_cardkey_kcv(base, k1), DFI_OK);
 	ck_assert_int_eq(dfi_hsm_kcv(h, mk, k2), DFI_OK);
 	ck_assert_mem_eq(k1, k2, 3);
-	ck_assert_int_eq(dfi_cardkey_cmac(base, in, 5, a), DFI_OK);
+	/* A base key is created for its derivation path only (issue 17): it
+	 * may not CMAC (no CKA_SIGN, CKA_ALLOWED_MECHANISMS without CBC). */
+	ck_assert_int_ne(dfi_cardkey_cmac(base, in, 5, a), DFI_OK);
 	dfi_cardkey_free(base);
 	dfi_cardkey_free(plain);
 	dfi_cardkey_free(ck);
