@@ -145,7 +145,7 @@ struct bytes_arg {
 	struct hkey *k;
 	uint8_t *key;  /* locked, DFI_MAX_KEY_LEN */
 	uint8_t *wrap; /* locked scratch, 64 bytes */
-	int extractable; /* 1: read CKA_VALUE of a non-sensitive copy */
+	enum dfi_sp800_bytes how;
 };
 
 static CK_RV
@@ -207,6 +207,26 @@ wrap_out(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE x, struct bytes_arg *
 	return rv;
 }
 
+/* NSS: the same derivation into a data object (CKO_DATA), read at once. */
+static CK_RV
+nss_data_obj(dfi_hsm *h, CK_SESSION_HANDLE s, const struct hkey *k, CK_OBJECT_HANDLE master,
+    CK_OBJECT_HANDLE *out)
+{
+	CK_SP800_108_COUNTER_FORMAT ctr = { CK_FALSE, 8 };
+	CK_PRF_DATA_PARAM dp[2] = {
+		{ CK_SP800_108_ITERATION_VARIABLE, &ctr, sizeof(ctr) },
+		{ CK_SP800_108_BYTE_ARRAY, (void *)k->m, k->mlen },
+	};
+	CK_SP800_108_KDF_PARAMS kp = { CKM_AES_CMAC, 2, dp, 0, NULL };
+	CK_MECHANISM m = { dfi_hsm_mech_type(DFI_M_NSS_SP800_DATA), &kp, sizeof(kp) };
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ULONG vlen = k->datalen;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_TOKEN, &no, sizeof(no) },
+		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) } };
+	return P11(h, C_DeriveKey, s, &m, master, t, 3, out);
+}
+
 static CK_RV
 op_derived_bytes(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
@@ -215,21 +235,63 @@ op_derived_bytes(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	CK_RV rv = dfi_hsm_ref_get(h, s, &a->k->master, &master);
 	if (rv != CKR_OK)
 		return rv;
-	struct dtmpl d;
-	dtmpl_init(&d, a->k, 1, a->extractable);
-	rv = derive_obj(h, s, a->k, master, &d, &x);
+	if (a->how == DFI_SP800_BYTES_NSS_DATA) {
+		rv = nss_data_obj(h, s, a->k, master, &x);
+	} else {
+		struct dtmpl d;
+		dtmpl_init(&d, a->k, 1, a->how == DFI_SP800_BYTES_EXTRACTABLE);
+		rv = derive_obj(h, s, a->k, master, &d, &x);
+	}
 	if (rv != CKR_OK)
 		return rv;
-	if (a->extractable) {
+	if (a->how == DFI_SP800_BYTES_WRAP) {
+		rv = wrap_out(h, s, x, a);
+	} else {
 		CK_ATTRIBUTE v = { CKA_VALUE, a->key, DFI_MAX_KEY_LEN };
 		rv = P11(h, C_GetAttributeValue, s, x, &v, 1);
 		if (rv == CKR_OK && v.ulValueLen != a->k->datalen)
 			rv = CKR_GENERAL_ERROR;
-	} else {
-		rv = wrap_out(h, s, x, a);
 	}
 	(void)P11(h, C_DestroyObject, s, x);
 	return rv;
+}
+
+/* The SP 800-108 path's ChangeKey bytes, from the derived object only:
+ * wrapped under an ephemeral key, else a readable copy where the token's
+ * policy allows only that, else NSS's data-object derivation. The first
+ * way that works is kept for the handle. */
+static dfi_err
+sp800_bytes(struct hkey *k, struct bytes_arg *a)
+{
+	static const char *const what[] = {
+		[DFI_SP800_BYTES_WRAP] = "C_WrapKey",
+		[DFI_SP800_BYTES_EXTRACTABLE] = "C_GetAttributeValue(CKA_VALUE)",
+		[DFI_SP800_BYTES_NSS_DATA] = "C_DeriveKey(CKM_NSS_SP800_108_COUNTER_KDF_DERIVE_DATA)",
+	};
+	dfi_hsm *h = k->h;
+	int known = atomic_load(&h->sp800_bytes);
+	if (known == DFI_SP800_BYTES_NONE) {
+		dfi_hsm_set_detail(h, "the token lets no per-card key derived on the sp800-108 path "
+				      "out for a ChangeKey: use another derivation path");
+		return DFI_E_HSM_MECHANISM;
+	}
+	dfi_err e = DFI_E_HSM_MECHANISM;
+	for (int how = known != 0 ? known : DFI_SP800_BYTES_WRAP; how < DFI_SP800_BYTES_NONE; how++) {
+		if (how == DFI_SP800_BYTES_NSS_DATA && !dfi_hsm_mech_ok(h, DFI_M_NSS_SP800_DATA, CKF_DERIVE))
+			continue;
+		a->how = (enum dfi_sp800_bytes)how;
+		e = dfi_hsm_run(h, what[how], op_derived_bytes, a);
+		if (e == DFI_OK) {
+			atomic_store(&h->sp800_bytes, how);
+			return DFI_OK;
+		}
+		/* A way that worked before: its failure now is the answer. */
+		if (known != 0 || (e != DFI_E_HSM_MECHANISM && e != DFI_E_HSM_KEY_TYPE &&
+				      e != DFI_E_HSM_GENERAL && e != DFI_E_INVALID_ARG))
+			return e;
+	}
+	atomic_store(&h->sp800_bytes, DFI_SP800_BYTES_NONE);
+	return e;
 }
 
 dfi_err
@@ -241,7 +303,7 @@ dfi_hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 	uint8_t *mem = dfi_secure_alloc(DFI_MAX_KEY_LEN + 64);
 	if (mem == NULL)
 		return DFI_E_NOMEM;
-	struct bytes_arg a = { k, mem, mem + DFI_MAX_KEY_LEN, 0 };
+	struct bytes_arg a = { k, mem, mem + DFI_MAX_KEY_LEN, DFI_SP800_BYTES_UNKNOWN };
 	dfi_err e;
 	if (k->path != DFI_HSM_PATH_SP800_108) {
 		/* The master encrypts the last AN10922 block: it may encrypt on
@@ -249,18 +311,7 @@ dfi_hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 		e = dfi_hsm_run(k->h, "C_Encrypt", op_host_bytes, &a);
 	} else {
 		/* From the derived object: never C_Encrypt with the master. */
-		e = DFI_E_HSM_MECHANISM;
-		if (!atomic_load(&k->h->no_wrap)) {
-			e = dfi_hsm_run(k->h, "C_WrapKey", op_derived_bytes, &a);
-			if (e == DFI_E_HSM_MECHANISM || e == DFI_E_HSM_KEY_TYPE || e == DFI_E_HSM_GENERAL)
-				atomic_store(&k->h->no_wrap, 1);
-		}
-		if (atomic_load(&k->h->no_wrap)) {
-			/* The token will not wrap it: a readable copy, as its
-			 * policy allows (SECURITY.md §2.3). */
-			a.extractable = 1;
-			e = dfi_hsm_run(k->h, "C_GetAttributeValue(CKA_VALUE)", op_derived_bytes, &a);
-		}
+		e = sp800_bytes(k, &a);
 	}
 	if (e == DFI_OK)
 		e = fn(arg, mem, k->datalen);

@@ -35,7 +35,21 @@ enum dfi_mech {
 	DFI_M_EDDSA,
 	DFI_M_EC_GEN,
 	DFI_M_ECDSA,
+	/* NSS softoken's vendor mechanism: the SP 800-108 output as a data
+	 * object, since NSS refuses to make a key derived from a
+	 * non-extractable one extractable (sftk_DeriveSensitiveCheck). */
+	DFI_M_NSS_SP800_DATA,
 	DFI_M_COUNT
+};
+
+/* How the SP 800-108 path gets a per-card key's bytes for a ChangeKey
+ * (derive.c), found on first use and kept per handle. */
+enum dfi_sp800_bytes {
+	DFI_SP800_BYTES_UNKNOWN = 0,
+	DFI_SP800_BYTES_WRAP,        /* extractable copy wrapped, then decrypted */
+	DFI_SP800_BYTES_EXTRACTABLE, /* non-sensitive copy, CKA_VALUE read */
+	DFI_SP800_BYTES_NSS_DATA,    /* NSS: the derived bytes as a CKO_DATA object */
+	DFI_SP800_BYTES_NONE,        /* the token lets none of them out */
 };
 
 struct dfi_hsm {
@@ -80,9 +94,9 @@ struct dfi_hsm {
 	struct dfi_hsm_module_info module;
 	dfi_hsm_path derivation;
 	int allow_host;
-	/* Set when the token turned out not to wrap the SP 800-108 derived
-	 * key: ChangeKey bytes then come from an extractable derived object. */
-	atomic_int no_wrap;
+	/* enum dfi_sp800_bytes: how ChangeKey bytes leave on the SP 800-108
+	 * path (derive.c). */
+	atomic_int sp800_bytes;
 	/* Session objects may not be created (HOST path keys stay on the host). */
 	atomic_int no_session_import;
 };

@@ -73,10 +73,11 @@ op_create(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct create_arg *a = argp;
 	CK_RV rv = P11(h, C_CreateObject, s, a->k->t, a->k->n, &a->obj);
-	/* CKA_ALLOWED_MECHANISMS is PKCS#11 2.40: older tokens refuse it. */
-	if ((rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
-		rv == CKR_TEMPLATE_INCONSISTENT) &&
-	    a->k->allowed_at < a->k->n) {
+	/* CKA_ALLOWED_MECHANISMS is PKCS#11 2.40: older tokens refuse it,
+	 * not always with CKR_ATTRIBUTE_TYPE_INVALID (NSS's database says
+	 * CKR_GENERAL_ERROR): any failure is retried once without it. */
+	if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_SESSION_CLOSED &&
+	    rv != CKR_USER_NOT_LOGGED_IN && a->k->allowed_at < a->k->n) {
 		a->without_allowed = 1;
 		rv = P11(h, C_CreateObject, s, a->k->t, a->k->allowed_at, &a->obj);
 	}

@@ -44,6 +44,11 @@ static const struct {
 	[DFI_M_EC_GEN] = { CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN", CKF_GENERATE_KEY_PAIR,
 		"journal key generation (P-256)" },
 	[DFI_M_ECDSA] = { CKM_ECDSA, "CKM_ECDSA", CKF_SIGN, "journal signatures (P-256)" },
+	/* CKM_NSS_SP800_108_COUNTER_KDF_DERIVE_DATA: CKM_VENDOR_DEFINED |
+	 * NSSCK_VENDOR_NSS ("NSCP"), + 42 (NSS lib/util/pkcs11n.h). */
+	[DFI_M_NSS_SP800_DATA] = { (CKM_VENDOR_DEFINED | 0x4E534350UL) + 42,
+		"CKM_NSS_SP800_108_COUNTER_KDF_DERIVE_DATA", CKF_DERIVE,
+		"(NSS) ChangeKey bytes on the sp800-108 path" },
 };
 
 CK_MECHANISM_TYPE

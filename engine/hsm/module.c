@@ -133,11 +133,9 @@ initialize(dfi_hsm *h, const char *init)
 		return DFI_OK;
 	dfi_hsm_fail(h, "C_Initialize", rv);
 	if (init_args_refused(rv) || (init != NULL && rv == CKR_FUNCTION_FAILED)) {
-		dfi_hsm_set_detail(h, "C_Initialize refused %s: %s (CKR 0x%lx)%s",
-		    init != NULL ? "the module's x-init-reserved arguments" : "to start without "
-		    "arguments", p11_kit_strerror(rv), (unsigned long)rv,
-		    init != NULL ? ": check them against the module's documentation"
-				 : ": this module needs x-init-reserved in a p11-kit module file");
+		dfi_hsm_set_detail(h, "C_Initialize %s: %s (CKR 0x%lx)",
+		    init != NULL ? "with the x-init-reserved arguments" : "without arguments",
+		    p11_kit_strerror(rv), (unsigned long)rv);
 		return DFI_E_HSM_INIT;
 	}
 	return DFI_E_HSM_MODULE;

@@ -340,7 +340,8 @@ hsm_check(int argc, char **argv)
 	if (ok) {
 		dfi_err e = dfi_hsm_open(&h, &cfg);
 		if (e != DFI_OK) {
-			printf("token       %s: %s (%s)\n", cfg.token_uri != NULL ? cfg.token_uri : "pkcs11:",
+			printf("token       %s: %s (%s)\n", cfg.token_uri != NULL ? cfg.token_uri
+									: "(no --token)",
 			    dfi_strerror(e), detail);
 			if (e == DFI_E_HSM_TOKEN_NOT_FOUND)
 				fixf(&r, "select one initialized token with --token 'pkcs11:token=LABEL' (the "
