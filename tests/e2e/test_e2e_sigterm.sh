@@ -71,9 +71,11 @@ comp=$(bash --norc --noprofile -c '
 	e2e_fail "completion of --reader pcsc:term-2 gave: $comp"
 e2e_log "completion: --reader pcsc:term-2 -> $(tr '\n' ' ' <<<"$comp")"
 
-# B. One SIGTERM mid-run.
+# B. One SIGTERM mid-run. (timeout --foreground: without it, timeout passes
+# a signal it receives both to its child and to its whole process group, so
+# the child would see two signals, the "stop at once" path.)
 j=$E2E_DIR/journal
-timeout 90 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
 	--reader 'pcsc:term-* 00 00' --journal "$j" --create-journal --station term \
 	--json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
 perso=$!
@@ -99,7 +101,7 @@ cp "$E2E_DIR/verify.log" "$E2E_DIR/verify-term.log"
 # C. Two signals: the second stops at once.
 prof2=$E2E_SRC/profiles/minimal.json
 j2=$E2E_DIR/journal2
-timeout 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
 	--reader 'pcsc:kill-* 00 00' --journal "$j2" --create-journal --station kill \
 	--json >"$E2E_DIR/out2.jsonl" 2>"$E2E_DIR/personalize2.log" &
 perso=$!
@@ -118,7 +120,7 @@ grep -qE '^summary: .*; stopped at once by a second signal$' "$E2E_DIR/personali
 	e2e_fail "journal verify after a second signal: $(cat "$E2E_DIR/verify2.log")"
 e2e_log "after two signals: $(cat "$E2E_DIR/verify2.log")"
 # The next run finishes every card.
-timeout 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
 	--reader 'pcsc:kill-* 00 00' --journal "$j2" --station kill --cards "$n" --wait-ms 20000 \
 	--json >"$E2E_DIR/out3.jsonl" 2>"$E2E_DIR/personalize3.log" ||
 	e2e_fail "the run after the interrupted one failed (personalize3.log)"
