@@ -253,17 +253,25 @@ struct keyattr_arg {
 	int have_check;
 };
 
-/* One optional attribute of fixed size: 1 when the token reported it. */
-static int
+/* One optional attribute: *present = 1 when the token reported it (of
+ * exactly len bytes, or any length up to len when got is not NULL). A
+ * token lacking the attribute is not an error; a failing call is. */
+static CK_RV
 attr_opt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, void *val,
-    CK_ULONG len, CK_ULONG *got)
+    CK_ULONG len, CK_ULONG *got, int *present)
 {
 	CK_ATTRIBUTE a = { t, val, len };
-	if (P11(h, C_GetAttributeValue, s, o, &a, 1) != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-		return 0;
+	*present = 0;
+	CK_RV rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    rv == CKR_BUFFER_TOO_SMALL)
+		return CKR_OK;
+	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		return rv;
 	if (got != NULL)
 		*got = a.ulValueLen;
-	return got != NULL || a.ulValueLen == len;
+	*present = got != NULL || a.ulValueLen == len;
+	return CKR_OK;
 }
 
 static CK_RV
@@ -280,24 +288,28 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, 3);
 	if (rv != CKR_OK)
 		return rv;
-	CK_ULONG n = 0;
-	if (attr_opt(h, s, a->obj, CKA_LABEL, a->label, sizeof(a->label) - 1, &n))
-		a->label[n] = '\0';
-	else
-		a->label[0] = '\0';
-	a->vlen = 0;
-	if (!attr_opt(h, s, a->obj, CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen), NULL))
+	CK_ULONG n = 0, na = 0;
+	CK_BBOOL enc = CK_FALSE, der = CK_FALSE;
+	int have_label, have_vlen, have_enc, have_der, have_allowed;
+	if ((rv = attr_opt(h, s, a->obj, CKA_LABEL, a->label, sizeof(a->label) - 1, &n,
+		 &have_label)) != CKR_OK ||
+	    (rv = attr_opt(h, s, a->obj, CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen), NULL,
+		 &have_vlen)) != CKR_OK ||
+	    (rv = attr_opt(h, s, a->obj, CKA_ENCRYPT, &enc, sizeof(enc), NULL, &have_enc)) != CKR_OK ||
+	    (rv = attr_opt(h, s, a->obj, CKA_DERIVE, &der, sizeof(der), NULL, &have_der)) != CKR_OK ||
+	    (rv = attr_opt(h, s, a->obj, CKA_ALLOWED_MECHANISMS, a->caps.allowed,
+		 sizeof(a->caps.allowed), &na, &have_allowed)) != CKR_OK ||
+	    (rv = attr_opt(h, s, a->obj, CKA_CHECK_VALUE, a->check, sizeof(a->check), NULL,
+		 &a->have_check)) != CKR_OK)
+		return rv;
+	a->label[have_label ? n : 0] = '\0';
+	if (!have_vlen)
 		a->vlen = 0;
-	CK_BBOOL b = CK_FALSE;
-	a->caps.encrypt = attr_opt(h, s, a->obj, CKA_ENCRYPT, &b, sizeof(b), NULL) && b;
-	b = CK_FALSE;
-	a->caps.derive = attr_opt(h, s, a->obj, CKA_DERIVE, &b, sizeof(b), NULL) && b;
-	n = 0;
-	a->caps.have_allowed = attr_opt(h, s, a->obj, CKA_ALLOWED_MECHANISMS, a->caps.allowed,
-				   sizeof(a->caps.allowed), &n) &&
-	    n > 0 && n % sizeof(CK_MECHANISM_TYPE) == 0;
-	a->caps.nallowed = a->caps.have_allowed ? n / sizeof(CK_MECHANISM_TYPE) : 0;
-	a->have_check = attr_opt(h, s, a->obj, CKA_CHECK_VALUE, a->check, sizeof(a->check), NULL);
+	a->caps.encrypt = have_enc && enc;
+	a->caps.derive = have_der && der;
+	/* Absent or empty: no restriction (PKCS#11 2.40 §4.4). */
+	a->caps.have_allowed = have_allowed && na > 0 && na % sizeof(CK_MECHANISM_TYPE) == 0;
+	a->caps.nallowed = a->caps.have_allowed ? na / sizeof(CK_MECHANISM_TYPE) : 0;
 	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
 }
 
@@ -528,7 +540,11 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	ki->has_kcv = 0;
 	ki->encrypt = t[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && enc;
 	CK_BBOOL der = CK_FALSE;
-	ki->derive = attr_opt(h, s, a->obj, CKA_DERIVE, &der, sizeof(der), NULL) && der;
+	int have;
+	rv = attr_opt(h, s, a->obj, CKA_DERIVE, &der, sizeof(der), NULL, &have);
+	if (rv != CKR_OK)
+		return rv;
+	ki->derive = have && der;
 	dfi_keytype dt;
 	if (ki->ck_class != CKO_SECRET_KEY || !keytype_from_ck(kt, ki->value_len, &dt))
 		return CKR_OK;
@@ -547,8 +563,11 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 			ki->has_kcv = 1;
 		}
 	}
-	if (!ki->has_kcv && attr_opt(h, s, a->obj, CKA_CHECK_VALUE, ki->kcv, 3, NULL))
-		ki->has_kcv = 1;
+	if (!ki->has_kcv) {
+		rv = attr_opt(h, s, a->obj, CKA_CHECK_VALUE, ki->kcv, 3, NULL, &ki->has_kcv);
+		if (rv != CKR_OK)
+			return rv;
+	}
 	return CKR_OK;
 }
 
