@@ -372,9 +372,9 @@ dfi_hsm_key_path_skip(const dfi_hsm_key *k, size_t mlen, unsigned skip, dfi_hsm_
 	}
 	*out = DFI_HSM_PATH_NONE;
 	if (k->paths & (1u << DFI_HSM_PATH_SP800_108))
-		dfi_hsm_set_detail(k->h, "'%s': M is %zu bytes, and the SP 800-108 KDF gives AN10922's "
-		    "key only for 16..31 bytes: lengthen the diversification input, or import the base "
-		    "key for ecb-encrypt-data (CKA_ENCRYPT) as well", k->label, mlen);
+		dfi_hsm_set_detail(k->h, "'%s': M of %zu bytes: sp800-108 gives AN10922 only for "
+		    "16..31: lengthen M (the system identifier) or give the key another path",
+		    k->label, mlen);
 	else
 		dfi_hsm_set_detail(k->h, "'%s': no derivation path: %s", k->label,
 		    k->why[0] ? k->why : "none configured");

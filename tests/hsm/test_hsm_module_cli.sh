@@ -75,6 +75,34 @@ grep -E "^    $path +yes, CHOSEN; AN10922 vector PASS \(derived key KCV C098FE\)
 	>/dev/null || fail "the AES path $path is not CHOSEN with the vector passing"
 ! grep -q "FAIL" "$work/check1.out" || fail "a vector failed"
 
+echo "== 3b. hsm check --profile: every key of the reference profile has a path"
+"$dfissue" hsm check "${hsm[@]}" "${extra[@]}" "${journal[@]}" --profile "$src/profiles/reference.json" \
+	--batch "$src/profiles/reference-batch.csv" >"$work/check2.out" 2>&1 ||
+	{ cat "$work/check2.out"; fail "hsm check --profile: exit $?"; }
+sed -n '/^profile /,/^journal key/p' "$work/check2.out"
+[ "$(grep -cE "^  (picc|applications).* M 1[0-9] bytes: $path\$" "$work/check2.out")" = 6 ] ||
+	fail "not every key of the reference profile takes $path"
+if [ "$kind" = nss ]; then
+	# The minimal profile's M (UID + system identifier: 14 bytes) is too
+	# short for the SP 800-108 path: said before any card.
+	set +e
+	"$dfissue" hsm check "${hsm[@]}" --profile "$src/profiles/minimal.json" >"$work/check3.out" 2>&1
+	rc=$?
+	set -e
+	sed -n '/^profile /,/^journal key/p' "$work/check3.out"
+	[ "$rc" = 1 ] || fail "hsm check --profile minimal.json: exit $rc, want 1"
+	expect "$work/check3.out" "M 14 bytes: NO PATH" "16..31" "result      personalization cannot run"
+fi
+for bad in "--derivation sp800-109" "--derivation host"; do
+	set +e
+	# shellcheck disable=SC2086 # word splitting wanted
+	"$dfissue" hsm check "${hsm[@]}" $bad >"$work/usage.out" 2>&1
+	rc=$?
+	set -e
+	[ "$rc" = 2 ] || { cat "$work/usage.out"; fail "hsm check $bad: exit $rc, want 2"; }
+done
+expect "$work/usage.out" "needs --allow-host-derivation"
+
 echo "== 4. key derive-kcv of the AN10922 example through $path"
 kcv=$("$dfissue" key derive-kcv "${hsm[@]}" "${extra[@]}" --master 'pkcs11:object=an10922-master' \
 	--uid 04782E21801D80 --aid 3042F5 --sysid 4E585020416275)

@@ -19,6 +19,8 @@
 #include "cli.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "dfissue/profile.h"
+#include "perso_cli.h"
 
 #define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
 #define MAX_FIXES 16
@@ -27,7 +29,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: dfissue hsm check [--journal-key URI] [HSM options] [journal HSM options]\n\n"
+	    "usage: dfissue hsm check [--journal-key URI] [--profile P.json [--batch FILE]]\n"
+	    "                         [HSM options] [journal HSM options]\n\n"
 	    "Checks a PKCS#11 module and token for dfissue and says in plain words what is\n"
 	    "missing and how to fix it:\n"
 	    "  - the module, its slots and tokens (also when the token cannot be opened);\n"
@@ -39,9 +42,14 @@ usage(FILE *f)
 	    "    created or changed);\n"
 	    "  - the journal signing key URI (default %s): found, sensitive\n"
 	    "    and non-extractable, and a test checkpoint it signs verifies;\n"
-	    "  - the token's base keys and the path each would take.\n"
+	    "  - the token's base keys and the path each would take;\n"
+	    "  - with --profile, every key the profile names: its base key found, of the\n"
+	    "    profile's type, and a path for its diversification input's length (built\n"
+	    "    for a 7-byte UID and the batch's first row, --batch, where the recipe has\n"
+	    "    batch fields).\n"
 	    "Exit status 0 only when personalization can run: an AES-128 path whose vector\n"
-	    "passed, and a usable journal key.\n\n%s\n%s",
+	    "passed, a usable journal key, and with --profile every key of the profile.\n\n"
+	    "%s\n%s",
 	    DEFAULT_JOURNAL_KEY, cli_hsm_help(), cli_journal_hsm_help());
 }
 
@@ -114,6 +122,10 @@ print_mechanisms(dfi_hsm *h)
 {
 	const struct dfi_hsm_mech_info *m;
 	size_t n = dfi_hsm_mechanisms(h, &m);
+	size_t width = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strlen(m[i].name) > width)
+			width = strlen(m[i].name);
 	printf("mechanisms  (what dfissue uses each for)\n");
 	for (size_t i = 0; i < n; i++) {
 		char fl[64] = "";
@@ -127,7 +139,7 @@ print_mechanisms(dfi_hsm *h)
 			if ((m[i].flags & names[j].f) && strstr(fl, names[j].s) == NULL)
 				snprintf(fl + strlen(fl), sizeof(fl) - strlen(fl), "%s%s", fl[0] ? "," : "",
 				    names[j].s);
-		printf("  %-28s %-8s %-22s %s\n", m[i].name,
+		printf("  %-*s %-8s %-22s %s\n", (int)width, m[i].name,
 		    !m[i].present ? "missing" : m[i].usable ? "yes" : "partial",
 		    m[i].present ? fl : "-", m[i].use);
 	}
@@ -230,6 +242,81 @@ print_base_keys(dfi_hsm *h, struct report *r)
 	free(ki);
 }
 
+/* One profile key: base key found, of the profile's type, with a path for
+ * its M (built for a sample UID and the batch's first row). */
+static int
+check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t aid[3],
+    const dfi_batch_row *row, const char *where, struct report *r)
+{
+	static const uint8_t uid[DFI_PROFILE_UID_LEN] = { 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 };
+	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
+	size_t mlen = 0;
+	struct dfi_diag diag;
+	char d[240];
+	dfi_hsm_key *k = NULL;
+	dfi_hsm_path p;
+	int ok = 0;
+	dfi_err e = dfi_hsm_key_find(h, pk->base_key, &k);
+	if (e != DFI_OK) {
+		dfi_hsm_last_detail(h, d, sizeof(d));
+		printf("  %-28s %s: %s\n", where, pk->base_key, d[0] ? d : dfi_strerror(e));
+		fixf(r, "%s: base key %s: %s", where, pk->base_key, d[0] ? d : dfi_strerror(e));
+		return 0;
+	}
+	if (dfi_hsm_key_type(k) != pk->type) {
+		printf("  %-28s %s is %s, the profile wants %s\n", where, dfi_hsm_key_label(k),
+		    dfi_keytype_name(dfi_hsm_key_type(k)), dfi_keytype_name(pk->type));
+		fixf(r, "%s: base key '%s' has the wrong type", where, dfi_hsm_key_label(k));
+	} else if (dfi_profile_div_input(pk, uid, aid, row, m, sizeof(m), &mlen, &diag) != DFI_OK) {
+		printf("  %-28s %s: M not built: %s\n", where, dfi_hsm_key_label(k), diag.message);
+		fixf(r, "%s: %s%s", where, diag.message, row == NULL ? " (give --batch)" : "");
+	} else if ((e = dfi_hsm_key_path(k, mlen, &p)) != DFI_OK) {
+		dfi_hsm_last_detail(h, d, sizeof(d));
+		printf("  %-28s %s, M %zu bytes: NO PATH: %s\n", where, dfi_hsm_key_label(k), mlen, d);
+		fixf(r, "%s: %s", where, d);
+	} else {
+		printf("  %-28s %s, M %zu bytes: %s\n", where, dfi_hsm_key_label(k), mlen,
+		    dfi_hsm_path_name(p));
+		ok = 1;
+	}
+	dfi_hsm_key_free(k);
+	return ok;
+}
+
+static int
+check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct report *r)
+{
+	dfi_profile *prof = NULL;
+	dfi_batch *batch = NULL;
+	dfi_batch_row *row = NULL;
+	struct dfi_diag diag;
+	char where[64];
+	int ok = 1;
+	if (cli_profile_open(path, batch_path, &prof, &batch) != DFI_EXIT_OK) {
+		fixf(r, "the profile '%s' does not load (above)", path);
+		return 0;
+	}
+	if (batch != NULL && (dfi_batch_next(batch, &row, &diag) != DFI_OK || row == NULL)) {
+		fixf(r, "the batch '%s' has no first row to build diversification inputs from",
+		    batch_path);
+		ok = 0;
+	}
+	const struct dfi_profile_spec *sp = dfi_profile_spec(prof);
+	static const uint8_t picc_aid[3] = { 0, 0, 0 };
+	printf("profile     %s: base keys and paths (M for a 7-byte UID%s)\n", path,
+	    row != NULL ? " and the batch's first row" : "");
+	ok &= check_profile_key(h, &sp->picc.key, picc_aid, row, "picc.key", r);
+	for (size_t i = 0; i < sp->napps; i++)
+		for (size_t k = 0; k < sp->apps[i].nkeys; k++) {
+			snprintf(where, sizeof(where), "applications[%zu].keys[%zu]", i, k);
+			ok &= check_profile_key(h, &sp->apps[i].keys[k], sp->apps[i].aid, row, where, r);
+		}
+	dfi_batch_row_free(row);
+	dfi_batch_free(batch);
+	dfi_profile_free(prof);
+	return ok;
+}
+
 /* The journal key: found, secure, signs a checkpoint that verifies. */
 static int
 check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct report *r)
@@ -312,21 +399,24 @@ static int
 hsm_check(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
-	const char *jkey = DEFAULT_JOURNAL_KEY;
+	const char *jkey = DEFAULT_JOURNAL_KEY, *profile = NULL, *batch = NULL;
 	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "journal-key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
+		{ "journal-key", required_argument, NULL, 'k' },
+		{ "profile", required_argument, NULL, 'p' }, { "batch", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
 		case 'k': jkey = optarg; break;
+		case 'p': profile = optarg; break;
+		case 'b': batch = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;
 		default: return cli_usage_error("hsm check");
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (batch != NULL && profile == NULL))
 		return cli_usage_error("hsm check");
 	char detail[200] = "";
 	struct dfi_hsm_config cfg;
@@ -372,6 +462,8 @@ hsm_check(int argc, char **argv)
 				fixf(&r, "no derivation path for AES-128 on this token (docs/OPERATIONS.md)");
 		}
 		print_base_keys(h, &r);
+		if (profile != NULL && !check_profile(h, profile, batch, &r))
+			ok = 0;
 		if (!check_journal(&o, h, jkey, &r))
 			ok = 0;
 	}
@@ -379,7 +471,8 @@ hsm_check(int argc, char **argv)
 		printf("result      personalization can run: ");
 		for (size_t i = 0; i < 3; i++)
 			printf("%s%s on %s", i ? ", " : "", dfi_keytype_name(types[i]),
-			    chosen[i] != DFI_HSM_PATH_NONE ? dfi_hsm_path_name(chosen[i]) : "NO PATH");
+			    chosen[i] != DFI_HSM_PATH_NONE ? dfi_hsm_path_name(chosen[i])
+							   : "no path (no such keys here)");
 		printf("\n");
 	} else {
 		printf("result      personalization cannot run\n");
