@@ -127,6 +127,14 @@ fi
 "$dfissue" journal verify --pubkey "$pub" "$work/journal" | tee "$work/verify.out"
 expect "$work/verify.out" ": OK:" "1 resolves" "0 unresolved"
 
+if [ "$kind" = opencryptoki ]; then
+	echo "== 6. journal init with the journal key on the other module"
+	"$dfissue" journal init "${hsm[@]}" "${journal[@]}" --origin dfissue.test/ock --station ock \
+		"$work/journal2" | tee "$work/init.out"
+	"$dfissue" journal verify --pubkey "$pub" "$work/journal2" | tee "$work/verify2.out"
+	expect "$work/verify2.out" ": OK:"
+fi
+
 if [ "$kind" = nss ]; then
 	echo "== 6. NSS softoken without its arguments"
 	set +e
