@@ -70,8 +70,12 @@ const char *dfi_hsm_path_name(dfi_hsm_path p);
 dfi_err dfi_hsm_path_parse(const char *name, dfi_hsm_path *out);
 
 struct dfi_hsm_config {
-	/* A path to a PKCS#11 module (contains a '/'), or the name of a module
-	 * registered in p11-kit's configuration. NULL = "softhsm2". */
+	/* A path to a PKCS#11 module (contains a '/'), the path of a p11-kit
+	 * module file ("NAME.module", pkcs11.conf(5): its "module:" and
+	 * "x-init-reserved:" lines are used, the file need not be registered),
+	 * or the name of a module registered in p11-kit's configuration.
+	 * NULL = "softhsm2". A module whose C_Initialize refuses its arguments
+	 * fails with DFI_E_HSM_INIT. */
 	const char *module;
 	/* pkcs11: URI selecting the token (only its token/slot attributes are
 	 * used, so a key URI works too). NULL or "pkcs11:" = the only token
