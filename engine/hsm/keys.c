@@ -283,33 +283,38 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
 		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
 	};
-	/* The flags must exist; everything else is read one attribute at a
-	 * time, since some tokens stop at the first one they lack. */
+	/* The flags must exist. */
 	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, 3);
 	if (rv != CKR_OK)
 		return rv;
-	CK_ULONG n = 0, na = 0;
+	/* The rest may be absent: one call, each unavailable one marked so
+	 * (PKCS#11 §5.7 C_GetAttributeValue processes every attribute of the
+	 * template even when it reports one it lacks). */
 	CK_BBOOL enc = CK_FALSE, der = CK_FALSE;
-	int have_label, have_vlen, have_enc, have_der, have_allowed;
-	if ((rv = attr_opt(h, s, a->obj, CKA_LABEL, a->label, sizeof(a->label) - 1, &n,
-		 &have_label)) != CKR_OK ||
-	    (rv = attr_opt(h, s, a->obj, CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen), NULL,
-		 &have_vlen)) != CKR_OK ||
-	    (rv = attr_opt(h, s, a->obj, CKA_ENCRYPT, &enc, sizeof(enc), NULL, &have_enc)) != CKR_OK ||
-	    (rv = attr_opt(h, s, a->obj, CKA_DERIVE, &der, sizeof(der), NULL, &have_der)) != CKR_OK ||
-	    (rv = attr_opt(h, s, a->obj, CKA_ALLOWED_MECHANISMS, a->caps.allowed,
-		 sizeof(a->caps.allowed), &na, &have_allowed)) != CKR_OK ||
-	    (rv = attr_opt(h, s, a->obj, CKA_CHECK_VALUE, a->check, sizeof(a->check), NULL,
-		 &a->have_check)) != CKR_OK)
+	CK_ATTRIBUTE o[] = {
+		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
+		{ CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen) },
+		{ CKA_ENCRYPT, &enc, sizeof(enc) },
+		{ CKA_DERIVE, &der, sizeof(der) },
+		{ CKA_ALLOWED_MECHANISMS, a->caps.allowed, sizeof(a->caps.allowed) },
+		{ CKA_CHECK_VALUE, a->check, sizeof(a->check) },
+	};
+	rv = P11(h, C_GetAttributeValue, s, a->obj, o, 6);
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
-	a->label[have_label ? n : 0] = '\0';
-	if (!have_vlen)
+#define HAVE(i, len) (o[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && o[i].ulValueLen <= (len))
+	a->label[HAVE(0, sizeof(a->label) - 1) ? o[0].ulValueLen : 0] = '\0';
+	if (!HAVE(1, sizeof(a->vlen)) || o[1].ulValueLen != sizeof(a->vlen))
 		a->vlen = 0;
-	a->caps.encrypt = have_enc && enc;
-	a->caps.derive = have_der && der;
+	a->caps.encrypt = HAVE(2, 1) && o[2].ulValueLen == 1 && enc;
+	a->caps.derive = HAVE(3, 1) && o[3].ulValueLen == 1 && der;
+	CK_ULONG na = HAVE(4, sizeof(a->caps.allowed)) ? o[4].ulValueLen : 0;
 	/* Absent or empty: no restriction (PKCS#11 2.40 §4.4). */
-	a->caps.have_allowed = have_allowed && na > 0 && na % sizeof(CK_MECHANISM_TYPE) == 0;
+	a->caps.have_allowed = na > 0 && na % sizeof(CK_MECHANISM_TYPE) == 0;
 	a->caps.nallowed = a->caps.have_allowed ? na / sizeof(CK_MECHANISM_TYPE) : 0;
+	a->have_check = HAVE(5, 3) && o[5].ulValueLen == 3;
+#undef HAVE
 	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
 }
 

@@ -183,8 +183,9 @@ dfi_err dfi_hsm_token_path_check(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, char
  * libfreefare's tests use them) through path p with temporary session
  * keys (never token objects), checking the derived key's KCV in the HSM
  * and, where the path can materialize it, its bytes. DFI_OK when every
- * vector matched; DFI_E_CRYPTO on a wrong result; other errors when the
- * path could not run (detail in why). kcv receives the first vector's
+ * vector matched; DFI_E_CRYPTO on a wrong result; DFI_E_UNSUPPORTED when
+ * the token makes no session key from bytes (the vector cannot run there);
+ * other errors when the path failed (detail in why). kcv receives the first vector's
  * derived-key KCV (NULL allowed). */
 dfi_err dfi_hsm_selftest(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, uint8_t kcv[3], char *why,
     size_t cap);
