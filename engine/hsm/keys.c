@@ -253,45 +253,15 @@ struct keyattr_arg {
 	int have_check;
 };
 
-/* One optional attribute: *present = 1 when the token reported it (of
- * exactly len bytes, or any length up to len when got is not NULL). A
- * token lacking the attribute is not an error; a failing call is. */
-static CK_RV
-attr_opt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t, void *val,
-    CK_ULONG len, CK_ULONG *got, int *present)
-{
-	CK_ATTRIBUTE a = { t, val, len };
-	*present = 0;
-	CK_RV rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
-	    rv == CKR_BUFFER_TOO_SMALL)
-		return CKR_OK;
-	if (rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-		return rv;
-	if (got != NULL)
-		*got = a.ulValueLen;
-	*present = got != NULL || a.ulValueLen == len;
-	return CKR_OK;
-}
-
 static CK_RV
 op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct keyattr_arg *a = argp;
+	CK_BBOOL enc = CK_FALSE, der = CK_FALSE;
 	CK_ATTRIBUTE t[] = {
 		{ CKA_KEY_TYPE, &a->kt, sizeof(a->kt) },
 		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
 		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
-	};
-	/* The flags must exist. */
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, 3);
-	if (rv != CKR_OK)
-		return rv;
-	/* The rest may be absent: one call, each unavailable one marked so
-	 * (PKCS#11 §5.7 C_GetAttributeValue processes every attribute of the
-	 * template even when it reports one it lacks). */
-	CK_BBOOL enc = CK_FALSE, der = CK_FALSE;
-	CK_ATTRIBUTE o[] = {
 		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
 		{ CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen) },
 		{ CKA_ENCRYPT, &enc, sizeof(enc) },
@@ -299,21 +269,26 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_ALLOWED_MECHANISMS, a->caps.allowed, sizeof(a->caps.allowed) },
 		{ CKA_CHECK_VALUE, a->check, sizeof(a->check) },
 	};
-	rv = P11(h, C_GetAttributeValue, s, a->obj, o, 6);
+	/* One call: PKCS#11 (C_GetAttributeValue) has a token fill every
+	 * attribute it has and mark the others unavailable, so absent optional
+	 * ones are no error; the first three must be there. */
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, sizeof(t) / sizeof(t[0]));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
-#define HAVE(i, len) (o[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && o[i].ulValueLen <= (len))
-	a->label[HAVE(0, sizeof(a->label) - 1) ? o[0].ulValueLen : 0] = '\0';
-	if (!HAVE(1, sizeof(a->vlen)) || o[1].ulValueLen != sizeof(a->vlen))
+#define HAVE(i) (t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION)
+	if (!HAVE(0) || !HAVE(1) || !HAVE(2))
+		return rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID;
+	a->label[HAVE(3) && t[3].ulValueLen < sizeof(a->label) ? t[3].ulValueLen : 0] = '\0';
+	if (!HAVE(4) || t[4].ulValueLen != sizeof(a->vlen))
 		a->vlen = 0;
-	a->caps.encrypt = HAVE(2, 1) && o[2].ulValueLen == 1 && enc;
-	a->caps.derive = HAVE(3, 1) && o[3].ulValueLen == 1 && der;
-	CK_ULONG na = HAVE(4, sizeof(a->caps.allowed)) ? o[4].ulValueLen : 0;
+	a->caps.encrypt = HAVE(5) && t[5].ulValueLen == 1 && enc;
+	a->caps.derive = HAVE(6) && t[6].ulValueLen == 1 && der;
+	CK_ULONG na = HAVE(7) && t[7].ulValueLen <= sizeof(a->caps.allowed) ? t[7].ulValueLen : 0;
 	/* Absent or empty: no restriction (PKCS#11 2.40 §4.4). */
 	a->caps.have_allowed = na > 0 && na % sizeof(CK_MECHANISM_TYPE) == 0;
 	a->caps.nallowed = a->caps.have_allowed ? na / sizeof(CK_MECHANISM_TYPE) : 0;
-	a->have_check = HAVE(5, 3) && o[5].ulValueLen == 3;
+	a->have_check = HAVE(8) && t[8].ulValueLen == 3;
 #undef HAVE
 	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
 }
@@ -498,9 +473,9 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct list_arg *a = argp;
 	struct dfi_hsm_key_info *ki = a->info;
 	CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
-	CK_BBOOL sens = CK_FALSE, extr = CK_FALSE, tok = CK_FALSE, enc = CK_FALSE;
+	CK_BBOOL sens = CK_FALSE, extr = CK_FALSE, tok = CK_FALSE, enc = CK_FALSE, der = CK_FALSE;
 	CK_ULONG vlen = 0;
-	uint8_t id[64];
+	uint8_t id[64], check[3];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &ki->ck_class, sizeof(ki->ck_class) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -511,6 +486,8 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_TOKEN, &tok, sizeof(tok) },
 		{ CKA_ENCRYPT, &enc, sizeof(enc) },
 		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) },
+		{ CKA_DERIVE, &der, sizeof(der) },
+		{ CKA_CHECK_VALUE, check, sizeof(check) },
 	};
 	size_t nt = sizeof(t) / sizeof(t[0]);
 	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, nt);
@@ -544,12 +521,7 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		ki->value_len = 24;
 	ki->has_kcv = 0;
 	ki->encrypt = t[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && enc;
-	CK_BBOOL der = CK_FALSE;
-	int have;
-	rv = attr_opt(h, s, a->obj, CKA_DERIVE, &der, sizeof(der), NULL, &have);
-	if (rv != CKR_OK)
-		return rv;
-	ki->derive = have && der;
+	ki->derive = t[9].ulValueLen != CK_UNAVAILABLE_INFORMATION && der;
 	dfi_keytype dt;
 	if (ki->ck_class != CKO_SECRET_KEY || !keytype_from_ck(kt, ki->value_len, &dt))
 		return CKR_OK;
@@ -568,10 +540,9 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 			ki->has_kcv = 1;
 		}
 	}
-	if (!ki->has_kcv) {
-		rv = attr_opt(h, s, a->obj, CKA_CHECK_VALUE, ki->kcv, 3, NULL, &ki->has_kcv);
-		if (rv != CKR_OK)
-			return rv;
+	if (!ki->has_kcv && t[10].ulValueLen == sizeof(check)) {
+		memcpy(ki->kcv, check, 3);
+		ki->has_kcv = 1;
 	}
 	return CKR_OK;
 }
