@@ -208,10 +208,11 @@ dfi_hsm_path_check_optin(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, int ignore_o
 		if (p == DFI_HSM_PATH_SP800_108)
 			say(why, cap, "the SP 800-108 counter KDF cannot give AN10922's %s keys (their "
 			    "CMACs start with 0x%s where the KDF's counter gives 0x01, 0x02...): "
-			    "use ecb-encrypt-data", tn, t == DFI_KT_2K3DES ? "21, 0x22" : "31..0x33");
+			    "DES keys take ecb-encrypt-data or host", tn,
+			    t == DFI_KT_2K3DES ? "21, 0x22" : "31..0x33");
 		else if (p == DFI_HSM_PATH_CBC)
 			say(why, cap, "CBC_ENCRYPT_DATA gives only single-block AN10922 keys (AES); %s "
-			    "chains two or three CMACs: use ecb-encrypt-data", tn);
+			    "chains two or three CMACs: DES keys take ecb-encrypt-data or host", tn);
 		else
 			say(why, cap, "no such path");
 		return DFI_E_HSM_MECHANISM;

@@ -101,7 +101,10 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 static void
 copy_blank_padded(char *dst, size_t cap, const unsigned char *src, size_t n)
 {
-	size_t len = p11_kit_space_strlen(src, n);
+	/* Blank-padded by the standard; some modules (opencryptoki's slot
+	 * description) end with NULs instead. */
+	const unsigned char *nul = memchr(src, 0, n);
+	size_t len = p11_kit_space_strlen(src, nul != NULL ? (size_t)(nul - src) : n);
 	if (len >= cap)
 		len = cap - 1;
 	memcpy(dst, src, len);

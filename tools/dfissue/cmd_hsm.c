@@ -231,6 +231,10 @@ print_base_keys(dfi_hsm *h, struct report *r)
 			printf("  %-24s %-7s %-15s %s%s\n", ki[i].label, ki[i].type,
 			    usage_s[0] ? usage_s : "-", e == DFI_OK ? dfi_hsm_path_name(p) : "no path",
 			    ki[i].value_len_unknown ? " (token reports no CKA_VALUE_LEN: taken as 128 bits)" : "");
+		} else if (e == DFI_E_HSM_MECHANISM) {
+			/* The derivation table above says why and what to do. */
+			printf("  %-24s %-7s %-15s no path on this token (derivation above)\n",
+			    ki[i].label, ki[i].type, usage_s[0] ? usage_s : "-");
 		} else {
 			char d[200];
 			dfi_hsm_last_detail(h, d, sizeof(d));
