@@ -34,6 +34,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
 #include "faultp11.h"
+#include "hsm_keycheck.h"
 #include "hsm_internal.h"
 #include "testutil.h"
 
@@ -101,28 +102,6 @@ open_cfg(dfi_hsm_path path, int allow_host, int insecure)
 	return h;
 }
 
-static void
-kcv_host(dfi_keytype t, const uint8_t *key, uint8_t kcv[3])
-{
-	uint8_t zero[16] = { 0 }, out[16];
-	ck_assert_int_eq(dfi_cipher(t, key, 1, NULL, zero, out, dfi_keytype_blocklen(t)), DFI_OK);
-	memcpy(kcv, out, 3);
-}
-
-struct got {
-	uint8_t key[24];
-	size_t len;
-};
-
-static dfi_err
-grab(void *arg, const uint8_t *key, size_t len)
-{
-	struct got *g = arg;
-	ck_assert_uint_le(len, sizeof(g->key));
-	memcpy(g->key, key, len);
-	g->len = len;
-	return DFI_OK;
-}
 
 static void
 detail_of(dfi_hsm *h, char *d, size_t cap)
@@ -179,7 +158,7 @@ START_TEST(vectors_every_path)
 		uint8_t want[24], k3[3], hk[3];
 		size_t wl;
 		ck_assert_int_eq(dfi_hex_decode(vec[i].derived, want, sizeof(want), &wl), DFI_OK);
-		kcv_host(vec[i].t, want, hk);
+		host_kcv(vec[i].t, want, hk);
 		for (size_t j = 0; j < 4; j++) {
 			if (!expected(vec[i].t, paths[j]))
 				continue;
@@ -263,10 +242,9 @@ check_usages(dfi_hsm *h, const char *label, dfi_hsm_path p)
 static void
 check_derived(dfi_hsm *h, dfi_hsm_key *mk, size_t vi, dfi_hsm_path p)
 {
-	uint8_t m[32], want[24], a[64], b[64], in[64], iva[16], ivb[16], k1[3], k2[3];
+	uint8_t m[32], want[24];
 	size_t mlen, wl;
 	dfi_keytype t = vec[vi].t;
-	size_t bl = dfi_keytype_blocklen(t);
 	ck_assert_int_eq(dfi_hex_decode(vec[vi].m, m, sizeof(m), &mlen), DFI_OK);
 	ck_assert_int_eq(dfi_hex_decode(vec[vi].derived, want, sizeof(want), &wl), DFI_OK);
 	dfi_hsm_path used;
@@ -278,35 +256,11 @@ check_derived(dfi_hsm *h, dfi_hsm_key *mk, size_t vi, dfi_hsm_path p)
 	detail_of(h, d, sizeof(d));
 	ck_assert_msg(e == DFI_OK, "%s on %s: %s (%s)", dfi_keytype_name(t), dfi_hsm_path_name(p),
 	    dfi_strerror(e), d);
-	ck_assert_int_eq(dfi_hsm_cardkey_kcv(ck, k1), DFI_OK);
-	kcv_host(t, want, k2);
-	ck_assert_mem_eq(k1, k2, 3);
+	check_cardkey_value(ck, t, want, wl);
 	struct got g = { { 0 }, 0 };
 	ck_assert_int_eq(dfi_cardkey_with_bytes(ck, grab, &g), DFI_OK);
-	ck_assert_uint_eq(g.len, wl);
-	uint8_t mask = t == DFI_KT_AES128 ? 0xff : 0xfe;
-	for (size_t i = 0; i < wl; i++)
-		ck_assert_uint_eq(g.key[i] & mask, want[i] & mask);
 	ck_assert_int_eq(dfi_cardkey_new_plain(&plain, t, g.key, g.len, 2), DFI_OK);
-	for (size_t i = 0; i < sizeof(in); i++)
-		in[i] = (uint8_t)(i * 29 + 3);
-	for (int enc = 0; enc <= 1; enc++) {
-		ck_assert_int_eq(dfi_cardkey_cipher(ck, enc, NULL, in, a, 2 * bl), DFI_OK);
-		ck_assert_int_eq(dfi_cardkey_cipher(plain, enc, NULL, in, b, 2 * bl), DFI_OK);
-		ck_assert_mem_eq(a, b, 2 * bl);
-		memset(iva, 0x3c, sizeof(iva));
-		memset(ivb, 0x3c, sizeof(ivb));
-		ck_assert_int_eq(dfi_cardkey_cipher(ck, enc, iva, in, a, 4 * bl), DFI_OK);
-		ck_assert_int_eq(dfi_cardkey_cipher(plain, enc, ivb, in, b, 4 * bl), DFI_OK);
-		ck_assert_mem_eq(a, b, 4 * bl);
-		ck_assert_mem_eq(iva, ivb, bl);
-	}
-	static const size_t lens[] = { 0, 1, 8, 15, 16, 17, 32, 33 };
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		ck_assert_int_eq(dfi_cardkey_cmac(ck, in, lens[i], a), DFI_OK);
-		ck_assert_int_eq(dfi_cardkey_cmac(plain, in, lens[i], b), DFI_OK);
-		ck_assert_mem_eq(a, b, bl);
-	}
+	check_cardkey_ops(ck, plain, t);
 	dfi_cardkey_free(plain);
 	dfi_cardkey_free(ck);
 }
@@ -346,7 +300,7 @@ START_TEST(ceremony_per_path)
 			/* KCV: computed where the key may encrypt, else the token's
 			 * CKA_CHECK_VALUE or none; never a wrong one. */
 			uint8_t k1[3], k2[3];
-			kcv_host(vec[vi].t, master, k2);
+			host_kcv(vec[vi].t, master, k2);
 			if (dfi_hsm_kcv(h, mk, k1) == DFI_OK)
 				ck_assert_mem_eq(k1, k2, 3);
 			else
