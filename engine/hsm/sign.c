@@ -3,6 +3,7 @@
  * (CKM_ECDSA over a host SHA-256) key pair in the HSM. OpenSSL builds the
  * SubjectPublicKeyInfo from CKA_EC_POINT and CKA_EC_PARAMS.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_internal.h"
+#include "core/unconst.h"
 
 /* DER OIDs as CKA_EC_PARAMS carries them. */
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -79,7 +81,7 @@ spki_der(const struct pub_arg *a, dfi_sigalg *alg, uint8_t *der, size_t cap, siz
 		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		OSSL_PARAM prm[] = {
 			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
-			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
+			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, dfi_unconst(pt), ptlen),
 			OSSL_PARAM_construct_end(),
 		};
 		if (pc == NULL || EVP_PKEY_fromdata_init(pc) <= 0 ||
@@ -137,7 +139,7 @@ op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct findid_arg *a = argp;
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, (void *)a->id, a->len } };
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, dfi_unconst(a->id), a->len } };
 	CK_RV rv = P11(h, C_FindObjectsInit, s, t, 2);
 	if (rv != CKR_OK)
 		return rv;
@@ -295,6 +297,43 @@ static const struct dfi_signer_ops hsigner_ops = {
 	.destroy = hs_destroy,
 };
 
+struct flags_arg {
+	CK_OBJECT_HANDLE obj;
+	CK_BBOOL sensitive, extractable;
+};
+
+static CK_RV
+op_flags(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct flags_arg *a = argp;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
+		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
+	};
+	return P11(h, C_GetAttributeValue, s, a->obj, t, 2);
+}
+
+/* The journal key gets the base keys' rule (issue 17): a private key that
+ * can leave the HSM in the clear could sign a rewritten journal anywhere. */
+static dfi_err
+check_private(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv)
+{
+	struct flags_arg a = { priv, CK_FALSE, CK_TRUE };
+	dfi_err e = dfi_hsm_run(h, "C_GetAttributeValue", op_flags, &a);
+	if (e != DFI_OK)
+		return e;
+	if (!a.extractable && a.sensitive)
+		return DFI_OK;
+	const char *what = a.extractable ? "extractable" : "not sensitive";
+	if (!h->allow_insecure_keys) {
+		dfi_hsm_set_detail(h, "journal key '%s' is %s: refused", uri, what);
+		return DFI_E_HSM_KEY_INSECURE;
+	}
+	dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure journal key '%s' (%s): test tokens only", uri,
+	    what);
+	return DFI_OK;
+}
+
 dfi_err
 dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 {
@@ -307,6 +346,8 @@ dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 	sg->h = h;
 	CK_OBJECT_HANDLE priv;
 	dfi_err e = find_one(h, uri, CKO_PRIVATE_KEY, &priv);
+	if (e == DFI_OK)
+		e = check_private(h, uri, priv);
 	if (e == DFI_OK) {
 		sg->priv.obj = priv;
 		e = dfi_hsm_run(h, "C_GetAttributeValue", op_refinit, &sg->priv);
@@ -341,8 +382,8 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &no, sizeof(no) },
 		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_EC_PARAMS, (void *)a->params, a->params_len },
-		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_EC_PARAMS, dfi_unconst(a->params), a->params_len },
+		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
 	};
 	CK_ATTRIBUTE priv[] = {
@@ -351,7 +392,7 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
 	};
 	CK_OBJECT_HANDLE hp, hk;

@@ -1,6 +1,7 @@
 /* Key roles and candidates: the profile's base keys in the HSM, per-card
  * target keys diversified there, the public factory keys, and the keys an
  * open intent names. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,8 +277,16 @@ perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid, dfi_cardk
 	dfi_err e = div_input(tp, r->pk, aid, m, sizeof(m), &mlen);
 	if (e != DFI_OK)
 		return e;
-	return dfi_hsm_cardkey_diversified(tp->p->hsm, r->base, r->pk->type, m, mlen,
+	e = dfi_hsm_cardkey_diversified(tp->p->hsm, r->base, r->pk->type, m, mlen,
 	    r->pk->version, out);
+	if (e != DFI_OK) {
+		/* The HSM layer says why (e.g. no derivation path for this M). */
+		char d[160];
+		dfi_hsm_last_detail(tp->p->hsm, d, sizeof(d));
+		if (d[0] != '\0')
+			perso_detail(tp, "%s", d);
+	}
+	return e;
 }
 
 dfi_err
@@ -341,6 +350,9 @@ perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey 
 	dfi_cardkey *k = NULL;
 	dfi_err e;
 
+	/* A tap always has its perso (the analyzer, seeing r tested for NULL,
+	 * would otherwise take tp->p as possibly NULL: the PICC role is in it). */
+	assert(tp->p != NULL);
 	*out = NULL;
 	if (r != NULL && div_input(tp, r->pk, in->key.aid, m, sizeof(m), &mlen) == DFI_OK &&
 	    strcmp(dfi_hsm_key_label(r->base), in->key_label) == 0 &&
