@@ -53,8 +53,8 @@ usage(FILE *f)
 	    "            verification fails, the page says why).\n"
 	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
 	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n\n"
-	    "%s",
-	    cli_hsm_help());
+	    "%s%s",
+	    cli_hsm_help(), cli_journal_hsm_help());
 }
 
 /* ---- init ----------------------------------------------------------------------- */
@@ -64,7 +64,7 @@ j_init(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
 		{ "origin", required_argument, NULL, 'o' }, { "station", required_argument, NULL, 's' },
 		{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
@@ -169,7 +169,7 @@ j_recover(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
 		{ "station", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
