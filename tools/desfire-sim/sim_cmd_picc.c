@@ -291,7 +291,7 @@ ats_ok(const uint8_t *ats, size_t n)
 {
 	if (n < 2 || ats[0] != n || n > sizeof(((struct sim_card *)0)->ats) || (ats[1] & 0x80))
 		return false;
-	size_t need = 2 + !!(ats[1] & 0x10) + !!(ats[1] & 0x20) + !!(ats[1] & 0x40);
+	size_t need = 2u + (ats[1] & 0x10 ? 1u : 0u) + (ats[1] & 0x20 ? 1u : 0u) + (ats[1] & 0x40 ? 1u : 0u);
 	return need <= n;
 }
 
