@@ -6,6 +6,7 @@
 
 #include "dfissue/desfire.h"
 #include "replay.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 static void
 hexcat(char *dst, const uint8_t *p, size_t n)
