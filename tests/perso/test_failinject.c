@@ -213,21 +213,28 @@ START_TEST(every_failure_point)
 	/* The first card alone: how many counted calls a clean run makes. */
 	ck_assert_int_eq(one_card(&f, 0, &ncalls, &tl), 0);
 	ck_assert_uint_gt(ncalls, 0);
-	unsigned long clean = ncalls;
-	for (unsigned long k = 1;; k += DFI_FI_STRIDE) {
-		int hit = one_card(&f, k, &ncalls, &tl);
+	unsigned long clean = ncalls, last = ncalls, missed = 0;
+	/* The count varies by a few calls from card to card (the journal's
+	 * writer thread batches what it is given as it comes): k runs up to the
+	 * largest count seen in a run where nothing failed. */
+	for (unsigned long k = 1; k <= last; k += DFI_FI_STRIDE) {
+		if (one_card(&f, k, &ncalls, &tl)) {
+			points++;
+		} else {
+			missed++; /* this card made fewer than k calls */
+			if (ncalls > last)
+				last = ncalls;
+		}
 		runs++;
-		if (!hit)
-			break;
-		points++;
-		ck_assert_uint_lt(k, 100000); /* a run that never ends */
 	}
 	fprintf(stderr,
 	    "failure injection: a clean card makes %lu counted calls; %lu failure points taken "
-	    "(stride %d), each converged on the next tap; the failing taps ended: %u with an "
-	    "error, %u done anyway, %u with another outcome; %u needed a restarted station\n",
-	    clean, points, DFI_FI_STRIDE, tl.error, tl.done, tl.other, tl.restarts);
-	ck_assert_uint_ge(points * DFI_FI_STRIDE + DFI_FI_STRIDE, clean);
+	    "(stride %d, %lu runs, %lu of them made fewer calls than k), each converged on the "
+	    "next tap; the failing taps ended: %u with an error, %u done anyway, %u with another "
+	    "outcome; %u needed a restarted station\n",
+	    clean, points, DFI_FI_STRIDE, runs, missed, tl.error, tl.done, tl.other, tl.restarts);
+	/* Nearly every point was taken (a few runs near the end may be short). */
+	ck_assert_uint_ge(points * DFI_FI_STRIDE + 16, clean);
 	pf_journal_verifies(&f);
 	pf_close(&f);
 }
