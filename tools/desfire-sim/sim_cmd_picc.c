@@ -159,7 +159,7 @@ cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	bool iso = n >= 7;
 	uint32_t aid = le24(d);
 	uint8_t ks = d[3], nkeys = d[4] & 0x0F, kfam = d[4] >> 6;
-	uint16_t fid = iso ? (uint16_t)(d[5] | d[6] << 8) : 0;
+	uint16_t fid = (uint16_t)(iso ? d[5] | d[6] << 8 : 0);
 	if (aid == 0 || nkeys > DFI_SIM_MAX_KEYS || kfam > KF_AES || (d[4] & 0x10))
 		return ST_PARAMETER;
 	if (sim_find_app(s->card, aid) != NULL)
