@@ -70,6 +70,19 @@ dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...)
 	pthread_mutex_unlock(&h->mu);
 }
 
+void
+dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
+{
+	if (h->log == NULL)
+		return;
+	char msg[DFI_LOG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->log(h->log_ctx, level, msg);
+}
+
 dfi_err
 dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv)
 {

@@ -141,6 +141,8 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	h->max = cfg->max_sessions != 0 ? cfg->max_sessions : DFI_HSM_DEFAULT_SESSIONS;
 	h->idle = calloc(h->max, sizeof(*h->idle));
 	h->allow_insecure_keys = cfg->allow_insecure_keys;
+	h->log = cfg->log;
+	h->log_ctx = cfg->log_ctx;
 	h->allow_host = cfg->allow_host_derivation;
 	h->derivation = cfg->derivation;
 	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : DFI_OK;
@@ -195,8 +197,8 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 		}
 	}
 	if (e == DFI_OK && cfg->allow_insecure_keys)
-		fprintf(stderr, "dfissue: WARNING: --allow-insecure-keys: extractable or non-sensitive "
-				"master keys are accepted. Use this only with a throwaway test token.\n");
+		dfi_hsm_log(h, DFI_LOG_WARNING, "insecure keys allowed: extractable or non-sensitive "
+						"master keys are accepted. Use this only with a throwaway test token.");
 	if (e != DFI_OK) {
 		cfg_detail(cfg, h->detail);
 		dfi_hsm_free(h);

@@ -60,6 +60,8 @@ struct dfi_hsm {
 	CK_TOKEN_INFO token;
 	char token_label[33];
 	int allow_insecure_keys;
+	dfi_log_fn log; /* from the config; NULL: messages dropped */
+	void *log_ctx;
 
 	/* Session pool: sessions are opened on demand up to max and handed to
 	 * one caller at a time. */
@@ -220,6 +222,9 @@ dfi_err dfi_hsm_ckr(CK_RV rv);
  * detail on h. Returns the mapped error (DFI_OK for CKR_OK). */
 dfi_err dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv);
 void dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One message to the handle's log handler (dfissue/log.h), if it has one. */
+void dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- session pool (pool.c) ---- */
 typedef CK_RV (*dfi_hsm_op)(dfi_hsm *h, CK_SESSION_HANDLE s, void *arg);

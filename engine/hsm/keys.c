@@ -341,7 +341,7 @@ dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_
 			    ka.extractable ? "extractable" : "not sensitive");
 			return DFI_E_HSM_KEY_INSECURE;
 		}
-		fprintf(stderr, "dfissue: WARNING: using insecure key '%s' (%s): test tokens only\n",
+		dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure key '%s' (%s): test tokens only",
 		    ka.label, ka.extractable ? "extractable" : "not sensitive");
 	}
 	dfi_hsm_key *k = calloc(1, sizeof(*k));

@@ -329,8 +329,8 @@ check_private(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv)
 		dfi_hsm_set_detail(h, "journal key '%s' is %s: refused", uri, what);
 		return DFI_E_HSM_KEY_INSECURE;
 	}
-	fprintf(stderr, "dfissue: WARNING: using insecure journal key '%s' (%s): test tokens only\n",
-	    uri, what);
+	dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure journal key '%s' (%s): test tokens only", uri,
+	    what);
 	return DFI_OK;
 }
 

@@ -545,6 +545,23 @@ START_TEST(err_missing_and_ambiguous_key)
 }
 END_TEST
 
+/* What a dfi_log_fn receives (dfissue/log.h). */
+struct logged {
+	int warnings, other;
+	char last[DFI_LOG_MAX];
+};
+
+static void
+log_hook(void *ctx, dfi_log_level level, const char *msg)
+{
+	struct logged *lg = ctx;
+	if (level == DFI_LOG_WARNING)
+		lg->warnings++;
+	else
+		lg->other++;
+	snprintf(lg->last, sizeof(lg->last), "%s", msg);
+}
+
 START_TEST(err_insecure_master)
 {
 	/* Create an extractable AES key through plain PKCS#11. */
@@ -592,14 +609,23 @@ START_TEST(err_insecure_master)
 	free(ki);
 	dfi_hsm_free(h);
 
-	/* explicitly allowed for throwaway tokens */
+	/* explicitly allowed for throwaway tokens, and said through the log
+	 * handler: once when the handle opens, once for the key */
+	struct logged lg = { 0, 0, "" };
 	struct dfi_hsm_config cfg = {
 		.token_uri = "pkcs11:token=dfissue-dev",
 		.pin_file = fx.pin_file,
 		.allow_insecure_keys = 1,
+		.log = log_hook,
+		.log_ctx = &lg,
 	};
 	ck_assert_int_eq(dfi_hsm_open(&h, &cfg), DFI_OK);
+	ck_assert_int_eq(lg.warnings, 1);
+	ck_assert_msg(strstr(lg.last, "insecure keys allowed") != NULL, "%s", lg.last);
 	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=insecure-master", &k), DFI_OK);
+	ck_assert_int_eq(lg.warnings, 2);
+	ck_assert_str_eq(lg.last, "using insecure key 'insecure-master' (extractable): test tokens only");
+	ck_assert_int_eq(lg.other, 0);
 	uint8_t kcv[3], want[3];
 	ck_assert_int_eq(dfi_hsm_kcv(h, k, kcv), DFI_OK);
 	host_kcv(DFI_KT_AES128, val, want);

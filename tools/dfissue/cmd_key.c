@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "log.h"
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
@@ -119,6 +120,7 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 		.allow_insecure_keys = o->allow_insecure,
 		.detail = detail,
 		.detail_cap = cap,
+		.log = cli_engine_log,
 	};
 	if (cfg->pin_file == NULL && cfg->pin_env == NULL)
 		cfg->pin_file = getenv("DFISSUE_PIN_FILE");
