@@ -422,6 +422,33 @@ halt_code(const struct jwalk *w)
 }
 
 dfi_err
+jw_reload(dfi_journal *j)
+{
+	dfi_jpubkey *pk = NULL;
+	struct walkctx wc;
+	memset(&wc, 0, sizeof(wc));
+	struct jwalk *w = calloc(1, sizeof(*w));
+	dfi_err e = w == NULL ? DFI_E_NOMEM : dfi_jpubkey_from_signer(j->signer, &pk);
+	if (e == DFI_OK)
+		e = walk_file(j, pk, w, &wc);
+	/* The file must be exactly what this handle last made durable. */
+	if (e == DFI_OK && (w->findings > 0 || w->end != j->file_len || w->tree.size != j->tree.size))
+		e = DFI_E_JOURNAL_CORRUPT;
+	if (e == DFI_OK) {
+		jindex_free(j->ix);
+		j->ix = w->ix;
+		w->ix = NULL;
+		j->next_seq = w->nrec;
+	}
+	if (w != NULL)
+		jindex_free(w->ix);
+	free(w);
+	free(wc.names.v);
+	dfi_jpubkey_free(pk);
+	return e;
+}
+
+dfi_err
 dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
     const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec)
 {
