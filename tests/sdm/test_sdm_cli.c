@@ -81,13 +81,14 @@ make_token(void)
 	char c1[300], c2[300], cmd[2000];
 	hsm_fixture_pin_module();
 	ck_assert_int_eq(hsm_fixture_make(&fx), 0);
-	/* the notes' zero key, imported like any key (two zero components) */
+	/* the notes' zero key, imported like any key (two zero components);
+	 * used without diversification, so as an SDM key (decrypt, CMAC) */
 	snprintf(c1, sizeof(c1), "%s/c1", fx.dir);
 	snprintf(c2, sizeof(c2), "%s/c2", fx.dir);
 	write_file(c1, "00000000000000000000000000000000\n");
 	write_file(c2, "00000000000000000000000000000000\n");
 	snprintf(cmd, sizeof(cmd), "'%s' key import --pin-file '%s' --label sdm-zero --type aes "
-	    "--components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
+	    "--usage sdm --components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
 	    fx.pin_file, c1, c2);
 	ck_assert_int_eq(system(cmd), 0);
 	setenv("DFISSUE_PIN_FILE", fx.pin_file, 1);
@@ -244,6 +245,33 @@ START_TEST(usage_errors)
 	ck_assert_int_eq(o.status, 1);
 	ck_assert_ptr_nonnull(strstr(o.err, "--meta-key"));
 	sh(&o, NULL, "sdm frob");
+	ck_assert_int_eq(o.status, 2);
+}
+END_TEST
+
+/* A base key imported without --usage sdm gets only its derivation path's
+ * usages: used as it is it cannot decrypt the PICC data, and the refusal
+ * says what to do. --usage sdm is for AES keys only. */
+START_TEST(key_without_sdm_usage)
+{
+	struct out o;
+	char c1[300];
+	snprintf(c1, sizeof(c1), "%s/c1", fx.dir);
+	sh(&o, NULL, "key import --label sdm-plain --type aes --components 2 --component-file '%s' "
+	    "--component-file '%s'", c1, c1);
+	ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
+	ck_assert_ptr_null(strstr(o.out, "SDM:"));
+	sh(&o, NULL, "sdm verify --template 'https://sdm.example/tag?picc_data={picc}&cmac={mac}' "
+	    "--meta-key 'pkcs11:object=sdm-plain' --file-key 'pkcs11:object=sdm-plain' --state '%s' "
+	    "'https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086'",
+	    state_path("plain.state"));
+	ck_assert_int_eq(o.status, 1);
+	ck_assert_msg(strstr(o.err, "key import --usage sdm") != NULL, "%s", o.err);
+	sh(&o, NULL, "key import --label sdm-des --type 2k3des --usage sdm --components 2 "
+	    "--component-file '%s' --component-file '%s'", c1, c1);
+	ck_assert_int_eq(o.status, 2);
+	ck_assert_ptr_nonnull(strstr(o.err, "AES"));
+	sh(&o, NULL, "key import --label sdm-x --usage all --components 2");
 	ck_assert_int_eq(o.status, 2);
 }
 END_TEST
@@ -467,6 +495,7 @@ suite(void)
 	tcase_add_test(tc, lrp_taps);
 	tcase_add_test(tc, stdin_lines_json);
 	tcase_add_test(tc, usage_errors);
+	tcase_add_test(tc, key_without_sdm_usage);
 	tcase_add_test(tc, diversified_keys_aes);
 	tcase_add_test(tc, diversified_keys_lrp);
 	tcase_add_test(tc, read_then_verify);

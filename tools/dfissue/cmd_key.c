@@ -380,12 +380,15 @@ import_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
-	    "                          --components N [--component-file FILE]... [HSM options]\n\n"
+	    "                          [--usage sdm] --components N [--component-file FILE]...\n"
+	    "                          [HSM options]\n\n"
 	    "Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
 	    "result in the token as a sensitive, non-extractable token key allowed only\n"
 	    "what its derivation path needs (--derivation, default: the token's best;\n"
 	    "sp800-108 keys may only derive, the others encrypt and derive, with\n"
-	    "CKA_ALLOWED_MECHANISMS where the token has it). Each\n"
+	    "CKA_ALLOWED_MECHANISMS where the token has it). --usage sdm: an AES key\n"
+	    "that 'dfissue sdm verify' uses as it is (an SDM meta-read or file-read key\n"
+	    "without --meta-div/--file-div) may also encrypt, decrypt and CMAC. Each\n"
 	    "component is read from a --component-file (first line, hex) in the order\n"
 	    "given, or, for the rest, prompted for on the terminal without echo; never\n"
 	    "from the command line. Prints the KCV of every component and of the result\n"
@@ -468,6 +471,7 @@ key_import(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *label = NULL, *idhex = NULL, *typestr = "aes";
+	unsigned usage = 0;
 	const char *files[64];
 	size_t nfiles = 0;
 	long ncomp = 0;
@@ -475,12 +479,20 @@ key_import(int argc, char **argv)
 		{ "label", required_argument, NULL, 'l' }, { "id", required_argument, NULL, 'i' },
 		{ "type", required_argument, NULL, 't' }, { "components", required_argument, NULL, 'n' },
 		{ "component-file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
+		{ "usage", required_argument, NULL, 'u' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
 	opterr = 0;
 	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
 		switch (c) {
+		case 'u':
+			if (strcmp(optarg, "sdm") != 0) {
+				cli_errorf("key import: --usage must be sdm (the derivation path's "
+				    "usages are always given)");
+				return DFI_EXIT_USAGE;
+			}
+			usage |= DFI_HSM_USAGE_SDM;
+			break;
 		case 'l': label = optarg; break;
 		case 'i': idhex = optarg; break;
 		case 't': typestr = optarg; break;
@@ -519,6 +531,10 @@ key_import(int argc, char **argv)
 	dfi_keytype t;
 	if (dfi_keytype_parse(typestr, &t) != DFI_OK || t == DFI_KT_DES) {
 		cli_errorf("key import: --type must be aes, 2k3des or 3k3des");
+		return DFI_EXIT_USAGE;
+	}
+	if (usage != 0 && t != DFI_KT_AES128) {
+		cli_errorf("key import: --usage sdm is for AES keys (SDM is AES or LRP)");
 		return DFI_EXIT_USAGE;
 	}
 	uint8_t id[32];
@@ -575,8 +591,8 @@ key_import(int argc, char **argv)
 	if (rc == DFI_EXIT_OK) {
 		/* The engine checks the new key through its derivation path and
 		 * removes it again if anything fails. */
-		dfi_err e = dfi_hsm_key_import_path(h, t, sum, keylen, label, idlen > 0 ? id : NULL,
-		    idlen, DFI_HSM_PATH_AUTO, &path);
+		dfi_err e = dfi_hsm_key_import_usage(h, t, sum, keylen, label, idlen > 0 ? id : NULL,
+		    idlen, DFI_HSM_PATH_AUTO, usage, &path);
 		if (e != DFI_OK)
 			rc = cli_hsm_fail(h, "key import", e);
 	}
@@ -604,8 +620,9 @@ key_import(int argc, char **argv)
 				printf("key KCV: not readable (the key may only derive); a key derived "
 				       "from it matched the components\n");
 			printf("imported %s key '%s' into token '%s' (sensitive, non-extractable; "
-			       "derivation path %s)\n", dfi_keytype_name(t), label,
-			    dfi_hsm_token_label(h), dfi_hsm_path_name(path));
+			       "derivation path %s%s)\n", dfi_keytype_name(t), label,
+			    dfi_hsm_token_label(h), dfi_hsm_path_name(path),
+			    usage != 0 ? "; SDM: encrypt, decrypt, CMAC" : "");
 		}
 	}
 	dfi_hsm_free(h);

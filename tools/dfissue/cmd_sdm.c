@@ -46,7 +46,8 @@ verify_usage(FILE *f)
 	    "                   (default: NDEF when the template is an http(s) URL)\n"
 	    "  --meta-key URI   pkcs11: URI of the SDM meta-read base key\n"
 	    "  --meta-div R     AN10922 diversification of that key, without \"uid\"\n"
-	    "                   (default: the base key itself)\n"
+	    "                   (default: the base key itself, which then needs\n"
+	    "                   'dfissue key import --usage sdm')\n"
 	    "  --file-key URI   pkcs11: URI of the SDM file-read base key\n"
 	    "  --file-div R     its diversification, usually with \"uid\" (per card)\n"
 	    "  --aid HEX        the application's AID (3 bytes, command order) for \"aid\"\n"
@@ -215,6 +216,16 @@ verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
 		    "whose keys are not these", &r, 0, 0, 0);
 	if (e == DFI_E_PARSE)
 		return report(v, 0, "format", "the tap's fields do not decode", &r, 0, 0, 0);
+	if (e == DFI_E_HSM_KEY_TYPE && (v->meta_div.ndiv == 0 || v->file_div.ndiv == 0)) {
+		/* A base key used as it is: the key ceremony gave it only what
+		 * its derivation path needs unless told it is an SDM key. */
+		char detail[200];
+		dfi_hsm_last_detail(v->h, detail, sizeof(detail));
+		cli_errorf("sdm verify: an SDM key used without --meta-div/--file-div must be "
+		    "allowed to decrypt and CMAC: import it with 'dfissue key import --usage sdm' "
+		    "(%s)", detail);
+		return -1;
+	}
 	if (e != DFI_OK) {
 		cli_hsm_fail(v->h, "sdm verify", e);
 		return -1;
