@@ -69,7 +69,11 @@ pf_open(struct pfix *f, const char *profile_name)
 	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-%d-%u", pf_root, (int)getpid(), serial++);
 	OKF(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
 	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
-	snprintf(path, sizeof(path), "%s/profiles/%s.json", src, profile_name);
+	/* a name under profiles/, or a profile file's absolute path */
+	if (profile_name[0] == '/')
+		snprintf(path, sizeof(path), "%s", profile_name);
+	else
+		snprintf(path, sizeof(path), "%s/profiles/%s.json", src, profile_name);
 	ck_assert_msg(dfi_profile_load(&f->profile, path, &diag) == DFI_OK, "%s", diag.message);
 	if (dfi_profile_needs_batch(f->profile)) {
 		snprintf(path, sizeof(path), "%s/profiles/%s-batch.csv", src, profile_name);

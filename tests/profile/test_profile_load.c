@@ -187,14 +187,14 @@ static const struct bad bad_profiles[] = {
 	    "t.json:1: schema: must be \"dfissue-profile/1\" (got \"dfissue-profile/2\")", 0 },
 	{ HEAD PICC "\"aplications\": []}",
 	    "t.json:3: aplications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	/* a member name written with an escape is found on its line too */
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061ppl\\tications\": []}",
 	    "t.json:4: appl?ications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061pplication\": []}",
 	    "t.json:4: application: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	{ "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n" PICC "\"description\": \"d\"}",
 	    "t.json:1: applications: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key_settings\": 11},\n\"applications\": []}",

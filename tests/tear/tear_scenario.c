@@ -18,10 +18,15 @@ arrives_with_transport_key(struct tear_env *e, struct tear_card *c, char *why, s
 
 static const struct tear_scenario scenarios[] = {
 	{ "reference", "reference.json", "reference-batch.csv", NULL,
-	    "profiles/reference.json on factory cards (DES zero PICC key)" },
+	    "profiles/reference.json on factory EV2 cards (DES zero PICC key; EV2 secure "
+	    "messaging)", DFI_SIM_MODEL_EV2 },
 	{ "transport", "transport.json", "reference-batch.csv", arrives_with_transport_key,
 	    "profiles/transport.json on cards that arrive with an AES PICC transport key "
-	    "diversified from transport-master (the zero key is never tried)" },
+	    "diversified from transport-master (the zero key is never tried)", DFI_SIM_MODEL_EV2 },
+	{ "ev1", "reference.json", "reference-batch.csv", NULL,
+	    "profiles/reference.json on factory DESFire EV1 cards (AuthenticateAES, EV1 secure "
+	    "messaging; the reference scenario's EV2 cards get AuthenticateEV2First and EV2 "
+	    "messaging)", DFI_SIM_MODEL_EV1 },
 };
 
 const struct tear_scenario *
