@@ -169,3 +169,58 @@ pf_card(uint64_t seed, const char *image)
 	OKF(dfi_sim_new(&sim, &cfg));
 	return sim;
 }
+
+/* ---- a transport that shows every command -------------------------------- */
+
+struct watch {
+	dfi_transport *inner;
+	pf_seen_fn seen;
+	void *arg;
+};
+
+static dfi_err
+w_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+{
+	struct watch *w = ctx;
+	w->seen(w->arg, c, clen);
+	return dfi_transport_transmit(w->inner, c, clen, r, rcap, rlen);
+}
+
+static dfi_err
+w_wait(void *ctx, int ms)
+{
+	struct watch *w = ctx;
+	w->seen(w->arg, NULL, 0);
+	return dfi_transport_wait_card(w->inner, ms);
+}
+
+static dfi_err
+w_removed(void *ctx, int ms)
+{
+	return dfi_transport_wait_removed(((struct watch *)ctx)->inner, ms);
+}
+
+static const char *
+w_name(void *ctx)
+{
+	(void)ctx;
+	return "watch";
+}
+
+static void
+w_free(void *ctx)
+{
+	free(ctx);
+}
+
+static const struct dfi_transport_ops watch_ops = { w_transmit, w_wait, w_removed, w_name,
+	w_free };
+
+void
+pf_watch_new(dfi_transport *inner, pf_seen_fn seen, void *arg, dfi_transport **out)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	ck_assert_ptr_nonnull(w);
+	*w = (struct watch){ inner, seen, arg };
+	OKF(dfi_transport_new(out, &watch_ops, w));
+}

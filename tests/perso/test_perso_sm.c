@@ -20,47 +20,23 @@
 
 #define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 
-/* Counts the native authentication commands a transport carries. */
+/* Counts the native authentication commands (a pf_watch observer). */
 struct authspy {
-	dfi_transport *inner;
 	unsigned n0a, n1a, naa, n71, n77;
 };
 
-static dfi_err
-spy_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+static void
+spy_seen(void *arg, const uint8_t *c, size_t clen)
 {
-	struct authspy *s = ctx;
-	if (clen >= 5 && c[0] == 0x90) {
-		s->n0a += c[1] == 0x0A;
-		s->n1a += c[1] == 0x1A;
-		s->naa += c[1] == 0xAA;
-		s->n71 += c[1] == 0x71;
-		s->n77 += c[1] == 0x77;
-	}
-	return dfi_transport_transmit(s->inner, c, clen, r, rcap, rlen);
+	struct authspy *s = arg;
+	if (c == NULL || clen < 5 || c[0] != 0x90)
+		return;
+	s->n0a += c[1] == 0x0A;
+	s->n1a += c[1] == 0x1A;
+	s->naa += c[1] == 0xAA;
+	s->n71 += c[1] == 0x71;
+	s->n77 += c[1] == 0x77;
 }
-
-static dfi_err
-spy_wait(void *ctx, int ms)
-{
-	return dfi_transport_wait_card(((struct authspy *)ctx)->inner, ms);
-}
-
-static dfi_err
-spy_removed(void *ctx, int ms)
-{
-	return dfi_transport_wait_removed(((struct authspy *)ctx)->inner, ms);
-}
-
-static const char *
-spy_name(void *ctx)
-{
-	(void)ctx;
-	return "authspy";
-}
-
-static const struct dfi_transport_ops spy_ops = { spy_transmit, spy_wait, spy_removed, spy_name,
-	NULL };
 
 /* Personalizes a fresh card of model m with the profile; counts in *s. */
 static void
@@ -71,13 +47,13 @@ run(const char *profile, enum dfi_sim_model m, struct authspy *s)
 	struct dfi_sim_config cfg = { .has_seed = true, .seed = 0x5E0 + (uint64_t)m,
 		.no_fsync = true, .model = m };
 	dfi_sim *sim;
-	dfi_transport *t;
+	dfi_transport *t, *inner;
 	char why[256];
 	memset(s, 0, sizeof(*s));
 	pf_open(&f, profile);
 	OK(dfi_sim_new(&sim, &cfg));
-	OK(dfi_sim_transport_new(sim, &s->inner));
-	OK(dfi_transport_new(&t, &spy_ops, s));
+	OK(dfi_sim_transport_new(sim, &inner));
+	pf_watch_new(inner, spy_seen, s, &t);
 	OK(dfi_perso_card(f.perso, t, f.row, &res));
 	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "outcome %s: %s",
 	    dfi_perso_outcome_name(res.outcome), res.detail);
@@ -90,7 +66,7 @@ run(const char *profile, enum dfi_sim_model m, struct authspy *s)
 	    m == DFI_SIM_MODEL_EV1 ? "EV1" : "EV2", s->n0a, s->n1a, s->naa, s->n71, s->n77,
 	    (unsigned long long)res.apdus);
 	dfi_transport_free(t);
-	dfi_transport_free(s->inner);
+	dfi_transport_free(inner);
 	dfi_sim_free(sim);
 	pf_close(&f);
 }
