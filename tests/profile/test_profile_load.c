@@ -243,6 +243,10 @@ static const struct bad bad_profiles[] = {
 	    "t.json:4: originality.policy: must be \"require\", \"warn\" or \"off\" (got \"strict\")", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"require\", \"keys\": \"k\"}}",
 	    "t.json:4: originality.keys: unknown member in originality (allowed: policy, trusted_keys)", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": \"ev2\"}",
+	    "t.json:4: secure_messaging: must be \"auto\" or \"ev1\" (got \"ev2\")", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": 1}",
+	    "t.json:4: secure_messaging: ", 1 },
 	/* applications */
 	{ HEAD PICC "\"applications\": [{\"aid\": \"000000\", \"key_type\": \"aes\"}]}",
 	    "t.json:3: applications[0].aid: 000000 is the PICC itself, not an application", 0 },
