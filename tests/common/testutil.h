@@ -29,6 +29,15 @@ dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
 		ck_assert_str_eq(got_, (hex));                                   \
 	} while (0)
 
+/* Adds the tests of a NULL-terminated list to tc, in order: a suite's
+ * list of tests is data, written once, not one call per test. */
+static inline void
+dfi_test_add(TCase *tc, const TTest *const *tests)
+{
+	for (; *tests != NULL; tests++)
+		tcase_add_test(tc, *tests);
+}
+
 /* Runs a suite and returns the process exit status. */
 static inline int
 dfi_run_suite(Suite *s)

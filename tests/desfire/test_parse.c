@@ -108,10 +108,8 @@ suite(void)
 {
 	Suite *s = suite_create("desfire_parse");
 	TCase *tc = tcase_create("parse");
-	tcase_add_test(tc, parse_version);
-	tcase_add_test(tc, parse_file_settings_all_types);
-	tcase_add_test(tc, parse_key_settings_ids);
-	tcase_add_test(tc, access_roundtrip);
+	dfi_test_add(tc, (const TTest *[]){ parse_version, parse_file_settings_all_types,
+		parse_key_settings_ids, access_roundtrip, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

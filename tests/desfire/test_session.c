@@ -515,9 +515,8 @@ suite(void)
 	Suite *s = suite_create("desfire_session");
 	TCase *tc = tcase_create("session");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, full_session_hsm_keys);
-	tcase_add_test(tc, des_family_applications);
-	tcase_add_test(tc, tear_drops_session);
+	dfi_test_add(tc, (const TTest *[]){ full_session_hsm_keys, des_family_applications,
+		tear_drops_session, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -670,24 +670,11 @@ suite(void)
 	Suite *s = suite_create("hsm");
 	TCase *tc = tcase_create("softhsm2");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, an10922_aes128);
-	tcase_add_test(tc, an10922_2k3des);
-	tcase_add_test(tc, an10922_3k3des);
-	tcase_add_test(tc, an10922_blocks_vs_cmac);
-	tcase_add_test(tc, ops_aes);
-	tcase_add_test(tc, ops_2k3des);
-	tcase_add_test(tc, ops_3k3des);
-	tcase_add_test(tc, sign_ed25519);
-	tcase_add_test(tc, sign_ecdsa_p256);
-	tcase_add_test(tc, threads_share_pool);
-	tcase_add_test(tc, relogin);
-	tcase_add_test(tc, err_wrong_pin);
-	tcase_add_test(tc, err_missing_token);
-	tcase_add_test(tc, err_module_path);
-	tcase_add_test(tc, err_malformed_uri);
-	tcase_add_test(tc, err_missing_and_ambiguous_key);
-	tcase_add_test(tc, err_insecure_master);
-	tcase_add_test(tc, import_rules);
+	dfi_test_add(tc, (const TTest *[]){ an10922_aes128, an10922_2k3des, an10922_3k3des,
+		an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
+		sign_ecdsa_p256, threads_share_pool, relogin, err_wrong_pin, err_missing_token,
+		err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
+		err_insecure_master, import_rules, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

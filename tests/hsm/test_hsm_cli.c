@@ -359,14 +359,9 @@ suite(void)
 	Suite *s = suite_create("hsm_cli");
 	TCase *tc = tcase_create("cli");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, derive_kcv_aes_vector);
-	tcase_add_test(tc, derive_kcv_2k3des_vector);
-	tcase_add_test(tc, derive_kcv_3k3des_vector);
-	tcase_add_test(tc, list_and_kcv);
-	tcase_add_test(tc, import_ceremony);
-	tcase_add_test(tc, journal_key);
-	tcase_add_test(tc, errors_are_one_line);
-	tcase_add_test(tc, help_everywhere);
+	dfi_test_add(tc, (const TTest *[]){ derive_kcv_aes_vector, derive_kcv_2k3des_vector,
+		derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
+		errors_are_one_line, help_everywhere, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

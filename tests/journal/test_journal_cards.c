@@ -446,10 +446,9 @@ main(void)
 	Suite *s = suite_create("journal-cards");
 	TCase *tc = tcase_create("cards");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, card_event_records_roundtrip);
-	tcase_add_test(tc, card_event_records_non_canonical);
-	tcase_add_test(tc, index_tracks_issued_cards);
-	tcase_add_test(tc, auditor_checks_refusals_and_reissue);
+	dfi_test_add(tc, (const TTest *[]){ card_event_records_roundtrip,
+		card_event_records_non_canonical, index_tracks_issued_cards,
+		auditor_checks_refusals_and_reissue, NULL });
 	suite_add_tcase(s, tc);
 	return dfi_run_suite(s);
 }

@@ -513,15 +513,12 @@ main(void)
 	TCase *tc = tcase_create("softhsm2");
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, pristine_journal_verifies);
-	tcase_add_test(tc, every_flipped_bit_is_detected);
-	tcase_add_test(tc, deleted_swapped_duplicated_lines_are_detected);
-	tcase_add_test(tc, edited_or_foreign_checkpoints_are_detected);
-	tcase_add_test(tc, a_journal_rebuilt_with_another_key_is_detected);
-	tcase_add_test(tc, truncation_to_an_older_checkpoint_needs_last_seen);
-	tcase_add_test(tc, origin_mismatch_is_detected);
-	tcase_add_test(tc, cli_init_verify_show_proof_checkpoint);
-	tcase_add_test(tc, ecdsa_p256_fallback_key);
+	dfi_test_add(tc, (const TTest *[]){ pristine_journal_verifies,
+		every_flipped_bit_is_detected, deleted_swapped_duplicated_lines_are_detected,
+		edited_or_foreign_checkpoints_are_detected,
+		a_journal_rebuilt_with_another_key_is_detected,
+		truncation_to_an_older_checkpoint_needs_last_seen, origin_mismatch_is_detected,
+		cli_init_verify_show_proof_checkpoint, ecdsa_p256_fallback_key, NULL });
 	suite_add_tcase(s, tc);
 	/* one token for the whole suite: run in this process */
 	SRunner *sr = srunner_create(s);

@@ -203,9 +203,8 @@ main(void)
 	Suite *s = suite_create("perso-cli");
 	TCase *tc = tcase_create("cli");
 	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, personalize_torn_then_inspect);
-	tcase_add_test(tc, recover_lists_open_intent);
-	tcase_add_test(tc, usage_and_help);
+	dfi_test_add(tc, (const TTest *[]){ personalize_torn_then_inspect,
+		recover_lists_open_intent, usage_and_help, NULL });
 	suite_add_tcase(s, tc);
 	int rc = dfi_run_suite(s);
 	pf_remove_root();

@@ -274,13 +274,8 @@ suite(void)
 {
 	Suite *s = suite_create("profile_batch");
 	TCase *tc = tcase_create("batch");
-	tcase_add_test(tc, reference_batches_agree);
-	tcase_add_test(tc, csv_quoting);
-	tcase_add_test(tc, csv_errors);
-	tcase_add_test(tc, csv_nul_inside_buffer);
-	tcase_add_test(tc, jsonl_values_and_errors);
-	tcase_add_test(tc, jsonl_errors);
-	tcase_add_test(tc, open_errors);
+	dfi_test_add(tc, (const TTest *[]){ reference_batches_agree, csv_quoting, csv_errors,
+		csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_errors, open_errors, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -458,16 +458,11 @@ suite(void)
 {
 	Suite *s = suite_create("profile_load");
 	TCase *tc = tcase_create("load");
-	tcase_add_test(tc, every_example_loads);
-	tcase_add_test(tc, reference_tree);
-	tcase_add_test(tc, other_examples);
-	tcase_add_test(tc, missing_file_is_io_error);
+	dfi_test_add(tc, (const TTest *[]){ every_example_loads, reference_tree, other_examples,
+		missing_file_is_io_error, NULL });
 	tcase_add_loop_test(tc, broken_profile, 0, (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
-	tcase_add_test(tc, table_base_is_valid);
-	tcase_add_test(tc, transport_and_originality);
-	tcase_add_test(tc, too_many_applications);
-	tcase_add_test(tc, line_of_deep_field);
-	tcase_add_test(tc, no_diag_and_empty_input);
+	dfi_test_add(tc, (const TTest *[]){ table_base_is_valid, transport_and_originality,
+		too_many_applications, line_of_deep_field, no_diag_and_empty_input, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -260,12 +260,9 @@ suite(void)
 {
 	Suite *s = suite_create("profile_resolve");
 	TCase *tc = tcase_create("resolve");
-	tcase_add_test(tc, reference_card_data);
-	tcase_add_test(tc, card_data_errors);
-	tcase_add_test(tc, integer_field_needs_format);
-	tcase_add_test(tc, no_batch_needed);
-	tcase_add_test(tc, div_input_an10922_vector);
-	tcase_add_test(tc, div_input_reference_keys);
+	dfi_test_add(tc, (const TTest *[]){ reference_card_data, card_data_errors,
+		integer_field_needs_format, no_batch_needed, div_input_an10922_vector,
+		div_input_reference_keys, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }
