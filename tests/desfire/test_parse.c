@@ -103,19 +103,10 @@ START_TEST(access_roundtrip)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_parse");
-	TCase *tc = tcase_create("parse");
-	dfi_test_add(tc, (const TTest *[]){ parse_version, parse_file_settings_all_types,
-		parse_key_settings_ids, access_roundtrip, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_parse", NULL,
+	    (const TTest *[]){ parse_version, parse_file_settings_all_types,
+	    parse_key_settings_ids, access_roundtrip, NULL });
 }

@@ -664,21 +664,6 @@ START_TEST(import_rules)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm");
-	TCase *tc = tcase_create("softhsm2");
-	tcase_set_timeout(tc, 120);
-	dfi_test_add(tc, (const TTest *[]){ an10922_aes128, an10922_2k3des, an10922_3k3des,
-		an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
-		sign_ecdsa_p256, threads_share_pool, relogin, err_wrong_pin, err_missing_token,
-		err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
-		err_insecure_master, import_rules, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -687,7 +672,12 @@ main(void)
 		hsm_fixture_remove(&fx);
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_run_suite(suite());
+	int rc = dfi_test_main("hsm", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ an10922_aes128, an10922_2k3des, an10922_3k3des,
+	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
+	    sign_ecdsa_p256, threads_share_pool, relogin, err_wrong_pin, err_missing_token,
+	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
+	    err_insecure_master, import_rules, NULL });
 	hsm_fixture_remove(&fx);
 	return rc;
 }

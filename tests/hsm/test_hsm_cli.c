@@ -353,19 +353,6 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm_cli");
-	TCase *tc = tcase_create("cli");
-	tcase_set_timeout(tc, 120);
-	dfi_test_add(tc, (const TTest *[]){ derive_kcv_aes_vector, derive_kcv_2k3des_vector,
-		derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
-		errors_are_one_line, help_everywhere, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -374,7 +361,10 @@ main(void)
 		hsm_fixture_remove(&fx);
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_run_suite(suite());
+	int rc = dfi_test_main("hsm_cli", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ derive_kcv_aes_vector, derive_kcv_2k3des_vector,
+	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
+	    errors_are_one_line, help_everywhere, NULL });
 	hsm_fixture_remove(&fx);
 	return rc;
 }

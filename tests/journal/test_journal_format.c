@@ -298,13 +298,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_format");
-	TCase *tc = tcase_create("all");
-	dfi_test_add(tc, (const TTest *[]){ merkle_ct_reference_roots,
-		merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
-		record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
-		note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
-		NULL });
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal_format", NULL,
+	    (const TTest *[]){ merkle_ct_reference_roots,
+	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
+	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
+	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
+	    NULL });
 }

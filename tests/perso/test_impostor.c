@@ -699,15 +699,11 @@ main(void)
 		fprintf(stderr, "could not make the dev token\n");
 		return EXIT_FAILURE;
 	}
-	Suite *s = suite_create("impostor");
-	TCase *tc = tcase_create("impostor");
-	tcase_set_timeout(tc, 300);
-	dfi_test_add(tc, (const TTest *[]){ second_card_with_an_issued_uid_is_refused,
-		impostor_of_a_torn_card_is_refused, authorized_reissue,
-		transport_key_card_and_impostor, originality_require, originality_warn_and_default,
-		builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched, NULL });
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
+	int rc = dfi_test_main("impostor", &(struct dfi_test_case){ .timeout = 300 },
+	    (const TTest *[]){ second_card_with_an_issued_uid_is_refused,
+	    impostor_of_a_torn_card_is_refused, authorized_reissue,
+	    transport_key_card_and_impostor, originality_require, originality_warn_and_default,
+	    builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched, NULL });
 	pf_remove_root();
 	return rc;
 }

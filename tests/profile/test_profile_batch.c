@@ -269,19 +269,10 @@ START_TEST(open_errors)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("profile_batch");
-	TCase *tc = tcase_create("batch");
-	dfi_test_add(tc, (const TTest *[]){ reference_batches_agree, csv_quoting, csv_errors,
-		csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_errors, open_errors, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("profile_batch", NULL,
+	    (const TTest *[]){ reference_batches_agree, csv_quoting, csv_errors,
+	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_errors, open_errors, NULL });
 }

@@ -255,20 +255,11 @@ START_TEST(div_input_reference_keys)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("profile_resolve");
-	TCase *tc = tcase_create("resolve");
-	dfi_test_add(tc, (const TTest *[]){ reference_card_data, card_data_errors,
-		integer_field_needs_format, no_batch_needed, div_input_an10922_vector,
-		div_input_reference_keys, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("profile_resolve", NULL,
+	    (const TTest *[]){ reference_card_data, card_data_errors,
+	    integer_field_needs_format, no_batch_needed, div_input_an10922_vector,
+	    div_input_reference_keys, NULL });
 }

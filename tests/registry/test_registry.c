@@ -324,11 +324,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("registry");
-	TCase *tc = tcase_create("local");
-	dfi_test_add(tc, (const TTest *[]){ lookup_follows_the_journal,
-		journaled_only_after_the_journal, claims_are_exclusive, claims_race_between_threads,
-		witness_checkpoints, NULL });
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("registry", NULL,
+	    (const TTest *[]){ lookup_follows_the_journal,
+	    journaled_only_after_the_journal, claims_are_exclusive, claims_race_between_threads,
+	    witness_checkpoints, NULL });
 }

@@ -719,13 +719,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sim");
-	TCase *tc = tcase_create("card");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	dfi_test_add(tc, (const TTest *[]){ factory_state, status_codes, legacy_auth_zero_key,
-		access_rules, image_persistence, tear_before_and_after, tear_matrix,
-		backup_value_record_transactions, rights_and_transaction_errors, iso_names,
-		multi_frame_data, seed_determinism, transport_tear, engine_library_session, NULL });
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("sim", &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ factory_state, status_codes, legacy_auth_zero_key,
+	    access_rules, image_persistence, tear_before_and_after, tear_matrix,
+	    backup_value_record_transactions, rights_and_transaction_errors, iso_names,
+	    multi_frame_data, seed_determinism, transport_tear, engine_library_session, NULL });
 }

@@ -99,11 +99,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("core");
-	TCase *tc = tcase_create("core");
-	dfi_test_add(tc, (const TTest *[]){ strerror_names_every_code, desfire_status_map,
-		hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
-		secure_memory, NULL });
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("core", NULL,
+	    (const TTest *[]){ strerror_names_every_code, desfire_status_map,
+	    hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
+	    secure_memory, NULL });
 }

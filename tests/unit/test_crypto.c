@@ -195,12 +195,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("crypto");
-	TCase *tc = tcase_create("crypto");
-	dfi_test_add(tc, (const TTest *[]){ aes_cmac_sp800_38b, tdes_cmac_sp800_38b,
-		cmac_iv_chaining, cipher_cbc_chains_and_aliases,
-		single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
-		an10922_aes_on_host, plain_cardkey_ops, NULL });
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("crypto", NULL,
+	    (const TTest *[]){ aes_cmac_sp800_38b, tdes_cmac_sp800_38b,
+	    cmac_iv_chaining, cipher_cbc_chains_and_aliases,
+	    single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
+	    an10922_aes_on_host, plain_cardkey_ops, NULL });
 }
