@@ -11,6 +11,7 @@
 
 #include "dfissue/util.h"
 #include "validate_int.h"
+#include "core/nelem.h"
 
 static dfi_err
 parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
@@ -156,7 +157,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 		{ "config_changeable", DFI_KS_CONFIG_CHANGEABLE },
 	};
 	uint8_t ks = 0;
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(flags); i++) {
 		int b;
 		if ((e = pv_get_bool(c, v, path, flags[i].name, 1, 0, &b)) != DFI_OK)
 			return e;
