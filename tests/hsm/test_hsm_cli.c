@@ -330,7 +330,13 @@ START_TEST(errors_are_one_line)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.err, "WARNING: PIN file"));
 	run(&r, "key", "list", "--bogus", NULL);
-	assert_one_line_error(&r, 2, "invalid arguments");
+	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
+	run(&r, "key", "import", "--label", NULL);
+	assert_one_line_error(&r, 2, "key import: option '--label' needs a value");
+	run(&r, "key", "import", "--label", "x", "--components", "1", NULL);
+	assert_one_line_error(&r, 2, "key import: --components wants a number of components (2 to 64), not '1'");
+	run(&r, "key", "import", "--label", "x", "--components", "2", "00112233", NULL);
+	assert_one_line_error(&r, 2, "key material never comes from the command line");
 	run(&r, "journal-key", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
 }
