@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,7 @@
 
 /* getopt_long codes: a table entry's index above this base. */
 #define OPT_BASE 0x2000
-/* Enough for the largest command (personalize: 22 of its own, 11 HSM). */
-#define OPT_MAX 64
+#define OPT_MAX CLI_LONGOPTS_MAX
 
 static int
 add(struct option *lo, size_t *n, const struct option *o)
@@ -34,7 +34,8 @@ build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
 	shorts[ns++] = 'h';
 	for (size_t i = 0; spec->opts != NULL && spec->opts[i].kind != CLI_OPT_END; i++) {
 		const struct cli_opt *c = &spec->opts[i];
-		int arg = c->kind == CLI_OPT_FLAG ? no_argument : required_argument;
+		int arg = c->kind == CLI_OPT_FLAG || c->kind == CLI_OPT_ACT ? no_argument :
+		    required_argument;
 		struct option o = { c->name, arg, NULL, OPT_BASE + (int)i };
 		if (add(lo, &n, &o) != 0)
 			return -1;
@@ -57,6 +58,13 @@ build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
 	memset(&lo[n], 0, sizeof(lo[n]));
 	shorts[ns] = '\0';
 	return 0;
+}
+
+int
+cli_longopts(const struct cli_spec *spec, struct option *lo)
+{
+	char shorts[2 * CLI_LONGOPTS_MAX + 2];
+	return build(spec, lo, shorts, sizeof(shorts));
 }
 
 /* The table entry of a short alias, or NULL. */
@@ -97,8 +105,11 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 	case CLI_OPT_UINT:
 		if (parse_uint(arg, c->min, c->max, c->num))
 			return 0;
-		cli_errorf("%s: --%s wants %s (%lu to %lu), not '%s'", spec->cmd, c->name, c->wants,
-		    c->min, c->max, arg);
+		if (c->max >= ULONG_MAX / 2) /* no bound worth printing */
+			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+		else
+			cli_errorf("%s: --%s wants %s (%lu to %lu), not '%s'", spec->cmd, c->name,
+			    c->wants, c->min, c->max, arg);
 		return -1;
 	case CLI_OPT_FN:
 		if (c->fn(c->ctx, arg) == 0)
@@ -106,6 +117,8 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 		if (c->wants != NULL)
 			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
 		return -1;
+	case CLI_OPT_ACT:
+		return c->fn(c->ctx, NULL) == 0 ? 0 : -1;
 	case CLI_OPT_END:
 		break;
 	}

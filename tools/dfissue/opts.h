@@ -22,6 +22,7 @@ enum cli_opt_kind {
 	CLI_OPT_FLAG,    /* --name: *flag = 1 */
 	CLI_OPT_UINT,    /* --name N: *num = N, a decimal in [min, max] */
 	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted */
+	CLI_OPT_ACT,     /* --name: fn(ctx, NULL), 0 when accepted */
 };
 
 struct cli_opt {
@@ -43,6 +44,7 @@ struct cli_opt {
 #define CLI_UINT(n, p, lo, hi, w) \
 	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w) }
 #define CLI_FN(n, f, c, w) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .wants = (w) }
+#define CLI_ACT(n, s, f, c) { .kind = CLI_OPT_ACT, .name = (n), .short_name = (s), .fn = (f), .ctx = (c) }
 #define CLI_OPTS_END { .kind = CLI_OPT_END }
 
 /* What one subcommand accepts. */
@@ -68,5 +70,15 @@ struct cli_spec {
  * CLI_OPT_FN, which sees each.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
+
+/* Room in a getopt_long table for the largest command (personalize: 22
+ * options of its own, 11 for the HSMs, --help, the end). */
+#define CLI_LONGOPTS_MAX 64
+struct option;
+/* Fills lo with spec's getopt_long table (for cli_config_expand(), which
+ * needs each option's name and whether it takes a value): lo has room
+ * for CLI_LONGOPTS_MAX entries. Returns 0, or
+ * -1 when the table would not fit. */
+int cli_longopts(const struct cli_spec *spec, struct option *lo);
 
 #endif
