@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dfissue/error.h"
+#include "core/nelem.h"
 
 struct errdesc {
 	dfi_err code;
@@ -93,7 +94,7 @@ static const struct errdesc errtab[] = {
 static const struct errdesc *
 lookup(dfi_err err)
 {
-	for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(errtab); i++)
 		if (errtab[i].code == err)
 			return &errtab[i];
 	return NULL;
@@ -143,7 +144,7 @@ dfi_err_from_desfire_status(unsigned char sw2)
 		{ 0xF0, DFI_E_DF_FILE_NOT_FOUND },
 		{ 0xF1, DFI_E_DF_FILE_INTEGRITY_ERROR },
 	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(map); i++)
 		if (map[i].sw2 == sw2)
 			return map[i].err;
 	return DFI_E_DF_UNKNOWN_STATUS;

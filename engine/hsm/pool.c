@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hsm_internal.h"
+#include "core/nelem.h"
 
 static CK_RV
 open_session(dfi_hsm *h, CK_SESSION_HANDLE *s)
@@ -179,7 +180,7 @@ dfi_hsm_ref_init(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, struct d
 		{ CKA_LABEL, r->label, sizeof(r->label) - 1 },
 		{ CKA_ID, r->id, sizeof(r->id) },
 	};
-	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, 4);
+	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
 	if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)

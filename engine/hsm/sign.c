@@ -16,6 +16,7 @@
 #include "dfissue/util.h"
 #include "hsm_internal.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 /* DER OIDs as CKA_EC_PARAMS carries them. */
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -140,7 +141,7 @@ op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct findid_arg *a = argp;
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, dfi_unconst(a->id), a->len } };
-	CK_RV rv = P11(h, C_FindObjectsInit, s, t, 2);
+	CK_RV rv = P11(h, C_FindObjectsInit, s, t, DFI_NELEM(t));
 	if (rv != CKR_OK)
 		return rv;
 	CK_OBJECT_HANDLE o[2];
@@ -310,7 +311,7 @@ op_flags(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
 		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
 	};
-	return P11(h, C_GetAttributeValue, s, a->obj, t, 2);
+	return P11(h, C_GetAttributeValue, s, a->obj, t, DFI_NELEM(t));
 }
 
 /* The journal key gets the base keys' rule (issue 17): a private key that

@@ -9,6 +9,7 @@
 
 #include "dfissue/journal.h"
 #include "jint.h"
+#include "core/nelem.h"
 
 /* ---- formatting --------------------------------------------------------- */
 
@@ -462,7 +463,7 @@ parse_fields(struct in *in, dfi_jrec *r)
 	uint64_t u;
 	int w;
 	if (getu(in, "seq", 1, UINT64_MAX, &r->seq) || gettime(in, &r->time) ||
-	    getword(in, "type", types, (int)(sizeof(types) / sizeof(types[0])), &w))
+	    getword(in, "type", types, (int)(DFI_NELEM(types)), &w))
 		return -1;
 	r->type = (dfi_jrec_type)(w + 1);
 	switch (r->type) {

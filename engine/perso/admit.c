@@ -21,6 +21,7 @@
 #include "dfissue/util.h"
 #include "perso_int.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 /* ---- set-up ------------------------------------------------------------------- */
 
@@ -128,7 +129,7 @@ perso_append(struct tap *tp, dfi_jrec *recs, size_t n, uint64_t *seqs)
 {
 	uint64_t local[PERSO_MAX_COMMITS + 4];
 	if (seqs == NULL) {
-		if (n > sizeof(local) / sizeof(local[0]))
+		if (n > DFI_NELEM(local))
 			return DFI_E_OVERFLOW;
 		seqs = local;
 	}

@@ -192,6 +192,9 @@ void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t perso_aid(const uint8_t a[3]);
+/* 1 when the card's settings of an existing file are the profile's. */
+int perso_file_settings_match(const struct dfi_profile_file *f,
+    const struct dfi_df_file_settings *fs);
 int perso_is_tear(dfi_err e);
 
 /* admit.c: may this card get keys? */

@@ -119,24 +119,23 @@ family_eq(dfi_keytype profile, dfi_keytype card)
 }
 
 /* A file that exists must have the profile's settings: it is never
- * deleted or changed behind the operator's back. */
-static int
-file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs)
+ * deleted or changed behind the operator's back. The plan (before) and
+ * the verification (after) both ask this one question. */
+int
+perso_file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs)
 {
-	if (fs->type != (uint8_t)f->type || (uint8_t)fs->comm != (uint8_t)f->comm)
-		return 0;
-	if (fs->access.read != f->access.read || fs->access.write != f->access.write ||
-	    fs->access.read_write != f->access.read_write || fs->access.change != f->access.change)
+	if (fs->type != f->type || fs->comm != f->comm ||
+	    dfi_df_access_encode(&fs->access) != dfi_df_access_encode(&f->access))
 		return 0;
 	switch (f->type) {
-	case DFI_FILE_STD:
-	case DFI_FILE_BACKUP:
+	case DFI_DF_FILE_STD:
+	case DFI_DF_FILE_BACKUP:
 		return fs->size == f->size;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		return fs->lower == f->lower_limit && fs->upper == f->upper_limit &&
 		    (fs->limited_credit_enabled & 1) == (f->limited_credit ? 1 : 0);
-	case DFI_FILE_LINEAR:
-	case DFI_FILE_CYCLIC:
+	case DFI_DF_FILE_LINEAR_RECORD:
+	case DFI_DF_FILE_CYCLIC_RECORD:
 		return fs->record_size == f->record_size && fs->max_records == f->max_records;
 	}
 	return 0;
@@ -196,7 +195,7 @@ conflict:
 		if (e != DFI_OK)
 			return e;
 		as->fs_known[pf->number] = 1;
-		if (!file_settings_match(pf, &as->fs[pf->number])) {
+		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
 			perso_detail(tp, "application %06X file %u exists with other settings than "
 			    "the profile's: not deleted", aid, pf->number);
 			return DFI_E_CARD_CONFLICT;
@@ -223,7 +222,7 @@ conflict:
 		int same;
 		if (!as->file_exists[pf->number])
 			continue;
-		if (any_target || pf->type == DFI_FILE_VALUE) {
+		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
 			as->content_ok[f] = 1;
 			continue;
 		}

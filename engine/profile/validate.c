@@ -11,6 +11,7 @@
 
 #include "dfissue/util.h"
 #include "validate_int.h"
+#include "core/nelem.h"
 
 static dfi_err
 parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
@@ -156,7 +157,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 		{ "config_changeable", DFI_KS_CONFIG_CHANGEABLE },
 	};
 	uint8_t ks = 0;
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(flags); i++) {
 		int b;
 		if ((e = pv_get_bool(c, v, path, flags[i].name, 1, 0, &b)) != DFI_OK)
 			return e;
@@ -320,11 +321,11 @@ parse_access_right(struct vctx *c, json_t *a, const char *path, const char *key,
 	char p[PATH_MAX_LEN];
 	pv_join(p, path, key);
 	if (json_is_string(v) && strcmp(json_string_value(v), "free") == 0) {
-		*out = DFI_ACCESS_FREE;
+		*out = DFI_DF_ACCESS_FREE;
 		return DFI_OK;
 	}
 	if (json_is_string(v) && strcmp(json_string_value(v), "never") == 0) {
-		*out = DFI_ACCESS_NEVER;
+		*out = DFI_DF_ACCESS_NEVER;
 		return DFI_OK;
 	}
 	if (!json_is_integer(v))
@@ -355,18 +356,18 @@ add_memory(struct vctx *c, const char *path, uint64_t n)
 }
 
 static const struct choice file_types[] = {
-	{ "std", DFI_FILE_STD, 0 },
-	{ "backup", DFI_FILE_BACKUP, 0 },
-	{ "value", DFI_FILE_VALUE, 0 },
-	{ "linear", DFI_FILE_LINEAR, 0 },
-	{ "cyclic", DFI_FILE_CYCLIC, 0 },
+	{ "std", DFI_DF_FILE_STD, 0 },
+	{ "backup", DFI_DF_FILE_BACKUP, 0 },
+	{ "value", DFI_DF_FILE_VALUE, 0 },
+	{ "linear", DFI_DF_FILE_LINEAR_RECORD, 0 },
+	{ "cyclic", DFI_DF_FILE_CYCLIC_RECORD, 0 },
 	{ NULL, 0, 0 },
 };
 
 static const struct choice comm_modes[] = {
-	{ "plain", DFI_COMM_PLAIN, 0 },
-	{ "mac", DFI_COMM_MAC, 0 },
-	{ "full", DFI_COMM_FULL, 0 },
+	{ "plain", DFI_DF_COMM_PLAIN, 0 },
+	{ "mac", DFI_DF_COMM_MAC, 0 },
+	{ "full", DFI_DF_COMM_ENC, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -389,9 +390,9 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = pv_get_choice(c, v, path, "type", 1, file_types,
 		 "\"std\", \"backup\", \"value\", \"linear\" or \"cyclic\"", &t)) != DFI_OK)
 		return e;
-	f->type = (enum dfi_file_type)t->value;
-	int is_data = f->type == DFI_FILE_STD || f->type == DFI_FILE_BACKUP;
-	int is_record = f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC;
+	f->type = (enum dfi_df_filetype)t->value;
+	int is_data = f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP;
+	int is_record = f->type == DFI_DF_FILE_LINEAR_RECORD || f->type == DFI_DF_FILE_CYCLIC_RECORD;
 	char what[40];
 	snprintf(what, sizeof(what), "a %s file", t->name);
 	if ((e = pv_check_members(c, v, path,
@@ -411,7 +412,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = pv_get_choice(c, v, path, "comm", 1, comm_modes,
 		 "\"plain\", \"mac\" or \"full\"", &comm)) != DFI_OK)
 		return e;
-	f->comm = (enum dfi_comm_mode)comm->value;
+	f->comm = (dfi_df_comm)comm->value;
 
 	json_t *a;
 	static const char *const access_members[] = { "read", "write", "read_write", "change",
@@ -430,7 +431,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		if ((e = pv_get_int(c, v, path, "size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) != DFI_OK)
 			return e;
 		f->size = (uint32_t)x;
-		if ((e = add_memory(c, path, f->type == DFI_FILE_BACKUP ? 2ull * f->size : f->size)) !=
+		if ((e = add_memory(c, path, f->type == DFI_DF_FILE_BACKUP ? 2ull * f->size : f->size)) !=
 		    DFI_OK)
 			return e;
 		json_t *ct = json_object_get(v, "content");
@@ -444,7 +445,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		    DFI_OK)
 			return e;
 		f->record_size = (uint32_t)x;
-		long long minrec = f->type == DFI_FILE_CYCLIC ? 2 : 1;
+		long long minrec = f->type == DFI_DF_FILE_CYCLIC_RECORD ? 2 : 1;
 		if ((e = pv_get_int(c, v, path, "max_records", 1, minrec, DFI_PROFILE_CARD_MEMORY, 0,
 			 &x)) != DFI_OK)
 			return e;
@@ -461,7 +462,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		json_t *rs = json_object_get(v, "records");
 		if (rs != NULL) {
 			/* A cyclic file keeps one record free for its rotation. */
-			size_t usable = f->type == DFI_FILE_CYCLIC ? f->max_records - 1 : f->max_records;
+			size_t usable = f->type == DFI_DF_FILE_CYCLIC_RECORD ? f->max_records - 1 : f->max_records;
 			pv_join(p, path, "records");
 			if ((e = pv_want_array(c, rs, p, 0, usable)) != DFI_OK)
 				return e;

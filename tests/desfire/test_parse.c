@@ -144,22 +144,10 @@ START_TEST(generation_and_auth_choice)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_parse");
-	TCase *tc = tcase_create("parse");
-	tcase_add_test(tc, parse_version);
-	tcase_add_test(tc, parse_file_settings_all_types);
-	tcase_add_test(tc, parse_key_settings_ids);
-	tcase_add_test(tc, access_roundtrip);
-	tcase_add_test(tc, generation_and_auth_choice);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_parse", NULL,
+	    (const TTest *[]){ parse_version, parse_file_settings_all_types,
+	    parse_key_settings_ids, access_roundtrip, generation_and_auth_choice, NULL });
 }

@@ -509,21 +509,10 @@ START_TEST(tear_drops_session)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_session");
-	TCase *tc = tcase_create("session");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, full_session_hsm_keys);
-	tcase_add_test(tc, des_family_applications);
-	tcase_add_test(tc, tear_drops_session);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_session", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ full_session_hsm_keys, des_family_applications,
+	    tear_drops_session, NULL });
 }

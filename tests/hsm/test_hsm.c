@@ -664,34 +664,6 @@ START_TEST(import_rules)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm");
-	TCase *tc = tcase_create("softhsm2");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, an10922_aes128);
-	tcase_add_test(tc, an10922_2k3des);
-	tcase_add_test(tc, an10922_3k3des);
-	tcase_add_test(tc, an10922_blocks_vs_cmac);
-	tcase_add_test(tc, ops_aes);
-	tcase_add_test(tc, ops_2k3des);
-	tcase_add_test(tc, ops_3k3des);
-	tcase_add_test(tc, sign_ed25519);
-	tcase_add_test(tc, sign_ecdsa_p256);
-	tcase_add_test(tc, threads_share_pool);
-	tcase_add_test(tc, relogin);
-	tcase_add_test(tc, err_wrong_pin);
-	tcase_add_test(tc, err_missing_token);
-	tcase_add_test(tc, err_module_path);
-	tcase_add_test(tc, err_malformed_uri);
-	tcase_add_test(tc, err_missing_and_ambiguous_key);
-	tcase_add_test(tc, err_insecure_master);
-	tcase_add_test(tc, import_rules);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -700,7 +672,12 @@ main(void)
 		hsm_fixture_remove(&fx);
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_run_suite(suite());
+	int rc = dfi_test_main("hsm", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ an10922_aes128, an10922_2k3des, an10922_3k3des,
+	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
+	    sign_ecdsa_p256, threads_share_pool, relogin, err_wrong_pin, err_missing_token,
+	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
+	    err_insecure_master, import_rules, NULL });
 	hsm_fixture_remove(&fx);
 	return rc;
 }

@@ -330,7 +330,13 @@ START_TEST(errors_are_one_line)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_ptr_nonnull(strstr(r.err, "WARNING: PIN file"));
 	run(&r, "key", "list", "--bogus", NULL);
-	assert_one_line_error(&r, 2, "invalid arguments");
+	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
+	run(&r, "key", "import", "--label", NULL);
+	assert_one_line_error(&r, 2, "key import: option '--label' needs a value");
+	run(&r, "key", "import", "--label", "x", "--components", "1", NULL);
+	assert_one_line_error(&r, 2, "key import: --components wants a number of components (2 to 64), not '1'");
+	run(&r, "key", "import", "--label", "x", "--components", "2", "00112233", NULL);
+	assert_one_line_error(&r, 2, "key material never comes from the command line");
 	run(&r, "journal-key", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
 }
@@ -353,24 +359,6 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm_cli");
-	TCase *tc = tcase_create("cli");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, derive_kcv_aes_vector);
-	tcase_add_test(tc, derive_kcv_2k3des_vector);
-	tcase_add_test(tc, derive_kcv_3k3des_vector);
-	tcase_add_test(tc, list_and_kcv);
-	tcase_add_test(tc, import_ceremony);
-	tcase_add_test(tc, journal_key);
-	tcase_add_test(tc, errors_are_one_line);
-	tcase_add_test(tc, help_everywhere);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -379,7 +367,10 @@ main(void)
 		hsm_fixture_remove(&fx);
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_run_suite(suite());
+	int rc = dfi_test_main("hsm_cli", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ derive_kcv_aes_vector, derive_kcv_2k3des_vector,
+	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
+	    errors_are_one_line, help_everywhere, NULL });
 	hsm_fixture_remove(&fx);
 	return rc;
 }

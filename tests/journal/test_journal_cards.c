@@ -443,13 +443,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal-cards");
-	TCase *tc = tcase_create("cards");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, card_event_records_roundtrip);
-	tcase_add_test(tc, card_event_records_non_canonical);
-	tcase_add_test(tc, index_tracks_issued_cards);
-	tcase_add_test(tc, auditor_checks_refusals_and_reissue);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal-cards",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ card_event_records_roundtrip,
+	    card_event_records_non_canonical, index_tracks_issued_cards,
+	    auditor_checks_refusals_and_reissue, NULL });
 }

@@ -825,24 +825,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_writer");
-	TCase *tc = tcase_create("all");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, create_append_reopen_index);
-	tcase_add_test(tc, second_writer_is_locked_out);
-	tcase_add_test(tc, group_commit_many_threads);
-	tcase_add_test(tc, cut_at_every_byte_of_last_batch);
-	tcase_add_test(tc, unrecorded_quarantine_file_gets_a_recovery_record);
-	tcase_add_test(tc, covered_corruption_halts_and_repairs_nothing);
-	tcase_add_test(tc, enospc_on_write_fails_the_append);
-	tcase_add_test(tc, short_write_then_eio_fails_the_append);
-	tcase_add_test(tc, eio_on_fdatasync_fails_the_append);
-	tcase_add_test(tc, failure_under_group_commit);
-	tcase_add_test(tc, async_append_returns_before_the_sync_and_wait_after_it);
-	tcase_add_test(tc, async_sync_failure_reaches_the_waiter_and_kills_the_handle);
-	tcase_add_test(tc, open_halts_on_a_middle_checkpoint_signed_by_another_key);
-	tcase_add_test(tc, unsigned_batch_fails_alone_and_the_handle_goes_on);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal_writer",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
+	    (const TTest *[]){ create_append_reopen_index, second_writer_is_locked_out,
+	    group_commit_many_threads, cut_at_every_byte_of_last_batch,
+	    unrecorded_quarantine_file_gets_a_recovery_record,
+	    covered_corruption_halts_and_repairs_nothing, enospc_on_write_fails_the_append,
+	    short_write_then_eio_fails_the_append, eio_on_fdatasync_fails_the_append,
+	    failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
+	    async_sync_failure_reaches_the_waiter_and_kills_the_handle,
+	    open_halts_on_a_middle_checkpoint_signed_by_another_key,
+	    unsigned_batch_fails_alone_and_the_handle_goes_on, NULL });
 }

@@ -195,17 +195,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("crypto");
-	TCase *tc = tcase_create("crypto");
-	tcase_add_test(tc, aes_cmac_sp800_38b);
-	tcase_add_test(tc, tdes_cmac_sp800_38b);
-	tcase_add_test(tc, cmac_iv_chaining);
-	tcase_add_test(tc, cipher_cbc_chains_and_aliases);
-	tcase_add_test(tc, single_des_is_3des_with_equal_halves);
-	tcase_add_test(tc, crc_check_values);
-	tcase_add_test(tc, des_key_version_bits);
-	tcase_add_test(tc, an10922_aes_on_host);
-	tcase_add_test(tc, plain_cardkey_ops);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("crypto", NULL,
+	    (const TTest *[]){ aes_cmac_sp800_38b, tdes_cmac_sp800_38b,
+	    cmac_iv_chaining, cipher_cbc_chains_and_aliases,
+	    single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
+	    an10922_aes_on_host, plain_cardkey_ops, NULL });
 }

@@ -91,11 +91,6 @@ enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV
 	{ "journal-pin-file", required_argument, NULL, CLI_OPT_JPIN_FILE },    \
 	{ "journal-pin-env", required_argument, NULL, CLI_OPT_JPIN_ENV }
 int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
-/* getopt_long(argc, argv, "h", lo) with every HSM option handed to
- * cli_hsm_opt(): returns the next other option, or -1 at the end. Set
- * optind = 1 and opterr = 0 before the first call. */
-struct option;
-int cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hsm_opts *o);
 /* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
  * returns DFI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);

@@ -4,8 +4,8 @@
  * journal key's public key (PEM). docs/JOURNAL.md specifies the format.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
@@ -64,30 +65,19 @@ j_init(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "origin", required_argument, NULL, 'o' }, { "station", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
-		switch (c) {
-		case 'o': origin = optarg; break;
-		case 's': station = optarg; break;
-		case 'k': key = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("station", &station),
+		CLI_STR("key", &key), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal init", usage, opts, &o, 1, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (argc - optind != 1 || origin == NULL || station == NULL) {
 		cli_errorf("journal init: needs --origin, --station and one DIR (try --help)");
 		return DFI_EXIT_USAGE;
 	}
 	dfi_hsm *h;
 	dfi_signer *s;
-	int rc = cli_signer_open(&o, key, "journal init", &h, &s);
+	rc = cli_signer_open(&o, key, "journal init", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	struct dfi_journal_opts jo = { .station = station };
@@ -169,21 +159,12 @@ j_recover(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "station", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
-		switch (c) {
-		case 's': station = optarg; break;
-		case 'k': key = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("station", &station), CLI_STR("key", &key),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal recover", usage, opts, &o, 1, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (argc - optind != 1 || station == NULL) {
 		cli_errorf("journal recover: needs --station and one DIR (try --help)");
 		return DFI_EXIT_USAGE;
@@ -191,7 +172,7 @@ j_recover(int argc, char **argv)
 	const char *dir = argv[optind];
 	dfi_hsm *h;
 	dfi_signer *s;
-	int rc = cli_signer_open(&o, key, "journal recover", &h, &s);
+	rc = cli_signer_open(&o, key, "journal recover", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_err e;
@@ -266,22 +247,12 @@ static int
 j_verify(int argc, char **argv)
 {
 	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL;
-	static const struct option lo[] = { { "pubkey", required_argument, NULL, 'p' },
-		{ "origin", required_argument, NULL, 'o' }, { "last-seen", required_argument, NULL, 'l' },
-		{ "journal", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'p': pubkey = optarg; break;
-		case 'o': origin = optarg; break;
-		case 'l': last_seen = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
+		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal verify", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL || pubkey == NULL) {
 		cli_errorf("journal verify: needs --pubkey KEY.pem and one JOURNAL (try --help)");
@@ -318,7 +289,7 @@ j_verify(int argc, char **argv)
 	struct dfi_jverify_result res;
 	memset(&res, 0, sizeof(res));
 	e = dfi_journal_verify_file(path, &vo, &res);
-	int rc = DFI_EXIT_OK;
+	rc = DFI_EXIT_OK;
 	if (e == DFI_E_JOURNAL_SIGNATURE && res.lines == 0 && ls != NULL) {
 		printf("%s: the last-seen checkpoint '%s' is not signed by this key\n", path, last_seen);
 		rc = DFI_EXIT_FAIL;
@@ -570,23 +541,13 @@ j_show(int argc, char **argv)
 {
 	int json = 0;
 	const char *uidhex = NULL, *jopt = NULL, *html = NULL, *pubkey = NULL;
-	static const struct option lo[] = { { "json", no_argument, NULL, 'J' },
-		{ "uid", required_argument, NULL, 'u' }, { "journal", required_argument, NULL, 'j' },
-		{ "html", required_argument, NULL, 'H' }, { "pubkey", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'J': json = 1; break;
-		case 'u': uidhex = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'H': html = optarg; break;
-		case 'p': pubkey = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_STR("uid", &uidhex),
+		CLI_STR("journal", &jopt), CLI_STR("html", &html), CLI_STR("pubkey", &pubkey),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal show", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal show: needs one JOURNAL (try --help)");
@@ -721,25 +682,16 @@ j_show(int argc, char **argv)
 static int
 j_proof(int argc, char **argv)
 {
-	const char *seqs = NULL, *jopt = NULL;
-	static const struct option lo[] = { { "seq", required_argument, NULL, 's' },
-		{ "journal", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 's': seqs = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const char *jopt = NULL;
+	unsigned long seq = ULONG_MAX; /* none given */
+	const struct cli_opt opts[] = { CLI_UINT("seq", &seq, 0, ULONG_MAX - 1, "a record number"),
+		CLI_STR("journal", &jopt), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal proof", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	char *end = NULL;
-	errno = 0;
-	unsigned long long seq = seqs ? strtoull(seqs, &end, 10) : 0;
-	if (path == NULL || seqs == NULL || end == seqs || *end != '\0' || errno != 0 || seqs[0] == '-') {
+	if (path == NULL || seq == ULONG_MAX) {
 		cli_errorf("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
 		return DFI_EXIT_USAGE;
 	}
@@ -748,7 +700,7 @@ j_proof(int argc, char **argv)
 		return cli_fail("journal proof", DFI_E_NOMEM);
 	dfi_err e = dfi_journal_proof_file(path, seq, p);
 	if (e == DFI_E_NOT_FOUND) {
-		cli_errorf("journal proof: record %llu is not covered by a checkpoint in %s", seq, path);
+		cli_errorf("journal proof: record %lu is not covered by a checkpoint in %s", seq, path);
 		free(p);
 		return DFI_EXIT_FAIL;
 	}
@@ -774,17 +726,11 @@ static int
 j_checkpoint(int argc, char **argv)
 {
 	const char *jopt = NULL;
-	static const struct option lo[] = { { "journal", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("journal", &jopt), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal checkpoint", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal checkpoint: needs one JOURNAL (try --help)");
@@ -795,7 +741,7 @@ j_checkpoint(int argc, char **argv)
 	if (res == NULL)
 		return cli_fail("journal checkpoint", DFI_E_NOMEM);
 	dfi_err e = dfi_journal_verify_file(path, &vo, res);
-	int rc = DFI_EXIT_OK;
+	rc = DFI_EXIT_OK;
 	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM)
 		rc = cli_fail(path, e);
 	else if (res->last_note_len == 0) {

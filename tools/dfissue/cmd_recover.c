@@ -3,7 +3,6 @@
  * whose outcome no station has seen yet) with their cards. Presenting such
  * a card to `dfissue personalize` resolves the intent by probing the card.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 
@@ -77,36 +77,19 @@ finding(void *vctx, uint64_t line, dfi_err code, const char *msg)
 int
 cmd_recover(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "journal", required_argument, NULL, 'j' },
-		{ "pubkey", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *journal = NULL, *pubkey = NULL;
 	struct ctx c = { 0, 0 };
 	char path[4096];
 	struct stat st;
 	dfi_jpubkey *pk = NULL;
-	int opt;
-
-	optind = 1;
-	opterr = 0; /* one line of our own instead of getopt's */
-	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'j': journal = optarg; break;
-		case 'p': pubkey = optarg; break;
-		case 'J': c.json = 1; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default:
-			cli_errorf("recover: unknown option or missing value: '%s' (see 'dfissue recover --help')",
-			    argv[optind - 1]);
-			return DFI_EXIT_USAGE;
-		}
-	}
-	if (journal == NULL || optind != argc) {
-		cli_errorf("recover: needs --journal DIR and no other argument (see --help)");
+	const struct cli_opt opts[] = { CLI_STR("journal", &journal), CLI_STR("pubkey", &pubkey),
+		CLI_FLAG("json", &c.json), CLI_OPTS_END };
+	const struct cli_spec spec = { "recover", usage, opts, NULL, 0, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (journal == NULL) {
+		cli_errorf("recover: needs --journal DIR (see --help)");
 		return DFI_EXIT_USAGE;
 	}
 	if (stat(journal, &st) == 0 && S_ISDIR(st.st_mode))

@@ -8,7 +8,6 @@
  * or one per line on standard input with one answer line each (a
  * long-running helper for a web service: the HSM is opened once).
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "dfissue/sdm.h"
 #include "dfissue/util.h"
 #include "perso_cli.h"
+#include "opts.h"
 #include "sdm_state.h"
 
 static void
@@ -257,44 +257,22 @@ sdm_verify(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	const char *tmpl = NULL, *meta_uri = NULL, *file_uri = NULL, *meta_div = NULL;
 	const char *file_div = NULL, *aid = NULL, *format = "auto";
-	int lrp = 0, no_ndef = 0, c, rc = DFI_EXIT_FAIL;
-	enum { O_TEMPLATE = 0x2000, O_LRP, O_NONDEF, O_MK, O_MD, O_FK, O_FD, O_AID, O_STATE,
-		O_FORMAT, O_JSON };
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
-		{ "template", required_argument, NULL, O_TEMPLATE },
-		{ "lrp", no_argument, NULL, O_LRP },
-		{ "no-ndef", no_argument, NULL, O_NONDEF },
-		{ "meta-key", required_argument, NULL, O_MK },
-		{ "meta-div", required_argument, NULL, O_MD },
-		{ "file-key", required_argument, NULL, O_FK },
-		{ "file-div", required_argument, NULL, O_FD },
-		{ "aid", required_argument, NULL, O_AID },
-		{ "state", required_argument, NULL, O_STATE },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	const char *state = NULL;
+	int lrp = 0, no_ndef = 0, json = 0, rc = DFI_EXIT_FAIL;
+	const struct cli_opt opts[] = { CLI_STR("template", &tmpl), CLI_FLAG("lrp", &lrp),
+		CLI_FLAG("no-ndef", &no_ndef), CLI_STR("meta-key", &meta_uri),
+		CLI_STR("meta-div", &meta_div), CLI_STR("file-key", &file_uri),
+		CLI_STR("file-div", &file_div), CLI_STR("aid", &aid), CLI_STR("state", &state),
+		CLI_STR("format", &format), CLI_FLAG("json", &json), CLI_OPTS_END };
+	const struct cli_spec spec = { "sdm verify", verify_usage, opts, &o, 0, 1, NULL };
+	int pr = cli_parse(&spec, argc, argv);
+	if (pr != CLI_GO_ON)
+		return pr;
 	struct verifier *v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return cli_fail("sdm verify", DFI_E_NOMEM);
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case O_TEMPLATE: tmpl = optarg; break;
-		case O_LRP: lrp = 1; break;
-		case O_NONDEF: no_ndef = 1; break;
-		case O_MK: meta_uri = optarg; break;
-		case O_MD: meta_div = optarg; break;
-		case O_FK: file_uri = optarg; break;
-		case O_FD: file_div = optarg; break;
-		case O_AID: aid = optarg; break;
-		case O_STATE: v->state = optarg; break;
-		case O_FORMAT: format = optarg; break;
-		case O_JSON: v->json = 1; break;
-		case 'h': verify_usage(stdout); free(v); return DFI_EXIT_OK;
-		default: free(v); return cli_usage_error("sdm verify");
-		}
-	}
+	v->state = state;
+	v->json = json;
 	static const char *const kinds[] = { "auto", "url", "query", "hex", "text" };
 	enum dfi_sdm_input kind = DFI_SDM_IN_AUTO;
 	int known = 0;
@@ -308,8 +286,7 @@ sdm_verify(int argc, char **argv)
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
-	if (tmpl == NULL || meta_uri == NULL || file_uri == NULL || v->state == NULL ||
-	    argc - optind > 1) {
+	if (tmpl == NULL || meta_uri == NULL || file_uri == NULL || v->state == NULL) {
 		cli_errorf("sdm verify: needs --template, --meta-key, --file-key and --state, and at "
 		    "most one TAP (see --help)");
 		free(v);
@@ -460,38 +437,19 @@ sdm_read(int argc, char **argv)
 {
 	const char *reader = NULL, *aidhex = NULL;
 	unsigned long fileno = 32, size = 0, wait_ms = 10000;
-	int hex = 0, c, rc;
-	char *end;
-	enum { O_READER = 0x2100, O_AID, O_FILE, O_SIZE, O_HEX, O_WAIT };
-	static const struct option lo[] = {
-		{ "reader", required_argument, NULL, O_READER },
-		{ "aid", required_argument, NULL, O_AID },
-		{ "file", required_argument, NULL, O_FILE },
-		{ "size", required_argument, NULL, O_SIZE },
-		{ "hex", no_argument, NULL, O_HEX },
-		{ "wait-ms", required_argument, NULL, O_WAIT },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case O_READER: reader = optarg; break;
-		case O_AID: aidhex = optarg; break;
-		case O_FILE: fileno = strtoul(optarg, &end, 10); if (*end) fileno = 32; break;
-		case O_SIZE:
-			size = strtoul(optarg, &end, 10);
-			if (*end || size == 0 || size > DFI_DF_MAX_DATA)
-				size = DFI_DF_MAX_DATA + 1;
-			break;
-		case O_HEX: hex = 1; break;
-		case O_WAIT: wait_ms = strtoul(optarg, &end, 10); if (*end) wait_ms = 0; break;
-		case 'h': read_usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("sdm read");
-		}
-	}
+	int hex = 0, rc;
+	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("aid", &aidhex),
+		CLI_UINT("file", &fileno, 0, 31, "a file number 0..31"),
+		CLI_UINT("size", &size, 1, DFI_DF_MAX_DATA, "a size in bytes"),
+		CLI_FLAG("hex", &hex),
+		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_OPTS_END };
+	const struct cli_spec spec = { "sdm read", read_usage, opts, NULL, 0, 0, NULL };
+	int pr = cli_parse(&spec, argc, argv);
+	if (pr != CLI_GO_ON)
+		return pr;
 	uint8_t aidb[3];
 	size_t al = 0;
-	if (optind != argc || reader == NULL || aidhex == NULL || fileno > 31 ||
+	if (reader == NULL || aidhex == NULL || fileno > 31 ||
 	    size > DFI_DF_MAX_DATA || wait_ms > 86400000UL ||
 	    dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3) {
 		cli_errorf("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
