@@ -25,6 +25,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_INTERNAL, "internal error (a bug: please report it)"),
 	E(DFI_E_CANCELLED, "operation cancelled"),
 	E(DFI_E_TIMEOUT, "timed out"),
+	E(DFI_E_PERMISSION, "permission denied by the system (file mode, owner or a read-only file system)"),
 
 	E(DFI_E_HSM_MODULE, "PKCS#11 module could not be loaded: check the module path or p11-kit module name"),
 	E(DFI_E_HSM_URI, "malformed pkcs11: URI (RFC 7512)"),
@@ -81,6 +82,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_JOURNAL_SIGNATURE, "journal checkpoint signature does not verify"),
 	E(DFI_E_JOURNAL_FORMAT, "journal record does not follow the format"),
 	E(DFI_E_JOURNAL_ROLLBACK, "journal does not extend the known checkpoint (truncated or rolled back)"),
+	E(DFI_E_JOURNAL_UNSAFE, "journal directory or file is unsafe: writable or owned by another user, or a symbolic link"),
 
 	E(DFI_E_PROFILE, "profile or batch data invalid"),
 	E(DFI_E_UNKNOWN_KEYS, "card keys match no candidate key: card left untouched"),

@@ -34,6 +34,8 @@ jio_errno(int err)
 	switch (err) {
 	case ENOMEM: return DFI_E_NOMEM;
 	case ENOENT: return DFI_E_NOT_FOUND;
+	case EACCES: case EPERM: case EROFS: return DFI_E_PERMISSION;
+	case ELOOP: return DFI_E_JOURNAL_UNSAFE;
 	case EWOULDBLOCK: return DFI_E_JOURNAL_LOCKED;
 	default: return DFI_E_IO;
 	}

@@ -26,6 +26,18 @@ dfi_err jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t
 dfi_err jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t len, uint64_t off);
 dfi_err jio_errno(int err); /* maps errno to a dfi_err */
 
+/* ---- the directory and its files (dirsafe.c) ------------------------------- */
+/* Writes one line into o->detail (when given) and returns e. */
+dfi_err jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "<what> '<path>': <strerror> (<what to do>)", returns jio_errno(err). */
+dfi_err jdetail_errno(const struct dfi_journal_opts *o, int err, const char *what, const char *path);
+/* DFI_E_JOURNAL_UNSAFE unless dfd is a directory of this user that nobody
+ * else can write. */
+dfi_err jdir_check(const struct dfi_journal_opts *o, int dfd, const char *dir);
+/* The same for an open journal file: a regular file of this user. */
+dfi_err jfile_check(const struct dfi_journal_opts *o, int fd, const char *dir, const char *name);
+
 /* ---- line scanner -------------------------------------------------------- */
 
 /* Called once per line. len excludes the LF; complete is 0 for a last line

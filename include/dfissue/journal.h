@@ -237,11 +237,20 @@ struct dfi_journal_opts {
 	/* Optional: why an open halted (one call per finding). */
 	void (*finding)(void *ctx, uint64_t line, dfi_err code, const char *msg);
 	void *finding_ctx;
+	/* Optional: when create or open fails on the file system, one line
+	 * naming the path, the system's reason (strerror) and what to do. */
+	char *detail;
+	size_t detail_cap;
 };
 
-/* Creates DIR (if missing) and DIR/journal.log holding a genesis record and
- * its checkpoint, atomically (temporary file, fdatasync, rename, directory
- * fsync). DFI_E_INVALID_ARG if a journal already exists there. */
+/* Creates DIR (if missing, mode 0700) and DIR/journal.log holding a genesis
+ * record and its checkpoint, atomically (temporary file created with
+ * O_EXCL|O_NOFOLLOW, fdatasync, rename, directory fsync). DFI_E_INVALID_ARG
+ * if a journal already exists there. An existing DIR must belong to this
+ * process's user and be writable by nobody else, else DFI_E_JOURNAL_UNSAFE
+ * (a directory others can write lets them plant links to other files).
+ * File-system failures are DFI_E_NOT_FOUND, DFI_E_PERMISSION or DFI_E_IO
+ * with opts->detail saying which path and why. */
 dfi_err dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
     const struct dfi_journal_opts *opts);
 
@@ -257,7 +266,9 @@ struct dfi_journal_recovery {
 	unsigned n_lost_intents;
 };
 
-/* Opens DIR/journal.log for appending: takes the lock (DFI_E_JOURNAL_LOCKED
+/* Opens DIR/journal.log for appending (DIR checked as by create; the file
+ * must be a regular file, never followed through a symbolic link, else
+ * DFI_E_JOURNAL_UNSAFE): takes the lock (DFI_E_JOURNAL_LOCKED
  * when another writer holds it), checks every covered record against the
  * checkpoints and every checkpoint's signature (DFI_E_JOURNAL_CORRUPT /
  * DFI_E_JOURNAL_SIGNATURE halt: nothing is repaired), quarantines an

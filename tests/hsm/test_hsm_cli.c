@@ -316,7 +316,8 @@ START_TEST(errors_are_one_line)
 	assert_one_line_error(&r, 2, "unknown command");
 	run(&r, "key", "kcv", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
-	/* a PIN file others can read works, with a warning */
+	/* a PIN file others can read is refused, naming the file and the fix
+	 * (issue 17, finding 5: it used to work with a warning) */
 	char loose[400], pin[128] = { 0 };
 	snprintf(loose, sizeof(loose), "%s/loose.pin", fx.dir);
 	fp = fopen(fx.pin_file, "r");
@@ -327,8 +328,10 @@ START_TEST(errors_are_one_line)
 	fclose(fp);
 	ck_assert_int_eq(chmod(loose, 0644), 0);
 	run(&r, "key", "kcv", "--pin-file", loose, master, NULL);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "WARNING: PIN file"));
+	ck_assert_int_ne(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, loose));
+	ck_assert_ptr_nonnull(strstr(r.err, "chmod 600"));
+	ck_assert_ptr_null(strchr(r.err, '\n') == r.err + strlen(r.err) - 1 ? NULL : strchr(r.err, '\n'));
 	run(&r, "key", "list", "--bogus", NULL);
 	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
 	run(&r, "key", "import", "--label", NULL);

@@ -123,4 +123,7 @@ int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */
 const char *cli_hsm_help(void);
 
+/* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
+int cli_harden_process(void);
+
 #endif

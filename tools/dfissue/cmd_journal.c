@@ -80,13 +80,19 @@ j_init(int argc, char **argv)
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	struct dfi_journal_opts jo = { .station = station };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .detail = detail,
+		.detail_cap = sizeof(detail) };
 	dfi_err e = dfi_journal_create(argv[optind], origin, s, &jo);
 	if (e == DFI_E_INVALID_ARG)
 		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
 			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
+	else if (e != DFI_OK && detail[0] != '\0')
+		cli_errorf("journal init: %s", detail);
 	else if (e != DFI_OK)
 		rc = cli_hsm_fail(h, "journal init", e);
+	if (e != DFI_OK && detail[0] != '\0')
+		rc = DFI_EXIT_FAIL;
 	else
 		printf("created journal %s/%s (origin %s, %s key)\n", argv[optind], DFI_JOURNAL_FILE, origin,
 		    dfi_signer_alg(s) == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256");
@@ -178,12 +184,17 @@ j_recover(int argc, char **argv)
 	dfi_err e;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, DFI_JOURNAL_FILE);
-	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path,
+		.detail = detail, .detail_cap = sizeof(detail) };
 	struct dfi_journal_recovery *rec = calloc(1, sizeof(*rec));
 	dfi_journal *j = NULL;
 	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
 	if (e == DFI_E_JOURNAL_LOCKED) {
 		cli_errorf("journal recover: %s is in use: another writer holds its lock", path);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK && detail[0] != '\0') {
+		cli_errorf("journal recover: %s", detail);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK) {
 		rc = cli_fail(path, e);
