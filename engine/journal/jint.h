@@ -108,6 +108,9 @@ struct jwalk {
 	/* internal hook: every record that parses (after `record`) */
 	void (*hook)(void *hctx, uint64_t line, const dfi_jrec *rec);
 	void *hctx;
+	/* NULL, or threads verifying checkpoint signatures ahead of the walk
+	 * (sigpool.h; verify_all only) */
+	struct jsigpool *sigs;
 };
 
 void jwalk_init(struct jwalk *w);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "jint.h"
+#include "sigpool.h"
 
 struct vctx {
 	const struct dfi_jverify_opts *o;
@@ -96,8 +97,16 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	if (w == NULL)
 		return DFI_E_NOMEM;
 	dfi_err e = setup(w, o, &ls);
+	jsigpool *sp = NULL;
+	/* Signatures on the other cores while this thread walks; without the
+	 * threads the walk checks them itself. */
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, NULL, -1, data, len,
+	    o->pubkey) == DFI_OK)
+		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jscan_buf(data, len, jwalk_line, w);
+	jsigpool_free(sp);
+	w->sigs = NULL;
 	if (e == DFI_OK)
 		e = finish(w, o, res);
 	jindex_free(w->ix);
@@ -227,8 +236,15 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 		w->hook = qhook;
 		w->hctx = &q;
 	}
+	jsigpool *sp = NULL;
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, dfi_journal_io_posix(), fd,
+	    NULL, 0, o->pubkey) == DFI_OK)
+		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, jwalk_line, w);
+	jsigpool_free(sp);
+	if (w != NULL)
+		w->sigs = NULL;
 	if (e == DFI_OK && qd >= 0)
 		check_quarantine(w, qd, &q);
 	if (e == DFI_OK)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jint.h"
+#include "sigpool.h"
 
 void
 jwalk_init(struct jwalk *w)
@@ -69,7 +70,9 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "checkpoint line is not valid base64 of a note");
 		return;
 	}
-	dfi_err e = dfi_note_open(note, nlen, w->verify_all ? w->pub : NULL, &cp);
+	dfi_err e = w->sigs != NULL && w->verify_all ?
+	    jsigpool_note_open(w->sigs, off, note, nlen, w->pub, &cp) :
+	    dfi_note_open(note, nlen, w->verify_all ? w->pub : NULL, &cp);
 	if (e == DFI_E_JOURNAL_SIGNATURE) {
 		report(w, ln, off, 1, e, "checkpoint signature does not verify with the given public key");
 		return;

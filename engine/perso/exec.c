@@ -341,6 +341,11 @@ write_content(struct tap *tp, int i, int fi)
 	dfi_err e = perso_file_auth(tp, i, f, 1, &mode);
 	if (e != DFI_OK)
 		return e;
+	/* The answers of this session prove what the card wrote: a record file
+	 * made on this tap holds exactly what is written now. */
+	int proven = perso_proven(tp, mode) &&
+	    (f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP ||
+	    (as->file_created[f->number] && as->have_records[fi] == 0));
 	switch (f->type) {
 	case DFI_DF_FILE_STD:
 	case DFI_DF_FILE_BACKUP: {
@@ -368,8 +373,10 @@ write_content(struct tap *tp, int i, int fi)
 	case DFI_DF_FILE_VALUE:
 		break;
 	}
-	if (e == DFI_OK)
+	if (e == DFI_OK) {
 		as->content_ok[fi] = 1;
+		as->content_proven[fi] = proven;
+	}
 	return e;
 }
 

@@ -90,6 +90,10 @@ struct app_state {
 	struct dfi_df_file_settings fs[DFI_PROFILE_MAX_FILE_NO + 1];
 	int content_ok[DFI_PROFILE_MAX_FILES];     /* per profile file index */
 	size_t have_records[DFI_PROFILE_MAX_FILES]; /* record files: records on the card */
+	/* The whole content went to the card on this tap in commands whose
+	 * authenticated answers prove the card took them as sent (perso_proven):
+	 * the final verification need not read it back. */
+	int content_proven[DFI_PROFILE_MAX_FILES];
 };
 
 enum step_kind {
@@ -196,6 +200,9 @@ uint32_t perso_aid(const uint8_t a[3]);
 int perso_file_settings_match(const struct dfi_profile_file *f,
     const struct dfi_df_file_settings *fs);
 int perso_is_tear(dfi_err e);
+/* Tags the APDUs sent from now on with a phase (enum dfi_perso_phase);
+ * returns the previous one. */
+unsigned perso_phase(struct tap *tp, unsigned phase);
 
 /* admit.c: may this card get keys? */
 dfi_err perso_claim(struct tap *tp);
@@ -236,6 +243,9 @@ dfi_err perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardke
 dfi_err perso_try_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k,
     int *ok);
 dfi_err perso_ensure_master(struct tap *tp, int app);
+/* 1 when the answer to a command sent now in communication mode comm is
+ * authenticated so that it proves the card executed the command as sent. */
+int perso_proven(const struct tap *tp, dfi_df_comm comm);
 
 /* state.c */
 dfi_err perso_read_state(struct tap *tp);

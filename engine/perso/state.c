@@ -76,6 +76,8 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	for (size_t i = 0; i < nc; i++)
 		if (dfi_cardkey_version(cand[i]) != v)
 			order[no++] = cand[i];
+	/* With an intent open, these authentications settle it. */
+	unsigned ph = oi != NULL ? perso_phase(tp, DFI_PERSO_PHASE_RECOVERY) : 0;
 	for (size_t i = 0; i < no && found == NULL; i++) {
 		int ok;
 		e = perso_try_auth(tp, aid, keyno, order[i], &ok);
@@ -84,6 +86,8 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 		if (ok)
 			found = order[i];
 	}
+	if (oi != NULL)
+		perso_phase(tp, ph);
 	ks->cur = found;
 	ks->confirmed = found != NULL;
 	ks->at_target = found != NULL && found == target;
