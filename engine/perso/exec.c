@@ -28,6 +28,10 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	memcpy(rec->key_objid, r->objid, r->objid_len);
 	rec->key_objid_len = r->objid_len;
 	rec->key_gen = r->pk->generation;
+	/* Rotation: the generation the slot leaves, when it is one of the
+	 * profile's (docs/JOURNAL.md, old_key_gen). */
+	rec->has_old_gen = perso_key_generation(tp, app, keyno,
+	    app < 0 ? tp->picc.cur : tp->apps[app].keys[keyno].cur, &rec->old_key_gen);
 	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }

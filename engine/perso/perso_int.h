@@ -29,6 +29,16 @@ struct perso_role {
 	int shared;              /* base belongs to an earlier role with the same URI */
 	uint8_t objid[DFI_J_BLOB_MAX];
 	size_t objid_len;
+	/* Older generations of this role (profile "previous"), in the
+	 * handle's prevs[first .. first + nprev). */
+	size_t prev_first, nprev;
+};
+
+/* An older generation of a role's key, a probing candidate (probe.c). */
+struct perso_prev {
+	struct dfi_profile_key pk; /* the role's key with this generation's base, version, generation */
+	dfi_hsm_key *base;         /* NULL: the operator no longer holds it */
+	int shared;                /* base belongs to an earlier prev with the same URI */
 };
 
 struct dfi_perso {
@@ -57,6 +67,10 @@ struct dfi_perso {
 	size_t nreissue;
 	uint64_t run_start;                 /* journal size when the handle was made */
 	char err[256];
+	/* Older generations of every role (probe.c); owned unless prevs_shared. */
+	struct perso_prev *prevs;
+	size_t nprevs;
+	int prevs_shared;
 };
 
 /* A key slot as the registry knew it when the tap began. */
@@ -74,6 +88,13 @@ struct key_state {
 	const dfi_cardkey *cur;  /* the key the card holds; NULL unknown */
 	int confirmed;           /* cur proven by an authentication */
 	int at_target;           /* cur is the profile's target key */
+};
+
+/* An older generation's per-card key derived on this tap (probe.c). */
+struct tap_prev {
+	const struct perso_prev *pv;
+	uint32_t aid;
+	dfi_cardkey *k;
 };
 
 struct app_state {
@@ -187,6 +208,11 @@ struct tap {
 	} pf[2]; /* the current step's and the next one's */
 	size_t cur_step;
 	uint64_t flush_ticket;   /* the end of the tap's batch, 0 if none */
+	/* Rotation (probe.c): per-card keys of older generations derived on
+	 * this tap, and how many slots showed one or the target. */
+	struct tap_prev *prevk;
+	size_t nprevk, capprevk;
+	unsigned slots_prev, slots_target;
 };
 
 /* perso.c */
@@ -235,6 +261,19 @@ const dfi_cardkey *perso_initial(const struct tap *tp, int app);
 dfi_err perso_targets(struct tap *tp);
 void perso_tap_keys_free(struct tap *tp);
 dfi_err perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey **out);
+
+/* probe.c: older generations (rotation) */
+dfi_err perso_prevs_init(dfi_perso *p);
+void perso_prevs_free(dfi_perso *p);
+void perso_prevs_tap_free(struct tap *tp);
+/* Adds the older generations of slot (app, keyno) to cand (capacity cap):
+ * those whose version is v; all of them when no candidate has version v. */
+dfi_err perso_prev_candidates(struct tap *tp, int app, uint8_t keyno, uint8_t v,
+    const dfi_cardkey **cand, size_t *nc, size_t cap);
+/* The generation k stands for in slot (app, keyno): 1 and *gen when k is
+ * the target or an older generation's key, 0 otherwise (factory, transport). */
+int perso_key_generation(const struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *k,
+    uint32_t *gen);
 
 /* session.c */
 dfi_err perso_select(struct tap *tp, uint32_t aid);

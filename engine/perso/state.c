@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/nelem.h"
 #include "perso_int.h"
 
 static struct key_state *
@@ -41,7 +42,8 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
 	struct key_state *ks = slot(tp, app, keyno);
 	const dfi_cardkey *target = target_of(tp, app, keyno), *newk = NULL, *found = NULL;
-	const dfi_cardkey *cand[4], *order[4];
+	const dfi_cardkey *cand[3 + DFI_PROFILE_MAX_PREVIOUS], *order[3 + DFI_PROFILE_MAX_PREVIOUS];
+	uint32_t gen;
 	size_t nc = 0, no = 0, nmatch = 0;
 	struct open_intent *oi;
 	uint8_t v;
@@ -62,6 +64,10 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	add_cand(cand, &nc, target);
 	add_cand(cand, &nc, perso_initial(tp, app));
 	add_cand(cand, &nc, newk);
+	/* Rotation: the older generations the operator still holds (probe.c). */
+	e = perso_prev_candidates(tp, app, keyno, v, cand, &nc, DFI_NELEM(cand));
+	if (e != DFI_OK)
+		return e;
 	for (size_t i = 0; i < nc; i++)
 		if (dfi_cardkey_version(cand[i]) == v) {
 			order[no++] = cand[i];
@@ -91,6 +97,16 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	ks->cur = found;
 	ks->confirmed = found != NULL;
 	ks->at_target = found != NULL && found == target;
+	if (ks->at_target) {
+		const struct perso_role *r = perso_role(tp->p, app, keyno);
+		if (r != NULL && r->nprev > 0) /* a slot this profile rotates */
+			tp->slots_target++;
+	}
+	else if (perso_key_generation(tp, app, keyno, found, &gen)) {
+		tp->slots_prev++;
+		perso_event(tp, "%s%06X key %u: generation %u (version %u): to rotate",
+		    app < 0 ? "PICC " : "app ", aid, keyno, (unsigned)gen, v);
+	}
 	if (found != NULL && oi == NULL && nmatch == 0)
 		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
 		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
@@ -288,7 +304,11 @@ perso_read_state(struct tap *tp)
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
 	}
-	/* Intents for keys this profile does not name stay open. */
+	/* Intents for keys this profile does not name stay open. A card
+	 * whose every key still holds an older generation starts a rotation:
+	 * nothing of it was begun before (docs/PERSONALIZATION.md). */
 	tp->progressed |= !factory;
+	if (tp->slots_prev > 0 && tp->slots_target == 0 && tp->res->intents_resolved == 0)
+		tp->progressed = 0;
 	return DFI_OK;
 }

@@ -115,6 +115,13 @@ typedef struct dfi_jrec {
 	 * reason): the UID's other key fields are unused */
 	dfi_jcause cause;
 	uint64_t tap;                   /* refusal: the journal's size when the tap began */
+
+	/* intent, optional (rotation): the generation of the key the slot
+	 * holds before the change, when it is one of the profile's
+	 * generations (not factory or transport). Written as old_key_gen=
+	 * only when has_old_gen is set; journals without it stay valid. */
+	int has_old_gen;
+	uint32_t old_key_gen;
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf. */

@@ -48,6 +48,7 @@ usage(FILE *f)
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
 	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
 	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
+	    "            --uid HEX: that card only, and each key slot's generation history.\n"
 	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
 	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
 	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
@@ -452,6 +453,8 @@ change_json(const struct change *c)
 	    (int)c->in.new_version, "key_label", c->in.key_label, "key_objid", oid, "key_gen",
 	    (json_int_t)c->in.key_gen, "div_input", div, "station", c->in.station, "outcome",
 	    outcome_name(&c->out));
+	if (o != NULL && c->in.has_old_gen)
+		json_object_set_new(o, "old_key_gen", json_integer((json_int_t)c->in.old_key_gen));
 	if (o != NULL && c->out.type != 0) {
 		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)c->out.seq));
 		if (c->out.type == DFI_JREC_ABORT)
@@ -474,7 +477,65 @@ print_change(const struct change *c)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
 	if (c->out.type == DFI_JREC_ABORT)
 		printf(" (%s)", c->out.reason);
-	printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid, c->in.key_gen, c->in.station);
+	if (c->in.has_old_gen)
+		printf("  key %s id %s gen %" PRIu32 " -> %" PRIu32 "  station %s\n", c->in.key_label,
+		    oid, c->in.old_key_gen, c->in.key_gen, c->in.station);
+	else
+		printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid,
+		    c->in.key_gen, c->in.station);
+}
+
+/* --uid: each key slot's generation history, oldest first: the key the
+ * slot started from (its generation when the intent names it, else the
+ * version: factory or transport), then every change that reached the card
+ * (committed, or resolved with the new key). */
+static int
+same_uid(const dfi_jrec *r, const uint8_t *uid, size_t uidlen)
+{
+	return r->key.uid_len == uidlen && memcmp(r->key.uid, uid, uidlen) == 0;
+}
+
+static int
+landed(const struct change *c)
+{
+	return c->out.type == DFI_JREC_COMMIT ||
+	    (c->out.type == DFI_JREC_RESOLVE && c->out.matched == DFI_JMATCH_NEW);
+}
+
+static void
+print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
+{
+	printf("key slots (generation history):\n");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct change *c = &s->v[i];
+		int first = 1, any = 0;
+		if (!same_uid(&c->in, uid, uidlen))
+			continue;
+		for (size_t j = 0; j < i && first; j++)
+			if (same_uid(&s->v[j].in, uid, uidlen) && s->v[j].in.key.aid == c->in.key.aid &&
+			    s->v[j].in.key.keyno == c->in.key.keyno)
+				first = 0;
+		if (!first)
+			continue;
+		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		for (size_t j = i; j < s->n; j++) {
+			const struct change *d = &s->v[j];
+			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
+			    d->in.key.keyno != c->in.key.keyno || !landed(d))
+				continue;
+			if (!any) {
+				if (d->in.has_old_gen)
+					printf("gen %" PRIu32 " v%u", d->in.old_key_gen, d->in.old_version);
+				else
+					printf("%s v%u", d->in.old_version == 0 ? "factory" : "initial",
+					    d->in.old_version);
+			}
+			printf(" -> gen %" PRIu32 " v%u (intent %" PRIu64 ")", d->in.key_gen,
+			    d->in.new_version, d->in.seq);
+			any = 1;
+		}
+		printf("%s\n", any ? "" : "no change reached the card");
+	}
 }
 
 /* Refusals (cards that got nothing) and re-issue authorizations. */
@@ -655,6 +716,8 @@ j_show(int argc, char **argv)
 			print_change(ch);
 			nunres += ch->out.type == 0;
 		}
+		if (uidlen)
+			print_slots(&s, uid, uidlen);
 		printf("unresolved intents: %zu\n", nunres);
 		for (size_t i = 0; i < s.n; i++) {
 			const struct change *ch = &s.v[i];
