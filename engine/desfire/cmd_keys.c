@@ -1,7 +1,7 @@
 /* Key management: settings, versions and ChangeKey in all its forms. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 dfi_err
 dfi_desfire_get_key_settings(dfi_desfire *d, struct dfi_df_key_settings *ks)

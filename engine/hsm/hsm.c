@@ -10,7 +10,7 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 static void
 cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)

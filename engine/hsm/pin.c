@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 /* Reads up to the first newline (or EOF) from fd into buf. */
 static dfi_err

@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/nelem.h"
 
 static CK_RV

@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
 #include "core/nelem.h"
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 dfi_err
 jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)

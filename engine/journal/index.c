@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 
 struct uent;
 

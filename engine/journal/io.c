@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 static int p_open(void *c, const char *p, int f, mode_t m) { (void)c; return open(p, f | O_CLOEXEC, m); }
 static int p_openat(void *c, int d, const char *p, int f, mode_t m) { (void)c; return openat(d, p, f | O_CLOEXEC, m); }

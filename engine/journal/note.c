@@ -21,7 +21,7 @@
 
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 
 static const char emdash[] = "\xE2\x80\x94";
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "dfissue/journal.h"
-#include "jint.h"
+#include "journal_int.h"
 #include "core/nelem.h"
 
 /* ---- formatting --------------------------------------------------------- */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 dfi_err
 jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx)

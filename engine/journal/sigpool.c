@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jint.h"
+#include "journal_int.h"
 #include "sigpool.h"
 
 #define SIGPOOL_MAX_THREADS 8

@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "jint.h"
+#include "journal_int.h"
 #include "sigpool.h"
 
 struct vctx {

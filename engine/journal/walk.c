@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jint.h"
+#include "journal_int.h"
 #include "sigpool.h"
 
 void

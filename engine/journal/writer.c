@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 #include "writer_int.h"
 
 

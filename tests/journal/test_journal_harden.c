@@ -265,14 +265,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_harden");
-	TCase *tc = tcase_create("all");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, overlong_unterminated_tail_is_found_and_quarantined);
-	tcase_add_test(tc, planted_tmp_link_in_open_directory_is_refused);
-	tcase_add_test(tc, journal_file_behind_a_link_or_open_directory_is_not_opened);
-	tcase_add_test(tc, filesystem_errors_name_the_path_and_the_reason);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal_harden",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
+	    (const TTest *[]){ overlong_unterminated_tail_is_found_and_quarantined,
+	    planted_tmp_link_in_open_directory_is_refused,
+	    journal_file_behind_a_link_or_open_directory_is_not_opened,
+	    filesystem_errors_name_the_path_and_the_reason, NULL });
 }

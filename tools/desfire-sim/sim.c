@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 enum sm_auto { SELF = 0, AUTO_MAC, AUTO_FULL1 };
 

@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 /* ISO status words */
 #define SW_OK 0x9000

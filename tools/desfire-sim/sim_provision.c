@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static int
 factory_picc(const struct sim_card *c)

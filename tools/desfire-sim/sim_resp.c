@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 void
 resp_reset(struct sim_resp *r)

@@ -1,6 +1,6 @@
 /* Private structures of the DESFire simulator, shared by its source files. */
-#ifndef DFI_SIM_INTERNAL_H
-#define DFI_SIM_INTERNAL_H
+#ifndef DFI_SIM_INT_H
+#define DFI_SIM_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * Private to engine/hsm: the dfi_hsm handle, the session pool and the
  * PKCS#11 error mapping shared by the files of this module.
  */
-#ifndef DFI_HSM_INTERNAL_H
-#define DFI_HSM_INTERNAL_H
+#ifndef DFI_HSM_INT_H
+#define DFI_HSM_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,6 +1,6 @@
 /* Private state and helpers of the DESFire layer. */
-#ifndef DFI_DF_INTERNAL_H
-#define DFI_DF_INTERNAL_H
+#ifndef DFI_DESFIRE_INT_H
+#define DFI_DESFIRE_INT_H
 
 #include <stdint.h>
 

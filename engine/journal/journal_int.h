@@ -1,6 +1,6 @@
 /* engine/journal private interfaces: shared by the files of this module. */
-#ifndef DFI_JOURNAL_JINT_H
-#define DFI_JOURNAL_JINT_H
+#ifndef DFI_JOURNAL_INT_H
+#define DFI_JOURNAL_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
