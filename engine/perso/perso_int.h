@@ -222,6 +222,8 @@ void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t perso_aid(const uint8_t a[3]);
+/* The profile index of application aid, or -1 when the profile has none. */
+int perso_app_index(const struct tap *tp, uint32_t aid);
 /* 1 when the card's settings of an existing file are the profile's. */
 int perso_file_settings_match(const struct dfi_profile_file *f,
     const struct dfi_df_file_settings *fs);

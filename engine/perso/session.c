@@ -35,24 +35,30 @@ authed_with(const struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey
 static void
 prove_key(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 {
-	const struct dfi_profile_spec *s = tp->p->spec;
 	struct key_state *ks = NULL;
 	const dfi_cardkey *target = NULL;
+	int app;
 
 	if (aid == 0 && keyno == 0) {
 		ks = &tp->picc;
 		target = tp->picc_target;
-	} else if (aid != 0 && keyno < DFI_PROFILE_MAX_KEYS) {
-		for (size_t i = 0; i < s->napps; i++)
-			if (perso_aid(s->apps[i].aid) == aid) {
-				ks = &tp->apps[i].keys[keyno];
-				target = tp->apps[i].target[keyno];
-			}
+	} else if (aid != 0 && keyno < DFI_PROFILE_MAX_KEYS && (app = perso_app_index(tp, aid)) >= 0) {
+		ks = &tp->apps[app].keys[keyno];
+		target = tp->apps[app].target[keyno];
 	}
 	if (ks == NULL || ks->cur != k)
 		return;
 	ks->confirmed = 1;
 	ks->at_target = k == target;
+}
+
+int
+perso_app_index(const struct tap *tp, uint32_t aid)
+{
+	for (size_t i = 0; i < tp->p->spec->napps; i++)
+		if (perso_aid(tp->p->spec->apps[i].aid) == aid)
+			return (int)i;
+	return -1;
 }
 
 int
