@@ -9,22 +9,7 @@
 #include "testutil.h"
 #include "jtest.h"
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
+JT_SIGNER_FIXTURE
 
 static unsigned g_findings;
 static char g_first[256];

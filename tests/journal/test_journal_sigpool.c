@@ -16,8 +16,7 @@
 #define NCP 4300
 #define FORGED 4200
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
+JT_SIGNER_FIXTURE
 
 struct seen {
 	uint64_t first_line, n;
@@ -148,20 +147,6 @@ START_TEST(agrees_and_finds_forgery)
 	free(dir);
 }
 END_TEST
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
 
 int
 main(void)
