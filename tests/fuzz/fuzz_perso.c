@@ -243,7 +243,7 @@ forge(void *ctx, uint8_t cmd, uint8_t data[DFI_SIM_FORGE_MAX], size_t *len, uint
 		h->forged = true;
 }
 
-/* The raw ops on one answer r of *n bytes (cap bytes room). */
+/* The raw ops on one answer r of *n bytes (cap >= max(*n, 2) bytes room). */
 static void
 raw_mutate(const struct hostile *h, uint8_t *r, size_t *n, size_t cap)
 {
@@ -325,10 +325,15 @@ h_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, si
 		h->index++;
 		return e;
 	}
+	size_t cap = rcap < sizeof(out) ? rcap : sizeof(out);
+	if (n > cap || cap < 2) {
+		h->index++;
+		return DFI_E_BUFFER_TOO_SMALL;
+	}
 	size_t m = n;
 	memcpy(out, orig, n);
 	if (h->active)
-		raw_mutate(h, out, &m, rcap < sizeof(out) ? rcap : sizeof(out));
+		raw_mutate(h, out, &m, cap);
 	bool tampered = h->forged || m != n || memcmp(out, orig, n) != 0;
 	if (tampered)
 		h->tampered++;
