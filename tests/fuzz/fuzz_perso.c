@@ -20,9 +20,10 @@
  * enciphers it (sim_forge.h): the engine's MAC and CRC checks pass and its
  * parsers see wrong lengths, key versions, file settings, sizes.
  *
- * Each input runs two taps on a fresh factory card with a fresh journal:
- * the hostile one, then a clean one on the same card (as a station would
- * on the next tap). Oracles (trap on violation), besides the sanitizers:
+ * Each input runs on a fresh factory card with a fresh journal: the
+ * hostile tap, then, unless that one succeeded, a clean one on the same
+ * card (as a station would on the next tap). Oracles (trap on violation),
+ * besides the sanitizers:
  *  - an input that tampered with no answer (the empty one, the seed) ends
  *    "done" with the card exactly as the profile says;
  *  - whenever a tap ends "done" or "resumed", the card (simulator state)
