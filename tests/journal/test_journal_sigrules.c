@@ -80,36 +80,13 @@ writer_open(const char *dir, dfi_signer *s, struct seen *sn)
 
 /* ---- a journal and its checkpoint lines ------------------------------------ */
 
-static int
-no_sync(void *ctx, int fd)
-{
-	(void)ctx;
-	(void)fd;
-	return 0;
-}
-
 /* A journal signed by s with ncp checkpoints (the genesis's and one per
  * intent); returns journal.log's path, *dir its directory. */
 static char *
 make_journal(dfi_signer *s, unsigned ncp, char **dir)
 {
-	struct dfi_journal_io io = *dfi_journal_io_posix();
-	io.fdatasync = no_sync;
-	io.fsync = no_sync;
-	struct dfi_journal_opts o = { .station = "t", .io = &io };
-	dfi_journal *j;
-	*dir = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(*dir, "test.example/sigrules", s, &o), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&j, *dir, s, &o, NULL), DFI_OK);
-	for (unsigned i = 0; i + 1 < ncp; i++) {
-		char uid[16];
-		snprintf(uid, sizeof(uid), "04%012X", i);
-		dfi_jrec r = jt_intent(uid, 0x000001, 1, 0, 1);
-		ck_assert_int_eq(dfi_journal_intent(j, &r, NULL), DFI_OK);
-	}
-	dfi_journal_close(j);
-	char *path = malloc(strlen(*dir) + 32);
-	sprintf(path, "%s/%s", *dir, DFI_JOURNAL_FILE);
+	char *path = jt_journal_of_intents(s, "test.example/sigrules", ncp - 1, dir);
+	ck_assert_ptr_nonnull(path);
 	return path;
 }
 
