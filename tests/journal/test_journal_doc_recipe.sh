@@ -11,9 +11,11 @@
 #   (c) one byte of a record changed     (d) one byte of a signature changed
 #   (e) the signature malleated (Ed25519 S+L; ECDSA s -> n-s, which OpenSSL
 #       alone still accepts)             (f) a second signature line (Ed25519)
-# dfissue journal verify must agree on (a)-(d) and on the good journals; and
-# it refuses a --last-seen checkpoint of another journal (same key, other
-# origin). Usage: test_journal_doc_recipe.sh DFISSUE JOURNAL.md
+# dfissue journal verify must agree on every case (the P-256 journal and
+# (e), (f) need the signature rules of issue 17, finding 7); and it refuses
+# a --last-seen checkpoint of another journal (same key, other origin). The
+# key-ID block must find each genesis key_id.
+# Usage: test_journal_doc_recipe.sh DFISSUE JOURNAL.md
 set -euo pipefail
 export LC_ALL=C
 dfissue=$1 doc=$2
@@ -32,11 +34,12 @@ block() {
 		on == 2 { print }' "$doc" >"$tmp/$1"
 	[ -s "$tmp/$1" ] || fail "$doc has no \`\`\`bash block after '<!-- $1 -->'"
 	echo "$1: $(wc -l <"$tmp/$1") lines from $doc"
-	shellcheck -s bash "$tmp/$1" || fail "$1 as printed in $doc does not pass shellcheck"
 }
 command -v shellcheck >/dev/null || fail "shellcheck missing (tools/install-deps.sh installs it)"
 block journal-verify.sh
 block journal-key-id.sh
+shellcheck -s bash "$tmp/journal-verify.sh" "$tmp/journal-key-id.sh" ||
+	fail "the blocks as printed in $doc do not pass shellcheck"
 
 # ---- a throwaway SoftHSM2 token: two journal keys, two base keys --------------------
 command -v softhsm2-util >/dev/null || fail "softhsm2-util missing (tools/install-deps.sh installs it)"
@@ -135,52 +138,40 @@ with_sig() {
 P256_N=FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ED_L=1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED
 
-expect_ok() { # journal pubkey what
-	local out
-	out=$(bash "$tmp/journal-verify.sh" "$1" "$2" 2>&1) || fail "the recipe refused $3: $out"
-	echo "  recipe accepts $3: $out"
-	"$dfissue" journal verify --pubkey "$2" "$1" >"$tmp/v.log" 2>&1 ||
-		fail "dfissue journal verify refused $3: $(cat "$tmp/v.log")"
-}
-expect_refused() { # journal pubkey what [dfissue-too]
-	local out
-	if out=$(bash "$tmp/journal-verify.sh" "$1" "$2" 2>&1); then fail "the recipe accepted $3: $out"; fi
-	grep -q '^OK' <<<"$out" && fail "the recipe printed OK for $3"
-	echo "  recipe refuses $3: $out"
-	if [ "${4:-}" = dfissue ] && "$dfissue" journal verify --pubkey "$2" "$1" >"$tmp/v.log" 2>&1; then
-		fail "dfissue journal verify accepted $3"
-	fi
-	return 0
-}
+# The cases: a journal file, its key, what it is, whether the recipe must
+# accept it, whether dfissue journal verify is asked too. They run at once
+# (each is a chain of short processes) and are judged in order.
+c_file=() c_pub=() c_what=() c_ok=() c_dfi=()
+add() { c_file+=("$1") c_pub+=("$2") c_what+=("$3") c_ok+=("$4") c_dfi+=("$5"); }
+x() { echo "$tmp/case.${#c_file[@]}.log"; } # the next case's file
 
 for k in ed25519 ecdsa-p256; do
 	j=$tmp/j-$k/journal.log pub=$tmp/$k.pem
 	mapfile -t cps < <(grep -n '^checkpoint ' "$j" | cut -d: -f1)
 	ncp=${#cps[@]}
 	[ "$ncp" -ge 5 ] || fail "$k: only $ncp checkpoints, too few for middle ones"
-	m=${cps[ncp / 2]}     # a middle checkpoint line
+	m=${cps[ncp / 2]}      # a middle checkpoint line
 	m2=${cps[ncp / 2 + 1]} # the one after it (not the last)
 	echo "$k: $(grep -vc '^checkpoint ' "$j") records, $ncp checkpoints; middle checkpoint lines $m, $m2"
-	expect_ok "$j" "$pub" "the journal dfissue wrote"
+	add "$j" "$pub" "$k: the journal dfissue wrote" 1 1
 
-	x=$tmp/x.log
-	sed "${m}d" "$j" >"$x"
-	expect_refused "$x" "$pub" "(a) checkpoint line $m deleted" dfissue
-	awk -v a="$m" -v b="$m2" 'NR == FNR { l[FNR] = $0; next } { print (FNR == a ? l[b] : FNR == b ? l[a] : $0) }' \
-		"$j" "$j" >"$x"
-	expect_refused "$x" "$pub" "(b) checkpoint lines $m and $m2 swapped" dfissue
+	f=$(x) && sed "${m}d" "$j" >"$f"
+	add "$f" "$pub" "$k: (a) checkpoint line $m deleted" 0 1
+	f=$(x) && awk -v a="$m" -v b="$m2" 'NR == FNR { l[FNR] = $0; next }
+		{ print (FNR == a ? l[b] : FNR == b ? l[a] : $0) }' "$j" "$j" >"$f"
+	add "$f" "$pub" "$k: (b) checkpoint lines $m and $m2 swapped" 0 1
 	r=$((m - 1)) # the record just before the middle checkpoint
-	cp "$j" "$x"
 	line=$(sed -n "${r}p" "$j")
-	setline "$x" "$r" "${line%?}$(if [ "${line: -1}" = x ]; then echo y; else echo x; fi)"
-	expect_refused "$x" "$pub" "(c) last byte of record line $r changed" dfissue
+	f=$(x) && cp "$j" "$f"
+	setline "$f" "$r" "${line%?}$(if [ "${line: -1}" = x ]; then echo y; else echo x; fi)"
+	add "$f" "$pub" "$k: (c) last byte of record line $r changed" 0 1
 
 	sig=$(sig_of "$j" "$m")
 	b=$((4 + 10)) # a byte of the signature proper (after the key ID)
 	flip=$(printf '%02X' $((16#${sig:2*b:2} ^ 0x01)))
-	cp "$j" "$x"
-	setline "$x" "$m" "$(with_sig "$j" "$m" "${sig:0:2*b}$flip${sig:2*b+2}")"
-	expect_refused "$x" "$pub" "(d) byte $b of the signature of checkpoint line $m flipped" dfissue
+	f=$(x) && cp "$j" "$f"
+	setline "$f" "$m" "$(with_sig "$j" "$m" "${sig:0:2*b}$flip${sig:2*b+2}")"
+	add "$f" "$pub" "$k: (d) byte $b of the signature of checkpoint line $m flipped" 0 1
 
 	# (e) the same signature, malleated
 	if [ "$k" = ed25519 ]; then
@@ -200,17 +191,47 @@ for k in ed25519 ecdsa-p256; do
 			fail "the n-s signature does not verify with plain openssl: the mutation is wrong"
 		what="(e) s replaced by n-s in checkpoint line $m (plain openssl accepts it)"
 	fi
-	cp "$j" "$x"
-	setline "$x" "$m" "$(with_sig "$j" "$m" "$msig")"
-	expect_refused "$x" "$pub" "$what"
+	f=$(x) && cp "$j" "$f"
+	setline "$f" "$m" "$(with_sig "$j" "$m" "$msig")"
+	add "$f" "$pub" "$k: $what" 0 1
 
 	# (f) the note of a middle checkpoint with its signature line twice (the
 	# recipe parses both algorithms' notes alike: once is enough)
 	[ "$k" = ed25519 ] || continue
 	note=$(note_of "$j" "$m")
-	cp "$j" "$x"
-	setline "$x" "$m" "checkpoint $(printf '%s\n%s\n' "$note" "$(sed -n 6p <<<"$note")" | base64 -w0)"
-	expect_refused "$x" "$pub" "(f) a second signature line in checkpoint line $m"
+	f=$(x) && cp "$j" "$f"
+	setline "$f" "$m" "checkpoint $(printf '%s\n%s\n' "$note" "$(sed -n 6p <<<"$note")" | base64 -w0)"
+	add "$f" "$pub" "$k: (f) a second signature line in checkpoint line $m" 0 1
+done
+
+pids=()
+for i in "${!c_file[@]}"; do
+	{
+		if bash "$tmp/journal-verify.sh" "${c_file[i]}" "${c_pub[i]}" >"$tmp/out.$i" 2>&1; then echo 0; else echo 1; fi >"$tmp/rc.$i"
+		if [ "${c_dfi[i]}" = 1 ]; then
+			if "$dfissue" journal verify --pubkey "${c_pub[i]}" "${c_file[i]}" >"$tmp/dout.$i" 2>&1; then
+				echo 0
+			else
+				echo 1
+			fi >"$tmp/drc.$i"
+		fi
+	} &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+for i in "${!c_file[@]}"; do
+	out=$(cat "$tmp/out.$i") rc=$(cat "$tmp/rc.$i")
+	if [ "${c_ok[i]}" = 1 ]; then
+		{ [ "$rc" = 0 ] && grep -q '^OK: ' <<<"$out"; } || fail "the recipe refused ${c_what[i]}: $out"
+		echo "  recipe accepts ${c_what[i]}: $out"
+	else
+		{ [ "$rc" = 1 ] && ! grep -q '^OK' <<<"$out"; } || fail "the recipe accepted ${c_what[i]}: $out"
+		echo "  recipe refuses ${c_what[i]}: $out"
+	fi
+	if [ "${c_dfi[i]}" = 1 ]; then
+		[ "$(cat "$tmp/drc.$i")" = $((1 - c_ok[i])) ] ||
+			fail "dfissue journal verify disagrees on ${c_what[i]}: $(cat "$tmp/dout.$i")"
+	fi
 done
 
 # --last-seen must be a checkpoint of this journal's origin (same key here)
