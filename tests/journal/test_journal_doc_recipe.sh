@@ -102,7 +102,7 @@ hexsub() {
 	for ((i = 56; i >= 0; i -= 8)); do
 		d=$((16#${a:i:8} - 16#${b:i:8} - c)) c=0
 		if ((d < 0)); then d=$((d + 0x100000000)) c=1; fi
-		o=$(printf '%08X' "$d")$o
+		printf -v d '%08X' "$d" && o=$d$o
 	done
 	echo "$o"
 }
@@ -110,7 +110,7 @@ hexadd() {
 	local a=$1 b=$2 o="" c=0 d i
 	for ((i = 56; i >= 0; i -= 8)); do
 		d=$((16#${a:i:8} + 16#${b:i:8} + c)) c=$((d >> 32))
-		o=$(printf '%08X' $((d & 0xFFFFFFFF)))$o
+		printf -v d '%08X' $((d & 0xFFFFFFFF)) && o=$d$o
 	done
 	echo "$o"
 }
@@ -124,16 +124,19 @@ derint() {
 }
 # replace line $2 of file $1 by $3
 setline() { awk -v n="$2" -v s="$3" 'NR == n { print s; next } { print }' "$1" >"$1.new" && mv "$1.new" "$1"; }
-# the note of checkpoint line $2 of $1, the signature (hex, key ID first),
-# and a note rebuilt around another signature ($3, hex)
-note_of() { sed -n "${2}p" "$1" | cut -c12- | base64 -d; }
-sig_of() { note_of "$1" "$2" | sed -n 6p | awk '{ print $3 }' | base64 -d | hexof; }
+# cp_open FILE LINE: the note of that checkpoint line as its text (the
+# first 4 lines, in nl), its signature line's dash and name and the
+# signature (hex, key ID first); with_sig HEX: that checkpoint line around
+# another signature
+cp_open() {
+	local note
+	note=$(sed -n "${2}p" "$1" | cut -c12- | base64 -d)
+	mapfile -t nl <<<"$note"
+	sigpre=${nl[5]% *} sig=$(base64 -d <<<"${nl[5]##* }" | hexof)
+}
 with_sig() {
-	local text sigline
-	text=$(note_of "$1" "$2" | head -n 4)
-	sigline=$(note_of "$1" "$2" | sed -n 6p)
-	printf 'checkpoint %s' "$(printf '%s\n\n%s %s %s\n' "$text" "${sigline%% *}" \
-		"$(echo "$sigline" | awk '{ print $2 }')" "$(bytes "$3" | base64 -w0)" | base64 -w0)"
+	printf 'checkpoint %s' "$(printf '%s\n%s\n%s\n%s\n\n%s %s\n' "${nl[@]:0:4}" "$sigpre" \
+		"$(bytes "$1" | base64 -w0)" | base64 -w0)"
 }
 P256_N=FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 ED_L=1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED
@@ -166,11 +169,11 @@ for k in ed25519 ecdsa-p256; do
 	setline "$f" "$r" "${line%?}$(if [ "${line: -1}" = x ]; then echo y; else echo x; fi)"
 	add "$f" "$pub" "$k: (c) last byte of record line $r changed" 0 1
 
-	sig=$(sig_of "$j" "$m")
+	cp_open "$j" "$m"
 	b=$((4 + 10)) # a byte of the signature proper (after the key ID)
 	flip=$(printf '%02X' $((16#${sig:2*b:2} ^ 0x01)))
 	f=$(x) && cp "$j" "$f"
-	setline "$f" "$m" "$(with_sig "$j" "$m" "${sig:0:2*b}$flip${sig:2*b+2}")"
+	setline "$f" "$m" "$(with_sig "${sig:0:2*b}$flip${sig:2*b+2}")"
 	add "$f" "$pub" "$k: (d) byte $b of the signature of checkpoint line $m flipped" 0 1
 
 	# (e) the same signature, malleated
@@ -186,21 +189,21 @@ for k in ed25519 ecdsa-p256; do
 		body=$(derint "$rr")$(derint "$(hexsub "$P256_N" "$ss")")
 		msig=${sig:0:8}30$(printf '%02X' $((${#body} / 2)))$body
 		bytes "${msig:8}" >"$tmp/msig"
-		note_of "$j" "$m" | head -n 4 >"$tmp/text"
+		printf '%s\n' "${nl[@]:0:4}" >"$tmp/text"
 		openssl dgst -sha256 -verify "$pub" -signature "$tmp/msig" "$tmp/text" >/dev/null ||
 			fail "the n-s signature does not verify with plain openssl: the mutation is wrong"
 		what="(e) s replaced by n-s in checkpoint line $m (plain openssl accepts it)"
 	fi
 	f=$(x) && cp "$j" "$f"
-	setline "$f" "$m" "$(with_sig "$j" "$m" "$msig")"
+	setline "$f" "$m" "$(with_sig "$msig")"
 	add "$f" "$pub" "$k: $what" 0 1
 
 	# (f) the note of a middle checkpoint with its signature line twice (the
 	# recipe parses both algorithms' notes alike: once is enough)
 	[ "$k" = ed25519 ] || continue
-	note=$(note_of "$j" "$m")
 	f=$(x) && cp "$j" "$f"
-	setline "$f" "$m" "checkpoint $(printf '%s\n%s\n' "$note" "$(sed -n 6p <<<"$note")" | base64 -w0)"
+	setline "$f" "$m" "checkpoint $(printf '%s\n%s\n%s\n%s\n\n%s %s\n%s %s\n' "${nl[@]:0:4}" \
+		"$sigpre" "${nl[5]##* }" "$sigpre" "${nl[5]##* }" | base64 -w0)"
 	add "$f" "$pub" "$k: (f) a second signature line in checkpoint line $m" 0 1
 done
 
