@@ -39,7 +39,6 @@
  * journals by the key below with fault plans, and an over-long tail); the
  * options (-max_len above the 4096 default) are in
  * corpus/journal_file.options. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -225,23 +224,6 @@ get_file(const char *path, size_t *n)
 	return b;
 }
 
-static void
-clear_quarantine(void)
-{
-	DIR *d = opendir(qdir);
-	if (d == NULL)
-		return;
-	struct dirent *e;
-	char p[512];
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", qdir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-}
-
 static int
 same_result(const struct dfi_jverify_result *a, const struct dfi_jverify_result *b)
 {
@@ -339,7 +321,7 @@ writer_open(const uint8_t *j, size_t n, const struct plan *pl, uint8_t **out, si
 	fio_init(&f, pl);
 	if (j != NULL) {
 		put_file(wpath, j, n);
-		clear_quarantine();
+		jt_rmrf(qdir); /* the writer makes it again */
 	}
 	struct dfi_journal_opts jo = { .station = "fuzz", .io = &f.io, .now = fixed_now };
 	dfi_journal *jh = NULL;
