@@ -4,15 +4,22 @@
  * the inclusion-proof reader, and the writer's open with its quarantine
  * copy), on inputs far larger than one line or one read.
  *
- * An input is a 4-byte fault plan followed by the bytes of journal.log:
+ * An input is a 7-byte header followed by the bytes of journal.log:
  *
  *   byte 0  bit 0: short reads (each pread returns 1..cap bytes)
- *           bit 1: EINTR before some reads (never twice in a row... almost)
+ *           bit 1: EINTR before some reads (at most two in a row)
  *           bit 2: the pread numbered by bytes 2-3 fails with EIO
  *           bits 3-7: how often EINTR comes (1 in 2..33 reads)
  *   byte 1  short-read cap: 1 + b*b bytes (1..65026)
  *   bytes 2-3  little-endian number (1-based) of the failing pread; also
  *           picks the record whose inclusion proof is asked for
+ *   byte 4  a run of b * 8 KiB bytes (up to 2 MiB) inserted into the
+ *           journal: lines longer than the reader's 1 MiB buffer and lines
+ *           across its chunk boundaries, which libFuzzer would take long to
+ *           grow byte by byte (and the seed corpus stays small)
+ *   byte 5  the run's byte (an LF is taken as 'A': a million empty lines
+ *           test nothing the rest does not)
+ *   byte 6  where the run goes: at b/255 of the journal
  *
  * Faults are injected the way libfido2's fuzz/wrap.c does it for its
  * library calls: a wrapper around the one call, whose behaviour the input
@@ -61,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		__builtin_trap(); \
 	} while (0)
 
-#define HDR 4
+#define HDR 7
+#define RUN_UNIT 8192
 
 /* A fixed test key (RFC 8032 §7.1 TEST 1 secret key): the seeds verify. */
 static const uint8_t seed[32] = {
@@ -376,10 +384,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.cap = 1 + (size_t)data[1] * data[1],
 		.fail_at = (uint32_t)data[2] | (uint32_t)data[3] << 8,
 		.seed = (uint64_t)data[0] | (uint64_t)data[1] << 8 | (uint64_t)data[2] << 16 |
-		    (uint64_t)data[3] << 24 | (uint64_t)size << 32,
+		    (uint64_t)data[3] << 24 | (uint64_t)data[4] << 32 | (uint64_t)size << 40,
 	};
 	const uint8_t *j = data + HDR;
 	size_t n = size - HDR;
+	static uint8_t *big;  /* kept: no 2 MiB mmap/munmap per input under ASan */
+	static size_t bigcap;
+	size_t run = (size_t)data[4] * RUN_UNIT;
+	if (run > 0) {
+		size_t at = n * data[6] / 255;
+		if (bigcap < n + run) {
+			free(big);
+			bigcap = n + run;
+			if ((big = malloc(bigcap)) == NULL)
+				abort();
+		}
+		memcpy(big, j, at);
+		memset(big + at, data[5] == '\n' ? 'A' : data[5], run);
+		memcpy(big + at + run, j + at, n - at);
+		j = big;
+		n += run;
+	}
 	put_file(vpath, j, n);
 
 	struct dfi_jverify_opts o = { .pubkey = pub };
