@@ -181,6 +181,12 @@ static dfi_jpubkey *pub;
 static char top[64], vdir[96], vpath[128], wdir[96], wpath[128], qdir[128];
 
 static void
+cleanup(void)
+{
+	jt_rmrf(top);
+}
+
+static void
 init(void)
 {
 	if ((signer = jt_signer_ed25519_seed(seed)) == NULL ||
@@ -191,6 +197,7 @@ init(void)
 	snprintf(top, sizeof(top), "/tmp/fuzz-journal-file-XXXXXX");
 	if (mkdtemp(top) == NULL)
 		abort();
+	atexit(cleanup); /* libFuzzer exits normally at -max_total_time */
 	snprintf(vdir, sizeof(vdir), "%s/v", top);
 	snprintf(wdir, sizeof(wdir), "%s/w", top);
 	if (mkdir(vdir, 0700) != 0 || mkdir(wdir, 0700) != 0)
