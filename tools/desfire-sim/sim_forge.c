@@ -27,6 +27,14 @@ sim_forge_apply(dfi_sim *s, uint8_t cmd, struct sim_resp *r, uint8_t *st)
 	s->forge(s->forge_ctx, cmd, buf, &n, st);
 	if (n >= DFI_SIM_FORGE_MAX)
 		n = DFI_SIM_FORGE_MAX - 1;
+	/* GetVersion's 7/7/rest frames and GetDFNames' one-entry frames are
+	 * cut for the card's own lengths; a rewritten answer of another
+	 * length goes out in ordinary frames (the last of those fits the
+	 * frame limit, a split for 28 bytes would not). */
+	if (n != r->len) {
+		r->version_split = false;
+		r->nfs = 0;
+	}
 	r->len = 0;
 	resp_put(r, buf, n);
 	dfi_wipe(buf, sizeof(buf));
