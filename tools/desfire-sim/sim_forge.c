@@ -27,6 +27,10 @@ sim_forge_apply(dfi_sim *s, uint8_t cmd, struct sim_resp *r, uint8_t *st)
 	s->forge(s->forge_ctx, cmd, buf, &n, st);
 	if (n >= DFI_SIM_FORGE_MAX)
 		n = DFI_SIM_FORGE_MAX - 1;
+	/* "More frames" (0xAF) goes out as one frame, data unwrapped (an
+	 * authentication step): at most a frame's worth. */
+	if (*st == ST_MORE && n > DFI_SIM_MAX_FRAME - 1)
+		n = DFI_SIM_MAX_FRAME - 1;
 	/* GetVersion's 7/7/rest frames and GetDFNames' one-entry frames are
 	 * cut for the card's own lengths; a rewritten answer of another
 	 * length goes out in ordinary frames (the last of those fits the
