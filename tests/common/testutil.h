@@ -58,6 +58,13 @@ dfi_run_suite(Suite *s)
 	return dfi_run_suite_in(s, 0);
 }
 
+/* A check loop test: runs n times, with _i from 0 to n - 1 (one table
+ * entry each). */
+struct dfi_test_loop {
+	const TTest *test;
+	int n;
+};
+
 /* How a program's one test case runs. Zero is check's default for each
  * member, so a designated initializer names only what differs. */
 struct dfi_test_case {
@@ -65,6 +72,9 @@ struct dfi_test_case {
 	int once;       /* the fixture runs once around all tests (else around each) */
 	int timeout;    /* seconds; 0: check's default; DFI_TEST_NO_TIMEOUT: none */
 	int in_process; /* CK_NOFORK: the tests share the process (one token) */
+	/* Loop tests, run after the plain ones, ended by one whose test is
+	 * NULL (may be NULL itself). */
+	const struct dfi_test_loop *loops;
 };
 #define DFI_TEST_NO_TIMEOUT (-1)
 
@@ -88,6 +98,8 @@ dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *cons
 	if (c->timeout != 0)
 		tcase_set_timeout(tc, c->timeout == DFI_TEST_NO_TIMEOUT ? 0 : c->timeout);
 	dfi_test_add(tc, tests);
+	for (const struct dfi_test_loop *l = c->loops; l != NULL && l->test != NULL; l++)
+		tcase_add_loop_test(tc, l->test, 0, l->n);
 	suite_add_tcase(s, tc);
 	return dfi_run_suite_in(s, c->in_process);
 }
