@@ -3,6 +3,7 @@
 #define DFISSUE_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "dfissue/error.h"
 
@@ -36,6 +37,21 @@ void cli_error_code(const char *code);
 void cli_json_error_flush(int exit_status);
 /* Is arg one of "-h", "--help"? */
 int cli_is_help(const char *arg);
+
+/* A subcommand of a command ("key list"): its name and what runs it with
+ * the arguments from its name on. */
+struct cli_sub {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+/* Runs the subcommand argv[1] of cmd from subs (ended by a NULL name).
+ * --help prints usage on stdout; no subcommand or an unknown one is a
+ * usage error that says so. Returns the exit status. (cli_sub.c) */
+int cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+    const struct cli_sub *subs);
+/* The whole file at path, NUL-terminated, in a buffer the caller frees;
+ * NULL when it cannot be read or holds more than max bytes. */
+char *cli_read_file(const char *path, size_t max, size_t *len);
 
 /* PC/SC errors shared by the reader subcommands (cmd_readers.c): pcscd
  * unreachable (says how to start it; JSON code pcscd_unreachable) or any

@@ -106,25 +106,6 @@ j_init(int argc, char **argv)
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
-static char *
-read_file(const char *path, size_t *len, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(max + 1);
-	size_t n = b ? fread(b, 1, max + 1, f) : 0;
-	int bad = b == NULL || ferror(f) || n > max;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
 static void
 fmt_time(int64_t t, char *b, size_t cap)
 {
@@ -271,7 +252,7 @@ j_verify(int argc, char **argv)
 		return DFI_EXIT_USAGE;
 	}
 	size_t pl, ll = 0;
-	char *pem = read_file(pubkey, &pl, 1 << 16), *ls = NULL;
+	char *pem = cli_read_file(pubkey, 1 << 16, &pl), *ls = NULL;
 	if (pem == NULL) {
 		cli_errorf("journal verify: cannot read public key '%s'", pubkey);
 		return DFI_EXIT_FAIL;
@@ -283,7 +264,7 @@ j_verify(int argc, char **argv)
 		cli_errorf("journal verify: '%s' is not an Ed25519 or ECDSA P-256 public key in PEM", pubkey);
 		return DFI_EXIT_FAIL;
 	}
-	if (last_seen != NULL && (ls = read_file(last_seen, &ll, DFI_J_NOTE_MAX)) == NULL) {
+	if (last_seen != NULL && (ls = cli_read_file(last_seen, DFI_J_NOTE_MAX, &ll)) == NULL) {
 		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
 		dfi_jpubkey_free(pk);
 		return DFI_EXIT_FAIL;
@@ -834,18 +815,8 @@ cmd_journal(int argc, char **argv)
 		usage(stderr);
 		return DFI_EXIT_USAGE;
 	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = { { "init", j_init }, { "recover", j_recover }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
-		{ "checkpoint", j_checkpoint } };
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].fn(argc - 1, argv + 1);
-	cli_errorf("journal: unknown command '%s' (try 'dfissue journal --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
+		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+		{ "checkpoint", j_checkpoint }, { NULL, NULL } };
+	return cli_subcommand("journal", argc, argv, usage, sub);
 }

@@ -408,25 +408,6 @@ write_page(FILE *o, const char *path, const struct page *pg, const struct dfi_jv
 	return ferror(o) ? -1 : 0;
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(65537);
-	size_t n = b ? fread(b, 1, 65537, f) : 0;
-	int bad = b == NULL || ferror(f) || n > 65536;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
 int
 journal_html_write(const char *journal, const char *pubkey, const char *out)
 {
@@ -440,7 +421,7 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 	dfi_jpubkey *pk = NULL;
 	if (pubkey != NULL) {
 		size_t pl;
-		char *pem = slurp(pubkey, &pl);
+		char *pem = cli_read_file(pubkey, 65536, &pl);
 		dfi_err e = pem == NULL ? DFI_E_IO : dfi_jpubkey_from_pem(pem, pl, &pk);
 		free(pem);
 		if (e != DFI_OK) {

@@ -1,0 +1,43 @@
+/* What several subcommands share: dispatching to a subcommand by name and
+ * reading a small file whole. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int
+cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+    const struct cli_sub *subs)
+{
+	if (argc < 2)
+		return cli_usage_error(cmd);
+	if (cli_is_help(argv[1])) {
+		usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	for (; subs->name != NULL; subs++)
+		if (strcmp(argv[1], subs->name) == 0)
+			return subs->run(argc - 1, argv + 1);
+	cli_errorf("%s: unknown command '%s' (try 'dfissue %s --help')", cmd, argv[1], cmd);
+	return DFI_EXIT_USAGE;
+}
+
+char *
+cli_read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *b = malloc(max + 1);
+	size_t n = b ? fread(b, 1, max + 1, f) : 0;
+	int bad = b == NULL || ferror(f) || n > max;
+	fclose(f);
+	if (bad) {
+		free(b);
+		return NULL;
+	}
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
