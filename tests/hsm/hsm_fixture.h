@@ -10,6 +10,7 @@
 
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
+#include "testutil.h"
 
 struct hsm_fixture {
 	char dir[256];
@@ -67,6 +68,22 @@ hsm_fixture_remove(struct hsm_fixture *f)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", f->dir);
+}
+
+/* The main() of a test program on a dev token: makes f, runs the tests as
+ * dfi_test_main does (120 s each) and removes f whatever they did.
+ * Returns the process exit status. */
+static inline int
+hsm_fixture_main(struct hsm_fixture *f, const char *name, const TTest *const *tests)
+{
+	if (hsm_fixture_make(f) != 0) {
+		fprintf(stderr, "test_%s: could not create the dev token\n", name);
+		hsm_fixture_remove(f);
+		return EXIT_FAILURE;
+	}
+	int rc = dfi_test_main(name, &(struct dfi_test_case){ .timeout = 120 }, tests);
+	hsm_fixture_remove(f);
+	return rc;
 }
 
 /* Reads "name = HEX" from a vector file in DFI_TEST_DATA. */

@@ -365,15 +365,8 @@ END_TEST
 int
 main(void)
 {
-	if (hsm_fixture_make(&fx) != 0) {
-		fprintf(stderr, "test_hsm_cli: could not create the dev token\n");
-		hsm_fixture_remove(&fx);
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("hsm_cli", &(struct dfi_test_case){ .timeout = 120 },
-	    (const TTest *[]){ derive_kcv_aes_vector, derive_kcv_2k3des_vector,
+	return hsm_fixture_main(&fx, "hsm_cli", (const TTest *[]){
+	    derive_kcv_aes_vector, derive_kcv_2k3des_vector,
 	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
 	    errors_are_one_line, help_everywhere, NULL });
-	hsm_fixture_remove(&fx);
-	return rc;
 }
