@@ -114,4 +114,17 @@ vector_hex(const char *file, const char *name, uint8_t *out, size_t cap, size_t 
 	return rc;
 }
 
+/* The AN10922 DES vector <prefix> of hsm_an10922_des.txt: the
+ * diversification input M (into m, 32 bytes) and the derived key (into
+ * want, 24 bytes); fails the test when either is missing. */
+static inline void
+an10922_des_vector(const char *prefix, uint8_t m[32], size_t *ml, uint8_t want[24], size_t *wl)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s_m", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, 32, ml), 0);
+	snprintf(name, sizeof(name), "%s_derived", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, 24, wl), 0);
+}
+
 #endif

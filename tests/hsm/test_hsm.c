@@ -103,13 +103,9 @@ END_TEST
 static void
 des_vector(const char *prefix, const char *label, dfi_keytype t)
 {
-	char name[64];
 	uint8_t m[32], want[24];
 	size_t mlen, wl;
-	snprintf(name, sizeof(name), "%s_m", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, sizeof(m), &mlen), 0);
-	snprintf(name, sizeof(name), "%s_derived", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, sizeof(want), &wl), 0);
+	an10922_des_vector(prefix, m, &mlen, want, &wl);
 	ck_assert_uint_eq(wl, dfi_keytype_keylen(t));
 	dfi_hsm *h = open_hsm(0);
 	dfi_hsm_key *mk = NULL;
