@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,20 @@ dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
 	return n;
 }
 #define HEX(buf, hex) dfi_test_hex((hex), (buf), sizeof(buf))
+
+/* Reads the file at path into buf (cap bytes, the last kept for a NUL
+ * that ends what was read), failing the test when it cannot be opened;
+ * returns the number of bytes read. */
+static inline size_t
+dfi_test_read_file(const char *path, void *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	((char *)buf)[n] = '\0';
+	return n;
+}
 
 /* Asserts len bytes at p equal the hex string. */
 #define ck_assert_hex_eq(p, len, hex)                                            \

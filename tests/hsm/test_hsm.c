@@ -293,11 +293,7 @@ START_TEST(sign_ed25519)
 	ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
 	char path[400], filebuf[512] = { 0 };
 	snprintf(path, sizeof(path), "%s/dev/journal.pub.pem", fx.dir);
-	FILE *fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	size_t n = fread(filebuf, 1, sizeof(filebuf) - 1, fp);
-	fclose(fp);
-	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_gt(dfi_test_read_file(path, filebuf, sizeof(filebuf)), 0);
 	ck_assert_str_eq(filebuf, pem);
 	free(pem);
 	free(pem2);

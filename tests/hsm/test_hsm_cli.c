@@ -31,16 +31,6 @@ struct run {
 	char err[4096];
 };
 
-static void
-slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	size_t n = fread(buf, 1, cap - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-}
-
 /* Runs dfissue with the given arguments (NULL-terminated), stdin from
  * /dev/null, and captures stdout and stderr. */
 static void
@@ -71,8 +61,8 @@ run(struct run *r, ...)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
 	r->status = WEXITSTATUS(st);
-	slurp(outp, r->out, sizeof(r->out));
-	slurp(errp, r->err, sizeof(r->err));
+	dfi_test_read_file(outp, r->out, sizeof(r->out));
+	dfi_test_read_file(errp, r->err, sizeof(r->err));
 }
 
 /* An error: exit 1 (or 2 for usage), exactly one line on stderr that
