@@ -3,6 +3,7 @@
 #define DFISSUE_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "dfissue/error.h"
@@ -52,6 +53,10 @@ int cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *)
 /* The whole file at path, NUL-terminated, in a buffer the caller frees;
  * NULL when it cannot be read or holds more than max bytes. */
 char *cli_read_file(const char *path, size_t max, size_t *len);
+/* A journal time (seconds since the epoch) as UTC, date and time joined by
+ * sep: "2026-12-05T18:20:21Z" with 'T'; the bare number if it has no such
+ * date or cap is too short. */
+void cli_utc_time(int64_t t, char sep, char *b, size_t cap);
 
 /* PC/SC errors shared by the reader subcommands (cmd_readers.c): pcscd
  * unreachable (says how to start it; JSON code pcscd_unreachable) or any

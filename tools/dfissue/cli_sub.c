@@ -1,8 +1,10 @@
-/* What several subcommands share: dispatching to a subcommand by name and
- * reading a small file whole. */
+/* What several subcommands share: dispatching to a subcommand by name,
+ * reading a small file whole, printing a journal time. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -21,6 +23,17 @@ cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
 			return subs->run(argc - 1, argv + 1);
 	cli_errorf("%s: unknown command '%s' (try 'dfissue %s --help')", cmd, argv[1], cmd);
 	return DFI_EXIT_USAGE;
+}
+
+void
+cli_utc_time(int64_t t, char sep, char *b, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(b, cap, "%" PRId64, t);
+	else
+		*strchr(b, 'T') = sep; /* the format's only T */
 }
 
 char *

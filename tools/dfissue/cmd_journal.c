@@ -107,15 +107,6 @@ j_init(int argc, char **argv)
 /* ---- shared helpers ---------------------------------------------------------------- */
 
 static void
-fmt_time(int64_t t, char *b, size_t cap)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(b, cap, "%" PRId64, t);
-}
-
-static void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 {
 	if (n == 0)
@@ -231,7 +222,7 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	(void)ctx;
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-	fmt_time(r->time, t, sizeof(t));
+	cli_utc_time(r->time, 'T', t, sizeof(t));
 	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
 	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
@@ -427,7 +418,7 @@ change_json(const struct change *c)
 	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
 	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
@@ -451,7 +442,7 @@ print_change(const struct change *c)
 {
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
@@ -546,7 +537,7 @@ next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t u
 		if (r->type != t || !event_wanted(r, uid, uidlen))
 			continue;
 		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
-		fmt_time(r->time, tm, 32);
+		cli_utc_time(r->time, 'T', tm, 32);
 		(*i)++;
 		return r;
 	}
@@ -657,7 +648,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			json_array_append_new(recs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq",
 							(json_int_t)s.rec[i].seq, "time", t, "quarantined_lines",
 							(json_int_t)s.rec[i].q_lines, "quarantined_bytes",
@@ -714,7 +705,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 			       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
 			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
