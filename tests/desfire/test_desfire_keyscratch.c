@@ -374,11 +374,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("desfire_keyscratch");
-	TCase *tc = tcase_create("all");
-	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, changekey_plaintext_never_on_the_stack, 0,
-	    (int)(sizeof(schemes) / sizeof(schemes[0])));
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("desfire_keyscratch", &(struct dfi_test_case){ .timeout = 120,
+	    .loops = (const struct dfi_test_loop[]){ { changekey_plaintext_never_on_the_stack,
+	    (int)(sizeof(schemes) / sizeof(schemes[0])) }, { NULL, 0 } } },
+	    (const TTest *[]){ NULL });
 }

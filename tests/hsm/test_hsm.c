@@ -103,13 +103,9 @@ END_TEST
 static void
 des_vector(const char *prefix, const char *label, dfi_keytype t)
 {
-	char name[64];
 	uint8_t m[32], want[24];
 	size_t mlen, wl;
-	snprintf(name, sizeof(name), "%s_m", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, sizeof(m), &mlen), 0);
-	snprintf(name, sizeof(name), "%s_derived", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, sizeof(want), &wl), 0);
+	an10922_des_vector(prefix, m, &mlen, want, &wl);
 	ck_assert_uint_eq(wl, dfi_keytype_keylen(t));
 	dfi_hsm *h = open_hsm(0);
 	dfi_hsm_key *mk = NULL;
@@ -252,18 +248,30 @@ verify(dfi_signer *s, const uint8_t *msg, size_t len, const uint8_t *sig, size_t
 	ck_assert_int_eq(ok, 1);
 }
 
+/* The signer of uri: a key of algorithm alg whose signature over msg
+ * (into sig, *sl bytes) OpenSSL verifies with its public key. */
+static dfi_signer *
+signer_checked(dfi_hsm *h, const char *uri, dfi_sigalg alg, const uint8_t *msg, size_t len,
+    uint8_t sig[DFI_SIG_MAX], size_t *sl)
+{
+	dfi_signer *s = NULL;
+	ck_assert_int_eq(dfi_hsm_signer_new(h, uri, &s), DFI_OK);
+	ck_assert_int_eq(dfi_signer_alg(s), alg);
+	*sl = 0;
+	ck_assert_int_eq(dfi_signer_sign(s, msg, len, sig, sl), DFI_OK);
+	verify(s, msg, len, sig, *sl);
+	return s;
+}
+
 START_TEST(sign_ed25519)
 {
 	dfi_hsm *h = open_hsm(0);
-	dfi_signer *s = NULL;
-	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=journal", &s), DFI_OK);
-	ck_assert_int_eq(dfi_signer_alg(s), DFI_SIG_ED25519);
 	static const uint8_t msg[] = "dfissue.test/journal\n42\nroot\n";
 	uint8_t sig[DFI_SIG_MAX];
-	size_t sl = 0;
-	ck_assert_int_eq(dfi_signer_sign(s, msg, sizeof(msg) - 1, sig, &sl), DFI_OK);
+	size_t sl;
+	dfi_signer *s = signer_checked(h, "pkcs11:object=journal", DFI_SIG_ED25519, msg,
+	    sizeof(msg) - 1, sig, &sl);
 	ck_assert_uint_eq(sl, 64);
-	verify(s, msg, sizeof(msg) - 1, sig, sl);
 	sig[3] ^= 1;
 	/* a flipped bit must not verify: checked with OpenSSL directly */
 	uint8_t der[DFI_PUBKEY_DER_MAX];
@@ -285,11 +293,7 @@ START_TEST(sign_ed25519)
 	ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
 	char path[400], filebuf[512] = { 0 };
 	snprintf(path, sizeof(path), "%s/dev/journal.pub.pem", fx.dir);
-	FILE *fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	size_t n = fread(filebuf, 1, sizeof(filebuf) - 1, fp);
-	fclose(fp);
-	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_gt(dfi_test_read_file(path, filebuf, sizeof(filebuf)), 0);
 	ck_assert_str_eq(filebuf, pem);
 	free(pem);
 	free(pem2);
@@ -304,14 +308,11 @@ START_TEST(sign_ecdsa_p256)
 	ck_assert_int_eq(dfi_hsm_journal_key_generate(h, "journal-ec", DFI_SIG_ECDSA_P256), DFI_OK);
 	/* a second key with the same label is refused */
 	ck_assert_int_eq(dfi_hsm_journal_key_generate(h, "journal-ec", DFI_SIG_ECDSA_P256), DFI_E_INVALID_ARG);
-	dfi_signer *s = NULL;
-	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=journal-ec;type=private", &s), DFI_OK);
-	ck_assert_int_eq(dfi_signer_alg(s), DFI_SIG_ECDSA_P256);
 	static const uint8_t msg[] = "checkpoint body";
 	uint8_t sig[DFI_SIG_MAX];
-	size_t sl = 0;
-	ck_assert_int_eq(dfi_signer_sign(s, msg, sizeof(msg) - 1, sig, &sl), DFI_OK);
-	verify(s, msg, sizeof(msg) - 1, sig, sl);
+	size_t sl;
+	dfi_signer *s = signer_checked(h, "pkcs11:object=journal-ec;type=private",
+	    DFI_SIG_ECDSA_P256, msg, sizeof(msg) - 1, sig, &sl);
 	dfi_signer_free(s);
 	/* a secret key is not a signing key */
 	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=picc-master", &s), DFI_E_HSM_KEY_NOT_FOUND);
@@ -815,18 +816,11 @@ END_TEST
 int
 main(void)
 {
-	if (hsm_fixture_make(&fx) != 0) {
-		fprintf(stderr, "test_hsm: could not create the dev token\n");
-		hsm_fixture_remove(&fx);
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("hsm", &(struct dfi_test_case){ .timeout = 120 },
-	    (const TTest *[]){ an10922_aes128, an10922_2k3des, an10922_3k3des,
+	return hsm_fixture_main(&fx, "hsm", (const TTest *[]){
+	    an10922_aes128, an10922_2k3des, an10922_3k3des,
 	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
 	    sign_ecdsa_p256, threads_share_pool, relogin, pin_changed_one_login, err_wrong_pin,
 	    pin_file_checks, err_missing_token,
 	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
 	    err_insecure_master, import_rules, NULL });
-	hsm_fixture_remove(&fx);
-	return rc;
 }

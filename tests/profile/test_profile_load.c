@@ -412,12 +412,8 @@ START_TEST(line_of_deep_field)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/profiles/reference.json", src_dir());
-	FILE *f = fopen(path, "rb");
-	ck_assert_ptr_nonnull(f);
 	static char buf[65536];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	size_t n = dfi_test_read_file(path, buf, sizeof(buf));
 	/* Break the cyclic file's record size and find its line by hand. */
 	char *at = strstr(buf, "\"record_size\": 8,");
 	ck_assert_ptr_nonnull(at);

@@ -148,15 +148,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("profile_rotation");
-	TCase *tc = tcase_create("rotation");
-	tcase_add_test(tc, previous_loads);
-	tcase_add_loop_test(tc, previous_rejected, 0, (int)(sizeof(bad) / sizeof(bad[0])));
-	tcase_add_test(tc, intent_old_key_gen);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return dfi_test_main("profile_rotation", &(struct dfi_test_case){
+	    .loops = (const struct dfi_test_loop[]){
+	    { previous_rejected, (int)(sizeof(bad) / sizeof(bad[0])) }, { NULL, 0 } } },
+	    (const TTest *[]){ previous_loads, intent_old_key_gen, NULL });
 }

@@ -101,8 +101,8 @@ reset_volatile(dfi_sim *s)
 
 /* The committed state is kept encoded (the image bytes): re-inserting the
  * card decodes it, so memory-only cards behave like image-backed ones. */
-static dfi_err
-commit_state_ex(dfi_sim *s, bool write_image)
+dfi_err
+sim_keep_state(dfi_sim *s, bool write_image)
 {
 	uint8_t *blob;
 	size_t len;
@@ -120,8 +120,17 @@ commit_state_ex(dfi_sim *s, bool write_image)
 	}
 	s->blob = blob;
 	s->blob_len = len;
-	s->stats.commits++;
 	return DFI_OK;
+}
+
+/* A command's commit: the state kept, and counted. */
+static dfi_err
+commit_state_ex(dfi_sim *s, bool write_image)
+{
+	dfi_err e = sim_keep_state(s, write_image);
+	if (e == DFI_OK)
+		s->stats.commits++;
+	return e;
 }
 
 static dfi_err

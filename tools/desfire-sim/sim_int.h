@@ -189,6 +189,11 @@ dfi_err sim_image_save(const char *path, const struct sim_card *c, bool do_fsync
 /* sim_forge.c: lets the test hook (sim_forge.h) rewrite an answer. */
 void sim_forge_apply(dfi_sim *s, uint8_t cmd, struct sim_resp *r, uint8_t *st);
 
+/* sim.c: encodes the card, writes the image (when write_image and the
+ * simulator has one) and keeps the encoding as the state an insertion
+ * reloads; on failure the kept state is unchanged. */
+dfi_err sim_keep_state(dfi_sim *s, bool write_image);
+
 /* sim_rng.c */
 void sim_rng_init(struct sim_rng *r, bool seeded, uint64_t seed);
 dfi_err sim_rng_bytes(struct sim_rng *r, uint8_t *out, size_t len);

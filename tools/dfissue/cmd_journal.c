@@ -106,34 +106,6 @@ j_init(int argc, char **argv)
 
 /* ---- shared helpers ---------------------------------------------------------------- */
 
-static char *
-read_file(const char *path, size_t *len, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(max + 1);
-	size_t n = b ? fread(b, 1, max + 1, f) : 0;
-	int bad = b == NULL || ferror(f) || n > max;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
-static void
-fmt_time(int64_t t, char *b, size_t cap)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(b, cap, "%" PRId64, t);
-}
-
 static void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 {
@@ -250,7 +222,7 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	(void)ctx;
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-	fmt_time(r->time, t, sizeof(t));
+	cli_utc_time(r->time, 'T', t, sizeof(t));
 	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
 	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
@@ -271,7 +243,7 @@ j_verify(int argc, char **argv)
 		return DFI_EXIT_USAGE;
 	}
 	size_t pl, ll = 0;
-	char *pem = read_file(pubkey, &pl, 1 << 16), *ls = NULL;
+	char *pem = cli_read_file(pubkey, 1 << 16, &pl), *ls = NULL;
 	if (pem == NULL) {
 		cli_errorf("journal verify: cannot read public key '%s'", pubkey);
 		return DFI_EXIT_FAIL;
@@ -283,7 +255,7 @@ j_verify(int argc, char **argv)
 		cli_errorf("journal verify: '%s' is not an Ed25519 or ECDSA P-256 public key in PEM", pubkey);
 		return DFI_EXIT_FAIL;
 	}
-	if (last_seen != NULL && (ls = read_file(last_seen, &ll, DFI_J_NOTE_MAX)) == NULL) {
+	if (last_seen != NULL && (ls = cli_read_file(last_seen, DFI_J_NOTE_MAX, &ll)) == NULL) {
 		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
 		dfi_jpubkey_free(pk);
 		return DFI_EXIT_FAIL;
@@ -446,7 +418,7 @@ change_json(const struct change *c)
 	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
 	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
@@ -470,7 +442,7 @@ print_change(const struct change *c)
 {
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
@@ -565,7 +537,7 @@ next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t u
 		if (r->type != t || !event_wanted(r, uid, uidlen))
 			continue;
 		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
-		fmt_time(r->time, tm, 32);
+		cli_utc_time(r->time, 'T', tm, 32);
 		(*i)++;
 		return r;
 	}
@@ -676,7 +648,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			json_array_append_new(recs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq",
 							(json_int_t)s.rec[i].seq, "time", t, "quarantined_lines",
 							(json_int_t)s.rec[i].q_lines, "quarantined_bytes",
@@ -733,7 +705,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 			       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
 			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
@@ -834,18 +806,8 @@ cmd_journal(int argc, char **argv)
 		usage(stderr);
 		return DFI_EXIT_USAGE;
 	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = { { "init", j_init }, { "recover", j_recover }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
-		{ "checkpoint", j_checkpoint } };
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].fn(argc - 1, argv + 1);
-	cli_errorf("journal: unknown command '%s' (try 'dfissue journal --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
+		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+		{ "checkpoint", j_checkpoint }, { NULL, NULL } };
+	return cli_subcommand("journal", argc, argv, usage, sub);
 }
