@@ -492,6 +492,8 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		(void)reload_state(s);
 		st = 0xEE;
 	}
+	if (s->forge != NULL && cd != NULL)
+		sim_forge_apply(s, cd->code, r, &st);
 	if (st == ST_MORE) {
 		if (r->len)
 			memcpy(out, r->data, r->len);
