@@ -32,7 +32,9 @@
 # key rotation (docs/OPERATIONS.md).
 #
 # Token label: dfissue-dev (URI pkcs11:token=dfissue-dev). Keys (secret keys
-# are sensitive, non-extractable token objects):
+# are sensitive, non-extractable token objects with only their derivation
+# path's usages, no DECRYPT/SIGN/VERIFY/WRAP/UNWRAP; the journal key pair
+# signs and verifies only: tests/hsm/test_hsm_keyattrs checks them):
 #   an10922-master         AES-128 00112233445566778899AABBCCDDEEFF
 #                          (NXP AN10922 section 2.2.1 example master key)
 #   picc-master            AES-128 404142434445464748494A4B4C4D4E4F

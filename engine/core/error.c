@@ -36,7 +36,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_HSM_NOT_LOGGED_IN, "not logged in to the token: check the PIN source and retry"),
 	E(DFI_E_HSM_KEY_NOT_FOUND, "no key matches the URI: check label/id with 'dfissue key list'"),
 	E(DFI_E_HSM_KEY_AMBIGUOUS, "the URI matches more than one key: add id= or object= to select one"),
-	E(DFI_E_HSM_KEY_INSECURE, "master key is extractable or not sensitive: refused (--allow-insecure-keys only for throwaway test tokens)"),
+	E(DFI_E_HSM_KEY_INSECURE, "key is extractable or not sensitive (or, a journal key, was once): refused (--allow-insecure-keys only for throwaway test tokens)"),
 	E(DFI_E_HSM_KEY_TYPE, "key has the wrong type or usage for this operation: check it with 'dfissue key list'"),
 	E(DFI_E_HSM_MECHANISM, "the token does not support a required mechanism: see SECURITY.md for the mechanisms dfissue needs"),
 	E(DFI_E_HSM_DEVICE, "HSM device error, token removed or session lost: check the HSM and retry"),

@@ -80,7 +80,7 @@ struct dfi_hsm {
 	int protected_path;
 	int login_required;
 
-	char detail[160]; /* under mu */
+	char detail[320]; /* under mu */
 
 	/* Login generation: bumped at each re-login, since a token may have
 	 * invalidated object handles while logged out (SoftHSM2 does). */

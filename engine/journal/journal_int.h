@@ -14,6 +14,12 @@ dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, siz
 
 int dfi_origin_valid(const char *origin);
 
+/* dfi_note_open, and on a refusal one line in why saying what is wrong
+ * with the note's signatures (a foreign line, a high s, a bad signature);
+ * why may be NULL. */
+dfi_err jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp,
+    char *why, size_t cap);
+
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "
 #define JCP_PREFIX_LEN 11
@@ -86,6 +92,10 @@ struct jwalk {
 	/* state */
 	dfi_merkle tree;
 	uint64_t lines, nrec, ncp, covered;
+	uint64_t cp_lines;            /* checkpoint lines seen (their ordinal) */
+	uint64_t chain_ref;           /* records before the last checkpoint line */
+	int key_mismatch;             /* the genesis names another key than pub */
+	uint64_t refused_upto;        /* records before the last refused checkpoint line */
 	uint64_t good_cp_end;         /* file offset after the last valid checkpoint */
 	uint64_t last_cp_line_end;    /* after the last complete checkpoint-looking line */
 	uint64_t first_bad_off;       /* offset of the first structural finding */

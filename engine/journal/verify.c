@@ -266,6 +266,7 @@ struct pctx {
 	uint64_t n, cap, covered;
 	uint64_t seq;
 	struct dfi_jproof *p;
+	dfi_merkle tree;     /* over the leaves so far: a checkpoint must match it */
 	int found;
 	dfi_err err;
 	char line[DFI_J_LINE_MAX + 1];
@@ -283,8 +284,14 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		uint8_t note[DFI_J_NOTE_MAX];
 		size_t nl;
 		dfi_checkpoint cp;
+		uint8_t root[DFI_HASH_LEN];
+		dfi_merkle_root(&c->tree, root);
+		/* Only a checkpoint over exactly these records: a proof against
+		 * any other root (a record changed after it was signed) would
+		 * not verify, yet be printed as the proof. */
 		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
-		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n) {
+		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n &&
+		    memcmp(cp.root, root, DFI_HASH_LEN) == 0) {
 			c->covered = c->n;
 			memcpy(c->p->note, note, nl);
 			c->p->note_len = nl;
@@ -302,6 +309,7 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		c->cap = nc;
 	}
 	dfi_merkle_leaf_hash(line, len, c->leaves[c->n]);
+	(void)dfi_merkle_push(&c->tree, c->leaves[c->n]); /* fails only at 2^64 leaves */
 	if (c->n == c->seq) {
 		memcpy(c->p->line, line, len);
 		c->p->line[len] = '\0';
@@ -325,6 +333,7 @@ dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p)
 	memset(&c, 0, sizeof(c));
 	c.seq = seq;
 	c.p = p;
+	dfi_merkle_init(&c.tree);
 	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, pline, &c);
 	close(fd);
 	if (e == DFI_OK)

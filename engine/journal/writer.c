@@ -342,6 +342,11 @@ quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *
 	io->close(io->ctx, fd);
 	if (e == DFI_OK)
 		e = fsync_fd(io, qd);
+	/* The journal still holds the whole tail (it is cut only below): a
+	 * partial copy left behind would be recorded by the next open as a
+	 * second recovery of the same bytes. */
+	if (e != DFI_OK)
+		(void)unlinkat(qd, name, 0);
 	io->close(io->ctx, qd);
 	if (e == DFI_OK && (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 ||
 	    io->fdatasync(io->ctx, j->fd) != 0))

@@ -196,7 +196,9 @@ typedef struct dfi_checkpoint {
 	uint64_t prev_size;
 } dfi_checkpoint;
 
-/* Signs a checkpoint as a signed note with key name = origin. */
+/* Signs a checkpoint as a signed note with key name = origin: one
+ * signature line; an ECDSA P-256 signature in its low-s form (s <= n/2,
+ * s -> n - s when the signer gave the other one). */
 dfi_err dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap,
     size_t *len);
 /* The same with the key ID already known (dfi_jpubkey_key_id): what the
@@ -206,7 +208,10 @@ dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t key_i
 /* Parses a signed checkpoint note and, when key is not NULL, verifies the
  * signature by key (key name = the checkpoint's origin). Returns
  * DFI_E_JOURNAL_FORMAT on a malformed note, DFI_E_JOURNAL_SIGNATURE when no
- * valid signature by key is present. */
+ * valid signature by key is present. The note must carry exactly one
+ * signature line, the journal key's (key name = origin; with key, its key
+ * ID): any other line is DFI_E_JOURNAL_SIGNATURE, with or without key. With
+ * key, a high-s ECDSA signature (s > n/2) is DFI_E_JOURNAL_SIGNATURE. */
 dfi_err dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key,
     dfi_checkpoint *cp);
 

@@ -34,36 +34,13 @@ finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 	}
 }
 
-static int
-no_sync(void *ctx, int fd)
-{
-	(void)ctx;
-	(void)fd;
-	return 0;
-}
-
 /* A journal of NCP - 2 intents, one checkpoint each (with the genesis
  * checkpoint: NCP - 1). Returns the journal file's path. */
 static char *
 make_journal(char **dir)
 {
-	struct dfi_journal_io io = *dfi_journal_io_posix();
-	io.fdatasync = no_sync;
-	io.fsync = no_sync;
-	struct dfi_journal_opts o = { .station = "t", .io = &io };
-	dfi_journal *j;
-	*dir = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(*dir, "test.example/sigpool", g_signer, &o), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&j, *dir, g_signer, &o, NULL), DFI_OK);
-	for (unsigned i = 0; i < NCP - 2; i++) {
-		char uid[16];
-		snprintf(uid, sizeof(uid), "04%012X", i);
-		dfi_jrec r = jt_intent(uid, 0x000001, 1, 0, 1);
-		ck_assert_int_eq(dfi_journal_intent(j, &r, NULL), DFI_OK);
-	}
-	dfi_journal_close(j);
-	char *path = malloc(strlen(*dir) + 32);
-	sprintf(path, "%s/%s", *dir, DFI_JOURNAL_FILE);
+	char *path = jt_journal_of_intents(g_signer, "test.example/sigpool", NCP - 2, dir);
+	ck_assert_ptr_nonnull(path);
 	return path;
 }
 

@@ -77,7 +77,7 @@ hsm_error(const char *what, dfi_err e, const char *detail)
 int
 cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 {
-	char detail[200];
+	char detail[400];
 	dfi_hsm_last_detail(h, detail, sizeof(detail));
 	return hsm_error(what, e, detail);
 }
