@@ -21,7 +21,11 @@
 
 #define SIGPOOL_MAX_THREADS 8
 /* Notes the reader may hold ahead of the walk (memory stays bounded by
- * this, not by the journal: about 250 bytes each). */
+ * this, not by the journal: about 250 bytes each). The jobs live in a ring
+ * of this many slots: job i (a count from the start of the scan) is in
+ * slot i % SIGPOOL_AHEAD while cursor <= i < n, and the reader never runs
+ * more than SIGPOOL_AHEAD jobs ahead of the walk's cursor, so a slot is
+ * reused only once the walk has taken (and freed) its note. */
 #define SIGPOOL_AHEAD 4096
 
 struct job {
@@ -35,10 +39,10 @@ struct job {
 struct jsigpool {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;            /* a job queued or verified, the reader done, stop */
-	struct job *jobs;
-	size_t n, cap;
+	struct job *ring;             /* SIGPOOL_AHEAD slots, allocated with the first job */
+	size_t n;                     /* jobs queued so far (a count, not a slot) */
 	size_t next;                  /* next job for a verifier */
-	size_t cursor;                /* the walk's position in jobs */
+	size_t cursor;                /* the walk's position: jobs before it are taken */
 	int reading_done, stop;
 	const struct dfi_journal_io *io;
 	int fd;
@@ -49,6 +53,13 @@ struct jsigpool {
 	unsigned nworkers;
 	int reader_started;
 };
+
+/* Job i's slot (cursor <= i < n). */
+static struct job *
+job_at(jsigpool *p, size_t i)
+{
+	return &p->ring[i % SIGPOOL_AHEAD];
+}
 
 static int
 reader_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
@@ -74,18 +85,15 @@ reader_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		free(copy);
 		return 1;
 	}
-	if (p->n == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 1024;
-		struct job *nj = realloc(p->jobs, nc * sizeof(*nj));
-		if (nj == NULL) {
+	if (p->ring == NULL) {
+		p->ring = calloc(SIGPOOL_AHEAD, sizeof(*p->ring));
+		if (p->ring == NULL) {
 			pthread_mutex_unlock(&p->mu);
 			free(copy);
 			return 0;
 		}
-		p->jobs = nj;
-		p->cap = nc;
 	}
-	p->jobs[p->n++] = (struct job){ .off = off, .note = copy, .nlen = nlen };
+	*job_at(p, p->n++) = (struct job){ .off = off, .note = copy, .nlen = nlen };
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return 0;
@@ -116,17 +124,19 @@ worker_run(void *arg)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop || p->next >= p->n)
 			break;
-		size_t i = p->next++;
-		/* The note's buffer does not move (only the job array does). */
-		const uint8_t *note = p->jobs[i].note;
-		size_t nlen = p->jobs[i].nlen;
-		p->jobs[i].state = 1;
+		/* The slot is not reused while the job is being verified: the
+		 * walk takes it only once it is verified (state 2), and the reader
+		 * reuses it only after the walk took it. */
+		struct job *j = job_at(p, p->next++);
+		const uint8_t *note = j->note;
+		size_t nlen = j->nlen;
+		j->state = 1;
 		pthread_mutex_unlock(&p->mu);
 		dfi_checkpoint cp;
 		int ok = dfi_note_open(note, nlen, p->pub, &cp) == DFI_OK;
 		pthread_mutex_lock(&p->mu);
-		p->jobs[i].ok = ok;
-		p->jobs[i].state = 2;
+		j->ok = ok;
+		j->state = 2;
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -198,21 +208,21 @@ jsigpool_note_open(jsigpool *p, uint64_t off, const uint8_t *note, size_t nlen,
 		for (;;) {
 			/* Lines before this one that the walk did not take as
 			 * checkpoints: their notes are of no further use. */
-			while (p->cursor < p->n && p->jobs[p->cursor].off < off &&
-			    p->jobs[p->cursor].state == 2) {
-				free(p->jobs[p->cursor].note);
-				p->jobs[p->cursor].note = NULL;
+			while (p->cursor < p->n && job_at(p, p->cursor)->off < off &&
+			    job_at(p, p->cursor)->state == 2) {
+				free(job_at(p, p->cursor)->note);
+				job_at(p, p->cursor)->note = NULL;
 				p->cursor++;
 				pthread_cond_broadcast(&p->cv); /* room for the reader */
 			}
-			if (p->cursor < p->n && p->jobs[p->cursor].off < off) {
+			if (p->cursor < p->n && job_at(p, p->cursor)->off < off) {
 				pthread_cond_wait(&p->cv, &p->mu); /* still being verified */
 				continue;
 			}
-			if (p->cursor < p->n && p->jobs[p->cursor].off > off)
+			if (p->cursor < p->n && job_at(p, p->cursor)->off > off)
 				break; /* the reader never saw this line */
 			if (p->cursor < p->n) {
-				struct job *j = &p->jobs[p->cursor];
+				struct job *j = job_at(p, p->cursor);
 				if (j->state != 2) {
 					pthread_cond_wait(&p->cv, &p->mu);
 					continue;
@@ -250,9 +260,9 @@ jsigpool_free(jsigpool *p)
 		pthread_join(p->reader, NULL);
 	for (unsigned i = 0; i < p->nworkers; i++)
 		pthread_join(p->workers[i], NULL);
-	for (size_t i = 0; i < p->n; i++)
-		free(p->jobs[i].note);
-	free(p->jobs);
+	for (size_t i = p->cursor; i < p->n; i++)
+		free(job_at(p, i)->note);
+	free(p->ring);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

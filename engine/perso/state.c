@@ -14,7 +14,7 @@ slot(struct tap *tp, int app, uint8_t keyno)
 }
 
 static const dfi_cardkey *
-target_of(struct tap *tp, int app, uint8_t keyno)
+target_of(const struct tap *tp, int app, uint8_t keyno)
 {
 	return app < 0 ? tp->picc_target : tp->apps[app].target[keyno];
 }
@@ -28,6 +28,23 @@ add_cand(const dfi_cardkey **c, size_t *n, const dfi_cardkey *k)
 		if (c[i] == k)
 			return;
 	c[(*n)++] = k;
+}
+
+/* 1 when the registry (the journal's index) records slot (aid, keyno)
+ * as changed to the profile's target: its version and generation. */
+static int
+journal_says_target(const struct tap *tp, int app, uint32_t aid, uint8_t keyno)
+{
+	const struct perso_role *r = perso_role(tp->p, app, keyno);
+	if (r == NULL || target_of(tp, app, keyno) == NULL)
+		return 0;
+	for (size_t i = 0; i < tp->nrslots; i++) {
+		const struct reg_slot *rs = &tp->rslots[i];
+		if (rs->aid == aid && rs->keyno == keyno)
+			return rs->state == DFI_REG_SLOT_CHANGED && rs->version == r->pk->version &&
+			    rs->generation == r->pk->generation;
+	}
+	return 0;
 }
 
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
@@ -49,13 +66,33 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	uint8_t v;
 	dfi_err e;
 
+	oi = perso_find_intent(tp, aid, keyno);
+	/* The journal says the slot holds its target (a committed change to
+	 * this version and generation, nothing open): the authentication that
+	 * must prove it comes first and GetKeyVersion is not needed. A refusal
+	 * falls back to the full resolution below. */
+	if (oi == NULL && journal_says_target(tp, app, aid, keyno)) {
+		int ok;
+		e = perso_try_auth(tp, aid, keyno, target, &ok);
+		if (e != DFI_OK)
+			return e;
+		if (ok) {
+			const struct perso_role *r = perso_role(tp->p, app, keyno);
+			ks->version = dfi_cardkey_version(target);
+			ks->cur = target;
+			ks->confirmed = 1;
+			ks->at_target = 1;
+			if (r != NULL && r->nprev > 0)
+				tp->slots_target++;
+			return DFI_OK;
+		}
+	}
 	e = perso_select(tp, aid);
 	if (e == DFI_OK)
 		e = dfi_desfire_get_key_version(tp->d, keyno, &v);
 	if (e != DFI_OK)
 		return e;
 	ks->version = v;
-	oi = perso_find_intent(tp, aid, keyno);
 	if (oi != NULL) {
 		e = perso_intent_key(tp, &oi->rec, app, &newk);
 		if (e != DFI_OK)
@@ -234,22 +271,39 @@ conflict:
 	}
 	for (size_t k = 0; k < a->nkeys; k++)
 		any_target |= as->keys[a->keys[k].number].at_target;
-	/* Keys change only after every file is filled: a key at its target
-	 * proves the contents were written. Otherwise compare them. */
+	/* Every file is compared now, before anything is sent, and a match
+	 * proves it for this tap: within a tap only the engine talks to the
+	 * card, so the verification does not read it again. (A file is not
+	 * taken as proven by an earlier tap, even when every key of its
+	 * application is at its target: a tap torn before the application's
+	 * final key settings leaves it with free create/delete, and a file
+	 * deleted and made again with other content shows the same settings.) */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
 		int same;
 		if (!as->file_exists[pf->number])
 			continue;
+		e = perso_file_compare(tp, i, (int)f, &same, &have);
 		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
+			/* A key at its target (or the value, given at creation):
+			 * the content is not written again; a difference is the
+			 * verification's to name. */
+			if (e == DFI_E_CARD_CONFLICT) {
+				tp->res->detail[0] = '\0';
+				e = DFI_OK;
+				same = 0;
+			}
+			if (e != DFI_OK)
+				return e;
 			as->content_ok[f] = 1;
+			as->content_proven[f] = same;
 			continue;
 		}
-		e = perso_file_compare(tp, i, (int)f, &same, &have);
 		if (e != DFI_OK)
 			return e;
 		as->content_ok[f] = same;
+		as->content_proven[f] = same;
 		as->have_records[f] = have;
 	}
 	return DFI_OK;

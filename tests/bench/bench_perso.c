@@ -316,6 +316,7 @@ perso_new(struct env *e, dfi_journal *j)
  * timing model's charge. */
 struct traced {
 	uint8_t phase, cla, ins;
+	int arg;      /* the command's first data byte (key or file number), -1 none */
 	uint32_t us;
 };
 
@@ -346,7 +347,7 @@ ck_transmit(void *ctx, const uint8_t *c, size_t cl, uint8_t *r, size_t rcap, siz
 	k->ph_apdus[ph]++;
 	k->ph_us[ph] += s1.modeled_us - s0.modeled_us;
 	if (k->ntr < TRACE_MAX)
-		k->tr[k->ntr++] = (struct traced){ (uint8_t)ph, c[0], c[1],
+		k->tr[k->ntr++] = (struct traced){ (uint8_t)ph, c[0], c[1], cl > 5 ? c[5] : -1,
 			(uint32_t)(s1.modeled_us - s0.modeled_us) };
 	return e;
 }
@@ -471,12 +472,24 @@ min_sequence(const struct clocked *k, uint64_t *n, uint64_t *us)
 		}
 }
 
+static const char *
+arg_hex(int arg, char buf[4])
+{
+	if (arg < 0)
+		return "";
+	snprintf(buf, 4, "%02X", (unsigned)arg & 0xFFu);
+	return buf;
+}
+
 static void
 print_trace(const struct clocked *k)
 {
+	char a[4];
+
 	for (size_t i = 0; i < k->ntr; i++)
-		fprintf(stderr, "  apdu %3zu  %-14s %02X %02X  %5u us\n", i + 1,
-		    phase_names[k->tr[i].phase], k->tr[i].cla, k->tr[i].ins, k->tr[i].us);
+		fprintf(stderr, "  apdu %3zu  %-14s %02X %02X %-2s  %5u us\n", i + 1,
+		    phase_names[k->tr[i].phase], k->tr[i].cla, k->tr[i].ins, arg_hex(k->tr[i].arg, a),
+		    k->tr[i].us);
 }
 
 static void
@@ -787,7 +800,7 @@ struct tear_cost {
  * (at most 3). 0 when the card ended done and the tear fired. */
 static int
 tear_case(struct env *e, dfi_perso *p, uint32_t id, unsigned n, enum dfi_sim_tear_mode m,
-    struct tear_cost *out)
+    struct tear_cost *out, int trace)
 {
 	struct card c;
 	struct dfi_perso_result res;
@@ -824,6 +837,8 @@ out:
 	dfi_sim_stats(c.sim, &ss);
 	out->apdus = ss.apdus;
 	out->modeled_us = ss.modeled_us;
+	if (trace)
+		print_trace(c.clk);
 	card_free(&c);
 	return ok;
 }
@@ -849,6 +864,8 @@ part_tear(struct env *e, unsigned stride)
 	dfi_perso *p = perso_new(e, j);
 	struct tear_cost clean, tc, worst_a = { 0 }, worst_t = { 0 }, worst_w = { 0 };
 	char at_a[64] = "", at_t[64] = "", at_w[64] = "";
+	unsigned worst_n = 0;
+	enum dfi_sim_tear_mode worst_m = DFI_SIM_TEAR_BEFORE;
 	uint32_t id = 0;
 	int fails = 0;
 	unsigned cases = 0, extra_taps = 0;
@@ -858,11 +875,11 @@ part_tear(struct env *e, unsigned stride)
 	size_t nx[2] = { 0, 0 };
 
 	/* Warm-up, then the clean reference (median of 5 wall times). */
-	if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+	if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean, 0) != 0)
 		fails++;
 	double walls[5];
 	for (int i = 0; i < 5; i++) {
-		if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+		if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean, 0) != 0)
 			fails++;
 		walls[i] = clean.wall;
 	}
@@ -884,7 +901,7 @@ part_tear(struct env *e, unsigned stride)
 	for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
 		for (unsigned n = 1; n <= c; n += stride) {
 			const char *mn = m == DFI_SIM_TEAR_BEFORE ? "before" : "after";
-			int r = tear_case(e, p, id++, n, (enum dfi_sim_tear_mode)m, &tc);
+			int r = tear_case(e, p, id++, n, (enum dfi_sim_tear_mode)m, &tc, 0);
 			cases++;
 			if (r < 0) {
 				fails++;
@@ -900,6 +917,8 @@ part_tear(struct env *e, unsigned stride)
 			xm_of[mi][nx[mi]++] = xm;
 			if (tc.apdus > worst_a.apdus) {
 				worst_a = tc;
+				worst_n = n;
+				worst_m = (enum dfi_sim_tear_mode)m;
 				snprintf(at_a, sizeof(at_a), "tear at APDU %u, %s", n, mn);
 			}
 			if (tc.modeled_us > worst_t.modeled_us) {
@@ -935,6 +954,13 @@ part_tear(struct env *e, unsigned stride)
 		row("tear", fig, "worst +%.0f APDUs, +%.0f ms card time; median +%.0f APDUs, "
 		    "+%.0f ms (%zu cases)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
 		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k]);
+	}
+	/* --trace: the worst case again, its APDUs (torn tap, then the
+	 * recovery tap) on stderr. */
+	if (trace_apdus && worst_n > 0) {
+		fprintf(stderr, "tear at APDU %u, %s, then the recovery tap:\n", worst_n,
+		    worst_m == DFI_SIM_TEAR_BEFORE ? "before" : "after");
+		fails += tear_case(e, p, id++, worst_n, worst_m, &tc, 1) < 0;
 	}
 	for (int k = 0; k < 2; k++) {
 		free(xa_of[k]);
@@ -1056,7 +1082,8 @@ usage(FILE *f)
 	    "                   [--tear-stride S] [--pcsc PREFIX] [--hsm-dir DIR] [--dir DIR] [--tag T] [-v]\n"
 	    "                   [--fsync-delay-ms MS]  (added to every journal fdatasync: a slower disk)\n"
 	    "                   [--start-at EPOCH]     (pcsc: begin the timed cards at this time)\n"
-	    "                   [--trace]              (zero/datasheet: the first card's APDUs on stderr)\n"
+	    "                   [--trace]              (zero/datasheet: the first card's APDUs on stderr;\n"
+	    "                                           tear: the worst case's)\n"
 	    "  parts: zero,datasheet,scale,tear,mem,pcsc (default zero,datasheet,scale,tear)\n");
 }
 
