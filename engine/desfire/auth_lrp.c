@@ -18,7 +18,7 @@
  */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 /* SV of the LRP session key (AN12343; EV3/NTAG 424 DNA data sheets). */
 static void

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 #define OPT_KNOWN (DFI_DF_SDM_UID | DFI_DF_SDM_CTR | DFI_DF_SDM_CTR_LIMIT | DFI_DF_SDM_ENC | \
 	DFI_DF_SDM_ASCII)

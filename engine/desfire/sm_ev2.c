@@ -10,7 +10,7 @@
  * enciphered or deciphered, both ways, from the authentication on. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static dfi_err
 mact(dfi_desfire *d, const uint8_t *msg, size_t len, uint8_t out[8])

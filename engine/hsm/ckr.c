@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 dfi_err
 dfi_hsm_ckr(CK_RV rv)

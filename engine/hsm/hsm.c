@@ -10,7 +10,7 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 static void
 cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
@@ -168,8 +168,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			e = DFI_E_HSM_PIN_LOCKED;
 		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
-			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len);
-			if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
+			char why[160];
+			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
+			if (e != DFI_OK && e != DFI_E_HSM_PIN_REQUIRED && why[0] != '\0') {
+				dfi_hsm_set_detail(h, "%s", why);
+				e = DFI_E_HSM_PIN_REQUIRED;
+			} else if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
 				dfi_hsm_set_detail(h, "cannot read PIN file '%s'", cfg->pin_file);
 				e = DFI_E_HSM_PIN_REQUIRED;
 			} else if (e == DFI_E_HSM_PIN_REQUIRED) {

@@ -9,7 +9,7 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
 #include "core/nelem.h"
 

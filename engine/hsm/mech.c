@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/nelem.h"
 
 static const struct {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/nelem.h"
 
 struct kat {

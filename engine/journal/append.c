@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 #include "writer_int.h"
 
 static dfi_err

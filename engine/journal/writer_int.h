@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 struct dfi_journal {
 	const struct dfi_journal_io *io;

@@ -407,15 +407,6 @@ app_on_card(const struct tap *tp, uint32_t aid)
 	return 0;
 }
 
-static int
-profile_app(const struct tap *tp, uint32_t aid)
-{
-	for (size_t i = 0; i < tp->p->spec->napps; i++)
-		if (perso_aid(tp->p->spec->apps[i].aid) == aid)
-			return (int)i;
-	return -1;
-}
-
 /* Does the card show less than the journal recorded? A slot the journal
  * says was changed must not hold the key cards arrive with, and its
  * application must exist. 1 with why filled, 0 when the card is consistent
@@ -441,7 +432,7 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			    s->keyno);
 			return 1;
 		}
-		int a = profile_app(tp, s->aid);
+		int a = perso_app_index(tp, s->aid);
 		if (a < 0 || s->keyno >= DFI_PROFILE_MAX_KEYS || !tp->apps[a].exists)
 			continue;
 		const struct key_state *ks = &tp->apps[a].keys[s->keyno];

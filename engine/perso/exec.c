@@ -28,6 +28,10 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	memcpy(rec->key_objid, r->objid, r->objid_len);
 	rec->key_objid_len = r->objid_len;
 	rec->key_gen = r->pk->generation;
+	/* Rotation: the generation the slot leaves, when it is one of the
+	 * profile's (docs/JOURNAL.md, old_key_gen). */
+	rec->has_old_gen = perso_key_generation(tp, app, keyno,
+	    app < 0 ? tp->picc.cur : tp->apps[app].keys[keyno].cur, &rec->old_key_gen);
 	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }
@@ -341,6 +345,11 @@ write_content(struct tap *tp, int i, int fi)
 	dfi_err e = perso_file_auth(tp, i, f, 1, &mode);
 	if (e != DFI_OK)
 		return e;
+	/* The answers of this session prove what the card wrote: a record file
+	 * made on this tap holds exactly what is written now. */
+	int proven = perso_proven(tp, mode) &&
+	    (f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP ||
+	    (as->file_created[f->number] && as->have_records[fi] == 0));
 	switch (f->type) {
 	case DFI_DF_FILE_STD:
 	case DFI_DF_FILE_BACKUP: {
@@ -368,8 +377,10 @@ write_content(struct tap *tp, int i, int fi)
 	case DFI_DF_FILE_VALUE:
 		break;
 	}
-	if (e == DFI_OK)
+	if (e == DFI_OK) {
 		as->content_ok[fi] = 1;
+		as->content_proven[fi] = proven;
+	}
 	return e;
 }
 

@@ -78,14 +78,66 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 	return DFI_OK;
 }
 
+/* "previous": the older generations a card may still hold in this slot,
+ * each {base_key, version, generation}. A generation is older than the
+ * key's and named once; its version differs from the key's so that
+ * GetKeyVersion tells a rotated slot from one still to rotate. */
+static dfi_err
+parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile_key *k)
+{
+	static const char *const members[] = { "base_key", "version", "generation", NULL };
+	dfi_err e = pv_want_array(c, arr, path, 1, DFI_PROFILE_MAX_PREVIOUS);
+	if (e != DFI_OK)
+		return e;
+	size_t n = json_array_size(arr);
+	struct dfi_profile_prev *pr = dfi_profile_alloc(c->p, n * sizeof(*pr));
+	if (pr == NULL)
+		return pv_nomem();
+	for (size_t i = 0; i < n; i++) {
+		char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+		json_t *v = json_array_get(arr, i);
+		long long x;
+		pv_join_idx(p, path, i);
+		if ((e = pv_want_object(c, v, p)) != DFI_OK ||
+		    (e = pv_check_members(c, v, p, members, "a previous generation")) != DFI_OK)
+			return e;
+		pv_join(q, p, "base_key");
+		if ((e = pv_get_owned_string(c, v, p, "base_key", 1, URI_MAX_LEN,
+			 &pr[i].base_key)) != DFI_OK ||
+		    (e = pv_check_uri(c, pr[i].base_key, q)) != DFI_OK)
+			return e;
+		if ((e = pv_get_int(c, v, p, "version", 1, 0, 255, 0, &x)) != DFI_OK)
+			return e;
+		pr[i].version = (uint8_t)x;
+		pv_join(q, p, "version");
+		if (pr[i].version == k->version)
+			return verr(c, q, "must differ from the key's version %u: the version tells "
+					  "a rotated key from one still to rotate", k->version);
+		if ((e = pv_get_int(c, v, p, "generation", 1, 0, 65535, 0, &x)) != DFI_OK)
+			return e;
+		pr[i].generation = (uint32_t)x;
+		pv_join(q, p, "generation");
+		if (pr[i].generation >= k->generation)
+			return verr(c, q, "must be older than the key's generation %u (got %u)",
+			    (unsigned)k->generation, (unsigned)pr[i].generation);
+		for (size_t j = 0; j < i; j++)
+			if (pr[j].generation == pr[i].generation)
+				return verr(c, q, "generation %u is named twice",
+				    (unsigned)pr[i].generation);
+	}
+	k->previous = pr;
+	k->nprevious = n;
+	return DFI_OK;
+}
+
 static dfi_err
 parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype type,
     uint8_t number, struct dfi_profile_key *k)
 {
 	static const char *const picc_members[] = { "type", "base_key", "version", "generation",
-		"diversification", NULL };
+		"diversification", "previous", NULL };
 	static const char *const app_members[] = { "base_key", "version", "generation",
-		"diversification", NULL };
+		"diversification", "previous", NULL };
 	dfi_err e;
 	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
 	    (e = pv_check_members(c, v, path, is_picc ? picc_members : app_members,
@@ -114,7 +166,12 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype 
 	if ((e = pv_member(c, v, path, "diversification", 1, &d)) != DFI_OK)
 		return e;
 	pv_join(p, path, "diversification");
-	return parse_div(c, d, p, is_picc, k);
+	if ((e = parse_div(c, d, p, is_picc, k)) != DFI_OK)
+		return e;
+	if ((e = pv_member(c, v, path, "previous", 0, &d)) != DFI_OK || d == NULL)
+		return e;
+	pv_join(p, path, "previous");
+	return parse_previous(c, d, p, k);
 }
 
 /* Key settings: an integer 0..255 or an object of named flags. */
@@ -617,7 +674,14 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 				  "and \"base_key\" with \"diversification\" (a key per card)");
 	if (has_base) {
 		t->kind = DFI_TRANSPORT_DIVERSIFIED;
-		return parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key);
+		if ((e = parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
+			return e;
+		if (t->key.nprevious > 0) {
+			pv_join(p, path, "previous");
+			return verr(c, p, "a transport key has no generations to rotate from: name "
+					  "older PICC keys in picc.key.previous");
+		}
+		return DFI_OK;
 	}
 	t->kind = DFI_TRANSPORT_STATIC;
 	if ((e = pv_check_members(c, v, path, static_members, "a static transport key")) != DFI_OK ||

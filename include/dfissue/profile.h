@@ -86,6 +86,17 @@ struct dfi_profile_segment {
 	enum dfi_field_format fmt; /* DFI_SEG_FIELD */
 };
 
+/* A generation of a key slot that an issued card may still hold (docs/
+ * PROFILE.md, "previous"): same type and diversification recipe as the key
+ * it belongs to, another base key, version and (older) generation. */
+struct dfi_profile_prev {
+	const char *base_key;  /* "pkcs11:" URI of the older base key */
+	uint8_t version;       /* the key version that generation gave the card */
+	uint32_t generation;   /* < the key's generation */
+};
+
+#define DFI_PROFILE_MAX_PREVIOUS 8
+
 struct dfi_profile_key {
 	uint8_t number;        /* 0: the application's (or the PICC's) master key */
 	dfi_keytype type;
@@ -95,6 +106,10 @@ struct dfi_profile_key {
 	/* AN10922 diversification input recipe; contains DFI_SEG_UID. */
 	const struct dfi_profile_segment *div;
 	size_t ndiv;
+	/* Older generations this key replaces (rotation), newest first as the
+	 * profile lists them; none on a profile for blank cards. */
+	const struct dfi_profile_prev *previous;
+	size_t nprevious;
 };
 
 /* The flags of a key settings byte, as the profile spelled them. */

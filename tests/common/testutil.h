@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,20 @@ dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
 	return n;
 }
 #define HEX(buf, hex) dfi_test_hex((hex), (buf), sizeof(buf))
+
+/* Reads the file at path into buf (cap bytes, the last kept for a NUL
+ * that ends what was read), failing the test when it cannot be opened;
+ * returns the number of bytes read. */
+static inline size_t
+dfi_test_read_file(const char *path, void *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	((char *)buf)[n] = '\0';
+	return n;
+}
 
 /* Asserts len bytes at p equal the hex string. */
 #define ck_assert_hex_eq(p, len, hex)                                            \
@@ -58,6 +73,13 @@ dfi_run_suite(Suite *s)
 	return dfi_run_suite_in(s, 0);
 }
 
+/* A check loop test: runs n times, with _i from 0 to n - 1 (one table
+ * entry each). */
+struct dfi_test_loop {
+	const TTest *test;
+	int n;
+};
+
 /* How a program's one test case runs. Zero is check's default for each
  * member, so a designated initializer names only what differs. */
 struct dfi_test_case {
@@ -65,6 +87,9 @@ struct dfi_test_case {
 	int once;       /* the fixture runs once around all tests (else around each) */
 	int timeout;    /* seconds; 0: check's default; DFI_TEST_NO_TIMEOUT: none */
 	int in_process; /* CK_NOFORK: the tests share the process (one token) */
+	/* Loop tests, run after the plain ones, ended by one whose test is
+	 * NULL (may be NULL itself). */
+	const struct dfi_test_loop *loops;
 };
 #define DFI_TEST_NO_TIMEOUT (-1)
 
@@ -88,6 +113,8 @@ dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *cons
 	if (c->timeout != 0)
 		tcase_set_timeout(tc, c->timeout == DFI_TEST_NO_TIMEOUT ? 0 : c->timeout);
 	dfi_test_add(tc, tests);
+	for (const struct dfi_test_loop *l = c->loops; l != NULL && l->test != NULL; l++)
+		tcase_add_loop_test(tc, l->test, 0, l->n);
 	suite_add_tcase(s, tc);
 	return dfi_run_suite_in(s, c->in_process);
 }

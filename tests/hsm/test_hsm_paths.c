@@ -35,7 +35,7 @@
 #include "dfissue/util.h"
 #include "faultp11.h"
 #include "hsm_keycheck.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "testutil.h"
 
 static const dfi_keytype types[] = { DFI_KT_AES128, DFI_KT_2K3DES, DFI_KT_3K3DES };

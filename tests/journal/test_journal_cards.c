@@ -12,22 +12,7 @@
 
 static const struct dfi_journal_opts base_opts = { .station = "test-station" };
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
+JT_SIGNER_FIXTURE
 
 static dfi_jrec
 refusal(const char *uid_hex, dfi_jcause cause, uint64_t tap, const char *reason)

@@ -7,22 +7,7 @@
 
 static const struct dfi_journal_opts base_opts = { .station = "test-station" };
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
+JT_SIGNER_FIXTURE
 
 static void
 print_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)

@@ -52,6 +52,9 @@ struct tear_scenario {
 	/* The simulated card (0: DFI_SIM_MODEL_EV2). An EV2 card is
 	 * personalized under EV2 secure messaging, an EV1 card under EV1's. */
 	enum dfi_sim_model model;
+	/* The token also gets the generation-2 base keys (make-dev-token.sh
+	 * --generation2), for rotation scenarios. */
+	int generation2;
 };
 
 /* The scenario named (NULL: $TEAR_SCENARIO, else "reference"); NULL when
@@ -76,6 +79,10 @@ struct tear_env {
 	/* The profile's base keys, looked up once per HSM handle and shared by
 	 * every case's station (dfi_perso_config.keys_from). */
 	dfi_perso *keys;
+	/* Rotation scenarios: the first issue's profile (reference.json) and
+	 * its base keys, made on first use by the scenario's prepare. */
+	dfi_profile *first_profile;
+	dfi_perso *first_keys;
 };
 
 /* Makes the token (make-dev-token.sh, once) and opens everything for the

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static uint8_t
 lrp_fail(dfi_sim *s, uint8_t st)

@@ -15,7 +15,7 @@
 
 #include "dfissue/sdm.h"
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 void
 sim_sdm_free(struct sim_sdm *sdm)

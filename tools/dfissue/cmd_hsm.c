@@ -483,20 +483,18 @@ hsm_check(int argc, char **argv)
 	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 }
 
+static void
+hsm_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue hsm check [options]\n\n"
+		   "  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
+		   "         path, the AN10922 vectors, the journal key; what is missing\n\n"
+		   "'dfissue hsm check --help' describes it.\n");
+}
+
 int
 cmd_hsm(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("hsm");
-	if (cli_is_help(argv[1])) {
-		printf("usage: dfissue hsm check [options]\n\n"
-		       "  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
-		       "         path, the AN10922 vectors, the journal key; what is missing\n\n"
-		       "'dfissue hsm check --help' describes it.\n");
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "check") == 0)
-		return hsm_check(argc - 1, argv + 1);
-	cli_errorf("hsm: unknown command '%s' (try 'dfissue hsm --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "check", hsm_check }, { NULL, NULL } };
+	return cli_subcommand("hsm", argc, argv, hsm_usage, sub);
 }

@@ -48,6 +48,7 @@ usage(FILE *f)
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
 	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
 	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
+	    "            --uid HEX: that card only, and each key slot's generation history.\n"
 	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
 	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
 	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
@@ -80,13 +81,19 @@ j_init(int argc, char **argv)
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	struct dfi_journal_opts jo = { .station = station };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .detail = detail,
+		.detail_cap = sizeof(detail) };
 	dfi_err e = dfi_journal_create(argv[optind], origin, s, &jo);
 	if (e == DFI_E_INVALID_ARG)
 		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
 			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
+	else if (e != DFI_OK && detail[0] != '\0')
+		cli_errorf("journal init: %s", detail);
 	else if (e != DFI_OK)
 		rc = cli_hsm_fail(h, "journal init", e);
+	if (e != DFI_OK && detail[0] != '\0')
+		rc = DFI_EXIT_FAIL;
 	else
 		printf("created journal %s/%s (origin %s, %s key)\n", argv[optind], DFI_JOURNAL_FILE, origin,
 		    dfi_signer_alg(s) == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256");
@@ -98,34 +105,6 @@ j_init(int argc, char **argv)
 }
 
 /* ---- shared helpers ---------------------------------------------------------------- */
-
-static char *
-read_file(const char *path, size_t *len, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(max + 1);
-	size_t n = b ? fread(b, 1, max + 1, f) : 0;
-	int bad = b == NULL || ferror(f) || n > max;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
-static void
-fmt_time(int64_t t, char *b, size_t cap)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(b, cap, "%" PRId64, t);
-}
 
 static void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
@@ -178,12 +157,17 @@ j_recover(int argc, char **argv)
 	dfi_err e;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, DFI_JOURNAL_FILE);
-	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path,
+		.detail = detail, .detail_cap = sizeof(detail) };
 	struct dfi_journal_recovery *rec = calloc(1, sizeof(*rec));
 	dfi_journal *j = NULL;
 	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
 	if (e == DFI_E_JOURNAL_LOCKED) {
 		cli_errorf("journal recover: %s is in use: another writer holds its lock", path);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK && detail[0] != '\0') {
+		cli_errorf("journal recover: %s", detail);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK) {
 		rc = cli_fail(path, e);
@@ -238,7 +222,7 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	(void)ctx;
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-	fmt_time(r->time, t, sizeof(t));
+	cli_utc_time(r->time, 'T', t, sizeof(t));
 	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
 	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
@@ -259,7 +243,7 @@ j_verify(int argc, char **argv)
 		return DFI_EXIT_USAGE;
 	}
 	size_t pl, ll = 0;
-	char *pem = read_file(pubkey, &pl, 1 << 16), *ls = NULL;
+	char *pem = cli_read_file(pubkey, 1 << 16, &pl), *ls = NULL;
 	if (pem == NULL) {
 		cli_errorf("journal verify: cannot read public key '%s'", pubkey);
 		return DFI_EXIT_FAIL;
@@ -271,7 +255,7 @@ j_verify(int argc, char **argv)
 		cli_errorf("journal verify: '%s' is not an Ed25519 or ECDSA P-256 public key in PEM", pubkey);
 		return DFI_EXIT_FAIL;
 	}
-	if (last_seen != NULL && (ls = read_file(last_seen, &ll, DFI_J_NOTE_MAX)) == NULL) {
+	if (last_seen != NULL && (ls = cli_read_file(last_seen, DFI_J_NOTE_MAX, &ll)) == NULL) {
 		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
 		dfi_jpubkey_free(pk);
 		return DFI_EXIT_FAIL;
@@ -434,13 +418,15 @@ change_json(const struct change *c)
 	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
 	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
 	    (int)c->in.new_version, "key_label", c->in.key_label, "key_objid", oid, "key_gen",
 	    (json_int_t)c->in.key_gen, "div_input", div, "station", c->in.station, "outcome",
 	    outcome_name(&c->out));
+	if (o != NULL && c->in.has_old_gen)
+		json_object_set_new(o, "old_key_gen", json_integer((json_int_t)c->in.old_key_gen));
 	if (o != NULL && c->out.type != 0) {
 		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)c->out.seq));
 		if (c->out.type == DFI_JREC_ABORT)
@@ -456,14 +442,72 @@ print_change(const struct change *c)
 {
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
 	if (c->out.type == DFI_JREC_ABORT)
 		printf(" (%s)", c->out.reason);
-	printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid, c->in.key_gen, c->in.station);
+	if (c->in.has_old_gen)
+		printf("  key %s id %s gen %" PRIu32 " -> %" PRIu32 "  station %s\n", c->in.key_label,
+		    oid, c->in.old_key_gen, c->in.key_gen, c->in.station);
+	else
+		printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid,
+		    c->in.key_gen, c->in.station);
+}
+
+/* --uid: each key slot's generation history, oldest first: the key the
+ * slot started from (its generation when the intent names it, else the
+ * version: factory or transport), then every change that reached the card
+ * (committed, or resolved with the new key). */
+static int
+same_uid(const dfi_jrec *r, const uint8_t *uid, size_t uidlen)
+{
+	return r->key.uid_len == uidlen && memcmp(r->key.uid, uid, uidlen) == 0;
+}
+
+static int
+landed(const struct change *c)
+{
+	return c->out.type == DFI_JREC_COMMIT ||
+	    (c->out.type == DFI_JREC_RESOLVE && c->out.matched == DFI_JMATCH_NEW);
+}
+
+static void
+print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
+{
+	printf("key slots (generation history):\n");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct change *c = &s->v[i];
+		int first = 1, any = 0;
+		if (!same_uid(&c->in, uid, uidlen))
+			continue;
+		for (size_t j = 0; j < i && first; j++)
+			if (same_uid(&s->v[j].in, uid, uidlen) && s->v[j].in.key.aid == c->in.key.aid &&
+			    s->v[j].in.key.keyno == c->in.key.keyno)
+				first = 0;
+		if (!first)
+			continue;
+		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		for (size_t j = i; j < s->n; j++) {
+			const struct change *d = &s->v[j];
+			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
+			    d->in.key.keyno != c->in.key.keyno || !landed(d))
+				continue;
+			if (!any) {
+				if (d->in.has_old_gen)
+					printf("gen %" PRIu32 " v%u", d->in.old_key_gen, d->in.old_version);
+				else
+					printf("%s v%u", d->in.old_version == 0 ? "factory" : "initial",
+					    d->in.old_version);
+			}
+			printf(" -> gen %" PRIu32 " v%u (intent %" PRIu64 ")", d->in.key_gen,
+			    d->in.new_version, d->in.seq);
+			any = 1;
+		}
+		printf("%s\n", any ? "" : "no change reached the card");
+	}
 }
 
 /* Refusals (cards that got nothing) and re-issue authorizations. */
@@ -493,7 +537,7 @@ next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t u
 		if (r->type != t || !event_wanted(r, uid, uidlen))
 			continue;
 		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
-		fmt_time(r->time, tm, 32);
+		cli_utc_time(r->time, 'T', tm, 32);
 		(*i)++;
 		return r;
 	}
@@ -604,7 +648,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			json_array_append_new(recs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq",
 							(json_int_t)s.rec[i].seq, "time", t, "quarantined_lines",
 							(json_int_t)s.rec[i].q_lines, "quarantined_bytes",
@@ -644,6 +688,8 @@ j_show(int argc, char **argv)
 			print_change(ch);
 			nunres += ch->out.type == 0;
 		}
+		if (uidlen)
+			print_slots(&s, uid, uidlen);
 		printf("unresolved intents: %zu\n", nunres);
 		for (size_t i = 0; i < s.n; i++) {
 			const struct change *ch = &s.v[i];
@@ -659,7 +705,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 			       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
 			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
@@ -760,18 +806,8 @@ cmd_journal(int argc, char **argv)
 		usage(stderr);
 		return DFI_EXIT_USAGE;
 	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = { { "init", j_init }, { "recover", j_recover }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
-		{ "checkpoint", j_checkpoint } };
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].fn(argc - 1, argv + 1);
-	cli_errorf("journal: unknown command '%s' (try 'dfissue journal --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
+		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+		{ "checkpoint", j_checkpoint }, { NULL, NULL } };
+	return cli_subcommand("journal", argc, argv, usage, sub);
 }

@@ -124,17 +124,7 @@ jk_pubkey(int argc, char **argv)
 int
 cmd_journal_key(int argc, char **argv)
 {
-	if (argc < 2) {
-		return cli_usage_error("journal-key");
-	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "generate") == 0)
-		return jk_generate(argc - 1, argv + 1);
-	if (strcmp(argv[1], "pubkey") == 0)
-		return jk_pubkey(argc - 1, argv + 1);
-	cli_errorf("journal-key: unknown command '%s' (try 'dfissue journal-key --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey },
+		{ NULL, NULL } };
+	return cli_subcommand("journal-key", argc, argv, usage, sub);
 }

@@ -77,7 +77,7 @@ hsm_error(const char *what, dfi_err e, const char *detail)
 int
 cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 {
-	char detail[200];
+	char detail[400];
 	dfi_hsm_last_detail(h, detail, sizeof(detail));
 	return hsm_error(what, e, detail);
 }
@@ -713,24 +713,7 @@ key_usage(FILE *f)
 int
 cmd_key(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("key");
-	if (cli_is_help(argv[1])) {
-		key_usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*run)(int, char **);
-	} sub[] = {
-		{ "list", key_list },
-		{ "import", key_import },
-		{ "kcv", key_kcv },
-		{ "derive-kcv", key_derive_kcv },
-	};
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].run(argc - 1, argv + 1);
-	cli_errorf("key: unknown command '%s' (try 'dfissue key --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "list", key_list }, { "import", key_import },
+		{ "kcv", key_kcv }, { "derive-kcv", key_derive_kcv }, { NULL, NULL } };
+	return cli_subcommand("key", argc, argv, key_usage, sub);
 }

@@ -312,7 +312,9 @@ static int
 open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh,
     dfi_signer **s, dfi_journal **j)
 {
-	struct dfi_journal_opts jo = { .station = station };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .detail = detail,
+		.detail_cap = sizeof(detail) };
 	char path[4096], origin[DFI_J_STR_MAX];
 	struct stat st;
 	dfi_err e;
@@ -333,7 +335,8 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 			snprintf(origin, sizeof(origin), "dfissue/%s", station);
 		e = dfi_journal_create(o->journal, origin, *s, &jo);
 		if (e != DFI_OK) {
-			cli_errorf("creating the journal in '%s': %s", o->journal, dfi_strerror(e));
+			cli_errorf("creating the journal in '%s': %s", o->journal,
+			    detail[0] ? detail : dfi_strerror(e));
 			return DFI_EXIT_FAIL;
 		}
 		cli_log(CLI_LOG_NOTICE, "created journal %s (origin %s)", path, origin);
@@ -341,7 +344,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 	struct dfi_journal_recovery rec;
 	e = dfi_journal_open(j, o->journal, *s, &jo, &rec);
 	if (e != DFI_OK) {
-		cli_errorf("journal '%s': %s", o->journal, dfi_strerror(e));
+		cli_errorf("journal '%s': %s", o->journal, detail[0] ? detail : dfi_strerror(e));
 		return DFI_EXIT_FAIL;
 	}
 	if (rec.quarantined_lines > 0)
