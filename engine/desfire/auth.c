@@ -42,6 +42,20 @@ dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *a, const uint8_t *b, uint8_
 	return DFI_OK;
 }
 
+void
+df_session_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30])
+{
+	out[0] = 0x00;
+	out[1] = 0x01;
+	out[2] = 0x00;
+	out[3] = 0x80;
+	memcpy(out + 4, a, 2);
+	for (int i = 0; i < 6; i++)
+		out[6 + i] = a[2 + i] ^ b[i];
+	memcpy(out + 12, b + 6, 10);
+	memcpy(out + 22, a + 8, 8);
+}
+
 dfi_err
 dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8_t b[16],
     uint8_t enc[16], uint8_t mac[16])
@@ -56,15 +70,7 @@ dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8
 	 * RndB[15..10]) || RndB[9..0] || RndA[7..0], byte 15 first. */
 	sv[0] = 0xA5;
 	sv[1] = 0x5A;
-	sv[2] = 0x00;
-	sv[3] = 0x01;
-	sv[4] = 0x00;
-	sv[5] = 0x80;
-	memcpy(sv + 6, a, 2);
-	for (int i = 0; i < 6; i++)
-		sv[8 + i] = a[2 + i] ^ b[i];
-	memcpy(sv + 14, b + 6, 10);
-	memcpy(sv + 24, a + 8, 8);
+	df_session_sv_body(a, b, sv + 2);
 	e = dfi_cardkey_cmac(key, sv, 32, enc);
 	if (e == DFI_OK) {
 		sv[0] = 0x5A;

@@ -24,15 +24,7 @@
 static void
 lrp_sv(const uint8_t a[16], const uint8_t b[16], uint8_t sv[32])
 {
-	sv[0] = 0x00;
-	sv[1] = 0x01;
-	sv[2] = 0x00;
-	sv[3] = 0x80;
-	memcpy(sv + 4, a, 2);
-	for (int i = 0; i < 6; i++)
-		sv[6 + i] = a[2 + i] ^ b[i];
-	memcpy(sv + 12, b + 6, 10);
-	memcpy(sv + 22, a + 8, 8);
+	df_session_sv_body(a, b, sv);
 	sv[30] = 0x96;
 	sv[31] = 0x69;
 }

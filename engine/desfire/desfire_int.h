@@ -140,6 +140,10 @@ dfi_err df_parse_sdm(dfi_rd *r, struct dfi_df_sdm *s);
 
 /* One message of an authentication: the card must answer with status
  * want_sw2 and exactly want_len bytes (r holds DFI_APDU_MAX). */
+/* The part the EV2 (AES) and LRP session vectors share: 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] ||
+ * RndA[7..0], byte 15 first (30 bytes). */
+void df_session_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30]);
 dfi_err df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len,
     uint8_t want_sw2, uint8_t *r, size_t want_len);
 /* AuthenticateLRPFirst (first != 0) / NonFirst (auth_lrp.c). */
