@@ -237,6 +237,7 @@ struct qstats {
 	uint64_t lines, bytes, intents;
 	uint8_t sha[32];
 	struct dfi_journal_recovery *rec;
+	unsigned format; /* the journal's (its intents' AID order) */
 };
 
 static int
@@ -249,6 +250,7 @@ qline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	dfi_jrec r;
 	if (line != NULL && dfi_jrec_parse(line, len, &r) == DFI_OK && r.type == DFI_JREC_INTENT) {
 		q->intents++;
+		jrec_aid_format1(&r, q->format);
 		if (q->rec != NULL && q->rec->n_lost_intents < 16)
 			q->rec->lost_intents[q->rec->n_lost_intents++] = r;
 	}
@@ -406,6 +408,7 @@ record_quarantines(dfi_journal *j, const struct names *known, struct dfi_journal
 		struct qstats q;
 		memset(&q, 0, sizeof(q));
 		q.rec = rec;
+		q.format = j->format;
 		if ((e = qdescribe(io, qd, todo[i], &q)) != DFI_OK)
 			break;
 		dfi_jrec r;
@@ -544,6 +547,7 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	w->ix = NULL;
 	snprintf(j->origin, sizeof(j->origin), "%s", w->genesis.origin);
 	j->key_id = w->genesis.key_id;
+	j->format = w->genesis.format;
 	memcpy(j->note, w->last_note, w->last_note_len);
 	j->note_len = w->last_note_len;
 	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK)

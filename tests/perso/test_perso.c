@@ -259,7 +259,7 @@ START_TEST(application_unknown_key_and_conflict)
 	dfi_sim_stats(sim, &s0);
 	tap(&f, t, &res);
 	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
-	ck_assert_msg(strstr(res.detail, "application 1040F5 key 1") != NULL, "%s", res.detail);
+	ck_assert_msg(strstr(res.detail, "application F54010 key 1") != NULL, "%s", res.detail);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
@@ -276,7 +276,7 @@ START_TEST(application_unknown_key_and_conflict)
 	tap(&f, t, &res);
 	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
 	ck_assert_int_eq(res.err, DFI_E_CARD_CONFLICT);
-	ck_assert_msg(strstr(res.detail, "1040F5") != NULL, "%s", res.detail);
+	ck_assert_msg(strstr(res.detail, "F54010") != NULL, "%s", res.detail);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	struct dfi_sim_app_info ai;

@@ -223,8 +223,8 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
-	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
-	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
+	printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " key %u version %u -> %u (%s, station %s)\n",
+	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
 
 static int
@@ -443,7 +443,7 @@ print_change(const struct change *c)
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
-	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
+	printf("  %s  AID " DFI_AID_FMT " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, DFI_AID_ARGS(c->in.key.aid),
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
@@ -489,7 +489,7 @@ print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
 				first = 0;
 		if (!first)
 			continue;
-		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		printf("  AID " DFI_AID_FMT " key %-2u ", DFI_AID_ARGS(c->in.key.aid), c->in.key.keyno);
 		for (size_t j = i; j < s->n; j++) {
 			const struct change *d = &s->v[j];
 			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
