@@ -70,6 +70,18 @@ dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...)
 	pthread_mutex_unlock(&h->mu);
 }
 
+dfi_err
+dfi_hsm_bad_arg(dfi_hsm *h, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&h->mu);
+	va_start(ap, fmt);
+	vsnprintf(h->detail, sizeof(h->detail), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&h->mu);
+	return DFI_E_INVALID_ARG;
+}
+
 void
 dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
 {

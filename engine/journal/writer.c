@@ -39,6 +39,19 @@ station_ok(const struct dfi_journal_opts *o)
 	    strlen(o->station) < DFI_J_STR_MAX;
 }
 
+/* The argument checks create and open share, each refusal with its reason
+ * in opts->detail (when opts is there to carry it). */
+static dfi_err
+args_ok(const char *dir, dfi_signer *signer, const struct dfi_journal_opts *opts)
+{
+	if (dir == NULL || signer == NULL || opts == NULL)
+		return DFI_E_INVALID_ARG;
+	if (!station_ok(opts))
+		return jdetail(opts, DFI_E_INVALID_ARG, "the station name must be 1..%d bytes",
+		    DFI_J_STR_MAX - 1);
+	return DFI_OK;
+}
+
 static dfi_err
 fsync_fd(const struct dfi_journal_io *io, int fd)
 {
@@ -58,8 +71,13 @@ dfi_err
 dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
     const struct dfi_journal_opts *opts)
 {
-	if (dir == NULL || signer == NULL || !dfi_origin_valid(origin) || !station_ok(opts))
-		return DFI_E_INVALID_ARG;
+	dfi_err ae = args_ok(dir, signer, opts);
+	if (ae != DFI_OK)
+		return ae;
+	if (!dfi_origin_valid(origin))
+		return jdetail(opts, DFI_E_INVALID_ARG, "origin '%s' is not a key name: 1..127 "
+		    "printable ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)",
+		    origin != NULL ? origin : "(none)");
 	const struct dfi_journal_io *io = io_of(opts);
 	int created_dir = 0;
 	if (mkdir(dir, 0700) == 0)
@@ -473,8 +491,11 @@ dfi_err
 dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
     const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec)
 {
-	if (out == NULL || dir == NULL || signer == NULL || !station_ok(opts))
+	if (out == NULL)
 		return DFI_E_INVALID_ARG;
+	dfi_err ae = args_ok(dir, signer, opts);
+	if (ae != DFI_OK)
+		return ae;
 	*out = NULL;
 	if (rec != NULL)
 		memset(rec, 0, sizeof(*rec));

@@ -140,7 +140,12 @@ typedef struct dfi_jrec {
 	unsigned format;
 } dfi_jrec;
 
-/* Formats rec as its one line (no LF; NUL-terminated) into buf. */
+/* Formats rec as its one line (no LF; NUL-terminated) into buf.
+ * DFI_E_INVALID_ARG for a record its type's grammar cannot express (an
+ * unknown type, algorithm, cause or match, a UID of 0 or more than 10
+ * bytes, an AID over 24 bits, a blob over DFI_J_BLOB_MAX, an empty or too
+ * long text field, a format other than 0..DFI_JOURNAL_FORMAT): the ranges
+ * of docs/JOURNAL.md section 3. */
 dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len);
 /* Parses one line (without LF). Only the canonical form is accepted: the
  * line must be exactly what dfi_jrec_format() makes of the result. */
@@ -391,7 +396,8 @@ dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t
 
 struct dfi_jverify_opts {
 	const dfi_jpubkey *pubkey;   /* NULL: signatures are not checked (show) */
-	const char *origin;          /* NULL: the genesis record's origin */
+	const char *origin;          /* NULL: the genesis record's origin; else a
+	                              * key name (DFI_E_INVALID_ARG if not) */
 	const uint8_t *last_seen;    /* a signed checkpoint note kept earlier, or NULL */
 	size_t last_seen_len;
 	/* One call per finding (a reason the journal does not verify). line is
