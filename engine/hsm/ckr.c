@@ -59,33 +59,15 @@ dfi_hsm_ckr(CK_RV rv)
 	}
 }
 
-static void vset_detail(dfi_hsm *h, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
-static void
-vset_detail(dfi_hsm *h, const char *fmt, va_list ap)
-{
-	pthread_mutex_lock(&h->mu);
-	vsnprintf(h->detail, sizeof(h->detail), fmt, ap);
-	pthread_mutex_unlock(&h->mu);
-}
-
 void
 dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...)
 {
 	va_list ap;
+	pthread_mutex_lock(&h->mu);
 	va_start(ap, fmt);
-	vset_detail(h, fmt, ap);
+	vsnprintf(h->detail, sizeof(h->detail), fmt, ap);
 	va_end(ap);
-}
-
-dfi_err
-dfi_hsm_bad_arg(dfi_hsm *h, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vset_detail(h, fmt, ap);
-	va_end(ap);
-	return DFI_E_INVALID_ARG;
+	pthread_mutex_unlock(&h->mu);
 }
 
 void

@@ -204,6 +204,18 @@ verify_aids(const uint8_t *buf, size_t len, const dfi_jpubkey *pub, struct aids 
 	ck_assert_uint_eq(res.findings, 0);
 }
 
+/* DIR's journal.log, which verifies (its AIDs into *a); the caller frees it. */
+static char *
+read_verified(const char *dir, const dfi_jpubkey *pub, struct aids *a, size_t *len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, dir);
+	uint8_t *b = jt_read(path, len);
+	ck_assert_ptr_nonnull(b);
+	verify_aids(b, *len, pub, a);
+	return (char *)b;
+}
+
 static int64_t
 fixed_clock(void *ctx)
 {
@@ -260,10 +272,8 @@ START_TEST(aid_order_format1_kept_format2_new)
 	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
 	dfi_journal_close(j);
 	size_t len2;
-	uint8_t *grown = jt_read(path, &len2);
-	ck_assert_ptr_nonnull(grown);
-	ck_assert_ptr_nonnull(strstr((char *)grown + len, " aid=1040F5 keyno=2 "));
-	verify_aids(grown, len2, pub, &a);
+	char *grown = read_verified(dir, pub, &a, &len2);
+	ck_assert_ptr_nonnull(strstr(grown + len, " aid=1040F5 keyno=2 "));
 	ck_assert_uint_eq(a.n, 4);
 	ck_assert_uint_eq(a.v[3], 0x1040F5);
 	free(grown);
@@ -277,12 +287,9 @@ START_TEST(aid_order_format1_kept_format2_new)
 	ck_assert_int_eq(dfi_journal_open(&j, dir, s, &jo, NULL), DFI_OK);
 	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
 	dfi_journal_close(j);
-	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, dir);
-	grown = jt_read(path, &len2);
-	ck_assert_ptr_nonnull(grown);
-	ck_assert_ptr_nonnull(strstr((char *)grown, " type=genesis format=2 "));
-	ck_assert_ptr_nonnull(strstr((char *)grown, " aid=F54010 keyno=2 "));
-	verify_aids(grown, len2, pub, &a);
+	grown = read_verified(dir, pub, &a, &len2);
+	ck_assert_ptr_nonnull(strstr(grown, " type=genesis format=2 "));
+	ck_assert_ptr_nonnull(strstr(grown, " aid=F54010 keyno=2 "));
 	ck_assert_uint_eq(a.n, 1);
 	ck_assert_uint_eq(a.v[0], 0x1040F5);
 	free(grown);
