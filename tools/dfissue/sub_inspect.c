@@ -178,7 +178,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 }
 
 int
-cmd_inspect(int argc, char **argv)
+sub_inspect(int argc, char **argv)
 {
 	const char *reader = NULL, *profile = NULL, *batch = NULL;
 	unsigned long rowno = 1, wait_ms = 10000;

@@ -75,7 +75,7 @@ finding(void *vctx, uint64_t line, dfi_err code, const char *msg)
 }
 
 int
-cmd_recover(int argc, char **argv)
+sub_recover(int argc, char **argv)
 {
 	const char *journal = NULL, *pubkey = NULL;
 	struct ctx c = { 0, 0 };

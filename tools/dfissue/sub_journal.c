@@ -800,7 +800,7 @@ j_checkpoint(int argc, char **argv)
 }
 
 int
-cmd_journal(int argc, char **argv)
+sub_journal(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
