@@ -96,6 +96,8 @@ done
 f1=$src/tests/data/journal-format1
 "$dfissue" journal show "$f1/journal.log" >"$tmp/show1.log" 2>&1 || fail "journal show (format 1): $(cat "$tmp/show1.log")"
 grep -q 'AID F54010 key 1 ' "$tmp/show1.log" || fail "journal show (format 1) does not print F54010: $(cat "$tmp/show1.log")"
+"$dfissue" journal show --json "$f1/journal.log" >"$tmp/show1.json" 2>&1 || fail "journal show --json (format 1)"
+grep -Eq '"aid": ?"F54020"' "$tmp/show1.json" || fail "journal show --json (format 1) does not say F54020: $(cat "$tmp/show1.json")"
 echo "  format 2 writes aid=010203 as the profile; journal show prints the format-1 journal's 1040F5 as F54010"
 
 # the key-ID block finds each genesis key_id from the decoded origin and the PEM

@@ -496,18 +496,7 @@ START_TEST(min_apdus_formula)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("perso", &(struct dfi_test_case){ .timeout = 600 },
-	    (const TTest *[]){ clean_then_second_tap, seed_scenario, unknown_keys,
-	    application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
-	    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso", 600,
+    clean_then_second_tap, seed_scenario, unknown_keys,
+    application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
+    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations)

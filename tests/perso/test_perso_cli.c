@@ -187,17 +187,6 @@ START_TEST(usage_and_help)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("perso-cli", &(struct dfi_test_case){ .timeout = 300 },
-	    (const TTest *[]){ personalize_torn_then_inspect,
-	    recover_lists_open_intent, usage_and_help, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso-cli", 300,
+    personalize_torn_then_inspect,
+    recover_lists_open_intent, usage_and_help)

@@ -184,9 +184,9 @@ j_recover(int argc, char **argv)
 				const dfi_jrec *r = &rec->lost_intents[i];
 				char uid[2 * DFI_J_UID_MAX + 1];
 				hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-				printf("unacknowledged intent (no ChangeKey was sent): card %s AID %06" PRIX32
+				printf("unacknowledged intent (no ChangeKey was sent): card %s AID " DFI_AID_FMT
 				       " key %u version %u -> %u: probe this card\n",
-				    uid, r->key.aid, r->key.keyno, r->old_version, r->new_version);
+				    uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version);
 			}
 		}
 		size_t nopen = dfi_journal_open_intents(j, NULL, NULL);
@@ -415,7 +415,7 @@ change_json(const struct change *c)
 {
 	char uid[2 * DFI_J_UID_MAX + 1], aid[8], oid[2 * DFI_J_BLOB_MAX + 1], div[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key.uid, c->in.key.uid_len, uid, sizeof(uid));
-	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
+	snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(c->in.key.aid));
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
