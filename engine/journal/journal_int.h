@@ -14,6 +14,12 @@ dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, siz
 
 int dfi_origin_valid(const char *origin);
 
+/* Converts an intent between format 2 (what dfi_jrec_format/parse write
+ * and read: the AID in command order) and a journal of the given format:
+ * for format 1 (the AID most significant byte first) the AID's outer bytes
+ * swap, which is its own inverse; otherwise nothing changes. */
+void jrec_aid_format1(dfi_jrec *r, unsigned format);
+
 /* dfi_note_open, and on a refusal one line in why saying what is wrong
  * with the note's signatures (a foreign line, a high s, a bad signature);
  * why may be NULL. */

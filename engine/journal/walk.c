@@ -228,6 +228,8 @@ jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "record does not follow the grammar");
 		return 0;
 	}
+	if (w->have_genesis)
+		jrec_aid_format1(&r, w->genesis.format);
 	if (r.seq != pos) {
 		/* reported where the sequence breaks, not on every later record */
 		if (!w->have_prev || r.seq != w->prev_seq + 1)

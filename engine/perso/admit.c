@@ -428,7 +428,7 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			continue;
 		}
 		if (!app_on_card(tp, s->aid)) {
-			snprintf(why, cap, "application %06X, whose key %u was issued, is missing", s->aid,
+			snprintf(why, cap, "application " DFI_AID_FMT ", whose key %u was issued, is missing", DFI_AID_ARGS(s->aid),
 			    s->keyno);
 			return 1;
 		}
@@ -437,8 +437,8 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			continue;
 		const struct key_state *ks = &tp->apps[a].keys[s->keyno];
 		if (ks->cur != NULL && ks->cur == perso_factory(tp->p, a)) {
-			snprintf(why, cap, "application %06X key %u is the factory key, the journal "
-			    "recorded version %d", s->aid, s->keyno, s->version);
+			snprintf(why, cap, "application " DFI_AID_FMT " key %u is the factory key, the journal "
+			    "recorded version %d", DFI_AID_ARGS(s->aid), s->keyno, s->version);
 			return 1;
 		}
 	}

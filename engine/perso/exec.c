@@ -191,7 +191,7 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 			tp->commits[tp->ncommits++] = seq;
 	} else if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
 		/* Outcome unknown: the intent stays open, the next tap probes. */
-		perso_event(tp, "ChangeKey %06X/%u: %s: intent %llu left open", aid, keyno,
+		perso_event(tp, "ChangeKey " DFI_AID_FMT "/%u: %s: intent %llu left open", DFI_AID_ARGS(aid), keyno,
 		    dfi_errname(e), (unsigned long long)seq);
 		return e;
 	} else {

@@ -115,15 +115,15 @@ perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_re
 			cur = n / f->record_size;
 		}
 		if (cur > fd->nrecords) {
-			perso_detail(tp, "application %06X file %u holds %zu records, the profile "
-			    "writes %zu", perso_aid(tp->p->spec->apps[app].aid), f->number, cur,
+			perso_detail(tp, "application " DFI_AID_FMT " file %u holds %zu records, the profile "
+			    "writes %zu", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), f->number, cur,
 			    fd->nrecords);
 			return DFI_E_CARD_CONFLICT;
 		}
 		/* Records written earlier must be the profile's first ones. */
 		if (cur > 0 && memcmp(buf, fd->data, n) != 0) {
-			perso_detail(tp, "application %06X file %u holds records other than "
-			    "the profile's", perso_aid(tp->p->spec->apps[app].aid), f->number);
+			perso_detail(tp, "application " DFI_AID_FMT " file %u holds records other than "
+			    "the profile's", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), f->number);
 			return DFI_E_CARD_CONFLICT;
 		}
 		*have_records = cur;

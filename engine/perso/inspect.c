@@ -55,19 +55,19 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		for (size_t k = 0; k < s->napps; k++)
 			in_profile |= perso_aid(s->apps[k].aid) == tp->aids[i];
 		if (!in_profile)
-			fprintf(f, "  application %06X: not in the profile (left alone)\n",
-			    tp->aids[i]);
+			fprintf(f, "  application " DFI_AID_FMT ": not in the profile (left alone)\n",
+			    DFI_AID_ARGS(tp->aids[i]));
 	}
 	for (size_t i = 0; i < s->napps; i++) {
 		const struct dfi_profile_app *a = &s->apps[i];
 		const struct app_state *as = &tp->apps[i];
 		if (!as->exists) {
-			fprintf(f, "  application %06X (%s): absent\n", perso_aid(a->aid),
+			fprintf(f, "  application " DFI_AID_FMT " (%s): absent\n", DFI_AID_ARGS(perso_aid(a->aid)),
 			    a->name ? a->name : "-");
 			continue;
 		}
-		fprintf(f, "  application %06X (%s): key settings %02X (profile %02X)\n",
-		    perso_aid(a->aid), a->name ? a->name : "-", as->ks, a->key_settings);
+		fprintf(f, "  application " DFI_AID_FMT " (%s): key settings %02X (profile %02X)\n",
+		    DFI_AID_ARGS(perso_aid(a->aid)), a->name ? a->name : "-", as->ks, a->key_settings);
 		for (size_t k = 0; k < a->nkeys; k++) {
 			uint8_t kn = a->keys[k].number;
 			fprintf(f, "    key %u: version %d, %s\n", kn, as->keys[kn].version,
@@ -81,8 +81,8 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		}
 	}
 	for (size_t i = 0; i < tp->nintents; i++)
-		fprintf(f, "  open intent %llu: %06X key %u, version %u -> %u\n",
-		    (unsigned long long)tp->intents[i].rec.seq, tp->intents[i].rec.key.aid,
+		fprintf(f, "  open intent %llu: " DFI_AID_FMT " key %u, version %u -> %u\n",
+		    (unsigned long long)tp->intents[i].rec.seq, DFI_AID_ARGS(tp->intents[i].rec.key.aid),
 		    tp->intents[i].rec.key.keyno, tp->intents[i].rec.old_version,
 		    tp->intents[i].rec.new_version);
 	if (tp->unknown_keys) {

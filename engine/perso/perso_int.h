@@ -8,6 +8,7 @@
 #include "dfissue/desfire.h"
 #include "dfissue/originality.h"
 #include "dfissue/perso.h"
+#include "dfissue/util.h" /* DFI_AID_FMT: AIDs in messages */
 
 #define PERSO_MAX_INTENTS 32
 /* Key slots of one card: the PICC master key and 14 per application. */

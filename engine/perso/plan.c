@@ -46,8 +46,8 @@ key_change_allowed(struct tap *tp, int app, uint8_t keyno)
 		return DFI_OK; /* created with permissive settings */
 	if ((keyno == 0 && !(as->ks & DFI_KS_ALLOW_CHANGE_MK)) ||
 	    (keyno != 0 && cak == DFI_KS_CHANGE_KEY_FROZEN)) {
-		perso_detail(tp, "application %06X key %u must change but its key settings %02X "
-		    "forbid it", perso_aid(tp->p->spec->apps[app].aid), keyno, as->ks);
+		perso_detail(tp, "application " DFI_AID_FMT " key %u must change but its key settings %02X "
+		    "forbid it", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), keyno, as->ks);
 		return DFI_E_CARD_CONFLICT;
 	}
 	return DFI_OK;
@@ -85,8 +85,8 @@ plan_app(struct tap *tp, int i)
 	}
 	if (e == DFI_OK && (as->exists ? as->ks : PERSO_CREATE_KS) != a->key_settings) {
 		if (as->exists && !(as->ks & DFI_KS_CONFIG_CHANGEABLE)) {
-			perso_detail(tp, "application %06X key settings are %02X (frozen), the "
-			    "profile wants %02X", perso_aid(a->aid), as->ks, a->key_settings);
+			perso_detail(tp, "application " DFI_AID_FMT " key settings are %02X (frozen), the "
+			    "profile wants %02X", DFI_AID_ARGS(perso_aid(a->aid)), as->ks, a->key_settings);
 			return DFI_E_CARD_CONFLICT;
 		}
 		e = add(tp, STEP_APP_SETTINGS, i, -1, 0);
@@ -145,20 +145,20 @@ perso_step_name(const struct tap *tp, const struct step *st, char *buf, size_t c
 	unsigned fno = st->file >= 0 ? s->apps[st->app].files[st->file].number : 0;
 	switch (st->kind) {
 	case STEP_CREATE_APP:
-		snprintf(buf, cap, "create application %06X", aid);
+		snprintf(buf, cap, "create application " DFI_AID_FMT, DFI_AID_ARGS(aid));
 		break;
 	case STEP_CREATE_FILE:
-		snprintf(buf, cap, "create file %u in %06X", fno, aid);
+		snprintf(buf, cap, "create file %u in " DFI_AID_FMT, fno, DFI_AID_ARGS(aid));
 		break;
 	case STEP_WRITE_CONTENT:
-		snprintf(buf, cap, "write file %u in %06X", fno, aid);
+		snprintf(buf, cap, "write file %u in " DFI_AID_FMT, fno, DFI_AID_ARGS(aid));
 		break;
 	case STEP_CHANGE_APP_KEY:
-		snprintf(buf, cap, "change key %u of %06X to version %u", st->keyno, aid,
+		snprintf(buf, cap, "change key %u of " DFI_AID_FMT " to version %u", st->keyno, DFI_AID_ARGS(aid),
 		    perso_role(tp->p, st->app, st->keyno)->pk->version);
 		break;
 	case STEP_APP_SETTINGS:
-		snprintf(buf, cap, "set key settings of %06X to %02X", aid,
+		snprintf(buf, cap, "set key settings of " DFI_AID_FMT " to %02X", DFI_AID_ARGS(aid),
 		    s->apps[st->app].key_settings);
 		break;
 	case STEP_CHANGE_PICC_KEY:

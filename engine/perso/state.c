@@ -141,13 +141,13 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	}
 	else if (perso_key_generation(tp, app, keyno, found, &gen)) {
 		tp->slots_prev++;
-		perso_event(tp, "%s%06X key %u: generation %u (version %u): to rotate",
-		    app < 0 ? "PICC " : "app ", aid, keyno, (unsigned)gen, v);
+		perso_event(tp, "%s" DFI_AID_FMT " key %u: generation %u (version %u): to rotate",
+		    app < 0 ? "PICC " : "app ", DFI_AID_ARGS(aid), keyno, (unsigned)gen, v);
 	}
 	if (found != NULL && oi == NULL && nmatch == 0)
-		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
+		perso_event(tp, "%s" DFI_AID_FMT " key %u: version %u matches no record here (changed at "
 		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
-		    aid, keyno, v, found == target ? "target" :
+		    DFI_AID_ARGS(aid), keyno, v, found == target ? "target" :
 		    perso_initial(tp, app) == perso_factory(tp->p, app) ? "factory" : "transport");
 	if (oi != NULL) {
 		e = perso_settle_intent(tp, oi, v, found, newk);
@@ -162,7 +162,7 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			    "PICC master key (version %u)", v);
 		else
 			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
-			    "application %06X key %u (version %u)", aid, keyno, v);
+			    "application " DFI_AID_FMT " key %u (version %u)", DFI_AID_ARGS(aid), keyno, v);
 	}
 	return DFI_OK;
 }
@@ -234,8 +234,8 @@ read_app(struct tap *tp, int i)
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
 conflict:
-		perso_detail(tp, "application %06X has %u key(s) of another type or count than "
-		    "the profile's %zu: not changed", aid, ks.max_keys, a->nkeys);
+		perso_detail(tp, "application " DFI_AID_FMT " has %u key(s) of another type or count than "
+		    "the profile's %zu: not changed", DFI_AID_ARGS(aid), ks.max_keys, a->nkeys);
 		return DFI_E_CARD_CONFLICT;
 	}
 	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
@@ -253,8 +253,8 @@ conflict:
 			return e;
 		as->fs_known[pf->number] = 1;
 		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
-			perso_detail(tp, "application %06X file %u exists with other settings than "
-			    "the profile's: not deleted", aid, pf->number);
+			perso_detail(tp, "application " DFI_AID_FMT " file %u exists with other settings than "
+			    "the profile's: not deleted", DFI_AID_ARGS(aid), pf->number);
 			return DFI_E_CARD_CONFLICT;
 		}
 	}

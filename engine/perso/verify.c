@@ -8,7 +8,7 @@
 static dfi_err
 fail(struct tap *tp, const char *what, uint32_t aid, unsigned n)
 {
-	perso_detail(tp, "verification: application %06X %s %u differs from the profile", aid,
+	perso_detail(tp, "verification: application " DFI_AID_FMT " %s %u differs from the profile", DFI_AID_ARGS(aid),
 	    what, n);
 	return DFI_E_VERIFY_FAILED;
 }
@@ -31,8 +31,8 @@ verify_key(struct tap *tp, int app, uint8_t kn)
 		if (app < 0)
 			perso_detail(tp, "verification: the PICC master key does not authenticate");
 		else
-			perso_detail(tp, "verification: application %06X key %u does not "
-			    "authenticate", aid, kn);
+			perso_detail(tp, "verification: application " DFI_AID_FMT " key %u does not "
+			    "authenticate", DFI_AID_ARGS(aid), kn);
 		return DFI_E_VERIFY_FAILED;
 	}
 	ks->cur = target;
@@ -49,7 +49,7 @@ verify_app(struct tap *tp, int i)
 	dfi_err e;
 
 	if (as->ks != a->key_settings) {
-		perso_detail(tp, "verification: application %06X key settings %02X, want %02X", aid,
+		perso_detail(tp, "verification: application " DFI_AID_FMT " key settings %02X, want %02X", DFI_AID_ARGS(aid),
 		    as->ks, a->key_settings);
 		return DFI_E_VERIFY_FAILED;
 	}

@@ -13,6 +13,13 @@
 extern "C" {
 #endif
 
+/* DFI_E_INVALID_ARG is the answer to a call out of contract: a NULL
+ * pointer or handle where one is needed, an object of another handle, a
+ * number or length outside the range the function's header states. Where
+ * the handle keeps a last message (dfi_hsm_last_detail, a journal's
+ * opts->detail, a personalization result's detail, a profile's
+ * diagnostics) that message says which argument and why. A bare NULL
+ * check and a range its header states are not repeated in a message. */
 typedef enum dfi_err {
 	DFI_OK = 0,
 

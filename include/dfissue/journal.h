@@ -31,7 +31,11 @@ extern "C" {
 
 #define DFI_JOURNAL_FILE "journal.log"  /* inside the journal directory */
 #define DFI_JOURNAL_QDIR "quarantine"   /* quarantined tails, ditto */
-#define DFI_JOURNAL_FORMAT 1
+/* The format new journals are written in (genesis format=). 2 since AIDs
+ * are written in command order; format 1 journals (AIDs most significant
+ * byte first) are still read, verified and appended to in their own
+ * format. docs/JOURNAL.md section 3. */
+#define DFI_JOURNAL_FORMAT 2
 
 #define DFI_J_LINE_MAX 4096   /* longest line, LF excluded */
 #define DFI_J_STR_MAX 128     /* longest decoded text field, NUL included */
@@ -71,7 +75,10 @@ typedef enum dfi_jmatch {
 typedef struct dfi_jkey {
 	uint8_t uid[DFI_J_UID_MAX];
 	uint8_t uid_len;  /* 4, 7 or 10 */
-	uint32_t aid;     /* 24 bits; 0 = PICC level */
+	uint32_t aid;     /* 24 bits; 0 = PICC level. As DESFire holds it: the
+	                   * least significant byte is sent first, so the
+	                   * profile's "F54010" is 0x1040F5 (printed with
+	                   * DFI_AID_FMT, util.h) */
 	uint8_t keyno;    /* 0..13 */
 } dfi_jkey;
 
@@ -122,9 +129,23 @@ typedef struct dfi_jrec {
 	 * only when has_old_gen is set; journals without it stay valid. */
 	int has_old_gen;
 	uint32_t old_key_gen;
+
+	/* genesis: the journal's format (1 or 2); 0 when formatting means
+	 * DFI_JOURNAL_FORMAT. A journal's records are all in its genesis's
+	 * format: format 1 wrote an intent's aid most significant byte first
+	 * (1040F5 for the AID sent F5 40 10), format 2 in command order
+	 * (F54010). dfi_jrec_format() and dfi_jrec_parse() read and write
+	 * format 2; the journal reader and writer convert a format-1
+	 * journal's intents, so key.aid always means the same AID. */
+	unsigned format;
 } dfi_jrec;
 
-/* Formats rec as its one line (no LF; NUL-terminated) into buf. */
+/* Formats rec as its one line (no LF; NUL-terminated) into buf.
+ * DFI_E_INVALID_ARG for a record its type's grammar cannot express (an
+ * unknown type, algorithm, cause or match, a UID of 0 or more than 10
+ * bytes, an AID over 24 bits, a blob over DFI_J_BLOB_MAX, an empty or too
+ * long text field, a format other than 0..DFI_JOURNAL_FORMAT): the ranges
+ * of docs/JOURNAL.md section 3. */
 dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len);
 /* Parses one line (without LF). Only the canonical form is accepted: the
  * line must be exactly what dfi_jrec_format() makes of the result. */
@@ -375,7 +396,8 @@ dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t
 
 struct dfi_jverify_opts {
 	const dfi_jpubkey *pubkey;   /* NULL: signatures are not checked (show) */
-	const char *origin;          /* NULL: the genesis record's origin */
+	const char *origin;          /* NULL: the genesis record's origin; else a
+	                              * key name (DFI_E_INVALID_ARG if not) */
 	const uint8_t *last_seen;    /* a signed checkpoint note kept earlier, or NULL */
 	size_t last_seen_len;
 	/* One call per finding (a reason the journal does not verify). line is

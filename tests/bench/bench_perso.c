@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "desfire_sim.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
@@ -102,14 +103,6 @@ timed_fdatasync(void *ctx, int fd)
 	atomic_fetch_add(&fsync_ns, (uint_fast64_t)((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec)));
 	atomic_fetch_add(&fsync_calls, 1);
 	return r;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double

@@ -114,7 +114,7 @@ echo "$kcv"
 [ "$kcv" = C098FE ] || fail "derive-kcv gave $kcv, want C098FE"
 
 echo "== 5. personalization torn at a ChangeKey, resumed; journal verify"
-# APDU 25 of the reference profile is the ChangeKey of key 2 of 1040F5 (APDUs
+# APDU 25 of the reference profile is the ChangeKey of key 2 of F54010 (APDUs
 # 24 to 26 are the three ChangeKeys of that application: a tear after any of
 # them leaves an open intent to resolve).
 # The shipped profile names no token: the keys are found on --token.

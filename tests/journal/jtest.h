@@ -267,4 +267,15 @@ jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
 		dfi_signer_free(g_signer);                                     \
 	}
 
+/* The main() of a program with JT_SIGNER_FIXTURE: the suite NAME runs the
+ * tests given (each with a fresh signer, 120 s each). */
+#define JT_SIGNER_MAIN(name, ...)                                              \
+	int main(void)                                                         \
+	{                                                                      \
+		return dfi_test_main(name,                                     \
+		    &(struct dfi_test_case){ .setup = setup,                   \
+			.teardown = teardown, .timeout = 120 },                \
+		    (const TTest *[]){ __VA_ARGS__, NULL });                   \
+	}
+
 #endif

@@ -25,6 +25,24 @@ struct pfix {
 extern char pf_root[256];
 int pf_make_token(void);
 void pf_remove_root(void);
+
+/* The main() of a test program on the dev token: makes it, runs the suite
+ * NAME (dfi_test_main, testutil.h) with the given timeout per test, removes
+ * it. Include testutil.h first. */
+#define PF_TEST_MAIN(name, timeout_s, ...)                                       \
+	int main(void)                                                           \
+	{                                                                        \
+		if (pf_make_token() != 0) {                                      \
+			fprintf(stderr, "dev token could not be made\n");        \
+			pf_remove_root();                                        \
+			return EXIT_FAILURE;                                     \
+		}                                                                \
+		int rc_ = dfi_test_main(name,                                    \
+		    &(struct dfi_test_case){ .timeout = (timeout_s) },           \
+		    (const TTest *[]){ __VA_ARGS__, NULL });                     \
+		pf_remove_root();                                                \
+		return rc_;                                                      \
+	}
 void pf_open(struct pfix *f, const char *profile_name);
 void pf_close(struct pfix *f);
 /* As a restarted station: the journal reopened from its directory (its

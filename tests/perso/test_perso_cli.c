@@ -30,12 +30,7 @@ run(char *out, size_t cap, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return dfi_test_run(cmd, out, cap);
 }
 
 static void
@@ -192,17 +187,6 @@ START_TEST(usage_and_help)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("perso-cli", &(struct dfi_test_case){ .timeout = 300 },
-	    (const TTest *[]){ personalize_torn_then_inspect,
-	    recover_lists_open_intent, usage_and_help, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso-cli", 300,
+    personalize_torn_then_inspect,
+    recover_lists_open_intent, usage_and_help)

@@ -34,12 +34,7 @@ static char g_dir[400];
 static int
 run(char *out, size_t cap, const char *cmd)
 {
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return dfi_test_run(cmd, out, cap);
 }
 
 START_TEST(personalize_through_pcscd)

@@ -506,7 +506,7 @@ check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const c
 }
 
 int
-cmd_personalize(int argc, char **argv)
+sub_personalize(int argc, char **argv)
 {
 	struct opts o;
 	struct cli_argv args;

@@ -99,7 +99,7 @@ inspect_raw(dfi_transport *t)
 	for (size_t i = 0; i < naids; i++) {
 		uint8_t ids[32];
 		size_t nf;
-		printf("  application %06X\n", aids[i]);
+		printf("  application " DFI_AID_FMT "\n", DFI_AID_ARGS(aids[i]));
 		if (dfi_desfire_select_application(d, aids[i]) != DFI_OK)
 			continue;
 		if (dfi_desfire_get_key_settings(d, &ks) == DFI_OK) {
@@ -178,7 +178,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 }
 
 int
-cmd_inspect(int argc, char **argv)
+sub_inspect(int argc, char **argv)
 {
 	const char *reader = NULL, *profile = NULL, *batch = NULL;
 	unsigned long rowno = 1, wait_ms = 10000;

@@ -48,7 +48,7 @@ one(void *vctx, const dfi_jrec *in)
 	c->n++;
 	if (c->json) {
 		char aid[7];
-		snprintf(aid, sizeof(aid), "%06X", in->key.aid);
+		snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(in->key.aid));
 		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
 		    "intent_seq", (json_int_t)in->seq, "time", when, "station", in->station, "uid",
 		    uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
@@ -61,9 +61,9 @@ one(void *vctx, const dfi_jrec *in)
 		json_decref(o);
 		return;
 	}
-	printf("intent %llu  %s  station %s  card %s  app %06X key %u  version %u -> %u  "
+	printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " key %u  version %u -> %u  "
 	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, in->station, uid,
-	    in->key.aid, in->key.keyno, in->old_version, in->new_version, in->key_label,
+	    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version, in->key_label,
 	    in->key_gen);
 }
 
@@ -75,7 +75,7 @@ finding(void *vctx, uint64_t line, dfi_err code, const char *msg)
 }
 
 int
-cmd_recover(int argc, char **argv)
+sub_recover(int argc, char **argv)
 {
 	const char *journal = NULL, *pubkey = NULL;
 	struct ctx c = { 0, 0 };

@@ -122,7 +122,7 @@ jk_pubkey(int argc, char **argv)
 }
 
 int
-cmd_journal_key(int argc, char **argv)
+sub_journal_key(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey },
 		{ NULL, NULL } };

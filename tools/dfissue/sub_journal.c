@@ -184,9 +184,9 @@ j_recover(int argc, char **argv)
 				const dfi_jrec *r = &rec->lost_intents[i];
 				char uid[2 * DFI_J_UID_MAX + 1];
 				hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-				printf("unacknowledged intent (no ChangeKey was sent): card %s AID %06" PRIX32
+				printf("unacknowledged intent (no ChangeKey was sent): card %s AID " DFI_AID_FMT
 				       " key %u version %u -> %u: probe this card\n",
-				    uid, r->key.aid, r->key.keyno, r->old_version, r->new_version);
+				    uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version);
 			}
 		}
 		size_t nopen = dfi_journal_open_intents(j, NULL, NULL);
@@ -223,8 +223,8 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
-	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
-	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
+	printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " key %u version %u -> %u (%s, station %s)\n",
+	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
 
 static int
@@ -415,7 +415,7 @@ change_json(const struct change *c)
 {
 	char uid[2 * DFI_J_UID_MAX + 1], aid[8], oid[2 * DFI_J_BLOB_MAX + 1], div[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key.uid, c->in.key.uid_len, uid, sizeof(uid));
-	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
+	snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(c->in.key.aid));
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
@@ -443,7 +443,7 @@ print_change(const struct change *c)
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
-	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
+	printf("  %s  AID " DFI_AID_FMT " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, DFI_AID_ARGS(c->in.key.aid),
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
@@ -489,7 +489,7 @@ print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
 				first = 0;
 		if (!first)
 			continue;
-		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		printf("  AID " DFI_AID_FMT " key %-2u ", DFI_AID_ARGS(c->in.key.aid), c->in.key.keyno);
 		for (size_t j = i; j < s->n; j++) {
 			const struct change *d = &s->v[j];
 			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
@@ -800,7 +800,7 @@ j_checkpoint(int argc, char **argv)
 }
 
 int
-cmd_journal(int argc, char **argv)
+sub_journal(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
