@@ -36,6 +36,10 @@ typedef int (*jscan_fn)(void *ctx, const char *line, size_t len, int complete, u
 dfi_err jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx);
 dfi_err jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_fn fn, void *ctx);
 
+/* Opens a journal given as its directory or as journal.log itself, for
+ * reading (verify.c). */
+dfi_err open_journal(const char *path, int *fd);
+
 /* ---- index --------------------------------------------------------------- */
 
 typedef void (*jfinding_fn)(void *ctx, uint64_t line, dfi_err code, const char *msg);

@@ -2,6 +2,8 @@
 #ifndef DFISSUE_CLI_H
 #define DFISSUE_CLI_H
 
+#include <stddef.h>
+
 #include "dfissue/error.h"
 
 struct dfi_cli_cmd {
@@ -68,5 +70,11 @@ int cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const cha
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */
 const char *cli_hsm_help(void);
+
+/* Reads a journal public key from path: PEM, or a signed-note verifier key
+ * (its key name into name, when given). On failure prints one line naming
+ * what and returns DFI_EXIT_FAIL (cli_pubkey.c). */
+struct dfi_jpubkey;
+int cli_load_pubkey(const char *what, const char *path, struct dfi_jpubkey **out, char *name, size_t namecap);
 
 #endif
