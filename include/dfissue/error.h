@@ -92,6 +92,12 @@ typedef enum dfi_err {
 	DFI_E_UNKNOWN_KEYS,         /* card keys match no candidate: left untouched */
 	DFI_E_VERIFY_FAILED,        /* final verification found a difference */
 	DFI_E_CARD_CONFLICT,        /* card holds an application/file unlike the profile's (not deleted) */
+
+	/* registry (a shared database of issuance state and witnessed journals) */
+	DFI_E_REGISTRY_UNREACHABLE = 600, /* no connection, or it broke during the call */
+	DFI_E_REGISTRY_SCHEMA,      /* the registry's schema is missing or of another version */
+	DFI_E_REGISTRY_REFUSED,     /* the registry refused (e.g. a checkpoint that does not extend the witnessed one) */
+	DFI_E_REGISTRY,             /* the registry answered with an error */
 } dfi_err;
 
 /* One line naming the error, never NULL, never containing secrets. */

@@ -1,0 +1,130 @@
+/*
+ * dfissue registry: create or migrate the PostgreSQL registry's schema and
+ * grant database roles what a station or an auditor needs.
+ * docs/OPERATIONS.md ("Many stations on many hosts") describes deployment.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dfissue/pgregistry.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: dfissue registry init [--station-role ROLE]... [--auditor-role ROLE]...\n"
+	    "                             [--schema-version N] URL\n\n"
+	    "URL is a libpq connection URI (postgresql://[user@]host[:port]/dbname?sslmode=verify-full\n"
+	    "...) or key=value string. It must not carry a password: put the password in\n"
+	    "the libpq password file (~/.pgpass, or the file PGPASSFILE names, mode 0600) or\n"
+	    "in PGPASSWORD, or authenticate with a client certificate (sslcert, sslkey).\n\n"
+	    "init   creates the schema '%s' (tables and functions) or migrates it to the\n"
+	    "       version this dfissue uses (%d), in one transaction; running it again is\n"
+	    "       harmless. Connect as the role that is to own the schema (not a station's).\n"
+	    "       --station-role ROLE   lets ROLE (an existing database role) call the\n"
+	    "                             registry's functions, and nothing else\n"
+	    "       --auditor-role ROLE   lets ROLE read every table, and nothing else\n"
+	    "       Granted roles are granted again after every later migration.\n"
+	    "       --schema-version N    stops at version N (for staged upgrades)\n",
+	    DFI_PGREG_SCHEMA, DFI_PGREG_SCHEMA_VERSION);
+}
+
+static int
+r_init(int argc, char **argv)
+{
+	const char *roles[32];
+	dfi_pgreg_role kinds[32];
+	size_t nroles = 0;
+	int target = 0;
+	static const struct option lo[] = { { "station-role", required_argument, NULL, 's' },
+		{ "auditor-role", required_argument, NULL, 'a' }, { "schema-version", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+		case 'a':
+			if (nroles == sizeof(roles) / sizeof(roles[0])) {
+				cli_errorf("registry init: at most %zu roles at once", nroles);
+				return DFI_EXIT_USAGE;
+			}
+			roles[nroles] = optarg;
+			kinds[nroles++] = c == 's' ? DFI_PGREG_ROLE_STATION : DFI_PGREG_ROLE_AUDITOR;
+			break;
+		case 'v': {
+			char *end;
+			errno = 0;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || errno != 0 || v < 1 || v > 1000) {
+				cli_errorf("registry init: --schema-version needs a version number");
+				return DFI_EXIT_USAGE;
+			}
+			target = (int)v;
+			break;
+		}
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		cli_errorf("registry init: needs one URL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	const char *url = argv[optind];
+	char why[600];
+	dfi_err e = dfi_pgreg_check_url(url, why, sizeof(why));
+	if (e != DFI_OK) {
+		cli_errorf("registry init: %s", why);
+		return DFI_EXIT_USAGE;
+	}
+	struct dfi_pgreg_opts o = { .station = "registry-init", .skip_schema_check = 1, .max_conns = 1 };
+	dfi_pgreg *r = NULL;
+	if ((e = dfi_pgreg_open(&r, url, &o, why, sizeof(why))) != DFI_OK) {
+		cli_errorf("registry init: %s", why);
+		return DFI_EXIT_FAIL;
+	}
+	int from = 0, to = 0, rc = DFI_EXIT_OK;
+	e = dfi_pgreg_migrate(r, target, &from, &to, why, sizeof(why));
+	if (e != DFI_OK) {
+		cli_errorf("registry init: %s", why);
+		rc = DFI_EXIT_FAIL;
+	} else if (from == to) {
+		printf("registry schema %s is at version %d: nothing to do\n", DFI_PGREG_SCHEMA, to);
+	} else if (from == 0) {
+		printf("created registry schema %s, version %d\n", DFI_PGREG_SCHEMA, to);
+	} else {
+		printf("migrated registry schema %s from version %d to %d\n", DFI_PGREG_SCHEMA, from, to);
+	}
+	for (size_t i = 0; rc == DFI_EXIT_OK && i < nroles; i++) {
+		if ((e = dfi_pgreg_grant(r, roles[i], kinds[i], why, sizeof(why))) != DFI_OK) {
+			cli_errorf("registry init: %s", why);
+			rc = DFI_EXIT_FAIL;
+		} else {
+			printf("granted %s role to %s\n", kinds[i] == DFI_PGREG_ROLE_STATION ? "station" : "auditor", roles[i]);
+		}
+	}
+	dfi_pgreg_free(r);
+	return rc;
+}
+
+int
+cmd_registry(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return DFI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		usage(stdout);
+		return DFI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return r_init(argc - 1, argv + 1);
+	cli_errorf("registry: unknown command '%s' (try 'dfissue registry --help')", argv[1]);
+	return DFI_EXIT_USAGE;
+}
