@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "jtest.h"
+#include "pgcut.h"
 #include "regtest.h"
 #include "testutil.h"
 
@@ -497,6 +498,86 @@ START_TEST(server_stopped_then_back)
 }
 END_TEST
 
+/* One station's witnessing, every call retried on failure (as the station
+ * does): open, witness the new journal, then three rounds of growth. */
+static void
+witness_scenario(const char *url, struct jf *f, unsigned *failures)
+{
+	struct dfi_pgreg_opts so = { .station = "st-cut", .timeout_ms = 5000, .max_conns = 2 };
+	dfi_pgreg *r = NULL;
+	dfi_pgwitness *w = NULL;
+	int tries = 0;
+	while (dfi_pgreg_open(&r, url, &so, why, sizeof(why)) != DFI_OK) {
+		ck_assert_msg(++tries < 3, "open: %s", why);
+		(*failures)++;
+	}
+	tries = 0;
+	for (dfi_err e; (e = dfi_pgwitness_new(&w, r, f->dir, f->pk, why, sizeof(why))) != DFI_OK;) {
+		ck_assert_msg(e == DFI_E_REGISTRY_UNREACHABLE && ++tries < 3, "witness_new: %s", why);
+		(*failures)++;
+	}
+	for (int round = 0; round < 3; round++) {
+		jf_add(f, 2);
+		tries = 0;
+		for (dfi_err e; (e = dfi_pgwitness_sync(w, why, sizeof(why))) != DFI_OK;) {
+			ck_assert_msg(e == DFI_E_REGISTRY_UNREACHABLE && ++tries < 3, "sync: %s", why);
+			(*failures)++;
+		}
+		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f->j));
+	}
+	dfi_pgwitness_free(w);
+	dfi_pgreg_free(r);
+}
+
+START_TEST(witnessing_survives_a_cut_at_every_round_trip)
+{
+	char url[PATH_MAX + 160], cutdir[PATH_MAX + 16], target[PATH_MAX + 32], curl[PATH_MAX + 200];
+	dfi_pgreg_free(rt_registry("t_cut", "st-1", url, sizeof(url)));
+	snprintf(cutdir, sizeof(cutdir), "%s/cut", rt_pg.dir);
+	mkdir(cutdir, 0700);
+	snprintf(target, sizeof(target), "%s/.s.PGSQL.5432", rt_pg.sock);
+	struct pgcut *x;
+	ck_assert_int_eq(pgcut_start(&x, cutdir, target), 0);
+	snprintf(curl, sizeof(curl), "postgresql:///t_cut?host=%s&user=%s", cutdir, rt_pg.user);
+	/* the clean run counts the round trips */
+	struct jf f;
+	unsigned failures = 0;
+	jf_open(&f, "cut.example/clean");
+	uint64_t c0 = pgcut_count(x);
+	witness_scenario(curl, &f, &failures);
+	uint64_t trips = pgcut_count(x) - c0;
+	ck_assert_uint_eq(failures, 0);
+	jf_close(&f);
+	ck_assert_uint_ge(trips, 8);
+	unsigned cases = 0, visible = 0;
+	for (uint64_t k = 1; k <= trips; k++)
+		for (int after = 0; after < 2; after++) {
+			char origin[64];
+			snprintf(origin, sizeof(origin), "cut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
+			jf_open(&f, origin);
+			pgcut_arm(x, k, after);
+			failures = 0;
+			witness_scenario(curl, &f, &failures);
+			ck_assert_msg(pgcut_fired(x), "round trip %llu was never made", (unsigned long long)k);
+			visible += failures > 0;
+			/* the registry holds exactly the journal's head, refused nothing */
+			char q[256];
+			snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
+			char want[24];
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
+			ck_assert_str_eq(rt_val("t_cut", q), want);
+			jf_close(&f);
+			cases++;
+		}
+	pgcut_arm(x, 0, 0);
+	ck_assert_str_eq(rt_val("t_cut", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	printf("witnessing cut at every round trip: %u round trips x 2 modes = %u cases, %u surfaced a failure "
+	       "(retried by the caller), 0 refusals, every journal's head witnessed\n",
+	    (unsigned)trips, cases, visible);
+	pgcut_stop(x);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -512,6 +593,7 @@ suite(void)
 	tcase_add_test(tc, station_witnesses_its_growing_journal);
 	tcase_add_test(tc, rolled_back_and_forked_journals_refused);
 	tcase_add_test(tc, server_stopped_then_back);
+	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }
