@@ -201,7 +201,7 @@ dfi_pg_postmaster_pid(const struct dfi_pg *pg)
 static inline int
 dfi_pg_ctl(const struct dfi_pg *pg, const char *action, const char *mode, long timeout_ms)
 {
-	char ctl[PATH_MAX + 16], tmo[16];
+	char ctl[PATH_MAX + 16], tmo[24];
 	snprintf(ctl, sizeof(ctl), "%s/pg_ctl", pg->bindir);
 	snprintf(tmo, sizeof(tmo), "%ld", timeout_ms / 1000);
 	if (strcmp(action, "start") == 0) {
