@@ -336,3 +336,83 @@ dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key
 		    c->to, c->from);
 	return DFI_OK;
 }
+
+/* ---- roots at given sizes ------------------------------------------------------------- */
+
+struct want {
+	uint64_t size;
+	size_t i;
+};
+
+struct rctx {
+	dfi_merkle tree;
+	struct want *order;     /* the sizes asked for, ascending */
+	size_t n, next;
+	uint8_t (*roots)[DFI_HASH_LEN];
+	int *found;
+};
+
+static int
+rline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)off;
+	struct rctx *x = ctx;
+	if (!complete)
+		return 1;
+	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+		return 0;
+	uint8_t leaf[DFI_HASH_LEN];
+	if (line == NULL)
+		memset(leaf, 0, DFI_HASH_LEN);
+	else
+		dfi_merkle_leaf_hash(line, len, leaf);
+	(void)dfi_merkle_push(&x->tree, leaf);
+	while (x->next < x->n && x->order[x->next].size <= x->tree.size) {
+		size_t i = x->order[x->next++].i;
+		if (x->order[x->next - 1].size == x->tree.size) {
+			dfi_merkle_root(&x->tree, x->roots[i]);
+			x->found[i] = 1;
+		}
+	}
+	return 0;
+}
+
+static int
+by_size(const void *a, const void *b)
+{
+	uint64_t x = ((const struct want *)a)->size, y = ((const struct want *)b)->size;
+	return x < y ? -1 : x > y;
+}
+
+dfi_err
+dfi_journal_roots_file(const char *path, const uint64_t *sizes, size_t n, uint8_t (*roots)[DFI_HASH_LEN],
+    int *found, uint64_t *records)
+{
+	if (path == NULL || (n > 0 && (sizes == NULL || roots == NULL || found == NULL)))
+		return DFI_E_INVALID_ARG;
+	struct rctx x;
+	memset(&x, 0, sizeof(x));
+	dfi_merkle_init(&x.tree);
+	x.order = calloc(n ? n : 1, sizeof(*x.order));
+	if (x.order == NULL)
+		return DFI_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		x.order[i].size = sizes[i];
+		x.order[i].i = i;
+		found[i] = 0;
+	}
+	qsort(x.order, n, sizeof(*x.order), by_size);
+	x.n = n;
+	x.roots = roots;
+	x.found = found;
+	int fd;
+	dfi_err e = open_journal(path, &fd);
+	if (e == DFI_OK) {
+		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, rline, &x);
+		close(fd);
+	}
+	if (e == DFI_OK && records != NULL)
+		*records = x.tree.size;
+	free(x.order);
+	return e;
+}

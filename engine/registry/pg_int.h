@@ -61,6 +61,11 @@ dfi_err pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size
 dfi_err pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent,
     char *why, size_t cap);
 
+/* Runs select through a cursor in a read-only snapshot and calls row for
+ * each row (nonzero stops; negative: a malformed row, DFI_E_REGISTRY). */
+dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx,
+    char *why, size_t cap);
+
 /* Lower-case hex of n bytes as a bytea literal "\x...", into out (2n+3). */
 void pg_bytea_hex(const uint8_t *p, size_t n, char *out);
 /* A bytea column in hex output ("\x..."), exactly n bytes. */

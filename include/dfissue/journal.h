@@ -404,6 +404,14 @@ dfi_err dfi_jconsistency_parse(const char *text, size_t len, struct dfi_jconsist
 dfi_err dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key,
     const uint8_t *last_seen, size_t last_seen_len, char *why, size_t whycap);
 
+/* The root of the tree of the first sizes[i] records of the journal at
+ * path, for each i (sizes in any order): found[i] is 0 when the journal has
+ * fewer records. records (may be NULL) receives the number of complete
+ * record lines. One pass over the file: an auditor checks every checkpoint
+ * a registry witnessed against the journal with it. */
+dfi_err dfi_journal_roots_file(const char *path, const uint64_t *sizes, size_t n,
+    uint8_t (*roots)[DFI_HASH_LEN], int *found, uint64_t *records);
+
 #ifdef __cplusplus
 }
 #endif

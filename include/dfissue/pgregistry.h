@@ -137,6 +137,34 @@ dfi_err dfi_pgwitness_sync(dfi_pgwitness *w, char *why, size_t whycap);
 uint64_t dfi_pgwitness_size(dfi_pgwitness *w);
 void dfi_pgwitness_free(dfi_pgwitness *w);
 
+/* ---- reading it (auditors) ------------------------------------------------- */
+
+struct dfi_pgreg_checkpoint {
+	char origin[DFI_J_STR_MAX];
+	uint64_t size;
+	uint8_t root[DFI_HASH_LEN];
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t note_len;
+	char station[DFI_J_STR_MAX];
+	char when[24];                 /* witnessed at, UTC */
+	int latest;                    /* the journal's witnessed head */
+};
+/* Every witnessed checkpoint, by origin and size, from one snapshot. */
+dfi_err dfi_pgreg_each_checkpoint(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_checkpoint *cp),
+    void *ctx, char *why, size_t whycap);
+
+struct dfi_pgreg_refusal {
+	char origin[DFI_J_STR_MAX];
+	char station[DFI_J_STR_MAX];
+	char db_user[64];
+	uint64_t new_size;
+	char reason[512];
+	char when[24];
+};
+/* Every refused checkpoint, oldest first. */
+dfi_err dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_refusal *rf),
+    void *ctx, char *why, size_t whycap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@ int cmd_personalize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Options shared by every subcommand that opens the HSM (cmd_key.c):
  * --module --token --pin-file --pin-env --allow-insecure-keys. Put

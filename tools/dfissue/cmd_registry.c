@@ -5,11 +5,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
 static void
@@ -17,7 +19,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue registry init [--station-role ROLE]... [--auditor-role ROLE]...\n"
-	    "                             [--schema-version N] URL\n\n"
+	    "                             [--schema-version N] URL\n"
+	    "       dfissue registry witness --pubkey KEY [--station NAME] URL JOURNAL\n\n"
 	    "URL is a libpq connection URI (postgresql://[user@]host[:port]/dbname?sslmode=verify-full\n"
 	    "...) or key=value string. It must not carry a password: put the password in\n"
 	    "the libpq password file (~/.pgpass, or the file PGPASSFILE names, mode 0600) or\n"
@@ -29,7 +32,12 @@ usage(FILE *f)
 	    "                             registry's functions, and nothing else\n"
 	    "       --auditor-role ROLE   lets ROLE read every table, and nothing else\n"
 	    "       Granted roles are granted again after every later migration.\n"
-	    "       --schema-version N    stops at version N (for staged upgrades)\n",
+	    "       --schema-version N    stops at version N (for staged upgrades)\n"
+	    "witness  submits JOURNAL's last checkpoint (signed by KEY: PEM or verifier key)\n"
+	    "       with a consistency proof from the one the registry witnessed last; the\n"
+	    "       registry refuses it when the journal does not extend that one. Stations\n"
+	    "       witness by themselves; this is for a journal written while the registry\n"
+	    "       was out of reach, or checked by hand.\n",
 	    DFI_PGREG_SCHEMA, DFI_PGREG_SCHEMA_VERSION);
 }
 
@@ -112,6 +120,54 @@ r_init(int argc, char **argv)
 	return rc;
 }
 
+static int
+r_witness(int argc, char **argv)
+{
+	const char *pubkey = NULL, *station = "registry-witness";
+	static const struct option lo[] = { { "pubkey", required_argument, NULL, 'p' },
+		{ "station", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'p': pubkey = optarg; break;
+		case 's': station = optarg; break;
+		case 'h': usage(stdout); return DFI_EXIT_OK;
+		default: usage(stderr); return DFI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2 || pubkey == NULL) {
+		cli_errorf("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	const char *url = argv[optind], *journal = argv[optind + 1];
+	char why[600];
+	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("registry witness: %s", why);
+		return DFI_EXIT_USAGE;
+	}
+	dfi_jpubkey *pk = NULL;
+	if (cli_load_pubkey("registry witness", pubkey, &pk, NULL, 0) != DFI_EXIT_OK)
+		return DFI_EXIT_FAIL;
+	struct dfi_pgreg_opts o = { .station = station, .max_conns = 1 };
+	dfi_pgreg *r = NULL;
+	dfi_pgwitness *w = NULL;
+	int rc = DFI_EXIT_OK;
+	dfi_err e = dfi_pgreg_open(&r, url, &o, why, sizeof(why));
+	if (e == DFI_OK)
+		e = dfi_pgwitness_new(&w, r, journal, pk, why, sizeof(why));
+	if (e != DFI_OK) {
+		cli_errorf("registry witness: %s", why);
+		rc = DFI_EXIT_FAIL;
+	} else {
+		printf("%s: witnessed, %" PRIu64 " records\n", journal, dfi_pgwitness_size(w));
+	}
+	dfi_pgwitness_free(w);
+	dfi_pgreg_free(r);
+	dfi_jpubkey_free(pk);
+	return rc;
+}
+
 int
 cmd_registry(int argc, char **argv)
 {
@@ -125,6 +181,8 @@ cmd_registry(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return r_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "witness") == 0)
+		return r_witness(argc - 1, argv + 1);
 	cli_errorf("registry: unknown command '%s' (try 'dfissue registry --help')", argv[1]);
 	return DFI_EXIT_USAGE;
 }

@@ -17,6 +17,7 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "inspect", "show what a card holds and what remains to do for a profile", cmd_inspect },
 	{ "recover", "list the journal's unresolved key-change intents with their cards", cmd_recover },
 	{ "registry", "create or migrate the PostgreSQL registry shared by many stations", cmd_registry },
+	{ "audit", "audit every station journal against the registry they share", cmd_audit },
 	{ "version", "print the version", cmd_version },
 };
 

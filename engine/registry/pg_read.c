@@ -1,0 +1,130 @@
+/* Reading the registry's tables, for the auditor (`dfissue audit`): a row
+ * callback over a server-side cursor, so a registry of millions of rows is
+ * read in bounded memory. Every row is untrusted input: the callbacks get
+ * parsed, length-checked values. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define FETCH_ROWS "2000"
+
+dfi_err
+pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx, char *why,
+    size_t cap)
+{
+	PGconn *c;
+	dfi_err e = pg_acquire(r, &c, why, cap);
+	if (e != DFI_OK)
+		return e;
+	char *decl = malloc(strlen(select) + 64);
+	if (decl == NULL) {
+		pg_release(r, c, 0);
+		return DFI_E_NOMEM;
+	}
+	sprintf(decl, "DECLARE dfi_rows NO SCROLL CURSOR FOR %s", select);
+	/* a consistent snapshot of every table for the whole read */
+	e = pg_exec_script(r, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", why, cap);
+	if (e == DFI_OK)
+		e = pg_exec_script(r, c, decl, why, cap);
+	free(decl);
+	int stop = 0;
+	while (e == DFI_OK && !stop) {
+		PGresult *res = NULL;
+		e = pg_exec(r, c, "FETCH " FETCH_ROWS " FROM dfi_rows", 0, NULL, &res, why, cap);
+		if (e != DFI_OK)
+			break;
+		int n = PQntuples(res);
+		for (int i = 0; i < n && !stop; i++)
+			stop = row(ctx, res, i);
+		PQclear(res);
+		if (n == 0)
+			break;
+	}
+	if (e != DFI_E_REGISTRY_UNREACHABLE) {
+		char ignore[64];
+		(void)pg_exec_script(r, c, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	pg_release(r, c, e != DFI_OK);
+	if (e == DFI_OK && stop < 0)
+		e = pg_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
+	return e;
+}
+
+static void
+copy_text(const PGresult *res, int i, int col, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", PQgetisnull(res, i, col) ? "" : PQgetvalue(res, i, col));
+}
+
+struct cpctx {
+	void (*fn)(void *, const struct dfi_pgreg_checkpoint *);
+	void *ctx;
+};
+
+static int
+cp_row(void *vctx, const PGresult *res, int i)
+{
+	struct cpctx *x = vctx;
+	struct dfi_pgreg_checkpoint cp;
+	memset(&cp, 0, sizeof(cp));
+	size_t nl = (size_t)PQgetlength(res, i, 3);
+	if (PQgetlength(res, i, 0) >= (int)sizeof(cp.origin) || pg_get_u64(res, i, 1, &cp.size) != 0 ||
+	    pg_get_bytea(res, i, 2, cp.root, DFI_HASH_LEN) != 0 || nl > sizeof(cp.note))
+		return -1;
+	copy_text(res, i, 0, cp.origin, sizeof(cp.origin));
+	memcpy(cp.note, PQgetvalue(res, i, 3), nl);
+	cp.note_len = nl;
+	copy_text(res, i, 4, cp.station, sizeof(cp.station));
+	copy_text(res, i, 5, cp.when, sizeof(cp.when));
+	cp.latest = strcmp(PQgetvalue(res, i, 6), "t") == 0;
+	x->fn(x->ctx, &cp);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_checkpoint(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_checkpoint *cp), void *ctx,
+    char *why, size_t cap)
+{
+	struct cpctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT c.origin, c.size, c.root, c.note, c.station, to_char(c.witnessed_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.size = j.size FROM " DFI_PGREG_SCHEMA ".checkpoints c JOIN "
+	    DFI_PGREG_SCHEMA ".journals j USING (origin) ORDER BY c.origin, c.size",
+	    cp_row, &x, why, cap);
+}
+
+struct rfctx {
+	void (*fn)(void *, const struct dfi_pgreg_refusal *);
+	void *ctx;
+};
+
+static int
+rf_row(void *vctx, const PGresult *res, int i)
+{
+	struct rfctx *x = vctx;
+	struct dfi_pgreg_refusal rf;
+	memset(&rf, 0, sizeof(rf));
+	copy_text(res, i, 0, rf.origin, sizeof(rf.origin));
+	copy_text(res, i, 1, rf.station, sizeof(rf.station));
+	copy_text(res, i, 2, rf.db_user, sizeof(rf.db_user));
+	if (PQgetisnull(res, i, 3) || pg_get_u64(res, i, 3, &rf.new_size) != 0)
+		rf.new_size = 0;
+	copy_text(res, i, 4, rf.reason, sizeof(rf.reason));
+	copy_text(res, i, 5, rf.when, sizeof(rf.when));
+	x->fn(x->ctx, &rf);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_refusal *rf), void *ctx,
+    char *why, size_t cap)
+{
+	struct rfctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, station, db_user, new_size, reason, to_char(refused_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " DFI_PGREG_SCHEMA ".witness_refusals ORDER BY id",
+	    rf_row, &x, why, cap);
+}
