@@ -60,7 +60,7 @@ echo
 echo "== 3. dfissue personalize --profile $profile --batch $batch --reader 'pcsc:$reader' --once"
 "$dfissue" personalize --profile "$profile" --batch "$batch" "${E2E_HSM[@]}" \
 	--reader "pcsc:$reader" --journal "$E2E_DIR/journal" --create-journal \
-	--station demo --origin dfissue.example/demo --once --wait-ms 30000 2>&1 |
+	--station demo --origin dfissue.example/demo --once --wait-ms 30000 -v 2>&1 |
 	tee "$E2E_DIR/personalize.out" | sed 's/^/   /'
 grep -q ': resumed ' "$E2E_DIR/personalize.out" ||
 	{ echo "demo: FAILED: the card was not resumed after its tear" >&2; exit 1; }

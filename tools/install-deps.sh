@@ -8,6 +8,7 @@ PKGS=(
   libp11-kit-dev p11-kit softhsm2
   libpcsclite-dev pcscd vsmartcard-vpcd
   check libssl-dev openssl libjansson-dev iproute2 util-linux
+  man-db systemd chromium
   libpq-dev postgresql
 )
 

@@ -49,6 +49,8 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_CARD_AUTH, "card authentication proof did not match (wrong key?)"),
 	E(DFI_E_NOT_AUTHENTICATED, "command needs an authenticated session"),
 	E(DFI_E_READER_BUSY, "another application is using the card: close it (personalization needs exclusive access)"),
+	E(DFI_E_PCSC_NO_SERVICE, "cannot reach pcscd (the PC/SC daemon): start it ('systemctl start pcscd.socket', or 'pcscd')"),
+	E(DFI_E_UNKNOWN_READER, "pcscd knows no reader of that name: check it with 'dfissue readers'"),
 
 	E(DFI_E_DF_NO_CHANGES, "card: NO_CHANGES (0x0C)"),
 	E(DFI_E_DF_OUT_OF_EEPROM_ERROR, "card: OUT_OF_EEPROM_ERROR (0x0E): not enough memory"),

@@ -257,6 +257,20 @@ static const struct dfi_transport_ops pcsc_ops = {
 };
 
 dfi_err
+dfi_pcsc_reader_check(const char *reader, struct dfi_pcsc_reader **readers, size_t *n)
+{
+	if (reader == NULL || readers == NULL || n == NULL)
+		return DFI_E_INVALID_ARG;
+	dfi_err e = dfi_pcsc_list_readers(readers, n);
+	if (e != DFI_OK)
+		return e;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*readers)[i].name, reader) == 0)
+			return DFI_OK;
+	return DFI_E_UNKNOWN_READER;
+}
+
+dfi_err
 dfi_pcsc_transport_new(dfi_transport **out, const char *reader)
 {
 	if (out == NULL || reader == NULL || *reader == '\0')
@@ -295,11 +309,19 @@ dfi_pcsc_list_readers(struct dfi_pcsc_reader **out, size_t *n)
 		return DFI_E_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) != SCARD_S_SUCCESS)
-		return DFI_E_READER;
-	LONG rv = SCardListReaders(ctx, NULL, NULL, &len);
+	/* pcsc-lite answers SCARD_E_NO_SERVICE when its socket is absent or
+	 * refuses (pcscd stopped, or not started by its systemd socket). */
+	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+	if (rv != SCARD_S_SUCCESS)
+		return rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED ?
+		    DFI_E_PCSC_NO_SERVICE : DFI_E_READER;
+	rv = SCardListReaders(ctx, NULL, NULL, &len);
 	if (rv == SCARD_E_NO_READERS_AVAILABLE) {
 		e = DFI_OK;
+		goto out;
+	}
+	if (rv == SCARD_E_NO_SERVICE || rv == SCARD_E_SERVICE_STOPPED) {
+		e = DFI_E_PCSC_NO_SERVICE;
 		goto out;
 	}
 	if (rv != SCARD_S_SUCCESS || len == 0) {

@@ -56,6 +56,8 @@ typedef enum dfi_err {
 	DFI_E_CARD_AUTH,         /* the card's authentication proof was wrong */
 	DFI_E_NOT_AUTHENTICATED, /* a command needs a session that is absent */
 	DFI_E_READER_BUSY,       /* another application holds the card (no exclusive access) */
+	DFI_E_PCSC_NO_SERVICE,   /* pcscd is not running or its socket cannot be reached */
+	DFI_E_UNKNOWN_READER,    /* pcscd knows no reader of that name */
 
 	/* DESFire status codes (SW1=0x91, SW2 as named) */
 	DFI_E_DF_NO_CHANGES = 300,         /* 0x0C */

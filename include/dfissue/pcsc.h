@@ -29,9 +29,16 @@ struct dfi_pcsc_reader {
 
 /* Lists the readers pcscd knows, with card presence and ATR. The caller
  * frees with dfi_pcsc_readers_free. Zero readers is DFI_OK with *n = 0;
- * pcscd not running is DFI_E_READER. */
+ * pcscd not running (or its socket unreachable) is DFI_E_PCSC_NO_SERVICE,
+ * another PC/SC failure DFI_E_READER. */
 dfi_err dfi_pcsc_list_readers(struct dfi_pcsc_reader **out, size_t *n);
 void dfi_pcsc_readers_free(struct dfi_pcsc_reader *r, size_t n);
+
+/* Whether pcscd knows the reader named exactly `reader`: DFI_OK, or
+ * DFI_E_UNKNOWN_READER, or dfi_pcsc_list_readers()'s error. Unless that
+ * failed, *readers and *n hold the list (to name the readers there are;
+ * the caller frees it with dfi_pcsc_readers_free). */
+dfi_err dfi_pcsc_reader_check(const char *reader, struct dfi_pcsc_reader **readers, size_t *n);
 
 /* A transport on the reader named exactly `reader`. Nothing is connected
  * until dfi_transport_wait_card(). */

@@ -48,7 +48,8 @@ usage(FILE *f)
 	    "  --stdio               read hex C-APDUs from stdin, one per line; print R-APDUs\n"
 	    "  --no-fsync            do not fsync image writes (tests on tmpfs)\n"
 	    "  -q, --quiet           no progress lines on stderr\n"
-	    "  -h, --help            this help\n");
+	    "  -h, --help            this help\n"
+	    "  --version             print the version\n");
 }
 
 __attribute__((format(printf, 1, 2))) static int
@@ -121,7 +122,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_IMAGE = 256, O_UID, O_SEED, O_MODEL, O_TEAR_AT, O_TEAR_MODE, O_TIMING,
-		O_VPCD, O_REINSERT, O_STDIO, O_NOFSYNC };
+		O_VPCD, O_REINSERT, O_STDIO, O_NOFSYNC, O_VERSION };
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, O_IMAGE },
 		{ "uid", required_argument, NULL, O_UID },
@@ -136,6 +137,7 @@ main(int argc, char **argv)
 		{ "no-fsync", no_argument, NULL, O_NOFSYNC },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dfi_sim_config cfg = { 0 };
@@ -198,6 +200,7 @@ main(int argc, char **argv)
 		case O_NOFSYNC: cfg.no_fsync = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
+		case O_VERSION: printf("desfire-sim %s\n", DFISSUE_VERSION); return 0;
 		default:
 			return fail("unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
 		}

@@ -12,17 +12,39 @@ struct dfi_cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
-/* Exit codes: 0 success, 1 operation failed, 2 usage error. */
+/* Exit codes (the table in `dfissue --help` and dfissue(1)): 0 success,
+ * 1 operation failed, 2 usage error, 3 personalize stopped at once by a
+ * second signal. */
 #define DFI_EXIT_OK 0
 #define DFI_EXIT_FAIL 1
 #define DFI_EXIT_USAGE 2
+#define DFI_EXIT_INTERRUPTED 3
 
-/* Prints "dfissue: <msg>" as one line on stderr. */
+/* Prints "dfissue: <msg>" as one line on stderr (log level error). The
+ * first error of a run is kept for the JSON error object (below). */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "dfissue: <what>: <dfi_strerror(e)>" and returns DFI_EXIT_FAIL. */
+/* Prints "dfissue: <what>: <dfi_strerror(e)>" and returns DFI_EXIT_FAIL;
+ * the JSON error code is the error's name (DFI_E_HSM_PIN_INCORRECT ->
+ * "hsm_pin_incorrect") unless cli_error_code() named one. */
 int cli_fail(const char *what, dfi_err e);
+/* Names the stable JSON error code of the error printed next (e.g.
+ * "unknown_reader", "pcscd_unreachable"); dfissue(1) lists them. */
+void cli_error_code(const char *code);
+/* With --json a failing command also prints one JSON object on stdout:
+ * {"error": CODE, "message": the error line, "exit": status}. main() sees
+ * --json and prints it when the command returns non-zero. */
+void cli_json_error_flush(int exit_status);
 /* Is arg one of "-h", "--help"? */
 int cli_is_help(const char *arg);
+
+/* PC/SC errors shared by the reader subcommands (cmd_readers.c): pcscd
+ * unreachable (says how to start it; JSON code pcscd_unreachable) or any
+ * other dfi_err; returns DFI_EXIT_FAIL. */
+int cli_pcsc_fail(const char *what, dfi_err e);
+/* DFI_EXIT_OK when pcscd knows the reader `name`; otherwise prints which
+ * readers it has (code unknown_reader) or that pcscd is down, and returns
+ * DFI_EXIT_FAIL. */
+int cli_pcsc_check_reader(const char *name);
 
 /* Subcommands, one file each (cmd_NAME.c), listed in main.c. */
 int cmd_readers(int argc, char **argv);

@@ -2,7 +2,7 @@
  * dfissue audit --registry URL JOURNAL...: every station journal verified
  * as `journal verify` does, and against what the registry witnessed; then
  * the registry cross-checked against the journals. One line per finding;
- * exit 0 only when there is none. docs/OPERATIONS.md (section 11) and
+ * exit 0 only when there is none. docs/OPERATIONS.md (section 12) and
  * docs/JOURNAL.md (section 12).
  */
 #include <getopt.h>

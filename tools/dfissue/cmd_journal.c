@@ -18,6 +18,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
+#include "journal_html.h"
 
 #define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
 
@@ -30,6 +31,7 @@ usage(FILE *f)
 	    "       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
 	    "       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
 	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
+	    "       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
 	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
 	    "       dfissue journal checkpoint [--journal] JOURNAL\n"
 	    "       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
@@ -46,7 +48,10 @@ usage(FILE *f)
 	    "            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
 	    "show        every key change per card, unresolved intents, recoveries (signatures\n"
-	    "            are not checked: use verify).\n"
+	    "            are not checked: use verify). --html FILE writes a self-contained page\n"
+	    "            for auditors ('-': stdout): per card a timeline of key changes, tears,\n"
+	    "            refusals; recoveries; every checkpoint with its verification result\n"
+	    "            (with --pubkey; exit 1 when verification fails, the page says why).\n"
 	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
 	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
 	    "consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
@@ -541,9 +546,10 @@ static int
 j_show(int argc, char **argv)
 {
 	int json = 0;
-	const char *uidhex = NULL, *jopt = NULL;
+	const char *uidhex = NULL, *jopt = NULL, *html = NULL, *pubkey = NULL;
 	static const struct option lo[] = { { "json", no_argument, NULL, 'J' },
 		{ "uid", required_argument, NULL, 'u' }, { "journal", required_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' }, { "pubkey", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	optind = 1;
@@ -552,6 +558,8 @@ j_show(int argc, char **argv)
 		case 'J': json = 1; break;
 		case 'u': uidhex = optarg; break;
 		case 'j': jopt = optarg; break;
+		case 'H': html = optarg; break;
+		case 'p': pubkey = optarg; break;
 		case 'h': usage(stdout); return DFI_EXIT_OK;
 		default: usage(stderr); return DFI_EXIT_USAGE;
 		}
@@ -559,6 +567,16 @@ j_show(int argc, char **argv)
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal show: needs one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (html != NULL && (json || uidhex != NULL)) {
+		cli_errorf("journal show: --html writes the whole journal: no --json or --uid with it");
+		return DFI_EXIT_USAGE;
+	}
+	if (html != NULL)
+		return journal_html_write(path, pubkey, html);
+	if (pubkey != NULL) {
+		cli_errorf("journal show: --pubkey goes with --html (or use 'dfissue journal verify')");
 		return DFI_EXIT_USAGE;
 	}
 	uint8_t uid[DFI_J_UID_MAX];

@@ -18,10 +18,16 @@
 #include "dfissue/journal.h"
 #include "dfissue/perso.h"
 #include "dfissue/util.h"
+#include "config.h"
+#include "log.h"
 #include "perso_cli.h"
+#include "signals.h"
 #include "stations.h"
 
 #define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
+/* The journal's station field holds more, but 63 characters is what a
+ * status line and a reader's report can show: longer is refused, not cut. */
+#define STATION_MAX 63
 
 static void
 usage(FILE *f)
@@ -30,7 +36,7 @@ usage(FILE *f)
 	    "usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
 	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
-	    "           [HSM options]\n"
+	    "           [-v | -q | --log-level LEVEL] [--config FILE] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
 	    "card), reports 'done', 'resumed', 'unknown-keys' or an error, then waits for\n"
 	    "the card to leave and for the next one. A torn card is finished when it comes\n"
@@ -57,15 +63,27 @@ usage(FILE *f)
 	    "  --once                 the same as --cards 1\n"
 	    "  --json                 one JSON object per card on stdout\n"
 	    "  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
+	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
+	    "                         being an option's name (dfissue-station.conf(5)); the\n"
+	    "                         command line's options come after the file's\n"
+	    "  -v, -q                 more (the per-step lines) or less output\n"
+	    "  --log-level LEVEL      error, warning, notice, info (default) or debug; lines\n"
+	    "                         go to stderr, to the systemd journal under systemd\n"
+	    "Signals: SIGTERM or SIGINT stops taking cards; the card in each reader is\n"
+	    "finished (every ChangeKey gets its journal outcome), the summary printed, exit\n"
+	    "0. A second signal stops at once (no further APDU; the card's next tap\n"
+	    "finishes it), exit 3. On a terminal a status line per reader shows progress.\n"
 	    "Test options (sim: readers only, for demonstrations of tear recovery):\n"
-	    "  --tear-at N            tear the N-th APDU of the first tap\n"
+	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
 	    "%s",
 	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help());
 }
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
-	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE };
+	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_CONFIG, O_LOG_LEVEL };
+
+#define TEARS_MAX 3
 
 struct opts {
 	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
@@ -73,6 +91,8 @@ struct opts {
 	unsigned long cards;
 	unsigned tear_at;
 	enum dfi_sim_tear_mode tear_mode;
+	unsigned tears[TEARS_MAX]; /* --tear-at N,M,...: one per tap */
+	unsigned ntears;
 	struct cli_hsm_opts hsm;
 	struct stations_spec readers; /* every --reader (parallel stations) */
 };
@@ -81,7 +101,7 @@ static void
 progress(void *ctx, const char *ev)
 {
 	(void)ctx;
-	fprintf(stderr, "  %s\n", ev);
+	cli_log(CLI_LOG_DEBUG, "  %s", ev);
 }
 
 static int
@@ -97,10 +117,25 @@ parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 1;
 }
 
+/* --tear-at N[,M,...]: the APDU to tear on each tap, in order. */
 static int
-parse(int argc, char **argv, struct opts *o)
+parse_tears(const char *arg, struct opts *o)
 {
-	static const struct option lo[] = {
+	char buf[64];
+	unsigned long v;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	o->ntears = 0;
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save)) {
+		if (o->ntears == TEARS_MAX || !parse_uint(t, 1000000UL, &v) || v == 0)
+			return 0;
+		o->tears[o->ntears++] = (unsigned)v;
+	}
+	o->tear_at = o->ntears > 0 ? o->tears[0] : 0;
+	return o->ntears > 0;
+}
+
+static const struct option personalize_opts[] = {
 		{ "profile", required_argument, NULL, O_PROFILE },
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "reader", required_argument, NULL, O_READER },
@@ -115,10 +150,19 @@ parse(int argc, char **argv, struct opts *o)
 		{ "wait-ms", required_argument, NULL, O_WAIT },
 		{ "tear-at", required_argument, NULL, O_TEAR_AT },
 		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_HSM_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
-	};
+};
+
+static int
+parse(int argc, char **argv, struct opts *o)
+{
+	const struct option *lo = personalize_opts;
 	unsigned long v;
 	int c;
 
@@ -128,7 +172,7 @@ parse(int argc, char **argv, struct opts *o)
 	o->tear_mode = DFI_SIM_TEAR_AFTER;
 	optind = 1;
 	opterr = 0; /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hvq", lo, NULL)) != -1) {
 		if (cli_hsm_opt(&o->hsm, c, optarg))
 			continue;
 		switch (c) {
@@ -160,13 +204,21 @@ parse(int argc, char **argv, struct opts *o)
 			o->wait_ms = (int)v;
 			break;
 		case O_TEAR_AT:
-			if (!parse_uint(optarg, 1000000UL, &v) || v == 0) {
-				cli_errorf("personalize: --tear-at wants an APDU number >= 1, not '%s'",
-				    optarg);
+			if (!parse_tears(optarg, o)) {
+				cli_errorf("personalize: --tear-at wants APDU numbers >= 1 (at most %d, "
+				    "comma-separated), not '%s'", TEARS_MAX, optarg);
 				return DFI_EXIT_USAGE;
 			}
-			o->tear_at = (unsigned)v;
 			break;
+		case O_LOG_LEVEL:
+			if (cli_log_set_level(optarg) != 0) {
+				cli_errorf("personalize: --log-level is error, warning, notice, info or "
+				    "debug, not '%s'", optarg);
+				return DFI_EXIT_USAGE;
+			}
+			break;
+		case 'v': cli_log_adjust(+1); break;
+		case 'q': cli_log_adjust(-1); break;
 		case O_TEAR_MODE:
 			if (strcmp(optarg, "before") == 0)
 				o->tear_mode = DFI_SIM_TEAR_BEFORE;
@@ -190,6 +242,12 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->profile == NULL || o->reader == NULL || o->journal == NULL) {
 		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
+		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
+		    "shorter name (it names this station in every journal record)", STATION_MAX,
+		    strlen(o->station));
 		return DFI_EXIT_USAGE;
 	}
 	return DFI_EXIT_OK;
@@ -222,7 +280,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer *
 			cli_errorf("creating the journal in '%s': %s", o->journal, dfi_strerror(e));
 			return DFI_EXIT_FAIL;
 		}
-		fprintf(stderr, "created journal %s (origin %s)\n", path, origin);
+		cli_log(CLI_LOG_NOTICE, "created journal %s (origin %s)", path, origin);
 	}
 	struct dfi_journal_recovery rec;
 	e = dfi_journal_open(j, o->journal, *s, &jo, &rec);
@@ -231,7 +289,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer *
 		return DFI_EXIT_FAIL;
 	}
 	if (rec.quarantined_lines > 0)
-		fprintf(stderr, "journal: %llu unsigned line(s) quarantined in %s/%s/%s\n",
+		cli_log(CLI_LOG_WARNING, "journal: %llu unsigned line(s) quarantined in %s/%s/%s",
 		    (unsigned long long)rec.quarantined_lines, o->journal, DFI_JOURNAL_QDIR,
 		    rec.quarantine_file);
 	return DFI_EXIT_OK;
@@ -239,7 +297,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer *
 
 static void
 report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
-    const struct dfi_perso_result *res)
+    const struct dfi_perso_result *res, int taps)
 {
 	char uid[21] = "";
 	if (res->uid_len > 0)
@@ -256,6 +314,8 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		    res->detail);
 		if (obj != NULL && row != NULL)
 			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
+		if (obj != NULL)
+			json_object_set_new(obj, "taps", json_integer(taps));
 		if (obj != NULL) {
 			char *s = json_dumps(obj, JSON_COMPACT);
 			if (s != NULL)
@@ -281,7 +341,7 @@ static int
 run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 {
 	dfi_batch_row *row = NULL;
-	struct dfi_perso_result res;
+	struct dfi_perso_result res, tap;
 	struct dfi_diag diag;
 	dfi_err e;
 
@@ -292,41 +352,102 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 			return DFI_EXIT_FAIL;
 		}
 		if (row == NULL) {
-			fprintf(stderr, "batch finished\n0 card(s), 0 done or resumed\n");
+			cli_log(CLI_LOG_NOTICE, "batch finished");
+			cli_log(CLI_LOG_NOTICE, "0 card(s), 0 done or resumed");
 			return DFI_EXIT_FAIL;
 		}
 	}
-	fprintf(stderr, "card 1: waiting for a card on %s\n", dfi_transport_name(r->t));
-	for (int taps = 1;; taps++) {
+	cli_log(CLI_LOG_INFO, "card 1: waiting for a card on %s", dfi_transport_name(r->t));
+	int taps;
+	for (taps = 1;; taps++) {
 		e = dfi_transport_wait_card(r->t, o->wait_ms);
 		if (e != DFI_OK) {
 			cli_fail("waiting for a card", e);
 			dfi_batch_row_free(row);
 			return DFI_EXIT_FAIL;
 		}
-		e = dfi_perso_card(p, r->t, row, &res);
+		/* --tear-at N,M: the second tap tears at M, and so on. */
+		if (taps > 1 && (unsigned)taps <= o->ntears)
+			(void)dfi_sim_set_tear(r->sim, o->tears[taps - 1], o->tear_mode);
+		e = dfi_perso_card(p, r->t, row, &tap);
+		/* The card's counters cover all its taps. */
+		cli_result_merge(&res, &tap, taps == 1);
 		if (e != DFI_OK) {
 			/* The journal failed. */
-			report(o, 1, row, &res);
+			report(o, 1, row, &res, taps);
 			cli_fail("journal", e);
 			dfi_batch_row_free(row);
 			return DFI_EXIT_FAIL;
 		}
-		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN || taps >= 3)
+		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN || taps >= 3 ||
+		    cli_signal_count() > 0)
 			break;
-		fprintf(stderr, "card 1: torn (%s): present the card again\n", res.detail);
+		cli_log(CLI_LOG_WARNING, "card 1: torn (%s): present the card again", res.detail);
 	}
-	report(o, 1, row, &res);
+	report(o, 1, row, &res, taps);
 	dfi_batch_row_free(row);
 	int ok = res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED;
-	fprintf(stderr, "1 card(s), %d done or resumed\n", ok);
+	cli_log(CLI_LOG_NOTICE, "1 card(s), %d done or resumed", ok);
+	if (cli_signal_count() >= 2)
+		return DFI_EXIT_INTERRUPTED;
 	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
+}
+
+/* How many cards this run serves, for "card n of N": the batch's rows
+ * (counted on a second handle; the batch was just opened and checked, so
+ * a failure here only means "unknown"), capped by --cards; 0 = unknown. */
+static unsigned long
+run_total(const struct opts *o)
+{
+	unsigned long rows = 0, cards = o->cards;
+	/* sim: readers hold one card each: that many cards at most. */
+	unsigned sims = 0;
+	for (unsigned i = 0; i < o->readers.n; i++)
+		sims += strncmp(o->readers.spec[i], "sim:", 4) == 0;
+	if (sims == o->readers.n && (cards == 0 || sims < cards))
+		cards = sims;
+	if (o->batch != NULL) {
+		dfi_batch *b = NULL;
+		dfi_batch_row *row = NULL;
+		struct dfi_diag diag;
+		if (dfi_batch_open(&b, o->batch, &diag) != DFI_OK)
+			return cards;
+		while (dfi_batch_next(b, &row, &diag) == DFI_OK && row != NULL) {
+			dfi_batch_row_free(row);
+			rows++;
+		}
+		dfi_batch_free(b);
+		if (cards == 0 || rows < cards)
+			return rows;
+	}
+	return cards;
+}
+
+/* The profile is checked against the HSM (every base key there, of the
+ * right type) before anything is created: a journal made for a profile
+ * that cannot run would be a stray file to explain. */
+static int
+check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const char *station)
+{
+	char detail[256] = "";
+	dfi_perso *chk = NULL;
+	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
+		.station = station, .detail = detail, .detail_cap = sizeof(detail) };
+	dfi_err e = dfi_perso_new(&chk, &pc);
+	dfi_perso_free(chk);
+	if (e == DFI_OK)
+		return DFI_EXIT_OK;
+	cli_error_code("profile_keys");
+	cli_errorf("profile '%s': %s (nothing was created)", o->profile,
+	    detail[0] ? detail : dfi_strerror(e));
+	return DFI_EXIT_FAIL;
 }
 
 int
 cmd_personalize(int argc, char **argv)
 {
 	struct opts o;
+	struct cli_argv args;
 	struct cli_reader r = { 0 };
 	dfi_profile *prof = NULL;
 	dfi_batch *batch = NULL;
@@ -334,12 +455,18 @@ cmd_personalize(int argc, char **argv)
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
 	dfi_perso *p = NULL;
-	char station[64], detail[256] = "";
+	char station[STATION_MAX + 1], detail[256] = "";
 	int rc;
 
-	rc = parse(argc, argv, &o);
+	/* --config FILE: its options first, then the command line's. */
+	rc = cli_config_expand(argc, argv, personalize_opts, &args);
 	if (rc != DFI_EXIT_OK)
+		return rc;
+	rc = parse(args.argc, args.argv, &o);
+	if (rc != DFI_EXIT_OK) {
+		cli_config_free(&args);
 		return rc < 0 ? DFI_EXIT_OK : rc;
+	}
 	if (o.station != NULL)
 		snprintf(station, sizeof(station), "%s", o.station);
 	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
@@ -348,6 +475,10 @@ cmd_personalize(int argc, char **argv)
 	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
+	if (rc == DFI_EXIT_OK)
+		rc = check_profile(&o, h, prof, station);
+	if (rc == DFI_EXIT_OK)
+		rc = stations_check(&o.readers);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &s, &j);
 	if (rc == DFI_EXIT_OK) {
@@ -360,11 +491,14 @@ cmd_personalize(int argc, char **argv)
 			rc = DFI_EXIT_FAIL;
 		}
 	}
+	/* From here a stop signal lets the card in each reader finish. */
+	if (rc == DFI_EXIT_OK)
+		cli_signals_install();
 	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
-			.json = o.json };
+			.json = o.json, .total = run_total(&o) };
 		if (o.tear_at > 0) {
 			cli_errorf("personalize: --tear-at works with a single sim: reader only");
 			rc = DFI_EXIT_USAGE;
@@ -384,5 +518,6 @@ cmd_personalize(int argc, char **argv)
 	dfi_hsm_free(h);
 	dfi_batch_free(batch);
 	dfi_profile_free(prof);
+	cli_config_free(&args);
 	return rc;
 }

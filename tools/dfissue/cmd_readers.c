@@ -1,6 +1,11 @@
-/* dfissue readers: the PC/SC readers pcscd knows and whether a card is in each. */
+/* dfissue readers: the PC/SC readers pcscd knows and whether a card is in
+ * each; and the reader errors every PC/SC subcommand shares (pcscd down, a
+ * reader name pcscd does not know). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -11,10 +16,89 @@
 static void
 readers_usage(FILE *f)
 {
-	fprintf(f, "usage: dfissue readers [--json]\n\n"
+	fprintf(f, "usage: dfissue readers [--json | --names]\n\n"
 		   "Lists the PC/SC readers (through pcscd) and card presence with the ATR.\n"
 		   "Use a name shown here as --reader 'pcsc:NAME'.\n\n"
-		   "  --json   one JSON object: {\"readers\": [{\"name\", \"card_present\", \"atr\"}]}\n");
+		   "  --json   one JSON object: {\"readers\": [{\"name\", \"card_present\", \"atr\"}]};\n"
+		   "           on failure {\"error\": CODE, \"message\": TEXT, \"exit\": 1}\n"
+		   "  --names  the reader names only, one per line (for scripts and completion)\n\n"
+		   "Exit status 1 when pcscd cannot be reached (error code pcscd_unreachable).\n");
+}
+
+int
+cli_pcsc_fail(const char *what, dfi_err e)
+{
+	if (e != DFI_E_PCSC_NO_SERVICE)
+		return cli_fail(what, e);
+	const char *sock = getenv("PCSCLITE_CSOCK_NAME");
+	cli_error_code("pcscd_unreachable");
+	cli_errorf("%s: cannot reach pcscd, the PC/SC daemon (socket %s): it is not running. "
+	    "Start it with 'systemctl start pcscd.socket' (or run 'pcscd' as root), check "
+	    "'systemctl status pcscd', then 'dfissue readers'", what,
+	    sock != NULL && *sock ? sock : "/run/pcscd/pcscd.comm");
+	return DFI_EXIT_FAIL;
+}
+
+int
+cli_pcsc_check_reader(const char *name)
+{
+	struct dfi_pcsc_reader *r = NULL;
+	size_t n = 0;
+	dfi_err e;
+	/* A pcscd started a moment ago lists its readers as their drivers
+	 * come up: while it lists none, wait a little (10 s at most). */
+	for (int tries = 0;; tries++) {
+		e = dfi_pcsc_reader_check(name, &r, &n);
+		if (e != DFI_E_UNKNOWN_READER || n > 0 || tries >= 40)
+			break;
+		dfi_pcsc_readers_free(r, n);
+		r = NULL;
+		struct timespec ts = { 0, 250 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (e == DFI_OK || (e != DFI_E_UNKNOWN_READER && e != DFI_E_PCSC_NO_SERVICE)) {
+		/* Other PC/SC trouble is waited out by the station like a
+		 * reader unplugged mid-run. */
+		dfi_pcsc_readers_free(r, n);
+		return DFI_EXIT_OK;
+	}
+	if (e == DFI_E_PCSC_NO_SERVICE)
+		return cli_pcsc_fail("readers", e);
+	char list[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n && used < sizeof(list); i++) {
+		int k = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", r[i].name);
+		if (k < 0)
+			break;
+		used += (size_t)k;
+	}
+	cli_error_code("unknown_reader");
+	if (n == 0)
+		cli_errorf("reader 'pcsc:%s': pcscd has no reader at all: plug the reader in (or "
+		    "check its driver), then 'dfissue readers'", name);
+	else
+		cli_errorf("reader 'pcsc:%s': pcscd knows no reader of that name; it has %zu: %s "
+		    "(names as 'dfissue readers' prints them, 'pcsc:*' for all)", name, n, list);
+	dfi_pcsc_readers_free(r, n);
+	return DFI_EXIT_FAIL;
+}
+
+static void
+print_json(struct dfi_pcsc_reader *r, size_t n, int *rc)
+{
+	json_t *arr = json_array(), *root = json_object();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		char atr[2 * sizeof(r[i].atr) + 1] = "";
+		(void)dfi_hex_encode(r[i].atr, r[i].atr_len, atr, sizeof(atr));
+		json_array_append_new(arr, json_pack("{s:s, s:b, s:s}", "name", r[i].name,
+		    "card_present", r[i].card_present, "atr", atr));
+	}
+	if (root == NULL || arr == NULL || json_object_set_new(root, "readers", arr) != 0 ||
+	    json_dumpf(root, stdout, JSON_INDENT(2)) != 0)
+		*rc = cli_fail("readers", DFI_E_NOMEM);
+	else
+		putchar('\n');
+	json_decref(root);
 }
 
 int
@@ -22,16 +106,19 @@ cmd_readers(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "names", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int json = 0, c;
+	int json = 0, names = 0, c;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
+		case 'n': names = 1; break;
 		case 'h': readers_usage(stdout); return DFI_EXIT_OK;
-		default: readers_usage(stderr); return DFI_EXIT_USAGE;
+		default: return cli_usage_error("readers");
 		}
 	}
 	if (optind != argc) {
@@ -43,24 +130,14 @@ cmd_readers(int argc, char **argv)
 	size_t n = 0;
 	dfi_err e = dfi_pcsc_list_readers(&r, &n);
 	if (e != DFI_OK)
-		return cli_fail("readers", e);
+		return cli_pcsc_fail("readers", e);
 
 	int rc = DFI_EXIT_OK;
 	if (json) {
-		json_t *arr = json_array(), *root = json_object();
-		for (size_t i = 0; arr != NULL && i < n; i++) {
-			char atr[2 * sizeof(r[i].atr) + 1] = "";
-			(void)dfi_hex_encode(r[i].atr, r[i].atr_len, atr, sizeof(atr));
-			json_array_append_new(arr, json_pack("{s:s, s:b, s:s}", "name", r[i].name,
-			    "card_present", r[i].card_present, "atr", atr));
-		}
-		if (root == NULL || arr == NULL || json_object_set_new(root, "readers", arr) != 0 ||
-		    json_dumpf(root, stdout, JSON_INDENT(2)) != 0) {
-			rc = cli_fail("readers", DFI_E_NOMEM);
-		} else {
-			putchar('\n');
-		}
-		json_decref(root);
+		print_json(r, n, &rc);
+	} else if (names) {
+		for (size_t i = 0; i < n; i++)
+			printf("%s\n", r[i].name);
 	} else if (n == 0) {
 		printf("no readers (is the reader plugged in and pcscd running?)\n");
 	} else {

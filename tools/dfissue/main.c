@@ -1,9 +1,14 @@
 /* dfissue — command-line front end: dispatches to one file per subcommand. */
+#include <ctype.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "log.h"
 
 static int cmd_version(int argc, char **argv);
 
@@ -36,22 +41,86 @@ cmd_version(int argc, char **argv)
 	return DFI_EXIT_OK;
 }
 
+/* The first error of the run, for the JSON error object. Process state:
+ * one command per process; station threads may report, hence the lock. */
+static pthread_mutex_t g_err_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_err_msg[1024];
+static char g_err_code[48];
+static char g_next_code[48];
+static int g_json;
+
+void
+cli_error_code(const char *code)
+{
+	pthread_mutex_lock(&g_err_mu);
+	snprintf(g_next_code, sizeof(g_next_code), "%s", code);
+	pthread_mutex_unlock(&g_err_mu);
+}
+
+static void
+keep_error(const char *msg)
+{
+	pthread_mutex_lock(&g_err_mu);
+	if (g_err_msg[0] == '\0') {
+		snprintf(g_err_msg, sizeof(g_err_msg), "%s", msg);
+		snprintf(g_err_code, sizeof(g_err_code), "%s", g_next_code);
+	}
+	g_next_code[0] = '\0';
+	pthread_mutex_unlock(&g_err_mu);
+}
+
 void
 cli_errorf(const char *fmt, ...)
 {
+	char msg[1000], line[1024];
 	va_list ap;
-	fputs("dfissue: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	snprintf(line, sizeof(line), "dfissue: %s", msg);
+	keep_error(msg);
+	cli_log_line(CLI_LOG_ERR, line);
 }
 
 int
 cli_fail(const char *what, dfi_err e)
 {
+	pthread_mutex_lock(&g_err_mu);
+	if (g_next_code[0] == '\0') {
+		/* DFI_E_HSM_PIN_INCORRECT -> hsm_pin_incorrect: stable as the enum. */
+		const char *n = dfi_errname(e);
+		size_t i = 0;
+		if (strncmp(n, "DFI_E_", 6) == 0)
+			n += 6;
+		for (; n[i] != '\0' && i < sizeof(g_next_code) - 1; i++)
+			g_next_code[i] = (char)tolower((unsigned char)n[i]);
+		g_next_code[i] = '\0';
+	}
+	pthread_mutex_unlock(&g_err_mu);
 	cli_errorf("%s: %s", what, dfi_strerror(e));
 	return DFI_EXIT_FAIL;
+}
+
+void
+cli_json_error_flush(int exit_status)
+{
+	if (!g_json || exit_status == DFI_EXIT_OK)
+		return;
+	pthread_mutex_lock(&g_err_mu);
+	const char *code = g_err_code[0] ? g_err_code :
+	    exit_status == DFI_EXIT_USAGE ? "usage" : "failed";
+	const char *msg = g_err_msg[0] ? g_err_msg : "invalid arguments (see --help)";
+	int have = g_err_msg[0] != '\0' || exit_status == DFI_EXIT_USAGE;
+	json_t *o = have ? json_pack("{s:s, s:s, s:i}", "error", code, "message", msg, "exit",
+	    exit_status) : NULL;
+	pthread_mutex_unlock(&g_err_mu);
+	char *txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (txt != NULL) {
+		printf("%s\n", txt);
+		fflush(stdout);
+	}
+	free(txt);
+	json_decref(o);
 }
 
 int
@@ -68,12 +137,33 @@ usage(FILE *f)
 		   "and a signed key-change journal.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\n'dfissue <command> --help' describes each command.\n");
+	fprintf(f, "\n'dfissue <command> --help' describes each command; man dfissue-<command>\n"
+		   "gives the same in full.\n\n"
+		   "exit status:\n"
+		   "  0  success (personalize: every card done or resumed, also after a SIGTERM)\n"
+		   "  1  the operation failed: a card failed or has unknown keys, or an HSM,\n"
+		   "     journal, pcscd or file error (the message says which and what to do)\n"
+		   "  2  usage error: a bad option, argument or configuration file line\n"
+		   "  3  personalize stopped at once by a second SIGTERM/SIGINT (a card cut\n"
+		   "     short is finished by its next tap)\n"
+		   "With --json, an error is also one JSON object on stdout:\n"
+		   "  {\"error\": CODE, \"message\": TEXT, \"exit\": STATUS} (codes: dfissue(1)).\n");
+}
+
+/* Does the subcommand's argument list ask for JSON? (Before "--".) */
+static int
+wants_json(int argc, char **argv)
+{
+	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	cli_log_init();
 	if (argc < 2) {
 		usage(stderr);
 		return DFI_EXIT_USAGE;
@@ -84,9 +174,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(argc - 1, argv + 1);
+	g_json = wants_json(argc, argv);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			int rc = commands[i].run(argc - 1, argv + 1);
+			cli_json_error_flush(rc);
+			return rc;
+		}
 	cli_errorf("unknown command '%s' (try 'dfissue --help')", argv[1]);
 	return DFI_EXIT_USAGE;
 }

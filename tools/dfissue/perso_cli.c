@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dfissue/pcsc.h"
+#include "dfissue/perso.h"
 #include "perso_cli.h"
 
 const char *
@@ -105,4 +106,24 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 		return DFI_EXIT_FAIL;
 	}
 	return DFI_EXIT_OK;
+}
+
+void
+cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *tap, int first)
+{
+	if (first) {
+		*acc = *tap;
+		return;
+	}
+	struct dfi_perso_result sum = *tap;
+	sum.steps_total = acc->steps_done + tap->steps_total;
+	sum.steps_done = acc->steps_done + tap->steps_done;
+	sum.key_changes = acc->key_changes + tap->key_changes;
+	sum.intents_resolved = acc->intents_resolved + tap->intents_resolved;
+	sum.apdus = acc->apdus + tap->apdus;
+	if (tap->uid_len == 0) {
+		memcpy(sum.uid, acc->uid, sizeof(sum.uid));
+		sum.uid_len = acc->uid_len;
+	}
+	*acc = sum;
 }

@@ -27,4 +27,11 @@ const char *cli_reader_help(void);
 int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p,
     dfi_batch **b);
 
+/* Adds one tap's result to a card's: counters (key changes, intents
+ * resolved, steps done, APDUs) are summed over the card's taps, steps_total
+ * is the steps done on earlier taps plus this tap's plan, and outcome,
+ * error, UID and detail are this tap's. first: acc is set to tap. */
+struct dfi_perso_result;
+void cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *tap, int first);
+
 #endif

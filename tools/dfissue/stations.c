@@ -11,8 +11,11 @@
 #include "dfissue/pcsc.h"
 #include "dfissue/perso.h"
 #include "dfissue/util.h"
+#include "log.h"
 #include "perso_cli.h"
+#include "signals.h"
 #include "stations.h"
+#include "status.h"
 
 /* How long a pattern waits for pcscd to show a matching reader. */
 #define EXPAND_WAIT_MS 10000
@@ -42,6 +45,7 @@ struct station {
 	pthread_t tid;
 	int started;
 	unsigned long cards, done, resumed, unknown, failed, tears;
+	unsigned idx; /* its line in the status block */
 };
 
 static long
@@ -90,7 +94,7 @@ static int
 stopped(struct shared *sh)
 {
 	pthread_mutex_lock(&sh->mu);
-	int s = sh->stop;
+	int s = sh->stop || cli_signal_count() > 0; /* SIGTERM/SIGINT: no new card */
 	pthread_mutex_unlock(&sh->mu);
 	return s;
 }
@@ -105,11 +109,19 @@ request_stop(struct shared *sh, int fatal)
 	pthread_mutex_unlock(&sh->mu);
 }
 
+/* The engine's per-step lines: debug level (-v); the status block shows
+ * the current one on a terminal. */
 static void
 progress(void *ctx, const char *ev)
 {
 	const struct station *st = ctx;
-	fprintf(stderr, "  [%s] %s\n", st->name, ev);
+	unsigned a, b;
+	char uid[21];
+	if (sscanf(ev, "step %u/%u", &a, &b) == 2)
+		cli_status_reader(st->idx, NULL, ev);
+	else if (sscanf(ev, "card %20[0-9A-F]: %u step", uid, &a) == 2)
+		cli_status_reader(st->idx, uid, "read: planning");
+	cli_log(CLI_LOG_DEBUG, "  [%s] %s", st->name, ev);
 }
 
 /* Adds spec to the list unless already there; takes ownership of spec. */
@@ -165,7 +177,8 @@ expand_pattern(const char *spec, char ***list, unsigned *n)
 		nap(250);
 	}
 	if (last != DFI_OK)
-		return cli_fail("listing PC/SC readers (is pcscd running?)", last);
+		return cli_pcsc_fail("listing PC/SC readers", last);
+	cli_error_code("unknown_reader");
 	cli_errorf("reader '%s': no PC/SC reader matches (see 'dfissue readers')", spec);
 	return DFI_EXIT_FAIL;
 }
@@ -191,17 +204,17 @@ wait_card(struct station *st)
 			nap(200);
 		} else if (e == DFI_E_READER) {
 			if (!said_gone)
-				fprintf(stderr, "[%s] reader unavailable (unplugged, or pcscd "
-				    "restarted): waiting for it\n", st->name);
+				cli_log(CLI_LOG_WARNING, "[%s] reader unavailable (unplugged, or pcscd "
+				    "restarted): waiting for it", st->name);
 			said_gone = 1;
 			nap(1000);
 		} else if (e == DFI_E_READER_BUSY) {
 			if (!said_busy)
-				fprintf(stderr, "[%s] %s\n", st->name, dfi_strerror(e));
+				cli_log(CLI_LOG_WARNING, "[%s] %s", st->name, dfi_strerror(e));
 			said_busy = 1;
 			nap(1000);
 		} else if (e != DFI_E_TIMEOUT) {
-			fprintf(stderr, "[%s] waiting for a card: %s\n", st->name, dfi_strerror(e));
+			cli_log(CLI_LOG_ERR, "[%s] waiting for a card: %s", st->name, dfi_strerror(e));
 			return -1;
 		}
 		if (c->wait_ms >= 0 && now_ms() - idle_from >= c->wait_ms)
@@ -313,16 +326,23 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
 		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s != NULL) {
-			/* One write per line: threads must not interleave. */
+			/* One write per line: threads must not interleave; the
+			 * status block (on the same terminal) is redrawn below. */
+			cli_status_lock();
+			cli_status_erase();
 			flockfile(stdout);
 			printf("%s\n", s);
 			fflush(stdout);
 			funlockfile(stdout);
+			cli_status_draw();
+			cli_status_unlock();
 		}
 		free(s);
 		json_decref(o);
 		return;
 	}
+	cli_status_lock();
+	cli_status_erase();
 	flockfile(stdout);
 	printf("card %lu [%s] %s: %s (%u/%u steps, %u key changes, %u resolved, %llu APDUs, "
 	       "%d tap%s)%s%s\n",
@@ -332,6 +352,8 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 	    res->detail[0] ? ": " : "", res->detail);
 	fflush(stdout);
 	funlockfile(stdout);
+	cli_status_draw();
+	cli_status_unlock();
 }
 
 /* Claims the next card number and batch row; 0 when the run is over. */
@@ -351,12 +373,13 @@ claim(struct station *st, unsigned long *n, dfi_batch_row **row)
 		memset(&diag, 0, sizeof(diag));
 		dfi_err e = dfi_batch_next(c->batch, row, &diag);
 		if (e != DFI_OK) {
+			cli_error_code("batch");
 			cli_errorf("%s", diag.message[0] ? diag.message : dfi_strerror(e));
 			sh->stop = sh->fatal = 1;
 			goto out;
 		}
 		if (*row == NULL) {
-			fprintf(stderr, "batch finished\n");
+			cli_log(CLI_LOG_NOTICE, "batch finished");
 			sh->stop = 1;
 			goto out;
 		}
@@ -389,6 +412,10 @@ tally(struct station *st, const struct dfi_perso_result *res, int torn)
 	sh->last_ms = now_ms();
 	if (sh->cfg->cards > 0 && sh->finished >= sh->cfg->cards)
 		sh->stop = 1;
+	double secs = (double)(sh->last_ms - sh->start_ms) / 1000.0;
+	cli_status_counts(st->idx, st->done + st->resumed, st->failed + st->unknown);
+	cli_status_total(sh->done + sh->resumed, sh->failed + sh->unknown,
+	    secs > 0 ? (double)(sh->done + sh->resumed) * 60.0 / secs : 0.0);
 	pthread_mutex_unlock(&sh->mu);
 }
 
@@ -411,23 +438,39 @@ wait_same_card(struct station *st, const struct dfi_perso_result *torn)
 		char want[21], got[21];
 		hex_uid(torn->uid, torn->uid_len, want);
 		hex_uid(uid, len, got);
-		fprintf(stderr, "[%s] card %s is not the torn card %s: remove it and present "
-		    "%s\n", st->name, got, want, want);
+		cli_log(CLI_LOG_WARNING, "[%s] card %s is not the torn card %s: remove it and "
+		    "present %s", st->name, got, want, want);
 		if (!wait_removed(st))
 			return 0;
 	}
 }
 
-/* One card, tap after tap until it is finished or given up. */
+/* "card 3 of 40" when the run's size is known, else "card 3". */
+static void
+card_label(const struct station *st, unsigned long n, char *buf, size_t cap)
+{
+	unsigned long total = st->sh->cfg->total;
+	if (total > 0)
+		snprintf(buf, cap, "card %lu of %lu", n, total);
+	else
+		snprintf(buf, cap, "card %lu", n);
+}
+
+/* One card, tap after tap until it is finished or given up. The result
+ * reported covers every tap (cli_result_merge). */
 static int
 serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 {
-	struct dfi_perso_result res;
+	struct dfi_perso_result res, tap;
 	int taps = 0, torn = 0;
+	char label[64];
 
-	fprintf(stderr, "[%s] card %lu: personalizing\n", st->name, n);
+	card_label(st, n, label, sizeof(label));
+	cli_log(CLI_LOG_INFO, "[%s] %s: personalizing", st->name, label);
+	cli_status_reader(st->idx, "", label);
 	for (;;) {
-		dfi_err e = dfi_perso_card(st->p, st->r.t, row, &res);
+		dfi_err e = dfi_perso_card(st->p, st->r.t, row, &tap);
+		cli_result_merge(&res, &tap, taps == 0);
 		taps++;
 		if (e != DFI_OK) {
 			/* The journal failed: no station may touch another card. */
@@ -442,21 +485,25 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 		char uid[21] = "?";
 		if (res.uid_len > 0)
 			dfi_hex_encode(res.uid, res.uid_len, uid, sizeof(uid));
-		fprintf(stderr, "[%s] card %lu %s: torn (%s): present the card again\n", st->name,
-		    n, uid, res.detail);
+		cli_log(CLI_LOG_WARNING, "[%s] card %lu %s: torn (%s): present the card again",
+		    st->name, n, uid, res.detail);
+		cli_status_reader(st->idx, uid, "torn: present the card again");
 		/* A simulated card comes back at once; three tears in a row end it. */
-		if (st->is_sim && taps >= 3)
+		if (st->is_sim && (taps >= 3 || cli_signal_count() > 0))
 			break;
-		if (!st->is_sim)
+		if (!st->is_sim && cli_signal_count() == 0)
 			(void)dfi_transport_wait_removed(st->r.t, 2000);
 		if (wait_same_card(st, &res) <= 0) {
-			fprintf(stderr, "[%s] card %lu %s: left torn; the next tap of this card "
-			    "finishes it\n", st->name, n, uid);
+			cli_log(CLI_LOG_WARNING, "[%s] card %lu %s: left torn; the next tap of this "
+			    "card finishes it", st->name, n, uid);
 			break;
 		}
 	}
 	report(st, n, row, &res, taps);
 	tally(st, &res, torn);
+	char uid[21];
+	hex_uid(res.uid, res.uid_len, uid);
+	cli_status_reader(st->idx, uid, dfi_perso_outcome_name(res.outcome));
 	if (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED)
 		uid_add(st->sh, res.uid, res.uid_len);
 	return 0;
@@ -479,8 +526,8 @@ station_main(void *arg)
 		if (uid_finished(st->sh, uid, len)) {
 			char hex[21];
 			hex_uid(uid, len, hex);
-			fprintf(stderr, "[%s] card %s was personalized in this run: remove it\n",
-			    st->name, hex);
+			cli_log(CLI_LOG_WARNING, "[%s] card %s was personalized in this run: "
+			    "remove it", st->name, hex);
 			if (!wait_removed(st))
 				break;
 			continue;
@@ -495,12 +542,41 @@ station_main(void *arg)
 		if (rc != 0 || st->is_sim)
 			break;
 		if (!stopped(st->sh)) {
-			fprintf(stderr, "[%s] card %lu: remove the card\n", st->name, n);
+			cli_log(CLI_LOG_INFO, "[%s] card %lu: remove the card", st->name, n);
+			cli_status_reader(st->idx, NULL, "remove the card");
 			if (!wait_removed(st))
 				break;
+			cli_status_reader(st->idx, "", "waiting for a card");
 		}
 	}
 	return NULL;
+}
+
+int
+stations_check(const struct stations_spec *s)
+{
+	for (unsigned i = 0; i < s->n; i++) {
+		const char *spec = s->spec[i];
+		if (strncmp(spec, "pcsc:", 5) != 0)
+			continue;
+		if (is_pattern(spec)) {
+			/* The pattern is matched later (readers may still come up);
+			 * pcscd itself must answer now. */
+			struct dfi_pcsc_reader *r = NULL;
+			size_t n = 0;
+			dfi_err e = dfi_pcsc_list_readers(&r, &n);
+			dfi_pcsc_readers_free(r, n);
+			if (e == DFI_E_PCSC_NO_SERVICE)
+				return cli_pcsc_fail("readers", e);
+			continue;
+		}
+		/* A name pcscd does not know is a typo, not an unplugged reader:
+		 * say so now instead of waiting for it for ever. */
+		int rc = cli_pcsc_check_reader(spec + 5);
+		if (rc != DFI_EXIT_OK)
+			return rc;
+	}
+	return DFI_EXIT_OK;
 }
 
 static int
@@ -516,6 +592,8 @@ open_station(struct station *st, struct shared *sh, char *spec)
 	int rc = cli_reader_open(&st->r, spec, 0, DFI_SIM_TEAR_AFTER);
 	if (rc != DFI_EXIT_OK)
 		return rc;
+	if (cli_signals_wrap(&st->r.t) != DFI_OK)
+		return cli_fail(spec, DFI_E_NOMEM);
 	struct dfi_perso_config pc = { .hsm = c->hsm, .journal = c->journal,
 		.profile = c->profile, .station = c->station, .progress = progress,
 		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail) };
@@ -531,16 +609,18 @@ static void
 summary(const struct shared *sh, const struct station *st, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		fprintf(stderr, "[%s] %lu card(s): %lu done, %lu resumed, %lu unknown-keys, "
-		    "%lu failed, %lu tear(s)\n", st[i].name, st[i].cards, st[i].done,
+		cli_log(CLI_LOG_NOTICE, "[%s] %lu card(s): %lu done, %lu resumed, %lu unknown-keys, "
+		    "%lu failed, %lu tear(s)", st[i].name, st[i].cards, st[i].done,
 		    st[i].resumed, st[i].unknown, st[i].failed, st[i].tears);
 	long end = sh->finished > 0 ? sh->last_ms : now_ms();
 	double secs = (double)(end - sh->start_ms) / 1000.0;
 	double per_min = secs > 0 ? (double)(sh->done + sh->resumed) * 60.0 / secs : 0.0;
-	fprintf(stderr, "summary: %lu card(s) on %u reader(s): %lu done, %lu resumed, "
-	    "%lu unknown-keys, %lu failed, %lu tear(s); %.1f s, %.1f cards/min\n",
+	int sig = cli_signal_count();
+	cli_log(CLI_LOG_NOTICE, "summary: %lu card(s) on %u reader(s): %lu done, %lu resumed, "
+	    "%lu unknown-keys, %lu failed, %lu tear(s); %.1f s, %.1f cards/min%s",
 	    sh->finished, n, sh->done, sh->resumed, sh->unknown, sh->failed, sh->tears, secs,
-	    per_min);
+	    per_min, sig >= 2 ? "; stopped at once by a second signal" :
+	    sig == 1 ? "; stopped by a signal" : "");
 }
 
 int
@@ -571,10 +651,18 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 		opened = i + 1;
 	}
 	if (rc == DFI_EXIT_OK) {
-		fprintf(stderr, "%u station(s):", n);
-		for (unsigned i = 0; i < n; i++)
-			fprintf(stderr, " [%s]", st[i].name);
-		fputc('\n', stderr);
+		char line[1024];
+		size_t used = (size_t)snprintf(line, sizeof(line), "%u station(s):", n);
+		const char *names[STATIONS_MAX];
+		for (unsigned i = 0; i < n; i++) {
+			if (used < sizeof(line))
+				used += (size_t)snprintf(line + used, sizeof(line) - used, " [%s]",
+				    st[i].name);
+			st[i].idx = i;
+			names[i] = st[i].name;
+		}
+		cli_log(CLI_LOG_INFO, "%s", line);
+		cli_status_start(n, names);
 		sh.start_ms = now_ms();
 		for (unsigned i = 0; i < n; i++) {
 			if (pthread_create(&st[i].tid, NULL, station_main, &st[i]) != 0) {
@@ -587,10 +675,19 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 		for (unsigned i = 0; i < n; i++)
 			if (st[i].started)
 				pthread_join(st[i].tid, NULL);
+		cli_status_stop();
 		summary(&sh, st, n);
 		if (rc == DFI_EXIT_OK && (sh.fatal || sh.finished == 0 || sh.failed > 0 ||
 		    sh.unknown > 0))
 			rc = DFI_EXIT_FAIL;
+		/* A stop signal is a clean stop (a service's `systemctl stop`):
+		 * exit 0 unless the journal or the HSM failed; the summary and
+		 * the per-card results say how each card ended. A second signal
+		 * says it stopped at once. */
+		if (cli_signal_count() == 1 && !sh.fatal)
+			rc = DFI_EXIT_OK;
+		else if (cli_signal_count() >= 2 && rc != DFI_EXIT_USAGE)
+			rc = DFI_EXIT_INTERRUPTED;
 	}
 	for (unsigned i = 0; i < opened; i++) {
 		dfi_perso_free(st[i].p);

@@ -28,6 +28,11 @@ int stations_add(struct stations_spec *s, const char *spec);
  * or any pcsc: reader (a name or a pattern: pcsc:* or any shell wildcard). */
 int stations_wanted(const struct stations_spec *s);
 
+/* Before anything is created: pcscd answers, and every pcsc:NAME (not a
+ * pattern) is a reader it knows. DFI_EXIT_OK, or one line printed
+ * (pcscd_unreachable, unknown_reader) and DFI_EXIT_FAIL. */
+int stations_check(const struct stations_spec *s);
+
 struct stations_config {
 	dfi_hsm *hsm;
 	dfi_journal *journal;
@@ -37,12 +42,16 @@ struct stations_config {
 	unsigned long cards;    /* stop after this many cards in all (0: batch end / forever) */
 	int wait_ms;            /* a reader idle this long stops (-1: never) */
 	int json;               /* one JSON object per card on stdout */
+	unsigned long total;    /* cards this run will serve, for "card n of N" (0: unknown) */
 };
 
 /* Expands the specs (patterns against the readers pcscd lists, waiting a
  * few seconds for them to appear), runs one thread per reader until the
  * stop condition, prints the summary. Returns a DFI_EXIT_* code: OK when
- * at least one card was served and every card ended done or resumed. */
+ * at least one card was served and every card ended done or resumed, or
+ * when a stop signal ended the run and neither journal nor HSM failed
+ * (signals.h); DFI_EXIT_INTERRUPTED after a second signal. A pcsc: name
+ * that pcscd does not know, or pcscd down, fails at once. */
 int stations_run(const struct stations_spec *s, const struct stations_config *c);
 
 #endif

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Errors that say what to do, and the counters of a card that took several
+# taps; no pcscd and no root needed (pcscd is pointed at a socket that does
+# not exist; cards are in-process sim: readers). Each case checks the exit
+# status, the message on stderr and, with --json, the error object on
+# stdout. The reader errors that need a running pcscd (an unknown reader
+# name) are in test_e2e_sigterm.sh.
+set -euo pipefail
+. "$(dirname "$0")/e2e_lib.sh"
+
+for b in "$E2E_DFISSUE" "$E2E_SIM"; do
+	[ -x "$b" ] || e2e_fail "$b missing: build first"
+done
+E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-errors-XXXXXX")
+trap e2e_cleanup EXIT
+e2e_token
+d=$E2E_DIR
+prof=$E2E_SRC/profiles/reference.json
+export PCSCLITE_CSOCK_NAME=$d/no-pcscd/pcscd.comm
+
+# run NAME CMD...: stdout in $d/NAME.out, stderr in $d/NAME.err, status in RC.
+run() {
+	local name=$1
+	shift
+	RC=0
+	"$@" >"$d/$name.out" 2>"$d/$name.err" || RC=$?
+	e2e_log "$name: exit $RC: $(head -c 600 "$d/$name.err" | tr '\n' ' ')"
+}
+expect() { # NAME RC STDERR-REGEX [STDOUT-REGEX]
+	[ "$RC" -eq "$2" ] || e2e_fail "$1: exit $RC, expected $2: $(cat "$d/$1.err")"
+	grep -qE -- "$3" "$d/$1.err" || e2e_fail "$1: stderr lacks /$3/: $(cat "$d/$1.err")"
+	[ -z "${4:-}" ] || grep -qE -- "$4" "$d/$1.out" ||
+		e2e_fail "$1: stdout lacks /$4/: $(cat "$d/$1.out")"
+}
+
+# 1. pcscd unreachable: readers, readers --json, personalize.
+run readers "$E2E_DFISSUE" readers
+expect readers 1 "cannot reach pcscd, the PC/SC daemon \(socket $d/no-pcscd/pcscd.comm\): it is not running. Start it with 'systemctl start pcscd.socket'"
+run readers_json "$E2E_DFISSUE" readers --json
+expect readers_json 1 "cannot reach pcscd" '^\{"error":"pcscd_unreachable","message":"readers: cannot reach pcscd.*","exit":1\}$'
+[ "$(wc -l <"$d/readers_json.out")" -eq 1 ] || e2e_fail "readers --json: not one JSON line"
+run perso_pcscd "$E2E_DFISSUE" personalize --profile "$prof" --batch "$E2E_SRC/profiles/reference-batch.csv" \
+	"${E2E_HSM[@]}" --reader 'pcsc:*' --journal "$d/j-pcscd" --create-journal --json
+expect perso_pcscd 1 "cannot reach pcscd" '"error":"pcscd_unreachable"'
+[ ! -e "$d/j-pcscd" ] || e2e_fail "a journal was created although pcscd is down"
+
+# 2. The profile's keys are checked before the journal is created.
+sed 's/object=app1-master/object=no-such-key/' "$prof" >"$d/badkey.json"
+run badkey "$E2E_DFISSUE" personalize --profile "$d/badkey.json" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-badkey" --create-journal --json
+expect badkey 1 "profile '.*badkey.json': .*no-such-key.*\(nothing was created\)" \
+	'^\{"error":"profile_keys","message":"profile .*","exit":1\}$'
+[ ! -e "$d/j-badkey" ] || e2e_fail "the journal was created before the profile's keys were checked"
+
+# 3. --station longer than 63 characters is refused, not cut.
+long=$(printf 's%.0s' $(seq 1 64))
+run station "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" --reader "sim:$d/c0.img" \
+	--journal "$d/j" --station "$long" --json
+expect station 2 "--station takes 1 to 63 characters, not 64" '"error":"usage"'
+
+# 4. Usage errors as JSON; configuration file errors name file and line.
+run usage_json "$E2E_DFISSUE" personalize --bogus --json
+expect usage_json 2 "unknown option" '^\{"error":"usage","message":"personalize: unknown option.*","exit":2\}$'
+printf 'profile = %s\n# a comment\nreaderz = pcsc:*\n' "$prof" >"$d/bad.conf"
+run conf_key "$E2E_DFISSUE" personalize --config "$d/bad.conf"
+expect conf_key 2 "$d/bad.conf:3: unknown key 'readerz'"
+printf 'pin-env = DFISSUE_PIN\n' >"$d/pin.conf"
+run conf_pin "$E2E_DFISSUE" personalize --config "$d/pin.conf"
+expect conf_pin 2 "pin.conf:1: a configuration file takes no PIN and no PIN variable: .*'pin-file'"
+printf 'json = maybe\n' >"$d/bool.conf"
+run conf_bool "$E2E_DFISSUE" personalize --config "$d/bool.conf"
+expect conf_bool 2 "bool.conf:1: 'json' takes yes or no, not 'maybe'"
+
+# 5. A card torn on its first and second taps (the second resolves the
+#    first tap's open intent before it is torn): the result covers all
+#    three taps. The options come from a configuration file, as a service's.
+cat >"$d/station.conf" <<CONF
+# station under test
+profile = $prof
+batch = $E2E_SRC/profiles/reference-batch.csv
+reader = sim:$d/c1.img
+journal = $d/j
+create-journal = yes
+station = errors-test
+token = pkcs11:token=dfissue-dev
+pin-file = $E2E_DIR/tok/user.pin
+json = yes
+CONF
+run multitap "$E2E_DFISSUE" personalize --config "$d/station.conf" -v --tear-at 46,50
+[ "$RC" -eq 0 ] || e2e_fail "multi-tap run: exit $RC: $(cat "$d/multitap.err")"
+cat "$d/multitap.out" >&2
+line=$(cat "$d/multitap.out")
+[ "$(e2e_field "$line" taps)" = 3 ] || e2e_fail "expected 3 taps: $line"
+# The resolve happened on tap 2: between the two tears.
+awk '/^card 1: torn/ { t++ } /intent [0-9]+ resolved/ { if (t == 1) ok = 1 } END { exit !ok }' \
+	"$d/multitap.err" || e2e_fail "no intent resolved on the second tap: $(cat "$d/multitap.err")"
+commits=$(grep -c ' type=commit ' "$d/j/journal.log")
+resolves=$(grep -c ' type=resolve ' "$d/j/journal.log")
+[ "$(e2e_field "$line" key_changes)" = "$commits" ] ||
+	e2e_fail "key_changes $(e2e_field "$line" key_changes), the journal has $commits commits"
+[ "$resolves" -ge 1 ] || e2e_fail "no resolve in the journal: the test did not test it"
+[ "$(e2e_field "$line" intents_resolved)" = "$resolves" ] ||
+	e2e_fail "intents_resolved $(e2e_field "$line" intents_resolved), the journal has $resolves resolves"
+[ "$(e2e_field "$line" steps_total)" = "$(e2e_field "$line" steps_done)" ] ||
+	e2e_fail "steps_total/steps_done over the taps differ: $line"
+e2e_log "3 taps: key_changes $commits and intents_resolved $resolves match the journal"
+
+# 6. Batches show "card n of N" (two sim: readers, a batch of 3 rows:
+#    two cards this run).
+e2e_batch "$d/b3.csv" 3
+run progress "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/b3.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/p1.img" --reader "sim:$d/p2.img" --journal "$d/j2" --create-journal
+expect progress 0 '^\[sim:.*p[12]\.img\] card 1 of 2: personalizing'
+grep -qE '^\[sim:.*p[12]\.img\] card 2 of 2: personalizing' "$d/progress.err" ||
+	e2e_fail "no 'card 2 of 2' line: $(cat "$d/progress.err")"
+! grep -q $'\033' "$d/progress.err" || e2e_fail "status block drawn although stderr is no terminal"
+
+# 7. On a terminal (script(1) gives one), a live status block per reader:
+#    UID, step n/N, tallies, and a total line with the rate, redrawn in place.
+e2e_batch "$d/b2.csv" 2
+script -qec "'$E2E_DFISSUE' personalize --profile '$prof' --batch '$d/b2.csv' --token \
+	pkcs11:token=dfissue-dev --pin-file '$E2E_DIR/tok/user.pin' --reader 'sim:$d/t1.img' \
+	--reader 'sim:$d/t2.img' --journal '$d/j3' --create-journal" /dev/null >"$d/tty.out" 2>&1 ||
+	e2e_fail "personalize on a terminal: $(cat -v "$d/tty.out" | tail -5)"
+grep -q $'\033\[3A' "$d/tty.out" || e2e_fail "no status block redrawn on the terminal"
+grep -qaE '[0-9A-F]{14} step [0-9]+/[0-9]+: .* +[0-9]+ ok +[0-9]+ failed' "$d/tty.out" ||
+	e2e_fail "no per-reader status line with UID and step n/N: $(cat -v "$d/tty.out" | head -20)"
+grep -qaE '== 2 done, 0 failed, [0-9.]+ cards/min' "$d/tty.out" || e2e_fail "no total status line"
+e2e_log "terminal: $(grep -caE 'step [0-9]+/[0-9]+' "$d/tty.out") status redraws with step n/N"
+
+# 8. Under systemd (JOURNAL_STREAM names stderr) lines carry <N> priorities.
+: >"$d/journald.err"
+js=$(stat -c '%d:%i' "$d/journald.err")
+JOURNAL_STREAM=$js "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$d/b2.csv" "${E2E_HSM[@]}" --reader "sim:$d/u1.img" --journal "$d/j4" \
+	--create-journal --station bogus-station-name-that-is-far-too-long-for-any-journal-record-x \
+	2>>"$d/journald.err" && e2e_fail "the long station name was accepted"
+grep -q '^<3>dfissue: personalize: --station takes 1 to 63' "$d/journald.err" ||
+	e2e_fail "no <3> prefix: $(cat "$d/journald.err")"
+JOURNAL_STREAM=$js "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$d/b2.csv" "${E2E_HSM[@]}" --reader "sim:$d/u1.img" --journal "$d/j4" \
+	--create-journal 2>>"$d/journald.err" >/dev/null || e2e_fail "journald run: $(cat "$d/journald.err")"
+grep -q '^<6>card 1: waiting for a card' "$d/journald.err" || e2e_fail "no <6> prefix: $(cat "$d/journald.err")"
+grep -q '^<5>1 card(s), 1 done' "$d/journald.err" || e2e_fail "no <5> prefix: $(cat "$d/journald.err")"
+grep -v '^<[3-7]>' "$d/journald.err" && e2e_fail "a line without a priority prefix"
+e2e_log "journald: every line has a priority prefix ($(sort "$d/journald.err" | cut -c1-3 | uniq -c | tr '\n' ' '))"
+e2e_log "OK: every error case says what to do; multi-tap counters cover all taps"

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Stopping a station through pcscd + vpcd, as `systemctl stop` does:
+#  A. a reader name pcscd does not know fails at once, naming the readers it
+#     has (and as a JSON error object), before a journal is created;
+#  B. SIGTERM while three slow cards (--timing datasheet) are mid-ChangeKey:
+#     no new card is taken, each card in a reader is finished, the summary is
+#     printed, exit 0; every card that was started holds its target state,
+#     the journal verifies with no unresolved intent;
+#  C. two signals in a row: the second stops at once (exit 3, summary); the
+#     journal still verifies, and a new run on the same cards finishes every
+#     one of them (open intents resolved by probing), leaving no open intent
+#     and no card with keys the system cannot name.
+set -euo pipefail
+. "$(dirname "$0")/e2e_lib.sh"
+
+e2e_init sigterm
+e2e_token
+prof=$E2E_SRC/profiles/reference.json
+batch=$E2E_DIR/batch.csv
+e2e_batch "$batch" 6
+n=3
+for i in $(seq 1 "$n"); do
+	e2e_reader "term-$i"
+	e2e_card "$E2E_PORT" --image "$E2E_DIR/term-$i.img" --uid "04A7E00000000$i" --seed "$i" -q \
+		--timing datasheet
+done
+for i in $(seq 1 "$n"); do
+	e2e_reader "kill-$i"
+	e2e_card "$E2E_PORT" --image "$E2E_DIR/kill-$i.img" --uid "04B7E00000000$i" --seed "$i" -q \
+		--timing datasheet
+done
+e2e_rig_start
+e2e_wait_cards $((2 * n))
+
+# A. Unknown reader.
+rc=0
+"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader 'pcsc:term-9 00 00' --journal "$E2E_DIR/j-unknown" --create-journal --json \
+	>"$E2E_DIR/unknown.out" 2>"$E2E_DIR/unknown.err" || rc=$?
+e2e_log "unknown reader: exit $rc: $(cat "$E2E_DIR/unknown.err")"
+[ "$rc" -eq 1 ] || e2e_fail "unknown reader: exit $rc"
+grep -q "reader 'pcsc:term-9 00 00': pcscd knows no reader of that name; it has 12: 'term-1 00 00', 'term-1 00 01', " \
+	"$E2E_DIR/unknown.err" || e2e_fail "unknown reader message"
+grep -q '^{"error":"unknown_reader","message":"reader .*","exit":1}$' "$E2E_DIR/unknown.out" ||
+	e2e_fail "unknown reader: JSON error: $(cat "$E2E_DIR/unknown.out")"
+[ ! -e "$E2E_DIR/j-unknown" ] || e2e_fail "a journal was created for an unknown reader"
+
+intents() {
+	local c
+	c=$(grep -c ' type=intent ' "$1/journal.log" 2>/dev/null) || true
+	echo "${c:-0}"
+}
+# wait_intents DIR N PID: until the journal holds N intents (30 s at most).
+wait_intents() {
+	local i=0
+	while [ "$(intents "$1")" -lt "$2" ]; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$3" 2>/dev/null; then
+			e2e_fail "no key change journaled within 30 s (or personalize ended early)"
+		fi
+		sleep 0.1
+	done
+}
+
+# The bash completion offers pcscd's reader names after --reader.
+comp=$(bash --norc --noprofile -c '
+	source "$1/completion/dfissue.bash"
+	COMP_WORDS=("$2" personalize --reader "pcsc:term-2"); COMP_CWORD=3; _dfissue
+	printf "%s\n" "${COMPREPLY[@]}"' _ "$E2E_SRC" "$E2E_DFISSUE")
+[ "$comp" = "$(printf '%s\n' 'pcsc:term-2\ 00\ 00' 'pcsc:term-2\ 00\ 01')" ] ||
+	e2e_fail "completion of --reader pcsc:term-2 gave: $comp"
+e2e_log "completion: --reader pcsc:term-2 -> $(tr '\n' ' ' <<<"$comp")"
+
+# B. One SIGTERM mid-run. (timeout --foreground: without it, timeout passes
+# a signal it receives both to its child and to its whole process group, so
+# the child would see two signals, the "stop at once" path.)
+j=$E2E_DIR/journal
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader 'pcsc:term-* 00 00' --journal "$j" --create-journal --station term \
+	--json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
+perso=$!
+wait_intents "$j" 2 "$perso"
+e2e_log "SIGTERM with $(intents "$j") intent(s) journaled"
+t0=$(date +%s%N)
+kill -TERM "$perso"
+rc=0
+wait "$perso" || rc=$?
+e2e_log "personalize ended $(( ($(date +%s%N) - t0) / 1000000 )) ms after SIGTERM, exit $rc"
+grep -vE '^  ' "$E2E_DIR/personalize.log" >&2
+[ "$rc" -eq 0 ] || e2e_fail "exit $rc after SIGTERM, expected 0"
+grep -q '^dfissue: stop requested: no new cards' "$E2E_DIR/personalize.log" ||
+	e2e_fail "no stop message"
+grep -qE "^summary: [0-9]+ card\(s\) on $n reader\(s\): .*; stopped by a signal$" \
+	"$E2E_DIR/personalize.log" || e2e_fail "no summary after SIGTERM"
+served=$(grep -c '"outcome"' "$E2E_DIR/out.jsonl" || true)
+[ "$served" -ge 1 ] || e2e_fail "no card was finished"
+[ "$served" -le "$n" ] || e2e_fail "a new card was taken after SIGTERM"
+e2e_check_journal
+cp "$E2E_DIR/verify.log" "$E2E_DIR/verify-term.log"
+
+# C. Two signals: the second stops at once.
+prof2=$E2E_SRC/profiles/minimal.json
+j2=$E2E_DIR/journal2
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
+	--reader 'pcsc:kill-* 00 00' --journal "$j2" --create-journal --station kill \
+	--json >"$E2E_DIR/out2.jsonl" 2>"$E2E_DIR/personalize2.log" &
+perso=$!
+wait_intents "$j2" 1 "$perso"
+kill -TERM "$perso"
+sleep 0.05
+kill -INT "$perso" 2>/dev/null || true
+rc=0
+wait "$perso" || rc=$?
+grep -vE '^  ' "$E2E_DIR/personalize2.log" >&2
+[ "$rc" -eq 3 ] || e2e_fail "exit $rc after two signals, expected 3"
+grep -q '^dfissue: stopping at once' "$E2E_DIR/personalize2.log" || e2e_fail "no 'stopping at once'"
+grep -qE '^summary: .*; stopped at once by a second signal$' "$E2E_DIR/personalize2.log" ||
+	e2e_fail "no summary after the second signal"
+"$E2E_DFISSUE" journal verify --pubkey "$E2E_DIR/tok/journal.pub.pem" "$j2" >"$E2E_DIR/verify2.log" 2>&1 ||
+	e2e_fail "journal verify after a second signal: $(cat "$E2E_DIR/verify2.log")"
+e2e_log "after two signals: $(cat "$E2E_DIR/verify2.log")"
+# The next run finishes every card.
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM[@]}" \
+	--reader 'pcsc:kill-* 00 00' --journal "$j2" --station kill --cards "$n" --wait-ms 20000 \
+	--json >"$E2E_DIR/out3.jsonl" 2>"$E2E_DIR/personalize3.log" ||
+	e2e_fail "the run after the interrupted one failed (personalize3.log)"
+cat "$E2E_DIR/out3.jsonl" >&2
+e2e_rig_stop
+
+while IFS= read -r uid; do
+	i=${uid: -1}
+	e2e_check_card "$E2E_DIR/out.jsonl" "$uid" "$E2E_DIR/term-$i.img" "$prof" "$batch"
+done < <(sed -n 's/.*"uid":"\([0-9A-F]*\)".*/\1/p' "$E2E_DIR/out.jsonl")
+for i in $(seq 1 "$n"); do
+	e2e_check_card "$E2E_DIR/out3.jsonl" "04B7E00000000$i" "$E2E_DIR/kill-$i.img" "$prof2" ""
+done
+"$E2E_DFISSUE" journal verify --pubkey "$E2E_DIR/tok/journal.pub.pem" "$j2" >"$E2E_DIR/verify3.log" 2>&1 ||
+	e2e_fail "journal verify: $(cat "$E2E_DIR/verify3.log")"
+grep -q ' 0 unresolved' "$E2E_DIR/verify3.log" || e2e_fail "unresolved intents left: $(cat "$E2E_DIR/verify3.log")"
+cat "$E2E_DIR/verify3.log" >&2
+e2e_log "OK: SIGTERM finished $served card(s) and exited 0; two signals stopped at once, safely"

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# test_install.sh — `cmake --install` into a temporary prefix gives what an
+# operator and a developer expect, used only from the prefix:
+#   - bin/dfissue and bin/desfire-sim run (--version);
+#   - libdfissue.so.0 (soname) with the headers and dfissue.pc: a program
+#     built with `pkg-config --cflags --libs dfissue` against the installed
+#     header compiles, links, runs;
+#   - every man page renders with `man --warnings -l` and no warning, and
+#     every subcommand `dfissue --help` lists has its dfissue-COMMAND(1);
+#   - the bash completion loads in bash and completes subcommands and
+#     options from the installed binary;
+#   - hsm-config/, the example station config and the unit are installed.
+# The unit itself is checked by test_unit.sh (systemd-analyze verify).
+# Env: DFI_BUILD_DIR, DFI_SANITIZE (1: the library needs the ASan runtime).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/install_lib.sh"
+install_into_temp
+tmp=$TMP p=$P
+echo "installed $(grep -c 'Installing:' "$tmp/install.log") files into $p"
+
+# Programs.
+v=$("$p/bin/dfissue" --version) || fail "dfissue --version"
+[[ $v =~ ^dfissue\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "dfissue --version said '$v'"
+version=${v#dfissue }
+s=$("$p/bin/desfire-sim" --version) || fail "desfire-sim --version"
+[ "$s" = "desfire-sim $version" ] || fail "desfire-sim --version said '$s'"
+echo "$v; $s"
+
+# Library, header, pkg-config.
+pc=$(find "$p" -name dfissue.pc) || true
+[ -n "$pc" ] || fail "no dfissue.pc installed"
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
+[ "$(pkg-config --modversion dfissue)" = "$version" ] || fail "pkg-config --modversion"
+libdir=$(pkg-config --variable=libdir dfissue)
+[ -e "$libdir/libdfissue.so.0" ] || fail "libdfissue.so.0 not in $libdir"
+soname=$(objdump -p "$libdir/libdfissue.so.0" | awk '$1 == "SONAME" {print $2}')
+[ "$soname" = libdfissue.so.0 ] || fail "SONAME is '$soname'"
+[ -f "$(pkg-config --variable=includedir dfissue)/dfissue/perso.h" ] || fail "headers"
+bash "$here/check_exports.sh" "$here/../.." "$libdir/libdfissue.so.0"
+san=()
+# shellcheck disable=SC2054 # one compiler flag with a comma in it
+[ "${DFI_SANITIZE:-0}" = 1 ] && san=(-fsanitize=address,undefined)
+# shellcheck disable=SC2046 # pkg-config's words are separate arguments
+cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/use_dfissue" "$here/use_dfissue.c" \
+	$(pkg-config --cflags --libs dfissue) || fail "building against the installed library"
+out=$(LD_LIBRARY_PATH=$libdir "$tmp/use_dfissue" "$version") || fail "use_dfissue: $out"
+echo "$out"
+grep -qx "loaded from $libdir/libdfissue.so.0" <<<"$out" ||
+	fail "use_dfissue did not run on the installed library: $out"
+
+# Man pages: each renders without a warning.
+mandir=$p/share/man
+n=0
+for page in "$mandir"/man1/*.1 "$mandir"/man5/*.5; do
+	MANWIDTH=80 man --warnings -l "$page" >"$tmp/page.txt" 2>"$tmp/page.err" ||
+		fail "man -l $page"
+	[ -s "$tmp/page.err" ] && fail "$page: $(cat "$tmp/page.err")"
+	[ -s "$tmp/page.txt" ] || fail "$page renders empty"
+	n=$((n + 1))
+done
+for c in $("$p/bin/dfissue" --help | sed -n '/^commands:/,/^$/s/^  \([a-z][a-z0-9-]*\) .*/\1/p'); do
+	[ -f "$mandir/man1/dfissue-$c.1" ] || fail "no man page dfissue-$c.1 for subcommand $c"
+done
+for page in man1/desfire-sim.1 man5/dfissue-profile.5 man5/dfissue-station.conf.5; do
+	[ -f "$mandir/$page" ] || fail "$page missing"
+done
+MANPATH=$mandir man -w dfissue-personalize >/dev/null || fail "man -w dfissue-personalize"
+MANWIDTH=80 man --warnings -l "$mandir/man1/dfissue.1" | grep -q 'EXIT STATUS' ||
+	fail "dfissue(1) has no EXIT STATUS"
+echo "man: $n pages render without warnings"
+
+# bash completion, with the installed binary first in PATH.
+comp=$p/share/bash-completion/completions/dfissue
+[ -f "$comp" ] || fail "no bash completion"
+got=$(PATH=$p/bin:$PATH bash --norc --noprofile -c '
+	set -eu
+	source "$1"
+	complete -p dfissue >/dev/null
+	c() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _dfissue; echo "${COMPREPLY[*]}"; }
+	c dfissue pers
+	c dfissue personalize --log-
+	c dfissue journal ""
+	c dfissue personalize --log-level w' _ "$comp") || fail "completion script: $got"
+expected=$'personalize\n--log-level\ncheckpoint init proof recover show verify\nwarning'
+[ "$got" = "$expected" ] || fail "completion gave: $got"
+bash --norc --noprofile -c 'source "$1"; complete -p desfire-sim' _ \
+	"$p/share/bash-completion/completions/desfire-sim" >/dev/null || fail "desfire-sim completion"
+echo "bash completion: loads and completes subcommands, options, values"
+
+# Data files.
+for f in share/dfissue/hsm-config/make-dev-token.sh share/dfissue/hsm-config/softhsm2.conf.in \
+	share/dfissue/station.conf.example share/dfissue/profiles/reference.json \
+	lib/systemd/system/dfissue-station@.service lib/sysusers.d/dfissue.conf; do
+	[ -e "$p/$f" ] || fail "$f not installed"
+done
+[ -x "$p/share/dfissue/hsm-config/make-dev-token.sh" ] || fail "make-dev-token.sh not executable"
+grep -q "^ExecStart=$p/bin/dfissue personalize --config $p/etc/dfissue/%i.conf" \
+	"$p/lib/systemd/system/dfissue-station@.service" || fail "unit's ExecStart does not name the prefix"
+echo "OK: install into a temporary prefix"

@@ -1,0 +1,206 @@
+/* key = value files turned into long options. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+
+#define CONFIG_MAX_LINES 512
+#define CONFIG_LINE_MAX 4096
+
+static char *
+trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static const struct option *
+find_opt(const struct option *lo, const char *key)
+{
+	for (; lo->name != NULL; lo++)
+		if (strcmp(lo->name, key) == 0)
+			return lo;
+	return NULL;
+}
+
+/* 1 yes, 0 no, -1 neither. */
+static int
+parse_bool(const char *v)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false",
+		"off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int
+push(struct cli_argv *a, char *s)
+{
+	char **o = realloc(a->owned, (size_t)(a->nowned + 1) * sizeof(*o));
+	if (o == NULL) {
+		free(s);
+		return -1;
+	}
+	a->owned = o;
+	a->owned[a->nowned++] = s;
+	return 0;
+}
+
+/* One line: adds "--key=value" or "--key" to a->owned. */
+static int
+config_line(const char *path, int ln, char *line, const struct option *lo, struct cli_argv *a)
+{
+	char *eq = strchr(line, '=');
+	if (eq == NULL) {
+		cli_errorf("%s:%d: expected 'key = value', got '%s'", path, ln, line);
+		return DFI_EXIT_USAGE;
+	}
+	*eq = '\0';
+	char *key = trim(line), *val = trim(eq + 1);
+	const struct option *o = find_opt(lo, key);
+	if (strcmp(key, "pin") == 0 || strcmp(key, "pin-env") == 0) {
+		cli_errorf("%s:%d: a configuration file takes no PIN and no PIN variable: put the PIN "
+		    "in a file readable by the station's user only and name it with 'pin-file'", path, ln);
+		return DFI_EXIT_USAGE;
+	}
+	if (o == NULL || strcmp(key, "help") == 0 || strcmp(key, "config") == 0) {
+		cli_errorf("%s:%d: unknown key '%s' (keys are the command's long options, see --help)",
+		    path, ln, key);
+		return DFI_EXIT_USAGE;
+	}
+	char *arg;
+	if (o->has_arg == no_argument) {
+		int b = parse_bool(val);
+		if (b < 0) {
+			cli_errorf("%s:%d: '%s' takes yes or no, not '%s'", path, ln, key, val);
+			return DFI_EXIT_USAGE;
+		}
+		if (b == 0)
+			return DFI_EXIT_OK;
+		arg = malloc(strlen(key) + 3);
+		if (arg != NULL)
+			sprintf(arg, "--%s", key);
+	} else {
+		if (*val == '\0') {
+			cli_errorf("%s:%d: '%s' needs a value", path, ln, key);
+			return DFI_EXIT_USAGE;
+		}
+		arg = malloc(strlen(key) + strlen(val) + 4);
+		if (arg != NULL)
+			sprintf(arg, "--%s=%s", key, val);
+	}
+	if (arg == NULL || push(a, arg) != 0)
+		return cli_fail(path, DFI_E_NOMEM);
+	return DFI_EXIT_OK;
+}
+
+static int
+read_config(const char *path, const struct option *lo, struct cli_argv *a)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		cli_errorf("configuration file '%s': %s", path, strerror(errno));
+		return DFI_EXIT_FAIL;
+	}
+	char line[CONFIG_LINE_MAX];
+	int ln = 0, rc = DFI_EXIT_OK;
+	while (rc == DFI_EXIT_OK && fgets(line, sizeof(line), f) != NULL) {
+		ln++;
+		size_t n = strlen(line);
+		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+			cli_errorf("%s:%d: line longer than %d characters", path, ln, CONFIG_LINE_MAX - 2);
+			rc = DFI_EXIT_USAGE;
+			break;
+		}
+		if (ln > CONFIG_MAX_LINES) {
+			cli_errorf("%s: more than %d lines", path, CONFIG_MAX_LINES);
+			rc = DFI_EXIT_USAGE;
+			break;
+		}
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		rc = config_line(path, ln, s, lo, a);
+	}
+	if (rc == DFI_EXIT_OK && ferror(f)) {
+		cli_errorf("configuration file '%s': read error", path);
+		rc = DFI_EXIT_FAIL;
+	}
+	fclose(f);
+	return rc;
+}
+
+int
+cli_config_expand(int argc, char **argv, const struct option *lo, struct cli_argv *out)
+{
+	const char *path = NULL;
+	int at = -1, span = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				cli_errorf("--config needs a file");
+				return DFI_EXIT_USAGE;
+			}
+			path = argv[i + 1], at = i, span = 2;
+			break;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0) {
+			path = argv[i] + 9, at = i, span = 1;
+			break;
+		}
+	}
+	if (path == NULL) {
+		out->argc = argc;
+		out->argv = argv;
+		return DFI_EXIT_OK;
+	}
+	int rc = read_config(path, lo, out);
+	if (rc != DFI_EXIT_OK) {
+		cli_config_free(out);
+		return rc;
+	}
+	char **v = calloc((size_t)(argc + out->nowned + 1), sizeof(*v));
+	if (v == NULL) {
+		cli_config_free(out);
+		return cli_fail(path, DFI_E_NOMEM);
+	}
+	int n = 0;
+	v[n++] = argv[0];
+	for (int i = 0; i < out->nowned; i++)
+		v[n++] = out->owned[i];
+	for (int i = 1; i < argc; i++)
+		if (i < at || i >= at + span)
+			v[n++] = argv[i];
+	v[n] = NULL;
+	out->argc = n;
+	out->argv = v;
+	out->own_argv = 1;
+	return DFI_EXIT_OK;
+}
+
+void
+cli_config_free(struct cli_argv *a)
+{
+	for (int i = 0; i < a->nowned; i++)
+		free(a->owned[i]);
+	free(a->owned);
+	if (a->own_argv)
+		free(a->argv);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,487 @@
+/* The auditor's HTML page of a journal (journal_html.h). */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "cli.h"
+#include "dfissue/journal.h"
+#include "dfissue/util.h"
+#include "journal_html.h"
+
+struct finding {
+	uint64_t line;
+	char msg[256];
+};
+
+struct page {
+	dfi_jrec *rec;       /* every record, in file order */
+	size_t n, cap;
+	struct finding *f;   /* the verifier's findings (with a key) */
+	size_t nf, capf;
+	int oom;
+};
+
+/* Makes room for one more element in *v (n used of *cap); 0, or -1 with
+ * pg->oom set. */
+static int
+grow(struct page *pg, void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t nc = *cap ? 2 * *cap : 64;
+	void *p = nc <= SIZE_MAX / size ? realloc(*v, nc * size) : NULL;
+	if (p == NULL) {
+		pg->oom = 1;
+		return -1;
+	}
+	*v = p;
+	*cap = nc;
+	return 0;
+}
+
+static void
+on_record(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	struct page *pg = ctx;
+	(void)line;
+	if (grow(pg, (void **)&pg->rec, pg->n, &pg->cap, sizeof(*pg->rec)) == 0)
+		pg->rec[pg->n++] = *r;
+}
+
+static void
+on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct page *pg = ctx;
+	(void)code;
+	if (grow(pg, (void **)&pg->f, pg->nf, &pg->capf, sizeof(*pg->f)) != 0)
+		return;
+	pg->f[pg->nf].line = line;
+	snprintf(pg->f[pg->nf].msg, sizeof(pg->f[pg->nf].msg), "%s", msg);
+	pg->nf++;
+}
+
+/* Text from the journal is untrusted: every byte that means something in
+ * HTML is escaped, control characters are dropped. */
+static void
+esc(FILE *o, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", o); break;
+		case '>': fputs("&gt;", o); break;
+		case '&': fputs("&amp;", o); break;
+		case '"': fputs("&quot;", o); break;
+		case '\'': fputs("&#39;", o); break;
+		default:
+			if ((unsigned char)*s >= 0x20 && *s != 0x7f)
+				fputc(*s, o);
+		}
+	}
+}
+
+static void
+hexs(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (n == 0 || dfi_hex_encode(p, n, out, cap) != DFI_OK)
+		snprintf(out, cap, "-");
+}
+
+static void
+when(int64_t t, char *b, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(b, cap, "%" PRId64, t);
+}
+
+static const dfi_jrec *
+intent_of(const struct page *pg, uint64_t seq)
+{
+	size_t lo = 0, hi = pg->n;
+	while (lo < hi) { /* records are in seq order in a sound journal */
+		size_t mid = (lo + hi) / 2;
+		if (pg->rec[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < pg->n && pg->rec[lo].seq == seq && pg->rec[lo].type == DFI_JREC_INTENT)
+		return &pg->rec[lo];
+	for (size_t i = 0; i < pg->n; i++) /* out of order: verify reports it */
+		if (pg->rec[i].seq == seq && pg->rec[i].type == DFI_JREC_INTENT)
+			return &pg->rec[i];
+	return NULL;
+}
+
+/* The card (intent) a record belongs to, or NULL. */
+static const dfi_jrec *
+card_of(const struct page *pg, const dfi_jrec *r)
+{
+	if (r->type == DFI_JREC_INTENT)
+		return r;
+	if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE)
+		return intent_of(pg, r->intent);
+	return NULL;
+}
+
+static int
+same_card(const dfi_jrec *a, const dfi_jrec *b)
+{
+	return a->key.uid_len == b->key.uid_len && memcmp(a->key.uid, b->key.uid, a->key.uid_len) == 0;
+}
+
+static int
+has_outcome(const struct page *pg, uint64_t seq)
+{
+	for (size_t i = 0; i < pg->n; i++)
+		if ((pg->rec[i].type == DFI_JREC_COMMIT || pg->rec[i].type == DFI_JREC_ABORT ||
+		    pg->rec[i].type == DFI_JREC_RESOLVE) && pg->rec[i].intent == seq)
+			return 1;
+	return 0;
+}
+
+static int
+is_refusal(const dfi_jrec *r)
+{
+	return r->type == DFI_JREC_ABORT && strncmp(r->reason, "refused", 7) == 0;
+}
+
+/* One timeline row: class names let a reader (or a test) find events. */
+static void
+event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
+{
+	char t[32], what[64] = "", detail[300] = "";
+	const char *cls = "";
+	when(r->time, t, sizeof(t));
+	switch (r->type) {
+	case DFI_JREC_INTENT:
+		cls = has_outcome(pg, r->seq) ? "ev-intent" : "ev-intent ev-unresolved";
+		snprintf(what, sizeof(what), "%s", has_outcome(pg, r->seq) ? "key change started" :
+		    "key change UNRESOLVED");
+		snprintf(detail, sizeof(detail), "base key %s, generation %" PRIu32, r->key_label,
+		    r->key_gen);
+		break;
+	case DFI_JREC_COMMIT:
+		cls = "ev-commit";
+		snprintf(what, sizeof(what), "committed");
+		snprintf(detail, sizeof(detail), "the card confirmed the new key");
+		break;
+	case DFI_JREC_ABORT:
+		cls = is_refusal(r) ? "ev-abort ev-refusal" : "ev-abort";
+		snprintf(what, sizeof(what), "%s", is_refusal(r) ? "refused" : "aborted");
+		snprintf(detail, sizeof(detail), "%s", r->reason);
+		break;
+	case DFI_JREC_RESOLVE:
+		cls = "ev-resolve ev-tear";
+		snprintf(what, sizeof(what), "tear resolved");
+		snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s "
+		    "(version %d)", r->matched == DFI_JMATCH_NEW ? "the new key" :
+		    r->matched == DFI_JMATCH_OLD ? "the old key" : "neither key", r->observed_version);
+		break;
+	default:
+		return;
+	}
+	fprintf(o, "<tr class=\"ev %s\" data-seq=\"%" PRIu64 "\"><td>%" PRIu64 "</td><td>%s</td>"
+		   "<td class=\"what\">", cls, r->seq, r->seq, t);
+	esc(o, what);
+	fprintf(o, "</td><td>%06" PRIX32 "</td><td>%u</td><td>v%u &rarr; v%u</td><td>", in->key.aid,
+	    in->key.keyno, in->old_version, in->new_version);
+	esc(o, detail);
+	fputs("</td><td>", o);
+	esc(o, r->station);
+	fputs("</td></tr>\n", o);
+}
+
+/* Is record i the first intent of its card? (Cards are listed in order
+ * of first appearance.) */
+static int
+first_of_card(const struct page *pg, size_t i)
+{
+	const dfi_jrec *in = &pg->rec[i];
+	if (in->type != DFI_JREC_INTENT)
+		return 0;
+	for (size_t k = 0; k < i; k++)
+		if (pg->rec[k].type == DFI_JREC_INTENT && same_card(&pg->rec[k], in))
+			return 0;
+	return 1;
+}
+
+static void
+cards_section(FILE *o, const struct page *pg)
+{
+	/* Cards in order of first appearance. */
+	size_t ncards = 0;
+	fputs("<h2>Cards</h2>\n<table id=\"cards\"><tr><th>card UID</th><th>key changes</th>"
+	      "<th>committed</th><th>tears resolved</th><th>aborted</th><th>refused</th>"
+	      "<th>unresolved</th></tr>\n", o);
+	for (size_t i = 0; i < pg->n; i++) {
+		const dfi_jrec *in = &pg->rec[i];
+		if (!first_of_card(pg, i))
+			continue;
+		unsigned changes = 0, commits = 0, resolves = 0, aborts = 0, refused = 0, open = 0;
+		for (size_t k = 0; k < pg->n; k++) {
+			const dfi_jrec *r = &pg->rec[k], *c = card_of(pg, r);
+			if (c == NULL || !same_card(c, in))
+				continue;
+			changes += r->type == DFI_JREC_INTENT;
+			open += r->type == DFI_JREC_INTENT && !has_outcome(pg, r->seq);
+			commits += r->type == DFI_JREC_COMMIT;
+			resolves += r->type == DFI_JREC_RESOLVE;
+			refused += is_refusal(r);
+			aborts += r->type == DFI_JREC_ABORT && !is_refusal(r);
+		}
+		char uid[2 * DFI_J_UID_MAX + 1];
+		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
+		fprintf(o, "<tr class=\"card-row%s\" data-uid=\"%s\"><td><a href=\"#card-%s\">%s</a></td>"
+			   "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td></tr>\n",
+		    open ? " has-unresolved" : "", uid, uid, uid, changes, commits, resolves, aborts,
+		    refused, open);
+		ncards++;
+	}
+	fputs("</table>\n", o);
+	if (ncards == 0)
+		fputs("<p>No key change in this journal.</p>\n", o);
+
+	for (size_t i = 0; i < pg->n; i++) {
+		const dfi_jrec *in = &pg->rec[i];
+		if (!first_of_card(pg, i))
+			continue;
+		char uid[2 * DFI_J_UID_MAX + 1];
+		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
+		fprintf(o, "<section class=\"card\" id=\"card-%s\"><h3>Card %s</h3>\n"
+			   "<table class=\"timeline\"><tr><th>seq</th><th>time (UTC)</th><th>event</th>"
+			   "<th>AID</th><th>key</th><th>version</th><th>detail</th><th>station</th></tr>\n",
+		    uid, uid);
+		for (size_t k = 0; k < pg->n; k++) {
+			const dfi_jrec *r = &pg->rec[k], *c = card_of(pg, r);
+			if (c != NULL && same_card(c, in))
+				event_row(o, pg, r, c);
+		}
+		fputs("</table></section>\n", o);
+	}
+}
+
+static void
+recoveries_section(FILE *o, const struct page *pg)
+{
+	fputs("<h2>Recoveries</h2>\n<table id=\"recoveries\"><tr><th>seq</th><th>time (UTC)</th>"
+	      "<th>quarantined</th><th>file</th><th>SHA-256</th><th>station</th></tr>\n", o);
+	size_t n = 0;
+	for (size_t i = 0; i < pg->n; i++) {
+		const dfi_jrec *r = &pg->rec[i];
+		if (r->type != DFI_JREC_RECOVERY)
+			continue;
+		char t[32], sha[65];
+		when(r->time, t, sizeof(t));
+		hexs(r->q_sha256, sizeof(r->q_sha256), sha, sizeof(sha));
+		fprintf(o, "<tr class=\"recovery\"><td>%" PRIu64 "</td><td>%s</td><td>%" PRIu64
+			   " line(s), %" PRIu64 " byte(s), %" PRIu64 " intent(s)</td><td>",
+		    r->seq, t, r->q_lines, r->q_bytes, r->q_intents);
+		esc(o, r->q_file);
+		fprintf(o, "</td><td class=\"hash\">%s</td><td>", sha);
+		esc(o, r->station);
+		fputs("</td></tr>\n", o);
+		n++;
+	}
+	fputs("</table>\n", o);
+	if (n == 0)
+		fputs("<p>None: the journal was never found torn.</p>\n", o);
+}
+
+/* Every "checkpoint <base64>" line of the file, decoded and checked. */
+static int
+checkpoints_section(FILE *o, const char *path, const dfi_jpubkey *pk, unsigned *bad)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	uint64_t ln = 0;
+	fputs("<h2>Checkpoints</h2>\n<table id=\"checkpoints\"><tr><th>line</th><th>tree size</th>"
+	      "<th>previous size</th><th>root hash</th><th>signature</th></tr>\n", o);
+	*bad = 0;
+	while ((len = getline(&line, &cap, f)) != -1) {
+		ln++;
+		if (len > DFI_J_LINE_MAX + 1 || strncmp(line, "checkpoint ", 11) != 0)
+			continue;
+		char *b64 = line + 11;
+		size_t bl = strcspn(b64, "\r\n");
+		unsigned char note[3 * (DFI_J_LINE_MAX / 4) + 3];
+		int nl = -1;
+		if (bl % 4 == 0 && bl / 4 * 3 <= sizeof(note))
+			nl = EVP_DecodeBlock(note, (const unsigned char *)b64, (int)bl);
+		if (nl >= 0) /* EVP_DecodeBlock counts the padding as zero bytes */
+			nl -= (bl > 0 && b64[bl - 1] == '=') + (bl > 1 && b64[bl - 2] == '=');
+		dfi_checkpoint cp;
+		memset(&cp, 0, sizeof(cp));
+		dfi_err e = nl < 0 ? DFI_E_JOURNAL_FORMAT : dfi_note_open(note, (size_t)nl, pk, &cp);
+		if (e == DFI_E_JOURNAL_FORMAT) {
+			fprintf(o, "<tr class=\"cp cp-bad\"><td>%" PRIu64 "</td><td colspan=\"3\">not a "
+				   "checkpoint note</td><td class=\"result\">MALFORMED</td></tr>\n", ln);
+			(*bad)++;
+			continue;
+		}
+		char root[2 * DFI_HASH_LEN + 1];
+		hexs(cp.root, sizeof(cp.root), root, sizeof(root));
+		const char *cls = pk == NULL ? "cp-unchecked" : e == DFI_OK ? "cp-verified" : "cp-bad";
+		const char *res = pk == NULL ? "not checked (no public key given)" :
+		    e == DFI_OK ? "verified" : "INVALID signature";
+		*bad += pk != NULL && e != DFI_OK;
+		fprintf(o, "<tr class=\"cp %s\"><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
+			   "</td><td class=\"hash\">%s</td><td class=\"result\">%s</td></tr>\n",
+		    cls, ln, cp.size, cp.prev_size, root, res);
+	}
+	free(line);
+	fclose(f);
+	fputs("</table>\n", o);
+	return 0;
+}
+
+static const char css[] =
+    "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;"
+    "margin:.5em 0 1.5em}th,td{border:1px solid #bbb;padding:.2em .5em;text-align:left;"
+    "font-size:.9em}th{background:#eee}.hash{font-family:monospace;font-size:.8em}"
+    ".ev-commit .what,.cp-verified .result,.ok{color:#060}.ev-tear .what{color:#a60}"
+    ".ev-abort .what{color:#666}.ev-refusal .what,.ev-unresolved .what,.cp-bad .result,"
+    ".has-unresolved,.fail{color:#b00;font-weight:bold}.cp-unchecked .result{color:#666}";
+
+static int
+write_page(FILE *o, const char *path, const struct page *pg, const struct dfi_jverify_result *res,
+    dfi_err verr, const char *pubkey, const dfi_jpubkey *pk)
+{
+	const char *origin = "";
+	for (size_t i = 0; i < pg->n && !*origin; i++)
+		if (pg->rec[i].type == DFI_JREC_GENESIS)
+			origin = pg->rec[i].origin;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	      "<meta name=\"generator\" content=\"dfissue journal show --html\">\n<title>Journal ", o);
+	esc(o, origin);
+	fprintf(o, "</title>\n<style>%s</style></head><body>\n<h1>Key-change journal <code>", css);
+	esc(o, origin);
+	fputs("</code></h1>\n<table id=\"summary\"><tr><th>file</th><td>", o);
+	esc(o, path);
+	fprintf(o, "</td></tr><tr><th>records</th><td>%" PRIu64 " (%" PRIu64 " covered by "
+		   "checkpoints)</td></tr><tr><th>key changes</th><td>%" PRIu64 " intents, %" PRIu64
+		   " commits, %" PRIu64 " aborts, %" PRIu64 " resolves, %" PRIu64 " unresolved</td>"
+		   "</tr><tr><th>checkpoints</th><td>%" PRIu64 "</td></tr>"
+		   "<tr><th>verification</th><td id=\"verification\" class=\"%s\">",
+	    res->records, res->covered, res->intents, res->commits, res->aborts, res->resolves,
+	    res->unresolved, res->checkpoints, pk == NULL ? "" : verr == DFI_OK ? "ok" : "fail");
+	if (pk == NULL)
+		fputs("signatures not checked: give --pubkey KEY.pem", o);
+	else if (verr == DFI_OK)
+		fputs("OK: every checkpoint signature, the Merkle tree, sequence numbers and "
+		      "intent/outcome pairing verified with ", o);
+	else
+		fprintf(o, "FAILED: %" PRIu64 " finding(s) with ", res->findings);
+	if (pk != NULL)
+		esc(o, pubkey);
+	fputs("</td></tr></table>\n", o);
+	cards_section(o, pg);
+	recoveries_section(o, pg);
+	unsigned bad;
+	if (checkpoints_section(o, path, pk, &bad) != 0)
+		return -1;
+	if (pg->nf > 0) {
+		fputs("<h2>Findings</h2>\n<table id=\"findings\"><tr><th>line</th><th>finding</th></tr>\n",
+		    o);
+		for (size_t i = 0; i < pg->nf; i++) {
+			fprintf(o, "<tr class=\"finding\"><td>%" PRIu64 "</td><td>", pg->f[i].line);
+			esc(o, pg->f[i].msg);
+			fputs("</td></tr>\n", o);
+		}
+		fputs("</table>\n", o);
+	}
+	fputs("<p><small>Written by dfissue journal show --html. Verify independently with "
+	      "<code>dfissue journal verify</code> or openssl and sha256sum "
+	      "(docs/JOURNAL.md).</small></p>\n</body></html>\n", o);
+	return ferror(o) ? -1 : 0;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *b = malloc(65537);
+	size_t n = b ? fread(b, 1, 65537, f) : 0;
+	int bad = b == NULL || ferror(f) || n > 65536;
+	fclose(f);
+	if (bad) {
+		free(b);
+		return NULL;
+	}
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+int
+journal_html_write(const char *journal, const char *pubkey, const char *out)
+{
+	char path[4200];
+	struct stat st;
+	if (stat(journal, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(path, sizeof(path), "%s/%s", journal, DFI_JOURNAL_FILE);
+	else
+		snprintf(path, sizeof(path), "%s", journal);
+
+	dfi_jpubkey *pk = NULL;
+	if (pubkey != NULL) {
+		size_t pl;
+		char *pem = slurp(pubkey, &pl);
+		dfi_err e = pem == NULL ? DFI_E_IO : dfi_jpubkey_from_pem(pem, pl, &pk);
+		free(pem);
+		if (e != DFI_OK) {
+			cli_errorf("journal show: '%s' is not a readable Ed25519 or ECDSA P-256 public "
+			    "key in PEM", pubkey);
+			return DFI_EXIT_FAIL;
+		}
+	}
+	struct page pg;
+	memset(&pg, 0, sizeof(pg));
+	struct dfi_jverify_opts vo = { .pubkey = pk, .record = on_record, .finding = on_finding,
+		.ctx = &pg };
+	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
+	dfi_err e = res == NULL ? DFI_E_NOMEM : dfi_journal_verify_file(path, &vo, res);
+	int rc = DFI_EXIT_OK;
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || pg.oom) {
+		rc = cli_fail(path, pg.oom ? DFI_E_NOMEM : e);
+	} else {
+		int to_stdout = strcmp(out, "-") == 0;
+		FILE *o = to_stdout ? stdout : fopen(out, "w");
+		if (o == NULL) {
+			cli_errorf("journal show: cannot write '%s'", out);
+			rc = DFI_EXIT_FAIL;
+		} else {
+			int w = write_page(o, path, &pg, res, e, pubkey, pk);
+			if ((!to_stdout && fclose(o) != 0) || w != 0) {
+				cli_errorf("journal show: writing '%s' failed", out);
+				rc = DFI_EXIT_FAIL;
+			}
+		}
+		if (rc == DFI_EXIT_OK && !to_stdout)
+			fprintf(stderr, "wrote %s: %zu record(s), %" PRIu64 " checkpoint(s), %s\n", out,
+			    pg.n, res->checkpoints, pk == NULL ? "signatures not checked" :
+			    e == DFI_OK ? "verified" : "verification FAILED");
+		/* As `journal verify`: a journal that fails verification is a
+		 * failure, even though the page (which shows why) was written. */
+		if (rc == DFI_EXIT_OK && pk != NULL && e != DFI_OK)
+			rc = DFI_EXIT_FAIL;
+	}
+	free(res);
+	free(pg.rec);
+	free(pg.f);
+	dfi_jpubkey_free(pk);
+	return rc;
+}

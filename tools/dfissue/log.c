@@ -1,0 +1,100 @@
+/* Leveled one-line logging to stderr, with journald priority prefixes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "status.h"
+
+/* The CLI is one process with one stderr: its log settings are process
+ * state, set once by main() and the option parser before threads start. */
+static int g_level = CLI_LOG_INFO;
+static int g_journal;
+
+void
+cli_log_init(void)
+{
+	/* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected;
+	 * a redirected stderr (2>file) no longer matches and gets plain lines. */
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	g_journal = 0;
+	if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0)
+		g_journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static const char *const names[] = { [CLI_LOG_ERR] = "error", [CLI_LOG_WARNING] = "warning",
+	[CLI_LOG_NOTICE] = "notice", [CLI_LOG_INFO] = "info", [CLI_LOG_DEBUG] = "debug" };
+
+int
+cli_log_set_level(const char *name)
+{
+	for (int l = CLI_LOG_ERR; l <= CLI_LOG_DEBUG; l++)
+		if (strcmp(name, names[l]) == 0) {
+			g_level = l;
+			return 0;
+		}
+	return -1;
+}
+
+void
+cli_log_adjust(int delta)
+{
+	int l = g_level + delta;
+	g_level = l < CLI_LOG_ERR ? CLI_LOG_ERR : l > CLI_LOG_DEBUG ? CLI_LOG_DEBUG : l;
+}
+
+int
+cli_log_level(void)
+{
+	return g_level;
+}
+
+int
+cli_log_enabled(int level)
+{
+	return level <= g_level;
+}
+
+int
+cli_log_to_journal(void)
+{
+	return g_journal;
+}
+
+void
+cli_log_line(int level, const char *line)
+{
+	char buf[1100];
+	if (!cli_log_enabled(level))
+		return;
+	if (g_journal)
+		snprintf(buf, sizeof(buf), "<%d>%s\n", level, line);
+	else
+		snprintf(buf, sizeof(buf), "%s\n", line);
+	/* One write per line, and the live status block (if any) is taken
+	 * down and redrawn around it: threads never interleave. */
+	cli_status_lock();
+	cli_status_erase();
+	fputs(buf, stderr);
+	fflush(stderr);
+	cli_status_draw();
+	cli_status_unlock();
+}
+
+void
+cli_log(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	if (!cli_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cli_log_line(level, line);
+}
