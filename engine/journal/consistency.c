@@ -199,24 +199,6 @@ field(const char **p, const char *end, const char *key, const char **val, size_t
 }
 
 static int
-dec64(const char *v, size_t n, uint64_t *out)
-{
-	if (n == 0 || n > 20 || (n > 1 && v[0] == '0'))
-		return 0;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return 0;
-		unsigned d = (unsigned)(v[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return 0;
-		x = x * 10 + d;
-	}
-	*out = x;
-	return 1;
-}
-
-static int
 hash32(const char *v, size_t n, uint8_t out[DFI_HASH_LEN])
 {
 	char tmp[2 * DFI_HASH_LEN + 1];
@@ -238,8 +220,8 @@ dfi_jconsistency_parse(const char *text, size_t len, struct dfi_jconsistency *c)
 		return DFI_E_PARSE;
 	const char *p = text, *end = text + len, *v;
 	size_t vl;
-	if (!field(&p, end, "from", &v, &vl) || !dec64(v, vl, &c->from) || !field(&p, end, "to", &v, &vl) ||
-	    !dec64(v, vl, &c->to) || c->from == 0 || c->from > c->to ||
+	if (!field(&p, end, "from", &v, &vl) || jparse_u64(v, v + vl, &c->from) != 0 || !field(&p, end, "to", &v, &vl) ||
+	    jparse_u64(v, v + vl, &c->to) != 0 || c->from == 0 || c->from > c->to ||
 	    !field(&p, end, "old-root", &v, &vl) || !hash32(v, vl, c->old_root) ||
 	    !field(&p, end, "new-root", &v, &vl) || !hash32(v, vl, c->new_root))
 		return DFI_E_PARSE;

@@ -14,6 +14,10 @@ dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, siz
 
 int dfi_origin_valid(const char *origin);
 
+/* A decimal in [p, end): digits only, no leading zero, fits 64 bits. 0 or
+ * -1. The one spelling every decimal in the journal's formats has. */
+int jparse_u64(const char *p, const char *end, uint64_t *out);
+
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "
 #define JCP_PREFIX_LEN 11

@@ -337,8 +337,8 @@ verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t 
 	return ok;
 }
 
-static int
-parse_dec(const char *p, const char *end, uint64_t *out)
+int
+jparse_u64(const char *p, const char *end, uint64_t *out)
 {
 	if (p == end || end - p > 20 || (end - p > 1 && *p == '0'))
 		return -1;
@@ -369,7 +369,7 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 		return DFI_E_JOURNAL_FORMAT;
 	const char *p = nl1 + 1, *end = t + n;
 	const char *nl2 = memchr(p, '\n', (size_t)(end - p));
-	if (nl2 == NULL || parse_dec(p, nl2, &cp->size) != 0)
+	if (nl2 == NULL || jparse_u64(p, nl2, &cp->size) != 0)
 		return DFI_E_JOURNAL_FORMAT;
 	p = nl2 + 1;
 	const char *nl3 = memchr(p, '\n', (size_t)(end - p));
@@ -380,7 +380,7 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 	p = nl3 + 1;
 	const char *nl4 = memchr(p, '\n', (size_t)(end - p));
 	if (nl4 == NULL || nl4 + 1 != end || nl4 - p < 6 || memcmp(p, "prev ", 5) != 0 ||
-	    parse_dec(p + 5, nl4, &cp->prev_size) != 0 || cp->prev_size >= cp->size)
+	    jparse_u64(p + 5, nl4, &cp->prev_size) != 0 || cp->prev_size >= cp->size)
 		return DFI_E_JOURNAL_FORMAT;
 	return DFI_OK;
 }

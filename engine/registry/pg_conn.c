@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../journal/jint.h"
 #include "pg_int.h"
 
 dfi_err
@@ -414,18 +415,5 @@ pg_get_u64(const PGresult *res, int row, int col, uint64_t *out)
 	if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
 		return -1;
 	const char *v = PQgetvalue(res, row, col);
-	int len = PQgetlength(res, row, col);
-	if (len < 1 || len > 20 || (len > 1 && v[0] == '0'))
-		return -1;
-	uint64_t x = 0;
-	for (int i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(v[i] - '0');
-		if (x > (UINT64_MAX - d) / 10)
-			return -1;
-		x = x * 10 + d;
-	}
-	*out = x;
-	return 0;
+	return jparse_u64(v, v + PQgetlength(res, row, col), out);
 }

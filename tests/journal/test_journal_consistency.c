@@ -61,25 +61,6 @@ ref_subproof(uint64_t m, const uint8_t (*d)[32], uint64_t n, int b, uint8_t (*ou
 	}
 }
 
-/* ---- the Certificate Transparency reference tree ------------------------------- */
-
-static const char *const ct_leaves[8] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-	"606162636465666768696A6B6C6D6E6F",
-};
-
-static void
-ct_leaf_hashes(uint8_t out[8][DFI_HASH_LEN])
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t b[32];
-		size_t n = 0;
-		if (ct_leaves[i][0] != '\0')
-			ck_assert_int_eq(dfi_hex_decode(ct_leaves[i], b, sizeof(b), &n), DFI_OK);
-		dfi_merkle_leaf_hash(b, n, out[i]);
-	}
-}
-
 static void
 root_of(const uint8_t (*lh)[32], uint64_t n, uint8_t out[32])
 {
@@ -156,7 +137,7 @@ START_TEST(consistency_ct_reference_vectors)
 			"D37EE418976DD95753C1C73862B9398FA2A2CF9B4FF0FDFE8B30CD95209614B7" } },
 	};
 	uint8_t lh[8][32], proof[DFI_MERKLE_CPROOF_MAX][32], rm[32], rn[32];
-	ct_leaf_hashes(lh);
+	jt_ct_leaf_hashes(lh);
 	for (size_t t = 0; t < sizeof(v) / sizeof(v[0]); t++) {
 		size_t len = 99;
 		ck_assert_int_eq(dfi_merkle_consistency_proof((const uint8_t(*)[32])lh, v[t].n, v[t].m, proof,
@@ -273,60 +254,27 @@ END_TEST
 
 /* ---- whole journals: proofs from the file, the text form, the checks ------ */
 
-struct jfix {
-	char *dir;
-	char path[300];
-	dfi_signer *s;
-	dfi_jpubkey *pk;
-	dfi_journal *j;
-};
-
 static void
-jfix_open(struct jfix *f, dfi_sigalg alg)
+jfix_open(struct jt_journal *f, dfi_sigalg alg)
 {
-	f->dir = jt_tmpdir();
-	ck_assert_ptr_nonnull(f->dir);
-	snprintf(f->path, sizeof(f->path), "%s/" DFI_JOURNAL_FILE, f->dir);
-	f->s = jt_signer_new(alg);
-	ck_assert_ptr_nonnull(f->s);
-	f->pk = jt_pubkey(f->s);
-	struct dfi_journal_opts o = { .station = "st" };
-	ck_assert_int_eq(dfi_journal_create(f->dir, "witness.example/j", f->s, &o), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&f->j, f->dir, f->s, &o, NULL), DFI_OK);
-}
-
-/* n intents (one append each: one checkpoint per record) */
-static void
-jfix_append(struct jfix *f, unsigned n, unsigned tag)
-{
-	for (unsigned i = 0; i < n; i++) {
-		char uid[16];
-		snprintf(uid, sizeof(uid), "04%02X%02X%06X", tag & 0xFF, i & 0xFF, (unsigned)dfi_journal_size(f->j));
-		dfi_jrec r = jt_intent(uid, 0x123456, 1, 0, 1);
-		uint64_t seq;
-		ck_assert_int_eq(dfi_journal_intent(f->j, &r, &seq), DFI_OK);
-	}
+	ck_assert_int_eq(jt_journal_open(f, "witness.example/j", alg), 0);
 }
 
 static void
-jfix_note(struct jfix *f, uint8_t *note, size_t *len)
+jfix_append(struct jt_journal *f, unsigned n, unsigned tag)
+{
+	ck_assert_int_eq(jt_journal_add(f, n, tag), 0);
+}
+
+static void
+jfix_note(struct jt_journal *f, uint8_t *note, size_t *len)
 {
 	ck_assert_int_eq(dfi_journal_checkpoint(f->j, note, DFI_J_NOTE_MAX, len), DFI_OK);
 }
 
-static void
-jfix_close(struct jfix *f)
-{
-	dfi_journal_close(f->j);
-	dfi_jpubkey_free(f->pk);
-	dfi_signer_free(f->s);
-	jt_rmrf(f->dir);
-	free(f->dir);
-}
-
 START_TEST(consistency_of_a_journal_file)
 {
-	struct jfix f;
+	struct jt_journal f;
 	jfix_open(&f, _i == 0 ? DFI_SIG_ED25519 : DFI_SIG_ECDSA_P256);
 	jfix_append(&f, 9, 1); /* checkpoints at sizes 1 (genesis) .. 10 */
 	uint8_t seen[DFI_J_NOTE_MAX];
@@ -386,7 +334,7 @@ START_TEST(consistency_of_a_journal_file)
 	free(c);
 	free(back);
 	free(text);
-	jfix_close(&f);
+	jt_journal_close(&f);
 }
 END_TEST
 
@@ -396,7 +344,7 @@ START_TEST(consistency_finds_a_rolled_back_journal)
 	 * back (a restored backup) and appended to: its proof from the
 	 * checkpoint witnessed at 20 cannot exist (it has 15 records), and
 	 * the proof from 10 to its new head does not bind the witnessed 20. */
-	struct jfix f;
+	struct jt_journal f;
 	jfix_open(&f, DFI_SIG_ED25519);
 	jfix_append(&f, 9, 1);
 	size_t blen;
@@ -406,9 +354,9 @@ START_TEST(consistency_finds_a_rolled_back_journal)
 	size_t wl;
 	jfix_note(&f, witnessed, &wl);
 	dfi_journal_close(f.j);
+	f.j = NULL;
 	ck_assert_int_eq(jt_write(f.path, backup, blen), 0);
-	struct dfi_journal_opts o = { .station = "st" };
-	ck_assert_int_eq(dfi_journal_open(&f.j, f.dir, f.s, &o, NULL), DFI_OK);
+	ck_assert_int_eq(jt_journal_reopen(&f), 0);
 	jfix_append(&f, 5, 3);
 	struct dfi_jconsistency *c = malloc(sizeof(*c));
 	char why[512];
@@ -421,7 +369,7 @@ START_TEST(consistency_finds_a_rolled_back_journal)
 	ck_assert_int_eq(dfi_jconsistency_verify(c, f.pk, NULL, 0, why, sizeof(why)), DFI_OK);
 	free(c);
 	free(backup);
-	jfix_close(&f);
+	jt_journal_close(&f);
 }
 END_TEST
 
@@ -461,7 +409,7 @@ START_TEST(vkey_round_trip_and_key_id)
 {
 	/* the verifier key names the key ID the journal's genesis record and
 	 * every checkpoint signature carry */
-	struct jfix f;
+	struct jt_journal f;
 	jfix_open(&f, _i == 0 ? DFI_SIG_ED25519 : DFI_SIG_ECDSA_P256);
 	char vkey[DFI_VKEY_MAX], name[DFI_J_STR_MAX];
 	ck_assert_int_eq(dfi_jpubkey_vkey(f.pk, "witness.example/j", vkey, sizeof(vkey)), DFI_OK);
@@ -513,7 +461,7 @@ START_TEST(vkey_round_trip_and_key_id)
 	ck_assert_int_eq(dfi_jpubkey_from_vkey("x+1234", 6, &back, name, sizeof(name)), DFI_E_PARSE);
 	ck_assert_int_eq(dfi_jpubkey_from_vkey("a b+12345678+AQ==", 17, &back, name, sizeof(name)), DFI_E_PARSE);
 	ck_assert_int_ne(dfi_jpubkey_vkey(f.pk, "has+plus", vkey, sizeof(vkey)), DFI_OK);
-	jfix_close(&f);
+	jt_journal_close(&f);
 }
 END_TEST
 

@@ -262,53 +262,22 @@ END_TEST
 
 /* ---- witness(): every outcome --------------------------------------------------- */
 
-struct jf {
-	char *dir;
-	dfi_signer *s;
-	dfi_jpubkey *pk;
-	dfi_journal *j;
-	uint32_t key_id;
-};
-
-static void
-jf_open(struct jf *f, const char *origin)
-{
-	f->dir = jt_tmpdir();
-	f->s = jt_signer_new(DFI_SIG_ED25519);
-	f->pk = jt_pubkey(f->s);
-	struct dfi_journal_opts o = { .station = "st" };
-	ck_assert_int_eq(dfi_journal_create(f->dir, origin, f->s, &o), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&f->j, f->dir, f->s, &o, NULL), DFI_OK);
-	ck_assert_int_eq(dfi_jpubkey_key_id(f->pk, origin, &f->key_id), DFI_OK);
-}
-
 static unsigned jf_tag = 0xAB;
 
 static void
-jf_add(struct jf *f, unsigned n)
+jf_open(struct jt_journal *f, const char *origin)
 {
-	for (unsigned i = 0; i < n; i++) {
-		char uid[16];
-		snprintf(uid, sizeof(uid), "04%02X%02X%06X", jf_tag & 0xFF, i & 0xFF, (unsigned)dfi_journal_size(f->j));
-		dfi_jrec rec = jt_intent(uid, 0x010203, 1, 0, 1);
-		uint64_t seq;
-		ck_assert_int_eq(dfi_journal_intent(f->j, &rec, &seq), DFI_OK);
-	}
+	ck_assert_int_eq(jt_journal_open(f, origin, DFI_SIG_ED25519), 0);
 }
 
 static void
-jf_close(struct jf *f)
+jf_add(struct jt_journal *f, unsigned n)
 {
-	if (f->j != NULL)
-		dfi_journal_close(f->j);
-	dfi_jpubkey_free(f->pk);
-	dfi_signer_free(f->s);
-	jt_rmrf(f->dir);
-	free(f->dir);
+	ck_assert_int_eq(jt_journal_add(f, n, jf_tag), 0);
 }
 
 static void
-proof_between(struct jf *f, uint64_t m, struct dfi_jconsistency *c)
+proof_between(struct jt_journal *f, uint64_t m, struct dfi_jconsistency *c)
 {
 	ck_assert_int_eq(dfi_journal_consistency_file(f->dir, m, 0, c), DFI_OK);
 }
@@ -317,7 +286,7 @@ START_TEST(witness_every_outcome)
 {
 	char url[PATH_MAX + 160];
 	dfi_pgreg *r = rt_registry("t_witness", "st-1", url, sizeof(url));
-	struct jf f;
+	struct jt_journal f;
 	jf_open(&f, "reg.example/w1");
 	jf_add(&f, 4); /* 5 records */
 	struct dfi_jconsistency *c = malloc(sizeof(*c));
@@ -396,7 +365,7 @@ START_TEST(witness_every_outcome)
 	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.checkpoints"), "3");
 	ck_assert_str_eq(rt_val("t_witness", "SELECT size FROM dfissue.journals"), "13");
 	free(c);
-	jf_close(&f);
+	jt_journal_close(&f);
 	dfi_pgreg_free(r);
 }
 END_TEST
@@ -405,7 +374,7 @@ START_TEST(station_witnesses_its_growing_journal)
 {
 	char url[PATH_MAX + 160];
 	dfi_pgreg *r = rt_registry("t_station", "st-1", url, sizeof(url));
-	struct jf f;
+	struct jt_journal f;
 	jf_open(&f, "reg.example/st1");
 	jf_add(&f, 3);
 	dfi_pgwitness *w = NULL;
@@ -431,7 +400,7 @@ START_TEST(station_witnesses_its_growing_journal)
 	ck_assert_int_ne(dfi_pgwitness_new(&w, r, f.dir, opk, why, sizeof(why)), DFI_OK);
 	dfi_jpubkey_free(opk);
 	dfi_signer_free(o);
-	jf_close(&f);
+	jt_journal_close(&f);
 	dfi_pgreg_free(r);
 }
 END_TEST
@@ -440,7 +409,7 @@ START_TEST(rolled_back_and_forked_journals_refused)
 {
 	char url[PATH_MAX + 160];
 	dfi_pgreg *r = rt_registry("t_fork", "st-1", url, sizeof(url));
-	struct jf f;
+	struct jt_journal f;
 	jf_open(&f, "reg.example/fork");
 	jf_add(&f, 9);
 	char path[PATH_MAX];
@@ -454,9 +423,9 @@ START_TEST(rolled_back_and_forked_journals_refused)
 	dfi_pgwitness_free(w);
 	/* the backup comes back: behind what was witnessed */
 	dfi_journal_close(f.j);
+	f.j = NULL;
 	ck_assert_int_eq(jt_write(path, backup, blen), 0);
-	struct dfi_journal_opts o = { .station = "st" };
-	ck_assert_int_eq(dfi_journal_open(&f.j, f.dir, f.s, &o, NULL), DFI_OK);
+	ck_assert_int_eq(jt_journal_reopen(&f), 0);
 	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
 	ck_assert_msg(strstr(why, "rolled back") != NULL, "%s", why);
 	/* appended to (other cards) until it is longer than what was
@@ -469,7 +438,7 @@ START_TEST(rolled_back_and_forked_journals_refused)
 	ck_assert_str_eq(rt_val("t_fork", "SELECT size FROM dfissue.journals"), "20");
 	ck_assert_str_eq(rt_val("t_fork", "SELECT count(*) FROM dfissue.witness_refusals"), "2");
 	free(backup);
-	jf_close(&f);
+	jt_journal_close(&f);
 	dfi_pgreg_free(r);
 }
 END_TEST
@@ -478,7 +447,7 @@ START_TEST(server_stopped_then_back)
 {
 	char url[PATH_MAX + 160];
 	dfi_pgreg *r = rt_registry("t_down", "st-1", url, sizeof(url));
-	struct jf f;
+	struct jt_journal f;
 	jf_open(&f, "reg.example/down");
 	dfi_pgwitness *w = NULL;
 	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
@@ -496,7 +465,7 @@ START_TEST(server_stopped_then_back)
 	ck_assert_uint_ge(st.connects, 2);
 	ck_assert_uint_ge(st.failures, 1);
 	dfi_pgwitness_free(w);
-	jf_close(&f);
+	jt_journal_close(&f);
 	dfi_pgreg_free(r);
 }
 END_TEST
@@ -504,7 +473,7 @@ END_TEST
 /* One station's witnessing, every call retried on failure (as the station
  * does): open, witness the new journal, then three rounds of growth. */
 static void
-witness_scenario(const char *url, struct jf *f, unsigned *failures)
+witness_scenario(const char *url, struct jt_journal *f, unsigned *failures)
 {
 	struct dfi_pgreg_opts so = { .station = "st-cut", .timeout_ms = 5000, .max_conns = 2 };
 	dfi_pgreg *r = NULL;
@@ -543,14 +512,14 @@ START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 	ck_assert_int_eq(pgcut_start(&x, cutdir, target), 0);
 	snprintf(curl, sizeof(curl), "postgresql:///t_cut?host=%s&user=%s", cutdir, rt_pg.user);
 	/* the clean run counts the round trips */
-	struct jf f;
+	struct jt_journal f;
 	unsigned failures = 0;
 	jf_open(&f, "cut.example/clean");
 	uint64_t c0 = pgcut_count(x);
 	witness_scenario(curl, &f, &failures);
 	uint64_t trips = pgcut_count(x) - c0;
 	ck_assert_uint_eq(failures, 0);
-	jf_close(&f);
+	jt_journal_close(&f);
 	ck_assert_uint_ge(trips, 8);
 	unsigned cases = 0, visible = 0;
 	for (uint64_t k = 1; k <= trips; k++)
@@ -569,7 +538,7 @@ START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 			char want[24];
 			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
 			ck_assert_str_eq(rt_val("t_cut", q), want);
-			jf_close(&f);
+			jt_journal_close(&f);
 			cases++;
 		}
 	pgcut_arm(x, 0, 0);
