@@ -122,6 +122,8 @@ dfi_pgreg_witnessed(dfi_pgreg *r, const char *origin, uint64_t *size, uint8_t ro
 
 /* ---- the station's witness of its journal ---------------------------------------- */
 
+#define RING 4096
+
 struct dfi_pgwitness {
 	dfi_pgreg *r;
 	const dfi_jpubkey *key;
@@ -147,6 +149,14 @@ struct dfi_pgwitness {
 	uint64_t want_edge;
 	dfi_merkle all;
 	int have_genesis;
+	/* the lines of the last RING records read (by seq = record number), so
+	 * records the engine appended are told as the journal has them */
+	uint64_t nrec;
+	struct wline_ent {
+		uint64_t seq;
+		char *line;
+		size_t len;
+	} ring[RING];
 };
 
 /* pread shifted by a base offset: jscan_fd reads from there */
@@ -222,6 +232,15 @@ wline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		memset(leaf, 0, DFI_HASH_LEN); /* over-long: no checkpoint will match */
 	else
 		dfi_merkle_leaf_hash(line, len, leaf);
+	struct wline_ent *re = &w->ring[w->nrec % RING];
+	free(re->line);
+	re->seq = w->nrec++;
+	re->line = line != NULL ? strndup(line, len) : NULL;
+	re->len = line != NULL ? len : 0;
+	if (line != NULL && re->line == NULL) {
+		w->err = DFI_E_NOMEM;
+		return 1;
+	}
 	if (!w->have_genesis && line != NULL) {
 		dfi_jrec g;
 		if (dfi_jrec_parse(line, len, &g) == DFI_OK && g.type == DFI_JREC_GENESIS && g.seq == 0) {
@@ -278,6 +297,7 @@ reread(struct dfi_pgwitness *w, uint64_t size)
 	dfi_merkle_init(&w->edge);
 	dfi_merkle_init(&w->all);
 	w->wsize = 0;
+	w->nrec = 0;
 	w->want_edge = size;
 	dfi_err e = read_more(w);
 	w->want_edge = 0;
@@ -435,11 +455,74 @@ dfi_pgwitness_size(dfi_pgwitness *w)
 	return s;
 }
 
+/* The slow path, for a record older than the ring: one scan of the file. */
+struct findline {
+	uint64_t want, n;
+	char *out;
+	size_t cap, *len;
+	int found;
+};
+
+static int
+find_cb(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)off;
+	struct findline *f = ctx;
+	if (!complete)
+		return 1;
+	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+		return 0;
+	if (f->n++ != f->want)
+		return 0;
+	if (line != NULL && len < f->cap) {
+		memcpy(f->out, line, len);
+		f->out[len] = '\0';
+		*f->len = len;
+		f->found = 1;
+	}
+	return 1;
+}
+
+dfi_err
+dfi_pgwitness_line(dfi_pgwitness *w, uint64_t seq, char *out, size_t cap, size_t *len)
+{
+	if (w == NULL || out == NULL || len == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&w->mu);
+	dfi_err e = DFI_OK;
+	if (seq >= w->nrec)
+		e = read_more(w);
+	const struct wline_ent *re = &w->ring[seq % RING];
+	if (e == DFI_OK && seq < w->nrec && re->seq == seq && re->line != NULL) {
+		if (re->len >= cap)
+			e = DFI_E_BUFFER_TOO_SMALL;
+		else {
+			memcpy(out, re->line, re->len);
+			out[re->len] = '\0';
+			*len = re->len;
+		}
+		pthread_mutex_unlock(&w->mu);
+		return e;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e != DFI_OK)
+		return e;
+	struct findline f = { seq, 0, out, cap, len, 0 };
+	int fd = open(w->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return DFI_E_IO;
+	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, find_cb, &f);
+	close(fd);
+	return e != DFI_OK ? e : f.found ? DFI_OK : DFI_E_NOT_FOUND;
+}
+
 void
 dfi_pgwitness_free(dfi_pgwitness *w)
 {
 	if (w == NULL)
 		return;
+	for (size_t i = 0; i < RING; i++)
+		free(w->ring[i].line);
 	pthread_mutex_destroy(&w->mu);
 	free(w->pend);
 	free(w);

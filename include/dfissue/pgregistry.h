@@ -135,6 +135,10 @@ dfi_err dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, c
 dfi_err dfi_pgwitness_sync(dfi_pgwitness *w, char *why, size_t whycap);
 /* What it has witnessed. */
 uint64_t dfi_pgwitness_size(dfi_pgwitness *w);
+/* The line of record seq as the journal holds it (NUL-terminated, without
+ * LF), read from the file: the last 4096 records come from memory.
+ * DFI_E_NOT_FOUND when the journal has no such record (yet). */
+dfi_err dfi_pgwitness_line(dfi_pgwitness *w, uint64_t seq, char *out, size_t cap, size_t *len);
 void dfi_pgwitness_free(dfi_pgwitness *w);
 
 /* ---- reading it (auditors) ------------------------------------------------- */

@@ -388,6 +388,25 @@ START_TEST(station_witnesses_its_growing_journal)
 	ck_assert_str_eq(rt_val("t_station", "SELECT size FROM dfissue.journals"), rt_val("t_station",
 	    "SELECT max(size) FROM dfissue.checkpoints"));
 	ck_assert_str_eq(rt_val("t_station", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	/* the records' lines, as the file has them, from memory and not */
+	size_t flen;
+	char *file = (char *)jt_read(f.path, &flen), line[DFI_J_LINE_MAX + 1];
+	uint64_t seq = 0;
+	for (char *p = file, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		if (strncmp(p, "checkpoint ", 11) == 0)
+			continue;
+		size_t len;
+		ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &len), DFI_OK);
+		ck_assert_uint_eq(len, (size_t)(nl - p));
+		ck_assert_int_eq(memcmp(line, p, len), 0);
+		seq++;
+	}
+	ck_assert_uint_eq(seq, dfi_journal_size(f.j));
+	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_E_NOT_FOUND);
+	jf_add(&f, 1); /* appended since: read on demand */
+	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_OK);
+	ck_assert_ptr_nonnull(strstr(line, "type=intent"));
+	free(file);
 	dfi_pgwitness_free(w);
 	/* a station restarting on the same journal starts from the registry's size */
 	jf_add(&f, 5);
