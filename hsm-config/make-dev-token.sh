@@ -27,6 +27,12 @@
 #   an10922-3k3des-master  3K3DES  00112233445566778899AABBCCDDEEFF0102030405060708
 #                          (the 2TDEA/3TDEA examples of AN10922, as used by
 #                          libfreefare's test_mifare_key_deriver_an10922.c)
+#   transport-master       AES-128 707172737475767778797A7B7C7D7E7F
+#                          (a card supplier's transport base key: cards of
+#                          profiles/transport.json arrive with a PICC key
+#                          diversified from it)
+#   transport-static       AES-128 606162636465666768696A6B6C6D6E6F
+#                          (one transport key for every card)
 #   journal                Ed25519 key pair (ECDSA P-256 if the HSM lacks
 #                          EdDSA) for the journal's signed checkpoints
 #
@@ -108,6 +114,8 @@ import app1-master aes A0A1A2A3A4A5A6A7A8A9AAABACADAEAF
 import app2-master aes B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF
 import an10922-2k3des-master 2k3des 00112233445566778899AABBCCDDEEFF
 import an10922-3k3des-master 3k3des 00112233445566778899AABBCCDDEEFF0102030405060708
+import transport-master aes 707172737475767778797A7B7C7D7E7F
+import transport-static aes 606162636465666768696A6B6C6D6E6F
 
 "$dfissue" journal-key generate "${hsm[@]}" --label journal --alg auto \
 	--pubkey-out "$dir/journal.pub.pem" </dev/null >/dev/null

@@ -9,6 +9,7 @@ PKGS=(
   libpcsclite-dev pcscd vsmartcard-vpcd
   check libssl-dev openssl libjansson-dev iproute2 util-linux
   man-db systemd chromium
+  libfreefare-bin dpkg-dev autoconf automake libtool libusb-dev
   libpq-dev postgresql
 )
 

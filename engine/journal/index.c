@@ -1,7 +1,9 @@
 /* The journal's index: per (UID, AID, key number) the last known key version
- * and the open intent, and per record whether it is an intent and whether
- * it has an outcome. Built once from the scan at open, then updated by each
- * append, so a tap never rescans the file. */
+ * and the open intent, per UID what the one-issuance rule needs (which
+ * slots hold a committed key, refusals, authorizations), and per record
+ * whether it is an intent and whether it has an outcome. Built once from
+ * the scan at open, then updated by each append, so a tap never rescans the
+ * file. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +12,31 @@
 #include "dfissue/util.h"
 #include "jint.h"
 
+struct uent;
+
 struct kent {
 	dfi_jkey key;
 	int version;         /* -1: unknown */
 	uint64_t open_seq;   /* valid when has_open */
 	int has_open;
-	struct kent *next;
+	uint8_t state;       /* enum dfi_jslot_state */
+	uint32_t gen;        /* CHANGED: generation of the key it holds */
+	uint64_t changed_by; /* CHANGED: that intent's seq */
+	struct uent *u;      /* the card */
+	struct kent *next;   /* hash chain */
+	struct kent *unext;  /* the card's other slots */
+};
+
+/* One card (UID). */
+struct uent {
+	uint8_t uid[DFI_J_UID_MAX];
+	uint8_t uid_len;
+	struct kent *slots;
+	unsigned nslots;
+	unsigned refusals, auths;
+	uint64_t last_refusal, last_auth, last_intent;
+	int has_intent, auth_pending;
+	struct uent *next;
 };
 
 struct oent {
@@ -29,6 +50,8 @@ enum { K_OTHER = 0, K_INTENT_OPEN = 1, K_INTENT_CLOSED = 2 };
 struct jindex {
 	struct kent **kb;
 	size_t nkb, nk;
+	struct uent **ub;
+	size_t nub, nu;
 	struct oent **ob;
 	size_t nob, no;
 	uint8_t *kind;  /* by record number */
@@ -56,6 +79,16 @@ khash(const dfi_jkey *k)
 	return mix(h);
 }
 
+static uint64_t
+uhash(const uint8_t *uid, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ uid[i]) * 1099511628211ULL;
+	h = (h ^ len) * 1099511628211ULL;
+	return mix(h);
+}
+
 static int
 keq(const dfi_jkey *a, const dfi_jkey *b)
 {
@@ -69,10 +102,11 @@ jindex_new(void)
 	jindex *ix = calloc(1, sizeof(*ix));
 	if (ix == NULL)
 		return NULL;
-	ix->nkb = ix->nob = 64;
+	ix->nkb = ix->nob = ix->nub = 64;
 	ix->kb = calloc(ix->nkb, sizeof(*ix->kb));
 	ix->ob = calloc(ix->nob, sizeof(*ix->ob));
-	if (ix->kb == NULL || ix->ob == NULL) {
+	ix->ub = calloc(ix->nub, sizeof(*ix->ub));
+	if (ix->kb == NULL || ix->ob == NULL || ix->ub == NULL) {
 		jindex_free(ix);
 		return NULL;
 	}
@@ -94,6 +128,12 @@ jindex_free(jindex *ix)
 			n = e->next;
 			free(e);
 		}
+	for (size_t i = 0; ix->ub && i < ix->nub; i++)
+		for (struct uent *e = ix->ub[i], *n; e; e = n) {
+			n = e->next;
+			free(e);
+		}
+	free(ix->ub);
 	free(ix->kb);
 	free(ix->ob);
 	free(ix->kind);
@@ -129,11 +169,67 @@ kgrow(jindex *ix)
 	return DFI_OK;
 }
 
+static struct uent *
+ufind(const jindex *ix, const uint8_t *uid, size_t len)
+{
+	for (struct uent *e = ix->ub[uhash(uid, len) & (ix->nub - 1)]; e; e = e->next)
+		if (e->uid_len == len && memcmp(e->uid, uid, len) == 0)
+			return e;
+	return NULL;
+}
+
+static dfi_err
+ugrow(jindex *ix)
+{
+	size_t nn = ix->nub * 2;
+	struct uent **nb = calloc(nn, sizeof(*nb));
+	if (nb == NULL)
+		return DFI_E_NOMEM;
+	for (size_t i = 0; i < ix->nub; i++)
+		for (struct uent *e = ix->ub[i], *n; e; e = n) {
+			n = e->next;
+			size_t b = uhash(e->uid, e->uid_len) & (nn - 1);
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	free(ix->ub);
+	ix->ub = nb;
+	ix->nub = nn;
+	return DFI_OK;
+}
+
+static dfi_err
+uget(jindex *ix, const uint8_t *uid, size_t len, struct uent **out)
+{
+	if (len == 0 || len > DFI_J_UID_MAX)
+		return DFI_E_INVALID_ARG;
+	struct uent *e = ufind(ix, uid, len);
+	if (e == NULL) {
+		if (ix->nu >= ix->nub && ugrow(ix) != DFI_OK)
+			return DFI_E_NOMEM;
+		e = calloc(1, sizeof(*e));
+		if (e == NULL)
+			return DFI_E_NOMEM;
+		memcpy(e->uid, uid, len);
+		e->uid_len = (uint8_t)len;
+		size_t b = uhash(uid, len) & (ix->nub - 1);
+		e->next = ix->ub[b];
+		ix->ub[b] = e;
+		ix->nu++;
+	}
+	*out = e;
+	return DFI_OK;
+}
+
 static dfi_err
 kget(jindex *ix, const dfi_jkey *k, struct kent **out)
 {
 	struct kent *e = kfind(ix, k);
 	if (e == NULL) {
+		struct uent *u;
+		dfi_err r = uget(ix, k->uid, k->uid_len, &u);
+		if (r != DFI_OK)
+			return r;
 		if (ix->nk >= ix->nkb && kgrow(ix) != DFI_OK)
 			return DFI_E_NOMEM;
 		e = calloc(1, sizeof(*e));
@@ -141,6 +237,10 @@ kget(jindex *ix, const dfi_jkey *k, struct kent **out)
 			return DFI_E_NOMEM;
 		e->key = *k;
 		e->version = -1;
+		e->u = u;
+		e->unext = u->slots;
+		u->slots = e;
+		u->nslots++;
 		size_t b = khash(k) & (ix->nkb - 1);
 		e->next = ix->kb[b];
 		ix->kb[b] = e;
@@ -196,6 +296,45 @@ fmt_key(const dfi_jkey *k, char *b, size_t cap)
 		}                                                                        \
 	} while (0)
 
+/* A refusal: the tap that wrote it [tap, seq] sent no key change to that
+ * card before it (no intent of the UID in that window). An authorization:
+ * the journal forgets what it recorded for the UID's keys, so a re-issue
+ * starts from the factory key as a first issue does. */
+static dfi_err
+card_event(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx)
+{
+	struct uent *u;
+	char uid[2 * DFI_J_UID_MAX + 1] = "";
+	dfi_err e = uget(ix, r->key.uid, r->key.uid_len, &u);
+	if (e != DFI_OK)
+		return e;
+	(void)dfi_hex_encode(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+	if (r->type == DFI_JREC_REFUSAL) {
+		if (r->tap > r->seq)
+			FIND(DFI_E_JOURNAL_CORRUPT,
+			    "refusal %" PRIu64 " of card %s says its tap began at record %" PRIu64
+			    ", after the refusal itself", r->seq, uid, r->tap);
+		else if (u->has_intent && u->last_intent >= r->tap)
+			FIND(DFI_E_JOURNAL_CORRUPT,
+			    "refusal %" PRIu64 " of card %s: intent %" PRIu64
+			    " of the same tap (from record %" PRIu64 ") precedes it: a key change began before the refusal",
+			    r->seq, uid, u->last_intent, r->tap);
+		u->refusals++;
+		u->last_refusal = r->seq;
+		return DFI_OK;
+	}
+	u->auths++;
+	u->last_auth = r->seq;
+	u->auth_pending = 1;
+	for (struct kent *k = u->slots; k != NULL; k = k->unext) {
+		k->version = -1;
+		k->state = DFI_JSLOT_UNKNOWN;
+		k->gen = 0;
+		k->changed_by = 0;
+	}
+	return DFI_OK;
+}
+
 dfi_err
 jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx)
 {
@@ -218,10 +357,16 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 	}
 	if (n == 0)
 		FIND(DFI_E_JOURNAL_CORRUPT, "record %" PRIu64 ": the first record is not a genesis record", r->seq);
+	if (r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION)
+		return card_event(ix, r, line, fn, ctx);
 	if (r->type == DFI_JREC_INTENT) {
 		struct kent *k;
-		if (kget(ix, &r->key, &k) != DFI_OK)
-			return DFI_E_NOMEM;
+		dfi_err ke = kget(ix, &r->key, &k);
+		if (ke != DFI_OK)
+			return ke;
+		k->u->has_intent = 1;
+		k->u->last_intent = r->seq;
+		k->u->auth_pending = 0; /* a re-issue under way uses the authorization */
 		fmt_key(&r->key, ks, sizeof(ks));
 		if (k->has_open)
 			FIND(DFI_E_JOURNAL_CORRUPT, "intent %" PRIu64 " for %s while intent %" PRIu64 " is unresolved",
@@ -269,13 +414,23 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 		return DFI_E_INTERNAL;
 	struct kent *k = o->k;
 	const dfi_jrec *in = &o->rec;
-	int v = -1;
+	int v = -1, changed = 0;
+	if (r->type != DFI_JREC_RESOLVE && k->u->refusals > 0 && k->u->last_refusal > r->intent) {
+		/* Only the tap that wrote an intent commits or aborts it (later
+		 * taps resolve); that tap ended with the refusal. */
+		fmt_key(&in->key, ks, sizeof(ks));
+		FIND(DFI_E_JOURNAL_CORRUPT,
+		    "%s %" PRIu64 " of intent %" PRIu64 " for %s follows refusal %" PRIu64
+		    " of that card: a key change was answered after the card was refused",
+		    tn, r->seq, r->intent, ks, k->u->last_refusal);
+	}
 	switch (r->type) {
-	case DFI_JREC_COMMIT: v = in->new_version; break;
+	case DFI_JREC_COMMIT: v = in->new_version; changed = 1; break;
 	case DFI_JREC_ABORT: v = in->old_version; break;
 	case DFI_JREC_RESOLVE:
 		v = r->matched == DFI_JMATCH_NEW ? in->new_version :
 		    r->matched == DFI_JMATCH_OLD ? in->old_version : -1;
+		changed = r->matched == DFI_JMATCH_NEW;
 		if (v >= 0 && r->observed_version >= 0 && r->observed_version != v)
 			FIND(DFI_E_JOURNAL_CORRUPT,
 			    "resolve %" PRIu64 " says the card matched the %s key but observed version %d, not %d",
@@ -284,6 +439,15 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 	default: break;
 	}
 	k->version = v;
+	if (changed) {
+		k->state = DFI_JSLOT_CHANGED;
+		k->gen = in->key_gen;
+		k->changed_by = in->seq;
+	} else if (v < 0) {
+		k->state = DFI_JSLOT_UNKNOWN;
+	} else if (k->state != DFI_JSLOT_CHANGED) {
+		k->state = DFI_JSLOT_INITIAL;
+	}
 	if (k->has_open && k->open_seq == r->intent)
 		k->has_open = 0;
 	*slot = o->next;
@@ -304,13 +468,71 @@ jindex_check(const jindex *ix, const dfi_jrec *r)
 		return k != NULL && k->has_open ? DFI_E_INVALID_ARG : DFI_OK;
 	}
 	case DFI_JREC_COMMIT:
-	case DFI_JREC_ABORT:
+	case DFI_JREC_ABORT: {
+		/* Never a key change answered after the card was refused (the
+		 * auditor's check too). */
+		const struct oent *o = r->intent < ix->n && ix->kind[r->intent] == K_INTENT_OPEN ?
+		    *oslot(ix, r->intent) : NULL;
+		if (o == NULL)
+			return DFI_E_INVALID_ARG;
+		return o->k->u->refusals > 0 && o->k->u->last_refusal > r->intent ? DFI_E_INVALID_ARG :
+		    DFI_OK;
+	}
 	case DFI_JREC_RESOLVE:
 		return r->intent < ix->n && ix->kind[r->intent] == K_INTENT_OPEN ? DFI_OK : DFI_E_INVALID_ARG;
 	case DFI_JREC_RECOVERY:
 		return DFI_OK;
+	case DFI_JREC_REFUSAL: {
+		/* The tap began at most at the end of the journal, and wrote no
+		 * intent for the card before refusing it. */
+		const struct uent *u = ufind(ix, r->key.uid, r->key.uid_len);
+		if (r->tap > ix->n)
+			return DFI_E_INVALID_ARG;
+		return u != NULL && u->has_intent && u->last_intent >= r->tap ? DFI_E_INVALID_ARG : DFI_OK;
+	}
+	case DFI_JREC_AUTHORIZATION:
+		return r->key.uid_len > 0 && r->key.uid_len <= DFI_J_UID_MAX ? DFI_OK : DFI_E_INVALID_ARG;
 	}
 	return DFI_E_INVALID_ARG;
+}
+
+/* ---- per-card query (the local registry) -------------------------------------------- */
+
+dfi_err
+jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal_card *out,
+    void (*slot)(void *ctx, const struct dfi_journal_slot *s),
+    void (*intent)(void *ctx, const dfi_jrec *in), void *ctx)
+{
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > DFI_J_UID_MAX)
+		return DFI_E_INVALID_ARG;
+	const struct uent *u = ufind(ix, uid, len);
+	if (u == NULL)
+		return DFI_OK;
+	out->slots = u->nslots;
+	out->refusals = u->refusals;
+	out->last_refusal = u->last_refusal;
+	out->authorizations = u->auths;
+	out->last_authorization = u->last_auth;
+	out->authorization_pending = u->auth_pending;
+	out->has_intent = u->has_intent;
+	out->last_intent = u->last_intent;
+	for (const struct kent *k = u->slots; k != NULL; k = k->unext) {
+		out->changed += k->state == DFI_JSLOT_CHANGED;
+		out->open_intents += k->has_open != 0;
+		if (slot != NULL) {
+			struct dfi_journal_slot s = { .key = k->key, .state = (enum dfi_jslot_state)k->state,
+				.version = k->version, .generation = k->gen, .changed_by = k->changed_by,
+				.has_open = k->has_open, .open_seq = k->open_seq };
+			slot(ctx, &s);
+		}
+		if (intent != NULL && k->has_open) {
+			const struct oent *o = *oslot(ix, k->open_seq);
+			if (o != NULL)
+				intent(ctx, &o->rec);
+		}
+	}
+	return DFI_OK;
 }
 
 dfi_err

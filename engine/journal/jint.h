@@ -59,6 +59,10 @@ dfi_err jindex_check(const jindex *ix, const dfi_jrec *r);
 dfi_err jindex_key_version(const jindex *ix, const dfi_jkey *k, uint8_t *v);
 dfi_err jindex_open_intent(const jindex *ix, const dfi_jkey *k, dfi_jrec *out);
 size_t jindex_foreach_open(const jindex *ix, void (*fn)(void *ctx, const dfi_jrec *r), void *ctx);
+/* What the index knows of one card (dfi_journal_card). */
+dfi_err jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal_card *out,
+    void (*slot)(void *ctx, const struct dfi_journal_slot *s),
+    void (*intent)(void *ctx, const dfi_jrec *in), void *ctx);
 uint64_t jindex_count(const jindex *ix);
 
 /* ---- the walk: one pass over a journal's lines ------------------------------ */
@@ -95,7 +99,7 @@ struct jwalk {
 	uint8_t root[DFI_HASH_LEN];
 	uint8_t last_note[DFI_J_NOTE_MAX];
 	size_t last_note_len;
-	uint64_t counts[8];           /* by record type */
+	uint64_t counts[DFI_JREC_LAST + 1]; /* by record type */
 
 	/* internal hook: every record that parses (after `record`) */
 	void (*hook)(void *hctx, uint64_t line, const dfi_jrec *rec);

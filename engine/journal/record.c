@@ -133,8 +133,42 @@ dfi_jrec_type_name(dfi_jrec_type t)
 	case DFI_JREC_ABORT: return "abort";
 	case DFI_JREC_RESOLVE: return "resolve";
 	case DFI_JREC_RECOVERY: return "recovery";
+	case DFI_JREC_REFUSAL: return "refusal";
+	case DFI_JREC_AUTHORIZATION: return "authorization";
 	}
 	return NULL;
+}
+
+const char *
+dfi_jcause_name(dfi_jcause c)
+{
+	switch (c) {
+	case DFI_JCAUSE_ISSUED: return "issued";
+	case DFI_JCAUSE_TRANSPORT_KEY: return "transport-key";
+	case DFI_JCAUSE_ORIGINALITY: return "originality";
+	}
+	return NULL;
+}
+
+dfi_err
+dfi_jrec_card_event(dfi_jrec *r, dfi_jrec_type t, const uint8_t *uid, size_t uid_len,
+    dfi_jcause cause, uint64_t tap, const char *reason)
+{
+	if (r == NULL || uid == NULL || uid_len == 0 || uid_len > DFI_J_UID_MAX ||
+	    (t != DFI_JREC_REFUSAL && t != DFI_JREC_AUTHORIZATION) || reason == NULL ||
+	    reason[0] == '\0' || strlen(reason) >= sizeof(r->reason) ||
+	    (t == DFI_JREC_REFUSAL && dfi_jcause_name(cause) == NULL))
+		return DFI_E_INVALID_ARG;
+	memset(r, 0, sizeof(*r));
+	r->type = t;
+	memcpy(r->key.uid, uid, uid_len);
+	r->key.uid_len = (uint8_t)uid_len;
+	memcpy(r->reason, reason, strlen(reason) + 1);
+	if (t == DFI_JREC_REFUSAL) {
+		r->cause = cause;
+		r->tap = tap;
+	}
+	return DFI_OK;
 }
 
 static const char *
@@ -222,6 +256,23 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		putu(&o, "quarantined_intents", r->q_intents);
 		puthex(&o, "sha256", r->q_sha256, 32);
 		putstr(&o, "file", r->q_file);
+		break;
+	case DFI_JREC_REFUSAL: {
+		const char *cn = dfi_jcause_name(r->cause);
+		if (r->key.uid_len == 0 || r->key.uid_len > DFI_J_UID_MAX || cn == NULL)
+			return DFI_E_INVALID_ARG;
+		puthex(&o, "uid", r->key.uid, r->key.uid_len);
+		puts_(&o, " cause=");
+		puts_(&o, cn);
+		putu(&o, "tap", r->tap);
+		putstr(&o, "reason", r->reason);
+		break;
+	}
+	case DFI_JREC_AUTHORIZATION:
+		if (r->key.uid_len == 0 || r->key.uid_len > DFI_J_UID_MAX)
+			return DFI_E_INVALID_ARG;
+		puthex(&o, "uid", r->key.uid, r->key.uid_len);
+		putstr(&o, "reason", r->reason);
 		break;
 	}
 	putstr(&o, "station", r->station);
@@ -406,11 +457,12 @@ getword(struct in *in, const char *key, const char *const *words, int nwords, in
 static int
 parse_fields(struct in *in, dfi_jrec *r)
 {
-	static const char *const types[] = { "genesis", "intent", "commit", "abort", "resolve", "recovery" };
+	static const char *const types[] = { "genesis", "intent", "commit", "abort", "resolve",
+		"recovery", "refusal", "authorization" };
 	uint64_t u;
 	int w;
 	if (getu(in, "seq", 1, UINT64_MAX, &r->seq) || gettime(in, &r->time) ||
-	    getword(in, "type", types, 6, &w))
+	    getword(in, "type", types, (int)(sizeof(types) / sizeof(types[0])), &w))
 		return -1;
 	r->type = (dfi_jrec_type)(w + 1);
 	switch (r->type) {
@@ -488,6 +540,24 @@ parse_fields(struct in *in, dfi_jrec *r)
 		    gethex(in, "sha256", r->q_sha256, 32, &n, 0) || n != 32 ||
 		    getstr(in, "file", r->q_file))
 			return -1;
+		break;
+	}
+	case DFI_JREC_REFUSAL: {
+		static const char *const causes[] = { "issued", "transport-key", "originality" };
+		size_t n;
+		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0) ||
+		    getword(in, "cause", causes, 3, &w) || getu(in, "tap", 0, UINT64_MAX, &r->tap) ||
+		    getstr(in, "reason", r->reason))
+			return -1;
+		r->key.uid_len = (uint8_t)n;
+		r->cause = (dfi_jcause)(w + 1);
+		break;
+	}
+	case DFI_JREC_AUTHORIZATION: {
+		size_t n;
+		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0) || getstr(in, "reason", r->reason))
+			return -1;
+		r->key.uid_len = (uint8_t)n;
 		break;
 	}
 	}

@@ -203,7 +203,7 @@ jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
 	}
 	w->prev_seq = r.seq;
 	w->have_prev = 1;
-	if (r.type < DFI_JREC_GENESIS || r.type > DFI_JREC_RECOVERY)
+	if (r.type < DFI_JREC_GENESIS || r.type > DFI_JREC_LAST)
 		return 0;
 	w->counts[r.type]++;
 	if (r.type == DFI_JREC_GENESIS && pos == 0)

@@ -52,6 +52,9 @@ dfi_perso_min_apdus(const dfi_profile *profile)
 	if (profile == NULL)
 		return 0;
 	s = dfi_profile_spec(profile);
+	/* Read_Sig: the originality check (EV2 and later) before any key. */
+	if (s->originality.policy != DFI_ORIGINALITY_OFF)
+		n++;
 	for (size_t i = 0; i < s->napps; i++) {
 		const struct dfi_profile_app *a = &s->apps[i];
 		unsigned authed = 0;

@@ -84,6 +84,7 @@ prefetch_intent(struct tap *tp, size_t i)
 	size_t n = with_commits(tp, &rec, 1, recs);
 	if (dfi_journal_append_async(tp->p->journal, recs, n, seqs, &ticket) != DFI_OK)
 		return;
+	perso_note_queued(tp, recs, seqs, n, ticket);
 	tp->ncommits = 0;
 	tp->pf[slot].valid = 1;
 	tp->pf[slot].step = i;
@@ -130,13 +131,15 @@ durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
 		tp->pf[hit].valid = 0;
 		*seq = tp->pf[hit].seq;
 		e = dfi_journal_wait(tp->p->journal, tp->pf[hit].ticket);
+		if (e == DFI_OK)
+			e = perso_note_durable(tp, tp->pf[hit].ticket);
 		if (e == DFI_OK && nextra > 0)
-			e = dfi_journal_append(tp->p->journal, extra, nextra, NULL);
+			e = perso_append(tp, extra, nextra, NULL);
 		return e;
 	}
 	extra[nextra++] = *rec;
 	size_t n = with_commits(tp, extra, nextra, recs);
-	e = dfi_journal_append(tp->p->journal, recs, n, seqs);
+	e = perso_append(tp, recs, n, seqs);
 	if (e == DFI_OK) {
 		tp->ncommits = 0;
 		*seq = seqs[n - 1];
@@ -150,7 +153,7 @@ commits_now(struct tap *tp)
 {
 	dfi_jrec recs[PERSO_MAX_COMMITS];
 	size_t n = with_commits(tp, NULL, 0, recs);
-	dfi_err e = n == 0 ? DFI_OK : dfi_journal_append(tp->p->journal, recs, n, NULL);
+	dfi_err e = n == 0 ? DFI_OK : perso_append(tp, recs, n, NULL);
 	if (e == DFI_OK)
 		tp->ncommits = 0;
 	return e;
@@ -188,7 +191,10 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 		    dfi_errname(e), (unsigned long long)seq);
 		return e;
 	} else {
-		je = dfi_journal_abort(tp->p->journal, seq, dfi_errname(e));
+		dfi_jrec ab;
+		je = dfi_jrec_outcome(&ab, DFI_JREC_ABORT, seq, dfi_errname(e), -1, 0);
+		if (je == DFI_OK)
+			je = perso_append(tp, &ab, 1, NULL);
 	}
 	if (je != DFI_OK) {
 		tp->journal_failed = 1;
@@ -205,6 +211,7 @@ dfi_err
 perso_flush_begin(struct tap *tp)
 {
 	dfi_jrec recs[PERSO_MAX_COMMITS + 2], extra[2];
+	uint64_t seqs[PERSO_MAX_COMMITS + 2];
 	size_t nextra = 0, n;
 	dfi_err e = DFI_OK;
 
@@ -222,7 +229,9 @@ perso_flush_begin(struct tap *tp)
 	if (e == DFI_OK && n == 0)
 		return DFI_OK;
 	if (e == DFI_OK)
-		e = dfi_journal_append_async(tp->p->journal, recs, n, NULL, &tp->flush_ticket);
+		e = dfi_journal_append_async(tp->p->journal, recs, n, seqs, &tp->flush_ticket);
+	if (e == DFI_OK)
+		perso_note_queued(tp, recs, seqs, n, tp->flush_ticket);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: outcome of %zu ChangeKey(s) not written: %s", n,
@@ -238,13 +247,13 @@ perso_flush_end(struct tap *tp)
 {
 	if (tp->flush_ticket == 0)
 		return DFI_OK;
-	dfi_err e = dfi_journal_wait(tp->p->journal, tp->flush_ticket);
+	uint64_t ticket = tp->flush_ticket;
+	dfi_err e = dfi_journal_wait(tp->p->journal, ticket);
 	tp->flush_ticket = 0;
-	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: outcome of the tap's ChangeKeys not written: %s",
-		    dfi_strerror(e));
-	}
+	if (e == DFI_OK)
+		return perso_note_durable(tp, ticket);
+	tp->journal_failed = 1;
+	perso_detail(tp, "journal: outcome of the tap's ChangeKeys not written: %s", dfi_strerror(e));
 	return e;
 }
 

@@ -15,6 +15,8 @@ key_name(const struct tap *tp, const struct key_state *ks, const dfi_cardkey *ta
 		return ks->version < 0 ? "not read" : "unknown";
 	if (ks->cur == target)
 		return ks->confirmed ? "target (authenticated)" : "target (by version)";
+	if (ks->cur == perso_initial(tp, app) && ks->cur != perso_factory(tp->p, app))
+		return ks->confirmed ? "transport (authenticated)" : "transport (by version)";
 	if (ks->cur == perso_factory(tp->p, app))
 		return ks->confirmed ? "factory (authenticated)" : "factory (by version)";
 	return "journal candidate";
@@ -29,6 +31,18 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	dfi_hex_encode(tp->uid, sizeof(tp->uid), hex, sizeof(hex));
 	fprintf(f, "card %s: DESFire hw %u.%u (storage %02X), %zu application(s)\n", hex,
 	    tp->ver.hw_major, tp->ver.hw_minor, tp->ver.hw_storage, tp->naids);
+	if (tp->res->originality[0] != '\0')
+		fprintf(f, "  originality: %s\n", tp->res->originality);
+	if (tp->p->reg != NULL)
+		fprintf(f, "  registry (%s): %s%u key slot(s) changed, %u open intent(s), %u refusal(s), "
+		    "%u re-issue authorization(s)%s\n", dfi_registry_backend(tp->p->reg),
+		    tp->reg.issued ? "issued, " : "not issued, ", tp->reg.changed, tp->reg.open_intents,
+		    tp->reg.refusals, tp->reg.authorizations,
+		    tp->reg.authorization_pending ? " (one pending)" : "");
+	if (tp->would_refuse[0] != '\0')
+		fprintf(f, "  %s %s\n", tp->refused ? "would be refused:" : "note:", tp->would_refuse);
+	if (tp->refused && tp->picc.version < 0)
+		return; /* refused before its keys were read */
 	fprintf(f, "  PICC master key: version %d, %s; key settings %02X (profile %02X)\n",
 	    tp->picc.version, key_name(tp, &tp->picc, tp->picc_target, -1), tp->picc_ks,
 	    s->picc.key_settings);
@@ -71,6 +85,8 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		fprintf(f, "  unknown keys: %s matches no candidate\n", tp->unknown_what);
 		return;
 	}
+	if (tp->refused)
+		return;
 	if (e != DFI_OK) {
 		fprintf(f, "  no plan: %s%s%s\n", dfi_strerror(e), tp->res->detail[0] ? ": " : "",
 		    tp->res->detail);
@@ -100,7 +116,14 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	if (tp == NULL)
 		return DFI_E_NOMEM;
 	e = perso_tap_begin(p, tp, t, row, &res, 1);
-	if (e == DFI_OK && !tp->unknown_keys)
+	/* What a tap would refuse, without journaling it (readonly). */
+	if (e == DFI_OK && !tp->refused && tp->unknown_keys && tp->unknown_picc &&
+	    p->spec->picc.transport.kind != DFI_TRANSPORT_FACTORY)
+		e = perso_refuse(tp, DFI_JCAUSE_TRANSPORT_KEY, "%s matches neither the transport key "
+		    "nor a key the journal names", tp->unknown_what);
+	if (e == DFI_OK && !tp->refused && !tp->unknown_keys)
+		e = perso_admit(tp);
+	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
 	/* A card that could not be read has nothing to report. */
 	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))

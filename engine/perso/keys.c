@@ -20,6 +20,32 @@ keytype_name(dfi_keytype t)
 	return "?";
 }
 
+/* Application key roles of the profile, all applications together. */
+static size_t
+app_roles(const struct dfi_profile_spec *s)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < s->napps; i++)
+		total += s->apps[i].nkeys;
+	return total;
+}
+
+/* A role set up before with the same base key URI, or NULL. */
+static const struct perso_role *
+shared_base(const dfi_perso *p, const char *uri)
+{
+	const struct dfi_profile_spec *s = p->spec;
+	if (p->picc.base != NULL && strcmp(p->picc.pk->base_key, uri) == 0)
+		return &p->picc;
+	if (p->roles == NULL)
+		return NULL;
+	size_t total = app_roles(s);
+	for (size_t i = 0; i < total && p->roles[i].pk != NULL; i++)
+		if (p->roles[i].base != NULL && strcmp(p->roles[i].pk->base_key, uri) == 0)
+			return &p->roles[i];
+	return NULL;
+}
+
 static dfi_err
 role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, const char *where)
 {
@@ -34,8 +60,15 @@ role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, 
 		    "can be told from a factory key", where);
 		return DFI_E_PROFILE;
 	}
-	e = dfi_hsm_key_find(p->hsm, pk->base_key, &r->base);
-	if (e != DFI_OK) {
+	/* Roles naming the same base key (an application's keys usually do)
+	 * share its handle: one search in the token each, not one per role. */
+	const struct perso_role *same = shared_base(p, pk->base_key);
+	if (same != NULL) {
+		r->base = same->base;
+		r->shared = 1;
+		memcpy(r->objid, same->objid, same->objid_len);
+		r->objid_len = same->objid_len;
+	} else if ((e = dfi_hsm_key_find(p->hsm, pk->base_key, &r->base)) != DFI_OK) {
 		snprintf(p->err, sizeof(p->err), "%s: base key %s: %s", where, pk->base_key,
 		    dfi_strerror(e));
 		return e;
@@ -48,7 +81,7 @@ role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, 
 	}
 	/* CKA_ID goes into every intent, so the journal names the key object
 	 * even if labels are reused. */
-	if (dfi_hsm_key_list(p->hsm, pk->base_key, &info, &n) == DFI_OK && n >= 1 &&
+	if (!r->shared && dfi_hsm_key_list(p->hsm, pk->base_key, &info, &n) == DFI_OK && n >= 1 &&
 	    info[0].id_len <= sizeof(r->objid)) {
 		memcpy(r->objid, info[0].id, info[0].id_len);
 		r->objid_len = info[0].id_len;
@@ -57,8 +90,77 @@ role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, 
 	return DFI_OK;
 }
 
+/* The transport key: found (and its type checked) once, like the target
+ * keys; a static one becomes one card key for every tap. Its version may be
+ * anything the supplier chose, but not the target's: the version must tell
+ * a changed PICC key from the one the card arrived with. */
+static dfi_err
+transport_init(dfi_perso *p)
+{
+	const struct dfi_profile_transport *t = &p->spec->picc.transport;
+	struct perso_role *r = &p->transport;
+	dfi_err e;
+
+	if (t->kind == DFI_TRANSPORT_FACTORY)
+		return DFI_OK;
+	if (t->key.version == p->spec->picc.key.version) {
+		snprintf(p->err, sizeof(p->err),
+		    "picc.transport_key: version %u is also the target PICC key's: choose another so a "
+		    "changed key can be told from the transport key", t->key.version);
+		return DFI_E_PROFILE;
+	}
+	r->pk = &t->key;
+	e = dfi_hsm_key_find(p->hsm, t->key.base_key, &r->base);
+	if (e != DFI_OK) {
+		snprintf(p->err, sizeof(p->err), "picc.transport_key: %s: %s", t->key.base_key,
+		    dfi_strerror(e));
+		return e;
+	}
+	if (dfi_hsm_key_type(r->base) != t->key.type) {
+		snprintf(p->err, sizeof(p->err), "picc.transport_key: %s is %s, the profile wants %s",
+		    dfi_hsm_key_label(r->base), keytype_name(dfi_hsm_key_type(r->base)),
+		    keytype_name(t->key.type));
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	if (t->kind == DFI_TRANSPORT_STATIC) {
+		e = dfi_hsm_cardkey_base(p->hsm, r->base, t->key.type, t->key.version,
+		    &p->transport_static);
+		if (e != DFI_OK)
+			snprintf(p->err, sizeof(p->err), "picc.transport_key: %s", dfi_strerror(e));
+	}
+	return e;
+}
+
+/* The keys another handle looked up, shared: same HSM and profile, and it
+ * outlives this one (its owner's promise, perso.h). */
+static dfi_err
+roles_share(dfi_perso *p, const dfi_perso *from)
+{
+	const struct dfi_profile_spec *s = p->spec;
+	size_t total = app_roles(s);
+	if (from->hsm != p->hsm || from->profile != p->profile) {
+		snprintf(p->err, sizeof(p->err), "keys_from: a handle on another HSM or profile");
+		return DFI_E_INVALID_ARG;
+	}
+	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
+	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
+	if (p->roles == NULL || p->role_base == NULL)
+		return DFI_E_NOMEM;
+	memcpy(p->roles, from->roles, total * sizeof(*p->roles));
+	memcpy(p->role_base, from->role_base, s->napps * sizeof(*p->role_base));
+	for (size_t i = 0; i < total; i++)
+		p->roles[i].shared = 1;
+	p->picc = from->picc;
+	p->picc.shared = 1;
+	p->transport = from->transport;
+	p->transport.shared = 1;
+	p->transport_static = from->transport_static;
+	p->transport_static_shared = 1;
+	return DFI_OK;
+}
+
 dfi_err
-perso_roles_init(dfi_perso *p)
+perso_roles_init(dfi_perso *p, const dfi_perso *from)
 {
 	static const uint8_t zero[DFI_MAX_KEY_LEN];
 	const struct dfi_profile_spec *s = p->spec;
@@ -72,11 +174,15 @@ perso_roles_init(dfi_perso *p)
 		if (e != DFI_OK)
 			return e;
 	}
+	if (from != NULL)
+		return roles_share(p, from);
 	e = role_init(p, &p->picc, &s->picc.key, "picc.key");
 	if (e != DFI_OK)
 		return e;
-	for (size_t i = 0; i < s->napps; i++)
-		total += s->apps[i].nkeys;
+	e = transport_init(p);
+	if (e != DFI_OK)
+		return e;
+	total = app_roles(s);
 	p->roles = calloc(total ? total : 1, sizeof(*p->roles));
 	p->role_base = calloc(s->napps ? s->napps : 1, sizeof(*p->role_base));
 	if (p->roles == NULL || p->role_base == NULL)
@@ -102,18 +208,22 @@ perso_roles_init(dfi_perso *p)
 void
 perso_roles_free(dfi_perso *p)
 {
-	dfi_hsm_key_free(p->picc.base);
+	if (!p->picc.shared)
+		dfi_hsm_key_free(p->picc.base);
 	if (p->roles != NULL) {
-		size_t total = 0;
-		for (size_t i = 0; i < p->spec->napps; i++)
-			total += p->spec->apps[i].nkeys;
+		size_t total = app_roles(p->spec);
 		for (size_t i = 0; i < total; i++)
-			dfi_hsm_key_free(p->roles[i].base);
+			if (!p->roles[i].shared)
+				dfi_hsm_key_free(p->roles[i].base);
 	}
 	free(p->roles);
 	free(p->role_base);
 	for (size_t t = 0; t < 4; t++)
 		dfi_cardkey_free(p->factory[t]);
+	if (!p->transport_static_shared)
+		dfi_cardkey_free(p->transport_static);
+	if (!p->transport.shared)
+		dfi_hsm_key_free(p->transport.base);
 }
 
 const struct perso_role *
@@ -138,6 +248,12 @@ perso_factory(const dfi_perso *p, int app)
 		return p->factory[DFI_KT_DES];
 	dfi_keytype t = p->spec->apps[app].key_type;
 	return p->factory[t == DFI_KT_2K3DES ? DFI_KT_DES : t];
+}
+
+const dfi_cardkey *
+perso_initial(const struct tap *tp, int app)
+{
+	return app < 0 && tp->picc_initial != NULL ? tp->picc_initial : perso_factory(tp->p, app);
 }
 
 static dfi_err
@@ -169,6 +285,19 @@ perso_targets(struct tap *tp)
 {
 	const struct dfi_profile_spec *s = tp->p->spec;
 	dfi_err e = perso_derive(tp, &tp->p->picc, 0, &tp->picc_target);
+	switch (s->picc.transport.kind) {
+	case DFI_TRANSPORT_DIVERSIFIED:
+		if (e == DFI_OK)
+			e = perso_derive(tp, &tp->p->transport, 0, &tp->picc_transport);
+		tp->picc_initial = tp->picc_transport;
+		break;
+	case DFI_TRANSPORT_STATIC:
+		tp->picc_initial = tp->p->transport_static;
+		break;
+	case DFI_TRANSPORT_FACTORY:
+		tp->picc_initial = perso_factory(tp->p, -1);
+		break;
+	}
 	for (size_t i = 0; e == DFI_OK && i < s->napps; i++) {
 		uint32_t aid = perso_aid(s->apps[i].aid);
 		for (size_t k = 0; e == DFI_OK && k < s->apps[i].nkeys; k++) {
@@ -184,6 +313,9 @@ perso_tap_keys_free(struct tap *tp)
 {
 	dfi_cardkey_free(tp->picc_target);
 	tp->picc_target = NULL;
+	dfi_cardkey_free(tp->picc_transport);
+	tp->picc_transport = NULL;
+	tp->picc_initial = NULL;
 	if (tp->apps != NULL)
 		for (size_t i = 0; i < tp->p->spec->napps; i++)
 			for (size_t k = 0; k < DFI_PROFILE_MAX_KEYS; k++) {

@@ -14,6 +14,7 @@ dfi_perso_outcome_name(enum dfi_perso_outcome o)
 	case DFI_PERSO_RESUMED: return "resumed";
 	case DFI_PERSO_UNKNOWN_KEYS: return "unknown-keys";
 	case DFI_PERSO_FAILED: return "failed";
+	case DFI_PERSO_REFUSED: return "refused";
 	}
 	return "failed";
 }
@@ -76,7 +77,9 @@ dfi_perso_new(dfi_perso **out, const struct dfi_perso_config *cfg)
 	snprintf(p->station, sizeof(p->station), "%s", cfg->station ? cfg->station : "station");
 	p->progress = cfg->progress;
 	p->progress_ctx = cfg->progress_ctx;
-	e = perso_roles_init(p);
+	e = perso_roles_init(p, cfg->keys_from);
+	if (e == DFI_OK)
+		e = perso_admission_init(p, cfg);
 	if (e != DFI_OK) {
 		if (cfg->detail != NULL && cfg->detail_cap > 0)
 			snprintf(cfg->detail, cfg->detail_cap, "%s", p->err);
@@ -92,6 +95,7 @@ dfi_perso_free(dfi_perso *p)
 {
 	if (p == NULL)
 		return;
+	perso_admission_free(p);
 	perso_roles_free(p);
 	free(p);
 }
@@ -121,6 +125,7 @@ read_uid(struct tap *tp)
 void
 perso_tap_free(struct tap *tp)
 {
+	perso_release(tp);
 	perso_tap_keys_free(tp);
 	dfi_card_data_free(tp->cd);
 	free(tp->apps);
@@ -158,15 +163,19 @@ perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_
 	e = read_uid(tp);
 	if (e != DFI_OK)
 		return e;
+	/* One reader at a time per UID; then what the registry knows of it
+	 * (issued keys, open intents), before anything else reaches the card. */
+	e = perso_claim(tp);
+	if (e == DFI_OK)
+		e = perso_lookup(tp);
+	if (e != DFI_OK)
+		return e;
 	e = dfi_profile_card_data(p->profile, row, &tp->cd, &diag);
 	if (e != DFI_OK) {
 		perso_detail(tp, "%s", diag.message);
 		return e;
 	}
 	e = perso_targets(tp);
-	if (e != DFI_OK)
-		return e;
-	e = perso_collect_intents(tp);
 	if (e != DFI_OK)
 		return e;
 	return perso_read_state(tp);
@@ -205,6 +214,21 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	e = perso_tap_begin(p, tp, t, row, res, 0);
 	if (res->uid_len > 0)
 		dfi_hex_encode(res->uid, res->uid_len, hex, sizeof(hex));
+	/* A PICC master key that matches no candidate while the profile names
+	 * a transport key: the card did not prove it holds the key it should
+	 * have arrived with (nor any key the journal names). Refused. */
+	if (e == DFI_OK && !tp->refused && tp->unknown_keys && tp->unknown_picc &&
+	    p->spec->picc.transport.kind != DFI_TRANSPORT_FACTORY)
+		e = perso_refuse(tp, DFI_JCAUSE_TRANSPORT_KEY, "%s matches neither the transport key "
+		    "nor a key the journal names%s", tp->unknown_what,
+		    tp->reg.issued ? "; UID already issued" : "");
+	if (e == DFI_OK && !tp->refused && !tp->unknown_keys)
+		e = perso_admit(tp);
+	if (e == DFI_OK && tp->refused) {
+		perso_event(tp, "card %s: refused: %s", hex, res->detail);
+		ret = perso_witness(tp); /* the card stays refused; a failure stops the station */
+		goto out;
+	}
 	if (e == DFI_OK && tp->unknown_keys) {
 		res->outcome = DFI_PERSO_UNKNOWN_KEYS;
 		res->err = DFI_E_UNKNOWN_KEYS;
@@ -228,6 +252,9 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	if (e == DFI_OK)
 		e = perso_verify(tp);
 	fe = perso_flush_end(tp);
+	if (e == DFI_OK)
+		e = fe;
+	fe = perso_witness(tp);
 	if (e == DFI_OK)
 		e = fe;
 	if (e == DFI_OK) {

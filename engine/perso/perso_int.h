@@ -6,9 +6,16 @@
 
 #include "dfissue/cardkey.h"
 #include "dfissue/desfire.h"
+#include "dfissue/originality.h"
 #include "dfissue/perso.h"
 
 #define PERSO_MAX_INTENTS 32
+/* Key slots of one card: the PICC master key and 14 per application. */
+#define PERSO_MAX_REG_SLOTS (1 + DFI_PROFILE_MAX_APPS * DFI_PROFILE_MAX_KEYS)
+/* Records appended asynchronously and not yet told to the registry. */
+#define PERSO_MAX_NOTES (2 * PERSO_MAX_COMMITS + 8)
+/* How long a claim is asked for (backends that expire leases renew it). */
+#define PERSO_CLAIM_LEASE_MS 60000
 #define PERSO_MAX_STEPS 256
 #define PERSO_MAX_COMMITS 16
 /* Key settings a new application gets until its final ones: everything
@@ -18,7 +25,8 @@
 /* A target key role: the profile key and its base key in the HSM. */
 struct perso_role {
 	const struct dfi_profile_key *pk;
-	dfi_hsm_key *base;
+	dfi_hsm_key *base;       /* owned unless shared */
+	int shared;              /* base belongs to an earlier role with the same URI */
 	uint8_t objid[DFI_J_BLOB_MAX];
 	size_t objid_len;
 };
@@ -36,7 +44,28 @@ struct dfi_perso {
 	size_t *role_base;         /* first role of app i */
 	/* The public factory keys (all zero, version 0) of each type. */
 	dfi_cardkey *factory[4];
+	/* The PICC key cards arrive with when it is not the factory key: the
+	 * transport key's base key (DIVERSIFIED), or the key itself as a card
+	 * key shared by every tap (STATIC). */
+	struct perso_role transport;
+	dfi_cardkey *transport_static;
+	int transport_static_shared;        /* from another handle (keys_from) */
+	dfi_registry *reg;
+	int own_reg;
+	dfi_orig_keys *orig;                /* NULL: originality off */
+	struct dfi_perso_reissue *reissue;  /* copies; reasons owned */
+	size_t nreissue;
+	uint64_t run_start;                 /* journal size when the handle was made */
 	char err[256];
+};
+
+/* A key slot as the registry knew it when the tap began. */
+struct reg_slot {
+	uint32_t aid;
+	uint8_t keyno;
+	uint8_t state;   /* enum dfi_reg_slot_state */
+	int version;
+	uint32_t generation;
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
@@ -95,6 +124,26 @@ struct tap {
 	struct dfi_perso_result *res;
 	int readonly;            /* inspect: no writes, nothing journaled */
 	uint8_t uid[DFI_PROFILE_UID_LEN];
+	/* What the registry knew of the UID when the tap began. */
+	dfi_reg_claim *claim;
+	struct dfi_reg_card reg;
+	struct reg_slot rslots[PERSO_MAX_REG_SLOTS];
+	size_t nrslots;
+	uint64_t tap_from;       /* journal size when the tap began */
+	int refused;             /* a refusal ended the tap (res says why) */
+	char would_refuse[200];  /* inspect: why a tap would refuse the card */
+	int appended;            /* the tap wrote to the journal */
+	/* The key the PICC arrives with: factory, or the transport key (the
+	 * per-card one derived on this tap, or the handle's static one). */
+	const dfi_cardkey *picc_initial;
+	dfi_cardkey *picc_transport;
+	int unknown_picc;        /* the PICC master key matched no candidate */
+	/* Records queued asynchronously, told to the registry once durable. */
+	struct {
+		dfi_jrec rec;
+		uint64_t ticket;
+	} notes[PERSO_MAX_NOTES];
+	size_t nnotes;
 	struct dfi_df_version ver;
 	struct dfi_card_data *cd;
 	/* PICC */
@@ -145,13 +194,34 @@ void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(pr
 uint32_t perso_aid(const uint8_t a[3]);
 int perso_is_tear(dfi_err e);
 
+/* admit.c: may this card get keys? */
+dfi_err perso_claim(struct tap *tp);
+void perso_release(struct tap *tp);
+dfi_err perso_lookup(struct tap *tp);
+dfi_err perso_originality(struct tap *tp);
+dfi_err perso_admit(struct tap *tp);
+dfi_err perso_refuse(struct tap *tp, dfi_jcause cause, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The journal and then the registry: every append of the engine. */
+dfi_err perso_append(struct tap *tp, dfi_jrec *recs, size_t n, uint64_t *seqs);
+/* Records queued with a ticket, told to the registry when it is durable. */
+void perso_note_queued(struct tap *tp, const dfi_jrec *recs, const uint64_t *seqs, size_t n,
+    uint64_t ticket);
+dfi_err perso_note_durable(struct tap *tp, uint64_t ticket);
+dfi_err perso_witness(struct tap *tp);
+dfi_err perso_admission_init(dfi_perso *p, const struct dfi_perso_config *cfg);
+void perso_admission_free(dfi_perso *p);
+
 /* keys.c */
-dfi_err perso_roles_init(dfi_perso *p);
+dfi_err perso_roles_init(dfi_perso *p, const dfi_perso *from);
 void perso_roles_free(dfi_perso *p);
 const struct perso_role *perso_role(const dfi_perso *p, int app, uint8_t keyno);
 dfi_err perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid,
     dfi_cardkey **out);
 const dfi_cardkey *perso_factory(const dfi_perso *p, int app);
+/* The key a slot has when the card arrives: the PICC's is the transport
+ * key when the profile names one; applications' are the factory keys. */
+const dfi_cardkey *perso_initial(const struct tap *tp, int app);
 dfi_err perso_targets(struct tap *tp);
 void perso_tap_keys_free(struct tap *tp);
 dfi_err perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey **out);
@@ -169,7 +239,6 @@ dfi_err perso_read_state(struct tap *tp);
 dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
 
 /* recover.c */
-dfi_err perso_collect_intents(struct tap *tp);
 struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
 dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
     const dfi_cardkey *found, const dfi_cardkey *newkey);

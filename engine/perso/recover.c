@@ -1,49 +1,9 @@
-/* Recovery: the journal's open intents for this card, settled by what the
- * card shows (GetKeyVersion and trial authentication, state.c) before any
- * plan is made. */
+/* Recovery: the journal's open intents for this card (from the registry
+ * lookup, admit.c), settled by what the card shows (GetKeyVersion and trial
+ * authentication, state.c) before any plan is made. */
 #include <string.h>
 
 #include "perso_int.h"
-
-struct collect {
-	struct tap *tp;
-	size_t dropped;
-};
-
-static void
-collect_one(void *ctx, const dfi_jrec *in)
-{
-	struct collect *c = ctx;
-	struct tap *tp = c->tp;
-	if (in->key.uid_len != DFI_PROFILE_UID_LEN ||
-	    memcmp(in->key.uid, tp->uid, DFI_PROFILE_UID_LEN) != 0)
-		return;
-	if (tp->nintents >= PERSO_MAX_INTENTS) {
-		c->dropped++;
-		return;
-	}
-	tp->intents[tp->nintents].rec = *in;
-	tp->intents[tp->nintents].done = 0;
-	tp->nintents++;
-}
-
-dfi_err
-perso_collect_intents(struct tap *tp)
-{
-	struct collect c = { tp, 0 };
-	tp->nintents = 0;
-	if (tp->p->journal == NULL)
-		return DFI_OK;
-	dfi_journal_open_intents(tp->p->journal, collect_one, &c);
-	if (tp->nintents > 0)
-		perso_event(tp, "%zu open intent(s) for this card: resolving by probing the card",
-		    tp->nintents);
-	if (c.dropped > 0) {
-		perso_detail(tp, "more than %d open intents for one card", PERSO_MAX_INTENTS);
-		return DFI_E_OVERFLOW;
-	}
-	return DFI_OK;
-}
 
 /* The newest open intent for a key (a key has at most one in a journal
  * that pairs intents with outcomes before the next). */
@@ -65,6 +25,7 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
     const dfi_cardkey *newkey)
 {
 	dfi_jmatch m;
+	dfi_jrec r;
 	dfi_err e;
 
 	if (found != NULL && found == newkey)
@@ -76,7 +37,9 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
 	oi->done = 1;
 	if (tp->readonly)
 		return DFI_OK;
-	e = dfi_journal_resolve(tp->p->journal, oi->rec.seq, observed, m);
+	e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, observed, m);
+	if (e == DFI_OK)
+		e = perso_append(tp, &r, 1, NULL);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: resolve of intent %llu: %s",

@@ -30,8 +30,9 @@ add_cand(const dfi_cardkey **c, size_t *n, const dfi_cardkey *k)
 }
 
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
- * real card); the candidates are the factory key, the profile's target and
- * an open intent's new key. The version picks the likely one; an
+ * real card); the candidates are the key the card arrived with (factory, or
+ * for the PICC the transport key when the profile names one: never the
+ * public zero key then), the profile's target and an open intent's new key. The version picks the likely one; an
  * authentication confirms it when confirm is set, when an intent is open,
  * or when the version matches no candidate or several. */
 dfi_err
@@ -59,7 +60,7 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			return e;
 	}
 	add_cand(cand, &nc, target);
-	add_cand(cand, &nc, perso_factory(tp->p, app));
+	add_cand(cand, &nc, perso_initial(tp, app));
 	add_cand(cand, &nc, newk);
 	for (size_t i = 0; i < nc; i++)
 		if (dfi_cardkey_version(cand[i]) == v) {
@@ -89,7 +90,8 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	if (found != NULL && oi == NULL && nmatch == 0)
 		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
 		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
-		    aid, keyno, v, found == target ? "target" : "factory");
+		    aid, keyno, v, found == target ? "target" :
+		    perso_initial(tp, app) == perso_factory(tp->p, app) ? "factory" : "transport");
 	if (oi != NULL) {
 		e = perso_settle_intent(tp, oi, v, found, newk);
 		if (e != DFI_OK)
@@ -97,6 +99,7 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	}
 	if (found == NULL) {
 		tp->unknown_keys = 1;
+		tp->unknown_picc = app < 0;
 		if (app < 0)
 			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
 			    "PICC master key (version %u)", v);
@@ -253,6 +256,11 @@ perso_read_state(struct tap *tp)
 		perso_detail(tp, "not a MIFARE DESFire (hardware type %02X)", tp->ver.hw_type);
 		return DFI_E_UNSUPPORTED;
 	}
+	/* Before any authentication: a card that cannot show originality
+	 * where the profile requires it is refused with nothing else sent. */
+	e = perso_originality(tp);
+	if (e != DFI_OK || tp->refused)
+		return e;
 	e = perso_resolve_key(tp, -1, 0, 1);
 	if (e != DFI_OK || tp->unknown_keys)
 		return e;
@@ -264,7 +272,7 @@ perso_read_state(struct tap *tp)
 	if (e != DFI_OK)
 		return e;
 	tp->picc_ks = ks.settings;
-	factory = tp->picc.cur == perso_factory(tp->p, -1);
+	factory = tp->picc.cur == perso_initial(tp, -1);
 	for (size_t i = 0; i < s->napps; i++) {
 		uint32_t aid = perso_aid(s->apps[i].aid);
 		for (size_t k = 0; k < tp->naids; k++)

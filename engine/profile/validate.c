@@ -592,10 +592,102 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 
 /* ---- PICC and top level ----------------------------------------------------- */
 
+/* "factory", or a static HSM key {type, key, version}, or a diversified
+ * key object {type, base_key, version, generation, diversification}. */
+static dfi_err
+parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_transport *t)
+{
+	static const char *const static_members[] = { "type", "key", "version", NULL };
+	dfi_err e;
+	char p[PATH_MAX_LEN];
+	memset(t, 0, sizeof(*t));
+	if (json_is_string(v)) {
+		if (strcmp(json_string_value(v), "factory") != 0)
+			return verr(c, path, "must be \"factory\" or a key object (got \"%.40s\")",
+			    json_string_value(v));
+		t->kind = DFI_TRANSPORT_FACTORY;
+		return DFI_OK;
+	}
+	if ((e = pv_want_object(c, v, path)) != DFI_OK)
+		return e;
+	int has_key = json_object_get(v, "key") != NULL, has_base = json_object_get(v, "base_key") != NULL;
+	if (has_key == has_base)
+		return verr(c, path, "needs exactly one of \"key\" (one static HSM key for every card) "
+				  "and \"base_key\" with \"diversification\" (a key per card)");
+	if (has_base) {
+		t->kind = DFI_TRANSPORT_DIVERSIFIED;
+		return parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key);
+	}
+	t->kind = DFI_TRANSPORT_STATIC;
+	if ((e = pv_check_members(c, v, path, static_members, "a static transport key")) != DFI_OK ||
+	    (e = pv_get_keytype(c, v, path, "type", &t->key.type)) != DFI_OK)
+		return e;
+	const char *uri;
+	pv_join(p, path, "key");
+	if ((e = pv_get_owned_string(c, v, path, "key", 1, URI_MAX_LEN, &uri)) != DFI_OK ||
+	    (e = pv_check_uri(c, uri, p)) != DFI_OK)
+		return e;
+	t->key.base_key = uri;
+	long long x;
+	if ((e = pv_get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
+		return e;
+	t->key.version = (uint8_t)x;
+	return DFI_OK;
+}
+
+/* "require" | "warn" | "off", or {"policy": ..., "trusted_keys": FILE}. */
+static dfi_err
+parse_originality(struct vctx *c, json_t *v, const char *path, struct dfi_profile_originality *o)
+{
+	static const struct choice policies[] = { { "warn", DFI_ORIGINALITY_WARN, 0 },
+		{ "require", DFI_ORIGINALITY_REQUIRE, 0 }, { "off", DFI_ORIGINALITY_OFF, 0 },
+		{ NULL, 0, 0 } };
+	static const char *const members[] = { "policy", "trusted_keys", NULL };
+	const struct choice *ch;
+	dfi_err e;
+	memset(o, 0, sizeof(*o));
+	if (json_is_string(v)) {
+		for (ch = policies; ch->name != NULL; ch++)
+			if (strcmp(ch->name, json_string_value(v)) == 0) {
+				o->policy = (enum dfi_originality_policy)ch->value;
+				return DFI_OK;
+			}
+		return verr(c, path, "must be \"require\", \"warn\" or \"off\" (got \"%.40s\")",
+		    json_string_value(v));
+	}
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, members, "originality")) != DFI_OK ||
+	    (e = pv_get_choice(c, v, path, "policy", 0, policies, "\"require\", \"warn\" or \"off\"",
+		 &ch)) != DFI_OK)
+		return e;
+	o->policy = ch != NULL ? (enum dfi_originality_policy)ch->value : DFI_ORIGINALITY_WARN;
+	const char *file;
+	if ((e = pv_get_string(c, v, path, "trusted_keys", 0, 4096, &file)) != DFI_OK)
+		return e;
+	if (file == NULL)
+		return DFI_OK;
+	if (file[0] == '\0') {
+		char p[PATH_MAX_LEN];
+		pv_join(p, path, "trusted_keys");
+		return verr(c, p, "must name a file");
+	}
+	/* Relative to the profile's directory, as an operator reads it. */
+	const char *slash = strrchr(c->file, '/');
+	size_t dl = file[0] == '/' || slash == NULL ? 0 : (size_t)(slash - c->file) + 1;
+	char *full = dfi_profile_alloc(c->p, dl + strlen(file) + 1);
+	if (full == NULL)
+		return pv_nomem();
+	memcpy(full, c->file, dl);
+	memcpy(full + dl, file, strlen(file) + 1);
+	o->trusted_keys = full;
+	return DFI_OK;
+}
+
 static dfi_err
 parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc *picc)
 {
-	static const char *const members[] = { "key", "key_settings", "configuration", NULL };
+	static const char *const members[] = { "key", "key_settings", "configuration",
+		"transport_key", NULL };
 	dfi_err e;
 	char p[PATH_MAX_LEN];
 	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
@@ -623,6 +715,12 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 			return e;
 		picc->config.present = 1;
 	}
+	json_t *tk = json_object_get(v, "transport_key");
+	if (tk != NULL) {
+		pv_join(p, path, "transport_key");
+		if ((e = parse_transport(c, tk, p, &picc->transport)) != DFI_OK)
+			return e;
+	}
 	return DFI_OK;
 }
 
@@ -632,7 +730,7 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 {
 	struct vctx c = { p, lm, p->file, diag, 0 };
 	static const char *const members[] = { "schema", "name", "description", "picc",
-		"applications", NULL };
+		"applications", "originality", NULL };
 	dfi_err e;
 	if (!json_is_object(root))
 		return verr(&c, "", "the profile must be a JSON object (got %s)",
@@ -651,6 +749,9 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 	json_t *picc;
 	if ((e = pv_member(&c, root, "", "picc", 1, &picc)) != DFI_OK ||
 	    (e = parse_picc(&c, picc, "picc", &p->spec.picc)) != DFI_OK)
+		return e;
+	json_t *orig = json_object_get(root, "originality");
+	if (orig != NULL && (e = parse_originality(&c, orig, "originality", &p->spec.originality)) != DFI_OK)
 		return e;
 	json_t *apps;
 	if ((e = pv_member(&c, root, "", "applications", 1, &apps)) != DFI_OK ||

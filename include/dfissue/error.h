@@ -94,6 +94,8 @@ typedef enum dfi_err {
 	DFI_E_UNKNOWN_KEYS,         /* card keys match no candidate: left untouched */
 	DFI_E_VERIFY_FAILED,        /* final verification found a difference */
 	DFI_E_CARD_CONFLICT,        /* card holds an application/file unlike the profile's (not deleted) */
+	DFI_E_REFUSED,              /* card refused: it has not earned keys (journaled, nothing sent) */
+	DFI_E_UID_CLAIMED,          /* another reader or station is working on this UID */
 
 	/* registry (a shared database of issuance state and witnessed journals) */
 	DFI_E_REGISTRY_UNREACHABLE = 600, /* no connection, or it broke during the call */

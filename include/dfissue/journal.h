@@ -48,7 +48,17 @@ typedef enum dfi_jrec_type {
 	DFI_JREC_ABORT,
 	DFI_JREC_RESOLVE,
 	DFI_JREC_RECOVERY,
+	DFI_JREC_REFUSAL,       /* a card was refused: nothing was sent to it */
+	DFI_JREC_AUTHORIZATION, /* an operator authorized re-issuing a UID */
 } dfi_jrec_type;
+#define DFI_JREC_LAST DFI_JREC_AUTHORIZATION
+
+/* Why a card was refused (refusal records). */
+typedef enum dfi_jcause {
+	DFI_JCAUSE_ISSUED = 1,    /* the UID was issued; the card shows less than the journal recorded */
+	DFI_JCAUSE_TRANSPORT_KEY, /* the card did not authenticate with the transport key (or any key the journal names) */
+	DFI_JCAUSE_ORIGINALITY,   /* no valid NXP originality signature, and the policy requires one */
+} dfi_jcause;
 
 /* What a resolve found on the card. */
 typedef enum dfi_jmatch {
@@ -100,6 +110,11 @@ typedef struct dfi_jrec {
 	char q_file[DFI_J_STR_MAX];     /* file name inside quarantine/ */
 
 	char station[DFI_J_STR_MAX];    /* every type */
+
+	/* refusal (key.uid, reason, and these) and authorization (key.uid,
+	 * reason): the UID's other key fields are unused */
+	dfi_jcause cause;
+	uint64_t tap;                   /* refusal: the journal's size when the tap began */
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf. */
@@ -108,6 +123,15 @@ dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len)
  * line must be exactly what dfi_jrec_format() makes of the result. */
 dfi_err dfi_jrec_parse(const char *line, size_t len, dfi_jrec *rec);
 const char *dfi_jrec_type_name(dfi_jrec_type t);
+/* "issued", "transport-key", "originality"; NULL for another value. */
+const char *dfi_jcause_name(dfi_jcause c);
+/* A refusal record of the card uid: cause, reason (one line for the
+ * auditor) and tap, the journal size (dfi_journal_size) when the tap began.
+ * An authorization record when t is DFI_JREC_AUTHORIZATION (cause and tap
+ * unused). DFI_E_INVALID_ARG for a UID of 0 or more than 10 bytes, an
+ * empty or too long reason, or another type. */
+dfi_err dfi_jrec_card_event(dfi_jrec *r, dfi_jrec_type t, const uint8_t *uid, size_t uid_len,
+    dfi_jcause cause, uint64_t tap, const char *reason);
 /* An outcome record (DFI_JREC_COMMIT, _ABORT or _RESOLVE) of intent seq
  * intent, to append: observed and m matter for a resolve (else -1, 0); an
  * abort needs a reason. DFI_E_INVALID_ARG for another type, an abort
@@ -316,6 +340,44 @@ dfi_err dfi_journal_open_intent(dfi_journal *j, const dfi_jkey *key, dfi_jrec *i
 /* Calls fn for every open intent, in seq order; returns their count. */
 size_t dfi_journal_open_intents(dfi_journal *j, void (*fn)(void *ctx, const dfi_jrec *intent),
     void *ctx);
+/* What the index knows of one card: the local registry's source
+ * (registry.h). A key slot is a (UID, AID, key number) the journal has
+ * records for. */
+enum dfi_jslot_state {
+	DFI_JSLOT_UNKNOWN = 0, /* nothing known (or forgotten by an authorization, or resolved none) */
+	DFI_JSLOT_INITIAL,     /* still the key it had before any recorded change (aborted / resolved old) */
+	DFI_JSLOT_CHANGED,     /* holds the new key of a committed (or resolved-new) intent */
+};
+struct dfi_journal_slot {
+	dfi_jkey key;
+	enum dfi_jslot_state state;
+	int version;             /* last recorded version, -1 unknown */
+	uint32_t generation;     /* CHANGED: the key generation that intent named */
+	uint64_t changed_by;     /* CHANGED: the seq of that intent */
+	int has_open;            /* an intent for this slot has no outcome yet */
+	uint64_t open_seq;
+};
+struct dfi_journal_card {
+	unsigned slots, changed, open_intents;
+	unsigned refusals;
+	uint64_t last_refusal;        /* seq; valid when refusals > 0 */
+	unsigned authorizations;
+	uint64_t last_authorization;  /* seq; valid when authorizations > 0 */
+	int authorization_pending;    /* no intent for the UID since the last authorization */
+	int has_intent;
+	uint64_t last_intent;         /* seq of the newest intent; valid when has_intent */
+};
+/* Looks a card up in the index: *out (zeroed for a UID the journal does
+ * not know), then slot() per key slot and intent() per open intent (either
+ * may be NULL). The callbacks run under the journal's lock: they must not
+ * call into the journal. */
+dfi_err dfi_journal_card(dfi_journal *j, const uint8_t *uid, size_t uid_len,
+    struct dfi_journal_card *out, void (*slot)(void *ctx, const struct dfi_journal_slot *s),
+    void (*intent)(void *ctx, const dfi_jrec *in), void *ctx);
+
+/* The journal's origin (its checkpoint origin and note key name). */
+const char *dfi_journal_origin(const dfi_journal *j);
+
 /* Records covered so far and the latest signed checkpoint note. */
 uint64_t dfi_journal_size(dfi_journal *j);
 dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t *len);
@@ -345,6 +407,7 @@ struct dfi_jverify_result {
 	uint8_t root[DFI_HASH_LEN];  /* of the covered tree */
 	uint8_t last_note[DFI_J_NOTE_MAX];
 	size_t last_note_len;        /* the last valid checkpoint note */
+	uint64_t refusals, authorizations;
 };
 
 /* Verifies a whole journal. DFI_OK when there is no finding; otherwise the

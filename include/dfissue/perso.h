@@ -11,9 +11,17 @@
  * is durable and signed before the APDU leaves. A tap ends by verifying:
  * every new key authenticates, every file reads back as written.
  *
+ * Before the first key leaves for a card, the card must earn it: the
+ * issuance registry (registry.h) is asked about its UID (a UID already
+ * issued whose card shows factory or transport keys is refused), a
+ * transport key, when the profile names one, must authenticate, and the
+ * NXP originality signature is checked as the profile's policy says. A
+ * refused card gets nothing and a refusal record goes into the journal.
+ *
  * Thread safety: a dfi_perso handle is used by one thread at a time (one
- * handle per reader thread). Several handles may share one dfi_hsm and one
- * dfi_journal (both thread-safe) and one dfi_profile (read-only).
+ * handle per reader thread). Several handles may share one dfi_hsm, one
+ * dfi_journal and one dfi_registry (all thread-safe) and one dfi_profile
+ * (read-only).
  */
 #ifndef DFISSUE_PERSO_H
 #define DFISSUE_PERSO_H
@@ -25,6 +33,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/profile.h"
+#include "dfissue/registry.h"
 #include "dfissue/transport.h"
 
 #ifdef __cplusplus
@@ -32,6 +41,14 @@ extern "C" {
 #endif
 
 typedef struct dfi_perso dfi_perso;
+
+/* An operator's authorization to issue a UID again (a replaced chip, a card
+ * the issuer formatted): journaled, with its reason, before it is used. */
+struct dfi_perso_reissue {
+	uint8_t uid[10];
+	size_t uid_len;
+	const char *reason;       /* required, at most 127 bytes, never secrets */
+};
 
 struct dfi_perso_config {
 	dfi_hsm *hsm;                 /* shared, thread-safe; outlives the handle */
@@ -44,6 +61,23 @@ struct dfi_perso_config {
 	/* Optional: receives one line saying why dfi_perso_new failed. */
 	char *detail;
 	size_t detail_cap;
+	/* The issuance registry. Station threads of one process must share
+	 * one (their claims must see each other). NULL: a local registry of
+	 * this handle's own over journal. */
+	dfi_registry *registry;
+	/* Operator re-issue authorizations for this run (copied); each is used
+	 * at most once per run, and only for a UID the registry says is issued.
+	 * A batch row can carry one too: fields reissue_uid (hex) and
+	 * reissue_reason (string). */
+	const struct dfi_perso_reissue *reissue;
+	size_t nreissue;
+	/* A file of more trusted originality keys (originality.h), added to the
+	 * profile's; NULL: none. */
+	const char *originality_keys;
+	/* Another handle on the same HSM and profile whose base keys this one
+	 * uses instead of looking them up again (several readers, many
+	 * stations in tests); it must outlive this handle. NULL: look up. */
+	const dfi_perso *keys_from;
 };
 
 /* Validates the profile for personalization (every base key found in the
@@ -60,9 +94,10 @@ enum dfi_perso_outcome {
 	DFI_PERSO_RESUMED,       /* same, after finishing work an earlier tap began */
 	DFI_PERSO_UNKNOWN_KEYS,  /* a key matches no candidate: card left untouched */
 	DFI_PERSO_FAILED,        /* see err; a tear is DFI_E_CARD_TORN */
+	DFI_PERSO_REFUSED,       /* the card has not earned keys: nothing was sent, journaled */
 };
 
-/* "done", "resumed", "unknown-keys", "failed". */
+/* "done", "resumed", "unknown-keys", "failed", "refused". */
 const char *dfi_perso_outcome_name(enum dfi_perso_outcome o);
 
 struct dfi_perso_result {
@@ -74,11 +109,21 @@ struct dfi_perso_result {
 	unsigned key_changes, intents_resolved;
 	uint64_t apdus;               /* on this tap */
 	char detail[256];             /* one line for the operator; never secrets */
+	/* REFUSED: why, and the seq of the journal's refusal record. */
+	dfi_jcause refusal_cause;
+	uint64_t refusal_seq;
+	/* A re-issue authorization journaled on this tap (seq), 0 if none. */
+	uint64_t authorization_seq;
+	/* The originality check: "verified by KEY", "no signature", "bad
+	 * signature", "not supported (EV1)", "off", or "" when not reached. */
+	char originality[96];
 };
 
-/* One tap: read state, recover open intents, plan, execute, verify. A tear
+/* One tap: claim the UID, read state, recover open intents, check that the
+ * card may get keys (else REFUSED), plan, execute, verify. A tear
  * returns DFI_OK with outcome FAILED and err DFI_E_CARD_TORN (the caller
- * waits for the card again). Any other failure also returns DFI_OK with
+ * waits for the card again). A UID another reader is working on ends FAILED
+ * with DFI_E_UID_CLAIMED after the UID was read and nothing else. Any other failure also returns DFI_OK with
  * outcome FAILED and err set; the return value is an error only when the
  * call itself was wrong (DFI_E_INVALID_ARG) or the journal could not be
  * written (then nothing more is sent to any card). row may be NULL when the

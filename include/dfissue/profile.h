@@ -114,10 +114,41 @@ struct dfi_profile_config {
 	int random_uid;      /* the card answers anticollision with random IDs */
 };
 
+/* The PICC master key a card arrives with (docs/PROFILE.md, transport_key):
+ * the public factory key, or a secret transport key agreed with the card
+ * supplier, which a card must prove it holds before it gets anything. */
+enum dfi_transport_kind {
+	DFI_TRANSPORT_FACTORY = 0,  /* DES all-zero, version 0 (default) */
+	DFI_TRANSPORT_STATIC,       /* one HSM key for every card: key.base_key is the key itself */
+	DFI_TRANSPORT_DIVERSIFIED,  /* AN10922 per card from an HSM base key, like any other key */
+};
+
+struct dfi_profile_transport {
+	enum dfi_transport_kind kind;
+	/* STATIC: type, base_key (the key's URI), version (div NULL).
+	 * DIVERSIFIED: a complete key object. */
+	struct dfi_profile_key key;
+};
+
 struct dfi_profile_picc {
 	struct dfi_profile_key key;  /* the target PICC master key */
 	uint8_t key_settings;        /* final; the engine applies it last */
 	struct dfi_profile_config config;
+	struct dfi_profile_transport transport;
+};
+
+/* What the engine does with the NXP originality signature (Read_Sig). */
+enum dfi_originality_policy {
+	DFI_ORIGINALITY_WARN = 0,  /* check; a missing or bad signature is reported, the card is issued (default) */
+	DFI_ORIGINALITY_REQUIRE,   /* a card without a valid signature by a trusted key is refused */
+	DFI_ORIGINALITY_OFF,       /* not checked, nothing sent */
+};
+
+struct dfi_profile_originality {
+	enum dfi_originality_policy policy;
+	/* The trusted public keys file (resolved against the profile's
+	 * directory), or NULL: the NXP keys built into dfissue. */
+	const char *trusted_keys;
 };
 
 enum dfi_file_type {
@@ -195,6 +226,7 @@ struct dfi_profile_spec {
 	struct dfi_profile_picc picc;
 	const struct dfi_profile_app *apps;
 	size_t napps;
+	struct dfi_profile_originality originality;
 };
 
 typedef struct dfi_profile dfi_profile;

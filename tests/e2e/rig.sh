@@ -25,7 +25,9 @@ mount --bind "$dir/run" /run/pcscd || { echo "rig: bind mount failed" >&2; exit 
 pcscd_pid=""
 start_pcscd() {
 	rm -f "$dir/run/pcscd.comm" "$dir/run/pcscd.pid"
-	pcscd -f -c "$dir/conf" >>"$dir/pcscd.log" 2>&1 &
+	# DFI_E2E_PCSCD_ARGS: e.g. --apdu, for a test that reads what reached the cards.
+	# shellcheck disable=SC2086 # an argument list
+	pcscd -f ${DFI_E2E_PCSCD_ARGS:-} -c "$dir/conf" >>"$dir/pcscd.log" 2>&1 &
 	pcscd_pid=$!
 }
 stop_all() {

@@ -29,7 +29,7 @@ done
 	e2e_fail "personalize exited $? (personalize.log)"
 cat "$E2E_DIR/out.jsonl" >&2
 [ "$(grep -c '"outcome":"done"' "$E2E_DIR/out.jsonl")" -eq "$n" ] || e2e_fail "not $n cards done"
-grep -q "^summary: $n card(s) on $n reader(s): $n done, 0 resumed, 0 unknown-keys, 0 failed" \
+grep -q "^summary: $n card(s) on $n reader(s): $n done, 0 resumed, 0 unknown-keys, 0 refused, 0 failed" \
 	"$E2E_DIR/personalize.log" || e2e_fail "summary: $(grep summary "$E2E_DIR/personalize.log")"
 [ "$(sed -n 's/.*"batch_line":\([0-9]*\).*/\1/p' "$E2E_DIR/out.jsonl" | sort -u | wc -l)" -eq "$n" ] ||
 	e2e_fail "two cards got the same batch row"

@@ -1,10 +1,13 @@
 /* libFuzzer harness: arbitrary bytes as a profile. A profile that loads is
  * then resolved without a batch row and every key's diversification input
- * is built, so the validated tree is exercised, not only the parser. */
+ * is built, so the validated tree is exercised, not only the parser. The
+ * same bytes are also read as a trusted originality keys file (another
+ * operator-written file the profile names; corpus: the .keys seeds). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "dfissue/originality.h"
 #include "dfissue/profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -14,6 +17,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	dfi_profile *p = NULL;
 	struct dfi_diag d;
+	dfi_orig_keys *trust = NULL;
+	if (dfi_orig_keys_new(&trust, 0) == DFI_OK) {
+		dfi_err e = dfi_orig_keys_load_buffer(trust, "fuzz.keys", (const char *)data, size, &d);
+		if (e == DFI_E_PARSE && memchr(d.message, '\0', sizeof(d.message)) == NULL)
+			__builtin_trap();
+		if (e == DFI_OK && dfi_orig_keys_count(trust) == 0)
+			__builtin_trap(); /* a file that loads holds a key */
+		dfi_orig_keys_free(trust);
+	}
 	if (dfi_profile_load_buffer(&p, "fuzz.json", (const char *)data, size, &d) != DFI_OK) {
 		/* every failure must leave a terminated one-line message */
 		if (memchr(d.message, '\0', sizeof(d.message)) == NULL)

@@ -52,13 +52,43 @@ stored_equals(void *arg, const uint8_t *key, size_t keylen)
 	return DFI_OK;
 }
 
-int
-dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k,
+/* Base keys found once per check: a search in a file-backed token (SoftHSM2)
+ * costs more than the comparison itself. */
+struct base_cache {
+	const char *uri[16];
+	dfi_hsm_key *key[16];
+	size_t n;
+};
+
+static dfi_hsm_key *
+cached_base(struct base_cache *c, dfi_hsm *hsm, const char *uri)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->uri[i], uri) == 0)
+			return c->key[i];
+	if (c->n == sizeof(c->key) / sizeof(c->key[0]))
+		return NULL;
+	if (dfi_hsm_key_find(hsm, uri, &c->key[c->n]) != DFI_OK)
+		return NULL;
+	c->uri[c->n] = uri;
+	return c->key[c->n++];
+}
+
+static void
+cache_free(struct base_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		dfi_hsm_key_free(c->key[i]);
+	c->n = 0;
+}
+
+static int
+key_is(dfi_sim *sim, dfi_hsm *hsm, struct base_cache *cache, const struct dfi_profile_key *k,
     uint32_t aid, uint8_t keyno, const dfi_batch_row *row)
 {
 	uint8_t uid[DFI_SIM_UID_LEN], a[3], m[DFI_PROFILE_MAX_DIV_INPUT];
 	size_t mlen;
-	dfi_hsm_key *base = NULL;
+	dfi_hsm_key *base;
 	dfi_cardkey *ck = NULL;
 	struct dfi_sim_key_info ki;
 	int rc = -1;
@@ -69,7 +99,7 @@ dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k
 	a[2] = (uint8_t)(aid >> 16);
 	if (dfi_profile_div_input(k, uid, a, row, m, sizeof(m), &mlen, NULL) != DFI_OK)
 		return -1;
-	if (dfi_hsm_key_find(hsm, k->base_key, &base) != DFI_OK)
+	if ((base = cached_base(cache, hsm, k->base_key)) == NULL)
 		return -1;
 	if (dfi_hsm_cardkey_diversified(hsm, base, k->type, m, mlen, k->version, &ck) != DFI_OK)
 		goto out;
@@ -82,7 +112,16 @@ dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k
 	dfi_wipe(&ki, sizeof(ki));
 out:
 	dfi_cardkey_free(ck);
-	dfi_hsm_key_free(base);
+	return rc;
+}
+
+int
+dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k,
+    uint32_t aid, uint8_t keyno, const dfi_batch_row *row)
+{
+	struct base_cache c = { .n = 0 };
+	int rc = key_is(sim, hsm, &c, k, aid, keyno, row);
+	cache_free(&c);
 	return rc;
 }
 
@@ -161,6 +200,7 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 	uint8_t fids[DFI_SIM_MAX_FILES];
 	size_t n;
 	int rc;
+	struct base_cache cache = { .n = 0 };
 
 	if (why != NULL && cap > 0)
 		why[0] = '\0';
@@ -177,16 +217,22 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 		if (pi.config != want)
 			return differ(why, cap, "PICC configuration %02X, want %02X", pi.config, want);
 	}
-	rc = dfi_test_card_key_is(sim, hsm, &s->picc.key, 0, 0, row);
+	rc = key_is(sim, hsm, &cache, &s->picc.key, 0, 0, row);
 	if (rc != 1) {
 		differ(why, cap, rc < 0 ? "PICC key check failed" : "PICC master key differs");
+		cache_free(&cache);
 		return rc < 0 ? -1 : 0;
 	}
-	if (dfi_sim_list_apps(sim, aids, DFI_SIM_MAX_APPS, &n) != DFI_OK)
+	if (dfi_sim_list_apps(sim, aids, DFI_SIM_MAX_APPS, &n) != DFI_OK) {
+		cache_free(&cache);
 		return differ(why, cap, "application list unreadable");
-	if (n != s->napps)
+	}
+	if (n != s->napps) {
+		cache_free(&cache);
 		return differ(why, cap, "%zu applications, want %zu", n, s->napps);
+	}
 	if (dfi_profile_card_data(p, row, &cd, NULL) != DFI_OK) {
+		cache_free(&cache);
 		differ(why, cap, "profile data for this row failed");
 		return -1;
 	}
@@ -208,8 +254,7 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 			break;
 		}
 		for (size_t k = 0; k < a->nkeys && rc == 1; k++) {
-			int kr = dfi_test_card_key_is(sim, hsm, &a->keys[k], aid, a->keys[k].number,
-			    row);
+			int kr = key_is(sim, hsm, &cache, &a->keys[k], aid, a->keys[k].number, row);
 			if (kr != 1) {
 				differ(why, cap, kr < 0 ? "app %06X key %u: check failed" :
 				    "app %06X key %u differs", aid, a->keys[k].number);
@@ -227,5 +272,54 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 			rc = check_file(sim, aid, &cd->apps[i].files[f], why, cap);
 	}
 	dfi_card_data_free(cd);
+	cache_free(&cache);
 	return rc;
+}
+
+struct provision_arg {
+	dfi_sim *sim;
+	dfi_keytype type;
+	uint8_t version;
+	dfi_err e;
+};
+
+static dfi_err
+provision(void *arg, const uint8_t *key, size_t keylen)
+{
+	struct provision_arg *a = arg;
+	a->e = dfi_sim_set_picc_key(a->sim, a->type, key, keylen, a->version);
+	return DFI_OK;
+}
+
+int
+dfi_test_card_arrives_with_transport(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
+    const dfi_batch_row *row, char *why, size_t cap)
+{
+	const struct dfi_profile_transport *t = &dfi_profile_spec(p)->picc.transport;
+	uint8_t uid[DFI_SIM_UID_LEN], a[3] = { 0, 0, 0 }, m[DFI_PROFILE_MAX_DIV_INPUT];
+	size_t mlen;
+	dfi_hsm_key *base = NULL;
+	dfi_cardkey *ck = NULL;
+	dfi_err e;
+
+	if (t->kind == DFI_TRANSPORT_FACTORY)
+		return 0;
+	if (t->kind != DFI_TRANSPORT_DIVERSIFIED)
+		return differ(why, cap, "only a diversified transport key can be made here"), -1;
+	dfi_sim_uid(sim, uid);
+	e = dfi_profile_div_input(&t->key, uid, a, row, m, sizeof(m), &mlen, NULL);
+	if (e == DFI_OK)
+		e = dfi_hsm_key_find(hsm, t->key.base_key, &base);
+	if (e == DFI_OK)
+		e = dfi_hsm_cardkey_diversified(hsm, base, t->key.type, m, mlen, t->key.version, &ck);
+	struct provision_arg pa = { sim, t->key.type, t->key.version, DFI_E_INTERNAL };
+	if (e == DFI_OK)
+		e = dfi_cardkey_with_bytes(ck, provision, &pa);
+	if (e == DFI_OK)
+		e = pa.e;
+	dfi_cardkey_free(ck);
+	dfi_hsm_key_free(base);
+	if (e != DFI_OK)
+		return differ(why, cap, "transport key for the card: %s", dfi_strerror(e)), -1;
+	return 0;
 }

@@ -28,4 +28,11 @@ int dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile 
 int dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k,
     uint32_t aid, uint8_t keyno, const dfi_batch_row *row);
 
+/* Makes a factory card arrive with the profile's transport key, as its
+ * supplier would: a diversified one is derived in the HSM for this card's
+ * UID and written into the card's committed state (dfi_sim_set_picc_key).
+ * 0 (also for a factory profile), -1 with why. */
+int dfi_test_card_arrives_with_transport(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
+    const dfi_batch_row *row, char *why, size_t cap);
+
 #endif

@@ -187,14 +187,14 @@ static const struct bad bad_profiles[] = {
 	    "t.json:1: schema: must be \"dfissue-profile/1\" (got \"dfissue-profile/2\")", 0 },
 	{ HEAD PICC "\"aplications\": []}",
 	    "t.json:3: aplications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications)", 0 },
+	    "description, picc, applications, originality)", 0 },
 	/* a member name written with an escape is found on its line too */
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061ppl\\tications\": []}",
 	    "t.json:4: appl?ications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications)", 0 },
+	    "description, picc, applications, originality)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061pplication\": []}",
 	    "t.json:4: application: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications)", 0 },
+	    "description, picc, applications, originality)", 0 },
 	{ "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n" PICC "\"description\": \"d\"}",
 	    "t.json:1: applications: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key_settings\": 11},\n\"applications\": []}",
@@ -223,6 +223,26 @@ static const struct bad bad_profiles[] = {
 	    "t.json:3: picc.key_settings.config_changeable: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n\"configuration\": {\"random_uid\": 1}},\n\"applications\": []}",
 	    "t.json:3: picc.configuration.random_uid: must be true or false (got an integer)", 0 },
+	/* transport keys and originality */
+#define PICC_T(t) "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n\"transport_key\": " t "},\n\"applications\": []}"
+	{ HEAD PICC_T("\"zero\""),
+	    "t.json:3: picc.transport_key: must be \"factory\" or a key object (got \"zero\")", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"version\": 0}"),
+	    "t.json:3: picc.transport_key: needs exactly one of \"key\" (one static HSM key for every card) and \"base_key\" with \"diversification\" (a key per card)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"key\": \"pkcs11:object=t\", \"base_key\": \"pkcs11:object=t\", \"version\": 0}"),
+	    "t.json:3: picc.transport_key: needs exactly one of \"key\" (one static HSM key for every card) and \"base_key\" with \"diversification\" (a key per card)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"key\": \"pkcs11:object=t\", \"version\": 0, \"diversification\": [\"uid\"]}"),
+	    "t.json:3: picc.transport_key.diversification: unknown member in a static transport key (allowed: type, key, version)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"key\": \"nope\", \"version\": 0}"),
+	    "t.json:3: picc.transport_key.key: must be a PKCS#11 URI starting with \"pkcs11:\" (RFC 7512)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"base_key\": \"pkcs11:object=t\", \"version\": 0, \"diversification\": [\"aid\"]}"),
+	    "t.json:3: picc.transport_key.diversification: must contain \"uid\": every card needs its own keys", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"originality\": \"maybe\"}",
+	    "t.json:4: originality: must be \"require\", \"warn\" or \"off\" (got \"maybe\")", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"strict\"}}",
+	    "t.json:4: originality.policy: must be \"require\", \"warn\" or \"off\" (got \"strict\")", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"require\", \"keys\": \"k\"}}",
+	    "t.json:4: originality.keys: unknown member in originality (allowed: policy, trusted_keys)", 0 },
 	/* applications */
 	{ HEAD PICC "\"applications\": [{\"aid\": \"000000\", \"key_type\": \"aes\"}]}",
 	    "t.json:3: applications[0].aid: 000000 is the PICC itself, not an application", 0 },
@@ -307,6 +327,53 @@ START_TEST(broken_profile)
 END_TEST
 
 /* The same document without the fault loads: the table tests what it says. */
+START_TEST(transport_and_originality)
+{
+	static const char doc[] = HEAD
+	    "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n"
+	    "\"transport_key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=t\", \"version\": 0, \"generation\": 2, \"diversification\": [\"uid\", \"sysid:01\"]}},\n"
+	    "\"applications\": [], \"originality\": {\"policy\": \"require\", \"trusted_keys\": \"keys/trusted.keys\"}}";
+	dfi_profile *p;
+	struct dfi_diag d;
+	ck_assert_msg(dfi_profile_load_buffer(&p, "/etc/dfissue/t.json", doc, strlen(doc), &d) == DFI_OK,
+	    "%s", d.message);
+	const struct dfi_profile_spec *s = dfi_profile_spec(p);
+	ck_assert_int_eq(s->picc.transport.kind, DFI_TRANSPORT_DIVERSIFIED);
+	ck_assert_int_eq(s->picc.transport.key.type, DFI_KT_AES128);
+	ck_assert_str_eq(s->picc.transport.key.base_key, "pkcs11:object=t");
+	ck_assert_uint_eq(s->picc.transport.key.version, 0);
+	ck_assert_uint_eq(s->picc.transport.key.generation, 2);
+	ck_assert_uint_eq(s->picc.transport.key.ndiv, 2);
+	ck_assert_int_eq(s->originality.policy, DFI_ORIGINALITY_REQUIRE);
+	/* relative to the profile's directory */
+	ck_assert_str_eq(s->originality.trusted_keys, "/etc/dfissue/keys/trusted.keys");
+	dfi_profile_free(p);
+
+	static const char doc2[] = HEAD
+	    "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n"
+	    "\"transport_key\": {\"type\": \"2k3des\", \"key\": \"pkcs11:object=t\", \"version\": 7}},\n"
+	    "\"applications\": [], \"originality\": \"off\"}";
+	ck_assert_msg(dfi_profile_load_buffer(&p, "t.json", doc2, strlen(doc2), &d) == DFI_OK, "%s", d.message);
+	s = dfi_profile_spec(p);
+	ck_assert_int_eq(s->picc.transport.kind, DFI_TRANSPORT_STATIC);
+	ck_assert_int_eq(s->picc.transport.key.type, DFI_KT_2K3DES);
+	ck_assert_uint_eq(s->picc.transport.key.version, 7);
+	ck_assert_ptr_null(s->picc.transport.key.div);
+	ck_assert_int_eq(s->originality.policy, DFI_ORIGINALITY_OFF);
+	ck_assert_ptr_null(s->originality.trusted_keys);
+	dfi_profile_free(p);
+
+	/* absent: factory cards, originality warn with the built-in keys */
+	static const char doc3[] = HEAD PICC "\"applications\": []}";
+	ck_assert_msg(dfi_profile_load_buffer(&p, "t.json", doc3, strlen(doc3), &d) == DFI_OK, "%s", d.message);
+	s = dfi_profile_spec(p);
+	ck_assert_int_eq(s->picc.transport.kind, DFI_TRANSPORT_FACTORY);
+	ck_assert_int_eq(s->originality.policy, DFI_ORIGINALITY_WARN);
+	ck_assert_ptr_null(s->originality.trusted_keys);
+	dfi_profile_free(p);
+}
+END_TEST
+
 START_TEST(table_base_is_valid)
 {
 	static const char ok[] = DOC(STD(1, 16) ",\n" STD(2, 32));
@@ -397,6 +464,7 @@ suite(void)
 	tcase_add_test(tc, missing_file_is_io_error);
 	tcase_add_loop_test(tc, broken_profile, 0, (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
 	tcase_add_test(tc, table_base_is_valid);
+	tcase_add_test(tc, transport_and_originality);
 	tcase_add_test(tc, too_many_applications);
 	tcase_add_test(tc, line_of_deep_field);
 	tcase_add_test(tc, no_diag_and_empty_input);

@@ -54,13 +54,33 @@ load_profile(struct tear_env *e, char *why, size_t cap)
 	struct dfi_diag diag;
 	if (src == NULL)
 		return tear_fail(why, cap, "DFI_SOURCE_DIR not set");
-	snprintf(path, sizeof(path), "%s/profiles/reference.json", src);
+	snprintf(path, sizeof(path), "%s/profiles/%s", src, e->sc->profile);
 	if (dfi_profile_load(&e->profile, path, &diag) != DFI_OK)
 		return tear_fail(why, cap, "profile: %s", diag.message);
-	snprintf(path, sizeof(path), "%s/profiles/reference-batch.csv", src);
+	if (e->sc->batch == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/profiles/%s", src, e->sc->batch);
 	if (dfi_batch_open(&e->batch, path, &diag) != DFI_OK ||
 	    dfi_batch_next(e->batch, &e->row, &diag) != DFI_OK || e->row == NULL)
 		return tear_fail(why, cap, "batch: %s", diag.message);
+	return 0;
+}
+
+/* The base keys once (a token search each), for every station of the env. */
+static int
+env_keys(struct tear_env *e, char *why, size_t cap)
+{
+	char detail[256] = "";
+	struct dfi_perso_config pc;
+	memset(&pc, 0, sizeof(pc));
+	pc.hsm = e->hsm;
+	pc.profile = e->profile;
+	pc.station = "keys";
+	pc.detail = detail;
+	pc.detail_cap = sizeof(detail);
+	dfi_err r = dfi_perso_new(&e->keys, &pc);
+	if (r != DFI_OK)
+		return tear_fail(why, cap, "dfi_perso_new (keys): %s (%s)", dfi_strerror(r), detail);
 	return 0;
 }
 
@@ -86,12 +106,14 @@ tear_env_open_hsm(struct tear_env *e, char *why, size_t cap)
 		r = dfi_jpubkey_from_signer(e->signer, &e->pub);
 	if (r != DFI_OK)
 		return tear_fail(why, cap, "journal key: %s", dfi_strerror(r));
-	return 0;
+	return e->profile != NULL ? env_keys(e, why, cap) : 0;
 }
 
 void
 tear_env_close_hsm(struct tear_env *e)
 {
+	dfi_perso_free(e->keys);
+	e->keys = NULL;
 	dfi_jpubkey_free(e->pub);
 	dfi_signer_free(e->signer);
 	dfi_hsm_free(e->hsm);
@@ -109,6 +131,10 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 	memset(e, 0, sizeof(*e));
 	if (src == NULL || bld == NULL)
 		return tear_fail(why, cap, "DFI_SOURCE_DIR / DFI_BUILD_DIR not set");
+	e->sc = tear_scenario_find(NULL);
+	if (e->sc == NULL)
+		return tear_fail(why, cap, "no tear scenario '%s' (see tests/tear/tear_scenario.c)",
+		    getenv("TEAR_SCENARIO"));
 	if (existing_root != NULL) {
 		snprintf(e->root, sizeof(e->root), "%s", existing_root);
 	} else {
@@ -140,16 +166,22 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 	snprintf(e->module, sizeof(e->module), "%s", module);
 	if (tear_env_open_hsm(e, why, cap) != 0)
 		return -1;
-	return load_profile(e, why, cap);
+	if (existing_root == NULL) {
+		printf("tear scenario %s: %s\n", e->sc->name, e->sc->about);
+		fflush(stdout);
+	}
+	if (load_profile(e, why, cap) != 0)
+		return -1;
+	return env_keys(e, why, cap);
 }
 
 void
 tear_env_close(struct tear_env *e)
 {
+	tear_env_close_hsm(e); /* first: the shared keys refer to the profile */
 	dfi_batch_row_free(e->row);
 	dfi_batch_free(e->batch);
 	dfi_profile_free(e->profile);
-	tear_env_close_hsm(e);
 	if (e->own_root)
 		tear_rmtree(e->root);
 	memset(e, 0, sizeof(*e));

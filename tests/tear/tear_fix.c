@@ -517,6 +517,7 @@ station_handles(struct tear_station *s, int create, char *why, size_t cap)
 	pc.journal = s->j;
 	pc.profile = s->env->profile;
 	pc.station = s->name;
+	pc.keys_from = s->env->keys;
 	if (getenv("TEAR_VERBOSE") != NULL) {
 		pc.progress = progress;
 		pc.progress_ctx = s->name;
@@ -575,6 +576,8 @@ tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap)
 	snprintf(k->image, sizeof(k->image), "%s/card.img", k->dir);
 	snprintf(k->jdir, sizeof(k->jdir), "%s/j", k->dir);
 	if (tear_card_open(&k->c, e->file_cards ? k->image : NULL, why, cap) != 0)
+		return -1;
+	if (e->sc->prepare != NULL && e->sc->prepare(e, &k->c, why, cap) != 0)
 		return -1;
 	return tear_station_open(&k->s, e, k->jdir, "station-a", 1, why, cap);
 }
@@ -738,10 +741,10 @@ tear_tally_add(struct tear_tally *t, int recovered, int unknown, const char *lab
 }
 
 void
-tear_tally_print(const struct tear_tally *t, const char *what)
+tear_tally_print(const struct tear_env *e, const struct tear_tally *t, const char *what)
 {
-	printf("%s: tear cases: %u, recovered: %u, unknown-keys: %u, failures: %u\n", what,
-	    t->cases, t->recovered, t->unknown, t->failures);
+	printf("%s %s: tear cases: %u, recovered: %u, unknown-keys: %u, failures: %u\n",
+	    e->sc->name, what, t->cases, t->recovered, t->unknown, t->failures);
 	fflush(stdout);
 }
 

@@ -1,9 +1,14 @@
 /*
  * The tear tests' fixture: one SoftHSM2 dev token and one logged-in HSM
- * handle per process, the reference profile and its first batch row, and
- * per case a simulated card (image file on tmpfs), a station (journal
- * directory, journal writer, personalization handle) and the checks every
- * case ends with.
+ * handle per process, the scenario's profile and its first batch row, and
+ * per case a simulated card (image file on tmpfs, prepared as the
+ * scenario's cards arrive), a station (journal directory, journal writer,
+ * personalization handle) and the checks every case ends with.
+ *
+ * A scenario (tear_scenario.c) is a profile plus how a fresh card is made:
+ * "reference" (profiles/reference.json on factory cards) and the others in
+ * that file. The environment variable TEAR_SCENARIO picks one (default
+ * reference); CMake runs every tear test once per scenario.
  *
  * Every card is reached through a guard transport that enforces the
  * two-phase rule while the engine runs: when a ChangeKey (INS C4/C6) is
@@ -30,6 +35,26 @@
 
 #define TEAR_SEED 0x7EA5EEDull /* card randomness and UID */
 
+struct tear_env;
+struct tear_card;
+
+/* What the tear tests run over. Adding one: an entry in tear_scenario.c
+ * and a tear_scenario() line in CMakeLists.txt. */
+struct tear_scenario {
+	const char *name;      /* TEAR_SCENARIO value, in every summary line */
+	const char *profile;   /* under profiles/ */
+	const char *batch;     /* under profiles/ (its first row), or NULL */
+	/* Makes a fresh (factory) card what this scenario's cards are when
+	 * they arrive, e.g. with a transport key; NULL: factory cards. The
+	 * card's committed state is changed directly, as its supplier would. */
+	int (*prepare)(struct tear_env *e, struct tear_card *c, char *why, size_t cap);
+	const char *about;     /* one line printed by the tests */
+};
+
+/* The scenario named (NULL: $TEAR_SCENARIO, else "reference"); NULL when
+ * there is no such scenario. */
+const struct tear_scenario *tear_scenario_find(const char *name);
+
 struct tear_env {
 	char root[256];      /* private temp dir (token and cases) */
 	char token[320];     /* make-dev-token.sh output dir */
@@ -44,12 +69,16 @@ struct tear_env {
 	dfi_batch_row *row;
 	unsigned seq;        /* unique case numbers */
 	int file_cards;      /* cases keep the card in an image file (else memory) */
+	const struct tear_scenario *sc;
+	/* The profile's base keys, looked up once per HSM handle and shared by
+	 * every case's station (dfi_perso_config.keys_from). */
+	dfi_perso *keys;
 };
 
-/* Makes the token (make-dev-token.sh, once) and opens everything. module
- * NULL = SoftHSM2 ($SOFTHSM2_MODULE). With existing_root (exec'd children)
- * the token under that root is reused and nothing is created. 0 on success,
- * else why says what failed. */
+/* Makes the token (make-dev-token.sh, once) and opens everything for the
+ * scenario $TEAR_SCENARIO. module NULL = SoftHSM2 ($SOFTHSM2_MODULE). With
+ * existing_root (exec'd children) the token under that root is reused and
+ * nothing is created. 0 on success, else why says what failed. */
 int tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
     char *why, size_t cap);
 void tear_env_close(struct tear_env *e);
@@ -148,8 +177,8 @@ struct tear_case {
 	struct tear_station s;
 };
 
-/* dir/card.img (factory card; in memory unless e->file_cards), dir/j (new
- * journal, station "station-a"). */
+/* dir/card.img (a card as the scenario's cards arrive; in memory unless
+ * e->file_cards), dir/j (new journal, station "station-a"). */
 int tear_case_open(struct tear_env *e, struct tear_case *k, char *why, size_t cap);
 /* Closes both and removes the directory. */
 void tear_case_close(struct tear_case *k);
@@ -187,8 +216,8 @@ struct tear_tally {
 /* Records one case; failures are printed (the first 20) with label. */
 void tear_tally_add(struct tear_tally *t, int recovered, int unknown, const char *label,
     const char *why);
-/* "tear cases: T, recovered: R, unknown-keys: U, failures: F" (+ suffix). */
-void tear_tally_print(const struct tear_tally *t, const char *what);
+/* "SCENARIO WHAT: tear cases: T, recovered: R, unknown-keys: U, failures: F". */
+void tear_tally_print(const struct tear_env *e, const struct tear_tally *t, const char *what);
 
 const char *tear_mode_name(enum dfi_sim_tear_mode m);
 

@@ -90,7 +90,7 @@ START_TEST(cross_station)
 			}
 		}
 	}
-	tear_tally_print(&t, "cross-station");
+	tear_tally_print(&e, &t, "cross-station");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.cases, 4 * nck);
 	ck_assert_uint_eq(t.recovered, t.cases);

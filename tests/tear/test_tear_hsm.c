@@ -155,7 +155,7 @@ START_TEST(hsm_fault_every_call)
 	printf("hsm faults: %lu calls faulted: %u failed with a clear error, %u absorbed "
 	       "(tap finished: %s), %u unclear, %u past the end of a run with merged journal batches\n",
 	    n, failed_clearly, absorbed, absorbed ? absorbed_names : "-", unclear, not_fired);
-	tear_tally_print(&t, "hsm faults");
+	tear_tally_print(&e, &t, "hsm faults");
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.cases, n);
 	ck_assert_uint_eq(t.recovered, t.cases);

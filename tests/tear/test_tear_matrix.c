@@ -216,7 +216,7 @@ START_TEST(tear_matrix)
 	double dt = now_s() - t0;
 	printf("%s: %u cases in %.1f s (%.1f ms per case)\n", part, t.cases, dt,
 	    t.cases ? dt * 1e3 / t.cases : 0.0);
-	tear_tally_print(&t, part);
+	tear_tally_print(&e, &t, part);
 	tear_env_close(&e);
 	ck_assert_uint_eq(t.unknown, 0);
 	ck_assert_uint_eq(t.failures, 0);

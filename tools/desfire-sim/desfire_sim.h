@@ -55,6 +55,17 @@ enum dfi_sim_model {
 	DFI_SIM_MODEL_EV1 = 1, /* EV1 version info; EV2 commands are illegal (0x1C) */
 };
 
+/* What an EV2 card answers to Read_Sig (0x3C; EV1 cards do not have it).
+ * The simulator signs with its own published TEST key pair, never an NXP
+ * key (tools/desfire-sim/sim_cmd_sig.c; the public key is in
+ * tests/data/sim-originality.keys). */
+enum dfi_sim_originality {
+	DFI_SIM_ORIG_TEST = 0,  /* a valid signature by the simulator's test key */
+	DFI_SIM_ORIG_NONE,      /* Read_Sig refused (ILLEGAL_COMMAND): a clone without one */
+	DFI_SIM_ORIG_FOREIGN,   /* signed with a second test key nobody trusts: a clone's own */
+	DFI_SIM_ORIG_CORRUPT,   /* the test key's signature of another UID: a copied one */
+};
+
 /* Longest native frame (command byte + data) the card accepts in one APDU,
  * and longest data it returns per frame before asking for 0xAF. */
 #define DFI_SIM_MAX_FRAME 60
@@ -69,6 +80,7 @@ struct dfi_sim_config {
 	enum dfi_sim_timing timing;
 	enum dfi_sim_model model;
 	bool no_fsync;          /* skip fsync on image writes (tests on tmpfs) */
+	enum dfi_sim_originality originality; /* Read_Sig (EV2 model) */
 };
 
 /* Loads the image (creating it in factory state if absent) and inserts the
@@ -91,6 +103,14 @@ dfi_err dfi_sim_insert(dfi_sim *sim);
 bool dfi_sim_present(const dfi_sim *sim);
 /* Power off/on (or reset) in the field: same as remove + insert. */
 dfi_err dfi_sim_power_cycle(dfi_sim *sim);
+
+/* The card arrives with this PICC master key instead of the factory DES
+ * zero key: what a card supplier does with a transport key agreed with the
+ * issuer (AES-128, 2K3DES or 3K3DES; version as GetKeyVersion reports it).
+ * Changes the committed state (and the image) of a card whose PICC key is
+ * still the factory one; DFI_E_INVALID_ARG otherwise. */
+dfi_err dfi_sim_set_picc_key(dfi_sim *sim, dfi_keytype type, const uint8_t *key, size_t keylen,
+    uint8_t version);
 
 /* n = 0 disarms. See the tear rule at the top of this file. */
 dfi_err dfi_sim_set_tear(dfi_sim *sim, unsigned n, enum dfi_sim_tear_mode mode);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "desfire_sim.h"
 #include "dfissue/util.h"
@@ -38,6 +39,11 @@ usage(FILE *f)
 	    "  --uid HEX             7-byte UID for a new image (14 hex digits)\n"
 	    "  --seed N              deterministic randomness (RndB, TI, UID)\n"
 	    "  --model ev1|ev2       version info and EV2 authentication (default ev2)\n"
+	    "  --picc-key TYPE:HEX[:VERSION]  a NEW image arrives with this PICC master key (a\n"
+	    "                        transport key: aes, 2k3des or 3k3des) instead of DES zero\n"
+	    "  --originality test|none|foreign|corrupt  Read_Sig (EV2): signed by the simulator's\n"
+	    "                        test key (default), refused, by an untrusted key, or\n"
+	    "                        another UID's signature\n"
 	    "  --tear-at N           tear at the N-th APDU (1 = the first)\n"
 	    "  --tear-mode MODE      before: command lost; after: executed, response lost\n"
 	    "                        (default after)\n"
@@ -76,6 +82,37 @@ parse_u64(const char *s, uint64_t max, uint64_t *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+/* TYPE:HEX[:VERSION] for a card that arrives with a transport key. */
+static dfi_err
+set_picc_key(dfi_sim *sim, const char *spec)
+{
+	char buf[128];
+	uint8_t key[DFI_MAX_KEY_LEN];
+	size_t n = 0;
+	uint64_t ver = 0;
+	dfi_keytype t;
+	if (strlen(spec) >= sizeof(buf))
+		return DFI_E_INVALID_ARG;
+	strcpy(buf, spec);
+	char *hex = strchr(buf, ':');
+	if (hex == NULL)
+		return DFI_E_INVALID_ARG;
+	*hex++ = '\0';
+	char *v = strchr(hex, ':');
+	if (v != NULL) {
+		*v++ = '\0';
+		if (!parse_u64(v, 255, &ver))
+			return DFI_E_INVALID_ARG;
+	}
+	dfi_err e = dfi_keytype_parse(buf, &t);
+	if (e == DFI_OK)
+		e = dfi_hex_decode(hex, key, sizeof(key), &n);
+	if (e == DFI_OK)
+		e = dfi_sim_set_picc_key(sim, t, key, n, (uint8_t)ver);
+	dfi_wipe(key, sizeof(key));
+	return e;
 }
 
 static int
@@ -122,7 +159,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_IMAGE = 256, O_UID, O_SEED, O_MODEL, O_TEAR_AT, O_TEAR_MODE, O_TIMING,
-		O_VPCD, O_REINSERT, O_STDIO, O_NOFSYNC, O_VERSION };
+		O_VPCD, O_REINSERT, O_STDIO, O_NOFSYNC, O_VERSION, O_PICC_KEY, O_ORIGINALITY };
 	static const struct option opts[] = {
 		{ "image", required_argument, NULL, O_IMAGE },
 		{ "uid", required_argument, NULL, O_UID },
@@ -135,6 +172,8 @@ main(int argc, char **argv)
 		{ "reinsert-ms", required_argument, NULL, O_REINSERT },
 		{ "stdio", no_argument, NULL, O_STDIO },
 		{ "no-fsync", no_argument, NULL, O_NOFSYNC },
+		{ "picc-key", required_argument, NULL, O_PICC_KEY },
+		{ "originality", required_argument, NULL, O_ORIGINALITY },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -145,6 +184,7 @@ main(int argc, char **argv)
 	enum dfi_sim_tear_mode tear_mode = DFI_SIM_TEAR_AFTER;
 	const char *vpcd = NULL;
 	bool use_stdio = false, quiet = false;
+	const char *picc_key = NULL;
 	int o;
 
 	opterr = 0;
@@ -198,6 +238,19 @@ main(int argc, char **argv)
 			break;
 		case O_STDIO: use_stdio = true; break;
 		case O_NOFSYNC: cfg.no_fsync = true; break;
+		case O_PICC_KEY: picc_key = optarg; break;
+		case O_ORIGINALITY:
+			if (strcmp(optarg, "test") == 0)
+				cfg.originality = DFI_SIM_ORIG_TEST;
+			else if (strcmp(optarg, "none") == 0)
+				cfg.originality = DFI_SIM_ORIG_NONE;
+			else if (strcmp(optarg, "foreign") == 0)
+				cfg.originality = DFI_SIM_ORIG_FOREIGN;
+			else if (strcmp(optarg, "corrupt") == 0)
+				cfg.originality = DFI_SIM_ORIG_CORRUPT;
+			else
+				return fail("--originality must be test, none, foreign or corrupt, got '%s'", optarg);
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		case O_VERSION: printf("desfire-sim %s\n", DFISSUE_VERSION); return 0;
@@ -231,11 +284,17 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	dfi_sim *sim;
+	bool fresh = cfg.image == NULL || access(cfg.image, F_OK) != 0;
 	dfi_err e = dfi_sim_new(&sim, &cfg);
 	if (e != DFI_OK) {
 		fprintf(stderr, "desfire-sim: cannot open card image %s: %s\n",
 		    cfg.image ? cfg.image : "(memory)", dfi_strerror(e));
 		return 1;
+	}
+	if (picc_key != NULL && fresh && (e = set_picc_key(sim, picc_key)) != DFI_OK) {
+		dfi_sim_free(sim);
+		return fail("--picc-key wants TYPE:HEX[:VERSION] (aes, 2k3des or 3k3des, the key's "
+			    "length in hex, version 0..255), got '%s': %s", picc_key, dfi_strerror(e));
 	}
 	if (tear_at > 0)
 		dfi_sim_set_tear(sim, (unsigned)tear_at, tear_mode);

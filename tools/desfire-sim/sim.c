@@ -21,6 +21,7 @@ enum { T_READ = 0, T_WRITE, T_AUTH, T_CREATE, T_FORMAT };
 static const struct cmd_desc cmds[] = {
 	{ 0x60, cmd_get_version, AUTO_MAC, T_READ },
 	{ 0x51, cmd_get_card_uid, AUTO_MAC, T_READ },
+	{ 0x3C, cmd_read_sig, AUTO_MAC, T_READ },
 	{ 0x5A, cmd_select_app, SELF, T_READ },
 	{ 0x6A, cmd_get_app_ids, AUTO_MAC, T_READ },
 	{ 0x6D, cmd_get_df_names, AUTO_MAC, T_READ },
@@ -95,6 +96,7 @@ reset_volatile(dfi_sim *s)
 				sim_file_drop_pending(s->card->apps[i]->files[f]);
 	s->sel = NULL;
 	s->sel_aid = 0;
+	s->iso_ef = -1;
 }
 
 /* The committed state is kept encoded (the image bytes): re-inserting the
@@ -152,6 +154,7 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 		return DFI_E_NOMEM;
 	s->cfg = *cfg;
 	s->cfg.image = NULL;
+	s->iso_ef = -1;
 	dfi_err e = DFI_OK;
 	if (cfg->image != NULL && (s->image = strdup(cfg->image)) == NULL) {
 		e = DFI_E_NOMEM;
@@ -274,16 +277,30 @@ dfi_sim_stats(const dfi_sim *s, struct dfi_sim_stats *out)
 		*out = s->stats;
 }
 
+/* PC/SC part 3 (3.1.3.2.3.1) ATR of an ISO 14443-4 type A card: 3B 8n 80 01,
+ * the n historical bytes of the ATS, and TCK (XOR of T0 .. the last
+ * historical byte). With the factory ATS: 3B 81 80 01 80 80. */
 size_t
 dfi_sim_atr(const dfi_sim *s, uint8_t *atr, size_t cap)
 {
-	/* PC/SC part 3 ATR for an ISO 14443-4 card without historical bytes. */
-	static const uint8_t a[] = { 0x3B, 0x81, 0x80, 0x01, 0x80, 0x80 };
-	(void)s;
-	if (atr == NULL || cap < sizeof(a))
+	uint8_t ats[32];
+	size_t an = sim_card_ats(s->card, ats, sizeof(ats));
+	size_t h = 2 + !!(ats[1] & 0x10) + !!(ats[1] & 0x20) + !!(ats[1] & 0x40);
+	size_t nh = an > h ? an - h : 0;
+	if (nh > 15)
+		nh = 15;
+	if (atr == NULL || cap < 5 + nh || an < 2)
 		return 0;
-	memcpy(atr, a, sizeof(a));
-	return sizeof(a);
+	atr[0] = 0x3B;
+	atr[1] = (uint8_t)(0x80 | nh);
+	atr[2] = 0x80;
+	atr[3] = 0x01;
+	memcpy(atr + 4, ats + h, nh);
+	uint8_t tck = 0;
+	for (size_t i = 1; i < 4 + nh; i++)
+		tck ^= atr[i];
+	atr[4 + nh] = tck;
+	return 5 + nh;
 }
 
 void
@@ -474,13 +491,21 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		return;
 	}
 	if (st != ST_OK) {
-		/* Any error ends the session and aborts the open transaction; the
-		 * card keeps its committed state. */
+		/* An error aborts the open transaction; the card keeps its
+		 * committed state. It ends an EV1 or EV2 session (the MAC chain
+		 * or command counter cannot go on), but not a legacy (0x0A)
+		 * one: libfreefare's DES test continues in the same session
+		 * after a 91 9D and only clears the aborted transaction again,
+		 * while its EV1 AES test of the same scenario authenticates
+		 * again (test/test_mifare_desfire.c, test_mifare_desfire_ev1_aes.c;
+		 * docs/SIMULATOR.md). A failed authentication ends any session. */
+		bool keep = s->sess.kind == SESS_D40 && (cd == NULL || cd->fn != cmd_authenticate);
 		if (s->dirty) {
 			(void)reload_state(s);
 		} else {
 			sim_abort_transaction(s);
-			sm_clear(s);
+			if (!keep)
+				sm_clear(s);
 		}
 		drop_pending(s);
 		put_sw(out, olen, 0x91, st);
@@ -516,7 +541,7 @@ iso_sw(uint8_t *out, size_t *olen, uint8_t sw1, uint8_t sw2)
 	put_sw(out, olen, sw1, sw2);
 }
 
-/* Parses one C-APDU and produces the R-APDU into out (>= 64 bytes). */
+/* Parses one C-APDU and produces the R-APDU into out (DFI_APDU_MAX + 2 bytes). */
 static void
 process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *olen)
 {
@@ -548,8 +573,17 @@ process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *ol
 		goto done;
 	}
 	if (c[0] == 0x00) {
-		/* ISO 7816-4 file system commands are not simulated. */
-		iso_sw(out, olen, c[1] == 0xA4 ? 0x6A : 0x6D, c[1] == 0xA4 ? 0x82 : 0x00);
+		/* ISO 7816-4: a native chain in progress ends here. */
+		s->stats.commands++;
+		drop_pending(s);
+		s->dirty = false;
+		s->eeprom_bytes = 0;
+		sim_iso_apdu(s, c, clen, out, olen);
+		/* Only a successful UPDATE BINARY / APPEND RECORD sets dirty. */
+		if (s->dirty && commit_state(s) != DFI_OK) {
+			(void)reload_state(s);
+			iso_sw(out, olen, 0x65, 0x81); /* memory failure: nothing changed */
+		}
 		goto done;
 	}
 	if (c[0] != 0x90) {
@@ -574,7 +608,9 @@ process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *ol
 	if (1 + lc > DFI_SIM_MAX_FRAME) {
 		s->stats.commands++;
 		drop_pending(s);
-		sm_clear(s);
+		sim_abort_transaction(s);
+		if (s->sess.kind != SESS_D40) /* as any error: see native() */
+			sm_clear(s);
 		iso_sw(out, olen, 0x91, ST_LENGTH);
 		goto done;
 	}
@@ -611,7 +647,7 @@ dfi_sim_process(dfi_sim *s, const uint8_t *capdu, size_t clen, uint8_t *rapdu,
 			return DFI_E_CARD_TORN;
 		}
 	}
-	uint8_t out[DFI_SIM_MAX_FRAME + 16];
+	uint8_t out[DFI_APDU_MAX + 2];
 	size_t olen;
 	process_apdu(s, capdu, clen, out, &olen);
 	if (tear) {

@@ -37,7 +37,9 @@ cmd_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	case 0xC1: type = DFI_SIM_FILE_LINEAR_RECORD; base = 10; break;
 	default: type = DFI_SIM_FILE_CYCLIC_RECORD; base = 10; break;
 	}
-	if (s->sel->has_iso && type != DFI_SIM_FILE_VALUE)
+	/* An ISO FID may follow the file number when the application uses
+	 * ISO file IDs (KS2 bit 5 at its creation); value files have none. */
+	if (s->sel->iso_files && type != DFI_SIM_FILE_VALUE && n == base + 2)
 		iso = 2;
 	if (n != base + iso)
 		return ST_LENGTH;
@@ -82,6 +84,10 @@ cmd_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	}
 	if (s->sel->files[fid] != NULL)
 		return ST_DUPLICATE;
+	for (size_t i = 0; iso && i < DFI_SIM_MAX_FILES; i++)
+		if (s->sel->files[i] != NULL && s->sel->files[i]->has_iso &&
+		    s->sel->files[i]->iso_fid == f.iso_fid)
+			return ST_DUPLICATE;
 	if ((uint64_t)sim_file_bytes(&f) > SIM_EEPROM_BYTES)
 		return ST_OUT_OF_EEPROM;
 	struct sim_file *nf = malloc(sizeof(*nf));

@@ -62,6 +62,7 @@ cmd_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	uint32_t aid = le24(d);
 	s->sel = NULL;
 	s->sel_aid = 0;
+	s->iso_ef = -1;
 	if (aid != 0) {
 		struct sim_app *a = sim_find_app(s->card, aid);
 		if (a == NULL)
@@ -123,24 +124,47 @@ cmd_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 	return ST_OK;
 }
 
+/* Another application already using this ISO FID or DF name? */
+static bool
+iso_name_taken(const struct sim_card *c, uint16_t fid, const uint8_t *name, size_t nlen)
+{
+	for (size_t i = 0; i < c->napps; i++) {
+		const struct sim_app *a = c->apps[i];
+		if (!a->has_iso)
+			continue;
+		if (a->iso_fid == fid)
+			return true;
+		if (nlen > 0 && a->dfname_len == nlen && memcmp(a->dfname, name, nlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* AID(3) KS1 KS2 [ISO FID(2) [DF name(1..16)]]. Whether the application is
+ * an ISO DF is decided by the presence of the ISO FID, as on a real card;
+ * KS2 bit 5 says whether its files use ISO FIDs (libfreefare's
+ * test_mifare_desfire_ev1_iso.c: FID 111F with KS2 0x01 succeeds and is
+ * listed by GetDFNames; a second FID 111F or DF name "App2" is refused
+ * with DUPLICATE_ERROR). */
 uint8_t
 cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->sel != NULL)
 		return ST_PERMISSION;
-	if (n < 5)
-		return ST_LENGTH;
-	bool iso = d[4] & 0x20;
-	if (iso ? (n < 7 || n > 7 + 16) : n != 5)
+	if (n != 5 && (n < 7 || n > 7 + 16))
 		return ST_LENGTH;
 	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x04))
 		return ST_AUTH;
+	bool iso = n >= 7;
 	uint32_t aid = le24(d);
 	uint8_t ks = d[3], nkeys = d[4] & 0x0F, kfam = d[4] >> 6;
+	uint16_t fid = iso ? (uint16_t)(d[5] | d[6] << 8) : 0;
 	if (aid == 0 || nkeys > DFI_SIM_MAX_KEYS || kfam > KF_AES || (d[4] & 0x10))
 		return ST_PARAMETER;
 	if (sim_find_app(s->card, aid) != NULL)
+		return ST_DUPLICATE;
+	if (iso && iso_name_taken(s->card, fid, d + 7, n - 7))
 		return ST_DUPLICATE;
 	if (s->card->napps >= DFI_SIM_MAX_APPS)
 		return ST_COUNT;
@@ -151,9 +175,10 @@ cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	a->ks = ks;
 	a->nkeys = nkeys;
 	a->kfam = kfam;
+	a->iso_files = d[4] & 0x20;
 	if (iso) {
 		a->has_iso = true;
-		a->iso_fid = (uint16_t)(d[5] | d[6] << 8);
+		a->iso_fid = fid;
 		a->dfname_len = (uint8_t)(n - 7);
 		memcpy(a->dfname, d + 7, a->dfname_len);
 	}
@@ -244,9 +269,88 @@ cmd_free_mem(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_res
 	return ST_OK;
 }
 
+/* The ATS the card answers an activation with: the one set with
+ * SetConfiguration option 02, or a DESFire EV1's factory ATS (TL 06, T0
+ * 75: FSCI 5, TA TB TC present, TA 77, TB 81, TC 02, historical byte 80). */
+size_t
+sim_card_ats(const struct sim_card *c, uint8_t *ats, size_t cap)
+{
+	static const uint8_t factory[] = { 0x06, 0x75, 0x77, 0x81, 0x02, 0x80 };
+	const uint8_t *p = c->ats_len > 0 ? c->ats : factory;
+	size_t n = c->ats_len > 0 ? c->ats_len : sizeof(factory);
+	if (n > cap)
+		return 0;
+	memcpy(ats, p, n);
+	return n;
+}
+
+/* A well-formed ATS (ISO/IEC 14443-4 5.2): TL counts itself, T0's bits
+ * 4..6 announce TA, TB, TC, and historical bytes fill the rest. */
+static bool
+ats_ok(const uint8_t *ats, size_t n)
+{
+	if (n < 2 || ats[0] != n || n > sizeof(((struct sim_card *)0)->ats) || (ats[1] & 0x80))
+		return false;
+	size_t need = 2 + !!(ats[1] & 0x10) + !!(ats[1] & 0x20) + !!(ats[1] & 0x40);
+	return need <= n;
+}
+
+/* Option 02, the ATS: the plaintext is ATS || CRC || 80 00.. (ISO 9797-1
+ * padding method 2; CRC16 over the ATS under D40, CRC32 over 5C 02 ATS
+ * under EV1: libfreefare's mifare_desfire_set_ats), or ATS alone under EV2
+ * (whose enciphered data is padded so already). TL, the ATS's first byte,
+ * gives its length. */
+static uint8_t
+set_ats(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n)
+{
+	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+	size_t len;
+	uint8_t st = sm_in(s, cmd, d, n, 1, SM_FULL, false, SIZE_MAX, buf, &len);
+	if (st != ST_OK)
+		return st;
+	const uint8_t *p = buf + 1;
+	size_t pl = len - 1, tl = pl > 0 ? p[0] : 0;
+	st = ST_PARAMETER;
+	if (tl == 0 || tl > pl)
+		goto out;
+	if (s->sess.kind != SESS_EV2) {
+		size_t crcl = s->sess.kind == SESS_D40 ? 2 : 4, i = tl + crcl;
+		if (i >= pl || p[i] != 0x80)
+			goto out;
+		while (++i < pl)
+			if (p[i] != 0x00)
+				goto out;
+		st = ST_INTEGRITY;
+		if (s->sess.kind == SESS_D40) {
+			uint16_t c = sm_crc16(p, tl);
+			if (p[tl] != (uint8_t)c || p[tl + 1] != (uint8_t)(c >> 8))
+				goto out;
+		} else {
+			uint8_t tmp[2 + DFI_SIM_MAX_FRAME];
+			tmp[0] = cmd;
+			memcpy(tmp + 1, buf, 1 + tl);
+			if (dfi_crc32_desfire(tmp, 2 + tl) != le32(p + tl))
+				goto out;
+		}
+		st = ST_PARAMETER;
+	} else if (tl != pl) {
+		goto out;
+	}
+	if (!ats_ok(p, tl))
+		goto out;
+	memcpy(s->card->ats, p, tl);
+	s->card->ats_len = (uint8_t)tl;
+	st = ST_OK;
+out:
+	dfi_wipe(buf, sizeof(buf));
+	return st;
+}
+
 /* Options: 0x00 card configuration (bit 0 disable FormatPICC, bit 1
  * random ID; both irreversible), 0x01 default key for new applications
- * (24 key bytes + version). Other options (ATS, ...) are refused. */
+ * (24 key bytes + version), 0x02 the ATS of the next activations (EV1
+ * and later: libfreefare's mifare-desfire-ev1-configure-ats). Others are
+ * refused. */
 uint8_t
 cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
@@ -260,27 +364,34 @@ cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	switch (d[0]) {
 	case 0x00: plainlen = 1; break;
 	case 0x01: plainlen = 25; break;
+	case 0x02: plainlen = SIZE_MAX; break;
 	default: return ST_PARAMETER;
 	}
-	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
-	size_t len;
-	uint8_t st = sm_in(s, cmd, d, n, 1, SM_FULL, false, plainlen, buf, &len);
-	if (st != ST_OK)
-		return st;
-	if (len != 1 + plainlen) {
-		dfi_wipe(buf, sizeof(buf));
-		return ST_LENGTH;
-	}
-	if (d[0] == 0x00) {
-		if (buf[1] & ~0x03)
-			return ST_PARAMETER;
-		s->card->config |= buf[1];
+	if (d[0] == 0x02) {
+		uint8_t st = set_ats(s, cmd, d, n);
+		if (st != ST_OK)
+			return st;
 	} else {
-		memcpy(s->card->default_key.k, buf + 1, 24);
-		s->card->default_key.aes_ver = buf[25];
-		s->card->has_default_key = true;
+		uint8_t buf[DFI_SIM_MAX_FRAME + 16];
+		size_t len;
+		uint8_t st = sm_in(s, cmd, d, n, 1, SM_FULL, false, plainlen, buf, &len);
+		if (st != ST_OK)
+			return st;
+		if (len != 1 + plainlen) {
+			dfi_wipe(buf, sizeof(buf));
+			return ST_LENGTH;
+		}
+		if (d[0] == 0x00) {
+			if (buf[1] & ~0x03)
+				return ST_PARAMETER;
+			s->card->config |= buf[1];
+		} else {
+			memcpy(s->card->default_key.k, buf + 1, 24);
+			s->card->default_key.aes_ver = buf[25];
+			s->card->has_default_key = true;
+		}
+		dfi_wipe(buf, sizeof(buf));
 	}
-	dfi_wipe(buf, sizeof(buf));
 	s->dirty = true;
 	s->eeprom_bytes += 32;
 	r->mode = SM_FULL;

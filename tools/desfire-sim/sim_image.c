@@ -69,7 +69,9 @@ sim_image_encode(const struct sim_card *c, uint8_t **out, size_t *len)
 		dfi_wr_u8(&w, a->ks);
 		dfi_wr_u8(&w, a->nkeys);
 		dfi_wr_u8(&w, a->kfam);
-		dfi_wr_u8(&w, a->has_iso);
+		/* ISO flags; 0x80 marks this form (images before it held has_iso
+		 * alone, 0 or 1, which also meant ISO file IDs) */
+		dfi_wr_u8(&w, (uint8_t)(0x80 | a->has_iso | a->iso_files << 1));
 		dfi_wr_le16(&w, a->iso_fid);
 		dfi_wr_u8(&w, a->dfname_len);
 		dfi_wr_bytes(&w, a->dfname, sizeof(a->dfname));
@@ -202,8 +204,9 @@ decode_app(dfi_rd *r, struct sim_card *c)
 	TRY(dfi_rd_u8(r, &a->kfam));
 	CHECK(a->kfam <= KF_AES);
 	TRY(dfi_rd_u8(r, &b));
-	CHECK(b <= 1);
-	a->has_iso = b;
+	CHECK(b <= 1 || (b & 0x7C) == 0);
+	a->has_iso = b & 1;
+	a->iso_files = (b & 0x80) ? (b & 2) != 0 : b == 1;
 	TRY(dfi_rd_le16(r, &a->iso_fid));
 	TRY(dfi_rd_u8(r, &a->dfname_len));
 	CHECK(a->dfname_len <= sizeof(a->dfname));

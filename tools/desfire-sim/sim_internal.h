@@ -57,7 +57,8 @@ struct sim_app {
 	uint8_t ks;      /* key settings 1 */
 	uint8_t nkeys;
 	uint8_t kfam;
-	bool has_iso;
+	bool has_iso;    /* an ISO DF: created with an ISO FID (and maybe a DF name) */
+	bool iso_files;  /* key settings 2 bit 5: its files may have ISO FIDs */
 	uint16_t iso_fid;
 	uint8_t dfname_len;
 	uint8_t dfname[16];
@@ -144,6 +145,7 @@ struct dfi_sim {
 	struct sim_pending pend;
 	uint32_t sel_aid;       /* 0: PICC level */
 	struct sim_app *sel;    /* NULL at PICC level */
+	int iso_ef;             /* ISO 7816-4 current EF: a file number of sel, -1 none */
 	struct sim_rng rng;
 	unsigned tear_n;        /* APDUs left until the tear; 0 = disarmed */
 	enum dfi_sim_tear_mode tear_mode;
@@ -170,6 +172,8 @@ uint8_t sim_key_version(uint8_t kfam, const struct sim_key *k);
 uint32_t sim_file_bytes(const struct sim_file *f);
 uint32_t sim_free_memory(const struct sim_card *c);
 uint64_t sim_mem_used(const struct sim_card *c);
+/* sim_cmd_picc.c: the ATS of an activation (set or factory); 0 if cap is short. */
+size_t sim_card_ats(const struct sim_card *c, uint8_t *ats, size_t cap);
 /* User memory of an 8 KB EV1/EV2 card as GetFreeMemory reports it fresh. */
 #define SIM_EEPROM_BYTES 7936u
 size_t sim_record_offset(const struct sim_file *f, uint32_t idx_from_oldest);
@@ -218,6 +222,7 @@ uint8_t cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_res
 typedef uint8_t (*sim_handler)(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
 uint8_t cmd_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t cmd_read_sig(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* sim_cmd_sig.c */
 uint8_t cmd_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t cmd_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
@@ -247,6 +252,10 @@ uint8_t cmd_abort(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *
 /* For multi-frame writes: the wire length of the data after the 7-byte
  * header, or 0 with *st set when the header is refused. */
 size_t write_expected_len(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *st);
+
+/* sim_iso.c: one ISO 7816-4 C-APDU (CLA 00); writes data + SW into out
+ * (DFI_APDU_MAX + 2 bytes). Sets s->dirty when the committed state changed. */
+void sim_iso_apdu(dfi_sim *s, const uint8_t *c, size_t n, uint8_t *out, size_t *olen);
 
 /* sim_access.c: shared permission helpers */
 bool sim_authed_with(const dfi_sim *s, uint8_t keyno);

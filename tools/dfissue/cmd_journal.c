@@ -47,11 +47,12 @@ usage(FILE *f)
 	    "            version continuity; with --last-seen, that the journal extends a\n"
 	    "            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
-	    "show        every key change per card, unresolved intents, recoveries (signatures\n"
-	    "            are not checked: use verify). --html FILE writes a self-contained page\n"
-	    "            for auditors ('-': stdout): per card a timeline of key changes, tears,\n"
-	    "            refusals; recoveries; every checkpoint with its verification result\n"
-	    "            (with --pubkey; exit 1 when verification fails, the page says why).\n"
+	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
+	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
+	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
+	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
+	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
+	    "            verification fails, the page says why).\n"
 	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
 	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
 	    "consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
@@ -421,8 +422,26 @@ struct sstate {
 	size_t n, cap;
 	dfi_jrec *rec;
 	size_t nrec, caprec;
+	dfi_jrec *ev;   /* refusals and authorizations, in journal order */
+	size_t nev, capev;
 	int oom;
 };
+
+/* Appends r to a growable record list; 0, or -1 when out of memory. */
+static int
+push_rec(dfi_jrec **v, size_t *n, size_t *cap, const dfi_jrec *r)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		void *p = realloc(*v, nc * sizeof(**v));
+		if (p == NULL)
+			return -1;
+		*v = p;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = *r;
+	return 0;
+}
 
 static struct change *
 find_change(struct sstate *s, uint64_t seq)
@@ -463,17 +482,11 @@ s_record(void *ctx, uint64_t line, const dfi_jrec *r)
 		if (ch != NULL && ch->out.type == 0)
 			ch->out = *r;
 	} else if (r->type == DFI_JREC_RECOVERY) {
-		if (s->nrec == s->caprec) {
-			size_t nc = s->caprec ? s->caprec * 2 : 8;
-			void *p = realloc(s->rec, nc * sizeof(*s->rec));
-			if (p == NULL) {
-				s->oom = 1;
-				return;
-			}
-			s->rec = p;
-			s->caprec = nc;
-		}
-		s->rec[s->nrec++] = *r;
+		if (push_rec(&s->rec, &s->nrec, &s->caprec, r) != 0)
+			s->oom = 1;
+	} else if (r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION) {
+		if (push_rec(&s->ev, &s->nev, &s->capev, r) != 0)
+			s->oom = 1;
 	}
 }
 
@@ -542,6 +555,76 @@ print_change(const struct change *c)
 	printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid, c->in.key_gen, c->in.station);
 }
 
+/* Refusals (cards that got nothing) and re-issue authorizations. */
+static int
+event_wanted(const dfi_jrec *r, const uint8_t *uid, size_t uidlen)
+{
+	return uidlen == 0 || (r->key.uid_len == uidlen && memcmp(r->key.uid, uid, uidlen) == 0);
+}
+
+static size_t
+count_events(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nev; i++)
+		n += s->ev[i].type == t && event_wanted(&s->ev[i], uid, uidlen);
+	return n;
+}
+
+/* The next event of type t (and of the --uid card) from *i on, with its
+ * UID and time formatted; NULL at the end. */
+static const dfi_jrec *
+next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen, size_t *i,
+    char u[2 * DFI_J_UID_MAX + 1], char tm[32])
+{
+	for (; *i < s->nev; (*i)++) {
+		const dfi_jrec *r = &s->ev[*i];
+		if (r->type != t || !event_wanted(r, uid, uidlen))
+			continue;
+		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
+		fmt_time(r->time, tm, 32);
+		(*i)++;
+		return r;
+	}
+	return NULL;
+}
+
+static void
+print_events(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen)
+{
+	char u[2 * DFI_J_UID_MAX + 1], tm[32];
+	const dfi_jrec *r;
+	printf("%s: %zu\n", t == DFI_JREC_REFUSAL ? "refusals" : "authorizations",
+	    count_events(s, t, uid, uidlen));
+	for (size_t i = 0; (r = next_event(s, t, uid, uidlen, &i, u, tm)) != NULL;) {
+		if (t == DFI_JREC_REFUSAL)
+			printf("  %s  card %s refused (%s): %s  record %" PRIu64 " (tap from %" PRIu64
+			       "), station %s\n", tm, u, dfi_jcause_name(r->cause), r->reason, r->seq, r->tap,
+			    r->station);
+		else
+			printf("  %s  card %s re-issue authorized: %s  record %" PRIu64 ", station %s\n", tm,
+			    u, r->reason, r->seq, r->station);
+	}
+}
+
+static json_t *
+events_json(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t uidlen)
+{
+	char u[2 * DFI_J_UID_MAX + 1], tm[32];
+	const dfi_jrec *r;
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && (r = next_event(s, t, uid, uidlen, &i, u, tm)) != NULL;) {
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)r->seq, "time", tm,
+		    "uid", u, "reason", r->reason, "station", r->station);
+		if (o != NULL && t == DFI_JREC_REFUSAL) {
+			json_object_set_new(o, "cause", json_string(dfi_jcause_name(r->cause)));
+			json_object_set_new(o, "tap", json_integer((json_int_t)r->tap));
+		}
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static int
 j_show(int argc, char **argv)
 {
@@ -592,15 +675,11 @@ j_show(int argc, char **argv)
 	memset(&res, 0, sizeof(res));
 	dfi_err e = dfi_journal_verify_file(path, &vo, &res);
 	uint64_t problems = res.findings;
-	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM) {
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || s.oom) {
 		free(s.v);
 		free(s.rec);
-		return cli_fail(path, e);
-	}
-	if (s.oom) {
-		free(s.v);
-		free(s.rec);
-		return cli_fail(path, DFI_E_NOMEM);
+		free(s.ev);
+		return cli_fail(path, s.oom ? DFI_E_NOMEM : e);
 	}
 	qsort(s.v, s.n, sizeof(*s.v), by_uid);
 	if (json) {
@@ -639,6 +718,9 @@ j_show(int argc, char **argv)
 		json_object_set_new(root, "cards", cards);
 		json_object_set_new(root, "unresolved", unres);
 		json_object_set_new(root, "recoveries", recs);
+		json_object_set_new(root, "refusals", events_json(&s, DFI_JREC_REFUSAL, uid, uidlen));
+		json_object_set_new(root, "authorizations",
+		    events_json(&s, DFI_JREC_AUTHORIZATION, uid, uidlen));
 		char *txt = json_dumps(root, JSON_INDENT(2));
 		if (txt != NULL)
 			puts(txt);
@@ -682,12 +764,15 @@ j_show(int argc, char **argv)
 			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
 			    DFI_JOURNAL_QDIR, s.rec[i].q_file, sha, s.rec[i].station);
 		}
+		print_events(&s, DFI_JREC_REFUSAL, uid, uidlen);
+		print_events(&s, DFI_JREC_AUTHORIZATION, uid, uidlen);
 		if (problems > 0)
 			printf("warning: %" PRIu64 " problem(s) found; signatures were not checked: run "
 			       "'dfissue journal verify'\n", problems);
 	}
 	free(s.v);
 	free(s.rec);
+	free(s.ev);
 	return DFI_EXIT_OK;
 }
 

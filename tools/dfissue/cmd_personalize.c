@@ -17,6 +17,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/perso.h"
+#include "dfissue/registry.h"
 #include "dfissue/util.h"
 #include "config.h"
 #include "log.h"
@@ -36,12 +37,17 @@ usage(FILE *f)
 	    "usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
 	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
-	    "           [-v | -q | --log-level LEVEL] [--config FILE] [HSM options]\n"
+	    "           [-v | -q | --log-level LEVEL] [--config FILE]\n"
+	    "           [--reissue UID --reason TEXT] [--originality-keys FILE] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
-	    "card), reports 'done', 'resumed', 'unknown-keys' or an error, then waits for\n"
-	    "the card to leave and for the next one. A torn card is finished when it comes\n"
-	    "back. Progress lines go to stderr; --json prints one JSON object per card on\n"
-	    "stdout. Exit status 0 when every card ended done or resumed.\n"
+	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
+	    "waits for the card to leave and for the next one. A torn card is finished when\n"
+	    "it comes back. A card that has not earned keys is 'refused' and gets nothing: a\n"
+	    "UID already issued whose card shows factory (or transport) keys, a card without\n"
+	    "the profile's transport key, or one without the originality signature the\n"
+	    "profile requires; the journal records each refusal. Progress lines go to\n"
+	    "stderr; --json prints one JSON object per card on stdout. Exit status 0 when\n"
+	    "every card ended done or resumed.\n"
 	    "\n"
 	    "  --profile P.json       the target card (docs/PROFILE.md)\n"
 	    "  --batch FILE           per-card data (.csv or .jsonl), one row per card\n"
@@ -63,6 +69,13 @@ usage(FILE *f)
 	    "  --once                 the same as --cards 1\n"
 	    "  --json                 one JSON object per card on stdout\n"
 	    "  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
+	    "  --reissue UID          authorize issuing this UID (14 hex digits) again, once in\n"
+	    "                         this run: a replaced chip, a card the issuer formatted.\n"
+	    "                         Journaled with --reason before its first key change.\n"
+	    "                         Repeatable; a batch row can do the same with the fields\n"
+	    "                         reissue_uid and reissue_reason\n"
+	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
+	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
 	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	    "                         being an option's name (dfissue-station.conf(5)); the\n"
 	    "                         command line's options come after the file's\n"
@@ -81,9 +94,11 @@ usage(FILE *f)
 }
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
-	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_CONFIG, O_LOG_LEVEL };
+	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_CONFIG, O_LOG_LEVEL, O_REISSUE,
+	O_REASON, O_ORIG_KEYS };
 
 #define TEARS_MAX 3
+#define MAX_REISSUE 64
 
 struct opts {
 	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
@@ -95,6 +110,9 @@ struct opts {
 	unsigned ntears;
 	struct cli_hsm_opts hsm;
 	struct stations_spec readers; /* every --reader (parallel stations) */
+	struct dfi_perso_reissue reissue[MAX_REISSUE];
+	size_t nreissue;
+	const char *reason, *orig_keys;
 };
 
 static void
@@ -150,6 +168,9 @@ static const struct option personalize_opts[] = {
 		{ "wait-ms", required_argument, NULL, O_WAIT },
 		{ "tear-at", required_argument, NULL, O_TEAR_AT },
 		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
+		{ "reissue", required_argument, NULL, O_REISSUE },
+		{ "reason", required_argument, NULL, O_REASON },
+		{ "originality-keys", required_argument, NULL, O_ORIG_KEYS },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -229,6 +250,23 @@ parse(int argc, char **argv, struct opts *o)
 				return DFI_EXIT_USAGE;
 			}
 			break;
+		case O_REISSUE: {
+			struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
+			if (o->nreissue == MAX_REISSUE) {
+				cli_errorf("personalize: at most %d --reissue options", MAX_REISSUE);
+				return DFI_EXIT_USAGE;
+			}
+			if (dfi_hex_decode(optarg, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK ||
+			    r->uid_len != 7) {
+				cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'",
+				    optarg);
+				return DFI_EXIT_USAGE;
+			}
+			o->nreissue++;
+			break;
+		}
+		case O_REASON: o->reason = optarg; break;
+		case O_ORIG_KEYS: o->orig_keys = optarg; break;
 		case 'h': usage(stdout); return -1;
 		default:
 			cli_errorf("personalize: unknown option or missing value: '%s' (see 'dfissue personalize --help')",
@@ -250,6 +288,14 @@ parse(int argc, char **argv, struct opts *o)
 		    strlen(o->station));
 		return DFI_EXIT_USAGE;
 	}
+	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
+	    (o->reason[0] == '\0' || strlen(o->reason) >= DFI_J_STR_MAX))) {
+		cli_errorf("personalize: --reissue and --reason go together; the reason is 1..%d "
+		    "characters the journal keeps (never secrets)", DFI_J_STR_MAX - 1);
+		return DFI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < o->nreissue; i++)
+		o->reissue[i].reason = o->reason;
 	return DFI_EXIT_OK;
 }
 
@@ -314,8 +360,10 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		    res->detail);
 		if (obj != NULL && row != NULL)
 			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
-		if (obj != NULL)
+		if (obj != NULL) {
 			json_object_set_new(obj, "taps", json_integer(taps));
+			perso_cli_json_extra(obj, res);
+		}
 		if (obj != NULL) {
 			char *s = json_dumps(obj, JSON_COMPACT);
 			if (s != NULL)
@@ -432,7 +480,8 @@ check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const c
 	char detail[256] = "";
 	dfi_perso *chk = NULL;
 	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
-		.station = station, .detail = detail, .detail_cap = sizeof(detail) };
+		.station = station, .detail = detail, .detail_cap = sizeof(detail),
+		.originality_keys = o->orig_keys };
 	dfi_err e = dfi_perso_new(&chk, &pc);
 	dfi_perso_free(chk);
 	if (e == DFI_OK)
@@ -454,6 +503,7 @@ cmd_personalize(int argc, char **argv)
 	dfi_hsm *h = NULL;
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
+	dfi_registry *reg = NULL;
 	dfi_perso *p = NULL;
 	char station[STATION_MAX + 1], detail[256] = "";
 	int rc;
@@ -481,10 +531,14 @@ cmd_personalize(int argc, char **argv)
 		rc = stations_check(&o.readers);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &s, &j);
+	/* One registry for every reader: their claims must see each other. */
+	if (rc == DFI_EXIT_OK && dfi_registry_new_local(&reg, j) != DFI_OK)
+		rc = cli_fail("registry", DFI_E_NOMEM);
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
 			.station = station, .progress = progress, .detail = detail,
-			.detail_cap = sizeof(detail) };
+			.detail_cap = sizeof(detail), .registry = reg, .reissue = o.reissue,
+			.nreissue = o.nreissue, .originality_keys = o.orig_keys };
 		dfi_err e = dfi_perso_new(&p, &pc);
 		if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", o.profile, detail[0] ? detail : dfi_strerror(e));
@@ -498,7 +552,8 @@ cmd_personalize(int argc, char **argv)
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
-			.json = o.json, .total = run_total(&o) };
+			.json = o.json, .total = run_total(&o), .registry = reg, .reissue = o.reissue,
+			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p };
 		if (o.tear_at > 0) {
 			cli_errorf("personalize: --tear-at works with a single sim: reader only");
 			rc = DFI_EXIT_USAGE;
@@ -513,6 +568,7 @@ cmd_personalize(int argc, char **argv)
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
+	dfi_registry_free(reg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
 	dfi_hsm_free(h);

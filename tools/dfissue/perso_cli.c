@@ -109,6 +109,21 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 }
 
 void
+perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res)
+{
+	if (res->outcome == DFI_PERSO_REFUSED) {
+		const char *c = dfi_jcause_name(res->refusal_cause);
+		json_object_set_new(obj, "refusal_cause", json_string(c != NULL ? c : "?"));
+		json_object_set_new(obj, "refusal_record", json_integer((json_int_t)res->refusal_seq));
+	}
+	if (res->authorization_seq != 0)
+		json_object_set_new(obj, "authorization_record",
+		    json_integer((json_int_t)res->authorization_seq));
+	if (res->originality[0] != '\0')
+		json_object_set_new(obj, "originality", json_string(res->originality));
+}
+
+void
 cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *tap, int first)
 {
 	if (first) {
@@ -121,6 +136,8 @@ cli_result_merge(struct dfi_perso_result *acc, const struct dfi_perso_result *ta
 	sum.key_changes = acc->key_changes + tap->key_changes;
 	sum.intents_resolved = acc->intents_resolved + tap->intents_resolved;
 	sum.apdus = acc->apdus + tap->apdus;
+	if (tap->authorization_seq == 0)
+		sum.authorization_seq = acc->authorization_seq; /* journaled on an earlier tap */
 	if (tap->uid_len == 0) {
 		memcpy(sum.uid, acc->uid, sizeof(sum.uid));
 		sum.uid_len = acc->uid_len;

@@ -3,7 +3,10 @@
 #ifndef DFISSUE_PERSO_CLI_H
 #define DFISSUE_PERSO_CLI_H
 
+#include <jansson.h>
+
 #include "desfire_sim.h"
+#include "dfissue/perso.h"
 #include "dfissue/profile.h"
 #include "dfissue/transport.h"
 
@@ -26,6 +29,11 @@ const char *cli_reader_help(void);
  * profile's fields). Prints one line on failure. */
 int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p,
     dfi_batch **b);
+
+/* The members a card's JSON line carries beyond the common ones: the
+ * refusal (cause, journal record), a re-issue authorization, the
+ * originality check. */
+void perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res);
 
 /* Adds one tap's result to a card's: counters (key changes, intents
  * resolved, steps done, APDUs) are summed over the card's taps, steps_total

@@ -27,6 +27,7 @@ struct shared {
 	const struct stations_config *cfg;
 	unsigned long claimed, finished;
 	unsigned long done, resumed, unknown, failed, tears;
+	unsigned long refused;
 	int stop, fatal;
 	long start_ms, last_ms;
 	/* UIDs finished in this run: such a card left in (or put back into) a
@@ -45,6 +46,7 @@ struct station {
 	pthread_t tid;
 	int started;
 	unsigned long cards, done, resumed, unknown, failed, tears;
+	unsigned long refused;
 	unsigned idx; /* its line in the status block */
 };
 
@@ -324,6 +326,8 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 		    (json_int_t)res->apdus, "taps", taps, "detail", res->detail);
 		if (o != NULL && row != NULL)
 			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
+		if (o != NULL)
+			perso_cli_json_extra(o, res);
 		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s != NULL) {
 			/* One write per line: threads must not interleave; the
@@ -401,6 +405,7 @@ tally(struct station *st, const struct dfi_perso_result *res, int torn)
 	case DFI_PERSO_DONE: mine = &st->done; all = &sh->done; break;
 	case DFI_PERSO_RESUMED: mine = &st->resumed; all = &sh->resumed; break;
 	case DFI_PERSO_UNKNOWN_KEYS: mine = &st->unknown; all = &sh->unknown; break;
+	case DFI_PERSO_REFUSED: mine = &st->refused; all = &sh->refused; break;
 	default: mine = &st->failed; all = &sh->failed; break;
 	}
 	pthread_mutex_lock(&sh->mu);
@@ -596,7 +601,9 @@ open_station(struct station *st, struct shared *sh, char *spec)
 		return cli_fail(spec, DFI_E_NOMEM);
 	struct dfi_perso_config pc = { .hsm = c->hsm, .journal = c->journal,
 		.profile = c->profile, .station = c->station, .progress = progress,
-		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail) };
+		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail),
+		.registry = c->registry, .reissue = c->reissue, .nreissue = c->nreissue,
+		.originality_keys = c->originality_keys, .keys_from = c->keys_from };
 	dfi_err e = dfi_perso_new(&st->p, &pc);
 	if (e != DFI_OK) {
 		cli_errorf("profile: %s", detail[0] ? detail : dfi_strerror(e));
@@ -610,16 +617,16 @@ summary(const struct shared *sh, const struct station *st, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		cli_log(CLI_LOG_NOTICE, "[%s] %lu card(s): %lu done, %lu resumed, %lu unknown-keys, "
-		    "%lu failed, %lu tear(s)", st[i].name, st[i].cards, st[i].done,
-		    st[i].resumed, st[i].unknown, st[i].failed, st[i].tears);
+		    "%lu refused, %lu failed, %lu tear(s)", st[i].name, st[i].cards, st[i].done,
+		    st[i].resumed, st[i].unknown, st[i].refused, st[i].failed, st[i].tears);
 	long end = sh->finished > 0 ? sh->last_ms : now_ms();
 	double secs = (double)(end - sh->start_ms) / 1000.0;
 	double per_min = secs > 0 ? (double)(sh->done + sh->resumed) * 60.0 / secs : 0.0;
 	int sig = cli_signal_count();
 	cli_log(CLI_LOG_NOTICE, "summary: %lu card(s) on %u reader(s): %lu done, %lu resumed, "
-	    "%lu unknown-keys, %lu failed, %lu tear(s); %.1f s, %.1f cards/min%s",
-	    sh->finished, n, sh->done, sh->resumed, sh->unknown, sh->failed, sh->tears, secs,
-	    per_min, sig >= 2 ? "; stopped at once by a second signal" :
+	    "%lu unknown-keys, %lu refused, %lu failed, %lu tear(s); %.1f s, %.1f cards/min%s",
+	    sh->finished, n, sh->done, sh->resumed, sh->unknown, sh->refused, sh->failed, sh->tears,
+	    secs, per_min, sig >= 2 ? "; stopped at once by a second signal" :
 	    sig == 1 ? "; stopped by a signal" : "");
 }
 
@@ -678,7 +685,7 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 		cli_status_stop();
 		summary(&sh, st, n);
 		if (rc == DFI_EXIT_OK && (sh.fatal || sh.finished == 0 || sh.failed > 0 ||
-		    sh.unknown > 0))
+		    sh.unknown > 0 || sh.refused > 0))
 			rc = DFI_EXIT_FAIL;
 		/* A stop signal is a clean stop (a service's `systemctl stop`):
 		 * exit 0 unless the journal or the HSM failed; the summary and

@@ -12,7 +12,9 @@
 
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "dfissue/perso.h"
 #include "dfissue/profile.h"
+#include "dfissue/registry.h"
 
 #define STATIONS_MAX 64
 
@@ -43,6 +45,11 @@ struct stations_config {
 	int wait_ms;            /* a reader idle this long stops (-1: never) */
 	int json;               /* one JSON object per card on stdout */
 	unsigned long total;    /* cards this run will serve, for "card n of N" (0: unknown) */
+	dfi_registry *registry; /* shared by the stations (their claims) */
+	const struct dfi_perso_reissue *reissue; /* operator re-issue authorizations */
+	size_t nreissue;
+	const char *originality_keys;
+	const dfi_perso *keys_from; /* base keys looked up once for every station (may be NULL) */
 };
 
 /* Expands the specs (patterns against the readers pcscd lists, waiting a

@@ -1,0 +1,30 @@
+/* Private to engine/registry: the backend vtable behind dfi_registry. A
+ * backend file (local.c, and later others) fills one of these; registry.c
+ * checks every argument before a backend sees it, so backends may assume a
+ * valid UID (1..10 bytes), a non-empty holder and non-NULL pointers. */
+#ifndef DFI_REGISTRY_INT_H
+#define DFI_REGISTRY_INT_H
+
+#include "dfissue/registry.h"
+
+#define REG_HOLDER_MAX 128
+
+struct dfi_registry_ops {
+	const char *name;
+	/* DFI_E_UID_CLAIMED (who filled) when someone else holds the UID. */
+	dfi_err (*claim)(void *be, const uint8_t *uid, size_t len, const char *holder,
+	    unsigned lease_ms, char *who, size_t who_cap);
+	dfi_err (*renew)(void *be, const uint8_t *uid, size_t len, const char *holder,
+	    unsigned lease_ms);
+	void (*release)(void *be, const uint8_t *uid, size_t len, const char *holder);
+	dfi_err (*lookup)(void *be, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
+	    const struct dfi_reg_visit *visit);
+	dfi_err (*journaled)(void *be, const dfi_jrec *recs, size_t n);
+	dfi_err (*witness)(void *be, const uint8_t *note, size_t len);
+	void (*destroy)(void *be);
+};
+
+/* Takes ownership of be (ops->destroy frees it, also on failure here). */
+dfi_err dfi_registry_new_backend(dfi_registry **out, const struct dfi_registry_ops *ops, void *be);
+
+#endif

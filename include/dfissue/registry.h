@@ -1,0 +1,137 @@
+/*
+ * dfissue — the issuance registry: what is known of each card UID, asked
+ * before a card gets its first key, and a claim so that one station at a
+ * time works on a UID.
+ *
+ * The journal stays the proof and the point of durability (journal.h): it
+ * is append-only, signed, and synced before any ChangeKey. The registry is
+ * state derived from journals, shaped for questions the engine asks per
+ * card:
+ *
+ *   - lookup: has this UID been issued (a key slot holds a committed key)?
+ *     which key versions and generations does each slot hold? which intents
+ *     are open? is a re-issue authorized?
+ *   - claim: one station (reader) at a time per UID, with a lease;
+ *   - journaled: records the engine appended, AFTER the journal made them
+ *     durable (never before: a registry update never precedes the intent of
+ *     a ChangeKey);
+ *   - witness: a signed checkpoint of the station's journal.
+ *
+ * The registry is never trusted over the journal: an auditor replays the
+ * journals against it. Backends implement a private vtable
+ * (engine/registry/registry_int.h). Today there is one:
+ *
+ *   local — the journal index of the station's own journal (no server).
+ *     lookup reads the index (dfi_journal_card); claims are in-process (a
+ *     mutex-protected table shared by the station threads of one handle:
+ *     the journal's writer lock already keeps every other process off this
+ *     journal, so the claims of one process are all the claims there are;
+ *     leases do not expire, a claim lives until released); journaled
+ *     checks that the records are indeed covered by the journal (the index
+ *     took them in at the append) and stores nothing; witness checks the
+ *     checkpoint is this journal's and does not go back (it has no state
+ *     outside the journal, so it cannot detect a journal rolled back between
+ *     runs: that needs a registry on another machine).
+ *
+ * A later backend (PostgreSQL, many hosts) implements the same calls.
+ *
+ * Thread safety: one dfi_registry may be shared by threads (the station
+ * threads of one process must share one, so their claims see each other).
+ * A dfi_reg_claim belongs to the thread that took it.
+ */
+#ifndef DFISSUE_REGISTRY_H
+#define DFISSUE_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dfissue/error.h"
+#include "dfissue/journal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dfi_registry dfi_registry;
+typedef struct dfi_reg_claim dfi_reg_claim;
+
+/* The local backend over the station's journal, which must outlive it. */
+dfi_err dfi_registry_new_local(dfi_registry **out, dfi_journal *journal);
+void dfi_registry_free(dfi_registry *r);
+
+/* "local", ... (for logs and `dfissue inspect`). */
+const char *dfi_registry_backend(const dfi_registry *r);
+
+/* ---- claims ------------------------------------------------------------- */
+
+/* Takes the UID for holder (a station/reader name, shown to others) for
+ * lease_ms milliseconds (0: the backend's default). DFI_E_UID_CLAIMED when
+ * another holder has it; then who (may be NULL) names that holder. A claim
+ * is released with dfi_registry_release (which frees it) and renewed before
+ * its lease runs out with dfi_registry_renew. */
+dfi_err dfi_registry_claim(dfi_registry *r, const uint8_t *uid, size_t uid_len, const char *holder,
+    unsigned lease_ms, dfi_reg_claim **out, char *who, size_t who_cap);
+dfi_err dfi_registry_renew(dfi_reg_claim *c, unsigned lease_ms);
+void dfi_registry_release(dfi_reg_claim *c);
+
+/* ---- lookup ------------------------------------------------------------- */
+
+enum dfi_reg_slot_state {
+	DFI_REG_SLOT_UNKNOWN = 0, /* nothing known (never recorded, forgotten by an authorization, resolved none) */
+	DFI_REG_SLOT_INITIAL,     /* the key the card arrived with (a change was aborted or did not happen) */
+	DFI_REG_SLOT_CHANGED,     /* the new key of a committed (or resolved-new) key change */
+};
+
+/* One key slot of a card. */
+struct dfi_reg_slot {
+	uint32_t aid;             /* 0 = PICC level */
+	uint8_t keyno;
+	enum dfi_reg_slot_state state;
+	int version;              /* last recorded key version, -1 unknown */
+	uint32_t generation;      /* CHANGED: the generation of the key it holds */
+	uint64_t changed_by;      /* CHANGED: seq of that intent in its journal */
+	int has_open_intent;      /* a key change of this slot has no outcome yet */
+	const char *origin;       /* the journal that recorded it (its checkpoint origin) */
+};
+
+/* What is known of a card UID. */
+struct dfi_reg_card {
+	int issued;               /* at least one slot is CHANGED */
+	unsigned slots, changed, open_intents;
+	unsigned refusals;
+	uint64_t last_refusal;    /* seq in the local journal, valid when refusals > 0 */
+	unsigned authorizations;
+	uint64_t last_authorization; /* ditto, valid when authorizations > 0 */
+	int authorization_pending;   /* authorized, and no key change since */
+};
+
+/* Optional visitors of a lookup: every key slot, and every open intent
+ * (the full intent record; local = it is in this station's journal, so
+ * this station can record its outcome). They must not call back into the
+ * registry or the journal. */
+struct dfi_reg_visit {
+	void (*slot)(void *ctx, const struct dfi_reg_slot *s);
+	void (*intent)(void *ctx, const dfi_jrec *intent, int local);
+	void *ctx;
+};
+
+/* Fills *out (all zero for a UID never seen) and calls the visitors. */
+dfi_err dfi_registry_lookup(dfi_registry *r, const uint8_t *uid, size_t uid_len,
+    struct dfi_reg_card *out, const struct dfi_reg_visit *visit);
+
+/* ---- after the journal ---------------------------------------------------- */
+
+/* Records the engine appended (with their seq) once the journal made them
+ * durable: intents, outcomes, refusals, authorizations. Calling it before
+ * the journal is an error the local backend detects (DFI_E_INVALID_ARG). */
+dfi_err dfi_registry_journaled(dfi_registry *r, const dfi_jrec *recs, size_t n);
+
+/* A signed checkpoint note of the station's journal (dfi_journal_checkpoint).
+ * DFI_E_JOURNAL_ROLLBACK when it does not extend the last one witnessed,
+ * DFI_E_JOURNAL_FORMAT when it is not a note of this journal. */
+dfi_err dfi_registry_witness(dfi_registry *r, const uint8_t *note, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,300 @@
+/*
+ * The simulator against what real cards do, where another host stack
+ * showed it differed (issue 14). Each test names its public source:
+ *
+ *  - libfreefare (nfc-tools/libfreefare, written and tested against real
+ *    cards): libfreefare/mifare_desfire.c (mifare_desfire_connect,
+ *    mifare_desfire_set_ats), test/test_mifare_desfire.c,
+ *    test/test_mifare_desfire_ev1_aes.c, test/test_mifare_desfire_ev1_iso.c;
+ *  - Proxmark3 (client/src/mifare/desfirecore.c: DesfireSetConfiguration,
+ *    "dynamic length" ATS with 0x80 padding);
+ *  - ISO/IEC 7816-4 (SELECT, READ BINARY, records) and the NFC Forum Type 4
+ *    Tag specification (NDEF application D2760000850101, capability
+ *    container E103), as Android's and Proxmark3's Type 4 readers use them;
+ *  - PC/SC part 3 for the ATR of an ISO 14443-4 card.
+ */
+#include "simtest.h"
+
+#include "dfissue/cardkey.h"
+#include "dfissue/crypto.h"
+#include "dfissue/desfire.h"
+#include "dfissue/transport.h"
+
+#define OK(x) ck_assert_int_eq((x), DFI_OK)
+
+/* libfreefare's mifare_desfire_connect() selects the DESFire AID (no Le)
+ * and requires 90 00; real cards answer so and are then at the PICC
+ * level. */
+START_TEST(select_desfire_aid_selects_the_picc)
+{
+	dfi_sim *s = sim_open(NULL, 21);
+	ck_assert_str_eq(sw(s, "90CA000005030201" "0F01"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	/* GetApplicationIDs is refused inside an application ... */
+	ck_assert_str_eq(sw(s, "906A000000"), "919D");
+	/* ... the SELECT, exactly as libfreefare sends it ... */
+	ck_assert_str_eq(tx(s, "00A4040007D2760000850100"), "9000");
+	/* ... brings the PICC level back. With Le and P2 0C as well. */
+	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
+	ck_assert_str_eq(tx(s, "00A4040C07D276000085010000"), "9000");
+	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* An application of DES keys, key settings 0x09 (no free listing: file
+ * IDs need the master key), one file; then an engine session. */
+static void
+session_setup(dfi_sim *s, dfi_desfire **d, dfi_transport **t, dfi_keytype kt, dfi_cardkey **k)
+{
+	static const uint8_t zero[16];
+	OK(dfi_sim_transport_new(s, t));
+	OK(dfi_desfire_new(d, *t));
+	OK(dfi_cardkey_new_plain(k, kt, zero, dfi_keytype_keylen(kt), 0));
+	OK(dfi_desfire_create_application(*d, 0x0A0B0C, 0x09, 1, kt));
+	OK(dfi_desfire_select_application(*d, 0x0A0B0C));
+	dfi_df_authcmd how = kt == DFI_KT_AES128 ? DFI_DF_AUTH_AES : DFI_DF_AUTH_LEGACY;
+	OK(dfi_desfire_authenticate(*d, how, 0, *k));
+	struct dfi_df_access a = { .read = 0, .write = 0, .read_write = 0, .change = 0 };
+	OK(dfi_desfire_create_std_file(*d, 1, DFI_DF_COMM_PLAIN, &a, 16));
+	OK(dfi_desfire_authenticate(*d, how, 0, *k));
+}
+
+/* libfreefare's legacy DES test (test/test_mifare_desfire.c, the record
+ * file loop: "The previous failure has aborted the transaction, so clear
+ * record again") goes on in the same session after a 91 9D; its EV1 AES
+ * test of the same scenario (test_mifare_desfire_ev1_aes.c) authenticates
+ * again first. So: an error keeps a legacy (0x0A) session and ends an EV1
+ * one; in both it aborts the transaction. */
+START_TEST(error_keeps_a_legacy_session_and_ends_an_ev1_one)
+{
+	for (int ev1 = 0; ev1 <= 1; ev1++) {
+		dfi_sim *s = sim_open(NULL, 22);
+		dfi_desfire *d;
+		dfi_transport *t;
+		dfi_cardkey *k;
+		session_setup(s, &d, &t, ev1 ? DFI_KT_AES128 : DFI_KT_DES, &k);
+		/* In the session, file IDs are listed (EV1 answers with a CMAC). */
+		const char *r = tx(s, "906F000000");
+		ck_assert_uint_eq(strlen(r), ev1 ? 2 * (1 + 8 + 2) : 2 * (1 + 2));
+		/* An error: ReadData of a file that does not exist. */
+		ck_assert_str_eq(sw(s, "90BD00000709000000000000"), "91F0");
+		const char *want = ev1 ? "91AE" : "9100";
+		ck_assert_str_eq(sw(s, "906F000000"), want);
+		dfi_cardkey_free(k);
+		dfi_desfire_free(d);
+		dfi_transport_free(t);
+		dfi_sim_free(s);
+	}
+}
+END_TEST
+
+/* test_mifare_desfire_ev1_iso.c: an ISO FID with KS2 0x01 (bit 5 clear)
+ * makes an ISO application all the same; GetDFNames lists it with FID
+ * 111F and no name. */
+START_TEST(iso_application_is_decided_by_its_fid)
+{
+	dfi_sim *s = sim_open(NULL, 23);
+	ck_assert_str_eq(sw(s, "90CA000007" "101111" "FF" "01" "1F11" "00"), "9100");
+	ck_assert_str_eq(tx(s, "906D000000"), "1011111F11" "9100");
+	/* Without an ISO FID it is not an ISO application, whatever bit 5 says. */
+	ck_assert_str_eq(sw(s, "90CA000005" "202222" "FF" "21"), "9100");
+	ck_assert_str_eq(tx(s, "906D000000"), "1011111F11" "9100");
+	/* A 6-byte form (half a FID) is malformed. */
+	ck_assert_str_eq(sw(s, "90CA000006" "303333" "FF" "01" "1F"), "917E");
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* test_mifare_desfire_ev1_iso.c: a second application with FID 111F, or
+ * with the DF name "App2" (5 bytes with its NUL) already used, is refused
+ * with DUPLICATE_ERROR. */
+START_TEST(duplicate_iso_fid_or_df_name_is_refused)
+{
+	dfi_sim *s = sim_open(NULL, 24);
+	ck_assert_str_eq(sw(s, "90CA000007" "101111" "FF" "01" "1F11"), "9100");
+	ck_assert_str_eq(sw(s, "90CA00000C" "202222" "FF" "01" "2F22" "4170703200"), "9100");
+	ck_assert_str_eq(sw(s, "90CA000007" "404444" "FF" "01" "1F11"), "91DE");
+	ck_assert_str_eq(sw(s, "90CA00000C" "404444" "FF" "01" "4F44" "4170703200"), "91DE");
+	ck_assert_str_eq(sw(s, "90CA00000C" "404444" "FF" "01" "4F44" "4170703300"), "9100");
+	/* Inside an application using ISO file IDs, file FIDs are unique too. */
+	ck_assert_str_eq(sw(s, "90CA000007" "505555" "FF" "21" "5F55"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003505555"), "9100");
+	ck_assert_str_eq(sw(s, "90CD000009" "01" "3412" "00" "EEEE" "200000"), "9100");
+	ck_assert_str_eq(sw(s, "90CD000009" "02" "3412" "00" "EEEE" "200000"), "91DE");
+	ck_assert_str_eq(sw(s, "90CD000009" "02" "4523" "00" "EEEE" "200000"), "9100");
+	ck_assert_str_eq(tx(s, "9061000000"), "34124523" "9100");
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* SetConfiguration option 02 under an EV1 session: ATS || CRC32(5C 02 ATS)
+ * || 80 00.. enciphered (libfreefare mifare_desfire_set_ats; Proxmark3
+ * DesfireSetConfiguration pads the "dynamic length" ATS with 0x80). Built
+ * here from the session the engine holds. */
+static const char *
+set_ats_ev1(dfi_sim *s, dfi_desfire *d, const uint8_t *ats, size_t n)
+{
+	struct dfi_df_session ss;
+	OK(dfi_desfire_get_session(d, &ss));
+	ck_assert_int_eq(ss.scheme, DFI_DF_SCHEME_EV1);
+	size_t bl = dfi_keytype_blocklen(ss.keytype);
+	uint8_t pt[48] = { 0 }, ct[48], crcin[40];
+	memcpy(pt, ats, n);
+	crcin[0] = 0x5C;
+	crcin[1] = 0x02;
+	memcpy(crcin + 2, ats, n);
+	uint32_t crc = dfi_crc32_desfire(crcin, n + 2);
+	for (int i = 0; i < 4; i++)
+		pt[n + (size_t)i] = (uint8_t)(crc >> (8 * i));
+	pt[n + 4] = 0x80;
+	size_t len = (n + 5 + bl - 1) / bl * bl;
+	OK(dfi_cipher(ss.keytype, ss.enc_key, 1, ss.iv, pt, ct, len));
+	dfi_wipe(&ss, sizeof(ss));
+	char hex[2 * 64 + 32], body[2 * 48 + 1];
+	OK(dfi_hex_encode(ct, len, body, sizeof(body)));
+	snprintf(hex, sizeof(hex), "905C0000%02X02%s00", (unsigned)(len + 1), body);
+	return sw(s, hex);
+}
+
+/* EV1 and later accept option 02 (libfreefare's
+ * mifare-desfire-ev1-configure-ats; the simulator refused it with 91 9E);
+ * the next activation shows the new ATS's historical bytes in the PC/SC
+ * part 3 ATR (3B 8n 80 01 hist TCK). */
+START_TEST(set_ats_shows_at_the_next_activation)
+{
+	dfi_sim *s = sim_open(NULL, 25);
+	uint8_t atr[32];
+	size_t an = dfi_sim_atr(s, atr, sizeof(atr));
+	char hex[80];
+	OK(dfi_hex_encode(atr, an, hex, sizeof(hex)));
+	ck_assert_str_eq(hex, "3B8180018080"); /* factory ATS 06 75 77 81 02 80 */
+
+	dfi_transport *t;
+	dfi_desfire *d;
+	dfi_cardkey *des0;
+	static const uint8_t zero[16];
+	OK(dfi_sim_transport_new(s, &t));
+	OK(dfi_desfire_new(&d, t));
+	OK(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0));
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, des0));
+	/* TL 08, T0 78 (TA TB TC, FSCI 8), TA 77 TB 81 TC 02, history 80 C1 */
+	static const uint8_t ats[] = { 0x08, 0x78, 0x77, 0x81, 0x02, 0x80, 0xC1, 0x05 };
+	/* A malformed one (TL says 9 bytes, 8 follow... then refused): */
+	static const uint8_t bad[] = { 0x05, 0xF8, 0x77, 0x81, 0x02 };
+	ck_assert_str_eq(set_ats_ev1(s, d, bad, sizeof(bad)), "919E");
+	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, des0));
+	ck_assert_str_eq(set_ats_ev1(s, d, ats, sizeof(ats)), "9100");
+	/* The running activation keeps its ATS until the card is tapped again. */
+	dfi_sim_remove(s);
+	OK(dfi_sim_insert(s));
+	an = dfi_sim_atr(s, atr, sizeof(atr));
+	OK(dfi_hex_encode(atr, an, hex, sizeof(hex)));
+	/* 3B 83 80 01 80 C1 05, TCK = 83^80^01^80^C1^05 = 46 */
+	ck_assert_str_eq(hex, "3B83800180C10546");
+	dfi_cardkey_free(des0);
+	dfi_desfire_free(d);
+	dfi_transport_free(t);
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* The NFC Forum Type 4 layout libfreefare's mifare-desfire-create-ndef
+ * makes (application 000001, ISO FID E110, DF name D2760000850101; CC
+ * file 01 = E103, NDEF file 02 = E104, both free to read), written here
+ * natively, then read as a phone does. */
+START_TEST(type4_ndef_read_as_a_phone_does)
+{
+	dfi_sim *s = sim_open(NULL, 26);
+	ck_assert_str_eq(sw(s, "90CA00000E" "010000" "0F" "21" "10E1" "D2760000850101"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003010000"), "9100");
+	ck_assert_str_eq(sw(s, "90CD000009" "01" "03E1" "00" "E0EE" "0F0000"), "9100");
+	ck_assert_str_eq(sw(s, "90CD000009" "02" "04E1" "00" "E0EE" "800000"), "9100");
+	/* CC: CCLEN 000F, version 20, MLe 003B, MLc 0034, NDEF file control TLV
+	 * 04 06 E104 0080 00 00 (read and write free). */
+	ck_assert_str_eq(sw(s, "903D000016" "01" "000000" "0F0000" "000F20003B00340406E10400800000"), "9100");
+	/* NDEF: NLEN 0010 + a URI record for example.com */
+	ck_assert_str_eq(sw(s, "903D000019" "02" "000000" "120000" "0010D1010C5504" "6578616D706C652E636F6D"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003000000"), "9100");
+
+	/* The phone: SELECT the NDEF application, the CC, READ BINARY ... */
+	ck_assert_str_eq(tx(s, "00A4040007D276000085010100"), "9000");
+	ck_assert_str_eq(tx(s, "00A4000C02E103"), "9000");
+	ck_assert_str_eq(tx(s, "00B000000F"), "000F20003B00340406E10400800000" "9000");
+	/* ... the NDEF file, its length, then the message. */
+	ck_assert_str_eq(tx(s, "00A4000C02E104"), "9000");
+	ck_assert_str_eq(tx(s, "00B0000002"), "0010" "9000");
+	ck_assert_str_eq(tx(s, "00B0000210"), "D1010C5504" "6578616D706C652E636F6D" "9000");
+	/* Past the end and an unknown file. */
+	ck_assert_str_eq(tx(s, "00B0008100"), "6B00");
+	ck_assert_str_eq(tx(s, "00B0007E08"), "0000" "6282"); /* 2 of 8 */
+	ck_assert_str_eq(tx(s, "00A4000C02E105"), "6A82");
+	/* UPDATE BINARY (free write) and a read back; a short file id (the
+	 * DESFire file number) in P1. */
+	ck_assert_str_eq(tx(s, "00D6000002" "0011"), "9000");
+	ck_assert_str_eq(tx(s, "00B0820002"), "0011" "9000");
+	/* The DESFire AID brings the PICC level back: no current EF. */
+	ck_assert_str_eq(tx(s, "00A4040007D2760000850100"), "9000");
+	ck_assert_str_eq(tx(s, "00B0000002"), "6986");
+	dfi_sim_free(s);
+}
+END_TEST
+
+/* Records through ISO 7816-4: APPEND RECORD, READ RECORD (linear: record 1
+ * is the first written; cyclic: the last written), rights. */
+START_TEST(iso_records_and_rights)
+{
+	dfi_sim *s = sim_open(NULL, 27);
+	ck_assert_str_eq(sw(s, "90CA000007" "070707" "0F" "21" "0707"), "9100");
+	ck_assert_str_eq(sw(s, "905A000003070707"), "9100");
+	ck_assert_str_eq(sw(s, "90C100000C" "03" "0133" "00" "EEEE" "040000" "020000"), "9100");
+	ck_assert_str_eq(sw(s, "90C000000C" "04" "0144" "00" "EEEE" "040000" "030000"), "9100");
+	ck_assert_str_eq(sw(s, "90CD000009" "05" "0155" "00" "1111" "040000"), "9100");
+	ck_assert_str_eq(tx(s, "00A4020C023301"), "9000");
+	ck_assert_str_eq(tx(s, "00E2000004" "A1A2A3A4"), "9000");
+	ck_assert_str_eq(tx(s, "00E2000002" "B1B2"), "9000");
+	ck_assert_str_eq(tx(s, "00E2000004" "C1C2C3C4"), "6A84"); /* linear and full */
+	ck_assert_str_eq(tx(s, "00B2010400"), "A1A2A3A4" "9000");
+	ck_assert_str_eq(tx(s, "00B2010500"), "A1A2A3A4B1B20000" "9000");
+	ck_assert_str_eq(tx(s, "00B2030400"), "6A83");
+	/* cyclic, by short file id 4 in P2 */
+	for (int i = 0; i < 3; i++) {
+		char c[40];
+		snprintf(c, sizeof(c), "00E2002004" "0%d0%d0%d0%d", i, i, i, i);
+		ck_assert_str_eq(tx(s, c), "9000");
+	}
+	ck_assert_str_eq(tx(s, "00B2012400"), "02020202" "9000");
+	ck_assert_str_eq(tx(s, "00B2022400"), "01010101" "9000");
+	/* file 5 needs key 1: no session, security status not satisfied */
+	ck_assert_str_eq(tx(s, "00A4020C025501"), "9000");
+	ck_assert_str_eq(tx(s, "00B0000004"), "6982");
+	/* a record command on a data file, GET CHALLENGE */
+	ck_assert_str_eq(tx(s, "00B2010400"), "6981");
+	ck_assert_uint_eq(strlen(tx(s, "0084000008")), 2 * (8 + 2));
+	ck_assert_str_eq(tx(s, "0084000005"), "6700");
+	/* the records survive a power cycle (committed at once) */
+	dfi_sim_remove(s);
+	OK(dfi_sim_insert(s));
+	ck_assert_str_eq(tx(s, "00A4000C020707"), "9000");
+	ck_assert_str_eq(tx(s, "00B2011C00"), "A1A2A3A4" "9000");
+	dfi_sim_free(s);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("sim_realcard");
+	TCase *tc = tcase_create("realcard");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, select_desfire_aid_selects_the_picc);
+	tcase_add_test(tc, error_keeps_a_legacy_session_and_ends_an_ev1_one);
+	tcase_add_test(tc, iso_application_is_decided_by_its_fid);
+	tcase_add_test(tc, duplicate_iso_fid_or_df_name_is_refused);
+	tcase_add_test(tc, set_ats_shows_at_the_next_activation);
+	tcase_add_test(tc, type4_ndef_read_as_a_phone_does);
+	tcase_add_test(tc, iso_records_and_rights);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite(s);
+}
