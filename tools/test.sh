@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # Runs every dfissue test: installs what is missing, then builds and runs
 # ctest three times: a normal build, an ASan+UBSan build, and the libFuzzer
-# harnesses for a bounded time (DFI_FUZZ_SECONDS, default 60 each).
+# harnesses for a bounded time: DFI_FUZZ_SECONDS each, by default what
+# shares DFI_FUZZ_BUDGET seconds of wall time (default 240) among the
+# harnesses on the machine's cores, between 20 and 60 s each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/install-deps.sh
 
 jobs=$(nproc 2>/dev/null || echo 2)
-fuzz_seconds=${DFI_FUZZ_SECONDS:-60}
+nfuzz=$(find tests/fuzz -maxdepth 1 -name 'fuzz_*.c' | wc -l)
+fuzz_seconds=${DFI_FUZZ_SECONDS:-}
+if [ -z "$fuzz_seconds" ]; then
+	# CI has 30 minutes for everything on 2 cores; the fuzzers get a fixed
+	# share of it however many harnesses there are.
+	fuzz_seconds=$(( ${DFI_FUZZ_BUDGET:-240} * jobs / (nfuzz > 0 ? nfuzz : 1) ))
+	[ "$fuzz_seconds" -le 60 ] || fuzz_seconds=60
+	[ "$fuzz_seconds" -ge 20 ] || fuzz_seconds=20
+fi
 logdir=$(mktemp -d)
 trap 'rm -rf "$logdir"' EXIT
 passed=0 failed=0 status=0
