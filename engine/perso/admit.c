@@ -108,9 +108,11 @@ static dfi_err
 registry_failed(struct tap *tp, const char *what, dfi_err e)
 {
 	if (e != DFI_OK) {
+		char why[300];
+		dfi_registry_last_error(tp->p->reg, why, sizeof(why));
 		tp->journal_failed = 1;
-		perso_detail(tp, "registry (%s): %s: %s", dfi_registry_backend(tp->p->reg), what,
-		    dfi_strerror(e));
+		perso_detail(tp, "registry (%s): %s: %s%s%s", dfi_registry_backend(tp->p->reg), what,
+		    dfi_strerror(e), why[0] ? ": " : "", why);
 	}
 	return e;
 }
@@ -283,11 +285,13 @@ perso_lookup(struct tap *tp)
 	tp->nrslots = 0;
 	if (tp->p->reg == NULL)
 		return DFI_OK;
-	tp->tap_from = dfi_journal_size(tp->p->journal);
+	tp->tap_from = tp->p->journal != NULL ? dfi_journal_size(tp->p->journal) : 0;
 	dfi_err e = dfi_registry_lookup(tp->p->reg, tp->uid, DFI_PROFILE_UID_LEN, &tp->reg, &v);
 	if (e != DFI_OK) {
-		perso_detail(tp, "registry (%s): lookup failed: %s", dfi_registry_backend(tp->p->reg),
-		    dfi_strerror(e));
+		char why[300];
+		dfi_registry_last_error(tp->p->reg, why, sizeof(why));
+		perso_detail(tp, "registry (%s): lookup failed: %s%s%s", dfi_registry_backend(tp->p->reg),
+		    dfi_strerror(e), why[0] ? ": " : "", why);
 		return e;
 	}
 	/* Intents left open for these keys are sorted by seq: the newest of a

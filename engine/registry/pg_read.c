@@ -128,3 +128,33 @@ dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgre
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " DFI_PGREG_SCHEMA ".witness_refusals ORDER BY id",
 	    rf_row, &x, why, cap);
 }
+
+struct oictx {
+	void (*fn)(void *, const char *, const dfi_jrec *, const char *);
+	void *ctx;
+};
+
+static int
+oi_row(void *vctx, const PGresult *res, int i)
+{
+	struct oictx *x = vctx;
+	dfi_jrec r;
+	uint64_t seq;
+	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
+	    dfi_jrec_parse(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), &r) != DFI_OK ||
+	    r.type != DFI_JREC_INTENT)
+		return -1;
+	r.seq = seq;
+	x->fn(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_open_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, const dfi_jrec *intent,
+    const char *station), void *ctx, char *why, size_t cap)
+{
+	struct oictx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, seq, line, station FROM " DFI_PGREG_SCHEMA ".open_intents()",
+	    oi_row, &x, why, cap);
+}

@@ -27,6 +27,7 @@
 
 #include "dfissue/error.h"
 #include "dfissue/journal.h"
+#include "dfissue/registry.h"
 #include "dfissue/signer.h"
 
 #ifdef __cplusplus
@@ -34,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 1
+#define DFI_PGREG_SCHEMA_VERSION 2
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;
@@ -168,6 +169,38 @@ struct dfi_pgreg_refusal {
 /* Every refused checkpoint, oldest first. */
 dfi_err dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_refusal *rf),
     void *ctx, char *why, size_t whycap);
+
+
+/* ---- the registry backend (registry.h) ------------------------------------------ */
+
+/* A dfi_registry on this PostgreSQL registry, shared by every station of
+ * every host (schema version 2: claims with leases, issued state per UID,
+ * open intents of every journal). pg must outlive it.
+ *
+ * With a journal (j, its path, and its public key): the journal's head is
+ * witnessed at once (DFI_E_REGISTRY_REFUSED when the registry refuses it: a
+ * journal rolled back or forked), then the registry is told again what
+ * the journal's tail holds (reconciliation after a crash between the
+ * journal's commit and the registry's update). Records are told as the
+ * journal holds their lines; checkpoints are witnessed with consistency
+ * proofs (dfi_pgwitness). Without a journal (j NULL: `inspect`), only
+ * lookups work.
+ *
+ * Claims are held by this handle (a random token): a claim taken by
+ * another handle, on this host or another, is DFI_E_UID_CLAIMED until it is
+ * released or its lease runs out; a retry of a call whose connection broke
+ * is answered as the first call was. Every call fails with
+ * DFI_E_REGISTRY_UNREACHABLE when the registry cannot be reached within
+ * its deadline: the engine then fails closed (docs/OPERATIONS.md 12.5). */
+dfi_err dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const char *journal_path,
+    const dfi_jpubkey *key, char *why, size_t whycap);
+
+/* Every open intent the registry knows, of every journal, oldest first:
+ * origin, the intent as its journal holds it, and the station that told
+ * it. */
+dfi_err dfi_pgreg_each_open_intent(dfi_pgreg *r,
+    void (*fn)(void *ctx, const char *origin, const dfi_jrec *intent, const char *station), void *ctx, char *why,
+    size_t whycap);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "cli_registry.h"
 #include "dfissue/perso.h"
 #include "dfissue/registry.h"
 #include "dfissue/util.h"
@@ -38,7 +39,8 @@ usage(FILE *f)
 	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
 	    "           [-v | -q | --log-level LEVEL] [--config FILE]\n"
-	    "           [--reissue UID --reason TEXT] [--originality-keys FILE] [HSM options]\n"
+	    "           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
+	    "           [--registry URL] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
 	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
 	    "waits for the card to leave and for the next one. A torn card is finished when\n"
@@ -76,6 +78,7 @@ usage(FILE *f)
 	    "                         reissue_uid and reissue_reason\n"
 	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
 	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
+	    CLI_REGISTRY_HELP
 	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	    "                         being an option's name (dfissue-station.conf(5)); the\n"
 	    "                         command line's options come after the file's\n"
@@ -95,13 +98,13 @@ usage(FILE *f)
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
 	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_CONFIG, O_LOG_LEVEL, O_REISSUE,
-	O_REASON, O_ORIG_KEYS };
+	O_REASON, O_ORIG_KEYS, O_REGISTRY };
 
 #define TEARS_MAX 3
 #define MAX_REISSUE 64
 
 struct opts {
-	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
+	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey, *registry;
 	int create, json, wait_ms;
 	unsigned long cards;
 	unsigned tear_at;
@@ -169,6 +172,7 @@ static const struct option personalize_opts[] = {
 		{ "tear-at", required_argument, NULL, O_TEAR_AT },
 		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
 		{ "reissue", required_argument, NULL, O_REISSUE },
+		{ "registry", required_argument, NULL, O_REGISTRY },
 		{ "reason", required_argument, NULL, O_REASON },
 		{ "originality-keys", required_argument, NULL, O_ORIG_KEYS },
 		{ "config", required_argument, NULL, O_CONFIG },
@@ -266,6 +270,7 @@ parse(int argc, char **argv, struct opts *o)
 			break;
 		}
 		case O_REASON: o->reason = optarg; break;
+		case O_REGISTRY: o->registry = optarg; break;
 		case O_ORIG_KEYS: o->orig_keys = optarg; break;
 		case 'h': usage(stdout); return -1;
 		default:
@@ -296,6 +301,11 @@ parse(int argc, char **argv, struct opts *o)
 	}
 	for (size_t i = 0; i < o->nreissue; i++)
 		o->reissue[i].reason = o->reason;
+	char why[600];
+	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("personalize: --registry: %s", why);
+		return DFI_EXIT_USAGE;
+	}
 	return DFI_EXIT_OK;
 }
 
@@ -503,6 +513,7 @@ cmd_personalize(int argc, char **argv)
 	dfi_hsm *h = NULL;
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
+	struct cli_registry creg = { 0 };
 	dfi_registry *reg = NULL;
 	dfi_perso *p = NULL;
 	char station[STATION_MAX + 1], detail[256] = "";
@@ -532,8 +543,9 @@ cmd_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &s, &j);
 	/* One registry for every reader: their claims must see each other. */
-	if (rc == DFI_EXIT_OK && dfi_registry_new_local(&reg, j) != DFI_OK)
-		rc = cli_fail("registry", DFI_E_NOMEM);
+	if (rc == DFI_EXIT_OK && (rc = cli_registry_open(&creg, "personalize", o.registry, station, j, o.journal,
+	    s)) == DFI_EXIT_OK)
+		reg = creg.reg;
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
 			.station = station, .progress = progress, .detail = detail,
@@ -568,7 +580,7 @@ cmd_personalize(int argc, char **argv)
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
-	dfi_registry_free(reg);
+	cli_registry_close(&creg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
 	dfi_hsm_free(h);

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Two stations, one registry (issue 13's "done when"): two `dfissue
+# personalize` processes, each with its own journal, share a PostgreSQL
+# registry (a private cluster: tests/common/pgfix.h). Each gets a factory
+# card, and the two cards have the same UID; both start at the same moment.
+# Exactly one card is issued; the other station is kept off the UID (the
+# claim) and, presented again once the first is done, refused (issued at
+# the other station). `dfissue audit` over both journals then says OK.
+# Also: a URL with a password is refused before anything runs, a station
+# whose registry is unreachable takes no card, and `recover --registry` and
+# `inspect --registry` see what the other station did.
+set -euo pipefail
+if [ "${1:-}" != --inner ]; then
+	exec "${DFI_BUILD_DIR:?}/tests/pgfix" run -- bash "$0" --inner
+fi
+. "${DFI_SOURCE_DIR:?}/tests/e2e/e2e_lib.sh"
+E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-registry-XXXXXX")
+trap e2e_cleanup EXIT
+e2e_token
+D=$E2E_DFISSUE
+prof=$E2E_SRC/profiles/reference.json
+batch=$E2E_DIR/batch.csv
+e2e_batch "$batch" 4
+URL=$DFI_PG_URL
+UID1=04A1B2C3D4E5F6
+
+"$D" registry init "$URL" >"$E2E_DIR/init.log" 2>&1 || e2e_fail "registry init: $(cat "$E2E_DIR/init.log")"
+grep -q "created registry schema dfissue, version 2" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
+
+for s in a b; do
+	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||
+		e2e_fail "desfire-sim could not create card-$s.img"
+	"$D" journal init --origin "test.example/journal/$s" --station "station-$s" "${E2E_HSM[@]}" "$E2E_DIR/journal-$s" \
+		>/dev/null 2>"$E2E_DIR/jinit-$s.log" || e2e_fail "journal init $s: $(cat "$E2E_DIR/jinit-$s.log")"
+done
+
+station() { # station NAME [EXTRA...]: one personalize run of station NAME on its card, JSON in NAME.json
+	local s=$1
+	shift
+	"$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/card-$s.img" \
+		--journal "$E2E_DIR/journal-$s" --station "station-$s" --registry "$URL" --once --json "$@" \
+		>"$E2E_DIR/$s.json" 2>"$E2E_DIR/$s.log"
+}
+
+# 1. A password in the URL: refused before anything runs (exit 2).
+set +e
+"$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/unused.img" \
+	--journal "$E2E_DIR/journal-a" --registry "postgresql://u:hunter2@localhost/x" --once >/dev/null 2>"$E2E_DIR/pw.log"
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || e2e_fail "a URL with a password: exit $rc, not 2"
+grep -q "password file" "$E2E_DIR/pw.log" || e2e_fail "password message: $(cat "$E2E_DIR/pw.log")"
+! grep -q hunter2 "$E2E_DIR/pw.log" || e2e_fail "the password was echoed"
+[ ! -e "$E2E_DIR/unused.img" ] || e2e_fail "a card was touched"
+
+# 2. The registry unreachable: the station takes no card (fail closed).
+set +e
+"$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/unused.img" \
+	--journal "$E2E_DIR/journal-a" --registry "postgresql:///nodb?host=$E2E_DIR/nosock&connect_timeout=2" \
+	--once >/dev/null 2>"$E2E_DIR/down.log"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || e2e_fail "registry unreachable: exit $rc, not 1"
+grep -q "takes no card" "$E2E_DIR/down.log" || e2e_fail "unreachable message: $(cat "$E2E_DIR/down.log")"
+[ ! -e "$E2E_DIR/unused.img" ] || e2e_fail "a card was touched without a registry"
+
+# 3. The race: both at once, same UID.
+set +e
+station a &
+pa=$!
+station b &
+pb=$!
+wait "$pa"
+ra=$?
+wait "$pb"
+rb=$?
+set -e
+cat "$E2E_DIR/a.json" "$E2E_DIR/b.json" >&2
+done_n=$(cat "$E2E_DIR/a.json" "$E2E_DIR/b.json" | grep -c '"outcome":"done"' || true)
+[ "$done_n" -eq 1 ] || e2e_fail "$done_n cards issued, not exactly 1 (a: exit $ra, b: exit $rb; see a.log, b.log)"
+if grep -q '"outcome":"done"' "$E2E_DIR/a.json"; then win=a lose=b; else win=b lose=a; fi
+# The other one was either kept off the UID (claimed by the winner) or,
+# when it came after the winner was done, refused.
+grep -q '"outcome":"refused"\|being personalized at station-'$win "$E2E_DIR/$lose.json" ||
+	e2e_fail "station-$lose: $(cat "$E2E_DIR/$lose.json")"
+e2e_log "station-$win issued $UID1; station-$lose: $(cat "$E2E_DIR/$lose.json")"
+# The loser sent no key change: its card is still a factory card.
+"$E2E_SIM" --image "$E2E_DIR/card-$lose.img" --stdio -q <<<"90640000010000" >"$E2E_DIR/kv.txt" 2>&1 || true
+[ "$(cat "$E2E_DIR/kv.txt")" = 009100 ] || e2e_fail "the losing card's PICC key version: $(cat "$E2E_DIR/kv.txt")"
+
+# 4. The losing card presented again: refused, the UID being issued at the other station.
+set +e
+station "$lose"
+rl=$?
+set -e
+cat "$E2E_DIR/$lose.json" >&2
+grep -q '"outcome":"refused"' "$E2E_DIR/$lose.json" || e2e_fail "the second card was not refused (exit $rl, $lose.log)"
+grep -q 'UID already issued' "$E2E_DIR/$lose.json" || e2e_fail "refusal reason: $(cat "$E2E_DIR/$lose.json")"
+
+# 5. What others see: inspect through the registry, recover across stations.
+"$D" inspect --reader "sim:$E2E_DIR/card-$lose.img" --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --registry "$URL" \
+	>"$E2E_DIR/inspect.log" 2>&1 || e2e_fail "inspect: $(cat "$E2E_DIR/inspect.log")"
+grep -q "registry (postgresql): issued" "$E2E_DIR/inspect.log" || e2e_fail "inspect: $(cat "$E2E_DIR/inspect.log")"
+"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+
+# 6. The auditor: both journals, the registry: OK.
+"$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
+	>"$E2E_DIR/audit.log" 2>&1 || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+cat "$E2E_DIR/audit.log" >&2
+grep -q "^audit: OK: 2 journal(s)" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+E2E_OK=1
+e2e_log "OK: two stations, one UID: one issued, one refused; audit OK"
