@@ -207,7 +207,15 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 		    "journal record %" PRIu64 " is not the record the engine says it appended", seq);
 	if (!is_card_record(r.type))
 		return DFI_OK;
-	if (batch_add(b, &r, line) != 0)
+	/* scanned lines are not NUL-terminated */
+	char *z = malloc(len + 1);
+	if (z == NULL)
+		return DFI_E_NOMEM;
+	memcpy(z, line, len);
+	z[len] = '\0';
+	int bad = batch_add(b, &r, z);
+	free(z);
+	if (bad)
 		return DFI_E_NOMEM;
 	return b->n >= BATCH_MAX ? batch_send(be, b) : DFI_OK;
 }
