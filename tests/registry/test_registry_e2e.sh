@@ -34,10 +34,19 @@ for s in a b; do
 		>/dev/null 2>"$E2E_DIR/jinit-$s.log" || e2e_fail "journal init $s: $(cat "$E2E_DIR/jinit-$s.log")"
 done
 
+# Two hosts, two HSMs holding the same keys: each station its own copy of
+# the token (SoftHSM2 is not made for two processes writing one token
+# directory at once, and hosts do not share one).
+for s in a b; do
+	cp -a "$E2E_DIR/tok/tokens" "$E2E_DIR/tokens-$s"
+	sed "s|^directories.tokendir = .*|directories.tokendir = $E2E_DIR/tokens-$s|" "$E2E_DIR/tok/softhsm2.conf" \
+		>"$E2E_DIR/softhsm2-$s.conf"
+done
+
 station() { # station NAME [EXTRA...]: one personalize run of station NAME on its card, JSON in NAME.json
 	local s=$1
 	shift
-	"$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/card-$s.img" \
+	SOFTHSM2_CONF=$E2E_DIR/softhsm2-$s.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/card-$s.img" \
 		--journal "$E2E_DIR/journal-$s" --station "station-$s" --registry "$URL" --once --json "$@" \
 		>"$E2E_DIR/$s.json" 2>"$E2E_DIR/$s.log"
 }
