@@ -325,8 +325,12 @@ b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dfi_err e = pg_call(be->pg, "SELECT ok, holder FROM " DFI_PGREG_SCHEMA ".claim($1, $2, $3, $4, $5)", 5, vals, &q,
 	    1, WHY);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (e != DFI_OK)
 		return e;
 	if (PQntuples(q) != 1 || PQnfields(q) != 2) {

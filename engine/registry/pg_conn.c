@@ -373,6 +373,26 @@ dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s)
 }
 
 void
+pg_note_claim(dfi_pgreg *r, long us)
+{
+	pthread_mutex_lock(&r->mu);
+	r->claim_us[r->nclaims++ % PG_CLAIM_RING] = us < 0 ? 0 : us > (long)UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	pthread_mutex_unlock(&r->mu);
+}
+
+size_t
+dfi_pgreg_claim_times(dfi_pgreg *r, uint32_t *us, size_t cap)
+{
+	pthread_mutex_lock(&r->mu);
+	uint64_t have = r->nclaims < PG_CLAIM_RING ? r->nclaims : PG_CLAIM_RING;
+	size_t n = have < cap ? (size_t)have : cap;
+	for (size_t i = 0; i < n; i++)
+		us[i] = r->claim_us[(r->nclaims - n + i) % PG_CLAIM_RING];
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+void
 pg_bytea_hex(const uint8_t *p, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";

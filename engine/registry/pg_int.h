@@ -33,7 +33,14 @@ struct dfi_pgreg {
 	pthread_cond_t cv;
 	struct pgconn *idle;        /* connections not in use */
 	struct dfi_pgreg_stats st;
+	/* the last PG_CLAIM_RING claims' times, microseconds (under mu) */
+	uint32_t claim_us[4096];
+	uint64_t nclaims;
 };
+#define PG_CLAIM_RING 4096
+
+/* Records one claim's time (dfi_pgreg_claim_times). */
+void pg_note_claim(dfi_pgreg *r, long us);
 
 /* Prints a one-line reason into why (may be NULL) and returns e. */
 dfi_err pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -69,6 +69,10 @@ struct dfi_pgreg_stats {
 	uint64_t connects;     /* connections opened */
 };
 void dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s);
+/* How long the registry backend's claims took (dfi_registry_claim, the
+ * round trip included, retries too), microseconds, oldest first: the most
+ * recent min(cap, 4096). Returns how many were copied. */
+size_t dfi_pgreg_claim_times(dfi_pgreg *r, uint32_t *us, size_t cap);
 
 /* ---- schema ------------------------------------------------------------- */
 
