@@ -13,6 +13,10 @@
  *   - p50 / p99 / max of the claim (dfi_pgreg_claim_times: the claim's
  *     round trip as the engine makes it, under the whole load).
  *
+ * Each reader first personalizes one card untimed (a warm-up: the
+ * registry's connections, the HSM's sessions), as a station that has been
+ * running for a while; the figures are the timed cards after it.
+ *
  *   bench_registry [--stations 4] [--readers 8] [--per-reader 3] [--hsm-dir DIR]
  *
  * The stations start their timed cards together (a byte on a pipe once
@@ -27,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +93,7 @@ struct station {
 	dfi_batch_row *rows[MAX_ROWS];
 	size_t nrows;
 	atomic_uint next, fails;
+	unsigned total, base;  /* this round's cards, and the first card number */
 };
 
 struct worker {
@@ -101,11 +107,11 @@ worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct station *st = w->st;
-	unsigned total = (unsigned)(st->readers * st->per_reader);
 	for (;;) {
 		unsigned k = atomic_fetch_add(&st->next, 1);
-		if (k >= total)
+		if (k >= st->total)
 			break;
+		k += st->base;
 		struct dfi_sim_config cfg;
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.has_uid = true;
@@ -178,6 +184,16 @@ station_open(struct station *st)
 		die("batch", "no row");
 }
 
+static void
+run_round(struct station *st, struct worker *w)
+{
+	for (int i = 0; i < st->readers; i++)
+		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
+			die("thread", "cannot start");
+	for (int i = 0; i < st->readers; i++)
+		pthread_join(w[i].th, NULL);
+}
+
 /* A station process: opens everything, says ready (one byte on rfd), waits
  * for go (one byte on gfd), runs its cards, writes its figures to out. */
 static int
@@ -195,28 +211,34 @@ station_main(struct station *st, int rfd, int gfd, const char *out)
 		if (dfi_perso_new(&w[i].p, &pc) != DFI_OK)
 			die("perso", detail);
 	}
+	/* Warm-up, untimed: one card per reader (the registry's connections,
+	 * the HSM's sessions, the journal's first checkpoints), as a station
+	 * that has been running for a while. */
+	st->total = (unsigned)st->readers;
+	st->base = 0x8000;
+	run_round(st, w);
+	uint32_t us[4096];
+	size_t warm = dfi_pgreg_claim_times(st->pg, us, 4096);
 	struct dfi_pgreg_stats s0, s1;
 	dfi_pgreg_get_stats(st->pg, &s0);
 	char b = 'r';
 	if (write(rfd, &b, 1) != 1 || read(gfd, &b, 1) != 1)
 		die("start", "the parent went away");
+	atomic_store(&st->next, 0);
+	st->total = (unsigned)(st->readers * st->per_reader);
+	st->base = 0;
 	double t0 = now_s();
-	for (int i = 0; i < st->readers; i++)
-		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
-			die("thread", "cannot start");
-	for (int i = 0; i < st->readers; i++)
-		pthread_join(w[i].th, NULL);
+	run_round(st, w);
 	double t1 = now_s();
 	dfi_pgreg_get_stats(st->pg, &s1);
 	FILE *f = fopen(out, "w");
 	if (f == NULL)
 		die("results", out);
-	unsigned cards = (unsigned)(st->readers * st->per_reader);
-	fprintf(f, "%u %u %.6f %.6f %" PRIu64 " %" PRIu64 "\n", cards, atomic_load(&st->fails), t0, t1,
+	fprintf(f, "%u %u %.6f %.6f %" PRIu64 " %" PRIu64 "\n", st->total, atomic_load(&st->fails), t0, t1,
 	    s1.calls - s0.calls, s1.failures - s0.failures);
-	uint32_t us[4096];
+	/* the timed claims: those after the warm-up's */
 	size_t n = dfi_pgreg_claim_times(st->pg, us, 4096);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = warm; i < n; i++)
 		fprintf(f, "%u\n", us[i]);
 	fclose(f);
 	for (int i = 0; i < st->readers; i++)
@@ -238,6 +260,8 @@ station_main(struct station *st, int rfd, int gfd, const char *out)
 struct phase_result {
 	unsigned cards, fails;
 	double wall;
+	double cpu;            /* the station processes' CPU seconds, warm-up included */
+	double loadavg;        /* the machine's 1-minute load when the phase ended */
 	uint64_t calls, failures;
 	uint32_t *us;
 	size_t nus;
@@ -298,6 +322,8 @@ run_phase(int phase, int nst, int readers, int per_reader, const char *url, cons
 	close(gp[1]);
 	close(rp[0]);
 	double t0 = 1e300, t1 = 0;
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_CHILDREN, &ru0);
 	for (int i = 0; i < nst; i++) {
 		int stt;
 		waitpid(pids[i], &stt, 0);
@@ -326,6 +352,14 @@ run_phase(int phase, int nst, int readers, int per_reader, const char *url, cons
 		fclose(f);
 	}
 	pr->wall = t1 - t0;
+	getrusage(RUSAGE_CHILDREN, &ru1);
+	pr->cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	FILE *la = fopen("/proc/loadavg", "r");
+	if (la == NULL || fscanf(la, "%lf", &pr->loadavg) != 1)
+		pr->loadavg = -1;
+	if (la != NULL)
+		fclose(la);
 	qsort(pr->us, pr->nus, sizeof(*pr->us), cmp_u32);
 }
 
@@ -353,6 +387,10 @@ report(const char *what, int nst, int readers, const struct phase_result *pr, do
 	    (double)pr->calls / pr->cards, pr->calls, pr->failures);
 	row("  claim time p50 / p99 / max", "%.2f / %.2f / %.2f ms (%zu claims)", pct(pr, 0.50), pct(pr, 0.99),
 	    pr->nus ? pr->us[pr->nus - 1] / 1000.0 : 0.0, pr->nus);
+	row("  station processes' CPU, machine load", "%.1f s of CPU for %u timed + %d warm-up cards (%.0f ms per "
+	    "card, PostgreSQL's own not counted); load average %.2f on %ld CPU(s) at the end",
+	    pr->cpu, pr->cards, nst * readers, 1000.0 * pr->cpu / (pr->cards + (unsigned)(nst * readers)), pr->loadavg,
+	    sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 int
@@ -418,7 +456,8 @@ main(int argc, char **argv)
 
 	printf("| part | figure | value |\n|---|---|---|\n");
 	row("setup", "a private PostgreSQL cluster (%s) on a Unix socket, fsync on; %d card(s) per reader, reference "
-		     "profile, simulator datasheet timing, each station its own journal and token copy", pg.bindir,
+		     "profile, simulator datasheet timing, each station its own journal and token copy; one untimed warm-up "
+		     "card per reader", pg.bindir,
 	    per_reader);
 	struct phase_result one, many;
 	run_phase(1, 1, readers, per_reader, pg.url, tmp, &one);
