@@ -158,3 +158,73 @@ dfi_pgreg_each_open_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origi
 	    "SELECT origin, seq, line, station FROM " DFI_PGREG_SCHEMA ".open_intents()",
 	    oi_row, &x, why, cap);
 }
+
+struct recctx {
+	void (*fn)(void *, const char *, uint64_t, const char *, size_t);
+	void *ctx;
+};
+
+static int
+rec_row(void *vctx, const PGresult *res, int i)
+{
+	struct recctx *x = vctx;
+	uint64_t seq;
+	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
+	    PQgetlength(res, i, 2) > DFI_J_LINE_MAX)
+		return -1;
+	x->fn(x->ctx, PQgetvalue(res, i, 0), seq, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_record(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line,
+    size_t len), void *ctx, char *why, size_t cap)
+{
+	struct recctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, seq, line FROM " DFI_PGREG_SCHEMA ".records ORDER BY told_at, origin, seq",
+	    rec_row, &x, why, cap);
+}
+
+struct slotctx {
+	void (*fn)(void *, const struct dfi_pgreg_slot *);
+	void *ctx;
+};
+
+static int
+slot_row(void *vctx, const PGresult *res, int i)
+{
+	struct slotctx *x = vctx;
+	struct dfi_pgreg_slot s;
+	uint64_t aid, keyno, state;
+	memset(&s, 0, sizeof(s));
+	const char *v = PQgetvalue(res, i, 4);
+	size_t ul = (size_t)PQgetlength(res, i, 0);
+	if (ul < 4 || ul > 2 + 2 * sizeof(s.uid) || ul % 2 != 0 ||
+	    pg_get_bytea(res, i, 0, s.uid, (ul - 2) / 2) != 0 || pg_get_u64(res, i, 1, &aid) != 0 || aid > 0xFFFFFF ||
+	    pg_get_u64(res, i, 2, &keyno) != 0 || keyno > 13 || pg_get_u64(res, i, 3, &state) != 0 || state > 2)
+		return -1;
+	s.uid_len = (ul - 2) / 2;
+	s.aid = (uint32_t)aid;
+	s.keyno = (uint8_t)keyno;
+	s.state = (int)state;
+	if (strcmp(v, "-1") == 0)
+		s.version = -1;
+	else {
+		uint64_t ver;
+		if (pg_get_u64(res, i, 4, &ver) != 0 || ver > 255)
+			return -1;
+		s.version = (int)ver;
+	}
+	x->fn(x->ctx, &s);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx, char *why,
+    size_t cap)
+{
+	struct slotctx x = { fn, ctx };
+	return pg_each(r, "SELECT uid, aid, keyno, state, version FROM " DFI_PGREG_SCHEMA ".slots ORDER BY uid, aid, keyno",
+	    slot_row, &x, why, cap);
+}

@@ -175,6 +175,24 @@ dfi_err dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct 
     void *ctx, char *why, size_t whycap);
 
 
+/* Every card record the registry was told, in the order it took them (an
+ * auditor compares each line with its journal's, and replays them). */
+dfi_err dfi_pgreg_each_record(dfi_pgreg *r,
+    void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line, size_t len), void *ctx, char *why,
+    size_t whycap);
+
+/* The registry's state of one key slot (registry.h's dfi_reg_slot_state). */
+struct dfi_pgreg_slot {
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t uid_len;
+	uint32_t aid;
+	uint8_t keyno;
+	int state;
+	int version;
+};
+dfi_err dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx,
+    char *why, size_t whycap);
+
 /* ---- the registry backend (registry.h) ------------------------------------------ */
 
 /* A dfi_registry on this PostgreSQL registry, shared by every station of

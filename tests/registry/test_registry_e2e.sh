@@ -8,7 +8,9 @@
 # the other station). `dfissue audit` over both journals then says OK.
 # Also: a URL with a password is refused before anything runs, a station
 # whose registry is unreachable takes no card, and `recover --registry` and
-# `inspect --registry` see what the other station did.
+# `inspect --registry` see what the other station did. Then the audit's
+# cross-checks: a registry edited by hand, and a station that bypassed the
+# registry (records never told; once told, the UID issued twice).
 set -euo pipefail
 if [ "${1:-}" != --inner ]; then
 	exec "${DFI_BUILD_DIR:?}/tests/pgfix" run -- bash "$0" --inner
@@ -118,5 +120,38 @@ grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "
 	>"$E2E_DIR/audit.log" 2>&1 || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 cat "$E2E_DIR/audit.log" >&2
 grep -q "^audit: OK: 2 journal(s)" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+audit() { # audit: exit status; its output in audit.log
+	"$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
+		>"$E2E_DIR/audit.log" 2>&1
+}
+
+# 7. The registry edited by hand: its key slot no longer the journals' replay.
+psql "$URL" -qAtc "UPDATE dfissue.slots SET version = 9 WHERE keyno = 0 AND aid = 0" >/dev/null
+! audit || e2e_fail "audit passed a registry edited by hand"
+grep -q "the registry says state 2 version 9, the journals' records say state 2 version" "$E2E_DIR/audit.log" ||
+	e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+psql "$URL" -qAtc "UPDATE dfissue.slots SET version = 1 WHERE keyno = 0 AND aid = 0" >/dev/null
+audit || e2e_fail "audit after the repair: $(cat "$E2E_DIR/audit.log")"
+
+# 8. The losing station bypasses the registry (no --registry): its journal's
+# index does not know the UID, so it issues the second card. The audit sees
+# records the registry was never told...
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-$lose.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$E2E_DIR/card-$lose.img" --journal "$E2E_DIR/journal-$lose" --station "station-$lose" --once \
+	--json >"$E2E_DIR/bypass.json" 2>"$E2E_DIR/bypass.log" || e2e_fail "bypass run: $(cat "$E2E_DIR/bypass.log")"
+grep -q '"outcome":"done"' "$E2E_DIR/bypass.json" || e2e_fail "bypass: $(cat "$E2E_DIR/bypass.json")"
+! audit || e2e_fail "audit passed records never told to the registry"
+grep -q "was never told to the registry" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+# ... and once that station runs with the registry again (it tells the
+# registry its journal's tail at start), the UID issued twice.
+"$E2E_SIM" --image "$E2E_DIR/card-c.img" --uid 04C0C0C0C0C0C0 --seed 9 --stdio -q </dev/null >/dev/null
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-$lose.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$E2E_DIR/card-c.img" --journal "$E2E_DIR/journal-$lose" --station "station-$lose" --once \
+	--registry "$URL" --json >"$E2E_DIR/c.json" 2>"$E2E_DIR/c.log" || e2e_fail "card c: $(cat "$E2E_DIR/c.log")"
+! audit || e2e_fail "audit passed a UID issued twice"
+grep -q "card $UID1 app .* issued twice without authorization" "$E2E_DIR/audit.log" ||
+	e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+! grep -q "never told" "$E2E_DIR/audit.log" || e2e_fail "not reconciled: $(cat "$E2E_DIR/audit.log")"
+e2e_log "audit findings: $(grep -c 'issued twice' "$E2E_DIR/audit.log") 'issued twice' line(s); $(tail -n 1 "$E2E_DIR/audit.log")"
 E2E_OK=1
-e2e_log "OK: two stations, one UID: one issued, one refused; audit OK"
+e2e_log "OK: two stations, one UID: one issued, one refused; audit OK; a registry edited, a station bypassing it: found"

@@ -27,11 +27,16 @@ struct audit {
 	struct audit_journal *j;
 	size_t nj;
 	size_t witnessed;            /* checkpoints in the registry */
+	uint64_t card_records;       /* card records in the registry */
 	uint64_t findings;
 };
 
 /* Prints "<where>: <message>" and counts a finding. */
 void audit_finding(struct audit *a, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct audit_journal *audit_journal_of(struct audit *a, const char *origin);
+/* The registry's records and key slots against the journals
+ * (audit_cards.c); -1 when the registry cannot be read. */
+struct dfi_pgreg;
+int audit_cards(struct audit *a, struct dfi_pgreg *r);
 
 #endif

@@ -28,7 +28,11 @@ usage(FILE *f)
 	    "names; then every checkpoint the registry witnessed for it: signed by that key,\n"
 	    "and contained in the journal (its tree of that size has that root: a journal\n"
 	    "rolled back or forked since does not). Then the registry: a checkpoint it refused,\n"
-	    "or a journal it witnessed that is not among the JOURNALs, is a finding.\n\n"
+	    "or a journal it witnessed that is not among the JOURNALs, is a finding. Then the\n"
+	    "cards: every record the registry holds is its journal's line, every card record of\n"
+	    "every journal was told to it; replaying its records in the order it took them, no\n"
+	    "UID issued twice without an authorization, every intent resolved at some station,\n"
+	    "and its key slots equal to the replay.\n\n"
 	    "Give every station's journal. Prints one line per finding and a summary; exit 0\n"
 	    "only when there is no finding. The URL carries no password (see 'dfissue registry\n"
 	    "--help'); an auditor role needs only SELECT on the registry's tables.\n");
@@ -339,6 +343,8 @@ cmd_audit(int argc, char **argv)
 	}
 	if (rc == DFI_EXIT_OK && audit_witnessed(&a, r) != 0)
 		rc = DFI_EXIT_FAIL;
+	if (rc == DFI_EXIT_OK && audit_cards(&a, r) != 0)
+		rc = DFI_EXIT_FAIL;
 	dfi_pgreg_free(r);
 	if (rc == DFI_EXIT_OK) {
 		uint64_t records = 0;
@@ -346,8 +352,9 @@ cmd_audit(int argc, char **argv)
 			records += a.j[i].records;
 		if (a.findings == 0)
 			printf("audit: OK: %zu journal(s), %" PRIu64 " records, %zu witnessed checkpoint(s) all in their "
-			       "journals\n",
-			    a.nj, records, a.witnessed);
+			       "journals, %" PRIu64 " card record(s) in the registry, all the journals' own, its key slots "
+			       "their replay\n",
+			    a.nj, records, a.witnessed, a.card_records);
 		else
 			printf("audit: FAILED: %" PRIu64 " finding(s)\n", a.findings);
 		rc = a.findings == 0 ? DFI_EXIT_OK : DFI_EXIT_FAIL;
