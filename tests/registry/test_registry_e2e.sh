@@ -8,7 +8,8 @@
 # the other station). `dfissue audit` over both journals then says OK.
 # Also: a URL with a password is refused before anything runs, a station
 # whose registry is unreachable takes no card, and `recover --registry` and
-# `inspect --registry` see what the other station did. Then the audit's
+# `inspect --registry` see what the other station did; a card torn at one
+# station and finished at the other (its open intent taken over). Then the audit's
 # cross-checks: a registry edited by hand, and a station that bypassed the
 # registry (records never told; once told, the UID issued twice).
 set -euo pipefail
@@ -114,6 +115,35 @@ grep -q 'UID already issued' "$E2E_DIR/$lose.json" || e2e_fail "refusal reason: 
 grep -q "registry (postgresql): issued" "$E2E_DIR/inspect.log" || e2e_fail "inspect: $(cat "$E2E_DIR/inspect.log")"
 "$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
 grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+
+# 5b. A torn card put aside at station a, finished at station b. Station a
+# tears the card at APDU K (executed, answer lost) and twice more at once
+# (its three taps of a sim: reader), leaving its intent open; K is the first
+# from 45 on that leaves one (a ChangeKey of the reference profile).
+tear_ok=""
+for K in $(seq 45 69); do
+	img=$E2E_DIR/torn-$K.img
+	"$E2E_SIM" --image "$img" --uid "$(printf '04D0D0D0D0D0%02X' "$K")" --seed "$K" --stdio -q </dev/null >/dev/null
+	SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+		--reader "sim:$img" --journal "$E2E_DIR/journal-a" --station station-a --registry "$URL" --once \
+		--tear-at "$K,1,1" --tear-mode after --json >"$E2E_DIR/torn-a.json" 2>"$E2E_DIR/torn-a.log" || true
+	"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+	if grep -q "^1 intent(s) open in the registry" "$E2E_DIR/recover.log"; then
+		tear_ok=$K
+		break
+	fi
+done
+[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 45..69 left an intent open at station a"
+grep -q "registry: test.example/journal/a intent" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$img" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
+	>"$E2E_DIR/torn-b.json" 2>"$E2E_DIR/torn-b.log" || e2e_fail "station b on the torn card: $(cat "$E2E_DIR/torn-b.json")"
+cat "$E2E_DIR/torn-b.json" >&2
+grep -q '"outcome":"\(resumed\|done\)"' "$E2E_DIR/torn-b.json" || e2e_fail "torn card at b: $(cat "$E2E_DIR/torn-b.json")"
+grep -q "of another station .* taken over as intent" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
+"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+e2e_log "torn at station a (APDU $tear_ok), finished at station b: $(grep -o '"outcome":"[a-z]*"' "$E2E_DIR/torn-b.json")"
 
 # 6. The auditor: both journals, the registry: OK.
 "$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
