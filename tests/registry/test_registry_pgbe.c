@@ -3,7 +3,8 @@
  * their own journals and their own connections share claims, issued state
  * and open intents; leases run out (also of a station SIGKILLed while it
  * holds a claim); a record told twice is told once; a crash between the
- * journal and the registry is reconciled at the next open; many stations
+ * journal and the registry is reconciled at the next open, also after
+ * PostgreSQL was stopped in the middle of a card; many stations
  * racing for one UID: exactly one gets it; and the connection cut at every
  * round trip of a card's registry calls: nothing lost, nothing twice. */
 #include <pthread.h>
@@ -343,6 +344,43 @@ START_TEST(lease_of_a_killed_station_runs_out)
 }
 END_TEST
 
+/* PostgreSQL stopped in the middle of a card: the station's calls fail
+ * within their deadline (the engine then stops: fail closed), the journal
+ * keeps what it made durable, and once the server is back the station's
+ * next open tells the registry what it missed. */
+START_TEST(server_stopped_in_the_middle_of_a_card)
+{
+	char url[PATH_MAX + 160], who[128];
+	dfi_pgreg_free(rt_registry("t_stop", "init", url, sizeof(url)));
+	struct station a;
+	station_open(&a, url, "station-a", "stop.example/a");
+	dfi_reg_claim *c = NULL;
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &c, who, sizeof(who)), DFI_OK);
+	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
+	tell(&a, &in);
+	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
+	/* the card answered; its commit is durable in the journal */
+	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
+	long t0 = dfi_pg_now_ms();
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_E_REGISTRY_UNREACHABLE);
+	dfi_registry_last_error(a.reg, why, sizeof(why));
+	ck_assert_msg(why[0] != '\0', "no reason given");
+	struct dfi_reg_card card;
+	ck_assert_int_eq(dfi_registry_lookup(a.reg, U1, 7, &card, NULL), DFI_E_REGISTRY_UNREACHABLE);
+	ck_assert_int_lt(dfi_pg_now_ms() - t0, 12000);
+	dfi_registry_release(c); /* lost with the server: the lease covers it */
+	station_close_reg(&a);
+	ck_assert_int_eq(dfi_pg_start(&rt_pg), 0);
+	/* restarted, the station opens again: reconciled */
+	ck_assert_msg(station_open_reg(&a, url, "station-a") == DFI_OK, "%s", why);
+	struct seen v;
+	card = lookup(&a, U1HEX, &v);
+	ck_assert_int_eq(card.issued, 1);
+	ck_assert_uint_eq(card.open_intents, 0);
+	station_close(&a);
+}
+END_TEST
+
 /* ---- many stations, one UID ----------------------------------------------- */
 
 #define RACERS 6
@@ -536,6 +574,7 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, two_stations_share_claims_issued_state_and_intents);
 	tcase_add_test(tc, lease_of_a_killed_station_runs_out);
+	tcase_add_test(tc, server_stopped_in_the_middle_of_a_card);
 	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
 	suite_add_tcase(s, tc);
