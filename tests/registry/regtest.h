@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dfissue/pgregistry.h"
+#include "pgcut.h"
 #include "pgfix.h"
 
 static struct dfi_pg rt_pg;
@@ -88,6 +89,21 @@ rt_registry(const char *db, const char *station, char *url, size_t cap)
 	struct dfi_pgreg_opts so = { .station = station, .timeout_ms = 5000 };
 	ck_assert_msg(dfi_pgreg_open(&r, url, &so, why, sizeof(why)) == DFI_OK, "%s", why);
 	return r;
+}
+
+/* A pgcut proxy (pgcut.h) in front of the cluster, listening in the
+ * fixture's directory sub/; the URL of database db through it in curl. */
+static inline struct pgcut *
+rt_cut(const char *db, const char *sub, char *curl, size_t cap)
+{
+	char cutdir[PATH_MAX + 16], target[PATH_MAX + 32];
+	snprintf(cutdir, sizeof(cutdir), "%s/%s", rt_pg.dir, sub);
+	mkdir(cutdir, 0700);
+	snprintf(target, sizeof(target), "%s/.s.PGSQL.5432", rt_pg.sock);
+	struct pgcut *x = NULL;
+	ck_assert_int_eq(pgcut_start(&x, cutdir, target), 0);
+	snprintf(curl, cap, "postgresql:///%s?host=%s&user=%s", db, cutdir, rt_pg.user);
+	return x;
 }
 
 /* main(): one cluster for every test of the binary. */

@@ -7,7 +7,6 @@
 #include <pthread.h>
 
 #include "jtest.h"
-#include "pgcut.h"
 #include "regtest.h"
 #include "testutil.h"
 
@@ -528,14 +527,9 @@ witness_scenario(const char *url, struct jt_journal *f, unsigned *failures)
 
 START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 {
-	char url[PATH_MAX + 160], cutdir[PATH_MAX + 16], target[PATH_MAX + 32], curl[PATH_MAX + 200];
+	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
 	dfi_pgreg_free(rt_registry("t_cut", "st-1", url, sizeof(url)));
-	snprintf(cutdir, sizeof(cutdir), "%s/cut", rt_pg.dir);
-	mkdir(cutdir, 0700);
-	snprintf(target, sizeof(target), "%s/.s.PGSQL.5432", rt_pg.sock);
-	struct pgcut *x;
-	ck_assert_int_eq(pgcut_start(&x, cutdir, target), 0);
-	snprintf(curl, sizeof(curl), "postgresql:///t_cut?host=%s&user=%s", cutdir, rt_pg.user);
+	struct pgcut *x = rt_cut("t_cut", "cut", curl, sizeof(curl));
 	/* the clean run counts the round trips */
 	struct jt_journal f;
 	unsigned failures = 0;

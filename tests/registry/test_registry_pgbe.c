@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 
 #include "jtest.h"
-#include "pgcut.h"
 #include "regtest.h"
 #include "testutil.h"
 
@@ -503,14 +502,9 @@ card_scenario(const char *url, struct station *s, const uint8_t *uid, unsigned *
 
 START_TEST(registry_calls_survive_a_cut_at_every_round_trip)
 {
-	char url[PATH_MAX + 160], cutdir[PATH_MAX + 16], target[PATH_MAX + 32], curl[PATH_MAX + 200];
+	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
 	dfi_pgreg_free(rt_registry("t_rcut", "init", url, sizeof(url)));
-	snprintf(cutdir, sizeof(cutdir), "%s/rcut", rt_pg.dir);
-	mkdir(cutdir, 0700);
-	snprintf(target, sizeof(target), "%s/.s.PGSQL.5432", rt_pg.sock);
-	struct pgcut *x;
-	ck_assert_int_eq(pgcut_start(&x, cutdir, target), 0);
-	snprintf(curl, sizeof(curl), "postgresql:///t_rcut?host=%s&user=%s", cutdir, rt_pg.user);
+	struct pgcut *x = rt_cut("t_rcut", "rcut", curl, sizeof(curl));
 	struct station s;
 	unsigned failures = 0;
 	memset(&s, 0, sizeof(s));
