@@ -106,6 +106,15 @@ rt_cut(const char *db, const char *sub, char *curl, size_t cap)
 	return x;
 }
 
+/* A sweep's stride from the environment (DFI_SANITIZE builds set one:
+ * tests/registry/CMakeLists.txt); 1 when unset. */
+static inline uint64_t
+rt_stride(const char *env)
+{
+	const char *v = getenv(env);
+	return v != NULL && atoi(v) > 1 ? (uint64_t)atoi(v) : 1;
+}
+
 /* main(): one cluster for every test of the binary. */
 static inline int
 rt_main(Suite *s)

@@ -542,10 +542,7 @@ START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 	ck_assert_uint_ge(trips, 8);
 	unsigned cases = 0, visible = 0;
 	/* DFI_SANITIZE builds cut every DFI_WCUT_STRIDE-th round trip */
-	uint64_t stride = 1;
-	const char *sv = getenv("DFI_WCUT_STRIDE");
-	if (sv != NULL && atoi(sv) > 1)
-		stride = (uint64_t)atoi(sv);
+	uint64_t stride = rt_stride("DFI_WCUT_STRIDE");
 	for (uint64_t k = 1; k <= trips; k += stride)
 		for (int after = 0; after < 2; after++) {
 			char origin[64];

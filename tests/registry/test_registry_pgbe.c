@@ -517,10 +517,7 @@ START_TEST(registry_calls_survive_a_cut_at_every_round_trip)
 	jt_journal_close(&s.f);
 	ck_assert_uint_ge(trips, 10);
 	/* DFI_SANITIZE builds cut every DFI_RCUT_STRIDE-th round trip */
-	uint64_t stride = 1;
-	const char *sv = getenv("DFI_RCUT_STRIDE");
-	if (sv != NULL && atoi(sv) > 1)
-		stride = (uint64_t)atoi(sv);
+	uint64_t stride = rt_stride("DFI_RCUT_STRIDE");
 	unsigned cases = 0, visible = 0;
 	for (uint64_t k = 1; k <= trips; k += stride)
 		for (int after = 0; after < 2; after++) {
