@@ -103,12 +103,16 @@ _dfissue() {
 		mapfile -t COMPREPLY < <(compgen -W "aes 2k3des 3k3des" -- "$cur")
 		return 0
 		;;
+	--derivation)
+		mapfile -t COMPREPLY < <(compgen -W "auto sp800-108 ecb-encrypt-data cbc-encrypt-data host" -- "$cur")
+		return 0
+		;;
 	--journal)
 		mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		return 0
 		;;
 	--profile | --batch | --config | --pin-file | --pubkey | --pubkey-out | --out | \
-		--html | --last-seen | --component-file | --module)
+		--html | --last-seen | --component-file | --module | --journal-module | --journal-pin-file)
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		return 0
 		;;

@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# make-dev-token.sh DIR [PATH_TO_dfissue]
+# make-dev-token.sh [--module M --token URI --pin-file F] [--no-journal]
+#                   [--dfissue-opt OPT]... DIR [PATH_TO_dfissue]
 #
 # Creates a SoftHSM2 development token for dfissue in DIR (never in the
 # system token directory) holding public TEST keys only. Throwaway: the
 # values below are published in this file and in NXP AN10922.
+#
+# With --module, --token and --pin-file it creates no SoftHSM2 token but
+# puts the same test keys on that (throwaway!) token of any PKCS#11 module
+# (make-nss-token.sh uses this for NSS softoken, the tests for
+# opencryptoki): each key with the usages of the derivation path the token
+# offers for its type (dfissue key import); a key type no path serves there
+# is skipped with a note. --no-journal skips the journal key (a token that
+# cannot sign: keep it elsewhere, --journal-module). --dfissue-opt passes
+# an option to every dfissue call (e.g. --allow-host-derivation).
 #
 # DIR layout afterwards:
 #   DIR/softhsm2.conf        SoftHSM2 config (tokendir = DIR/tokens)
@@ -38,14 +48,34 @@
 #
 # PATH_TO_dfissue defaults to build/bin/dfissue next to this script's repo.
 # Prints the line to use the token: export SOFTHSM2_CONF=DIR/softhsm2.conf
+# (with --module: the DFISSUE_MODULE, DFISSUE_TOKEN and DFISSUE_PIN_FILE
+# lines DIR/env holds).
 set -euo pipefail
 
-if [ $# -ge 1 ] && { [ "$1" = "-h" ] || [ "$1" = "--help" ]; }; then
-	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-	exit 0
-fi
+module="" token="" pinfile="" journal=1 made_softhsm=0
+extra=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	--module) module=$2; shift 2 ;;
+	--token) token=$2; shift 2 ;;
+	--pin-file) pinfile=$2; shift 2 ;;
+	--no-journal) journal=0; shift ;;
+	--dfissue-opt) extra+=("$2"); shift 2 ;;
+	--) shift; break ;;
+	-*) echo "make-dev-token: unknown option $1 (see --help)" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
-	echo "usage: make-dev-token.sh DIR [PATH_TO_dfissue] (see --help)" >&2
+	echo "usage: make-dev-token.sh [options] DIR [PATH_TO_dfissue] (see --help)" >&2
+	exit 2
+fi
+if [ -n "$module" ] && { [ -z "$token" ] || [ -z "$pinfile" ]; }; then
+	echo "make-dev-token: --module needs --token and --pin-file" >&2
 	exit 2
 fi
 
@@ -56,34 +86,40 @@ if [ ! -x "$dfissue" ]; then
 	echo "make-dev-token: $dfissue is not executable (build first, or pass its path)" >&2
 	exit 1
 fi
-command -v softhsm2-util >/dev/null || { echo "make-dev-token: softhsm2-util missing (tools/install-deps.sh)" >&2; exit 1; }
-
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
-case "$dir" in
-/var/lib/softhsm*) echo "make-dev-token: refusing the system token directory" >&2; exit 1 ;;
-esac
-if [ -e "$dir/tokens" ] && [ -n "$(ls -A "$dir/tokens" 2>/dev/null)" ]; then
-	echo "make-dev-token: $dir/tokens is not empty: use a fresh directory" >&2
-	exit 1
-fi
 umask 077
-mkdir -p "$dir/tokens" "$dir/components"
-sed "s|@TOKENDIR@|$dir/tokens|" "$here/softhsm2.conf.in" >"$dir/softhsm2.conf"
-export SOFTHSM2_CONF=$dir/softhsm2.conf
-
+mkdir -p "$dir/components"
 randhex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n' | tr a-f A-F; }
-randhex 8 >"$dir/user.pin"
-randhex 8 >"$dir/so.pin"
-chmod 600 "$dir/user.pin" "$dir/so.pin"
 
-# softhsm2-util only takes PINs as arguments; this is a throwaway dev token
-# with random PINs, so their brief visibility in the process list is harmless.
-softhsm2-util --init-token --free --label dfissue-dev \
-	--so-pin "$(cat "$dir/so.pin")" --pin "$(cat "$dir/user.pin")" >/dev/null
+if [ -z "$module" ]; then
+	command -v softhsm2-util >/dev/null || { echo "make-dev-token: softhsm2-util missing (tools/install-deps.sh)" >&2; exit 1; }
+	case "$dir" in
+	/var/lib/softhsm*) echo "make-dev-token: refusing the system token directory" >&2; exit 1 ;;
+	esac
+	if [ -e "$dir/tokens" ] && [ -n "$(ls -A "$dir/tokens" 2>/dev/null)" ]; then
+		echo "make-dev-token: $dir/tokens is not empty: use a fresh directory" >&2
+		exit 1
+	fi
+	mkdir -p "$dir/tokens"
+	sed "s|@TOKENDIR@|$dir/tokens|" "$here/softhsm2.conf.in" >"$dir/softhsm2.conf"
+	export SOFTHSM2_CONF=$dir/softhsm2.conf
 
-tok="pkcs11:token=dfissue-dev"
-hsm=(--module "${DFISSUE_MODULE:-softhsm2}" --token "$tok" --pin-file "$dir/user.pin")
+	randhex 8 >"$dir/user.pin"
+	randhex 8 >"$dir/so.pin"
+	chmod 600 "$dir/user.pin" "$dir/so.pin"
+
+	# softhsm2-util only takes PINs as arguments; this is a throwaway dev token
+	# with random PINs, so their brief visibility in the process list is harmless.
+	softhsm2-util --init-token --free --label dfissue-dev \
+		--so-pin "$(cat "$dir/so.pin")" --pin "$(cat "$dir/user.pin")" >/dev/null
+	module=${DFISSUE_MODULE:-softhsm2}
+	token="pkcs11:token=dfissue-dev"
+	pinfile=$dir/user.pin
+	made_softhsm=1
+fi
+tok=$token
+hsm=(--module "$module" --token "$tok" --pin-file "$pinfile" "${extra[@]}")
 
 # XOR of two equal-length hex strings.
 xorhex() {
@@ -103,9 +139,18 @@ import() {
 	c2=$(xorhex "$value" "$c1")
 	echo "$c1" >"$dir/components/$label.1"
 	echo "$c2" >"$dir/components/$label.2"
-	"$dfissue" key import "${hsm[@]}" --label "$label" --type "$type" --components 2 \
+	local err
+	if ! err=$("$dfissue" key import "${hsm[@]}" --label "$label" --type "$type" --components 2 \
 		--component-file "$dir/components/$label.1" --component-file "$dir/components/$label.2" \
-		</dev/null >/dev/null
+		</dev/null 2>&1 >/dev/null); then
+		# A token without a path for a DES type still serves AES profiles.
+		if [ "$type" != aes ] && grep -q "no derivation path" <<<"$err"; then
+			echo "make-dev-token: $label skipped: no $type derivation path on this token" >&2
+			return 0
+		fi
+		echo "$err" >&2
+		return 1
+	fi
 }
 
 import an10922-master aes 00112233445566778899AABBCCDDEEFF
@@ -117,12 +162,25 @@ import an10922-3k3des-master 3k3des 00112233445566778899AABBCCDDEEFF010203040506
 import transport-master aes 707172737475767778797A7B7C7D7E7F
 import transport-static aes 606162636465666768696A6B6C6D6E6F
 
-"$dfissue" journal-key generate "${hsm[@]}" --label journal --alg auto \
-	--pubkey-out "$dir/journal.pub.pem" </dev/null >/dev/null
+if [ "$journal" = 1 ]; then
+	"$dfissue" journal-key generate "${hsm[@]}" --label journal --alg auto \
+		--pubkey-out "$dir/journal.pub.pem" </dev/null >/dev/null 2>"$dir/journal-key.err" ||
+		{ cat "$dir/journal-key.err" >&2; exit 1; }
+	rm -f "$dir/journal-key.err"
+fi
 
-cat >"$dir/env" <<ENV
+if [ "$made_softhsm" = 1 ]; then
+	cat >"$dir/env" <<ENV
 export SOFTHSM2_CONF=$dir/softhsm2.conf
 export DFISSUE_TOKEN=$tok
 export DFISSUE_PIN_FILE=$dir/user.pin
 ENV
-echo "export SOFTHSM2_CONF=$dir/softhsm2.conf"
+	echo "export SOFTHSM2_CONF=$dir/softhsm2.conf"
+else
+	cat >"$dir/env" <<ENV
+export DFISSUE_MODULE='$module'
+export DFISSUE_TOKEN='$tok'
+export DFISSUE_PIN_FILE='$pinfile'
+ENV
+	echo "export DFISSUE_MODULE='$module' DFISSUE_TOKEN='$tok' DFISSUE_PIN_FILE='$pinfile'"
+fi

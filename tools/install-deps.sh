@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libp11-kit-dev p11-kit softhsm2
+  libnss3 libnss3-tools opencryptoki
   libpcsclite-dev pcscd vsmartcard-vpcd
   check libssl-dev openssl libjansson-dev iproute2 util-linux
   man-db systemd chromium

@@ -39,6 +39,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_HSM_MECHANISM, "the token does not support a required mechanism: see SECURITY.md for the mechanisms dfissue needs"),
 	E(DFI_E_HSM_DEVICE, "HSM device error, token removed or session lost: check the HSM and retry"),
 	E(DFI_E_HSM_GENERAL, "PKCS#11 call failed: the detail names the call and its return value"),
+	E(DFI_E_HSM_INIT, "the PKCS#11 module refused its initialization arguments (C_Initialize): give them as x-init-reserved in a p11-kit module file (--module FILE.module, docs/OPERATIONS.md)"),
 
 	E(DFI_E_NO_CARD, "no card in the reader"),
 	E(DFI_E_CARD_TORN, "card left the field during a command (torn)"),

@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "dfissue/util.h"
 #include "hsm_internal.h"
 
 dfi_err
@@ -59,4 +60,28 @@ dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mle
 	}
 	*len = ndiv * bl;
 	return DFI_OK;
+}
+
+dfi_err
+dfi_an10922_host(dfi_keytype t, const uint8_t *key, const uint8_t *m, size_t mlen, uint8_t *out)
+{
+	static const uint8_t zero[DFI_MAX_BLOCK];
+	uint8_t l[DFI_MAX_BLOCK], b1[DFI_MAX_KEY_LEN], b2[DFI_MAX_KEY_LEN];
+	size_t bl = dfi_keytype_blocklen(t), len = 0;
+	if (bl == 0 || bl > DFI_MAX_BLOCK)
+		return DFI_E_INVALID_ARG;
+	dfi_err e = dfi_cipher(t, key, 1, NULL, zero, l, bl);
+	if (e == DFI_OK)
+		e = dfi_an10922_blocks(t, l, m, mlen, b1, b2, &len);
+	/* out = E(K, E(K, B1) XOR B2') block by block. */
+	if (e == DFI_OK)
+		e = dfi_cipher(t, key, 1, NULL, b1, out, len);
+	for (size_t i = 0; e == DFI_OK && i < len; i++)
+		out[i] ^= b2[i];
+	if (e == DFI_OK)
+		e = dfi_cipher(t, key, 1, NULL, out, out, len);
+	dfi_wipe(l, sizeof(l));
+	if (e != DFI_OK)
+		dfi_wipe(out, len);
+	return e;
 }

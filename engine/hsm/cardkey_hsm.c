@@ -1,33 +1,16 @@
 /*
  * Card keys whose operations run in the HSM: the base key itself, or a
- * per-card key diversified with AN10922 into a session object. The only
- * function here that puts key bytes on the host is hkey_with_bytes (see
- * SECURITY.md): it recomputes the diversified key into locked memory for
- * the caller's ChangeKey cryptogram and wipes it when the callback returns.
+ * per-card key diversified with AN10922 into a session object on one of
+ * the derivation paths (derive.c). The only function that puts key bytes
+ * on the host is dfi_hkey_with_bytes (derive.c, see SECURITY.md): it gets
+ * the diversified key into locked memory for the caller's ChangeKey
+ * cryptogram and wipes it when the callback returns.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
-
-struct hkey {
-	dfi_hsm *h;
-	dfi_keytype type;
-	/* The base key itself, or the master a derived key comes from. */
-	struct dfi_hsm_ref master;
-	/* Derived keys: K = ECB(master, data), held as a session object that
-	 * is derived again when a re-login invalidated it (under h->refmu). */
-	int derived;
-	CK_OBJECT_HANDLE dobj;
-	unsigned dgen;
-	uint8_t data[DFI_MAX_KEY_LEN];
-	size_t datalen;
-	atomic_int no_cmac_mech; /* the token lacks CKM_*_CMAC: use CBC */
-};
-
-static CK_RV derive(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE master,
-    CK_OBJECT_HANDLE *out);
+#include "cardkey_int.h"
 
 /* The handle cipher and CMAC use now. */
 static CK_RV
@@ -46,7 +29,7 @@ hkey_obj(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE *out)
 	CK_OBJECT_HANDLE m, d;
 	CK_RV rv = dfi_hsm_ref_get(h, s, &k->master, &m);
 	if (rv == CKR_OK)
-		rv = derive(h, s, k, m, &d);
+		rv = dfi_hkey_derive(h, s, k, m, &d);
 	if (rv != CKR_OK)
 		return rv;
 	pthread_mutex_lock(&h->refmu);
@@ -205,25 +188,6 @@ hkey_cmac(void *ctx, const uint8_t *msg, size_t len, uint8_t *mac)
 	return cmac_by_cbc(k, msg, len, mac);
 }
 
-/* THE audited materialization (SECURITY.md, "What reaches host memory"):
- * the per-card key is recomputed by the HSM as ECB(master, data) straight
- * into locked, non-dumpable memory, handed to fn, and wiped on return. */
-static dfi_err
-hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
-{
-	struct hkey *k = ctx;
-	if (k->datalen == 0)
-		return DFI_E_UNSUPPORTED;
-	uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
-	if (key == NULL)
-		return DFI_E_NOMEM;
-	dfi_err e = dfi_hsm_ecb_encrypt(k->h, &k->master, k->type, k->data, key, k->datalen);
-	if (e == DFI_OK)
-		e = fn(arg, key, k->datalen);
-	dfi_secure_free(key, DFI_MAX_KEY_LEN);
-	return e;
-}
-
 static CK_RV
 op_destroy(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
@@ -259,7 +223,7 @@ static const struct dfi_cardkey_ops base_ops = {
 static const struct dfi_cardkey_ops derived_ops = {
 	.cipher = hkey_cipher,
 	.cmac = hkey_cmac,
-	.with_bytes = hkey_with_bytes,
+	.with_bytes = dfi_hkey_with_bytes,
 	.destroy = hkey_destroy,
 };
 
@@ -294,37 +258,77 @@ dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8
 }
 
 static CK_RV
-derive(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE master, CK_OBJECT_HANDLE *out)
-{
-	CK_KEY_DERIVATION_STRING_DATA p = { k->data, k->datalen };
-	CK_MECHANISM m = { k->type == DFI_KT_AES128 ? CKM_AES_ECB_ENCRYPT_DATA : CKM_DES3_ECB_ENCRYPT_DATA,
-		&p, sizeof(p) };
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = k->master.kt;
-	CK_ULONG vlen = k->datalen;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &no, sizeof(no) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },
-		{ CKA_ENCRYPT, &yes, sizeof(yes) },
-		{ CKA_DECRYPT, &yes, sizeof(yes) },
-		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) },
-	};
-	/* DES-family key types fix their length: CKA_VALUE_LEN is only for AES. */
-	CK_ULONG nt = kt == CKK_AES ? 10 : 9;
-	return P11(h, C_DeriveKey, s, &m, master, t, nt, out);
-}
-
-static CK_RV
 op_derive(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	CK_OBJECT_HANDLE o;
 	return hkey_obj(h, s, argp, &o);
+}
+
+/* The per-card key of m under master, made on path p (which the caller
+ * has checked applies). */
+dfi_err
+dfi_hsm_cardkey_on_path(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type,
+    const uint8_t *m, size_t mlen, uint8_t version, dfi_hsm_path p, dfi_cardkey **out)
+{
+	uint8_t b1[DFI_MAX_KEY_LEN], b2[DFI_MAX_KEY_LEN], c1[DFI_MAX_KEY_LEN];
+	size_t len = dfi_keytype_keylen(type);
+	size_t bl = dfi_keytype_blocklen(type);
+	dfi_err e = DFI_OK;
+	if (mlen == 0 || mlen > 2 * bl - 1 || mlen > DFI_AN10922_M_MAX)
+		return DFI_E_INVALID_ARG;
+	if (p != DFI_HSM_PATH_SP800_108) {
+		if (!master->have_l)
+			return DFI_E_HSM_KEY_TYPE;
+		e = dfi_an10922_blocks(type, master->l, m, mlen, b1, b2, &len);
+		if (e != DFI_OK)
+			return e;
+	}
+	struct hkey *k = hkey_new(h, master, type);
+	if (k == NULL)
+		return DFI_E_NOMEM;
+	k->derived = 1;
+	k->path = p;
+	k->enc_mech = master->enc_mech;
+	k->dobj = CK_INVALID_HANDLE;
+	k->datalen = len;
+	if (p == DFI_HSM_PATH_SP800_108) {
+		memcpy(k->m, m, mlen);
+		k->mlen = mlen;
+	} else {
+		e = dfi_hsm_ecb_encrypt(h, &k->master, k->enc_mech, type, b1, c1, len);
+		for (size_t i = 0; e == DFI_OK && i < len; i++)
+			k->data[i] = c1[i] ^ b2[i];
+		if (p == DFI_HSM_PATH_CBC) {
+			memcpy(k->iv, c1, bl);
+			memcpy(k->b2, b2, bl);
+		}
+	}
+	int host_plain = p == DFI_HSM_PATH_HOST && atomic_load(&h->no_session_import);
+	if (e == DFI_OK && !host_plain) {
+		e = dfi_hsm_run(h, "C_DeriveKey", op_derive, k);
+		/* HOST: a token that makes no session key from bytes. */
+		host_plain = p == DFI_HSM_PATH_HOST && (e == DFI_E_HSM_GENERAL ||
+			e == DFI_E_HSM_KEY_TYPE || e == DFI_E_HSM_MECHANISM || e == DFI_E_INVALID_ARG);
+	}
+	if (host_plain) {
+		/* The per-card key stays in locked host memory for this card
+		 * (SECURITY.md §2.4). */
+		atomic_store(&h->no_session_import, 1);
+		uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
+		e = key == NULL ? DFI_E_NOMEM : dfi_hsm_ecb_encrypt(h, &k->master, k->enc_mech, type, k->data, key, len);
+		if (e == DFI_OK)
+			e = dfi_cardkey_new_plain(out, type, key, len, version);
+		dfi_secure_free(key, DFI_MAX_KEY_LEN);
+		dfi_wipe(k, sizeof(*k));
+		free(k);
+		return e;
+	}
+	if (e != DFI_OK) {
+		dfi_wipe(k, sizeof(*k));
+		free(k);
+		return e;
+	}
+	return dfi_cardkey_new(out, type, version, &derived_ops, k);
 }
 
 dfi_err
@@ -335,26 +339,19 @@ dfi_hsm_cardkey_diversified(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype t
 		return DFI_E_INVALID_ARG;
 	if (type != master->type)
 		return DFI_E_HSM_KEY_TYPE;
-	uint8_t b1[DFI_MAX_KEY_LEN], b2[DFI_MAX_KEY_LEN], c1[DFI_MAX_KEY_LEN];
-	size_t len;
-	dfi_err e = dfi_an10922_blocks(type, master->l, m, mlen, b1, b2, &len);
+	size_t bl = dfi_keytype_blocklen(type);
+	if (mlen == 0 || mlen > 2 * bl - 1)
+		return DFI_E_INVALID_ARG;
+	dfi_hsm_path p;
+	dfi_err e = dfi_hsm_key_path(master, mlen, &p);
 	if (e != DFI_OK)
 		return e;
-	struct hkey *k = hkey_new(h, master, type);
-	if (k == NULL)
-		return DFI_E_NOMEM;
-	k->derived = 1;
-	k->dobj = CK_INVALID_HANDLE;
-	e = dfi_hsm_ecb_encrypt(h, &k->master, type, b1, c1, len);
-	if (e == DFI_OK) {
-		for (size_t i = 0; i < len; i++)
-			k->data[i] = c1[i] ^ b2[i];
-		k->datalen = len;
-		e = dfi_hsm_run(h, "C_DeriveKey", op_derive, k);
+	e = dfi_hsm_cardkey_on_path(h, master, type, m, mlen, version, p, out);
+	if (e == DFI_E_HSM_MECHANISM && p == DFI_HSM_PATH_SP800_108 &&
+	    dfi_hsm_key_path_skip(master, mlen, 1u << p, &p) == DFI_OK) {
+		/* A KDF listed but refusing the CMAC PRF: the next path the key
+		 * allows, if any (`dfissue hsm check` shows which). */
+		e = dfi_hsm_cardkey_on_path(h, master, type, m, mlen, version, p, out);
 	}
-	if (e != DFI_OK) {
-		free(k);
-		return e;
-	}
-	return dfi_cardkey_new(out, type, version, &derived_ops, k);
+	return e;
 }

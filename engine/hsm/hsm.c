@@ -19,33 +19,6 @@ cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
 		snprintf(cfg->detail, cfg->detail_cap, "%s", msg);
 }
 
-static dfi_err
-load_module(dfi_hsm *h, const char *module)
-{
-	if (strchr(module, '/') != NULL) {
-		h->fl = p11_kit_module_load(module, 0);
-		if (h->fl == NULL)
-			return DFI_E_HSM_MODULE;
-	} else {
-		h->registered = p11_kit_modules_load(NULL, 0);
-		if (h->registered == NULL)
-			return DFI_E_HSM_MODULE;
-		h->fl = p11_kit_module_for_name(h->registered, module);
-		if (h->fl == NULL)
-			return DFI_E_HSM_MODULE;
-	}
-	DFI_LSAN_OFF();
-	CK_RV rv = p11_kit_module_initialize(h->fl);
-	DFI_LSAN_ON();
-	atomic_fetch_add(&h->calls, 1);
-	if (rv != CKR_OK) {
-		dfi_hsm_fail(h, "C_Initialize", rv);
-		return DFI_E_HSM_MODULE;
-	}
-	h->initialized = 1;
-	return DFI_OK;
-}
-
 static void
 copy_label(char *dst, const unsigned char *src, size_t n)
 {
@@ -128,16 +101,9 @@ dfi_hsm_free(dfi_hsm *h)
 {
 	if (h == NULL)
 		return;
-	if (h->fl != NULL && h->initialized) {
+	if (h->fl != NULL && h->initialized)
 		dfi_hsm_pool_close(h);
-		DFI_LSAN_OFF();
-		p11_kit_module_finalize(h->fl);
-		DFI_LSAN_ON();
-	}
-	if (h->registered != NULL)
-		p11_kit_modules_release(h->registered);
-	else if (h->fl != NULL)
-		p11_kit_module_release(h->fl);
+	dfi_hsm_module_unload(h);
 	if (h->pin != NULL)
 		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
 	free(h->idle);
@@ -175,17 +141,22 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	h->max = cfg->max_sessions != 0 ? cfg->max_sessions : DFI_HSM_DEFAULT_SESSIONS;
 	h->idle = calloc(h->max, sizeof(*h->idle));
 	h->allow_insecure_keys = cfg->allow_insecure_keys;
+	h->allow_host = cfg->allow_host_derivation;
+	h->derivation = cfg->derivation;
 	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : DFI_OK;
-
-	const char *module = cfg->module != NULL ? cfg->module : DFI_HSM_DEFAULT_MODULE;
-	if (e == DFI_OK) {
-		e = load_module(h, module);
-		if (e == DFI_E_HSM_MODULE && h->detail[0] == '\0')
-			dfi_hsm_set_detail(h, "cannot load PKCS#11 module '%s'%s", module,
-			    strchr(module, '/') != NULL ? "" : " (not a p11-kit registered module name)");
+	if (e == DFI_OK && ((unsigned)cfg->derivation >= DFI_HSM_PATH_COUNT ||
+			       (cfg->derivation == DFI_HSM_PATH_HOST && !cfg->allow_host_derivation))) {
+		dfi_hsm_set_detail(h, "%s", cfg->derivation == DFI_HSM_PATH_HOST
+			? "derivation path 'host' needs allow_host_derivation (--allow-host-derivation)"
+			: "unknown derivation path");
+		e = DFI_E_INVALID_ARG;
 	}
 	if (e == DFI_OK)
+		e = dfi_hsm_module_load(h, cfg);
+	if (e == DFI_OK)
 		e = find_token(h, cfg->token_uri);
+	if (e == DFI_OK)
+		dfi_hsm_mechs_load(h);
 	if (e == DFI_OK) {
 		h->login_required = (h->token.flags & CKF_LOGIN_REQUIRED) != 0;
 		h->protected_path = (h->token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;

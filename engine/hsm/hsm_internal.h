@@ -15,6 +15,42 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/hsm.h"
+#include "p11_v3.h"
+
+/* The mechanisms dfissue looks for (mech.c), in dfi_hsm_mechanisms order. */
+enum dfi_mech {
+	DFI_M_SP800_108,   /* CKM_SP800_108_COUNTER_KDF, derive */
+	DFI_M_AES_CMAC,    /* sign: card-key CMAC, the SP 800-108 PRF */
+	DFI_M_AES_ECB,     /* encrypt: AN10922's first block, L, KCV, card keys */
+	DFI_M_AES_CBC,     /* encrypt/decrypt: card keys; ECB's stand-in */
+	DFI_M_AES_ECB_DATA, /* CKM_AES_ECB_ENCRYPT_DATA, derive */
+	DFI_M_AES_CBC_DATA, /* CKM_AES_CBC_ENCRYPT_DATA, derive */
+	DFI_M_AES_KEY_GEN, /* the ephemeral wrapping key */
+	DFI_M_AES_KEY_WRAP, /* wrap (SP 800-108 ChangeKey bytes) */
+	DFI_M_DES3_CMAC,
+	DFI_M_DES3_ECB,
+	DFI_M_DES3_CBC,
+	DFI_M_DES3_ECB_DATA,
+	DFI_M_EC_EDWARDS_GEN,
+	DFI_M_EDDSA,
+	DFI_M_EC_GEN,
+	DFI_M_ECDSA,
+	/* NSS softoken's vendor mechanism: the SP 800-108 output as a data
+	 * object, since NSS refuses to make a key derived from a
+	 * non-extractable one extractable (sftk_DeriveSensitiveCheck). */
+	DFI_M_NSS_SP800_DATA,
+	DFI_M_COUNT
+};
+
+/* How the SP 800-108 path gets a per-card key's bytes for a ChangeKey
+ * (derive.c), found on first use and kept per handle. */
+enum dfi_sp800_bytes {
+	DFI_SP800_BYTES_UNKNOWN = 0,
+	DFI_SP800_BYTES_WRAP,        /* extractable copy wrapped, then decrypted */
+	DFI_SP800_BYTES_EXTRACTABLE, /* non-sensitive copy, CKA_VALUE read */
+	DFI_SP800_BYTES_NSS_DATA,    /* NSS: the derived bytes as a CKO_DATA object */
+	DFI_SP800_BYTES_NONE,        /* the token lets none of them out */
+};
 
 struct dfi_hsm {
 	CK_FUNCTION_LIST *fl;
@@ -52,6 +88,17 @@ struct dfi_hsm {
 	atomic_uint_least64_t calls;
 	atomic_uint_least64_t sessions;
 	atomic_uint_least64_t logins;
+
+	/* Read once at open (mech.c). */
+	struct dfi_hsm_mech_info mech[DFI_M_COUNT];
+	struct dfi_hsm_module_info module;
+	dfi_hsm_path derivation;
+	int allow_host;
+	/* enum dfi_sp800_bytes: how ChangeKey bytes leave on the SP 800-108
+	 * path (derive.c). */
+	atomic_int sp800_bytes;
+	/* Session objects may not be created (HOST path keys stay on the host). */
+	atomic_int no_session_import;
 };
 
 /* A token object remembered by identity (class, key type, label, id) so
@@ -78,9 +125,62 @@ struct dfi_hsm_key {
 	CK_KEY_TYPE ck_type;
 	char label[65];
 	/* L = E(K, 0^b): the CMAC subkey seed (its first 3 bytes are the KCV).
-	 * Not key material: anyone may ask the HSM for it. */
+	 * Not key material: anyone may ask the HSM for it. Only keys that may
+	 * encrypt have it (have_l). */
 	uint8_t l[DFI_MAX_BLOCK];
+	int have_l;
+	uint8_t kcv[3]; /* from L, else CKA_CHECK_VALUE */
+	int have_kcv;
+	/* Block encryption with this key: CKM_*_ECB, or CKM_*_CBC with a zero
+	 * IV one block at a time where ECB is absent or not allowed; 0 when the
+	 * key may not encrypt. */
+	CK_MECHANISM_TYPE enc_mech;
+	unsigned paths;    /* 1 << path for every path this key can take */
+	dfi_hsm_path path; /* the preferred one (NONE when paths == 0) */
+	char why[240];     /* why the better paths do not apply */
 };
+
+/* ---- mechanisms and paths (mech.c) ---- */
+/* Reads the slot's mechanism list and each known mechanism's info. */
+void dfi_hsm_mechs_load(dfi_hsm *h);
+/* Present with every flag of need. */
+int dfi_hsm_mech_ok(const dfi_hsm *h, enum dfi_mech m, CK_FLAGS need);
+CK_MECHANISM_TYPE dfi_hsm_mech_type(enum dfi_mech m);
+/* What a base key allows, read from its attributes (keys.c). */
+struct dfi_hsm_key_caps {
+	int encrypt, derive;
+	int have_allowed; /* CKA_ALLOWED_MECHANISMS was reported */
+	CK_MECHANISM_TYPE allowed[32];
+	size_t nallowed;
+};
+/* Fills k->paths, k->path, k->enc_mech and k->why from the token's
+ * mechanisms, the handle's configuration and the key's capabilities. */
+void dfi_hsm_key_choose(dfi_hsm *h, struct dfi_hsm_key *k, const struct dfi_hsm_key_caps *c);
+/* dfi_hsm_key_path, leaving out the paths in the mask skip (1 << path). */
+dfi_err dfi_hsm_key_path_skip(const dfi_hsm_key *k, size_t mlen, unsigned skip, dfi_hsm_path *out);
+/* The per-card key of m under master made on path p, which the caller
+ * has checked the key allows (cardkey_hsm.c). */
+dfi_err dfi_hsm_cardkey_on_path(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type,
+    const uint8_t *m, size_t mlen, uint8_t version, dfi_hsm_path p, dfi_cardkey **out);
+/* dfi_hsm_token_path_check, optionally ignoring the HOST path's opt-in
+ * (the self-test's public keys need none). */
+dfi_err dfi_hsm_path_check_optin(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, int ignore_optin,
+    char *why, size_t cap);
+/* Creates a secret key from bytes with the usages path p needs, on the
+ * token (token = 1) or as a session object (import.c). */
+dfi_err dfi_hsm_key_create(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path p, int token,
+    CK_OBJECT_HANDLE *obj, int *without_allowed);
+/* The mechanisms a base key for path p of type t is created with
+ * (CKA_ALLOWED_MECHANISMS); returns how many. */
+size_t dfi_hsm_path_mechs(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, CK_MECHANISM_TYPE *out,
+    size_t cap);
+
+/* ---- module loading (module.c) ---- */
+/* Loads cfg's module into h (p11-kit), with C_Initialize's arguments, and
+ * fills h->module. */
+dfi_err dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg);
+void dfi_hsm_module_unload(dfi_hsm *h);
 
 /* In sanitizer builds, allocations made inside the PKCS#11 module are not
  * reported as leaks: the module is third-party code (SoftHSM2 2.6.1 leaks
@@ -157,10 +257,19 @@ CK_RV dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int 
 /* One-shot C_SignInit + C_Sign; *siglen is the capacity in, the length out. */
 CK_RV dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
     const uint8_t *msg, size_t len, uint8_t *sig, CK_ULONG *siglen);
-CK_MECHANISM_TYPE dfi_hsm_ecb_mech(dfi_keytype t);
-/* ECB encryption with a referenced key, in a pooled session (dfi_hsm_run). */
-dfi_err dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, dfi_keytype t, const uint8_t *in,
-    uint8_t *out, size_t len);
+/* Block-by-block encryption (ECB semantics) with mech CKM_*_ECB, or
+ * CKM_*_CBC and a zero IV per block, on session s. */
+CK_RV dfi_hsm_block_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
+    CK_MECHANISM_TYPE mech, dfi_keytype t, const uint8_t *in, uint8_t *out, size_t len);
+/* The same with a referenced key, in a pooled session (dfi_hsm_run). */
+dfi_err dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, CK_MECHANISM_TYPE mech,
+    dfi_keytype t, const uint8_t *in, uint8_t *out, size_t len);
+/* C_DestroyObject of obj in a pooled session (cleanup; errors ignored). */
+void dfi_hsm_destroy(dfi_hsm *h, CK_OBJECT_HANDLE obj);
+/* Reads a base key's identity and capabilities and makes its handle
+ * (key_find's second half; also used on a freshly created object). */
+dfi_err dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name,
+    dfi_hsm_key **out);
 /* DFI_OK when no object of class cls has the label; DFI_E_INVALID_ARG
  * (with the detail set) when one has. */
 dfi_err dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls);
@@ -172,5 +281,9 @@ dfi_err dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls)
  * with the CMAC subkey. Then K = ECB(master, ECB(master, b1) XOR b2). */
 dfi_err dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen,
     uint8_t *b1, uint8_t *b2, size_t *len);
+/* The whole of AN10922 on the host, from the key's bytes (the key
+ * ceremony's check of what it created): out receives the key's length. */
+dfi_err dfi_an10922_host(dfi_keytype t, const uint8_t *key, const uint8_t *m, size_t mlen,
+    uint8_t *out);
 
 #endif

@@ -11,12 +11,6 @@
 #include "dfissue/util.h"
 #include "hsm_internal.h"
 
-CK_MECHANISM_TYPE
-dfi_hsm_ecb_mech(dfi_keytype t)
-{
-	return t == DFI_KT_AES128 ? CKM_AES_ECB : CKM_DES3_ECB;
-}
-
 CK_RV
 dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
     CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out,
@@ -186,49 +180,24 @@ dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_T
 
 /* ---- one key ------------------------------------------------------------ */
 
-struct keyattr_arg {
-	CK_OBJECT_HANDLE obj;
-	struct dfi_hsm_ref ref;
-	CK_KEY_TYPE kt;
-	CK_ULONG vlen;
-	CK_BBOOL sensitive, extractable;
-	char label[65];
-};
-
-static CK_RV
-op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+CK_RV
+dfi_hsm_block_encrypt(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
+    dfi_keytype t, const uint8_t *in, uint8_t *out, size_t len)
 {
-	struct keyattr_arg *a = argp;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_KEY_TYPE, &a->kt, sizeof(a->kt) },
-		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
-		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
-		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
-		{ CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen) },
-	};
-	a->vlen = 0;
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, 5);
-	/* A missing label or length is not an error; the flags must exist. */
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE) {
-		if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-		    t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
-		    t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION)
-			return rv;
-		rv = CKR_OK;
-	}
-	if (rv != CKR_OK)
-		return rv;
-	if (t[3].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[3].ulValueLen >= sizeof(a->label))
-		a->label[0] = '\0';
-	else
-		a->label[t[3].ulValueLen] = '\0';
-	if (t[4].ulValueLen == CK_UNAVAILABLE_INFORMATION)
-		a->vlen = 0;
-	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
+	if (mech == CKM_AES_ECB || mech == CKM_DES3_ECB)
+		return dfi_hsm_cipher(h, s, key, 1, mech, NULL, 0, in, out, len);
+	/* CBC with a zero IV over one block is ECB of that block. */
+	static const uint8_t zero_iv[DFI_MAX_BLOCK];
+	size_t bl = dfi_keytype_blocklen(t);
+	CK_RV rv = CKR_OK;
+	for (size_t i = 0; rv == CKR_OK && i < len; i += bl)
+		rv = dfi_hsm_cipher(h, s, key, 1, mech, zero_iv, bl, in + i, out + i, bl);
+	return rv;
 }
 
 struct ecb_arg {
 	struct dfi_hsm_ref *key;
+	CK_MECHANISM_TYPE mech;
 	dfi_keytype type;
 	const uint8_t *in;
 	uint8_t *out;
@@ -243,23 +212,98 @@ op_ecb(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	CK_RV rv = dfi_hsm_ref_get(h, s, a->key, &key);
 	if (rv != CKR_OK)
 		return rv;
-	return dfi_hsm_cipher(h, s, key, 1, dfi_hsm_ecb_mech(a->type), NULL, 0, a->in, a->out, a->len);
+	return dfi_hsm_block_encrypt(h, s, key, a->mech, a->type, a->in, a->out, a->len);
 }
 
 dfi_err
-dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, dfi_keytype t, const uint8_t *in,
-    uint8_t *out, size_t len)
+dfi_hsm_ecb_encrypt(dfi_hsm *h, struct dfi_hsm_ref *key, CK_MECHANISM_TYPE mech, dfi_keytype t,
+    const uint8_t *in, uint8_t *out, size_t len)
 {
-	struct ecb_arg a = { key, t, in, out, len };
+	if (mech == 0)
+		return DFI_E_HSM_KEY_TYPE;
+	struct ecb_arg a = { key, mech, t, in, out, len };
 	return dfi_hsm_run(h, "C_Encrypt", op_ecb, &a);
 }
 
+static CK_RV
+op_destroy_obj(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	return P11(h, C_DestroyObject, s, *(CK_OBJECT_HANDLE *)argp);
+}
+
+void
+dfi_hsm_destroy(dfi_hsm *h, CK_OBJECT_HANDLE obj)
+{
+	char keep[sizeof(h->detail)];
+	/* Cleanup must not hide the failure being reported. */
+	dfi_hsm_last_detail(h, keep, sizeof(keep));
+	(void)dfi_hsm_run(h, "C_DestroyObject", op_destroy_obj, &obj);
+	dfi_hsm_set_detail(h, "%s", keep);
+}
+
+struct keyattr_arg {
+	CK_OBJECT_HANDLE obj;
+	struct dfi_hsm_ref ref;
+	CK_KEY_TYPE kt;
+	CK_ULONG vlen; /* 0 when the token does not report CKA_VALUE_LEN */
+	CK_BBOOL sensitive, extractable;
+	char label[65];
+	struct dfi_hsm_key_caps caps;
+	uint8_t check[3];
+	int have_check;
+};
+
+static CK_RV
+op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct keyattr_arg *a = argp;
+	CK_BBOOL enc = CK_FALSE, der = CK_FALSE;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_KEY_TYPE, &a->kt, sizeof(a->kt) },
+		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
+		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
+		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
+		{ CKA_VALUE_LEN, &a->vlen, sizeof(a->vlen) },
+		{ CKA_ENCRYPT, &enc, sizeof(enc) },
+		{ CKA_DERIVE, &der, sizeof(der) },
+		{ CKA_ALLOWED_MECHANISMS, a->caps.allowed, sizeof(a->caps.allowed) },
+		{ CKA_CHECK_VALUE, a->check, sizeof(a->check) },
+	};
+	/* One call: PKCS#11 (C_GetAttributeValue) has a token fill every
+	 * attribute it has and mark the others unavailable, so absent optional
+	 * ones are no error; the first three must be there. */
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, sizeof(t) / sizeof(t[0]));
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+	    rv != CKR_BUFFER_TOO_SMALL)
+		return rv;
+#define HAVE(i) (t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION)
+	if (!HAVE(0) || !HAVE(1) || !HAVE(2))
+		return rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID;
+	a->label[HAVE(3) && t[3].ulValueLen < sizeof(a->label) ? t[3].ulValueLen : 0] = '\0';
+	if (!HAVE(4) || t[4].ulValueLen != sizeof(a->vlen))
+		a->vlen = 0;
+	a->caps.encrypt = HAVE(5) && t[5].ulValueLen == 1 && enc;
+	a->caps.derive = HAVE(6) && t[6].ulValueLen == 1 && der;
+	CK_ULONG na = HAVE(7) && t[7].ulValueLen <= sizeof(a->caps.allowed) ? t[7].ulValueLen : 0;
+	/* Absent or empty: no restriction (PKCS#11 2.40 §4.4). */
+	a->caps.have_allowed = na > 0 && na % sizeof(CK_MECHANISM_TYPE) == 0;
+	a->caps.nallowed = a->caps.have_allowed ? na / sizeof(CK_MECHANISM_TYPE) : 0;
+	a->have_check = HAVE(8) && t[8].ulValueLen == 3;
+#undef HAVE
+	return dfi_hsm_ref_init(h, s, a->obj, &a->ref);
+}
+
+/* Secret key types dfissue derives from. An AES key whose token does not
+ * report CKA_VALUE_LEN (opencryptoki's soft token, for imported keys) is
+ * taken as AES-128: DESFire has no other AES size, and the key ceremony's
+ * check through the derivation path (import.c) proves the length of every
+ * key it creates. */
 static int
 keytype_from_ck(CK_KEY_TYPE kt, CK_ULONG vlen, dfi_keytype *out)
 {
 	switch (kt) {
 	case CKK_AES:
-		if (vlen != 16)
+		if (vlen != 16 && vlen != 0)
 			return 0;
 		*out = DFI_KT_AES128;
 		return 1;
@@ -272,6 +316,59 @@ keytype_from_ck(CK_KEY_TYPE kt, CK_ULONG vlen, dfi_keytype *out)
 	default:
 		return 0;
 	}
+}
+
+dfi_err
+dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_hsm_key **out)
+{
+	struct keyattr_arg ka = { .obj = obj };
+	dfi_err e = dfi_hsm_run(h, "C_GetAttributeValue", op_keyattr, &ka);
+	if (e != DFI_OK)
+		return e;
+	dfi_keytype t;
+	if (!keytype_from_ck(ka.kt, ka.vlen, &t)) {
+		if (ka.kt == CKK_AES)
+			dfi_hsm_set_detail(h, "'%s' is an AES-%lu key: DESFire keys are AES-128", name,
+			    (unsigned long)ka.vlen * 8);
+		else
+			dfi_hsm_set_detail(h, "'%s' is not an AES-128, 2K3DES or 3K3DES key", name);
+		return DFI_E_HSM_KEY_TYPE;
+	}
+	if (ka.extractable || !ka.sensitive) {
+		if (!h->allow_insecure_keys) {
+			dfi_hsm_set_detail(h, "'%s' is %s: refused", name,
+			    ka.extractable ? "extractable" : "not sensitive");
+			return DFI_E_HSM_KEY_INSECURE;
+		}
+		fprintf(stderr, "dfissue: WARNING: using insecure key '%s' (%s): test tokens only\n",
+		    ka.label, ka.extractable ? "extractable" : "not sensitive");
+	}
+	dfi_hsm_key *k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return DFI_E_NOMEM;
+	k->h = h;
+	k->ref = ka.ref;
+	k->type = t;
+	k->ck_type = ka.kt;
+	memcpy(k->label, ka.label, sizeof(k->label));
+	dfi_hsm_key_choose(h, k, &ka.caps);
+	if (k->enc_mech != 0) {
+		static const uint8_t zero[DFI_MAX_BLOCK];
+		size_t bl = dfi_keytype_blocklen(t);
+		e = dfi_hsm_ecb_encrypt(h, &k->ref, k->enc_mech, t, zero, k->l, bl);
+		if (e != DFI_OK) {
+			free(k);
+			return e;
+		}
+		k->have_l = 1;
+		memcpy(k->kcv, k->l, 3);
+		k->have_kcv = 1;
+	} else if (ka.have_check) {
+		memcpy(k->kcv, ka.check, 3);
+		k->have_kcv = 1;
+	}
+	*out = k;
+	return DFI_OK;
 }
 
 dfi_err
@@ -293,38 +390,15 @@ dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
 		dfi_hsm_set_detail(h, "several secret keys match '%s'", uri);
 		return DFI_E_HSM_KEY_AMBIGUOUS;
 	}
-	struct keyattr_arg ka = { .obj = objs[0] };
-	e = dfi_hsm_run(h, "C_GetAttributeValue", op_keyattr, &ka);
+	dfi_hsm_key *k = NULL;
+	e = dfi_hsm_key_from_object(h, objs[0], uri, &k);
 	if (e != DFI_OK)
 		return e;
-	dfi_keytype t;
-	if (!keytype_from_ck(ka.kt, ka.vlen, &t)) {
-		dfi_hsm_set_detail(h, "'%s' is not an AES-128, 2K3DES or 3K3DES key", uri);
-		return DFI_E_HSM_KEY_TYPE;
-	}
-	if (ka.extractable || !ka.sensitive) {
-		if (!h->allow_insecure_keys) {
-			dfi_hsm_set_detail(h, "'%s' is %s: refused", uri,
-			    ka.extractable ? "extractable" : "not sensitive");
-			return DFI_E_HSM_KEY_INSECURE;
-		}
-		fprintf(stderr, "dfissue: WARNING: using insecure key '%s' (%s): test tokens only\n",
-		    ka.label, ka.extractable ? "extractable" : "not sensitive");
-	}
-	dfi_hsm_key *k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return DFI_E_NOMEM;
-	k->h = h;
-	k->ref = ka.ref;
-	k->type = t;
-	k->ck_type = ka.kt;
-	memcpy(k->label, ka.label, sizeof(k->label));
-	size_t bl = dfi_keytype_blocklen(t);
-	static const uint8_t zero[DFI_MAX_BLOCK];
-	e = dfi_hsm_ecb_encrypt(h, &k->ref, t, zero, k->l, bl);
-	if (e != DFI_OK) {
-		free(k);
-		return e;
+	/* A base key no path can serve is refused here, before any card. */
+	if (k->paths == 0) {
+		dfi_hsm_set_detail(h, "'%s': no derivation path: %s", uri, k->why);
+		dfi_hsm_key_free(k);
+		return DFI_E_HSM_MECHANISM;
 	}
 	*out = k;
 	return DFI_OK;
@@ -347,8 +421,13 @@ dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3])
 {
 	if (h == NULL || key == NULL || kcv == NULL || key->h != h)
 		return DFI_E_INVALID_ARG;
-	/* L was computed in the HSM when the key was found. */
-	memcpy(kcv, key->l, 3);
+	if (!key->have_kcv) {
+		dfi_hsm_set_detail(h, "'%s' may not encrypt and the token reports no CKA_CHECK_VALUE",
+		    key->label);
+		return DFI_E_UNSUPPORTED;
+	}
+	/* Computed in the HSM when the key was found. */
+	memcpy(kcv, key->kcv, 3);
 	return DFI_OK;
 }
 
@@ -394,9 +473,9 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct list_arg *a = argp;
 	struct dfi_hsm_key_info *ki = a->info;
 	CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
-	CK_BBOOL sens = CK_FALSE, extr = CK_FALSE, tok = CK_FALSE, enc = CK_FALSE;
+	CK_BBOOL sens = CK_FALSE, extr = CK_FALSE, tok = CK_FALSE, enc = CK_FALSE, der = CK_FALSE;
 	CK_ULONG vlen = 0;
-	uint8_t id[64];
+	uint8_t id[64], check[3];
 	CK_ATTRIBUTE t[] = {
 		{ CKA_CLASS, &ki->ck_class, sizeof(ki->ck_class) },
 		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
@@ -407,6 +486,8 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_TOKEN, &tok, sizeof(tok) },
 		{ CKA_ENCRYPT, &enc, sizeof(enc) },
 		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) },
+		{ CKA_DERIVE, &der, sizeof(der) },
+		{ CKA_CHECK_VALUE, check, sizeof(check) },
 	};
 	size_t nt = sizeof(t) / sizeof(t[0]);
 	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, nt);
@@ -439,16 +520,29 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	else if (kt == CKK_DES3)
 		ki->value_len = 24;
 	ki->has_kcv = 0;
+	ki->encrypt = t[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && enc;
+	ki->derive = t[9].ulValueLen != CK_UNAVAILABLE_INFORMATION && der;
 	dfi_keytype dt;
-	if (ki->ck_class == CKO_SECRET_KEY && t[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && enc &&
-	    keytype_from_ck(kt, ki->value_len, &dt)) {
+	if (ki->ck_class != CKO_SECRET_KEY || !keytype_from_ck(kt, ki->value_len, &dt))
+		return CKR_OK;
+	if (kt == CKK_AES && ki->value_len == 0)
+		ki->value_len_unknown = 1;
+	if (ki->encrypt) {
+		/* ECB, else CBC with a zero IV: the same block. */
 		static const uint8_t zero[DFI_MAX_BLOCK];
 		uint8_t l[DFI_MAX_BLOCK];
-		if (dfi_hsm_cipher(h, s, a->obj, 1, dfi_hsm_ecb_mech(dt), NULL, 0, zero, l,
-			dfi_keytype_blocklen(dt)) == CKR_OK) {
+		const int aes = dt == DFI_KT_AES128;
+		CK_MECHANISM_TYPE m = dfi_hsm_mech_ok(h, aes ? DFI_M_AES_ECB : DFI_M_DES3_ECB, CKF_ENCRYPT)
+		    ? (aes ? CKM_AES_ECB : CKM_DES3_ECB)
+		    : (aes ? CKM_AES_CBC : CKM_DES3_CBC);
+		if (dfi_hsm_block_encrypt(h, s, a->obj, m, dt, zero, l, dfi_keytype_blocklen(dt)) == CKR_OK) {
 			memcpy(ki->kcv, l, 3);
 			ki->has_kcv = 1;
 		}
+	}
+	if (!ki->has_kcv && t[10].ulValueLen == sizeof(check)) {
+		memcpy(ki->kcv, check, 3);
+		ki->has_kcv = 1;
 	}
 	return CKR_OK;
 }
@@ -497,20 +591,7 @@ dfi_hsm_key_list(dfi_hsm *h, const char *uri, struct dfi_hsm_key_info **out, siz
 	return DFI_OK;
 }
 
-/* ---- import ------------------------------------------------------------- */
-
-struct create_arg {
-	CK_ATTRIBUTE *tmpl;
-	CK_ULONG n;
-	CK_OBJECT_HANDLE obj;
-};
-
-static CK_RV
-op_create(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
-{
-	struct create_arg *a = argp;
-	return P11(h, C_CreateObject, s, a->tmpl, a->n, &a->obj);
-}
+/* ---- labels ------------------------------------------------------------- */
 
 /* Builds "pkcs11:object=<label>" with the label percent-encoded by p11-kit. */
 static dfi_err
@@ -559,39 +640,4 @@ dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls)
 		return DFI_E_INVALID_ARG;
 	}
 	return DFI_OK;
-}
-
-dfi_err
-dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
-    const char *label, const uint8_t *id, size_t id_len)
-{
-	if (h == NULL || key == NULL || label == NULL || label[0] == '\0' ||
-	    (id == NULL && id_len > 0) || keylen != dfi_keytype_keylen(type) || type == DFI_KT_DES)
-		return DFI_E_INVALID_ARG;
-	dfi_err e = dfi_hsm_label_unused(h, label, CKO_SECRET_KEY);
-	if (e != DFI_OK)
-		return e;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_TOKEN, &yes, sizeof(yes) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) },
-		{ CKA_ENCRYPT, &yes, sizeof(yes) },
-		{ CKA_DECRYPT, &yes, sizeof(yes) },
-		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_DERIVE, &yes, sizeof(yes) },
-		{ CKA_WRAP, &no, sizeof(no) },
-		{ CKA_UNWRAP, &no, sizeof(no) },
-		{ CKA_LABEL, (void *)label, strlen(label) },
-		{ CKA_VALUE, (void *)key, keylen },
-		{ CKA_ID, (void *)id, id_len },
-	};
-	struct create_arg a = { t, id_len > 0 ? 16 : 15, CK_INVALID_HANDLE };
-	return dfi_hsm_run(h, "C_CreateObject", op_create, &a);
 }

@@ -3,6 +3,7 @@
  * (CKM_ECDSA over a host SHA-256) key pair in the HSM. OpenSSL builds the
  * SubjectPublicKeyInfo from CKA_EC_POINT and CKA_EC_PARAMS.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -295,6 +296,43 @@ static const struct dfi_signer_ops hsigner_ops = {
 	.destroy = hs_destroy,
 };
 
+struct flags_arg {
+	CK_OBJECT_HANDLE obj;
+	CK_BBOOL sensitive, extractable;
+};
+
+static CK_RV
+op_flags(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
+{
+	struct flags_arg *a = argp;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
+		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
+	};
+	return P11(h, C_GetAttributeValue, s, a->obj, t, 2);
+}
+
+/* The journal key gets the base keys' rule (issue 17): a private key that
+ * can leave the HSM in the clear could sign a rewritten journal anywhere. */
+static dfi_err
+check_private(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv)
+{
+	struct flags_arg a = { priv, CK_FALSE, CK_TRUE };
+	dfi_err e = dfi_hsm_run(h, "C_GetAttributeValue", op_flags, &a);
+	if (e != DFI_OK)
+		return e;
+	if (!a.extractable && a.sensitive)
+		return DFI_OK;
+	const char *what = a.extractable ? "extractable" : "not sensitive";
+	if (!h->allow_insecure_keys) {
+		dfi_hsm_set_detail(h, "journal key '%s' is %s: refused", uri, what);
+		return DFI_E_HSM_KEY_INSECURE;
+	}
+	fprintf(stderr, "dfissue: WARNING: using insecure journal key '%s' (%s): test tokens only\n",
+	    uri, what);
+	return DFI_OK;
+}
+
 dfi_err
 dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 {
@@ -307,6 +345,8 @@ dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 	sg->h = h;
 	CK_OBJECT_HANDLE priv;
 	dfi_err e = find_one(h, uri, CKO_PRIVATE_KEY, &priv);
+	if (e == DFI_OK)
+		e = check_private(h, uri, priv);
 	if (e == DFI_OK) {
 		sg->priv.obj = priv;
 		e = dfi_hsm_run(h, "C_GetAttributeValue", op_refinit, &sg->priv);

@@ -276,8 +276,16 @@ perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid, dfi_cardk
 	dfi_err e = div_input(tp, r->pk, aid, m, sizeof(m), &mlen);
 	if (e != DFI_OK)
 		return e;
-	return dfi_hsm_cardkey_diversified(tp->p->hsm, r->base, r->pk->type, m, mlen,
+	e = dfi_hsm_cardkey_diversified(tp->p->hsm, r->base, r->pk->type, m, mlen,
 	    r->pk->version, out);
+	if (e != DFI_OK) {
+		/* The HSM layer says why (e.g. no derivation path for this M). */
+		char d[160];
+		dfi_hsm_last_detail(tp->p->hsm, d, sizeof(d));
+		if (d[0] != '\0')
+			perso_detail(tp, "%s", d);
+	}
+	return e;
 }
 
 dfi_err

@@ -45,6 +45,7 @@ typedef enum dfi_err {
 	DFI_E_HSM_MECHANISM,     /* mechanism not supported by the token */
 	DFI_E_HSM_DEVICE,        /* device error / token removed / session lost */
 	DFI_E_HSM_GENERAL,       /* any other CKR_* failure */
+	DFI_E_HSM_INIT,          /* the module's C_Initialize refused its arguments */
 
 	/* card, transport and protocol */
 	DFI_E_NO_CARD = 200,     /* no card in the field */

@@ -36,9 +36,46 @@ typedef struct dfi_hsm_key dfi_hsm_key;
 #define DFI_HSM_DEFAULT_PIN_ENV "DFISSUE_PIN"
 #define DFI_HSM_DEFAULT_SESSIONS 8u
 
+/* How a per-card key K = AN10922(base, M) is computed (SECURITY.md §2).
+ * Chosen per base key from what the token offers (its mechanism list, read
+ * once per handle) and what the key's attributes allow, in this order of
+ * preference:
+ *   SP800_108  one C_DeriveKey, CKM_SP800_108_COUNTER_KDF with AES-CMAC as
+ *              PRF, an 8-bit counter from 1 and M as fixed input: counter
+ *              1 gives CMAC(K, 0x01 || M), which is AN10922 exactly when
+ *              0x01 || M fills 17..32 bytes (M of 16..31 bytes; shorter M
+ *              falls back to the next path the key allows). AES-128 only;
+ *              the base key needs CKA_DERIVE and nothing else.
+ *   ECB        C_Encrypt (CKM_*_ECB) of the first AN10922 block, then
+ *              CKM_*_ECB_ENCRYPT_DATA over (that XOR the second block).
+ *              AES-128, 2K3DES, 3K3DES; CKA_ENCRYPT and CKA_DERIVE.
+ *   CBC        C_Encrypt of the first block, then CKM_AES_CBC_ENCRYPT_DATA
+ *              with that as IV over the second block. AES-128 only.
+ *   HOST       opt-in (allow_host_derivation): K is computed with C_Encrypt
+ *              into locked host memory and made a session key object, for
+ *              tokens with no usable derive. Needs only CKA_ENCRYPT. */
+typedef enum dfi_hsm_path {
+	DFI_HSM_PATH_AUTO = 0, /* as a request: the token's best; as a result: none */
+	DFI_HSM_PATH_SP800_108 = 1,
+	DFI_HSM_PATH_ECB = 2,
+	DFI_HSM_PATH_CBC = 3,
+	DFI_HSM_PATH_HOST = 4,
+} dfi_hsm_path;
+#define DFI_HSM_PATH_NONE DFI_HSM_PATH_AUTO
+#define DFI_HSM_PATH_COUNT 5
+
+/* "sp800-108", "ecb-encrypt-data", "cbc-encrypt-data", "host", "auto". */
+const char *dfi_hsm_path_name(dfi_hsm_path p);
+/* Accepts the names above and the short forms "sp800", "ecb", "cbc". */
+dfi_err dfi_hsm_path_parse(const char *name, dfi_hsm_path *out);
+
 struct dfi_hsm_config {
-	/* A path to a PKCS#11 module (contains a '/'), or the name of a module
-	 * registered in p11-kit's configuration. NULL = "softhsm2". */
+	/* A path to a PKCS#11 module (contains a '/'), the path of a p11-kit
+	 * module file ("NAME.module", pkcs11.conf(5): its "module:" and
+	 * "x-init-reserved:" lines are used, the file need not be registered),
+	 * or the name of a module registered in p11-kit's configuration.
+	 * NULL = "softhsm2". A module whose C_Initialize refuses its arguments
+	 * fails with DFI_E_HSM_INIT. */
 	const char *module;
 	/* pkcs11: URI selecting the token (only its token/slot attributes are
 	 * used, so a key URI works too). NULL or "pkcs11:" = the only token
@@ -61,6 +98,18 @@ struct dfi_hsm_config {
 	 * (e.g. "C_Login: CKR_PIN_INCORRECT"). May be NULL. */
 	char *detail;
 	size_t detail_cap;
+	/* The derivation path for every base key: AUTO (the default) picks
+	 * the best one each key allows; any other value is the only path used
+	 * (dfi_hsm_cardkey_diversified fails where it does not apply). */
+	dfi_hsm_path derivation;
+	/* Allow the HOST path (per-card keys computed on the host; SECURITY.md
+	 * §2.4). Without it HOST is never chosen nor accepted. */
+	int allow_host_derivation;
+	/* C_Initialize's pReserved string (p11-kit's x-init-reserved), e.g.
+	 * NSS softoken's "configdir='sql:DIR' ...". NULL = the module file's
+	 * x-init-reserved when module names a p11-kit module file (a path
+	 * ending in ".module"), else none. */
+	const char *init_args;
 };
 
 /* Loads the module, finds the token, opens a first session and logs in as
@@ -76,6 +125,71 @@ void dfi_hsm_last_detail(dfi_hsm *h, char *buf, size_t cap);
 /* Token label (as the token reports it, trailing blanks removed). */
 const char *dfi_hsm_token_label(const dfi_hsm *h);
 
+/* ---- module, slots and mechanisms (dfissue hsm check) ------------------ */
+
+struct dfi_hsm_module_info {
+	char path[256];         /* the library loaded */
+	char manufacturer[33];  /* CK_INFO, trailing blanks removed */
+	char description[33];
+	unsigned cryptoki_major, cryptoki_minor; /* PKCS#11 version */
+	unsigned lib_major, lib_minor;
+	int init_args; /* C_Initialize was given pReserved */
+};
+
+struct dfi_hsm_slot_info {
+	unsigned long id;
+	char description[65];
+	int token_present;
+	/* The token's, when present: */
+	char label[33], manufacturer[33], model[17], serial[17];
+	int initialized, login_required, protected_path, user_pin_locked;
+	int user_pin_initialized, user_pin_to_be_changed;
+};
+
+/* Loads the module as dfi_hsm_open would (module, init_args), reads CK_INFO
+ * and every slot with its token, and unloads it. No session, no login: for
+ * `dfissue hsm check` to show what is there even when dfi_hsm_open fails.
+ * *slots is malloc()ed (free()). detail as in the config. */
+dfi_err dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info,
+    struct dfi_hsm_slot_info **slots, size_t *nslots);
+
+/* The module of an open handle. */
+void dfi_hsm_module(const dfi_hsm *h, struct dfi_hsm_module_info *info);
+
+/* A mechanism dfissue can use, as the open token reports it. */
+struct dfi_hsm_mech_info {
+	const char *name;    /* "CKM_AES_ECB" */
+	unsigned long type;  /* CKM_* value */
+	const char *use;     /* what dfissue uses it for, one phrase */
+	int present;         /* in C_GetMechanismList */
+	unsigned long flags; /* CKF_* from C_GetMechanismInfo (0 if absent) */
+	int usable;          /* present with the flags dfissue needs */
+};
+/* Every mechanism dfissue looks for, in a fixed order; the array lives as
+ * long as h. */
+size_t dfi_hsm_mechanisms(dfi_hsm *h, const struct dfi_hsm_mech_info **out);
+
+/* The path keys of type t would use on this token (the first usable one,
+ * the configured one when not AUTO), given base keys created for it (see
+ * dfi_hsm_key_import_path). DFI_HSM_PATH_NONE when none applies. */
+dfi_hsm_path dfi_hsm_token_path(dfi_hsm *h, dfi_keytype t);
+/* Whether path p can serve keys of type t on this token: DFI_OK, or
+ * DFI_E_HSM_MECHANISM with why (if not NULL) saying in plain words what
+ * is missing and what would fix it. */
+dfi_err dfi_hsm_token_path_check(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, char *why, size_t cap);
+
+/* Known-answer test: runs the AN10922 vectors of type t (AES-128: the
+ * application note's §2.2.1 example; 2K3DES, 3K3DES: §2.3, §2.4 as
+ * libfreefare's tests use them) through path p with temporary session
+ * keys (never token objects), checking the derived key's KCV in the HSM
+ * and, where the path can materialize it, its bytes. DFI_OK when every
+ * vector matched; DFI_E_CRYPTO on a wrong result; DFI_E_UNSUPPORTED when
+ * the token makes no session key from bytes (the vector cannot run there);
+ * other errors when the path failed (detail in why). kcv receives the first vector's
+ * derived-key KCV (NULL allowed). */
+dfi_err dfi_hsm_selftest(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, uint8_t kcv[3], char *why,
+    size_t cap);
+
 /* ---- symmetric keys ---------------------------------------------------- */
 
 /* Finds exactly one secret key by pkcs11: URI (object=, id=, type=).
@@ -88,9 +202,16 @@ dfi_err dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out);
 void dfi_hsm_key_free(dfi_hsm_key *k);
 dfi_keytype dfi_hsm_key_type(const dfi_hsm_key *k);
 const char *dfi_hsm_key_label(const dfi_hsm_key *k);
+/* The path this key's per-card keys take for an M of mlen bytes (SP800_108
+ * only serves 16..31 bytes: shorter M takes the next path the key allows).
+ * DFI_E_HSM_MECHANISM when none applies, with the reason as the handle's
+ * last detail. */
+dfi_err dfi_hsm_key_path(const dfi_hsm_key *k, size_t mlen, dfi_hsm_path *out);
 
 /* Key check value: leftmost 3 bytes of ECB(K, zero block) — 16 zero bytes
- * for AES, 8 for the DES family. Computed in the HSM. */
+ * for AES, 8 for the DES family. Computed in the HSM; for a key that may
+ * not encrypt (the SP 800-108 path) the token's CKA_CHECK_VALUE, and
+ * DFI_E_UNSUPPORTED when the token has none. */
 dfi_err dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3]);
 /* The same for any card key, through its cipher operation. */
 dfi_err dfi_hsm_cardkey_kcv(const dfi_cardkey *k, uint8_t kcv[3]);
@@ -120,8 +241,11 @@ struct dfi_hsm_key_info {
 	char cls[8];            /* "secret", "private", "public" */
 	size_t value_len; /* bytes, 0 if unknown */
 	int sensitive, extractable, is_token;
-	int has_kcv; /* KCV computed (secret keys allowed to encrypt) */
+	int has_kcv; /* KCV computed (secret keys allowed to encrypt), else
+		      * the token's CKA_CHECK_VALUE */
 	uint8_t kcv[3];
+	int encrypt, derive;   /* CKA_ENCRYPT, CKA_DERIVE */
+	int value_len_unknown; /* an AES key whose token reports no CKA_VALUE_LEN */
 };
 /* Every secret, private and public key object on the token (optionally
  * restricted by a pkcs11: URI; NULL = all). Caller frees *out with free(). */
@@ -132,9 +256,19 @@ dfi_err dfi_hsm_key_list(dfi_hsm *h, const char *uri, struct dfi_hsm_key_info **
 dfi_err dfi_hsm_secret_key_uri(const char *label, char **uri);
 
 /* Creates a token key from host bytes (the key ceremony): CKA_TOKEN,
- * CKA_SENSITIVE true, CKA_EXTRACTABLE false; may encrypt, decrypt, sign
- * (CMAC) and derive. type AES128, 2K3DES or 3K3DES. Refuses a label that
- * already exists (DFI_E_INVALID_ARG). The caller wipes key. */
+ * CKA_SENSITIVE true, CKA_EXTRACTABLE false, and only the usages the
+ * derivation path needs (SP800_108: CKA_DERIVE; ECB, CBC: CKA_ENCRYPT and
+ * CKA_DERIVE; HOST: CKA_ENCRYPT), with CKA_ALLOWED_MECHANISMS naming the
+ * path's mechanisms where the token takes that attribute. path AUTO = what
+ * dfi_hsm_token_path gives for type; *used (may be NULL) receives it. type
+ * AES128, 2K3DES or 3K3DES. Refuses a label that already exists
+ * (DFI_E_INVALID_ARG). The new object is then checked through the path
+ * (the AN10922 key of a test M, derived in the HSM, against the host's
+ * computation from key): on any failure after it was created, it is
+ * destroyed again. The caller wipes key. */
+dfi_err dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, dfi_hsm_path *used);
+/* dfi_hsm_key_import_path with DFI_HSM_PATH_AUTO. */
 dfi_err dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
     const char *label, const uint8_t *id, size_t id_len);
 
@@ -142,7 +276,9 @@ dfi_err dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, siz
 
 /* A signer on the private key the URI names (type=private implied). The
  * algorithm follows the key: CKK_EC_EDWARDS = Ed25519 (CKM_EDDSA),
- * CKK_EC on P-256 = ECDSA (CKM_ECDSA over a host SHA-256; raw r||s). */
+ * CKK_EC on P-256 = ECDSA (CKM_ECDSA over a host SHA-256; raw r||s).
+ * DFI_E_HSM_KEY_INSECURE when the private key is extractable or not
+ * sensitive (unless allow_insecure_keys), as for base keys. */
 dfi_err dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out);
 
 /* Generates a token key pair labelled label (private key sensitive and

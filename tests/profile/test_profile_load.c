@@ -67,7 +67,7 @@ START_TEST(reference_tree)
 	/* PICC: AES key, settings hardened to "change MK only", format disabled */
 	ck_assert_int_eq(s->picc.key.type, DFI_KT_AES128);
 	ck_assert_str_eq(s->picc.key.base_key,
-	    "pkcs11:token=dfissue-dev;object=picc-master;type=secret-key");
+	    "pkcs11:object=picc-master;type=secret-key");
 	ck_assert_uint_eq(s->picc.key.version, 1);
 	ck_assert_uint_eq(s->picc.key.generation, 1);
 	ck_assert_uint_eq(s->picc.key.ndiv, 3);

@@ -56,6 +56,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_hsm(int argc, char **argv);
 
 /* Options shared by every subcommand that opens the HSM (cmd_key.c):
  * --module --token --pin-file --pin-env --allow-insecure-keys. Put
@@ -66,14 +67,30 @@ struct dfi_signer;
 struct cli_hsm_opts {
 	const char *module, *token, *pin_file, *pin_env;
 	int allow_insecure;
+	const char *derivation; /* --derivation PATH (NULL = auto) */
+	int allow_host;         /* --allow-host-derivation */
+	/* The journal key's HSM when it is another module or token
+	 * (CLI_JOURNAL_HSM_LONGOPTS); NULL = the one above. */
+	const char *jmodule, *jtoken, *jpin_file, *jpin_env;
 };
-enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV, CLI_OPT_INSECURE };
+enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV, CLI_OPT_INSECURE,
+	CLI_OPT_DERIVATION, CLI_OPT_ALLOW_HOST, CLI_OPT_JMODULE, CLI_OPT_JTOKEN, CLI_OPT_JPIN_FILE,
+	CLI_OPT_JPIN_ENV };
 #define CLI_HSM_LONGOPTS                                                       \
 	{ "module", required_argument, NULL, CLI_OPT_MODULE },                 \
 	{ "token", required_argument, NULL, CLI_OPT_TOKEN },                   \
 	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },             \
 	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },               \
-	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE }
+	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE },        \
+	{ "derivation", required_argument, NULL, CLI_OPT_DERIVATION },         \
+	{ "allow-host-derivation", no_argument, NULL, CLI_OPT_ALLOW_HOST }
+/* The journal signing key on another module or token (personalize,
+ * journal init/recover, hsm check); also handled by cli_hsm_opt(). */
+#define CLI_JOURNAL_HSM_LONGOPTS                                               \
+	{ "journal-module", required_argument, NULL, CLI_OPT_JMODULE },        \
+	{ "journal-token", required_argument, NULL, CLI_OPT_JTOKEN },          \
+	{ "journal-pin-file", required_argument, NULL, CLI_OPT_JPIN_FILE },    \
+	{ "journal-pin-env", required_argument, NULL, CLI_OPT_JPIN_ENV }
 int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
 /* getopt_long(argc, argv, "h", lo) with every HSM option handed to
  * cli_hsm_opt(): returns the next other option, or -1 at the end. Set
@@ -83,13 +100,31 @@ int cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hs
 /* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
  * returns DFI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);
-/* Opens the HSM (token from --token, else $DFISSUE_TOKEN, else
- * fallback_uri); on failure prints one line and returns DFI_EXIT_FAIL. */
+/* The dfi_hsm_open configuration of o (token from --token, else
+ * $DFISSUE_TOKEN, else fallback_uri), detail pointing at detail/cap; on a
+ * bad option value prints one line and returns DFI_EXIT_USAGE. */
+struct dfi_hsm_config;
+int cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri,
+    struct dfi_hsm_config *cfg, char *detail, size_t cap);
+/* Opens the HSM (cli_hsm_config); on failure prints one line and returns
+ * DFI_EXIT_FAIL. */
 int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);
-/* cli_hsm_open() and the journal signing key key_uri; on failure prints
+/* The journal signing key key_uri with only the journal's HSM open: the
+ * --journal-* options where given, else the HSM options. On failure prints
  * "<what>: journal key: ..." and leaves nothing open. */
 int cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *what,
     struct dfi_hsm **h, struct dfi_signer **s);
+/* The journal signing key beside an open base-key HSM h: on h itself, or,
+ * with --journal-module/--journal-token, on a second handle *jh (NULL
+ * otherwise) that the caller frees after *s. */
+int cli_journal_signer(const struct cli_hsm_opts *o, const char *key_uri, const char *what,
+    struct dfi_hsm *h, struct dfi_hsm **jh, struct dfi_signer **s);
+/* Does o name a separate HSM for the journal key? */
+int cli_journal_hsm_separate(const struct cli_hsm_opts *o);
+/* The options of the journal key's HSM: o with the --journal-* values. */
+void cli_journal_hsm_opts(const struct cli_hsm_opts *o, struct cli_hsm_opts *out);
+/* The help text of the --journal-* options. */
+const char *cli_journal_hsm_help(void);
 /* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */

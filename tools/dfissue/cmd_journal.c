@@ -61,8 +61,8 @@ usage(FILE *f)
 	    "            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
 	    "            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
 	    "            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n"
-	    "%s",
-	    cli_hsm_help());
+	    "%s%s",
+	    cli_hsm_help(), cli_journal_hsm_help());
 }
 
 /* ---- init ----------------------------------------------------------------------- */
@@ -72,7 +72,7 @@ j_init(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
 		{ "origin", required_argument, NULL, 'o' }, { "station", required_argument, NULL, 's' },
 		{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
@@ -177,7 +177,7 @@ j_recover(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
+	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
 		{ "station", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;

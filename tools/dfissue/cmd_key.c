@@ -39,6 +39,24 @@ cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
 	case CLI_OPT_INSECURE:
 		o->allow_insecure = 1;
 		return 1;
+	case CLI_OPT_DERIVATION:
+		o->derivation = arg;
+		return 1;
+	case CLI_OPT_ALLOW_HOST:
+		o->allow_host = 1;
+		return 1;
+	case CLI_OPT_JMODULE:
+		o->jmodule = arg;
+		return 1;
+	case CLI_OPT_JTOKEN:
+		o->jtoken = arg;
+		return 1;
+	case CLI_OPT_JPIN_FILE:
+		o->jpin_file = arg;
+		return 1;
+	case CLI_OPT_JPIN_ENV:
+		o->jpin_env = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -74,10 +92,23 @@ cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 }
 
 int
-cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
+cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm_config *cfg,
+    char *detail, size_t cap)
 {
-	char detail[200] = "";
-	struct dfi_hsm_config cfg = {
+	dfi_hsm_path path = DFI_HSM_PATH_AUTO;
+	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK) {
+		cli_errorf("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
+			   "host, not '%s'", o->derivation);
+		return DFI_EXIT_USAGE;
+	}
+	if (path == DFI_HSM_PATH_HOST && !o->allow_host) {
+		cli_errorf("--derivation host computes per-card keys on this host: it needs "
+			   "--allow-host-derivation as well (SECURITY.md)");
+		return DFI_EXIT_USAGE;
+	}
+	*cfg = (struct dfi_hsm_config){
+		.derivation = path,
+		.allow_host_derivation = o->allow_host,
 		.module = o->module != NULL ? o->module : getenv("DFISSUE_MODULE"),
 		.token_uri = o->token != NULL		   ? o->token
 			     : getenv("DFISSUE_TOKEN") != NULL ? getenv("DFISSUE_TOKEN")
@@ -87,31 +118,88 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 		.allow_prompt = isatty(STDIN_FILENO) && isatty(STDERR_FILENO),
 		.allow_insecure_keys = o->allow_insecure,
 		.detail = detail,
-		.detail_cap = sizeof(detail),
+		.detail_cap = cap,
 	};
-	if (cfg.pin_file == NULL)
-		cfg.pin_file = getenv("DFISSUE_PIN_FILE");
+	if (cfg->pin_file == NULL && cfg->pin_env == NULL)
+		cfg->pin_file = getenv("DFISSUE_PIN_FILE");
+	return DFI_EXIT_OK;
+}
+
+int
+cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
+{
+	char detail[200] = "";
+	struct dfi_hsm_config cfg;
+	*out = NULL;
+	int rc = cli_hsm_config(o, fallback_uri, &cfg, detail, sizeof(detail));
+	if (rc != DFI_EXIT_OK)
+		return rc;
 	dfi_err e = dfi_hsm_open(out, &cfg);
 	return e != DFI_OK ? hsm_error("opening the HSM", e, detail) : DFI_EXIT_OK;
+}
+
+int
+cli_journal_hsm_separate(const struct cli_hsm_opts *o)
+{
+	return o->jmodule != NULL || o->jtoken != NULL || o->jpin_file != NULL || o->jpin_env != NULL;
+}
+
+void
+cli_journal_hsm_opts(const struct cli_hsm_opts *o, struct cli_hsm_opts *out)
+{
+	*out = *o;
+	if (o->jmodule != NULL)
+		out->module = o->jmodule;
+	if (o->jtoken != NULL)
+		out->token = o->jtoken;
+	/* Another device has its own PIN: the journal's PIN options, if any. */
+	if (o->jpin_file != NULL || o->jpin_env != NULL) {
+		out->pin_file = o->jpin_file;
+		out->pin_env = o->jpin_env;
+	}
+	/* Derivation concerns base keys only. */
+	out->derivation = NULL;
+	out->allow_host = 0;
+}
+
+/* The signer on an open handle; prints "<what>: journal key: ..." on failure. */
+static int
+signer_on(dfi_hsm *h, const char *key_uri, const char *what, dfi_signer **s)
+{
+	char w[160];
+	dfi_err e = dfi_hsm_signer_new(h, key_uri, s);
+	if (e == DFI_OK)
+		return DFI_EXIT_OK;
+	snprintf(w, sizeof(w), "%s: journal key", what);
+	return cli_hsm_fail(h, w, e);
 }
 
 int
 cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *what, dfi_hsm **h,
     dfi_signer **s)
 {
-	char w[160];
+	struct cli_hsm_opts jo;
 	*s = NULL;
-	int rc = cli_hsm_open(o, NULL, h);
-	if (rc != DFI_EXIT_OK)
-		return rc;
-	dfi_err e = dfi_hsm_signer_new(*h, key_uri, s);
-	if (e != DFI_OK) {
-		snprintf(w, sizeof(w), "%s: journal key", what);
-		rc = cli_hsm_fail(*h, w, e);
+	cli_journal_hsm_opts(o, &jo);
+	int rc = cli_hsm_open(&jo, NULL, h);
+	if (rc == DFI_EXIT_OK)
+		rc = signer_on(*h, key_uri, what, s);
+	if (rc != DFI_EXIT_OK) {
 		dfi_hsm_free(*h);
 		*h = NULL;
 	}
 	return rc;
+}
+
+int
+cli_journal_signer(const struct cli_hsm_opts *o, const char *key_uri, const char *what,
+    dfi_hsm *h, dfi_hsm **jh, dfi_signer **s)
+{
+	*jh = NULL;
+	*s = NULL;
+	if (!cli_journal_hsm_separate(o))
+		return signer_on(h, key_uri, what, s);
+	return cli_signer_open(o, key_uri, what, jh, s);
 }
 
 #define HSM_HELP                                                                          \
@@ -123,7 +211,13 @@ cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *w
 	"  --pin-env VAR        user PIN from environment variable VAR (default DFISSUE_PIN)\n" \
 	"                       without either, the PIN is prompted for on a terminal\n"  \
 	"  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"          \
-	"                       (throwaway test tokens ONLY)\n"
+	"                       (throwaway test tokens ONLY)\n"                          \
+	"  --derivation PATH    per-card key derivation: auto (default: the best the token\n" \
+	"                       and key allow), sp800-108, ecb-encrypt-data,\n"          \
+	"                       cbc-encrypt-data or host ('dfissue hsm check' lists them)\n" \
+	"  --allow-host-derivation  let per-card keys be computed on this host (C_Encrypt\n" \
+	"                       into locked memory) when the token has no usable derive;\n" \
+	"                       they then exist in host memory: see SECURITY.md\n"
 
 int
 cli_usage_error(const char *cmd)
@@ -136,6 +230,15 @@ const char *
 cli_hsm_help(void)
 {
 	return HSM_HELP;
+}
+
+const char *
+cli_journal_hsm_help(void)
+{
+	return "Journal key on another HSM (default: the HSM options above):\n"
+	       "  --journal-module PATH|NAME  the journal key's PKCS#11 module\n"
+	       "  --journal-token URI     the journal key's token\n"
+	       "  --journal-pin-file FILE, --journal-pin-env VAR  its PIN (default: as above)\n";
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -277,11 +380,16 @@ import_usage(FILE *f)
 	    "usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
 	    "                          --components N [--component-file FILE]... [HSM options]\n\n"
 	    "Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
-	    "result in the token as a sensitive, non-extractable token key. Each\n"
+	    "result in the token as a sensitive, non-extractable token key allowed only\n"
+	    "what its derivation path needs (--derivation, default: the token's best;\n"
+	    "sp800-108 keys may only derive, the others encrypt and derive, with\n"
+	    "CKA_ALLOWED_MECHANISMS where the token has it). Each\n"
 	    "component is read from a --component-file (first line, hex) in the order\n"
 	    "given, or, for the rest, prompted for on the terminal without echo; never\n"
 	    "from the command line. Prints the KCV of every component and of the result\n"
-	    "(verified against the HSM), and wipes every component from memory.\n\n%s",
+	    "(verified against the HSM, and a key derived from it against the host's\n"
+	    "computation; a key failing either is removed again), and wipes every\n"
+	    "component from memory.\n\n%s",
 	    HSM_HELP);
 }
 
@@ -461,33 +569,41 @@ key_import(int argc, char **argv)
 	dfi_hsm *h = NULL;
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o, NULL, &h);
+	dfi_hsm_path path = DFI_HSM_PATH_NONE;
 	if (rc == DFI_EXIT_OK) {
-		dfi_err e = dfi_hsm_key_import(h, t, sum, keylen, label, idlen > 0 ? id : NULL, idlen);
+		/* The engine checks the new key through its derivation path and
+		 * removes it again if anything fails. */
+		dfi_err e = dfi_hsm_key_import_path(h, t, sum, keylen, label, idlen > 0 ? id : NULL,
+		    idlen, DFI_HSM_PATH_AUTO, &path);
 		if (e != DFI_OK)
 			rc = cli_hsm_fail(h, "key import", e);
 	}
 	dfi_secure_free(mem, 2 * DFI_MAX_KEY_LEN);
 	if (rc == DFI_EXIT_OK) {
-		/* Read the key back by label and check the HSM agrees. */
+		/* Read the key back by label as personalization will find it. */
 		char *uri = NULL;
 		dfi_hsm_key *k = NULL;
 		dfi_err e = dfi_hsm_secret_key_uri(label, &uri);
 		if (e == DFI_OK)
 			e = dfi_hsm_key_find(h, uri, &k);
 		free(uri);
-		if (e == DFI_OK)
-			e = dfi_hsm_kcv(h, k, kcv);
+		int have_kcv = e == DFI_OK && dfi_hsm_kcv(h, k, kcv) == DFI_OK;
 		dfi_hsm_key_free(k);
 		if (e != DFI_OK) {
 			rc = cli_hsm_fail(h, "key import: reading the key back", e);
-		} else if (memcmp(kcv, want, 3) != 0) {
+		} else if (have_kcv && memcmp(kcv, want, 3) != 0) {
 			cli_errorf("key import: the HSM's KCV %02X%02X%02X differs from the components' %02X%02X%02X",
 			    kcv[0], kcv[1], kcv[2], want[0], want[1], want[2]);
 			rc = DFI_EXIT_FAIL;
 		} else {
-			print_kcv("key KCV: ", kcv);
-			printf("imported %s key '%s' into token '%s' (sensitive, non-extractable)\n",
-			    dfi_keytype_name(t), label, dfi_hsm_token_label(h));
+			if (have_kcv)
+				print_kcv("key KCV: ", kcv);
+			else
+				printf("key KCV: not readable (the key may only derive); a key derived "
+				       "from it matched the components\n");
+			printf("imported %s key '%s' into token '%s' (sensitive, non-extractable; "
+			       "derivation path %s)\n", dfi_keytype_name(t), label,
+			    dfi_hsm_token_label(h), dfi_hsm_path_name(path));
 		}
 	}
 	dfi_hsm_free(h);

@@ -92,8 +92,8 @@ usage(FILE *f)
 	    "Test options (sim: readers only, for demonstrations of tear recovery):\n"
 	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
-	    "%s",
-	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help());
+	    "%s%s",
+	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help(), cli_journal_hsm_help());
 }
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
@@ -181,6 +181,7 @@ static const struct option personalize_opts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		CLI_HSM_LONGOPTS,
+		CLI_JOURNAL_HSM_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 };
 
@@ -310,17 +311,18 @@ parse(int argc, char **argv, struct opts *o)
 }
 
 static int
-open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_signer **s,
-    dfi_journal **j)
+open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh,
+    dfi_signer **s, dfi_journal **j)
 {
 	struct dfi_journal_opts jo = { .station = station };
 	char path[4096], origin[DFI_J_STR_MAX];
 	struct stat st;
 	dfi_err e;
 
-	e = dfi_hsm_signer_new(h, o->jkey, s);
-	if (e != DFI_OK)
-		return cli_hsm_fail(h, "journal signing key", e);
+	/* On h, or on the journal's own module/token (--journal-module). */
+	int rc = cli_journal_signer(&o->hsm, o->jkey, "personalize", h, jh, s);
+	if (rc != DFI_EXIT_OK)
+		return rc;
 	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
 	if (stat(path, &st) != 0) {
 		if (!o->create) {
@@ -510,7 +512,7 @@ cmd_personalize(int argc, char **argv)
 	struct cli_reader r = { 0 };
 	dfi_profile *prof = NULL;
 	dfi_batch *batch = NULL;
-	dfi_hsm *h = NULL;
+	dfi_hsm *h = NULL, *jh = NULL;
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
 	struct cli_registry creg = { 0 };
@@ -541,7 +543,7 @@ cmd_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK)
 		rc = stations_check(&o.readers);
 	if (rc == DFI_EXIT_OK)
-		rc = open_journal(&o, h, station, &s, &j);
+		rc = open_journal(&o, h, station, &jh, &s, &j);
 	/* One registry for every reader: their claims must see each other. */
 	if (rc == DFI_EXIT_OK && (rc = cli_registry_open(&creg, "personalize", o.registry, station, j, o.journal,
 	    s)) == DFI_EXIT_OK)
@@ -583,6 +585,7 @@ cmd_personalize(int argc, char **argv)
 	cli_registry_close(&creg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
+	dfi_hsm_free(jh);
 	dfi_hsm_free(h);
 	dfi_batch_free(batch);
 	dfi_profile_free(prof);

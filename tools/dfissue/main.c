@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv);
 static const struct dfi_cli_cmd commands[] = {
 	{ "readers", "list PC/SC readers and card presence", cmd_readers },
 	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", cmd_key },
+	{ "hsm", "check a PKCS#11 module and token: mechanisms, derivation path, vectors", cmd_hsm },
 	{ "journal-key", "generate the journal signing key or export its public key", cmd_journal_key },
 	{ "journal", "create, verify, show and prove the signed key-change journal", cmd_journal },
 	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", cmd_personalize },
