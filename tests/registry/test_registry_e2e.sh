@@ -10,8 +10,10 @@
 # whose registry is unreachable takes no card, and `recover --registry` and
 # `inspect --registry` see what the other station did; a card torn at one
 # station and finished at the other (its open intent taken over). Then the audit's
-# cross-checks: a registry edited by hand, and a station that bypassed the
-# registry (records never told; once told, the UID issued twice).
+# cross-checks: a registry edited by hand, a station that bypassed the
+# registry (records never told; once told, the UID issued twice), and a
+# station journal rolled back and appended to (refused at witnessing, found
+# by the audit).
 set -euo pipefail
 if [ "${1:-}" != --inner ]; then
 	exec "${DFI_BUILD_DIR:?}/tests/pgfix" run -- bash "$0" --inner
@@ -116,6 +118,9 @@ grep -q "registry (postgresql): issued" "$E2E_DIR/inspect.log" || e2e_fail "insp
 "$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
 grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
 
+# A copy of station a's journal as it is now, to roll it back later (9).
+cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"
+
 # 5b. A torn card put aside at station a, finished at station b. Station a
 # tears the card at APDU K (executed, answer lost) and twice more at once
 # (its three taps of a sim: reader), leaving its intent open; K is the first
@@ -183,5 +188,28 @@ grep -q "card $UID1 app .* issued twice without authorization" "$E2E_DIR/audit.l
 	e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 ! grep -q "never told" "$E2E_DIR/audit.log" || e2e_fail "not reconciled: $(cat "$E2E_DIR/audit.log")"
 e2e_log "audit findings: $(grep -c 'issued twice' "$E2E_DIR/audit.log") 'issued twice' line(s); $(tail -n 1 "$E2E_DIR/audit.log")"
+
+# 9. Station a's journal rolled back (restored from the copy) and appended
+# to without the registry: with the registry again the station refuses to
+# start (its checkpoint refused), and the audit finds it.
+rm -rf "$E2E_DIR/journal-a"
+mv "$E2E_DIR/journal-a.old" "$E2E_DIR/journal-a"
+"$E2E_SIM" --image "$E2E_DIR/card-r.img" --uid 04E0E0E0E0E0E0 --seed 11 --stdio -q </dev/null >/dev/null
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$E2E_DIR/card-r.img" --journal "$E2E_DIR/journal-a" --station station-a --once \
+	>/dev/null 2>"$E2E_DIR/rollback.log" || e2e_fail "appending to the restored journal: $(cat "$E2E_DIR/rollback.log")"
+set +e
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$E2E_DIR/unused.img" --journal "$E2E_DIR/journal-a" --station station-a --once \
+	--registry "$URL" >/dev/null 2>"$E2E_DIR/refused.log"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || e2e_fail "a rolled-back journal with the registry: exit $rc, not 1 ($(cat "$E2E_DIR/refused.log"))"
+grep -q "rolled back\|forked\|does not extend" "$E2E_DIR/refused.log" || e2e_fail "refusal: $(cat "$E2E_DIR/refused.log")"
+[ ! -e "$E2E_DIR/unused.img" ] || e2e_fail "a station with a refused journal touched a card"
+! audit || e2e_fail "audit passed a rolled-back journal"
+grep -q "journal-a: .*rolled back\|journal-a: .*forked" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+grep -q "the registry refused checkpoint" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
+e2e_log "rolled back: $(head -c 300 "$E2E_DIR/refused.log")"
 E2E_OK=1
-e2e_log "OK: two stations, one UID: one issued, one refused; audit OK; a registry edited, a station bypassing it: found"
+e2e_log "OK: two stations, one UID: one issued, one refused; a torn card finished elsewhere; audit OK; a registry edited, a station bypassing it, a journal rolled back: found"
