@@ -124,9 +124,10 @@ cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"
 # 5b. A torn card put aside at station a, finished at station b. Station a
 # tears the card at APDU K (executed, answer lost) and twice more at once
 # (its three taps of a sim: reader), leaving its intent open; K is the first
-# from 45 on that leaves one (a ChangeKey of the reference profile).
+# from 47 on (then 30..46) that leaves one: a ChangeKey of the reference
+# profile, 47 today (each try is a personalize run: CI time).
 tear_ok=""
-for K in $(seq 45 69); do
+for K in $(seq 47 69) $(seq 30 46); do
 	img=$E2E_DIR/torn-$K.img
 	"$E2E_SIM" --image "$img" --uid "$(printf '04D0D0D0D0D0%02X' "$K")" --seed "$K" --stdio -q </dev/null >/dev/null
 	SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
@@ -138,7 +139,7 @@ for K in $(seq 45 69); do
 		break
 	fi
 done
-[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 45..69 left an intent open at station a"
+[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 30..69 left an intent open at station a"
 grep -q "registry: test.example/journal/a intent" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
 SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
 	--reader "sim:$img" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
