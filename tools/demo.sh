@@ -31,7 +31,8 @@ echo "== building ($bdir/)"
 cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$bdir" -j"$jobs" >/dev/null
 
-export DFI_SOURCE_DIR=$src DFI_BUILD_DIR=$(cd "$bdir" && pwd) DFI_E2E_KEEP=1
+DFI_BUILD_DIR=$(cd "$bdir" && pwd)
+export DFI_SOURCE_DIR=$src DFI_BUILD_DIR DFI_E2E_KEEP=1
 . tests/e2e/e2e_lib.sh
 demo=${DFI_DEMO_DIR:-$src/out/demo}
 e2e_init demo "$demo"

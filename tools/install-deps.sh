@@ -12,6 +12,7 @@ PKGS=(
   man-db systemd chromium
   libfreefare-bin dpkg-dev autoconf automake libtool libusb-dev
   libpq-dev postgresql
+  shellcheck clang-tools
 )
 
 missing=()

@@ -27,7 +27,7 @@ dfi_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen)
 		n--;
 	if (n % 2 != 0)
 		return DFI_E_PARSE;
-	if (n / 2 > cap)
+	if (n / 2 > cap || (n > 0 && out == NULL))
 		return DFI_E_BUFFER_TOO_SMALL;
 	for (size_t i = 0; i < n; i += 2) {
 		int hi = nibble((unsigned char)hex[i]);

@@ -81,26 +81,26 @@ dfi_err df_frame(dfi_desfire *d, uint8_t ins, const uint8_t *data, size_t len,
 /* Full command: wrap, exchange, status, unwrap. expect is the exact
  * length of the unprotected response data when known, SIZE_MAX if not. */
 dfi_err df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
-    const uint8_t *data, size_t datalen, int cmd_mode, int resp_mode, unsigned flags,
+    const uint8_t *data, size_t datalen, unsigned cmd_mode, unsigned resp_mode, unsigned flags,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 
 dfi_err df_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
-    const uint8_t *data, size_t datalen, int mode, uint8_t *out, size_t cap, size_t *outlen);
-dfi_err df_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    const uint8_t *data, size_t datalen, unsigned mode, uint8_t *out, size_t cap, size_t *outlen);
+dfi_err df_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 
 /* Per-scheme secure messaging. */
-dfi_err df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, int mode,
+dfi_err df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, unsigned mode,
     dfi_wr *w);
-dfi_err df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len,
+dfi_err df_d40_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 dfi_err df_ev1_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
-    const uint8_t *data, size_t datalen, int mode, dfi_wr *w);
-dfi_err df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    const uint8_t *data, size_t datalen, unsigned mode, dfi_wr *w);
+dfi_err df_ev1_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 dfi_err df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
-    const uint8_t *data, size_t datalen, int mode, dfi_wr *w);
-dfi_err df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+    const uint8_t *data, size_t datalen, unsigned mode, dfi_wr *w);
+dfi_err df_ev2_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     uint8_t *out, size_t cap, size_t *outlen);
 
 /* The n bytes of a response's data into out; more than cap bytes is the

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "df_internal.h"
+#include "df_testhooks.h"
 
 dfi_err
 dfi_desfire_new(dfi_desfire **out, dfi_transport *t)

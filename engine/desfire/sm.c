@@ -5,14 +5,14 @@
 #include "df_internal.h"
 
 static int
-mode_ok(int mode)
+mode_ok(unsigned mode)
 {
 	return mode == DFI_DF_COMM_PLAIN || mode == DFI_DF_COMM_MAC ||
 	    mode == DFI_DF_COMM_ENC || mode == DF_COMM_ENC_RAW || mode == DF_COMM_MGMT ||
 	    mode == 2;
 }
 
-static int
+static unsigned
 mgmt_mode(const dfi_desfire *d)
 {
 	return d->scheme == DFI_DF_SCHEME_EV2 ? DFI_DF_COMM_MAC : DFI_DF_COMM_PLAIN;
@@ -20,7 +20,7 @@ mgmt_mode(const dfi_desfire *d)
 
 dfi_err
 df_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
-    size_t datalen, int mode, uint8_t *out, size_t cap, size_t *outlen)
+    size_t datalen, unsigned mode, uint8_t *out, size_t cap, size_t *outlen)
 {
 	dfi_wr w;
 	dfi_err e = DFI_OK;
@@ -58,7 +58,7 @@ df_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const ui
 }
 
 dfi_err
-df_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2, size_t expect,
+df_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2, size_t expect,
     uint8_t *out, size_t cap, size_t *outlen)
 {
 	if (!mode_ok(mode) || mode == DF_COMM_ENC_RAW || (len > 0 && resp == NULL) ||
@@ -159,7 +159,7 @@ df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen, int wit
 
 dfi_err
 df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
-    size_t datalen, int cmd_mode, int resp_mode, unsigned flags, size_t expect, uint8_t *out,
+    size_t datalen, unsigned cmd_mode, unsigned resp_mode, unsigned flags, size_t expect, uint8_t *out,
     size_t cap, size_t *outlen)
 {
 	size_t bodycap = hdrlen + datalen + 64, bodylen = 0;

@@ -42,7 +42,7 @@ mac4(dfi_desfire *d, const uint8_t *data, size_t len, uint8_t *buf, size_t cap, 
 }
 
 dfi_err
-df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, int mode, dfi_wr *w)
+df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, unsigned mode, dfi_wr *w)
 {
 	dfi_err e = DFI_OK;
 
@@ -81,7 +81,7 @@ df_d40_wrap(dfi_desfire *d, const uint8_t *data, size_t datalen, int mode, dfi_w
 }
 
 dfi_err
-df_d40_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, size_t expect,
+df_d40_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, size_t expect,
     uint8_t *out, size_t cap, size_t *outlen)
 {
 	dfi_err e;

@@ -20,7 +20,7 @@ cmac_chain(dfi_desfire *d, const uint8_t *msg, size_t len, uint8_t *mac)
 
 dfi_err
 df_ev1_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
-    size_t datalen, int mode, dfi_wr *w)
+    size_t datalen, unsigned mode, dfi_wr *w)
 {
 	size_t bl = dfi_keytype_blocklen(d->skt);
 	size_t mlen = 1 + hdrlen + datalen;
@@ -69,7 +69,7 @@ out:
 }
 
 dfi_err
-df_ev1_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+df_ev1_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen)
 {
 	size_t bl = dfi_keytype_blocklen(d->skt);

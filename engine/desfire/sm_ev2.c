@@ -47,7 +47,7 @@ mac_input(const dfi_desfire *d, uint8_t *m, uint8_t code, const uint8_t *a, size
 
 dfi_err
 df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
-    size_t datalen, int mode, dfi_wr *w)
+    size_t datalen, unsigned mode, dfi_wr *w)
 {
 	uint8_t t[8], iv[16];
 	size_t plen = datalen, off;
@@ -87,7 +87,7 @@ out:
 }
 
 dfi_err
-df_ev2_unwrap(dfi_desfire *d, int mode, const uint8_t *resp, size_t len, uint8_t sw2,
+df_ev2_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     uint8_t *out, size_t cap, size_t *outlen)
 {
 	uint8_t t[8], iv[16];

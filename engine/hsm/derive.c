@@ -19,6 +19,7 @@
 
 #include "cardkey_int.h"
 #include "dfissue/util.h"
+#include "core/unconst.h"
 
 /* The per-card key's template: a sensitive, non-extractable session key
  * that may encrypt, decrypt and CMAC (DESFire authentication). extractable
@@ -74,28 +75,28 @@ derive_obj(dfi_hsm *h, CK_SESSION_HANDLE s, const struct hkey *k, CK_OBJECT_HAND
 
 	switch (k->path) {
 	case DFI_HSM_PATH_ECB:
-		sd = (CK_KEY_DERIVATION_STRING_DATA){ (CK_BYTE *)k->data, k->datalen };
+		sd = (CK_KEY_DERIVATION_STRING_DATA){ dfi_unconst(k->data), k->datalen };
 		m = (CK_MECHANISM){ k->type == DFI_KT_AES128 ? CKM_AES_ECB_ENCRYPT_DATA
 							    : CKM_DES3_ECB_ENCRYPT_DATA,
 			&sd, sizeof(sd) };
 		break;
 	case DFI_HSM_PATH_CBC:
 		memcpy(cp.iv, k->iv, sizeof(cp.iv));
-		cp.data_params = (unsigned char *)k->b2;
+		cp.data_params = dfi_unconst(k->b2);
 		cp.length = sizeof(k->b2);
 		m = (CK_MECHANISM){ CKM_AES_CBC_ENCRYPT_DATA, &cp, sizeof(cp) };
 		break;
 	case DFI_HSM_PATH_SP800_108:
 		/* PRF input for iteration 1: the counter 0x01, then M. */
 		dp[0] = (CK_PRF_DATA_PARAM){ CK_SP800_108_ITERATION_VARIABLE, &ctr, sizeof(ctr) };
-		dp[1] = (CK_PRF_DATA_PARAM){ CK_SP800_108_BYTE_ARRAY, (void *)k->m, k->mlen };
+		dp[1] = (CK_PRF_DATA_PARAM){ CK_SP800_108_BYTE_ARRAY, dfi_unconst(k->m), k->mlen };
 		kp = (CK_SP800_108_KDF_PARAMS){ CKM_AES_CMAC, 2, dp, 0, NULL };
 		m = (CK_MECHANISM){ CKM_SP800_108_COUNTER_KDF, &kp, sizeof(kp) };
 		break;
 	default:
 		return CKR_MECHANISM_INVALID;
 	}
-	return P11(h, C_DeriveKey, s, &m, master, (CK_ATTRIBUTE *)d->t, d->n, out);
+	return P11(h, C_DeriveKey, s, &m, master, dfi_unconst(d->t), d->n, out);
 }
 
 CK_RV
@@ -192,7 +193,7 @@ wrap_out(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE x, struct bytes_arg *
 	for (size_t i = 0; rv != CKR_OK && i < sizeof(mechs) / sizeof(mechs[0]); i++) {
 		if (!dfi_hsm_mech_ok(h, mechs[i].m, CKF_WRAP | CKF_DECRYPT))
 			continue;
-		CK_MECHANISM m = { mechs[i].type, mechs[i].iv ? (void *)zero_iv : NULL,
+		CK_MECHANISM m = { mechs[i].type, mechs[i].iv ? dfi_unconst(zero_iv) : NULL,
 			mechs[i].iv ? sizeof(zero_iv) : 0 };
 		CK_ULONG wl = 64, out = DFI_MAX_KEY_LEN;
 		rv = P11(h, C_WrapKey, s, &m, w, x, a->wrap, &wl);
@@ -215,7 +216,7 @@ nss_data_obj(dfi_hsm *h, CK_SESSION_HANDLE s, const struct hkey *k, CK_OBJECT_HA
 	CK_SP800_108_COUNTER_FORMAT ctr = { CK_FALSE, 8 };
 	CK_PRF_DATA_PARAM dp[2] = {
 		{ CK_SP800_108_ITERATION_VARIABLE, &ctr, sizeof(ctr) },
-		{ CK_SP800_108_BYTE_ARRAY, (void *)k->m, k->mlen },
+		{ CK_SP800_108_BYTE_ARRAY, dfi_unconst(k->m), k->mlen },
 	};
 	CK_SP800_108_KDF_PARAMS kp = { CKM_AES_CMAC, 2, dp, 0, NULL };
 	CK_MECHANISM m = { dfi_hsm_mech_type(DFI_M_NSS_SP800_DATA), &kp, sizeof(kp) };

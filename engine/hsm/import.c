@@ -11,6 +11,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_internal.h"
+#include "core/unconst.h"
 
 /* A base-key template; every pointer refers into the struct itself, the
  * caller's value, label and id. */
@@ -51,10 +52,10 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, int
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_DERIVE, &k->der, sizeof(k->der) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_WRAP, &k->no, sizeof(k->no) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_UNWRAP, &k->no, sizeof(k->no) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, (void *)label, strlen(label) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_VALUE, (void *)value, len };
+	k->t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, dfi_unconst(label), strlen(label) };
+	k->t[n++] = (CK_ATTRIBUTE){ CKA_VALUE, dfi_unconst(value), len };
 	if (id_len > 0)
-		k->t[n++] = (CK_ATTRIBUTE){ CKA_ID, (void *)id, id_len };
+		k->t[n++] = (CK_ATTRIBUTE){ CKA_ID, dfi_unconst(id), id_len };
 	size_t nm = dfi_hsm_path_mechs(h, type, path, k->mechs, sizeof(k->mechs) / sizeof(k->mechs[0]));
 	k->allowed_at = n;
 	if (nm > 0)

@@ -10,23 +10,24 @@
 
 #include "dfissue/util.h"
 #include "hsm_internal.h"
+#include "core/unconst.h"
 
 CK_RV
 dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
     CK_MECHANISM_TYPE mech, const uint8_t *iv, size_t ivlen, const uint8_t *in, uint8_t *out,
     size_t len)
 {
-	CK_MECHANISM m = { mech, (void *)iv, ivlen };
+	CK_MECHANISM m = { mech, dfi_unconst(iv), ivlen };
 	CK_ULONG outlen = len;
 	CK_RV rv;
 	if (encrypt) {
 		rv = P11(h, C_EncryptInit, s, &m, key);
 		if (rv == CKR_OK)
-			rv = P11(h, C_Encrypt, s, (CK_BYTE *)in, len, out, &outlen);
+			rv = P11(h, C_Encrypt, s, dfi_unconst(in), len, out, &outlen);
 	} else {
 		rv = P11(h, C_DecryptInit, s, &m, key);
 		if (rv == CKR_OK)
-			rv = P11(h, C_Decrypt, s, (CK_BYTE *)in, len, out, &outlen);
+			rv = P11(h, C_Decrypt, s, dfi_unconst(in), len, out, &outlen);
 	}
 	if (rv == CKR_OK && outlen != len)
 		rv = CKR_GENERAL_ERROR;
@@ -43,7 +44,7 @@ dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM
 		return rv;
 	/* An empty message still gets a valid pointer: modules may refuse NULL. */
 	uint8_t dummy = 0;
-	return P11(h, C_Sign, s, len > 0 ? (CK_BYTE *)msg : &dummy, len, sig, siglen);
+	return P11(h, C_Sign, s, len > 0 ? (CK_BYTE *)dfi_unconst(msg) : &dummy, len, sig, siglen);
 }
 
 /* ---- object search ------------------------------------------------------ */
@@ -601,7 +602,7 @@ label_uri(const char *label, CK_OBJECT_CLASS cls, char **out)
 	if (uri == NULL)
 		return DFI_E_NOMEM;
 	CK_ATTRIBUTE a[2] = {
-		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_LABEL, dfi_unconst(label), strlen(label) },
 		{ CKA_CLASS, &cls, sizeof(cls) },
 	};
 	int r = p11_kit_uri_set_attribute(uri, &a[0]);

@@ -21,6 +21,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_internal.h"
+#include "core/unconst.h"
 
 #define MODFILE_LINE_MAX 4096
 
@@ -127,7 +128,7 @@ init_args_refused(CK_RV rv)
 static dfi_err
 initialize(dfi_hsm *h, const char *init)
 {
-	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK, .pReserved = (void *)init };
+	CK_C_INITIALIZE_ARGS args = { .flags = CKF_OS_LOCKING_OK, .pReserved = dfi_unconst(init) };
 	DFI_LSAN_OFF();
 	CK_RV rv = h->fl->C_Initialize(&args);
 	DFI_LSAN_ON();
@@ -289,18 +290,21 @@ dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info
 	pthread_mutex_init(&h->mu, NULL);
 	dfi_err e = dfi_hsm_module_load(h, cfg);
 	CK_SLOT_ID *ids = NULL;
-	CK_ULONG n = 0;
+	CK_ULONG n = 0, nids = 0;
 	if (e == DFI_OK) {
 		CK_RV rv = P11(h, C_GetSlotList, CK_FALSE, NULL, &n);
 		if (rv == CKR_OK && n > 1024)
 			rv = CKR_GENERAL_ERROR; /* untrusted count */
 		if (rv == CKR_OK && n > 0) {
-			ids = calloc(n, sizeof(*ids));
+			nids = n;
+			ids = calloc(nids, sizeof(*ids));
 			rv = ids == NULL ? CKR_HOST_MEMORY : P11(h, C_GetSlotList, CK_FALSE, ids, &n);
+			if (rv == CKR_OK && n > nids)
+				rv = CKR_GENERAL_ERROR; /* more slots than the list it filled */
 		}
 		e = dfi_hsm_fail(h, "C_GetSlotList", rv);
 	}
-	if (e == DFI_OK && n > 0) {
+	if (e == DFI_OK && n > 0 && ids != NULL) {
 		*slots = calloc(n, sizeof(**slots));
 		if (*slots == NULL)
 			e = DFI_E_NOMEM;

@@ -15,6 +15,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_internal.h"
+#include "core/unconst.h"
 
 /* DER OIDs as CKA_EC_PARAMS carries them. */
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -80,7 +81,7 @@ spki_der(const struct pub_arg *a, dfi_sigalg *alg, uint8_t *der, size_t cap, siz
 		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 		OSSL_PARAM prm[] = {
 			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
-			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, ptlen),
+			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, dfi_unconst(pt), ptlen),
 			OSSL_PARAM_construct_end(),
 		};
 		if (pc == NULL || EVP_PKEY_fromdata_init(pc) <= 0 ||
@@ -138,7 +139,7 @@ op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct findid_arg *a = argp;
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, (void *)a->id, a->len } };
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, dfi_unconst(a->id), a->len } };
 	CK_RV rv = P11(h, C_FindObjectsInit, s, t, 2);
 	if (rv != CKR_OK)
 		return rv;
@@ -381,8 +382,8 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &no, sizeof(no) },
 		{ CKA_VERIFY, &yes, sizeof(yes) },
-		{ CKA_EC_PARAMS, (void *)a->params, a->params_len },
-		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_EC_PARAMS, dfi_unconst(a->params), a->params_len },
+		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
 	};
 	CK_ATTRIBUTE priv[] = {
@@ -391,7 +392,7 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_SIGN, &yes, sizeof(yes) },
-		{ CKA_LABEL, (void *)a->label, strlen(a->label) },
+		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
 	};
 	CK_OBJECT_HANDLE hp, hk;

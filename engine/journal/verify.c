@@ -50,7 +50,7 @@ struct unres {
 static void
 unres_cb(void *ctx, const dfi_jrec *r)
 {
-	const struct dfi_jverify_opts *o = ctx;
+	const struct dfi_jverify_opts *o = ((struct unres *)ctx)->o;
 	if (o->unresolved != NULL)
 		o->unresolved(o->ctx, r);
 }
@@ -59,7 +59,8 @@ static dfi_err
 finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_result *res)
 {
 	jwalk_finish(w, w->end);
-	size_t nun = jindex_foreach_open(w->ix, unres_cb, (void *)o);
+	struct unres u = { o };
+	size_t nun = jindex_foreach_open(w->ix, unres_cb, &u);
 	if (res != NULL) {
 		memset(res, 0, sizeof(*res));
 		res->lines = w->lines;

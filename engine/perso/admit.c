@@ -20,6 +20,7 @@
 
 #include "dfissue/util.h"
 #include "perso_int.h"
+#include "core/unconst.h"
 
 /* ---- set-up ------------------------------------------------------------------- */
 
@@ -96,7 +97,7 @@ perso_admission_free(dfi_perso *p)
 	p->reg = NULL;
 	dfi_orig_keys_free(p->orig);
 	for (size_t i = 0; i < p->nreissue; i++)
-		free((char *)p->reissue[i].reason);
+		free(dfi_unconst(p->reissue[i].reason));
 	free(p->reissue);
 }
 

@@ -98,7 +98,7 @@ dfi_perso_min_apdus(const dfi_profile *profile)
 	/* PICC: SelectApplication 000000 (only after an application), the
 	 * factory key (2), ChangeKey, the new key (2) for SetConfiguration and
 	 * ChangeKeySettings. */
-	n += (s->napps > 0 ? 1 : 0) + 2 + 1;
+	n += (s->napps > 0 ? 1u : 0u) + 2u + 1u;
 	int cfg = s->picc.config.present && perso_config_byte(&s->picc.config) != 0;
 	int ks = s->picc.key_settings != 0x0F;
 	if (cfg || ks)

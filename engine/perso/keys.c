@@ -1,6 +1,7 @@
 /* Key roles and candidates: the profile's base keys in the HSM, per-card
  * target keys diversified there, the public factory keys, and the keys an
  * open intent names. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,9 @@ perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey 
 	dfi_cardkey *k = NULL;
 	dfi_err e;
 
+	/* A tap always has its perso (the analyzer, seeing r tested for NULL,
+	 * would otherwise take tp->p as possibly NULL: the PICC role is in it). */
+	assert(tp->p != NULL);
 	*out = NULL;
 	if (r != NULL && div_input(tp, r->pk, in->key.aid, m, sizeof(m), &mlen) == DFI_OK &&
 	    strcmp(dfi_hsm_key_label(r->base), in->key_label) == 0 &&

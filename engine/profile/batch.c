@@ -5,6 +5,7 @@
 
 #include "dfissue/util.h"
 #include "profile_int.h"
+#include "core/unconst.h"
 
 /* Largest batch file read into memory. */
 #define BATCH_MAX_BYTES ((size_t)1 << 30)
@@ -30,11 +31,11 @@ dfi_batch_row_free(dfi_batch_row *r)
 	if (r == NULL)
 		return;
 	for (size_t i = 0; i < r->nvals; i++) {
-		free((char *)r->vals[i].name);
+		free(dfi_unconst(r->vals[i].name));
 		if (r->vals[i].type == DFI_VAL_STRING)
-			free((char *)r->vals[i].str);
+			free(dfi_unconst(r->vals[i].str));
 		else
-			free((uint8_t *)r->vals[i].bytes);
+			free(dfi_unconst(r->vals[i].bytes));
 	}
 	free(r->vals);
 	free(r->filecopy);
@@ -45,10 +46,15 @@ static dfi_err
 row_slot(struct dfi_batch_row *r, const char *name, struct dfi_diag *diag,
     struct dfi_batch_value **slot)
 {
-	if (dfi_batch_row_get(r, name) != NULL)
-		return dfi_diag_set(diag, r->file, r->line, 0, name, "field given twice");
-	if (r->nvals >= 4096)
-		return dfi_diag_set(diag, r->file, r->line, 0, name, "too many fields (at most 4096)");
+	*slot = NULL;
+	if (dfi_batch_row_get(r, name) != NULL) {
+		dfi_diag_set(diag, r->file, r->line, 0, name, "field given twice");
+		return DFI_E_PROFILE;
+	}
+	if (r->nvals >= 4096) {
+		dfi_diag_set(diag, r->file, r->line, 0, name, "too many fields (at most 4096)");
+		return DFI_E_PROFILE;
+	}
 	struct dfi_batch_value *nv = realloc(r->vals, (r->nvals + 1) * sizeof(*nv));
 	if (nv == NULL)
 		return DFI_E_NOMEM;

@@ -227,7 +227,7 @@ dfi_profile_div_input(const struct dfi_profile_key *key, const uint8_t uid[DFI_P
 	*len = 0;
 	dfi_diag_clear(diag);
 	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
-	size_t n;
+	size_t n = 0;
 	dfi_err e = build(key->div, key->ndiv, row, uid, aid, m, sizeof(m), &n,
 	    "the diversification input (AN10922: at most 31 bytes)", diag);
 	if (e != DFI_OK)

@@ -179,7 +179,7 @@ wait_state(struct pcsc *p, int want_present, int timeout_ms)
 		int present = (st & SCARD_STATE_PRESENT) && !(st & SCARD_STATE_MUTE);
 		if (present == want_present)
 			return DFI_OK;
-		rs.dwCurrentState = st & ~SCARD_STATE_CHANGED;
+		rs.dwCurrentState = st & ~(DWORD)SCARD_STATE_CHANGED;
 	}
 }
 

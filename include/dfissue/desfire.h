@@ -246,22 +246,8 @@ dfi_err dfi_df_parse_key_version(const uint8_t *p, size_t len, uint8_t *version)
 
 /* ---- secure messaging without a card (vectors, fuzzing) ------------------ */
 
-/* A session state set directly, as an authentication would leave it. */
-struct dfi_df_session {
-	dfi_df_scheme scheme;
-	uint8_t keyno;
-	dfi_keytype keytype;          /* session key type (EV2: AES) */
-	uint8_t enc_key[DFI_MAX_KEY_LEN]; /* D40/EV1 session key; EV2 SesAuthENCKey */
-	uint8_t mac_key[16];          /* EV2 SesAuthMACKey */
-	uint8_t iv[DFI_MAX_BLOCK];    /* EV1 chained IV */
-	uint8_t ti[4];                /* EV2 */
-	uint16_t cmd_ctr;             /* EV2 */
-	uint32_t aid;                 /* selected application */
-};
-dfi_err dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s);
-/* Copies the session out, session keys included: for vector checks and
- * tests only; the caller wipes s. */
-dfi_err dfi_desfire_get_session(const dfi_desfire *d, struct dfi_df_session *s);
+/* Setting or reading a session's keys directly (vectors, tests) is not
+ * public API: engine/desfire/df_testhooks.h, for this tree's tests only. */
 
 /* Protects one command as dfi_desfire_command would: out receives hdr and
  * the protected data (what follows the command byte across all frames). */

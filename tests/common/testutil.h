@@ -3,18 +3,22 @@
 #define DFI_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dfissue/util.h"
 
-/* Decodes a hex literal into buf, failing the test on malformed input. */
-#define HEX(buf, hex)                                                            \
-	({                                                                       \
-		size_t n_;                                                       \
-		ck_assert_int_eq(dfi_hex_decode((hex), (buf), sizeof(buf), &n_), DFI_OK); \
-		n_;                                                              \
-	})
+/* Decodes a hex literal into buf (of cap bytes), failing the test on
+ * malformed input; returns the number of bytes. */
+static inline size_t
+dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
+{
+	size_t n = 0;
+	ck_assert_int_eq(dfi_hex_decode(hex, buf, cap, &n), DFI_OK);
+	return n;
+}
+#define HEX(buf, hex) dfi_test_hex((hex), (buf), sizeof(buf))
 
 /* Asserts len bytes at p equal the hex string. */
 #define ck_assert_hex_eq(p, len, hex)                                            \

@@ -6,6 +6,7 @@
 
 #include "dfissue/desfire.h"
 #include "replay.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 static void
 hexcat(char *dst, const uint8_t *p, size_t n)
@@ -59,7 +60,7 @@ START_TEST(first_frame_answer_ends_write)
 	ck_assert_int_eq(dfi_desfire_write_data(g.d, 1, DFI_DF_COMM_PLAIN, 0, data, 100),
 	    first_frame_answers[_i].want);
 	if (first_frame_answers[_i].status >= 0)
-		ck_assert_uint_eq(dfi_desfire_last_status(g.d), first_frame_answers[_i].status);
+		ck_assert_uint_eq(dfi_desfire_last_status(g.d), (unsigned)first_frame_answers[_i].status);
 	rig_close(&g);
 }
 END_TEST

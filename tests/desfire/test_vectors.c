@@ -24,6 +24,7 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/desfire.h"
 #include "replay.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 #define OK(x) ck_assert_msg((x) == DFI_OK, "%s: %s (%s)", #x, dfi_strerror(x), g.rp.mismatch)
 

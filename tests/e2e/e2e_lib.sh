@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # e2e_lib.sh — sourced (bash) by the end-to-end tests and by tools/demo.sh.
 #
 # A private PC/SC world: pcscd with N vsmartcard vpcd readers and a
@@ -25,7 +26,6 @@ E2E_BUILD=${DFI_BUILD_DIR:-$E2E_SRC/build}
 E2E_DFISSUE=$E2E_BUILD/bin/dfissue
 E2E_SIM=$E2E_BUILD/bin/desfire-sim
 E2E_RIG_PID=""
-E2E_OK=0
 E2E_NEXT_PORT=35963
 
 e2e_log() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
@@ -125,6 +125,7 @@ e2e_token() {
 
 e2e_reader() {
 	local name=$1 port=$E2E_NEXT_PORT
+	# shellcheck disable=SC2034 # read by the tests: the port of the reader just made
 	E2E_PORT=$port
 	# vpcd opens two slots per entry, on PORT and PORT+1.
 	E2E_NEXT_PORT=$((E2E_NEXT_PORT + 2))

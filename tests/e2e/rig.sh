@@ -31,7 +31,9 @@ start_pcscd() {
 	pcscd_pid=$!
 }
 stop_all() {
-	kill $(jobs -p) 2>/dev/null
+	local pids
+	mapfile -t pids < <(jobs -p)
+	[ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null
 	exit 0
 }

@@ -91,14 +91,14 @@ refused() { # refused NAME CAUSE
 }
 
 run genuine "$E2E_SRC/profiles/reference.json"
-[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = done ] || e2e_fail "genuine card: $RUN_LINE"
+[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = "done" ] || e2e_fail "genuine card: $RUN_LINE"
 
 run copy "$E2E_SRC/profiles/reference.json"
 refused copy issued
 grep -q 'UID already issued' "$E2E_DIR/copy.json" || e2e_fail "no reason in $RUN_LINE"
 
 run transport "$E2E_SRC/profiles/transport.json"
-[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = done ] || e2e_fail "transport card: $RUN_LINE"
+[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = "done" ] || e2e_fail "transport card: $RUN_LINE"
 sent_ins "$E2E_DIR/transport.apdu" | grep -qx 0A && e2e_fail "legacy DES authentication on a transport card"
 
 run blank "$E2E_SRC/profiles/transport.json"
@@ -114,7 +114,7 @@ refused nosig originality
 [ "$(sent_ins "$E2E_DIR/nosig.apdu" | tail -n 1)" = 3C ] || e2e_fail "Read_Sig was not the last command"
 
 run copy "$E2E_SRC/profiles/reference.json" --reissue "$U1" --reason "chip replaced, ticket 4711"
-[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = done ] || e2e_fail "re-issue: $RUN_LINE"
+[ "$RUN_RC" -eq 0 ] && [ "$(e2e_field "$RUN_LINE" outcome)" = "done" ] || e2e_fail "re-issue: $RUN_LINE"
 [ -n "$(e2e_field "$RUN_LINE" authorization_record)" ] || e2e_fail "no authorization record: $RUN_LINE"
 
 e2e_rig_stop

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dfissue/desfire.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

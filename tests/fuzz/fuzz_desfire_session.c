@@ -10,6 +10,7 @@
 
 #include "dfissue/cardkey.h"
 #include "dfissue/desfire.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

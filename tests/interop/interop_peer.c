@@ -30,6 +30,7 @@
 #include "dfissue/pcsc.h"
 #include "dfissue/transport.h"
 #include "dfissue/util.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 static int failures;
 

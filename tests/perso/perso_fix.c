@@ -86,6 +86,22 @@ pf_open(struct pfix *f, const char *profile_name)
 }
 
 void
+pf_restart(struct pfix *f)
+{
+	char detail[256] = "";
+	struct dfi_journal_opts jo = { .station = "perso-test" };
+	dfi_perso_free(f->perso);
+	f->perso = NULL;
+	dfi_journal_close(f->journal);
+	f->journal = NULL;
+	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
+	struct dfi_perso_config pc = { .hsm = f->hsm, .journal = f->journal, .profile = f->profile,
+		.station = "perso-test", .progress = progress, .detail = detail,
+		.detail_cap = sizeof(detail) };
+	ck_assert_msg(dfi_perso_new(&f->perso, &pc) == DFI_OK, "dfi_perso_new: %s", detail);
+}
+
+void
 pf_close(struct pfix *f)
 {
 	dfi_perso_free(f->perso);

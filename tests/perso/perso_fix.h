@@ -27,6 +27,9 @@ int pf_make_token(void);
 void pf_remove_root(void);
 void pf_open(struct pfix *f, const char *profile_name);
 void pf_close(struct pfix *f);
+/* As a restarted station: the journal reopened from its directory (its
+ * index rebuilt from the file) and a new perso on it. */
+void pf_restart(struct pfix *f);
 /* A journal verifying with the token's public key, with no unresolved
  * intent; returns the number of intents it holds that were not aborted
  * (none of these tests has a card refuse a ChangeKey). */

@@ -19,6 +19,7 @@
 #include "dfissue/crypto.h"
 #include "dfissue/desfire.h"
 #include "dfissue/transport.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 #define OK(x) ck_assert_int_eq((x), DFI_OK)
 

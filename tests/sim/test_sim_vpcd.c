@@ -124,7 +124,7 @@ wait_card(SCARDCONTEXT ctx, const char *reader, int present, long timeout_ms)
 			int has = (rs.dwEventState & SCARD_STATE_PRESENT) != 0;
 			if (has == present)
 				return 1;
-			rs.dwCurrentState = rs.dwEventState & ~SCARD_STATE_CHANGED;
+			rs.dwCurrentState = rs.dwEventState & ~(DWORD)SCARD_STATE_CHANGED;
 		} else if (rv != SCARD_E_TIMEOUT) {
 			return 0;
 		}

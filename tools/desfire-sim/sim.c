@@ -285,7 +285,7 @@ dfi_sim_atr(const dfi_sim *s, uint8_t *atr, size_t cap)
 {
 	uint8_t ats[32];
 	size_t an = sim_card_ats(s->card, ats, sizeof(ats));
-	size_t h = 2 + !!(ats[1] & 0x10) + !!(ats[1] & 0x20) + !!(ats[1] & 0x40);
+	size_t h = 2u + (ats[1] & 0x10 ? 1u : 0u) + (ats[1] & 0x20 ? 1u : 0u) + (ats[1] & 0x40 ? 1u : 0u);
 	size_t nh = an > h ? an - h : 0;
 	if (nh > 15)
 		nh = 15;

@@ -159,7 +159,7 @@ cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	bool iso = n >= 7;
 	uint32_t aid = le24(d);
 	uint8_t ks = d[3], nkeys = d[4] & 0x0F, kfam = d[4] >> 6;
-	uint16_t fid = iso ? (uint16_t)(d[5] | d[6] << 8) : 0;
+	uint16_t fid = (uint16_t)(iso ? d[5] | d[6] << 8 : 0);
 	if (aid == 0 || nkeys > DFI_SIM_MAX_KEYS || kfam > KF_AES || (d[4] & 0x10))
 		return ST_PARAMETER;
 	if (sim_find_app(s->card, aid) != NULL)
@@ -291,7 +291,7 @@ ats_ok(const uint8_t *ats, size_t n)
 {
 	if (n < 2 || ats[0] != n || n > sizeof(((struct sim_card *)0)->ats) || (ats[1] & 0x80))
 		return false;
-	size_t need = 2 + !!(ats[1] & 0x10) + !!(ats[1] & 0x20) + !!(ats[1] & 0x40);
+	size_t need = 2u + (ats[1] & 0x10 ? 1u : 0u) + (ats[1] & 0x20 ? 1u : 0u) + (ats[1] & 0x40 ? 1u : 0u);
 	return need <= n;
 }
 

@@ -142,7 +142,7 @@ iso_select(dfi_sim *s, const struct capdu *a)
 {
 	if ((a->p2 & ~0x0C) != 0)
 		return SW_WRONG_P1P2;
-	uint16_t fid = a->lc == 2 ? (uint16_t)(a->data[0] << 8 | a->data[1]) : 0;
+	uint16_t fid = (uint16_t)(a->lc == 2 ? a->data[0] << 8 | a->data[1] : 0);
 	switch (a->p1) {
 	case 0x04: {
 		if (a->lc == 0 || a->lc > 16)

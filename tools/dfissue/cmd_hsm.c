@@ -278,7 +278,7 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 	} else if (dfi_profile_div_input(pk, uid, aid, row, m, sizeof(m), &mlen, &diag) != DFI_OK) {
 		printf("  %-28s %s: M not built: %s\n", where, dfi_hsm_key_label(k), diag.message);
 		fixf(r, "%s: %s%s", where, diag.message, row == NULL ? " (give --batch)" : "");
-	} else if ((e = dfi_hsm_key_path(k, mlen, &p)) != DFI_OK) {
+	} else if (dfi_hsm_key_path(k, mlen, &p) != DFI_OK) {
 		dfi_hsm_last_detail(h, d, sizeof(d));
 		printf("  %-28s %s, M %zu bytes: NO PATH: %s\n", where, dfi_hsm_key_label(k), mlen, d);
 		fixf(r, "%s: %s", where, d);

@@ -1,6 +1,7 @@
 /* The auditor's HTML page of a journal (journal_html.h). */
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,7 +148,7 @@ has_outcome(const struct page *pg, uint64_t seq)
 	return 0;
 }
 
-static int
+static bool
 is_refusal(const dfi_jrec *r)
 {
 	return r->type == DFI_JREC_ABORT && strncmp(r->reason, "refused", 7) == 0;
