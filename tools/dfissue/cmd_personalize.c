@@ -78,7 +78,7 @@ usage(FILE *f)
 	    "                         reissue_uid and reissue_reason\n"
 	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
 	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
-	    CLI_REGISTRY_HELP
+	    "%s"
 	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	    "                         being an option's name (dfissue-station.conf(5)); the\n"
 	    "                         command line's options come after the file's\n"
@@ -93,7 +93,7 @@ usage(FILE *f)
 	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
 	    "%s%s",
-	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help(), cli_journal_hsm_help());
+	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, cli_hsm_help(), cli_journal_hsm_help());
 }
 
 enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
