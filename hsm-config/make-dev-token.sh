@@ -26,8 +26,15 @@
 #   DIR/journal.pub.pem      public key of the journal signing key
 #   DIR/env                  shell lines to use the token (source it)
 #
+# --generation2 DIR: a second key ceremony on a dev token made before in
+# DIR: imports only the generation-2 base keys of profiles/rotation-g2.json
+# (picc-master-g2, app1-master-g2, app2-master-g2, values below), for a
+# key rotation (docs/OPERATIONS.md).
+#
 # Token label: dfissue-dev (URI pkcs11:token=dfissue-dev). Keys (secret keys
-# are sensitive, non-extractable token objects):
+# are sensitive, non-extractable token objects with only their derivation
+# path's usages, no DECRYPT/SIGN/VERIFY/WRAP/UNWRAP; the journal key pair
+# signs and verifies only: tests/hsm/test_hsm_keyattrs checks them):
 #   an10922-master         AES-128 00112233445566778899AABBCCDDEEFF
 #                          (NXP AN10922 section 2.2.1 example master key)
 #   picc-master            AES-128 404142434445464748494A4B4C4D4E4F
@@ -41,6 +48,9 @@
 #                          (a card supplier's transport base key: cards of
 #                          profiles/transport.json arrive with a PICC key
 #                          diversified from it)
+#   picc-master-g2         AES-128 C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF (--generation2)
+#   app1-master-g2         AES-128 D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF (--generation2)
+#   app2-master-g2         AES-128 E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEF (--generation2)
 #   transport-static       AES-128 606162636465666768696A6B6C6D6E6F
 #                          (one transport key for every card)
 #   journal                Ed25519 key pair (ECDSA P-256 if the HSM lacks
@@ -52,7 +62,7 @@
 # lines DIR/env holds).
 set -euo pipefail
 
-module="" token="" pinfile="" journal=1 made_softhsm=0
+module="" token="" pinfile="" journal=1 made_softhsm=0 gen2=0
 extra=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--token) token=$2; shift 2 ;;
 	--pin-file) pinfile=$2; shift 2 ;;
 	--no-journal) journal=0; shift ;;
+	--generation2) gen2=1; shift ;;
 	--dfissue-opt) extra+=("$2"); shift 2 ;;
 	--) shift; break ;;
 	-*) echo "make-dev-token: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -92,7 +103,16 @@ umask 077
 mkdir -p "$dir/components"
 randhex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n' | tr a-f A-F; }
 
-if [ -z "$module" ]; then
+if [ "$gen2" = 1 ] && [ -z "$module" ]; then
+	if [ ! -f "$dir/softhsm2.conf" ] || [ ! -f "$dir/user.pin" ]; then
+		echo "make-dev-token: --generation2: no dev token in $dir (make it first)" >&2
+		exit 1
+	fi
+	export SOFTHSM2_CONF=$dir/softhsm2.conf
+	module=${DFISSUE_MODULE:-softhsm2}
+	token="pkcs11:token=dfissue-dev"
+	pinfile=$dir/user.pin
+elif [ -z "$module" ]; then
 	command -v softhsm2-util >/dev/null || { echo "make-dev-token: softhsm2-util missing (tools/install-deps.sh)" >&2; exit 1; }
 	case "$dir" in
 	/var/lib/softhsm*) echo "make-dev-token: refusing the system token directory" >&2; exit 1 ;;
@@ -153,6 +173,12 @@ import() {
 	fi
 }
 
+if [ "$gen2" = 1 ]; then
+	import picc-master-g2 aes C0C1C2C3C4C5C6C7C8C9CACBCCCDCECF
+	import app1-master-g2 aes D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF
+	import app2-master-g2 aes E0E1E2E3E4E5E6E7E8E9EAEBECEDEEEF
+	exit 0
+fi
 import an10922-master aes 00112233445566778899AABBCCDDEEFF
 import picc-master aes 404142434445464748494A4B4C4D4E4F
 import app1-master aes A0A1A2A3A4A5A6A7A8A9AAABACADAEAF

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "dfissue/error.h"
+#include "core/nelem.h"
 
 struct errdesc {
 	dfi_err code;
@@ -24,6 +25,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_INTERNAL, "internal error (a bug: please report it)"),
 	E(DFI_E_CANCELLED, "operation cancelled"),
 	E(DFI_E_TIMEOUT, "timed out"),
+	E(DFI_E_PERMISSION, "permission denied by the system (file mode, owner or a read-only file system)"),
 
 	E(DFI_E_HSM_MODULE, "PKCS#11 module could not be loaded: check the module path or p11-kit module name"),
 	E(DFI_E_HSM_URI, "malformed pkcs11: URI (RFC 7512)"),
@@ -34,7 +36,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_HSM_NOT_LOGGED_IN, "not logged in to the token: check the PIN source and retry"),
 	E(DFI_E_HSM_KEY_NOT_FOUND, "no key matches the URI: check label/id with 'dfissue key list'"),
 	E(DFI_E_HSM_KEY_AMBIGUOUS, "the URI matches more than one key: add id= or object= to select one"),
-	E(DFI_E_HSM_KEY_INSECURE, "master key is extractable or not sensitive: refused (--allow-insecure-keys only for throwaway test tokens)"),
+	E(DFI_E_HSM_KEY_INSECURE, "key is extractable or not sensitive (or, a journal key, was once): refused (--allow-insecure-keys only for throwaway test tokens)"),
 	E(DFI_E_HSM_KEY_TYPE, "key has the wrong type or usage for this operation: check it with 'dfissue key list'"),
 	E(DFI_E_HSM_MECHANISM, "the token does not support a required mechanism: see SECURITY.md for the mechanisms dfissue needs"),
 	E(DFI_E_HSM_DEVICE, "HSM device error, token removed or session lost: check the HSM and retry"),
@@ -80,6 +82,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_JOURNAL_SIGNATURE, "journal checkpoint signature does not verify"),
 	E(DFI_E_JOURNAL_FORMAT, "journal record does not follow the format"),
 	E(DFI_E_JOURNAL_ROLLBACK, "journal does not extend the known checkpoint (truncated or rolled back)"),
+	E(DFI_E_JOURNAL_UNSAFE, "journal directory or file is unsafe: writable or owned by another user, or a symbolic link"),
 
 	E(DFI_E_PROFILE, "profile or batch data invalid"),
 	E(DFI_E_UNKNOWN_KEYS, "card keys match no candidate key: card left untouched"),
@@ -97,7 +100,7 @@ static const struct errdesc errtab[] = {
 static const struct errdesc *
 lookup(dfi_err err)
 {
-	for (size_t i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(errtab); i++)
 		if (errtab[i].code == err)
 			return &errtab[i];
 	return NULL;
@@ -147,7 +150,7 @@ dfi_err_from_desfire_status(unsigned char sw2)
 		{ 0xF0, DFI_E_DF_FILE_NOT_FOUND },
 		{ 0xF1, DFI_E_DF_FILE_INTEGRITY_ERROR },
 	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(map); i++)
 		if (map[i].sw2 == sw2)
 			return map[i].err;
 	return DFI_E_DF_UNKNOWN_STATUS;

@@ -7,6 +7,7 @@
 
 #include "dfissue/crypto.h"
 #include "dfissue/util.h"
+#include "core/nelem.h"
 
 size_t
 dfi_keytype_keylen(dfi_keytype t)
@@ -50,7 +51,7 @@ dfi_keytype_parse(const char *name, dfi_keytype *out)
 	static const dfi_keytype all[] = { DFI_KT_DES, DFI_KT_2K3DES, DFI_KT_3K3DES, DFI_KT_AES128 };
 	if (name == NULL || out == NULL)
 		return DFI_E_INVALID_ARG;
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(all); i++) {
 		if (strcmp(name, dfi_keytype_name(all[i])) == 0) {
 			*out = all[i];
 			return DFI_OK;

@@ -3,7 +3,7 @@
  * are derived on the host. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static void
 rotl1(const uint8_t *in, uint8_t *out, size_t n)

@@ -1,7 +1,7 @@
 /* Data commands: data files, value files, record files, transactions. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static int
 comm_ok(dfi_df_comm c)

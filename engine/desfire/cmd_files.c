@@ -1,7 +1,7 @@
 /* File management: create the five file types, list, settings, delete. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static int
 comm_ok(dfi_df_comm c)

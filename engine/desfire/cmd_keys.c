@@ -1,7 +1,7 @@
 /* Key management: settings, versions and ChangeKey in all its forms. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 dfi_err
 dfi_desfire_get_key_settings(dfi_desfire *d, struct dfi_df_key_settings *ks)
@@ -98,13 +98,14 @@ put_crc16(uint8_t *p, uint16_t crc)
 	p[1] = (uint8_t)(crc >> 8);
 }
 
-/* Builds the plaintext cryptogram in a local buffer, enciphers it with the
- * session key and wipes the plaintext. ok is NULL for the same-key form. */
+/* Builds the plaintext cryptogram in the session's locked scratch,
+ * enciphers it with the session key and wipes the plaintext. ok is NULL
+ * for the same-key form. */
 static dfi_err
 build(struct ck *c, const uint8_t *ok, size_t oklen)
 {
 	dfi_desfire *d = c->d;
-	uint8_t pt[64], hdr[2] = { 0xC4, c->kn };
+	uint8_t *pt = d->s->ck_pt;
 	size_t n = 0, outlen = 0;
 	dfi_err e;
 
@@ -128,11 +129,12 @@ build(struct ck *c, const uint8_t *ok, size_t oklen)
 		break;
 	case DFI_DF_SCHEME_EV1: {
 		/* CRC32 over C4 || key number || cryptogram so far. */
-		uint8_t tmp[64 + 2];
-		memcpy(tmp, hdr, 2);
+		uint8_t *tmp = d->s->ck_crc;
+		tmp[0] = 0xC4;
+		tmp[1] = c->kn;
 		memcpy(tmp + 2, pt, n);
 		uint32_t crc = dfi_crc32_desfire(tmp, n + 2);
-		dfi_wipe(tmp, sizeof(tmp));
+		dfi_wipe(tmp, sizeof(d->s->ck_crc));
 		put_crc32(pt + n, crc);
 		n += 4;
 		if (ok != NULL) {
@@ -148,12 +150,12 @@ build(struct ck *c, const uint8_t *ok, size_t oklen)
 		}
 		break;
 	default:
-		dfi_wipe(pt, sizeof(pt));
+		dfi_wipe(pt, sizeof(d->s->ck_pt));
 		return DFI_E_NOT_AUTHENTICATED;
 	}
 	e = df_wrap(d, 0xC4, &c->kn, 1, pt, n, DF_COMM_ENC_RAW, c->body, sizeof(c->body),
 	    &outlen);
-	dfi_wipe(pt, sizeof(pt));
+	dfi_wipe(pt, sizeof(d->s->ck_pt));
 	if (e == DFI_OK)
 		c->bodylen = outlen;
 	return e;
@@ -163,12 +165,12 @@ static dfi_err
 with_old(void *arg, const uint8_t *key, size_t keylen)
 {
 	struct ck *c = arg;
-	uint8_t ok[DFI_MAX_KEY_LEN];
+	uint8_t *ok = c->d->s->ck_old;
 	size_t oklen;
 	dfi_err e = expand(c->otype, c->over, key, keylen, ok, &oklen);
 	if (e == DFI_OK)
 		e = build(c, ok, oklen);
-	dfi_wipe(ok, sizeof(ok));
+	dfi_wipe(ok, sizeof(c->d->s->ck_old));
 	return e;
 }
 
@@ -176,7 +178,7 @@ static dfi_err
 with_new(void *arg, const uint8_t *key, size_t keylen)
 {
 	struct ck *c = arg;
-	uint8_t nk[DFI_MAX_KEY_LEN];
+	uint8_t *nk = c->d->s->ck_new;
 	dfi_err e = expand(c->ntype, c->nver, key, keylen, nk, &c->nklen);
 	if (e == DFI_OK) {
 		c->nk = nk;
@@ -186,7 +188,7 @@ with_new(void *arg, const uint8_t *key, size_t keylen)
 			e = dfi_cardkey_with_bytes(c->old, with_old, c);
 		c->nk = NULL;
 	}
-	dfi_wipe(nk, sizeof(nk));
+	dfi_wipe(nk, sizeof(c->d->s->ck_new));
 	return e;
 }
 

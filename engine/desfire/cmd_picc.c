@@ -1,7 +1,7 @@
 /* PICC-level commands: version, UID, applications, format, configuration. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 dfi_err
 dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v)

@@ -1,7 +1,7 @@
 /* ISO/IEC 7816-4 wrapping of native commands and 0xAF frame chaining. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 dfi_err
 df_frame(dfi_desfire *d, uint8_t ins, const uint8_t *data, size_t len, uint8_t *out,

@@ -3,7 +3,7 @@
  * exactly. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 #define RD(x) do { if ((e = (x)) != DFI_OK) return e; } while (0)
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 #include "df_testhooks.h"
 
 dfi_err

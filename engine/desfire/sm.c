@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static int
 mode_ok(unsigned mode)

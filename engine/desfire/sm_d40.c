@@ -4,7 +4,7 @@
  * command. Plain commands and responses carry nothing. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 /* Outgoing: y_i = D(x_i XOR y_{i-1}), y_{-1} = 0. */
 static dfi_err

@@ -6,7 +6,7 @@
  * status), zero padded, CBC with the chained IV. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static dfi_err
 cmac_chain(dfi_desfire *d, const uint8_t *msg, size_t len, uint8_t *mac)

@@ -6,7 +6,7 @@
  * 5A A5); CmdCtr counts command/response pairs. */
 #include <string.h>
 
-#include "df_internal.h"
+#include "desfire_int.h"
 
 static dfi_err
 mact(dfi_desfire *d, const uint8_t *msg, size_t len, uint8_t out[8])

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 dfi_err
 dfi_an10922_blocks(dfi_keytype t, const uint8_t *l, const uint8_t *m, size_t mlen, uint8_t *b1,

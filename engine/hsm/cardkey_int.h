@@ -7,7 +7,7 @@
 #define DFI_HSM_CARDKEY_INT_H
 
 #include "dfissue/cardkey.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 #define DFI_AN10922_M_MAX 31
 

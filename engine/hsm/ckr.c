@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 dfi_err
 dfi_hsm_ckr(CK_RV rv)
@@ -68,6 +68,19 @@ dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...)
 	vsnprintf(h->detail, sizeof(h->detail), fmt, ap);
 	va_end(ap);
 	pthread_mutex_unlock(&h->mu);
+}
+
+void
+dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
+{
+	if (h->log == NULL)
+		return;
+	char msg[DFI_LOG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->log(h->log_ctx, level, msg);
 }
 
 dfi_err

@@ -20,6 +20,7 @@
 #include "cardkey_int.h"
 #include "dfissue/util.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 /* The per-card key's template: a sensitive, non-extractable session key
  * that may encrypt, decrypt and CMAC (DESFire authentication). extractable
@@ -185,12 +186,12 @@ wrap_out(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE x, struct bytes_arg *
 	};
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE w;
-	CK_RV rv = P11(h, C_GenerateKey, s, &gen, t, sizeof(t) / sizeof(t[0]), &w);
+	CK_RV rv = P11(h, C_GenerateKey, s, &gen, t, DFI_NELEM(t), &w);
 	if (rv != CKR_OK)
 		return rv;
 	rv = CKR_MECHANISM_INVALID;
 	size_t keylen = a->k->datalen;
-	for (size_t i = 0; rv != CKR_OK && i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+	for (size_t i = 0; rv != CKR_OK && i < DFI_NELEM(mechs); i++) {
 		if (!dfi_hsm_mech_ok(h, mechs[i].m, CKF_WRAP | CKF_DECRYPT))
 			continue;
 		CK_MECHANISM m = { mechs[i].type, mechs[i].iv ? dfi_unconst(zero_iv) : NULL,

@@ -10,7 +10,7 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 static void
 cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
@@ -141,6 +141,8 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	h->max = cfg->max_sessions != 0 ? cfg->max_sessions : DFI_HSM_DEFAULT_SESSIONS;
 	h->idle = calloc(h->max, sizeof(*h->idle));
 	h->allow_insecure_keys = cfg->allow_insecure_keys;
+	h->log = cfg->log;
+	h->log_ctx = cfg->log_ctx;
 	h->allow_host = cfg->allow_host_derivation;
 	h->derivation = cfg->derivation;
 	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : DFI_OK;
@@ -166,8 +168,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			e = DFI_E_HSM_PIN_LOCKED;
 		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
-			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len);
-			if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
+			char why[160];
+			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
+			if (e != DFI_OK && e != DFI_E_HSM_PIN_REQUIRED && why[0] != '\0') {
+				dfi_hsm_set_detail(h, "%s", why);
+				e = DFI_E_HSM_PIN_REQUIRED;
+			} else if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
 				dfi_hsm_set_detail(h, "cannot read PIN file '%s'", cfg->pin_file);
 				e = DFI_E_HSM_PIN_REQUIRED;
 			} else if (e == DFI_E_HSM_PIN_REQUIRED) {
@@ -195,8 +201,8 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 		}
 	}
 	if (e == DFI_OK && cfg->allow_insecure_keys)
-		fprintf(stderr, "dfissue: WARNING: --allow-insecure-keys: extractable or non-sensitive "
-				"master keys are accepted. Use this only with a throwaway test token.\n");
+		dfi_hsm_log(h, DFI_LOG_WARNING, "insecure keys allowed: extractable or non-sensitive "
+						"master keys are accepted. Use this only with a throwaway test token.");
 	if (e != DFI_OK) {
 		cfg_detail(cfg, h->detail);
 		dfi_hsm_free(h);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
 
 /* A base-key template; every pointer refers into the struct itself, the

@@ -9,8 +9,9 @@
 #include <p11-kit/uri.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 CK_RV
 dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
@@ -273,7 +274,7 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	/* One call: PKCS#11 (C_GetAttributeValue) has a token fill every
 	 * attribute it has and mark the others unavailable, so absent optional
 	 * ones are no error; the first three must be there. */
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, sizeof(t) / sizeof(t[0]));
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
@@ -341,7 +342,7 @@ dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_
 			    ka.extractable ? "extractable" : "not sensitive");
 			return DFI_E_HSM_KEY_INSECURE;
 		}
-		fprintf(stderr, "dfissue: WARNING: using insecure key '%s' (%s): test tokens only\n",
+		dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure key '%s' (%s): test tokens only",
 		    ka.label, ka.extractable ? "extractable" : "not sensitive");
 	}
 	dfi_hsm_key *k = calloc(1, sizeof(*k));
@@ -490,7 +491,7 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_DERIVE, &der, sizeof(der) },
 		{ CKA_CHECK_VALUE, check, sizeof(check) },
 	};
-	size_t nt = sizeof(t) / sizeof(t[0]);
+	size_t nt = DFI_NELEM(t);
 	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, nt);
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)

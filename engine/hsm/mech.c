@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
+#include "core/nelem.h"
 
 static const struct {
 	CK_MECHANISM_TYPE type;
@@ -126,7 +127,7 @@ dfi_hsm_path_parse(const char *name, dfi_hsm_path *out)
 			*out = (dfi_hsm_path)p;
 			return DFI_OK;
 		}
-	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(alias); i++)
 		if (strcmp(name, alias[i].s) == 0) {
 			*out = alias[i].p;
 			return DFI_OK;
@@ -245,7 +246,7 @@ dfi_hsm_token_path(dfi_hsm *h, dfi_keytype t)
 	if (h->derivation != DFI_HSM_PATH_AUTO)
 		return dfi_hsm_token_path_check(h, t, h->derivation, NULL, 0) == DFI_OK ? h->derivation
 										      : DFI_HSM_PATH_NONE;
-	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(prefer); i++)
 		if (dfi_hsm_token_path_check(h, t, prefer[i], NULL, 0) == DFI_OK)
 			return prefer[i];
 	return DFI_HSM_PATH_NONE;
@@ -314,7 +315,7 @@ dfi_hsm_key_choose(dfi_hsm *h, struct dfi_hsm_key *k, const struct dfi_hsm_key_c
 	k->path = DFI_HSM_PATH_NONE;
 	k->enc_mech = key_enc_mech(h, k->type, c);
 	k->why[0] = '\0';
-	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(prefer); i++) {
 		dfi_hsm_path p = prefer[i];
 		if (h->derivation != DFI_HSM_PATH_AUTO && p != h->derivation)
 			continue;
@@ -360,7 +361,7 @@ dfi_hsm_key_path_skip(const dfi_hsm_key *k, size_t mlen, unsigned skip, dfi_hsm_
 	if (k == NULL || out == NULL)
 		return DFI_E_INVALID_ARG;
 	size_t bl = dfi_keytype_blocklen(k->type);
-	for (size_t i = 0; i < sizeof(prefer) / sizeof(prefer[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(prefer); i++) {
 		dfi_hsm_path p = prefer[i];
 		if (!(k->paths & ~skip & (1u << p)))
 			continue;

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
 
 #define MODFILE_LINE_MAX 4096

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 
 /* Reads up to the first newline (or EOF) from fd into buf. */
 static dfi_err
@@ -40,17 +40,47 @@ read_line(int fd, char *buf, size_t cap, size_t *len)
 	return DFI_OK;
 }
 
+/* The PIN file must be a regular file of ours that nobody else can read,
+ * opened without following a symlink and of bounded size: a FIFO or a
+ * device would block or feed us anything, and a file others can read has
+ * already leaked the PIN (issue 17, finding 5). why says what is wrong
+ * and what to do. */
 static dfi_err
-pin_from_file(const char *path, char *buf, size_t cap, size_t *len)
+pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, size_t whycap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? DFI_E_NOT_FOUND : DFI_E_IO;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int err = errno;
+		if (err == ELOOP)
+			snprintf(why, whycap, "PIN file '%s' is a symbolic link: give the file itself", path);
+		else
+			snprintf(why, whycap, "cannot open PIN file '%s': %s", path, strerror(err));
+		return err == ENOENT ? DFI_E_NOT_FOUND : DFI_E_IO;
+	}
 	struct stat st;
-	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		fprintf(stderr, "dfissue: WARNING: PIN file '%s' is accessible to group or others "
-				"(chmod 600 it)\n", path);
-	dfi_err e = read_line(fd, buf, cap, len);
+	dfi_err e = DFI_E_IO;
+	if (fstat(fd, &st) != 0)
+		snprintf(why, whycap, "cannot stat PIN file '%s': %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, whycap, "PIN file '%s' is not a regular file (FIFO, device or "
+				      "directory): put the PIN in a regular file, mode 600", path);
+	else if (st.st_uid != geteuid())
+		snprintf(why, whycap, "PIN file '%s' is owned by uid %u, not by this user (uid %u): "
+				      "chown it", path, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+		snprintf(why, whycap, "PIN file '%s' is accessible to group or others (mode %03o): "
+				      "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+	else if (st.st_size < 0 || (unsigned long long)st.st_size > 2 * (unsigned long long)cap)
+		snprintf(why, whycap, "PIN file '%s' is %lld bytes: it must hold the PIN on one "
+				      "line, at most %zu bytes", path, (long long)st.st_size, cap - 1);
+	else
+		e = read_line(fd, buf, cap, len);
+	if (e == DFI_E_OVERFLOW)
+		snprintf(why, whycap, "PIN file '%s': the first line is longer than %zu bytes", path,
+		    cap - 1);
+	else if (e == DFI_E_IO && why[0] == '\0')
+		snprintf(why, whycap, "cannot read PIN file '%s': %s", path, strerror(errno));
 	close(fd);
 	return e;
 }
@@ -84,8 +114,10 @@ pin_from_tty(char *buf, size_t cap, size_t *len)
 }
 
 dfi_err
-dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size_t *len)
+dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size_t *len, char *why,
+    size_t whycap)
 {
+	why[0] = '\0';
 	char *buf = dfi_secure_alloc(DFI_HSM_PIN_CAP);
 	if (buf == NULL)
 		return DFI_E_NOMEM;
@@ -93,7 +125,7 @@ dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size
 	const char *envname = cfg->pin_env != NULL ? cfg->pin_env : DFI_HSM_DEFAULT_PIN_ENV;
 	const char *env = getenv(envname);
 	if (cfg->pin_file != NULL) {
-		e = pin_from_file(cfg->pin_file, buf, DFI_HSM_PIN_CAP, len);
+		e = pin_from_file(cfg->pin_file, buf, DFI_HSM_PIN_CAP, len, why, whycap);
 	} else if (env != NULL) {
 		size_t n = strlen(env);
 		if (n + 1 > DFI_HSM_PIN_CAP) {

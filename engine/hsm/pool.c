@@ -6,7 +6,8 @@
  */
 #include <string.h>
 
-#include "hsm_internal.h"
+#include "hsm_int.h"
+#include "core/nelem.h"
 
 static CK_RV
 open_session(dfi_hsm *h, CK_SESSION_HANDLE *s)
@@ -63,19 +64,44 @@ discard(dfi_hsm *h, CK_SESSION_HANDLE s)
 	pthread_mutex_unlock(&h->mu);
 }
 
+static int
+pin_refusal(CK_RV rv)
+{
+	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+	    rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
+}
+
+/* Logins are serialized under mu, so when the PIN changed while threads
+ * run, exactly one C_Login is refused; every later caller sees the
+ * remembered refusal and fails without calling C_Login. */
 dfi_err
 dfi_hsm_login(dfi_hsm *h, CK_SESSION_HANDLE s)
 {
 	if (!h->login_required)
 		return DFI_OK;
-	atomic_fetch_add(&h->logins, 1);
-	CK_RV rv;
-	if (h->protected_path)
-		rv = P11(h, C_Login, s, CKU_USER, NULL, 0);
-	else if (h->pin != NULL)
-		rv = P11(h, C_Login, s, CKU_USER, (CK_UTF8CHAR *)h->pin, h->pin_len);
-	else
+	if (!h->protected_path && h->pin == NULL)
 		return DFI_E_HSM_PIN_REQUIRED;
+	pthread_mutex_lock(&h->mu);
+	CK_RV refused = h->pin_refused;
+	CK_RV rv = CKR_OK;
+	if (refused == CKR_OK) {
+		atomic_fetch_add(&h->logins, 1);
+		if (h->protected_path)
+			rv = P11(h, C_Login, s, CKU_USER, NULL, 0);
+		else
+			rv = P11(h, C_Login, s, CKU_USER, (CK_UTF8CHAR *)h->pin, h->pin_len);
+		if (pin_refusal(rv) && !h->protected_path)
+			h->pin_refused = rv;
+	}
+	pthread_mutex_unlock(&h->mu);
+	if (refused != CKR_OK) {
+		/* detail holds 160 bytes: keep this short */
+		dfi_hsm_set_detail(h,
+		    "C_Login: PIN refused before (CKR 0x%lx), not tried again: the retry "
+		    "counter was not touched again; fix the PIN source and restart",
+		    (unsigned long)refused);
+		return dfi_hsm_ckr(refused);
+	}
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
 	return dfi_hsm_fail(h, "C_Login", rv);
@@ -179,7 +205,7 @@ dfi_hsm_ref_init(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, struct d
 		{ CKA_LABEL, r->label, sizeof(r->label) - 1 },
 		{ CKA_ID, r->id, sizeof(r->id) },
 	};
-	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, 4);
+	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
 	if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
+#include "core/nelem.h"
 
 struct kat {
 	dfi_keytype type;
@@ -146,7 +147,7 @@ dfi_hsm_selftest(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, uint8_t kcv[3], char
 	dfi_err e = dfi_hsm_path_check_optin(h, t, p, 1, why, cap);
 	if (e != DFI_OK)
 		return e;
-	for (size_t i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(kats); i++) {
 		if (kats[i].type != t)
 			continue;
 		e = run_kat(h, &kats[i], p, kcv != NULL ? kcv : k3, why, cap);

@@ -14,8 +14,9 @@
 #include <openssl/x509.h>
 
 #include "dfissue/util.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 /* DER OIDs as CKA_EC_PARAMS carries them. */
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -140,7 +141,7 @@ op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct findid_arg *a = argp;
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) }, { CKA_ID, dfi_unconst(a->id), a->len } };
-	CK_RV rv = P11(h, C_FindObjectsInit, s, t, 2);
+	CK_RV rv = P11(h, C_FindObjectsInit, s, t, DFI_NELEM(t));
 	if (rv != CKR_OK)
 		return rv;
 	CK_OBJECT_HANDLE o[2];
@@ -299,7 +300,9 @@ static const struct dfi_signer_ops hsigner_ops = {
 
 struct flags_arg {
 	CK_OBJECT_HANDLE obj;
-	CK_BBOOL sensitive, extractable;
+	CK_BBOOL v[4]; /* sensitive, extractable, always sensitive, never extractable */
+	int have[4];
+	char label[65];
 };
 
 static CK_RV
@@ -307,30 +310,52 @@ op_flags(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	struct flags_arg *a = argp;
 	CK_ATTRIBUTE t[] = {
-		{ CKA_SENSITIVE, &a->sensitive, sizeof(a->sensitive) },
-		{ CKA_EXTRACTABLE, &a->extractable, sizeof(a->extractable) },
+		{ CKA_SENSITIVE, &a->v[0], sizeof(a->v[0]) },
+		{ CKA_EXTRACTABLE, &a->v[1], sizeof(a->v[1]) },
+		{ CKA_ALWAYS_SENSITIVE, &a->v[2], sizeof(a->v[2]) },
+		{ CKA_NEVER_EXTRACTABLE, &a->v[3], sizeof(a->v[3]) },
+		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
 	};
-	return P11(h, C_GetAttributeValue, s, a->obj, t, 2);
+	/* One call: attributes a token does not keep come back unavailable. */
+	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, DFI_NELEM(t));
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+	    rv != CKR_BUFFER_TOO_SMALL)
+		return rv;
+	for (int i = 0; i < 4; i++)
+		a->have[i] = t[i].ulValueLen == sizeof(CK_BBOOL);
+	a->label[t[4].ulValueLen < sizeof(a->label) ? t[4].ulValueLen : 0] = '\0';
+	/* CKA_SENSITIVE and CKA_EXTRACTABLE are required of a private key. */
+	return a->have[0] && a->have[1] ? CKR_OK : CKR_ATTRIBUTE_TYPE_INVALID;
 }
 
-/* The journal key gets the base keys' rule (issue 17): a private key that
- * can leave the HSM in the clear could sign a rewritten journal anywhere. */
+/* The journal key gets the base keys' rule (issue 17, finding 6): a private
+ * key that can leave the HSM in the clear could sign a rewritten journal
+ * anywhere. It is refused when extractable or not sensitive and, where the
+ * token reports them, when it ever was (CKA_NEVER_EXTRACTABLE or
+ * CKA_ALWAYS_SENSITIVE false: a copy may exist outside the HSM); a key
+ * generated in the HSM by 'dfissue journal-key generate' passes. */
 static dfi_err
 check_private(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv)
 {
-	struct flags_arg a = { priv, CK_FALSE, CK_TRUE };
+	struct flags_arg a = { .obj = priv };
 	dfi_err e = dfi_hsm_run(h, "C_GetAttributeValue", op_flags, &a);
 	if (e != DFI_OK)
 		return e;
-	if (!a.extractable && a.sensitive)
+	const char *what = a.v[1] ? "CKA_EXTRACTABLE is true"
+	    : !a.v[0]		   ? "CKA_SENSITIVE is false"
+	    : a.have[3] && !a.v[3] ? "CKA_NEVER_EXTRACTABLE is false (it was extractable once)"
+	    : a.have[2] && !a.v[2] ? "CKA_ALWAYS_SENSITIVE is false (it was not sensitive once)"
+				   : NULL;
+	if (what == NULL)
 		return DFI_OK;
-	const char *what = a.extractable ? "extractable" : "not sensitive";
 	if (!h->allow_insecure_keys) {
-		dfi_hsm_set_detail(h, "journal key '%s' is %s: refused", uri, what);
+		dfi_hsm_set_detail(h, "journal key '%s' (label '%s'): %s: refused; generate one in the "
+		    "HSM with 'dfissue journal-key generate' (--allow-insecure-keys: test tokens only)",
+		    uri, a.label, what);
 		return DFI_E_HSM_KEY_INSECURE;
 	}
-	fprintf(stderr, "dfissue: WARNING: using insecure journal key '%s' (%s): test tokens only\n",
-	    uri, what);
+	dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure journal key '%s' (label '%s'; %s): test tokens only",
+	    uri, a.label, what);
 	return DFI_OK;
 }
 
@@ -371,6 +396,10 @@ struct gen_arg {
 	uint8_t id[8];
 };
 
+/* The key pair gets only what signing checkpoints needs (issue 17,
+ * finding 6): the private key signs, the public key verifies; every other
+ * usage a token may default to TRUE (SoftHSM2 does: decrypt, unwrap) is set
+ * FALSE. */
 static CK_RV
 op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
@@ -385,6 +414,9 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_EC_PARAMS, dfi_unconst(a->params), a->params_len },
 		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
+		{ CKA_ENCRYPT, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 	};
 	CK_ATTRIBUTE priv[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
@@ -394,9 +426,12 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_SIGN, &yes, sizeof(yes) },
 		{ CKA_LABEL, dfi_unconst(a->label), strlen(a->label) },
 		{ CKA_ID, a->id, sizeof(a->id) },
+		{ CKA_DECRYPT, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
+		{ CKA_DERIVE, &no, sizeof(no) },
 	};
 	CK_OBJECT_HANDLE hp, hk;
-	return P11(h, C_GenerateKeyPair, s, &m, pub, 6, priv, 7, &hp, &hk);
+	return P11(h, C_GenerateKeyPair, s, &m, pub, DFI_NELEM(pub), priv, DFI_NELEM(priv), &hp, &hk);
 }
 
 dfi_err

@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 #include "writer_int.h"
 
 static dfi_err
@@ -60,6 +60,7 @@ jw_lead(dfi_journal *j)
 	pthread_mutex_unlock(&j->mu);
 
 	dfi_err e = DFI_OK;
+	int wrote = 0; /* from here on the file's tail is unknown on failure */
 	dfi_checkpoint cp;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t notelen = 0, cl;
@@ -79,6 +80,7 @@ jw_lead(dfi_journal *j)
 	if (e == DFI_OK) {
 		len += cl;
 		buf[len++] = '\n';
+		wrote = 1;
 		e = jio_write_all(j->io, j->fd, buf, len, off);
 	}
 	if (e == DFI_OK && j->io->fdatasync(j->io->ctx, j->fd) != 0)
@@ -93,6 +95,17 @@ jw_lead(dfi_journal *j)
 		memcpy(j->note, note, notelen);
 		j->note_len = notelen;
 		j->ok_through = target;
+	} else if (!wrote && j->fatal == DFI_OK &&
+	    j->nfailed < sizeof(j->failed) / sizeof(j->failed[0])) {
+		/* Nothing reached the file: this batch and whatever was queued
+		 * behind it fail with e, and the handle goes on from the file. */
+		j->plen = 0;
+		j->pn = 0;
+		target = j->enq_ticket;
+		if (jw_reload(j) == DFI_OK)
+			j->failed[j->nfailed++] = (struct jw_failed){ j->done_through + 1, target, e };
+		else
+			j->fatal = e;
 	} else if (j->fatal == DFI_OK) {
 		j->fatal = e;
 	}
@@ -164,7 +177,12 @@ wait_locked(dfi_journal *j, uint64_t ticket)
 		else
 			pthread_cond_wait(&j->cv, &j->mu);
 	}
-	return ticket <= j->ok_through ? DFI_OK : (j->fatal != DFI_OK ? j->fatal : DFI_E_IO);
+	for (size_t i = 0; i < j->nfailed; i++)
+		if (ticket >= j->failed[i].lo && ticket <= j->failed[i].hi)
+			return j->failed[i].e;
+	if (ticket <= j->ok_through)
+		return DFI_OK;
+	return j->fatal != DFI_OK ? j->fatal : DFI_E_IO;
 }
 
 dfi_err

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 
 struct cctx {
 	uint8_t (*leaves)[DFI_HASH_LEN];
@@ -189,6 +189,8 @@ static int
 field(const char **p, const char *end, const char *key, const char **val, size_t *vlen)
 {
 	size_t kl = strlen(key);
+	if (*p >= end)
+		return 0;
 	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
 	if (nl == NULL || (size_t)(nl - *p) <= kl + 1 || memcmp(*p, key, kl) != 0 || (*p)[kl] != ' ')
 		return 0;

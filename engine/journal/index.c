@@ -10,11 +10,109 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
+
+/* A chained hash table of entries that begin with a struct hnode. The
+ * node keeps its entry's hash, so growing needs no hash function, and being
+ * first it is the entry's address, so the table can free its entries. The
+ * three tables below (slots, cards, open intents) share this code and
+ * differ only in their key. */
+struct hnode {
+	struct hnode *next;
+	uint64_t hash;
+};
+
+struct htab {
+	struct hnode **b;
+	size_t nb, n; /* buckets (a power of two), entries */
+};
+
+static int
+htab_init(struct htab *t)
+{
+	t->nb = 64;
+	t->b = calloc(t->nb, sizeof(*t->b));
+	return t->b != NULL;
+}
+
+static void
+htab_free(struct htab *t)
+{
+	for (size_t i = 0; t->b != NULL && i < t->nb; i++)
+		for (struct hnode *e = t->b[i], *n; e != NULL; e = n) {
+			n = e->next;
+			free(e);
+		}
+	free(t->b);
+}
+
+/* The link that points at the entry of hash h that match() accepts, or at
+ * the end of its chain (NULL) when there is none: a lookup reads it, a
+ * removal rewrites it. */
+static struct hnode **
+htab_link(const struct htab *t, uint64_t h, int (*match)(const struct hnode *, const void *),
+    const void *key)
+{
+	struct hnode **p = &t->b[h & (t->nb - 1)];
+	while (*p != NULL && !((*p)->hash == h && match(*p, key)))
+		p = &(*p)->next;
+	return p;
+}
+
+/* Doubles the buckets when the table holds as many entries as buckets. */
+static dfi_err
+htab_reserve(struct htab *t)
+{
+	if (t->n < t->nb)
+		return DFI_OK;
+	size_t nn = t->nb * 2;
+	struct hnode **nb = calloc(nn, sizeof(*nb));
+	if (nb == NULL)
+		return DFI_E_NOMEM;
+	for (size_t i = 0; i < t->nb; i++)
+		for (struct hnode *e = t->b[i], *n; e != NULL; e = n) {
+			n = e->next;
+			e->next = nb[e->hash & (nn - 1)];
+			nb[e->hash & (nn - 1)] = e;
+		}
+	free(t->b);
+	t->b = nb;
+	t->nb = nn;
+	return DFI_OK;
+}
+
+/* A new zeroed entry of size bytes, already in the table under hash h
+ * (the caller fills in its key); NULL when memory runs out. */
+static void *
+htab_add(struct htab *t, size_t size, uint64_t h)
+{
+	if (htab_reserve(t) != DFI_OK)
+		return NULL;
+	struct hnode *e = calloc(1, size);
+	if (e == NULL)
+		return NULL;
+	struct hnode **c = &t->b[h & (t->nb - 1)];
+	e->hash = h;
+	e->next = *c;
+	*c = e;
+	t->n++;
+	return e;
+}
+
+/* Takes out the entry *link points at (from htab_link) and frees it. */
+static void
+htab_remove(struct htab *t, struct hnode **link)
+{
+	struct hnode *e = *link;
+	*link = e->next;
+	free(e);
+	t->n--;
+}
 
 struct uent;
 
 struct kent {
+	struct hnode h;      /* first: see struct hnode */
 	dfi_jkey key;
 	int version;         /* -1: unknown */
 	uint64_t open_seq;   /* valid when has_open */
@@ -23,12 +121,12 @@ struct kent {
 	uint32_t gen;        /* CHANGED: generation of the key it holds */
 	uint64_t changed_by; /* CHANGED: that intent's seq */
 	struct uent *u;      /* the card */
-	struct kent *next;   /* hash chain */
 	struct kent *unext;  /* the card's other slots */
 };
 
 /* One card (UID). */
 struct uent {
+	struct hnode h;
 	uint8_t uid[DFI_J_UID_MAX];
 	uint8_t uid_len;
 	struct kent *slots;
@@ -36,24 +134,18 @@ struct uent {
 	unsigned refusals, auths;
 	uint64_t last_refusal, last_auth, last_intent;
 	int has_intent, auth_pending;
-	struct uent *next;
 };
 
 struct oent {
+	struct hnode h;
 	dfi_jrec rec;
 	struct kent *k;
-	struct oent *next;
 };
 
 enum { K_OTHER = 0, K_INTENT_OPEN = 1, K_INTENT_CLOSED = 2 };
 
 struct jindex {
-	struct kent **kb;
-	size_t nkb, nk;
-	struct uent **ub;
-	size_t nub, nu;
-	struct oent **ob;
-	size_t nob, no;
+	struct htab k, u, o; /* slots, cards, open intents */
 	uint8_t *kind;  /* by record number */
 	uint64_t n, cap;
 };
@@ -89,11 +181,32 @@ uhash(const uint8_t *uid, size_t len)
 	return mix(h);
 }
 
+/* The keys each table matches its entries by. */
+struct ukey {
+	const uint8_t *uid;
+	size_t len;
+};
+
 static int
-keq(const dfi_jkey *a, const dfi_jkey *b)
+kmatch(const struct hnode *n, const void *key)
 {
+	const dfi_jkey *a = &((const struct kent *)n)->key, *b = key;
 	return a->uid_len == b->uid_len && a->aid == b->aid && a->keyno == b->keyno &&
 	    memcmp(a->uid, b->uid, a->uid_len) == 0;
+}
+
+static int
+umatch(const struct hnode *n, const void *key)
+{
+	const struct uent *e = (const struct uent *)n;
+	const struct ukey *k = key;
+	return e->uid_len == k->len && memcmp(e->uid, k->uid, k->len) == 0;
+}
+
+static int
+omatch(const struct hnode *n, const void *key)
+{
+	return ((const struct oent *)n)->rec.seq == *(const uint64_t *)key;
 }
 
 jindex *
@@ -102,11 +215,7 @@ jindex_new(void)
 	jindex *ix = calloc(1, sizeof(*ix));
 	if (ix == NULL)
 		return NULL;
-	ix->nkb = ix->nob = ix->nub = 64;
-	ix->kb = calloc(ix->nkb, sizeof(*ix->kb));
-	ix->ob = calloc(ix->nob, sizeof(*ix->ob));
-	ix->ub = calloc(ix->nub, sizeof(*ix->ub));
-	if (ix->kb == NULL || ix->ob == NULL || ix->ub == NULL) {
+	if (!htab_init(&ix->k) || !htab_init(&ix->u) || !htab_init(&ix->o)) {
 		jindex_free(ix);
 		return NULL;
 	}
@@ -118,24 +227,9 @@ jindex_free(jindex *ix)
 {
 	if (ix == NULL)
 		return;
-	for (size_t i = 0; ix->kb && i < ix->nkb; i++)
-		for (struct kent *e = ix->kb[i], *n; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	for (size_t i = 0; ix->ob && i < ix->nob; i++)
-		for (struct oent *e = ix->ob[i], *n; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	for (size_t i = 0; ix->ub && i < ix->nub; i++)
-		for (struct uent *e = ix->ub[i], *n; e; e = n) {
-			n = e->next;
-			free(e);
-		}
-	free(ix->ub);
-	free(ix->kb);
-	free(ix->ob);
+	htab_free(&ix->k);
+	htab_free(&ix->u);
+	htab_free(&ix->o);
 	free(ix->kind);
 	free(ix);
 }
@@ -143,59 +237,27 @@ jindex_free(jindex *ix)
 static struct kent *
 kfind(const jindex *ix, const dfi_jkey *k)
 {
-	for (struct kent *e = ix->kb[khash(k) & (ix->nkb - 1)]; e; e = e->next)
-		if (keq(&e->key, k))
-			return e;
-	return NULL;
-}
-
-static dfi_err
-kgrow(jindex *ix)
-{
-	size_t nn = ix->nkb * 2;
-	struct kent **nb = calloc(nn, sizeof(*nb));
-	if (nb == NULL)
-		return DFI_E_NOMEM;
-	for (size_t i = 0; i < ix->nkb; i++)
-		for (struct kent *e = ix->kb[i], *n; e; e = n) {
-			n = e->next;
-			size_t b = khash(&e->key) & (nn - 1);
-			e->next = nb[b];
-			nb[b] = e;
-		}
-	free(ix->kb);
-	ix->kb = nb;
-	ix->nkb = nn;
-	return DFI_OK;
+	return (struct kent *)*htab_link(&ix->k, khash(k), kmatch, k);
 }
 
 static struct uent *
 ufind(const jindex *ix, const uint8_t *uid, size_t len)
 {
-	for (struct uent *e = ix->ub[uhash(uid, len) & (ix->nub - 1)]; e; e = e->next)
-		if (e->uid_len == len && memcmp(e->uid, uid, len) == 0)
-			return e;
-	return NULL;
+	struct ukey k = { uid, len };
+	return (struct uent *)*htab_link(&ix->u, uhash(uid, len), umatch, &k);
 }
 
-static dfi_err
-ugrow(jindex *ix)
+/* The link to the open intent of record seq (see htab_link). */
+static struct hnode **
+olink(const jindex *ix, uint64_t seq)
 {
-	size_t nn = ix->nub * 2;
-	struct uent **nb = calloc(nn, sizeof(*nb));
-	if (nb == NULL)
-		return DFI_E_NOMEM;
-	for (size_t i = 0; i < ix->nub; i++)
-		for (struct uent *e = ix->ub[i], *n; e; e = n) {
-			n = e->next;
-			size_t b = uhash(e->uid, e->uid_len) & (nn - 1);
-			e->next = nb[b];
-			nb[b] = e;
-		}
-	free(ix->ub);
-	ix->ub = nb;
-	ix->nub = nn;
-	return DFI_OK;
+	return htab_link(&ix->o, mix(seq), omatch, &seq);
+}
+
+static struct oent *
+ofind(const jindex *ix, uint64_t seq)
+{
+	return (struct oent *)*olink(ix, seq);
 }
 
 static dfi_err
@@ -205,17 +267,11 @@ uget(jindex *ix, const uint8_t *uid, size_t len, struct uent **out)
 		return DFI_E_INVALID_ARG;
 	struct uent *e = ufind(ix, uid, len);
 	if (e == NULL) {
-		if (ix->nu >= ix->nub && ugrow(ix) != DFI_OK)
-			return DFI_E_NOMEM;
-		e = calloc(1, sizeof(*e));
+		e = htab_add(&ix->u, sizeof(*e), uhash(uid, len));
 		if (e == NULL)
 			return DFI_E_NOMEM;
 		memcpy(e->uid, uid, len);
 		e->uid_len = (uint8_t)len;
-		size_t b = uhash(uid, len) & (ix->nub - 1);
-		e->next = ix->ub[b];
-		ix->ub[b] = e;
-		ix->nu++;
 	}
 	*out = e;
 	return DFI_OK;
@@ -230,9 +286,7 @@ kget(jindex *ix, const dfi_jkey *k, struct kent **out)
 		dfi_err r = uget(ix, k->uid, k->uid_len, &u);
 		if (r != DFI_OK)
 			return r;
-		if (ix->nk >= ix->nkb && kgrow(ix) != DFI_OK)
-			return DFI_E_NOMEM;
-		e = calloc(1, sizeof(*e));
+		e = htab_add(&ix->k, sizeof(*e), khash(k));
 		if (e == NULL)
 			return DFI_E_NOMEM;
 		e->key = *k;
@@ -241,41 +295,8 @@ kget(jindex *ix, const dfi_jkey *k, struct kent **out)
 		e->unext = u->slots;
 		u->slots = e;
 		u->nslots++;
-		size_t b = khash(k) & (ix->nkb - 1);
-		e->next = ix->kb[b];
-		ix->kb[b] = e;
-		ix->nk++;
 	}
 	*out = e;
-	return DFI_OK;
-}
-
-static struct oent **
-oslot(const jindex *ix, uint64_t seq)
-{
-	struct oent **p = &ix->ob[mix(seq) & (ix->nob - 1)];
-	while (*p && (*p)->rec.seq != seq)
-		p = &(*p)->next;
-	return p;
-}
-
-static dfi_err
-ogrow(jindex *ix)
-{
-	size_t nn = ix->nob * 2;
-	struct oent **nb = calloc(nn, sizeof(*nb));
-	if (nb == NULL)
-		return DFI_E_NOMEM;
-	for (size_t i = 0; i < ix->nob; i++)
-		for (struct oent *e = ix->ob[i], *n; e; e = n) {
-			n = e->next;
-			size_t b = mix(e->rec.seq) & (nn - 1);
-			e->next = nb[b];
-			nb[b] = e;
-		}
-	free(ix->ob);
-	ix->ob = nb;
-	ix->nob = nn;
 	return DFI_OK;
 }
 
@@ -375,20 +396,13 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 			FIND(DFI_E_JOURNAL_CORRUPT,
 			    "intent %" PRIu64 " for %s starts from version %u, but the journal last recorded version %d",
 			    r->seq, ks, r->old_version, k->version);
-		if (ix->no >= ix->nob && ogrow(ix) != DFI_OK)
-			return DFI_E_NOMEM;
-		struct oent *o = calloc(1, sizeof(*o));
+		if (ofind(ix, r->seq) != NULL) /* a repeated seq: findings already made by the walk */
+			return DFI_OK;
+		struct oent *o = htab_add(&ix->o, sizeof(*o), mix(r->seq));
 		if (o == NULL)
 			return DFI_E_NOMEM;
 		o->rec = *r;
 		o->k = k;
-		struct oent **slot = oslot(ix, r->seq);
-		if (*slot != NULL) { /* a repeated seq: findings already made by the walk */
-			free(o);
-			return DFI_OK;
-		}
-		*slot = o;
-		ix->no++;
 		k->has_open = 1;
 		k->open_seq = r->seq;
 		ix->kind[n] = K_INTENT_OPEN;
@@ -408,8 +422,8 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 		    r->seq, r->intent);
 		return DFI_OK;
 	}
-	struct oent **slot = oslot(ix, r->intent);
-	struct oent *o = *slot;
+	struct hnode **slot = olink(ix, r->intent);
+	struct oent *o = (struct oent *)*slot;
 	if (o == NULL)
 		return DFI_E_INTERNAL;
 	struct kent *k = o->k;
@@ -450,9 +464,7 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 	}
 	if (k->has_open && k->open_seq == r->intent)
 		k->has_open = 0;
-	*slot = o->next;
-	free(o);
-	ix->no--;
+	htab_remove(&ix->o, slot);
 	ix->kind[r->intent] = K_INTENT_CLOSED;
 	return DFI_OK;
 }
@@ -472,7 +484,7 @@ jindex_check(const jindex *ix, const dfi_jrec *r)
 		/* Never a key change answered after the card was refused (the
 		 * auditor's check too). */
 		const struct oent *o = r->intent < ix->n && ix->kind[r->intent] == K_INTENT_OPEN ?
-		    *oslot(ix, r->intent) : NULL;
+		    ofind(ix, r->intent) : NULL;
 		if (o == NULL)
 			return DFI_E_INVALID_ARG;
 		return o->k->u->refusals > 0 && o->k->u->last_refusal > r->intent ? DFI_E_INVALID_ARG :
@@ -527,7 +539,7 @@ jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal
 			slot(ctx, &s);
 		}
 		if (intent != NULL && k->has_open) {
-			const struct oent *o = *oslot(ix, k->open_seq);
+			const struct oent *o = ofind(ix, k->open_seq);
 			if (o != NULL)
 				intent(ctx, &o->rec);
 		}
@@ -551,7 +563,7 @@ jindex_open_intent(const jindex *ix, const dfi_jkey *k, dfi_jrec *out)
 	const struct kent *e = kfind(ix, k);
 	if (e == NULL || !e->has_open)
 		return DFI_E_NOT_FOUND;
-	struct oent *o = *oslot(ix, e->open_seq);
+	struct oent *o = ofind(ix, e->open_seq);
 	if (o == NULL)
 		return DFI_E_INTERNAL;
 	*out = o->rec;
@@ -568,15 +580,15 @@ byseq(const void *a, const void *b)
 size_t
 jindex_foreach_open(const jindex *ix, void (*fn)(void *ctx, const dfi_jrec *r), void *ctx)
 {
-	if (ix->no == 0)
+	if (ix->o.n == 0)
 		return 0;
-	const struct oent **v = malloc(ix->no * sizeof(*v));
+	const struct oent **v = malloc(ix->o.n * sizeof(*v));
 	size_t n = 0;
 	if (v == NULL)
-		return ix->no;
-	for (size_t i = 0; i < ix->nob; i++)
-		for (const struct oent *e = ix->ob[i]; e; e = e->next)
-			v[n++] = e;
+		return ix->o.n;
+	for (size_t i = 0; i < ix->o.nb; i++)
+		for (const struct hnode *e = ix->o.b[i]; e != NULL; e = e->next)
+			v[n++] = (const struct oent *)e;
 	qsort(v, n, sizeof(*v), byseq);
 	for (size_t i = 0; fn != NULL && i < n; i++)
 		fn(ctx, &v[i]->rec);

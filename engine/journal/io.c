@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 static int p_open(void *c, const char *p, int f, mode_t m) { (void)c; return open(p, f | O_CLOEXEC, m); }
 static int p_openat(void *c, int d, const char *p, int f, mode_t m) { (void)c; return openat(d, p, f | O_CLOEXEC, m); }
@@ -34,6 +34,8 @@ jio_errno(int err)
 	switch (err) {
 	case ENOMEM: return DFI_E_NOMEM;
 	case ENOENT: return DFI_E_NOT_FOUND;
+	case EACCES: case EPERM: case EROFS: return DFI_E_PERMISSION;
+	case ELOOP: return DFI_E_JOURNAL_UNSAFE;
 	case EWOULDBLOCK: return DFI_E_JOURNAL_LOCKED;
 	default: return DFI_E_IO;
 	}

@@ -7,7 +7,14 @@
  * Key name = origin. Ed25519 (type 0x01): key ID = SHA-256(name || 0x0A ||
  * 0x01 || 32-byte key)[:4], signature over the text. ECDSA P-256 (type 0x02,
  * as transparency-dev/witness): key ID = SHA-256(DER SPKI)[:4], ASN.1 DER
- * signature over SHA-256(text). */
+ * signature over SHA-256(text).
+ *
+ * Issue 17, finding 7: a checkpoint is literally unchangeable. ECDSA
+ * signatures are written low-s (s <= n/2) and a high-s one is refused, so
+ * n - s is no second valid spelling; Ed25519 needs nothing (OpenSSL refuses
+ * S >= L, RFC 8032 §5.1.7). A note carries exactly one signature line, by
+ * the journal key: any other line (another key name or key ID, or a second
+ * line with the journal's key ID) is refused, where C2SP would ignore it. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +28,7 @@
 
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 
 static const char emdash[] = "\xE2\x80\x94";
 
@@ -243,6 +250,35 @@ cp_text(const dfi_checkpoint *cp, char *buf, size_t cap, size_t *len)
 	return DFI_OK;
 }
 
+/* The order n of P-256 (FIPS 186-4 D.1.2.3). */
+static const uint8_t p256_n[32] = { 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF,
+	0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9,
+	0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51 };
+
+/* 1 when s > n/2 (a high-s ECDSA signature), 0 when not, -1 on failure. */
+static int
+p256_high_s(const BIGNUM *s)
+{
+	BIGNUM *half = BN_bin2bn(p256_n, sizeof(p256_n), NULL);
+	int r = half != NULL && BN_rshift1(half, half) == 1 ? BN_cmp(s, half) > 0 : -1;
+	BN_free(half);
+	return r;
+}
+
+/* s -> n - s when s > n/2: whichever produced the signature (the HSM or
+ * OpenSSL), the journal holds its one low-s form. */
+static int
+p256_low_s(BIGNUM *s)
+{
+	int high = p256_high_s(s);
+	if (high <= 0)
+		return high == 0;
+	BIGNUM *n = BN_bin2bn(p256_n, sizeof(p256_n), NULL);
+	int ok = n != NULL && BN_sub(s, n, s) == 1;
+	BN_free(n);
+	return ok;
+}
+
 static dfi_err
 raw_to_der(const uint8_t *sig, size_t n, uint8_t *der, size_t cap, size_t *dlen)
 {
@@ -250,6 +286,12 @@ raw_to_der(const uint8_t *sig, size_t n, uint8_t *der, size_t cap, size_t *dlen)
 		return DFI_E_CRYPTO;
 	ECDSA_SIG *s = ECDSA_SIG_new();
 	BIGNUM *r = BN_bin2bn(sig, 32, NULL), *ss = BN_bin2bn(sig + 32, 32, NULL);
+	if (ss != NULL && !p256_low_s(ss)) {
+		BN_free(r);
+		BN_free(ss);
+		ECDSA_SIG_free(s);
+		return DFI_E_CRYPTO;
+	}
 	if (s == NULL || r == NULL || ss == NULL || ECDSA_SIG_set0(s, r, ss) != 1) {
 		BN_free(r);
 		BN_free(ss);
@@ -324,9 +366,24 @@ dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t id, uint8_t *
 	return DFI_OK;
 }
 
+enum { SIG_BAD = 0, SIG_GOOD = 1, SIG_HIGH_S = 2 };
+
+/* SIG_GOOD, SIG_BAD, or SIG_HIGH_S for an ECDSA signature whose s > n/2
+ * (refused before OpenSSL, which accepts both s and n - s). Ed25519 needs
+ * no such check: OpenSSL's verify refuses S >= L (RFC 8032 §5.1.7), so an
+ * Ed25519 signature has one encoding (test_journal_sigrules). OpenSSL also
+ * refuses an ECDSA signature whose DER is not the one canonical encoding. */
 static int
 verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t *sig, size_t slen)
 {
+	if (k->alg == DFI_SIG_ECDSA_P256) {
+		const unsigned char *q = sig;
+		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &q, (long)slen);
+		int high = es != NULL ? p256_high_s(ECDSA_SIG_get0_s(es)) : 0;
+		ECDSA_SIG_free(es);
+		if (high != 0)
+			return high > 0 ? SIG_HIGH_S : SIG_BAD;
+	}
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	if (c == NULL)
 		return 0;
@@ -334,7 +391,7 @@ verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t 
 		     k->pkey) == 1 &&
 	    EVP_DigestVerify(c, sig, slen, msg, mlen) == 1;
 	EVP_MD_CTX_free(c);
-	return ok;
+	return ok ? SIG_GOOD : SIG_BAD;
 }
 
 int
@@ -385,9 +442,24 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 	return DFI_OK;
 }
 
-dfi_err
-dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp)
+/* One signature line's key name and key ID, for a finding. */
+static void
+sig_line_name(char *out, size_t cap, int no, const char *name, size_t nl, uint32_t id)
 {
+	snprintf(out, cap, "signature line %d (key name '%.*s%s', key ID %08" PRIX32 ")", no,
+	    (int)(nl > 64 ? 64 : nl), name, nl > 64 ? "..." : "", id);
+}
+
+dfi_err
+jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp, char *why,
+    size_t cap)
+{
+	char dummy[1];
+	if (why == NULL || cap == 0) {
+		why = dummy;
+		cap = sizeof(dummy);
+	}
+	why[0] = '\0';
 	if (note == NULL || cp == NULL)
 		return DFI_E_INVALID_ARG;
 	memset(cp, 0, sizeof(*cp));
@@ -415,10 +487,14 @@ dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_check
 	uint32_t want = 0;
 	if (key != NULL && (e = dfi_jpubkey_key_id(key, cp->origin, &want)) != DFI_OK)
 		return e;
-	/* Signature lines: "— name base64\n", at least one, at most 16. */
+	/* Signature lines: "— name base64\n", at least one, at most 16 parsed;
+	 * exactly one may be there, the journal key's: key name = origin and,
+	 * with a key, its key ID (without a key, the first line named after
+	 * the origin stands for it). */
 	const char *p = s + sep + 1, *end = s + len;
-	int nsig = 0, good = 0, bad = 0;
-	size_t el = sizeof(emdash) - 1;
+	int nsig = 0, mine = 0, verdict = SIG_GOOD, nforeign = 0;
+	char foreign[160] = "";
+	size_t el = sizeof(emdash) - 1, ol = strlen(cp->origin);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL || ++nsig > 16)
@@ -434,25 +510,48 @@ dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_check
 		if (dfi_b64_decode(sp + 1, (size_t)(nl - sp - 1), sig, sizeof(sig), &sl) != DFI_OK ||
 		    sl < 5)
 			return DFI_E_JOURNAL_FORMAT;
-		if (key != NULL && (size_t)(sp - name) == strlen(cp->origin) &&
-		    memcmp(name, cp->origin, (size_t)(sp - name)) == 0) {
-			uint32_t id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 |
-			    (uint32_t)sig[2] << 8 | sig[3];
-			/* Signatures by other keys are ignored, as C2SP requires. */
-			if (id == want) {
-				if (verify_sig(key, note, tl, sig + 4, sl - 4))
-					good++;
-				else
-					bad++;
-			}
+		uint32_t id = (uint32_t)sig[0] << 24 | (uint32_t)sig[1] << 16 | (uint32_t)sig[2] << 8 |
+		    sig[3];
+		size_t nlen = (size_t)(sp - name);
+		int journal_key = nlen == ol && memcmp(name, cp->origin, ol) == 0 &&
+		    (key == NULL || id == want);
+		if (journal_key && !mine) {
+			mine = nsig;
+			if (key != NULL)
+				verdict = verify_sig(key, note, tl, sig + 4, sl - 4);
+		} else if (nforeign++ == 0) {
+			sig_line_name(foreign, sizeof(foreign), nsig, name, nlen, id);
 		}
 		p = nl + 1;
 	}
 	if (nsig == 0)
 		return DFI_E_JOURNAL_FORMAT;
-	if (key != NULL && (bad > 0 || good == 0))
+	if (nforeign > 0) {
+		char own[40] = "";
+		if (key != NULL)
+			snprintf(own, sizeof(own), ", key ID %08" PRIX32, want);
+		snprintf(why, cap, "foreign %s: a checkpoint carries exactly one signature line, by the "
+		    "journal key (key name '%s'%s), and this one has %d%s%s", foreign, cp->origin, own,
+		    nsig, !mine ? ", none of them the journal key's" : "",
+		    mine && verdict != SIG_GOOD ? "; the journal key's own signature does not verify either" : "");
 		return DFI_E_JOURNAL_SIGNATURE;
+	}
+	if (verdict == SIG_HIGH_S) {
+		snprintf(why, cap, "ECDSA signature has a high s (s > n/2): n - s of a signature is "
+		    "refused, only the low-s form is valid");
+		return DFI_E_JOURNAL_SIGNATURE;
+	}
+	if (verdict != SIG_GOOD) {
+		snprintf(why, cap, "signature does not verify with the given public key");
+		return DFI_E_JOURNAL_SIGNATURE;
+	}
 	return DFI_OK;
+}
+
+dfi_err
+dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp)
+{
+	return jnote_open(note, len, key, cp, NULL, 0);
 }
 
 /* ---- checkpoint lines ------------------------------------------------------ */

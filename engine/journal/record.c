@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "dfissue/journal.h"
-#include "jint.h"
+#include "journal_int.h"
+#include "core/nelem.h"
 
 /* ---- formatting --------------------------------------------------------- */
 
@@ -228,6 +229,8 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		puthex(&o, "key_objid", r->key_objid, r->key_objid_len);
 		putu(&o, "key_gen", r->key_gen);
 		puthex(&o, "div_input", r->div_input, r->div_input_len);
+		if (r->has_old_gen)
+			putu(&o, "old_key_gen", r->old_key_gen);
 		break;
 	}
 	case DFI_JREC_COMMIT:
@@ -462,7 +465,7 @@ parse_fields(struct in *in, dfi_jrec *r)
 	uint64_t u;
 	int w;
 	if (getu(in, "seq", 1, UINT64_MAX, &r->seq) || gettime(in, &r->time) ||
-	    getword(in, "type", types, (int)(sizeof(types) / sizeof(types[0])), &w))
+	    getword(in, "type", types, (int)(DFI_NELEM(types)), &w))
 		return -1;
 	r->type = (dfi_jrec_type)(w + 1);
 	switch (r->type) {
@@ -503,6 +506,14 @@ parse_fields(struct in *in, dfi_jrec *r)
 		r->key_gen = (uint32_t)u;
 		if (gethex(in, "div_input", r->div_input, DFI_J_BLOB_MAX, &r->div_input_len, 1))
 			return -1;
+		/* Optional (rotation): absent in journals written before it. */
+		struct in save = *in;
+		if (getu(in, "old_key_gen", 0, UINT32_MAX, &u) == 0) {
+			r->old_key_gen = (uint32_t)u;
+			r->has_old_gen = 1;
+		} else {
+			*in = save;
+		}
 		break;
 	}
 	case DFI_JREC_COMMIT:

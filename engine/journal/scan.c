@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 dfi_err
 jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx)
@@ -51,8 +51,14 @@ jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_fn fn, v
 				eof = 1;
 			have += (size_t)n;
 		}
-		if (have == 0 && eof)
+		if (have == 0 && eof) {
+			/* An over-long last line without LF that ended exactly at
+			 * a chunk boundary is still a line: report it, or the
+			 * caller never learns the file has a tail. */
+			if (skip_len > 0)
+				(void)fn(ctx, NULL, skip_len, 0, skip_off);
 			break;
+		}
 		size_t pos = 0;
 		int stop = 0;
 		while (pos < have) {

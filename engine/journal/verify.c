@@ -10,7 +10,8 @@
 
 #include <openssl/evp.h>
 
-#include "jint.h"
+#include "journal_int.h"
+#include "sigpool.h"
 
 struct vctx {
 	const struct dfi_jverify_opts *o;
@@ -96,8 +97,16 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	if (w == NULL)
 		return DFI_E_NOMEM;
 	dfi_err e = setup(w, o, &ls);
+	jsigpool *sp = NULL;
+	/* Signatures on the other cores while this thread walks; without the
+	 * threads the walk checks them itself. */
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, NULL, -1, data, len,
+	    o->pubkey) == DFI_OK)
+		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jscan_buf(data, len, jwalk_line, w);
+	jsigpool_free(sp);
+	w->sigs = NULL;
 	if (e == DFI_OK)
 		e = finish(w, o, res);
 	jindex_free(w->ix);
@@ -227,8 +236,15 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 		w->hook = qhook;
 		w->hctx = &q;
 	}
+	jsigpool *sp = NULL;
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, dfi_journal_io_posix(), fd,
+	    NULL, 0, o->pubkey) == DFI_OK)
+		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, jwalk_line, w);
+	jsigpool_free(sp);
+	if (w != NULL)
+		w->sigs = NULL;
 	if (e == DFI_OK && qd >= 0)
 		check_quarantine(w, qd, &q);
 	if (e == DFI_OK)
@@ -250,6 +266,7 @@ struct pctx {
 	uint64_t n, cap, covered;
 	uint64_t seq;
 	struct dfi_jproof *p;
+	dfi_merkle tree;     /* over the leaves so far: a checkpoint must match it */
 	int found;
 	dfi_err err;
 	char line[DFI_J_LINE_MAX + 1];
@@ -267,8 +284,14 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		uint8_t note[DFI_J_NOTE_MAX];
 		size_t nl;
 		dfi_checkpoint cp;
+		uint8_t root[DFI_HASH_LEN];
+		dfi_merkle_root(&c->tree, root);
+		/* Only a checkpoint over exactly these records: a proof against
+		 * any other root (a record changed after it was signed) would
+		 * not verify, yet be printed as the proof. */
 		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
-		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n) {
+		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n &&
+		    memcmp(cp.root, root, DFI_HASH_LEN) == 0) {
 			c->covered = c->n;
 			memcpy(c->p->note, note, nl);
 			c->p->note_len = nl;
@@ -286,6 +309,7 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		c->cap = nc;
 	}
 	dfi_merkle_leaf_hash(line, len, c->leaves[c->n]);
+	(void)dfi_merkle_push(&c->tree, c->leaves[c->n]); /* fails only at 2^64 leaves */
 	if (c->n == c->seq) {
 		memcpy(c->p->line, line, len);
 		c->p->line[len] = '\0';
@@ -309,6 +333,7 @@ dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p)
 	memset(&c, 0, sizeof(c));
 	c.seq = seq;
 	c.p = p;
+	dfi_merkle_init(&c.tree);
 	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, pline, &c);
 	close(fd);
 	if (e == DFI_OK)

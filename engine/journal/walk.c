@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jint.h"
+#include "journal_int.h"
+#include "sigpool.h"
 
 void
 jwalk_init(struct jwalk *w)
@@ -57,21 +58,39 @@ ix_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 		w->finding(w->ctx, line, code, msg);
 }
 
+/* One finding per root cause (issue 17, finding 7): a checkpoint line that
+ * is refused (bad base64, a bad or foreign signature) is reported once and
+ * still ends the previous checkpoint's span, so the next checkpoint's
+ * "prev" is checked against the records before this line, not against the
+ * last good checkpoint: a later checkpoint that is itself fine reports
+ * nothing. A line that was inserted is equally forgiven by accepting the
+ * last good checkpoint's size as "prev". */
 static void
 checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 {
-	uint64_t ln = w->lines;
+	uint64_t ln = w->lines, no = ++w->cp_lines;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t nlen;
 	dfi_checkpoint cp;
+	uint64_t prev_ref = w->chain_ref;
+	w->chain_ref = w->nrec;
 	w->last_cp_line_end = off + len + 1;
+	w->refused_upto = w->nrec; /* until it proves good */
 	if (jcp_note(line, len, note, sizeof(note), &nlen) != DFI_OK) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "checkpoint line is not valid base64 of a note");
 		return;
 	}
-	dfi_err e = dfi_note_open(note, nlen, w->verify_all ? w->pub : NULL, &cp);
+	/* Against a key that is not the genesis's every signature fails: that
+	 * one root cause is reported at the genesis; here only the structure. */
+	const dfi_jpubkey *pub = w->verify_all && !w->key_mismatch ? w->pub : NULL;
+	char why[400] = "";
+	dfi_err e = w->sigs != NULL && pub != NULL ? jsigpool_note_open(w->sigs, off, note, nlen, pub, &cp)
+						     : jnote_open(note, nlen, pub, &cp, why, sizeof(why));
+	if (e == DFI_E_JOURNAL_SIGNATURE && why[0] == '\0')
+		(void)jnote_open(note, nlen, pub, &cp, why, sizeof(why)); /* the pool's: say why */
 	if (e == DFI_E_JOURNAL_SIGNATURE) {
-		report(w, ln, off, 1, e, "checkpoint signature does not verify with the given public key");
+		report(w, ln, off, 1, e, "checkpoint %" PRIu64 " (tree size %" PRIu64 "): %s", no, cp.size,
+		    why[0] ? why : "signature does not verify with the given public key");
 		return;
 	}
 	if (e != DFI_OK) {
@@ -79,7 +98,7 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 		return;
 	}
 	const char *want = w->origin[0] ? w->origin : w->have_genesis ? w->genesis.origin : NULL;
-	int ok = 1;
+	int ok = !w->key_mismatch;
 	if (want != NULL && strcmp(want, cp.origin) != 0) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT, "checkpoint origin '%s' is not '%s'", cp.origin, want);
 		ok = 0;
@@ -99,11 +118,12 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 			w->first_bad_off = off;
 		return;
 	}
-	if (cp.prev_size != (w->ncp > 0 ? w->covered : 0)) {
+	uint64_t good_ref = w->ncp > 0 ? w->covered : 0;
+	if (cp.prev_size != prev_ref && cp.prev_size != good_ref) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
 		    "checkpoint says the previous checkpoint covered %" PRIu64 " records, but it covered %" PRIu64
 		    " (a checkpoint line was removed or moved)",
-		    cp.prev_size, w->ncp > 0 ? w->covered : 0);
+		    cp.prev_size, prev_ref);
 		ok = 0;
 	}
 	if (w->ncp > 0 && cp.size <= w->covered) {
@@ -120,6 +140,7 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 	}
 	if (!ok)
 		return;
+	w->refused_upto = 0;
 	w->ncp++;
 	w->covered = cp.size;
 	w->good_cp_end = off + len + 1;
@@ -128,6 +149,12 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 	w->last_note_len = nlen;
 	w->good_cp_line = ln;
 	w->good_cp_off = off;
+}
+
+static const char *
+sigalg_name(dfi_sigalg a)
+{
+	return a == DFI_SIG_ED25519 ? "ed25519" : a == DFI_SIG_ECDSA_P256 ? "ecdsa-p256" : "unknown";
 }
 
 static void
@@ -139,12 +166,22 @@ genesis_checks(struct jwalk *w, const dfi_jrec *r, uint64_t ln, uint64_t off)
 		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT, "journal origin '%s' is not the expected '%s'",
 		    r->origin, w->origin);
 	if (w->pub != NULL) {
+		/* The given key's own ID under this origin, whatever its type. */
 		uint32_t id = 0;
-		if (dfi_jpubkey_alg(w->pub) != r->alg ||
-		    dfi_jpubkey_key_id(w->pub, r->origin, &id) != DFI_OK || id != r->key_id)
+		dfi_sigalg ga = dfi_jpubkey_alg(w->pub);
+		int id_ok = dfi_jpubkey_key_id(w->pub, r->origin, &id) == DFI_OK;
+		if (ga != r->alg) {
+			w->key_mismatch = 1;
+			report(w, ln, off, 1, DFI_E_JOURNAL_SIGNATURE,
+			    "the genesis record names journal key %08" PRIX32 " (%s), but the given public key "
+			    "%08" PRIX32 " is %s: the key type does not match the journal's",
+			    r->key_id, sigalg_name(r->alg), id, sigalg_name(ga));
+		} else if (!id_ok || id != r->key_id) {
+			w->key_mismatch = 1;
 			report(w, ln, off, 1, DFI_E_JOURNAL_SIGNATURE,
 			    "the genesis record names journal key %08" PRIX32 " (%s), not the given public key (%08" PRIX32 ")",
-			    r->key_id, r->alg == DFI_SIG_ED25519 ? "ed25519" : "ecdsa-p256", id);
+			    r->key_id, sigalg_name(r->alg), id);
+		}
 	}
 }
 
@@ -228,13 +265,17 @@ jwalk_finish(struct jwalk *w, uint64_t file_len)
 	}
 	if (!w->have_genesis)
 		report(w, 0, 0, 1, DFI_E_JOURNAL_FORMAT, "the journal does not start with a genesis record");
-	if (w->ncp == 0)
+	/* With another key than the genesis's no checkpoint is valid: that
+	 * was reported at the genesis, once. */
+	if (w->ncp == 0 && !w->key_mismatch)
 		report(w, 0, 0, 1, DFI_E_JOURNAL_CORRUPT, "the journal has no valid checkpoint");
-	if (w->nrec > w->covered)
+	/* Records whose only checkpoint was refused (and reported): that
+	 * checkpoint is their finding. */
+	if (w->nrec > w->covered && !w->key_mismatch && w->nrec != w->refused_upto)
 		report(w, w->first_uncovered_line, UINT64_MAX, 0, DFI_E_JOURNAL_CORRUPT,
 		    "%" PRIu64 " record(s) from this line on are not covered by a signed checkpoint",
 		    w->nrec - w->covered);
-	if (w->pub != NULL && !w->verify_all && w->last_note_len > 0) {
+	if (w->pub != NULL && !w->verify_all && !w->key_mismatch && w->last_note_len > 0) {
 		dfi_checkpoint cp;
 		if (dfi_note_open(w->last_note, w->last_note_len, w->pub, &cp) != DFI_OK)
 			report(w, w->good_cp_line, w->good_cp_off, 1, DFI_E_JOURNAL_SIGNATURE,

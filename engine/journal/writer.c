@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 
 #include "dfissue/util.h"
-#include "jint.h"
+#include "journal_int.h"
 #include "writer_int.h"
 
 
@@ -65,15 +65,19 @@ dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
 	if (mkdir(dir, 0700) == 0)
 		created_dir = 1;
 	else if (errno != EEXIST)
-		return DFI_E_IO;
+		return jdetail_errno(opts, errno, "cannot create the journal directory", dir);
 	int dfd, fd = -1;
 	dfi_err e = open_dir(io, dir, &dfd);
 	if (e != DFI_OK)
-		return e;
-	struct stat st;
-	if (fstatat(dfd, DFI_JOURNAL_FILE, &st, 0) == 0) {
+		return jdetail_errno(opts, errno, "cannot open the journal directory", dir);
+	if ((e = jdir_check(opts, dfd, dir)) != DFI_OK) {
 		io->close(io->ctx, dfd);
-		return DFI_E_INVALID_ARG;
+		return e;
+	}
+	struct stat st;
+	if (fstatat(dfd, DFI_JOURNAL_FILE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		io->close(io->ctx, dfd);
+		return jdetail(opts, DFI_E_INVALID_ARG, "'%s' already holds a journal", dir);
 	}
 	dfi_jpubkey *pk = NULL;
 	dfi_jrec g;
@@ -111,19 +115,28 @@ dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
 	/* Written whole under a temporary name, then renamed: a journal
 	 * either exists with its signed genesis or not at all. */
 	static const char tmp[] = DFI_JOURNAL_FILE ".tmp";
-	fd = io->openat(io->ctx, dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0) {
-		e = jio_errno(errno);
+	/* A temporary file left by a create that died is ours (the directory
+	 * is nobody else's): remove it, never open through it. O_EXCL and
+	 * O_NOFOLLOW create a new file or fail, whatever stands there. */
+	if (unlinkat(dfd, tmp, 0) != 0 && errno != ENOENT) {
+		e = jdetail_errno(opts, errno, "cannot remove the stale temporary file in", dir);
 		goto out;
 	}
-	if ((e = jio_write_all(io, fd, buf, n, 0)) != DFI_OK)
+	fd = io->openat(io->ctx, dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		e = jdetail_errno(opts, errno, "cannot create the journal file in", dir);
 		goto out;
+	}
+	if (jio_write_all(io, fd, buf, n, 0) != DFI_OK) {
+		e = jdetail_errno(opts, errno, "cannot write the journal file in", dir);
+		goto out;
+	}
 	if (io->fdatasync(io->ctx, fd) != 0) {
-		e = DFI_E_IO;
+		e = jdetail_errno(opts, errno, "cannot sync the journal file in", dir);
 		goto out;
 	}
 	if (io->renameat(io->ctx, dfd, tmp, dfd, DFI_JOURNAL_FILE) != 0) {
-		e = DFI_E_IO;
+		e = jdetail_errno(opts, errno, "cannot rename the journal file into place in", dir);
 		goto out;
 	}
 	e = fsync_fd(io, dfd);
@@ -246,7 +259,7 @@ qline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 static dfi_err
 qdescribe(const struct dfi_journal_io *io, int qdfd, const char *name, struct qstats *q)
 {
-	int fd = io->openat(io->ctx, qdfd, name, O_RDONLY, 0);
+	int fd = io->openat(io->ctx, qdfd, name, O_RDONLY | O_NOFOLLOW, 0);
 	if (fd < 0)
 		return jio_errno(errno);
 	uint8_t *buf = malloc(1 << 16);
@@ -295,13 +308,13 @@ quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *
 	} else if (errno != EEXIST) {
 		return DFI_E_IO;
 	}
-	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY, 0);
+	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (qd < 0)
 		return jio_errno(errno);
 	int fd = -1;
 	for (unsigned k = 0; k < 1000 && fd < 0; k++) {
 		snprintf(name, cap, "tail-%" PRId64 "-%" PRIu64 "-%u.log", now, from, k);
-		fd = io->openat(io->ctx, qd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		fd = io->openat(io->ctx, qd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
 		if (fd < 0 && errno != EEXIST)
 			break;
 	}
@@ -329,6 +342,11 @@ quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *
 	io->close(io->ctx, fd);
 	if (e == DFI_OK)
 		e = fsync_fd(io, qd);
+	/* The journal still holds the whole tail (it is cut only below): a
+	 * partial copy left behind would be recorded by the next open as a
+	 * second recovery of the same bytes. */
+	if (e != DFI_OK)
+		(void)unlinkat(qd, name, 0);
 	io->close(io->ctx, qd);
 	if (e == DFI_OK && (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 ||
 	    io->fdatasync(io->ctx, j->fd) != 0))
@@ -348,9 +366,9 @@ static dfi_err
 record_quarantines(dfi_journal *j, const struct names *known, struct dfi_journal_recovery *rec)
 {
 	const struct dfi_journal_io *io = j->io;
-	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY, 0);
+	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (qd < 0)
-		return errno == ENOENT ? DFI_OK : DFI_E_IO;
+		return errno == ENOENT ? DFI_OK : jio_errno(errno);
 	int dd = dup(qd);
 	DIR *d = dd >= 0 ? fdopendir(dd) : NULL;
 	if (d == NULL) {
@@ -422,6 +440,33 @@ halt_code(const struct jwalk *w)
 }
 
 dfi_err
+jw_reload(dfi_journal *j)
+{
+	dfi_jpubkey *pk = NULL;
+	struct walkctx wc;
+	memset(&wc, 0, sizeof(wc));
+	struct jwalk *w = calloc(1, sizeof(*w));
+	dfi_err e = w == NULL ? DFI_E_NOMEM : dfi_jpubkey_from_signer(j->signer, &pk);
+	if (e == DFI_OK)
+		e = walk_file(j, pk, w, &wc);
+	/* The file must be exactly what this handle last made durable. */
+	if (e == DFI_OK && (w->findings > 0 || w->end != j->file_len || w->tree.size != j->tree.size))
+		e = DFI_E_JOURNAL_CORRUPT;
+	if (e == DFI_OK) {
+		jindex_free(j->ix);
+		j->ix = w->ix;
+		w->ix = NULL;
+		j->next_seq = w->nrec;
+	}
+	if (w != NULL)
+		jindex_free(w->ix);
+	free(w);
+	free(wc.names.v);
+	dfi_jpubkey_free(pk);
+	return e;
+}
+
+dfi_err
 dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
     const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec)
 {
@@ -448,15 +493,23 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	memset(&wc, 0, sizeof(wc));
 	wc.opts = opts;
 	dfi_err e = w == NULL ? DFI_E_NOMEM : open_dir(j->io, dir, &j->dirfd);
-	if (e != DFI_OK)
-		goto fail;
-	j->fd = j->io->openat(j->io->ctx, j->dirfd, DFI_JOURNAL_FILE, O_RDWR, 0);
-	if (j->fd < 0) {
-		e = jio_errno(errno);
+	if (e != DFI_OK) {
+		if (w != NULL)
+			e = jdetail_errno(opts, errno, "cannot open the journal directory", dir);
 		goto fail;
 	}
+	if ((e = jdir_check(opts, j->dirfd, dir)) != DFI_OK)
+		goto fail;
+	j->fd = j->io->openat(j->io->ctx, j->dirfd, DFI_JOURNAL_FILE, O_RDWR | O_NOFOLLOW, 0);
+	if (j->fd < 0) {
+		e = jdetail_errno(opts, errno, "cannot open " DFI_JOURNAL_FILE " in", dir);
+		goto fail;
+	}
+	if ((e = jfile_check(opts, j->fd, dir, DFI_JOURNAL_FILE)) != DFI_OK)
+		goto fail;
 	if (j->io->flock(j->io->ctx, j->fd, LOCK_EX | LOCK_NB) != 0) {
-		e = errno == EWOULDBLOCK ? DFI_E_JOURNAL_LOCKED : DFI_E_IO;
+		e = errno == EWOULDBLOCK ? DFI_E_JOURNAL_LOCKED :
+		    jdetail_errno(opts, errno, "cannot lock the journal in", dir);
 		goto fail;
 	}
 	if ((e = dfi_jpubkey_from_signer(signer, &pk)) != DFI_OK)

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "jint.h"
+#include "journal_int.h"
 
 struct dfi_journal {
 	const struct dfi_journal_io *io;
@@ -40,10 +40,29 @@ struct dfi_journal {
 	 * fdatasync overlaps work that does not depend on it. */
 	pthread_t flusher;
 	int has_flusher, stopping;
+
+	/* Batches that failed with nothing written while the handle went on
+	 * (jw_reload): their tickets and error, which their waits return
+	 * however late they look (ok_through alone would cover them once a
+	 * later batch succeeds). Never dropped: when full, the next such
+	 * failure stops the handle as any other. */
+	struct jw_failed {
+		uint64_t lo, hi;
+		dfi_err e;
+	} failed[32];
+	size_t nfailed;
 };
 
 /* Writes everything queued under one checkpoint and one fdatasync. Called
  * with j->mu held and j->leading clear; returns with it held. */
 void jw_lead(dfi_journal *j);
+
+/* After a batch failed before any byte of it reached the file (its
+ * checkpoint could not be signed, memory ran out), the file is as the last
+ * durable checkpoint left it while the index already holds every queued
+ * record: rebuilds the index from the file, so the handle goes on. Called
+ * with j->mu held and nothing queued. An error leaves the index as it was
+ * (the caller then stops the handle). */
+dfi_err jw_reload(dfi_journal *j);
 
 #endif

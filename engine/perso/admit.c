@@ -21,6 +21,7 @@
 #include "dfissue/util.h"
 #include "perso_int.h"
 #include "core/unconst.h"
+#include "core/nelem.h"
 
 /* ---- set-up ------------------------------------------------------------------- */
 
@@ -130,7 +131,7 @@ perso_append(struct tap *tp, dfi_jrec *recs, size_t n, uint64_t *seqs)
 {
 	uint64_t local[PERSO_MAX_COMMITS + 4];
 	if (seqs == NULL) {
-		if (n > sizeof(local) / sizeof(local[0]))
+		if (n > DFI_NELEM(local))
 			return DFI_E_OVERFLOW;
 		seqs = local;
 	}
@@ -468,15 +469,6 @@ app_on_card(const struct tap *tp, uint32_t aid)
 	return 0;
 }
 
-static int
-profile_app(const struct tap *tp, uint32_t aid)
-{
-	for (size_t i = 0; i < tp->p->spec->napps; i++)
-		if (perso_aid(tp->p->spec->apps[i].aid) == aid)
-			return (int)i;
-	return -1;
-}
-
 /* Does the card show less than the journal recorded? A slot the journal
  * says was changed must not hold the key cards arrive with, and its
  * application must exist. 1 with why filled, 0 when the card is consistent
@@ -502,7 +494,7 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			    s->keyno);
 			return 1;
 		}
-		int a = profile_app(tp, s->aid);
+		int a = perso_app_index(tp, s->aid);
 		if (a < 0 || s->keyno >= DFI_PROFILE_MAX_KEYS || !tp->apps[a].exists)
 			continue;
 		const struct key_state *ks = &tp->apps[a].keys[s->keyno];

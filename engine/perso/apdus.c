@@ -13,11 +13,11 @@ frames(size_t payload)
 /* Bytes a WriteData/WriteRecord of len bytes carries in a communication
  * mode under EV1 secure messaging. */
 static size_t
-payload(size_t len, enum dfi_comm_mode comm)
+payload(size_t len, dfi_df_comm comm)
 {
 	switch (comm) {
-	case DFI_COMM_MAC: return len + 8;
-	case DFI_COMM_FULL: return (len + 4 + 15) / 16 * 16;
+	case DFI_DF_COMM_MAC: return len + 8;
+	case DFI_DF_COMM_ENC: return (len + 4 + 15) / 16 * 16;
 	default: return len;
 	}
 }
@@ -65,14 +65,14 @@ dfi_perso_min_apdus(const dfi_profile *profile)
 			const struct dfi_profile_file *pf = &a->files[f];
 			size_t len = 0;
 			unsigned cmds = 0;
-			if (pf->type == DFI_FILE_STD || pf->type == DFI_FILE_BACKUP) {
+			if (pf->type == DFI_DF_FILE_STD || pf->type == DFI_DF_FILE_BACKUP) {
 				for (size_t g = 0; g < pf->ncontent; g++)
 					len += seg_len(&pf->content[g]);
 				if (pf->ncontent == 0)
 					continue;
 				cmds = frames(payload(len, pf->comm)) +
-				    (pf->type == DFI_FILE_BACKUP ? 1 : 0);
-			} else if (pf->type == DFI_FILE_LINEAR || pf->type == DFI_FILE_CYCLIC) {
+				    (pf->type == DFI_DF_FILE_BACKUP ? 1 : 0);
+			} else if (pf->type == DFI_DF_FILE_LINEAR_RECORD || pf->type == DFI_DF_FILE_CYCLIC_RECORD) {
 				if (pf->nrecords == 0)
 					continue;
 				/* WriteRecord + CommitTransaction per record. */

@@ -28,6 +28,10 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	memcpy(rec->key_objid, r->objid, r->objid_len);
 	rec->key_objid_len = r->objid_len;
 	rec->key_gen = r->pk->generation;
+	/* Rotation: the generation the slot leaves, when it is one of the
+	 * profile's (docs/JOURNAL.md, old_key_gen). */
+	rec->has_old_gen = perso_key_generation(tp, app, keyno,
+	    app < 0 ? tp->picc.cur : tp->apps[app].keys[keyno].cur, &rec->old_key_gen);
 	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }
@@ -293,7 +297,7 @@ create_file(struct tap *tp, int i, int fi)
 	struct app_state *as = &tp->apps[i];
 	struct dfi_df_access acc = { f->access.read, f->access.write, f->access.read_write,
 		f->access.change };
-	dfi_df_comm comm = (dfi_df_comm)f->comm;
+	dfi_df_comm comm = f->comm;
 	dfi_err e;
 
 	if (as->ks & DFI_KS_FREE_CREATE_DELETE)
@@ -303,21 +307,21 @@ create_file(struct tap *tp, int i, int fi)
 	if (e != DFI_OK)
 		return e;
 	switch (f->type) {
-	case DFI_FILE_STD:
+	case DFI_DF_FILE_STD:
 		e = dfi_desfire_create_std_file(tp->d, f->number, comm, &acc, f->size);
 		break;
-	case DFI_FILE_BACKUP:
+	case DFI_DF_FILE_BACKUP:
 		e = dfi_desfire_create_backup_file(tp->d, f->number, comm, &acc, f->size);
 		break;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		e = dfi_desfire_create_value_file(tp->d, f->number, comm, &acc, f->lower_limit,
 		    f->upper_limit, f->value, f->limited_credit ? 1 : 0);
 		break;
-	case DFI_FILE_LINEAR:
+	case DFI_DF_FILE_LINEAR_RECORD:
 		e = dfi_desfire_create_linear_record_file(tp->d, f->number, comm, &acc,
 		    f->record_size, f->max_records);
 		break;
-	case DFI_FILE_CYCLIC:
+	case DFI_DF_FILE_CYCLIC_RECORD:
 		e = dfi_desfire_create_cyclic_record_file(tp->d, f->number, comm, &acc,
 		    f->record_size, f->max_records);
 		break;
@@ -341,19 +345,24 @@ write_content(struct tap *tp, int i, int fi)
 	dfi_err e = perso_file_auth(tp, i, f, 1, &mode);
 	if (e != DFI_OK)
 		return e;
+	/* The answers of this session prove what the card wrote: a record file
+	 * made on this tap holds exactly what is written now. */
+	int proven = perso_proven(tp, mode) &&
+	    (f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP ||
+	    (as->file_created[f->number] && as->have_records[fi] == 0));
 	switch (f->type) {
-	case DFI_FILE_STD:
-	case DFI_FILE_BACKUP: {
+	case DFI_DF_FILE_STD:
+	case DFI_DF_FILE_BACKUP: {
 		/* A file made on this tap holds zeros: the content is enough. An
 		 * older one is rewritten whole. */
 		size_t len = as->file_created[f->number] ? fd->content_len : fd->len;
 		e = dfi_desfire_write_data(tp->d, f->number, mode, 0, fd->data, (uint32_t)len);
-		if (e == DFI_OK && f->type == DFI_FILE_BACKUP)
+		if (e == DFI_OK && f->type == DFI_DF_FILE_BACKUP)
 			e = dfi_desfire_commit_transaction(tp->d);
 		break;
 	}
-	case DFI_FILE_LINEAR:
-	case DFI_FILE_CYCLIC:
+	case DFI_DF_FILE_LINEAR_RECORD:
+	case DFI_DF_FILE_CYCLIC_RECORD:
 		/* One record per transaction: a second WriteRecord before the
 		 * commit would extend the same record. */
 		for (size_t r = as->have_records[fi]; e == DFI_OK && r < fd->nrecords; r++) {
@@ -365,11 +374,13 @@ write_content(struct tap *tp, int i, int fi)
 				as->have_records[fi] = r + 1;
 		}
 		break;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		break;
 	}
-	if (e == DFI_OK)
+	if (e == DFI_OK) {
 		as->content_ok[fi] = 1;
+		as->content_proven[fi] = proven;
+	}
 	return e;
 }
 

@@ -14,7 +14,7 @@ rights(const struct dfi_profile_file *f, int write, uint8_t *r)
 		r[n++] = f->access.write;
 	} else {
 		r[n++] = f->access.read;
-		if (f->type == DFI_FILE_VALUE)
+		if (f->type == DFI_DF_FILE_VALUE)
 			r[n++] = f->access.write; /* GetValue: read, write or read&write */
 	}
 	r[n++] = f->access.read_write;
@@ -40,7 +40,7 @@ perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int w
 		for (size_t i = 0; i < n; i++)
 			if (r[i] <= 0xD && dfi_desfire_auth_keyno(tp->d) == r[i] &&
 			    tp->authed == as->keys[r[i]].cur) {
-				*mode = (dfi_df_comm)f->comm;
+				*mode = f->comm;
 				return DFI_OK;
 			}
 	for (size_t i = 0; i < n; i++) {
@@ -48,10 +48,10 @@ perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int w
 			e = perso_auth(tp, aid, r[i], as->keys[r[i]].cur);
 			if (e == DFI_OK)
 				as->keys[r[i]].confirmed = 1;
-			*mode = (dfi_df_comm)f->comm;
+			*mode = f->comm;
 			return e;
 		}
-		free_right |= r[i] == DFI_ACCESS_FREE;
+		free_right |= r[i] == DFI_DF_ACCESS_FREE;
 	}
 	if (!free_right)
 		return DFI_E_DF_PERMISSION_DENIED;
@@ -85,21 +85,21 @@ perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_re
 	if (e != DFI_OK)
 		return e;
 	switch (f->type) {
-	case DFI_FILE_STD:
-	case DFI_FILE_BACKUP:
+	case DFI_DF_FILE_STD:
+	case DFI_DF_FILE_BACKUP:
 		if (fd->len > sizeof(buf))
 			return DFI_E_OVERFLOW;
 		e = dfi_desfire_read_data(tp->d, f->number, mode, 0, (uint32_t)fd->len, buf);
 		if (e == DFI_OK)
 			*same = memcmp(buf, fd->data, fd->len) == 0;
 		return e;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		e = dfi_desfire_get_value(tp->d, f->number, mode, &v);
 		if (e == DFI_OK)
 			*same = v == f->value;
 		return e;
-	case DFI_FILE_LINEAR:
-	case DFI_FILE_CYCLIC: {
+	case DFI_DF_FILE_LINEAR_RECORD:
+	case DFI_DF_FILE_CYCLIC_RECORD: {
 		/* The record count from the settings read at the start, or from
 		 * reading them all (an empty file answers with a boundary error). */
 		size_t cur = as->fs_known[f->number] ? as->fs[f->number].cur_records : SIZE_MAX;

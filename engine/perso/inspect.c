@@ -19,6 +19,10 @@ key_name(const struct tap *tp, const struct key_state *ks, const dfi_cardkey *ta
 		return ks->confirmed ? "transport (authenticated)" : "transport (by version)";
 	if (ks->cur == perso_factory(tp->p, app))
 		return ks->confirmed ? "factory (authenticated)" : "factory (by version)";
+	for (size_t i = 0; i < tp->nprevk; i++)
+		if (tp->prevk[i].k == ks->cur)
+			return ks->confirmed ? "older generation, to rotate (authenticated)" :
+					       "older generation, to rotate (by version)";
 	return "journal candidate";
 }
 

@@ -157,6 +157,9 @@ roles_share(dfi_perso *p, const dfi_perso *from)
 	p->transport.shared = 1;
 	p->transport_static = from->transport_static;
 	p->transport_static_shared = 1;
+	p->prevs = from->prevs;
+	p->nprevs = from->nprevs;
+	p->prevs_shared = 1;
 	return DFI_OK;
 }
 
@@ -203,12 +206,13 @@ perso_roles_init(dfi_perso *p, const dfi_perso *from)
 				return e;
 		}
 	}
-	return DFI_OK;
+	return perso_prevs_init(p);
 }
 
 void
 perso_roles_free(dfi_perso *p)
 {
+	perso_prevs_free(p);
 	if (!p->picc.shared)
 		dfi_hsm_key_free(p->picc.base);
 	if (p->roles != NULL) {
@@ -334,6 +338,7 @@ perso_tap_keys_free(struct tap *tp)
 	for (size_t i = 0; i < tp->nextra; i++)
 		dfi_cardkey_free(tp->extra[i]);
 	tp->nextra = 0;
+	perso_prevs_tap_free(tp);
 }
 
 /* The new key an intent names. The profile's target when the identity is

@@ -18,6 +18,7 @@
 
 #include "dfissue/originality.h"
 #include "dfissue/util.h"
+#include "core/nelem.h"
 
 #define POINT_LEN 57            /* 04 || X || Y on secp224r1 */
 #define NAME_MAX_LEN 64
@@ -87,7 +88,7 @@ dfi_orig_keys_new(dfi_orig_keys **out, int builtin)
 		return DFI_OK;
 	char buf[4096];
 	size_t n = 0;
-	for (size_t i = 0; i < sizeof(nxp_keys) / sizeof(nxp_keys[0]); i++)
+	for (size_t i = 0; i < DFI_NELEM(nxp_keys); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %s\n", nxp_keys[i].name, nxp_keys[i].hex);
 	dfi_err e = dfi_orig_keys_load_buffer(*out, "built-in NXP keys", buf, n, NULL);
 	if (e != DFI_OK) {

@@ -34,6 +34,14 @@ perso_is_tear(dfi_err e)
 	    e == DFI_E_TRANSPORT || e == DFI_E_TIMEOUT;
 }
 
+unsigned
+perso_phase(struct tap *tp, unsigned phase)
+{
+	unsigned old = dfi_transport_phase(tp->t);
+	dfi_transport_set_phase(tp->t, phase);
+	return old;
+}
+
 void
 perso_event(struct tap *tp, const char *fmt, ...)
 {
@@ -125,6 +133,8 @@ read_uid(struct tap *tp)
 void
 perso_tap_free(struct tap *tp)
 {
+	if (tp->t != NULL)
+		perso_phase(tp, DFI_PERSO_PHASE_NONE);
 	perso_release(tp);
 	perso_tap_keys_free(tp);
 	dfi_card_data_free(tp->cd);
@@ -160,6 +170,7 @@ perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_
 	e = dfi_desfire_new(&tp->d, t);
 	if (e != DFI_OK)
 		return e;
+	perso_phase(tp, DFI_PERSO_PHASE_STATE);
 	e = read_uid(tp);
 	if (e != DFI_OK)
 		return e;
@@ -242,6 +253,7 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	if (e == DFI_OK) {
 		res->steps_total = (unsigned)tp->nsteps;
 		perso_event(tp, "card %s: %zu step(s) to do", hex, tp->nsteps);
+		perso_phase(tp, DFI_PERSO_PHASE_EXEC);
 		e = perso_execute(tp);
 	}
 	/* Even after a tear: a ChangeKey the card confirmed is committed. The
@@ -249,6 +261,7 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	dfi_err fe = perso_flush_begin(tp);
 	if (e == DFI_OK)
 		e = fe;
+	perso_phase(tp, DFI_PERSO_PHASE_VERIFY);
 	if (e == DFI_OK)
 		e = perso_verify(tp);
 	fe = perso_flush_end(tp);

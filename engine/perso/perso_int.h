@@ -29,6 +29,16 @@ struct perso_role {
 	int shared;              /* base belongs to an earlier role with the same URI */
 	uint8_t objid[DFI_J_BLOB_MAX];
 	size_t objid_len;
+	/* Older generations of this role (profile "previous"), in the
+	 * handle's prevs[first .. first + nprev). */
+	size_t prev_first, nprev;
+};
+
+/* An older generation of a role's key, a probing candidate (probe.c). */
+struct perso_prev {
+	struct dfi_profile_key pk; /* the role's key with this generation's base, version, generation */
+	dfi_hsm_key *base;         /* NULL: the operator no longer holds it */
+	int shared;                /* base belongs to an earlier prev with the same URI */
 };
 
 struct dfi_perso {
@@ -57,6 +67,10 @@ struct dfi_perso {
 	size_t nreissue;
 	uint64_t run_start;                 /* journal size when the handle was made */
 	char err[256];
+	/* Older generations of every role (probe.c); owned unless prevs_shared. */
+	struct perso_prev *prevs;
+	size_t nprevs;
+	int prevs_shared;
 };
 
 /* A key slot as the registry knew it when the tap began. */
@@ -76,6 +90,13 @@ struct key_state {
 	int at_target;           /* cur is the profile's target key */
 };
 
+/* An older generation's per-card key derived on this tap (probe.c). */
+struct tap_prev {
+	const struct perso_prev *pv;
+	uint32_t aid;
+	dfi_cardkey *k;
+};
+
 struct app_state {
 	int exists;
 	int created;             /* by this tap */
@@ -90,6 +111,10 @@ struct app_state {
 	struct dfi_df_file_settings fs[DFI_PROFILE_MAX_FILE_NO + 1];
 	int content_ok[DFI_PROFILE_MAX_FILES];     /* per profile file index */
 	size_t have_records[DFI_PROFILE_MAX_FILES]; /* record files: records on the card */
+	/* The whole content went to the card on this tap in commands whose
+	 * authenticated answers prove the card took them as sent (perso_proven):
+	 * the final verification need not read it back. */
+	int content_proven[DFI_PROFILE_MAX_FILES];
 };
 
 enum step_kind {
@@ -183,6 +208,11 @@ struct tap {
 	} pf[2]; /* the current step's and the next one's */
 	size_t cur_step;
 	uint64_t flush_ticket;   /* the end of the tap's batch, 0 if none */
+	/* Rotation (probe.c): per-card keys of older generations derived on
+	 * this tap, and how many slots showed one or the target. */
+	struct tap_prev *prevk;
+	size_t nprevk, capprevk;
+	unsigned slots_prev, slots_target;
 };
 
 /* perso.c */
@@ -192,7 +222,15 @@ void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t perso_aid(const uint8_t a[3]);
+/* The profile index of application aid, or -1 when the profile has none. */
+int perso_app_index(const struct tap *tp, uint32_t aid);
+/* 1 when the card's settings of an existing file are the profile's. */
+int perso_file_settings_match(const struct dfi_profile_file *f,
+    const struct dfi_df_file_settings *fs);
 int perso_is_tear(dfi_err e);
+/* Tags the APDUs sent from now on with a phase (enum dfi_perso_phase);
+ * returns the previous one. */
+unsigned perso_phase(struct tap *tp, unsigned phase);
 
 /* admit.c: may this card get keys? */
 dfi_err perso_claim(struct tap *tp);
@@ -226,6 +264,19 @@ dfi_err perso_targets(struct tap *tp);
 void perso_tap_keys_free(struct tap *tp);
 dfi_err perso_intent_key(struct tap *tp, const dfi_jrec *in, int app, const dfi_cardkey **out);
 
+/* probe.c: older generations (rotation) */
+dfi_err perso_prevs_init(dfi_perso *p);
+void perso_prevs_free(dfi_perso *p);
+void perso_prevs_tap_free(struct tap *tp);
+/* Adds the older generations of slot (app, keyno) to cand (capacity cap):
+ * those whose version is v; all of them when no candidate has version v. */
+dfi_err perso_prev_candidates(struct tap *tp, int app, uint8_t keyno, uint8_t v,
+    const dfi_cardkey **cand, size_t *nc, size_t cap);
+/* The generation k stands for in slot (app, keyno): 1 and *gen when k is
+ * the target or an older generation's key, 0 otherwise (factory, transport). */
+int perso_key_generation(const struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *k,
+    uint32_t *gen);
+
 /* session.c */
 dfi_err perso_select(struct tap *tp, uint32_t aid);
 dfi_err perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k);
@@ -233,6 +284,9 @@ dfi_err perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardke
 dfi_err perso_try_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k,
     int *ok);
 dfi_err perso_ensure_master(struct tap *tp, int app);
+/* 1 when the answer to a command sent now in communication mode comm is
+ * authenticated so that it proves the card executed the command as sent. */
+int perso_proven(const struct tap *tp, dfi_df_comm comm);
 
 /* state.c */
 dfi_err perso_read_state(struct tap *tp);

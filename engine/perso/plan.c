@@ -27,10 +27,10 @@ content_needed(const struct tap *tp, int app, int file)
 	const struct dfi_file_data *fd = &tp->cd->apps[app].files[file];
 	const struct dfi_profile_file *f = fd->file;
 
-	if (f->type == DFI_FILE_VALUE)
+	if (f->type == DFI_DF_FILE_VALUE)
 		return 0; /* the value is given at creation */
 	if (!as->exists || !as->file_exists[f->number]) {
-		if (f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC)
+		if (f->type == DFI_DF_FILE_LINEAR_RECORD || f->type == DFI_DF_FILE_CYCLIC_RECORD)
 			return fd->nrecords > 0;
 		return fd->content_len > 0;
 	}

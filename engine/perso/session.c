@@ -28,6 +28,56 @@ authed_with(const struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey
 	    dfi_desfire_auth_keyno(tp->d) == keyno && dfi_desfire_selected_aid(tp->d) == aid;
 }
 
+/* An authentication that succeeded proves the slot holds k: whatever the
+ * tap authenticates with (to write a file, to change keys or settings)
+ * counts for the final verification, which then does not authenticate
+ * with that key again. */
+static void
+prove_key(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
+{
+	struct key_state *ks = NULL;
+	const dfi_cardkey *target = NULL;
+	int app;
+
+	if (aid == 0 && keyno == 0) {
+		ks = &tp->picc;
+		target = tp->picc_target;
+	} else if (aid != 0 && keyno < DFI_PROFILE_MAX_KEYS && (app = perso_app_index(tp, aid)) >= 0) {
+		ks = &tp->apps[app].keys[keyno];
+		target = tp->apps[app].target[keyno];
+	}
+	if (ks == NULL || ks->cur != k)
+		return;
+	ks->confirmed = 1;
+	ks->at_target = k == target;
+}
+
+int
+perso_app_index(const struct tap *tp, uint32_t aid)
+{
+	for (size_t i = 0; i < tp->p->spec->napps; i++)
+		if (perso_aid(tp->p->spec->apps[i].aid) == aid)
+			return (int)i;
+	return -1;
+}
+
+int
+perso_proven(const struct tap *tp, dfi_df_comm comm)
+{
+	switch (dfi_desfire_scheme(tp->d)) {
+	case DFI_DF_SCHEME_EV1:
+		/* Every answer carries a CMAC chained through the command's own
+		 * CMAC: it verifies only if the card MACed the same command. */
+		return 1;
+	case DFI_DF_SCHEME_EV2:
+		/* The answer's MAC binds the command counter; the command itself
+		 * is MACed (and checked by the card) unless it is plain. */
+		return comm != DFI_DF_COMM_PLAIN;
+	default:
+		return 0; /* D40 answers to writes carry no MAC */
+	}
+}
+
 dfi_err
 perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 {
@@ -41,8 +91,10 @@ perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 		return DFI_OK;
 	tp->authed = NULL;
 	e = dfi_desfire_authenticate(tp->d, auth_cmd(dfi_cardkey_type(k)), keyno, k);
-	if (e == DFI_OK)
+	if (e == DFI_OK) {
 		tp->authed = k;
+		prove_key(tp, aid, keyno, k);
+	}
 	return e;
 }
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/nelem.h"
 #include "perso_int.h"
 
 static struct key_state *
@@ -13,7 +14,7 @@ slot(struct tap *tp, int app, uint8_t keyno)
 }
 
 static const dfi_cardkey *
-target_of(struct tap *tp, int app, uint8_t keyno)
+target_of(const struct tap *tp, int app, uint8_t keyno)
 {
 	return app < 0 ? tp->picc_target : tp->apps[app].target[keyno];
 }
@@ -29,6 +30,23 @@ add_cand(const dfi_cardkey **c, size_t *n, const dfi_cardkey *k)
 	c[(*n)++] = k;
 }
 
+/* 1 when the registry (the journal's index) records slot (aid, keyno)
+ * as changed to the profile's target: its version and generation. */
+static int
+journal_says_target(const struct tap *tp, int app, uint32_t aid, uint8_t keyno)
+{
+	const struct perso_role *r = perso_role(tp->p, app, keyno);
+	if (r == NULL || target_of(tp, app, keyno) == NULL)
+		return 0;
+	for (size_t i = 0; i < tp->nrslots; i++) {
+		const struct reg_slot *rs = &tp->rslots[i];
+		if (rs->aid == aid && rs->keyno == keyno)
+			return rs->state == DFI_REG_SLOT_CHANGED && rs->version == r->pk->version &&
+			    rs->generation == r->pk->generation;
+	}
+	return 0;
+}
+
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
  * real card); the candidates are the key the card arrived with (factory, or
  * for the PICC the transport key when the profile names one: never the
@@ -41,19 +59,40 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
 	struct key_state *ks = slot(tp, app, keyno);
 	const dfi_cardkey *target = target_of(tp, app, keyno), *newk = NULL, *found = NULL;
-	const dfi_cardkey *cand[4], *order[4];
+	const dfi_cardkey *cand[3 + DFI_PROFILE_MAX_PREVIOUS], *order[3 + DFI_PROFILE_MAX_PREVIOUS];
+	uint32_t gen;
 	size_t nc = 0, no = 0, nmatch = 0;
 	struct open_intent *oi;
 	uint8_t v;
 	dfi_err e;
 
+	oi = perso_find_intent(tp, aid, keyno);
+	/* The journal says the slot holds its target (a committed change to
+	 * this version and generation, nothing open): the authentication that
+	 * must prove it comes first and GetKeyVersion is not needed. A refusal
+	 * falls back to the full resolution below. */
+	if (oi == NULL && journal_says_target(tp, app, aid, keyno)) {
+		int ok;
+		e = perso_try_auth(tp, aid, keyno, target, &ok);
+		if (e != DFI_OK)
+			return e;
+		if (ok) {
+			const struct perso_role *r = perso_role(tp->p, app, keyno);
+			ks->version = dfi_cardkey_version(target);
+			ks->cur = target;
+			ks->confirmed = 1;
+			ks->at_target = 1;
+			if (r != NULL && r->nprev > 0)
+				tp->slots_target++;
+			return DFI_OK;
+		}
+	}
 	e = perso_select(tp, aid);
 	if (e == DFI_OK)
 		e = dfi_desfire_get_key_version(tp->d, keyno, &v);
 	if (e != DFI_OK)
 		return e;
 	ks->version = v;
-	oi = perso_find_intent(tp, aid, keyno);
 	if (oi != NULL) {
 		e = perso_intent_key(tp, &oi->rec, app, &newk);
 		if (e != DFI_OK)
@@ -62,6 +101,10 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	add_cand(cand, &nc, target);
 	add_cand(cand, &nc, perso_initial(tp, app));
 	add_cand(cand, &nc, newk);
+	/* Rotation: the older generations the operator still holds (probe.c). */
+	e = perso_prev_candidates(tp, app, keyno, v, cand, &nc, DFI_NELEM(cand));
+	if (e != DFI_OK)
+		return e;
 	for (size_t i = 0; i < nc; i++)
 		if (dfi_cardkey_version(cand[i]) == v) {
 			order[no++] = cand[i];
@@ -76,6 +119,8 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	for (size_t i = 0; i < nc; i++)
 		if (dfi_cardkey_version(cand[i]) != v)
 			order[no++] = cand[i];
+	/* With an intent open, these authentications settle it. */
+	unsigned ph = oi != NULL ? perso_phase(tp, DFI_PERSO_PHASE_RECOVERY) : 0;
 	for (size_t i = 0; i < no && found == NULL; i++) {
 		int ok;
 		e = perso_try_auth(tp, aid, keyno, order[i], &ok);
@@ -84,9 +129,21 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 		if (ok)
 			found = order[i];
 	}
+	if (oi != NULL)
+		perso_phase(tp, ph);
 	ks->cur = found;
 	ks->confirmed = found != NULL;
 	ks->at_target = found != NULL && found == target;
+	if (ks->at_target) {
+		const struct perso_role *r = perso_role(tp->p, app, keyno);
+		if (r != NULL && r->nprev > 0) /* a slot this profile rotates */
+			tp->slots_target++;
+	}
+	else if (perso_key_generation(tp, app, keyno, found, &gen)) {
+		tp->slots_prev++;
+		perso_event(tp, "%s%06X key %u: generation %u (version %u): to rotate",
+		    app < 0 ? "PICC " : "app ", aid, keyno, (unsigned)gen, v);
+	}
 	if (found != NULL && oi == NULL && nmatch == 0)
 		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
 		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
@@ -119,24 +176,23 @@ family_eq(dfi_keytype profile, dfi_keytype card)
 }
 
 /* A file that exists must have the profile's settings: it is never
- * deleted or changed behind the operator's back. */
-static int
-file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs)
+ * deleted or changed behind the operator's back. The plan (before) and
+ * the verification (after) both ask this one question. */
+int
+perso_file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs)
 {
-	if (fs->type != (uint8_t)f->type || (uint8_t)fs->comm != (uint8_t)f->comm)
-		return 0;
-	if (fs->access.read != f->access.read || fs->access.write != f->access.write ||
-	    fs->access.read_write != f->access.read_write || fs->access.change != f->access.change)
+	if (fs->type != f->type || fs->comm != f->comm ||
+	    dfi_df_access_encode(&fs->access) != dfi_df_access_encode(&f->access))
 		return 0;
 	switch (f->type) {
-	case DFI_FILE_STD:
-	case DFI_FILE_BACKUP:
+	case DFI_DF_FILE_STD:
+	case DFI_DF_FILE_BACKUP:
 		return fs->size == f->size;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		return fs->lower == f->lower_limit && fs->upper == f->upper_limit &&
 		    (fs->limited_credit_enabled & 1) == (f->limited_credit ? 1 : 0);
-	case DFI_FILE_LINEAR:
-	case DFI_FILE_CYCLIC:
+	case DFI_DF_FILE_LINEAR_RECORD:
+	case DFI_DF_FILE_CYCLIC_RECORD:
 		return fs->record_size == f->record_size && fs->max_records == f->max_records;
 	}
 	return 0;
@@ -196,7 +252,7 @@ conflict:
 		if (e != DFI_OK)
 			return e;
 		as->fs_known[pf->number] = 1;
-		if (!file_settings_match(pf, &as->fs[pf->number])) {
+		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
 			perso_detail(tp, "application %06X file %u exists with other settings than "
 			    "the profile's: not deleted", aid, pf->number);
 			return DFI_E_CARD_CONFLICT;
@@ -215,22 +271,39 @@ conflict:
 	}
 	for (size_t k = 0; k < a->nkeys; k++)
 		any_target |= as->keys[a->keys[k].number].at_target;
-	/* Keys change only after every file is filled: a key at its target
-	 * proves the contents were written. Otherwise compare them. */
+	/* Every file is compared now, before anything is sent, and a match
+	 * proves it for this tap: within a tap only the engine talks to the
+	 * card, so the verification does not read it again. (A file is not
+	 * taken as proven by an earlier tap, even when every key of its
+	 * application is at its target: a tap torn before the application's
+	 * final key settings leaves it with free create/delete, and a file
+	 * deleted and made again with other content shows the same settings.) */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
 		int same;
 		if (!as->file_exists[pf->number])
 			continue;
-		if (any_target || pf->type == DFI_FILE_VALUE) {
+		e = perso_file_compare(tp, i, (int)f, &same, &have);
+		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
+			/* A key at its target (or the value, given at creation):
+			 * the content is not written again; a difference is the
+			 * verification's to name. */
+			if (e == DFI_E_CARD_CONFLICT) {
+				tp->res->detail[0] = '\0';
+				e = DFI_OK;
+				same = 0;
+			}
+			if (e != DFI_OK)
+				return e;
 			as->content_ok[f] = 1;
+			as->content_proven[f] = same;
 			continue;
 		}
-		e = perso_file_compare(tp, i, (int)f, &same, &have);
 		if (e != DFI_OK)
 			return e;
 		as->content_ok[f] = same;
+		as->content_proven[f] = same;
 		as->have_records[f] = have;
 	}
 	return DFI_OK;
@@ -285,7 +358,11 @@ perso_read_state(struct tap *tp)
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
 	}
-	/* Intents for keys this profile does not name stay open. */
+	/* Intents for keys this profile does not name stay open. A card
+	 * whose every key still holds an older generation starts a rotation:
+	 * nothing of it was begun before (docs/PERSONALIZATION.md). */
 	tp->progressed |= !factory;
+	if (tp->slots_prev > 0 && tp->slots_target == 0 && tp->res->intents_resolved == 0)
+		tp->progressed = 0;
 	return DFI_OK;
 }

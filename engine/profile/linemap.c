@@ -51,23 +51,36 @@ path_set_len(struct scan *s, size_t len)
 	s->path[len] = '\0';
 }
 
+/* Room for need elements of elem bytes at p, which holds *cap of them:
+ * the capacity doubles (from first, when there is none yet) until need
+ * fits. Returns the array, perhaps moved; NULL with s->err set when
+ * memory runs out (p is then still valid and still the caller's). */
+static void *
+grow(struct scan *s, void *p, size_t *cap, size_t need, size_t first, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	size_t ncap = *cap ? *cap : first;
+	while (ncap < need)
+		ncap *= 2;
+	void *np = ncap <= SIZE_MAX / elem ? realloc(p, ncap * elem) : NULL;
+	if (np == NULL) {
+		s->err = DFI_E_NOMEM;
+		return NULL;
+	}
+	*cap = ncap;
+	return np;
+}
+
 static void
 path_append(struct scan *s, const char *p, size_t n)
 {
 	if (s->err != DFI_OK)
 		return;
-	if (s->plen + n + 1 > s->pcap) {
-		size_t ncap = s->pcap * 2;
-		while (ncap < s->plen + n + 1)
-			ncap *= 2;
-		char *np = realloc(s->path, ncap);
-		if (np == NULL) {
-			s->err = DFI_E_NOMEM;
-			return;
-		}
-		s->path = np;
-		s->pcap = ncap;
-	}
+	char *np = grow(s, s->path, &s->pcap, s->plen + n + 1, 256, 1);
+	if (np == NULL)
+		return;
+	s->path = np;
 	memcpy(s->path + s->plen, p, n);
 	path_set_len(s, s->plen + n);
 }
@@ -78,16 +91,10 @@ record(struct scan *s, int line, int column)
 	if (s->err != DFI_OK || s->plen >= PATH_RECORD_MAX)
 		return;
 	dfi_linemap *m = s->m;
-	if (m->n == m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 64;
-		struct entry *ne = realloc(m->e, ncap * sizeof(*ne));
-		if (ne == NULL) {
-			s->err = DFI_E_NOMEM;
-			return;
-		}
-		m->e = ne;
-		m->cap = ncap;
-	}
+	struct entry *ne = grow(s, m->e, &m->cap, m->n + 1, 64, sizeof(*ne));
+	if (ne == NULL)
+		return;
+	m->e = ne;
 	char *p = strdup(s->path);
 	if (p == NULL) {
 		s->err = DFI_E_NOMEM;
@@ -120,16 +127,10 @@ push(struct scan *s, char type)
 {
 	if (s->err != DFI_OK)
 		return;
-	if (s->depth == s->stcap) {
-		size_t ncap = s->stcap ? s->stcap * 2 : 16;
-		struct frame *ns = realloc(s->st, ncap * sizeof(*ns));
-		if (ns == NULL) {
-			s->err = DFI_E_NOMEM;
-			return;
-		}
-		s->st = ns;
-		s->stcap = ncap;
-	}
+	struct frame *ns = grow(s, s->st, &s->stcap, s->depth + 1, 16, sizeof(*ns));
+	if (ns == NULL)
+		return;
+	s->st = ns;
 	s->st[s->depth++] = (struct frame){ type, s->plen, 0, type == '{' };
 }
 

@@ -149,7 +149,7 @@ file_data(const struct dfi_profile_file *f, size_t ai, size_t fi, const dfi_batc
 {
 	char what[96];
 	out->file = f;
-	if (f->type == DFI_FILE_STD || f->type == DFI_FILE_BACKUP) {
+	if (f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP) {
 		snprintf(what, sizeof(what), "applications[%zu].files[%zu]", ai, fi);
 		if ((out->data = calloc(1, f->size)) == NULL)
 			return DFI_E_NOMEM;
@@ -157,7 +157,7 @@ file_data(const struct dfi_profile_file *f, size_t ai, size_t fi, const dfi_batc
 		return build(f->content, f->ncontent, row, NULL, NULL, out->data, f->size,
 		    &out->content_len, what, diag);
 	}
-	if (f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC) {
+	if (f->type == DFI_DF_FILE_LINEAR_RECORD || f->type == DFI_DF_FILE_CYCLIC_RECORD) {
 		size_t total = (size_t)f->record_size * f->nrecords; /* <= 8192: validated */
 		if ((out->data = calloc(1, total ? total : 1)) == NULL)
 			return DFI_E_NOMEM;

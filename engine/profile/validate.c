@@ -11,6 +11,7 @@
 
 #include "dfissue/util.h"
 #include "validate_int.h"
+#include "core/nelem.h"
 
 static dfi_err
 parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
@@ -77,14 +78,66 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 	return DFI_OK;
 }
 
+/* "previous": the older generations a card may still hold in this slot,
+ * each {base_key, version, generation}. A generation is older than the
+ * key's and named once; its version differs from the key's so that
+ * GetKeyVersion tells a rotated slot from one still to rotate. */
+static dfi_err
+parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile_key *k)
+{
+	static const char *const members[] = { "base_key", "version", "generation", NULL };
+	dfi_err e = pv_want_array(c, arr, path, 1, DFI_PROFILE_MAX_PREVIOUS);
+	if (e != DFI_OK)
+		return e;
+	size_t n = json_array_size(arr);
+	struct dfi_profile_prev *pr = dfi_profile_alloc(c->p, n * sizeof(*pr));
+	if (pr == NULL)
+		return pv_nomem();
+	for (size_t i = 0; i < n; i++) {
+		char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+		json_t *v = json_array_get(arr, i);
+		long long x;
+		pv_join_idx(p, path, i);
+		if ((e = pv_want_object(c, v, p)) != DFI_OK ||
+		    (e = pv_check_members(c, v, p, members, "a previous generation")) != DFI_OK)
+			return e;
+		pv_join(q, p, "base_key");
+		if ((e = pv_get_owned_string(c, v, p, "base_key", 1, URI_MAX_LEN,
+			 &pr[i].base_key)) != DFI_OK ||
+		    (e = pv_check_uri(c, pr[i].base_key, q)) != DFI_OK)
+			return e;
+		if ((e = pv_get_int(c, v, p, "version", 1, 0, 255, 0, &x)) != DFI_OK)
+			return e;
+		pr[i].version = (uint8_t)x;
+		pv_join(q, p, "version");
+		if (pr[i].version == k->version)
+			return verr(c, q, "must differ from the key's version %u: the version tells "
+					  "a rotated key from one still to rotate", k->version);
+		if ((e = pv_get_int(c, v, p, "generation", 1, 0, 65535, 0, &x)) != DFI_OK)
+			return e;
+		pr[i].generation = (uint32_t)x;
+		pv_join(q, p, "generation");
+		if (pr[i].generation >= k->generation)
+			return verr(c, q, "must be older than the key's generation %u (got %u)",
+			    (unsigned)k->generation, (unsigned)pr[i].generation);
+		for (size_t j = 0; j < i; j++)
+			if (pr[j].generation == pr[i].generation)
+				return verr(c, q, "generation %u is named twice",
+				    (unsigned)pr[i].generation);
+	}
+	k->previous = pr;
+	k->nprevious = n;
+	return DFI_OK;
+}
+
 static dfi_err
 parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype type,
     uint8_t number, struct dfi_profile_key *k)
 {
 	static const char *const picc_members[] = { "type", "base_key", "version", "generation",
-		"diversification", NULL };
+		"diversification", "previous", NULL };
 	static const char *const app_members[] = { "base_key", "version", "generation",
-		"diversification", NULL };
+		"diversification", "previous", NULL };
 	dfi_err e;
 	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
 	    (e = pv_check_members(c, v, path, is_picc ? picc_members : app_members,
@@ -113,7 +166,12 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype 
 	if ((e = pv_member(c, v, path, "diversification", 1, &d)) != DFI_OK)
 		return e;
 	pv_join(p, path, "diversification");
-	return parse_div(c, d, p, is_picc, k);
+	if ((e = parse_div(c, d, p, is_picc, k)) != DFI_OK)
+		return e;
+	if ((e = pv_member(c, v, path, "previous", 0, &d)) != DFI_OK || d == NULL)
+		return e;
+	pv_join(p, path, "previous");
+	return parse_previous(c, d, p, k);
 }
 
 /* Key settings: an integer 0..255 or an object of named flags. */
@@ -156,7 +214,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 		{ "config_changeable", DFI_KS_CONFIG_CHANGEABLE },
 	};
 	uint8_t ks = 0;
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+	for (size_t i = 0; i < DFI_NELEM(flags); i++) {
 		int b;
 		if ((e = pv_get_bool(c, v, path, flags[i].name, 1, 0, &b)) != DFI_OK)
 			return e;
@@ -320,11 +378,11 @@ parse_access_right(struct vctx *c, json_t *a, const char *path, const char *key,
 	char p[PATH_MAX_LEN];
 	pv_join(p, path, key);
 	if (json_is_string(v) && strcmp(json_string_value(v), "free") == 0) {
-		*out = DFI_ACCESS_FREE;
+		*out = DFI_DF_ACCESS_FREE;
 		return DFI_OK;
 	}
 	if (json_is_string(v) && strcmp(json_string_value(v), "never") == 0) {
-		*out = DFI_ACCESS_NEVER;
+		*out = DFI_DF_ACCESS_NEVER;
 		return DFI_OK;
 	}
 	if (!json_is_integer(v))
@@ -355,18 +413,18 @@ add_memory(struct vctx *c, const char *path, uint64_t n)
 }
 
 static const struct choice file_types[] = {
-	{ "std", DFI_FILE_STD, 0 },
-	{ "backup", DFI_FILE_BACKUP, 0 },
-	{ "value", DFI_FILE_VALUE, 0 },
-	{ "linear", DFI_FILE_LINEAR, 0 },
-	{ "cyclic", DFI_FILE_CYCLIC, 0 },
+	{ "std", DFI_DF_FILE_STD, 0 },
+	{ "backup", DFI_DF_FILE_BACKUP, 0 },
+	{ "value", DFI_DF_FILE_VALUE, 0 },
+	{ "linear", DFI_DF_FILE_LINEAR_RECORD, 0 },
+	{ "cyclic", DFI_DF_FILE_CYCLIC_RECORD, 0 },
 	{ NULL, 0, 0 },
 };
 
 static const struct choice comm_modes[] = {
-	{ "plain", DFI_COMM_PLAIN, 0 },
-	{ "mac", DFI_COMM_MAC, 0 },
-	{ "full", DFI_COMM_FULL, 0 },
+	{ "plain", DFI_DF_COMM_PLAIN, 0 },
+	{ "mac", DFI_DF_COMM_MAC, 0 },
+	{ "full", DFI_DF_COMM_ENC, 0 },
 	{ NULL, 0, 0 },
 };
 
@@ -389,9 +447,9 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = pv_get_choice(c, v, path, "type", 1, file_types,
 		 "\"std\", \"backup\", \"value\", \"linear\" or \"cyclic\"", &t)) != DFI_OK)
 		return e;
-	f->type = (enum dfi_file_type)t->value;
-	int is_data = f->type == DFI_FILE_STD || f->type == DFI_FILE_BACKUP;
-	int is_record = f->type == DFI_FILE_LINEAR || f->type == DFI_FILE_CYCLIC;
+	f->type = (enum dfi_df_filetype)t->value;
+	int is_data = f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP;
+	int is_record = f->type == DFI_DF_FILE_LINEAR_RECORD || f->type == DFI_DF_FILE_CYCLIC_RECORD;
 	char what[40];
 	snprintf(what, sizeof(what), "a %s file", t->name);
 	if ((e = pv_check_members(c, v, path,
@@ -411,7 +469,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	if ((e = pv_get_choice(c, v, path, "comm", 1, comm_modes,
 		 "\"plain\", \"mac\" or \"full\"", &comm)) != DFI_OK)
 		return e;
-	f->comm = (enum dfi_comm_mode)comm->value;
+	f->comm = (dfi_df_comm)comm->value;
 
 	json_t *a;
 	static const char *const access_members[] = { "read", "write", "read_write", "change",
@@ -430,7 +488,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		if ((e = pv_get_int(c, v, path, "size", 1, 1, DFI_PROFILE_CARD_MEMORY, 0, &x)) != DFI_OK)
 			return e;
 		f->size = (uint32_t)x;
-		if ((e = add_memory(c, path, f->type == DFI_FILE_BACKUP ? 2ull * f->size : f->size)) !=
+		if ((e = add_memory(c, path, f->type == DFI_DF_FILE_BACKUP ? 2ull * f->size : f->size)) !=
 		    DFI_OK)
 			return e;
 		json_t *ct = json_object_get(v, "content");
@@ -444,7 +502,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		    DFI_OK)
 			return e;
 		f->record_size = (uint32_t)x;
-		long long minrec = f->type == DFI_FILE_CYCLIC ? 2 : 1;
+		long long minrec = f->type == DFI_DF_FILE_CYCLIC_RECORD ? 2 : 1;
 		if ((e = pv_get_int(c, v, path, "max_records", 1, minrec, DFI_PROFILE_CARD_MEMORY, 0,
 			 &x)) != DFI_OK)
 			return e;
@@ -461,7 +519,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 		json_t *rs = json_object_get(v, "records");
 		if (rs != NULL) {
 			/* A cyclic file keeps one record free for its rotation. */
-			size_t usable = f->type == DFI_FILE_CYCLIC ? f->max_records - 1 : f->max_records;
+			size_t usable = f->type == DFI_DF_FILE_CYCLIC_RECORD ? f->max_records - 1 : f->max_records;
 			pv_join(p, path, "records");
 			if ((e = pv_want_array(c, rs, p, 0, usable)) != DFI_OK)
 				return e;
@@ -616,7 +674,14 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 				  "and \"base_key\" with \"diversification\" (a key per card)");
 	if (has_base) {
 		t->kind = DFI_TRANSPORT_DIVERSIFIED;
-		return parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key);
+		if ((e = parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
+			return e;
+		if (t->key.nprevious > 0) {
+			pv_join(p, path, "previous");
+			return verr(c, p, "a transport key has no generations to rotate from: name "
+					  "older PICC keys in picc.key.previous");
+		}
+		return DFI_OK;
 	}
 	t->kind = DFI_TRANSPORT_STATIC;
 	if ((e = pv_check_members(c, v, path, static_members, "a static transport key")) != DFI_OK ||

@@ -164,13 +164,10 @@ pv_get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int r
     long long min, long long max, long long def, long long *out)
 {
 	json_t *v;
+	*out = def; /* an absent optional member */
 	dfi_err e = pv_member(c, obj, path, key, required, &v);
-	if (e != DFI_OK)
+	if (e != DFI_OK || v == NULL)
 		return e;
-	if (v == NULL) {
-		*out = def;
-		return DFI_OK;
-	}
 	char p[PATH_MAX_LEN];
 	pv_join(p, path, key);
 	return pv_int_range(c, v, p, min, max, out);
@@ -181,13 +178,10 @@ pv_get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int 
     int def, int *out)
 {
 	json_t *v;
+	*out = def; /* an absent optional member */
 	dfi_err e = pv_member(c, obj, path, key, required, &v);
-	if (e != DFI_OK)
+	if (e != DFI_OK || v == NULL)
 		return e;
-	if (v == NULL) {
-		*out = def;
-		return DFI_OK;
-	}
 	if (!json_is_boolean(v)) {
 		char p[PATH_MAX_LEN];
 		pv_join(p, path, key);

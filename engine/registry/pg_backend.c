@@ -26,7 +26,7 @@
 
 #include <openssl/rand.h>
 
-#include "../journal/jint.h"
+#include "../journal/journal_int.h"
 #include "dfissue/util.h"
 #include "pg_int.h"
 #include "registry_int.h"

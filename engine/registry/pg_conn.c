@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../journal/jint.h"
+#include "../journal/journal_int.h"
 #include "pg_int.h"
 
 dfi_err

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../journal/jint.h"
+#include "../journal/journal_int.h"
 #include "pg_int.h"
 
 static const char *

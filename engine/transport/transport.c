@@ -7,6 +7,7 @@ struct dfi_transport {
 	const struct dfi_transport_ops *ops;
 	void *ctx;
 	struct dfi_transport_stats stats;
+	unsigned phase; /* the caller's tag (dfi_transport_set_phase) */
 };
 
 dfi_err
@@ -90,4 +91,17 @@ dfi_transport_stats(const dfi_transport *t, struct dfi_transport_stats *out)
 {
 	if (t != NULL && out != NULL)
 		*out = t->stats;
+}
+
+void
+dfi_transport_set_phase(dfi_transport *t, unsigned phase)
+{
+	if (t != NULL)
+		t->phase = phase;
+}
+
+unsigned
+dfi_transport_phase(const dfi_transport *t)
+{
+	return t != NULL ? t->phase : 0;
 }

@@ -167,7 +167,9 @@ dfi_err dfi_desfire_change_key(dfi_desfire *d, uint8_t keyno, const dfi_cardkey 
 
 /* ---- files ---------------------------------------------------------------- */
 
-/* Access rights: key numbers 0..13, 0xE free, 0xF never. */
+/* Access rights: key numbers 0..13, DFI_DF_ACCESS_FREE or DFI_DF_ACCESS_NEVER. */
+#define DFI_DF_ACCESS_FREE 0xE
+#define DFI_DF_ACCESS_NEVER 0xF
 struct dfi_df_access {
 	uint8_t read, write, read_write, change;
 };

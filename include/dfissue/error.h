@@ -29,6 +29,7 @@ typedef enum dfi_err {
 	DFI_E_INTERNAL,          /* a bug: an invariant did not hold */
 	DFI_E_CANCELLED,         /* the user or a signal stopped the operation */
 	DFI_E_TIMEOUT,           /* a bounded wait ran out */
+	DFI_E_PERMISSION,        /* the system refused access (mode, owner, read-only file system) */
 
 	/* HSM / PKCS#11 */
 	DFI_E_HSM_MODULE = 100,  /* the PKCS#11 module could not be loaded */
@@ -89,6 +90,7 @@ typedef enum dfi_err {
 	DFI_E_JOURNAL_SIGNATURE,    /* a checkpoint signature did not verify */
 	DFI_E_JOURNAL_FORMAT,       /* a record does not follow the grammar */
 	DFI_E_JOURNAL_ROLLBACK,     /* journal does not extend a known checkpoint */
+	DFI_E_JOURNAL_UNSAFE,       /* journal directory or file open to others, or a symbolic link */
 
 	/* profile and personalization */
 	DFI_E_PROFILE = 500,        /* profile or batch invalid */

@@ -23,6 +23,7 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/crypto.h"
 #include "dfissue/error.h"
+#include "dfissue/log.h"
 #include "dfissue/signer.h"
 
 #ifdef __cplusplus
@@ -90,7 +91,8 @@ struct dfi_hsm_config {
 	const char *pin_env;
 	int allow_prompt;
 	/* Accept master keys that are extractable or not sensitive. For
-	 * throwaway test tokens only: dfi_hsm_open warns loudly on stderr. */
+	 * throwaway test tokens only: the handle warns (log, below) when it is
+	 * opened so and each time it uses such a key. */
 	int allow_insecure_keys;
 	/* Session pool size; 0 = DFI_HSM_DEFAULT_SESSIONS. */
 	unsigned max_sessions;
@@ -110,6 +112,10 @@ struct dfi_hsm_config {
 	 * x-init-reserved when module names a p11-kit module file (a path
 	 * ending in ".module"), else none. */
 	const char *init_args;
+	/* Optional: receives the handle's messages for a person (dfissue/log.h),
+	 * from dfi_hsm_open on; NULL drops them. */
+	dfi_log_fn log;
+	void *log_ctx;
 };
 
 /* Loads the module, finds the token, opens a first session and logs in as

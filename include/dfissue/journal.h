@@ -115,6 +115,13 @@ typedef struct dfi_jrec {
 	 * reason): the UID's other key fields are unused */
 	dfi_jcause cause;
 	uint64_t tap;                   /* refusal: the journal's size when the tap began */
+
+	/* intent, optional (rotation): the generation of the key the slot
+	 * holds before the change, when it is one of the profile's
+	 * generations (not factory or transport). Written as old_key_gen=
+	 * only when has_old_gen is set; journals without it stay valid. */
+	int has_old_gen;
+	uint32_t old_key_gen;
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf. */
@@ -223,7 +230,9 @@ typedef struct dfi_checkpoint {
 	uint64_t prev_size;
 } dfi_checkpoint;
 
-/* Signs a checkpoint as a signed note with key name = origin. */
+/* Signs a checkpoint as a signed note with key name = origin: one
+ * signature line; an ECDSA P-256 signature in its low-s form (s <= n/2,
+ * s -> n - s when the signer gave the other one). */
 dfi_err dfi_note_sign(const dfi_checkpoint *cp, dfi_signer *s, uint8_t *note, size_t cap,
     size_t *len);
 /* The same with the key ID already known (dfi_jpubkey_key_id): what the
@@ -233,7 +242,10 @@ dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t key_i
 /* Parses a signed checkpoint note and, when key is not NULL, verifies the
  * signature by key (key name = the checkpoint's origin). Returns
  * DFI_E_JOURNAL_FORMAT on a malformed note, DFI_E_JOURNAL_SIGNATURE when no
- * valid signature by key is present. */
+ * valid signature by key is present. The note must carry exactly one
+ * signature line, the journal key's (key name = origin; with key, its key
+ * ID): any other line is DFI_E_JOURNAL_SIGNATURE, with or without key. With
+ * key, a high-s ECDSA signature (s > n/2) is DFI_E_JOURNAL_SIGNATURE. */
 dfi_err dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key,
     dfi_checkpoint *cp);
 
@@ -271,11 +283,20 @@ struct dfi_journal_opts {
 	/* Optional: why an open halted (one call per finding). */
 	void (*finding)(void *ctx, uint64_t line, dfi_err code, const char *msg);
 	void *finding_ctx;
+	/* Optional: when create or open fails on the file system, one line
+	 * naming the path, the system's reason (strerror) and what to do. */
+	char *detail;
+	size_t detail_cap;
 };
 
-/* Creates DIR (if missing) and DIR/journal.log holding a genesis record and
- * its checkpoint, atomically (temporary file, fdatasync, rename, directory
- * fsync). DFI_E_INVALID_ARG if a journal already exists there. */
+/* Creates DIR (if missing, mode 0700) and DIR/journal.log holding a genesis
+ * record and its checkpoint, atomically (temporary file created with
+ * O_EXCL|O_NOFOLLOW, fdatasync, rename, directory fsync). DFI_E_INVALID_ARG
+ * if a journal already exists there. An existing DIR must belong to this
+ * process's user and be writable by nobody else, else DFI_E_JOURNAL_UNSAFE
+ * (a directory others can write lets them plant links to other files).
+ * File-system failures are DFI_E_NOT_FOUND, DFI_E_PERMISSION or DFI_E_IO
+ * with opts->detail saying which path and why. */
 dfi_err dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
     const struct dfi_journal_opts *opts);
 
@@ -291,7 +312,9 @@ struct dfi_journal_recovery {
 	unsigned n_lost_intents;
 };
 
-/* Opens DIR/journal.log for appending: takes the lock (DFI_E_JOURNAL_LOCKED
+/* Opens DIR/journal.log for appending (DIR checked as by create; the file
+ * must be a regular file, never followed through a symbolic link, else
+ * DFI_E_JOURNAL_UNSAFE): takes the lock (DFI_E_JOURNAL_LOCKED
  * when another writer holds it), checks every covered record against the
  * checkpoints and every checkpoint's signature (DFI_E_JOURNAL_CORRUPT /
  * DFI_E_JOURNAL_SIGNATURE halt: nothing is repaired), quarantines an

@@ -119,6 +119,20 @@ struct dfi_perso_result {
 	char originality[96];
 };
 
+/* What a tap's APDUs are for, as the engine tags them on its transport
+ * (dfi_transport_set_phase) so that a benchmark can count them per phase:
+ * reading the card's state before planning (the UID, version, keys,
+ * applications, files), executing the plan, the final verification, and
+ * settling the intents a torn tap left open. */
+enum dfi_perso_phase {
+	DFI_PERSO_PHASE_NONE = 0,
+	DFI_PERSO_PHASE_STATE,
+	DFI_PERSO_PHASE_EXEC,
+	DFI_PERSO_PHASE_VERIFY,
+	DFI_PERSO_PHASE_RECOVERY,
+};
+#define DFI_PERSO_NPHASES 5
+
 /* One tap: claim the UID, read state, recover open intents, check that the
  * card may get keys (else REFUSED), plan, execute, verify. A tear
  * returns DFI_OK with outcome FAILED and err DFI_E_CARD_TORN (the caller

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "dfissue/crypto.h"
+#include "dfissue/desfire.h"
 #include "dfissue/error.h"
 
 #ifdef __cplusplus
@@ -85,6 +86,17 @@ struct dfi_profile_segment {
 	enum dfi_field_format fmt; /* DFI_SEG_FIELD */
 };
 
+/* A generation of a key slot that an issued card may still hold (docs/
+ * PROFILE.md, "previous"): same type and diversification recipe as the key
+ * it belongs to, another base key, version and (older) generation. */
+struct dfi_profile_prev {
+	const char *base_key;  /* "pkcs11:" URI of the older base key */
+	uint8_t version;       /* the key version that generation gave the card */
+	uint32_t generation;   /* < the key's generation */
+};
+
+#define DFI_PROFILE_MAX_PREVIOUS 8
+
 struct dfi_profile_key {
 	uint8_t number;        /* 0: the application's (or the PICC's) master key */
 	dfi_keytype type;
@@ -94,6 +106,10 @@ struct dfi_profile_key {
 	/* AN10922 diversification input recipe; contains DFI_SEG_UID. */
 	const struct dfi_profile_segment *div;
 	size_t ndiv;
+	/* Older generations this key replaces (rotation), newest first as the
+	 * profile lists them; none on a profile for blank cards. */
+	const struct dfi_profile_prev *previous;
+	size_t nprevious;
 };
 
 /* The flags of a key settings byte, as the profile spelled them. */
@@ -151,38 +167,10 @@ struct dfi_profile_originality {
 	const char *trusted_keys;
 };
 
-enum dfi_file_type {
-	DFI_FILE_STD = 0x00,    /* values are the DESFire file type codes */
-	DFI_FILE_BACKUP = 0x01,
-	DFI_FILE_VALUE = 0x02,
-	DFI_FILE_LINEAR = 0x03,
-	DFI_FILE_CYCLIC = 0x04,
-};
-
-enum dfi_comm_mode {
-	DFI_COMM_PLAIN = 0x00, /* values are the DESFire encodings */
-	DFI_COMM_MAC = 0x01,
-	DFI_COMM_FULL = 0x03,
-};
-
-#define DFI_ACCESS_FREE 0xE
-#define DFI_ACCESS_NEVER 0xF
-
-/* Access rights: a key number 0..13, DFI_ACCESS_FREE or DFI_ACCESS_NEVER. */
-struct dfi_profile_access {
-	uint8_t read;
-	uint8_t write;
-	uint8_t read_write;
-	uint8_t change;
-};
-
-/* The 16-bit access rights word (read<<12 | write<<8 | rw<<4 | change),
- * sent least significant byte first. */
-static inline uint16_t
-dfi_profile_access_word(const struct dfi_profile_access *a)
-{
-	return (uint16_t)((a->read << 12) | (a->write << 8) | (a->read_write << 4) | a->change);
-}
+/* File types, communication modes and access rights are the card's own:
+ * enum dfi_df_filetype, dfi_df_comm and struct dfi_df_access from
+ * dfissue/desfire.h, so a profile file and the card's file settings are
+ * compared field by field without conversions. */
 
 struct dfi_profile_record {
 	const struct dfi_profile_segment *seg;
@@ -191,9 +179,9 @@ struct dfi_profile_record {
 
 struct dfi_profile_file {
 	uint8_t number;  /* 0..31 */
-	enum dfi_file_type type;
-	enum dfi_comm_mode comm;
-	struct dfi_profile_access access;
+	enum dfi_df_filetype type;
+	dfi_df_comm comm;
+	struct dfi_df_access access;
 	/* std, backup */
 	uint32_t size;
 	/* value */

@@ -56,6 +56,13 @@ struct dfi_transport_stats {
 };
 void dfi_transport_stats(const dfi_transport *t, struct dfi_transport_stats *out);
 
+/* A tag the caller puts on the APDUs it sends next, for whoever wraps the
+ * transport to read (a benchmark attributing APDUs and card time): the
+ * personalization engine sets the phase of its tap (enum dfi_perso_phase).
+ * The transport never interprets it; 0 until set. */
+void dfi_transport_set_phase(dfi_transport *t, unsigned phase);
+unsigned dfi_transport_phase(const dfi_transport *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dfissue/hsm.h"
 #include "jtest.h"
@@ -137,25 +140,41 @@ bench_group(const char *base, dfi_signer *s, const char *sname, int threads, int
 
 /* ---- a big journal: verify and open ----------------------------------------------------- */
 
-static void
-bench_big(const char *base, dfi_signer *s, const dfi_jpubkey *pub, uint64_t records)
+static int
+no_fdatasync(void *ctx, int fd)
 {
-	char *d = fresh_dir(base, "big");
-	dfi_journal *j = new_journal(d, s);
-	enum { HALF = 500 };
-	dfi_jrec *b = malloc(HALF * sizeof(*b));
-	uint64_t *seqs = malloc(HALF * sizeof(*seqs));
-	double t0 = now_s();
+	(void)ctx;
+	(void)fd;
+	return 0;
+}
+
+/* A journal of records records, a checkpoint per half records (intents,
+ * then their commits), written without fdatasync (benchmark data: only its
+ * content matters). */
+static char *
+build_big(const char *base, const char *name, dfi_signer *s, uint64_t records, size_t half)
+{
+	char *d = fresh_dir(base, name);
+	struct dfi_journal_io io = *dfi_journal_io_posix();
+	io.fdatasync = no_fdatasync;
+	io.fsync = no_fdatasync;
+	struct dfi_journal_opts o = { .station = "bench", .io = &io };
+	dfi_journal *j;
+	dfi_err e = dfi_journal_create(d, "bench.example/journal", s, &o);
+	if (e != DFI_OK || (e = dfi_journal_open(&j, d, s, &o, NULL)) != DFI_OK)
+		die("journal", e);
+	dfi_jrec *b = malloc(half * sizeof(*b));
+	uint64_t *seqs = malloc(half * sizeof(*seqs));
+	if (b == NULL || seqs == NULL)
+		die("malloc", DFI_E_NOMEM);
 	uint64_t done = 1; /* genesis */
-	/* 500 intents, then their 500 commits: a checkpoint per 500 records */
 	while (done < records) {
-		size_t k = (records - done) / 2 > HALF ? HALF : (size_t)((records - done) / 2);
+		size_t k = (records - done) / 2 > half ? half : (size_t)((records - done) / 2);
 		if (k == 0)
 			k = 1;
 		for (size_t i = 0; i < k; i++)
 			b[i] = intent_n(done + i);
-		dfi_err e = dfi_journal_append(j, b, k, seqs);
-		if (e != DFI_OK)
+		if ((e = dfi_journal_append(j, b, k, seqs)) != DFI_OK)
 			die("big append", e);
 		done += k;
 		if (done >= records)
@@ -170,14 +189,118 @@ bench_big(const char *base, dfi_signer *s, const dfi_jpubkey *pub, uint64_t reco
 		done += k;
 	}
 	free(seqs);
-	double tb = now_s() - t0;
-	dfi_journal_close(j);
 	free(b);
+	dfi_journal_close(j);
+	return d;
+}
+
+/* --verify-file: one verification in a process of its own, so that the
+ * peak RSS it prints is the verification's. */
+static int
+verify_one(const char *path, const char *pem_path)
+{
+	size_t n = 0;
+	char *pem = (char *)jt_read(pem_path, &n);
+	dfi_jpubkey *pub = NULL;
+	if (pem == NULL || dfi_jpubkey_from_pem(pem, n, &pub) != DFI_OK)
+		die("public key", DFI_E_INVALID_ARG);
+	free(pem);
+	struct rusage ru0, ru1;
+	getrusage(RUSAGE_SELF, &ru0);
+	struct dfi_jverify_opts vo = { .pubkey = pub };
+	struct dfi_jverify_result r;
+	double t0 = now_s();
+	dfi_err e = dfi_journal_verify_file(path, &vo, &r);
+	double tv = now_s() - t0;
+	getrusage(RUSAGE_SELF, &ru1);
+	if (e != DFI_OK)
+		die("verify", e);
+	double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+	    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+	    (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	    (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+	printf("verify (every signature, tree, seq, pairing, versions): %" PRIu64 " records, %" PRIu64
+	       " checkpoints in %.2f s = %.0f records/s, CPU %.2f s (%.2f cores), peak RSS %.1f MB\n",
+	    r.records, r.checkpoints, tv, (double)r.records / tv, cpu, cpu / tv,
+	    (double)ru1.ru_maxrss / 1024.0);
+	fflush(stdout);
+	dfi_jpubkey_free(pub);
+	return 0;
+}
+
+/* Runs verify_one in a child process (this program, --verify-file). */
+static void
+verify_child(const char *path, const char *pem)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		die("readlink /proc/self/exe", DFI_E_IO);
+	self[n] = '\0';
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork", DFI_E_IO);
+	if (pid == 0) {
+		execl(self, self, "--verify-file", path, "--pubkey", pem, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		die("verify child", DFI_E_JOURNAL_CORRUPT);
+}
+
+/* The auditor's figures: a journal of records records with a checkpoint
+ * per half*2 records, and one of 100,000 checkpoints over 2 records each. */
+/* --keep: the journals and the key stay (for a profiler); paths printed. */
+static int keep_journals;
+
+static void
+bench_verify(const char *base, dfi_signer *s, uint64_t records, size_t half, uint64_t many_cps)
+{
+	char pem[700];
+	snprintf(pem, sizeof(pem), "%s/journal-pub.pem", base);
+	if (jt_write_pubkey_pem(s, pem) != 0)
+		die("public key PEM", DFI_E_IO);
+	double t0 = now_s();
+	char *d = build_big(base, "verify-big", s, records, half);
+	printf("built a journal of %" PRIu64 " records, a checkpoint per %zu, in %.1f s\n", records,
+	    2 * half, now_s() - t0);
+	verify_child(d, pem);
+	if (keep_journals)
+		printf("kept: %s (public key %s)\n", d, pem);
+	else
+		jt_rmrf(d);
+	free(d);
+	if (many_cps > 0) {
+		t0 = now_s();
+		d = build_big(base, "verify-cps", s, 2 * many_cps, 2);
+		printf("built a journal of %" PRIu64 " records, a checkpoint per 2, in %.1f s\n",
+		    2 * many_cps, now_s() - t0);
+		verify_child(d, pem);
+		if (keep_journals)
+			printf("kept: %s\n", d);
+		else
+			jt_rmrf(d);
+		free(d);
+	}
+	if (!keep_journals)
+		unlink(pem);
+}
+
+static void
+bench_big(const char *base, dfi_signer *s, const dfi_jpubkey *pub, uint64_t records)
+{
+	/* 500 intents, then their 500 commits: a checkpoint per 500 records */
+	double t0 = now_s();
+	char *d = build_big(base, "big", s, records, 500);
+	double tb = now_s() - t0;
+	dfi_journal *j;
 	char p[512];
 	snprintf(p, sizeof(p), "%s/%s", d, DFI_JOURNAL_FILE);
 	struct stat st;
 	stat(p, &st);
-	printf("built a journal of %" PRIu64 " records (%.1f MB) in %.1f s\n", records,
+	printf("built a journal of %" PRIu64 " records (%.1f MB, without fdatasync) in %.1f s\n", records,
 	    (double)st.st_size / 1e6, tb);
 
 	struct dfi_jverify_opts vo = { .pubkey = pub };
@@ -253,12 +376,15 @@ hsm_signer(const char *hsm_dir, dfi_hsm **h)
 int
 main(int argc, char **argv)
 {
-	uint64_t records = 1000000;
-	int appends = 2000, no_hsm = 0;
-	const char *hsm_dir = NULL, *dir = NULL;
+	uint64_t records = 1000000, many_cps = 100000;
+	int appends = 2000, no_hsm = 0, verify_only = 0;
+	const char *hsm_dir = NULL, *dir = NULL, *vfile = NULL, *vpem = NULL;
 	static const struct option lo[] = { { "records", required_argument, NULL, 'r' },
 		{ "appends", required_argument, NULL, 'a' }, { "hsm-dir", required_argument, NULL, 'H' },
 		{ "no-hsm", no_argument, NULL, 'N' }, { "dir", required_argument, NULL, 'd' },
+		{ "verify-only", no_argument, NULL, 'V' }, { "keep", no_argument, NULL, 'K' },
+		{ "checkpoints", required_argument, NULL, 'C' },
+		{ "verify-file", required_argument, NULL, 'f' }, { "pubkey", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -268,14 +394,37 @@ main(int argc, char **argv)
 		case 'H': hsm_dir = optarg; break;
 		case 'N': no_hsm = 1; break;
 		case 'd': dir = optarg; break;
+		case 'V': verify_only = 1; break;
+		case 'K': keep_journals = 1; break;
+		case 'C': many_cps = strtoull(optarg, NULL, 10); break;
+		case 'f': vfile = optarg; break;
+		case 'k': vpem = optarg; break;
 		default:
-			printf("usage: bench_journal [--records N] [--appends N] [--hsm-dir DIR] [--no-hsm] [--dir DIR]\n");
+			printf("usage: bench_journal [--records N] [--appends N] [--hsm-dir DIR] [--no-hsm] [--dir DIR]\n"
+			       "                     [--verify-only [--checkpoints N]]\n"
+			       "  --verify-only   only the auditor's figures: verify a journal of --records\n"
+			       "                  records (a checkpoint per 1,000) and one of --checkpoints\n"
+			       "                  checkpoints (default 100000, 0: none) over 2 records each,\n"
+			       "                  each in a process of its own (peak RSS)\n"
+			       "  --keep          (with --dir) leave those journals and the public key there\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (vfile != NULL)
+		return vpem != NULL ? verify_one(vfile, vpem) : 2;
 	if (records < 2 || appends < 16) {
 		fprintf(stderr, "bench_journal: --records >= 2, --appends >= 16\n");
 		return 2;
+	}
+	if (verify_only) {
+		char *vtmp = jt_tmpdir();
+		dfi_signer *vs = jt_signer_new(DFI_SIG_ED25519);
+		printf("journal verification benchmark (journals in %s)\n", dir != NULL ? dir : vtmp);
+		bench_verify(dir != NULL ? dir : vtmp, vs, records, 500, many_cps);
+		dfi_signer_free(vs);
+		jt_rmrf(vtmp);
+		free(vtmp);
+		return 0;
 	}
 	char *tmp = jt_tmpdir();
 	const char *base = dir != NULL ? dir : tmp;

@@ -79,6 +79,11 @@ static long fsync_delay_ms;
  * (seconds since the epoch), so that bench processes started one after the
  * other (two pcscd for 16 readers) run their cards at the same time. */
 static double start_at;
+/* --trace: the first timed card's APDUs on stderr (phase, CLA INS, model). */
+static int trace_apdus;
+
+static const char *const phase_names[DFI_PERSO_NPHASES] = { "none", "state read",
+	"plan execution", "verification", "recovery" };
 
 static int
 timed_fdatasync(void *ctx, int fd)
@@ -305,18 +310,45 @@ perso_new(struct env *e, dfi_journal *j)
 /* The transport the engine sees: the simulator's, wrapped to clock the
  * time spent inside the card (its modeled delay, the timer's overshoot and
  * the simulator's own work), so host time = wall - card time exactly. */
+#define TRACE_MAX 512
+
+/* One APDU as the wrapper saw it: the engine's phase tag, CLA/INS, the
+ * timing model's charge. */
+struct traced {
+	uint8_t phase, cla, ins;
+	int arg;      /* the command's first data byte (key or file number), -1 none */
+	uint32_t us;
+};
+
 struct clocked {
 	dfi_transport *inner;
+	dfi_transport *outer;  /* the handle the engine tags (dfi_transport_set_phase) */
+	dfi_sim *sim;
 	double in_card;
+	/* Per phase (enum dfi_perso_phase): APDUs and the model's time. */
+	uint64_t ph_apdus[DFI_PERSO_NPHASES], ph_us[DFI_PERSO_NPHASES];
+	struct traced tr[TRACE_MAX];
+	size_t ntr;
 };
 
 static dfi_err
 ck_transmit(void *ctx, const uint8_t *c, size_t cl, uint8_t *r, size_t rcap, size_t *rl)
 {
 	struct clocked *k = ctx;
+	struct dfi_sim_stats s0, s1;
+	unsigned ph = dfi_transport_phase(k->outer);
+	if (ph >= DFI_PERSO_NPHASES)
+		ph = DFI_PERSO_PHASE_NONE;
+	dfi_sim_stats(k->sim, &s0);
 	double t0 = now_s();
 	dfi_err e = dfi_transport_transmit(k->inner, c, cl, r, rcap, rl);
 	k->in_card += now_s() - t0;
+	dfi_sim_stats(k->sim, &s1);
+	k->ph_apdus[ph]++;
+	k->ph_us[ph] += s1.modeled_us - s0.modeled_us;
+	if (k->ntr < TRACE_MAX)
+		k->tr[k->ntr++] = (struct traced){ (uint8_t)ph, c[0], c[1], cl > 5 ? c[5] : -1,
+			(uint32_t)(s1.modeled_us - s0.modeled_us) };
 	return e;
 }
 
@@ -382,8 +414,10 @@ card_new(struct card *c, unsigned part, uint32_t id, enum dfi_sim_timing timing)
 	if ((c->clk = calloc(1, sizeof(*c->clk))) == NULL)
 		die("calloc", DFI_E_NOMEM);
 	c->clk->inner = c->inner;
+	c->clk->sim = c->sim;
 	if ((r = dfi_transport_new(&c->t, &clocked_ops, c->clk)) != DFI_OK)
 		die("dfi_transport_new", r);
+	c->clk->outer = c->t;
 }
 
 static void
@@ -418,6 +452,62 @@ tap(dfi_perso *p, struct card *c, const dfi_batch_row *rw, struct dfi_perso_resu
 
 /* ---- zero latency and datasheet: one reader ------------------------------------- */
 
+/* The profile's minimum sequence on this card (docs/PERSONALIZATION.md,
+ * "APDU minimum formula"): the UID's GET DATA, the originality check's
+ * Read_Sig, and the commands of the plan with the authentications they
+ * need, i.e. the plan-execution phase of a factory card: nothing read and
+ * nothing verified. The row prints its count beside dfi_perso_min_apdus()
+ * (the formula counts an authentication before the CreateFiles of a new
+ * application, which the engine does not need: a new application's key
+ * settings let files be created freely). */
+static void
+min_sequence(const struct clocked *k, uint64_t *n, uint64_t *us)
+{
+	for (size_t i = 0; i < k->ntr; i++)
+		if ((k->tr[i].cla == 0xFF && k->tr[i].ins == 0xCA) ||
+		    (k->tr[i].cla == 0x90 && k->tr[i].ins == 0x3C) ||
+		    k->tr[i].phase == DFI_PERSO_PHASE_EXEC) {
+			(*n)++;
+			*us += k->tr[i].us;
+		}
+}
+
+static const char *
+arg_hex(int arg, char buf[4])
+{
+	if (arg < 0)
+		return "";
+	snprintf(buf, 4, "%02X", (unsigned)arg & 0xFFu);
+	return buf;
+}
+
+static void
+print_trace(const struct clocked *k)
+{
+	char a[4];
+
+	for (size_t i = 0; i < k->ntr; i++)
+		fprintf(stderr, "  apdu %3zu  %-14s %02X %02X %-2s  %5u us\n", i + 1,
+		    phase_names[k->tr[i].phase], k->tr[i].cla, k->tr[i].ins, arg_hex(k->tr[i].arg, a),
+		    k->tr[i].us);
+}
+
+static void
+phase_rows(const char *part, const uint64_t *apdus, const uint64_t *us, double n)
+{
+	char v[256];
+	size_t o = 0;
+	for (int k = DFI_PERSO_PHASE_STATE; k < DFI_PERSO_NPHASES && o < sizeof(v); k++)
+		o += (size_t)snprintf(v + o, sizeof(v) - o, "%s%s %.1f", o ? ", " : "",
+		    phase_names[k], (double)apdus[k] / n);
+	row(part, "APDUs per card by phase", "%s", v);
+	o = 0;
+	for (int k = DFI_PERSO_PHASE_STATE; k < DFI_PERSO_NPHASES && o < sizeof(v); k++)
+		o += (size_t)snprintf(v + o, sizeof(v) - o, "%s%s %.0f ms", o ? ", " : "",
+		    phase_names[k], (double)us[k] / 1e3 / n);
+	row(part, "modeled card time per card by phase", "%s", v);
+}
+
 static int
 part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigned ncards)
 {
@@ -426,6 +516,8 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 	dfi_perso *p = perso_new(e, j);
 	struct dfi_hsm_stats h0, h1;
 	uint64_t apdus = 0, bout = 0, bin = 0, modeled = 0, keych = 0;
+	uint64_t ph_apdus[DFI_PERSO_NPHASES] = { 0 }, ph_us[DFI_PERSO_NPHASES] = { 0 };
+	uint64_t min_us = 0, min_n = 0;
 	double in_card = 0;
 	int fails = 0;
 	unsigned ptag = timing == DFI_SIM_TIMING_NONE ? 1 : 2;
@@ -457,6 +549,13 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 		modeled += ss.modeled_us;
 		keych += res.key_changes;
 		in_card += c.clk->in_card;
+		for (int k = 0; k < DFI_PERSO_NPHASES; k++) {
+			ph_apdus[k] += c.clk->ph_apdus[k];
+			ph_us[k] += c.clk->ph_us[k];
+		}
+		min_sequence(c.clk, &min_n, &min_us);
+		if (trace_apdus && i == 0)
+			print_trace(c.clk);
 		card_free(&c);
 	}
 	double wall = now_s() - w0, cpu = cpu_s() - c0;
@@ -483,6 +582,11 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 		    (double)(bout + bin) / n, (double)bout / n, (double)bin / n);
 		row(part, "modeled card time per card (datasheet model, not slept)", "%.0f ms",
 		    (double)modeled / 1e3 / n);
+		phase_rows(part, ph_apdus, ph_us, n);
+		row(part, "minimum sequence vs the engine, modeled card time per card",
+		    "%.0f ms (%.0f APDUs: GET DATA, Read_Sig, the plan's commands) vs %.0f ms: %+.1f %%",
+		    (double)min_us / 1e3 / n, (double)min_n / n, (double)modeled / 1e3 / n,
+		    100.0 * ((double)modeled - (double)min_us) / (double)min_us);
 	} else {
 		double card_s = (double)modeled / 1e6;
 		row(part, "cards", "%u (one reader, simulator timing model datasheet)", ncards);
@@ -696,7 +800,7 @@ struct tear_cost {
  * (at most 3). 0 when the card ended done and the tear fired. */
 static int
 tear_case(struct env *e, dfi_perso *p, uint32_t id, unsigned n, enum dfi_sim_tear_mode m,
-    struct tear_cost *out)
+    struct tear_cost *out, int trace)
 {
 	struct card c;
 	struct dfi_perso_result res;
@@ -733,8 +837,24 @@ out:
 	dfi_sim_stats(c.sim, &ss);
 	out->apdus = ss.apdus;
 	out->modeled_us = ss.modeled_us;
+	if (trace)
+		print_trace(c.clk);
 	card_free(&c);
 	return ok;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Of a sorted array. */
+static double
+median(const double *v, size_t n)
+{
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static int
@@ -744,17 +864,22 @@ part_tear(struct env *e, unsigned stride)
 	dfi_perso *p = perso_new(e, j);
 	struct tear_cost clean, tc, worst_a = { 0 }, worst_t = { 0 }, worst_w = { 0 };
 	char at_a[64] = "", at_t[64] = "", at_w[64] = "";
+	unsigned worst_n = 0;
+	enum dfi_sim_tear_mode worst_m = DFI_SIM_TEAR_BEFORE;
 	uint32_t id = 0;
 	int fails = 0;
 	unsigned cases = 0, extra_taps = 0;
 	double sum_extra_apdus = 0, sum_extra_ms = 0;
+	/* Per mode: every case's extra APDUs and card time, for the median. */
+	double *xa_of[2], *xm_of[2];
+	size_t nx[2] = { 0, 0 };
 
 	/* Warm-up, then the clean reference (median of 5 wall times). */
-	if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+	if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean, 0) != 0)
 		fails++;
 	double walls[5];
 	for (int i = 0; i < 5; i++) {
-		if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean) != 0)
+		if (tear_case(e, p, id++, 0, DFI_SIM_TEAR_AFTER, &clean, 0) != 0)
 			fails++;
 		walls[i] = clean.wall;
 	}
@@ -767,10 +892,16 @@ part_tear(struct env *e, unsigned stride)
 			}
 	clean.wall = walls[2];
 	unsigned c = (unsigned)clean.apdus;
+	for (int k = 0; k < 2; k++) {
+		xa_of[k] = calloc(c + 1, sizeof(double));
+		xm_of[k] = calloc(c + 1, sizeof(double));
+		if (xa_of[k] == NULL || xm_of[k] == NULL)
+			die("calloc", DFI_E_NOMEM);
+	}
 	for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
 		for (unsigned n = 1; n <= c; n += stride) {
 			const char *mn = m == DFI_SIM_TEAR_BEFORE ? "before" : "after";
-			int r = tear_case(e, p, id++, n, (enum dfi_sim_tear_mode)m, &tc);
+			int r = tear_case(e, p, id++, n, (enum dfi_sim_tear_mode)m, &tc, 0);
 			cases++;
 			if (r < 0) {
 				fails++;
@@ -778,10 +909,16 @@ part_tear(struct env *e, unsigned stride)
 			}
 			extra_taps += r > 0;
 			double xa = (double)tc.apdus - (double)clean.apdus;
+			double xm = ((double)tc.modeled_us - (double)clean.modeled_us) / 1e3;
 			sum_extra_apdus += xa;
-			sum_extra_ms += ((double)tc.modeled_us - (double)clean.modeled_us) / 1e3;
+			sum_extra_ms += xm;
+			int mi = m == DFI_SIM_TEAR_BEFORE ? 0 : 1;
+			xa_of[mi][nx[mi]] = xa;
+			xm_of[mi][nx[mi]++] = xm;
 			if (tc.apdus > worst_a.apdus) {
 				worst_a = tc;
+				worst_n = n;
+				worst_m = (enum dfi_sim_tear_mode)m;
 				snprintf(at_a, sizeof(at_a), "tear at APDU %u, %s", n, mn);
 			}
 			if (tc.modeled_us > worst_t.modeled_us) {
@@ -806,6 +943,28 @@ part_tear(struct env *e, unsigned stride)
 		    (worst_w.wall - clean.wall) * 1e3, at_w);
 		row("tear", "mean extra over the matrix", "+%.1f APDUs, +%.0f ms card time",
 		    sum_extra_apdus / cases, sum_extra_ms / cases);
+	}
+	for (int k = 0; k < 2; k++) {
+		char fig[64];
+		if (nx[k] == 0)
+			continue;
+		qsort(xa_of[k], nx[k], sizeof(double), cmp_double);
+		qsort(xm_of[k], nx[k], sizeof(double), cmp_double);
+		snprintf(fig, sizeof(fig), "extra by mode: %s", k == 0 ? "before" : "after");
+		row("tear", fig, "worst +%.0f APDUs, +%.0f ms card time; median +%.0f APDUs, "
+		    "+%.0f ms (%zu cases)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
+		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k]);
+	}
+	/* --trace: the worst case again, its APDUs (torn tap, then the
+	 * recovery tap) on stderr. */
+	if (trace_apdus && worst_n > 0) {
+		fprintf(stderr, "tear at APDU %u, %s, then the recovery tap:\n", worst_n,
+		    worst_m == DFI_SIM_TEAR_BEFORE ? "before" : "after");
+		fails += tear_case(e, p, id++, worst_n, worst_m, &tc, 1) < 0;
+	}
+	for (int k = 0; k < 2; k++) {
+		free(xa_of[k]);
+		free(xm_of[k]);
 	}
 	dfi_perso_free(p);
 	dfi_journal_close(j);
@@ -923,6 +1082,8 @@ usage(FILE *f)
 	    "                   [--tear-stride S] [--pcsc PREFIX] [--hsm-dir DIR] [--dir DIR] [--tag T] [-v]\n"
 	    "                   [--fsync-delay-ms MS]  (added to every journal fdatasync: a slower disk)\n"
 	    "                   [--start-at EPOCH]     (pcsc: begin the timed cards at this time)\n"
+	    "                   [--trace]              (zero/datasheet: the first card's APDUs on stderr;\n"
+	    "                                           tear: the worst case's)\n"
 	    "  parts: zero,datasheet,scale,tear,mem,pcsc (default zero,datasheet,scale,tear)\n");
 }
 
@@ -943,6 +1104,7 @@ main(int argc, char **argv)
 		{ "tag", required_argument, NULL, 'T' },
 		{ "fsync-delay-ms", required_argument, NULL, 'F' },
 		{ "start-at", required_argument, NULL, 'S' },
+		{ "trace", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int ch;
 
@@ -965,6 +1127,7 @@ main(int argc, char **argv)
 		case 'T': e.tag = optarg; break;
 		case 'F': fsync_delay_ms = strtol(optarg, NULL, 10); break;
 		case 'S': start_at = strtod(optarg, NULL); break;
+		case 't': trace_apdus = 1; break;
 		case 'R': {
 			char *s = optarg, *end;
 			nr = 0;

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,20 @@ dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
 }
 #define HEX(buf, hex) dfi_test_hex((hex), (buf), sizeof(buf))
 
+/* Reads the file at path into buf (cap bytes, the last kept for a NUL
+ * that ends what was read), failing the test when it cannot be opened;
+ * returns the number of bytes read. */
+static inline size_t
+dfi_test_read_file(const char *path, void *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	((char *)buf)[n] = '\0';
+	return n;
+}
+
 /* Asserts len bytes at p equal the hex string. */
 #define ck_assert_hex_eq(p, len, hex)                                            \
 	do {                                                                     \
@@ -29,15 +44,79 @@ dfi_test_hex(const char *hex, uint8_t *buf, size_t cap)
 		ck_assert_str_eq(got_, (hex));                                   \
 	} while (0)
 
-/* Runs a suite and returns the process exit status. */
+/* Adds the tests of a NULL-terminated list to tc, in order: a suite's
+ * list of tests is data, written once, not one call per test. */
+static inline void
+dfi_test_add(TCase *tc, const TTest *const *tests)
+{
+	for (; *tests != NULL; tests++)
+		tcase_add_test(tc, *tests);
+}
+
+/* Runs a suite and returns the process exit status; in_process: the
+ * tests share this process (CK_NOFORK) instead of a child each. */
 static inline int
-dfi_run_suite(Suite *s)
+dfi_run_suite_in(Suite *s, int in_process)
 {
 	SRunner *sr = srunner_create(s);
+	if (in_process)
+		srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static inline int
+dfi_run_suite(Suite *s)
+{
+	return dfi_run_suite_in(s, 0);
+}
+
+/* A check loop test: runs n times, with _i from 0 to n - 1 (one table
+ * entry each). */
+struct dfi_test_loop {
+	const TTest *test;
+	int n;
+};
+
+/* How a program's one test case runs. Zero is check's default for each
+ * member, so a designated initializer names only what differs. */
+struct dfi_test_case {
+	void (*setup)(void), (*teardown)(void);
+	int once;       /* the fixture runs once around all tests (else around each) */
+	int timeout;    /* seconds; 0: check's default; DFI_TEST_NO_TIMEOUT: none */
+	int in_process; /* CK_NOFORK: the tests share the process (one token) */
+	/* Loop tests, run after the plain ones, ended by one whose test is
+	 * NULL (may be NULL itself). */
+	const struct dfi_test_loop *loops;
+};
+#define DFI_TEST_NO_TIMEOUT (-1)
+
+/* The main() of a check program: one suite of one test case, both named
+ * name, running the NULL-terminated list of tests (c may be NULL).
+ * Returns the process exit status. */
+static inline int
+dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *const *tests)
+{
+	static const struct dfi_test_case plain;
+	if (c == NULL)
+		c = &plain;
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create(name);
+	if (c->setup != NULL || c->teardown != NULL) {
+		if (c->once)
+			tcase_add_unchecked_fixture(tc, c->setup, c->teardown);
+		else
+			tcase_add_checked_fixture(tc, c->setup, c->teardown);
+	}
+	if (c->timeout != 0)
+		tcase_set_timeout(tc, c->timeout == DFI_TEST_NO_TIMEOUT ? 0 : c->timeout);
+	dfi_test_add(tc, tests);
+	for (const struct dfi_test_loop *l = c->loops; l != NULL && l->test != NULL; l++)
+		tcase_add_loop_test(tc, l->test, 0, l->n);
+	suite_add_tcase(s, tc);
+	return dfi_run_suite_in(s, c->in_process);
 }
 
 #endif

@@ -307,10 +307,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("desfire_noalloc");
-	TCase *tc = tcase_create("noalloc");
-	tcase_add_test(tc, counter_sees_engine_allocations);
-	tcase_add_loop_test(tc, steady_state_no_alloc, 0, (int)(sizeof(schemes) / sizeof(schemes[0])));
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("desfire_noalloc", &(struct dfi_test_case){
+	    .loops = (const struct dfi_test_loop[]){
+	    { steady_state_no_alloc, (int)(sizeof(schemes) / sizeof(schemes[0])) }, { NULL, 0 } } },
+	    (const TTest *[]){ counter_sees_engine_allocations, NULL });
 }

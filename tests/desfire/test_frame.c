@@ -149,10 +149,8 @@ suite(void)
 	tcase_add_test(tc, write_splits_into_frames);
 	tcase_add_loop_test(tc, first_frame_answer_ends_write, 0,
 	    sizeof(first_frame_answers) / sizeof(first_frame_answers[0]));
-	tcase_add_test(tc, response_frames_joined);
-	tcase_add_test(tc, non_desfire_status_and_tear);
-	tcase_add_test(tc, error_status_ends_session);
-	tcase_add_test(tc, endless_frames_bounded);
+	dfi_test_add(tc, (const TTest *[]){ response_frames_joined, non_desfire_status_and_tear,
+		error_status_ends_session, endless_frames_bounded, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -103,21 +103,10 @@ START_TEST(access_roundtrip)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_parse");
-	TCase *tc = tcase_create("parse");
-	tcase_add_test(tc, parse_version);
-	tcase_add_test(tc, parse_file_settings_all_types);
-	tcase_add_test(tc, parse_key_settings_ids);
-	tcase_add_test(tc, access_roundtrip);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_parse", NULL,
+	    (const TTest *[]){ parse_version, parse_file_settings_all_types,
+	    parse_key_settings_ids, access_roundtrip, NULL });
 }

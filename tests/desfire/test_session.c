@@ -65,6 +65,21 @@ pattern(uint8_t *p, size_t n, uint8_t seed)
 		p[i] = (uint8_t)(seed + 7 * i);
 }
 
+/* Appends count records of len bytes to a record file, each committed on
+ * its own; record k holds pattern(seed + k). */
+static void
+write_records(dfi_desfire *d, uint8_t fid, dfi_df_comm comm, uint8_t count, uint32_t len,
+    uint8_t seed)
+{
+	uint8_t w[64];
+	ck_assert_uint_le(len, sizeof(w));
+	for (uint8_t k = 0; k < count; k++) {
+		pattern(w, len, (uint8_t)(seed + k));
+		OK(dfi_desfire_write_record(d, fid, comm, 0, w, len));
+		OK(dfi_desfire_commit_transaction(d));
+	}
+}
+
 /* Writes and reads back a std file in its mode, longer than one frame. */
 static void
 data_roundtrip(dfi_desfire *d, uint8_t fid, dfi_df_comm comm, uint32_t len, uint8_t seed)
@@ -126,11 +141,7 @@ files_in_mode(dfi_desfire *d, uint8_t base, dfi_df_comm comm)
 	ck_assert_int_eq(v, 30);
 
 	/* Linear records. */
-	for (uint8_t k = 0; k < 2; k++) {
-		pattern(w, 20, (uint8_t)(0x50 + k));
-		OK(dfi_desfire_write_record(d, base + 3, comm, 0, w, 20));
-		OK(dfi_desfire_commit_transaction(d));
-	}
+	write_records(d, base + 3, comm, 2, 20, 0x50);
 	OK(dfi_desfire_read_records(d, base + 3, comm, 0, 0, 20, r, sizeof(r), &n));
 	ck_assert_uint_eq(n, 40);
 	pattern(w, 20, 0x50);
@@ -140,11 +151,7 @@ files_in_mode(dfi_desfire *d, uint8_t base, dfi_df_comm comm)
 	ck_assert_mem_eq(r, w, 20); /* record 0 is the newest */
 
 	/* Cyclic records: four writes into room for two. */
-	for (uint8_t k = 0; k < 4; k++) {
-		pattern(w, 12, (uint8_t)(0x70 + k));
-		OK(dfi_desfire_write_record(d, base + 4, comm, 0, w, 12));
-		OK(dfi_desfire_commit_transaction(d));
-	}
+	write_records(d, base + 4, comm, 4, 12, 0x70);
 	OK(dfi_desfire_read_records(d, base + 4, comm, 0, 1, 12, r, sizeof(r), &n));
 	ck_assert_uint_eq(n, 12);
 	pattern(w, 12, 0x73);
@@ -509,21 +516,10 @@ START_TEST(tear_drops_session)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_session");
-	TCase *tc = tcase_create("session");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, full_session_hsm_keys);
-	tcase_add_test(tc, des_family_applications);
-	tcase_add_test(tc, tear_drops_session);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_session", &(struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ full_session_hsm_keys, des_family_applications,
+	    tear_drops_session, NULL });
 }

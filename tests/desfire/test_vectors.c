@@ -716,37 +716,17 @@ START_TEST(ev1_session_key_layouts)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_vectors");
-	TCase *tc = tcase_create("vectors");
-	tcase_add_test(tc, ev2_session_keys_an12343);
-	tcase_add_test(tc, ev2_first_key0_an12196_t14);
-	tcase_add_test(tc, ev2_first_key3_an12196_t20);
-	tcase_add_test(tc, ev2_first_wrong_rnda_refused);
-	tcase_add_test(tc, ev2_change_file_settings_an12196_t18);
-	tcase_add_test(tc, ev2_response_mac_tamper_detected);
-	tcase_add_test(tc, ev2_write_data_full_an12196_t22);
-	tcase_add_test(tc, ev2_get_file_settings_mac_an12196);
-	tcase_add_test(tc, ev2_change_key_other_an12196_t26);
-	tcase_add_test(tc, ev2_change_key_same_an12196_t27);
-	tcase_add_test(tc, ev2_mac_write_read_an12343);
-	tcase_add_test(tc, ev2_first_an12343_t16);
-	tcase_add_test(tc, ev2_full_write_read_an12343_t25_t26);
-	tcase_add_test(tc, cmac_2tdea_nist);
-	tcase_add_test(tc, ev1_iso_des_picc_elmue);
-	tcase_add_test(tc, ev1_iso_change_keys_elmue);
-	tcase_add_test(tc, ev1_aes_session_elmue);
-	tcase_add_test(tc, ev1_change_key_settings_elmue);
-	tcase_add_test(tc, ev1_change_other_des_family_elmue);
-	tcase_add_test(tc, ev1_session_key_layouts);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire_vectors", NULL,
+	    (const TTest *[]){ ev2_session_keys_an12343, ev2_first_key0_an12196_t14,
+	    ev2_first_key3_an12196_t20, ev2_first_wrong_rnda_refused,
+	    ev2_change_file_settings_an12196_t18, ev2_response_mac_tamper_detected,
+	    ev2_write_data_full_an12196_t22, ev2_get_file_settings_mac_an12196,
+	    ev2_change_key_other_an12196_t26, ev2_change_key_same_an12196_t27,
+	    ev2_mac_write_read_an12343, ev2_first_an12343_t16,
+	    ev2_full_write_read_an12343_t25_t26, cmac_2tdea_nist, ev1_iso_des_picc_elmue,
+	    ev1_iso_change_keys_elmue, ev1_aes_session_elmue, ev1_change_key_settings_elmue,
+	    ev1_change_other_des_family_elmue, ev1_session_key_layouts, NULL });
 }

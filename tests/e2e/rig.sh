@@ -56,8 +56,9 @@ while IFS= read -r line; do
 	"$sim" $line >"$dir/sim-$i.log" 2>&1 &
 done <"$dir/sims"
 : >"$dir/rig.up"
-# Wake up for signals: wait returns early when one arrives.
+# Wake up for signals: wait returns early when one arrives (a signal that
+# comes during the sleep waits for it: keep it short).
 while :; do
 	wait
-	sleep 0.2
+	sleep 0.02
 done

@@ -10,6 +10,7 @@
 
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
+#include "testutil.h"
 
 struct hsm_fixture {
 	char dir[256];
@@ -69,6 +70,22 @@ hsm_fixture_remove(struct hsm_fixture *f)
 		fprintf(stderr, "could not remove %s\n", f->dir);
 }
 
+/* The main() of a test program on a dev token: makes f, runs the tests as
+ * dfi_test_main does (120 s each) and removes f whatever they did.
+ * Returns the process exit status. */
+static inline int
+hsm_fixture_main(struct hsm_fixture *f, const char *name, const TTest *const *tests)
+{
+	if (hsm_fixture_make(f) != 0) {
+		fprintf(stderr, "test_%s: could not create the dev token\n", name);
+		hsm_fixture_remove(f);
+		return EXIT_FAILURE;
+	}
+	int rc = dfi_test_main(name, &(struct dfi_test_case){ .timeout = 120 }, tests);
+	hsm_fixture_remove(f);
+	return rc;
+}
+
 /* Reads "name = HEX" from a vector file in DFI_TEST_DATA. */
 static inline int
 vector_hex(const char *file, const char *name, uint8_t *out, size_t cap, size_t *len)
@@ -95,6 +112,19 @@ vector_hex(const char *file, const char *name, uint8_t *out, size_t cap, size_t 
 	}
 	fclose(fp);
 	return rc;
+}
+
+/* The AN10922 DES vector <prefix> of hsm_an10922_des.txt: the
+ * diversification input M (into m, 32 bytes) and the derived key (into
+ * want, 24 bytes); fails the test when either is missing. */
+static inline void
+an10922_des_vector(const char *prefix, uint8_t m[32], size_t *ml, uint8_t want[24], size_t *wl)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s_m", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, 32, ml), 0);
+	snprintf(name, sizeof(name), "%s_derived", prefix);
+	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, 24, wl), 0);
 }
 
 #endif

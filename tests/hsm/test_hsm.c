@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
@@ -101,13 +103,9 @@ END_TEST
 static void
 des_vector(const char *prefix, const char *label, dfi_keytype t)
 {
-	char name[64];
 	uint8_t m[32], want[24];
 	size_t mlen, wl;
-	snprintf(name, sizeof(name), "%s_m", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, sizeof(m), &mlen), 0);
-	snprintf(name, sizeof(name), "%s_derived", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, sizeof(want), &wl), 0);
+	an10922_des_vector(prefix, m, &mlen, want, &wl);
 	ck_assert_uint_eq(wl, dfi_keytype_keylen(t));
 	dfi_hsm *h = open_hsm(0);
 	dfi_hsm_key *mk = NULL;
@@ -250,18 +248,30 @@ verify(dfi_signer *s, const uint8_t *msg, size_t len, const uint8_t *sig, size_t
 	ck_assert_int_eq(ok, 1);
 }
 
+/* The signer of uri: a key of algorithm alg whose signature over msg
+ * (into sig, *sl bytes) OpenSSL verifies with its public key. */
+static dfi_signer *
+signer_checked(dfi_hsm *h, const char *uri, dfi_sigalg alg, const uint8_t *msg, size_t len,
+    uint8_t sig[DFI_SIG_MAX], size_t *sl)
+{
+	dfi_signer *s = NULL;
+	ck_assert_int_eq(dfi_hsm_signer_new(h, uri, &s), DFI_OK);
+	ck_assert_int_eq(dfi_signer_alg(s), alg);
+	*sl = 0;
+	ck_assert_int_eq(dfi_signer_sign(s, msg, len, sig, sl), DFI_OK);
+	verify(s, msg, len, sig, *sl);
+	return s;
+}
+
 START_TEST(sign_ed25519)
 {
 	dfi_hsm *h = open_hsm(0);
-	dfi_signer *s = NULL;
-	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=journal", &s), DFI_OK);
-	ck_assert_int_eq(dfi_signer_alg(s), DFI_SIG_ED25519);
 	static const uint8_t msg[] = "dfissue.test/journal\n42\nroot\n";
 	uint8_t sig[DFI_SIG_MAX];
-	size_t sl = 0;
-	ck_assert_int_eq(dfi_signer_sign(s, msg, sizeof(msg) - 1, sig, &sl), DFI_OK);
+	size_t sl;
+	dfi_signer *s = signer_checked(h, "pkcs11:object=journal", DFI_SIG_ED25519, msg,
+	    sizeof(msg) - 1, sig, &sl);
 	ck_assert_uint_eq(sl, 64);
-	verify(s, msg, sizeof(msg) - 1, sig, sl);
 	sig[3] ^= 1;
 	/* a flipped bit must not verify: checked with OpenSSL directly */
 	uint8_t der[DFI_PUBKEY_DER_MAX];
@@ -283,11 +293,7 @@ START_TEST(sign_ed25519)
 	ck_assert_ptr_nonnull(strstr(pem, "-----BEGIN PUBLIC KEY-----"));
 	char path[400], filebuf[512] = { 0 };
 	snprintf(path, sizeof(path), "%s/dev/journal.pub.pem", fx.dir);
-	FILE *fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	size_t n = fread(filebuf, 1, sizeof(filebuf) - 1, fp);
-	fclose(fp);
-	ck_assert_uint_gt(n, 0);
+	ck_assert_uint_gt(dfi_test_read_file(path, filebuf, sizeof(filebuf)), 0);
 	ck_assert_str_eq(filebuf, pem);
 	free(pem);
 	free(pem2);
@@ -302,14 +308,11 @@ START_TEST(sign_ecdsa_p256)
 	ck_assert_int_eq(dfi_hsm_journal_key_generate(h, "journal-ec", DFI_SIG_ECDSA_P256), DFI_OK);
 	/* a second key with the same label is refused */
 	ck_assert_int_eq(dfi_hsm_journal_key_generate(h, "journal-ec", DFI_SIG_ECDSA_P256), DFI_E_INVALID_ARG);
-	dfi_signer *s = NULL;
-	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=journal-ec;type=private", &s), DFI_OK);
-	ck_assert_int_eq(dfi_signer_alg(s), DFI_SIG_ECDSA_P256);
 	static const uint8_t msg[] = "checkpoint body";
 	uint8_t sig[DFI_SIG_MAX];
-	size_t sl = 0;
-	ck_assert_int_eq(dfi_signer_sign(s, msg, sizeof(msg) - 1, sig, &sl), DFI_OK);
-	verify(s, msg, sizeof(msg) - 1, sig, sl);
+	size_t sl;
+	dfi_signer *s = signer_checked(h, "pkcs11:object=journal-ec;type=private",
+	    DFI_SIG_ECDSA_P256, msg, sizeof(msg) - 1, sig, &sl);
 	dfi_signer_free(s);
 	/* a secret key is not a signing key */
 	ck_assert_int_eq(dfi_hsm_signer_new(h, "pkcs11:object=picc-master", &s), DFI_E_HSM_KEY_NOT_FOUND);
@@ -376,6 +379,18 @@ END_TEST
 
 /* ---- re-login after the token dropped the login -------------------------- */
 
+/* The dev token's PIN, from the fixture's PIN file. */
+static void
+dev_pin(char *pin, size_t cap)
+{
+	memset(pin, 0, cap);
+	FILE *fp = fopen(fx.pin_file, "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_ptr_nonnull(fgets(pin, (int)cap, fp));
+	fclose(fp);
+	pin[strcspn(pin, "\r\n")] = '\0';
+}
+
 static CK_FUNCTION_LIST *
 raw_module(CK_SESSION_HANDLE *s, int login)
 {
@@ -395,12 +410,8 @@ raw_module(CK_SESSION_HANDLE *s, int login)
 	ck_assert(slot != (CK_SLOT_ID)-1);
 	ck_assert_int_eq(fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s), CKR_OK);
 	if (login) {
-		char pin[64] = { 0 };
-		FILE *fp = fopen(fx.pin_file, "r");
-		ck_assert_ptr_nonnull(fp);
-		ck_assert_ptr_nonnull(fgets(pin, sizeof(pin), fp));
-		fclose(fp);
-		pin[strcspn(pin, "\r\n")] = '\0';
+		char pin[64];
+		dev_pin(pin, sizeof(pin));
 		CK_RV rv = fl->C_Login(*s, CKU_USER, (CK_UTF8CHAR *)pin, strlen(pin));
 		ck_assert(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
 	}
@@ -438,6 +449,87 @@ START_TEST(relogin)
 }
 END_TEST
 
+/* ---- a PIN changed under a live pool: one refused login, no more ----------
+ * Issue 17, finding 4: every thread used to retry C_Login with the old PIN
+ * and burn the token's retry counter. */
+
+struct pinchg_worker {
+	dfi_hsm *h;
+	dfi_hsm_key *mk;
+	dfi_err e;
+};
+
+static void *
+pinchg_work(void *arg)
+{
+	struct pinchg_worker *w = arg;
+	uint8_t m[] = { 9, 8, 7 };
+	dfi_cardkey *ck = NULL;
+	w->e = dfi_hsm_cardkey_diversified(w->h, w->mk, DFI_KT_AES128, m, sizeof(m), 0, &ck);
+	dfi_cardkey_free(ck);
+	return NULL;
+}
+
+static void
+set_pin(const char *from, const char *to)
+{
+	CK_SESSION_HANDLE s;
+	CK_FUNCTION_LIST *fl = raw_module(&s, 0);
+	CK_RV rv = fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)from, strlen(from));
+	ck_assert(rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN);
+	ck_assert_int_eq(fl->C_SetPIN(s, (CK_UTF8CHAR *)from, strlen(from), (CK_UTF8CHAR *)to,
+				 strlen(to)),
+	    CKR_OK);
+	ck_assert_int_eq(fl->C_Logout(s), CKR_OK);
+	raw_close(fl, s);
+}
+
+START_TEST(pin_changed_one_login)
+{
+	char pin[64];
+	dev_pin(pin, sizeof(pin));
+
+	dfi_hsm *h = open_hsm(4);
+	dfi_hsm_key *mk = NULL;
+	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=an10922-master", &mk), DFI_OK);
+	struct dfi_hsm_stats st0, st1;
+	dfi_hsm_stats(h, &st0);
+	/* An administrator changes the PIN and the login drops (token-wide). */
+	set_pin(pin, "changed-4711");
+
+	enum { N = 6 };
+	pthread_t th[N];
+	struct pinchg_worker w[N];
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct pinchg_worker){ h, mk, DFI_OK };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, pinchg_work, &w[i]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	/* Later calls fail fast too, and say why. */
+	struct pinchg_worker again = { h, mk, DFI_OK };
+	pinchg_work(&again);
+	char detail[200];
+	dfi_hsm_last_detail(h, detail, sizeof(detail));
+	dfi_hsm_stats(h, &st1);
+	dfi_hsm_key_free(mk);
+	dfi_hsm_free(h);
+	/* Restore the PIN before asserting, so a failure here does not leave
+	 * the other tests a token they cannot log in to. */
+	set_pin("changed-4711", pin);
+
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(w[i].e, DFI_E_HSM_PIN_INCORRECT);
+	ck_assert_int_eq(again.e, DFI_E_HSM_PIN_INCORRECT);
+	/* exactly one C_Login was tried with the old PIN */
+	ck_assert_uint_eq(st1.logins, st0.logins + 1);
+	ck_assert_ptr_nonnull(strstr(detail, "PIN refused before"));
+	ck_assert_ptr_nonnull(strstr(detail, "retry counter was not touched again"));
+	/* the token counted one failure, not N+1: the PIN is not locked */
+	dfi_hsm_free(open_hsm(0));
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------- */
 
 static dfi_err
@@ -472,6 +564,7 @@ START_TEST(err_wrong_pin)
 	ck_assert_ptr_nonnull(fp);
 	fputs("0000000000000000\n", fp);
 	fclose(fp);
+	ck_assert_int_eq(chmod(path, 0600), 0); /* else refused before C_Login */
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev", path), DFI_E_HSM_PIN_INCORRECT);
 	/* a PIN file that does not exist, and no PIN at all */
 	snprintf(path, sizeof(path), "%s/absent.pin", fx.dir);
@@ -545,6 +638,23 @@ START_TEST(err_missing_and_ambiguous_key)
 }
 END_TEST
 
+/* What a dfi_log_fn receives (dfissue/log.h). */
+struct logged {
+	int warnings, other;
+	char last[DFI_LOG_MAX];
+};
+
+static void
+log_hook(void *ctx, dfi_log_level level, const char *msg)
+{
+	struct logged *lg = ctx;
+	if (level == DFI_LOG_WARNING)
+		lg->warnings++;
+	else
+		lg->other++;
+	snprintf(lg->last, sizeof(lg->last), "%s", msg);
+}
+
 START_TEST(err_insecure_master)
 {
 	/* Create an extractable AES key through plain PKCS#11. */
@@ -592,14 +702,23 @@ START_TEST(err_insecure_master)
 	free(ki);
 	dfi_hsm_free(h);
 
-	/* explicitly allowed for throwaway tokens */
+	/* explicitly allowed for throwaway tokens, and said through the log
+	 * handler: once when the handle opens, once for the key */
+	struct logged lg = { 0, 0, "" };
 	struct dfi_hsm_config cfg = {
 		.token_uri = "pkcs11:token=dfissue-dev",
 		.pin_file = fx.pin_file,
 		.allow_insecure_keys = 1,
+		.log = log_hook,
+		.log_ctx = &lg,
 	};
 	ck_assert_int_eq(dfi_hsm_open(&h, &cfg), DFI_OK);
+	ck_assert_int_eq(lg.warnings, 1);
+	ck_assert_msg(strstr(lg.last, "insecure keys allowed") != NULL, "%s", lg.last);
 	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=insecure-master", &k), DFI_OK);
+	ck_assert_int_eq(lg.warnings, 2);
+	ck_assert_str_eq(lg.last, "using insecure key 'insecure-master' (extractable): test tokens only");
+	ck_assert_int_eq(lg.other, 0);
 	uint8_t kcv[3], want[3];
 	ck_assert_int_eq(dfi_hsm_kcv(h, k, kcv), DFI_OK);
 	host_kcv(DFI_KT_AES128, val, want);
@@ -638,43 +757,70 @@ START_TEST(import_rules)
 }
 END_TEST
 
-static Suite *
-suite(void)
+/* Issue 17, finding 5: a FIFO blocked forever; wrong mode only warned. */
+static void
+pin_file_refused(const char *path, const char *want)
 {
-	Suite *s = suite_create("hsm");
-	TCase *tc = tcase_create("softhsm2");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, an10922_aes128);
-	tcase_add_test(tc, an10922_2k3des);
-	tcase_add_test(tc, an10922_3k3des);
-	tcase_add_test(tc, an10922_blocks_vs_cmac);
-	tcase_add_test(tc, ops_aes);
-	tcase_add_test(tc, ops_2k3des);
-	tcase_add_test(tc, ops_3k3des);
-	tcase_add_test(tc, sign_ed25519);
-	tcase_add_test(tc, sign_ecdsa_p256);
-	tcase_add_test(tc, threads_share_pool);
-	tcase_add_test(tc, relogin);
-	tcase_add_test(tc, err_wrong_pin);
-	tcase_add_test(tc, err_missing_token);
-	tcase_add_test(tc, err_module_path);
-	tcase_add_test(tc, err_malformed_uri);
-	tcase_add_test(tc, err_missing_and_ambiguous_key);
-	tcase_add_test(tc, err_insecure_master);
-	tcase_add_test(tc, import_rules);
-	suite_add_tcase(s, tc);
-	return s;
+	char detail[200] = "";
+	struct dfi_hsm_config cfg = {
+		.token_uri = "pkcs11:token=dfissue-dev",
+		.pin_file = path,
+		.detail = detail,
+		.detail_cap = sizeof(detail),
+	};
+	dfi_hsm *h = NULL;
+	ck_assert_int_eq(dfi_hsm_open(&h, &cfg), DFI_E_HSM_PIN_REQUIRED);
+	ck_assert_ptr_null(h);
+	ck_assert_msg(strstr(detail, path) != NULL, "detail '%s' names no file", detail);
+	ck_assert_msg(strstr(detail, want) != NULL, "detail '%s' lacks '%s'", detail, want);
 }
+
+START_TEST(pin_file_checks)
+{
+	char dir[] = "/tmp/dfi-pinfile-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char fifo[64], wide[64], link[64], big[64];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(wide, sizeof(wide), "%s/wide", dir);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	snprintf(big, sizeof(big), "%s/big", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	FILE *fp = fopen(wide, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("1234\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(wide, 0644), 0);
+	ck_assert_int_eq(symlink(fx.pin_file, link), 0);
+	fp = fopen(big, "w");
+	ck_assert_ptr_nonnull(fp);
+	for (int i = 0; i < 4096; i++)
+		fputc('7', fp);
+	fclose(fp);
+	ck_assert_int_eq(chmod(big, 0600), 0);
+
+	pin_file_refused(fifo, "not a regular file"); /* returns: no block */
+	pin_file_refused(wide, "chmod 600");
+	pin_file_refused(link, "symbolic link");
+	pin_file_refused(big, "bytes");
+	/* the good file still works */
+	dfi_hsm_free(open_hsm(0));
+
+	unlink(fifo);
+	unlink(wide);
+	unlink(link);
+	unlink(big);
+	rmdir(dir);
+}
+END_TEST
 
 int
 main(void)
 {
-	if (hsm_fixture_make(&fx) != 0) {
-		fprintf(stderr, "test_hsm: could not create the dev token\n");
-		hsm_fixture_remove(&fx);
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_run_suite(suite());
-	hsm_fixture_remove(&fx);
-	return rc;
+	return hsm_fixture_main(&fx, "hsm", (const TTest *[]){
+	    an10922_aes128, an10922_2k3des, an10922_3k3des,
+	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
+	    sign_ecdsa_p256, threads_share_pool, relogin, pin_changed_one_login, err_wrong_pin,
+	    pin_file_checks, err_missing_token,
+	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
+	    err_insecure_master, import_rules, NULL });
 }

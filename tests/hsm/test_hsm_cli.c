@@ -31,16 +31,6 @@ struct run {
 	char err[4096];
 };
 
-static void
-slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *fp = fopen(path, "r");
-	ck_assert_ptr_nonnull(fp);
-	size_t n = fread(buf, 1, cap - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-}
-
 /* Runs dfissue with the given arguments (NULL-terminated), stdin from
  * /dev/null, and captures stdout and stderr. */
 static void
@@ -71,8 +61,8 @@ run(struct run *r, ...)
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st));
 	r->status = WEXITSTATUS(st);
-	slurp(outp, r->out, sizeof(r->out));
-	slurp(errp, r->err, sizeof(r->err));
+	dfi_test_read_file(outp, r->out, sizeof(r->out));
+	dfi_test_read_file(errp, r->err, sizeof(r->err));
 }
 
 /* An error: exit 1 (or 2 for usage), exactly one line on stderr that
@@ -131,13 +121,10 @@ END_TEST
 static void
 des_cli(const char *prefix, const char *label, dfi_keytype t)
 {
-	char name[32], uid[32], aid[16], sys[32], kcv[7], line[16];
+	char uid[32], aid[16], sys[32], kcv[7], line[16];
 	uint8_t m[32], want[24];
 	size_t ml, wl;
-	snprintf(name, sizeof(name), "%s_m", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, m, sizeof(m), &ml), 0);
-	snprintf(name, sizeof(name), "%s_derived", prefix);
-	ck_assert_int_eq(vector_hex("hsm_an10922_des.txt", name, want, sizeof(want), &wl), 0);
+	an10922_des_vector(prefix, m, &ml, want, &wl);
 	/* M = UID (7) || AID (3) || system identifier (rest) */
 	dfi_hex_encode(m, 7, uid, sizeof(uid));
 	dfi_hex_encode(m + 7, 3, aid, sizeof(aid));
@@ -316,7 +303,8 @@ START_TEST(errors_are_one_line)
 	assert_one_line_error(&r, 2, "unknown command");
 	run(&r, "key", "kcv", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
-	/* a PIN file others can read works, with a warning */
+	/* a PIN file others can read is refused, naming the file and the fix
+	 * (issue 17, finding 5: it used to work with a warning) */
 	char loose[400], pin[128] = { 0 };
 	snprintf(loose, sizeof(loose), "%s/loose.pin", fx.dir);
 	fp = fopen(fx.pin_file, "r");
@@ -327,10 +315,18 @@ START_TEST(errors_are_one_line)
 	fclose(fp);
 	ck_assert_int_eq(chmod(loose, 0644), 0);
 	run(&r, "key", "kcv", "--pin-file", loose, master, NULL);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.err, "WARNING: PIN file"));
+	ck_assert_int_ne(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.err, loose));
+	ck_assert_ptr_nonnull(strstr(r.err, "chmod 600"));
+	ck_assert_ptr_null(strchr(r.err, '\n') == r.err + strlen(r.err) - 1 ? NULL : strchr(r.err, '\n'));
 	run(&r, "key", "list", "--bogus", NULL);
-	assert_one_line_error(&r, 2, "invalid arguments");
+	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
+	run(&r, "key", "import", "--label", NULL);
+	assert_one_line_error(&r, 2, "key import: option '--label' needs a value");
+	run(&r, "key", "import", "--label", "x", "--components", "1", NULL);
+	assert_one_line_error(&r, 2, "key import: --components wants a number of components (2 to 64), not '1'");
+	run(&r, "key", "import", "--label", "x", "--components", "2", "00112233", NULL);
+	assert_one_line_error(&r, 2, "key material never comes from the command line");
 	run(&r, "journal-key", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
 }
@@ -353,33 +349,11 @@ START_TEST(help_everywhere)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm_cli");
-	TCase *tc = tcase_create("cli");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, derive_kcv_aes_vector);
-	tcase_add_test(tc, derive_kcv_2k3des_vector);
-	tcase_add_test(tc, derive_kcv_3k3des_vector);
-	tcase_add_test(tc, list_and_kcv);
-	tcase_add_test(tc, import_ceremony);
-	tcase_add_test(tc, journal_key);
-	tcase_add_test(tc, errors_are_one_line);
-	tcase_add_test(tc, help_everywhere);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	if (hsm_fixture_make(&fx) != 0) {
-		fprintf(stderr, "test_hsm_cli: could not create the dev token\n");
-		hsm_fixture_remove(&fx);
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_run_suite(suite());
-	hsm_fixture_remove(&fx);
-	return rc;
+	return hsm_fixture_main(&fx, "hsm_cli", (const TTest *[]){
+	    derive_kcv_aes_vector, derive_kcv_2k3des_vector,
+	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
+	    errors_are_one_line, help_everywhere, NULL });
 }

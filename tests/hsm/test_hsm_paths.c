@@ -35,7 +35,7 @@
 #include "dfissue/util.h"
 #include "faultp11.h"
 #include "hsm_keycheck.h"
-#include "hsm_internal.h"
+#include "hsm_int.h"
 #include "testutil.h"
 
 static const dfi_keytype types[] = { DFI_KT_AES128, DFI_KT_2K3DES, DFI_KT_3K3DES };
@@ -596,14 +596,9 @@ suite(void)
 	Suite *s = suite_create("hsm_paths");
 	TCase *tc = tcase_create(getenv("DFI_TEST_HSM") ? getenv("DFI_TEST_HSM") : "module");
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, paths_offered);
-	tcase_add_test(tc, vectors_every_path);
-	tcase_add_test(tc, ceremony_per_path);
-	tcase_add_test(tc, sp800_m_lengths);
-	tcase_add_test(tc, import_failure_leaves_nothing);
-	tcase_add_test(tc, journal_key);
-	tcase_add_test(tc, journal_key_extractable_refused);
-	tcase_add_test(tc, module_files);
+	dfi_test_add(tc, (const TTest *[]){ paths_offered, vectors_every_path, ceremony_per_path,
+		sp800_m_lengths, import_failure_leaves_nothing, journal_key,
+		journal_key_extractable_refused, module_files, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -211,6 +211,61 @@ jt_intent(const char *uid_hex, uint32_t aid, uint8_t keyno, uint8_t oldv, uint8_
 	return r;
 }
 
+static int
+jt_no_sync(void *ctx, int fd)
+{
+	(void)ctx;
+	(void)fd;
+	return 0;
+}
+
+/* A journal in a new directory (*dir) signed by s, written without fsync:
+ * the genesis checkpoint and n intents of one checkpoint each (UIDs
+ * 04 + i in 12 hex digits). Returns journal.log's path. */
+static inline char *
+jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
+{
+	struct dfi_journal_io io = *dfi_journal_io_posix();
+	io.fdatasync = jt_no_sync;
+	io.fsync = jt_no_sync;
+	struct dfi_journal_opts o = { .station = "t", .io = &io };
+	dfi_journal *j = NULL;
+	*dir = jt_tmpdir();
+	if (*dir == NULL || dfi_journal_create(*dir, origin, s, &o) != DFI_OK ||
+	    dfi_journal_open(&j, *dir, s, &o, NULL) != DFI_OK)
+		return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		char uid[16];
+		snprintf(uid, sizeof(uid), "04%012X", i);
+		dfi_jrec r = jt_intent(uid, 0x000001, 1, 0, 1);
+		if (dfi_journal_intent(j, &r, NULL) != DFI_OK) {
+			dfi_journal_close(j);
+			return NULL;
+		}
+	}
+	dfi_journal_close(j);
+	char *path = malloc(strlen(*dir) + 32);
+	if (path != NULL)
+		sprintf(path, "%s/%s", *dir, DFI_JOURNAL_FILE);
+	return path;
+}
+
+/* The Ed25519 signer and public key most journal tests work with: g_signer
+ * and g_pub, made by setup() before each test and freed by teardown()
+ * (a checked fixture). One line in a test program instead of a copy. */
+#define JT_SIGNER_FIXTURE                                                      \
+	static dfi_signer *g_signer;                                           \
+	static dfi_jpubkey *g_pub;                                             \
+	static void setup(void)                                                \
+	{                                                                      \
+		g_signer = jt_signer_new(DFI_SIG_ED25519);                     \
+		g_pub = jt_pubkey(g_signer);                                   \
+	}                                                                      \
+	static void teardown(void)                                             \
+	{                                                                      \
+		dfi_jpubkey_free(g_pub);                                       \
+		dfi_signer_free(g_signer);                                     \
+	}
 /* The Certificate Transparency reference tree's 8 leaf inputs
  * (certificate-transparency-go, transparency-dev/merkle testonly), hashed. */
 static inline void

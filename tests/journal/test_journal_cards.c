@@ -12,22 +12,7 @@
 
 static const struct dfi_journal_opts base_opts = { .station = "test-station" };
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
+JT_SIGNER_FIXTURE
 
 static dfi_jrec
 refusal(const char *uid_hex, dfi_jcause cause, uint64_t tap, const char *reason)
@@ -443,13 +428,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal-cards");
-	TCase *tc = tcase_create("cards");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, card_event_records_roundtrip);
-	tcase_add_test(tc, card_event_records_non_canonical);
-	tcase_add_test(tc, index_tracks_issued_cards);
-	tcase_add_test(tc, auditor_checks_refusals_and_reissue);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal-cards",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ card_event_records_roundtrip,
+	    card_event_records_non_canonical, index_tracks_issued_cards,
+	    auditor_checks_refusals_and_reissue, NULL });
 }

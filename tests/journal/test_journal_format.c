@@ -282,17 +282,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_format");
-	TCase *tc = tcase_create("all");
-	tcase_add_test(tc, merkle_ct_reference_roots);
-	tcase_add_test(tc, merkle_ct_reference_inclusion_proofs);
-	tcase_add_test(tc, merkle_every_proof_of_every_size);
-	tcase_add_test(tc, record_roundtrip_all_types);
-	tcase_add_test(tc, record_rejects_non_canonical);
-	tcase_add_test(tc, outcome_records);
-	tcase_add_test(tc, note_go_sumdb_reference_vector);
-	tcase_add_test(tc, note_ed25519_roundtrip);
-	tcase_add_test(tc, note_ecdsa_p256_roundtrip);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal_format", NULL,
+	    (const TTest *[]){ merkle_ct_reference_roots,
+	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
+	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
+	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
+	    NULL });
 }

@@ -509,25 +509,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_hsm");
-	TCase *tc = tcase_create("softhsm2");
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, pristine_journal_verifies);
-	tcase_add_test(tc, every_flipped_bit_is_detected);
-	tcase_add_test(tc, deleted_swapped_duplicated_lines_are_detected);
-	tcase_add_test(tc, edited_or_foreign_checkpoints_are_detected);
-	tcase_add_test(tc, a_journal_rebuilt_with_another_key_is_detected);
-	tcase_add_test(tc, truncation_to_an_older_checkpoint_needs_last_seen);
-	tcase_add_test(tc, origin_mismatch_is_detected);
-	tcase_add_test(tc, cli_init_verify_show_proof_checkpoint);
-	tcase_add_test(tc, ecdsa_p256_fallback_key);
-	suite_add_tcase(s, tc);
 	/* one token for the whole suite: run in this process */
-	SRunner *sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return dfi_test_main("journal_hsm",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .once = 1,
+		.timeout = 600, .in_process = 1 },
+	    (const TTest *[]){ pristine_journal_verifies,
+	    every_flipped_bit_is_detected, deleted_swapped_duplicated_lines_are_detected,
+	    edited_or_foreign_checkpoints_are_detected,
+	    a_journal_rebuilt_with_another_key_is_detected,
+	    truncation_to_an_older_checkpoint_needs_last_seen, origin_mismatch_is_detected,
+	    cli_init_verify_show_proof_checkpoint, ecdsa_p256_fallback_key, NULL });
 }

@@ -7,22 +7,7 @@
 
 static const struct dfi_journal_opts base_opts = { .station = "test-station" };
 
-static dfi_signer *g_signer;
-static dfi_jpubkey *g_pub;
-
-static void
-setup(void)
-{
-	g_signer = jt_signer_new(DFI_SIG_ED25519);
-	g_pub = jt_pubkey(g_signer);
-}
-
-static void
-teardown(void)
-{
-	dfi_jpubkey_free(g_pub);
-	dfi_signer_free(g_signer);
-}
+JT_SIGNER_FIXTURE
 
 static void
 print_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
@@ -460,6 +445,77 @@ fault_case(int fail_write, int fail_sync, int partial, int err)
 	free(d);
 }
 
+/* A signer that fails its next sign when told to (an HSM session that
+ * dropped), forwarding everything else to g_signer. */
+struct flaky {
+	int fail_next;
+	int fails;
+};
+
+static dfi_err
+flaky_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct flaky *f = ctx;
+	if (f->fail_next) {
+		f->fail_next = 0;
+		f->fails++;
+		return DFI_E_HSM_DEVICE;
+	}
+	return dfi_signer_sign(g_signer, msg, len, sig, siglen);
+}
+
+static dfi_err
+flaky_pub(void *ctx, uint8_t *der, size_t cap, size_t *len)
+{
+	(void)ctx;
+	return dfi_signer_public_key_der(g_signer, der, cap, len);
+}
+
+static const struct dfi_signer_ops flaky_ops = { flaky_sign, flaky_pub, NULL };
+
+/* A checkpoint that cannot be signed leaves the file untouched: that batch
+ * fails with the signer's error (nothing is sent for it), and the handle
+ * goes on from the file instead of stopping (append.c, jw_reload). */
+START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
+{
+	char *d = jt_tmpdir();
+	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	struct flaky fl = { 0, 0 };
+	dfi_signer *s;
+	ck_assert_int_eq(dfi_signer_new(&s, dfi_signer_alg(g_signer), &flaky_ops, &fl), DFI_OK);
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, s, &base_opts, NULL), DFI_OK);
+	int sent = 0;
+	dfi_jrec a = jt_intent("04000000000001", 0x000001, 0, 0, 1);
+	ck_assert_int_eq(tap(j, &a, &sent), DFI_OK);
+	uint64_t size = dfi_journal_size(j);
+	fl.fail_next = 1;
+	dfi_jrec b = jt_intent("04000000000002", 0x000001, 0, 0, 1);
+	ck_assert_int_eq(tap(j, &b, &sent), DFI_E_HSM_DEVICE);
+	ck_assert_int_eq(fl.fails, 1);
+	ck_assert_int_eq(sent, 1); /* nothing was sent for b */
+	ck_assert_uint_eq(dfi_journal_size(j), size);
+	dfi_jrec open;
+	ck_assert_int_eq(dfi_journal_open_intent(j, &b.key, &open), DFI_E_NOT_FOUND);
+	/* the same card again, and another: both go through */
+	ck_assert_int_eq(tap(j, &b, &sent), DFI_OK);
+	dfi_jrec c = jt_intent("04000000000003", 0x000001, 0, 0, 1);
+	ck_assert_int_eq(tap(j, &c, &sent), DFI_OK);
+	ck_assert_int_eq(sent, 3);
+	uint8_t v;
+	ck_assert_int_eq(dfi_journal_key_version(j, &b.key, &v), DFI_OK);
+	ck_assert_uint_eq(v, 1);
+	dfi_journal_close(j);
+	dfi_signer_free(s);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_uint_eq(res.intents, 3);
+	ck_assert_uint_eq(res.unresolved, 0);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 START_TEST(enospc_on_write_fails_the_append) { fault_case(2, -1, 0, ENOSPC); }
 END_TEST
 START_TEST(short_write_then_eio_fails_the_append) { fault_case(2, -1, 1, EIO); }
@@ -754,23 +810,15 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("journal_writer");
-	TCase *tc = tcase_create("all");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, create_append_reopen_index);
-	tcase_add_test(tc, second_writer_is_locked_out);
-	tcase_add_test(tc, group_commit_many_threads);
-	tcase_add_test(tc, cut_at_every_byte_of_last_batch);
-	tcase_add_test(tc, unrecorded_quarantine_file_gets_a_recovery_record);
-	tcase_add_test(tc, covered_corruption_halts_and_repairs_nothing);
-	tcase_add_test(tc, enospc_on_write_fails_the_append);
-	tcase_add_test(tc, short_write_then_eio_fails_the_append);
-	tcase_add_test(tc, eio_on_fdatasync_fails_the_append);
-	tcase_add_test(tc, failure_under_group_commit);
-	tcase_add_test(tc, async_append_returns_before_the_sync_and_wait_after_it);
-	tcase_add_test(tc, async_sync_failure_reaches_the_waiter_and_kills_the_handle);
-	tcase_add_test(tc, open_halts_on_a_middle_checkpoint_signed_by_another_key);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("journal_writer",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
+	    (const TTest *[]){ create_append_reopen_index, second_writer_is_locked_out,
+	    group_commit_many_threads, cut_at_every_byte_of_last_batch,
+	    unrecorded_quarantine_file_gets_a_recovery_record,
+	    covered_corruption_halts_and_repairs_nothing, enospc_on_write_fails_the_append,
+	    short_write_then_eio_fails_the_append, eio_on_fdatasync_fails_the_append,
+	    failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
+	    async_sync_failure_reaches_the_waiter_and_kills_the_handle,
+	    open_halts_on_a_middle_checkpoint_signed_by_another_key,
+	    unsigned_batch_fails_alone_and_the_handle_goes_on, NULL });
 }

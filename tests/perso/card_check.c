@@ -149,21 +149,21 @@ check_file(dfi_sim *sim, uint32_t aid, const struct dfi_file_data *fd, char *why
 	if (fi.comm != (uint8_t)f->comm)
 		return differ(why, cap, "app %06X file %u: comm %u, want %u", aid, f->number,
 		    fi.comm, (unsigned)f->comm);
-	if (fi.access != dfi_profile_access_word(&f->access))
+	if (fi.access != dfi_df_access_encode(&f->access))
 		return differ(why, cap, "app %06X file %u: access %04X, want %04X", aid, f->number,
-		    fi.access, dfi_profile_access_word(&f->access));
+		    fi.access, dfi_df_access_encode(&f->access));
 	if (dfi_sim_file_data(sim, aid, f->number, buf, sizeof(buf), &len) != DFI_OK)
 		return differ(why, cap, "app %06X file %u: content unreadable", aid, f->number);
 	switch (f->type) {
-	case DFI_FILE_STD:
-	case DFI_FILE_BACKUP:
+	case DFI_DF_FILE_STD:
+	case DFI_DF_FILE_BACKUP:
 		if (fi.size != f->size)
 			return differ(why, cap, "app %06X file %u: size %u, want %u", aid, f->number,
 			    fi.size, f->size);
 		if (len != fd->len || memcmp(buf, fd->data, len) != 0)
 			return differ(why, cap, "app %06X file %u: content differs", aid, f->number);
 		break;
-	case DFI_FILE_VALUE:
+	case DFI_DF_FILE_VALUE:
 		if (fi.lower != f->lower_limit || fi.upper != f->upper_limit)
 			return differ(why, cap, "app %06X file %u: limits differ", aid, f->number);
 		if (fi.value != f->value)
@@ -173,8 +173,8 @@ check_file(dfi_sim *sim, uint32_t aid, const struct dfi_file_data *fd, char *why
 			return differ(why, cap, "app %06X file %u: limited credit differs", aid,
 			    f->number);
 		break;
-	case DFI_FILE_LINEAR:
-	case DFI_FILE_CYCLIC:
+	case DFI_DF_FILE_LINEAR_RECORD:
+	case DFI_DF_FILE_CYCLIC_RECORD:
 		if (fi.record_size != f->record_size || fi.max_records != f->max_records)
 			return differ(why, cap, "app %06X file %u: record geometry differs", aid,
 			    f->number);

@@ -699,19 +699,11 @@ main(void)
 		fprintf(stderr, "could not make the dev token\n");
 		return EXIT_FAILURE;
 	}
-	Suite *s = suite_create("impostor");
-	TCase *tc = tcase_create("impostor");
-	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, second_card_with_an_issued_uid_is_refused);
-	tcase_add_test(tc, impostor_of_a_torn_card_is_refused);
-	tcase_add_test(tc, authorized_reissue);
-	tcase_add_test(tc, transport_key_card_and_impostor);
-	tcase_add_test(tc, originality_require);
-	tcase_add_test(tc, originality_warn_and_default);
-	tcase_add_test(tc, builtin_keys_equal_the_shipped_file);
-	tcase_add_test(tc, claimed_uid_is_not_touched);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
+	int rc = dfi_test_main("impostor", &(struct dfi_test_case){ .timeout = 300 },
+	    (const TTest *[]){ second_card_with_an_issued_uid_is_refused,
+	    impostor_of_a_torn_card_is_refused, authorized_reissue,
+	    transport_key_card_and_impostor, originality_require, originality_warn_and_default,
+	    builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched, NULL });
 	pf_remove_root();
 	return rc;
 }

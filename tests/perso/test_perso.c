@@ -504,21 +504,10 @@ main(void)
 		pf_remove_root();
 		return EXIT_FAILURE;
 	}
-	Suite *s = suite_create("perso");
-	TCase *tc = tcase_create("engine");
-	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, clean_then_second_tap);
-	tcase_add_test(tc, seed_scenario);
-	tcase_add_test(tc, unknown_keys);
-	tcase_add_test(tc, application_unknown_key_and_conflict);
-	tcase_add_test(tc, tear_sweep_after);
-	tcase_add_test(tc, tear_sweep_before);
-	tcase_add_test(tc, min_apdus_formula);
-	tcase_add_test(tc, other_profiles);
-	tcase_add_test(tc, version_zero_refused);
-	tcase_add_test(tc, parallel_stations);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
+	int rc = dfi_test_main("perso", &(struct dfi_test_case){ .timeout = 600 },
+	    (const TTest *[]){ clean_then_second_tap, seed_scenario, unknown_keys,
+	    application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
+	    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations, NULL });
 	pf_remove_root();
 	return rc;
 }

@@ -200,14 +200,9 @@ main(void)
 		pf_remove_root();
 		return EXIT_FAILURE;
 	}
-	Suite *s = suite_create("perso-cli");
-	TCase *tc = tcase_create("cli");
-	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, personalize_torn_then_inspect);
-	tcase_add_test(tc, recover_lists_open_intent);
-	tcase_add_test(tc, usage_and_help);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
+	int rc = dfi_test_main("perso-cli", &(struct dfi_test_case){ .timeout = 300 },
+	    (const TTest *[]){ personalize_torn_then_inspect,
+	    recover_lists_open_intent, usage_and_help, NULL });
 	pf_remove_root();
 	return rc;
 }

@@ -269,24 +269,10 @@ START_TEST(open_errors)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("profile_batch");
-	TCase *tc = tcase_create("batch");
-	tcase_add_test(tc, reference_batches_agree);
-	tcase_add_test(tc, csv_quoting);
-	tcase_add_test(tc, csv_errors);
-	tcase_add_test(tc, csv_nul_inside_buffer);
-	tcase_add_test(tc, jsonl_values_and_errors);
-	tcase_add_test(tc, jsonl_errors);
-	tcase_add_test(tc, open_errors);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("profile_batch", NULL,
+	    (const TTest *[]){ reference_batches_agree, csv_quoting, csv_errors,
+	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_errors, open_errors, NULL });
 }

@@ -91,15 +91,15 @@ START_TEST(reference_tree)
 		ck_assert_int_eq(a->keys[i].type, DFI_KT_AES128);
 	}
 	ck_assert_uint_eq(a->nfiles, 3);
-	ck_assert_int_eq(a->files[0].type, DFI_FILE_STD);
-	ck_assert_int_eq(a->files[0].comm, DFI_COMM_PLAIN);
+	ck_assert_int_eq(a->files[0].type, DFI_DF_FILE_STD);
+	ck_assert_int_eq(a->files[0].comm, DFI_DF_COMM_PLAIN);
 	ck_assert_uint_eq(a->files[0].size, 32);
 	ck_assert_uint_eq(a->files[0].ncontent, 3);
-	ck_assert_uint_eq(dfi_profile_access_word(&a->files[0].access), 0xE220);
-	ck_assert_int_eq(a->files[1].type, DFI_FILE_BACKUP);
-	ck_assert_int_eq(a->files[1].comm, DFI_COMM_FULL);
-	ck_assert_int_eq(a->files[2].type, DFI_FILE_VALUE);
-	ck_assert_int_eq(a->files[2].comm, DFI_COMM_MAC);
+	ck_assert_uint_eq(dfi_df_access_encode(&a->files[0].access), 0xE220);
+	ck_assert_int_eq(a->files[1].type, DFI_DF_FILE_BACKUP);
+	ck_assert_int_eq(a->files[1].comm, DFI_DF_COMM_ENC);
+	ck_assert_int_eq(a->files[2].type, DFI_DF_FILE_VALUE);
+	ck_assert_int_eq(a->files[2].comm, DFI_DF_COMM_MAC);
 	ck_assert_int_eq(a->files[2].lower_limit, 0);
 	ck_assert_int_eq(a->files[2].upper_limit, 100000);
 	ck_assert_int_eq(a->files[2].value, 500);
@@ -112,13 +112,13 @@ START_TEST(reference_tree)
 	ck_assert_uint_eq(a->keys[1].version, 2);
 	ck_assert_int_eq(a->keys[1].div[3].kind, DFI_SEG_FIELD);
 	ck_assert_str_eq(a->keys[1].div[3].field, "site_code");
-	ck_assert_int_eq(a->files[0].type, DFI_FILE_LINEAR);
+	ck_assert_int_eq(a->files[0].type, DFI_DF_FILE_LINEAR_RECORD);
 	ck_assert_uint_eq(a->files[0].record_size, 16);
 	ck_assert_uint_eq(a->files[0].max_records, 4);
 	ck_assert_uint_eq(a->files[0].nrecords, 2);
-	ck_assert_int_eq(a->files[1].type, DFI_FILE_CYCLIC);
+	ck_assert_int_eq(a->files[1].type, DFI_DF_FILE_CYCLIC_RECORD);
 	ck_assert_uint_eq(a->files[1].nrecords, 1);
-	ck_assert_uint_eq(dfi_profile_access_word(&a->files[2].access), 0xEF0F);
+	ck_assert_uint_eq(dfi_df_access_encode(&a->files[2].access), 0xEF0F);
 	dfi_profile_free(p);
 }
 END_TEST
@@ -253,7 +253,7 @@ static const struct bad bad_profiles[] = {
 	{ HEAD PICC APPS "\"keys\": []}]}",
 	    "t.json:4: applications[0].keys: must have 1..14 elements (got 0)", 0 },
 	{ HEAD PICC APPS "\"keys\": [{\"type\": \"aes\", \"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\"]}]}]}",
-	    "t.json:4: applications[0].keys[0].type: unknown member in an application key (its type is the application's key_type) (allowed: base_key, version, generation, diversification)", 0 },
+	    "t.json:4: applications[0].keys[0].type: unknown member in an application key (its type is the application's key_type) (allowed: base_key, version, generation, diversification, previous)", 0 },
 	{ HEAD PICC "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"aes\",\n\"key_settings\": {\"allow_change_mk\": true, \"free_listing\": true, \"free_create_delete\": false, \"config_changeable\": true, \"change_key_access\": 3},\n" KEYS "\"files\": []}]}",
 	    "t.json:4: applications[0].key_settings.change_key_access: must be 0..1 (got 3)", 0 },
 	{ HEAD PICC "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"aes\",\n\"key_settings\": 82,\n" KEYS "\"files\": []}]}",
@@ -412,12 +412,8 @@ START_TEST(line_of_deep_field)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/profiles/reference.json", src_dir());
-	FILE *f = fopen(path, "rb");
-	ck_assert_ptr_nonnull(f);
 	static char buf[65536];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	size_t n = dfi_test_read_file(path, buf, sizeof(buf));
 	/* Break the cyclic file's record size and find its line by hand. */
 	char *at = strstr(buf, "\"record_size\": 8,");
 	ck_assert_ptr_nonnull(at);
@@ -458,16 +454,11 @@ suite(void)
 {
 	Suite *s = suite_create("profile_load");
 	TCase *tc = tcase_create("load");
-	tcase_add_test(tc, every_example_loads);
-	tcase_add_test(tc, reference_tree);
-	tcase_add_test(tc, other_examples);
-	tcase_add_test(tc, missing_file_is_io_error);
+	dfi_test_add(tc, (const TTest *[]){ every_example_loads, reference_tree, other_examples,
+		missing_file_is_io_error, NULL });
 	tcase_add_loop_test(tc, broken_profile, 0, (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
-	tcase_add_test(tc, table_base_is_valid);
-	tcase_add_test(tc, transport_and_originality);
-	tcase_add_test(tc, too_many_applications);
-	tcase_add_test(tc, line_of_deep_field);
-	tcase_add_test(tc, no_diag_and_empty_input);
+	dfi_test_add(tc, (const TTest *[]){ table_base_is_valid, transport_and_originality,
+		too_many_applications, line_of_deep_field, no_diag_and_empty_input, NULL });
 	suite_add_tcase(s, tc);
 	return s;
 }

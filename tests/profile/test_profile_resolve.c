@@ -255,23 +255,11 @@ START_TEST(div_input_reference_keys)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("profile_resolve");
-	TCase *tc = tcase_create("resolve");
-	tcase_add_test(tc, reference_card_data);
-	tcase_add_test(tc, card_data_errors);
-	tcase_add_test(tc, integer_field_needs_format);
-	tcase_add_test(tc, no_batch_needed);
-	tcase_add_test(tc, div_input_an10922_vector);
-	tcase_add_test(tc, div_input_reference_keys);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("profile_resolve", NULL,
+	    (const TTest *[]){ reference_card_data, card_data_errors,
+	    integer_field_needs_format, no_batch_needed, div_input_an10922_vector,
+	    div_input_reference_keys, NULL });
 }

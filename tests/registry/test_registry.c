@@ -324,13 +324,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("registry");
-	TCase *tc = tcase_create("local");
-	tcase_add_test(tc, lookup_follows_the_journal);
-	tcase_add_test(tc, journaled_only_after_the_journal);
-	tcase_add_test(tc, claims_are_exclusive);
-	tcase_add_test(tc, claims_race_between_threads);
-	tcase_add_test(tc, witness_checkpoints);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("registry", NULL,
+	    (const TTest *[]){ lookup_follows_the_journal,
+	    journaled_only_after_the_journal, claims_are_exclusive, claims_race_between_threads,
+	    witness_checkpoints, NULL });
 }

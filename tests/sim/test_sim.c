@@ -356,11 +356,8 @@ read_image(const char *name, uint8_t *buf, size_t cap)
 {
 	char path[128];
 	image_path(path, sizeof(path), name);
-	FILE *f = fopen(path, "rb");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(buf, 1, cap, f);
-	fclose(f);
-	ck_assert_uint_lt(n, cap);
+	size_t n = dfi_test_read_file(path, buf, cap);
+	ck_assert_uint_lt(n, cap - 1); /* the whole image */
 	return n;
 }
 
@@ -719,23 +716,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sim");
-	TCase *tc = tcase_create("card");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, factory_state);
-	tcase_add_test(tc, status_codes);
-	tcase_add_test(tc, legacy_auth_zero_key);
-	tcase_add_test(tc, access_rules);
-	tcase_add_test(tc, image_persistence);
-	tcase_add_test(tc, tear_before_and_after);
-	tcase_add_test(tc, tear_matrix);
-	tcase_add_test(tc, backup_value_record_transactions);
-	tcase_add_test(tc, rights_and_transaction_errors);
-	tcase_add_test(tc, iso_names);
-	tcase_add_test(tc, multi_frame_data);
-	tcase_add_test(tc, seed_determinism);
-	tcase_add_test(tc, transport_tear);
-	tcase_add_test(tc, engine_library_session);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("sim", &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ factory_state, status_codes, legacy_auth_zero_key,
+	    access_rules, image_persistence, tear_before_and_after, tear_matrix,
+	    backup_value_record_transactions, rights_and_transaction_errors, iso_names,
+	    multi_frame_data, seed_determinism, transport_tear, engine_library_session, NULL });
 }

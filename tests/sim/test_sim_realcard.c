@@ -286,16 +286,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sim_realcard");
-	TCase *tc = tcase_create("realcard");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, select_desfire_aid_selects_the_picc);
-	tcase_add_test(tc, error_keeps_a_legacy_session_and_ends_an_ev1_one);
-	tcase_add_test(tc, iso_application_is_decided_by_its_fid);
-	tcase_add_test(tc, duplicate_iso_fid_or_df_name_is_refused);
-	tcase_add_test(tc, set_ats_shows_at_the_next_activation);
-	tcase_add_test(tc, type4_ndef_read_as_a_phone_does);
-	tcase_add_test(tc, iso_records_and_rights);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("sim_realcard",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ select_desfire_aid_selects_the_picc,
+	    error_keeps_a_legacy_session_and_ends_an_ev1_one,
+	    iso_application_is_decided_by_its_fid, duplicate_iso_fid_or_df_name_is_refused,
+	    set_ats_shows_at_the_next_activation, type4_ndef_read_as_a_phone_does,
+	    iso_records_and_rights, NULL });
 }

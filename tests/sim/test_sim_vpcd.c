@@ -237,11 +237,6 @@ main(void)
 		fprintf(stderr, "skipped: needs root to give pcscd a private /run/pcscd\n");
 		return 77;
 	}
-	Suite *s = suite_create("sim_vpcd");
-	TCase *tc = tcase_create("pcscd");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, pcsc_sees_card_and_tear);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("sim_vpcd", &(struct dfi_test_case){ .setup = setup,
+	    .teardown = teardown, .timeout = 120 }, (const TTest *[]){ pcsc_sees_card_and_tear, NULL });
 }

@@ -114,6 +114,8 @@ tear_env_close_hsm(struct tear_env *e)
 {
 	dfi_perso_free(e->keys);
 	e->keys = NULL;
+	dfi_perso_free(e->first_keys);
+	e->first_keys = NULL;
 	dfi_jpubkey_free(e->pub);
 	dfi_signer_free(e->signer);
 	dfi_hsm_free(e->hsm);
@@ -156,6 +158,11 @@ tear_env_open(struct tear_env *e, const char *module, const char *existing_root,
 		    src, e->token, bld);
 		if (system(cmd) != 0)
 			return tear_fail(why, cap, "make-dev-token.sh failed");
+		snprintf(cmd, sizeof(cmd),
+		    "'%s/hsm-config/make-dev-token.sh' --generation2 '%s' '%s/bin/dfissue' >/dev/null "
+		    "</dev/null", src, e->token, bld);
+		if (e->sc->generation2 && system(cmd) != 0)
+			return tear_fail(why, cap, "make-dev-token.sh --generation2 failed");
 		if (mkdir(e->cases, 0700) != 0)
 			return tear_fail(why, cap, "mkdir %s: %s", e->cases, strerror(errno));
 	}
@@ -182,6 +189,7 @@ tear_env_close(struct tear_env *e)
 	dfi_batch_row_free(e->row);
 	dfi_batch_free(e->batch);
 	dfi_profile_free(e->profile);
+	dfi_profile_free(e->first_profile);
 	if (e->own_root)
 		tear_rmtree(e->root);
 	memset(e, 0, sizeof(*e));

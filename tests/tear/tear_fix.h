@@ -49,6 +49,9 @@ struct tear_scenario {
 	 * card's committed state is changed directly, as its supplier would. */
 	int (*prepare)(struct tear_env *e, struct tear_card *c, char *why, size_t cap);
 	const char *about;     /* one line printed by the tests */
+	/* The token also gets the generation-2 base keys (make-dev-token.sh
+	 * --generation2), for rotation scenarios. */
+	int generation2;
 };
 
 /* The scenario named (NULL: $TEAR_SCENARIO, else "reference"); NULL when
@@ -73,6 +76,10 @@ struct tear_env {
 	/* The profile's base keys, looked up once per HSM handle and shared by
 	 * every case's station (dfi_perso_config.keys_from). */
 	dfi_perso *keys;
+	/* Rotation scenarios: the first issue's profile (reference.json) and
+	 * its base keys, made on first use by the scenario's prepare. */
+	dfi_profile *first_profile;
+	dfi_perso *first_keys;
 };
 
 /* Makes the token (make-dev-token.sh, once) and opens everything for the

@@ -2,11 +2,15 @@
  * arrives. Every tear test (matrix singles and pairs, kill, HSM faults,
  * cross-station) runs over each; CMakeLists.txt lists which with what
  * strides. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "card_check.h"
 #include "tear_fix.h"
+
+/* The first issue's APDU at which rotation_torn tears it (AFTER mode). */
+#define TEAR_ROTATION_FIRST_TEAR 60
 
 /* The card's supplier loaded the PICC transport key the profile names,
  * diversified for this card's UID. */
@@ -16,12 +20,105 @@ arrives_with_transport_key(struct tear_env *e, struct tear_card *c, char *why, s
 	return dfi_test_card_arrives_with_transport(c->sim, e->hsm, e->profile, e->row, why, cap);
 }
 
+/* Rotation scenarios: the card was issued with profiles/reference.json
+ * (generation 1) at another station, under that station's own journal
+ * (this one's knows nothing of it); first_tear > 0 tears that first issue
+ * at its first_tear-th APDU (the card executed it, the answer was lost),
+ * leaving a half-issued card with an intent open at the other station. */
+static int
+issued_elsewhere(struct tear_env *e, struct tear_card *c, unsigned first_tear, char *why,
+    size_t cap)
+{
+	const char *src = getenv("DFI_SOURCE_DIR");
+	char path[600], dir[400], detail[256] = "";
+	struct dfi_journal_opts jo = { .station = "first-issue" };
+	struct dfi_perso_result res;
+	struct dfi_diag diag;
+	dfi_journal *j = NULL;
+	dfi_perso *p = NULL;
+	dfi_transport *t = NULL;
+	int rc = -1;
+
+	if (e->first_profile == NULL) {
+		snprintf(path, sizeof(path), "%s/profiles/reference.json", src ? src : ".");
+		if (dfi_profile_load(&e->first_profile, path, &diag) != DFI_OK)
+			return tear_fail(why, cap, "reference profile: %s", diag.message);
+	}
+	struct dfi_perso_config pc = { .hsm = e->hsm, .profile = e->first_profile,
+		.station = "first-issue", .detail = detail, .detail_cap = sizeof(detail) };
+	if (e->first_keys == NULL && dfi_perso_new(&e->first_keys, &pc) != DFI_OK)
+		return tear_fail(why, cap, "first issue keys: %s", detail);
+	if (tear_env_case_dir(e, dir, sizeof(dir)) != 0)
+		return tear_fail(why, cap, "first issue journal directory");
+	if (dfi_journal_create(dir, "issuer.example/first-issue", e->signer, &jo) != DFI_OK ||
+	    dfi_journal_open(&j, dir, e->signer, &jo, NULL) != DFI_OK) {
+		tear_fail(why, cap, "first issue journal");
+		goto out;
+	}
+	pc.journal = j;
+	pc.keys_from = e->first_keys;
+	if (dfi_perso_new(&p, &pc) != DFI_OK) {
+		tear_fail(why, cap, "first issue perso: %s", detail);
+		goto out;
+	}
+	/* Straight to the card: the guard watches this scenario's station. */
+	if (dfi_sim_transport_new(c->sim, &t) != DFI_OK) {
+		tear_fail(why, cap, "first issue transport");
+		goto out;
+	}
+	if (first_tear > 0 && dfi_sim_set_tear(c->sim, first_tear, DFI_SIM_TEAR_AFTER) != DFI_OK) {
+		tear_fail(why, cap, "first issue tear");
+		goto out;
+	}
+	if (dfi_perso_card(p, t, e->row, &res) != DFI_OK) {
+		tear_fail(why, cap, "first issue: %s", res.detail);
+		goto out;
+	}
+	if (first_tear > 0 ? !(res.outcome == DFI_PERSO_FAILED && res.err == DFI_E_CARD_TORN) :
+			     res.outcome != DFI_PERSO_DONE) {
+		tear_fail(why, cap, "first issue ended %s: %s", dfi_perso_outcome_name(res.outcome),
+		    res.detail);
+		goto out;
+	}
+	if (first_tear > 0 && dfi_sim_insert(c->sim) != DFI_OK) {
+		tear_fail(why, cap, "first issue: card not back");
+		goto out;
+	}
+	rc = 0;
+out:
+	dfi_transport_free(t);
+	dfi_perso_free(p);
+	dfi_journal_close(j);
+	tear_rmtree(dir);
+	return rc;
+}
+
+static int
+issued_generation1(struct tear_env *e, struct tear_card *c, char *why, size_t cap)
+{
+	return issued_elsewhere(e, c, 0, why, cap);
+}
+
+/* Torn right after its third ChangeKey's APDU reached the card: the PICC
+ * key and application F54010 are at generation 1, F54020 half done. */
+static int
+torn_first_issue(struct tear_env *e, struct tear_card *c, char *why, size_t cap)
+{
+	return issued_elsewhere(e, c, TEAR_ROTATION_FIRST_TEAR, why, cap);
+}
+
 static const struct tear_scenario scenarios[] = {
 	{ "reference", "reference.json", "reference-batch.csv", NULL,
-	    "profiles/reference.json on factory cards (DES zero PICC key)" },
+	    "profiles/reference.json on factory cards (DES zero PICC key)", 0 },
 	{ "transport", "transport.json", "reference-batch.csv", arrives_with_transport_key,
 	    "profiles/transport.json on cards that arrive with an AES PICC transport key "
-	    "diversified from transport-master (the zero key is never tried)" },
+	    "diversified from transport-master (the zero key is never tried)", 0 },
+	{ "rotation", "rotation-g2.json", "reference-batch.csv", issued_generation1,
+	    "profiles/rotation-g2.json on cards issued with profiles/reference.json (generation 1) "
+	    "at another station: every key rotates to generation 2", 1 },
+	{ "rotation_torn", "rotation-g2.json", "reference-batch.csv", torn_first_issue,
+	    "profiles/rotation-g2.json on cards whose first issue (reference.json, another "
+	    "station) was torn midway: generation 1, factory and an unknown intent's keys mixed", 1 },
 };
 
 const struct tear_scenario *

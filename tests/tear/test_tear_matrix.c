@@ -18,7 +18,7 @@
  *
  * The part to run is argv[1]: singles, pairs-before or pairs-after. A stride
  * S > 1 (argv[2]; sanitizer builds) runs the pairs with M = N + 1 (mod S) only,
- * a deterministic subset; the output says so. "case N MODE [M MODE2]" runs
+ * or the singles at every S-th N, a deterministic subset; the output says so. "case N MODE [M MODE2]" runs
  * one case (with TEAR_VERBOSE=1 the engine's progress, with TEAR_APDUS=1 too
  * every APDU, on stderr).
  */
@@ -58,9 +58,11 @@ clean_run(struct tear_env *e)
 {
 	struct tear_case k;
 	struct dfi_perso_result res;
-	struct dfi_sim_stats st;
+	struct dfi_sim_stats st, st0;
 	char why[400];
 	kase_open(e, &k);
+	/* The tap's own APDUs: a scenario's prepare may have talked to the card. */
+	dfi_sim_stats(k.c.sim, &st0);
 	double t0 = now_s();
 	ck_assert_int_eq(tear_tap(&k.c, &k.s, &res), DFI_OK);
 	double dt = now_s() - t0;
@@ -68,6 +70,7 @@ clean_run(struct tear_env *e)
 	    dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err), res.detail);
 	ck_assert_msg(tear_check(&k.c, &k.s, why, sizeof(why)) == 1, "clean run: %s", why);
 	dfi_sim_stats(k.c.sim, &st);
+	st.apdus -= st0.apdus;
 	ck_assert_uint_gt(st.apdus, 0);
 	ck_assert_uint_gt(tear_guard_change_keys(&k.c), 0);
 	printf("clean run: %llu APDUs (guard saw %llu; engine minimum %u), %u ChangeKey, %.1f ms\n",
@@ -186,10 +189,16 @@ START_TEST(tear_matrix)
 			(void)pair(&e, &t, one_n, one_mode, one_m, one_mode2);
 		ck_assert_uint_eq(t.cases, 1);
 	} else if (strcmp(part, "singles") == 0) {
+		if (stride > 1)
+			printf("singles: every %u-th tear point only (a deterministic subset, offset by "
+			    "mode); the release build runs all\n", stride);
 		for (int m = DFI_SIM_TEAR_BEFORE; m <= DFI_SIM_TEAR_AFTER; m++)
-			for (unsigned n = 1; n <= c; n++)
+			for (unsigned n = 1 + (stride > 1 ? (unsigned)m % stride : 0); n <= c; n += stride)
 				single(&e, &t, n, (enum dfi_sim_tear_mode)m);
-		ck_assert_uint_eq(t.cases, 2 * c);
+		if (stride == 1)
+			ck_assert_uint_eq(t.cases, 2 * c);
+		else
+			ck_assert_uint_ge(t.cases, 2 * (c / stride));
 	} else {
 		enum dfi_sim_tear_mode m1 = strcmp(part, "pairs-before") == 0 ? DFI_SIM_TEAR_BEFORE
 		    : DFI_SIM_TEAR_AFTER;

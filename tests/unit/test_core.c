@@ -99,14 +99,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("core");
-	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, strerror_names_every_code);
-	tcase_add_test(tc, desfire_status_map);
-	tcase_add_test(tc, hex_roundtrip_and_errors);
-	tcase_add_test(tc, reader_checks_lengths);
-	tcase_add_test(tc, writer_is_sticky_on_overflow);
-	tcase_add_test(tc, secure_memory);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("core", NULL,
+	    (const TTest *[]){ strerror_names_every_code, desfire_status_map,
+	    hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
+	    secure_memory, NULL });
 }

@@ -14,44 +14,39 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/crypto.h"
 
-static const char *aes_key = "2B7E151628AED2A6ABF7158809CF4F3C";
+#define AES_KEY "2B7E151628AED2A6ABF7158809CF4F3C"
+static const char *aes_key = AES_KEY;
 static const char *msg64 =
     "6BC1BEE22E409F96E93D7E117393172AAE2D8A571E03AC9C9EB76FAC45AF8E51"
     "30C81C46A35CE411E5FBC1191A0A52EFF69F2445DF4F9B17AD2B417BE66C3710";
 
-START_TEST(aes_cmac_sp800_38b)
-{
-	static const struct { size_t len; const char *mac; } v[] = {
-		{ 0, "BB1D6929E95937287FA37D129B756746" },
-		{ 16, "070A16B46B4D4144F79BDD9DD04A287C" },
-		{ 40, "DFA66747DE9AE63030CA32611497C827" },
-		{ 64, "51F0BEBF7E3B9D92FC49741779363CFE" },
-	};
-	uint8_t k[16], m[64], mac[16];
-	HEX(k, aes_key);
-	HEX(m, msg64);
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		ck_assert_int_eq(dfi_cmac(DFI_KT_AES128, k, NULL, m, v[i].len, mac), DFI_OK);
-		ck_assert_hex_eq(mac, 16, v[i].mac);
-	}
-}
-END_TEST
+/* SP 800-38B D.1 (AES-128) and D.2 (three-key TDEA): the MAC of the
+ * first len bytes of msg64 under each key. */
+#define TDES_KEY "8AA83BF8CBDA10620BC1BF19FBB6CD58BC313D4A371CA8B5"
+static const struct {
+	dfi_keytype type;
+	const char *key;
+	size_t len;
+	const char *mac;
+} cmac_vectors[] = {
+	{ DFI_KT_AES128, AES_KEY, 0, "BB1D6929E95937287FA37D129B756746" },
+	{ DFI_KT_AES128, AES_KEY, 16, "070A16B46B4D4144F79BDD9DD04A287C" },
+	{ DFI_KT_AES128, AES_KEY, 40, "DFA66747DE9AE63030CA32611497C827" },
+	{ DFI_KT_AES128, AES_KEY, 64, "51F0BEBF7E3B9D92FC49741779363CFE" },
+	{ DFI_KT_3K3DES, TDES_KEY, 0, "B7A688E122FFAF95" },
+	{ DFI_KT_3K3DES, TDES_KEY, 8, "8E8F293136283797" },
+	{ DFI_KT_3K3DES, TDES_KEY, 20, "743DDBE0CE2DC2ED" },
+	{ DFI_KT_3K3DES, TDES_KEY, 32, "33E6B1092400EAE5" },
+};
 
-START_TEST(tdes_cmac_sp800_38b)
+/* One vector per iteration (a loop test). */
+START_TEST(cmac_sp800_38b)
 {
-	static const struct { size_t len; const char *mac; } v[] = {
-		{ 0, "B7A688E122FFAF95" },
-		{ 8, "8E8F293136283797" },
-		{ 20, "743DDBE0CE2DC2ED" },
-		{ 32, "33E6B1092400EAE5" },
-	};
-	uint8_t k[24], m[64], mac[8];
-	HEX(k, "8AA83BF8CBDA10620BC1BF19FBB6CD58BC313D4A371CA8B5");
+	uint8_t k[24], m[64], mac[16];
+	HEX(k, cmac_vectors[_i].key);
 	HEX(m, msg64);
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		ck_assert_int_eq(dfi_cmac(DFI_KT_3K3DES, k, NULL, m, v[i].len, mac), DFI_OK);
-		ck_assert_hex_eq(mac, 8, v[i].mac);
-	}
+	ck_assert_int_eq(dfi_cmac(cmac_vectors[_i].type, k, NULL, m, cmac_vectors[_i].len, mac), DFI_OK);
+	ck_assert_hex_eq(mac, strlen(cmac_vectors[_i].mac) / 2, cmac_vectors[_i].mac);
 }
 END_TEST
 
@@ -195,17 +190,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("crypto");
-	TCase *tc = tcase_create("crypto");
-	tcase_add_test(tc, aes_cmac_sp800_38b);
-	tcase_add_test(tc, tdes_cmac_sp800_38b);
-	tcase_add_test(tc, cmac_iv_chaining);
-	tcase_add_test(tc, cipher_cbc_chains_and_aliases);
-	tcase_add_test(tc, single_des_is_3des_with_equal_halves);
-	tcase_add_test(tc, crc_check_values);
-	tcase_add_test(tc, des_key_version_bits);
-	tcase_add_test(tc, an10922_aes_on_host);
-	tcase_add_test(tc, plain_cardkey_ops);
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	return dfi_test_main("crypto", &(struct dfi_test_case){
+	    .loops = (const struct dfi_test_loop[]){
+	    { cmac_sp800_38b, (int)(sizeof(cmac_vectors) / sizeof(cmac_vectors[0])) }, { NULL, 0 } } },
+	    (const TTest *[]){ cmac_iv_chaining, cipher_cbc_chains_and_aliases,
+	    single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
+	    an10922_aes_on_host, plain_cardkey_ops, NULL });
 }

@@ -70,6 +70,30 @@ fail(const char *fmt, ...)
 	return 2;
 }
 
+/* One word an option takes, and the value it stands for. */
+struct choice {
+	const char *word;
+	int value;
+};
+
+/* The value of the word arg among the choices (ended by a NULL word) of
+ * option opt; false, after saying which words it takes, for any other. */
+static bool
+pick(const char *opt, const char *arg, const struct choice *c, int *out)
+{
+	size_t n = 0;
+	for (; c[n].word != NULL; n++)
+		if (strcmp(arg, c[n].word) == 0) {
+			*out = c[n].value;
+			return true;
+		}
+	fprintf(stderr, "desfire-sim: %s must be ", opt);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", c[i].word);
+	fprintf(stderr, ", got '%s'\n", arg);
+	return false;
+}
+
 static bool
 parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
@@ -185,7 +209,16 @@ main(int argc, char **argv)
 	const char *vpcd = NULL;
 	bool use_stdio = false, quiet = false;
 	const char *picc_key = NULL;
-	int o;
+	int o, c;
+	static const struct choice models[] = {
+		{ "ev1", DFI_SIM_MODEL_EV1 }, { "ev2", DFI_SIM_MODEL_EV2 }, { NULL, 0 } };
+	static const struct choice tear_modes[] = {
+		{ "before", DFI_SIM_TEAR_BEFORE }, { "after", DFI_SIM_TEAR_AFTER }, { NULL, 0 } };
+	static const struct choice timings[] = {
+		{ "none", DFI_SIM_TIMING_NONE }, { "datasheet", DFI_SIM_TIMING_DATASHEET }, { NULL, 0 } };
+	static const struct choice originalities[] = {
+		{ "test", DFI_SIM_ORIG_TEST }, { "none", DFI_SIM_ORIG_NONE },
+		{ "foreign", DFI_SIM_ORIG_FOREIGN }, { "corrupt", DFI_SIM_ORIG_CORRUPT }, { NULL, 0 } };
 
 	opterr = 0;
 	while ((o = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -204,32 +237,23 @@ main(int argc, char **argv)
 			cfg.has_seed = true;
 			break;
 		case O_MODEL:
-			if (strcmp(optarg, "ev1") == 0)
-				cfg.model = DFI_SIM_MODEL_EV1;
-			else if (strcmp(optarg, "ev2") == 0)
-				cfg.model = DFI_SIM_MODEL_EV2;
-			else
-				return fail("--model must be ev1 or ev2, got '%s'", optarg);
+			if (!pick("--model", optarg, models, &c))
+				return 2;
+			cfg.model = (enum dfi_sim_model)c;
 			break;
 		case O_TEAR_AT:
 			if (!parse_u64(optarg, UINT32_MAX, &tear_at) || tear_at == 0)
 				return fail("--tear-at needs a positive integer, got '%s'", optarg);
 			break;
 		case O_TEAR_MODE:
-			if (strcmp(optarg, "before") == 0)
-				tear_mode = DFI_SIM_TEAR_BEFORE;
-			else if (strcmp(optarg, "after") == 0)
-				tear_mode = DFI_SIM_TEAR_AFTER;
-			else
-				return fail("--tear-mode must be before or after, got '%s'", optarg);
+			if (!pick("--tear-mode", optarg, tear_modes, &c))
+				return 2;
+			tear_mode = (enum dfi_sim_tear_mode)c;
 			break;
 		case O_TIMING:
-			if (strcmp(optarg, "datasheet") == 0)
-				cfg.timing = DFI_SIM_TIMING_DATASHEET;
-			else if (strcmp(optarg, "none") == 0)
-				cfg.timing = DFI_SIM_TIMING_NONE;
-			else
-				return fail("--timing must be none or datasheet, got '%s'", optarg);
+			if (!pick("--timing", optarg, timings, &c))
+				return 2;
+			cfg.timing = (enum dfi_sim_timing)c;
 			break;
 		case O_VPCD: vpcd = optarg; break;
 		case O_REINSERT:
@@ -240,16 +264,9 @@ main(int argc, char **argv)
 		case O_NOFSYNC: cfg.no_fsync = true; break;
 		case O_PICC_KEY: picc_key = optarg; break;
 		case O_ORIGINALITY:
-			if (strcmp(optarg, "test") == 0)
-				cfg.originality = DFI_SIM_ORIG_TEST;
-			else if (strcmp(optarg, "none") == 0)
-				cfg.originality = DFI_SIM_ORIG_NONE;
-			else if (strcmp(optarg, "foreign") == 0)
-				cfg.originality = DFI_SIM_ORIG_FOREIGN;
-			else if (strcmp(optarg, "corrupt") == 0)
-				cfg.originality = DFI_SIM_ORIG_CORRUPT;
-			else
-				return fail("--originality must be test, none, foreign or corrupt, got '%s'", optarg);
+			if (!pick("--originality", optarg, originalities, &c))
+				return 2;
+			cfg.originality = (enum dfi_sim_originality)c;
 			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;

@@ -5,7 +5,7 @@
 #include <time.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 enum sm_auto { SELF = 0, AUTO_MAC, AUTO_FULL1 };
 
@@ -101,8 +101,8 @@ reset_volatile(dfi_sim *s)
 
 /* The committed state is kept encoded (the image bytes): re-inserting the
  * card decodes it, so memory-only cards behave like image-backed ones. */
-static dfi_err
-commit_state_ex(dfi_sim *s, bool write_image)
+dfi_err
+sim_keep_state(dfi_sim *s, bool write_image)
 {
 	uint8_t *blob;
 	size_t len;
@@ -120,8 +120,17 @@ commit_state_ex(dfi_sim *s, bool write_image)
 	}
 	s->blob = blob;
 	s->blob_len = len;
-	s->stats.commits++;
 	return DFI_OK;
+}
+
+/* A command's commit: the state kept, and counted. */
+static dfi_err
+commit_state_ex(dfi_sim *s, bool write_image)
+{
+	dfi_err e = sim_keep_state(s, write_image);
+	if (e == DFI_OK)
+		s->stats.commits++;
+	return e;
 }
 
 static dfi_err
@@ -483,6 +492,8 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		(void)reload_state(s);
 		st = 0xEE;
 	}
+	if (s->forge != NULL && cd != NULL)
+		sim_forge_apply(s, cd->code, r, &st);
 	if (st == ST_MORE) {
 		if (r->len)
 			memcpy(out, r->data, r->len);

@@ -1,5 +1,5 @@
 /* Who may do what: authentication state against key settings and access rights. */
-#include "sim_internal.h"
+#include "sim_int.h"
 
 bool
 sim_authed_with(const dfi_sim *s, uint8_t keyno)

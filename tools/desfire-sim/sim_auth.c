@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static void
 rotl1(const uint8_t *in, uint8_t *out, size_t n)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 #define R_READ(f) ((uint8_t)((f)->ar >> 12))
 #define R_WRITE(f) ((uint8_t)(((f)->ar >> 8) & 0x0F))

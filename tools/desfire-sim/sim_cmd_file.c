@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static bool
 may_manage(const dfi_sim *s)

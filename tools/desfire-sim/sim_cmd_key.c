@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static uint8_t *
 cur_ks(dfi_sim *s)

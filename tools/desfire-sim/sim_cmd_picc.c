@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 /* Production batch and date the simulated card reports (GetVersion). */
 static const uint8_t batch[5] = { 0xD1, 0x5E, 0x00, 0x00, 0x01 };

@@ -29,7 +29,7 @@
 #include <openssl/param_build.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 #define SIG_LEN 56
 

@@ -16,7 +16,7 @@
 #include <openssl/sha.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static const uint8_t magic[8] = { 'D', 'F', 'I', 'S', 'I', 'M', 0, 1 };
 #define IMAGE_MAX (4u << 20)

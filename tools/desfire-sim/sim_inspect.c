@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 /* Inspection reads what a re-inserted card would hold: the committed
  * image, not the in-memory card with its pending transactions. */

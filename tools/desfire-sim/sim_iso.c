@@ -23,7 +23,7 @@
  */
 #include <string.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 /* ISO status words */
 #define SW_OK 0x9000
@@ -232,6 +232,39 @@ iso_access(const dfi_sim *s, const struct sim_file *f, uint8_t r1, uint8_t r2)
 #define R_WRITE(f) ((uint8_t)(((f)->ar >> 8) & 0x0F))
 #define R_RW(f) ((uint8_t)(((f)->ar >> 4) & 0x0F))
 
+/* Which file types each ISO command works on. */
+static bool
+is_binary_readable(const struct sim_file *f)
+{
+	return f->type == DFI_SIM_FILE_STD || f->type == DFI_SIM_FILE_BACKUP;
+}
+
+static bool
+is_binary_writable(const struct sim_file *f)
+{
+	return f->type == DFI_SIM_FILE_STD;
+}
+
+static bool
+is_record(const struct sim_file *f)
+{
+	return f->type == DFI_SIM_FILE_LINEAR_RECORD || f->type == DFI_SIM_FILE_CYCLIC_RECORD;
+}
+
+/* The EF a command addresses (see target_ef), when it is of a type the
+ * command works on and plain access grants reading (or writing) it. */
+static uint16_t
+open_ef(dfi_sim *s, unsigned sfi, bool (*type_ok)(const struct sim_file *), bool write,
+    struct sim_file **out)
+{
+	uint16_t sw = target_ef(s, sfi, out);
+	if (sw != SW_OK)
+		return sw;
+	if (!type_ok(*out))
+		return SW_INCOMPATIBLE;
+	return iso_access(s, *out, write ? R_WRITE(*out) : R_READ(*out), R_RW(*out));
+}
+
 static uint16_t
 iso_read_binary(dfi_sim *s, const struct capdu *a, uint8_t *out, size_t *olen)
 {
@@ -242,12 +275,8 @@ iso_read_binary(dfi_sim *s, const struct capdu *a, uint8_t *out, size_t *olen)
 	uint32_t off = (a->p1 & 0x80) ? a->p2 : (uint32_t)(a->p1 << 8 | a->p2);
 	if (a->lc != 0)
 		return SW_WRONG_LENGTH;
-	uint16_t sw = target_ef(s, sfi, &f);
+	uint16_t sw = open_ef(s, sfi, is_binary_readable, false, &f);
 	if (sw != SW_OK)
-		return sw;
-	if (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP)
-		return SW_INCOMPATIBLE;
-	if ((sw = iso_access(s, f, R_READ(f), R_RW(f))) != SW_OK)
 		return sw;
 	if (off > f->size)
 		return SW_OFFSET;
@@ -267,12 +296,8 @@ iso_update_binary(dfi_sim *s, const struct capdu *a)
 	uint32_t off = (a->p1 & 0x80) ? a->p2 : (uint32_t)(a->p1 << 8 | a->p2);
 	if (a->lc == 0)
 		return SW_WRONG_LENGTH;
-	uint16_t sw = target_ef(s, sfi, &f);
+	uint16_t sw = open_ef(s, sfi, is_binary_writable, true, &f);
 	if (sw != SW_OK)
-		return sw;
-	if (f->type != DFI_SIM_FILE_STD)
-		return SW_INCOMPATIBLE;
-	if ((sw = iso_access(s, f, R_WRITE(f), R_RW(f))) != SW_OK)
 		return sw;
 	if ((uint64_t)off + a->lc > f->size)
 		return SW_OFFSET;
@@ -282,11 +307,6 @@ iso_update_binary(dfi_sim *s, const struct capdu *a)
 	return SW_OK;
 }
 
-static bool
-is_record(const struct sim_file *f)
-{
-	return f->type == DFI_SIM_FILE_LINEAR_RECORD || f->type == DFI_SIM_FILE_CYCLIC_RECORD;
-}
 
 /* Record number n (1-based) as ISO 7816-4 numbers them: in a linear EF
  * record 1 is the first written, in a cyclic EF the last written. */
@@ -306,12 +326,8 @@ iso_read_record(dfi_sim *s, const struct capdu *a, uint8_t *out, size_t *olen)
 		return SW_WRONG_LENGTH;
 	if (how != 0x04 && how != 0x05)
 		return SW_WRONG_P1P2; /* record identifiers and "current record" are not supported */
-	uint16_t sw = target_ef(s, sfi == 0x1F ? 0 : sfi, &f);
+	uint16_t sw = open_ef(s, sfi == 0x1F ? 0 : sfi, is_record, false, &f);
 	if (sw != SW_OK)
-		return sw;
-	if (!is_record(f))
-		return SW_INCOMPATIBLE;
-	if ((sw = iso_access(s, f, R_READ(f), R_RW(f))) != SW_OK)
 		return sw;
 	if (a->p1 == 0 || a->p1 > f->nrec)
 		return SW_RECORD_NOT_FOUND;
@@ -339,12 +355,8 @@ iso_append_record(dfi_sim *s, const struct capdu *a)
 		return SW_WRONG_P1P2;
 	if (a->lc == 0)
 		return SW_WRONG_LENGTH;
-	uint16_t sw = target_ef(s, sfi, &f);
+	uint16_t sw = open_ef(s, sfi, is_record, true, &f);
 	if (sw != SW_OK)
-		return sw;
-	if (!is_record(f))
-		return SW_INCOMPATIBLE;
-	if ((sw = iso_access(s, f, R_WRITE(f), R_RW(f))) != SW_OK)
 		return sw;
 	if (a->lc > f->size)
 		return SW_WRONG_LENGTH;

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 static int
 factory_picc(const struct sim_card *c)
@@ -37,25 +37,7 @@ dfi_sim_set_picc_key(dfi_sim *s, dfi_keytype type, const uint8_t *key, size_t ke
 	else
 		dfi_des_set_key_version(k->k, keylen, version); /* parity bits, as the card stores it */
 	s->card->picc_kfam = kfam;
-	/* Commit as a command would: the image file and the encoded state an
-	 * insertion reloads. */
-	uint8_t *blob = NULL;
-	size_t len = 0;
-	dfi_err e = sim_image_encode(s->card, &blob, &len);
-	if (e == DFI_OK && s->image != NULL)
-		e = sim_image_save(s->image, s->card, !s->cfg.no_fsync);
-	if (e != DFI_OK) {
-		if (blob != NULL) {
-			dfi_wipe(blob, len);
-			free(blob);
-		}
-		return e;
-	}
-	if (s->blob != NULL) {
-		dfi_wipe(s->blob, s->blob_len);
-		free(s->blob);
-	}
-	s->blob = blob;
-	s->blob_len = len;
-	return DFI_OK;
+	/* Keep it as a command's commit would (the image file and the encoded
+	 * state an insertion reloads), without counting a command's commit. */
+	return sim_keep_state(s, true);
 }

@@ -2,18 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 void
 resp_reset(struct sim_resp *r)
 {
-	r->len = 0;
-	r->mode = SM_MAC;
-	r->raw = false;
-	r->version_split = false;
-	r->chunk = 0;
-	r->nfs = 0;
-	r->oom = false;
+	/* Everything back to its default but the buffer, which is reused. */
+	*r = (struct sim_resp){ .data = r->data, .cap = r->cap, .mode = SM_MAC };
 }
 
 void

@@ -8,7 +8,7 @@
 #include <openssl/sha.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 void
 sim_rng_init(struct sim_rng *r, bool seeded, uint64_t seed)

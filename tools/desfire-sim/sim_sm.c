@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 uint16_t
 sm_crc16(const uint8_t *p, size_t n)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-#include "sim_internal.h"
+#include "sim_int.h"
 
 #define SIM_BLOCK 32u
 

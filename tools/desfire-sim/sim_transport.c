@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 struct sim_tr {
 	dfi_sim *sim;

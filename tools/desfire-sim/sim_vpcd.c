@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim_internal.h"
+#include "sim_int.h"
 
 __attribute__((format(printf, 2, 3))) static void
 logf_(FILE *log, const char *fmt, ...)

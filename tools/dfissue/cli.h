@@ -3,6 +3,8 @@
 #define DFISSUE_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "dfissue/error.h"
 
@@ -36,6 +38,25 @@ void cli_error_code(const char *code);
 void cli_json_error_flush(int exit_status);
 /* Is arg one of "-h", "--help"? */
 int cli_is_help(const char *arg);
+
+/* A subcommand of a command ("key list"): its name and what runs it with
+ * the arguments from its name on. */
+struct cli_sub {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+/* Runs the subcommand argv[1] of cmd from subs (ended by a NULL name).
+ * --help prints usage on stdout; no subcommand or an unknown one is a
+ * usage error that says so. Returns the exit status. (cli_sub.c) */
+int cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+    const struct cli_sub *subs);
+/* The whole file at path, NUL-terminated, in a buffer the caller frees;
+ * NULL when it cannot be read or holds more than max bytes. */
+char *cli_read_file(const char *path, size_t max, size_t *len);
+/* A journal time (seconds since the epoch) as UTC, date and time joined by
+ * sep: "2026-12-05T18:20:21Z" with 'T'; the bare number if it has no such
+ * date or cap is too short. */
+void cli_utc_time(int64_t t, char sep, char *b, size_t cap);
 
 /* PC/SC errors shared by the reader subcommands (cmd_readers.c): pcscd
  * unreachable (says how to start it; JSON code pcscd_unreachable) or any
@@ -92,11 +113,6 @@ enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV
 	{ "journal-pin-file", required_argument, NULL, CLI_OPT_JPIN_FILE },    \
 	{ "journal-pin-env", required_argument, NULL, CLI_OPT_JPIN_ENV }
 int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
-/* getopt_long(argc, argv, "h", lo) with every HSM option handed to
- * cli_hsm_opt(): returns the next other option, or -1 at the end. Set
- * optind = 1 and opterr = 0 before the first call. */
-struct option;
-int cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hsm_opts *o);
 /* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
  * returns DFI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);
@@ -130,6 +146,8 @@ int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */
 const char *cli_hsm_help(void);
 
+/* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
+int cli_harden_process(void);
 /* Reads a journal public key from path: PEM, or a signed-note verifier key
  * (its key name into name, when given). On failure prints one line naming
  * what and returns DFI_EXIT_FAIL (cli_pubkey.c). */

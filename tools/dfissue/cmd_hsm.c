@@ -8,7 +8,6 @@
  * takes, and ends with what is missing and what would fix it. Exit 0 only
  * when personalization can run.
  */
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/profile.h"
@@ -408,27 +408,19 @@ hsm_check(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *jkey = DEFAULT_JOURNAL_KEY, *profile = NULL, *batch = NULL;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "journal-key", required_argument, NULL, 'k' },
-		{ "profile", required_argument, NULL, 'p' }, { "batch", required_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'k': jkey = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'b': batch = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("hsm check");
-		}
+	const struct cli_opt opts[] = { CLI_STR("journal-key", &jkey), CLI_STR("profile", &profile),
+		CLI_STR("batch", &batch), CLI_OPTS_END };
+	const struct cli_spec spec = { "hsm check", usage, opts, &o, 1, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (batch != NULL && profile == NULL) {
+		cli_errorf("hsm check: --batch goes with --profile (see 'dfissue hsm check --help')");
+		return DFI_EXIT_USAGE;
 	}
-	if (optind != argc || (batch != NULL && profile == NULL))
-		return cli_usage_error("hsm check");
 	char detail[200] = "";
 	struct dfi_hsm_config cfg;
-	int rc = cli_hsm_config(&o, NULL, &cfg, detail, sizeof(detail));
+	rc = cli_hsm_config(&o, NULL, &cfg, detail, sizeof(detail));
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	struct report r = { .nfix = 0 };
@@ -491,20 +483,18 @@ hsm_check(int argc, char **argv)
 	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 }
 
+static void
+hsm_usage(FILE *f)
+{
+	fprintf(f, "usage: dfissue hsm check [options]\n\n"
+		   "  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
+		   "         path, the AN10922 vectors, the journal key; what is missing\n\n"
+		   "'dfissue hsm check --help' describes it.\n");
+}
+
 int
 cmd_hsm(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("hsm");
-	if (cli_is_help(argv[1])) {
-		printf("usage: dfissue hsm check [options]\n\n"
-		       "  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
-		       "         path, the AN10922 vectors, the journal key; what is missing\n\n"
-		       "'dfissue hsm check --help' describes it.\n");
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "check") == 0)
-		return hsm_check(argc - 1, argv + 1);
-	cli_errorf("hsm: unknown command '%s' (try 'dfissue hsm --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "check", hsm_check }, { NULL, NULL } };
+	return cli_subcommand("hsm", argc, argv, hsm_usage, sub);
 }

@@ -5,12 +5,12 @@
  * read-only state reading and plan; authentication with candidate keys
  * where the card requires it, nothing written, nothing journaled).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
 #include "dfissue/perso.h"
@@ -189,58 +189,19 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 int
 cmd_inspect(int argc, char **argv)
 {
-	enum { O_READER = 0x2100, O_PROFILE, O_BATCH, O_ROW, O_WAIT, O_REGISTRY };
-	static const struct option lo[] = {
-		{ "reader", required_argument, NULL, O_READER },
-		{ "profile", required_argument, NULL, O_PROFILE },
-		{ "batch", required_argument, NULL, O_BATCH },
-		{ "row", required_argument, NULL, O_ROW },
-		{ "wait-ms", required_argument, NULL, O_WAIT },
-		{ "registry", required_argument, NULL, O_REGISTRY },
-		{ "help", no_argument, NULL, 'h' },
-		CLI_HSM_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *reader = NULL, *profile = NULL, *batch = NULL, *registry = NULL;
 	unsigned long rowno = 1, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
-	char *end;
-	int c, rc;
-
-	optind = 1;
-	opterr = 0; /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&ho, c, optarg))
-			continue;
-		switch (c) {
-		case O_READER: reader = optarg; break;
-		case O_PROFILE: profile = optarg; break;
-		case O_BATCH: batch = optarg; break;
-		case O_REGISTRY: registry = optarg; break;
-		case O_ROW:
-			rowno = strtoul(optarg, &end, 10);
-			if (*optarg < '1' || *optarg > '9' || *end != '\0' || rowno > 100000000UL) {
-				cli_errorf("inspect: --row wants a row number >= 1, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case O_WAIT:
-			wait_ms = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' || wait_ms > 86400000UL) {
-				cli_errorf("inspect: --wait-ms wants milliseconds, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default:
-			cli_errorf("inspect: unknown option or missing value: '%s' (see 'dfissue inspect --help')",
-			    argv[optind - 1]);
-			return DFI_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || reader == NULL) {
-		cli_errorf("inspect: needs --reader SPEC and no other argument (see --help)");
+	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("profile", &profile),
+		CLI_STR("batch", &batch), CLI_UINT("row", &rowno, 1, 100000000UL, "a row number"),
+		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &registry), CLI_OPTS_END };
+	const struct cli_spec spec = { "inspect", usage, opts, &ho, 0, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (reader == NULL) {
+		cli_errorf("inspect: needs --reader SPEC (see --help)");
 		return DFI_EXIT_USAGE;
 	}
 	if (registry != NULL && profile == NULL) {

@@ -4,8 +4,8 @@
  * journal key's public key (PEM). docs/JOURNAL.md specifies the format.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
@@ -49,6 +50,7 @@ usage(FILE *f)
 	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
 	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
 	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
+	    "            --uid HEX: that card only, and each key slot's generation history.\n"
 	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
 	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
 	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
@@ -72,39 +74,34 @@ j_init(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "origin", required_argument, NULL, 'o' }, { "station", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
-		switch (c) {
-		case 'o': origin = optarg; break;
-		case 's': station = optarg; break;
-		case 'k': key = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("station", &station),
+		CLI_STR("key", &key), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal init", usage, opts, &o, 1, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (argc - optind != 1 || origin == NULL || station == NULL) {
 		cli_errorf("journal init: needs --origin, --station and one DIR (try --help)");
 		return DFI_EXIT_USAGE;
 	}
 	dfi_hsm *h;
 	dfi_signer *s;
-	int rc = cli_signer_open(&o, key, "journal init", &h, &s);
+	rc = cli_signer_open(&o, key, "journal init", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	struct dfi_journal_opts jo = { .station = station };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .detail = detail,
+		.detail_cap = sizeof(detail) };
 	dfi_err e = dfi_journal_create(argv[optind], origin, s, &jo);
 	if (e == DFI_E_INVALID_ARG)
 		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
 			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
+	else if (e != DFI_OK && detail[0] != '\0')
+		cli_errorf("journal init: %s", detail);
 	else if (e != DFI_OK)
 		rc = cli_hsm_fail(h, "journal init", e);
+	if (e != DFI_OK && detail[0] != '\0')
+		rc = DFI_EXIT_FAIL;
 	else
 		printf("created journal %s/%s (origin %s, %s key)\n", argv[optind], DFI_JOURNAL_FILE, origin,
 		    dfi_signer_alg(s) == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256");
@@ -116,34 +113,6 @@ j_init(int argc, char **argv)
 }
 
 /* ---- shared helpers ---------------------------------------------------------------- */
-
-static char *
-read_file(const char *path, size_t *len, size_t max)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(max + 1);
-	size_t n = b ? fread(b, 1, max + 1, f) : 0;
-	int bad = b == NULL || ferror(f) || n > max;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
-static void
-fmt_time(int64_t t, char *b, size_t cap)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(b, cap, "%" PRId64, t);
-}
 
 static void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
@@ -177,21 +146,12 @@ j_recover(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, CLI_JOURNAL_HSM_LONGOPTS,
-		{ "station", required_argument, NULL, 's' }, { "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o, c, optarg))
-			continue;
-		switch (c) {
-		case 's': station = optarg; break;
-		case 'k': key = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("station", &station), CLI_STR("key", &key),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal recover", usage, opts, &o, 1, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	if (argc - optind != 1 || station == NULL) {
 		cli_errorf("journal recover: needs --station and one DIR (try --help)");
 		return DFI_EXIT_USAGE;
@@ -199,18 +159,23 @@ j_recover(int argc, char **argv)
 	const char *dir = argv[optind];
 	dfi_hsm *h;
 	dfi_signer *s;
-	int rc = cli_signer_open(&o, key, "journal recover", &h, &s);
+	rc = cli_signer_open(&o, key, "journal recover", &h, &s);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_err e;
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/%s", dir, DFI_JOURNAL_FILE);
-	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .finding = r_finding, .finding_ctx = path,
+		.detail = detail, .detail_cap = sizeof(detail) };
 	struct dfi_journal_recovery *rec = calloc(1, sizeof(*rec));
 	dfi_journal *j = NULL;
 	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
 	if (e == DFI_E_JOURNAL_LOCKED) {
 		cli_errorf("journal recover: %s is in use: another writer holds its lock", path);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK && detail[0] != '\0') {
+		cli_errorf("journal recover: %s", detail);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK) {
 		rc = cli_fail(path, e);
@@ -265,7 +230,7 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	(void)ctx;
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-	fmt_time(r->time, t, sizeof(t));
+	cli_utc_time(r->time, 'T', t, sizeof(t));
 	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
 	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
@@ -277,7 +242,7 @@ static int
 verify_consistency(const char *proof, const dfi_jpubkey *pk, const char *origin, char **ls, size_t *ll)
 {
 	size_t tl;
-	char *text = read_file(proof, &tl, DFI_JCONSISTENCY_TEXT_MAX);
+	char *text = cli_read_file(proof, DFI_JCONSISTENCY_TEXT_MAX, &tl);
 	struct dfi_jconsistency *c = calloc(1, sizeof(*c));
 	int rc = DFI_EXIT_FAIL;
 	char why[512];
@@ -315,23 +280,13 @@ static int
 j_verify(int argc, char **argv)
 {
 	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL, *proof = NULL;
-	static const struct option lo[] = { { "pubkey", required_argument, NULL, 'p' },
-		{ "origin", required_argument, NULL, 'o' }, { "last-seen", required_argument, NULL, 'l' },
-		{ "journal", required_argument, NULL, 'j' }, { "consistency", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'p': pubkey = optarg; break;
-		case 'o': origin = optarg; break;
-		case 'l': last_seen = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'c': proof = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
+		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt),
+		CLI_STR("consistency", &proof), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal verify", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if ((path == NULL && (proof == NULL || optind != argc)) || pubkey == NULL) {
 		cli_errorf("journal verify: needs --pubkey KEY and one JOURNAL, or --consistency PROOF (try --help)");
@@ -352,7 +307,7 @@ j_verify(int argc, char **argv)
 	}
 	if (vname[0] != '\0')
 		origin = vname;
-	if (last_seen != NULL && (ls = read_file(last_seen, &ll, DFI_J_NOTE_MAX)) == NULL) {
+	if (last_seen != NULL && (ls = cli_read_file(last_seen, DFI_J_NOTE_MAX, &ll)) == NULL) {
 		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
 		dfi_jpubkey_free(pk);
 		return DFI_EXIT_FAIL;
@@ -378,7 +333,7 @@ j_verify(int argc, char **argv)
 	struct dfi_jverify_result res;
 	memset(&res, 0, sizeof(res));
 	e = dfi_journal_verify_file(path, &vo, &res);
-	int rc = DFI_EXIT_OK;
+	rc = DFI_EXIT_OK;
 	if (e == DFI_E_JOURNAL_SIGNATURE && res.lines == 0 && ls != NULL) {
 		printf("%s: the last-seen checkpoint '%s' is not signed by this key\n", path, last_seen);
 		rc = DFI_EXIT_FAIL;
@@ -523,13 +478,15 @@ change_json(const struct change *c)
 	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
 	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
 	    (int)c->in.new_version, "key_label", c->in.key_label, "key_objid", oid, "key_gen",
 	    (json_int_t)c->in.key_gen, "div_input", div, "station", c->in.station, "outcome",
 	    outcome_name(&c->out));
+	if (o != NULL && c->in.has_old_gen)
+		json_object_set_new(o, "old_key_gen", json_integer((json_int_t)c->in.old_key_gen));
 	if (o != NULL && c->out.type != 0) {
 		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)c->out.seq));
 		if (c->out.type == DFI_JREC_ABORT)
@@ -545,14 +502,72 @@ print_change(const struct change *c)
 {
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
-	fmt_time(c->in.time, t, sizeof(t));
+	cli_utc_time(c->in.time, 'T', t, sizeof(t));
 	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
 	if (c->out.type == DFI_JREC_ABORT)
 		printf(" (%s)", c->out.reason);
-	printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid, c->in.key_gen, c->in.station);
+	if (c->in.has_old_gen)
+		printf("  key %s id %s gen %" PRIu32 " -> %" PRIu32 "  station %s\n", c->in.key_label,
+		    oid, c->in.old_key_gen, c->in.key_gen, c->in.station);
+	else
+		printf("  key %s id %s gen %" PRIu32 "  station %s\n", c->in.key_label, oid,
+		    c->in.key_gen, c->in.station);
+}
+
+/* --uid: each key slot's generation history, oldest first: the key the
+ * slot started from (its generation when the intent names it, else the
+ * version: factory or transport), then every change that reached the card
+ * (committed, or resolved with the new key). */
+static int
+same_uid(const dfi_jrec *r, const uint8_t *uid, size_t uidlen)
+{
+	return r->key.uid_len == uidlen && memcmp(r->key.uid, uid, uidlen) == 0;
+}
+
+static int
+landed(const struct change *c)
+{
+	return c->out.type == DFI_JREC_COMMIT ||
+	    (c->out.type == DFI_JREC_RESOLVE && c->out.matched == DFI_JMATCH_NEW);
+}
+
+static void
+print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
+{
+	printf("key slots (generation history):\n");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct change *c = &s->v[i];
+		int first = 1, any = 0;
+		if (!same_uid(&c->in, uid, uidlen))
+			continue;
+		for (size_t j = 0; j < i && first; j++)
+			if (same_uid(&s->v[j].in, uid, uidlen) && s->v[j].in.key.aid == c->in.key.aid &&
+			    s->v[j].in.key.keyno == c->in.key.keyno)
+				first = 0;
+		if (!first)
+			continue;
+		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		for (size_t j = i; j < s->n; j++) {
+			const struct change *d = &s->v[j];
+			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
+			    d->in.key.keyno != c->in.key.keyno || !landed(d))
+				continue;
+			if (!any) {
+				if (d->in.has_old_gen)
+					printf("gen %" PRIu32 " v%u", d->in.old_key_gen, d->in.old_version);
+				else
+					printf("%s v%u", d->in.old_version == 0 ? "factory" : "initial",
+					    d->in.old_version);
+			}
+			printf(" -> gen %" PRIu32 " v%u (intent %" PRIu64 ")", d->in.key_gen,
+			    d->in.new_version, d->in.seq);
+			any = 1;
+		}
+		printf("%s\n", any ? "" : "no change reached the card");
+	}
 }
 
 /* Refusals (cards that got nothing) and re-issue authorizations. */
@@ -582,7 +597,7 @@ next_event(const struct sstate *s, dfi_jrec_type t, const uint8_t *uid, size_t u
 		if (r->type != t || !event_wanted(r, uid, uidlen))
 			continue;
 		hexs(r->key.uid, r->key.uid_len, u, 2 * DFI_J_UID_MAX + 1);
-		fmt_time(r->time, tm, 32);
+		cli_utc_time(r->time, 'T', tm, 32);
 		(*i)++;
 		return r;
 	}
@@ -630,23 +645,13 @@ j_show(int argc, char **argv)
 {
 	int json = 0;
 	const char *uidhex = NULL, *jopt = NULL, *html = NULL, *pubkey = NULL;
-	static const struct option lo[] = { { "json", no_argument, NULL, 'J' },
-		{ "uid", required_argument, NULL, 'u' }, { "journal", required_argument, NULL, 'j' },
-		{ "html", required_argument, NULL, 'H' }, { "pubkey", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'J': json = 1; break;
-		case 'u': uidhex = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'H': html = optarg; break;
-		case 'p': pubkey = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_STR("uid", &uidhex),
+		CLI_STR("journal", &jopt), CLI_STR("html", &html), CLI_STR("pubkey", &pubkey),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal show", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal show: needs one JOURNAL (try --help)");
@@ -703,7 +708,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			json_array_append_new(recs, json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq",
 							(json_int_t)s.rec[i].seq, "time", t, "quarantined_lines",
 							(json_int_t)s.rec[i].q_lines, "quarantined_bytes",
@@ -743,6 +748,8 @@ j_show(int argc, char **argv)
 			print_change(ch);
 			nunres += ch->out.type == 0;
 		}
+		if (uidlen)
+			print_slots(&s, uid, uidlen);
 		printf("unresolved intents: %zu\n", nunres);
 		for (size_t i = 0; i < s.n; i++) {
 			const struct change *ch = &s.v[i];
@@ -758,7 +765,7 @@ j_show(int argc, char **argv)
 		for (size_t i = 0; i < s.nrec; i++) {
 			char sha[65], t[32];
 			hexs(s.rec[i].q_sha256, 32, sha, sizeof(sha));
-			fmt_time(s.rec[i].time, t, sizeof(t));
+			cli_utc_time(s.rec[i].time, 'T', t, sizeof(t));
 			printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 			       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
 			    t, s.rec[i].seq, s.rec[i].q_lines, s.rec[i].q_bytes, s.rec[i].q_intents,
@@ -781,25 +788,16 @@ j_show(int argc, char **argv)
 static int
 j_proof(int argc, char **argv)
 {
-	const char *seqs = NULL, *jopt = NULL;
-	static const struct option lo[] = { { "seq", required_argument, NULL, 's' },
-		{ "journal", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 's': seqs = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const char *jopt = NULL;
+	unsigned long seq = ULONG_MAX; /* none given */
+	const struct cli_opt opts[] = { CLI_UINT("seq", &seq, 0, ULONG_MAX - 1, "a record number"),
+		CLI_STR("journal", &jopt), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal proof", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	char *end = NULL;
-	errno = 0;
-	unsigned long long seq = seqs ? strtoull(seqs, &end, 10) : 0;
-	if (path == NULL || seqs == NULL || end == seqs || *end != '\0' || errno != 0 || seqs[0] == '-') {
+	if (path == NULL || seq == ULONG_MAX) {
 		cli_errorf("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
 		return DFI_EXIT_USAGE;
 	}
@@ -808,7 +806,7 @@ j_proof(int argc, char **argv)
 		return cli_fail("journal proof", DFI_E_NOMEM);
 	dfi_err e = dfi_journal_proof_file(path, seq, p);
 	if (e == DFI_E_NOT_FOUND) {
-		cli_errorf("journal proof: record %llu is not covered by a checkpoint in %s", seq, path);
+		cli_errorf("journal proof: record %lu is not covered by a checkpoint in %s", seq, path);
 		free(p);
 		return DFI_EXIT_FAIL;
 	}
@@ -834,17 +832,11 @@ static int
 j_checkpoint(int argc, char **argv)
 {
 	const char *jopt = NULL;
-	static const struct option lo[] = { { "journal", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("journal", &jopt), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal checkpoint", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
 	if (path == NULL) {
 		cli_errorf("journal checkpoint: needs one JOURNAL (try --help)");
@@ -855,7 +847,7 @@ j_checkpoint(int argc, char **argv)
 	if (res == NULL)
 		return cli_fail("journal checkpoint", DFI_E_NOMEM);
 	dfi_err e = dfi_journal_verify_file(path, &vo, res);
-	int rc = DFI_EXIT_OK;
+	rc = DFI_EXIT_OK;
 	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM)
 		rc = cli_fail(path, e);
 	else if (res->last_note_len == 0) {
@@ -867,39 +859,22 @@ j_checkpoint(int argc, char **argv)
 	return rc;
 }
 
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char *end = NULL;
-	errno = 0;
-	unsigned long long v = s ? strtoull(s, &end, 10) : 0;
-	if (s == NULL || end == s || *end != '\0' || errno != 0 || s[0] == '-' || s[0] == '+')
-		return -1;
-	*out = v;
-	return 0;
-}
+/* ---- consistency ---------------------------------------------------------------- */
 
 static int
 j_consistency(int argc, char **argv)
 {
-	const char *froms = NULL, *tos = NULL, *jopt = NULL;
-	static const struct option lo[] = { { "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' }, { "journal", required_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'f': froms = optarg; break;
-		case 't': tos = optarg; break;
-		case 'j': jopt = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const char *jopt = NULL;
+	unsigned long from = 0, to = 0; /* 0: none given (to: the last checkpoint) */
+	const struct cli_opt opts[] = { CLI_UINT("from", &from, 1, ULONG_MAX, "a record count, 1 or more"),
+		CLI_UINT("to", &to, 1, ULONG_MAX, "a checkpoint's size, 1 or more"), CLI_STR("journal", &jopt),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal consistency", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	uint64_t from = 0, to = 0;
-	if (path == NULL || parse_u64(froms, &from) != 0 || from == 0 || (tos != NULL && (parse_u64(tos, &to) != 0 || to == 0))) {
+	if (path == NULL || from == 0) {
 		cli_errorf("journal consistency: needs --from N (a record count, 1 or more), optionally --to M, "
 			   "and one JOURNAL (try --help)");
 		return DFI_EXIT_USAGE;
@@ -907,23 +882,23 @@ j_consistency(int argc, char **argv)
 	struct dfi_jconsistency *p = malloc(sizeof(*p));
 	char *text = malloc(DFI_JCONSISTENCY_TEXT_MAX);
 	size_t tl;
-	int rc = DFI_EXIT_OK;
 	dfi_err e = p == NULL || text == NULL ? DFI_E_NOMEM : dfi_journal_consistency_file(path, from, to, p);
-	if (e == DFI_E_NOT_FOUND && tos != NULL) {
-		cli_errorf("journal consistency: %s has no valid checkpoint of size %" PRIu64
+	if (e == DFI_E_NOT_FOUND && to != 0) {
+		cli_errorf("journal consistency: %s has no valid checkpoint of size %lu"
 			   " (--to must be the size of one of its checkpoints)", path, to);
 		rc = DFI_EXIT_FAIL;
 	} else if (e == DFI_E_NOT_FOUND) {
 		cli_errorf("journal consistency: %s has no valid checkpoint", path);
 		rc = DFI_EXIT_FAIL;
 	} else if (e == DFI_E_INVALID_ARG) {
-		cli_errorf("journal consistency: --from %" PRIu64 " is beyond the checkpoint it is proven against", from);
+		cli_errorf("journal consistency: --from %lu is beyond the checkpoint it is proven against", from);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK) {
 		rc = cli_fail(path, e);
 	} else if ((e = dfi_jconsistency_format(p, text, DFI_JCONSISTENCY_TEXT_MAX, &tl)) != DFI_OK) {
 		rc = cli_fail("journal consistency", e);
 	} else {
+		rc = DFI_EXIT_OK;
 		fwrite(text, 1, tl, stdout);
 	}
 	free(p);
@@ -938,18 +913,8 @@ cmd_journal(int argc, char **argv)
 		usage(stderr);
 		return DFI_EXIT_USAGE;
 	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*fn)(int, char **);
-	} sub[] = { { "init", j_init }, { "recover", j_recover }, { "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
-		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency } };
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].fn(argc - 1, argv + 1);
-	cli_errorf("journal: unknown command '%s' (try 'dfissue journal --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
+		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
+		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency }, { NULL, NULL } };
+	return cli_subcommand("journal", argc, argv, usage, sub);
 }

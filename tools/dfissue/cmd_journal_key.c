@@ -3,12 +3,12 @@
  * (Ed25519, or ECDSA P-256 where the HSM lacks EdDSA) and export its public
  * key as PEM for auditors.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 
@@ -51,25 +51,14 @@ jk_generate(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *label = "journal", *alg = "auto", *pubout = NULL;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
-		{ "label", required_argument, NULL, 'l' }, { "alg", required_argument, NULL, 'a' },
-		{ "pubkey-out", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'l': label = optarg; break;
-		case 'a': alg = optarg; break;
-		case 'o': pubout = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("journal-key generate");
-		}
-	}
-	if (optind != argc || label[0] == '\0') {
+	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("alg", &alg),
+		CLI_STR("pubkey-out", &pubout), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal-key generate", usage, opts, &o, 0, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (label[0] == '\0')
 		return cli_usage_error("journal-key generate");
-	}
 	int want_ed = strcmp(alg, "ed25519") == 0, want_ec = strcmp(alg, "ecdsa-p256") == 0;
 	int autoalg = strcmp(alg, "auto") == 0;
 	if (!want_ed && !want_ec && !autoalg) {
@@ -77,7 +66,7 @@ jk_generate(int argc, char **argv)
 		return DFI_EXIT_USAGE;
 	}
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, NULL, &h);
+	rc = cli_hsm_open(&o, NULL, &h);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_sigalg sa = want_ec ? DFI_SIG_ECDSA_P256 : DFI_SIG_ED25519;
@@ -117,23 +106,15 @@ jk_pubkey(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *out = NULL;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'o': out = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("journal-key pubkey");
-		}
-	}
-	if (argc - optind != 1) {
+	const struct cli_opt opts[] = { CLI_STR("out", &out), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal-key pubkey", usage, opts, &o, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (optind == argc)
 		return cli_usage_error("journal-key pubkey");
-	}
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, argv[optind], &h);
+	rc = cli_hsm_open(&o, argv[optind], &h);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	char *pem = NULL;
@@ -161,22 +142,13 @@ jk_vkey(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *journal = NULL, *pubkey = NULL;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "origin", required_argument, NULL, 'o' },
-		{ "journal", required_argument, NULL, 'j' }, { "pubkey", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'o': origin = optarg; break;
-		case 'j': journal = optarg; break;
-		case 'p': pubkey = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("journal-key vkey");
-		}
-	}
-	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1) || argc - optind > 1) {
+	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("journal", &journal),
+		CLI_STR("pubkey", &pubkey), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal-key vkey", usage, opts, &o, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1)) {
 		cli_errorf("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and --pubkey KEY.pem or a "
 			   "KEY-URI (try --help)");
 		return DFI_EXIT_USAGE;
@@ -201,7 +173,6 @@ jk_vkey(int argc, char **argv)
 		strcpy(name, origin);
 	}
 	dfi_jpubkey *pk = NULL;
-	int rc = DFI_EXIT_OK;
 	if (pubkey != NULL) {
 		rc = cli_load_pubkey("journal-key vkey", pubkey, &pk, NULL, 0);
 	} else {
@@ -235,19 +206,7 @@ jk_vkey(int argc, char **argv)
 int
 cmd_journal_key(int argc, char **argv)
 {
-	if (argc < 2) {
-		return cli_usage_error("journal-key");
-	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "generate") == 0)
-		return jk_generate(argc - 1, argv + 1);
-	if (strcmp(argv[1], "pubkey") == 0)
-		return jk_pubkey(argc - 1, argv + 1);
-	if (strcmp(argv[1], "vkey") == 0)
-		return jk_vkey(argc - 1, argv + 1);
-	cli_errorf("journal-key: unknown command '%s' (try 'dfissue journal-key --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey }, { "vkey", jk_vkey },
+		{ NULL, NULL } };
+	return cli_subcommand("journal-key", argc, argv, usage, sub);
 }

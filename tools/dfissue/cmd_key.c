@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
+#include "log.h"
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
@@ -62,16 +63,6 @@ cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
 	}
 }
 
-int
-cli_hsm_getopt(int argc, char **argv, const struct option *lo, struct cli_hsm_opts *o)
-{
-	int c;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1)
-		if (!cli_hsm_opt(o, c, optarg))
-			return c;
-	return -1;
-}
-
 /* One error line, with the PKCS#11 detail when the HSM layer left one. */
 static int
 hsm_error(const char *what, dfi_err e, const char *detail)
@@ -86,7 +77,7 @@ hsm_error(const char *what, dfi_err e, const char *detail)
 int
 cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 {
-	char detail[200];
+	char detail[400];
 	dfi_hsm_last_detail(h, detail, sizeof(detail));
 	return hsm_error(what, e, detail);
 }
@@ -119,6 +110,7 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 		.allow_insecure_keys = o->allow_insecure,
 		.detail = detail,
 		.detail_cap = cap,
+		.log = cli_engine_log,
 	};
 	if (cfg->pin_file == NULL && cfg->pin_env == NULL)
 		cfg->pin_file = getenv("DFISSUE_PIN_FILE");
@@ -286,27 +278,14 @@ key_list(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	int json = 0;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		if (c == 'j') {
-			json = 1;
-		} else if (c == 'h') {
-			list_usage(stdout);
-			return DFI_EXIT_OK;
-		} else {
-			return cli_usage_error("key list");
-		}
-	}
-	if (argc - optind > 1) {
-		return cli_usage_error("key list");
-	}
+	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_OPTS_END };
+	const struct cli_spec spec = { "key list", list_usage, opts, &o, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 	const char *filter = optind < argc ? argv[optind] : NULL;
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, filter, &h);
+	rc = cli_hsm_open(&o, filter, &h);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	struct dfi_hsm_key_info *ki = NULL;
@@ -461,57 +440,45 @@ prompt_component(unsigned i, uint8_t *key, size_t keylen)
 	return ok;
 }
 
+/* --component-file, once per file, in component order. */
+struct component_files {
+	const char *path[64];
+	size_t n;
+};
+
+static int
+add_component_file(void *ctx, const char *path)
+{
+	struct component_files *cf = ctx;
+	if (cf->n == sizeof(cf->path) / sizeof(cf->path[0])) {
+		cli_errorf("key import: too many component files (at most %zu)", cf->n);
+		return -1;
+	}
+	cf->path[cf->n++] = path;
+	return 0;
+}
+
 static int
 key_import(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *label = NULL, *idhex = NULL, *typestr = "aes";
-	const char *files[64];
-	size_t nfiles = 0;
-	long ncomp = 0;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
-		{ "label", required_argument, NULL, 'l' }, { "id", required_argument, NULL, 'i' },
-		{ "type", required_argument, NULL, 't' }, { "components", required_argument, NULL, 'n' },
-		{ "component-file", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'l': label = optarg; break;
-		case 'i': idhex = optarg; break;
-		case 't': typestr = optarg; break;
-		case 'n': {
-			char *end;
-			ncomp = strtol(optarg, &end, 10);
-			if (*end != '\0' || ncomp < 2 || ncomp > 64) {
-				cli_errorf("key import: --components must be 2..64");
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		}
-		case 'f':
-			if (nfiles == sizeof(files) / sizeof(files[0])) {
-				cli_errorf("key import: too many component files");
-				return DFI_EXIT_USAGE;
-			}
-			files[nfiles++] = optarg;
-			break;
-		case 'h': import_usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("key import");
-		}
-	}
-	if (optind != argc || label == NULL || ncomp == 0) {
-		if (optind != argc)
-			cli_errorf("key import: unexpected argument '%s' (key material never comes from the command line)",
-			    argv[optind]);
-		else
-			cli_errorf("key import: --label and --components are required");
+	struct component_files cf = { .n = 0 };
+	unsigned long ncomp = 0;
+	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
+		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, 64, "a number of components"),
+		CLI_FN("component-file", add_component_file, &cf, NULL), CLI_OPTS_END };
+	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
+		"key material never comes from the command line" };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (label == NULL || ncomp == 0) {
+		cli_errorf("key import: --label and --components are required");
 		return DFI_EXIT_USAGE;
 	}
-	if (nfiles > (size_t)ncomp) {
-		cli_errorf("key import: %zu component files for %ld components", nfiles, ncomp);
+	if (cf.n > ncomp) {
+		cli_errorf("key import: %zu component files for %lu components", cf.n, ncomp);
 		return DFI_EXIT_USAGE;
 	}
 	dfi_keytype t;
@@ -532,18 +499,18 @@ key_import(int argc, char **argv)
 		return DFI_EXIT_FAIL;
 	}
 	uint8_t *sum = mem, *comp = mem + DFI_MAX_KEY_LEN;
-	int rc = DFI_EXIT_OK;
 	uint8_t kcv[3];
-	for (long i = 0; i < ncomp && rc == DFI_EXIT_OK; i++) {
+	rc = DFI_EXIT_OK;
+	for (size_t i = 0; i < ncomp && rc == DFI_EXIT_OK; i++) {
 		int ok;
-		if ((size_t)i < nfiles) {
-			int fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		if (i < cf.n) {
+			int fd = open(cf.path[i], O_RDONLY | O_CLOEXEC);
 			if (fd < 0) {
-				cli_errorf("key import: component file '%s': %s", files[i], strerror(errno));
+				cli_errorf("key import: component file '%s': %s", cf.path[i], strerror(errno));
 				rc = DFI_EXIT_FAIL;
 				break;
 			}
-			ok = read_component(fd, files[i], comp, keylen);
+			ok = read_component(fd, cf.path[i], comp, keylen);
 			close(fd);
 		} else {
 			ok = prompt_component((unsigned)i + 1, comp, keylen);
@@ -624,23 +591,14 @@ static int
 key_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
-	static const struct option lo[] = { CLI_HSM_LONGOPTS, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		if (c == 'h') {
-			kcv_usage(stdout);
-			return DFI_EXIT_OK;
-		}
+	const struct cli_spec spec = { "key kcv", kcv_usage, NULL, &o, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (optind == argc)
 		return cli_usage_error("key kcv");
-	}
-	if (argc - optind != 1) {
-		return cli_usage_error("key kcv");
-	}
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, argv[optind], &h);
+	rc = cli_hsm_open(&o, argv[optind], &h);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_hsm_key *k = NULL;
@@ -675,24 +633,13 @@ key_derive_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *master = NULL, *uidhex = NULL, *aidhex = NULL, *syshex = NULL;
-	static const struct option lo[] = { CLI_HSM_LONGOPTS,
-		{ "master", required_argument, NULL, 'm' }, { "uid", required_argument, NULL, 'u' },
-		{ "aid", required_argument, NULL, 'a' }, { "sysid", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	opterr = 0;
-	while ((c = cli_hsm_getopt(argc, argv, lo, &o)) != -1) {
-		switch (c) {
-		case 'm': master = optarg; break;
-		case 'u': uidhex = optarg; break;
-		case 'a': aidhex = optarg; break;
-		case 's': syshex = optarg; break;
-		case 'h': derive_usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("key derive-kcv");
-		}
-	}
-	if (optind != argc || master == NULL || uidhex == NULL || aidhex == NULL) {
+	const struct cli_opt opts[] = { CLI_STR("master", &master), CLI_STR("uid", &uidhex),
+		CLI_STR("aid", &aidhex), CLI_STR("sysid", &syshex), CLI_OPTS_END };
+	const struct cli_spec spec = { "key derive-kcv", derive_usage, opts, &o, 0, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if (master == NULL || uidhex == NULL || aidhex == NULL) {
 		cli_errorf("key derive-kcv: --master, --uid and --aid are required");
 		return DFI_EXIT_USAGE;
 	}
@@ -703,7 +650,7 @@ key_derive_kcv(int argc, char **argv)
 	    (syshex != NULL && !parse_hex_arg("key derive-kcv: --sysid", syshex, m + ul + al, 31, &sl)))
 		return DFI_EXIT_USAGE;
 	dfi_hsm *h;
-	int rc = cli_hsm_open(&o, master, &h);
+	rc = cli_hsm_open(&o, master, &h);
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_hsm_key *k = NULL;
@@ -747,24 +694,7 @@ key_usage(FILE *f)
 int
 cmd_key(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("key");
-	if (cli_is_help(argv[1])) {
-		key_usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*run)(int, char **);
-	} sub[] = {
-		{ "list", key_list },
-		{ "import", key_import },
-		{ "kcv", key_kcv },
-		{ "derive-kcv", key_derive_kcv },
-	};
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++)
-		if (strcmp(argv[1], sub[i].name) == 0)
-			return sub[i].run(argc - 1, argv + 1);
-	cli_errorf("key: unknown command '%s' (try 'dfissue key --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "list", key_list }, { "import", key_import },
+		{ "kcv", key_kcv }, { "derive-kcv", key_derive_kcv }, { NULL, NULL } };
+	return cli_subcommand("key", argc, argv, key_usage, sub);
 }

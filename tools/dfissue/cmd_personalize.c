@@ -5,6 +5,7 @@
  * error; continues with the next card.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 #include "cli_registry.h"
@@ -96,10 +98,6 @@ usage(FILE *f)
 	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, cli_hsm_help(), cli_journal_hsm_help());
 }
 
-enum { O_PROFILE = 0x2000, O_BATCH, O_READER, O_JOURNAL, O_CREATE, O_ORIGIN, O_STATION, O_JKEY,
-	O_CARDS, O_ONCE, O_JSON, O_WAIT, O_TEAR_AT, O_TEAR_MODE, O_CONFIG, O_LOG_LEVEL, O_REISSUE,
-	O_REASON, O_ORIG_KEYS, O_REGISTRY };
-
 #define TEARS_MAX 3
 #define MAX_REISSUE 64
 
@@ -156,134 +154,142 @@ parse_tears(const char *arg, struct opts *o)
 	return o->ntears > 0;
 }
 
-static const struct option personalize_opts[] = {
-		{ "profile", required_argument, NULL, O_PROFILE },
-		{ "batch", required_argument, NULL, O_BATCH },
-		{ "reader", required_argument, NULL, O_READER },
-		{ "journal", required_argument, NULL, O_JOURNAL },
-		{ "create-journal", no_argument, NULL, O_CREATE },
-		{ "origin", required_argument, NULL, O_ORIGIN },
-		{ "station", required_argument, NULL, O_STATION },
-		{ "journal-key", required_argument, NULL, O_JKEY },
-		{ "cards", required_argument, NULL, O_CARDS },
-		{ "once", no_argument, NULL, O_ONCE },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "wait-ms", required_argument, NULL, O_WAIT },
-		{ "tear-at", required_argument, NULL, O_TEAR_AT },
-		{ "tear-mode", required_argument, NULL, O_TEAR_MODE },
-		{ "reissue", required_argument, NULL, O_REISSUE },
-		{ "registry", required_argument, NULL, O_REGISTRY },
-		{ "reason", required_argument, NULL, O_REASON },
-		{ "originality-keys", required_argument, NULL, O_ORIG_KEYS },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		CLI_HSM_LONGOPTS,
-		CLI_JOURNAL_HSM_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-};
+/* Options that do more than store their value. */
 
 static int
-parse(int argc, char **argv, struct opts *o)
+opt_reader(void *ctx, const char *v)
 {
-	const struct option *lo = personalize_opts;
-	unsigned long v;
-	int c;
+	struct opts *o = ctx;
+	o->reader = v;
+	return stations_add(&o->readers, v);
+}
 
+static int
+opt_once(void *ctx, const char *v)
+{
+	(void)v;
+	((struct opts *)ctx)->cards = 1;
+	return 0;
+}
+
+static int
+opt_tear_at(void *ctx, const char *v)
+{
+	if (parse_tears(v, ctx))
+		return 0;
+	cli_errorf("personalize: --tear-at wants APDU numbers >= 1 (at most %d, comma-separated), "
+	    "not '%s'", TEARS_MAX, v);
+	return -1;
+}
+
+static int
+opt_tear_mode(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	if (strcmp(v, "before") == 0)
+		o->tear_mode = DFI_SIM_TEAR_BEFORE;
+	else if (strcmp(v, "after") == 0)
+		o->tear_mode = DFI_SIM_TEAR_AFTER;
+	else
+		return -1; /* the table's "wants" says what */
+	return 0;
+}
+
+static int
+opt_reissue(void *ctx, const char *v)
+{
+	struct opts *o = ctx;
+	if (o->nreissue == MAX_REISSUE) {
+		cli_errorf("personalize: at most %d --reissue options", MAX_REISSUE);
+		return -1;
+	}
+	struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
+	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7) {
+		cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'", v);
+		return -1;
+	}
+	o->nreissue++;
+	return 0;
+}
+
+static int
+opt_log_level(void *ctx, const char *v)
+{
+	(void)ctx;
+	return cli_log_set_level(v) == 0 ? 0 : -1;
+}
+
+static int
+opt_verbose(void *ctx, const char *v)
+{
+	(void)ctx, (void)v;
+	cli_log_adjust(+1);
+	return 0;
+}
+
+static int
+opt_quiet(void *ctx, const char *v)
+{
+	(void)ctx, (void)v;
+	cli_log_adjust(-1);
+	return 0;
+}
+
+/* cli_config_expand() has taken the first --config out of argv. */
+static int
+opt_config_again(void *ctx, const char *v)
+{
+	(void)ctx, (void)v;
+	cli_errorf("personalize: --config is given once");
+	return -1;
+}
+
+/* personalize's options, parsed into o (which it also initializes). */
+struct popts {
+	struct opts *o;
+	unsigned long wait_ms;
+	struct cli_opt t[24];
+	struct cli_spec spec;
+};
+
+static void
+popts_init(struct popts *p, struct opts *o)
+{
 	memset(o, 0, sizeof(*o));
 	o->jkey = DEFAULT_JOURNAL_KEY;
-	o->wait_ms = -1;
 	o->tear_mode = DFI_SIM_TEAR_AFTER;
-	optind = 1;
-	opterr = 0; /* one line of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "hvq", lo, NULL)) != -1) {
-		if (cli_hsm_opt(&o->hsm, c, optarg))
-			continue;
-		switch (c) {
-		case O_PROFILE: o->profile = optarg; break;
-		case O_BATCH: o->batch = optarg; break;
-		case O_READER:
-			o->reader = optarg;
-			if (stations_add(&o->readers, optarg) != 0)
-				return DFI_EXIT_USAGE;
-			break;
-		case O_JOURNAL: o->journal = optarg; break;
-		case O_CREATE: o->create = 1; break;
-		case O_ORIGIN: o->origin = optarg; break;
-		case O_STATION: o->station = optarg; break;
-		case O_JKEY: o->jkey = optarg; break;
-		case O_JSON: o->json = 1; break;
-		case O_ONCE: o->cards = 1; break;
-		case O_CARDS:
-			if (!parse_uint(optarg, 1000000000UL, &o->cards) || o->cards == 0) {
-				cli_errorf("personalize: --cards wants a positive number, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case O_WAIT:
-			if (!parse_uint(optarg, 86400000UL, &v)) {
-				cli_errorf("personalize: --wait-ms wants milliseconds, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			o->wait_ms = (int)v;
-			break;
-		case O_TEAR_AT:
-			if (!parse_tears(optarg, o)) {
-				cli_errorf("personalize: --tear-at wants APDU numbers >= 1 (at most %d, "
-				    "comma-separated), not '%s'", TEARS_MAX, optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case O_LOG_LEVEL:
-			if (cli_log_set_level(optarg) != 0) {
-				cli_errorf("personalize: --log-level is error, warning, notice, info or "
-				    "debug, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case 'v': cli_log_adjust(+1); break;
-		case 'q': cli_log_adjust(-1); break;
-		case O_TEAR_MODE:
-			if (strcmp(optarg, "before") == 0)
-				o->tear_mode = DFI_SIM_TEAR_BEFORE;
-			else if (strcmp(optarg, "after") == 0)
-				o->tear_mode = DFI_SIM_TEAR_AFTER;
-			else {
-				cli_errorf("personalize: --tear-mode is before or after, not '%s'", optarg);
-				return DFI_EXIT_USAGE;
-			}
-			break;
-		case O_REISSUE: {
-			struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
-			if (o->nreissue == MAX_REISSUE) {
-				cli_errorf("personalize: at most %d --reissue options", MAX_REISSUE);
-				return DFI_EXIT_USAGE;
-			}
-			if (dfi_hex_decode(optarg, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK ||
-			    r->uid_len != 7) {
-				cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'",
-				    optarg);
-				return DFI_EXIT_USAGE;
-			}
-			o->nreissue++;
-			break;
-		}
-		case O_REASON: o->reason = optarg; break;
-		case O_REGISTRY: o->registry = optarg; break;
-		case O_ORIG_KEYS: o->orig_keys = optarg; break;
-		case 'h': usage(stdout); return -1;
-		default:
-			cli_errorf("personalize: unknown option or missing value: '%s' (see 'dfissue personalize --help')",
-			    argv[optind - 1]);
-			return DFI_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		cli_errorf("personalize: unexpected argument '%s' (see --help)", argv[optind]);
-		return DFI_EXIT_USAGE;
-	}
+	p->o = o;
+	p->wait_ms = ULONG_MAX; /* none: the engine's default */
+	const struct cli_opt t[] = {
+		CLI_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
+		CLI_FN("reader", opt_reader, o, NULL), CLI_STR("journal", &o->journal),
+		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
+		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
+		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
+		CLI_ACT("once", 0, opt_once, o), CLI_FLAG("json", &o->json),
+		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
+		CLI_FN("tear-at", opt_tear_at, o, NULL),
+		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
+		CLI_FN("reissue", opt_reissue, o, NULL), CLI_STR("reason", &o->reason),
+		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
+		CLI_FN("config", opt_config_again, NULL, NULL),
+		CLI_FN("log-level", opt_log_level, NULL, "error, warning, notice, info or debug"),
+		CLI_ACT("verbose", 'v', opt_verbose, NULL), CLI_ACT("quiet", 'q', opt_quiet, NULL),
+		CLI_OPTS_END,
+	};
+	_Static_assert(sizeof(t) <= sizeof(p->t), "struct popts holds the table");
+	memcpy(p->t, t, sizeof(t));
+	p->spec = (struct cli_spec){ "personalize", usage, p->t, &o->hsm, 1, 0, NULL };
+}
+
+static int
+parse(int argc, char **argv, struct popts *p)
+{
+	struct opts *o = p->o;
+	int rc = cli_parse(&p->spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
+	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
 	if (o->profile == NULL || o->reader == NULL || o->journal == NULL) {
 		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
 		return DFI_EXIT_USAGE;
@@ -314,7 +320,9 @@ static int
 open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh,
     dfi_signer **s, dfi_journal **j)
 {
-	struct dfi_journal_opts jo = { .station = station };
+	char detail[512] = "";
+	struct dfi_journal_opts jo = { .station = station, .detail = detail,
+		.detail_cap = sizeof(detail) };
 	char path[4096], origin[DFI_J_STR_MAX];
 	struct stat st;
 	dfi_err e;
@@ -335,7 +343,8 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 			snprintf(origin, sizeof(origin), "dfissue/%s", station);
 		e = dfi_journal_create(o->journal, origin, *s, &jo);
 		if (e != DFI_OK) {
-			cli_errorf("creating the journal in '%s': %s", o->journal, dfi_strerror(e));
+			cli_errorf("creating the journal in '%s': %s", o->journal,
+			    detail[0] ? detail : dfi_strerror(e));
 			return DFI_EXIT_FAIL;
 		}
 		cli_log(CLI_LOG_NOTICE, "created journal %s (origin %s)", path, origin);
@@ -343,7 +352,7 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 	struct dfi_journal_recovery rec;
 	e = dfi_journal_open(j, o->journal, *s, &jo, &rec);
 	if (e != DFI_OK) {
-		cli_errorf("journal '%s': %s", o->journal, dfi_strerror(e));
+		cli_errorf("journal '%s': %s", o->journal, detail[0] ? detail : dfi_strerror(e));
 		return DFI_EXIT_FAIL;
 	}
 	if (rec.quarantined_lines > 0)
@@ -522,10 +531,15 @@ cmd_personalize(int argc, char **argv)
 	int rc;
 
 	/* --config FILE: its options first, then the command line's. */
-	rc = cli_config_expand(argc, argv, personalize_opts, &args);
+	struct popts po;
+	struct option lo[CLI_LONGOPTS_MAX];
+	popts_init(&po, &o);
+	if (cli_longopts(&po.spec, lo) != 0)
+		return DFI_EXIT_FAIL;
+	rc = cli_config_expand(argc, argv, lo, &args);
 	if (rc != DFI_EXIT_OK)
 		return rc;
-	rc = parse(args.argc, args.argv, &o);
+	rc = parse(args.argc, args.argv, &po);
 	if (rc != DFI_EXIT_OK) {
 		cli_config_free(&args);
 		return rc < 0 ? DFI_EXIT_OK : rc;

@@ -1,7 +1,6 @@
 /* dfissue readers: the PC/SC readers pcscd knows and whether a card is in
  * each; and the reader errors every PC/SC subcommand shares (pcscd down, a
  * reader name pcscd does not know). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/pcsc.h"
 #include "dfissue/util.h"
 
@@ -104,27 +104,13 @@ print_json(struct dfi_pcsc_reader *r, size_t n, int *rc)
 int
 cmd_readers(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "names", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, names = 0, c;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'n': names = 1; break;
-		case 'h': readers_usage(stdout); return DFI_EXIT_OK;
-		default: return cli_usage_error("readers");
-		}
-	}
-	if (optind != argc) {
-		cli_errorf("readers: unexpected argument '%s'", argv[optind]);
-		return DFI_EXIT_USAGE;
-	}
+	int json = 0, names = 0;
+	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_FLAG("names", &names),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "readers", readers_usage, opts, NULL, 0, 0, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
 
 	struct dfi_pcsc_reader *r = NULL;
 	size_t n = 0;
@@ -132,7 +118,7 @@ cmd_readers(int argc, char **argv)
 	if (e != DFI_OK)
 		return cli_pcsc_fail("readers", e);
 
-	int rc = DFI_EXIT_OK;
+	rc = DFI_EXIT_OK;
 	if (json) {
 		print_json(r, n, &rc);
 	} else if (names) {

@@ -93,15 +93,6 @@ hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 		snprintf(out, cap, "-");
 }
 
-static void
-when(int64_t t, char *b, size_t cap)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(b, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
-		snprintf(b, cap, "%" PRId64, t);
-}
-
 static const dfi_jrec *
 intent_of(const struct page *pg, uint64_t seq)
 {
@@ -160,7 +151,7 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 {
 	char t[32], what[64] = "", detail[300] = "";
 	const char *cls = "";
-	when(r->time, t, sizeof(t));
+	cli_utc_time(r->time, ' ', t, sizeof(t));
 	switch (r->type) {
 	case DFI_JREC_INTENT:
 		cls = has_outcome(pg, r->seq) ? "ev-intent" : "ev-intent ev-unresolved";
@@ -280,7 +271,7 @@ recoveries_section(FILE *o, const struct page *pg)
 		if (r->type != DFI_JREC_RECOVERY)
 			continue;
 		char t[32], sha[65];
-		when(r->time, t, sizeof(t));
+		cli_utc_time(r->time, ' ', t, sizeof(t));
 		hexs(r->q_sha256, sizeof(r->q_sha256), sha, sizeof(sha));
 		fprintf(o, "<tr class=\"recovery\"><td>%" PRIu64 "</td><td>%s</td><td>%" PRIu64
 			   " line(s), %" PRIu64 " byte(s), %" PRIu64 " intent(s)</td><td>",
@@ -408,25 +399,6 @@ write_page(FILE *o, const char *path, const struct page *pg, const struct dfi_jv
 	return ferror(o) ? -1 : 0;
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *b = malloc(65537);
-	size_t n = b ? fread(b, 1, 65537, f) : 0;
-	int bad = b == NULL || ferror(f) || n > 65536;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return NULL;
-	}
-	b[n] = '\0';
-	*len = n;
-	return b;
-}
-
 int
 journal_html_write(const char *journal, const char *pubkey, const char *out)
 {
@@ -440,7 +412,7 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 	dfi_jpubkey *pk = NULL;
 	if (pubkey != NULL) {
 		size_t pl;
-		char *pem = slurp(pubkey, &pl);
+		char *pem = cli_read_file(pubkey, 65536, &pl);
 		dfi_err e = pem == NULL ? DFI_E_IO : dfi_jpubkey_from_pem(pem, pl, &pk);
 		free(pem);
 		if (e != DFI_OK) {

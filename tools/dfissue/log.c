@@ -98,3 +98,15 @@ cli_log(int level, const char *fmt, ...)
 	va_end(ap);
 	cli_log_line(level, line);
 }
+
+void
+cli_engine_log(void *ctx, dfi_log_level level, const char *msg)
+{
+	(void)ctx;
+	switch (level) {
+	case DFI_LOG_ERROR: cli_log(CLI_LOG_ERR, "dfissue: ERROR: %s", msg); break;
+	case DFI_LOG_WARNING: cli_log(CLI_LOG_WARNING, "dfissue: WARNING: %s", msg); break;
+	case DFI_LOG_INFO: cli_log(CLI_LOG_INFO, "%s", msg); break;
+	default: cli_log(CLI_LOG_DEBUG, "%s", msg); break;
+	}
+}

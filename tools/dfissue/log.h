@@ -15,6 +15,8 @@
 #ifndef DFISSUE_CLI_LOG_H
 #define DFISSUE_CLI_LOG_H
 
+#include "dfissue/log.h"
+
 enum { CLI_LOG_ERR = 3, CLI_LOG_WARNING = 4, CLI_LOG_NOTICE = 5, CLI_LOG_INFO = 6, CLI_LOG_DEBUG = 7 };
 
 /* Reads JOURNAL_STREAM once (main() calls it first). */
@@ -32,5 +34,9 @@ int cli_log_to_journal(void);
 void cli_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for a ready line. */
 void cli_log_line(int level, const char *line);
+/* The library's log handler (dfissue/log.h): its messages as the CLI's
+ * own lines ("dfissue: WARNING: ..." for warnings), at the matching level.
+ * ctx is unused. */
+void cli_engine_log(void *ctx, dfi_log_level level, const char *msg);
 
 #endif

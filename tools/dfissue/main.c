@@ -164,6 +164,9 @@ wants_json(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	/* First: secrets (the PIN) may be read from here on. */
+	if (cli_harden_process() != 0)
+		return DFI_EXIT_FAIL;
 	cli_log_init();
 	if (argc < 2) {
 		usage(stderr);

@@ -1,6 +1,6 @@
 /* Private structures of the DESFire simulator, shared by its source files. */
-#ifndef DFI_SIM_INTERNAL_H
-#define DFI_SIM_INTERNAL_H
+#ifndef DFI_SIM_INT_H
+#define DFI_SIM_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -157,6 +157,8 @@ struct dfi_sim {
 	size_t blob_len;
 	struct sim_resp rsp;    /* reused response buffer */
 	uint8_t random_uid[4];  /* this activation's random ID */
+	void (*forge)(void *, uint8_t, uint8_t *, size_t *, uint8_t *); /* sim_forge.h */
+	void *forge_ctx;
 };
 
 /* sim_state.c */
@@ -183,6 +185,14 @@ dfi_err sim_image_encode(const struct sim_card *c, uint8_t **out, size_t *len);
 dfi_err sim_image_decode(const uint8_t *p, size_t len, struct sim_card **out);
 dfi_err sim_image_load(const char *path, struct sim_card **out);
 dfi_err sim_image_save(const char *path, const struct sim_card *c, bool do_fsync);
+
+/* sim_forge.c: lets the test hook (sim_forge.h) rewrite an answer. */
+void sim_forge_apply(dfi_sim *s, uint8_t cmd, struct sim_resp *r, uint8_t *st);
+
+/* sim.c: encodes the card, writes the image (when write_image and the
+ * simulator has one) and keeps the encoding as the state an insertion
+ * reloads; on failure the kept state is unchanged. */
+dfi_err sim_keep_state(dfi_sim *s, bool write_image);
 
 /* sim_rng.c */
 void sim_rng_init(struct sim_rng *r, bool seeded, uint64_t seed);

@@ -2,8 +2,8 @@
  * Private to engine/hsm: the dfi_hsm handle, the session pool and the
  * PKCS#11 error mapping shared by the files of this module.
  */
-#ifndef DFI_HSM_INTERNAL_H
-#define DFI_HSM_INTERNAL_H
+#ifndef DFI_HSM_INT_H
+#define DFI_HSM_INT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,6 +60,8 @@ struct dfi_hsm {
 	CK_TOKEN_INFO token;
 	char token_label[33];
 	int allow_insecure_keys;
+	dfi_log_fn log; /* from the config; NULL: messages dropped */
+	void *log_ctx;
 
 	/* Session pool: sessions are opened on demand up to max and handed to
 	 * one caller at a time. */
@@ -78,7 +80,7 @@ struct dfi_hsm {
 	int protected_path;
 	int login_required;
 
-	char detail[160]; /* under mu */
+	char detail[320]; /* under mu */
 
 	/* Login generation: bumped at each re-login, since a token may have
 	 * invalidated object handles while logged out (SoftHSM2 does). */
@@ -89,6 +91,10 @@ struct dfi_hsm {
 	atomic_uint_least64_t sessions;
 	atomic_uint_least64_t logins;
 
+	/* Under mu. Once C_Login refused the PIN (incorrect, locked, expired)
+	 * the refusal is remembered and no thread tries that PIN again: each
+	 * retry would burn the token's retry counter (issue 17, finding 4). */
+	CK_RV pin_refused;
 	/* Read once at open (mech.c). */
 	struct dfi_hsm_mech_info mech[DFI_M_COUNT];
 	struct dfi_hsm_module_info module;
@@ -220,6 +226,9 @@ dfi_err dfi_hsm_ckr(CK_RV rv);
  * detail on h. Returns the mapped error (DFI_OK for CKR_OK). */
 dfi_err dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv);
 void dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One message to the handle's log handler (dfissue/log.h), if it has one. */
+void dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- session pool (pool.c) ---- */
 typedef CK_RV (*dfi_hsm_op)(dfi_hsm *h, CK_SESSION_HANDLE s, void *arg);
@@ -234,7 +243,9 @@ void dfi_hsm_pool_close(dfi_hsm *h);
 /* ---- PIN sources (pin.c) ---- */
 /* Reads the PIN from the configured sources into dfi_secure_alloc memory
  * (*pin, capacity *cap, length *len, NUL-terminated). */
-dfi_err dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size_t *len);
+/* why (whycap bytes) says on failure what is wrong and what to do. */
+dfi_err dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size_t *len,
+    char *why, size_t whycap);
 #define DFI_HSM_PIN_CAP 256
 
 /* ---- objects (keys.c) ---- */

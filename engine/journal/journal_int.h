@@ -1,6 +1,6 @@
 /* engine/journal private interfaces: shared by the files of this module. */
-#ifndef DFI_JOURNAL_JINT_H
-#define DFI_JOURNAL_JINT_H
+#ifndef DFI_JOURNAL_INT_H
+#define DFI_JOURNAL_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +14,11 @@ dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, siz
 
 int dfi_origin_valid(const char *origin);
 
+/* dfi_note_open, and on a refusal one line in why saying what is wrong
+ * with the note's signatures (a foreign line, a high s, a bad signature);
+ * why may be NULL. */
+dfi_err jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp,
+    char *why, size_t cap);
 /* A decimal in [p, end): digits only, no leading zero, fits 64 bits. 0 or
  * -1. The one spelling every decimal in the journal's formats has. */
 int jparse_u64(const char *p, const char *end, uint64_t *out);
@@ -29,6 +34,18 @@ dfi_err jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t
 /* ---- I/O helpers over an injectable table --------------------------------- */
 dfi_err jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t len, uint64_t off);
 dfi_err jio_errno(int err); /* maps errno to a dfi_err */
+
+/* ---- the directory and its files (dirsafe.c) ------------------------------- */
+/* Writes one line into o->detail (when given) and returns e. */
+dfi_err jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "<what> '<path>': <strerror> (<what to do>)", returns jio_errno(err). */
+dfi_err jdetail_errno(const struct dfi_journal_opts *o, int err, const char *what, const char *path);
+/* DFI_E_JOURNAL_UNSAFE unless dfd is a directory of this user that nobody
+ * else can write. */
+dfi_err jdir_check(const struct dfi_journal_opts *o, int dfd, const char *dir);
+/* The same for an open journal file: a regular file of this user. */
+dfi_err jfile_check(const struct dfi_journal_opts *o, int fd, const char *dir, const char *name);
 
 /* ---- line scanner -------------------------------------------------------- */
 
@@ -82,6 +99,10 @@ struct jwalk {
 	/* state */
 	dfi_merkle tree;
 	uint64_t lines, nrec, ncp, covered;
+	uint64_t cp_lines;            /* checkpoint lines seen (their ordinal) */
+	uint64_t chain_ref;           /* records before the last checkpoint line */
+	int key_mismatch;             /* the genesis names another key than pub */
+	uint64_t refused_upto;        /* records before the last refused checkpoint line */
 	uint64_t good_cp_end;         /* file offset after the last valid checkpoint */
 	uint64_t last_cp_line_end;    /* after the last complete checkpoint-looking line */
 	uint64_t first_bad_off;       /* offset of the first structural finding */
@@ -104,6 +125,9 @@ struct jwalk {
 	/* internal hook: every record that parses (after `record`) */
 	void (*hook)(void *hctx, uint64_t line, const dfi_jrec *rec);
 	void *hctx;
+	/* NULL, or threads verifying checkpoint signatures ahead of the walk
+	 * (sigpool.h; verify_all only) */
+	struct jsigpool *sigs;
 };
 
 void jwalk_init(struct jwalk *w);

@@ -1,6 +1,6 @@
 /* Private state and helpers of the DESFire layer. */
-#ifndef DFI_DF_INTERNAL_H
-#define DFI_DF_INTERNAL_H
+#ifndef DFI_DESFIRE_INT_H
+#define DFI_DESFIRE_INT_H
 
 #include <stdint.h>
 
@@ -34,6 +34,14 @@ struct df_secrets {
 	/* scratch: keep after the keys (df_drop_auth wipes up to tx) */
 	uint8_t tx[DF_BODY_MAX];                 /* command being wrapped */
 	uint8_t rx[DF_RESP_MAX + DFI_MAX_BLOCK]; /* response: room for padding */
+	/* ChangeKey plaintext (cmd_keys.c): the new key and the old key as the
+	 * card stores them, the cryptogram before it is enciphered and the
+	 * CRC input. Per-card keys live here, never on the ordinary stack
+	 * (SECURITY.md §1); wiped as soon as the cryptogram is enciphered. */
+	uint8_t ck_new[DFI_MAX_KEY_LEN];
+	uint8_t ck_old[DFI_MAX_KEY_LEN];
+	uint8_t ck_pt[64];
+	uint8_t ck_crc[2 + 64];
 };
 
 struct dfi_desfire {

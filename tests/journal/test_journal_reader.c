@@ -1,0 +1,282 @@
+/* The journal's file reader (engine/journal/scan.c and its users) against
+ * what fuzz_journal_file found or checks: the proof reader on a journal
+ * with a changed covered record, and the writer's open when pread returns
+ * short counts, EINTR or fails at any one call. */
+#include <dirent.h>
+#include <errno.h>
+
+#include "testutil.h"
+#include "jtest.h"
+
+JT_SIGNER_FIXTURE
+
+/* The reads are under test, not durability: no fsync, so the tests stay
+ * cheap on a busy machine. */
+static int s_sync(void *ctx, int fd) { (void)ctx; (void)fd; return 0; }
+
+static struct dfi_journal_io nosync;
+
+/* genesis, intent, commit, intent, abort: one checkpoint after each */
+static char *
+make_journal(char *path, size_t cap)
+{
+	char *d = jt_tmpdir();
+	nosync = *dfi_journal_io_posix();
+	nosync.fdatasync = s_sync;
+	nosync.fsync = s_sync;
+	struct dfi_journal_opts o = { .station = "st", .io = &nosync };
+	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/r", g_signer, &o), DFI_OK);
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
+	dfi_jrec a = jt_intent("04782E21801D80", 0x3042F5, 1, 0, 1);
+	uint64_t seq;
+	ck_assert_int_eq(dfi_journal_intent(j, &a, &seq), DFI_OK);
+	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
+	dfi_jrec b = jt_intent("04782E21801D81", 0x3042F5, 1, 0, 1);
+	ck_assert_int_eq(dfi_journal_intent(j, &b, &seq), DFI_OK);
+	ck_assert_int_eq(dfi_journal_abort(j, seq, "test"), DFI_OK);
+	dfi_journal_close(j);
+	snprintf(path, cap, "%s/%s", d, DFI_JOURNAL_FILE);
+	return d;
+}
+
+/* A proof the reader returns must verify against the note it returns. */
+static void
+assert_proof_proves(const struct dfi_jproof *p)
+{
+	dfi_checkpoint cp;
+	uint8_t leaf[DFI_HASH_LEN];
+	dfi_merkle_leaf_hash(p->line, strlen(p->line), leaf);
+	ck_assert_mem_eq(leaf, p->leaf, DFI_HASH_LEN);
+	ck_assert_int_eq(dfi_note_open(p->note, p->note_len, NULL, &cp), DFI_OK);
+	ck_assert_uint_eq(cp.size, p->size);
+	ck_assert_int_eq(dfi_merkle_verify_inclusion(p->index, p->size, p->leaf,
+	    (const uint8_t(*)[DFI_HASH_LEN])p->proof, p->plen, cp.root), DFI_OK);
+}
+
+/* Found by fuzz_journal_file: with a covered record changed after it was
+ * signed, `journal proof` printed (exit 0) a proof against the last
+ * checkpoint of the right size, whose root the changed record no longer
+ * hashes to: a proof that does not prove. The proof reader took any
+ * checkpoint whose size matched, without comparing its root. Now only
+ * checkpoints over exactly the records before them count: the records
+ * before the change keep their proof against the last checkpoint that
+ * still matches, the changed record and those after it have none. */
+START_TEST(proof_of_changed_covered_record_is_refused)
+{
+	char path[600];
+	char *d = make_journal(path, sizeof(path));
+	size_t n;
+	uint8_t *b = jt_read(path, &n);
+	ck_assert_ptr_nonnull(b);
+	/* record 1 (the first intent), keyno=1 -> keyno=2: still grammatical */
+	char *r1 = strstr((char *)b, "seq=1 ");
+	ck_assert_ptr_nonnull(r1);
+	char *k = strstr(r1, "keyno=1");
+	ck_assert_ptr_nonnull(k);
+	k[6] = '2';
+	jt_write(path, b, n);
+	free(b);
+
+	struct dfi_jverify_opts o = { .pubkey = g_pub };
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(dfi_journal_verify_file(d, &o, &res), DFI_E_JOURNAL_CORRUPT);
+
+	struct dfi_jproof *p = malloc(sizeof(*p));
+	ck_assert_ptr_nonnull(p);
+	/* the genesis: proved against the first checkpoint, the last one
+	 * over records that were not changed */
+	ck_assert_int_eq(dfi_journal_proof_file(d, 0, p), DFI_OK);
+	ck_assert_uint_eq(p->size, 1);
+	assert_proof_proves(p);
+	/* the changed record and every later one: no valid checkpoint */
+	for (uint64_t s = 1; s < 5; s++)
+		ck_assert_int_eq(dfi_journal_proof_file(d, s, p), DFI_E_NOT_FOUND);
+	free(p);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
+/* ---- a pread that the test steers ---------------------------------------------- */
+
+struct steer {
+	struct dfi_journal_io io;
+	size_t cap;          /* short reads of at most cap bytes (0: whole) */
+	int eintr;           /* every other call fails with EINTR first */
+	unsigned fail_at;    /* this call (1-based) fails with EIO; 0 never */
+	unsigned calls;
+	int failed, flip;
+};
+
+static ssize_t
+s_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	struct steer *s = ctx;
+	if (++s->calls == s->fail_at) {
+		s->failed = 1;
+		errno = EIO;
+		return -1;
+	}
+	if (s->eintr && (s->flip ^= 1)) {
+		errno = EINTR;
+		return -1;
+	}
+	if (s->cap > 0 && len > s->cap)
+		len = s->cap;
+	return pread(fd, buf, len, off);
+}
+
+static void
+steer_init(struct steer *s, size_t cap, int eintr, unsigned fail_at)
+{
+	memset(s, 0, sizeof(*s));
+	s->io = *dfi_journal_io_posix();
+	s->io.pread = s_pread;
+	s->io.fdatasync = s_sync;
+	s->io.fsync = s_sync;
+	s->io.ctx = s;
+	s->cap = cap;
+	s->eintr = eintr;
+	s->fail_at = fail_at;
+}
+
+static void
+append_tail(const char *path, size_t n)
+{
+	FILE *f = fopen(path, "ab");
+	ck_assert_ptr_nonnull(f);
+	/* a 5,000-byte line (longer than DFI_J_LINE_MAX), then 70,000 bytes
+	 * without LF: finding 1 of issue 17 behind an over-long line */
+	for (size_t i = 0; i < 5000; i++)
+		fputc('B', f);
+	fputc('\n', f);
+	for (size_t i = 0; i < n; i++)
+		fputc('A', f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Short reads (1, 7 and 4097 bytes, lines split at every place) and EINTR
+ * change nothing the writer's open finds: the same tail is quarantined,
+ * to the byte. */
+START_TEST(open_reads_the_same_through_short_reads_and_eintr)
+{
+	static const struct {
+		size_t cap;
+		int eintr;
+	} modes[] = { { 0, 0 }, { 1, 0 }, { 7, 1 }, { 4097, 1 } };
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		char path[600];
+		char *d = make_journal(path, sizeof(path));
+		append_tail(path, 70000);
+		struct steer s;
+		steer_init(&s, modes[m].cap, modes[m].eintr, 0);
+		struct dfi_journal_opts o = { .station = "st", .io = &s.io };
+		struct dfi_journal_recovery rec;
+		dfi_journal *j;
+		ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, &rec), DFI_OK);
+		dfi_journal_close(j);
+		fprintf(stderr, "reads of at most %zu bytes%s: %u preads, %llu bytes quarantined\n",
+		    modes[m].cap, modes[m].eintr ? " with EINTR" : "", s.calls,
+		    (unsigned long long)rec.quarantined_bytes);
+		ck_assert_uint_eq(rec.recoveries, 1);
+		ck_assert_uint_eq(rec.quarantined_bytes, 5001 + 70000);
+		ck_assert_uint_eq(rec.quarantined_lines, 2);
+		struct dfi_jverify_opts vo = { .pubkey = g_pub };
+		struct dfi_jverify_result res;
+		ck_assert_int_eq(dfi_journal_verify_file(d, &vo, &res), DFI_OK);
+		ck_assert_uint_eq(res.records, 6); /* five and the recovery record */
+		jt_rmrf(d);
+		free(d);
+	}
+}
+END_TEST
+
+/* Files in DIR/quarantine and their bytes, all together. */
+static uint64_t
+quarantined_bytes(const char *d)
+{
+	char q[700], f[1000];
+	snprintf(q, sizeof(q), "%s/%s", d, DFI_JOURNAL_QDIR);
+	DIR *dir = opendir(q);
+	ck_assert_ptr_nonnull(dir);
+	uint64_t total = 0;
+	struct dirent *e;
+	struct stat st;
+	while ((e = readdir(dir)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", q, e->d_name);
+		ck_assert_int_eq(stat(f, &st), 0);
+		total += (uint64_t)st.st_size;
+	}
+	closedir(dir);
+	return total;
+}
+
+/* A read that fails at any one call of the open (the walk, the quarantine
+ * copy, the description of the quarantined file, the walk again) makes the
+ * open fail: it never goes on with a file it did not read. Nothing is lost:
+ * a later open with working reads ends with the whole tail quarantined and
+ * recorded, and a journal that verifies. */
+START_TEST(open_fails_on_any_failed_read_and_loses_nothing)
+{
+	char path[600];
+	char *t = make_journal(path, sizeof(path));
+	append_tail(path, 70000);
+	size_t tn;
+	uint8_t *tb = jt_read(path, &tn);
+	ck_assert_ptr_nonnull(tb);
+	jt_rmrf(t);
+	free(t);
+	unsigned k;
+	for (k = 1;; k++) {
+		ck_assert_uint_lt(k, 200);
+		char *d = jt_tmpdir();
+		ck_assert_ptr_nonnull(d);
+		snprintf(path, sizeof(path), "%s/%s", d, DFI_JOURNAL_FILE);
+		jt_write(path, tb, tn);
+		struct steer s;
+		steer_init(&s, 4096, 0, k);
+		struct dfi_journal_opts o = { .station = "st", .io = &s.io };
+		struct dfi_journal_recovery rec;
+		dfi_journal *j;
+		dfi_err e = dfi_journal_open(&j, d, g_signer, &o, &rec);
+		if (e == DFI_OK)
+			dfi_journal_close(j);
+		int failed = s.failed;
+		if (failed)
+			ck_assert_int_eq(e, DFI_E_IO);
+		else
+			ck_assert_int_eq(e, DFI_OK);
+		/* then with working reads: the tail is in quarantine, once */
+		struct dfi_journal_opts po = { .station = "st", .io = &nosync };
+		ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &po, &rec), DFI_OK);
+		dfi_journal_close(j);
+		struct dfi_jverify_opts vo = { .pubkey = g_pub };
+		struct dfi_jverify_result res;
+		ck_assert_int_eq(dfi_journal_verify_file(d, &vo, &res), DFI_OK);
+		/* once: a copy the failed open left half-done is not
+		 * recorded as a second recovery of the same bytes */
+		ck_assert_uint_eq(res.recoveries, 1);
+		ck_assert_uint_eq(quarantined_bytes(d), 5001 + 70000);
+		jt_rmrf(d);
+		free(d);
+		if (!failed)
+			break; /* the open made fewer than k reads: every one was failed once */
+	}
+	free(tb);
+	fprintf(stderr, "a failed read at each of the open's %u reads was reported\n", k - 1);
+	ck_assert_uint_gt(k, 10);
+}
+END_TEST
+
+int
+main(void)
+{
+	return dfi_test_main("journal_reader",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
+	    (const TTest *[]){ proof_of_changed_covered_record_is_refused,
+	    open_reads_the_same_through_short_reads_and_eintr,
+	    open_fails_on_any_failed_read_and_loses_nothing, NULL });
+}

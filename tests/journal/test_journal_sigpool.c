@@ -1,0 +1,134 @@
+/* The auditor's verify with its checkpoint signatures checked by threads
+ * ahead of the walk (engine/journal/sigpool.c): on a journal with more
+ * checkpoints than the threads may hold ahead, the file and the buffer
+ * paths agree, a forged signature deep in the journal is reported on its
+ * own line with the error the one-pass verify gives, and a wrong key fails
+ * every checkpoint. */
+#include <check.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "jtest.h"
+
+/* More than SIGPOOL_AHEAD (4096): the reader thread has to wait for the walk. */
+#define NCP 4300
+#define FORGED 4200
+
+JT_SIGNER_FIXTURE
+
+struct seen {
+	uint64_t first_line, n;
+	dfi_err first_code;
+};
+
+static void
+finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct seen *s = ctx;
+	(void)msg;
+	if (s->n++ == 0) {
+		s->first_line = line;
+		s->first_code = code;
+	}
+}
+
+/* A journal of NCP - 2 intents, one checkpoint each (with the genesis
+ * checkpoint: NCP - 1). Returns the journal file's path. */
+static char *
+make_journal(char **dir)
+{
+	char *path = jt_journal_of_intents(g_signer, "test.example/sigpool", NCP - 2, dir);
+	ck_assert_ptr_nonnull(path);
+	return path;
+}
+
+START_TEST(agrees_and_finds_forgery)
+{
+	char *dir;
+	char *path = make_journal(&dir);
+	struct seen sf = { 0 }, sb = { 0 };
+	struct dfi_jverify_opts o = { .pubkey = g_pub, .finding = finding, .ctx = &sf };
+	struct dfi_jverify_result rf, rb;
+	ck_assert_int_eq(dfi_journal_verify_file(path, &o, &rf), DFI_OK);
+	ck_assert_uint_eq(rf.checkpoints, NCP - 1);
+	ck_assert_uint_eq(sf.n, 0);
+	size_t n;
+	uint8_t *buf = jt_read(path, &n);
+	o.ctx = &sb;
+	ck_assert_int_eq(dfi_journal_verify_buf(buf, n, &o, &rb), DFI_OK);
+	ck_assert_uint_eq(rb.checkpoints, rf.checkpoints);
+	ck_assert_int_eq(memcmp(rb.root, rf.root, sizeof(rf.root)), 0);
+
+	/* Another key's signature over checkpoint FORGED's very text. */
+	size_t k = 0, s = 0, line = 0, cpline = 0;
+	for (size_t i = 0, ln = 1; i < n; i++) {
+		if (i == 0 || buf[i - 1] == '\n') {
+			if (n - i > 11 && memcmp(buf + i, "checkpoint ", 11) == 0 && k++ == FORGED) {
+				s = i + 11;
+				cpline = ln;
+				break;
+			}
+			line = ln++;
+		}
+	}
+	(void)line;
+	ck_assert_uint_gt(s, 0);
+	size_t e = s;
+	while (e < n && buf[e] != '\n')
+		e++;
+	uint8_t note[DFI_J_NOTE_MAX + 4], other[DFI_J_NOTE_MAX];
+	int nl = EVP_DecodeBlock(note, buf + s, (int)(e - s));
+	ck_assert_int_gt(nl, 0);
+	for (size_t q = e; q > s && buf[q - 1] == '='; q--)
+		nl--;
+	dfi_checkpoint cp;
+	ck_assert_int_eq(dfi_note_open(note, (size_t)nl, g_pub, &cp), DFI_OK);
+	dfi_signer *os = jt_signer_new(DFI_SIG_ED25519);
+	size_t ol;
+	ck_assert_int_eq(dfi_note_sign(&cp, os, other, sizeof(other), &ol), DFI_OK);
+	char b64[DFI_J_LINE_MAX];
+	size_t bl = (size_t)EVP_EncodeBlock((unsigned char *)b64, other, (int)ol);
+	size_t tl = s + bl + (n - e);
+	uint8_t *t = malloc(tl);
+	memcpy(t, buf, s);
+	memcpy(t + s, b64, bl);
+	memcpy(t + s + bl, buf + e, n - e);
+	jt_write(path, t, tl);
+
+	struct seen f1 = { 0 }, f2 = { 0 };
+	o.ctx = &f1;
+	ck_assert_int_eq(dfi_journal_verify_file(path, &o, &rf), DFI_E_JOURNAL_SIGNATURE);
+	ck_assert_uint_ge(f1.n, 1);
+	ck_assert_uint_eq(f1.first_line, cpline);
+	ck_assert_int_eq(f1.first_code, DFI_E_JOURNAL_SIGNATURE);
+	o.ctx = &f2;
+	ck_assert_int_eq(dfi_journal_verify_buf(t, tl, &o, &rb), DFI_E_JOURNAL_SIGNATURE);
+	ck_assert_uint_eq(f2.first_line, cpline);
+	ck_assert_uint_eq(f2.n, f1.n);
+
+	/* The wrong key: no checkpoint verifies, whichever thread checks it. */
+	dfi_jpubkey *opub = jt_pubkey(os);
+	struct seen f3 = { 0 };
+	struct dfi_jverify_opts wo = { .pubkey = opub, .finding = finding, .ctx = &f3 };
+	ck_assert_int_ne(dfi_journal_verify_buf(buf, n, &wo, &rb), DFI_OK);
+	ck_assert_uint_eq(rb.checkpoints, 0);
+	ck_assert_uint_ge(f3.n, 1);
+	dfi_jpubkey_free(opub);
+	dfi_signer_free(os);
+	free(t);
+	free(buf);
+	free(path);
+	jt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+int
+main(void)
+{
+	return dfi_test_main("journal_sigpool",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
+	    (const TTest *[]){ agrees_and_finds_forgery, NULL });
+}

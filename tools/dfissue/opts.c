@@ -1,0 +1,195 @@
+/* A subcommand's options as a table, parsed in one place (opts.h). */
+#include "opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* getopt_long codes: a table entry's index above this base. */
+#define OPT_BASE 0x2000
+#define OPT_MAX CLI_LONGOPTS_MAX
+
+static int
+add(struct option *lo, size_t *n, const struct option *o)
+{
+	if (*n + 1 >= OPT_MAX)
+		return -1;
+	lo[(*n)++] = *o;
+	return 0;
+}
+
+/* The getopt_long table and short-option string of spec. */
+static int
+build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
+{
+	static const struct option hsm[] = { CLI_HSM_LONGOPTS };
+	static const struct option jhsm[] = { CLI_JOURNAL_HSM_LONGOPTS };
+	static const struct option help = { "help", no_argument, NULL, 'h' };
+	size_t n = 0, ns = 0;
+
+	shorts[ns++] = 'h';
+	for (size_t i = 0; spec->opts != NULL && spec->opts[i].kind != CLI_OPT_END; i++) {
+		const struct cli_opt *c = &spec->opts[i];
+		int arg = c->kind == CLI_OPT_FLAG || c->kind == CLI_OPT_ACT ? no_argument :
+		    required_argument;
+		struct option o = { c->name, arg, NULL, OPT_BASE + (int)i };
+		if (add(lo, &n, &o) != 0)
+			return -1;
+		if (c->short_name != 0) {
+			if (ns + 3 > scap)
+				return -1;
+			shorts[ns++] = c->short_name;
+			if (arg == required_argument)
+				shorts[ns++] = ':';
+		}
+	}
+	for (size_t i = 0; spec->hsm != NULL && i < sizeof(hsm) / sizeof(hsm[0]); i++)
+		if (add(lo, &n, &hsm[i]) != 0)
+			return -1;
+	for (size_t i = 0; spec->hsm != NULL && spec->journal_hsm && i < sizeof(jhsm) / sizeof(jhsm[0]); i++)
+		if (add(lo, &n, &jhsm[i]) != 0)
+			return -1;
+	if (add(lo, &n, &help) != 0)
+		return -1;
+	memset(&lo[n], 0, sizeof(lo[n]));
+	shorts[ns] = '\0';
+	return 0;
+}
+
+int
+cli_longopts(const struct cli_spec *spec, struct option *lo)
+{
+	char shorts[2 * CLI_LONGOPTS_MAX + 2];
+	return build(spec, lo, shorts, sizeof(shorts));
+}
+
+/* The table entry of a short alias, or NULL. */
+static const struct cli_opt *
+by_short(const struct cli_spec *spec, int c)
+{
+	for (size_t i = 0; spec->opts != NULL && spec->opts[i].kind != CLI_OPT_END; i++)
+		if (spec->opts[i].short_name == c)
+			return &spec->opts[i];
+	return NULL;
+}
+
+/* A decimal without sign, spaces or leading '+' in [min, max]. */
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return 0;
+	*out = v;
+	return 1;
+}
+
+static int
+take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
+{
+	switch (c->kind) {
+	case CLI_OPT_STR:
+		*c->str = arg;
+		return 0;
+	case CLI_OPT_FLAG:
+		*c->flag = 1;
+		return 0;
+	case CLI_OPT_UINT:
+		if (parse_uint(arg, c->min, c->max, c->num))
+			return 0;
+		if (c->max >= ULONG_MAX / 2) /* no bound worth printing */
+			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+		else
+			cli_errorf("%s: --%s wants %s (%lu to %lu), not '%s'", spec->cmd, c->name,
+			    c->wants, c->min, c->max, arg);
+		return -1;
+	case CLI_OPT_FN:
+		if (c->fn(c->ctx, arg) == 0)
+			return 0;
+		if (c->wants != NULL)
+			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+		return -1;
+	case CLI_OPT_ACT:
+		return c->fn(c->ctx, NULL) == 0 ? 0 : -1;
+	case CLI_OPT_END:
+		break;
+	}
+	return -1;
+}
+
+/* The option getopt stopped at, as the user wrote it (into buf for a
+ * short one inside a cluster such as -vx). */
+static const char *
+offending(int argc, char **argv, char buf[3])
+{
+	int i = optind - 1;
+	/* A short option in a cluster: optind has not moved past it. */
+	if (optopt > 0 && optopt < 128 && (i < 1 || i >= argc || argv[i][0] != '-' ||
+	    argv[i][1] != '-')) {
+		buf[0] = '-';
+		buf[1] = (char)optopt;
+		buf[2] = '\0';
+		return buf;
+	}
+	return i >= 1 && i < argc ? argv[i] : "?";
+}
+
+int
+cli_parse(const struct cli_spec *spec, int argc, char **argv)
+{
+	struct option lo[OPT_MAX];
+	char shorts[2 * OPT_MAX + 2];
+	char sbuf[3];
+	int c, idx;
+
+	if (build(spec, lo, shorts, sizeof(shorts)) != 0) {
+		cli_errorf("%s: internal error: too many options", spec->cmd);
+		return DFI_EXIT_FAIL;
+	}
+	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
+	/* A leading ':' tells a missing value (':') from an unknown option ('?'). */
+	char optstring[sizeof(shorts) + 1];
+	optstring[0] = ':';
+	memcpy(optstring + 1, shorts, strlen(shorts) + 1);
+	while ((c = getopt_long(argc, argv, optstring, lo, &idx)) != -1) {
+		const struct cli_opt *o;
+		if (c == 'h') {
+			spec->usage(stdout);
+			return DFI_EXIT_OK;
+		}
+		if (c == ':') {
+			cli_errorf("%s: option '%s' needs a value (see 'dfissue %s --help')", spec->cmd,
+			    offending(argc, argv, sbuf), spec->cmd);
+			return DFI_EXIT_USAGE;
+		}
+		if (c == '?') {
+			cli_errorf("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
+			    offending(argc, argv, sbuf), spec->cmd);
+			return DFI_EXIT_USAGE;
+		}
+		if (spec->hsm != NULL && cli_hsm_opt(spec->hsm, c, optarg))
+			continue;
+		o = c >= OPT_BASE ? &spec->opts[c - OPT_BASE] : by_short(spec, c);
+		if (o == NULL || take(spec, o, optarg) != 0)
+			return DFI_EXIT_USAGE;
+	}
+	if (argc - optind > spec->max_operands) {
+		const char *extra = argv[optind + spec->max_operands];
+		if (spec->operands_why != NULL)
+			cli_errorf("%s: unexpected argument '%s' (%s)", spec->cmd, extra, spec->operands_why);
+		else
+			cli_errorf("%s: unexpected argument '%s' (see 'dfissue %s --help')", spec->cmd,
+			    extra, spec->cmd);
+		return DFI_EXIT_USAGE;
+	}
+	return CLI_GO_ON;
+}

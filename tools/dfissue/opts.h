@@ -1,0 +1,84 @@
+/*
+ * opts.h: a subcommand's options as a table, parsed in one place.
+ *
+ * Every subcommand used to write its own getopt_long loop: the same
+ * optind/opterr set-up, the same --help case and four different wordings
+ * for an unknown option. A command now lists its options (what each is
+ * called and where its value goes) and calls cli_parse(), which also
+ * takes the HSM options (cli.h) when the command opens the HSM, prints
+ * --help and gives one kind of error line for every command.
+ */
+#ifndef DFISSUE_OPTS_H
+#define DFISSUE_OPTS_H
+
+#include <stdio.h>
+#include <unistd.h> /* optind: the first operand after cli_parse() */
+
+struct cli_hsm_opts;
+
+enum cli_opt_kind {
+	CLI_OPT_END = 0, /* the table's last entry */
+	CLI_OPT_STR,     /* --name VALUE: *str = VALUE */
+	CLI_OPT_FLAG,    /* --name: *flag = 1 */
+	CLI_OPT_UINT,    /* --name N: *num = N, a decimal in [min, max] */
+	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted */
+	CLI_OPT_ACT,     /* --name: fn(ctx, NULL), 0 when accepted */
+};
+
+struct cli_opt {
+	enum cli_opt_kind kind;
+	const char *name;  /* the long option, without "--" */
+	char short_name;   /* a one-letter alias (-v), or 0 */
+	const char **str;
+	int *flag;
+	unsigned long *num, min, max;
+	/* CLI_OPT_UINT: what N is, for the error line ("milliseconds");
+	 * CLI_OPT_FN: the same for a value fn refuses without a line of its own. */
+	const char *wants;
+	int (*fn)(void *ctx, const char *value);
+	void *ctx;
+};
+
+#define CLI_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p) }
+#define CLI_FLAG(n, p) { .kind = CLI_OPT_FLAG, .name = (n), .flag = (p) }
+#define CLI_UINT(n, p, lo, hi, w) \
+	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w) }
+#define CLI_FN(n, f, c, w) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .wants = (w) }
+#define CLI_ACT(n, s, f, c) { .kind = CLI_OPT_ACT, .name = (n), .short_name = (s), .fn = (f), .ctx = (c) }
+#define CLI_OPTS_END { .kind = CLI_OPT_END }
+
+/* What one subcommand accepts. */
+struct cli_spec {
+	const char *cmd;          /* "journal init": names the command in error lines */
+	void (*usage)(FILE *);    /* the --help text */
+	const struct cli_opt *opts; /* ends with CLI_OPTS_END; NULL for none */
+	struct cli_hsm_opts *hsm; /* the HSM options go here; NULL: not accepted */
+	int journal_hsm;          /* also the --journal-module... options (with hsm) */
+	int max_operands;         /* arguments after the options; more is a usage error */
+	const char *operands_why; /* said after "unexpected argument" instead of "see --help" */
+};
+
+/* The value cli_parse() returns when the command goes on. */
+#define CLI_GO_ON (-1)
+
+/*
+ * Parses argv[1..argc-1] against spec. Returns CLI_GO_ON with optind at
+ * the first operand; otherwise the exit status the command returns at
+ * once: DFI_EXIT_OK after --help (printed on stdout), DFI_EXIT_USAGE
+ * after one error line (unknown option, missing or malformed value, too
+ * many operands). Options may repeat: the last value counts, except for
+ * CLI_OPT_FN, which sees each.
+ */
+int cli_parse(const struct cli_spec *spec, int argc, char **argv);
+
+/* Room in a getopt_long table for the largest command (personalize: 22
+ * options of its own, 11 for the HSMs, --help, the end). */
+#define CLI_LONGOPTS_MAX 64
+struct option;
+/* Fills lo with spec's getopt_long table (for cli_config_expand(), which
+ * needs each option's name and whether it takes a value): lo has room
+ * for CLI_LONGOPTS_MAX entries. Returns 0, or
+ * -1 when the table would not fit. */
+int cli_longopts(const struct cli_spec *spec, struct option *lo);
+
+#endif
