@@ -5,7 +5,6 @@
  * exit 0 only when there is none. docs/OPERATIONS.md (section 12) and
  * docs/JOURNAL.md (section 12).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
@@ -274,36 +274,35 @@ audit_witnessed(struct audit *a, dfi_pgreg *r)
 	return 0;
 }
 
+/* --pubkey KEY (repeatable): every key a journal may be signed with. */
+static int
+opt_pubkey(void *ctx, const char *v)
+{
+	struct audit *a = ctx;
+	if (a->nkeys == AUDIT_MAX_KEYS) {
+		cli_errorf("audit: at most %d keys", AUDIT_MAX_KEYS);
+		return -1;
+	}
+	if (cli_load_pubkey("audit", v, &a->keys[a->nkeys], a->key_names[a->nkeys], sizeof(a->key_names[0])) !=
+	    DFI_EXIT_OK)
+		return -1;
+	a->nkeys++;
+	return 0;
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
 	const char *url = NULL;
 	struct audit a;
 	memset(&a, 0, sizeof(a));
-	static const struct option lo[] = { { "registry", required_argument, NULL, 'r' },
-		{ "pubkey", required_argument, NULL, 'p' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c, rc = DFI_EXIT_OK;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'r': url = optarg; break;
-		case 'p':
-			if (a.nkeys == AUDIT_MAX_KEYS) {
-				cli_errorf("audit: at most %d keys", AUDIT_MAX_KEYS);
-				rc = DFI_EXIT_USAGE;
-				goto out;
-			}
-			if (cli_load_pubkey("audit", optarg, &a.keys[a.nkeys], a.key_names[a.nkeys],
-				sizeof(a.key_names[0])) != DFI_EXIT_OK) {
-				rc = DFI_EXIT_FAIL;
-				goto out;
-			}
-			a.nkeys++;
-			break;
-		case 'h': usage(stdout); goto out;
-		default: usage(stderr); rc = DFI_EXIT_USAGE; goto out;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("registry", &url), CLI_FN("pubkey", opt_pubkey, &a, NULL),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "audit", usage, opts, NULL, 0, 1 << 16, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		goto out;
+	rc = DFI_EXIT_OK;
 	if (url == NULL || a.nkeys == 0 || optind == argc) {
 		cli_errorf("audit: needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)");
 		rc = DFI_EXIT_USAGE;

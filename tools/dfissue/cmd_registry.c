@@ -3,14 +3,13 @@
  * grant database roles what a station or an auditor needs.
  * docs/OPERATIONS.md ("Many stations on many hosts") describes deployment.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
@@ -41,44 +40,49 @@ usage(FILE *f)
 	    DFI_PGREG_SCHEMA, DFI_PGREG_SCHEMA_VERSION);
 }
 
+/* The roles --station-role and --auditor-role name, in their order. */
+struct roles {
+	const char *name[32];
+	dfi_pgreg_role kind[32];
+	size_t n;
+};
+
+static int
+add_role(struct roles *r, const char *name, dfi_pgreg_role kind)
+{
+	if (r->n == sizeof(r->name) / sizeof(r->name[0])) {
+		cli_errorf("registry init: at most %zu roles at once", r->n);
+		return -1;
+	}
+	r->name[r->n] = name;
+	r->kind[r->n++] = kind;
+	return 0;
+}
+
+static int
+opt_station_role(void *ctx, const char *v)
+{
+	return add_role(ctx, v, DFI_PGREG_ROLE_STATION);
+}
+
+static int
+opt_auditor_role(void *ctx, const char *v)
+{
+	return add_role(ctx, v, DFI_PGREG_ROLE_AUDITOR);
+}
+
 static int
 r_init(int argc, char **argv)
 {
-	const char *roles[32];
-	dfi_pgreg_role kinds[32];
-	size_t nroles = 0;
-	int target = 0;
-	static const struct option lo[] = { { "station-role", required_argument, NULL, 's' },
-		{ "auditor-role", required_argument, NULL, 'a' }, { "schema-version", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 's':
-		case 'a':
-			if (nroles == sizeof(roles) / sizeof(roles[0])) {
-				cli_errorf("registry init: at most %zu roles at once", nroles);
-				return DFI_EXIT_USAGE;
-			}
-			roles[nroles] = optarg;
-			kinds[nroles++] = c == 's' ? DFI_PGREG_ROLE_STATION : DFI_PGREG_ROLE_AUDITOR;
-			break;
-		case 'v': {
-			char *end;
-			errno = 0;
-			long v = strtol(optarg, &end, 10);
-			if (end == optarg || *end != '\0' || errno != 0 || v < 1 || v > 1000) {
-				cli_errorf("registry init: --schema-version needs a version number");
-				return DFI_EXIT_USAGE;
-			}
-			target = (int)v;
-			break;
-		}
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	struct roles ro = { .n = 0 };
+	unsigned long target = 0; /* 0: the newest */
+	const struct cli_opt opts[] = { CLI_FN("station-role", opt_station_role, &ro, NULL),
+		CLI_FN("auditor-role", opt_auditor_role, &ro, NULL),
+		CLI_UINT("schema-version", &target, 1, 1000, "a version number"), CLI_OPTS_END };
+	const struct cli_spec spec = { "registry init", usage, opts, NULL, 0, 1, NULL };
+	int prc = cli_parse(&spec, argc, argv);
+	if (prc != CLI_GO_ON)
+		return prc;
 	if (argc - optind != 1) {
 		cli_errorf("registry init: needs one URL (try --help)");
 		return DFI_EXIT_USAGE;
@@ -97,7 +101,7 @@ r_init(int argc, char **argv)
 		return DFI_EXIT_FAIL;
 	}
 	int from = 0, to = 0, rc = DFI_EXIT_OK;
-	e = dfi_pgreg_migrate(r, target, &from, &to, why, sizeof(why));
+	e = dfi_pgreg_migrate(r, (int)target, &from, &to, why, sizeof(why));
 	if (e != DFI_OK) {
 		cli_errorf("registry init: %s", why);
 		rc = DFI_EXIT_FAIL;
@@ -108,12 +112,13 @@ r_init(int argc, char **argv)
 	} else {
 		printf("migrated registry schema %s from version %d to %d\n", DFI_PGREG_SCHEMA, from, to);
 	}
-	for (size_t i = 0; rc == DFI_EXIT_OK && i < nroles; i++) {
-		if ((e = dfi_pgreg_grant(r, roles[i], kinds[i], why, sizeof(why))) != DFI_OK) {
+	for (size_t i = 0; rc == DFI_EXIT_OK && i < ro.n; i++) {
+		if ((e = dfi_pgreg_grant(r, ro.name[i], ro.kind[i], why, sizeof(why))) != DFI_OK) {
 			cli_errorf("registry init: %s", why);
 			rc = DFI_EXIT_FAIL;
 		} else {
-			printf("granted %s role to %s\n", kinds[i] == DFI_PGREG_ROLE_STATION ? "station" : "auditor", roles[i]);
+			printf("granted %s role to %s\n", ro.kind[i] == DFI_PGREG_ROLE_STATION ? "station" : "auditor",
+			    ro.name[i]);
 		}
 	}
 	dfi_pgreg_free(r);
@@ -124,18 +129,11 @@ static int
 r_witness(int argc, char **argv)
 {
 	const char *pubkey = NULL, *station = "registry-witness";
-	static const struct option lo[] = { { "pubkey", required_argument, NULL, 'p' },
-		{ "station", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		switch (c) {
-		case 'p': pubkey = optarg; break;
-		case 's': station = optarg; break;
-		case 'h': usage(stdout); return DFI_EXIT_OK;
-		default: usage(stderr); return DFI_EXIT_USAGE;
-		}
-	}
+	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("station", &station), CLI_OPTS_END };
+	const struct cli_spec spec = { "registry witness", usage, opts, NULL, 0, 2, NULL };
+	int prc = cli_parse(&spec, argc, argv);
+	if (prc != CLI_GO_ON)
+		return prc;
 	if (argc - optind != 2 || pubkey == NULL) {
 		cli_errorf("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
 		return DFI_EXIT_USAGE;
@@ -171,18 +169,6 @@ r_witness(int argc, char **argv)
 int
 cmd_registry(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return DFI_EXIT_USAGE;
-	}
-	if (cli_is_help(argv[1])) {
-		usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "init") == 0)
-		return r_init(argc - 1, argv + 1);
-	if (strcmp(argv[1], "witness") == 0)
-		return r_witness(argc - 1, argv + 1);
-	cli_errorf("registry: unknown command '%s' (try 'dfissue registry --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	static const struct cli_sub sub[] = { { "init", r_init }, { "witness", r_witness }, { NULL, NULL } };
+	return cli_subcommand("registry", argc, argv, usage, sub);
 }
