@@ -43,6 +43,13 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 {
 	if (url == NULL || url[0] == '\0')
 		return pg_why(why, cap, DFI_E_INVALID_ARG, "the registry URL is empty");
+	/* A URI only (the two prefixes libpq takes), never a key=value string:
+	 * one spelling in configuration files, logs and docs, and none where a
+	 * stray space turns a value into another keyword. libpq parses it. */
+	if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+		return pg_why(why, cap, DFI_E_INVALID_ARG,
+		    "the registry URL must be a libpq connection URI, postgresql://[user@]host[:port]/dbname"
+		    "[?param=value&...] (e.g. ?sslmode=verify-full), not a key=value string");
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &err);
 	if (opts == NULL) {
@@ -52,13 +59,17 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 		return e;
 	}
 	dfi_err e = DFI_OK;
+	/* password, and sslpassword (the client key's passphrase): secrets,
+	 * never in a command line every user of the host can read. */
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+		if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+		    o->val != NULL && o->val[0] != '\0')
 			e = pg_why(why, cap, DFI_E_INVALID_ARG,
-			    "the registry URL carries a password: command lines are visible to every user of "
+			    "the registry URL carries a %s: command lines are visible to every user of "
 			    "the host. Remove it and put it in the libpq password file (~/.pgpass or the file "
 			    "PGPASSFILE names, mode 0600), or in PGPASSWORD, or use a client certificate "
-			    "(sslcert/sslkey)");
+			    "(sslcert/sslkey, the key unencrypted with mode 0600)",
+			    o->keyword[0] == 's' ? "client key passphrase (sslpassword)" : "password");
 	PQconninfoFree(opts);
 	return e;
 }

@@ -47,9 +47,10 @@ struct dfi_pgreg_opts {
 	int skip_schema_check; /* registry init only: do not require the current schema */
 };
 
-/* DFI_OK when url is a connection URI or string libpq accepts and carries
- * no password; otherwise DFI_E_INVALID_ARG (or DFI_E_PARSE) and a message
- * saying what to do in why. */
+/* DFI_OK when url is a libpq connection URI (postgresql:// or postgres://;
+ * a key=value string is refused) that libpq parses and that carries no
+ * password and no sslpassword; otherwise DFI_E_INVALID_ARG (or
+ * DFI_E_PARSE) and a message saying what to do in why. */
 dfi_err dfi_pgreg_check_url(const char *url, char *why, size_t whycap);
 
 /* Opens the registry: checks the URL, connects once, and (unless

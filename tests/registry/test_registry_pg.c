@@ -16,13 +16,22 @@ START_TEST(url_without_password_only)
 {
 	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st@db.example/reg?sslmode=verify-full", why, sizeof(why)),
 	    DFI_OK);
-	ck_assert_int_eq(dfi_pgreg_check_url("host=db.example dbname=reg user=st", why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_check_url("postgres:///reg?host=/run/postgresql&user=st", why, sizeof(why)), DFI_OK);
+	/* a URI only: a key=value string is refused, with the form to use */
+	ck_assert_int_eq(dfi_pgreg_check_url("host=db.example dbname=reg user=st", why, sizeof(why)),
+	    DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "postgresql://"));
 	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st:hunter2@db.example/reg", why, sizeof(why)),
 	    DFI_E_INVALID_ARG);
 	ck_assert_ptr_nonnull(strstr(why, "password file"));
 	ck_assert_ptr_null(strstr(why, "hunter2"));
 	ck_assert_int_eq(dfi_pgreg_check_url("postgresql:///reg?password=hunter2", why, sizeof(why)), DFI_E_INVALID_ARG);
 	ck_assert_int_eq(dfi_pgreg_check_url("host=x password=hunter2", why, sizeof(why)), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(strstr(why, "hunter2"));
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st@db/reg?sslcert=c.pem&sslkey=k.pem&sslpassword=hunter2",
+	    why, sizeof(why)), DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "sslpassword"));
+	ck_assert_ptr_null(strstr(why, "hunter2"));
 	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://[::1", why, sizeof(why)), DFI_E_PARSE);
 	ck_assert_int_eq(dfi_pgreg_check_url("", why, sizeof(why)), DFI_E_INVALID_ARG);
 }

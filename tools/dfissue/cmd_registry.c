@@ -21,7 +21,7 @@ usage(FILE *f)
 	    "                             [--schema-version N] URL\n"
 	    "       dfissue registry witness --pubkey KEY [--station NAME] URL JOURNAL\n\n"
 	    "URL is a libpq connection URI (postgresql://[user@]host[:port]/dbname?sslmode=verify-full\n"
-	    "...) or key=value string. It must not carry a password: put the password in\n"
+	    "...), never a key=value string. It must not carry a password (nor sslpassword): put it in\n"
 	    "the libpq password file (~/.pgpass, or the file PGPASSFILE names, mode 0600) or\n"
 	    "in PGPASSWORD, or authenticate with a client certificate (sslcert, sslkey).\n\n"
 	    "init   creates the schema '%s' (tables and functions) or migrates it to the\n"
