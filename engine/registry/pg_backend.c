@@ -40,6 +40,7 @@ struct pgbe {
 	dfi_pgwitness *w;
 	char origin[DFI_J_STR_MAX];
 	char token[40];       /* this handle's claims */
+	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it); mu */
 	pthread_mutex_t mu;   /* last */
 	char last[600];       /* the last failure's reason (dfi_registry_last_error) */
 };
@@ -123,6 +124,7 @@ enum { A_SEQ, A_TYPE, A_UID, A_AID, A_KEYNO, A_OLD, A_NEW, A_GEN, A_INTENT, A_MA
 struct batch {
 	struct arr a[A_N];
 	int n;
+	int intents; /* how many of the n are intents */
 };
 
 static void
@@ -133,6 +135,7 @@ batch_clear(struct batch *b)
 		memset(&b->a[i], 0, sizeof(b->a[i]));
 	}
 	b->n = 0;
+	b->intents = 0;
 }
 
 static int
@@ -164,27 +167,38 @@ batch_add(struct batch *b, const dfi_jrec *r, const char *line)
 	if (bad)
 		return -1;
 	b->n++;
+	b->intents += in;
 	return 0;
 }
 
+/* held: the engine's live records, whose intents announce a ChangeKey:
+ * the registry takes them only while this handle holds each intent's
+ * claim, and extends it (journaled_held, schema/003_held_intents.sql). The
+ * start-up reconciliation tells past records without a claim. */
 static dfi_err
-batch_send(struct pgbe *be, struct batch *b)
+batch_send(struct pgbe *be, struct batch *b, int held)
 {
 	if (b->n == 0)
 		return DFI_OK;
-	const char *vals[2 + A_N] = { be->origin, NULL };
-	char st[160];
+	held = held && b->intents > 0;
+	char st[160], lease[16];
 	snprintf(st, sizeof(st), "%s", be->pg->station);
-	vals[1] = st;
+	pthread_mutex_lock(&be->mu);
+	snprintf(lease, sizeof(lease), "%u", be->lease_ms);
+	pthread_mutex_unlock(&be->mu);
+	const char *vals[4 + A_N] = { be->token, lease, be->origin, st };
 	for (int i = 0; i < A_N; i++)
-		if ((vals[2 + i] = arr_end(&b->a[i])) == NULL) {
+		if ((vals[4 + i] = arr_end(&b->a[i])) == NULL) {
 			batch_clear(b);
 			return DFI_E_NOMEM;
 		}
-	/* Idempotent: a record told twice is told once. */
-	dfi_err e = pg_call(be->pg,
+	/* Idempotent: a record told twice is told once (and a claim this
+	 * handle holds is held again). */
+	dfi_err e = held ? pg_call(be->pg,
+	    "SELECT " DFI_PGREG_SCHEMA ".journaled_held($1, $2::integer, $3, $4, $5, $6, $7::bytea[], $8, $9, $10, $11, $12, "
+	    "$13, $14, $15)", 4 + A_N, vals, NULL, 1, WHY) : pg_call(be->pg,
 	    "SELECT " DFI_PGREG_SCHEMA ".journaled($1, $2, $3, $4, $5::bytea[], $6, $7, $8, $9, $10, $11, $12, $13)",
-	    2 + A_N, vals, NULL, 1, WHY);
+	    2 + A_N, vals + 2, NULL, 1, WHY);
 	batch_clear(b);
 	return e;
 }
@@ -217,7 +231,7 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 	free(z);
 	if (bad)
 		return DFI_E_NOMEM;
-	return b->n >= BATCH_MAX ? batch_send(be, b) : DFI_OK;
+	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL) : DFI_OK;
 }
 
 static dfi_err
@@ -246,7 +260,7 @@ b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 			e = tell_line(be, &b, line, len, recs[i].seq, &recs[i]);
 	}
 	if (e == DFI_OK)
-		e = batch_send(be, &b);
+		e = batch_send(be, &b, 1);
 	batch_clear(&b);
 	free(line);
 	return e;
@@ -302,7 +316,7 @@ reconcile(struct pgbe *be, const char *path)
 	if (e == DFI_OK)
 		e = x.e;
 	if (e == DFI_OK)
-		e = batch_send(be, &x.b);
+		e = batch_send(be, &x.b, 0);
 	batch_clear(&x.b);
 	return e;
 }
@@ -321,7 +335,11 @@ b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 	struct pgbe *be = vbe;
 	char u[2 * DFI_J_UID_MAX + 3], lease[16];
 	uid_hex(uid, len, u);
-	snprintf(lease, sizeof(lease), "%u", lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u);
+	unsigned ms = lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u;
+	snprintf(lease, sizeof(lease), "%u", ms);
+	pthread_mutex_lock(&be->mu);
+	be->lease_ms = ms;
+	pthread_mutex_unlock(&be->mu);
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. */
@@ -558,6 +576,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 		return DFI_E_NOMEM;
 	be->pg = pg;
 	be->j = j;
+	be->lease_ms = 60000;
 	pthread_mutex_init(&be->mu, NULL);
 	uint8_t rnd[8] = { 0 };
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {

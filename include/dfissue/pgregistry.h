@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 2
+#define DFI_PGREG_SCHEMA_VERSION 3
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;

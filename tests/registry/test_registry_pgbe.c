@@ -79,12 +79,18 @@ outcome(dfi_jrec_type t, uint64_t intent)
 	return r;
 }
 
+/* Tells r as the engine does: an intent under its card's claim (the
+ * registry takes no intent otherwise, schema 3), released after. */
 static void
 tell(struct station *s, const dfi_jrec *r)
 {
+	dfi_reg_claim *c = NULL;
+	if (r->type == DFI_JREC_INTENT)
+		ck_assert_int_eq(dfi_registry_claim(s->reg, r->key.uid, r->key.uid_len, "tell", 0, &c, NULL, 0), DFI_OK);
 	dfi_err e = dfi_registry_journaled(s->reg, r, 1);
 	if (e != DFI_OK)
 		dfi_registry_last_error(s->reg, why, sizeof(why));
+	dfi_registry_release(c);
 	ck_assert_msg(e == DFI_OK, "journaled: %s: %s", dfi_strerror(e), why);
 }
 
@@ -275,6 +281,27 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	station_close_reg(&a);
 	ck_assert_msg(station_open_reg(&a, url, "station-a") == DFI_OK, "%s", why);
 	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.records"), n0);
+
+	/* an intent (a ChangeKey about to be sent) only while its station
+	 * holds the card's claim: never without one, never once another
+	 * station took the UID over after the lease ran out (schema 3) */
+	static const uint8_t U3[7] = { 0x04, 0x33, 0x33, 0x33, 0x44, 0x55, 0x66 };
+	dfi_jrec nc = append(&b, jt_intent("04333333445566", 0x112233, 1, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(b.reg, &nc, 1), DFI_E_REGISTRY);
+	dfi_registry_last_error(b.reg, why, sizeof(why));
+	ck_assert_msg(strstr(why, "claim lost: card 04333333445566") != NULL, "%s", why);
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U3, 7, "station-a/r1", 1, &ca, who, sizeof(who)), DFI_OK);
+	usleep(20 * 1000); /* A stalls past its 1 ms lease; B takes the UID */
+	ck_assert_int_eq(dfi_registry_claim(b.reg, U3, 7, "station-b/r1", 0, &cb, who, sizeof(who)), DFI_OK);
+	dfi_jrec lost = append(&a, jt_intent("04333333445566", 0x112233, 1, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &lost, 1), DFI_E_REGISTRY);
+	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.records"), n0);
+	/* B holds it: taken, and the lease extended */
+	ck_assert_int_eq(dfi_registry_journaled(b.reg, &nc, 1), DFI_OK);
+	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.claims WHERE uid = '\\x04333333445566' AND "
+	    "expires_at > clock_timestamp() + interval '30 seconds'"), "1");
+	dfi_registry_release(cb);
+	dfi_registry_release(ca); /* A's lost claim: releases nothing of B's */
 	free((void *)n0);
 
 	station_close(&a);
