@@ -334,7 +334,7 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	pthread_cond_init(&r->cv, NULL);
 	/* One connection now: a wrong URL or password shows here, not at the
 	 * first card. */
-	PGconn *c;
+	PGconn *c = NULL; /* set when pg_acquire succeeds */
 	if ((e = pg_acquire(r, &c, why, cap)) != DFI_OK) {
 		dfi_pgreg_free(r);
 		return e;

@@ -267,7 +267,7 @@ audit_witnessed(struct audit *a, dfi_pgreg *r)
 	for (size_t i = 0; i < a->nj; i++)
 		if (!a->j[i].witnessed && a->j[i].origin[0] != '\0')
 			audit_finding(a, a->j[i].path, "the registry never witnessed journal %s", a->j[i].origin);
-	if ((e = dfi_pgreg_each_refusal(r, refusal_cb, a, why, sizeof(why))) != DFI_OK) {
+	if (dfi_pgreg_each_refusal(r, refusal_cb, a, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("audit: reading the registry's refusals: %s", why);
 		return -1;
 	}

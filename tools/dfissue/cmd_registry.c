@@ -96,7 +96,7 @@ r_init(int argc, char **argv)
 	}
 	struct dfi_pgreg_opts o = { .station = "registry-init", .skip_schema_check = 1, .max_conns = 1 };
 	dfi_pgreg *r = NULL;
-	if ((e = dfi_pgreg_open(&r, url, &o, why, sizeof(why))) != DFI_OK) {
+	if (dfi_pgreg_open(&r, url, &o, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("registry init: %s", why);
 		return DFI_EXIT_FAIL;
 	}
@@ -113,7 +113,7 @@ r_init(int argc, char **argv)
 		printf("migrated registry schema %s from version %d to %d\n", DFI_PGREG_SCHEMA, from, to);
 	}
 	for (size_t i = 0; rc == DFI_EXIT_OK && i < ro.n; i++) {
-		if ((e = dfi_pgreg_grant(r, ro.name[i], ro.kind[i], why, sizeof(why))) != DFI_OK) {
+		if (dfi_pgreg_grant(r, ro.name[i], ro.kind[i], why, sizeof(why)) != DFI_OK) {
 			cli_errorf("registry init: %s", why);
 			rc = DFI_EXIT_FAIL;
 		} else {
