@@ -121,35 +121,43 @@ grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "
 # A copy of station a's journal as it is now, to roll it back later (9).
 cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"
 
-# 5b. A torn card put aside at station a, finished at station b. Station a
-# tears the card at APDU K (executed, answer lost) and twice more at once
-# (its three taps of a sim: reader), leaving its intent open; K is the first
-# from 47 on (then 30..46) that leaves one: a ChangeKey of the reference
-# profile, 47 today (each try is a personalize run: CI time).
-tear_ok=""
-for K in $(seq 47 69) $(seq 30 46); do
-	img=$E2E_DIR/torn-$K.img
-	"$E2E_SIM" --image "$img" --uid "$(printf '04D0D0D0D0D0%02X' "$K")" --seed "$K" --stdio -q </dev/null >/dev/null
-	SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
-		--reader "sim:$img" --journal "$E2E_DIR/journal-a" --station station-a --registry "$URL" --once \
-		--tear-at "$K,1,1" --tear-mode after --json >"$E2E_DIR/torn-a.json" 2>"$E2E_DIR/torn-a.log" || true
+# Sanitizer builds (DFI_E2E_QUICK=1, TEAM.md 5: CI time) run 1 to 6 without
+# 5b and stop after the audit's OK: the torn card handed over between
+# stations (5b) and the audit's findings (7 to 9) run in release builds;
+# the backend's hand-over of an open intent runs under ASan in
+# test_registry_pgbe.
+quick=${DFI_E2E_QUICK:-0}
+if [ "$quick" != 1 ]; then
+	# 5b. A torn card put aside at station a, finished at station b. Station a
+	# tears the card at APDU K (executed, answer lost) and twice more at once
+	# (its three taps of a sim: reader), leaving its intent open; K is the first
+	# from 47 on (then 30..46) that leaves one: a ChangeKey of the reference
+	# profile, 47 today (each try is a personalize run: CI time).
+	tear_ok=""
+	for K in $(seq 47 69) $(seq 30 46); do
+		img=$E2E_DIR/torn-$K.img
+		"$E2E_SIM" --image "$img" --uid "$(printf '04D0D0D0D0D0%02X' "$K")" --seed "$K" --stdio -q </dev/null >/dev/null
+		SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+			--reader "sim:$img" --journal "$E2E_DIR/journal-a" --station station-a --registry "$URL" --once \
+			--tear-at "$K,1,1" --tear-mode after --json >"$E2E_DIR/torn-a.json" 2>"$E2E_DIR/torn-a.log" || true
+		"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+		if grep -q "^1 intent(s) open in the registry" "$E2E_DIR/recover.log"; then
+			tear_ok=$K
+			break
+		fi
+	done
+	[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 30..69 left an intent open at station a"
+	grep -q "registry: test.example/journal/a intent" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+	SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+		--reader "sim:$img" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
+		>"$E2E_DIR/torn-b.json" 2>"$E2E_DIR/torn-b.log" || e2e_fail "station b on the torn card: $(cat "$E2E_DIR/torn-b.json")"
+	cat "$E2E_DIR/torn-b.json" >&2
+	grep -q '"outcome":"\(resumed\|done\)"' "$E2E_DIR/torn-b.json" || e2e_fail "torn card at b: $(cat "$E2E_DIR/torn-b.json")"
+	grep -q "of another station .* taken over as intent" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
 	"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-	if grep -q "^1 intent(s) open in the registry" "$E2E_DIR/recover.log"; then
-		tear_ok=$K
-		break
-	fi
-done
-[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 30..69 left an intent open at station a"
-grep -q "registry: test.example/journal/a intent" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
-	--reader "sim:$img" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
-	>"$E2E_DIR/torn-b.json" 2>"$E2E_DIR/torn-b.log" || e2e_fail "station b on the torn card: $(cat "$E2E_DIR/torn-b.json")"
-cat "$E2E_DIR/torn-b.json" >&2
-grep -q '"outcome":"\(resumed\|done\)"' "$E2E_DIR/torn-b.json" || e2e_fail "torn card at b: $(cat "$E2E_DIR/torn-b.json")"
-grep -q "of another station .* taken over as intent" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
-"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-e2e_log "torn at station a (APDU $tear_ok), finished at station b: $(grep -o '"outcome":"[a-z]*"' "$E2E_DIR/torn-b.json")"
+	grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+	e2e_log "torn at station a (APDU $tear_ok), finished at station b: $(grep -o '"outcome":"[a-z]*"' "$E2E_DIR/torn-b.json")"
+fi
 
 # 6. The auditor: both journals, the registry: OK.
 "$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
@@ -160,6 +168,10 @@ audit() { # audit: exit status; its output in audit.log
 	"$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
 		>"$E2E_DIR/audit.log" 2>&1
 }
+if [ "$quick" = 1 ]; then
+	e2e_log "OK (sanitizer subset): two stations, one UID: one issued, one refused; audit OK"
+	exit 0
+fi
 
 # 7. The registry edited by hand: its key slot no longer the journals' replay.
 psql "$URL" -qAtc "UPDATE dfissue.slots SET version = 9 WHERE keyno = 0 AND aid = 0" >/dev/null
