@@ -77,6 +77,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_sdm(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);
 
 /* Options shared by every subcommand that opens the HSM (cmd_key.c):

@@ -24,6 +24,7 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "recover", "list the journal's unresolved key-change intents with their cards", cmd_recover },
 	{ "registry", "create or migrate the PostgreSQL registry shared by many stations", cmd_registry },
 	{ "audit", "audit every station journal against the registry they share", cmd_audit },
+	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", cmd_sdm },
 	{ "version", "print the version", cmd_version },
 };
 
