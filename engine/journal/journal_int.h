@@ -25,6 +25,9 @@ void jrec_aid_format1(dfi_jrec *r, unsigned format);
  * why may be NULL. */
 dfi_err jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp,
     char *why, size_t cap);
+/* A decimal in [p, end): digits only, no leading zero, fits 64 bits. 0 or
+ * -1. The one spelling every decimal in the journal's formats has. */
+int jparse_u64(const char *p, const char *end, uint64_t *out);
 
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "
@@ -59,6 +62,10 @@ dfi_err jfile_check(const struct dfi_journal_opts *o, int fd, const char *dir, c
 typedef int (*jscan_fn)(void *ctx, const char *line, size_t len, int complete, uint64_t off);
 dfi_err jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx);
 dfi_err jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_fn fn, void *ctx);
+
+/* Opens a journal given as its directory or as journal.log itself, for
+ * reading (verify.c). */
+dfi_err open_journal(const char *path, int *fd);
 
 /* ---- index --------------------------------------------------------------- */
 

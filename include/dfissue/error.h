@@ -106,6 +106,12 @@ typedef enum dfi_err {
 	DFI_E_CARD_CONFLICT,        /* card holds an application/file unlike the profile's (not deleted) */
 	DFI_E_REFUSED,              /* card refused: it has not earned keys (journaled, nothing sent) */
 	DFI_E_UID_CLAIMED,          /* another reader or station is working on this UID */
+
+	/* registry (a shared database of issuance state and witnessed journals) */
+	DFI_E_REGISTRY_UNREACHABLE = 600, /* no connection, or it broke during the call */
+	DFI_E_REGISTRY_SCHEMA,      /* the registry's schema is missing or of another version */
+	DFI_E_REGISTRY_REFUSED,     /* the registry refused (e.g. a checkpoint that does not extend the witnessed one) */
+	DFI_E_REGISTRY,             /* the registry answered with an error */
 } dfi_err;
 
 /* One line naming the error, never NULL, never containing secrets. */

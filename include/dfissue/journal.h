@@ -195,6 +195,28 @@ dfi_err dfi_merkle_verify_inclusion(uint64_t index, uint64_t size,
     const uint8_t leaf_hash[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN],
     size_t plen, const uint8_t root[DFI_HASH_LEN]);
 
+/* RFC 9162 §2.1.4 consistency proofs: that the tree of the first m leaves
+ * is a prefix of the tree of n leaves (0 < m <= n). A proof holds at most
+ * DFI_MERKLE_CPROOF_MAX hashes; m == n gives the empty proof. */
+#define DFI_MERKLE_CPROOF_MAX 66
+/* MTH(D[a:b]) of the tree being proven, for the proof generator. */
+typedef dfi_err (*dfi_merkle_range_fn)(void *ctx, uint64_t a, uint64_t b, uint8_t out[DFI_HASH_LEN]);
+dfi_err dfi_merkle_consistency_proof_fn(uint64_t m, uint64_t n, dfi_merkle_range_fn fn, void *ctx,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* The proof from the n leaf hashes given. */
+dfi_err dfi_merkle_consistency_proof(const uint8_t (*leaves)[DFI_HASH_LEN], uint64_t n, uint64_t m,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* The proof from old->size to old->size + nadded, knowing only the old
+ * tree's right edge and the leaves added since: every proof node left of
+ * the old size is an edge node. What a station witnessing its journal
+ * needs, without keeping every leaf. */
+dfi_err dfi_merkle_consistency_proof_edge(const dfi_merkle *old, const uint8_t (*added)[DFI_HASH_LEN],
+    uint64_t nadded, uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* RFC 9162 §2.1.4.2: DFI_OK when proof shows root_m (size m) is a prefix
+ * of root_n (size n); DFI_E_JOURNAL_CORRUPT otherwise. */
+dfi_err dfi_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[DFI_HASH_LEN],
+    const uint8_t root_n[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN], size_t plen);
+
 /* ---- checkpoints and signed notes (C2SP) -------------------------------- */
 
 /* A public key for verification, from PEM or DER SubjectPublicKeyInfo
@@ -207,6 +229,18 @@ void dfi_jpubkey_free(dfi_jpubkey *k);
 dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k);
 /* C2SP signed-note key ID of this key under key name `name`. */
 dfi_err dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id);
+/* The C2SP signed-note verifier key of k under key name `name` (the
+ * journal's origin): "<name>+<8 hex key ID>+<base64(type || public key)>",
+ * type 0x01 with the 32-byte Ed25519 key, 0x02 with the DER
+ * SubjectPublicKeyInfo (ECDSA P-256), as golang.org/x/mod/sumdb/note and
+ * transparency-dev/formats read it. */
+#define DFI_VKEY_MAX 320
+dfi_err dfi_jpubkey_vkey(const dfi_jpubkey *k, const char *name, char *out, size_t cap);
+/* Parses a verifier key (len bytes, no newline); the key ID in it must be
+ * the key's under its name (DFI_E_PARSE otherwise). name receives the key
+ * name (namecap bytes). */
+dfi_err dfi_jpubkey_from_vkey(const char *vkey, size_t len, dfi_jpubkey **out, char *name,
+    size_t namecap);
 
 typedef struct dfi_checkpoint {
 	char origin[DFI_J_STR_MAX];
@@ -440,6 +474,51 @@ struct dfi_jproof {
 	size_t note_len;
 };
 dfi_err dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p);
+
+/* ---- consistency proofs between two checkpoints (witnessing) ------------- */
+
+/* That the journal's tree of `from` records is a prefix of its tree of `to`
+ * records (RFC 9162 §2.1.4), with the signed checkpoint of size `to` and,
+ * when the journal has one, of size `from`. docs/JOURNAL.md, "Witnessing
+ * and consistency proofs", specifies the text form. */
+struct dfi_jconsistency {
+	uint64_t from, to;
+	uint8_t old_root[DFI_HASH_LEN], new_root[DFI_HASH_LEN];
+	uint8_t proof[DFI_MERKLE_CPROOF_MAX][DFI_HASH_LEN];
+	size_t plen;
+	uint8_t old_note[DFI_J_NOTE_MAX];
+	size_t old_note_len;           /* 0: no checkpoint of size `from` */
+	uint8_t new_note[DFI_J_NOTE_MAX];
+	size_t new_note_len;
+};
+#define DFI_JCONSISTENCY_TEXT_MAX 8192
+
+/* The proof from record count `from` (1..to) to the checkpoint of size `to`
+ * (0: the last valid checkpoint) of the journal at path. A checkpoint counts
+ * when its root is the records' (signatures are not checked here: the
+ * verifier does). DFI_E_NOT_FOUND when `to` is not the size of such a
+ * checkpoint, DFI_E_INVALID_ARG when `from` is 0 or above it. */
+dfi_err dfi_journal_consistency_file(const char *path, uint64_t from, uint64_t to,
+    struct dfi_jconsistency *c);
+/* The text form (NUL-terminated) and its strict parser (DFI_E_PARSE). */
+dfi_err dfi_jconsistency_format(const struct dfi_jconsistency *c, char *buf, size_t cap, size_t *len);
+dfi_err dfi_jconsistency_parse(const char *text, size_t len, struct dfi_jconsistency *c);
+/* Checks a proof with nothing but the journal key: the new checkpoint is
+ * signed by key and names `to` and the new root; the old tree is a signed
+ * checkpoint too (the proof's own, or last_seen, a note the auditor kept;
+ * both must agree when both are given) of the same origin naming `from`
+ * and the old root; and the proof binds the two roots. DFI_OK, or an error
+ * with a one-line reason in why. */
+dfi_err dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key,
+    const uint8_t *last_seen, size_t last_seen_len, char *why, size_t whycap);
+
+/* The root of the tree of the first sizes[i] records of the journal at
+ * path, for each i (sizes in any order): found[i] is 0 when the journal has
+ * fewer records. records (may be NULL) receives the number of complete
+ * record lines. One pass over the file: an auditor checks every checkpoint
+ * a registry witnessed against the journal with it. */
+dfi_err dfi_journal_roots_file(const char *path, const uint64_t *sizes, size_t n,
+    uint8_t (*roots)[DFI_HASH_LEN], int *found, uint64_t *records);
 
 #ifdef __cplusplus
 }

@@ -7,10 +7,6 @@
  * certificate-transparency-go and transparency-dev/merkle
  * (testonly/constants.go: LeafInputs, RootHashes, inclusion proofs):
  * leaf inputs, then the tree head for sizes 1..8. */
-static const char *const ct_leaves[8] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-	"606162636465666768696A6B6C6D6E6F",
-};
 static const char *const ct_roots[9] = {
 	"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
 	"6E340B9CFFB37A989CA544E6BB780A2C78901D3FB33738768511A30617AFA01D",
@@ -23,22 +19,10 @@ static const char *const ct_roots[9] = {
 	"5DC9DA79A70659A9AD559CB701DED9A2AB9D823AAD2F4960CFE370EFF4604328",
 };
 
-static void
-ct_leaf_hashes(uint8_t out[8][DFI_HASH_LEN])
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t b[32];
-		size_t n = 0;
-		if (ct_leaves[i][0] != '\0')
-			ck_assert_int_eq(dfi_hex_decode(ct_leaves[i], b, sizeof(b), &n), DFI_OK);
-		dfi_merkle_leaf_hash(b, n, out[i]);
-	}
-}
-
 START_TEST(merkle_ct_reference_roots)
 {
 	uint8_t lh[8][DFI_HASH_LEN], root[DFI_HASH_LEN];
-	ct_leaf_hashes(lh);
+	jt_ct_leaf_hashes(lh);
 	dfi_merkle m;
 	dfi_merkle_init(&m);
 	dfi_merkle_root(&m, root);
@@ -67,7 +51,7 @@ START_TEST(merkle_ct_reference_inclusion_proofs)
 	};
 	uint8_t lh[8][DFI_HASH_LEN], proof[64][DFI_HASH_LEN], root[32];
 	size_t n;
-	ct_leaf_hashes(lh);
+	jt_ct_leaf_hashes(lh);
 	HEX(root, ct_roots[8]);
 	ck_assert_int_eq(dfi_merkle_inclusion_proof((const uint8_t(*)[32])lh, 8, 0, proof, 64, &n), DFI_OK);
 	ck_assert_uint_eq(n, 3);

@@ -75,6 +75,8 @@ int sub_journal(int argc, char **argv);
 int sub_personalize(int argc, char **argv);
 int sub_inspect(int argc, char **argv);
 int sub_recover(int argc, char **argv);
+int sub_registry(int argc, char **argv);
+int sub_audit(int argc, char **argv);
 int sub_sdm(int argc, char **argv);
 int sub_hsm(int argc, char **argv);
 
@@ -147,5 +149,10 @@ const char *cli_hsm_help(void);
 
 /* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
 int cli_harden_process(void);
+/* Reads a journal public key from path: PEM, or a signed-note verifier key
+ * (its key name into name, when given). On failure prints one line naming
+ * what and returns DFI_EXIT_FAIL (cli_pubkey.c). */
+struct dfi_jpubkey;
+int cli_load_pubkey(const char *what, const char *path, struct dfi_jpubkey **out, char *name, size_t namecap);
 
 #endif

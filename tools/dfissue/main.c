@@ -22,6 +22,8 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", sub_personalize },
 	{ "inspect", "show what a card holds and what remains to do for a profile", sub_inspect },
 	{ "recover", "list the journal's unresolved key-change intents with their cards", sub_recover },
+	{ "registry", "create or migrate the PostgreSQL registry shared by many stations", sub_registry },
+	{ "audit", "audit every station journal against the registry they share", sub_audit },
 	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", sub_sdm },
 	{ "version", "print the version", sub_version },
 };
