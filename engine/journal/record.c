@@ -147,6 +147,7 @@ dfi_jcause_name(dfi_jcause c)
 	case DFI_JCAUSE_ISSUED: return "issued";
 	case DFI_JCAUSE_TRANSPORT_KEY: return "transport-key";
 	case DFI_JCAUSE_ORIGINALITY: return "originality";
+	case DFI_JCAUSE_CONFLICT: return "conflict";
 	}
 	return NULL;
 }

@@ -234,9 +234,13 @@ read_app(struct tap *tp, int i)
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
 conflict:
-		perso_detail(tp, "application %06X has %u key(s) of another type or count than "
-		    "the profile's %zu: not changed", aid, ks.max_keys, a->nkeys);
-		return DFI_E_CARD_CONFLICT;
+		/* Key count and type are fixed at creation: nothing more of
+		 * this application is read, the other applications are. */
+		perso_conflict(tp, "application %06X has %u key(s) of type %s, the profile %zu of "
+		    "type %s: only deleting the application would change that", aid, ks.max_keys,
+		    dfi_keytype_name(ks.keytype), a->nkeys, dfi_keytype_name(a->key_type));
+		as->conflict = 1;
+		return DFI_OK;
 	}
 	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
 	if (e != DFI_OK)
@@ -253,11 +257,16 @@ conflict:
 			return e;
 		as->fs_known[pf->number] = 1;
 		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
-			perso_detail(tp, "application %06X file %u exists with other settings than "
-			    "the profile's: not deleted", aid, pf->number);
-			return DFI_E_CARD_CONFLICT;
+			char diff[112];
+			perso_file_diff(pf, &as->fs[pf->number], diff, sizeof(diff));
+			perso_conflict(tp, "application %06X file %u: %s: only deleting the file would "
+			    "change that", aid, pf->number, diff);
+			as->conflict = 1;
 		}
 	}
+	/* The card is refused for its conflicts: its keys need no probing. */
+	if (as->conflict)
+		return DFI_OK;
 	/* The other keys, each confirmed by an authentication before anything
 	 * is written: a key that matches no candidate leaves the card as found.
 	 * (The final verification then needs no new authentication for them.) */
