@@ -127,3 +127,28 @@ perso_conflicts_refuse(struct tap *tp)
 	return perso_refuse(tp, DFI_JCAUSE_CONFLICT, "%zu conflict(s), first: %.80s",
 	    tp->nconflicts, tp->conflict[0]);
 }
+
+/* Adding to an issued card: the PICC master key and every application the
+ * card has are at their targets and some of the profile's applications
+ * are absent. Nothing of that addition was begun before (an application
+ * created by a torn tap exists), so the tap starts it rather than resuming. */
+int
+perso_adding_apps(const struct tap *tp)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	int absent = 0;
+
+	if (!tp->picc.at_target || tp->res->intents_resolved > 0)
+		return 0;
+	for (size_t i = 0; i < s->napps; i++) {
+		const struct app_state *as = &tp->apps[i];
+		if (!as->exists) {
+			absent = 1;
+			continue;
+		}
+		for (size_t k = 0; k < s->apps[i].nkeys; k++)
+			if (!as->keys[s->apps[i].keys[k].number].at_target)
+				return 0;
+	}
+	return absent;
+}

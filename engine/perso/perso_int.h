@@ -341,6 +341,8 @@ void perso_file_diff(const struct dfi_profile_file *f, const struct dfi_df_file_
 /* A card with conflicts is refused: each conflict a progress line, the
  * refusal (journaled unless inspecting) names them. */
 dfi_err perso_conflicts_refuse(struct tap *tp);
+/* 1 when the tap adds applications to a card issued otherwise complete. */
+int perso_adding_apps(const struct tap *tp);
 
 /* verify.c */
 dfi_err perso_verify(struct tap *tp);

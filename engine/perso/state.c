@@ -373,5 +373,7 @@ perso_read_state(struct tap *tp)
 	tp->progressed |= !factory;
 	if (tp->slots_prev > 0 && tp->slots_target == 0 && tp->res->intents_resolved == 0)
 		tp->progressed = 0;
+	if (perso_adding_apps(tp))
+		tp->progressed = 0; /* an addition starts (conflicts.c) */
 	return DFI_OK;
 }

@@ -79,8 +79,7 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc, int uid_ke
 			    DFI_PROFILE_MAX_DIV_INPUT);
 	}
 	if (!have_uid && !uid_key)
-		return verr(c, path, "must contain \"uid\": every card needs its own keys (only "
-				     "the key named by picc.uid_key goes without)");
+		return verr(c, path, "must contain \"uid\": every card needs its own keys");
 	k->div = seg;
 	k->ndiv = n;
 	return DFI_OK;
