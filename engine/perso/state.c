@@ -233,14 +233,17 @@ read_app(struct tap *tp, int i)
 	as->nkeys = ks.max_keys;
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+		/* Key count and type are fixed at creation. Its files are
+		 * still compared (their conflicts named too), its keys not. */
+		as->conflict = 1;
 conflict:
-		/* Key count and type are fixed at creation: nothing more of
-		 * this application is read, the other applications are. */
 		perso_conflict(tp, "application %06X has %u key(s) of type %s, the profile %zu of "
 		    "type %s: only deleting the application would change that", aid, ks.max_keys,
 		    dfi_keytype_name(ks.keytype), a->nkeys, dfi_keytype_name(a->key_type));
-		as->conflict = 1;
-		return DFI_OK;
+		if (!as->conflict) {
+			as->conflict = 1;
+			return DFI_OK; /* its master key unknown: nothing more to list */
+		}
 	}
 	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
 	if (e != DFI_OK)
