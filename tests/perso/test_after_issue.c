@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -34,25 +33,6 @@
 #define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 
 static char g_cli[512], g_src[512];
-
-static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Runs a shell command; its exit status, its output in out. */
-static int
-run(char *out, size_t cap, const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static dfi_profile *
 load(const char *name)
@@ -121,7 +101,7 @@ START_TEST(random_id_card_inspected_and_rotated_cli)
 	snprintf(jdir, sizeof(jdir), "%s/rid-journal", pf_root);
 
 	/* First issue: random ID is set right after the UID key's change. */
-	rc = run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id.json' " CRED
+	rc = pf_run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id.json' " CRED
 	    " --reader 'sim:%s' --journal '%s' --create-journal --station rid --once -v 2>&1",
 	    g_cli, g_src, g_src, pf_root, img, jdir);
 	ck_assert_msg(rc == 0, "personalize: %s", out);
@@ -153,27 +133,27 @@ START_TEST(random_id_card_inspected_and_rotated_cli)
 	dfi_sim_free(sim);
 
 	/* Inspect without a profile: a random ID, said so. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "UID 08") != NULL && strstr(out, "a random ID") != NULL, "%s",
 	    out);
 	ck_assert_msg(strstr(out, uidhex) == NULL, "the real UID shown without a key: %s", out);
 	/* With the profile: the real UID through the UID key, nothing to do. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
 	    "'%s/profiles/random-id.json' " CRED " 2>&1", g_cli, img, g_src, g_src, pf_root);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, uidhex) != NULL, "%s: %s", uidhex, out);
 	ck_assert_msg(strstr(out, "random ID: UID read with GetCardUID (UID key") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
 	/* With the generation-2 profile: three keys to rotate. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
 	    "'%s/profiles/random-id-g2.json' " CRED " 2>&1", g_cli, img, g_src, g_src, pf_root);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "remaining steps: 3") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "older generation, to rotate") != NULL, "%s", out);
 
 	/* The rotation, through the CLI. */
-	rc = run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id-g2.json' "
+	rc = pf_run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id-g2.json' "
 	    CRED " --reader 'sim:%s' --journal '%s' --station rid --once -v 2>&1", g_cli, g_src,
 	    g_src, pf_root, img, jdir);
 	ck_assert_msg(rc == 0, "rotate: %s", out);
@@ -181,7 +161,7 @@ START_TEST(random_id_card_inspected_and_rotated_cli)
 	ck_assert_msg(strstr(out, uidhex) != NULL, "%s", out);
 	ck_assert_msg(strstr(out, ": done (3/3 steps, 3 key changes") != NULL, "%s", out);
 	/* Again: the UID key's generation 2 reads the UID, nothing to do. */
-	rc = run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id-g2.json' "
+	rc = pf_run(out, sizeof(out), "'%s' personalize --profile '%s/profiles/random-id-g2.json' "
 	    CRED " --reader 'sim:%s' --journal '%s' --station rid --once 2>&1", g_cli, g_src,
 	    g_src, pf_root, img, jdir);
 	ck_assert_msg(rc == 0 && strstr(out, ": done (0/0 steps, 0 key changes") != NULL, "%s", out);
@@ -196,10 +176,10 @@ START_TEST(random_id_card_inspected_and_rotated_cli)
 	pf_close(&f);
 
 	/* The journal verifies; the card's history is under its real UID. */
-	rc = run(out, sizeof(out), "'%s' journal verify --pubkey '%s/dev/journal.pub.pem' '%s' 2>&1",
+	rc = pf_run(out, sizeof(out), "'%s' journal verify --pubkey '%s/dev/journal.pub.pem' '%s' 2>&1",
 	    g_cli, pf_root, jdir);
 	ck_assert_msg(rc == 0, "journal verify: %s", out);
-	rc = run(out, sizeof(out), "'%s' journal show --uid %s '%s' 2>&1", g_cli, uidhex, jdir);
+	rc = pf_run(out, sizeof(out), "'%s' journal show --uid %s '%s' 2>&1", g_cli, uidhex, jdir);
 	ck_assert_msg(rc == 0, "journal show: %s", out);
 	ck_assert_msg(strstr(out, "generation 2") != NULL || strstr(out, "gen 2") != NULL ||
 	    strstr(out, "-> 2") != NULL, "%s", out);
@@ -382,7 +362,6 @@ int
 main(void)
 {
 	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
-	char cmd[1400];
 	if (pf_make_token() != 0 || src == NULL || bld == NULL) {
 		fprintf(stderr, "dev token could not be made\n");
 		pf_remove_root();
@@ -390,10 +369,7 @@ main(void)
 	}
 	snprintf(g_cli, sizeof(g_cli), "%s/bin/dfissue", bld);
 	snprintf(g_src, sizeof(g_src), "%s", src);
-	snprintf(cmd, sizeof(cmd),
-	    "'%s/hsm-config/make-dev-token.sh' --generation2 '%s/dev' '%s/bin/dfissue' >/dev/null "
-	    "</dev/null", src, pf_root, bld);
-	if (system(cmd) != 0) {
+	if (pf_add_generation2() != 0) {
 		fprintf(stderr, "generation-2 keys could not be imported\n");
 		pf_remove_root();
 		return EXIT_FAILURE;
