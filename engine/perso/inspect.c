@@ -135,6 +135,17 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 		e = perso_admit(tp);
 	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
+	/* A random-ID card no key opens: what it showed, and why (uid.c). */
+	if (e == DFI_E_UNKNOWN_KEYS && res.random_id && res.uid_len == 0) {
+		if (asprintf(&buf, "%s\n", res.detail) < 0) {
+			buf = NULL;
+			e = DFI_E_NOMEM;
+			goto out;
+		}
+		*out = buf;
+		e = DFI_OK;
+		goto out;
+	}
 	/* A card that could not be read has nothing to report. */
 	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))
 		goto out;

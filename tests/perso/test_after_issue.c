@@ -230,6 +230,13 @@ START_TEST(random_id_without_a_key)
 	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
 	ck_assert_int_eq(res.err, DFI_E_UNKNOWN_KEYS);
 	ck_assert_msg(strstr(res.detail, "names no picc.uid_key") != NULL, "%s", res.detail);
+	/* Inspect says the same, read-only. */
+	char *report = NULL;
+	OK(dfi_sim_power_cycle(sim));
+	OK(dfi_perso_inspect(f.perso, t, f.row, &report));
+	ck_assert_msg(report != NULL && strstr(report, "random-ID card (ID 08") != NULL &&
+	    strstr(report, "names no picc.uid_key") != NULL, "%s", report ? report : "(null)");
+	free(report);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
