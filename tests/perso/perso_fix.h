@@ -42,4 +42,10 @@ int pf_add_generation2(void);
  * output (NUL-terminated, cut at cap) in out. */
 int pf_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A transport that forwards to inner and shows seen(arg, APDU) every
+ * command before it is sent, and seen(arg, NULL, 0) when a card is waited
+ * for (a new connection). The caller frees *out, then inner. */
+typedef void (*pf_seen_fn)(void *arg, const uint8_t *capdu, size_t clen);
+void pf_watch_new(dfi_transport *inner, pf_seen_fn seen, void *arg, dfi_transport **out);
+
 #endif
