@@ -147,6 +147,7 @@ dfi_jcause_name(dfi_jcause c)
 	case DFI_JCAUSE_ISSUED: return "issued";
 	case DFI_JCAUSE_TRANSPORT_KEY: return "transport-key";
 	case DFI_JCAUSE_ORIGINALITY: return "originality";
+	case DFI_JCAUSE_CONFLICT: return "conflict";
 	}
 	return NULL;
 }
@@ -558,10 +559,11 @@ parse_fields(struct in *in, dfi_jrec *r)
 		break;
 	}
 	case DFI_JREC_REFUSAL: {
-		static const char *const causes[] = { "issued", "transport-key", "originality" };
+		static const char *const causes[] = { "issued", "transport-key", "originality",
+			"conflict" };
 		size_t n;
 		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0) ||
-		    getword(in, "cause", causes, 3, &w) || getu(in, "tap", 0, UINT64_MAX, &r->tap) ||
+		    getword(in, "cause", causes, 4, &w) || getu(in, "tap", 0, UINT64_MAX, &r->tap) ||
 		    getstr(in, "reason", r->reason))
 			return -1;
 		r->key.uid_len = (uint8_t)n;

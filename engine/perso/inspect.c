@@ -35,6 +35,10 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	dfi_hex_encode(tp->uid, sizeof(tp->uid), hex, sizeof(hex));
 	fprintf(f, "card %s: DESFire hw %u.%u (storage %02X), %zu application(s)\n", hex,
 	    tp->ver.hw_major, tp->ver.hw_minor, tp->ver.hw_storage, tp->naids);
+	if (tp->res->random_id)
+		fprintf(f, "  random ID: UID read with GetCardUID (%s)\n", tp->uid_via);
+	for (size_t i = 0; i < tp->nconflicts && i < PERSO_MAX_CONFLICTS; i++)
+		fprintf(f, "  conflict: %s\n", tp->conflict[i]);
 	if (tp->res->originality[0] != '\0')
 		fprintf(f, "  originality: %s\n", tp->res->originality);
 	if (tp->p->reg != NULL)
@@ -120,6 +124,8 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	if (tp == NULL)
 		return DFI_E_NOMEM;
 	e = perso_tap_begin(p, tp, t, row, &res, 1);
+	if (e == DFI_OK && !tp->refused && tp->nconflicts > 0)
+		e = perso_conflicts_refuse(tp);
 	/* What a tap would refuse, without journaling it (readonly). */
 	if (e == DFI_OK && !tp->refused && tp->unknown_keys && tp->unknown_picc &&
 	    p->spec->picc.transport.kind != DFI_TRANSPORT_FACTORY)
@@ -129,6 +135,17 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 		e = perso_admit(tp);
 	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
+	/* A random-ID card no key opens: what it showed, and why (uid.c). */
+	if (e == DFI_E_UNKNOWN_KEYS && res.random_id && res.uid_len == 0) {
+		if (asprintf(&buf, "%s\n", res.detail) < 0) {
+			buf = NULL;
+			e = DFI_E_NOMEM;
+			goto out;
+		}
+		*out = buf;
+		e = DFI_OK;
+		goto out;
+	}
 	/* A card that could not be read has nothing to report. */
 	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))
 		goto out;

@@ -19,6 +19,8 @@
 #define PERSO_CLAIM_LEASE_MS 60000
 #define PERSO_MAX_STEPS 256
 #define PERSO_MAX_COMMITS 16
+/* Conflicts named one by one; more are counted. */
+#define PERSO_MAX_CONFLICTS 16
 /* Key settings a new application gets until its final ones: everything
  * allowed, keys changed with the master key. */
 #define PERSO_CREATE_KS 0x0F
@@ -116,6 +118,7 @@ struct app_state {
 	 * authenticated answers prove the card took them as sent (perso_proven):
 	 * the final verification need not read it back. */
 	int content_proven[DFI_PROFILE_MAX_FILES];
+	int conflict;            /* conflicts.c: a conflict was found in it */
 };
 
 enum step_kind {
@@ -214,6 +217,14 @@ struct tap {
 	struct tap_prev *prevk;
 	size_t nprevk, capprevk;
 	unsigned slots_prev, slots_target;
+	/* Random ID (uid.c): the UID key derived to open the card, and which
+	 * key the UID was read with. */
+	dfi_cardkey *uid_target;
+	char uid_via[64];
+	/* What the card holds that the profile cannot reach without
+	 * destroying data (conflicts.c): one line each. */
+	char conflict[PERSO_MAX_CONFLICTS][160];
+	size_t nconflicts;
 };
 
 /* perso.c */
@@ -310,6 +321,29 @@ dfi_err perso_execute(struct tap *tp);
  * intent whose ChangeKey was never sent), then waits for them. */
 dfi_err perso_flush_begin(struct tap *tp);
 dfi_err perso_flush_end(struct tap *tp);
+
+/* uid.c: random-ID cards */
+/* 1 when the reader's ID is a random ID (ISO/IEC 14443-3: 4 bytes, 08 first). */
+int perso_uid_is_random(const uint8_t *id, size_t n);
+/* Opens the card with a key that does not depend on the UID and reads the
+ * real UID (GetCardUID) into tp->uid and the result. DFI_E_UNKNOWN_KEYS
+ * when no candidate opens it (nothing written). */
+dfi_err perso_uid_random(struct tap *tp, const uint8_t *rid, size_t n);
+/* Moves the plan's SetConfiguration after the UID key's change when the
+ * profile sets random ID early (or drops it when nothing is left to set). */
+void perso_uid_plan(struct tap *tp);
+
+/* conflicts.c: what the profile cannot reach without destroying data */
+void perso_conflict(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* How an existing file differs from the profile's (settings that differ
+ * and that no command changes without deleting the file). */
+void perso_file_diff(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs,
+    char *buf, size_t cap);
+/* A card with conflicts is refused: each conflict a progress line, the
+ * refusal (journaled unless inspecting) names them. */
+dfi_err perso_conflicts_refuse(struct tap *tp);
+/* 1 when the tap adds applications to a card issued otherwise complete. */
+int perso_adding_apps(const struct tap *tp);
 
 /* verify.c */
 dfi_err perso_verify(struct tap *tp);

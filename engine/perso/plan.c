@@ -134,6 +134,8 @@ perso_plan(struct tap *tp)
 		}
 		e = add(tp, STEP_PICC_SETTINGS, -1, -1, 0);
 	}
+	if (e == DFI_OK)
+		perso_uid_plan(tp); /* random ID set early (uid.c) */
 	return e;
 }
 

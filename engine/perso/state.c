@@ -233,10 +233,17 @@ read_app(struct tap *tp, int i)
 	as->nkeys = ks.max_keys;
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+		/* Key count and type are fixed at creation. Its files are
+		 * still compared (their conflicts named too), its keys not. */
+		as->conflict = 1;
 conflict:
-		perso_detail(tp, "application " DFI_AID_FMT " has %u key(s) of another type or count than "
-		    "the profile's %zu: not changed", DFI_AID_ARGS(aid), ks.max_keys, a->nkeys);
-		return DFI_E_CARD_CONFLICT;
+		perso_conflict(tp, "application " DFI_AID_FMT " has %u key(s) of type %s, the profile %zu of "
+		    "type %s: only deleting the application would change that", DFI_AID_ARGS(aid), ks.max_keys,
+		    dfi_keytype_name(ks.keytype), a->nkeys, dfi_keytype_name(a->key_type));
+		if (!as->conflict) {
+			as->conflict = 1;
+			return DFI_OK; /* its master key unknown: nothing more to list */
+		}
 	}
 	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
 	if (e != DFI_OK)
@@ -253,11 +260,16 @@ conflict:
 			return e;
 		as->fs_known[pf->number] = 1;
 		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
-			perso_detail(tp, "application " DFI_AID_FMT " file %u exists with other settings than "
-			    "the profile's: not deleted", DFI_AID_ARGS(aid), pf->number);
-			return DFI_E_CARD_CONFLICT;
+			char diff[112];
+			perso_file_diff(pf, &as->fs[pf->number], diff, sizeof(diff));
+			perso_conflict(tp, "application " DFI_AID_FMT " file %u: %s: only deleting the file would "
+			    "change that", DFI_AID_ARGS(aid), pf->number, diff);
+			as->conflict = 1;
 		}
 	}
+	/* The card is refused for its conflicts: its keys need no probing. */
+	if (as->conflict)
+		return DFI_OK;
 	/* The other keys, each confirmed by an authentication before anything
 	 * is written: a key that matches no candidate leaves the card as found.
 	 * (The final verification then needs no new authentication for them.) */
@@ -364,5 +376,7 @@ perso_read_state(struct tap *tp)
 	tp->progressed |= !factory;
 	if (tp->slots_prev > 0 && tp->slots_target == 0 && tp->res->intents_resolved == 0)
 		tp->progressed = 0;
+	if (perso_adding_apps(tp))
+		tp->progressed = 0; /* an addition starts (conflicts.c) */
 	return DFI_OK;
 }

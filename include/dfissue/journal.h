@@ -62,6 +62,7 @@ typedef enum dfi_jcause {
 	DFI_JCAUSE_ISSUED = 1,    /* the UID was issued; the card shows less than the journal recorded */
 	DFI_JCAUSE_TRANSPORT_KEY, /* the card did not authenticate with the transport key (or any key the journal names) */
 	DFI_JCAUSE_ORIGINALITY,   /* no valid NXP originality signature, and the policy requires one */
+	DFI_JCAUSE_CONFLICT,      /* the card holds an application or file the profile cannot reach without destroying data */
 } dfi_jcause;
 
 /* What a resolve found on the card. */

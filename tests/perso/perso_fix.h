@@ -53,6 +53,12 @@ void pf_restart(struct pfix *f);
  * (none of these tests has a card refuse a ChangeKey). */
 unsigned pf_journal_verifies(struct pfix *f);
 dfi_sim *pf_card(uint64_t seed, const char *image);
+/* The generation-2 key ceremony on the token (make-dev-token.sh
+ * --generation2); 0 on success. */
+int pf_add_generation2(void);
+/* Runs a shell command; its exit status (-1 when it did not exit), its
+ * output (NUL-terminated, cut at cap) in out. */
+int pf_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A transport that forwards to inner and shows seen(arg, APDU) every
  * command before it is sent, and seen(arg, NULL, 0) when a card is waited

@@ -250,15 +250,17 @@ START_TEST(application_unknown_key_and_conflict)
 	dfi_desfire_free(d);
 	dfi_sim_stats(sim, &s0);
 	tap(&f, t, &res);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
-	ck_assert_int_eq(res.err, DFI_E_CARD_CONFLICT);
+	/* Refused (issue 12: every conflict named, journaled), nothing written. */
+	ck_assert_int_eq(res.outcome, DFI_PERSO_REFUSED);
+	ck_assert_int_eq(res.refusal_cause, DFI_JCAUSE_CONFLICT);
+	ck_assert_uint_eq(res.conflicts, 1);
 	ck_assert_msg(strstr(res.detail, "F54010") != NULL, "%s", res.detail);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	struct dfi_sim_app_info ai;
 	OK(dfi_sim_app_info(sim, aid1, &ai));
 	ck_assert_int_ne(ai.keytype, DFI_KT_AES128);
-	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
+	ck_assert_uint_eq(dfi_journal_size(f.journal), before + 1); /* the refusal record */
 	dfi_transport_free(t);
 	dfi_sim_free(sim);
 

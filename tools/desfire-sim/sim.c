@@ -208,6 +208,7 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 	if (e != DFI_OK)
 		goto fail;
 	s->random_uid[0] = 0x08;
+	s->random_active = s->card->config & 0x02;
 	if ((e = sim_rng_bytes(&s->rng, s->random_uid + 1, 3)) != DFI_OK)
 		goto fail;
 	s->present = true;
@@ -255,6 +256,7 @@ dfi_sim_insert(dfi_sim *s)
 	s->present = true;
 	/* A card with random ID shows a fresh 4-byte ID at each activation. */
 	s->random_uid[0] = 0x08;
+	s->random_active = s->card->config & 0x02;
 	return sim_rng_bytes(&s->rng, s->random_uid + 1, 3);
 }
 
@@ -572,7 +574,7 @@ process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *ol
 		} else if (c[2] != 0x00 || c[3] != 0x00 || clen > 5) {
 			iso_sw(out, olen, 0x6A, 0x81);
 		} else {
-			bool rnd = s->card->config & 0x02;
+			bool rnd = s->random_active;
 			size_t ulen = rnd ? 4 : DFI_SIM_UID_LEN;
 			size_t le = clen == 5 ? c[4] : 0;
 			if (le != 0 && le < ulen) {

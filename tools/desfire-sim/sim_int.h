@@ -164,6 +164,9 @@ struct dfi_sim {
 	size_t blob_len;
 	struct sim_resp rsp;    /* reused response buffer */
 	uint8_t random_uid[4];  /* this activation's random ID */
+	/* Random ID was on when the card was activated: SetConfiguration
+	 * turning it on shows from the next activation, as on a card. */
+	bool random_active;
 	void (*forge)(void *, uint8_t, uint8_t *, size_t *, uint8_t *); /* sim_forge.h */
 	void *forge_ctx;
 };

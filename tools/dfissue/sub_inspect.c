@@ -73,7 +73,8 @@ inspect_raw(dfi_transport *t)
 		return cli_fail("reading the UID", e);
 	if (n >= 2 && r[n - 2] == 0x90 && r[n - 1] == 0x00 &&
 	    dfi_hex_encode(r, n - 2, hex, sizeof(hex)) == DFI_OK)
-		printf("UID %s\n", hex);
+		printf("UID %s%s\n", hex, n - 2 == 4 && r[0] == 0x08 ? " (a random ID: the real UID "
+		    "is read with GetCardUID by inspect --profile with a picc.uid_key)" : "");
 	e = dfi_desfire_new(&d, t);
 	if (e != DFI_OK)
 		return cli_fail("inspect", e);

@@ -120,7 +120,8 @@ static void
 progress(void *ctx, const char *ev)
 {
 	(void)ctx;
-	cli_log(CLI_LOG_DEBUG, "  %s", ev);
+	/* Conflicts (a refusal names each one) are for the operator, not -v. */
+	cli_log(strstr(ev, ": conflict") != NULL ? CLI_LOG_WARNING : CLI_LOG_DEBUG, "  %s", ev);
 }
 
 static int
