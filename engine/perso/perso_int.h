@@ -115,6 +115,12 @@ struct app_state {
 	 * authenticated answers prove the card took them as sent (perso_proven):
 	 * the final verification need not read it back. */
 	int content_proven[DFI_PROFILE_MAX_FILES];
+	/* Made on this tap by a CreateFile whose authenticated answer proves
+	 * the card took the settings as sent (perso_proven). */
+	int fs_proven[DFI_PROFILE_MAX_FILE_NO + 1];
+	/* Verified: on this tap before the next application's steps, or on
+	 * an earlier tap (the journal shows a later slot changed since). */
+	int verified;
 };
 
 enum step_kind {
@@ -311,11 +317,16 @@ dfi_err perso_flush_begin(struct tap *tp);
 dfi_err perso_flush_end(struct tap *tp);
 
 /* verify.c */
+/* One application: keys, file settings, contents (verify.c). */
+dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode);
+/* The key perso_file_auth authenticates with to write f; -1: none (free
+ * or never). */
+int perso_write_key(const struct dfi_profile_file *f);
 /* Compares the file's content on the card with the profile's; *same set. */
 dfi_err perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_records);
 

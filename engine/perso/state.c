@@ -207,7 +207,6 @@ read_app(struct tap *tp, int i)
 	struct dfi_df_key_settings ks;
 	uint8_t ids[DFI_PROFILE_MAX_FILES];
 	size_t n;
-	int any_target = 0;
 	dfi_err e;
 
 	/* The master key first: its authentication lets us list the files. */
@@ -269,15 +268,12 @@ conflict:
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
 	}
-	for (size_t k = 0; k < a->nkeys; k++)
-		any_target |= as->keys[a->keys[k].number].at_target;
 	/* Every file is compared now, before anything is sent, and a match
 	 * proves it for this tap: within a tap only the engine talks to the
-	 * card, so the verification does not read it again. (A file is not
-	 * taken as proven by an earlier tap, even when every key of its
-	 * application is at its target: a tap torn before the application's
-	 * final key settings leaves it with free create/delete, and a file
-	 * deleted and made again with other content shows the same settings.) */
+	 * card, so the verification does not read it again. A key at its
+	 * target proves nothing of the contents: keys change first in an
+	 * application (docs/PERSONALIZATION.md, "Plan order"), so a file that
+	 * differs is written again with the keys the card holds. */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
@@ -285,24 +281,11 @@ conflict:
 		if (!as->file_exists[pf->number])
 			continue;
 		e = perso_file_compare(tp, i, (int)f, &same, &have);
-		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
-			/* A key at its target (or the value, given at creation):
-			 * the content is not written again; a difference is the
-			 * verification's to name. */
-			if (e == DFI_E_CARD_CONFLICT) {
-				tp->res->detail[0] = '\0';
-				e = DFI_OK;
-				same = 0;
-			}
-			if (e != DFI_OK)
-				return e;
-			as->content_ok[f] = 1;
-			as->content_proven[f] = same;
-			continue;
-		}
 		if (e != DFI_OK)
 			return e;
-		as->content_ok[f] = same;
+		/* A value is given at creation and never written again: a
+		 * difference is the verification's to name. */
+		as->content_ok[f] = same || pf->type == DFI_DF_FILE_VALUE;
 		as->content_proven[f] = same;
 		as->have_records[f] = have;
 	}
