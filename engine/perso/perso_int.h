@@ -80,6 +80,7 @@ struct reg_slot {
 	uint8_t state;   /* enum dfi_reg_slot_state */
 	int version;
 	uint32_t generation;
+	uint64_t changed_by;  /* CHANGED: seq of that intent */
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
