@@ -429,7 +429,8 @@ perso_read_state(struct tap *tp)
 		if (!tp->apps[i].exists)
 			continue;
 		factory = 0;
-		if (verified_earlier(tp, (int)i)) {
+		/* inspect shows what the card holds: it reads everything. */
+		if (!tp->readonly && verified_earlier(tp, (int)i)) {
 			take_verified(tp, (int)i);
 			continue;
 		}
