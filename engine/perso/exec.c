@@ -301,13 +301,15 @@ create_file(struct tap *tp, int i, int fi)
 	dfi_err e;
 
 	/* In a session of this application (the master key's when there is
-	 * none, even where creating is free): its authenticated answer proves
-	 * the card made the file as sent, so its settings (and a value file's
-	 * value) need no reading back. The session is the one the final key
-	 * settings need next. */
+	 * none, even where creating is free; any key's while creating is
+	 * free): its authenticated answer proves the card made the file as
+	 * sent, so its settings (and a value file's value) need no reading
+	 * back. The master key's session is the one the final key settings
+	 * need next. */
 	uint32_t aid = perso_aid(tp->p->spec->apps[i].aid);
 	if (tp->authed != NULL && dfi_desfire_scheme(tp->d) != DFI_DF_SCHEME_NONE &&
-	    dfi_desfire_selected_aid(tp->d) == aid)
+	    dfi_desfire_selected_aid(tp->d) == aid &&
+	    ((as->ks & DFI_KS_FREE_CREATE_DELETE) || dfi_desfire_auth_keyno(tp->d) == 0))
 		e = DFI_OK;
 	else
 		e = perso_ensure_master(tp, i);
