@@ -56,6 +56,10 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
 	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
 	if (!journal_says_target(tp, app, aid, keyno))
 		return 0;
+	for (size_t i = 0; i < tp->nintents; i++)
+		if (!tp->intents[i].done && tp->intents[i].rec.key.aid == aid &&
+		    tp->intents[i].rec.key.keyno == keyno)
+			return 0; /* open: the next tap settles it */
 	for (size_t i = 0; i < tp->nrslots; i++)
 		if (tp->rslots[i].aid == aid && tp->rslots[i].keyno == keyno)
 			return tp->rslots[i].changed_by;
