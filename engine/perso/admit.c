@@ -248,6 +248,7 @@ on_slot(void *ctx, const struct dfi_reg_slot *s)
 	r->state = (uint8_t)s->state;
 	r->version = s->version;
 	r->generation = s->generation;
+	r->changed_by = s->changed_by;
 }
 
 struct icollect {

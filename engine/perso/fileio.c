@@ -21,6 +21,17 @@ rights(const struct dfi_profile_file *f, int write, uint8_t *r)
 	return n;
 }
 
+int
+perso_write_key(const struct dfi_profile_file *f)
+{
+	uint8_t r[3];
+	size_t n = rights(f, 1, r);
+	for (size_t i = 0; i < n; i++)
+		if (r[i] <= 0xD)
+			return r[i];
+	return -1;
+}
+
 dfi_err
 perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode)

@@ -83,6 +83,7 @@ struct reg_slot {
 	uint8_t state;   /* enum dfi_reg_slot_state */
 	int version;
 	uint32_t generation;
+	uint64_t changed_by;  /* CHANGED: seq of that intent */
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
@@ -119,6 +120,12 @@ struct app_state {
 	 * the final verification need not read it back. */
 	int content_proven[DFI_PROFILE_MAX_FILES];
 	int conflict;            /* conflicts.c: a conflict was found in it */
+	/* Made on this tap by a CreateFile whose authenticated answer proves
+	 * the card took the settings as sent (perso_proven). */
+	int fs_proven[DFI_PROFILE_MAX_FILE_NO + 1];
+	/* Verified: on this tap before the next application's steps, or on
+	 * an earlier tap (the journal shows a later slot changed since). */
+	int verified;
 };
 
 enum step_kind {
@@ -346,11 +353,16 @@ dfi_err perso_conflicts_refuse(struct tap *tp);
 int perso_adding_apps(const struct tap *tp);
 
 /* verify.c */
+/* One application: keys, file settings, contents (verify.c). */
+dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode);
+/* The key perso_file_auth authenticates with to write f; -1: none (free
+ * or never). */
+int perso_write_key(const struct dfi_profile_file *f);
 /* Compares the file's content on the card with the profile's; *same set. */
 dfi_err perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_records);
 

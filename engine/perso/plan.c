@@ -1,8 +1,9 @@
 /* The plan: the steps from what the card holds to the profile's target,
- * in the order that keeps risk low (docs/PERSONALIZATION.md): applications
- * and files first, contents next, then application keys (other keys before
- * the master key) and settings, the PICC master key, its configuration and
- * its settings last. */
+ * in the order that keeps risk low and proves the most with the fewest
+ * commands (docs/PERSONALIZATION.md): application by application, its
+ * keys (other keys before the master key), its files, their contents and
+ * its settings, the application verified before the next one begins
+ * (exec.c); the PICC master key, its configuration and its settings last. */
 #include <stdio.h>
 
 #include "perso_int.h"
@@ -53,6 +54,25 @@ key_change_allowed(struct tap *tp, int app, uint8_t keyno)
 	return DFI_OK;
 }
 
+/* Writes of one application, in three groups: what the master key may
+ * write (the session that made the files, before the final settings),
+ * then what another key writes, then what anyone may write (plain, no
+ * session). */
+static dfi_err
+plan_writes(struct tap *tp, int i, int group)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	dfi_err e = DFI_OK;
+
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++) {
+		int k = perso_write_key(&a->files[f]);
+		int g = k == 0 ? 0 : k >= 0 ? 1 : 2;
+		if (g == group && content_needed(tp, i, (int)f))
+			e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
+	}
+	return e;
+}
+
 static dfi_err
 plan_app(struct tap *tp, int i)
 {
@@ -62,14 +82,11 @@ plan_app(struct tap *tp, int i)
 
 	if (!as->exists)
 		e = add(tp, STEP_CREATE_APP, i, -1, 0);
-	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
-		if (!as->exists || !as->file_exists[a->files[f].number])
-			e = add(tp, STEP_CREATE_FILE, i, (int)f, 0);
-	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
-		if (content_needed(tp, i, (int)f))
-			e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
-	/* Other keys before the master key: while the master key is the old
-	 * one, a failure leaves the application reachable as before. */
+	/* Keys first, in the session of the master key the card holds (a new
+	 * application's factory key): the files are then made and written
+	 * with the new keys, whose authentications prove them. Other keys
+	 * before the master key: while the master key is the old one, a
+	 * failure leaves the application reachable as before. */
 	for (size_t k = 0; e == DFI_OK && k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn != 0 && !as->keys[kn].at_target) {
@@ -83,6 +100,11 @@ plan_app(struct tap *tp, int i)
 		if (e == DFI_OK)
 			e = add(tp, STEP_CHANGE_APP_KEY, i, -1, 0);
 	}
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
+		if (!as->exists || !as->file_exists[a->files[f].number])
+			e = add(tp, STEP_CREATE_FILE, i, (int)f, 0);
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 0);
 	if (e == DFI_OK && (as->exists ? as->ks : PERSO_CREATE_KS) != a->key_settings) {
 		if (as->exists && !(as->ks & DFI_KS_CONFIG_CHANGEABLE)) {
 			perso_detail(tp, "application " DFI_AID_FMT " key settings are %02X (frozen), the "
@@ -91,6 +113,10 @@ plan_app(struct tap *tp, int i)
 		}
 		e = add(tp, STEP_APP_SETTINGS, i, -1, 0);
 	}
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 1);
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 2);
 	return e;
 }
 

@@ -47,6 +47,102 @@ journal_says_target(const struct tap *tp, int app, uint32_t aid, uint8_t keyno)
 	return 0;
 }
 
+/* The seq of the journal's record that slot (app, keyno) was changed to
+ * its target by (version and generation), when it is known and no intent
+ * of it is open; 0 otherwise. */
+static uint64_t
+target_changed_by(const struct tap *tp, int app, uint8_t keyno)
+{
+	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
+	if (!journal_says_target(tp, app, aid, keyno))
+		return 0;
+	for (size_t i = 0; i < tp->nintents; i++)
+		if (!tp->intents[i].done && tp->intents[i].rec.key.aid == aid &&
+		    tp->intents[i].rec.key.keyno == keyno)
+			return 0; /* open: the next tap settles it */
+	for (size_t i = 0; i < tp->nrslots; i++)
+		if (tp->rslots[i].aid == aid && tp->rslots[i].keyno == keyno)
+			return tp->rslots[i].changed_by;
+	return 0;
+}
+
+/* 1 when the journal shows that application i was verified on an earlier
+ * tap, after its last change: every key of it was changed to its target,
+ * and since then a key of a later application or the PICC's (to its
+ * target) was journaled: a committed change, an open intent, or an
+ * intent aborted before that slot was ever changed. A tap
+ * journals a later slot's intent only after it verified every application
+ * before it (exec.c, verify_before), and an application's keys change
+ * before anything else of it (plan.c), so nothing of it changed since.
+ * Not when an application was added to issued cards: its key changes come
+ * after the PICC's. */
+static int
+verified_earlier(const struct tap *tp, int i)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	const struct dfi_profile_app *a = &s->apps[i];
+	uint64_t last = 0;
+
+	for (size_t k = 0; k < a->nkeys; k++) {
+		uint64_t by = target_changed_by(tp, i, a->keys[k].number);
+		if (by == 0)
+			return 0;
+		last = by > last ? by : last;
+	}
+	for (int j = i + 1; j <= (int)s->napps; j++) {
+		int app = j == (int)s->napps ? -1 : j;
+		size_t nk = app < 0 ? 1 : s->apps[app].nkeys;
+		for (size_t k = 0; k < nk; k++) {
+			uint8_t kn = app < 0 ? 0 : s->apps[app].keys[k].number;
+			uint32_t aid = app < 0 ? 0 : perso_aid(s->apps[app].aid);
+			const struct perso_role *r = perso_role(tp->p, app, kn);
+			if (target_changed_by(tp, app, kn) > last)
+				return 1;
+			/* An intent aborted (or resolved old) before the slot was
+			 * ever changed: written after application i reached its
+			 * target, as every later intent is. */
+			for (size_t n = 0; n < tp->nrslots; n++)
+				if (tp->rslots[n].aid == aid && tp->rslots[n].keyno == kn &&
+				    tp->rslots[n].state == DFI_REG_SLOT_INITIAL)
+					return 1;
+			for (size_t n = 0; r != NULL && n < tp->nintents; n++) {
+				const dfi_jrec *in = &tp->intents[n].rec;
+				if (in->key.aid == aid && in->key.keyno == kn && in->seq > last &&
+				    in->new_version == r->pk->version && in->key_gen == r->pk->generation)
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Application i as its verification on an earlier tap left it: nothing is
+ * read or sent for it (the card showed it among its applications). */
+static void
+take_verified(struct tap *tp, int i)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	struct app_state *as = &tp->apps[i];
+
+	as->ks = a->key_settings;
+	as->nkeys = (uint8_t)a->nkeys;
+	as->keytype = a->key_type;
+	for (size_t k = 0; k < a->nkeys; k++) {
+		struct key_state *ks = &as->keys[a->keys[k].number];
+		ks->cur = as->target[a->keys[k].number];
+		ks->version = dfi_cardkey_version(ks->cur);
+		ks->confirmed = 1;
+		ks->at_target = 1;
+	}
+	for (size_t f = 0; f < a->nfiles; f++) {
+		as->file_exists[a->files[f].number] = 1;
+		as->fs_proven[a->files[f].number] = 1;
+		as->content_ok[f] = 1;
+		as->content_proven[f] = 1;
+	}
+	as->verified = 1;
+}
+
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
  * real card); the candidates are the key the card arrived with (factory, or
  * for the PICC the transport key when the profile names one: never the
@@ -207,7 +303,6 @@ read_app(struct tap *tp, int i)
 	struct dfi_df_key_settings ks;
 	uint8_t ids[DFI_PROFILE_MAX_FILES];
 	size_t n;
-	int any_target = 0;
 	dfi_err e;
 
 	/* The master key first: its authentication lets us list the files. */
@@ -281,15 +376,12 @@ conflict:
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
 	}
-	for (size_t k = 0; k < a->nkeys; k++)
-		any_target |= as->keys[a->keys[k].number].at_target;
 	/* Every file is compared now, before anything is sent, and a match
 	 * proves it for this tap: within a tap only the engine talks to the
-	 * card, so the verification does not read it again. (A file is not
-	 * taken as proven by an earlier tap, even when every key of its
-	 * application is at its target: a tap torn before the application's
-	 * final key settings leaves it with free create/delete, and a file
-	 * deleted and made again with other content shows the same settings.) */
+	 * card, so the verification does not read it again. A key at its
+	 * target proves nothing of the contents: keys change first in an
+	 * application (docs/PERSONALIZATION.md, "Plan order"), so a file that
+	 * differs is written again with the keys the card holds. */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
@@ -297,24 +389,11 @@ conflict:
 		if (!as->file_exists[pf->number])
 			continue;
 		e = perso_file_compare(tp, i, (int)f, &same, &have);
-		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
-			/* A key at its target (or the value, given at creation):
-			 * the content is not written again; a difference is the
-			 * verification's to name. */
-			if (e == DFI_E_CARD_CONFLICT) {
-				tp->res->detail[0] = '\0';
-				e = DFI_OK;
-				same = 0;
-			}
-			if (e != DFI_OK)
-				return e;
-			as->content_ok[f] = 1;
-			as->content_proven[f] = same;
-			continue;
-		}
 		if (e != DFI_OK)
 			return e;
-		as->content_ok[f] = same;
+		/* A value is given at creation and never written again: a
+		 * difference is the verification's to name. */
+		as->content_ok[f] = same || pf->type == DFI_DF_FILE_VALUE;
 		as->content_proven[f] = same;
 		as->have_records[f] = have;
 	}
@@ -366,6 +445,11 @@ perso_read_state(struct tap *tp)
 		if (!tp->apps[i].exists)
 			continue;
 		factory = 0;
+		/* inspect shows what the card holds: it reads everything. */
+		if (!tp->readonly && verified_earlier(tp, (int)i)) {
+			take_verified(tp, (int)i);
+			continue;
+		}
 		e = read_app(tp, (int)i);
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;

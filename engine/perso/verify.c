@@ -1,6 +1,7 @@
-/* The final verification of a tap: every key the profile names
- * authenticates on the card, every file has the profile's settings and
- * reads back as written. The first difference is named. */
+/* The verification: every key the profile names authenticates on the
+ * card, every file has the profile's settings and reads back as written.
+ * Each application is verified right after its own steps (exec.c), the
+ * rest and the PICC at the end of the tap. The first difference is named. */
 #include <string.h>
 
 #include "perso_int.h"
@@ -40,8 +41,8 @@ verify_key(struct tap *tp, int app, uint8_t kn)
 	return DFI_OK;
 }
 
-static dfi_err
-verify_app(struct tap *tp, int i)
+dfi_err
+perso_verify_app(struct tap *tp, int i)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
 	struct app_state *as = &tp->apps[i];
@@ -54,10 +55,11 @@ verify_app(struct tap *tp, int i)
 		return DFI_E_VERIFY_FAILED;
 	}
 	/* Settings of files made on this tap (the others were read at the
-	 * start): listing needs the master key unless listing is free. */
+	 * start) unless the CreateFile's authenticated answer proved them:
+	 * listing needs the master key unless listing is free. */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		uint8_t fno = a->files[f].number;
-		if (as->fs_known[fno])
+		if (as->fs_known[fno] || as->fs_proven[fno])
 			continue;
 		if (as->ks & DFI_KS_FREE_LISTING)
 			e = perso_select(tp, aid);
@@ -94,6 +96,7 @@ verify_app(struct tap *tp, int i)
 		if (e != DFI_OK)
 			return e;
 	}
+	as->verified = 1;
 	return DFI_OK;
 }
 
@@ -103,8 +106,12 @@ perso_verify(struct tap *tp)
 	const struct dfi_profile_spec *s = tp->p->spec;
 	dfi_err e;
 
+	/* The applications the execution did not verify before a later
+	 * step (the last one, those without steps on this tap). */
 	for (size_t i = 0; i < s->napps; i++) {
-		e = verify_app(tp, (int)i);
+		if (tp->apps[i].verified)
+			continue;
+		e = perso_verify_app(tp, (int)i);
 		if (e != DFI_OK)
 			return e;
 	}

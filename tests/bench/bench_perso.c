@@ -906,6 +906,9 @@ part_tear(struct env *e, unsigned stride)
 			sum_extra_apdus += xa;
 			sum_extra_ms += xm;
 			int mi = m == DFI_SIM_TEAR_BEFORE ? 0 : 1;
+			if (e->verbose) /* every case: where the extra APDUs are */
+				fprintf(stderr, "tear at APDU %u, %s: %+.0f APDUs, %+.0f ms\n", n, mn,
+				    xa, xm);
 			xa_of[mi][nx[mi]] = xa;
 			xm_of[mi][nx[mi]++] = xm;
 			if (tc.apdus > worst_a.apdus) {

@@ -74,7 +74,7 @@ for k in ed25519 ecdsa-p256; do
 	j=$tmp/j-$k
 	"$dfissue" personalize --profile "$src/profiles/minimal.json" "${hsm[@]}" \
 		--reader "sim:$tmp/$k-1.img" --journal "$j" --create-journal --origin "doc.example/$k%1" \
-		--station "doc recipe" --journal-key "pkcs11:object=j-$k;type=private" --tear-at 18 \
+		--station "doc recipe" --journal-key "pkcs11:object=j-$k;type=private" --tear-at 16 \
 		>"$tmp/p1.log" 2>&1 || fail "personalize ($k): $(cat "$tmp/p1.log")"
 	printf 'seq=99 time=2026-12-05T00:00:00Z type=intent uid=04' >>"$j/journal.log" # a torn tail
 	"$dfissue" journal recover --station recovery "${hsm[@]}" --key "pkcs11:object=j-$k;type=private" \
