@@ -482,6 +482,13 @@ run_step(struct tap *tp, const struct step *st)
 static size_t
 step_rank(const struct tap *tp, const struct step *st)
 {
+	/* SetConfiguration moved early for random ID (uid.c) changes no key
+	 * and journals nothing: it waits for no verification, and the
+	 * applications it comes before are verified as their own steps end. */
+	if (st->kind == STEP_PICC_CONFIG)
+		for (const struct step *n = st + 1; n < tp->steps + tp->nsteps; n++)
+			if (n->app >= 0)
+				return 0;
 	return st->app >= 0 ? (size_t)st->app : tp->p->spec->napps;
 }
 

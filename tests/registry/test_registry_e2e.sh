@@ -174,11 +174,13 @@ if [ "$quick" = 1 ]; then
 fi
 
 # 7. The registry edited by hand: its key slot no longer the journals' replay.
-psql "$URL" -qAtc "UPDATE dfissue.slots SET version = 9 WHERE keyno = 0 AND aid = 0" >/dev/null
+# (Changed PICC slots only, and undone exactly: slots a torn card left
+# unchanged keep their own version.)
+psql "$URL" -qAtc "UPDATE dfissue.slots SET version = version + 8 WHERE keyno = 0 AND aid = 0 AND state = 2" >/dev/null
 ! audit || e2e_fail "audit passed a registry edited by hand"
 grep -q "the registry says state 2 version 9, the journals' records say state 2 version" "$E2E_DIR/audit.log" ||
 	e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
-psql "$URL" -qAtc "UPDATE dfissue.slots SET version = 1 WHERE keyno = 0 AND aid = 0" >/dev/null
+psql "$URL" -qAtc "UPDATE dfissue.slots SET version = version - 8 WHERE keyno = 0 AND aid = 0 AND state = 2" >/dev/null
 audit || e2e_fail "audit after the repair: $(cat "$E2E_DIR/audit.log")"
 
 # 8. The losing station bypasses the registry (no --registry): its journal's
