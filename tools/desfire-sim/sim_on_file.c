@@ -245,7 +245,7 @@ sim_on_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n,
 		mode = SM_FULL;
 	}
 	if (s->cfg.model == DFI_SIM_MODEL_EV3) /* SDM settings too (sim_sdm.c) */
-		return sim_sdm_change_file_settings(s, cmd, d, n, f, mode, r);
+		return sim_sdm_change_file_settings(s, cmd, d, n, f, (int)mode, r);
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
 	size_t len;
 	uint8_t st = sm_in(s, cmd, d, n, 1, mode, false, 3, buf, &len);
