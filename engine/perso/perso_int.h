@@ -11,6 +11,7 @@
 #include "dfissue/util.h" /* DFI_AID_FMT: AIDs in messages */
 
 #define PERSO_MAX_INTENTS 32
+#define PERSO_MAX_CHANGES 16
 /* Key slots of one card: the PICC master key and 14 per application. */
 #define PERSO_MAX_REG_SLOTS (1 + DFI_PROFILE_MAX_APPS * DFI_PROFILE_MAX_KEYS)
 /* Records appended asynchronously and not yet told to the registry. */
@@ -137,6 +138,7 @@ enum step_kind {
 	STEP_CHANGE_PICC_KEY,
 	STEP_PICC_CONFIG,
 	STEP_PICC_SETTINGS,
+	STEP_LRP_SWITCH,      /* lrp.c: SetConfiguration option 05, a journaled change */
 };
 
 struct step {
@@ -232,6 +234,12 @@ struct tap {
 	 * destroying data (conflicts.c): one line each. */
 	char conflict[PERSO_MAX_CONFLICTS][160];
 	size_t nconflicts;
+	/* The journal's open change intents for this card (change records:
+	 * the LRP switch, SDM settings), apart from the key intents. */
+	struct open_intent changes[PERSO_MAX_CHANGES];
+	size_t nchanges;
+	/* lrp.c: the card's mode as this tap's probe found it. */
+	enum { PERSO_LRP_UNKNOWN = 0, PERSO_LRP_OFF, PERSO_LRP_ON } lrp;
 };
 
 /* perso.c */
@@ -351,6 +359,20 @@ void perso_file_diff(const struct dfi_profile_file *f, const struct dfi_df_file_
 dfi_err perso_conflicts_refuse(struct tap *tp);
 /* 1 when the tap adds applications to a card issued otherwise complete. */
 int perso_adding_apps(const struct tap *tp);
+
+/* lrp.c: "secure_messaging": "lrp" (issue 20) */
+int perso_lrp_wanted(const struct tap *tp);
+/* DFI_E_UNSUPPORTED (detail set) for an LRP profile on a card before EV3. */
+dfi_err perso_lrp_card_check(struct tap *tp);
+/* A change intent of the registry's lookup, kept for its probe. */
+void perso_change_collect(struct tap *tp, const dfi_jrec *in);
+/* The mode probe, on the tap's first AES authentication of an LRP profile:
+ * *done when it authenticated (LRP mode); else the caller authenticates
+ * as usual (AES mode, or no probe needed). Settles an open switch. */
+dfi_err perso_lrp_auth(struct tap *tp, uint8_t keyno, const dfi_cardkey *k, int *done);
+/* Plans the switch (after the PICC master key change) unless switched. */
+dfi_err perso_lrp_plan(struct tap *tp);
+dfi_err perso_lrp_switch(struct tap *tp);
 
 /* verify.c */
 /* One application: keys, file settings, contents (verify.c). */

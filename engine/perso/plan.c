@@ -146,6 +146,9 @@ perso_plan(struct tap *tp)
 		}
 		e = add(tp, STEP_CHANGE_PICC_KEY, -1, -1, 0);
 	}
+	/* LRP after the PICC master key change (lrp.c, PERSONALIZATION.md) */
+	if (e == DFI_OK)
+		e = perso_lrp_plan(tp);
 	/* The configuration cannot be read back. It is set before the final
 	 * PICC key settings, so final settings (other than the factory's)
 	 * prove it was set; otherwise it is sent again (it only sets bits). */
@@ -197,6 +200,9 @@ perso_step_name(const struct tap *tp, const struct step *st, char *buf, size_t c
 		break;
 	case STEP_PICC_SETTINGS:
 		snprintf(buf, cap, "set PICC key settings to %02X", s->picc.key_settings);
+		break;
+	case STEP_LRP_SWITCH:
+		snprintf(buf, cap, "switch the card to LRP mode (irreversible)");
 		break;
 	}
 }

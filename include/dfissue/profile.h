@@ -225,6 +225,7 @@ struct dfi_profile_app {
 enum dfi_profile_sm {
 	DFI_PROFILE_SM_AUTO = 0, /* EV2 (AuthenticateEV2First/NonFirst) on an EV2 or later card, EV1 on an EV1 card */
 	DFI_PROFILE_SM_EV1,      /* AuthenticateAES and EV1 messaging on every card */
+	DFI_PROFILE_SM_LRP,      /* EV3 only: switch the card to LRP (irreversible), then AuthenticateLRPFirst/NonFirst and LRP messaging */
 };
 
 struct dfi_profile_spec {
@@ -234,7 +235,7 @@ struct dfi_profile_spec {
 	const struct dfi_profile_app *apps;
 	size_t napps;
 	struct dfi_profile_originality originality;
-	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" */
+	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" | "lrp" */
 	struct dfi_profile_uid_key uid_key; /* picc.uid_key; present 0 when absent */
 };
 
