@@ -137,6 +137,7 @@ enum step_kind {
 	STEP_CHANGE_PICC_KEY,
 	STEP_PICC_CONFIG,
 	STEP_PICC_SETTINGS,
+	STEP_FILE_SDM,        /* ChangeFileSettings with SDM (sdm.c) */
 };
 
 struct step {
@@ -356,6 +357,18 @@ int perso_adding_apps(const struct tap *tp);
 /* One application: keys, file settings, contents (verify.c). */
 dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
+
+/* sdm.c: Secure Dynamic Messaging files */
+/* 1 when two SDM settings are the same (as the card encodes them). */
+int perso_sdm_equal(const struct dfi_df_sdm *a, const struct dfi_df_sdm *b);
+/* need[f] (nneed entries): file f of application app needs its SDM step.
+ * DFI_E_CARD_CONFLICT when one does and the card is older than an EV3. */
+dfi_err perso_sdm_plan(struct tap *tp, int app, int *need, size_t nneed);
+/* ChangeFileSettings with the profile's SDM settings. */
+dfi_err perso_sdm_step(struct tap *tp, int app, int file);
+/* The SDM files of an application: settings in a MAC'd answer, and one
+ * read without a key checked with the HSM-derived SDM keys. */
+dfi_err perso_sdm_verify(struct tap *tp, int app);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
