@@ -173,28 +173,27 @@ out:
 dfi_err
 perso_sdm_verify(struct tap *tp, int app)
 {
-	const struct dfi_profile_app *a = &tp->p->spec->apps[app];
-	struct app_state *as = &tp->apps[app];
-	uint32_t aid = perso_aid(a->aid);
-	dfi_err e;
+	const struct dfi_profile_file *files = tp->p->spec->apps[app].files;
+	struct dfi_df_file_settings *fs = tp->apps[app].fs;
 
-	for (size_t i = 0; i < a->nfiles; i++) {
-		const struct dfi_profile_file *f = &a->files[i];
+	for (size_t i = 0; i < tp->p->spec->apps[app].nfiles; i++) {
+		const struct dfi_profile_file *f = &files[i];
+		dfi_err e;
 		if (f->sdm == NULL)
 			continue;
 		/* In the master key's session the answer is MAC'd (EV2 and
 		 * later), so it proves the settings the card applies. */
 		e = perso_ensure_master(tp, app);
 		if (e == DFI_OK)
-			e = dfi_desfire_get_file_settings(tp->d, f->number, &as->fs[f->number]);
+			e = dfi_desfire_get_file_settings(tp->d, f->number, &fs[f->number]);
 		if (e != DFI_OK)
 			return e;
-		as->fs_known[f->number] = 1;
-		if (!perso_file_settings_match(f, &as->fs[f->number]) ||
-		    !as->fs[f->number].sdm_enabled ||
-		    !perso_sdm_equal(&as->fs[f->number].sdm, &f->sdm->settings)) {
+		tp->apps[app].fs_known[f->number] = 1;
+		if (!perso_file_settings_match(f, &fs[f->number]) || !fs[f->number].sdm_enabled ||
+		    !perso_sdm_equal(&fs[f->number].sdm, &f->sdm->settings)) {
 			perso_detail(tp, "verification: application " DFI_AID_FMT " file %u: the SDM "
-			    "settings differ from the profile", DFI_AID_ARGS(aid), f->number);
+			    "settings differ from the profile",
+			    DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), f->number);
 			return DFI_E_VERIFY_FAILED;
 		}
 		e = check_tap(tp, app, f);

@@ -41,18 +41,17 @@ sdm_right(struct vctx *c, json_t *s, const char *path, const char *key, const ch
 			return DFI_OK;
 		}
 	}
-	if (!json_is_integer(v)) {
-		if (word_e != NULL)
-			return verr(c, p, "must be a key number 0..%zu, \"%s\"%s", nkeys - 1, word_e,
-			    strcmp(key, "counter_read") == 0 ? " or \"none\"" : "");
-		return verr(c, p, "must be a key number 0..%zu", nkeys - 1);
+	long long x = json_is_integer(v) ? json_integer_value(v) : -1;
+	if (x >= 0 && x < (long long)nkeys) {
+		*out = (uint8_t)x;
+		return DFI_OK;
 	}
-	long long x = json_integer_value(v);
-	if (x < 0 || x >= (long long)nkeys)
+	if (json_is_integer(v))
 		return verr(c, p, "key %lld does not exist: the application has keys 0..%zu", x,
 		    nkeys - 1);
-	*out = (uint8_t)x;
-	return DFI_OK;
+	return verr(c, p, "must be a key number 0..%zu%s%s%s", nkeys - 1,
+	    word_e != NULL ? ", \"" : "", word_e != NULL ? word_e : "",
+	    word_e == NULL ? "" : strcmp(key, "counter_read") == 0 ? "\" or \"none\"" : "\"");
 }
 
 static const struct dfi_profile_key *

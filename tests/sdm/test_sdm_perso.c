@@ -34,6 +34,17 @@ tap(struct pfix *f, dfi_transport *t, struct dfi_perso_result *res)
 	OK(dfi_perso_card(f->perso, t, f->row, res));
 }
 
+/* A fresh card of model m, its transport in *t, tapped once into res. */
+static dfi_sim *
+first_tap(struct pfix *f, uint64_t seed, enum dfi_sim_model m, dfi_transport **t,
+    struct dfi_perso_result *res)
+{
+	dfi_sim *sim = ev3_card(seed, m);
+	OK(dfi_sim_transport_new(sim, t));
+	tap(f, *t, res);
+	return sim;
+}
+
 /* The file's settings as the card reports them (listing is free there). */
 static void
 card_sdm(dfi_sim *sim, struct dfi_df_file_settings *fs)
@@ -64,9 +75,7 @@ issue(struct pfix *f, uint64_t seed, dfi_transport **t)
 {
 	struct dfi_perso_result res;
 	char why[256];
-	dfi_sim *sim = ev3_card(seed, DFI_SIM_MODEL_EV3);
-	OK(dfi_sim_transport_new(sim, t));
-	tap(f, *t, &res);
+	dfi_sim *sim = first_tap(f, seed, DFI_SIM_MODEL_EV3, t, &res);
 	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "outcome %s: %s",
 	    dfi_perso_outcome_name(res.outcome), res.detail);
 	ck_assert_msg(dfi_test_card_matches_profile(sim, f->hsm, f->profile, f->row, why,
@@ -108,21 +117,12 @@ END_TEST
 static void
 limited_profile(char *out, size_t cap)
 {
-	char src[512], buf[65536];
-	snprintf(src, sizeof(src), "%s/profiles/ev3-reference.json", getenv("DFI_SOURCE_DIR"));
+	char msg[256];
 	snprintf(out, cap, "%s/ev3-limited.json", pf_root);
-	FILE *in = fopen(src, "r"), *o = fopen(out, "w");
-	ck_assert_ptr_nonnull(in);
-	ck_assert_ptr_nonnull(o);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, in);
-	buf[n] = 0;
-	char *at = strstr(buf, "\"counter_read\": \"none\"");
-	ck_assert_ptr_nonnull(at);
-	fwrite(buf, 1, (size_t)(at - buf), o);
-	fputs("\"counter_limit\": 1000, ", o);
-	fputs(at, o);
-	fclose(in);
-	fclose(o);
+	int rc = pf_run(msg, sizeof(msg), "sed 's/\"counter_read\": \"none\"/\"counter_limit\": 1000, &/' "
+	    "'%s/profiles/ev3-reference.json' >'%s' && grep -q counter_limit '%s'",
+	    getenv("DFI_SOURCE_DIR"), out, out);
+	ck_assert_msg(rc == 0, "%s", msg);
 }
 
 START_TEST(other_settings_one_step)
@@ -222,9 +222,7 @@ START_TEST(ev2_card_refused)
 	struct dfi_perso_result res;
 	dfi_transport *t;
 	pf_open(&f, "ev3-reference");
-	dfi_sim *sim = ev3_card(0xE2, DFI_SIM_MODEL_EV2);
-	OK(dfi_sim_transport_new(sim, &t));
-	tap(&f, t, &res);
+	dfi_sim *sim = first_tap(&f, 0xE2, DFI_SIM_MODEL_EV2, &t, &res);
 	ck_assert_int_ne(res.outcome, DFI_PERSO_DONE);
 	ck_assert_msg(strstr(res.detail, "SDM needs a DESFire EV3") != NULL, "%s", res.detail);
 	ck_assert_uint_eq(res.steps_done, 0);

@@ -23,6 +23,10 @@
 #define FILE_(type, comm, acc, size, extra, sdm) "\"files\": [\n{\"number\": 1, \"type\": \"" type "\", \"comm\": \"" comm "\", " acc ", \"size\": " #size extra ",\n\"sdm\": " sdm "}]}]}\n"
 #define DOCK(kt, type, comm, acc, size, extra, sdm) HEAD PICC APP(kt) KEYS FILE_(type, comm, acc, size, extra, sdm)
 #define DOC(sdm) DOCK("aes", "std", "plain", ACC("\"free\"", "0", "0"), 128, "", sdm)
+/* The file's own rules: a valid "sdm", the file around it varied. */
+#define RULE(kt, type, comm, acc, size, extra) \
+	DOCK(kt, type, comm, acc, size, extra, "{\"template\": " URL ", \"file_read\": 1}")
+#define AT(line, field, msg) "t.json:" #line ": applications[0].files[0]" field ": " msg
 
 START_TEST(valid_plain_mirrors)
 {
@@ -77,64 +81,57 @@ struct bad {
 
 static const struct bad bad[] = {
 	{ DOC("{\"template\": " URL ", \"file_read\": 1, \"mirror\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm.mirror: unknown member in an SDM file "
-	    "(allowed: template, ndef, meta_read, file_read, counter_read, counter_limit)" },
-	{ DOC("[1]"), "t.json:7: applications[0].files[0].sdm: must be an object (got an array)" },
-	{ DOC("{\"file_read\": 1}"), "t.json:7: applications[0].files[0].sdm.template: required member missing" },
+	    AT(7, ".sdm.mirror", "unknown member in an SDM file "
+	    "(allowed: template, ndef, meta_read, file_read, counter_read, counter_limit)") },
+	{ DOC("[1]"), AT(7, ".sdm", "must be an object (got an array)") },
+	{ DOC("{\"file_read\": 1}"), AT(7, ".sdm.template", "required member missing") },
 	{ DOC("{\"template\": \"https://t.example/c?u={uid}&m={mac}\", \"file_read\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm.template: must mirror the UID and the read "
+	    AT(7, ".sdm.template", "must mirror the UID and the read "
 	    "counter ({picc}, or {uid} and {ctr}) and a MAC ({mac}): a backend proves a tap and "
-	    "refuses replays with them" },
+	    "refuses replays with them") },
 	{ DOC("{\"template\": \"https://t.example/c?u={uid}&c={ctr}&m={cmac}\", \"file_read\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm.template: unknown placeholder {cmac} (allowed: "
-	    "uid, ctr, picc, enc:N, mac, macin)" },
-	{ DOC("{\"template\": " URL "}"),
-	    "t.json:7: applications[0].files[0].sdm.file_read: missing: the key number (0..1) that "
-	    "computes the SDMMAC" },
+	    AT(7, ".sdm.template", "unknown placeholder {cmac} (allowed: "
+	    "uid, ctr, picc, enc:N, mac, macin)") },
+	{ DOC("{\"template\": " URL "}"), AT(7, ".sdm.file_read",
+	    "missing: the key number (0..1) that computes the SDMMAC") },
 	{ DOC("{\"template\": " URL ", \"file_read\": 2}"),
-	    "t.json:7: applications[0].files[0].sdm.file_read: key 2 does not exist: the "
-	    "application has keys 0..1" },
+	    AT(7, ".sdm.file_read", "key 2 does not exist: the application has keys 0..1") },
 	{ DOC("{\"template\": " URL ", \"file_read\": \"free\"}"),
-	    "t.json:7: applications[0].files[0].sdm.file_read: must be a key number 0..1" },
+	    AT(7, ".sdm.file_read", "must be a key number 0..1") },
 	{ DOC("{\"template\": " URL ", \"file_read\": 1, \"meta_read\": 0}"),
-	    "t.json:7: applications[0].files[0].sdm.meta_read: the template mirrors {uid}/{ctr} in "
-	    "plain: \"plain\" or leave it out ({picc} is what a meta-read key encrypts)" },
+	    AT(7, ".sdm.meta_read", "the template mirrors {uid}/{ctr} in "
+	    "plain: \"plain\" or leave it out ({picc} is what a meta-read key encrypts)") },
 	{ DOC("{\"template\": \"https://t.example/c?p={picc}&m={mac}\", \"file_read\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm.meta_read: missing: the key number (0..1) that "
-	    "encrypts the PICC data" },
+	    AT(7, ".sdm.meta_read", "missing: the key number (0..1) that "
+	    "encrypts the PICC data") },
 	{ DOC("{\"template\": \"https://t.example/c?p={picc}&m={mac}\", \"file_read\": 1, "
 	      "\"meta_read\": 0}"),
-	    "t.json:7: applications[0].files[0].sdm.meta_read: key 0 is diversified with the UID: a "
+	    AT(7, ".sdm.meta_read", "key 0 is diversified with the UID: a "
 	    "backend cannot derive it before it has decrypted the UID with it; give the meta-read "
-	    "key a diversification without \"uid\"" },
+	    "key a diversification without \"uid\"") },
 	{ DOC("{\"template\": " URL ", \"file_read\": 1, \"counter_read\": \"never\"}"),
-	    "t.json:7: applications[0].files[0].sdm.counter_read: must be a key number 0..1, "
-	    "\"free\" or \"none\"" },
+	    AT(7, ".sdm.counter_read", "must be a key number 0..1, "
+	    "\"free\" or \"none\"") },
 	{ DOC("{\"template\": " URL ", \"file_read\": 1, \"counter_limit\": 0}"),
-	    "t.json:7: applications[0].files[0].sdm.counter_limit: must be 1..16777215 (got 0)" },
-	{ DOCK("aes", "std", "plain", ACC("\"free\"", "0", "0"), 40, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].size: the template's file takes 63 bytes: more "
-	    "than the file's 40" },
-	{ DOCK("aes", "backup", "plain", ACC("\"free\"", "0", "0"), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm: SDM is for standard data files (\"type\": \"std\")" },
-	{ DOCK("2k3des", "std", "plain", ACC("\"free\"", "0", "0"), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:7: applications[0].files[0].sdm: SDM needs an AES application (key_type "
-	    "\"aes\"): its keys compute the mirrors" },
-	{ DOCK("aes", "std", "mac", ACC("\"free\"", "0", "0"), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].comm: an SDM file is read by phones without a "
-	    "session: it must be \"plain\"" },
-	{ DOCK("aes", "std", "plain", ACC("0", "0", "0"), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].access.read: an SDM file mirrors on a read without "
-	    "a key: it must be \"free\"" },
-	{ DOCK("aes", "std", "plain", ACC("\"free\"", "\"free\"", "0"), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].access.read_write: must be a key number for an SDM "
-	    "file: the engine reads the file back with it (a free read moves the SDM read counter)" },
-	{ DOCK("aes", "std", "plain", ACC("\"free\"", "0", "\"never\""), 128, "", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].access.change: SDM is turned on with "
-	    "ChangeFileSettings: an SDM file's change right cannot be \"never\"" },
-	{ DOCK("aes", "std", "plain", ACC("\"free\"", "0", "0"), 128, ", \"content\": {\"hex\": \"00\"}", "{\"template\": " URL ", \"file_read\": 1}"),
-	    "t.json:6: applications[0].files[0].content: an SDM file's content is its template: "
-	    "leave \"content\" out" },
+	    AT(7, ".sdm.counter_limit", "must be 1..16777215 (got 0)") },
+	{ RULE("aes", "std", "plain", ACC("\"free\"", "0", "0"), 40, ""),
+	    AT(6, ".size", "the template's file takes 63 bytes: more than the file's 40") },
+	{ RULE("aes", "backup", "plain", ACC("\"free\"", "0", "0"), 128, ""),
+	    AT(7, ".sdm", "SDM is for standard data files (\"type\": \"std\")") },
+	{ RULE("2k3des", "std", "plain", ACC("\"free\"", "0", "0"), 128, ""), AT(7, ".sdm",
+	    "SDM needs an AES application (key_type \"aes\"): its keys compute the mirrors") },
+	{ RULE("aes", "std", "mac", ACC("\"free\"", "0", "0"), 128, ""), AT(6, ".comm",
+	    "an SDM file is read by phones without a session: it must be \"plain\"") },
+	{ RULE("aes", "std", "plain", ACC("0", "0", "0"), 128, ""), AT(6, ".access.read",
+	    "an SDM file mirrors on a read without a key: it must be \"free\"") },
+	{ RULE("aes", "std", "plain", ACC("\"free\"", "\"free\"", "0"), 128, ""),
+	    AT(6, ".access.read_write", "must be a key number for an SDM file: the engine reads "
+	    "the file back with it (a free read moves the SDM read counter)") },
+	{ RULE("aes", "std", "plain", ACC("\"free\"", "0", "\"never\""), 128, ""), AT(6,
+	    ".access.change", "SDM is turned on with ChangeFileSettings: an SDM file's change right "
+	    "cannot be \"never\"") },
+	{ RULE("aes", "std", "plain", ACC("\"free\"", "0", "0"), 128, ", \"content\": {\"hex\": \"00\"}"),
+	    AT(6, ".content", "an SDM file's content is its template: leave \"content\" out") },
 };
 
 START_TEST(broken_sdm)
@@ -153,10 +150,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sdm-profile");
-	TCase *tc = tcase_create("profile");
-	tcase_add_test(tc, valid_plain_mirrors);
-	tcase_add_loop_test(tc, broken_sdm, 0, (int)(sizeof(bad) / sizeof(bad[0])));
-	suite_add_tcase(s, tc);
-	return dfi_run_suite(s);
+	const struct dfi_test_loop loops[] = { { broken_sdm, (int)(sizeof(bad) / sizeof(bad[0])) },
+		{ NULL, 0 } };
+	return dfi_test_main("sdm-profile", &(struct dfi_test_case){ .loops = loops },
+	    (const TTest *[]){ valid_plain_mirrors, NULL });
 }
