@@ -152,6 +152,6 @@ main(void)
 {
 	const struct dfi_test_loop loops[] = { { broken_sdm, (int)(sizeof(bad) / sizeof(bad[0])) },
 		{ NULL, 0 } };
-	return dfi_test_main("sdm-profile", &(struct dfi_test_case){ .loops = loops },
+	return dfi_test_main("sdm-profile", &(struct dfi_test_case){ .loops = loops, .in_process = 1 },
 	    (const TTest *[]){ valid_plain_mirrors, NULL });
 }
