@@ -7,9 +7,19 @@
  * reads them again in an authenticated session (a MAC'd answer) and makes
  * one read without a key, whose mirrors it checks with the card's SDM keys
  * derived in the HSM, as a backend would.
+ *
+ * Journaled (docs/JOURNAL.md, change records): a change intent (what
+ * "sdm:file=NN", target the SHA-256 of the encoded SDM settings) is durable
+ * before ChangeFileSettings is sent, a commit follows the card's answer, an
+ * abort its definite refusal; a tear leaves it open and the next tap's
+ * state read (GetFileSettings) resolves it: new when the card has the
+ * target settings, old otherwise.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "dfissue/hsm.h"
 #include "dfissue/sdm.h"
@@ -38,11 +48,74 @@ sdm_on_card(const struct tap *tp, int app, const struct dfi_profile_file *f)
 	    fs->sdm_enabled && perso_sdm_equal(&fs->sdm, &f->sdm->settings);
 }
 
+/* The change record's what= and target= for an SDM file's settings. */
+static dfi_err
+sdm_target(uint8_t fileno, const struct dfi_df_sdm *s, char what[DFI_J_WHAT_MAX],
+    uint8_t dg[32])
+{
+	uint8_t enc[64];
+	size_t n;
+	unsigned int dl = 0;
+	snprintf(what, DFI_J_WHAT_MAX, "sdm:file=%02u", fileno);
+	dfi_err e = dfi_df_sdm_encode(s, enc, sizeof(enc), &n);
+	if (e != DFI_OK)
+		return e;
+	if (EVP_Digest(enc, n, dg, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
+		return DFI_E_CRYPTO;
+	return DFI_OK;
+}
+
+/* Open change intents of this application's SDM files, settled by the
+ * settings the state read found: the card has the intent's target (new),
+ * or not (old). A file the card does not have never got them. */
+static dfi_err
+sdm_resolve(struct tap *tp, int app)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[app];
+	const struct app_state *as = &tp->apps[app];
+	for (size_t i = 0; i < tp->nintents; i++) {
+		struct open_intent *oi = &tp->intents[i];
+		unsigned fno;
+		char what[DFI_J_WHAT_MAX];
+		uint8_t dg[32];
+		if (oi->done || oi->rec.type != DFI_JREC_CHANGE || oi->rec.key.aid != perso_aid(a->aid) ||
+		    sscanf(oi->rec.what, "sdm:file=%2u", &fno) != 1 || fno > DFI_PROFILE_MAX_FILE_NO)
+			continue;
+		if (!as->exists || (as->file_exists[fno] && !as->fs_known[fno]))
+			continue; /* not seen on this tap: stays open */
+		int now = as->file_exists[fno] && as->fs[fno].sdm_enabled &&
+		    sdm_target((uint8_t)fno, &as->fs[fno].sdm, what, dg) == DFI_OK &&
+		    oi->rec.target_len == sizeof(dg) && memcmp(oi->rec.target, dg, sizeof(dg)) == 0;
+		oi->done = 1;
+		if (tp->readonly)
+			continue;
+		dfi_jrec r;
+		dfi_err e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, -1,
+		    now ? DFI_JMATCH_NEW : DFI_JMATCH_OLD);
+		if (e == DFI_OK)
+			e = perso_append(tp, &r, 1, NULL);
+		if (e != DFI_OK) {
+			perso_detail(tp, "journal: resolve of change %llu: %s",
+			    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+			return e;
+		}
+		tp->res->intents_resolved++;
+		tp->progressed = 1;
+		perso_event(tp, "change %llu (%s of " DFI_AID_FMT ") resolved: the card shows the %s "
+		    "settings", (unsigned long long)oi->rec.seq, oi->rec.what,
+		    DFI_AID_ARGS(perso_aid(a->aid)), now ? "new" : "old");
+	}
+	return DFI_OK;
+}
+
 dfi_err
 perso_sdm_plan(struct tap *tp, int app, int *need, size_t nneed)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[app];
 	int any = 0;
+	dfi_err e = sdm_resolve(tp, app);
+	if (e != DFI_OK)
+		return e;
 	for (size_t f = 0; f < a->nfiles && f < nneed; f++) {
 		need[f] = a->files[f].sdm != NULL && !sdm_on_card(tp, app, &a->files[f]);
 		any |= need[f];
@@ -56,6 +129,67 @@ perso_sdm_plan(struct tap *tp, int app, int *need, size_t nneed)
 		return DFI_E_CARD_CONFLICT;
 	}
 	return DFI_OK;
+}
+
+/* The durable intent before ChangeFileSettings (*seq 0: not journaled,
+ * a journal of a format without change records, which the event says). */
+static dfi_err
+sdm_intent(struct tap *tp, int app, const struct dfi_profile_file *f, uint64_t *seq)
+{
+	char what[DFI_J_WHAT_MAX];
+	uint8_t dg[32];
+	dfi_jrec rec;
+	*seq = 0;
+	if (tp->readonly || tp->p->journal == NULL)
+		return DFI_OK;
+	dfi_err e = sdm_target(f->number, &f->sdm->settings, what, dg);
+	if (e == DFI_OK)
+		e = dfi_jrec_change(&rec, tp->uid, DFI_PROFILE_UID_LEN,
+		    perso_aid(tp->p->spec->apps[app].aid), what, dg, sizeof(dg));
+	if (e == DFI_OK)
+		e = perso_append(tp, &rec, 1, seq);
+	if (e == DFI_E_UNSUPPORTED) {
+		/* Refused before anything was written: the journal is sound. */
+		tp->journal_failed = 0;
+		*seq = 0;
+		perso_event(tp, "journal format 1/2 has no change records: the SDM settings of file %u "
+		    "are not journaled (a new journal is format 3)", f->number);
+		return DFI_OK;
+	}
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: change intent not written (%s): ChangeFileSettings not sent",
+		    dfi_strerror(e));
+	}
+	return e;
+}
+
+/* The outcome of the intent after the card's answer e (returned). */
+static dfi_err
+sdm_outcome(struct tap *tp, uint64_t seq, dfi_err e)
+{
+	dfi_jrec r;
+	dfi_err je;
+	if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
+		perso_event(tp, "ChangeFileSettings: %s: change %llu left open", dfi_errname(e),
+		    (unsigned long long)seq);
+		return e;
+	}
+	if (e == DFI_OK && tp->ncommits < PERSO_MAX_COMMITS) {
+		/* With the tap's other commits, before the verification. */
+		tp->commits[tp->ncommits++] = seq;
+		return DFI_OK;
+	}
+	je = dfi_jrec_outcome(&r, e == DFI_OK ? DFI_JREC_COMMIT : DFI_JREC_ABORT, seq,
+	    e == DFI_OK ? NULL : dfi_errname(e), -1, 0);
+	if (je == DFI_OK)
+		je = perso_append(tp, &r, 1, NULL);
+	if (je != DFI_OK) {
+		perso_detail(tp, "journal: outcome of change %llu not written: %s",
+		    (unsigned long long)seq, dfi_strerror(je));
+		return je;
+	}
+	return e;
 }
 
 dfi_err
@@ -79,9 +213,14 @@ perso_sdm_step(struct tap *tp, int app, int file)
 		e = dfi_desfire_select_application(tp->d, aid);
 		send = DFI_DF_COMM_PLAIN;
 	}
+	uint64_t seq = 0;
+	if (e == DFI_OK)
+		e = sdm_intent(tp, app, f, &seq);
 	if (e == DFI_OK)
 		e = dfi_desfire_change_file_settings_sdm(tp->d, f->number, send, f->comm, &f->access,
 		    &f->sdm->settings);
+	if (seq != 0)
+		e = sdm_outcome(tp, seq, e);
 	if (e != DFI_OK)
 		return e;
 	/* The verification reads the settings back in a MAC'd answer. */
