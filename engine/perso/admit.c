@@ -273,10 +273,6 @@ on_intent(void *ctx, const dfi_jrec *in, int local)
 			c->dropped++;
 		return;
 	}
-	if (in->type == DFI_JREC_CHANGE) {
-		perso_change_collect(tp, in); /* not a key intent (lrp.c) */
-		return;
-	}
 	if (tp->nintents >= PERSO_MAX_INTENTS) {
 		c->dropped++;
 		return;
@@ -320,13 +316,6 @@ adopt_remote(struct tap *tp, struct icollect *c)
 			perso_detail(tp, "another station's open intent %llu was not taken over: %s",
 			    (unsigned long long)other, dfi_strerror(e));
 			return e;
-		}
-		if (r.type == DFI_JREC_CHANGE) {
-			perso_event(tp, "open change %llu of another station (app " DFI_AID_FMT " %s) "
-			    "taken over as change %llu", (unsigned long long)other, DFI_AID_ARGS(r.key.aid),
-			    r.what, (unsigned long long)r.seq);
-			perso_change_collect(tp, &r);
-			continue;
 		}
 		perso_event(tp, "open intent %llu of another station (app " DFI_AID_FMT " key %u, version %u -> %u) "
 		    "taken over as intent %llu", (unsigned long long)other, DFI_AID_ARGS(r.key.aid), r.key.keyno,

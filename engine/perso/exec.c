@@ -475,6 +475,8 @@ run_step(struct tap *tp, const struct step *st)
 		return e;
 	case STEP_LRP_SWITCH:
 		return perso_lrp_switch(tp);
+	case STEP_FILE_SDM:
+		return perso_sdm_step(tp, st->app, st->file);
 	}
 	return DFI_E_INTERNAL;
 }

@@ -35,24 +35,15 @@ perso_lrp_card_check(struct tap *tp)
 	return DFI_E_UNSUPPORTED;
 }
 
-void
-perso_change_collect(struct tap *tp, const dfi_jrec *in)
-{
-	if (tp->nchanges < PERSO_MAX_CHANGES) {
-		tp->changes[tp->nchanges].rec = *in;
-		tp->changes[tp->nchanges].done = 0;
-		tp->nchanges++;
-	}
-}
-
 /* Records what the probe found for every open "lrp" change of the card: the
  * card is in LRP mode (the switch happened) or it is not. */
 static dfi_err
 settle_switch(struct tap *tp)
 {
-	for (size_t i = 0; i < tp->nchanges; i++) {
-		struct open_intent *oi = &tp->changes[i];
-		if (oi->done || strcmp(oi->rec.what, "lrp") != 0 || oi->rec.key.aid != 0)
+	for (size_t i = 0; i < tp->nintents; i++) {
+		struct open_intent *oi = &tp->intents[i];
+		if (oi->done || oi->rec.type != DFI_JREC_CHANGE || strcmp(oi->rec.what, "lrp") != 0 ||
+		    oi->rec.key.aid != 0)
 			continue;
 		oi->done = 1;
 		dfi_jmatch m = tp->lrp == PERSO_LRP_ON ? DFI_JMATCH_NEW : DFI_JMATCH_OLD;

@@ -11,7 +11,6 @@
 #include "dfissue/util.h" /* DFI_AID_FMT: AIDs in messages */
 
 #define PERSO_MAX_INTENTS 32
-#define PERSO_MAX_CHANGES 16
 /* Key slots of one card: the PICC master key and 14 per application. */
 #define PERSO_MAX_REG_SLOTS (1 + DFI_PROFILE_MAX_APPS * DFI_PROFILE_MAX_KEYS)
 /* Records appended asynchronously and not yet told to the registry. */
@@ -139,6 +138,7 @@ enum step_kind {
 	STEP_PICC_CONFIG,
 	STEP_PICC_SETTINGS,
 	STEP_LRP_SWITCH,      /* lrp.c: SetConfiguration option 05, a journaled change */
+	STEP_FILE_SDM,        /* ChangeFileSettings with SDM (sdm.c) */
 };
 
 struct step {
@@ -234,10 +234,6 @@ struct tap {
 	 * destroying data (conflicts.c): one line each. */
 	char conflict[PERSO_MAX_CONFLICTS][160];
 	size_t nconflicts;
-	/* The journal's open change intents for this card (change records:
-	 * the LRP switch, SDM settings), apart from the key intents. */
-	struct open_intent changes[PERSO_MAX_CHANGES];
-	size_t nchanges;
 	/* lrp.c: the card's mode as this tap's probe found it. */
 	enum { PERSO_LRP_UNKNOWN = 0, PERSO_LRP_OFF, PERSO_LRP_ON } lrp;
 };
@@ -364,8 +360,6 @@ int perso_adding_apps(const struct tap *tp);
 int perso_lrp_wanted(const struct tap *tp);
 /* DFI_E_UNSUPPORTED (detail set) for an LRP profile on a card before EV3. */
 dfi_err perso_lrp_card_check(struct tap *tp);
-/* A change intent of the registry's lookup, kept for its probe. */
-void perso_change_collect(struct tap *tp, const dfi_jrec *in);
 /* The mode probe, on the tap's first AES authentication of an LRP profile:
  * *done when it authenticated (LRP mode); else the caller authenticates
  * as usual (AES mode, or no probe needed). Settles an open switch. */
@@ -378,6 +372,18 @@ dfi_err perso_lrp_switch(struct tap *tp);
 /* One application: keys, file settings, contents (verify.c). */
 dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
+
+/* sdm.c: Secure Dynamic Messaging files */
+/* 1 when two SDM settings are the same (as the card encodes them). */
+int perso_sdm_equal(const struct dfi_df_sdm *a, const struct dfi_df_sdm *b);
+/* need[f] (nneed entries): file f of application app needs its SDM step.
+ * DFI_E_CARD_CONFLICT when one does and the card is older than an EV3. */
+dfi_err perso_sdm_plan(struct tap *tp, int app, int *need, size_t nneed);
+/* ChangeFileSettings with the profile's SDM settings. */
+dfi_err perso_sdm_step(struct tap *tp, int app, int file);
+/* The SDM files of an application: settings in a MAC'd answer, and one
+ * read without a key checked with the HSM-derived SDM keys. */
+dfi_err perso_sdm_verify(struct tap *tp, int app);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,

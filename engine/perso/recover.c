@@ -12,7 +12,8 @@ perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno)
 {
 	for (size_t i = tp->nintents; i-- > 0;) {
 		struct open_intent *oi = &tp->intents[i];
-		if (!oi->done && oi->rec.key.aid == aid && oi->rec.key.keyno == keyno)
+		if (!oi->done && oi->rec.type != DFI_JREC_CHANGE && oi->rec.key.aid == aid &&
+		    oi->rec.key.keyno == keyno)
 			return oi;
 	}
 	return NULL;

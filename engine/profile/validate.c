@@ -440,7 +440,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
     struct dfi_profile_file *f)
 {
 	static const char *const data_members[] = { "number", "name", "type", "comm", "access",
-		"size", "content", NULL };
+		"size", "content", "sdm", NULL };
 	static const char *const value_members[] = { "number", "name", "type", "comm", "access",
 		"lower_limit", "upper_limit", "value", "limited_credit", NULL };
 	static const char *const record_members[] = { "number", "name", "type", "comm", "access",
@@ -913,5 +913,7 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 	}
 	if ((e = pv_secure_messaging_keys(&c, &p->spec)) != DFI_OK)
 		return e;
-	return uid_key_check(&c, &p->spec);
+	if ((e = uid_key_check(&c, &p->spec)) != DFI_OK)
+		return e;
+	return pv_validate_sdm(&c, root); /* validate_sdm.c */
 }

@@ -62,5 +62,8 @@ dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
  * the keys it needs ("lrp": AES only). */
 dfi_err pv_secure_messaging(struct vctx *c, json_t *root, struct dfi_profile_spec *s);
 dfi_err pv_secure_messaging_keys(struct vctx *c, const struct dfi_profile_spec *s);
+/* validate_sdm.c: the "sdm" members of data files, once the rest of the
+ * profile is valid (they refer to its keys and secure messaging). */
+dfi_err pv_validate_sdm(struct vctx *c, json_t *root);
 
 #endif
