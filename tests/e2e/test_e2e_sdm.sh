@@ -39,6 +39,14 @@ grep -q 'SDM file 1 of F54030: a read without a key verifies (counter 1)' \
 run "$E2E_DIR/again.jsonl"
 [ "$(field "$E2E_DIR/again.jsonl" outcome)" = "done" ] || e2e_fail "second run not done"
 [ "$(field "$E2E_DIR/again.jsonl" steps_total)" = 0 ] || e2e_fail "second run planned steps"
+# LRP (the profile's "secure_messaging": "lrp"): switched once, as a
+# committed change record; the second run found the card in LRP mode.
+grep -q 'step [0-9]*/[0-9]*: switch the card to LRP mode (irreversible)' "$E2E_DIR/personalize.log" ||
+	e2e_fail "no LRP switch in the plan (personalize.log)"
+[ "$(grep -c 'LRP probe: the card is in LRP mode' "$E2E_DIR/personalize.log")" -ge 1 ] ||
+	e2e_fail "the second run did not find the card in LRP mode"
+grep -q " type=change uid=$uid aid=000000 what=lrp target=00000000020000000000 " \
+	"$E2E_DIR/journal/journal.log" || e2e_fail "no LRP change record in the journal"
 
 tap() { # a phone's read: prints the URL
 	timeout 30 "$E2E_DFISSUE" sdm read --reader "$reader" --aid F54030 --file 1 ||
@@ -46,7 +54,7 @@ tap() { # a phone's read: prints the URL
 }
 verify() { # TAP WANT-STATUS
 	local rc=0
-	timeout 30 "$E2E_DFISSUE" sdm verify --template 'https://tap.example/c?uid={uid}&ctr={ctr}&m={mac}' \
+	timeout 30 "$E2E_DFISSUE" sdm verify --lrp --template 'https://tap.example/c?uid={uid}&ctr={ctr}&m={mac}' \
 		--file-key 'pkcs11:object=app2-master;type=secret-key' \
 		--file-div uid,aid,hex:11,sysid:4E585020416275 --aid F54030 \
 		--state "$E2E_DIR/sdm.state" "${E2E_HSM[@]}" "$1" >"$E2E_DIR/verify.out" \
@@ -82,5 +90,11 @@ verify "$t3" 1
 grep -q 'refused (replay).*counter 5 is not above 6' "$E2E_DIR/verify.out" ||
 	e2e_fail "an older tap after a newer one was not refused"
 e2e_rig_stop
+# inspect reads the LRP card (LRP authentication) and finds nothing to do
+"$E2E_DFISSUE" inspect --reader "sim:$E2E_DIR/card.img" --profile "$prof" --batch "$batch" --row 1 \
+	"${E2E_HSM[@]}" >"$E2E_DIR/inspect.log" 2>&1 || e2e_fail "inspect: $(cat "$E2E_DIR/inspect.log")"
+grep -q 'LRP mode: on (profile: lrp)' "$E2E_DIR/inspect.log" &&
+	grep -q 'remaining steps: 0' "$E2E_DIR/inspect.log" ||
+	e2e_fail "inspect of the LRP card: $(cat "$E2E_DIR/inspect.log")"
 e2e_check_journal
 e2e_log "OK: EV3 issued with SDM, second run 0 steps; taps accepted, replayed/altered/older refused"
