@@ -86,11 +86,15 @@ perso_lrp_auth(struct tap *tp, uint8_t keyno, const dfi_cardkey *k, int *done)
 		perso_event(tp, "LRP probe: the card answers in AES mode (not switched to LRP)");
 		return settle_switch(tp);
 	}
-	if (e != DFI_OK && e != DFI_E_CARD_AUTH && !(e >= DFI_E_DF_NO_CHANGES &&
-	    e <= DFI_E_DF_UNKNOWN_STATUS))
-		return e; /* a tear or a host failure: the mode stays unknown */
-	/* The card took AuthenticateLRPFirst: it is in LRP mode (a refused key
-	 * is refused in LRP too). */
+	/* A status instead of the exchange (a refused key in LRP mode, or a
+	 * first frame refused in either mode) says nothing of the mode: the
+	 * key counts as refused (perso_try_auth) and the next authentication
+	 * probes again; so does a tear or a host failure. An AES-mode card
+	 * always answers the first frame in AES, so it never gets here. */
+	if (e != DFI_OK && e != DFI_E_CARD_AUTH)
+		return e;
+	/* The card went through AuthenticateLRPFirst's exchange: it is in LRP
+	 * mode (DFI_E_CARD_AUTH: its LRP proof did not match this key). */
 	tp->lrp = PERSO_LRP_ON;
 	perso_event(tp, "LRP probe: the card is in LRP mode");
 	*done = 1;
