@@ -360,20 +360,34 @@ card_event(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *c
 	return DFI_OK;
 }
 
-/* The open change intent of the same card, application and what as r,
- * if any (a scan: open intents are few). */
+/* The first open change intent fn accepts, or NULL; fn sees them all
+ * when it accepts none (a scan: open intents are few). */
 static const struct oent *
-open_change(const jindex *ix, const dfi_jrec *r)
+each_open_change(const jindex *ix, int (*fn)(const struct oent *o, const void *arg), const void *arg)
 {
 	for (size_t i = 0; i < ix->o.nb; i++)
 		for (const struct hnode *e = ix->o.b[i]; e != NULL; e = e->next) {
 			const struct oent *o = (const struct oent *)e;
-			if (o->k == NULL && o->rec.key.uid_len == r->key.uid_len &&
-			    o->rec.key.aid == r->key.aid && strcmp(o->rec.what, r->what) == 0 &&
-			    memcmp(o->rec.key.uid, r->key.uid, r->key.uid_len) == 0)
+			if (o->k == NULL && fn(o, arg))
 				return o;
 		}
 	return NULL;
+}
+
+static int
+same_change(const struct oent *o, const void *arg)
+{
+	const dfi_jrec *r = arg;
+	return o->rec.key.uid_len == r->key.uid_len && o->rec.key.aid == r->key.aid &&
+	    strcmp(o->rec.what, r->what) == 0 &&
+	    memcmp(o->rec.key.uid, r->key.uid, r->key.uid_len) == 0;
+}
+
+/* The open change intent of the same card, application and what as r. */
+static const struct oent *
+open_change(const jindex *ix, const dfi_jrec *r)
+{
+	return each_open_change(ix, same_change, r);
 }
 
 /* A change intent: open until its outcome, like a key intent, but on no
@@ -586,6 +600,22 @@ jindex_check(const jindex *ix, const dfi_jrec *r)
 
 /* ---- per-card query (the local registry) -------------------------------------------- */
 
+struct card_changes {
+	const struct uent *u;
+	void (*intent)(void *ctx, const dfi_jrec *in);
+	void *ctx;
+};
+
+/* Hands an open change of the card to the caller; accepts none. */
+static int
+card_change(const struct oent *o, const void *arg)
+{
+	const struct card_changes *cc = arg;
+	if (o->u == cc->u)
+		cc->intent(cc->ctx, &o->rec);
+	return 0;
+}
+
 dfi_err
 jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal_card *out,
     void (*slot)(void *ctx, const struct dfi_journal_slot *s),
@@ -621,12 +651,10 @@ jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal
 		}
 	}
 	out->open_intents += u->open_changes;
-	for (size_t i = 0; intent != NULL && u->open_changes > 0 && i < ix->o.nb; i++)
-		for (const struct hnode *e = ix->o.b[i]; e != NULL; e = e->next) {
-			const struct oent *o = (const struct oent *)e;
-			if (o->k == NULL && o->u == u)
-				intent(ctx, &o->rec);
-		}
+	if (intent != NULL && u->open_changes > 0) {
+		struct card_changes cc = { u, intent, ctx };
+		(void)each_open_change(ix, card_change, &cc);
+	}
 	return DFI_OK;
 }
 

@@ -49,16 +49,10 @@ settle_switch(struct tap *tp)
 		dfi_jmatch m = tp->lrp == PERSO_LRP_ON ? DFI_JMATCH_NEW : DFI_JMATCH_OLD;
 		if (tp->readonly)
 			continue;
-		dfi_jrec r;
-		dfi_err e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, -1, m);
-		if (e == DFI_OK)
-			e = perso_append(tp, &r, 1, NULL);
-		if (e != DFI_OK) {
-			tp->journal_failed = 1;
-			perso_detail(tp, "journal: resolve of change %llu: %s",
-			    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+		dfi_err e = perso_append_outcome(tp, DFI_JREC_RESOLVE, oi->rec.seq, DFI_OK, -1, m,
+		    "change");
+		if (e != DFI_OK)
 			return e;
-		}
 		tp->res->intents_resolved++;
 		tp->progressed = 1;
 		perso_event(tp, "change %llu resolved: the card is %s LRP mode",
@@ -144,19 +138,10 @@ perso_lrp_switch(struct tap *tp)
 	e = dfi_desfire_set_configuration(tp->d, 0x05, lrp_caps, sizeof(lrp_caps));
 	if (perso_is_tear(e))
 		return e; /* no answer: the next tap's probe resolves the change */
-	dfi_jrec out;
-	dfi_err je = e == DFI_OK ? dfi_jrec_outcome(&out, DFI_JREC_COMMIT, seq, NULL, -1, 0) :
-	    dfi_jrec_outcome(&out, DFI_JREC_ABORT, seq, dfi_errname(e), -1, 0);
-	if (je == DFI_OK)
-		je = perso_append(tp, &out, 1, NULL);
-	if (je != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: outcome of the LRP switch (change %llu) not written: %s",
-		    (unsigned long long)seq, dfi_strerror(je));
-		return je;
-	}
-	if (e != DFI_OK)
-		return e;
+	dfi_err je = perso_append_outcome(tp, e == DFI_OK ? DFI_JREC_COMMIT : DFI_JREC_ABORT, seq, e,
+	    -1, 0, "the LRP switch's change");
+	if (je != DFI_OK || e != DFI_OK)
+		return je != DFI_OK ? je : e;
 	/* Switched: the AES session ends here; every authentication from now
 	 * on is LRP. */
 	tp->lrp = PERSO_LRP_ON;

@@ -319,6 +319,11 @@ dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
 struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
 dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
     const dfi_cardkey *found, const dfi_cardkey *newkey);
+/* Appends outcome t (commit; abort naming cause; resolve with observed and
+ * m) of intent or change seq; on failure the tap stops (journal_failed)
+ * and the detail says "journal: <t> of <what> <seq> not written". */
+dfi_err perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err cause,
+    int observed, dfi_jmatch m, const char *what);
 
 /* plan.c */
 uint8_t perso_config_byte(const struct dfi_profile_config *c);

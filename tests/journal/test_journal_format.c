@@ -218,11 +218,7 @@ fixed_clock(void *ctx)
  * to it keeps its format; a new journal writes format 2, command order. */
 START_TEST(aid_order_format1_kept_format2_new)
 {
-	static const uint8_t seed[32] = {
-		0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-		0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
-	};
-	dfi_signer *s = jt_signer_ed25519_seed(seed);
+	dfi_signer *s = jt_signer_rfc8032();
 	dfi_jpubkey *pub = jt_pubkey(s);
 	ck_assert_ptr_nonnull(pub);
 	const char *data = getenv("DFI_TEST_DATA");
@@ -258,6 +254,12 @@ START_TEST(aid_order_format1_kept_format2_new)
 	uint64_t seq;
 	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
 	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
+	/* and takes no change record (issue 20): format 1 has none */
+	dfi_jrec ch;
+	ck_assert_int_eq(dfi_jrec_change(&ch, in.key.uid, in.key.uid_len, 0, "lrp", NULL, 0), DFI_OK);
+	uint64_t size = dfi_journal_size(j);
+	ck_assert_int_eq(dfi_journal_append(j, &ch, 1, NULL), DFI_E_UNSUPPORTED);
+	ck_assert_uint_eq(dfi_journal_size(j), size);
 	dfi_journal_close(j);
 	size_t len2;
 	char *grown = read_verified(dir, pub, &a, &len2);
