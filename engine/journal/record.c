@@ -640,7 +640,7 @@ parse_fields(struct in *in, dfi_jrec *r)
 		break;
 	}
 	case DFI_JREC_CHANGE: {
-		char what[DFI_J_STR_MAX];
+		char what[DFI_J_STR_MAX] = "";
 		if (get_uid_aid(in, &r->key) || getstr(in, "what", what) ||
 		    strlen(what) >= sizeof(r->what) || !dfi_jrec_what_valid(what) ||
 		    gethex(in, "target", r->target, DFI_J_TARGET_MAX, &r->target_len, 1))
