@@ -128,6 +128,8 @@ enqueue(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs, uint64_t
 	for (size_t i = 0; e == DFI_OK && i < n; i++)
 		if (recs[i].type == DFI_JREC_GENESIS || jindex_check(j->ix, &recs[i]) != DFI_OK)
 			e = DFI_E_INVALID_ARG;
+		else if (recs[i].type == DFI_JREC_CHANGE && j->format < DFI_JOURNAL_FORMAT_CHANGE)
+			e = DFI_E_UNSUPPORTED; /* an older journal format has no change records */
 	size_t len0 = j->plen, pn0 = j->pn;
 	for (size_t i = 0; e == DFI_OK && i < n; i++) {
 		dfi_jrec r = recs[i];

@@ -134,12 +134,16 @@ struct uent {
 	unsigned refusals, auths;
 	uint64_t last_refusal, last_auth, last_intent;
 	int has_intent, auth_pending;
+	unsigned open_changes; /* change intents without an outcome */
 };
 
+/* An open intent: a key intent (k its slot) or a change intent (k NULL:
+ * a change has no key slot; u is the card either way). */
 struct oent {
 	struct hnode h;
 	dfi_jrec rec;
 	struct kent *k;
+	struct uent *u;
 };
 
 enum { K_OTHER = 0, K_INTENT_OPEN = 1, K_INTENT_CLOSED = 2 };
@@ -356,6 +360,83 @@ card_event(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *c
 	return DFI_OK;
 }
 
+/* The first open change intent fn accepts, or NULL; fn sees them all
+ * when it accepts none (a scan: open intents are few). */
+static const struct oent *
+each_open_change(const jindex *ix, int (*fn)(const struct oent *o, const void *arg), const void *arg)
+{
+	for (size_t i = 0; i < ix->o.nb; i++)
+		for (const struct hnode *e = ix->o.b[i]; e != NULL; e = e->next) {
+			const struct oent *o = (const struct oent *)e;
+			if (o->k == NULL && fn(o, arg))
+				return o;
+		}
+	return NULL;
+}
+
+static int
+same_change(const struct oent *o, const void *arg)
+{
+	const dfi_jrec *r = arg;
+	return o->rec.key.uid_len == r->key.uid_len && o->rec.key.aid == r->key.aid &&
+	    strcmp(o->rec.what, r->what) == 0 &&
+	    memcmp(o->rec.key.uid, r->key.uid, r->key.uid_len) == 0;
+}
+
+/* The open change intent of the same card, application and what as r. */
+static const struct oent *
+open_change(const jindex *ix, const dfi_jrec *r)
+{
+	return each_open_change(ix, same_change, r);
+}
+
+/* A change intent: open until its outcome, like a key intent, but on no
+ * key slot; at most one open per (card, application, what). */
+static dfi_err
+change_intent(jindex *ix, const dfi_jrec *r, uint64_t n, uint64_t line, jfinding_fn fn, void *ctx)
+{
+	struct uent *u;
+	dfi_err e = uget(ix, r->key.uid, r->key.uid_len, &u);
+	if (e != DFI_OK)
+		return e;
+	u->has_intent = 1;
+	u->last_intent = r->seq;
+	u->auth_pending = 0;
+	const struct oent *prev = open_change(ix, r);
+	if (prev != NULL) {
+		char uid[2 * DFI_J_UID_MAX + 1] = "";
+		(void)dfi_hex_encode(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+		FIND(DFI_E_JOURNAL_CORRUPT,
+		    "change %" PRIu64 " (%s) of card %s AID " DFI_AID_FMT " while change %" PRIu64
+		    " is unresolved", r->seq, r->what, uid, DFI_AID_ARGS(r->key.aid), prev->rec.seq);
+	}
+	if (ofind(ix, r->seq) != NULL)
+		return DFI_OK;
+	struct oent *o = htab_add(&ix->o, sizeof(*o), mix(r->seq));
+	if (o == NULL)
+		return DFI_E_NOMEM;
+	o->rec = *r;
+	o->u = u;
+	u->open_changes++;
+	ix->kind[n] = K_INTENT_OPEN;
+	return DFI_OK;
+}
+
+/* The outcome r of change intent o. */
+static void
+change_outcome(jindex *ix, struct hnode **slot, const dfi_jrec *r, uint64_t line, jfinding_fn fn,
+    void *ctx)
+{
+	struct oent *o = (struct oent *)*slot;
+	if (r->type == DFI_JREC_RESOLVE && r->observed_version >= 0)
+		FIND(DFI_E_JOURNAL_CORRUPT,
+		    "resolve %" PRIu64 " of change %" PRIu64 " states a key version: a change has none",
+		    r->seq, r->intent);
+	o->u->open_changes--;
+	ix->kind[r->intent] = K_INTENT_CLOSED;
+	htab_remove(&ix->o, slot);
+}
+
 dfi_err
 jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx)
 {
@@ -380,6 +461,8 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 		FIND(DFI_E_JOURNAL_CORRUPT, "record %" PRIu64 ": the first record is not a genesis record", r->seq);
 	if (r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION)
 		return card_event(ix, r, line, fn, ctx);
+	if (r->type == DFI_JREC_CHANGE)
+		return change_intent(ix, r, n, line, fn, ctx);
 	if (r->type == DFI_JREC_INTENT) {
 		struct kent *k;
 		dfi_err ke = kget(ix, &r->key, &k);
@@ -403,6 +486,7 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 			return DFI_E_NOMEM;
 		o->rec = *r;
 		o->k = k;
+		o->u = k->u;
 		k->has_open = 1;
 		k->open_seq = r->seq;
 		ix->kind[n] = K_INTENT_OPEN;
@@ -429,14 +513,18 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 	struct kent *k = o->k;
 	const dfi_jrec *in = &o->rec;
 	int v = -1, changed = 0;
-	if (r->type != DFI_JREC_RESOLVE && k->u->refusals > 0 && k->u->last_refusal > r->intent) {
+	if (r->type != DFI_JREC_RESOLVE && o->u->refusals > 0 && o->u->last_refusal > r->intent) {
 		/* Only the tap that wrote an intent commits or aborts it (later
 		 * taps resolve); that tap ended with the refusal. */
 		fmt_key(&in->key, ks, sizeof(ks));
 		FIND(DFI_E_JOURNAL_CORRUPT,
 		    "%s %" PRIu64 " of intent %" PRIu64 " for %s follows refusal %" PRIu64
 		    " of that card: a key change was answered after the card was refused",
-		    tn, r->seq, r->intent, ks, k->u->last_refusal);
+		    tn, r->seq, r->intent, ks, o->u->last_refusal);
+	}
+	if (k == NULL) {
+		change_outcome(ix, slot, r, line, fn, ctx);
+		return DFI_OK;
 	}
 	switch (r->type) {
 	case DFI_JREC_COMMIT: v = in->new_version; changed = 1; break;
@@ -487,7 +575,7 @@ jindex_check(const jindex *ix, const dfi_jrec *r)
 		    ofind(ix, r->intent) : NULL;
 		if (o == NULL)
 			return DFI_E_INVALID_ARG;
-		return o->k->u->refusals > 0 && o->k->u->last_refusal > r->intent ? DFI_E_INVALID_ARG :
+		return o->u->refusals > 0 && o->u->last_refusal > r->intent ? DFI_E_INVALID_ARG :
 		    DFI_OK;
 	}
 	case DFI_JREC_RESOLVE:
@@ -504,11 +592,29 @@ jindex_check(const jindex *ix, const dfi_jrec *r)
 	}
 	case DFI_JREC_AUTHORIZATION:
 		return r->key.uid_len > 0 && r->key.uid_len <= DFI_J_UID_MAX ? DFI_OK : DFI_E_INVALID_ARG;
+	case DFI_JREC_CHANGE:
+		return open_change(ix, r) == NULL ? DFI_OK : DFI_E_INVALID_ARG;
 	}
 	return DFI_E_INVALID_ARG;
 }
 
 /* ---- per-card query (the local registry) -------------------------------------------- */
+
+struct card_changes {
+	const struct uent *u;
+	void (*intent)(void *ctx, const dfi_jrec *in);
+	void *ctx;
+};
+
+/* Hands an open change of the card to the caller; accepts none. */
+static int
+card_change(const struct oent *o, const void *arg)
+{
+	const struct card_changes *cc = arg;
+	if (o->u == cc->u)
+		cc->intent(cc->ctx, &o->rec);
+	return 0;
+}
 
 dfi_err
 jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal_card *out,
@@ -543,6 +649,11 @@ jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal
 			if (o != NULL)
 				intent(ctx, &o->rec);
 		}
+	}
+	out->open_intents += u->open_changes;
+	if (intent != NULL && u->open_changes > 0) {
+		struct card_changes cc = { u, intent, ctx };
+		(void)each_open_change(ix, card_change, &cc);
 	}
 	return DFI_OK;
 }

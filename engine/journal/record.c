@@ -124,6 +124,43 @@ dfi_jrec_outcome(dfi_jrec *r, dfi_jrec_type t, uint64_t intent, const char *reas
 	return DFI_OK;
 }
 
+int
+dfi_jrec_what_valid(const char *what)
+{
+	if (what == NULL)
+		return 0;
+	size_t n = strnlen(what, DFI_J_WHAT_MAX);
+	if (n == 0 || n == DFI_J_WHAT_MAX || what[0] < 'a' || what[0] > 'z')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = what[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(":=._-", c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+dfi_err
+dfi_jrec_change(dfi_jrec *r, const uint8_t *uid, size_t uid_len, uint32_t aid, const char *what,
+    const uint8_t *target, size_t target_len)
+{
+	if (r == NULL || uid == NULL || uid_len == 0 || uid_len > DFI_J_UID_MAX || aid > 0xFFFFFF ||
+	    !dfi_jrec_what_valid(what) || target_len > DFI_J_TARGET_MAX ||
+	    (target == NULL && target_len > 0))
+		return DFI_E_INVALID_ARG;
+	memset(r, 0, sizeof(*r));
+	r->type = DFI_JREC_CHANGE;
+	memcpy(r->key.uid, uid, uid_len);
+	r->key.uid_len = (uint8_t)uid_len;
+	r->key.aid = aid;
+	memcpy(r->what, what, strlen(what) + 1);
+	if (target_len > 0)
+		memcpy(r->target, target, target_len);
+	r->target_len = target_len;
+	r->observed_version = -1;
+	return DFI_OK;
+}
+
 const char *
 dfi_jrec_type_name(dfi_jrec_type t)
 {
@@ -136,6 +173,7 @@ dfi_jrec_type_name(dfi_jrec_type t)
 	case DFI_JREC_RECOVERY: return "recovery";
 	case DFI_JREC_REFUSAL: return "refusal";
 	case DFI_JREC_AUTHORIZATION: return "authorization";
+	case DFI_JREC_CHANGE: return "change";
 	}
 	return NULL;
 }
@@ -185,6 +223,19 @@ match_name(dfi_jmatch m)
 	return m == DFI_JMATCH_OLD ? "old" : m == DFI_JMATCH_NEW ? "new" : m == DFI_JMATCH_NONE ? "none" : NULL;
 }
 
+/* " uid=<hex> aid=<hex, command order>" of an intent or a change; -1 for
+ * a UID of 0 or more than 10 bytes or an AID over 24 bits. */
+static int
+put_uid_aid(struct out *o, const dfi_jkey *k)
+{
+	if (k->uid_len == 0 || k->uid_len > DFI_J_UID_MAX || k->aid > 0xFFFFFF)
+		return -1;
+	puthex(o, "uid", k->uid, k->uid_len);
+	uint8_t aid[3] = { (uint8_t)k->aid, (uint8_t)(k->aid >> 8), (uint8_t)(k->aid >> 16) };
+	puthex(o, "aid", aid, 3);
+	return 0;
+}
+
 dfi_err
 dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 {
@@ -220,12 +271,9 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 	}
 	case DFI_JREC_INTENT: {
 		const dfi_jkey *k = &r->key;
-		if (k->uid_len == 0 || k->uid_len > DFI_J_UID_MAX || k->aid > 0xFFFFFF ||
-		    r->key_objid_len > DFI_J_BLOB_MAX || r->div_input_len > DFI_J_BLOB_MAX)
+		if (r->key_objid_len > DFI_J_BLOB_MAX || r->div_input_len > DFI_J_BLOB_MAX ||
+		    put_uid_aid(&o, k) != 0)
 			return DFI_E_INVALID_ARG;
-		puthex(&o, "uid", k->uid, k->uid_len);
-		uint8_t aid[3] = { (uint8_t)k->aid, (uint8_t)(k->aid >> 8), (uint8_t)(k->aid >> 16) };
-		puthex(&o, "aid", aid, 3);
 		putu(&o, "keyno", k->keyno);
 		putu(&o, "old_version", r->old_version);
 		putu(&o, "new_version", r->new_version);
@@ -280,6 +328,13 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 			return DFI_E_INVALID_ARG;
 		puthex(&o, "uid", r->key.uid, r->key.uid_len);
 		putstr(&o, "reason", r->reason);
+		break;
+	case DFI_JREC_CHANGE:
+		if (!dfi_jrec_what_valid(r->what) || r->target_len > DFI_J_TARGET_MAX ||
+		    put_uid_aid(&o, &r->key) != 0)
+			return DFI_E_INVALID_ARG;
+		putstr(&o, "what", r->what);
+		puthex(&o, "target", r->target, r->target_len);
 		break;
 	}
 	putstr(&o, "station", r->station);
@@ -461,11 +516,26 @@ getword(struct in *in, const char *key, const char *const *words, int nwords, in
 	return -1;
 }
 
+/* " uid=<hex> aid=<hex>" of an intent or a change. */
+static int
+get_uid_aid(struct in *in, dfi_jkey *k)
+{
+	size_t n;
+	uint8_t aid[3];
+	if (gethex(in, "uid", k->uid, DFI_J_UID_MAX, &n, 0))
+		return -1;
+	k->uid_len = (uint8_t)n;
+	if (gethex(in, "aid", aid, 3, &n, 0) || n != 3)
+		return -1;
+	k->aid = (uint32_t)aid[0] | (uint32_t)aid[1] << 8 | (uint32_t)aid[2] << 16;
+	return 0;
+}
+
 static int
 parse_fields(struct in *in, dfi_jrec *r)
 {
 	static const char *const types[] = { "genesis", "intent", "commit", "abort", "resolve",
-		"recovery", "refusal", "authorization" };
+		"recovery", "refusal", "authorization", "change" };
 	uint64_t u;
 	int w;
 	if (getu(in, "seq", 1, UINT64_MAX, &r->seq) || gettime(in, &r->time) ||
@@ -487,15 +557,7 @@ parse_fields(struct in *in, dfi_jrec *r)
 		break;
 	}
 	case DFI_JREC_INTENT: {
-		size_t n;
-		uint8_t aid[3];
-		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0))
-			return -1;
-		r->key.uid_len = (uint8_t)n;
-		if (gethex(in, "aid", aid, 3, &n, 0) || n != 3)
-			return -1;
-		r->key.aid = (uint32_t)aid[0] | (uint32_t)aid[1] << 8 | (uint32_t)aid[2] << 16;
-		if (getu(in, "keyno", 0, 255, &u))
+		if (get_uid_aid(in, &r->key) || getu(in, "keyno", 0, 255, &u))
 			return -1;
 		r->key.keyno = (uint8_t)u;
 		if (getu(in, "old_version", 0, 255, &u))
@@ -575,6 +637,15 @@ parse_fields(struct in *in, dfi_jrec *r)
 		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0) || getstr(in, "reason", r->reason))
 			return -1;
 		r->key.uid_len = (uint8_t)n;
+		break;
+	}
+	case DFI_JREC_CHANGE: {
+		char what[DFI_J_STR_MAX] = "";
+		if (get_uid_aid(in, &r->key) || getstr(in, "what", what) ||
+		    strlen(what) >= sizeof(r->what) || !dfi_jrec_what_valid(what) ||
+		    gethex(in, "target", r->target, DFI_J_TARGET_MAX, &r->target_len, 1))
+			return -1;
+		memcpy(r->what, what, strlen(what) + 1);
 		break;
 	}
 	}

@@ -76,6 +76,7 @@ finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_res
 		res->recoveries = w->counts[DFI_JREC_RECOVERY];
 		res->refusals = w->counts[DFI_JREC_REFUSAL];
 		res->authorizations = w->counts[DFI_JREC_AUTHORIZATION];
+		res->changes = w->counts[DFI_JREC_CHANGE];
 		res->unresolved = nun;
 		memcpy(res->root, w->root, DFI_HASH_LEN);
 		memcpy(res->last_note, w->last_note, w->last_note_len);

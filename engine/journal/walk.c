@@ -247,6 +247,13 @@ jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
 	w->counts[r.type]++;
 	if (r.type == DFI_JREC_GENESIS && pos == 0)
 		genesis_checks(w, &r, ln, off);
+	if (r.type == DFI_JREC_CHANGE && w->have_genesis &&
+	    w->genesis.format < DFI_JOURNAL_FORMAT_CHANGE)
+		/* A format-1/2 reader refuses the type: such a journal must say
+		 * format 3, so an older reader fails at its genesis, not here. */
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT,
+		    "a change record in a format-%u journal (change records need format %d)",
+		    w->genesis.format, DFI_JOURNAL_FORMAT_CHANGE);
 	if (w->ix != NULL && r.seq == pos &&
 	    jindex_apply(w->ix, &r, ln, w->semantic ? ix_finding : NULL, w) != DFI_OK)
 		report(w, ln, off, 1, DFI_E_NOMEM, "out of memory while indexing");

@@ -473,6 +473,10 @@ run_step(struct tap *tp, const struct step *st)
 		if (e == DFI_OK)
 			tp->picc_ks = s->picc.key_settings;
 		return e;
+	case STEP_LRP_SWITCH:
+		return perso_lrp_switch(tp);
+	case STEP_FILE_SDM:
+		return perso_sdm_step(tp, st->app, st->file);
 	}
 	return DFI_E_INTERNAL;
 }

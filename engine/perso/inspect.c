@@ -54,6 +54,9 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	fprintf(f, "  PICC master key: version %d, %s; key settings %02X (profile %02X)\n",
 	    tp->picc.version, key_name(tp, &tp->picc, tp->picc_target, -1), tp->picc_ks,
 	    s->picc.key_settings);
+	if (perso_lrp_wanted(tp))
+		fprintf(f, "  LRP mode: %s (profile: lrp)\n", tp->lrp == PERSO_LRP_ON ? "on" :
+		    tp->lrp == PERSO_LRP_OFF ? "off, the switch is planned" : "not probed");
 	for (size_t i = 0; i < tp->naids; i++) {
 		int in_profile = 0;
 		for (size_t k = 0; k < s->napps; k++)
@@ -85,7 +88,12 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		}
 	}
 	for (size_t i = 0; i < tp->nintents; i++)
-		fprintf(f, "  open intent %llu: " DFI_AID_FMT " key %u, version %u -> %u\n",
+		if (tp->intents[i].rec.type == DFI_JREC_CHANGE)
+			fprintf(f, "  open change %llu: " DFI_AID_FMT " %s\n",
+			    (unsigned long long)tp->intents[i].rec.seq,
+			    DFI_AID_ARGS(tp->intents[i].rec.key.aid), tp->intents[i].rec.what);
+		else
+			fprintf(f, "  open intent %llu: " DFI_AID_FMT " key %u, version %u -> %u\n",
 		    (unsigned long long)tp->intents[i].rec.seq, DFI_AID_ARGS(tp->intents[i].rec.key.aid),
 		    tp->intents[i].rec.key.keyno, tp->intents[i].rec.old_version,
 		    tp->intents[i].rec.new_version);

@@ -137,6 +137,8 @@ enum step_kind {
 	STEP_CHANGE_PICC_KEY,
 	STEP_PICC_CONFIG,
 	STEP_PICC_SETTINGS,
+	STEP_LRP_SWITCH,      /* lrp.c: SetConfiguration option 05, a journaled change */
+	STEP_FILE_SDM,        /* ChangeFileSettings with SDM (sdm.c) */
 };
 
 struct step {
@@ -232,6 +234,8 @@ struct tap {
 	 * destroying data (conflicts.c): one line each. */
 	char conflict[PERSO_MAX_CONFLICTS][160];
 	size_t nconflicts;
+	/* lrp.c: the card's mode as this tap's probe found it. */
+	enum { PERSO_LRP_UNKNOWN = 0, PERSO_LRP_OFF, PERSO_LRP_ON } lrp;
 };
 
 /* perso.c */
@@ -315,6 +319,11 @@ dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
 struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
 dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
     const dfi_cardkey *found, const dfi_cardkey *newkey);
+/* Appends outcome t (commit; abort naming cause; resolve with observed and
+ * m) of intent or change seq; on failure the tap stops (journal_failed)
+ * and the detail says "journal: <t> of <what> <seq> not written". */
+dfi_err perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err cause,
+    int observed, dfi_jmatch m, const char *what);
 
 /* plan.c */
 uint8_t perso_config_byte(const struct dfi_profile_config *c);
@@ -352,10 +361,34 @@ dfi_err perso_conflicts_refuse(struct tap *tp);
 /* 1 when the tap adds applications to a card issued otherwise complete. */
 int perso_adding_apps(const struct tap *tp);
 
+/* lrp.c: "secure_messaging": "lrp" (issue 20) */
+int perso_lrp_wanted(const struct tap *tp);
+/* DFI_E_UNSUPPORTED (detail set) for an LRP profile on a card before EV3. */
+dfi_err perso_lrp_card_check(struct tap *tp);
+/* The mode probe, on the tap's first AES authentication of an LRP profile:
+ * *done when it authenticated (LRP mode); else the caller authenticates
+ * as usual (AES mode, or no probe needed). Settles an open switch. */
+dfi_err perso_lrp_auth(struct tap *tp, uint8_t keyno, const dfi_cardkey *k, int *done);
+/* Plans the switch (after the PICC master key change) unless switched. */
+dfi_err perso_lrp_plan(struct tap *tp);
+dfi_err perso_lrp_switch(struct tap *tp);
+
 /* verify.c */
 /* One application: keys, file settings, contents (verify.c). */
 dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
+
+/* sdm.c: Secure Dynamic Messaging files */
+/* 1 when two SDM settings are the same (as the card encodes them). */
+int perso_sdm_equal(const struct dfi_df_sdm *a, const struct dfi_df_sdm *b);
+/* need[f] (nneed entries): file f of application app needs its SDM step.
+ * DFI_E_CARD_CONFLICT when one does and the card is older than an EV3. */
+dfi_err perso_sdm_plan(struct tap *tp, int app, int *need, size_t nneed);
+/* ChangeFileSettings with the profile's SDM settings. */
+dfi_err perso_sdm_step(struct tap *tp, int app, int file);
+/* The SDM files of an application: settings in a MAC'd answer, and one
+ * read without a key checked with the HSM-derived SDM keys. */
+dfi_err perso_sdm_verify(struct tap *tp, int app);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,

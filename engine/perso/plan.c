@@ -117,6 +117,13 @@ plan_app(struct tap *tp, int i)
 		e = plan_writes(tp, i, 1);
 	if (e == DFI_OK)
 		e = plan_writes(tp, i, 2);
+	/* SDM last: the file made and written, its mirrors go on (sdm.c). */
+	int sdm[DFI_PROFILE_MAX_FILES];
+	if (e == DFI_OK)
+		e = perso_sdm_plan(tp, i, sdm, DFI_PROFILE_MAX_FILES);
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
+		if (sdm[f])
+			e = add(tp, STEP_FILE_SDM, i, (int)f, 0);
 	return e;
 }
 
@@ -146,6 +153,9 @@ perso_plan(struct tap *tp)
 		}
 		e = add(tp, STEP_CHANGE_PICC_KEY, -1, -1, 0);
 	}
+	/* LRP after the PICC master key change (lrp.c, PERSONALIZATION.md) */
+	if (e == DFI_OK)
+		e = perso_lrp_plan(tp);
 	/* The configuration cannot be read back. It is set before the final
 	 * PICC key settings, so final settings (other than the factory's)
 	 * prove it was set; otherwise it is sent again (it only sets bits). */
@@ -197,6 +207,12 @@ perso_step_name(const struct tap *tp, const struct step *st, char *buf, size_t c
 		break;
 	case STEP_PICC_SETTINGS:
 		snprintf(buf, cap, "set PICC key settings to %02X", s->picc.key_settings);
+		break;
+	case STEP_LRP_SWITCH:
+		snprintf(buf, cap, "switch the card to LRP mode (irreversible)");
+		break;
+	case STEP_FILE_SDM:
+		snprintf(buf, cap, "set SDM of file %u in " DFI_AID_FMT, fno, DFI_AID_ARGS(aid));
 		break;
 	}
 }

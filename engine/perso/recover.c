@@ -12,10 +12,28 @@ perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno)
 {
 	for (size_t i = tp->nintents; i-- > 0;) {
 		struct open_intent *oi = &tp->intents[i];
-		if (!oi->done && oi->rec.key.aid == aid && oi->rec.key.keyno == keyno)
+		if (!oi->done && oi->rec.type != DFI_JREC_CHANGE && oi->rec.key.aid == aid &&
+		    oi->rec.key.keyno == keyno)
 			return oi;
 	}
 	return NULL;
+}
+
+dfi_err
+perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err cause, int observed,
+    dfi_jmatch m, const char *what)
+{
+	dfi_jrec r;
+	dfi_err e = dfi_jrec_outcome(&r, t, seq, t == DFI_JREC_ABORT ? dfi_errname(cause) : NULL,
+	    observed, m);
+	if (e == DFI_OK)
+		e = perso_append(tp, &r, 1, NULL);
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: %s of %s %llu not written: %s", dfi_jrec_type_name(t), what,
+		    (unsigned long long)seq, dfi_strerror(e));
+	}
+	return e;
 }
 
 /* Records what the card showed: the intent's new key (the ChangeKey
@@ -25,7 +43,6 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
     const dfi_cardkey *newkey)
 {
 	dfi_jmatch m;
-	dfi_jrec r;
 	dfi_err e;
 
 	if (found != NULL && found == newkey)
@@ -37,15 +54,9 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
 	oi->done = 1;
 	if (tp->readonly)
 		return DFI_OK;
-	e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, observed, m);
-	if (e == DFI_OK)
-		e = perso_append(tp, &r, 1, NULL);
-	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: resolve of intent %llu: %s",
-		    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+	e = perso_append_outcome(tp, DFI_JREC_RESOLVE, oi->rec.seq, DFI_OK, observed, m, "intent");
+	if (e != DFI_OK)
 		return e;
-	}
 	tp->res->intents_resolved++;
 	tp->progressed = 1;
 	perso_event(tp, "intent %llu resolved: card shows the %s key (version %d)",

@@ -13,7 +13,10 @@ static dfi_df_authcmd
 auth_cmd(const struct tap *tp, dfi_keytype t)
 {
 	unsigned flags = tp->p->spec->secure_messaging == DFI_PROFILE_SM_EV1 ? DFI_DF_SM_EV1 : 0;
-	int in_ev2 = dfi_desfire_scheme(tp->d) == DFI_DF_SCHEME_EV2 && !dfi_desfire_lrp(tp->d);
+	int lrp = tp->lrp == PERSO_LRP_ON;
+	if (lrp)
+		flags |= DFI_DF_SM_LRP; /* switched (lrp.c): LRP only */
+	int in_ev2 = dfi_desfire_scheme(tp->d) == DFI_DF_SCHEME_EV2 && dfi_desfire_lrp(tp->d) == lrp;
 	return dfi_df_auth_choose(dfi_df_generation(&tp->ver), t, flags, in_ev2);
 }
 
@@ -95,7 +98,10 @@ perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 	if (authed_with(tp, aid, keyno, k))
 		return DFI_OK;
 	tp->authed = NULL;
-	e = dfi_desfire_authenticate(tp->d, auth_cmd(tp, dfi_cardkey_type(k)), keyno, k);
+	int done;
+	e = perso_lrp_auth(tp, keyno, k, &done); /* the tap's first: the LRP probe */
+	if (e == DFI_OK && !done)
+		e = dfi_desfire_authenticate(tp->d, auth_cmd(tp, dfi_cardkey_type(k)), keyno, k);
 	if (e == DFI_OK) {
 		tp->authed = k;
 		prove_key(tp, aid, keyno, k);

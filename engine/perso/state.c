@@ -57,8 +57,8 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
 	if (!journal_says_target(tp, app, aid, keyno))
 		return 0;
 	for (size_t i = 0; i < tp->nintents; i++)
-		if (!tp->intents[i].done && tp->intents[i].rec.key.aid == aid &&
-		    tp->intents[i].rec.key.keyno == keyno)
+		if (!tp->intents[i].done && tp->intents[i].rec.type != DFI_JREC_CHANGE &&
+		    tp->intents[i].rec.key.aid == aid && tp->intents[i].rec.key.keyno == keyno)
 			return 0; /* open: the next tap settles it */
 	for (size_t i = 0; i < tp->nrslots; i++)
 		if (tp->rslots[i].aid == aid && tp->rslots[i].keyno == keyno)
@@ -113,7 +113,8 @@ verified_earlier(const struct tap *tp, int i)
 					return 1;
 			for (size_t n = 0; r != NULL && n < tp->nintents; n++) {
 				const dfi_jrec *in = &tp->intents[n].rec;
-				if (in->key.aid == aid && in->key.keyno == kn && in->seq > last &&
+				if (in->type != DFI_JREC_CHANGE && in->key.aid == aid && in->key.keyno == kn &&
+				    in->seq > last &&
 				    in->new_version == r->pk->version && in->key_gen == r->pk->generation)
 					return 1;
 			}

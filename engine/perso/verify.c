@@ -91,6 +91,8 @@ perso_verify_app(struct tap *tp, int i)
 		if (!same)
 			return fail(tp, "content of file", aid, a->files[f].number);
 	}
+	if ((e = perso_sdm_verify(tp, i)) != DFI_OK)
+		return e;
 	for (size_t k = 0; k < a->nkeys; k++) {
 		e = verify_key(tp, i, a->keys[k].number);
 		if (e != DFI_OK)

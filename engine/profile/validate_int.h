@@ -58,5 +58,12 @@ dfi_err pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const
 dfi_err pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
     size_t *len);
 dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
+/* validate_sm.c: "secure_messaging" into s, and (once the keys are parsed)
+ * the keys it needs ("lrp": AES only). */
+dfi_err pv_secure_messaging(struct vctx *c, json_t *root, struct dfi_profile_spec *s);
+dfi_err pv_secure_messaging_keys(struct vctx *c, const struct dfi_profile_spec *s);
+/* validate_sdm.c: the "sdm" members of data files, once the rest of the
+ * profile is valid (they refer to its keys and secure messaging). */
+dfi_err pv_validate_sdm(struct vctx *c, json_t *root);
 
 #endif

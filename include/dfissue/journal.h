@@ -32,16 +32,22 @@ extern "C" {
 #define DFI_JOURNAL_FILE "journal.log"  /* inside the journal directory */
 #define DFI_JOURNAL_QDIR "quarantine"   /* quarantined tails, ditto */
 /* The format new journals are written in (genesis format=). 2 since AIDs
- * are written in command order; format 1 journals (AIDs most significant
- * byte first) are still read, verified and appended to in their own
- * format. docs/JOURNAL.md section 3. */
-#define DFI_JOURNAL_FORMAT 2
+ * are written in command order; 3 since a journal may hold change records
+ * (DFI_JREC_CHANGE), which a format-1/2 reader refuses as an unknown type.
+ * Format 1 journals (AIDs most significant byte first) and format 2
+ * journals are still read, verified and appended to in their own format,
+ * without change records (DFI_E_UNSUPPORTED). docs/JOURNAL.md section 3. */
+#define DFI_JOURNAL_FORMAT 3
+/* The first format that may hold change records. */
+#define DFI_JOURNAL_FORMAT_CHANGE 3
 
 #define DFI_J_LINE_MAX 4096   /* longest line, LF excluded */
 #define DFI_J_STR_MAX 128     /* longest decoded text field, NUL included */
 #define DFI_J_UID_MAX 10
 #define DFI_J_BLOB_MAX 64     /* key object id, diversification input */
 #define DFI_J_NOTE_MAX 1024   /* a signed checkpoint note */
+#define DFI_J_WHAT_MAX 32     /* a change record's what=, NUL included */
+#define DFI_J_TARGET_MAX 32   /* a change record's target= */
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -54,8 +60,9 @@ typedef enum dfi_jrec_type {
 	DFI_JREC_RECOVERY,
 	DFI_JREC_REFUSAL,       /* a card was refused: nothing was sent to it */
 	DFI_JREC_AUTHORIZATION, /* an operator authorized re-issuing a UID */
+	DFI_JREC_CHANGE,        /* an intent for a card change that is not a key change */
 } dfi_jrec_type;
-#define DFI_JREC_LAST DFI_JREC_AUTHORIZATION
+#define DFI_JREC_LAST DFI_JREC_CHANGE
 
 /* Why a card was refused (refusal records). */
 typedef enum dfi_jcause {
@@ -139,6 +146,19 @@ typedef struct dfi_jrec {
 	 * format 2; the journal reader and writer convert a format-1
 	 * journal's intents, so key.aid always means the same AID. */
 	unsigned format;
+
+	/* change: an intent for a card change that is not a key change, in a
+	 * journal of format DFI_JOURNAL_FORMAT_CHANGE or later. key.uid and
+	 * key.aid (key.keyno unused) say where; what says which change
+	 * ("lrp": the PICC's switch to LRP; "sdm:file=NN": an SDM file's
+	 * settings): 1 to DFI_J_WHAT_MAX-1 characters of [a-z0-9:=._-],
+	 * starting with a letter; target (0 to DFI_J_TARGET_MAX bytes) the
+	 * state the change sets: a digest or the encoded settings. Its
+	 * outcome is a commit, abort or resolve (matched new: the card has
+	 * the target; old: it has not) naming its seq, as for a key intent. */
+	char what[DFI_J_WHAT_MAX];
+	uint8_t target[DFI_J_TARGET_MAX];
+	size_t target_len;
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf.
@@ -167,6 +187,14 @@ dfi_err dfi_jrec_card_event(dfi_jrec *r, dfi_jrec_type t, const uint8_t *uid, si
  * without a reason or a reason longer than the record holds. */
 dfi_err dfi_jrec_outcome(dfi_jrec *r, dfi_jrec_type t, uint64_t intent, const char *reason,
     int observed, dfi_jmatch m);
+/* A change record (DFI_JREC_CHANGE) of card uid, application aid (0: the
+ * PICC): what and target as the record's fields say. DFI_E_INVALID_ARG for
+ * a UID of 0 or more than 10 bytes, an AID over 24 bits, a what outside
+ * the record's grammar, a target over DFI_J_TARGET_MAX bytes. */
+dfi_err dfi_jrec_change(dfi_jrec *r, const uint8_t *uid, size_t uid_len, uint32_t aid,
+    const char *what, const uint8_t *target, size_t target_len);
+/* 1 when what may be a change record's what= (see dfi_jrec), else 0. */
+int dfi_jrec_what_valid(const char *what);
 
 /* ---- Merkle tree (RFC 6962 / RFC 9162 §2.1) ------------------------------ */
 
@@ -454,6 +482,7 @@ struct dfi_jverify_result {
 	uint8_t last_note[DFI_J_NOTE_MAX];
 	size_t last_note_len;        /* the last valid checkpoint note */
 	uint64_t refusals, authorizations;
+	uint64_t changes;            /* change records (intents for non-key changes) */
 };
 
 /* Verifies a whole journal. DFI_OK when there is no finding; otherwise the

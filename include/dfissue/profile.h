@@ -190,6 +190,16 @@ struct dfi_profile_record {
 	size_t nseg;
 };
 
+/* An SDM file (DESFire EV3): the template its content is laid out from,
+ * and the settings ChangeFileSettings gives it (mirrors and offsets from
+ * the template, access rights from the profile's key numbers). */
+struct dfi_profile_sdm {
+	const char *tmpl; /* the template, with {uid} {ctr} {picc} {enc:N} {mac} {macin} */
+	int ndef;             /* the file is an NDEF URI record (else the text) */
+	int lrp;              /* the card runs LRP: 48-character PICC data */
+	struct dfi_df_sdm settings;
+};
+
 struct dfi_profile_file {
 	uint8_t number;  /* 0..31 */
 	enum dfi_df_filetype type;
@@ -208,6 +218,9 @@ struct dfi_profile_file {
 	/* record files: initial records, each a list of segments */
 	const struct dfi_profile_record *records;
 	size_t nrecords;
+	/* std: Secure Dynamic Messaging (docs/PROFILE.md, "sdm"), NULL when
+	 * off. The file's content is then the template's (content above). */
+	const struct dfi_profile_sdm *sdm;
 };
 
 struct dfi_profile_app {
@@ -225,6 +238,7 @@ struct dfi_profile_app {
 enum dfi_profile_sm {
 	DFI_PROFILE_SM_AUTO = 0, /* EV2 (AuthenticateEV2First/NonFirst) on an EV2 or later card, EV1 on an EV1 card */
 	DFI_PROFILE_SM_EV1,      /* AuthenticateAES and EV1 messaging on every card */
+	DFI_PROFILE_SM_LRP,      /* EV3 only: switch the card to LRP (irreversible), then AuthenticateLRPFirst/NonFirst and LRP messaging */
 };
 
 struct dfi_profile_spec {
@@ -234,7 +248,7 @@ struct dfi_profile_spec {
 	const struct dfi_profile_app *apps;
 	size_t napps;
 	struct dfi_profile_originality originality;
-	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" */
+	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" | "lrp" */
 	struct dfi_profile_uid_key uid_key; /* picc.uid_key; present 0 when absent */
 };
 

@@ -106,6 +106,18 @@ jt_signer_ed25519_seed(const uint8_t seed[32])
 	return pk ? jt_signer_from_pkey(pk, DFI_SIG_ED25519) : NULL;
 }
 
+/* The RFC 8032 section 7.1 TEST 1 key: the signer of the journals kept in
+ * tests/data (journal-format1) and of the fuzz seeds. */
+static inline dfi_signer *
+jt_signer_rfc8032(void)
+{
+	static const uint8_t seed[32] = {
+		0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+		0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+	};
+	return jt_signer_ed25519_seed(seed);
+}
+
 /* The signer's public key as PEM, written to path. */
 static inline int
 jt_write_pubkey_pem(dfi_signer *s, const char *path)

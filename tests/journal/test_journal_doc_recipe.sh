@@ -89,7 +89,7 @@ echo "journals written after $((SECONDS - t0)) s"
 # a kept format-1 journal (AIDs reversed) still verifies below and is shown
 # in the same order as the profile.
 for k in ed25519 ecdsa-p256; do
-	head -n 1 "$tmp/j-$k/journal.log" | grep -q ' type=genesis format=2 ' || fail "$k: the genesis is not format 2"
+	head -n 1 "$tmp/j-$k/journal.log" | grep -q ' type=genesis format=3 ' || fail "$k: the genesis is not format 3"
 	grep -Eq ' type=intent uid=([0-9A-F]+) aid=010203 .* div_input=\1010203 ' "$tmp/j-$k/journal.log" ||
 		fail "$k: no intent with aid=010203 as its div_input holds it"
 done

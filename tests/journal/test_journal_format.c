@@ -150,15 +150,19 @@ START_TEST(record_roundtrip_all_types)
 	ck_assert_uint_eq(back.key.aid, 0xF54230); /* format 2: command order */
 	ck_assert_uint_eq(back.new_version, 1);
 	ck_assert_uint_eq(back.div_input_len, 7);
-	/* a new genesis is format 2; format 1 still parses and says so */
+	/* a new genesis is format 3; formats 1 and 2 still parse and say so */
 	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_OK);
-	ck_assert_ptr_nonnull(strstr(line, " type=genesis format=2 "));
+	ck_assert_ptr_nonnull(strstr(line, " type=genesis format=3 "));
+	r[0].format = 2;
+	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_OK);
+	ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
+	ck_assert_uint_eq(back.format, 2);
 	r[0].format = 1;
 	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_OK);
 	ck_assert_ptr_nonnull(strstr(line, " type=genesis format=1 "));
 	ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
 	ck_assert_uint_eq(back.format, 1);
-	r[0].format = 3;
+	r[0].format = 4;
 	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_E_INVALID_ARG);
 }
 END_TEST
@@ -214,11 +218,7 @@ fixed_clock(void *ctx)
  * to it keeps its format; a new journal writes format 2, command order. */
 START_TEST(aid_order_format1_kept_format2_new)
 {
-	static const uint8_t seed[32] = {
-		0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
-		0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
-	};
-	dfi_signer *s = jt_signer_ed25519_seed(seed);
+	dfi_signer *s = jt_signer_rfc8032();
 	dfi_jpubkey *pub = jt_pubkey(s);
 	ck_assert_ptr_nonnull(pub);
 	const char *data = getenv("DFI_TEST_DATA");
@@ -254,6 +254,12 @@ START_TEST(aid_order_format1_kept_format2_new)
 	uint64_t seq;
 	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
 	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
+	/* and takes no change record (issue 20): format 1 has none */
+	dfi_jrec ch;
+	ck_assert_int_eq(dfi_jrec_change(&ch, in.key.uid, in.key.uid_len, 0, "lrp", NULL, 0), DFI_OK);
+	uint64_t size = dfi_journal_size(j);
+	ck_assert_int_eq(dfi_journal_append(j, &ch, 1, NULL), DFI_E_UNSUPPORTED);
+	ck_assert_uint_eq(dfi_journal_size(j), size);
 	dfi_journal_close(j);
 	size_t len2;
 	char *grown = read_verified(dir, pub, &a, &len2);
@@ -264,7 +270,7 @@ START_TEST(aid_order_format1_kept_format2_new)
 	jt_rmrf(dir);
 	free(dir);
 
-	/* a new journal: format 2, the AID as the profile writes it */
+	/* a new journal: format 3, the AID as the profile writes it */
 	dir = jt_tmpdir();
 	ck_assert_ptr_nonnull(dir);
 	ck_assert_int_eq(dfi_journal_create(dir, "dfissue.example/format-2", s, &jo), DFI_OK);
@@ -272,7 +278,7 @@ START_TEST(aid_order_format1_kept_format2_new)
 	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
 	dfi_journal_close(j);
 	grown = read_verified(dir, pub, &a, &len2);
-	ck_assert_ptr_nonnull(strstr(grown, " type=genesis format=2 "));
+	ck_assert_ptr_nonnull(strstr(grown, " type=genesis format=3 "));
 	ck_assert_ptr_nonnull(strstr(grown, " aid=F54010 keyno=2 "));
 	ck_assert_uint_eq(a.n, 1);
 	ck_assert_uint_eq(a.v[0], 0x1040F5);
@@ -306,7 +312,7 @@ START_TEST(record_rejects_non_canonical)
 		"seq=1 time=2025-11-25T08:30:01Z type=resolve intent=1 observed_version=256 matched=new station=s",
 		/* formats other than 1 and 2 */
 		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=0 origin=o alg=ed25519 key_id=8A1512F8 station=s",
-		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=3 origin=o alg=ed25519 key_id=8A1512F8 station=s",
+		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=4 origin=o alg=ed25519 key_id=8A1512F8 station=s",
 		"",
 	};
 	dfi_jrec r;

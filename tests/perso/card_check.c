@@ -1,4 +1,5 @@
 /* The "card equals profile" oracle (card_check.h). */
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,6 +218,16 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 		if (pi.config != want)
 			return differ(why, cap, "PICC configuration %02X, want %02X", pi.config, want);
 	}
+	/* "secure_messaging": "lrp": the card was switched to LRP (issue 20);
+	 * any other profile leaves it in AES mode. */
+	bool lrp = false;
+	if (dfi_sim_lrp_mode(sim, &lrp) != DFI_OK) {
+		differ(why, cap, "simulator inspection failed");
+		return -1;
+	}
+	if (lrp != (s->secure_messaging == DFI_PROFILE_SM_LRP))
+		return differ(why, cap, "the card is %s LRP mode, the profile wants %s", lrp ? "in" : "not in",
+		    s->secure_messaging == DFI_PROFILE_SM_LRP ? "LRP" : "AES mode");
 	rc = key_is(sim, hsm, &cache, &s->picc.key, 0, 0, row);
 	if (rc != 1) {
 		differ(why, cap, rc < 0 ? "PICC key check failed" : "PICC master key differs");

@@ -261,7 +261,13 @@ static const struct bad bad_profiles[] = {
 	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"require\", \"keys\": \"k\"}}",
 	    "t.json:4: originality.keys: unknown member in originality (allowed: policy, trusted_keys)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": \"ev2\"}",
-	    "t.json:4: secure_messaging: must be \"auto\" or \"ev1\" (got \"ev2\")", 0 },
+	    "t.json:4: secure_messaging: must be \"auto\", \"ev1\" or \"lrp\" (got \"ev2\")", 0 },
+	/* LRP authenticates AES keys only (issue 20) */
+	{ HEAD "\"picc\": {\"key\": {\"type\": \"2k3des\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n"
+	  "\"applications\": [],\n\"secure_messaging\": \"lrp\"}",
+	    "t.json:4: secure_messaging: \"lrp\" needs AES keys: picc.key is 2K3DES (LRP authenticates AES keys only)", 0 },
+	{ HEAD PICC "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"2k3des\", \"key_settings\": 11,\n" KEYS "\"files\": []}],\n\"secure_messaging\": \"lrp\"}",
+	    "t.json:6: secure_messaging: \"lrp\" needs AES keys: applications[0] has 2K3DES keys (LRP authenticates AES keys only)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": 1}",
 	    "t.json:4: secure_messaging: ", 1 },
 	/* applications */

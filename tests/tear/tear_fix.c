@@ -48,6 +48,7 @@ struct intent_find {
 	const struct tear_guard *g;
 	uint32_t aid;
 	uint8_t keyno;
+	const char *what;  /* a change record's what=; NULL: a key intent */
 	int found;
 	uint64_t seq;
 	char finding[200];
@@ -57,9 +58,10 @@ static void
 on_unresolved(void *ctx, const dfi_jrec *in)
 {
 	struct intent_find *f = ctx;
-	if (in->key.uid_len == DFI_SIM_UID_LEN &&
-	    memcmp(in->key.uid, f->g->uid, DFI_SIM_UID_LEN) == 0 && in->key.aid == f->aid &&
-	    in->key.keyno == f->keyno) {
+	int kind = f->what != NULL ? in->type == DFI_JREC_CHANGE && strcmp(in->what, f->what) == 0 :
+	    in->type == DFI_JREC_INTENT && in->key.keyno == f->keyno;
+	if (kind && in->key.uid_len == DFI_SIM_UID_LEN &&
+	    memcmp(in->key.uid, f->g->uid, DFI_SIM_UID_LEN) == 0 && in->key.aid == f->aid) {
 		f->found = 1;
 		f->seq = in->seq;
 	}
@@ -111,23 +113,14 @@ read_prefix(const char *path, uint64_t limit, size_t *len)
 }
 
 /* The two-phase rule, checked on the journal file as it is durable on disk
- * when the ChangeKey is about to leave. */
+ * when the command (cmd: "ChangeKey", ...) is about to leave: an open
+ * intent of key keyno of application aid (what NULL), or an open change
+ * record of that what (the LRP switch), covered by a checkpoint. */
 static void
-check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
+check_durable(struct tear_guard *g, const char *cmd, uint32_t aid, uint8_t keyno, const char *what)
 {
-	if (g->change_keys < 32)
-		g->ck_at[g->change_keys] = g->apdus;
-	g->change_keys++;
-	if (clen < 6) {
-		violation(g, "ChangeKey without a key number");
-		return;
-	}
-	if (g->aid < 0) {
-		violation(g, "ChangeKey while the selected application is unknown");
-		return;
-	}
 	if (g->jfile == NULL) {
-		violation(g, "ChangeKey with no journal attached");
+		violation(g, "%s with no journal attached", cmd);
 		return;
 	}
 	/* What is durable: the journal file up to its last completed sync, and
@@ -143,15 +136,16 @@ check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 		pthread_mutex_unlock(&t->mu);
 	}
 	if (other_dirty != 0) {
-		violation(g, "ChangeKey aid %06X key %u while the journal has writes not yet synced",
-		    (unsigned)g->aid, capdu[5] & 0x0F);
+		violation(g, "%s aid %06X key %u while the journal has writes not yet synced", cmd,
+		    (unsigned)aid, keyno);
 		return;
 	}
 	struct intent_find f;
 	memset(&f, 0, sizeof(f));
 	f.g = g;
-	f.aid = (uint32_t)g->aid;
-	f.keyno = capdu[5] & 0x0F;
+	f.aid = aid;
+	f.keyno = keyno;
+	f.what = what;
 	struct dfi_jverify_opts o;
 	memset(&o, 0, sizeof(o));
 	/* Structure, tree and coverage here; every signature is verified by
@@ -167,14 +161,31 @@ check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
 	dfi_err r = buf == NULL ? DFI_E_IO : dfi_journal_verify_buf(buf, len, &o, &res);
 	free(buf);
 	if (r != DFI_OK)
-		violation(g, "ChangeKey aid %06X key %u: journal does not verify: %s (%s)",
+		violation(g, "%s aid %06X key %u: journal does not verify: %s (%s)", cmd,
 		    (unsigned)f.aid, f.keyno, dfi_strerror(r), f.finding);
 	else if (!f.found)
-		violation(g, "ChangeKey aid %06X key %u sent without an open intent",
+		violation(g, "%s aid %06X key %u sent without an open intent", cmd,
 		    (unsigned)f.aid, f.keyno);
 	else if (f.seq >= res.covered)
-		violation(g, "ChangeKey aid %06X key %u: intent %llu not covered by a checkpoint",
+		violation(g, "%s aid %06X key %u: intent %llu not covered by a checkpoint", cmd,
 		    (unsigned)f.aid, f.keyno, (unsigned long long)f.seq);
+}
+
+static void
+check_change_key(struct tear_guard *g, const uint8_t *capdu, size_t clen)
+{
+	if (g->change_keys < 32)
+		g->ck_at[g->change_keys] = g->apdus;
+	g->change_keys++;
+	if (clen < 6) {
+		violation(g, "ChangeKey without a key number");
+		return;
+	}
+	if (g->aid < 0) {
+		violation(g, "ChangeKey while the selected application is unknown");
+		return;
+	}
+	check_durable(g, "ChangeKey", (uint32_t)g->aid, capdu[5] & 0x0F, NULL);
 }
 
 static dfi_err
@@ -189,6 +200,10 @@ guard_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, siz
 	int native = clen >= 5 && capdu[0] == 0x90;
 	if (native && (capdu[1] == 0xC4 || capdu[1] == 0xC6))
 		check_change_key(g, capdu, clen);
+	/* SetConfiguration option 05 (the LRP switch, irreversible): only with
+	 * its change record durable (issue 20). */
+	if (native && capdu[1] == 0x5C && clen >= 6 && capdu[4] >= 1 && capdu[5] == 0x05)
+		check_durable(g, "SetConfiguration 05 (LRP switch)", 0, 0, "lrp");
 	dfi_err r = dfi_transport_transmit(g->inner, capdu, clen, rapdu, rcap, rlen);
 	if (getenv("TEAR_VERBOSE") != NULL && getenv("TEAR_APDUS") != NULL) {
 		char hc[2 * DFI_APDU_MAX + 1] = "", hr[2 * DFI_APDU_MAX + 1] = "";

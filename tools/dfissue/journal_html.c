@@ -93,6 +93,14 @@ hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 		snprintf(out, cap, "-");
 }
 
+/* A key intent or a change intent (an intent for a change that is not a
+ * key change): both open until an outcome names them. */
+static unsigned
+is_intent(const dfi_jrec *r)
+{
+	return r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE;
+}
+
 static const dfi_jrec *
 intent_of(const struct page *pg, uint64_t seq)
 {
@@ -104,10 +112,10 @@ intent_of(const struct page *pg, uint64_t seq)
 		else
 			hi = mid;
 	}
-	if (lo < pg->n && pg->rec[lo].seq == seq && pg->rec[lo].type == DFI_JREC_INTENT)
+	if (lo < pg->n && pg->rec[lo].seq == seq && is_intent(&pg->rec[lo]))
 		return &pg->rec[lo];
 	for (size_t i = 0; i < pg->n; i++) /* out of order: verify reports it */
-		if (pg->rec[i].seq == seq && pg->rec[i].type == DFI_JREC_INTENT)
+		if (pg->rec[i].seq == seq && is_intent(&pg->rec[i]))
 			return &pg->rec[i];
 	return NULL;
 }
@@ -116,7 +124,7 @@ intent_of(const struct page *pg, uint64_t seq)
 static const dfi_jrec *
 card_of(const struct page *pg, const dfi_jrec *r)
 {
-	if (r->type == DFI_JREC_INTENT)
+	if (is_intent(r))
 		return r;
 	if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE)
 		return intent_of(pg, r->intent);
@@ -160,10 +168,21 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 		snprintf(detail, sizeof(detail), "base key %s, generation %" PRIu32, r->key_label,
 		    r->key_gen);
 		break;
+	case DFI_JREC_CHANGE: {
+		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
+		if (r->target_len > 0)
+			hexs(r->target, r->target_len, tgt, sizeof(tgt));
+		cls = has_outcome(pg, r->seq) ? "ev-change" : "ev-change ev-unresolved";
+		snprintf(what, sizeof(what), "%s %s", has_outcome(pg, r->seq) ? "card change started:" :
+		    "card change UNRESOLVED:", r->what);
+		snprintf(detail, sizeof(detail), "target %s", tgt);
+		break;
+	}
 	case DFI_JREC_COMMIT:
 		cls = "ev-commit";
 		snprintf(what, sizeof(what), "committed");
-		snprintf(detail, sizeof(detail), "the card confirmed the new key");
+		snprintf(detail, sizeof(detail), "%s", in->type == DFI_JREC_CHANGE ?
+		    "the card confirmed the change" : "the card confirmed the new key");
 		break;
 	case DFI_JREC_ABORT:
 		cls = is_refusal(r) ? "ev-abort ev-refusal" : "ev-abort";
@@ -173,9 +192,14 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 	case DFI_JREC_RESOLVE:
 		cls = "ev-resolve ev-tear";
 		snprintf(what, sizeof(what), "tear resolved");
-		snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s "
-		    "(version %d)", r->matched == DFI_JMATCH_NEW ? "the new key" :
-		    r->matched == DFI_JMATCH_OLD ? "the old key" : "neither key", r->observed_version);
+		if (in->type == DFI_JREC_CHANGE)
+			snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s",
+			    r->matched == DFI_JMATCH_NEW ? "the change made" :
+			    r->matched == DFI_JMATCH_OLD ? "the change not made" : "neither state");
+		else
+			snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s "
+			    "(version %d)", r->matched == DFI_JMATCH_NEW ? "the new key" :
+			    r->matched == DFI_JMATCH_OLD ? "the old key" : "neither key", r->observed_version);
 		break;
 	default:
 		return;
@@ -183,8 +207,11 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 	fprintf(o, "<tr class=\"ev %s\" data-seq=\"%" PRIu64 "\"><td>%" PRIu64 "</td><td>%s</td>"
 		   "<td class=\"what\">", cls, r->seq, r->seq, t);
 	esc(o, what);
-	fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>%u</td><td>v%u &rarr; v%u</td><td>", DFI_AID_ARGS(in->key.aid),
-	    in->key.keyno, in->old_version, in->new_version);
+	if (in->type == DFI_JREC_CHANGE)
+		fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>-</td><td>-</td><td>", DFI_AID_ARGS(in->key.aid));
+	else
+		fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>%u</td><td>v%u &rarr; v%u</td><td>",
+		    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version);
 	esc(o, detail);
 	fputs("</td><td>", o);
 	esc(o, r->station);
@@ -197,10 +224,10 @@ static int
 first_of_card(const struct page *pg, size_t i)
 {
 	const dfi_jrec *in = &pg->rec[i];
-	if (in->type != DFI_JREC_INTENT)
+	if (!is_intent(in))
 		return 0;
 	for (size_t k = 0; k < i; k++)
-		if (pg->rec[k].type == DFI_JREC_INTENT && same_card(&pg->rec[k], in))
+		if (is_intent(&pg->rec[k]) && same_card(&pg->rec[k], in))
 			return 0;
 	return 1;
 }
@@ -210,7 +237,7 @@ cards_section(FILE *o, const struct page *pg)
 {
 	/* Cards in order of first appearance. */
 	size_t ncards = 0;
-	fputs("<h2>Cards</h2>\n<table id=\"cards\"><tr><th>card UID</th><th>key changes</th>"
+	fputs("<h2>Cards</h2>\n<table id=\"cards\"><tr><th>card UID</th><th>changes</th>"
 	      "<th>committed</th><th>tears resolved</th><th>aborted</th><th>refused</th>"
 	      "<th>unresolved</th></tr>\n", o);
 	for (size_t i = 0; i < pg->n; i++) {
@@ -222,8 +249,8 @@ cards_section(FILE *o, const struct page *pg)
 			const dfi_jrec *r = &pg->rec[k], *c = card_of(pg, r);
 			if (c == NULL || !same_card(c, in))
 				continue;
-			changes += r->type == DFI_JREC_INTENT;
-			open += r->type == DFI_JREC_INTENT && !has_outcome(pg, r->seq);
+			changes += is_intent(r);
+			open += is_intent(r) && !has_outcome(pg, r->seq) ? 1u : 0u;
 			commits += r->type == DFI_JREC_COMMIT;
 			resolves += r->type == DFI_JREC_RESOLVE;
 			refused += is_refusal(r);

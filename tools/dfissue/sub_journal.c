@@ -231,6 +231,14 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
+	if (r->type == DFI_JREC_CHANGE) {
+		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
+		if (r->target_len > 0)
+			hexs(r->target, r->target_len, tgt, sizeof(tgt));
+		printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " change %s -> %s (%s, station %s)\n",
+		    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->what, tgt, t, r->station);
+		return;
+	}
 	printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " key %u version %u -> %u (%s, station %s)\n",
 	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, r->station);
 }
@@ -417,7 +425,7 @@ s_record(void *ctx, uint64_t line, const dfi_jrec *r)
 {
 	(void)line;
 	struct sstate *s = ctx;
-	if (r->type == DFI_JREC_INTENT) {
+	if (r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE) {
 		if (s->n > 0 && s->v[s->n - 1].in.seq >= r->seq)
 			return; /* out of order: verify reports it */
 		if (s->n == s->cap) {
@@ -470,6 +478,17 @@ outcome_name(const dfi_jrec *o)
 	}
 }
 
+/* A change record (not a key change): what it changes and to what. */
+static json_t *
+card_change_json(const struct change *c, const char *uid, const char *aid, const char *t)
+{
+	char tgt[2 * DFI_J_TARGET_MAX + 1];
+	hexs(c->in.target, c->in.target_len, tgt, sizeof(tgt));
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "intent_seq",
+	    (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "what", c->in.what, "target",
+	    tgt, "station", c->in.station, "outcome", outcome_name(&c->out));
+}
+
 static json_t *
 change_json(const struct change *c)
 {
@@ -479,13 +498,13 @@ change_json(const struct change *c)
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
-	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
+	json_t *o = c->in.type == DFI_JREC_CHANGE ? card_change_json(c, uid, aid, t) : json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
 	    "intent_seq", (json_int_t)c->in.seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)c->in.key.keyno, "old_version", (int)c->in.old_version, "new_version",
 	    (int)c->in.new_version, "key_label", c->in.key_label, "key_objid", oid, "key_gen",
 	    (json_int_t)c->in.key_gen, "div_input", div, "station", c->in.station, "outcome",
 	    outcome_name(&c->out));
-	if (o != NULL && c->in.has_old_gen)
+	if (o != NULL && c->in.type == DFI_JREC_INTENT && c->in.has_old_gen)
 		json_object_set_new(o, "old_key_gen", json_integer((json_int_t)c->in.old_key_gen));
 	if (o != NULL && c->out.type != 0) {
 		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)c->out.seq));
@@ -497,12 +516,32 @@ change_json(const struct change *c)
 	return o;
 }
 
+/* "  <time>  AID <aid> change <what> -> <target>  <outcome> intent N[, outcome M (reason)]" */
+static void
+print_card_change(const struct change *c, const char *t)
+{
+	char tgt[2 * DFI_J_TARGET_MAX + 1];
+	hexs(c->in.target, c->in.target_len, tgt, sizeof(tgt));
+	printf("  %s  AID " DFI_AID_FMT " change %s -> %s  %-16s intent %" PRIu64, t,
+	    DFI_AID_ARGS(c->in.key.aid), c->in.what, c->in.target_len > 0 ? tgt : "-",
+	    outcome_name(&c->out), c->in.seq);
+	if (c->out.type != 0)
+		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
+	if (c->out.type == DFI_JREC_ABORT)
+		printf(" (%s)", c->out.reason);
+	printf("  station %s\n", c->in.station);
+}
+
 static void
 print_change(const struct change *c)
 {
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
+	if (c->in.type == DFI_JREC_CHANGE) {
+		print_card_change(c, t);
+		return;
+	}
 	printf("  %s  AID " DFI_AID_FMT " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, DFI_AID_ARGS(c->in.key.aid),
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
@@ -541,10 +580,11 @@ print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct change *c = &s->v[i];
 		int first = 1, any = 0;
-		if (!same_uid(&c->in, uid, uidlen))
+		if (!same_uid(&c->in, uid, uidlen) || c->in.type != DFI_JREC_INTENT)
 			continue;
 		for (size_t j = 0; j < i && first; j++)
-			if (same_uid(&s->v[j].in, uid, uidlen) && s->v[j].in.key.aid == c->in.key.aid &&
+			if (same_uid(&s->v[j].in, uid, uidlen) && s->v[j].in.type == DFI_JREC_INTENT &&
+			    s->v[j].in.key.aid == c->in.key.aid &&
 			    s->v[j].in.key.keyno == c->in.key.keyno)
 				first = 0;
 		if (!first)
@@ -552,8 +592,8 @@ print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
 		printf("  AID " DFI_AID_FMT " key %-2u ", DFI_AID_ARGS(c->in.key.aid), c->in.key.keyno);
 		for (size_t j = i; j < s->n; j++) {
 			const struct change *d = &s->v[j];
-			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
-			    d->in.key.keyno != c->in.key.keyno || !landed(d))
+			if (!same_uid(&d->in, uid, uidlen) || d->in.type != DFI_JREC_INTENT ||
+			    d->in.key.aid != c->in.key.aid || d->in.key.keyno != c->in.key.keyno || !landed(d))
 				continue;
 			if (!any) {
 				if (d->in.has_old_gen)

@@ -52,10 +52,16 @@ one(void *vctx, const dfi_jrec *in)
 	if (gmtime_r(&t, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	c->n++;
+	char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
+	if (in->type == DFI_JREC_CHANGE && in->target_len > 0)
+		dfi_hex_encode(in->target, in->target_len, tgt, sizeof(tgt));
 	if (c->json) {
 		char aid[7];
 		snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(in->key.aid));
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
+		json_t *o = in->type == DFI_JREC_CHANGE ?
+		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "intent_seq", (json_int_t)in->seq,
+		    "time", when, "station", in->station, "uid", uid, "aid", aid, "what", in->what,
+		    "target", tgt) : json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
 		    "intent_seq", (json_int_t)in->seq, "time", when, "station", in->station, "uid",
 		    uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
 		    "new_version", in->new_version, "key_label", in->key_label, "key_generation",
@@ -71,6 +77,12 @@ one(void *vctx, const dfi_jrec *in)
 	}
 	if (c->origin != NULL)
 		printf("registry: %s ", c->origin);
+	if (in->type == DFI_JREC_CHANGE) {
+		printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " change %s -> %s\n",
+		    (unsigned long long)in->seq, when, in->station, uid, DFI_AID_ARGS(in->key.aid),
+		    in->what, tgt);
+		return;
+	}
 	printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " key %u  version %u -> %u  "
 	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, in->station, uid,
 	    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version, in->key_label,

@@ -28,7 +28,7 @@ verify_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
-	    "                          --meta-key URI [--meta-div RECIPE]\n"
+	    "                          [--meta-key URI [--meta-div RECIPE]]\n"
 	    "                          --file-key URI [--file-div RECIPE] [--aid HEX]\n"
 	    "                          --state FILE [--format auto|url|query|hex|text]\n"
 	    "                          [--json] [HSM options] [TAP]\n"
@@ -44,7 +44,8 @@ verify_usage(FILE *f)
 	    "  --lrp            the card runs in LRP mode (48-character PICC data)\n"
 	    "  --no-ndef        the file holds the text itself, not an NDEF URI record\n"
 	    "                   (default: NDEF when the template is an http(s) URL)\n"
-	    "  --meta-key URI   pkcs11: URI of the SDM meta-read base key\n"
+	    "  --meta-key URI   pkcs11: URI of the SDM meta-read base key (templates with\n"
+	    "                   {picc}; plain {uid}/{ctr} mirrors need none)\n"
 	    "  --meta-div R     AN10922 diversification of that key, without \"uid\"\n"
 	    "                   (default: the base key itself, which then needs\n"
 	    "                   'dfissue key import --usage sdm')\n"
@@ -286,9 +287,9 @@ sdm_verify(int argc, char **argv)
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
-	if (tmpl == NULL || meta_uri == NULL || file_uri == NULL || v->state == NULL) {
-		cli_errorf("sdm verify: needs --template, --meta-key, --file-key and --state, and at "
-		    "most one TAP (see --help)");
+	if (tmpl == NULL || file_uri == NULL || v->state == NULL) {
+		cli_errorf("sdm verify: needs --template, --file-key and --state (and --meta-key "
+		    "with {picc}), and at most one TAP (see --help)");
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
@@ -304,6 +305,15 @@ sdm_verify(int argc, char **argv)
 	if (!l->has_mac || !(l->has_picc || (l->has_uid && l->has_ctr))) {
 		cli_errorf("sdm verify: --template: a tap is only checked with {mac} and both the UID "
 		    "and the counter ({picc}, or {uid} and {ctr}): without them replays pass");
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
+	/* Plain {uid}/{ctr} mirrors need no meta-read key: none is opened. */
+	if (!l->has_picc)
+		meta_uri = NULL, meta_div = NULL;
+	else if (meta_uri == NULL) {
+		cli_errorf("sdm verify: the template has {picc}: give --meta-key, the key that "
+		    "decrypts it");
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
@@ -332,12 +342,12 @@ sdm_verify(int argc, char **argv)
 		}
 	}
 
-	if (cli_hsm_open(&o, meta_uri, &v->h) != DFI_EXIT_OK) {
+	if (cli_hsm_open(&o, meta_uri != NULL ? meta_uri : file_uri, &v->h) != DFI_EXIT_OK) {
 		free(v);
 		return DFI_EXIT_FAIL;
 	}
-	dfi_err e = dfi_hsm_key_find(v->h, meta_uri, &v->meta_base);
-	if (e != DFI_OK) {
+	dfi_err e = DFI_OK;
+	if (meta_uri != NULL && (e = dfi_hsm_key_find(v->h, meta_uri, &v->meta_base)) != DFI_OK) {
 		rc = cli_hsm_fail(v->h, "sdm verify: --meta-key", e);
 		goto out;
 	}
@@ -345,12 +355,13 @@ sdm_verify(int argc, char **argv)
 		rc = cli_hsm_fail(v->h, "sdm verify: --file-key", e);
 		goto out;
 	}
-	if (dfi_hsm_key_type(v->meta_base) != DFI_KT_AES128 ||
+	if ((v->meta_base != NULL && dfi_hsm_key_type(v->meta_base) != DFI_KT_AES128) ||
 	    dfi_hsm_key_type(v->file_base) != DFI_KT_AES128) {
 		cli_errorf("sdm verify: SDM keys are AES-128 keys");
 		goto out;
 	}
-	if ((e = card_key(v, v->meta_base, &v->meta_div, NULL, &v->meta)) != DFI_OK) {
+	if (v->meta_base != NULL &&
+	    (e = card_key(v, v->meta_base, &v->meta_div, NULL, &v->meta)) != DFI_OK) {
 		rc = cli_hsm_fail(v->h, "sdm verify: the meta-read key", e);
 		goto out;
 	}
