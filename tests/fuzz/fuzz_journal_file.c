@@ -282,8 +282,8 @@ check_proof(uint64_t seq, dfi_err ve, const struct dfi_jverify_result *r)
 	free(p);
 }
 
-/* The auditor's file walk (what dfi_journal_verify_file runs: jscan_fd,
- * sigpool's reader thread, the walk and the index) through the faulty
+/* The auditor's file walk (what dfi_journal_verify_file runs: the pipe's
+ * reading thread, sigpool's reader thread, the walk and the index) through the faulty
  * table. Short reads and EINTR must change nothing; a failed read must
  * never end in OK. */
 static void
@@ -305,7 +305,7 @@ check_faulty_walk(const struct plan *pl, dfi_err ve, const struct dfi_jverify_re
 	jsigpool *sp = NULL;
 	if (jsigpool_start(&sp, &f.io, fd, NULL, 0, pub) == DFI_OK)
 		w->sigs = sp;
-	dfi_err e = jscan_fd(&f.io, fd, UINT64_MAX, jwalk_line, w);
+	dfi_err e = jpipe_walk(w, &f.io, fd, NULL, 0);
 	jsigpool_free(sp);
 	w->sigs = NULL;
 	int failed = ts.gen == f.gen && ts.failed;
