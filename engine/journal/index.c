@@ -343,6 +343,20 @@ kget(jindex *ix, const dfi_jkey *k, struct kent **out)
 	return DFI_OK;
 }
 
+void
+jindex_prefetch(const jindex *ix, const dfi_jrec *r)
+{
+	if (r->type == DFI_JREC_INTENT && r->key.uid_len <= DFI_J_UID_MAX) {
+		__builtin_prefetch(&ix->k.b[khash(&r->key) & (ix->k.nb - 1)]);
+		__builtin_prefetch(&ix->u.b[uhash(r->key.uid, r->key.uid_len) & (ix->u.nb - 1)]);
+	} else if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE) {
+		/* the open-intent table is small and warm; its slot is not */
+		const struct hnode *e = ix->o.b[mix(r->intent) & (ix->o.nb - 1)];
+		if (e != NULL)
+			__builtin_prefetch(((const struct oent *)e)->k);
+	}
+}
+
 static void
 fmt_key(const dfi_jkey *k, char *b, size_t cap)
 {

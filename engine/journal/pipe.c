@@ -19,6 +19,7 @@
 #define PIPE_LINES 256             /* lines per batch */
 #define PIPE_TEXT (64u * 1024u)    /* checkpoint-line bytes per batch */
 #define PIPE_BATCHES 8             /* batches in the ring */
+#define PIPE_AHEAD 8               /* records the index prefetches ahead */
 
 struct batch {
 	size_t n, tlen;
@@ -154,8 +155,12 @@ jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8
 				break;
 			struct batch *b = &p->ring[p->tail % PIPE_BATCHES];
 			pthread_mutex_unlock(&p->mu);
-			for (size_t i = 0; i < b->n; i++)
+			for (size_t i = 0; i < b->n; i++) {
+				const struct jline *ahead = &b->v[i + PIPE_AHEAD < b->n ? i + PIPE_AHEAD : i];
+				if (w->ix != NULL && ahead->kind == JL_RECORD && ahead->parsed)
+					jindex_prefetch(w->ix, &ahead->rec);
 				jwalk_apply(w, &b->v[i]);
+			}
 			pthread_mutex_lock(&p->mu);
 			p->tail++;
 			pthread_cond_broadcast(&p->cv);
