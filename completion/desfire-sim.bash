@@ -5,7 +5,7 @@ _desfire_sim() {
 	COMPREPLY=()
 	case $prev in
 	--image) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return 0 ;;
-	--model) mapfile -t COMPREPLY < <(compgen -W "ev1 ev2" -- "$cur"); return 0 ;;
+	--model) mapfile -t COMPREPLY < <(compgen -W "ev1 ev2 ev3" -- "$cur"); return 0 ;;
 	--tear-mode) mapfile -t COMPREPLY < <(compgen -W "before after" -- "$cur"); return 0 ;;
 	--timing) mapfile -t COMPREPLY < <(compgen -W "none datasheet" -- "$cur"); return 0 ;;
 	esac

@@ -1,4 +1,4 @@
-/* The five authentications. Every cryptogram made with the card key is made
+/* The five authentications (LRP's two are in auth_lrp.c). Every cryptogram made with the card key is made
  * by the key's holder (dfi_cardkey_cipher / dfi_cardkey_cmac); session keys
  * are derived on the host. */
 #include <string.h>
@@ -42,6 +42,20 @@ dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *a, const uint8_t *b, uint8_
 	return DFI_OK;
 }
 
+void
+df_session_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30])
+{
+	out[0] = 0x00;
+	out[1] = 0x01;
+	out[2] = 0x00;
+	out[3] = 0x80;
+	memcpy(out + 4, a, 2);
+	for (int i = 0; i < 6; i++)
+		out[6 + i] = a[2 + i] ^ b[i];
+	memcpy(out + 12, b + 6, 10);
+	memcpy(out + 22, a + 8, 8);
+}
+
 dfi_err
 dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8_t b[16],
     uint8_t enc[16], uint8_t mac[16])
@@ -56,15 +70,7 @@ dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8
 	 * RndB[15..10]) || RndB[9..0] || RndA[7..0], byte 15 first. */
 	sv[0] = 0xA5;
 	sv[1] = 0x5A;
-	sv[2] = 0x00;
-	sv[3] = 0x01;
-	sv[4] = 0x00;
-	sv[5] = 0x80;
-	memcpy(sv + 6, a, 2);
-	for (int i = 0; i < 6; i++)
-		sv[8 + i] = a[2 + i] ^ b[i];
-	memcpy(sv + 14, b + 6, 10);
-	memcpy(sv + 24, a + 8, 8);
+	df_session_sv_body(a, b, sv + 2);
 	e = dfi_cardkey_cmac(key, sv, 32, enc);
 	if (e == DFI_OK) {
 		sv[0] = 0x5A;
@@ -81,9 +87,9 @@ dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t a[16], const uint8
  * and exactly `want_len` bytes. Any other status is the card's error, or a
  * protocol error where the status itself means success.
  */
-static dfi_err
-auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len, uint8_t want_sw2,
-    uint8_t r[DFI_APDU_MAX], size_t want_len)
+dfi_err
+df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len, uint8_t want_sw2,
+    uint8_t *r, size_t want_len)
 {
 	size_t rlen;
 	uint8_t sw2;
@@ -121,7 +127,7 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 	uint8_t r[DFI_APDU_MAX], rndb[8], rnda[8], tok[16], chk[8];
 	dfi_err e;
 
-	if ((e = auth_exchange(d, 0x0A, &keyno, 1, 0xAF, r, 8)) != DFI_OK)
+	if ((e = df_auth_exchange(d, 0x0A, &keyno, 1, 0xAF, r, 8)) != DFI_OK)
 		goto out;
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, rndb, 8)) != DFI_OK ||
 	    (e = df_random(d, rnda, 8)) != DFI_OK)
@@ -135,7 +141,7 @@ auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 		chk[i] ^= tok[i];
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, chk, tok + 8, 8)) != DFI_OK)
 		goto out;
-	if ((e = auth_exchange(d, 0xAF, tok, 16, 0x00, r, 8)) != DFI_OK)
+	if ((e = df_auth_exchange(d, 0xAF, tok, 16, 0x00, r, 8)) != DFI_OK)
 		goto out;
 	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, tok, 8)) != DFI_OK)
 		goto out;
@@ -169,7 +175,7 @@ auth_cbc(dfi_desfire *d, uint8_t cmd, const uint8_t *p1, size_t p1len, const dfi
 	uint8_t r[DFI_APDU_MAX], tok[32], chk[16], iv[16] = { 0 };
 	dfi_err e;
 
-	if ((e = auth_exchange(d, cmd, p1, p1len, 0xAF, r, n)) != DFI_OK)
+	if ((e = df_auth_exchange(d, cmd, p1, p1len, 0xAF, r, n)) != DFI_OK)
 		goto out;
 	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
 	    (e = df_random(d, rnda, n)) != DFI_OK)
@@ -180,7 +186,7 @@ auth_cbc(dfi_desfire *d, uint8_t cmd, const uint8_t *p1, size_t p1len, const dfi
 		memset(iv, 0, sizeof(iv));
 	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
 		goto out;
-	if ((e = auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, want)) != DFI_OK)
+	if ((e = df_auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, want)) != DFI_OK)
 		goto out;
 	if (!chain_iv)
 		memset(iv, 0, sizeof(iv));
@@ -247,6 +253,25 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 	return e;
 }
 
+dfi_df_authcmd
+dfi_df_auth_choose(int generation, dfi_keytype t, unsigned flags, int in_ev2_session)
+{
+	switch (t) {
+	case DFI_KT_DES:
+	case DFI_KT_2K3DES:
+		return DFI_DF_AUTH_LEGACY;
+	case DFI_KT_3K3DES:
+		return DFI_DF_AUTH_ISO;
+	default:
+		break;
+	}
+	if (flags & DFI_DF_SM_LRP)
+		return in_ev2_session ? DFI_DF_AUTH_LRP_NONFIRST : DFI_DF_AUTH_LRP_FIRST;
+	if (generation < 2 || (flags & DFI_DF_SM_EV1))
+		return DFI_DF_AUTH_AES;
+	return in_ev2_session ? DFI_DF_AUTH_EV2_NONFIRST : DFI_DF_AUTH_EV2_FIRST;
+}
+
 dfi_err
 dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
     const dfi_cardkey *key)
@@ -256,7 +281,7 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 	dfi_keytype kt = dfi_cardkey_type(key);
 	uint8_t ti[4];
 	uint16_t ctr = d->ctr;
-	int was_ev2 = d->scheme == DFI_DF_SCHEME_EV2;
+	int was_ev2 = d->scheme == DFI_DF_SCHEME_EV2, was_lrp = was_ev2 && d->lrp;
 	memcpy(ti, d->ti, 4);
 	dfi_err e;
 
@@ -277,7 +302,17 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 	case DFI_DF_AUTH_EV2_NONFIRST:
 		if (kt != DFI_KT_AES128)
 			return DFI_E_INVALID_ARG;
-		if (!was_ev2)
+		if (!was_ev2 || was_lrp)
+			return DFI_E_NOT_AUTHENTICATED;
+		break;
+	case DFI_DF_AUTH_LRP_FIRST:
+		if (kt != DFI_KT_AES128)
+			return DFI_E_INVALID_ARG;
+		break;
+	case DFI_DF_AUTH_LRP_NONFIRST:
+		if (kt != DFI_KT_AES128)
+			return DFI_E_INVALID_ARG;
+		if (!was_lrp)
 			return DFI_E_NOT_AUTHENTICATED;
 		break;
 	default:
@@ -292,6 +327,10 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 	case DFI_DF_AUTH_ISO:
 	case DFI_DF_AUTH_AES:
 		e = auth_ev1(d, (uint8_t)how, keyno, key);
+		break;
+	case DFI_DF_AUTH_LRP_FIRST:
+	case DFI_DF_AUTH_LRP_NONFIRST:
+		e = df_auth_lrp(d, how == DFI_DF_AUTH_LRP_FIRST, keyno, key, ti, ctr);
 		break;
 	default:
 		e = auth_ev2(d, (uint8_t)how, keyno, key, ti, ctr);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "dfissue/desfire.h"
+#include "dfissue/lrp.h"
 #include "dfissue/util.h"
 
 /* Longest protected command body df_wrap() builds: header and data of up
@@ -31,6 +32,11 @@ struct df_secrets {
 	uint8_t enc[DFI_MAX_KEY_LEN]; /* D40/EV1 session key, EV2 SesAuthENCKey */
 	uint8_t mac[16];              /* EV2 SesAuthMACKey */
 	uint8_t iv[DFI_MAX_BLOCK];    /* EV1 chained IV */
+	/* EV2 in LRP mode: SesAuthMACKey and SesAuthENCKey as LRP instances
+	 * (plaintexts and updated keys 0 and 1 of SesAuthMasterKey, which
+	 * enc holds). During an LRP authentication lmac holds the card key's
+	 * instance first. */
+	struct dfi_lrp lmac, lenc;
 	/* scratch: keep after the keys (df_drop_auth wipes up to tx) */
 	uint8_t tx[DF_BODY_MAX];                 /* command being wrapped */
 	uint8_t rx[DF_RESP_MAX + DFI_MAX_BLOCK]; /* response: room for padding */
@@ -54,6 +60,8 @@ struct dfi_desfire {
 	struct df_secrets *s;
 	uint8_t ti[4];
 	uint16_t ctr;
+	int lrp;             /* the EV2 session runs in LRP mode */
+	uint8_t lctr[4];     /* LRP: EncCtr, big-endian */
 	uint32_t aid;
 	uint8_t last_sw2;
 	/* Wire scratch of df_command(), reused instead of two heap buffers
@@ -126,6 +134,23 @@ dfi_err df_take_crc_data(const uint8_t *p, size_t len, size_t bl, size_t crclen,
     uint8_t sw2, size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 
 dfi_err df_random(dfi_desfire *d, uint8_t *out, size_t len);
+
+/* SDM settings after a file's access rights (sdm_settings.c). */
+dfi_err df_parse_sdm(dfi_rd *r, struct dfi_df_sdm *s);
+
+/* One message of an authentication: the card must answer with status
+ * want_sw2 and exactly want_len bytes (r holds DFI_APDU_MAX). */
+/* The part the EV2 (AES) and LRP session vectors share: 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] ||
+ * RndA[7..0], byte 15 first (30 bytes). */
+void df_session_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30]);
+dfi_err df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len,
+    uint8_t want_sw2, uint8_t *r, size_t want_len);
+/* AuthenticateLRPFirst (first != 0) / NonFirst (auth_lrp.c). */
+dfi_err df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key,
+    const uint8_t ti_keep[4], uint16_t ctr_keep);
+/* The session instances from SesAuthMasterKey (in d->s->enc). */
+dfi_err df_lrp_session_from_master(dfi_desfire *d);
 
 static inline void
 df_put_le24(uint8_t *p, uint32_t v)

@@ -24,6 +24,10 @@ struct dfi_df_session {
 	uint8_t ti[4];                /* EV2 */
 	uint16_t cmd_ctr;             /* EV2 */
 	uint32_t aid;                 /* selected application */
+	/* EV2 in LRP mode: enc_key holds SesAuthMasterKey (mac_key unused),
+	 * lrp_ctr the LRICB encryption counter EncCtr. */
+	uint8_t lrp;
+	uint32_t lrp_ctr;
 };
 dfi_err dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s);
 /* Copies the session out, session keys included: for vector checks and

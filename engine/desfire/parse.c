@@ -41,6 +41,19 @@ dfi_df_parse_version(const uint8_t *p, size_t len, struct dfi_df_version *v)
 	return DFI_OK;
 }
 
+int
+dfi_df_generation(const struct dfi_df_version *v)
+{
+	if (v == NULL || v->hw_vendor != 0x04 || v->hw_type != 0x01)
+		return 0; /* not an NXP MIFARE DESFire */
+	switch (v->hw_major) {
+	case 0x01: return 1;
+	case 0x12: return 2;
+	case 0x33: return 3;
+	default: return 0;
+	}
+}
+
 dfi_err
 dfi_df_parse_key_settings(const uint8_t *p, size_t len, struct dfi_df_key_settings *ks)
 {
@@ -135,6 +148,13 @@ dfi_df_parse_file_settings(const uint8_t *p, size_t len, struct dfi_df_file_sett
 		if (fs->n_extra_access > 7)
 			return DFI_E_CARD_PROTOCOL;
 		RD(dfi_rd_ptr(&r, &extra, 2u * fs->n_extra_access));
+	}
+	/* EV3 / NTAG 424 DNA: SDM settings when option bit 6 is set. */
+	if (fs->option & DFI_DF_FILE_OPTION_SDM) {
+		if (fs->type != DFI_DF_FILE_STD && fs->type != DFI_DF_FILE_BACKUP)
+			return DFI_E_CARD_PROTOCOL;
+		fs->sdm_enabled = 1;
+		RD(df_parse_sdm(&r, &fs->sdm));
 	}
 	return dfi_rd_end(&r);
 }

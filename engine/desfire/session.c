@@ -57,6 +57,7 @@ df_random(dfi_desfire *d, uint8_t *out, size_t len)
 _Static_assert(offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, enc) &&
     offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, mac) &&
     offsetof(struct df_secrets, tx) > offsetof(struct df_secrets, iv) &&
+    offsetof(struct df_secrets, tx) >= offsetof(struct df_secrets, lenc) + sizeof(struct dfi_lrp) &&
     offsetof(struct df_secrets, rx) > offsetof(struct df_secrets, tx),
     "session keys must precede the scratch buffers");
 
@@ -66,7 +67,9 @@ df_drop_auth(dfi_desfire *d)
 	d->scheme = DFI_DF_SCHEME_NONE;
 	d->keyno = -1;
 	d->ctr = 0;
+	d->lrp = 0;
 	memset(d->ti, 0, sizeof(d->ti));
+	memset(d->lctr, 0, sizeof(d->lctr));
 	/* The keys; the scratch after them is wiped after every use already. */
 	dfi_wipe(d->s, offsetof(struct df_secrets, tx));
 }
@@ -85,6 +88,7 @@ dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d) { return d->scheme; }
 int dfi_desfire_auth_keyno(const dfi_desfire *d) { return d->keyno; }
 uint32_t dfi_desfire_selected_aid(const dfi_desfire *d) { return d->aid; }
 uint8_t dfi_desfire_last_status(const dfi_desfire *d) { return d->last_sw2; }
+int dfi_desfire_lrp(const dfi_desfire *d) { return d->scheme == DFI_DF_SCHEME_EV2 && d->lrp; }
 
 dfi_err
 dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s)
@@ -93,6 +97,8 @@ dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s)
 	    dfi_keytype_keylen(s->keytype) == 0)
 		return DFI_E_INVALID_ARG;
 	if (s->scheme == DFI_DF_SCHEME_EV2 && s->keytype != DFI_KT_AES128)
+		return DFI_E_INVALID_ARG;
+	if (s->lrp > 1 || (s->lrp && s->scheme != DFI_DF_SCHEME_EV2))
 		return DFI_E_INVALID_ARG;
 	df_drop_auth(d);
 	if (s->aid > 0xFFFFFF)
@@ -108,6 +114,16 @@ dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s)
 	memcpy(d->s->iv, s->iv, sizeof(d->s->iv));
 	memcpy(d->ti, s->ti, sizeof(d->ti));
 	d->ctr = s->cmd_ctr;
+	if (s->lrp) {
+		dfi_err e = df_lrp_session_from_master(d);
+		if (e != DFI_OK) {
+			df_drop_auth(d);
+			return e;
+		}
+		d->lrp = 1;
+		for (int i = 0; i < 4; i++)
+			d->lctr[i] = (uint8_t)(s->lrp_ctr >> (24 - 8 * i));
+	}
 	return DFI_OK;
 }
 
@@ -126,5 +142,8 @@ dfi_desfire_get_session(const dfi_desfire *d, struct dfi_df_session *s)
 	memcpy(s->ti, d->ti, sizeof(s->ti));
 	s->cmd_ctr = d->ctr;
 	s->aid = d->aid;
+	s->lrp = (uint8_t)dfi_desfire_lrp(d);
+	s->lrp_ctr = (uint32_t)d->lctr[0] << 24 | (uint32_t)d->lctr[1] << 16 |
+	    (uint32_t)d->lctr[2] << 8 | d->lctr[3];
 	return DFI_OK;
 }

@@ -3,7 +3,11 @@
  * over Cmd || CmdCtr || TI || header || data (responses: RC || CmdCtr ||
  * TI || data); enciphered data padded 0x80 00.. and CBC-enciphered with
  * SesAuthENCKey from IV = E(A5 5A || TI || CmdCtr || 0^8) (responses
- * 5A A5); CmdCtr counts command/response pairs. */
+ * 5A A5); CmdCtr counts command/response pairs.
+ * In LRP mode (AN12304; DESFire EV3, NTAG 424 DNA) the layout is the same;
+ * the CMAC is CMAC_LRP with SesAuthMACKey and the cipher is LRICB with
+ * SesAuthENCKey and the session's EncCtr, which counts every block
+ * enciphered or deciphered, both ways, from the authentication on. */
 #include <string.h>
 
 #include "desfire_int.h"
@@ -12,7 +16,8 @@ static dfi_err
 mact(dfi_desfire *d, const uint8_t *msg, size_t len, uint8_t out[8])
 {
 	uint8_t mac[16];
-	dfi_err e = dfi_cmac(DFI_KT_AES128, d->s->mac, NULL, msg, len, mac);
+	dfi_err e = d->lrp ? dfi_lrp_cmac(&d->s->lmac, msg, len, mac) :
+	    dfi_cmac(DFI_KT_AES128, d->s->mac, NULL, msg, len, mac);
 	if (e == DFI_OK)
 		for (int i = 0; i < 8; i++)
 			out[i] = mac[2 * i + 1];
@@ -32,6 +37,20 @@ ev2_iv(dfi_desfire *d, int response, uint8_t iv[16])
 	return dfi_cipher(DFI_KT_AES128, d->s->enc, 1, NULL, iv, iv, 16);
 }
 
+/* Enciphers (response: deciphers) n bytes in place (out may be buf) as
+ * the session's mode says. */
+static dfi_err
+ev2_crypt(dfi_desfire *d, int response, const uint8_t *in, uint8_t *out, size_t n)
+{
+	uint8_t iv[16];
+	if (d->lrp)
+		return dfi_lrp_cipher(&d->s->lenc, !response, d->lctr, sizeof(d->lctr), in, out, n);
+	dfi_err e = ev2_iv(d, response, iv);
+	if (e == DFI_OK)
+		e = dfi_cipher(DFI_KT_AES128, d->s->enc, !response, iv, in, out, n);
+	return e;
+}
+
 /* Cmd/RC || CmdCtr || TI || a into m; returns its length. */
 static size_t
 mac_input(const dfi_desfire *d, uint8_t *m, uint8_t code, const uint8_t *a, size_t alen)
@@ -49,7 +68,7 @@ dfi_err
 df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, const uint8_t *data,
     size_t datalen, unsigned mode, dfi_wr *w)
 {
-	uint8_t t[8], iv[16];
+	uint8_t t[8];
 	size_t plen = datalen, off;
 	int enc = (mode == DFI_DF_COMM_ENC || mode == DF_COMM_ENC_RAW) && datalen > 0;
 	dfi_err e;
@@ -73,8 +92,7 @@ df_ev2_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, cons
 	if (enc) {
 		memset(p + datalen, 0, plen - datalen);
 		p[datalen] = 0x80;
-		if ((e = ev2_iv(d, 0, iv)) != DFI_OK ||
-		    (e = dfi_cipher(DFI_KT_AES128, d->s->enc, 1, iv, p, p, plen)) != DFI_OK)
+		if ((e = ev2_crypt(d, 0, p, p, plen)) != DFI_OK)
 			goto out;
 	}
 	if ((e = mact(d, m, off + plen, t)) != DFI_OK)
@@ -90,7 +108,7 @@ dfi_err
 df_ev2_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,
     uint8_t *out, size_t cap, size_t *outlen)
 {
-	uint8_t t[8], iv[16];
+	uint8_t t[8];
 	size_t mlen, n;
 	dfi_err e;
 
@@ -117,8 +135,7 @@ df_ev2_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, ui
 	}
 	if (n % 16 != 0)
 		return DFI_E_CARD_PROTOCOL;
-	if ((e = ev2_iv(d, 1, iv)) == DFI_OK)
-		e = dfi_cipher(DFI_KT_AES128, d->s->enc, 0, iv, resp, buf, n);
+	e = ev2_crypt(d, 1, resp, buf, n);
 	if (e == DFI_OK) {
 		/* Strip 80 00..: the padding is always present, < 1 block + 1. */
 		size_t k = n;

@@ -26,8 +26,9 @@ struct ktmpl {
 };
 
 static void
-ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, int token,
-    const uint8_t *value, size_t len, const char *label, const uint8_t *id, size_t id_len)
+ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, unsigned usage,
+    int token, const uint8_t *value, size_t len, const char *label, const uint8_t *id,
+    size_t id_len)
 {
 	k->cls = CKO_SECRET_KEY;
 	k->kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
@@ -38,6 +39,12 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, int
 	 * the first block and derive; HOST encrypts. */
 	k->enc = path != DFI_HSM_PATH_SP800_108 ? CK_TRUE : CK_FALSE;
 	k->der = path != DFI_HSM_PATH_HOST ? CK_TRUE : CK_FALSE;
+	/* An SDM key used as it is (not diversified) by `sdm verify`: ECB
+	 * decryption of the PICC data (AES mode), ECB encryption (the LRP
+	 * plaintexts, a CMAC by CBC-MAC), CMAC (the SDM session keys). */
+	const int sdm = (usage & DFI_HSM_USAGE_SDM) != 0;
+	if (sdm)
+		k->enc = CK_TRUE;
 	CK_ULONG n = 0;
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &k->cls, sizeof(k->cls) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &k->kt, sizeof(k->kt) };
@@ -46,8 +53,8 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, int
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &k->yes, sizeof(k->yes) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &k->no, sizeof(k->no) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &k->enc, sizeof(k->enc) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, &k->no, sizeof(k->no) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_SIGN, &k->no, sizeof(k->no) };
+	k->t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, sdm ? &k->yes : &k->no, sizeof(k->no) };
+	k->t[n++] = (CK_ATTRIBUTE){ CKA_SIGN, sdm ? &k->yes : &k->no, sizeof(k->no) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_VERIFY, &k->no, sizeof(k->no) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_DERIVE, &k->der, sizeof(k->der) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_WRAP, &k->no, sizeof(k->no) };
@@ -57,6 +64,16 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, int
 	if (id_len > 0)
 		k->t[n++] = (CK_ATTRIBUTE){ CKA_ID, dfi_unconst(id), id_len };
 	size_t nm = dfi_hsm_path_mechs(h, type, path, k->mechs, sizeof(k->mechs) / sizeof(k->mechs[0]));
+	if (sdm && nm > 0) {
+		static const CK_MECHANISM_TYPE more[] = { CKM_AES_ECB, CKM_AES_CMAC };
+		for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+			size_t j = 0;
+			while (j < nm && k->mechs[j] != more[i])
+				j++;
+			if (j == nm && nm < sizeof(k->mechs) / sizeof(k->mechs[0]))
+				k->mechs[nm++] = more[i];
+		}
+	}
 	k->allowed_at = n;
 	if (nm > 0)
 		k->t[n++] = (CK_ATTRIBUTE){ CKA_ALLOWED_MECHANISMS, k->mechs, nm * sizeof(k->mechs[0]) };
@@ -141,14 +158,14 @@ check_created(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_keytype ty
 }
 
 /* Creates the key on the token (token = 1) or as a session object, for
- * path p. *obj receives the handle. */
-dfi_err
-dfi_hsm_key_create(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
-    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path p, int token,
+ * path p and the extra usages in usage. *obj receives the handle. */
+static dfi_err
+key_create(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen, const char *label,
+    const uint8_t *id, size_t id_len, dfi_hsm_path p, unsigned usage, int token,
     CK_OBJECT_HANDLE *obj, int *without_allowed)
 {
 	struct ktmpl k;
-	ktmpl_init(&k, h, type, p, token, key, keylen, label, id, id_len);
+	ktmpl_init(&k, h, type, p, usage, token, key, keylen, label, id, id_len);
 	struct create_arg a = { &k, CK_INVALID_HANDLE, 0 };
 	dfi_err e = dfi_hsm_run(h, "C_CreateObject", op_create, &a);
 	*obj = a.obj;
@@ -158,12 +175,23 @@ dfi_hsm_key_create(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keyl
 }
 
 dfi_err
-dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
-    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, dfi_hsm_path *used)
+dfi_hsm_key_create(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path p, int token,
+    CK_OBJECT_HANDLE *obj, int *without_allowed)
+{
+	return key_create(h, type, key, keylen, label, id, id_len, p, 0, token, obj,
+	    without_allowed);
+}
+
+dfi_err
+dfi_hsm_key_import_usage(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, unsigned usage,
+    dfi_hsm_path *used)
 {
 	if (h == NULL || key == NULL || label == NULL || label[0] == '\0' ||
 	    (id == NULL && id_len > 0) || keylen != dfi_keytype_keylen(type) || type == DFI_KT_DES ||
-	    (unsigned)path >= DFI_HSM_PATH_COUNT)
+	    (unsigned)path >= DFI_HSM_PATH_COUNT || (usage & ~(unsigned)DFI_HSM_USAGE_SDM) != 0 ||
+	    ((usage & DFI_HSM_USAGE_SDM) && type != DFI_KT_AES128))
 		return DFI_E_INVALID_ARG;
 	if (path == DFI_HSM_PATH_AUTO) {
 		path = dfi_hsm_token_path(h, type);
@@ -186,7 +214,7 @@ dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t
 	if (e != DFI_OK)
 		return e;
 	CK_OBJECT_HANDLE obj;
-	e = dfi_hsm_key_create(h, type, key, keylen, label, id, id_len, path, 1, &obj, NULL);
+	e = key_create(h, type, key, keylen, label, id, id_len, path, usage, 1, &obj, NULL);
 	if (e != DFI_OK)
 		return e;
 	e = check_created(h, obj, label, type, path, key);
@@ -198,6 +226,13 @@ dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t
 	if (used != NULL)
 		*used = path;
 	return DFI_OK;
+}
+
+dfi_err
+dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, dfi_hsm_path *used)
+{
+	return dfi_hsm_key_import_usage(h, type, key, keylen, label, id, id_len, path, 0, used);
 }
 
 dfi_err

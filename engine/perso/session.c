@@ -2,14 +2,19 @@
  * Authenticate is sent twice. */
 #include "perso_int.h"
 
+/* The authentication for key type t on this card (dfi_df_auth_choose): on
+ * an EV2 or later card AES keys use AuthenticateEV2First (NonFirst inside
+ * the EV2 session of the selected application), so every command after
+ * it runs under EV2 secure messaging (transaction identifier, command
+ * counter); AuthenticateAES (EV1 messaging) on an EV1 card or when the
+ * profile asks for EV1 ("secure_messaging": "ev1"); DES keys 0x0A and
+ * 3K3DES 0x1A as the card requires. */
 static dfi_df_authcmd
-auth_cmd(dfi_keytype t)
+auth_cmd(const struct tap *tp, dfi_keytype t)
 {
-	switch (t) {
-	case DFI_KT_AES128: return DFI_DF_AUTH_AES;
-	case DFI_KT_3K3DES: return DFI_DF_AUTH_ISO;
-	default: return DFI_DF_AUTH_LEGACY;
-	}
+	unsigned flags = tp->p->spec->secure_messaging == DFI_PROFILE_SM_EV1 ? DFI_DF_SM_EV1 : 0;
+	int in_ev2 = dfi_desfire_scheme(tp->d) == DFI_DF_SCHEME_EV2 && !dfi_desfire_lrp(tp->d);
+	return dfi_df_auth_choose(dfi_df_generation(&tp->ver), t, flags, in_ev2);
 }
 
 dfi_err
@@ -90,7 +95,7 @@ perso_auth(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 	if (authed_with(tp, aid, keyno, k))
 		return DFI_OK;
 	tp->authed = NULL;
-	e = dfi_desfire_authenticate(tp->d, auth_cmd(dfi_cardkey_type(k)), keyno, k);
+	e = dfi_desfire_authenticate(tp->d, auth_cmd(tp, dfi_cardkey_type(k)), keyno, k);
 	if (e == DFI_OK) {
 		tp->authed = k;
 		prove_key(tp, aid, keyno, k);

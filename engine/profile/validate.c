@@ -795,7 +795,10 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 {
 	struct vctx c = { p, lm, p->file, diag, 0 };
 	static const char *const members[] = { "schema", "name", "description", "picc",
-		"applications", "originality", NULL };
+		"applications", "originality", "secure_messaging", NULL };
+	static const struct choice sms[] = { { "auto", DFI_PROFILE_SM_AUTO, 0 },
+		{ "ev1", DFI_PROFILE_SM_EV1, 0 }, { NULL, 0, 0 } };
+	const struct choice *sm;
 	dfi_err e;
 	if (!json_is_object(root))
 		return verr(&c, "", "the profile must be a JSON object (got %s)",
@@ -818,6 +821,10 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 	json_t *orig = json_object_get(root, "originality");
 	if (orig != NULL && (e = parse_originality(&c, orig, "originality", &p->spec.originality)) != DFI_OK)
 		return e;
+	if ((e = pv_get_choice(&c, root, "", "secure_messaging", 0, sms, "\"auto\" or \"ev1\"",
+	    &sm)) != DFI_OK)
+		return e;
+	p->spec.secure_messaging = sm != NULL ? (enum dfi_profile_sm)sm->value : DFI_PROFILE_SM_AUTO;
 	json_t *apps;
 	if ((e = pv_member(&c, root, "", "applications", 1, &apps)) != DFI_OK ||
 	    (e = pv_want_array(&c, apps, "applications", 0, DFI_PROFILE_MAX_APPS)) != DFI_OK)

@@ -34,6 +34,11 @@
  *  - EV2 (AuthenticateEV2First 0x71 / NonFirst 0x77): SesAuthENC/MAC keys,
  *    MACt (the even-numbered bytes of a CMAC) over command code, counter,
  *    TI, header and data; IVs from TI and counter; padding 0x80 00..
+ *  - EV2 in LRP mode (DESFire EV3, NTAG 424 DNA; the same commands with
+ *    PCDCap2.1 = 0x02: AuthenticateLRPFirst/NonFirst, NXP AN12304): the
+ *    same message layout, CMAC_LRP instead of CMAC and LRICB encryption
+ *    with a 32-bit counter (EncCtr) instead of CBC, both from
+ *    SesAuthMasterKey = CMAC_LRP(K, SV) (updated keys 0 and 1).
  */
 #ifndef DFISSUE_DESFIRE_H
 #define DFISSUE_DESFIRE_H
@@ -75,6 +80,12 @@ typedef enum dfi_df_authcmd {
 	DFI_DF_AUTH_AES = 0xAA,       /* AES keys */
 	DFI_DF_AUTH_EV2_FIRST = 0x71, /* AES keys; new TI, counter 0 */
 	DFI_DF_AUTH_EV2_NONFIRST = 0x77, /* AES keys; keeps TI and counter */
+	/* AuthenticateLRPFirst/NonFirst: 0x71/0x77 asking for LRP (PCDCap2.1
+	 * = 0x02), AES keys on a card switched to LRP mode. A card that answers
+	 * in AES mode fails them with DFI_E_UNSUPPORTED (it is not in LRP
+	 * mode); the session is then unauthenticated. */
+	DFI_DF_AUTH_LRP_FIRST = 0x171,
+	DFI_DF_AUTH_LRP_NONFIRST = 0x177, /* needs an LRP session; keeps TI and counter */
 } dfi_df_authcmd;
 
 /* Longest single data transfer (ReadData/WriteData/records) one call moves;
@@ -98,6 +109,9 @@ void dfi_desfire_set_rng(dfi_desfire *d, dfi_desfire_rng_fn fn, void *arg);
 void dfi_desfire_reset(dfi_desfire *d);
 
 dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d);
+/* 1 when the current EV2 session runs in LRP mode (AuthenticateLRPFirst/
+ * NonFirst), 0 otherwise. */
+int dfi_desfire_lrp(const dfi_desfire *d);
 /* The authenticated key number, or -1. */
 int dfi_desfire_auth_keyno(const dfi_desfire *d);
 uint32_t dfi_desfire_selected_aid(const dfi_desfire *d);
@@ -112,6 +126,19 @@ dfi_err dfi_desfire_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, siz
     uint8_t *out, size_t cap, size_t *outlen);
 
 /* ---- authentication ------------------------------------------------------- */
+
+/* Which authentication a key takes, EV2 secure messaging by default:
+ * generation is dfi_df_generation()'s; flags DFI_DF_SM_EV1 keeps EV1
+ * secure messaging where EV2 would do (a profile that asks for it),
+ * DFI_DF_SM_LRP says the card is in LRP mode; in_ev2_session: the session
+ * now is EV2 (or LRP) in the application the key belongs to, so NonFirst
+ * keeps its TI and command counter. DES and 2K3DES keys take 0x0A, 3K3DES
+ * 0x1A, AES keys 0xAA on an EV1 (or unknown) card or with DFI_DF_SM_EV1,
+ * else AuthenticateEV2First/NonFirst (LRP's in LRP mode). */
+#define DFI_DF_SM_EV1 0x01
+#define DFI_DF_SM_LRP 0x02
+dfi_df_authcmd dfi_df_auth_choose(int generation, dfi_keytype t, unsigned flags,
+    int in_ev2_session);
 
 /* The key's type must fit the command (see dfi_df_authcmd). On success the
  * session holds new session keys; on any failure it is unauthenticated. */
@@ -129,6 +156,11 @@ struct dfi_df_version {
 };
 
 dfi_err dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v);
+/* The MIFARE DESFire generation a GetVersion answer names: 1 (EV1,
+ * hardware major version 0x01), 2 (EV2, 0x12), 3 (EV3, 0x33), 0 for
+ * anything else (0x00 DESFire D40, other products): callers then keep to
+ * what every DESFire does. */
+int dfi_df_generation(const struct dfi_df_version *v);
 /* Needs authentication; the answer is enciphered. uid holds 10 bytes. */
 dfi_err dfi_desfire_get_card_uid(dfi_desfire *d, uint8_t *uid, size_t cap, size_t *len);
 dfi_err dfi_desfire_select_application(dfi_desfire *d, uint32_t aid);
@@ -176,6 +208,47 @@ struct dfi_df_access {
 uint16_t dfi_df_access_encode(const struct dfi_df_access *a);
 void dfi_df_access_decode(uint16_t v, struct dfi_df_access *a);
 
+/* Secure Dynamic Messaging (DESFire EV3, NTAG 424 DNA): on every
+ * unauthenticated read of a data file the card mirrors, as ASCII hex, its
+ * UID and read counter (plain, or encrypted as PICC data with the meta-read
+ * key), part of the file encrypted and a MAC, all with keys derived from
+ * the file-read key and the counter (NXP AN12196). Offsets are bytes into
+ * the file; a field is present exactly when the options and rights call for
+ * it (dfi_df_sdm_validate). */
+#define DFI_DF_SDM_UID 0x80       /* mirror the UID */
+#define DFI_DF_SDM_CTR 0x40       /* mirror SDMReadCtr */
+#define DFI_DF_SDM_CTR_LIMIT 0x20 /* SDMReadCtrLimit */
+#define DFI_DF_SDM_ENC 0x10       /* SDMENCFileData */
+#define DFI_DF_SDM_ASCII 0x01     /* ASCII encoding (the only one) */
+#define DFI_DF_FILE_OPTION_SDM 0x40
+
+struct dfi_df_sdm {
+	uint8_t options;   /* DFI_DF_SDM_* */
+	uint8_t ctr_ret;   /* SDMCtrRet: key number, 0xE free, 0xF none */
+	uint8_t meta_read; /* SDMMetaRead: key number (PICC data encrypted), 0xE plain, 0xF none */
+	uint8_t file_read; /* SDMFileRead: key number (MAC, encrypted data), 0xF none */
+	uint32_t uid_offset;       /* meta_read 0xE, DFI_DF_SDM_UID */
+	uint32_t ctr_offset;       /* meta_read 0xE, DFI_DF_SDM_CTR */
+	uint32_t picc_offset;      /* meta_read a key */
+	uint32_t mac_input_offset; /* file_read a key */
+	uint32_t enc_offset;       /* file_read a key, DFI_DF_SDM_ENC */
+	uint32_t enc_length;       /* ASCII characters: 32 per 16-byte block */
+	uint32_t mac_offset;       /* file_read a key */
+	uint32_t ctr_limit;        /* DFI_DF_SDM_CTR_LIMIT */
+};
+
+/* Checks s against a data file of file_size bytes as the card does:
+ * known options, rights, which fields are present, every mirror inside the
+ * file and none overlapping, MAC input before the MAC, the encrypted part
+ * inside the MAC input. lrp: the card is in LRP mode (PICC data 48
+ * characters instead of 32). DFI_E_INVALID_ARG with what in why (may be
+ * NULL) when not. */
+dfi_err dfi_df_sdm_validate(const struct dfi_df_sdm *s, uint32_t file_size, int lrp,
+    char *why, size_t whycap);
+/* SDMOptions || SDMAccessRights || the present offsets, as ChangeFileSettings
+ * sends them after the file option and access rights. */
+dfi_err dfi_df_sdm_encode(const struct dfi_df_sdm *s, uint8_t *out, size_t cap, size_t *len);
+
 enum dfi_df_filetype {
 	DFI_DF_FILE_STD = 0,
 	DFI_DF_FILE_BACKUP = 1,
@@ -194,6 +267,9 @@ struct dfi_df_file_settings {
 	uint8_t limited_credit_enabled;       /* value files: the flags byte */
 	uint32_t record_size, max_records, cur_records; /* record files */
 	uint8_t n_extra_access; /* EV2 additional access rights count */
+	/* Secure Dynamic Messaging (option bit 6, EV3 data files) */
+	int sdm_enabled;
+	struct dfi_df_sdm sdm;
 };
 
 dfi_err dfi_desfire_get_file_ids(dfi_desfire *d, uint8_t *ids, size_t cap, size_t *n);
@@ -215,6 +291,14 @@ dfi_err dfi_desfire_delete_file(dfi_desfire *d, uint8_t fileno);
  * change right is free, 0xE, when they go plain). */
 dfi_err dfi_desfire_change_file_settings(dfi_desfire *d, uint8_t fileno, dfi_df_comm send_mode,
     dfi_df_comm new_comm, const struct dfi_df_access *a);
+
+/* ChangeFileSettings as EV3 defines it for Secure Dynamic Messaging: the
+ * file option with bit 6 set and the SDM settings after the access rights
+ * (sdm NULL: SDM off). The card resets SDMReadCtr to 0 when SDM is
+ * enabled. */
+dfi_err dfi_desfire_change_file_settings_sdm(dfi_desfire *d, uint8_t fileno,
+    dfi_df_comm send_mode, dfi_df_comm new_comm, const struct dfi_df_access *a,
+    const struct dfi_df_sdm *sdm);
 
 /* ---- data ----------------------------------------------------------------- */
 
@@ -266,6 +350,13 @@ dfi_err dfi_desfire_sm_unwrap(dfi_desfire *d, dfi_df_comm mode, const uint8_t *r
  * (SV1/SV2 of the EV2 data sheet §9.1.7), CMACs computed with key. */
 dfi_err dfi_df_ev2_session_keys(const dfi_cardkey *key, const uint8_t rnda[16],
     const uint8_t rndb[16], uint8_t enc[16], uint8_t mac[16]);
+/* LRP: SesAuthMasterKey = CMAC_LRP(key, SV), SV = 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] || RndA[7..0]
+ * || 96 69 (byte 15 first). The card key's part is one ECB operation by its
+ * holder (dfi_lrp_init_cardkey); SesAuthMACKey and SesAuthENCKey are its
+ * LRP updated keys 0 and 1. */
+dfi_err dfi_df_lrp_session_master(const dfi_cardkey *key, const uint8_t rnda[16],
+    const uint8_t rndb[16], uint8_t master[16]);
 /* EV1/D40 session key from RndA and RndB (key type of the card key). */
 dfi_err dfi_df_ev1_session_key(dfi_keytype t, const uint8_t *rnda, const uint8_t *rndb,
     uint8_t *out, size_t *outlen);

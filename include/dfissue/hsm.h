@@ -274,6 +274,21 @@ dfi_err dfi_hsm_secret_key_uri(const char *label, char **uri);
  * destroyed again. The caller wipes key. */
 dfi_err dfi_hsm_key_import_path(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
     const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, dfi_hsm_path *used);
+/* Usages a key gets beyond its derivation path's (dfi_hsm_key_import_usage). */
+enum {
+	/* An AES key that Secure Dynamic Messaging uses as it is (not
+	 * diversified: `dfissue sdm verify --meta-key/--file-key` without
+	 * --meta-div/--file-div): CKA_ENCRYPT, CKA_DECRYPT (the PICC data in
+	 * AES mode) and CKA_SIGN (the SDM session keys by CMAC), with
+	 * CKM_AES_ECB and CKM_AES_CMAC added to CKA_ALLOWED_MECHANISMS. */
+	DFI_HSM_USAGE_SDM = 1u << 0,
+};
+/* dfi_hsm_key_import_path, the key also allowed the usages in usage
+ * (DFI_HSM_USAGE_*; 0 = the path's only). DFI_E_INVALID_ARG for an
+ * unknown bit or DFI_HSM_USAGE_SDM on a key that is not AES. */
+dfi_err dfi_hsm_key_import_usage(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
+    const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, unsigned usage,
+    dfi_hsm_path *used);
 /* dfi_hsm_key_import_path with DFI_HSM_PATH_AUTO. */
 dfi_err dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_t keylen,
     const char *label, const uint8_t *id, size_t id_len);

@@ -208,6 +208,12 @@ struct dfi_profile_app {
 	size_t nfiles;
 };
 
+/* Which secure messaging personalization uses with AES keys. */
+enum dfi_profile_sm {
+	DFI_PROFILE_SM_AUTO = 0, /* EV2 (AuthenticateEV2First/NonFirst) on an EV2 or later card, EV1 on an EV1 card */
+	DFI_PROFILE_SM_EV1,      /* AuthenticateAES and EV1 messaging on every card */
+};
+
 struct dfi_profile_spec {
 	const char *name;
 	const char *description; /* NULL when absent */
@@ -215,6 +221,7 @@ struct dfi_profile_spec {
 	const struct dfi_profile_app *apps;
 	size_t napps;
 	struct dfi_profile_originality originality;
+	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" */
 };
 
 typedef struct dfi_profile dfi_profile;

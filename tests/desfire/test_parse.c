@@ -103,10 +103,51 @@ START_TEST(access_roundtrip)
 }
 END_TEST
 
+/* GetVersion answers of the three generations (the simulator's, which
+ * follow the data sheets' hardware versions 01, 12 and 33), and the
+ * authentication each key type takes. */
+START_TEST(generation_and_auth_choice)
+{
+	struct dfi_df_version v;
+	uint8_t p[28];
+	static const struct {
+		const char *hex;
+		int gen;
+	} cards[] = {
+		{ "0401010100" "1A05" "0401010104" "1A05" "04112233445566" "D15E000001" "2624", 1 },
+		{ "0401011200" "1A05" "0401011200" "1A05" "04112233445566" "D15E000001" "2624", 2 },
+		{ "0401013300" "1A05" "0401013300" "1A05" "04112233445566" "D15E000001" "2624", 3 },
+		{ "0401010000" "1805" "0401010000" "1805" "04112233445566" "D15E000001" "2624", 0 },
+		{ "0402013300" "1A05" "0402013300" "1A05" "04112233445566" "D15E000001" "2624", 0 },
+	};
+	for (size_t i = 0; i < sizeof(cards) / sizeof(cards[0]); i++) {
+		size_t n = HEX(p, cards[i].hex);
+		ck_assert_int_eq(dfi_df_parse_version(p, n, &v), DFI_OK);
+		ck_assert_int_eq(dfi_df_generation(&v), cards[i].gen);
+	}
+	ck_assert_int_eq(dfi_df_generation(NULL), 0);
+	/* DES family: what every DESFire does */
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_DES, 0, 0), DFI_DF_AUTH_LEGACY);
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_2K3DES, 0, 1), DFI_DF_AUTH_LEGACY);
+	ck_assert_int_eq(dfi_df_auth_choose(2, DFI_KT_3K3DES, 0, 0), DFI_DF_AUTH_ISO);
+	/* AES: EV2 by default from EV2 on, EV1 on EV1, unknown cards or on request */
+	ck_assert_int_eq(dfi_df_auth_choose(1, DFI_KT_AES128, 0, 0), DFI_DF_AUTH_AES);
+	ck_assert_int_eq(dfi_df_auth_choose(0, DFI_KT_AES128, 0, 0), DFI_DF_AUTH_AES);
+	ck_assert_int_eq(dfi_df_auth_choose(2, DFI_KT_AES128, 0, 0), DFI_DF_AUTH_EV2_FIRST);
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_AES128, 0, 1), DFI_DF_AUTH_EV2_NONFIRST);
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_AES128, DFI_DF_SM_EV1, 1), DFI_DF_AUTH_AES);
+	/* LRP mode: LRP whatever else was asked */
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_AES128, DFI_DF_SM_LRP, 0),
+	    DFI_DF_AUTH_LRP_FIRST);
+	ck_assert_int_eq(dfi_df_auth_choose(3, DFI_KT_AES128, DFI_DF_SM_LRP | DFI_DF_SM_EV1, 1),
+	    DFI_DF_AUTH_LRP_NONFIRST);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("desfire_parse", NULL,
 	    (const TTest *[]){ parse_version, parse_file_settings_all_types,
-	    parse_key_settings_ids, access_roundtrip, NULL });
+	    parse_key_settings_ids, access_roundtrip, generation_and_auth_choice, NULL });
 }

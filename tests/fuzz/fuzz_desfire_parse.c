@@ -1,13 +1,15 @@
 /*
  * libFuzzer: the DESFire response parsers and the secure-messaging unwrap
- * with arbitrary bytes. Input: selector byte, session byte, status byte,
- * then the response.
+ * with arbitrary bytes, and the SDM template and tap parsers (profiles and
+ * taps are untrusted input too). Input: selector byte, session byte, status
+ * byte, then the response (or template NUL tap).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "dfissue/desfire.h"
+#include "dfissue/sdm.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 3;
 	size_t n = size - 3;
 
-	switch (sel % 8) {
+	switch (sel % 10) {
 	case 0: {
 		struct dfi_df_version v;
 		(void)dfi_df_parse_version(p, n, &v);
@@ -63,6 +65,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t ver;
 		(void)dfi_df_parse_value(p, n, &v);
 		(void)dfi_df_parse_key_version(p, n, &ver);
+		break;
+	}
+	case 8:
+	case 9: {
+		/* template NUL tap, both as C strings */
+		char text[1024], why[128];
+		static struct dfi_sdm_layout l;
+		struct dfi_sdm_tap t;
+		if (n >= sizeof(text))
+			return 0;
+		memcpy(text, p, n);
+		text[n] = 0;
+		const char *tap = memchr(text, 0, n) != NULL ? text + strlen(text) + 1 : "";
+		if (dfi_sdm_layout_parse(text, (ses & 1) ? DFI_SDM_LRP : DFI_SDM_AES, (ses >> 1) & 1,
+		    &l, why, sizeof(why)) != DFI_OK)
+			break;
+		l.sdm.ctr_ret = sw2 & 0x0F;
+		l.sdm.meta_read = (uint8_t)(sw2 >> 4);
+		l.sdm.file_read = (uint8_t)(ses >> 4);
+		(void)dfi_df_sdm_validate(&l.sdm, (uint32_t)ses * 4, ses & 1, why, sizeof(why));
+		(void)dfi_sdm_tap_parse(&l, tap, (enum dfi_sdm_input)((ses >> 2) % 5), &t, why,
+		    sizeof(why));
 		break;
 	}
 	default: {

@@ -75,11 +75,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dfi_cardkey_new_plain(&des, DFI_KT_DES, zero, 8, 0);
 	dfi_cardkey_new_plain(&k3, DFI_KT_3K3DES, zero, 24, 0);
 
-	switch (sel % 5) {
+	switch (sel % 7) {
 	case 0: (void)dfi_desfire_authenticate(d, DFI_DF_AUTH_LEGACY, 0, des); break;
 	case 1: (void)dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, k3); break;
 	case 2: (void)dfi_desfire_authenticate(d, DFI_DF_AUTH_AES, 0, aes); break;
 	case 3: (void)dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_FIRST, 0, aes); break;
+	case 5: (void)dfi_desfire_authenticate(d, DFI_DF_AUTH_LRP_FIRST, 0, aes); break;
+	case 6: {
+		/* an LRP session as an authentication leaves it */
+		struct dfi_df_session s;
+		memset(&s, 0, sizeof(s));
+		s.scheme = DFI_DF_SCHEME_EV2;
+		s.keytype = DFI_KT_AES128;
+		s.lrp = 1;
+		s.lrp_ctr = sel;
+		s.aid = 0x123456;
+		(void)dfi_desfire_set_session(d, &s);
+		break;
+	}
 	default: {
 		struct dfi_df_session s;
 		memset(&s, 0, sizeof(s));
@@ -114,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)dfi_desfire_create_std_file(d, 4, comm, &a, 32);
 	(void)dfi_desfire_commit_transaction(d);
 	(void)dfi_desfire_authenticate(d, DFI_DF_AUTH_EV2_NONFIRST, 1, aes);
+	(void)dfi_desfire_authenticate(d, DFI_DF_AUTH_LRP_NONFIRST, 1, aes);
 	(void)dfi_desfire_get_file_ids(d, buf, 32, &n);
 
 	dfi_cardkey_free(aes);

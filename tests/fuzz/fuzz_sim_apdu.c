@@ -1,7 +1,9 @@
 /*
- * Arbitrary APDU sequences against the card simulator, starting from a
- * card that has an application with one free-access file of each type (so
- * file commands get past the access checks). Input: records of
+ * Arbitrary APDU sequences against the card simulator (an EV3: EV2 plus
+ * LRP and SDM), starting from a card that has an application with one
+ * free-access file of each type (so file commands get past the access
+ * checks) and an AES application with an SDM file (plain UID and counter
+ * mirrors, a MAC with key 0). Input: records of
  * [len][len bytes]; len 0xFF power-cycles the card, 0xFE arms a tear on
  * the next APDU (mode from the following byte). Each APDU's response must
  * fit the frame limit; the committed state must always re-load.
@@ -14,6 +16,12 @@
 #include "dfissue/util.h"
 
 static const char *const setup_apdus[] = {
+	"90CA0000050403020F8300",            /* app 020304, 3 AES keys */
+	"905A00000304030200",
+	"90CD0000070700EEEE40000000",        /* std, 64 bytes, free access */
+	/* SDM: UID at 0, counter at 14, MAC of [0, 20) at 20, key 0 */
+	"905F0000130740EEEEC1FFE00000000E000000000014000000",
+	"905A00000300000000",                /* back to the PICC level */
 	"90CA0000050302010F0200",            /* app 010203, free create/list, 2 DES keys */
 	"905A00000303020100",
 	"90CD0000070100EEEE20000000",        /* std, 32 bytes */
@@ -29,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dfi_sim_config cfg = { .has_seed = true, .seed = 1 };
+	struct dfi_sim_config cfg = { .has_seed = true, .seed = 1, .model = DFI_SIM_MODEL_EV3 };
 	dfi_sim *s;
 	uint8_t c[DFI_APDU_MAX], r[DFI_APDU_MAX + 2];
 	size_t cl, rl;

@@ -69,7 +69,11 @@ pf_open(struct pfix *f, const char *profile_name)
 	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-%d-%u", pf_root, (int)getpid(), serial++);
 	OKF(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
 	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
-	snprintf(path, sizeof(path), "%s/profiles/%s.json", src, profile_name);
+	/* a name under profiles/, or a profile file's absolute path */
+	if (profile_name[0] == '/')
+		snprintf(path, sizeof(path), "%s", profile_name);
+	else
+		snprintf(path, sizeof(path), "%s/profiles/%s.json", src, profile_name);
 	ck_assert_msg(dfi_profile_load(&f->profile, path, &diag) == DFI_OK, "%s", diag.message);
 	if (dfi_profile_needs_batch(f->profile)) {
 		snprintf(path, sizeof(path), "%s/profiles/%s-batch.csv", src, profile_name);
@@ -164,4 +168,59 @@ pf_card(uint64_t seed, const char *image)
 	cfg.model = DFI_SIM_MODEL_EV2;
 	OKF(dfi_sim_new(&sim, &cfg));
 	return sim;
+}
+
+/* ---- a transport that shows every command -------------------------------- */
+
+struct watch {
+	dfi_transport *inner;
+	pf_seen_fn seen;
+	void *arg;
+};
+
+static dfi_err
+w_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+{
+	struct watch *w = ctx;
+	w->seen(w->arg, c, clen);
+	return dfi_transport_transmit(w->inner, c, clen, r, rcap, rlen);
+}
+
+static dfi_err
+w_wait(void *ctx, int ms)
+{
+	struct watch *w = ctx;
+	w->seen(w->arg, NULL, 0);
+	return dfi_transport_wait_card(w->inner, ms);
+}
+
+static dfi_err
+w_removed(void *ctx, int ms)
+{
+	return dfi_transport_wait_removed(((struct watch *)ctx)->inner, ms);
+}
+
+static const char *
+w_name(void *ctx)
+{
+	(void)ctx;
+	return "watch";
+}
+
+static void
+w_free(void *ctx)
+{
+	free(ctx);
+}
+
+static const struct dfi_transport_ops watch_ops = { w_transmit, w_wait, w_removed, w_name,
+	w_free };
+
+void
+pf_watch_new(dfi_transport *inner, pf_seen_fn seen, void *arg, dfi_transport **out)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	ck_assert_ptr_nonnull(w);
+	*w = (struct watch){ inner, seen, arg };
+	OKF(dfi_transport_new(out, &watch_ops, w));
 }

@@ -36,4 +36,10 @@ void pf_restart(struct pfix *f);
 unsigned pf_journal_verifies(struct pfix *f);
 dfi_sim *pf_card(uint64_t seed, const char *image);
 
+/* A transport that forwards to inner and shows seen(arg, APDU) every
+ * command before it is sent, and seen(arg, NULL, 0) when a card is waited
+ * for (a new connection). The caller frees *out, then inner. */
+typedef void (*pf_seen_fn)(void *arg, const uint8_t *capdu, size_t clen);
+void pf_watch_new(dfi_transport *inner, pf_seen_fn seen, void *arg, dfi_transport **out);
+
 #endif

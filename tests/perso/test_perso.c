@@ -18,50 +18,28 @@
 
 #define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 
-/* A transport over the simulator's that notes the index of the ChangeKey
- * sent at the PICC level (the PICC master key change). */
+/* Notes the index of the ChangeKey sent at the PICC level (the PICC
+ * master key change), through a pf_watch transport. */
 struct spy {
-	dfi_transport *inner;
 	unsigned n;
 	uint32_t selected;
 	unsigned picc_changekey;
 };
 
-static dfi_err
-spy_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
+static void
+spy_seen(void *arg, const uint8_t *c, size_t clen)
 {
-	struct spy *s = ctx;
+	struct spy *s = arg;
+	if (c == NULL) { /* a new connection: the PICC level again */
+		s->selected = 0;
+		return;
+	}
 	s->n++;
 	if (clen >= 5 && c[0] == 0x90 && c[1] == 0x5A && clen >= 8)
 		s->selected = (uint32_t)c[5] | (uint32_t)c[6] << 8 | (uint32_t)c[7] << 16;
 	if (clen >= 5 && c[0] == 0x90 && c[1] == 0xC4 && s->selected == 0)
 		s->picc_changekey = s->n;
-	return dfi_transport_transmit(s->inner, c, clen, r, rcap, rlen);
 }
-
-static dfi_err
-spy_wait(void *ctx, int ms)
-{
-	struct spy *s = ctx;
-	s->selected = 0;
-	return dfi_transport_wait_card(s->inner, ms);
-}
-
-static dfi_err
-spy_removed(void *ctx, int ms)
-{
-	return dfi_transport_wait_removed(((struct spy *)ctx)->inner, ms);
-}
-
-static const char *
-spy_name(void *ctx)
-{
-	(void)ctx;
-	return "spy";
-}
-
-static const struct dfi_transport_ops spy_ops = { spy_transmit, spy_wait, spy_removed, spy_name,
-	NULL };
 
 static void
 tap(struct pfix *f, dfi_transport *t, struct dfi_perso_result *res)
@@ -122,24 +100,22 @@ START_TEST(seed_scenario)
 {
 	struct pfix f;
 	struct dfi_perso_result res;
-	dfi_transport *t, *st;
-	struct spy *spy;
+	dfi_transport *t, *st, *inner;
+	struct spy spy = { 0 };
 	unsigned at;
 
 	pf_open(&f, "reference");
 	/* Where the PICC ChangeKey falls, from a run on an identical card. */
 	{
 		dfi_sim *probe = pf_card(0x5EED, NULL);
-		spy = calloc(1, sizeof(*spy));
-		OK(dfi_sim_transport_new(probe, &spy->inner));
-		OK(dfi_transport_new(&st, &spy_ops, spy));
+		OK(dfi_sim_transport_new(probe, &inner));
+		pf_watch_new(inner, spy_seen, &spy, &st);
 		tap(&f, st, &res);
 		ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
-		at = spy->picc_changekey;
+		at = spy.picc_changekey;
 		ck_assert_uint_gt(at, 0);
-		dfi_transport_free(spy->inner);
 		dfi_transport_free(st);
-		free(spy);
+		dfi_transport_free(inner);
 		dfi_sim_free(probe);
 	}
 	pf_close(&f);

@@ -187,14 +187,14 @@ static const struct bad bad_profiles[] = {
 	    "t.json:1: schema: must be \"dfissue-profile/1\" (got \"dfissue-profile/2\")", 0 },
 	{ HEAD PICC "\"aplications\": []}",
 	    "t.json:3: aplications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	/* a member name written with an escape is found on its line too */
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061ppl\\tications\": []}",
 	    "t.json:4: appl?ications: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"\\u0061pplication\": []}",
 	    "t.json:4: application: unknown member in the profile (allowed: schema, name, "
-	    "description, picc, applications, originality)", 0 },
+	    "description, picc, applications, originality, secure_messaging)", 0 },
 	{ "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n" PICC "\"description\": \"d\"}",
 	    "t.json:1: applications: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key_settings\": 11},\n\"applications\": []}",
@@ -243,6 +243,10 @@ static const struct bad bad_profiles[] = {
 	    "t.json:4: originality.policy: must be \"require\", \"warn\" or \"off\" (got \"strict\")", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"require\", \"keys\": \"k\"}}",
 	    "t.json:4: originality.keys: unknown member in originality (allowed: policy, trusted_keys)", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": \"ev2\"}",
+	    "t.json:4: secure_messaging: must be \"auto\" or \"ev1\" (got \"ev2\")", 0 },
+	{ HEAD PICC "\"applications\": [],\n\"secure_messaging\": 1}",
+	    "t.json:4: secure_messaging: ", 1 },
 	/* applications */
 	{ HEAD PICC "\"applications\": [{\"aid\": \"000000\", \"key_type\": \"aes\"}]}",
 	    "t.json:3: applications[0].aid: 000000 is the PICC itself, not an application", 0 },

@@ -446,7 +446,8 @@ tear_card_open(struct tear_card *c, const char *image, char *why, size_t cap)
 	cfg.image = image != NULL ? c->image : NULL;
 	cfg.has_seed = true;
 	cfg.seed = TEAR_SEED;
-	cfg.model = DFI_SIM_MODEL_EV2;
+	const struct tear_scenario *sc = tear_scenario_find(NULL);
+	cfg.model = sc != NULL ? sc->model : DFI_SIM_MODEL_EV2;
 	cfg.no_fsync = true;
 	dfi_err r = dfi_sim_new(&c->sim, &cfg);
 	if (r != DFI_OK)

@@ -49,6 +49,9 @@ struct tear_scenario {
 	 * card's committed state is changed directly, as its supplier would. */
 	int (*prepare)(struct tear_env *e, struct tear_card *c, char *why, size_t cap);
 	const char *about;     /* one line printed by the tests */
+	/* The simulated card (0: DFI_SIM_MODEL_EV2). An EV2 card is
+	 * personalized under EV2 secure messaging, an EV1 card under EV1's. */
+	enum dfi_sim_model model;
 	/* The token also gets the generation-2 base keys (make-dev-token.sh
 	 * --generation2), for rotation scenarios. */
 	int generation2;

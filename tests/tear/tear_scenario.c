@@ -109,16 +109,22 @@ torn_first_issue(struct tear_env *e, struct tear_card *c, char *why, size_t cap)
 
 static const struct tear_scenario scenarios[] = {
 	{ "reference", "reference.json", "reference-batch.csv", NULL,
-	    "profiles/reference.json on factory cards (DES zero PICC key)", 0 },
+	    "profiles/reference.json on factory EV2 cards (DES zero PICC key; EV2 secure "
+	    "messaging)", DFI_SIM_MODEL_EV2, 0 },
 	{ "transport", "transport.json", "reference-batch.csv", arrives_with_transport_key,
 	    "profiles/transport.json on cards that arrive with an AES PICC transport key "
-	    "diversified from transport-master (the zero key is never tried)", 0 },
+	    "diversified from transport-master (the zero key is never tried)", DFI_SIM_MODEL_EV2, 0 },
 	{ "rotation", "rotation-g2.json", "reference-batch.csv", issued_generation1,
 	    "profiles/rotation-g2.json on cards issued with profiles/reference.json (generation 1) "
-	    "at another station: every key rotates to generation 2", 1 },
+	    "at another station: every key rotates to generation 2", DFI_SIM_MODEL_EV2, 1 },
 	{ "rotation_torn", "rotation-g2.json", "reference-batch.csv", torn_first_issue,
 	    "profiles/rotation-g2.json on cards whose first issue (reference.json, another "
-	    "station) was torn midway: generation 1, factory and an unknown intent's keys mixed", 1 },
+	    "station) was torn midway: generation 1, factory and an unknown intent's keys mixed",
+	    DFI_SIM_MODEL_EV2, 1 },
+	{ "ev1", "reference.json", "reference-batch.csv", NULL,
+	    "profiles/reference.json on factory DESFire EV1 cards (AuthenticateAES, EV1 secure "
+	    "messaging; the reference scenario's EV2 cards get AuthenticateEV2First and EV2 "
+	    "messaging)", DFI_SIM_MODEL_EV1, 0 },
 };
 
 const struct tear_scenario *

@@ -31,6 +31,7 @@
 #include <stdio.h>
 
 #include "dfissue/crypto.h"
+#include "dfissue/desfire.h"
 #include "dfissue/error.h"
 #include "dfissue/transport.h"
 
@@ -53,6 +54,7 @@ enum dfi_sim_timing {
 enum dfi_sim_model {
 	DFI_SIM_MODEL_EV2 = 0, /* EV2 version info; accepts AuthenticateEV2First/NonFirst */
 	DFI_SIM_MODEL_EV1 = 1, /* EV1 version info; EV2 commands are illegal (0x1C) */
+	DFI_SIM_MODEL_EV3 = 2, /* EV3 version info; EV2, plus LRP mode and Secure Dynamic Messaging */
 };
 
 /* What an EV2 card answers to Read_Sig (0x3C; EV1 cards do not have it).
@@ -209,6 +211,12 @@ dfi_err dfi_sim_file_info(const dfi_sim *sim, uint32_t aid, uint8_t fid,
  * first; value files the value as 4 bytes little-endian. */
 dfi_err dfi_sim_file_data(const dfi_sim *sim, uint32_t aid, uint8_t fid,
     uint8_t *buf, size_t cap, size_t *len);
+
+/* EV3 (committed state): whether the PICC is in LRP mode, and a file's SDM
+ * settings and read counter (DFI_E_NOT_FOUND when SDM is off). */
+dfi_err dfi_sim_lrp_mode(const dfi_sim *sim, bool *lrp);
+dfi_err dfi_sim_sdm_info(const dfi_sim *sim, uint32_t aid, uint8_t fid,
+    struct dfi_df_sdm *settings, uint32_t *read_ctr);
 
 #ifdef __cplusplus
 }

@@ -32,13 +32,14 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: desfire-sim --image FILE [options] (--vpcd HOST:PORT | --stdio)\n"
 	    "\n"
-	    "A simulated MIFARE DESFire EV1/EV2 card whose committed state lives in FILE\n"
+	    "A simulated MIFARE DESFire EV1/EV2/EV3 card whose committed state lives in FILE\n"
 	    "(created in factory state if absent).\n"
 	    "\n"
 	    "  --image FILE          card image (omit for a memory-only card)\n"
 	    "  --uid HEX             7-byte UID for a new image (14 hex digits)\n"
 	    "  --seed N              deterministic randomness (RndB, TI, UID)\n"
-	    "  --model ev1|ev2       version info and EV2 authentication (default ev2)\n"
+	    "  --model ev1|ev2|ev3   version info and EV2 authentication (default ev2);\n"
+	    "                        ev3 adds LRP mode and Secure Dynamic Messaging\n"
 	    "  --picc-key TYPE:HEX[:VERSION]  a NEW image arrives with this PICC master key (a\n"
 	    "                        transport key: aes, 2k3des or 3k3des) instead of DES zero\n"
 	    "  --originality test|none|foreign|corrupt  Read_Sig (EV2): signed by the simulator's\n"
@@ -211,7 +212,8 @@ main(int argc, char **argv)
 	const char *picc_key = NULL;
 	int o, c;
 	static const struct choice models[] = {
-		{ "ev1", DFI_SIM_MODEL_EV1 }, { "ev2", DFI_SIM_MODEL_EV2 }, { NULL, 0 } };
+		{ "ev1", DFI_SIM_MODEL_EV1 }, { "ev2", DFI_SIM_MODEL_EV2 }, { "ev3", DFI_SIM_MODEL_EV3 },
+		{ NULL, 0 } };
 	static const struct choice tear_modes[] = {
 		{ "before", DFI_SIM_TEAR_BEFORE }, { "after", DFI_SIM_TEAR_AFTER }, { NULL, 0 } };
 	static const struct choice timings[] = {

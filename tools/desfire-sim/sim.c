@@ -183,6 +183,7 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 			goto fail;
 		}
 		s->card = c;
+		sim_ev3_model(s); /* an EV3 image stays an EV3 */
 		/* Loaded as it is: the file is only rewritten by a command. */
 		e = commit_state_ex(s, false);
 		s->stats.commits = 0;
@@ -200,6 +201,7 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 			e = DFI_E_NOMEM;
 			goto fail;
 		}
+		sim_ev3_model(s);
 		e = commit_state(s);
 		s->stats.commits = 0;
 	}

@@ -31,7 +31,7 @@ cmd_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 {
 	uint8_t saved_ti[4];
 	uint16_t saved_ctr = s->sess.ctr;
-	bool had_ev2 = s->sess.kind == SESS_EV2;
+	bool had_ev2 = s->sess.kind == SESS_EV2, had_lrp = had_ev2 && s->sess.lrp.on;
 	memcpy(saved_ti, s->sess.ti, 4);
 	/* Any authentication attempt ends the current session. */
 	sm_clear(s);
@@ -68,6 +68,21 @@ cmd_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 		return ST_AUTH;
 	if (cmd == 0x77 && !had_ev2)
 		return ST_AUTH;
+	if (s->card->lrp && kfam == KF_AES) {
+		/* EV3 in LRP mode: AES keys take LRP only (sim_lrp.c). */
+		uint8_t key[DFI_MAX_KEY_LEN];
+		size_t kl;
+		if (cmd == 0xAA)
+			return ST_AUTH;
+		(void)sim_key_cipher(kfam, k, key, &kl);
+		if (cmd == 0x77) {
+			memcpy(s->sess.ti, saved_ti, 4);
+			s->sess.ctr = saved_ctr;
+		}
+		uint8_t st = sim_lrp_auth_start(s, cmd, d, n, key, had_lrp, r);
+		dfi_wipe(key, sizeof(key));
+		return st;
+	}
 
 	struct sim_pending *p = &s->pend;
 	size_t klen;
@@ -145,6 +160,8 @@ cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r)
 	size_t rl = (p->akt == DFI_KT_DES || p->akt == DFI_KT_2K3DES) ? 8 : 16;
 	size_t bl = dfi_keytype_blocklen(p->akt);
 	uint8_t plain[32], rot[16], out[32], iv[16] = { 0 };
+	if (p->lrp)
+		return sim_lrp_auth_continue(s, d, n, r);
 	r->raw = true;
 	if (n != 2 * rl) {
 		fail(s);

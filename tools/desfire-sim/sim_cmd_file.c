@@ -196,7 +196,7 @@ cmd_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struc
 	if (!may_list(s))
 		return ST_AUTH;
 	resp_u8(r, f->type);
-	resp_u8(r, f->comm);
+	resp_u8(r, (uint8_t)(f->comm | (f->sdm != NULL ? DFI_DF_FILE_OPTION_SDM : 0)));
 	resp_u8(r, (uint8_t)f->ar);
 	resp_u8(r, (uint8_t)(f->ar >> 8));
 	switch (f->type) {
@@ -216,6 +216,7 @@ cmd_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struc
 		resp_le24(r, f->nrec);
 		break;
 	}
+	sim_sdm_put_settings(f, r); /* EV3 */
 	r->mode = SM_MAC;
 	return ST_OK;
 }
@@ -243,6 +244,8 @@ cmd_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, st
 	} else {
 		mode = SM_FULL;
 	}
+	if (s->cfg.model == DFI_SIM_MODEL_EV3) /* SDM settings too (sim_sdm.c) */
+		return sim_sdm_change_file_settings(s, cmd, d, n, f, mode, r);
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
 	size_t len;
 	uint8_t st = sm_in(s, cmd, d, n, 1, mode, false, 3, buf, &len);

@@ -21,9 +21,11 @@ cmd_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	static const uint8_t ev1_sw[7] = { 0x04, 0x01, 0x01, 0x01, 0x04, 0x1A, 0x05 };
 	static const uint8_t ev2_hw[7] = { 0x04, 0x01, 0x01, 0x12, 0x00, 0x1A, 0x05 };
 	static const uint8_t ev2_sw[7] = { 0x04, 0x01, 0x01, 0x12, 0x00, 0x1A, 0x05 };
-	bool ev1 = s->cfg.model == DFI_SIM_MODEL_EV1;
-	resp_put(r, ev1 ? ev1_hw : ev2_hw, 7);
-	resp_put(r, ev1 ? ev1_sw : ev2_sw, 7);
+	/* EV3: major version 0x33 (hardware and software) */
+	static const uint8_t ev3_hw[7] = { 0x04, 0x01, 0x01, 0x33, 0x00, 0x1A, 0x05 };
+	bool ev1 = s->cfg.model == DFI_SIM_MODEL_EV1, ev3 = s->cfg.model == DFI_SIM_MODEL_EV3;
+	resp_put(r, ev1 ? ev1_hw : ev3 ? ev3_hw : ev2_hw, 7);
+	resp_put(r, ev1 ? ev1_sw : ev3 ? ev3_hw : ev2_sw, 7);
 	uint8_t uid[DFI_SIM_UID_LEN] = { 0 };
 	/* With random ID on, the card hides its UID until authenticated. */
 	if (!(s->card->config & 0x02) || s->sess.kind != SESS_NONE)
@@ -365,6 +367,11 @@ cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 	case 0x00: plainlen = 1; break;
 	case 0x01: plainlen = 25; break;
 	case 0x02: plainlen = SIZE_MAX; break;
+	case 0x05: /* EV3: capability data, the LRP switch (sim_lrp.c) */
+		if (s->cfg.model != DFI_SIM_MODEL_EV3)
+			return ST_PARAMETER;
+		plainlen = 10;
+		break;
 	default: return ST_PARAMETER;
 	}
 	if (d[0] == 0x02) {
@@ -385,6 +392,12 @@ cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 			if (buf[1] & ~0x03)
 				return ST_PARAMETER;
 			s->card->config |= buf[1];
+		} else if (d[0] == 0x05) {
+			uint8_t st5 = sim_lrp_set_capabilities(s, buf + 1, plainlen);
+			if (st5 != ST_OK) {
+				dfi_wipe(buf, sizeof(buf));
+				return st5;
+			}
 		} else {
 			memcpy(s->card->default_key.k, buf + 1, 24);
 			s->card->default_key.aes_ver = buf[25];

@@ -33,7 +33,7 @@ encoded_bound(const struct sim_card *c)
 			if (a->files[f] != NULL)
 				n += 64 + sim_file_bytes(a->files[f]);
 	}
-	return n + SHA256_DIGEST_LENGTH;
+	return n + sim_ev3_image_bound(c) + SHA256_DIGEST_LENGTH;
 }
 
 static void
@@ -103,6 +103,7 @@ sim_image_encode(const struct sim_card *c, uint8_t **out, size_t *len)
 			dfi_wr_bytes(&w, fl->data, sim_file_bytes(fl));
 		}
 	}
+	sim_ev3_image_encode(c, &w);
 	if (w.err == DFI_OK && w.len + SHA256_DIGEST_LENGTH <= cap) {
 		SHA256(buf, w.len, buf + w.len);
 		w.len += SHA256_DIGEST_LENGTH;
@@ -261,6 +262,8 @@ sim_image_decode(const uint8_t *p, size_t len, struct sim_card **out)
 	for (size_t i = 0; i < napps; i++)
 		if ((e = decode_app(&r, c)) != DFI_OK)
 			goto fail;
+	if ((e = sim_ev3_image_decode(&r, c)) != DFI_OK)
+		goto fail;
 	TRY(dfi_rd_end(&r));
 	*out = c;
 	return DFI_OK;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "desfire_sim.h"
+#include "sim_ev3.h"
 
 /* Key families as the card stores them (application key settings 2,
  * bits 7..6): DES and 2K3DES share one family, told apart by equal halves. */
@@ -50,6 +51,8 @@ struct sim_file {
 	int32_t pvalue;
 	int64_t pdebits;
 	bool plimited;
+
+	struct sim_sdm *sdm; /* EV3: Secure Dynamic Messaging, NULL when off */
 };
 
 struct sim_app {
@@ -78,6 +81,8 @@ struct sim_card {
 	uint8_t ats[20];
 	size_t napps;
 	struct sim_app *apps[DFI_SIM_MAX_APPS]; /* creation order */
+	bool lrp;        /* EV3: switched to LRP mode (irreversible) */
+	bool ev3;        /* the card is an EV3 (kept in the image) */
 };
 
 enum sess_kind { SESS_NONE = 0, SESS_D40, SESS_EV1, SESS_EV2 };
@@ -92,6 +97,7 @@ struct sim_session {
 	uint8_t kenc[16], kmac[16]; /* EV2 */
 	uint8_t ti[4];
 	uint16_t ctr;
+	struct sim_lrp_session lrp; /* EV2 session in LRP mode */
 };
 
 enum pend_kind { PEND_NONE = 0, PEND_AUTH, PEND_RESP, PEND_CMD };
@@ -115,6 +121,7 @@ struct sim_pending {
 	uint8_t cmd;
 	uint8_t *buf;
 	size_t len, expected;
+	bool lrp;               /* the authentication in progress is LRP */
 };
 
 /* A response under construction: plaintext data, and how to wrap it. */

@@ -231,7 +231,8 @@ ev2_mac(dfi_sim *s, uint8_t code, uint16_t ctr, const uint8_t *p, size_t n, uint
 	memcpy(buf + 3, s->sess.ti, 4);
 	if (n)
 		memcpy(buf + 7, p, n);
-	dfi_err e = dfi_cmac(DFI_KT_AES128, s->sess.kmac, NULL, buf, 7 + n, full);
+	dfi_err e = s->sess.lrp.on ? sim_lrp_mac(s, buf, 7 + n, full) :
+	    dfi_cmac(DFI_KT_AES128, s->sess.kmac, NULL, buf, 7 + n, full);
 	free(buf);
 	for (int i = 0; i < 8; i++)
 		mac[i] = full[2 * i + 1];
@@ -277,8 +278,9 @@ ev2_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen
 	if (elen % 16 != 0)
 		return ST_LENGTH;
 	uint8_t iv[16];
-	if (ev2_iv(s, false, s->sess.ctr, iv) != DFI_OK ||
-	    dfi_cipher(DFI_KT_AES128, s->sess.kenc, 0, iv, raw + hdrlen, out + hdrlen, elen) != DFI_OK)
+	if (s->sess.lrp.on ? sim_lrp_crypt(s, 0, raw + hdrlen, out + hdrlen, elen) != DFI_OK :
+	    (ev2_iv(s, false, s->sess.ctr, iv) != DFI_OK ||
+	    dfi_cipher(DFI_KT_AES128, s->sess.kenc, 0, iv, raw + hdrlen, out + hdrlen, elen) != DFI_OK))
 		return ST_INTEGRITY;
 	size_t p = elen;
 	while (p > 0 && out[hdrlen + p - 1] == 0x00)
@@ -398,9 +400,11 @@ sm_out(dfi_sim *s, uint8_t cmd, const struct sim_resp *r, uint8_t *out, size_t *
 		memset(out, 0, m);
 		memcpy(out, d, n);
 		out[n] = 0x80;
-		if ((e = ev2_iv(s, true, s->sess.ctr, iv)) != DFI_OK)
-			return e;
-		if ((e = dfi_cipher(DFI_KT_AES128, s->sess.kenc, 1, iv, out, out, m)) != DFI_OK)
+		if (s->sess.lrp.on)
+			e = sim_lrp_crypt(s, 1, out, out, m);
+		else if ((e = ev2_iv(s, true, s->sess.ctr, iv)) == DFI_OK)
+			e = dfi_cipher(DFI_KT_AES128, s->sess.kenc, 1, iv, out, out, m);
+		if (e != DFI_OK)
 			return e;
 	} else if (n) {
 		memcpy(out, d, n);

@@ -49,6 +49,7 @@ sim_file_free(struct sim_file *f)
 		dfi_wipe(f->data, sim_file_bytes(f));
 		free(f->data);
 	}
+	sim_sdm_free(f->sdm);
 	free(f);
 }
 

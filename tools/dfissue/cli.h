@@ -75,6 +75,7 @@ int cmd_journal(int argc, char **argv);
 int cmd_personalize(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+int cmd_sdm(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);
 
 /* Options shared by every subcommand that opens the HSM (cmd_key.c):

@@ -357,12 +357,15 @@ import_usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
-	    "                          --components N [--component-file FILE]... [HSM options]\n\n"
+	    "                          [--usage sdm] --components N [--component-file FILE]...\n"
+	    "                          [HSM options]\n\n"
 	    "Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
 	    "result in the token as a sensitive, non-extractable token key allowed only\n"
 	    "what its derivation path needs (--derivation, default: the token's best;\n"
 	    "sp800-108 keys may only derive, the others encrypt and derive, with\n"
-	    "CKA_ALLOWED_MECHANISMS where the token has it). Each\n"
+	    "CKA_ALLOWED_MECHANISMS where the token has it). --usage sdm: an AES key\n"
+	    "that 'dfissue sdm verify' uses as it is (an SDM meta-read or file-read key\n"
+	    "without --meta-div/--file-div) may also encrypt, decrypt and CMAC. Each\n"
 	    "component is read from a --component-file (first line, hex) in the order\n"
 	    "given, or, for the rest, prompted for on the terminal without echo; never\n"
 	    "from the command line. Prints the KCV of every component and of the result\n"
@@ -465,7 +468,10 @@ key_import(int argc, char **argv)
 	const char *label = NULL, *idhex = NULL, *typestr = "aes";
 	struct component_files cf = { .n = 0 };
 	unsigned long ncomp = 0;
+	const char *usagestr = NULL;
+	unsigned usage = 0;
 	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
+		CLI_STR("usage", &usagestr),
 		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, 64, "a number of components"),
 		CLI_FN("component-file", add_component_file, &cf, NULL), CLI_OPTS_END };
 	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
@@ -481,9 +487,21 @@ key_import(int argc, char **argv)
 		cli_errorf("key import: %zu component files for %lu components", cf.n, ncomp);
 		return DFI_EXIT_USAGE;
 	}
+	if (usagestr != NULL) {
+		if (strcmp(usagestr, "sdm") != 0) {
+			cli_errorf("key import: --usage must be sdm (the derivation path's usages "
+			    "are always given)");
+			return DFI_EXIT_USAGE;
+		}
+		usage |= DFI_HSM_USAGE_SDM;
+	}
 	dfi_keytype t;
 	if (dfi_keytype_parse(typestr, &t) != DFI_OK || t == DFI_KT_DES) {
 		cli_errorf("key import: --type must be aes, 2k3des or 3k3des");
+		return DFI_EXIT_USAGE;
+	}
+	if (usage != 0 && t != DFI_KT_AES128) {
+		cli_errorf("key import: --usage sdm is for AES keys (SDM is AES or LRP)");
 		return DFI_EXIT_USAGE;
 	}
 	uint8_t id[32];
@@ -540,8 +558,8 @@ key_import(int argc, char **argv)
 	if (rc == DFI_EXIT_OK) {
 		/* The engine checks the new key through its derivation path and
 		 * removes it again if anything fails. */
-		dfi_err e = dfi_hsm_key_import_path(h, t, sum, keylen, label, idlen > 0 ? id : NULL,
-		    idlen, DFI_HSM_PATH_AUTO, &path);
+		dfi_err e = dfi_hsm_key_import_usage(h, t, sum, keylen, label, idlen > 0 ? id : NULL,
+		    idlen, DFI_HSM_PATH_AUTO, usage, &path);
 		if (e != DFI_OK)
 			rc = cli_hsm_fail(h, "key import", e);
 	}
@@ -569,8 +587,9 @@ key_import(int argc, char **argv)
 				printf("key KCV: not readable (the key may only derive); a key derived "
 				       "from it matched the components\n");
 			printf("imported %s key '%s' into token '%s' (sensitive, non-extractable; "
-			       "derivation path %s)\n", dfi_keytype_name(t), label,
-			    dfi_hsm_token_label(h), dfi_hsm_path_name(path));
+			       "derivation path %s%s)\n", dfi_keytype_name(t), label,
+			    dfi_hsm_token_label(h), dfi_hsm_path_name(path),
+			    usage != 0 ? "; SDM: encrypt, decrypt, CMAC" : "");
 		}
 	}
 	dfi_hsm_free(h);

@@ -22,6 +22,7 @@ static const struct dfi_cli_cmd commands[] = {
 	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", cmd_personalize },
 	{ "inspect", "show what a card holds and what remains to do for a profile", cmd_inspect },
 	{ "recover", "list the journal's unresolved key-change intents with their cards", cmd_recover },
+	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", cmd_sdm },
 	{ "version", "print the version", cmd_version },
 };
 
