@@ -19,7 +19,8 @@
  * open intents) share this code and differ only in their key and entry
  * size.
  *
- * Entries are cut from blocks of HBLOCK entries, never malloc'd one by one:
+ * Entries are cut from blocks (16 entries, doubling up to 1024), never
+ * malloc'd one by one:
  * an auditor's verify indexes a million records, and a malloc and free per
  * record (with the page faults and consolidation they bring) cost more than
  * the index itself. A removed entry goes on the table's free list and is
@@ -29,11 +30,12 @@ struct hnode {
 	uint64_t hash;
 };
 
-#define HBLOCK 1024
+#define HBLOCK_MIN 16   /* the first block: a small journal stays small */
+#define HBLOCK 1024     /* blocks double up to this many entries */
 
 struct hblock {
 	struct hblock *next;
-	max_align_t align[]; /* HBLOCK entries of the table's size */
+	max_align_t align[]; /* entries of the table's size */
 };
 
 struct htab {
@@ -41,7 +43,7 @@ struct htab {
 	size_t nb, n;          /* buckets (a power of two), entries */
 	size_t size;           /* of an entry */
 	struct hblock *blocks; /* newest first */
-	size_t used;           /* entries cut from the newest block */
+	size_t used, cap;      /* entries cut from the newest block, its size */
 	struct hnode *free;    /* removed entries, linked through next */
 };
 
@@ -50,7 +52,6 @@ htab_init(struct htab *t, size_t size)
 {
 	t->nb = 64;
 	t->size = (size + _Alignof(max_align_t) - 1) / _Alignof(max_align_t) * _Alignof(max_align_t);
-	t->used = HBLOCK;
 	t->b = calloc(t->nb, sizeof(*t->b));
 	return t->b != NULL;
 }
@@ -109,13 +110,15 @@ htab_entry(struct htab *t)
 		t->free = e->next;
 		return e;
 	}
-	if (t->used == HBLOCK) {
-		struct hblock *bl = malloc(sizeof(*bl) + HBLOCK * t->size);
+	if (t->used == t->cap) {
+		size_t cap = t->blocks == NULL ? HBLOCK_MIN : t->cap < HBLOCK ? 2 * t->cap : HBLOCK;
+		struct hblock *bl = malloc(sizeof(*bl) + cap * t->size);
 		if (bl == NULL)
 			return NULL;
 		bl->next = t->blocks;
 		t->blocks = bl;
 		t->used = 0;
+		t->cap = cap;
 	}
 	return (struct hnode *)((unsigned char *)t->blocks->align + t->used++ * t->size);
 }
