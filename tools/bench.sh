@@ -35,7 +35,7 @@ fi
 jobs=$(nproc 2>/dev/null || echo 2)
 echo "building $build (RelWithDebInfo) ..." >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$jobs" --target bench_perso bench_journal dfissue-cli desfire-sim >/dev/null
+cmake --build "$build" -j"$jobs" --target bench_perso bench_journal bench_registry dfissue-cli desfire-sim >/dev/null
 bin=$src/$build
 case "$build" in /*) bin=$build ;; esac
 
@@ -194,6 +194,15 @@ elif [ "$pcsc" = 1 ]; then
 			'BEGIN { printf "%d cards/min, x%.2f of 1 reader (%d cards in %.1f s over %d round(s))", c, c / b, k, s, r }')"
 	done
 fi
+
+# ---- many stations on one PostgreSQL registry (tests/bench/bench_registry.c) ------------
+if [ "$quick" = 1 ]; then
+	registry_args=(--stations 2 --readers 2 --per-reader 1)
+else
+	registry_args=(--stations 4 --readers 8 --per-reader 12)
+fi
+"$bin/bench/bench_registry" --hsm-dir "$tmp/token" "${registry_args[@]}" 2>"$tmp/registry.err" |
+	grep '^| registry' || { status=1; tail -n 5 "$tmp/registry.err" >&2; }
 
 # ---- journal (tests/bench/bench_journal.c prints "figure: value" lines) -------------
 if ! "$bin/bench/bench_journal" --hsm-dir "$tmp/token" --dir "$tmp" "${journal_args[@]}" >"$tmp/journal.out" 2>"$tmp/journal.err"; then

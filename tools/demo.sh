@@ -48,10 +48,10 @@ e2e_token
 
 echo
 echo "== 2. private pcscd with the virtual reader \"$reader\" and a factory card"
-echo "   (desfire-sim: UID 04DE3000000001; tears at its 48th APDU, a ChangeKey, answer lost, back after 1 s)"
+echo "   (desfire-sim: UID 04DE3000000001; tears at its 38th APDU, a ChangeKey, answer lost, back after 1 s)"
 e2e_reader dfissue-demo
 e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid 04DE3000000001 --seed 1 -q \
-	--tear-at 48 --tear-mode after --reinsert-ms 1000
+	--tear-at 38 --tear-mode after --reinsert-ms 1000
 e2e_rig_start
 e2e_wait_cards 1
 echo "\$ dfissue readers"

@@ -11,6 +11,7 @@ PKGS=(
   check libssl-dev openssl libjansson-dev iproute2 util-linux
   man-db systemd chromium
   libfreefare-bin dpkg-dev autoconf automake libtool libusb-dev
+  libpq-dev postgresql
   shellcheck clang-tools
 )
 

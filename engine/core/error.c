@@ -90,6 +90,10 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_CARD_CONFLICT, "the card holds an application or file that differs from the profile (never deleted automatically)"),
 	E(DFI_E_REFUSED, "card refused: it has not earned keys (nothing was sent; the journal records the refusal)"),
 	E(DFI_E_UID_CLAIMED, "another reader or station is working on this card UID: present the card again when it is done"),
+	E(DFI_E_REGISTRY_UNREACHABLE, "the registry cannot be reached (no connection, or it broke during the call)"),
+	E(DFI_E_REGISTRY_SCHEMA, "the registry's schema is missing or of another version (run 'dfissue registry init URL')"),
+	E(DFI_E_REGISTRY_REFUSED, "the registry refused the request"),
+	E(DFI_E_REGISTRY, "the registry answered with an error"),
 };
 #undef E
 

@@ -247,8 +247,10 @@ dfi_err
 dfi_hsm_cardkey_base(dfi_hsm *h, const dfi_hsm_key *key, dfi_keytype type, uint8_t version,
     dfi_cardkey **out)
 {
-	if (h == NULL || key == NULL || out == NULL || key->h != h)
+	if (h == NULL || key == NULL || out == NULL)
 		return DFI_E_INVALID_ARG;
+	if (key->h != h)
+		return dfi_hsm_bad_arg(h, "key '%s' was found on another HSM handle", key->label);
 	if (type != key->type)
 		return DFI_E_HSM_KEY_TYPE;
 	struct hkey *k = hkey_new(h, key, type);
@@ -275,7 +277,8 @@ dfi_hsm_cardkey_on_path(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type,
 	size_t bl = dfi_keytype_blocklen(type);
 	dfi_err e = DFI_OK;
 	if (mlen == 0 || mlen > 2 * bl - 1 || mlen > DFI_AN10922_M_MAX)
-		return DFI_E_INVALID_ARG;
+		return dfi_hsm_bad_arg(h, "diversification input of %zu bytes: a %s key takes 1..%zu",
+		    mlen, dfi_keytype_name(type), 2 * bl - 1 < DFI_AN10922_M_MAX ? 2 * bl - 1 : (size_t)DFI_AN10922_M_MAX);
 	if (p != DFI_HSM_PATH_SP800_108) {
 		if (!master->have_l)
 			return DFI_E_HSM_KEY_TYPE;
@@ -335,13 +338,16 @@ dfi_err
 dfi_hsm_cardkey_diversified(dfi_hsm *h, const dfi_hsm_key *master, dfi_keytype type,
     const uint8_t *m, size_t mlen, uint8_t version, dfi_cardkey **out)
 {
-	if (h == NULL || master == NULL || m == NULL || out == NULL || master->h != h)
+	if (h == NULL || master == NULL || m == NULL || out == NULL)
 		return DFI_E_INVALID_ARG;
+	if (master->h != h)
+		return dfi_hsm_bad_arg(h, "key '%s' was found on another HSM handle", master->label);
 	if (type != master->type)
 		return DFI_E_HSM_KEY_TYPE;
 	size_t bl = dfi_keytype_blocklen(type);
 	if (mlen == 0 || mlen > 2 * bl - 1)
-		return DFI_E_INVALID_ARG;
+		return dfi_hsm_bad_arg(h, "diversification input of %zu bytes: a %s key takes 1..%zu",
+		    mlen, dfi_keytype_name(type), 2 * bl - 1);
 	dfi_hsm_path p;
 	dfi_err e = dfi_hsm_key_path(master, mlen, &p);
 	if (e != DFI_OK)

@@ -226,6 +226,9 @@ dfi_err dfi_hsm_ckr(CK_RV rv);
  * detail on h. Returns the mapped error (DFI_OK for CKR_OK). */
 dfi_err dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv);
 void dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An argument out of contract: records why as the last detail on h and
+ * is DFI_E_INVALID_ARG (dfi_hsm_last_detail then says which). */
+#define dfi_hsm_bad_arg(h, ...) (dfi_hsm_set_detail((h), __VA_ARGS__), DFI_E_INVALID_ARG)
 /* One message to the handle's log handler (dfissue/log.h), if it has one. */
 void dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -188,11 +188,19 @@ dfi_hsm_key_import_usage(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_
     const char *label, const uint8_t *id, size_t id_len, dfi_hsm_path path, unsigned usage,
     dfi_hsm_path *used)
 {
-	if (h == NULL || key == NULL || label == NULL || label[0] == '\0' ||
-	    (id == NULL && id_len > 0) || keylen != dfi_keytype_keylen(type) || type == DFI_KT_DES ||
-	    (unsigned)path >= DFI_HSM_PATH_COUNT || (usage & ~(unsigned)DFI_HSM_USAGE_SDM) != 0 ||
-	    ((usage & DFI_HSM_USAGE_SDM) && type != DFI_KT_AES128))
+	if (h == NULL || key == NULL || label == NULL || (id == NULL && id_len > 0))
 		return DFI_E_INVALID_ARG;
+	if (label[0] == '\0')
+		return dfi_hsm_bad_arg(h, "key import: the label is empty");
+	if (type == DFI_KT_DES || keylen != dfi_keytype_keylen(type))
+		return dfi_hsm_bad_arg(h, "key import: %zu key bytes for a %s key (single DES is not imported)",
+		    keylen, dfi_keytype_name(type));
+	if ((unsigned)path >= DFI_HSM_PATH_COUNT)
+		return dfi_hsm_bad_arg(h, "key import: derivation path %u does not exist", (unsigned)path);
+	if ((usage & ~(unsigned)DFI_HSM_USAGE_SDM) != 0)
+		return dfi_hsm_bad_arg(h, "key import: unknown usage bits 0x%x", usage);
+	if ((usage & DFI_HSM_USAGE_SDM) && type != DFI_KT_AES128)
+		return dfi_hsm_bad_arg(h, "key import: an SDM key is AES-128, not %s", dfi_keytype_name(type));
 	if (path == DFI_HSM_PATH_AUTO) {
 		path = dfi_hsm_token_path(h, type);
 		if (path == DFI_HSM_PATH_NONE) {

@@ -421,8 +421,10 @@ const char *dfi_hsm_key_label(const dfi_hsm_key *k) { return k->label; }
 dfi_err
 dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3])
 {
-	if (h == NULL || key == NULL || kcv == NULL || key->h != h)
+	if (h == NULL || key == NULL || kcv == NULL)
 		return DFI_E_INVALID_ARG;
+	if (key->h != h)
+		return dfi_hsm_bad_arg(h, "key '%s' was found on another HSM handle", key->label);
 	if (!key->have_kcv) {
 		dfi_hsm_set_detail(h, "'%s' may not encrypt and the token reports no CKA_CHECK_VALUE",
 		    key->label);

@@ -203,8 +203,10 @@ dfi_hsm_path_check_optin(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, int ignore_o
 	struct path_mechs pm = { DFI_M_COUNT, 0 };
 	const char *tn = dfi_keytype_name(t);
 	say(why, cap, "%s", "");
-	if (h == NULL || (t != DFI_KT_AES128 && t != DFI_KT_2K3DES && t != DFI_KT_3K3DES))
+	if (h == NULL)
 		return DFI_E_INVALID_ARG;
+	if (t != DFI_KT_AES128 && t != DFI_KT_2K3DES && t != DFI_KT_3K3DES)
+		return dfi_hsm_bad_arg(h, "a %s key has no AN10922 derivation path", tn != NULL ? tn : "?");
 	if (!path_mechs(t, p, &pm)) {
 		if (p == DFI_HSM_PATH_SP800_108)
 			say(why, cap, "the SP 800-108 counter KDF cannot give AN10922's %s keys (their "

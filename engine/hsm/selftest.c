@@ -141,8 +141,10 @@ dfi_hsm_selftest(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, uint8_t kcv[3], char
 	uint8_t k3[3];
 	if (why != NULL && cap > 0)
 		why[0] = '\0';
-	if (h == NULL || p == DFI_HSM_PATH_AUTO || (unsigned)p >= DFI_HSM_PATH_COUNT)
+	if (h == NULL)
 		return DFI_E_INVALID_ARG;
+	if (p == DFI_HSM_PATH_AUTO || (unsigned)p >= DFI_HSM_PATH_COUNT)
+		return dfi_hsm_bad_arg(h, "self-test: name one derivation path, not %u", (unsigned)p);
 	/* The host path's opt-in protects real keys; these are public. */
 	dfi_err e = dfi_hsm_path_check_optin(h, t, p, 1, why, cap);
 	if (e != DFI_OK)

@@ -437,9 +437,12 @@ op_generate(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 dfi_err
 dfi_hsm_journal_key_generate(dfi_hsm *h, const char *label, dfi_sigalg alg)
 {
-	if (h == NULL || label == NULL || label[0] == '\0' ||
-	    (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256))
+	if (h == NULL || label == NULL)
 		return DFI_E_INVALID_ARG;
+	if (label[0] == '\0')
+		return dfi_hsm_bad_arg(h, "journal key: the label is empty");
+	if (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256)
+		return dfi_hsm_bad_arg(h, "journal key: algorithm %d is neither Ed25519 nor ECDSA P-256", (int)alg);
 	dfi_err e = dfi_hsm_label_unused(h, label, CKO_PRIVATE_KEY);
 	if (e != DFI_OK)
 		return e;

@@ -136,6 +136,7 @@ enqueue(dfi_journal *j, const dfi_jrec *recs, size_t n, uint64_t *seqs, uint64_t
 		r.time = now;
 		if (r.station[0] == '\0')
 			memcpy(r.station, j->station, sizeof(r.station));
+		jrec_aid_format1(&r, j->format);
 		if ((e = dfi_jrec_format(&r, line, sizeof(line), &ll)) != DFI_OK)
 			break;
 		if ((e = reserve((void **)&j->pbuf, &j->pcap, j->plen + ll + 1, 1)) != DFI_OK ||

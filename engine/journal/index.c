@@ -365,7 +365,7 @@ fmt_key(const dfi_jkey *k, char *b, size_t cap)
 {
 	char uid[2 * DFI_J_UID_MAX + 1] = "";
 	(void)dfi_hex_encode(k->uid, k->uid_len, uid, sizeof(uid));
-	snprintf(b, cap, "card %s AID %06" PRIX32 " key %u", uid, k->aid, k->keyno);
+	snprintf(b, cap, "card %s AID " DFI_AID_FMT " key %u", uid, DFI_AID_ARGS(k->aid), k->keyno);
 }
 
 #define FIND(code, ...)                                                                  \

@@ -14,11 +14,20 @@ dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, siz
 
 int dfi_origin_valid(const char *origin);
 
+/* Converts an intent between format 2 (what dfi_jrec_format/parse write
+ * and read: the AID in command order) and a journal of the given format:
+ * for format 1 (the AID most significant byte first) the AID's outer bytes
+ * swap, which is its own inverse; otherwise nothing changes. */
+void jrec_aid_format1(dfi_jrec *r, unsigned format);
+
 /* dfi_note_open, and on a refusal one line in why saying what is wrong
  * with the note's signatures (a foreign line, a high s, a bad signature);
  * why may be NULL. */
 dfi_err jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp,
     char *why, size_t cap);
+/* A decimal in [p, end): digits only, no leading zero, fits 64 bits. 0 or
+ * -1. The one spelling every decimal in the journal's formats has. */
+int jparse_u64(const char *p, const char *end, uint64_t *out);
 
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "
@@ -53,6 +62,10 @@ dfi_err jfile_check(const struct dfi_journal_opts *o, int fd, const char *dir, c
 typedef int (*jscan_fn)(void *ctx, const char *line, size_t len, int complete, uint64_t off);
 dfi_err jscan_buf(const uint8_t *data, size_t len, jscan_fn fn, void *ctx);
 dfi_err jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_fn fn, void *ctx);
+
+/* Opens a journal given as its directory or as journal.log itself, for
+ * reading (verify.c). */
+dfi_err open_journal(const char *path, int *fd);
 
 /* ---- index --------------------------------------------------------------- */
 
@@ -159,7 +172,9 @@ void jwalk_init(struct jwalk *w);
 /* A non-structural finding from outside the walk (e.g. quarantine files). */
 void jwalk_note(struct jwalk *w, uint64_t line, dfi_err code, const char *msg);
 int jwalk_line(void *w, const char *line, size_t len, int complete, uint64_t off);
-void jwalk_apply(struct jwalk *w, const struct jline *jl);
+/* jl's record is converted to format 2 in place (jrec_aid_format1) once
+ * the genesis has told the journal's format. */
+void jwalk_apply(struct jwalk *w, struct jline *jl);
 /* Walks the journal (the file at fd through io, or data/len when data is
  * not NULL) with w: the tree and the parsing in a thread of their own,
  * ahead of the checks made here (the same findings, in the same order, as

@@ -189,3 +189,169 @@ dfi_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[DF
 		return DFI_E_JOURNAL_CORRUPT;
 	return DFI_OK;
 }
+
+/* ---- consistency proofs (RFC 9162 §2.1.4) ----------------------------------------- */
+
+/* SUBPROOF(m, D[off:off+n], b) of RFC 9162 §2.1.4.1, written as the loop it
+ * is (each step recurses into one half only). Hashes are appended in the
+ * RFC's order: the nodes found on the way down are emitted last-first, so
+ * they are collected and reversed at the end. */
+dfi_err
+dfi_merkle_consistency_proof_fn(uint64_t m, uint64_t n, dfi_merkle_range_fn fn, void *ctx,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen)
+{
+	if (fn == NULL || plen == NULL || (proof == NULL && cap > 0))
+		return DFI_E_INVALID_ARG;
+	if (m == 0 || m > n)
+		return DFI_E_INVALID_ARG;
+	*plen = 0;
+	if (m == n)
+		return DFI_OK; /* the empty proof: equal trees */
+	struct {
+		uint64_t a, b;
+	} want[DFI_MERKLE_CPROOF_MAX];
+	size_t k = 0;
+	uint64_t off = 0, size = n;
+	int complete = 1; /* b: D[off:off+m] is a subtree whose hash the verifier has */
+	for (;;) {
+		if (m == size) {
+			if (!complete) {
+				if (k >= DFI_MERKLE_CPROOF_MAX)
+					return DFI_E_INTERNAL;
+				want[k].a = off;
+				want[k].b = off + m;
+				k++;
+			}
+			break;
+		}
+		uint64_t s = split_point(size);
+		if (k >= DFI_MERKLE_CPROOF_MAX)
+			return DFI_E_INTERNAL;
+		if (m <= s) {
+			/* SUBPROOF(m, D[0:k], b) : MTH(D[k:n]) */
+			want[k].a = off + s;
+			want[k].b = off + size;
+			k++;
+			size = s;
+		} else {
+			/* SUBPROOF(m - k, D[k:n], false) : MTH(D[0:k]) */
+			want[k].a = off;
+			want[k].b = off + s;
+			k++;
+			off += s;
+			size -= s;
+			m -= s;
+			complete = 0;
+		}
+	}
+	if (k > cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	/* The deepest node comes first: emit in reverse order of discovery. */
+	for (size_t i = 0; i < k; i++) {
+		dfi_err e = fn(ctx, want[k - 1 - i].a, want[k - 1 - i].b, proof[i]);
+		if (e != DFI_OK)
+			return e;
+	}
+	*plen = k;
+	return DFI_OK;
+}
+
+struct leaves_ctx {
+	const uint8_t (*leaves)[DFI_HASH_LEN];
+	uint64_t base, n; /* leaves[i] is leaf base + i */
+	const dfi_merkle *edge; /* the tree of the first base leaves, or NULL */
+};
+
+static dfi_err
+range_from_leaves(void *vctx, uint64_t a, uint64_t b, uint8_t out[DFI_HASH_LEN])
+{
+	const struct leaves_ctx *c = vctx;
+	if (a >= c->base) {
+		if (b > c->base + c->n || a >= b)
+			return DFI_E_INVALID_ARG;
+		mth(c->leaves + (a - c->base), b - a, out);
+		return DFI_OK;
+	}
+	/* Left of the new leaves: a complete subtree of the old tree, which is
+	 * one of its right-edge nodes (each proof node left of m is). */
+	uint64_t w = b - a;
+	unsigned i = 0;
+	while (i < 63 && (UINT64_C(1) << i) < w)
+		i++;
+	if (c->edge == NULL || (UINT64_C(1) << i) != w || !(c->base >> i & 1) ||
+	    a != (c->base >> i >> 1) << i << 1)
+		return DFI_E_INVALID_ARG;
+	memcpy(out, c->edge->edge[i], DFI_HASH_LEN);
+	return DFI_OK;
+}
+
+dfi_err
+dfi_merkle_consistency_proof(const uint8_t (*leaves)[DFI_HASH_LEN], uint64_t n, uint64_t m,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen)
+{
+	if (leaves == NULL && n > 0)
+		return DFI_E_INVALID_ARG;
+	struct leaves_ctx c = { leaves, 0, n, NULL };
+	return dfi_merkle_consistency_proof_fn(m, n, range_from_leaves, &c, proof, cap, plen);
+}
+
+dfi_err
+dfi_merkle_consistency_proof_edge(const dfi_merkle *old, const uint8_t (*added)[DFI_HASH_LEN],
+    uint64_t nadded, uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen)
+{
+	if (old == NULL || (added == NULL && nadded > 0) || old->size > UINT64_MAX - nadded)
+		return DFI_E_INVALID_ARG;
+	struct leaves_ctx c = { added, old->size, nadded, old };
+	return dfi_merkle_consistency_proof_fn(old->size, old->size + nadded, range_from_leaves, &c, proof,
+	    cap, plen);
+}
+
+dfi_err
+dfi_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[DFI_HASH_LEN],
+    const uint8_t root_n[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN], size_t plen)
+{
+	if (root_m == NULL || root_n == NULL || (proof == NULL && plen > 0))
+		return DFI_E_INVALID_ARG;
+	if (m == 0 || m > n)
+		return DFI_E_JOURNAL_CORRUPT;
+	if (m == n)
+		return plen == 0 && memcmp(root_m, root_n, DFI_HASH_LEN) == 0 ? DFI_OK :
+									   DFI_E_JOURNAL_CORRUPT;
+	if (plen == 0 || plen > DFI_MERKLE_CPROOF_MAX)
+		return DFI_E_JOURNAL_CORRUPT;
+	/* RFC 9162 §2.1.4.2. When m is a power of two the old root is itself a
+	 * node of the new tree and the proof omits it: start from root_m. */
+	size_t i = 0;
+	uint8_t fr[DFI_HASH_LEN], sr[DFI_HASH_LEN];
+	if ((m & (m - 1)) == 0) {
+		memcpy(fr, root_m, DFI_HASH_LEN);
+	} else {
+		memcpy(fr, proof[0], DFI_HASH_LEN);
+		i = 1;
+	}
+	memcpy(sr, fr, DFI_HASH_LEN);
+	uint64_t fn = m - 1, sn = n - 1;
+	while (fn & 1) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	for (; i < plen; i++) {
+		if (sn == 0)
+			return DFI_E_JOURNAL_CORRUPT;
+		if ((fn & 1) || fn == sn) {
+			dfi_merkle_node_hash(proof[i], fr, fr);
+			dfi_merkle_node_hash(proof[i], sr, sr);
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			dfi_merkle_node_hash(sr, proof[i], sr);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	if (sn != 0 || memcmp(fr, root_m, DFI_HASH_LEN) != 0 || memcmp(sr, root_n, DFI_HASH_LEN) != 0)
+		return DFI_E_JOURNAL_CORRUPT;
+	return DFI_OK;
+}

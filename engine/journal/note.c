@@ -394,8 +394,8 @@ verify_sig(const dfi_jpubkey *k, const uint8_t *msg, size_t mlen, const uint8_t 
 	return ok ? SIG_GOOD : SIG_BAD;
 }
 
-static int
-parse_dec(const char *p, const char *end, uint64_t *out)
+int
+jparse_u64(const char *p, const char *end, uint64_t *out)
 {
 	if (p == end || end - p > 20 || (end - p > 1 && *p == '0'))
 		return -1;
@@ -426,7 +426,7 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 		return DFI_E_JOURNAL_FORMAT;
 	const char *p = nl1 + 1, *end = t + n;
 	const char *nl2 = memchr(p, '\n', (size_t)(end - p));
-	if (nl2 == NULL || parse_dec(p, nl2, &cp->size) != 0)
+	if (nl2 == NULL || jparse_u64(p, nl2, &cp->size) != 0)
 		return DFI_E_JOURNAL_FORMAT;
 	p = nl2 + 1;
 	const char *nl3 = memchr(p, '\n', (size_t)(end - p));
@@ -437,7 +437,7 @@ parse_text(const char *t, size_t n, dfi_checkpoint *cp)
 	p = nl3 + 1;
 	const char *nl4 = memchr(p, '\n', (size_t)(end - p));
 	if (nl4 == NULL || nl4 + 1 != end || nl4 - p < 6 || memcmp(p, "prev ", 5) != 0 ||
-	    parse_dec(p + 5, nl4, &cp->prev_size) != 0 || cp->prev_size >= cp->size)
+	    jparse_u64(p + 5, nl4, &cp->prev_size) != 0 || cp->prev_size >= cp->size)
 		return DFI_E_JOURNAL_FORMAT;
 	return DFI_OK;
 }
@@ -576,5 +576,97 @@ jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen)
 		return DFI_E_NOT_FOUND;
 	if (dfi_b64_decode(line + JCP_PREFIX_LEN, len - JCP_PREFIX_LEN, note, cap, nlen) != DFI_OK)
 		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}
+
+/* ---- C2SP signed-note verifier keys ------------------------------------------ */
+
+/* "<name>+<key ID, 8 lower-case hex>+<base64(type || key)>", the form of
+ * golang.org/x/mod/sumdb/note and transparency-dev/formats: type 0x01 and
+ * the 32-byte Ed25519 key, or type 0x02 and the DER SubjectPublicKeyInfo
+ * (ECDSA P-256, as transparency-dev/witness). */
+dfi_err
+dfi_jpubkey_vkey(const dfi_jpubkey *k, const char *name, char *out, size_t cap)
+{
+	if (k == NULL || name == NULL || out == NULL || !origin_ok(name))
+		return DFI_E_INVALID_ARG;
+	uint8_t blob[1 + DFI_PUBKEY_DER_MAX];
+	size_t bl;
+	if (k->alg == DFI_SIG_ED25519) {
+		blob[0] = 0x01;
+		memcpy(blob + 1, k->raw, 32);
+		bl = 33;
+	} else {
+		blob[0] = 0x02;
+		memcpy(blob + 1, k->der, k->der_len);
+		bl = 1 + k->der_len;
+	}
+	uint32_t id;
+	dfi_err e = dfi_jpubkey_key_id(k, name, &id);
+	if (e != DFI_OK)
+		return e;
+	char b64[2 * sizeof(blob)];
+	if (dfi_b64_encode(blob, bl, b64, sizeof(b64)) == 0)
+		return DFI_E_INTERNAL;
+	int n = snprintf(out, cap, "%s+%08" PRIx32 "+%s", name, id, b64);
+	if (n < 0 || (size_t)n >= cap)
+		return DFI_E_BUFFER_TOO_SMALL;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_jpubkey_from_vkey(const char *vkey, size_t len, dfi_jpubkey **out, char *name, size_t namecap)
+{
+	if (vkey == NULL || out == NULL || name == NULL)
+		return DFI_E_INVALID_ARG;
+	/* name+hash+base64; the base64 may itself hold '+', so split at the
+	 * first two. */
+	const char *p1 = memchr(vkey, '+', len);
+	const char *p2 = p1 ? memchr(p1 + 1, '+', len - (size_t)(p1 + 1 - vkey)) : NULL;
+	if (p1 == NULL || p2 == NULL || p1 == vkey || (size_t)(p1 - vkey) >= namecap ||
+	    (size_t)(p1 - vkey) >= DFI_J_STR_MAX || p2 - p1 != 9)
+		return DFI_E_PARSE;
+	memcpy(name, vkey, (size_t)(p1 - vkey));
+	name[p1 - vkey] = '\0';
+	if (!origin_ok(name))
+		return DFI_E_PARSE;
+	uint32_t want = 0;
+	for (const char *q = p1 + 1; q < p2; q++) {
+		int d = (*q >= '0' && *q <= '9') ? *q - '0' : (*q >= 'a' && *q <= 'f') ? *q - 'a' + 10 :
+		    (*q >= 'A' && *q <= 'F')			     ? *q - 'A' + 10 :
+									       -1;
+		if (d < 0)
+			return DFI_E_PARSE;
+		want = want << 4 | (uint32_t)d;
+	}
+	uint8_t blob[1 + DFI_PUBKEY_DER_MAX];
+	size_t bl;
+	const char *b = p2 + 1;
+	size_t blen = len - (size_t)(b - vkey);
+	if (dfi_b64_decode(b, blen, blob, sizeof(blob), &bl) != DFI_OK || bl < 2)
+		return DFI_E_PARSE;
+	dfi_err e;
+	if (blob[0] == 0x01) {
+		if (bl != 33)
+			return DFI_E_PARSE;
+		EVP_PKEY *p = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, blob + 1, 32);
+		if (p == NULL)
+			return DFI_E_PARSE;
+		e = wrap(p, out);
+	} else if (blob[0] == 0x02) {
+		e = dfi_jpubkey_from_der(blob + 1, bl - 1, out);
+		if (e == DFI_OK && (*out)->alg != DFI_SIG_ECDSA_P256)
+			e = DFI_E_UNSUPPORTED;
+	} else {
+		return DFI_E_UNSUPPORTED;
+	}
+	if (e != DFI_OK)
+		return e == DFI_E_UNSUPPORTED ? e : DFI_E_PARSE;
+	uint32_t id;
+	if ((e = dfi_jpubkey_key_id(*out, name, &id)) != DFI_OK || id != want) {
+		dfi_jpubkey_free(*out);
+		*out = NULL;
+		return e != DFI_OK ? e : DFI_E_PARSE; /* the key ID must be the key's */
+	}
 	return DFI_OK;
 }

@@ -204,6 +204,7 @@ dfi_jcause_name(dfi_jcause c)
 	case DFI_JCAUSE_ISSUED: return "issued";
 	case DFI_JCAUSE_TRANSPORT_KEY: return "transport-key";
 	case DFI_JCAUSE_ORIGINALITY: return "originality";
+	case DFI_JCAUSE_CONFLICT: return "conflict";
 	}
 	return NULL;
 }
@@ -263,7 +264,10 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		const char *an = alg_name(r->alg);
 		if (an == NULL)
 			return DFI_E_INVALID_ARG;
-		putu(&o, "format", DFI_JOURNAL_FORMAT);
+		unsigned fmt = r->format != 0 ? r->format : DFI_JOURNAL_FORMAT;
+		if (fmt > DFI_JOURNAL_FORMAT)
+			return DFI_E_INVALID_ARG;
+		putu(&o, "format", fmt);
 		putstr(&o, "origin", r->origin);
 		puts_(&o, " alg=");
 		puts_(&o, an);
@@ -278,7 +282,7 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		    r->key_objid_len > DFI_J_BLOB_MAX || r->div_input_len > DFI_J_BLOB_MAX)
 			return DFI_E_INVALID_ARG;
 		puthex(&o, "uid", k->uid, k->uid_len);
-		uint8_t aid[3] = { (uint8_t)(k->aid >> 16), (uint8_t)(k->aid >> 8), (uint8_t)k->aid };
+		uint8_t aid[3] = { (uint8_t)k->aid, (uint8_t)(k->aid >> 8), (uint8_t)(k->aid >> 16) };
 		puthex(&o, "aid", aid, 3);
 		putu(&o, "keyno", k->keyno);
 		putu(&o, "old_version", r->old_version);
@@ -524,10 +528,11 @@ parse_fields(struct in *in, dfi_jrec *r)
 		static const char *const algs[] = { "ed25519", "ecdsa-p256" };
 		uint8_t id[4];
 		size_t idn;
-		if (getu(in, "format", 0, DFI_JOURNAL_FORMAT, &u) || u != DFI_JOURNAL_FORMAT ||
+		if (getu(in, "format", 0, DFI_JOURNAL_FORMAT, &u) || u < 1 ||
 		    getstr(in, "origin", r->origin) || getword(in, "alg", algs, 2, &w) ||
 		    gethex(in, "key_id", id, 4, &idn, 0) || idn != 4)
 			return -1;
+		r->format = (unsigned)u;
 		r->alg = w == 0 ? DFI_SIG_ED25519 : DFI_SIG_ECDSA_P256;
 		r->key_id = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
 		break;
@@ -540,7 +545,7 @@ parse_fields(struct in *in, dfi_jrec *r)
 		r->key.uid_len = (uint8_t)n;
 		if (gethex(in, "aid", aid, 3, &n, 0) || n != 3)
 			return -1;
-		r->key.aid = (uint32_t)aid[0] << 16 | (uint32_t)aid[1] << 8 | aid[2];
+		r->key.aid = (uint32_t)aid[0] | (uint32_t)aid[1] << 8 | (uint32_t)aid[2] << 16;
 		if (getu(in, "keyno", 0, 255, &u))
 			return -1;
 		r->key.keyno = (uint8_t)u;
@@ -605,10 +610,11 @@ parse_fields(struct in *in, dfi_jrec *r)
 		break;
 	}
 	case DFI_JREC_REFUSAL: {
-		static const char *const causes[] = { "issued", "transport-key", "originality" };
+		static const char *const causes[] = { "issued", "transport-key", "originality",
+			"conflict" };
 		size_t n;
 		if (gethex(in, "uid", r->key.uid, DFI_J_UID_MAX, &n, 0) ||
-		    getword(in, "cause", causes, 3, &w) || getu(in, "tap", 0, UINT64_MAX, &r->tap) ||
+		    getword(in, "cause", causes, 4, &w) || getu(in, "tap", 0, UINT64_MAX, &r->tap) ||
 		    getstr(in, "reason", r->reason))
 			return -1;
 		r->key.uid_len = (uint8_t)n;
@@ -626,6 +632,13 @@ parse_fields(struct in *in, dfi_jrec *r)
 	if (getstr(in, "station", r->station) || in->p != in->end)
 		return -1;
 	return 0;
+}
+
+void
+jrec_aid_format1(dfi_jrec *r, unsigned format)
+{
+	if (format == 1 && r->type == DFI_JREC_INTENT)
+		r->key.aid = (r->key.aid & 0xFFu) << 16 | (r->key.aid & 0xFF00u) | r->key.aid >> 16;
 }
 
 dfi_err

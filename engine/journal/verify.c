@@ -114,7 +114,7 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	return e;
 }
 
-static dfi_err
+dfi_err
 open_journal(const char *path, int *fd)
 {
 	/* A journal directory or the journal file itself. */

@@ -223,7 +223,7 @@ jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t
 }
 
 void
-jwalk_apply(struct jwalk *w, const struct jline *jl)
+jwalk_apply(struct jwalk *w, struct jline *jl)
 {
 	uint64_t ln = ++w->lines, off = jl->off;
 	w->end = off + jl->len + (jl->complete ? 1 : 0);
@@ -254,6 +254,9 @@ jwalk_apply(struct jwalk *w, const struct jline *jl)
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "record does not follow the grammar");
 		return;
 	}
+	/* Here, in file order, because the genesis decides the format. */
+	if (w->have_genesis)
+		jrec_aid_format1(&jl->rec, w->genesis.format);
 	const dfi_jrec *r = &jl->rec;
 	if (r->seq != pos) {
 		/* reported where the sequence breaks, not on every later record */

@@ -39,6 +39,19 @@ station_ok(const struct dfi_journal_opts *o)
 	    strlen(o->station) < DFI_J_STR_MAX;
 }
 
+/* The argument checks create and open share, each refusal with its reason
+ * in opts->detail (when opts is there to carry it). */
+static dfi_err
+args_ok(const char *dir, dfi_signer *signer, const struct dfi_journal_opts *opts)
+{
+	if (dir == NULL || signer == NULL || opts == NULL)
+		return DFI_E_INVALID_ARG;
+	if (!station_ok(opts))
+		return jdetail(opts, DFI_E_INVALID_ARG, "the station name must be 1..%d bytes",
+		    DFI_J_STR_MAX - 1);
+	return DFI_OK;
+}
+
 static dfi_err
 fsync_fd(const struct dfi_journal_io *io, int fd)
 {
@@ -58,8 +71,13 @@ dfi_err
 dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
     const struct dfi_journal_opts *opts)
 {
-	if (dir == NULL || signer == NULL || !dfi_origin_valid(origin) || !station_ok(opts))
-		return DFI_E_INVALID_ARG;
+	dfi_err ae = args_ok(dir, signer, opts);
+	if (ae != DFI_OK)
+		return ae;
+	if (!dfi_origin_valid(origin))
+		return jdetail(opts, DFI_E_INVALID_ARG, "origin '%s' is not a key name: 1..127 "
+		    "printable ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)",
+		    origin != NULL ? origin : "(none)");
 	const struct dfi_journal_io *io = io_of(opts);
 	int created_dir = 0;
 	if (mkdir(dir, 0700) == 0)
@@ -237,6 +255,7 @@ struct qstats {
 	uint64_t lines, bytes, intents;
 	uint8_t sha[32];
 	struct dfi_journal_recovery *rec;
+	unsigned format; /* the journal's (its intents' AID order) */
 };
 
 static int
@@ -249,6 +268,7 @@ qline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	dfi_jrec r;
 	if (line != NULL && dfi_jrec_parse(line, len, &r) == DFI_OK && r.type == DFI_JREC_INTENT) {
 		q->intents++;
+		jrec_aid_format1(&r, q->format);
 		if (q->rec != NULL && q->rec->n_lost_intents < 16)
 			q->rec->lost_intents[q->rec->n_lost_intents++] = r;
 	}
@@ -406,6 +426,7 @@ record_quarantines(dfi_journal *j, const struct names *known, struct dfi_journal
 		struct qstats q;
 		memset(&q, 0, sizeof(q));
 		q.rec = rec;
+		q.format = j->format;
 		if ((e = qdescribe(io, qd, todo[i], &q)) != DFI_OK)
 			break;
 		dfi_jrec r;
@@ -470,8 +491,11 @@ dfi_err
 dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
     const struct dfi_journal_opts *opts, struct dfi_journal_recovery *rec)
 {
-	if (out == NULL || dir == NULL || signer == NULL || !station_ok(opts))
+	if (out == NULL)
 		return DFI_E_INVALID_ARG;
+	dfi_err ae = args_ok(dir, signer, opts);
+	if (ae != DFI_OK)
+		return ae;
 	*out = NULL;
 	if (rec != NULL)
 		memset(rec, 0, sizeof(*rec));
@@ -544,6 +568,7 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	w->ix = NULL;
 	snprintf(j->origin, sizeof(j->origin), "%s", w->genesis.origin);
 	j->key_id = w->genesis.key_id;
+	j->format = w->genesis.format;
 	memcpy(j->note, w->last_note, w->last_note_len);
 	j->note_len = w->last_note_len;
 	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK)

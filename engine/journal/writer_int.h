@@ -14,6 +14,7 @@ struct dfi_journal {
 	char origin[DFI_J_STR_MAX];
 	uint32_t key_id;
 	char station[DFI_J_STR_MAX];
+	unsigned format;       /* the genesis's: records are written in it */
 	int64_t (*now)(void *);
 	void *now_ctx;
 

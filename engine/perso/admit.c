@@ -110,9 +110,11 @@ static dfi_err
 registry_failed(struct tap *tp, const char *what, dfi_err e)
 {
 	if (e != DFI_OK) {
+		char why[300];
+		dfi_registry_last_error(tp->p->reg, why, sizeof(why));
 		tp->journal_failed = 1;
-		perso_detail(tp, "registry (%s): %s: %s", dfi_registry_backend(tp->p->reg), what,
-		    dfi_strerror(e));
+		perso_detail(tp, "registry (%s): %s: %s%s%s", dfi_registry_backend(tp->p->reg), what,
+		    dfi_strerror(e), why[0] ? ": " : "", why);
 	}
 	return e;
 }
@@ -246,11 +248,15 @@ on_slot(void *ctx, const struct dfi_reg_slot *s)
 	r->state = (uint8_t)s->state;
 	r->version = s->version;
 	r->generation = s->generation;
+	r->changed_by = s->changed_by;
 }
 
 struct icollect {
 	struct tap *tp;
 	size_t dropped;
+	/* intents another station's journal left open (a shared registry) */
+	dfi_jrec remote[PERSO_MAX_INTENTS];
+	size_t nremote;
 };
 
 static void
@@ -258,9 +264,15 @@ on_intent(void *ctx, const dfi_jrec *in, int local)
 {
 	struct icollect *c = ctx;
 	struct tap *tp = c->tp;
-	/* Only this journal's intents get an outcome here. */
-	if (!local)
+	/* Only this journal's intents get an outcome here; another station's
+	 * are adopted first (adopt_remote). */
+	if (!local) {
+		if (c->nremote < PERSO_MAX_INTENTS)
+			c->remote[c->nremote++] = *in;
+		else
+			c->dropped++;
 		return;
+	}
 	if (tp->nintents >= PERSO_MAX_INTENTS) {
 		c->dropped++;
 		return;
@@ -276,20 +288,65 @@ visit_slot(void *ctx, const struct dfi_reg_slot *s)
 	on_slot(((struct icollect *)ctx)->tp, s);
 }
 
+/* A torn card put aside at another station and presented here (a shared
+ * registry): that station's open intent is taken over. The same key change
+ * is journaled here as an intent of this journal (the key it names, its
+ * versions and generation), told to the registry, which closes the other
+ * station's intent with it, and then resolved here like any intent of this
+ * journal: the card is probed with the intent's old and new keys, derived
+ * in this HSM, and a resolve records what it showed. No ChangeKey is sent
+ * for it. Not in inspect (nothing is written). */
+static dfi_err
+adopt_remote(struct tap *tp, struct icollect *c)
+{
+	for (size_t i = 0; i < c->nremote; i++) {
+		if (tp->readonly)
+			break;
+		if (tp->nintents >= PERSO_MAX_INTENTS) {
+			c->dropped++;
+			break;
+		}
+		dfi_jrec r = c->remote[i];
+		uint64_t other = r.seq;
+		r.seq = 0;
+		r.time = 0;
+		r.station[0] = '\0';
+		dfi_err e = perso_append(tp, &r, 1, NULL);
+		if (e != DFI_OK) {
+			perso_detail(tp, "another station's open intent %llu was not taken over: %s",
+			    (unsigned long long)other, dfi_strerror(e));
+			return e;
+		}
+		perso_event(tp, "open intent %llu of another station (app " DFI_AID_FMT " key %u, version %u -> %u) "
+		    "taken over as intent %llu", (unsigned long long)other, DFI_AID_ARGS(r.key.aid), r.key.keyno,
+		    r.old_version, r.new_version, (unsigned long long)r.seq);
+		tp->intents[tp->nintents].rec = r;
+		tp->intents[tp->nintents].done = 0;
+		tp->nintents++;
+	}
+	return DFI_OK;
+}
+
 dfi_err
 perso_lookup(struct tap *tp)
 {
-	struct icollect c = { tp, 0 };
-	struct dfi_reg_visit v = { visit_slot, on_intent, &c };
 	tp->nintents = 0;
 	tp->nrslots = 0;
 	if (tp->p->reg == NULL)
 		return DFI_OK;
-	tp->tap_from = dfi_journal_size(tp->p->journal);
+	struct icollect *c = calloc(1, sizeof(*c)); /* 32 records: not on a station thread's stack */
+	if (c == NULL)
+		return DFI_E_NOMEM;
+	c->tp = tp;
+	struct dfi_reg_visit v = { visit_slot, on_intent, c };
+	tp->tap_from = tp->p->journal != NULL ? dfi_journal_size(tp->p->journal) : 0;
 	dfi_err e = dfi_registry_lookup(tp->p->reg, tp->uid, DFI_PROFILE_UID_LEN, &tp->reg, &v);
 	if (e != DFI_OK) {
-		perso_detail(tp, "registry (%s): lookup failed: %s", dfi_registry_backend(tp->p->reg),
-		    dfi_strerror(e));
+		char why[300];
+		dfi_registry_last_error(tp->p->reg, why, sizeof(why));
+		perso_detail(tp, "registry (%s): lookup failed: %s%s%s", dfi_registry_backend(tp->p->reg),
+		    dfi_strerror(e), why[0] ? ": " : "", why);
+		free(c);
 		return e;
 	}
 	/* Intents left open for these keys are sorted by seq: the newest of a
@@ -300,14 +357,20 @@ perso_lookup(struct tap *tp)
 			tp->intents[j] = tp->intents[j - 1];
 			tp->intents[j - 1] = t;
 		}
-	if (tp->nintents > 0)
+	/* Taken over after this journal's own (their seqs come after). The
+	 * tap proper begins after them: a refusal of this tap follows them
+	 * without contradicting them (they were begun elsewhere). */
+	if (c->dropped == 0 && (e = adopt_remote(tp, c)) == DFI_OK && c->nremote > 0 && tp->p->journal != NULL)
+		tp->tap_from = dfi_journal_size(tp->p->journal);
+	if (e == DFI_OK && tp->nintents > 0)
 		perso_event(tp, "%zu open intent(s) for this card: resolving by probing the card",
 		    tp->nintents);
-	if (c.dropped > 0) {
+	if (e == DFI_OK && c->dropped > 0) {
 		perso_detail(tp, "more than %d open intents for one card", PERSO_MAX_INTENTS);
-		return DFI_E_OVERFLOW;
+		e = DFI_E_OVERFLOW;
 	}
-	return DFI_OK;
+	free(c);
+	return e;
 }
 
 /* ---- refusals and authorizations ------------------------------------------------- */
@@ -428,7 +491,7 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			continue;
 		}
 		if (!app_on_card(tp, s->aid)) {
-			snprintf(why, cap, "application %06X, whose key %u was issued, is missing", s->aid,
+			snprintf(why, cap, "application " DFI_AID_FMT ", whose key %u was issued, is missing", DFI_AID_ARGS(s->aid),
 			    s->keyno);
 			return 1;
 		}
@@ -437,8 +500,8 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 			continue;
 		const struct key_state *ks = &tp->apps[a].keys[s->keyno];
 		if (ks->cur != NULL && ks->cur == perso_factory(tp->p, a)) {
-			snprintf(why, cap, "application %06X key %u is the factory key, the journal "
-			    "recorded version %d", s->aid, s->keyno, s->version);
+			snprintf(why, cap, "application " DFI_AID_FMT " key %u is the factory key, the journal "
+			    "recorded version %d", DFI_AID_ARGS(s->aid), s->keyno, s->version);
 			return 1;
 		}
 	}

@@ -1,6 +1,6 @@
-/* The minimum APDU count of a profile on a factory card: the commands
- * that change the card and the authentications they need, nothing read
- * back (docs/PERSONALIZATION.md gives the formula). */
+/* The minimum APDU count of a profile on a factory card in the plan's
+ * order: the commands that change the card and the authentications they
+ * need, nothing read back (docs/PERSONALIZATION.md gives the formula). */
 #include "perso_int.h"
 
 static unsigned
@@ -37,10 +37,47 @@ seg_len(const struct dfi_profile_segment *g)
 	}
 }
 
-static uint8_t
-write_key(const struct dfi_profile_file *f)
+/* Commands that write a file's content on a new application (0: none). */
+static unsigned
+write_cmds(const struct dfi_profile_file *pf)
 {
-	return f->access.write <= 0xD ? f->access.write : f->access.read_write;
+	size_t len = 0;
+	if (pf->type == DFI_DF_FILE_STD || pf->type == DFI_DF_FILE_BACKUP) {
+		if (pf->ncontent == 0)
+			return 0;
+		for (size_t g = 0; g < pf->ncontent; g++)
+			len += seg_len(&pf->content[g]);
+		return frames(payload(len, pf->comm)) + (pf->type == DFI_DF_FILE_BACKUP ? 1 : 0);
+	}
+	if (pf->type == DFI_DF_FILE_LINEAR_RECORD || pf->type == DFI_DF_FILE_CYCLIC_RECORD)
+		/* WriteRecord + CommitTransaction per record. */
+		return (unsigned)pf->nrecords * (frames(payload(pf->record_size, pf->comm)) + 1);
+	return 0; /* a value is given at creation */
+}
+
+/* The writes of one group in the plan's order (plan.c: by the master
+ * key, by another key, free), with the authentications the session in
+ * hand does not cover; *authed is the session's key (0xFF: none). */
+static unsigned
+writes(const struct dfi_profile_app *a, int group, uint8_t *authed)
+{
+	unsigned n = 0;
+	for (size_t f = 0; f < a->nfiles; f++) {
+		const struct dfi_profile_file *pf = &a->files[f];
+		int k = perso_write_key(pf);
+		unsigned cmds = write_cmds(pf);
+		if ((k == 0 ? 0 : k > 0 ? 1 : 2) != group || cmds == 0)
+			continue;
+		if (k < 0) {
+			n += *authed != 0xFF ? 1u : 0u; /* SelectApplication ends the session */
+			*authed = 0xFF;
+		} else if (*authed != pf->access.write && *authed != pf->access.read_write) {
+			n += 2;
+			*authed = (uint8_t)k;
+		}
+		n += cmds;
+	}
+	return n;
 }
 
 unsigned
@@ -57,43 +94,22 @@ dfi_perso_min_apdus(const dfi_profile *profile)
 		n++;
 	for (size_t i = 0; i < s->napps; i++) {
 		const struct dfi_profile_app *a = &s->apps[i];
-		unsigned authed = 0;
-		/* CreateApplication (free on a factory PICC), SelectApplication,
-		 * Authenticate with key 0 (2), one CreateFile per file. */
-		n += 1 + 1 + 2 + (unsigned)a->nfiles;
-		for (size_t f = 0; f < a->nfiles; f++) {
-			const struct dfi_profile_file *pf = &a->files[f];
-			size_t len = 0;
-			unsigned cmds = 0;
-			if (pf->type == DFI_DF_FILE_STD || pf->type == DFI_DF_FILE_BACKUP) {
-				for (size_t g = 0; g < pf->ncontent; g++)
-					len += seg_len(&pf->content[g]);
-				if (pf->ncontent == 0)
-					continue;
-				cmds = frames(payload(len, pf->comm)) +
-				    (pf->type == DFI_DF_FILE_BACKUP ? 1 : 0);
-			} else if (pf->type == DFI_DF_FILE_LINEAR_RECORD || pf->type == DFI_DF_FILE_CYCLIC_RECORD) {
-				if (pf->nrecords == 0)
-					continue;
-				/* WriteRecord + CommitTransaction per record. */
-				cmds = (unsigned)pf->nrecords *
-				    (frames(payload(pf->record_size, pf->comm)) + 1);
-			} else {
-				continue;
-			}
-			if (write_key(pf) != authed && write_key(pf) <= 0xD) {
-				n += 2;
-				authed = write_key(pf);
-			}
-			n += cmds;
-		}
-		/* ChangeKey per key (authenticated with key 0), then the new key 0
-		 * for ChangeKeySettings. */
-		if (authed != 0)
+		uint8_t authed = 0xFF;
+		int final = a->key_settings != PERSO_CREATE_KS;
+		/* SelectApplication 000000 after an application, then
+		 * CreateApplication (free on a factory PICC), SelectApplication,
+		 * Authenticate with the factory key 0 (2), ChangeKey per key. */
+		n += (i > 0 ? 1u : 0u) + 1 + 1 + 2 + (unsigned)a->nkeys;
+		/* The new key 0 (2) for CreateFile, the master key's writes and
+		 * ChangeKeySettings; one CreateFile per file. */
+		unsigned mk = writes(a, 0, &(uint8_t){ 0 });
+		if (a->nfiles > 0 || final || mk > 0) {
 			n += 2;
-		n += (unsigned)a->nkeys;
-		if (a->key_settings != PERSO_CREATE_KS)
-			n += 2 + 1;
+			authed = 0;
+		}
+		n += (unsigned)a->nfiles + mk + (final ? 1u : 0u);
+		n += writes(a, 1, &authed);
+		n += writes(a, 2, &authed);
 	}
 	/* PICC: SelectApplication 000000 (only after an application), the
 	 * factory key (2), ChangeKey, the new key (2) for SetConfiguration and

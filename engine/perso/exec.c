@@ -191,7 +191,7 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 			tp->commits[tp->ncommits++] = seq;
 	} else if (perso_is_tear(e) || e == DFI_E_CARD_MAC || e == DFI_E_CARD_PROTOCOL) {
 		/* Outcome unknown: the intent stays open, the next tap probes. */
-		perso_event(tp, "ChangeKey %06X/%u: %s: intent %llu left open", aid, keyno,
+		perso_event(tp, "ChangeKey " DFI_AID_FMT "/%u: %s: intent %llu left open", DFI_AID_ARGS(aid), keyno,
 		    dfi_errname(e), (unsigned long long)seq);
 		return e;
 	} else {
@@ -300,12 +300,22 @@ create_file(struct tap *tp, int i, int fi)
 	dfi_df_comm comm = f->comm;
 	dfi_err e;
 
-	if (as->ks & DFI_KS_FREE_CREATE_DELETE)
-		e = perso_select(tp, perso_aid(tp->p->spec->apps[i].aid));
+	/* In a session of this application (the master key's when there is
+	 * none, even where creating is free; any key's while creating is
+	 * free): its authenticated answer proves the card made the file as
+	 * sent, so its settings (and a value file's value) need no reading
+	 * back. The master key's session is the one the final key settings
+	 * need next. */
+	uint32_t aid = perso_aid(tp->p->spec->apps[i].aid);
+	if (tp->authed != NULL && dfi_desfire_scheme(tp->d) != DFI_DF_SCHEME_NONE &&
+	    dfi_desfire_selected_aid(tp->d) == aid &&
+	    ((as->ks & DFI_KS_FREE_CREATE_DELETE) || dfi_desfire_auth_keyno(tp->d) == 0))
+		e = DFI_OK;
 	else
 		e = perso_ensure_master(tp, i);
 	if (e != DFI_OK)
 		return e;
+	int proven = perso_proven(tp, DFI_DF_COMM_MAC);
 	switch (f->type) {
 	case DFI_DF_FILE_STD:
 		e = dfi_desfire_create_std_file(tp->d, f->number, comm, &acc, f->size);
@@ -330,7 +340,10 @@ create_file(struct tap *tp, int i, int fi)
 		as->file_exists[f->number] = 1;
 		as->fs_known[f->number] = 0;
 		as->file_created[f->number] = 1;
+		as->fs_proven[f->number] = proven;
 		as->have_records[fi] = 0;
+		if (f->type == DFI_DF_FILE_VALUE)
+			as->content_proven[fi] = proven;
 	}
 	return e;
 }
@@ -464,18 +477,64 @@ run_step(struct tap *tp, const struct step *st)
 	return DFI_E_INTERNAL;
 }
 
+/* Where a step stands in the profile's order: its application, the PICC
+ * after every application. */
+static size_t
+step_rank(const struct tap *tp, const struct step *st)
+{
+	/* SetConfiguration moved early for random ID (uid.c) changes no key
+	 * and journals nothing: it waits for no verification, and the
+	 * applications it comes before are verified as their own steps end. */
+	if (st->kind == STEP_PICC_CONFIG)
+		for (const struct step *n = st + 1; n < tp->steps + tp->nsteps; n++)
+			if (n->app >= 0)
+				return 0;
+	return st->app >= 0 ? (size_t)st->app : tp->p->spec->napps;
+}
+
+/* Every application before rank is verified before anything of a later
+ * one (or of the PICC) is sent or journaled: a key change recorded for a
+ * later slot then tells the next tap that the applications before it were
+ * verified (state.c). */
+static dfi_err
+verify_before(struct tap *tp, size_t rank)
+{
+	for (size_t i = 0; i < rank && i < tp->p->spec->napps; i++) {
+		if (tp->apps[i].verified)
+			continue;
+		unsigned ph = perso_phase(tp, DFI_PERSO_PHASE_VERIFY);
+		dfi_err e = perso_verify_app(tp, (int)i);
+		perso_phase(tp, ph);
+		if (e != DFI_OK)
+			return e;
+	}
+	return DFI_OK;
+}
+
 dfi_err
 perso_execute(struct tap *tp)
 {
 	char name[96];
 	for (size_t i = 0; i < tp->nsteps; i++) {
 		const struct step *st = &tp->steps[i];
+		size_t rank = step_rank(tp, st);
+		dfi_err e = verify_before(tp, rank);
+		if (e != DFI_OK)
+			return e;
 		perso_step_name(tp, st, name, sizeof(name));
 		perso_event(tp, "step %zu/%zu: %s", i + 1, tp->nsteps, name);
 		tp->cur_step = i;
-		if (i + 1 < tp->nsteps)
+		/* The next ChangeKey's intent is queued while this step works,
+		 * unless an application must be verified before it, or this
+		 * step creates its application (an intent left open by a
+		 * process that died here would name a slot the card does not
+		 * have, which no tap could resolve): it is then queued as its
+		 * own step begins, while the step selects and authenticates. */
+		prefetch_intent(tp, i);
+		if (i + 1 < tp->nsteps && step_rank(tp, &tp->steps[i + 1]) == rank &&
+		    st->kind != STEP_CREATE_APP)
 			prefetch_intent(tp, i + 1);
-		dfi_err e = run_step(tp, st);
+		e = run_step(tp, st);
 		if (e != DFI_OK) {
 			if (tp->res->detail[0] == '\0')
 				perso_detail(tp, "step %zu/%zu (%s): %s", i + 1, tp->nsteps, name,

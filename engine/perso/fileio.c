@@ -21,6 +21,17 @@ rights(const struct dfi_profile_file *f, int write, uint8_t *r)
 	return n;
 }
 
+int
+perso_write_key(const struct dfi_profile_file *f)
+{
+	uint8_t r[3];
+	size_t n = rights(f, 1, r);
+	for (size_t i = 0; i < n; i++)
+		if (r[i] <= 0xD)
+			return r[i];
+	return -1;
+}
+
 dfi_err
 perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode)
@@ -115,15 +126,15 @@ perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_re
 			cur = n / f->record_size;
 		}
 		if (cur > fd->nrecords) {
-			perso_detail(tp, "application %06X file %u holds %zu records, the profile "
-			    "writes %zu", perso_aid(tp->p->spec->apps[app].aid), f->number, cur,
+			perso_detail(tp, "application " DFI_AID_FMT " file %u holds %zu records, the profile "
+			    "writes %zu", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), f->number, cur,
 			    fd->nrecords);
 			return DFI_E_CARD_CONFLICT;
 		}
 		/* Records written earlier must be the profile's first ones. */
 		if (cur > 0 && memcmp(buf, fd->data, n) != 0) {
-			perso_detail(tp, "application %06X file %u holds records other than "
-			    "the profile's", perso_aid(tp->p->spec->apps[app].aid), f->number);
+			perso_detail(tp, "application " DFI_AID_FMT " file %u holds records other than "
+			    "the profile's", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), f->number);
 			return DFI_E_CARD_CONFLICT;
 		}
 		*have_records = cur;

@@ -35,6 +35,10 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	dfi_hex_encode(tp->uid, sizeof(tp->uid), hex, sizeof(hex));
 	fprintf(f, "card %s: DESFire hw %u.%u (storage %02X), %zu application(s)\n", hex,
 	    tp->ver.hw_major, tp->ver.hw_minor, tp->ver.hw_storage, tp->naids);
+	if (tp->res->random_id)
+		fprintf(f, "  random ID: UID read with GetCardUID (%s)\n", tp->uid_via);
+	for (size_t i = 0; i < tp->nconflicts && i < PERSO_MAX_CONFLICTS; i++)
+		fprintf(f, "  conflict: %s\n", tp->conflict[i]);
 	if (tp->res->originality[0] != '\0')
 		fprintf(f, "  originality: %s\n", tp->res->originality);
 	if (tp->p->reg != NULL)
@@ -55,19 +59,19 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		for (size_t k = 0; k < s->napps; k++)
 			in_profile |= perso_aid(s->apps[k].aid) == tp->aids[i];
 		if (!in_profile)
-			fprintf(f, "  application %06X: not in the profile (left alone)\n",
-			    tp->aids[i]);
+			fprintf(f, "  application " DFI_AID_FMT ": not in the profile (left alone)\n",
+			    DFI_AID_ARGS(tp->aids[i]));
 	}
 	for (size_t i = 0; i < s->napps; i++) {
 		const struct dfi_profile_app *a = &s->apps[i];
 		const struct app_state *as = &tp->apps[i];
 		if (!as->exists) {
-			fprintf(f, "  application %06X (%s): absent\n", perso_aid(a->aid),
+			fprintf(f, "  application " DFI_AID_FMT " (%s): absent\n", DFI_AID_ARGS(perso_aid(a->aid)),
 			    a->name ? a->name : "-");
 			continue;
 		}
-		fprintf(f, "  application %06X (%s): key settings %02X (profile %02X)\n",
-		    perso_aid(a->aid), a->name ? a->name : "-", as->ks, a->key_settings);
+		fprintf(f, "  application " DFI_AID_FMT " (%s): key settings %02X (profile %02X)\n",
+		    DFI_AID_ARGS(perso_aid(a->aid)), a->name ? a->name : "-", as->ks, a->key_settings);
 		for (size_t k = 0; k < a->nkeys; k++) {
 			uint8_t kn = a->keys[k].number;
 			fprintf(f, "    key %u: version %d, %s\n", kn, as->keys[kn].version,
@@ -81,8 +85,8 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		}
 	}
 	for (size_t i = 0; i < tp->nintents; i++)
-		fprintf(f, "  open intent %llu: %06X key %u, version %u -> %u\n",
-		    (unsigned long long)tp->intents[i].rec.seq, tp->intents[i].rec.key.aid,
+		fprintf(f, "  open intent %llu: " DFI_AID_FMT " key %u, version %u -> %u\n",
+		    (unsigned long long)tp->intents[i].rec.seq, DFI_AID_ARGS(tp->intents[i].rec.key.aid),
 		    tp->intents[i].rec.key.keyno, tp->intents[i].rec.old_version,
 		    tp->intents[i].rec.new_version);
 	if (tp->unknown_keys) {
@@ -120,6 +124,8 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	if (tp == NULL)
 		return DFI_E_NOMEM;
 	e = perso_tap_begin(p, tp, t, row, &res, 1);
+	if (e == DFI_OK && !tp->refused && tp->nconflicts > 0)
+		e = perso_conflicts_refuse(tp);
 	/* What a tap would refuse, without journaling it (readonly). */
 	if (e == DFI_OK && !tp->refused && tp->unknown_keys && tp->unknown_picc &&
 	    p->spec->picc.transport.kind != DFI_TRANSPORT_FACTORY)
@@ -129,6 +135,17 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 		e = perso_admit(tp);
 	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
+	/* A random-ID card no key opens: what it showed, and why (uid.c). */
+	if (e == DFI_E_UNKNOWN_KEYS && res.random_id && res.uid_len == 0) {
+		if (asprintf(&buf, "%s\n", res.detail) < 0) {
+			buf = NULL;
+			e = DFI_E_NOMEM;
+			goto out;
+		}
+		*out = buf;
+		e = DFI_OK;
+		goto out;
+	}
 	/* A card that could not be read has nothing to report. */
 	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))
 		goto out;

@@ -120,8 +120,10 @@ read_uid(struct tap *tp)
 	if (n < 2 || r[n - 2] != 0x90 || r[n - 1] != 0x00)
 		return DFI_E_CARD_PROTOCOL;
 	n -= 2;
+	if (perso_uid_is_random(r, n))
+		return perso_uid_random(tp, r, n);
 	if (n != DFI_PROFILE_UID_LEN) {
-		perso_detail(tp, "the card shows a %zu-byte UID (random ID?): 7 bytes needed", n);
+		perso_detail(tp, "the card shows a %zu-byte UID: 7 bytes needed", n);
 		return DFI_E_UNSUPPORTED;
 	}
 	memcpy(tp->uid, r, n);
@@ -137,6 +139,7 @@ perso_tap_free(struct tap *tp)
 		perso_phase(tp, DFI_PERSO_PHASE_NONE);
 	perso_release(tp);
 	perso_tap_keys_free(tp);
+	dfi_cardkey_free(tp->uid_target);
 	dfi_card_data_free(tp->cd);
 	free(tp->apps);
 	dfi_desfire_free(tp->d);
@@ -225,6 +228,10 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	e = perso_tap_begin(p, tp, t, row, res, 0);
 	if (res->uid_len > 0)
 		dfi_hex_encode(res->uid, res->uid_len, hex, sizeof(hex));
+	/* What the profile cannot reach without destroying data: refused,
+	 * every conflict named, nothing sent after the state read. */
+	if (e == DFI_OK && !tp->refused && tp->nconflicts > 0)
+		e = perso_conflicts_refuse(tp);
 	/* A PICC master key that matches no candidate while the profile names
 	 * a transport key: the card did not prove it holds the key it should
 	 * have arrived with (nor any key the journal names). Refused. */

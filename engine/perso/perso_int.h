@@ -8,6 +8,7 @@
 #include "dfissue/desfire.h"
 #include "dfissue/originality.h"
 #include "dfissue/perso.h"
+#include "dfissue/util.h" /* DFI_AID_FMT: AIDs in messages */
 
 #define PERSO_MAX_INTENTS 32
 /* Key slots of one card: the PICC master key and 14 per application. */
@@ -18,6 +19,8 @@
 #define PERSO_CLAIM_LEASE_MS 60000
 #define PERSO_MAX_STEPS 256
 #define PERSO_MAX_COMMITS 16
+/* Conflicts named one by one; more are counted. */
+#define PERSO_MAX_CONFLICTS 16
 /* Key settings a new application gets until its final ones: everything
  * allowed, keys changed with the master key. */
 #define PERSO_CREATE_KS 0x0F
@@ -80,6 +83,7 @@ struct reg_slot {
 	uint8_t state;   /* enum dfi_reg_slot_state */
 	int version;
 	uint32_t generation;
+	uint64_t changed_by;  /* CHANGED: seq of that intent */
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
@@ -115,6 +119,13 @@ struct app_state {
 	 * authenticated answers prove the card took them as sent (perso_proven):
 	 * the final verification need not read it back. */
 	int content_proven[DFI_PROFILE_MAX_FILES];
+	int conflict;            /* conflicts.c: a conflict was found in it */
+	/* Made on this tap by a CreateFile whose authenticated answer proves
+	 * the card took the settings as sent (perso_proven). */
+	int fs_proven[DFI_PROFILE_MAX_FILE_NO + 1];
+	/* Verified: on this tap before the next application's steps, or on
+	 * an earlier tap (the journal shows a later slot changed since). */
+	int verified;
 };
 
 enum step_kind {
@@ -213,6 +224,14 @@ struct tap {
 	struct tap_prev *prevk;
 	size_t nprevk, capprevk;
 	unsigned slots_prev, slots_target;
+	/* Random ID (uid.c): the UID key derived to open the card, and which
+	 * key the UID was read with. */
+	dfi_cardkey *uid_target;
+	char uid_via[64];
+	/* What the card holds that the profile cannot reach without
+	 * destroying data (conflicts.c): one line each. */
+	char conflict[PERSO_MAX_CONFLICTS][160];
+	size_t nconflicts;
 };
 
 /* perso.c */
@@ -310,12 +329,40 @@ dfi_err perso_execute(struct tap *tp);
 dfi_err perso_flush_begin(struct tap *tp);
 dfi_err perso_flush_end(struct tap *tp);
 
+/* uid.c: random-ID cards */
+/* 1 when the reader's ID is a random ID (ISO/IEC 14443-3: 4 bytes, 08 first). */
+int perso_uid_is_random(const uint8_t *id, size_t n);
+/* Opens the card with a key that does not depend on the UID and reads the
+ * real UID (GetCardUID) into tp->uid and the result. DFI_E_UNKNOWN_KEYS
+ * when no candidate opens it (nothing written). */
+dfi_err perso_uid_random(struct tap *tp, const uint8_t *rid, size_t n);
+/* Moves the plan's SetConfiguration after the UID key's change when the
+ * profile sets random ID early (or drops it when nothing is left to set). */
+void perso_uid_plan(struct tap *tp);
+
+/* conflicts.c: what the profile cannot reach without destroying data */
+void perso_conflict(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* How an existing file differs from the profile's (settings that differ
+ * and that no command changes without deleting the file). */
+void perso_file_diff(const struct dfi_profile_file *f, const struct dfi_df_file_settings *fs,
+    char *buf, size_t cap);
+/* A card with conflicts is refused: each conflict a progress line, the
+ * refusal (journaled unless inspecting) names them. */
+dfi_err perso_conflicts_refuse(struct tap *tp);
+/* 1 when the tap adds applications to a card issued otherwise complete. */
+int perso_adding_apps(const struct tap *tp);
+
 /* verify.c */
+/* One application: keys, file settings, contents (verify.c). */
+dfi_err perso_verify_app(struct tap *tp, int app);
 dfi_err perso_verify(struct tap *tp);
 
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode);
+/* The key perso_file_auth authenticates with to write f; -1: none (free
+ * or never). */
+int perso_write_key(const struct dfi_profile_file *f);
 /* Compares the file's content on the card with the profile's; *same set. */
 dfi_err perso_file_compare(struct tap *tp, int app, int file, int *same, size_t *have_records);
 

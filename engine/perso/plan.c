@@ -1,8 +1,9 @@
 /* The plan: the steps from what the card holds to the profile's target,
- * in the order that keeps risk low (docs/PERSONALIZATION.md): applications
- * and files first, contents next, then application keys (other keys before
- * the master key) and settings, the PICC master key, its configuration and
- * its settings last. */
+ * in the order that keeps risk low and proves the most with the fewest
+ * commands (docs/PERSONALIZATION.md): application by application, its
+ * keys (other keys before the master key), its files, their contents and
+ * its settings, the application verified before the next one begins
+ * (exec.c); the PICC master key, its configuration and its settings last. */
 #include <stdio.h>
 
 #include "perso_int.h"
@@ -46,11 +47,30 @@ key_change_allowed(struct tap *tp, int app, uint8_t keyno)
 		return DFI_OK; /* created with permissive settings */
 	if ((keyno == 0 && !(as->ks & DFI_KS_ALLOW_CHANGE_MK)) ||
 	    (keyno != 0 && cak == DFI_KS_CHANGE_KEY_FROZEN)) {
-		perso_detail(tp, "application %06X key %u must change but its key settings %02X "
-		    "forbid it", perso_aid(tp->p->spec->apps[app].aid), keyno, as->ks);
+		perso_detail(tp, "application " DFI_AID_FMT " key %u must change but its key settings %02X "
+		    "forbid it", DFI_AID_ARGS(perso_aid(tp->p->spec->apps[app].aid)), keyno, as->ks);
 		return DFI_E_CARD_CONFLICT;
 	}
 	return DFI_OK;
+}
+
+/* Writes of one application, in three groups: what the master key may
+ * write (the session that made the files, before the final settings),
+ * then what another key writes, then what anyone may write (plain, no
+ * session). */
+static dfi_err
+plan_writes(struct tap *tp, int i, int group)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	dfi_err e = DFI_OK;
+
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++) {
+		int k = perso_write_key(&a->files[f]);
+		int g = k == 0 ? 0 : k >= 0 ? 1 : 2;
+		if (g == group && content_needed(tp, i, (int)f))
+			e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
+	}
+	return e;
 }
 
 static dfi_err
@@ -62,14 +82,11 @@ plan_app(struct tap *tp, int i)
 
 	if (!as->exists)
 		e = add(tp, STEP_CREATE_APP, i, -1, 0);
-	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
-		if (!as->exists || !as->file_exists[a->files[f].number])
-			e = add(tp, STEP_CREATE_FILE, i, (int)f, 0);
-	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
-		if (content_needed(tp, i, (int)f))
-			e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
-	/* Other keys before the master key: while the master key is the old
-	 * one, a failure leaves the application reachable as before. */
+	/* Keys first, in the session of the master key the card holds (a new
+	 * application's factory key): the files are then made and written
+	 * with the new keys, whose authentications prove them. Other keys
+	 * before the master key: while the master key is the old one, a
+	 * failure leaves the application reachable as before. */
 	for (size_t k = 0; e == DFI_OK && k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn != 0 && !as->keys[kn].at_target) {
@@ -83,14 +100,23 @@ plan_app(struct tap *tp, int i)
 		if (e == DFI_OK)
 			e = add(tp, STEP_CHANGE_APP_KEY, i, -1, 0);
 	}
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++)
+		if (!as->exists || !as->file_exists[a->files[f].number])
+			e = add(tp, STEP_CREATE_FILE, i, (int)f, 0);
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 0);
 	if (e == DFI_OK && (as->exists ? as->ks : PERSO_CREATE_KS) != a->key_settings) {
 		if (as->exists && !(as->ks & DFI_KS_CONFIG_CHANGEABLE)) {
-			perso_detail(tp, "application %06X key settings are %02X (frozen), the "
-			    "profile wants %02X", perso_aid(a->aid), as->ks, a->key_settings);
+			perso_detail(tp, "application " DFI_AID_FMT " key settings are %02X (frozen), the "
+			    "profile wants %02X", DFI_AID_ARGS(perso_aid(a->aid)), as->ks, a->key_settings);
 			return DFI_E_CARD_CONFLICT;
 		}
 		e = add(tp, STEP_APP_SETTINGS, i, -1, 0);
 	}
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 1);
+	if (e == DFI_OK)
+		e = plan_writes(tp, i, 2);
 	return e;
 }
 
@@ -134,6 +160,8 @@ perso_plan(struct tap *tp)
 		}
 		e = add(tp, STEP_PICC_SETTINGS, -1, -1, 0);
 	}
+	if (e == DFI_OK)
+		perso_uid_plan(tp); /* random ID set early (uid.c) */
 	return e;
 }
 
@@ -145,20 +173,20 @@ perso_step_name(const struct tap *tp, const struct step *st, char *buf, size_t c
 	unsigned fno = st->file >= 0 ? s->apps[st->app].files[st->file].number : 0;
 	switch (st->kind) {
 	case STEP_CREATE_APP:
-		snprintf(buf, cap, "create application %06X", aid);
+		snprintf(buf, cap, "create application " DFI_AID_FMT, DFI_AID_ARGS(aid));
 		break;
 	case STEP_CREATE_FILE:
-		snprintf(buf, cap, "create file %u in %06X", fno, aid);
+		snprintf(buf, cap, "create file %u in " DFI_AID_FMT, fno, DFI_AID_ARGS(aid));
 		break;
 	case STEP_WRITE_CONTENT:
-		snprintf(buf, cap, "write file %u in %06X", fno, aid);
+		snprintf(buf, cap, "write file %u in " DFI_AID_FMT, fno, DFI_AID_ARGS(aid));
 		break;
 	case STEP_CHANGE_APP_KEY:
-		snprintf(buf, cap, "change key %u of %06X to version %u", st->keyno, aid,
+		snprintf(buf, cap, "change key %u of " DFI_AID_FMT " to version %u", st->keyno, DFI_AID_ARGS(aid),
 		    perso_role(tp->p, st->app, st->keyno)->pk->version);
 		break;
 	case STEP_APP_SETTINGS:
-		snprintf(buf, cap, "set key settings of %06X to %02X", aid,
+		snprintf(buf, cap, "set key settings of " DFI_AID_FMT " to %02X", DFI_AID_ARGS(aid),
 		    s->apps[st->app].key_settings);
 		break;
 	case STEP_CHANGE_PICC_KEY:

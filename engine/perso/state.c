@@ -47,6 +47,108 @@ journal_says_target(const struct tap *tp, int app, uint32_t aid, uint8_t keyno)
 	return 0;
 }
 
+/* The seq of the journal's record that slot (app, keyno) was changed to
+ * its target by (version and generation), when it is known and no intent
+ * of it is open; 0 otherwise. */
+static uint64_t
+target_changed_by(const struct tap *tp, int app, uint8_t keyno)
+{
+	uint32_t aid = app < 0 ? 0 : perso_aid(tp->p->spec->apps[app].aid);
+	if (!journal_says_target(tp, app, aid, keyno))
+		return 0;
+	for (size_t i = 0; i < tp->nintents; i++)
+		if (!tp->intents[i].done && tp->intents[i].rec.key.aid == aid &&
+		    tp->intents[i].rec.key.keyno == keyno)
+			return 0; /* open: the next tap settles it */
+	for (size_t i = 0; i < tp->nrslots; i++)
+		if (tp->rslots[i].aid == aid && tp->rslots[i].keyno == keyno)
+			return tp->rslots[i].changed_by;
+	return 0;
+}
+
+/* 1 when the journal shows that application i was verified on an earlier
+ * tap, after its last change: every key of it was changed to its target,
+ * and since then a key of a later application or the PICC's (to its
+ * target) was journaled: a committed change, an open intent, or an
+ * intent aborted before that slot was ever changed. A tap
+ * journals a later slot's intent only after it verified every application
+ * before it (exec.c, verify_before), and an application's keys change
+ * before anything else of it (plan.c), so nothing of it changed since.
+ * Not when an application was added to issued cards: its key changes come
+ * after the PICC's. */
+static int
+verified_earlier(const struct tap *tp, int i)
+{
+	const struct dfi_profile_spec *s = tp->p->spec;
+	const struct dfi_profile_app *a = &s->apps[i];
+	uint64_t last = 0;
+
+	/* A card whose PICC master key is at its target finished its keys:
+	 * a later tap may bring another profile (an application added, a file
+	 * changed), which the journal does not describe, so it reads every
+	 * application. The shortcut is for resuming an issue. */
+	if (target_changed_by(tp, -1, 0) != 0)
+		return 0;
+	for (size_t k = 0; k < a->nkeys; k++) {
+		uint64_t by = target_changed_by(tp, i, a->keys[k].number);
+		if (by == 0)
+			return 0;
+		last = by > last ? by : last;
+	}
+	for (int j = i + 1; j <= (int)s->napps; j++) {
+		int app = j == (int)s->napps ? -1 : j;
+		size_t nk = app < 0 ? 1 : s->apps[app].nkeys;
+		for (size_t k = 0; k < nk; k++) {
+			uint8_t kn = app < 0 ? 0 : s->apps[app].keys[k].number;
+			uint32_t aid = app < 0 ? 0 : perso_aid(s->apps[app].aid);
+			const struct perso_role *r = perso_role(tp->p, app, kn);
+			if (target_changed_by(tp, app, kn) > last)
+				return 1;
+			/* An intent aborted (or resolved old) before the slot was
+			 * ever changed: written after application i reached its
+			 * target, as every later intent is. */
+			for (size_t n = 0; n < tp->nrslots; n++)
+				if (tp->rslots[n].aid == aid && tp->rslots[n].keyno == kn &&
+				    tp->rslots[n].state == DFI_REG_SLOT_INITIAL)
+					return 1;
+			for (size_t n = 0; r != NULL && n < tp->nintents; n++) {
+				const dfi_jrec *in = &tp->intents[n].rec;
+				if (in->key.aid == aid && in->key.keyno == kn && in->seq > last &&
+				    in->new_version == r->pk->version && in->key_gen == r->pk->generation)
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Application i as its verification on an earlier tap left it: nothing is
+ * read or sent for it (the card showed it among its applications). */
+static void
+take_verified(struct tap *tp, int i)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	struct app_state *as = &tp->apps[i];
+
+	as->ks = a->key_settings;
+	as->nkeys = (uint8_t)a->nkeys;
+	as->keytype = a->key_type;
+	for (size_t k = 0; k < a->nkeys; k++) {
+		struct key_state *ks = &as->keys[a->keys[k].number];
+		ks->cur = as->target[a->keys[k].number];
+		ks->version = dfi_cardkey_version(ks->cur);
+		ks->confirmed = 1;
+		ks->at_target = 1;
+	}
+	for (size_t f = 0; f < a->nfiles; f++) {
+		as->file_exists[a->files[f].number] = 1;
+		as->fs_proven[a->files[f].number] = 1;
+		as->content_ok[f] = 1;
+		as->content_proven[f] = 1;
+	}
+	as->verified = 1;
+}
+
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
  * real card); the candidates are the key the card arrived with (factory, or
  * for the PICC the transport key when the profile names one: never the
@@ -141,13 +243,13 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	}
 	else if (perso_key_generation(tp, app, keyno, found, &gen)) {
 		tp->slots_prev++;
-		perso_event(tp, "%s%06X key %u: generation %u (version %u): to rotate",
-		    app < 0 ? "PICC " : "app ", aid, keyno, (unsigned)gen, v);
+		perso_event(tp, "%s" DFI_AID_FMT " key %u: generation %u (version %u): to rotate",
+		    app < 0 ? "PICC " : "app ", DFI_AID_ARGS(aid), keyno, (unsigned)gen, v);
 	}
 	if (found != NULL && oi == NULL && nmatch == 0)
-		perso_event(tp, "%s%06X key %u: version %u matches no record here (changed at "
+		perso_event(tp, "%s" DFI_AID_FMT " key %u: version %u matches no record here (changed at "
 		    "another station?); authenticated with the %s key", app < 0 ? "PICC " : "app ",
-		    aid, keyno, v, found == target ? "target" :
+		    DFI_AID_ARGS(aid), keyno, v, found == target ? "target" :
 		    perso_initial(tp, app) == perso_factory(tp->p, app) ? "factory" : "transport");
 	if (oi != NULL) {
 		e = perso_settle_intent(tp, oi, v, found, newk);
@@ -162,7 +264,7 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			    "PICC master key (version %u)", v);
 		else
 			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
-			    "application %06X key %u (version %u)", aid, keyno, v);
+			    "application " DFI_AID_FMT " key %u (version %u)", DFI_AID_ARGS(aid), keyno, v);
 	}
 	return DFI_OK;
 }
@@ -207,7 +309,6 @@ read_app(struct tap *tp, int i)
 	struct dfi_df_key_settings ks;
 	uint8_t ids[DFI_PROFILE_MAX_FILES];
 	size_t n;
-	int any_target = 0;
 	dfi_err e;
 
 	/* The master key first: its authentication lets us list the files. */
@@ -233,10 +334,17 @@ read_app(struct tap *tp, int i)
 	as->nkeys = ks.max_keys;
 	as->keytype = ks.keytype;
 	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+		/* Key count and type are fixed at creation. Its files are
+		 * still compared (their conflicts named too), its keys not. */
+		as->conflict = 1;
 conflict:
-		perso_detail(tp, "application %06X has %u key(s) of another type or count than "
-		    "the profile's %zu: not changed", aid, ks.max_keys, a->nkeys);
-		return DFI_E_CARD_CONFLICT;
+		perso_conflict(tp, "application " DFI_AID_FMT " has %u key(s) of type %s, the profile %zu of "
+		    "type %s: only deleting the application would change that", DFI_AID_ARGS(aid), ks.max_keys,
+		    dfi_keytype_name(ks.keytype), a->nkeys, dfi_keytype_name(a->key_type));
+		if (!as->conflict) {
+			as->conflict = 1;
+			return DFI_OK; /* its master key unknown: nothing more to list */
+		}
 	}
 	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
 	if (e != DFI_OK)
@@ -253,11 +361,16 @@ conflict:
 			return e;
 		as->fs_known[pf->number] = 1;
 		if (!perso_file_settings_match(pf, &as->fs[pf->number])) {
-			perso_detail(tp, "application %06X file %u exists with other settings than "
-			    "the profile's: not deleted", aid, pf->number);
-			return DFI_E_CARD_CONFLICT;
+			char diff[112];
+			perso_file_diff(pf, &as->fs[pf->number], diff, sizeof(diff));
+			perso_conflict(tp, "application " DFI_AID_FMT " file %u: %s: only deleting the file would "
+			    "change that", DFI_AID_ARGS(aid), pf->number, diff);
+			as->conflict = 1;
 		}
 	}
+	/* The card is refused for its conflicts: its keys need no probing. */
+	if (as->conflict)
+		return DFI_OK;
 	/* The other keys, each confirmed by an authentication before anything
 	 * is written: a key that matches no candidate leaves the card as found.
 	 * (The final verification then needs no new authentication for them.) */
@@ -269,15 +382,12 @@ conflict:
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
 	}
-	for (size_t k = 0; k < a->nkeys; k++)
-		any_target |= as->keys[a->keys[k].number].at_target;
 	/* Every file is compared now, before anything is sent, and a match
 	 * proves it for this tap: within a tap only the engine talks to the
-	 * card, so the verification does not read it again. (A file is not
-	 * taken as proven by an earlier tap, even when every key of its
-	 * application is at its target: a tap torn before the application's
-	 * final key settings leaves it with free create/delete, and a file
-	 * deleted and made again with other content shows the same settings.) */
+	 * card, so the verification does not read it again. A key at its
+	 * target proves nothing of the contents: keys change first in an
+	 * application (docs/PERSONALIZATION.md, "Plan order"), so a file that
+	 * differs is written again with the keys the card holds. */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
@@ -285,24 +395,11 @@ conflict:
 		if (!as->file_exists[pf->number])
 			continue;
 		e = perso_file_compare(tp, i, (int)f, &same, &have);
-		if (any_target || pf->type == DFI_DF_FILE_VALUE) {
-			/* A key at its target (or the value, given at creation):
-			 * the content is not written again; a difference is the
-			 * verification's to name. */
-			if (e == DFI_E_CARD_CONFLICT) {
-				tp->res->detail[0] = '\0';
-				e = DFI_OK;
-				same = 0;
-			}
-			if (e != DFI_OK)
-				return e;
-			as->content_ok[f] = 1;
-			as->content_proven[f] = same;
-			continue;
-		}
 		if (e != DFI_OK)
 			return e;
-		as->content_ok[f] = same;
+		/* A value is given at creation and never written again: a
+		 * difference is the verification's to name. */
+		as->content_ok[f] = same || pf->type == DFI_DF_FILE_VALUE;
 		as->content_proven[f] = same;
 		as->have_records[f] = have;
 	}
@@ -354,6 +451,11 @@ perso_read_state(struct tap *tp)
 		if (!tp->apps[i].exists)
 			continue;
 		factory = 0;
+		/* inspect shows what the card holds: it reads everything. */
+		if (!tp->readonly && verified_earlier(tp, (int)i)) {
+			take_verified(tp, (int)i);
+			continue;
+		}
 		e = read_app(tp, (int)i);
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
@@ -364,5 +466,7 @@ perso_read_state(struct tap *tp)
 	tp->progressed |= !factory;
 	if (tp->slots_prev > 0 && tp->slots_target == 0 && tp->res->intents_resolved == 0)
 		tp->progressed = 0;
+	if (perso_adding_apps(tp))
+		tp->progressed = 0; /* an addition starts (conflicts.c) */
 	return DFI_OK;
 }

@@ -1,6 +1,7 @@
-/* The final verification of a tap: every key the profile names
- * authenticates on the card, every file has the profile's settings and
- * reads back as written. The first difference is named. */
+/* The verification: every key the profile names authenticates on the
+ * card, every file has the profile's settings and reads back as written.
+ * Each application is verified right after its own steps (exec.c), the
+ * rest and the PICC at the end of the tap. The first difference is named. */
 #include <string.h>
 
 #include "perso_int.h"
@@ -8,7 +9,7 @@
 static dfi_err
 fail(struct tap *tp, const char *what, uint32_t aid, unsigned n)
 {
-	perso_detail(tp, "verification: application %06X %s %u differs from the profile", aid,
+	perso_detail(tp, "verification: application " DFI_AID_FMT " %s %u differs from the profile", DFI_AID_ARGS(aid),
 	    what, n);
 	return DFI_E_VERIFY_FAILED;
 }
@@ -31,8 +32,8 @@ verify_key(struct tap *tp, int app, uint8_t kn)
 		if (app < 0)
 			perso_detail(tp, "verification: the PICC master key does not authenticate");
 		else
-			perso_detail(tp, "verification: application %06X key %u does not "
-			    "authenticate", aid, kn);
+			perso_detail(tp, "verification: application " DFI_AID_FMT " key %u does not "
+			    "authenticate", DFI_AID_ARGS(aid), kn);
 		return DFI_E_VERIFY_FAILED;
 	}
 	ks->cur = target;
@@ -40,8 +41,8 @@ verify_key(struct tap *tp, int app, uint8_t kn)
 	return DFI_OK;
 }
 
-static dfi_err
-verify_app(struct tap *tp, int i)
+dfi_err
+perso_verify_app(struct tap *tp, int i)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
 	struct app_state *as = &tp->apps[i];
@@ -49,15 +50,16 @@ verify_app(struct tap *tp, int i)
 	dfi_err e;
 
 	if (as->ks != a->key_settings) {
-		perso_detail(tp, "verification: application %06X key settings %02X, want %02X", aid,
+		perso_detail(tp, "verification: application " DFI_AID_FMT " key settings %02X, want %02X", DFI_AID_ARGS(aid),
 		    as->ks, a->key_settings);
 		return DFI_E_VERIFY_FAILED;
 	}
 	/* Settings of files made on this tap (the others were read at the
-	 * start): listing needs the master key unless listing is free. */
+	 * start) unless the CreateFile's authenticated answer proved them:
+	 * listing needs the master key unless listing is free. */
 	for (size_t f = 0; f < a->nfiles; f++) {
 		uint8_t fno = a->files[f].number;
-		if (as->fs_known[fno])
+		if (as->fs_known[fno] || as->fs_proven[fno])
 			continue;
 		if (as->ks & DFI_KS_FREE_LISTING)
 			e = perso_select(tp, aid);
@@ -94,6 +96,7 @@ verify_app(struct tap *tp, int i)
 		if (e != DFI_OK)
 			return e;
 	}
+	as->verified = 1;
 	return DFI_OK;
 }
 
@@ -103,8 +106,12 @@ perso_verify(struct tap *tp)
 	const struct dfi_profile_spec *s = tp->p->spec;
 	dfi_err e;
 
+	/* The applications the execution did not verify before a later
+	 * step (the last one, those without steps on this tap). */
 	for (size_t i = 0; i < s->napps; i++) {
-		e = verify_app(tp, (int)i);
+		if (tp->apps[i].verified)
+			continue;
+		e = perso_verify_app(tp, (int)i);
 		if (e != DFI_OK)
 			return e;
 	}

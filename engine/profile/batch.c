@@ -222,8 +222,11 @@ dfi_batch_open_buffer(dfi_batch **out, const char *name, enum dfi_batch_format f
 			return dfi_diag_set(diag, name, 0, 0, NULL,
 			    "cannot tell the batch format: name the file *.jsonl or *.csv");
 	}
-	if (fmt != DFI_BATCH_JSONL && fmt != DFI_BATCH_CSV)
+	if (fmt != DFI_BATCH_JSONL && fmt != DFI_BATCH_CSV) {
+		(void)dfi_diag_set(diag, name, 0, 0, NULL, "batch format %d is neither JSONL nor CSV",
+		    (int)fmt);
 		return DFI_E_INVALID_ARG;
+	}
 	if (len > BATCH_MAX_BYTES)
 		return dfi_diag_set(diag, name, 0, 0, NULL, "batch too large (%zu bytes)", len);
 	struct dfi_batch *b = calloc(1, sizeof(*b));

@@ -61,8 +61,15 @@ grow(struct scan *s, void *p, size_t *cap, size_t need, size_t first, size_t ele
 	if (need <= *cap)
 		return p;
 	size_t ncap = *cap ? *cap : first;
-	while (ncap < need)
+	/* Doubling must not wrap: a need above half of SIZE_MAX (or whose
+	 * byte size overflows) is out of memory, not a small realloc. */
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2) {
+			s->err = DFI_E_NOMEM;
+			return NULL;
+		}
 		ncap *= 2;
+	}
 	void *np = ncap <= SIZE_MAX / elem ? realloc(p, ncap * elem) : NULL;
 	if (np == NULL) {
 		s->err = DFI_E_NOMEM;

@@ -111,8 +111,12 @@ build(const struct dfi_profile_segment *seg, size_t nseg, const dfi_batch_row *r
 				return e;
 			break;
 		}
-		if (p == NULL && k > 0)
+		if (p == NULL && k > 0) {
+			(void)dfi_diag_set(diag, row_file(row), row_line(row), 0, NULL,
+			    "%s: the recipe uses the card's %s, and none was given", what,
+			    s->kind == DFI_SEG_UID ? "UID" : "AID");
 			return DFI_E_INVALID_ARG;
+		}
 		if (k > cap - n) {
 			if (s->kind == DFI_SEG_FIELD)
 				return dfi_diag_set(diag, row_file(row), row_line(row), 0, s->field,

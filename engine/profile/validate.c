@@ -13,8 +13,11 @@
 #include "validate_int.h"
 #include "core/nelem.h"
 
+/* A key's diversification input recipe. Every key needs the UID in it
+ * except the UID key (uid_key set), which must not use it nor a batch
+ * field: it opens a card whose UID is still unknown (random ID). */
 static dfi_err
-parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
+parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc, int uid_key,
     struct dfi_profile_key *k)
 {
 	dfi_err e = pv_want_array(c, arr, path, 1, MAX_DIV_ITEMS);
@@ -34,6 +37,10 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 			return verr(c, p, "must be a string: \"uid\", \"aid\", \"sysid:HEX\", "
 					  "\"hex:HEX\" or \"field:NAME\" (got %s)", dfi_profile_json_kind(v));
 		const char *s = json_string_value(v);
+		if (uid_key && (strcmp(s, "uid") == 0 || strncmp(s, "field:", 6) == 0))
+			return verr(c, p, "the UID key (picc.uid_key) opens random-ID cards before "
+					  "their UID is known: its diversification takes no \"uid\" "
+					  "nor \"field:\" (use \"aid\", \"sysid:HEX\", \"hex:HEX\")");
 		if (strcmp(s, "uid") == 0) {
 			seg[i].kind = DFI_SEG_UID;
 			fixed += DFI_PROFILE_UID_LEN;
@@ -71,7 +78,7 @@ parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc,
 			return verr(c, p, "diversification input exceeds %d bytes (AN10922)",
 			    DFI_PROFILE_MAX_DIV_INPUT);
 	}
-	if (!have_uid)
+	if (!have_uid && !uid_key)
 		return verr(c, path, "must contain \"uid\": every card needs its own keys");
 	k->div = seg;
 	k->ndiv = n;
@@ -131,8 +138,8 @@ parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile
 }
 
 static dfi_err
-parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype type,
-    uint8_t number, struct dfi_profile_key *k)
+parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
+    dfi_keytype type, uint8_t number, struct dfi_profile_key *k)
 {
 	static const char *const picc_members[] = { "type", "base_key", "version", "generation",
 		"diversification", "previous", NULL };
@@ -166,7 +173,7 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, dfi_keytype 
 	if ((e = pv_member(c, v, path, "diversification", 1, &d)) != DFI_OK)
 		return e;
 	pv_join(p, path, "diversification");
-	if ((e = parse_div(c, d, p, is_picc, k)) != DFI_OK)
+	if ((e = parse_div(c, d, p, is_picc, uid_key, k)) != DFI_OK)
 		return e;
 	if ((e = pv_member(c, v, path, "previous", 0, &d)) != DFI_OK || d == NULL)
 		return e;
@@ -608,8 +615,10 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 	for (size_t i = 0; i < app->nkeys; i++) {
 		char kp[PATH_MAX_LEN];
 		pv_join_idx(kp, p, i);
-		if ((e = parse_key(c, json_array_get(keys, i), kp, 0, app->key_type, (uint8_t)i,
-			 &k[i])) != DFI_OK)
+		const struct dfi_profile_uid_key *uk = &c->p->spec.uid_key;
+		int is_uid_key = uk->present && memcmp(uk->aid, app->aid, 3) == 0 && uk->number == i;
+		if ((e = parse_key(c, json_array_get(keys, i), kp, 0, is_uid_key, app->key_type,
+			 (uint8_t)i, &k[i])) != DFI_OK)
 			return e;
 	}
 	app->keys = k;
@@ -674,7 +683,7 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 				  "and \"base_key\" with \"diversification\" (a key per card)");
 	if (has_base) {
 		t->kind = DFI_TRANSPORT_DIVERSIFIED;
-		if ((e = parse_key(c, v, path, 1, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
+		if ((e = parse_key(c, v, path, 1, 0, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
 			return e;
 		if (t->key.nprevious > 0) {
 			pv_join(p, path, "previous");
@@ -748,11 +757,63 @@ parse_originality(struct vctx *c, json_t *v, const char *path, struct dfi_profil
 	return DFI_OK;
 }
 
+/* "uid_key": {"application": AID, "key": N}: which application key reads
+ * a random-ID card's UID. It must exist (checked once the applications
+ * are parsed, uid_key_check) and is diversified without the UID. */
+static dfi_err
+parse_uid_key(struct vctx *c, json_t *v, const char *path, struct dfi_profile_uid_key *uk)
+{
+	static const char *const members[] = { "application", "key", NULL };
+	const char *aid;
+	char p[PATH_MAX_LEN];
+	long long x;
+	size_t n;
+	dfi_err e;
+	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
+	    (e = pv_check_members(c, v, path, members, "the UID key")) != DFI_OK ||
+	    (e = pv_get_string(c, v, path, "application", 1, 16, &aid)) != DFI_OK ||
+	    (e = pv_get_int(c, v, path, "key", 1, 0, DFI_PROFILE_MAX_KEYS - 1, 0, &x)) != DFI_OK)
+		return e;
+	pv_join(p, path, "application");
+	if (strlen(aid) != 6 || dfi_hex_decode(aid, uk->aid, sizeof(uk->aid), &n) != DFI_OK ||
+	    n != 3 || (uk->aid[0] | uk->aid[1] | uk->aid[2]) == 0)
+		return verr(c, p, "must be the 6 hex digits of one of the profile's applications "
+				  "(the PICC master key is diversified with the UID), got \"%.16s\"", aid);
+	uk->number = (uint8_t)x;
+	uk->present = 1;
+	return DFI_OK;
+}
+
+/* After the applications: the UID key names one of them and one of its
+ * keys; random ID needs it (a random-ID card whose every key is
+ * diversified with the UID could never be opened again). */
+static dfi_err
+uid_key_check(struct vctx *c, const struct dfi_profile_spec *s)
+{
+	const struct dfi_profile_uid_key *uk = &s->uid_key;
+	if (!uk->present) {
+		if (s->picc.config.random_uid)
+			return verr(c, "picc.configuration.random_uid", "needs picc.uid_key: a key "
+					  "diversified without the UID, to read a random-ID card's UID with");
+		return DFI_OK;
+	}
+	for (size_t i = 0; i < s->napps; i++) {
+		if (memcmp(s->apps[i].aid, uk->aid, 3) != 0)
+			continue;
+		if (uk->number < s->apps[i].nkeys)
+			return DFI_OK;
+		return verr(c, "picc.uid_key.key", "application %02X%02X%02X has %zu key(s): no key %u",
+		    uk->aid[0], uk->aid[1], uk->aid[2], s->apps[i].nkeys, uk->number);
+	}
+	return verr(c, "picc.uid_key.application", "no application %02X%02X%02X in the profile",
+	    uk->aid[0], uk->aid[1], uk->aid[2]);
+}
+
 static dfi_err
 parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc *picc)
 {
 	static const char *const members[] = { "key", "key_settings", "configuration",
-		"transport_key", NULL };
+		"transport_key", "uid_key", NULL };
 	dfi_err e;
 	char p[PATH_MAX_LEN];
 	if ((e = pv_want_object(c, v, path)) != DFI_OK ||
@@ -761,7 +822,7 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 	json_t *k;
 	pv_join(p, path, "key");
 	if ((e = pv_member(c, v, path, "key", 1, &k)) != DFI_OK ||
-	    (e = parse_key(c, k, p, 1, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
+	    (e = parse_key(c, k, p, 1, 0, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
 		return e;
 	json_t *ks;
 	pv_join(p, path, "key_settings");
@@ -770,15 +831,29 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 		return e;
 	json_t *cf = json_object_get(v, "configuration");
 	if (cf != NULL) {
-		static const char *const cmembers[] = { "format_disabled", "random_uid", NULL };
+		static const char *const cmembers[] = { "format_disabled", "random_uid",
+			"random_uid_early", NULL };
 		pv_join(p, path, "configuration");
 		if ((e = pv_want_object(c, cf, p)) != DFI_OK ||
 		    (e = pv_check_members(c, cf, p, cmembers, "the PICC configuration")) != DFI_OK ||
 		    (e = pv_get_bool(c, cf, p, "format_disabled", 0, 0, &picc->config.format_disabled)) !=
 			DFI_OK ||
-		    (e = pv_get_bool(c, cf, p, "random_uid", 0, 0, &picc->config.random_uid)) != DFI_OK)
+		    (e = pv_get_bool(c, cf, p, "random_uid", 0, 0, &picc->config.random_uid)) != DFI_OK ||
+		    (e = pv_get_bool(c, cf, p, "random_uid_early", 0, 0,
+			 &picc->config.random_uid_early)) != DFI_OK)
 			return e;
 		picc->config.present = 1;
+		if (picc->config.random_uid_early && !picc->config.random_uid) {
+			char q[PATH_MAX_LEN];
+			pv_join(q, p, "random_uid_early");
+			return verr(c, q, "needs \"random_uid\": true");
+		}
+	}
+	json_t *uk = json_object_get(v, "uid_key");
+	if (uk != NULL) {
+		pv_join(p, path, "uid_key");
+		if ((e = parse_uid_key(c, uk, p, &c->p->spec.uid_key)) != DFI_OK)
+			return e;
 	}
 	json_t *tk = json_object_get(v, "transport_key");
 	if (tk != NULL) {
@@ -841,5 +916,5 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 			return e;
 		p->spec.napps = i + 1;
 	}
-	return DFI_OK;
+	return uid_key_check(&c, &p->spec);
 }

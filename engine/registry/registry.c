@@ -127,3 +127,13 @@ dfi_registry_witness(dfi_registry *r, const uint8_t *note, size_t len)
 		return DFI_E_INVALID_ARG;
 	return r->ops->witness(r->be, note, len);
 }
+
+void
+dfi_registry_last_error(dfi_registry *r, char *buf, size_t cap)
+{
+	if (buf == NULL || cap == 0)
+		return;
+	buf[0] = '\0';
+	if (r != NULL && r->ops->last_error != NULL)
+		r->ops->last_error(r->be, buf, cap);
+}

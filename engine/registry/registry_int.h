@@ -22,6 +22,8 @@ struct dfi_registry_ops {
 	dfi_err (*journaled)(void *be, const dfi_jrec *recs, size_t n);
 	dfi_err (*witness)(void *be, const uint8_t *note, size_t len);
 	void (*destroy)(void *be);
+	/* Optional: the last failure's reason (dfi_registry_last_error). */
+	void (*last_error)(void *be, char *buf, size_t cap);
 };
 
 /* Takes ownership of be (ops->destroy frees it, also on failure here). */

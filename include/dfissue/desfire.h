@@ -39,6 +39,20 @@
  *    same message layout, CMAC_LRP instead of CMAC and LRICB encryption
  *    with a 32-bit counter (EncCtr) instead of CBC, both from
  *    SesAuthMasterKey = CMAC_LRP(K, SV) (updated keys 0 and 1).
+ *
+ * Arguments. A session has no message buffer: a call out of the ranges
+ * below returns DFI_E_INVALID_ARG before anything is sent, and these
+ * ranges are its reason (they are the card's, MF3ICD81 section 9):
+ *  - an AID is 24 bits (uint32_t, least significant byte sent first);
+ *    CreateApplication and DeleteApplication refuse 000000 (the PICC);
+ *  - key numbers 0..13; 1..14 keys per application; a key's type must
+ *    fit the authentication command (DES/2K3DES for D40, AES for AES and
+ *    EV2) and its length its type;
+ *  - file numbers 0..31; a communication mode is plain, MACed or
+ *    enciphered; sizes, offsets, record sizes and counts are 24 bits and
+ *    data lengths 1..DFI_DF_MAX_DATA; a value file needs lower <= value
+ *    <= upper, a cyclic record file at least 2 records;
+ *  - a NULL session, key, output or non-empty input pointer.
  */
 #ifndef DFISSUE_DESFIRE_H
 #define DFISSUE_DESFIRE_H

@@ -13,6 +13,13 @@
 extern "C" {
 #endif
 
+/* DFI_E_INVALID_ARG is the answer to a call out of contract: a NULL
+ * pointer or handle where one is needed, an object of another handle, a
+ * number or length outside the range the function's header states. Where
+ * the handle keeps a last message (dfi_hsm_last_detail, a journal's
+ * opts->detail, a personalization result's detail, a profile's
+ * diagnostics) that message says which argument and why. A bare NULL
+ * check and a range its header states are not repeated in a message. */
 typedef enum dfi_err {
 	DFI_OK = 0,
 
@@ -99,6 +106,12 @@ typedef enum dfi_err {
 	DFI_E_CARD_CONFLICT,        /* card holds an application/file unlike the profile's (not deleted) */
 	DFI_E_REFUSED,              /* card refused: it has not earned keys (journaled, nothing sent) */
 	DFI_E_UID_CLAIMED,          /* another reader or station is working on this UID */
+
+	/* registry (a shared database of issuance state and witnessed journals) */
+	DFI_E_REGISTRY_UNREACHABLE = 600, /* no connection, or it broke during the call */
+	DFI_E_REGISTRY_SCHEMA,      /* the registry's schema is missing or of another version */
+	DFI_E_REGISTRY_REFUSED,     /* the registry refused (e.g. a checkpoint that does not extend the witnessed one) */
+	DFI_E_REGISTRY,             /* the registry answered with an error */
 } dfi_err;
 
 /* One line naming the error, never NULL, never containing secrets. */

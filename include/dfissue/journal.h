@@ -31,7 +31,11 @@ extern "C" {
 
 #define DFI_JOURNAL_FILE "journal.log"  /* inside the journal directory */
 #define DFI_JOURNAL_QDIR "quarantine"   /* quarantined tails, ditto */
-#define DFI_JOURNAL_FORMAT 1
+/* The format new journals are written in (genesis format=). 2 since AIDs
+ * are written in command order; format 1 journals (AIDs most significant
+ * byte first) are still read, verified and appended to in their own
+ * format. docs/JOURNAL.md section 3. */
+#define DFI_JOURNAL_FORMAT 2
 
 #define DFI_J_LINE_MAX 4096   /* longest line, LF excluded */
 #define DFI_J_STR_MAX 128     /* longest decoded text field, NUL included */
@@ -58,6 +62,7 @@ typedef enum dfi_jcause {
 	DFI_JCAUSE_ISSUED = 1,    /* the UID was issued; the card shows less than the journal recorded */
 	DFI_JCAUSE_TRANSPORT_KEY, /* the card did not authenticate with the transport key (or any key the journal names) */
 	DFI_JCAUSE_ORIGINALITY,   /* no valid NXP originality signature, and the policy requires one */
+	DFI_JCAUSE_CONFLICT,      /* the card holds an application or file the profile cannot reach without destroying data */
 } dfi_jcause;
 
 /* What a resolve found on the card. */
@@ -71,7 +76,10 @@ typedef enum dfi_jmatch {
 typedef struct dfi_jkey {
 	uint8_t uid[DFI_J_UID_MAX];
 	uint8_t uid_len;  /* 4, 7 or 10 */
-	uint32_t aid;     /* 24 bits; 0 = PICC level */
+	uint32_t aid;     /* 24 bits; 0 = PICC level. As DESFire holds it: the
+	                   * least significant byte is sent first, so the
+	                   * profile's "F54010" is 0x1040F5 (printed with
+	                   * DFI_AID_FMT, util.h) */
 	uint8_t keyno;    /* 0..13 */
 } dfi_jkey;
 
@@ -122,9 +130,23 @@ typedef struct dfi_jrec {
 	 * only when has_old_gen is set; journals without it stay valid. */
 	int has_old_gen;
 	uint32_t old_key_gen;
+
+	/* genesis: the journal's format (1 or 2); 0 when formatting means
+	 * DFI_JOURNAL_FORMAT. A journal's records are all in its genesis's
+	 * format: format 1 wrote an intent's aid most significant byte first
+	 * (1040F5 for the AID sent F5 40 10), format 2 in command order
+	 * (F54010). dfi_jrec_format() and dfi_jrec_parse() read and write
+	 * format 2; the journal reader and writer convert a format-1
+	 * journal's intents, so key.aid always means the same AID. */
+	unsigned format;
 } dfi_jrec;
 
-/* Formats rec as its one line (no LF; NUL-terminated) into buf. */
+/* Formats rec as its one line (no LF; NUL-terminated) into buf.
+ * DFI_E_INVALID_ARG for a record its type's grammar cannot express (an
+ * unknown type, algorithm, cause or match, a UID of 0 or more than 10
+ * bytes, an AID over 24 bits, a blob over DFI_J_BLOB_MAX, an empty or too
+ * long text field, a format other than 0..DFI_JOURNAL_FORMAT): the ranges
+ * of docs/JOURNAL.md section 3. */
 dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len);
 /* Parses one line (without LF). Only the canonical form is accepted: the
  * line must be exactly what dfi_jrec_format() makes of the result. */
@@ -174,6 +196,28 @@ dfi_err dfi_merkle_verify_inclusion(uint64_t index, uint64_t size,
     const uint8_t leaf_hash[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN],
     size_t plen, const uint8_t root[DFI_HASH_LEN]);
 
+/* RFC 9162 §2.1.4 consistency proofs: that the tree of the first m leaves
+ * is a prefix of the tree of n leaves (0 < m <= n). A proof holds at most
+ * DFI_MERKLE_CPROOF_MAX hashes; m == n gives the empty proof. */
+#define DFI_MERKLE_CPROOF_MAX 66
+/* MTH(D[a:b]) of the tree being proven, for the proof generator. */
+typedef dfi_err (*dfi_merkle_range_fn)(void *ctx, uint64_t a, uint64_t b, uint8_t out[DFI_HASH_LEN]);
+dfi_err dfi_merkle_consistency_proof_fn(uint64_t m, uint64_t n, dfi_merkle_range_fn fn, void *ctx,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* The proof from the n leaf hashes given. */
+dfi_err dfi_merkle_consistency_proof(const uint8_t (*leaves)[DFI_HASH_LEN], uint64_t n, uint64_t m,
+    uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* The proof from old->size to old->size + nadded, knowing only the old
+ * tree's right edge and the leaves added since: every proof node left of
+ * the old size is an edge node. What a station witnessing its journal
+ * needs, without keeping every leaf. */
+dfi_err dfi_merkle_consistency_proof_edge(const dfi_merkle *old, const uint8_t (*added)[DFI_HASH_LEN],
+    uint64_t nadded, uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
+/* RFC 9162 §2.1.4.2: DFI_OK when proof shows root_m (size m) is a prefix
+ * of root_n (size n); DFI_E_JOURNAL_CORRUPT otherwise. */
+dfi_err dfi_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[DFI_HASH_LEN],
+    const uint8_t root_n[DFI_HASH_LEN], const uint8_t (*proof)[DFI_HASH_LEN], size_t plen);
+
 /* ---- checkpoints and signed notes (C2SP) -------------------------------- */
 
 /* A public key for verification, from PEM or DER SubjectPublicKeyInfo
@@ -186,6 +230,18 @@ void dfi_jpubkey_free(dfi_jpubkey *k);
 dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k);
 /* C2SP signed-note key ID of this key under key name `name`. */
 dfi_err dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id);
+/* The C2SP signed-note verifier key of k under key name `name` (the
+ * journal's origin): "<name>+<8 hex key ID>+<base64(type || public key)>",
+ * type 0x01 with the 32-byte Ed25519 key, 0x02 with the DER
+ * SubjectPublicKeyInfo (ECDSA P-256), as golang.org/x/mod/sumdb/note and
+ * transparency-dev/formats read it. */
+#define DFI_VKEY_MAX 320
+dfi_err dfi_jpubkey_vkey(const dfi_jpubkey *k, const char *name, char *out, size_t cap);
+/* Parses a verifier key (len bytes, no newline); the key ID in it must be
+ * the key's under its name (DFI_E_PARSE otherwise). name receives the key
+ * name (namecap bytes). */
+dfi_err dfi_jpubkey_from_vkey(const char *vkey, size_t len, dfi_jpubkey **out, char *name,
+    size_t namecap);
 
 typedef struct dfi_checkpoint {
 	char origin[DFI_J_STR_MAX];
@@ -375,7 +431,8 @@ dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t
 
 struct dfi_jverify_opts {
 	const dfi_jpubkey *pubkey;   /* NULL: signatures are not checked (show) */
-	const char *origin;          /* NULL: the genesis record's origin */
+	const char *origin;          /* NULL: the genesis record's origin; else a
+	                              * key name (DFI_E_INVALID_ARG if not) */
 	const uint8_t *last_seen;    /* a signed checkpoint note kept earlier, or NULL */
 	size_t last_seen_len;
 	/* One call per finding (a reason the journal does not verify). line is
@@ -418,6 +475,51 @@ struct dfi_jproof {
 	size_t note_len;
 };
 dfi_err dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p);
+
+/* ---- consistency proofs between two checkpoints (witnessing) ------------- */
+
+/* That the journal's tree of `from` records is a prefix of its tree of `to`
+ * records (RFC 9162 §2.1.4), with the signed checkpoint of size `to` and,
+ * when the journal has one, of size `from`. docs/JOURNAL.md, "Witnessing
+ * and consistency proofs", specifies the text form. */
+struct dfi_jconsistency {
+	uint64_t from, to;
+	uint8_t old_root[DFI_HASH_LEN], new_root[DFI_HASH_LEN];
+	uint8_t proof[DFI_MERKLE_CPROOF_MAX][DFI_HASH_LEN];
+	size_t plen;
+	uint8_t old_note[DFI_J_NOTE_MAX];
+	size_t old_note_len;           /* 0: no checkpoint of size `from` */
+	uint8_t new_note[DFI_J_NOTE_MAX];
+	size_t new_note_len;
+};
+#define DFI_JCONSISTENCY_TEXT_MAX 8192
+
+/* The proof from record count `from` (1..to) to the checkpoint of size `to`
+ * (0: the last valid checkpoint) of the journal at path. A checkpoint counts
+ * when its root is the records' (signatures are not checked here: the
+ * verifier does). DFI_E_NOT_FOUND when `to` is not the size of such a
+ * checkpoint, DFI_E_INVALID_ARG when `from` is 0 or above it. */
+dfi_err dfi_journal_consistency_file(const char *path, uint64_t from, uint64_t to,
+    struct dfi_jconsistency *c);
+/* The text form (NUL-terminated) and its strict parser (DFI_E_PARSE). */
+dfi_err dfi_jconsistency_format(const struct dfi_jconsistency *c, char *buf, size_t cap, size_t *len);
+dfi_err dfi_jconsistency_parse(const char *text, size_t len, struct dfi_jconsistency *c);
+/* Checks a proof with nothing but the journal key: the new checkpoint is
+ * signed by key and names `to` and the new root; the old tree is a signed
+ * checkpoint too (the proof's own, or last_seen, a note the auditor kept;
+ * both must agree when both are given) of the same origin naming `from`
+ * and the old root; and the proof binds the two roots. DFI_OK, or an error
+ * with a one-line reason in why. */
+dfi_err dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key,
+    const uint8_t *last_seen, size_t last_seen_len, char *why, size_t whycap);
+
+/* The root of the tree of the first sizes[i] records of the journal at
+ * path, for each i (sizes in any order): found[i] is 0 when the journal has
+ * fewer records. records (may be NULL) receives the number of complete
+ * record lines. One pass over the file: an auditor checks every checkpoint
+ * a registry witnessed against the journal with it. */
+dfi_err dfi_journal_roots_file(const char *path, const uint64_t *sizes, size_t n,
+    uint8_t (*roots)[DFI_HASH_LEN], int *found, uint64_t *records);
 
 #ifdef __cplusplus
 }

@@ -117,6 +117,11 @@ struct dfi_perso_result {
 	/* The originality check: "verified by KEY", "no signature", "bad
 	 * signature", "not supported (EV1)", "off", or "" when not reached. */
 	char originality[96];
+	/* The reader saw a random ID: the UID above was read with GetCardUID
+	 * after authenticating with a key that does not depend on it. */
+	int random_id;
+	/* REFUSED with cause conflict: how many (each one progress line). */
+	unsigned conflicts;
 };
 
 /* What a tap's APDUs are for, as the engine tags them on its transport

@@ -128,6 +128,19 @@ struct dfi_profile_config {
 	int present;         /* the profile has a "configuration" object */
 	int format_disabled; /* FormatPICC no longer allowed */
 	int random_uid;      /* the card answers anticollision with random IDs */
+	/* Random ID is set as soon as the UID key is at its target, not last
+	 * (docs/PERSONALIZATION.md); only with random_uid and a uid_key. */
+	int random_uid_early;
+};
+
+/* The key the engine reads a random-ID card's UID with (picc.uid_key): an
+ * application key of the profile whose diversification does not use the
+ * UID (docs/PROFILE.md). After authenticating with it the engine asks the
+ * card for its real UID (GetCardUID). */
+struct dfi_profile_uid_key {
+	int present;
+	uint8_t aid[DFI_PROFILE_AID_LEN]; /* in command byte order */
+	uint8_t number;                   /* the key's number in that application */
 };
 
 /* The PICC master key a card arrives with (docs/PROFILE.md, transport_key):
@@ -222,6 +235,7 @@ struct dfi_profile_spec {
 	size_t napps;
 	struct dfi_profile_originality originality;
 	enum dfi_profile_sm secure_messaging; /* "secure_messaging": "auto" (default) | "ev1" */
+	struct dfi_profile_uid_key uid_key; /* picc.uid_key; present 0 when absent */
 };
 
 typedef struct dfi_profile dfi_profile;

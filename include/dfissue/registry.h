@@ -33,7 +33,10 @@
  *     outside the journal, so it cannot detect a journal rolled back between
  *     runs: that needs a registry on another machine).
  *
- * A later backend (PostgreSQL, many hosts) implements the same calls.
+ *   postgresql — many stations on many hosts share one database
+ *     (pgregistry.h, dfi_registry_new_pg): claims with leases that expire,
+ *     issued state and open intents of every station's journal, and every
+ *     journal witnessed.
  *
  * Thread safety: one dfi_registry may be shared by threads (the station
  * threads of one process must share one, so their claims see each other).
@@ -130,6 +133,10 @@ dfi_err dfi_registry_journaled(dfi_registry *r, const dfi_jrec *recs, size_t n);
  * DFI_E_JOURNAL_ROLLBACK when it does not extend the last one witnessed,
  * DFI_E_JOURNAL_FORMAT when it is not a note of this journal. */
 dfi_err dfi_registry_witness(dfi_registry *r, const uint8_t *note, size_t len);
+
+/* The reason the backend's last failed call gave (the server's message,
+ * what broke), for logs; empty when it has none. Never secret. */
+void dfi_registry_last_error(dfi_registry *r, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,20 @@ dfi_err dfi_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen
 /* Writes 2*len upper-case hex characters and a NUL into out (cap bytes). */
 dfi_err dfi_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
+/* ---- AIDs --------------------------------------------------------------- */
+
+/* An AID is printed in one byte order everywhere: the command order, the
+ * three bytes in the order SelectApplication and CreateApplication send
+ * them, which is also how profiles write them ("aid": "F54010" is sent
+ * F5 40 10) and how format-2 journal records store them (docs/JOURNAL.md).
+ * Code holds an AID as a uint32_t whose least significant byte is sent
+ * first (DESFire's little-endian order): 0x1040F5 is printed F54010.
+ *   printf("application " DFI_AID_FMT "\n", DFI_AID_ARGS(aid));
+ * DFI_AID_ARGS evaluates aid three times. */
+#define DFI_AID_FMT "%02X%02X%02X"
+#define DFI_AID_ARGS(aid) \
+	(unsigned)((aid) & 0xFFu), (unsigned)((aid) >> 8 & 0xFFu), (unsigned)((aid) >> 16 & 0xFFu)
+
 /* ---- bounds-checked reader --------------------------------------------- */
 
 typedef struct dfi_rd {

@@ -20,15 +20,8 @@
 #include <unistd.h>
 
 #include "dfissue/hsm.h"
+#include "clock.h"
 #include "jtest.h"
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *what, dfi_err e)

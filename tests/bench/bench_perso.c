@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "desfire_sim.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
@@ -102,14 +103,6 @@ timed_fdatasync(void *ctx, int fd)
 	atomic_fetch_add(&fsync_ns, (uint_fast64_t)((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec)));
 	atomic_fetch_add(&fsync_calls, 1);
 	return r;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double
@@ -913,6 +906,9 @@ part_tear(struct env *e, unsigned stride)
 			sum_extra_apdus += xa;
 			sum_extra_ms += xm;
 			int mi = m == DFI_SIM_TEAR_BEFORE ? 0 : 1;
+			if (e->verbose) /* every case: where the extra APDUs are */
+				fprintf(stderr, "tear at APDU %u, %s: %+.0f APDUs, %+.0f ms\n", n, mn,
+				    xa, xm);
 			xa_of[mi][nx[mi]] = xa;
 			xm_of[mi][nx[mi]++] = xm;
 			if (tc.apdus > worst_a.apdus) {

@@ -7,8 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "dfissue/util.h"
+
+/* Runs a shell command; returns its exit status (-1: killed), its
+ * standard output in out (cap bytes, NUL-terminated, cut when longer). */
+static inline int
+dfi_test_run(const char *cmd, char *out, size_t cap)
+{
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 /* Decodes a hex literal into buf (of cap bytes), failing the test on
  * malformed input; returns the number of bytes. */

@@ -87,7 +87,7 @@ token = pkcs11:token=dfissue-dev
 pin-file = $E2E_DIR/tok/user.pin
 json = yes
 CONF
-run multitap "$E2E_DFISSUE" personalize --config "$d/station.conf" -v --tear-at 47,51
+run multitap "$E2E_DFISSUE" personalize --config "$d/station.conf" -v --tear-at 16,30
 [ "$RC" -eq 0 ] || e2e_fail "multi-tap run: exit $RC: $(cat "$d/multitap.err")"
 cat "$d/multitap.out" >&2
 line=$(cat "$d/multitap.out")

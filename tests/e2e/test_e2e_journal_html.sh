@@ -20,7 +20,7 @@ prof=$E2E_SRC/profiles/reference.json
 b=$E2E_SRC/profiles/reference-batch.csv
 
 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$b" "${E2E_HSM[@]}" --reader "sim:$d/c1.img" \
-	--journal "$d/j" --create-journal --station html-test --tear-at 47,51 >"$d/p1.log" 2>&1 ||
+	--journal "$d/j" --create-journal --station html-test --tear-at 16,30 >"$d/p1.log" 2>&1 ||
 	e2e_fail "personalize 1: $(cat "$d/p1.log")"
 # A torn tail, as a crash mid-append leaves it; recover quarantines it.
 printf 'seq=999 type=intent tor' >>"$d/j/journal.log"

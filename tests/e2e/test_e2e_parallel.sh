@@ -3,7 +3,7 @@
 # factory desfire-sim card in each, four of them torn once on the way
 # (the simulator closes the reader socket after the N-th APDU and comes
 # back 0.7 s later: a removal and a re-insertion as pcscd reports them;
-# on the reference profile APDU 46 is a ChangeKey whose answer is lost, so
+# on the reference profile APDU 38 is a ChangeKey whose answer is lost, so
 # that card's next tap resolves a journal intent by probing the card).
 # One `dfissue personalize --reader 'pcsc:*' --cards 5` serves all readers
 # at once (10 slots: vpcd adds an empty "00 01" slot per reader, which must
@@ -21,7 +21,7 @@ batch=$E2E_DIR/batch.csv
 e2e_batch "$batch" 8
 
 # reader i: card UID 04E2E00000000i; tear APDU and mode (0 = no tear)
-tears=("20 after" "35 before" "0 -" "55 after" "46 after")
+tears=("20 after" "35 before" "0 -" "55 after" "38 after")
 n=${#tears[@]}
 for i in $(seq 1 "$n"); do
 	e2e_reader "e2e-$i"

@@ -59,8 +59,8 @@ cat "$E2E_DIR/show.log" >&2
 # (frozen by its settings) stays at generation 1.
 [ "$(grep -c -- '-> gen 1 v[0-9]* (intent [0-9]*) -> gen 2 ' "$E2E_DIR/show.log")" = 5 ] ||
 	e2e_fail "journal show: not 5 slots rotated from generation 1 to 2"
-grep -q '^  AID 2040F5 key 0  factory v0 -> gen 1 v2 (intent [0-9]*)$' "$E2E_DIR/show.log" ||
-	e2e_fail "journal show: 2040F5 key 0 history"
+grep -q '^  AID F54020 key 0  factory v0 -> gen 1 v2 (intent [0-9]*)$' "$E2E_DIR/show.log" ||
+	e2e_fail "journal show: F54020 key 0 history"
 [ "$(grep -c ' gen 1 -> 2 ' "$E2E_DIR/show.log")" = 5 ] || e2e_fail "journal show: old_key_gen"
 e2e_check_journal
 e2e_log "OK: issued at generation 1, rotated to 2 (5 keys), second run 0 key changes; inspect and journal agree"

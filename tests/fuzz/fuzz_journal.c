@@ -1,7 +1,9 @@
 /* libFuzzer harness: arbitrary bytes as a journal file, fed to the auditor's
  * verifier (with a fixed Ed25519 key, and with the first line as a
  * last-seen checkpoint), to the inclusion-proof reader, and to the writer's
- * open/recovery path (lock, walk, quarantine, recovery record). Seeds in
+ * open/recovery path (lock, walk, quarantine, recovery record), to the
+ * consistency proofs made from it, and (as they are) to the consistency
+ * proof and verifier key parsers. Seeds in
  * corpus/journal are journals signed by the key below. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -153,6 +155,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p != NULL && r.covered > 0 && dfi_journal_proof_file(dir, size % r.covered, p) != DFI_OK)
 			__builtin_trap();
 		free(p);
+		/* a consistency proof from any size to the last checkpoint
+		 * exists, survives its text form, and verifies when the
+		 * journal did */
+		struct dfi_jconsistency *c = malloc(sizeof(*c)), *back = malloc(sizeof(*back));
+		char *text = malloc(DFI_JCONSISTENCY_TEXT_MAX), why[512];
+		size_t tl;
+		if (c != NULL && back != NULL && text != NULL && r.covered > 0) {
+			uint64_t from = 1 + size % r.covered;
+			if (dfi_journal_consistency_file(dir, from, 0, c) != DFI_OK ||
+			    dfi_jconsistency_format(c, text, DFI_JCONSISTENCY_TEXT_MAX, &tl) != DFI_OK ||
+			    dfi_jconsistency_parse(text, tl, back) != DFI_OK || memcmp(c, back, sizeof(*c)) != 0)
+				__builtin_trap();
+			if (ve == DFI_OK && c->old_note_len > 0 &&
+			    dfi_jconsistency_verify(back, pub, NULL, 0, why, sizeof(why)) != DFI_OK)
+				__builtin_trap();
+		}
+		free(c);
+		free(back);
+		free(text);
 	}
+	/* the same bytes as a proof's text form and as a verifier key (both
+	 * come from outside: an auditor's files) */
+	struct dfi_jconsistency *pc = malloc(sizeof(*pc));
+	if (pc != NULL && dfi_jconsistency_parse((const char *)data, size, pc) == DFI_OK) {
+		char why[512];
+		(void)dfi_jconsistency_verify(pc, pub, NULL, 0, why, sizeof(why));
+	}
+	free(pc);
+	dfi_jpubkey *vk = NULL;
+	char name[DFI_J_STR_MAX];
+	if (dfi_jpubkey_from_vkey((const char *)data, size, &vk, name, sizeof(name)) == DFI_OK)
+		dfi_jpubkey_free(vk);
 	return 0;
 }

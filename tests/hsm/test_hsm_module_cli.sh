@@ -114,14 +114,14 @@ echo "$kcv"
 [ "$kcv" = C098FE ] || fail "derive-kcv gave $kcv, want C098FE"
 
 echo "== 5. personalization torn at a ChangeKey, resumed; journal verify"
-# APDU 25 of the reference profile is the ChangeKey of key 2 of 1040F5 (APDUs
-# 24 to 26 are the three ChangeKeys of that application: a tear after any of
+# APDU 17 of the reference profile is the ChangeKey of key 2 of F54010 (APDUs
+# 16 to 18 are the three ChangeKeys of that application: a tear after any of
 # them leaves an open intent to resolve).
 # The shipped profile names no token: the keys are found on --token.
 "$dfissue" personalize "${hsm[@]}" "${extra[@]}" "${journal[@]}" \
 	--profile "$src/profiles/reference.json" --batch "$src/profiles/reference-batch.csv" \
 	--reader "sim:$work/card.img" --journal "$work/journal" --create-journal --station "$kind" \
-	--tear-at 25 --tear-mode after --json >"$work/perso.json" 2>"$work/perso.err" ||
+	--tear-at 17 --tear-mode after --json >"$work/perso.json" 2>"$work/perso.err" ||
 	{ cat "$work/perso.err" "$work/perso.json"; fail "personalize: exit $?"; }
 cat "$work/perso.err" "$work/perso.json"
 expect "$work/perso.err" "torn" "change key"

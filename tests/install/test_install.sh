@@ -83,7 +83,7 @@ got=$(PATH=$p/bin:$PATH bash --norc --noprofile -c '
 	c dfissue personalize --log-
 	c dfissue journal ""
 	c dfissue personalize --log-level w' _ "$comp") || fail "completion script: $got"
-expected=$'personalize\n--log-level\ncheckpoint init proof recover show verify\nwarning'
+expected=$'personalize\n--log-level\ncheckpoint consistency init proof recover show verify\nwarning'
 [ "$got" = "$expected" ] || fail "completion gave: $got"
 bash --norc --noprofile -c 'source "$1"; complete -p desfire-sim' _ \
 	"$p/share/bash-completion/completions/desfire-sim" >/dev/null || fail "desfire-sim completion"

@@ -266,5 +266,97 @@ jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
 		dfi_jpubkey_free(g_pub);                                       \
 		dfi_signer_free(g_signer);                                     \
 	}
+/* The Certificate Transparency reference tree's 8 leaf inputs
+ * (certificate-transparency-go, transparency-dev/merkle testonly), hashed. */
+static inline void
+jt_ct_leaf_hashes(uint8_t out[8][DFI_HASH_LEN])
+{
+	static const char *const leaves[8] = {
+		"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+		"606162636465666768696A6B6C6D6E6F",
+	};
+	for (int i = 0; i < 8; i++) {
+		uint8_t b[32];
+		size_t n = 0;
+		if (leaves[i][0] != '\0' && dfi_hex_decode(leaves[i], b, sizeof(b), &n) != DFI_OK)
+			abort();
+		dfi_merkle_leaf_hash(b, n, out[i]);
+	}
+}
+
+/* A journal in a temp dir with an in-memory Ed25519 or P-256 key, open for
+ * appending; jt_journal_add appends n intents of distinct cards (tag makes
+ * the UIDs of one history differ from another's), one append each. */
+struct jt_journal {
+	char *dir;
+	char path[300];
+	dfi_signer *s;
+	dfi_jpubkey *pk;
+	dfi_journal *j;
+	uint32_t key_id;
+};
+
+static inline int
+jt_journal_open(struct jt_journal *f, const char *origin, dfi_sigalg alg)
+{
+	memset(f, 0, sizeof(*f));
+	struct dfi_journal_opts o = { .station = "st" };
+	f->dir = jt_tmpdir();
+	f->s = jt_signer_new(alg);
+	f->pk = f->s != NULL ? jt_pubkey(f->s) : NULL;
+	if (f->dir == NULL || f->pk == NULL || dfi_journal_create(f->dir, origin, f->s, &o) != DFI_OK ||
+	    dfi_journal_open(&f->j, f->dir, f->s, &o, NULL) != DFI_OK ||
+	    dfi_jpubkey_key_id(f->pk, origin, &f->key_id) != DFI_OK)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/" DFI_JOURNAL_FILE, f->dir);
+	return 0;
+}
+
+static inline int
+jt_journal_reopen(struct jt_journal *f)
+{
+	struct dfi_journal_opts o = { .station = "st" };
+	if (f->j != NULL)
+		dfi_journal_close(f->j);
+	f->j = NULL;
+	return dfi_journal_open(&f->j, f->dir, f->s, &o, NULL) == DFI_OK ? 0 : -1;
+}
+
+static inline int
+jt_journal_add(struct jt_journal *f, unsigned n, unsigned tag)
+{
+	for (unsigned i = 0; i < n; i++) {
+		char uid[16];
+		snprintf(uid, sizeof(uid), "04%02X%02X%06X", tag & 0xFF, i & 0xFF, (unsigned)dfi_journal_size(f->j));
+		dfi_jrec r = jt_intent(uid, 0x123456, 1, 0, 1);
+		uint64_t seq;
+		if (dfi_journal_intent(f->j, &r, &seq) != DFI_OK)
+			return -1;
+	}
+	return 0;
+}
+
+static inline void
+jt_journal_close(struct jt_journal *f)
+{
+	if (f->j != NULL)
+		dfi_journal_close(f->j);
+	dfi_jpubkey_free(f->pk);
+	dfi_signer_free(f->s);
+	jt_rmrf(f->dir);
+	free(f->dir);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The main() of a program with JT_SIGNER_FIXTURE: the suite NAME runs the
+ * tests given (each with a fresh signer, 120 s each). */
+#define JT_SIGNER_MAIN(name, ...)                                              \
+	int main(void)                                                         \
+	{                                                                      \
+		return dfi_test_main(name,                                     \
+		    &(struct dfi_test_case){ .setup = setup,                   \
+			.teardown = teardown, .timeout = 120 },                \
+		    (const TTest *[]){ __VA_ARGS__, NULL });                   \
+	}
 
 #endif

@@ -74,7 +74,7 @@ for k in ed25519 ecdsa-p256; do
 	j=$tmp/j-$k
 	"$dfissue" personalize --profile "$src/profiles/minimal.json" "${hsm[@]}" \
 		--reader "sim:$tmp/$k-1.img" --journal "$j" --create-journal --origin "doc.example/$k%1" \
-		--station "doc recipe" --journal-key "pkcs11:object=j-$k;type=private" --tear-at 18 \
+		--station "doc recipe" --journal-key "pkcs11:object=j-$k;type=private" --tear-at 16 \
 		>"$tmp/p1.log" 2>&1 || fail "personalize ($k): $(cat "$tmp/p1.log")"
 	printf 'seq=99 time=2026-12-05T00:00:00Z type=intent uid=04' >>"$j/journal.log" # a torn tail
 	"$dfissue" journal recover --station recovery "${hsm[@]}" --key "pkcs11:object=j-$k;type=private" \
@@ -83,6 +83,22 @@ for k in ed25519 ecdsa-p256; do
 	grep -q ' type=recovery ' "$j/journal.log" || fail "$k: no recovery record"
 done
 echo "journals written after $((SECONDS - t0)) s"
+
+# Issue 18: format 2 writes an AID as the profile does (minimal.json's
+# application 010203), the order its div_input (UID || AID) holds it in;
+# a kept format-1 journal (AIDs reversed) still verifies below and is shown
+# in the same order as the profile.
+for k in ed25519 ecdsa-p256; do
+	head -n 1 "$tmp/j-$k/journal.log" | grep -q ' type=genesis format=2 ' || fail "$k: the genesis is not format 2"
+	grep -Eq ' type=intent uid=([0-9A-F]+) aid=010203 .* div_input=\1010203 ' "$tmp/j-$k/journal.log" ||
+		fail "$k: no intent with aid=010203 as its div_input holds it"
+done
+f1=$src/tests/data/journal-format1
+"$dfissue" journal show "$f1/journal.log" >"$tmp/show1.log" 2>&1 || fail "journal show (format 1): $(cat "$tmp/show1.log")"
+grep -q 'AID F54010 key 1 ' "$tmp/show1.log" || fail "journal show (format 1) does not print F54010: $(cat "$tmp/show1.log")"
+"$dfissue" journal show --json "$f1/journal.log" >"$tmp/show1.json" 2>&1 || fail "journal show --json (format 1)"
+grep -Eq '"aid": ?"F54020"' "$tmp/show1.json" || fail "journal show --json (format 1) does not say F54020: $(cat "$tmp/show1.json")"
+echo "  format 2 writes aid=010203 as the profile; journal show prints the format-1 journal's 1040F5 as F54010"
 
 # the key-ID block finds each genesis key_id from the decoded origin and the PEM
 for k in ed25519 ecdsa-p256; do
@@ -206,6 +222,8 @@ for k in ed25519 ecdsa-p256; do
 		"$sigpre" "${nl[5]##* }" "$sigpre" "${nl[5]##* }" | base64 -w0)"
 	add "$f" "$pub" "$k: (f) a second signature line in checkpoint line $m" 0 1
 done
+
+add "$f1/journal.log" "$f1/journal-key.pem" "the kept format-1 journal (tests/data/journal-format1)" 1 1
 
 pids=()
 for i in "${!c_file[@]}"; do

@@ -7,10 +7,6 @@
  * certificate-transparency-go and transparency-dev/merkle
  * (testonly/constants.go: LeafInputs, RootHashes, inclusion proofs):
  * leaf inputs, then the tree head for sizes 1..8. */
-static const char *const ct_leaves[8] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-	"606162636465666768696A6B6C6D6E6F",
-};
 static const char *const ct_roots[9] = {
 	"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
 	"6E340B9CFFB37A989CA544E6BB780A2C78901D3FB33738768511A30617AFA01D",
@@ -23,22 +19,10 @@ static const char *const ct_roots[9] = {
 	"5DC9DA79A70659A9AD559CB701DED9A2AB9D823AAD2F4960CFE370EFF4604328",
 };
 
-static void
-ct_leaf_hashes(uint8_t out[8][DFI_HASH_LEN])
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t b[32];
-		size_t n = 0;
-		if (ct_leaves[i][0] != '\0')
-			ck_assert_int_eq(dfi_hex_decode(ct_leaves[i], b, sizeof(b), &n), DFI_OK);
-		dfi_merkle_leaf_hash(b, n, out[i]);
-	}
-}
-
 START_TEST(merkle_ct_reference_roots)
 {
 	uint8_t lh[8][DFI_HASH_LEN], root[DFI_HASH_LEN];
-	ct_leaf_hashes(lh);
+	jt_ct_leaf_hashes(lh);
 	dfi_merkle m;
 	dfi_merkle_init(&m);
 	dfi_merkle_root(&m, root);
@@ -67,7 +51,7 @@ START_TEST(merkle_ct_reference_inclusion_proofs)
 	};
 	uint8_t lh[8][DFI_HASH_LEN], proof[64][DFI_HASH_LEN], root[32];
 	size_t n;
-	ct_leaf_hashes(lh);
+	jt_ct_leaf_hashes(lh);
 	HEX(root, ct_roots[8]);
 	ck_assert_int_eq(dfi_merkle_inclusion_proof((const uint8_t(*)[32])lh, 8, 0, proof, 64, &n), DFI_OK);
 	ck_assert_uint_eq(n, 3);
@@ -121,7 +105,7 @@ START_TEST(record_roundtrip_all_types)
 	strcpy(r[0].origin, "dfissue.example/journal/test");
 	r[0].alg = DFI_SIG_ED25519;
 	r[0].key_id = 0xC74F20A3;
-	r[1] = jt_intent("04782E21801D80", 0x3042F5, 1, 0, 1);
+	r[1] = jt_intent("04782E21801D80", 0xF54230, 1, 0, 1); /* sent 30 42 F5 */
 	r[2].type = DFI_JREC_COMMIT;
 	r[2].intent = 1;
 	r[3].type = DFI_JREC_ABORT;
@@ -163,9 +147,141 @@ START_TEST(record_roundtrip_all_types)
 	    "div_input=04782E21801D80 station=station%201/reader%C3%A9");
 	ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
 	ck_assert_int_eq(memcmp(back.key.uid, r[1].key.uid, 7), 0);
-	ck_assert_uint_eq(back.key.aid, 0x3042F5);
+	ck_assert_uint_eq(back.key.aid, 0xF54230); /* format 2: command order */
 	ck_assert_uint_eq(back.new_version, 1);
 	ck_assert_uint_eq(back.div_input_len, 7);
+	/* a new genesis is format 2; format 1 still parses and says so */
+	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_OK);
+	ck_assert_ptr_nonnull(strstr(line, " type=genesis format=2 "));
+	r[0].format = 1;
+	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_OK);
+	ck_assert_ptr_nonnull(strstr(line, " type=genesis format=1 "));
+	ck_assert_int_eq(dfi_jrec_parse(line, n, &back), DFI_OK);
+	ck_assert_uint_eq(back.format, 1);
+	r[0].format = 3;
+	ck_assert_int_eq(dfi_jrec_format(&r[0], line, sizeof(line), &n), DFI_E_INVALID_ARG);
+}
+END_TEST
+
+/* Records of one intent's key as a journal reader hands them out. */
+struct aids {
+	uint32_t v[8];
+	size_t n;
+};
+
+static void
+collect_aid(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	(void)line;
+	struct aids *a = ctx;
+	if (r->type == DFI_JREC_INTENT && a->n < 8)
+		a->v[a->n++] = r->key.aid;
+}
+
+static void
+verify_aids(const uint8_t *buf, size_t len, const dfi_jpubkey *pub, struct aids *a)
+{
+	struct dfi_jverify_opts o = { .pubkey = pub, .record = collect_aid, .ctx = a };
+	struct dfi_jverify_result res;
+	memset(a, 0, sizeof(*a));
+	ck_assert_int_eq(dfi_journal_verify_buf(buf, len, &o, &res), DFI_OK);
+	ck_assert_uint_eq(res.findings, 0);
+}
+
+/* DIR's journal.log, which verifies (its AIDs into *a); the caller frees it. */
+static char *
+read_verified(const char *dir, const dfi_jpubkey *pub, struct aids *a, size_t *len)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, dir);
+	uint8_t *b = jt_read(path, len);
+	ck_assert_ptr_nonnull(b);
+	verify_aids(b, *len, pub, a);
+	return (char *)b;
+}
+
+static int64_t
+fixed_clock(void *ctx)
+{
+	(void)ctx;
+	return 1764924600;
+}
+
+/* Issue 18: AIDs in command order. tests/data/journal-format1/ was written
+ * by the format-1 writer (RFC 8032 test key): it records the AIDs the
+ * profile writes F54010 and F54020 as aid=1040F5 and aid=2040F5. It still
+ * verifies, reads as the same AIDs a format-2 journal holds, and appending
+ * to it keeps its format; a new journal writes format 2, command order. */
+START_TEST(aid_order_format1_kept_format2_new)
+{
+	static const uint8_t seed[32] = {
+		0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+		0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+	};
+	dfi_signer *s = jt_signer_ed25519_seed(seed);
+	dfi_jpubkey *pub = jt_pubkey(s);
+	ck_assert_ptr_nonnull(pub);
+	const char *data = getenv("DFI_TEST_DATA");
+	ck_assert_ptr_nonnull(data);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/journal-format1/journal.log", data);
+	size_t len;
+	uint8_t *kept = jt_read(path, &len);
+	ck_assert_ptr_nonnull(kept);
+	ck_assert_ptr_nonnull(strstr((char *)kept, " format=1 "));
+	ck_assert_ptr_nonnull(strstr((char *)kept, " aid=1040F5 keyno=1 "));
+	struct aids a;
+	verify_aids(kept, len, pub, &a);
+	ck_assert_uint_eq(a.n, 3);
+	ck_assert_uint_eq(a.v[0], 0);
+	ck_assert_uint_eq(a.v[1], 0x1040F5); /* F54010 */
+	ck_assert_uint_eq(a.v[2], 0x2040F5); /* F54020 */
+
+	/* appended to, it stays format 1 throughout */
+	char *dir = jt_tmpdir();
+	ck_assert_ptr_nonnull(dir);
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, dir);
+	ck_assert_int_eq(jt_write(path, kept, len), 0);
+	struct dfi_journal_opts jo = { .station = "t", .now = fixed_clock };
+	dfi_journal *j = NULL;
+	ck_assert_int_eq(dfi_journal_open(&j, dir, s, &jo, NULL), DFI_OK);
+	dfi_jrec in = jt_intent("04782E21801D80", 0x1040F5, 2, 0, 1);
+	dfi_jkey k1 = in.key;
+	k1.keyno = 1;
+	uint8_t v = 0;
+	ck_assert_int_eq(dfi_journal_key_version(j, &k1, &v), DFI_OK);
+	ck_assert_uint_eq(v, 1); /* the kept commit of F54010 key 1, found by the new order */
+	uint64_t seq;
+	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
+	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
+	dfi_journal_close(j);
+	size_t len2;
+	char *grown = read_verified(dir, pub, &a, &len2);
+	ck_assert_ptr_nonnull(strstr(grown + len, " aid=1040F5 keyno=2 "));
+	ck_assert_uint_eq(a.n, 4);
+	ck_assert_uint_eq(a.v[3], 0x1040F5);
+	free(grown);
+	jt_rmrf(dir);
+	free(dir);
+
+	/* a new journal: format 2, the AID as the profile writes it */
+	dir = jt_tmpdir();
+	ck_assert_ptr_nonnull(dir);
+	ck_assert_int_eq(dfi_journal_create(dir, "dfissue.example/format-2", s, &jo), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, dir, s, &jo, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_journal_intent(j, &in, &seq), DFI_OK);
+	dfi_journal_close(j);
+	grown = read_verified(dir, pub, &a, &len2);
+	ck_assert_ptr_nonnull(strstr(grown, " type=genesis format=2 "));
+	ck_assert_ptr_nonnull(strstr(grown, " aid=F54010 keyno=2 "));
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(a.v[0], 0x1040F5);
+	free(grown);
+	jt_rmrf(dir);
+	free(dir);
+	free(kept);
+	dfi_jpubkey_free(pub);
+	dfi_signer_free(s);
 }
 END_TEST
 
@@ -188,6 +304,9 @@ START_TEST(record_rejects_non_canonical)
 		"seq=1 time=2025-11-25T08:30:01Z type=intent uid=04782e21801d80 aid=3042F5 keyno=1 "
 		"old_version=0 new_version=1 key_label=k key_objid=- key_gen=1 div_input=- station=s",
 		"seq=1 time=2025-11-25T08:30:01Z type=resolve intent=1 observed_version=256 matched=new station=s",
+		/* formats other than 1 and 2 */
+		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=0 origin=o alg=ed25519 key_id=8A1512F8 station=s",
+		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=3 origin=o alg=ed25519 key_id=8A1512F8 station=s",
 		"",
 	};
 	dfi_jrec r;
@@ -302,6 +421,7 @@ main(void)
 	    (const TTest *[]){ merkle_ct_reference_roots,
 	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
 	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
+	    aid_order_format1_kept_format2_new,
 	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
 	    NULL });
 }

@@ -247,13 +247,8 @@ START_TEST(filesystem_errors_name_the_path_and_the_reason)
 }
 END_TEST
 
-int
-main(void)
-{
-	return dfi_test_main("journal_harden",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
-	    (const TTest *[]){ overlong_unterminated_tail_is_found_and_quarantined,
-	    planted_tmp_link_in_open_directory_is_refused,
-	    journal_file_behind_a_link_or_open_directory_is_not_opened,
-	    filesystem_errors_name_the_path_and_the_reason, NULL });
-}
+JT_SIGNER_MAIN("journal_harden",
+    overlong_unterminated_tail_is_found_and_quarantined,
+    planted_tmp_link_in_open_directory_is_refused,
+    journal_file_behind_a_link_or_open_directory_is_not_opened,
+    filesystem_errors_name_the_path_and_the_reason)

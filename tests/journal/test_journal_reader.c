@@ -271,12 +271,7 @@ START_TEST(open_fails_on_any_failed_read_and_loses_nothing)
 }
 END_TEST
 
-int
-main(void)
-{
-	return dfi_test_main("journal_reader",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
-	    (const TTest *[]){ proof_of_changed_covered_record_is_refused,
-	    open_reads_the_same_through_short_reads_and_eintr,
-	    open_fails_on_any_failed_read_and_loses_nothing, NULL });
-}
+JT_SIGNER_MAIN("journal_reader",
+    proof_of_changed_covered_record_is_refused,
+    open_reads_the_same_through_short_reads_and_eintr,
+    open_fails_on_any_failed_read_and_loses_nothing)

@@ -125,10 +125,5 @@ START_TEST(agrees_and_finds_forgery)
 }
 END_TEST
 
-int
-main(void)
-{
-	return dfi_test_main("journal_sigpool",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
-	    (const TTest *[]){ agrees_and_finds_forgery, NULL });
-}
+JT_SIGNER_MAIN("journal_sigpool",
+    agrees_and_finds_forgery)

@@ -580,12 +580,7 @@ START_TEST(key_of_the_other_type)
 }
 END_TEST
 
-int
-main(void)
-{
-	return dfi_test_main("journal_sigrules",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
-	    (const TTest *[]){ ecdsa_written_low_s, ecdsa_high_s_refused, ed25519_s_plus_l_refused,
-		foreign_signature_lines_refused, one_finding_for_a_bad_middle_signature,
-		one_finding_for_a_removed_checkpoint, key_of_the_other_type, NULL });
-}
+JT_SIGNER_MAIN("journal_sigrules",
+    ecdsa_written_low_s, ecdsa_high_s_refused, ed25519_s_plus_l_refused,
+    foreign_signature_lines_refused, one_finding_for_a_bad_middle_signature,
+    one_finding_for_a_removed_checkpoint, key_of_the_other_type)

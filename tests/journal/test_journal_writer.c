@@ -807,18 +807,13 @@ START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 }
 END_TEST
 
-int
-main(void)
-{
-	return dfi_test_main("journal_writer",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .timeout = 120 },
-	    (const TTest *[]){ create_append_reopen_index, second_writer_is_locked_out,
-	    group_commit_many_threads, cut_at_every_byte_of_last_batch,
-	    unrecorded_quarantine_file_gets_a_recovery_record,
-	    covered_corruption_halts_and_repairs_nothing, enospc_on_write_fails_the_append,
-	    short_write_then_eio_fails_the_append, eio_on_fdatasync_fails_the_append,
-	    failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
-	    async_sync_failure_reaches_the_waiter_and_kills_the_handle,
-	    open_halts_on_a_middle_checkpoint_signed_by_another_key,
-	    unsigned_batch_fails_alone_and_the_handle_goes_on, NULL });
-}
+JT_SIGNER_MAIN("journal_writer",
+    create_append_reopen_index, second_writer_is_locked_out,
+    group_commit_many_threads, cut_at_every_byte_of_last_batch,
+    unrecorded_quarantine_file_gets_a_recovery_record,
+    covered_corruption_halts_and_repairs_nothing, enospc_on_write_fails_the_append,
+    short_write_then_eio_fails_the_append, eio_on_fdatasync_fails_the_append,
+    failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
+    async_sync_failure_reaches_the_waiter_and_kills_the_handle,
+    open_halts_on_a_middle_checkpoint_signed_by_another_key,
+    unsigned_batch_fails_alone_and_the_handle_goes_on)

@@ -1,11 +1,14 @@
 /* The perso tests' fixture (perso_fix.h). */
 #include <check.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "perso_fix.h"
+#include "testutil.h"
 
 char pf_root[256];
 
@@ -29,6 +32,30 @@ pf_make_token(void)
 	snprintf(conf, sizeof(conf), "%s/dev/softhsm2.conf", pf_root);
 	setenv("SOFTHSM2_CONF", conf, 1);
 	return 0;
+}
+
+int
+pf_add_generation2(void)
+{
+	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
+	char cmd[1400];
+	if (src == NULL || bld == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+	    "'%s/hsm-config/make-dev-token.sh' --generation2 '%s/dev' '%s/bin/dfissue' >/dev/null "
+	    "</dev/null", src, pf_root, bld);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+pf_run(char *out, size_t cap, const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return dfi_test_run(cmd, out, cap);
 }
 
 void

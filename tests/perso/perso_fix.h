@@ -25,6 +25,24 @@ struct pfix {
 extern char pf_root[256];
 int pf_make_token(void);
 void pf_remove_root(void);
+
+/* The main() of a test program on the dev token: makes it, runs the suite
+ * NAME (dfi_test_main, testutil.h) with the given timeout per test, removes
+ * it. Include testutil.h first. */
+#define PF_TEST_MAIN(name, timeout_s, ...)                                       \
+	int main(void)                                                           \
+	{                                                                        \
+		if (pf_make_token() != 0) {                                      \
+			fprintf(stderr, "dev token could not be made\n");        \
+			pf_remove_root();                                        \
+			return EXIT_FAILURE;                                     \
+		}                                                                \
+		int rc_ = dfi_test_main(name,                                    \
+		    &(struct dfi_test_case){ .timeout = (timeout_s) },           \
+		    (const TTest *[]){ __VA_ARGS__, NULL });                     \
+		pf_remove_root();                                                \
+		return rc_;                                                      \
+	}
 void pf_open(struct pfix *f, const char *profile_name);
 void pf_close(struct pfix *f);
 /* As a restarted station: the journal reopened from its directory (its
@@ -35,6 +53,12 @@ void pf_restart(struct pfix *f);
  * (none of these tests has a card refuse a ChangeKey). */
 unsigned pf_journal_verifies(struct pfix *f);
 dfi_sim *pf_card(uint64_t seed, const char *image);
+/* The generation-2 key ceremony on the token (make-dev-token.sh
+ * --generation2); 0 on success. */
+int pf_add_generation2(void);
+/* Runs a shell command; its exit status (-1 when it did not exit), its
+ * output (NUL-terminated, cut at cap) in out. */
+int pf_run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* A transport that forwards to inner and shows seen(arg, APDU) every
  * command before it is sent, and seen(arg, NULL, 0) when a card is waited

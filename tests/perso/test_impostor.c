@@ -692,18 +692,8 @@ START_TEST(claimed_uid_is_not_touched)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "could not make the dev token\n");
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("impostor", &(struct dfi_test_case){ .timeout = 300 },
-	    (const TTest *[]){ second_card_with_an_issued_uid_is_refused,
-	    impostor_of_a_torn_card_is_refused, authorized_reissue,
-	    transport_key_card_and_impostor, originality_require, originality_warn_and_default,
-	    builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("impostor", 300,
+    second_card_with_an_issued_uid_is_refused,
+    impostor_of_a_torn_card_is_refused, authorized_reissue,
+    transport_key_card_and_impostor, originality_require, originality_warn_and_default,
+    builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched)

@@ -235,7 +235,7 @@ START_TEST(application_unknown_key_and_conflict)
 	dfi_sim_stats(sim, &s0);
 	tap(&f, t, &res);
 	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
-	ck_assert_msg(strstr(res.detail, "application 1040F5 key 1") != NULL, "%s", res.detail);
+	ck_assert_msg(strstr(res.detail, "application F54010 key 1") != NULL, "%s", res.detail);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
@@ -250,15 +250,17 @@ START_TEST(application_unknown_key_and_conflict)
 	dfi_desfire_free(d);
 	dfi_sim_stats(sim, &s0);
 	tap(&f, t, &res);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
-	ck_assert_int_eq(res.err, DFI_E_CARD_CONFLICT);
-	ck_assert_msg(strstr(res.detail, "1040F5") != NULL, "%s", res.detail);
+	/* Refused (issue 12: every conflict named, journaled), nothing written. */
+	ck_assert_int_eq(res.outcome, DFI_PERSO_REFUSED);
+	ck_assert_int_eq(res.refusal_cause, DFI_JCAUSE_CONFLICT);
+	ck_assert_uint_eq(res.conflicts, 1);
+	ck_assert_msg(strstr(res.detail, "F54010") != NULL, "%s", res.detail);
 	dfi_sim_stats(sim, &s1);
 	ck_assert_uint_eq(s1.commits, s0.commits);
 	struct dfi_sim_app_info ai;
 	OK(dfi_sim_app_info(sim, aid1, &ai));
 	ck_assert_int_ne(ai.keytype, DFI_KT_AES128);
-	ck_assert_uint_eq(dfi_journal_size(f.journal), before);
+	ck_assert_uint_eq(dfi_journal_size(f.journal), before + 1); /* the refusal record */
 	dfi_transport_free(t);
 	dfi_sim_free(sim);
 
@@ -472,18 +474,7 @@ START_TEST(min_apdus_formula)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("perso", &(struct dfi_test_case){ .timeout = 600 },
-	    (const TTest *[]){ clean_then_second_tap, seed_scenario, unknown_keys,
-	    application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
-	    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso", 600,
+    clean_then_second_tap, seed_scenario, unknown_keys,
+    application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
+    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations)

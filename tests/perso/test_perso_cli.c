@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "testutil.h"
 
@@ -18,25 +17,6 @@
 #include "perso_fix.h"
 
 static char g_cli[512], g_src[512];
-
-/* Runs a shell command; returns its exit status, output in out (NUL-terminated). */
-static int run(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-run(char *out, size_t cap, const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void
 paths(void)
@@ -59,14 +39,14 @@ START_TEST(personalize_torn_then_inspect)
 	snprintf(jdir, sizeof(jdir), "%s/cli-journal", pf_root);
 
 	/* Factory card, no keys: what the card shows freely. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "PICC key settings 0F") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "0 application(s)") != NULL, "%s", out);
 
 	/* Tap 1 torn in the middle of the plan (APDU 40, executed, answer
 	 * lost); the CLI waits for the card again and tap 2 finishes it. */
-	rc = run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
+	rc = pf_run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
 	    "--create-journal --station cli-test --json --tear-at 40 --tear-mode after 2>/dev/null",
 	    g_cli, g_src, g_src, pf_root, img, jdir);
 	ck_assert_msg(rc == 0, "personalize rc %d: %s", rc, out);
@@ -90,26 +70,26 @@ START_TEST(personalize_torn_then_inspect)
 	pf_close(&f);
 
 	/* Inspect with the profile: nothing remains. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' " COMMON " 2>&1", g_cli, img,
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' " COMMON " 2>&1", g_cli, img,
 	    g_src, g_src, pf_root);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "target (authenticated)") != NULL, "%s", out);
 
 	/* Keyless inspect of the finished card: listing is no longer free. */
-	rc = run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "PICC master key 0: version 1") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "not listed without the PICC master key") != NULL, "%s", out);
 
 	/* The journal: verifies, no unresolved intent. */
-	rc = run(out, sizeof(out), "'%s' recover --journal '%s' --pubkey '%s/dev/journal.pub.pem'",
+	rc = pf_run(out, sizeof(out), "'%s' recover --journal '%s' --pubkey '%s/dev/journal.pub.pem'",
 	    g_cli, jdir, pf_root);
 	ck_assert_msg(rc == 0, "recover: %s", out);
 	ck_assert_msg(strstr(out, "0 unresolved intent(s)") != NULL, "%s", out);
 
 	/* A second run on the finished card: done, nothing changed. */
-	rc = run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
+	rc = pf_run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s' --journal '%s' "
 	    "--once 2>/dev/null", g_cli, g_src, g_src, pf_root, img, jdir);
 	ck_assert_msg(rc == 0, "personalize: %s", out);
 	ck_assert_msg(strstr(out, ": done (0/0 steps, 0 key changes") != NULL, "%s", out);
@@ -150,11 +130,11 @@ START_TEST(recover_lists_open_intent)
 			f.perso = NULL;
 			dfi_journal_close(f.journal);
 			f.journal = NULL;
-			int rc = run(out, sizeof(out), "'%s' recover --journal '%s'", g_cli, f.jdir);
+			int rc = pf_run(out, sizeof(out), "'%s' recover --journal '%s'", g_cli, f.jdir);
 			ck_assert_msg(rc == 0, "recover: %s", out);
 			ck_assert_msg(strstr(out, "1 unresolved intent(s)") != NULL, "%s", out);
 			ck_assert_msg(strstr(out, "station perso-test") != NULL, "%s", out);
-			rc = run(out, sizeof(out), "'%s' recover --json --journal '%s'", g_cli, f.jdir);
+			rc = pf_run(out, sizeof(out), "'%s' recover --json --journal '%s'", g_cli, f.jdir);
 			ck_assert_int_eq(rc, 0);
 			json_error_t je;
 			json_t *o = json_loads(out, JSON_DECODE_ANY, &je);
@@ -177,32 +157,21 @@ START_TEST(usage_and_help)
 	paths();
 	const char *cmds[] = { "personalize", "inspect", "recover" };
 	for (size_t i = 0; i < 3; i++) {
-		ck_assert_int_eq(run(out, sizeof(out), "'%s' %s --help", g_cli, cmds[i]), 0);
+		ck_assert_int_eq(pf_run(out, sizeof(out), "'%s' %s --help", g_cli, cmds[i]), 0);
 		ck_assert_msg(strstr(out, "usage: dfissue") != NULL, "%s", out);
-		ck_assert_int_eq(run(out, sizeof(out), "'%s' %s --bogus 2>&1", g_cli, cmds[i]), 2);
+		ck_assert_int_eq(pf_run(out, sizeof(out), "'%s' %s --bogus 2>&1", g_cli, cmds[i]), 2);
 		ck_assert_msg(strstr(out, "dfissue: ") == out, "%s", out);
 		ck_assert_ptr_null(strchr(out, '\n') == NULL ? NULL : strchr(strchr(out, '\n') + 1, '\n'));
 	}
-	ck_assert_int_eq(run(out, sizeof(out), "'%s' personalize --profile x.json 2>&1", g_cli), 2);
-	ck_assert_int_eq(run(out, sizeof(out), "'%s' inspect --reader bogus 2>&1", g_cli), 2);
+	ck_assert_int_eq(pf_run(out, sizeof(out), "'%s' personalize --profile x.json 2>&1", g_cli), 2);
+	ck_assert_int_eq(pf_run(out, sizeof(out), "'%s' inspect --reader bogus 2>&1", g_cli), 2);
 	ck_assert_msg(strstr(out, "expected pcsc:NAME or sim:IMAGE") != NULL, "%s", out);
-	ck_assert_int_eq(run(out, sizeof(out), "'%s' personalize " COMMON " --reader sim:/nonexistent/x.img "
+	ck_assert_int_eq(pf_run(out, sizeof(out), "'%s' personalize " COMMON " --reader sim:/nonexistent/x.img "
 	    "--journal '%s/nojournal' 2>&1", g_cli, g_src, g_src, pf_root, pf_root), 1);
 	ck_assert_msg(strstr(out, "--create-journal") != NULL, "%s", out);
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	int rc = dfi_test_main("perso-cli", &(struct dfi_test_case){ .timeout = 300 },
-	    (const TTest *[]){ personalize_torn_then_inspect,
-	    recover_lists_open_intent, usage_and_help, NULL });
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso-cli", 300,
+    personalize_torn_then_inspect,
+    recover_lists_open_intent, usage_and_help)

@@ -31,17 +31,6 @@
 static pid_t pcscd_pid = -1, sim_pid = -1;
 static char g_dir[400];
 
-static int
-run(char *out, size_t cap, const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 START_TEST(personalize_through_pcscd)
 {
 	static char out[65536], cmd[4096];
@@ -86,7 +75,7 @@ START_TEST(personalize_through_pcscd)
 	    "--pin-file '%s/dev/user.pin' --reader 'pcsc:dfissue-perso 00 00' --journal '%s/j' "
 	    "--create-journal --once --json --wait-ms 20000 2>'%s/cli.log'", bd, src, src, pf_root,
 	    g_dir, g_dir);
-	int rc = run(out, sizeof(out), cmd);
+	int rc = pf_run(out, sizeof(out), "%s", cmd);
 	if (rc != 0) {
 		static char log[1500];
 		snprintf(path, sizeof(path), "%s/cli.log", g_dir);
@@ -109,7 +98,7 @@ START_TEST(personalize_through_pcscd)
 	    "--profile '%s/profiles/reference.json' --batch '%s/profiles/reference-batch.csv' "
 	    "--token pkcs11:token=dfissue-dev --pin-file '%s/dev/user.pin' 2>&1", bd, src, src,
 	    pf_root);
-	rc = run(out, sizeof(out), cmd);
+	rc = pf_run(out, sizeof(out), "%s", cmd);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "remaining steps: 0") != NULL, "%s", out);
 

@@ -255,17 +255,13 @@ int
 main(void)
 {
 	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
-	char cmd[1400];
 	if (pf_make_token() != 0 || src == NULL || bld == NULL) {
 		fprintf(stderr, "dev token could not be made\n");
 		pf_remove_root();
 		return EXIT_FAILURE;
 	}
 	/* The key ceremony of generation 2. */
-	snprintf(cmd, sizeof(cmd),
-	    "'%s/hsm-config/make-dev-token.sh' --generation2 '%s/dev' '%s/bin/dfissue' >/dev/null "
-	    "</dev/null", src, pf_root, bld);
-	if (system(cmd) != 0) {
+	if (pf_add_generation2() != 0) {
 		fprintf(stderr, "generation-2 keys could not be imported\n");
 		pf_remove_root();
 		return EXIT_FAILURE;

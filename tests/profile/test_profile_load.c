@@ -223,6 +223,23 @@ static const struct bad bad_profiles[] = {
 	    "t.json:3: picc.key_settings.config_changeable: required member missing", 0 },
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n\"configuration\": {\"random_uid\": 1}},\n\"applications\": []}",
 	    "t.json:3: picc.configuration.random_uid: must be true or false (got an integer)", 0 },
+	/* random ID and the UID key (issue 12) */
+#define PICC_U(extra) "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n" extra "},\n"
+#define APP_U(div) "\"applications\": [{\"aid\": \"A1A2A3\", \"key_type\": \"aes\", \"key_settings\": 11, \"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1,\n\"diversification\": " div "}]}]}"
+	{ HEAD PICC_U("\"configuration\": {\"random_uid\": true}") "\"applications\": []}",
+	    "t.json:3: picc.configuration.random_uid: needs picc.uid_key: a key diversified without the UID, to read a random-ID card's UID with", 0 },
+	{ HEAD PICC_U("\"configuration\": {\"random_uid_early\": true}") "\"applications\": []}",
+	    "t.json:3: picc.configuration.random_uid_early: needs \"random_uid\": true", 0 },
+	{ HEAD PICC_U("\"uid_key\": {\"application\": \"A1A2A4\", \"key\": 0}") APP_U("[\"uid\", \"aid\"]"),
+	    "t.json:3: picc.uid_key.application: no application A1A2A4 in the profile", 0 },
+	{ HEAD PICC_U("\"uid_key\": {\"application\": \"A1A2A3\", \"key\": 1}") APP_U("[\"uid\", \"aid\"]"),
+	    "t.json:3: picc.uid_key.key: application A1A2A3 has 1 key(s): no key 1", 0 },
+	{ HEAD PICC_U("\"uid_key\": {\"application\": \"000000\", \"key\": 0}") APP_U("[\"aid\"]"),
+	    "t.json:3: picc.uid_key.application: must be the 6 hex digits of one of the profile's applications (the PICC master key is diversified with the UID), got \"000000\"", 0 },
+	{ HEAD PICC_U("\"uid_key\": {\"application\": \"A1A2A3\", \"key\": 0}") APP_U("[\"aid\", \"uid\"]"),
+	    "t.json:5: applications[0].keys[0].diversification[1]: the UID key (picc.uid_key) opens random-ID cards before their UID is known: its diversification takes no \"uid\" nor \"field:\" (use \"aid\", \"sysid:HEX\", \"hex:HEX\")", 0 },
+	{ HEAD PICC_U("\"uid_key\": {\"application\": \"A1A2A3\", \"key\": 0}") APP_U("[\"aid\", \"field:serial\"]"),
+	    "t.json:5: applications[0].keys[0].diversification[1]: the UID key (picc.uid_key) opens random-ID cards before their UID is known: its diversification takes no \"uid\" nor \"field:\" (use \"aid\", \"sysid:HEX\", \"hex:HEX\")", 0 },
 	/* transport keys and originality */
 #define PICC_T(t) "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n\"transport_key\": " t "},\n\"applications\": []}"
 	{ HEAD PICC_T("\"zero\""),

@@ -26,8 +26,8 @@ arrives_with_transport_key(struct tear_env *e, struct tear_card *c, char *why, s
  * at its first_tear-th APDU (the card executed it, the answer was lost),
  * leaving a half-issued card with an intent open at the other station. */
 static int
-issued_elsewhere(struct tear_env *e, struct tear_card *c, unsigned first_tear, char *why,
-    size_t cap)
+issued_elsewhere_with(struct tear_env *e, struct tear_card *c, const char *first,
+    unsigned first_tear, char *why, size_t cap)
 {
 	const char *src = getenv("DFI_SOURCE_DIR");
 	char path[600], dir[400], detail[256] = "";
@@ -40,9 +40,9 @@ issued_elsewhere(struct tear_env *e, struct tear_card *c, unsigned first_tear, c
 	int rc = -1;
 
 	if (e->first_profile == NULL) {
-		snprintf(path, sizeof(path), "%s/profiles/reference.json", src ? src : ".");
+		snprintf(path, sizeof(path), "%s/profiles/%s", src ? src : ".", first);
 		if (dfi_profile_load(&e->first_profile, path, &diag) != DFI_OK)
-			return tear_fail(why, cap, "reference profile: %s", diag.message);
+			return tear_fail(why, cap, "first issue profile: %s", diag.message);
 	}
 	struct dfi_perso_config pc = { .hsm = e->hsm, .profile = e->first_profile,
 		.station = "first-issue", .detail = detail, .detail_cap = sizeof(detail) };
@@ -80,7 +80,9 @@ issued_elsewhere(struct tear_env *e, struct tear_card *c, unsigned first_tear, c
 		    res.detail);
 		goto out;
 	}
-	if (first_tear > 0 && dfi_sim_insert(c->sim) != DFI_OK) {
+	/* Back on a reader: a new activation (a random-ID card now shows
+	 * a random ID). */
+	if ((first_tear > 0 ? dfi_sim_insert(c->sim) : dfi_sim_power_cycle(c->sim)) != DFI_OK) {
 		tear_fail(why, cap, "first issue: card not back");
 		goto out;
 	}
@@ -94,9 +96,24 @@ out:
 }
 
 static int
+issued_elsewhere(struct tear_env *e, struct tear_card *c, unsigned first_tear, char *why,
+    size_t cap)
+{
+	return issued_elsewhere_with(e, c, "reference.json", first_tear, why, cap);
+}
+
+static int
 issued_generation1(struct tear_env *e, struct tear_card *c, char *why, size_t cap)
 {
 	return issued_elsewhere(e, c, 0, why, cap);
+}
+
+/* Issued with profiles/random-id.json at another station: random ID on,
+ * the card shows a fresh random ID at each activation. */
+static int
+issued_random_id(struct tear_env *e, struct tear_card *c, char *why, size_t cap)
+{
+	return issued_elsewhere_with(e, c, "random-id.json", 0, why, cap);
 }
 
 /* Torn right after its third ChangeKey's APDU reached the card: the PICC
@@ -125,6 +142,18 @@ static const struct tear_scenario scenarios[] = {
 	    "profiles/reference.json on factory DESFire EV1 cards (AuthenticateAES, EV1 secure "
 	    "messaging; the reference scenario's EV2 cards get AuthenticateEV2First and EV2 "
 	    "messaging)", DFI_SIM_MODEL_EV1, 0 },
+	/* Issue 12 items 2-3. */
+	{ "random_id", "random-id.json", "reference-batch.csv", NULL,
+	    "profiles/random-id.json on factory EV2 cards: random ID set right after the UID key's "
+	    "change, so torn cards come back with random IDs and are opened with the UID key",
+	    DFI_SIM_MODEL_EV2, 0 },
+	{ "random_id_rotation", "random-id-g2.json", "reference-batch.csv", issued_random_id,
+	    "profiles/random-id-g2.json on random-ID cards issued with profiles/random-id.json at "
+	    "another station: the UID key and every other key rotate to generation 2",
+	    DFI_SIM_MODEL_EV2, 1 },
+	{ "add_app", "add-app.json", "reference-batch.csv", issued_generation1,
+	    "profiles/add-app.json on cards issued with profiles/reference.json at another "
+	    "station: application F54050 is added, nothing else changes", DFI_SIM_MODEL_EV2, 0 },
 };
 
 const struct tear_scenario *

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "testutil.h"
 
 #include "tear_fix.h"
@@ -36,14 +37,6 @@ static unsigned stride = 1;
 /* "case N MODE [M MODE2]": one case, to reproduce (with TEAR_VERBOSE=1). */
 static unsigned one_n, one_m;
 static enum dfi_sim_tear_mode one_mode, one_mode2;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 kase_open(struct tear_env *e, struct tear_case *k)

@@ -59,7 +59,7 @@ enum dfi_sim_model {
 
 /* What an EV2 card answers to Read_Sig (0x3C; EV1 cards do not have it).
  * The simulator signs with its own published TEST key pair, never an NXP
- * key (tools/desfire-sim/sim_cmd_sig.c; the public key is in
+ * key (tools/desfire-sim/sim_on_sig.c; the public key is in
  * tests/data/sim-originality.keys). */
 enum dfi_sim_originality {
 	DFI_SIM_ORIG_TEST = 0,  /* a valid signature by the simulator's test key */

@@ -19,47 +19,47 @@ struct cmd_desc {
 enum { T_READ = 0, T_WRITE, T_AUTH, T_CREATE, T_FORMAT };
 
 static const struct cmd_desc cmds[] = {
-	{ 0x60, cmd_get_version, AUTO_MAC, T_READ },
-	{ 0x51, cmd_get_card_uid, AUTO_MAC, T_READ },
-	{ 0x3C, cmd_read_sig, AUTO_MAC, T_READ },
-	{ 0x5A, cmd_select_app, SELF, T_READ },
-	{ 0x6A, cmd_get_app_ids, AUTO_MAC, T_READ },
-	{ 0x6D, cmd_get_df_names, AUTO_MAC, T_READ },
-	{ 0x61, cmd_get_iso_file_ids, AUTO_MAC, T_READ },
-	{ 0xCA, cmd_create_app, AUTO_MAC, T_CREATE },
-	{ 0xDA, cmd_delete_app, AUTO_MAC, T_CREATE },
-	{ 0xFC, cmd_format, AUTO_MAC, T_FORMAT },
-	{ 0x6E, cmd_free_mem, AUTO_MAC, T_READ },
-	{ 0x5C, cmd_set_config, SELF, T_WRITE },
-	{ 0x0A, cmd_authenticate, SELF, T_AUTH },
-	{ 0x1A, cmd_authenticate, SELF, T_AUTH },
-	{ 0xAA, cmd_authenticate, SELF, T_AUTH },
-	{ 0x71, cmd_authenticate, SELF, T_AUTH },
-	{ 0x77, cmd_authenticate, SELF, T_AUTH },
-	{ 0xC4, cmd_change_key, SELF, T_WRITE },
-	{ 0x54, cmd_change_key_settings, AUTO_FULL1, T_WRITE },
-	{ 0x45, cmd_get_key_settings, AUTO_MAC, T_READ },
-	{ 0x64, cmd_get_key_version, AUTO_MAC, T_READ },
-	{ 0xCD, cmd_create_file, AUTO_MAC, T_CREATE },
-	{ 0xCB, cmd_create_file, AUTO_MAC, T_CREATE },
-	{ 0xCC, cmd_create_file, AUTO_MAC, T_CREATE },
-	{ 0xC1, cmd_create_file, AUTO_MAC, T_CREATE },
-	{ 0xC0, cmd_create_file, AUTO_MAC, T_CREATE },
-	{ 0xDF, cmd_delete_file, AUTO_MAC, T_CREATE },
-	{ 0x6F, cmd_get_file_ids, AUTO_MAC, T_READ },
-	{ 0xF5, cmd_get_file_settings, AUTO_MAC, T_READ },
-	{ 0x5F, cmd_change_file_settings, SELF, T_WRITE },
-	{ 0xBD, cmd_read_data, SELF, T_READ },
-	{ 0x3D, cmd_write, SELF, T_WRITE },
-	{ 0x6C, cmd_value_op, SELF, T_READ },
-	{ 0x0C, cmd_value_op, SELF, T_WRITE },
-	{ 0xDC, cmd_value_op, SELF, T_WRITE },
-	{ 0x1C, cmd_value_op, SELF, T_WRITE },
-	{ 0x3B, cmd_write, SELF, T_WRITE },
-	{ 0xBB, cmd_read_records, SELF, T_READ },
-	{ 0xEB, cmd_clear_records, AUTO_MAC, T_WRITE },
-	{ 0xC7, cmd_commit, AUTO_MAC, T_WRITE },
-	{ 0xA7, cmd_abort, AUTO_MAC, T_READ },
+	{ 0x60, sim_on_get_version, AUTO_MAC, T_READ },
+	{ 0x51, sim_on_get_card_uid, AUTO_MAC, T_READ },
+	{ 0x3C, sim_on_read_sig, AUTO_MAC, T_READ },
+	{ 0x5A, sim_on_select_app, SELF, T_READ },
+	{ 0x6A, sim_on_get_app_ids, AUTO_MAC, T_READ },
+	{ 0x6D, sim_on_get_df_names, AUTO_MAC, T_READ },
+	{ 0x61, sim_on_get_iso_file_ids, AUTO_MAC, T_READ },
+	{ 0xCA, sim_on_create_app, AUTO_MAC, T_CREATE },
+	{ 0xDA, sim_on_delete_app, AUTO_MAC, T_CREATE },
+	{ 0xFC, sim_on_format, AUTO_MAC, T_FORMAT },
+	{ 0x6E, sim_on_free_mem, AUTO_MAC, T_READ },
+	{ 0x5C, sim_on_set_config, SELF, T_WRITE },
+	{ 0x0A, sim_on_authenticate, SELF, T_AUTH },
+	{ 0x1A, sim_on_authenticate, SELF, T_AUTH },
+	{ 0xAA, sim_on_authenticate, SELF, T_AUTH },
+	{ 0x71, sim_on_authenticate, SELF, T_AUTH },
+	{ 0x77, sim_on_authenticate, SELF, T_AUTH },
+	{ 0xC4, sim_on_change_key, SELF, T_WRITE },
+	{ 0x54, sim_on_change_key_settings, AUTO_FULL1, T_WRITE },
+	{ 0x45, sim_on_get_key_settings, AUTO_MAC, T_READ },
+	{ 0x64, sim_on_get_key_version, AUTO_MAC, T_READ },
+	{ 0xCD, sim_on_create_file, AUTO_MAC, T_CREATE },
+	{ 0xCB, sim_on_create_file, AUTO_MAC, T_CREATE },
+	{ 0xCC, sim_on_create_file, AUTO_MAC, T_CREATE },
+	{ 0xC1, sim_on_create_file, AUTO_MAC, T_CREATE },
+	{ 0xC0, sim_on_create_file, AUTO_MAC, T_CREATE },
+	{ 0xDF, sim_on_delete_file, AUTO_MAC, T_CREATE },
+	{ 0x6F, sim_on_get_file_ids, AUTO_MAC, T_READ },
+	{ 0xF5, sim_on_get_file_settings, AUTO_MAC, T_READ },
+	{ 0x5F, sim_on_change_file_settings, SELF, T_WRITE },
+	{ 0xBD, sim_on_read_data, SELF, T_READ },
+	{ 0x3D, sim_on_write, SELF, T_WRITE },
+	{ 0x6C, sim_on_value_op, SELF, T_READ },
+	{ 0x0C, sim_on_value_op, SELF, T_WRITE },
+	{ 0xDC, sim_on_value_op, SELF, T_WRITE },
+	{ 0x1C, sim_on_value_op, SELF, T_WRITE },
+	{ 0x3B, sim_on_write, SELF, T_WRITE },
+	{ 0xBB, sim_on_read_records, SELF, T_READ },
+	{ 0xEB, sim_on_clear_records, AUTO_MAC, T_WRITE },
+	{ 0xC7, sim_on_commit, AUTO_MAC, T_WRITE },
+	{ 0xA7, sim_on_abort, AUTO_MAC, T_READ },
 };
 
 static const struct cmd_desc *
@@ -208,6 +208,7 @@ dfi_sim_new(dfi_sim **out, const struct dfi_sim_config *cfg)
 	if (e != DFI_OK)
 		goto fail;
 	s->random_uid[0] = 0x08;
+	s->random_active = s->card->config & 0x02;
 	if ((e = sim_rng_bytes(&s->rng, s->random_uid + 1, 3)) != DFI_OK)
 		goto fail;
 	s->present = true;
@@ -255,6 +256,7 @@ dfi_sim_insert(dfi_sim *s)
 	s->present = true;
 	/* A card with random ID shows a fresh 4-byte ID at each activation. */
 	s->random_uid[0] = 0x08;
+	s->random_active = s->card->config & 0x02;
 	return sim_rng_bytes(&s->rng, s->random_uid + 1, 3);
 }
 
@@ -418,7 +420,7 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		switch (s->pend.kind) {
 		case PEND_AUTH:
 			cd = find_cmd(s->pend.auth_cmd);
-			st = cmd_auth_continue(s, d, n, r);
+			st = sim_on_auth_continue(s, d, n, r);
 			break;
 		case PEND_RESP:
 			if (n != 0) {
@@ -512,7 +514,7 @@ native(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t *out, size_t
 		 * while its EV1 AES test of the same scenario authenticates
 		 * again (test/test_mifare_desfire.c, test_mifare_desfire_ev1_aes.c;
 		 * docs/SIMULATOR.md). A failed authentication ends any session. */
-		bool keep = s->sess.kind == SESS_D40 && (cd == NULL || cd->fn != cmd_authenticate);
+		bool keep = s->sess.kind == SESS_D40 && (cd == NULL || cd->fn != sim_on_authenticate);
 		if (s->dirty) {
 			(void)reload_state(s);
 		} else {
@@ -572,7 +574,7 @@ process_apdu(dfi_sim *s, const uint8_t *c, size_t clen, uint8_t *out, size_t *ol
 		} else if (c[2] != 0x00 || c[3] != 0x00 || clen > 5) {
 			iso_sw(out, olen, 0x6A, 0x81);
 		} else {
-			bool rnd = s->card->config & 0x02;
+			bool rnd = s->random_active;
 			size_t ulen = rnd ? 4 : DFI_SIM_UID_LEN;
 			size_t le = clen == 5 ? c[4] : 0;
 			if (le != 0 && le < ulen) {

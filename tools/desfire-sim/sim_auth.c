@@ -27,7 +27,7 @@ fail(dfi_sim *s)
 }
 
 uint8_t
-cmd_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	uint8_t saved_ti[4];
 	uint16_t saved_ctr = s->sess.ctr;
@@ -154,7 +154,7 @@ session_keys_ev2(dfi_sim *s, const uint8_t *key, const uint8_t *a, const uint8_t
 }
 
 uint8_t
-cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_pending *p = &s->pend;
 	size_t rl = (p->akt == DFI_KT_DES || p->akt == DFI_KT_2K3DES) ? 8 : 16;

@@ -164,6 +164,9 @@ struct dfi_sim {
 	size_t blob_len;
 	struct sim_resp rsp;    /* reused response buffer */
 	uint8_t random_uid[4];  /* this activation's random ID */
+	/* Random ID was on when the card was activated: SetConfiguration
+	 * turning it on shows from the next activation, as on a card. */
+	bool random_active;
 	void (*forge)(void *, uint8_t, uint8_t *, size_t *, uint8_t *); /* sim_forge.h */
 	void *forge_ctx;
 };
@@ -181,7 +184,7 @@ uint8_t sim_key_version(uint8_t kfam, const struct sim_key *k);
 uint32_t sim_file_bytes(const struct sim_file *f);
 uint32_t sim_free_memory(const struct sim_card *c);
 uint64_t sim_mem_used(const struct sim_card *c);
-/* sim_cmd_picc.c: the ATS of an activation (set or factory); 0 if cap is short. */
+/* sim_on_picc.c: the ATS of an activation (set or factory); 0 if cap is short. */
 size_t sim_card_ats(const struct sim_card *c, uint8_t *ats, size_t cap);
 /* User memory of an 8 KB EV1/EV2 card as GetFreeMemory reports it fresh. */
 #define SIM_EEPROM_BYTES 7936u
@@ -232,39 +235,42 @@ bool sm_cmd_sends_mac(const dfi_sim *s, uint8_t cmd);
 uint16_t sm_crc16(const uint8_t *p, size_t n);
 
 /* sim_auth.c */
-uint8_t cmd_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
-uint8_t cmd_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r);
+uint8_t sim_on_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
+uint8_t sim_on_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r);
 
-/* sim_cmd_picc.c / sim_cmd_key.c / sim_cmd_file.c / sim_cmd_data.c */
+/* sim_on_picc.c / sim_on_key.c / sim_on_file.c / sim_on_data.c: the
+ * card's handlers, sim_on_X for the command X it receives (the host's
+ * side of the same commands is engine/desfire/cmd_*.c; the CLI's
+ * subcommands are tools/dfissue/sub_*.c). */
 typedef uint8_t (*sim_handler)(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
-uint8_t cmd_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_read_sig(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* sim_cmd_sig.c */
-uint8_t cmd_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_iso_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_create_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_delete_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_format(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_free_mem(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_set_config(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_change_key(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_change_key_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_key_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_key_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_create_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_delete_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_get_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_change_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_read_data(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_write(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_value_op(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_read_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_clear_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_commit(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t cmd_abort(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_read_sig(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* sim_on_sig.c */
+uint8_t sim_on_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_iso_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_create_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_delete_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_format(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_free_mem(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_set_config(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_change_key(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_change_key_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_key_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_key_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_create_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_delete_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_get_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_change_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_read_data(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_write(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_value_op(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_read_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_clear_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_commit(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_abort(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 
 /* For multi-frame writes: the wire length of the data after the 7-byte
  * header, or 0 with *st set when the header is refused. */

@@ -58,7 +58,7 @@ char *cli_read_file(const char *path, size_t max, size_t *len);
  * date or cap is too short. */
 void cli_utc_time(int64_t t, char sep, char *b, size_t cap);
 
-/* PC/SC errors shared by the reader subcommands (cmd_readers.c): pcscd
+/* PC/SC errors shared by the reader subcommands (sub_readers.c): pcscd
  * unreachable (says how to start it; JSON code pcscd_unreachable) or any
  * other dfi_err; returns DFI_EXIT_FAIL. */
 int cli_pcsc_fail(const char *what, dfi_err e);
@@ -67,18 +67,20 @@ int cli_pcsc_fail(const char *what, dfi_err e);
  * DFI_EXIT_FAIL. */
 int cli_pcsc_check_reader(const char *name);
 
-/* Subcommands, one file each (cmd_NAME.c), listed in main.c. */
-int cmd_readers(int argc, char **argv);
-int cmd_key(int argc, char **argv);
-int cmd_journal_key(int argc, char **argv);
-int cmd_journal(int argc, char **argv);
-int cmd_personalize(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
-int cmd_recover(int argc, char **argv);
-int cmd_sdm(int argc, char **argv);
-int cmd_hsm(int argc, char **argv);
+/* Subcommands, one file each (sub_NAME.c), listed in main.c. */
+int sub_readers(int argc, char **argv);
+int sub_key(int argc, char **argv);
+int sub_journal_key(int argc, char **argv);
+int sub_journal(int argc, char **argv);
+int sub_personalize(int argc, char **argv);
+int sub_inspect(int argc, char **argv);
+int sub_recover(int argc, char **argv);
+int sub_registry(int argc, char **argv);
+int sub_audit(int argc, char **argv);
+int sub_sdm(int argc, char **argv);
+int sub_hsm(int argc, char **argv);
 
-/* Options shared by every subcommand that opens the HSM (cmd_key.c):
+/* Options shared by every subcommand that opens the HSM (sub_key.c):
  * --module --token --pin-file --pin-env --allow-insecure-keys. Put
  * CLI_HSM_LONGOPTS in the getopt_long table and offer each option to
  * cli_hsm_opt() first; it returns 1 when it consumed it. */
@@ -147,5 +149,10 @@ const char *cli_hsm_help(void);
 
 /* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
 int cli_harden_process(void);
+/* Reads a journal public key from path: PEM, or a signed-note verifier key
+ * (its key name into name, when given). On failure prints one line naming
+ * what and returns DFI_EXIT_FAIL (cli_pubkey.c). */
+struct dfi_jpubkey;
+int cli_load_pubkey(const char *what, const char *path, struct dfi_jpubkey **out, char *name, size_t namecap);
 
 #endif

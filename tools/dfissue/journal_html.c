@@ -183,7 +183,7 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 	fprintf(o, "<tr class=\"ev %s\" data-seq=\"%" PRIu64 "\"><td>%" PRIu64 "</td><td>%s</td>"
 		   "<td class=\"what\">", cls, r->seq, r->seq, t);
 	esc(o, what);
-	fprintf(o, "</td><td>%06" PRIX32 "</td><td>%u</td><td>v%u &rarr; v%u</td><td>", in->key.aid,
+	fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>%u</td><td>v%u &rarr; v%u</td><td>", DFI_AID_ARGS(in->key.aid),
 	    in->key.keyno, in->old_version, in->new_version);
 	esc(o, detail);
 	fputs("</td><td>", o);

@@ -10,24 +10,26 @@
 #include "cli.h"
 #include "log.h"
 
-static int cmd_version(int argc, char **argv);
+static int sub_version(int argc, char **argv);
 
-/* One line per subcommand; each lives in its own cmd_*.c file. */
+/* One line per subcommand; each lives in its own sub_*.c file. */
 static const struct dfi_cli_cmd commands[] = {
-	{ "readers", "list PC/SC readers and card presence", cmd_readers },
-	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", cmd_key },
-	{ "hsm", "check a PKCS#11 module and token: mechanisms, derivation path, vectors", cmd_hsm },
-	{ "journal-key", "generate the journal signing key or export its public key", cmd_journal_key },
-	{ "journal", "create, verify, show and prove the signed key-change journal", cmd_journal },
-	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", cmd_personalize },
-	{ "inspect", "show what a card holds and what remains to do for a profile", cmd_inspect },
-	{ "recover", "list the journal's unresolved key-change intents with their cards", cmd_recover },
-	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", cmd_sdm },
-	{ "version", "print the version", cmd_version },
+	{ "readers", "list PC/SC readers and card presence", sub_readers },
+	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", sub_key },
+	{ "hsm", "check a PKCS#11 module and token: mechanisms, derivation path, vectors", sub_hsm },
+	{ "journal-key", "generate the journal signing key or export its public key", sub_journal_key },
+	{ "journal", "create, verify, show and prove the signed key-change journal", sub_journal },
+	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", sub_personalize },
+	{ "inspect", "show what a card holds and what remains to do for a profile", sub_inspect },
+	{ "recover", "list the journal's unresolved key-change intents with their cards", sub_recover },
+	{ "registry", "create or migrate the PostgreSQL registry shared by many stations", sub_registry },
+	{ "audit", "audit every station journal against the registry they share", sub_audit },
+	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", sub_sdm },
+	{ "version", "print the version", sub_version },
 };
 
 static int
-cmd_version(int argc, char **argv)
+sub_version(int argc, char **argv)
 {
 	if (argc > 1 && cli_is_help(argv[1])) {
 		printf("usage: dfissue version\n\nPrints the version of dfissue.\n");
@@ -176,7 +178,7 @@ main(int argc, char **argv)
 		return DFI_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0)
-		return cmd_version(argc - 1, argv + 1);
+		return sub_version(argc - 1, argv + 1);
 	g_json = wants_json(argc, argv);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {

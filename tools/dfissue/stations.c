@@ -123,7 +123,9 @@ progress(void *ctx, const char *ev)
 		cli_status_reader(st->idx, NULL, ev);
 	else if (sscanf(ev, "card %20[0-9A-F]: %u step", uid, &a) == 2)
 		cli_status_reader(st->idx, uid, "read: planning");
-	cli_log(CLI_LOG_DEBUG, "  [%s] %s", st->name, ev);
+	/* Conflicts (a refusal names each one) are for the operator, not -v. */
+	cli_log(strstr(ev, ": conflict") != NULL ? CLI_LOG_WARNING : CLI_LOG_DEBUG, "  [%s] %s",
+	    st->name, ev);
 }
 
 /* Adds spec to the list unless already there; takes ownership of spec. */

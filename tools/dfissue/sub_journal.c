@@ -29,11 +29,13 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
 	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
-	    "       dfissue journal verify --pubkey KEY.pem [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
+	    "       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
+	    "       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
 	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
 	    "       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
 	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
-	    "       dfissue journal checkpoint [--journal] JOURNAL\n\n"
+	    "       dfissue journal checkpoint [--journal] JOURNAL\n"
+	    "       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
 	    "JOURNAL is a journal directory (holding " DFI_JOURNAL_FILE ") or the file itself.\n\n"
 	    "init        creates DIR/" DFI_JOURNAL_FILE " with a genesis record and its checkpoint\n"
 	    "            signed by the HSM key URI (default " DEFAULT_KEY_URI ").\n"
@@ -54,7 +56,13 @@ usage(FILE *f)
 	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
 	    "            verification fails, the page says why).\n"
 	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
-	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n\n"
+	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
+	    "consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
+	    "            the last) extends the tree of the first N records; verify checks it\n"
+	    "            with --consistency PROOF against the proof's own old checkpoint or the\n"
+	    "            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
+	    "            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
+	    "            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n"
 	    "%s%s",
 	    cli_hsm_help(), cli_journal_hsm_help());
 }
@@ -184,9 +192,9 @@ j_recover(int argc, char **argv)
 				const dfi_jrec *r = &rec->lost_intents[i];
 				char uid[2 * DFI_J_UID_MAX + 1];
 				hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
-				printf("unacknowledged intent (no ChangeKey was sent): card %s AID %06" PRIX32
+				printf("unacknowledged intent (no ChangeKey was sent): card %s AID " DFI_AID_FMT
 				       " key %u version %u -> %u: probe this card\n",
-				    uid, r->key.aid, r->key.keyno, r->old_version, r->new_version);
+				    uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version);
 			}
 		}
 		size_t nopen = dfi_journal_open_intents(j, NULL, NULL);
@@ -223,42 +231,94 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	char uid[2 * DFI_J_UID_MAX + 1], t[32];
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
-	printf("unresolved intent %" PRIu64 ": card %s AID %06" PRIX32 " key %u version %u -> %u (%s, station %s)\n",
-	    r->seq, uid, r->key.aid, r->key.keyno, r->old_version, r->new_version, t, r->station);
+	printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " key %u version %u -> %u (%s, station %s)\n",
+	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, r->station);
+}
+
+/* verify --consistency PROOF: checks the proof (against its own old
+ * checkpoint or the last-seen one). On success, *ls becomes the proof's new
+ * checkpoint: a JOURNAL given too must extend it. */
+static int
+verify_consistency(const char *proof, const dfi_jpubkey *pk, const char *origin, char **ls, size_t *ll)
+{
+	size_t tl;
+	char *text = cli_read_file(proof, DFI_JCONSISTENCY_TEXT_MAX, &tl);
+	struct dfi_jconsistency *c = calloc(1, sizeof(*c));
+	int rc = DFI_EXIT_FAIL;
+	char why[512];
+	if (text == NULL || c == NULL) {
+		cli_errorf("journal verify: cannot read consistency proof '%s'", proof);
+	} else if (dfi_jconsistency_parse(text, tl, c) != DFI_OK) {
+		printf("%s: FAILED: not a consistency proof (see 'dfissue journal consistency')\n", proof);
+	} else if (dfi_jconsistency_verify(c, pk, (const uint8_t *)*ls, *ll, why, sizeof(why)) != DFI_OK) {
+		printf("%s: FAILED: %s\n", proof, why);
+	} else {
+		dfi_checkpoint cp;
+		(void)dfi_note_open(c->new_note, c->new_note_len, NULL, &cp);
+		if (origin != NULL && strcmp(origin, cp.origin) != 0) {
+			printf("%s: FAILED: the checkpoints are of '%s', not '%s'\n", proof, cp.origin, origin);
+			free(text);
+			free(c);
+			return DFI_EXIT_FAIL;
+		}
+		printf("%s: OK: the checkpoint of %" PRIu64 " records of %s extends its tree of %" PRIu64 " records\n",
+		    proof, c->to, cp.origin, c->from);
+		free(*ls);
+		*ls = malloc(c->new_note_len);
+		if (*ls != NULL) {
+			memcpy(*ls, c->new_note, c->new_note_len);
+			*ll = c->new_note_len;
+			rc = DFI_EXIT_OK;
+		}
+	}
+	free(text);
+	free(c);
+	return rc;
 }
 
 static int
 j_verify(int argc, char **argv)
 {
-	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL;
+	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL, *proof = NULL;
 	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
-		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt), CLI_OPTS_END };
+		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt),
+		CLI_STR("consistency", &proof), CLI_OPTS_END };
 	const struct cli_spec spec = { "journal verify", usage, opts, NULL, 0, 1, NULL };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL || pubkey == NULL) {
-		cli_errorf("journal verify: needs --pubkey KEY.pem and one JOURNAL (try --help)");
+	if ((path == NULL && (proof == NULL || optind != argc)) || pubkey == NULL) {
+		cli_errorf("journal verify: needs --pubkey KEY and one JOURNAL, or --consistency PROOF (try --help)");
 		return DFI_EXIT_USAGE;
 	}
-	size_t pl, ll = 0;
-	char *pem = cli_read_file(pubkey, 1 << 16, &pl), *ls = NULL;
-	if (pem == NULL) {
-		cli_errorf("journal verify: cannot read public key '%s'", pubkey);
-		return DFI_EXIT_FAIL;
-	}
+	size_t ll = 0;
+	char *ls = NULL;
 	dfi_jpubkey *pk = NULL;
-	dfi_err e = dfi_jpubkey_from_pem(pem, pl, &pk);
-	free(pem);
-	if (e != DFI_OK) {
-		cli_errorf("journal verify: '%s' is not an Ed25519 or ECDSA P-256 public key in PEM", pubkey);
+	dfi_err e;
+	char vname[DFI_J_STR_MAX];
+	if (cli_load_pubkey("journal verify", pubkey, &pk, vname, sizeof(vname)) != DFI_EXIT_OK)
 		return DFI_EXIT_FAIL;
+	/* A verifier key names its log: the journal's origin must be it. */
+	if (vname[0] != '\0' && origin != NULL && strcmp(origin, vname) != 0) {
+		cli_errorf("journal verify: --origin '%s' is not the verifier key's name '%s'", origin, vname);
+		dfi_jpubkey_free(pk);
+		return DFI_EXIT_USAGE;
 	}
+	if (vname[0] != '\0')
+		origin = vname;
 	if (last_seen != NULL && (ls = cli_read_file(last_seen, DFI_J_NOTE_MAX, &ll)) == NULL) {
 		cli_errorf("journal verify: cannot read last-seen checkpoint '%s'", last_seen);
 		dfi_jpubkey_free(pk);
 		return DFI_EXIT_FAIL;
+	}
+	if (proof != NULL) {
+		int r = verify_consistency(proof, pk, origin, &ls, &ll);
+		if (r != DFI_EXIT_OK || path == NULL) {
+			free(ls);
+			dfi_jpubkey_free(pk);
+			return r;
+		}
 	}
 	struct vstate vs = { path };
 	struct dfi_jverify_opts vo = {
@@ -415,7 +475,7 @@ change_json(const struct change *c)
 {
 	char uid[2 * DFI_J_UID_MAX + 1], aid[8], oid[2 * DFI_J_BLOB_MAX + 1], div[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key.uid, c->in.key.uid_len, uid, sizeof(uid));
-	snprintf(aid, sizeof(aid), "%06" PRIX32, c->in.key.aid);
+	snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(c->in.key.aid));
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	hexs(c->in.div_input, c->in.div_input_len, div, sizeof(div));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
@@ -443,7 +503,7 @@ print_change(const struct change *c)
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	hexs(c->in.key_objid, c->in.key_objid_len, oid, sizeof(oid));
 	cli_utc_time(c->in.time, 'T', t, sizeof(t));
-	printf("  %s  AID %06" PRIX32 " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, c->in.key.aid,
+	printf("  %s  AID " DFI_AID_FMT " key %-2u v%u -> v%u  %-16s intent %" PRIu64, t, DFI_AID_ARGS(c->in.key.aid),
 	    c->in.key.keyno, c->in.old_version, c->in.new_version, outcome_name(&c->out), c->in.seq);
 	if (c->out.type != 0)
 		printf(", %s %" PRIu64, dfi_jrec_type_name(c->out.type), c->out.seq);
@@ -489,7 +549,7 @@ print_slots(const struct sstate *s, const uint8_t *uid, size_t uidlen)
 				first = 0;
 		if (!first)
 			continue;
-		printf("  AID %06" PRIX32 " key %-2u ", c->in.key.aid, c->in.key.keyno);
+		printf("  AID " DFI_AID_FMT " key %-2u ", DFI_AID_ARGS(c->in.key.aid), c->in.key.keyno);
 		for (size_t j = i; j < s->n; j++) {
 			const struct change *d = &s->v[j];
 			if (!same_uid(&d->in, uid, uidlen) || d->in.key.aid != c->in.key.aid ||
@@ -799,8 +859,55 @@ j_checkpoint(int argc, char **argv)
 	return rc;
 }
 
+/* ---- consistency ---------------------------------------------------------------- */
+
+static int
+j_consistency(int argc, char **argv)
+{
+	const char *jopt = NULL;
+	unsigned long from = 0, to = 0; /* 0: none given (to: the last checkpoint) */
+	const struct cli_opt opts[] = { CLI_UINT("from", &from, 1, ULONG_MAX, "a record count, 1 or more"),
+		CLI_UINT("to", &to, 1, ULONG_MAX, "a checkpoint's size, 1 or more"), CLI_STR("journal", &jopt),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { "journal consistency", usage, opts, NULL, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	const char *path = journal_arg(jopt, argc, argv);
+	if (path == NULL || from == 0) {
+		cli_errorf("journal consistency: needs --from N (a record count, 1 or more), optionally --to M, "
+			   "and one JOURNAL (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	struct dfi_jconsistency *p = malloc(sizeof(*p));
+	char *text = malloc(DFI_JCONSISTENCY_TEXT_MAX);
+	size_t tl;
+	dfi_err e = p == NULL || text == NULL ? DFI_E_NOMEM : dfi_journal_consistency_file(path, from, to, p);
+	if (e == DFI_E_NOT_FOUND && to != 0) {
+		cli_errorf("journal consistency: %s has no valid checkpoint of size %lu"
+			   " (--to must be the size of one of its checkpoints)", path, to);
+		rc = DFI_EXIT_FAIL;
+	} else if (e == DFI_E_NOT_FOUND) {
+		cli_errorf("journal consistency: %s has no valid checkpoint", path);
+		rc = DFI_EXIT_FAIL;
+	} else if (e == DFI_E_INVALID_ARG) {
+		cli_errorf("journal consistency: --from %lu is beyond the checkpoint it is proven against", from);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK) {
+		rc = cli_fail(path, e);
+	} else if ((e = dfi_jconsistency_format(p, text, DFI_JCONSISTENCY_TEXT_MAX, &tl)) != DFI_OK) {
+		rc = cli_fail("journal consistency", e);
+	} else {
+		rc = DFI_EXIT_OK;
+		fwrite(text, 1, tl, stdout);
+	}
+	free(p);
+	free(text);
+	return rc;
+}
+
 int
-cmd_journal(int argc, char **argv)
+sub_journal(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
@@ -808,6 +915,6 @@ cmd_journal(int argc, char **argv)
 	}
 	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
 		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
-		{ "checkpoint", j_checkpoint }, { NULL, NULL } };
+		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency }, { NULL, NULL } };
 	return cli_subcommand("journal", argc, argv, usage, sub);
 }

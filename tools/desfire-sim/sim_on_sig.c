@@ -86,7 +86,7 @@ sign_raw(EVP_PKEY *pk, const uint8_t *msg, size_t len, uint8_t out[SIG_LEN])
 }
 
 uint8_t
-cmd_read_sig(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_read_sig(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->cfg.model == DFI_SIM_MODEL_EV1 || s->cfg.originality == DFI_SIM_ORIG_NONE)

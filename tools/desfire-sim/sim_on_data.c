@@ -93,7 +93,7 @@ write_expected_len(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, uint8_t 
 }
 
 uint8_t
-cmd_write(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_write(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
 	enum sm_mode mode;
@@ -177,7 +177,7 @@ read_request(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, const struct s
 }
 
 uint8_t
-cmd_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
 	uint8_t st = lookup(s, d, n, 7, &f);
@@ -206,7 +206,7 @@ cmd_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_re
 }
 
 uint8_t
-cmd_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
 	uint8_t st = lookup(s, d, n, 1, &f);
@@ -275,7 +275,7 @@ cmd_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_res
 }
 
 uint8_t
-cmd_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
 	uint8_t st = lookup(s, d, n, 7, &f);
@@ -295,7 +295,7 @@ cmd_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 }
 
 uint8_t
-cmd_clear_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_clear_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	struct sim_file *f;
@@ -367,7 +367,7 @@ commit_file(dfi_sim *s, struct sim_file *f)
 }
 
 uint8_t
-cmd_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->sel == NULL)
@@ -386,7 +386,7 @@ cmd_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp 
 }
 
 uint8_t
-cmd_abort(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_abort(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (s->sel == NULL)

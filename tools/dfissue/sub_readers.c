@@ -102,7 +102,7 @@ print_json(struct dfi_pcsc_reader *r, size_t n, int *rc)
 }
 
 int
-cmd_readers(int argc, char **argv)
+sub_readers(int argc, char **argv)
 {
 	int json = 0, names = 0;
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_FLAG("names", &names),

@@ -15,6 +15,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/perso.h"
 #include "dfissue/util.h"
+#include "cli_registry.h"
 #include "perso_cli.h"
 
 static void
@@ -22,7 +23,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
-	    "           [HSM options]] [--wait-ms MS]\n"
+	    "           [--registry URL] [HSM options]] [--wait-ms MS]\n"
 	    "Shows what the card holds. Without --profile no key is used: UID, version,\n"
 	    "key versions, and what free listing allows. With --profile, also which keys\n"
 	    "the card holds (factory, target: by version or by authentication with\n"
@@ -32,6 +33,9 @@ usage(FILE *f)
 	    "  --profile P.json       compare with this profile\n"
 	    "  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
 	    "  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
+	    CLI_REGISTRY_HELP
+	    "                         (with --profile: what every station recorded for the\n"
+	    "                         card's UID, and whether a station would refuse it)\n"
 	    "%s",
 	    cli_reader_help(), cli_hsm_help());
 }
@@ -69,7 +73,8 @@ inspect_raw(dfi_transport *t)
 		return cli_fail("reading the UID", e);
 	if (n >= 2 && r[n - 2] == 0x90 && r[n - 1] == 0x00 &&
 	    dfi_hex_encode(r, n - 2, hex, sizeof(hex)) == DFI_OK)
-		printf("UID %s\n", hex);
+		printf("UID %s%s\n", hex, n - 2 == 4 && r[0] == 0x08 ? " (a random ID: the real UID "
+		    "is read with GetCardUID by inspect --profile with a picc.uid_key)" : "");
 	e = dfi_desfire_new(&d, t);
 	if (e != DFI_OK)
 		return cli_fail("inspect", e);
@@ -99,7 +104,7 @@ inspect_raw(dfi_transport *t)
 	for (size_t i = 0; i < naids; i++) {
 		uint8_t ids[32];
 		size_t nf;
-		printf("  application %06X\n", aids[i]);
+		printf("  application " DFI_AID_FMT "\n", DFI_AID_ARGS(aids[i]));
 		if (dfi_desfire_select_application(d, aids[i]) != DFI_OK)
 			continue;
 		if (dfi_desfire_get_key_settings(d, &ks) == DFI_OK) {
@@ -129,8 +134,9 @@ inspect_raw(dfi_transport *t)
 
 static int
 inspect_profile(const char *profile, const char *batch, unsigned long rowno,
-    const struct cli_hsm_opts *ho, dfi_transport *t)
+    const struct cli_hsm_opts *ho, const char *registry, dfi_transport *t)
 {
+	struct cli_registry creg = { 0 };
 	dfi_profile *prof = NULL;
 	dfi_batch *b = NULL;
 	dfi_batch_row *row = NULL;
@@ -152,9 +158,12 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(ho, NULL, &h);
+	/* --registry: what every station recorded for the card (lookups only) */
+	if (rc == DFI_EXIT_OK)
+		rc = cli_registry_open(&creg, "inspect", registry, "inspect", NULL, NULL, NULL);
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .profile = prof, .station = "inspect",
-			.detail = detail, .detail_cap = sizeof(detail) };
+			.detail = detail, .detail_cap = sizeof(detail), .registry = creg.reg };
 		e = dfi_perso_new(&p, &pc);
 		if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", profile, detail[0] ? detail : dfi_strerror(e));
@@ -170,6 +179,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	free(rep);
 	dfi_perso_free(p);
+	cli_registry_close(&creg);
 	dfi_hsm_free(h);
 	dfi_batch_row_free(row);
 	dfi_batch_free(b);
@@ -178,21 +188,25 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 }
 
 int
-cmd_inspect(int argc, char **argv)
+sub_inspect(int argc, char **argv)
 {
-	const char *reader = NULL, *profile = NULL, *batch = NULL;
+	const char *reader = NULL, *profile = NULL, *batch = NULL, *registry = NULL;
 	unsigned long rowno = 1, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
 	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_UINT("row", &rowno, 1, 100000000UL, "a row number"),
-		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_OPTS_END };
+		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &registry), CLI_OPTS_END };
 	const struct cli_spec spec = { "inspect", usage, opts, &ho, 0, 0, NULL };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if (reader == NULL) {
 		cli_errorf("inspect: needs --reader SPEC (see --help)");
+		return DFI_EXIT_USAGE;
+	}
+	if (registry != NULL && profile == NULL) {
+		cli_errorf("inspect: --registry needs --profile");
 		return DFI_EXIT_USAGE;
 	}
 	if (batch != NULL && profile == NULL) {
@@ -208,7 +222,7 @@ cmd_inspect(int argc, char **argv)
 	else if (profile == NULL)
 		rc = inspect_raw(r.t);
 	else
-		rc = inspect_profile(profile, batch, rowno, &ho, r.t);
+		rc = inspect_profile(profile, batch, rowno, &ho, registry, r.t);
 	cli_reader_close(&r);
 	return rc;
 }

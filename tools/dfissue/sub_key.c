@@ -711,7 +711,7 @@ key_usage(FILE *f)
 }
 
 int
-cmd_key(int argc, char **argv)
+sub_key(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "list", key_list }, { "import", key_import },
 		{ "kcv", key_kcv }, { "derive-kcv", key_derive_kcv }, { NULL, NULL } };

@@ -11,7 +11,7 @@ cur_ks(dfi_sim *s)
 }
 
 uint8_t
-cmd_change_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_change_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (!sim_master_authed(s))
@@ -28,7 +28,7 @@ cmd_change_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, str
 }
 
 uint8_t
-cmd_get_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (n != 0)
@@ -45,7 +45,7 @@ cmd_get_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct
 }
 
 uint8_t
-cmd_get_key_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_key_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (n != 1)
@@ -86,7 +86,7 @@ crc16_ok(const uint8_t *p, size_t n, const uint8_t *crc)
  * zero-padded to the block size for D40 and EV1.
  */
 uint8_t
-cmd_change_key(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_change_key(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	if (n < 1)
 		return ST_LENGTH;

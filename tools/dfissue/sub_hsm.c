@@ -493,7 +493,7 @@ hsm_usage(FILE *f)
 }
 
 int
-cmd_hsm(int argc, char **argv)
+sub_hsm(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "check", hsm_check }, { NULL, NULL } };
 	return cli_subcommand("hsm", argc, argv, hsm_usage, sub);

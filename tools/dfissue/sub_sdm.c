@@ -520,7 +520,7 @@ sdm_usage(FILE *f)
 }
 
 int
-cmd_sdm(int argc, char **argv)
+sub_sdm(int argc, char **argv)
 {
 	if (argc < 2)
 		return cli_usage_error("sdm");

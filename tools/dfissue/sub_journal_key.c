@@ -10,17 +10,24 @@
 #include "cli.h"
 #include "opts.h"
 #include "dfissue/hsm.h"
+#include "dfissue/journal.h"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: dfissue journal-key generate [--label LABEL] [--alg ed25519|ecdsa-p256|auto]\n"
 		   "                                    [--pubkey-out FILE] [HSM options]\n"
-		   "       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n\n"
+		   "       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n"
+		   "       dfissue journal-key vkey (--origin ORIGIN | --journal JOURNAL)\n"
+		   "                                (--pubkey KEY.pem | [HSM options] KEY-URI)\n\n"
 		   "generate  creates a token key pair (private key sensitive, non-extractable)\n"
 		   "          labelled LABEL (default 'journal'); 'auto' (the default) uses\n"
 		   "          Ed25519 and falls back to ECDSA P-256 when the HSM lacks EdDSA.\n"
-		   "pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n\n%s",
+		   "pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n"
+		   "vkey      prints the key as a C2SP signed-note verifier key\n"
+		   "          (ORIGIN+KEYID+BASE64, as golang.org/x/mod/sumdb/note reads it), so that\n"
+		   "          standard note tools verify the journal's checkpoints. The key name is\n"
+		   "          the journal's origin (--origin, or the genesis record of JOURNAL).\n\n%s",
 	    cli_hsm_help());
 }
 
@@ -121,10 +128,85 @@ jk_pubkey(int argc, char **argv)
 	return rc;
 }
 
-int
-cmd_journal_key(int argc, char **argv)
+static void
+genesis_origin(void *ctx, uint64_t line, const dfi_jrec *r)
 {
-	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey },
+	(void)line;
+	char *origin = ctx;
+	if (r->type == DFI_JREC_GENESIS && r->seq == 0 && origin[0] == '\0')
+		memcpy(origin, r->origin, DFI_J_STR_MAX);
+}
+
+static int
+jk_vkey(int argc, char **argv)
+{
+	struct cli_hsm_opts o = { 0 };
+	const char *origin = NULL, *journal = NULL, *pubkey = NULL;
+	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("journal", &journal),
+		CLI_STR("pubkey", &pubkey), CLI_OPTS_END };
+	const struct cli_spec spec = { "journal-key vkey", usage, opts, &o, 0, 1, NULL };
+	int rc = cli_parse(&spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1)) {
+		cli_errorf("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and --pubkey KEY.pem or a "
+			   "KEY-URI (try --help)");
+		return DFI_EXIT_USAGE;
+	}
+	char name[DFI_J_STR_MAX] = "";
+	if (journal != NULL) {
+		struct dfi_jverify_opts vo = { .record = genesis_origin, .ctx = name };
+		struct dfi_jverify_result *res = calloc(1, sizeof(*res));
+		dfi_err e = res == NULL ? DFI_E_NOMEM : dfi_journal_verify_file(journal, &vo, res);
+		free(res);
+		if (name[0] == '\0') {
+			cli_errorf("journal-key vkey: %s: %s", journal,
+			    e == DFI_OK || e == DFI_E_JOURNAL_FORMAT || e == DFI_E_JOURNAL_CORRUPT ?
+				"no genesis record (the journal's first line)" :
+				dfi_strerror(e));
+			return DFI_EXIT_FAIL;
+		}
+	} else if (strlen(origin) >= sizeof(name)) {
+		cli_errorf("journal-key vkey: the origin is longer than %zu bytes", sizeof(name) - 1);
+		return DFI_EXIT_USAGE;
+	} else {
+		strcpy(name, origin);
+	}
+	dfi_jpubkey *pk = NULL;
+	if (pubkey != NULL) {
+		rc = cli_load_pubkey("journal-key vkey", pubkey, &pk, NULL, 0);
+	} else {
+		dfi_hsm *h;
+		if ((rc = cli_hsm_open(&o, argv[optind], &h)) != DFI_EXIT_OK)
+			return rc;
+		char *pem = NULL;
+		dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
+		if (e == DFI_OK)
+			e = dfi_jpubkey_from_pem(pem, strlen(pem), &pk);
+		if (e != DFI_OK)
+			rc = cli_hsm_fail(h, "journal-key vkey", e);
+		free(pem);
+		dfi_hsm_free(h);
+	}
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	char vkey[DFI_VKEY_MAX];
+	dfi_err e = dfi_jpubkey_vkey(pk, name, vkey, sizeof(vkey));
+	dfi_jpubkey_free(pk);
+	if (e == DFI_E_INVALID_ARG) {
+		cli_errorf("journal-key vkey: '%s' cannot be a key name (printable ASCII, no spaces or '+')", name);
+		return DFI_EXIT_USAGE;
+	}
+	if (e != DFI_OK)
+		return cli_fail("journal-key vkey", e);
+	printf("%s\n", vkey);
+	return DFI_EXIT_OK;
+}
+
+int
+sub_journal_key(int argc, char **argv)
+{
+	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey }, { "vkey", jk_vkey },
 		{ NULL, NULL } };
 	return cli_subcommand("journal-key", argc, argv, usage, sub);
 }

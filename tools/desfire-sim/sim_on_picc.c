@@ -11,7 +11,7 @@ static const uint8_t batch[5] = { 0xD1, 0x5E, 0x00, 0x00, 0x01 };
 #define PROD_YEAR 0x24
 
 uint8_t
-cmd_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (n != 0)
@@ -40,7 +40,7 @@ cmd_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 }
 
 uint8_t
-cmd_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (n != 0)
@@ -53,7 +53,7 @@ cmd_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 }
 
 uint8_t
-cmd_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (n != 3)
@@ -91,7 +91,7 @@ app_listing_check(const dfi_sim *s, size_t n)
 }
 
 uint8_t
-cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	uint8_t st = app_listing_check(s, n);
@@ -106,7 +106,7 @@ cmd_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 
 /* One application with an ISO DF name per frame: AID, ISO FID, name. */
 uint8_t
-cmd_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	uint8_t st = app_listing_check(s, n);
@@ -149,7 +149,7 @@ iso_name_taken(const struct sim_card *c, uint16_t fid, const uint8_t *name, size
  * listed by GetDFNames; a second FID 111F or DF name "App2" is refused
  * with DUPLICATE_ERROR). */
 uint8_t
-cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->sel != NULL)
@@ -203,7 +203,7 @@ cmd_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 }
 
 uint8_t
-cmd_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (n != 3)
@@ -239,7 +239,7 @@ cmd_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_r
 }
 
 uint8_t
-cmd_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (n != 0)
@@ -261,7 +261,7 @@ cmd_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp 
 }
 
 uint8_t
-cmd_free_mem(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_free_mem(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	if (n != 0)
@@ -354,7 +354,7 @@ out:
  * and later: libfreefare's mifare-desfire-ev1-configure-ats). Others are
  * refused. */
 uint8_t
-cmd_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	if (n < 1)
 		return ST_LENGTH;

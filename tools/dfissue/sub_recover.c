@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "cli_registry.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 
@@ -19,19 +20,24 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: dfissue recover --journal DIR [--pubkey KEY.pem] [--json]\n"
+	    "usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL] [--json]\n"
 	    "Lists the unresolved intents of a journal: key changes sent (or about to be\n"
 	    "sent) to a card whose outcome was never seen, with the card's UID, the key\n"
 	    "and the versions. Present each card to 'dfissue personalize' to resolve them.\n"
+	    "With --registry, also (or only) the intents every station of the registry left\n"
+	    "open: a torn card put aside at one station is finished at any other that shares\n"
+	    "the registry.\n"
 	    "\n"
 	    "  --journal DIR      the journal directory (or its journal.log)\n"
 	    "  --pubkey KEY.pem   also verify the checkpoint signatures with this key\n"
-	    "  --json             one JSON object per unresolved intent on stdout\n");
+	    "  --json             one JSON object per unresolved intent on stdout\n"
+	    CLI_REGISTRY_HELP);
 }
 
 struct ctx {
 	int json;
 	unsigned long n;
+	const char *origin; /* from the registry: the intent's journal */
 };
 
 static void
@@ -48,12 +54,14 @@ one(void *vctx, const dfi_jrec *in)
 	c->n++;
 	if (c->json) {
 		char aid[7];
-		snprintf(aid, sizeof(aid), "%06X", in->key.aid);
+		snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(in->key.aid));
 		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
 		    "intent_seq", (json_int_t)in->seq, "time", when, "station", in->station, "uid",
 		    uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
 		    "new_version", in->new_version, "key_label", in->key_label, "key_generation",
 		    (json_int_t)in->key_gen);
+		if (o != NULL && c->origin != NULL)
+			json_object_set_new(o, "origin", json_string(c->origin));
 		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s != NULL)
 			printf("%s\n", s);
@@ -61,10 +69,42 @@ one(void *vctx, const dfi_jrec *in)
 		json_decref(o);
 		return;
 	}
-	printf("intent %llu  %s  station %s  card %s  app %06X key %u  version %u -> %u  "
+	if (c->origin != NULL)
+		printf("registry: %s ", c->origin);
+	printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " key %u  version %u -> %u  "
 	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, in->station, uid,
-	    in->key.aid, in->key.keyno, in->old_version, in->new_version, in->key_label,
+	    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version, in->key_label,
 	    in->key_gen);
+}
+
+static void
+one_remote(void *vctx, const char *origin, const dfi_jrec *in, const char *station)
+{
+	struct ctx *c = vctx;
+	(void)station; /* the record names the station that wrote it */
+	c->origin = origin;
+	one(c, in);
+	c->origin = NULL;
+}
+
+/* --registry: every station's open intents. */
+static int
+registry_intents(const char *url, struct ctx *c)
+{
+	struct cli_registry r;
+	char why[600];
+	int rc = cli_registry_open(&r, "recover", url, "recover", NULL, NULL, NULL);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	unsigned long before = c->n;
+	if (dfi_pgreg_each_open_intent(r.pg, one_remote, c, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("recover: registry: %s", why);
+		rc = DFI_EXIT_FAIL;
+	} else if (!c->json) {
+		printf("%lu intent(s) open in the registry, at every station\n", c->n - before);
+	}
+	cli_registry_close(&r);
+	return rc;
 }
 
 static void
@@ -75,23 +115,25 @@ finding(void *vctx, uint64_t line, dfi_err code, const char *msg)
 }
 
 int
-cmd_recover(int argc, char **argv)
+sub_recover(int argc, char **argv)
 {
-	const char *journal = NULL, *pubkey = NULL;
-	struct ctx c = { 0, 0 };
+	const char *journal = NULL, *pubkey = NULL, *registry = NULL;
+	struct ctx c = { 0, 0, NULL };
 	char path[4096];
 	struct stat st;
 	dfi_jpubkey *pk = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal", &journal), CLI_STR("pubkey", &pubkey),
-		CLI_FLAG("json", &c.json), CLI_OPTS_END };
+		CLI_FLAG("json", &c.json), CLI_STR("registry", &registry), CLI_OPTS_END };
 	const struct cli_spec spec = { "recover", usage, opts, NULL, 0, 0, NULL };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (journal == NULL) {
-		cli_errorf("recover: needs --journal DIR (see --help)");
+	if (journal == NULL && registry == NULL) {
+		cli_errorf("recover: needs --journal DIR or --registry URL (see --help)");
 		return DFI_EXIT_USAGE;
 	}
+	if (journal == NULL)
+		return registry_intents(registry, &c);
 	if (stat(journal, &st) == 0 && S_ISDIR(st.st_mode))
 		snprintf(path, sizeof(path), "%s/%s", journal, DFI_JOURNAL_FILE);
 	else
@@ -119,5 +161,5 @@ cmd_recover(int argc, char **argv)
 		    pk == NULL && pubkey == NULL ? " (signatures not checked: give --pubkey)" : "");
 	if (e != DFI_OK && pubkey != NULL)
 		return cli_fail("journal verification", e);
-	return DFI_EXIT_OK;
+	return registry != NULL ? registry_intents(registry, &c) : DFI_EXIT_OK;
 }

@@ -18,6 +18,7 @@
 #include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "cli_registry.h"
 #include "dfissue/perso.h"
 #include "dfissue/registry.h"
 #include "dfissue/util.h"
@@ -40,7 +41,8 @@ usage(FILE *f)
 	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
 	    "           [-v | -q | --log-level LEVEL] [--config FILE]\n"
-	    "           [--reissue UID --reason TEXT] [--originality-keys FILE] [HSM options]\n"
+	    "           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
+	    "           [--registry URL] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
 	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
 	    "waits for the card to leave and for the next one. A torn card is finished when\n"
@@ -78,6 +80,7 @@ usage(FILE *f)
 	    "                         reissue_uid and reissue_reason\n"
 	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
 	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
+	    "%s"
 	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	    "                         being an option's name (dfissue-station.conf(5)); the\n"
 	    "                         command line's options come after the file's\n"
@@ -92,14 +95,14 @@ usage(FILE *f)
 	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
 	    "%s%s",
-	    cli_reader_help(), DEFAULT_JOURNAL_KEY, cli_hsm_help(), cli_journal_hsm_help());
+	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, cli_hsm_help(), cli_journal_hsm_help());
 }
 
 #define TEARS_MAX 3
 #define MAX_REISSUE 64
 
 struct opts {
-	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey;
+	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey, *registry;
 	int create, json, wait_ms;
 	unsigned long cards;
 	unsigned tear_at;
@@ -117,7 +120,8 @@ static void
 progress(void *ctx, const char *ev)
 {
 	(void)ctx;
-	cli_log(CLI_LOG_DEBUG, "  %s", ev);
+	/* Conflicts (a refusal names each one) are for the operator, not -v. */
+	cli_log(strstr(ev, ": conflict") != NULL ? CLI_LOG_WARNING : CLI_LOG_DEBUG, "  %s", ev);
 }
 
 static int
@@ -268,7 +272,7 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_FN("tear-at", opt_tear_at, o, NULL),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
 		CLI_FN("reissue", opt_reissue, o, NULL), CLI_STR("reason", &o->reason),
-		CLI_STR("originality-keys", &o->orig_keys),
+		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_FN("config", opt_config_again, NULL, NULL),
 		CLI_FN("log-level", opt_log_level, NULL, "error, warning, notice, info or debug"),
 		CLI_ACT("verbose", 'v', opt_verbose, NULL), CLI_ACT("quiet", 'q', opt_quiet, NULL),
@@ -305,6 +309,11 @@ parse(int argc, char **argv, struct popts *p)
 	}
 	for (size_t i = 0; i < o->nreissue; i++)
 		o->reissue[i].reason = o->reason;
+	char why[600];
+	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("personalize: --registry: %s", why);
+		return DFI_EXIT_USAGE;
+	}
 	return DFI_EXIT_OK;
 }
 
@@ -506,7 +515,7 @@ check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const c
 }
 
 int
-cmd_personalize(int argc, char **argv)
+sub_personalize(int argc, char **argv)
 {
 	struct opts o;
 	struct cli_argv args;
@@ -516,6 +525,7 @@ cmd_personalize(int argc, char **argv)
 	dfi_hsm *h = NULL, *jh = NULL;
 	dfi_signer *s = NULL;
 	dfi_journal *j = NULL;
+	struct cli_registry creg = { 0 };
 	dfi_registry *reg = NULL;
 	dfi_perso *p = NULL;
 	char station[STATION_MAX + 1], detail[256] = "";
@@ -550,8 +560,9 @@ cmd_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
 	/* One registry for every reader: their claims must see each other. */
-	if (rc == DFI_EXIT_OK && dfi_registry_new_local(&reg, j) != DFI_OK)
-		rc = cli_fail("registry", DFI_E_NOMEM);
+	if (rc == DFI_EXIT_OK && (rc = cli_registry_open(&creg, "personalize", o.registry, station, j, o.journal,
+	    s)) == DFI_EXIT_OK)
+		reg = creg.reg;
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
 			.station = station, .progress = progress, .detail = detail,
@@ -586,7 +597,7 @@ cmd_personalize(int argc, char **argv)
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
-	dfi_registry_free(reg);
+	cli_registry_close(&creg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
 	dfi_hsm_free(jh);

@@ -24,7 +24,7 @@ sle32(const uint8_t *p)
 }
 
 uint8_t
-cmd_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	if (s->sel == NULL)
 		return ST_PERMISSION;
@@ -112,7 +112,7 @@ cmd_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 }
 
 uint8_t
-cmd_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->sel == NULL)
@@ -148,7 +148,7 @@ file_listing_check(const dfi_sim *s, size_t n)
 }
 
 uint8_t
-cmd_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	uint8_t st = file_listing_check(s, n);
@@ -162,7 +162,7 @@ cmd_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim
 }
 
 uint8_t
-cmd_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd; (void)d;
 	uint8_t st = file_listing_check(s, n);
@@ -181,7 +181,7 @@ cmd_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct
 }
 
 uint8_t
-cmd_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
 	if (s->sel == NULL)
@@ -222,7 +222,7 @@ cmd_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struc
 }
 
 uint8_t
-cmd_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
+sim_on_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	if (s->sel == NULL)
 		return ST_PERMISSION;
@@ -245,7 +245,7 @@ cmd_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, st
 		mode = SM_FULL;
 	}
 	if (s->cfg.model == DFI_SIM_MODEL_EV3) /* SDM settings too (sim_sdm.c) */
-		return sim_sdm_change_file_settings(s, cmd, d, n, f, mode, r);
+		return sim_sdm_change_file_settings(s, cmd, d, n, f, (int)mode, r);
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
 	size_t len;
 	uint8_t st = sm_in(s, cmd, d, n, 1, mode, false, 3, buf, &len);

@@ -1,0 +1,450 @@
+/* The PostgreSQL backend's connections: URL checks (no password in it),
+ * a small pool, and every round trip bounded by a deadline (asynchronous
+ * libpq calls and poll()), so that a registry that stops answering fails a
+ * call instead of hanging a station. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../journal/journal_int.h"
+#include "pg_int.h"
+
+dfi_err
+pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
+{
+	if (why != NULL && cap > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, cap, fmt, ap);
+		va_end(ap);
+		/* one line: libpq messages end with a newline, some have two */
+		for (char *p = why; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = p[1] ? ' ' : '\0';
+	}
+	return e;
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+dfi_err
+dfi_pgreg_check_url(const char *url, char *why, size_t cap)
+{
+	if (url == NULL || url[0] == '\0')
+		return pg_why(why, cap, DFI_E_INVALID_ARG, "the registry URL is empty");
+	/* A URI only (the two prefixes libpq takes), never a key=value string:
+	 * one spelling in configuration files, logs and docs, and none where a
+	 * stray space turns a value into another keyword. libpq parses it. */
+	if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
+		return pg_why(why, cap, DFI_E_INVALID_ARG,
+		    "the registry URL must be a libpq connection URI, postgresql://[user@]host[:port]/dbname"
+		    "[?param=value&...] (e.g. ?sslmode=verify-full), not a key=value string");
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	if (opts == NULL) {
+		dfi_err e = pg_why(why, cap, DFI_E_PARSE, "the registry URL is not a libpq connection URI: %s",
+		    err != NULL ? err : "out of memory");
+		PQfreemem(err);
+		return e;
+	}
+	dfi_err e = DFI_OK;
+	/* password, and sslpassword (the client key's passphrase): secrets,
+	 * never in a command line every user of the host can read. */
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+		    o->val != NULL && o->val[0] != '\0')
+			e = pg_why(why, cap, DFI_E_INVALID_ARG,
+			    "the registry URL carries a %s: command lines are visible to every user of "
+			    "the host. Remove it and put it in the libpq password file (~/.pgpass or the file "
+			    "PGPASSFILE names, mode 0600), or in PGPASSWORD, or use a client certificate "
+			    "(sslcert/sslkey, the key unencrypted with mode 0600)",
+			    o->keyword[0] == 's' ? "client key passphrase (sslpassword)" : "password");
+	PQconninfoFree(opts);
+	return e;
+}
+
+static void
+quiet_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Connects within the deadline (PQconnectStartParams + PQconnectPoll). */
+static dfi_err
+pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
+{
+	char tmo[16], app[160];
+	snprintf(tmo, sizeof(tmo), "%d", r->timeout_ms / 1000 > 2 ? r->timeout_ms / 1000 : 2);
+	snprintf(app, sizeof(app), "dfissue %s", r->station);
+	/* Later keywords override earlier ones: the URL may set its own
+	 * timeout and name; the encoding is ours (notes are UTF-8). */
+	const char *const kw[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
+	const char *const val[] = { tmo, app, r->url, "UTF8", NULL };
+	long deadline = now_ms() + r->timeout_ms;
+	PGconn *c = PQconnectStartParams(kw, val, 1);
+	if (c == NULL)
+		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			PQfinish(c);
+			return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
+			    "no connection to the registry within %d ms", r->timeout_ms);
+		}
+		struct pollfd p = { PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+		if (p.fd >= 0) {
+			int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+			if (n < 0 && errno != EINTR)
+				break;
+			if (n == 0)
+				continue;
+		}
+		ps = PQconnectPoll(c);
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		dfi_err e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "cannot connect to the registry: %s",
+		    PQerrorMessage(c));
+		PQfinish(c);
+		return e;
+	}
+	/* NOTICEs ("already exists, skipping") are not for the operator */
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	/* Bounded on the server's side too: a statement or a lock wait never
+	 * outlives the client's deadline. */
+	char set[160];
+	snprintf(set, sizeof(set), "SET statement_timeout = %d; SET lock_timeout = %d; SET idle_in_transaction_session_timeout = %d",
+	    r->timeout_ms, r->timeout_ms, r->timeout_ms * 3);
+	dfi_err e = pg_exec_script(r, c, set, why, cap);
+	if (e != DFI_OK) {
+		PQfinish(c);
+		return e == DFI_E_REGISTRY ? DFI_E_REGISTRY_UNREACHABLE : e;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->st.connects++;
+	pthread_mutex_unlock(&r->mu);
+	*out = c;
+	return DFI_OK;
+}
+
+dfi_err
+pg_acquire(dfi_pgreg *r, PGconn **c, char *why, size_t cap)
+{
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		if (r->idle != NULL) {
+			struct pgconn *p = r->idle;
+			r->idle = p->next;
+			pthread_mutex_unlock(&r->mu);
+			*c = p->c;
+			free(p);
+			if (PQstatus(*c) == CONNECTION_OK)
+				return DFI_OK;
+			PQfinish(*c); /* known broken: replace it */
+			pthread_mutex_lock(&r->mu);
+			r->nconns--;
+			continue;
+		}
+		if (r->nconns < r->max_conns) {
+			r->nconns++;
+			pthread_mutex_unlock(&r->mu);
+			dfi_err e = pg_connect(r, c, why, cap);
+			if (e != DFI_OK) {
+				pthread_mutex_lock(&r->mu);
+				r->nconns--;
+				pthread_cond_signal(&r->cv);
+				pthread_mutex_unlock(&r->mu);
+			}
+			return e;
+		}
+		pthread_cond_wait(&r->cv, &r->mu);
+	}
+}
+
+void
+pg_release(dfi_pgreg *r, PGconn *c, int broken)
+{
+	struct pgconn *p = broken ? NULL : malloc(sizeof(*p));
+	if (p == NULL || PQtransactionStatus(c) != PQTRANS_IDLE) {
+		free(p);
+		PQfinish(c);
+		pthread_mutex_lock(&r->mu);
+		r->nconns--;
+	} else {
+		p->c = c;
+		pthread_mutex_lock(&r->mu);
+		p->next = r->idle;
+		r->idle = p;
+	}
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits for the socket (readable, or writable while libpq has output
+ * queued) until the deadline: 0 ready, -1 broken, -2 out of time. */
+static int
+wait_sock(PGconn *c, long deadline, int want_write)
+{
+	for (;;) {
+		long left = deadline - now_ms();
+		if (left <= 0)
+			return -2;
+		struct pollfd p = { PQsocket(c), (short)(POLLIN | (want_write ? POLLOUT : 0)), 0 };
+		if (p.fd < 0)
+			return -1;
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Sends what is queued and collects every result, keeping the last good
+ * one; on a server error the rest is still read (the connection stays
+ * usable) and the first error is returned. */
+static dfi_err
+collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_t cap)
+{
+	int f;
+	while ((f = PQflush(c)) == 1)
+		if (wait_sock(c, deadline, 1) != 0 || PQconsumeInput(c) == 0) {
+			f = -1;
+			break;
+		}
+	dfi_err e = DFI_OK;
+	PGresult *last = NULL;
+	if (f != 0)
+		e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		    PQerrorMessage(c));
+	while (e != DFI_E_REGISTRY_UNREACHABLE) {
+		while (PQisBusy(c)) {
+			int w = wait_sock(c, deadline, 0);
+			if (w == -2) {
+				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
+				    "the registry did not answer within %d ms", r->timeout_ms);
+				break;
+			}
+			if (w != 0 || PQconsumeInput(c) == 0) {
+				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+				    PQerrorMessage(c));
+				break;
+			}
+		}
+		if (e == DFI_E_REGISTRY_UNREACHABLE)
+			break;
+		PGresult *g = PQgetResult(c);
+		if (g == NULL)
+			break;
+		ExecStatusType st = PQresultStatus(g);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			if (PQstatus(c) == CONNECTION_BAD)
+				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+				    PQresultErrorMessage(g));
+			else if (e == DFI_OK)
+				e = pg_why(why, cap, DFI_E_REGISTRY, "the registry says: %s", PQresultErrorMessage(g));
+			PQclear(g);
+			continue;
+		}
+		PQclear(last);
+		last = g;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->st.calls++;
+	if (e != DFI_OK)
+		r->st.failures++;
+	pthread_mutex_unlock(&r->mu);
+	if (e != DFI_OK || res == NULL)
+		PQclear(last);
+	else
+		*res = last;
+	return e;
+}
+
+dfi_err
+pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res, char *why,
+    size_t cap)
+{
+	if (res != NULL)
+		*res = NULL;
+	long deadline = now_ms() + r->timeout_ms;
+	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
+		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		    PQerrorMessage(c));
+	return collect(r, c, deadline, res, why, cap);
+}
+
+dfi_err
+pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
+{
+	long deadline = now_ms() + r->timeout_ms;
+	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
+		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		    PQerrorMessage(c));
+	return collect(r, c, deadline, NULL, why, cap);
+}
+
+dfi_err
+pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent, char *why,
+    size_t cap)
+{
+	dfi_err e = DFI_E_INTERNAL;
+	for (int attempt = 0; attempt < (idempotent ? 2 : 1); attempt++) {
+		PGconn *c;
+		if ((e = pg_acquire(r, &c, why, cap)) != DFI_OK)
+			return e;
+		e = pg_exec(r, c, sql, n, vals, res, why, cap);
+		pg_release(r, c, e == DFI_E_REGISTRY_UNREACHABLE);
+		if (e != DFI_E_REGISTRY_UNREACHABLE)
+			break;
+	}
+	return e;
+}
+
+dfi_err
+dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o, char *why, size_t cap)
+{
+	if (out == NULL || o == NULL || o->station == NULL || o->station[0] == '\0')
+		return pg_why(why, cap, DFI_E_INVALID_ARG, "the registry needs a station name");
+	*out = NULL;
+	dfi_err e = dfi_pgreg_check_url(url, why, cap);
+	if (e != DFI_OK)
+		return e;
+	dfi_pgreg *r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->url = strdup(url)) == NULL) {
+		free(r);
+		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+	}
+	snprintf(r->station, sizeof(r->station), "%s", o->station);
+	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	/* One connection now: a wrong URL or password shows here, not at the
+	 * first card. */
+	PGconn *c = NULL; /* set when pg_acquire succeeds */
+	if ((e = pg_acquire(r, &c, why, cap)) != DFI_OK) {
+		dfi_pgreg_free(r);
+		return e;
+	}
+	pg_release(r, c, 0);
+	if (!o->skip_schema_check) {
+		int v = 0;
+		if ((e = dfi_pgreg_schema_version(r, &v, why, cap)) == DFI_OK && v != DFI_PGREG_SCHEMA_VERSION)
+			e = pg_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			    v == 0 ? "the database has no dfissue registry (schema version 0): run 'dfissue registry init URL'" :
+			    v < DFI_PGREG_SCHEMA_VERSION ?
+				     "the registry's schema is version %d, this dfissue needs %d: run 'dfissue registry init URL' to migrate it" :
+				     "the registry's schema is version %d, newer than this dfissue's %d: upgrade dfissue",
+			    v, DFI_PGREG_SCHEMA_VERSION);
+		if (e != DFI_OK) {
+			dfi_pgreg_free(r);
+			return e;
+		}
+	}
+	*out = r;
+	return DFI_OK;
+}
+
+void
+dfi_pgreg_free(dfi_pgreg *r)
+{
+	if (r == NULL)
+		return;
+	while (r->idle != NULL) {
+		struct pgconn *p = r->idle;
+		r->idle = p->next;
+		PQfinish(p->c);
+		free(p);
+	}
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r->url);
+	free(r);
+}
+
+void
+dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s)
+{
+	pthread_mutex_lock(&r->mu);
+	*s = r->st;
+	pthread_mutex_unlock(&r->mu);
+}
+
+void
+pg_note_claim(dfi_pgreg *r, long us)
+{
+	pthread_mutex_lock(&r->mu);
+	r->claim_us[r->nclaims++ % PG_CLAIM_RING] = us < 0 ? 0 : us > (long)UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+	pthread_mutex_unlock(&r->mu);
+}
+
+size_t
+dfi_pgreg_claim_times(dfi_pgreg *r, uint32_t *us, size_t cap)
+{
+	pthread_mutex_lock(&r->mu);
+	uint64_t have = r->nclaims < PG_CLAIM_RING ? r->nclaims : PG_CLAIM_RING;
+	size_t n = have < cap ? (size_t)have : cap;
+	for (size_t i = 0; i < n; i++)
+		us[i] = r->claim_us[(r->nclaims - n + i) % PG_CLAIM_RING];
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+void
+pg_bytea_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	out[0] = '\\';
+	out[1] = 'x';
+	for (size_t i = 0; i < n; i++) {
+		out[2 + 2 * i] = d[p[i] >> 4];
+		out[3 + 2 * i] = d[p[i] & 15];
+	}
+	out[2 + 2 * n] = '\0';
+}
+
+static int
+hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n)
+{
+	if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+		return -1;
+	const char *v = PQgetvalue(res, row, col);
+	/* database rows are untrusted: exactly "\x" and 2n hex digits */
+	if ((size_t)PQgetlength(res, row, col) != 2 + 2 * n || v[0] != '\\' || v[1] != 'x')
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int h = hexval(v[2 + 2 * i]), l = hexval(v[3 + 2 * i]);
+		if (h < 0 || l < 0)
+			return -1;
+		out[i] = (uint8_t)(h << 4 | l);
+	}
+	return 0;
+}
+
+int
+pg_get_u64(const PGresult *res, int row, int col, uint64_t *out)
+{
+	if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+		return -1;
+	const char *v = PQgetvalue(res, row, col);
+	return jparse_u64(v, v + PQgetlength(res, row, col), out);
+}

@@ -1,0 +1,82 @@
+/* engine/registry private interfaces of the PostgreSQL backend. */
+#ifndef DFI_REGISTRY_PG_INT_H
+#define DFI_REGISTRY_PG_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "dfissue/pgregistry.h"
+
+/* The schema migrations, embedded from schema/NNN_name.sql. */
+struct pgmig {
+	int version;
+	const char *name;
+	const unsigned char *sql;
+	size_t len;
+};
+extern const struct pgmig pg_migrations[];
+extern const size_t pg_nmigrations;
+
+struct pgconn {
+	PGconn *c;
+	struct pgconn *next;
+};
+
+struct dfi_pgreg {
+	char *url;
+	char station[128];
+	int timeout_ms;
+	unsigned max_conns, nconns;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pgconn *idle;        /* connections not in use */
+	struct dfi_pgreg_stats st;
+	/* the last PG_CLAIM_RING claims' times, microseconds (under mu) */
+	uint32_t claim_us[4096];
+	uint64_t nclaims;
+};
+#define PG_CLAIM_RING 4096
+
+/* Records one claim's time (dfi_pgreg_claim_times). */
+void pg_note_claim(dfi_pgreg *r, long us);
+
+/* Prints a one-line reason into why (may be NULL) and returns e. */
+dfi_err pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A connection for one call or transaction: an idle one or a new one
+ * (waiting while max_conns are in use). */
+dfi_err pg_acquire(dfi_pgreg *r, PGconn **c, char *why, size_t cap);
+/* Gives it back; broken drops it (after a connection error or timeout, or
+ * with a transaction left open). */
+void pg_release(dfi_pgreg *r, PGconn *c, int broken);
+
+/* One statement, parameters in text form, within the deadline. DFI_OK with
+ * *res (PGRES_TUPLES_OK or COMMAND_OK; the caller PQclear()s it, res may be
+ * NULL); DFI_E_REGISTRY with the server's message (the connection is still
+ * good); DFI_E_REGISTRY_UNREACHABLE when the connection broke or the
+ * deadline passed (the connection must be dropped: whether the statement
+ * ran is unknown). */
+dfi_err pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res,
+    char *why, size_t cap);
+/* Several statements (simple query protocol), e.g. a migration. */
+dfi_err pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap);
+/* acquire + exec + release. idempotent: a call that failed because the
+ * connection broke is tried once more on a new connection (the registry's
+ * functions are written so that running one twice is running it once). */
+dfi_err pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent,
+    char *why, size_t cap);
+
+/* Runs select through a cursor in a read-only snapshot and calls row for
+ * each row (nonzero stops; negative: a malformed row, DFI_E_REGISTRY). */
+dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx,
+    char *why, size_t cap);
+
+/* Lower-case hex of n bytes as a bytea literal "\x...", into out (2n+3). */
+void pg_bytea_hex(const uint8_t *p, size_t n, char *out);
+/* A bytea column in hex output ("\x..."), exactly n bytes. */
+int pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n);
+int pg_get_u64(const PGresult *res, int row, int col, uint64_t *out);
+
+#endif

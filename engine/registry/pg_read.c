@@ -1,0 +1,230 @@
+/* Reading the registry's tables, for the auditor (`dfissue audit`): a row
+ * callback over a server-side cursor, so a registry of millions of rows is
+ * read in bounded memory. Every row is untrusted input: the callbacks get
+ * parsed, length-checked values. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define FETCH_ROWS "2000"
+
+dfi_err
+pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx, char *why,
+    size_t cap)
+{
+	PGconn *c;
+	dfi_err e = pg_acquire(r, &c, why, cap);
+	if (e != DFI_OK)
+		return e;
+	char *decl = malloc(strlen(select) + 64);
+	if (decl == NULL) {
+		pg_release(r, c, 0);
+		return DFI_E_NOMEM;
+	}
+	sprintf(decl, "DECLARE dfi_rows NO SCROLL CURSOR FOR %s", select);
+	/* a consistent snapshot of every table for the whole read */
+	e = pg_exec_script(r, c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", why, cap);
+	if (e == DFI_OK)
+		e = pg_exec_script(r, c, decl, why, cap);
+	free(decl);
+	int stop = 0;
+	while (e == DFI_OK && !stop) {
+		PGresult *res = NULL;
+		e = pg_exec(r, c, "FETCH " FETCH_ROWS " FROM dfi_rows", 0, NULL, &res, why, cap);
+		if (e != DFI_OK)
+			break;
+		int n = PQntuples(res);
+		for (int i = 0; i < n && !stop; i++)
+			stop = row(ctx, res, i);
+		PQclear(res);
+		if (n == 0)
+			break;
+	}
+	if (e != DFI_E_REGISTRY_UNREACHABLE) {
+		char ignore[64];
+		(void)pg_exec_script(r, c, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	pg_release(r, c, e != DFI_OK);
+	if (e == DFI_OK && stop < 0)
+		e = pg_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
+	return e;
+}
+
+static void
+copy_text(const PGresult *res, int i, int col, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", PQgetisnull(res, i, col) ? "" : PQgetvalue(res, i, col));
+}
+
+struct cpctx {
+	void (*fn)(void *, const struct dfi_pgreg_checkpoint *);
+	void *ctx;
+};
+
+static int
+cp_row(void *vctx, const PGresult *res, int i)
+{
+	struct cpctx *x = vctx;
+	struct dfi_pgreg_checkpoint cp;
+	memset(&cp, 0, sizeof(cp));
+	size_t nl = (size_t)PQgetlength(res, i, 3);
+	if (PQgetlength(res, i, 0) >= (int)sizeof(cp.origin) || pg_get_u64(res, i, 1, &cp.size) != 0 ||
+	    pg_get_bytea(res, i, 2, cp.root, DFI_HASH_LEN) != 0 || nl > sizeof(cp.note))
+		return -1;
+	copy_text(res, i, 0, cp.origin, sizeof(cp.origin));
+	memcpy(cp.note, PQgetvalue(res, i, 3), nl);
+	cp.note_len = nl;
+	copy_text(res, i, 4, cp.station, sizeof(cp.station));
+	copy_text(res, i, 5, cp.when, sizeof(cp.when));
+	cp.latest = strcmp(PQgetvalue(res, i, 6), "t") == 0;
+	x->fn(x->ctx, &cp);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_checkpoint(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_checkpoint *cp), void *ctx,
+    char *why, size_t cap)
+{
+	struct cpctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT c.origin, c.size, c.root, c.note, c.station, to_char(c.witnessed_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.size = j.size FROM " DFI_PGREG_SCHEMA ".checkpoints c JOIN "
+	    DFI_PGREG_SCHEMA ".journals j USING (origin) ORDER BY c.origin, c.size",
+	    cp_row, &x, why, cap);
+}
+
+struct rfctx {
+	void (*fn)(void *, const struct dfi_pgreg_refusal *);
+	void *ctx;
+};
+
+static int
+rf_row(void *vctx, const PGresult *res, int i)
+{
+	struct rfctx *x = vctx;
+	struct dfi_pgreg_refusal rf;
+	memset(&rf, 0, sizeof(rf));
+	copy_text(res, i, 0, rf.origin, sizeof(rf.origin));
+	copy_text(res, i, 1, rf.station, sizeof(rf.station));
+	copy_text(res, i, 2, rf.db_user, sizeof(rf.db_user));
+	if (PQgetisnull(res, i, 3) || pg_get_u64(res, i, 3, &rf.new_size) != 0)
+		rf.new_size = 0;
+	copy_text(res, i, 4, rf.reason, sizeof(rf.reason));
+	copy_text(res, i, 5, rf.when, sizeof(rf.when));
+	x->fn(x->ctx, &rf);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_refusal *rf), void *ctx,
+    char *why, size_t cap)
+{
+	struct rfctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, station, db_user, new_size, reason, to_char(refused_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " DFI_PGREG_SCHEMA ".witness_refusals ORDER BY id",
+	    rf_row, &x, why, cap);
+}
+
+struct oictx {
+	void (*fn)(void *, const char *, const dfi_jrec *, const char *);
+	void *ctx;
+};
+
+static int
+oi_row(void *vctx, const PGresult *res, int i)
+{
+	struct oictx *x = vctx;
+	dfi_jrec r;
+	uint64_t seq;
+	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
+	    dfi_jrec_parse(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), &r) != DFI_OK ||
+	    r.type != DFI_JREC_INTENT)
+		return -1;
+	r.seq = seq;
+	x->fn(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_open_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, const dfi_jrec *intent,
+    const char *station), void *ctx, char *why, size_t cap)
+{
+	struct oictx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, seq, line, station FROM " DFI_PGREG_SCHEMA ".open_intents()",
+	    oi_row, &x, why, cap);
+}
+
+struct recctx {
+	void (*fn)(void *, const char *, uint64_t, const char *, size_t);
+	void *ctx;
+};
+
+static int
+rec_row(void *vctx, const PGresult *res, int i)
+{
+	struct recctx *x = vctx;
+	uint64_t seq;
+	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
+	    PQgetlength(res, i, 2) > DFI_J_LINE_MAX)
+		return -1;
+	x->fn(x->ctx, PQgetvalue(res, i, 0), seq, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_record(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line,
+    size_t len), void *ctx, char *why, size_t cap)
+{
+	struct recctx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, seq, line FROM " DFI_PGREG_SCHEMA ".records ORDER BY told_at, origin, seq",
+	    rec_row, &x, why, cap);
+}
+
+struct slotctx {
+	void (*fn)(void *, const struct dfi_pgreg_slot *);
+	void *ctx;
+};
+
+static int
+slot_row(void *vctx, const PGresult *res, int i)
+{
+	struct slotctx *x = vctx;
+	struct dfi_pgreg_slot s;
+	uint64_t aid, keyno, state;
+	memset(&s, 0, sizeof(s));
+	const char *v = PQgetvalue(res, i, 4);
+	size_t ul = (size_t)PQgetlength(res, i, 0);
+	if (ul < 4 || ul > 2 + 2 * sizeof(s.uid) || ul % 2 != 0 ||
+	    pg_get_bytea(res, i, 0, s.uid, (ul - 2) / 2) != 0 || pg_get_u64(res, i, 1, &aid) != 0 || aid > 0xFFFFFF ||
+	    pg_get_u64(res, i, 2, &keyno) != 0 || keyno > 13 || pg_get_u64(res, i, 3, &state) != 0 || state > 2)
+		return -1;
+	s.uid_len = (ul - 2) / 2;
+	s.aid = (uint32_t)aid;
+	s.keyno = (uint8_t)keyno;
+	s.state = (int)state;
+	if (strcmp(v, "-1") == 0)
+		s.version = -1;
+	else {
+		uint64_t ver;
+		if (pg_get_u64(res, i, 4, &ver) != 0 || ver > 255)
+			return -1;
+		s.version = (int)ver;
+	}
+	x->fn(x->ctx, &s);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx, char *why,
+    size_t cap)
+{
+	struct slotctx x = { fn, ctx };
+	return pg_each(r, "SELECT uid, aid, keyno, state, version FROM " DFI_PGREG_SCHEMA ".slots ORDER BY uid, aid, keyno",
+	    slot_row, &x, why, cap);
+}

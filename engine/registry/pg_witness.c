@@ -1,0 +1,529 @@
+/* Witnessing: each station submits its journal's checkpoints to the
+ * registry with an RFC 9162 consistency proof from the last one witnessed;
+ * the registry's witness() function (schema/001_witness.sql) checks the
+ * proof in SQL and refuses a checkpoint that does not extend it.
+ *
+ * The station side (dfi_pgwitness) keeps the tree's right edge at the
+ * witnessed size and reads only the records added since, so a proof costs
+ * O(records since the last witness), never a rescan of the journal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../journal/journal_int.h"
+#include "pg_int.h"
+
+static const char *
+alg_name(dfi_sigalg a)
+{
+	return a == DFI_SIG_ED25519 ? "ed25519" : "ecdsa-p256";
+}
+
+dfi_err
+dfi_pgreg_witness(dfi_pgreg *r, const char *origin, uint32_t key_id, dfi_sigalg alg, uint64_t old_size,
+    const uint8_t *note, size_t note_len, const uint8_t (*proof)[DFI_HASH_LEN], size_t plen,
+    struct dfi_pgreg_witness *res, char *why, size_t cap)
+{
+	if (r == NULL || origin == NULL || note == NULL || res == NULL || (proof == NULL && plen > 0) ||
+	    plen > DFI_MERKLE_CPROOF_MAX)
+		return DFI_E_INVALID_ARG;
+	memset(res, 0, sizeof(*res));
+	dfi_checkpoint cp;
+	if (dfi_note_open(note, note_len, NULL, &cp) != DFI_OK || strcmp(cp.origin, origin) != 0)
+		return pg_why(why, cap, DFI_E_INVALID_ARG, "not a checkpoint note of %s", origin);
+	char *text = malloc(note_len + 1), *pr = malloc(2 * plen * DFI_HASH_LEN + 3);
+	if (text == NULL || pr == NULL) {
+		free(text);
+		free(pr);
+		return DFI_E_NOMEM;
+	}
+	memcpy(text, note, note_len);
+	text[note_len] = '\0';
+	uint8_t flat[DFI_MERKLE_CPROOF_MAX * DFI_HASH_LEN];
+	if (plen > 0)
+		memcpy(flat, proof, plen * DFI_HASH_LEN);
+	pg_bytea_hex(flat, plen * DFI_HASH_LEN, pr);
+	char kid[16], olds[24], news[24], root[2 * DFI_HASH_LEN + 3];
+	snprintf(kid, sizeof(kid), "%" PRIu32, key_id);
+	snprintf(olds, sizeof(olds), "%" PRIu64, old_size);
+	snprintf(news, sizeof(news), "%" PRIu64, cp.size);
+	pg_bytea_hex(cp.root, DFI_HASH_LEN, root);
+	const char *vals[] = { origin, kid, alg_name(alg), r->station, olds, news, root, text, pr };
+	PGresult *q = NULL;
+	/* Idempotent: a retry of a witnessed checkpoint answers 'same'. */
+	dfi_err e = pg_call(r,
+	    "SELECT status, size, root, reason FROM " DFI_PGREG_SCHEMA ".witness($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9,
+	    vals, &q, 1, why, cap);
+	free(text);
+	free(pr);
+	if (e != DFI_OK)
+		return e;
+	const char *st = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "";
+	static const struct {
+		const char *name;
+		dfi_pgreg_wstatus s;
+	} names[] = { { "registered", DFI_PGREG_W_REGISTERED }, { "witnessed", DFI_PGREG_W_WITNESSED },
+		{ "same", DFI_PGREG_W_SAME }, { "stale", DFI_PGREG_W_STALE }, { "refused", DFI_PGREG_W_REFUSED } };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(st, names[i].name) == 0)
+			res->status = names[i].s;
+	if (res->status == 0 ||
+	    (res->status != DFI_PGREG_W_REFUSED &&
+		(pg_get_u64(q, 0, 1, &res->w_size) != 0 || pg_get_bytea(q, 0, 2, res->w_root, DFI_HASH_LEN) != 0))) {
+		PQclear(q);
+		return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witness() answered something unexpected");
+	}
+	if (res->status == DFI_PGREG_W_REFUSED) {
+		(void)pg_get_u64(q, 0, 1, &res->w_size);
+		(void)pg_get_bytea(q, 0, 2, res->w_root, DFI_HASH_LEN);
+		snprintf(res->reason, sizeof(res->reason), "%s", PQgetisnull(q, 0, 3) ? "refused" : PQgetvalue(q, 0, 3));
+	}
+	PQclear(q);
+	return DFI_OK;
+}
+
+dfi_err
+dfi_pgreg_witnessed(dfi_pgreg *r, const char *origin, uint64_t *size, uint8_t root[DFI_HASH_LEN], uint8_t *note,
+    size_t ncap, size_t *note_len, char *why, size_t cap)
+{
+	if (r == NULL || origin == NULL || size == NULL || root == NULL)
+		return DFI_E_INVALID_ARG;
+	const char *vals[] = { origin };
+	PGresult *q = NULL;
+	dfi_err e = pg_call(r, "SELECT size, root, note FROM " DFI_PGREG_SCHEMA ".witnessed($1)", 1, vals, &q, 1, why, cap);
+	if (e != DFI_OK)
+		return e;
+	if (PQntuples(q) == 0) {
+		PQclear(q);
+		return DFI_E_NOT_FOUND;
+	}
+	if (pg_get_u64(q, 0, 0, size) != 0 || pg_get_bytea(q, 0, 1, root, DFI_HASH_LEN) != 0) {
+		PQclear(q);
+		return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed checkpoint of %s is unreadable", origin);
+	}
+	if (note != NULL) {
+		size_t l = (size_t)PQgetlength(q, 0, 2);
+		if (l > ncap) {
+			PQclear(q);
+			return DFI_E_BUFFER_TOO_SMALL;
+		}
+		memcpy(note, PQgetvalue(q, 0, 2), l);
+		*note_len = l;
+	}
+	PQclear(q);
+	return DFI_OK;
+}
+
+/* ---- the station's witness of its journal ---------------------------------------- */
+
+#define RING 4096
+
+struct dfi_pgwitness {
+	dfi_pgreg *r;
+	const dfi_jpubkey *key;
+	char path[PATH_MAX];
+	char origin[DFI_J_STR_MAX];
+	uint32_t key_id;
+	dfi_sigalg alg;
+	pthread_mutex_t mu;
+	/* the registry's witnessed size, and the tree of that many records */
+	uint64_t wsize;
+	dfi_merkle edge;
+	/* records read past wsize: their leaf hashes; the file offset where
+	 * reading resumes (after the last complete line read) */
+	uint8_t (*pend)[DFI_HASH_LEN];
+	uint64_t npend, cap;
+	uint64_t off;
+	/* the newest valid checkpoint read: its size and note */
+	uint64_t head;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t note_len;
+	dfi_err err;
+	/* during the first read: the size whose edge to keep */
+	uint64_t want_edge;
+	dfi_merkle all;
+	int have_genesis;
+	/* the lines of the last RING records read (by seq = record number), so
+	 * records the engine appended are told as the journal has them */
+	uint64_t nrec;
+	struct wline_ent {
+		uint64_t seq;
+		char *line;
+		size_t len;
+	} ring[RING];
+};
+
+/* pread shifted by a base offset: jscan_fd reads from there */
+struct shifted {
+	int fd;
+	uint64_t base;
+};
+
+static ssize_t
+shifted_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
+{
+	const struct shifted *s = ctx;
+	(void)fd;
+	return pread(s->fd, buf, len, (off_t)(s->base + (uint64_t)off));
+}
+
+static int
+push_pend(struct dfi_pgwitness *w, const uint8_t leaf[DFI_HASH_LEN])
+{
+	if (w->npend == w->cap) {
+		uint64_t nc = w->cap ? w->cap * 2 : 256;
+		void *p = realloc(w->pend, nc * DFI_HASH_LEN);
+		if (p == NULL)
+			return -1;
+		w->pend = p;
+		w->cap = nc;
+	}
+	memcpy(w->pend[w->npend++], leaf, DFI_HASH_LEN);
+	return 0;
+}
+
+/* One line of the journal past the witnessed part. Records before the
+ * registry's witnessed size (first read only) go into the edge. */
+static int
+wline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	struct shifted_ctx {
+		struct dfi_pgwitness *w;
+		uint64_t base;
+	} *c = ctx;
+	struct dfi_pgwitness *w = c->w;
+	if (!complete)
+		return 1; /* an append in progress: read it next time */
+	uint64_t end = c->base + off + len + 1;
+	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+		uint8_t note[DFI_J_NOTE_MAX], root[DFI_HASH_LEN];
+		size_t nl;
+		dfi_checkpoint cp;
+		/* inside the witnessed prefix (first read), the tree is `all` */
+		int prefix = w->all.size < w->want_edge;
+		uint64_t size = prefix ? w->all.size : w->wsize + w->npend;
+		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
+		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == size && size > 0) {
+			if (prefix) {
+				dfi_merkle_root(&w->all, root);
+			} else {
+				dfi_merkle t = w->edge;
+				for (uint64_t i = 0; i < w->npend; i++)
+					(void)dfi_merkle_push(&t, w->pend[i]);
+				dfi_merkle_root(&t, root);
+			}
+			if (memcmp(root, cp.root, DFI_HASH_LEN) == 0) {
+				w->head = size;
+				memcpy(w->note, note, nl);
+				w->note_len = nl;
+			}
+		}
+		w->off = end;
+		return 0;
+	}
+	uint8_t leaf[DFI_HASH_LEN];
+	if (line == NULL)
+		memset(leaf, 0, DFI_HASH_LEN); /* over-long: no checkpoint will match */
+	else
+		dfi_merkle_leaf_hash(line, len, leaf);
+	struct wline_ent *re = &w->ring[w->nrec % RING];
+	free(re->line);
+	re->seq = w->nrec++;
+	re->line = line != NULL ? strndup(line, len) : NULL;
+	re->len = line != NULL ? len : 0;
+	if (line != NULL && re->line == NULL) {
+		w->err = DFI_E_NOMEM;
+		return 1;
+	}
+	if (!w->have_genesis && line != NULL) {
+		dfi_jrec g;
+		if (dfi_jrec_parse(line, len, &g) == DFI_OK && g.type == DFI_JREC_GENESIS && g.seq == 0) {
+			memcpy(w->origin, g.origin, DFI_J_STR_MAX);
+			w->key_id = g.key_id;
+			w->alg = g.alg;
+		}
+		w->have_genesis = 1;
+	}
+	if (w->all.size < w->want_edge) {
+		/* still inside what the registry witnessed (first read) */
+		(void)dfi_merkle_push(&w->all, leaf);
+		if (w->all.size == w->want_edge) {
+			w->edge = w->all;
+			w->wsize = w->want_edge;
+		}
+	} else if (push_pend(w, leaf) != 0) {
+		w->err = DFI_E_NOMEM;
+		return 1;
+	}
+	w->off = end;
+	return 0;
+}
+
+static dfi_err
+read_more(struct dfi_pgwitness *w)
+{
+	int fd = open(w->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return DFI_E_IO;
+	struct shifted s = { fd, w->off };
+	struct dfi_journal_io io = *dfi_journal_io_posix();
+	io.pread = shifted_pread;
+	io.ctx = &s;
+	struct {
+		struct dfi_pgwitness *w;
+		uint64_t base;
+	} c = { w, w->off };
+	w->err = DFI_OK;
+	dfi_err e = jscan_fd(&io, fd, UINT64_MAX, wline, &c);
+	close(fd);
+	return e != DFI_OK ? e : w->err;
+}
+
+/* Reads the journal from the start, keeping the tree edge at `size`. */
+static dfi_err
+reread(struct dfi_pgwitness *w, uint64_t size)
+{
+	w->off = 0;
+	w->npend = 0;
+	w->head = 0;
+	w->note_len = 0;
+	w->have_genesis = 0;
+	dfi_merkle_init(&w->edge);
+	dfi_merkle_init(&w->all);
+	w->wsize = 0;
+	w->nrec = 0;
+	w->want_edge = size;
+	dfi_err e = read_more(w);
+	w->want_edge = 0;
+	if (e == DFI_OK && w->wsize != size) {
+		/* the journal has fewer records than the registry witnessed:
+		 * keep what there is; the registry will refuse it */
+		w->edge = w->all;
+		w->wsize = w->all.size;
+		w->npend = 0;
+		return DFI_E_JOURNAL_ROLLBACK;
+	}
+	return e;
+}
+
+/* Submits the head, once; adapts to the answer. */
+static dfi_err
+submit(struct dfi_pgwitness *w, uint64_t reg_size, char *why, size_t cap)
+{
+	uint8_t proof[DFI_MERKLE_CPROOF_MAX][DFI_HASH_LEN];
+	size_t plen = 0;
+	/* records the head adds to the witnessed part (none when the journal
+	 * is behind what was witnessed: the registry refuses that) */
+	uint64_t k = w->head >= w->wsize ? w->head - w->wsize : 0;
+	dfi_err e = DFI_OK;
+	if (reg_size > 0 && w->wsize == reg_size && w->head >= w->wsize)
+		e = dfi_merkle_consistency_proof_edge(&w->edge, (const uint8_t(*)[DFI_HASH_LEN])w->pend, k, proof,
+		    DFI_MERKLE_CPROOF_MAX, &plen);
+	if (e != DFI_OK)
+		return pg_why(why, cap, e, "cannot prove the journal's checkpoint of %" PRIu64 " records", w->head);
+	/* never submit what the journal key did not sign */
+	dfi_checkpoint cp;
+	if (dfi_note_open(w->note, w->note_len, w->key, &cp) != DFI_OK)
+		return pg_why(why, cap, DFI_E_JOURNAL_SIGNATURE,
+		    "the journal's checkpoint of %" PRIu64 " records does not verify with the journal key", w->head);
+	struct dfi_pgreg_witness res;
+	e = dfi_pgreg_witness(w->r, w->origin, w->key_id, w->alg, reg_size, w->note, w->note_len,
+	    (const uint8_t(*)[DFI_HASH_LEN])proof, plen, &res, why, cap);
+	if (e != DFI_OK)
+		return e;
+	switch (res.status) {
+	case DFI_PGREG_W_REGISTERED:
+	case DFI_PGREG_W_WITNESSED:
+	case DFI_PGREG_W_SAME:
+		if (w->head < w->wsize)
+			return pg_why(why, cap, DFI_E_REGISTRY, "the registry accepted a checkpoint behind the witnessed one");
+		for (uint64_t i = 0; i < k; i++)
+			(void)dfi_merkle_push(&w->edge, w->pend[i]);
+		memmove(w->pend, w->pend + k, (size_t)(w->npend - k) * DFI_HASH_LEN);
+		w->npend -= k;
+		w->wsize = w->head;
+		return DFI_OK;
+	case DFI_PGREG_W_STALE:
+		return DFI_E_JOURNAL_ROLLBACK; /* caller: re-read at res.w_size and try again */
+	default:
+		return pg_why(why, cap, DFI_E_REGISTRY_REFUSED, "the registry refused checkpoint %" PRIu64 " of %s: %s",
+		    w->head, w->origin, res.reason);
+	}
+}
+
+static dfi_err
+sync_locked(struct dfi_pgwitness *w, int first, char *why, size_t cap)
+{
+	dfi_err e;
+	if (first) {
+		/* the genesis record names the journal */
+		e = reread(w, 0);
+		if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
+			return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+		if (w->origin[0] == '\0')
+			return pg_why(why, cap, DFI_E_JOURNAL_FORMAT, "%s has no genesis record", w->path);
+	}
+	for (int attempt = 0; attempt < 3; attempt++) {
+		uint64_t reg = 0;
+		uint8_t root[DFI_HASH_LEN];
+		if (first || attempt > 0) {
+			/* learn what the registry witnessed, and the journal's tree
+			 * of that size */
+			e = dfi_pgreg_witnessed(w->r, w->origin, &reg, root, NULL, 0, NULL, why, cap);
+			if (e == DFI_E_NOT_FOUND)
+				reg = 0;
+			else if (e != DFI_OK)
+				return e;
+			e = reread(w, reg);
+			if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
+				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+			if (w->head == 0)
+				return pg_why(why, cap, DFI_E_JOURNAL_CORRUPT, "%s has no valid checkpoint", w->path);
+			first = 0;
+		} else {
+			reg = w->wsize;
+			if ((e = read_more(w)) != DFI_OK)
+				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+			if (w->head <= w->wsize)
+				return DFI_OK; /* nothing new */
+		}
+		e = submit(w, reg, why, cap);
+		if (e != DFI_E_JOURNAL_ROLLBACK)
+			return e;
+		/* stale: the registry witnessed another size (a response lost
+		 * before, another process on this journal): learn it, prove
+		 * again */
+	}
+	return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed size of %s keeps changing", w->origin);
+}
+
+dfi_err
+dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi_jpubkey *key, char *why,
+    size_t cap)
+{
+	if (out == NULL || r == NULL || path == NULL || key == NULL)
+		return DFI_E_INVALID_ARG;
+	*out = NULL;
+	struct dfi_pgwitness *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return DFI_E_NOMEM;
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(w->path, sizeof(w->path), "%s/%s", path, DFI_JOURNAL_FILE);
+	else
+		snprintf(w->path, sizeof(w->path), "%s", path);
+	w->r = r;
+	w->key = key;
+	pthread_mutex_init(&w->mu, NULL);
+	dfi_err e = sync_locked(w, 1, why, cap);
+	if (e == DFI_OK) {
+		uint32_t id;
+		if (dfi_jpubkey_key_id(key, w->origin, &id) != DFI_OK || id != w->key_id || dfi_jpubkey_alg(key) != w->alg)
+			e = pg_why(why, cap, DFI_E_JOURNAL_SIGNATURE, "the journal %s is not signed by this journal key", path);
+	}
+	if (e != DFI_OK) {
+		dfi_pgwitness_free(w);
+		return e;
+	}
+	*out = w;
+	return DFI_OK;
+}
+
+dfi_err
+dfi_pgwitness_sync(dfi_pgwitness *w, char *why, size_t cap)
+{
+	if (w == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&w->mu);
+	dfi_err e = sync_locked(w, 0, why, cap);
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+uint64_t
+dfi_pgwitness_size(dfi_pgwitness *w)
+{
+	pthread_mutex_lock(&w->mu);
+	uint64_t s = w->wsize;
+	pthread_mutex_unlock(&w->mu);
+	return s;
+}
+
+/* The slow path, for a record older than the ring: one scan of the file. */
+struct findline {
+	uint64_t want, n;
+	char *out;
+	size_t cap, *len;
+	int found;
+};
+
+static int
+find_cb(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)off;
+	struct findline *f = ctx;
+	if (!complete)
+		return 1;
+	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+		return 0;
+	if (f->n++ != f->want)
+		return 0;
+	if (line != NULL && len < f->cap) {
+		memcpy(f->out, line, len);
+		f->out[len] = '\0';
+		*f->len = len;
+		f->found = 1;
+	}
+	return 1;
+}
+
+dfi_err
+dfi_pgwitness_line(dfi_pgwitness *w, uint64_t seq, char *out, size_t cap, size_t *len)
+{
+	if (w == NULL || out == NULL || len == NULL)
+		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&w->mu);
+	dfi_err e = DFI_OK;
+	if (seq >= w->nrec)
+		e = read_more(w);
+	const struct wline_ent *re = &w->ring[seq % RING];
+	if (e == DFI_OK && seq < w->nrec && re->seq == seq && re->line != NULL) {
+		if (re->len >= cap)
+			e = DFI_E_BUFFER_TOO_SMALL;
+		else {
+			memcpy(out, re->line, re->len);
+			out[re->len] = '\0';
+			*len = re->len;
+		}
+		pthread_mutex_unlock(&w->mu);
+		return e;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (e != DFI_OK)
+		return e;
+	struct findline f = { seq, 0, out, cap, len, 0 };
+	int fd = open(w->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return DFI_E_IO;
+	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, find_cb, &f);
+	close(fd);
+	return e != DFI_OK ? e : f.found ? DFI_OK : DFI_E_NOT_FOUND;
+}
+
+void
+dfi_pgwitness_free(dfi_pgwitness *w)
+{
+	if (w == NULL)
+		return;
+	for (size_t i = 0; i < RING; i++)
+		free(w->ring[i].line);
+	pthread_mutex_destroy(&w->mu);
+	free(w->pend);
+	free(w);
+}

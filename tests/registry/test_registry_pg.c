@@ -1,0 +1,607 @@
+/* The PostgreSQL registry against a real server (a private cluster, one for
+ * this binary): URLs without passwords, the versioned schema and its
+ * migrations, roles and grants, the consistency check written in SQL
+ * against the C one, witness() in every outcome, a station witnessing its
+ * growing journal, a rolled-back and a forked journal refused, and a server
+ * that stops and comes back. */
+#include <pthread.h>
+
+#include "jtest.h"
+#include "regtest.h"
+#include "testutil.h"
+
+static char why[600];
+
+START_TEST(url_without_password_only)
+{
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st@db.example/reg?sslmode=verify-full", why, sizeof(why)),
+	    DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_check_url("postgres:///reg?host=/run/postgresql&user=st", why, sizeof(why)), DFI_OK);
+	/* a URI only: a key=value string is refused, with the form to use */
+	ck_assert_int_eq(dfi_pgreg_check_url("host=db.example dbname=reg user=st", why, sizeof(why)),
+	    DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "postgresql://"));
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st:hunter2@db.example/reg", why, sizeof(why)),
+	    DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "password file"));
+	ck_assert_ptr_null(strstr(why, "hunter2"));
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql:///reg?password=hunter2", why, sizeof(why)), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(dfi_pgreg_check_url("host=x password=hunter2", why, sizeof(why)), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(strstr(why, "hunter2"));
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://st@db/reg?sslcert=c.pem&sslkey=k.pem&sslpassword=hunter2",
+	    why, sizeof(why)), DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "sslpassword"));
+	ck_assert_ptr_null(strstr(why, "hunter2"));
+	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://[::1", why, sizeof(why)), DFI_E_PARSE);
+	ck_assert_int_eq(dfi_pgreg_check_url("", why, sizeof(why)), DFI_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(schema_created_migrated_and_checked)
+{
+	char url[PATH_MAX + 160];
+	rt_newdb("t_schema", url, sizeof(url));
+	dfi_pgreg *r = NULL;
+	/* a station on a database without the schema is told what to do */
+	struct dfi_pgreg_opts so = { .station = "st" };
+	ck_assert_int_eq(dfi_pgreg_open(&r, url, &so, why, sizeof(why)), DFI_E_REGISTRY_SCHEMA);
+	ck_assert_ptr_nonnull(strstr(why, "dfissue registry init"));
+	struct dfi_pgreg_opts o = { .station = "init", .skip_schema_check = 1 };
+	ck_assert_int_eq(dfi_pgreg_open(&r, url, &o, why, sizeof(why)), DFI_OK);
+	int from = -1, to = -1, v = -1;
+	ck_assert_int_eq(dfi_pgreg_schema_version(r, &v, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(v, 0);
+	ck_assert_msg(dfi_pgreg_migrate(r, 1, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(from, 0);
+	ck_assert_int_eq(to, 1);
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(from, 1);
+	ck_assert_int_eq(to, DFI_PGREG_SCHEMA_VERSION);
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(from, to);
+	char nv[16];
+	snprintf(nv, sizeof(nv), "%d", DFI_PGREG_SCHEMA_VERSION);
+	ck_assert_str_eq(rt_val("t_schema", "SELECT count(*) FROM dfissue.schema_migrations"), nv);
+	/* an applied migration edited by hand is noticed */
+	rt_sql("t_schema", "UPDATE dfissue.schema_migrations SET sha256 = repeat('0', 64) WHERE version = 1");
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)), DFI_E_REGISTRY_SCHEMA);
+	ck_assert_ptr_nonnull(strstr(why, "edited by hand"));
+	rt_sql("t_schema", "DELETE FROM dfissue.schema_migrations WHERE version = 1");
+	/* a schema newer than this build: refused, and stations refuse it */
+	rt_sql("t_schema", "INSERT INTO dfissue.schema_migrations (version, name, sha256) VALUES (999, 'future', 'x')");
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)), DFI_E_REGISTRY_SCHEMA);
+	ck_assert_ptr_nonnull(strstr(why, "upgrade dfissue"));
+	dfi_pgreg_free(r);
+	ck_assert_int_eq(dfi_pgreg_open(&r, url, &so, why, sizeof(why)), DFI_E_REGISTRY_SCHEMA);
+	ck_assert_ptr_nonnull(strstr(why, "newer"));
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 5000, &from, &to, why, sizeof(why)), DFI_E_INVALID_ARG);
+}
+END_TEST
+
+struct initarg {
+	const char *url;
+	dfi_err e;
+	int from, to;
+};
+
+static void *
+init_thread(void *p)
+{
+	struct initarg *a = p;
+	char w[600];
+	struct dfi_pgreg_opts o = { .station = "init", .skip_schema_check = 1 };
+	dfi_pgreg *r = NULL;
+	a->e = dfi_pgreg_open(&r, a->url, &o, w, sizeof(w));
+	if (a->e == DFI_OK)
+		a->e = dfi_pgreg_migrate(r, 0, &a->from, &a->to, w, sizeof(w));
+	dfi_pgreg_free(r);
+	return NULL;
+}
+
+START_TEST(concurrent_inits_apply_each_migration_once)
+{
+	char url[PATH_MAX + 160];
+	rt_newdb("t_conc", url, sizeof(url));
+	struct initarg a[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		a[i].url = url;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, init_thread, &a[i]), 0);
+	}
+	int created = 0;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(a[i].e, DFI_OK);
+		ck_assert_int_eq(a[i].to, DFI_PGREG_SCHEMA_VERSION);
+		created += a[i].from == 0;
+	}
+	ck_assert_int_eq(created, 1);
+	char nv[16];
+	snprintf(nv, sizeof(nv), "%d", DFI_PGREG_SCHEMA_VERSION);
+	ck_assert_str_eq(rt_val("t_conc", "SELECT count(*) FROM dfissue.schema_migrations"), nv);
+}
+END_TEST
+
+/* Connects as role with password pw (through a password file of its own). */
+static PGconn *
+connect_as(const char *db, const char *role, const char *pw, char *passfile)
+{
+	FILE *f = fopen(passfile, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "*:*:*:%s:%s\n", role, pw);
+	fclose(f);
+	chmod(passfile, 0600);
+	char url[PATH_MAX + 300];
+	snprintf(url, sizeof(url), "postgresql:///%s?host=%s&user=%s&passfile=%s", db, rt_pg.sock, role, passfile);
+	PGconn *c = PQconnectdb(url);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	return c;
+}
+
+static int
+allowed(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+START_TEST(roles_get_only_what_they_need)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_roles", "st", url, sizeof(url));
+	rt_sql("postgres", "DROP ROLE IF EXISTS rt_station; DROP ROLE IF EXISTS rt_auditor; DROP ROLE IF EXISTS rt_other;"
+			   "CREATE ROLE rt_station LOGIN PASSWORD 's1'; CREATE ROLE rt_auditor LOGIN PASSWORD 'a1';"
+			   "CREATE ROLE rt_other LOGIN PASSWORD 'o1'");
+	ck_assert_int_eq(dfi_pgreg_grant(r, "rt_station", DFI_PGREG_ROLE_STATION, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_grant(r, "rt_auditor", DFI_PGREG_ROLE_AUDITOR, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_grant(r, "rt_nobody", DFI_PGREG_ROLE_AUDITOR, why, sizeof(why)), DFI_E_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(why, "CREATE ROLE"));
+	char pf[PATH_MAX + 32];
+	snprintf(pf, sizeof(pf), "%s/rolepass", rt_pg.dir);
+	PGconn *st = connect_as("t_roles", "rt_station", "s1", pf);
+	ck_assert(allowed(st, "SELECT * FROM dfissue.witnessed('x')"));
+	ck_assert(!allowed(st, "SELECT * FROM dfissue.journals"));
+	ck_assert(!allowed(st, "DELETE FROM dfissue.checkpoints"));
+	ck_assert(!allowed(st, "INSERT INTO dfissue.journals VALUES ('o', 1, 'ed25519', 1, '\\x00', 'n', 's')"));
+	PQfinish(st);
+	PGconn *au = connect_as("t_roles", "rt_auditor", "a1", pf);
+	ck_assert(allowed(au, "SELECT * FROM dfissue.journals"));
+	ck_assert(allowed(au, "SELECT * FROM dfissue.witness_refusals"));
+	ck_assert(!allowed(au, "SELECT * FROM dfissue.witnessed('x')"));
+	ck_assert(!allowed(au, "DELETE FROM dfissue.journals"));
+	PQfinish(au);
+	PGconn *ot = connect_as("t_roles", "rt_other", "o1", pf);
+	ck_assert(!allowed(ot, "SELECT * FROM dfissue.journals"));
+	ck_assert(!allowed(ot, "SELECT * FROM dfissue.witnessed('x')"));
+	PQfinish(ot);
+	/* a migration run again keeps the grants */
+	ck_assert_int_eq(dfi_pgreg_migrate(r, 0, NULL, NULL, why, sizeof(why)), DFI_OK);
+	st = connect_as("t_roles", "rt_station", "s1", pf);
+	ck_assert(allowed(st, "SELECT * FROM dfissue.witnessed('x')"));
+	PQfinish(st);
+	dfi_pgreg_free(r);
+	unlink(pf);
+	rt_sql("postgres", "DROP DATABASE t_roles WITH (FORCE)");
+	rt_sql("postgres", "DROP ROLE rt_station; DROP ROLE rt_auditor; DROP ROLE rt_other");
+}
+END_TEST
+
+/* ---- the SQL consistency check agrees with the C one ---------------------- */
+
+START_TEST(sql_consistency_check_agrees_with_c)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_sqlc", "st", url, sizeof(url));
+	dfi_pgreg_free(r);
+	enum { N = 33 };
+	uint8_t lh[N][32], roots[N + 1][32];
+	dfi_merkle t;
+	dfi_merkle_init(&t);
+	for (int i = 0; i < N; i++) {
+		uint8_t b[2] = { (uint8_t)i, 0x77 };
+		dfi_merkle_leaf_hash(b, 2, lh[i]);
+		dfi_merkle_push(&t, lh[i]);
+		dfi_merkle_root(&t, roots[i + 1]);
+	}
+	PGconn *c = PQconnectdb(url);
+	ck_assert(PQstatus(c) == CONNECTION_OK);
+	unsigned checked = 0;
+	/* every pair of sizes up to N leaves; DFI_SANITIZE builds up to
+	 * DFI_SQLC_LEAVES (the SQL side is the same in every build) */
+	uint64_t leaves = N;
+	const char *lv = getenv("DFI_SQLC_LEAVES");
+	if (lv != NULL && atoi(lv) >= 9 && atoi(lv) < N)
+		leaves = (uint64_t)atoi(lv);
+	for (uint64_t n = 1; n <= leaves; n++)
+		for (uint64_t m = 1; m <= n; m++) {
+			uint8_t p[DFI_MERKLE_CPROOF_MAX][32];
+			size_t len;
+			ck_assert_int_eq(dfi_merkle_consistency_proof((const uint8_t(*)[32])lh, n, m, p, DFI_MERKLE_CPROOF_MAX, &len),
+			    DFI_OK);
+			for (int variant = 0; variant < 3; variant++) {
+				/* 0: the proof; 1: a flipped bit; 2: the roots swapped */
+				uint8_t q[DFI_MERKLE_CPROOF_MAX][32];
+				memcpy(q, p, len * 32);
+				const uint8_t *rm = roots[m], *rn = roots[n];
+				if (variant == 1 && len > 0)
+					q[len / 2][7] ^= 0x20;
+				if (variant == 2) {
+					rm = roots[n];
+					rn = roots[m];
+				}
+				if (variant == 1 && len == 0)
+					continue;
+				int cwant = dfi_merkle_verify_consistency(m, n, rm, rn, (const uint8_t(*)[32])q, len) == DFI_OK;
+				char ms[24], ns[24], a[70], b[70], pr[2 * DFI_MERKLE_CPROOF_MAX * 32 + 3];
+				snprintf(ms, sizeof(ms), "%llu", (unsigned long long)m);
+				snprintf(ns, sizeof(ns), "%llu", (unsigned long long)n);
+				static const char d[] = "0123456789abcdef";
+				const uint8_t *srcs[2] = { rm, rn };
+				char *dsts[2] = { a, b };
+				for (int k = 0; k < 2; k++) {
+					dsts[k][0] = '\\';
+					dsts[k][1] = 'x';
+					for (int i = 0; i < 32; i++) {
+						dsts[k][2 + 2 * i] = d[srcs[k][i] >> 4];
+						dsts[k][3 + 2 * i] = d[srcs[k][i] & 15];
+					}
+					dsts[k][66] = '\0';
+				}
+				pr[0] = '\\';
+				pr[1] = 'x';
+				for (size_t i = 0; i < len * 32; i++) {
+					pr[2 + 2 * i] = d[((uint8_t *)q)[i] >> 4];
+					pr[3 + 2 * i] = d[((uint8_t *)q)[i] & 15];
+				}
+				pr[2 + 64 * len] = '\0';
+				const char *vals[] = { ms, ns, a, b, pr };
+				PGresult *res = PQexecParams(c, "SELECT dfissue.verify_consistency($1, $2, $3, $4, $5)", 5, NULL,
+				    vals, NULL, NULL, 0);
+				ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+				int sqlok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+				PQclear(res);
+				ck_assert_msg(sqlok == cwant, "m=%llu n=%llu variant %d: SQL %d, C %d", (unsigned long long)m,
+				    (unsigned long long)n, variant, sqlok, cwant);
+				if (variant == 0)
+					ck_assert(sqlok);
+				checked++;
+			}
+		}
+	ck_assert_uint_gt(checked, 2 * leaves * (leaves + 1) / 2);
+	PQfinish(c);
+}
+END_TEST
+
+/* ---- witness(): every outcome --------------------------------------------------- */
+
+static unsigned jf_tag = 0xAB;
+
+static void
+jf_open(struct jt_journal *f, const char *origin)
+{
+	ck_assert_int_eq(jt_journal_open(f, origin, DFI_SIG_ED25519), 0);
+}
+
+static void
+jf_add(struct jt_journal *f, unsigned n)
+{
+	ck_assert_int_eq(jt_journal_add(f, n, jf_tag), 0);
+}
+
+static void
+proof_between(struct jt_journal *f, uint64_t m, struct dfi_jconsistency *c)
+{
+	ck_assert_int_eq(dfi_journal_consistency_file(f->dir, m, 0, c), DFI_OK);
+}
+
+START_TEST(witness_every_outcome)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_witness", "st-1", url, sizeof(url));
+	struct jt_journal f;
+	jf_open(&f, "reg.example/w1");
+	jf_add(&f, 4); /* 5 records */
+	struct dfi_jconsistency *c = malloc(sizeof(*c));
+	struct dfi_pgreg_witness w;
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl;
+	ck_assert_int_eq(dfi_journal_checkpoint(f.j, note, sizeof(note), &nl), DFI_OK);
+	/* unknown journal: none witnessed */
+	uint64_t size;
+	uint8_t root[32];
+	ck_assert_int_eq(dfi_pgreg_witnessed(r, "reg.example/w1", &size, root, NULL, 0, NULL, why, sizeof(why)),
+	    DFI_E_NOT_FOUND);
+	/* first: registered */
+	ck_assert_msg(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 0, note, nl, NULL, 0, &w, why,
+			  sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_REGISTERED);
+	ck_assert_uint_eq(w.w_size, 5);
+	/* again: same */
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 5, note, nl, NULL, 0, &w, why,
+			     sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_SAME);
+	/* grown, with the proof: witnessed */
+	jf_add(&f, 6);
+	proof_between(&f, 5, c);
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 5, c->new_note, c->new_note_len,
+			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
+	ck_assert_uint_eq(w.w_size, 11);
+	ck_assert_int_eq(dfi_pgreg_witnessed(r, "reg.example/w1", &size, root, note, sizeof(note), &nl, why, sizeof(why)),
+	    DFI_OK);
+	ck_assert_uint_eq(size, 11);
+	ck_assert_mem_eq(root, c->new_root, 32);
+	ck_assert_mem_eq(note, c->new_note, nl);
+	/* from a size the registry did not witness: stale, with the witnessed size */
+	jf_add(&f, 2);
+	proof_between(&f, 6, c);
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 6, c->new_note, c->new_note_len,
+			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_STALE);
+	ck_assert_uint_eq(w.w_size, 11);
+	/* a proof that does not hold: refused, and recorded */
+	proof_between(&f, 11, c);
+	c->proof[0][0] ^= 1;
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 11, c->new_note, c->new_note_len,
+			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
+	ck_assert_ptr_nonnull(strstr(w.reason, "does not extend"));
+	ck_assert_uint_eq(w.w_size, 11);
+	/* another key ID for the same log */
+	c->proof[0][0] ^= 1;
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id ^ 1, DFI_SIG_ED25519, 11, c->new_note,
+			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
+	ck_assert_ptr_nonnull(strstr(w.reason, "key changed"));
+	/* the good one goes through */
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 11, c->new_note, c->new_note_len,
+			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
+	/* an older checkpoint (rolled back): refused */
+	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 13, note, nl, NULL, 0, &w, why,
+			     sizeof(why)), DFI_OK);
+	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
+	ck_assert_ptr_nonnull(strstr(w.reason, "rolled back"));
+	/* a note that names another size than it is submitted for: refused by
+	 * the SQL even though the caller's parse would not allow it: forge the
+	 * call directly */
+	PGconn *pc = PQconnectdb(url);
+	PGresult *q = PQexec(pc, "SELECT status, reason FROM dfissue.witness('reg.example/w1', 1, 'ed25519', 'x', 13, 99, "
+				 "'\\x0000000000000000000000000000000000000000000000000000000000000000', "
+				 "E'reg.example/w1\\n98\\nAAAA\\nprev 1\\n\\n\\u2014 reg.example/w1 AAAA\\n', '\\x')");
+	ck_assert_str_eq(PQgetvalue(q, 0, 0), "refused");
+	ck_assert_ptr_nonnull(strstr(PQgetvalue(q, 0, 1), "does not name"));
+	PQclear(q);
+	PQfinish(pc);
+	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.witness_refusals"), "4");
+	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.checkpoints"), "3");
+	ck_assert_str_eq(rt_val("t_witness", "SELECT size FROM dfissue.journals"), "13");
+	free(c);
+	jt_journal_close(&f);
+	dfi_pgreg_free(r);
+}
+END_TEST
+
+START_TEST(station_witnesses_its_growing_journal)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_station", "st-1", url, sizeof(url));
+	struct jt_journal f;
+	jf_open(&f, "reg.example/st1");
+	jf_add(&f, 3);
+	dfi_pgwitness *w = NULL;
+	ck_assert_msg(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), 4);
+	for (int round = 0; round < 20; round++) {
+		jf_add(&f, (unsigned)(round % 4));
+		ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
+		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f.j));
+	}
+	ck_assert_str_eq(rt_val("t_station", "SELECT size FROM dfissue.journals"), rt_val("t_station",
+	    "SELECT max(size) FROM dfissue.checkpoints"));
+	ck_assert_str_eq(rt_val("t_station", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	/* the records' lines, as the file has them, from memory and not */
+	size_t flen;
+	char *file = (char *)jt_read(f.path, &flen), line[DFI_J_LINE_MAX + 1];
+	uint64_t seq = 0;
+	for (char *p = file, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		if (strncmp(p, "checkpoint ", 11) == 0)
+			continue;
+		size_t len;
+		ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &len), DFI_OK);
+		ck_assert_uint_eq(len, (size_t)(nl - p));
+		ck_assert_int_eq(memcmp(line, p, len), 0);
+		seq++;
+	}
+	ck_assert_uint_eq(seq, dfi_journal_size(f.j));
+	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_E_NOT_FOUND);
+	jf_add(&f, 1); /* appended since: read on demand */
+	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_OK);
+	ck_assert_ptr_nonnull(strstr(line, "type=intent"));
+	free(file);
+	dfi_pgwitness_free(w);
+	/* a station restarting on the same journal starts from the registry's size */
+	jf_add(&f, 5);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f.j));
+	dfi_pgwitness_free(w);
+	/* another key: not this journal's */
+	dfi_signer *o = jt_signer_new(DFI_SIG_ED25519);
+	dfi_jpubkey *opk = jt_pubkey(o);
+	ck_assert_int_ne(dfi_pgwitness_new(&w, r, f.dir, opk, why, sizeof(why)), DFI_OK);
+	dfi_jpubkey_free(opk);
+	dfi_signer_free(o);
+	jt_journal_close(&f);
+	dfi_pgreg_free(r);
+}
+END_TEST
+
+START_TEST(rolled_back_and_forked_journals_refused)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_fork", "st-1", url, sizeof(url));
+	struct jt_journal f;
+	jf_open(&f, "reg.example/fork");
+	jf_add(&f, 9);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, f.dir);
+	size_t blen;
+	uint8_t *backup = jt_read(path, &blen); /* 10 records */
+	jf_add(&f, 10);
+	dfi_pgwitness *w = NULL;
+	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), 20);
+	dfi_pgwitness_free(w);
+	/* the backup comes back: behind what was witnessed */
+	dfi_journal_close(f.j);
+	f.j = NULL;
+	ck_assert_int_eq(jt_write(path, backup, blen), 0);
+	ck_assert_int_eq(jt_journal_reopen(&f), 0);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_msg(strstr(why, "rolled back") != NULL, "%s", why);
+	/* appended to (other cards) until it is longer than what was
+	 * witnessed: still refused */
+	jf_tag = 0xCD;
+	jf_add(&f, 15);
+	jf_tag = 0xAB;
+	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_msg(strstr(why, "does not extend") != NULL, "%s", why);
+	ck_assert_str_eq(rt_val("t_fork", "SELECT size FROM dfissue.journals"), "20");
+	ck_assert_str_eq(rt_val("t_fork", "SELECT count(*) FROM dfissue.witness_refusals"), "2");
+	free(backup);
+	jt_journal_close(&f);
+	dfi_pgreg_free(r);
+}
+END_TEST
+
+START_TEST(server_stopped_then_back)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_down", "st-1", url, sizeof(url));
+	struct jt_journal f;
+	jf_open(&f, "reg.example/down");
+	dfi_pgwitness *w = NULL;
+	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
+	jf_add(&f, 2);
+	long t0 = dfi_pg_now_ms();
+	ck_assert_int_eq(dfi_pgwitness_sync(w, why, sizeof(why)), DFI_E_REGISTRY_UNREACHABLE);
+	ck_assert_int_lt(dfi_pg_now_ms() - t0, 12000); /* within two deadlines (5 s each) */
+	ck_assert_uint_eq(dfi_pgwitness_size(w), 1);
+	ck_assert_int_eq(dfi_pg_start(&rt_pg), 0);
+	ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), 3);
+	struct dfi_pgreg_stats st;
+	dfi_pgreg_get_stats(r, &st);
+	ck_assert_uint_ge(st.connects, 2);
+	ck_assert_uint_ge(st.failures, 1);
+	dfi_pgwitness_free(w);
+	jt_journal_close(&f);
+	dfi_pgreg_free(r);
+}
+END_TEST
+
+/* One station's witnessing, every call retried on failure (as the station
+ * does): open, witness the new journal, then three rounds of growth. */
+static void
+witness_scenario(const char *url, struct jt_journal *f, unsigned *failures)
+{
+	struct dfi_pgreg_opts so = { .station = "st-cut", .timeout_ms = 5000, .max_conns = 2 };
+	dfi_pgreg *r = NULL;
+	dfi_pgwitness *w = NULL;
+	int tries = 0;
+	while (dfi_pgreg_open(&r, url, &so, why, sizeof(why)) != DFI_OK) {
+		ck_assert_msg(++tries < 3, "open: %s", why);
+		(*failures)++;
+	}
+	tries = 0;
+	for (dfi_err e; (e = dfi_pgwitness_new(&w, r, f->dir, f->pk, why, sizeof(why))) != DFI_OK;) {
+		ck_assert_msg(e == DFI_E_REGISTRY_UNREACHABLE && ++tries < 3, "witness_new: %s", why);
+		(*failures)++;
+	}
+	for (int round = 0; round < 3; round++) {
+		jf_add(f, 2);
+		tries = 0;
+		for (dfi_err e; (e = dfi_pgwitness_sync(w, why, sizeof(why))) != DFI_OK;) {
+			ck_assert_msg(e == DFI_E_REGISTRY_UNREACHABLE && ++tries < 3, "sync: %s", why);
+			(*failures)++;
+		}
+		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f->j));
+	}
+	dfi_pgwitness_free(w);
+	dfi_pgreg_free(r);
+}
+
+START_TEST(witnessing_survives_a_cut_at_every_round_trip)
+{
+	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
+	dfi_pgreg_free(rt_registry("t_cut", "st-1", url, sizeof(url)));
+	struct pgcut *x = rt_cut("t_cut", "cut", curl, sizeof(curl));
+	/* the clean run counts the round trips */
+	struct jt_journal f;
+	unsigned failures = 0;
+	jf_open(&f, "cut.example/clean");
+	uint64_t c0 = pgcut_count(x);
+	witness_scenario(curl, &f, &failures);
+	uint64_t trips = pgcut_count(x) - c0;
+	ck_assert_uint_eq(failures, 0);
+	jt_journal_close(&f);
+	ck_assert_uint_ge(trips, 8);
+	unsigned cases = 0, visible = 0;
+	/* DFI_SANITIZE builds cut every DFI_WCUT_STRIDE-th round trip */
+	uint64_t stride = rt_stride("DFI_WCUT_STRIDE");
+	for (uint64_t k = 1; k <= trips; k += stride)
+		for (int after = 0; after < 2; after++) {
+			char origin[64];
+			snprintf(origin, sizeof(origin), "cut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
+			jf_open(&f, origin);
+			pgcut_arm(x, k, after);
+			failures = 0;
+			witness_scenario(curl, &f, &failures);
+			ck_assert_msg(pgcut_fired(x), "round trip %llu was never made", (unsigned long long)k);
+			visible += failures > 0;
+			/* the registry holds exactly the journal's head, refused nothing */
+			char q[256];
+			snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
+			char want[24];
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
+			ck_assert_str_eq(rt_val("t_cut", q), want);
+			jt_journal_close(&f);
+			cases++;
+		}
+	pgcut_arm(x, 0, 0);
+	ck_assert_str_eq(rt_val("t_cut", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	printf("witnessing cut at every%s round trip: %u round trips, %u cases (before/after), %u surfaced a failure "
+	       "(retried by the caller), 0 refusals, every journal's head witnessed\n",
+	    stride > 1 ? " stride-th" : "", (unsigned)trips, cases, visible);
+	pgcut_stop(x);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("registry_pg");
+	TCase *tc = tcase_create("pg");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, url_without_password_only);
+	tcase_add_test(tc, schema_created_migrated_and_checked);
+	tcase_add_test(tc, concurrent_inits_apply_each_migration_once);
+	tcase_add_test(tc, roles_get_only_what_they_need);
+	tcase_add_test(tc, sql_consistency_check_agrees_with_c);
+	tcase_add_test(tc, witness_every_outcome);
+	tcase_add_test(tc, station_witnesses_its_growing_journal);
+	tcase_add_test(tc, rolled_back_and_forked_journals_refused);
+	tcase_add_test(tc, server_stopped_then_back);
+	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return rt_main(suite());
+}

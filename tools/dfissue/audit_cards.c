@@ -1,0 +1,381 @@
+/*
+ * dfissue audit, the cards: the registry's records and state against the
+ * station journals (docs/OPERATIONS.md 12.5).
+ *
+ *   - every record the registry holds of a given journal is that journal's
+ *     line at that seq (the registry is never trusted over the journal);
+ *   - every card record of every journal was told to the registry;
+ *   - replaying the registry's records in the order it took them (the same
+ *     rules as the journal index, across journals): no UID issued twice
+ *     without an authorization (an intent from another key than the one a
+ *     committed change left, with no re-issue authorized since); every
+ *     intent resolved somewhere (its outcome, or a later key change of the
+ *     same key slot at another station); the registry's per-slot state
+ *     equal to the replay.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "dfissue/pgregistry.h"
+#include "dfissue/util.h"
+
+/* ---- a small hash table of 16-byte keys ------------------------------------------- */
+
+struct ent {
+	uint8_t key[16];
+	int used;
+	int a, b;              /* slot: state, version; intent: open; card: authorization pending */
+	int old_v, new_v;      /* intent */
+	uint32_t gen;          /* intent */
+	size_t oj;             /* slot: journal of its open intent (+1; 0 none) */
+	uint64_t oseq;         /* slot: its seq */
+	dfi_jkey jk;           /* intent and slot: the key */
+	int seen;              /* slot: in the registry's table too */
+};
+
+struct tab {
+	struct ent *v;
+	size_t cap, n;
+};
+
+static uint64_t
+hkey(const uint8_t k[16])
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ k[i]) * 1099511628211ULL;
+	return h;
+}
+
+static struct ent *
+tget(struct tab *t, const uint8_t k[16], int add)
+{
+	if (add && 2 * (t->n + 1) > t->cap) {
+		size_t nc = t->cap ? 2 * t->cap : 1024;
+		struct ent *nv = calloc(nc, sizeof(*nv));
+		if (nv == NULL)
+			return NULL;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].used) {
+				size_t j = hkey(t->v[i].key) & (nc - 1);
+				while (nv[j].used)
+					j = (j + 1) & (nc - 1);
+				nv[j] = t->v[i];
+			}
+		free(t->v);
+		t->v = nv;
+		t->cap = nc;
+	}
+	if (t->cap == 0)
+		return NULL;
+	size_t j = hkey(k) & (t->cap - 1);
+	while (t->v[j].used) {
+		if (memcmp(t->v[j].key, k, 16) == 0)
+			return &t->v[j];
+		j = (j + 1) & (t->cap - 1);
+	}
+	if (!add)
+		return NULL;
+	memset(&t->v[j], 0, sizeof(t->v[j]));
+	memcpy(t->v[j].key, k, 16);
+	t->v[j].used = 1;
+	t->n++;
+	return &t->v[j];
+}
+
+static void
+slot_key(const uint8_t *uid, size_t ul, uint32_t aid, uint8_t keyno, uint8_t k[16])
+{
+	memset(k, 0, 16);
+	k[0] = (uint8_t)ul;
+	memcpy(k + 1, uid, ul);
+	k[11] = (uint8_t)(aid >> 16);
+	k[12] = (uint8_t)(aid >> 8);
+	k[13] = (uint8_t)aid;
+	k[14] = keyno;
+}
+
+static void
+intent_key(size_t j, uint64_t seq, uint8_t k[16])
+{
+	memset(k, 0, 16);
+	memcpy(k, &j, sizeof(j) < 8 ? sizeof(j) : 8);
+	memcpy(k + 8, &seq, 8);
+}
+
+/* ---- the journals' card records ---------------------------------------------------------- */
+
+struct jcards {
+	char **line;           /* by seq: the journal's line of a card record, else NULL */
+	uint8_t *told;
+	uint64_t n;
+	int oom;
+};
+
+static int
+is_card(dfi_jrec_type t)
+{
+	return t == DFI_JREC_INTENT || t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE ||
+	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION;
+}
+
+static void
+jc_record(void *ctx, uint64_t line, const dfi_jrec *r)
+{
+	(void)line;
+	struct jcards *c = ctx;
+	char buf[DFI_J_LINE_MAX + 1];
+	size_t len;
+	if (!is_card(r->type) || r->seq >= c->n || dfi_jrec_format(r, buf, sizeof(buf), &len) != DFI_OK)
+		return;
+	if ((c->line[r->seq] = strdup(buf)) == NULL)
+		c->oom = 1;
+}
+
+struct replay {
+	struct audit *a;
+	struct jcards *jc;     /* per journal */
+	struct tab slots, intents, cards;
+	uint64_t records, unknown_origin;
+	int oom;
+};
+
+static const char *
+key_text(const dfi_jkey *k, char *out, size_t cap)
+{
+	char uid[2 * DFI_J_UID_MAX + 1] = "";
+	(void)dfi_hex_encode(k->uid, k->uid_len, uid, sizeof(uid));
+	snprintf(out, cap, "card %s app " DFI_AID_FMT " key %u", uid, DFI_AID_ARGS(k->aid), k->keyno);
+	return out;
+}
+
+static void
+apply(struct replay *x, size_t ji, const dfi_jrec *r)
+{
+	struct audit *a = x->a;
+	const char *origin = a->j[ji].origin;
+	uint8_t k[16];
+	char kt[80];
+	struct ent *slot, *in, *card;
+	if (r->type == DFI_JREC_REFUSAL)
+		return;
+	if (r->type == DFI_JREC_AUTHORIZATION) {
+		slot_key(r->key.uid, r->key.uid_len, 0, 0, k);
+		memset(k + 11, 0xFF, 5); /* the card's entry: no key slot has this key */
+		if ((card = tget(&x->cards, k, 1)) == NULL) {
+			x->oom = 1;
+			return;
+		}
+		card->a = 1;
+		for (size_t i = 0; i < x->slots.cap; i++) {
+			struct ent *s = &x->slots.v[i];
+			if (s->used && s->jk.uid_len == r->key.uid_len && memcmp(s->jk.uid, r->key.uid, r->key.uid_len) == 0) {
+				s->a = DFI_REG_SLOT_UNKNOWN;
+				s->b = -1;
+			}
+		}
+		return;
+	}
+	if (r->type == DFI_JREC_INTENT) {
+		slot_key(r->key.uid, r->key.uid_len, r->key.aid, r->key.keyno, k);
+		int fresh = tget(&x->slots, k, 0) == NULL;
+		if ((slot = tget(&x->slots, k, 1)) == NULL) {
+			x->oom = 1;
+			return;
+		}
+		if (fresh) {
+			slot->a = DFI_REG_SLOT_UNKNOWN;
+			slot->b = -1;
+			slot->jk = r->key;
+		}
+		slot_key(r->key.uid, r->key.uid_len, 0, 0, k);
+		memset(k + 11, 0xFF, 5);
+		if ((card = tget(&x->cards, k, 1)) == NULL) {
+			x->oom = 1;
+			return;
+		}
+		if (slot->a == DFI_REG_SLOT_CHANGED && slot->b != r->old_version && !card->a)
+			audit_finding(a, "registry",
+			    "%s issued twice without authorization: intent %" PRIu64 " of %s changes it from version %u, "
+			    "a committed change left version %d",
+			    key_text(&r->key, kt, sizeof(kt)), r->seq, origin, r->old_version, slot->b);
+		card->a = 0;
+		/* an intent left open at another station: this station found the card's key */
+		if (slot->oj != 0 && slot->oj - 1 != ji) {
+			intent_key(slot->oj - 1, slot->oseq, k);
+			struct ent *o = tget(&x->intents, k, 0);
+			if (o != NULL)
+				o->a = 0;
+		}
+		intent_key(ji, r->seq, k);
+		if ((in = tget(&x->intents, k, 1)) == NULL) {
+			x->oom = 1;
+			return;
+		}
+		in->a = 1;
+		in->old_v = r->old_version;
+		in->new_v = r->new_version;
+		in->gen = r->key_gen;
+		in->jk = r->key;
+		in->oseq = r->seq;
+		in->oj = ji + 1;
+		slot->oj = ji + 1;
+		slot->oseq = r->seq;
+		return;
+	}
+	/* commit, abort, resolve */
+	intent_key(ji, r->intent, k);
+	if ((in = tget(&x->intents, k, 0)) == NULL) {
+		audit_finding(a, "registry", "%s %" PRIu64 " of %s answers intent %" PRIu64 ", which the registry never took",
+		    dfi_jrec_type_name(r->type), r->seq, origin, r->intent);
+		return;
+	}
+	in->a = 0;
+	slot_key(in->jk.uid, in->jk.uid_len, in->jk.aid, in->jk.keyno, k);
+	if ((slot = tget(&x->slots, k, 0)) == NULL)
+		return;
+	int changed = r->type == DFI_JREC_COMMIT || (r->type == DFI_JREC_RESOLVE && r->matched == DFI_JMATCH_NEW);
+	int v = changed ? in->new_v : r->type == DFI_JREC_ABORT || r->matched == DFI_JMATCH_OLD ? in->old_v : -1;
+	slot->b = v;
+	slot->a = changed ? DFI_REG_SLOT_CHANGED : v < 0 ? DFI_REG_SLOT_UNKNOWN :
+	    slot->a == DFI_REG_SLOT_CHANGED ? DFI_REG_SLOT_CHANGED : DFI_REG_SLOT_INITIAL;
+	if (slot->oj == ji + 1 && slot->oseq == r->intent)
+		slot->oj = 0;
+}
+
+static void
+rec_cb(void *ctx, const char *origin, uint64_t seq, const char *line, size_t len)
+{
+	struct replay *x = ctx;
+	struct audit *a = x->a;
+	x->records++;
+	size_t ji = a->nj;
+	for (size_t i = 0; i < a->nj; i++)
+		if (strcmp(a->j[i].origin, origin) == 0)
+			ji = i;
+	if (ji == a->nj) {
+		x->unknown_origin++; /* its journal is not among those given: a finding of the witness check */
+		return;
+	}
+	struct jcards *c = &x->jc[ji];
+	dfi_jrec r;
+	if (seq >= c->n || c->line[seq] == NULL || strlen(c->line[seq]) != len || memcmp(c->line[seq], line, len) != 0) {
+		audit_finding(a, a->j[ji].path,
+		    "the registry holds record %" PRIu64 " of %s as a line the journal does not have there", seq, origin);
+		return;
+	}
+	if (c->told[seq]) {
+		audit_finding(a, "registry", "record %" PRIu64 " of %s is in the registry twice", seq, origin);
+		return;
+	}
+	c->told[seq] = 1;
+	if (dfi_jrec_parse(line, len, &r) != DFI_OK)
+		return; /* the journal's own verification reports it */
+	r.seq = seq;
+	apply(x, ji, &r);
+}
+
+static void
+slot_cb(void *ctx, const struct dfi_pgreg_slot *s)
+{
+	struct replay *x = ctx;
+	uint8_t k[16];
+	char kt[80];
+	dfi_jkey jk;
+	memset(&jk, 0, sizeof(jk));
+	memcpy(jk.uid, s->uid, s->uid_len);
+	jk.uid_len = (uint8_t)s->uid_len;
+	jk.aid = s->aid;
+	jk.keyno = s->keyno;
+	slot_key(s->uid, s->uid_len, s->aid, s->keyno, k);
+	struct ent *e = tget(&x->slots, k, 0);
+	if (e == NULL) {
+		audit_finding(x->a, "registry", "%s: the registry has a key slot no journal's record made",
+		    key_text(&jk, kt, sizeof(kt)));
+		return;
+	}
+	e->seen = 1;
+	if (e->a != s->state || e->b != s->version)
+		audit_finding(x->a, "registry",
+		    "%s: the registry says state %d version %d, the journals' records say state %d version %d",
+		    key_text(&jk, kt, sizeof(kt)), s->state, s->version, e->a, e->b);
+}
+
+int
+audit_cards(struct audit *a, dfi_pgreg *r)
+{
+	struct replay x;
+	char why[600];
+	int rc = 0;
+	memset(&x, 0, sizeof(x));
+	x.a = a;
+	if ((x.jc = calloc(a->nj, sizeof(*x.jc))) == NULL)
+		return -1;
+	for (size_t i = 0; i < a->nj && rc == 0; i++) {
+		struct jcards *c = &x.jc[i];
+		if (a->j[i].origin[0] == '\0')
+			continue;
+		c->n = a->j[i].records;
+		c->line = calloc(c->n + 1, sizeof(*c->line));
+		c->told = calloc(c->n + 1, 1);
+		struct dfi_jverify_opts o = { .record = jc_record, .ctx = c };
+		struct dfi_jverify_result *res = calloc(1, sizeof(*res));
+		if (c->line == NULL || c->told == NULL || res == NULL) {
+			free(res);
+			rc = -1;
+			break;
+		}
+		(void)dfi_journal_verify_file(a->j[i].path, &o, res);
+		free(res);
+		if (c->oom)
+			rc = -1;
+	}
+	if (rc == 0 && dfi_pgreg_each_record(r, rec_cb, &x, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("audit: reading the registry's records: %s", why);
+		rc = -1;
+	}
+	if (rc == 0 && dfi_pgreg_each_slot(r, slot_cb, &x, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("audit: reading the registry's key slots: %s", why);
+		rc = -1;
+	}
+	if (rc == 0 && x.oom)
+		rc = -1;
+	if (rc == 0) {
+		char kt[80];
+		for (size_t i = 0; i < a->nj; i++)
+			for (uint64_t s = 0; s < x.jc[i].n; s++)
+				if (x.jc[i].line[s] != NULL && !x.jc[i].told[s])
+					audit_finding(a, a->j[i].path, "record %" PRIu64 " of %s was never told to the registry",
+					    s, a->j[i].origin);
+		for (size_t i = 0; i < x.intents.cap; i++) {
+			const struct ent *e = &x.intents.v[i];
+			if (e->used && e->a)
+				audit_finding(a, a->j[e->oj - 1].path,
+				    "intent %" PRIu64 " of %s (%s) has no outcome at any station: present the card to a "
+				    "station (dfissue recover --registry lists it)",
+				    e->oseq, a->j[e->oj - 1].origin, key_text(&e->jk, kt, sizeof(kt)));
+		}
+		for (size_t i = 0; i < x.slots.cap; i++) {
+			const struct ent *e = &x.slots.v[i];
+			if (e->used && !e->seen)
+				audit_finding(a, "registry", "%s: the journals' records make a key slot the registry lacks",
+				    key_text(&e->jk, kt, sizeof(kt)));
+		}
+		a->card_records = x.records;
+	}
+	for (size_t i = 0; i < a->nj; i++) {
+		for (uint64_t s = 0; x.jc[i].line != NULL && s < x.jc[i].n; s++)
+			free(x.jc[i].line[s]);
+		free(x.jc[i].line);
+		free(x.jc[i].told);
+	}
+	free(x.jc);
+	free(x.slots.v);
+	free(x.intents.v);
+	free(x.cards.v);
+	return rc;
+}

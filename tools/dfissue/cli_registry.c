@@ -1,0 +1,47 @@
+/* --registry URL: opening the registry a station command uses. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_registry.h"
+
+int
+cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station, dfi_journal *j,
+    const char *journal_dir, dfi_signer *s)
+{
+	char why[700];
+	memset(r, 0, sizeof(*r));
+	if (url == NULL) {
+		if (j != NULL && dfi_registry_new_local(&r->reg, j) != DFI_OK)
+			return cli_fail("registry", DFI_E_NOMEM);
+		return DFI_EXIT_OK;
+	}
+	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("%s: --registry: %s", cmd, why);
+		return DFI_EXIT_USAGE;
+	}
+	struct dfi_pgreg_opts o = { .station = station };
+	dfi_err e = dfi_pgreg_open(&r->pg, url, &o, why, sizeof(why));
+	if (e == DFI_OK && j != NULL && (e = dfi_jpubkey_from_signer(s, &r->key)) != DFI_OK)
+		snprintf(why, sizeof(why), "the journal key: %s", dfi_strerror(e));
+	if (e == DFI_OK)
+		e = dfi_registry_new_pg(&r->reg, r->pg, j, journal_dir, r->key, why, sizeof(why));
+	if (e != DFI_OK) {
+		cli_error_code(e == DFI_E_REGISTRY_REFUSED ? "registry_refused" : "registry");
+		cli_errorf("%s: registry: %s%s", cmd, why,
+		    e == DFI_E_REGISTRY_UNREACHABLE ? " (nothing was sent to any card: a station without its "
+						      "registry takes no card)" : "");
+		cli_registry_close(r);
+		return DFI_EXIT_FAIL;
+	}
+	return DFI_EXIT_OK;
+}
+
+void
+cli_registry_close(struct cli_registry *r)
+{
+	dfi_registry_free(r->reg);
+	dfi_jpubkey_free(r->key);
+	dfi_pgreg_free(r->pg);
+	memset(r, 0, sizeof(*r));
+}

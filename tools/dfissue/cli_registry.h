@@ -1,0 +1,32 @@
+/* --registry URL for personalize, inspect and recover: the PostgreSQL
+ * registry many stations share, or (no URL) the local one, the journal
+ * index. */
+#ifndef DFI_CLI_REGISTRY_H
+#define DFI_CLI_REGISTRY_H
+
+#include "dfissue/journal.h"
+#include "dfissue/pgregistry.h"
+#include "dfissue/registry.h"
+#include "dfissue/signer.h"
+
+#define CLI_REGISTRY_HELP                                                                         \
+	"  --registry URL         the registry stations of many hosts share (a libpq URI; no\n"     \
+	"                         password in it: ~/.pgpass, PGPASSFILE or PGPASSWORD; see\n"      \
+	"                         docs/OPERATIONS.md 12). Default: this journal's own index\n"
+
+struct cli_registry {
+	dfi_pgreg *pg;
+	dfi_jpubkey *key;
+	dfi_registry *reg;
+};
+
+/* Opens the registry for command cmd: PostgreSQL when url is given (with
+ * the journal j at journal_dir, signed by s; j NULL: lookups only), else
+ * the local backend over j (nothing when j is NULL too). On failure prints
+ * one line saying what to do and returns DFI_EXIT_FAIL (DFI_EXIT_USAGE for
+ * a URL with a password). */
+int cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station,
+    dfi_journal *j, const char *journal_dir, dfi_signer *s);
+void cli_registry_close(struct cli_registry *r);
+
+#endif
