@@ -87,8 +87,40 @@ dfi_err jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi
     void (*slot)(void *ctx, const struct dfi_journal_slot *s),
     void (*intent)(void *ctx, const dfi_jrec *in), void *ctx);
 uint64_t jindex_count(const jindex *ix);
+/* A hint, no effect on the index: starts loading the table slots that
+ * applying r will read (a walk ahead of its records, pipe.c). On a journal
+ * of a million cards those slots are cache misses, most of the index's time. */
+void jindex_prefetch(const jindex *ix, const dfi_jrec *r);
 
 /* ---- the walk: one pass over a journal's lines ------------------------------ */
+
+/* What a line tells from its bytes alone, before any check: its kind, for
+ * a record its leaf in the tree and its parse, for a checkpoint line the
+ * tree's root over the records before it. jline_prep works it out (in the
+ * walk's own thread, or ahead of it in the pipe's: pipe.c); jwalk_apply
+ * makes every check and finding from it, in the file's order. */
+enum { JL_RECORD, JL_LONG, JL_TORN, JL_CP };
+
+struct jline {
+	uint64_t off;
+	size_t len;
+	int kind, complete;
+	int rollback;                 /* JL_RECORD: the tree so far is not last_seen's */
+	int parsed;                   /* JL_RECORD: dfi_jrec_parse accepted it */
+	uint8_t root[DFI_HASH_LEN];   /* JL_CP */
+	const char *text;             /* JL_CP: the line (valid while it is applied) */
+	dfi_jrec rec;                 /* JL_RECORD, when parsed */
+};
+
+/* The Merkle tree over the lines so far and the last-seen check on it. */
+struct jtree {
+	dfi_merkle tree;
+	const dfi_checkpoint *last_seen;
+	int last_seen_checked;
+};
+
+void jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t off,
+    struct jline *jl);
 
 struct jwalk {
 	/* set by the caller */
@@ -103,7 +135,7 @@ struct jwalk {
 	jindex *ix;                   /* may be NULL */
 
 	/* state */
-	dfi_merkle tree;
+	struct jtree t;               /* the tree (t.last_seen: last_seen's copy) */
 	uint64_t lines, nrec, ncp, covered;
 	uint64_t cp_lines;            /* checkpoint lines seen (their ordinal) */
 	uint64_t chain_ref;           /* records before the last checkpoint line */
@@ -121,7 +153,7 @@ struct jwalk {
 	int size_gap_set;
 	uint64_t findings;
 	dfi_err first_err;
-	int have_genesis, last_seen_checked;
+	int have_genesis;
 	dfi_jrec genesis;
 	uint8_t root[DFI_HASH_LEN];
 	uint8_t last_note[DFI_J_NOTE_MAX];
@@ -140,6 +172,15 @@ void jwalk_init(struct jwalk *w);
 /* A non-structural finding from outside the walk (e.g. quarantine files). */
 void jwalk_note(struct jwalk *w, uint64_t line, dfi_err code, const char *msg);
 int jwalk_line(void *w, const char *line, size_t len, int complete, uint64_t off);
+/* jl's record is converted to format 2 in place (jrec_aid_format1) once
+ * the genesis has told the journal's format. */
+void jwalk_apply(struct jwalk *w, struct jline *jl);
+/* Walks the journal (the file at fd through io, or data/len when data is
+ * not NULL) with w: the tree and the parsing in a thread of their own,
+ * ahead of the checks made here (the same findings, in the same order, as
+ * jscan_* with jwalk_line); in this thread alone when it cannot start. */
+dfi_err jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8_t *data,
+    size_t len);
 void jwalk_finish(struct jwalk *w, uint64_t file_len);
 
 #endif

@@ -105,7 +105,7 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	    o->pubkey) == DFI_OK)
 		w->sigs = sp;
 	if (e == DFI_OK)
-		e = jscan_buf(data, len, jwalk_line, w);
+		e = jpipe_walk(w, NULL, -1, data, len);
 	jsigpool_free(sp);
 	w->sigs = NULL;
 	if (e == DFI_OK)
@@ -242,7 +242,7 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 	    NULL, 0, o->pubkey) == DFI_OK)
 		w->sigs = sp;
 	if (e == DFI_OK)
-		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, jwalk_line, w);
+		e = jpipe_walk(w, dfi_journal_io_posix(), fd, NULL, 0);
 	jsigpool_free(sp);
 	if (w != NULL)
 		w->sigs = NULL;

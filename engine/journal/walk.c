@@ -15,9 +15,9 @@ void
 jwalk_init(struct jwalk *w)
 {
 	memset(w, 0, sizeof(*w));
-	dfi_merkle_init(&w->tree);
+	dfi_merkle_init(&w->t.tree);
 	w->first_bad_off = UINT64_MAX;
-	dfi_merkle_root(&w->tree, w->root);
+	dfi_merkle_root(&w->t.tree, w->root);
 }
 
 static void
@@ -66,7 +66,8 @@ ix_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
  * nothing. A line that was inserted is equally forgiven by accepting the
  * last good checkpoint's size as "prev". */
 static void
-checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
+checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off,
+    const uint8_t root[DFI_HASH_LEN])
 {
 	uint64_t ln = w->lines, no = ++w->cp_lines;
 	uint8_t note[DFI_J_NOTE_MAX];
@@ -131,8 +132,6 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off)
 		    "checkpoint for %" PRIu64 " records repeats an earlier tree size", cp.size);
 		ok = 0;
 	}
-	uint8_t root[DFI_HASH_LEN];
-	dfi_merkle_root(&w->tree, root);
 	if (memcmp(root, cp.root, DFI_HASH_LEN) != 0) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
 		    "checkpoint root does not match the records before it (a covered record was changed)");
@@ -185,82 +184,121 @@ genesis_checks(struct jwalk *w, const dfi_jrec *r, uint64_t ln, uint64_t off)
 	}
 }
 
-int
-jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
+void
+jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t off,
+    struct jline *jl)
 {
-	struct jwalk *w = vw;
-	uint64_t ln = ++w->lines;
-	w->end = off + len + (complete ? 1 : 0);
+	jl->off = off;
+	jl->len = len;
+	jl->text = line;
 	if (line == NULL) {
-		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "line is longer than %d bytes", DFI_J_LINE_MAX);
 		uint8_t zero[DFI_HASH_LEN] = { 0 };
-		if (w->nrec == w->covered)
-			w->first_uncovered_line = ln;
-		(void)dfi_merkle_push(&w->tree, zero);
-		w->nrec++;
-		return 0;
+		jl->kind = JL_LONG;
+		jl->complete = complete;
+		(void)dfi_merkle_push(&t->tree, zero);
+		return;
 	}
+	jl->complete = complete;
 	if (!complete) {
-		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "last line is incomplete (a torn write)");
-		return 0;
+		jl->kind = JL_TORN;
+		return;
 	}
 	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
-		checkpoint_line(w, line, len, off);
-		return 0;
+		jl->kind = JL_CP;
+		dfi_merkle_root(&t->tree, jl->root);
+		return;
 	}
+	jl->kind = JL_RECORD;
 	uint8_t leaf[DFI_HASH_LEN];
 	dfi_merkle_leaf_hash(line, len, leaf);
+	(void)dfi_merkle_push(&t->tree, leaf);
+	jl->rollback = 0;
+	if (t->last_seen != NULL && !t->last_seen_checked && t->tree.size == t->last_seen->size) {
+		uint8_t root[DFI_HASH_LEN];
+		dfi_merkle_root(&t->tree, root);
+		t->last_seen_checked = 1;
+		jl->rollback = memcmp(root, t->last_seen->root, DFI_HASH_LEN) != 0;
+	}
+	jl->parsed = dfi_jrec_parse(line, len, &jl->rec) == DFI_OK;
+}
+
+void
+jwalk_apply(struct jwalk *w, struct jline *jl)
+{
+	uint64_t ln = ++w->lines, off = jl->off;
+	w->end = off + jl->len + (jl->complete ? 1 : 0);
+	switch (jl->kind) {
+	case JL_LONG:
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "line is longer than %d bytes", DFI_J_LINE_MAX);
+		if (w->nrec == w->covered)
+			w->first_uncovered_line = ln;
+		w->nrec++;
+		return;
+	case JL_TORN:
+		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "last line is incomplete (a torn write)");
+		return;
+	case JL_CP:
+		checkpoint_line(w, jl->text, jl->len, off, jl->root);
+		return;
+	default:
+		break;
+	}
 	if (w->nrec == w->covered)
 		w->first_uncovered_line = ln;
-	(void)dfi_merkle_push(&w->tree, leaf);
 	uint64_t pos = w->nrec++;
-	if (w->last_seen != NULL && !w->last_seen_checked && w->nrec == w->last_seen->size) {
-		uint8_t root[DFI_HASH_LEN];
-		dfi_merkle_root(&w->tree, root);
-		w->last_seen_checked = 1;
-		if (memcmp(root, w->last_seen->root, DFI_HASH_LEN) != 0)
-			report(w, ln, off, 1, DFI_E_JOURNAL_ROLLBACK,
-			    "the first %" PRIu64 " records do not match the last-seen checkpoint: the journal was rewritten",
-			    w->last_seen->size);
-	}
-	dfi_jrec r;
-	if (dfi_jrec_parse(line, len, &r) != DFI_OK) {
+	if (jl->rollback)
+		report(w, ln, off, 1, DFI_E_JOURNAL_ROLLBACK,
+		    "the first %" PRIu64 " records do not match the last-seen checkpoint: the journal was rewritten",
+		    w->last_seen->size);
+	if (!jl->parsed) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "record does not follow the grammar");
-		return 0;
+		return;
 	}
+	/* Here, in file order, because the genesis decides the format. */
 	if (w->have_genesis)
-		jrec_aid_format1(&r, w->genesis.format);
-	if (r.seq != pos) {
+		jrec_aid_format1(&jl->rec, w->genesis.format);
+	const dfi_jrec *r = &jl->rec;
+	if (r->seq != pos) {
 		/* reported where the sequence breaks, not on every later record */
-		if (!w->have_prev || r.seq != w->prev_seq + 1)
+		if (!w->have_prev || r->seq != w->prev_seq + 1)
 			report(w, ln, off, 1, DFI_E_JOURNAL_CORRUPT,
 			    "record has seq %" PRIu64 " where %" PRIu64
 			    " was expected (a line was deleted, moved or repeated)",
-			    r.seq, pos);
+			    r->seq, pos);
 		else if (off < w->first_bad_off)
 			w->first_bad_off = off;
 	}
-	w->prev_seq = r.seq;
+	w->prev_seq = r->seq;
 	w->have_prev = 1;
-	if (r.type < DFI_JREC_GENESIS || r.type > DFI_JREC_LAST)
-		return 0;
-	w->counts[r.type]++;
-	if (r.type == DFI_JREC_GENESIS && pos == 0)
-		genesis_checks(w, &r, ln, off);
-	if (r.type == DFI_JREC_CHANGE && w->have_genesis &&
+	if (r->type < DFI_JREC_GENESIS || r->type > DFI_JREC_LAST)
+		return;
+	w->counts[r->type]++;
+	if (r->type == DFI_JREC_GENESIS && pos == 0)
+		genesis_checks(w, r, ln, off);
+	if (r->type == DFI_JREC_CHANGE && w->have_genesis &&
 	    w->genesis.format < DFI_JOURNAL_FORMAT_CHANGE)
 		/* A format-1/2 reader refuses the type: such a journal must say
 		 * format 3, so an older reader fails at its genesis, not here. */
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT,
 		    "a change record in a format-%u journal (change records need format %d)",
 		    w->genesis.format, DFI_JOURNAL_FORMAT_CHANGE);
-	if (w->ix != NULL && r.seq == pos &&
-	    jindex_apply(w->ix, &r, ln, w->semantic ? ix_finding : NULL, w) != DFI_OK)
+	if (w->ix != NULL && r->seq == pos &&
+	    jindex_apply(w->ix, r, ln, w->semantic ? ix_finding : NULL, w) != DFI_OK)
 		report(w, ln, off, 1, DFI_E_NOMEM, "out of memory while indexing");
 	if (w->record != NULL)
-		w->record(w->ctx, ln, &r);
+		w->record(w->ctx, ln, r);
 	if (w->hook != NULL)
-		w->hook(w->hctx, ln, &r);
+		w->hook(w->hctx, ln, r);
+}
+
+int
+jwalk_line(void *vw, const char *line, size_t len, int complete, uint64_t off)
+{
+	struct jwalk *w = vw;
+	struct jline jl;
+	w->t.last_seen = w->last_seen;
+	jline_prep(&w->t, line, len, complete, off, &jl);
+	jwalk_apply(w, &jl);
 	return 0;
 }
 

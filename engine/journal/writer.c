@@ -471,7 +471,7 @@ jw_reload(dfi_journal *j)
 	if (e == DFI_OK)
 		e = walk_file(j, pk, w, &wc);
 	/* The file must be exactly what this handle last made durable. */
-	if (e == DFI_OK && (w->findings > 0 || w->end != j->file_len || w->tree.size != j->tree.size))
+	if (e == DFI_OK && (w->findings > 0 || w->end != j->file_len || w->t.tree.size != j->tree.size))
 		e = DFI_E_JOURNAL_CORRUPT;
 	if (e == DFI_OK) {
 		jindex_free(j->ix);
@@ -561,7 +561,7 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 			goto fail;
 		}
 	}
-	j->tree = w->tree;
+	j->tree = w->t.tree;
 	j->file_len = w->end;
 	j->next_seq = w->nrec;
 	j->ix = w->ix;

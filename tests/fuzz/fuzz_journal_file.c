@@ -102,6 +102,7 @@ struct fio {
 	struct dfi_journal_io io;
 	const struct plan *plan;   /* NULL: plain reads */
 	unsigned gen;
+	int failed;                /* an EIO was injected through it (any thread) */
 };
 
 struct tstate {
@@ -138,6 +139,7 @@ f_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	ts.calls++;
 	if (p->fail && ts.calls == p->fail_at) {
 		ts.failed = 1;
+		f->failed = 1;
 		errno = EIO;
 		return -1;
 	}
@@ -172,6 +174,7 @@ fio_init(struct fio *f, const struct plan *p)
 	f->io.ctx = f;
 	f->plan = p;
 	f->gen = ++gen;
+	f->failed = 0;
 }
 
 /* ---- set-up ------------------------------------------------------------------ */
@@ -282,8 +285,8 @@ check_proof(uint64_t seq, dfi_err ve, const struct dfi_jverify_result *r)
 	free(p);
 }
 
-/* The auditor's file walk (what dfi_journal_verify_file runs: jscan_fd,
- * sigpool's reader thread, the walk and the index) through the faulty
+/* The auditor's file walk (what dfi_journal_verify_file runs: the pipe's
+ * reading thread, sigpool's reader thread, the walk and the index) through the faulty
  * table. Short reads and EINTR must change nothing; a failed read must
  * never end in OK. */
 static void
@@ -302,13 +305,19 @@ check_faulty_walk(const struct plan *pl, dfi_err ve, const struct dfi_jverify_re
 	w->ix = jindex_new();
 	if (w->ix == NULL)
 		abort();
+	/* The walk reads in the pipe's thread, sigpool in its own: each
+	 * through its own table, so that a failure is the walk's only when
+	 * the walk's reads saw it (sigpool's failures only cost it verdicts).
+	 * f.failed is read after jpipe_walk joined the thread that set it. */
+	struct fio fs;
+	fio_init(&fs, pl);
 	jsigpool *sp = NULL;
-	if (jsigpool_start(&sp, &f.io, fd, NULL, 0, pub) == DFI_OK)
+	if (jsigpool_start(&sp, &fs.io, fd, NULL, 0, pub) == DFI_OK)
 		w->sigs = sp;
-	dfi_err e = jscan_fd(&f.io, fd, UINT64_MAX, jwalk_line, w);
+	dfi_err e = jpipe_walk(w, &f.io, fd, NULL, 0);
 	jsigpool_free(sp);
 	w->sigs = NULL;
-	int failed = ts.gen == f.gen && ts.failed;
+	int failed = f.failed;
 	if (e == DFI_OK)
 		jwalk_finish(w, w->end);
 	if (failed) {
