@@ -32,6 +32,8 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	 * profile's (docs/JOURNAL.md, old_key_gen). */
 	rec->has_old_gen = perso_key_generation(tp, app, keyno,
 	    app < 0 ? tp->picc.cur : tp->apps[app].keys[keyno].cur, &rec->old_key_gen);
+	rec->has_profile = 1;
+	memcpy(rec->profile, tp->digest, sizeof(rec->profile));
 	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }

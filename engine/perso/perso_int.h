@@ -84,6 +84,8 @@ struct reg_slot {
 	int version;
 	uint32_t generation;
 	uint64_t changed_by;  /* CHANGED: seq of that intent */
+	int has_profile;      /* the intent behind state carried a profile digest */
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
@@ -232,6 +234,8 @@ struct tap {
 	 * destroying data (conflicts.c): one line each. */
 	char conflict[PERSO_MAX_CONFLICTS][160];
 	size_t nconflicts;
+	/* What this tap makes of the card (digest.c), on every intent. */
+	uint8_t digest[DFI_J_PROFILE_LEN];
 };
 
 /* perso.c */
@@ -250,6 +254,9 @@ int perso_is_tear(dfi_err e);
 /* Tags the APDUs sent from now on with a phase (enum dfi_perso_phase);
  * returns the previous one. */
 unsigned perso_phase(struct tap *tp, unsigned phase);
+
+/* digest.c: tp->digest from the profile, the UID and the batch row. */
+dfi_err perso_digest(struct tap *tp);
 
 /* admit.c: may this card get keys? */
 dfi_err perso_claim(struct tap *tp);

@@ -66,6 +66,20 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
 	return 0;
 }
 
+/* 1 when the registry's slot (aid, keyno) got its state from an intent
+ * of this tap's profile digest: the same target for this card. */
+static int
+slot_same_profile(const struct tap *tp, uint32_t aid, uint8_t keyno)
+{
+	for (size_t i = 0; i < tp->nrslots; i++) {
+		const struct reg_slot *rs = &tp->rslots[i];
+		if (rs->aid == aid && rs->keyno == keyno)
+			return rs->has_profile &&
+			    memcmp(rs->profile, tp->digest, sizeof(tp->digest)) == 0;
+	}
+	return 0;
+}
+
 /* 1 when the journal shows that application i was verified on an earlier
  * tap, after its last change: every key of it was changed to its target,
  * and since then a key of a later application or the PICC's (to its
@@ -74,24 +88,22 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
  * journals a later slot's intent only after it verified every application
  * before it (exec.c, verify_before), and an application's keys change
  * before anything else of it (plan.c), so nothing of it changed since.
- * Not when an application was added to issued cards: its key changes come
- * after the PICC's. */
+ * Every one of those intents must carry this tap's profile digest
+ * (digest.c): what was verified is then what this tap would verify, the
+ * same keys, settings and contents for this card. A card issued with
+ * another profile or batch row (an application added later, a file
+ * changed) is read again; so is a journal written before the digest. */
 static int
 verified_earlier(const struct tap *tp, int i)
 {
 	const struct dfi_profile_spec *s = tp->p->spec;
 	const struct dfi_profile_app *a = &s->apps[i];
+	uint32_t aid_i = perso_aid(a->aid);
 	uint64_t last = 0;
 
-	/* A card whose PICC master key is at its target finished its keys:
-	 * a later tap may bring another profile (an application added, a file
-	 * changed), which the journal does not describe, so it reads every
-	 * application. The shortcut is for resuming an issue. */
-	if (target_changed_by(tp, -1, 0) != 0)
-		return 0;
 	for (size_t k = 0; k < a->nkeys; k++) {
 		uint64_t by = target_changed_by(tp, i, a->keys[k].number);
-		if (by == 0)
+		if (by == 0 || !slot_same_profile(tp, aid_i, a->keys[k].number))
 			return 0;
 		last = by > last ? by : last;
 	}
@@ -102,19 +114,21 @@ verified_earlier(const struct tap *tp, int i)
 			uint8_t kn = app < 0 ? 0 : s->apps[app].keys[k].number;
 			uint32_t aid = app < 0 ? 0 : perso_aid(s->apps[app].aid);
 			const struct perso_role *r = perso_role(tp->p, app, kn);
-			if (target_changed_by(tp, app, kn) > last)
+			int same = slot_same_profile(tp, aid, kn);
+			if (same && target_changed_by(tp, app, kn) > last)
 				return 1;
 			/* An intent aborted (or resolved old) before the slot was
 			 * ever changed: written after application i reached its
 			 * target, as every later intent is. */
-			for (size_t n = 0; n < tp->nrslots; n++)
+			for (size_t n = 0; same && n < tp->nrslots; n++)
 				if (tp->rslots[n].aid == aid && tp->rslots[n].keyno == kn &&
 				    tp->rslots[n].state == DFI_REG_SLOT_INITIAL)
 					return 1;
 			for (size_t n = 0; r != NULL && n < tp->nintents; n++) {
 				const dfi_jrec *in = &tp->intents[n].rec;
 				if (in->key.aid == aid && in->key.keyno == kn && in->seq > last &&
-				    in->new_version == r->pk->version && in->key_gen == r->pk->generation)
+				    in->new_version == r->pk->version && in->key_gen == r->pk->generation &&
+				    in->has_profile && memcmp(in->profile, tp->digest, sizeof(tp->digest)) == 0)
 					return 1;
 			}
 		}

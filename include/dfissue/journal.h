@@ -42,6 +42,7 @@ extern "C" {
 #define DFI_J_UID_MAX 10
 #define DFI_J_BLOB_MAX 64     /* key object id, diversification input */
 #define DFI_J_NOTE_MAX 1024   /* a signed checkpoint note */
+#define DFI_J_PROFILE_LEN 16  /* intent's profile digest (SHA-256, first 16 bytes) */
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -139,6 +140,15 @@ typedef struct dfi_jrec {
 	 * format 2; the journal reader and writer convert a format-1
 	 * journal's intents, so key.aid always means the same AID. */
 	unsigned format;
+
+	/* intent, optional: the digest of what the tap that wrote it was
+	 * making of this card (the resolved target: keys, versions, files,
+	 * settings, contents; docs/JOURNAL.md, profile=). A later tap with
+	 * the same digest may take what this issue verified as verified.
+	 * Written only when has_profile is set; journals without it stay
+	 * valid. */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf.
@@ -401,6 +411,11 @@ struct dfi_journal_slot {
 	uint64_t changed_by;     /* CHANGED: the seq of that intent */
 	int has_open;            /* an intent for this slot has no outcome yet */
 	uint64_t open_seq;
+	/* The profile digest of the intent that put the slot in its state
+	 * (CHANGED: the change; INITIAL: the aborted or resolved-old one),
+	 * when that intent carried one. */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 struct dfi_journal_card {
 	unsigned slots, changed, open_intents;
