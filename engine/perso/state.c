@@ -163,6 +163,41 @@ take_verified(struct tap *tp, int i)
 	as->verified = 1;
 }
 
+/* Open intents of an application the card does not have: the ChangeKey
+ * cannot have been made (the application's keys would be gone with it), so
+ * each gets an abort. They are left by a tap that queued an application's
+ * first key change while creating it (exec.c) and was killed before its
+ * own abort; the intent still tells this tap that the applications before
+ * it were verified (verified_earlier, read before this). */
+static dfi_err
+settle_absent(struct tap *tp, uint32_t aid)
+{
+	for (size_t n = 0; n < tp->nintents; n++) {
+		struct open_intent *oi = &tp->intents[n];
+		dfi_jrec r;
+		dfi_err e;
+		if (oi->done || oi->rec.key.aid != aid)
+			continue;
+		oi->done = 1;
+		if (tp->readonly)
+			continue;
+		e = dfi_jrec_outcome(&r, DFI_JREC_ABORT, oi->rec.seq,
+		    "application not on the card: the key change was not made", -1, 0);
+		if (e == DFI_OK)
+			e = perso_append(tp, &r, 1, NULL);
+		if (e != DFI_OK) {
+			tp->journal_failed = 1;
+			perso_detail(tp, "journal: abort of intent %llu: %s",
+			    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+			return e;
+		}
+		tp->progressed = 1;
+		perso_event(tp, "intent %llu aborted: application " DFI_AID_FMT " is not on the card",
+		    (unsigned long long)oi->rec.seq, DFI_AID_ARGS(aid));
+	}
+	return DFI_OK;
+}
+
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
  * real card); the candidates are the key the card arrived with (factory, or
  * for the PICC the transport key when the profile names one: never the
@@ -462,8 +497,12 @@ perso_read_state(struct tap *tp)
 		for (size_t k = 0; k < tp->naids; k++)
 			if (tp->aids[k] == aid)
 				tp->apps[i].exists = 1;
-		if (!tp->apps[i].exists)
+		if (!tp->apps[i].exists) {
+			e = settle_absent(tp, aid);
+			if (e != DFI_OK)
+				return e;
 			continue;
+		}
 		factory = 0;
 		/* inspect shows what the card holds: it reads everything. */
 		if (!tp->readonly && verified_earlier(tp, (int)i)) {
