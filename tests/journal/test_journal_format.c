@@ -414,6 +414,52 @@ END_TEST
 START_TEST(note_ecdsa_p256_roundtrip) { note_roundtrip(DFI_SIG_ECDSA_P256); }
 END_TEST
 
+/* The intent's optional profile digest (profile=, 16 bytes after
+ * old_key_gen): canonical upper-case hex of exactly 16 bytes; a journal
+ * without it parses with has_profile 0 and formats back unchanged. */
+#define PINTENT "seq=7 time=2026-12-05T15:36:14Z type=intent uid=04A07A00000001 aid=F54010 " \
+	"keyno=1 old_version=0 new_version=1 key_label=app-key key_objid=- key_gen=1 " \
+	"div_input=04A07A00000001"
+
+START_TEST(intent_profile_digest)
+{
+	static const char with[] = PINTENT " old_key_gen=1 profile=00112233445566778899AABBCCDDEEFF station=s";
+	static const char only[] = PINTENT " profile=00112233445566778899AABBCCDDEEFF station=s";
+	static const char without[] = PINTENT " station=s";
+	static const char *const bad_lines[] = {
+		PINTENT " profile=00112233445566778899aabbccddeeff station=s", /* lower case */
+		PINTENT " profile=00112233445566778899AABBCCDDEE station=s",   /* 15 bytes */
+		PINTENT " profile=00112233445566778899AABBCCDDEEFF00 station=s", /* 17 bytes */
+		PINTENT " profile=- station=s",
+		PINTENT " profile=00112233445566778899AABBCCDDEEFF old_key_gen=1 station=s", /* order */
+		PINTENT " station=s profile=00112233445566778899AABBCCDDEEFF",
+	};
+	char line[DFI_J_LINE_MAX + 1];
+	dfi_jrec r;
+	size_t n;
+
+	ck_assert_int_eq(dfi_jrec_parse(with, strlen(with), &r), DFI_OK);
+	ck_assert_int_eq(r.has_profile, 1);
+	ck_assert_int_eq(r.has_old_gen, 1);
+	ck_assert_uint_eq(r.profile[0], 0x00);
+	ck_assert_uint_eq(r.profile[15], 0xFF);
+	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
+	ck_assert_str_eq(line, with);
+	ck_assert_int_eq(dfi_jrec_parse(only, strlen(only), &r), DFI_OK);
+	ck_assert_int_eq(r.has_profile, 1);
+	ck_assert_int_eq(r.has_old_gen, 0);
+	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
+	ck_assert_str_eq(line, only);
+	ck_assert_int_eq(dfi_jrec_parse(without, strlen(without), &r), DFI_OK);
+	ck_assert_int_eq(r.has_profile, 0);
+	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
+	ck_assert_str_eq(line, without);
+	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++)
+		ck_assert_msg(dfi_jrec_parse(bad_lines[i], strlen(bad_lines[i]), &r) ==
+		    DFI_E_JOURNAL_FORMAT, "accepted: %s", bad_lines[i]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -421,7 +467,7 @@ main(void)
 	    (const TTest *[]){ merkle_ct_reference_roots,
 	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
 	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
-	    aid_order_format1_kept_format2_new,
+	    aid_order_format1_kept_format2_new, intent_profile_digest,
 	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
 	    NULL });
 }
