@@ -320,6 +320,8 @@ dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
 
 /* recover.c */
 struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
+dfi_err perso_close_intent(struct tap *tp, struct open_intent *oi, dfi_jrec_type t, const char *reason,
+    int observed, dfi_jmatch m);
 dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
     const dfi_cardkey *found, const dfi_cardkey *newkey);
 

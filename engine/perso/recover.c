@@ -18,6 +18,29 @@ perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno)
 	return NULL;
 }
 
+/* Marks an open intent settled on this tap and, unless read-only, appends
+ * its outcome (type t: resolve or abort). */
+dfi_err
+perso_close_intent(struct tap *tp, struct open_intent *oi, dfi_jrec_type t, const char *reason,
+    int observed, dfi_jmatch m)
+{
+	dfi_jrec r;
+	dfi_err e;
+
+	oi->done = 1;
+	if (tp->readonly)
+		return DFI_OK;
+	e = dfi_jrec_outcome(&r, t, oi->rec.seq, reason, observed, m);
+	if (e == DFI_OK)
+		e = perso_append(tp, &r, 1, NULL);
+	if (e != DFI_OK) {
+		tp->journal_failed = 1;
+		perso_detail(tp, "journal: %s of intent %llu: %s", dfi_jrec_type_name(t),
+		    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+	}
+	return e;
+}
+
 /* Records what the card showed: the intent's new key (the ChangeKey
  * happened), its old key (it did not), or neither. */
 dfi_err
@@ -25,7 +48,6 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
     const dfi_cardkey *newkey)
 {
 	dfi_jmatch m;
-	dfi_jrec r;
 	dfi_err e;
 
 	if (found != NULL && found == newkey)
@@ -34,18 +56,9 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
 		m = DFI_JMATCH_OLD;
 	else
 		m = DFI_JMATCH_NONE;
-	oi->done = 1;
-	if (tp->readonly)
-		return DFI_OK;
-	e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, observed, m);
-	if (e == DFI_OK)
-		e = perso_append(tp, &r, 1, NULL);
-	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: resolve of intent %llu: %s",
-		    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+	e = perso_close_intent(tp, oi, DFI_JREC_RESOLVE, NULL, observed, m);
+	if (e != DFI_OK || tp->readonly)
 		return e;
-	}
 	tp->res->intents_resolved++;
 	tp->progressed = 1;
 	perso_event(tp, "intent %llu resolved: card shows the %s key (version %d)",

@@ -174,23 +174,14 @@ settle_absent(struct tap *tp, uint32_t aid)
 {
 	for (size_t n = 0; n < tp->nintents; n++) {
 		struct open_intent *oi = &tp->intents[n];
-		dfi_jrec r;
-		dfi_err e;
 		if (oi->done || oi->rec.key.aid != aid)
 			continue;
-		oi->done = 1;
+		dfi_err e = perso_close_intent(tp, oi, DFI_JREC_ABORT,
+		    "application not on the card: the key change was not made", -1, (dfi_jmatch)0);
+		if (e != DFI_OK)
+			return e;
 		if (tp->readonly)
 			continue;
-		e = dfi_jrec_outcome(&r, DFI_JREC_ABORT, oi->rec.seq,
-		    "application not on the card: the key change was not made", -1, 0);
-		if (e == DFI_OK)
-			e = perso_append(tp, &r, 1, NULL);
-		if (e != DFI_OK) {
-			tp->journal_failed = 1;
-			perso_detail(tp, "journal: abort of intent %llu: %s",
-			    (unsigned long long)oi->rec.seq, dfi_strerror(e));
-			return e;
-		}
 		tp->progressed = 1;
 		perso_event(tp, "intent %llu aborted: application " DFI_AID_FMT " is not on the card",
 		    (unsigned long long)oi->rec.seq, DFI_AID_ARGS(aid));

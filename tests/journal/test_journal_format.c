@@ -423,40 +423,40 @@ END_TEST
 
 START_TEST(intent_profile_digest)
 {
-	static const char with[] = PINTENT " old_key_gen=1 profile=00112233445566778899AABBCCDDEEFF station=s";
-	static const char only[] = PINTENT " profile=00112233445566778899AABBCCDDEEFF station=s";
-	static const char without[] = PINTENT " station=s";
-	static const char *const bad_lines[] = {
-		PINTENT " profile=00112233445566778899aabbccddeeff station=s", /* lower case */
-		PINTENT " profile=00112233445566778899AABBCCDDEE station=s",   /* 15 bytes */
-		PINTENT " profile=00112233445566778899AABBCCDDEEFF00 station=s", /* 17 bytes */
-		PINTENT " profile=- station=s",
-		PINTENT " profile=00112233445566778899AABBCCDDEEFF old_key_gen=1 station=s", /* order */
-		PINTENT " station=s profile=00112233445566778899AABBCCDDEEFF",
+#define DG "00112233445566778899AABBCCDDEEFF"
+	static const struct {
+		const char *line;
+		int profile, old_gen; /* -1: rejected */
+	} cases[] = {
+		{ PINTENT " old_key_gen=1 profile=" DG " station=s", 1, 1 },
+		{ PINTENT " profile=" DG " station=s", 1, 0 },
+		{ PINTENT " station=s", 0, 0 },  /* written before the field */
+		{ PINTENT " profile=00112233445566778899aabbccddeeff station=s", -1, 0 },
+		{ PINTENT " profile=00112233445566778899AABBCCDDEE station=s", -1, 0 },
+		{ PINTENT " profile=" DG "00 station=s", -1, 0 },
+		{ PINTENT " profile=- station=s", -1, 0 },
+		{ PINTENT " profile=" DG " old_key_gen=1 station=s", -1, 0 },
+		{ PINTENT " station=s profile=" DG, -1, 0 },
 	};
-	char line[DFI_J_LINE_MAX + 1];
+#undef DG
+	char out[DFI_J_LINE_MAX + 1];
 	dfi_jrec r;
 	size_t n;
 
-	ck_assert_int_eq(dfi_jrec_parse(with, strlen(with), &r), DFI_OK);
-	ck_assert_int_eq(r.has_profile, 1);
-	ck_assert_int_eq(r.has_old_gen, 1);
-	ck_assert_uint_eq(r.profile[0], 0x00);
-	ck_assert_uint_eq(r.profile[15], 0xFF);
-	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
-	ck_assert_str_eq(line, with);
-	ck_assert_int_eq(dfi_jrec_parse(only, strlen(only), &r), DFI_OK);
-	ck_assert_int_eq(r.has_profile, 1);
-	ck_assert_int_eq(r.has_old_gen, 0);
-	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
-	ck_assert_str_eq(line, only);
-	ck_assert_int_eq(dfi_jrec_parse(without, strlen(without), &r), DFI_OK);
-	ck_assert_int_eq(r.has_profile, 0);
-	ck_assert_int_eq(dfi_jrec_format(&r, line, sizeof(line), &n), DFI_OK);
-	ck_assert_str_eq(line, without);
-	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++)
-		ck_assert_msg(dfi_jrec_parse(bad_lines[i], strlen(bad_lines[i]), &r) ==
-		    DFI_E_JOURNAL_FORMAT, "accepted: %s", bad_lines[i]);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *l = cases[i].line;
+		dfi_err e = dfi_jrec_parse(l, strlen(l), &r);
+		if (cases[i].profile < 0) {
+			ck_assert_msg(e == DFI_E_JOURNAL_FORMAT, "accepted: %s", l);
+			continue;
+		}
+		ck_assert_msg(e == DFI_OK, "rejected: %s", l);
+		ck_assert_int_eq(r.has_profile, cases[i].profile);
+		ck_assert_int_eq(r.has_old_gen, cases[i].old_gen);
+		ck_assert(!r.has_profile || (r.profile[0] == 0x00 && r.profile[15] == 0xFF));
+		ck_assert_int_eq(dfi_jrec_format(&r, out, sizeof(out), &n), DFI_OK);
+		ck_assert_str_eq(out, l);
+	}
 }
 END_TEST
 
