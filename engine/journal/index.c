@@ -166,6 +166,8 @@ struct kent {
 	uint32_t gen;        /* CHANGED: generation of the key it holds */
 	uint64_t changed_by; /* CHANGED: that intent's seq */
 	struct uent *u;      /* the card */
+	uint8_t has_profile; /* the intent behind state carried a profile digest */
+	uint8_t profile[DFI_J_PROFILE_LEN];
 	struct kent *unext;  /* the card's other slots */
 };
 
@@ -416,6 +418,7 @@ card_event(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *c
 		k->state = DFI_JSLOT_UNKNOWN;
 		k->gen = 0;
 		k->changed_by = 0;
+		k->has_profile = 0;
 	}
 	return DFI_OK;
 }
@@ -495,6 +498,14 @@ change_outcome(jindex *ix, struct hnode **slot, const dfi_jrec *r, uint64_t line
 	o->u->open_changes--;
 	ix->kind[r->intent] = K_INTENT_CLOSED;
 	htab_remove(&ix->o, slot);
+}
+
+/* The slot's state now comes from intent in: remember its profile digest. */
+static void
+slot_profile(struct kent *k, const dfi_jrec *in)
+{
+	k->has_profile = in->has_profile != 0;
+	memcpy(k->profile, in->profile, sizeof(k->profile));
 }
 
 dfi_err
@@ -608,10 +619,13 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 		k->state = DFI_JSLOT_CHANGED;
 		k->gen = in->key_gen;
 		k->changed_by = in->seq;
+		slot_profile(k, in);
 	} else if (v < 0) {
 		k->state = DFI_JSLOT_UNKNOWN;
+		k->has_profile = 0;
 	} else if (k->state != DFI_JSLOT_CHANGED) {
 		k->state = DFI_JSLOT_INITIAL;
+		slot_profile(k, in);
 	}
 	if (k->has_open && k->open_seq == r->intent)
 		k->has_open = 0;
@@ -704,7 +718,9 @@ jindex_card(const jindex *ix, const uint8_t *uid, size_t len, struct dfi_journal
 		if (slot != NULL) {
 			struct dfi_journal_slot s = { .key = k->key, .state = (enum dfi_jslot_state)k->state,
 				.version = k->version, .generation = k->gen, .changed_by = k->changed_by,
-				.has_open = k->has_open, .open_seq = k->open_seq };
+				.has_open = k->has_open, .open_seq = k->open_seq,
+				.has_profile = k->has_profile };
+			memcpy(s.profile, k->profile, sizeof(s.profile));
 			slot(ctx, &s);
 		}
 		if (intent != NULL && k->has_open) {

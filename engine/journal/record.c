@@ -341,6 +341,8 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		puthex(&o, "div_input", r->div_input, r->div_input_len);
 		if (r->has_old_gen)
 			putu(&o, "old_key_gen", r->old_key_gen);
+		if (r->has_profile)
+			puthex(&o, "profile", r->profile, DFI_J_PROFILE_LEN);
 		break;
 	}
 	case DFI_JREC_COMMIT:
@@ -632,6 +634,14 @@ parse_fields(struct in *in, dfi_jrec *r)
 		} else {
 			*in = save;
 		}
+		/* Optional (profile digest): absent in journals written before it. */
+		save = *in;
+		size_t pn;
+		if (gethex(in, "profile", r->profile, DFI_J_PROFILE_LEN, &pn, 0) == 0 &&
+		    pn == DFI_J_PROFILE_LEN)
+			r->has_profile = 1;
+		else
+			*in = save;
 		break;
 	}
 	case DFI_JREC_COMMIT:

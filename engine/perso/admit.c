@@ -249,6 +249,8 @@ on_slot(void *ctx, const struct dfi_reg_slot *s)
 	r->version = s->version;
 	r->generation = s->generation;
 	r->changed_by = s->changed_by;
+	r->has_profile = s->has_profile;
+	memcpy(r->profile, s->profile, sizeof(r->profile));
 }
 
 struct icollect {

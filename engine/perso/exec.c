@@ -32,6 +32,8 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	 * profile's (docs/JOURNAL.md, old_key_gen). */
 	rec->has_old_gen = perso_key_generation(tp, app, keyno,
 	    app < 0 ? tp->picc.cur : tp->apps[app].keys[keyno].cur, &rec->old_key_gen);
+	rec->has_profile = 1;
+	memcpy(rec->profile, tp->digest, sizeof(rec->profile));
 	return dfi_profile_div_input(r->pk, tp->uid, a, tp->row, rec->div_input,
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }
@@ -529,14 +531,15 @@ perso_execute(struct tap *tp)
 		perso_event(tp, "step %zu/%zu: %s", i + 1, tp->nsteps, name);
 		tp->cur_step = i;
 		/* The next ChangeKey's intent is queued while this step works,
-		 * unless an application must be verified before it, or this
-		 * step creates its application (an intent left open by a
-		 * process that died here would name a slot the card does not
-		 * have, which no tap could resolve): it is then queued as its
-		 * own step begins, while the step selects and authenticates. */
+		 * unless an application must be verified before it: it is then
+		 * queued as its own step begins, while the step selects and
+		 * authenticates. Also while this step creates its application:
+		 * a tap torn there aborts the intent at its end, and one killed
+		 * there leaves it open for a slot the card may not have, which
+		 * the next tap aborts (state.c, settle_absent); either way the
+		 * journal shows the applications before it verified. */
 		prefetch_intent(tp, i);
-		if (i + 1 < tp->nsteps && step_rank(tp, &tp->steps[i + 1]) == rank &&
-		    st->kind != STEP_CREATE_APP)
+		if (i + 1 < tp->nsteps && step_rank(tp, &tp->steps[i + 1]) == rank)
 			prefetch_intent(tp, i + 1);
 		e = run_step(tp, st);
 		if (e != DFI_OK) {

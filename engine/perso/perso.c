@@ -190,6 +190,8 @@ perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_
 		return e;
 	}
 	e = perso_targets(tp);
+	if (e == DFI_OK)
+		e = perso_digest(tp);
 	if (e != DFI_OK)
 		return e;
 	return perso_read_state(tp);

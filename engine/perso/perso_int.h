@@ -84,6 +84,8 @@ struct reg_slot {
 	int version;
 	uint32_t generation;
 	uint64_t changed_by;  /* CHANGED: seq of that intent */
+	int has_profile;      /* the intent behind state carried a profile digest */
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 
 /* What one key slot of the card holds, as far as this tap knows. */
@@ -236,6 +238,8 @@ struct tap {
 	size_t nconflicts;
 	/* lrp.c: the card's mode as this tap's probe found it. */
 	enum { PERSO_LRP_UNKNOWN = 0, PERSO_LRP_OFF, PERSO_LRP_ON } lrp;
+	/* What this tap makes of the card (digest.c), on every intent. */
+	uint8_t digest[DFI_J_PROFILE_LEN];
 };
 
 /* perso.c */
@@ -254,6 +258,9 @@ int perso_is_tear(dfi_err e);
 /* Tags the APDUs sent from now on with a phase (enum dfi_perso_phase);
  * returns the previous one. */
 unsigned perso_phase(struct tap *tp, unsigned phase);
+
+/* digest.c: tp->digest from the profile, the UID and the batch row. */
+dfi_err perso_digest(struct tap *tp);
 
 /* admit.c: may this card get keys? */
 dfi_err perso_claim(struct tap *tp);
@@ -317,6 +324,8 @@ dfi_err perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm);
 
 /* recover.c */
 struct open_intent *perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno);
+dfi_err perso_close_intent(struct tap *tp, struct open_intent *oi, dfi_jrec_type t, const char *reason,
+    int observed, dfi_jmatch m);
 dfi_err perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed,
     const dfi_cardkey *found, const dfi_cardkey *newkey);
 /* Appends outcome t (commit; abort naming cause; resolve with observed and

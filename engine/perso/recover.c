@@ -19,13 +19,14 @@ perso_find_intent(struct tap *tp, uint32_t aid, uint8_t keyno)
 	return NULL;
 }
 
-dfi_err
-perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err cause, int observed,
+/* Appends outcome t of intent or change seq, with reason (abort only);
+ * on failure the tap stops (journal_failed). */
+static dfi_err
+append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, const char *reason, int observed,
     dfi_jmatch m, const char *what)
 {
 	dfi_jrec r;
-	dfi_err e = dfi_jrec_outcome(&r, t, seq, t == DFI_JREC_ABORT ? dfi_errname(cause) : NULL,
-	    observed, m);
+	dfi_err e = dfi_jrec_outcome(&r, t, seq, reason, observed, m);
 	if (e == DFI_OK)
 		e = perso_append(tp, &r, 1, NULL);
 	if (e != DFI_OK) {
@@ -34,6 +35,26 @@ perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err caus
 		    (unsigned long long)seq, dfi_strerror(e));
 	}
 	return e;
+}
+
+dfi_err
+perso_append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, dfi_err cause, int observed,
+    dfi_jmatch m, const char *what)
+{
+	return append_outcome(tp, t, seq, t == DFI_JREC_ABORT ? dfi_errname(cause) : NULL, observed, m,
+	    what);
+}
+
+/* Marks an open intent settled on this tap and, unless read-only, appends
+ * its outcome (type t: resolve or abort). */
+dfi_err
+perso_close_intent(struct tap *tp, struct open_intent *oi, dfi_jrec_type t, const char *reason,
+    int observed, dfi_jmatch m)
+{
+	oi->done = 1;
+	if (tp->readonly)
+		return DFI_OK;
+	return append_outcome(tp, t, oi->rec.seq, reason, observed, m, "intent");
 }
 
 /* Records what the card showed: the intent's new key (the ChangeKey
@@ -51,11 +72,8 @@ perso_settle_intent(struct tap *tp, struct open_intent *oi, int observed, const 
 		m = DFI_JMATCH_OLD;
 	else
 		m = DFI_JMATCH_NONE;
-	oi->done = 1;
-	if (tp->readonly)
-		return DFI_OK;
-	e = perso_append_outcome(tp, DFI_JREC_RESOLVE, oi->rec.seq, DFI_OK, observed, m, "intent");
-	if (e != DFI_OK)
+	e = perso_close_intent(tp, oi, DFI_JREC_RESOLVE, NULL, observed, m);
+	if (e != DFI_OK || tp->readonly)
 		return e;
 	tp->res->intents_resolved++;
 	tp->progressed = 1;

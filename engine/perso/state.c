@@ -66,6 +66,20 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
 	return 0;
 }
 
+/* 1 when the registry's slot (aid, keyno) got its state from an intent
+ * of this tap's profile digest: the same target for this card. */
+static int
+slot_same_profile(const struct tap *tp, uint32_t aid, uint8_t keyno)
+{
+	for (size_t i = 0; i < tp->nrslots; i++) {
+		const struct reg_slot *rs = &tp->rslots[i];
+		if (rs->aid == aid && rs->keyno == keyno)
+			return rs->has_profile &&
+			    memcmp(rs->profile, tp->digest, sizeof(tp->digest)) == 0;
+	}
+	return 0;
+}
+
 /* 1 when the journal shows that application i was verified on an earlier
  * tap, after its last change: every key of it was changed to its target,
  * and since then a key of a later application or the PICC's (to its
@@ -74,24 +88,22 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
  * journals a later slot's intent only after it verified every application
  * before it (exec.c, verify_before), and an application's keys change
  * before anything else of it (plan.c), so nothing of it changed since.
- * Not when an application was added to issued cards: its key changes come
- * after the PICC's. */
+ * Every one of those intents must carry this tap's profile digest
+ * (digest.c): what was verified is then what this tap would verify, the
+ * same keys, settings and contents for this card. A card issued with
+ * another profile or batch row (an application added later, a file
+ * changed) is read again; so is a journal written before the digest. */
 static int
 verified_earlier(const struct tap *tp, int i)
 {
 	const struct dfi_profile_spec *s = tp->p->spec;
 	const struct dfi_profile_app *a = &s->apps[i];
+	uint32_t aid_i = perso_aid(a->aid);
 	uint64_t last = 0;
 
-	/* A card whose PICC master key is at its target finished its keys:
-	 * a later tap may bring another profile (an application added, a file
-	 * changed), which the journal does not describe, so it reads every
-	 * application. The shortcut is for resuming an issue. */
-	if (target_changed_by(tp, -1, 0) != 0)
-		return 0;
 	for (size_t k = 0; k < a->nkeys; k++) {
 		uint64_t by = target_changed_by(tp, i, a->keys[k].number);
-		if (by == 0)
+		if (by == 0 || !slot_same_profile(tp, aid_i, a->keys[k].number))
 			return 0;
 		last = by > last ? by : last;
 	}
@@ -102,12 +114,13 @@ verified_earlier(const struct tap *tp, int i)
 			uint8_t kn = app < 0 ? 0 : s->apps[app].keys[k].number;
 			uint32_t aid = app < 0 ? 0 : perso_aid(s->apps[app].aid);
 			const struct perso_role *r = perso_role(tp->p, app, kn);
-			if (target_changed_by(tp, app, kn) > last)
+			int same = slot_same_profile(tp, aid, kn);
+			if (same && target_changed_by(tp, app, kn) > last)
 				return 1;
 			/* An intent aborted (or resolved old) before the slot was
 			 * ever changed: written after application i reached its
 			 * target, as every later intent is. */
-			for (size_t n = 0; n < tp->nrslots; n++)
+			for (size_t n = 0; same && n < tp->nrslots; n++)
 				if (tp->rslots[n].aid == aid && tp->rslots[n].keyno == kn &&
 				    tp->rslots[n].state == DFI_REG_SLOT_INITIAL)
 					return 1;
@@ -115,7 +128,8 @@ verified_earlier(const struct tap *tp, int i)
 				const dfi_jrec *in = &tp->intents[n].rec;
 				if (in->type != DFI_JREC_CHANGE && in->key.aid == aid && in->key.keyno == kn &&
 				    in->seq > last &&
-				    in->new_version == r->pk->version && in->key_gen == r->pk->generation)
+				    in->new_version == r->pk->version && in->key_gen == r->pk->generation &&
+				    in->has_profile && memcmp(in->profile, tp->digest, sizeof(tp->digest)) == 0)
 					return 1;
 			}
 		}
@@ -148,6 +162,32 @@ take_verified(struct tap *tp, int i)
 		as->content_proven[f] = 1;
 	}
 	as->verified = 1;
+}
+
+/* Open intents of an application the card does not have: the ChangeKey
+ * cannot have been made (the application's keys would be gone with it), so
+ * each gets an abort. They are left by a tap that queued an application's
+ * first key change while creating it (exec.c) and was killed before its
+ * own abort; the intent still tells this tap that the applications before
+ * it were verified (verified_earlier, read before this). */
+static dfi_err
+settle_absent(struct tap *tp, uint32_t aid)
+{
+	for (size_t n = 0; n < tp->nintents; n++) {
+		struct open_intent *oi = &tp->intents[n];
+		if (oi->done || oi->rec.key.aid != aid)
+			continue;
+		dfi_err e = perso_close_intent(tp, oi, DFI_JREC_ABORT,
+		    "application not on the card: the key change was not made", -1, (dfi_jmatch)0);
+		if (e != DFI_OK)
+			return e;
+		if (tp->readonly)
+			continue;
+		tp->progressed = 1;
+		perso_event(tp, "intent %llu aborted: application " DFI_AID_FMT " is not on the card",
+		    (unsigned long long)oi->rec.seq, DFI_AID_ARGS(aid));
+	}
+	return DFI_OK;
 }
 
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
@@ -187,6 +227,27 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			ks->at_target = 1;
 			if (r != NULL && r->nprev > 0)
 				tp->slots_target++;
+			return DFI_OK;
+		}
+	}
+	/* A PICC the journal knows nothing of (no slot, no intent of this
+	 * UID) and that no older generation may hold: a factory (or transport)
+	 * card is by far the likeliest, so the key it arrives with is tried
+	 * first, without GetKeyVersion; the authentication is the proof the
+	 * state read needs anyway. A refusal falls back to the resolution
+	 * below (a card issued elsewhere: one refused authentication more). */
+	if (app < 0 && oi == NULL && tp->nrslots == 0 && tp->nintents == 0 && confirm &&
+	    perso_role(tp->p, -1, 0) != NULL && perso_role(tp->p, -1, 0)->nprev == 0) {
+		const dfi_cardkey *init = perso_initial(tp, -1);
+		int ok;
+		e = perso_try_auth(tp, aid, keyno, init, &ok);
+		if (e != DFI_OK)
+			return e;
+		if (ok) {
+			ks->version = dfi_cardkey_version(init);
+			ks->cur = init;
+			ks->confirmed = 1;
+			ks->at_target = init == target;
 			return DFI_OK;
 		}
 	}
@@ -449,8 +510,12 @@ perso_read_state(struct tap *tp)
 		for (size_t k = 0; k < tp->naids; k++)
 			if (tp->aids[k] == aid)
 				tp->apps[i].exists = 1;
-		if (!tp->apps[i].exists)
+		if (!tp->apps[i].exists) {
+			e = settle_absent(tp, aid);
+			if (e != DFI_OK)
+				return e;
 			continue;
+		}
 		factory = 0;
 		/* inspect shows what the card holds: it reads everything. */
 		if (!tp->readonly && verified_earlier(tp, (int)i)) {

@@ -110,7 +110,9 @@ on_slot(void *ctx, const struct dfi_journal_slot *s)
 		.changed_by = s->changed_by,
 		.has_open_intent = s->has_open,
 		.origin = c->origin,
+		.has_profile = s->has_profile,
 	};
+	memcpy(r.profile, s->profile, sizeof(r.profile));
 	c->v->slot(c->v->ctx, &r);
 }
 

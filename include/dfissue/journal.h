@@ -48,6 +48,7 @@ extern "C" {
 #define DFI_J_NOTE_MAX 1024   /* a signed checkpoint note */
 #define DFI_J_WHAT_MAX 32     /* a change record's what=, NUL included */
 #define DFI_J_TARGET_MAX 32   /* a change record's target= */
+#define DFI_J_PROFILE_LEN 16  /* intent's profile digest (SHA-256, first 16 bytes) */
 
 /* ---- records ------------------------------------------------------------ */
 
@@ -159,6 +160,14 @@ typedef struct dfi_jrec {
 	char what[DFI_J_WHAT_MAX];
 	uint8_t target[DFI_J_TARGET_MAX];
 	size_t target_len;
+	/* intent, optional: the digest of what the tap that wrote it was
+	 * making of this card (the resolved target: keys, versions, files,
+	 * settings, contents; docs/JOURNAL.md, profile=). A later tap with
+	 * the same digest may take what this issue verified as verified.
+	 * Written only when has_profile is set; journals without it stay
+	 * valid. */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 } dfi_jrec;
 
 /* Formats rec as its one line (no LF; NUL-terminated) into buf.
@@ -429,6 +438,11 @@ struct dfi_journal_slot {
 	uint64_t changed_by;     /* CHANGED: the seq of that intent */
 	int has_open;            /* an intent for this slot has no outcome yet */
 	uint64_t open_seq;
+	/* The profile digest of the intent that put the slot in its state
+	 * (CHANGED: the change; INITIAL: the aborted or resolved-old one),
+	 * when that intent carried one. */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 struct dfi_journal_card {
 	unsigned slots, changed, open_intents;

@@ -95,6 +95,11 @@ struct dfi_reg_slot {
 	uint64_t changed_by;      /* CHANGED: seq of that intent in its journal */
 	int has_open_intent;      /* a key change of this slot has no outcome yet */
 	const char *origin;       /* the journal that recorded it (its checkpoint origin) */
+	/* The profile digest of the intent behind state (dfi_jrec profile),
+	 * when it carried one and the backend keeps it (the local one does;
+	 * PostgreSQL does not yet: has_profile 0). */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 
 /* What is known of a card UID. */

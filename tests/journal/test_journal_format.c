@@ -420,6 +420,52 @@ END_TEST
 START_TEST(note_ecdsa_p256_roundtrip) { note_roundtrip(DFI_SIG_ECDSA_P256); }
 END_TEST
 
+/* The intent's optional profile digest (profile=, 16 bytes after
+ * old_key_gen): canonical upper-case hex of exactly 16 bytes; a journal
+ * without it parses with has_profile 0 and formats back unchanged. */
+#define PINTENT "seq=7 time=2026-12-05T15:36:14Z type=intent uid=04A07A00000001 aid=F54010 " \
+	"keyno=1 old_version=0 new_version=1 key_label=app-key key_objid=- key_gen=1 " \
+	"div_input=04A07A00000001"
+
+START_TEST(intent_profile_digest)
+{
+#define DG "00112233445566778899AABBCCDDEEFF"
+	static const struct {
+		const char *line;
+		int profile, old_gen; /* -1: rejected */
+	} cases[] = {
+		{ PINTENT " old_key_gen=1 profile=" DG " station=s", 1, 1 },
+		{ PINTENT " profile=" DG " station=s", 1, 0 },
+		{ PINTENT " station=s", 0, 0 },  /* written before the field */
+		{ PINTENT " profile=00112233445566778899aabbccddeeff station=s", -1, 0 },
+		{ PINTENT " profile=00112233445566778899AABBCCDDEE station=s", -1, 0 },
+		{ PINTENT " profile=" DG "00 station=s", -1, 0 },
+		{ PINTENT " profile=- station=s", -1, 0 },
+		{ PINTENT " profile=" DG " old_key_gen=1 station=s", -1, 0 },
+		{ PINTENT " station=s profile=" DG, -1, 0 },
+	};
+#undef DG
+	char out[DFI_J_LINE_MAX + 1];
+	dfi_jrec r;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *l = cases[i].line;
+		dfi_err e = dfi_jrec_parse(l, strlen(l), &r);
+		if (cases[i].profile < 0) {
+			ck_assert_msg(e == DFI_E_JOURNAL_FORMAT, "accepted: %s", l);
+			continue;
+		}
+		ck_assert_msg(e == DFI_OK, "rejected: %s", l);
+		ck_assert_int_eq(r.has_profile, cases[i].profile);
+		ck_assert_int_eq(r.has_old_gen, cases[i].old_gen);
+		ck_assert(!r.has_profile || (r.profile[0] == 0x00 && r.profile[15] == 0xFF));
+		ck_assert_int_eq(dfi_jrec_format(&r, out, sizeof(out), &n), DFI_OK);
+		ck_assert_str_eq(out, l);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -427,7 +473,7 @@ main(void)
 	    (const TTest *[]){ merkle_ct_reference_roots,
 	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
 	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
-	    aid_order_format1_kept_format2_new,
+	    aid_order_format1_kept_format2_new, intent_profile_digest,
 	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
 	    NULL });
 }
