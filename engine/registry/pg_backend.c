@@ -323,6 +323,25 @@ reconcile(struct pgbe *be, const char *path)
 
 /* ---- claims ---------------------------------------------------------------------- */
 
+/* The lookup that came with this thread's last claim (claim_lookup): the
+ * engine's next call on the station thread is the lookup of that UID, which
+ * takes it instead of a round trip. Any other call of the thread drops it,
+ * so it is only ever used right after its claim. */
+static _Thread_local struct {
+	const struct pgbe *be;
+	PGresult *q;
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t len;
+} pre;
+
+static void
+prefetch_drop(void)
+{
+	PQclear(pre.q);
+	pre.q = NULL;
+	pre.be = NULL;
+}
+
 static void
 uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
 {
@@ -340,28 +359,39 @@ b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 	pthread_mutex_lock(&be->mu);
 	be->lease_ms = ms;
 	pthread_mutex_unlock(&be->mu);
-	const char *vals[] = { u, holder, be->token, be->pg->station, lease };
+	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
-	/* Idempotent: a claim this token already holds is taken again. */
+	prefetch_drop();
+	/* Idempotent: a claim this token already holds is taken again. The
+	 * lookup comes with it (claim_lookup, schema 4): one round trip. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	dfi_err e = pg_call(be->pg, "SELECT ok, holder FROM " DFI_PGREG_SCHEMA ".claim($1, $2, $3, $4, $5)", 5, vals, &q,
-	    1, WHY);
+	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA
+	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (e != DFI_OK)
 		return e;
-	if (PQntuples(q) != 1 || PQnfields(q) != 2) {
+	if (PQntuples(q) < 1 || PQnfields(q) != 8 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0) {
 		PQclear(q);
-		return pg_why(WHY, DFI_E_REGISTRY, "the registry's claim() answered something unexpected");
+		return pg_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
 	}
-	if (strcmp(PQgetvalue(q, 0, 0), "t") != 0) {
+	if (strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
 		if (who != NULL && who_cap > 0)
-			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 1) ? "another station" : PQgetvalue(q, 0, 1));
-		e = DFI_E_UID_CLAIMED;
+			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 7) ? "another station" : PQgetvalue(q, 0, 7));
+		PQclear(q);
+		return DFI_E_UID_CLAIMED;
 	}
-	PQclear(q);
-	return e;
+	/* kept for this thread's next call, the engine's lookup of this UID */
+	if (len > sizeof(pre.uid)) {
+		PQclear(q);
+		return DFI_OK;
+	}
+	pre.be = be;
+	pre.q = q;
+	pre.len = len;
+	memcpy(pre.uid, uid, len);
+	return DFI_OK;
 }
 
 static dfi_err
@@ -389,6 +419,7 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 {
 	struct pgbe *be = vbe;
 	(void)holder;
+	prefetch_drop();
 	char u[2 * DFI_J_UID_MAX + 3], ignore[200];
 	uid_hex(uid, len, u);
 	const char *vals[] = { u, be->token };
@@ -407,20 +438,29 @@ static dfi_err
 b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, const struct dfi_reg_visit *v)
 {
 	struct pgbe *be = vbe;
-	char u[2 * DFI_J_UID_MAX + 3];
-	uid_hex(uid, len, u);
-	const char *vals[] = { u, be->origin };
 	PGresult *q = NULL;
-	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)", 2, vals,
-	    &q, 1, WHY);
-	if (e != DFI_OK)
-		return e;
+	int first = 0; /* the row lookup()'s rows start at */
+	if (pre.q != NULL && pre.be == be && pre.len == len && memcmp(pre.uid, uid, len) == 0) {
+		q = pre.q;
+		pre.q = NULL;
+		first = 1;
+	} else {
+		prefetch_drop();
+		char u[2 * DFI_J_UID_MAX + 3];
+		uid_hex(uid, len, u);
+		const char *vals[] = { u, be->origin };
+		dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)", 2,
+		    vals, &q, 1, WHY);
+		if (e != DFI_OK)
+			return e;
+	}
+	prefetch_drop();
 	int n = PQntuples(q);
 	if (PQnfields(q) != 8)
 		n = -1;
 	/* rows are untrusted: every number in range, every line a record */
 	for (int pass = 0; pass < 2 && n >= 0; pass++)
-		for (int i = 0; i < n; i++) {
+		for (int i = first; i < n; i++) {
 			const char *kind = PQgetvalue(q, i, 0);
 			uint64_t a, b, c, d, x;
 			if (strcmp(kind, "card") == 0 && pass == 0) {
@@ -446,7 +486,7 @@ b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
 				struct dfi_reg_slot s = { .aid = (uint32_t)a, .keyno = (uint8_t)b,
 					.state = (enum dfi_reg_slot_state)c, .version = ver, .generation = (uint32_t)gen,
 					.changed_by = by, .origin = PQgetvalue(q, i, 7) };
-				for (int k = 0; k < n; k++)
+				for (int k = first; k < n; k++)
 					if (strcmp(PQgetvalue(q, k, 0), "intent") == 0 &&
 					    strcmp(PQgetvalue(q, k, 1), PQgetvalue(q, i, 1)) == 0 &&
 					    strcmp(PQgetvalue(q, k, 2), PQgetvalue(q, i, 2)) == 0)
@@ -506,6 +546,7 @@ b_claim(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned 
 static dfi_err
 b_renew(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_renew_do(vbe, uid, len, holder, lease_ms));
 }
@@ -520,6 +561,7 @@ b_lookup(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, co
 static dfi_err
 b_journaled(void *vbe, const dfi_jrec *recs, size_t n)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_journaled_do(vbe, recs, n));
 }
@@ -527,6 +569,7 @@ b_journaled(void *vbe, const dfi_jrec *recs, size_t n)
 static dfi_err
 b_witness(void *vbe, const uint8_t *note, size_t len)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_witness_do(vbe, note, len));
 }
@@ -537,6 +580,8 @@ b_destroy(void *vbe)
 	struct pgbe *be = vbe;
 	if (be == NULL)
 		return;
+	if (pre.be == be)
+		prefetch_drop();
 	dfi_pgwitness_free(be->w);
 	pthread_mutex_destroy(&be->mu);
 	free(be);

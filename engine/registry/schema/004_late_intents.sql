@@ -1,4 +1,5 @@
--- dfissue registry, schema version 4: intents told late.
+-- dfissue registry, schema version 4: intents told late; the claim and the
+-- lookup in one round trip.
 --
 -- A station whose claim was taken over (its lease ran out while it was
 -- stalled) or whose registry was unreachable keeps its intent in its own
@@ -101,3 +102,26 @@ END
 $$;
 CREATE TRIGGER intent_closed_late BEFORE UPDATE ON intents FOR EACH ROW EXECUTE FUNCTION intent_closed_late();
 
+
+-- The claim and, when it is taken, the lookup of its UID, in one round trip
+-- and one transaction (issue 13, the benchmark): the engine looks a card up
+-- right after claiming it, and what it learns is the same, since nobody
+-- else may tell an intent of a UID this station holds. The first row is
+-- kind 'claim' (f: 't' when taken, g: the holder); lookup()'s rows follow.
+CREATE FUNCTION claim_lookup(p_uid bytea, p_holder text, p_token text, p_station text, p_lease_ms integer,
+	p_origin text)
+RETURNS TABLE (kind text, a bigint, b bigint, c bigint, d bigint, e bigint, f text, g text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = dfissue, pg_temp
+AS $$
+DECLARE
+	taken boolean;
+	who text;
+BEGIN
+	SELECT x.ok, x.holder INTO taken, who FROM claim(p_uid, p_holder, p_token, p_station, p_lease_ms) x;
+	RETURN QUERY SELECT 'claim'::text, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint,
+		CASE WHEN taken THEN 't' ELSE 'f' END, who;
+	IF taken THEN
+		RETURN QUERY SELECT * FROM lookup(p_uid, p_origin);
+	END IF;
+END
+$$;
