@@ -34,6 +34,8 @@
 #define RECONCILE_WINDOW 4096
 #define BATCH_MAX 256
 
+struct batch;
+
 struct pgbe {
 	dfi_pgreg *pg;
 	dfi_journal *j;       /* NULL: lookups only (inspect) */
@@ -43,6 +45,7 @@ struct pgbe {
 	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it); mu */
 	pthread_mutex_t mu;   /* last */
 	char last[600];       /* the last failure's reason (dfi_registry_last_error) */
+	struct batch *pend;   /* outcomes told but not sent yet (deferred); mu */
 };
 
 /* Each call writes its reason into a buffer of its own thread, and a failed
@@ -136,6 +139,58 @@ batch_clear(struct batch *b)
 	}
 	b->n = 0;
 	b->intents = 0;
+}
+
+/* Appends src's records to dst's (arrays of the same columns). */
+static int
+batch_merge(struct batch *dst, const struct batch *src)
+{
+	for (int i = 0; i < A_N && src->n > 0; i++) {
+		const struct arr *a = &src->a[i];
+		struct arr *d = &dst->a[i];
+		/* a->p is "{x,y,...": its elements after the brace */
+		if (arr_put(d, d->n == 0 ? "{" : ",", 1) != 0 || arr_put(d, a->p + 1, a->len - 1) != 0)
+			return -1;
+		d->n += a->n;
+	}
+	dst->n += src->n;
+	dst->intents += src->intents;
+	return 0;
+}
+
+/* Takes the deferred records out of be (NULL when none). */
+static struct batch *
+pend_take(struct pgbe *be)
+{
+	pthread_mutex_lock(&be->mu);
+	struct batch *p = be->pend;
+	be->pend = NULL;
+	pthread_mutex_unlock(&be->mu);
+	return p;
+}
+
+/* Puts b's records back in front of what was deferred since (a send that
+ * failed: they go with the next one). Frees b. */
+static void
+pend_return(struct pgbe *be, struct batch *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&be->mu);
+	if (be->pend != NULL && batch_merge(b, be->pend) == 0) {
+		batch_clear(be->pend);
+		free(be->pend);
+		be->pend = NULL;
+	}
+	if (be->pend == NULL) {
+		be->pend = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&be->mu);
+	if (b != NULL) { /* out of memory: reconciliation at the next start tells them */
+		batch_clear(b);
+		free(b);
+	}
 }
 
 static int
@@ -234,6 +289,8 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL) : DFI_OK;
 }
 
+static _Thread_local unsigned claims_held;
+
 static dfi_err
 b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 {
@@ -259,8 +316,44 @@ b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 		if (e == DFI_OK)
 			e = tell_line(be, &b, line, len, recs[i].seq, &recs[i]);
 	}
-	if (e == DFI_OK)
-		e = batch_send(be, &b, 1);
+	/* Outcomes only (no intent: no ChangeKey waits on them), told by a
+	 * thread that holds a claim: deferred, sent with this station's next
+	 * intents or the release of the claim, in the same round trip. Other
+	 * stations cannot miss them: the card stays claimed until its release
+	 * has told them; a station that dies first tells them at its next
+	 * start (reconciliation). */
+	int outcomes = claims_held > 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_card_record(recs[i].type) && recs[i].type != DFI_JREC_COMMIT && recs[i].type != DFI_JREC_ABORT &&
+		    recs[i].type != DFI_JREC_RESOLVE)
+			outcomes = 0;
+	if (e == DFI_OK && outcomes && b.n > 0) {
+		pthread_mutex_lock(&be->mu);
+		if (be->pend == NULL)
+			be->pend = calloc(1, sizeof(*be->pend));
+		int deferred = be->pend != NULL && be->pend->n + b.n <= BATCH_MAX / 2 && batch_merge(be->pend, &b) == 0;
+		pthread_mutex_unlock(&be->mu);
+		if (deferred) {
+			batch_clear(&b);
+			free(line);
+			return DFI_OK;
+		}
+	}
+	if (e == DFI_OK) {
+		struct batch *p = pend_take(be), m;
+		memset(&m, 0, sizeof(m));
+		if ((p != NULL && batch_merge(&m, p) != 0) || batch_merge(&m, &b) != 0)
+			e = DFI_E_NOMEM;
+		else
+			e = batch_send(be, &m, 1);
+		batch_clear(&m);
+		if (e != DFI_OK)
+			pend_return(be, p);
+		else if (p != NULL) {
+			batch_clear(p);
+			free(p);
+		}
+	}
 	batch_clear(&b);
 	free(line);
 	return e;
@@ -334,6 +427,9 @@ static _Thread_local struct {
 	size_t len;
 } pre;
 
+/* claims_held: claims this thread took and has not released; while it
+ * holds one, the outcomes it tells may wait for its release. */
+
 static void
 prefetch_drop(void)
 {
@@ -382,6 +478,7 @@ b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 		PQclear(q);
 		return DFI_E_UID_CLAIMED;
 	}
+	claims_held++;
 	/* kept for this thread's next call, the engine's lookup of this UID */
 	if (len > sizeof(pre.uid)) {
 		PQclear(q);
@@ -420,10 +517,37 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 	struct pgbe *be = vbe;
 	(void)holder;
 	prefetch_drop();
-	char u[2 * DFI_J_UID_MAX + 3], ignore[200];
+	if (claims_held > 0)
+		claims_held--;
+	char u[2 * DFI_J_UID_MAX + 3], ignore[200], st[160];
 	uid_hex(uid, len, u);
-	const char *vals[] = { u, be->token };
-	(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore, sizeof(ignore));
+	struct batch *p = pend_take(be);
+	if (p == NULL) {
+		const char *vals[] = { u, be->token };
+		(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore,
+		    sizeof(ignore));
+		return;
+	}
+	/* the deferred outcomes first, then the claim, in one round trip */
+	snprintf(st, sizeof(st), "%s", be->pg->station);
+	const char *vals[4 + A_N] = { u, be->token, be->origin, st };
+	dfi_err e = DFI_OK;
+	for (int i = 0; i < A_N && e == DFI_OK; i++)
+		if ((vals[4 + i] = arr_end(&p->a[i])) == NULL)
+			e = DFI_E_NOMEM;
+	if (e == DFI_OK)
+		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
+		    "$9, $10, $11, $12, $13, $14, $15)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
+	if (e == DFI_OK) {
+		batch_clear(p);
+		free(p);
+	} else {
+		/* arr_end closed the arrays: reopen them for more elements */
+		for (int i = 0; i < A_N; i++)
+			if (p->a[i].len > 0 && p->a[i].p[p->a[i].len - 1] == '}')
+				p->a[i].p[--p->a[i].len] = '\0';
+		pend_return(be, p);
+	}
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
@@ -582,6 +706,14 @@ b_destroy(void *vbe)
 		return;
 	if (pre.be == be)
 		prefetch_drop();
+	struct batch *p = pend_take(be);
+	if (p != NULL) {
+		/* what was deferred, told before the station goes (a failure here
+		 * leaves it to the next start's reconciliation) */
+		(void)batch_send(be, p, 0);
+		batch_clear(p);
+		free(p);
+	}
 	dfi_pgwitness_free(be->w);
 	pthread_mutex_destroy(&be->mu);
 	free(be);

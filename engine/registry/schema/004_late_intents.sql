@@ -125,3 +125,23 @@ BEGIN
 	END IF;
 END
 $$;
+
+-- Records told and a claim released, in one round trip and one
+-- transaction: a station defers the outcomes of its key changes (nothing
+-- waits on them) and tells them with its next intents or, at the latest,
+-- with the release of the card's claim, so no other station can claim the
+-- card before the registry has them.
+CREATE FUNCTION journaled_release(p_uid bytea, p_token text, p_origin text, p_station text, p_seq bigint[],
+	p_type text[], p_uid_of bytea[], p_aid integer[], p_keyno integer[], p_old integer[], p_new integer[],
+	p_gen bigint[], p_intent bigint[], p_match text[], p_line text[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = dfissue, pg_temp
+AS $$
+DECLARE
+	k integer;
+BEGIN
+	k := journaled(p_origin, p_station, p_seq, p_type, p_uid_of, p_aid, p_keyno, p_old, p_new, p_gen, p_intent,
+		p_match, p_line);
+	DELETE FROM claims WHERE uid = p_uid AND token = p_token;
+	RETURN k;
+END
+$$;
