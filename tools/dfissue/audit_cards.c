@@ -265,8 +265,9 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 	int changed = r->type == DFI_JREC_COMMIT || (r->type == DFI_JREC_RESOLVE && r->matched == DFI_JMATCH_NEW);
 	if (changed && in->late == 2)
 		audit_finding(a, "registry",
-		    "%s: %s %" PRIu64 " of %s says intent %" PRIu64 " changed the key, but the registry took that intent "
-		    "late, without the station holding the card's claim, after another station had taken the card",
+		    "%s issued twice without authorization: %s %" PRIu64 " of %s says intent %" PRIu64 " changed the key, "
+		    "an intent the registry took late, without the station holding the card's claim, after another "
+		    "station had taken the card",
 		    key_text(&in->jk, kt, sizeof(kt)), dfi_jrec_type_name(r->type), r->seq, origin, r->intent);
 	int v = changed ? in->new_v : r->type == DFI_JREC_ABORT || r->matched == DFI_JMATCH_OLD ? in->old_v : -1;
 	slot->b = v;
