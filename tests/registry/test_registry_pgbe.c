@@ -608,12 +608,7 @@ audit_run(const char *url, struct station *a, struct station *b, char *out, size
 	ck_assert_int_eq(jt_write_pubkey_pem(b->f.s, pb), 0);
 	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' audit --registry '%s' --pubkey '%s' --pubkey '%s' '%s' '%s' 2>&1", bd,
 	    url, pa, pb, a->f.dir, b->f.dir);
-	FILE *f = popen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(out, 1, cap - 1, f);
-	out[n] = '\0';
-	int st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return dfi_test_run(cmd, out, cap);
 }
 
 /* Station a claims the card with a short lease and stalls past it; station
