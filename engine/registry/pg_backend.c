@@ -34,6 +34,8 @@
 #define RECONCILE_WINDOW 4096
 #define BATCH_MAX 256
 
+struct batch;
+
 struct pgbe {
 	dfi_pgreg *pg;
 	dfi_journal *j;       /* NULL: lookups only (inspect) */
@@ -43,6 +45,7 @@ struct pgbe {
 	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it); mu */
 	pthread_mutex_t mu;   /* last */
 	char last[600];       /* the last failure's reason (dfi_registry_last_error) */
+	struct batch *pend;   /* outcomes told but not sent yet (deferred); mu */
 };
 
 /* Each call writes its reason into a buffer of its own thread, and a failed
@@ -136,6 +139,58 @@ batch_clear(struct batch *b)
 	}
 	b->n = 0;
 	b->intents = 0;
+}
+
+/* Appends src's records to dst's (arrays of the same columns). */
+static int
+batch_merge(struct batch *dst, const struct batch *src)
+{
+	for (int i = 0; i < A_N && src->n > 0; i++) {
+		const struct arr *a = &src->a[i];
+		struct arr *d = &dst->a[i];
+		/* a->p is "{x,y,...": its elements after the brace */
+		if (arr_put(d, d->n == 0 ? "{" : ",", 1) != 0 || arr_put(d, a->p + 1, a->len - 1) != 0)
+			return -1;
+		d->n += a->n;
+	}
+	dst->n += src->n;
+	dst->intents += src->intents;
+	return 0;
+}
+
+/* Takes the deferred records out of be (NULL when none). */
+static struct batch *
+pend_take(struct pgbe *be)
+{
+	pthread_mutex_lock(&be->mu);
+	struct batch *p = be->pend;
+	be->pend = NULL;
+	pthread_mutex_unlock(&be->mu);
+	return p;
+}
+
+/* Puts b's records back in front of what was deferred since (a send that
+ * failed: they go with the next one). Frees b. */
+static void
+pend_return(struct pgbe *be, struct batch *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&be->mu);
+	if (be->pend != NULL && batch_merge(b, be->pend) == 0) {
+		batch_clear(be->pend);
+		free(be->pend);
+		be->pend = NULL;
+	}
+	if (be->pend == NULL) {
+		be->pend = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&be->mu);
+	if (b != NULL) { /* out of memory: reconciliation at the next start tells them */
+		batch_clear(b);
+		free(b);
+	}
 }
 
 static int
@@ -234,6 +289,8 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL) : DFI_OK;
 }
 
+static _Thread_local unsigned claims_held;
+
 static dfi_err
 b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 {
@@ -259,8 +316,44 @@ b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 		if (e == DFI_OK)
 			e = tell_line(be, &b, line, len, recs[i].seq, &recs[i]);
 	}
-	if (e == DFI_OK)
-		e = batch_send(be, &b, 1);
+	/* Outcomes only (no intent: no ChangeKey waits on them), told by a
+	 * thread that holds a claim: deferred, sent with this station's next
+	 * intents or the release of the claim, in the same round trip. Other
+	 * stations cannot miss them: the card stays claimed until its release
+	 * has told them; a station that dies first tells them at its next
+	 * start (reconciliation). */
+	int outcomes = claims_held > 0;
+	for (size_t i = 0; i < n; i++)
+		if (is_card_record(recs[i].type) && recs[i].type != DFI_JREC_COMMIT && recs[i].type != DFI_JREC_ABORT &&
+		    recs[i].type != DFI_JREC_RESOLVE)
+			outcomes = 0;
+	if (e == DFI_OK && outcomes && b.n > 0) {
+		pthread_mutex_lock(&be->mu);
+		if (be->pend == NULL)
+			be->pend = calloc(1, sizeof(*be->pend));
+		int deferred = be->pend != NULL && be->pend->n + b.n <= BATCH_MAX / 2 && batch_merge(be->pend, &b) == 0;
+		pthread_mutex_unlock(&be->mu);
+		if (deferred) {
+			batch_clear(&b);
+			free(line);
+			return DFI_OK;
+		}
+	}
+	if (e == DFI_OK) {
+		struct batch *p = pend_take(be), m;
+		memset(&m, 0, sizeof(m));
+		if ((p != NULL && batch_merge(&m, p) != 0) || batch_merge(&m, &b) != 0)
+			e = DFI_E_NOMEM;
+		else
+			e = batch_send(be, &m, 1);
+		batch_clear(&m);
+		if (e != DFI_OK)
+			pend_return(be, p);
+		else if (p != NULL) {
+			batch_clear(p);
+			free(p);
+		}
+	}
 	batch_clear(&b);
 	free(line);
 	return e;
@@ -323,6 +416,28 @@ reconcile(struct pgbe *be, const char *path)
 
 /* ---- claims ---------------------------------------------------------------------- */
 
+/* The lookup that came with this thread's last claim (claim_lookup): the
+ * engine's next call on the station thread is the lookup of that UID, which
+ * takes it instead of a round trip. Any other call of the thread drops it,
+ * so it is only ever used right after its claim. */
+static _Thread_local struct {
+	const struct pgbe *be;
+	PGresult *q;
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t len;
+} pre;
+
+/* claims_held: claims this thread took and has not released; while it
+ * holds one, the outcomes it tells may wait for its release. */
+
+static void
+prefetch_drop(void)
+{
+	PQclear(pre.q);
+	pre.q = NULL;
+	pre.be = NULL;
+}
+
 static void
 uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
 {
@@ -340,28 +455,40 @@ b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 	pthread_mutex_lock(&be->mu);
 	be->lease_ms = ms;
 	pthread_mutex_unlock(&be->mu);
-	const char *vals[] = { u, holder, be->token, be->pg->station, lease };
+	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
-	/* Idempotent: a claim this token already holds is taken again. */
+	prefetch_drop();
+	/* Idempotent: a claim this token already holds is taken again. The
+	 * lookup comes with it (claim_lookup, schema 4): one round trip. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	dfi_err e = pg_call(be->pg, "SELECT ok, holder FROM " DFI_PGREG_SCHEMA ".claim($1, $2, $3, $4, $5)", 5, vals, &q,
-	    1, WHY);
+	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA
+	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (e != DFI_OK)
 		return e;
-	if (PQntuples(q) != 1 || PQnfields(q) != 2) {
+	if (PQntuples(q) < 1 || PQnfields(q) != 8 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0) {
 		PQclear(q);
-		return pg_why(WHY, DFI_E_REGISTRY, "the registry's claim() answered something unexpected");
+		return pg_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
 	}
-	if (strcmp(PQgetvalue(q, 0, 0), "t") != 0) {
+	if (strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
 		if (who != NULL && who_cap > 0)
-			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 1) ? "another station" : PQgetvalue(q, 0, 1));
-		e = DFI_E_UID_CLAIMED;
+			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 7) ? "another station" : PQgetvalue(q, 0, 7));
+		PQclear(q);
+		return DFI_E_UID_CLAIMED;
 	}
-	PQclear(q);
-	return e;
+	claims_held++;
+	/* kept for this thread's next call, the engine's lookup of this UID */
+	if (len > sizeof(pre.uid)) {
+		PQclear(q);
+		return DFI_OK;
+	}
+	pre.be = be;
+	pre.q = q;
+	pre.len = len;
+	memcpy(pre.uid, uid, len);
+	return DFI_OK;
 }
 
 static dfi_err
@@ -389,10 +516,38 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 {
 	struct pgbe *be = vbe;
 	(void)holder;
-	char u[2 * DFI_J_UID_MAX + 3], ignore[200];
+	prefetch_drop();
+	if (claims_held > 0)
+		claims_held--;
+	char u[2 * DFI_J_UID_MAX + 3], ignore[200], st[160];
 	uid_hex(uid, len, u);
-	const char *vals[] = { u, be->token };
-	(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore, sizeof(ignore));
+	struct batch *p = pend_take(be);
+	if (p == NULL) {
+		const char *vals[] = { u, be->token };
+		(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore,
+		    sizeof(ignore));
+		return;
+	}
+	/* the deferred outcomes first, then the claim, in one round trip */
+	snprintf(st, sizeof(st), "%s", be->pg->station);
+	const char *vals[4 + A_N] = { u, be->token, be->origin, st };
+	dfi_err e = DFI_OK;
+	for (int i = 0; i < A_N && e == DFI_OK; i++)
+		if ((vals[4 + i] = arr_end(&p->a[i])) == NULL)
+			e = DFI_E_NOMEM;
+	if (e == DFI_OK)
+		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
+		    "$9, $10, $11, $12, $13, $14, $15)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
+	if (e == DFI_OK) {
+		batch_clear(p);
+		free(p);
+	} else {
+		/* arr_end closed the arrays: reopen them for more elements */
+		for (int i = 0; i < A_N; i++)
+			if (p->a[i].len > 0 && p->a[i].p[p->a[i].len - 1] == '}')
+				p->a[i].p[--p->a[i].len] = '\0';
+		pend_return(be, p);
+	}
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
@@ -407,20 +562,29 @@ static dfi_err
 b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, const struct dfi_reg_visit *v)
 {
 	struct pgbe *be = vbe;
-	char u[2 * DFI_J_UID_MAX + 3];
-	uid_hex(uid, len, u);
-	const char *vals[] = { u, be->origin };
 	PGresult *q = NULL;
-	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)", 2, vals,
-	    &q, 1, WHY);
-	if (e != DFI_OK)
-		return e;
+	int first = 0; /* the row lookup()'s rows start at */
+	if (pre.q != NULL && pre.be == be && pre.len == len && memcmp(pre.uid, uid, len) == 0) {
+		q = pre.q;
+		pre.q = NULL;
+		first = 1;
+	} else {
+		prefetch_drop();
+		char u[2 * DFI_J_UID_MAX + 3];
+		uid_hex(uid, len, u);
+		const char *vals[] = { u, be->origin };
+		dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)", 2,
+		    vals, &q, 1, WHY);
+		if (e != DFI_OK)
+			return e;
+	}
+	prefetch_drop();
 	int n = PQntuples(q);
 	if (PQnfields(q) != 8)
 		n = -1;
 	/* rows are untrusted: every number in range, every line a record */
 	for (int pass = 0; pass < 2 && n >= 0; pass++)
-		for (int i = 0; i < n; i++) {
+		for (int i = first; i < n; i++) {
 			const char *kind = PQgetvalue(q, i, 0);
 			uint64_t a, b, c, d, x;
 			if (strcmp(kind, "card") == 0 && pass == 0) {
@@ -446,7 +610,7 @@ b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
 				struct dfi_reg_slot s = { .aid = (uint32_t)a, .keyno = (uint8_t)b,
 					.state = (enum dfi_reg_slot_state)c, .version = ver, .generation = (uint32_t)gen,
 					.changed_by = by, .origin = PQgetvalue(q, i, 7) };
-				for (int k = 0; k < n; k++)
+				for (int k = first; k < n; k++)
 					if (strcmp(PQgetvalue(q, k, 0), "intent") == 0 &&
 					    strcmp(PQgetvalue(q, k, 1), PQgetvalue(q, i, 1)) == 0 &&
 					    strcmp(PQgetvalue(q, k, 2), PQgetvalue(q, i, 2)) == 0)
@@ -506,6 +670,7 @@ b_claim(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned 
 static dfi_err
 b_renew(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_renew_do(vbe, uid, len, holder, lease_ms));
 }
@@ -520,6 +685,7 @@ b_lookup(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, co
 static dfi_err
 b_journaled(void *vbe, const dfi_jrec *recs, size_t n)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_journaled_do(vbe, recs, n));
 }
@@ -527,6 +693,7 @@ b_journaled(void *vbe, const dfi_jrec *recs, size_t n)
 static dfi_err
 b_witness(void *vbe, const uint8_t *note, size_t len)
 {
+	prefetch_drop();
 	why_tls[0] = '\0';
 	return keep(vbe, b_witness_do(vbe, note, len));
 }
@@ -537,6 +704,16 @@ b_destroy(void *vbe)
 	struct pgbe *be = vbe;
 	if (be == NULL)
 		return;
+	if (pre.be == be)
+		prefetch_drop();
+	struct batch *p = pend_take(be);
+	if (p != NULL) {
+		/* what was deferred, told before the station goes (a failure here
+		 * leaves it to the next start's reconciliation) */
+		(void)batch_send(be, p, 0);
+		batch_clear(p);
+		free(p);
+	}
 	dfi_pgwitness_free(be->w);
 	pthread_mutex_destroy(&be->mu);
 	free(be);

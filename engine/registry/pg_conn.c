@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "../journal/journal_int.h"
+#include "dfissue/util.h"
 #include "pg_int.h"
 
 dfi_err
@@ -53,10 +54,18 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &err);
 	if (opts == NULL) {
-		dfi_err e = pg_why(why, cap, DFI_E_PARSE, "the registry URL is not a libpq connection URI: %s",
-		    err != NULL ? err : "out of memory");
-		PQfreemem(err);
-		return e;
+		/* libpq ends most of these messages with the URI, or a part of
+		 * it, quoted after ': "' (e.g. '...in URI: "postgresql://st:pw@[::1"'):
+		 * keep its words, never the quote, which may hold a password. */
+		char msg[160] = "out of memory";
+		if (err != NULL) {
+			const char *q = strstr(err, ": \"");
+			size_t n = q != NULL ? (size_t)(q - err) : strcspn(err, "\n");
+			snprintf(msg, sizeof(msg), "%.*s", (int)(n < sizeof(msg) - 1 ? n : sizeof(msg) - 1), err);
+			dfi_wipe(err, strlen(err));
+			PQfreemem(err);
+		}
+		return pg_why(why, cap, DFI_E_PARSE, "the registry URL is not a libpq connection URI (%s)", msg);
 	}
 	dfi_err e = DFI_OK;
 	/* password, and sslpassword (the client key's passphrase): secrets,
@@ -70,6 +79,11 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 			    "PGPASSFILE names, mode 0600), or in PGPASSWORD, or use a client certificate "
 			    "(sslcert/sslkey, the key unencrypted with mode 0600)",
 			    o->keyword[0] == 's' ? "client key passphrase (sslpassword)" : "password");
+	/* PQconninfoFree frees without clearing: a refused password would stay
+	 * in freed heap (and a core dump) until reused. Wipe every value. */
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL)
+			dfi_wipe(o->val, strlen(o->val));
 	PQconninfoFree(opts);
 	return e;
 }

@@ -186,6 +186,33 @@ dfi_pgreg_each_record(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, ui
 	    rec_row, &x, why, cap);
 }
 
+struct latectx {
+	void (*fn)(void *, const char *, uint64_t);
+	void *ctx;
+};
+
+static int
+late_row(void *vctx, const PGresult *res, int i)
+{
+	struct latectx *x = vctx;
+	uint64_t seq;
+	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0)
+		return -1;
+	x->fn(x->ctx, PQgetvalue(res, i, 0), seq);
+	return 0;
+}
+
+dfi_err
+dfi_pgreg_each_late_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq), void *ctx,
+    char *why, size_t cap)
+{
+	struct latectx x = { fn, ctx };
+	return pg_each(r,
+	    "SELECT origin, seq FROM " DFI_PGREG_SCHEMA ".records WHERE type = 'intent' AND held IS FALSE "
+	    "ORDER BY origin, seq",
+	    late_row, &x, why, cap);
+}
+
 struct slotctx {
 	void (*fn)(void *, const struct dfi_pgreg_slot *);
 	void *ctx;

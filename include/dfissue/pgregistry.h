@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 3
+#define DFI_PGREG_SCHEMA_VERSION 4
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;
@@ -181,6 +181,13 @@ dfi_err dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct 
 dfi_err dfi_pgreg_each_record(dfi_pgreg *r,
     void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line, size_t len), void *ctx, char *why,
     size_t whycap);
+
+/* Every intent the registry took without its station holding the card's
+ * claim (schema version 4): told late, at the station's start-up
+ * reconciliation, after its claim was taken over or its registry was
+ * unreachable; no key change followed it (schema/004_late_intents.sql). */
+dfi_err dfi_pgreg_each_late_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq),
+    void *ctx, char *why, size_t whycap);
 
 /* The registry's state of one key slot (registry.h's dfi_reg_slot_state). */
 struct dfi_pgreg_slot {

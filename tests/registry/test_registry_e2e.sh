@@ -30,7 +30,7 @@ URL=$DFI_PG_URL
 UID1=04A1B2C3D4E5F6
 
 "$D" registry init "$URL" >"$E2E_DIR/init.log" 2>&1 || e2e_fail "registry init: $(cat "$E2E_DIR/init.log")"
-grep -q "created registry schema dfissue, version 3" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
+grep -q "created registry schema dfissue, version 4" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
 
 for s in a b; do
 	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||

@@ -33,6 +33,16 @@ START_TEST(url_without_password_only)
 	ck_assert_ptr_nonnull(strstr(why, "sslpassword"));
 	ck_assert_ptr_null(strstr(why, "hunter2"));
 	ck_assert_int_eq(dfi_pgreg_check_url("postgresql://[::1", why, sizeof(why)), DFI_E_PARSE);
+	/* a URI libpq cannot parse: refused with libpq's words, never its
+	 * quote of the URI (which would echo the password into a log) */
+	const char *const bad[] = { "postgresql://st:hunter2@[::1/reg", "postgresql://st:hunter2@db/reg?sslmode",
+		"postgresql://st:hunter2@db/reg?a=b=c", "postgresql://st:hunter2%zz@db/reg",
+		"postgresql://st:hunter2@db/reg%00", "postgres://st:hunter2@[]/reg" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		ck_assert_int_ne(dfi_pgreg_check_url(bad[i], why, sizeof(why)), DFI_OK);
+		ck_assert_msg(why[0] != '\0' && strstr(why, "hunter2") == NULL, "%s -> %s", bad[i], why);
+	}
 	ck_assert_int_eq(dfi_pgreg_check_url("", why, sizeof(why)), DFI_E_INVALID_ARG);
 }
 END_TEST

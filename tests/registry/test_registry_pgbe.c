@@ -170,10 +170,15 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	c = lookup(&a, U1HEX, &v);
 	ck_assert_uint_eq(v.local, 1);
 
-	/* committed at A: issued, everywhere */
+	/* committed at A: told with the release of A's claim (an outcome told
+	 * while the claim is held waits for it: one round trip less), then
+	 * issued, everywhere */
 	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
 	tell(&a, &cm);
 	tell(&a, &cm); /* a retry: told once */
+	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.records"), "1");
+	dfi_registry_release(ca);
+	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.claims"), "0");
 	c = lookup(&b, U1HEX, &v);
 	ck_assert_int_eq(c.issued, 1);
 	ck_assert_uint_eq(c.changed, 1);
@@ -185,8 +190,6 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	ck_assert_uint_eq(v.slot[0].aid, 0x112233);
 	ck_assert_str_eq(v.slot_origin[0], "two.example/a");
 	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.records"), "2");
-	dfi_registry_release(ca);
-	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.claims"), "0");
 
 	/* never told before the journal holds it; never another record than the journal's */
 	dfi_jrec future = cm;
@@ -387,14 +390,18 @@ START_TEST(server_stopped_in_the_middle_of_a_card)
 	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
 	tell(&a, &in);
 	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
-	/* the card answered; its commit is durable in the journal */
+	/* the card answered; its commit is durable in the journal, and waits
+	 * for the release of the card's claim (an outcome: nothing waits on it) */
 	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
 	long t0 = dfi_pg_now_ms();
-	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_E_REGISTRY_UNREACHABLE);
-	dfi_registry_last_error(a.reg, why, sizeof(why));
-	ck_assert_msg(why[0] != '\0', "no reason given");
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_OK);
 	struct dfi_reg_card card;
 	ck_assert_int_eq(dfi_registry_lookup(a.reg, U1, 7, &card, NULL), DFI_E_REGISTRY_UNREACHABLE);
+	dfi_registry_last_error(a.reg, why, sizeof(why));
+	ck_assert_msg(why[0] != '\0', "no reason given");
+	/* the next intent (held: sent at once, the commit with it) fails */
+	dfi_jrec in2 = append(&a, jt_intent(U1HEX, 0, 1, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &in2, 1), DFI_E_REGISTRY_UNREACHABLE);
 	ck_assert_int_lt(dfi_pg_now_ms() - t0, 12000);
 	dfi_registry_release(c); /* lost with the server: the lease covers it */
 	station_close_reg(&a);
@@ -404,7 +411,7 @@ START_TEST(server_stopped_in_the_middle_of_a_card)
 	struct seen v;
 	card = lookup(&a, U1HEX, &v);
 	ck_assert_int_eq(card.issued, 1);
-	ck_assert_uint_eq(card.open_intents, 0);
+	ck_assert_uint_eq(card.open_intents, 1); /* the second intent's card is in hand: its next tap resolves it */
 	station_close(&a);
 }
 END_TEST
@@ -586,6 +593,120 @@ START_TEST(registry_calls_survive_a_cut_at_every_round_trip)
 }
 END_TEST
 
+/* ---- an intent told late (schema 4) ---------------------------------------- */
+
+/* Runs `dfissue audit` over both stations' journals; its output in out. */
+static int
+audit_run(const char *url, struct station *a, struct station *b, char *out, size_t cap)
+{
+	const char *bd = getenv("DFI_BUILD_DIR");
+	ck_assert_ptr_nonnull(bd);
+	char pa[PATH_MAX + 16], pb[PATH_MAX + 16], cmd[4 * PATH_MAX + 400];
+	snprintf(pa, sizeof(pa), "%s/a.pub.pem", a->f.dir);
+	snprintf(pb, sizeof(pb), "%s/b.pub.pem", b->f.dir);
+	ck_assert_int_eq(jt_write_pubkey_pem(a->f.s, pa), 0);
+	ck_assert_int_eq(jt_write_pubkey_pem(b->f.s, pb), 0);
+	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' audit --registry '%s' --pubkey '%s' --pubkey '%s' '%s' '%s' 2>&1", bd,
+	    url, pa, pb, a->f.dir, b->f.dir);
+	return dfi_test_run(cmd, out, cap);
+}
+
+/* Station a claims the card with a short lease and stalls past it; station
+ * b takes the claim. a's intent, journaled meanwhile, is refused (no key
+ * change may follow); a tells it at its next open, late. Returns it. */
+static dfi_jrec
+late_intent(const char *url, struct station *a, struct station *b, const char *uid_hex, int b_finishes)
+{
+	uint8_t uid[10];
+	size_t n;
+	ck_assert_int_eq(dfi_hex_decode(uid_hex, uid, sizeof(uid), &n), DFI_OK);
+	dfi_reg_claim *ca = NULL, *cb = NULL;
+	ck_assert_int_eq(dfi_registry_claim(a->reg, uid, n, "station-a/r1", 200, &ca, NULL, 0), DFI_OK);
+	long t0 = dfi_pg_now_ms();
+	dfi_err e;
+	while ((e = dfi_registry_claim(b->reg, uid, n, "station-b/r1", 0, &cb, NULL, 0)) == DFI_E_UID_CLAIMED) {
+		ck_assert_int_lt(dfi_pg_now_ms() - t0, 10000);
+		usleep(50 * 1000);
+	}
+	ck_assert_int_eq(e, DFI_OK);
+	if (b_finishes) {
+		dfi_jrec ib = append(b, jt_intent(uid_hex, 0, 0, 0, 1));
+		ck_assert_int_eq(dfi_registry_journaled(b->reg, &ib, 1), DFI_OK);
+		dfi_jrec ob = append(b, outcome(DFI_JREC_COMMIT, ib.seq));
+		ck_assert_int_eq(dfi_registry_journaled(b->reg, &ob, 1), DFI_OK);
+	}
+	dfi_registry_release(cb);
+	/* a wakes up: its intent is durable in its journal, the registry refuses it */
+	dfi_jrec ia = append(a, jt_intent(uid_hex, 0, 0, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a->reg, &ia, 1), DFI_E_REGISTRY);
+	dfi_registry_last_error(a->reg, why, sizeof(why));
+	ck_assert_msg(strstr(why, "claim lost") != NULL, "%s", why);
+	dfi_registry_release(ca);
+	station_close_reg(a);
+	ck_assert_msg(station_open_reg(a, url, "station-a") == DFI_OK, "%s", why);
+	return ia;
+}
+
+START_TEST(an_intent_told_late_is_audited)
+{
+	char url[PATH_MAX + 160], out[8192], q[512];
+	dfi_pgreg_free(rt_registry("t_late", "init", url, sizeof(url)));
+	struct station a, b;
+	station_open(&a, url, "station-a", "late.example/a");
+	station_open(&b, url, "station-b", "late.example/b");
+	/* 1. b finished the card before a told its intent: resolved by b */
+	dfi_jrec ia = late_intent(url, &a, &b, U1HEX, 1);
+	snprintf(q, sizeof(q), "SELECT held::text || ' ' || open::text || ' ' || closed_by_origin FROM dfissue.records "
+	    "JOIN dfissue.intents USING (origin, seq) WHERE origin = 'late.example/a' AND seq = %" PRIu64, ia.seq);
+	ck_assert_str_eq(rt_val("t_late", q), "false false late.example/b");
+	struct seen v;
+	ck_assert_uint_eq(lookup(&b, U1HEX, &v).open_intents, 0);
+	int rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "audit: OK") != NULL, "audit exit %d:\n%s", rc, out);
+	/* 3. b took the card over and left it (no key change): nothing resolved
+	 * a's late intent, a finding that says it was told late */
+	dfi_jrec ia2 = late_intent(url, &a, &b, "04222222222222", 0);
+	rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc != 0, "audit passed an unresolved late intent:\n%s", out);
+	snprintf(q, sizeof(q), "intent %" PRIu64 " of late.example/a (card 04222222222222 app 000000 key 0), told late",
+	    ia2.seq);
+	ck_assert_msg(strstr(out, q) != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "issued twice") == NULL, "%s", out);
+	/* ... which station a resolves when the card comes back (key unchanged) */
+	dfi_jrec ra = outcome(DFI_JREC_ABORT, ia2.seq);
+	ra = append(&a, ra);
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &ra, 1), DFI_OK);
+	rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc == 0, "audit exit %d:\n%s", rc, out);
+	/* 4. a's journal says its late intent of 1 changed the key after all:
+	 * a key change without the claim, a finding */
+	dfi_jrec ca = append(&a, outcome(DFI_JREC_COMMIT, ia.seq));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &ca, 1), DFI_OK);
+	rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc != 0 && strstr(out, "without the station holding the card's claim") != NULL, "%s", out);
+	/* 5. a late intent never closes another station's open intent (it
+	 * never touched the card): b's torn card stays open */
+	uint8_t u3[7];
+	size_t n3;
+	ck_assert_int_eq(dfi_hex_decode("04333333333333", u3, sizeof(u3), &n3), DFI_OK);
+	dfi_reg_claim *c3 = NULL;
+	ck_assert_int_eq(dfi_registry_claim(b.reg, u3, n3, "station-b/r1", 0, &c3, NULL, 0), DFI_OK);
+	dfi_jrec ib3 = append(&b, jt_intent("04333333333333", 0, 0, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(b.reg, &ib3, 1), DFI_OK);
+	dfi_registry_release(c3);
+	(void)append(&a, jt_intent("04333333333333", 0, 0, 0, 1)); /* a crashed before telling it */
+	station_close_reg(&a);
+	ck_assert_msg(station_open_reg(&a, url, "station-a") == DFI_OK, "%s", why);
+	snprintf(q, sizeof(q), "SELECT string_agg(origin || ' ' || open::text, ', ' ORDER BY origin) FROM dfissue.intents "
+	    "WHERE uid = '\\x04333333333333'");
+	ck_assert_str_eq(rt_val("t_late", q), "late.example/a false, late.example/b true");
+	printf("late intent: resolved by the other station: audit OK; left unresolved: a finding; committed after all: "
+	       "a finding\n");
+	station_close(&a);
+	station_close(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -597,6 +718,7 @@ suite(void)
 	tcase_add_test(tc, server_stopped_in_the_middle_of_a_card);
 	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
+	tcase_add_test(tc, an_intent_told_late_is_audited);
 	suite_add_tcase(s, tc);
 	return s;
 }

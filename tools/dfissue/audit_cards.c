@@ -12,6 +12,14 @@
  *     intent resolved somewhere (its outcome, or a later key change of the
  *     same key slot at another station); the registry's per-slot state
  *     equal to the replay.
+ *   - an intent told late (schema/004_late_intents.sql: its station had
+ *     lost the claim or the registry, so no key change followed it) on a
+ *     key slot another journal already had an intent for is resolved by
+ *     that station, which had the card: no finding, and no second issue,
+ *     unless its own journal then records its key change as done (a key
+ *     change without the claim). A late intent on a slot nobody else
+ *     touched is an open intent like any other until something resolves
+ *     it; it never resolves another journal's intent.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,6 +43,9 @@ struct ent {
 	uint64_t oseq;         /* slot: its seq */
 	dfi_jkey jk;           /* intent and slot: the key */
 	int seen;              /* slot: in the registry's table too */
+	int late;              /* intent: told without the claim (schema 004); 2: and closed on arrival */
+	size_t fj;             /* slot: the first journal with an intent for it (+1) */
+	int multi;             /* slot: intents from more than one journal */
 };
 
 struct tab {
@@ -140,6 +151,7 @@ struct replay {
 	struct audit *a;
 	struct jcards *jc;     /* per journal */
 	struct tab slots, intents, cards;
+	struct tab late;       /* intent_key of every late intent */
 	uint64_t records, unknown_origin;
 	int oom;
 };
@@ -192,20 +204,29 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 			slot->b = -1;
 			slot->jk = r->key;
 		}
+		intent_key(ji, r->seq, k);
+		int late = tget(&x->late, k, 0) != NULL;
+		/* late, and another station had the card: it resolved this one */
+		int closed = late && slot->fj != 0 && (slot->fj != ji + 1 || slot->multi);
+		if (slot->fj == 0)
+			slot->fj = ji + 1;
+		else if (slot->fj != ji + 1)
+			slot->multi = 1;
 		slot_key(r->key.uid, r->key.uid_len, 0, 0, k);
 		memset(k + 11, 0xFF, 5);
 		if ((card = tget(&x->cards, k, 1)) == NULL) {
 			x->oom = 1;
 			return;
 		}
-		if (slot->a == DFI_REG_SLOT_CHANGED && slot->b != r->old_version && !card->a)
+		if (!closed && slot->a == DFI_REG_SLOT_CHANGED && slot->b != r->old_version && !card->a)
 			audit_finding(a, "registry",
 			    "%s issued twice without authorization: intent %" PRIu64 " of %s changes it from version %u, "
 			    "a committed change left version %d",
 			    key_text(&r->key, kt, sizeof(kt)), r->seq, origin, r->old_version, slot->b);
 		card->a = 0;
-		/* an intent left open at another station: this station found the card's key */
-		if (slot->oj != 0 && slot->oj - 1 != ji) {
+		/* an intent left open at another station: this station found the card's key
+		 * (a late intent never touched the card: it found nothing) */
+		if (!late && slot->oj != 0 && slot->oj - 1 != ji) {
 			intent_key(slot->oj - 1, slot->oseq, k);
 			struct ent *o = tget(&x->intents, k, 0);
 			if (o != NULL)
@@ -216,15 +237,18 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 			x->oom = 1;
 			return;
 		}
-		in->a = 1;
+		in->a = !closed;
+		in->late = closed ? 2 : late;
 		in->old_v = r->old_version;
 		in->new_v = r->new_version;
 		in->gen = r->key_gen;
 		in->jk = r->key;
 		in->oseq = r->seq;
 		in->oj = ji + 1;
-		slot->oj = ji + 1;
-		slot->oseq = r->seq;
+		if (!closed) {
+			slot->oj = ji + 1;
+			slot->oseq = r->seq;
+		}
 		return;
 	}
 	/* commit, abort, resolve */
@@ -239,6 +263,12 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 	if ((slot = tget(&x->slots, k, 0)) == NULL)
 		return;
 	int changed = r->type == DFI_JREC_COMMIT || (r->type == DFI_JREC_RESOLVE && r->matched == DFI_JMATCH_NEW);
+	if (changed && in->late == 2)
+		audit_finding(a, "registry",
+		    "%s issued twice without authorization: %s %" PRIu64 " of %s says intent %" PRIu64 " changed the key, "
+		    "an intent the registry took late, without the station holding the card's claim, after another "
+		    "station had taken the card",
+		    key_text(&in->jk, kt, sizeof(kt)), dfi_jrec_type_name(r->type), r->seq, origin, r->intent);
 	int v = changed ? in->new_v : r->type == DFI_JREC_ABORT || r->matched == DFI_JMATCH_OLD ? in->old_v : -1;
 	slot->b = v;
 	slot->a = changed ? DFI_REG_SLOT_CHANGED : v < 0 ? DFI_REG_SLOT_UNKNOWN :
@@ -277,6 +307,19 @@ rec_cb(void *ctx, const char *origin, uint64_t seq, const char *line, size_t len
 		return; /* the journal's own verification reports it */
 	r.seq = seq;
 	apply(x, ji, &r);
+}
+
+static void
+late_cb(void *ctx, const char *origin, uint64_t seq)
+{
+	struct replay *x = ctx;
+	uint8_t k[16];
+	for (size_t i = 0; i < x->a->nj; i++)
+		if (strcmp(x->a->j[i].origin, origin) == 0) {
+			intent_key(i, seq, k);
+			if (tget(&x->late, k, 1) == NULL)
+				x->oom = 1;
+		}
 }
 
 static void
@@ -334,6 +377,10 @@ audit_cards(struct audit *a, dfi_pgreg *r)
 		if (c->oom)
 			rc = -1;
 	}
+	if (rc == 0 && dfi_pgreg_each_late_intent(r, late_cb, &x, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("audit: reading the registry's late intents: %s", why);
+		rc = -1;
+	}
 	if (rc == 0 && dfi_pgreg_each_record(r, rec_cb, &x, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("audit: reading the registry's records: %s", why);
 		rc = -1;
@@ -355,9 +402,10 @@ audit_cards(struct audit *a, dfi_pgreg *r)
 			const struct ent *e = &x.intents.v[i];
 			if (e->used && e->a)
 				audit_finding(a, a->j[e->oj - 1].path,
-				    "intent %" PRIu64 " of %s (%s) has no outcome at any station: present the card to a "
+				    "intent %" PRIu64 " of %s (%s)%s has no outcome at any station: present the card to a "
 				    "station (dfissue recover --registry lists it)",
-				    e->oseq, a->j[e->oj - 1].origin, key_text(&e->jk, kt, sizeof(kt)));
+				    e->oseq, a->j[e->oj - 1].origin, key_text(&e->jk, kt, sizeof(kt)),
+				    e->late ? ", told late (no key change followed it)," : "");
 		}
 		for (size_t i = 0; i < x.slots.cap; i++) {
 			const struct ent *e = &x.slots.v[i];
@@ -377,5 +425,6 @@ audit_cards(struct audit *a, dfi_pgreg *r)
 	free(x.slots.v);
 	free(x.intents.v);
 	free(x.cards.v);
+	free(x.late.v);
 	return rc;
 }
