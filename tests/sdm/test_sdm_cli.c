@@ -484,12 +484,27 @@ START_TEST(read_then_verify)
 }
 END_TEST
 
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("sdm-cli");
+	TCase *tc = tcase_create("verify");
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, an12196_taps);
+	tcase_add_test(tc, lrp_taps);
+	tcase_add_test(tc, stdin_lines_json);
+	tcase_add_test(tc, usage_errors);
+	tcase_add_test(tc, key_without_sdm_usage);
+	tcase_add_test(tc, diversified_keys_aes);
+	tcase_add_test(tc, diversified_keys_lrp);
+	tcase_add_test(tc, read_then_verify);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 main(void)
 {
-	return dfi_test_main("sdm-cli",
-	    &(const struct dfi_test_case){ .setup = setup, .teardown = teardown, .once = 1, .timeout = 300 },
-	    (const TTest *[]){ an12196_taps, lrp_taps, stdin_lines_json, usage_errors,
-	    key_without_sdm_usage, diversified_keys_aes, diversified_keys_lrp, read_then_verify,
-	    NULL });
+	return dfi_run_suite(suite());
 }
