@@ -104,6 +104,10 @@ struct dfi_test_case {
 	/* Loop tests, run after the plain ones, ended by one whose test is
 	 * NULL (may be NULL itself). */
 	const struct dfi_test_loop *loops;
+	/* Runs the suite and returns the exit status, for programs whose
+	 * runs need more around them (the tear tests' temporary root); NULL:
+	 * dfi_run_suite_in(s, in_process). */
+	int (*run)(Suite *s);
 };
 #define DFI_TEST_NO_TIMEOUT (-1)
 
@@ -130,7 +134,19 @@ dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *cons
 	for (const struct dfi_test_loop *l = c->loops; l != NULL && l->test != NULL; l++)
 		tcase_add_loop_test(tc, l->test, 0, l->n);
 	suite_add_tcase(s, tc);
-	return dfi_run_suite_in(s, c->in_process);
+	return c->run != NULL ? c->run(s) : dfi_run_suite_in(s, c->in_process);
+}
+
+/* The number of rows of a table (an array, not a pointer). */
+#define DFI_TEST_ROWS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* dfi_test_main with one loop test, run once per row of a table of rows
+ * rows (DFI_TEST_ROWS), after the plain tests. */
+static inline int
+dfi_test_main_rows(const char *name, const TTest *loop, int rows, const TTest *const *tests)
+{
+	const struct dfi_test_loop loops[] = { { loop, rows }, { NULL, 0 } };
+	return dfi_test_main(name, &(const struct dfi_test_case){ .loops = loops }, tests);
 }
 
 #endif

@@ -307,8 +307,6 @@ END_TEST
 int
 main(void)
 {
-	return dfi_test_main("desfire_noalloc", &(struct dfi_test_case){
-	    .loops = (const struct dfi_test_loop[]){
-	    { steady_state_no_alloc, (int)(sizeof(schemes) / sizeof(schemes[0])) }, { NULL, 0 } } },
+	return dfi_test_main_rows("desfire_noalloc", steady_state_no_alloc, DFI_TEST_ROWS(schemes),
 	    (const TTest *[]){ counter_sees_engine_allocations, NULL });
 }

@@ -141,22 +141,11 @@ START_TEST(endless_frames_bounded)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire_frame");
-	TCase *tc = tcase_create("frame");
-	tcase_add_test(tc, write_splits_into_frames);
-	tcase_add_loop_test(tc, first_frame_answer_ends_write, 0,
-	    sizeof(first_frame_answers) / sizeof(first_frame_answers[0]));
-	dfi_test_add(tc, (const TTest *[]){ response_frames_joined, non_desfire_status_and_tear,
-		error_status_ends_session, endless_frames_bounded, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main_rows("desfire_frame", first_frame_answer_ends_write,
+	    DFI_TEST_ROWS(first_frame_answers),
+	    (const TTest *[]){ write_splits_into_frames, response_frames_joined,
+	    non_desfire_status_and_tear, error_status_ends_session, endless_frames_bounded, NULL });
 }

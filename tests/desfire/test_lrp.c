@@ -179,20 +179,10 @@ START_TEST(cipher_counter_wraps_and_refuses_bad_lengths)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("lrp");
-	TCase *tc = tcase_create("lrp");
-	tcase_add_test(tc, an12304_all_vectors);
-	tcase_add_test(tc, cardkey_instance_equals_host_instance);
-	tcase_add_test(tc, cipher_counter_wraps_and_refuses_bad_lengths);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("lrp", NULL,
+	    (const TTest *[]){ an12304_all_vectors, cardkey_instance_equals_host_instance,
+	    cipher_counter_wraps_and_refuses_bad_lengths, NULL });
 }

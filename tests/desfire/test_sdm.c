@@ -437,25 +437,11 @@ START_TEST(round_trips)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("sdm");
-	TCase *tc = tcase_create("sdm");
-	tcase_add_test(tc, an12196_vectors);
-	tcase_add_test(tc, lrp_taps);
-	tcase_add_test(tc, an12196_layout_and_change_file_settings);
-	tcase_add_test(tc, get_file_settings_sdm_parsed);
-	tcase_add_test(tc, settings_a_card_refuses);
-	tcase_add_test(tc, templates_refused);
-	tcase_add_test(tc, tap_forms);
-	tcase_add_test(tc, round_trips);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("sdm", NULL,
+	    (const TTest *[]){ an12196_vectors, lrp_taps, an12196_layout_and_change_file_settings,
+	    get_file_settings_sdm_parsed, settings_a_card_refuses, templates_refused, tap_forms,
+	    round_trips, NULL });
 }

@@ -207,24 +207,12 @@ START_TEST(lrp_response_mac_tamper_detected)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("desfire-lrp-vectors");
-	TCase *tc = tcase_create("lrp");
-	tcase_add_test(tc, lrp_session_master_an12343);
-	tcase_add_test(tc, lrp_first_an12343);
-	tcase_add_test(tc, lrp_first_tampered_picc_response_refused);
-	tcase_add_test(tc, lrp_first_on_aes_card_is_unsupported);
-	tcase_add_test(tc, lrp_get_card_uid_full_ev2c);
-	tcase_add_test(tc, lrp_write_read_full_ev2c);
-	tcase_add_test(tc, lrp_response_mac_tamper_detected);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("desfire-lrp-vectors", NULL,
+	    (const TTest *[]){ lrp_session_master_an12343, lrp_first_an12343,
+	    lrp_first_tampered_picc_response_refused, lrp_first_on_aes_card_is_unsupported,
+	    lrp_get_card_uid_full_ev2c, lrp_write_read_full_ev2c, lrp_response_mac_tamper_detected,
+	    NULL });
 }

@@ -590,19 +590,6 @@ START_TEST(module_files)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("hsm_paths");
-	TCase *tc = tcase_create(getenv("DFI_TEST_HSM") ? getenv("DFI_TEST_HSM") : "module");
-	tcase_set_timeout(tc, 120);
-	dfi_test_add(tc, (const TTest *[]){ paths_offered, vectors_every_path, ceremony_per_path,
-		sp800_m_lengths, import_failure_leaves_nothing, journal_key,
-		journal_key_extractable_refused, module_files, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
@@ -610,5 +597,10 @@ main(void)
 		fprintf(stderr, "test_hsm_paths: run it through tests/hsm/with_token.sh (ctest does)\n");
 		return EXIT_FAILURE;
 	}
-	return dfi_run_suite(suite());
+	/* named after the module, as its failures are */
+	const char *name = getenv("DFI_TEST_HSM") ? getenv("DFI_TEST_HSM") : "module";
+	return dfi_test_main(name, &(const struct dfi_test_case){ .timeout = 120 },
+	    (const TTest *[]){ paths_offered, vectors_every_path, ceremony_per_path,
+	    sp800_m_lengths, import_failure_leaves_nothing, journal_key,
+	    journal_key_extractable_refused, module_files, NULL });
 }

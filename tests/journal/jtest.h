@@ -201,6 +201,25 @@ jt_write(const char *path, const void *p, size_t n)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* Creates the journal at dir and opens it in *j; returns the first
+ * failure's code (a test asserts DFI_OK). */
+static inline dfi_err
+jt_create_open(dfi_journal **j, const char *dir, const char *origin, dfi_signer *s,
+    const struct dfi_journal_opts *o)
+{
+	dfi_err e = dfi_journal_create(dir, origin, s, o);
+	return e != DFI_OK ? e : dfi_journal_open(j, dir, s, o, NULL);
+}
+
+/* Writes the intent r and commits it (its number in *seq); returns the
+ * first failure's code. */
+static inline dfi_err
+jt_intent_commit(dfi_journal *j, const dfi_jrec *r, uint64_t *seq)
+{
+	dfi_err e = dfi_journal_intent(j, r, seq);
+	return e != DFI_OK ? e : dfi_journal_commit(j, *seq);
+}
+
 static inline dfi_jrec
 jt_intent(const char *uid_hex, uint32_t aid, uint8_t keyno, uint8_t oldv, uint8_t newv)
 {

@@ -465,26 +465,16 @@ START_TEST(vkey_round_trip_and_key_id)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("journal_consistency");
-	TCase *tc = tcase_create("merkle");
-	tcase_add_test(tc, consistency_ct_reference_vectors);
-	tcase_add_test(tc, consistency_brute_force_against_reference);
-	tcase_add_test(tc, consistency_refuses_a_fork);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("journal");
-	tcase_add_loop_test(tc, consistency_of_a_journal_file, 0, 2);
-	tcase_add_test(tc, consistency_finds_a_rolled_back_journal);
-	tcase_add_test(tc, consistency_text_parser_refuses);
-	tcase_add_loop_test(tc, vkey_round_trip_and_key_id, 0, 2);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	const struct dfi_test_loop loops[] = {
+		{ consistency_of_a_journal_file, 2 },
+		{ vkey_round_trip_and_key_id, 2 },
+		{ NULL, 0 },
+	};
+	return dfi_test_main("journal_consistency", &(const struct dfi_test_case){ .loops = loops },
+	    (const TTest *[]){ consistency_ct_reference_vectors,
+	    consistency_brute_force_against_reference, consistency_refuses_a_fork,
+	    consistency_finds_a_rolled_back_journal, consistency_text_parser_refuses, NULL });
 }

@@ -39,13 +39,11 @@ make_journal(void)
 {
 	char *d = jt_tmpdir();
 	struct dfi_journal_opts o = { .station = "st" };
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/h", g_signer, &o), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/h", g_signer, &o), DFI_OK);
 	dfi_jrec a = jt_intent("04782E21801D80", 0x3042F5, 1, 0, 1);
 	uint64_t seq;
-	ck_assert_int_eq(dfi_journal_intent(j, &a, &seq), DFI_OK);
-	ck_assert_int_eq(dfi_journal_commit(j, seq), DFI_OK);
+	ck_assert_int_eq(jt_intent_commit(j, &a, &seq), DFI_OK);
 	dfi_journal_close(j);
 	return d;
 }

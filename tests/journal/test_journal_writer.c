@@ -158,9 +158,8 @@ gc_thread(void *arg)
 START_TEST(group_commit_many_threads)
 {
 	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	enum { T = 8, N = 40 };
 	pthread_t th[T];
 	struct gc g[T];
@@ -191,13 +190,11 @@ END_TEST
 START_TEST(cut_at_every_byte_of_last_batch)
 {
 	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	uint64_t sa;
-	ck_assert_int_eq(dfi_journal_intent(j, &a, &sa), DFI_OK);
-	ck_assert_int_eq(dfi_journal_commit(j, sa), DFI_OK);
+	ck_assert_int_eq(jt_intent_commit(j, &a, &sa), DFI_OK);
 	char *jp = jpath(d);
 	size_t prev_len = 0;
 	uint8_t *prev = jt_read(jp, &prev_len);
@@ -318,9 +315,8 @@ END_TEST
 START_TEST(covered_corruption_halts_and_repairs_nothing)
 {
 	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
 	dfi_journal_close(j);
@@ -748,9 +744,8 @@ END_TEST
 START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 {
 	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	dfi_jrec a = jt_intent("04000000000031", 0x000001, 0, 0, 1);
 	dfi_jrec b = jt_intent("04000000000032", 0x000001, 0, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);

@@ -69,6 +69,20 @@ pf_remove_root(void)
 		fprintf(stderr, "could not remove %s\n", pf_root);
 }
 
+int
+pf_test_main(const char *name, const struct dfi_test_case *c, int gen2, const TTest *const *tests)
+{
+	int rc = EXIT_FAILURE;
+	if (pf_make_token() != 0)
+		fprintf(stderr, "dev token could not be made\n");
+	else if (gen2 && pf_add_generation2() != 0)
+		fprintf(stderr, "generation-2 keys could not be imported\n");
+	else
+		rc = dfi_test_main(name, c, tests);
+	pf_remove_root();
+	return rc;
+}
+
 static void
 progress(void *ctx, const char *ev)
 {

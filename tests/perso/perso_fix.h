@@ -9,6 +9,7 @@
 #include "dfissue/journal.h"
 #include "dfissue/perso.h"
 #include "dfissue/profile.h"
+#include "testutil.h"
 
 struct pfix {
 	dfi_hsm *hsm;
@@ -26,22 +27,17 @@ extern char pf_root[256];
 int pf_make_token(void);
 void pf_remove_root(void);
 
-/* The main() of a test program on the dev token: makes it, runs the suite
- * NAME (dfi_test_main, testutil.h) with the given timeout per test, removes
- * it. Include testutil.h first. */
+/* The main() of a test program on the dev token: makes it (with the
+ * generation-2 keys too when gen2), runs the tests (dfi_test_main,
+ * testutil.h, c as there), removes it. Returns the exit status. */
+int pf_test_main(const char *name, const struct dfi_test_case *c, int gen2,
+    const TTest *const *tests);
 #define PF_TEST_MAIN(name, timeout_s, ...)                                       \
 	int main(void)                                                           \
 	{                                                                        \
-		if (pf_make_token() != 0) {                                      \
-			fprintf(stderr, "dev token could not be made\n");        \
-			pf_remove_root();                                        \
-			return EXIT_FAILURE;                                     \
-		}                                                                \
-		int rc_ = dfi_test_main(name,                                    \
-		    &(struct dfi_test_case){ .timeout = (timeout_s) },           \
+		return pf_test_main(name,                                        \
+		    &(struct dfi_test_case){ .timeout = (timeout_s) }, 0,        \
 		    (const TTest *[]){ __VA_ARGS__, NULL });                     \
-		pf_remove_root();                                                \
-		return rc_;                                                      \
 	}
 void pf_open(struct pfix *f, const char *profile_name);
 void pf_close(struct pfix *f);

@@ -373,26 +373,15 @@ int
 main(void)
 {
 	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
-	if (pf_make_token() != 0 || src == NULL || bld == NULL) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	snprintf(g_cli, sizeof(g_cli), "%s/bin/dfissue", bld);
-	snprintf(g_src, sizeof(g_src), "%s", src);
-	if (pf_add_generation2() != 0) {
-		fprintf(stderr, "generation-2 keys could not be imported\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
+	/* without them pf_test_main fails before any test runs */
+	snprintf(g_cli, sizeof(g_cli), "%s/bin/dfissue", bld != NULL ? bld : "");
+	snprintf(g_src, sizeof(g_src), "%s", src != NULL ? src : "");
 	/* Sanitizer builds (CI time): the engine's cases in process; the CLI
 	 * case runs the same engine paths through nine CLI processes. */
-	int rc = dfi_test_main("after_issue", &(struct dfi_test_case){ .timeout = 300 },
+	return pf_test_main("after_issue", &(struct dfi_test_case){ .timeout = 300 }, 1,
 	    (const TTest *[]){
 #ifndef AFTER_ISSUE_NO_CLI
 	    random_id_card_inspected_and_rotated_cli,
 #endif
 	    random_id_without_a_key, add_application_and_conflicts, NULL });
-	pf_remove_root();
-	return rc;
 }

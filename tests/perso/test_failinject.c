@@ -245,17 +245,4 @@ START_TEST(every_failure_point)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0)
-		return 1;
-	Suite *s = suite_create("failinject");
-	TCase *tc = tcase_create("perso");
-	tcase_set_timeout(tc, 900);
-	tcase_add_test(tc, every_failure_point);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("failinject", 900, every_failure_point)

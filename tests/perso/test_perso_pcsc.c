@@ -130,18 +130,7 @@ main(void)
 		fprintf(stderr, "skipped: needs root to give pcscd a private /run/pcscd\n");
 		return 77;
 	}
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	Suite *s = suite_create("perso-pcsc");
-	TCase *tc = tcase_create("pcscd");
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 180);
-	tcase_add_test(tc, personalize_through_pcscd);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
-	pf_remove_root();
-	return rc;
+	return pf_test_main("perso-pcsc",
+	    &(struct dfi_test_case){ .teardown = teardown, .timeout = 180 }, 0,
+	    (const TTest *[]){ personalize_through_pcscd, NULL });
 }

@@ -117,22 +117,4 @@ START_TEST(profile_asks_ev1)
 }
 END_TEST
 
-int
-main(void)
-{
-	if (pf_make_token() != 0) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	Suite *s = suite_create("perso-sm");
-	TCase *tc = tcase_create("messaging");
-	tcase_set_timeout(tc, 300);
-	tcase_add_test(tc, ev2_card_ev2_messaging);
-	tcase_add_test(tc, ev1_card_ev1_messaging);
-	tcase_add_test(tc, profile_asks_ev1);
-	suite_add_tcase(s, tc);
-	int rc = dfi_run_suite(s);
-	pf_remove_root();
-	return rc;
-}
+PF_TEST_MAIN("perso-sm", 300, ev2_card_ev2_messaging, ev1_card_ev1_messaging, profile_asks_ev1)

@@ -251,27 +251,14 @@ START_TEST(tear_first_issue_then_rotation)
 }
 END_TEST
 
+/* Tears during the rotation of an issued card: the tear matrix's rotation
+ * scenario (tests/tear); here the first issue torn on this station's
+ * journal, its open intent a candidate of the rotation. The key ceremony
+ * of generation 2 first. */
 int
 main(void)
 {
-	const char *src = getenv("DFI_SOURCE_DIR"), *bld = getenv("DFI_BUILD_DIR");
-	if (pf_make_token() != 0 || src == NULL || bld == NULL) {
-		fprintf(stderr, "dev token could not be made\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	/* The key ceremony of generation 2. */
-	if (pf_add_generation2() != 0) {
-		fprintf(stderr, "generation-2 keys could not be imported\n");
-		pf_remove_root();
-		return EXIT_FAILURE;
-	}
-	/* Tears during the rotation of an issued card: the tear matrix's
-	 * rotation scenario (tests/tear); here the first issue torn on this
-	 * station's journal, its open intent a candidate of the rotation. */
-	int rc = dfi_test_main("rotate", &(struct dfi_test_case){ .timeout = 600 },
+	return pf_test_main("rotate", &(struct dfi_test_case){ .timeout = 600 }, 1,
 	    (const TTest *[]){ rotate_issued_card, retired_generation_is_no_candidate,
 	    tear_first_issue_then_rotation, NULL });
-	pf_remove_root();
-	return rc;
 }

@@ -476,22 +476,11 @@ START_TEST(no_diag_and_empty_input)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("profile_load");
-	TCase *tc = tcase_create("load");
-	dfi_test_add(tc, (const TTest *[]){ every_example_loads, reference_tree, other_examples,
-		missing_file_is_io_error, NULL });
-	tcase_add_loop_test(tc, broken_profile, 0, (int)(sizeof(bad_profiles) / sizeof(bad_profiles[0])));
-	dfi_test_add(tc, (const TTest *[]){ table_base_is_valid, transport_and_originality,
-		too_many_applications, line_of_deep_field, no_diag_and_empty_input, NULL });
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main_rows("profile_load", broken_profile, DFI_TEST_ROWS(bad_profiles),
+	    (const TTest *[]){ every_example_loads, reference_tree, other_examples,
+	    missing_file_is_io_error, table_base_is_valid, transport_and_originality,
+	    too_many_applications, line_of_deep_field, no_diag_and_empty_input, NULL });
 }

@@ -148,8 +148,6 @@ END_TEST
 int
 main(void)
 {
-	return dfi_test_main("profile_rotation", &(struct dfi_test_case){
-	    .loops = (const struct dfi_test_loop[]){
-	    { previous_rejected, (int)(sizeof(bad) / sizeof(bad[0])) }, { NULL, 0 } } },
+	return dfi_test_main_rows("profile_rotation", previous_rejected, DFI_TEST_ROWS(bad),
 	    (const TTest *[]){ previous_loads, intent_old_key_gen, NULL });
 }

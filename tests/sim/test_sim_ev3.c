@@ -461,26 +461,12 @@ START_TEST(sdm_settings_refused)
 }
 END_TEST
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("sim-ev3");
-	TCase *tc = tcase_create("ev3");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, version_is_ev3);
-	tcase_add_test(tc, lrp_switch_auth_and_messaging);
-	tcase_add_test(tc, lrp_switch_refused_on_ev2);
-	tcase_add_test(tc, lrp_switch_torn);
-	tcase_add_test(tc, sdm_aes_mode);
-	tcase_add_test(tc, sdm_lrp_mode);
-	tcase_add_test(tc, sdm_settings_in_ev1_session);
-	tcase_add_test(tc, sdm_settings_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return dfi_run_suite(suite());
+	return dfi_test_main("sim-ev3",
+	    &(const struct dfi_test_case){ .setup = setup, .teardown = teardown },
+	    (const TTest *[]){ version_is_ev3, lrp_switch_auth_and_messaging,
+	    lrp_switch_refused_on_ev2, lrp_switch_torn, sdm_aes_mode, sdm_lrp_mode,
+	    sdm_settings_in_ev1_session, sdm_settings_refused, NULL });
 }

@@ -125,9 +125,8 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("faultp11");
-	TCase *tc = tcase_create("faultp11");
-	tcase_add_loop_test(tc, every_call_fails_once, 0, 2);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	const struct dfi_test_loop loops[] = { { every_call_fails_once, 2 }, { NULL, 0 } };
+	return dfi_test_main("faultp11",
+	    &(const struct dfi_test_case){ .loops = loops, .run = tear_run_suite },
+	    (const TTest *[]){ NULL });
 }

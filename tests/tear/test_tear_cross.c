@@ -100,10 +100,6 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("tear-cross");
-	TCase *tc = tcase_create("cross");
-	tcase_set_timeout(tc, 0);
-	tcase_add_test(tc, cross_station);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	return dfi_test_main("tear-cross", &(const struct dfi_test_case){ .timeout = DFI_TEST_NO_TIMEOUT, .run = tear_run_suite },
+	    (const TTest *[]){ cross_station, NULL });
 }

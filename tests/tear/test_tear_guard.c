@@ -99,9 +99,6 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("tear-guard");
-	TCase *tc = tcase_create("guard");
-	tcase_add_test(tc, guard_sees_violations);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	return dfi_test_main("tear-guard", &(const struct dfi_test_case){ .run = tear_run_suite },
+	    (const TTest *[]){ guard_sees_violations, NULL });
 }

@@ -168,10 +168,6 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("tear-hsm");
-	TCase *tc = tcase_create("hsm");
-	tcase_set_timeout(tc, 0);
-	tcase_add_test(tc, hsm_fault_every_call);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	return dfi_test_main("tear-hsm", &(const struct dfi_test_case){ .timeout = DFI_TEST_NO_TIMEOUT, .run = tear_run_suite },
+	    (const TTest *[]){ hsm_fault_every_call, NULL });
 }

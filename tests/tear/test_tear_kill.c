@@ -425,10 +425,7 @@ main(int argc, char **argv)
 		kill_stride = strtoul(getenv("TEAR_KILL_STRIDE"), NULL, 10);
 	if (kill_stride == 0)
 		kill_stride = 1;
-	Suite *s = suite_create("tear-kill");
-	TCase *tc = tcase_create("kill");
-	tcase_set_timeout(tc, 0);
-	tcase_add_test(tc, kill_every_step);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	return dfi_test_main("tear-kill",
+	    &(const struct dfi_test_case){ .timeout = DFI_TEST_NO_TIMEOUT, .run = tear_run_suite },
+	    (const TTest *[]){ kill_every_step, NULL });
 }

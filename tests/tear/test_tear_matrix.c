@@ -253,10 +253,7 @@ main(int argc, char **argv)
 	}
 	if (stride == 0)
 		stride = 1;
-	Suite *s = suite_create("tear");
-	TCase *tc = tcase_create(part);
-	tcase_set_timeout(tc, 0);
-	tcase_add_test(tc, tear_matrix);
-	suite_add_tcase(s, tc);
-	return tear_run_suite(s);
+	return dfi_test_main(part,
+	    &(const struct dfi_test_case){ .timeout = DFI_TEST_NO_TIMEOUT, .run = tear_run_suite },
+	    (const TTest *[]){ tear_matrix, NULL });
 }

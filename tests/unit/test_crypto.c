@@ -190,9 +190,7 @@ END_TEST
 int
 main(void)
 {
-	return dfi_test_main("crypto", &(struct dfi_test_case){
-	    .loops = (const struct dfi_test_loop[]){
-	    { cmac_sp800_38b, (int)(sizeof(cmac_vectors) / sizeof(cmac_vectors[0])) }, { NULL, 0 } } },
+	return dfi_test_main_rows("crypto", cmac_sp800_38b, DFI_TEST_ROWS(cmac_vectors),
 	    (const TTest *[]){ cmac_iv_chaining, cipher_cbc_chains_and_aliases,
 	    single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
 	    an10922_aes_on_host, plain_cardkey_ops, NULL });
