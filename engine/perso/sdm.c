@@ -38,12 +38,16 @@ perso_sdm_equal(const struct dfi_df_sdm *a, const struct dfi_df_sdm *b)
 }
 
 /* 1 when the card's settings of the file (read at the start of the tap or
- * since) are the profile's SDM settings. */
+ * since) are the profile's SDM settings, or the application is verified:
+ * on this tap, or on an earlier one of the same profile digest (state.c's
+ * take_verified), whose verification proved the SDM settings too. */
 static int
 sdm_on_card(const struct tap *tp, int app, const struct dfi_profile_file *f)
 {
 	const struct app_state *as = &tp->apps[app];
 	const struct dfi_df_file_settings *fs = &as->fs[f->number];
+	if (as->verified)
+		return 1;
 	return as->exists && as->file_exists[f->number] && as->fs_known[f->number] &&
 	    fs->sdm_enabled && perso_sdm_equal(&fs->sdm, &f->sdm->settings);
 }
@@ -89,16 +93,10 @@ sdm_resolve(struct tap *tp, int app)
 		oi->done = 1;
 		if (tp->readonly)
 			continue;
-		dfi_jrec r;
-		dfi_err e = dfi_jrec_outcome(&r, DFI_JREC_RESOLVE, oi->rec.seq, NULL, -1,
-		    now ? DFI_JMATCH_NEW : DFI_JMATCH_OLD);
-		if (e == DFI_OK)
-			e = perso_append(tp, &r, 1, NULL);
-		if (e != DFI_OK) {
-			perso_detail(tp, "journal: resolve of change %llu: %s",
-			    (unsigned long long)oi->rec.seq, dfi_strerror(e));
+		dfi_err e = perso_append_outcome(tp, DFI_JREC_RESOLVE, oi->rec.seq, DFI_OK, -1,
+		    now ? DFI_JMATCH_NEW : DFI_JMATCH_OLD, "change");
+		if (e != DFI_OK)
 			return e;
-		}
 		tp->res->intents_resolved++;
 		tp->progressed = 1;
 		perso_event(tp, "change %llu (%s of " DFI_AID_FMT ") resolved: the card shows the %s "
