@@ -1,5 +1,6 @@
 /* Private to engine/profile/validate*.c: the validation context and the
- * typed member getters (validate_json.c) the schema walk (validate.c) uses. */
+ * typed member getters (validate_json.c) the schema walk (validate.c,
+ * validate_key.c, validate_file.c) uses. */
 #ifndef DFI_PROFILE_VALIDATE_INT_H
 #define DFI_PROFILE_VALIDATE_INT_H
 
@@ -58,5 +59,13 @@ dfi_err pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const
 dfi_err pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
     size_t *len);
 dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
+
+/* The schema walk's parts in their own files (validate_key.c, validate_file.c). */
+dfi_err parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
+    dfi_keytype type, uint8_t number, struct dfi_profile_key *k);
+dfi_err parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size_t nkeys,
+    uint8_t *out);
+dfi_err parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
+    struct dfi_profile_file *f);
 
 #endif
