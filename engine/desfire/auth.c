@@ -220,6 +220,19 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 	return e;
 }
 
+/* An EV2 session (AES or LRP) is up: First brings a new TI and counter 0,
+ * NonFirst keeps the transaction's TI and counter. */
+void
+df_ev2_established(dfi_desfire *d, const uint8_t ti[4], uint16_t ctr, uint8_t keyno)
+{
+	memcpy(d->ti, ti, 4);
+	d->ctr = ctr;
+	memset(d->s->iv, 0, sizeof(d->s->iv));
+	d->skt = DFI_KT_AES128;
+	d->scheme = DFI_DF_SCHEME_EV2;
+	d->keyno = keyno;
+}
+
 /* EV2 First (0x71) and NonFirst (0x77): every message CBC from a zero IV;
  * First answers TI || RndA' || PDcap2 || PCDcap2, NonFirst only RndA'. */
 static dfi_err
@@ -234,19 +247,8 @@ auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
 	    rnda, rndb, plain);
 	if (e == DFI_OK)
 		e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac);
-	if (e == DFI_OK) {
-		if (first) {
-			memcpy(d->ti, plain, 4);
-			d->ctr = 0;
-		} else {
-			memcpy(d->ti, ti_keep, 4);
-			d->ctr = ctr_keep;
-		}
-		memset(d->s->iv, 0, sizeof(d->s->iv));
-		d->skt = DFI_KT_AES128;
-		d->scheme = DFI_DF_SCHEME_EV2;
-		d->keyno = keyno;
-	}
+	if (e == DFI_OK)
+		df_ev2_established(d, first ? plain : ti_keep, first ? 0 : ctr_keep, keyno);
 	dfi_wipe(rndb, sizeof(rndb));
 	dfi_wipe(rnda, sizeof(rnda));
 	dfi_wipe(plain, sizeof(plain));

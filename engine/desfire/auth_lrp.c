@@ -128,17 +128,9 @@ df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key,
 		/* TI || PDcap2 || PCDcap2, EncCtr 0; the session goes on at 1. */
 		if ((e = dfi_lrp_cipher(&d->s->lenc, 0, d->lctr, 4, r, pd, 16)) != DFI_OK)
 			goto out;
-		memcpy(d->ti, pd, 4);
-		d->ctr = 0;
-	} else {
-		memcpy(d->ti, ti_keep, 4);
-		d->ctr = ctr_keep;
 	}
-	memset(d->s->iv, 0, sizeof(d->s->iv));
-	d->skt = DFI_KT_AES128;
-	d->scheme = DFI_DF_SCHEME_EV2;
+	df_ev2_established(d, first ? pd : ti_keep, first ? 0 : ctr_keep, keyno);
 	d->lrp = 1;
-	d->keyno = keyno;
 out:
 	dfi_wipe(r, sizeof(r));
 	dfi_wipe(rnda, sizeof(rnda));

@@ -146,6 +146,8 @@ dfi_err df_parse_sdm(dfi_rd *r, struct dfi_df_sdm *s);
 void df_session_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30]);
 dfi_err df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_t len,
     uint8_t want_sw2, uint8_t *r, size_t want_len);
+/* An EV2 session is up (AES or LRP): TI, counter, zero IV, scheme, key (auth.c). */
+void df_ev2_established(dfi_desfire *d, const uint8_t ti[4], uint16_t ctr, uint8_t keyno);
 /* AuthenticateLRPFirst (first != 0) / NonFirst (auth_lrp.c). */
 dfi_err df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key,
     const uint8_t ti_keep[4], uint16_t ctr_keep);

@@ -1,5 +1,6 @@
 /* Private to engine/profile/validate*.c: the validation context and the
- * typed member getters (validate_json.c) the schema walk (validate.c) uses. */
+ * typed member getters (validate_json.c) the schema walk (validate.c,
+ * validate_key.c, validate_file.c) uses. */
 #ifndef DFI_PROFILE_VALIDATE_INT_H
 #define DFI_PROFILE_VALIDATE_INT_H
 
@@ -65,5 +66,13 @@ dfi_err pv_secure_messaging_keys(struct vctx *c, const struct dfi_profile_spec *
 /* validate_sdm.c: the "sdm" members of data files, once the rest of the
  * profile is valid (they refer to its keys and secure messaging). */
 dfi_err pv_validate_sdm(struct vctx *c, json_t *root);
+
+/* The schema walk's parts in their own files (validate_key.c, validate_file.c). */
+dfi_err parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
+    dfi_keytype type, uint8_t number, struct dfi_profile_key *k);
+dfi_err parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size_t nkeys,
+    uint8_t *out);
+dfi_err parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
+    struct dfi_profile_file *f);
 
 #endif

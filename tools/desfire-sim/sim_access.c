@@ -13,6 +13,15 @@ sim_master_authed(const dfi_sim *s)
 	return sim_authed_with(s, 0);
 }
 
+uint8_t
+sim_changed(dfi_sim *s, struct sim_resp *r, uint32_t bytes, enum sm_mode mode)
+{
+	s->dirty = true;
+	s->eeprom_bytes += bytes;
+	r->mode = mode;
+	return ST_OK;
+}
+
 enum sm_mode
 sim_comm_mode(uint8_t comm)
 {

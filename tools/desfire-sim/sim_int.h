@@ -289,5 +289,8 @@ uint8_t sim_file_access(const dfi_sim *s, const struct sim_file *f,
     const uint8_t *rights, size_t nrights, enum sm_mode *mode);
 enum sm_mode sim_comm_mode(uint8_t comm);
 void sim_abort_transaction(dfi_sim *s);
+/* The end of a command that changed the committed state: marks it to be
+ * saved, charges bytes of EEPROM writing (timing), answers in mode. ST_OK. */
+uint8_t sim_changed(dfi_sim *s, struct sim_resp *r, uint32_t bytes, enum sm_mode mode);
 
 #endif

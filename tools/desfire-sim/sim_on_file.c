@@ -105,10 +105,7 @@ sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 		sim_file_free(nf);
 		return ST_OUT_OF_EEPROM;
 	}
-	s->dirty = true;
-	s->eeprom_bytes += 32;
-	r->mode = SM_MAC;
-	return ST_OK;
+	return sim_changed(s, r, 32, SM_MAC);
 }
 
 uint8_t
@@ -127,10 +124,7 @@ sim_on_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 		return ST_FILE_NOT_FOUND;
 	sim_file_free(s->sel->files[d[0]]);
 	s->sel->files[d[0]] = NULL;
-	s->dirty = true;
-	s->eeprom_bytes += 32;
-	r->mode = SM_MAC;
-	return ST_OK;
+	return sim_changed(s, r, 32, SM_MAC);
 }
 
 /* GetFileIDs and GetISOFileIDs: no argument, inside an application, and
@@ -257,8 +251,5 @@ sim_on_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n,
 		return ST_PARAMETER;
 	f->comm = buf[1];
 	f->ar = (uint16_t)(buf[2] | buf[3] << 8);
-	s->dirty = true;
-	s->eeprom_bytes += 16;
-	r->mode = mode;
-	return ST_OK;
+	return sim_changed(s, r, 16, mode);
 }

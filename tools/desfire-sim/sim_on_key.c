@@ -21,10 +21,7 @@ sim_on_change_key_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, 
 	if (!(*cur_ks(s) & 0x08))
 		return ST_PERMISSION;
 	*cur_ks(s) = d[0];
-	s->dirty = true;
-	s->eeprom_bytes += 16;
-	r->mode = SM_FULL;
-	return ST_OK;
+	return sim_changed(s, r, 16, SM_FULL);
 }
 
 uint8_t

@@ -196,10 +196,7 @@ sim_on_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 		sim_app_free(a);
 		return ST_OUT_OF_EEPROM;
 	}
-	s->dirty = true;
-	s->eeprom_bytes += 64;
-	r->mode = SM_MAC;
-	return ST_OK;
+	return sim_changed(s, r, 64, SM_MAC);
 }
 
 uint8_t
@@ -232,10 +229,7 @@ sim_on_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 		sm_clear(s);
 	}
 	sim_app_free(a);
-	s->dirty = true;
-	s->eeprom_bytes += 32;
-	r->mode = SM_MAC;
-	return ST_OK;
+	return sim_changed(s, r, 32, SM_MAC);
 }
 
 uint8_t
@@ -255,9 +249,7 @@ sim_on_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_re
 		sim_app_free(s->card->apps[i]);
 	}
 	s->card->napps = 0;
-	s->dirty = true;
-	r->mode = SM_MAC;
-	return ST_OK;
+	return sim_changed(s, r, 0, SM_MAC); /* each application's erase was charged above */
 }
 
 uint8_t
@@ -405,8 +397,5 @@ sim_on_set_config(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 		}
 		dfi_wipe(buf, sizeof(buf));
 	}
-	s->dirty = true;
-	s->eeprom_bytes += 32;
-	r->mode = SM_FULL;
-	return ST_OK;
+	return sim_changed(s, r, 32, SM_FULL);
 }

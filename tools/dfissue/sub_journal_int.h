@@ -1,0 +1,18 @@
+/* Private to tools/dfissue/sub_journal*.c: what the journal subcommands share. */
+#ifndef DFI_CLI_SUB_JOURNAL_INT_H
+#define DFI_CLI_SUB_JOURNAL_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The usage text of every `dfissue journal` subcommand. */
+void journal_usage(FILE *f);
+/* p[0..n) as hex into out (cap bytes); "-" when n is 0, "?" when it does not fit. */
+void hexs(const uint8_t *p, size_t n, char *out, size_t cap);
+/* JOURNAL from --journal (opt) or the one positional argument; NULL when neither or both. */
+const char *journal_arg(const char *opt, int argc, char **argv);
+/* dfissue journal show (sub_journal_show.c). */
+int j_show(int argc, char **argv);
+
+#endif
