@@ -230,27 +230,6 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			return DFI_OK;
 		}
 	}
-	/* A PICC the journal knows nothing of (no slot, no intent of this
-	 * UID) and that no older generation may hold: a factory (or transport)
-	 * card is by far the likeliest, so the key it arrives with is tried
-	 * first, without GetKeyVersion; the authentication is the proof the
-	 * state read needs anyway. A refusal falls back to the resolution
-	 * below (a card issued elsewhere: one refused authentication more). */
-	if (app < 0 && oi == NULL && tp->nrslots == 0 && tp->nintents == 0 && confirm &&
-	    perso_role(tp->p, -1, 0) != NULL && perso_role(tp->p, -1, 0)->nprev == 0) {
-		const dfi_cardkey *init = perso_initial(tp, -1);
-		int ok;
-		e = perso_try_auth(tp, aid, keyno, init, &ok);
-		if (e != DFI_OK)
-			return e;
-		if (ok) {
-			ks->version = dfi_cardkey_version(init);
-			ks->cur = init;
-			ks->confirmed = 1;
-			ks->at_target = init == target;
-			return DFI_OK;
-		}
-	}
 	e = perso_select(tp, aid);
 	if (e == DFI_OK)
 		e = dfi_desfire_get_key_version(tp->d, keyno, &v);
