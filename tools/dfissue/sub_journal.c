@@ -26,7 +26,7 @@ void
 journal_usage(FILE *f)
 {
 	fprintf(f,
-	    "journal_usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
+	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
 	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
 	    "       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
 	    "       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
