@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 4
+#define DFI_PGREG_SCHEMA_VERSION 5
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;
@@ -181,6 +181,19 @@ dfi_err dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct 
 dfi_err dfi_pgreg_each_record(dfi_pgreg *r,
     void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line, size_t len), void *ctx, char *why,
     size_t whycap);
+
+/* The SDM replay check (`dfissue sdm verify --registry`; schema 5): accepts
+ * read counter ctr (24 bits) of the card uid (4 to 10 bytes) when it is
+ * above the last counter accepted for that UID by any verifier, or the UID
+ * is new, in one statement. *accepted is 1 when it did; *last the counter
+ * accepted before (-1: none). Not retried on a broken connection (a retry
+ * of an acceptance would refuse the tap): DFI_E_REGISTRY_UNREACHABLE then,
+ * and the tap's fate is unknown (verify it again: a replay is refused, so
+ * the caller may answer "refused" and ask for a new tap). DFI_E_INVALID_ARG
+ * for a length or counter out of range, DFI_E_REGISTRY for an unexpected
+ * answer; why says which. */
+dfi_err dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ctr, int *accepted,
+    int64_t *last, char *why, size_t whycap);
 
 /* Every intent the registry took without its station holding the card's
  * claim (schema version 4): told late, at the station's start-up

@@ -66,7 +66,7 @@ run reg_change "$E2E_DFISSUE" personalize --profile "$E2E_SRC/profiles/ev3-refer
 	--batch "$E2E_SRC/profiles/reference-batch.csv" \
 	"${E2E_HSM[@]}" --reader "sim:$d/c0.img" --journal "$d/jreg" \
 	--registry "postgresql:///dfissue?host=$d/no-server" --json
-expect reg_change 2 "switches the card to LRP, a journaled change the PostgreSQL registry \(schema 4\) cannot record yet" \
+expect reg_change 2 "switches the card to LRP, a journaled change the PostgreSQL registry \(schema 5\) cannot record yet" \
 	'"error":"registry_unsupported"'
 [ ! -e "$d/jreg" ] || e2e_fail "reg_change: a journal was created"
 

@@ -30,7 +30,7 @@ URL=$DFI_PG_URL
 UID1=04A1B2C3D4E5F6
 
 "$D" registry init "$URL" >"$E2E_DIR/init.log" 2>&1 || e2e_fail "registry init: $(cat "$E2E_DIR/init.log")"
-grep -q "created registry schema dfissue, version 4" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
+grep -q "created registry schema dfissue, version 5" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
 
 for s in a b; do
 	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||
@@ -226,4 +226,32 @@ grep -q "rolled back\|forked\|does not extend" "$E2E_DIR/refused.log" || e2e_fai
 grep -q "journal-a: .*rolled back\|journal-a: .*forked" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 grep -q "the registry refused checkpoint" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 e2e_log "rolled back: $(head -c 300 "$E2E_DIR/refused.log")"
-e2e_log "OK: two stations, one UID: one issued, one refused; a torn card finished elsewhere; audit OK; a registry edited, a station bypassing it, a journal rolled back: found"
+
+# SDM taps checked by two verifier processes sharing the registry's replay
+# state (schema 5): AN12196's tap (zero keys) is accepted once, then
+# refused as a replay by the other process; an altered MAC is refused.
+printf '%s\n' 00000000000000000000000000000000 >"$E2E_DIR/z1"
+cp "$E2E_DIR/z1" "$E2E_DIR/z2"
+"$D" key import "${E2E_HSM[@]}" --label sdm-zero --type aes --usage sdm --components 2 \
+	--component-file "$E2E_DIR/z1" --component-file "$E2E_DIR/z2" </dev/null >/dev/null 2>"$E2E_DIR/sdmkey.log" ||
+	e2e_fail "sdm key import: $(cat "$E2E_DIR/sdmkey.log")"
+sdm_verify() { # TAP: prints the verdict line
+	"$D" sdm verify --template 'https://sdm.example/tag?picc_data={picc}&cmac={mac}' \
+		--meta-key 'pkcs11:object=sdm-zero;type=secret-key' --file-key 'pkcs11:object=sdm-zero;type=secret-key' \
+		--registry "$URL" "${E2E_HSM[@]}" "$1" 2>>"$E2E_DIR/sdm.err" || true
+}
+tap='https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086'
+v1=$(sdm_verify "$tap")
+[ "$v1" = "sdm verify: accepted: uid 04DE5F1EACC040 counter 61" ] || e2e_fail "sdm verify --registry: $v1 $(cat "$E2E_DIR/sdm.err")"
+v2=$(sdm_verify "$tap")
+case "$v2" in
+"sdm verify: refused (replay): uid 04DE5F1EACC040 counter 61: counter 61 is not above 61"*) ;;
+*) e2e_fail "a replayed tap at a second verifier: $v2 $(cat "$E2E_DIR/sdm.err")" ;;
+esac
+v3=$(sdm_verify "${tap%6}7")
+case "$v3" in "sdm verify: refused (mac)"*) ;; *) e2e_fail "an altered tap: $v3" ;; esac
+[ "$(psql -X -A -t -d "$URL" -c "SELECT encode(uid, 'hex') || '=' || ctr FROM dfissue.sdm_counters")" = "04de5f1eacc040=61" ] ||
+	e2e_fail "sdm_counters: $(psql -X -A -t -d "$URL" -c 'SELECT * FROM dfissue.sdm_counters')"
+e2e_log "sdm verify --registry: $v1; then: $v2"
+
+e2e_log "OK: two stations, one UID: one issued, one refused; a torn card finished elsewhere; audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"

@@ -590,6 +590,53 @@ START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 }
 END_TEST
 
+/* ---- the SDM replay state (schema 5) --------------------------------------- */
+
+struct seen_case {
+	uint8_t uid;      /* last byte of a 7-byte UID */
+	uint32_t ctr;
+	int accepted;
+	int64_t last;     /* the counter accepted before; -1: none */
+};
+
+START_TEST(sdm_counters_refuse_replays)
+{
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r = rt_registry("t_sdm", "st", url, sizeof(url));
+	static const struct seen_case cases[] = {
+		{ 1, 3, 1, -1 },       /* a new card */
+		{ 1, 3, 0, 3 },        /* the same tap again: a replay */
+		{ 1, 2, 0, 3 },        /* an older tap */
+		{ 1, 5, 1, 3 },        /* a later one */
+		{ 2, 0, 1, -1 },       /* another card, counter 0 */
+		{ 2, 0xFFFFFF, 1, 0 }, /* the largest counter */
+		{ 1, 4, 0, 5 },        /* card 1 unchanged by card 2 */
+	};
+	uint8_t uid[7] = { 0x04, 0xA0, 0x7A, 0x00, 0x00, 0x00, 0x00 };
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int acc = -1;
+		int64_t last = -2;
+		uid[6] = cases[i].uid;
+		ck_assert_int_eq(dfi_pgreg_sdm_seen(r, uid, sizeof(uid), cases[i].ctr, &acc, &last, why, sizeof(why)),
+		    DFI_OK);
+		ck_assert_msg(acc == cases[i].accepted && last == cases[i].last,
+		    "case %zu: accepted %d last %lld, want %d %lld", i, acc, (long long)last, cases[i].accepted,
+		    (long long)cases[i].last);
+	}
+	int acc;
+	int64_t last;
+	ck_assert_int_eq(dfi_pgreg_sdm_seen(r, uid, sizeof(uid), 0x1000000, &acc, &last, why, sizeof(why)),
+	    DFI_E_INVALID_ARG);
+	ck_assert_ptr_nonnull(strstr(why, "24 bits"));
+	ck_assert_int_eq(dfi_pgreg_sdm_seen(r, uid, 3, 1, &acc, &last, why, sizeof(why)), DFI_E_INVALID_ARG);
+	/* what the table holds: the last accepted counter per card */
+	ck_assert_str_eq(rt_val("t_sdm", "SELECT string_agg(encode(uid, 'hex') || '=' || ctr, ',' ORDER BY uid) "
+					 "FROM dfissue.sdm_counters"), "04a07a00000001=5,04a07a00000002=16777215");
+	dfi_pgreg_free(r);
+	rt_sql("postgres", "DROP DATABASE t_sdm WITH (FORCE)");
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -606,6 +653,7 @@ suite(void)
 	tcase_add_test(tc, rolled_back_and_forked_journals_refused);
 	tcase_add_test(tc, server_stopped_then_back);
 	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
+	tcase_add_test(tc, sdm_counters_refuse_replays);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -514,7 +514,7 @@ check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const c
 	return DFI_EXIT_FAIL;
 }
 
-/* The PostgreSQL registry's schema (version 4) knows key-change intents
+/* The PostgreSQL registry's schema (version 5) knows key-change intents
  * only: a journal change record (the LRP switch, an SDM file's settings;
  * docs/JOURNAL.md) and its outcome would be refused by it after the card
  * was changed. Such a profile is refused before anything is opened. */
@@ -534,7 +534,7 @@ registry_supports(const struct opts *o, const dfi_profile *prof)
 	if (why == NULL)
 		return DFI_EXIT_OK;
 	cli_error_code("registry_unsupported");
-	cli_errorf("profile '%s' %s, a journaled change the PostgreSQL registry (schema 4) cannot "
+	cli_errorf("profile '%s' %s, a journaled change the PostgreSQL registry (schema 5) cannot "
 	    "record yet: personalize these cards without --registry (nothing was sent)", o->profile, why);
 	return DFI_EXIT_USAGE;
 }

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
+#include "dfissue/pgregistry.h"
 #include "dfissue/profile.h"
 #include "dfissue/sdm.h"
 #include "dfissue/util.h"
@@ -30,7 +31,8 @@ verify_usage(FILE *f)
 	    "usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
 	    "                          [--meta-key URI [--meta-div RECIPE]]\n"
 	    "                          --file-key URI [--file-div RECIPE] [--aid HEX]\n"
-	    "                          --state FILE [--format auto|url|query|hex|text]\n"
+	    "                          --state FILE | --registry URL\n"
+	    "                          [--format auto|url|query|hex|text]\n"
 	    "                          [--json] [HSM options] [TAP]\n"
 	    "Checks one tap of a Secure Dynamic Messaging file (TAP), or one tap per line\n"
 	    "of standard input with one answer line each, and prints the card's UID and\n"
@@ -52,7 +54,10 @@ verify_usage(FILE *f)
 	    "  --file-key URI   pkcs11: URI of the SDM file-read base key\n"
 	    "  --file-div R     its diversification, usually with \"uid\" (per card)\n"
 	    "  --aid HEX        the application's AID (3 bytes, command order) for \"aid\"\n"
-	    "  --state FILE     the replay state: last counter accepted per UID\n"
+	    "  --state FILE     the replay state: last counter accepted per UID (one host)\n"
+	    "  --registry URL   the replay state in the PostgreSQL registry (schema 5), shared\n"
+	    "                   by every verifier: a libpq URI, credentials from the libpq\n"
+	    "                   password file or environment (docs/OPERATIONS.md section 13)\n"
 	    "  --format F       what a tap is (default auto: URL with \"://\", file bytes\n"
 	    "                   if all hex, a query with '?' or '=', else the text)\n"
 	    "  --json           one JSON object per tap\n"
@@ -75,6 +80,7 @@ struct verifier {
 	uint8_t seg_bytes[32][32];
 	uint8_t aid[3];
 	const char *state;
+	dfi_pgreg *reg; /* --registry: the replay state there instead of state */
 	int json;
 };
 
@@ -201,6 +207,24 @@ report(const struct verifier *v, int accepted, const char *reason, const char *d
 	return accepted;
 }
 
+/* The replay check in the registry (dfi_pgreg_sdm_seen), answered as the
+ * state file answers it. */
+static dfi_err
+registry_check(const struct verifier *v, const struct dfi_sdm_result *r, enum sdm_state_verdict *verdict,
+    uint32_t *last, int *seen, char *why, size_t cap)
+{
+	int accepted = 0;
+	int64_t prev = -1;
+	why[0] = '\0';
+	dfi_err e = dfi_pgreg_sdm_seen(v->reg, r->uid, DFI_SDM_UID_LEN, r->ctr, &accepted, &prev, why, cap);
+	if (e != DFI_OK)
+		return e;
+	*verdict = accepted ? SDM_STATE_ACCEPTED : SDM_STATE_REPLAY;
+	*seen = prev >= 0;
+	*last = prev >= 0 ? (uint32_t)prev : 0;
+	return DFI_OK;
+}
+
 /* One tap: 1 accepted, 0 refused, -1 a failure that stops the command. */
 static int
 verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
@@ -234,10 +258,12 @@ verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
 	enum sdm_state_verdict verdict;
 	uint32_t last;
 	int seen;
-	e = sdm_state_check(v->state, r.uid, DFI_SDM_UID_LEN, r.ctr, &verdict, &last, &seen, why,
+	e = v->reg != NULL ? registry_check(v, &r, &verdict, &last, &seen, why, sizeof(why)) :
+	    sdm_state_check(v->state, r.uid, DFI_SDM_UID_LEN, r.ctr, &verdict, &last, &seen, why,
 	    sizeof(why));
 	if (e != DFI_OK) {
-		cli_errorf("sdm verify: state: %s", why[0] ? why : dfi_strerror(e));
+		cli_errorf("sdm verify: %s: %s", v->reg != NULL ? "registry" : "state",
+		    why[0] ? why : dfi_strerror(e));
 		return -1;
 	}
 	if (verdict == SDM_STATE_REPLAY) {
@@ -258,13 +284,13 @@ sdm_verify(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	const char *tmpl = NULL, *meta_uri = NULL, *file_uri = NULL, *meta_div = NULL;
 	const char *file_div = NULL, *aid = NULL, *format = "auto";
-	const char *state = NULL;
+	const char *state = NULL, *registry = NULL;
 	int lrp = 0, no_ndef = 0, json = 0, rc = DFI_EXIT_FAIL;
 	const struct cli_opt opts[] = { CLI_STR("template", &tmpl), CLI_FLAG("lrp", &lrp),
 		CLI_FLAG("no-ndef", &no_ndef), CLI_STR("meta-key", &meta_uri),
 		CLI_STR("meta-div", &meta_div), CLI_STR("file-key", &file_uri),
 		CLI_STR("file-div", &file_div), CLI_STR("aid", &aid), CLI_STR("state", &state),
-		CLI_STR("format", &format), CLI_FLAG("json", &json), CLI_OPTS_END };
+		CLI_STR("registry", &registry), CLI_STR("format", &format), CLI_FLAG("json", &json), CLI_OPTS_END };
 	const struct cli_spec spec = { "sdm verify", verify_usage, opts, &o, 0, 1, NULL };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
@@ -287,13 +313,18 @@ sdm_verify(int argc, char **argv)
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
-	if (tmpl == NULL || file_uri == NULL || v->state == NULL) {
-		cli_errorf("sdm verify: needs --template, --file-key and --state (and --meta-key "
-		    "with {picc}), and at most one TAP (see --help)");
+	if (tmpl == NULL || file_uri == NULL || (v->state == NULL) == (registry == NULL)) {
+		cli_errorf("sdm verify: needs --template, --file-key and one of --state or --registry "
+		    "(and --meta-key with {picc}), and at most one TAP (see --help)");
 		free(v);
 		return DFI_EXIT_USAGE;
 	}
 	char why[256];
+	if (registry != NULL && dfi_pgreg_check_url(registry, why, sizeof(why)) != DFI_OK) {
+		cli_errorf("sdm verify: --registry: %s", why);
+		free(v);
+		return DFI_EXIT_USAGE;
+	}
 	int ndef = !no_ndef && (strncmp(tmpl, "http://", 7) == 0 || strncmp(tmpl, "https://", 8) == 0);
 	if (dfi_sdm_layout_parse(tmpl, lrp ? DFI_SDM_LRP : DFI_SDM_AES, ndef, &v->layout, why,
 	    sizeof(why)) != DFI_OK) {
@@ -347,6 +378,14 @@ sdm_verify(int argc, char **argv)
 		return DFI_EXIT_FAIL;
 	}
 	dfi_err e = DFI_OK;
+	if (registry != NULL) {
+		/* one connection: taps are checked one after the other */
+		struct dfi_pgreg_opts ro = { .station = "sdm-verify", .max_conns = 1 };
+		if (dfi_pgreg_open(&v->reg, registry, &ro, why, sizeof(why)) != DFI_OK) {
+			cli_errorf("sdm verify: --registry: %s", why);
+			goto out;
+		}
+	}
 	if (meta_uri != NULL && (e = dfi_hsm_key_find(v->h, meta_uri, &v->meta_base)) != DFI_OK) {
 		rc = cli_hsm_fail(v->h, "sdm verify: --meta-key", e);
 		goto out;
@@ -387,6 +426,7 @@ sdm_verify(int argc, char **argv)
 	}
 	free(line);
 out:
+	dfi_pgreg_free(v->reg);
 	dfi_cardkey_free(v->meta);
 	dfi_hsm_key_free(v->meta_base);
 	dfi_hsm_key_free(v->file_base);
