@@ -240,7 +240,7 @@ END_TEST
 
 /* Under the sanitizers (SDM_PERSO_SUBSET, tests/sdm/CMakeLists.txt) the
  * issue, one tear and the refusal; the settings change and the other tear
- * run in release builds (the tear matrix's ev3_sdm scenario tears every
+ * run in release builds (the tear matrix's ev3 scenario tears every
  * APDU there). */
 int
 main(void)

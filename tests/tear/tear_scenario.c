@@ -154,11 +154,6 @@ static const struct tear_scenario scenarios[] = {
 	{ "add_app", "add-app.json", "reference-batch.csv", issued_generation1,
 	    "profiles/add-app.json on cards issued with profiles/reference.json at another "
 	    "station: application F54050 is added, nothing else changes", DFI_SIM_MODEL_EV2, 0 },
-	/* Issue 20: an SDM file turned on by ChangeFileSettings after its write. */
-	{ "ev3_sdm", "ev3-reference.json", "reference-batch.csv", NULL,
-	    "profiles/ev3-reference.json on factory EV3 cards: the reference applications and an "
-	    "SDM file, turned on by ChangeFileSettings and verified by a read without a key",
-	    DFI_SIM_MODEL_EV3, 0 },
 	/* Issue 20: LRP and SDM together. */
 	{ "ev3", "ev3-reference.json", "reference-batch.csv", NULL,
 	    "profiles/ev3-reference.json on factory EV3 cards: switched to LRP (a journaled change) "
