@@ -101,6 +101,23 @@ jk_generate(int argc, char **argv)
 	return rc;
 }
 
+/* The public key of the key pair KEY-URI as PEM into *pem (the caller
+ * frees it), with the HSM open only meanwhile (KEY-URI names the token
+ * when no --token does); on failure one line naming what. */
+static int
+hsm_pem(const struct cli_hsm_opts *o, const char *key_uri, const char *what, char **pem)
+{
+	dfi_hsm *h;
+	int rc = cli_hsm_open(o, key_uri, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_err e = dfi_hsm_public_key_pem(h, key_uri, pem);
+	if (e != DFI_OK)
+		rc = cli_hsm_fail(h, what, e);
+	dfi_hsm_free(h);
+	return rc;
+}
+
 static int
 jk_pubkey(int argc, char **argv)
 {
@@ -113,18 +130,11 @@ jk_pubkey(int argc, char **argv)
 		return rc;
 	if (optind == argc)
 		return cli_usage_error("journal-key pubkey");
-	dfi_hsm *h;
-	rc = cli_hsm_open(&o, argv[optind], &h);
-	if (rc != DFI_EXIT_OK)
-		return rc;
 	char *pem = NULL;
-	dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
-	if (e != DFI_OK)
-		rc = cli_hsm_fail(h, "journal-key pubkey", e);
-	else
+	rc = hsm_pem(&o, argv[optind], "journal-key pubkey", &pem);
+	if (rc == DFI_EXIT_OK)
 		rc = write_pem(out, pem);
 	free(pem);
-	dfi_hsm_free(h);
 	return rc;
 }
 
@@ -176,17 +186,12 @@ jk_vkey(int argc, char **argv)
 	if (pubkey != NULL) {
 		rc = cli_load_pubkey("journal-key vkey", pubkey, &pk, NULL, 0);
 	} else {
-		dfi_hsm *h;
-		if ((rc = cli_hsm_open(&o, argv[optind], &h)) != DFI_EXIT_OK)
-			return rc;
 		char *pem = NULL;
-		dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
-		if (e == DFI_OK)
-			e = dfi_jpubkey_from_pem(pem, strlen(pem), &pk);
+		rc = hsm_pem(&o, argv[optind], "journal-key vkey", &pem);
+		dfi_err e = rc == DFI_EXIT_OK ? dfi_jpubkey_from_pem(pem, strlen(pem), &pk) : DFI_OK;
 		if (e != DFI_OK)
-			rc = cli_hsm_fail(h, "journal-key vkey", e);
+			rc = cli_fail("journal-key vkey", e);
 		free(pem);
-		dfi_hsm_free(h);
 	}
 	if (rc != DFI_EXIT_OK)
 		return rc;

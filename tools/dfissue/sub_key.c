@@ -21,48 +21,6 @@
 
 /* ---- shared HSM options ------------------------------------------------- */
 
-int
-cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
-{
-	switch (c) {
-	case CLI_OPT_MODULE:
-		o->module = arg;
-		return 1;
-	case CLI_OPT_TOKEN:
-		o->token = arg;
-		return 1;
-	case CLI_OPT_PIN_FILE:
-		o->pin_file = arg;
-		return 1;
-	case CLI_OPT_PIN_ENV:
-		o->pin_env = arg;
-		return 1;
-	case CLI_OPT_INSECURE:
-		o->allow_insecure = 1;
-		return 1;
-	case CLI_OPT_DERIVATION:
-		o->derivation = arg;
-		return 1;
-	case CLI_OPT_ALLOW_HOST:
-		o->allow_host = 1;
-		return 1;
-	case CLI_OPT_JMODULE:
-		o->jmodule = arg;
-		return 1;
-	case CLI_OPT_JTOKEN:
-		o->jtoken = arg;
-		return 1;
-	case CLI_OPT_JPIN_FILE:
-		o->jpin_file = arg;
-		return 1;
-	case CLI_OPT_JPIN_ENV:
-		o->jpin_env = arg;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* One error line, with the PKCS#11 detail when the HSM layer left one. */
 static int
 hsm_error(const char *what, dfi_err e, const char *detail)
