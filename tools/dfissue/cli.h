@@ -25,6 +25,9 @@ struct dfi_cli_cmd {
 /* Prints "dfissue: <msg>" as one line on stderr (log level error). The
  * first error of a run is kept for the JSON error object (below). */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_errorf() for a usage error (a missing, extra or malformed
+ * argument): prints the line and returns DFI_EXIT_USAGE. */
+int cli_usagef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "dfissue: <what>: <dfi_strerror(e)>" and returns DFI_EXIT_FAIL;
  * the JSON error code is the error's name (DFI_E_HSM_PIN_INCORRECT ->
  * "hsm_pin_incorrect") unless cli_error_code() named one. */

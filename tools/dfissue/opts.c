@@ -194,16 +194,12 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			spec->usage(stdout);
 			return DFI_EXIT_OK;
 		}
-		if (c == ':') {
-			cli_errorf("%s: option '%s' needs a value (see 'dfissue %s --help')", spec->cmd,
+		if (c == ':')
+			return cli_usagef("%s: option '%s' needs a value (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
-			return DFI_EXIT_USAGE;
-		}
-		if (c == '?') {
-			cli_errorf("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
+		if (c == '?')
+			return cli_usagef("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
-			return DFI_EXIT_USAGE;
-		}
 		o = c >= OPT_BASE && c < OPT_BASE + n ? &all[c - OPT_BASE] : by_short(all, (size_t)n, c);
 		if (o == NULL || take(spec, o, optarg) != 0)
 			return DFI_EXIT_USAGE;

@@ -61,10 +61,8 @@ jk_generate(int argc, char **argv)
 		return cli_usage_error("journal-key generate");
 	int want_ed = strcmp(alg, "ed25519") == 0, want_ec = strcmp(alg, "ecdsa-p256") == 0;
 	int autoalg = strcmp(alg, "auto") == 0;
-	if (!want_ed && !want_ec && !autoalg) {
-		cli_errorf("journal-key generate: --alg must be ed25519, ecdsa-p256 or auto");
-		return DFI_EXIT_USAGE;
-	}
+	if (!want_ed && !want_ec && !autoalg)
+		return cli_usagef("journal-key generate: --alg must be ed25519, ecdsa-p256 or auto");
 	dfi_hsm *h;
 	rc = cli_hsm_open(&o, NULL, &h);
 	if (rc != DFI_EXIT_OK)
@@ -158,11 +156,9 @@ jk_vkey(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1)) {
-		cli_errorf("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and --pubkey KEY.pem or a "
-			   "KEY-URI (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1))
+		return cli_usagef("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and "
+				  "--pubkey KEY.pem or a KEY-URI (try --help)");
 	char name[DFI_J_STR_MAX] = "";
 	if (journal != NULL) {
 		struct dfi_jverify_opts vo = { .record = genesis_origin, .ctx = name };
@@ -177,8 +173,7 @@ jk_vkey(int argc, char **argv)
 			return DFI_EXIT_FAIL;
 		}
 	} else if (strlen(origin) >= sizeof(name)) {
-		cli_errorf("journal-key vkey: the origin is longer than %zu bytes", sizeof(name) - 1);
-		return DFI_EXIT_USAGE;
+		return cli_usagef("journal-key vkey: the origin is longer than %zu bytes", sizeof(name) - 1);
 	} else {
 		strcpy(name, origin);
 	}
@@ -198,10 +193,9 @@ jk_vkey(int argc, char **argv)
 	char vkey[DFI_VKEY_MAX];
 	dfi_err e = dfi_jpubkey_vkey(pk, name, vkey, sizeof(vkey));
 	dfi_jpubkey_free(pk);
-	if (e == DFI_E_INVALID_ARG) {
-		cli_errorf("journal-key vkey: '%s' cannot be a key name (printable ASCII, no spaces or '+')", name);
-		return DFI_EXIT_USAGE;
-	}
+	if (e == DFI_E_INVALID_ARG)
+		return cli_usagef("journal-key vkey: '%s' cannot be a key name (printable ASCII, no "
+				  "spaces or '+')", name);
 	if (e != DFI_OK)
 		return cli_fail("journal-key vkey", e);
 	printf("%s\n", vkey);
