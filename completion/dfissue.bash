@@ -74,6 +74,20 @@ _dfissue() {
 		return 0
 	fi
 
+	# The options whose value is one of a few words.
+	local words=""
+	case $prev in
+	--log-level) words="error warning notice info debug" ;;
+	--tear-mode) words="before after" ;;
+	--alg) words="ed25519 ecdsa-p256 auto" ;;
+	--type) words="aes 2k3des 3k3des" ;;
+	--derivation) words="auto sp800-108 ecb-encrypt-data cbc-encrypt-data host" ;;
+	esac
+	if [[ -n $words ]]; then
+		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+		return 0
+	fi
+
 	case $prev in
 	--reader)
 		if [[ $cur == sim:* ]]; then
@@ -85,26 +99,6 @@ _dfissue() {
 			[[ "sim:" == "$cur"* ]] && COMPREPLY+=("sim:")
 			compopt -o nospace 2>/dev/null
 		fi
-		return 0
-		;;
-	--log-level)
-		mapfile -t COMPREPLY < <(compgen -W "error warning notice info debug" -- "$cur")
-		return 0
-		;;
-	--tear-mode)
-		mapfile -t COMPREPLY < <(compgen -W "before after" -- "$cur")
-		return 0
-		;;
-	--alg)
-		mapfile -t COMPREPLY < <(compgen -W "ed25519 ecdsa-p256 auto" -- "$cur")
-		return 0
-		;;
-	--type)
-		mapfile -t COMPREPLY < <(compgen -W "aes 2k3des 3k3des" -- "$cur")
-		return 0
-		;;
-	--derivation)
-		mapfile -t COMPREPLY < <(compgen -W "auto sp800-108 ecb-encrypt-data cbc-encrypt-data host" -- "$cur")
 		return 0
 		;;
 	--journal)

@@ -43,7 +43,6 @@ batch=profiles/reference-batch.csv
 
 echo
 echo "== 1. development token in $E2E_DIR/tok (SoftHSM2; test keys, non-extractable)"
-e2e_token
 "$dfissue" key list "${E2E_HSM[@]}"
 
 echo

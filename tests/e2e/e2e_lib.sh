@@ -5,15 +5,19 @@
 # desfire-sim card in each, all inside their own mount, network and PID
 # namespaces (tests/e2e/rig.sh is PID 1 there), reached by `dfissue`
 # through DIR/run/pcscd.comm. Every wait is bounded; e2e_cleanup (installed
-# as the EXIT trap by e2e_init) kills the namespace even when a test fails,
+# as the EXIT trap by e2e_workdir) kills the namespace even when a test fails,
 # and removes the directory unless DFI_E2E_KEEP=1 or the run failed.
 #
 # Functions:
-#   e2e_init NAME [DIR]     work dir E2E_DIR (DIR recreated, else a new temp
-#                           dir), binaries E2E_DFISSUE/E2E_SIM
+#   e2e_workdir NAME [DIR]  work dir E2E_DIR (DIR recreated, else a new temp
+#                           dir) and its token (e2e_token), no pcscd
+#   e2e_init NAME [DIR]     the same for a test with pcscd (skips without
+#                           root, pcscd, vpcd or namespaces)
 #   e2e_token               SoftHSM2 dev token in E2E_DIR/tok (E2E_HSM options)
 #   e2e_reader NAME         adds a vpcd reader "NAME 00 00"; its port in E2E_PORT
 #   e2e_card PORT ARGS...   a desfire-sim card for the reader on PORT
+#   e2e_cards NAME N UID... N readers NAME-i, each with a card (below)
+#   e2e_reference N         E2E_PROFILE and a batch of N rows, E2E_BATCH
 #   e2e_rig_start           starts pcscd and the cards, waits for the socket
 #   e2e_wait_cards N        waits until N readers show a card
 #   e2e_rig_stop            stops everything (the kernel kills the namespace)
@@ -91,15 +95,14 @@ e2e_probe_ns() {
 	return 1
 }
 
-e2e_init() {
+# The work directory E2E_DIR (DIR recreated, else a new temp dir; removed
+# by the EXIT trap unless the run failed or DFI_E2E_KEEP=1) with the dev
+# token in it: what every test starts from, with or without pcscd.
+e2e_workdir() {
 	local name=$1
-	[ "$(id -u)" = 0 ] || e2e_skip "needs root (pcscd in private namespaces)"
 	for b in "$E2E_DFISSUE" "$E2E_SIM"; do
 		[ -x "$b" ] || e2e_fail "$b missing: build first"
 	done
-	command -v pcscd >/dev/null || e2e_skip "pcscd not installed"
-	[ -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || e2e_skip "vsmartcard-vpcd not installed"
-	e2e_probe_ns || e2e_skip "cannot create mount/PID namespaces here"
 	if [ -n "${2:-}" ]; then
 		rm -rf "$2"
 		mkdir -p "$2"
@@ -110,13 +113,25 @@ e2e_init() {
 	chmod 755 "$E2E_DIR"
 	trap e2e_cleanup EXIT
 	trap 'exit 1' INT TERM
+	e2e_token
+}
+
+e2e_init() {
+	local name=$1
+	[ "$(id -u)" = 0 ] || e2e_skip "needs root (pcscd in private namespaces)"
+	command -v pcscd >/dev/null || e2e_skip "pcscd not installed"
+	[ -f /usr/lib/pcsc/drivers/serial/libifdvpcd.so ] || e2e_skip "vsmartcard-vpcd not installed"
+	e2e_probe_ns || e2e_skip "cannot create mount/PID namespaces here"
+	e2e_workdir "$name" "${2:-}"
 	mkdir -p "$E2E_DIR/conf" "$E2E_DIR/run"
 	: >"$E2E_DIR/conf/vpcd"
 	: >"$E2E_DIR/sims"
 	export PCSCLITE_CSOCK_NAME=$E2E_DIR/run/pcscd.comm
 }
 
+# Made once per work directory (e2e_workdir makes it; a second call keeps it).
 e2e_token() {
+	[ -z "${E2E_HSM+set}" ] || return 0
 	bash "$E2E_SRC/hsm-config/make-dev-token.sh" "$E2E_DIR/tok" "$E2E_DFISSUE" \
 		>"$E2E_DIR/token.log" 2>&1 || e2e_fail "make-dev-token.sh (see token.log)"
 	export SOFTHSM2_CONF=$E2E_DIR/tok/softhsm2.conf
@@ -150,6 +165,18 @@ e2e_card() {
 	local port=$1
 	shift
 	echo "--vpcd 127.0.0.1:$port --no-fsync $*" >>"$E2E_DIR/sims"
+}
+
+# e2e_cards NAME N UID ARGS...: N readers "NAME-i 00 00", each with a card
+# of UID UIDi (UID: the first 13 hex digits), seed i and image
+# E2E_DIR/NAME-i.img, and ARGS for desfire-sim.
+e2e_cards() {
+	local name=$1 n=$2 uid=$3 i
+	shift 3
+	for i in $(seq 1 "$n"); do
+		e2e_reader "$name-$i"
+		e2e_card "$E2E_PORT" --image "$E2E_DIR/$name-$i.img" --uid "$uid$i" --seed "$i" "$@"
+	done
 }
 
 e2e_rig_start() {
@@ -229,6 +256,16 @@ e2e_check_journal() {
 		>"$E2E_DIR/verify.log" 2>&1 || e2e_fail "journal verify: $(cat "$E2E_DIR/verify.log")"
 	cat "$E2E_DIR/verify.log" >&2
 	grep -q ' 0 unresolved' "$E2E_DIR/verify.log" || e2e_fail "unresolved intents left"
+}
+
+# e2e_reference N: the profile most tests personalize cards with,
+# E2E_PROFILE (profiles/reference.json), and a batch of N rows for it,
+# E2E_BATCH (in E2E_DIR).
+e2e_reference() {
+	# shellcheck disable=SC2034 # read by the tests
+	E2E_PROFILE=$E2E_SRC/profiles/reference.json
+	E2E_BATCH=$E2E_DIR/batch.csv
+	e2e_batch "$E2E_BATCH" "$1"
 }
 
 # e2e_batch FILE N: N rows for profiles/reference.json.

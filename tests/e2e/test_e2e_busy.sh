@@ -10,12 +10,8 @@ set -euo pipefail
 hold=$E2E_BUILD/tests/e2e_hold
 [ -x "$hold" ] || e2e_fail "$hold missing: build first"
 e2e_init busy
-e2e_token
 prof=$E2E_SRC/profiles/minimal.json
-for i in 1 2; do
-	e2e_reader "busy-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04B0590000000$i" --seed "$i"
-done
+e2e_cards busy 2 04B0590000000
 e2e_rig_start
 e2e_wait_cards 2
 "$hold" "busy-1 00 00" 4000 >"$E2E_DIR/hold.log" 2>&1 &
@@ -36,7 +32,7 @@ grep -q '^\[busy-1 00 00\] another application is using the card' "$E2E_DIR/pers
 	e2e_fail "no 'another application is using the card' line"
 e2e_rig_stop
 for i in 1 2; do
-	e2e_check_card "$E2E_DIR/out.jsonl" "04B0590000000$i" "$E2E_DIR/card-$i.img" "$prof" ""
+	e2e_check_card "$E2E_DIR/out.jsonl" "04B0590000000$i" "$E2E_DIR/busy-$i.img" "$prof" ""
 done
 e2e_check_journal
 e2e_log "OK: a card held by another application was waited for, then personalized"

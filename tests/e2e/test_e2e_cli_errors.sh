@@ -8,12 +8,7 @@
 set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
-for b in "$E2E_DFISSUE" "$E2E_SIM"; do
-	[ -x "$b" ] || e2e_fail "$b missing: build first"
-done
-E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-errors-XXXXXX")
-trap e2e_cleanup EXIT
-e2e_token
+e2e_workdir errors
 d=$E2E_DIR
 prof=$E2E_SRC/profiles/reference.json
 export PCSCLITE_CSOCK_NAME=$d/no-pcscd/pcscd.comm

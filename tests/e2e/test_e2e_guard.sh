@@ -15,13 +15,8 @@ if [ "${1:-}" = single ]; then
 	n=1 spec='pcsc:guard-1 00 00' name=guard-single
 fi
 e2e_init "$name"
-e2e_token
 prof=$E2E_SRC/profiles/minimal.json
-for i in $(seq 1 "$n"); do
-	e2e_reader "guard-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04C0A00000000$i" --seed "$i" \
-		--reinsert-ms 1500
-done
+e2e_cards guard "$n" 04C0A00000000 --reinsert-ms 1500
 e2e_rig_start
 e2e_wait_cards "$n"
 timeout 60 "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" \
@@ -47,7 +42,7 @@ for i in $(seq 1 "$n"); do
 done
 e2e_rig_stop
 for i in $(seq 1 "$n"); do
-	e2e_check_card "$E2E_DIR/out.jsonl" "04C0A00000000$i" "$E2E_DIR/card-$i.img" "$prof" ""
+	e2e_check_card "$E2E_DIR/out.jsonl" "04C0A00000000$i" "$E2E_DIR/guard-$i.img" "$prof" ""
 done
 e2e_check_journal
 e2e_log "OK: re-tapped finished cards were recognized by UID and not served again"

@@ -21,7 +21,6 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init impostor
-e2e_token
 export DFI_E2E_PCSCD_ARGS=--apdu
 U1=04E10000000001 U3=04E30000000003 U4=04E40000000004 U5=04E50000000005
 

@@ -12,9 +12,7 @@ set -euo pipefail
 
 browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || e2e_skip "chromium not installed (tools/install-deps.sh installs it)"
-E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-html-XXXXXX")
-trap e2e_cleanup EXIT
-e2e_token
+e2e_workdir html
 d=$E2E_DIR
 prof=$E2E_SRC/profiles/reference.json
 b=$E2E_SRC/profiles/reference-batch.csv

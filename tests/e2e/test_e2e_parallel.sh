@@ -15,10 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init parallel
-e2e_token
-prof=$E2E_SRC/profiles/reference.json
-batch=$E2E_DIR/batch.csv
-e2e_batch "$batch" 8
+e2e_reference 8
 
 # reader i: card UID 04E2E00000000i; tear APDU and mode (0 = no tear)
 tears=("20 after" "35 before" "0 -" "55 after" "38 after")
@@ -40,7 +37,7 @@ e2e_log "dfissue readers:"
 
 e2e_log "personalizing $n cards on every reader at once"
 start=$(date +%s)
-timeout 120 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+timeout 120 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
 	--reader 'pcsc:*' --journal "$E2E_DIR/journal" --create-journal --station e2e \
 	--cards "$n" --wait-ms 30000 --json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" ||
 	e2e_fail "dfissue personalize exited $? (see personalize.log)"
@@ -55,7 +52,8 @@ e2e_rig_stop # the images are final; nothing may touch them while we read
 
 resumed=0
 for i in $(seq 1 "$n"); do
-	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/card-$i.img" "$prof" "$batch"
+	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/card-$i.img" \
+		"$E2E_PROFILE" "$E2E_BATCH"
 	[ "$E2E_OUTCOME" = resumed ] && resumed=$((resumed + 1))
 	set -- ${tears[$((i - 1))]}
 	if [ "$1" != 0 ] && [ "$E2E_TAPS" -lt 2 ]; then

@@ -10,21 +10,14 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init restart
-e2e_token
-prof=$E2E_SRC/profiles/reference.json
-batch=$E2E_DIR/batch.csv
-e2e_batch "$batch" 4
+e2e_reference 4
 n=4
-for i in $(seq 1 "$n"); do
-	e2e_reader "e2e-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/card-$i.img" --uid "04E2E00000000$i" \
-		--seed "$i" -q --timing datasheet
-done
+e2e_cards e2e "$n" 04E2E00000000 -q --timing datasheet
 e2e_rig_start
 e2e_wait_cards "$n"
 
 e2e_log "personalizing $n slow cards; pcscd will restart mid-run"
-timeout 150 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+timeout 150 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
 	--reader 'pcsc:e2e-* 00 00' --journal "$E2E_DIR/journal" --create-journal --station e2e \
 	--cards "$n" --wait-ms 60000 --json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
 perso=$!
@@ -67,7 +60,7 @@ tears=$(sed -n 's/^summary: .* \([0-9]*\) tear(s).*/\1/p' "$E2E_DIR/personalize.
 e2e_rig_stop
 
 for i in $(seq 1 "$n"); do
-	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/card-$i.img" "$prof" "$batch"
+	e2e_check_card "$E2E_DIR/out.jsonl" "04E2E00000000$i" "$E2E_DIR/e2e-$i.img" "$E2E_PROFILE" "$E2E_BATCH"
 done
 e2e_check_journal
 e2e_log "OK: pcscd restarted mid-run, $tears card(s) torn by it, all finished, journal verified"

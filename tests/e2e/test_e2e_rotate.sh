@@ -11,7 +11,6 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init rotate
-e2e_token
 ref=$E2E_SRC/profiles/reference.json
 rot=$E2E_SRC/profiles/rotation-g2.json
 batch=$E2E_DIR/batch.csv

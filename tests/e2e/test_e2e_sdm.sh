@@ -10,7 +10,6 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init sdm
-e2e_token
 prof=$E2E_SRC/profiles/ev3-reference.json
 batch=$E2E_DIR/batch.csv
 uid=04A07A000000E3

@@ -14,27 +14,16 @@ set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
 e2e_init sigterm
-e2e_token
-prof=$E2E_SRC/profiles/reference.json
-batch=$E2E_DIR/batch.csv
-e2e_batch "$batch" 6
+e2e_reference 6
 n=3
-for i in $(seq 1 "$n"); do
-	e2e_reader "term-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/term-$i.img" --uid "04A7E00000000$i" --seed "$i" -q \
-		--timing datasheet
-done
-for i in $(seq 1 "$n"); do
-	e2e_reader "kill-$i"
-	e2e_card "$E2E_PORT" --image "$E2E_DIR/kill-$i.img" --uid "04B7E00000000$i" --seed "$i" -q \
-		--timing datasheet
-done
+e2e_cards term "$n" 04A7E00000000 -q --timing datasheet
+e2e_cards kill "$n" 04B7E00000000 -q --timing datasheet
 e2e_rig_start
 e2e_wait_cards $((2 * n))
 
 # A. Unknown reader.
 rc=0
-"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+"$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
 	--reader 'pcsc:term-9 00 00' --journal "$E2E_DIR/j-unknown" --create-journal --json \
 	>"$E2E_DIR/unknown.out" 2>"$E2E_DIR/unknown.err" || rc=$?
 e2e_log "unknown reader: exit $rc: $(cat "$E2E_DIR/unknown.err")"
@@ -76,8 +65,8 @@ e2e_log "completion: --reader pcsc:term-2 -> $(tr '\n' ' ' <<<"$comp")"
 # a signal it receives both to its child and to its whole process group, so
 # the child would see two signals, the "stop at once" path.)
 j=$E2E_DIR/journal
-timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
-	--reader 'pcsc:term-* 00 00' --journal "$j" --create-journal --station term \
+timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" \
+	"${E2E_HSM[@]}" --reader 'pcsc:term-* 00 00' --journal "$j" --create-journal --station term \
 	--json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
 perso=$!
 wait_intents "$j" 2 "$perso"
@@ -132,7 +121,7 @@ e2e_rig_stop
 
 while IFS= read -r uid; do
 	i=${uid: -1}
-	e2e_check_card "$E2E_DIR/out.jsonl" "$uid" "$E2E_DIR/term-$i.img" "$prof" "$batch"
+	e2e_check_card "$E2E_DIR/out.jsonl" "$uid" "$E2E_DIR/term-$i.img" "$E2E_PROFILE" "$E2E_BATCH"
 done < <(sed -n 's/.*"uid":"\([0-9A-F]*\)".*/\1/p' "$E2E_DIR/out.jsonl")
 for i in $(seq 1 "$n"); do
 	e2e_check_card "$E2E_DIR/out3.jsonl" "04B7E00000000$i" "$E2E_DIR/kill-$i.img" "$prof2" ""

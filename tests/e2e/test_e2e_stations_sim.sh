@@ -8,23 +8,16 @@
 set -euo pipefail
 . "$(dirname "$0")/e2e_lib.sh"
 
-for b in "$E2E_DFISSUE" "$E2E_SIM"; do
-	[ -x "$b" ] || e2e_fail "$b missing: build first"
-done
-E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-stations-XXXXXX")
-trap e2e_cleanup EXIT
-e2e_token
-prof=$E2E_SRC/profiles/reference.json
-batch=$E2E_DIR/batch.csv
-e2e_batch "$batch" 6
+e2e_workdir stations
+e2e_reference 6
 n=4
 readers=()
 for i in $(seq 1 "$n"); do
 	readers+=(--reader "sim:$E2E_DIR/card-$i.img")
 done
 
-"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" "${readers[@]}" \
-	--journal "$E2E_DIR/journal" --create-journal --station sims --json \
+"$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
+	"${readers[@]}" --journal "$E2E_DIR/journal" --create-journal --station sims --json \
 	>"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" ||
 	e2e_fail "personalize exited $? (personalize.log)"
 cat "$E2E_DIR/out.jsonl" >&2
@@ -37,14 +30,14 @@ for i in $(seq 1 "$n"); do
 	line=$(grep "\"reader\":\"sim:$E2E_DIR/card-$i.img\"" "$E2E_DIR/out.jsonl") ||
 		e2e_fail "no result for card $i"
 	e2e_check_card "$E2E_DIR/out.jsonl" "$(e2e_field "$line" uid)" "$E2E_DIR/card-$i.img" \
-		"$prof" "$batch"
+		"$E2E_PROFILE" "$E2E_BATCH"
 done
 e2e_check_journal
 
 # Usage errors: exit 2 with one line.
 set +e
-"$E2E_DFISSUE" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" "${readers[@]}" \
-	--journal "$E2E_DIR/journal" --tear-at 3 >/dev/null 2>"$E2E_DIR/usage.log"
+"$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
+	"${readers[@]}" --journal "$E2E_DIR/journal" --tear-at 3 >/dev/null 2>"$E2E_DIR/usage.log"
 rc=$?
 set -e
 [ "$rc" -eq 2 ] || e2e_fail "--tear-at with several readers: exit $rc, not 2"

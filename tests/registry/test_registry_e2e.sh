@@ -121,8 +121,9 @@ grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "
 # A copy of station a's journal as it is now, to roll it back later (9).
 cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"
 
-# Sanitizer builds (DFI_E2E_QUICK=1, TEAM.md 5: CI time) run 1 to 6 without
-# 5b and stop after the audit's OK: the torn card handed over between
+# Sanitizer builds (DFI_E2E_QUICK=1) run 1 to 6 without 5b and stop after
+# the audit's OK, so that tools/test.sh (release, ASan and fuzz) stays under
+# 30 minutes on 2 cores: the torn card handed over between
 # stations (5b) and the audit's findings (7 to 9) run in release builds;
 # the backend's hand-over of an open intent runs under ASan in
 # test_registry_pgbe.

@@ -9,57 +9,76 @@
 
 enum sm_auto { SELF = 0, AUTO_MAC, AUTO_FULL1 };
 
+/* Where a command runs, checked before its handler (run_handler): */
+enum cmd_level {
+	/* The handler decides: PICC-level commands check it after the length;
+	 * the file data commands in lookup() (sim_on_data.c), which a chained
+	 * write reaches before it is dispatched. */
+	ANYWHERE = 0,
+	IN_APP, /* an application is selected, else PERMISSION_DENIED, first of all */
+};
+/* What the command data is, by its exact length, checked next
+ * (LENGTH_ERROR otherwise) after secure messaging is taken off. */
+enum cmd_len {
+	DATA_ANY = -1, /* the handler checks it */
+	DATA_NONE = 0,
+	DATA_NUMBER = 1, /* a key or file number */
+	DATA_AID = 3,
+};
+
 struct cmd_desc {
 	uint8_t code;
 	sim_handler fn;
 	enum sm_auto sm;
 	uint8_t cls; /* timing class */
+	enum cmd_level level;
+	enum cmd_len len;
 };
 
 enum { T_READ = 0, T_WRITE, T_AUTH, T_CREATE, T_FORMAT };
 
 static const struct cmd_desc cmds[] = {
-	{ 0x60, sim_on_get_version, AUTO_MAC, T_READ },
-	{ 0x51, sim_on_get_card_uid, AUTO_MAC, T_READ },
-	{ 0x3C, sim_on_read_sig, AUTO_MAC, T_READ },
-	{ 0x5A, sim_on_select_app, SELF, T_READ },
-	{ 0x6A, sim_on_get_app_ids, AUTO_MAC, T_READ },
-	{ 0x6D, sim_on_get_df_names, AUTO_MAC, T_READ },
-	{ 0x61, sim_on_get_iso_file_ids, AUTO_MAC, T_READ },
-	{ 0xCA, sim_on_create_app, AUTO_MAC, T_CREATE },
-	{ 0xDA, sim_on_delete_app, AUTO_MAC, T_CREATE },
-	{ 0xFC, sim_on_format, AUTO_MAC, T_FORMAT },
-	{ 0x6E, sim_on_free_mem, AUTO_MAC, T_READ },
-	{ 0x5C, sim_on_set_config, SELF, T_WRITE },
-	{ 0x0A, sim_on_authenticate, SELF, T_AUTH },
-	{ 0x1A, sim_on_authenticate, SELF, T_AUTH },
-	{ 0xAA, sim_on_authenticate, SELF, T_AUTH },
-	{ 0x71, sim_on_authenticate, SELF, T_AUTH },
-	{ 0x77, sim_on_authenticate, SELF, T_AUTH },
-	{ 0xC4, sim_on_change_key, SELF, T_WRITE },
-	{ 0x54, sim_on_change_key_settings, AUTO_FULL1, T_WRITE },
-	{ 0x45, sim_on_get_key_settings, AUTO_MAC, T_READ },
-	{ 0x64, sim_on_get_key_version, AUTO_MAC, T_READ },
-	{ 0xCD, sim_on_create_file, AUTO_MAC, T_CREATE },
-	{ 0xCB, sim_on_create_file, AUTO_MAC, T_CREATE },
-	{ 0xCC, sim_on_create_file, AUTO_MAC, T_CREATE },
-	{ 0xC1, sim_on_create_file, AUTO_MAC, T_CREATE },
-	{ 0xC0, sim_on_create_file, AUTO_MAC, T_CREATE },
-	{ 0xDF, sim_on_delete_file, AUTO_MAC, T_CREATE },
-	{ 0x6F, sim_on_get_file_ids, AUTO_MAC, T_READ },
-	{ 0xF5, sim_on_get_file_settings, AUTO_MAC, T_READ },
-	{ 0x5F, sim_on_change_file_settings, SELF, T_WRITE },
-	{ 0xBD, sim_on_read_data, SELF, T_READ },
-	{ 0x3D, sim_on_write, SELF, T_WRITE },
-	{ 0x6C, sim_on_value_op, SELF, T_READ },
-	{ 0x0C, sim_on_value_op, SELF, T_WRITE },
-	{ 0xDC, sim_on_value_op, SELF, T_WRITE },
-	{ 0x1C, sim_on_value_op, SELF, T_WRITE },
-	{ 0x3B, sim_on_write, SELF, T_WRITE },
-	{ 0xBB, sim_on_read_records, SELF, T_READ },
-	{ 0xEB, sim_on_clear_records, AUTO_MAC, T_WRITE },
-	{ 0xC7, sim_on_commit, AUTO_MAC, T_WRITE },
-	{ 0xA7, sim_on_abort, AUTO_MAC, T_READ },
+	{ 0x60, sim_on_get_version, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x51, sim_on_get_card_uid, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x3C, sim_on_read_sig, AUTO_MAC, T_READ, ANYWHERE, DATA_ANY },
+	{ 0x5A, sim_on_select_app, SELF, T_READ, ANYWHERE, DATA_AID },
+	{ 0x6A, sim_on_list_apps, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x6D, sim_on_list_apps, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x61, sim_on_get_iso_file_ids, AUTO_MAC, T_READ, IN_APP, DATA_NONE },
+	{ 0xCA, sim_on_create_app, AUTO_MAC, T_CREATE, ANYWHERE, DATA_ANY },
+	{ 0xDA, sim_on_delete_app, AUTO_MAC, T_CREATE, ANYWHERE, DATA_AID },
+	{ 0xFC, sim_on_format, AUTO_MAC, T_FORMAT, ANYWHERE, DATA_NONE },
+	{ 0x6E, sim_on_free_mem, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x5C, sim_on_set_config, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x0A, sim_on_authenticate, SELF, T_AUTH, ANYWHERE, DATA_ANY },
+	{ 0x1A, sim_on_authenticate, SELF, T_AUTH, ANYWHERE, DATA_ANY },
+	{ 0xAA, sim_on_authenticate, SELF, T_AUTH, ANYWHERE, DATA_ANY },
+	{ 0x71, sim_on_authenticate, SELF, T_AUTH, ANYWHERE, DATA_ANY },
+	{ 0x77, sim_on_authenticate, SELF, T_AUTH, ANYWHERE, DATA_ANY },
+	{ 0xC4, sim_on_change_key, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x54, sim_on_change_key_settings, AUTO_FULL1, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x45, sim_on_get_key_settings, AUTO_MAC, T_READ, ANYWHERE, DATA_NONE },
+	{ 0x64, sim_on_get_key_version, AUTO_MAC, T_READ, ANYWHERE, DATA_NUMBER },
+	{ 0xCD, sim_on_create_file, AUTO_MAC, T_CREATE, IN_APP, DATA_ANY },
+	{ 0xCB, sim_on_create_file, AUTO_MAC, T_CREATE, IN_APP, DATA_ANY },
+	{ 0xCC, sim_on_create_file, AUTO_MAC, T_CREATE, IN_APP, DATA_ANY },
+	{ 0xC1, sim_on_create_file, AUTO_MAC, T_CREATE, IN_APP, DATA_ANY },
+	{ 0xC0, sim_on_create_file, AUTO_MAC, T_CREATE, IN_APP, DATA_ANY },
+	{ 0xDF, sim_on_delete_file, AUTO_MAC, T_CREATE, IN_APP, DATA_NUMBER },
+	{ 0x6F, sim_on_get_file_ids, AUTO_MAC, T_READ, IN_APP, DATA_NONE },
+	{ 0xF5, sim_on_get_file_settings, AUTO_MAC, T_READ, IN_APP, DATA_NUMBER },
+	{ 0x5F, sim_on_change_file_settings, SELF, T_WRITE, IN_APP, DATA_ANY },
+	{ 0xBD, sim_on_read_data, SELF, T_READ, ANYWHERE, DATA_ANY },
+	{ 0x3D, sim_on_write, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x6C, sim_on_value_op, SELF, T_READ, ANYWHERE, DATA_ANY },
+	{ 0x0C, sim_on_value_op, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0xDC, sim_on_value_op, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x1C, sim_on_value_op, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0x3B, sim_on_write, SELF, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0xBB, sim_on_read_records, SELF, T_READ, ANYWHERE, DATA_ANY },
+	{ 0xEB, sim_on_clear_records, AUTO_MAC, T_WRITE, ANYWHERE, DATA_ANY },
+	{ 0xC7, sim_on_commit, AUTO_MAC, T_WRITE, IN_APP, DATA_ANY },
+	{ 0xA7, sim_on_abort, AUTO_MAC, T_READ, IN_APP, DATA_NONE },
 };
 
 static const struct cmd_desc *
@@ -364,22 +383,33 @@ next_frame(dfi_sim *s, uint8_t *out, size_t *olen)
 	}
 }
 
+/* The handler, after the checks its table row asks for. */
+static uint8_t
+call(dfi_sim *s, const struct cmd_desc *cd, const uint8_t *d, size_t n, struct sim_resp *r)
+{
+	if (cd->level == IN_APP && s->sel == NULL)
+		return ST_PERMISSION;
+	if (cd->len != DATA_ANY && n != (size_t)cd->len)
+		return ST_LENGTH;
+	return cd->fn(s, cd->code, d, n, r);
+}
+
 static uint8_t
 run_handler(dfi_sim *s, const struct cmd_desc *cd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	if (cd->sm == SELF)
-		return cd->fn(s, cd->code, d, n, r);
+		return call(s, cd, d, n, r);
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
 	size_t len;
 	enum sm_mode mode = cd->sm == AUTO_FULL1 ? SM_FULL : SM_MAC;
 	/* Commands that need a session reach sm_in only when one exists. */
 	if (mode == SM_FULL && s->sess.kind == SESS_NONE)
-		return cd->fn(s, cd->code, d, n, r);
+		return call(s, cd, d, n, r);
 	uint8_t st = sm_in(s, cd->code, d, n, 0, mode, s->sess.kind == SESS_EV2,
 	    mode == SM_FULL ? 1 : 0, buf, &len);
 	if (st != ST_OK)
 		return st;
-	st = cd->fn(s, cd->code, buf, len, r);
+	st = call(s, cd, buf, len, r);
 	dfi_wipe(buf, sizeof(buf));
 	return st;
 }

@@ -14,6 +14,21 @@ committed(const dfi_sim *s, struct sim_card **out)
 	return sim_image_decode(s->blob, s->blob_len, out);
 }
 
+/* The committed card *c and on it application aid, where the application
+ * and file queries start; on failure *c is already freed. */
+static dfi_err
+committed_app(const dfi_sim *s, uint32_t aid, struct sim_card **c, struct sim_app **a)
+{
+	dfi_err e = committed(s, c);
+	if (e != DFI_OK)
+		return e;
+	if ((*a = sim_find_app(*c, aid)) == NULL) {
+		sim_card_free(*c);
+		return DFI_E_NOT_FOUND;
+	}
+	return DFI_OK;
+}
+
 dfi_err
 dfi_sim_picc_info(const dfi_sim *s, struct dfi_sim_picc_info *out)
 {
@@ -51,21 +66,17 @@ dfi_err
 dfi_sim_app_info(const dfi_sim *s, uint32_t aid, struct dfi_sim_app_info *out)
 {
 	struct sim_card *c;
-	dfi_err e = committed(s, &c);
+	struct sim_app *a;
+	dfi_err e = committed_app(s, aid, &c, &a);
 	if (e != DFI_OK)
 		return e;
-	struct sim_app *a = sim_find_app(c, aid);
-	if (a == NULL) {
-		e = DFI_E_NOT_FOUND;
-	} else {
-		out->aid = aid;
-		out->key_settings = a->ks;
-		out->nkeys = a->nkeys;
-		out->keytype = a->kfam == KF_AES ? DFI_KT_AES128 :
-		    a->kfam == KF_3K3DES ? DFI_KT_3K3DES : DFI_KT_2K3DES;
-	}
+	out->aid = aid;
+	out->key_settings = a->ks;
+	out->nkeys = a->nkeys;
+	out->keytype = a->kfam == KF_AES ? DFI_KT_AES128 :
+	    a->kfam == KF_3K3DES ? DFI_KT_3K3DES : DFI_KT_2K3DES;
 	sim_card_free(c);
-	return e;
+	return DFI_OK;
 }
 
 static dfi_err
@@ -142,14 +153,10 @@ dfi_err
 dfi_sim_list_files(const dfi_sim *s, uint32_t aid, uint8_t *fids, size_t cap, size_t *n)
 {
 	struct sim_card *c;
-	dfi_err e = committed(s, &c);
+	struct sim_app *a;
+	dfi_err e = committed_app(s, aid, &c, &a);
 	if (e != DFI_OK)
 		return e;
-	struct sim_app *a = sim_find_app(c, aid);
-	if (a == NULL) {
-		sim_card_free(c);
-		return DFI_E_NOT_FOUND;
-	}
 	size_t k = 0;
 	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++) {
 		if (a->files[i] == NULL)
@@ -164,26 +171,34 @@ dfi_sim_list_files(const dfi_sim *s, uint32_t aid, uint8_t *fids, size_t cap, si
 	return DFI_OK;
 }
 
-static struct sim_file *
-file_of(struct sim_card *c, uint32_t aid, uint8_t fid)
+/* The committed card *c and on it file fid of application aid; on
+ * failure *c is already freed. */
+static dfi_err
+committed_file(const dfi_sim *s, uint32_t aid, uint8_t fid, struct sim_card **c,
+    struct sim_file **f)
 {
-	struct sim_app *a = sim_find_app(c, aid);
-	if (a == NULL || fid >= DFI_SIM_MAX_FILES)
-		return NULL;
-	return a->files[fid];
+	struct sim_app *a;
+	dfi_err e = committed_app(s, aid, c, &a);
+	if (e != DFI_OK)
+		return e;
+	if (fid >= DFI_SIM_MAX_FILES || (*f = a->files[fid]) == NULL) {
+		sim_card_free(*c);
+		return DFI_E_NOT_FOUND;
+	}
+	return DFI_OK;
 }
 
 dfi_err
 dfi_sim_file_info(const dfi_sim *s, uint32_t aid, uint8_t fid, struct dfi_sim_file_info *out)
 {
 	struct sim_card *c;
-	dfi_err e = committed(s, &c);
+	struct sim_file *f;
+	dfi_err e = committed_file(s, aid, fid, &c, &f);
 	if (e != DFI_OK)
 		return e;
-	struct sim_file *f = file_of(c, aid, fid);
-	if (f == NULL || out == NULL) {
+	if (out == NULL) {
 		sim_card_free(c);
-		return f == NULL ? DFI_E_NOT_FOUND : DFI_E_INVALID_ARG;
+		return DFI_E_INVALID_ARG;
 	}
 	memset(out, 0, sizeof(*out));
 	out->fid = fid;
@@ -211,14 +226,10 @@ dfi_err
 dfi_sim_file_data(const dfi_sim *s, uint32_t aid, uint8_t fid, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct sim_card *c;
-	dfi_err e = committed(s, &c);
+	struct sim_file *f;
+	dfi_err e = committed_file(s, aid, fid, &c, &f);
 	if (e != DFI_OK)
 		return e;
-	struct sim_file *f = file_of(c, aid, fid);
-	if (f == NULL) {
-		sim_card_free(c);
-		return DFI_E_NOT_FOUND;
-	}
 	size_t need;
 	if (f->type == DFI_SIM_FILE_VALUE)
 		need = 4;

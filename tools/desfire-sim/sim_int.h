@@ -241,14 +241,15 @@ uint8_t sim_on_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_
 /* sim_on_picc.c / sim_on_key.c / sim_on_file.c / sim_on_data.c: the
  * card's handlers, sim_on_X for the command X it receives (the host's
  * side of the same commands is engine/desfire/cmd_*.c; the CLI's
- * subcommands are tools/dfissue/sub_*.c). */
+ * subcommands are tools/dfissue/sub_*.c). Called from sim.c's command
+ * table only, which checks first what a command's row asks: an
+ * application selected, the data's exact length. */
 typedef uint8_t (*sim_handler)(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
 uint8_t sim_on_get_version(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_get_card_uid(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_read_sig(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* sim_on_sig.c */
 uint8_t sim_on_select_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_get_app_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_get_df_names(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_list_apps(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *); /* 6A, 6D */
 uint8_t sim_on_get_iso_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_create_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_delete_app(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);

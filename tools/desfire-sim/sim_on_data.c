@@ -10,8 +10,18 @@
 #define R_WRITE(f) ((uint8_t)(((f)->ar >> 8) & 0x0F))
 #define R_RW(f) ((uint8_t)(((f)->ar >> 4) & 0x0F))
 
+/* File types as a set, for what a command works on. */
+#define TYPE(t) (1u << (t))
+#define DATA_FILES (TYPE(DFI_SIM_FILE_STD) | TYPE(DFI_SIM_FILE_BACKUP))
+#define RECORD_FILES (TYPE(DFI_SIM_FILE_LINEAR_RECORD) | TYPE(DFI_SIM_FILE_CYCLIC_RECORD))
+#define ANY_FILE (~0u)
+
+/* The file the command names in d[0] (a header of at least hdr bytes),
+ * of one of the types it works on (else PARAMETER_ERROR). The selected
+ * application is checked here as well: a chained write gets here before
+ * sim.c's table is consulted. */
 static uint8_t
-lookup(dfi_sim *s, const uint8_t *d, size_t n, size_t hdr, struct sim_file **out)
+lookup(dfi_sim *s, const uint8_t *d, size_t n, size_t hdr, unsigned types, struct sim_file **out)
 {
 	if (s->sel == NULL)
 		return ST_PERMISSION;
@@ -21,13 +31,9 @@ lookup(dfi_sim *s, const uint8_t *d, size_t n, size_t hdr, struct sim_file **out
 		return ST_PARAMETER;
 	if ((*out = s->sel->files[d[0]]) == NULL)
 		return ST_FILE_NOT_FOUND;
+	if (!(types & TYPE((*out)->type)))
+		return ST_PARAMETER;
 	return ST_OK;
-}
-
-static bool
-is_record(const struct sim_file *f)
-{
-	return f->type == DFI_SIM_FILE_LINEAR_RECORD || f->type == DFI_SIM_FILE_CYCLIC_RECORD;
 }
 
 static size_t
@@ -42,12 +48,10 @@ write_check(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_file
     enum sm_mode *mode, uint32_t *off, uint32_t *len)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, &f);
+	bool rec = cmd == 0x3B;
+	uint8_t st = lookup(s, d, n, 7, rec ? RECORD_FILES : DATA_FILES, &f);
 	if (st != ST_OK)
 		return st;
-	bool rec = cmd == 0x3B;
-	if (rec ? !is_record(f) : (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP))
-		return ST_PARAMETER;
 	uint8_t rights[2] = { R_WRITE(f), R_RW(f) };
 	if ((st = sim_file_access(s, f, rights, 2, mode)) != ST_OK)
 		return st;
@@ -180,11 +184,9 @@ uint8_t
 sim_on_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, &f);
+	uint8_t st = lookup(s, d, n, 7, DATA_FILES, &f);
 	if (st != ST_OK)
 		return st;
-	if (f->type != DFI_SIM_FILE_STD && f->type != DFI_SIM_FILE_BACKUP)
-		return ST_PARAMETER;
 	enum sm_mode mode;
 	uint32_t off, len;
 	if ((st = read_request(s, cmd, d, n, f, &mode, &off, &len, f->size)) != ST_OK)
@@ -209,11 +211,9 @@ uint8_t
 sim_on_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 1, &f);
+	uint8_t st = lookup(s, d, n, 1, TYPE(DFI_SIM_FILE_VALUE), &f);
 	if (st != ST_OK)
 		return st;
-	if (f->type != DFI_SIM_FILE_VALUE)
-		return ST_PARAMETER;
 	uint8_t rights[3];
 	size_t nr;
 	switch (cmd) {
@@ -278,11 +278,9 @@ uint8_t
 sim_on_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, &f);
+	uint8_t st = lookup(s, d, n, 7, RECORD_FILES, &f);
 	if (st != ST_OK)
 		return st;
-	if (!is_record(f))
-		return ST_PARAMETER;
 	enum sm_mode mode;
 	uint32_t roff, cnt, cur = f->nrec;
 	if ((st = read_request(s, cmd, d, n, f, &mode, &roff, &cnt, cur)) != ST_OK)
@@ -299,12 +297,13 @@ sim_on_clear_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct
 {
 	(void)cmd;
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 1, &f);
+	/* Any type at first: a wrong length is answered before a wrong type. */
+	uint8_t st = lookup(s, d, n, 1, ANY_FILE, &f);
 	if (st != ST_OK)
 		return st;
 	if (n != 1)
 		return ST_LENGTH;
-	if (!is_record(f))
+	if (!(RECORD_FILES & TYPE(f->type)))
 		return ST_PARAMETER;
 	uint8_t rights[1] = { R_RW(f) };
 	enum sm_mode mode;
@@ -370,8 +369,6 @@ uint8_t
 sim_on_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	(void)cmd;
-	if (s->sel == NULL)
-		return ST_PERMISSION;
 	/* EV2 takes an option byte; 0x00 (no transaction MAC) is the only
 	 * one without a transaction MAC file. */
 	if (n > 1 || (n == 1 && s->cfg.model == DFI_SIM_MODEL_EV1))
@@ -388,11 +385,7 @@ sim_on_commit(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_re
 uint8_t
 sim_on_abort(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	if (s->sel == NULL)
-		return ST_PERMISSION;
-	if (n != 0)
-		return ST_LENGTH;
+	(void)cmd; (void)d; (void)n;
 	sim_abort_transaction(s);
 	r->mode = SM_MAC;
 	return ST_OK;

@@ -1,4 +1,5 @@
-/* File management: create, delete, list, settings. */
+/* File management: create, delete, list, settings. Each runs inside an
+ * application: sim.c's table has checked that one is selected. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,6 @@ sle32(const uint8_t *p)
 uint8_t
 sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	if (s->sel == NULL)
-		return ST_PERMISSION;
 	size_t base, iso = 0;
 	uint8_t type;
 	switch (cmd) {
@@ -111,11 +110,7 @@ sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 uint8_t
 sim_on_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd;
-	if (s->sel == NULL)
-		return ST_PERMISSION;
-	if (n != 1)
-		return ST_LENGTH;
+	(void)cmd; (void)n;
 	if (!may_manage(s))
 		return ST_AUTH;
 	if (d[0] >= DFI_SIM_MAX_FILES)
@@ -127,27 +122,12 @@ sim_on_delete_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 	return sim_changed(s, r, 32, SM_MAC);
 }
 
-/* GetFileIDs and GetISOFileIDs: no argument, inside an application, and
- * the listing rights of its key settings. */
-static uint8_t
-file_listing_check(const dfi_sim *s, size_t n)
-{
-	if (s->sel == NULL)
-		return ST_PERMISSION;
-	if (n != 0)
-		return ST_LENGTH;
-	if (!may_list(s))
-		return ST_AUTH;
-	return ST_OK;
-}
-
 uint8_t
 sim_on_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	uint8_t st = file_listing_check(s, n);
-	if (st != ST_OK)
-		return st;
+	(void)cmd; (void)d; (void)n;
+	if (!may_list(s))
+		return ST_AUTH;
 	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++)
 		if (s->sel->files[i] != NULL)
 			resp_u8(r, i);
@@ -158,10 +138,9 @@ sim_on_get_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct 
 uint8_t
 sim_on_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	uint8_t st = file_listing_check(s, n);
-	if (st != ST_OK)
-		return st;
+	(void)cmd; (void)d; (void)n;
+	if (!may_list(s))
+		return ST_AUTH;
 	for (uint8_t i = 0; i < DFI_SIM_MAX_FILES; i++) {
 		const struct sim_file *f = s->sel->files[i];
 		if (f != NULL && f->has_iso) {
@@ -177,11 +156,7 @@ sim_on_get_iso_file_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, str
 uint8_t
 sim_on_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd;
-	if (s->sel == NULL)
-		return ST_PERMISSION;
-	if (n != 1)
-		return ST_LENGTH;
+	(void)cmd; (void)n;
 	if (d[0] >= DFI_SIM_MAX_FILES)
 		return ST_PARAMETER;
 	const struct sim_file *f = s->sel->files[d[0]];
@@ -218,8 +193,6 @@ sim_on_get_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, st
 uint8_t
 sim_on_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	if (s->sel == NULL)
-		return ST_PERMISSION;
 	if (n < 1)
 		return ST_LENGTH;
 	if (d[0] >= DFI_SIM_MAX_FILES)

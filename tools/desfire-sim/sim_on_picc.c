@@ -13,9 +13,7 @@ static const uint8_t batch[5] = { 0xD1, 0x5E, 0x00, 0x00, 0x01 };
 uint8_t
 sim_on_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	if (n != 0)
-		return ST_LENGTH;
+	(void)cmd; (void)d; (void)n;
 	/* vendor NXP, type DESFire, subtype, major, minor, 8 KB (2^13), ISO 14443-2/3 */
 	static const uint8_t ev1_hw[7] = { 0x04, 0x01, 0x01, 0x01, 0x00, 0x1A, 0x05 };
 	static const uint8_t ev1_sw[7] = { 0x04, 0x01, 0x01, 0x01, 0x04, 0x1A, 0x05 };
@@ -42,9 +40,7 @@ sim_on_get_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 uint8_t
 sim_on_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	if (n != 0)
-		return ST_LENGTH;
+	(void)cmd; (void)d; (void)n;
 	if (s->sess.kind == SESS_NONE)
 		return ST_AUTH;
 	resp_put(r, s->card->uid, DFI_SIM_UID_LEN);
@@ -55,9 +51,7 @@ sim_on_get_card_uid(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct 
 uint8_t
 sim_on_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd;
-	if (n != 3)
-		return ST_LENGTH;
+	(void)cmd; (void)n;
 	/* Selecting ends the session and any open transaction. */
 	sim_abort_transaction(s);
 	sm_clear(s);
@@ -76,52 +70,32 @@ sim_on_select_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 	return ST_OK;
 }
 
-/* GetApplicationIDs and GetDFNames: no argument, PICC level only, and the
- * PICC master key unless its settings allow free listing (bit 1). */
-static uint8_t
-app_listing_check(const dfi_sim *s, size_t n)
+/* GetApplicationIDs (6A): every AID, 19 per frame; GetDFNames (6D): each
+ * application with an ISO DF name, one per frame: AID, ISO FID, name.
+ * Both at the PICC level only, with the PICC master key unless its
+ * settings allow free listing (bit 1). */
+uint8_t
+sim_on_list_apps(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	if (n != 0)
-		return ST_LENGTH;
+	(void)d; (void)n;
 	if (s->sel != NULL)
 		return ST_PERMISSION;
 	if (!sim_master_authed(s) && !(s->card->picc_ks & 0x02))
 		return ST_AUTH;
-	return ST_OK;
-}
-
-uint8_t
-sim_on_get_app_ids(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
-{
-	(void)cmd; (void)d;
-	uint8_t st = app_listing_check(s, n);
-	if (st != ST_OK)
-		return st;
-	for (size_t i = 0; i < s->card->napps; i++)
-		resp_le24(r, s->card->apps[i]->aid);
-	r->chunk = 57; /* 19 AIDs per frame */
-	r->mode = SM_MAC;
-	return ST_OK;
-}
-
-/* One application with an ISO DF name per frame: AID, ISO FID, name. */
-uint8_t
-sim_on_get_df_names(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
-{
-	(void)cmd; (void)d;
-	uint8_t st = app_listing_check(s, n);
-	if (st != ST_OK)
-		return st;
 	for (size_t i = 0; i < s->card->napps; i++) {
 		const struct sim_app *a = s->card->apps[i];
-		if (!a->has_iso)
-			continue;
-		resp_le24(r, a->aid);
-		resp_u8(r, (uint8_t)a->iso_fid);
-		resp_u8(r, (uint8_t)(a->iso_fid >> 8));
-		resp_put(r, a->dfname, a->dfname_len);
-		r->fsz[r->nfs++] = 5u + a->dfname_len;
+		if (cmd == 0x6A) {
+			resp_le24(r, a->aid);
+		} else if (a->has_iso) {
+			resp_le24(r, a->aid);
+			resp_u8(r, (uint8_t)a->iso_fid);
+			resp_u8(r, (uint8_t)(a->iso_fid >> 8));
+			resp_put(r, a->dfname, a->dfname_len);
+			r->fsz[r->nfs++] = 5u + a->dfname_len;
+		}
 	}
+	if (cmd == 0x6A)
+		r->chunk = 57;
 	r->mode = SM_MAC;
 	return ST_OK;
 }
@@ -202,9 +176,7 @@ sim_on_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 uint8_t
 sim_on_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd;
-	if (n != 3)
-		return ST_LENGTH;
+	(void)cmd; (void)n;
 	uint32_t aid = le24(d);
 	if (aid == 0)
 		return ST_PARAMETER;
@@ -235,9 +207,7 @@ sim_on_delete_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 uint8_t
 sim_on_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	if (n != 0)
-		return ST_LENGTH;
+	(void)cmd; (void)d; (void)n;
 	if (s->sel != NULL)
 		return ST_PERMISSION;
 	if (!sim_master_authed(s))
@@ -255,9 +225,7 @@ sim_on_format(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_re
 uint8_t
 sim_on_free_mem(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
-	(void)cmd; (void)d;
-	if (n != 0)
-		return ST_LENGTH;
+	(void)cmd; (void)d; (void)n;
 	resp_le24(r, sim_free_memory(s->card));
 	r->mode = SM_MAC;
 	return ST_OK;

@@ -25,6 +25,9 @@ struct dfi_cli_cmd {
 /* Prints "dfissue: <msg>" as one line on stderr (log level error). The
  * first error of a run is kept for the JSON error object (below). */
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* cli_errorf() for a usage error (a missing, extra or malformed
+ * argument): prints the line and returns DFI_EXIT_USAGE. */
+int cli_usagef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "dfissue: <what>: <dfi_strerror(e)>" and returns DFI_EXIT_FAIL;
  * the JSON error code is the error's name (DFI_E_HSM_PIN_INCORRECT ->
  * "hsm_pin_incorrect") unless cli_error_code() named one. */
@@ -80,10 +83,11 @@ int sub_audit(int argc, char **argv);
 int sub_sdm(int argc, char **argv);
 int sub_hsm(int argc, char **argv);
 
-/* Options shared by every subcommand that opens the HSM (sub_key.c):
- * --module --token --pin-file --pin-env --allow-insecure-keys. Put
- * CLI_HSM_LONGOPTS in the getopt_long table and offer each option to
- * cli_hsm_opt() first; it returns 1 when it consumed it. */
+/* Options shared by every subcommand that opens the HSM: --module --token
+ * --pin-file --pin-env --allow-insecure-keys --derivation
+ * --allow-host-derivation, and with journal_hsm the --journal-* options.
+ * cli_parse() takes them into the struct cli_hsm_opts its spec names
+ * (opts.c); the helpers working with them are in sub_key.c. */
 struct dfi_hsm;
 struct dfi_signer;
 struct cli_hsm_opts {
@@ -92,28 +96,11 @@ struct cli_hsm_opts {
 	const char *derivation; /* --derivation PATH (NULL = auto) */
 	int allow_host;         /* --allow-host-derivation */
 	/* The journal key's HSM when it is another module or token
-	 * (CLI_JOURNAL_HSM_LONGOPTS); NULL = the one above. */
+	 * (--journal-module, --journal-token, --journal-pin-file,
+	 * --journal-pin-env: personalize, journal init/recover, hsm check);
+	 * NULL = the one above. */
 	const char *jmodule, *jtoken, *jpin_file, *jpin_env;
 };
-enum { CLI_OPT_MODULE = 0x1100, CLI_OPT_TOKEN, CLI_OPT_PIN_FILE, CLI_OPT_PIN_ENV, CLI_OPT_INSECURE,
-	CLI_OPT_DERIVATION, CLI_OPT_ALLOW_HOST, CLI_OPT_JMODULE, CLI_OPT_JTOKEN, CLI_OPT_JPIN_FILE,
-	CLI_OPT_JPIN_ENV };
-#define CLI_HSM_LONGOPTS                                                       \
-	{ "module", required_argument, NULL, CLI_OPT_MODULE },                 \
-	{ "token", required_argument, NULL, CLI_OPT_TOKEN },                   \
-	{ "pin-file", required_argument, NULL, CLI_OPT_PIN_FILE },             \
-	{ "pin-env", required_argument, NULL, CLI_OPT_PIN_ENV },               \
-	{ "allow-insecure-keys", no_argument, NULL, CLI_OPT_INSECURE },        \
-	{ "derivation", required_argument, NULL, CLI_OPT_DERIVATION },         \
-	{ "allow-host-derivation", no_argument, NULL, CLI_OPT_ALLOW_HOST }
-/* The journal signing key on another module or token (personalize,
- * journal init/recover, hsm check); also handled by cli_hsm_opt(). */
-#define CLI_JOURNAL_HSM_LONGOPTS                                               \
-	{ "journal-module", required_argument, NULL, CLI_OPT_JMODULE },        \
-	{ "journal-token", required_argument, NULL, CLI_OPT_JTOKEN },          \
-	{ "journal-pin-file", required_argument, NULL, CLI_OPT_JPIN_FILE },    \
-	{ "journal-pin-env", required_argument, NULL, CLI_OPT_JPIN_ENV }
-int cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg);
 /* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
  * returns DFI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd);

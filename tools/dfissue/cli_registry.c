@@ -16,10 +16,8 @@ cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, cons
 			return cli_fail("registry", DFI_E_NOMEM);
 		return DFI_EXIT_OK;
 	}
-	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
-		cli_errorf("%s: --registry: %s", cmd, why);
-		return DFI_EXIT_USAGE;
-	}
+	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK)
+		return cli_usagef("%s: --registry: %s", cmd, why);
 	struct dfi_pgreg_opts o = { .station = station };
 	dfi_err e = dfi_pgreg_open(&r->pg, url, &o, why, sizeof(why));
 	if (e == DFI_OK && j != NULL && (e = dfi_jpubkey_from_signer(s, &r->key)) != DFI_OK)

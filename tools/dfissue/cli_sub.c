@@ -21,8 +21,7 @@ cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
 	for (; subs->name != NULL; subs++)
 		if (strcmp(argv[1], subs->name) == 0)
 			return subs->run(argc - 1, argv + 1);
-	cli_errorf("%s: unknown command '%s' (try 'dfissue %s --help')", cmd, argv[1], cmd);
-	return DFI_EXIT_USAGE;
+	return cli_usagef("%s: unknown command '%s' (try 'dfissue %s --help')", cmd, argv[1], cmd);
 }
 
 void

@@ -65,40 +65,30 @@ static int
 config_line(const char *path, int ln, char *line, const struct option *lo, struct cli_argv *a)
 {
 	char *eq = strchr(line, '=');
-	if (eq == NULL) {
-		cli_errorf("%s:%d: expected 'key = value', got '%s'", path, ln, line);
-		return DFI_EXIT_USAGE;
-	}
+	if (eq == NULL)
+		return cli_usagef("%s:%d: expected 'key = value', got '%s'", path, ln, line);
 	*eq = '\0';
 	char *key = trim(line), *val = trim(eq + 1);
 	const struct option *o = find_opt(lo, key);
-	if (strcmp(key, "pin") == 0 || strcmp(key, "pin-env") == 0) {
-		cli_errorf("%s:%d: a configuration file takes no PIN and no PIN variable: put the PIN "
+	if (strcmp(key, "pin") == 0 || strcmp(key, "pin-env") == 0)
+		return cli_usagef("%s:%d: a configuration file takes no PIN and no PIN variable: put the PIN "
 		    "in a file readable by the station's user only and name it with 'pin-file'", path, ln);
-		return DFI_EXIT_USAGE;
-	}
-	if (o == NULL || strcmp(key, "help") == 0 || strcmp(key, "config") == 0) {
-		cli_errorf("%s:%d: unknown key '%s' (keys are the command's long options, see --help)",
+	if (o == NULL || strcmp(key, "help") == 0 || strcmp(key, "config") == 0)
+		return cli_usagef("%s:%d: unknown key '%s' (keys are the command's long options, see --help)",
 		    path, ln, key);
-		return DFI_EXIT_USAGE;
-	}
 	char *arg;
 	if (o->has_arg == no_argument) {
 		int b = parse_bool(val);
-		if (b < 0) {
-			cli_errorf("%s:%d: '%s' takes yes or no, not '%s'", path, ln, key, val);
-			return DFI_EXIT_USAGE;
-		}
+		if (b < 0)
+			return cli_usagef("%s:%d: '%s' takes yes or no, not '%s'", path, ln, key, val);
 		if (b == 0)
 			return DFI_EXIT_OK;
 		arg = malloc(strlen(key) + 3);
 		if (arg != NULL)
 			sprintf(arg, "--%s", key);
 	} else {
-		if (*val == '\0') {
-			cli_errorf("%s:%d: '%s' needs a value", path, ln, key);
-			return DFI_EXIT_USAGE;
-		}
+		if (*val == '\0')
+			return cli_usagef("%s:%d: '%s' needs a value", path, ln, key);
 		arg = malloc(strlen(key) + strlen(val) + 4);
 		if (arg != NULL)
 			sprintf(arg, "--%s=%s", key, val);
@@ -153,10 +143,8 @@ cli_config_expand(int argc, char **argv, const struct option *lo, struct cli_arg
 	memset(out, 0, sizeof(*out));
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--config") == 0) {
-			if (i + 1 >= argc) {
-				cli_errorf("--config needs a file");
-				return DFI_EXIT_USAGE;
-			}
+			if (i + 1 >= argc)
+				return cli_usagef("--config needs a file");
 			path = argv[i + 1], at = i, span = 2;
 			break;
 		}

@@ -35,10 +35,8 @@ sub_version(int argc, char **argv)
 		printf("usage: dfissue version\n\nPrints the version of dfissue.\n");
 		return DFI_EXIT_OK;
 	}
-	if (argc > 1) {
-		cli_errorf("version: unexpected argument '%s'", argv[1]);
-		return DFI_EXIT_USAGE;
-	}
+	if (argc > 1)
+		return cli_usagef("version: unexpected argument '%s'", argv[1]);
 	printf("dfissue %s\n", DFISSUE_VERSION);
 	return DFI_EXIT_OK;
 }
@@ -71,17 +69,33 @@ keep_error(const char *msg)
 	pthread_mutex_unlock(&g_err_mu);
 }
 
-void
-cli_errorf(const char *fmt, ...)
+static void
+verrorf(const char *fmt, va_list ap)
 {
 	char msg[1000], line[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	snprintf(line, sizeof(line), "dfissue: %s", msg);
 	keep_error(msg);
 	cli_log_line(CLI_LOG_ERR, line);
+}
+
+void
+cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrorf(fmt, ap);
+	va_end(ap);
+}
+
+int
+cli_usagef(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verrorf(fmt, ap);
+	va_end(ap);
+	return DFI_EXIT_USAGE;
 }
 
 int
@@ -186,6 +200,5 @@ main(int argc, char **argv)
 			cli_json_error_flush(rc);
 			return rc;
 		}
-	cli_errorf("unknown command '%s' (try 'dfissue --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	return cli_usagef("unknown command '%s' (try 'dfissue --help')", argv[1]);
 }

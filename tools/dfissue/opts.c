@@ -9,36 +9,68 @@
 
 #include "cli.h"
 
-/* getopt_long codes: a table entry's index above this base. */
+/* getopt_long codes: an entry's index in the command's whole table
+ * (merge()) above this base. */
 #define OPT_BASE 0x2000
 #define OPT_MAX CLI_LONGOPTS_MAX
 
+/* Appends cnt entries of src to all (*n used), keeping room for --help
+ * and the getopt_long table's end; -1 when they do not fit. */
 static int
-add(struct option *lo, size_t *n, const struct option *o)
+append(struct cli_opt *all, size_t *n, const struct cli_opt *src, size_t cnt)
 {
-	if (*n + 1 >= OPT_MAX)
+	if (cnt == 0)
+		return 0;
+	if (*n + cnt + 2 > OPT_MAX)
 		return -1;
-	lo[(*n)++] = *o;
+	memcpy(all + *n, src, cnt * sizeof(*src));
+	*n += cnt;
 	return 0;
 }
 
-/* The getopt_long table and short-option string of spec. */
+/*
+ * The command's whole table: its own options, then, when it opens the HSM,
+ * the HSM options (cli.h) as entries like any other, writing into
+ * spec->hsm, so that one loop parses them all. Returns the number of
+ * entries, or -1 when they do not fit.
+ */
 static int
-build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
+merge(const struct cli_spec *spec, struct cli_opt *all)
 {
-	static const struct option hsm[] = { CLI_HSM_LONGOPTS };
-	static const struct option jhsm[] = { CLI_JOURNAL_HSM_LONGOPTS };
-	static const struct option help = { "help", no_argument, NULL, 'h' };
-	size_t n = 0, ns = 0;
+	struct cli_hsm_opts *h = spec->hsm;
+	size_t n = 0, own = 0;
+	while (spec->opts != NULL && spec->opts[own].kind != CLI_OPT_END)
+		own++;
+	if (append(all, &n, spec->opts, own) != 0)
+		return -1;
+	if (h == NULL)
+		return (int)n;
+	const struct cli_opt hsm[] = { CLI_STR("module", &h->module), CLI_STR("token", &h->token),
+		CLI_STR("pin-file", &h->pin_file), CLI_STR("pin-env", &h->pin_env),
+		CLI_FLAG("allow-insecure-keys", &h->allow_insecure),
+		CLI_STR("derivation", &h->derivation), CLI_FLAG("allow-host-derivation", &h->allow_host) };
+	/* The journal key on another module or token. */
+	const struct cli_opt jhsm[] = { CLI_STR("journal-module", &h->jmodule),
+		CLI_STR("journal-token", &h->jtoken), CLI_STR("journal-pin-file", &h->jpin_file),
+		CLI_STR("journal-pin-env", &h->jpin_env) };
+	if (append(all, &n, hsm, sizeof(hsm) / sizeof(hsm[0])) != 0 ||
+	    (spec->journal_hsm && append(all, &n, jhsm, sizeof(jhsm) / sizeof(jhsm[0])) != 0))
+		return -1;
+	return (int)n;
+}
+
+/* The getopt_long table and short-option string of the n entries of all. */
+static int
+build(const struct cli_opt *all, size_t n, struct option *lo, char *shorts, size_t scap)
+{
+	size_t ns = 0;
 
 	shorts[ns++] = 'h';
-	for (size_t i = 0; spec->opts != NULL && spec->opts[i].kind != CLI_OPT_END; i++) {
-		const struct cli_opt *c = &spec->opts[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct cli_opt *c = &all[i];
 		int arg = c->kind == CLI_OPT_FLAG || c->kind == CLI_OPT_ACT ? no_argument :
 		    required_argument;
-		struct option o = { c->name, arg, NULL, OPT_BASE + (int)i };
-		if (add(lo, &n, &o) != 0)
-			return -1;
+		lo[i] = (struct option){ c->name, arg, NULL, OPT_BASE + (int)i };
 		if (c->short_name != 0) {
 			if (ns + 3 > scap)
 				return -1;
@@ -47,15 +79,8 @@ build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
 				shorts[ns++] = ':';
 		}
 	}
-	for (size_t i = 0; spec->hsm != NULL && i < sizeof(hsm) / sizeof(hsm[0]); i++)
-		if (add(lo, &n, &hsm[i]) != 0)
-			return -1;
-	for (size_t i = 0; spec->hsm != NULL && spec->journal_hsm && i < sizeof(jhsm) / sizeof(jhsm[0]); i++)
-		if (add(lo, &n, &jhsm[i]) != 0)
-			return -1;
-	if (add(lo, &n, &help) != 0)
-		return -1;
-	memset(&lo[n], 0, sizeof(lo[n]));
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	memset(&lo[n + 1], 0, sizeof(lo[n + 1]));
 	shorts[ns] = '\0';
 	return 0;
 }
@@ -63,17 +88,19 @@ build(const struct cli_spec *spec, struct option *lo, char *shorts, size_t scap)
 int
 cli_longopts(const struct cli_spec *spec, struct option *lo)
 {
+	struct cli_opt all[OPT_MAX];
 	char shorts[2 * CLI_LONGOPTS_MAX + 2];
-	return build(spec, lo, shorts, sizeof(shorts));
+	int n = merge(spec, all);
+	return n < 0 ? -1 : build(all, (size_t)n, lo, shorts, sizeof(shorts));
 }
 
 /* The table entry of a short alias, or NULL. */
 static const struct cli_opt *
-by_short(const struct cli_spec *spec, int c)
+by_short(const struct cli_opt *all, size_t n, int c)
 {
-	for (size_t i = 0; spec->opts != NULL && spec->opts[i].kind != CLI_OPT_END; i++)
-		if (spec->opts[i].short_name == c)
-			return &spec->opts[i];
+	for (size_t i = 0; i < n; i++)
+		if (all[i].short_name == c)
+			return &all[i];
 	return NULL;
 }
 
@@ -145,12 +172,13 @@ offending(int argc, char **argv, char buf[3])
 int
 cli_parse(const struct cli_spec *spec, int argc, char **argv)
 {
+	struct cli_opt all[OPT_MAX];
 	struct option lo[OPT_MAX];
 	char shorts[2 * OPT_MAX + 2];
 	char sbuf[3];
-	int c, idx;
+	int c, idx, n = merge(spec, all);
 
-	if (build(spec, lo, shorts, sizeof(shorts)) != 0) {
+	if (n < 0 || build(all, (size_t)n, lo, shorts, sizeof(shorts)) != 0) {
 		cli_errorf("%s: internal error: too many options", spec->cmd);
 		return DFI_EXIT_FAIL;
 	}
@@ -166,19 +194,13 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			spec->usage(stdout);
 			return DFI_EXIT_OK;
 		}
-		if (c == ':') {
-			cli_errorf("%s: option '%s' needs a value (see 'dfissue %s --help')", spec->cmd,
+		if (c == ':')
+			return cli_usagef("%s: option '%s' needs a value (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
-			return DFI_EXIT_USAGE;
-		}
-		if (c == '?') {
-			cli_errorf("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
+		if (c == '?')
+			return cli_usagef("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
-			return DFI_EXIT_USAGE;
-		}
-		if (spec->hsm != NULL && cli_hsm_opt(spec->hsm, c, optarg))
-			continue;
-		o = c >= OPT_BASE ? &spec->opts[c - OPT_BASE] : by_short(spec, c);
+		o = c >= OPT_BASE && c < OPT_BASE + n ? &all[c - OPT_BASE] : by_short(all, (size_t)n, c);
 		if (o == NULL || take(spec, o, optarg) != 0)
 			return DFI_EXIT_USAGE;
 	}

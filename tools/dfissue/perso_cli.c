@@ -24,15 +24,11 @@ cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
 
 	memset(r, 0, sizeof(*r));
 	r->spec = spec;
-	if (spec == NULL) {
-		cli_errorf("--reader is required (pcsc:NAME or sim:IMAGE)");
-		return DFI_EXIT_USAGE;
-	}
+	if (spec == NULL)
+		return cli_usagef("--reader is required (pcsc:NAME or sim:IMAGE)");
 	if (strncmp(spec, "pcsc:", 5) == 0 && spec[5] != '\0') {
-		if (tear_at > 0) {
-			cli_errorf("--tear-at works with a sim: reader only");
-			return DFI_EXIT_USAGE;
-		}
+		if (tear_at > 0)
+			return cli_usagef("--tear-at works with a sim: reader only");
 		e = dfi_pcsc_transport_new(&r->t, spec + 5);
 		if (e != DFI_OK)
 			return cli_fail(spec, e);
@@ -54,8 +50,7 @@ cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
 		}
 		return DFI_EXIT_OK;
 	}
-	cli_errorf("reader '%s': expected pcsc:NAME or sim:IMAGE", spec);
-	return DFI_EXIT_USAGE;
+	return cli_usagef("reader '%s': expected pcsc:NAME or sim:IMAGE", spec);
 }
 
 void
@@ -76,10 +71,8 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 	*p = NULL;
 	*b = NULL;
 	memset(&diag, 0, sizeof(diag));
-	if (profile_path == NULL) {
-		cli_errorf("--profile is required");
-		return DFI_EXIT_USAGE;
-	}
+	if (profile_path == NULL)
+		return cli_usagef("--profile is required");
 	e = dfi_profile_load(p, profile_path, &diag);
 	if (e != DFI_OK) {
 		if (e == DFI_E_PROFILE || diag.message[0] != '\0')

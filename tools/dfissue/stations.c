@@ -141,8 +141,7 @@ list_add(char ***list, unsigned *n, char *spec)
 		}
 	if (*n >= STATIONS_MAX) {
 		free(spec);
-		cli_errorf("personalize: more than %d readers", STATIONS_MAX);
-		return DFI_EXIT_USAGE;
+		return cli_usagef("personalize: more than %d readers", STATIONS_MAX);
 	}
 	(*list)[(*n)++] = spec;
 	return DFI_EXIT_OK;

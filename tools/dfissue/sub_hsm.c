@@ -414,10 +414,8 @@ hsm_check(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (batch != NULL && profile == NULL) {
-		cli_errorf("hsm check: --batch goes with --profile (see 'dfissue hsm check --help')");
-		return DFI_EXIT_USAGE;
-	}
+	if (batch != NULL && profile == NULL)
+		return cli_usagef("hsm check: --batch goes with --profile (see 'dfissue hsm check --help')");
 	char detail[200] = "";
 	struct dfi_hsm_config cfg;
 	rc = cli_hsm_config(&o, NULL, &cfg, detail, sizeof(detail));

@@ -201,18 +201,12 @@ sub_inspect(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (reader == NULL) {
-		cli_errorf("inspect: needs --reader SPEC (see --help)");
-		return DFI_EXIT_USAGE;
-	}
-	if (registry != NULL && profile == NULL) {
-		cli_errorf("inspect: --registry needs --profile");
-		return DFI_EXIT_USAGE;
-	}
-	if (batch != NULL && profile == NULL) {
-		cli_errorf("inspect: --batch needs --profile");
-		return DFI_EXIT_USAGE;
-	}
+	if (reader == NULL)
+		return cli_usagef("inspect: needs --reader SPEC (see --help)");
+	if (registry != NULL && profile == NULL)
+		return cli_usagef("inspect: --registry needs --profile");
+	if (batch != NULL && profile == NULL)
+		return cli_usagef("inspect: --batch needs --profile");
 	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
 	if (rc != DFI_EXIT_OK)
 		return rc;

@@ -79,10 +79,8 @@ j_init(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (argc - optind != 1 || origin == NULL || station == NULL) {
-		cli_errorf("journal init: needs --origin, --station and one DIR (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (argc - optind != 1 || origin == NULL || station == NULL)
+		return cli_usagef("journal init: needs --origin, --station and one DIR (try --help)");
 	dfi_hsm *h;
 	dfi_signer *s;
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);
@@ -151,10 +149,8 @@ j_recover(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (argc - optind != 1 || station == NULL) {
-		cli_errorf("journal recover: needs --station and one DIR (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (argc - optind != 1 || station == NULL)
+		return cli_usagef("journal recover: needs --station and one DIR (try --help)");
 	const char *dir = argv[optind];
 	dfi_hsm *h;
 	dfi_signer *s;
@@ -295,10 +291,9 @@ j_verify(int argc, char **argv)
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if ((path == NULL && (proof == NULL || optind != argc)) || pubkey == NULL) {
-		cli_errorf("journal verify: needs --pubkey KEY and one JOURNAL, or --consistency PROOF (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if ((path == NULL && (proof == NULL || optind != argc)) || pubkey == NULL)
+		return cli_usagef("journal verify: needs --pubkey KEY and one JOURNAL, or --consistency "
+				  "PROOF (try --help)");
 	size_t ll = 0;
 	char *ls = NULL;
 	dfi_jpubkey *pk = NULL;
@@ -386,10 +381,8 @@ j_proof(int argc, char **argv)
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL || seq == ULONG_MAX) {
-		cli_errorf("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (path == NULL || seq == ULONG_MAX)
+		return cli_usagef("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
 	struct dfi_jproof *p = malloc(sizeof(*p));
 	if (p == NULL)
 		return cli_fail("journal proof", DFI_E_NOMEM);
@@ -427,10 +420,8 @@ j_checkpoint(int argc, char **argv)
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL) {
-		cli_errorf("journal checkpoint: needs one JOURNAL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (path == NULL)
+		return cli_usagef("journal checkpoint: needs one JOURNAL (try --help)");
 	struct dfi_jverify_opts vo = { 0 };
 	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
 	if (res == NULL)
@@ -463,11 +454,9 @@ j_consistency(int argc, char **argv)
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL || from == 0) {
-		cli_errorf("journal consistency: needs --from N (a record count, 1 or more), optionally --to M, "
-			   "and one JOURNAL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (path == NULL || from == 0)
+		return cli_usagef("journal consistency: needs --from N (a record count, 1 or more), "
+				  "optionally --to M, and one JOURNAL (try --help)");
 	struct dfi_jconsistency *p = malloc(sizeof(*p));
 	char *text = malloc(DFI_JCONSISTENCY_TEXT_MAX);
 	size_t tl;

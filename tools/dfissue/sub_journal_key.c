@@ -61,10 +61,8 @@ jk_generate(int argc, char **argv)
 		return cli_usage_error("journal-key generate");
 	int want_ed = strcmp(alg, "ed25519") == 0, want_ec = strcmp(alg, "ecdsa-p256") == 0;
 	int autoalg = strcmp(alg, "auto") == 0;
-	if (!want_ed && !want_ec && !autoalg) {
-		cli_errorf("journal-key generate: --alg must be ed25519, ecdsa-p256 or auto");
-		return DFI_EXIT_USAGE;
-	}
+	if (!want_ed && !want_ec && !autoalg)
+		return cli_usagef("journal-key generate: --alg must be ed25519, ecdsa-p256 or auto");
 	dfi_hsm *h;
 	rc = cli_hsm_open(&o, NULL, &h);
 	if (rc != DFI_EXIT_OK)
@@ -101,6 +99,23 @@ jk_generate(int argc, char **argv)
 	return rc;
 }
 
+/* The public key of the key pair KEY-URI as PEM into *pem (the caller
+ * frees it), with the HSM open only meanwhile (KEY-URI names the token
+ * when no --token does); on failure one line naming what. */
+static int
+hsm_pem(const struct cli_hsm_opts *o, const char *key_uri, const char *what, char **pem)
+{
+	dfi_hsm *h;
+	int rc = cli_hsm_open(o, key_uri, &h);
+	if (rc != DFI_EXIT_OK)
+		return rc;
+	dfi_err e = dfi_hsm_public_key_pem(h, key_uri, pem);
+	if (e != DFI_OK)
+		rc = cli_hsm_fail(h, what, e);
+	dfi_hsm_free(h);
+	return rc;
+}
+
 static int
 jk_pubkey(int argc, char **argv)
 {
@@ -113,18 +128,11 @@ jk_pubkey(int argc, char **argv)
 		return rc;
 	if (optind == argc)
 		return cli_usage_error("journal-key pubkey");
-	dfi_hsm *h;
-	rc = cli_hsm_open(&o, argv[optind], &h);
-	if (rc != DFI_EXIT_OK)
-		return rc;
 	char *pem = NULL;
-	dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
-	if (e != DFI_OK)
-		rc = cli_hsm_fail(h, "journal-key pubkey", e);
-	else
+	rc = hsm_pem(&o, argv[optind], "journal-key pubkey", &pem);
+	if (rc == DFI_EXIT_OK)
 		rc = write_pem(out, pem);
 	free(pem);
-	dfi_hsm_free(h);
 	return rc;
 }
 
@@ -148,11 +156,9 @@ jk_vkey(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1)) {
-		cli_errorf("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and --pubkey KEY.pem or a "
-			   "KEY-URI (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1))
+		return cli_usagef("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and "
+				  "--pubkey KEY.pem or a KEY-URI (try --help)");
 	char name[DFI_J_STR_MAX] = "";
 	if (journal != NULL) {
 		struct dfi_jverify_opts vo = { .record = genesis_origin, .ctx = name };
@@ -167,8 +173,7 @@ jk_vkey(int argc, char **argv)
 			return DFI_EXIT_FAIL;
 		}
 	} else if (strlen(origin) >= sizeof(name)) {
-		cli_errorf("journal-key vkey: the origin is longer than %zu bytes", sizeof(name) - 1);
-		return DFI_EXIT_USAGE;
+		return cli_usagef("journal-key vkey: the origin is longer than %zu bytes", sizeof(name) - 1);
 	} else {
 		strcpy(name, origin);
 	}
@@ -176,27 +181,21 @@ jk_vkey(int argc, char **argv)
 	if (pubkey != NULL) {
 		rc = cli_load_pubkey("journal-key vkey", pubkey, &pk, NULL, 0);
 	} else {
-		dfi_hsm *h;
-		if ((rc = cli_hsm_open(&o, argv[optind], &h)) != DFI_EXIT_OK)
-			return rc;
 		char *pem = NULL;
-		dfi_err e = dfi_hsm_public_key_pem(h, argv[optind], &pem);
-		if (e == DFI_OK)
-			e = dfi_jpubkey_from_pem(pem, strlen(pem), &pk);
+		rc = hsm_pem(&o, argv[optind], "journal-key vkey", &pem);
+		dfi_err e = rc == DFI_EXIT_OK ? dfi_jpubkey_from_pem(pem, strlen(pem), &pk) : DFI_OK;
 		if (e != DFI_OK)
-			rc = cli_hsm_fail(h, "journal-key vkey", e);
+			rc = cli_fail("journal-key vkey", e);
 		free(pem);
-		dfi_hsm_free(h);
 	}
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	char vkey[DFI_VKEY_MAX];
 	dfi_err e = dfi_jpubkey_vkey(pk, name, vkey, sizeof(vkey));
 	dfi_jpubkey_free(pk);
-	if (e == DFI_E_INVALID_ARG) {
-		cli_errorf("journal-key vkey: '%s' cannot be a key name (printable ASCII, no spaces or '+')", name);
-		return DFI_EXIT_USAGE;
-	}
+	if (e == DFI_E_INVALID_ARG)
+		return cli_usagef("journal-key vkey: '%s' cannot be a key name (printable ASCII, no "
+				  "spaces or '+')", name);
 	if (e != DFI_OK)
 		return cli_fail("journal-key vkey", e);
 	printf("%s\n", vkey);

@@ -335,26 +335,18 @@ j_show(int argc, char **argv)
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL) {
-		cli_errorf("journal show: needs one JOURNAL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
-	if (html != NULL && (json || uidhex != NULL)) {
-		cli_errorf("journal show: --html writes the whole journal: no --json or --uid with it");
-		return DFI_EXIT_USAGE;
-	}
+	if (path == NULL)
+		return cli_usagef("journal show: needs one JOURNAL (try --help)");
+	if (html != NULL && (json || uidhex != NULL))
+		return cli_usagef("journal show: --html writes the whole journal: no --json or --uid with it");
 	if (html != NULL)
 		return journal_html_write(path, pubkey, html);
-	if (pubkey != NULL) {
-		cli_errorf("journal show: --pubkey goes with --html (or use 'dfissue journal verify')");
-		return DFI_EXIT_USAGE;
-	}
+	if (pubkey != NULL)
+		return cli_usagef("journal show: --pubkey goes with --html (or use 'dfissue journal verify')");
 	uint8_t uid[DFI_J_UID_MAX];
 	size_t uidlen = 0;
-	if (uidhex != NULL && (dfi_hex_decode(uidhex, uid, sizeof(uid), &uidlen) != DFI_OK || uidlen == 0)) {
-		cli_errorf("journal show: --uid must be 1 to %d bytes of hex", DFI_J_UID_MAX);
-		return DFI_EXIT_USAGE;
-	}
+	if (uidhex != NULL && (dfi_hex_decode(uidhex, uid, sizeof(uid), &uidlen) != DFI_OK || uidlen == 0))
+		return cli_usagef("journal show: --uid must be 1 to %d bytes of hex", DFI_J_UID_MAX);
 	struct sstate s;
 	memset(&s, 0, sizeof(s));
 	struct dfi_jverify_opts vo = { .record = s_record, .ctx = &s };

@@ -21,48 +21,6 @@
 
 /* ---- shared HSM options ------------------------------------------------- */
 
-int
-cli_hsm_opt(struct cli_hsm_opts *o, int c, const char *arg)
-{
-	switch (c) {
-	case CLI_OPT_MODULE:
-		o->module = arg;
-		return 1;
-	case CLI_OPT_TOKEN:
-		o->token = arg;
-		return 1;
-	case CLI_OPT_PIN_FILE:
-		o->pin_file = arg;
-		return 1;
-	case CLI_OPT_PIN_ENV:
-		o->pin_env = arg;
-		return 1;
-	case CLI_OPT_INSECURE:
-		o->allow_insecure = 1;
-		return 1;
-	case CLI_OPT_DERIVATION:
-		o->derivation = arg;
-		return 1;
-	case CLI_OPT_ALLOW_HOST:
-		o->allow_host = 1;
-		return 1;
-	case CLI_OPT_JMODULE:
-		o->jmodule = arg;
-		return 1;
-	case CLI_OPT_JTOKEN:
-		o->jtoken = arg;
-		return 1;
-	case CLI_OPT_JPIN_FILE:
-		o->jpin_file = arg;
-		return 1;
-	case CLI_OPT_JPIN_ENV:
-		o->jpin_env = arg;
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* One error line, with the PKCS#11 detail when the HSM layer left one. */
 static int
 hsm_error(const char *what, dfi_err e, const char *detail)
@@ -87,16 +45,12 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
     char *detail, size_t cap)
 {
 	dfi_hsm_path path = DFI_HSM_PATH_AUTO;
-	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK) {
-		cli_errorf("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
-			   "host, not '%s'", o->derivation);
-		return DFI_EXIT_USAGE;
-	}
-	if (path == DFI_HSM_PATH_HOST && !o->allow_host) {
-		cli_errorf("--derivation host computes per-card keys on this host: it needs "
-			   "--allow-host-derivation as well (SECURITY.md)");
-		return DFI_EXIT_USAGE;
-	}
+	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK)
+		return cli_usagef("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
+				  "host, not '%s'", o->derivation);
+	if (path == DFI_HSM_PATH_HOST && !o->allow_host)
+		return cli_usagef("--derivation host computes per-card keys on this host: it needs "
+				  "--allow-host-derivation as well (SECURITY.md)");
 	*cfg = (struct dfi_hsm_config){
 		.derivation = path,
 		.allow_host_derivation = o->allow_host,
@@ -214,8 +168,7 @@ cli_journal_signer(const struct cli_hsm_opts *o, const char *key_uri, const char
 int
 cli_usage_error(const char *cmd)
 {
-	cli_errorf("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
-	return DFI_EXIT_USAGE;
+	return cli_usagef("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
 }
 
 const char *
@@ -479,31 +432,21 @@ key_import(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (label == NULL || ncomp == 0) {
-		cli_errorf("key import: --label and --components are required");
-		return DFI_EXIT_USAGE;
-	}
-	if (cf.n > ncomp) {
-		cli_errorf("key import: %zu component files for %lu components", cf.n, ncomp);
-		return DFI_EXIT_USAGE;
-	}
+	if (label == NULL || ncomp == 0)
+		return cli_usagef("key import: --label and --components are required");
+	if (cf.n > ncomp)
+		return cli_usagef("key import: %zu component files for %lu components", cf.n, ncomp);
 	if (usagestr != NULL) {
-		if (strcmp(usagestr, "sdm") != 0) {
-			cli_errorf("key import: --usage must be sdm (the derivation path's usages "
+		if (strcmp(usagestr, "sdm") != 0)
+			return cli_usagef("key import: --usage must be sdm (the derivation path's usages "
 			    "are always given)");
-			return DFI_EXIT_USAGE;
-		}
 		usage |= DFI_HSM_USAGE_SDM;
 	}
 	dfi_keytype t;
-	if (dfi_keytype_parse(typestr, &t) != DFI_OK || t == DFI_KT_DES) {
-		cli_errorf("key import: --type must be aes, 2k3des or 3k3des");
-		return DFI_EXIT_USAGE;
-	}
-	if (usage != 0 && t != DFI_KT_AES128) {
-		cli_errorf("key import: --usage sdm is for AES keys (SDM is AES or LRP)");
-		return DFI_EXIT_USAGE;
-	}
+	if (dfi_keytype_parse(typestr, &t) != DFI_OK || t == DFI_KT_DES)
+		return cli_usagef("key import: --type must be aes, 2k3des or 3k3des");
+	if (usage != 0 && t != DFI_KT_AES128)
+		return cli_usagef("key import: --usage sdm is for AES keys (SDM is AES or LRP)");
 	uint8_t id[32];
 	size_t idlen = 0;
 	if (idhex != NULL && !parse_hex_arg("key import: --id", idhex, id, sizeof(id), &idlen))
@@ -658,10 +601,8 @@ key_derive_kcv(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (master == NULL || uidhex == NULL || aidhex == NULL) {
-		cli_errorf("key derive-kcv: --master, --uid and --aid are required");
-		return DFI_EXIT_USAGE;
-	}
+	if (master == NULL || uidhex == NULL || aidhex == NULL)
+		return cli_usagef("key derive-kcv: --master, --uid and --aid are required");
 	uint8_t m[64];
 	size_t ul, al, sl = 0;
 	if (!parse_hex_arg("key derive-kcv: --uid", uidhex, m, 10, &ul) ||

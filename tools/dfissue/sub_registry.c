@@ -83,17 +83,13 @@ r_init(int argc, char **argv)
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 1) {
-		cli_errorf("registry init: needs one URL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (argc - optind != 1)
+		return cli_usagef("registry init: needs one URL (try --help)");
 	const char *url = argv[optind];
 	char why[600];
 	dfi_err e = dfi_pgreg_check_url(url, why, sizeof(why));
-	if (e != DFI_OK) {
-		cli_errorf("registry init: %s", why);
-		return DFI_EXIT_USAGE;
-	}
+	if (e != DFI_OK)
+		return cli_usagef("registry init: %s", why);
 	struct dfi_pgreg_opts o = { .station = "registry-init", .skip_schema_check = 1, .max_conns = 1 };
 	dfi_pgreg *r = NULL;
 	if (dfi_pgreg_open(&r, url, &o, why, sizeof(why)) != DFI_OK) {
@@ -134,16 +130,12 @@ r_witness(int argc, char **argv)
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 2 || pubkey == NULL) {
-		cli_errorf("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
-		return DFI_EXIT_USAGE;
-	}
+	if (argc - optind != 2 || pubkey == NULL)
+		return cli_usagef("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
 	const char *url = argv[optind], *journal = argv[optind + 1];
 	char why[600];
-	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
-		cli_errorf("registry witness: %s", why);
-		return DFI_EXIT_USAGE;
-	}
+	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK)
+		return cli_usagef("registry witness: %s", why);
 	dfi_jpubkey *pk = NULL;
 	if (cli_load_pubkey("registry witness", pubkey, &pk, NULL, 0) != DFI_EXIT_OK)
 		return DFI_EXIT_FAIL;

@@ -503,9 +503,8 @@ sdm_read(int argc, char **argv)
 	if (reader == NULL || aidhex == NULL || fileno > 31 ||
 	    size > DFI_DF_MAX_DATA || wait_ms > 86400000UL ||
 	    dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3) {
-		cli_errorf("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
+		return cli_usagef("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
 		    "--size 1..%d when given (see --help)", DFI_DF_MAX_DATA);
-		return DFI_EXIT_USAGE;
 	}
 	struct cli_reader r;
 	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
@@ -583,6 +582,5 @@ sub_sdm(int argc, char **argv)
 		return sdm_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "read") == 0)
 		return sdm_read(argc - 1, argv + 1);
-	cli_errorf("sdm: unknown command '%s' (try 'dfissue sdm --help')", argv[1]);
-	return DFI_EXIT_USAGE;
+	return cli_usagef("sdm: unknown command '%s' (try 'dfissue sdm --help')", argv[1]);
 }
