@@ -5,7 +5,11 @@
  *
  * The station side (dfi_pgwitness) keeps the tree's right edge at the
  * witnessed size and reads only the records added since, so a proof costs
- * O(records since the last witness), never a rescan of the journal. */
+ * O(records since the last witness), never a rescan of the journal.
+ * While a station runs it witnesses off the card's path: a thread of the
+ * witness, on a connection of its own, serves the requests
+ * (dfi_pgwitness_request) and keeps the first failure, which the station
+ * checks before each card (docs/JOURNAL.md 12.4). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
