@@ -197,6 +197,11 @@ perso_note_durable(struct tap *tp, uint64_t ticket)
 	return e;
 }
 
+/* The registry witnesses the journal's newest checkpoint off the card's
+ * path (dfi_registry_witness_async): the card is done when its records
+ * are durable and told. A witnessing refused (or failed) later is kept by
+ * the registry handle: every reader's next claim fails with it, before
+ * anything but the UID read reached its card, and stops the station. */
 dfi_err
 perso_witness(struct tap *tp)
 {
@@ -206,7 +211,7 @@ perso_witness(struct tap *tp)
 		return DFI_OK;
 	dfi_err e = dfi_journal_checkpoint(tp->p->journal, note, sizeof(note), &len);
 	if (e == DFI_OK)
-		e = dfi_registry_witness(tp->p->reg, note, len);
+		e = dfi_registry_witness_async(tp->p->reg, note, len);
 	return registry_failed(tp, "the journal's checkpoint was not witnessed", e);
 }
 
@@ -218,8 +223,12 @@ perso_claim(struct tap *tp)
 	char holder[128], who[128] = "", uid[2 * DFI_PROFILE_UID_LEN + 1];
 	if (tp->p->reg == NULL || tp->readonly)
 		return DFI_OK;
+	/* an earlier card's checkpoint refused: no new card, the station stops */
+	dfi_err e = registry_failed(tp, "an earlier checkpoint was not witnessed", dfi_registry_witness_failed(tp->p->reg));
+	if (e != DFI_OK)
+		return e;
 	snprintf(holder, sizeof(holder), "%s/%s", tp->p->station, dfi_transport_name(tp->t));
-	dfi_err e = dfi_registry_claim(tp->p->reg, tp->uid, DFI_PROFILE_UID_LEN, holder,
+	e = dfi_registry_claim(tp->p->reg, tp->uid, DFI_PROFILE_UID_LEN, holder,
 	    PERSO_CLAIM_LEASE_MS, &tp->claim, who, sizeof(who));
 	if (e == DFI_E_UID_CLAIMED) {
 		dfi_hex_encode(tp->uid, sizeof(tp->uid), uid, sizeof(uid));

@@ -645,18 +645,30 @@ bad:
 
 /* ---- witnessing ------------------------------------------------------------------- */
 
+/* A note of this handle's journal? */
 static dfi_err
-b_witness_do(void *vbe, const uint8_t *note, size_t len)
+note_ours(struct pgbe *be, const uint8_t *note, size_t len)
 {
-	struct pgbe *be = vbe;
 	dfi_checkpoint cp;
 	if (be->w == NULL)
 		return DFI_E_INVALID_ARG;
 	if (dfi_note_open(note, len, NULL, &cp) != DFI_OK || strcmp(cp.origin, be->origin) != 0)
 		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}
+
+/* async: off the card's path, the witness's thread does the work (a note
+ * of another journal fails here all the same) */
+static dfi_err
+b_witness_do(void *vbe, const uint8_t *note, size_t len, int async)
+{
+	struct pgbe *be = vbe;
+	dfi_err e = note_ours(be, note, len);
+	if (e != DFI_OK)
+		return e;
 	/* The witness reads the journal itself up to its newest checkpoint
 	 * (this one or a later one) and proves it from the registry's. */
-	dfi_err e = dfi_pgwitness_sync(be->w, WHY);
+	e = async ? dfi_pgwitness_request(be->w, WHY) : dfi_pgwitness_sync(be->w, WHY);
 	return e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e;
 }
 
@@ -695,7 +707,25 @@ b_witness(void *vbe, const uint8_t *note, size_t len)
 {
 	prefetch_drop();
 	why_tls[0] = '\0';
-	return keep(vbe, b_witness_do(vbe, note, len));
+	return keep(vbe, b_witness_do(vbe, note, len, 0));
+}
+
+static dfi_err
+b_witness_async(void *vbe, const uint8_t *note, size_t len)
+{
+	why_tls[0] = '\0';
+	return keep(vbe, b_witness_do(vbe, note, len, 1));
+}
+
+static dfi_err
+b_witness_failed(void *vbe)
+{
+	struct pgbe *be = vbe;
+	if (be->w == NULL)
+		return DFI_OK; /* no journal (inspect): nothing witnessed */
+	why_tls[0] = '\0';
+	dfi_err e = dfi_pgwitness_failed(be->w, WHY);
+	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e);
 }
 
 static void
@@ -736,6 +766,8 @@ static const struct dfi_registry_ops pg_ops = {
 	.lookup = b_lookup,
 	.journaled = b_journaled,
 	.witness = b_witness,
+	.witness_async = b_witness_async,
+	.witness_failed = b_witness_failed,
 	.destroy = b_destroy,
 	.last_error = b_last_error,
 };

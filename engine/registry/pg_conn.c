@@ -31,8 +31,8 @@ pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
 	return e;
 }
 
-static long
-now_ms(void)
+long
+pg_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,13 +106,13 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	 * timeout and name; the encoding is ours (notes are UTF-8). */
 	const char *const kw[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
 	const char *const val[] = { tmo, app, r->url, "UTF8", NULL };
-	long deadline = now_ms() + r->timeout_ms;
+	long deadline = pg_now_ms() + r->timeout_ms;
 	PGconn *c = PQconnectStartParams(kw, val, 1);
 	if (c == NULL)
 		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
-		long left = deadline - now_ms();
+		long left = deadline - pg_now_ms();
 		if (left <= 0) {
 			PQfinish(c);
 			return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
@@ -212,7 +212,7 @@ static int
 wait_sock(PGconn *c, long deadline, int want_write)
 {
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - pg_now_ms();
 		if (left <= 0)
 			return -2;
 		struct pollfd p = { PQsocket(c), (short)(POLLIN | (want_write ? POLLOUT : 0)), 0 };
@@ -293,7 +293,7 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 {
 	if (res != NULL)
 		*res = NULL;
-	long deadline = now_ms() + r->timeout_ms;
+	long deadline = pg_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
 		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
@@ -303,7 +303,7 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 dfi_err
 pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 {
-	long deadline = now_ms() + r->timeout_ms;
+	long deadline = pg_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
 		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
@@ -311,20 +311,40 @@ pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 }
 
 dfi_err
-pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent, char *why,
-    size_t cap)
+pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *const *vals, PGresult **res,
+    int idempotent, char *why, size_t cap)
 {
 	dfi_err e = DFI_E_INTERNAL;
 	for (int attempt = 0; attempt < (idempotent ? 2 : 1); attempt++) {
-		PGconn *c;
-		if ((e = pg_acquire(r, &c, why, cap)) != DFI_OK)
+		PGconn *c = own != NULL ? *own : NULL;
+		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
 			return e;
 		e = pg_exec(r, c, sql, n, vals, res, why, cap);
-		pg_release(r, c, e == DFI_E_REGISTRY_UNREACHABLE);
-		if (e != DFI_E_REGISTRY_UNREACHABLE)
+		int broken = e == DFI_E_REGISTRY_UNREACHABLE;
+		if (own != NULL) {
+			pthread_mutex_lock(&r->mu);
+			r->st.background++;
+			pthread_mutex_unlock(&r->mu);
+		}
+		if (own == NULL) {
+			pg_release(r, c, broken);
+		} else if (broken || PQtransactionStatus(c) != PQTRANS_IDLE) {
+			PQfinish(c); /* the next call connects again */
+			*own = NULL;
+		} else {
+			*own = c;
+		}
+		if (!broken)
 			break;
 	}
 	return e;
+}
+
+dfi_err
+pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent, char *why,
+    size_t cap)
+{
+	return pg_call_own(r, NULL, sql, n, vals, res, idempotent, why, cap);
 }
 
 dfi_err

@@ -39,6 +39,9 @@ struct dfi_pgreg {
 };
 #define PG_CLAIM_RING 4096
 
+/* The monotonic clock, milliseconds (deadlines). */
+long pg_now_ms(void);
+
 /* Records one claim's time (dfi_pgreg_claim_times). */
 void pg_note_claim(dfi_pgreg *r, long us);
 
@@ -67,6 +70,12 @@ dfi_err pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size
  * functions are written so that running one twice is running it once). */
 dfi_err pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent,
     char *why, size_t cap);
+/* pg_call on a connection of the caller's own, outside the pool (*own:
+ * NULL connects; dropped and NULL again when it broke): for a background
+ * thread that must neither wait for the station threads' connections nor
+ * hold one of them. own NULL: the pool (pg_call). */
+dfi_err pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *const *vals, PGresult **res,
+    int idempotent, char *why, size_t cap);
 
 /* Runs select through a cursor in a read-only snapshot and calls row for
  * each row (nonzero stops; negative: a malformed row, DFI_E_REGISTRY). */

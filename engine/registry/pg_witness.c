@@ -5,7 +5,11 @@
  *
  * The station side (dfi_pgwitness) keeps the tree's right edge at the
  * witnessed size and reads only the records added since, so a proof costs
- * O(records since the last witness), never a rescan of the journal. */
+ * O(records since the last witness), never a rescan of the journal.
+ * While a station runs it witnesses off the card's path: a thread of the
+ * witness, on a connection of its own, serves the requests
+ * (dfi_pgwitness_request) and keeps the first failure, which the station
+ * checks before each card (docs/JOURNAL.md 12.4). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../journal/journal_int.h"
@@ -25,8 +30,9 @@ alg_name(dfi_sigalg a)
 	return a == DFI_SIG_ED25519 ? "ed25519" : "ecdsa-p256";
 }
 
-dfi_err
-dfi_pgreg_witness(dfi_pgreg *r, const char *origin, uint32_t key_id, dfi_sigalg alg, uint64_t old_size,
+/* own: the connection of the witness thread, NULL for the pool */
+static dfi_err
+witness_on(dfi_pgreg *r, PGconn **own, const char *origin, uint32_t key_id, dfi_sigalg alg, uint64_t old_size,
     const uint8_t *note, size_t note_len, const uint8_t (*proof)[DFI_HASH_LEN], size_t plen,
     struct dfi_pgreg_witness *res, char *why, size_t cap)
 {
@@ -57,7 +63,7 @@ dfi_pgreg_witness(dfi_pgreg *r, const char *origin, uint32_t key_id, dfi_sigalg 
 	const char *vals[] = { origin, kid, alg_name(alg), r->station, olds, news, root, text, pr };
 	PGresult *q = NULL;
 	/* Idempotent: a retry of a witnessed checkpoint answers 'same'. */
-	dfi_err e = pg_call(r,
+	dfi_err e = pg_call_own(r, own,
 	    "SELECT status, size, root, reason FROM " DFI_PGREG_SCHEMA ".witness($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9,
 	    vals, &q, 1, why, cap);
 	free(text);
@@ -89,14 +95,23 @@ dfi_pgreg_witness(dfi_pgreg *r, const char *origin, uint32_t key_id, dfi_sigalg 
 }
 
 dfi_err
-dfi_pgreg_witnessed(dfi_pgreg *r, const char *origin, uint64_t *size, uint8_t root[DFI_HASH_LEN], uint8_t *note,
-    size_t ncap, size_t *note_len, char *why, size_t cap)
+dfi_pgreg_witness(dfi_pgreg *r, const char *origin, uint32_t key_id, dfi_sigalg alg, uint64_t old_size,
+    const uint8_t *note, size_t note_len, const uint8_t (*proof)[DFI_HASH_LEN], size_t plen,
+    struct dfi_pgreg_witness *res, char *why, size_t cap)
+{
+	return witness_on(r, NULL, origin, key_id, alg, old_size, note, note_len, proof, plen, res, why, cap);
+}
+
+static dfi_err
+witnessed_on(dfi_pgreg *r, PGconn **own, const char *origin, uint64_t *size, uint8_t root[DFI_HASH_LEN],
+    uint8_t *note, size_t ncap, size_t *note_len, char *why, size_t cap)
 {
 	if (r == NULL || origin == NULL || size == NULL || root == NULL)
 		return DFI_E_INVALID_ARG;
 	const char *vals[] = { origin };
 	PGresult *q = NULL;
-	dfi_err e = pg_call(r, "SELECT size, root, note FROM " DFI_PGREG_SCHEMA ".witnessed($1)", 1, vals, &q, 1, why, cap);
+	dfi_err e = pg_call_own(r, own, "SELECT size, root, note FROM " DFI_PGREG_SCHEMA ".witnessed($1)", 1, vals, &q, 1,
+	    why, cap);
 	if (e != DFI_OK)
 		return e;
 	if (PQntuples(q) == 0) {
@@ -120,9 +135,20 @@ dfi_pgreg_witnessed(dfi_pgreg *r, const char *origin, uint64_t *size, uint8_t ro
 	return DFI_OK;
 }
 
+dfi_err
+dfi_pgreg_witnessed(dfi_pgreg *r, const char *origin, uint64_t *size, uint8_t root[DFI_HASH_LEN], uint8_t *note,
+    size_t ncap, size_t *note_len, char *why, size_t cap)
+{
+	return witnessed_on(r, NULL, origin, size, root, note, ncap, note_len, why, cap);
+}
+
 /* ---- the station's witness of its journal ---------------------------------------- */
 
 #define RING 4096
+/* The witness thread's least time between two round trips: a refused
+ * checkpoint is known at most this plus one round trip after the card
+ * that wrote it (docs/JOURNAL.md, "Witnessing"). */
+#define PG_WITNESS_GAP_MS 200
 
 struct dfi_pgwitness {
 	dfi_pgreg *r;
@@ -131,7 +157,21 @@ struct dfi_pgwitness {
 	char origin[DFI_J_STR_MAX];
 	uint32_t key_id;
 	dfi_sigalg alg;
-	pthread_mutex_t mu;
+	/* smu: one sync at a time (a caller's or the witness thread's), held
+	 * across its round trips; mu: what the file reading and the thread's
+	 * requests share, never held across a round trip, so that the station
+	 * threads' dfi_pgwitness_line calls do not wait for the registry. */
+	pthread_mutex_t smu, mu;
+	/* the witness thread (dfi_pgwitness_request), under mu: started, a
+	 * request pending, told to stop, the first failure (then every later
+	 * call fails with it: the station stops) and its reason; its own
+	 * connection (under smu) */
+	pthread_t th;
+	pthread_cond_t cv;
+	int th_started, want, stop;
+	dfi_err failed;
+	char failwhy[600];
+	PGconn *own;
 	/* the registry's witnessed size, and the tree of that many records */
 	uint64_t wsize;
 	dfi_merkle edge;
@@ -312,28 +352,35 @@ reread(struct dfi_pgwitness *w, uint64_t size)
 	return e;
 }
 
-/* Submits the head, once; adapts to the answer. */
+/* Submits the head, once; adapts to the answer. The proof is made from a
+ * snapshot under mu; the round trip runs without it (own: the witness
+ * thread's connection, NULL for the pool). */
 static dfi_err
-submit(struct dfi_pgwitness *w, uint64_t reg_size, char *why, size_t cap)
+submit(struct dfi_pgwitness *w, PGconn **own, uint64_t reg_size, char *why, size_t cap)
 {
-	uint8_t proof[DFI_MERKLE_CPROOF_MAX][DFI_HASH_LEN];
-	size_t plen = 0;
+	uint8_t proof[DFI_MERKLE_CPROOF_MAX][DFI_HASH_LEN], note[DFI_J_NOTE_MAX];
+	size_t plen = 0, nlen;
+	pthread_mutex_lock(&w->mu);
+	uint64_t head = w->head, wsize = w->wsize;
 	/* records the head adds to the witnessed part (none when the journal
 	 * is behind what was witnessed: the registry refuses that) */
-	uint64_t k = w->head >= w->wsize ? w->head - w->wsize : 0;
+	uint64_t k = head >= wsize ? head - wsize : 0;
 	dfi_err e = DFI_OK;
-	if (reg_size > 0 && w->wsize == reg_size && w->head >= w->wsize)
+	if (reg_size > 0 && wsize == reg_size && head >= wsize)
 		e = dfi_merkle_consistency_proof_edge(&w->edge, (const uint8_t(*)[DFI_HASH_LEN])w->pend, k, proof,
 		    DFI_MERKLE_CPROOF_MAX, &plen);
+	nlen = w->note_len;
+	memcpy(note, w->note, nlen);
+	pthread_mutex_unlock(&w->mu);
 	if (e != DFI_OK)
-		return pg_why(why, cap, e, "cannot prove the journal's checkpoint of %" PRIu64 " records", w->head);
+		return pg_why(why, cap, e, "cannot prove the journal's checkpoint of %" PRIu64 " records", head);
 	/* never submit what the journal key did not sign */
 	dfi_checkpoint cp;
-	if (dfi_note_open(w->note, w->note_len, w->key, &cp) != DFI_OK)
+	if (dfi_note_open(note, nlen, w->key, &cp) != DFI_OK)
 		return pg_why(why, cap, DFI_E_JOURNAL_SIGNATURE,
-		    "the journal's checkpoint of %" PRIu64 " records does not verify with the journal key", w->head);
+		    "the journal's checkpoint of %" PRIu64 " records does not verify with the journal key", head);
 	struct dfi_pgreg_witness res;
-	e = dfi_pgreg_witness(w->r, w->origin, w->key_id, w->alg, reg_size, w->note, w->note_len,
+	e = witness_on(w->r, own, w->origin, w->key_id, w->alg, reg_size, note, nlen,
 	    (const uint8_t(*)[DFI_HASH_LEN])proof, plen, &res, why, cap);
 	if (e != DFI_OK)
 		return e;
@@ -341,29 +388,46 @@ submit(struct dfi_pgwitness *w, uint64_t reg_size, char *why, size_t cap)
 	case DFI_PGREG_W_REGISTERED:
 	case DFI_PGREG_W_WITNESSED:
 	case DFI_PGREG_W_SAME:
-		if (w->head < w->wsize)
+		if (head < wsize)
 			return pg_why(why, cap, DFI_E_REGISTRY, "the registry accepted a checkpoint behind the witnessed one");
+		/* only a sync (under smu) takes from pend's front: the k leaves
+		 * are still there, the file reading only appended */
+		pthread_mutex_lock(&w->mu);
 		for (uint64_t i = 0; i < k; i++)
 			(void)dfi_merkle_push(&w->edge, w->pend[i]);
 		memmove(w->pend, w->pend + k, (size_t)(w->npend - k) * DFI_HASH_LEN);
 		w->npend -= k;
-		w->wsize = w->head;
+		w->wsize = head;
+		pthread_mutex_unlock(&w->mu);
 		return DFI_OK;
 	case DFI_PGREG_W_STALE:
 		return DFI_E_JOURNAL_ROLLBACK; /* caller: re-read at res.w_size and try again */
 	default:
 		return pg_why(why, cap, DFI_E_REGISTRY_REFUSED, "the registry refused checkpoint %" PRIu64 " of %s: %s",
-		    w->head, w->origin, res.reason);
+		    head, w->origin, res.reason);
 	}
 }
 
+/* Reads the journal from the start (reread), under mu. */
 static dfi_err
-sync_locked(struct dfi_pgwitness *w, int first, char *why, size_t cap)
+reread_mu(struct dfi_pgwitness *w, uint64_t size, uint64_t *head)
+{
+	pthread_mutex_lock(&w->mu);
+	dfi_err e = reread(w, size);
+	*head = w->head;
+	pthread_mutex_unlock(&w->mu);
+	return e;
+}
+
+/* One sync, under smu (own: as submit). */
+static dfi_err
+sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t cap)
 {
 	dfi_err e;
+	uint64_t head;
 	if (first) {
 		/* the genesis record names the journal */
-		e = reread(w, 0);
+		e = reread_mu(w, 0, &head);
 		if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
 			return pg_why(why, cap, e, "cannot read the journal %s", w->path);
 		if (w->origin[0] == '\0')
@@ -375,25 +439,29 @@ sync_locked(struct dfi_pgwitness *w, int first, char *why, size_t cap)
 		if (first || attempt > 0) {
 			/* learn what the registry witnessed, and the journal's tree
 			 * of that size */
-			e = dfi_pgreg_witnessed(w->r, w->origin, &reg, root, NULL, 0, NULL, why, cap);
+			e = witnessed_on(w->r, own, w->origin, &reg, root, NULL, 0, NULL, why, cap);
 			if (e == DFI_E_NOT_FOUND)
 				reg = 0;
 			else if (e != DFI_OK)
 				return e;
-			e = reread(w, reg);
+			e = reread_mu(w, reg, &head);
 			if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
 				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
-			if (w->head == 0)
+			if (head == 0)
 				return pg_why(why, cap, DFI_E_JOURNAL_CORRUPT, "%s has no valid checkpoint", w->path);
 			first = 0;
 		} else {
+			pthread_mutex_lock(&w->mu);
 			reg = w->wsize;
-			if ((e = read_more(w)) != DFI_OK)
+			e = read_more(w);
+			int nothing = w->head <= w->wsize;
+			pthread_mutex_unlock(&w->mu);
+			if (e != DFI_OK)
 				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
-			if (w->head <= w->wsize)
+			if (nothing)
 				return DFI_OK; /* nothing new */
 		}
-		e = submit(w, reg, why, cap);
+		e = submit(w, own, reg, why, cap);
 		if (e != DFI_E_JOURNAL_ROLLBACK)
 			return e;
 		/* stale: the registry witnessed another size (a response lost
@@ -420,8 +488,14 @@ dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi
 		snprintf(w->path, sizeof(w->path), "%s", path);
 	w->r = r;
 	w->key = key;
+	pthread_mutex_init(&w->smu, NULL);
 	pthread_mutex_init(&w->mu, NULL);
-	dfi_err e = sync_locked(w, 1, why, cap);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	dfi_err e = sync_locked(w, NULL, 1, why, cap);
 	if (e == DFI_OK) {
 		uint32_t id;
 		if (dfi_jpubkey_key_id(key, w->origin, &id) != DFI_OK || id != w->key_id || dfi_jpubkey_alg(key) != w->alg)
@@ -435,15 +509,104 @@ dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi
 	return DFI_OK;
 }
 
+static dfi_err ask(struct dfi_pgwitness *w, int request, char *why, size_t cap);
+
 dfi_err
 dfi_pgwitness_sync(dfi_pgwitness *w, char *why, size_t cap)
+{
+	dfi_err e = ask(w, 0, why, cap);
+	if (e != DFI_OK)
+		return e;
+	pthread_mutex_lock(&w->smu);
+	e = sync_locked(w, NULL, 0, why, cap);
+	pthread_mutex_unlock(&w->smu);
+	return e;
+}
+
+/* Waits on cv (a CLOCK_MONOTONIC condition) until the monotonic time
+ * `until` (ms) or a signal; mu held. */
+static void
+wait_until(struct dfi_pgwitness *w, long until)
+{
+	struct timespec ts = { .tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000L };
+	(void)pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+}
+
+/* The witness thread: one sync per wake-up, however many requests came
+ * meanwhile (the newest checkpoint proves every one before it), and at
+ * most one every PG_WITNESS_GAP_MS: the cards of that time share one
+ * round trip and one commit. A request pending when it is told to stop is
+ * served at once. */
+static void *
+witness_main(void *arg)
+{
+	struct dfi_pgwitness *w = arg;
+	char why[sizeof(w->failwhy)];
+	long next = 0;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stop && (!w->want || pg_now_ms() < next)) {
+			if (w->want)
+				wait_until(w, next);
+			else
+				pthread_cond_wait(&w->cv, &w->mu);
+		}
+		if (!w->want)
+			break;
+		w->want = 0;
+		if (w->failed != DFI_OK)
+			continue;
+		pthread_mutex_unlock(&w->mu);
+		why[0] = '\0';
+		pthread_mutex_lock(&w->smu);
+		dfi_err e = sync_locked(w, &w->own, 0, why, sizeof(why));
+		pthread_mutex_unlock(&w->smu);
+		next = pg_now_ms() + PG_WITNESS_GAP_MS;
+		pthread_mutex_lock(&w->mu);
+		if (e != DFI_OK) {
+			w->failed = e;
+			snprintf(w->failwhy, sizeof(w->failwhy), "%s", why[0] ? why : dfi_strerror(e));
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* The kept failure (DFI_OK when none); with request, and none, a request
+ * for the thread (started at the first). */
+static dfi_err
+ask(struct dfi_pgwitness *w, int request, char *why, size_t cap)
 {
 	if (w == NULL)
 		return DFI_E_INVALID_ARG;
 	pthread_mutex_lock(&w->mu);
-	dfi_err e = sync_locked(w, 0, why, cap);
+	dfi_err e = w->failed;
+	if (e != DFI_OK)
+		pg_why(why, cap, e, "%s", w->failwhy);
+	if (request && e == DFI_OK && !w->th_started) {
+		if (pthread_create(&w->th, NULL, witness_main, w) != 0)
+			e = pg_why(why, cap, DFI_E_NOMEM, "cannot start the witness thread");
+		else
+			w->th_started = 1;
+	}
+	if (request && e == DFI_OK) {
+		w->want = 1;
+		pthread_cond_signal(&w->cv);
+	}
 	pthread_mutex_unlock(&w->mu);
 	return e;
+}
+
+dfi_err
+dfi_pgwitness_request(dfi_pgwitness *w, char *why, size_t cap)
+{
+	return ask(w, 1, why, cap);
+}
+
+dfi_err
+dfi_pgwitness_failed(dfi_pgwitness *w, char *why, size_t cap)
+{
+	return ask(w, 0, why, cap);
 }
 
 uint64_t
@@ -521,8 +684,19 @@ dfi_pgwitness_free(dfi_pgwitness *w)
 {
 	if (w == NULL)
 		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	int started = w->th_started;
+	pthread_mutex_unlock(&w->mu);
+	if (started)
+		pthread_join(w->th, NULL); /* after the last request's sync */
+	if (w->own != NULL)
+		PQfinish(w->own);
 	for (size_t i = 0; i < RING; i++)
 		free(w->ring[i].line);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->smu);
 	pthread_mutex_destroy(&w->mu);
 	free(w->pend);
 	free(w);

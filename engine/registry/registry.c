@@ -67,10 +67,14 @@ dfi_registry_claim(dfi_registry *r, const uint8_t *uid, size_t uid_len, const ch
 	if (r == NULL || out == NULL || !uid_ok(uid, uid_len) || holder == NULL ||
 	    holder[0] == '\0' || strlen(holder) >= REG_HOLDER_MAX)
 		return DFI_E_INVALID_ARG;
+	/* no new card after a refused witnessing */
+	dfi_err e = dfi_registry_witness_failed(r);
+	if (e != DFI_OK)
+		return e;
 	dfi_reg_claim *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return DFI_E_NOMEM;
-	dfi_err e = r->ops->claim(r->be, uid, uid_len, holder, lease_ms, who, who_cap);
+	e = r->ops->claim(r->be, uid, uid_len, holder, lease_ms, who, who_cap);
 	if (e != DFI_OK) {
 		free(c);
 		return e;
@@ -117,6 +121,10 @@ dfi_registry_journaled(dfi_registry *r, const dfi_jrec *recs, size_t n)
 {
 	if (r == NULL || (recs == NULL && n > 0))
 		return DFI_E_INVALID_ARG;
+	/* no key change announced after a refused witnessing */
+	dfi_err e = dfi_registry_witness_failed(r);
+	if (e != DFI_OK)
+		return e;
 	return n == 0 ? DFI_OK : r->ops->journaled(r->be, recs, n);
 }
 
@@ -126,6 +134,22 @@ dfi_registry_witness(dfi_registry *r, const uint8_t *note, size_t len)
 	if (r == NULL || note == NULL || len == 0 || len > DFI_J_NOTE_MAX)
 		return DFI_E_INVALID_ARG;
 	return r->ops->witness(r->be, note, len);
+}
+
+dfi_err
+dfi_registry_witness_async(dfi_registry *r, const uint8_t *note, size_t len)
+{
+	if (r == NULL || note == NULL || len == 0 || len > DFI_J_NOTE_MAX)
+		return DFI_E_INVALID_ARG;
+	return r->ops->witness_async != NULL ? r->ops->witness_async(r->be, note, len) : r->ops->witness(r->be, note, len);
+}
+
+dfi_err
+dfi_registry_witness_failed(dfi_registry *r)
+{
+	if (r == NULL)
+		return DFI_E_INVALID_ARG;
+	return r->ops->witness_failed != NULL ? r->ops->witness_failed(r->be) : DFI_OK;
 }
 
 void

@@ -21,6 +21,10 @@ struct dfi_registry_ops {
 	    const struct dfi_reg_visit *visit);
 	dfi_err (*journaled)(void *be, const dfi_jrec *recs, size_t n);
 	dfi_err (*witness)(void *be, const uint8_t *note, size_t len);
+	/* Optional: witnessing off the caller's path, and the kept failure of
+	 * an earlier one (dfi_registry_witness_async); NULL: witness now. */
+	dfi_err (*witness_async)(void *be, const uint8_t *note, size_t len);
+	dfi_err (*witness_failed)(void *be);
 	void (*destroy)(void *be);
 	/* Optional: the last failure's reason (dfi_registry_last_error). */
 	void (*last_error)(void *be, char *buf, size_t cap);

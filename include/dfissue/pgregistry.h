@@ -68,6 +68,7 @@ struct dfi_pgreg_stats {
 	uint64_t calls;        /* round trips attempted */
 	uint64_t failures;     /* of them, failed (connection or server error) */
 	uint64_t connects;     /* connections opened */
+	uint64_t background;   /* of calls, made off the station threads' path (the witness thread's) */
 };
 void dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s);
 /* How long the registry backend's claims took (dfi_registry_claim, the
@@ -139,6 +140,17 @@ dfi_err dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, c
  * it already). Thread-safe; calls made while one is running wait for it and
  * then find the work done or do the next. */
 dfi_err dfi_pgwitness_sync(dfi_pgwitness *w, char *why, size_t whycap);
+/* Asynchronous witnessing: asks the witness's own thread (started at the
+ * first request, with its own connection to the registry) to witness the
+ * journal's newest checkpoint, and returns at once. Requests made while
+ * one runs are served by one more sync (the newest checkpoint proves every
+ * one before it), at most one sync every 200 ms. The first failure of the thread (a refusal, a registry
+ * that did not answer within its timeout) is kept: this and every later
+ * request, dfi_pgwitness_failed and dfi_pgwitness_sync return it. Free
+ * serves a pending request before it returns. */
+dfi_err dfi_pgwitness_request(dfi_pgwitness *w, char *why, size_t whycap);
+/* The kept failure of the witness thread (reason in why); DFI_OK when none. */
+dfi_err dfi_pgwitness_failed(dfi_pgwitness *w, char *why, size_t whycap);
 /* What it has witnessed. */
 uint64_t dfi_pgwitness_size(dfi_pgwitness *w);
 /* The line of record seq as the journal holds it (NUL-terminated, without

@@ -139,6 +139,18 @@ dfi_err dfi_registry_journaled(dfi_registry *r, const dfi_jrec *recs, size_t n);
  * DFI_E_JOURNAL_FORMAT when it is not a note of this journal. */
 dfi_err dfi_registry_witness(dfi_registry *r, const uint8_t *note, size_t len);
 
+/* The same off the caller's path (a station's card): the backend witnesses
+ * the journal's newest checkpoint on a thread of its own and this returns
+ * at once. A backend without such a thread (local) witnesses now. Once an
+ * asynchronous witnessing failed (a checkpoint refused: the journal was
+ * rolled back or forked; or the registry did not answer within its
+ * timeout), this, dfi_registry_witness_failed, and every later claim and
+ * journaled call of the handle return that failure: the station takes no
+ * new card and announces no key change (docs/JOURNAL.md, "Witnessing"). */
+dfi_err dfi_registry_witness_async(dfi_registry *r, const uint8_t *note, size_t len);
+/* That kept failure, without waiting (DFI_OK when none). */
+dfi_err dfi_registry_witness_failed(dfi_registry *r);
+
 /* The reason the backend's last failed call gave (the server's message,
  * what broke), for logs; empty when it has none. Never secret. */
 void dfi_registry_last_error(dfi_registry *r, char *buf, size_t cap);

@@ -9,7 +9,8 @@
  *   - cards/min of one station (--readers readers) and of --stations
  *     stations at once, and their ratio (the issue's goal: >= 3.8 x for
  *     4 stations x 8 readers);
- *   - registry round trips per card (dfi_pgreg_get_stats / cards);
+ *   - registry round trips per card (dfi_pgreg_get_stats / cards), those on
+ *     the card's path and those of the witness thread (background);
  *   - p50 / p99 / max of the claim (dfi_pgreg_claim_times: the claim's
  *     round trip as the engine makes it, under the whole load).
  *
@@ -234,8 +235,8 @@ station_main(struct station *st, int rfd, int gfd, const char *out)
 	FILE *f = fopen(out, "w");
 	if (f == NULL)
 		die("results", out);
-	fprintf(f, "%u %u %.6f %.6f %" PRIu64 " %" PRIu64 "\n", st->total, atomic_load(&st->fails), t0, t1,
-	    s1.calls - s0.calls, s1.failures - s0.failures);
+	fprintf(f, "%u %u %.6f %.6f %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", st->total, atomic_load(&st->fails), t0, t1,
+	    s1.calls - s0.calls, s1.failures - s0.failures, s1.background - s0.background);
 	/* the timed claims: those after the warm-up's */
 	size_t n = dfi_pgreg_claim_times(st->pg, us, 4096);
 	for (size_t i = warm; i < n; i++)
@@ -262,7 +263,7 @@ struct phase_result {
 	double wall;
 	double cpu;            /* the station processes' CPU seconds, warm-up included */
 	double loadavg;        /* the machine's 1-minute load when the phase ended */
-	uint64_t calls, failures;
+	uint64_t calls, failures, background;
 	uint32_t *us;
 	size_t nus;
 };
@@ -332,13 +333,15 @@ run_phase(int phase, int nst, int readers, int per_reader, const char *url, cons
 		FILE *f = fopen(out, "r");
 		unsigned c, fl;
 		double a, b;
-		uint64_t calls, fails;
-		if (f == NULL || fscanf(f, "%u %u %lf %lf %" SCNu64 " %" SCNu64, &c, &fl, &a, &b, &calls, &fails) != 6)
+		uint64_t calls, fails, bg;
+		if (f == NULL ||
+		    fscanf(f, "%u %u %lf %lf %" SCNu64 " %" SCNu64 " %" SCNu64, &c, &fl, &a, &b, &calls, &fails, &bg) != 7)
 			die("station", "no results (see above)");
 		pr->cards += c;
 		pr->fails += fl + (WIFEXITED(stt) && WEXITSTATUS(stt) == 0 ? 0 : 1);
 		pr->calls += calls;
 		pr->failures += fails;
+		pr->background += bg;
 		t0 = a < t0 ? a : t0;
 		t1 = b > t1 ? b : t1;
 		unsigned v;
@@ -383,8 +386,9 @@ report(const char *what, int nst, int readers, const struct phase_result *pr, do
 		    pr->wall);
 	else
 		row(fig, "%.0f cards/min (%u cards in %.1f s)", cpm, pr->cards, pr->wall);
-	row("  registry round trips per card", "%.1f (%" PRIu64 " round trips, %" PRIu64 " failed)",
-	    (double)pr->calls / pr->cards, pr->calls, pr->failures);
+	row("  registry round trips per card", "%.1f (%" PRIu64 " round trips, %" PRIu64 " failed): %.1f on the card's "
+	    "path, %.1f in the background (witnessing)", (double)pr->calls / pr->cards, pr->calls, pr->failures,
+	    (double)(pr->calls - pr->background) / pr->cards, (double)pr->background / pr->cards);
 	row("  claim time p50 / p99 / max", "%.2f / %.2f / %.2f ms (%zu claims)", pct(pr, 0.50), pct(pr, 0.99),
 	    pr->nus ? pr->us[pr->nus - 1] / 1000.0 : 0.0, pr->nus);
 	row("  station processes' CPU, machine load", "%.1f s of CPU for %u timed + %d warm-up cards (%.0f ms per "
