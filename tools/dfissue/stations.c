@@ -605,7 +605,8 @@ open_station(struct station *st, struct shared *sh, char *spec)
 		.profile = c->profile, .station = c->station, .progress = progress,
 		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail),
 		.registry = c->registry, .reissue = c->reissue, .nreissue = c->nreissue,
-		.originality_keys = c->originality_keys, .keys_from = c->keys_from };
+		.originality_keys = c->originality_keys, .keys_from = c->keys_from,
+		.claim_lease_ms = c->claim_lease_ms };
 	dfi_err e = dfi_perso_new(&st->p, &pc);
 	if (e != DFI_OK) {
 		cli_errorf("profile: %s", detail[0] ? detail : dfi_strerror(e));
