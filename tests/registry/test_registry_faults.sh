@@ -15,8 +15,9 @@
 #    journaled so that the stop lands mid-card on a loaded machine too,
 #    sends no ChangeKey after the registry went away and stops taking cards
 #    (docs/OPERATIONS.md 12.5, faults); a station started while it is down
-#    takes no card. PostgreSQL started again, a second run finishes the
-#    batch.
+#    takes no card. PostgreSQL started again and the stopped process's
+#    claim lapsed (--claim-lease 3), a second run finishes the batch: the
+#    card left in hand first (its batch row again), then the rest.
 # Then: every card issued exactly once and holding the profile's keys, no
 # unknown keys, no intent left open, both journals verify, and `dfissue
 # audit --registry` over them says OK.
@@ -203,6 +204,113 @@ card_out "$PB"
 station a a2 "$batch" --cards 1 --wait-ms 500 || true
 grep -q '"outcome"' "$E2E_DIR/a2.json" && e2e_fail "station a took a card: $(cat "$E2E_DIR/a2.json")"
 e2e_log "a: SIGKILLed at station a; refused at b within the lease, finished there after it"
+
+# ---- b. PostgreSQL stopped in the middle of a batch ----------------------------------
+# Station b, a batch of 4 cards presented one after the other on its reader.
+pgfix=$DFI_BUILD_DIR/tests/pgfix
+c_img() { echo "$E2E_DIR/c$1.img"; }
+c_uid() { echo "04FB00000000$(printf '%02X' "$1")"; }
+# present N [ARGS...]: card N on station b's reader (the one there taken away).
+present() {
+	local n=$1
+	shift
+	[ -z "${LATE[$PB]:-}" ] || card_out "$PB"
+	wait_reader fault-b empty
+	card_in "$PB" --image "$(c_img "$n")" --uid "$(c_uid "$n")" --seed "$((30 + n))" "$@"
+}
+ended() { grep -c '"outcome"' "$1" 2>/dev/null || true; }
+# wait_ended FILE N PID: until FILE holds N results (60 s).
+wait_ended() {
+	local i=0
+	while [ "$(ended "$1")" -lt "$2" ]; do
+		i=$((i + 1))
+		{ [ $i -le 6000 ] && kill -0 "$3" 2>/dev/null; } || e2e_fail "not $2 card(s) ended within 60 s: $(cat "$1")"
+		sleep 0.01
+	done
+}
+present 1
+# A short lease: the claim this process leaves behind when it stops is
+# waited for by the next run on this same reader too (a claim belongs to a
+# process; docs/OPERATIONS.md 12.5, faults).
+station_bg b run1 "$batch" --cards 4 --wait-ms 30000 --claim-lease 3
+pr=$!
+wait_ended "$E2E_DIR/run1.json" 1 "$pr"
+n0=$(intents "$E2E_DIR/journal-b")
+# Card 2 slow; the station frozen as soon as its first key change is
+# journaled, the server stopped, the station let go on.
+present 2 --timing datasheet
+i=0
+while [ "$(intents "$E2E_DIR/journal-b")" -le "$n0" ]; do
+	i=$((i + 1))
+	{ [ $i -le 3000 ] && kill -0 "$pr" 2>/dev/null; } || e2e_fail "card 2: no key change within 30 s: $(cat "$E2E_DIR/run1.json")"
+	sleep 0.01
+done
+kill -STOP "$pr"
+"$pgfix" stop fast || e2e_fail "pgfix stop"
+t_down=$(date +%s)
+kill -CONT "$pr"
+e2e_log "PostgreSQL stopped while card 2 was in hand ($(intents "$E2E_DIR/journal-b") intent(s) in journal-b)"
+rc=0
+for i in $(seq 1 300); do
+	kill -0 "$pr" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$pr" 2>/dev/null && e2e_fail "the station still runs 30 s after its registry went away: $(tail -n 5 "$E2E_DIR/run1.log")"
+wait "$pr" || rc=$?
+grep -v '^  ' "$E2E_DIR/run1.log" >&2
+cat "$E2E_DIR/run1.json" >&2
+[ "$rc" -ne 0 ] || e2e_fail "the station exited 0 without its registry"
+[ "$(ended "$E2E_DIR/run1.json")" -le 2 ] || e2e_fail "a card was taken after the registry went away"
+grep -q "registry cannot be reached" "$E2E_DIR/run1.log" || e2e_fail "the station did not say the registry failed"
+c2=$(grep "\"uid\":\"$(c_uid 2)\"" "$E2E_DIR/run1.json") || e2e_fail "no result for card 2 in the first run"
+grep -q '"outcome":"failed","error":"DFI_E_REGISTRY_UNREACHABLE"' <<<"$c2" || e2e_fail "card 2: $c2"
+e2e_log "card 2 when the registry went away: $(grep -o '"detail":"[^"]*"' <<<"$c2")"
+# A station started while the server is down takes no card: card 3 stays
+# a factory card.
+present 3
+wait_reader fault-b present
+rc=0
+station b down "$batch" --cards 1 --wait-ms 5000 || rc=$?
+[ "$rc" -eq 1 ] || e2e_fail "a station without its registry: exit $rc, not 1"
+grep -q "takes no card" "$E2E_DIR/down.log" || e2e_fail "down: $(cat "$E2E_DIR/down.log")"
+[ "$(picc_kv "$(c_img 3)")" = 009100 ] || e2e_fail "card 3 was changed while the registry was down"
+e2e_log "started while the registry is down: $(grep -v '^  ' "$E2E_DIR/down.log" | head -n 2 | tr '\n' ' ')"
+# The server back a few seconds later; a second run finishes the batch: card 2
+# (its batch row again), then 3 and 4 with the rows the first run did not use.
+while [ $(($(date +%s) - t_down)) -lt 3 ]; do sleep 0.2; done
+"$pgfix" start || e2e_fail "pgfix start"
+for i in $(seq 1 200); do
+	live=$(psql -X -qAt "$URL" -c "SELECT count(*) FROM dfissue.claims WHERE expires_at > now()")
+	[ "$live" = 0 ] && break
+	sleep 0.1
+done
+[ "$live" = 0 ] || e2e_fail "the stopped station's claim still live 20 s later"
+{ head -n 1 "$batch"; sed -n '3,5p' "$batch"; } >"$E2E_DIR/batch2.csv"
+present 2
+station_bg b run2 "$E2E_DIR/batch2.csv" --cards 3 --wait-ms 30000
+pr=$!
+for n in 3 4; do
+	wait_ended "$E2E_DIR/run2.json" $((n - 2)) "$pr"
+	present "$n"
+done
+rc=0
+wait "$pr" || rc=$?
+cat "$E2E_DIR/run2.json" >&2
+[ "$rc" -eq 0 ] || e2e_fail "the second run: exit $rc: $(grep -v '^  ' "$E2E_DIR/run2.log")"
+card_out "$PB"
+e2e_check_card "$E2E_DIR/run1.json" "$(c_uid 1)" "$(c_img 1)" "$prof" "$batch"
+for n in 2 3 4; do
+	e2e_check_card "$E2E_DIR/run2.json" "$(c_uid "$n")" "$(c_img "$n")" "$prof" "$E2E_DIR/batch2.csv"
+done
+# Each card issued once, no unknown keys, nothing left open.
+for n in 1 2 3 4; do
+	k=$(cat "$E2E_DIR/run1.json" "$E2E_DIR/run2.json" | grep "\"uid\":\"$(c_uid "$n")\"" |
+		grep -c '"outcome":"\(done\|resumed\)"' || true)
+	[ "$k" = 1 ] || e2e_fail "card $n ended done or resumed $k times"
+done
+! grep -h '"outcome":"unknown-keys"' "$E2E_DIR"/*.json || e2e_fail "unknown keys"
+[ "$(open_intents)" = 0 ] || e2e_fail "after the batch: $("$D" recover --registry "$URL" 2>&1)"
+e2e_log "b: PostgreSQL stopped mid-batch: the station stopped; resumed by a second run: 4 cards issued once"
 
 audit() {
 	"$D" audit --registry "$URL" --pubkey "$E2E_DIR/tok/journal.pub.pem" "$E2E_DIR/journal-a" "$E2E_DIR/journal-b" \
