@@ -261,7 +261,10 @@ grep -v '^  ' "$E2E_DIR/run1.log" >&2
 cat "$E2E_DIR/run1.json" >&2
 [ "$rc" -ne 0 ] || e2e_fail "the station exited 0 without its registry"
 [ "$(ended "$E2E_DIR/run1.json")" -le 2 ] || e2e_fail "a card was taken after the registry went away"
-grep -q "registry cannot be reached" "$E2E_DIR/run1.log" || e2e_fail "the station did not say the registry failed"
+grep -q "^dfissue: stopping: the registry cannot be reached" "$E2E_DIR/run1.log" ||
+	e2e_fail "the station did not say the registry failed"
+grep -q "card 2: nothing more is sent to any card; .* present it again once the registry answers" \
+	"$E2E_DIR/run1.log" || e2e_fail "the station did not say what to do with card 2"
 c2=$(grep "\"uid\":\"$(c_uid 2)\"" "$E2E_DIR/run1.json") || e2e_fail "no result for card 2 in the first run"
 grep -q '"outcome":"failed","error":"DFI_E_REGISTRY_UNREACHABLE"' <<<"$c2" || e2e_fail "card 2: $c2"
 e2e_log "card 2 when the registry went away: $(grep -o '"detail":"[^"]*"' <<<"$c2")"
