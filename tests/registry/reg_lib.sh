@@ -8,6 +8,7 @@
 #              (journal-S, origin test.example/journal/S) and an HSM of
 #              their own (softhsm2-S.conf).
 
+# shellcheck disable=SC2034 # D, prof, batch, URL: for the sourcing test
 reg_init() {
 	local s
 	e2e_token

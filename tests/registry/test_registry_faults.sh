@@ -70,6 +70,7 @@ card_out() {
 	local port=$1 p=${LATE[$1]:-} c i
 	[ -n "$p" ] || e2e_fail "no card on reader port $port"
 	c=$(cat "/proc/$p/task/$p/children" 2>/dev/null || true)
+	# shellcheck disable=SC2086 # a list of PIDs (one: the sim)
 	[ -z "$c" ] || kill $c 2>/dev/null || true
 	for i in $(seq 1 100); do
 		kill -0 "$p" 2>/dev/null || break
