@@ -32,14 +32,16 @@ fi
 # a desfire-sim in the rig's namespaces (it dies with them), started through
 # nsenter; LATE[PORT] is that nsenter's PID.
 declare -A LATE=()
+BG=() # personalize processes started in the background
 late_stop_all() {
 	local p
-	for p in "${LATE[@]}"; do
+	for p in "${LATE[@]}" "${BG[@]}"; do
 		kill -9 "$p" 2>/dev/null || true
 	done
 }
 cleanup() {
 	local rc=$?
+	set +e # (exit rc) hands e2e_cleanup the status; under set -e it would end the trap
 	late_stop_all
 	(exit "$rc")
 	e2e_cleanup
@@ -143,7 +145,10 @@ station_cmd() {
 		>"$E2E_DIR/$out.json" 2>"$E2E_DIR/$out.log"
 }
 station() { (STATION_TIMEOUT=120 station_cmd "$@"); }
-station_bg() { (station_cmd "$@") & }
+station_bg() {
+	(station_cmd "$@") &
+	BG+=("$!")
+}
 
 # ---- a. A station SIGKILLed holding a claim --------------------------------------
 # A slow card (datasheet timing); A is killed once its journal holds its
