@@ -271,6 +271,8 @@ grep -q "^dfissue: stopping: the registry cannot be reached" "$E2E_DIR/run1.log"
 	e2e_fail "the station did not say the registry failed"
 grep -q "card 2: nothing more is sent to any card; .* present it again once the registry answers" \
 	"$E2E_DIR/run1.log" || e2e_fail "the station did not say what to do with card 2"
+grep -q "^summary: 2 card(s) on 1 reader(s): 1 done, .* 1 failed" "$E2E_DIR/run1.log" ||
+	e2e_fail "the summary does not count card 2: $(grep summary "$E2E_DIR/run1.log")"
 c2=$(grep "\"uid\":\"$(c_uid 2)\"" "$E2E_DIR/run1.json") || e2e_fail "no result for card 2 in the first run"
 grep -q '"outcome":"failed","error":"DFI_E_REGISTRY_UNREACHABLE"' <<<"$c2" || e2e_fail "card 2: $c2"
 e2e_log "card 2 when the registry went away: $(grep -o '"detail":"[^"]*"' <<<"$c2")"

@@ -491,6 +491,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 			 * another card. */
 			request_stop(st->sh, 1);
 			report(st, n, row, &res, taps);
+			tally(st, &res, torn); /* the summary counts it: failed */
 			if (is_registry_error(e)) {
 				cli_fail("stopping", e);
 				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "
