@@ -71,10 +71,33 @@ load_trust(dfi_perso *p, const struct dfi_perso_config *cfg)
 	return e;
 }
 
+/* The claim lease: long enough for the longest tap (a lease that runs out
+ * mid-tap stops the station at its next key change: claim lost), short
+ * enough that a card torn at a station that died is soon free elsewhere. */
+static dfi_err
+claim_lease(dfi_perso *p, const struct dfi_perso_config *cfg)
+{
+	unsigned ms = cfg->claim_lease_ms;
+	if (ms == 0) {
+		p->claim_lease_ms = DFI_PERSO_CLAIM_LEASE_DEFAULT_MS;
+		return DFI_OK;
+	}
+	if (ms < DFI_PERSO_CLAIM_LEASE_MIN_MS || ms > DFI_PERSO_CLAIM_LEASE_MAX_MS) {
+		snprintf(p->err, sizeof(p->err), "claim lease %u ms: give %u to %u ms (1 s to 1 h), "
+		    "or 0 for the default %u ms", ms, DFI_PERSO_CLAIM_LEASE_MIN_MS,
+		    DFI_PERSO_CLAIM_LEASE_MAX_MS, DFI_PERSO_CLAIM_LEASE_DEFAULT_MS);
+		return DFI_E_INVALID_ARG;
+	}
+	p->claim_lease_ms = ms;
+	return DFI_OK;
+}
+
 dfi_err
 perso_admission_init(dfi_perso *p, const struct dfi_perso_config *cfg)
 {
-	dfi_err e;
+	dfi_err e = claim_lease(p, cfg);
+	if (e != DFI_OK)
+		return e;
 	if (cfg->registry != NULL) {
 		p->reg = cfg->registry;
 	} else if (p->journal != NULL) {
@@ -224,12 +247,13 @@ perso_claim(struct tap *tp)
 	if (tp->p->reg == NULL || tp->readonly)
 		return DFI_OK;
 	/* an earlier card's checkpoint refused: no new card, the station stops */
-	dfi_err e = registry_failed(tp, "an earlier checkpoint was not witnessed", dfi_registry_witness_failed(tp->p->reg));
+	dfi_err e = registry_failed(tp, "an earlier checkpoint was not witnessed",
+	    dfi_registry_witness_failed(tp->p->reg));
 	if (e != DFI_OK)
 		return e;
 	snprintf(holder, sizeof(holder), "%s/%s", tp->p->station, dfi_transport_name(tp->t));
 	e = dfi_registry_claim(tp->p->reg, tp->uid, DFI_PROFILE_UID_LEN, holder,
-	    PERSO_CLAIM_LEASE_MS, &tp->claim, who, sizeof(who));
+	    tp->p->claim_lease_ms, &tp->claim, who, sizeof(who));
 	if (e == DFI_E_UID_CLAIMED) {
 		dfi_hex_encode(tp->uid, sizeof(tp->uid), uid, sizeof(uid));
 		perso_detail(tp, "card %s is being personalized at %s: present it again when that is done",

@@ -15,8 +15,6 @@
 #define PERSO_MAX_REG_SLOTS (1 + DFI_PROFILE_MAX_APPS * DFI_PROFILE_MAX_KEYS)
 /* Records appended asynchronously and not yet told to the registry. */
 #define PERSO_MAX_NOTES (2 * PERSO_MAX_COMMITS + 8)
-/* How long a claim is asked for (backends that expire leases renew it). */
-#define PERSO_CLAIM_LEASE_MS 60000
 #define PERSO_MAX_STEPS 256
 #define PERSO_MAX_COMMITS 16
 /* Conflicts named one by one; more are counted. */
@@ -69,6 +67,7 @@ struct dfi_perso {
 	struct dfi_perso_reissue *reissue;  /* copies; reasons owned */
 	size_t nreissue;
 	uint64_t run_start;                 /* journal size when the handle was made */
+	unsigned claim_lease_ms;            /* asked for with each claim (cfg, checked) */
 	char err[256];
 	/* Older generations of every role (probe.c); owned unless prevs_shared. */
 	struct perso_prev *prevs;

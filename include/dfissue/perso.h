@@ -78,7 +78,19 @@ struct dfi_perso_config {
 	 * uses instead of looking them up again (several readers, many
 	 * stations in tests); it must outlive this handle. NULL: look up. */
 	const dfi_perso *keys_from;
+	/* How long a card's claim in a shared registry lasts, in ms, from the
+	 * claim and from each key change told since (docs/OPERATIONS.md 12.5):
+	 * another station may take the card of a station that died only once
+	 * it has run out. 0: DFI_PERSO_CLAIM_LEASE_DEFAULT_MS; else
+	 * DFI_PERSO_CLAIM_LEASE_MIN_MS .. DFI_PERSO_CLAIM_LEASE_MAX_MS
+	 * (DFI_E_INVALID_ARG otherwise). The local registry's claims do not
+	 * expire (one process). */
+	unsigned claim_lease_ms;
 };
+
+#define DFI_PERSO_CLAIM_LEASE_DEFAULT_MS 60000u
+#define DFI_PERSO_CLAIM_LEASE_MIN_MS 1000u
+#define DFI_PERSO_CLAIM_LEASE_MAX_MS 3600000u
 
 /* Validates the profile for personalization (every base key found in the
  * HSM with the right type; target key versions differ from the factory

@@ -394,6 +394,37 @@ START_TEST(version_zero_refused)
 }
 END_TEST
 
+/* The claim lease (dfi_perso_config.claim_lease_ms): 0 is the default,
+ * 1 s .. 1 h are taken, anything else is refused with a line saying what
+ * to give. */
+START_TEST(claim_lease_bounds)
+{
+	static const struct {
+		unsigned ms;
+		dfi_err want;
+	} c[] = { { 0, DFI_OK }, { 1000, DFI_OK }, { 3600000, DFI_OK }, { 999, DFI_E_INVALID_ARG },
+		{ 3600001, DFI_E_INVALID_ARG } };
+	struct pfix f;
+	pf_open(&f, "minimal");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char detail[256] = "";
+		dfi_perso *ps = NULL;
+		struct dfi_perso_config pc = { .hsm = f.hsm, .journal = f.journal, .profile = f.profile,
+			.detail = detail, .detail_cap = sizeof(detail), .claim_lease_ms = c[i].ms,
+			.keys_from = f.perso };
+		ck_assert_int_eq(dfi_perso_new(&ps, &pc), c[i].want);
+		if (c[i].want == DFI_OK) {
+			ck_assert_ptr_nonnull(ps);
+		} else {
+			ck_assert_ptr_null(ps);
+			ck_assert_msg(strstr(detail, "(1 s to 1 h)") != NULL, "%u ms: %s", c[i].ms, detail);
+		}
+		dfi_perso_free(ps);
+	}
+	pf_close(&f);
+}
+END_TEST
+
 /* Several stations in one process: one dfi_perso per thread sharing the
  * HSM, the journal and the profile, each on its own card. */
 struct station {
@@ -477,4 +508,5 @@ END_TEST
 PF_TEST_MAIN("perso", 600,
     clean_then_second_tap, seed_scenario, unknown_keys,
     application_unknown_key_and_conflict, tear_sweep_after, tear_sweep_before,
-    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations)
+    min_apdus_formula, other_profiles, version_zero_refused, parallel_stations,
+    claim_lease_bounds)

@@ -19,33 +19,15 @@ if [ "${1:-}" != --inner ]; then
 	exec "${DFI_BUILD_DIR:?}/tests/pgfix" run -- bash "$0" --inner
 fi
 . "${DFI_SOURCE_DIR:?}/tests/e2e/e2e_lib.sh"
+. "${DFI_SOURCE_DIR:?}/tests/registry/reg_lib.sh"
 E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-registry-XXXXXX")
 trap e2e_cleanup EXIT
-e2e_token
-D=$E2E_DFISSUE
-prof=$E2E_SRC/profiles/reference.json
-batch=$E2E_DIR/batch.csv
-e2e_batch "$batch" 4
-URL=$DFI_PG_URL
+reg_init
 UID1=04A1B2C3D4E5F6
-
-"$D" registry init "$URL" >"$E2E_DIR/init.log" 2>&1 || e2e_fail "registry init: $(cat "$E2E_DIR/init.log")"
 grep -q "created registry schema dfissue, version 5" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
-
 for s in a b; do
 	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||
 		e2e_fail "desfire-sim could not create card-$s.img"
-	"$D" journal init --origin "test.example/journal/$s" --station "station-$s" "${E2E_HSM[@]}" "$E2E_DIR/journal-$s" \
-		>/dev/null 2>"$E2E_DIR/jinit-$s.log" || e2e_fail "journal init $s: $(cat "$E2E_DIR/jinit-$s.log")"
-done
-
-# Two hosts, two HSMs holding the same keys: each station its own copy of
-# the token (SoftHSM2 is not made for two processes writing one token
-# directory at once, and hosts do not share one).
-for s in a b; do
-	cp -a "$E2E_DIR/tok/tokens" "$E2E_DIR/tokens-$s"
-	sed "s|^directories.tokendir = .*|directories.tokendir = $E2E_DIR/tokens-$s|" "$E2E_DIR/tok/softhsm2.conf" \
-		>"$E2E_DIR/softhsm2-$s.conf"
 done
 
 station() { # station NAME [EXTRA...]: one personalize run of station NAME on its card, JSON in NAME.json

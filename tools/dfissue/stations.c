@@ -462,6 +462,13 @@ card_label(const struct station *st, unsigned long n, char *buf, size_t cap)
 		snprintf(buf, cap, "card %lu", n);
 }
 
+static int
+is_registry_error(dfi_err e)
+{
+	return e == DFI_E_REGISTRY_UNREACHABLE || e == DFI_E_REGISTRY_SCHEMA ||
+	    e == DFI_E_REGISTRY_REFUSED || e == DFI_E_REGISTRY;
+}
+
 /* One card, tap after tap until it is finished or given up. The result
  * reported covers every tap (cli_result_merge). */
 static int
@@ -479,10 +486,20 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 		cli_result_merge(&res, &tap, taps == 0);
 		taps++;
 		if (e != DFI_OK) {
-			/* The journal failed: no station may touch another card. */
+			/* The journal or the registry failed: no station may touch
+			 * another card. */
 			request_stop(st->sh, 1);
 			report(st, n, row, &res, taps);
-			cli_fail("journal", e);
+			tally(st, &res, torn); /* the summary counts it: failed */
+			if (is_registry_error(e)) {
+				cli_fail("stopping", e);
+				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "
+				    "the card keeps what the journal recorded: present it again once the "
+				    "registry answers and this run's claim of it has lapsed (--claim-lease)",
+				    st->name, n);
+			} else {
+				cli_fail("journal", e);
+			}
 			return -1;
 		}
 		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
@@ -604,7 +621,8 @@ open_station(struct station *st, struct shared *sh, char *spec)
 		.profile = c->profile, .station = c->station, .progress = progress,
 		.progress_ctx = st, .detail = detail, .detail_cap = sizeof(detail),
 		.registry = c->registry, .reissue = c->reissue, .nreissue = c->nreissue,
-		.originality_keys = c->originality_keys, .keys_from = c->keys_from };
+		.originality_keys = c->originality_keys, .keys_from = c->keys_from,
+		.claim_lease_ms = c->claim_lease_ms };
 	dfi_err e = dfi_perso_new(&st->p, &pc);
 	if (e != DFI_OK) {
 		cli_errorf("profile: %s", detail[0] ? detail : dfi_strerror(e));

@@ -50,6 +50,7 @@ struct stations_config {
 	size_t nreissue;
 	const char *originality_keys;
 	const dfi_perso *keys_from; /* base keys looked up once for every station (may be NULL) */
+	unsigned claim_lease_ms;    /* dfi_perso_config's */
 };
 
 /* Expands the specs (patterns against the readers pcscd lists, waiting a

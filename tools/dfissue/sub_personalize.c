@@ -33,6 +33,14 @@
  * status line and a reader's report can show: longer is refused, not cut. */
 #define STATION_MAX 63
 
+/* Apart from the rest of the help: one string literal has a size limit. */
+static const char claim_lease_help[] =
+    "  --claim-lease SECONDS  with --registry: how long a card stays claimed by this\n"
+    "                         station after its claim or last key change (1..3600,\n"
+    "                         default 60); a card torn here when this station dies is\n"
+    "                         free for another station once it runs out. Longer than\n"
+    "                         the longest tap (docs/OPERATIONS.md 12.5)\n";
+
 static void
 usage(FILE *f)
 {
@@ -42,7 +50,7 @@ usage(FILE *f)
 	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
 	    "           [-v | -q | --log-level LEVEL] [--config FILE]\n"
 	    "           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
-	    "           [--registry URL] [HSM options]\n"
+	    "           [--registry URL [--claim-lease SECONDS]] [HSM options]\n"
 	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
 	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
 	    "waits for the card to leave and for the next one. A torn card is finished when\n"
@@ -80,7 +88,7 @@ usage(FILE *f)
 	    "                         reissue_uid and reissue_reason\n"
 	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
 	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
-	    "%s"
+	    "%s%s"
 	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	    "                         being an option's name (dfissue-station.conf(5)); the\n"
 	    "                         command line's options come after the file's\n"
@@ -95,7 +103,8 @@ usage(FILE *f)
 	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
 	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
 	    "%s%s",
-	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, cli_hsm_help(), cli_journal_hsm_help());
+	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, claim_lease_help, cli_hsm_help(),
+	    cli_journal_hsm_help());
 }
 
 #define TEARS_MAX 3
@@ -105,6 +114,7 @@ struct opts {
 	const char *profile, *batch, *reader, *journal, *origin, *station, *jkey, *registry;
 	int create, json, wait_ms;
 	unsigned long cards;
+	unsigned long claim_lease; /* seconds, 0: the engine's default */
 	unsigned tear_at;
 	enum dfi_sim_tear_mode tear_mode;
 	unsigned tears[TEARS_MAX]; /* --tear-at N,M,...: one per tap */
@@ -273,6 +283,8 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
 		CLI_FN("reissue", opt_reissue, o, NULL), CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
+		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
+		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
 		CLI_FN("config", opt_config_again, NULL, NULL),
 		CLI_FN("log-level", opt_log_level, NULL, "error, warning, notice, info or debug"),
 		CLI_ACT("verbose", 'v', opt_verbose, NULL), CLI_ACT("quiet", 'q', opt_quiet, NULL),
@@ -309,6 +321,12 @@ parse(int argc, char **argv, struct popts *p)
 	}
 	for (size_t i = 0; i < o->nreissue; i++)
 		o->reissue[i].reason = o->reason;
+	if (o->claim_lease > 0 && o->registry == NULL) {
+		cli_errorf("personalize: --claim-lease is the lease of a card's claim in a shared "
+		    "registry: give --registry URL too (without one, claims are this process's own "
+		    "and never expire)");
+		return DFI_EXIT_USAGE;
+	}
 	char why[600];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("personalize: --registry: %s", why);
@@ -594,7 +612,8 @@ sub_personalize(int argc, char **argv)
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
 			.station = station, .progress = progress, .detail = detail,
 			.detail_cap = sizeof(detail), .registry = reg, .reissue = o.reissue,
-			.nreissue = o.nreissue, .originality_keys = o.orig_keys };
+			.nreissue = o.nreissue, .originality_keys = o.orig_keys,
+			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
 		dfi_err e = dfi_perso_new(&p, &pc);
 		if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", o.profile, detail[0] ? detail : dfi_strerror(e));
@@ -609,7 +628,8 @@ sub_personalize(int argc, char **argv)
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
 			.json = o.json, .total = run_total(&o), .registry = reg, .reissue = o.reissue,
-			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p };
+			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
+			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
 		if (o.tear_at > 0) {
 			cli_errorf("personalize: --tear-at works with a single sim: reader only");
 			rc = DFI_EXIT_USAGE;
