@@ -49,6 +49,10 @@ void pf_restart(struct pfix *f);
  * (none of these tests has a card refuse a ChangeKey). */
 unsigned pf_journal_verifies(struct pfix *f);
 dfi_sim *pf_card(uint64_t seed, const char *image);
+/* Asserts that the card saved in image (the simulator's state file)
+ * equals the profile and its first batch row, as the card_check oracle
+ * reads it; its own fixture, so the caller's journal is not touched. */
+void pf_assert_image_is(const char *profile_name, uint64_t seed, const char *image);
 /* The generation-2 key ceremony on the token (make-dev-token.sh
  * --generation2); 0 on success. */
 int pf_add_generation2(void);
