@@ -202,17 +202,23 @@ pf_journal_verifies(struct pfix *f)
 	return (unsigned)(res.intents - res.aborts);
 }
 
+void
+pf_card_config(struct dfi_sim_config *cfg, uint64_t seed, const char *image)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->image = image;
+	cfg->has_seed = true;
+	cfg->seed = seed;
+	cfg->no_fsync = true;
+	cfg->model = DFI_SIM_MODEL_EV2;
+}
+
 dfi_sim *
 pf_card(uint64_t seed, const char *image)
 {
 	struct dfi_sim_config cfg;
 	dfi_sim *sim;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.image = image;
-	cfg.has_seed = true;
-	cfg.seed = seed;
-	cfg.no_fsync = true;
-	cfg.model = DFI_SIM_MODEL_EV2;
+	pf_card_config(&cfg, seed, image);
 	OKF(dfi_sim_new(&sim, &cfg));
 	return sim;
 }

@@ -82,10 +82,7 @@ card_open(struct card *c, const char *uid_hex, enum dfi_sim_model model, enum df
 	struct dfi_sim_config cfg;
 	dfi_transport *inner;
 	size_t n;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.has_seed = true;
-	cfg.seed = seed;
-	cfg.no_fsync = true;
+	pf_card_config(&cfg, seed, NULL);
 	cfg.model = model;
 	cfg.originality = orig;
 	if (uid_hex != NULL) {
