@@ -205,12 +205,8 @@ pf_journal_verifies(struct pfix *f)
 void
 pf_card_config(struct dfi_sim_config *cfg, uint64_t seed, const char *image)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->image = image;
-	cfg->has_seed = true;
-	cfg->seed = seed;
-	cfg->no_fsync = true;
-	cfg->model = DFI_SIM_MODEL_EV2;
+	*cfg = (struct dfi_sim_config){ .image = image, .has_seed = true, .seed = seed,
+		.no_fsync = true, .model = DFI_SIM_MODEL_EV2 };
 }
 
 dfi_sim *
