@@ -286,15 +286,29 @@ jt_no_sync(void *ctx, int fd)
 	return 0;
 }
 
+/* The POSIX journal I/O without fsync (for tests of reading, not of
+ * durability: cheap on a busy machine); its pread replaced by pread_fn
+ * with ctx when pread_fn is not NULL. */
+static inline struct dfi_journal_io
+jt_io_nosync(ssize_t (*pread_fn)(void *ctx, int fd, void *buf, size_t len, off_t off), void *ctx)
+{
+	struct dfi_journal_io io = *dfi_journal_io_posix();
+	io.fdatasync = jt_no_sync;
+	io.fsync = jt_no_sync;
+	if (pread_fn != NULL) {
+		io.pread = pread_fn;
+		io.ctx = ctx;
+	}
+	return io;
+}
+
 /* A journal in a new directory (*dir) signed by s, written without fsync:
  * the genesis checkpoint and n intents of one checkpoint each (UIDs
  * 04 + i in 12 hex digits). Returns journal.log's path. */
 static inline char *
 jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
 {
-	struct dfi_journal_io io = *dfi_journal_io_posix();
-	io.fdatasync = jt_no_sync;
-	io.fsync = jt_no_sync;
+	struct dfi_journal_io io = jt_io_nosync(NULL, NULL);
 	struct dfi_journal_opts o = { .station = "t", .io = &io };
 	dfi_journal *j = NULL;
 	*dir = jt_tmpdir();
