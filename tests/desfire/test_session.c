@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 
+#include "card_check.h"
 #include "desfire_sim.h"
 #include "dfissue/cardkey.h"
 #include "dfissue/desfire.h"
@@ -228,32 +229,12 @@ div_key(struct hsm_fix *f, const dfi_hsm_key *master, const uint8_t uid[7], uint
 	return k;
 }
 
-struct eq_arg {
-	dfi_sim *sim;
-	uint32_t aid;
-	uint8_t keyno;
-	int eq;
-};
-
-static dfi_err
-stored_equals(void *arg, const uint8_t *key, size_t keylen)
-{
-	struct eq_arg *a = arg;
-	a->eq = dfi_sim_key_equals(a->sim, a->aid, a->keyno, DFI_KT_AES128, key, keylen);
-	return DFI_OK;
-}
-
 /* The card holds exactly this key (checked through the simulator's
  * inspection interface, key bytes only inside the HSM callback). */
 static void
 assert_card_key(dfi_sim *sim, uint32_t aid, uint8_t keyno, const dfi_cardkey *k)
 {
-	struct eq_arg a = { sim, aid, keyno, -1 };
-	struct dfi_sim_key_info ki;
-	OK(dfi_cardkey_with_bytes(k, stored_equals, &a));
-	ck_assert_int_eq(a.eq, 1);
-	OK(dfi_sim_key_info(sim, aid, keyno, &ki));
-	ck_assert_uint_eq(ki.version, dfi_cardkey_version(k));
+	ck_assert_int_eq(dfi_test_sim_holds_key(sim, aid, keyno, k), 1);
 }
 
 START_TEST(full_session_hsm_keys)

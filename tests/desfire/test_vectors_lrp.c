@@ -49,14 +49,22 @@ START_TEST(lrp_session_master_an12343)
 }
 END_TEST
 
+/* AuthenticateLRPFirst with key 3 (the zero key in every trace here) on
+ * a replayed trace, the PCD's RndA that of [AN12343]; g stays open. */
+static dfi_err
+lrp_first(struct rig *g, const struct replay_step *st, size_t n, const dfi_cardkey *k)
+{
+	rig_open(g, st, n);
+	rig_rnda(g, "74D7DF6A2CEC0B72B412DE0D2B1117E6");
+	return dfi_desfire_authenticate(g->d, DFI_DF_AUTH_LRP_FIRST, 3, k);
+}
+
 START_TEST(lrp_first_an12343)
 {
 	struct rig g;
 	struct dfi_df_session s;
 	dfi_cardkey *k = zero_key();
-	rig_open(&g, an12343_auth, 2);
-	rig_rnda(&g, "74D7DF6A2CEC0B72B412DE0D2B1117E6");
-	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_LRP_FIRST, 3, k));
+	OK(lrp_first(&g, an12343_auth, 2, k));
 	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_EV2);
 	ck_assert_int_eq(dfi_desfire_lrp(g.d), 1);
 	ck_assert_int_eq(dfi_desfire_auth_keyno(g.d), 3);
@@ -80,10 +88,7 @@ START_TEST(lrp_first_tampered_picc_response_refused)
 	};
 	struct rig g;
 	dfi_cardkey *k = zero_key();
-	rig_open(&g, st, 2);
-	rig_rnda(&g, "74D7DF6A2CEC0B72B412DE0D2B1117E6");
-	ck_assert_int_eq(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_LRP_FIRST, 3, k),
-	    DFI_E_CARD_AUTH);
+	ck_assert_int_eq(lrp_first(&g, st, 2, k), DFI_E_CARD_AUTH);
 	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
 	ck_assert_int_eq(dfi_desfire_lrp(g.d), 0);
 	rig_close(&g);
@@ -99,10 +104,7 @@ START_TEST(lrp_first_on_aes_card_is_unsupported)
 	};
 	struct rig g;
 	dfi_cardkey *k = zero_key();
-	rig_open(&g, st, 1);
-	rig_rnda(&g, "74D7DF6A2CEC0B72B412DE0D2B1117E6");
-	ck_assert_int_eq(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_LRP_FIRST, 3, k),
-	    DFI_E_UNSUPPORTED);
+	ck_assert_int_eq(lrp_first(&g, st, 1, k), DFI_E_UNSUPPORTED);
 	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
 	rig_close(&g);
 	/* NonFirst needs an LRP session, EV2 NonFirst an AES one. */

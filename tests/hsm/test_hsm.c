@@ -42,6 +42,15 @@ open_hsm(unsigned max_sessions)
 	return h;
 }
 
+/* A key the dev token holds (make-dev-token.sh), found by its URI. */
+static dfi_hsm_key *
+dev_key(dfi_hsm *h, const char *uri)
+{
+	dfi_hsm_key *k = NULL;
+	ck_assert_msg(dfi_hsm_key_find(h, uri, &k) == DFI_OK, "%s not found", uri);
+	return k;
+}
+
 
 /* ---- AN10922 vectors ---------------------------------------------------- */
 
@@ -66,8 +75,7 @@ START_TEST(an10922_aes128)
 	ck_assert_int_eq(vector_hex("an10922.txt", "M", m, sizeof(m), &mlen), 0);
 	ck_assert_int_eq(vector_hex("an10922.txt", "diversified", want, sizeof(want), &wl), 0);
 	dfi_hsm *h = open_hsm(0);
-	dfi_hsm_key *mk = NULL;
-	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=an10922-master", &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, "pkcs11:object=an10922-master");
 	ck_assert_int_eq(dfi_hsm_key_type(mk), DFI_KT_AES128);
 	ck_assert_str_eq(dfi_hsm_key_label(mk), "an10922-master");
 
@@ -108,10 +116,9 @@ des_vector(const char *prefix, const char *label, dfi_keytype t)
 	an10922_des_vector(prefix, m, &mlen, want, &wl);
 	ck_assert_uint_eq(wl, dfi_keytype_keylen(t));
 	dfi_hsm *h = open_hsm(0);
-	dfi_hsm_key *mk = NULL;
 	char uri[128];
 	snprintf(uri, sizeof(uri), "pkcs11:token=dfissue-dev;object=%s;type=secret-key", label);
-	ck_assert_int_eq(dfi_hsm_key_find(h, uri, &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, uri);
 	ck_assert_int_eq(dfi_hsm_key_type(mk), t);
 	dfi_cardkey_free(check_diversified(h, mk, t, m, mlen, 0, want, wl));
 	dfi_hsm_key_free(mk);
@@ -137,8 +144,7 @@ START_TEST(an10922_blocks_vs_cmac)
 	for (size_t i = 0; i < 3; i++) {
 		char uri[128];
 		snprintf(uri, sizeof(uri), "pkcs11:object=%s", keys[i].label);
-		dfi_hsm_key *mk = NULL;
-		ck_assert_int_eq(dfi_hsm_key_find(h, uri, &mk), DFI_OK);
+		dfi_hsm_key *mk = dev_key(h, uri);
 		size_t bl = dfi_keytype_blocklen(keys[i].t);
 		for (size_t mlen = 1; mlen <= 2 * bl - 1; mlen++) {
 			uint8_t m[32];
@@ -180,8 +186,7 @@ compare_ops(dfi_keytype t, const char *label)
 	dfi_hsm *h = open_hsm(0);
 	char uri[128];
 	snprintf(uri, sizeof(uri), "pkcs11:object=%s", label);
-	dfi_hsm_key *mk = NULL;
-	ck_assert_int_eq(dfi_hsm_key_find(h, uri, &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, uri);
 	static const uint8_t m[] = { 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0xF4, 0x83, 0x01, 'x' };
 	dfi_cardkey *ck = NULL, *plain = NULL;
 	ck_assert_int_eq(dfi_hsm_cardkey_diversified(h, mk, t, m, sizeof(m), 3, &ck), DFI_OK);
@@ -354,8 +359,7 @@ work(void *arg)
 START_TEST(threads_share_pool)
 {
 	dfi_hsm *h = open_hsm(2);
-	dfi_hsm_key *mk = NULL;
-	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=app2-master", &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, "pkcs11:object=app2-master");
 	struct dfi_hsm_stats st0, st1;
 	dfi_hsm_stats(h, &st0);
 	pthread_t th[4];
@@ -429,8 +433,7 @@ raw_close(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE s)
 START_TEST(relogin)
 {
 	dfi_hsm *h = open_hsm(0);
-	dfi_hsm_key *mk = NULL;
-	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=an10922-master", &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, "pkcs11:object=an10922-master");
 	struct dfi_hsm_stats st0, st1;
 	dfi_hsm_stats(h, &st0);
 	/* Another user of the same token logs out: the login is token-wide. */
@@ -490,8 +493,7 @@ START_TEST(pin_changed_one_login)
 	dev_pin(pin, sizeof(pin));
 
 	dfi_hsm *h = open_hsm(4);
-	dfi_hsm_key *mk = NULL;
-	ck_assert_int_eq(dfi_hsm_key_find(h, "pkcs11:object=an10922-master", &mk), DFI_OK);
+	dfi_hsm_key *mk = dev_key(h, "pkcs11:object=an10922-master");
 	struct dfi_hsm_stats st0, st1;
 	dfi_hsm_stats(h, &st0);
 	/* An administrator changes the PIN and the login drops (token-wide). */

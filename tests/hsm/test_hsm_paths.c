@@ -19,7 +19,6 @@
  * dfi_hsm_path_name), DFI_TEST_JOURNAL: ed25519, ecdsa-p256 or none.
  */
 #include <check.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +32,7 @@
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
-#include "faultp11.h"
+#include "faultp11_ctl.h"
 #include "hsm_keycheck.h"
 #include "hsm_int.h"
 #include "testutil.h"
@@ -393,25 +392,18 @@ START_TEST(import_failure_leaves_nothing)
 		.detail = detail, .detail_cap = sizeof(detail) };
 	dfi_hsm *h = NULL;
 	ck_assert_msg(dfi_hsm_open(&h, &cfg) == DFI_OK, "%s", detail);
-	void *so = dlopen(fp, RTLD_NOW | RTLD_NOLOAD);
-	ck_assert_ptr_nonnull(so);
-	faultp11_arm_fn arm;
-	faultp11_fired_name_fn fired_name;
-	faultp11_fired_fn fired;
-	*(void **)&arm = dlsym(so, "faultp11_arm");
-	*(void **)&fired_name = dlsym(so, "faultp11_fired_name");
-	*(void **)&fired = dlsym(so, "faultp11_fired");
-	ck_assert(arm != NULL && fired_name != NULL && fired != NULL);
+	struct faultp11_ctl c;
+	faultp11_ctl_open(&c, fp);
 	static const uint8_t key[16] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6 };
 	int after_create = 0, ok = 0;
 	for (unsigned long k = 1; k < 400 && !ok; k++) {
 		char label[32];
 		snprintf(label, sizeof(label), "cleanup-%lu", k);
-		arm(k);
+		c.arm(k);
 		dfi_err e = dfi_hsm_key_import(h, DFI_KT_AES128, key, 16, label, NULL, 0);
-		int hit = fired();
-		const char *name = fired_name();
-		arm(0);
+		int hit = c.fired();
+		const char *name = c.name();
+		c.arm(0);
 		if (e == DFI_OK) {
 			/* A tolerated failure (an optional attribute read) or none:
 			 * the key is there once. */

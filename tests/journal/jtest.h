@@ -201,6 +201,42 @@ jt_write(const char *path, const void *p, size_t n)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* buf (n bytes) with the checkpoint whose base64 note starts at s (after
+ * "checkpoint ") and ends with its line signed again by signer over the
+ * very same text: a genuine signature by the wrong key. Returns the new
+ * file bytes (malloc'd; their length in *len), NULL when the note does
+ * not open with pub. */
+static inline uint8_t *
+jt_resign_checkpoint(const uint8_t *buf, size_t n, size_t s, const dfi_jpubkey *pub,
+    dfi_signer *signer, size_t *len)
+{
+	uint8_t note[DFI_J_NOTE_MAX + 4], other[DFI_J_NOTE_MAX];
+	char b64[DFI_J_LINE_MAX];
+	dfi_checkpoint cp;
+	size_t ol, e = s;
+	while (e < n && buf[e] != '\n')
+		e++;
+	if (s > n || (e - s) / 4 * 3 > sizeof(note))
+		return NULL;
+	int nl = EVP_DecodeBlock(note, buf + s, (int)(e - s));
+	if (nl <= 0)
+		return NULL;
+	for (size_t q = e; q > s && buf[q - 1] == '='; q--)
+		nl--; /* EVP_DecodeBlock counts the padding */
+	if (dfi_note_open(note, (size_t)nl, pub, &cp) != DFI_OK ||
+	    dfi_note_sign(&cp, signer, other, sizeof(other), &ol) != DFI_OK)
+		return NULL;
+	size_t bl = (size_t)EVP_EncodeBlock((unsigned char *)b64, other, (int)ol);
+	uint8_t *t = malloc(s + bl + (n - e));
+	if (t == NULL)
+		return NULL;
+	memcpy(t, buf, s);
+	memcpy(t + s, b64, bl);
+	memcpy(t + s + bl, buf + e, n - e);
+	*len = s + bl + (n - e);
+	return t;
+}
+
 /* Creates the journal at dir and opens it in *j; returns the first
  * failure's code (a test asserts DFI_OK). */
 static inline dfi_err
@@ -250,15 +286,29 @@ jt_no_sync(void *ctx, int fd)
 	return 0;
 }
 
+/* The POSIX journal I/O without fsync (for tests of reading, not of
+ * durability: cheap on a busy machine); its pread replaced by pread_fn
+ * with ctx when pread_fn is not NULL. */
+static inline struct dfi_journal_io
+jt_io_nosync(ssize_t (*pread_fn)(void *ctx, int fd, void *buf, size_t len, off_t off), void *ctx)
+{
+	struct dfi_journal_io io = *dfi_journal_io_posix();
+	io.fdatasync = jt_no_sync;
+	io.fsync = jt_no_sync;
+	if (pread_fn != NULL) {
+		io.pread = pread_fn;
+		io.ctx = ctx;
+	}
+	return io;
+}
+
 /* A journal in a new directory (*dir) signed by s, written without fsync:
  * the genesis checkpoint and n intents of one checkpoint each (UIDs
  * 04 + i in 12 hex digits). Returns journal.log's path. */
 static inline char *
 jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
 {
-	struct dfi_journal_io io = *dfi_journal_io_posix();
-	io.fdatasync = jt_no_sync;
-	io.fsync = jt_no_sync;
+	struct dfi_journal_io io = jt_io_nosync(NULL, NULL);
 	struct dfi_journal_opts o = { .station = "t", .io = &io };
 	dfi_journal *j = NULL;
 	*dir = jt_tmpdir();

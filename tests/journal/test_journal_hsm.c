@@ -62,16 +62,16 @@ teardown(void)
 	jt_rmrf(g_dir);
 }
 
-/* A journal with every record type, built through the HSM signer. Returns
+/* A journal with every record type, built through an HSM signer. Returns
  * the journal bytes; *mid_note receives a checkpoint from the middle. */
 static uint8_t *
-build_as(const char *dir, const char *station, size_t *len, uint8_t *mid_note, size_t *mid_len,
-    size_t *mid_file_len)
+build_as(const char *dir, dfi_signer *signer, const char *station, size_t *len, uint8_t *mid_note,
+    size_t *mid_len, size_t *mid_file_len)
 {
 	struct dfi_journal_opts jo = { .station = station };
-	ck_assert_int_eq(dfi_journal_create(dir, ORIGIN, g_signer, &jo), DFI_OK);
+	ck_assert_int_eq(dfi_journal_create(dir, ORIGIN, signer, &jo), DFI_OK);
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_open(&j, dir, g_signer, &jo, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, dir, signer, &jo, NULL), DFI_OK);
 	uint64_t s;
 	dfi_jrec a = jt_intent("04782E21801D80", 0x3042F5, 1, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, &s), DFI_OK);
@@ -91,10 +91,28 @@ build_as(const char *dir, const char *station, size_t *len, uint8_t *mid_note, s
 	return jt_read(p, len);
 }
 
-static uint8_t *
-build(const char *dir, size_t *len, uint8_t *mid_note, size_t *mid_len, size_t *mid_file_len)
+/* That journal in a directory of its own, as every tamper test starts. */
+struct built {
+	char *dir;
+	uint8_t *b;                  /* the journal file */
+	size_t n;
+	uint8_t mid[DFI_J_NOTE_MAX]; /* a checkpoint from the middle */
+	size_t ml, mfl;              /* its length; the file's length then */
+};
+
+static void
+built_open(struct built *j, dfi_signer *signer, const char *station)
 {
-	return build_as(dir, jopts.station, len, mid_note, mid_len, mid_file_len);
+	j->dir = jt_tmpdir();
+	j->b = build_as(j->dir, signer, station, &j->n, j->mid, &j->ml, &j->mfl);
+}
+
+static void
+built_close(struct built *j)
+{
+	free(j->b);
+	jt_rmrf(j->dir);
+	free(j->dir);
 }
 
 static dfi_err
@@ -119,77 +137,66 @@ lines_of(const uint8_t *b, size_t n, size_t *starts, size_t cap)
 
 START_TEST(pristine_journal_verifies)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	struct dfi_jverify_opts o = { .pubkey = g_pub, .last_seen = mid, .last_seen_len = ml };
+	struct built j;
+	built_open(&j, g_signer, jopts.station);
+	struct dfi_jverify_opts o = { .pubkey = g_pub, .last_seen = j.mid, .last_seen_len = j.ml };
 	struct dfi_jverify_result r;
-	ck_assert_int_eq(dfi_journal_verify_buf(b, n, &o, &r), DFI_OK);
+	ck_assert_int_eq(dfi_journal_verify_buf(j.b, j.n, &o, &r), DFI_OK);
 	ck_assert_uint_eq(r.records, 8);
 	ck_assert_uint_eq(r.covered, 8);
 	ck_assert_uint_eq(r.unresolved, 1);
 	ck_assert_uint_eq(r.intents, 4);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	built_close(&j);
 }
 END_TEST
 
 START_TEST(every_flipped_bit_is_detected)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	for (size_t i = 0; i < n; i++)
+	struct built j;
+	built_open(&j, g_signer, jopts.station);
+	for (size_t i = 0; i < j.n; i++)
 		for (int bit = 0; bit < 8; bit += 3) {
-			b[i] ^= (uint8_t)(1u << bit);
-			ck_assert_msg(verify_bytes(b, n, g_pub, NULL, NULL, 0) != DFI_OK, "byte %zu bit %d", i, bit);
-			b[i] ^= (uint8_t)(1u << bit);
+			j.b[i] ^= (uint8_t)(1u << bit);
+			ck_assert_msg(verify_bytes(j.b, j.n, g_pub, NULL, NULL, 0) != DFI_OK, "byte %zu bit %d", i, bit);
+			j.b[i] ^= (uint8_t)(1u << bit);
 		}
-	ck_assert_int_eq(verify_bytes(b, n, g_pub, NULL, NULL, 0), DFI_OK);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_pub, NULL, NULL, 0), DFI_OK);
+	built_close(&j);
 }
 END_TEST
 
 START_TEST(deleted_swapped_duplicated_lines_are_detected)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl, st[64];
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	size_t nl = lines_of(b, n, st, 64);
+	size_t st[64];
+	struct built j;
+	built_open(&j, g_signer, jopts.station);
+	size_t nl = lines_of(j.b, j.n, st, 64);
 	ck_assert_uint_eq(nl, 16); /* 8 records, 8 checkpoints */
-	uint8_t *t = malloc(2 * n);
+	uint8_t *t = malloc(2 * j.n);
 	for (size_t i = 0; i < nl; i++) {
-		size_t s = st[i], e = i + 1 < nl ? st[i + 1] : n;
+		size_t s = st[i], e = i + 1 < nl ? st[i + 1] : j.n;
 		/* deleted */
-		memcpy(t, b, s);
-		memcpy(t + s, b + e, n - e);
-		ck_assert_msg(verify_bytes(t, n - (e - s), g_pub, NULL, NULL, 0) != DFI_OK, "deleted line %zu", i + 1);
+		memcpy(t, j.b, s);
+		memcpy(t + s, j.b + e, j.n - e);
+		ck_assert_msg(verify_bytes(t, j.n - (e - s), g_pub, NULL, NULL, 0) != DFI_OK, "deleted line %zu", i + 1);
 		/* duplicated */
-		memcpy(t, b, e);
-		memcpy(t + e, b + s, e - s);
-		memcpy(t + e + (e - s), b + e, n - e);
-		ck_assert_msg(verify_bytes(t, n + (e - s), g_pub, NULL, NULL, 0) != DFI_OK, "duplicated line %zu", i + 1);
+		memcpy(t, j.b, e);
+		memcpy(t + e, j.b + s, e - s);
+		memcpy(t + e + (e - s), j.b + e, j.n - e);
+		ck_assert_msg(verify_bytes(t, j.n + (e - s), g_pub, NULL, NULL, 0) != DFI_OK, "duplicated line %zu", i + 1);
 		/* swapped with the next */
 		if (i + 1 < nl) {
-			size_t e2 = i + 2 < nl ? st[i + 2] : n;
-			memcpy(t, b, s);
-			memcpy(t + s, b + e, e2 - e);
-			memcpy(t + s + (e2 - e), b + s, e - s);
-			memcpy(t + e2, b + e2, n - e2);
-			ck_assert_msg(verify_bytes(t, n, g_pub, NULL, NULL, 0) != DFI_OK, "swapped lines %zu,%zu", i + 1, i + 2);
+			size_t e2 = i + 2 < nl ? st[i + 2] : j.n;
+			memcpy(t, j.b, s);
+			memcpy(t + s, j.b + e, e2 - e);
+			memcpy(t + s + (e2 - e), j.b + s, e - s);
+			memcpy(t + e2, j.b + e2, j.n - e2);
+			ck_assert_msg(verify_bytes(t, j.n, g_pub, NULL, NULL, 0) != DFI_OK, "swapped lines %zu,%zu", i + 1, i + 2);
 		}
 	}
 	/* two records swapped together with their checkpoints still fail */
 	free(t);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	built_close(&j);
 }
 END_TEST
 
@@ -214,110 +221,93 @@ replace_last_checkpoint(const uint8_t *b, size_t n, const uint8_t *note, size_t 
 
 START_TEST(edited_or_foreign_checkpoints_are_detected)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX], note[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl, nl, tl;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl, tl;
+	struct built j;
+	built_open(&j, g_signer, jopts.station);
 	/* the genuine last checkpoint, decoded */
 	struct dfi_jverify_opts o = { .pubkey = g_pub };
 	struct dfi_jverify_result r;
-	ck_assert_int_eq(dfi_journal_verify_buf(b, n, &o, &r), DFI_OK);
+	ck_assert_int_eq(dfi_journal_verify_buf(j.b, j.n, &o, &r), DFI_OK);
 	memcpy(note, r.last_note, r.last_note_len);
 	nl = r.last_note_len;
-	uint8_t *t = replace_last_checkpoint(b, n, note, nl, &tl);
+	uint8_t *t = replace_last_checkpoint(j.b, j.n, note, nl, &tl);
 	ck_assert_int_eq(verify_bytes(t, tl, g_pub, NULL, NULL, 0), DFI_OK); /* the helper is faithful */
 	free(t);
 	/* edited: size 8 -> 9 in the text, signature unchanged */
 	char *p = memmem(note, nl, "\n8\n", 3);
 	ck_assert_ptr_nonnull(p);
 	p[1] = '9';
-	t = replace_last_checkpoint(b, n, note, nl, &tl);
+	t = replace_last_checkpoint(j.b, j.n, note, nl, &tl);
 	ck_assert_int_eq(verify_bytes(t, tl, g_pub, NULL, NULL, 0), DFI_E_JOURNAL_SIGNATURE);
 	free(t);
 	/* edited: the root's first character */
 	p[1] = '8';
 	note[strlen(ORIGIN) + 3] ^= 0x01;
-	t = replace_last_checkpoint(b, n, note, nl, &tl);
+	t = replace_last_checkpoint(j.b, j.n, note, nl, &tl);
 	ck_assert_int_ne(verify_bytes(t, tl, g_pub, NULL, NULL, 0), DFI_OK);
 	free(t);
 	/* the same checkpoint signed by another HSM key */
 	dfi_checkpoint cp;
 	ck_assert_int_eq(dfi_note_open(r.last_note, r.last_note_len, g_pub, &cp), DFI_OK);
 	ck_assert_int_eq(dfi_note_sign(&cp, g_other, note, sizeof(note), &nl), DFI_OK);
-	t = replace_last_checkpoint(b, n, note, nl, &tl);
+	t = replace_last_checkpoint(j.b, j.n, note, nl, &tl);
 	ck_assert_int_eq(verify_bytes(t, tl, g_pub, NULL, NULL, 0), DFI_E_JOURNAL_SIGNATURE);
 	/* and with the intruder's public key substituted, the genuine journal fails */
-	ck_assert_int_ne(verify_bytes(b, n, g_other_pub, NULL, NULL, 0), DFI_OK);
+	ck_assert_int_ne(verify_bytes(j.b, j.n, g_other_pub, NULL, NULL, 0), DFI_OK);
 	free(t);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	built_close(&j);
 }
 END_TEST
 
 START_TEST(a_journal_rebuilt_with_another_key_is_detected)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl;
-	dfi_signer *keep = g_signer;
-	g_signer = g_other; /* the whole journal, forged end to end with a key of the same token */
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	g_signer = keep;
-	ck_assert_int_eq(verify_bytes(b, n, g_other_pub, NULL, NULL, 0), DFI_OK);
-	ck_assert_int_eq(verify_bytes(b, n, g_pub, NULL, NULL, 0), DFI_E_JOURNAL_SIGNATURE);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	/* the whole journal, forged end to end with a key of the same token */
+	struct built j;
+	built_open(&j, g_other, jopts.station);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_other_pub, NULL, NULL, 0), DFI_OK);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_pub, NULL, NULL, 0), DFI_E_JOURNAL_SIGNATURE);
+	built_close(&j);
 }
 END_TEST
 
 START_TEST(truncation_to_an_older_checkpoint_needs_last_seen)
 {
-	char *d = jt_tmpdir(), *d2 = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX], latest[DFI_J_NOTE_MAX], mid2[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl, n2, ml2, mfl2;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
+	uint8_t latest[DFI_J_NOTE_MAX];
+	struct built j, j2;
+	built_open(&j, g_signer, jopts.station);
 	struct dfi_jverify_opts o = { .pubkey = g_pub };
 	struct dfi_jverify_result r;
-	ck_assert_int_eq(dfi_journal_verify_buf(b, n, &o, &r), DFI_OK);
+	ck_assert_int_eq(dfi_journal_verify_buf(j.b, j.n, &o, &r), DFI_OK);
 	size_t ll = r.last_note_len;
 	memcpy(latest, r.last_note, ll);
 	/* cut back to the genuine middle checkpoint: valid on its own ... */
-	ck_assert_int_eq(verify_bytes(b, mfl, g_pub, NULL, NULL, 0), DFI_OK);
+	ck_assert_int_eq(verify_bytes(j.b, j.mfl, g_pub, NULL, NULL, 0), DFI_OK);
 	/* ... but not against the checkpoint the auditor kept */
-	ck_assert_int_eq(verify_bytes(b, mfl, g_pub, NULL, latest, ll), DFI_E_JOURNAL_ROLLBACK);
+	ck_assert_int_eq(verify_bytes(j.b, j.mfl, g_pub, NULL, latest, ll), DFI_E_JOURNAL_ROLLBACK);
 	/* the full journal extends both the middle and the latest checkpoint */
-	ck_assert_int_eq(verify_bytes(b, n, g_pub, NULL, mid, ml), DFI_OK);
-	ck_assert_int_eq(verify_bytes(b, n, g_pub, NULL, latest, ll), DFI_OK);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_pub, NULL, j.mid, j.ml), DFI_OK);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_pub, NULL, latest, ll), DFI_OK);
 	/* a rewritten history (another genuine journal of the same key and
 	 * origin) does not extend the checkpoint either */
-	uint8_t *b2 = build_as(d2, "rewriter", &n2, mid2, &ml2, &mfl2);
-	ck_assert_int_eq(verify_bytes(b2, n2, g_pub, NULL, NULL, 0), DFI_OK);
-	ck_assert_int_eq(verify_bytes(b2, n2, g_pub, NULL, latest, ll), DFI_E_JOURNAL_ROLLBACK);
+	built_open(&j2, g_signer, "rewriter");
+	ck_assert_int_eq(verify_bytes(j2.b, j2.n, g_pub, NULL, NULL, 0), DFI_OK);
+	ck_assert_int_eq(verify_bytes(j2.b, j2.n, g_pub, NULL, latest, ll), DFI_E_JOURNAL_ROLLBACK);
 	/* a forged last-seen checkpoint is refused outright */
 	latest[0] ^= 1;
-	ck_assert_int_ne(verify_bytes(b, n, g_pub, NULL, latest, ll), DFI_OK);
-	free(b);
-	free(b2);
-	jt_rmrf(d);
-	jt_rmrf(d2);
-	free(d);
-	free(d2);
+	ck_assert_int_ne(verify_bytes(j.b, j.n, g_pub, NULL, latest, ll), DFI_OK);
+	built_close(&j2);
+	built_close(&j);
 }
 END_TEST
 
 START_TEST(origin_mismatch_is_detected)
 {
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	ck_assert_int_eq(verify_bytes(b, n, g_pub, ORIGIN, NULL, 0), DFI_OK);
-	ck_assert_int_ne(verify_bytes(b, n, g_pub, "issuer.example/journal/other", NULL, 0), DFI_OK);
-	free(b);
-	jt_rmrf(d);
-	free(d);
+	struct built j;
+	built_open(&j, g_signer, jopts.station);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, g_pub, ORIGIN, NULL, 0), DFI_OK);
+	ck_assert_int_ne(verify_bytes(j.b, j.n, g_pub, "issuer.example/journal/other", NULL, 0), DFI_OK);
+	built_close(&j);
 }
 END_TEST
 
@@ -488,21 +478,14 @@ START_TEST(ecdsa_p256_fallback_key)
 	ck_assert_int_eq(dfi_hsm_signer_new(g_hsm, "pkcs11:object=journal-ec;type=private", &ec), DFI_OK);
 	ck_assert_int_eq(dfi_signer_alg(ec), DFI_SIG_ECDSA_P256);
 	dfi_jpubkey *pk = jt_pubkey(ec);
-	dfi_signer *keep = g_signer;
-	g_signer = ec;
-	char *d = jt_tmpdir();
-	uint8_t mid[DFI_J_NOTE_MAX];
-	size_t n, ml, mfl;
-	uint8_t *b = build(d, &n, mid, &ml, &mfl);
-	g_signer = keep;
-	ck_assert_int_eq(verify_bytes(b, n, pk, NULL, mid, ml), DFI_OK);
-	b[n / 2] ^= 4;
-	ck_assert_int_ne(verify_bytes(b, n, pk, NULL, NULL, 0), DFI_OK);
-	free(b);
+	struct built j;
+	built_open(&j, ec, jopts.station);
+	ck_assert_int_eq(verify_bytes(j.b, j.n, pk, NULL, j.mid, j.ml), DFI_OK);
+	j.b[j.n / 2] ^= 4;
+	ck_assert_int_ne(verify_bytes(j.b, j.n, pk, NULL, NULL, 0), DFI_OK);
 	dfi_jpubkey_free(pk);
 	dfi_signer_free(ec);
-	jt_rmrf(d);
-	free(d);
+	built_close(&j);
 }
 END_TEST
 

@@ -10,10 +10,6 @@
 
 JT_SIGNER_FIXTURE
 
-/* The reads are under test, not durability: no fsync, so the tests stay
- * cheap on a busy machine. */
-static int s_sync(void *ctx, int fd) { (void)ctx; (void)fd; return 0; }
-
 static struct dfi_journal_io nosync;
 
 /* genesis, intent, commit, intent, abort: one checkpoint after each */
@@ -21,9 +17,7 @@ static char *
 make_journal(char *path, size_t cap)
 {
 	char *d = jt_tmpdir();
-	nosync = *dfi_journal_io_posix();
-	nosync.fdatasync = s_sync;
-	nosync.fsync = s_sync;
+	nosync = jt_io_nosync(NULL, NULL);
 	struct dfi_journal_opts o = { .station = "st", .io = &nosync };
 	dfi_journal *j;
 	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/r", g_signer, &o), DFI_OK);
@@ -129,11 +123,7 @@ static void
 steer_init(struct steer *s, size_t cap, int eintr, unsigned fail_at)
 {
 	memset(s, 0, sizeof(*s));
-	s->io = *dfi_journal_io_posix();
-	s->io.pread = s_pread;
-	s->io.fdatasync = s_sync;
-	s->io.fsync = s_sync;
-	s->io.ctx = s;
+	s->io = jt_io_nosync(s_pread, s);
 	s->cap = cap;
 	s->eintr = eintr;
 	s->fail_at = fail_at;

@@ -31,10 +31,29 @@ jpath(const char *dir)
 	return p;
 }
 
-START_TEST(create_append_reopen_index)
+/* A new journal of the suite (its origin, signer and options) in a
+ * directory of its own; the caller removes the directory. */
+static char *
+new_journal_dir(void)
 {
 	char *d = jt_tmpdir();
 	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	return d;
+}
+
+/* The same, opened for writing; the directory in *dir. */
+static dfi_journal *
+new_journal(char **dir)
+{
+	dfi_journal *j;
+	*dir = jt_tmpdir();
+	ck_assert_int_eq(jt_create_open(&j, *dir, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	return j;
+}
+
+START_TEST(create_append_reopen_index)
+{
+	char *d = new_journal_dir();
 	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_E_INVALID_ARG);
 	dfi_journal *j;
 	struct dfi_journal_recovery rec;
@@ -113,8 +132,7 @@ END_TEST
 
 START_TEST(second_writer_is_locked_out)
 {
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d = new_journal_dir();
 	dfi_journal *j, *j2 = NULL;
 	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
 	ck_assert_int_eq(dfi_journal_open(&j2, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_LOCKED);
@@ -157,9 +175,8 @@ gc_thread(void *arg)
 
 START_TEST(group_commit_many_threads)
 {
-	char *d = jt_tmpdir();
-	dfi_journal *j;
-	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d;
+	dfi_journal *j = new_journal(&d);
 	enum { T = 8, N = 40 };
 	pthread_t th[T];
 	struct gc g[T];
@@ -189,9 +206,8 @@ END_TEST
 
 START_TEST(cut_at_every_byte_of_last_batch)
 {
-	char *d = jt_tmpdir();
-	dfi_journal *j;
-	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d;
+	dfi_journal *j = new_journal(&d);
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	uint64_t sa;
 	ck_assert_int_eq(jt_intent_commit(j, &a, &sa), DFI_OK);
@@ -272,8 +288,7 @@ START_TEST(unrecorded_quarantine_file_gets_a_recovery_record)
 {
 	/* A crash between the quarantine copy and the recovery record leaves a
 	 * quarantined file no record names; the next open records it. */
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d = new_journal_dir();
 	char qd[512], qf[600];
 	snprintf(qd, sizeof(qd), "%s/%s", d, DFI_JOURNAL_QDIR);
 	mkdir(qd, 0700);
@@ -314,9 +329,8 @@ END_TEST
 
 START_TEST(covered_corruption_halts_and_repairs_nothing)
 {
-	char *d = jt_tmpdir();
-	dfi_journal *j;
-	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d;
+	dfi_journal *j = new_journal(&d);
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
 	dfi_journal_close(j);
@@ -402,8 +416,7 @@ tap(dfi_journal *j, const dfi_jrec *intent, int *sent)
 static void
 fault_case(int fail_write, int fail_sync, int partial, int err)
 {
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d = new_journal_dir();
 	struct fault f = { fail_write, fail_sync, partial, err, 0, 0 };
 	struct dfi_journal_io io = fault_io(&f);
 	struct dfi_journal_opts o = base_opts;
@@ -474,8 +487,7 @@ static const struct dfi_signer_ops flaky_ops = { flaky_sign, flaky_pub, NULL };
  * goes on from the file instead of stopping (append.c, jw_reload). */
 START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
 {
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d = new_journal_dir();
 	struct flaky fl = { 0, 0 };
 	dfi_signer *s;
 	ck_assert_int_eq(dfi_signer_new(&s, dfi_signer_alg(g_signer), &flaky_ops, &fl), DFI_OK);
@@ -544,8 +556,7 @@ gf_thread(void *arg)
 
 START_TEST(failure_under_group_commit)
 {
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d = new_journal_dir();
 	struct fault f = { 20, -1, 1, ENOSPC, 0, 0 };
 	struct dfi_journal_io io = fault_io(&f);
 	struct dfi_journal_opts o = base_opts;
@@ -743,9 +754,8 @@ END_TEST
  * signature and halts (nothing is repaired), as the verifier does. */
 START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 {
-	char *d = jt_tmpdir();
-	dfi_journal *j;
-	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	char *d;
+	dfi_journal *j = new_journal(&d);
 	dfi_jrec a = jt_intent("04000000000031", 0x000001, 0, 0, 1);
 	dfi_jrec b = jt_intent("04000000000032", 0x000001, 0, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
@@ -762,29 +772,13 @@ START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 		if ((i == 0 || buf[i - 1] == '\n') && n - i > 11 && memcmp(buf + i, "checkpoint ", 11) == 0)
 			cps[ncp++] = i;
 	ck_assert_uint_eq(ncp, 3);
-	size_t s = cps[1] + 11, e = s;
-	while (e < n && buf[e] != '\n')
-		e++;
-	uint8_t note[DFI_J_NOTE_MAX + 4], other_note[DFI_J_NOTE_MAX];
-	ck_assert_uint_le((e - s) / 4 * 3, sizeof(note));
-	int nl = EVP_DecodeBlock(note, buf + s, (int)(e - s));
-	ck_assert_int_gt(nl, 0);
-	for (size_t k = e; k > s && buf[k - 1] == '='; k--)
-		nl--; /* EVP_DecodeBlock counts the padding */
-	dfi_checkpoint cp;
-	ck_assert_int_eq(dfi_note_open(note, (size_t)nl, g_pub, &cp), DFI_OK);
+	size_t s = cps[1] + 11;
 	dfi_signer *other = jt_signer_new(DFI_SIG_ED25519);
-	size_t ol;
-	ck_assert_int_eq(dfi_note_sign(&cp, other, other_note, sizeof(other_note), &ol), DFI_OK);
+	size_t tl;
+	uint8_t *t = jt_resign_checkpoint(buf, n, s, g_pub, other, &tl);
 	dfi_signer_free(other);
-	char line[DFI_J_LINE_MAX];
-	size_t ll = (size_t)EVP_EncodeBlock((unsigned char *)line, other_note, (int)ol);
-	size_t tl = s + ll + (n - e);
-	uint8_t *t = malloc(tl);
-	memcpy(t, buf, s);
-	memcpy(t + s, line, ll);
-	memcpy(t + s + ll, buf + e, n - e);
-	jt_write(path, t, tl);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(jt_write(path, t, tl), 0);
 
 	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_SIGNATURE);
 	size_t n2;

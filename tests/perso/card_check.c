@@ -53,6 +53,20 @@ stored_equals(void *arg, const uint8_t *key, size_t keylen)
 	return DFI_OK;
 }
 
+int
+dfi_test_sim_holds_key(dfi_sim *sim, uint32_t aid, uint8_t keyno, const dfi_cardkey *ck)
+{
+	struct dfi_sim_key_info ki;
+	struct eq_arg ea = { sim, aid, keyno, dfi_cardkey_type(ck), dfi_cardkey_version(ck), -1 };
+	if (dfi_cardkey_with_bytes(ck, stored_equals, &ea) != DFI_OK || ea.eq < 0)
+		return -1;
+	if (dfi_sim_key_info(sim, aid, keyno, &ki) != DFI_OK)
+		return -1;
+	int rc = ea.eq == 1 && ki.version == ea.version;
+	dfi_wipe(&ki, sizeof(ki));
+	return rc;
+}
+
 /* Base keys found once per check: a search in a file-backed token (SoftHSM2)
  * costs more than the comparison itself. */
 struct base_cache {
@@ -91,7 +105,6 @@ key_is(dfi_sim *sim, dfi_hsm *hsm, struct base_cache *cache, const struct dfi_pr
 	size_t mlen;
 	dfi_hsm_key *base;
 	dfi_cardkey *ck = NULL;
-	struct dfi_sim_key_info ki;
 	int rc = -1;
 
 	dfi_sim_uid(sim, uid);
@@ -104,13 +117,7 @@ key_is(dfi_sim *sim, dfi_hsm *hsm, struct base_cache *cache, const struct dfi_pr
 		return -1;
 	if (dfi_hsm_cardkey_diversified(hsm, base, k->type, m, mlen, k->version, &ck) != DFI_OK)
 		goto out;
-	struct eq_arg ea = { sim, aid, keyno, k->type, k->version, -1 };
-	if (dfi_cardkey_with_bytes(ck, stored_equals, &ea) != DFI_OK || ea.eq < 0)
-		goto out;
-	if (dfi_sim_key_info(sim, aid, keyno, &ki) != DFI_OK)
-		goto out;
-	rc = ea.eq == 1 && ki.version == k->version;
-	dfi_wipe(&ki, sizeof(ki));
+	rc = dfi_test_sim_holds_key(sim, aid, keyno, ck);
 out:
 	dfi_cardkey_free(ck);
 	return rc;

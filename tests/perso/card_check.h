@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "desfire_sim.h"
+#include "dfissue/cardkey.h"
 #include "dfissue/hsm.h"
 #include "dfissue/profile.h"
 
@@ -27,6 +28,11 @@ int dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile 
  * diversified for this card; 0 when not; -1 on error. */
 int dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k,
     uint32_t aid, uint8_t keyno, const dfi_batch_row *row);
+
+/* 1 when key keyno of aid (0 = PICC) on the card is ck, bytes and
+ * version (compared inside the dfi_cardkey_with_bytes callback); 0 when
+ * not; -1 on error. */
+int dfi_test_sim_holds_key(dfi_sim *sim, uint32_t aid, uint8_t keyno, const dfi_cardkey *ck);
 
 /* Makes a factory card arrive with the profile's transport key, as its
  * supplier would: a diversified one is derived in the HSM for this card's

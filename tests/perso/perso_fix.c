@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "card_check.h"
 #include "perso_fix.h"
 #include "testutil.h"
 
@@ -91,11 +92,23 @@ progress(void *ctx, const char *ev)
 		fprintf(stderr, "  perso: %s\n", ev);
 }
 
+/* The personalizer over the fixture's HSM, journal and profile: made
+ * once at open and again after each simulated restart. */
+static void
+perso_start(struct pfix *f)
+{
+	char detail[256] = "";
+	struct dfi_perso_config pc = { .hsm = f->hsm, .journal = f->journal, .profile = f->profile,
+		.station = "perso-test", .progress = progress, .detail = detail,
+		.detail_cap = sizeof(detail) };
+	ck_assert_msg(dfi_perso_new(&f->perso, &pc) == DFI_OK, "dfi_perso_new: %s", detail);
+}
+
 void
 pf_open(struct pfix *f, const char *profile_name)
 {
 	const char *src = getenv("DFI_SOURCE_DIR");
-	char pin[400], path[512], detail[256] = "";
+	char pin[400], path[512];
 	static unsigned serial;
 	struct dfi_diag diag;
 	struct dfi_journal_opts jo = { .station = "perso-test" };
@@ -124,26 +137,19 @@ pf_open(struct pfix *f, const char *profile_name)
 		ck_assert_msg(dfi_batch_next(f->batch, &f->row, &diag) == DFI_OK, "%s", diag.message);
 		ck_assert_ptr_nonnull(f->row);
 	}
-	struct dfi_perso_config pc = { .hsm = f->hsm, .journal = f->journal, .profile = f->profile,
-		.station = "perso-test", .progress = progress, .detail = detail,
-		.detail_cap = sizeof(detail) };
-	ck_assert_msg(dfi_perso_new(&f->perso, &pc) == DFI_OK, "dfi_perso_new: %s", detail);
+	perso_start(f);
 }
 
 void
 pf_restart(struct pfix *f)
 {
-	char detail[256] = "";
 	struct dfi_journal_opts jo = { .station = "perso-test" };
 	dfi_perso_free(f->perso);
 	f->perso = NULL;
 	dfi_journal_close(f->journal);
 	f->journal = NULL;
 	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
-	struct dfi_perso_config pc = { .hsm = f->hsm, .journal = f->journal, .profile = f->profile,
-		.station = "perso-test", .progress = progress, .detail = detail,
-		.detail_cap = sizeof(detail) };
-	ck_assert_msg(dfi_perso_new(&f->perso, &pc) == DFI_OK, "dfi_perso_new: %s", detail);
+	perso_start(f);
 }
 
 void
@@ -196,19 +202,34 @@ pf_journal_verifies(struct pfix *f)
 	return (unsigned)(res.intents - res.aborts);
 }
 
+void
+pf_card_config(struct dfi_sim_config *cfg, uint64_t seed, const char *image)
+{
+	*cfg = (struct dfi_sim_config){ .image = image, .has_seed = true, .seed = seed,
+		.no_fsync = true, .model = DFI_SIM_MODEL_EV2 };
+}
+
 dfi_sim *
 pf_card(uint64_t seed, const char *image)
 {
 	struct dfi_sim_config cfg;
 	dfi_sim *sim;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.image = image;
-	cfg.has_seed = true;
-	cfg.seed = seed;
-	cfg.no_fsync = true;
-	cfg.model = DFI_SIM_MODEL_EV2;
+	pf_card_config(&cfg, seed, image);
 	OKF(dfi_sim_new(&sim, &cfg));
 	return sim;
+}
+
+void
+pf_assert_image_is(const char *profile_name, uint64_t seed, const char *image)
+{
+	struct pfix f;
+	char why[256];
+	pf_open(&f, profile_name);
+	dfi_sim *sim = pf_card(seed, image);
+	ck_assert_msg(dfi_test_card_matches_profile(sim, f.hsm, f.profile, f.row, why,
+	    sizeof(why)) == 1, "%s", why);
+	dfi_sim_free(sim);
+	pf_close(&f);
 }
 
 /* ---- a transport that shows every command -------------------------------- */

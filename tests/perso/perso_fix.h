@@ -48,7 +48,16 @@ void pf_restart(struct pfix *f);
  * intent; returns the number of intents it holds that were not aborted
  * (none of these tests has a card refuse a ChangeKey). */
 unsigned pf_journal_verifies(struct pfix *f);
+/* The fixture's cards: a factory EV2 card from seed (its UID and
+ * randomness), kept in image (NULL: in memory), without fsync (test
+ * speed). pf_card_config fills those settings for a caller that changes
+ * some before dfi_sim_new. */
+void pf_card_config(struct dfi_sim_config *cfg, uint64_t seed, const char *image);
 dfi_sim *pf_card(uint64_t seed, const char *image);
+/* Asserts that the card saved in image (the simulator's state file)
+ * equals the profile and its first batch row, as the card_check oracle
+ * reads it; its own fixture, so the caller's journal is not touched. */
+void pf_assert_image_is(const char *profile_name, uint64_t seed, const char *image);
 /* The generation-2 key ceremony on the token (make-dev-token.sh
  * --generation2); 0 on success. */
 int pf_add_generation2(void);

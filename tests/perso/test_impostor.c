@@ -82,10 +82,7 @@ card_open(struct card *c, const char *uid_hex, enum dfi_sim_model model, enum df
 	struct dfi_sim_config cfg;
 	dfi_transport *inner;
 	size_t n;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.has_seed = true;
-	cfg.seed = seed;
-	cfg.no_fsync = true;
+	pf_card_config(&cfg, seed, NULL);
 	cfg.model = model;
 	cfg.originality = orig;
 	if (uid_hex != NULL) {
@@ -115,6 +112,16 @@ tap(struct pfix *f, struct card *c, const dfi_batch_row *row, struct dfi_perso_r
 	(void)dfi_transport_wait_removed(c->t, 0);
 	ck_assert_int_eq(dfi_transport_wait_card(c->t, 0), DFI_OK);
 	return dfi_perso_card(f->perso, c->t, row, res);
+}
+
+/* One tap that must end in outcome want (its detail shown when not). */
+static void
+tap_ends(struct pfix *f, struct card *c, const dfi_batch_row *row, struct dfi_perso_result *res,
+    enum dfi_perso_outcome want)
+{
+	ck_assert_int_eq(tap(f, c, row, res), DFI_OK);
+	ck_assert_msg(res->outcome == want, "%s: %s", dfi_perso_outcome_name(res->outcome),
+	    res->detail);
 }
 
 /* Commands that change a card: none of them may reach a refused card. */
@@ -236,9 +243,7 @@ START_TEST(second_card_with_an_issued_uid_is_refused)
 	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 1);
 	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 2);
 
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &a, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_uint_eq(res.key_changes, 6);
 
 	/* The impostor: same UID, factory keys. */
@@ -256,15 +261,12 @@ START_TEST(second_card_with_an_issued_uid_is_refused)
 	assert_factory(&b, 0);
 
 	/* The genuine card again: nothing to do, not refused. */
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &a, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_uint_eq(res.key_changes, 0);
 
 	/* A third impostor after it: refused again. */
 	card_open(&c, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 3);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_REFUSED);
+	tap_ends(&f, &c, f.row, &res, DFI_PERSO_REFUSED);
 	assert_nothing_written(&c);
 
 	/* The auditor: the journal verifies (refusals included) and lists them. */
@@ -318,9 +320,7 @@ START_TEST(impostor_of_a_torn_card_is_refused)
 	assert_factory(&b, 0);
 
 	/* The genuine card comes back and is finished. */
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &a, f.row, &res, DFI_PERSO_RESUMED);
 	/* 5 application keys, the PICC intent resolved "old", then the PICC key */
 	ck_assert_uint_eq(pf_journal_verifies(&f), 7);
 	card_close(&a);
@@ -343,14 +343,11 @@ START_TEST(authorized_reissue)
 	card_open(&c, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 8);
 
 	/* A first issue needs no authorization: none is journaled. */
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
+	tap_ends(&f, &a, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_uint_eq(res.authorization_seq, 0);
 
 	/* The replacement: authorized, journaled before its first key change. */
-	ck_assert_int_eq(tap(&f, &b, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &b, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_uint_gt(res.authorization_seq, 0);
 	ck_assert_uint_eq(res.key_changes, 6);
 	char why[300];
@@ -362,8 +359,7 @@ START_TEST(authorized_reissue)
 	ck_assert_uint_eq(cc.auth_seq, res.authorization_seq);
 
 	/* Used once per run: another card with the UID is refused. */
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_REFUSED);
+	tap_ends(&f, &c, f.row, &res, DFI_PERSO_REFUSED);
 	assert_nothing_written(&c);
 	/* version continuity holds across the re-issue */
 	ck_assert_uint_eq(pf_journal_verifies(&f), 12);
@@ -380,9 +376,7 @@ START_TEST(authorized_reissue)
 	ck_assert_int_eq(dfi_batch_open_buffer(&bt, "reissue.csv", DFI_BATCH_CSV, csv, strlen(csv), &d), DFI_OK);
 	ck_assert_int_eq(dfi_batch_next(bt, &row, &d), DFI_OK);
 	card_open(&c, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 9);
-	ck_assert_int_eq(tap(&f, &c, row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &c, row, &res, DFI_PERSO_DONE);
 	ck_assert_uint_gt(res.authorization_seq, 0);
 	cc = journal_records(&f);
 	ck_assert_uint_eq(cc.authorizations, 2);
@@ -407,9 +401,7 @@ START_TEST(transport_key_card_and_impostor)
 	card_open(&good, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 10);
 	ck_assert_msg(dfi_test_card_arrives_with_transport(good.sim, f.hsm, f.profile, f.row, why,
 	    sizeof(why)) == 0, "%s", why);
-	ck_assert_int_eq(tap(&f, &good, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &good, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_msg(dfi_test_card_matches_profile(good.sim, f.hsm, f.profile, f.row, why, sizeof(why)) == 1,
 	    "%s", why);
 	/* The zero key was never tried: no legacy DES authentication at all. */
@@ -447,8 +439,7 @@ START_TEST(transport_key_card_and_impostor)
 	dfi_hex_encode(uid, 7, uh, sizeof(uh));
 	card_close(&blank);
 	card_open(&blank, uh, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 12);
-	ck_assert_int_eq(tap(&f, &blank, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_REFUSED);
+	tap_ends(&f, &blank, f.row, &res, DFI_PERSO_REFUSED);
 	ck_assert_int_eq(res.refusal_cause, DFI_JCAUSE_TRANSPORT_KEY);
 	ck_assert_msg(strstr(res.detail, "already issued") != NULL, "%s", res.detail);
 	assert_nothing_written(&blank);
@@ -462,9 +453,7 @@ START_TEST(transport_key_card_and_impostor)
 	    DFI_OK);
 	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);
 	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
-	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &torn, f.row, &res, DFI_PERSO_RESUMED);
 	ck_assert_uint_eq(res.intents_resolved, 1);
 	ck_assert_msg(dfi_test_card_matches_profile(torn.sim, f.hsm, f.profile, f.row, why, sizeof(why)) == 1,
 	    "%s", why);
@@ -549,9 +538,7 @@ START_TEST(originality_require)
 	}
 	/* The simulator's genuine-looking card is issued. */
 	card_open(&c, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 30);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
+	tap_ends(&f, &c, f.row, &res, DFI_PERSO_DONE);
 	ck_assert_str_eq(res.originality, "verified by desfire-sim-test");
 	card_close(&c);
 	struct count_ctx cc = journal_records(&f);
@@ -564,27 +551,31 @@ END_TEST
 
 START_TEST(originality_warn_and_default)
 {
-	struct pfix f;
-	struct card c;
-	struct dfi_perso_result res;
-	open_originality(&f, "warn");
-	card_open(&c, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_FOREIGN, 40);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s: %s", dfi_perso_outcome_name(res.outcome),
-	    res.detail);
-	ck_assert_str_eq(res.originality, "bad signature (no trusted key verifies it)");
-	card_close(&c);
-	pf_close(&f);
-
-	/* The reference profile names no policy: warn, with NXP's keys, which
-	 * never trust a simulated card. */
-	pf_open(&f, "reference");
-	card_open(&c, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 41);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
-	ck_assert_str_eq(res.originality, "bad signature (no trusted key verifies it)");
-	card_close(&c);
-	pf_close(&f);
+	/* policy "warn": a card whose signature no trusted key verifies is
+	 * issued all the same. NULL: the reference profile, which names no
+	 * policy: warn, with NXP's keys, which never trust a simulated card. */
+	static const struct {
+		const char *policy;
+		enum dfi_sim_originality orig;
+		uint64_t seed;
+	} cases[] = {
+		{ "warn", DFI_SIM_ORIG_FOREIGN, 40 },
+		{ NULL, DFI_SIM_ORIG_TEST, 41 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pfix f;
+		struct card c;
+		struct dfi_perso_result res;
+		if (cases[i].policy != NULL)
+			open_originality(&f, cases[i].policy);
+		else
+			pf_open(&f, "reference");
+		card_open(&c, NULL, DFI_SIM_MODEL_EV2, cases[i].orig, cases[i].seed);
+		tap_ends(&f, &c, f.row, &res, DFI_PERSO_DONE);
+		ck_assert_str_eq(res.originality, "bad signature (no trusted key verifies it)");
+		card_close(&c);
+		pf_close(&f);
+	}
 }
 END_TEST
 
@@ -676,14 +667,12 @@ START_TEST(claimed_uid_is_not_touched)
 	ck_assert_int_eq(dfi_hex_decode(UID_HEX, uid, sizeof(uid), &n), DFI_OK);
 	ck_assert_int_eq(dfi_registry_claim(reg, uid, 7, "station-x/reader 2", 0, &cl, NULL, 0), DFI_OK);
 	card_open(&c, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 60);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
+	tap_ends(&f, &c, f.row, &res, DFI_PERSO_FAILED);
 	ck_assert_int_eq(res.err, DFI_E_UID_CLAIMED);
 	ck_assert_ptr_nonnull(strstr(res.detail, "station-x/reader 2"));
 	ck_assert_uint_eq(c.log->n, 1); /* the UID, nothing else */
 	dfi_registry_release(cl);
-	ck_assert_int_eq(tap(&f, &c, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.outcome, DFI_PERSO_DONE);
+	tap_ends(&f, &c, f.row, &res, DFI_PERSO_DONE);
 	card_close(&c);
 	dfi_perso_free(f.perso);
 	f.perso = NULL;

@@ -36,21 +36,52 @@ drain(dfi_batch *b, int *rows, struct dfi_diag *d)
 	}
 }
 
-static void
-expect_error(const char *name, const char *text, int rows_before, const char *msg)
+/* The next row, which must be there and start at line. */
+static dfi_batch_row *
+next_row(dfi_batch *b, unsigned line)
 {
-	dfi_batch *b = open_buf(name, text);
+	dfi_batch_row *r;
+	struct dfi_diag d;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(dfi_batch_row_line(r), line);
+	return r;
+}
+
+/* No row left, and no error after the last one; frees b. */
+static void
+end_of_rows(dfi_batch *b)
+{
+	dfi_batch_row *r;
+	struct dfi_diag d;
+	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
+	ck_assert_ptr_null(r);
+	dfi_batch_free(b);
+}
+
+/* A batch file (name, text) whose reading stops at an error: rows good
+ * rows first, then the message msg. */
+struct error_case {
+	const char *name, *text;
+	int rows;
+	const char *msg;
+};
+
+static void
+expect_error(const struct error_case *c)
+{
+	dfi_batch *b = open_buf(c->name, c->text);
 	struct dfi_diag d;
 	int rows;
 	dfi_err e = drain(b, &rows, &d);
-	if (e != DFI_E_PROFILE || strcmp(d.message, msg) != 0)
-		ck_abort_msg("%s: got %d \"%s\", want \"%s\"", name, e, e ? d.message : "", msg);
-	ck_assert_int_eq(rows, rows_before);
+	if (e != DFI_E_PROFILE || strcmp(d.message, c->msg) != 0)
+		ck_abort_msg("%s: got %d \"%s\", want \"%s\"", c->name, e, e ? d.message : "", c->msg);
+	ck_assert_int_eq(rows, c->rows);
 	/* the error is sticky */
 	dfi_batch_row *r;
 	struct dfi_diag d2;
 	ck_assert_int_eq(dfi_batch_next(b, &r, &d2), DFI_E_PROFILE);
-	ck_assert_str_eq(d2.message, msg);
+	ck_assert_str_eq(d2.message, c->msg);
 	dfi_batch_free(b);
 }
 
@@ -69,10 +100,7 @@ check_reference_rows(const char *file)
 	static const char *secrets[] = { "00112233445566778899AABBCCDDEEFF",
 		"102132435465768798A9BACBDCEDFE0F", "FFEEDDCCBBAA99887766554433221100" };
 	for (int i = 0; i < 3; i++) {
-		dfi_batch_row *r;
-		ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-		ck_assert_ptr_nonnull(r);
-		ck_assert_int_eq(dfi_batch_row_line(r), i + 2 - (strstr(file, ".jsonl") ? 1 : 0));
+		dfi_batch_row *r = next_row(b, (unsigned)i + 2 - (strstr(file, ".jsonl") ? 1 : 0));
 		ck_assert_str_eq(dfi_batch_row_file(r), path);
 		ck_assert_uint_eq(dfi_batch_row_count(r), 4);
 		const struct dfi_batch_value *v = dfi_batch_row_get(r, "card_number");
@@ -91,10 +119,7 @@ check_reference_rows(const char *file)
 		ck_assert_ptr_null(dfi_batch_row_get(r, "site"));
 		dfi_batch_row_free(r);
 	}
-	dfi_batch_row *r;
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_ptr_null(r);
-	dfi_batch_free(b);
+	end_of_rows(b);
 }
 
 START_TEST(reference_batches_agree)
@@ -115,59 +140,73 @@ START_TEST(csv_quoting)
 			   "\n"
 			   "y,,3";
 	dfi_batch *b = open_buf("q.csv", text);
-	struct dfi_diag d;
-	dfi_batch_row *r;
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_int_eq(dfi_batch_row_line(r), 2);
+	dfi_batch_row *r = next_row(b, 2);
 	ck_assert_str_eq(dfi_batch_row_get(r, "name")->str, "a,b");
 	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "say \"hi\"");
 	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, 1);
 	dfi_batch_row_free(r);
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_int_eq(dfi_batch_row_line(r), 4);
+	r = next_row(b, 4);
 	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "two\nlines");
 	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, -2);
 	dfi_batch_row_free(r);
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_int_eq(dfi_batch_row_line(r), 7);
+	r = next_row(b, 7);
 	ck_assert_str_eq(dfi_batch_row_get(r, "note")->str, "");
 	ck_assert_uint_eq(dfi_batch_row_get(r, "note")->len, 0);
 	dfi_batch_row_free(r);
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_ptr_null(r);
-	dfi_batch_free(b);
+	end_of_rows(b);
 }
 END_TEST
 
-START_TEST(csv_errors)
+/* CSV and JSON-lines files that stop at an error: file, line, field. */
+START_TEST(row_errors)
 {
-	expect_error("m.csv", "a,b:hex,c\n1,00,x\n2,01\n", 1,
-	    "m.csv:3: c: missing: the record has 2 fields, the header names 3");
-	expect_error("e.csv", "a,b\n1,2\n3,4,5\n", 1,
-	    "e.csv:3: extra fields: the record has 3 fields, the header names 2");
-	expect_error("h.csv", "a,uid:hex\n1,04782E21801D80\n2,04782E21801D8\n", 1,
-	    "h.csv:3: uid: not valid hex (an even number of 0-9, A-F)");
-	expect_error("h2.csv", "a,uid:hex\n1,ZZ\n", 0,
-	    "h2.csv:2: uid: not valid hex (an even number of 0-9, A-F)");
-	expect_error("h3.csv", "a,uid:hex\n1,\n", 0, "h3.csv:2: uid: empty hex value");
-	expect_error("i.csv", "n:int\n12\n1x\n", 1, "i.csv:3: n: not a decimal integer (got \"1x\")");
-	expect_error("i2.csv", "n:int\n99999999999999999999\n", 0,
-	    "i2.csv:2: n: not a decimal integer (got \"99999999999999999999\")");
-	expect_error("q.csv", "a,b\n1,x\"y\n", 0,
-	    "q.csv:2: quote inside an unquoted field (quote the whole field and double the quote)");
-	expect_error("u.csv", "a,b\n1,2\n3,\"open\n\nstill open\n", 1,
-	    "u.csv:3: quoted field opened here is never closed");
-	expect_error("t.csv", "a,b\n1,\"x\"y\n", 0,
-	    "t.csv:2: text after a closing quote (a quote inside a quoted field is written \"\")");
-	expect_error("cr.csv", "a,b\n1,2\r3\n", 0, "cr.csv:2: carriage return outside a quoted field");
-	expect_error("d.csv", "a,b,a\n1,2,3\n", 0, "d.csv:1: a: field named twice in the header");
-	expect_error("f.csv", "a,b:float\n1,2\n", 0,
-	    "f.csv:1: header field 2 \"b:float\": a name of 1..64 of A-Z a-z 0-9 _ . -, optionally "
-	    "with :hex, :int or :string");
-	expect_error("s.csv", "a,my field\n1,2\n", 0,
-	    "s.csv:1: header field 2 \"my field\": a name of 1..64 of A-Z a-z 0-9 _ . -, optionally "
-	    "with :hex, :int or :string");
-	expect_error("empty.csv", "", 0, "empty.csv:1: empty: the first line must name the fields");
+	static const struct error_case cases[] = {
+		{ "m.csv", "a,b:hex,c\n1,00,x\n2,01\n", 1,
+		    "m.csv:3: c: missing: the record has 2 fields, the header names 3" },
+		{ "e.csv", "a,b\n1,2\n3,4,5\n", 1,
+		    "e.csv:3: extra fields: the record has 3 fields, the header names 2" },
+		{ "h.csv", "a,uid:hex\n1,04782E21801D80\n2,04782E21801D8\n", 1,
+		    "h.csv:3: uid: not valid hex (an even number of 0-9, A-F)" },
+		{ "h2.csv", "a,uid:hex\n1,ZZ\n", 0,
+		    "h2.csv:2: uid: not valid hex (an even number of 0-9, A-F)" },
+		{ "h3.csv", "a,uid:hex\n1,\n", 0, "h3.csv:2: uid: empty hex value" },
+		{ "i.csv", "n:int\n12\n1x\n", 1, "i.csv:3: n: not a decimal integer (got \"1x\")" },
+		{ "i2.csv", "n:int\n99999999999999999999\n", 0,
+		    "i2.csv:2: n: not a decimal integer (got \"99999999999999999999\")" },
+		{ "q.csv", "a,b\n1,x\"y\n", 0,
+		    "q.csv:2: quote inside an unquoted field (quote the whole field and double the "
+		    "quote)" },
+		{ "u.csv", "a,b\n1,2\n3,\"open\n\nstill open\n", 1,
+		    "u.csv:3: quoted field opened here is never closed" },
+		{ "t.csv", "a,b\n1,\"x\"y\n", 0,
+		    "t.csv:2: text after a closing quote (a quote inside a quoted field is written "
+		    "\"\")" },
+		{ "cr.csv", "a,b\n1,2\r3\n", 0, "cr.csv:2: carriage return outside a quoted field" },
+		{ "d.csv", "a,b,a\n1,2,3\n", 0, "d.csv:1: a: field named twice in the header" },
+		{ "f.csv", "a,b:float\n1,2\n", 0,
+		    "f.csv:1: header field 2 \"b:float\": a name of 1..64 of A-Z a-z 0-9 _ . -, "
+		    "optionally with :hex, :int or :string" },
+		{ "s.csv", "a,my field\n1,2\n", 0,
+		    "s.csv:1: header field 2 \"my field\": a name of 1..64 of A-Z a-z 0-9 _ . -, "
+		    "optionally with :hex, :int or :string" },
+		{ "empty.csv", "", 0, "empty.csv:1: empty: the first line must name the fields" },
+		/* JSON lines */
+		{ "j.jsonl", "{\"a\": 1}\n[1]\n", 1, "j.jsonl:2: each line must be one JSON object" },
+		{ "j.jsonl", "{\"a\": 1}\n{\"uid:hex\": \"0G\"}\n", 1,
+		    "j.jsonl:2: uid: not valid hex (an even number of 0-9, A-F)" },
+		{ "j.jsonl", "{\"a\": true}\n", 0,
+		    "j.jsonl:1: a: must be a string or an integer (got a boolean)" },
+		{ "j.jsonl", "{\"a\": 1.5}\n", 0,
+		    "j.jsonl:1: a: must be a string or an integer (got a real number)" },
+		{ "j.jsonl", "{\"a:hex\": 12}\n", 0, "j.jsonl:1: a: must be a hex string (got an integer)" },
+		{ "j.jsonl", "{\"a:int\": \"12\"}\n", 0, "j.jsonl:1: a: must be an integer (got a string)" },
+		{ "j.jsonl", "{\"a\": 1, \"a:string\": \"x\"}\n", 0, "j.jsonl:1: a: field given twice" },
+		{ "j.jsonl", "{\"a b\": 1}\n", 0,
+		    "j.jsonl:1: bad field name \"a b\": 1..64 of A-Z a-z 0-9 _ . -, optionally with :hex, "
+		    ":int or :string" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(&cases[i]);
 }
 END_TEST
 
@@ -193,10 +232,7 @@ START_TEST(jsonl_values_and_errors)
 			   "   \r\n"
 			   "{\"s\": \"y\"}\r\n";
 	dfi_batch *b = open_buf("v.jsonl", text);
-	struct dfi_diag d;
-	dfi_batch_row *r;
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_int_eq(dfi_batch_row_line(r), 1);
+	dfi_batch_row *r = next_row(b, 1);
 	ck_assert_int_eq(dfi_batch_row_get(r, "s")->type, DFI_VAL_STRING);
 	ck_assert_int_eq(dfi_batch_row_get(r, "n")->type, DFI_VAL_INT);
 	ck_assert_int_eq(dfi_batch_row_get(r, "n")->i, -7);
@@ -205,37 +241,13 @@ START_TEST(jsonl_values_and_errors)
 	ck_assert_int_eq(dfi_batch_row_get(r, "t")->type, DFI_VAL_STRING);
 	ck_assert_int_eq(dfi_batch_row_get(r, "k")->i, 5);
 	dfi_batch_row_free(r);
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_int_eq(dfi_batch_row_line(r), 4);
-	dfi_batch_row_free(r);
-	ck_assert_int_eq(dfi_batch_next(b, &r, &d), DFI_OK);
-	ck_assert_ptr_null(r);
-	dfi_batch_free(b);
+	dfi_batch_row_free(next_row(b, 4));
+	end_of_rows(b);
 }
 END_TEST
 
-START_TEST(jsonl_errors)
+START_TEST(jsonl_syntax_error)
 {
-	struct {
-		const char *text;
-		int rows;
-		const char *msg;
-	} cases[] = {
-		{ "{\"a\": 1}\n[1]\n", 1, "j.jsonl:2: each line must be one JSON object" },
-		{ "{\"a\": 1}\n{\"uid:hex\": \"0G\"}\n", 1,
-		    "j.jsonl:2: uid: not valid hex (an even number of 0-9, A-F)" },
-		{ "{\"a\": true}\n", 0, "j.jsonl:1: a: must be a string or an integer (got a boolean)" },
-		{ "{\"a\": 1.5}\n", 0, "j.jsonl:1: a: must be a string or an integer (got a real number)" },
-		{ "{\"a:hex\": 12}\n", 0, "j.jsonl:1: a: must be a hex string (got an integer)" },
-		{ "{\"a:int\": \"12\"}\n", 0, "j.jsonl:1: a: must be an integer (got a string)" },
-		{ "{\"a\": 1, \"a:string\": \"x\"}\n", 0, "j.jsonl:1: a: field given twice" },
-		{ "{\"a b\": 1}\n", 0,
-		    "j.jsonl:1: bad field name \"a b\": 1..64 of A-Z a-z 0-9 _ . -, optionally with :hex, "
-		    ":int or :string" },
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect_error("j.jsonl", cases[i].text, cases[i].rows, cases[i].msg);
-
 	/* jansson's own syntax messages: check file, line and our prefix */
 	const char *dup = "{\"a\": 1}\n\n{\"a\": 1, \"a\": 2}\n";
 	dfi_batch *b = open_buf("dup.jsonl", dup);
@@ -273,6 +285,6 @@ int
 main(void)
 {
 	return dfi_test_main("profile_batch", NULL,
-	    (const TTest *[]){ reference_batches_agree, csv_quoting, csv_errors,
-	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_errors, open_errors, NULL });
+	    (const TTest *[]){ reference_batches_agree, csv_quoting, row_errors,
+	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_syntax_error, open_errors, NULL });
 }

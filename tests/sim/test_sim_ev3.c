@@ -340,6 +340,19 @@ sdm_file(struct card *c, enum dfi_sdm_cipher ci, struct dfi_sdm_layout *l, dfi_d
 	ck_assert_uint_eq(ctr, 0);
 }
 
+/* The SDM file read without a key, torn at its READ DATA (mode: before
+ * or after the card runs it); the card is back on the reader after. */
+static void
+torn_read(struct card *c, enum dfi_sim_tear_mode mode)
+{
+	uint8_t buf[256];
+	OK(dfi_desfire_select_application(c->d, AID));
+	ck_assert_int_eq(dfi_sim_set_tear(c->s, 1, mode), DFI_OK);
+	ck_assert_int_eq(dfi_desfire_read_data(c->d, 2, DFI_DF_COMM_PLAIN, 0, 256, buf),
+	    DFI_E_CARD_TORN);
+	OK(dfi_transport_wait_card(c->t, 100));
+}
+
 static void
 sdm_reads(struct card *c, const struct dfi_sdm_layout *l, dfi_df_authcmd how)
 {
@@ -349,21 +362,13 @@ sdm_reads(struct card *c, const struct dfi_sdm_layout *l, dfi_df_authcmd how)
 	OK(dfi_sim_power_cycle(c->s));
 	ck_assert_uint_eq(tap(c, l), 3);
 	/* a read torn after the card ran it moved the counter on */
-	uint8_t buf[256];
-	OK(dfi_desfire_select_application(c->d, AID));
-	ck_assert_int_eq(dfi_sim_set_tear(c->s, 1, DFI_SIM_TEAR_AFTER), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_read_data(c->d, 2, DFI_DF_COMM_PLAIN, 0, 256, buf),
-	    DFI_E_CARD_TORN);
-	OK(dfi_transport_wait_card(c->t, 100));
+	torn_read(c, DFI_SIM_TEAR_AFTER);
 	ck_assert_uint_eq(tap(c, l), 5);
 	/* torn before: not */
-	OK(dfi_desfire_select_application(c->d, AID));
-	ck_assert_int_eq(dfi_sim_set_tear(c->s, 1, DFI_SIM_TEAR_BEFORE), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_read_data(c->d, 2, DFI_DF_COMM_PLAIN, 0, 256, buf),
-	    DFI_E_CARD_TORN);
-	OK(dfi_transport_wait_card(c->t, 100));
+	torn_read(c, DFI_SIM_TEAR_BEFORE);
 	ck_assert_uint_eq(tap(c, l), 6);
 	/* read with the read&write key: the stored file, no mirror, no count */
+	uint8_t buf[256];
 	OK(dfi_desfire_select_application(c->d, AID));
 	OK(dfi_desfire_authenticate(c->d, how, 0, c->k[0]));
 	OK(dfi_desfire_read_data(c->d, 2, DFI_DF_COMM_PLAIN, 0, 256, buf));
@@ -372,13 +377,25 @@ sdm_reads(struct card *c, const struct dfi_sdm_layout *l, dfi_df_authcmd how)
 	ck_assert_uint_eq(tap(c, l), 7);
 }
 
+/* A factory EV3 card (with_image: kept in a file, as card_open) with
+ * base_setup's application and its SDM file in cipher ci, set up under
+ * the authentication how; for LRP the card is switched first. */
+static void
+sdm_card(struct card *c, struct dfi_sdm_layout *l, int with_image, enum dfi_sdm_cipher ci,
+    dfi_df_authcmd how)
+{
+	card_open(c, DFI_SIM_MODEL_EV3, with_image);
+	base_setup(c);
+	if (ci == DFI_SDM_LRP)
+		lrp_switch(c);
+	sdm_file(c, ci, l, how);
+}
+
 START_TEST(sdm_aes_mode)
 {
 	struct card c;
 	struct dfi_sdm_layout l;
-	card_open(&c, DFI_SIM_MODEL_EV3, 1);
-	base_setup(&c);
-	sdm_file(&c, DFI_SDM_AES, &l, DFI_DF_AUTH_EV2_FIRST);
+	sdm_card(&c, &l, 1, DFI_SDM_AES, DFI_DF_AUTH_EV2_FIRST);
 	sdm_reads(&c, &l, DFI_DF_AUTH_EV2_FIRST);
 	card_close(&c);
 }
@@ -388,10 +405,7 @@ START_TEST(sdm_lrp_mode)
 {
 	struct card c;
 	struct dfi_sdm_layout l;
-	card_open(&c, DFI_SIM_MODEL_EV3, 1);
-	base_setup(&c);
-	lrp_switch(&c);
-	sdm_file(&c, DFI_SDM_LRP, &l, DFI_DF_AUTH_LRP_FIRST);
+	sdm_card(&c, &l, 1, DFI_SDM_LRP, DFI_DF_AUTH_LRP_FIRST);
 	ck_assert_uint_eq(l.sdm.mac_offset - l.sdm.picc_offset, 48 + 3 + 32 + 3);
 	sdm_reads(&c, &l, DFI_DF_AUTH_LRP_FIRST);
 	card_close(&c);
@@ -403,9 +417,7 @@ START_TEST(sdm_settings_in_ev1_session)
 {
 	struct card c;
 	struct dfi_sdm_layout l;
-	card_open(&c, DFI_SIM_MODEL_EV3, 0);
-	base_setup(&c);
-	sdm_file(&c, DFI_SDM_AES, &l, DFI_DF_AUTH_AES);
+	sdm_card(&c, &l, 0, DFI_SDM_AES, DFI_DF_AUTH_AES);
 	ck_assert_uint_eq(tap(&c, &l), 1);
 	card_close(&c);
 }

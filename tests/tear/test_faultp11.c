@@ -8,37 +8,13 @@
  * example: master 00112233445566778899AABBCCDDEEFF, UID 04782E21801D80, AID
  * 3042F5, system identifier 4E585020416275 -> A8DD63A3B89D54B37CA802473FDA9175).
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "testutil.h"
 
-#include "faultp11.h"
+#include "faultp11_ctl.h"
 #include "tear_fix.h"
-
-struct ctl {
-	faultp11_arm_fn arm;
-	faultp11_calls_fn calls;
-	faultp11_fired_fn fired;
-	faultp11_fired_name_fn name;
-	faultp11_set_leave_active_fn leave_active;
-};
-
-static void
-ctl_open(struct ctl *c)
-{
-	void *so = dlopen(FAULTP11_PATH, RTLD_NOW | RTLD_NOLOAD);
-	ck_assert_msg(so != NULL, "faultp11 not loaded: %s", dlerror());
-	*(void **)&c->arm = dlsym(so, "faultp11_arm");
-	*(void **)&c->calls = dlsym(so, "faultp11_calls");
-	*(void **)&c->fired = dlsym(so, "faultp11_fired");
-	*(void **)&c->name = dlsym(so, "faultp11_fired_name");
-	*(void **)&c->leave_active = dlsym(so, "faultp11_set_leave_active");
-	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL &&
-	    c->leave_active != NULL);
-	dlclose(so); /* drops only our reference */
-}
 
 /* Diversify, encrypt a zero block, sign a message. */
 static dfi_err
@@ -66,11 +42,11 @@ sequence(struct tear_env *e, uint8_t block[16])
 START_TEST(every_call_fails_once)
 {
 	struct tear_env e;
-	struct ctl c;
+	struct faultp11_ctl c;
 	char why[400], detail[200];
 	uint8_t want[16], got[16], key[16], iv[16] = { 0 }, zero[16] = { 0 };
 	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
-	ctl_open(&c);
+	faultp11_ctl_open(&c, FAULTP11_PATH);
 	/* Loop 0: a PKCS#11-compliant module. Loop 1: a module that leaves a
 	 * failed operation active on its session; the pool must not hand such
 	 * a session out again. */

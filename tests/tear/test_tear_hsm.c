@@ -15,34 +15,13 @@
  *     a restarted station would), and the case ends in the full invariant
  *     (tear_check).
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "testutil.h"
 
-#include "faultp11.h"
+#include "faultp11_ctl.h"
 #include "tear_fix.h"
-
-struct ctl {
-	faultp11_arm_fn arm;
-	faultp11_calls_fn calls;
-	faultp11_fired_fn fired;
-	faultp11_fired_name_fn name;
-};
-
-static void
-ctl_open(struct ctl *c)
-{
-	void *so = dlopen(FAULTP11_PATH, RTLD_NOW | RTLD_NOLOAD);
-	ck_assert_msg(so != NULL, "faultp11 not loaded: %s", dlerror());
-	*(void **)&c->arm = dlsym(so, "faultp11_arm");
-	*(void **)&c->calls = dlsym(so, "faultp11_calls");
-	*(void **)&c->fired = dlsym(so, "faultp11_fired");
-	*(void **)&c->name = dlsym(so, "faultp11_fired_name");
-	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL);
-	dlclose(so);
-}
 
 static void
 kase_open(struct tear_env *e, struct tear_case *k)
@@ -64,7 +43,7 @@ START_TEST(hsm_fault_every_call)
 {
 	struct tear_env e;
 	struct tear_tally t;
-	struct ctl c;
+	struct faultp11_ctl c;
 	struct tear_case k;
 	struct dfi_perso_result res;
 	char why[600], label[160];
@@ -73,7 +52,7 @@ START_TEST(hsm_fault_every_call)
 	int sign_shown = 0;
 	memset(&t, 0, sizeof(t));
 	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
-	ctl_open(&c);
+	faultp11_ctl_open(&c, FAULTP11_PATH);
 
 	/* The clean run: how many calls. */
 	kase_open(&e, &k);
