@@ -1028,10 +1028,14 @@ part_tear(struct env *e, unsigned stride)
 			continue;
 		qsort(xa_of[k], nx[k], sizeof(double), cmp_double);
 		qsort(xm_of[k], nx[k], sizeof(double), cmp_double);
+		/* Issue 19's goal for the worst case: at most +20 APDUs. */
+		size_t over = 0;
+		while (over < nx[k] && xa_of[k][nx[k] - 1 - over] > 20)
+			over++;
 		snprintf(fig, sizeof(fig), "extra by mode: %s", k == 0 ? "before" : "after");
 		row("tear", fig, "worst +%.0f APDUs, +%.0f ms card time; median +%.0f APDUs, "
-		    "+%.0f ms (%zu cases)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
-		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k]);
+		    "+%.0f ms (%zu cases, %zu above +20 APDUs)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
+		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k], over);
 	}
 	/* --trace: the worst case again, its APDUs (torn tap, then the
 	 * recovery tap) on stderr. */
