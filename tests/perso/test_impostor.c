@@ -329,6 +329,62 @@ START_TEST(impostor_of_a_torn_card_is_refused)
 }
 END_TEST
 
+/* A torn first issue's PICC is tried with the factory key, then the
+ * target, without GetKeyVersion (state.c): a card with that UID whose
+ * PICC holds neither is sent nothing after the refused authentications
+ * and nothing is written; the genuine card then resumes. */
+START_TEST(torn_uid_with_another_picc_key)
+{
+	static const uint8_t other[16] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA,
+		0xBB, 0xCC, 0xDD, 0xEE, 0xF0, 0x01 };
+	struct pfix f;
+	struct card a, b;
+	struct dfi_perso_result res;
+	unsigned second_ck = 0, nck = 0;
+	pf_open(&f, "reference");
+	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
+	ck_assert_uint_eq(a.log->ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
+	for (size_t i = 0; i < a.log->n && second_ck == 0; i++)
+		if (a.log->ins[i] == 0xC4 && ++nck == 2)
+			second_ck = (unsigned)i + 1;
+	ck_assert_uint_gt(second_ck, 0);
+	card_close(&a);
+	pf_close(&f);
+
+	/* Torn at the second ChangeKey: one application key recorded as
+	 * changed, nothing of the PICC. */
+	pf_open(&f, "reference");
+	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(dfi_sim_set_tear(a.sim, second_ck, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
+	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
+	ck_assert_uint_eq(res.key_changes, 1);
+
+	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 6);
+	ck_assert_int_eq(dfi_sim_set_picc_key(b.sim, DFI_KT_AES128, other, sizeof(other), 7), DFI_OK);
+	ck_assert_int_eq(tap(&f, &b, f.row, &res), DFI_OK);
+	printf("torn UID, another PICC key: %s: %s (%llu APDUs)\n", dfi_perso_outcome_name(res.outcome),
+	    res.detail, (unsigned long long)res.apdus);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
+	ck_assert_ptr_nonnull(strstr(res.detail, "neither the factory key nor the target"));
+	assert_nothing_written(&b);
+	ck_assert_uint_ge(b.log->n, 7);
+	ck_assert_uint_eq(b.log->ins[6], 0x0A); /* the factory key first, no GetKeyVersion */
+	for (size_t i = 6; i < b.log->n; i++)
+		ck_assert_msg(is_auth(b.log->ins[i]), "command %02X after the failed authentication",
+		    b.log->ins[i]);
+
+	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
+	    res.detail);
+	ck_assert_uint_eq(a.log->ins[6], 0x0A);
+	card_close(&a);
+	card_close(&b);
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(authorized_reissue)
 {
 	struct pfix f;
@@ -694,6 +750,6 @@ END_TEST
 
 PF_TEST_MAIN("impostor", 300,
     second_card_with_an_issued_uid_is_refused,
-    impostor_of_a_torn_card_is_refused, authorized_reissue,
+    impostor_of_a_torn_card_is_refused, torn_uid_with_another_picc_key, authorized_reissue,
     transport_key_card_and_impostor, originality_require, originality_warn_and_default,
     builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched)
