@@ -129,16 +129,20 @@ writes(uint8_t ins)
 	return 0;
 }
 
-/* The APDU number (1-based) of the last ChangeKey a tap sent: the PICC's. */
+/* The APDU number (1-based) of the k-th ChangeKey a tap sent (0: the
+ * last, the PICC's). */
 static unsigned
-last_change_key(const struct card *c)
+change_key_at(const struct card *c, unsigned k)
 {
-	unsigned last = 0;
-	for (size_t i = 0; i < c->log->n; i++)
-		if (c->log->ins[i] == 0xC4)
-			last = (unsigned)i + 1;
-	ck_assert_uint_gt(last, 0);
-	return last;
+	unsigned at = 0, seen = 0;
+	for (size_t i = 0; i < c->log->n && (k == 0 || seen < k); i++)
+		if (c->log->ins[i] == 0xC4) {
+			at = (unsigned)i + 1;
+			seen++;
+		}
+	ck_assert_uint_gt(at, 0);
+	ck_assert(k == 0 || seen == k);
+	return at;
 }
 
 static int
@@ -287,28 +291,38 @@ END_TEST
 
 /* An impostor of a card torn half-way (applications issued, PICC key not
  * yet): the applications the journal issued are missing on it. */
+/* The genuine card (UID_HEX) on a fresh journal f, torn before its k-th
+ * ChangeKey (0: the last, the PICC's), which a clean run on another
+ * journal numbers; key_changes made before the tear. */
+static void
+torn_issue(struct pfix *f, struct card *a, unsigned k, unsigned key_changes)
+{
+	struct dfi_perso_result res;
+	pf_open(f, "reference");
+	card_open(a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(tap(f, a, f->row, &res), DFI_OK);
+	ck_assert_uint_eq(a->log->ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
+	unsigned at = change_key_at(a, k);
+	card_close(a);
+	pf_close(f);
+
+	pf_open(f, "reference");
+	card_open(a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(dfi_sim_set_tear(a->sim, at, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(tap(f, a, f->row, &res), DFI_OK);
+	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
+	ck_assert_uint_eq(res.key_changes, key_changes);
+}
+
 START_TEST(impostor_of_a_torn_card_is_refused)
 {
 	struct pfix f;
 	struct card a, b;
 	struct dfi_perso_result res;
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	/* Torn before the PICC's ChangeKey: its applications are issued,
+	 * its PICC key is not. */
+	torn_issue(&f, &a, 0, 5);
 	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 5);
-	/* A clean run on the genuine card gives the PICC ChangeKey's APDU
-	 * number (the last C4); then, on a fresh journal, the card is torn
-	 * before it: its applications are issued, its PICC key is not. */
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	unsigned last_ck = last_change_key(&a);
-	card_close(&a);
-	pf_close(&f);
-
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
-	ck_assert_int_eq(dfi_sim_set_tear(a.sim, last_ck, DFI_SIM_TEAR_BEFORE), DFI_OK);
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
-	ck_assert_uint_eq(res.key_changes, 5);
 
 	ck_assert_int_eq(tap(&f, &b, f.row, &res), DFI_OK);
 	printf("impostor of a torn card: %s: %s\n", dfi_perso_outcome_name(res.outcome), res.detail);
@@ -340,26 +354,9 @@ START_TEST(torn_uid_with_another_picc_key)
 	struct pfix f;
 	struct card a, b;
 	struct dfi_perso_result res;
-	unsigned second_ck = 0, nck = 0;
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_uint_eq(a.log->ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
-	for (size_t i = 0; i < a.log->n && second_ck == 0; i++)
-		if (a.log->ins[i] == 0xC4 && ++nck == 2)
-			second_ck = (unsigned)i + 1;
-	ck_assert_uint_gt(second_ck, 0);
-	card_close(&a);
-	pf_close(&f);
-
 	/* Torn at the second ChangeKey: one application key recorded as
 	 * changed, nothing of the PICC. */
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
-	ck_assert_int_eq(dfi_sim_set_tear(a.sim, second_ck, DFI_SIM_TEAR_BEFORE), DFI_OK);
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
-	ck_assert_uint_eq(res.key_changes, 1);
+	torn_issue(&f, &a, 2, 1);
 
 	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 6);
 	ck_assert_int_eq(dfi_sim_set_picc_key(b.sim, DFI_KT_AES128, other, sizeof(other), 7), DFI_OK);
@@ -514,7 +511,7 @@ START_TEST(transport_key_card_and_impostor)
 	card_open(&torn, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 13);
 	ck_assert_msg(dfi_test_card_arrives_with_transport(torn.sim, f.hsm, f.profile, f.row, why,
 	    sizeof(why)) == 0, "%s", why);
-	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, last_change_key(&good), DFI_SIM_TEAR_BEFORE),
+	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, change_key_at(&good, 0), DFI_SIM_TEAR_BEFORE),
 	    DFI_OK);
 	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);
 	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
