@@ -66,6 +66,26 @@ target_changed_by(const struct tap *tp, int app, uint8_t keyno)
 	return 0;
 }
 
+/* 1 when the journal knows the card (key slots of its applications are
+ * recorded: an issue that a tear interrupted) but never recorded its PICC
+ * master key as changed, no intent of it is open, the card arrived with
+ * the factory key and the profile names no older PICC generation: the
+ * candidates are the factory key and the target, and the factory key is
+ * by far the likelier. A first tap (nothing recorded) keeps the
+ * GetKeyVersion-first read, and so the factory card's APDU sequence. */
+static int
+picc_arrival_likely(const struct tap *tp)
+{
+	const struct perso_role *r = perso_role(tp->p, -1, 0);
+	if (tp->readonly || tp->nrslots == 0 || r == NULL || r->nprev > 0 ||
+	    tp->p->spec->picc.transport.kind != DFI_TRANSPORT_FACTORY)
+		return 0;
+	for (size_t i = 0; i < tp->nrslots; i++)
+		if (tp->rslots[i].aid == 0 && tp->rslots[i].state != DFI_REG_SLOT_INITIAL)
+			return 0;
+	return 1;
+}
+
 /* 1 when the registry's slot (aid, keyno) got its state from an intent
  * of this tap's profile digest: the same target for this card. */
 static int
@@ -190,6 +210,32 @@ settle_absent(struct tap *tp, uint32_t aid)
 	return DFI_OK;
 }
 
+/* The first of c[0..n) the card authenticates (*found NULL: none): the
+ * card is sent nothing but these authentications. */
+static dfi_err
+first_that_opens(struct tap *tp, uint32_t aid, uint8_t keyno, const dfi_cardkey *const *c, size_t n,
+    const dfi_cardkey **found)
+{
+	*found = NULL;
+	for (size_t i = 0; i < n && *found == NULL; i++) {
+		int ok;
+		dfi_err e = perso_try_auth(tp, aid, keyno, c[i], &ok);
+		if (e != DFI_OK)
+			return e;
+		if (ok)
+			*found = c[i];
+	}
+	return DFI_OK;
+}
+
+static void
+set_found(struct key_state *ks, const dfi_cardkey *found, const dfi_cardkey *target)
+{
+	ks->cur = found;
+	ks->confirmed = found != NULL;
+	ks->at_target = found != NULL && found == target;
+}
+
 /* Which key does slot (app, keyno) hold? GetKeyVersion first (free on a
  * real card); the candidates are the key the card arrived with (factory, or
  * for the PICC the transport key when the profile names one: never the
@@ -230,6 +276,25 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			return DFI_OK;
 		}
 	}
+	/* The PICC of a torn first issue: its arrival key, then the target,
+	 * each by an authentication and nothing else. GetKeyVersion only
+	 * chose the order of these two candidates, and a card that refused an
+	 * authentication is sent nothing but authentications. */
+	if (app < 0 && oi == NULL && confirm && picc_arrival_likely(tp)) {
+		const dfi_cardkey *two[2] = { perso_initial(tp, -1), target };
+		e = first_that_opens(tp, aid, keyno, two, 2, &found);
+		if (e != DFI_OK)
+			return e;
+		set_found(ks, found, target);
+		ks->version = found != NULL ? dfi_cardkey_version(found) : -1;
+		if (found == NULL) {
+			tp->unknown_keys = 1;
+			tp->unknown_picc = 1;
+			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
+			    "PICC master key (neither the factory key nor the target)");
+		}
+		return DFI_OK;
+	}
 	e = perso_select(tp, aid);
 	if (e == DFI_OK)
 		e = dfi_desfire_get_key_version(tp->d, keyno, &v);
@@ -264,19 +329,12 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 			order[no++] = cand[i];
 	/* With an intent open, these authentications settle it. */
 	unsigned ph = oi != NULL ? perso_phase(tp, DFI_PERSO_PHASE_RECOVERY) : 0;
-	for (size_t i = 0; i < no && found == NULL; i++) {
-		int ok;
-		e = perso_try_auth(tp, aid, keyno, order[i], &ok);
-		if (e != DFI_OK)
-			return e;
-		if (ok)
-			found = order[i];
-	}
+	e = first_that_opens(tp, aid, keyno, order, no, &found);
+	if (e != DFI_OK)
+		return e;
 	if (oi != NULL)
 		perso_phase(tp, ph);
-	ks->cur = found;
-	ks->confirmed = found != NULL;
-	ks->at_target = found != NULL && found == target;
+	set_found(ks, found, target);
 	if (ks->at_target) {
 		const struct perso_role *r = perso_role(tp->p, app, keyno);
 		if (r != NULL && r->nprev > 0) /* a slot this profile rotates */

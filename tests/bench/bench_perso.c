@@ -453,15 +453,20 @@ tap(dfi_perso *p, struct card *c, const dfi_batch_row *rw, struct dfi_perso_resu
  * (the formula counts an authentication before the CreateFiles of a new
  * application, which the engine does not need: a new application's key
  * settings let files be created freely). */
-static void
-min_sequence(const struct clocked *k, uint64_t *n, uint64_t *us)
+static int
+in_minimum(const struct traced *t)
 {
-	for (size_t i = 0; i < k->ntr; i++)
-		if ((k->tr[i].cla == 0xFF && k->tr[i].ins == 0xCA) ||
-		    (k->tr[i].cla == 0x90 && k->tr[i].ins == 0x3C) ||
-		    k->tr[i].phase == DFI_PERSO_PHASE_EXEC) {
+	return (t->cla == 0xFF && t->ins == 0xCA) || (t->cla == 0x90 && t->ins == 0x3C) ||
+	    t->phase == DFI_PERSO_PHASE_EXEC;
+}
+
+static void
+min_sequence(const struct traced *tr, size_t ntr, uint64_t *n, uint64_t *us)
+{
+	for (size_t i = 0; i < ntr; i++)
+		if (in_minimum(&tr[i])) {
 			(*n)++;
-			*us += k->tr[i].us;
+			*us += tr[i].us;
 		}
 }
 
@@ -483,6 +488,76 @@ print_trace(const struct clocked *k)
 		fprintf(stderr, "  apdu %3zu  %-14s %02X %02X %-2s  %5u us\n", i + 1,
 		    phase_names[k->tr[i].phase], k->tr[i].cla, k->tr[i].ins, arg_hex(k->tr[i].arg, a),
 		    k->tr[i].us);
+}
+
+/* A DESFire command's name for the overhead rows (the commands a state
+ * read or a verification sends); NULL for the others. */
+static const char *
+ins_name(uint8_t ins)
+{
+	static const struct { uint8_t ins; const char *name; } names[] = {
+		{ 0x5A, "SelectApplication" }, { 0x60, "GetVersion" }, { 0x64, "GetKeyVersion" },
+		{ 0x0A, "Authenticate (DES)" }, { 0x1A, "Authenticate (3K3DES)" },
+		{ 0xAA, "AuthenticateAES" }, { 0x71, "AuthenticateEV2First" },
+		{ 0x77, "AuthenticateEV2NonFirst" }, { 0x45, "GetKeySettings" },
+		{ 0x6A, "GetApplicationIDs" }, { 0x6F, "GetFileIDs" }, { 0xF5, "GetFileSettings" },
+		{ 0xBD, "ReadData" }, { 0xBB, "ReadRecords" }, { 0x6C, "GetValue" },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].ins == ins)
+			return names[i].name;
+	return NULL;
+}
+
+/* What a factory card spends beyond its minimum sequence (min_sequence),
+ * command by command: the APDUs of the state read and the verification
+ * other than GET DATA and Read_Sig, a command's AF frames counted with it,
+ * and what the goal (+10 % over the minimum, issue 19) leaves for them.
+ * The model is deterministic, so one card shows every card's. */
+static void
+overhead_rows(const char *part, const struct traced *tr, size_t ntr)
+{
+	struct { uint8_t phase, ins; unsigned n, frames; uint64_t us; } g[32];
+	size_t ng = 0;
+	uint64_t min_n = 0, min_us = 0, over_us = 0, over_n = 0;
+	uint8_t cur = 0;
+
+	min_sequence(tr, ntr, &min_n, &min_us);
+	for (size_t i = 0; i < ntr; i++) {
+		const struct traced *t = &tr[i];
+		int chained = t->cla == 0x90 && t->ins == 0xAF;
+		if (!chained)
+			cur = t->ins;
+		if (in_minimum(t))
+			continue;
+		size_t j = 0;
+		while (j < ng && !(g[j].phase == t->phase && g[j].ins == cur))
+			j++;
+		if (j == ng) {
+			if (ng == sizeof(g) / sizeof(g[0]))
+				continue;
+			g[ng].phase = t->phase;
+			g[ng].ins = cur;
+			g[ng].n = g[ng].frames = 0;
+			g[ng++].us = 0;
+		}
+		g[j].n += !chained;
+		g[j].frames++;
+		g[j].us += t->us;
+		over_us += t->us;
+		over_n++;
+	}
+	for (size_t j = 0; j < ng; j++) {
+		char fig[96];
+		const char *nm = ins_name(g[j].ins);
+		snprintf(fig, sizeof(fig), "beyond the minimum: %s, %s", phase_names[g[j].phase],
+		    nm != NULL ? nm : "other");
+		row(part, fig, "%u x (INS %02X), %u APDUs, %.1f ms", g[j].n, g[j].ins, g[j].frames,
+		    (double)g[j].us / 1e3);
+	}
+	row(part, "beyond the minimum: total (first card)", "%llu APDUs, %.1f ms; +10 %% of the "
+	    "minimum (%.1f ms) leaves %.1f ms", (unsigned long long)over_n, (double)over_us / 1e3,
+	    (double)min_us / 1e3, (double)min_us / 1e4);
 }
 
 static void
@@ -511,6 +586,8 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 	uint64_t apdus = 0, bout = 0, bin = 0, modeled = 0, keych = 0;
 	uint64_t ph_apdus[DFI_PERSO_NPHASES] = { 0 }, ph_us[DFI_PERSO_NPHASES] = { 0 };
 	uint64_t min_us = 0, min_n = 0;
+	struct traced first[TRACE_MAX];
+	size_t nfirst = 0;
 	double in_card = 0;
 	int fails = 0;
 	unsigned ptag = timing == DFI_SIM_TIMING_NONE ? 1 : 2;
@@ -546,9 +623,13 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 			ph_apdus[k] += c.clk->ph_apdus[k];
 			ph_us[k] += c.clk->ph_us[k];
 		}
-		min_sequence(c.clk, &min_n, &min_us);
+		min_sequence(c.clk->tr, c.clk->ntr, &min_n, &min_us);
 		if (trace_apdus && i == 0)
 			print_trace(c.clk);
+		if (i == 0) {
+			nfirst = c.clk->ntr;
+			memcpy(first, c.clk->tr, nfirst * sizeof(first[0]));
+		}
 		card_free(&c);
 	}
 	double wall = now_s() - w0, cpu = cpu_s() - c0;
@@ -580,6 +661,7 @@ part_single(struct env *e, const char *part, enum dfi_sim_timing timing, unsigne
 		    "%.0f ms (%.0f APDUs: GET DATA, Read_Sig, the plan's commands) vs %.0f ms: %+.1f %%",
 		    (double)min_us / 1e3 / n, (double)min_n / n, (double)modeled / 1e3 / n,
 		    100.0 * ((double)modeled - (double)min_us) / (double)min_us);
+		overhead_rows(part, first, nfirst);
 	} else {
 		double card_s = (double)modeled / 1e6;
 		row(part, "cards", "%u (one reader, simulator timing model datasheet)", ncards);
@@ -946,10 +1028,14 @@ part_tear(struct env *e, unsigned stride)
 			continue;
 		qsort(xa_of[k], nx[k], sizeof(double), cmp_double);
 		qsort(xm_of[k], nx[k], sizeof(double), cmp_double);
+		/* Issue 19's goal for the worst case: at most +20 APDUs. */
+		size_t over = 0;
+		while (over < nx[k] && xa_of[k][nx[k] - 1 - over] > 20)
+			over++;
 		snprintf(fig, sizeof(fig), "extra by mode: %s", k == 0 ? "before" : "after");
 		row("tear", fig, "worst +%.0f APDUs, +%.0f ms card time; median +%.0f APDUs, "
-		    "+%.0f ms (%zu cases)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
-		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k]);
+		    "+%.0f ms (%zu cases, %zu above +20 APDUs)", xa_of[k][nx[k] - 1], xm_of[k][nx[k] - 1],
+		    median(xa_of[k], nx[k]), median(xm_of[k], nx[k]), nx[k], over);
 	}
 	/* --trace: the worst case again, its APDUs (torn tap, then the
 	 * recovery tap) on stderr. */

@@ -136,16 +136,20 @@ writes(uint8_t ins)
 	return 0;
 }
 
-/* The APDU number (1-based) of the last ChangeKey a tap sent: the PICC's. */
+/* The APDU number (1-based) of the k-th ChangeKey a tap sent (0: the
+ * last, the PICC's). */
 static unsigned
-last_change_key(const struct card *c)
+change_key_at(const struct card *c, unsigned k)
 {
-	unsigned last = 0;
-	for (size_t i = 0; i < c->log->n; i++)
-		if (c->log->ins[i] == 0xC4)
-			last = (unsigned)i + 1;
-	ck_assert_uint_gt(last, 0);
-	return last;
+	unsigned at = 0, seen = 0;
+	for (size_t i = 0; i < c->log->n && (k == 0 || seen < k); i++)
+		if (c->log->ins[i] == 0xC4) {
+			at = (unsigned)i + 1;
+			seen++;
+		}
+	ck_assert_uint_gt(at, 0);
+	ck_assert(k == 0 || seen == k);
+	return at;
 }
 
 static int
@@ -289,28 +293,38 @@ END_TEST
 
 /* An impostor of a card torn half-way (applications issued, PICC key not
  * yet): the applications the journal issued are missing on it. */
+/* The genuine card (UID_HEX) on a fresh journal f, torn before its k-th
+ * ChangeKey (0: the last, the PICC's), which a clean run on another
+ * journal numbers; key_changes made before the tear. */
+static void
+torn_issue(struct pfix *f, struct card *a, unsigned k, unsigned key_changes)
+{
+	struct dfi_perso_result res;
+	pf_open(f, "reference");
+	card_open(a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(tap(f, a, f->row, &res), DFI_OK);
+	ck_assert_uint_eq(a->log->ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
+	unsigned at = change_key_at(a, k);
+	card_close(a);
+	pf_close(f);
+
+	pf_open(f, "reference");
+	card_open(a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	ck_assert_int_eq(dfi_sim_set_tear(a->sim, at, DFI_SIM_TEAR_BEFORE), DFI_OK);
+	ck_assert_int_eq(tap(f, a, f->row, &res), DFI_OK);
+	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
+	ck_assert_uint_eq(res.key_changes, key_changes);
+}
+
 START_TEST(impostor_of_a_torn_card_is_refused)
 {
 	struct pfix f;
 	struct card a, b;
 	struct dfi_perso_result res;
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
+	/* Torn before the PICC's ChangeKey: its applications are issued,
+	 * its PICC key is not. */
+	torn_issue(&f, &a, 0, 5);
 	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 5);
-	/* A clean run on the genuine card gives the PICC ChangeKey's APDU
-	 * number (the last C4); then, on a fresh journal, the card is torn
-	 * before it: its applications are issued, its PICC key is not. */
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	unsigned last_ck = last_change_key(&a);
-	card_close(&a);
-	pf_close(&f);
-
-	pf_open(&f, "reference");
-	card_open(&a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
-	ck_assert_int_eq(dfi_sim_set_tear(a.sim, last_ck, DFI_SIM_TEAR_BEFORE), DFI_OK);
-	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
-	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
-	ck_assert_uint_eq(res.key_changes, 5);
 
 	ck_assert_int_eq(tap(&f, &b, f.row, &res), DFI_OK);
 	printf("impostor of a torn card: %s: %s\n", dfi_perso_outcome_name(res.outcome), res.detail);
@@ -323,6 +337,45 @@ START_TEST(impostor_of_a_torn_card_is_refused)
 	tap_ends(&f, &a, f.row, &res, DFI_PERSO_RESUMED);
 	/* 5 application keys, the PICC intent resolved "old", then the PICC key */
 	ck_assert_uint_eq(pf_journal_verifies(&f), 7);
+	card_close(&a);
+	card_close(&b);
+	pf_close(&f);
+}
+END_TEST
+
+/* A torn first issue's PICC is tried with the factory key, then the
+ * target, without GetKeyVersion (state.c): a card with that UID whose
+ * PICC holds neither is sent nothing after the refused authentications
+ * and nothing is written; the genuine card then resumes. */
+START_TEST(torn_uid_with_another_picc_key)
+{
+	static const uint8_t other[16] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xAA,
+		0xBB, 0xCC, 0xDD, 0xEE, 0xF0, 0x01 };
+	struct pfix f;
+	struct card a, b;
+	struct dfi_perso_result res;
+	/* Torn at the second ChangeKey: one application key recorded as
+	 * changed, nothing of the PICC. */
+	torn_issue(&f, &a, 2, 1);
+
+	card_open(&b, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 6);
+	ck_assert_int_eq(dfi_sim_set_picc_key(b.sim, DFI_KT_AES128, other, sizeof(other), 7), DFI_OK);
+	ck_assert_int_eq(tap(&f, &b, f.row, &res), DFI_OK);
+	printf("torn UID, another PICC key: %s: %s (%llu APDUs)\n", dfi_perso_outcome_name(res.outcome),
+	    res.detail, (unsigned long long)res.apdus);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
+	ck_assert_ptr_nonnull(strstr(res.detail, "neither the factory key nor the target"));
+	assert_nothing_written(&b);
+	ck_assert_uint_ge(b.log->n, 7);
+	ck_assert_uint_eq(b.log->ins[6], 0x0A); /* the factory key first, no GetKeyVersion */
+	for (size_t i = 6; i < b.log->n; i++)
+		ck_assert_msg(is_auth(b.log->ins[i]), "command %02X after the failed authentication",
+		    b.log->ins[i]);
+
+	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
+	    res.detail);
+	ck_assert_uint_eq(a.log->ins[6], 0x0A);
 	card_close(&a);
 	card_close(&b);
 	pf_close(&f);
@@ -449,7 +502,7 @@ START_TEST(transport_key_card_and_impostor)
 	card_open(&torn, NULL, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 13);
 	ck_assert_msg(dfi_test_card_arrives_with_transport(torn.sim, f.hsm, f.profile, f.row, why,
 	    sizeof(why)) == 0, "%s", why);
-	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, last_change_key(&good), DFI_SIM_TEAR_BEFORE),
+	ck_assert_int_eq(dfi_sim_set_tear(torn.sim, change_key_at(&good, 0), DFI_SIM_TEAR_BEFORE),
 	    DFI_OK);
 	ck_assert_int_eq(tap(&f, &torn, f.row, &res), DFI_OK);
 	ck_assert_int_eq(res.err, DFI_E_CARD_TORN);
@@ -683,6 +736,6 @@ END_TEST
 
 PF_TEST_MAIN("impostor", 300,
     second_card_with_an_issued_uid_is_refused,
-    impostor_of_a_torn_card_is_refused, authorized_reissue,
+    impostor_of_a_torn_card_is_refused, torn_uid_with_another_picc_key, authorized_reissue,
     transport_key_card_and_impostor, originality_require, originality_warn_and_default,
     builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched)
