@@ -416,19 +416,22 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL, why) : DFI_OK;
 }
 
-/* Under mu: what recs tell of a card makes a lookup its claim brought stale;
- * an outcome names no card here, so it drops them all (the engine tells
- * none between a claim and its lookup: this is for safety, not speed). */
+/* Under mu: what recs tell of a card makes a lookup its claim brought
+ * stale. An outcome names its intent, whose claim holds the intents told
+ * under it. (Only the thread holding a card tells its records, and the
+ * engine tells none between a claim and its lookup: this is for safety;
+ * another thread's records never drop this card's lookup.) */
 static void
 held_told_locked(struct pgbe *be, const dfi_jrec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!is_card_record(recs[i].type))
-			continue;
-		for (struct held *h = be->held; h != NULL; h = h->next)
-			if (!names_uid(recs[i].type) ||
-			    (h->len == recs[i].key.uid_len && memcmp(h->uid, recs[i].key.uid, h->len) == 0))
-				held_drop_pre(h);
+		struct held *h = NULL;
+		if (names_uid(recs[i].type))
+			h = held_find(be, recs[i].key.uid, recs[i].key.uid_len);
+		else if (is_outcome(recs[i].type))
+			h = held_of_intent(be, recs[i].intent);
+		if (h != NULL)
+			held_drop_pre(h);
 	}
 }
 
