@@ -643,7 +643,8 @@ END_TEST
  * version 5's SQL functions: a committed key change, an open one) is
  * migrated to 6: what it held is kept and answered with version 6's
  * columns; the open intent is closed by an outcome told through version 6's
- * functions; change records and profile digests are taken. */
+ * functions; change records and profile digests are taken, held only under
+ * the claim, late ones by schema 4's rules. */
 START_TEST(migration_5_to_6_keeps_what_it_held)
 {
 	char url[PATH_MAX + 160];
@@ -690,11 +691,35 @@ START_TEST(migration_5_to_6_keeps_what_it_held)
 			 "'{NULL}', '{NULL}', '{7}', '{NULL}', '{NULL}', '{NULL}', '{l8}')");
 	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.open_intents()"), "0");
 	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.slots WHERE state = 2"), "3");
-	/* an outcome of an intent never told is still refused */
+	/* changes told late (without the claim, schema 4's rules on what): the
+	 * same change another journal had is closed on arrival by it; a change
+	 * nobody else had stays open, and a held one of another journal closes
+	 * it */
+#define RT_CHANGE(origin, seq, what) \
+	"'" origin "', 'st', '{" seq "}', '{change}', ARRAY[decode('04aabbccddeeff', 'hex')], '{0}', '{NULL}', " \
+	"'{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{\"" what "\"}', '{NULL}', '{m" seq "}'"
+	rt_sql("t_mig6", "SELECT dfissue.journaled(" RT_CHANGE("o6", "1", "lrp") ")");
+	rt_sql("t_mig6", "SELECT dfissue.journaled(" RT_CHANGE("o6", "2", "sdm:file=01") ")");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(seq || ' ' || held::text || ' ' || open::text || ' ' || "
+					  "coalesce(closed_by_origin || ':' || closed_by_seq, '-'), ',' ORDER BY seq) FROM "
+					  "dfissue.records JOIN dfissue.intents USING (origin, seq) WHERE origin = 'o6'"),
+	    "1 false false o5:7,2 false true -");
 	PGconn *c = PQconnectdb(url);
 	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
-	PGresult *q = PQexec(c, "SELECT dfissue.journaled('o5', 'st6', '{9}', '{commit}', '{NULL}', '{NULL}', '{NULL}', "
-				"'{NULL}', '{NULL}', '{NULL}', '{99}', '{NULL}', '{NULL}', '{NULL}', '{l9}')");
+	/* held: only under the card's claim */
+	PGresult *q = PQexec(c, "SELECT dfissue.journaled_held('tok', 60000, " RT_CHANGE("o7", "1", "sdm:file=01") ")");
+	ck_assert_int_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(q), "claim lost"));
+	PQclear(q);
+	rt_sql("t_mig6", "SELECT dfissue.claim(decode('04aabbccddeeff', 'hex'), 'h', 'tok', 'st7', 60000)");
+	rt_sql("t_mig6", "SELECT dfissue.journaled_held('tok', 60000, " RT_CHANGE("o7", "1", "sdm:file=01") ")");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(origin || ':' || seq, ',') FROM dfissue.open_intents()"),
+	    "o7:1");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT held::text FROM dfissue.records WHERE origin = 'o7'"), "true");
+#undef RT_CHANGE
+	/* an outcome of an intent never told is still refused */
+	q = PQexec(c, "SELECT dfissue.journaled('o5', 'st6', '{9}', '{commit}', '{NULL}', '{NULL}', '{NULL}', "
+		      "'{NULL}', '{NULL}', '{NULL}', '{99}', '{NULL}', '{NULL}', '{NULL}', '{l9}')");
 	ck_assert_int_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
 	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(q), "never told"));
 	PQclear(q);
