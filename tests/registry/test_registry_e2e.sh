@@ -296,4 +296,4 @@ case "$v3" in "sdm verify: refused (mac)"*) ;; *) e2e_fail "an altered tap: $v3"
 	e2e_fail "sdm_counters: $(psql -X -A -t -d "$URL" -c 'SELECT * FROM dfissue.sdm_counters')"
 e2e_log "sdm verify --registry: $v1; then: $v2"
 
-e2e_log "OK: two stations, one UID: one issued, one refused; a torn card finished elsewhere; audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"
+e2e_log "OK: two stations, one UID: one issued, one refused; torn cards finished elsewhere (EV3 at its SDM step and LRP switch too); audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"
