@@ -15,7 +15,12 @@
  * the journal; records of the station threads of one process may have been
  * told out of order, within far fewer records than the window). Telling a
  * record twice is telling it once (the registry keys records by origin and
- * seq). */
+ * seq).
+ *
+ * No thread-local or static mutable state: what a call needs lives in the
+ * call (its reason buffer) or in the handle under its mutex (the claims it
+ * holds, the lookup each claim brought, the outcomes deferred), so the
+ * handle is thread-safe and two handles never share anything. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,29 +41,51 @@
 
 struct batch;
 
+/* The reason of one call (pg_why), on the caller's stack. */
+#define WHY_CAP 600
+#define WHY why, WHY_CAP
+
+#define HELD_SEQS 64 /* intents told under one claim whose outcomes may wait */
+
+/* A claim this handle holds (claims of a station's threads: a few). */
+struct held {
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t len;
+	/* The lookup that came with the claim (claim_lookup): the engine's
+	 * next call for this UID is its lookup, which takes it instead of a
+	 * round trip. Dropped when anything of the card is told first. */
+	PGresult *pre;
+	/* Intents (key or change) told under this claim: their outcomes may
+	 * wait for its release (deferred), since no other station can claim
+	 * the card before the release tells them. */
+	uint64_t seqs[HELD_SEQS];
+	unsigned nseqs;
+	unsigned refs;        /* claims of this UID by this handle (a claim is idempotent per handle) */
+	struct held *next;
+};
+
 struct pgbe {
 	dfi_pgreg *pg;
 	dfi_journal *j;       /* NULL: lookups only (inspect) */
 	dfi_pgwitness *w;
 	char origin[DFI_J_STR_MAX];
 	char token[40];       /* this handle's claims */
-	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it); mu */
-	pthread_mutex_t mu;   /* last */
-	char last[600];       /* the last failure's reason (dfi_registry_last_error) */
-	struct batch *pend;   /* outcomes told but not sent yet (deferred); mu */
+	pthread_mutex_t mu;   /* everything below */
+	pthread_cond_t cv;    /* sending went down */
+	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it) */
+	char last[WHY_CAP];   /* the last failure's reason (dfi_registry_last_error) */
+	struct held *held;    /* claims held */
+	struct batch *pend;   /* outcomes told but not sent yet (deferred) */
+	unsigned sending;     /* deferred batches taken out of pend, in flight */
 };
 
-/* Each call writes its reason into a buffer of its own thread, and a failed
- * call keeps a copy for dfi_registry_last_error(). */
-static _Thread_local char why_tls[600];
-#define WHY why_tls, sizeof(why_tls)
-
+/* A failed call keeps its reason for dfi_registry_last_error(). */
 static dfi_err
-keep(struct pgbe *be, dfi_err e)
+keep(struct pgbe *be, dfi_err e, const char *why)
 {
 	if (e != DFI_OK && e != DFI_E_UID_CLAIMED) {
 		pthread_mutex_lock(&be->mu);
-		snprintf(be->last, sizeof(be->last), "%s", why_tls[0] ? why_tls : dfi_strerror(e));
+		snprintf(be->last, sizeof(be->last), "%s", why[0] ? why : dfi_strerror(e));
 		pthread_mutex_unlock(&be->mu);
 	}
 	return e;
@@ -122,12 +149,12 @@ arr_end(struct arr *a)
 	return arr_put(a, "}", 1) != 0 ? NULL : a->p;
 }
 
-enum { A_SEQ, A_TYPE, A_UID, A_AID, A_KEYNO, A_OLD, A_NEW, A_GEN, A_INTENT, A_MATCH, A_LINE, A_N };
+enum { A_SEQ, A_TYPE, A_UID, A_AID, A_KEYNO, A_OLD, A_NEW, A_GEN, A_INTENT, A_MATCH, A_WHAT, A_PROFILE, A_LINE, A_N };
 
 struct batch {
 	struct arr a[A_N];
 	int n;
-	int intents; /* how many of the n are intents */
+	int intents; /* how many of the n are intents (key or change) */
 };
 
 static void
@@ -139,6 +166,15 @@ batch_clear(struct batch *b)
 	}
 	b->n = 0;
 	b->intents = 0;
+}
+
+static void
+batch_free(struct batch *b)
+{
+	if (b != NULL) {
+		batch_clear(b);
+		free(b);
+	}
 }
 
 /* Appends src's records to dst's (arrays of the same columns). */
@@ -158,46 +194,139 @@ batch_merge(struct batch *dst, const struct batch *src)
 	return 0;
 }
 
-/* Takes the deferred records out of be (NULL when none). */
+/* The 4 + A_N parameters of journaled_held() / journaled_release(): first,
+ * second, the origin, the station, then b's arrays (closed: the caller
+ * reopens them with batch_reopen when b is kept). */
+static dfi_err
+batch_params(struct pgbe *be, struct batch *b, const char *first, const char *second, char st[160],
+    const char *vals[4 + A_N])
+{
+	snprintf(st, 160, "%s", be->pg->station);
+	vals[0] = first;
+	vals[1] = second;
+	vals[2] = be->origin;
+	vals[3] = st;
+	for (int i = 0; i < A_N; i++)
+		if ((vals[4 + i] = arr_end(&b->a[i])) == NULL)
+			return DFI_E_NOMEM;
+	return DFI_OK;
+}
+
+/* arr_end closed the arrays: reopens them for more elements. */
+static void
+batch_reopen(struct batch *b)
+{
+	for (int i = 0; i < A_N; i++)
+		if (b->a[i].n > 0 && b->a[i].len > 0 && b->a[i].p[b->a[i].len - 1] == '}')
+			b->a[i].p[--b->a[i].len] = '\0';
+}
+
+/* ---- deferred outcomes --------------------------------------------------------------- */
+
+/* Takes the deferred records out of be (NULL when none); a batch taken is
+ * in flight until pend_done. A release waits for batches in flight (see
+ * b_release), so the caller must call pend_done whenever this returns one. */
+static struct batch *
+pend_take_locked(struct pgbe *be)
+{
+	struct batch *p = be->pend;
+	be->pend = NULL;
+	if (p != NULL)
+		be->sending++;
+	return p;
+}
+
 static struct batch *
 pend_take(struct pgbe *be)
 {
 	pthread_mutex_lock(&be->mu);
-	struct batch *p = be->pend;
-	be->pend = NULL;
+	struct batch *p = pend_take_locked(be);
 	pthread_mutex_unlock(&be->mu);
 	return p;
 }
 
-/* Puts b's records back in front of what was deferred since (a send that
- * failed: they go with the next one). Frees b. */
+/* The end of a send of p (NULL: none was taken). When it failed, p's records
+ * go back in front of what was deferred since (they go with the next send),
+ * before a release waiting on them looks again. Frees p. */
 static void
-pend_return(struct pgbe *be, struct batch *b)
+pend_done(struct pgbe *be, struct batch *p, int sent)
 {
-	if (b == NULL)
+	if (p == NULL)
 		return;
 	pthread_mutex_lock(&be->mu);
-	if (be->pend != NULL && batch_merge(b, be->pend) == 0) {
-		batch_clear(be->pend);
-		free(be->pend);
-		be->pend = NULL;
+	if (!sent) {
+		if (be->pend != NULL && batch_merge(p, be->pend) == 0) {
+			batch_free(be->pend);
+			be->pend = NULL;
+		}
+		if (be->pend == NULL) {
+			be->pend = p;
+			p = NULL;
+		}
 	}
-	if (be->pend == NULL) {
-		be->pend = b;
-		b = NULL;
-	}
+	be->sending--;
+	pthread_cond_broadcast(&be->cv);
 	pthread_mutex_unlock(&be->mu);
-	if (b != NULL) { /* out of memory: reconciliation at the next start tells them */
-		batch_clear(b);
-		free(b);
-	}
+	/* sent, or out of memory: reconciliation at the next start tells them */
+	batch_free(p);
 }
+
+/* ---- claims held (under mu) ---------------------------------------------------------- */
+
+static struct held *
+held_find(struct pgbe *be, const uint8_t *uid, size_t len)
+{
+	for (struct held *h = be->held; h != NULL; h = h->next)
+		if (h->len == len && memcmp(h->uid, uid, len) == 0)
+			return h;
+	return NULL;
+}
+
+/* The claim whose card intent seq is of, or NULL. */
+static struct held *
+held_of_intent(struct pgbe *be, uint64_t seq)
+{
+	for (struct held *h = be->held; h != NULL; h = h->next)
+		for (unsigned i = 0; i < h->nseqs; i++)
+			if (h->seqs[i] == seq)
+				return h;
+	return NULL;
+}
+
+static void
+held_drop_pre(struct held *h)
+{
+	PQclear(h->pre);
+	h->pre = NULL;
+}
+
+/* ---- telling records ------------------------------------------------------------------- */
 
 static int
 is_card_record(dfi_jrec_type t)
 {
 	return t == DFI_JREC_INTENT || t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE ||
-	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION;
+	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION || t == DFI_JREC_CHANGE;
+}
+
+static int
+is_outcome(dfi_jrec_type t)
+{
+	return t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE;
+}
+
+/* An intent (key or change), a refusal or an authorization names its card;
+ * an outcome names its intent. */
+static int
+names_uid(dfi_jrec_type t)
+{
+	return t == DFI_JREC_INTENT || t == DFI_JREC_CHANGE || t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION;
+}
+
+static int
+arr_addu_if(struct arr *a, int on, uint64_t v)
+{
+	return on ? arr_addu(a, v) : arr_add(a, NULL);
 }
 
 /* Adds record r (parsed from line) to the batch. The UID of an outcome is
@@ -205,55 +334,53 @@ is_card_record(dfi_jrec_type t)
 static int
 batch_add(struct batch *b, const dfi_jrec *r, const char *line)
 {
-	char uid[2 * DFI_J_UID_MAX + 3] = "\\x";
-	if (r->type == DFI_JREC_INTENT || r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION)
+	char uid[2 * DFI_J_UID_MAX + 3] = "\\x", prof[2 * DFI_J_PROFILE_LEN + 3] = "";
+	if (names_uid(r->type))
 		(void)dfi_hex_encode(r->key.uid, r->key.uid_len, uid + 2, sizeof(uid) - 2);
-	int in = r->type == DFI_JREC_INTENT, out = !in && r->type != DFI_JREC_REFUSAL && r->type != DFI_JREC_AUTHORIZATION;
+	int in = r->type == DFI_JREC_INTENT, ch = r->type == DFI_JREC_CHANGE, out = is_outcome(r->type);
+	if (in && r->has_profile)
+		pg_bytea_hex(r->profile, DFI_J_PROFILE_LEN, prof);
 	const char *match = r->type != DFI_JREC_RESOLVE ? NULL : r->matched == DFI_JMATCH_NEW ? "new" :
 	    r->matched == DFI_JMATCH_OLD ? "old" : "none";
 	int bad = arr_addu(&b->a[A_SEQ], r->seq) | arr_add(&b->a[A_TYPE], dfi_jrec_type_name(r->type)) |
-	    arr_add(&b->a[A_UID], uid[2] ? uid : NULL) | (in ? arr_addu(&b->a[A_AID], r->key.aid) : arr_add(&b->a[A_AID], NULL)) |
-	    (in ? arr_addu(&b->a[A_KEYNO], r->key.keyno) : arr_add(&b->a[A_KEYNO], NULL)) |
-	    (in ? arr_addu(&b->a[A_OLD], r->old_version) : arr_add(&b->a[A_OLD], NULL)) |
-	    (in ? arr_addu(&b->a[A_NEW], r->new_version) : arr_add(&b->a[A_NEW], NULL)) |
-	    (in ? arr_addu(&b->a[A_GEN], r->key_gen) : arr_add(&b->a[A_GEN], NULL)) |
-	    (out ? arr_addu(&b->a[A_INTENT], r->intent) : arr_add(&b->a[A_INTENT], NULL)) | arr_add(&b->a[A_MATCH], match) |
+	    arr_add(&b->a[A_UID], uid[2] ? uid : NULL) | arr_addu_if(&b->a[A_AID], in || ch, r->key.aid) |
+	    arr_addu_if(&b->a[A_KEYNO], in, r->key.keyno) | arr_addu_if(&b->a[A_OLD], in, r->old_version) |
+	    arr_addu_if(&b->a[A_NEW], in, r->new_version) | arr_addu_if(&b->a[A_GEN], in, r->key_gen) |
+	    arr_addu_if(&b->a[A_INTENT], out, r->intent) | arr_add(&b->a[A_MATCH], match) |
+	    arr_add(&b->a[A_WHAT], ch ? r->what : NULL) | arr_add(&b->a[A_PROFILE], prof[0] ? prof : NULL) |
 	    arr_add(&b->a[A_LINE], line);
 	if (bad)
 		return -1;
 	b->n++;
-	b->intents += in;
+	b->intents += in || ch;
 	return 0;
 }
 
-/* held: the engine's live records, whose intents announce a ChangeKey:
- * the registry takes them only while this handle holds each intent's
- * claim, and extends it (journaled_held, schema/003_held_intents.sql). The
- * start-up reconciliation tells past records without a claim. */
+/* held: the engine's live records, whose intents announce a card command
+ * (a ChangeKey, a change): the registry takes them only while this handle
+ * holds each intent's claim, and extends it (journaled_held,
+ * schema/003_held_intents.sql). The start-up reconciliation tells past
+ * records without a claim. */
 static dfi_err
-batch_send(struct pgbe *be, struct batch *b, int held)
+batch_send(struct pgbe *be, struct batch *b, int held, char *why)
 {
 	if (b->n == 0)
 		return DFI_OK;
 	held = held && b->intents > 0;
 	char st[160], lease[16];
-	snprintf(st, sizeof(st), "%s", be->pg->station);
 	pthread_mutex_lock(&be->mu);
 	snprintf(lease, sizeof(lease), "%u", be->lease_ms);
 	pthread_mutex_unlock(&be->mu);
-	const char *vals[4 + A_N] = { be->token, lease, be->origin, st };
-	for (int i = 0; i < A_N; i++)
-		if ((vals[4 + i] = arr_end(&b->a[i])) == NULL) {
-			batch_clear(b);
-			return DFI_E_NOMEM;
-		}
+	const char *vals[4 + A_N];
+	dfi_err e = batch_params(be, b, be->token, lease, st, vals);
 	/* Idempotent: a record told twice is told once (and a claim this
 	 * handle holds is held again). */
-	dfi_err e = held ? pg_call(be->pg,
-	    "SELECT " DFI_PGREG_SCHEMA ".journaled_held($1, $2::integer, $3, $4, $5, $6, $7::bytea[], $8, $9, $10, $11, $12, "
-	    "$13, $14, $15)", 4 + A_N, vals, NULL, 1, WHY) : pg_call(be->pg,
-	    "SELECT " DFI_PGREG_SCHEMA ".journaled($1, $2, $3, $4, $5::bytea[], $6, $7, $8, $9, $10, $11, $12, $13)",
-	    2 + A_N, vals + 2, NULL, 1, WHY);
+	if (e == DFI_OK)
+		e = held ? pg_call(be->pg,
+		    "SELECT " DFI_PGREG_SCHEMA ".journaled_held($1, $2::integer, $3, $4, $5, $6, $7::bytea[], $8, $9, $10, "
+		    "$11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, WHY) : pg_call(be->pg,
+		    "SELECT " DFI_PGREG_SCHEMA ".journaled($1, $2, $3, $4, $5::bytea[], $6, $7, $8, $9, $10, $11, $12, $13, "
+		    "$14::bytea[], $15)", 2 + A_N, vals + 2, NULL, 1, WHY);
 	batch_clear(b);
 	return e;
 }
@@ -261,17 +388,17 @@ batch_send(struct pgbe *be, struct batch *b, int held)
 /* The outcome of an intent names the intent's UID (the registry takes it
  * from the intent row); an outcome's own key fields are empty. */
 static dfi_err
-tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64_t seq, const dfi_jrec *expect)
+tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64_t seq, const dfi_jrec *expect,
+    char *why)
 {
 	dfi_jrec r;
 	if (dfi_jrec_parse(line, len, &r) != DFI_OK)
 		return pg_why(WHY, DFI_E_JOURNAL_FORMAT, "journal record %" PRIu64 " does not parse", seq);
 	r.seq = seq;
 	if (expect != NULL && (r.type != expect->type ||
-	    ((r.type == DFI_JREC_INTENT || r.type == DFI_JREC_REFUSAL || r.type == DFI_JREC_AUTHORIZATION) &&
+	    (names_uid(r.type) &&
 		(r.key.uid_len != expect->key.uid_len || memcmp(r.key.uid, expect->key.uid, r.key.uid_len) != 0)) ||
-	    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_REFUSAL && r.type != DFI_JREC_AUTHORIZATION &&
-		r.intent != expect->intent)))
+	    (!names_uid(r.type) && r.intent != expect->intent)))
 		return pg_why(WHY, DFI_E_INVALID_ARG,
 		    "journal record %" PRIu64 " is not the record the engine says it appended", seq);
 	if (!is_card_record(r.type))
@@ -286,17 +413,72 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 	free(z);
 	if (bad)
 		return DFI_E_NOMEM;
-	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL) : DFI_OK;
+	return b->n >= BATCH_MAX ? batch_send(be, b, expect != NULL, why) : DFI_OK;
 }
 
-static _Thread_local unsigned claims_held;
+/* Under mu: what recs tell of a card makes a lookup its claim brought
+ * stale. An outcome names its intent, whose claim holds the intents told
+ * under it. (Only the thread holding a card tells its records, and the
+ * engine tells none between a claim and its lookup: this is for safety;
+ * another thread's records never drop this card's lookup.) */
+static void
+held_told_locked(struct pgbe *be, const dfi_jrec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct held *h = NULL;
+		if (names_uid(recs[i].type))
+			h = held_find(be, recs[i].key.uid, recs[i].key.uid_len);
+		else if (is_outcome(recs[i].type))
+			h = held_of_intent(be, recs[i].intent);
+		if (h != NULL)
+			held_drop_pre(h);
+	}
+}
+
+/* Under mu, after the registry took recs with the claims checked: their
+ * intents are now under their card's claim. */
+static void
+held_note_intents_locked(struct pgbe *be, const dfi_jrec *recs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct held *h;
+		if ((recs[i].type == DFI_JREC_INTENT || recs[i].type == DFI_JREC_CHANGE) &&
+		    (h = held_find(be, recs[i].key.uid, recs[i].key.uid_len)) != NULL && h->nseqs < HELD_SEQS)
+			h->seqs[h->nseqs++] = recs[i].seq;
+	}
+}
+
+/* Outcomes only (no intent: no card command waits on them), each of an
+ * intent told under a claim this handle still holds: deferred, sent with
+ * this station's next intents or the release of a claim, in the same round
+ * trip. Other stations cannot miss them: the card stays claimed until a
+ * release has told them (b_release); a station that dies first tells them
+ * at its next start (reconciliation). Returns 1 when b went into pend. */
+static int
+defer_outcomes(struct pgbe *be, const dfi_jrec *recs, size_t n, struct batch *b)
+{
+	int deferred = 0;
+	pthread_mutex_lock(&be->mu);
+	int ok = b->n > 0;
+	for (size_t i = 0; i < n && ok; i++)
+		if (is_card_record(recs[i].type) && (!is_outcome(recs[i].type) || held_of_intent(be, recs[i].intent) == NULL))
+			ok = 0;
+	if (ok && be->pend == NULL)
+		be->pend = calloc(1, sizeof(*be->pend));
+	if (ok && be->pend != NULL)
+		deferred = be->pend->n + b->n <= BATCH_MAX / 2 && batch_merge(be->pend, b) == 0;
+	pthread_mutex_unlock(&be->mu);
+	return deferred;
+}
 
 static dfi_err
-b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
+b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 {
-	struct pgbe *be = vbe;
 	if (be->j == NULL)
 		return DFI_E_INVALID_ARG;
+	pthread_mutex_lock(&be->mu);
+	held_told_locked(be, recs, n);
+	pthread_mutex_unlock(&be->mu);
 	struct batch b;
 	memset(&b, 0, sizeof(b));
 	char *line = malloc(DFI_J_LINE_MAX + 1);
@@ -314,30 +496,12 @@ b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 			continue;
 		e = dfi_pgwitness_line(be->w, recs[i].seq, line, DFI_J_LINE_MAX + 1, &len);
 		if (e == DFI_OK)
-			e = tell_line(be, &b, line, len, recs[i].seq, &recs[i]);
+			e = tell_line(be, &b, line, len, recs[i].seq, &recs[i], why);
 	}
-	/* Outcomes only (no intent: no ChangeKey waits on them), told by a
-	 * thread that holds a claim: deferred, sent with this station's next
-	 * intents or the release of the claim, in the same round trip. Other
-	 * stations cannot miss them: the card stays claimed until its release
-	 * has told them; a station that dies first tells them at its next
-	 * start (reconciliation). */
-	int outcomes = claims_held > 0;
-	for (size_t i = 0; i < n; i++)
-		if (is_card_record(recs[i].type) && recs[i].type != DFI_JREC_COMMIT && recs[i].type != DFI_JREC_ABORT &&
-		    recs[i].type != DFI_JREC_RESOLVE)
-			outcomes = 0;
-	if (e == DFI_OK && outcomes && b.n > 0) {
-		pthread_mutex_lock(&be->mu);
-		if (be->pend == NULL)
-			be->pend = calloc(1, sizeof(*be->pend));
-		int deferred = be->pend != NULL && be->pend->n + b.n <= BATCH_MAX / 2 && batch_merge(be->pend, &b) == 0;
-		pthread_mutex_unlock(&be->mu);
-		if (deferred) {
-			batch_clear(&b);
-			free(line);
-			return DFI_OK;
-		}
+	free(line);
+	if (e == DFI_OK && defer_outcomes(be, recs, n, &b)) {
+		batch_clear(&b);
+		return DFI_OK;
 	}
 	if (e == DFI_OK) {
 		struct batch *p = pend_take(be), m;
@@ -345,17 +509,16 @@ b_journaled_do(void *vbe, const dfi_jrec *recs, size_t n)
 		if ((p != NULL && batch_merge(&m, p) != 0) || batch_merge(&m, &b) != 0)
 			e = DFI_E_NOMEM;
 		else
-			e = batch_send(be, &m, 1);
+			e = batch_send(be, &m, 1, why);
 		batch_clear(&m);
-		if (e != DFI_OK)
-			pend_return(be, p);
-		else if (p != NULL) {
-			batch_clear(p);
-			free(p);
+		if (e == DFI_OK) {
+			pthread_mutex_lock(&be->mu);
+			held_note_intents_locked(be, recs, n);
+			pthread_mutex_unlock(&be->mu);
 		}
+		pend_done(be, p, e == DFI_OK);
 	}
 	batch_clear(&b);
-	free(line);
 	return e;
 }
 
@@ -366,6 +529,7 @@ struct recon {
 	struct batch b;
 	uint64_t n, from;
 	dfi_err e;
+	char *why;
 };
 
 static int
@@ -380,12 +544,12 @@ recon_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	uint64_t seq = x->n++;
 	if (seq < x->from || line == NULL)
 		return 0;
-	x->e = tell_line(x->be, &x->b, line, len, seq, NULL);
+	x->e = tell_line(x->be, &x->b, line, len, seq, NULL, x->why);
 	return x->e != DFI_OK;
 }
 
 static dfi_err
-reconcile(struct pgbe *be, const char *path)
+reconcile(struct pgbe *be, const char *path, char *why)
 {
 	const char *vals[] = { be->origin };
 	PGresult *q = NULL;
@@ -400,6 +564,7 @@ reconcile(struct pgbe *be, const char *path)
 	struct recon x;
 	memset(&x, 0, sizeof(x));
 	x.be = be;
+	x.why = why;
 	x.from = told > RECONCILE_WINDOW ? told - RECONCILE_WINDOW : 1;
 	int fd = -1;
 	if ((e = open_journal(path, &fd)) != DFI_OK)
@@ -409,34 +574,12 @@ reconcile(struct pgbe *be, const char *path)
 	if (e == DFI_OK)
 		e = x.e;
 	if (e == DFI_OK)
-		e = batch_send(be, &x.b, 0);
+		e = batch_send(be, &x.b, 0, why);
 	batch_clear(&x.b);
 	return e;
 }
 
 /* ---- claims ---------------------------------------------------------------------- */
-
-/* The lookup that came with this thread's last claim (claim_lookup): the
- * engine's next call on the station thread is the lookup of that UID, which
- * takes it instead of a round trip. Any other call of the thread drops it,
- * so it is only ever used right after its claim. */
-static _Thread_local struct {
-	const struct pgbe *be;
-	PGresult *q;
-	uint8_t uid[DFI_J_UID_MAX];
-	size_t len;
-} pre;
-
-/* claims_held: claims this thread took and has not released; while it
- * holds one, the outcomes it tells may wait for its release. */
-
-static void
-prefetch_drop(void)
-{
-	PQclear(pre.q);
-	pre.q = NULL;
-	pre.be = NULL;
-}
 
 static void
 uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
@@ -444,61 +587,75 @@ uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
 	pg_bytea_hex(uid, len, out);
 }
 
-static dfi_err
-b_claim_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms, char *who, size_t who_cap)
+static unsigned
+lease_of(unsigned lease_ms)
 {
-	struct pgbe *be = vbe;
+	return lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u;
+}
+
+static dfi_err
+b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms, char *who,
+    size_t who_cap, char *why)
+{
 	char u[2 * DFI_J_UID_MAX + 3], lease[16];
 	uid_hex(uid, len, u);
-	unsigned ms = lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u;
+	unsigned ms = lease_of(lease_ms);
 	snprintf(lease, sizeof(lease), "%u", ms);
+	struct held *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return DFI_E_NOMEM;
 	pthread_mutex_lock(&be->mu);
 	be->lease_ms = ms;
 	pthread_mutex_unlock(&be->mu);
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
-	prefetch_drop();
 	/* Idempotent: a claim this token already holds is taken again. The
 	 * lookup comes with it (claim_lookup, schema 4): one round trip. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA
+	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
 	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
-	if (e != DFI_OK)
-		return e;
-	if (PQntuples(q) < 1 || PQnfields(q) != 8 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0) {
-		PQclear(q);
-		return pg_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
-	}
-	if (strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
+	if (e == DFI_OK && (PQntuples(q) < 1 || PQnfields(q) != 9 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0))
+		e = pg_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
+	if (e == DFI_OK && strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
 		if (who != NULL && who_cap > 0)
 			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 7) ? "another station" : PQgetvalue(q, 0, 7));
-		PQclear(q);
-		return DFI_E_UID_CLAIMED;
+		e = DFI_E_UID_CLAIMED;
 	}
-	claims_held++;
-	/* kept for this thread's next call, the engine's lookup of this UID */
-	if (len > sizeof(pre.uid)) {
+	if (e != DFI_OK) {
 		PQclear(q);
-		return DFI_OK;
+		free(h);
+		return e;
 	}
-	pre.be = be;
-	pre.q = q;
-	pre.len = len;
-	memcpy(pre.uid, uid, len);
+	/* kept for the engine's lookup of this UID, its next call for it */
+	pthread_mutex_lock(&be->mu);
+	struct held *had = held_find(be, uid, len);
+	if (had != NULL) {
+		had->refs++;
+		held_drop_pre(had);
+		had->pre = q;
+	} else {
+		memcpy(h->uid, uid, len);
+		h->len = len;
+		h->pre = q;
+		h->refs = 1;
+		h->next = be->held;
+		be->held = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&be->mu);
+	free(h);
 	return DFI_OK;
 }
 
 static dfi_err
-b_renew_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms)
+b_renew_do(struct pgbe *be, const uint8_t *uid, size_t len, unsigned lease_ms, char *why)
 {
-	struct pgbe *be = vbe;
-	(void)holder;
 	char u[2 * DFI_J_UID_MAX + 3], lease[16];
 	uid_hex(uid, len, u);
-	snprintf(lease, sizeof(lease), "%u", lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u);
+	snprintf(lease, sizeof(lease), "%u", lease_of(lease_ms));
 	const char *vals[] = { u, be->token, lease };
 	PGresult *q = NULL;
 	dfi_err e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".renew($1, $2, $3)", 3, vals, &q, 1, WHY);
@@ -510,18 +667,39 @@ b_renew_do(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsign
 }
 
 /* A release that does not reach the registry leaves the claim to expire
- * with its lease. */
+ * with its lease.
+ *
+ * Why the order is right: outcomes deferred under this claim are in pend,
+ * or in flight in another thread's send (journaled_held with its intents,
+ * or its own release), which may fail and put them back. So a release
+ * first waits for the sends in flight while pend is empty, then takes
+ * pend: the outcomes of this card are then sent (with the release, in one
+ * transaction), back in pend after a failed send (whose release did not
+ * happen either: the card stays claimed until its lease runs out), or were
+ * sent before. A plain release never lets the card go while one of its
+ * outcomes is still untold. */
 static void
 b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 {
 	struct pgbe *be = vbe;
 	(void)holder;
-	prefetch_drop();
-	if (claims_held > 0)
-		claims_held--;
 	char u[2 * DFI_J_UID_MAX + 3], ignore[200], st[160];
 	uid_hex(uid, len, u);
-	struct batch *p = pend_take(be);
+	pthread_mutex_lock(&be->mu);
+	for (struct held **hp = &be->held; *hp != NULL; hp = &(*hp)->next)
+		if ((*hp)->len == len && memcmp((*hp)->uid, uid, len) == 0) {
+			struct held *h = *hp;
+			if (--h->refs == 0) {
+				*hp = h->next;
+				held_drop_pre(h);
+				free(h);
+			}
+			break;
+		}
+	while (be->pend == NULL && be->sending > 0)
+		pthread_cond_wait(&be->cv, &be->mu);
+	struct batch *p = pend_take_locked(be);
+	pthread_mutex_unlock(&be->mu);
 	if (p == NULL) {
 		const char *vals[] = { u, be->token };
 		(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore,
@@ -529,25 +707,14 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 		return;
 	}
 	/* the deferred outcomes first, then the claim, in one round trip */
-	snprintf(st, sizeof(st), "%s", be->pg->station);
-	const char *vals[4 + A_N] = { u, be->token, be->origin, st };
-	dfi_err e = DFI_OK;
-	for (int i = 0; i < A_N && e == DFI_OK; i++)
-		if ((vals[4 + i] = arr_end(&p->a[i])) == NULL)
-			e = DFI_E_NOMEM;
+	const char *vals[4 + A_N];
+	dfi_err e = batch_params(be, p, u, be->token, st, vals);
 	if (e == DFI_OK)
 		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
-		    "$9, $10, $11, $12, $13, $14, $15)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
-	if (e == DFI_OK) {
-		batch_clear(p);
-		free(p);
-	} else {
-		/* arr_end closed the arrays: reopen them for more elements */
-		for (int i = 0; i < A_N; i++)
-			if (p->a[i].len > 0 && p->a[i].p[p->a[i].len - 1] == '}')
-				p->a[i].p[--p->a[i].len] = '\0';
-		pend_return(be, p);
-	}
+		    "$9, $10, $11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
+	if (e != DFI_OK)
+		batch_reopen(p);
+	pend_done(be, p, e == DFI_OK);
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
@@ -558,29 +725,66 @@ get_int(const PGresult *q, int i, int col, uint64_t max, uint64_t *v)
 	return pg_get_u64(q, i, col, v) != 0 || *v > max ? -1 : 0;
 }
 
-static dfi_err
-b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, const struct dfi_reg_visit *v)
+/* One 'slot' row (rows are untrusted: every number in range). */
+static int
+slot_row(const PGresult *q, int i, struct dfi_reg_slot *s)
 {
-	struct pgbe *be = vbe;
-	PGresult *q = NULL;
+	uint64_t a, b, c, d, gen, by;
+	const char *byt = PQgetvalue(q, i, 6);
+	if (get_int(q, i, 1, 0xFFFFFF, &a) || get_int(q, i, 2, 13, &b) || get_int(q, i, 3, 2, &c) ||
+	    get_int(q, i, 5, UINT32_MAX, &gen) || jparse_u64(byt, byt + strlen(byt), &by) != 0)
+		return -1;
+	/* version: -1 .. 255 */
+	const char *vs = PQgetvalue(q, i, 4);
+	int ver = strcmp(vs, "-1") == 0 ? -1 : get_int(q, i, 4, 255, &d) == 0 ? (int)d : -2;
+	if (ver == -2)
+		return -1;
+	*s = (struct dfi_reg_slot){ .aid = (uint32_t)a, .keyno = (uint8_t)b, .state = (enum dfi_reg_slot_state)c,
+		.version = ver, .generation = (uint32_t)gen, .changed_by = by, .origin = PQgetvalue(q, i, 7) };
+	/* the profile digest of the intent behind the state (schema 6) */
+	if (!PQgetisnull(q, i, 8)) {
+		if (pg_get_bytea(q, i, 8, s->profile, DFI_J_PROFILE_LEN) != 0)
+			return -1;
+		s->has_profile = 1;
+	}
+	return 0;
+}
+
+/* The lookup its claim brought, when this handle holds uid's claim and
+ * nothing of the card was told since (NULL otherwise). */
+static PGresult *
+pre_take(struct pgbe *be, const uint8_t *uid, size_t len)
+{
+	pthread_mutex_lock(&be->mu);
+	struct held *h = held_find(be, uid, len);
+	PGresult *q = h != NULL ? h->pre : NULL;
+	if (h != NULL)
+		h->pre = NULL;
+	pthread_mutex_unlock(&be->mu);
+	return q;
+}
+
+static dfi_err
+b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card *out, const struct dfi_reg_visit *v,
+    char *why)
+{
+	PGresult *q = pre_take(be, uid, len);
 	int first = 0; /* the row lookup()'s rows start at */
-	if (pre.q != NULL && pre.be == be && pre.len == len && memcmp(pre.uid, uid, len) == 0) {
-		q = pre.q;
-		pre.q = NULL;
+	uint64_t open[HELD_SEQS];
+	unsigned nopen = 0;
+	if (q != NULL) {
 		first = 1;
 	} else {
-		prefetch_drop();
 		char u[2 * DFI_J_UID_MAX + 3];
 		uid_hex(uid, len, u);
 		const char *vals[] = { u, be->origin };
-		dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)", 2,
-		    vals, &q, 1, WHY);
+		dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)",
+		    2, vals, &q, 1, WHY);
 		if (e != DFI_OK)
 			return e;
 	}
-	prefetch_drop();
 	int n = PQntuples(q);
-	if (PQnfields(q) != 8)
+	if (PQnfields(q) != 9)
 		n = -1;
 	/* rows are untrusted: every number in range, every line a record */
 	for (int pass = 0; pass < 2 && n >= 0; pass++)
@@ -597,38 +801,33 @@ b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
 				out->last_refusal = d;
 				out->last_authorization = x;
 			} else if (strcmp(kind, "slot") == 0 && pass == 1) {
-				uint64_t gen, by;
-				const char *byt = PQgetvalue(q, i, 6);
-				if (get_int(q, i, 1, 0xFFFFFF, &a) || get_int(q, i, 2, 13, &b) || get_int(q, i, 3, 2, &c) ||
-				    get_int(q, i, 5, UINT32_MAX, &gen) || jparse_u64(byt, byt + strlen(byt), &by) != 0)
+				struct dfi_reg_slot s;
+				if (slot_row(q, i, &s) != 0)
 					goto bad;
-				/* version: -1 .. 255 */
-				const char *vs = PQgetvalue(q, i, 4);
-				int ver = strcmp(vs, "-1") == 0 ? -1 : get_int(q, i, 4, 255, &d) == 0 ? (int)d : -2;
-				if (ver == -2)
-					goto bad;
-				struct dfi_reg_slot s = { .aid = (uint32_t)a, .keyno = (uint8_t)b,
-					.state = (enum dfi_reg_slot_state)c, .version = ver, .generation = (uint32_t)gen,
-					.changed_by = by, .origin = PQgetvalue(q, i, 7) };
+				/* a change intent's row has no key number: it matches no slot */
 				for (int k = first; k < n; k++)
 					if (strcmp(PQgetvalue(q, k, 0), "intent") == 0 &&
 					    strcmp(PQgetvalue(q, k, 1), PQgetvalue(q, i, 1)) == 0 &&
 					    strcmp(PQgetvalue(q, k, 2), PQgetvalue(q, i, 2)) == 0)
 						s.has_open_intent = 1;
 				out->slots++;
-				out->changed += c == DFI_REG_SLOT_CHANGED;
+				out->changed += s.state == DFI_REG_SLOT_CHANGED;
 				if (v->slot != NULL)
 					v->slot(v->ctx, &s);
 			} else if (strcmp(kind, "intent") == 0 && pass == 1) {
 				dfi_jrec r;
 				if (get_int(q, i, 3, INT64_MAX, &a) ||
 				    dfi_jrec_parse(PQgetvalue(q, i, 7), (size_t)PQgetlength(q, i, 7), &r) != DFI_OK ||
-				    r.type != DFI_JREC_INTENT || r.key.uid_len != len || memcmp(r.key.uid, uid, len) != 0)
+				    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_CHANGE) || r.key.uid_len != len ||
+				    memcmp(r.key.uid, uid, len) != 0)
 					goto bad;
 				r.seq = a;
 				out->open_intents++;
+				int local = strcmp(PQgetvalue(q, i, 6), be->origin) == 0;
+				if (local && nopen < HELD_SEQS)
+					open[nopen++] = r.seq;
 				if (v->intent != NULL)
-					v->intent(v->ctx, &r, strcmp(PQgetvalue(q, i, 6), be->origin) == 0);
+					v->intent(v->ctx, &r, local);
 			} else if (strcmp(kind, "card") != 0 && strcmp(kind, "slot") != 0 && strcmp(kind, "intent") != 0) {
 				goto bad;
 			}
@@ -637,6 +836,13 @@ b_lookup_do(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
 	if (n < 0)
 		return pg_why(WHY, DFI_E_REGISTRY, "the registry's lookup() answered something unexpected");
 	out->issued = out->changed > 0;
+	/* This journal's open intents of a card this handle holds: their
+	 * outcomes (this tap resolves them) may wait for the release too. */
+	pthread_mutex_lock(&be->mu);
+	struct held *h = held_find(be, uid, len);
+	for (unsigned i = 0; h != NULL && i < nopen && h->nseqs < HELD_SEQS; i++)
+		h->seqs[h->nseqs++] = open[i];
+	pthread_mutex_unlock(&be->mu);
 	return DFI_OK;
 bad:
 	PQclear(q);
@@ -660,9 +866,8 @@ note_ours(struct pgbe *be, const uint8_t *note, size_t len)
 /* async: off the card's path, the witness's thread does the work (a note
  * of another journal fails here all the same) */
 static dfi_err
-b_witness_do(void *vbe, const uint8_t *note, size_t len, int async)
+b_witness_do(struct pgbe *be, const uint8_t *note, size_t len, int async, char *why)
 {
-	struct pgbe *be = vbe;
 	dfi_err e = note_ours(be, note, len);
 	if (e != DFI_OK)
 		return e;
@@ -672,49 +877,49 @@ b_witness_do(void *vbe, const uint8_t *note, size_t len, int async)
 	return e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e;
 }
 
+/* ---- the vtable: each call with its own reason buffer ------------------------------ */
+
 static dfi_err
 b_claim(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms, char *who, size_t who_cap)
 {
-	why_tls[0] = '\0';
-	return keep(vbe, b_claim_do(vbe, uid, len, holder, lease_ms, who, who_cap));
+	char why[WHY_CAP] = "";
+	return keep(vbe, b_claim_do(vbe, uid, len, holder, lease_ms, who, who_cap, why), why);
 }
 
 static dfi_err
 b_renew(void *vbe, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms)
 {
-	prefetch_drop();
-	why_tls[0] = '\0';
-	return keep(vbe, b_renew_do(vbe, uid, len, holder, lease_ms));
+	char why[WHY_CAP] = "";
+	(void)holder;
+	return keep(vbe, b_renew_do(vbe, uid, len, lease_ms, why), why);
 }
 
 static dfi_err
 b_lookup(void *vbe, const uint8_t *uid, size_t len, struct dfi_reg_card *out, const struct dfi_reg_visit *v)
 {
-	why_tls[0] = '\0';
-	return keep(vbe, b_lookup_do(vbe, uid, len, out, v));
+	char why[WHY_CAP] = "";
+	return keep(vbe, b_lookup_do(vbe, uid, len, out, v, why), why);
 }
 
 static dfi_err
 b_journaled(void *vbe, const dfi_jrec *recs, size_t n)
 {
-	prefetch_drop();
-	why_tls[0] = '\0';
-	return keep(vbe, b_journaled_do(vbe, recs, n));
+	char why[WHY_CAP] = "";
+	return keep(vbe, b_journaled_do(vbe, recs, n, why), why);
 }
 
 static dfi_err
 b_witness(void *vbe, const uint8_t *note, size_t len)
 {
-	prefetch_drop();
-	why_tls[0] = '\0';
-	return keep(vbe, b_witness_do(vbe, note, len, 0));
+	char why[WHY_CAP] = "";
+	return keep(vbe, b_witness_do(vbe, note, len, 0, why), why);
 }
 
 static dfi_err
 b_witness_async(void *vbe, const uint8_t *note, size_t len)
 {
-	why_tls[0] = '\0';
-	return keep(vbe, b_witness_do(vbe, note, len, 1));
+	char why[WHY_CAP] = "";
+	return keep(vbe, b_witness_do(vbe, note, len, 1, why), why);
 }
 
 static dfi_err
@@ -723,9 +928,9 @@ b_witness_failed(void *vbe)
 	struct pgbe *be = vbe;
 	if (be->w == NULL)
 		return DFI_OK; /* no journal (inspect): nothing witnessed */
-	why_tls[0] = '\0';
+	char why[WHY_CAP] = "";
 	dfi_err e = dfi_pgwitness_failed(be->w, WHY);
-	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e);
+	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e, why);
 }
 
 static void
@@ -734,17 +939,23 @@ b_destroy(void *vbe)
 	struct pgbe *be = vbe;
 	if (be == NULL)
 		return;
-	if (pre.be == be)
-		prefetch_drop();
+	/* no thread uses the handle any more: nothing is in flight */
+	while (be->held != NULL) {
+		struct held *h = be->held;
+		be->held = h->next;
+		held_drop_pre(h);
+		free(h);
+	}
 	struct batch *p = pend_take(be);
 	if (p != NULL) {
 		/* what was deferred, told before the station goes (a failure here
 		 * leaves it to the next start's reconciliation) */
-		(void)batch_send(be, p, 0);
-		batch_clear(p);
-		free(p);
+		char why[WHY_CAP];
+		(void)batch_send(be, p, 0, why);
+		pend_done(be, p, 1);
 	}
 	dfi_pgwitness_free(be->w);
+	pthread_cond_destroy(&be->cv);
 	pthread_mutex_destroy(&be->mu);
 	free(be);
 }
@@ -786,10 +997,18 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	be->pg = pg;
 	be->j = j;
 	be->lease_ms = 60000;
-	pthread_mutex_init(&be->mu, NULL);
+	if (pthread_mutex_init(&be->mu, NULL) != 0) {
+		free(be);
+		return DFI_E_NOMEM;
+	}
+	if (pthread_cond_init(&be->cv, NULL) != 0) {
+		pthread_mutex_destroy(&be->mu);
+		free(be);
+		return DFI_E_NOMEM;
+	}
 	uint8_t rnd[8] = { 0 };
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		free(be);
+		b_destroy(be);
 		return pg_why(why, cap, DFI_E_INTERNAL, "no random bytes for the claim token");
 	}
 	char hex[17];
@@ -797,11 +1016,12 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	snprintf(be->token, sizeof(be->token), "%ld-%s", (long)getpid(), hex);
 	dfi_err e = DFI_OK;
 	if (j != NULL) {
+		char rwhy[WHY_CAP] = "";
 		snprintf(be->origin, sizeof(be->origin), "%s", dfi_journal_origin(j));
 		/* witnessed first: a rolled-back journal tells the registry nothing */
 		e = dfi_pgwitness_new(&be->w, pg, journal_path, key, why, cap);
-		if (e == DFI_OK && (e = reconcile(be, journal_path)) != DFI_OK)
-			pg_why(why, cap, e, "telling the registry what the journal holds: %s", why_tls);
+		if (e == DFI_OK && (e = reconcile(be, journal_path, rwhy)) != DFI_OK)
+			pg_why(why, cap, e, "telling the registry what the journal holds: %s", rwhy);
 	}
 	if (e != DFI_OK) {
 		b_destroy(be);
@@ -809,4 +1029,3 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	}
 	return dfi_registry_new_backend(out, &pg_ops, be);
 }
-

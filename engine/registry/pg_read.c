@@ -142,7 +142,7 @@ oi_row(void *vctx, const PGresult *res, int i)
 	uint64_t seq;
 	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
 	    dfi_jrec_parse(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), &r) != DFI_OK ||
-	    r.type != DFI_JREC_INTENT)
+	    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_CHANGE))
 		return -1;
 	r.seq = seq;
 	x->fn(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
@@ -208,7 +208,7 @@ dfi_pgreg_each_late_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origi
 {
 	struct latectx x = { fn, ctx };
 	return pg_each(r,
-	    "SELECT origin, seq FROM " DFI_PGREG_SCHEMA ".records WHERE type = 'intent' AND held IS FALSE "
+	    "SELECT origin, seq FROM " DFI_PGREG_SCHEMA ".records WHERE type IN ('intent', 'change') AND held IS FALSE "
 	    "ORDER BY origin, seq",
 	    late_row, &x, why, cap);
 }
@@ -243,6 +243,11 @@ slot_row(void *vctx, const PGresult *res, int i)
 			return -1;
 		s.version = (int)ver;
 	}
+	if (!PQgetisnull(res, i, 5)) {
+		if (pg_get_bytea(res, i, 5, s.profile, DFI_J_PROFILE_LEN) != 0)
+			return -1;
+		s.has_profile = 1;
+	}
 	x->fn(x->ctx, &s);
 	return 0;
 }
@@ -252,6 +257,6 @@ dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_s
     size_t cap)
 {
 	struct slotctx x = { fn, ctx };
-	return pg_each(r, "SELECT uid, aid, keyno, state, version FROM " DFI_PGREG_SCHEMA ".slots ORDER BY uid, aid, keyno",
+	return pg_each(r, "SELECT uid, aid, keyno, state, version, profile FROM " DFI_PGREG_SCHEMA ".slots ORDER BY uid, aid, keyno",
 	    slot_row, &x, why, cap);
 }

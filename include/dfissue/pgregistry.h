@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 5
+#define DFI_PGREG_SCHEMA_VERSION 6
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;
@@ -207,8 +207,8 @@ dfi_err dfi_pgreg_each_record(dfi_pgreg *r,
 dfi_err dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ctr, int *accepted,
     int64_t *last, char *why, size_t whycap);
 
-/* Every intent the registry took without its station holding the card's
- * claim (schema version 4): told late, at the station's start-up
+/* Every intent (key or change, schema 6) the registry took without its
+ * station holding the card's claim (schema version 4): told late, at the station's start-up
  * reconciliation, after its claim was taken over or its registry was
  * unreachable; no key change followed it (schema/004_late_intents.sql). */
 dfi_err dfi_pgreg_each_late_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq),
@@ -222,6 +222,10 @@ struct dfi_pgreg_slot {
 	uint8_t keyno;
 	int state;
 	int version;
+	/* The profile digest of the intent behind state (schema 6), as the
+	 * journal index keeps it (dfi_journal_slot). */
+	int has_profile;
+	uint8_t profile[DFI_J_PROFILE_LEN];
 };
 dfi_err dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx,
     char *why, size_t whycap);

@@ -96,8 +96,8 @@ struct dfi_reg_slot {
 	int has_open_intent;      /* a key change of this slot has no outcome yet */
 	const char *origin;       /* the journal that recorded it (its checkpoint origin) */
 	/* The profile digest of the intent behind state (dfi_jrec profile),
-	 * when it carried one and the backend keeps it (the local one does;
-	 * PostgreSQL does not yet: has_profile 0). */
+	 * when it carried one (both backends keep it; PostgreSQL from schema
+	 * version 6). */
 	int has_profile;
 	uint8_t profile[DFI_J_PROFILE_LEN];
 };
@@ -113,8 +113,9 @@ struct dfi_reg_card {
 	int authorization_pending;   /* authorized, and no key change since */
 };
 
-/* Optional visitors of a lookup: every key slot, and every open intent
- * (the full intent record; local = it is in this station's journal, so
+/* Optional visitors of a lookup: every key slot, and every open intent,
+ * key or change (DFI_JREC_CHANGE; counted in open_intents too, in both
+ * backends) (the full intent record; local = it is in this station's journal, so
  * this station can record its outcome). They must not call back into the
  * registry or the journal. */
 struct dfi_reg_visit {

@@ -54,17 +54,6 @@ run station "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" --reade
 	--journal "$d/j" --station "$long" --json
 expect station 2 "--station takes 1 to 63 characters, not 64" '"error":"usage"'
 
-# 3b. A profile with journaled changes (LRP switch, SDM settings) and a
-# PostgreSQL registry, which cannot record them yet: refused before the HSM,
-# the journal, the registry or a card is opened (no server is running).
-run reg_change "$E2E_DFISSUE" personalize --profile "$E2E_SRC/profiles/ev3-reference.json" \
-	--batch "$E2E_SRC/profiles/reference-batch.csv" \
-	"${E2E_HSM[@]}" --reader "sim:$d/c0.img" --journal "$d/jreg" \
-	--registry "postgresql:///dfissue?host=$d/no-server" --json
-expect reg_change 2 "switches the card to LRP, a journaled change the PostgreSQL registry \(schema 5\) cannot record yet" \
-	'"error":"registry_unsupported"'
-[ ! -e "$d/jreg" ] || e2e_fail "reg_change: a journal was created"
-
 # 4. Usage errors as JSON; configuration file errors name file and line.
 run usage_json "$E2E_DFISSUE" personalize --bogus --json
 expect usage_json 2 "unknown option" '^\{"error":"usage","message":"personalize: unknown option.*","exit":2\}$'

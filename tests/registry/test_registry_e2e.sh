@@ -9,7 +9,8 @@
 # Also: a URL with a password is refused before anything runs, a station
 # whose registry is unreachable takes no card, and `recover --registry` and
 # `inspect --registry` see what the other station did; a card torn at one
-# station and finished at the other (its open intent taken over). Then the audit's
+# station and finished at the other (its open intent taken over), and EV3
+# cards torn at their SDM step and LRP switch (change records). Then the audit's
 # cross-checks: a registry edited by hand, a station that bypassed the
 # registry (records never told; once told, the UID issued twice), and a
 # station journal rolled back and appended to (refused at witnessing, found
@@ -24,7 +25,7 @@ E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-registry-XXXXXX")
 trap e2e_cleanup EXIT
 reg_init
 UID1=04A1B2C3D4E5F6
-grep -q "created registry schema dfissue, version 5" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
+grep -q "created registry schema dfissue, version 6" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
 for s in a b; do
 	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||
 		e2e_fail "desfire-sim could not create card-$s.img"
@@ -111,19 +112,42 @@ cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"
 # test_registry_pgbe.
 quick=${DFI_E2E_QUICK:-0}
 if [ "$quick" != 1 ]; then
-	# 5b. A torn card put aside at station a, finished at station b. Station a
-	# tears the card at APDU K (executed, answer lost) and twice more at once
-	# (its three taps of a sim: reader), leaving its intent open; K is the first
-	# from 47 on (then 30..46) that leaves one: a ChangeKey of the reference
-	# profile, 47 today (each try is a personalize run: CI time).
+	# tear_a PROFILE IMG K: station a's taps of card IMG, torn at APDU K
+	# (executed, answer lost) and twice more at once (its three taps of a
+	# sim: reader); what the registry holds open then in recover.log.
+	tear_a() {
+		SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$1" --batch "$batch" "${E2E_HSM[@]}" \
+			--reader "sim:$2" --journal "$E2E_DIR/journal-a" --station station-a --registry "$URL" --once \
+			--tear-at "$3,1,1" --tear-mode after --json >"$E2E_DIR/torn-a.json" 2>"$E2E_DIR/torn-a.log" || true
+		"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+	}
+	# at_b PROFILE IMG: station b's tap of card IMG (torn-b.json, torn-b.log).
+	at_b() {
+		SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$1" --batch "$batch" "${E2E_HSM[@]}" \
+			--reader "sim:$2" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
+			>"$E2E_DIR/torn-b.json" 2>"$E2E_DIR/torn-b.log"
+	}
+	# finish_b PROFILE IMG WHAT: station b finishes the card station a left
+	# open (its open intent taken over); nothing is open after.
+	finish_b() {
+		at_b "$1" "$2" || e2e_fail "station b on the torn card: $(cat "$E2E_DIR/torn-b.json")"
+		cat "$E2E_DIR/torn-b.json" >&2
+		grep -q '"outcome":"\(resumed\|done\)"' "$E2E_DIR/torn-b.json" || e2e_fail "torn card at b: $(cat "$E2E_DIR/torn-b.json")"
+		grep -q "of another station .* taken over as intent" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
+		"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+		grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+		e2e_log "torn at station a ($3), finished at station b: $(grep -o '"outcome":"[a-z]*"' "$E2E_DIR/torn-b.json")"
+	}
+
+	# 5b. A torn card put aside at station a, finished at station b. K is the
+	# first APDU from 47 on (then 30..46) whose tear leaves station a's intent
+	# open: a ChangeKey of the reference profile, 47 today (each try is a
+	# personalize run: CI time).
 	tear_ok=""
 	for K in $(seq 47 69) $(seq 30 46); do
 		img=$E2E_DIR/torn-$K.img
 		"$E2E_SIM" --image "$img" --uid "$(printf '04D0D0D0D0D0%02X' "$K")" --seed "$K" --stdio -q </dev/null >/dev/null
-		SOFTHSM2_CONF=$E2E_DIR/softhsm2-a.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
-			--reader "sim:$img" --journal "$E2E_DIR/journal-a" --station station-a --registry "$URL" --once \
-			--tear-at "$K,1,1" --tear-mode after --json >"$E2E_DIR/torn-a.json" 2>"$E2E_DIR/torn-a.log" || true
-		"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+		tear_a "$prof" "$img" "$K"
 		if grep -q "^1 intent(s) open in the registry" "$E2E_DIR/recover.log"; then
 			tear_ok=$K
 			break
@@ -131,15 +155,33 @@ if [ "$quick" != 1 ]; then
 	done
 	[ -n "$tear_ok" ] || e2e_fail "no tear at APDU 30..69 left an intent open at station a"
 	grep -q "registry: test.example/journal/a intent" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-	SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
-		--reader "sim:$img" --journal "$E2E_DIR/journal-b" --station station-b --registry "$URL" --once --json -v \
-		>"$E2E_DIR/torn-b.json" 2>"$E2E_DIR/torn-b.log" || e2e_fail "station b on the torn card: $(cat "$E2E_DIR/torn-b.json")"
-	cat "$E2E_DIR/torn-b.json" >&2
-	grep -q '"outcome":"\(resumed\|done\)"' "$E2E_DIR/torn-b.json" || e2e_fail "torn card at b: $(cat "$E2E_DIR/torn-b.json")"
-	grep -q "of another station .* taken over as intent" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
-	"$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-	grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
-	e2e_log "torn at station a (APDU $tear_ok), finished at station b: $(grep -o '"outcome":"[a-z]*"' "$E2E_DIR/torn-b.json")"
+	finish_b "$prof" "$img" "APDU $tear_ok"
+
+	# 5c. EV3 cards (LRP and an SDM file: profiles/ev3-reference.json, taken
+	# with a registry since schema 6) torn at station a at their SDM step and
+	# at their LRP switch: the change record stays open in the registry,
+	# station b takes it over, probes the card for it and finishes the card.
+	# K: the first of the APDUs listed that leaves that change open (69 and
+	# 87 today); a card torn elsewhere is finished at b before the next try.
+	ev3=$E2E_SRC/profiles/ev3-reference.json
+	for what in "sdm:file=01:69 68 70 67 71 66 72" "lrp:87 86 88 85 89 84 90"; do
+		want=${what%%:[0-9]*}
+		tear_ok=""
+		for K in ${what##*:}; do
+			img=$E2E_DIR/ev3-$K.img
+			"$E2E_SIM" --image "$img" --uid "$(printf '04E3E3E3E3E3%02X' "$K")" --seed "$K" --model ev3 --stdio -q \
+				</dev/null >/dev/null
+			tear_a "$ev3" "$img" "$K"
+			if grep -q "change $want " "$E2E_DIR/recover.log"; then
+				tear_ok=$K
+				break
+			fi
+			at_b "$ev3" "$img" || true
+		done
+		[ -n "$tear_ok" ] || e2e_fail "no tear of an EV3 card at APDU ${what##*:} left change $want open at station a"
+		finish_b "$ev3" "$img" "EV3, change $want, APDU $tear_ok"
+		grep -q "change [0-9]* .*resolved" "$E2E_DIR/torn-b.log" || e2e_fail "b: $(cat "$E2E_DIR/torn-b.log")"
+	done
 fi
 
 # 6. The auditor: both journals, the registry: OK.
@@ -237,4 +279,4 @@ case "$v3" in "sdm verify: refused (mac)"*) ;; *) e2e_fail "an altered tap: $v3"
 	e2e_fail "sdm_counters: $(psql -X -A -t -d "$URL" -c 'SELECT * FROM dfissue.sdm_counters')"
 e2e_log "sdm verify --registry: $v1; then: $v2"
 
-e2e_log "OK: two stations, one UID: one issued, one refused; a torn card finished elsewhere; audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"
+e2e_log "OK: two stations, one UID: one issued, one refused; torn cards finished elsewhere (EV3 at its SDM step and LRP switch too); audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"

@@ -3,7 +3,7 @@
  * migrations, roles and grants, the consistency check written in SQL
  * against the C one, witness() in every outcome, a station witnessing its
  * growing journal, a rolled-back and a forked journal refused, and a server
- * that stops and comes back. */
+ * that stops and comes back; a schema-5 registry with records migrated to 6. */
 #include <pthread.h>
 
 #include "jtest.h"
@@ -637,6 +637,98 @@ START_TEST(sdm_counters_refuse_replays)
 }
 END_TEST
 
+/* ---- migration 5 -> 6 (change records, profile digests) -------------------- */
+
+/* A schema-5 registry that stations of version 5 told records (through
+ * version 5's SQL functions: a committed key change, an open one) is
+ * migrated to 6: what it held is kept and answered with version 6's
+ * columns; the open intent is closed by an outcome told through version 6's
+ * functions; change records and profile digests are taken, held only under
+ * the claim, late ones by schema 4's rules. */
+START_TEST(migration_5_to_6_keeps_what_it_held)
+{
+	char url[PATH_MAX + 160];
+	rt_newdb("t_mig6", url, sizeof(url));
+	struct dfi_pgreg_opts o = { .station = "init", .skip_schema_check = 1 };
+	dfi_pgreg *r = NULL;
+	int from = -1, to = -1;
+	ck_assert_int_eq(dfi_pgreg_open(&r, url, &o, why, sizeof(why)), DFI_OK);
+	ck_assert_msg(dfi_pgreg_migrate(r, 5, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(to, 5);
+	/* U = 04aabbccddeeff: key 0 committed (seq 1, 2), key 1 open (seq 3) */
+	rt_sql("t_mig6", "SELECT dfissue.journaled('o5', 'st5', '{1,2,3}', '{intent,commit,intent}', "
+			 "ARRAY[decode('04aabbccddeeff', 'hex'), NULL, decode('04aabbccddeeff', 'hex')], '{0,NULL,0}', "
+			 "'{0,NULL,1}', '{0,NULL,0}', '{1,NULL,1}', '{1,NULL,1}', '{NULL,1,NULL}', '{NULL,NULL,NULL}', "
+			 "'{l1,l2,l3}')");
+	ck_assert_msg(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(from, 5);
+	ck_assert_int_eq(to, 6);
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.records"), "3");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(keyno || ':' || state || '/' || version || '/' || "
+					  "coalesce(profile::text, '-'), ',' ORDER BY keyno) FROM dfissue.slots"),
+	    "0:2/1/-,1:0/-1/-");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(origin || ':' || seq, ',') FROM dfissue.open_intents()"),
+	    "o5:3");
+	/* lookup(), version 6's columns: card, 2 slots, the open intent; no digest */
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) || ' ' || count(h) FROM dfissue.lookup("
+					  "decode('04aabbccddeeff', 'hex'), 'o5')"), "4 0");
+	/* version 6's functions: the open intent resolved (new), a key intent
+	 * with a profile digest committed, an LRP change left open */
+	rt_sql("t_mig6", "SELECT dfissue.journaled('o5', 'st6', '{4,5,6,7}', '{resolve,intent,commit,change}', "
+			 "ARRAY[NULL, decode('04aabbccddeeff', 'hex'), NULL, decode('04aabbccddeeff', 'hex')], "
+			 "'{NULL,0,NULL,0}', '{NULL,2,NULL,NULL}', '{NULL,0,NULL,NULL}', '{NULL,1,NULL,NULL}', "
+			 "'{NULL,1,NULL,NULL}', '{3,NULL,5,NULL}', '{new,NULL,NULL,NULL}', '{NULL,NULL,NULL,lrp}', "
+			 "ARRAY[NULL, decode('00112233445566778899aabbccddeeff', 'hex'), NULL, NULL], '{l4,l5,l6,l7}')");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(keyno || ':' || state || '/' || version || '/' || "
+					  "coalesce(profile::text, '-'), ',' ORDER BY keyno) FROM dfissue.slots"),
+	    "0:2/1/-,1:2/1/-,2:2/1/\\x00112233445566778899aabbccddeeff");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(origin || ':' || seq, ',') FROM dfissue.open_intents()"),
+	    "o5:7");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT what || ' ' || (keyno IS NULL)::text FROM dfissue.intents WHERE seq = 7"),
+	    "lrp true");
+	/* the change's outcome: nothing open, no key slot moved */
+	rt_sql("t_mig6", "SELECT dfissue.journaled('o5', 'st6', '{8}', '{abort}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', "
+			 "'{NULL}', '{NULL}', '{7}', '{NULL}', '{NULL}', '{NULL}', '{l8}')");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.open_intents()"), "0");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.slots WHERE state = 2"), "3");
+	/* changes told late (without the claim, schema 4's rules on what): the
+	 * same change another journal had is closed on arrival by it; a change
+	 * nobody else had stays open, and a held one of another journal closes
+	 * it */
+#define RT_CHANGE(origin, seq, what) \
+	"'" origin "', 'st', '{" seq "}', '{change}', ARRAY[decode('04aabbccddeeff', 'hex')], '{0}', '{NULL}', " \
+	"'{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{\"" what "\"}', '{NULL}', '{m" seq "}'"
+	rt_sql("t_mig6", "SELECT dfissue.journaled(" RT_CHANGE("o6", "1", "lrp") ")");
+	rt_sql("t_mig6", "SELECT dfissue.journaled(" RT_CHANGE("o6", "2", "sdm:file=01") ")");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(seq || ' ' || held::text || ' ' || open::text || ' ' || "
+					  "coalesce(closed_by_origin || ':' || closed_by_seq, '-'), ',' ORDER BY seq) FROM "
+					  "dfissue.records JOIN dfissue.intents USING (origin, seq) WHERE origin = 'o6'"),
+	    "1 false false o5:7,2 false true -");
+	PGconn *c = PQconnectdb(url);
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	/* held: only under the card's claim */
+	PGresult *q = PQexec(c, "SELECT dfissue.journaled_held('tok', 60000, " RT_CHANGE("o7", "1", "sdm:file=01") ")");
+	ck_assert_int_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(q), "claim lost"));
+	PQclear(q);
+	rt_sql("t_mig6", "SELECT dfissue.claim(decode('04aabbccddeeff', 'hex'), 'h', 'tok', 'st7', 60000)");
+	rt_sql("t_mig6", "SELECT dfissue.journaled_held('tok', 60000, " RT_CHANGE("o7", "1", "sdm:file=01") ")");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT string_agg(origin || ':' || seq, ',') FROM dfissue.open_intents()"),
+	    "o7:1");
+	ck_assert_str_eq(rt_val("t_mig6", "SELECT held::text FROM dfissue.records WHERE origin = 'o7'"), "true");
+#undef RT_CHANGE
+	/* an outcome of an intent never told is still refused */
+	q = PQexec(c, "SELECT dfissue.journaled('o5', 'st6', '{9}', '{commit}', '{NULL}', '{NULL}', '{NULL}', "
+		      "'{NULL}', '{NULL}', '{NULL}', '{99}', '{NULL}', '{NULL}', '{NULL}', '{l9}')");
+	ck_assert_int_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(q), "never told"));
+	PQclear(q);
+	PQfinish(c);
+	dfi_pgreg_free(r);
+	rt_sql("postgres", "DROP DATABASE t_mig6 WITH (FORCE)");
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -654,6 +746,7 @@ suite(void)
 	tcase_add_test(tc, server_stopped_then_back);
 	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
 	tcase_add_test(tc, sdm_counters_refuse_replays);
+	tcase_add_test(tc, migration_5_to_6_keeps_what_it_held);
 	suite_add_tcase(s, tc);
 	return s;
 }

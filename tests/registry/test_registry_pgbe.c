@@ -5,8 +5,10 @@
  * holds a claim); a record told twice is told once; a crash between the
  * journal and the registry is reconciled at the next open, also after
  * PostgreSQL was stopped in the middle of a card; many stations
- * racing for one UID: exactly one gets it; and the connection cut at every
- * round trip of a card's registry calls: nothing lost, nothing twice. */
+ * racing for one UID: exactly one gets it; the connection cut at every
+ * round trip of a card's registry calls (a key change and a change record):
+ * nothing lost, nothing twice; change records (schema 6) handed over
+ * between stations, and profile digests as the local backend keeps them. */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -122,7 +124,7 @@ v_intent(void *ctx, const dfi_jrec *in, int local)
 }
 
 static struct dfi_reg_card
-lookup(struct station *s, const char *uid_hex, struct seen *v)
+lookup_in(dfi_registry *r, const char *uid_hex, struct seen *v)
 {
 	uint8_t uid[10];
 	size_t n;
@@ -130,8 +132,14 @@ lookup(struct station *s, const char *uid_hex, struct seen *v)
 	struct dfi_reg_visit vis = { v_slot, v_intent, v };
 	memset(v, 0, sizeof(*v));
 	ck_assert_int_eq(dfi_hex_decode(uid_hex, uid, sizeof(uid), &n), DFI_OK);
-	ck_assert_int_eq(dfi_registry_lookup(s->reg, uid, n, &c, &vis), DFI_OK);
+	ck_assert_int_eq(dfi_registry_lookup(r, uid, n, &c, &vis), DFI_OK);
 	return c;
+}
+
+static struct dfi_reg_card
+lookup(struct station *s, const char *uid_hex, struct seen *v)
+{
+	return lookup_in(s->reg, uid_hex, v);
 }
 
 static const uint8_t U1[7] = { 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 };
@@ -528,8 +536,14 @@ card_scenario(const char *url, struct station *s, const uint8_t *uid, unsigned *
 	size_t nl;
 	ck_assert_int_eq(dfi_journal_checkpoint(s->f.j, note, sizeof(note), &nl), DFI_OK);
 	RETRY(dfi_registry_witness(s->reg, note, nl));
-	dfi_jrec cm = append(s, outcome(DFI_JREC_COMMIT, in.seq));
-	RETRY(dfi_registry_journaled(s->reg, &cm, 1));
+	/* a change record (schema 6; the LRP switch), held as an intent */
+	static const uint8_t caps[10] = { 0, 0, 0, 0, 2, 0, 0, 0, 0, 0 };
+	dfi_jrec ch;
+	ck_assert_int_eq(dfi_jrec_change(&ch, uid, 7, 0, "lrp", caps, sizeof(caps)), DFI_OK);
+	ch = append(s, ch);
+	RETRY(dfi_registry_journaled(s->reg, &ch, 1));
+	dfi_jrec cm[2] = { append(s, outcome(DFI_JREC_COMMIT, in.seq)), append(s, outcome(DFI_JREC_COMMIT, ch.seq)) };
+	RETRY(dfi_registry_journaled(s->reg, cm, 2));
 	ck_assert_int_eq(dfi_journal_checkpoint(s->f.j, note, sizeof(note), &nl), DFI_OK);
 	RETRY(dfi_registry_witness(s->reg, note, nl));
 	dfi_registry_release(c);
@@ -567,16 +581,18 @@ START_TEST(registry_calls_survive_a_cut_at_every_round_trip)
 			card_scenario(curl, &s, uid, &failures);
 			ck_assert_msg(pgcut_fired(x), "round trip %llu was never made", (unsigned long long)k);
 			visible += failures > 0;
-			/* nothing lost, nothing twice: two records, one issued slot,
-			 * no claim left, the journal's head witnessed */
+			/* nothing lost, nothing twice: four records, one issued slot,
+			 * two intents closed (the key's, the change's), no claim
+			 * left, the journal's head witnessed */
 			char q[300], want[24];
 			snprintf(q, sizeof(q), "SELECT count(*) FROM dfissue.records WHERE origin = '%s'", origin);
-			ck_assert_str_eq(rt_val("t_rcut", q), "2");
+			ck_assert_str_eq(rt_val("t_rcut", q), "4");
 			snprintf(q, sizeof(q), "SELECT count(*) || ' ' || sum(state) || ' ' || sum(version) FROM dfissue.slots "
 			    "WHERE uid = '\\x0499000000%02x%02x'", (unsigned)uid[5], (unsigned)uid[6]);
 			ck_assert_str_eq(rt_val("t_rcut", q), "1 2 1");
-			snprintf(q, sizeof(q), "SELECT count(*) FROM dfissue.intents WHERE origin = '%s' AND NOT open", origin);
-			ck_assert_str_eq(rt_val("t_rcut", q), "1");
+			snprintf(q, sizeof(q), "SELECT count(*) || ' ' || count(what) FROM dfissue.intents WHERE origin = '%s' "
+			    "AND NOT open", origin);
+			ck_assert_str_eq(rt_val("t_rcut", q), "2 1");
 			snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
 			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(s.f.j));
 			ck_assert_str_eq(rt_val("t_rcut", q), want);
@@ -707,6 +723,106 @@ START_TEST(an_intent_told_late_is_audited)
 }
 END_TEST
 
+/* ---- change records and profile digests (schema 6) -------------------------- */
+
+/* Lookup of one card through the local backend over station s's journal. */
+static struct dfi_reg_card
+lookup_local(struct station *s, const char *uid_hex, struct seen *v)
+{
+	dfi_registry *l = NULL;
+	ck_assert_int_eq(dfi_registry_new_local(&l, s->f.j), DFI_OK);
+	struct dfi_reg_card c = lookup_in(l, uid_hex, v);
+	dfi_registry_free(l);
+	return c;
+}
+
+/* Station a issues a key with a profile digest and is torn at the card's
+ * LRP switch (a change record left open); both backends answer the same of
+ * it; station b, which gets the card, sees the change open and not its
+ * own, takes it over (the same change in its journal closes a's), resolves
+ * it; the audit replays it all. */
+START_TEST(change_records_handed_over_between_stations)
+{
+	char url[PATH_MAX + 160], out[8192];
+	static const uint8_t caps[10] = { 0, 0, 0, 0, 2, 0, 0, 0, 0, 0 };
+	dfi_pgreg_free(rt_registry("t_change", "init", url, sizeof(url)));
+	struct station a, b;
+	station_open(&a, url, "station-a", "change.example/a");
+	station_open(&b, url, "station-b", "change.example/b");
+	dfi_reg_claim *ca = NULL, *cb = NULL;
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &ca, NULL, 0), DFI_OK);
+	dfi_jrec in = jt_intent(U1HEX, 0, 0, 0, 1);
+	in.has_profile = 1;
+	for (int i = 0; i < DFI_J_PROFILE_LEN; i++)
+		in.profile[i] = (uint8_t)(0xA0 + i);
+	in = append(&a, in);
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &in, 1), DFI_OK);
+	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_OK);
+	dfi_jrec ch;
+	ck_assert_int_eq(dfi_jrec_change(&ch, U1, 7, 0, "lrp", caps, sizeof(caps)), DFI_OK);
+	ch = append(&a, ch);
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &ch, 1), DFI_OK); /* the card torn: no outcome */
+	dfi_registry_release(ca);
+
+	/* both backends: one slot changed with the intent's digest, one open
+	 * intent, the change, this station's */
+	struct seen vl, vp;
+	struct dfi_reg_card cl = lookup_local(&a, U1HEX, &vl), cp = lookup(&a, U1HEX, &vp);
+	ck_assert_uint_eq(cl.open_intents, 1);
+	ck_assert_uint_eq(cp.open_intents, cl.open_intents);
+	ck_assert_int_eq(cp.issued, cl.issued);
+	ck_assert_uint_eq(vp.nintents, 1);
+	ck_assert_uint_eq(vp.local, vl.local);
+	ck_assert_uint_eq(vp.intent_seq[0], ch.seq);
+	ck_assert_uint_eq(vp.nslots, 1);
+	ck_assert_uint_eq(vl.nslots, 1);
+	ck_assert_int_eq(vp.slot[0].has_open_intent, 0);
+	ck_assert_int_eq(vl.slot[0].has_profile, 1);
+	ck_assert_int_eq(vp.slot[0].has_profile, 1);
+	ck_assert_mem_eq(vp.slot[0].profile, in.profile, DFI_J_PROFILE_LEN);
+	ck_assert_mem_eq(vl.slot[0].profile, in.profile, DFI_J_PROFILE_LEN);
+
+	/* station b: a's change is open and not b's; b takes it over */
+	struct dfi_reg_card cbc = lookup(&b, U1HEX, &vp);
+	ck_assert_uint_eq(cbc.open_intents, 1);
+	ck_assert_uint_eq(vp.local, 0);
+	ck_assert_int_eq(dfi_registry_claim(b.reg, U1, 7, "station-b/r1", 0, &cb, NULL, 0), DFI_OK);
+	dfi_jrec adopt = ch;
+	adopt.seq = 0;
+	adopt.time = 0;
+	adopt.station[0] = '\0';
+	adopt = append(&b, adopt);
+	ck_assert_int_eq(dfi_registry_journaled(b.reg, &adopt, 1), DFI_OK);
+	char q[400];
+	snprintf(q, sizeof(q), "SELECT open::text || ' ' || closed_by_origin || ' ' || closed_by_seq FROM dfissue.intents "
+	    "WHERE origin = 'change.example/a' AND seq = %" PRIu64, ch.seq);
+	char want[80];
+	snprintf(want, sizeof(want), "false change.example/b %" PRIu64, adopt.seq);
+	ck_assert_str_eq(rt_val("t_change", q), want);
+	/* b's probe: the card is in LRP mode */
+	dfi_jrec rs;
+	ck_assert_int_eq(dfi_jrec_outcome(&rs, DFI_JREC_RESOLVE, adopt.seq, NULL, -1, DFI_JMATCH_NEW), DFI_OK);
+	rs = append(&b, rs);
+	ck_assert_int_eq(dfi_registry_journaled(b.reg, &rs, 1), DFI_OK);
+	dfi_registry_release(cb); /* the deferred resolve goes with it */
+	ck_assert_uint_eq(lookup(&a, U1HEX, &vp).open_intents, 0);
+	ck_assert_str_eq(rt_val("t_change", "SELECT count(*) FROM dfissue.records WHERE type = 'change'"), "2");
+	/* a change moves no key slot: the digest is still the key intent's */
+	ck_assert_uint_eq(vp.nslots, 1);
+	ck_assert_mem_eq(vp.slot[0].profile, in.profile, DFI_J_PROFILE_LEN);
+	int rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "audit: OK") != NULL, "audit exit %d:\n%s", rc, out);
+	/* the registry's digest edited by hand: the audit finds it */
+	rt_sql("t_change", "UPDATE dfissue.slots SET profile = NULL");
+	rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc != 0 && strstr(out, "profile digest") != NULL, "audit exit %d:\n%s", rc, out);
+	printf("change records: torn at station a, taken over and resolved at b; both backends agree; audit OK\n");
+	station_close(&a);
+	station_close(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -719,6 +835,7 @@ suite(void)
 	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
 	tcase_add_test(tc, an_intent_told_late_is_audited);
+	tcase_add_test(tc, change_records_handed_over_between_stations);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -20,11 +20,18 @@
  *     change without the claim). A late intent on a slot nobody else
  *     touched is an open intent like any other until something resolves
  *     it; it never resolves another journal's intent.
+ *   - change records (schema/006_change_records.sql: the LRP switch, an SDM
+ *     file's settings) are intents too: resolved by their outcome or by the
+ *     same change of the same card and application at another station,
+ *     late by the same rules, and they move no key slot. Each key slot's
+ *     profile digest (the intent behind its state) equals the replay's.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "audit.h"
 #include "cli.h"
@@ -46,6 +53,10 @@ struct ent {
 	int late;              /* intent: told without the claim (schema 004); 2: and closed on arrival */
 	size_t fj;             /* slot: the first journal with an intent for it (+1) */
 	int multi;             /* slot: intents from more than one journal */
+	int change;            /* intent: a change record (what) */
+	char what[DFI_J_WHAT_MAX];
+	int has_prof;          /* slot and intent: the profile digest */
+	uint8_t prof[DFI_J_PROFILE_LEN];
 };
 
 struct tab {
@@ -110,6 +121,26 @@ slot_key(const uint8_t *uid, size_t ul, uint32_t aid, uint8_t keyno, uint8_t k[1
 	k[14] = keyno;
 }
 
+/* A change's "slot": card, application and what, hashed (what is text). */
+static int
+change_key(const dfi_jrec *r, uint8_t k[16])
+{
+	uint8_t buf[1 + DFI_J_UID_MAX + 3 + DFI_J_WHAT_MAX], md[EVP_MAX_MD_SIZE];
+	size_t wl = strnlen(r->what, DFI_J_WHAT_MAX - 1), n = 0;
+	buf[n++] = r->key.uid_len;
+	memcpy(buf + n, r->key.uid, r->key.uid_len);
+	n += r->key.uid_len;
+	buf[n++] = (uint8_t)(r->key.aid >> 16);
+	buf[n++] = (uint8_t)(r->key.aid >> 8);
+	buf[n++] = (uint8_t)r->key.aid;
+	memcpy(buf + n, r->what, wl);
+	n += wl;
+	if (EVP_Digest(buf, n, md, NULL, EVP_sha256(), NULL) != 1)
+		return -1;
+	memcpy(k, md, 16);
+	return 0;
+}
+
 static void
 intent_key(size_t j, uint64_t seq, uint8_t k[16])
 {
@@ -131,7 +162,7 @@ static int
 is_card(dfi_jrec_type t)
 {
 	return t == DFI_JREC_INTENT || t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE ||
-	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION;
+	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION || t == DFI_JREC_CHANGE;
 }
 
 static void
@@ -151,6 +182,7 @@ struct replay {
 	struct audit *a;
 	struct jcards *jc;     /* per journal */
 	struct tab slots, intents, cards;
+	struct tab changes;    /* change_key: a change's "slot" (no key slot; not in the registry's table) */
 	struct tab late;       /* intent_key of every late intent */
 	uint64_t records, unknown_origin;
 	int oom;
@@ -162,6 +194,18 @@ key_text(const dfi_jkey *k, char *out, size_t cap)
 	char uid[2 * DFI_J_UID_MAX + 1] = "";
 	(void)dfi_hex_encode(k->uid, k->uid_len, uid, sizeof(uid));
 	snprintf(out, cap, "card %s app " DFI_AID_FMT " key %u", uid, DFI_AID_ARGS(k->aid), k->keyno);
+	return out;
+}
+
+/* What an intent entry changes: a key slot or, for a change, its what. */
+static const char *
+intent_text(const struct ent *in, char *out, size_t cap)
+{
+	char uid[2 * DFI_J_UID_MAX + 1] = "";
+	if (!in->change)
+		return key_text(&in->jk, out, cap);
+	(void)dfi_hex_encode(in->jk.uid, in->jk.uid_len, uid, sizeof(uid));
+	snprintf(out, cap, "card %s app " DFI_AID_FMT " change %s", uid, DFI_AID_ARGS(in->jk.aid), in->what);
 	return out;
 }
 
@@ -188,14 +232,23 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 			if (s->used && s->jk.uid_len == r->key.uid_len && memcmp(s->jk.uid, r->key.uid, r->key.uid_len) == 0) {
 				s->a = DFI_REG_SLOT_UNKNOWN;
 				s->b = -1;
+				s->has_prof = 0;
 			}
 		}
 		return;
 	}
-	if (r->type == DFI_JREC_INTENT) {
-		slot_key(r->key.uid, r->key.uid_len, r->key.aid, r->key.keyno, k);
-		int fresh = tget(&x->slots, k, 0) == NULL;
-		if ((slot = tget(&x->slots, k, 1)) == NULL) {
+	if (r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE) {
+		/* a change's "slot" tracks its open intent and first journal only */
+		int ch = r->type == DFI_JREC_CHANGE;
+		struct tab *st = ch ? &x->changes : &x->slots;
+		if (ch && change_key(r, k) != 0) {
+			x->oom = 1;
+			return;
+		}
+		if (!ch)
+			slot_key(r->key.uid, r->key.uid_len, r->key.aid, r->key.keyno, k);
+		int fresh = tget(st, k, 0) == NULL;
+		if ((slot = tget(st, k, 1)) == NULL) {
 			x->oom = 1;
 			return;
 		}
@@ -218,7 +271,7 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 			x->oom = 1;
 			return;
 		}
-		if (!closed && slot->a == DFI_REG_SLOT_CHANGED && slot->b != r->old_version && !card->a)
+		if (!ch && !closed && slot->a == DFI_REG_SLOT_CHANGED && slot->b != r->old_version && !card->a)
 			audit_finding(a, "registry",
 			    "%s issued twice without authorization: intent %" PRIu64 " of %s changes it from version %u, "
 			    "a committed change left version %d",
@@ -239,6 +292,10 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 		}
 		in->a = !closed;
 		in->late = closed ? 2 : late;
+		in->change = ch;
+		snprintf(in->what, sizeof(in->what), "%s", ch ? r->what : "");
+		in->has_prof = r->has_profile;
+		memcpy(in->prof, r->profile, sizeof(in->prof));
 		in->old_v = r->old_version;
 		in->new_v = r->new_version;
 		in->gen = r->key_gen;
@@ -259,18 +316,36 @@ apply(struct replay *x, size_t ji, const dfi_jrec *r)
 		return;
 	}
 	in->a = 0;
-	slot_key(in->jk.uid, in->jk.uid_len, in->jk.aid, in->jk.keyno, k);
-	if ((slot = tget(&x->slots, k, 0)) == NULL)
-		return;
 	int changed = r->type == DFI_JREC_COMMIT || (r->type == DFI_JREC_RESOLVE && r->matched == DFI_JMATCH_NEW);
 	if (changed && in->late == 2)
 		audit_finding(a, "registry",
-		    "%s issued twice without authorization: %s %" PRIu64 " of %s says intent %" PRIu64 " changed the key, "
+		    "%s %s: %s %" PRIu64 " of %s says intent %" PRIu64 " was done, "
 		    "an intent the registry took late, without the station holding the card's claim, after another "
-		    "station had taken the card",
-		    key_text(&in->jk, kt, sizeof(kt)), dfi_jrec_type_name(r->type), r->seq, origin, r->intent);
+		    "station had taken the card", intent_text(in, kt, sizeof(kt)),
+		    in->change ? "changed without the claim" : "issued twice without authorization",
+		    dfi_jrec_type_name(r->type), r->seq, origin, r->intent);
+	if (in->change) {
+		dfi_jrec cr;
+		memset(&cr, 0, sizeof(cr));
+		cr.key = in->jk;
+		snprintf(cr.what, sizeof(cr.what), "%s", in->what);
+		if (change_key(&cr, k) == 0 && (slot = tget(&x->changes, k, 0)) != NULL && slot->oj == ji + 1 &&
+		    slot->oseq == r->intent)
+			slot->oj = 0;
+		return; /* a change moves no key slot */
+	}
+	slot_key(in->jk.uid, in->jk.uid_len, in->jk.aid, in->jk.keyno, k);
+	if ((slot = tget(&x->slots, k, 0)) == NULL)
+		return;
 	int v = changed ? in->new_v : r->type == DFI_JREC_ABORT || r->matched == DFI_JMATCH_OLD ? in->old_v : -1;
 	slot->b = v;
+	/* the profile digest follows the state as in the journal index */
+	if (changed || (v >= 0 && slot->a != DFI_REG_SLOT_CHANGED)) {
+		slot->has_prof = in->has_prof;
+		memcpy(slot->prof, in->prof, sizeof(slot->prof));
+	} else if (v < 0) {
+		slot->has_prof = 0;
+	}
 	slot->a = changed ? DFI_REG_SLOT_CHANGED : v < 0 ? DFI_REG_SLOT_UNKNOWN :
 	    slot->a == DFI_REG_SLOT_CHANGED ? DFI_REG_SLOT_CHANGED : DFI_REG_SLOT_INITIAL;
 	if (slot->oj == ji + 1 && slot->oseq == r->intent)
@@ -346,6 +421,10 @@ slot_cb(void *ctx, const struct dfi_pgreg_slot *s)
 		audit_finding(x->a, "registry",
 		    "%s: the registry says state %d version %d, the journals' records say state %d version %d",
 		    key_text(&jk, kt, sizeof(kt)), s->state, s->version, e->a, e->b);
+	else if (e->has_prof != s->has_profile || (e->has_prof && memcmp(e->prof, s->profile, sizeof(e->prof)) != 0))
+		audit_finding(x->a, "registry",
+		    "%s: the registry's profile digest is not the one of the intent the journals' records say put the "
+		    "key slot in its state", key_text(&jk, kt, sizeof(kt)));
 }
 
 int
@@ -404,7 +483,7 @@ audit_cards(struct audit *a, dfi_pgreg *r)
 				audit_finding(a, a->j[e->oj - 1].path,
 				    "intent %" PRIu64 " of %s (%s)%s has no outcome at any station: present the card to a "
 				    "station (dfissue recover --registry lists it)",
-				    e->oseq, a->j[e->oj - 1].origin, key_text(&e->jk, kt, sizeof(kt)),
+				    e->oseq, a->j[e->oj - 1].origin, intent_text(e, kt, sizeof(kt)),
 				    e->late ? ", told late (no key change followed it)," : "");
 		}
 		for (size_t i = 0; i < x.slots.cap; i++) {
@@ -425,6 +504,7 @@ audit_cards(struct audit *a, dfi_pgreg *r)
 	free(x.slots.v);
 	free(x.intents.v);
 	free(x.cards.v);
+	free(x.changes.v);
 	free(x.late.v);
 	return rc;
 }

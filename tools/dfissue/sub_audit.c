@@ -31,8 +31,9 @@ usage(FILE *f)
 	    "or a journal it witnessed that is not among the JOURNALs, is a finding. Then the\n"
 	    "cards: every record the registry holds is its journal's line, every card record of\n"
 	    "every journal was told to it; replaying its records in the order it took them, no\n"
-	    "UID issued twice without an authorization, every intent resolved at some station,\n"
-	    "and its key slots equal to the replay.\n\n"
+	    "UID issued twice without an authorization, every intent (key change or change\n"
+	    "record: LRP switch, SDM settings) resolved at some station, and its key slots\n"
+	    "equal to the replay, profile digests included.\n\n"
 	    "Give every station's journal. Prints one line per finding and a summary; exit 0\n"
 	    "only when there is no finding. The URL carries no password (see 'dfissue registry\n"
 	    "--help'); an auditor role needs only SELECT on the registry's tables.\n");

@@ -532,31 +532,6 @@ check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const c
 	return DFI_EXIT_FAIL;
 }
 
-/* The PostgreSQL registry's schema (version 5) knows key-change intents
- * only: a journal change record (the LRP switch, an SDM file's settings;
- * docs/JOURNAL.md) and its outcome would be refused by it after the card
- * was changed. Such a profile is refused before anything is opened. */
-static int
-registry_supports(const struct opts *o, const dfi_profile *prof)
-{
-	const struct dfi_profile_spec *sp = dfi_profile_spec(prof);
-	const char *why = NULL;
-	if (o->registry == NULL)
-		return DFI_EXIT_OK;
-	if (sp->secure_messaging == DFI_PROFILE_SM_LRP)
-		why = "switches the card to LRP";
-	for (size_t i = 0; why == NULL && i < sp->napps; i++)
-		for (size_t f = 0; why == NULL && f < sp->apps[i].nfiles; f++)
-			if (sp->apps[i].files[f].sdm != NULL)
-				why = "sets an SDM file";
-	if (why == NULL)
-		return DFI_EXIT_OK;
-	cli_error_code("registry_unsupported");
-	cli_errorf("profile '%s' %s, a journaled change the PostgreSQL registry (schema 5) cannot "
-	    "record yet: personalize these cards without --registry (nothing was sent)", o->profile, why);
-	return DFI_EXIT_USAGE;
-}
-
 int
 sub_personalize(int argc, char **argv)
 {
@@ -594,8 +569,6 @@ sub_personalize(int argc, char **argv)
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
 	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
-	if (rc == DFI_EXIT_OK)
-		rc = registry_supports(&o, prof);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
