@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
+#include "bigmem.h"
 #include "journal_int.h"
 
 /* A chained hash table of entries that begin with a struct hnode. The
@@ -86,7 +87,7 @@ htab_reserve(struct htab *t)
 	if (t->n < t->nb)
 		return DFI_OK;
 	size_t nn = t->nb * 2;
-	struct hnode **nb = calloc(nn, sizeof(*nb));
+	struct hnode **nb = jbig_calloc(nn, sizeof(*nb));
 	if (nb == NULL)
 		return DFI_E_NOMEM;
 	for (size_t i = 0; i < t->nb; i++)
@@ -111,8 +112,9 @@ htab_entry(struct htab *t)
 		return e;
 	}
 	if (t->used == t->cap) {
-		size_t cap = t->blocks == NULL ? HBLOCK_MIN : t->cap < HBLOCK ? 2 * t->cap : HBLOCK;
-		struct hblock *bl = malloc(sizeof(*bl) + cap * t->size);
+		size_t big = (JBIG_PAGE - sizeof(struct hblock)) / t->size; /* a huge page's worth */
+		size_t cap = t->blocks == NULL ? HBLOCK_MIN : 2 * t->cap < big ? 2 * t->cap : big;
+		struct hblock *bl = jbig_alloc(sizeof(*bl) + cap * t->size);
 		if (bl == NULL)
 			return NULL;
 		bl->next = t->blocks;
