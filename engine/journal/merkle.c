@@ -64,50 +64,53 @@ jsha_free(jsha *h)
 	free(h);
 }
 
-/* SHA-256 over a one-byte prefix (the RFC's domain separation) and b,
- * without copying b. h NULL: the one-shot path, through a copy when b is
- * short (what the public dfi_merkle_* use). */
+/* SHA-256 of a then b through h's context, without copying either. */
 static void
-sha256_pre(jsha *h, uint8_t pre, const void *b, size_t len, uint8_t out[DFI_HASH_LEN])
+ctx_digest(jsha *h, const void *a, size_t alen, const void *b, size_t blen, uint8_t out[DFI_HASH_LEN])
 {
 	unsigned n = 0;
-	if (h != NULL) {
-		if (EVP_DigestInit_ex2(h->c, h->md, NULL) != 1 || EVP_DigestUpdate(h->c, &pre, 1) != 1 ||
-		    (len > 0 && EVP_DigestUpdate(h->c, b, len) != 1) ||
-		    EVP_DigestFinal_ex(h->c, out, &n) != 1)
-			memset(out, 0, DFI_HASH_LEN); /* unreachable short of OOM; never matches a root */
-		return;
-	}
-	uint8_t buf[1 + DFI_J_LINE_MAX + 1];
-	if (len < sizeof(buf)) {
-		buf[0] = pre;
-		if (len > 0)
-			memcpy(buf + 1, b, len);
-		sha256(buf, len + 1, out);
-		return;
-	}
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(c, &pre, 1) != 1 || EVP_DigestUpdate(c, b, len) != 1 ||
-	    EVP_DigestFinal_ex(c, out, &n) != 1)
+	if (EVP_DigestInit_ex2(h->c, h->md, NULL) != 1 || EVP_DigestUpdate(h->c, a, alen) != 1 ||
+	    (blen > 0 && EVP_DigestUpdate(h->c, b, blen) != 1) || EVP_DigestFinal_ex(h->c, out, &n) != 1)
 		memset(out, 0, DFI_HASH_LEN); /* unreachable short of OOM; never matches a root */
-	EVP_MD_CTX_free(c);
 }
 
 void
 jsha_leaf(jsha *h, const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
 {
-	sha256_pre(h, 0x00, data, len, out);
+	static const uint8_t z = 0x00;
+	if (h != NULL) {
+		ctx_digest(h, &z, 1, data, len, out);
+		return;
+	}
+	uint8_t b[1 + DFI_J_LINE_MAX + 1];
+	if (len < sizeof(b)) {
+		b[0] = 0x00;
+		if (len > 0)
+			memcpy(b + 1, data, len);
+		sha256(b, len + 1, out);
+		return;
+	}
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned n = 0;
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, &z, 1) != 1 || EVP_DigestUpdate(c, data, len) != 1 ||
+	    EVP_DigestFinal_ex(c, out, &n) != 1)
+		memset(out, 0, DFI_HASH_LEN); /* unreachable short of OOM; never matches a root */
+	EVP_MD_CTX_free(c);
 }
 
 static void
 node_hash(jsha *h, const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
     uint8_t out[DFI_HASH_LEN])
 {
-	uint8_t b[2 * DFI_HASH_LEN];
-	memcpy(b, l, DFI_HASH_LEN);
-	memcpy(b + DFI_HASH_LEN, r, DFI_HASH_LEN);
-	sha256_pre(h, 0x01, b, sizeof(b), out);
+	uint8_t b[1 + 2 * DFI_HASH_LEN];
+	b[0] = 0x01;
+	memcpy(b + 1, l, DFI_HASH_LEN);
+	memcpy(b + 1 + DFI_HASH_LEN, r, DFI_HASH_LEN);
+	if (h != NULL)
+		ctx_digest(h, b, sizeof(b), NULL, 0, out);
+	else
+		sha256(b, sizeof(b), out);
 }
 
 void
