@@ -20,11 +20,11 @@
  * open intents) share this code and differ only in their key and entry
  * size.
  *
- * Entries are cut from blocks (16 entries, doubling up to 1024), never
- * malloc'd one by one:
- * an auditor's verify indexes a million records, and a malloc and free per
- * record (with the page faults and consolidation they bring) cost more than
- * the index itself. A removed entry goes on the table's free list and is
+ * Entries are cut from blocks (16 entries, doubling up to a 2 MiB huge
+ * page's worth: bigmem.h), never malloc'd one by one: an auditor's verify
+ * indexes a million records, and a malloc and free per record (with the
+ * page faults and consolidation they bring) cost more than the index
+ * itself. A removed entry goes on the table's free list and is
  * reused by the next add; the blocks are freed with the table. */
 struct hnode {
 	struct hnode *next;
@@ -32,7 +32,6 @@ struct hnode {
 };
 
 #define HBLOCK_MIN 16   /* the first block: a small journal stays small */
-#define HBLOCK 1024     /* blocks double up to this many entries */
 
 struct hblock {
 	struct hblock *next;
