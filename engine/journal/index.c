@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
+#include "bigmem.h"
 #include "journal_int.h"
 
 /* A chained hash table of entries that begin with a struct hnode. The
@@ -19,11 +20,11 @@
  * open intents) share this code and differ only in their key and entry
  * size.
  *
- * Entries are cut from blocks (16 entries, doubling up to 1024), never
- * malloc'd one by one:
- * an auditor's verify indexes a million records, and a malloc and free per
- * record (with the page faults and consolidation they bring) cost more than
- * the index itself. A removed entry goes on the table's free list and is
+ * Entries are cut from blocks (16 entries, doubling up to a 2 MiB huge
+ * page's worth: bigmem.h), never malloc'd one by one: an auditor's verify
+ * indexes a million records, and a malloc and free per record (with the
+ * page faults and consolidation they bring) cost more than the index
+ * itself. A removed entry goes on the table's free list and is
  * reused by the next add; the blocks are freed with the table. */
 struct hnode {
 	struct hnode *next;
@@ -31,7 +32,6 @@ struct hnode {
 };
 
 #define HBLOCK_MIN 16   /* the first block: a small journal stays small */
-#define HBLOCK 1024     /* blocks double up to this many entries */
 
 struct hblock {
 	struct hblock *next;
@@ -86,7 +86,7 @@ htab_reserve(struct htab *t)
 	if (t->n < t->nb)
 		return DFI_OK;
 	size_t nn = t->nb * 2;
-	struct hnode **nb = calloc(nn, sizeof(*nb));
+	struct hnode **nb = jbig_calloc(nn, sizeof(*nb));
 	if (nb == NULL)
 		return DFI_E_NOMEM;
 	for (size_t i = 0; i < t->nb; i++)
@@ -111,8 +111,9 @@ htab_entry(struct htab *t)
 		return e;
 	}
 	if (t->used == t->cap) {
-		size_t cap = t->blocks == NULL ? HBLOCK_MIN : t->cap < HBLOCK ? 2 * t->cap : HBLOCK;
-		struct hblock *bl = malloc(sizeof(*bl) + cap * t->size);
+		size_t big = (JBIG_PAGE - sizeof(struct hblock)) / t->size; /* a huge page's worth */
+		size_t cap = t->blocks == NULL ? HBLOCK_MIN : 2 * t->cap < big ? 2 * t->cap : big;
+		struct hblock *bl = jbig_alloc(sizeof(*bl) + cap * t->size);
 		if (bl == NULL)
 			return NULL;
 		bl->next = t->blocks;

@@ -92,6 +92,18 @@ uint64_t jindex_count(const jindex *ix);
  * of a million cards those slots are cache misses, most of the index's time. */
 void jindex_prefetch(const jindex *ix, const dfi_jrec *r);
 
+/* ---- Merkle hashing with a reused context (merkle.c) ------------------------ */
+
+/* What dfi_merkle_leaf_hash, _push and _root compute, with one SHA-256
+ * context kept from call to call (one thread's: a jsha is not shared). h
+ * NULL: the one-shot path of the public functions. */
+typedef struct jsha jsha;
+jsha *jsha_new(void);
+void jsha_free(jsha *h);
+void jsha_leaf(jsha *h, const void *data, size_t len, uint8_t out[DFI_HASH_LEN]);
+dfi_err jsha_push(jsha *h, dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN]);
+void jsha_root(jsha *h, const dfi_merkle *m, uint8_t out[DFI_HASH_LEN]);
+
 /* ---- the walk: one pass over a journal's lines ------------------------------ */
 
 /* What a line tells from its bytes alone, before any check: its kind, for
@@ -117,6 +129,7 @@ struct jtree {
 	dfi_merkle tree;
 	const dfi_checkpoint *last_seen;
 	int last_seen_checked;
+	jsha *sha;                    /* the hashing thread's, or NULL */
 };
 
 void jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t off,

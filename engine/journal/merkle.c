@@ -2,11 +2,12 @@
  * prefix and interior nodes with 0x01, so a leaf can never pass for a node.
  * Appending keeps only the right edge (one hash per set bit of the size). */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
-#include "dfissue/journal.h"
+#include "journal_int.h"
 
 /* SHA-256 fetched once per process and immutable afterwards: the one-shot
  * SHA256() fetches the algorithm from the provider on every call, which
@@ -29,9 +30,58 @@ sha256(const uint8_t *b, size_t len, uint8_t out[DFI_HASH_LEN])
 		memset(out, 0, DFI_HASH_LEN); /* unreachable short of OOM; never matches a root */
 }
 
-void
-dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
+/* A SHA-256 context reused from hash to hash (journal_int.h): a walk over
+ * a million records hashes about two million short inputs, and the
+ * one-shot EVP_Digest allocates, initializes and frees a context for each,
+ * which costs as much as hashing the bytes. */
+struct jsha {
+	EVP_MD_CTX *c;
+	EVP_MD *md;
+};
+
+jsha *
+jsha_new(void)
 {
+	jsha *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	h->c = EVP_MD_CTX_new();
+	if (h->md == NULL || h->c == NULL) {
+		jsha_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+jsha_free(jsha *h)
+{
+	if (h == NULL)
+		return;
+	EVP_MD_CTX_free(h->c);
+	EVP_MD_free(h->md);
+	free(h);
+}
+
+/* SHA-256 of a then b through h's context, without copying either. */
+static void
+ctx_digest(jsha *h, const void *a, size_t alen, const void *b, size_t blen, uint8_t out[DFI_HASH_LEN])
+{
+	unsigned n = 0;
+	if (EVP_DigestInit_ex2(h->c, h->md, NULL) != 1 || EVP_DigestUpdate(h->c, a, alen) != 1 ||
+	    (blen > 0 && EVP_DigestUpdate(h->c, b, blen) != 1) || EVP_DigestFinal_ex(h->c, out, &n) != 1)
+		memset(out, 0, DFI_HASH_LEN); /* unreachable short of OOM; never matches a root */
+}
+
+void
+jsha_leaf(jsha *h, const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
+{
+	static const uint8_t z = 0x00;
+	if (h != NULL) {
+		ctx_digest(h, &z, 1, data, len, out);
+		return;
+	}
 	uint8_t b[1 + DFI_J_LINE_MAX + 1];
 	if (len < sizeof(b)) {
 		b[0] = 0x00;
@@ -40,7 +90,6 @@ dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
 		sha256(b, len + 1, out);
 		return;
 	}
-	static const uint8_t z = 0x00;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	unsigned n = 0;
 	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
@@ -50,15 +99,31 @@ dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
 	EVP_MD_CTX_free(c);
 }
 
-void
-dfi_merkle_node_hash(const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
+static void
+node_hash(jsha *h, const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
     uint8_t out[DFI_HASH_LEN])
 {
 	uint8_t b[1 + 2 * DFI_HASH_LEN];
 	b[0] = 0x01;
 	memcpy(b + 1, l, DFI_HASH_LEN);
 	memcpy(b + 1 + DFI_HASH_LEN, r, DFI_HASH_LEN);
-	sha256(b, sizeof(b), out);
+	if (h != NULL)
+		ctx_digest(h, b, sizeof(b), NULL, 0, out);
+	else
+		sha256(b, sizeof(b), out);
+}
+
+void
+dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN])
+{
+	jsha_leaf(NULL, data, len, out);
+}
+
+void
+dfi_merkle_node_hash(const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
+    uint8_t out[DFI_HASH_LEN])
+{
+	node_hash(NULL, l, r, out);
 }
 
 void
@@ -68,7 +133,7 @@ dfi_merkle_init(dfi_merkle *m)
 }
 
 dfi_err
-dfi_merkle_push(dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
+jsha_push(jsha *hs, dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
 {
 	if (m->size == UINT64_MAX)
 		return DFI_E_OVERFLOW;
@@ -77,7 +142,7 @@ dfi_merkle_push(dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
 	unsigned i = 0;
 	/* Each set low bit is a complete subtree the new leaf completes. */
 	while (m->size >> i & 1) {
-		dfi_merkle_node_hash(m->edge[i], h, h);
+		node_hash(hs, m->edge[i], h, h);
 		i++;
 	}
 	memcpy(m->edge[i], h, DFI_HASH_LEN);
@@ -85,8 +150,14 @@ dfi_merkle_push(dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
 	return DFI_OK;
 }
 
+dfi_err
+dfi_merkle_push(dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
+{
+	return jsha_push(NULL, m, leaf);
+}
+
 void
-dfi_merkle_root(const dfi_merkle *m, uint8_t out[DFI_HASH_LEN])
+jsha_root(jsha *h, const dfi_merkle *m, uint8_t out[DFI_HASH_LEN])
 {
 	if (m->size == 0) {
 		sha256(NULL, 0, out);
@@ -101,8 +172,14 @@ dfi_merkle_root(const dfi_merkle *m, uint8_t out[DFI_HASH_LEN])
 	memcpy(acc, m->edge[i], DFI_HASH_LEN);
 	for (i++; i < 64; i++)
 		if (m->size >> i & 1)
-			dfi_merkle_node_hash(m->edge[i], acc, acc);
+			node_hash(h, m->edge[i], acc, acc);
 	memcpy(out, acc, DFI_HASH_LEN);
+}
+
+void
+dfi_merkle_root(const dfi_merkle *m, uint8_t out[DFI_HASH_LEN])
+{
+	jsha_root(NULL, m, out);
 }
 
 static uint64_t

@@ -100,8 +100,11 @@ prod_run(void *arg)
 {
 	struct jpipe *p = arg;
 	struct prod pr = { p, NULL };
+	p->t.sha = jsha_new(); /* NULL: the one-shot hashes, slower, the same */
 	dfi_err e = p->data != NULL ? jscan_buf(p->data, p->len, prod_line, &pr) :
 				      jscan_fd(p->io, p->fd, UINT64_MAX, prod_line, &pr);
+	jsha_free(p->t.sha);
+	p->t.sha = NULL;
 	pthread_mutex_lock(&p->mu);
 	if (pr.b != NULL)
 		p->head++;
@@ -115,8 +118,12 @@ prod_run(void *arg)
 static dfi_err
 walk_alone(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8_t *data, size_t len)
 {
-	return data != NULL ? jscan_buf(data, len, jwalk_line, w) :
-			      jscan_fd(io, fd, UINT64_MAX, jwalk_line, w);
+	w->t.sha = jsha_new();
+	dfi_err e = data != NULL ? jscan_buf(data, len, jwalk_line, w) :
+				   jscan_fd(io, fd, UINT64_MAX, jwalk_line, w);
+	jsha_free(w->t.sha);
+	w->t.sha = NULL;
+	return e;
 }
 
 dfi_err

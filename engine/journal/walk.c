@@ -195,7 +195,7 @@ jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t
 		uint8_t zero[DFI_HASH_LEN] = { 0 };
 		jl->kind = JL_LONG;
 		jl->complete = complete;
-		(void)dfi_merkle_push(&t->tree, zero);
+		(void)jsha_push(t->sha, &t->tree, zero);
 		return;
 	}
 	jl->complete = complete;
@@ -205,17 +205,17 @@ jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t
 	}
 	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
 		jl->kind = JL_CP;
-		dfi_merkle_root(&t->tree, jl->root);
+		jsha_root(t->sha, &t->tree, jl->root);
 		return;
 	}
 	jl->kind = JL_RECORD;
 	uint8_t leaf[DFI_HASH_LEN];
-	dfi_merkle_leaf_hash(line, len, leaf);
-	(void)dfi_merkle_push(&t->tree, leaf);
+	jsha_leaf(t->sha, line, len, leaf);
+	(void)jsha_push(t->sha, &t->tree, leaf);
 	jl->rollback = 0;
 	if (t->last_seen != NULL && !t->last_seen_checked && t->tree.size == t->last_seen->size) {
 		uint8_t root[DFI_HASH_LEN];
-		dfi_merkle_root(&t->tree, root);
+		jsha_root(t->sha, &t->tree, root);
 		t->last_seen_checked = 1;
 		jl->rollback = memcmp(root, t->last_seen->root, DFI_HASH_LEN) != 0;
 	}
