@@ -11,11 +11,13 @@
 #include <unistd.h>
 
 #include "dfissue/util.h"
+#include "core/grow.h"
 #include "journal_int.h"
 
 struct cctx {
 	uint8_t (*leaves)[DFI_HASH_LEN];
-	uint64_t n, cap;
+	uint64_t n;
+	size_t cap;
 	dfi_merkle tree;
 	uint64_t from, to;
 	struct dfi_jconsistency *c;
@@ -59,16 +61,12 @@ cline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		}
 		return 0;
 	}
-	if (x->n == x->cap) {
-		uint64_t nc = x->cap ? x->cap * 2 : 1024;
-		void *q = realloc(x->leaves, nc * DFI_HASH_LEN);
-		if (q == NULL) {
-			x->err = DFI_E_NOMEM;
-			return 1;
-		}
-		x->leaves = q;
-		x->cap = nc;
+	void *q = dfi_grow(x->leaves, &x->cap, x->n + 1, 1024, DFI_HASH_LEN);
+	if (q == NULL) {
+		x->err = DFI_E_NOMEM;
+		return 1;
 	}
+	x->leaves = q;
 	/* An over-long line is a leaf no checkpoint can match. */
 	if (line == NULL)
 		memset(x->leaves[x->n], 0, DFI_HASH_LEN);

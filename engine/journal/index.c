@@ -12,6 +12,7 @@
 
 #include "dfissue/util.h"
 #include "journal_int.h"
+#include "core/grow.h"
 
 /* A chained hash table of entries that begin with a struct hnode. The
  * node keeps its entry's hash, so growing needs no hash function, and being
@@ -198,7 +199,8 @@ enum { K_OTHER = 0, K_INTENT_OPEN = 1, K_INTENT_CLOSED = 2 };
 struct jindex {
 	struct htab k, u, o; /* slots, cards, open intents */
 	uint8_t *kind;  /* by record number */
-	uint64_t n, cap;
+	uint64_t n;
+	size_t cap;
 };
 
 static uint64_t
@@ -511,14 +513,10 @@ slot_profile(struct kent *k, const dfi_jrec *in)
 dfi_err
 jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx)
 {
-	if (ix->n == ix->cap) {
-		uint64_t nc = ix->cap ? ix->cap * 2 : 1024;
-		uint8_t *nk = realloc(ix->kind, nc);
-		if (nk == NULL)
-			return DFI_E_NOMEM;
-		ix->kind = nk;
-		ix->cap = nc;
-	}
+	uint8_t *nk = dfi_grow(ix->kind, &ix->cap, ix->n + 1, 1024, 1);
+	if (nk == NULL)
+		return DFI_E_NOMEM;
+	ix->kind = nk;
 	uint64_t n = ix->n;
 	ix->kind[n] = K_OTHER;
 	ix->n++;
