@@ -8,6 +8,7 @@
 #include "dfissue/crypto.h"
 #include "dfissue/util.h"
 #include "core/nelem.h"
+#include "cmac_int.h"
 
 size_t
 dfi_keytype_keylen(dfi_keytype t)
@@ -170,6 +171,23 @@ dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2)
 	gf_double(k1, k2, bl);
 }
 
+size_t
+dfi_cmac_last_block(const uint8_t *msg, size_t len, size_t bl, const uint8_t *k1,
+    const uint8_t *k2, uint8_t *last)
+{
+	size_t nblocks = len == 0 ? 1 : (len + bl - 1) / bl;
+	size_t lastlen = len - (nblocks - 1) * bl;
+	memset(last, 0, bl);
+	if (lastlen > 0)
+		memcpy(last, msg + (nblocks - 1) * bl, lastlen);
+	if (lastlen < bl)
+		last[lastlen] = 0x80;
+	const uint8_t *k = lastlen == bl ? k1 : k2;
+	for (size_t i = 0; i < bl; i++)
+		last[i] ^= k[i];
+	return nblocks;
+}
+
 /* SP 800-38B written out because DESFire chains the CMAC IV, which the
  * OpenSSL EVP_MAC interface cannot express; the block cipher is OpenSSL's. */
 dfi_err
@@ -186,20 +204,7 @@ dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
 	if ((err = dfi_cipher(t, key, 1, NULL, l, l, bl)) != DFI_OK)
 		goto out;
 	dfi_cmac_subkeys(l, bl, k1, k2);
-
-	size_t nblocks = len == 0 ? 1 : (len + bl - 1) / bl;
-	size_t lastlen = len - (nblocks - 1) * bl;
-	memset(last, 0, bl);
-	if (lastlen > 0)
-		memcpy(last, msg + (nblocks - 1) * bl, lastlen);
-	if (lastlen == bl) {
-		for (size_t i = 0; i < bl; i++)
-			last[i] ^= k1[i];
-	} else {
-		last[lastlen] = 0x80;
-		for (size_t i = 0; i < bl; i++)
-			last[i] ^= k2[i];
-	}
+	size_t nblocks = dfi_cmac_last_block(msg, len, bl, k1, k2, last);
 	if (iv != NULL)
 		memcpy(x, iv, bl);
 	else
