@@ -455,6 +455,26 @@ open_change(const jindex *ix, const dfi_jrec *r)
 	return each_open_change(ix, same_change, r);
 }
 
+/* Records intent r (record n) as open, on key slot k (NULL for a change
+ * intent) of card u. *added is 0 for a repeated seq: the walk has made
+ * its findings already and the first intent stays the open one. */
+static dfi_err
+intent_open(jindex *ix, const dfi_jrec *r, uint64_t n, struct kent *k, struct uent *u, int *added)
+{
+	*added = 0;
+	if (ofind(ix, r->seq) != NULL)
+		return DFI_OK;
+	struct oent *o = htab_add(&ix->o, mix(r->seq));
+	if (o == NULL)
+		return DFI_E_NOMEM;
+	o->rec = *r;
+	o->k = k;
+	o->u = u;
+	ix->kind[n] = K_INTENT_OPEN;
+	*added = 1;
+	return DFI_OK;
+}
+
 /* A change intent: open until its outcome, like a key intent, but on no
  * key slot; at most one open per (card, application, what). */
 static dfi_err
@@ -475,16 +495,10 @@ change_intent(jindex *ix, const dfi_jrec *r, uint64_t n, uint64_t line, jfinding
 		    "change %" PRIu64 " (%s) of card %s AID " DFI_AID_FMT " while change %" PRIu64
 		    " is unresolved", r->seq, r->what, uid, DFI_AID_ARGS(r->key.aid), prev->rec.seq);
 	}
-	if (ofind(ix, r->seq) != NULL)
-		return DFI_OK;
-	struct oent *o = htab_add(&ix->o, mix(r->seq));
-	if (o == NULL)
-		return DFI_E_NOMEM;
-	o->rec = *r;
-	o->u = u;
-	u->open_changes++;
-	ix->kind[n] = K_INTENT_OPEN;
-	return DFI_OK;
+	int added;
+	if ((e = intent_open(ix, r, n, NULL, u, &added)) == DFI_OK && added)
+		u->open_changes++;
+	return e;
 }
 
 /* The outcome r of change intent o. */
@@ -551,18 +565,12 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 			FIND(DFI_E_JOURNAL_CORRUPT,
 			    "intent %" PRIu64 " for %s starts from version %u, but the journal last recorded version %d",
 			    r->seq, ks, r->old_version, k->version);
-		if (ofind(ix, r->seq) != NULL) /* a repeated seq: findings already made by the walk */
-			return DFI_OK;
-		struct oent *o = htab_add(&ix->o, mix(r->seq));
-		if (o == NULL)
-			return DFI_E_NOMEM;
-		o->rec = *r;
-		o->k = k;
-		o->u = k->u;
-		k->has_open = 1;
-		k->open_seq = r->seq;
-		ix->kind[n] = K_INTENT_OPEN;
-		return DFI_OK;
+		int added;
+		if ((ke = intent_open(ix, r, n, k, k->u, &added)) == DFI_OK && added) {
+			k->has_open = 1;
+			k->open_seq = r->seq;
+		}
+		return ke;
 	}
 	if (r->type == DFI_JREC_RECOVERY)
 		return DFI_OK;
