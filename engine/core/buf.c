@@ -41,11 +41,7 @@ rd_le(dfi_rd *r, size_t n, uint32_t *v)
 dfi_err
 dfi_rd_u8(dfi_rd *r, uint8_t *v)
 {
-	uint32_t x;
-	dfi_err e = rd_le(r, 1, &x);
-	if (e == DFI_OK)
-		*v = (uint8_t)x;
-	return e;
+	return dfi_rd_bytes(r, v, 1); /* one byte has no byte order */
 }
 
 dfi_err

@@ -2,18 +2,7 @@
 #include <string.h>
 
 #include "dfissue/util.h"
-
-static int
-nibble(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "hexdigit.h"
 
 dfi_err
 dfi_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen)
@@ -30,8 +19,8 @@ dfi_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen)
 	if (n / 2 > cap || (n > 0 && out == NULL))
 		return DFI_E_BUFFER_TOO_SMALL;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = nibble((unsigned char)hex[i]);
-		int lo = nibble((unsigned char)hex[i + 1]);
+		int hi = dfi_hex_digit((unsigned char)hex[i]);
+		int lo = dfi_hex_digit((unsigned char)hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return DFI_E_PARSE;
 		out[i / 2] = (uint8_t)((hi << 4) | lo);

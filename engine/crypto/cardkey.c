@@ -4,6 +4,7 @@
 
 #include "dfissue/cardkey.h"
 #include "dfissue/util.h"
+#include "core/owned.h"
 
 struct dfi_cardkey {
 	dfi_keytype type;
@@ -16,18 +17,12 @@ dfi_err
 dfi_cardkey_new(dfi_cardkey **out, dfi_keytype type, uint8_t version,
     const struct dfi_cardkey_ops *ops, void *ctx)
 {
-	if (out == NULL || ops == NULL || ops->cipher == NULL || ops->cmac == NULL ||
-	    dfi_keytype_keylen(type) == 0) {
-		if (ops != NULL && ops->destroy != NULL)
-			ops->destroy(ctx);
-		return DFI_E_INVALID_ARG;
-	}
-	dfi_cardkey *k = calloc(1, sizeof(*k));
-	if (k == NULL) {
-		if (ops->destroy != NULL)
-			ops->destroy(ctx);
-		return DFI_E_NOMEM;
-	}
+	int ok = out != NULL && ops != NULL && ops->cipher != NULL && ops->cmac != NULL &&
+	    dfi_keytype_keylen(type) != 0;
+	dfi_err e;
+	dfi_cardkey *k = dfi_owned_new(sizeof(*k), ok, ops != NULL ? ops->destroy : NULL, ctx, &e);
+	if (k == NULL)
+		return e;
 	k->type = type;
 	k->version = version;
 	k->ops = ops;
@@ -39,11 +34,8 @@ dfi_cardkey_new(dfi_cardkey **out, dfi_keytype type, uint8_t version,
 void
 dfi_cardkey_free(dfi_cardkey *k)
 {
-	if (k == NULL)
-		return;
-	if (k->ops->destroy != NULL)
-		k->ops->destroy(k->ctx);
-	free(k);
+	if (k != NULL)
+		dfi_owned_free(k, k->ops->destroy, k->ctx);
 }
 
 dfi_keytype dfi_cardkey_type(const dfi_cardkey *k) { return k->type; }

@@ -13,6 +13,7 @@
 #include "dfissue/crypto.h"
 #include "dfissue/lrp.h"
 #include "dfissue/util.h"
+#include "cmac_int.h"
 
 #define BL DFI_LRP_BLOCK
 
@@ -237,20 +238,15 @@ dfi_lrp_cmac(const struct dfi_lrp *l, const uint8_t *msg, size_t len, uint8_t ma
 	dfi_err e = aes1_open(&a, 1);
 	if (e == DFI_OK)
 		e = subkeys(&a, l, k1, k2);
-	size_t nblocks = len == 0 ? 1 : (len + BL - 1) / BL;
-	size_t lastlen = len - (nblocks - 1) * BL;
+	size_t nblocks = e == DFI_OK ? dfi_cmac_last_block(msg, len, BL, k1, k2, last) : 0;
 	for (size_t b = 0; b + 1 < nblocks && e == DFI_OK; b++) {
 		for (size_t i = 0; i < BL; i++)
 			y[i] ^= msg[b * BL + i];
 		e = eval(&a, l, y, 2 * BL, 1, y);
 	}
 	if (e == DFI_OK) {
-		if (lastlen > 0)
-			memcpy(last, msg + (nblocks - 1) * BL, lastlen);
-		if (lastlen < BL)
-			last[lastlen] = 0x80;
 		for (size_t i = 0; i < BL; i++)
-			y[i] ^= last[i] ^ (lastlen == BL ? k1[i] : k2[i]);
+			y[i] ^= last[i];
 		e = eval(&a, l, y, 2 * BL, 1, mac);
 	}
 	aes1_close(&a);

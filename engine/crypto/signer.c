@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "dfissue/signer.h"
+#include "core/owned.h"
 
 struct dfi_signer {
 	dfi_sigalg alg;
@@ -15,17 +16,14 @@ struct dfi_signer {
 dfi_err
 dfi_signer_new(dfi_signer **out, dfi_sigalg alg, const struct dfi_signer_ops *ops, void *ctx)
 {
-	if (out == NULL || ops == NULL || ops->sign == NULL || ops->public_key_der == NULL ||
-	    (alg != DFI_SIG_ED25519 && alg != DFI_SIG_ECDSA_P256)) {
-		if (ops != NULL && ops->destroy != NULL)
-			ops->destroy(ctx);
-		return DFI_E_INVALID_ARG;
-	}
-	dfi_signer *s = calloc(1, sizeof(*s));
-	if (s == NULL || pthread_mutex_init(&s->mu, NULL) != 0) {
-		free(s);
-		if (ops->destroy != NULL)
-			ops->destroy(ctx);
+	int ok = out != NULL && ops != NULL && ops->sign != NULL && ops->public_key_der != NULL &&
+	    (alg == DFI_SIG_ED25519 || alg == DFI_SIG_ECDSA_P256);
+	dfi_err e;
+	dfi_signer *s = dfi_owned_new(sizeof(*s), ok, ops != NULL ? ops->destroy : NULL, ctx, &e);
+	if (s == NULL)
+		return e;
+	if (pthread_mutex_init(&s->mu, NULL) != 0) {
+		dfi_owned_free(s, ops->destroy, ctx);
 		return DFI_E_NOMEM;
 	}
 	s->alg = alg;
@@ -40,10 +38,8 @@ dfi_signer_free(dfi_signer *s)
 {
 	if (s == NULL)
 		return;
-	if (s->ops->destroy != NULL)
-		s->ops->destroy(s->ctx);
 	pthread_mutex_destroy(&s->mu);
-	free(s);
+	dfi_owned_free(s, s->ops->destroy, s->ctx);
 }
 
 dfi_sigalg dfi_signer_alg(const dfi_signer *s) { return s->alg; }

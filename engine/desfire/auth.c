@@ -298,23 +298,14 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 		break;
 	case DFI_DF_AUTH_AES:
 	case DFI_DF_AUTH_EV2_FIRST:
-		if (kt != DFI_KT_AES128)
-			return DFI_E_INVALID_ARG;
-		break;
 	case DFI_DF_AUTH_EV2_NONFIRST:
-		if (kt != DFI_KT_AES128)
-			return DFI_E_INVALID_ARG;
-		if (!was_ev2 || was_lrp)
-			return DFI_E_NOT_AUTHENTICATED;
-		break;
 	case DFI_DF_AUTH_LRP_FIRST:
-		if (kt != DFI_KT_AES128)
-			return DFI_E_INVALID_ARG;
-		break;
 	case DFI_DF_AUTH_LRP_NONFIRST:
 		if (kt != DFI_KT_AES128)
 			return DFI_E_INVALID_ARG;
-		if (!was_lrp)
+		/* A NonFirst continues a session of its own kind. */
+		if ((how == DFI_DF_AUTH_EV2_NONFIRST && (!was_ev2 || was_lrp)) ||
+		    (how == DFI_DF_AUTH_LRP_NONFIRST && !was_lrp))
 			return DFI_E_NOT_AUTHENTICATED;
 		break;
 	default:

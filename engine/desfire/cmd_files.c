@@ -127,14 +127,10 @@ dfi_desfire_get_file_ids(dfi_desfire *d, uint8_t *ids, size_t cap, size_t *n)
 {
 	uint8_t buf[48];
 	size_t len;
-	dfi_err e;
-
-	if (d == NULL || n == NULL)
+	if (n == NULL)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0x6F, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &len)) != DFI_OK)
-		return e;
-	return dfi_df_parse_file_ids(buf, len, ids, cap, n);
+	dfi_err e = df_get(d, 0x6F, NULL, 0, buf, sizeof(buf), &len);
+	return e != DFI_OK ? e : dfi_df_parse_file_ids(buf, len, ids, cap, n);
 }
 
 dfi_err
@@ -142,14 +138,10 @@ dfi_desfire_get_file_settings(dfi_desfire *d, uint8_t fileno, struct dfi_df_file
 {
 	uint8_t buf[64];
 	size_t len;
-	dfi_err e;
-
-	if (d == NULL || fs == NULL || fileno > 31)
+	if (fs == NULL || fileno > 31)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0xF5, &fileno, 1, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &len)) != DFI_OK)
-		return e;
-	return dfi_df_parse_file_settings(buf, len, fs);
+	dfi_err e = df_get(d, 0xF5, &fileno, 1, buf, sizeof(buf), &len);
+	return e != DFI_OK ? e : dfi_df_parse_file_settings(buf, len, fs);
 }
 
 dfi_err

@@ -8,14 +8,10 @@ dfi_desfire_get_key_settings(dfi_desfire *d, struct dfi_df_key_settings *ks)
 {
 	uint8_t buf[8];
 	size_t n;
-	dfi_err e;
-
-	if (d == NULL || ks == NULL)
+	if (ks == NULL)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0x45, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &n)) != DFI_OK)
-		return e;
-	return dfi_df_parse_key_settings(buf, n, ks);
+	dfi_err e = df_get(d, 0x45, NULL, 0, buf, sizeof(buf), &n);
+	return e != DFI_OK ? e : dfi_df_parse_key_settings(buf, n, ks);
 }
 
 dfi_err
@@ -36,14 +32,10 @@ dfi_desfire_get_key_version(dfi_desfire *d, uint8_t keyno, uint8_t *version)
 {
 	uint8_t buf[8];
 	size_t n;
-	dfi_err e;
-
-	if (d == NULL || version == NULL)
+	if (version == NULL)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0x64, &keyno, 1, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &n)) != DFI_OK)
-		return e;
-	return dfi_df_parse_key_version(buf, n, version);
+	dfi_err e = df_get(d, 0x64, &keyno, 1, buf, sizeof(buf), &n);
+	return e != DFI_OK ? e : dfi_df_parse_key_version(buf, n, version);
 }
 
 /* ---- ChangeKey ------------------------------------------------------------ */

@@ -8,14 +8,10 @@ dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v)
 {
 	uint8_t buf[64];
 	size_t n;
-	dfi_err e;
-
-	if (d == NULL || v == NULL)
+	if (v == NULL)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0x60, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &n)) != DFI_OK)
-		return e;
-	return dfi_df_parse_version(buf, n, v);
+	dfi_err e = df_get(d, 0x60, NULL, 0, buf, sizeof(buf), &n);
+	return e != DFI_OK ? e : dfi_df_parse_version(buf, n, v);
 }
 
 dfi_err
@@ -67,14 +63,10 @@ dfi_desfire_get_application_ids(dfi_desfire *d, uint32_t *aids, size_t cap, size
 {
 	uint8_t buf[28 * 3 + 8];
 	size_t len;
-	dfi_err e;
-
-	if (d == NULL || n == NULL)
+	if (n == NULL)
 		return DFI_E_INVALID_ARG;
-	if ((e = df_command(d, 0x6A, NULL, 0, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX,
-	    buf, sizeof(buf), &len)) != DFI_OK)
-		return e;
-	return dfi_df_parse_aids(buf, len, aids, cap, n);
+	dfi_err e = df_get(d, 0x6A, NULL, 0, buf, sizeof(buf), &len);
+	return e != DFI_OK ? e : dfi_df_parse_aids(buf, len, aids, cap, n);
 }
 
 dfi_err

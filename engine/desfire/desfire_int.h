@@ -100,6 +100,13 @@ dfi_err df_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrle
     const uint8_t *data, size_t datalen, unsigned cmd_mode, unsigned resp_mode, unsigned flags,
     size_t expect, uint8_t *out, size_t cap, size_t *outlen);
 
+/* The Get* management reads (version, key settings, key version, AIDs, file
+ * IDs, file settings): cmd with an optional one-byte key or file number,
+ * no data, the response data into out, MACed as DF_COMM_MGMT. One place
+ * so the six readers differ only in what they parse. */
+dfi_err df_get(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, uint8_t *out,
+    size_t cap, size_t *outlen);
+
 dfi_err df_wrap(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
     const uint8_t *data, size_t datalen, unsigned mode, uint8_t *out, size_t cap, size_t *outlen);
 dfi_err df_unwrap(dfi_desfire *d, unsigned mode, const uint8_t *resp, size_t len, uint8_t sw2,

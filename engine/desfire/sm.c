@@ -216,6 +216,16 @@ out:
 }
 
 dfi_err
+df_get(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen, uint8_t *out, size_t cap,
+    size_t *outlen)
+{
+	if (d == NULL)
+		return DFI_E_INVALID_ARG;
+	return df_command(d, cmd, hdr, hdrlen, NULL, 0, DF_COMM_MGMT, DF_COMM_MGMT, 0, SIZE_MAX, out,
+	    cap, outlen);
+}
+
+dfi_err
 dfi_desfire_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, size_t hdrlen,
     const uint8_t *data, size_t datalen, dfi_df_comm cmd_mode, dfi_df_comm resp_mode,
     uint8_t *out, size_t cap, size_t *outlen)

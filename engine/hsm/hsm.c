@@ -11,6 +11,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_int.h"
+#include "core/monitor.h"
 
 static void
 cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
@@ -108,8 +109,7 @@ dfi_hsm_free(dfi_hsm *h)
 		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
 	free(h->idle);
 	pthread_mutex_destroy(&h->refmu);
-	pthread_cond_destroy(&h->cv);
-	pthread_mutex_destroy(&h->mu);
+	dfi_monitor_destroy(&h->mu, &h->cv);
 	free(h);
 }
 
@@ -123,18 +123,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	dfi_hsm *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return DFI_E_NOMEM;
-	if (pthread_mutex_init(&h->mu, NULL) != 0) {
-		free(h);
-		return DFI_E_NOMEM;
-	}
-	if (pthread_cond_init(&h->cv, NULL) != 0) {
-		pthread_mutex_destroy(&h->mu);
+	if (dfi_monitor_init(&h->mu, &h->cv) != DFI_OK) {
 		free(h);
 		return DFI_E_NOMEM;
 	}
 	if (pthread_mutex_init(&h->refmu, NULL) != 0) {
-		pthread_cond_destroy(&h->cv);
-		pthread_mutex_destroy(&h->mu);
+		dfi_monitor_destroy(&h->mu, &h->cv);
 		free(h);
 		return DFI_E_NOMEM;
 	}

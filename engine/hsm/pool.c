@@ -139,6 +139,17 @@ session_unusable(CK_RV rv)
 	    rv == CKR_OPERATION_ACTIVE;
 }
 
+/* Logs s in again. Handles found before may be stale: the generation
+ * moves on so that refs are found again. */
+static dfi_err
+relogin(dfi_hsm *h, CK_SESSION_HANDLE s)
+{
+	dfi_err e = dfi_hsm_login(h, s);
+	if (e == DFI_OK)
+		atomic_fetch_add(&h->gen, 1);
+	return e;
+}
+
 dfi_err
 dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 {
@@ -148,13 +159,11 @@ dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 		return dfi_hsm_fail(h, "C_OpenSession", rv);
 	rv = op(h, s, arg);
 	if (login_lost(h, s, rv)) {
-		dfi_err e = dfi_hsm_login(h, s);
+		dfi_err e = relogin(h, s);
 		if (e != DFI_OK) {
 			release(h, s);
 			return e;
 		}
-		/* Handles found before may be stale: refs are found again. */
-		atomic_fetch_add(&h->gen, 1);
 		rv = op(h, s, arg);
 	} else if (session_unusable(rv)) {
 		discard(h, s);
@@ -163,19 +172,14 @@ dfi_hsm_run(dfi_hsm *h, const char *what, dfi_hsm_op op, void *arg)
 			return dfi_hsm_fail(h, "C_OpenSession", rv);
 		/* Closing the last session logs the user out, and a logged-out
 		 * search finds no private key without an error: log in first. */
-		if (session_public(h, s)) {
-			dfi_err e = dfi_hsm_login(h, s);
-			if (e != DFI_OK) {
-				release(h, s);
-				return e;
-			}
-			atomic_fetch_add(&h->gen, 1);
+		dfi_err e = session_public(h, s) ? relogin(h, s) : DFI_OK;
+		if (e != DFI_OK) {
+			release(h, s);
+			return e;
 		}
 		rv = op(h, s, arg);
-		if (login_lost(h, s, rv) && dfi_hsm_login(h, s) == DFI_OK) {
-			atomic_fetch_add(&h->gen, 1);
+		if (login_lost(h, s, rv) && relogin(h, s) == DFI_OK)
 			rv = op(h, s, arg);
-		}
 	}
 	if (session_unusable(rv))
 		discard(h, s);

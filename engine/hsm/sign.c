@@ -286,16 +286,10 @@ hs_public_key_der(void *ctx, uint8_t *der, size_t cap, size_t *len)
 	return DFI_OK;
 }
 
-static void
-hs_destroy(void *ctx)
-{
-	free(ctx);
-}
-
 static const struct dfi_signer_ops hsigner_ops = {
 	.sign = hs_sign,
 	.public_key_der = hs_public_key_der,
-	.destroy = hs_destroy,
+	.destroy = free, /* the context is one plain allocation */
 };
 
 struct flags_arg {

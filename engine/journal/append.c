@@ -13,22 +13,18 @@
 #include <time.h>
 
 #include "dfissue/util.h"
+#include "core/grow.h"
 #include "journal_int.h"
 #include "writer_int.h"
 
 static dfi_err
 reserve(void **p, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return DFI_OK;
-	size_t nc = *cap ? *cap : 4096 / elem + 1;
-	while (nc < need)
-		nc *= 2;
-	void *q = realloc(*p, nc * elem);
+	/* a first page's worth: most batches never grow it again */
+	void *q = dfi_grow(*p, cap, need, 4096 / elem + 1, elem);
 	if (q == NULL)
 		return DFI_E_NOMEM;
 	*p = q;
-	*cap = nc;
 	return DFI_OK;
 }
 

@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "dfissue/util.h"
+#include "core/grow.h"
+#include "core/why.h"
 #include "journal_int.h"
 
 struct cctx {
 	uint8_t (*leaves)[DFI_HASH_LEN];
-	uint64_t n, cap;
+	uint64_t n;
+	size_t cap;
 	dfi_merkle tree;
 	uint64_t from, to;
 	struct dfi_jconsistency *c;
@@ -59,16 +62,12 @@ cline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		}
 		return 0;
 	}
-	if (x->n == x->cap) {
-		uint64_t nc = x->cap ? x->cap * 2 : 1024;
-		void *q = realloc(x->leaves, nc * DFI_HASH_LEN);
-		if (q == NULL) {
-			x->err = DFI_E_NOMEM;
-			return 1;
-		}
-		x->leaves = q;
-		x->cap = nc;
+	void *q = dfi_grow(x->leaves, &x->cap, x->n + 1, 1024, DFI_HASH_LEN);
+	if (q == NULL) {
+		x->err = DFI_E_NOMEM;
+		return 1;
 	}
+	x->leaves = q;
 	/* An over-long line is a leaf no checkpoint can match. */
 	if (line == NULL)
 		memset(x->leaves[x->n], 0, DFI_HASH_LEN);
@@ -247,21 +246,6 @@ dfi_jconsistency_parse(const char *text, size_t len, struct dfi_jconsistency *c)
 
 /* ---- checking ------------------------------------------------------------------------ */
 
-static dfi_err
-why(char *buf, size_t cap, dfi_err e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static dfi_err
-why(char *buf, size_t cap, dfi_err e, const char *fmt, ...)
-{
-	if (buf != NULL && cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(buf, cap, fmt, ap);
-		va_end(ap);
-	}
-	return e;
-}
-
 dfi_err
 dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key,
     const uint8_t *last_seen, size_t last_seen_len, char *w, size_t wcap)
@@ -273,28 +257,28 @@ dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key
 	dfi_checkpoint nc, oc, ls;
 	dfi_err e = dfi_note_open(c->new_note, c->new_note_len, key, &nc);
 	if (e != DFI_OK)
-		return why(w, wcap, e, "the new checkpoint %s",
+		return dfi_why(w, wcap, e, "the new checkpoint %s",
 		    e == DFI_E_JOURNAL_SIGNATURE ? "is not signed by this key" : "is not a signed checkpoint note");
 	if (nc.size != c->to || memcmp(nc.root, c->new_root, DFI_HASH_LEN) != 0)
-		return why(w, wcap, DFI_E_JOURNAL_CORRUPT,
+		return dfi_why(w, wcap, DFI_E_JOURNAL_CORRUPT,
 		    "the new checkpoint (size %" PRIu64 ") is not the proof's tree of size %" PRIu64 " and its root",
 		    nc.size, c->to);
 	int have_old = 0;
 	if (c->old_note_len > 0) {
 		if ((e = dfi_note_open(c->old_note, c->old_note_len, key, &oc)) != DFI_OK)
-			return why(w, wcap, e, "the old checkpoint %s",
+			return dfi_why(w, wcap, e, "the old checkpoint %s",
 			    e == DFI_E_JOURNAL_SIGNATURE ? "is not signed by this key" :
 							   "is not a signed checkpoint note");
 		have_old = 1;
 	}
 	if (last_seen != NULL) {
 		if ((e = dfi_note_open(last_seen, last_seen_len, key, &ls)) != DFI_OK)
-			return why(w, wcap, e, "the last-seen checkpoint %s",
+			return dfi_why(w, wcap, e, "the last-seen checkpoint %s",
 			    e == DFI_E_JOURNAL_SIGNATURE ? "is not signed by this key" :
 							   "is not a signed checkpoint note");
 		if (have_old && (oc.size != ls.size || memcmp(oc.root, ls.root, DFI_HASH_LEN) != 0 ||
 				    strcmp(oc.origin, ls.origin) != 0))
-			return why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
+			return dfi_why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
 			    "the proof's old checkpoint (size %" PRIu64 ") is not the last-seen one (size %" PRIu64
 			    ")%s", oc.size, ls.size,
 			    oc.size == ls.size ? ": the journal was rolled back or forked since" : "");
@@ -302,19 +286,19 @@ dfi_jconsistency_verify(const struct dfi_jconsistency *c, const dfi_jpubkey *key
 		have_old = 1;
 	}
 	if (!have_old)
-		return why(w, wcap, DFI_E_NOT_FOUND,
+		return dfi_why(w, wcap, DFI_E_NOT_FOUND,
 		    "the old tree (size %" PRIu64 ") is no signed checkpoint: give the checkpoint you kept (--last-seen)",
 		    c->from);
 	if (strcmp(oc.origin, nc.origin) != 0)
-		return why(w, wcap, DFI_E_JOURNAL_CORRUPT, "the two checkpoints are of different logs ('%s', '%s')",
+		return dfi_why(w, wcap, DFI_E_JOURNAL_CORRUPT, "the two checkpoints are of different logs ('%s', '%s')",
 		    oc.origin, nc.origin);
 	if (oc.size != c->from || memcmp(oc.root, c->old_root, DFI_HASH_LEN) != 0)
-		return why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
+		return dfi_why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
 		    "the old checkpoint (size %" PRIu64 ") is not the proof's tree of size %" PRIu64 " and its root%s",
 		    oc.size, c->from, oc.size == c->from ? ": the journal was rolled back or forked since" : "");
 	if (dfi_merkle_verify_consistency(c->from, c->to, c->old_root, c->new_root,
 		(const uint8_t(*)[DFI_HASH_LEN])c->proof, c->plen) != DFI_OK)
-		return why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
+		return dfi_why(w, wcap, DFI_E_JOURNAL_ROLLBACK,
 		    "the proof does not show the tree of %" PRIu64 " records extends the tree of %" PRIu64
 		    ": the journal was rolled back or forked",
 		    c->to, c->from);

@@ -13,16 +13,15 @@
 #include <unistd.h>
 
 #include "journal_int.h"
+#include "core/why.h"
 
 dfi_err
 jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
 {
-	if (o != NULL && o->detail != NULL && o->detail_cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(o->detail, o->detail_cap, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	e = dfi_vwhy(o != NULL ? o->detail : NULL, o != NULL ? o->detail_cap : 0, e, fmt, ap);
+	va_end(ap);
 	return e;
 }
 

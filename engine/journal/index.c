@@ -13,6 +13,7 @@
 #include "dfissue/util.h"
 #include "bigmem.h"
 #include "journal_int.h"
+#include "core/grow.h"
 
 /* A chained hash table of entries that begin with a struct hnode. The
  * node keeps its entry's hash, so growing needs no hash function, and being
@@ -199,7 +200,8 @@ enum { K_OTHER = 0, K_INTENT_OPEN = 1, K_INTENT_CLOSED = 2 };
 struct jindex {
 	struct htab k, u, o; /* slots, cards, open intents */
 	uint8_t *kind;  /* by record number */
-	uint64_t n, cap;
+	uint64_t n;
+	size_t cap;
 };
 
 static uint64_t
@@ -454,6 +456,26 @@ open_change(const jindex *ix, const dfi_jrec *r)
 	return each_open_change(ix, same_change, r);
 }
 
+/* Records intent r (record n) as open, on key slot k (NULL for a change
+ * intent) of card u. *added is 0 for a repeated seq: the walk has made
+ * its findings already and the first intent stays the open one. */
+static dfi_err
+intent_open(jindex *ix, const dfi_jrec *r, uint64_t n, struct kent *k, struct uent *u, int *added)
+{
+	*added = 0;
+	if (ofind(ix, r->seq) != NULL)
+		return DFI_OK;
+	struct oent *o = htab_add(&ix->o, mix(r->seq));
+	if (o == NULL)
+		return DFI_E_NOMEM;
+	o->rec = *r;
+	o->k = k;
+	o->u = u;
+	ix->kind[n] = K_INTENT_OPEN;
+	*added = 1;
+	return DFI_OK;
+}
+
 /* A change intent: open until its outcome, like a key intent, but on no
  * key slot; at most one open per (card, application, what). */
 static dfi_err
@@ -474,16 +496,10 @@ change_intent(jindex *ix, const dfi_jrec *r, uint64_t n, uint64_t line, jfinding
 		    "change %" PRIu64 " (%s) of card %s AID " DFI_AID_FMT " while change %" PRIu64
 		    " is unresolved", r->seq, r->what, uid, DFI_AID_ARGS(r->key.aid), prev->rec.seq);
 	}
-	if (ofind(ix, r->seq) != NULL)
-		return DFI_OK;
-	struct oent *o = htab_add(&ix->o, mix(r->seq));
-	if (o == NULL)
-		return DFI_E_NOMEM;
-	o->rec = *r;
-	o->u = u;
-	u->open_changes++;
-	ix->kind[n] = K_INTENT_OPEN;
-	return DFI_OK;
+	int added;
+	if ((e = intent_open(ix, r, n, NULL, u, &added)) == DFI_OK && added)
+		u->open_changes++;
+	return e;
 }
 
 /* The outcome r of change intent o. */
@@ -512,14 +528,10 @@ slot_profile(struct kent *k, const dfi_jrec *in)
 dfi_err
 jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void *ctx)
 {
-	if (ix->n == ix->cap) {
-		uint64_t nc = ix->cap ? ix->cap * 2 : 1024;
-		uint8_t *nk = realloc(ix->kind, nc);
-		if (nk == NULL)
-			return DFI_E_NOMEM;
-		ix->kind = nk;
-		ix->cap = nc;
-	}
+	uint8_t *nk = dfi_grow(ix->kind, &ix->cap, ix->n + 1, 1024, 1);
+	if (nk == NULL)
+		return DFI_E_NOMEM;
+	ix->kind = nk;
 	uint64_t n = ix->n;
 	ix->kind[n] = K_OTHER;
 	ix->n++;
@@ -554,18 +566,12 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 			FIND(DFI_E_JOURNAL_CORRUPT,
 			    "intent %" PRIu64 " for %s starts from version %u, but the journal last recorded version %d",
 			    r->seq, ks, r->old_version, k->version);
-		if (ofind(ix, r->seq) != NULL) /* a repeated seq: findings already made by the walk */
-			return DFI_OK;
-		struct oent *o = htab_add(&ix->o, mix(r->seq));
-		if (o == NULL)
-			return DFI_E_NOMEM;
-		o->rec = *r;
-		o->k = k;
-		o->u = k->u;
-		k->has_open = 1;
-		k->open_seq = r->seq;
-		ix->kind[n] = K_INTENT_OPEN;
-		return DFI_OK;
+		int added;
+		if ((ke = intent_open(ix, r, n, k, k->u, &added)) == DFI_OK && added) {
+			k->has_open = 1;
+			k->open_seq = r->seq;
+		}
+		return ke;
 	}
 	if (r->type == DFI_JREC_RECOVERY)
 		return DFI_OK;

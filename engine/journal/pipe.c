@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "journal_int.h"
+#include "core/monitor.h"
 
 #define PIPE_LINES 256             /* lines per batch */
 #define PIPE_TEXT (64u * 1024u)    /* checkpoint-line bytes per batch */
@@ -133,13 +134,7 @@ jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8
 	if (p == NULL)
 		return walk_alone(w, io, fd, data, len);
 	p->ring = malloc(PIPE_BATCHES * sizeof(*p->ring));
-	if (p->ring == NULL || pthread_mutex_init(&p->mu, NULL) != 0) {
-		free(p->ring);
-		free(p);
-		return walk_alone(w, io, fd, data, len);
-	}
-	if (pthread_cond_init(&p->cv, NULL) != 0) {
-		pthread_mutex_destroy(&p->mu);
+	if (p->ring == NULL || dfi_monitor_init(&p->mu, &p->cv) != DFI_OK) {
 		free(p->ring);
 		free(p);
 		return walk_alone(w, io, fd, data, len);
@@ -177,8 +172,7 @@ jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8
 		pthread_join(th, NULL);
 		w->t = p->t;
 	}
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
+	dfi_monitor_destroy(&p->mu, &p->cv);
 	free(p->ring);
 	free(p);
 	return started ? e : walk_alone(w, io, fd, data, len);

@@ -9,6 +9,7 @@
 #include "dfissue/journal.h"
 #include "journal_int.h"
 #include "core/nelem.h"
+#include "core/hexdigit.h"
 
 /* ---- formatting --------------------------------------------------------- */
 
@@ -460,11 +461,7 @@ getu(struct in *in, const char *key, int first, uint64_t max, uint64_t *out)
 static int
 hexval(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1; /* lower case is not canonical */
+	return c >= 'a' && c <= 'f' ? -1 : dfi_hex_digit(c); /* lower case is not canonical */
 }
 
 /* "-" is the empty blob when allow_empty. */

@@ -17,6 +17,7 @@
 
 #include "dfissue/util.h"
 #include "journal_int.h"
+#include "core/grow.h"
 #include "writer_int.h"
 
 
@@ -190,14 +191,10 @@ collect_recovery(void *ctx, uint64_t line, const dfi_jrec *r)
 	struct names *nm = ctx;
 	if (r->type != DFI_JREC_RECOVERY)
 		return;
-	if (nm->n == nm->cap) {
-		size_t nc = nm->cap ? nm->cap * 2 : 8;
-		void *p = realloc(nm->v, nc * sizeof(*nm->v));
-		if (p == NULL)
-			return;
-		nm->v = p;
-		nm->cap = nc;
-	}
+	char(*v)[DFI_J_STR_MAX] = dfi_grow(nm->v, &nm->cap, nm->n + 1, 8, sizeof(*v));
+	if (v == NULL)
+		return;
+	nm->v = v;
 	memcpy(nm->v[nm->n++], r->q_file, DFI_J_STR_MAX);
 }
 
@@ -404,15 +401,12 @@ record_quarantines(dfi_journal *j, const struct names *known, struct dfi_journal
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= DFI_J_STR_MAX || names_has(known, de->d_name))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 4;
-			char **p = realloc(todo, cap * sizeof(*p));
-			if (p == NULL) {
-				e = DFI_E_NOMEM;
-				break;
-			}
-			todo = p;
+		char **p = dfi_grow(todo, &cap, n + 1, 4, sizeof(*p));
+		if (p == NULL) {
+			e = DFI_E_NOMEM;
+			break;
 		}
+		todo = p;
 		if ((todo[n] = strdup(de->d_name)) == NULL) {
 			e = DFI_E_NOMEM;
 			break;

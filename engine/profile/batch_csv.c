@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "profile_int.h"
+#include "core/grow.h"
 
 #define CSV_MAX_COLS 256
 
@@ -33,14 +34,11 @@ record_free(struct record *r)
 static dfi_err
 field_push(struct field *f, char c)
 {
-	if (f->len + 1 >= f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 32;
-		char *np = realloc(f->p, ncap);
-		if (np == NULL)
-			return DFI_E_NOMEM;
-		f->p = np;
-		f->cap = ncap;
-	}
+	/* room for c and the terminating NUL */
+	char *np = dfi_grow(f->p, &f->cap, f->len + 2, 32, 1);
+	if (np == NULL)
+		return DFI_E_NOMEM;
+	f->p = np;
 	f->p[f->len++] = c;
 	f->p[f->len] = '\0';
 	return DFI_OK;
@@ -49,15 +47,13 @@ field_push(struct field *f, char c)
 static dfi_err
 record_next_field(struct record *r, struct field **out)
 {
-	if (r->n == r->cap) {
-		size_t ncap = r->cap ? r->cap * 2 : 8;
-		struct field *nf = realloc(r->f, ncap * sizeof(*nf));
-		if (nf == NULL)
-			return DFI_E_NOMEM;
-		memset(nf + r->cap, 0, (ncap - r->cap) * sizeof(*nf));
-		r->f = nf;
-		r->cap = ncap;
-	}
+	size_t old = r->cap;
+	struct field *nf = dfi_grow(r->f, &r->cap, r->n + 1, 8, sizeof(*nf));
+	if (nf == NULL)
+		return DFI_E_NOMEM;
+	/* new fields own no buffer yet */
+	memset(nf + old, 0, (r->cap - old) * sizeof(*nf));
+	r->f = nf;
 	*out = &r->f[r->n++];
 	(*out)->len = 0;
 	if ((*out)->p != NULL)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "profile_int.h"
+#include "core/grow.h"
 
 /* Paths longer than a diagnostic can show are not recorded; lookups fall
  * back to the nearest recorded ancestor. */
@@ -51,31 +52,14 @@ path_set_len(struct scan *s, size_t len)
 	s->path[len] = '\0';
 }
 
-/* Room for need elements of elem bytes at p, which holds *cap of them:
- * the capacity doubles (from first, when there is none yet) until need
- * fits. Returns the array, perhaps moved; NULL with s->err set when
- * memory runs out (p is then still valid and still the caller's). */
+/* dfi_grow (core/grow.h) that records running out of memory in s->err,
+ * which ends the scan. */
 static void *
 grow(struct scan *s, void *p, size_t *cap, size_t need, size_t first, size_t elem)
 {
-	if (need <= *cap)
-		return p;
-	size_t ncap = *cap ? *cap : first;
-	/* Doubling must not wrap: a need above half of SIZE_MAX (or whose
-	 * byte size overflows) is out of memory, not a small realloc. */
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2) {
-			s->err = DFI_E_NOMEM;
-			return NULL;
-		}
-		ncap *= 2;
-	}
-	void *np = ncap <= SIZE_MAX / elem ? realloc(p, ncap * elem) : NULL;
-	if (np == NULL) {
+	void *np = dfi_grow(p, cap, need, first, elem);
+	if (np == NULL)
 		s->err = DFI_E_NOMEM;
-		return NULL;
-	}
-	*cap = ncap;
 	return np;
 }
 

@@ -3,18 +3,15 @@
 #include <string.h>
 
 #include "profile_int.h"
+#include "core/grow.h"
 
 void *
 dfi_profile_alloc(struct dfi_profile *p, size_t n)
 {
-	if (p->nallocs == p->capallocs) {
-		size_t ncap = p->capallocs ? p->capallocs * 2 : 32;
-		void **na = realloc(p->allocs, ncap * sizeof(*na));
-		if (na == NULL)
-			return NULL;
-		p->allocs = na;
-		p->capallocs = ncap;
-	}
+	void **na = dfi_grow(p->allocs, &p->capallocs, p->nallocs + 1, 32, sizeof(*na));
+	if (na == NULL)
+		return NULL;
+	p->allocs = na;
 	void *m = calloc(1, n ? n : 1);
 	if (m != NULL)
 		p->allocs[p->nallocs++] = m;
@@ -38,14 +35,10 @@ dfi_profile_note_field(struct dfi_profile *p, const char *name)
 	for (size_t i = 0; i < p->nfields; i++)
 		if (strcmp(p->fields[i], name) == 0)
 			return DFI_OK;
-	if (p->nfields == p->capfields) {
-		size_t ncap = p->capfields ? p->capfields * 2 : 8;
-		const char **nf = realloc(p->fields, ncap * sizeof(*nf));
-		if (nf == NULL)
-			return DFI_E_NOMEM;
-		p->fields = nf;
-		p->capfields = ncap;
-	}
+	const char **nf = dfi_grow(p->fields, &p->capfields, p->nfields + 1, 8, sizeof(*nf));
+	if (nf == NULL)
+		return DFI_E_NOMEM;
+	p->fields = nf;
 	p->fields[p->nfields++] = name;
 	return DFI_OK;
 }

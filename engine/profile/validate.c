@@ -47,14 +47,12 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 		return e;
 
 	json_t *keys;
+	struct dfi_profile_key *k;
 	pv_join(p, path, "keys");
 	if ((e = pv_member(c, v, path, "keys", 1, &keys)) != DFI_OK ||
-	    (e = pv_want_array(c, keys, p, 1, DFI_PROFILE_MAX_KEYS)) != DFI_OK)
+	    (k = pv_array_table(c, keys, p, 1, DFI_PROFILE_MAX_KEYS, sizeof(*k), &app->nkeys,
+		 &e)) == NULL)
 		return e;
-	app->nkeys = json_array_size(keys);
-	struct dfi_profile_key *k = dfi_profile_alloc(c->p, app->nkeys * sizeof(*k));
-	if (k == NULL)
-		return pv_nomem();
 	for (size_t i = 0; i < app->nkeys; i++) {
 		char kp[PATH_MAX_LEN];
 		pv_join_idx(kp, p, i);
@@ -75,12 +73,10 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 	json_t *files = json_object_get(v, "files");
 	if (files != NULL) {
 		pv_join(p, path, "files");
-		if ((e = pv_want_array(c, files, p, 0, DFI_PROFILE_MAX_FILES)) != DFI_OK)
-			return e;
-		app->nfiles = json_array_size(files);
-		struct dfi_profile_file *f = dfi_profile_alloc(c->p, app->nfiles * sizeof(*f));
+		struct dfi_profile_file *f = pv_array_table(c, files, p, 0, DFI_PROFILE_MAX_FILES,
+		    sizeof(*f), &app->nfiles, &e);
 		if (f == NULL)
-			return pv_nomem();
+			return e;
 		for (size_t i = 0; i < app->nfiles; i++) {
 			char fp[PATH_MAX_LEN];
 			pv_join_idx(fp, p, i);
@@ -339,13 +335,12 @@ dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_linemap *lm,
 	if ((e = pv_secure_messaging(&c, root, &p->spec)) != DFI_OK)
 		return e;
 	json_t *apps;
+	struct dfi_profile_app *a;
+	size_t n;
 	if ((e = pv_member(&c, root, "", "applications", 1, &apps)) != DFI_OK ||
-	    (e = pv_want_array(&c, apps, "applications", 0, DFI_PROFILE_MAX_APPS)) != DFI_OK)
+	    (a = pv_array_table(&c, apps, "applications", 0, DFI_PROFILE_MAX_APPS, sizeof(*a), &n,
+		 &e)) == NULL)
 		return e;
-	size_t n = json_array_size(apps);
-	struct dfi_profile_app *a = dfi_profile_alloc(p, n * sizeof(*a));
-	if (a == NULL)
-		return pv_nomem();
 	p->spec.apps = a;
 	for (size_t i = 0; i < n; i++) {
 		char ap[PATH_MAX_LEN];

@@ -111,12 +111,10 @@ parse_content(struct vctx *c, json_t *v, const char *path, size_t cap,
 	if (!json_is_array(v))
 		return verr(c, path, "must be a segment object or an array of them (got %s)",
 		    dfi_profile_json_kind(v));
-	if ((e = pv_want_array(c, v, path, 1, MAX_SEGMENTS)) != DFI_OK)
-		return e;
-	size_t n = json_array_size(v);
-	struct dfi_profile_segment *s = dfi_profile_alloc(c->p, n * sizeof(*s));
+	size_t n;
+	struct dfi_profile_segment *s = pv_array_table(c, v, path, 1, MAX_SEGMENTS, sizeof(*s), &n, &e);
 	if (s == NULL)
-		return pv_nomem();
+		return e;
 	for (size_t i = 0; i < n; i++) {
 		char p[PATH_MAX_LEN];
 		pv_join_idx(p, path, i);
@@ -284,12 +282,11 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 			/* A cyclic file keeps one record free for its rotation. */
 			size_t usable = f->type == DFI_DF_FILE_CYCLIC_RECORD ? f->max_records - 1 : f->max_records;
 			pv_join(p, path, "records");
-			if ((e = pv_want_array(c, rs, p, 0, usable)) != DFI_OK)
-				return e;
-			size_t n = json_array_size(rs);
-			struct dfi_profile_record *r = dfi_profile_alloc(c->p, n * sizeof(*r));
+			size_t n;
+			struct dfi_profile_record *r = pv_array_table(c, rs, p, 0, usable, sizeof(*r), &n,
+			    &e);
 			if (r == NULL)
-				return pv_nomem();
+				return e;
 			for (size_t i = 0; i < n; i++) {
 				char rp[PATH_MAX_LEN];
 				pv_join_idx(rp, p, i);

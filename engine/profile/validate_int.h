@@ -42,7 +42,12 @@ dfi_err pv_check_members(struct vctx *c, json_t *obj, const char *path, const ch
 dfi_err pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
     json_t **v);
 dfi_err pv_want_object(struct vctx *c, json_t *v, const char *path);
-dfi_err pv_want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max);
+/* v must be an array of min..max elements. Every array of a profile is
+ * parsed into a table of one entry per element: returns that table (elem
+ * bytes an entry, zeroed, owned by the profile) and the count in *n, or
+ * NULL with *e set (and the diagnostic recorded). */
+void *pv_array_table(struct vctx *c, json_t *v, const char *path, size_t min, size_t max,
+    size_t elem, size_t *n, dfi_err *e);
 dfi_err pv_int_range(struct vctx *c, json_t *v, const char *path, long long min, long long max,
     long long *out);
 dfi_err pv_get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int required,

@@ -134,15 +134,23 @@ pv_want_object(struct vctx *c, json_t *v, const char *path)
 	return DFI_OK;
 }
 
-dfi_err
-pv_want_array(struct vctx *c, json_t *v, const char *path, size_t min, size_t max)
+void *
+pv_array_table(struct vctx *c, json_t *v, const char *path, size_t min, size_t max, size_t elem,
+    size_t *n, dfi_err *e)
 {
+	*n = json_array_size(v);
 	if (!json_is_array(v))
-		return verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
-	size_t n = json_array_size(v);
-	if (n < min || n > max)
-		return verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, n);
-	return DFI_OK;
+		*e = verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
+	else if (*n < min || *n > max)
+		*e = verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, *n);
+	else if (elem != 0 && *n > SIZE_MAX / elem)
+		*e = pv_nomem();
+	else {
+		void *t = dfi_profile_alloc(c->p, *n * elem);
+		*e = t != NULL ? DFI_OK : pv_nomem();
+		return t;
+	}
+	return NULL;
 }
 
 dfi_err

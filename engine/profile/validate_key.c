@@ -17,13 +17,12 @@ static dfi_err
 parse_div(struct vctx *c, json_t *arr, const char *path, int is_picc, int uid_key,
     struct dfi_profile_key *k)
 {
-	dfi_err e = pv_want_array(c, arr, path, 1, MAX_DIV_ITEMS);
-	if (e != DFI_OK)
-		return e;
-	size_t n = json_array_size(arr);
-	struct dfi_profile_segment *seg = dfi_profile_alloc(c->p, n * sizeof(*seg));
+	dfi_err e;
+	size_t n;
+	struct dfi_profile_segment *seg = pv_array_table(c, arr, path, 1, MAX_DIV_ITEMS, sizeof(*seg),
+	    &n, &e);
 	if (seg == NULL)
-		return pv_nomem();
+		return e;
 	size_t fixed = 0;
 	int have_uid = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -90,13 +89,12 @@ static dfi_err
 parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile_key *k)
 {
 	static const char *const members[] = { "base_key", "version", "generation", NULL };
-	dfi_err e = pv_want_array(c, arr, path, 1, DFI_PROFILE_MAX_PREVIOUS);
-	if (e != DFI_OK)
-		return e;
-	size_t n = json_array_size(arr);
-	struct dfi_profile_prev *pr = dfi_profile_alloc(c->p, n * sizeof(*pr));
+	dfi_err e;
+	size_t n;
+	struct dfi_profile_prev *pr = pv_array_table(c, arr, path, 1, DFI_PROFILE_MAX_PREVIOUS,
+	    sizeof(*pr), &n, &e);
 	if (pr == NULL)
-		return pv_nomem();
+		return e;
 	for (size_t i = 0; i < n; i++) {
 		char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
 		json_t *v = json_array_get(arr, i);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "registry_int.h"
+#include "core/owned.h"
 
 struct dfi_registry {
 	const struct dfi_registry_ops *ops;
@@ -20,14 +21,13 @@ struct dfi_reg_claim {
 dfi_err
 dfi_registry_new_backend(dfi_registry **out, const struct dfi_registry_ops *ops, void *be)
 {
-	dfi_registry *r = NULL;
 	if (out != NULL)
 		*out = NULL;
-	if (out == NULL || ops == NULL || (r = calloc(1, sizeof(*r))) == NULL) {
-		if (ops != NULL && ops->destroy != NULL)
-			ops->destroy(be);
-		return out == NULL || ops == NULL ? DFI_E_INVALID_ARG : DFI_E_NOMEM;
-	}
+	dfi_err e;
+	dfi_registry *r = dfi_owned_new(sizeof(*r), out != NULL && ops != NULL,
+	    ops != NULL ? ops->destroy : NULL, be, &e);
+	if (r == NULL)
+		return e;
 	r->ops = ops;
 	r->be = be;
 	*out = r;
@@ -37,11 +37,8 @@ dfi_registry_new_backend(dfi_registry **out, const struct dfi_registry_ops *ops,
 void
 dfi_registry_free(dfi_registry *r)
 {
-	if (r == NULL)
-		return;
-	if (r->ops->destroy != NULL)
-		r->ops->destroy(r->be);
-	free(r);
+	if (r != NULL)
+		dfi_owned_free(r, r->ops->destroy, r->be);
 }
 
 const char *

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "dfissue/transport.h"
+#include "core/owned.h"
 
 struct dfi_transport {
 	const struct dfi_transport_ops *ops;
@@ -13,17 +14,11 @@ struct dfi_transport {
 dfi_err
 dfi_transport_new(dfi_transport **out, const struct dfi_transport_ops *ops, void *ctx)
 {
-	if (out == NULL || ops == NULL || ops->transmit == NULL) {
-		if (ops != NULL && ops->destroy != NULL)
-			ops->destroy(ctx);
-		return DFI_E_INVALID_ARG;
-	}
-	dfi_transport *t = calloc(1, sizeof(*t));
-	if (t == NULL) {
-		if (ops->destroy != NULL)
-			ops->destroy(ctx);
-		return DFI_E_NOMEM;
-	}
+	dfi_err e;
+	dfi_transport *t = dfi_owned_new(sizeof(*t), out != NULL && ops != NULL && ops->transmit != NULL,
+	    ops != NULL ? ops->destroy : NULL, ctx, &e);
+	if (t == NULL)
+		return e;
 	t->ops = ops;
 	t->ctx = ctx;
 	*out = t;
@@ -33,11 +28,8 @@ dfi_transport_new(dfi_transport **out, const struct dfi_transport_ops *ops, void
 void
 dfi_transport_free(dfi_transport *t)
 {
-	if (t == NULL)
-		return;
-	if (t->ops->destroy != NULL)
-		t->ops->destroy(t->ctx);
-	free(t);
+	if (t != NULL)
+		dfi_owned_free(t, t->ops->destroy, t->ctx);
 }
 
 dfi_err

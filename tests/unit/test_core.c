@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include "dfissue/error.h"
+#include "dfissue/transport.h"
+#include "core/grow.h"
 
 START_TEST(strerror_names_every_code)
 {
@@ -96,11 +98,57 @@ START_TEST(secure_memory)
 }
 END_TEST
 
+START_TEST(grow_doubles_and_refuses_overflow)
+{
+	size_t cap = 0;
+	uint32_t *v = dfi_grow(NULL, &cap, 3, 2, sizeof(*v));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(cap, 4); /* 2, doubled once */
+	ck_assert_ptr_eq(dfi_grow(v, &cap, 4, 2, sizeof(*v)), v); /* fits: not moved */
+	/* a byte size that would wrap is out of memory, and v is kept */
+	ck_assert_ptr_null(dfi_grow(v, &cap, SIZE_MAX / 2, 2, sizeof(*v)));
+	ck_assert_uint_eq(cap, 4);
+	free(v);
+}
+END_TEST
+
+static void
+count_destroy(void *ctx)
+{
+	++*(int *)ctx;
+}
+
+static dfi_err
+no_transmit(void *ctx, const uint8_t *c, size_t cl, uint8_t *r, size_t rc, size_t *rl)
+{
+	(void)ctx, (void)c, (void)cl, (void)r, (void)rc, (void)rl;
+	return DFI_E_TRANSPORT;
+}
+
+/* include/dfissue/transport.h: the context is the handle's from _new on,
+ * destroyed when _new refuses and by _free (core/owned.h). */
+START_TEST(handles_own_their_context)
+{
+	int destroyed = 0;
+	const struct dfi_transport_ops bad = { .destroy = count_destroy };
+	const struct dfi_transport_ops ok = { .transmit = no_transmit, .destroy = count_destroy };
+	dfi_transport *t = NULL;
+	ck_assert_int_eq(dfi_transport_new(&t, &bad, &destroyed), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(destroyed, 1);
+	ck_assert_int_eq(dfi_transport_new(NULL, &ok, &destroyed), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(destroyed, 2);
+	ck_assert_int_eq(dfi_transport_new(&t, &ok, &destroyed), DFI_OK);
+	ck_assert_int_eq(destroyed, 2);
+	dfi_transport_free(t);
+	ck_assert_int_eq(destroyed, 3);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("core", NULL,
 	    (const TTest *[]){ strerror_names_every_code, desfire_status_map,
 	    hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
-	    secure_memory, NULL });
+	    secure_memory, grow_doubles_and_refuses_overflow, handles_own_their_context, NULL });
 }
