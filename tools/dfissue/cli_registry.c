@@ -35,6 +35,24 @@ cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, cons
 	return DFI_EXIT_OK;
 }
 
+int
+cli_registry_finish(struct cli_registry *r, const char *cmd, dfi_journal *j, int rc)
+{
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t len = 0;
+	char why[600];
+	if (r->pg == NULL || j == NULL || dfi_journal_checkpoint(j, note, sizeof(note), &len) != DFI_OK || len == 0)
+		return rc;
+	dfi_err e = dfi_registry_witness(r->reg, note, len);
+	if (e == DFI_OK)
+		return rc;
+	dfi_registry_last_error(r->reg, why, sizeof(why));
+	cli_error_code(e == DFI_E_JOURNAL_ROLLBACK ? "registry_refused" : "registry");
+	cli_errorf("%s: the journal's last checkpoint was not witnessed: %s%s%s%s", cmd, dfi_strerror(e),
+	    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
+	return DFI_EXIT_FAIL;
+}
+
 void
 cli_registry_close(struct cli_registry *r)
 {

@@ -617,6 +617,8 @@ sub_personalize(int argc, char **argv)
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);
+	if (rc != DFI_EXIT_USAGE)
+		rc = cli_registry_finish(&creg, "personalize", j, rc);
 	cli_registry_close(&creg);
 	dfi_journal_close(j);
 	dfi_signer_free(s);
