@@ -69,6 +69,8 @@ keep_error(const char *msg)
 	pthread_mutex_unlock(&g_err_mu);
 }
 
+static void verrorf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void
 verrorf(const char *fmt, va_list ap)
 {
