@@ -33,13 +33,12 @@
 
 #include "../journal/journal_int.h"
 #include "dfissue/util.h"
+#include "pg_batch.h"
 #include "pg_int.h"
 #include "registry_int.h"
 
 #define RECONCILE_WINDOW 4096
 #define BATCH_MAX 256
-
-struct batch;
 
 /* The reason of one call (pg_why), on the caller's stack. */
 #define WHY_CAP 600
@@ -91,112 +90,9 @@ keep(struct pgbe *be, dfi_err e, const char *why)
 	return e;
 }
 
-/* ---- text arrays for the journaled() call --------------------------------------- */
-
-struct arr {
-	char *p;
-	size_t len, cap;
-	int n;
-};
-
-static int
-arr_put(struct arr *a, const char *s, size_t n)
-{
-	if (a->len + n + 4 > a->cap) {
-		size_t nc = (a->len + n + 4) * 2 + 256;
-		char *p = realloc(a->p, nc);
-		if (p == NULL)
-			return -1;
-		a->p = p;
-		a->cap = nc;
-	}
-	memcpy(a->p + a->len, s, n);
-	a->len += n;
-	a->p[a->len] = '\0';
-	return 0;
-}
-
-/* Appends one element, quoted (array literal syntax: " and \ escaped), or
- * NULL when s is NULL. */
-static int
-arr_add(struct arr *a, const char *s)
-{
-	if (arr_put(a, a->n++ == 0 ? "{" : ",", 1) != 0)
-		return -1;
-	if (s == NULL)
-		return arr_put(a, "NULL", 4);
-	if (arr_put(a, "\"", 1) != 0)
-		return -1;
-	for (const char *c = s; *c; c++)
-		if ((*c == '"' || *c == '\\') ? arr_put(a, "\\", 1) != 0 || arr_put(a, c, 1) != 0 : arr_put(a, c, 1) != 0)
-			return -1;
-	return arr_put(a, "\"", 1);
-}
-
-static int
-arr_addu(struct arr *a, uint64_t v)
-{
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRIu64, v);
-	return arr_add(a, b);
-}
-
-static const char *
-arr_end(struct arr *a)
-{
-	if (a->n == 0)
-		return arr_put(a, "{", 1) != 0 || arr_put(a, "}", 1) != 0 ? NULL : a->p;
-	return arr_put(a, "}", 1) != 0 ? NULL : a->p;
-}
-
-enum { A_SEQ, A_TYPE, A_UID, A_AID, A_KEYNO, A_OLD, A_NEW, A_GEN, A_INTENT, A_MATCH, A_WHAT, A_PROFILE, A_LINE, A_N };
-
-struct batch {
-	struct arr a[A_N];
-	int n;
-	int intents; /* how many of the n are intents (key or change) */
-};
-
-static void
-batch_clear(struct batch *b)
-{
-	for (int i = 0; i < A_N; i++) {
-		free(b->a[i].p);
-		memset(&b->a[i], 0, sizeof(b->a[i]));
-	}
-	b->n = 0;
-	b->intents = 0;
-}
-
-static void
-batch_free(struct batch *b)
-{
-	if (b != NULL) {
-		batch_clear(b);
-		free(b);
-	}
-}
-
-/* Appends src's records to dst's (arrays of the same columns). */
-static int
-batch_merge(struct batch *dst, const struct batch *src)
-{
-	for (int i = 0; i < A_N && src->n > 0; i++) {
-		const struct arr *a = &src->a[i];
-		struct arr *d = &dst->a[i];
-		/* a->p is "{x,y,...": its elements after the brace */
-		if (arr_put(d, d->n == 0 ? "{" : ",", 1) != 0 || arr_put(d, a->p + 1, a->len - 1) != 0)
-			return -1;
-		d->n += a->n;
-	}
-	dst->n += src->n;
-	dst->intents += src->intents;
-	return 0;
-}
-
 /* The 4 + A_N parameters of journaled_held() / journaled_release(): first,
  * second, the origin, the station, then b's arrays (closed: the caller
- * reopens them with batch_reopen when b is kept). */
+ * reopens them with pgb_reopen when b is kept). */
 static dfi_err
 batch_params(struct pgbe *be, struct batch *b, const char *first, const char *second, char st[160],
     const char *vals[4 + A_N])
@@ -207,18 +103,9 @@ batch_params(struct pgbe *be, struct batch *b, const char *first, const char *se
 	vals[2] = be->origin;
 	vals[3] = st;
 	for (int i = 0; i < A_N; i++)
-		if ((vals[4 + i] = arr_end(&b->a[i])) == NULL)
+		if ((vals[4 + i] = pgb_arr_end(&b->a[i])) == NULL)
 			return DFI_E_NOMEM;
 	return DFI_OK;
-}
-
-/* arr_end closed the arrays: reopens them for more elements. */
-static void
-batch_reopen(struct batch *b)
-{
-	for (int i = 0; i < A_N; i++)
-		if (b->a[i].n > 0 && b->a[i].len > 0 && b->a[i].p[b->a[i].len - 1] == '}')
-			b->a[i].p[--b->a[i].len] = '\0';
 }
 
 /* ---- deferred outcomes --------------------------------------------------------------- */
@@ -255,8 +142,8 @@ pend_done(struct pgbe *be, struct batch *p, int sent)
 		return;
 	pthread_mutex_lock(&be->mu);
 	if (!sent) {
-		if (be->pend != NULL && batch_merge(p, be->pend) == 0) {
-			batch_free(be->pend);
+		if (be->pend != NULL && pgb_merge(p, be->pend) == 0) {
+			pgb_free(be->pend);
 			be->pend = NULL;
 		}
 		if (be->pend == NULL) {
@@ -268,7 +155,7 @@ pend_done(struct pgbe *be, struct batch *p, int sent)
 	pthread_cond_broadcast(&be->cv);
 	pthread_mutex_unlock(&be->mu);
 	/* sent, or out of memory: reconciliation at the next start tells them */
-	batch_free(p);
+	pgb_free(p);
 }
 
 /* ---- claims held (under mu) ---------------------------------------------------------- */
@@ -301,61 +188,6 @@ held_drop_pre(struct held *h)
 }
 
 /* ---- telling records ------------------------------------------------------------------- */
-
-static int
-is_card_record(dfi_jrec_type t)
-{
-	return t == DFI_JREC_INTENT || t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE ||
-	    t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION || t == DFI_JREC_CHANGE;
-}
-
-static int
-is_outcome(dfi_jrec_type t)
-{
-	return t == DFI_JREC_COMMIT || t == DFI_JREC_ABORT || t == DFI_JREC_RESOLVE;
-}
-
-/* An intent (key or change), a refusal or an authorization names its card;
- * an outcome names its intent. */
-static int
-names_uid(dfi_jrec_type t)
-{
-	return t == DFI_JREC_INTENT || t == DFI_JREC_CHANGE || t == DFI_JREC_REFUSAL || t == DFI_JREC_AUTHORIZATION;
-}
-
-static int
-arr_addu_if(struct arr *a, int on, uint64_t v)
-{
-	return on ? arr_addu(a, v) : arr_add(a, NULL);
-}
-
-/* Adds record r (parsed from line) to the batch. The UID of an outcome is
- * its intent's: the registry knows it, the batch sends an empty one. */
-static int
-batch_add(struct batch *b, const dfi_jrec *r, const char *line)
-{
-	char uid[2 * DFI_J_UID_MAX + 3] = "\\x", prof[2 * DFI_J_PROFILE_LEN + 3] = "";
-	if (names_uid(r->type))
-		(void)dfi_hex_encode(r->key.uid, r->key.uid_len, uid + 2, sizeof(uid) - 2);
-	int in = r->type == DFI_JREC_INTENT, ch = r->type == DFI_JREC_CHANGE, out = is_outcome(r->type);
-	if (in && r->has_profile)
-		pg_bytea_hex(r->profile, DFI_J_PROFILE_LEN, prof);
-	const char *match = r->type != DFI_JREC_RESOLVE ? NULL : r->matched == DFI_JMATCH_NEW ? "new" :
-	    r->matched == DFI_JMATCH_OLD ? "old" : "none";
-	int bad = arr_addu(&b->a[A_SEQ], r->seq) | arr_add(&b->a[A_TYPE], dfi_jrec_type_name(r->type)) |
-	    arr_add(&b->a[A_UID], uid[2] ? uid : NULL) | arr_addu_if(&b->a[A_AID], in || ch, r->key.aid) |
-	    arr_addu_if(&b->a[A_KEYNO], in, r->key.keyno) | arr_addu_if(&b->a[A_OLD], in, r->old_version) |
-	    arr_addu_if(&b->a[A_NEW], in, r->new_version) | arr_addu_if(&b->a[A_GEN], in, r->key_gen) |
-	    arr_addu_if(&b->a[A_INTENT], out, r->intent) | arr_add(&b->a[A_MATCH], match) |
-	    arr_add(&b->a[A_WHAT], ch ? r->what : NULL) | arr_add(&b->a[A_PROFILE], prof[0] ? prof : NULL) |
-	    arr_add(&b->a[A_LINE], line);
-	if (bad)
-		return -1;
-	b->n++;
-	b->intents += in || ch;
-	return 0;
-}
-
 /* held: the engine's live records, whose intents announce a card command
  * (a ChangeKey, a change): the registry takes them only while this handle
  * holds each intent's claim, and extends it (journaled_held,
@@ -381,7 +213,7 @@ batch_send(struct pgbe *be, struct batch *b, int held, char *why)
 		    "$11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, WHY) : pg_call(be->pg,
 		    "SELECT " DFI_PGREG_SCHEMA ".journaled($1, $2, $3, $4, $5::bytea[], $6, $7, $8, $9, $10, $11, $12, $13, "
 		    "$14::bytea[], $15)", 2 + A_N, vals + 2, NULL, 1, WHY);
-	batch_clear(b);
+	pgb_clear(b);
 	return e;
 }
 
@@ -396,12 +228,12 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 		return pg_why(WHY, DFI_E_JOURNAL_FORMAT, "journal record %" PRIu64 " does not parse", seq);
 	r.seq = seq;
 	if (expect != NULL && (r.type != expect->type ||
-	    (names_uid(r.type) &&
+	    (pgb_names_uid(r.type) &&
 		(r.key.uid_len != expect->key.uid_len || memcmp(r.key.uid, expect->key.uid, r.key.uid_len) != 0)) ||
-	    (!names_uid(r.type) && r.intent != expect->intent)))
+	    (!pgb_names_uid(r.type) && r.intent != expect->intent)))
 		return pg_why(WHY, DFI_E_INVALID_ARG,
 		    "journal record %" PRIu64 " is not the record the engine says it appended", seq);
-	if (!is_card_record(r.type))
+	if (!pgb_is_card_record(r.type))
 		return DFI_OK;
 	/* scanned lines are not NUL-terminated */
 	char *z = malloc(len + 1);
@@ -409,7 +241,7 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 		return DFI_E_NOMEM;
 	memcpy(z, line, len);
 	z[len] = '\0';
-	int bad = batch_add(b, &r, z);
+	int bad = pgb_add(b, &r, z);
 	free(z);
 	if (bad)
 		return DFI_E_NOMEM;
@@ -426,9 +258,9 @@ held_told_locked(struct pgbe *be, const dfi_jrec *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct held *h = NULL;
-		if (names_uid(recs[i].type))
+		if (pgb_names_uid(recs[i].type))
 			h = held_find(be, recs[i].key.uid, recs[i].key.uid_len);
-		else if (is_outcome(recs[i].type))
+		else if (pgb_is_outcome(recs[i].type))
 			h = held_of_intent(be, recs[i].intent);
 		if (h != NULL)
 			held_drop_pre(h);
@@ -461,12 +293,12 @@ defer_outcomes(struct pgbe *be, const dfi_jrec *recs, size_t n, struct batch *b)
 	pthread_mutex_lock(&be->mu);
 	int ok = b->n > 0;
 	for (size_t i = 0; i < n && ok; i++)
-		if (is_card_record(recs[i].type) && (!is_outcome(recs[i].type) || held_of_intent(be, recs[i].intent) == NULL))
+		if (pgb_is_card_record(recs[i].type) && (!pgb_is_outcome(recs[i].type) || held_of_intent(be, recs[i].intent) == NULL))
 			ok = 0;
 	if (ok && be->pend == NULL)
 		be->pend = calloc(1, sizeof(*be->pend));
 	if (ok && be->pend != NULL)
-		deferred = be->pend->n + b->n <= BATCH_MAX / 2 && batch_merge(be->pend, b) == 0;
+		deferred = be->pend->n + b->n <= BATCH_MAX / 2 && pgb_merge(be->pend, b) == 0;
 	pthread_mutex_unlock(&be->mu);
 	return deferred;
 }
@@ -492,7 +324,7 @@ b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 			e = DFI_E_INVALID_ARG; /* not (yet) in the journal: never told before it is */
 			break;
 		}
-		if (!is_card_record(recs[i].type))
+		if (!pgb_is_card_record(recs[i].type))
 			continue;
 		e = dfi_pgwitness_line(be->w, recs[i].seq, line, DFI_J_LINE_MAX + 1, &len);
 		if (e == DFI_OK)
@@ -500,17 +332,17 @@ b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 	}
 	free(line);
 	if (e == DFI_OK && defer_outcomes(be, recs, n, &b)) {
-		batch_clear(&b);
+		pgb_clear(&b);
 		return DFI_OK;
 	}
 	if (e == DFI_OK) {
 		struct batch *p = pend_take(be), m;
 		memset(&m, 0, sizeof(m));
-		if ((p != NULL && batch_merge(&m, p) != 0) || batch_merge(&m, &b) != 0)
+		if ((p != NULL && pgb_merge(&m, p) != 0) || pgb_merge(&m, &b) != 0)
 			e = DFI_E_NOMEM;
 		else
 			e = batch_send(be, &m, 1, why);
-		batch_clear(&m);
+		pgb_clear(&m);
 		if (e == DFI_OK) {
 			pthread_mutex_lock(&be->mu);
 			held_note_intents_locked(be, recs, n);
@@ -518,7 +350,7 @@ b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 		}
 		pend_done(be, p, e == DFI_OK);
 	}
-	batch_clear(&b);
+	pgb_clear(&b);
 	return e;
 }
 
@@ -575,7 +407,7 @@ reconcile(struct pgbe *be, const char *path, char *why)
 		e = x.e;
 	if (e == DFI_OK)
 		e = batch_send(be, &x.b, 0, why);
-	batch_clear(&x.b);
+	pgb_clear(&x.b);
 	return e;
 }
 
@@ -713,7 +545,7 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
 		    "$9, $10, $11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
 	if (e != DFI_OK)
-		batch_reopen(p);
+		pgb_reopen(p);
 	pend_done(be, p, e == DFI_OK);
 }
 
