@@ -93,12 +93,18 @@ START_TEST(a_refused_asynchronous_witness_stops_the_station_before_its_next_card
 	/* the registry's witnessed tree is another one now */
 	rt_sql(DB, "UPDATE dfissue.journals SET root = '\\x" "00000000000000000000000000000000"
 		   "00000000000000000000000000000000'");
-	/* a card: done (begun before any refusal is known); its checkpoint's
-	 * witnessing is refused behind it */
-	ck_assert_int_eq(card(p, f.row, 0xA52, &res, &k), DFI_OK);
-	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s", res.detail);
+	/* a card begun before any refusal is known: done, its checkpoint's
+	 * witnessing refused behind it. Or, when a request of the 20 above was
+	 * still waiting out the thread's 200 ms gap (a loaded machine), that
+	 * witnessing met this card's newer checkpoint and was refused while the
+	 * card ran: then the card's next key change was not announced and the
+	 * card stopped with the refusal. Both are the rule (JOURNAL.md 12.4). */
+	dfi_err e = card(p, f.row, 0xA52, &res, &k);
+	if (e == DFI_OK)
+		ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s", res.detail);
+	else
+		ck_assert_msg(e == DFI_E_JOURNAL_ROLLBACK && res.outcome == DFI_PERSO_FAILED, "%d: %s", (int)e, res.detail);
 	t0 = dfi_pg_now_ms();
-	dfi_err e;
 	while ((e = dfi_registry_witness_failed(reg)) == DFI_OK) {
 		ck_assert_msg(dfi_pg_now_ms() - t0 < 10000, "the refusal was not seen");
 		usleep(20 * 1000);
