@@ -151,10 +151,12 @@ station_bg() {
 }
 
 # ---- a. A station SIGKILLed holding a claim --------------------------------------
-# A slow card (datasheet timing); A is killed once its journal holds its
-# second intent: the claim is held (a tap holds it to its end), and the
-# registry has an open intent of A's: the first (its commit is told with
-# the second intent) or the second.
+# A slow card (datasheet timing); A is killed once the registry has an
+# open intent of A's: the claim is held (a tap holds it to its end) and a
+# key change is under way. (Not at the journal's second intent: intents
+# queued with CreateApplication reach the journal's file before the
+# registry is told of them, and a kill there leaves intents the registry
+# never had, which only station A's own restart reconciles.)
 UIDT=04FA0000000001
 torn=$E2E_DIR/torn.img
 intents() { # intents DIR: intent records in the journal
@@ -167,9 +169,9 @@ wait_reader fault-a present
 station_bg a a "$batch" --cards 1 --wait-ms 30000 --claim-lease "$LEASE"
 pa=$!
 i=0
-while [ "$(intents "$E2E_DIR/journal-a")" -lt 2 ]; do
+until [ "$(intents "$E2E_DIR/journal-a")" -ge 1 ] && [ "$(open_intents)" -ge 1 ]; do
 	i=$((i + 1))
-	{ [ $i -le 3000 ] && kill -0 "$pa" 2>/dev/null; } || e2e_fail "station a: no second intent within 30 s"
+	{ [ $i -le 3000 ] && kill -0 "$pa" 2>/dev/null; } || e2e_fail "station a: no open intent in the registry within 30 s"
 	sleep 0.01
 done
 kill -9 "$pa"
