@@ -9,12 +9,16 @@
  * came before. The lines travel in batches, so the two threads meet once
  * per batch, not once per line; a checkpoint line's text travels with its
  * batch, so the caller's thread checks the very bytes that were hashed.
- * The memory is bounded by the ring of batches, not by the journal. */
+ * The memory is bounded by the ring of batches, not by the journal.
+ *
+ * The same thread queues each checkpoint line for the signature threads
+ * (sigpool.c) as it meets it, so the file is read once for both. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "journal_int.h"
+#include "sigpool.h"
 #include "core/monitor.h"
 
 #define PIPE_LINES 256             /* lines per batch */
@@ -36,6 +40,7 @@ struct jpipe {
 	int done;
 	dfi_err err;                 /* the scan's */
 	struct jtree t;              /* the producer's */
+	struct jsigpool *sigs;       /* NULL, or the signature threads */
 	const struct dfi_journal_io *io;
 	int fd;
 	const uint8_t *data;
@@ -92,6 +97,7 @@ prod_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		memcpy(t, line, len);
 		pr->b->tlen += len;
 		jl->text = t;
+		jsigpool_queue(pr->p->sigs, off, line, len);
 	}
 	return 0;
 }
@@ -141,6 +147,7 @@ jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8
 	}
 	p->t = w->t;
 	p->t.last_seen = w->last_seen;
+	p->sigs = w->sigs;
 	p->io = io;
 	p->fd = fd;
 	p->data = data;

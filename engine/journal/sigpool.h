@@ -10,21 +10,25 @@
 
 typedef struct jsigpool jsigpool;
 
-/* Starts a thread that reads the journal (the file at fd through io, or
- * data/len when data is not NULL) for its checkpoint lines and threads that
- * verify their signatures with pub, one per online CPU (at most 8), while
- * the caller walks the same journal. *out is NULL when the threads cannot
- * start: the walk then verifies every signature itself. The journal must
- * stay readable (and data valid) until jsigpool_free. */
-dfi_err jsigpool_start(jsigpool **out, const struct dfi_journal_io *io, int fd,
-    const uint8_t *data, size_t len, const dfi_jpubkey *pub);
+/* Starts threads that verify checkpoint signatures with pub, one per
+ * online CPU (at most 8), while the caller walks the journal. *out is NULL
+ * when the threads cannot start: the walk then verifies every signature
+ * itself. */
+dfi_err jsigpool_start(jsigpool **out, const dfi_jpubkey *pub);
+
+/* Queues the checkpoint line at offset off (its note, decoded and copied)
+ * for the threads; called by the walk's reader (pipe.c) before the walk
+ * can reach that line. Never waits: a line it cannot queue (not a valid
+ * checkpoint line, no memory, too many ahead) is left to the walk. */
+void jsigpool_queue(jsigpool *p, uint64_t off, const char *line, size_t len);
 
 /* The note of the checkpoint line at offset off, opened as
  * dfi_note_open(note, nlen, pub, cp) would open it: when a thread has
  * verified the signature over the same bytes, only the parsing is done
  * here; otherwise (different bytes, a failed check, a line the reader did
  * not see) the whole check runs here, so the result and its error are
- * always dfi_note_open's. Waits for the threads when they are behind. */
+ * always dfi_note_open's. Waits for the threads when they are behind. The
+ * calls come in the file's order. */
 dfi_err jsigpool_note_open(jsigpool *p, uint64_t off, const uint8_t *note, size_t nlen,
     const dfi_jpubkey *pub, dfi_checkpoint *cp);
 

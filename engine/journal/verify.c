@@ -101,8 +101,7 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	jsigpool *sp = NULL;
 	/* Signatures on the other cores while this thread walks; without the
 	 * threads the walk checks them itself. */
-	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, NULL, -1, data, len,
-	    o->pubkey) == DFI_OK)
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, o->pubkey) == DFI_OK)
 		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jpipe_walk(w, NULL, -1, data, len);
@@ -238,8 +237,7 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 		w->hctx = &q;
 	}
 	jsigpool *sp = NULL;
-	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, dfi_journal_io_posix(), fd,
-	    NULL, 0, o->pubkey) == DFI_OK)
+	if (e == DFI_OK && o->pubkey != NULL && jsigpool_start(&sp, o->pubkey) == DFI_OK)
 		w->sigs = sp;
 	if (e == DFI_OK)
 		e = jpipe_walk(w, dfi_journal_io_posix(), fd, NULL, 0);

@@ -3,7 +3,8 @@
  * last-seen checkpoint), to the inclusion-proof reader, and to the writer's
  * open/recovery path (lock, walk, quarantine, recovery record), to the
  * consistency proofs made from it, and (as they are) to the consistency
- * proof and verifier key parsers. Seeds in
+ * proof and verifier key parsers. Each line the record parser accepts must
+ * format back to itself. Seeds in
  * corpus/journal are journals signed by the key below. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -105,11 +106,34 @@ verify_path(const struct dfi_jverify_opts *vo, struct dfi_jverify_result *r)
 	return e;
 }
 
+/* The record parser proves a line canonical field by field, without
+ * formatting it again (engine/journal/record.c): every line it accepts must
+ * format back to the very same bytes, or the two have drifted apart and a
+ * record has two spellings. */
+static void
+check_canonical(const uint8_t *data, size_t size)
+{
+	const uint8_t *p = data, *end = data + size;
+	while (p < end) {
+		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = (size_t)((nl != NULL ? nl : end) - p);
+		dfi_jrec r;
+		char back[DFI_J_LINE_MAX + 1];
+		size_t blen;
+		if (dfi_jrec_parse((const char *)p, len, &r) == DFI_OK &&
+		    (dfi_jrec_format(&r, back, sizeof(back), &blen) != DFI_OK || blen != len ||
+			memcmp(back, p, len) != 0))
+			__builtin_trap();
+		p += len + 1;
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (signer == NULL)
 		init();
+	check_canonical(data, size);
 	struct dfi_jverify_opts o = { .pubkey = pub };
 	struct dfi_jverify_result r;
 	dfi_err e = dfi_journal_verify_buf(data, size, &o, &r);

@@ -1,6 +1,6 @@
 /* libFuzzer harness: the journal's FILE reader (engine/journal/scan.c's
  * chunked jscan_fd and everything reading through it: the auditor's
- * dfi_journal_verify_file with its signature-thread reader in sigpool.c,
+ * dfi_journal_verify_file with its signature threads in sigpool.c,
  * the inclusion-proof reader, and the writer's open with its quarantine
  * copy), on inputs far larger than one line or one read.
  *
@@ -26,8 +26,8 @@
  * library calls: a wrapper around the one call, whose behaviour the input
  * decides, so the fuzzer explores failure paths as it explores data. Here
  * the wrapper is the journal's own I/O hook (struct dfi_journal_io). Each
- * thread draws from its own stream (thread-local), so the threads of
- * sigpool.c do not make a run depend on scheduling.
+ * thread draws from its own stream (thread-local), so the reading threads
+ * do not make a run depend on scheduling.
  *
  * What must hold (__builtin_trap otherwise):
  *  - the file verifier and the memory verifier agree on the same bytes:
@@ -97,7 +97,7 @@ struct plan {
 };
 
 /* One run of a reader: a generation number so every thread, the main one
- * and sigpool's, starts its own stream afresh when it first reads. */
+ * and the pipe's, starts its own stream afresh when it first reads. */
 struct fio {
 	struct dfi_journal_io io;
 	const struct plan *plan;   /* NULL: plain reads */
@@ -279,7 +279,7 @@ check_proof(uint64_t seq, dfi_err ve, const struct dfi_jverify_result *r)
 }
 
 /* The auditor's file walk (what dfi_journal_verify_file runs: the pipe's
- * reading thread, sigpool's reader thread, the walk and the index) through the faulty
+ * reading thread, sigpool's threads, the walk and the index) through the faulty
  * table. Short reads and EINTR must change nothing; a failed read must
  * never end in OK. */
 static void
@@ -298,14 +298,11 @@ check_faulty_walk(const struct plan *pl, dfi_err ve, const struct dfi_jverify_re
 	w->ix = jindex_new();
 	if (w->ix == NULL)
 		abort();
-	/* The walk reads in the pipe's thread, sigpool in its own: each
-	 * through its own table, so that a failure is the walk's only when
-	 * the walk's reads saw it (sigpool's failures only cost it verdicts).
-	 * f.failed is read after jpipe_walk joined the thread that set it. */
-	struct fio fs;
-	fio_init(&fs, pl);
+	/* The walk reads in the pipe's thread, which also queues the
+	 * checkpoint lines for sigpool's threads. f.failed is read after
+	 * jpipe_walk joined the thread that set it. */
 	jsigpool *sp = NULL;
-	if (jsigpool_start(&sp, &fs.io, fd, NULL, 0, pub) == DFI_OK)
+	if (jsigpool_start(&sp, pub) == DFI_OK)
 		w->sigs = sp;
 	dfi_err e = jpipe_walk(w, &f.io, fd, NULL, 0);
 	jsigpool_free(sp);

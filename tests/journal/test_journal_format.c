@@ -310,6 +310,18 @@ START_TEST(record_rejects_non_canonical)
 		"seq=1 time=2025-11-25T08:30:01Z type=intent uid=04782e21801d80 aid=3042F5 keyno=1 "
 		"old_version=0 new_version=1 key_label=k key_objid=- key_gen=1 div_input=- station=s",
 		"seq=1 time=2025-11-25T08:30:01Z type=resolve intent=1 observed_version=256 matched=new station=s",
+		/* each field spelled only one way (the parser proves it as it
+		 * reads, without formatting the record again) */
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=01 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=00 station=s",
+		"seq=1 time=2025-02-29T08:30:01Z type=commit intent=1 station=s",
+		"seq=1 time=2100-02-29T08:30:01Z type=commit intent=1 station=s",
+		"seq=1 time=2025-04-31T08:30:01Z type=commit intent=1 station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=a%7E",
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=a%c3",
+		"seq=1 time=2025-11-25T08:30:01Z type=resolve intent=1 observed_version=07 matched=new station=s",
+		"seq=1 time=2025-11-25T08:30:01Z type=intent uid=04782E21801D80 aid=3042F5 keyno=1 "
+		"old_version=0 new_version=1 key_label=k key_objid=- key_gen=1 div_input=- old_key_gen=01 station=s",
 		/* formats other than 1 and 2 */
 		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=0 origin=o alg=ed25519 key_id=8A1512F8 station=s",
 		"seq=0 time=2025-11-25T08:30:01Z type=genesis format=4 origin=o alg=ed25519 key_id=8A1512F8 station=s",
@@ -318,8 +330,18 @@ START_TEST(record_rejects_non_canonical)
 	dfi_jrec r;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(dfi_jrec_parse(bad[i], strlen(bad[i]), &r) == DFI_E_JOURNAL_FORMAT, "accepted: %s", bad[i]);
-	const char *good = "seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=s";
-	ck_assert_int_eq(dfi_jrec_parse(good, strlen(good), &r), DFI_OK);
+	static const char *const good[] = {
+		"seq=1 time=2025-11-25T08:30:01Z type=commit intent=1 station=s",
+		"seq=0 time=2024-02-29T08:30:01Z type=commit intent=0 station=a%25%7F%C3",
+		"seq=1 time=2000-02-29T23:59:59Z type=commit intent=10 station=s",
+	};
+	char back[DFI_J_LINE_MAX + 1];
+	size_t n;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ck_assert_msg(dfi_jrec_parse(good[i], strlen(good[i]), &r) == DFI_OK, "refused: %s", good[i]);
+		ck_assert_int_eq(dfi_jrec_format(&r, back, sizeof(back), &n), DFI_OK);
+		ck_assert_str_eq(back, good[i]);
+	}
 	/* no key bytes or cryptograms can be expressed: only the fields above */
 }
 END_TEST

@@ -12,7 +12,7 @@
 #include "testutil.h"
 #include "jtest.h"
 
-/* More than SIGPOOL_AHEAD (4096): the reader thread has to wait for the walk. */
+/* More than SIGPOOL_AHEAD (4096): the ring of queued notes wraps around. */
 #define NCP 4300
 #define FORGED 4200
 
