@@ -114,12 +114,31 @@ evp_for(dfi_keytype t, int cbc, uint8_t *keybuf, const uint8_t *key)
 	return NULL;
 }
 
+/* A context keyed for t in ECB (iv NULL on a CBC caller's behalf: cbc 0)
+ * or CBC with iv, without padding; NULL with *err set on failure. */
+static EVP_CIPHER_CTX *
+cipher_ctx(dfi_keytype t, const uint8_t *key, int cbc, const uint8_t *iv, int encrypt,
+    dfi_err *err)
+{
+	uint8_t kb[DFI_MAX_KEY_LEN];
+	const EVP_CIPHER *c = evp_for(t, cbc, kb, key);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	*err = ctx == NULL ? DFI_E_NOMEM : DFI_E_CRYPTO;
+	if (ctx != NULL && EVP_CipherInit_ex(ctx, c, NULL, kb, iv, encrypt ? 1 : 0) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		ctx = NULL;
+	}
+	if (ctx != NULL)
+		EVP_CIPHER_CTX_set_padding(ctx, 0);
+	dfi_wipe(kb, sizeof(kb));
+	return ctx;
+}
+
 dfi_err
 dfi_cipher(dfi_keytype t, const uint8_t *key, int encrypt, uint8_t *iv,
     const uint8_t *in, uint8_t *out, size_t len)
 {
 	size_t bl = dfi_keytype_blocklen(t);
-	uint8_t kb[DFI_MAX_KEY_LEN];
 	dfi_err err = DFI_E_CRYPTO;
 	int outl = 0, finl = 0;
 
@@ -129,15 +148,10 @@ dfi_cipher(dfi_keytype t, const uint8_t *key, int encrypt, uint8_t *iv,
 		return DFI_E_INVALID_ARG;
 	if (len == 0)
 		return DFI_OK;
-	const EVP_CIPHER *c = evp_for(t, iv != NULL, kb, key);
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL) {
-		err = DFI_E_NOMEM;
-		goto out;
-	}
-	if (EVP_CipherInit_ex(ctx, c, NULL, kb, iv, encrypt ? 1 : 0) != 1)
-		goto out;
-	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	EVP_CIPHER_CTX *ctx = cipher_ctx(t, key, iv != NULL, iv, encrypt, &err);
+	if (ctx == NULL)
+		return err;
+	err = DFI_E_CRYPTO;
 	/* Keep the next IV before out may overwrite in (they may alias). */
 	uint8_t next_iv[DFI_MAX_BLOCK];
 	if (iv != NULL && !encrypt)
@@ -150,7 +164,6 @@ dfi_cipher(dfi_keytype t, const uint8_t *key, int encrypt, uint8_t *iv,
 	err = DFI_OK;
 out:
 	EVP_CIPHER_CTX_free(ctx);
-	dfi_wipe(kb, sizeof(kb));
 	return err;
 }
 
@@ -173,7 +186,9 @@ dfi_cmac_subkeys(const uint8_t *l, size_t bl, uint8_t *k1, uint8_t *k2)
 }
 
 /* SP 800-38B written out because DESFire chains the CMAC IV, which the
- * OpenSSL EVP_MAC interface cannot express; the block cipher is OpenSSL's. */
+ * OpenSSL EVP_MAC interface cannot express; the block cipher is OpenSSL's,
+ * one ECB context keyed once for L and every block (a context per block
+ * was a key schedule per block of every APDU MAC). */
 dfi_err
 dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
     const uint8_t *msg, size_t len, uint8_t *mac)
@@ -182,10 +197,15 @@ dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
 	uint8_t l[DFI_MAX_BLOCK] = { 0 }, k1[DFI_MAX_BLOCK], k2[DFI_MAX_BLOCK];
 	uint8_t x[DFI_MAX_BLOCK], last[DFI_MAX_BLOCK];
 	dfi_err err;
+	int outl = 0;
 
 	if (bl == 0 || key == NULL || mac == NULL || (msg == NULL && len > 0))
 		return DFI_E_INVALID_ARG;
-	if ((err = dfi_cipher(t, key, 1, NULL, l, l, bl)) != DFI_OK)
+	EVP_CIPHER_CTX *ctx = cipher_ctx(t, key, 0, NULL, 1, &err);
+	if (ctx == NULL)
+		return err;
+	err = DFI_E_CRYPTO;
+	if (EVP_EncryptUpdate(ctx, l, &outl, l, (int)bl) != 1 || (size_t)outl != bl)
 		goto out;
 	dfi_cmac_subkeys(l, bl, k1, k2);
 	size_t nblocks = dfi_cmac_last_block(msg, len, bl, k1, k2, last);
@@ -200,11 +220,13 @@ dfi_cmac(dfi_keytype t, const uint8_t *key, const uint8_t *iv,
 		const uint8_t *blk = (b + 1 == nblocks) ? last : msg + b * bl;
 		for (size_t i = 0; i < bl; i++)
 			x[i] ^= blk[i];
-		if ((err = dfi_cipher(t, key, 1, NULL, x, x, bl)) != DFI_OK)
+		if (EVP_EncryptUpdate(ctx, x, &outl, x, (int)bl) != 1 || (size_t)outl != bl)
 			goto out;
 	}
 	memcpy(mac, x, bl);
+	err = DFI_OK;
 out:
+	EVP_CIPHER_CTX_free(ctx);
 	dfi_wipe(l, sizeof(l));
 	dfi_wipe(k1, sizeof(k1));
 	dfi_wipe(k2, sizeof(k2));

@@ -112,7 +112,7 @@ static CK_RV
 host_obj(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE master,
     CK_OBJECT_HANDLE *out)
 {
-	uint8_t *key = dfi_secure_alloc(DFI_MAX_KEY_LEN);
+	uint8_t *key = dfi_hsm_scratch_get(h, DFI_MAX_KEY_LEN);
 	if (key == NULL)
 		return CKR_HOST_MEMORY;
 	CK_RV rv = dfi_hkey_host_bytes(h, s, k, master, key);
@@ -126,7 +126,7 @@ host_obj(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE maste
 		t[n++] = (CK_ATTRIBUTE){ CKA_VALUE, key, k->datalen };
 		rv = P11(h, C_CreateObject, s, t, n, out);
 	}
-	dfi_secure_free(key, DFI_MAX_KEY_LEN);
+	dfi_hsm_scratch_put(h, key, DFI_MAX_KEY_LEN);
 	return rv;
 }
 
@@ -302,7 +302,7 @@ dfi_hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 	struct hkey *k = ctx;
 	if (k->datalen == 0)
 		return DFI_E_UNSUPPORTED;
-	uint8_t *mem = dfi_secure_alloc(DFI_MAX_KEY_LEN + 64);
+	uint8_t *mem = dfi_hsm_scratch_get(k->h, DFI_MAX_KEY_LEN + 64);
 	if (mem == NULL)
 		return DFI_E_NOMEM;
 	struct bytes_arg a = { k, mem, mem + DFI_MAX_KEY_LEN, DFI_SP800_BYTES_UNKNOWN };
@@ -317,6 +317,6 @@ dfi_hkey_with_bytes(void *ctx, dfi_cardkey_bytes_fn fn, void *arg)
 	}
 	if (e == DFI_OK)
 		e = fn(arg, mem, k->datalen);
-	dfi_secure_free(mem, DFI_MAX_KEY_LEN + 64);
+	dfi_hsm_scratch_put(k->h, mem, DFI_MAX_KEY_LEN + 64);
 	return e;
 }

@@ -108,6 +108,7 @@ dfi_hsm_free(dfi_hsm *h)
 	if (h->pin != NULL)
 		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
 	free(h->idle);
+	dfi_hsm_scratch_fini(h);
 	pthread_mutex_destroy(&h->refmu);
 	dfi_monitor_destroy(&h->mu, &h->cv);
 	free(h);
@@ -139,7 +140,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	h->log_ctx = cfg->log_ctx;
 	h->allow_host = cfg->allow_host_derivation;
 	h->derivation = cfg->derivation;
-	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : DFI_OK;
+	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : dfi_hsm_scratch_init(h);
 	if (e == DFI_OK && ((unsigned)cfg->derivation >= DFI_HSM_PATH_COUNT ||
 			       (cfg->derivation == DFI_HSM_PATH_HOST && !cfg->allow_host_derivation))) {
 		dfi_hsm_set_detail(h, "%s", cfg->derivation == DFI_HSM_PATH_HOST

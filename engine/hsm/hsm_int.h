@@ -105,6 +105,11 @@ struct dfi_hsm {
 	atomic_int sp800_bytes;
 	/* Session objects may not be created (HOST path keys stay on the host). */
 	atomic_int no_session_import;
+	/* Locked scratch slots for per-card key bytes (scratch.c); the busy
+	 * mask is under refmu. */
+	uint8_t *scratch;
+	size_t scratch_len, scratch_n;
+	uint64_t scratch_busy;
 };
 
 /* A token object remembered by identity (class, key type, label, id) so
@@ -287,6 +292,19 @@ dfi_err dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *na
 /* DFI_OK when no object of class cls has the label; DFI_E_INVALID_ARG
  * (with the detail set) when one has. */
 dfi_err dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls);
+
+/* ---- locked scratch (scratch.c) ---- */
+/* One slot: a key and the 64 bytes of wrapping scratch (derive.c). */
+#define DFI_HSM_SCRATCH_SLOT 128
+/* Maps the handle's locked page of slots (DFI_E_NOMEM when it cannot be
+ * locked); _fini wipes and unmaps it. */
+dfi_err dfi_hsm_scratch_init(dfi_hsm *h);
+void dfi_hsm_scratch_fini(dfi_hsm *h);
+/* len bytes of locked memory: a free slot, else a dfi_secure_alloc block.
+ * NULL when neither is available. */
+uint8_t *dfi_hsm_scratch_get(dfi_hsm *h, size_t len);
+/* Wipes p and gives it back (len as given to _get). */
+void dfi_hsm_scratch_put(dfi_hsm *h, uint8_t *p, size_t len);
 
 /* ---- AN10922 (an10922.c) ---- */
 /* The host half of AN10922 for m under a master whose CMAC seed is l:

@@ -18,6 +18,7 @@
 #include "dfissue/util.h"
 #include "journal_int.h"
 #include "core/grow.h"
+#include "core/monitor.h"
 #include "writer_int.h"
 
 
@@ -502,8 +503,11 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	j->now = opts->now;
 	j->now_ctx = opts->now_ctx;
 	snprintf(j->station, sizeof(j->station), "%s", opts->station);
-	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cv, NULL);
+	/* dfi_journal_close needs both: without them nothing of j is usable. */
+	if (dfi_monitor_init(&j->mu, &j->cv) != DFI_OK) {
+		free(j);
+		return DFI_E_NOMEM;
+	}
 
 	dfi_jpubkey *pk = NULL;
 	struct jwalk *w = calloc(1, sizeof(*w));
@@ -611,8 +615,7 @@ dfi_journal_close(dfi_journal *j)
 	jindex_free(j->ix);
 	free(j->pbuf);
 	free(j->pleaf);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cv);
+	dfi_monitor_destroy(&j->mu, &j->cv);
 	free(j);
 }
 

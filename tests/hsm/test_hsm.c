@@ -381,6 +381,62 @@ START_TEST(threads_share_pool)
 }
 END_TEST
 
+/* ---- the handle's locked scratch under nesting -------------------------- */
+
+/* More ChangeKey materializations at once than the handle has locked
+ * scratch slots (one page of 128-byte slots): each level's callback opens
+ * the next key's bytes while its own are still lent. Every level must see
+ * its own key (checked against the bytes it gave alone), in a buffer no
+ * other level holds, and a slot must come back wiped. */
+#define NEST 40
+struct nest {
+	dfi_cardkey *ck[NEST];
+	struct got alone[NEST];
+	const uint8_t *seen[NEST];
+	int depth;
+};
+
+static dfi_err
+nest_fn(void *arg, const uint8_t *key, size_t len)
+{
+	struct nest *n = arg;
+	int d = n->depth;
+	ck_assert_uint_eq(len, n->alone[d].len);
+	ck_assert_mem_eq(key, n->alone[d].key, len);
+	for (int i = 0; i < d; i++)
+		ck_assert_ptr_ne(n->seen[i], key);
+	n->seen[d] = key;
+	if (++n->depth < NEST)
+		ck_assert_int_eq(dfi_cardkey_with_bytes(n->ck[n->depth], nest_fn, n), DFI_OK);
+	/* a deeper level's buffer was given back: ours still holds our key */
+	ck_assert_mem_eq(key, n->alone[d].key, len);
+	return DFI_OK;
+}
+
+START_TEST(scratch_nested)
+{
+	dfi_hsm *h = open_hsm(0);
+	dfi_hsm_key *mk = dev_key(h, "pkcs11:object=app1-master");
+	struct nest n = { .depth = 0 };
+	for (int i = 0; i < NEST; i++) {
+		uint8_t m[9] = { 0x04, (uint8_t)i, 0x5A, 1, 2, 3, 4, 5, 6 };
+		ck_assert_int_eq(dfi_hsm_cardkey_diversified(h, mk, DFI_KT_AES128, m, sizeof(m), 0, &n.ck[i]),
+		    DFI_OK);
+		ck_assert_int_eq(dfi_cardkey_with_bytes(n.ck[i], grab, &n.alone[i]), DFI_OK);
+	}
+	ck_assert_int_eq(dfi_cardkey_with_bytes(n.ck[0], nest_fn, &n), DFI_OK);
+	ck_assert_int_eq(n.depth, NEST);
+	/* The outermost level had the first slot of the handle's page, which
+	 * stays mapped while the handle is open: it was wiped on return. */
+	static const uint8_t zero[16];
+	ck_assert_mem_eq(n.seen[0], zero, sizeof(zero));
+	for (int i = 0; i < NEST; i++)
+		dfi_cardkey_free(n.ck[i]);
+	dfi_hsm_key_free(mk);
+	dfi_hsm_free(h);
+}
+END_TEST
+
 /* ---- re-login after the token dropped the login -------------------------- */
 
 /* The dev token's PIN, from the fixture's PIN file. */
@@ -821,7 +877,7 @@ main(void)
 	return hsm_fixture_main(&fx, "hsm", (const TTest *[]){
 	    an10922_aes128, an10922_2k3des, an10922_3k3des,
 	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
-	    sign_ecdsa_p256, threads_share_pool, relogin, pin_changed_one_login, err_wrong_pin,
+	    sign_ecdsa_p256, threads_share_pool, scratch_nested, relogin, pin_changed_one_login, err_wrong_pin,
 	    pin_file_checks, err_missing_token,
 	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
 	    err_insecure_master, import_rules, NULL });
