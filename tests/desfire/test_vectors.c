@@ -151,11 +151,13 @@ START_TEST(ev2_first_wrong_rnda_refused)
 }
 END_TEST
 
-START_TEST(ev2_change_file_settings_an12196_t18)
+/* [AN12196] Table 18: ChangeFileSettings in CommMode.Full, the card's
+ * answer as printed or tampered with; after: the session's scheme then. */
+static void
+change_file_settings_t18(const char *answer, dfi_err want, dfi_df_scheme after)
 {
-	static const struct replay_step st[] = {
-		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400",
-		  "57BFF87B1241E93D9100" },
+	const struct replay_step st[] = {
+		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400", answer },
 	};
 	struct rig g;
 	uint8_t h[1] = { 0x02 }, data[15], out[16];
@@ -165,33 +167,28 @@ START_TEST(ev2_change_file_settings_an12196_t18)
 	set_ev2(g.d, "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7",
 	    "9D00C4DF", 1, 0);
 	HEX(data, "4000E0C1F121200000430000430000");
-	OK(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data), DFI_DF_COMM_ENC,
-	    DFI_DF_COMM_MAC, out, sizeof(out), &n));
-	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(dfi_desfire_get_session(g.d, &s), DFI_OK);
-	ck_assert_uint_eq(s.cmd_ctr, 2);
+	ck_assert_int_eq(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data), DFI_DF_COMM_ENC,
+	    DFI_DF_COMM_MAC, out, sizeof(out), &n), want);
+	ck_assert_int_eq(dfi_desfire_scheme(g.d), after);
+	if (want == DFI_OK) {
+		ck_assert_uint_eq(n, 0);
+		ck_assert_int_eq(dfi_desfire_get_session(g.d, &s), DFI_OK);
+		ck_assert_uint_eq(s.cmd_ctr, 2);
+	}
 	rig_close(&g);
+}
+
+START_TEST(ev2_change_file_settings_an12196_t18)
+{
+	change_file_settings_t18("57BFF87B1241E93D9100", DFI_OK, DFI_DF_SCHEME_EV2);
 }
 END_TEST
 
 START_TEST(ev2_response_mac_tamper_detected)
 {
-	static const struct replay_step st[] = {
-		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400",
-		  "57BFF87B1241E93E9100" },
-	};
-	struct rig g;
-	uint8_t h[1] = { 0x02 }, data[15];
-	size_t n;
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7",
-	    "9D00C4DF", 1, 0);
-	HEX(data, "4000E0C1F121200000430000430000");
-	ck_assert_int_eq(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data),
-	    DFI_DF_COMM_ENC, DFI_DF_COMM_MAC, NULL, 0, &n), DFI_E_CARD_MAC);
-	/* A session whose MAC failed is not trusted any more. */
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
-	rig_close(&g);
+	/* One bit of the response MAC changed: a session whose MAC failed is
+	 * not trusted any more. */
+	change_file_settings_t18("57BFF87B1241E93E9100", DFI_E_CARD_MAC, DFI_DF_SCHEME_NONE);
 }
 END_TEST
 
@@ -236,23 +233,35 @@ START_TEST(ev2_get_file_settings_mac_an12196)
 }
 END_TEST
 
+/* ChangeKey of keyno to new_hex (version 1) in the AES key 0 session of
+ * [AN12196] Tables 26-27 (command counter ctr), replaying st; a key other
+ * than the authenticated one is changed from the zero key. after: the
+ * session's scheme then. */
+static void
+ev2_change_key(const struct replay_step *st, uint8_t keyno, const char *new_hex, uint16_t ctr,
+    dfi_df_scheme after)
+{
+	struct rig g;
+	dfi_cardkey *nk = key(DFI_KT_AES128, new_hex, 1);
+	dfi_cardkey *ok = keyno != 0 ? key(DFI_KT_AES128, "00000000000000000000000000000000", 0) :
+	    NULL;
+	rig_open(&g, st, 1);
+	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
+	    "7614281A", ctr, 0);
+	OK(dfi_desfire_change_key(g.d, keyno, nk, ok));
+	ck_assert_int_eq(dfi_desfire_scheme(g.d), after);
+	rig_close(&g);
+	dfi_cardkey_free(nk);
+	dfi_cardkey_free(ok);
+}
+
 START_TEST(ev2_change_key_other_an12196_t26)
 {
 	static const struct replay_step st[] = {
 		{ "90C4000029022CF362B7BF4311FF3BE1DAA295E8C68DE09050560D19B9E16C2393AE9CD1FAC75D0CE20BCD1D06E600",
 		  "203BB55D1089D5879100" },
 	};
-	struct rig g;
-	dfi_cardkey *nk = key(DFI_KT_AES128, "F3847D627727ED3BC9C4CC050489B966", 1);
-	dfi_cardkey *ok = key(DFI_KT_AES128, "00000000000000000000000000000000", 0);
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
-	    "7614281A", 2, 0);
-	OK(dfi_desfire_change_key(g.d, 2, nk, ok));
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_EV2);
-	rig_close(&g);
-	dfi_cardkey_free(nk);
-	dfi_cardkey_free(ok);
+	ev2_change_key(st, 2, "F3847D627727ED3BC9C4CC050489B966", 2, DFI_DF_SCHEME_EV2);
 }
 END_TEST
 
@@ -262,16 +271,8 @@ START_TEST(ev2_change_key_same_an12196_t27)
 		{ "90C400002900C0EB4DEEFEDDF0B513A03A95A75491818580503190D4D05053FF75668A01D6FDA6610234BDED643200",
 		  "9100" },
 	};
-	struct rig g;
-	dfi_cardkey *nk = key(DFI_KT_AES128, "5004BF991F408672B1EF00F08F9E8647", 1);
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
-	    "7614281A", 3, 0);
-	OK(dfi_desfire_change_key(g.d, 0, nk, NULL));
 	/* Changing the authenticated key ends the session. */
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
-	rig_close(&g);
-	dfi_cardkey_free(nk);
+	ev2_change_key(st, 0, "5004BF991F408672B1EF00F08F9E8647", 3, DFI_DF_SCHEME_NONE);
 }
 END_TEST
 
