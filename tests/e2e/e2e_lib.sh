@@ -209,6 +209,29 @@ e2e_wait_cards() {
 	done
 }
 
+# e2e_intents DIR: the intent records (key changes begun) in the journal
+# in DIR so far.
+e2e_intents() {
+	local c
+	c=$(grep -c ' type=intent ' "$1/journal.log" 2>/dev/null) || true
+	echo "${c:-0}"
+}
+
+# e2e_wait_intents DIR N PID: until the journal in DIR holds N intents, while
+# PID (the personalize run) lives; 30 s at most, polled every 10 ms: a
+# slower poll on a loaded machine let slow cards finish before the test
+# could interrupt them (a run with nothing interrupted tests nothing).
+e2e_wait_intents() {
+	local i=0
+	while [ "$(e2e_intents "$1")" -lt "$2" ]; do
+		i=$((i + 1))
+		if [ $i -gt 3000 ] || ! kill -0 "$3" 2>/dev/null; then
+			e2e_fail "no key change journaled within 30 s (or personalize ended early)"
+		fi
+		sleep 0.01
+	done
+}
+
 # Sends a signal to rig.sh (PID 1 of the namespace): USR1 restarts pcscd.
 e2e_rig_signal() {
 	local rig
