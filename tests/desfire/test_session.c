@@ -14,10 +14,9 @@
 #include "testutil.h"
 
 #include "card_check.h"
-#include "desfire_sim.h"
 #include "dfissue/cardkey.h"
-#include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
+#include "simcard.h"
 
 #define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 
@@ -36,18 +35,14 @@ card_open(struct card *c, uint64_t seed)
 	cfg.has_seed = true;
 	cfg.seed = seed;
 	cfg.model = DFI_SIM_MODEL_EV2;
-	OK(dfi_sim_new(&c->sim, &cfg));
-	OK(dfi_sim_transport_new(c->sim, &c->t));
-	OK(dfi_desfire_new(&c->d, c->t));
+	dfi_test_card_open(&cfg, &c->sim, &c->t, &c->d);
 	dfi_sim_uid(c->sim, c->uid);
 }
 
 static void
 card_close(struct card *c)
 {
-	dfi_desfire_free(c->d);
-	dfi_transport_free(c->t);
-	dfi_sim_free(c->sim);
+	dfi_test_card_close(c->sim, c->t, c->d);
 }
 
 static dfi_cardkey *

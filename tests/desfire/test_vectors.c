@@ -79,51 +79,54 @@ START_TEST(ev2_session_keys_an12343)
 }
 END_TEST
 
-static void
-ev2_first(const char *rnda, uint8_t keyno, const struct replay_step *st, const char *ti,
-    const char *enc, const char *mac)
+/* AuthenticateEV2First with the zero key, replayed: the trace, the RndA
+ * the host drew, and the session the exchange gives. */
+static const struct ev2_first_vector {
+	const char *rnda;
+	uint8_t keyno;
+	struct replay_step st[2];
+	const char *ti, *enc, *mac;
+} ev2_first_vectors[] = {
+	/* [AN12196] Table 14, key 0. Part 1 goes out with LenCap 0 (no
+	 * PCDcap2); the note's example sends LenCap 3 with PCDcap2 00 00 00,
+	 * which the card's answer does not depend on. */
+	{ "13C5DB8A5930439FC3DEF9A4C675360F", 0,
+	    { { "9071000002000000", "A04C124213C186F22399D33AC2A3021591AF" },
+	    { "90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00",
+	    "3FA64DB5446D1F34CD6EA311167F5E4985B89690C04A05F17FA7AB2F081206639100" } },
+	    "9D00C4DF", "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7" },
+	/* [AN12196] Table 20, key 3. */
+	{ "B98F4C50CF1C2E084FD150E33992B048", 3,
+	    { { "9071000002030000", "B875CEB0E66A6C5CD00898DC371F92D191AF" },
+	    { "90AF000020FF0306E47DFBC50087C4D8A78E88E62DE1E8BE457AA477C707E2F0874916A8B100",
+	    "0CC9A8094A8EEA683ECAAC5C7BF20584206D0608D477110FC6B3D5D3F65C3A6A9100" } },
+	    "7614281A", "7A93D6571E4B180FCA6AC90C9A7488D4", "FC4AF159B62E549B5812394CAB1918CC" },
+	/* [AN12343] Table 16, key 0. */
+	{ "B04D0787C93EE0CC8CACC8E86F16C6FE", 0,
+	    { { "9071000002000000", "24677DDBD46349E623798FD729006E7991AF" },
+	    { "90AF0000203B50445F21D21D77D500794DEB245E5A754F5F901844259F4C9B31A5C7335ACD00",
+	    "04C6DBD67417ED0D31DDDE4D2E3FFAC2B4B074F638EEF7FFF9254963B65C77599100" } },
+	    "8CF141F3", "63DC07286289A7A6C0334CA31C314A04", "774F26743ECE6AF5033B6AE8522946F6" },
+};
+
+START_TEST(ev2_first_vector)
 {
+	const struct ev2_first_vector *v = &ev2_first_vectors[_i];
 	struct rig g;
 	struct dfi_df_session s;
 	dfi_cardkey *k = key(DFI_KT_AES128, "00000000000000000000000000000000", 0);
-	rig_open(&g, st, 2);
-	rig_rnda(&g, rnda);
-	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_EV2_FIRST, keyno, k));
+	rig_open(&g, v->st, 2);
+	rig_rnda(&g, v->rnda);
+	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_EV2_FIRST, v->keyno, k));
 	ck_assert_int_eq(dfi_desfire_get_session(g.d, &s), DFI_OK);
 	ck_assert_int_eq(s.scheme, DFI_DF_SCHEME_EV2);
-	ck_assert_int_eq(s.keyno, keyno);
-	ck_assert_hex_eq(s.ti, 4, ti);
-	ck_assert_hex_eq(s.enc_key, 16, enc);
-	ck_assert_hex_eq(s.mac_key, 16, mac);
+	ck_assert_int_eq(s.keyno, v->keyno);
+	ck_assert_hex_eq(s.ti, 4, v->ti);
+	ck_assert_hex_eq(s.enc_key, 16, v->enc);
+	ck_assert_hex_eq(s.mac_key, 16, v->mac);
 	ck_assert_uint_eq(s.cmd_ctr, 0);
 	rig_close(&g);
 	dfi_cardkey_free(k);
-}
-
-START_TEST(ev2_first_key0_an12196_t14)
-{
-	/* Part 1 goes out with LenCap 0 (no PCDcap2); the note's example
-	 * sends LenCap 3 with PCDcap2 00 00 00, which the card's answer
-	 * does not depend on. */
-	static const struct replay_step st[] = {
-		{ "9071000002000000", "A04C124213C186F22399D33AC2A3021591AF" },
-		{ "90AF00002035C3E05A752E0144BAC0DE51C1F22C56B34408A23D8AEA266CAB947EA8E0118D00",
-		  "3FA64DB5446D1F34CD6EA311167F5E4985B89690C04A05F17FA7AB2F081206639100" },
-	};
-	ev2_first("13C5DB8A5930439FC3DEF9A4C675360F", 0, st, "9D00C4DF",
-	    "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7");
-}
-END_TEST
-
-START_TEST(ev2_first_key3_an12196_t20)
-{
-	static const struct replay_step st[] = {
-		{ "9071000002030000", "B875CEB0E66A6C5CD00898DC371F92D191AF" },
-		{ "90AF000020FF0306E47DFBC50087C4D8A78E88E62DE1E8BE457AA477C707E2F0874916A8B100",
-		  "0CC9A8094A8EEA683ECAAC5C7BF20584206D0608D477110FC6B3D5D3F65C3A6A9100" },
-	};
-	ev2_first("B98F4C50CF1C2E084FD150E33992B048", 3, st, "7614281A",
-	    "7A93D6571E4B180FCA6AC90C9A7488D4", "FC4AF159B62E549B5812394CAB1918CC");
 }
 END_TEST
 
@@ -148,11 +151,13 @@ START_TEST(ev2_first_wrong_rnda_refused)
 }
 END_TEST
 
-START_TEST(ev2_change_file_settings_an12196_t18)
+/* [AN12196] Table 18: ChangeFileSettings in CommMode.Full, the card's
+ * answer as printed or tampered with; after: the session's scheme then. */
+static void
+change_file_settings_t18(const char *answer, dfi_err want, dfi_df_scheme after)
 {
-	static const struct replay_step st[] = {
-		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400",
-		  "57BFF87B1241E93D9100" },
+	const struct replay_step st[] = {
+		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400", answer },
 	};
 	struct rig g;
 	uint8_t h[1] = { 0x02 }, data[15], out[16];
@@ -162,33 +167,28 @@ START_TEST(ev2_change_file_settings_an12196_t18)
 	set_ev2(g.d, "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7",
 	    "9D00C4DF", 1, 0);
 	HEX(data, "4000E0C1F121200000430000430000");
-	OK(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data), DFI_DF_COMM_ENC,
-	    DFI_DF_COMM_MAC, out, sizeof(out), &n));
-	ck_assert_uint_eq(n, 0);
-	ck_assert_int_eq(dfi_desfire_get_session(g.d, &s), DFI_OK);
-	ck_assert_uint_eq(s.cmd_ctr, 2);
+	ck_assert_int_eq(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data), DFI_DF_COMM_ENC,
+	    DFI_DF_COMM_MAC, out, sizeof(out), &n), want);
+	ck_assert_int_eq(dfi_desfire_scheme(g.d), after);
+	if (want == DFI_OK) {
+		ck_assert_uint_eq(n, 0);
+		ck_assert_int_eq(dfi_desfire_get_session(g.d, &s), DFI_OK);
+		ck_assert_uint_eq(s.cmd_ctr, 2);
+	}
 	rig_close(&g);
+}
+
+START_TEST(ev2_change_file_settings_an12196_t18)
+{
+	change_file_settings_t18("57BFF87B1241E93D9100", DFI_OK, DFI_DF_SCHEME_EV2);
 }
 END_TEST
 
 START_TEST(ev2_response_mac_tamper_detected)
 {
-	static const struct replay_step st[] = {
-		{ "905F0000190261B6D97903566E84C3AE5274467E89EAD799B7C1A0EF7A0400",
-		  "57BFF87B1241E93E9100" },
-	};
-	struct rig g;
-	uint8_t h[1] = { 0x02 }, data[15];
-	size_t n;
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "1309C877509E5A215007FF0ED19CA564", "4C6626F5E72EA694202139295C7A7FC7",
-	    "9D00C4DF", 1, 0);
-	HEX(data, "4000E0C1F121200000430000430000");
-	ck_assert_int_eq(dfi_desfire_command(g.d, 0x5F, h, 1, data, sizeof(data),
-	    DFI_DF_COMM_ENC, DFI_DF_COMM_MAC, NULL, 0, &n), DFI_E_CARD_MAC);
-	/* A session whose MAC failed is not trusted any more. */
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
-	rig_close(&g);
+	/* One bit of the response MAC changed: a session whose MAC failed is
+	 * not trusted any more. */
+	change_file_settings_t18("57BFF87B1241E93E9100", DFI_E_CARD_MAC, DFI_DF_SCHEME_NONE);
 }
 END_TEST
 
@@ -233,23 +233,35 @@ START_TEST(ev2_get_file_settings_mac_an12196)
 }
 END_TEST
 
+/* ChangeKey of keyno to new_hex (version 1) in the AES key 0 session of
+ * [AN12196] Tables 26-27 (command counter ctr), replaying st; a key other
+ * than the authenticated one is changed from the zero key. after: the
+ * session's scheme then. */
+static void
+ev2_change_key(const struct replay_step *st, uint8_t keyno, const char *new_hex, uint16_t ctr,
+    dfi_df_scheme after)
+{
+	struct rig g;
+	dfi_cardkey *nk = key(DFI_KT_AES128, new_hex, 1);
+	dfi_cardkey *ok = keyno != 0 ? key(DFI_KT_AES128, "00000000000000000000000000000000", 0) :
+	    NULL;
+	rig_open(&g, st, 1);
+	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
+	    "7614281A", ctr, 0);
+	OK(dfi_desfire_change_key(g.d, keyno, nk, ok));
+	ck_assert_int_eq(dfi_desfire_scheme(g.d), after);
+	rig_close(&g);
+	dfi_cardkey_free(nk);
+	dfi_cardkey_free(ok);
+}
+
 START_TEST(ev2_change_key_other_an12196_t26)
 {
 	static const struct replay_step st[] = {
 		{ "90C4000029022CF362B7BF4311FF3BE1DAA295E8C68DE09050560D19B9E16C2393AE9CD1FAC75D0CE20BCD1D06E600",
 		  "203BB55D1089D5879100" },
 	};
-	struct rig g;
-	dfi_cardkey *nk = key(DFI_KT_AES128, "F3847D627727ED3BC9C4CC050489B966", 1);
-	dfi_cardkey *ok = key(DFI_KT_AES128, "00000000000000000000000000000000", 0);
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
-	    "7614281A", 2, 0);
-	OK(dfi_desfire_change_key(g.d, 2, nk, ok));
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_EV2);
-	rig_close(&g);
-	dfi_cardkey_free(nk);
-	dfi_cardkey_free(ok);
+	ev2_change_key(st, 2, "F3847D627727ED3BC9C4CC050489B966", 2, DFI_DF_SCHEME_EV2);
 }
 END_TEST
 
@@ -259,16 +271,8 @@ START_TEST(ev2_change_key_same_an12196_t27)
 		{ "90C400002900C0EB4DEEFEDDF0B513A03A95A75491818580503190D4D05053FF75668A01D6FDA6610234BDED643200",
 		  "9100" },
 	};
-	struct rig g;
-	dfi_cardkey *nk = key(DFI_KT_AES128, "5004BF991F408672B1EF00F08F9E8647", 1);
-	rig_open(&g, st, 1);
-	set_ev2(g.d, "4CF3CB41A22583A61E89B158D252FC53", "5529860B2FC5FB6154B7F28361D30BF9",
-	    "7614281A", 3, 0);
-	OK(dfi_desfire_change_key(g.d, 0, nk, NULL));
 	/* Changing the authenticated key ends the session. */
-	ck_assert_int_eq(dfi_desfire_scheme(g.d), DFI_DF_SCHEME_NONE);
-	rig_close(&g);
-	dfi_cardkey_free(nk);
+	ev2_change_key(st, 0, "5004BF991F408672B1EF00F08F9E8647", 3, DFI_DF_SCHEME_NONE);
 }
 END_TEST
 
@@ -306,18 +310,6 @@ START_TEST(ev2_mac_write_read_an12343)
 	ck_assert_uint_eq(n, 48);
 	ck_assert_mem_eq(out, data, 25);
 	rig_close(&g);
-}
-END_TEST
-
-START_TEST(ev2_first_an12343_t16)
-{
-	static const struct replay_step st[] = {
-		{ "9071000002000000", "24677DDBD46349E623798FD729006E7991AF" },
-		{ "90AF0000203B50445F21D21D77D500794DEB245E5A754F5F901844259F4C9B31A5C7335ACD00",
-		  "04C6DBD67417ED0D31DDDE4D2E3FFAC2B4B074F638EEF7FFF9254963B65C77599100" },
-	};
-	ev2_first("B04D0787C93EE0CC8CACC8E86F16C6FE", 0, st, "8CF141F3",
-	    "63DC07286289A7A6C0334CA31C314A04", "774F26743ECE6AF5033B6AE8522946F6");
 }
 END_TEST
 
@@ -447,24 +439,12 @@ START_TEST(ev1_iso_change_keys_elmue)
 		{ "90C400002100F4F865F318CB9DE80B2B165145021F4F3AFEF1244FEA42FC997726FDE750741D00",
 		  "9100" },
 	};
-	/* The trace's spaces are not APDU bytes: strip them in a copy. */
-	static struct replay_step fixed[sizeof(st) / sizeof(st[0])];
-	static char buf[sizeof(st) / sizeof(st[0])][200];
-	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
-		size_t o = 0;
-		for (const char *c = st[i].capdu; *c; c++)
-			if (*c != ' ')
-				buf[i][o++] = *c;
-		buf[i][o] = 0;
-		fixed[i].capdu = buf[i];
-		fixed[i].rapdu = st[i].rapdu;
-	}
 	struct rig g;
 	dfi_cardkey *des0 = key(DFI_KT_DES, "0000000000000000", 0);
 	dfi_cardkey *k2 = key(DFI_KT_2K3DES, "00102030405060708090A0B0B0A09080", 0x10);
 	dfi_cardkey *k3z = key(DFI_KT_3K3DES, "000000000000000000000000000000000000000000000000", 0);
 	dfi_cardkey *k3 = key(DFI_KT_3K3DES, "00102030405060708090A0B0B0A090807060504030201000", 0x10);
-	rig_open(&g, fixed, sizeof(st) / sizeof(st[0]));
+	rig_open(&g, st, sizeof(st) / sizeof(st[0]));
 	OK(dfi_desfire_select_application(g.d, 0x00DE16));
 	rig_rnda(&g, "C96CE35E4D6087F2");
 	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_ISO, 0, des0));
@@ -535,18 +515,6 @@ START_TEST(ev1_aes_session_elmue)
 		{ "90DF0000010500", "1BEF0D32B6D1D7F99100" },
 		{ "906F000000", "FC194EA93E3EF8E79100" },
 	};
-	enum { N = sizeof(st) / sizeof(st[0]) };
-	static struct replay_step fixed[N];
-	static char buf[N][300];
-	for (size_t i = 0; i < N; i++) {
-		size_t o = 0;
-		for (const char *c = st[i].capdu; *c; c++)
-			if (*c != ' ')
-				buf[i][o++] = *c;
-		buf[i][o] = 0;
-		fixed[i].capdu = buf[i];
-		fixed[i].rapdu = st[i].rapdu;
-	}
 	struct rig g;
 	uint8_t ver, ids[32], data[80], rd[80];
 	size_t n;
@@ -557,7 +525,7 @@ START_TEST(ev1_aes_session_elmue)
 	dfi_cardkey *kb = key(DFI_KT_AES128, "10182028303840485058606870788088", 0x10);
 	for (int i = 0; i < 80; i++)
 		data[i] = (uint8_t)i;
-	rig_open(&g, fixed, N);
+	rig_open(&g, st, sizeof(st) / sizeof(st[0]));
 	OK(dfi_desfire_select_application(g.d, 0x00AE16));
 	rig_rnda(&g, "F44B26F5686F3A391CD38EBD10772281");
 	OK(dfi_desfire_authenticate(g.d, DFI_DF_AUTH_AES, 0, z));
@@ -719,13 +687,13 @@ END_TEST
 int
 main(void)
 {
-	return dfi_test_main("desfire_vectors", NULL,
-	    (const TTest *[]){ ev2_session_keys_an12343, ev2_first_key0_an12196_t14,
-	    ev2_first_key3_an12196_t20, ev2_first_wrong_rnda_refused,
+	return dfi_test_main_rows("desfire_vectors", ev2_first_vector,
+	    DFI_TEST_ROWS(ev2_first_vectors),
+	    (const TTest *[]){ ev2_session_keys_an12343, ev2_first_wrong_rnda_refused,
 	    ev2_change_file_settings_an12196_t18, ev2_response_mac_tamper_detected,
 	    ev2_write_data_full_an12196_t22, ev2_get_file_settings_mac_an12196,
 	    ev2_change_key_other_an12196_t26, ev2_change_key_same_an12196_t27,
-	    ev2_mac_write_read_an12343, ev2_first_an12343_t16,
+	    ev2_mac_write_read_an12343,
 	    ev2_full_write_read_an12343_t25_t26, cmac_2tdea_nist, ev1_iso_des_picc_elmue,
 	    ev1_iso_change_keys_elmue, ev1_aes_session_elmue, ev1_change_key_settings_elmue,
 	    ev1_change_other_des_family_elmue, ev1_session_key_layouts, NULL });

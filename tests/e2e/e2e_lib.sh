@@ -179,19 +179,30 @@ e2e_cards() {
 	done
 }
 
+# e2e_poll TRIES PAUSE PID WHY CMD...: until CMD succeeds, at most TRIES
+# times PAUSE seconds apart and while the process PID (whose work CMD waits
+# for) lives; else the test fails saying WHY. A bounded wait, not a hang.
+e2e_poll() {
+	local tries=$1 pause=$2 pid=$3 why=$4 i=0
+	shift 4
+	until "$@"; do
+		i=$((i + 1))
+		if [ $i -gt "$tries" ] || ! kill -0 "$pid" 2>/dev/null; then
+			e2e_fail "$why"
+		fi
+		sleep "$pause"
+	done
+}
+
 e2e_rig_start() {
 	"${E2E_UNSHARE[@]}" bash "$E2E_SRC/tests/e2e/rig.sh" "$E2E_DIR" "$E2E_SIM" \
 		>"$E2E_DIR/rig.log" 2>&1 &
 	E2E_RIG_PID=$!
-	local i=0
-	while [ ! -S "$E2E_DIR/run/pcscd.comm" ] || [ ! -e "$E2E_DIR/rig.up" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$E2E_RIG_PID" 2>/dev/null; then
-			e2e_fail "pcscd did not start within 10 s (see pcscd.log, rig.log)"
-		fi
-		sleep 0.1
-	done
+	e2e_poll 100 0.1 "$E2E_RIG_PID" "pcscd did not start within 10 s (see pcscd.log, rig.log)" \
+		e2e_rig_up
 }
+
+e2e_rig_up() { [ -S "$E2E_DIR/run/pcscd.comm" ] && [ -e "$E2E_DIR/rig.up" ]; }
 
 # Prints the number of readers holding a card.
 e2e_cards_present() {
@@ -208,6 +219,25 @@ e2e_wait_cards() {
 		sleep 0.2
 	done
 }
+
+# e2e_intents DIR: the intent records (key changes begun) in the journal
+# in DIR so far.
+e2e_intents() {
+	local c
+	c=$(grep -c ' type=intent ' "$1/journal.log" 2>/dev/null) || true
+	echo "${c:-0}"
+}
+
+# e2e_wait_intents DIR N PID: until the journal in DIR holds N intents, while
+# PID (the personalize run) lives; 30 s at most, polled every 10 ms: a
+# slower poll on a loaded machine let slow cards finish before the test
+# could interrupt them (a run with nothing interrupted tests nothing).
+e2e_wait_intents() {
+	e2e_poll 3000 0.01 "$3" "no key change journaled within 30 s (or personalize ended early)" \
+		e2e_intents_reach "$1" "$2"
+}
+
+e2e_intents_reach() { [ "$(e2e_intents "$1")" -ge "$2" ]; }
 
 # Sends a signal to rig.sh (PID 1 of the namespace): USR1 restarts pcscd.
 e2e_rig_signal() {

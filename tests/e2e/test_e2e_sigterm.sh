@@ -34,24 +34,6 @@ grep -q '^{"error":"unknown_reader","message":"reader .*","exit":1}$' "$E2E_DIR/
 	e2e_fail "unknown reader: JSON error: $(cat "$E2E_DIR/unknown.out")"
 [ ! -e "$E2E_DIR/j-unknown" ] || e2e_fail "a journal was created for an unknown reader"
 
-intents() {
-	local c
-	c=$(grep -c ' type=intent ' "$1/journal.log" 2>/dev/null) || true
-	echo "${c:-0}"
-}
-# wait_intents DIR N PID: until the journal holds N intents (30 s at most;
-# polled every 10 ms: part C must signal while the cards are still at work).
-wait_intents() {
-	local i=0
-	while [ "$(intents "$1")" -lt "$2" ]; do
-		i=$((i + 1))
-		if [ $i -gt 3000 ] || ! kill -0 "$3" 2>/dev/null; then
-			e2e_fail "no key change journaled within 30 s (or personalize ended early)"
-		fi
-		sleep 0.01
-	done
-}
-
 # The bash completion offers pcscd's reader names after --reader.
 comp=$(bash --norc --noprofile -c '
 	source "$1/completion/dfissue.bash"
@@ -69,8 +51,8 @@ timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --ba
 	"${E2E_HSM[@]}" --reader 'pcsc:term-* 00 00' --journal "$j" --create-journal --station term \
 	--json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &
 perso=$!
-wait_intents "$j" 2 "$perso"
-e2e_log "SIGTERM with $(intents "$j") intent(s) journaled"
+e2e_wait_intents "$j" 2 "$perso"
+e2e_log "SIGTERM with $(e2e_intents "$j") intent(s) journaled"
 t0=$(date +%s%N)
 kill -TERM "$perso"
 rc=0
@@ -95,7 +77,7 @@ timeout --foreground 90 "$E2E_DFISSUE" personalize --profile "$prof2" "${E2E_HSM
 	--reader 'pcsc:kill-* 00 00' --journal "$j2" --create-journal --station kill \
 	--json >"$E2E_DIR/out2.jsonl" 2>"$E2E_DIR/personalize2.log" &
 perso=$!
-wait_intents "$j2" 1 "$perso"
+e2e_wait_intents "$j2" 1 "$perso"
 # Both signals at once: the minimal profile's cards finish about 0.2 s after
 # their first intent, so any pause here (50 ms once, plus a loaded CI
 # machine) let them finish first and the second signal found nothing to stop.

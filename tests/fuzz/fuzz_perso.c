@@ -168,6 +168,7 @@ static bool trace;
 
 struct hostile {
 	dfi_sim *sim;
+	dfi_transport *inner;  /* the simulator's own transport, below the mutations */
 	const struct mut *m;
 	size_t nm;
 	bool active;           /* the input's mutations apply (first tap) */
@@ -321,7 +322,7 @@ h_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, si
 	uint8_t orig[DFI_APDU_MAX + 2], out[DFI_APDU_MAX + 2];
 	size_t n = 0;
 	h->forged = false;
-	dfi_err e = dfi_sim_process(h->sim, c, clen, orig, sizeof(orig), &n);
+	dfi_err e = dfi_transport_transmit(h->inner, c, clen, orig, sizeof(orig), &n);
 	if (e != DFI_OK) {
 		h->index++;
 		return e;
@@ -360,21 +361,6 @@ h_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, si
 	return DFI_OK;
 }
 
-static dfi_err
-h_wait(void *ctx, int timeout_ms)
-{
-	struct hostile *h = ctx;
-	(void)timeout_ms;
-	return dfi_sim_present(h->sim) ? DFI_OK : dfi_sim_insert(h->sim);
-}
-
-static dfi_err
-h_removed(void *ctx, int timeout_ms)
-{
-	(void)ctx, (void)timeout_ms;
-	return DFI_OK;
-}
-
 static const char *
 h_name(void *ctx)
 {
@@ -382,8 +368,9 @@ h_name(void *ctx)
 	return "hostile-sim";
 }
 
-static const struct dfi_transport_ops hostile_ops = { h_transmit, h_wait, h_removed, h_name,
-	NULL };
+/* No wait ops: tap() puts the card on the reader through the inner
+ * transport, and a removal is the harness's (dfi_sim_remove). */
+static const struct dfi_transport_ops hostile_ops = { .transmit = h_transmit, .name = h_name };
 
 /* ---- process-wide fixture ---------------------------------------------- */
 
@@ -566,7 +553,7 @@ tap(dfi_perso *p, dfi_transport *t, struct hostile *h, struct dfi_perso_result *
 	h->tampered = 0;
 	h->in_auth = h->session_ok = h->sig_tampered = false;
 	h->violation[0] = '\0';
-	if (h_wait(h, 0) != DFI_OK)
+	if (dfi_transport_wait_card(h->inner, 0) != DFI_OK)
 		DIE("card insert");
 	dfi_err e = dfi_perso_card(p, t, fx.row, res);
 	if (e != DFI_OK)
@@ -593,6 +580,8 @@ run_input(const uint8_t *data, size_t size)
 	if (dfi_sim_new(&h.sim, &sc) != DFI_OK)
 		DIE("sim");
 	dfi_sim_set_forge(h.sim, forge, &h);
+	if (dfi_sim_transport_new(h.sim, &h.inner) != DFI_OK)
+		DIE("sim transport");
 
 	struct dfi_journal_opts jo = { .station = "fuzz", .now = fixed_now };
 	dfi_journal *j = NULL;
@@ -645,6 +634,7 @@ run_input(const uint8_t *data, size_t size)
 	dfi_journal_close(j);
 	journal_verifies(jdir, settled);
 	jt_rmrf(jdir);
+	dfi_transport_free(h.inner);
 	dfi_sim_free(h.sim);
 }
 

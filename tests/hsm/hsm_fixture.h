@@ -86,6 +86,28 @@ hsm_fixture_main(struct hsm_fixture *f, const char *name, const TTest *const *te
 	return rc;
 }
 
+/* dfi_hsm_open(cfg) with cfg's detail in detail (cap bytes), and what the
+ * detail promises checked: empty once the handle is open; one line (which
+ * call failed) and no handle when it is not. Returns dfi_hsm_open's result;
+ * *h is the handle or NULL. */
+static inline dfi_err
+hsm_fixture_open(struct dfi_hsm_config cfg, dfi_hsm **h, char *detail, size_t cap)
+{
+	snprintf(detail, cap, "unset");
+	cfg.detail = detail;
+	cfg.detail_cap = cap;
+	*h = NULL;
+	dfi_err e = dfi_hsm_open(h, &cfg);
+	if (e == DFI_OK) {
+		ck_assert_str_eq(detail, "");
+	} else {
+		ck_assert_ptr_null(*h);
+		ck_assert_uint_gt(strlen(detail), 0); /* says which call failed */
+		ck_assert_ptr_null(strchr(detail, '\n'));
+	}
+	return e;
+}
+
 /* Reads "name = HEX" from a vector file in DFI_TEST_DATA. */
 static inline int
 vector_hex(const char *file, const char *name, uint8_t *out, size_t cap, size_t *len)

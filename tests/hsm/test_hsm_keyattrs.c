@@ -42,18 +42,15 @@ log_hook(void *ctx, dfi_log_level lvl, const char *msg)
 static dfi_hsm *
 open_hsm(int insecure, struct logged *lg)
 {
-	char detail[300] = "";
-	struct dfi_hsm_config cfg = {
+	char detail[300];
+	dfi_hsm *h;
+	ck_assert_msg(hsm_fixture_open((struct dfi_hsm_config){
 		.token_uri = "pkcs11:token=dfissue-dev",
 		.pin_file = fx.pin_file,
 		.allow_insecure_keys = insecure,
 		.log = lg != NULL ? log_hook : NULL,
 		.log_ctx = lg,
-		.detail = detail,
-		.detail_cap = sizeof(detail),
-	};
-	dfi_hsm *h = NULL;
-	ck_assert_msg(dfi_hsm_open(&h, &cfg) == DFI_OK, "%s", detail);
+	    }, &h, detail, sizeof(detail)) == DFI_OK, "%s", detail);
 	return h;
 }
 

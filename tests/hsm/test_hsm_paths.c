@@ -34,6 +34,7 @@
 #include "dfissue/util.h"
 #include "faultp11_ctl.h"
 #include "hsm_keycheck.h"
+#include "hsm_fixture.h"
 #include "hsm_int.h"
 #include "testutil.h"
 
@@ -84,19 +85,16 @@ expected(dfi_keytype t, dfi_hsm_path p)
 static dfi_hsm *
 open_cfg(dfi_hsm_path path, int allow_host, int insecure)
 {
-	char detail[200] = "";
-	struct dfi_hsm_config cfg = {
+	char detail[200];
+	dfi_hsm *h;
+	dfi_err e = hsm_fixture_open((struct dfi_hsm_config){
 		.module = getenv("DFI_TEST_HSM_MODULE"),
 		.token_uri = getenv("DFI_TEST_HSM_TOKEN"),
 		.pin_file = getenv("DFI_TEST_HSM_PIN_FILE"),
 		.derivation = path,
 		.allow_host_derivation = allow_host,
 		.allow_insecure_keys = insecure,
-		.detail = detail,
-		.detail_cap = sizeof(detail),
-	};
-	dfi_hsm *h = NULL;
-	dfi_err e = dfi_hsm_open(&h, &cfg);
+	    }, &h, detail, sizeof(detail));
 	ck_assert_msg(e == DFI_OK, "dfi_hsm_open: %s (%s)", dfi_strerror(e), detail);
 	return h;
 }
@@ -386,12 +384,11 @@ START_TEST(import_failure_leaves_nothing)
 		fclose(src);
 	fclose(f);
 	setenv("FAULTP11_MODULE", getenv("DFI_TEST_HSM_LIB"), 1);
-	char detail[200] = "";
-	struct dfi_hsm_config cfg = { .module = modfile, .token_uri = getenv("DFI_TEST_HSM_TOKEN"),
-		.pin_file = getenv("DFI_TEST_HSM_PIN_FILE"), .allow_host_derivation = 1,
-		.detail = detail, .detail_cap = sizeof(detail) };
-	dfi_hsm *h = NULL;
-	ck_assert_msg(dfi_hsm_open(&h, &cfg) == DFI_OK, "%s", detail);
+	char detail[200];
+	dfi_hsm *h;
+	ck_assert_msg(hsm_fixture_open((struct dfi_hsm_config){ .module = modfile,
+	    .token_uri = getenv("DFI_TEST_HSM_TOKEN"), .pin_file = getenv("DFI_TEST_HSM_PIN_FILE"),
+	    .allow_host_derivation = 1 }, &h, detail, sizeof(detail)) == DFI_OK, "%s", detail);
 	struct faultp11_ctl c;
 	faultp11_ctl_open(&c, fp);
 	static const uint8_t key[16] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6 };

@@ -17,11 +17,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "desfire_sim.h"
-#include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
 #include "dfissue/sdm.h"
 #include "hsm_fixture.h"
+#include "simcard.h"
 #include "testutil.h"
 #include "vecfile.h"
 
@@ -48,13 +47,10 @@ slurp_file(const char *path, char *buf, size_t cap)
  * from the file in (NULL: /dev/null); the dev token's PIN file comes from
  * $DFISSUE_PIN_FILE (make_token). */
 static void
-sh(struct out *o, const char *in, const char *fmt, ...)
+vsh(struct out *o, const char *in, const char *fmt, va_list ap)
 {
 	char args[4096], cmd[6000], outp[300], errp[300];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
 	snprintf(outp, sizeof(outp), "%s/out.txt", fx.dir);
 	snprintf(errp, sizeof(errp), "%s/err.txt", fx.dir);
 	snprintf(cmd, sizeof(cmd), "'%s' %s <'%s' >'%s' 2>'%s'", fx.dfissue, args,
@@ -64,6 +60,30 @@ sh(struct out *o, const char *in, const char *fmt, ...)
 	o->status = WEXITSTATUS(st);
 	slurp_file(outp, o->out, sizeof(o->out));
 	slurp_file(errp, o->err, sizeof(o->err));
+}
+
+static void
+sh(struct out *o, const char *in, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsh(o, in, fmt, ap);
+	va_end(ap);
+}
+
+/* Runs "dfissue ARGS" (stdin /dev/null), which must end with status and,
+ * unless says is NULL, say so on stderr: a refusal that names its cause. */
+static void
+refused(int status, const char *says, const char *fmt, ...)
+{
+	struct out o;
+	va_list ap;
+	va_start(ap, fmt);
+	vsh(&o, NULL, fmt, ap);
+	va_end(ap);
+	ck_assert_msg(o.status == status, "status %d, not %d: %s", o.status, status, o.err);
+	ck_assert_msg(says == NULL || strstr(o.err, says) != NULL, "\"%s\" not said: %s", says,
+	    o.err);
 }
 
 static void
@@ -219,33 +239,24 @@ END_TEST
 
 START_TEST(usage_errors)
 {
-	struct out o;
 	const char *st = state_path("u.state");
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={picc}&c={mac}' --meta-key '%s' "
-	    "--file-key '%s' x", zero_uri, zero_uri);
-	ck_assert_int_eq(o.status, 2);
-	ck_assert_ptr_nonnull(strstr(o.err, "--state"));
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={picc}' --meta-key '%s' "
+	refused(2, "--state", "sdm verify --template 'https://x.example/?e={picc}&c={mac}' "
+	    "--meta-key '%s' --file-key '%s' x", zero_uri, zero_uri);
+	refused(2, "{mac}", "sdm verify --template 'https://x.example/?e={picc}' --meta-key '%s' "
 	    "--file-key '%s' --state '%s' x", zero_uri, zero_uri, st);
-	ck_assert_int_eq(o.status, 2);
-	ck_assert_ptr_nonnull(strstr(o.err, "{mac}"));
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={mac}' --meta-key '%s' "
+	/* no counter: replays would pass */
+	refused(2, NULL, "sdm verify --template 'https://x.example/?e={mac}' --meta-key '%s' "
 	    "--file-key '%s' --state '%s' x", zero_uri, zero_uri, st);
-	ck_assert_int_eq(o.status, 2); /* no counter: replays would pass */
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={picc}&c={mac}' --meta-key '%s' "
-	    "--meta-div uid,aid --aid 010203 --file-key '%s' --state '%s' x", zero_uri, zero_uri, st);
-	ck_assert_int_eq(o.status, 2);
-	ck_assert_ptr_nonnull(strstr(o.err, "meta-read key is the same for every card"));
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={picc}&c={mac}' --meta-key '%s' "
-	    "--file-key '%s' --file-div uid,aid --state '%s' x", zero_uri, zero_uri, st);
-	ck_assert_int_eq(o.status, 2);
-	ck_assert_ptr_nonnull(strstr(o.err, "--aid"));
-	sh(&o, NULL, "sdm verify --template 'https://x.example/?e={picc}&c={mac}' --meta-key "
-	    "'pkcs11:token=dfissue-dev;object=nope' --file-key '%s' --state '%s' x", zero_uri, st);
-	ck_assert_int_eq(o.status, 1);
-	ck_assert_ptr_nonnull(strstr(o.err, "--meta-key"));
-	sh(&o, NULL, "sdm frob");
-	ck_assert_int_eq(o.status, 2);
+	refused(2, "meta-read key is the same for every card", "sdm verify --template "
+	    "'https://x.example/?e={picc}&c={mac}' --meta-key '%s' --meta-div uid,aid --aid 010203 "
+	    "--file-key '%s' --state '%s' x", zero_uri, zero_uri, st);
+	refused(2, "--aid", "sdm verify --template 'https://x.example/?e={picc}&c={mac}' "
+	    "--meta-key '%s' --file-key '%s' --file-div uid,aid --state '%s' x", zero_uri, zero_uri,
+	    st);
+	refused(1, "--meta-key", "sdm verify --template 'https://x.example/?e={picc}&c={mac}' "
+	    "--meta-key 'pkcs11:token=dfissue-dev;object=nope' --file-key '%s' --state '%s' x",
+	    zero_uri, st);
+	refused(2, NULL, "sdm frob");
 }
 END_TEST
 
@@ -261,18 +272,14 @@ START_TEST(key_without_sdm_usage)
 	    "--component-file '%s'", c1, c1);
 	ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
 	ck_assert_ptr_null(strstr(o.out, "SDM:"));
-	sh(&o, NULL, "sdm verify --template 'https://sdm.example/tag?picc_data={picc}&cmac={mac}' "
-	    "--meta-key 'pkcs11:object=sdm-plain' --file-key 'pkcs11:object=sdm-plain' --state '%s' "
+	refused(1, "key import --usage sdm", "sdm verify --template "
+	    "'https://sdm.example/tag?picc_data={picc}&cmac={mac}' --meta-key "
+	    "'pkcs11:object=sdm-plain' --file-key 'pkcs11:object=sdm-plain' --state '%s' "
 	    "'https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086'",
 	    state_path("plain.state"));
-	ck_assert_int_eq(o.status, 1);
-	ck_assert_msg(strstr(o.err, "key import --usage sdm") != NULL, "%s", o.err);
-	sh(&o, NULL, "key import --label sdm-des --type 2k3des --usage sdm --components 2 "
+	refused(2, "AES", "key import --label sdm-des --type 2k3des --usage sdm --components 2 "
 	    "--component-file '%s' --component-file '%s'", c1, c1);
-	ck_assert_int_eq(o.status, 2);
-	ck_assert_ptr_nonnull(strstr(o.err, "AES"));
-	sh(&o, NULL, "key import --label sdm-x --usage all --components 2");
-	ck_assert_int_eq(o.status, 2);
+	refused(2, NULL, "key import --label sdm-x --usage all --components 2");
 }
 END_TEST
 
@@ -324,9 +331,7 @@ ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp, const char *image)
 	ck_assert_int_eq(dfi_hsm_key_find(c->h, "pkcs11:object=app2-master", &c->fbase), DFI_OK);
 	struct dfi_sim_config sc = { .has_seed = true, .seed = 20, .model = DFI_SIM_MODEL_EV3,
 		.image = image, .no_fsync = true };
-	ck_assert_int_eq(dfi_sim_new(&c->s, &sc), DFI_OK);
-	ck_assert_int_eq(dfi_sim_transport_new(c->s, &c->t), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_new(&c->d, c->t), DFI_OK);
+	dfi_test_card_open(&sc, &c->s, &c->t, &c->d);
 	dfi_cardkey *des0, *aes0, *meta = div_key(c, c->mbase, 0), *file = div_key(c, c->fbase, 1);
 	ck_assert_int_eq(dfi_cardkey_new_plain(&des0, DFI_KT_DES, z, 8, 0), DFI_OK);
 	ck_assert_int_eq(dfi_cardkey_new_plain(&aes0, DFI_KT_AES128, z, 16, 0), DFI_OK);
@@ -364,9 +369,7 @@ ev3_card(struct ev3 *c, struct dfi_sdm_layout *l, int lrp, const char *image)
 static void
 ev3_free(struct ev3 *c)
 {
-	dfi_desfire_free(c->d);
-	dfi_transport_free(c->t);
-	dfi_sim_free(c->s);
+	dfi_test_card_close(c->s, c->t, c->d);
 	dfi_hsm_key_free(c->mbase);
 	dfi_hsm_key_free(c->fbase);
 	dfi_hsm_free(c->h);
@@ -476,11 +479,8 @@ START_TEST(read_then_verify)
 	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 0100E3 --file 2 --hex --size 128", img);
 	ck_assert_int_eq(o.status, 0);
 	ck_assert_uint_eq(strlen(o.out), 2 * 128 + 1);
-	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 0100E3 --file 9", img);
-	ck_assert_int_eq(o.status, 1);
-	ck_assert_ptr_nonnull(strstr(o.err, "FILE_NOT_FOUND"));
-	sh(&o, NULL, "sdm read --reader 'sim:%s' --aid 01E3 --file 2", img);
-	ck_assert_int_eq(o.status, 2);
+	refused(1, "FILE_NOT_FOUND", "sdm read --reader 'sim:%s' --aid 0100E3 --file 9", img);
+	refused(2, NULL, "sdm read --reader 'sim:%s' --aid 01E3 --file 2", img);
 }
 END_TEST
 

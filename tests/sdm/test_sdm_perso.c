@@ -15,6 +15,7 @@
 #include "card_check.h"
 #include "dfissue/sdm.h"
 #include "perso_fix.h"
+#include "simcard.h"
 
 #define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 #define SDM_AID 0x3040F5 /* F54030 in command order */
@@ -51,12 +52,10 @@ card_sdm(dfi_sim *sim, struct dfi_df_file_settings *fs)
 {
 	dfi_transport *t;
 	dfi_desfire *d;
-	OK(dfi_sim_transport_new(sim, &t));
-	OK(dfi_desfire_new(&d, t));
+	dfi_test_card_session(sim, &t, &d);
 	OK(dfi_desfire_select_application(d, SDM_AID));
 	OK(dfi_desfire_get_file_settings(d, 1, fs));
-	dfi_desfire_free(d);
-	dfi_transport_free(t);
+	dfi_test_card_close(NULL, t, d);
 }
 
 static const struct dfi_profile_sdm *

@@ -22,6 +22,7 @@
 #include "dfissue/crypto.h"
 #include "dfissue/desfire.h"
 
+#include "simcard.h"
 #include "simtest.h"
 
 START_TEST(factory_state)
@@ -650,8 +651,7 @@ START_TEST(engine_library_session)
 	dfi_sim *s = sim_open(NULL, 10);
 	dfi_transport *t;
 	dfi_desfire *d;
-	ck_assert_int_eq(dfi_sim_transport_new(s, &t), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_new(&d, t), DFI_OK);
+	dfi_test_card_session(s, &t, &d);
 	uint8_t zero[16] = { 0 }, kp[16], ka[16];
 	for (int i = 0; i < 16; i++) {
 		kp[i] = (uint8_t)(0xA0 + i);
@@ -707,9 +707,7 @@ START_TEST(engine_library_session)
 	dfi_cardkey_free(aes0);
 	dfi_cardkey_free(picc);
 	dfi_cardkey_free(app);
-	dfi_desfire_free(d);
-	dfi_transport_free(t);
-	dfi_sim_free(s);
+	dfi_test_card_close(s, t, d);
 }
 END_TEST
 

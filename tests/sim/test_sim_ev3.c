@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "simcard.h"
 #include "testutil.h"
 
-#include "desfire_sim.h"
 #include "dfissue/cardkey.h"
-#include "dfissue/desfire.h"
 #include "dfissue/sdm.h"
 
 #define AID 0x12E3E3
@@ -73,9 +72,7 @@ card_open(struct card *c, enum dfi_sim_model model, int with_image)
 	cfg.has_uid = true;
 	memcpy(cfg.uid, "\x04\xE3\x01\x02\x03\x04\x05", 7);
 	cfg.model = model;
-	ck_assert_int_eq(dfi_sim_new(&c->s, &cfg), DFI_OK);
-	ck_assert_int_eq(dfi_sim_transport_new(c->s, &c->t), DFI_OK);
-	ck_assert_int_eq(dfi_desfire_new(&c->d, c->t), DFI_OK);
+	dfi_test_card_open(&cfg, &c->s, &c->t, &c->d);
 	ck_assert_int_eq(dfi_cardkey_new_plain(&c->des0, DFI_KT_DES, z, 8, 0), DFI_OK);
 	c->aes0 = aes(0);
 	c->picc = aes(0x11);
@@ -86,9 +83,7 @@ card_open(struct card *c, enum dfi_sim_model model, int with_image)
 static void
 card_close(struct card *c)
 {
-	dfi_desfire_free(c->d);
-	dfi_transport_free(c->t);
-	dfi_sim_free(c->s);
+	dfi_test_card_close(c->s, c->t, c->d);
 	dfi_cardkey_free(c->des0);
 	dfi_cardkey_free(c->aes0);
 	dfi_cardkey_free(c->picc);

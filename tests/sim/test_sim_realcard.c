@@ -13,6 +13,7 @@
  *    container E103), as Android's and Proxmark3's Type 4 readers use them;
  *  - PC/SC part 3 for the ATR of an ISO 14443-4 card.
  */
+#include "simcard.h"
 #include "simtest.h"
 
 #include "dfissue/cardkey.h"
@@ -50,8 +51,7 @@ static void
 session_setup(dfi_sim *s, dfi_desfire **d, dfi_transport **t, dfi_keytype kt, dfi_cardkey **k)
 {
 	static const uint8_t zero[16];
-	OK(dfi_sim_transport_new(s, t));
-	OK(dfi_desfire_new(d, *t));
+	dfi_test_card_session(s, t, d);
 	OK(dfi_cardkey_new_plain(k, kt, zero, dfi_keytype_keylen(kt), 0));
 	OK(dfi_desfire_create_application(*d, 0x0A0B0C, 0x09, 1, kt));
 	OK(dfi_desfire_select_application(*d, 0x0A0B0C));
@@ -84,9 +84,7 @@ START_TEST(error_keeps_a_legacy_session_and_ends_an_ev1_one)
 		const char *want = ev1 ? "91AE" : "9100";
 		ck_assert_str_eq(sw(s, "906F000000"), want);
 		dfi_cardkey_free(k);
-		dfi_desfire_free(d);
-		dfi_transport_free(t);
-		dfi_sim_free(s);
+		dfi_test_card_close(s, t, d);
 	}
 }
 END_TEST
@@ -176,8 +174,7 @@ START_TEST(set_ats_shows_at_the_next_activation)
 	dfi_desfire *d;
 	dfi_cardkey *des0;
 	static const uint8_t zero[16];
-	OK(dfi_sim_transport_new(s, &t));
-	OK(dfi_desfire_new(&d, t));
+	dfi_test_card_session(s, &t, &d);
 	OK(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0));
 	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, des0));
 	/* TL 08, T0 78 (TA TB TC, FSCI 8), TA 77 TB 81 TC 02, history 80 C1 */
@@ -195,9 +192,7 @@ START_TEST(set_ats_shows_at_the_next_activation)
 	/* 3B 83 80 01 80 C1 05, TCK = 83^80^01^80^C1^05 = 46 */
 	ck_assert_str_eq(hex, "3B83800180C10546");
 	dfi_cardkey_free(des0);
-	dfi_desfire_free(d);
-	dfi_transport_free(t);
-	dfi_sim_free(s);
+	dfi_test_card_close(s, t, d);
 }
 END_TEST
 
