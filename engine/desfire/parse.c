@@ -7,19 +7,29 @@
 
 #define RD(x) do { if ((e = (x)) != DFI_OK) return e; } while (0)
 
+/* Every parser of one record starts alike: the arguments checked, the
+ * output cleared (a refused response leaves nothing half-parsed in it)
+ * and a reader set over the response. */
+static dfi_err
+rd_start(dfi_rd *r, const uint8_t *p, size_t len, void *out, size_t size)
+{
+	if ((p == NULL && len > 0) || out == NULL)
+		return DFI_E_INVALID_ARG;
+	memset(out, 0, size);
+	dfi_rd_init(r, p, len);
+	return DFI_OK;
+}
+
 dfi_err
 dfi_df_parse_version(const uint8_t *p, size_t len, struct dfi_df_version *v)
 {
 	dfi_rd r;
 	dfi_err e;
 
-	if ((p == NULL && len > 0) || v == NULL)
-		return DFI_E_INVALID_ARG;
-	memset(v, 0, sizeof(*v));
+	RD(rd_start(&r, p, len, v, sizeof(*v)));
 	/* 7 + 7 + 14 bytes; EV2 and later may add a byte we ignore. */
 	if (len != 28 && len != 29)
 		return DFI_E_CARD_PROTOCOL;
-	dfi_rd_init(&r, p, len);
 	RD(dfi_rd_u8(&r, &v->hw_vendor));
 	RD(dfi_rd_u8(&r, &v->hw_type));
 	RD(dfi_rd_u8(&r, &v->hw_subtype));
@@ -61,10 +71,7 @@ dfi_df_parse_key_settings(const uint8_t *p, size_t len, struct dfi_df_key_settin
 	dfi_err e;
 	uint8_t b;
 
-	if ((p == NULL && len > 0) || ks == NULL)
-		return DFI_E_INVALID_ARG;
-	memset(ks, 0, sizeof(*ks));
-	dfi_rd_init(&r, p, len);
+	RD(rd_start(&r, p, len, ks, sizeof(*ks)));
 	RD(dfi_rd_u8(&r, &ks->settings));
 	RD(dfi_rd_u8(&r, &b));
 	RD(dfi_rd_end(&r));
@@ -106,10 +113,7 @@ dfi_df_parse_file_settings(const uint8_t *p, size_t len, struct dfi_df_file_sett
 	uint16_t ar;
 	uint32_t u;
 
-	if ((p == NULL && len > 0) || fs == NULL)
-		return DFI_E_INVALID_ARG;
-	memset(fs, 0, sizeof(*fs));
-	dfi_rd_init(&r, p, len);
+	RD(rd_start(&r, p, len, fs, sizeof(*fs)));
 	RD(dfi_rd_u8(&r, &fs->type));
 	RD(dfi_rd_u8(&r, &fs->option));
 	RD(dfi_rd_le16(&r, &ar));
@@ -203,9 +207,7 @@ dfi_df_parse_value(const uint8_t *p, size_t len, int32_t *value)
 	dfi_err e;
 	uint32_t u;
 
-	if ((p == NULL && len > 0) || value == NULL)
-		return DFI_E_INVALID_ARG;
-	dfi_rd_init(&r, p, len);
+	RD(rd_start(&r, p, len, value, sizeof(*value)));
 	RD(dfi_rd_le32(&r, &u));
 	RD(dfi_rd_end(&r));
 	*value = (int32_t)u;
@@ -218,9 +220,7 @@ dfi_df_parse_key_version(const uint8_t *p, size_t len, uint8_t *version)
 	dfi_rd r;
 	dfi_err e;
 
-	if ((p == NULL && len > 0) || version == NULL)
-		return DFI_E_INVALID_ARG;
-	dfi_rd_init(&r, p, len);
+	RD(rd_start(&r, p, len, version, sizeof(*version)));
 	RD(dfi_rd_u8(&r, version));
 	return dfi_rd_end(&r);
 }

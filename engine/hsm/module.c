@@ -13,7 +13,6 @@
  * p11_kit_module_initialize() takes no arguments (p11-kit passes a
  * managed module's C_Initialize arguments through to the module).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "dfissue/util.h"
 #include "hsm_int.h"
+#include "core/trim.h"
 #include "core/unconst.h"
 
 #define MODFILE_LINE_MAX 4096
@@ -30,17 +30,6 @@ ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static char *
-trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
 }
 
 /* Reads "module:" and "x-init-reserved:" from a p11-kit module file. Other
@@ -66,7 +55,7 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 			e = DFI_E_HSM_MODULE;
 			break;
 		}
-		char *p = trim(line);
+		char *p = dfi_trim(line);
 		if (*p == '\0' || *p == '#')
 			continue;
 		char *colon = strchr(p, ':');
@@ -76,7 +65,7 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 			break;
 		}
 		*colon = '\0';
-		char *key = trim(p), *val = trim(colon + 1);
+		char *key = dfi_trim(p), *val = dfi_trim(colon + 1);
 		char **dst = strcmp(key, "module") == 0 ? module
 		    : strcmp(key, "x-init-reserved") == 0 ? init
 							  : NULL;

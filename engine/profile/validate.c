@@ -48,8 +48,7 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 
 	json_t *keys;
 	struct dfi_profile_key *k;
-	pv_join(p, path, "keys");
-	if ((e = pv_member(c, v, path, "keys", 1, &keys)) != DFI_OK ||
+	if ((e = pv_member_at(c, v, path, "keys", 1, &keys, p)) != DFI_OK ||
 	    (k = pv_array_table(c, keys, p, 1, DFI_PROFILE_MAX_KEYS, sizeof(*k), &app->nkeys,
 		 &e)) == NULL)
 		return e;
@@ -65,8 +64,7 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 	app->keys = k;
 
 	json_t *ks;
-	pv_join(p, path, "key_settings");
-	if ((e = pv_member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
+	if ((e = pv_member_at(c, v, path, "key_settings", 1, &ks, p)) != DFI_OK ||
 	    (e = parse_key_settings(c, ks, p, 1, app->nkeys, &app->key_settings)) != DFI_OK)
 		return e;
 
@@ -259,13 +257,11 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 	    (e = pv_check_members(c, v, path, members, "picc")) != DFI_OK)
 		return e;
 	json_t *k;
-	pv_join(p, path, "key");
-	if ((e = pv_member(c, v, path, "key", 1, &k)) != DFI_OK ||
+	if ((e = pv_member_at(c, v, path, "key", 1, &k, p)) != DFI_OK ||
 	    (e = parse_key(c, k, p, 1, 0, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
 		return e;
 	json_t *ks;
-	pv_join(p, path, "key_settings");
-	if ((e = pv_member(c, v, path, "key_settings", 1, &ks)) != DFI_OK ||
+	if ((e = pv_member_at(c, v, path, "key_settings", 1, &ks, p)) != DFI_OK ||
 	    (e = parse_key_settings(c, ks, p, 0, 1, &picc->key_settings)) != DFI_OK)
 		return e;
 	json_t *cf = json_object_get(v, "configuration");

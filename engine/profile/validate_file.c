@@ -133,11 +133,10 @@ parse_access_right(struct vctx *c, json_t *a, const char *path, const char *key,
     size_t nkeys, uint8_t *out)
 {
 	json_t *v;
-	dfi_err e = pv_member(c, a, path, key, 1, &v);
+	char p[PATH_MAX_LEN];
+	dfi_err e = pv_member_at(c, a, path, key, 1, &v, p);
 	if (e != DFI_OK)
 		return e;
-	char p[PATH_MAX_LEN];
-	pv_join(p, path, key);
 	if (json_is_string(v) && strcmp(json_string_value(v), "free") == 0) {
 		*out = DFI_DF_ACCESS_FREE;
 		return DFI_OK;
@@ -235,8 +234,7 @@ parse_file(struct vctx *c, json_t *v, const char *path, size_t nkeys,
 	json_t *a;
 	static const char *const access_members[] = { "read", "write", "read_write", "change",
 		NULL };
-	pv_join(p, path, "access");
-	if ((e = pv_member(c, v, path, "access", 1, &a)) != DFI_OK ||
+	if ((e = pv_member_at(c, v, path, "access", 1, &a, p)) != DFI_OK ||
 	    (e = pv_want_object(c, a, p)) != DFI_OK ||
 	    (e = pv_check_members(c, a, p, access_members, "access rights")) != DFI_OK ||
 	    (e = parse_access_right(c, a, p, "read", nkeys, &f->access.read)) != DFI_OK ||

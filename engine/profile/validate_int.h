@@ -39,6 +39,8 @@ void pv_join(char *out, const char *base, const char *key);
 void pv_join_idx(char *out, const char *base, size_t i);
 dfi_err pv_check_members(struct vctx *c, json_t *obj, const char *path, const char *const *allowed,
     const char *what);
+dfi_err pv_member_at(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    json_t **v, char p[PATH_MAX_LEN]);
 dfi_err pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
     json_t **v);
 dfi_err pv_want_object(struct vctx *c, json_t *v, const char *path);

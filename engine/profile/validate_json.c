@@ -112,18 +112,26 @@ pv_check_members(struct vctx *c, json_t *obj, const char *path, const char *cons
 	return DFI_OK;
 }
 
+/* *v = obj[key] and p = its path, for the caller's own messages; missing
+ * is an error when required. */
+dfi_err
+pv_member_at(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    json_t **v, char p[PATH_MAX_LEN])
+{
+	pv_join(p, path, key);
+	*v = json_object_get(obj, key);
+	if (*v == NULL && required)
+		return verr(c, p, "required member missing");
+	return DFI_OK;
+}
+
 /* *v = obj[key]; missing is an error when required. */
 dfi_err
 pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
     json_t **v)
 {
-	*v = json_object_get(obj, key);
-	if (*v == NULL && required) {
-		char p[PATH_MAX_LEN];
-		pv_join(p, path, key);
-		return verr(c, p, "required member missing");
-	}
-	return DFI_OK;
+	char p[PATH_MAX_LEN];
+	return pv_member_at(c, obj, path, key, required, v, p);
 }
 
 dfi_err
@@ -172,12 +180,11 @@ pv_get_int(struct vctx *c, json_t *obj, const char *path, const char *key, int r
     long long min, long long max, long long def, long long *out)
 {
 	json_t *v;
+	char p[PATH_MAX_LEN];
 	*out = def; /* an absent optional member */
-	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	dfi_err e = pv_member_at(c, obj, path, key, required, &v, p);
 	if (e != DFI_OK || v == NULL)
 		return e;
-	char p[PATH_MAX_LEN];
-	pv_join(p, path, key);
 	return pv_int_range(c, v, p, min, max, out);
 }
 
@@ -186,15 +193,13 @@ pv_get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int 
     int def, int *out)
 {
 	json_t *v;
+	char p[PATH_MAX_LEN];
 	*out = def; /* an absent optional member */
-	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	dfi_err e = pv_member_at(c, obj, path, key, required, &v, p);
 	if (e != DFI_OK || v == NULL)
 		return e;
-	if (!json_is_boolean(v)) {
-		char p[PATH_MAX_LEN];
-		pv_join(p, path, key);
+	if (!json_is_boolean(v))
 		return verr(c, p, "must be true or false (got %s)", dfi_profile_json_kind(v));
-	}
 	*out = json_is_true(v);
 	return DFI_OK;
 }
@@ -205,12 +210,11 @@ pv_get_string(struct vctx *c, json_t *obj, const char *path, const char *key, in
     size_t maxlen, const char **out)
 {
 	json_t *v;
+	char p[PATH_MAX_LEN];
 	*out = NULL;
-	dfi_err e = pv_member(c, obj, path, key, required, &v);
+	dfi_err e = pv_member_at(c, obj, path, key, required, &v, p);
 	if (e != DFI_OK || v == NULL)
 		return e;
-	char p[PATH_MAX_LEN];
-	pv_join(p, path, key);
 	if (!json_is_string(v))
 		return verr(c, p, "must be a string (got %s)", dfi_profile_json_kind(v));
 	size_t n = json_string_length(v);

@@ -165,9 +165,8 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
 		return e;
 	k->generation = (uint32_t)x;
 	json_t *d;
-	if ((e = pv_member(c, v, path, "diversification", 1, &d)) != DFI_OK)
+	if ((e = pv_member_at(c, v, path, "diversification", 1, &d, p)) != DFI_OK)
 		return e;
-	pv_join(p, path, "diversification");
 	if ((e = parse_div(c, d, p, is_picc, uid_key, k)) != DFI_OK)
 		return e;
 	if ((e = pv_member(c, v, path, "previous", 0, &d)) != DFI_OK || d == NULL)
@@ -226,8 +225,7 @@ parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size
 	if (is_app) {
 		json_t *a;
 		char p[PATH_MAX_LEN];
-		pv_join(p, path, "change_key_access");
-		if ((e = pv_member(c, v, path, "change_key_access", 1, &a)) != DFI_OK)
+		if ((e = pv_member_at(c, v, path, "change_key_access", 1, &a, p)) != DFI_OK)
 			return e;
 		unsigned hi;
 		if (json_is_string(a) && strcmp(json_string_value(a), "master") == 0)

@@ -19,6 +19,7 @@
 #include <PCSC/wintypes.h>
 
 #include "dfissue/pcsc.h"
+#include "core/clock.h"
 
 /* SCardConnect retries while another application holds the card. */
 #define BUSY_RETRIES 20
@@ -134,19 +135,11 @@ pcsc_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size
 	return DFI_OK;
 }
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until the reader's state has (want_present) or lacks a card. */
 static dfi_err
 wait_state(struct pcsc *p, int want_present, int timeout_ms)
 {
-	long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	long deadline = timeout_ms < 0 ? -1 : dfi_now_ms() + timeout_ms;
 	SCARD_READERSTATE rs;
 	memset(&rs, 0, sizeof(rs));
 	rs.szReader = p->reader;
@@ -158,7 +151,7 @@ wait_state(struct pcsc *p, int want_present, int timeout_ms)
 		/* Short slices so a pcscd restart or a deadline is noticed. */
 		DWORD slice = 500;
 		if (deadline >= 0) {
-			long left = deadline - now_ms();
+			long left = deadline - dfi_now_ms();
 			if (left <= 0)
 				return DFI_E_TIMEOUT;
 			if (left < (long)slice)

@@ -1,9 +1,15 @@
 /* Core utilities: errors, hex, the bounds-checked reader and writer, secrets. */
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "testutil.h"
 
 #include "dfissue/error.h"
 #include "dfissue/transport.h"
 #include "core/grow.h"
+#include "core/replace.h"
+#include "core/trim.h"
 
 START_TEST(strerror_names_every_code)
 {
@@ -112,6 +118,46 @@ START_TEST(grow_doubles_and_refuses_overflow)
 }
 END_TEST
 
+START_TEST(trim_cuts_both_ends)
+{
+	char a[] = " \t key = value \r\n", b[] = " \n\t ";
+	ck_assert_str_eq(dfi_trim(a), "key = value");
+	ck_assert_str_eq(dfi_trim(b), "");
+}
+END_TEST
+
+/* core/replace.h: the new contents or the old, and the failed step named. */
+START_TEST(file_replace_whole_or_not_at_all)
+{
+	char dir[] = "/tmp/dfi_core_XXXXXX", path[64], sub[64], got[16] = "";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/state", dir);
+	ck_assert_int_eq(dfi_file_replace(path, "old", 3, 1, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_file_replace(path, "new!", 4, 0, NULL), DFI_OK);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(got, 1, sizeof(got) - 1, f), 4);
+	fclose(f);
+	ck_assert_str_eq(got, "new!");
+	/* no directory to put the temporary file in */
+	const char *step = NULL;
+	snprintf(sub, sizeof(sub), "%s/none/state", dir);
+	ck_assert_int_eq(dfi_file_replace(sub, "x", 1, 1, &step), DFI_E_IO);
+	ck_assert_str_eq(step, "creating a temporary file for");
+	ck_assert_int_eq(errno, ENOENT);
+	/* a directory cannot be replaced by a file: the temporary one goes */
+	snprintf(sub, sizeof(sub), "%s/d", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(dfi_file_replace(sub, "x", 1, 1, &step), DFI_E_IO);
+	ck_assert_str_eq(step, "replacing");
+	ck_assert_int_eq(errno, EISDIR);
+	ck_assert_int_eq(rmdir(sub), 0);
+	ck_assert_int_eq(dfi_file_replace(NULL, "x", 1, 1, &step), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(rmdir(dir), 0); /* empty: no temporary file left behind */
+}
+END_TEST
+
 static void
 count_destroy(void *ctx)
 {
@@ -150,5 +196,6 @@ main(void)
 	return dfi_test_main("core", NULL,
 	    (const TTest *[]){ strerror_names_every_code, desfire_status_map,
 	    hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
-	    secure_memory, grow_doubles_and_refuses_overflow, handles_own_their_context, NULL });
+	    secure_memory, grow_doubles_and_refuses_overflow, handles_own_their_context,
+	    trim_cuts_both_ends, file_replace_whole_or_not_at_all, NULL });
 }

@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include <openssl/sha.h>
 
+#include "core/replace.h"
 #include "dfissue/util.h"
 #include "sim_int.h"
 
@@ -306,21 +306,6 @@ sim_image_load(const char *path, struct sim_card **out)
 	return e;
 }
 
-static dfi_err
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return DFI_E_IO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return DFI_OK;
-}
-
 dfi_err
 sim_image_save(const char *path, const struct sim_card *c, bool do_fsync)
 {
@@ -329,41 +314,7 @@ sim_image_save(const char *path, const struct sim_card *c, bool do_fsync)
 	dfi_err e = sim_image_encode(c, &buf, &len);
 	if (e != DFI_OK)
 		return e;
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16);
-	char *dcopy = strdup(path);
-	if (tmp == NULL || dcopy == NULL) {
-		e = DFI_E_NOMEM;
-		goto out;
-	}
-	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		e = DFI_E_IO;
-		goto out;
-	}
-	e = write_all(fd, buf, len);
-	if (e == DFI_OK && do_fsync && fsync(fd) != 0)
-		e = DFI_E_IO;
-	if (close(fd) != 0 && e == DFI_OK)
-		e = DFI_E_IO;
-	if (e == DFI_OK && rename(tmp, path) != 0)
-		e = DFI_E_IO;
-	if (e != DFI_OK) {
-		unlink(tmp);
-		goto out;
-	}
-	if (do_fsync) {
-		int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			if (fsync(dfd) != 0)
-				e = DFI_E_IO;
-			close(dfd);
-		}
-	}
-out:
-	free(tmp);
-	free(dcopy);
+	e = dfi_file_replace(path, buf, len, do_fsync, NULL);
 	dfi_wipe(buf, len);
 	free(buf);
 	return e;

@@ -147,17 +147,23 @@ out:
 }
 
 /*
- * ReadData and ReadRecords after the file type check: the read rights,
- * then the header (file, offset, length) under the file's communication
- * mode. Offset and length count bytes or records out of `total`; length
- * 0 means "up to the end".
+ * ReadData and ReadRecords: the file (of one of `types`), the read
+ * rights, then the header (file, offset, length) under the file's
+ * communication mode. Offset and length count bytes of a data file or
+ * records of a record file; length 0 means "up to the end".
  */
 static uint8_t
-read_request(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, const struct sim_file *f,
-    enum sm_mode *mode, uint32_t *off, uint32_t *len, uint32_t total)
+read_request(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, unsigned types,
+    struct sim_file **fp, enum sm_mode *mode, uint32_t *off, uint32_t *len)
 {
+	struct sim_file *f;
+	uint8_t st = lookup(s, d, n, 7, types, &f);
+	if (st != ST_OK)
+		return st;
+	*fp = f;
+	uint32_t total = (RECORD_FILES & TYPE(f->type)) ? f->nrec : f->size;
 	uint8_t rights[2] = { R_READ(f), R_RW(f) };
-	uint8_t st = sim_file_access(s, f, rights, 2, mode);
+	st = sim_file_access(s, f, rights, 2, mode);
 	if (st != ST_OK)
 		return st;
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
@@ -184,25 +190,22 @@ uint8_t
 sim_on_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, DATA_FILES, &f);
-	if (st != ST_OK)
-		return st;
 	enum sm_mode mode;
 	uint32_t off, len;
-	if ((st = read_request(s, cmd, d, n, f, &mode, &off, &len, f->size)) != ST_OK)
+	uint8_t st = read_request(s, cmd, d, n, DATA_FILES, &f, &mode, &off, &len);
+	if (st != ST_OK)
 		return st;
+	/* A backup file reads as last committed. */
+	const uint8_t *src = f->data;
+	uint8_t *m = NULL;
 	/* EV3 SDM: a read granted by the free right shows the mirrors. */
 	if (f->sdm != NULL && !sim_authed_with(s, R_READ(f)) && !sim_authed_with(s, R_RW(f))) {
-		uint8_t *m;
 		if ((st = sim_sdm_read(s, f, &m)) != ST_OK)
 			return st;
-		resp_put(r, m + off, len);
-		free(m);
-		r->mode = mode;
-		return ST_OK;
+		src = m;
 	}
-	/* A backup file reads as last committed. */
-	resp_put(r, f->data + off, len);
+	resp_put(r, src + off, len);
+	free(m);
 	r->mode = mode;
 	return ST_OK;
 }
@@ -278,13 +281,12 @@ uint8_t
 sim_on_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, RECORD_FILES, &f);
+	enum sm_mode mode;
+	uint32_t roff, cnt;
+	uint8_t st = read_request(s, cmd, d, n, RECORD_FILES, &f, &mode, &roff, &cnt);
 	if (st != ST_OK)
 		return st;
-	enum sm_mode mode;
-	uint32_t roff, cnt, cur = f->nrec;
-	if ((st = read_request(s, cmd, d, n, f, &mode, &roff, &cnt, cur)) != ST_OK)
-		return st;
+	uint32_t cur = f->nrec;
 	/* Record 0 is the newest; records come out oldest first. */
 	for (uint32_t i = cur - roff - cnt; i < cur - roff; i++)
 		resp_put(r, f->data + sim_record_offset(f, i), f->size);

@@ -1,5 +1,4 @@
 /* key = value files turned into long options. */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,20 +7,10 @@
 
 #include "cli.h"
 #include "config.h"
+#include "core/trim.h"
 
 #define CONFIG_MAX_LINES 512
 #define CONFIG_LINE_MAX 4096
-
-static char *
-trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
 
 static const struct option *
 find_opt(const struct option *lo, const char *key)
@@ -68,7 +57,7 @@ config_line(const char *path, int ln, char *line, const struct option *lo, struc
 	if (eq == NULL)
 		return cli_usagef("%s:%d: expected 'key = value', got '%s'", path, ln, line);
 	*eq = '\0';
-	char *key = trim(line), *val = trim(eq + 1);
+	char *key = dfi_trim(line), *val = dfi_trim(eq + 1);
 	const struct option *o = find_opt(lo, key);
 	if (strcmp(key, "pin") == 0 || strcmp(key, "pin-env") == 0)
 		return cli_usagef("%s:%d: a configuration file takes no PIN and no PIN variable: put the PIN "
@@ -121,7 +110,7 @@ read_config(const char *path, const struct option *lo, struct cli_argv *a)
 			rc = DFI_EXIT_USAGE;
 			break;
 		}
-		char *s = trim(line);
+		char *s = dfi_trim(line);
 		if (*s == '\0' || *s == '#')
 			continue;
 		rc = config_line(path, ln, s, lo, a);

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "cli.h"
+#include "core/grow.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 #include "journal_html.h"
@@ -33,16 +34,12 @@ struct page {
 static int
 grow(struct page *pg, void **v, size_t n, size_t *cap, size_t size)
 {
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? 2 * *cap : 64;
-	void *p = nc <= SIZE_MAX / size ? realloc(*v, nc * size) : NULL;
+	void *p = dfi_grow(*v, cap, n + 1, 64, size);
 	if (p == NULL) {
 		pg->oom = 1;
 		return -1;
 	}
 	*v = p;
-	*cap = nc;
 	return 0;
 }
 

@@ -1,7 +1,6 @@
 /* The replay state of `dfissue sdm verify` (sdm_state.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
+#include "core/replace.h"
 #include "dfissue/util.h"
 #include "sdm_state.h"
 
@@ -65,15 +66,12 @@ load(const char *path, struct entry **out, size_t *n, char *why, size_t cap)
 			break;
 		}
 		x.ctr = (uint32_t)c;
-		if (*n == cap_e) {
-			cap_e = cap_e ? 2 * cap_e : 64;
-			struct entry *ne = realloc(e, cap_e * sizeof(*e));
-			if (ne == NULL) {
-				err = DFI_E_NOMEM;
-				break;
-			}
-			e = ne;
+		struct entry *ne = dfi_grow(e, &cap_e, *n + 1, 64, sizeof(*e));
+		if (ne == NULL) {
+			err = DFI_E_NOMEM;
+			break;
 		}
+		e = ne;
 		e[(*n)++] = x;
 	}
 	if (err == DFI_OK && ferror(f))
@@ -88,57 +86,26 @@ load(const char *path, struct entry **out, size_t *n, char *why, size_t cap)
 	return DFI_OK;
 }
 
-/* Writes the entries to a temporary file and renames it over path. */
+/* Replaces path with the entries: a crash leaves the old state or the new. */
 static dfi_err
 store(const char *path, const struct entry *e, size_t n, char *why, size_t cap)
 {
-	size_t plen = strlen(path);
-	char *tmp = malloc(plen + 16), *dcopy = strdup(path);
-	dfi_err err = DFI_OK;
-	if (tmp == NULL || dcopy == NULL) {
-		err = DFI_E_NOMEM;
-		goto out;
-	}
-	snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = io_fail(why, cap, "creating a temporary file for", path);
-		goto out;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (f == NULL) {
-		close(fd);
-		unlink(tmp);
-		err = io_fail(why, cap, "writing", tmp);
-		goto out;
-	}
-	fputs(STATE_HEADER, f);
+	/* a line: the UID, a space, a counter of at most 10 digits, a newline */
+	const size_t line = sizeof(e->uid) + 12;
+	if (n > (SIZE_MAX - sizeof(STATE_HEADER)) / line)
+		return DFI_E_NOMEM;
+	size_t max = sizeof(STATE_HEADER) + n * line, len = sizeof(STATE_HEADER) - 1;
+	char *buf = malloc(max);
+	if (buf == NULL)
+		return DFI_E_NOMEM;
+	memcpy(buf, STATE_HEADER, len);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s %u\n", e[i].uid, e[i].ctr);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		err = io_fail(why, cap, "writing", tmp);
-		fclose(f);
-		unlink(tmp);
-		goto out;
-	}
-	if (fclose(f) != 0) {
-		err = io_fail(why, cap, "writing", tmp);
-		unlink(tmp);
-		goto out;
-	}
-	if (rename(tmp, path) != 0) {
-		err = io_fail(why, cap, "replacing", path);
-		unlink(tmp);
-		goto out;
-	}
-	int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) != 0)
-		err = io_fail(why, cap, "syncing the directory of", path);
-	if (dfd >= 0)
-		close(dfd);
-out:
-	free(tmp);
-	free(dcopy);
+		len += (size_t)snprintf(buf + len, max - len, "%s %u\n", e[i].uid, e[i].ctr);
+	const char *step;
+	dfi_err err = dfi_file_replace(path, buf, len, 1, &step);
+	if (err == DFI_E_IO)
+		io_fail(why, cap, step, path);
+	free(buf);
 	return err;
 }
 

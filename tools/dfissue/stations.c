@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "core/clock.h"
+#include "core/grow.h"
 #include "dfissue/pcsc.h"
 #include "dfissue/perso.h"
 #include "dfissue/util.h"
@@ -49,14 +51,6 @@ struct station {
 	unsigned long refused;
 	unsigned idx; /* its line in the status block */
 };
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 nap(long ms)
@@ -153,7 +147,7 @@ static int
 expand_pattern(const char *spec, char ***list, unsigned *n)
 {
 	const char *pat = spec + 5;
-	long deadline = now_ms() + EXPAND_WAIT_MS;
+	long deadline = dfi_now_ms() + EXPAND_WAIT_MS;
 	dfi_err last = DFI_OK;
 
 	for (;;) {
@@ -175,7 +169,7 @@ expand_pattern(const char *spec, char ***list, unsigned *n)
 		dfi_pcsc_readers_free(r, count);
 		if (matched > 0)
 			return DFI_EXIT_OK;
-		if (now_ms() >= deadline)
+		if (dfi_now_ms() >= deadline)
 			break;
 		nap(250);
 	}
@@ -193,7 +187,7 @@ static int
 wait_card(struct station *st)
 {
 	const struct stations_config *c = st->sh->cfg;
-	long idle_from = now_ms();
+	long idle_from = dfi_now_ms();
 	int said_gone = 0, said_busy = 0;
 
 	for (;;) {
@@ -220,7 +214,7 @@ wait_card(struct station *st)
 			cli_log(CLI_LOG_ERR, "[%s] waiting for a card: %s", st->name, dfi_strerror(e));
 			return -1;
 		}
-		if (c->wait_ms >= 0 && now_ms() - idle_from >= c->wait_ms)
+		if (c->wait_ms >= 0 && dfi_now_ms() - idle_from >= c->wait_ms)
 			return 0;
 	}
 }
@@ -231,7 +225,7 @@ static int
 wait_removed(struct station *st)
 {
 	const struct stations_config *c = st->sh->cfg;
-	long idle_from = now_ms();
+	long idle_from = dfi_now_ms();
 
 	while (!stopped(st->sh)) {
 		dfi_err e = dfi_transport_wait_removed(st->r.t, SLICE_MS);
@@ -241,7 +235,7 @@ wait_removed(struct station *st)
 			nap(1000);
 		else if (e != DFI_E_TIMEOUT)
 			return 1;
-		if (c->wait_ms >= 0 && now_ms() - idle_from >= c->wait_ms)
+		if (c->wait_ms >= 0 && dfi_now_ms() - idle_from >= c->wait_ms)
 			return 0;
 	}
 	return 0;
@@ -287,16 +281,11 @@ uid_add(struct shared *sh, const uint8_t *uid, size_t len)
 	if (len != 7)
 		return;
 	pthread_mutex_lock(&sh->mu);
-	if (sh->n_uids == sh->cap_uids) {
-		size_t cap = sh->cap_uids ? 2 * sh->cap_uids : 64;
-		void *n = realloc(sh->uids, cap * sizeof(*sh->uids));
-		if (n != NULL) {
-			sh->uids = n;
-			sh->cap_uids = cap;
-		}
-	}
-	if (sh->n_uids < sh->cap_uids)
+	void *v = dfi_grow(sh->uids, &sh->cap_uids, sh->n_uids + 1, 64, sizeof(*sh->uids));
+	if (v != NULL) {
+		sh->uids = v;
 		memcpy(sh->uids[sh->n_uids++], uid, len);
+	}
 	pthread_mutex_unlock(&sh->mu);
 }
 
@@ -415,7 +404,7 @@ tally(struct station *st, const struct dfi_perso_result *res, int torn)
 	st->tears += (unsigned long)torn;
 	sh->tears += (unsigned long)torn;
 	sh->finished++;
-	sh->last_ms = now_ms();
+	sh->last_ms = dfi_now_ms();
 	if (sh->cfg->cards > 0 && sh->finished >= sh->cfg->cards)
 		sh->stop = 1;
 	double secs = (double)(sh->last_ms - sh->start_ms) / 1000.0;
@@ -638,7 +627,7 @@ summary(const struct shared *sh, const struct station *st, unsigned n)
 		cli_log(CLI_LOG_NOTICE, "[%s] %lu card(s): %lu done, %lu resumed, %lu unknown-keys, "
 		    "%lu refused, %lu failed, %lu tear(s)", st[i].name, st[i].cards, st[i].done,
 		    st[i].resumed, st[i].unknown, st[i].refused, st[i].failed, st[i].tears);
-	long end = sh->finished > 0 ? sh->last_ms : now_ms();
+	long end = sh->finished > 0 ? sh->last_ms : dfi_now_ms();
 	double secs = (double)(end - sh->start_ms) / 1000.0;
 	double per_min = secs > 0 ? (double)(sh->done + sh->resumed) * 60.0 / secs : 0.0;
 	int sig = cli_signal_count();
@@ -689,7 +678,7 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 		}
 		cli_log(CLI_LOG_INFO, "%s", line);
 		cli_status_start(n, names);
-		sh.start_ms = now_ms();
+		sh.start_ms = dfi_now_ms();
 		for (unsigned i = 0; i < n; i++) {
 			if (pthread_create(&st[i].tid, NULL, station_main, &st[i]) != 0) {
 				request_stop(&sh, 1);

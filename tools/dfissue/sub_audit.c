@@ -13,6 +13,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "core/grow.h"
 #include "opts.h"
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
@@ -162,16 +163,12 @@ static void
 cp_cb(void *ctx, const struct dfi_pgreg_checkpoint *cp)
 {
 	struct cps *c = ctx;
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 64;
-		void *p = realloc(c->v, nc * sizeof(*c->v));
-		if (p == NULL) {
-			c->oom = 1;
-			return;
-		}
-		c->v = p;
-		c->cap = nc;
+	struct dfi_pgreg_checkpoint *v = dfi_grow(c->v, &c->cap, c->n + 1, 64, sizeof(*v));
+	if (v == NULL) {
+		c->oom = 1;
+		return;
 	}
+	c->v = v;
 	c->v[c->n++] = *cp;
 }
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "core/grow.h"
 #include "opts.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
@@ -36,15 +37,11 @@ struct sstate {
 static int
 push_rec(dfi_jrec **v, size_t *n, size_t *cap, const dfi_jrec *r)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		void *p = realloc(*v, nc * sizeof(**v));
-		if (p == NULL)
-			return -1;
-		*v = p;
-		*cap = nc;
-	}
-	(*v)[(*n)++] = *r;
+	dfi_jrec *nv = dfi_grow(*v, cap, *n + 1, 8, sizeof(*nv));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	nv[(*n)++] = *r;
 	return 0;
 }
 
@@ -70,16 +67,12 @@ s_record(void *ctx, uint64_t line, const dfi_jrec *r)
 	if (r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE) {
 		if (s->n > 0 && s->v[s->n - 1].in.seq >= r->seq)
 			return; /* out of order: verify reports it */
-		if (s->n == s->cap) {
-			size_t nc = s->cap ? s->cap * 2 : 64;
-			void *p = realloc(s->v, nc * sizeof(*s->v));
-			if (p == NULL) {
-				s->oom = 1;
-				return;
-			}
-			s->v = p;
-			s->cap = nc;
+		struct change *v = dfi_grow(s->v, &s->cap, s->n + 1, 64, sizeof(*v));
+		if (v == NULL) {
+			s->oom = 1;
+			return;
 		}
+		s->v = v;
 		memset(&s->v[s->n], 0, sizeof(s->v[0]));
 		s->v[s->n++].in = *r;
 	} else if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE) {
