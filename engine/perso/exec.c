@@ -118,7 +118,7 @@ prefetch_run(struct tap *tp, size_t i, size_t rank)
 	}
 	if (nq == 0)
 		return;
-	/* Off the stack: up to 30 records on a station thread. */
+	/* Up to 30 records of 1 KB: on the heap, not a station thread's stack. */
 	dfi_jrec *recs = malloc((PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH) * sizeof(*recs));
 	if (recs == NULL)
 		return;
