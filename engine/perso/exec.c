@@ -2,9 +2,12 @@
  * signed) -> APDU -> commit, or abort on a definite card refusal; a tear
  * leaves the intent open for the next tap to resolve. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "perso_int.h"
+
+static size_t step_rank(const struct tap *tp, const struct step *st);
 
 /* The intent for ChangeKey of key keyno of app (-1: the PICC), from the
  * card's state as the plan left it. */
@@ -67,36 +70,78 @@ with_commits(struct tap *tp, const dfi_jrec *extra, size_t nextra, dfi_jrec *out
 	return n;
 }
 
-/* Queues the intent of step i (a ChangeKey) with the pending commits; the
- * step waits for it. Best effort: when the journal refuses, nothing is
- * queued and the step writes its intent itself (and meets the error). */
-static void
-prefetch_intent(struct tap *tp, size_t i)
+static int
+queued(const struct tap *tp, size_t step)
 {
-	int app, slot = -1;
-	uint8_t keyno;
-	dfi_jrec recs[PERSO_MAX_COMMITS + 1], rec;
-	uint64_t seqs[PERSO_MAX_COMMITS + 1], ticket;
+	for (size_t k = 0; k < PERSO_MAX_PREFETCH; k++)
+		if (tp->pf[k].valid && tp->pf[k].step == step)
+			return 1;
+	return 0;
+}
 
-	for (int k = 1; k >= 0; k--) {
-		if (tp->pf[k].valid && tp->pf[k].step == i)
-			return;
+/* Queues, as one journal batch with the pending commits, the intents of
+ * step i (when a ChangeKey) and of the ChangeKeys that follow it in the
+ * same rank (an application's key changes are consecutive steps). The
+ * first of those ChangeKeys waits until the batch is durable and tells
+ * the registry every intent of it in one round trip: the registry knows
+ * each intent before its ChangeKey, and the later ones wait on nothing.
+ * An intent queued and never sent is aborted at its step (superseded) or
+ * at the tap's end; one a killed station left open means "old or new
+ * key" to the next tap, as any open intent (state.c, recover.c). Never
+ * one of a later rank: an intent tells the next tap that the
+ * applications before its own were verified (verify_before). Best
+ * effort: when the journal refuses, nothing is queued and each step
+ * writes its intent itself (and meets the error). */
+static void
+prefetch_run(struct tap *tp, size_t i, size_t rank)
+{
+	int slots[PERSO_MAX_PREFETCH], app;
+	size_t steps[PERSO_MAX_PREFETCH], nfree = 0, nq = 0;
+	uint8_t keyno;
+	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH], ticket;
+
+	if (tp->journal_failed)
+		return;
+	for (int k = 0; k < PERSO_MAX_PREFETCH; k++)
 		if (!tp->pf[k].valid)
-			slot = k;
+			slots[nfree++] = k;
+	for (size_t j = i; j < tp->nsteps && nq < nfree; j++) {
+		if (!step_key(&tp->steps[j], &app, &keyno)) {
+			if (j == i)
+				continue;
+			break;
+		}
+		if (j > i && step_rank(tp, &tp->steps[j]) != rank)
+			break;
+		if (!queued(tp, j))
+			steps[nq++] = j;
 	}
-	if (slot < 0 || tp->journal_failed || !step_key(&tp->steps[i], &app, &keyno) ||
-	    build_intent(tp, app, keyno, &rec) != DFI_OK)
+	if (nq == 0)
 		return;
-	size_t n = with_commits(tp, &rec, 1, recs);
-	if (dfi_journal_append_async(tp->p->journal, recs, n, seqs, &ticket) != DFI_OK)
+	/* Up to 30 records of 1 KB: on the heap, not a station thread's stack. */
+	dfi_jrec *recs = malloc((PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH) * sizeof(*recs));
+	if (recs == NULL)
 		return;
-	perso_note_queued(tp, recs, seqs, n, ticket);
-	tp->ncommits = 0;
-	tp->pf[slot].valid = 1;
-	tp->pf[slot].step = i;
-	tp->pf[slot].seq = seqs[n - 1];
-	tp->pf[slot].ticket = ticket;
-	tp->pf[slot].rec = rec;
+	size_t nc = with_commits(tp, NULL, 0, recs), n = nc;
+	for (size_t q = 0; q < nq; q++) {
+		(void)step_key(&tp->steps[steps[q]], &app, &keyno);
+		if (build_intent(tp, app, keyno, &recs[n]) != DFI_OK)
+			break;
+		n++;
+	}
+	if (n > nc && dfi_journal_append_async(tp->p->journal, recs, n, seqs, &ticket) == DFI_OK) {
+		perso_note_queued(tp, recs, seqs, n, ticket);
+		tp->ncommits = 0;
+		for (size_t q = 0; q < n - nc; q++) {
+			int k = slots[q];
+			tp->pf[k].valid = 1;
+			tp->pf[k].step = steps[q];
+			tp->pf[k].seq = seqs[nc + q];
+			tp->pf[k].ticket = ticket;
+			tp->pf[k].rec = recs[nc + q];
+		}
+	}
+	free(recs);
 }
 
 static int
@@ -115,17 +160,17 @@ same_intent(const dfi_jrec *a, const dfi_jrec *b)
 static dfi_err
 durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
 {
-	dfi_jrec recs[PERSO_MAX_COMMITS + 3], extra[3];
-	uint64_t seqs[PERSO_MAX_COMMITS + 3];
+	dfi_jrec recs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1], extra[PERSO_MAX_PREFETCH + 1];
+	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1];
 	size_t nextra = 0;
 	int hit = -1;
 	dfi_err e = DFI_OK;
 
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < PERSO_MAX_PREFETCH; k++)
 		if (tp->pf[k].valid && tp->pf[k].step == tp->cur_step &&
 		    same_intent(&tp->pf[k].rec, rec))
 			hit = k;
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < PERSO_MAX_PREFETCH; k++)
 		if (k != hit && tp->pf[k].valid && tp->pf[k].step <= tp->cur_step) {
 			/* Queued for a state the plan no longer has: never sent. */
 			tp->pf[k].valid = 0;
@@ -216,15 +261,15 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 dfi_err
 perso_flush_begin(struct tap *tp)
 {
-	dfi_jrec recs[PERSO_MAX_COMMITS + 2], extra[2];
-	uint64_t seqs[PERSO_MAX_COMMITS + 2];
+	dfi_jrec recs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH], extra[PERSO_MAX_PREFETCH];
+	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH];
 	size_t nextra = 0, n;
 	dfi_err e = DFI_OK;
 
 	tp->flush_ticket = 0;
 	if (tp->journal_failed || tp->p->journal == NULL)
 		return DFI_OK; /* after a failed append the journal takes nothing more */
-	for (int k = 0; k < 2 && e == DFI_OK; k++)
+	for (int k = 0; k < PERSO_MAX_PREFETCH && e == DFI_OK; k++)
 		if (tp->pf[k].valid) {
 			/* The tap ended before that ChangeKey: it never left the host. */
 			tp->pf[k].valid = 0;
@@ -530,17 +575,16 @@ perso_execute(struct tap *tp)
 		perso_step_name(tp, st, name, sizeof(name));
 		perso_event(tp, "step %zu/%zu: %s", i + 1, tp->nsteps, name);
 		tp->cur_step = i;
-		/* The next ChangeKey's intent is queued while this step works,
-		 * unless an application must be verified before it: it is then
-		 * queued as its own step begins, while the step selects and
-		 * authenticates. Also while this step creates its application:
-		 * a tap torn there aborts the intent at its end, and one killed
-		 * there leaves it open for a slot the card may not have, which
-		 * the next tap aborts (state.c, settle_absent); either way the
-		 * journal shows the applications before it verified. */
-		prefetch_intent(tp, i);
-		if (i + 1 < tp->nsteps && step_rank(tp, &tp->steps[i + 1]) == rank)
-			prefetch_intent(tp, i + 1);
+		/* The intents of the next ChangeKeys of this rank are queued
+		 * while this step works, unless an application must be verified
+		 * before them: they are then queued as the first one's step
+		 * begins, while it selects and authenticates. Also while this
+		 * step creates their application:
+		 * a tap torn there aborts them at its end, and one killed there
+		 * leaves them open for slots the card may not have, which the
+		 * next tap aborts (state.c, settle_absent); either way the
+		 * journal shows the applications before them verified. */
+		prefetch_run(tp, i, rank);
 		e = run_step(tp, st);
 		if (e != DFI_OK) {
 			if (tp->res->detail[0] == '\0')

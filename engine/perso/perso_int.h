@@ -13,8 +13,12 @@
 #define PERSO_MAX_INTENTS 32
 /* Key slots of one card: the PICC master key and 14 per application. */
 #define PERSO_MAX_REG_SLOTS (1 + DFI_PROFILE_MAX_APPS * DFI_PROFILE_MAX_KEYS)
-/* Records appended asynchronously and not yet told to the registry. */
-#define PERSO_MAX_NOTES (2 * PERSO_MAX_COMMITS + 8)
+/* Intents queued ahead (exec.c): every key of one application. */
+#define PERSO_MAX_PREFETCH DFI_PROFILE_MAX_KEYS
+/* Records appended asynchronously and not yet told to the registry: a
+ * batch of intents queued ahead and the tap's last batch, each with the
+ * pending commits (and the aborts of what was queued and not sent). */
+#define PERSO_MAX_NOTES (2 * (PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH) + 8)
 #define PERSO_MAX_STEPS 256
 #define PERSO_MAX_COMMITS 16
 /* Conflicts named one by one; more are counted. */
@@ -211,15 +215,17 @@ struct tap {
 	 * and one fdatasync for all) or at the end of the tap. */
 	uint64_t commits[PERSO_MAX_COMMITS];
 	size_t ncommits;
-	/* The intent of the next ChangeKey step, queued while the step before
-	 * it talks to the card, so that the journal's signature and fdatasync
-	 * overlap the card's time; the ChangeKey waits until it is durable. */
+	/* The intents of the next ChangeKey steps of one application (or of
+	 * the PICC), queued as one batch while the step before them talks to
+	 * the card, so that the journal's signature and fdatasync overlap the
+	 * card's time and the registry hears of them all in one round trip;
+	 * each ChangeKey waits until its intent is durable and told. */
 	struct {
 		int valid;
 		size_t step;
 		uint64_t seq, ticket;
 		dfi_jrec rec;
-	} pf[2]; /* the current step's and the next one's */
+	} pf[PERSO_MAX_PREFETCH];
 	size_t cur_step;
 	uint64_t flush_ticket;   /* the end of the tap's batch, 0 if none */
 	/* Rotation (probe.c): per-card keys of older generations derived on
