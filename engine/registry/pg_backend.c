@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "../journal/journal_int.h"
+#include "core/monitor.h"
 #include "dfissue/util.h"
 #include "pg_batch.h"
 #include "pg_int.h"
@@ -442,7 +443,13 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. The
-	 * lookup comes with it (claim_lookup, schema 4): one round trip. */
+	 * lookup comes with it (claim_lookup, schema 4): one round trip. The
+	 * origin (schema 7) lets this handle succeed a dead process of the
+	 * same journal at once: the journal's writer lock keeps two live
+	 * processes off one journal, so a claim held under this origin by
+	 * another token is a predecessor's (schema/007_claim_origin.sql says
+	 * what a journal copied to another host does). No journal (inspect,
+	 * the origin empty): nobody's successor. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
@@ -787,8 +794,7 @@ b_destroy(void *vbe)
 		pend_done(be, p, 1);
 	}
 	dfi_pgwitness_free(be->w);
-	pthread_cond_destroy(&be->cv);
-	pthread_mutex_destroy(&be->mu);
+	dfi_monitor_destroy(&be->mu, &be->cv);
 	free(be);
 }
 
@@ -829,12 +835,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	be->pg = pg;
 	be->j = j;
 	be->lease_ms = 60000;
-	if (pthread_mutex_init(&be->mu, NULL) != 0) {
-		free(be);
-		return DFI_E_NOMEM;
-	}
-	if (pthread_cond_init(&be->cv, NULL) != 0) {
-		pthread_mutex_destroy(&be->mu);
+	if (dfi_monitor_init(&be->mu, &be->cv) != DFI_OK) {
 		free(be);
 		return DFI_E_NOMEM;
 	}
