@@ -394,6 +394,18 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	PQclear(q);
 	if (bad)
 		return pg_why(WHY, DFI_E_REGISTRY, "the registry's told() answered something unexpected");
+	/* Records are told only once the journal holds them: a registry ahead
+	 * of the journal means this is not the journal that told them (rolled
+	 * back, restored from a backup, or a copy), even when the checkpoint
+	 * witnessed last is still in it. Its lookups would show another
+	 * history's intents as this journal's, and its claims (schema 7) would
+	 * succeed the process that told them. */
+	uint64_t size = dfi_journal_size(be->j);
+	if (told >= size)
+		return pg_why(WHY, DFI_E_REGISTRY_REFUSED,
+		    "the registry holds record %" PRIu64 " of journal %s, which ends at record %" PRIu64
+		    ": the journal was rolled back, restored from a backup or copied; run 'dfissue audit' before going on",
+		    told, be->origin, size > 0 ? size - 1 : 0);
 	struct recon x;
 	memset(&x, 0, sizeof(x));
 	x.be = be;

@@ -490,6 +490,34 @@ START_TEST(a_restarted_station_finishes_its_own_torn_card)
 }
 END_TEST
 
+/* A journal behind what its station told the registry (a copy taken
+ * before the last records, then put back): its head is still the
+ * checkpoint witnessed last, but the registry has records it lacks. The
+ * station refuses to open: it would take those records' intents, and its
+ * predecessor's claims (schema 7), as its own. */
+START_TEST(a_journal_behind_the_registry_is_refused)
+{
+	char url[PATH_MAX + 160], out[2 * PATH_MAX + 200], cmd[4 * PATH_MAX + 100];
+	struct station a, b;
+	two_stations("t_behind", "behind", url, sizeof(url), &a, &b);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s.copy'", a.f.dir, a.f.dir);
+	ck_assert_int_eq(dfi_test_run(cmd, out, sizeof(out)), 0);
+	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
+	tell(&a, &in);
+	station_close_reg(&a);
+	dfi_journal_close(a.f.j);
+	a.f.j = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mv '%s.copy' '%s'", a.f.dir, a.f.dir, a.f.dir);
+	ck_assert_int_eq(dfi_test_run(cmd, out, sizeof(out)), 0);
+	ck_assert_int_eq(jt_journal_reopen(&a.f), 0);
+	ck_assert_int_eq(station_open_reg(&a, url, "station-a"), DFI_E_REGISTRY_REFUSED);
+	ck_assert_msg(strstr(why, "rolled back, restored from a backup or copied") != NULL, "%s", why);
+	printf("behind: %s\n", why);
+	station_close(&a);
+	station_close(&b);
+}
+END_TEST
+
 /* PostgreSQL stopped in the middle of a card: the station's calls fail
  * within their deadline (the engine then stops: fail closed), the journal
  * keeps what it made durable, and once the server is back the station's
@@ -935,6 +963,7 @@ suite(void)
 	tcase_add_test(tc, two_stations_share_claims_issued_state_and_intents);
 	tcase_add_test(tc, lease_of_a_killed_station_runs_out);
 	tcase_add_test(tc, a_restarted_station_finishes_its_own_torn_card);
+	tcase_add_test(tc, a_journal_behind_the_registry_is_refused);
 	tcase_add_test(tc, server_stopped_in_the_middle_of_a_card);
 	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
