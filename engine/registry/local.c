@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "registry_int.h"
 
 struct lclaim {
@@ -48,15 +49,12 @@ l_claim(void *be, const uint8_t *uid, size_t len, const char *holder, unsigned l
 		if (who != NULL && who_cap > 0)
 			snprintf(who, who_cap, "%s", c->holder);
 		e = DFI_E_UID_CLAIMED;
-	} else if (l->nclaims == l->cap) {
-		size_t nc = l->cap ? 2 * l->cap : 16;
-		struct lclaim *p = realloc(l->claims, nc * sizeof(*p));
+	} else {
+		struct lclaim *p = dfi_grow(l->claims, &l->cap, l->nclaims + 1, 16, sizeof(*p));
 		if (p == NULL)
 			e = DFI_E_NOMEM;
-		else {
+		else
 			l->claims = p;
-			l->cap = nc;
-		}
 	}
 	if (e == DFI_OK) {
 		c = &l->claims[l->nclaims++];

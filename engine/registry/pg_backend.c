@@ -32,6 +32,7 @@
 #include <openssl/rand.h>
 
 #include "../journal/journal_int.h"
+#include "core/monitor.h"
 #include "dfissue/util.h"
 #include "pg_batch.h"
 #include "pg_int.h"
@@ -393,6 +394,18 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	PQclear(q);
 	if (bad)
 		return pg_why(WHY, DFI_E_REGISTRY, "the registry's told() answered something unexpected");
+	/* Records are told only once the journal holds them: a registry ahead
+	 * of the journal means this is not the journal that told them (rolled
+	 * back, restored from a backup, or a copy), even when the checkpoint
+	 * witnessed last is still in it. Its lookups would show another
+	 * history's intents as this journal's, and its claims (schema 7) would
+	 * succeed the process that told them. */
+	uint64_t size = dfi_journal_size(be->j);
+	if (told >= size)
+		return pg_why(WHY, DFI_E_REGISTRY_REFUSED,
+		    "the registry holds record %" PRIu64 " of journal %s, which ends at record %" PRIu64
+		    ": the journal was rolled back, restored from a backup or copied; run 'dfissue audit' before going on",
+		    told, be->origin, size > 0 ? size - 1 : 0);
 	struct recon x;
 	memset(&x, 0, sizeof(x));
 	x.be = be;
@@ -442,7 +455,13 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. The
-	 * lookup comes with it (claim_lookup, schema 4): one round trip. */
+	 * lookup comes with it (claim_lookup, schema 4): one round trip. The
+	 * origin (schema 7) lets this handle succeed a dead process of the
+	 * same journal at once: the journal's writer lock keeps two live
+	 * processes off one journal, so a claim held under this origin by
+	 * another token is a predecessor's (schema/007_claim_origin.sql says
+	 * what a journal copied to another host does). No journal (inspect,
+	 * the origin empty): nobody's successor. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
@@ -787,8 +806,7 @@ b_destroy(void *vbe)
 		pend_done(be, p, 1);
 	}
 	dfi_pgwitness_free(be->w);
-	pthread_cond_destroy(&be->cv);
-	pthread_mutex_destroy(&be->mu);
+	dfi_monitor_destroy(&be->mu, &be->cv);
 	free(be);
 }
 
@@ -829,12 +847,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	be->pg = pg;
 	be->j = j;
 	be->lease_ms = 60000;
-	if (pthread_mutex_init(&be->mu, NULL) != 0) {
-		free(be);
-		return DFI_E_NOMEM;
-	}
-	if (pthread_cond_init(&be->cv, NULL) != 0) {
-		pthread_mutex_destroy(&be->mu);
+	if (dfi_monitor_init(&be->mu, &be->cv) != DFI_OK) {
 		free(be);
 		return DFI_E_NOMEM;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "dfissue/util.h"
 #include "pg_batch.h"
 #include "pg_int.h"
@@ -14,14 +15,11 @@
 static int
 arr_put(struct arr *a, const char *s, size_t n)
 {
-	if (a->len + n + 4 > a->cap) {
-		size_t nc = (a->len + n + 4) * 2 + 256;
-		char *p = realloc(a->p, nc);
-		if (p == NULL)
-			return -1;
-		a->p = p;
-		a->cap = nc;
-	}
+	/* n is a journal line's length at most: no overflow */
+	char *p = dfi_grow(a->p, &a->cap, a->len + n + 4, 256, 1);
+	if (p == NULL)
+		return -1;
+	a->p = p;
 	memcpy(a->p + a->len, s, n);
 	a->len += n;
 	a->p[a->len] = '\0';

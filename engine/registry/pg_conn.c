@@ -12,22 +12,23 @@
 #include <time.h>
 
 #include "../journal/journal_int.h"
+#include "core/hexdigit.h"
+#include "core/monitor.h"
+#include "core/why.h"
 #include "dfissue/util.h"
 #include "pg_int.h"
 
+/* dfi_why, on one line: libpq messages end with a newline, some have two. */
 dfi_err
 pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
 {
-	if (why != NULL && cap > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, cap, fmt, ap);
-		va_end(ap);
-		/* one line: libpq messages end with a newline, some have two */
-		for (char *p = why; *p; p++)
-			if (*p == '\n' || *p == '\r')
-				*p = p[1] ? ' ' : '\0';
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	e = dfi_vwhy(why, cap, e, fmt, ap);
+	va_end(ap);
+	for (char *p = why != NULL && cap > 0 ? why : ""; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = p[1] ? ' ' : '\0';
 	return e;
 }
 
@@ -364,8 +365,11 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	snprintf(r->station, sizeof(r->station), "%s", o->station);
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
 	r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cv, NULL);
+	if (dfi_monitor_init(&r->mu, &r->cv) != DFI_OK) {
+		free(r->url);
+		free(r);
+		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+	}
 	/* One connection now: a wrong URL or password shows here, not at the
 	 * first card. */
 	PGconn *c = NULL; /* set when pg_acquire succeeds */
@@ -403,8 +407,7 @@ dfi_pgreg_free(dfi_pgreg *r)
 		PQfinish(p->c);
 		free(p);
 	}
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cv);
+	dfi_monitor_destroy(&r->mu, &r->cv);
 	free(r->url);
 	free(r);
 }
@@ -440,20 +443,9 @@ dfi_pgreg_claim_times(dfi_pgreg *r, uint32_t *us, size_t cap)
 void
 pg_bytea_hex(const uint8_t *p, size_t n, char *out)
 {
-	static const char d[] = "0123456789abcdef";
 	out[0] = '\\';
 	out[1] = 'x';
-	for (size_t i = 0; i < n; i++) {
-		out[2 + 2 * i] = d[p[i] >> 4];
-		out[3 + 2 * i] = d[p[i] & 15];
-	}
-	out[2 + 2 * n] = '\0';
-}
-
-static int
-hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	(void)dfi_hex_encode(p, n, out + 2, 2 * n + 1); /* PostgreSQL takes either case */
 }
 
 int
@@ -466,7 +458,7 @@ pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n)
 	if ((size_t)PQgetlength(res, row, col) != 2 + 2 * n || v[0] != '\\' || v[1] != 'x')
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		int h = hexval(v[2 + 2 * i]), l = hexval(v[3 + 2 * i]);
+		int h = dfi_hex_digit(v[2 + 2 * i]), l = dfi_hex_digit(v[3 + 2 * i]);
 		if (h < 0 || l < 0)
 			return -1;
 		out[i] = (uint8_t)(h << 4 | l);

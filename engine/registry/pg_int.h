@@ -82,7 +82,7 @@ dfi_err pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const ch
 dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx,
     char *why, size_t cap);
 
-/* Lower-case hex of n bytes as a bytea literal "\x...", into out (2n+3). */
+/* Hex of n bytes as a bytea literal "\x...", into out (2n+3). */
 void pg_bytea_hex(const uint8_t *p, size_t n, char *out);
 /* A bytea column in hex output ("\x..."), exactly n bytes. */
 int pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n);

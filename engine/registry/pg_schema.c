@@ -94,6 +94,22 @@ regrant(dfi_pgreg *r, PGconn *c, char *why, size_t cap)
 	return e;
 }
 
+/* The end of a transaction on c, which it gives back: committed when e is
+ * DFI_OK, else rolled back (unless the connection broke: it is dropped,
+ * and the server rolls back). Returns the outcome. */
+static dfi_err
+tx_end(dfi_pgreg *r, PGconn *c, dfi_err e, char *why, size_t cap)
+{
+	if (e == DFI_OK)
+		e = pg_exec_script(r, c, "COMMIT", why, cap);
+	if (e != DFI_OK && e != DFI_E_REGISTRY_UNREACHABLE) {
+		char ignore[64];
+		(void)pg_exec_script(r, c, "ROLLBACK", ignore, sizeof(ignore));
+	}
+	pg_release(r, c, e != DFI_OK);
+	return e;
+}
+
 dfi_err
 dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_t cap)
 {
@@ -180,13 +196,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 	}
 	if (e == DFI_OK && current > 0)
 		e = regrant(r, c, why, cap);
-	if (e == DFI_OK)
-		e = pg_exec_script(r, c, "COMMIT", why, cap);
-	if (e != DFI_OK && e != DFI_E_REGISTRY_UNREACHABLE) {
-		char ignore[64];
-		(void)pg_exec_script(r, c, "ROLLBACK", ignore, sizeof(ignore));
-	}
-	pg_release(r, c, e != DFI_OK);
+	e = tx_end(r, c, e, why, cap);
 	if (e == DFI_OK && to != NULL)
 		*to = current;
 	return e;
@@ -220,12 +230,6 @@ dfi_pgreg_grant(dfi_pgreg *r, const char *role, dfi_pgreg_role kind, char *why, 
 		    2, vals, NULL, why, cap);
 	if (e == DFI_OK)
 		e = apply_grant(r, c, role, k, why, cap);
-	if (e == DFI_OK)
-		e = pg_exec_script(r, c, "COMMIT", why, cap);
-	if (e != DFI_OK && e != DFI_E_REGISTRY_UNREACHABLE) {
-		char ignore[64];
-		(void)pg_exec_script(r, c, "ROLLBACK", ignore, sizeof(ignore));
-	}
-	pg_release(r, c, e != DFI_OK);
+	e = tx_end(r, c, e, why, cap);
 	return e;
 }

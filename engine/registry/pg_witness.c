@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../journal/journal_int.h"
+#include "core/grow.h"
 #include "pg_int.h"
 
 static const char *
@@ -178,7 +179,8 @@ struct dfi_pgwitness {
 	/* records read past wsize: their leaf hashes; the file offset where
 	 * reading resumes (after the last complete line read) */
 	uint8_t (*pend)[DFI_HASH_LEN];
-	uint64_t npend, cap;
+	uint64_t npend;
+	size_t cap;
 	uint64_t off;
 	/* the newest valid checkpoint read: its size and note */
 	uint64_t head;
@@ -216,14 +218,12 @@ shifted_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 static int
 push_pend(struct dfi_pgwitness *w, const uint8_t leaf[DFI_HASH_LEN])
 {
-	if (w->npend == w->cap) {
-		uint64_t nc = w->cap ? w->cap * 2 : 256;
-		void *p = realloc(w->pend, nc * DFI_HASH_LEN);
-		if (p == NULL)
-			return -1;
-		w->pend = p;
-		w->cap = nc;
-	}
+	if (w->npend >= SIZE_MAX)
+		return -1;
+	void *p = dfi_grow(w->pend, &w->cap, (size_t)w->npend + 1, 256, DFI_HASH_LEN);
+	if (p == NULL)
+		return -1;
+	w->pend = p;
 	memcpy(w->pend[w->npend++], leaf, DFI_HASH_LEN);
 	return 0;
 }
@@ -471,6 +471,27 @@ sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t 
 	return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed size of %s keeps changing", w->origin);
 }
 
+/* The two mutexes and the condition (on the monotonic clock, for the
+ * thread's timed waits); 0, or -1 with none of them left initialized. */
+static int
+sync_init(struct dfi_pgwitness *w)
+{
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	int cv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&w->cv, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	int smu = cv && pthread_mutex_init(&w->smu, NULL) == 0;
+	int mu = smu && pthread_mutex_init(&w->mu, NULL) == 0;
+	if (mu)
+		return 0;
+	if (smu)
+		pthread_mutex_destroy(&w->smu);
+	if (cv)
+		pthread_cond_destroy(&w->cv);
+	return -1;
+}
+
 dfi_err
 dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi_jpubkey *key, char *why,
     size_t cap)
@@ -488,13 +509,10 @@ dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi
 		snprintf(w->path, sizeof(w->path), "%s", path);
 	w->r = r;
 	w->key = key;
-	pthread_mutex_init(&w->smu, NULL);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	if (sync_init(w) != 0) {
+		free(w);
+		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+	}
 	dfi_err e = sync_locked(w, NULL, 1, why, cap);
 	if (e == DFI_OK) {
 		uint32_t id;

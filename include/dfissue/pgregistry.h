@@ -35,7 +35,7 @@ extern "C" {
 #endif
 
 /* The schema version this build reads and writes. */
-#define DFI_PGREG_SCHEMA_VERSION 6
+#define DFI_PGREG_SCHEMA_VERSION 7
 #define DFI_PGREG_SCHEMA "dfissue"
 
 typedef struct dfi_pgreg dfi_pgreg;
@@ -247,8 +247,11 @@ dfi_err dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi
  *
  * Claims are held by this handle (a random token): a claim taken by
  * another handle, on this host or another, is DFI_E_UID_CLAIMED until it is
- * released or its lease runs out; a retry of a call whose connection broke
- * is answered as the first call was. Every call fails with
+ * released or its lease runs out, except that a handle with a journal takes
+ * over at once a claim held under the same journal origin (schema version
+ * 7: only one process at a time has a journal open, so the holder is a dead
+ * predecessor, e.g. the station before it was SIGKILLed and restarted); a
+ * retry of a call whose connection broke is answered as the first call was. Every call fails with
  * DFI_E_REGISTRY_UNREACHABLE when the registry cannot be reached within
  * its deadline: the engine then fails closed (docs/OPERATIONS.md 12.5). */
 dfi_err dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const char *journal_path,

@@ -34,9 +34,11 @@
  *     runs: that needs a registry on another machine).
  *
  *   postgresql — many stations on many hosts share one database
- *     (pgregistry.h, dfi_registry_new_pg): claims with leases that expire,
- *     issued state and open intents of every station's journal, and every
- *     journal witnessed.
+ *     (pgregistry.h, dfi_registry_new_pg): claims with leases that expire
+ *     (and that a later process of the same journal takes over at once:
+ *     the same writer lock makes it the holder's successor), issued state
+ *     and open intents of every station's journal, and every journal
+ *     witnessed.
  *
  * Thread safety: one dfi_registry may be shared by threads (the station
  * threads of one process must share one, so their claims see each other).

@@ -25,7 +25,7 @@ E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/dfissue-e2e-registry-XXXXXX")
 trap e2e_cleanup EXIT
 reg_init
 UID1=04A1B2C3D4E5F6
-grep -q "created registry schema dfissue, version 6" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
+grep -q "created registry schema dfissue, version 7" "$E2E_DIR/init.log" || e2e_fail "init: $(cat "$E2E_DIR/init.log")"
 for s in a b; do
 	"$E2E_SIM" --image "$E2E_DIR/card-$s.img" --uid "$UID1" --seed 7 --stdio -q </dev/null >/dev/null ||
 		e2e_fail "desfire-sim could not create card-$s.img"

@@ -3,7 +3,8 @@
  * migrations, roles and grants, the consistency check written in SQL
  * against the C one, witness() in every outcome, a station witnessing its
  * growing journal, a rolled-back and a forked journal refused, and a server
- * that stops and comes back; a schema-5 registry with records migrated to 6. */
+ * that stops and comes back; a schema-5 registry with records migrated to 6;
+ * a schema-6 registry's claims migrated to 7 (a claim follows its journal). */
 #include <pthread.h>
 
 #include "jtest.h"
@@ -639,6 +640,21 @@ END_TEST
 
 /* ---- migration 5 -> 6 (change records, profile digests) -------------------- */
 
+/* A new database whose registry schema is at version (an older one), and
+ * the init handle on it. */
+static dfi_pgreg *
+registry_at(const char *db, int version, char *url, size_t cap)
+{
+	rt_newdb(db, url, cap);
+	struct dfi_pgreg_opts o = { .station = "init", .skip_schema_check = 1 };
+	dfi_pgreg *r = NULL;
+	int from = -1, to = -1;
+	ck_assert_int_eq(dfi_pgreg_open(&r, url, &o, why, sizeof(why)), DFI_OK);
+	ck_assert_msg(dfi_pgreg_migrate(r, version, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(to, version);
+	return r;
+}
+
 /* A schema-5 registry that stations of version 5 told records (through
  * version 5's SQL functions: a committed key change, an open one) is
  * migrated to 6: what it held is kept and answered with version 6's
@@ -648,19 +664,14 @@ END_TEST
 START_TEST(migration_5_to_6_keeps_what_it_held)
 {
 	char url[PATH_MAX + 160];
-	rt_newdb("t_mig6", url, sizeof(url));
-	struct dfi_pgreg_opts o = { .station = "init", .skip_schema_check = 1 };
-	dfi_pgreg *r = NULL;
 	int from = -1, to = -1;
-	ck_assert_int_eq(dfi_pgreg_open(&r, url, &o, why, sizeof(why)), DFI_OK);
-	ck_assert_msg(dfi_pgreg_migrate(r, 5, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
-	ck_assert_int_eq(to, 5);
+	dfi_pgreg *r = registry_at("t_mig6", 5, url, sizeof(url));
 	/* U = 04aabbccddeeff: key 0 committed (seq 1, 2), key 1 open (seq 3) */
 	rt_sql("t_mig6", "SELECT dfissue.journaled('o5', 'st5', '{1,2,3}', '{intent,commit,intent}', "
 			 "ARRAY[decode('04aabbccddeeff', 'hex'), NULL, decode('04aabbccddeeff', 'hex')], '{0,NULL,0}', "
 			 "'{0,NULL,1}', '{0,NULL,0}', '{1,NULL,1}', '{1,NULL,1}', '{NULL,1,NULL}', '{NULL,NULL,NULL}', "
 			 "'{l1,l2,l3}')");
-	ck_assert_msg(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_msg(dfi_pgreg_migrate(r, 6, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_int_eq(from, 5);
 	ck_assert_int_eq(to, 6);
 	ck_assert_str_eq(rt_val("t_mig6", "SELECT count(*) FROM dfissue.records"), "3");
@@ -729,6 +740,69 @@ START_TEST(migration_5_to_6_keeps_what_it_held)
 }
 END_TEST
 
+/* ---- migration 6 -> 7 (claims know their journal's origin) ------------------ */
+
+/* claim_lookup's answer: "t" when taken, else "f <holder>". */
+#define RT_CLAIM(db, uid, holder, token, origin) \
+	rt_val(db, "SELECT f || coalesce(' ' || CASE WHEN f = 'f' THEN g END, '') FROM dfissue.claim_lookup(decode('" uid \
+	    "', 'hex'), '" holder "', '" token "', 'st', 60000, '" origin "') WHERE kind = 'claim'")
+
+/* A schema-6 registry with a live claim (60 s lease) is migrated to 7: the
+ * claim is kept (no origin: nobody succeeds it); then a claim of journal
+ * o1 is taken over at once by another process of o1 (the same journal:
+ * the holder is dead), with the intent held under it, while another
+ * journal's process, or one without a journal, is refused as before; the
+ * dead process's token can no longer tell an intent. */
+START_TEST(migration_6_to_7_claims_follow_their_journal)
+{
+	char url[PATH_MAX + 160];
+	int from = -1, to = -1;
+	dfi_pgreg *r = registry_at("t_mig7", 6, url, sizeof(url));
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT f FROM dfissue.claim_lookup(decode('04aa000000000a', 'hex'), 'h6', "
+					  "'tok6', 'st', 60000, 'o1') WHERE kind = 'claim'"), "t");
+	ck_assert_msg(dfi_pgreg_migrate(r, 0, &from, &to, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_int_eq(from, 6);
+	ck_assert_int_eq(to, 7);
+	/* version 6's claim: kept, no origin, so not even o1 takes it */
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT holder || ' ' || coalesce(origin, '-') FROM dfissue.claims"), "h6 -");
+	ck_assert_str_eq(RT_CLAIM("t_mig7", "04aa000000000a", "h7", "tok7", "o1"), "f h6");
+	/* o1's process A claims and holds an intent; it dies (nothing
+	 * released); B on another journal is refused, so is a process without
+	 * one; A' on o1 takes it at once */
+	ck_assert_str_eq(RT_CLAIM("t_mig7", "04bb000000000b", "a/r1", "tokA", "o1"), "t");
+	rt_sql("t_mig7", "SELECT dfissue.journaled_held('tokA', 60000, 'o1', 'st', '{1}', '{intent}', "
+			 "ARRAY[decode('04bb000000000b', 'hex')], '{0}', '{0}', '{0}', '{1}', '{1}', '{NULL}', '{NULL}', "
+			 "'{NULL}', '{NULL}', '{l1}')");
+	ck_assert_str_eq(RT_CLAIM("t_mig7", "04bb000000000b", "b/r1", "tokB", "o2"), "f a/r1");
+	ck_assert_str_eq(RT_CLAIM("t_mig7", "04bb000000000b", "inspect", "tokI", ""), "f a/r1");
+	ck_assert_str_eq(RT_CLAIM("t_mig7", "04bb000000000b", "a/r2", "tokA2", "o1"), "t");
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT token || ' ' || origin || ' ' || (expires_at > clock_timestamp() + "
+					  "interval '50 seconds')::text FROM dfissue.claims WHERE uid = '\\x04bb000000000b'"),
+	    "tokA2 o1 true");
+	/* the intent A held is A''s now: open, seen by its lookup as its own
+	 * journal's, closed by A''s outcome */
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT count(*) FROM dfissue.lookup(decode('04bb000000000b', 'hex'), 'o1') "
+					  "WHERE kind = 'intent' AND f = 'o1'"), "1");
+	PGconn *c = PQconnectdb(url);
+	ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+	PGresult *q = PQexec(c, "SELECT dfissue.journaled_held('tokA', 60000, 'o1', 'st', '{2}', '{intent}', "
+				"ARRAY[decode('04bb000000000b', 'hex')], '{0}', '{1}', '{0}', '{1}', '{1}', '{NULL}', '{NULL}', "
+				"'{NULL}', '{NULL}', '{l2}')");
+	ck_assert_int_eq(PQresultStatus(q), PGRES_FATAL_ERROR);
+	ck_assert_ptr_nonnull(strstr(PQresultErrorMessage(q), "claim lost"));
+	PQclear(q);
+	PQfinish(c);
+	rt_sql("t_mig7", "SELECT dfissue.journaled_release(decode('04bb000000000b', 'hex'), 'tokA2', 'o1', 'st', '{3}', "
+			 "'{commit}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{NULL}', '{1}', '{NULL}', '{NULL}', "
+			 "'{NULL}', '{l3}')");
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT count(*) FROM dfissue.open_intents()"), "0");
+	ck_assert_str_eq(rt_val("t_mig7", "SELECT count(*) FROM dfissue.claims WHERE uid = '\\x04bb000000000b'"), "0");
+	dfi_pgreg_free(r);
+	rt_sql("postgres", "DROP DATABASE t_mig7 WITH (FORCE)");
+}
+END_TEST
+#undef RT_CLAIM
+
 static Suite *
 suite(void)
 {
@@ -747,6 +821,7 @@ suite(void)
 	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
 	tcase_add_test(tc, sdm_counters_refuse_replays);
 	tcase_add_test(tc, migration_5_to_6_keeps_what_it_held);
+	tcase_add_test(tc, migration_6_to_7_claims_follow_their_journal);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -63,6 +63,19 @@ station_close(struct station *s)
 	jt_journal_close(&s->f);
 }
 
+/* A new registry (database db) and two stations on it, a and b, with the
+ * journals NAME.example/a and NAME.example/b. */
+static void
+two_stations(const char *db, const char *name, char *url, size_t cap, struct station *a, struct station *b)
+{
+	char origin[64];
+	dfi_pgreg_free(rt_registry(db, "init", url, cap));
+	snprintf(origin, sizeof(origin), "%s.example/a", name);
+	station_open(a, url, "station-a", origin);
+	snprintf(origin, sizeof(origin), "%s.example/b", name);
+	station_open(b, url, "station-b", origin);
+}
+
 /* Appends rec to the station's journal (durable), returns it with its seq. */
 static dfi_jrec
 append(struct station *s, dfi_jrec r)
@@ -148,10 +161,8 @@ static const uint8_t U1[7] = { 0x04, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 };
 START_TEST(two_stations_share_claims_issued_state_and_intents)
 {
 	char url[PATH_MAX + 160], who[128];
-	dfi_pgreg_free(rt_registry("t_two", "init", url, sizeof(url)));
 	struct station a, b;
-	station_open(&a, url, "station-a", "two.example/a");
-	station_open(&b, url, "station-b", "two.example/b");
+	two_stations("t_two", "two", url, sizeof(url), &a, &b);
 	struct seen v;
 
 	/* claims: one holder at a time, across stations */
@@ -320,6 +331,59 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 }
 END_TEST
 
+/* Station a's process, forked (its journal and registry handle opened in
+ * the child, so no thread of the parent's crosses the fork), claims U1 for
+ * lease_ms, journals n intents of it (keys 0..n-1), tells the registry the
+ * first `told` of them and is SIGKILLed: the torn card's station dies
+ * holding the claim. Returns the child; *ready is read by killed_wait. */
+static pid_t
+killed_station(const char *url, struct station *a, unsigned lease_ms, unsigned n, unsigned told, int *ready)
+{
+	station_close_reg(a);
+	if (a->f.j != NULL)
+		dfi_journal_close(a->f.j);
+	a->f.j = NULL;
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		close(pfd[0]);
+		dfi_reg_claim *c = NULL;
+		if (jt_journal_reopen(&a->f) != 0 || station_open_reg(a, url, "station-a") != DFI_OK ||
+		    dfi_registry_claim(a->reg, U1, 7, "station-a/r1", lease_ms, &c, NULL, 0) != DFI_OK)
+			_exit(2);
+		for (unsigned k = 0; k < n; k++) {
+			dfi_jrec in = jt_intent(U1HEX, 0, (uint8_t)k, 0, 1);
+			uint64_t seq;
+			if (dfi_journal_append(a->f.j, &in, 1, &seq) != DFI_OK)
+				_exit(3);
+			in.seq = seq;
+			if (k < told && dfi_registry_journaled(a->reg, &in, 1) != DFI_OK)
+				_exit(4);
+		}
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(5);
+		raise(SIGKILL);
+		_exit(6);
+	}
+	close(pfd[1]);
+	*ready = pfd[0];
+	return pid;
+}
+
+/* Until the killed_station child is dead of its SIGKILL. */
+static void
+killed_wait(pid_t pid, int ready)
+{
+	char x;
+	ck_assert_int_eq(read(ready, &x, 1), 1);
+	close(ready);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
 /* A station SIGKILLed while it holds a claim, with a key change journaled
  * and told: the UID stays its own until the lease runs out, then another
  * station claims it and sees the torn card's open intent. */
@@ -327,42 +391,15 @@ START_TEST(lease_of_a_killed_station_runs_out)
 {
 	char url[PATH_MAX + 160], who[128];
 	dfi_pgreg_free(rt_registry("t_lease", "init", url, sizeof(url)));
-	int pfd[2];
-	ck_assert_int_eq(pipe(pfd), 0);
-	pid_t pid = fork();
-	ck_assert_int_ne(pid, -1);
-	if (pid == 0) {
-		close(pfd[0]);
-		struct station a;
-		memset(&a, 0, sizeof(a));
-		dfi_reg_claim *c = NULL;
-		if (jt_journal_open(&a.f, "lease.example/a", DFI_SIG_ED25519) != 0 ||
-		    station_open_reg(&a, url, "station-a") != DFI_OK ||
-		    dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 1500, &c, NULL, 0) != DFI_OK)
-			_exit(2);
-		dfi_jrec in = jt_intent(U1HEX, 0, 0, 0, 1);
-		uint64_t seq;
-		if (dfi_journal_append(a.f.j, &in, 1, &seq) != DFI_OK)
-			_exit(3);
-		in.seq = seq;
-		if (dfi_registry_journaled(a.reg, &in, 1) != DFI_OK)
-			_exit(4);
-		if (write(pfd[1], "x", 1) != 1)
-			_exit(5);
-		raise(SIGKILL); /* the torn card's station dies holding the claim */
-		_exit(6);
-	}
-	close(pfd[1]);
+	struct station a, b;
+	memset(&a, 0, sizeof(a));
+	ck_assert_int_eq(jt_journal_open(&a.f, "lease.example/a", DFI_SIG_ED25519), 0);
+	int ready;
+	pid_t pid = killed_station(url, &a, 1500, 1, 1, &ready);
 	/* B is open before A dies: its first claim comes right after A's
 	 * death, well inside A's lease (opening takes a while under ASan) */
-	struct station b;
 	station_open(&b, url, "station-b", "lease.example/b");
-	char x;
-	ck_assert_int_eq(read(pfd[0], &x, 1), 1);
-	close(pfd[0]);
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	killed_wait(pid, ready);
 	long t0 = dfi_pg_now_ms();
 	dfi_reg_claim *cb = NULL;
 	ck_assert_int_eq(dfi_registry_claim(b.reg, U1, 7, "station-b/r1", 0, &cb, who, sizeof(who)), DFI_E_UID_CLAIMED);
@@ -379,6 +416,104 @@ START_TEST(lease_of_a_killed_station_runs_out)
 	ck_assert_uint_eq(c.open_intents, 1);
 	ck_assert_uint_eq(v.local, 0);
 	dfi_registry_release(cb);
+	station_close(&b);
+	jt_journal_close(&a.f);
+}
+END_TEST
+
+/* A station SIGKILLed in the middle of a card (lease 60 s) and started again
+ * on the same journal (schema 7): its first intent was told, its second
+ * reached the journal only (killed between the journal's append and the
+ * registry's update). At the restart the station tells the registry the
+ * second (reconciliation: late, no ChangeKey followed it), which another
+ * station sees open; that other station is refused the card (another
+ * journal: the lease holds), the restarted one takes its dead
+ * predecessor's claim at once, finds both intents its own, resolves them,
+ * and the audit says OK. */
+static int audit_run(const char *url, struct station *a, struct station *b, char *out, size_t cap);
+
+START_TEST(a_restarted_station_finishes_its_own_torn_card)
+{
+	char url[PATH_MAX + 160], who[128], out[8192];
+	struct station a, b;
+	two_stations("t_restart", "restart", url, sizeof(url), &a, &b);
+	/* two intents journaled, the registry told of the first only */
+	int ready;
+	pid_t pid = killed_station(url, &a, 60000, 2, 1, &ready);
+	killed_wait(pid, ready);
+	struct seen v;
+	ck_assert_uint_eq(lookup(&b, U1HEX, &v).open_intents, 1);
+	/* restarted: the journal's tail told, the second intent late */
+	ck_assert_int_eq(jt_journal_reopen(&a.f), 0);
+	ck_assert_msg(station_open_reg(&a, url, "station-a") == DFI_OK, "%s", why);
+	ck_assert_str_eq(rt_val("t_restart", "SELECT string_agg(held::text || ' ' || open::text, ', ' ORDER BY seq) "
+					     "FROM dfissue.records JOIN dfissue.intents USING (origin, seq)"),
+	    "true true, false true");
+	ck_assert_uint_eq(lookup(&b, U1HEX, &v).open_intents, 2);
+	ck_assert_uint_eq(v.local, 0);
+	dfi_reg_claim *ca = NULL, *cb = NULL;
+	ck_assert_int_eq(dfi_registry_claim(b.reg, U1, 7, "station-b/r1", 0, &cb, who, sizeof(who)), DFI_E_UID_CLAIMED);
+	ck_assert_str_eq(who, "station-a/r1");
+	long t0 = dfi_pg_now_ms();
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 60000, &ca, who, sizeof(who)), DFI_OK);
+	long took = dfi_pg_now_ms() - t0;
+	ck_assert_int_lt(took, 5000);
+	struct dfi_reg_card card = lookup(&a, U1HEX, &v);
+	ck_assert_uint_eq(card.open_intents, 2);
+	ck_assert_uint_eq(v.local, 2);
+	/* the probe: key 0 has the new key (its ChangeKey went), key 1 the
+	 * old one (never sent); then key 1 changed under the new claim */
+	dfi_jrec rs;
+	ck_assert_int_eq(dfi_jrec_outcome(&rs, DFI_JREC_RESOLVE, v.intent_seq[0] < v.intent_seq[1] ? v.intent_seq[0] :
+	    v.intent_seq[1], NULL, -1, DFI_JMATCH_NEW), DFI_OK);
+	dfi_jrec ab = outcome(DFI_JREC_ABORT, v.intent_seq[0] < v.intent_seq[1] ? v.intent_seq[1] : v.intent_seq[0]);
+	dfi_jrec done[2] = { append(&a, rs), append(&a, ab) };
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, done, 2), DFI_OK);
+	dfi_jrec in3 = append(&a, jt_intent(U1HEX, 0, 1, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &in3, 1), DFI_OK);
+	dfi_jrec cm3 = append(&a, outcome(DFI_JREC_COMMIT, in3.seq));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm3, 1), DFI_OK);
+	dfi_registry_release(ca);
+	card = lookup(&b, U1HEX, &v);
+	ck_assert_uint_eq(card.open_intents, 0);
+	ck_assert_uint_eq(card.changed, 2);
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl;
+	ck_assert_int_eq(dfi_journal_checkpoint(a.f.j, note, sizeof(note), &nl), DFI_OK);
+	ck_assert_int_eq(dfi_registry_witness(a.reg, note, nl), DFI_OK);
+	int rc = audit_run(url, &a, &b, out, sizeof(out));
+	ck_assert_msg(rc == 0 && strstr(out, "audit: OK") != NULL, "audit exit %d:\n%s", rc, out);
+	printf("restart: a SIGKILLed station's claim (60 s lease) taken over by its restart on the same journal after "
+	       "%ld ms; the intent the registry never heard of told at the restart; audit OK\n", took);
+	station_close(&a);
+	station_close(&b);
+}
+END_TEST
+
+/* A journal behind what its station told the registry (a copy taken
+ * before the last records, then put back): its head is still the
+ * checkpoint witnessed last, but the registry has records it lacks. The
+ * station refuses to open: it would take those records' intents, and its
+ * predecessor's claims (schema 7), as its own. */
+START_TEST(a_journal_behind_the_registry_is_refused)
+{
+	char url[PATH_MAX + 160], out[2 * PATH_MAX + 200], cmd[4 * PATH_MAX + 100];
+	struct station a, b;
+	two_stations("t_behind", "behind", url, sizeof(url), &a, &b);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s.copy'", a.f.dir, a.f.dir);
+	ck_assert_int_eq(dfi_test_run(cmd, out, sizeof(out)), 0);
+	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
+	tell(&a, &in);
+	station_close_reg(&a);
+	dfi_journal_close(a.f.j);
+	a.f.j = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mv '%s.copy' '%s'", a.f.dir, a.f.dir, a.f.dir);
+	ck_assert_int_eq(dfi_test_run(cmd, out, sizeof(out)), 0);
+	ck_assert_int_eq(jt_journal_reopen(&a.f), 0);
+	ck_assert_int_eq(station_open_reg(&a, url, "station-a"), DFI_E_REGISTRY_REFUSED);
+	ck_assert_msg(strstr(why, "rolled back, restored from a backup or copied") != NULL, "%s", why);
+	printf("behind: %s\n", why);
+	station_close(&a);
 	station_close(&b);
 }
 END_TEST
@@ -666,10 +801,8 @@ late_intent(const char *url, struct station *a, struct station *b, const char *u
 START_TEST(an_intent_told_late_is_audited)
 {
 	char url[PATH_MAX + 160], out[8192], q[512];
-	dfi_pgreg_free(rt_registry("t_late", "init", url, sizeof(url)));
 	struct station a, b;
-	station_open(&a, url, "station-a", "late.example/a");
-	station_open(&b, url, "station-b", "late.example/b");
+	two_stations("t_late", "late", url, sizeof(url), &a, &b);
 	/* 1. b finished the card before a told its intent: resolved by b */
 	dfi_jrec ia = late_intent(url, &a, &b, U1HEX, 1);
 	snprintf(q, sizeof(q), "SELECT held::text || ' ' || open::text || ' ' || closed_by_origin FROM dfissue.records "
@@ -745,10 +878,8 @@ START_TEST(change_records_handed_over_between_stations)
 {
 	char url[PATH_MAX + 160], out[8192];
 	static const uint8_t caps[10] = { 0, 0, 0, 0, 2, 0, 0, 0, 0, 0 };
-	dfi_pgreg_free(rt_registry("t_change", "init", url, sizeof(url)));
 	struct station a, b;
-	station_open(&a, url, "station-a", "change.example/a");
-	station_open(&b, url, "station-b", "change.example/b");
+	two_stations("t_change", "change", url, sizeof(url), &a, &b);
 	dfi_reg_claim *ca = NULL, *cb = NULL;
 	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &ca, NULL, 0), DFI_OK);
 	dfi_jrec in = jt_intent(U1HEX, 0, 0, 0, 1);
@@ -831,6 +962,8 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, two_stations_share_claims_issued_state_and_intents);
 	tcase_add_test(tc, lease_of_a_killed_station_runs_out);
+	tcase_add_test(tc, a_restarted_station_finishes_its_own_torn_card);
+	tcase_add_test(tc, a_journal_behind_the_registry_is_refused);
 	tcase_add_test(tc, server_stopped_in_the_middle_of_a_card);
 	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);

@@ -484,7 +484,8 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 				cli_fail("stopping", e);
 				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "
 				    "the card keeps what the journal recorded: present it again once the "
-				    "registry answers and this run's claim of it has lapsed (--claim-lease)",
+				    "registry answers, to this station's next run on this journal at once, to "
+				    "another station once this run's claim of it has lapsed (--claim-lease)",
 				    st->name, n);
 			} else {
 				cli_fail("journal", e);
