@@ -463,8 +463,23 @@ read_app(struct tap *tp, int i)
 	size_t n;
 	dfi_err e;
 
-	/* The master key first: its authentication lets us list the files. */
-	e = perso_resolve_key(tp, i, 0, 1);
+	/* The master key first: its authentication lets us list the files.
+	 * Last when the journal says it is still the factory key (a torn
+	 * first issue, before its ChangeKey): the plan then changes keys in
+	 * its session, which the read leaves in hand; the files (none yet,
+	 * the plan makes them after that ChangeKey) are listed in it too. */
+	int key0_last = app_arrival_likely(tp, i, aid, 0) && perso_find_intent(tp, aid, 0) == NULL;
+	for (size_t k = 0; key0_last && k < a->nkeys; k++) {
+		if (a->keys[k].number == 0)
+			continue;
+		e = perso_resolve_key(tp, i, a->keys[k].number, 1);
+		if (e != DFI_OK)
+			return e;
+		if (tp->unknown_keys)
+			break;
+	}
+	if (!tp->unknown_keys)
+		e = perso_resolve_key(tp, i, 0, 1);
 	if (e != DFI_OK)
 		return e;
 	if (tp->unknown_keys) {
@@ -536,7 +551,7 @@ conflict:
 	 * each key's as it is confirmed), so no session is opened twice. */
 	int compared[DFI_PROFILE_MAX_FILES] = { 0 };
 	e = compare_files(tp, i, compared, 1);
-	for (size_t k = 0; e == DFI_OK && k < a->nkeys; k++) {
+	for (size_t k = 0; !key0_last && e == DFI_OK && k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn == 0)
 			continue;

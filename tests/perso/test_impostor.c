@@ -386,8 +386,9 @@ END_TEST
  * changed are tried with the factory key, then the target, without
  * GetKeyVersion (state.c, app_arrival_likely): the recovery tap of a card
  * torn before F54010's second ChangeKey (key 1 changed, key 2's intent
- * open, key 0's aborted as never sent) authenticates key 0 right after
- * selecting the application, and finishes the card. */
+ * open, key 0's aborted as never sent) authenticates right after
+ * selecting the application (key 1 with its target, the journal's
+ * record; key 0 with the factory key, last), and finishes the card. */
 START_TEST(torn_app_key_without_getkeyversion)
 {
 	struct pfix f;
