@@ -406,10 +406,12 @@ write_content(struct tap *tp, int i, int fi)
 	if (e != DFI_OK)
 		return e;
 	/* The answers of this session prove what the card wrote: a record file
-	 * made on this tap holds exactly what is written now. */
+	 * made on this tap holds exactly what is written now; one whose
+	 * records this tap read (the profile's first ones) holds those and
+	 * what is written now. */
 	int proven = perso_proven(tp, mode) &&
 	    (f->type == DFI_DF_FILE_STD || f->type == DFI_DF_FILE_BACKUP ||
-	    (as->file_created[f->number] && as->have_records[fi] == 0));
+	    (as->file_created[f->number] && as->have_records[fi] == 0) || as->records_read[fi]);
 	switch (f->type) {
 	case DFI_DF_FILE_STD:
 	case DFI_DF_FILE_BACKUP: {

@@ -32,6 +32,23 @@ perso_write_key(const struct dfi_profile_file *f)
 	return -1;
 }
 
+int
+perso_file_session_right(const struct tap *tp, int app, const struct dfi_profile_file *f, int write)
+{
+	const struct app_state *as = &tp->apps[app];
+	uint8_t r[3];
+	size_t n = rights(f, write, r);
+
+	if (dfi_desfire_scheme(tp->d) == DFI_DF_SCHEME_NONE || tp->authed == NULL ||
+	    dfi_desfire_selected_aid(tp->d) != perso_aid(tp->p->spec->apps[app].aid))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (r[i] <= 0xD && dfi_desfire_auth_keyno(tp->d) == r[i] &&
+		    tp->authed == as->keys[r[i]].cur)
+			return 1;
+	return 0;
+}
+
 dfi_err
 perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode)
@@ -47,14 +64,15 @@ perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int w
 	if (e != DFI_OK)
 		return e;
 	/* Already authenticated with a key that has the right: reuse it. */
-	if (dfi_desfire_scheme(tp->d) != DFI_DF_SCHEME_NONE && tp->authed != NULL)
-		for (size_t i = 0; i < n; i++)
-			if (r[i] <= 0xD && dfi_desfire_auth_keyno(tp->d) == r[i] &&
-			    tp->authed == as->keys[r[i]].cur) {
-				*mode = f->comm;
-				return DFI_OK;
-			}
-	for (size_t i = 0; i < n; i++) {
+	if (perso_file_session_right(tp, app, f, write)) {
+		*mode = f->comm;
+		return DFI_OK;
+	}
+	/* A read anyone may make costs a SelectApplication (below), a new
+	 * session two APDUs: reads take the free right first. */
+	for (size_t i = 0; !write && i < n; i++)
+		free_right |= r[i] == DFI_DF_ACCESS_FREE;
+	for (size_t i = 0; !free_right && i < n; i++) {
 		if (r[i] <= 0xD && as->keys[r[i]].cur != NULL) {
 			e = perso_auth(tp, aid, r[i], as->keys[r[i]].cur);
 			if (e == DFI_OK)

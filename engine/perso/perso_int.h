@@ -120,6 +120,10 @@ struct app_state {
 	struct dfi_df_file_settings fs[DFI_PROFILE_MAX_FILE_NO + 1];
 	int content_ok[DFI_PROFILE_MAX_FILES];     /* per profile file index */
 	size_t have_records[DFI_PROFILE_MAX_FILES]; /* record files: records on the card */
+	/* Record files: have_records was read from the card on this tap (the
+	 * records compared with the profile's first ones): writes that add
+	 * the rest with authenticated answers then prove the whole file. */
+	int records_read[DFI_PROFILE_MAX_FILES];
 	/* The whole content went to the card on this tap in commands whose
 	 * authenticated answers prove the card took them as sent (perso_proven):
 	 * the final verification need not read it back. */
@@ -407,6 +411,10 @@ dfi_err perso_sdm_verify(struct tap *tp, int app);
 /* file I/O shared by state, exec and verify (fileio.c) */
 dfi_err perso_file_auth(struct tap *tp, int app, const struct dfi_profile_file *f, int write,
     dfi_df_comm *mode);
+/* 1 when the session in hand (this application's) holds a right to read
+ * (write 0) or write f: perso_file_auth would send nothing. */
+int perso_file_session_right(const struct tap *tp, int app, const struct dfi_profile_file *f,
+    int write);
 /* The key perso_file_auth authenticates with to write f; -1: none (free
  * or never). */
 int perso_write_key(const struct dfi_profile_file *f);

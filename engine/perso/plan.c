@@ -59,7 +59,7 @@ key_change_allowed(struct tap *tp, int app, uint8_t keyno)
  * then what another key writes, then what anyone may write (plain, no
  * session). */
 static dfi_err
-plan_writes(struct tap *tp, int i, int group)
+plan_writes(struct tap *tp, int i, int group, const int *early)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
 	dfi_err e = DFI_OK;
@@ -67,8 +67,41 @@ plan_writes(struct tap *tp, int i, int group)
 	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++) {
 		int k = perso_write_key(&a->files[f]);
 		int g = k == 0 ? 0 : k >= 0 ? 1 : 2;
-		if (g == group && content_needed(tp, i, (int)f))
+		if (g == group && !early[f] && content_needed(tp, i, (int)f))
 			e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
+	}
+	return e;
+}
+
+/* Writes to files the card has that the session the state read left
+ * (this application's, its keys unchanged by this plan) may make: they
+ * come first, before that session is given up for another key's (a
+ * recovery tap then authenticates that key once, not twice). The key
+ * settings do not govern file access, so the final settings may follow. */
+static dfi_err
+plan_early_writes(struct tap *tp, int i, int *early)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	const struct app_state *as = &tp->apps[i];
+	dfi_err e = DFI_OK;
+
+	/* Only while that session is still in hand when the step runs: no
+	 * step planned before, no earlier application left to verify. */
+	if (tp->nsteps > 0)
+		return DFI_OK;
+	for (int j = 0; j < i; j++)
+		if (!tp->apps[j].verified)
+			return DFI_OK;
+	for (size_t k = 0; k < a->nkeys; k++)
+		if (!as->keys[a->keys[k].number].at_target)
+			return DFI_OK;
+	for (size_t f = 0; e == DFI_OK && f < a->nfiles; f++) {
+		const struct dfi_profile_file *pf = &a->files[f];
+		if (!as->exists || !as->file_exists[pf->number] || perso_write_key(pf) <= 0 ||
+		    !perso_file_session_right(tp, i, pf, 1) || !content_needed(tp, i, (int)f))
+			continue;
+		early[f] = 1;
+		e = add(tp, STEP_WRITE_CONTENT, i, (int)f, 0);
 	}
 	return e;
 }
@@ -78,9 +111,10 @@ plan_app(struct tap *tp, int i)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
 	struct app_state *as = &tp->apps[i];
-	dfi_err e = DFI_OK;
+	int early[DFI_PROFILE_MAX_FILES] = { 0 };
+	dfi_err e = plan_early_writes(tp, i, early);
 
-	if (!as->exists)
+	if (e == DFI_OK && !as->exists)
 		e = add(tp, STEP_CREATE_APP, i, -1, 0);
 	/* Keys first, in the session of the master key the card holds (a new
 	 * application's factory key): the files are then made and written
@@ -104,7 +138,7 @@ plan_app(struct tap *tp, int i)
 		if (!as->exists || !as->file_exists[a->files[f].number])
 			e = add(tp, STEP_CREATE_FILE, i, (int)f, 0);
 	if (e == DFI_OK)
-		e = plan_writes(tp, i, 0);
+		e = plan_writes(tp, i, 0, early);
 	if (e == DFI_OK && (as->exists ? as->ks : PERSO_CREATE_KS) != a->key_settings) {
 		if (as->exists && !(as->ks & DFI_KS_CONFIG_CHANGEABLE)) {
 			perso_detail(tp, "application " DFI_AID_FMT " key settings are %02X (frozen), the "
@@ -114,9 +148,9 @@ plan_app(struct tap *tp, int i)
 		e = add(tp, STEP_APP_SETTINGS, i, -1, 0);
 	}
 	if (e == DFI_OK)
-		e = plan_writes(tp, i, 1);
+		e = plan_writes(tp, i, 1, early);
 	if (e == DFI_OK)
-		e = plan_writes(tp, i, 2);
+		e = plan_writes(tp, i, 2, early);
 	/* SDM last: the file made and written, its mirrors go on (sdm.c). */
 	int sdm[DFI_PROFILE_MAX_FILES];
 	if (e == DFI_OK)

@@ -86,6 +86,24 @@ picc_arrival_likely(const struct tap *tp)
 	return 1;
 }
 
+/* 1 when key keyno of application app (on the card) most likely still
+ * holds the factory key it was created with: the journal knows the card
+ * (an earlier tap of an issue recorded key slots) but never recorded this
+ * slot as changed, and the profile names no older generation of it. As
+ * for the PICC (picc_arrival_likely), the factory key and the target are
+ * then tried by authentication alone, without GetKeyVersion first. */
+static int
+app_arrival_likely(const struct tap *tp, int app, uint32_t aid, uint8_t keyno)
+{
+	const struct perso_role *r = perso_role(tp->p, app, keyno);
+	if (tp->readonly || tp->nrslots == 0 || r == NULL || r->nprev > 0)
+		return 0;
+	for (size_t i = 0; i < tp->nrslots; i++)
+		if (tp->rslots[i].aid == aid && tp->rslots[i].keyno == keyno)
+			return tp->rslots[i].state == DFI_REG_SLOT_INITIAL;
+	return 1;
+}
+
 /* 1 when the registry's slot (aid, keyno) got its state from an intent
  * of this tap's profile digest: the same target for this card. */
 static int
@@ -280,8 +298,9 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	 * each by an authentication and nothing else. GetKeyVersion only
 	 * chose the order of these two candidates, and a card that refused an
 	 * authentication is sent nothing but authentications. */
-	if (app < 0 && oi == NULL && confirm && picc_arrival_likely(tp)) {
-		const dfi_cardkey *two[2] = { perso_initial(tp, -1), target };
+	if (oi == NULL && confirm &&
+	    (app < 0 ? picc_arrival_likely(tp) : app_arrival_likely(tp, app, aid, keyno))) {
+		const dfi_cardkey *two[2] = { perso_initial(tp, app), target };
 		e = first_that_opens(tp, aid, keyno, two, 2, &found);
 		if (e != DFI_OK)
 			return e;
@@ -289,9 +308,14 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 		ks->version = found != NULL ? dfi_cardkey_version(found) : -1;
 		if (found == NULL) {
 			tp->unknown_keys = 1;
-			tp->unknown_picc = 1;
-			snprintf(tp->unknown_what, sizeof(tp->unknown_what),
-			    "PICC master key (neither the factory key nor the target)");
+			tp->unknown_picc = app < 0;
+			if (app < 0)
+				snprintf(tp->unknown_what, sizeof(tp->unknown_what),
+				    "PICC master key (neither the factory key nor the target)");
+			else
+				snprintf(tp->unknown_what, sizeof(tp->unknown_what),
+				    "application " DFI_AID_FMT " key %u (neither the factory key nor the target)",
+				    DFI_AID_ARGS(aid), keyno);
 		}
 		return DFI_OK;
 	}
@@ -399,6 +423,35 @@ perso_file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_
 	return 0;
 }
 
+/* Compares the application's files on the card not compared yet: those
+ * the session in hand may read when in_session, else all of them. */
+static dfi_err
+compare_files(struct tap *tp, int i, int *compared, int in_session)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	struct app_state *as = &tp->apps[i];
+
+	for (size_t f = 0; f < a->nfiles; f++) {
+		const struct dfi_profile_file *pf = &a->files[f];
+		size_t have;
+		int same;
+		if (compared[f] || !as->file_exists[pf->number] ||
+		    (in_session && !perso_file_session_right(tp, i, pf, 0)))
+			continue;
+		dfi_err e = perso_file_compare(tp, i, (int)f, &same, &have);
+		if (e != DFI_OK)
+			return e;
+		compared[f] = 1;
+		/* A value is given at creation and never written again: a
+		 * difference is the verification's to name. */
+		as->content_ok[f] = same || pf->type == DFI_DF_FILE_VALUE;
+		as->content_proven[f] = same;
+		as->have_records[f] = have;
+		as->records_read[f] = 1;
+	}
+	return DFI_OK;
+}
+
 static dfi_err
 read_app(struct tap *tp, int i)
 {
@@ -410,8 +463,23 @@ read_app(struct tap *tp, int i)
 	size_t n;
 	dfi_err e;
 
-	/* The master key first: its authentication lets us list the files. */
-	e = perso_resolve_key(tp, i, 0, 1);
+	/* The master key first: its authentication lets us list the files.
+	 * Last when the journal says it is still the factory key (a torn
+	 * first issue, before its ChangeKey): the plan then changes keys in
+	 * its session, which the read leaves in hand; the files (none yet,
+	 * the plan makes them after that ChangeKey) are listed in it too. */
+	int key0_last = app_arrival_likely(tp, i, aid, 0) && perso_find_intent(tp, aid, 0) == NULL;
+	for (size_t k = 0; key0_last && k < a->nkeys; k++) {
+		if (a->keys[k].number == 0)
+			continue;
+		e = perso_resolve_key(tp, i, a->keys[k].number, 1);
+		if (e != DFI_OK)
+			return e;
+		if (tp->unknown_keys)
+			break;
+	}
+	if (!tp->unknown_keys)
+		e = perso_resolve_key(tp, i, 0, 1);
 	if (e != DFI_OK)
 		return e;
 	if (tp->unknown_keys) {
@@ -472,37 +540,29 @@ conflict:
 		return DFI_OK;
 	/* The other keys, each confirmed by an authentication before anything
 	 * is written: a key that matches no candidate leaves the card as found.
-	 * (The final verification then needs no new authentication for them.) */
-	for (size_t k = 0; k < a->nkeys; k++) {
+	 * (The final verification then needs no new authentication for them.)
+	 * Every file is compared now, before anything is sent, and a match
+	 * proves it for this tap: within a tap only the engine talks to the
+	 * card, so the verification does not read it again. A key at its
+	 * target proves nothing of the contents: keys change first in an
+	 * application (docs/PERSONALIZATION.md, "Plan order"), so a file that
+	 * differs is written again with the keys the card holds. Each file is
+	 * read in the first session that may read it (the master key's, then
+	 * each key's as it is confirmed), so no session is opened twice. */
+	int compared[DFI_PROFILE_MAX_FILES] = { 0 };
+	e = compare_files(tp, i, compared, 1);
+	for (size_t k = 0; !key0_last && e == DFI_OK && k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn == 0)
 			continue;
 		e = perso_resolve_key(tp, i, kn, 1);
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
+		e = compare_files(tp, i, compared, 1);
 	}
-	/* Every file is compared now, before anything is sent, and a match
-	 * proves it for this tap: within a tap only the engine talks to the
-	 * card, so the verification does not read it again. A key at its
-	 * target proves nothing of the contents: keys change first in an
-	 * application (docs/PERSONALIZATION.md, "Plan order"), so a file that
-	 * differs is written again with the keys the card holds. */
-	for (size_t f = 0; f < a->nfiles; f++) {
-		const struct dfi_profile_file *pf = &a->files[f];
-		size_t have;
-		int same;
-		if (!as->file_exists[pf->number])
-			continue;
-		e = perso_file_compare(tp, i, (int)f, &same, &have);
-		if (e != DFI_OK)
-			return e;
-		/* A value is given at creation and never written again: a
-		 * difference is the verification's to name. */
-		as->content_ok[f] = same || pf->type == DFI_DF_FILE_VALUE;
-		as->content_proven[f] = same;
-		as->have_records[f] = have;
-	}
-	return DFI_OK;
+	if (e == DFI_OK)
+		e = compare_files(tp, i, compared, 0);
+	return e;
 }
 
 dfi_err

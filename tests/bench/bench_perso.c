@@ -82,6 +82,8 @@ static long fsync_delay_ms;
 static double start_at;
 /* --trace: the first timed card's APDUs on stderr (phase, CLA INS, model). */
 static int trace_apdus;
+/* --trace-tear N: also the case torn at APDU N (both modes), its APDUs. */
+static unsigned trace_tear;
 
 static const char *const phase_names[DFI_PERSO_NPHASES] = { "none", "state read",
 	"plan execution", "verification", "recovery" };
@@ -1044,6 +1046,11 @@ part_tear(struct env *e, unsigned stride)
 		    worst_m == DFI_SIM_TEAR_BEFORE ? "before" : "after");
 		fails += tear_case(e, p, id++, worst_n, worst_m, &tc, 1) < 0;
 	}
+	for (int m = DFI_SIM_TEAR_BEFORE; trace_tear > 0 && m <= DFI_SIM_TEAR_AFTER; m++) {
+		fprintf(stderr, "tear at APDU %u, %s, then the recovery tap:\n", trace_tear,
+		    m == DFI_SIM_TEAR_BEFORE ? "before" : "after");
+		fails += tear_case(e, p, id++, trace_tear, (enum dfi_sim_tear_mode)m, &tc, 1) < 0;
+	}
 	for (int k = 0; k < 2; k++) {
 		free(xa_of[k]);
 		free(xm_of[k]);
@@ -1166,6 +1173,7 @@ usage(FILE *f)
 	    "                   [--start-at EPOCH]     (pcsc: begin the timed cards at this time)\n"
 	    "                   [--trace]              (zero/datasheet: the first card's APDUs on stderr;\n"
 	    "                                           tear: the worst case's)\n"
+	    "                   [--trace-tear N]       (tear: also the cases torn at APDU N, their APDUs)\n"
 	    "  parts: zero,datasheet,scale,tear,mem,pcsc (default zero,datasheet,scale,tear)\n");
 }
 
@@ -1187,6 +1195,7 @@ main(int argc, char **argv)
 		{ "fsync-delay-ms", required_argument, NULL, 'F' },
 		{ "start-at", required_argument, NULL, 'S' },
 		{ "trace", no_argument, NULL, 't' },
+		{ "trace-tear", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	int ch;
 
@@ -1210,6 +1219,7 @@ main(int argc, char **argv)
 		case 'F': fsync_delay_ms = strtol(optarg, NULL, 10); break;
 		case 'S': start_at = strtod(optarg, NULL); break;
 		case 't': trace_apdus = 1; break;
+		case 'X': trace_tear = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'R': {
 			char *s = optarg, *end;
 			nr = 0;

@@ -382,6 +382,42 @@ START_TEST(torn_uid_with_another_picc_key)
 }
 END_TEST
 
+/* A torn first issue's application keys the journal never recorded as
+ * changed are tried with the factory key, then the target, without
+ * GetKeyVersion (state.c, app_arrival_likely): the recovery tap of a card
+ * torn before F54010's second ChangeKey (key 1 changed, key 2's intent
+ * open, key 0's aborted as never sent) authenticates right after
+ * selecting the application (key 1 with its target, the journal's
+ * record; key 0 with the factory key, last), and finishes the card. */
+START_TEST(torn_app_key_without_getkeyversion)
+{
+	struct pfix f;
+	struct card a;
+	struct dfi_perso_result res;
+	torn_issue(&f, &a, 2, 1);
+
+	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
+	    res.detail);
+	/* GET DATA, Select 000000, GetVersion (3), Read_Sig, the PICC's
+	 * factory key (2), GetKeySettings, GetApplicationIDs, Select F54010 */
+	ck_assert_uint_ge(a.log->n, 12);
+	ck_assert_uint_eq(a.log->ins[10], 0x5A);
+	ck_assert_msg(is_auth(a.log->ins[11]), "command %02X after selecting the application, not an "
+	    "authentication", a.log->ins[11]);
+	/* key 2's intent is open: GetKeyVersion orders its old and new key */
+	size_t gkv = 0;
+	for (size_t i = 0; i < a.log->n; i++)
+		gkv += a.log->ins[i] == 0x64;
+	ck_assert_uint_eq(gkv, 1);
+	char why[300];
+	ck_assert_msg(dfi_test_card_matches_profile(a.sim, f.hsm, f.profile, f.row, why, sizeof(why)) == 1,
+	    "%s", why);
+	card_close(&a);
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(authorized_reissue)
 {
 	struct pfix f;
@@ -736,6 +772,7 @@ END_TEST
 
 PF_TEST_MAIN("impostor", 300,
     second_card_with_an_issued_uid_is_refused,
-    impostor_of_a_torn_card_is_refused, torn_uid_with_another_picc_key, authorized_reissue,
+    impostor_of_a_torn_card_is_refused, torn_uid_with_another_picc_key,
+    torn_app_key_without_getkeyversion, authorized_reissue,
     transport_key_card_and_impostor, originality_require, originality_warn_and_default,
     builtin_keys_equal_the_shipped_file, claimed_uid_is_not_touched)
