@@ -461,7 +461,7 @@ read_app(struct tap *tp, int i)
 	struct dfi_df_key_settings ks;
 	uint8_t ids[DFI_PROFILE_MAX_FILES];
 	size_t n;
-	dfi_err e;
+	dfi_err e = DFI_OK; /* the key loop below may not run */
 
 	/* The master key first: its authentication lets us list the files.
 	 * Last when the journal says it is still the factory key (a torn
