@@ -77,6 +77,27 @@ struct pgbe {
 	struct held *held;    /* claims held */
 	struct batch *pend;   /* outcomes told but not sent yet (deferred) */
 	unsigned sending;     /* deferred batches taken out of pend, in flight */
+	/* Releases sent off the card's path (rel_main), in order, on a
+	 * connection of their own: the head is in flight until it committed.
+	 * rq_batches: of sending, the batches the queue holds; rfailed: the
+	 * first failed release (then none is sent any more and every later
+	 * claim and tell fails with it: the station stops, fail closed). */
+	struct rel *rq, **rq_tail;
+	unsigned rq_batches;
+	pthread_t rth;
+	int rth_started, rstop;
+	PGconn *rown;
+	dfi_err rfailed;
+	char rwhy[WHY_CAP];
+};
+
+/* A release waiting for the release thread: the claim, and the deferred
+ * outcomes going with it (NULL: none). */
+struct rel {
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t len;
+	struct batch *p;
+	struct rel *next;
 };
 
 /* A failed call keeps its reason for dfi_registry_last_error(). */
@@ -438,6 +459,8 @@ lease_of(unsigned lease_ms)
 	return lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u;
 }
 
+static dfi_err rel_wait_locked(struct pgbe *be, const uint8_t *uid, size_t len, char *why);
+
 static dfi_err
 b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms, char *who,
     size_t who_cap, char *why)
@@ -451,7 +474,12 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 		return DFI_E_NOMEM;
 	pthread_mutex_lock(&be->mu);
 	be->lease_ms = ms;
+	dfi_err e = rel_wait_locked(be, uid, len, why);
 	pthread_mutex_unlock(&be->mu);
+	if (e != DFI_OK) {
+		free(h);
+		return e;
+	}
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. The
@@ -464,7 +492,7 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	 * the origin empty): nobody's successor. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
+	e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
 	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
@@ -517,25 +545,129 @@ b_renew_do(struct pgbe *be, const uint8_t *uid, size_t len, unsigned lease_ms, c
 	return e;
 }
 
-/* A release that does not reach the registry leaves the claim to expire
- * with its lease.
+/* One release: the deferred outcomes x carries first, then the claim, in
+ * one round trip (own: the release thread's connection, NULL for the
+ * pool). A release that does not reach the registry leaves the claim to
+ * expire with its lease. */
+static dfi_err
+rel_send(struct pgbe *be, PGconn **own, struct rel *x, char *why)
+{
+	char u[2 * DFI_J_UID_MAX + 3], st[160];
+	uid_hex(x->uid, x->len, u);
+	if (x->p == NULL) {
+		const char *vals[] = { u, be->token };
+		return pg_call_own(be->pg, own, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, WHY);
+	}
+	const char *vals[4 + A_N];
+	dfi_err e = batch_params(be, x->p, u, be->token, st, vals);
+	if (e == DFI_OK)
+		e = pg_call_own(be->pg, own, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, "
+		    "$7::bytea[], $8, $9, $10, $11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, WHY);
+	if (e != DFI_OK)
+		pgb_reopen(x->p);
+	return e;
+}
+
+/* The end of x (sent or not): out of the queue, its batch done (back in
+ * pend when it was not sent), claims of its UID may go on. */
+static void
+rel_done(struct pgbe *be, struct rel *x, int sent)
+{
+	pthread_mutex_lock(&be->mu);
+	be->rq = x->next;
+	if (be->rq == NULL)
+		be->rq_tail = &be->rq;
+	if (x->p != NULL)
+		be->rq_batches--;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+	pend_done(be, x->p, sent);
+	free(x);
+}
+
+/* The release thread: the queue in order, the head left in it while it is
+ * sent (a claim of its UID waits for it). After a failure nothing more is
+ * sent: those claims stay until their leases run out (their outcomes go
+ * back to pend, for the close or the next start). Told to stop, it sends
+ * what is queued first. */
+static void *
+rel_main(void *arg)
+{
+	struct pgbe *be = arg;
+	char why[WHY_CAP];
+	pthread_mutex_lock(&be->mu);
+	for (;;) {
+		while (!be->rstop && be->rq == NULL)
+			pthread_cond_wait(&be->cv, &be->mu);
+		struct rel *x = be->rq;
+		if (x == NULL)
+			break;
+		dfi_err failed = be->rfailed, e = failed;
+		pthread_mutex_unlock(&be->mu);
+		why[0] = '\0';
+		/* a broken connection (or one cut while connecting) gets one more
+		 * try: a release is idempotent */
+		if (e == DFI_OK && (e = rel_send(be, &be->rown, x, why)) == DFI_E_REGISTRY_UNREACHABLE)
+			e = rel_send(be, &be->rown, x, why);
+		if (e != DFI_OK && failed == DFI_OK) {
+			pthread_mutex_lock(&be->mu);
+			be->rfailed = e;
+			snprintf(be->rwhy, sizeof(be->rwhy), "releasing a card's claim failed: %.400s; the station takes no new "
+			    "card: check the registry, then restart the station", why[0] ? why : dfi_strerror(e));
+			pthread_mutex_unlock(&be->mu);
+		}
+		rel_done(be, x, e == DFI_OK);
+		pthread_mutex_lock(&be->mu);
+	}
+	pthread_mutex_unlock(&be->mu);
+	return NULL;
+}
+
+/* Under mu: the kept release failure (DFI_OK when none), with its reason. */
+static dfi_err
+rel_failed_locked(struct pgbe *be, char *why)
+{
+	if (be->rfailed != DFI_OK)
+		snprintf(why, WHY_CAP, "%s", be->rwhy);
+	return be->rfailed;
+}
+
+/* Under mu: waits until no release of uid (NULL: none at all) is queued or
+ * in flight, or one failed. A late release of a card this handle claims
+ * again would delete the new claim. */
+static dfi_err
+rel_wait_locked(struct pgbe *be, const uint8_t *uid, size_t len, char *why)
+{
+	for (;;) {
+		int busy = 0;
+		for (struct rel *x = be->rq; x != NULL && !busy; x = x->next)
+			busy = uid == NULL || (x->len == len && memcmp(x->uid, uid, len) == 0);
+		if (!busy || be->rfailed != DFI_OK)
+			return rel_failed_locked(be, why);
+		pthread_cond_wait(&be->cv, &be->mu);
+	}
+}
+
+/* Off the card's path: the release goes to the release thread and this
+ * returns; the card stays claimed in the registry until it commits, so no
+ * other station takes it early (docs/JOURNAL.md 12.5).
  *
  * Why the order is right: outcomes deferred under this claim are in pend,
- * or in flight in another thread's send (journaled_held with its intents,
- * or its own release), which may fail and put them back. So a release
- * first waits for the sends in flight while pend is empty, then takes
- * pend: the outcomes of this card are then sent (with the release, in one
- * transaction), back in pend after a failed send (whose release did not
- * happen either: the card stays claimed until its lease runs out), or were
- * sent before. A plain release never lets the card go while one of its
- * outcomes is still untold. */
+ * in flight in another thread's send (journaled_held with its intents),
+ * which may fail and put them back, or in a release queued before this
+ * one. So a release first waits for the sends in flight outside the queue
+ * while pend is empty, then takes pend: the outcomes of this card then go
+ * with this release (in one transaction), or with a release queued before
+ * it (sent first, and after its failure no later release is sent), or back
+ * in pend after a failed send whose release did not happen either (the
+ * card stays claimed until its lease runs out), or were sent before. A
+ * release never lets the card go while one of its outcomes is untold. */
 static void
 b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 {
 	struct pgbe *be = vbe;
 	(void)holder;
-	char u[2 * DFI_J_UID_MAX + 3], ignore[200], st[160];
-	uid_hex(uid, len, u);
+	struct rel *x = calloc(1, sizeof(*x));
 	pthread_mutex_lock(&be->mu);
 	for (struct held **hp = &be->held; *hp != NULL; hp = &(*hp)->next)
 		if ((*hp)->len == len && memcmp((*hp)->uid, uid, len) == 0) {
@@ -547,25 +679,44 @@ b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
 			}
 			break;
 		}
-	while (be->pend == NULL && be->sending > 0)
+	while (be->pend == NULL && be->sending > be->rq_batches)
 		pthread_cond_wait(&be->cv, &be->mu);
-	struct batch *p = pend_take_locked(be);
-	pthread_mutex_unlock(&be->mu);
-	if (p == NULL) {
-		const char *vals[] = { u, be->token };
-		(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore,
-		    sizeof(ignore));
+	if (x == NULL) {
+		/* out of memory: the claim runs out with its lease, the
+		 * outcomes wait in pend */
+		pthread_mutex_unlock(&be->mu);
 		return;
 	}
-	/* the deferred outcomes first, then the claim, in one round trip */
-	const char *vals[4 + A_N];
-	dfi_err e = batch_params(be, p, u, be->token, st, vals);
-	if (e == DFI_OK)
-		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
-		    "$9, $10, $11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
-	if (e != DFI_OK)
-		pgb_reopen(p);
-	pend_done(be, p, e == DFI_OK);
+	memcpy(x->uid, uid, len);
+	x->len = len;
+	x->p = pend_take_locked(be);
+	if (!be->rth_started && pthread_create(&be->rth, NULL, rel_main, be) == 0)
+		be->rth_started = 1;
+	if (!be->rth_started) {
+		/* no thread: released on the card's path, as before */
+		pthread_mutex_unlock(&be->mu);
+		char why[WHY_CAP] = "";
+		dfi_err e = rel_send(be, NULL, x, why);
+		pend_done(be, x->p, e == DFI_OK);
+		free(x);
+		return;
+	}
+	if (x->p != NULL)
+		be->rq_batches++;
+	*be->rq_tail = x;
+	be->rq_tail = &x->next;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+}
+
+/* Waits for the queued releases; their failure, if one failed. */
+static dfi_err
+rel_drain(struct pgbe *be, char *why)
+{
+	pthread_mutex_lock(&be->mu);
+	dfi_err e = rel_wait_locked(be, NULL, 0, why);
+	pthread_mutex_unlock(&be->mu);
+	return e;
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
@@ -722,6 +873,10 @@ b_witness_do(struct pgbe *be, const uint8_t *note, size_t len, int async, char *
 	dfi_err e = note_ours(be, note, len);
 	if (e != DFI_OK)
 		return e;
+	/* A witnessing now (a closing station's last) comes after the
+	 * releases queued before it, and reports their failure. */
+	if (!async && (e = rel_drain(be, why)) != DFI_OK)
+		return e;
 	/* The witness reads the journal itself up to its newest checkpoint
 	 * (this one or a later one) and proves it from the registry's. */
 	e = async ? dfi_pgwitness_request(be->w, WHY) : dfi_pgwitness_sync(be->w, WHY);
@@ -777,10 +932,16 @@ static dfi_err
 b_witness_failed(void *vbe)
 {
 	struct pgbe *be = vbe;
+	char why[WHY_CAP] = "";
+	/* a failed release stops the station as a refused witnessing does */
+	pthread_mutex_lock(&be->mu);
+	dfi_err e = rel_failed_locked(be, why);
+	pthread_mutex_unlock(&be->mu);
+	if (e != DFI_OK)
+		return keep(vbe, e, why);
 	if (be->w == NULL)
 		return DFI_OK; /* no journal (inspect): nothing witnessed */
-	char why[WHY_CAP] = "";
-	dfi_err e = dfi_pgwitness_failed(be->w, WHY);
+	e = dfi_pgwitness_failed(be->w, WHY);
 	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e, why);
 }
 
@@ -790,7 +951,18 @@ b_destroy(void *vbe)
 	struct pgbe *be = vbe;
 	if (be == NULL)
 		return;
-	/* no thread uses the handle any more: nothing is in flight */
+	/* the queued releases sent first (the thread stops when the queue is
+	 * empty); then no thread uses the handle any more: nothing is in
+	 * flight */
+	pthread_mutex_lock(&be->mu);
+	be->rstop = 1;
+	pthread_cond_broadcast(&be->cv);
+	pthread_mutex_unlock(&be->mu);
+	/* rth_started is written by releases only, and none runs any more */
+	if (be->rth_started)
+		pthread_join(be->rth, NULL);
+	if (be->rown != NULL)
+		PQfinish(be->rown);
 	while (be->held != NULL) {
 		struct held *h = be->held;
 		be->held = h->next;
@@ -847,6 +1019,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	be->pg = pg;
 	be->j = j;
 	be->lease_ms = 60000;
+	be->rq_tail = &be->rq;
 	if (dfi_monitor_init(&be->mu, &be->cv) != DFI_OK) {
 		free(be);
 		return DFI_E_NOMEM;
