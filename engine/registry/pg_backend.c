@@ -35,49 +35,13 @@
 #include "core/monitor.h"
 #include "dfissue/util.h"
 #include "pg_batch.h"
+#include "pg_be.h"
 #include "pg_int.h"
 #include "registry_int.h"
 
 #define RECONCILE_WINDOW 4096
 #define BATCH_MAX 256
 
-/* The reason of one call (pg_why), on the caller's stack. */
-#define WHY_CAP 600
-#define WHY why, WHY_CAP
-
-#define HELD_SEQS 64 /* intents told under one claim whose outcomes may wait */
-
-/* A claim this handle holds (claims of a station's threads: a few). */
-struct held {
-	uint8_t uid[DFI_J_UID_MAX];
-	size_t len;
-	/* The lookup that came with the claim (claim_lookup): the engine's
-	 * next call for this UID is its lookup, which takes it instead of a
-	 * round trip. Dropped when anything of the card is told first. */
-	PGresult *pre;
-	/* Intents (key or change) told under this claim: their outcomes may
-	 * wait for its release (deferred), since no other station can claim
-	 * the card before the release tells them. */
-	uint64_t seqs[HELD_SEQS];
-	unsigned nseqs;
-	unsigned refs;        /* claims of this UID by this handle (a claim is idempotent per handle) */
-	struct held *next;
-};
-
-struct pgbe {
-	dfi_pgreg *pg;
-	dfi_journal *j;       /* NULL: lookups only (inspect) */
-	dfi_pgwitness *w;
-	char origin[DFI_J_STR_MAX];
-	char token[40];       /* this handle's claims */
-	pthread_mutex_t mu;   /* everything below */
-	pthread_cond_t cv;    /* sending went down */
-	unsigned lease_ms;    /* the lease of this handle's last claim (intents extend it) */
-	char last[WHY_CAP];   /* the last failure's reason (dfi_registry_last_error) */
-	struct held *held;    /* claims held */
-	struct batch *pend;   /* outcomes told but not sent yet (deferred) */
-	unsigned sending;     /* deferred batches taken out of pend, in flight */
-};
 
 /* A failed call keeps its reason for dfi_registry_last_error(). */
 static dfi_err
@@ -94,8 +58,8 @@ keep(struct pgbe *be, dfi_err e, const char *why)
 /* The 4 + A_N parameters of journaled_held() / journaled_release(): first,
  * second, the origin, the station, then b's arrays (closed: the caller
  * reopens them with pgb_reopen when b is kept). */
-static dfi_err
-batch_params(struct pgbe *be, struct batch *b, const char *first, const char *second, char st[160],
+dfi_err
+pgbe_batch_params(struct pgbe *be, struct batch *b, const char *first, const char *second, char st[160],
     const char *vals[4 + A_N])
 {
 	snprintf(st, 160, "%s", be->pg->station);
@@ -112,10 +76,10 @@ batch_params(struct pgbe *be, struct batch *b, const char *first, const char *se
 /* ---- deferred outcomes --------------------------------------------------------------- */
 
 /* Takes the deferred records out of be (NULL when none); a batch taken is
- * in flight until pend_done. A release waits for batches in flight (see
- * b_release), so the caller must call pend_done whenever this returns one. */
-static struct batch *
-pend_take_locked(struct pgbe *be)
+ * in flight until pgbe_pend_done. A release waits for batches in flight (see
+ * pgbe_release), so the caller must call pgbe_pend_done whenever this returns one. */
+struct batch *
+pgbe_pend_take_locked(struct pgbe *be)
 {
 	struct batch *p = be->pend;
 	be->pend = NULL;
@@ -128,7 +92,7 @@ static struct batch *
 pend_take(struct pgbe *be)
 {
 	pthread_mutex_lock(&be->mu);
-	struct batch *p = pend_take_locked(be);
+	struct batch *p = pgbe_pend_take_locked(be);
 	pthread_mutex_unlock(&be->mu);
 	return p;
 }
@@ -136,8 +100,8 @@ pend_take(struct pgbe *be)
 /* The end of a send of p (NULL: none was taken). When it failed, p's records
  * go back in front of what was deferred since (they go with the next send),
  * before a release waiting on them looks again. Frees p. */
-static void
-pend_done(struct pgbe *be, struct batch *p, int sent)
+void
+pgbe_pend_done(struct pgbe *be, struct batch *p, int sent)
 {
 	if (p == NULL)
 		return;
@@ -188,6 +152,23 @@ held_drop_pre(struct held *h)
 	h->pre = NULL;
 }
 
+/* Under mu: one claim of uid by this handle ends (the claim is idempotent
+ * per handle: the last one drops what it held). */
+void
+pgbe_held_release_locked(struct pgbe *be, const uint8_t *uid, size_t len)
+{
+	for (struct held **hp = &be->held; *hp != NULL; hp = &(*hp)->next)
+		if ((*hp)->len == len && memcmp((*hp)->uid, uid, len) == 0) {
+			struct held *h = *hp;
+			if (--h->refs == 0) {
+				*hp = h->next;
+				held_drop_pre(h);
+				free(h);
+			}
+			break;
+		}
+}
+
 /* ---- telling records ------------------------------------------------------------------- */
 /* held: the engine's live records, whose intents announce a card command
  * (a ChangeKey, a change): the registry takes them only while this handle
@@ -205,7 +186,7 @@ batch_send(struct pgbe *be, struct batch *b, int held, char *why)
 	snprintf(lease, sizeof(lease), "%u", be->lease_ms);
 	pthread_mutex_unlock(&be->mu);
 	const char *vals[4 + A_N];
-	dfi_err e = batch_params(be, b, be->token, lease, st, vals);
+	dfi_err e = pgbe_batch_params(be, b, be->token, lease, st, vals);
 	/* Idempotent: a record told twice is told once (and a claim this
 	 * handle holds is held again). */
 	if (e == DFI_OK)
@@ -285,7 +266,7 @@ held_note_intents_locked(struct pgbe *be, const dfi_jrec *recs, size_t n)
  * intent told under a claim this handle still holds: deferred, sent with
  * this station's next intents or the release of a claim, in the same round
  * trip. Other stations cannot miss them: the card stays claimed until a
- * release has told them (b_release); a station that dies first tells them
+ * release has told them (pgbe_release); a station that dies first tells them
  * at its next start (reconciliation). Returns 1 when b went into pend. */
 static int
 defer_outcomes(struct pgbe *be, const dfi_jrec *recs, size_t n, struct batch *b)
@@ -349,7 +330,7 @@ b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 			held_note_intents_locked(be, recs, n);
 			pthread_mutex_unlock(&be->mu);
 		}
-		pend_done(be, p, e == DFI_OK);
+		pgbe_pend_done(be, p, e == DFI_OK);
 	}
 	pgb_clear(&b);
 	return e;
@@ -426,8 +407,8 @@ reconcile(struct pgbe *be, const char *path, char *why)
 
 /* ---- claims ---------------------------------------------------------------------- */
 
-static void
-uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
+void
+pgbe_uid_hex(const uint8_t *uid, size_t len, char out[2 * DFI_J_UID_MAX + 3])
 {
 	pg_bytea_hex(uid, len, out);
 }
@@ -438,12 +419,13 @@ lease_of(unsigned lease_ms)
 	return lease_ms > 0 ? (lease_ms > 86400000u ? 86400000u : lease_ms) : 60000u;
 }
 
+
 static dfi_err
 b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, unsigned lease_ms, char *who,
     size_t who_cap, char *why)
 {
 	char u[2 * DFI_J_UID_MAX + 3], lease[16];
-	uid_hex(uid, len, u);
+	pgbe_uid_hex(uid, len, u);
 	unsigned ms = lease_of(lease_ms);
 	snprintf(lease, sizeof(lease), "%u", ms);
 	struct held *h = calloc(1, sizeof(*h));
@@ -451,7 +433,12 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 		return DFI_E_NOMEM;
 	pthread_mutex_lock(&be->mu);
 	be->lease_ms = ms;
+	dfi_err e = pgbe_rel_wait_locked(be, uid, len, why);
 	pthread_mutex_unlock(&be->mu);
+	if (e != DFI_OK) {
+		free(h);
+		return e;
+	}
 	const char *vals[] = { u, holder, be->token, be->pg->station, lease, be->origin };
 	PGresult *q = NULL;
 	/* Idempotent: a claim this token already holds is taken again. The
@@ -464,7 +451,7 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	 * the origin empty): nobody's successor. */
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
+	e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA
 	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
@@ -505,7 +492,7 @@ static dfi_err
 b_renew_do(struct pgbe *be, const uint8_t *uid, size_t len, unsigned lease_ms, char *why)
 {
 	char u[2 * DFI_J_UID_MAX + 3], lease[16];
-	uid_hex(uid, len, u);
+	pgbe_uid_hex(uid, len, u);
 	snprintf(lease, sizeof(lease), "%u", lease_of(lease_ms));
 	const char *vals[] = { u, be->token, lease };
 	PGresult *q = NULL;
@@ -515,57 +502,6 @@ b_renew_do(struct pgbe *be, const uint8_t *uid, size_t len, unsigned lease_ms, c
 	e = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "t") == 0 ? DFI_OK : DFI_E_UID_CLAIMED;
 	PQclear(q);
 	return e;
-}
-
-/* A release that does not reach the registry leaves the claim to expire
- * with its lease.
- *
- * Why the order is right: outcomes deferred under this claim are in pend,
- * or in flight in another thread's send (journaled_held with its intents,
- * or its own release), which may fail and put them back. So a release
- * first waits for the sends in flight while pend is empty, then takes
- * pend: the outcomes of this card are then sent (with the release, in one
- * transaction), back in pend after a failed send (whose release did not
- * happen either: the card stays claimed until its lease runs out), or were
- * sent before. A plain release never lets the card go while one of its
- * outcomes is still untold. */
-static void
-b_release(void *vbe, const uint8_t *uid, size_t len, const char *holder)
-{
-	struct pgbe *be = vbe;
-	(void)holder;
-	char u[2 * DFI_J_UID_MAX + 3], ignore[200], st[160];
-	uid_hex(uid, len, u);
-	pthread_mutex_lock(&be->mu);
-	for (struct held **hp = &be->held; *hp != NULL; hp = &(*hp)->next)
-		if ((*hp)->len == len && memcmp((*hp)->uid, uid, len) == 0) {
-			struct held *h = *hp;
-			if (--h->refs == 0) {
-				*hp = h->next;
-				held_drop_pre(h);
-				free(h);
-			}
-			break;
-		}
-	while (be->pend == NULL && be->sending > 0)
-		pthread_cond_wait(&be->cv, &be->mu);
-	struct batch *p = pend_take_locked(be);
-	pthread_mutex_unlock(&be->mu);
-	if (p == NULL) {
-		const char *vals[] = { u, be->token };
-		(void)pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".release($1, $2)", 2, vals, NULL, 1, ignore,
-		    sizeof(ignore));
-		return;
-	}
-	/* the deferred outcomes first, then the claim, in one round trip */
-	const char *vals[4 + A_N];
-	dfi_err e = batch_params(be, p, u, be->token, st, vals);
-	if (e == DFI_OK)
-		e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".journaled_release($1, $2, $3, $4, $5, $6, $7::bytea[], $8, "
-		    "$9, $10, $11, $12, $13, $14, $15, $16::bytea[], $17)", 4 + A_N, vals, NULL, 1, ignore, sizeof(ignore));
-	if (e != DFI_OK)
-		pgb_reopen(p);
-	pend_done(be, p, e == DFI_OK);
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
@@ -627,7 +563,7 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 		first = 1;
 	} else {
 		char u[2 * DFI_J_UID_MAX + 3];
-		uid_hex(uid, len, u);
+		pgbe_uid_hex(uid, len, u);
 		const char *vals[] = { u, be->origin };
 		dfi_err e = pg_call(be->pg, "SELECT kind, a, b, c, d, e, f, g, h FROM " DFI_PGREG_SCHEMA ".lookup($1, $2)",
 		    2, vals, &q, 1, WHY);
@@ -722,6 +658,10 @@ b_witness_do(struct pgbe *be, const uint8_t *note, size_t len, int async, char *
 	dfi_err e = note_ours(be, note, len);
 	if (e != DFI_OK)
 		return e;
+	/* A witnessing now (a closing station's last) comes after the
+	 * releases queued before it, and reports their failure. */
+	if (!async && (e = pgbe_rel_drain(be, why)) != DFI_OK)
+		return e;
 	/* The witness reads the journal itself up to its newest checkpoint
 	 * (this one or a later one) and proves it from the registry's. */
 	e = async ? dfi_pgwitness_request(be->w, WHY) : dfi_pgwitness_sync(be->w, WHY);
@@ -777,10 +717,16 @@ static dfi_err
 b_witness_failed(void *vbe)
 {
 	struct pgbe *be = vbe;
+	char why[WHY_CAP] = "";
+	/* a failed release stops the station as a refused witnessing does */
+	pthread_mutex_lock(&be->mu);
+	dfi_err e = pgbe_rel_failed_locked(be, why);
+	pthread_mutex_unlock(&be->mu);
+	if (e != DFI_OK)
+		return keep(vbe, e, why);
 	if (be->w == NULL)
 		return DFI_OK; /* no journal (inspect): nothing witnessed */
-	char why[WHY_CAP] = "";
-	dfi_err e = dfi_pgwitness_failed(be->w, WHY);
+	e = dfi_pgwitness_failed(be->w, WHY);
 	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e, why);
 }
 
@@ -790,7 +736,9 @@ b_destroy(void *vbe)
 	struct pgbe *be = vbe;
 	if (be == NULL)
 		return;
-	/* no thread uses the handle any more: nothing is in flight */
+	/* the queued releases sent first; then no thread uses the handle any
+	 * more: nothing is in flight */
+	pgbe_rel_stop(be);
 	while (be->held != NULL) {
 		struct held *h = be->held;
 		be->held = h->next;
@@ -803,7 +751,7 @@ b_destroy(void *vbe)
 		 * leaves it to the next start's reconciliation) */
 		char why[WHY_CAP];
 		(void)batch_send(be, p, 0, why);
-		pend_done(be, p, 1);
+		pgbe_pend_done(be, p, 1);
 	}
 	dfi_pgwitness_free(be->w);
 	dfi_monitor_destroy(&be->mu, &be->cv);
@@ -823,7 +771,7 @@ static const struct dfi_registry_ops pg_ops = {
 	.name = "postgresql",
 	.claim = b_claim,
 	.renew = b_renew,
-	.release = b_release,
+	.release = pgbe_release,
 	.lookup = b_lookup,
 	.journaled = b_journaled,
 	.witness = b_witness,
@@ -847,6 +795,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	be->pg = pg;
 	be->j = j;
 	be->lease_ms = 60000;
+	be->rq_tail = &be->rq;
 	if (dfi_monitor_init(&be->mu, &be->cv) != DFI_OK) {
 		free(be);
 		return DFI_E_NOMEM;

@@ -387,7 +387,7 @@ report(const char *what, int nst, int readers, const struct phase_result *pr, do
 	else
 		row(fig, "%.0f cards/min (%u cards in %.1f s)", cpm, pr->cards, pr->wall);
 	row("  registry round trips per card", "%.1f (%" PRIu64 " round trips, %" PRIu64 " failed): %.1f on the card's "
-	    "path, %.1f in the background (witnessing)", (double)pr->calls / pr->cards, pr->calls, pr->failures,
+	    "path, %.1f in the background (witnessing, releases)", (double)pr->calls / pr->cards, pr->calls, pr->failures,
 	    (double)(pr->calls - pr->background) / pr->cards, (double)pr->background / pr->cards);
 	row("  claim time p50 / p99 / max", "%.2f / %.2f / %.2f ms (%zu claims)", pct(pr, 0.50), pct(pr, 0.99),
 	    pr->nus ? pr->us[pr->nus - 1] / 1000.0 : 0.0, pr->nus);

@@ -109,6 +109,17 @@ tell(struct station *s, const dfi_jrec *r)
 	ck_assert_msg(e == DFI_OK, "journaled: %s: %s", dfi_strerror(e), why);
 }
 
+/* A witnessing now: it comes after the releases queued before it (the
+ * backend sends releases off the card's path). */
+static void
+witness_now(struct station *s)
+{
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl;
+	ck_assert_int_eq(dfi_journal_checkpoint(s->f.j, note, sizeof(note), &nl), DFI_OK);
+	ck_assert_int_eq(dfi_registry_witness(s->reg, note, nl), DFI_OK);
+}
+
 struct seen {
 	struct dfi_reg_slot slot[8];
 	char slot_origin[8][64];
@@ -474,13 +485,10 @@ START_TEST(a_restarted_station_finishes_its_own_torn_card)
 	dfi_jrec cm3 = append(&a, outcome(DFI_JREC_COMMIT, in3.seq));
 	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm3, 1), DFI_OK);
 	dfi_registry_release(ca);
+	witness_now(&a); /* after the release, sent off the path */
 	card = lookup(&b, U1HEX, &v);
 	ck_assert_uint_eq(card.open_intents, 0);
 	ck_assert_uint_eq(card.changed, 2);
-	uint8_t note[DFI_J_NOTE_MAX];
-	size_t nl;
-	ck_assert_int_eq(dfi_journal_checkpoint(a.f.j, note, sizeof(note), &nl), DFI_OK);
-	ck_assert_int_eq(dfi_registry_witness(a.reg, note, nl), DFI_OK);
 	int rc = audit_run(url, &a, &b, out, sizeof(out));
 	ck_assert_msg(rc == 0 && strstr(out, "audit: OK") != NULL, "audit exit %d:\n%s", rc, out);
 	printf("restart: a SIGKILLed station's claim (60 s lease) taken over by its restart on the same journal after "
@@ -532,6 +540,9 @@ START_TEST(server_stopped_in_the_middle_of_a_card)
 	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &c, who, sizeof(who)), DFI_OK);
 	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
 	tell(&a, &in);
+	/* tell's release is sent off the path: done before the server stops
+	 * (a release the stopped server lost would stop the station) */
+	witness_now(&a);
 	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
 	/* the card answered; its commit is durable in the journal, and waits
 	 * for the release of the card's claim (an outcome: nothing waits on it) */
@@ -895,6 +906,7 @@ START_TEST(change_records_handed_over_between_stations)
 	ch = append(&a, ch);
 	ck_assert_int_eq(dfi_registry_journaled(a.reg, &ch, 1), DFI_OK); /* the card torn: no outcome */
 	dfi_registry_release(ca);
+	witness_now(&a); /* after the release, sent off the path: b may claim */
 
 	/* both backends: one slot changed with the intent's digest, one open
 	 * intent, the change, this station's */
@@ -937,6 +949,7 @@ START_TEST(change_records_handed_over_between_stations)
 	rs = append(&b, rs);
 	ck_assert_int_eq(dfi_registry_journaled(b.reg, &rs, 1), DFI_OK);
 	dfi_registry_release(cb); /* the deferred resolve goes with it */
+	witness_now(&b);
 	ck_assert_uint_eq(lookup(&a, U1HEX, &vp).open_intents, 0);
 	ck_assert_str_eq(rt_val("t_change", "SELECT count(*) FROM dfissue.records WHERE type = 'change'"), "2");
 	/* a change moves no key slot: the digest is still the key intent's */

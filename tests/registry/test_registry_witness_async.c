@@ -96,6 +96,16 @@ station_close(struct station *s)
 	pf_close(&s->f);
 }
 
+/* A witnessing now: after the releases queued before it (their failure). */
+static dfi_err
+drain(struct station *s)
+{
+	uint8_t note[DFI_J_NOTE_MAX];
+	size_t nl;
+	ck_assert_int_eq(dfi_journal_checkpoint(s->f.journal, note, sizeof(note), &nl), DFI_OK);
+	return dfi_registry_witness(s->reg, note, nl);
+}
+
 START_TEST(a_refused_asynchronous_witness_stops_the_station_before_its_next_card)
 {
 	struct station st;
@@ -239,8 +249,8 @@ seen_ck(void *arg, const uint8_t *c, size_t n)
  * open (another station sees it after a tear); the intents of one
  * application (or of the PICC) are told together, so each ChangeKey of an
  * application finds them all open, with no round trip between them; and
- * the card's path costs the claim, one round trip per application with
- * key changes (and the PICC), and the release. */
+ * the card's path costs the claim and one round trip per application with
+ * key changes (and the PICC); the release goes off it (release thread). */
 START_TEST(each_changekey_finds_its_intent_told_with_its_applications)
 {
 	struct station st;
@@ -293,8 +303,10 @@ START_TEST(each_changekey_finds_its_intent_told_with_its_applications)
 		ck_assert_uint_eq(c->path_calls, w->ck[first].path_calls);
 	}
 	ck_assert_uint_eq(runs, 3); /* the reference profile: two applications and the PICC */
-	/* the claim (with the lookup), one per run, the release (with the outcomes) */
-	ck_assert_uint_eq(calls, 2 + runs);
+	/* the claim (with the lookup), one per run; the release (with the
+	 * outcomes) is the release thread's, counted as background */
+	ck_assert_uint_eq(calls, 1 + runs);
+	drain(&st);
 	ck_assert_str_eq(rt_val(DB_TOLD, "SELECT count(*) FROM dfissue.intents WHERE open"), "0");
 	ck_assert_str_eq(rt_val(DB_TOLD, "SELECT count(*) FROM dfissue.claims"), "0");
 	printf("%zu ChangeKeys in %zu runs, each with its intent open in the registry; %llu round trips on the "
@@ -304,6 +316,64 @@ START_TEST(each_changekey_finds_its_intent_told_with_its_applications)
 	dfi_transport_free(t);
 	dfi_sim_free(sim);
 	free(w);
+	station_close(&st);
+}
+END_TEST
+
+/* ---- the release off the card's path ---------------------------------------- */
+
+#define DB_REL "t_relbg"
+
+/* Issue 13: a card's release is sent by the release thread. The same UID
+ * claimed again at once by the same handle waits for that release and ends
+ * claimed (the late release does not delete the new claim). A release the
+ * registry fails stops the station as a refused witnessing does: the next
+ * claim and tell fail with it, and the close-time witnessing reports it. */
+START_TEST(a_release_goes_off_the_path_and_a_failed_one_stops_the_station)
+{
+	struct station st;
+	char why[600];
+	station_open(&st, DB_REL, "relbg");
+	struct dfi_perso_result res;
+	struct counted k;
+	struct dfi_pgreg_stats s0, s1;
+	dfi_pgreg_get_stats(st.pg, &s0);
+	ck_assert_int_eq(card(st.p, st.f.row, 0x7E1, &res, &k), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s", res.detail);
+
+	/* claimed again at once: after the pending release, and kept */
+	dfi_reg_claim *c = NULL;
+	ck_assert_int_eq(dfi_registry_claim(st.reg, res.uid, res.uid_len, "relbg/again", 0, &c, NULL, 0), DFI_OK);
+	ck_assert_int_eq(drain(&st), DFI_OK);
+	dfi_pgreg_get_stats(st.pg, &s1);
+	ck_assert_uint_gt(s1.background, s0.background); /* the release, at least */
+	ck_assert_str_eq(rt_val(DB_REL, "SELECT count(*) FROM dfissue.claims"), "1");
+	ck_assert_str_eq(rt_val(DB_REL, "SELECT count(*) FROM dfissue.intents WHERE open"), "0");
+	dfi_registry_release(c);
+	ck_assert_int_eq(drain(&st), DFI_OK);
+	ck_assert_str_eq(rt_val(DB_REL, "SELECT count(*) FROM dfissue.claims"), "0");
+
+	/* the registry now fails every release (a server error) */
+	rt_sql(DB_REL, "CREATE FUNCTION dfissue.t_no_release() RETURNS trigger LANGUAGE plpgsql AS "
+	    "$$ BEGIN RAISE EXCEPTION 'the test refuses releases'; END $$");
+	rt_sql(DB_REL, "CREATE TRIGGER t_no_release BEFORE DELETE ON dfissue.claims FOR EACH ROW EXECUTE FUNCTION "
+	    "dfissue.t_no_release()");
+	ck_assert_int_eq(card(st.p, st.f.row, 0x7E2, &res, &k), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s", res.detail);
+	long t0 = dfi_pg_now_ms();
+	while (dfi_registry_witness_failed(st.reg) == DFI_OK)
+		ck_assert_msg(dfi_pg_now_ms() - t0 < 10000, "the failed release was not seen");
+	dfi_registry_last_error(st.reg, why, sizeof(why));
+	ck_assert_msg(strstr(why, "the test refuses releases") != NULL, "%s", why);
+	ck_assert_int_ne(dfi_registry_claim(st.reg, (const uint8_t *)"\x04\x11\x22\x33\x44\x55\x66", 7, "relbg/next", 0,
+	    &c, NULL, 0), DFI_OK);
+	ck_assert_ptr_null(c);
+	/* the next card: refused at its claim, nothing but its UID read */
+	ck_assert_int_ne(card(st.p, st.f.row, 0x7E3, &res, &k), DFI_OK);
+	ck_assert_uint_eq(k.change_keys, 0);
+	ck_assert_int_ne(drain(&st), DFI_OK);
+	/* the card whose release failed stays claimed until its lease ends */
+	ck_assert_str_eq(rt_val(DB_REL, "SELECT count(*) FROM dfissue.claims"), "1");
 	station_close(&st);
 }
 END_TEST
@@ -324,7 +394,8 @@ main(void)
 	}
 	int rc = dfi_test_main("registry_witness_async", &(struct dfi_test_case){ .timeout = 120, .run = run },
 	    (const TTest *[]){ a_refused_asynchronous_witness_stops_the_station_before_its_next_card,
-		each_changekey_finds_its_intent_told_with_its_applications, NULL });
+		each_changekey_finds_its_intent_told_with_its_applications,
+		a_release_goes_off_the_path_and_a_failed_one_stops_the_station, NULL });
 	pf_remove_root();
 	return rc;
 }
