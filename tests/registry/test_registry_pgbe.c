@@ -208,6 +208,7 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	tell(&a, &cm); /* a retry: told once */
 	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.records"), "1");
 	dfi_registry_release(ca);
+	witness_now(&a); /* after the release, sent off the path */
 	ck_assert_str_eq(rt_val("t_two", "SELECT count(*) FROM dfissue.claims"), "0");
 	c = lookup(&b, U1HEX, &v);
 	ck_assert_int_eq(c.issued, 1);
@@ -248,6 +249,7 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	 * the same slot closes A's intent; B's commit is the slot's state */
 	dfi_jrec in2 = append(&a, jt_intent(U1HEX, 0x112233, 1, 0, 2));
 	tell(&a, &in2);
+	witness_now(&a); /* tell()'s release, sent off the path: B may claim */
 	c = lookup(&b, U1HEX, &v);
 	ck_assert_uint_eq(c.open_intents, 1);
 	ck_assert_int_eq(c.authorization_pending, 0);
