@@ -276,6 +276,7 @@ START_TEST(two_stations_share_claims_issued_state_and_intents)
 	rf = append(&b, rf);
 	tell(&b, &rf);
 	dfi_jrec in4 = append(&a, jt_intent(U1HEX, 0x112233, 2, 0, 1));
+	witness_now(&b); /* tell()'s release of in3, sent off the path: A may claim */
 	tell(&a, &in4);
 	dfi_jrec ab = append(&a, outcome(DFI_JREC_ABORT, in4.seq));
 	tell(&a, &ab);
