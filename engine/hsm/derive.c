@@ -26,38 +26,26 @@
  * that may encrypt, decrypt and CMAC (DESFire authentication). extractable
  * and sensitive are changed only for the SP 800-108 ChangeKey copy. */
 struct dtmpl {
-	CK_OBJECT_CLASS cls;
-	CK_KEY_TYPE kt;
+	struct dfi_hsm_secret head;
 	CK_ULONG vlen;
-	CK_BBOOL yes, no, sensitive, extractable;
-	CK_ATTRIBUTE t[11];
+	CK_BBOOL yes;
+	CK_ATTRIBUTE t[DFI_HSM_SECRET_NATTRS + 4];
 	CK_ULONG n;
 };
 
 static void
 dtmpl_init(struct dtmpl *d, const struct hkey *k, int for_bytes, int readable)
 {
-	d->cls = CKO_SECRET_KEY;
-	d->kt = k->master.kt;
 	d->vlen = dfi_keytype_keylen(k->type);
 	d->yes = CK_TRUE;
-	d->no = CK_FALSE;
-	d->sensitive = readable ? CK_FALSE : CK_TRUE;
-	d->extractable = for_bytes ? CK_TRUE : CK_FALSE;
-	CK_ULONG n = 0;
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &d->cls, sizeof(d->cls) };
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &d->kt, sizeof(d->kt) };
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &d->no, sizeof(d->no) };
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &d->yes, sizeof(d->yes) };
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &d->sensitive, sizeof(d->sensitive) };
-	d->t[n++] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &d->extractable, sizeof(d->extractable) };
+	CK_ULONG n = dfi_hsm_secret_attrs(&d->head, k->master.kt, 0, !readable, for_bytes, d->t);
 	if (!for_bytes) {
 		d->t[n++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &d->yes, sizeof(d->yes) };
 		d->t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, &d->yes, sizeof(d->yes) };
 		d->t[n++] = (CK_ATTRIBUTE){ CKA_SIGN, &d->yes, sizeof(d->yes) };
 	}
 	/* DES-family key types fix their length: CKA_VALUE_LEN is only for AES. */
-	if (d->kt == CKK_AES)
+	if (d->head.kt == CKK_AES)
 		d->t[n++] = (CK_ATTRIBUTE){ CKA_VALUE_LEN, &d->vlen, sizeof(d->vlen) };
 	d->n = n;
 }
@@ -122,7 +110,7 @@ host_obj(dfi_hsm *h, CK_SESSION_HANDLE s, struct hkey *k, CK_OBJECT_HANDLE maste
 		CK_ATTRIBUTE t[12];
 		memcpy(t, d.t, d.n * sizeof(t[0]));
 		/* C_CreateObject takes the length from CKA_VALUE: no CKA_VALUE_LEN. */
-		CK_ULONG n = d.kt == CKK_AES ? d.n - 1 : d.n;
+		CK_ULONG n = d.head.kt == CKK_AES ? d.n - 1 : d.n;
 		t[n++] = (CK_ATTRIBUTE){ CKA_VALUE, key, k->datalen };
 		rv = P11(h, C_CreateObject, s, t, n, out);
 	}
@@ -173,20 +161,18 @@ wrap_out(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE x, struct bytes_arg *
 		int iv;
 	} mechs[] = { { DFI_M_AES_ECB, CKM_AES_ECB, 0 }, { DFI_M_AES_CBC, CKM_AES_CBC, 1 },
 		{ DFI_M_AES_KEY_WRAP, CKM_AES_KEY_WRAP, 0 } };
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
+	struct dfi_hsm_secret head;
 	CK_ULONG vlen = 16;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &kt, sizeof(kt) },
-		{ CKA_VALUE_LEN, &vlen, sizeof(vlen) }, { CKA_TOKEN, &no, sizeof(no) },
-		{ CKA_PRIVATE, &yes, sizeof(yes) }, { CKA_SENSITIVE, &yes, sizeof(yes) },
-		{ CKA_EXTRACTABLE, &no, sizeof(no) }, { CKA_WRAP, &yes, sizeof(yes) },
-		{ CKA_DECRYPT, &yes, sizeof(yes) }, { CKA_ENCRYPT, &no, sizeof(no) },
-	};
+	CK_ATTRIBUTE t[DFI_HSM_SECRET_NATTRS + 4];
+	CK_ULONG n = dfi_hsm_secret_attrs(&head, CKK_AES, 0, 1, 0, t);
+	t[n++] = (CK_ATTRIBUTE){ CKA_VALUE_LEN, &vlen, sizeof(vlen) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_WRAP, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, &yes, sizeof(yes) };
+	t[n++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &no, sizeof(no) };
 	CK_MECHANISM gen = { CKM_AES_KEY_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE w;
-	CK_RV rv = P11(h, C_GenerateKey, s, &gen, t, DFI_NELEM(t), &w);
+	CK_RV rv = P11(h, C_GenerateKey, s, &gen, t, n, &w);
 	if (rv != CKR_OK)
 		return rv;
 	rv = CKR_MECHANISM_INVALID;

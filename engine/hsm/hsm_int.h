@@ -306,6 +306,21 @@ uint8_t *dfi_hsm_scratch_get(dfi_hsm *h, size_t len);
 /* Wipes p and gives it back (len as given to _get). */
 void dfi_hsm_scratch_put(dfi_hsm *h, uint8_t *p, size_t len);
 
+/* ---- secret-key templates (secret.c) ---- */
+/* What every secret-key template dfissue makes opens with: class, key
+ * type, where the object lives and who may read its value. The
+ * attributes point into this struct, so it lives as long as the template. */
+struct dfi_hsm_secret {
+	CK_OBJECT_CLASS cls;
+	CK_KEY_TYPE kt;
+	CK_BBOOL token, priv, sensitive, extractable;
+};
+#define DFI_HSM_SECRET_NATTRS 6
+/* Fills s and t[0..DFI_HSM_SECRET_NATTRS-1]: a private secret key of type
+ * kt; returns the index of t's next attribute. */
+CK_ULONG dfi_hsm_secret_attrs(struct dfi_hsm_secret *s, CK_KEY_TYPE kt, int token, int sensitive,
+    int extractable, CK_ATTRIBUTE *t);
+
 /* ---- AN10922 (an10922.c) ---- */
 /* The host half of AN10922 for m under a master whose CMAC seed is l:
  * b1 receives the first block of each DIV-constant message (1 for AES, 2

@@ -16,9 +16,8 @@
 /* A base-key template; every pointer refers into the struct itself, the
  * caller's value, label and id. */
 struct ktmpl {
-	CK_OBJECT_CLASS cls;
-	CK_KEY_TYPE kt;
-	CK_BBOOL yes, no, enc, der, token;
+	struct dfi_hsm_secret head;
+	CK_BBOOL yes, no, enc, der;
 	CK_MECHANISM_TYPE mechs[4];
 	CK_ATTRIBUTE t[18];
 	CK_ULONG n;
@@ -30,11 +29,8 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, uns
     int token, const uint8_t *value, size_t len, const char *label, const uint8_t *id,
     size_t id_len)
 {
-	k->cls = CKO_SECRET_KEY;
-	k->kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
 	k->yes = CK_TRUE;
 	k->no = CK_FALSE;
-	k->token = token ? CK_TRUE : CK_FALSE;
 	/* Only what the path uses: SP 800-108 derives; ECB and CBC encrypt
 	 * the first block and derive; HOST encrypts. */
 	k->enc = path != DFI_HSM_PATH_SP800_108 ? CK_TRUE : CK_FALSE;
@@ -45,13 +41,8 @@ ktmpl_init(struct ktmpl *k, dfi_hsm *h, dfi_keytype type, dfi_hsm_path path, uns
 	const int sdm = (usage & DFI_HSM_USAGE_SDM) != 0;
 	if (sdm)
 		k->enc = CK_TRUE;
-	CK_ULONG n = 0;
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_CLASS, &k->cls, sizeof(k->cls) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_KEY_TYPE, &k->kt, sizeof(k->kt) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_TOKEN, &k->token, sizeof(k->token) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_PRIVATE, &k->yes, sizeof(k->yes) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_SENSITIVE, &k->yes, sizeof(k->yes) };
-	k->t[n++] = (CK_ATTRIBUTE){ CKA_EXTRACTABLE, &k->no, sizeof(k->no) };
+	CK_KEY_TYPE kt = type == DFI_KT_AES128 ? CKK_AES : type == DFI_KT_2K3DES ? CKK_DES2 : CKK_DES3;
+	CK_ULONG n = dfi_hsm_secret_attrs(&k->head, kt, token, 1, 0, k->t);
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_ENCRYPT, &k->enc, sizeof(k->enc) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_DECRYPT, sdm ? &k->yes : &k->no, sizeof(k->no) };
 	k->t[n++] = (CK_ATTRIBUTE){ CKA_SIGN, sdm ? &k->yes : &k->no, sizeof(k->no) };

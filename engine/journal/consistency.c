@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "dfissue/util.h"
 #include "core/grow.h"
@@ -30,49 +29,47 @@ struct cctx {
 };
 
 static int
-cline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+ccheckpoint(void *ctx, const char *line, size_t len)
 {
-	(void)off;
 	struct cctx *x = ctx;
-	if (!complete)
-		return 1; /* a torn last line: nothing after it counts */
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
-		uint8_t note[DFI_J_NOTE_MAX], root[DFI_HASH_LEN];
-		size_t nl;
-		dfi_checkpoint cp;
-		if (jcp_note(line, len, note, sizeof(note), &nl) != DFI_OK ||
-		    dfi_note_open(note, nl, NULL, &cp) != DFI_OK || cp.size != x->n || cp.size == 0)
-			return 0;
-		dfi_merkle_root(&x->tree, root);
-		if (memcmp(root, cp.root, DFI_HASH_LEN) != 0)
-			return 0; /* not the records' checkpoint: ignored, as verify reports */
-		x->last_size = cp.size;
-		memcpy(x->last_note, note, nl);
-		x->last_note_len = nl;
-		if (cp.size == x->from) {
-			memcpy(x->c->old_note, note, nl);
-			x->c->old_note_len = nl;
-		}
-		if (x->to != 0 && cp.size == x->to) {
-			memcpy(x->c->new_note, note, nl);
-			x->c->new_note_len = nl;
-			memcpy(x->c->new_root, root, DFI_HASH_LEN);
-			x->have_to = 1;
-			return 1; /* nothing after it is needed */
-		}
+	uint8_t note[DFI_J_NOTE_MAX], root[DFI_HASH_LEN];
+	size_t nl;
+	dfi_checkpoint cp;
+	if (jcp_note(line, len, note, sizeof(note), &nl) != DFI_OK ||
+	    dfi_note_open(note, nl, NULL, &cp) != DFI_OK || cp.size != x->n || cp.size == 0)
 		return 0;
+	dfi_merkle_root(&x->tree, root);
+	if (memcmp(root, cp.root, DFI_HASH_LEN) != 0)
+		return 0; /* not the records' checkpoint: ignored, as verify reports */
+	x->last_size = cp.size;
+	memcpy(x->last_note, note, nl);
+	x->last_note_len = nl;
+	if (cp.size == x->from) {
+		memcpy(x->c->old_note, note, nl);
+		x->c->old_note_len = nl;
 	}
+	if (x->to != 0 && cp.size == x->to) {
+		memcpy(x->c->new_note, note, nl);
+		x->c->new_note_len = nl;
+		memcpy(x->c->new_root, root, DFI_HASH_LEN);
+		x->have_to = 1;
+		return 1; /* nothing after it is needed */
+	}
+	return 0;
+}
+
+static int
+crecord(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+	(void)seq;
+	struct cctx *x = ctx;
 	void *q = dfi_grow(x->leaves, &x->cap, x->n + 1, 1024, DFI_HASH_LEN);
 	if (q == NULL) {
 		x->err = DFI_E_NOMEM;
 		return 1;
 	}
 	x->leaves = q;
-	/* An over-long line is a leaf no checkpoint can match. */
-	if (line == NULL)
-		memset(x->leaves[x->n], 0, DFI_HASH_LEN);
-	else
-		dfi_merkle_leaf_hash(line, len, x->leaves[x->n]);
+	jreplay_leaf(line, len, x->leaves[x->n]);
 	(void)dfi_merkle_push(&x->tree, x->leaves[x->n]);
 	x->n++;
 	if (x->n == x->from) {
@@ -88,21 +85,15 @@ dfi_journal_consistency_file(const char *path, uint64_t from, uint64_t to, struc
 	if (path == NULL || c == NULL || from == 0 || (to != 0 && from > to))
 		return DFI_E_INVALID_ARG;
 	memset(c, 0, sizeof(*c));
-	int fd;
-	dfi_err e = open_journal(path, &fd);
-	if (e != DFI_OK)
-		return e;
 	struct cctx *x = calloc(1, sizeof(*x));
-	if (x == NULL) {
-		close(fd);
+	if (x == NULL)
 		return DFI_E_NOMEM;
-	}
 	dfi_merkle_init(&x->tree);
 	x->from = from;
 	x->to = to;
 	x->c = c;
-	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, cline, x);
-	close(fd);
+	static const struct jreplay_fn fn = { crecord, ccheckpoint };
+	dfi_err e = jreplay_file(path, &fn, x);
 	if (e == DFI_OK)
 		e = x->err;
 	if (e == DFI_OK && to == 0) {
@@ -321,19 +312,12 @@ struct rctx {
 };
 
 static int
-rline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+rrecord(void *ctx, uint64_t seq, const char *line, size_t len)
 {
-	(void)off;
+	(void)seq;
 	struct rctx *x = ctx;
-	if (!complete)
-		return 1;
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
-		return 0;
 	uint8_t leaf[DFI_HASH_LEN];
-	if (line == NULL)
-		memset(leaf, 0, DFI_HASH_LEN);
-	else
-		dfi_merkle_leaf_hash(line, len, leaf);
+	jreplay_leaf(line, len, leaf);
 	(void)dfi_merkle_push(&x->tree, leaf);
 	while (x->next < x->n && x->order[x->next].size <= x->tree.size) {
 		size_t i = x->order[x->next++].i;
@@ -373,12 +357,8 @@ dfi_journal_roots_file(const char *path, const uint64_t *sizes, size_t n, uint8_
 	x.n = n;
 	x.roots = roots;
 	x.found = found;
-	int fd;
-	dfi_err e = open_journal(path, &fd);
-	if (e == DFI_OK) {
-		e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, rline, &x);
-		close(fd);
-	}
+	static const struct jreplay_fn fn = { rrecord, NULL };
+	dfi_err e = jreplay_file(path, &fn, &x);
 	if (e == DFI_OK && records != NULL)
 		*records = x.tree.size;
 	free(x.order);

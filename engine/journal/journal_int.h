@@ -67,6 +67,22 @@ dfi_err jscan_fd(const struct dfi_journal_io *io, int fd, uint64_t limit, jscan_
  * reading (verify.c). */
 dfi_err open_journal(const char *path, int *fd);
 
+/* ---- a journal file's records (replay.c) ----------------------------------- */
+
+/* What jreplay_file passes on: each record with its number from 0 (line
+ * NULL for one longer than DFI_J_LINE_MAX), each checkpoint line (none
+ * when checkpoint is NULL). Either returns nonzero to stop. */
+struct jreplay_fn {
+	int (*record)(void *ctx, uint64_t seq, const char *line, size_t len);
+	int (*checkpoint)(void *ctx, const char *line, size_t len);
+};
+/* Reads the journal at path (as open_journal takes it) in order; a torn
+ * last line is not passed on. */
+dfi_err jreplay_file(const char *path, const struct jreplay_fn *fn, void *ctx);
+/* A record's Merkle leaf as jreplay_file passes it: zero for an over-long
+ * line, which no checkpoint can match. */
+void jreplay_leaf(const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN]);
+
 /* ---- index --------------------------------------------------------------- */
 
 typedef void (*jfinding_fn)(void *ctx, uint64_t line, dfi_err code, const char *msg);

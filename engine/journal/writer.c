@@ -621,26 +621,34 @@ dfi_journal_close(dfi_journal *j)
 
 /* ---- queries -------------------------------------------------------------------- */
 
-dfi_err
-dfi_journal_key_version(dfi_journal *j, const dfi_jkey *key, uint8_t *version)
+/* What the index knows of one key, under the lock and only while the
+ * journal has not failed: its version when version is not NULL, its open
+ * intent when intent is not NULL (a call asking neither is refused). */
+static dfi_err
+key_query(dfi_journal *j, const dfi_jkey *key, uint8_t *version, dfi_jrec *intent)
 {
-	if (j == NULL || key == NULL || version == NULL)
+	if (j == NULL || key == NULL || (version == NULL && intent == NULL))
 		return DFI_E_INVALID_ARG;
 	pthread_mutex_lock(&j->mu);
-	dfi_err e = j->fatal != DFI_OK ? j->fatal : jindex_key_version(j->ix, key, version);
+	dfi_err e = j->fatal;
+	if (e == DFI_OK && version != NULL)
+		e = jindex_key_version(j->ix, key, version);
+	if (e == DFI_OK && intent != NULL)
+		e = jindex_open_intent(j->ix, key, intent);
 	pthread_mutex_unlock(&j->mu);
 	return e;
 }
 
 dfi_err
+dfi_journal_key_version(dfi_journal *j, const dfi_jkey *key, uint8_t *version)
+{
+	return key_query(j, key, version, NULL);
+}
+
+dfi_err
 dfi_journal_open_intent(dfi_journal *j, const dfi_jkey *key, dfi_jrec *intent)
 {
-	if (j == NULL || key == NULL || intent == NULL)
-		return DFI_E_INVALID_ARG;
-	pthread_mutex_lock(&j->mu);
-	dfi_err e = j->fatal != DFI_OK ? j->fatal : jindex_open_intent(j->ix, key, intent);
-	pthread_mutex_unlock(&j->mu);
-	return e;
+	return key_query(j, key, NULL, intent);
 }
 
 size_t

@@ -638,22 +638,17 @@ dfi_pgwitness_size(dfi_pgwitness *w)
 
 /* The slow path, for a record older than the ring: one scan of the file. */
 struct findline {
-	uint64_t want, n;
+	uint64_t want;
 	char *out;
 	size_t cap, *len;
 	int found;
 };
 
 static int
-find_cb(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+find_record(void *ctx, uint64_t seq, const char *line, size_t len)
 {
-	(void)off;
 	struct findline *f = ctx;
-	if (!complete)
-		return 1;
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
-		return 0;
-	if (f->n++ != f->want)
+	if (seq != f->want)
 		return 0;
 	if (line != NULL && len < f->cap) {
 		memcpy(f->out, line, len);
@@ -688,12 +683,9 @@ dfi_pgwitness_line(dfi_pgwitness *w, uint64_t seq, char *out, size_t cap, size_t
 	pthread_mutex_unlock(&w->mu);
 	if (e != DFI_OK)
 		return e;
-	struct findline f = { seq, 0, out, cap, len, 0 };
-	int fd = open(w->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return DFI_E_IO;
-	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, find_cb, &f);
-	close(fd);
+	struct findline f = { seq, out, cap, len, 0 };
+	static const struct jreplay_fn fn = { find_record, NULL };
+	e = jreplay_file(w->path, &fn, &f);
 	return e != DFI_OK ? e : f.found ? DFI_OK : DFI_E_NOT_FOUND;
 }
 
