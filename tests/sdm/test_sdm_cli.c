@@ -484,37 +484,21 @@ START_TEST(read_then_verify)
 }
 END_TEST
 
-static Suite *
-suite(void)
+int
+main(void)
 {
-	Suite *s = suite_create("sdm-cli");
-	TCase *tc = tcase_create("verify");
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
 	/* Under the sanitizers (SDM_CLI_SUBSET, tests/sdm/CMakeLists.txt)
 	 * every path of the command once: AES vectors with replays and
 	 * alterations, standard input with JSON answers, LRP with HSM-
-	 * diversified keys, and sdm read; release builds run them all. */
+	 * diversified keys, and sdm read; release builds run them all (the
+	 * list ends at its first NULL). */
 	int subset = getenv("SDM_CLI_SUBSET") != NULL;
 	if (subset)
 		fprintf(stderr, "sdm-cli: the sanitizer subset (4 of 8 tests: no LRP vectors, "
 		    "usage errors, key usage, AES diversified keys)\n");
-	tcase_add_test(tc, an12196_taps);
-	tcase_add_test(tc, stdin_lines_json);
-	tcase_add_test(tc, diversified_keys_lrp);
-	tcase_add_test(tc, read_then_verify);
-	if (!subset) {
-		tcase_add_test(tc, lrp_taps);
-		tcase_add_test(tc, usage_errors);
-		tcase_add_test(tc, key_without_sdm_usage);
-		tcase_add_test(tc, diversified_keys_aes);
-	}
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	return dfi_run_suite(suite());
+	return dfi_test_main("sdm-cli",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .once = 1, .timeout = 300 },
+	    (const TTest *[]){ an12196_taps, stdin_lines_json, diversified_keys_lrp, read_then_verify,
+	    subset ? NULL : lrp_taps, usage_errors, key_without_sdm_usage, diversified_keys_aes,
+	    NULL });
 }
