@@ -25,7 +25,7 @@
 #include "vecfile.h"
 
 static struct hsm_fixture fx;
-static char zero_uri[] = "pkcs11:token=dfissue-dev;object=sdm-zero;type=secret-key";
+static const char zero_uri[] = "pkcs11:token=dfissue-dev;object=sdm-zero;type=secret-key";
 
 struct out {
 	int status;
@@ -126,13 +126,17 @@ teardown(void)
 	hsm_fixture_remove(&fx);
 }
 
+/* The path of the state file name in the fixture's directory, in p
+ * (STATE_PATH_MAX bytes); state_path(name) writes it into a buffer of the
+ * caller's block (a compound literal), no static one. */
+#define STATE_PATH_MAX 400
 static const char *
-state_path(const char *name)
+state_path_in(char *p, const char *name)
 {
-	static char p[400];
-	snprintf(p, sizeof(p), "%s/%s", fx.dir, name);
+	snprintf(p, STATE_PATH_MAX, "%s/%s", fx.dir, name);
 	return p;
 }
+#define state_path(name) state_path_in((char[STATE_PATH_MAX]){ 0 }, (name))
 
 /* Every tap vector of a data file: accepted once, refused the second time,
  * refused altered. */
