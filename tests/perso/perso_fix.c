@@ -109,7 +109,6 @@ pf_open(struct pfix *f, const char *profile_name)
 {
 	const char *src = getenv("DFI_SOURCE_DIR");
 	char pin[400], path[512];
-	static unsigned serial;
 	struct dfi_diag diag;
 	struct dfi_journal_opts jo = { .station = "perso-test" };
 
@@ -120,7 +119,9 @@ pf_open(struct pfix *f, const char *profile_name)
 		.token_uri = "pkcs11:token=dfissue-dev", .pin_file = pin };
 	OKF(dfi_hsm_open(&f->hsm, &cfg));
 	OKF(dfi_hsm_signer_new(f->hsm, "pkcs11:object=journal;type=private", &f->signer));
-	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-%d-%u", pf_root, (int)getpid(), serial++);
+	/* a directory of its own, named by mkdtemp (no counter to keep) */
+	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-XXXXXX", pf_root);
+	ck_assert_msg(mkdtemp(f->jdir) != NULL, "mkdtemp %s", f->jdir);
 	OKF(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
 	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
 	/* a name under profiles/, or a profile file's absolute path */
