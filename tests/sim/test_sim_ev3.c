@@ -17,11 +17,6 @@
 #include "dfissue/sdm.h"
 
 #define AID 0x12E3E3
-#define OK(x)                                                                    \
-	do {                                                                     \
-		dfi_err e_ = (x);                                                \
-		ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_));    \
-	} while (0)
 
 struct card {
 	dfi_sim *s;

@@ -22,8 +22,6 @@
 #include "dfissue/transport.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
-#define OK(x) ck_assert_int_eq((x), DFI_OK)
-
 /* libfreefare's mifare_desfire_connect() selects the DESFire AID (no Le)
  * and requires 90 00; real cards answer so and are then at the PICC
  * level. */
