@@ -60,6 +60,17 @@ dfi_test_read_file(const char *path, void *buf, size_t cap)
 	return n;
 }
 
+/* Writes text to the file at path (created or emptied), failing the test
+ * when it cannot be written. */
+static inline void
+dfi_test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fputs(text, f);
+	ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+}
+
 /* Asserts len bytes at p equal the hex string. */
 #define ck_assert_hex_eq(p, len, hex)                                            \
 	do {                                                                     \

@@ -87,15 +87,6 @@ refused(int status, const char *says, const char *fmt, ...)
 }
 
 static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
 make_token(void)
 {
 	char c1[300], c2[300], cmd[2000];
@@ -105,8 +96,8 @@ make_token(void)
 	 * used without diversification, so as an SDM key (decrypt, CMAC) */
 	snprintf(c1, sizeof(c1), "%s/c1", fx.dir);
 	snprintf(c2, sizeof(c2), "%s/c2", fx.dir);
-	write_file(c1, "00000000000000000000000000000000\n");
-	write_file(c2, "00000000000000000000000000000000\n");
+	dfi_test_write_file(c1, "00000000000000000000000000000000\n");
+	dfi_test_write_file(c2, "00000000000000000000000000000000\n");
 	snprintf(cmd, sizeof(cmd), "'%s' key import --pin-file '%s' --label sdm-zero --type aes "
 	    "--usage sdm --components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
 	    fx.pin_file, c1, c2);
@@ -209,7 +200,7 @@ START_TEST(stdin_lines_json)
 	snprintf(in, sizeof(in), "%s/taps.txt", fx.dir);
 	snprintf(text, sizeof(text), "%s\n%s\npicc_data=EF963FF7828658A599F3041510671E88"
 	    "&cmac=94EED9EE65337087\nhttps://other.example/\n", tap, tap);
-	write_file(in, text);
+	dfi_test_write_file(in, text);
 	const char *st = state_path("lines.state");
 	unlink(st);
 	sh(&o, in, "sdm verify --json --template '%s' --meta-key '%s' --file-key '%s' --state '%s'",
