@@ -44,19 +44,12 @@
 #include "dfissue/profile.h"
 #include "dfissue/registry.h"
 #include "desfire_sim.h"
+#include "clock.h"
 #include "pgfix.h"
 
 #define MAX_STATIONS 16
 #define MAX_READERS 16
 #define MAX_ROWS 64
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *what, const char *why)

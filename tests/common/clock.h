@@ -13,4 +13,11 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The same in whole milliseconds, for deadlines counted in them. */
+static inline long
+now_ms(void)
+{
+	return (long)(now_s() * 1e3);
+}
+
 #endif

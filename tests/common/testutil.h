@@ -24,6 +24,17 @@ dfi_test_run(const char *cmd, char *out, size_t cap)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Asserts that the dfi_err expression x is DFI_OK, naming the call and
+ * the error when it is not: the tests' one form of "this must succeed".
+ * OK(x) is its short name (a test that wants more in the message defines
+ * its own after #undef OK). */
+#define ck_assert_ok(x)                                                          \
+	do {                                                                     \
+		dfi_err e_ = (x);                                                \
+		ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_));    \
+	} while (0)
+#define OK(x) ck_assert_ok(x)
+
 /* Decodes a hex literal into buf (of cap bytes), failing the test on
  * malformed input; returns the number of bytes. */
 static inline size_t
@@ -47,6 +58,17 @@ dfi_test_read_file(const char *path, void *buf, size_t cap)
 	fclose(f);
 	((char *)buf)[n] = '\0';
 	return n;
+}
+
+/* Writes text to the file at path (created or emptied), failing the test
+ * when it cannot be written. */
+static inline void
+dfi_test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fputs(text, f);
+	ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
 }
 
 /* Asserts len bytes at p equal the hex string. */

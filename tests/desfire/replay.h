@@ -115,4 +115,13 @@ rig_close(struct rig *g)
 	dfi_transport_free(g->t);
 }
 
+/* OK(x) in a test on a rig named g: names the trace's mismatch too (x
+ * runs once: a failed call is not sent again for the message). */
+#undef OK
+#define OK(x)                                                                    \
+	do {                                                                     \
+		dfi_err e_ = (x);                                                \
+		ck_assert_msg(e_ == DFI_OK, "%s: %s (%s)", #x, dfi_strerror(e_), g.rp.mismatch); \
+	} while (0)
+
 #endif

@@ -34,8 +34,6 @@
 #include "dfissue/crypto.h"
 #include "dfissue/desfire.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 #define STACK_SIZE (1u << 20)
 #define APP_AID 0x5A5A01u
 

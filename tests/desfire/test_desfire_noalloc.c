@@ -42,8 +42,6 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/desfire.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 #define ITERATIONS 10
 #define FILE_LEN 200
 

@@ -125,7 +125,7 @@ END_TEST
 START_TEST(endless_frames_bounded)
 {
 	/* A card that keeps answering 91 AF with nothing is cut off. */
-	static struct replay_step st[DFI_DF_MAX_DATA / 8 + 3];
+	struct replay_step st[DFI_DF_MAX_DATA / 8 + 3];
 	size_t n = 0;
 	st[n++] = (struct replay_step){ "906A000000", "91AF" };
 	while (n < sizeof(st) / sizeof(st[0]))

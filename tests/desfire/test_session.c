@@ -18,8 +18,6 @@
 #include "dfissue/hsm.h"
 #include "simcard.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 struct card {
 	dfi_sim *sim;
 	dfi_transport *t;

@@ -20,8 +20,6 @@
 #include "replay.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
-#define OK(x) ck_assert_msg((x) == DFI_OK, "%s: %s (%s)", #x, dfi_strerror(x), g.rp.mismatch)
-
 static dfi_cardkey *
 zero_key(void)
 {

@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9: {
 		/* template NUL tap, both as C strings */
 		char text[1024], why[128];
-		static struct dfi_sdm_layout l;
+		struct dfi_sdm_layout l;
 		struct dfi_sdm_tap t;
 		if (n >= sizeof(text))
 			return 0;

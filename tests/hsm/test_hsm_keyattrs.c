@@ -129,7 +129,7 @@ op_gen_once_extractable(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 {
 	(void)argp;
 	static const uint8_t oid_ed[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
-	static uint8_t id[] = { 0x4f, 0x6e, 0x63, 0x65 };
+	uint8_t id[] = { 0x4f, 0x6e, 0x63, 0x65 };
 	CK_MECHANISM m = { CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE pub[] = {

@@ -486,7 +486,7 @@ op_gen_extractable(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	static const uint8_t oid_ed[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 	CK_MECHANISM m = { a->ed ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	static uint8_t id[] = { 0x4a, 0x58 };
+	uint8_t id[] = { 0x4a, 0x58 };
 	CK_ATTRIBUTE pub[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_VERIFY, &yes, sizeof(yes) },
 		{ CKA_EC_PARAMS, (void *)(a->ed ? oid_ed : oid_p256), a->ed ? sizeof(oid_ed) : sizeof(oid_p256) },

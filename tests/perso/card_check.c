@@ -8,18 +8,19 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/util.h"
 
-static int differ(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-differ(char *why, size_t cap, const char *fmt, ...)
+int
+dfi_test_why(int rc, char *why, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	if (why != NULL && cap > 0)
 		vsnprintf(why, cap, fmt, ap);
 	va_end(ap);
-	return 0;
+	return rc;
 }
+
+/* The card differs from the profile: 0 with why. */
+#define differ(...) dfi_test_why(0, __VA_ARGS__)
 
 static uint32_t
 aid_u32(const uint8_t a[3])

@@ -41,4 +41,10 @@ int dfi_test_sim_holds_key(dfi_sim *sim, uint32_t aid, uint8_t keyno, const dfi_
 int dfi_test_card_arrives_with_transport(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
     const dfi_batch_row *row, char *why, size_t cap);
 
+/* Formats why (when not NULL; cap bytes) and returns rc: an oracle's "no,
+ * because ..." in one statement (card_check answers 0 with it, the tear
+ * fixture -1). */
+int dfi_test_why(int rc, char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

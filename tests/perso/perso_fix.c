@@ -13,8 +13,6 @@
 
 char pf_root[256];
 
-#define OKF(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 int
 pf_make_token(void)
 {
@@ -109,7 +107,6 @@ pf_open(struct pfix *f, const char *profile_name)
 {
 	const char *src = getenv("DFI_SOURCE_DIR");
 	char pin[400], path[512];
-	static unsigned serial;
 	struct dfi_diag diag;
 	struct dfi_journal_opts jo = { .station = "perso-test" };
 
@@ -118,11 +115,13 @@ pf_open(struct pfix *f, const char *profile_name)
 	snprintf(pin, sizeof(pin), "%s/dev/user.pin", pf_root);
 	struct dfi_hsm_config cfg = { .module = getenv("SOFTHSM2_MODULE"),
 		.token_uri = "pkcs11:token=dfissue-dev", .pin_file = pin };
-	OKF(dfi_hsm_open(&f->hsm, &cfg));
-	OKF(dfi_hsm_signer_new(f->hsm, "pkcs11:object=journal;type=private", &f->signer));
-	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-%d-%u", pf_root, (int)getpid(), serial++);
-	OKF(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
-	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
+	OK(dfi_hsm_open(&f->hsm, &cfg));
+	OK(dfi_hsm_signer_new(f->hsm, "pkcs11:object=journal;type=private", &f->signer));
+	/* a directory of its own, named by mkdtemp (no counter to keep) */
+	snprintf(f->jdir, sizeof(f->jdir), "%s/journal-XXXXXX", pf_root);
+	ck_assert_msg(mkdtemp(f->jdir) != NULL, "mkdtemp %s", f->jdir);
+	OK(dfi_journal_create(f->jdir, "issuer.example/perso-test", f->signer, &jo));
+	OK(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
 	/* a name under profiles/, or a profile file's absolute path */
 	if (profile_name[0] == '/')
 		snprintf(path, sizeof(path), "%s", profile_name);
@@ -148,7 +147,7 @@ pf_restart(struct pfix *f)
 	f->perso = NULL;
 	dfi_journal_close(f->journal);
 	f->journal = NULL;
-	OKF(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
+	OK(dfi_journal_open(&f->journal, f->jdir, f->signer, &jo, NULL));
 	perso_start(f);
 }
 
@@ -187,7 +186,7 @@ pf_journal_verifies(struct pfix *f)
 	ck_assert_ptr_nonnull(fp);
 	n = fread(buf, 1, sizeof(buf), fp);
 	fclose(fp);
-	OKF(dfi_jpubkey_from_pem(buf, n, &pub));
+	OK(dfi_jpubkey_from_pem(buf, n, &pub));
 	struct dfi_jverify_opts o = { .pubkey = pub, .unresolved = unresolved, .ctx = &open };
 	snprintf(path, sizeof(path), "%s/%s", f->jdir, DFI_JOURNAL_FILE);
 	dfi_err e = dfi_journal_verify_file(path, &o, &res);
@@ -215,7 +214,7 @@ pf_card(uint64_t seed, const char *image)
 	struct dfi_sim_config cfg;
 	dfi_sim *sim;
 	pf_card_config(&cfg, seed, image);
-	OKF(dfi_sim_new(&sim, &cfg));
+	OK(dfi_sim_new(&sim, &cfg));
 	return sim;
 }
 
@@ -284,5 +283,5 @@ pf_watch_new(dfi_transport *inner, pf_seen_fn seen, void *arg, dfi_transport **o
 	struct watch *w = calloc(1, sizeof(*w));
 	ck_assert_ptr_nonnull(w);
 	*w = (struct watch){ inner, seen, arg };
-	OKF(dfi_transport_new(out, &watch_ops, w));
+	OK(dfi_transport_new(out, &watch_ops, w));
 }

@@ -30,8 +30,6 @@
 #include "dfissue/transport.h"
 #include "perso_fix.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 static char g_cli[512], g_src[512];
 
 static dfi_profile *

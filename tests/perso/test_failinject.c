@@ -41,8 +41,6 @@
 #define DFI_FI_STRIDE 1
 #endif
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 /* ---- the wrapped functions --------------------------------------------- */
 
 static atomic_int armed;

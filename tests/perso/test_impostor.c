@@ -24,63 +24,35 @@
 #include "dfissue/originality.h"
 #include "dfissue/registry.h"
 #include "perso_fix.h"
+#include "simcard.h"
 #include "testutil.h"
 
 #define UID_HEX "04AAAAAAAAAA01"
 
-/* ---- a logging transport over a simulated card ---------------------------------- */
-
-struct logt {
-	dfi_transport *inner;
-	uint8_t ins[512];      /* INS of each native command (0xFF for GET DATA) */
-	size_t n;
-};
-
-static dfi_err
-l_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, size_t *rlen)
-{
-	struct logt *l = ctx;
-	if (l->n < sizeof(l->ins))
-		l->ins[l->n++] = clen >= 2 ? (c[0] == 0x90 ? c[1] : 0xFF) : 0;
-	return dfi_transport_transmit(l->inner, c, clen, r, rcap, rlen);
-}
-static dfi_err
-l_wait_card(void *ctx, int ms)
-{
-	return dfi_transport_wait_card(((struct logt *)ctx)->inner, ms);
-}
-static dfi_err
-l_wait_removed(void *ctx, int ms)
-{
-	return dfi_transport_wait_removed(((struct logt *)ctx)->inner, ms);
-}
-static const char *
-l_name(void *ctx)
-{
-	return dfi_transport_name(((struct logt *)ctx)->inner);
-}
-static void
-l_destroy(void *ctx)
-{
-	struct logt *l = ctx;
-	dfi_transport_free(l->inner);
-	free(l);
-}
-static const struct dfi_transport_ops log_ops = { l_transmit, l_wait_card, l_wait_removed, l_name,
-	l_destroy };
+/* ---- a simulated card, each command's INS logged -------------------------------- */
 
 struct card {
 	dfi_sim *sim;
-	dfi_transport *t;
-	struct logt *log;
+	dfi_transport *inner, *t; /* t: pf_watch_new over inner, logging into log */
+	struct {
+		uint8_t ins[512]; /* INS of each native command (0xFF for GET DATA) */
+		size_t n;
+	} log;
 };
+
+static void
+log_seen(void *arg, const uint8_t *c, size_t clen)
+{
+	struct card *k = arg;
+	if (c != NULL && k->log.n < sizeof(k->log.ins))
+		k->log.ins[k->log.n++] = clen >= 2 ? (c[0] == 0x90 ? c[1] : 0xFF) : 0;
+}
 
 static void
 card_open(struct card *c, const char *uid_hex, enum dfi_sim_model model, enum dfi_sim_originality orig,
     uint64_t seed)
 {
 	struct dfi_sim_config cfg;
-	dfi_transport *inner;
 	size_t n;
 	pf_card_config(&cfg, seed, NULL);
 	cfg.model = model;
@@ -90,25 +62,23 @@ card_open(struct card *c, const char *uid_hex, enum dfi_sim_model model, enum df
 		ck_assert_int_eq(dfi_hex_decode(uid_hex, cfg.uid, sizeof(cfg.uid), &n), DFI_OK);
 	}
 	ck_assert_int_eq(dfi_sim_new(&c->sim, &cfg), DFI_OK);
-	ck_assert_int_eq(dfi_sim_transport_new(c->sim, &inner), DFI_OK);
-	c->log = calloc(1, sizeof(*c->log));
-	ck_assert_ptr_nonnull(c->log);
-	c->log->inner = inner;
-	ck_assert_int_eq(dfi_transport_new(&c->t, &log_ops, c->log), DFI_OK);
+	ck_assert_int_eq(dfi_sim_transport_new(c->sim, &c->inner), DFI_OK);
+	c->log.n = 0;
+	pf_watch_new(c->inner, log_seen, c, &c->t);
 }
 
 static void
 card_close(struct card *c)
 {
 	dfi_transport_free(c->t);
-	dfi_sim_free(c->sim);
+	dfi_test_card_close(c->sim, c->inner, NULL);
 }
 
 /* One tap: the card comes into the field, the engine runs. */
 static dfi_err
 tap(struct pfix *f, struct card *c, const dfi_batch_row *row, struct dfi_perso_result *res)
 {
-	c->log->n = 0;
+	c->log.n = 0;
 	(void)dfi_transport_wait_removed(c->t, 0);
 	ck_assert_int_eq(dfi_transport_wait_card(c->t, 0), DFI_OK);
 	return dfi_perso_card(f->perso, c->t, row, res);
@@ -142,8 +112,8 @@ static unsigned
 change_key_at(const struct card *c, unsigned k)
 {
 	unsigned at = 0, seen = 0;
-	for (size_t i = 0; i < c->log->n && (k == 0 || seen < k); i++)
-		if (c->log->ins[i] == 0xC4) {
+	for (size_t i = 0; i < c->log.n && (k == 0 || seen < k); i++)
+		if (c->log.ins[i] == 0xC4) {
 			at = (unsigned)i + 1;
 			seen++;
 		}
@@ -161,9 +131,9 @@ is_auth(uint8_t ins)
 static void
 assert_nothing_written(const struct card *c)
 {
-	for (size_t i = 0; i < c->log->n; i++)
-		ck_assert_msg(!writes(c->log->ins[i]), "command %02X (APDU %zu) reached a refused card",
-		    c->log->ins[i], i + 1);
+	for (size_t i = 0; i < c->log.n; i++)
+		ck_assert_msg(!writes(c->log.ins[i]), "command %02X (APDU %zu) reached a refused card",
+		    c->log.ins[i], i + 1);
 }
 
 static void
@@ -303,7 +273,7 @@ torn_issue(struct pfix *f, struct card *a, unsigned k, unsigned key_changes)
 	pf_open(f, "reference");
 	card_open(a, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 4);
 	ck_assert_int_eq(tap(f, a, f->row, &res), DFI_OK);
-	ck_assert_uint_eq(a->log->ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
+	ck_assert_uint_eq(a->log.ins[6], 0x64); /* a first tap: GetKeyVersion of the PICC */
 	unsigned at = change_key_at(a, k);
 	card_close(a);
 	pf_close(f);
@@ -366,16 +336,16 @@ START_TEST(torn_uid_with_another_picc_key)
 	ck_assert_int_eq(res.outcome, DFI_PERSO_UNKNOWN_KEYS);
 	ck_assert_ptr_nonnull(strstr(res.detail, "neither the factory key nor the target"));
 	assert_nothing_written(&b);
-	ck_assert_uint_ge(b.log->n, 7);
-	ck_assert_uint_eq(b.log->ins[6], 0x0A); /* the factory key first, no GetKeyVersion */
-	for (size_t i = 6; i < b.log->n; i++)
-		ck_assert_msg(is_auth(b.log->ins[i]), "command %02X after the failed authentication",
-		    b.log->ins[i]);
+	ck_assert_uint_ge(b.log.n, 7);
+	ck_assert_uint_eq(b.log.ins[6], 0x0A); /* the factory key first, no GetKeyVersion */
+	for (size_t i = 6; i < b.log.n; i++)
+		ck_assert_msg(is_auth(b.log.ins[i]), "command %02X after the failed authentication",
+		    b.log.ins[i]);
 
 	ck_assert_int_eq(tap(&f, &a, f.row, &res), DFI_OK);
 	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
 	    res.detail);
-	ck_assert_uint_eq(a.log->ins[6], 0x0A);
+	ck_assert_uint_eq(a.log.ins[6], 0x0A);
 	card_close(&a);
 	card_close(&b);
 	pf_close(&f);
@@ -401,14 +371,14 @@ START_TEST(torn_app_key_without_getkeyversion)
 	    res.detail);
 	/* GET DATA, Select 000000, GetVersion (3), Read_Sig, the PICC's
 	 * factory key (2), GetKeySettings, GetApplicationIDs, Select F54010 */
-	ck_assert_uint_ge(a.log->n, 12);
-	ck_assert_uint_eq(a.log->ins[10], 0x5A);
-	ck_assert_msg(is_auth(a.log->ins[11]), "command %02X after selecting the application, not an "
-	    "authentication", a.log->ins[11]);
+	ck_assert_uint_ge(a.log.n, 12);
+	ck_assert_uint_eq(a.log.ins[10], 0x5A);
+	ck_assert_msg(is_auth(a.log.ins[11]), "command %02X after selecting the application, not an "
+	    "authentication", a.log.ins[11]);
 	/* key 2's intent is open: GetKeyVersion orders its old and new key */
 	size_t gkv = 0;
-	for (size_t i = 0; i < a.log->n; i++)
-		gkv += a.log->ins[i] == 0x64;
+	for (size_t i = 0; i < a.log.n; i++)
+		gkv += a.log.ins[i] == 0x64;
 	ck_assert_uint_eq(gkv, 1);
 	char why[300];
 	ck_assert_msg(dfi_test_card_matches_profile(a.sim, f.hsm, f.profile, f.row, why, sizeof(why)) == 1,
@@ -494,8 +464,8 @@ START_TEST(transport_key_card_and_impostor)
 	ck_assert_msg(dfi_test_card_matches_profile(good.sim, f.hsm, f.profile, f.row, why, sizeof(why)) == 1,
 	    "%s", why);
 	/* The zero key was never tried: no legacy DES authentication at all. */
-	for (size_t i = 0; i < good.log->n; i++)
-		ck_assert_msg(good.log->ins[i] != 0x0A, "legacy DES authentication on a transport card");
+	for (size_t i = 0; i < good.log.n; i++)
+		ck_assert_msg(good.log.ins[i] != 0x0A, "legacy DES authentication on a transport card");
 
 	/* A blank impostor (factory zero key), a UID never seen. */
 	card_open(&blank, "04BBBBBBBBBB02", DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 11);
@@ -507,19 +477,19 @@ START_TEST(transport_key_card_and_impostor)
 	assert_nothing_written(&blank);
 	assert_factory(&blank, 0);
 	/* Nothing after the failed authentications, and no zero-key attempt. */
-	ck_assert_uint_gt(blank.log->n, 0);
-	ck_assert_msg(is_auth(blank.log->ins[blank.log->n - 1]), "last command %02X is not an "
-	    "authentication", blank.log->ins[blank.log->n - 1]);
-	for (size_t i = 0; i < blank.log->n; i++)
-		ck_assert(blank.log->ins[i] != 0x0A);
+	ck_assert_uint_gt(blank.log.n, 0);
+	ck_assert_msg(is_auth(blank.log.ins[blank.log.n - 1]), "last command %02X is not an "
+	    "authentication", blank.log.ins[blank.log.n - 1]);
+	for (size_t i = 0; i < blank.log.n; i++)
+		ck_assert(blank.log.ins[i] != 0x0A);
 	size_t first_auth = 0;
-	while (first_auth < blank.log->n && (!is_auth(blank.log->ins[first_auth]) ||
-	    blank.log->ins[first_auth] == 0xAF))
+	while (first_auth < blank.log.n && (!is_auth(blank.log.ins[first_auth]) ||
+	    blank.log.ins[first_auth] == 0xAF))
 		first_auth++;
-	ck_assert_uint_lt(first_auth, blank.log->n);
-	for (size_t i = first_auth; i < blank.log->n; i++)
-		ck_assert_msg(is_auth(blank.log->ins[i]), "command %02X after the failed authentication",
-		    blank.log->ins[i]);
+	ck_assert_uint_lt(first_auth, blank.log.n);
+	for (size_t i = first_auth; i < blank.log.n; i++)
+		ck_assert_msg(is_auth(blank.log.ins[i]), "command %02X after the failed authentication",
+		    blank.log.ins[i]);
 
 	/* The same impostor with the genuine card's UID: refused too. */
 	uint8_t uid[7];
@@ -618,11 +588,11 @@ START_TEST(originality_require)
 		assert_factory(&c, 0);
 		/* Nothing after Read_Sig (nor anything at all for an EV1: it
 		 * has none) but the reading of UID and version. */
-		for (size_t k = 0; k < c.log->n; k++)
-			ck_assert_msg(c.log->ins[k] == 0xFF || c.log->ins[k] == 0x5A || c.log->ins[k] == 0x60 ||
-			    c.log->ins[k] == 0xAF || c.log->ins[k] == 0x3C, "command %02X on a card refused "
-			    "for originality", c.log->ins[k]);
-		ck_assert(bad[i].model == DFI_SIM_MODEL_EV1 || c.log->ins[c.log->n - 1] == 0x3C);
+		for (size_t k = 0; k < c.log.n; k++)
+			ck_assert_msg(c.log.ins[k] == 0xFF || c.log.ins[k] == 0x5A || c.log.ins[k] == 0x60 ||
+			    c.log.ins[k] == 0xAF || c.log.ins[k] == 0x3C, "command %02X on a card refused "
+			    "for originality", c.log.ins[k]);
+		ck_assert(bad[i].model == DFI_SIM_MODEL_EV1 || c.log.ins[c.log.n - 1] == 0x3C);
 		card_close(&c);
 	}
 	/* The simulator's genuine-looking card is issued. */
@@ -759,7 +729,7 @@ START_TEST(claimed_uid_is_not_touched)
 	tap_ends(&f, &c, f.row, &res, DFI_PERSO_FAILED);
 	ck_assert_int_eq(res.err, DFI_E_UID_CLAIMED);
 	ck_assert_ptr_nonnull(strstr(res.detail, "station-x/reader 2"));
-	ck_assert_uint_eq(c.log->n, 1); /* the UID, nothing else */
+	ck_assert_uint_eq(c.log.n, 1); /* the UID, nothing else */
 	dfi_registry_release(cl);
 	tap_ends(&f, &c, f.row, &res, DFI_PERSO_DONE);
 	card_close(&c);

@@ -16,8 +16,6 @@
 #include "dfissue/desfire.h"
 #include "perso_fix.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 /* Notes the index of the ChangeKey sent at the PICC level (the PICC
  * master key change), through a pf_watch transport. */
 struct spy {

@@ -18,8 +18,6 @@
 #include "card_check.h"
 #include "perso_fix.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 /* Counts the native authentication commands (a pf_watch observer). */
 struct authspy {
 	unsigned n0a, n1a, naa, n71, n77;

@@ -16,8 +16,6 @@
 #include "card_check.h"
 #include "perso_fix.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
-
 #ifndef ROT_STRIDE
 #define ROT_STRIDE 5 /* every 5th tear point (the tear matrix has the rotation's all); sanitizer builds fewer */
 #endif

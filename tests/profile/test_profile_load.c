@@ -439,7 +439,7 @@ START_TEST(line_of_deep_field)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/profiles/reference.json", src_dir());
-	static char buf[65536];
+	char buf[65536];
 	size_t n = dfi_test_read_file(path, buf, sizeof(buf));
 	/* Break the cyclic file's record size and find its line by hand. */
 	char *at = strstr(buf, "\"record_size\": 8,");

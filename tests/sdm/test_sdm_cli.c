@@ -25,7 +25,7 @@
 #include "vecfile.h"
 
 static struct hsm_fixture fx;
-static char zero_uri[] = "pkcs11:token=dfissue-dev;object=sdm-zero;type=secret-key";
+static const char zero_uri[] = "pkcs11:token=dfissue-dev;object=sdm-zero;type=secret-key";
 
 struct out {
 	int status;
@@ -87,15 +87,6 @@ refused(int status, const char *says, const char *fmt, ...)
 }
 
 static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void
 make_token(void)
 {
 	char c1[300], c2[300], cmd[2000];
@@ -105,8 +96,8 @@ make_token(void)
 	 * used without diversification, so as an SDM key (decrypt, CMAC) */
 	snprintf(c1, sizeof(c1), "%s/c1", fx.dir);
 	snprintf(c2, sizeof(c2), "%s/c2", fx.dir);
-	write_file(c1, "00000000000000000000000000000000\n");
-	write_file(c2, "00000000000000000000000000000000\n");
+	dfi_test_write_file(c1, "00000000000000000000000000000000\n");
+	dfi_test_write_file(c2, "00000000000000000000000000000000\n");
 	snprintf(cmd, sizeof(cmd), "'%s' key import --pin-file '%s' --label sdm-zero --type aes "
 	    "--usage sdm --components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
 	    fx.pin_file, c1, c2);
@@ -126,13 +117,17 @@ teardown(void)
 	hsm_fixture_remove(&fx);
 }
 
+/* The path of the state file name in the fixture's directory, in p
+ * (STATE_PATH_MAX bytes); state_path(name) writes it into a buffer of the
+ * caller's block (a compound literal), no static one. */
+#define STATE_PATH_MAX 400
 static const char *
-state_path(const char *name)
+state_path_in(char *p, const char *name)
 {
-	static char p[400];
-	snprintf(p, sizeof(p), "%s/%s", fx.dir, name);
+	snprintf(p, STATE_PATH_MAX, "%s/%s", fx.dir, name);
 	return p;
 }
+#define state_path(name) state_path_in((char[STATE_PATH_MAX]){ 0 }, (name))
 
 /* Every tap vector of a data file: accepted once, refused the second time,
  * refused altered. */
@@ -205,7 +200,7 @@ START_TEST(stdin_lines_json)
 	snprintf(in, sizeof(in), "%s/taps.txt", fx.dir);
 	snprintf(text, sizeof(text), "%s\n%s\npicc_data=EF963FF7828658A599F3041510671E88"
 	    "&cmac=94EED9EE65337087\nhttps://other.example/\n", tap, tap);
-	write_file(in, text);
+	dfi_test_write_file(in, text);
 	const char *st = state_path("lines.state");
 	unlink(st);
 	sh(&o, in, "sdm verify --json --template '%s' --meta-key '%s' --file-key '%s' --state '%s'",
@@ -484,37 +479,21 @@ START_TEST(read_then_verify)
 }
 END_TEST
 
-static Suite *
-suite(void)
+int
+main(void)
 {
-	Suite *s = suite_create("sdm-cli");
-	TCase *tc = tcase_create("verify");
-	tcase_add_unchecked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 300);
 	/* Under the sanitizers (SDM_CLI_SUBSET, tests/sdm/CMakeLists.txt)
 	 * every path of the command once: AES vectors with replays and
 	 * alterations, standard input with JSON answers, LRP with HSM-
-	 * diversified keys, and sdm read; release builds run them all. */
+	 * diversified keys, and sdm read; release builds run them all (the
+	 * list ends at its first NULL). */
 	int subset = getenv("SDM_CLI_SUBSET") != NULL;
 	if (subset)
 		fprintf(stderr, "sdm-cli: the sanitizer subset (4 of 8 tests: no LRP vectors, "
 		    "usage errors, key usage, AES diversified keys)\n");
-	tcase_add_test(tc, an12196_taps);
-	tcase_add_test(tc, stdin_lines_json);
-	tcase_add_test(tc, diversified_keys_lrp);
-	tcase_add_test(tc, read_then_verify);
-	if (!subset) {
-		tcase_add_test(tc, lrp_taps);
-		tcase_add_test(tc, usage_errors);
-		tcase_add_test(tc, key_without_sdm_usage);
-		tcase_add_test(tc, diversified_keys_aes);
-	}
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int
-main(void)
-{
-	return dfi_run_suite(suite());
+	return dfi_test_main("sdm-cli",
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .once = 1, .timeout = 300 },
+	    (const TTest *[]){ an12196_taps, stdin_lines_json, diversified_keys_lrp, read_then_verify,
+	    subset ? NULL : lrp_taps, usage_errors, key_without_sdm_usage, diversified_keys_aes,
+	    NULL });
 }

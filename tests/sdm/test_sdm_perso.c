@@ -17,7 +17,6 @@
 #include "perso_fix.h"
 #include "simcard.h"
 
-#define OK(x) do { dfi_err e_ = (x); ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_)); } while (0)
 #define SDM_AID 0x3040F5 /* F54030 in command order */
 
 static dfi_sim *

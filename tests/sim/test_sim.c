@@ -105,11 +105,10 @@ END_TEST
 
 /* Legacy authentication, PCD side: the card sends E(RndB); the PCD
  * answers D(RndA) || D(rot(RndB) ^ D(RndA)) ("send mode"); the card
- * proves itself with E(rot(RndA)). */
-static uint8_t last_sk[8]; /* DES session key of the last legacy_auth */
-
+ * proves itself with E(rot(RndA)). sk (when not NULL) receives the DES
+ * session key. */
 static int
-legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno)
+legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno, uint8_t sk[8])
 {
 	uint8_t c[32], r[64], rndb[8], rnda[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, tok[16], iv[8];
 	size_t rl;
@@ -140,8 +139,10 @@ legacy_auth(dfi_sim *s, const uint8_t key[16], uint8_t keyno)
 	ck_assert_int_eq(dfi_cipher(t, key, 0, iv, r, back, 8), DFI_OK);
 	for (int i = 0; i < 8; i++)
 		ck_assert_uint_eq(back[i], rnda[(i + 1) % 8]);
-	memcpy(last_sk, rnda, 4);
-	memcpy(last_sk + 4, rndb, 4);
+	if (sk != NULL) {
+		memcpy(sk, rnda, 4);
+		memcpy(sk + 4, rndb, 4);
+	}
 	return 0;
 }
 
@@ -150,10 +151,10 @@ START_TEST(legacy_auth_zero_key)
 	dfi_sim *s = sim_open(NULL, 3);
 	uint8_t zero[16] = { 0 }, wrong[16] = { 0 };
 	wrong[3] = 0x10;
-	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
 	/* Authenticated with the PICC master key: FormatPICC is allowed. */
 	ck_assert_str_eq(sw(s, "90FC000000"), "9100");
-	ck_assert_int_eq(legacy_auth(s, wrong, 0), 0xAE);
+	ck_assert_int_eq(legacy_auth(s, wrong, 0, NULL), 0xAE);
 	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");
 	dfi_sim_free(s);
 }
@@ -199,7 +200,7 @@ START_TEST(access_rules)
 	ck_assert_str_eq(sw(s, "906400000102"), "9140");
 	/* Authenticated with the app master key (zero DES): now allowed. */
 	uint8_t zero[16] = { 0 };
-	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
 	ck_assert_str_eq(tx(s, "9045000000"), "09029100");
 	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "9100");
 	/* An error does not end a legacy (0x0A) session: libfreefare's DES
@@ -218,12 +219,6 @@ START_TEST(access_rules)
 	dfi_sim_free(s);
 }
 END_TEST
-
-static void
-image_path(char *buf, size_t cap, const char *name)
-{
-	snprintf(buf, cap, "%s/%s", tmpdir, name);
-}
 
 START_TEST(image_persistence)
 {
@@ -258,7 +253,7 @@ START_TEST(image_persistence)
 	/* The image belongs to its UID. */
 	struct dfi_sim_config cfg = { 0 };
 	char path[128];
-	image_path(path, sizeof(path), "card.img");
+	sim_path(path, sizeof(path), "card.img");
 	cfg.image = path;
 	cfg.has_uid = true;
 	memcpy(cfg.uid, "\x04\x99\x99\x99\x99\x99\x99", 7);
@@ -319,7 +314,7 @@ START_TEST(tear_before_and_after)
 	ck_assert_int_eq(raw(s, "90AF00001000000000000000000000000000000000", NULL), DFI_E_CARD_TORN);
 	ck_assert_int_eq(dfi_sim_insert(s), DFI_OK);
 	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");
-	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
 	struct dfi_sim_stats st;
 	dfi_sim_stats(s, &st);
 	ck_assert_uint_eq(st.tears, 1);
@@ -356,7 +351,7 @@ static size_t
 read_image(const char *name, uint8_t *buf, size_t cap)
 {
 	char path[128];
-	image_path(path, sizeof(path), name);
+	sim_path(path, sizeof(path), name);
 	size_t n = dfi_test_read_file(path, buf, cap);
 	ck_assert_uint_lt(n, cap - 1); /* the whole image */
 	return n;
@@ -364,7 +359,7 @@ read_image(const char *name, uint8_t *buf, size_t cap)
 
 START_TEST(tear_matrix)
 {
-	static uint8_t ref[NSCEN + 1][2048];
+	uint8_t ref[NSCEN + 1][2048];
 	size_t reflen[NSCEN + 1];
 	char name[32];
 	/* Reference images after each prefix. */
@@ -500,12 +495,13 @@ START_TEST(rights_and_transaction_errors)
 	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
 	ck_assert_str_eq(tx(s, "90BD00000701000000040000"), "112233449100");
 	/* With key 0 (the write key): MACed. A plain write is refused. */
-	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
 	/* A plain write is short of its MAC: the card waits for more. */
 	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "91AF");
-	ck_assert_int_eq(legacy_auth(s, zero, 0), 0);
+	uint8_t sk[8];
+	ck_assert_int_eq(legacy_auth(s, zero, 0, sk), 0);
 	uint8_t data[8] = { 0x55, 0x66, 0x77, 0x88, 0, 0, 0, 0 }, iv[8] = { 0 }, mac[8];
-	ck_assert_int_eq(dfi_cipher(DFI_KT_DES, last_sk, 1, iv, data, mac, 8), DFI_OK);
+	ck_assert_int_eq(dfi_cipher(DFI_KT_DES, sk, 1, iv, data, mac, 8), DFI_OK);
 	char cmd[80];
 	snprintf(cmd, sizeof(cmd), "903D00000F01000000040000" "55667788" "%02X%02X%02X%02X",
 	    mac[0], mac[1], mac[2], mac[3]);

@@ -10,34 +10,13 @@
 #include <unistd.h>
 
 #include "simcard.h"
+#include "simtest.h"
 #include "testutil.h"
 
 #include "dfissue/cardkey.h"
 #include "dfissue/sdm.h"
 
 #define AID 0x12E3E3
-#define OK(x)                                                                    \
-	do {                                                                     \
-		dfi_err e_ = (x);                                                \
-		ck_assert_msg(e_ == DFI_OK, "%s: %s", #x, dfi_strerror(e_));    \
-	} while (0)
-
-static char tmpdir[64];
-
-static void
-setup(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/dfisim-ev3-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void
-teardown(void)
-{
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
-}
 
 struct card {
 	dfi_sim *s;
@@ -63,7 +42,7 @@ card_open(struct card *c, enum dfi_sim_model model, int with_image)
 	char path[128];
 	uint8_t z[8] = { 0 };
 	if (with_image) {
-		snprintf(path, sizeof(path), "%s/ev3.img", tmpdir);
+		sim_path(path, sizeof(path), "ev3.img");
 		cfg.image = path;
 		cfg.no_fsync = true;
 	}

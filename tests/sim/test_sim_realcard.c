@@ -22,8 +22,6 @@
 #include "dfissue/transport.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
-#define OK(x) ck_assert_int_eq((x), DFI_OK)
-
 /* libfreefare's mifare_desfire_connect() selects the DESFire AID (no Le)
  * and requires 90 00; real cards answer so and are then at the PICC
  * level. */
@@ -131,9 +129,9 @@ END_TEST
 /* SetConfiguration option 02 under an EV1 session: ATS || CRC32(5C 02 ATS)
  * || 80 00.. enciphered (libfreefare mifare_desfire_set_ats; Proxmark3
  * DesfireSetConfiguration pads the "dynamic length" ATS with 0x80). Built
- * here from the session the engine holds. */
-static const char *
-set_ats_ev1(dfi_sim *s, dfi_desfire *d, const uint8_t *ats, size_t n)
+ * here from the session the engine holds; the card must answer status want. */
+static void
+set_ats_ev1(dfi_sim *s, dfi_desfire *d, const uint8_t *ats, size_t n, const char *want)
 {
 	struct dfi_df_session ss;
 	OK(dfi_desfire_get_session(d, &ss));
@@ -154,7 +152,7 @@ set_ats_ev1(dfi_sim *s, dfi_desfire *d, const uint8_t *ats, size_t n)
 	char hex[2 * 64 + 32], body[2 * 48 + 1];
 	OK(dfi_hex_encode(ct, len, body, sizeof(body)));
 	snprintf(hex, sizeof(hex), "905C0000%02X02%s00", (unsigned)(len + 1), body);
-	return sw(s, hex);
+	ck_assert_str_eq(sw(s, hex), want);
 }
 
 /* EV1 and later accept option 02 (libfreefare's
@@ -181,9 +179,9 @@ START_TEST(set_ats_shows_at_the_next_activation)
 	static const uint8_t ats[] = { 0x08, 0x78, 0x77, 0x81, 0x02, 0x80, 0xC1, 0x05 };
 	/* A malformed one (TL says 9 bytes, 8 follow... then refused): */
 	static const uint8_t bad[] = { 0x05, 0xF8, 0x77, 0x81, 0x02 };
-	ck_assert_str_eq(set_ats_ev1(s, d, bad, sizeof(bad)), "919E");
+	set_ats_ev1(s, d, bad, sizeof(bad), "919E");
 	OK(dfi_desfire_authenticate(d, DFI_DF_AUTH_ISO, 0, des0));
-	ck_assert_str_eq(set_ats_ev1(s, d, ats, sizeof(ats)), "9100");
+	set_ats_ev1(s, d, ats, sizeof(ats), "9100");
 	/* The running activation keeps its ATS until the card is tapped again. */
 	dfi_sim_remove(s);
 	OK(dfi_sim_insert(s));

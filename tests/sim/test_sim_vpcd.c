@@ -24,6 +24,7 @@
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
 
+#include "clock.h"
 #include "proc.h"
 #include "testutil.h"
 
@@ -32,23 +33,6 @@
 static char dir[64];
 static pid_t pcscd_pid = -1, sim_pid = -1;
 static unsigned port;
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
 
 static void
 setup(void)
@@ -65,7 +49,7 @@ setup(void)
 	    "FRIENDLYNAME \"dfissue-test\"\nDEVICENAME /dev/null:%u\n"
 	    "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID %u\n", port, port);
 	snprintf(path, sizeof(path), "%s/conf/vpcd", dir);
-	write_file(path, conf);
+	dfi_test_write_file(path, conf);
 
 	/* pcscd's pid file and socket live in /run/pcscd: give this pcscd its
 	 * own, bound to our temp dir, in a private mount namespace. */

@@ -2,7 +2,6 @@
  * journal key, reference profile and batch row. */
 #include <errno.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +11,6 @@
 #include "tear_fix.h"
 
 #define SIGNER_URI "pkcs11:token=dfissue-dev;object=journal;type=private"
-
-int
-tear_fail(char *why, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (why != NULL && cap > 0)
-		vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

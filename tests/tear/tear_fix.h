@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "card_check.h"
 #include "desfire_sim.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
@@ -98,7 +99,7 @@ int tear_env_open_hsm(struct tear_env *e, char *why, size_t cap);
 /* A fresh empty directory under e->cases; path receives it. */
 int tear_env_case_dir(struct tear_env *e, char *path, size_t cap);
 /* Formats into why (if not NULL); returns -1. */
-int tear_fail(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define tear_fail(...) dfi_test_why(-1, __VA_ARGS__)
 /* rm -rf of a case directory. */
 void tear_rmtree(const char *path);
 
