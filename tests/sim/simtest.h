@@ -3,11 +3,9 @@
 #ifndef DFI_SIMTEST_H
 #define DFI_SIMTEST_H
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -15,45 +13,32 @@
 #include "desfire_sim.h"
 #include "dfissue/util.h"
 
-/* The test's directory for card images, named by the test's process (check
- * runs each test in a child of its own): per test, with no static to hold
- * it. dir has SIM_DIR_MAX bytes. */
-#define SIM_DIR_MAX 64
-static inline const char *
-sim_dir(char *dir)
+/* The fixture's directory for card images. A static, like the other check
+ * fixtures' state: check's setup and teardown take no argument, and each
+ * test runs in a child of its own. mkdtemp keeps the name unpredictable
+ * under a shared /tmp. */
+static char sim_tmpdir[64];
+
+static inline void
+setup(void)
 {
-	snprintf(dir, SIM_DIR_MAX, "/tmp/dfisim-test-%ld", (long)getpid());
-	return dir;
+	snprintf(sim_tmpdir, sizeof(sim_tmpdir), "/tmp/dfisim-test-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(sim_tmpdir));
 }
 
 static inline void
 teardown(void)
 {
-	char dir[SIM_DIR_MAX], cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sim_dir(dir));
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sim_tmpdir);
 	ck_assert_int_eq(system(cmd), 0);
-}
-
-/* mkdir, not mkdtemp: the name is the pid's. A directory left by a dead
- * process of the same pid is removed first; mkdir never follows a link. */
-static inline void
-setup(void)
-{
-	char dir[SIM_DIR_MAX];
-	if (mkdir(sim_dir(dir), 0700) != 0 && errno == EEXIST) {
-		teardown();
-		ck_assert_int_eq(mkdir(dir, 0700), 0);
-	}
-	struct stat st;
-	ck_assert_msg(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), "cannot make %s", dir);
 }
 
 /* The path of the file name in the test's directory (cap bytes). */
 static inline void
 sim_path(char *buf, size_t cap, const char *name)
 {
-	char dir[SIM_DIR_MAX];
-	snprintf(buf, cap, "%s/%s", sim_dir(dir), name);
+	snprintf(buf, cap, "%s/%s", sim_tmpdir, name);
 }
 
 static inline dfi_sim *
