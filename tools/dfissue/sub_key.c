@@ -228,8 +228,9 @@ prompt_component(unsigned i, uint8_t *key, size_t keylen)
 }
 
 /* --component-file, once per file, in component order. */
+#define MAX_COMPONENTS 64
 struct component_files {
-	const char *path[64];
+	const char *path[MAX_COMPONENTS];
 	size_t n;
 };
 
@@ -237,10 +238,8 @@ static int
 add_component_file(void *ctx, const char *path)
 {
 	struct component_files *cf = ctx;
-	if (cf->n == sizeof(cf->path) / sizeof(cf->path[0])) {
-		cli_errorf("key import: too many component files (at most %zu)", cf->n);
+	if (cf->n == MAX_COMPONENTS) /* cli_parse() said so already */
 		return -1;
-	}
 	cf->path[cf->n++] = path;
 	return 0;
 }
@@ -256,8 +255,8 @@ key_import(int argc, char **argv)
 	unsigned usage = 0;
 	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
 		CLI_STR("usage", &usagestr),
-		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, 64, "a number of components"),
-		CLI_FN("component-file", add_component_file, &cf, NULL), CLI_OPTS_END };
+		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
+		CLI_FN_MOST("component-file", add_component_file, &cf, MAX_COMPONENTS), CLI_OPTS_END };
 	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
 		"key material never comes from the command line" };
 	int rc = cli_parse(&spec, argc, argv);
