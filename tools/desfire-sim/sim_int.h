@@ -184,6 +184,12 @@ uint8_t sim_key_version(uint8_t kfam, const struct sim_key *k);
 uint32_t sim_file_bytes(const struct sim_file *f);
 uint32_t sim_free_memory(const struct sim_card *c);
 uint64_t sim_mem_used(const struct sim_card *c);
+/* The EEPROM a file or an application (with its files) takes. */
+uint64_t sim_file_cost(const struct sim_file *f);
+uint64_t sim_app_cost(const struct sim_app *a);
+/* Is there room on c for cost more bytes? CreateApplication and CreateFile
+ * ask before they add anything, so that a refusal leaves the card as it was. */
+bool sim_fits(const struct sim_card *c, uint64_t cost);
 /* sim_on_picc.c: the ATS of an activation (set or factory); 0 if cap is short. */
 size_t sim_card_ats(const struct sim_card *c, uint8_t *ats, size_t cap);
 /* User memory of an 8 KB EV1/EV2 card as GetFreeMemory reports it fresh. */
