@@ -271,10 +271,9 @@ uint8_t sim_on_delete_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct s
 uint8_t sim_on_get_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_get_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_change_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_read_data(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_read(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_write(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_value_op(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_read_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_clear_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_commit(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_abort(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
