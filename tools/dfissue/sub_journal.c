@@ -487,10 +487,6 @@ j_consistency(int argc, char **argv)
 int
 sub_journal(int argc, char **argv)
 {
-	if (argc < 2) {
-		journal_usage(stderr);
-		return DFI_EXIT_USAGE;
-	}
 	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
 		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
 		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency }, { NULL, NULL } };
