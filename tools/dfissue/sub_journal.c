@@ -260,18 +260,16 @@ verify_consistency(const char *proof, const dfi_jpubkey *pk, const char *origin,
 		(void)dfi_note_open(c->new_note, c->new_note_len, NULL, &cp);
 		if (origin != NULL && strcmp(origin, cp.origin) != 0) {
 			printf("%s: FAILED: the checkpoints are of '%s', not '%s'\n", proof, cp.origin, origin);
-			free(text);
-			free(c);
-			return DFI_EXIT_FAIL;
-		}
-		printf("%s: OK: the checkpoint of %" PRIu64 " records of %s extends its tree of %" PRIu64 " records\n",
-		    proof, c->to, cp.origin, c->from);
-		free(*ls);
-		*ls = malloc(c->new_note_len);
-		if (*ls != NULL) {
-			memcpy(*ls, c->new_note, c->new_note_len);
-			*ll = c->new_note_len;
-			rc = DFI_EXIT_OK;
+		} else {
+			printf("%s: OK: the checkpoint of %" PRIu64 " records of %s extends its tree of %" PRIu64
+			       " records\n", proof, c->to, cp.origin, c->from);
+			free(*ls);
+			*ls = malloc(c->new_note_len);
+			if (*ls != NULL) {
+				memcpy(*ls, c->new_note, c->new_note_len);
+				*ll = c->new_note_len;
+				rc = DFI_EXIT_OK;
+			}
 		}
 	}
 	free(text);
