@@ -159,15 +159,13 @@ import_usage(FILE *f)
 	    cli_hsm_help());
 }
 
-/* Reads hex from fd into key (len bytes expected); white space is ignored. */
+/* Reads hex from fd into key (len bytes expected); white space is ignored,
+ * and blank lines before the hex. At most 255 characters in all. */
 static int
 read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 {
-	char *buf = dfi_secure_alloc(256);
 	char *hex = dfi_secure_alloc(256);
-	if (buf == NULL || hex == NULL) {
-		dfi_secure_free(buf, 256);
-		dfi_secure_free(hex, 256);
+	if (hex == NULL) {
 		cli_errorf("component %s: cannot allocate locked memory", name);
 		return 0;
 	}
@@ -184,7 +182,7 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 			ok = 0;
 			break;
 		}
-		buf[n++] = ch;
+		n++;
 		if (!isspace((unsigned char)ch))
 			hex[nh++] = ch;
 	}
@@ -194,7 +192,6 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 		cli_errorf("component %s: expected %zu bytes of hex", name, keylen);
 		ok = 0;
 	}
-	dfi_secure_free(buf, 256);
 	dfi_secure_free(hex, 256);
 	return ok;
 }
