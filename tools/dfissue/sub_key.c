@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "opts.h"
+#include "core/tty.h"
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
@@ -173,9 +173,7 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 	int ok = 1;
 	for (;;) {
 		char ch;
-		ssize_t r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = dfi_read_byte(fd, &ch);
 		if (r <= 0 || (ch == '\n' && nh > 0))
 			break;
 		if (n + 1 >= 256) {
@@ -199,28 +197,16 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 static int
 prompt_component(unsigned i, uint8_t *key, size_t keylen)
 {
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || !isatty(STDIN_FILENO)) {
-		if (fd >= 0)
-			close(fd);
+	char prompt[64], name[16];
+	snprintf(prompt, sizeof(prompt), "Component %u (%zu bytes, hex): ", i, keylen);
+	struct dfi_tty_quiet t;
+	if (!isatty(STDIN_FILENO) || dfi_tty_quiet_open(&t, prompt) != 0) {
 		cli_errorf("component %u: no --component-file and no terminal to prompt on", i);
 		return 0;
 	}
-	struct termios old, quiet;
-	int restore = 0;
-	if (tcgetattr(fd, &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
-	}
-	dprintf(fd, "Component %u (%zu bytes, hex): ", i, keylen);
-	char name[16];
 	snprintf(name, sizeof(name), "%u", i);
-	int ok = read_component(fd, name, key, keylen);
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	dprintf(fd, "\n");
-	close(fd);
+	int ok = read_component(t.fd, name, key, keylen);
+	dfi_tty_quiet_close(&t);
 	return ok;
 }
 
