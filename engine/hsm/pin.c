@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
+#include "core/tty.h"
 #include "dfissue/util.h"
 #include "hsm_int.h"
 
@@ -22,9 +22,7 @@ read_line(int fd, char *buf, size_t cap, size_t *len)
 	size_t n = 0;
 	for (;;) {
 		char c;
-		ssize_t r = read(fd, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = dfi_read_byte(fd, &c);
 		if (r < 0)
 			return DFI_E_IO;
 		if (r == 0 || c == '\n')
@@ -88,28 +86,11 @@ pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, s
 static dfi_err
 pin_from_tty(char *buf, size_t cap, size_t *len)
 {
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	struct dfi_tty_quiet t;
+	if (dfi_tty_quiet_open(&t, "User PIN: ") != 0)
 		return DFI_E_HSM_PIN_REQUIRED;
-	struct termios old, quiet;
-	int restore = 0;
-	if (tcgetattr(fd, &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-		if (tcsetattr(fd, TCSAFLUSH, &quiet) == 0)
-			restore = 1;
-	}
-	static const char prompt[] = "User PIN: ";
-	if (write(fd, prompt, sizeof(prompt) - 1) < 0) {
-		/* the prompt is a courtesy; reading still works */
-	}
-	dfi_err e = read_line(fd, buf, cap, len);
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	if (write(fd, "\n", 1) < 0) {
-		/* as above */
-	}
-	close(fd);
+	dfi_err e = read_line(t.fd, buf, cap, len);
+	dfi_tty_quiet_close(&t);
 	return e;
 }
 

@@ -184,6 +184,12 @@ uint8_t sim_key_version(uint8_t kfam, const struct sim_key *k);
 uint32_t sim_file_bytes(const struct sim_file *f);
 uint32_t sim_free_memory(const struct sim_card *c);
 uint64_t sim_mem_used(const struct sim_card *c);
+/* The EEPROM a file or an application (with its files) takes. */
+uint64_t sim_file_cost(const struct sim_file *f);
+uint64_t sim_app_cost(const struct sim_app *a);
+/* Is there room on c for cost more bytes? CreateApplication and CreateFile
+ * ask before they add anything, so that a refusal leaves the card as it was. */
+bool sim_fits(const struct sim_card *c, uint64_t cost);
 /* sim_on_picc.c: the ATS of an activation (set or factory); 0 if cap is short. */
 size_t sim_card_ats(const struct sim_card *c, uint8_t *ats, size_t cap);
 /* User memory of an 8 KB EV1/EV2 card as GetFreeMemory reports it fresh. */
@@ -265,10 +271,9 @@ uint8_t sim_on_delete_file(dfi_sim *, uint8_t, const uint8_t *, size_t, struct s
 uint8_t sim_on_get_file_ids(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_get_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_change_file_settings(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_read_data(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
+uint8_t sim_on_read(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_write(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_value_op(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
-uint8_t sim_on_read_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_clear_records(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_commit(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);
 uint8_t sim_on_abort(dfi_sim *, uint8_t, const uint8_t *, size_t, struct sim_resp *);

@@ -147,54 +147,49 @@ out:
 }
 
 /*
- * ReadData and ReadRecords: the file (of one of `types`), the read
- * rights, then the header (file, offset, length) under the file's
- * communication mode. Offset and length count bytes of a data file or
- * records of a record file; length 0 means "up to the end".
+ * ReadData (BD) and ReadRecords (BB): the file (a data file for BD, a
+ * record file for BB), the read rights, then the header (file, offset,
+ * length) under the file's communication mode. Offset and length count
+ * bytes of a data file or records of a record file; length 0 means "up to
+ * the end".
  */
-static uint8_t
-read_request(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, unsigned types,
-    struct sim_file **fp, enum sm_mode *mode, uint32_t *off, uint32_t *len)
+uint8_t
+sim_on_read(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
 {
+	bool records = cmd == 0xBB;
 	struct sim_file *f;
-	uint8_t st = lookup(s, d, n, 7, types, &f);
+	uint8_t st = lookup(s, d, n, 7, records ? RECORD_FILES : DATA_FILES, &f);
 	if (st != ST_OK)
 		return st;
-	*fp = f;
-	uint32_t total = (RECORD_FILES & TYPE(f->type)) ? f->nrec : f->size;
+	uint32_t total = records ? f->nrec : f->size;
 	uint8_t rights[2] = { R_READ(f), R_RW(f) };
-	st = sim_file_access(s, f, rights, 2, mode);
+	enum sm_mode mode;
+	st = sim_file_access(s, f, rights, 2, &mode);
 	if (st != ST_OK)
 		return st;
 	uint8_t buf[DFI_SIM_MAX_FRAME + 16];
 	size_t blen;
 	if (n > DFI_SIM_MAX_FRAME)
 		return ST_LENGTH;
-	st = sm_in(s, cmd, d, n, 7, *mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
+	st = sm_in(s, cmd, d, n, 7, mode, sm_cmd_sends_mac(s, cmd), 0, buf, &blen);
 	if (st != ST_OK)
 		return st;
 	if (blen != 7)
 		return ST_LENGTH;
-	*off = le24(buf + 1);
-	*len = le24(buf + 4);
-	if (*off >= total)
+	uint32_t off = le24(buf + 1), len = le24(buf + 4);
+	if (off >= total)
 		return ST_BOUNDARY;
-	if (*len == 0)
-		*len = total - *off;
-	if ((uint64_t)*off + *len > total)
+	if (len == 0)
+		len = total - off;
+	if ((uint64_t)off + len > total)
 		return ST_BOUNDARY;
-	return ST_OK;
-}
-
-uint8_t
-sim_on_read_data(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
-{
-	struct sim_file *f;
-	enum sm_mode mode;
-	uint32_t off, len;
-	uint8_t st = read_request(s, cmd, d, n, DATA_FILES, &f, &mode, &off, &len);
-	if (st != ST_OK)
-		return st;
+	if (records) {
+		/* Record 0 is the newest; records come out oldest first. */
+		for (uint32_t i = total - off - len; i < total - off; i++)
+			resp_put(r, f->data + sim_record_offset(f, i), f->size);
+		r->mode = mode;
+		return ST_OK;
+	}
 	/* A backup file reads as last committed. */
 	const uint8_t *src = f->data;
 	uint8_t *m = NULL;
@@ -274,23 +269,6 @@ sim_on_value_op(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_
 	f->pvalue = (int32_t)nv;
 	f->pvalue_set = true;
 	s->eeprom_bytes += 4;
-	return ST_OK;
-}
-
-uint8_t
-sim_on_read_records(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r)
-{
-	struct sim_file *f;
-	enum sm_mode mode;
-	uint32_t roff, cnt;
-	uint8_t st = read_request(s, cmd, d, n, RECORD_FILES, &f, &mode, &roff, &cnt);
-	if (st != ST_OK)
-		return st;
-	uint32_t cur = f->nrec;
-	/* Record 0 is the newest; records come out oldest first. */
-	for (uint32_t i = cur - roff - cnt; i < cur - roff; i++)
-		resp_put(r, f->data + sim_record_offset(f, i), f->size);
-	r->mode = mode;
 	return ST_OK;
 }
 

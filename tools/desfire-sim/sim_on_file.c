@@ -87,7 +87,7 @@ sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 		if (s->sel->files[i] != NULL && s->sel->files[i]->has_iso &&
 		    s->sel->files[i]->iso_fid == f.iso_fid)
 			return ST_DUPLICATE;
-	if ((uint64_t)sim_file_bytes(&f) > SIM_EEPROM_BYTES)
+	if (!sim_fits(s->card, sim_file_cost(&f)))
 		return ST_OUT_OF_EEPROM;
 	struct sim_file *nf = malloc(sizeof(*nf));
 	if (nf == NULL)
@@ -99,11 +99,6 @@ sim_on_create_file(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct s
 		return ST_OUT_OF_EEPROM;
 	}
 	s->sel->files[fid] = nf;
-	if (sim_mem_used(s->card) > SIM_EEPROM_BYTES) {
-		s->sel->files[fid] = NULL;
-		sim_file_free(nf);
-		return ST_OUT_OF_EEPROM;
-	}
 	return sim_changed(s, r, 32, SM_MAC);
 }
 

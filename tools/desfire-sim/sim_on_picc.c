@@ -164,12 +164,11 @@ sim_on_create_app(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 		if (kfam != KF_AES)
 			a->keys[k].aes_ver = 0;
 	}
-	s->card->apps[s->card->napps++] = a;
-	if (sim_mem_used(s->card) > SIM_EEPROM_BYTES) {
-		s->card->napps--;
+	if (!sim_fits(s->card, sim_app_cost(a))) {
 		sim_app_free(a);
 		return ST_OUT_OF_EEPROM;
 	}
+	s->card->apps[s->card->napps++] = a;
 	return sim_changed(s, r, 64, SM_MAC);
 }
 

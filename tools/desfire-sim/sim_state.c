@@ -136,29 +136,33 @@ sim_file_bytes(const struct sim_file *f)
 	}
 }
 
-static uint32_t
+static uint64_t
 blocks(uint64_t n)
 {
-	return (uint32_t)((n + SIM_BLOCK - 1) / SIM_BLOCK * SIM_BLOCK);
+	return (n + SIM_BLOCK - 1) / SIM_BLOCK * SIM_BLOCK;
 }
 
-/* EEPROM accounting in 32-byte blocks; a backup file keeps a mirror. */
-static uint64_t
-file_cost(const struct sim_file *f)
+/* EEPROM accounting in 32-byte blocks; a backup file keeps a mirror. In
+ * 64 bits: a new record file's size times its count (24 bits each, as
+ * CreateFile gave them) need not fit sim_file_bytes()' 32. */
+uint64_t
+sim_file_cost(const struct sim_file *f)
 {
-	uint64_t n = f->type == DFI_SIM_FILE_VALUE ? SIM_BLOCK : blocks(sim_file_bytes(f));
+	bool rec = f->type == DFI_SIM_FILE_LINEAR_RECORD || f->type == DFI_SIM_FILE_CYCLIC_RECORD;
+	uint64_t n = f->type == DFI_SIM_FILE_VALUE ? SIM_BLOCK :
+	    blocks(rec ? (uint64_t)f->size * f->max_rec : sim_file_bytes(f));
 	if (f->type == DFI_SIM_FILE_BACKUP)
 		n *= 2;
 	return n + SIM_BLOCK; /* file header */
 }
 
-static uint64_t
-app_cost(const struct sim_app *a)
+uint64_t
+sim_app_cost(const struct sim_app *a)
 {
 	uint64_t n = blocks((uint64_t)a->nkeys * (sim_kfam_keylen(a->kfam) + 1) + 16) + SIM_BLOCK;
 	for (size_t i = 0; i < DFI_SIM_MAX_FILES; i++)
 		if (a->files[i] != NULL)
-			n += file_cost(a->files[i]);
+			n += sim_file_cost(a->files[i]);
 	return n;
 }
 
@@ -167,8 +171,14 @@ sim_mem_used(const struct sim_card *c)
 {
 	uint64_t used = 0;
 	for (size_t i = 0; i < c->napps; i++)
-		used += app_cost(c->apps[i]);
+		used += sim_app_cost(c->apps[i]);
 	return used;
+}
+
+bool
+sim_fits(const struct sim_card *c, uint64_t cost)
+{
+	return cost <= SIM_EEPROM_BYTES && sim_mem_used(c) <= SIM_EEPROM_BYTES - cost;
 }
 
 uint32_t

@@ -28,6 +28,9 @@ void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* cli_errorf() for a usage error (a missing, extra or malformed
  * argument): prints the line and returns DFI_EXIT_USAGE. */
 int cli_usagef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
+ * returns DFI_EXIT_USAGE (cli_sub.c). */
+int cli_usage_error(const char *cmd);
 /* Prints "dfissue: <what>: <dfi_strerror(e)>" and returns DFI_EXIT_FAIL;
  * the JSON error code is the error's name (DFI_E_HSM_PIN_INCORRECT ->
  * "hsm_pin_incorrect") unless cli_error_code() named one. */
@@ -87,7 +90,7 @@ int sub_hsm(int argc, char **argv);
  * --pin-file --pin-env --allow-insecure-keys --derivation
  * --allow-host-derivation, and with journal_hsm the --journal-* options.
  * cli_parse() takes them into the struct cli_hsm_opts its spec names
- * (opts.c); the helpers working with them are in sub_key.c. */
+ * (opts.c); the helpers working with them are in cli_hsm.c. */
 struct dfi_hsm;
 struct dfi_signer;
 struct cli_hsm_opts {
@@ -101,9 +104,6 @@ struct cli_hsm_opts {
 	 * NULL = the one above. */
 	const char *jmodule, *jtoken, *jpin_file, *jpin_env;
 };
-/* Prints "dfissue: <cmd>: invalid arguments (see 'dfissue <cmd> --help')";
- * returns DFI_EXIT_USAGE. */
-int cli_usage_error(const char *cmd);
 /* The dfi_hsm_open configuration of o (token from --token, else
  * $DFISSUE_TOKEN, else fallback_uri), detail pointing at detail/cap; on a
  * bad option value prints one line and returns DFI_EXIT_USAGE. */

@@ -1,5 +1,5 @@
-/* What several subcommands share: dispatching to a subcommand by name,
- * reading a small file whole, printing a journal time. */
+/* What several subcommands share: the usage error line, dispatching to a
+ * subcommand by name, reading a small file whole, printing a journal time. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,12 @@
 #include <time.h>
 
 #include "cli.h"
+
+int
+cli_usage_error(const char *cmd)
+{
+	return cli_usagef("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
+}
 
 int
 cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),

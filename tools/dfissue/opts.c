@@ -119,8 +119,9 @@ parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *o
 	return 1;
 }
 
+/* Takes arg for c, the times-th time c is given. */
 static int
-take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
+take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg, unsigned long times)
 {
 	switch (c->kind) {
 	case CLI_OPT_STR:
@@ -139,6 +140,10 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 			    c->wants, c->min, c->max, arg);
 		return -1;
 	case CLI_OPT_FN:
+		if (c->max != 0 && times > c->max) {
+			cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max, c->name);
+			return -1;
+		}
 		if (c->fn(c->ctx, arg) == 0)
 			return 0;
 		if (c->wants != NULL)
@@ -176,6 +181,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 	struct option lo[OPT_MAX];
 	char shorts[2 * OPT_MAX + 2];
 	char sbuf[3];
+	unsigned long times[OPT_MAX] = { 0 }; /* how often each entry of all came */
 	int c, idx, n = merge(spec, all);
 
 	if (n < 0 || build(all, (size_t)n, lo, shorts, sizeof(shorts)) != 0) {
@@ -201,7 +207,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			return cli_usagef("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
 		o = c >= OPT_BASE && c < OPT_BASE + n ? &all[c - OPT_BASE] : by_short(all, (size_t)n, c);
-		if (o == NULL || take(spec, o, optarg) != 0)
+		if (o == NULL || take(spec, o, optarg, ++times[o - all]) != 0)
 			return DFI_EXIT_USAGE;
 	}
 	if (argc - optind > spec->max_operands) {

@@ -21,7 +21,8 @@ enum cli_opt_kind {
 	CLI_OPT_STR,     /* --name VALUE: *str = VALUE */
 	CLI_OPT_FLAG,    /* --name: *flag = 1 */
 	CLI_OPT_UINT,    /* --name N: *num = N, a decimal in [min, max] */
-	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted */
+	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted; at
+			  * most max times when max is not 0 */
 	CLI_OPT_ACT,     /* --name: fn(ctx, NULL), 0 when accepted */
 };
 
@@ -44,6 +45,10 @@ struct cli_opt {
 #define CLI_UINT(n, p, lo, hi, w) \
 	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w) }
 #define CLI_FN(n, f, c, w) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .wants = (w) }
+/* A repeatable CLI_FN that fills an array of most entries: cli_parse()
+ * refuses the next one with one line for every command, before fn. */
+#define CLI_FN_MOST(n, f, c, most) \
+	{ .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .max = (most) }
 #define CLI_ACT(n, s, f, c) { .kind = CLI_OPT_ACT, .name = (n), .short_name = (s), .fn = (f), .ctx = (c) }
 #define CLI_OPTS_END { .kind = CLI_OPT_END }
 

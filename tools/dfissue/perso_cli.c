@@ -81,24 +81,20 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 			cli_fail(profile_path, e);
 		return DFI_EXIT_FAIL;
 	}
-	if (batch_path == NULL) {
-		if (dfi_profile_needs_batch(*p)) {
-			cli_errorf("profile '%s' uses batch fields (first: %s): give --batch FILE",
-			    profile_path, dfi_profile_field_name(*p, 0));
-			dfi_profile_free(*p);
-			*p = NULL;
-			return DFI_EXIT_USAGE;
-		}
-		return DFI_EXIT_OK;
-	}
-	e = dfi_batch_open(b, batch_path, &diag);
-	if (e != DFI_OK) {
+	int rc = DFI_EXIT_OK;
+	if (batch_path == NULL && dfi_profile_needs_batch(*p)) {
+		cli_errorf("profile '%s' uses batch fields (first: %s): give --batch FILE",
+		    profile_path, dfi_profile_field_name(*p, 0));
+		rc = DFI_EXIT_USAGE;
+	} else if (batch_path != NULL && (e = dfi_batch_open(b, batch_path, &diag)) != DFI_OK) {
 		cli_errorf("%s", diag.message[0] ? diag.message : dfi_strerror(e));
+		rc = DFI_EXIT_FAIL;
+	}
+	if (rc != DFI_EXIT_OK) { /* nothing stays open on failure */
 		dfi_profile_free(*p);
 		*p = NULL;
-		return DFI_EXIT_FAIL;
 	}
-	return DFI_EXIT_OK;
+	return rc;
 }
 
 void

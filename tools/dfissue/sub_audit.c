@@ -277,10 +277,8 @@ static int
 opt_pubkey(void *ctx, const char *v)
 {
 	struct audit *a = ctx;
-	if (a->nkeys == AUDIT_MAX_KEYS) {
-		cli_errorf("audit: at most %d keys", AUDIT_MAX_KEYS);
+	if (a->nkeys == AUDIT_MAX_KEYS) /* cli_parse() said so already */
 		return -1;
-	}
 	if (cli_load_pubkey("audit", v, &a->keys[a->nkeys], a->key_names[a->nkeys], sizeof(a->key_names[0])) !=
 	    DFI_EXIT_OK)
 		return -1;
@@ -294,7 +292,7 @@ sub_audit(int argc, char **argv)
 	const char *url = NULL;
 	struct audit a;
 	memset(&a, 0, sizeof(a));
-	const struct cli_opt opts[] = { CLI_STR("registry", &url), CLI_FN("pubkey", opt_pubkey, &a, NULL),
+	const struct cli_opt opts[] = { CLI_STR("registry", &url), CLI_FN_MOST("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS),
 		CLI_OPTS_END };
 	const struct cli_spec spec = { "audit", usage, opts, NULL, 0, 1 << 16, NULL };
 	int rc = cli_parse(&spec, argc, argv);

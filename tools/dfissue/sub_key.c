@@ -1,7 +1,6 @@
 /*
  * dfissue key: list keys, import a key from components (key ceremony),
  * print key check values, and the KCV of an AN10922-diversified key.
- * Also the HSM options every HSM-using subcommand shares (cli.h).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -9,182 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "opts.h"
-#include "log.h"
+#include "core/tty.h"
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
 #include "dfissue/util.h"
-
-/* ---- shared HSM options ------------------------------------------------- */
-
-/* One error line, with the PKCS#11 detail when the HSM layer left one. */
-static int
-hsm_error(const char *what, dfi_err e, const char *detail)
-{
-	if (detail[0] != '\0')
-		cli_errorf("%s: %s (%s)", what, dfi_strerror(e), detail);
-	else
-		cli_errorf("%s: %s", what, dfi_strerror(e));
-	return DFI_EXIT_FAIL;
-}
-
-int
-cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
-{
-	char detail[400];
-	dfi_hsm_last_detail(h, detail, sizeof(detail));
-	return hsm_error(what, e, detail);
-}
-
-int
-cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm_config *cfg,
-    char *detail, size_t cap)
-{
-	dfi_hsm_path path = DFI_HSM_PATH_AUTO;
-	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK)
-		return cli_usagef("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
-				  "host, not '%s'", o->derivation);
-	if (path == DFI_HSM_PATH_HOST && !o->allow_host)
-		return cli_usagef("--derivation host computes per-card keys on this host: it needs "
-				  "--allow-host-derivation as well (SECURITY.md)");
-	*cfg = (struct dfi_hsm_config){
-		.derivation = path,
-		.allow_host_derivation = o->allow_host,
-		.module = o->module != NULL ? o->module : getenv("DFISSUE_MODULE"),
-		.token_uri = o->token != NULL		   ? o->token
-			     : getenv("DFISSUE_TOKEN") != NULL ? getenv("DFISSUE_TOKEN")
-							       : fallback_uri,
-		.pin_file = o->pin_file,
-		.pin_env = o->pin_env,
-		.allow_prompt = isatty(STDIN_FILENO) && isatty(STDERR_FILENO),
-		.allow_insecure_keys = o->allow_insecure,
-		.detail = detail,
-		.detail_cap = cap,
-		.log = cli_engine_log,
-	};
-	if (cfg->pin_file == NULL && cfg->pin_env == NULL)
-		cfg->pin_file = getenv("DFISSUE_PIN_FILE");
-	return DFI_EXIT_OK;
-}
-
-int
-cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
-{
-	char detail[200] = "";
-	struct dfi_hsm_config cfg;
-	*out = NULL;
-	int rc = cli_hsm_config(o, fallback_uri, &cfg, detail, sizeof(detail));
-	if (rc != DFI_EXIT_OK)
-		return rc;
-	dfi_err e = dfi_hsm_open(out, &cfg);
-	return e != DFI_OK ? hsm_error("opening the HSM", e, detail) : DFI_EXIT_OK;
-}
-
-int
-cli_journal_hsm_separate(const struct cli_hsm_opts *o)
-{
-	return o->jmodule != NULL || o->jtoken != NULL || o->jpin_file != NULL || o->jpin_env != NULL;
-}
-
-void
-cli_journal_hsm_opts(const struct cli_hsm_opts *o, struct cli_hsm_opts *out)
-{
-	*out = *o;
-	if (o->jmodule != NULL)
-		out->module = o->jmodule;
-	if (o->jtoken != NULL)
-		out->token = o->jtoken;
-	/* Another device has its own PIN: the journal's PIN options, if any. */
-	if (o->jpin_file != NULL || o->jpin_env != NULL) {
-		out->pin_file = o->jpin_file;
-		out->pin_env = o->jpin_env;
-	}
-	/* Derivation concerns base keys only. */
-	out->derivation = NULL;
-	out->allow_host = 0;
-}
-
-/* The signer on an open handle; prints "<what>: journal key: ..." on failure. */
-static int
-signer_on(dfi_hsm *h, const char *key_uri, const char *what, dfi_signer **s)
-{
-	char w[160];
-	dfi_err e = dfi_hsm_signer_new(h, key_uri, s);
-	if (e == DFI_OK)
-		return DFI_EXIT_OK;
-	snprintf(w, sizeof(w), "%s: journal key", what);
-	return cli_hsm_fail(h, w, e);
-}
-
-int
-cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *what, dfi_hsm **h,
-    dfi_signer **s)
-{
-	struct cli_hsm_opts jo;
-	*s = NULL;
-	cli_journal_hsm_opts(o, &jo);
-	int rc = cli_hsm_open(&jo, NULL, h);
-	if (rc == DFI_EXIT_OK)
-		rc = signer_on(*h, key_uri, what, s);
-	if (rc != DFI_EXIT_OK) {
-		dfi_hsm_free(*h);
-		*h = NULL;
-	}
-	return rc;
-}
-
-int
-cli_journal_signer(const struct cli_hsm_opts *o, const char *key_uri, const char *what,
-    dfi_hsm *h, dfi_hsm **jh, dfi_signer **s)
-{
-	*jh = NULL;
-	*s = NULL;
-	if (!cli_journal_hsm_separate(o))
-		return signer_on(h, key_uri, what, s);
-	return cli_signer_open(o, key_uri, what, jh, s);
-}
-
-#define HSM_HELP                                                                          \
-	"HSM options:\n"                                                                  \
-	"  --module PATH|NAME   PKCS#11 module: a path, or a p11-kit module name\n"        \
-	"                       (default $DFISSUE_MODULE, else softhsm2)\n"               \
-	"  --token URI          pkcs11: URI of the token (default $DFISSUE_TOKEN)\n"     \
-	"  --pin-file FILE      user PIN from the first line of FILE ($DFISSUE_PIN_FILE)\n" \
-	"  --pin-env VAR        user PIN from environment variable VAR (default DFISSUE_PIN)\n" \
-	"                       without either, the PIN is prompted for on a terminal\n"  \
-	"  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"          \
-	"                       (throwaway test tokens ONLY)\n"                          \
-	"  --derivation PATH    per-card key derivation: auto (default: the best the token\n" \
-	"                       and key allow), sp800-108, ecb-encrypt-data,\n"          \
-	"                       cbc-encrypt-data or host ('dfissue hsm check' lists them)\n" \
-	"  --allow-host-derivation  let per-card keys be computed on this host (C_Encrypt\n" \
-	"                       into locked memory) when the token has no usable derive;\n" \
-	"                       they then exist in host memory: see SECURITY.md\n"
-
-int
-cli_usage_error(const char *cmd)
-{
-	return cli_usagef("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
-}
-
-const char *
-cli_hsm_help(void)
-{
-	return HSM_HELP;
-}
-
-const char *
-cli_journal_hsm_help(void)
-{
-	return "Journal key on another HSM (default: the HSM options above):\n"
-	       "  --journal-module PATH|NAME  the journal key's PKCS#11 module\n"
-	       "  --journal-token URI     the journal key's token\n"
-	       "  --journal-pin-file FILE, --journal-pin-env VAR  its PIN (default: as above)\n";
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -223,7 +54,7 @@ list_usage(FILE *f)
 {
 	fprintf(f, "usage: dfissue key list [--token URI] [--json] [HSM options] [FILTER-URI]\n\n"
 		   "Lists the keys on the token: class, type, label, id, flags, and the key\n"
-		   "check value of secret keys allowed to encrypt.\n\n%s", HSM_HELP);
+		   "check value of secret keys allowed to encrypt.\n\n%s", cli_hsm_help());
 }
 
 static int
@@ -325,18 +156,16 @@ import_usage(FILE *f)
 	    "(verified against the HSM, and a key derived from it against the host's\n"
 	    "computation; a key failing either is removed again), and wipes every\n"
 	    "component from memory.\n\n%s",
-	    HSM_HELP);
+	    cli_hsm_help());
 }
 
-/* Reads hex from fd into key (len bytes expected); white space is ignored. */
+/* Reads hex from fd into key (len bytes expected); white space is ignored,
+ * and blank lines before the hex. At most 255 characters in all. */
 static int
 read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 {
-	char *buf = dfi_secure_alloc(256);
 	char *hex = dfi_secure_alloc(256);
-	if (buf == NULL || hex == NULL) {
-		dfi_secure_free(buf, 256);
-		dfi_secure_free(hex, 256);
+	if (hex == NULL) {
 		cli_errorf("component %s: cannot allocate locked memory", name);
 		return 0;
 	}
@@ -344,16 +173,14 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 	int ok = 1;
 	for (;;) {
 		char ch;
-		ssize_t r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
+		ssize_t r = dfi_read_byte(fd, &ch);
 		if (r <= 0 || (ch == '\n' && nh > 0))
 			break;
 		if (n + 1 >= 256) {
 			ok = 0;
 			break;
 		}
-		buf[n++] = ch;
+		n++;
 		if (!isspace((unsigned char)ch))
 			hex[nh++] = ch;
 	}
@@ -363,7 +190,6 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 		cli_errorf("component %s: expected %zu bytes of hex", name, keylen);
 		ok = 0;
 	}
-	dfi_secure_free(buf, 256);
 	dfi_secure_free(hex, 256);
 	return ok;
 }
@@ -371,34 +197,23 @@ read_component(int fd, const char *name, uint8_t *key, size_t keylen)
 static int
 prompt_component(unsigned i, uint8_t *key, size_t keylen)
 {
-	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || !isatty(STDIN_FILENO)) {
-		if (fd >= 0)
-			close(fd);
+	char prompt[64], name[16];
+	snprintf(prompt, sizeof(prompt), "Component %u (%zu bytes, hex): ", i, keylen);
+	struct dfi_tty_quiet t;
+	if (!isatty(STDIN_FILENO) || dfi_tty_quiet_open(&t, prompt) != 0) {
 		cli_errorf("component %u: no --component-file and no terminal to prompt on", i);
 		return 0;
 	}
-	struct termios old, quiet;
-	int restore = 0;
-	if (tcgetattr(fd, &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
-		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
-	}
-	dprintf(fd, "Component %u (%zu bytes, hex): ", i, keylen);
-	char name[16];
 	snprintf(name, sizeof(name), "%u", i);
-	int ok = read_component(fd, name, key, keylen);
-	if (restore)
-		tcsetattr(fd, TCSAFLUSH, &old);
-	dprintf(fd, "\n");
-	close(fd);
+	int ok = read_component(t.fd, name, key, keylen);
+	dfi_tty_quiet_close(&t);
 	return ok;
 }
 
 /* --component-file, once per file, in component order. */
+#define MAX_COMPONENTS 64
 struct component_files {
-	const char *path[64];
+	const char *path[MAX_COMPONENTS];
 	size_t n;
 };
 
@@ -406,10 +221,8 @@ static int
 add_component_file(void *ctx, const char *path)
 {
 	struct component_files *cf = ctx;
-	if (cf->n == sizeof(cf->path) / sizeof(cf->path[0])) {
-		cli_errorf("key import: too many component files (at most %zu)", cf->n);
+	if (cf->n == MAX_COMPONENTS) /* cli_parse() said so already */
 		return -1;
-	}
 	cf->path[cf->n++] = path;
 	return 0;
 }
@@ -425,8 +238,8 @@ key_import(int argc, char **argv)
 	unsigned usage = 0;
 	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
 		CLI_STR("usage", &usagestr),
-		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, 64, "a number of components"),
-		CLI_FN("component-file", add_component_file, &cf, NULL), CLI_OPTS_END };
+		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
+		CLI_FN_MOST("component-file", add_component_file, &cf, MAX_COMPONENTS), CLI_OPTS_END };
 	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
 		"key material never comes from the command line" };
 	int rc = cli_parse(&spec, argc, argv);
@@ -546,7 +359,7 @@ kcv_usage(FILE *f)
 {
 	fprintf(f, "usage: dfissue key kcv [HSM options] KEY-URI\n\n"
 		   "Prints the key check value (leftmost 3 bytes of ECB(K, zero block)) of\n"
-		   "the secret key KEY-URI, computed in the HSM.\n\n%s", HSM_HELP);
+		   "the secret key KEY-URI, computed in the HSM.\n\n%s", cli_hsm_help());
 }
 
 static int
@@ -587,7 +400,7 @@ derive_usage(FILE *f)
 		   "Diversifies the master key in the HSM with NXP AN10922 for\n"
 		   "M = UID || AID || system identifier and prints the KCV of the result\n"
 		   "(never the key). The derived key has the master's type (AES-128, 2K3DES or\n"
-		   "3K3DES).\n\n%s", HSM_HELP);
+		   "3K3DES).\n\n%s", cli_hsm_help());
 }
 
 static int

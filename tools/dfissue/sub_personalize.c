@@ -210,10 +210,8 @@ static int
 opt_reissue(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
-	if (o->nreissue == MAX_REISSUE) {
-		cli_errorf("personalize: at most %d --reissue options", MAX_REISSUE);
+	if (o->nreissue == MAX_REISSUE) /* cli_parse() said so already */
 		return -1;
-	}
 	struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
 	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7) {
 		cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'", v);
@@ -281,7 +279,7 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
 		CLI_FN("tear-at", opt_tear_at, o, NULL),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
-		CLI_FN("reissue", opt_reissue, o, NULL), CLI_STR("reason", &o->reason),
+		CLI_FN_MOST("reissue", opt_reissue, o, MAX_REISSUE), CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
 		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),

@@ -572,15 +572,6 @@ sdm_usage(FILE *f)
 int
 sub_sdm(int argc, char **argv)
 {
-	if (argc < 2)
-		return cli_usage_error("sdm");
-	if (cli_is_help(argv[1])) {
-		sdm_usage(stdout);
-		return DFI_EXIT_OK;
-	}
-	if (strcmp(argv[1], "verify") == 0)
-		return sdm_verify(argc - 1, argv + 1);
-	if (strcmp(argv[1], "read") == 0)
-		return sdm_read(argc - 1, argv + 1);
-	return cli_usagef("sdm: unknown command '%s' (try 'dfissue sdm --help')", argv[1]);
+	static const struct cli_sub sub[] = { { "verify", sdm_verify }, { "read", sdm_read }, { NULL, NULL } };
+	return cli_subcommand("sdm", argc, argv, sdm_usage, sub);
 }
