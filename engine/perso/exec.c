@@ -2,7 +2,6 @@
  * signed) -> APDU -> commit, or abort on a definite card refusal; a tear
  * leaves the intent open for the next tap to resolve. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "perso_int.h"
@@ -98,7 +97,7 @@ prefetch_run(struct tap *tp, size_t i, size_t rank)
 	int slots[PERSO_MAX_PREFETCH], app;
 	size_t steps[PERSO_MAX_PREFETCH], nfree = 0, nq = 0;
 	uint8_t keyno;
-	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH], ticket;
+	uint64_t *seqs = tp->jb.seqs, ticket;
 
 	if (tp->journal_failed)
 		return;
@@ -118,10 +117,8 @@ prefetch_run(struct tap *tp, size_t i, size_t rank)
 	}
 	if (nq == 0)
 		return;
-	/* Up to 30 records of 1 KB: on the heap, not a station thread's stack. */
-	dfi_jrec *recs = malloc((PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH) * sizeof(*recs));
-	if (recs == NULL)
-		return;
+	/* Up to 30 records of 1 KB: in the tap, not a station thread's stack. */
+	dfi_jrec *recs = tp->jb.recs;
 	size_t nc = with_commits(tp, NULL, 0, recs), n = nc;
 	for (size_t q = 0; q < nq; q++) {
 		(void)step_key(&tp->steps[steps[q]], &app, &keyno);
@@ -141,7 +138,6 @@ prefetch_run(struct tap *tp, size_t i, size_t rank)
 			tp->pf[k].rec = recs[nc + q];
 		}
 	}
-	free(recs);
 }
 
 static int
@@ -160,8 +156,8 @@ same_intent(const dfi_jrec *a, const dfi_jrec *b)
 static dfi_err
 durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
 {
-	dfi_jrec recs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1], extra[PERSO_MAX_PREFETCH + 1];
-	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1];
+	dfi_jrec *recs = tp->jb.recs, *extra = tp->jb.extra;
+	uint64_t *seqs = tp->jb.seqs;
 	size_t nextra = 0;
 	int hit = -1;
 	dfi_err e = DFI_OK;
@@ -202,7 +198,7 @@ durable_intent(struct tap *tp, const dfi_jrec *rec, uint64_t *seq)
 static dfi_err
 commits_now(struct tap *tp)
 {
-	dfi_jrec recs[PERSO_MAX_COMMITS];
+	dfi_jrec *recs = tp->jb.recs;
 	size_t n = with_commits(tp, NULL, 0, recs);
 	dfi_err e = n == 0 ? DFI_OK : perso_append(tp, recs, n, NULL);
 	if (e == DFI_OK)
@@ -261,8 +257,8 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 dfi_err
 perso_flush_begin(struct tap *tp)
 {
-	dfi_jrec recs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH], extra[PERSO_MAX_PREFETCH];
-	uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH];
+	dfi_jrec *recs = tp->jb.recs, *extra = tp->jb.extra;
+	uint64_t *seqs = tp->jb.seqs;
 	size_t nextra = 0, n;
 	dfi_err e = DFI_OK;
 

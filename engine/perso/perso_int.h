@@ -232,6 +232,15 @@ struct tap {
 	} pf[PERSO_MAX_PREFETCH];
 	size_t cur_step;
 	uint64_t flush_ticket;   /* the end of the tap's batch, 0 if none */
+	/* One journal batch being put together (exec.c: durable_intent,
+	 * commits_now, perso_flush_begin; never two at once): about 45 KB of
+	 * records kept off the stack, in the tap allocated before anything is
+	 * sent, so no path allocates when an append fails. */
+	struct {
+		dfi_jrec recs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1];
+		dfi_jrec extra[PERSO_MAX_PREFETCH + 1];
+		uint64_t seqs[PERSO_MAX_COMMITS + PERSO_MAX_PREFETCH + 1];
+	} jb;
 	/* Rotation (probe.c): per-card keys of older generations derived on
 	 * this tap, and how many slots showed one or the target. */
 	struct tap_prev *prevk;

@@ -423,10 +423,57 @@ perso_file_settings_match(const struct dfi_profile_file *f, const struct dfi_df_
 	return 0;
 }
 
-/* Compares the application's files on the card not compared yet: those
- * the session in hand may read when in_session, else all of them. */
+/* 1 when anyone may read file f and no key but the master key may (a
+ * read right is read, read&write, and for GetValue write too): no later
+ * session of the state read could read it. */
+static int
+free_read_only(const struct dfi_profile_file *f)
+{
+	uint8_t r[3] = { f->access.read, f->access.read_write,
+		f->type == DFI_DF_FILE_VALUE ? f->access.write : DFI_DF_ACCESS_NEVER };
+	int anyone = 0;
+	for (size_t k = 0; k < 3; k++) {
+		if (r[k] != 0 && r[k] <= 0xD)
+			return 0;
+		anyone |= r[k] == DFI_DF_ACCESS_FREE;
+	}
+	return anyone;
+}
+
+/* 1 when the state read need not compare file f of application i: a
+ * standard or backup file the plan writes whole anyway when it differs,
+ * in an application whose key settings are not the profile's final ones
+ * yet. Every tap's plan writes the files of the other keys after those
+ * settings (plan.c), so there they were not written, and the read would
+ * only find that out; a file the master key writes, written before the
+ * settings, is skipped only when one write costs what its read costs (a
+ * standard file in MAC or full mode, which the write's authenticated
+ * answer proves; a plain one is read back after its write). The file's
+ * existence and settings are still read: what the plan writes to is
+ * what the card holds. */
+static int
+write_blind(const struct tap *tp, int i, const struct dfi_profile_file *f, size_t fi)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	int k = perso_write_key(f);
+
+	if (tp->readonly || tp->apps[i].ks == a->key_settings || f->sdm != NULL || k < 0 ||
+	    tp->cd->apps[i].files[fi].content_len == 0 ||
+	    (f->type != DFI_DF_FILE_STD && f->type != DFI_DF_FILE_BACKUP))
+		return 0;
+	return k != 0 || (f->type == DFI_DF_FILE_STD && f->comm != DFI_DF_COMM_PLAIN);
+}
+
+enum cmp_which {
+	CMP_ALL,        /* every file not compared yet */
+	CMP_SESSION,    /* those the session in hand may read */
+	CMP_FREE,       /* those only anyone may read (free_read_only) */
+};
+
+/* Compares the application's files on the card not compared yet, the
+ * ones `which` names. */
 static dfi_err
-compare_files(struct tap *tp, int i, int *compared, int in_session)
+compare_files(struct tap *tp, int i, int *compared, enum cmp_which which)
 {
 	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
 	struct app_state *as = &tp->apps[i];
@@ -435,8 +482,14 @@ compare_files(struct tap *tp, int i, int *compared, int in_session)
 		const struct dfi_profile_file *pf = &a->files[f];
 		size_t have;
 		int same;
+		int in_session = perso_file_session_right(tp, i, pf, 0);
+		if (!compared[f] && write_blind(tp, i, pf, f)) {
+			compared[f] = 1; /* content_ok stays 0: the plan writes it */
+			continue;
+		}
 		if (compared[f] || !as->file_exists[pf->number] ||
-		    (in_session && !perso_file_session_right(tp, i, pf, 0)))
+		    (which == CMP_SESSION && !in_session) ||
+		    (which == CMP_FREE && (in_session || !free_read_only(pf))))
 			continue;
 		dfi_err e = perso_file_compare(tp, i, (int)f, &same, &have);
 		if (e != DFI_OK)
@@ -450,6 +503,39 @@ compare_files(struct tap *tp, int i, int *compared, int in_session)
 		as->records_read[f] = 1;
 	}
 	return DFI_OK;
+}
+
+/* 1 when application i's files need neither GetFileIDs nor
+ * GetFileSettings: the card shows the profile's final key settings, which
+ * forbid creating and deleting files without the master key; that key
+ * just authenticated as the per-card target, and the journal records
+ * every key of the application changed to its target (committed) by
+ * intents of this tap's profile digest. The plan sets the final settings
+ * only after every file of the profile exists with the profile's settings
+ * (made, or read and matched: plan.c), in that key's session; since then
+ * only a holder of the per-card master key could create or delete a
+ * file, and a file's settings change only under its change right, which
+ * here is never free and is not one the engine uses (no SDM file). So the
+ * files are exactly as that tap left them. The contents are still read:
+ * they were written after the final settings, or may have been. */
+static int
+files_locked(const struct tap *tp, int i)
+{
+	const struct dfi_profile_app *a = &tp->p->spec->apps[i];
+	const struct app_state *as = &tp->apps[i];
+	uint32_t aid = perso_aid(a->aid);
+
+	if (tp->readonly || as->ks != a->key_settings || (as->ks & DFI_KS_FREE_CREATE_DELETE) ||
+	    !as->keys[0].confirmed || !as->keys[0].at_target)
+		return 0;
+	for (size_t k = 0; k < a->nkeys; k++)
+		if (target_changed_by(tp, i, a->keys[k].number) == 0 ||
+		    !slot_same_profile(tp, aid, a->keys[k].number))
+			return 0;
+	for (size_t f = 0; f < a->nfiles; f++)
+		if (a->files[f].access.change == DFI_DF_ACCESS_FREE || a->files[f].sdm != NULL)
+			return 0;
+	return 1;
 }
 
 static dfi_err
@@ -513,13 +599,21 @@ conflict:
 			return DFI_OK; /* its master key unknown: nothing more to list */
 		}
 	}
-	e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
+	/* Locked by its final settings: the files are the profile's. */
+	int locked = !as->conflict && files_locked(tp, i);
+	for (size_t f = 0; locked && f < a->nfiles; f++) {
+		as->file_exists[a->files[f].number] = 1;
+		as->fs_proven[a->files[f].number] = 1;
+	}
+	n = 0;
+	if (!locked)
+		e = dfi_desfire_get_file_ids(tp->d, ids, sizeof(ids), &n);
 	if (e != DFI_OK)
 		return e;
 	for (size_t k = 0; k < n; k++)
 		if (ids[k] <= DFI_PROFILE_MAX_FILE_NO)
 			as->file_exists[ids[k]] = 1;
-	for (size_t f = 0; f < a->nfiles; f++) {
+	for (size_t f = 0; !locked && f < a->nfiles; f++) {
 		const struct dfi_profile_file *pf = &a->files[f];
 		if (!as->file_exists[pf->number])
 			continue;
@@ -550,7 +644,15 @@ conflict:
 	 * read in the first session that may read it (the master key's, then
 	 * each key's as it is confirmed), so no session is opened twice. */
 	int compared[DFI_PROFILE_MAX_FILES] = { 0 };
-	e = compare_files(tp, i, compared, 1);
+	e = compare_files(tp, i, compared, CMP_SESSION);
+	/* Files anyone may read are read plain after a SelectApplication,
+	 * which ends the session in hand: before the other keys are
+	 * authenticated, so the read ends in the last key's session, which
+	 * the plan's first writes may use (plan.c, plan_early_writes). The
+	 * next authentication is a first one rather than a non-first one:
+	 * the same two APDUs. */
+	if (e == DFI_OK && !key0_last && a->nkeys > 1)
+		e = compare_files(tp, i, compared, CMP_FREE);
 	for (size_t k = 0; !key0_last && e == DFI_OK && k < a->nkeys; k++) {
 		uint8_t kn = a->keys[k].number;
 		if (kn == 0)
@@ -558,10 +660,10 @@ conflict:
 		e = perso_resolve_key(tp, i, kn, 1);
 		if (e != DFI_OK || tp->unknown_keys)
 			return e;
-		e = compare_files(tp, i, compared, 1);
+		e = compare_files(tp, i, compared, CMP_SESSION);
 	}
 	if (e == DFI_OK)
-		e = compare_files(tp, i, compared, 0);
+		e = compare_files(tp, i, compared, CMP_ALL);
 	return e;
 }
 
