@@ -63,6 +63,17 @@ rt_val(const char *db, const char *sql)
 	return buf;
 }
 
+/* From now on the registry of database db fails every release of a claim
+ * (a server error naming "the test refuses releases"). */
+static inline void
+rt_refuse_releases(const char *db)
+{
+	rt_sql(db, "CREATE FUNCTION dfissue.t_no_release() RETURNS trigger LANGUAGE plpgsql AS "
+	    "$$ BEGIN RAISE EXCEPTION 'the test refuses releases'; END $$");
+	rt_sql(db, "CREATE TRIGGER t_no_release BEFORE DELETE ON dfissue.claims FOR EACH ROW EXECUTE FUNCTION "
+	    "dfissue.t_no_release()");
+}
+
 /* A fresh database for one test, its URL in url. */
 static inline void
 rt_newdb(const char *db, char *url, size_t cap)

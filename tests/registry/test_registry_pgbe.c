@@ -970,6 +970,46 @@ START_TEST(change_records_handed_over_between_stations)
 }
 END_TEST
 
+/* dfi_registry_close sends what still waits before it frees the handle,
+ * and says whether it reached the registry: a release queued off the
+ * card's path, with the outcome deferred to go with it, is in the registry
+ * when close returns; a release the registry refuses (a trigger) comes
+ * back with the server's reason, and its card stays claimed until its
+ * lease runs out. */
+START_TEST(close_sends_the_queued_releases_and_reports_a_failed_one)
+{
+	char url[PATH_MAX + 160];
+	struct station a, b;
+	two_stations("t_close", "close", url, sizeof(url), &a, &b);
+	dfi_reg_claim *c = NULL;
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &c, NULL, 0), DFI_OK);
+	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &in, 1), DFI_OK);
+	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_OK);
+	/* the commit waits for the release */
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.intents WHERE open"), "1");
+	dfi_registry_release(c);
+	ck_assert_int_eq(dfi_registry_close(a.reg, why, sizeof(why)), DFI_OK);
+	a.reg = NULL;
+	ck_assert_str_eq(why, "");
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.claims"), "0");
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.intents WHERE open"), "0");
+
+	rt_refuse_releases("t_close");
+	ck_assert_int_eq(dfi_registry_claim(b.reg, U1, 7, "station-b/r1", 0, &c, NULL, 0), DFI_OK);
+	dfi_registry_release(c);
+	dfi_err e = dfi_registry_close(b.reg, why, sizeof(why));
+	b.reg = NULL;
+	ck_assert_msg(e == DFI_E_REGISTRY && strstr(why, "the test refuses releases") != NULL, "%s: %s",
+	    dfi_strerror(e), why);
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.claims"), "1");
+	printf("close: a refused release reported: %s\n", why);
+	station_close(&a);
+	station_close(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -985,6 +1025,7 @@ suite(void)
 	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
 	tcase_add_test(tc, an_intent_told_late_is_audited);
 	tcase_add_test(tc, change_records_handed_over_between_stations);
+	tcase_add_test(tc, close_sends_the_queued_releases_and_reports_a_failed_one);
 	suite_add_tcase(s, tc);
 	return s;
 }
