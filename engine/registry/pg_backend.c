@@ -341,21 +341,15 @@ b_journaled_do(struct pgbe *be, const dfi_jrec *recs, size_t n, char *why)
 struct recon {
 	struct pgbe *be;
 	struct batch b;
-	uint64_t n, from;
+	uint64_t from;
 	dfi_err e;
 	char *why;
 };
 
 static int
-recon_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+recon_line(void *ctx, uint64_t seq, const char *line, size_t len)
 {
-	(void)off;
 	struct recon *x = ctx;
-	if (!complete)
-		return 1; /* a torn tail: the journal quarantined it at open */
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
-		return 0;
-	uint64_t seq = x->n++;
 	if (seq < x->from || line == NULL)
 		return 0;
 	x->e = tell_line(x->be, &x->b, line, len, seq, NULL, x->why);
@@ -392,14 +386,9 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	x.be = be;
 	x.why = why;
 	x.from = told > RECONCILE_WINDOW ? told - RECONCILE_WINDOW : 1;
-	int fd = -1;
-	if ((e = open_journal(path, &fd)) != DFI_OK)
-		return pg_why(WHY, e, "cannot read the journal %s", path);
-	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, recon_line, &x);
-	close(fd);
-	if (e == DFI_OK)
-		e = x.e;
-	if (e == DFI_OK)
+	if ((e = pg_records(path, recon_line, &x)) != DFI_OK)
+		e = pg_why(WHY, e, "cannot read the journal %s", path);
+	else if ((e = x.e) == DFI_OK)
 		e = batch_send(be, &x.b, 0, why);
 	pgb_clear(&x.b);
 	return e;

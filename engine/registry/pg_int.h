@@ -39,9 +39,6 @@ struct dfi_pgreg {
 };
 #define PG_CLAIM_RING 4096
 
-/* The monotonic clock, milliseconds (deadlines). */
-long pg_now_ms(void);
-
 /* Records one claim's time (dfi_pgreg_claim_times). */
 void pg_note_claim(dfi_pgreg *r, long us);
 
@@ -81,6 +78,12 @@ dfi_err pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const ch
  * each row (nonzero stops; negative: a malformed row, DFI_E_REGISTRY). */
 dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx,
     char *why, size_t cap);
+
+/* Calls fn(ctx, seq, line, len) for each record line of the journal at
+ * path (a journal directory or its file) in order, seq counting them
+ * (line NULL: one too long to hold), checkpoint lines passed over, until
+ * fn returns nonzero or the lines end (a torn tail ends them). */
+dfi_err pg_records(const char *path, int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len), void *ctx);
 
 /* Hex of n bytes as a bytea literal "\x...", into out (2n+3). */
 void pg_bytea_hex(const uint8_t *p, size_t n, char *out);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../journal/journal_int.h"
+#include "core/clock.h"
 #include "core/grow.h"
 #include "pg_int.h"
 
@@ -563,7 +564,7 @@ witness_main(void *arg)
 	long next = 0;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->stop && (!w->want || pg_now_ms() < next)) {
+		while (!w->stop && (!w->want || dfi_now_ms() < next)) {
 			if (w->want)
 				wait_until(w, next);
 			else
@@ -579,7 +580,7 @@ witness_main(void *arg)
 		pthread_mutex_lock(&w->smu);
 		dfi_err e = sync_locked(w, &w->own, 0, why, sizeof(why));
 		pthread_mutex_unlock(&w->smu);
-		next = pg_now_ms() + PG_WITNESS_GAP_MS;
+		next = dfi_now_ms() + PG_WITNESS_GAP_MS;
 		pthread_mutex_lock(&w->mu);
 		if (e != DFI_OK) {
 			w->failed = e;
@@ -636,24 +637,51 @@ dfi_pgwitness_size(dfi_pgwitness *w)
 	return s;
 }
 
+/* pg_records: the record lines, numbered, for the caller's fn. */
+struct recscan {
+	int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len);
+	void *ctx;
+	uint64_t n;
+};
+
+static int
+rec_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+{
+	(void)off;
+	struct recscan *x = ctx;
+	if (!complete)
+		return 1; /* a torn tail: the journal quarantines it at open */
+	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+		return 0;
+	return x->fn(x->ctx, x->n++, line, len);
+}
+
+dfi_err
+pg_records(const char *path, int (*fn)(void *ctx, uint64_t seq, const char *line, size_t len), void *ctx)
+{
+	struct recscan x = { fn, ctx, 0 };
+	int fd = -1;
+	dfi_err e = open_journal(path, &fd);
+	if (e != DFI_OK)
+		return e;
+	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, rec_line, &x);
+	close(fd);
+	return e;
+}
+
 /* The slow path, for a record older than the ring: one scan of the file. */
 struct findline {
-	uint64_t want, n;
+	uint64_t want;
 	char *out;
 	size_t cap, *len;
 	int found;
 };
 
 static int
-find_cb(void *ctx, const char *line, size_t len, int complete, uint64_t off)
+find_cb(void *ctx, uint64_t seq, const char *line, size_t len)
 {
-	(void)off;
 	struct findline *f = ctx;
-	if (!complete)
-		return 1;
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
-		return 0;
-	if (f->n++ != f->want)
+	if (seq != f->want)
 		return 0;
 	if (line != NULL && len < f->cap) {
 		memcpy(f->out, line, len);
@@ -688,12 +716,8 @@ dfi_pgwitness_line(dfi_pgwitness *w, uint64_t seq, char *out, size_t cap, size_t
 	pthread_mutex_unlock(&w->mu);
 	if (e != DFI_OK)
 		return e;
-	struct findline f = { seq, 0, out, cap, len, 0 };
-	int fd = open(w->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return DFI_E_IO;
-	e = jscan_fd(dfi_journal_io_posix(), fd, UINT64_MAX, find_cb, &f);
-	close(fd);
+	struct findline f = { seq, out, cap, len, 0 };
+	e = pg_records(w->path, find_cb, &f);
 	return e != DFI_OK ? e : f.found ? DFI_OK : DFI_E_NOT_FOUND;
 }
 
