@@ -375,12 +375,6 @@ START_TEST(a_release_goes_off_the_path_and_a_failed_one_stops_the_station)
 }
 END_TEST
 
-static int
-run(Suite *s)
-{
-	return rt_main(s);
-}
-
 int
 main(void)
 {
@@ -389,7 +383,7 @@ main(void)
 		pf_remove_root();
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_test_main("registry_witness_async", &(struct dfi_test_case){ .timeout = 120, .run = run },
+	int rc = dfi_test_main("registry_witness_async", &(struct dfi_test_case){ .timeout = 120, .run = rt_main },
 	    (const TTest *[]){ a_refused_asynchronous_witness_stops_the_station_before_its_next_card,
 		each_changekey_finds_its_intent_told_with_its_applications,
 		a_release_goes_off_the_path_and_a_failed_one_stops_the_station, NULL });
