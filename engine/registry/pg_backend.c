@@ -723,6 +723,36 @@ b_witness_failed(void *vbe)
 	return keep(vbe, e == DFI_E_REGISTRY_REFUSED ? DFI_E_JOURNAL_ROLLBACK : e, why);
 }
 
+/* What was deferred and is still in pend (claims not released, or a
+ * failed release's outcomes), told before the station goes. A failure
+ * leaves it to the next start's reconciliation. */
+static dfi_err
+pend_flush(struct pgbe *be, char *why)
+{
+	struct batch *p = pend_take(be);
+	if (p == NULL)
+		return DFI_OK;
+	dfi_err e = batch_send(be, p, 0, why);
+	pgbe_pend_done(be, p, 1);
+	return e;
+}
+
+/* dfi_registry_close: the queued releases sent (the release thread
+ * stopped once the queue is empty: the owner closes the handle alone),
+ * then the deferred outcomes; the first failure. */
+static dfi_err
+b_drain(void *vbe)
+{
+	struct pgbe *be = vbe;
+	char why[WHY_CAP] = "", pwhy[WHY_CAP] = "";
+	pgbe_rel_stop(be);
+	dfi_err e = pgbe_rel_drain(be, why), pe = pend_flush(be, pwhy);
+	if (e == DFI_OK && pe != DFI_OK)
+		e = pg_why(WHY, pe, "telling the registry the station's last outcomes failed: %s; the station's next "
+		    "start tells them again: check the registry first", pwhy[0] ? pwhy : dfi_strerror(pe));
+	return keep(be, e, why);
+}
+
 static void
 b_destroy(void *vbe)
 {
@@ -738,14 +768,8 @@ b_destroy(void *vbe)
 		held_drop_pre(h);
 		free(h);
 	}
-	struct batch *p = pend_take(be);
-	if (p != NULL) {
-		/* what was deferred, told before the station goes (a failure here
-		 * leaves it to the next start's reconciliation) */
-		char why[WHY_CAP];
-		(void)batch_send(be, p, 0, why);
-		pgbe_pend_done(be, p, 1);
-	}
+	char why[WHY_CAP];
+	(void)pend_flush(be, why);
 	dfi_pgwitness_free(be->w);
 	dfi_monitor_destroy(&be->mu, &be->cv);
 	free(be);
@@ -770,6 +794,7 @@ static const struct dfi_registry_ops pg_ops = {
 	.witness = b_witness,
 	.witness_async = b_witness_async,
 	.witness_failed = b_witness_failed,
+	.drain = b_drain,
 	.destroy = b_destroy,
 	.last_error = b_last_error,
 };

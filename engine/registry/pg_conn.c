@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../journal/journal_int.h"
+#include "core/clock.h"
 #include "core/hexdigit.h"
 #include "core/monitor.h"
 #include "core/why.h"
@@ -30,14 +30,6 @@ pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
 		if (*p == '\n' || *p == '\r')
 			*p = p[1] ? ' ' : '\0';
 	return e;
-}
-
-long
-pg_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 dfi_err
@@ -107,13 +99,13 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	 * timeout and name; the encoding is ours (notes are UTF-8). */
 	const char *const kw[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
 	const char *const val[] = { tmo, app, r->url, "UTF8", NULL };
-	long deadline = pg_now_ms() + r->timeout_ms;
+	long deadline = dfi_now_ms() + r->timeout_ms;
 	PGconn *c = PQconnectStartParams(kw, val, 1);
 	if (c == NULL)
 		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
-		long left = deadline - pg_now_ms();
+		long left = deadline - dfi_now_ms();
 		if (left <= 0) {
 			PQfinish(c);
 			return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
@@ -213,7 +205,7 @@ static int
 wait_sock(PGconn *c, long deadline, int want_write)
 {
 	for (;;) {
-		long left = deadline - pg_now_ms();
+		long left = deadline - dfi_now_ms();
 		if (left <= 0)
 			return -2;
 		struct pollfd p = { PQsocket(c), (short)(POLLIN | (want_write ? POLLOUT : 0)), 0 };
@@ -294,7 +286,7 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 {
 	if (res != NULL)
 		*res = NULL;
-	long deadline = pg_now_ms() + r->timeout_ms;
+	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
 		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
@@ -304,7 +296,7 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 dfi_err
 pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 {
-	long deadline = pg_now_ms() + r->timeout_ms;
+	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
 		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));

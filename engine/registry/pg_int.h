@@ -39,9 +39,6 @@ struct dfi_pgreg {
 };
 #define PG_CLAIM_RING 4096
 
-/* The monotonic clock, milliseconds (deadlines). */
-long pg_now_ms(void);
-
 /* Records one claim's time (dfi_pgreg_claim_times). */
 void pg_note_claim(dfi_pgreg *r, long us);
 

@@ -181,7 +181,8 @@ pgbe_rel_drain(struct pgbe *be, char *why)
 }
 
 /* At the handle's end: the queued releases are sent (the thread stops when
- * the queue is empty), then the thread and its connection go. */
+ * the queue is empty), then the thread and its connection go. A second
+ * call (the close's drain, then the destroy) finds nothing to do. */
 void
 pgbe_rel_stop(struct pgbe *be)
 {
@@ -192,6 +193,7 @@ pgbe_rel_stop(struct pgbe *be)
 	/* rth_started is written by releases only, and none runs any more */
 	if (be->rth_started)
 		pthread_join(be->rth, NULL);
+	be->rth_started = 0;
 	if (be->rown != NULL)
 		PQfinish(be->rown);
 	be->rown = NULL;

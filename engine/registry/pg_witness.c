@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../journal/journal_int.h"
+#include "core/clock.h"
 #include "core/grow.h"
 #include "pg_int.h"
 
@@ -563,7 +564,7 @@ witness_main(void *arg)
 	long next = 0;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->stop && (!w->want || pg_now_ms() < next)) {
+		while (!w->stop && (!w->want || dfi_now_ms() < next)) {
 			if (w->want)
 				wait_until(w, next);
 			else
@@ -579,7 +580,7 @@ witness_main(void *arg)
 		pthread_mutex_lock(&w->smu);
 		dfi_err e = sync_locked(w, &w->own, 0, why, sizeof(why));
 		pthread_mutex_unlock(&w->smu);
-		next = pg_now_ms() + PG_WITNESS_GAP_MS;
+		next = dfi_now_ms() + PG_WITNESS_GAP_MS;
 		pthread_mutex_lock(&w->mu);
 		if (e != DFI_OK) {
 			w->failed = e;

@@ -41,6 +41,20 @@ dfi_registry_free(dfi_registry *r)
 		dfi_owned_free(r, r->ops->destroy, r->be);
 }
 
+dfi_err
+dfi_registry_close(dfi_registry *r, char *why, size_t cap)
+{
+	if (why != NULL && cap > 0)
+		why[0] = '\0';
+	if (r == NULL)
+		return DFI_OK;
+	dfi_err e = r->ops->drain != NULL ? r->ops->drain(r->be) : DFI_OK;
+	if (e != DFI_OK)
+		dfi_registry_last_error(r, why, cap);
+	dfi_registry_free(r);
+	return e;
+}
+
 const char *
 dfi_registry_backend(const dfi_registry *r)
 {

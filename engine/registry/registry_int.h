@@ -25,6 +25,10 @@ struct dfi_registry_ops {
 	 * an earlier one (dfi_registry_witness_async); NULL: witness now. */
 	dfi_err (*witness_async)(void *be, const uint8_t *note, size_t len);
 	dfi_err (*witness_failed)(void *be);
+	/* Optional (dfi_registry_close): sends what still waits for the
+	 * registry and returns the first failure, its reason for last_error;
+	 * destroy follows. NULL: nothing waits. */
+	dfi_err (*drain)(void *be);
 	void (*destroy)(void *be);
 	/* Optional: the last failure's reason (dfi_registry_last_error). */
 	void (*last_error)(void *be, char *buf, size_t cap);

@@ -63,6 +63,18 @@ typedef struct dfi_reg_claim dfi_reg_claim;
 /* The local backend over the station's journal, which must outlive it. */
 dfi_err dfi_registry_new_local(dfi_registry **out, dfi_journal *journal);
 void dfi_registry_free(dfi_registry *r);
+/* Frees r as dfi_registry_free does, after sending what still waits for
+ * the registry: the PostgreSQL backend's queued releases (sent off the
+ * card's path) and the outcomes deferred to go with them. Returns DFI_OK
+ * when all of it reached the registry (always for the local backend, and
+ * for r NULL); else the first failure, a release that failed earlier
+ * included, with its reason (one line, never secret) in why (may be NULL).
+ * Then the cards whose release failed stay claimed until their leases run
+ * out, and outcomes not told reach the registry at the journal's next open
+ * (reconciliation). r is freed in every case; no other thread may use it
+ * any more. For a station closing after work; dfi_registry_free is for
+ * error paths. */
+dfi_err dfi_registry_close(dfi_registry *r, char *why, size_t cap);
 
 /* "local", ... (for logs and `dfissue inspect`). */
 const char *dfi_registry_backend(const dfi_registry *r);

@@ -293,22 +293,17 @@ pgcut_arm(struct pgcut *x, uint64_t k, int after)
 	pthread_mutex_unlock(&x->mu);
 }
 
+/* The round trips counted so far; fired (may be NULL): whether the armed
+ * cut was made. */
 static inline uint64_t
-pgcut_count(struct pgcut *x)
+pgcut_seen(struct pgcut *x, int *fired)
 {
 	pthread_mutex_lock(&x->mu);
 	uint64_t n = x->count;
+	if (fired != NULL)
+		*fired = x->fired;
 	pthread_mutex_unlock(&x->mu);
 	return n;
-}
-
-static inline int
-pgcut_fired(struct pgcut *x)
-{
-	pthread_mutex_lock(&x->mu);
-	int f = x->fired;
-	pthread_mutex_unlock(&x->mu);
-	return f;
 }
 
 static inline void

@@ -63,6 +63,17 @@ rt_val(const char *db, const char *sql)
 	return buf;
 }
 
+/* From now on the registry of database db fails every release of a claim
+ * (a server error naming "the test refuses releases"). */
+static inline void
+rt_refuse_releases(const char *db)
+{
+	rt_sql(db, "CREATE FUNCTION dfissue.t_no_release() RETURNS trigger LANGUAGE plpgsql AS "
+	    "$$ BEGIN RAISE EXCEPTION 'the test refuses releases'; END $$");
+	rt_sql(db, "CREATE TRIGGER t_no_release BEFORE DELETE ON dfissue.claims FOR EACH ROW EXECUTE FUNCTION "
+	    "dfissue.t_no_release()");
+}
+
 /* A fresh database for one test, its URL in url. */
 static inline void
 rt_newdb(const char *db, char *url, size_t cap)
@@ -113,6 +124,46 @@ rt_stride(const char *env)
 {
 	const char *v = getenv(env);
 	return v != NULL && atoi(v) > 1 ? (uint64_t)atoi(v) : 1;
+}
+
+/* A sweep of cuts on a new database db's registry, through a pgcut proxy:
+ * run(url, k, after, &failures) sets up, runs and checks one case of a
+ * scenario against the registry at url (the proxy's), retrying its failed
+ * calls and counting them in failures. It runs once clean (k 0), which
+ * must make at least min_trips round trips and surface no failure, then
+ * once for every stride-th of those round trips (rt_stride(stride_env)),
+ * cut before the server answered and after (pgcut_arm); each cut must be
+ * reached, and no checkpoint refused. Prints what was swept. */
+static inline void
+rt_cut_sweep(const char *db, const char *what, const char *stride_env, uint64_t min_trips,
+    void (*run)(const char *url, uint64_t k, int after, unsigned *failures))
+{
+	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
+	dfi_pgreg_free(rt_registry(db, "init", url, sizeof(url)));
+	struct pgcut *x = rt_cut(db, db, curl, sizeof(curl));
+	uint64_t stride = rt_stride(stride_env);
+	unsigned failures = 0, cases = 0, visible = 0;
+	int fired = 0;
+	uint64_t c0 = pgcut_seen(x, NULL);
+	run(curl, 0, 0, &failures);
+	uint64_t trips = pgcut_seen(x, NULL) - c0;
+	ck_assert_uint_eq(failures, 0);
+	ck_assert_uint_ge(trips, min_trips);
+	for (uint64_t k = 1; k <= trips; k += stride)
+		for (int after = 0; after < 2; after++) {
+			pgcut_arm(x, k, after);
+			failures = 0;
+			run(curl, k, after, &failures);
+			(void)pgcut_seen(x, &fired);
+			ck_assert_msg(fired, "round trip %llu was never made", (unsigned long long)k);
+			visible += failures > 0;
+			cases++;
+		}
+	pgcut_arm(x, 0, 0);
+	ck_assert_str_eq(rt_val(db, "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	printf("%s cut at every%s round trip: %u round trips, %u cases (before/after), %u surfaced a failure (retried "
+	       "by the caller), 0 refusals\n", what, stride > 1 ? " stride-th" : "", (unsigned)trips, cases, visible);
+	pgcut_stop(x);
 }
 
 /* main(): one cluster for every test of the binary. */

@@ -10,12 +10,9 @@
 
 #define ORIGIN "dfissue.test/registry"
 
-static const struct dfi_journal_opts base_opts = { .station = "reg-station" };
-
+/* A journal (jtest.h) and the local registry over it. */
 struct fix {
-	char *dir;
-	dfi_signer *signer;
-	dfi_journal *j;
+	struct jt_journal t;
 	dfi_registry *r;
 };
 
@@ -23,31 +20,26 @@ static void
 fix_open(struct fix *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->dir = jt_tmpdir();
-	f->signer = jt_signer_new(DFI_SIG_ED25519);
-	ck_assert_ptr_nonnull(f->dir);
-	ck_assert_ptr_nonnull(f->signer);
-	ck_assert_int_eq(dfi_journal_create(f->dir, ORIGIN, f->signer, &base_opts), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&f->j, f->dir, f->signer, &base_opts, NULL), DFI_OK);
-	ck_assert_int_eq(dfi_registry_new_local(&f->r, f->j), DFI_OK);
+	ck_assert_int_eq(jt_journal_open(&f->t, ORIGIN, DFI_SIG_ED25519), 0);
+	ck_assert_int_eq(dfi_registry_new_local(&f->r, f->t.j), DFI_OK);
 	ck_assert_str_eq(dfi_registry_backend(f->r), "local");
 }
 
+/* The local backend has nothing waiting at close. */
 static void
 fix_close(struct fix *f)
 {
-	dfi_registry_free(f->r);
-	dfi_journal_close(f->j);
-	dfi_signer_free(f->signer);
-	jt_rmrf(f->dir);
-	free(f->dir);
+	char why[100];
+	ck_assert_int_eq(dfi_registry_close(f->r, why, sizeof(why)), DFI_OK);
+	ck_assert_str_eq(why, "");
+	jt_journal_close(&f->t);
 }
 
 static uint64_t
 append1(struct fix *f, dfi_jrec r)
 {
 	uint64_t seq;
-	ck_assert_int_eq(dfi_journal_append(f->j, &r, 1, &seq), DFI_OK);
+	ck_assert_int_eq(dfi_journal_append(f->t.j, &r, 1, &seq), DFI_OK);
 	r.seq = seq;
 	/* what the engine does after every durable append */
 	ck_assert_int_eq(dfi_registry_journaled(f->r, &r, 1), DFI_OK);
@@ -151,7 +143,7 @@ START_TEST(lookup_follows_the_journal)
 	HEX(uid, "04AAAAAAAAAA01");
 	dfi_jrec ev;
 	ck_assert_int_eq(dfi_jrec_card_event(&ev, DFI_JREC_REFUSAL, uid, 7, DFI_JCAUSE_ISSUED,
-	    dfi_journal_size(f.j), "issued"), DFI_OK);
+	    dfi_journal_size(f.t.j), "issued"), DFI_OK);
 	uint64_t sr = append1(&f, ev);
 	ck_assert_int_eq(dfi_jrec_card_event(&ev, DFI_JREC_AUTHORIZATION, uid, 7, 0, 0,
 	    "chip replaced"), DFI_OK);
@@ -179,13 +171,13 @@ START_TEST(journaled_only_after_the_journal)
 	fix_open(&f);
 	dfi_jrec in = jt_intent("04AAAAAAAAAA01", 0, 0, 0, 1);
 	/* Not appended: the journal does not cover it. */
-	in.seq = dfi_journal_size(f.j);
+	in.seq = dfi_journal_size(f.t.j);
 	ck_assert_int_eq(dfi_registry_journaled(f.r, &in, 1), DFI_E_INVALID_ARG);
 	/* Queued but not yet durable: neither. */
 	uint64_t seq, ticket;
-	ck_assert_int_eq(dfi_journal_append_async(f.j, &in, 1, &seq, &ticket), DFI_OK);
+	ck_assert_int_eq(dfi_journal_append_async(f.t.j, &in, 1, &seq, &ticket), DFI_OK);
 	in.seq = seq;
-	ck_assert_int_eq(dfi_journal_wait(f.j, ticket), DFI_OK);
+	ck_assert_int_eq(dfi_journal_wait(f.t.j, ticket), DFI_OK);
 	ck_assert_int_eq(dfi_registry_journaled(f.r, &in, 1), DFI_OK);
 	ck_assert_int_eq(dfi_registry_journaled(f.r, NULL, 0), DFI_OK);
 	fix_close(&f);
@@ -283,7 +275,7 @@ static size_t
 checkpoint(struct fix *f, uint8_t *note)
 {
 	size_t n;
-	ck_assert_int_eq(dfi_journal_checkpoint(f->j, note, DFI_J_NOTE_MAX, &n), DFI_OK);
+	ck_assert_int_eq(dfi_journal_checkpoint(f->t.j, note, DFI_J_NOTE_MAX, &n), DFI_OK);
 	return n;
 }
 
@@ -305,16 +297,16 @@ START_TEST(witness_checkpoints)
 	ck_assert_int_eq(dfi_note_open(cur, curlen, NULL, &cp), DFI_OK);
 	cp.root[0] ^= 1;
 	size_t ol;
-	ck_assert_int_eq(dfi_note_sign(&cp, f.signer, other, sizeof(other), &ol), DFI_OK);
+	ck_assert_int_eq(dfi_note_sign(&cp, f.t.s, other, sizeof(other), &ol), DFI_OK);
 	ck_assert_int_eq(dfi_registry_witness(f.r, other, ol), DFI_E_JOURNAL_ROLLBACK);
 	/* Another journal's, one beyond the end, and garbage. */
 	cp.root[0] ^= 1;
 	snprintf(cp.origin, sizeof(cp.origin), "dfissue.test/another");
-	ck_assert_int_eq(dfi_note_sign(&cp, f.signer, other, sizeof(other), &ol), DFI_OK);
+	ck_assert_int_eq(dfi_note_sign(&cp, f.t.s, other, sizeof(other), &ol), DFI_OK);
 	ck_assert_int_eq(dfi_registry_witness(f.r, other, ol), DFI_E_JOURNAL_FORMAT);
 	snprintf(cp.origin, sizeof(cp.origin), "%s", ORIGIN);
 	cp.size += 10;
-	ck_assert_int_eq(dfi_note_sign(&cp, f.signer, other, sizeof(other), &ol), DFI_OK);
+	ck_assert_int_eq(dfi_note_sign(&cp, f.t.s, other, sizeof(other), &ol), DFI_OK);
 	ck_assert_int_eq(dfi_registry_witness(f.r, other, ol), DFI_E_JOURNAL_FORMAT);
 	ck_assert_int_eq(dfi_registry_witness(f.r, (const uint8_t *)"no note", 7), DFI_E_JOURNAL_FORMAT);
 	fix_close(&f);

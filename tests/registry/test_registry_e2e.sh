@@ -14,7 +14,8 @@
 # cross-checks: a registry edited by hand, a station that bypassed the
 # registry (records never told; once told, the UID issued twice), and a
 # station journal rolled back and appended to (refused at witnessing, found
-# by the audit).
+# by the audit). Last, a registry that fails a card's release: the run
+# reports it and exits 1.
 set -euo pipefail
 if [ "${1:-}" != --inner ]; then
 	exec "${DFI_BUILD_DIR:?}/tests/pgfix" run -- bash "$0" --inner
@@ -279,4 +280,27 @@ case "$v3" in "sdm verify: refused (mac)"*) ;; *) e2e_fail "an altered tap: $v3"
 	e2e_fail "sdm_counters: $(psql -X -A -t -d "$URL" -c 'SELECT * FROM dfissue.sdm_counters')"
 e2e_log "sdm verify --registry: $v1; then: $v2"
 
-e2e_log "OK: two stations, one UID: one issued, one refused; torn cards finished elsewhere (EV3 at its SDM step and LRP switch too); audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers"
+# 10. A registry that fails a card's release (a trigger raising an error):
+# the card is done, its release (sent off the card's path) fails, and the
+# run says so with what to do and exits 1; the card stays claimed until
+# its lease runs out.
+psql -X -q -d "$URL" -c "CREATE FUNCTION dfissue.t_no_release() RETURNS trigger LANGUAGE plpgsql AS
+	\$\$ BEGIN RAISE EXCEPTION 'the test refuses releases'; END \$\$" \
+	-c "CREATE TRIGGER t_no_release BEFORE DELETE ON dfissue.claims FOR EACH ROW EXECUTE FUNCTION dfissue.t_no_release()"
+"$E2E_SIM" --image "$E2E_DIR/card-n.img" --uid 04E1E1E1E1E1E1 --seed 12 --stdio -q </dev/null >/dev/null
+set +e
+SOFTHSM2_CONF=$E2E_DIR/softhsm2-b.conf "$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" \
+	--reader "sim:$E2E_DIR/card-n.img" --journal "$E2E_DIR/journal-b" --station station-b --once \
+	--registry "$URL" --json >"$E2E_DIR/norel.json" 2>"$E2E_DIR/norel.log"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || e2e_fail "a release refused: exit $rc, not 1 ($(cat "$E2E_DIR/norel.log"))"
+grep -q '"outcome":"done"' "$E2E_DIR/norel.json" || e2e_fail "a release refused: $(cat "$E2E_DIR/norel.json")"
+grep -q "releasing a card's claim failed: .*the test refuses releases.*check the registry" "$E2E_DIR/norel.log" ||
+	e2e_fail "a release refused: $(cat "$E2E_DIR/norel.log")"
+[ "$(psql -X -A -t -d "$URL" -c "SELECT count(*) FROM dfissue.claims WHERE uid = '\\x04e1e1e1e1e1e1'")" = 1 ] ||
+	e2e_fail "a release refused: the card is not claimed any more"
+psql -X -q -d "$URL" -c "DROP TRIGGER t_no_release ON dfissue.claims" -c "DROP FUNCTION dfissue.t_no_release()"
+e2e_log "a release refused: $(grep -m 1 "releasing a card's claim failed" "$E2E_DIR/norel.log" | head -c 300)"
+
+e2e_log "OK: two stations, one UID: one issued, one refused; torn cards finished elsewhere (EV3 at its SDM step and LRP switch too); audit OK; a registry edited, a station bypassing it, a journal rolled back: found; SDM replays refused across verifiers; a refused release reported"

@@ -5,8 +5,9 @@
 #
 # a. A station SIGKILLed while it holds a card's claim: station A
 #    (--claim-lease LEASE) is SIGKILLed in the middle of its key changes
-#    (once its journal holds its second intent; a slow card). The card is
-#    moved to station B's reader: B is refused while A's lease holds and
+#    (held there by the registry: the tell that carries its first commits
+#    waits in a trigger, so no load lets the card finish first). The card
+#    is moved to station B's reader: B is refused while A's lease holds and
 #    sends nothing; presented again after the lease ran out, B takes A's
 #    open intent over and finishes the card. A, started again, tells the
 #    registry what its journal holds that the registry lacks.
@@ -99,17 +100,6 @@ wait_reader() {
 	done
 	e2e_fail "reader $1: no card $2 after 20 s ($("$D" readers 2>&1 | tr '\n' ' '))"
 }
-# wait_for FILE PATTERN PID WHAT: until FILE has PATTERN (30 s, polled every 10 ms).
-wait_for() {
-	local i=0
-	until grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 3000 ] || ! kill -0 "$3" 2>/dev/null; then
-			e2e_fail "$4: not within 30 s (or the station ended): $(tail -n 5 "$1" 2>/dev/null)"
-		fi
-		sleep 0.01
-	done
-}
 open_intents() { # in the registry, at every station
 	"$D" recover --registry "$URL" 2>&1 | sed -n 's/^\([0-9]*\) intent(s) open in the registry.*/\1/p'
 }
@@ -155,43 +145,58 @@ station_bg() {
 }
 
 # ---- a. A station SIGKILLed holding a claim --------------------------------------
-# A slow card (datasheet timing); A is killed once the registry has an
-# open intent of A's: the claim is held (a tap holds it to its end) and a
-# key change is under way. (Not at the journal's second intent: intents
-# queued with CreateApplication reach the journal's file before the
-# registry is told of them, and a kill there leaves intents the registry
-# never had, which only station A's own restart reconciles.)
+# A slow card (datasheet timing); A is killed while the registry holds it
+# in the middle of the card: the claim is held (a tap holds it to its end),
+# an application's keys are changed and its intents open in the registry,
+# the next application's intents journaled and their tell waiting. (Not at
+# the journal's second intent: intents queued with CreateApplication reach
+# the journal's file before the registry is told of them, and a kill there
+# leaves intents the registry never had, which only station A's own
+# restart reconciles.)
 UIDT=04FA0000000001
 torn=$E2E_DIR/torn.img
-intents() { # intents DIR: intent records in the journal
-	local c
-	c=$(grep -c ' type=intent ' "$1/journal.log" 2>/dev/null) || true
-	echo "${c:-0}"
+# hold_start: the registry holds the first statement that closes an open
+# intent, i.e. the tell carrying a card's first commits (deferred to go
+# with its next application's intents), in a trigger (pg_sleep). A station
+# waits there whatever the machine's load, up to its calls' deadline (10 s,
+# tried twice). held: a statement is held. hold_end: the held transaction
+# ended (rolled back: as if the station died before the registry
+# answered), the hold dropped.
+hold_start() {
+	psql -X -q "$URL" -c "CREATE FUNCTION dfissue.t_hold() RETURNS trigger LANGUAGE plpgsql AS
+	\$\$ BEGIN PERFORM pg_sleep(60); RETURN NEW; END \$\$" \
+		-c "CREATE TRIGGER t_hold BEFORE UPDATE ON dfissue.intents FOR EACH ROW WHEN (OLD.open AND NOT NEW.open)
+	EXECUTE FUNCTION dfissue.t_hold()"
+}
+held() { [ "$(psql -X -qAt "$URL" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'")" -ge 1 ]; }
+hold_end() {
+	psql -X -qAt "$URL" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" \
+		-c "DROP TRIGGER t_hold ON dfissue.intents" -c "DROP FUNCTION dfissue.t_hold()" >/dev/null
 }
 # kill_a OUT LEASE: station a on the card in its reader (--claim-lease
-# LEASE), SIGKILLed once its journal has a new intent and the registry an
-# open one.
+# LEASE), SIGKILLed while the registry holds it in the middle of the card.
 kill_a() {
-	local n0 pa i=0
-	n0=$(intents "$E2E_DIR/journal-a")
+	local n0 pa
+	n0=$(e2e_intents "$E2E_DIR/journal-a")
+	hold_start
 	station_bg a "$1" "$batch" --cards 1 --wait-ms 30000 --claim-lease "$2"
 	pa=$!
-	until [ "$(intents "$E2E_DIR/journal-a")" -gt "$n0" ] && [ "$(open_intents)" -ge 1 ]; do
-		i=$((i + 1))
-		{ [ $i -le 3000 ] && kill -0 "$pa" 2>/dev/null; } || e2e_fail "station a: no open intent in the registry within 30 s"
-		sleep 0.01
-	done
+	e2e_poll 1500 0.02 "$pa" "station a: not held in the middle of its card within 30 s: $(tail -n 5 "$E2E_DIR/$1.log")" held
 	kill -9 "$pa"
 	wait "$pa" 2>/dev/null || true
-	e2e_log "station a SIGKILLed with $(intents "$E2E_DIR/journal-a") intent(s) journaled: $(grep -c '"outcome"' "$E2E_DIR/$1.json" || true) card(s) ended"
-	[ "$(open_intents)" -ge 1 ] || e2e_fail "after the kill: $("$D" recover --registry "$URL" 2>&1)"
+	hold_end
+	[ "$(e2e_intents "$E2E_DIR/journal-a")" -gt "$n0" ] || e2e_fail "station a: no intent journaled before the hold"
+	e2e_log "station a SIGKILLed with $(e2e_intents "$E2E_DIR/journal-a") intent(s) journaled: $(grep -c '"outcome"' "$E2E_DIR/$1.json" || true) card(s) ended"
 }
+# its open intents, in the registry after the kill
+a_open() { [ "$(open_intents)" -ge 1 ] || e2e_fail "after the kill: $("$D" recover --registry "$URL" 2>&1)"; }
 card_in "$PA" --image "$torn" --uid "$UIDT" --seed 21 --timing datasheet
 wait_reader fault-a present
-kill_a a "$LEASE"
-# B waits on its empty reader; the card moves from A's reader to B's.
-station_bg b b1 "$batch" --cards 1 --wait-ms 30000
+# B waits on its empty reader (started first: its start-up is not taken
+# out of A's lease); the card moves from A's reader to B's.
+station_bg b b1 "$batch" --cards 1 --wait-ms 60000
 pb=$!
+kill_a a "$LEASE"
 card_out "$PA"
 cp "$torn" "$E2E_DIR/torn.before"
 card_in "$PB" --image "$torn"
@@ -203,6 +208,7 @@ grep -q "being personalized at station-a/pcsc:fault-a 00 00" "$E2E_DIR/b1.json" 
 	e2e_fail "station b's refusal: $(cat "$E2E_DIR/b1.json")"
 cmp -s "$torn" "$E2E_DIR/torn.before" || e2e_fail "station b changed the card while A's claim held"
 e2e_log "station b within the lease (exit $rb): $(grep -o '"detail":"[^"]*"' "$E2E_DIR/b1.json")"
+a_open
 # Presented again once the lease has run out.
 card_out "$PB"
 for i in $(seq 1 $((LEASE * 10 + 100))); do
@@ -234,6 +240,7 @@ again=$E2E_DIR/again.img
 card_in "$PA" --image "$again" --uid "$UIDR" --seed 22 --timing datasheet
 wait_reader fault-a present
 kill_a c1 60
+a_open
 # the card taken off and put back (without the slow timing: CI time)
 card_out "$PA"
 card_in "$PA" --image "$again"
@@ -277,21 +284,16 @@ present 1
 station_bg b run1 "$batch" --cards 4 --wait-ms 30000
 pr=$!
 wait_ended "$E2E_DIR/run1.json" 1 "$pr"
-n0=$(intents "$E2E_DIR/journal-b")
+n0=$(e2e_intents "$E2E_DIR/journal-b")
 # Card 2 slow; the station frozen as soon as its first key change is
 # journaled, the server stopped, the station let go on.
 present 2 --timing datasheet
-i=0
-while [ "$(intents "$E2E_DIR/journal-b")" -le "$n0" ]; do
-	i=$((i + 1))
-	{ [ $i -le 3000 ] && kill -0 "$pr" 2>/dev/null; } || e2e_fail "card 2: no key change within 30 s: $(cat "$E2E_DIR/run1.json")"
-	sleep 0.01
-done
+e2e_wait_intents "$E2E_DIR/journal-b" $((n0 + 1)) "$pr"
 kill -STOP "$pr"
 "$pgfix" stop fast || e2e_fail "pgfix stop"
 t_down=$(date +%s)
 kill -CONT "$pr"
-e2e_log "PostgreSQL stopped while card 2 was in hand ($(intents "$E2E_DIR/journal-b") intent(s) in journal-b)"
+e2e_log "PostgreSQL stopped while card 2 was in hand ($(e2e_intents "$E2E_DIR/journal-b") intent(s) in journal-b)"
 rc=0
 for i in $(seq 1 300); do
 	kill -0 "$pr" 2>/dev/null || break

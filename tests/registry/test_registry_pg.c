@@ -307,78 +307,97 @@ proof_between(struct jt_journal *f, uint64_t m, struct dfi_jconsistency *c)
 	ck_assert_int_eq(dfi_journal_consistency_file(f->dir, m, 0, c), DFI_OK);
 }
 
+/* A new database db's registry (station st-1) and a new journal of origin. */
+struct wfix {
+	char url[PATH_MAX + 160];
+	dfi_pgreg *r;
+	struct jt_journal f;
+};
+
+static void
+wf_open(struct wfix *x, const char *db, const char *origin)
+{
+	x->r = rt_registry(db, "st-1", x->url, sizeof(x->url));
+	jf_open(&x->f, origin);
+}
+
+static void
+wf_close(struct wfix *x)
+{
+	jt_journal_close(&x->f);
+	dfi_pgreg_free(x->r);
+}
+
 START_TEST(witness_every_outcome)
 {
-	char url[PATH_MAX + 160];
-	dfi_pgreg *r = rt_registry("t_witness", "st-1", url, sizeof(url));
-	struct jt_journal f;
-	jf_open(&f, "reg.example/w1");
-	jf_add(&f, 4); /* 5 records */
+	struct wfix fx;
+	wf_open(&fx, "t_witness", "reg.example/w1");
+	jf_add(&fx.f, 4); /* 5 records */
 	struct dfi_jconsistency *c = malloc(sizeof(*c));
 	struct dfi_pgreg_witness w;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t nl;
-	ck_assert_int_eq(dfi_journal_checkpoint(f.j, note, sizeof(note), &nl), DFI_OK);
+	ck_assert_int_eq(dfi_journal_checkpoint(fx.f.j, note, sizeof(note), &nl), DFI_OK);
 	/* unknown journal: none witnessed */
 	uint64_t size;
 	uint8_t root[32];
-	ck_assert_int_eq(dfi_pgreg_witnessed(r, "reg.example/w1", &size, root, NULL, 0, NULL, why, sizeof(why)),
+	ck_assert_int_eq(dfi_pgreg_witnessed(fx.r, "reg.example/w1", &size, root, NULL, 0, NULL, why, sizeof(why)),
 	    DFI_E_NOT_FOUND);
 	/* first: registered */
-	ck_assert_msg(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 0, note, nl, NULL, 0, &w, why,
-			  sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_msg(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 0, note, nl, NULL, 0, &w,
+			  why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REGISTERED);
 	ck_assert_uint_eq(w.w_size, 5);
 	/* again: same */
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 5, note, nl, NULL, 0, &w, why,
-			     sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 5, note, nl, NULL, 0,
+			     &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_SAME);
 	/* grown, with the proof: witnessed */
-	jf_add(&f, 6);
-	proof_between(&f, 5, c);
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 5, c->new_note, c->new_note_len,
-			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	jf_add(&fx.f, 6);
+	proof_between(&fx.f, 5, c);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 5, c->new_note,
+			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
 	ck_assert_uint_eq(w.w_size, 11);
-	ck_assert_int_eq(dfi_pgreg_witnessed(r, "reg.example/w1", &size, root, note, sizeof(note), &nl, why, sizeof(why)),
-	    DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_witnessed(fx.r, "reg.example/w1", &size, root, note, sizeof(note), &nl, why,
+	    sizeof(why)), DFI_OK);
 	ck_assert_uint_eq(size, 11);
 	ck_assert_mem_eq(root, c->new_root, 32);
 	ck_assert_mem_eq(note, c->new_note, nl);
 	/* from a size the registry did not witness: stale, with the witnessed size */
-	jf_add(&f, 2);
-	proof_between(&f, 6, c);
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 6, c->new_note, c->new_note_len,
-			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	jf_add(&fx.f, 2);
+	proof_between(&fx.f, 6, c);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 6, c->new_note,
+			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_STALE);
 	ck_assert_uint_eq(w.w_size, 11);
 	/* a proof that does not hold: refused, and recorded */
-	proof_between(&f, 11, c);
+	proof_between(&fx.f, 11, c);
 	c->proof[0][0] ^= 1;
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 11, c->new_note, c->new_note_len,
-			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 11, c->new_note,
+			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "does not extend"));
 	ck_assert_uint_eq(w.w_size, 11);
 	/* another key ID for the same log */
 	c->proof[0][0] ^= 1;
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id ^ 1, DFI_SIG_ED25519, 11, c->new_note,
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id ^ 1, DFI_SIG_ED25519, 11, c->new_note,
 			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "key changed"));
 	/* the good one goes through */
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 11, c->new_note, c->new_note_len,
-			     (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 11, c->new_note,
+			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
 	/* an older checkpoint (rolled back): refused */
-	ck_assert_int_eq(dfi_pgreg_witness(r, "reg.example/w1", f.key_id, DFI_SIG_ED25519, 13, note, nl, NULL, 0, &w, why,
-			     sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 13, note, nl, NULL, 0,
+			     &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "rolled back"));
 	/* a note that names another size than it is submitted for: refused by
 	 * the SQL even though the caller's parse would not allow it: forge the
 	 * call directly */
-	PGconn *pc = PQconnectdb(url);
+	PGconn *pc = PQconnectdb(fx.url);
 	PGresult *q = PQexec(pc, "SELECT status, reason FROM dfissue.witness('reg.example/w1', 1, 'ed25519', 'x', 13, 99, "
 				 "'\\x0000000000000000000000000000000000000000000000000000000000000000', "
 				 "E'reg.example/w1\\n98\\nAAAA\\nprev 1\\n\\n\\u2014 reg.example/w1 AAAA\\n', '\\x')");
@@ -390,32 +409,29 @@ START_TEST(witness_every_outcome)
 	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.checkpoints"), "3");
 	ck_assert_str_eq(rt_val("t_witness", "SELECT size FROM dfissue.journals"), "13");
 	free(c);
-	jt_journal_close(&f);
-	dfi_pgreg_free(r);
+	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(station_witnesses_its_growing_journal)
 {
-	char url[PATH_MAX + 160];
-	dfi_pgreg *r = rt_registry("t_station", "st-1", url, sizeof(url));
-	struct jt_journal f;
-	jf_open(&f, "reg.example/st1");
-	jf_add(&f, 3);
+	struct wfix fx;
+	wf_open(&fx, "t_station", "reg.example/st1");
+	jf_add(&fx.f, 3);
 	dfi_pgwitness *w = NULL;
-	ck_assert_msg(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_msg(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 4);
 	for (int round = 0; round < 20; round++) {
-		jf_add(&f, (unsigned)(round % 4));
+		jf_add(&fx.f, (unsigned)(round % 4));
 		ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
-		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f.j));
+		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(fx.f.j));
 	}
 	ck_assert_str_eq(rt_val("t_station", "SELECT size FROM dfissue.journals"), rt_val("t_station",
 	    "SELECT max(size) FROM dfissue.checkpoints"));
 	ck_assert_str_eq(rt_val("t_station", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
 	/* the records' lines, as the file has them, from memory and not */
 	size_t flen;
-	char *file = (char *)jt_read(f.path, &flen), line[DFI_J_LINE_MAX + 1];
+	char *file = (char *)jt_read(fx.f.path, &flen), line[DFI_J_LINE_MAX + 1];
 	uint64_t seq = 0;
 	for (char *p = file, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
 		if (strncmp(p, "checkpoint ", 11) == 0)
@@ -426,77 +442,71 @@ START_TEST(station_witnesses_its_growing_journal)
 		ck_assert_int_eq(memcmp(line, p, len), 0);
 		seq++;
 	}
-	ck_assert_uint_eq(seq, dfi_journal_size(f.j));
+	ck_assert_uint_eq(seq, dfi_journal_size(fx.f.j));
 	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_E_NOT_FOUND);
-	jf_add(&f, 1); /* appended since: read on demand */
+	jf_add(&fx.f, 1); /* appended since: read on demand */
 	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_OK);
 	ck_assert_ptr_nonnull(strstr(line, "type=intent"));
 	free(file);
 	dfi_pgwitness_free(w);
 	/* a station restarting on the same journal starts from the registry's size */
-	jf_add(&f, 5);
-	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
-	ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(f.j));
+	jf_add(&fx.f, 5);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(fx.f.j));
 	dfi_pgwitness_free(w);
 	/* another key: not this journal's */
 	dfi_signer *o = jt_signer_new(DFI_SIG_ED25519);
 	dfi_jpubkey *opk = jt_pubkey(o);
-	ck_assert_int_ne(dfi_pgwitness_new(&w, r, f.dir, opk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_ne(dfi_pgwitness_new(&w, fx.r, fx.f.dir, opk, why, sizeof(why)), DFI_OK);
 	dfi_jpubkey_free(opk);
 	dfi_signer_free(o);
-	jt_journal_close(&f);
-	dfi_pgreg_free(r);
+	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(rolled_back_and_forked_journals_refused)
 {
-	char url[PATH_MAX + 160];
-	dfi_pgreg *r = rt_registry("t_fork", "st-1", url, sizeof(url));
-	struct jt_journal f;
-	jf_open(&f, "reg.example/fork");
-	jf_add(&f, 9);
+	struct wfix fx;
+	wf_open(&fx, "t_fork", "reg.example/fork");
+	jf_add(&fx.f, 9);
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, f.dir);
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, fx.f.dir);
 	size_t blen;
 	uint8_t *backup = jt_read(path, &blen); /* 10 records */
-	jf_add(&f, 10);
+	jf_add(&fx.f, 10);
 	dfi_pgwitness *w = NULL;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 20);
 	dfi_pgwitness_free(w);
 	/* the backup comes back: behind what was witnessed */
-	dfi_journal_close(f.j);
-	f.j = NULL;
+	dfi_journal_close(fx.f.j);
+	fx.f.j = NULL;
 	ck_assert_int_eq(jt_write(path, backup, blen), 0);
-	ck_assert_int_eq(jt_journal_reopen(&f), 0);
-	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_int_eq(jt_journal_reopen(&fx.f), 0);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
 	ck_assert_msg(strstr(why, "rolled back") != NULL, "%s", why);
 	/* appended to (other cards) until it is longer than what was
 	 * witnessed: still refused */
 	jf_tag = 0xCD;
-	jf_add(&f, 15);
+	jf_add(&fx.f, 15);
 	jf_tag = 0xAB;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
 	ck_assert_msg(strstr(why, "does not extend") != NULL, "%s", why);
 	ck_assert_str_eq(rt_val("t_fork", "SELECT size FROM dfissue.journals"), "20");
 	ck_assert_str_eq(rt_val("t_fork", "SELECT count(*) FROM dfissue.witness_refusals"), "2");
 	free(backup);
-	jt_journal_close(&f);
-	dfi_pgreg_free(r);
+	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(server_stopped_then_back)
 {
-	char url[PATH_MAX + 160];
-	dfi_pgreg *r = rt_registry("t_down", "st-1", url, sizeof(url));
-	struct jt_journal f;
-	jf_open(&f, "reg.example/down");
+	struct wfix fx;
+	wf_open(&fx, "t_down", "reg.example/down");
 	dfi_pgwitness *w = NULL;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, r, f.dir, f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
-	jf_add(&f, 2);
+	jf_add(&fx.f, 2);
 	long t0 = dfi_pg_now_ms();
 	ck_assert_int_eq(dfi_pgwitness_sync(w, why, sizeof(why)), DFI_E_REGISTRY_UNREACHABLE);
 	ck_assert_int_lt(dfi_pg_now_ms() - t0, 12000); /* within two deadlines (5 s each) */
@@ -505,12 +515,11 @@ START_TEST(server_stopped_then_back)
 	ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 3);
 	struct dfi_pgreg_stats st;
-	dfi_pgreg_get_stats(r, &st);
+	dfi_pgreg_get_stats(fx.r, &st);
 	ck_assert_uint_ge(st.connects, 2);
 	ck_assert_uint_ge(st.failures, 1);
 	dfi_pgwitness_free(w);
-	jt_journal_close(&f);
-	dfi_pgreg_free(r);
+	wf_close(&fx);
 }
 END_TEST
 
@@ -545,49 +554,26 @@ witness_scenario(const char *url, struct jt_journal *f, unsigned *failures)
 	dfi_pgreg_free(r);
 }
 
+/* One case of the sweep: a new journal witnessed with the connection cut
+ * at round trip k; the registry then holds exactly the journal's head. */
+static void
+witness_case(const char *curl, uint64_t k, int after, unsigned *failures)
+{
+	char origin[64], q[256], want[24];
+	struct jt_journal f;
+	snprintf(origin, sizeof(origin), "cut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
+	jf_open(&f, origin);
+	witness_scenario(curl, &f, failures);
+	snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
+	ck_assert_str_eq(rt_val("t_cut", q), want);
+	jt_journal_close(&f);
+}
+
 START_TEST(witnessing_survives_a_cut_at_every_round_trip)
 {
-	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
-	dfi_pgreg_free(rt_registry("t_cut", "st-1", url, sizeof(url)));
-	struct pgcut *x = rt_cut("t_cut", "cut", curl, sizeof(curl));
-	/* the clean run counts the round trips */
-	struct jt_journal f;
-	unsigned failures = 0;
-	jf_open(&f, "cut.example/clean");
-	uint64_t c0 = pgcut_count(x);
-	witness_scenario(curl, &f, &failures);
-	uint64_t trips = pgcut_count(x) - c0;
-	ck_assert_uint_eq(failures, 0);
-	jt_journal_close(&f);
-	ck_assert_uint_ge(trips, 8);
-	unsigned cases = 0, visible = 0;
 	/* DFI_SANITIZE builds cut every DFI_WCUT_STRIDE-th round trip */
-	uint64_t stride = rt_stride("DFI_WCUT_STRIDE");
-	for (uint64_t k = 1; k <= trips; k += stride)
-		for (int after = 0; after < 2; after++) {
-			char origin[64];
-			snprintf(origin, sizeof(origin), "cut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
-			jf_open(&f, origin);
-			pgcut_arm(x, k, after);
-			failures = 0;
-			witness_scenario(curl, &f, &failures);
-			ck_assert_msg(pgcut_fired(x), "round trip %llu was never made", (unsigned long long)k);
-			visible += failures > 0;
-			/* the registry holds exactly the journal's head, refused nothing */
-			char q[256];
-			snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
-			char want[24];
-			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
-			ck_assert_str_eq(rt_val("t_cut", q), want);
-			jt_journal_close(&f);
-			cases++;
-		}
-	pgcut_arm(x, 0, 0);
-	ck_assert_str_eq(rt_val("t_cut", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
-	printf("witnessing cut at every%s round trip: %u round trips, %u cases (before/after), %u surfaced a failure "
-	       "(retried by the caller), 0 refusals, every journal's head witnessed\n",
-	    stride > 1 ? " stride-th" : "", (unsigned)trips, cases, visible);
-	pgcut_stop(x);
+	rt_cut_sweep("t_cut", "witnessing (every journal's head witnessed)", "DFI_WCUT_STRIDE", 8, witness_case);
 }
 END_TEST
 
@@ -803,31 +789,14 @@ START_TEST(migration_6_to_7_claims_follow_their_journal)
 END_TEST
 #undef RT_CLAIM
 
-static Suite *
-suite(void)
-{
-	Suite *s = suite_create("registry_pg");
-	TCase *tc = tcase_create("pg");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, url_without_password_only);
-	tcase_add_test(tc, schema_created_migrated_and_checked);
-	tcase_add_test(tc, concurrent_inits_apply_each_migration_once);
-	tcase_add_test(tc, roles_get_only_what_they_need);
-	tcase_add_test(tc, sql_consistency_check_agrees_with_c);
-	tcase_add_test(tc, witness_every_outcome);
-	tcase_add_test(tc, station_witnesses_its_growing_journal);
-	tcase_add_test(tc, rolled_back_and_forked_journals_refused);
-	tcase_add_test(tc, server_stopped_then_back);
-	tcase_add_test(tc, witnessing_survives_a_cut_at_every_round_trip);
-	tcase_add_test(tc, sdm_counters_refuse_replays);
-	tcase_add_test(tc, migration_5_to_6_keeps_what_it_held);
-	tcase_add_test(tc, migration_6_to_7_claims_follow_their_journal);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 int
 main(void)
 {
-	return rt_main(suite());
+	return dfi_test_main("registry_pg", &(struct dfi_test_case){ .timeout = 120, .run = rt_main },
+	    (const TTest *[]){ url_without_password_only, schema_created_migrated_and_checked,
+		concurrent_inits_apply_each_migration_once, roles_get_only_what_they_need,
+		sql_consistency_check_agrees_with_c, witness_every_outcome, station_witnesses_its_growing_journal,
+		rolled_back_and_forked_journals_refused, server_stopped_then_back,
+		witnessing_survives_a_cut_at_every_round_trip, sdm_counters_refuse_replays,
+		migration_5_to_6_keeps_what_it_held, migration_6_to_7_claims_follow_their_journal, NULL });
 }

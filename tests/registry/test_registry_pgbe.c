@@ -699,62 +699,40 @@ card_scenario(const char *url, struct station *s, const uint8_t *uid, unsigned *
 	station_close_reg(s);
 }
 
+/* One case of the sweep: a card's registry calls at a new station with the
+ * connection cut at round trip k (the UID ends in k and after). Nothing
+ * lost, nothing twice: four records, one issued slot, two intents closed
+ * (the key's, the change's), the journal's head witnessed. */
+static void
+rcut_case(const char *curl, uint64_t k, int after, unsigned *failures)
+{
+	char origin[64], q[300], want[24];
+	struct station s;
+	uint8_t uid[7] = { 0x04, 0x99, 0, 0, 0, (uint8_t)k, (uint8_t)after };
+	memset(&s, 0, sizeof(s));
+	snprintf(origin, sizeof(origin), "rcut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
+	ck_assert_int_eq(jt_journal_open(&s.f, origin, DFI_SIG_ED25519), 0);
+	card_scenario(curl, &s, uid, failures);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM dfissue.records WHERE origin = '%s'", origin);
+	ck_assert_str_eq(rt_val("t_rcut", q), "4");
+	snprintf(q, sizeof(q), "SELECT count(*) || ' ' || sum(state) || ' ' || sum(version) FROM dfissue.slots "
+	    "WHERE uid = '\\x0499000000%02x%02x'", (unsigned)uid[5], (unsigned)uid[6]);
+	ck_assert_str_eq(rt_val("t_rcut", q), "1 2 1");
+	snprintf(q, sizeof(q), "SELECT count(*) || ' ' || count(what) FROM dfissue.intents WHERE origin = '%s' "
+	    "AND NOT open", origin);
+	ck_assert_str_eq(rt_val("t_rcut", q), "2 1");
+	snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(s.f.j));
+	ck_assert_str_eq(rt_val("t_rcut", q), want);
+	jt_journal_close(&s.f);
+}
+
 START_TEST(registry_calls_survive_a_cut_at_every_round_trip)
 {
-	char url[PATH_MAX + 160], curl[PATH_MAX + 200];
-	dfi_pgreg_free(rt_registry("t_rcut", "init", url, sizeof(url)));
-	struct pgcut *x = rt_cut("t_rcut", "rcut", curl, sizeof(curl));
-	struct station s;
-	unsigned failures = 0;
-	memset(&s, 0, sizeof(s));
-	ck_assert_int_eq(jt_journal_open(&s.f, "rcut.example/clean", DFI_SIG_ED25519), 0);
-	uint8_t uid[7] = { 0x04, 0x99, 0, 0, 0, 0, 0 };
-	uint64_t c0 = pgcut_count(x);
-	card_scenario(curl, &s, uid, &failures);
-	uint64_t trips = pgcut_count(x) - c0;
-	ck_assert_uint_eq(failures, 0);
-	jt_journal_close(&s.f);
-	ck_assert_uint_ge(trips, 10);
 	/* DFI_SANITIZE builds cut every DFI_RCUT_STRIDE-th round trip */
-	uint64_t stride = rt_stride("DFI_RCUT_STRIDE");
-	unsigned cases = 0, visible = 0;
-	for (uint64_t k = 1; k <= trips; k += stride)
-		for (int after = 0; after < 2; after++) {
-			char origin[64];
-			snprintf(origin, sizeof(origin), "rcut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
-			ck_assert_int_eq(jt_journal_open(&s.f, origin, DFI_SIG_ED25519), 0);
-			uid[5] = (uint8_t)k;
-			uid[6] = (uint8_t)after;
-			pgcut_arm(x, k, after);
-			failures = 0;
-			card_scenario(curl, &s, uid, &failures);
-			ck_assert_msg(pgcut_fired(x), "round trip %llu was never made", (unsigned long long)k);
-			visible += failures > 0;
-			/* nothing lost, nothing twice: four records, one issued slot,
-			 * two intents closed (the key's, the change's), no claim
-			 * left, the journal's head witnessed */
-			char q[300], want[24];
-			snprintf(q, sizeof(q), "SELECT count(*) FROM dfissue.records WHERE origin = '%s'", origin);
-			ck_assert_str_eq(rt_val("t_rcut", q), "4");
-			snprintf(q, sizeof(q), "SELECT count(*) || ' ' || sum(state) || ' ' || sum(version) FROM dfissue.slots "
-			    "WHERE uid = '\\x0499000000%02x%02x'", (unsigned)uid[5], (unsigned)uid[6]);
-			ck_assert_str_eq(rt_val("t_rcut", q), "1 2 1");
-			snprintf(q, sizeof(q), "SELECT count(*) || ' ' || count(what) FROM dfissue.intents WHERE origin = '%s' "
-			    "AND NOT open", origin);
-			ck_assert_str_eq(rt_val("t_rcut", q), "2 1");
-			snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
-			snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(s.f.j));
-			ck_assert_str_eq(rt_val("t_rcut", q), want);
-			jt_journal_close(&s.f);
-			cases++;
-		}
-	pgcut_arm(x, 0, 0);
+	rt_cut_sweep("t_rcut", "registry calls (every record told once, nothing lost)", "DFI_RCUT_STRIDE", 10, rcut_case);
+	/* no claim left */
 	ck_assert_str_eq(rt_val("t_rcut", "SELECT count(*) FROM dfissue.claims"), "0");
-	ck_assert_str_eq(rt_val("t_rcut", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
-	printf("registry calls cut at every%s round trip: %u round trips, %u cases (before/after), %u surfaced a "
-	       "failure (retried by the caller), every record told once, nothing lost\n",
-	    stride > 1 ? " stride-th" : "", (unsigned)trips, cases, visible);
-	pgcut_stop(x);
 }
 END_TEST
 
@@ -970,27 +948,54 @@ START_TEST(change_records_handed_over_between_stations)
 }
 END_TEST
 
-static Suite *
-suite(void)
+/* dfi_registry_close sends what still waits before it frees the handle,
+ * and says whether it reached the registry: a release queued off the
+ * card's path, with the outcome deferred to go with it, is in the registry
+ * when close returns; a release the registry refuses (a trigger) comes
+ * back with the server's reason, and its card stays claimed until its
+ * lease runs out. */
+START_TEST(close_sends_the_queued_releases_and_reports_a_failed_one)
 {
-	Suite *s = suite_create("registry_pgbe");
-	TCase *tc = tcase_create("pgbe");
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, two_stations_share_claims_issued_state_and_intents);
-	tcase_add_test(tc, lease_of_a_killed_station_runs_out);
-	tcase_add_test(tc, a_restarted_station_finishes_its_own_torn_card);
-	tcase_add_test(tc, a_journal_behind_the_registry_is_refused);
-	tcase_add_test(tc, server_stopped_in_the_middle_of_a_card);
-	tcase_add_test(tc, stations_racing_for_one_uid_exactly_one_wins);
-	tcase_add_test(tc, registry_calls_survive_a_cut_at_every_round_trip);
-	tcase_add_test(tc, an_intent_told_late_is_audited);
-	tcase_add_test(tc, change_records_handed_over_between_stations);
-	suite_add_tcase(s, tc);
-	return s;
+	char url[PATH_MAX + 160];
+	struct station a, b;
+	two_stations("t_close", "close", url, sizeof(url), &a, &b);
+	dfi_reg_claim *c = NULL;
+	ck_assert_int_eq(dfi_registry_claim(a.reg, U1, 7, "station-a/r1", 0, &c, NULL, 0), DFI_OK);
+	dfi_jrec in = append(&a, jt_intent(U1HEX, 0, 0, 0, 1));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &in, 1), DFI_OK);
+	dfi_jrec cm = append(&a, outcome(DFI_JREC_COMMIT, in.seq));
+	ck_assert_int_eq(dfi_registry_journaled(a.reg, &cm, 1), DFI_OK);
+	/* the commit waits for the release */
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.intents WHERE open"), "1");
+	dfi_registry_release(c);
+	ck_assert_int_eq(dfi_registry_close(a.reg, why, sizeof(why)), DFI_OK);
+	a.reg = NULL;
+	ck_assert_str_eq(why, "");
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.claims"), "0");
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.intents WHERE open"), "0");
+
+	rt_refuse_releases("t_close");
+	ck_assert_int_eq(dfi_registry_claim(b.reg, U1, 7, "station-b/r1", 0, &c, NULL, 0), DFI_OK);
+	dfi_registry_release(c);
+	dfi_err e = dfi_registry_close(b.reg, why, sizeof(why));
+	b.reg = NULL;
+	ck_assert_msg(e == DFI_E_REGISTRY && strstr(why, "the test refuses releases") != NULL, "%s: %s",
+	    dfi_strerror(e), why);
+	ck_assert_str_eq(rt_val("t_close", "SELECT count(*) FROM dfissue.claims"), "1");
+	printf("close: a refused release reported: %s\n", why);
+	station_close(&a);
+	station_close(&b);
 }
+END_TEST
 
 int
 main(void)
 {
-	return rt_main(suite());
+	return dfi_test_main("registry_pgbe", &(struct dfi_test_case){ .timeout = 120, .run = rt_main },
+	    (const TTest *[]){ two_stations_share_claims_issued_state_and_intents, lease_of_a_killed_station_runs_out,
+		a_restarted_station_finishes_its_own_torn_card, a_journal_behind_the_registry_is_refused,
+		server_stopped_in_the_middle_of_a_card, stations_racing_for_one_uid_exactly_one_wins,
+		registry_calls_survive_a_cut_at_every_round_trip, an_intent_told_late_is_audited,
+		change_records_handed_over_between_stations, close_sends_the_queued_releases_and_reports_a_failed_one,
+		NULL });
 }

@@ -354,10 +354,7 @@ START_TEST(a_release_goes_off_the_path_and_a_failed_one_stops_the_station)
 	ck_assert_str_eq(rt_val(DB_REL, "SELECT count(*) FROM dfissue.claims"), "0");
 
 	/* the registry now fails every release (a server error) */
-	rt_sql(DB_REL, "CREATE FUNCTION dfissue.t_no_release() RETURNS trigger LANGUAGE plpgsql AS "
-	    "$$ BEGIN RAISE EXCEPTION 'the test refuses releases'; END $$");
-	rt_sql(DB_REL, "CREATE TRIGGER t_no_release BEFORE DELETE ON dfissue.claims FOR EACH ROW EXECUTE FUNCTION "
-	    "dfissue.t_no_release()");
+	rt_refuse_releases(DB_REL);
 	ck_assert_int_eq(card(st.p, st.f.row, 0x7E2, &res, &k), DFI_OK);
 	ck_assert_msg(res.outcome == DFI_PERSO_DONE, "%s", res.detail);
 	long t0 = dfi_pg_now_ms();
@@ -378,12 +375,6 @@ START_TEST(a_release_goes_off_the_path_and_a_failed_one_stops_the_station)
 }
 END_TEST
 
-static int
-run(Suite *s)
-{
-	return rt_main(s);
-}
-
 int
 main(void)
 {
@@ -392,7 +383,7 @@ main(void)
 		pf_remove_root();
 		return EXIT_FAILURE;
 	}
-	int rc = dfi_test_main("registry_witness_async", &(struct dfi_test_case){ .timeout = 120, .run = run },
+	int rc = dfi_test_main("registry_witness_async", &(struct dfi_test_case){ .timeout = 120, .run = rt_main },
 	    (const TTest *[]){ a_refused_asynchronous_witness_stops_the_station_before_its_next_card,
 		each_changekey_finds_its_intent_told_with_its_applications,
 		a_release_goes_off_the_path_and_a_failed_one_stops_the_station, NULL });

@@ -41,16 +41,27 @@ cli_registry_finish(struct cli_registry *r, const char *cmd, dfi_journal *j, int
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t len = 0;
 	char why[600];
-	if (r->pg == NULL || j == NULL || dfi_journal_checkpoint(j, note, sizeof(note), &len) != DFI_OK || len == 0)
-		return rc;
-	dfi_err e = dfi_registry_witness(r->reg, note, len);
-	if (e == DFI_OK)
-		return rc;
-	dfi_registry_last_error(r->reg, why, sizeof(why));
-	cli_error_code(e == DFI_E_JOURNAL_ROLLBACK ? "registry_refused" : "registry");
-	cli_errorf("%s: the journal's last checkpoint was not witnessed: %s%s%s%s", cmd, dfi_strerror(e),
-	    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
-	return DFI_EXIT_FAIL;
+	dfi_err e = DFI_OK;
+	/* the witnessing now comes after the releases queued before it */
+	if (r->pg != NULL && j != NULL && dfi_journal_checkpoint(j, note, sizeof(note), &len) == DFI_OK && len > 0 &&
+	    (e = dfi_registry_witness(r->reg, note, len)) != DFI_OK) {
+		dfi_registry_last_error(r->reg, why, sizeof(why));
+		cli_error_code(e == DFI_E_JOURNAL_ROLLBACK ? "registry_refused" : "registry");
+		cli_errorf("%s: the journal's last checkpoint was not witnessed: %s%s%s%s", cmd, dfi_strerror(e),
+		    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
+		rc = DFI_EXIT_FAIL;
+	}
+	/* what still waits (a release, outcomes) is sent now; a failure the
+	 * witnessing reported is not said twice */
+	dfi_err c = dfi_registry_close(r->reg, why, sizeof(why));
+	r->reg = NULL;
+	if (c != DFI_OK && e == DFI_OK) {
+		cli_error_code("registry");
+		cli_errorf("%s: the registry was not told everything at close: %s (%s)", cmd, dfi_strerror(c),
+		    why[0] != '\0' ? why : "check the registry; the station's next start tells it what the journal holds");
+		rc = DFI_EXIT_FAIL;
+	}
+	return rc;
 }
 
 void

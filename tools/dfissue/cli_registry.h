@@ -28,11 +28,14 @@ struct cli_registry {
 int cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station,
     dfi_journal *j, const char *journal_dir, dfi_signer *s);
 /* At the end of a station's run: witnesses the journal's last checkpoint
- * now, waiting for the answer. Each card's checkpoint is witnessed off the
- * cards' path (dfi_registry_witness_async), so a refusal of the last one
- * would otherwise be seen only at the next start; here this run reports it
- * (one line) and returns DFI_EXIT_FAIL. Else returns rc. Nothing to do for
- * the local registry or without a checkpoint. */
+ * now, waiting for the answer, then closes the registry handle
+ * (dfi_registry_close: the releases and outcomes still queued are sent).
+ * Each card's checkpoint is witnessed and each card's claim released off
+ * the cards' path, so a refusal or a failed release would otherwise be
+ * seen only at the next start; here this run reports it (one line saying
+ * what to do) and returns DFI_EXIT_FAIL. Else returns rc. No witnessing
+ * for the local registry or without a checkpoint. cli_registry_close
+ * frees the rest. */
 int cli_registry_finish(struct cli_registry *r, const char *cmd, dfi_journal *j, int rc);
 void cli_registry_close(struct cli_registry *r);
 
