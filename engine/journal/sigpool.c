@@ -17,9 +17,12 @@
  * Issue 19: with a checkpoint every two records the hand-over itself cost
  * about a sixth of the CPU (a broadcast per queued and per verified note,
  * each waking every thread). So a thread is woken only when it sleeps and
- * has something to do: the reader signals one idle verifier, a verifier
- * takes several notes per lock, and the walk, when it must wait, waits for
- * a run of verdicts (WALK_RUN) and is woken once for all of them. */
+ * has something to do: the reader signals one idle verifier, and a
+ * verifier signals the walk only when the walk waits for that verdict.
+ * Taking up to 16 notes per lock and waking the walk once per 32 verdicts
+ * saved no CPU measurably and lost wall time on a loaded machine (a
+ * verifier preempted with 16 notes stalls the walk and with it the
+ * reader), so a verifier takes one note at a time. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +42,6 @@
  * it itself (the queue never waits: the walk that would make room may be
  * waiting for the very batch the reader is filling). */
 #define SIGPOOL_AHEAD 4096
-/* Notes a verifier takes per lock, at most. */
-#define TAKE_MAX 16
-/* Verdicts the walk waits for once it must wait: it is woken once per run
- * instead of once per checkpoint. */
-#define WALK_RUN 32
 
 struct job {
 	uint64_t off;     /* of the checkpoint line */
@@ -102,17 +100,16 @@ jsigpool_queue(jsigpool *p, uint64_t off, const char *line, size_t len)
 	pthread_mutex_unlock(&p->mu);
 }
 
-/* Jobs [first, first + k) verified: moves the front, wakes the walk when
- * its run is complete. Under the lock. */
+/* Job i verified: moves the front, wakes the walk when it waits for a
+ * verdict now in. Under the lock. */
 static void
-mark_verified(jsigpool *p, size_t first, size_t k, const int *ok, const dfi_checkpoint *cp)
+mark_verified(jsigpool *p, size_t i, int ok, const dfi_checkpoint *cp)
 {
-	for (size_t i = 0; i < k; i++) {
-		job_at(p, first + i)->ok = ok[i];
-		if (ok[i])
-			job_at(p, first + i)->cp = cp[i];
-		job_at(p, first + i)->state = 2;
-	}
+	struct job *j = job_at(p, i);
+	j->ok = ok;
+	if (ok)
+		j->cp = *cp;
+	j->state = 2;
 	while (p->front < p->n && job_at(p, p->front)->state == 2)
 		p->front++;
 	if (p->want != 0 && p->front >= p->want)
@@ -133,32 +130,22 @@ worker_run(void *arg)
 		}
 		if (p->stop)
 			break;
-		/* A share of what is queued, so the other verifiers get theirs. */
-		size_t k = (p->n - p->next) / (p->nworkers * 2u);
-		k = k < 1 ? 1 : k > TAKE_MAX ? TAKE_MAX : k;
-		size_t first = p->next;
-		const uint8_t *note[TAKE_MAX];
-		size_t nlen[TAKE_MAX];
-		int ok[TAKE_MAX];
-		dfi_checkpoint cp[TAKE_MAX];
-		/* The slots are not reused while their jobs are being verified:
-		 * the walk takes a job only once it is verified (state 2), and the
-		 * reader reuses a slot only after the walk took its job. */
-		for (size_t i = 0; i < k; i++) {
-			struct job *j = job_at(p, first + i);
-			note[i] = j->note;
-			nlen[i] = j->nlen;
-			j->state = 1;
-		}
-		p->next += k;
+		/* The slot is not reused while the job is being verified: the
+		 * walk takes it only once it is verified (state 2), and the reader
+		 * reuses it only after the walk took it. */
+		size_t i = p->next++;
+		struct job *j = job_at(p, i);
+		const uint8_t *note = j->note;
+		size_t nlen = j->nlen;
+		j->state = 1;
 		if (p->next < p->n && p->idle > 0)
 			pthread_cond_signal(&p->work); /* more than this one takes */
 		pthread_mutex_unlock(&p->mu);
-		for (size_t i = 0; i < k; i++)
-			ok[i] = (v != NULL ? jnotever_open(v, note[i], nlen[i], &cp[i]) :
-					     dfi_note_open(note[i], nlen[i], p->pub, &cp[i])) == DFI_OK;
+		dfi_checkpoint cp;
+		int ok = (v != NULL ? jnotever_open(v, note, nlen, &cp) :
+				      dfi_note_open(note, nlen, p->pub, &cp)) == DFI_OK;
 		pthread_mutex_lock(&p->mu);
-		mark_verified(p, first, k, ok, cp);
+		mark_verified(p, i, ok, &cp);
 	}
 	pthread_mutex_unlock(&p->mu);
 	jnotever_free(v);
@@ -197,13 +184,11 @@ jsigpool_start(jsigpool **out, const dfi_jpubkey *pub)
 		return DFI_E_NOMEM;
 	}
 	unsigned want = ncpus();
-	pthread_mutex_lock(&p->mu); /* nworkers is read by the running workers */
 	for (unsigned i = 0; i < want; i++) {
 		if (pthread_create(&p->workers[p->nworkers], NULL, worker_run, p) != 0)
 			break;
 		p->nworkers++;
 	}
-	pthread_mutex_unlock(&p->mu);
 	if (p->nworkers == 0) {
 		jsigpool_free(p);
 		return DFI_E_NOMEM;
@@ -236,10 +221,9 @@ jsigpool_note_open(jsigpool *p, uint64_t off, const uint8_t *note, size_t nlen,
 			if (p->cursor == p->n || job_at(p, p->cursor)->off > off)
 				break;
 			if (p->cursor >= p->front) {
-				/* Still being verified: wait for a run of verdicts
-				 * (never beyond what is queued, all of which the
-				 * verifiers finish without the walk). */
-				p->want = p->cursor + WALK_RUN < p->n ? p->cursor + WALK_RUN : p->n;
+				/* Still being verified (the verifiers finish every
+				 * queued job without the walk). */
+				p->want = p->cursor + 1;
 				while (p->front < p->want)
 					pthread_cond_wait(&p->done, &p->mu);
 				p->want = 0;
