@@ -25,6 +25,14 @@ void jrec_aid_format1(dfi_jrec *r, unsigned format);
  * why may be NULL. */
 dfi_err jnote_open(const uint8_t *note, size_t len, const dfi_jpubkey *key, dfi_checkpoint *cp,
     char *why, size_t cap);
+/* One thread's state for opening notes against one key again and again
+ * (the signature threads'): the verify context initialized once and
+ * copied for each signature, and the key ID of the last origin. NULL when
+ * it cannot be made; jnotever_open is dfi_note_open(note, len, key, cp). */
+struct jnotever;
+struct jnotever *jnotever_new(const dfi_jpubkey *key);
+void jnotever_free(struct jnotever *v);
+dfi_err jnotever_open(struct jnotever *v, const uint8_t *note, size_t len, dfi_checkpoint *cp);
 /* A decimal in [p, end): digits only, no leading zero, fits 64 bits. 0 or
  * -1. The one spelling every decimal in the journal's formats has. */
 int jparse_u64(const char *p, const char *end, uint64_t *out);

@@ -24,9 +24,9 @@ void jsigpool_queue(jsigpool *p, uint64_t off, const char *line, size_t len);
 
 /* The note of the checkpoint line at offset off, opened as
  * dfi_note_open(note, nlen, pub, cp) would open it: when a thread has
- * verified the signature over the same bytes, only the parsing is done
- * here; otherwise (different bytes, a failed check, a line the reader did
- * not see) the whole check runs here, so the result and its error are
+ * verified the signature over the same bytes, its parse is taken;
+ * otherwise (different bytes, a failed check, a line the reader did not
+ * see) the whole check runs here, so the result and its error are
  * always dfi_note_open's. Waits for the threads when they are behind. The
  * calls come in the file's order. */
 dfi_err jsigpool_note_open(jsigpool *p, uint64_t off, const uint8_t *note, size_t nlen,

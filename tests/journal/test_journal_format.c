@@ -1,7 +1,12 @@
 /* The journal's pure logic: RFC 6962 Merkle hashing against the Certificate
  * Transparency reference tree, record grammar, C2SP signed notes. */
+#include <ctype.h>
+
+#include <openssl/evp.h>
+
 #include "testutil.h"
 #include "jtest.h"
+#include "journal/journal_int.h"
 
 /* The 8-leaf reference tree of Certificate Transparency, used by
  * certificate-transparency-go and transparency-dev/merkle
@@ -488,6 +493,62 @@ START_TEST(intent_profile_digest)
 }
 END_TEST
 
+/* The reference of base64's one spelling: s is accepted iff it is
+ * EVP_EncodeBlock's output for the bytes it decodes to (what
+ * dfi_b64_decode did before it checked only the last quantum). */
+static int
+b64_canonical(const char *s, size_t len)
+{
+	if (len == 0 || len % 4 != 0)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '=' ? i < len - 2 || (i == len - 2 && s[len - 1] != '=') :
+				  !(isalnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '/'))
+			return 0;
+	static unsigned char dec[4096], enc[8192];
+	int r = EVP_DecodeBlock(dec, (const unsigned char *)s, (int)len);
+	if (r < 0)
+		return 0;
+	size_t n = (size_t)r - (s[len - 1] == '=') - (s[len - 2] == '=');
+	return EVP_EncodeBlock(enc, dec, (int)n) == (int)len && memcmp(enc, s, len) == 0;
+}
+
+START_TEST(base64_one_spelling)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+	static uint8_t in[3000], out[3000];
+	static char txt[4100];
+	/* Every remainder mod 3, and lengths on both sides of the decoder's
+	 * stack buffer (2,048 bytes: 2,046 decode on the stack, 2,047 on the
+	 * heap). */
+	static const size_t lens[] = { 1, 2, 3, 4, 5, 6, 7, 2045, 2046, 2047, 2048, 2049, 2999 };
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		size_t len = lens[li];
+		for (size_t i = 0; i < len; i++)
+			in[i] = (uint8_t)(i * 131u + len);
+		size_t tl = dfi_b64_encode(in, len, txt, sizeof(txt)), n = 0;
+		ck_assert_uint_gt(tl, 0);
+		ck_assert_int_eq(dfi_b64_decode(txt, tl, out, sizeof(out), &n), DFI_OK);
+		ck_assert_uint_eq(n, len);
+		ck_assert_mem_eq(out, in, len);
+		/* Every spelling of the last two characters: accepted exactly
+		 * when it is the canonical encoding of what it decodes to. */
+		char keep[2] = { txt[tl - 2], txt[tl - 1] };
+		for (size_t a = 0; a < sizeof(alpha) - 1; a++)
+			for (size_t b = 0; b < sizeof(alpha) - 1; b++) {
+				txt[tl - 2] = alpha[a];
+				txt[tl - 1] = alpha[b];
+				int want = b64_canonical(txt, tl);
+				dfi_err e = dfi_b64_decode(txt, tl, out, sizeof(out), &n);
+				ck_assert_msg((e == DFI_OK) == want, "len %zu, tail %c%c: %d, want %d", len,
+				    alpha[a], alpha[b], e, want);
+			}
+		txt[tl - 2] = keep[0];
+		txt[tl - 1] = keep[1];
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -497,5 +558,5 @@ main(void)
 	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
 	    aid_order_format1_kept_format2_new, intent_profile_digest,
 	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
-	    NULL });
+	    base64_one_spelling, NULL });
 }
