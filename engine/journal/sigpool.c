@@ -267,13 +267,18 @@ jsigpool_note_open(jsigpool *p, uint64_t off, const uint8_t *note, size_t nlen,
 			if (p->cursor == p->next) {
 				/* No verifier has taken it (cursor == front == next):
 				 * the walk checks its own bytes below instead of
-				 * sleeping until a verifier would. */
-				free(job_at(p, p->cursor)->note);
-				job_at(p, p->cursor)->note = NULL;
+				 * sleeping until a verifier would. An earlier line's
+				 * (not a checkpoint to the walk) is dropped unchecked. */
+				struct job *j = job_at(p, p->cursor);
+				int own = j->off == off;
+				free(j->note);
+				j->note = NULL;
 				p->next++;
 				p->front++;
 				p->cursor++;
-				break;
+				if (own)
+					break;
+				continue;
 			}
 			/* Being verified by a verifier. Rather than sleep, the walk
 			 * verifies a later queued note (issue 19: the sleeps and
