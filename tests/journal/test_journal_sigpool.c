@@ -3,7 +3,9 @@
  * checkpoints than the threads may hold ahead, the file and the buffer
  * paths agree, a forged signature deep in the journal is reported on its
  * own line with the error the one-pass verify gives, and a wrong key fails
- * every checkpoint. */
+ * every checkpoint. Forgeries spread through the journal are each reported
+ * once, whichever thread checked them (a verifier, or the walk while it
+ * would wait: sigpool.c). */
 #include <check.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -109,5 +111,78 @@ START_TEST(agrees_and_finds_forgery)
 }
 END_TEST
 
+/* Every STEP-th checkpoint (from STEP / 2) signed again by another key. */
+#define STEP 90
+#define NFORGED ((NCP - 1 - STEP / 2 + STEP - 1) / STEP)
+
+struct forged {
+	const uint64_t *lines; /* the forged checkpoints' lines, in order */
+	size_t n, in_order, other;
+};
+
+static void
+forged_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
+{
+	struct forged *f = ctx;
+	(void)msg;
+	if (code != DFI_E_JOURNAL_SIGNATURE)
+		f->other++;
+	else if (f->n < NFORGED && line == f->lines[f->n])
+		f->in_order++;
+	f->n++;
+}
+
+START_TEST(every_forgery_once)
+{
+	char *dir;
+	char *path = make_journal(&dir);
+	size_t n;
+	uint8_t *buf = jt_read(path, &n);
+	ck_assert_ptr_nonnull(buf);
+	size_t at[NFORGED], m = 0, k = 0;
+	uint64_t lines[NFORGED], ln = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (i != 0 && buf[i - 1] != '\n')
+			continue;
+		uint64_t cur = ln++;
+		if (n - i > 11 && memcmp(buf + i, "checkpoint ", 11) == 0 && k++ % STEP == STEP / 2 &&
+		    m < NFORGED) {
+			at[m] = i + 11;
+			lines[m++] = cur;
+		}
+	}
+	ck_assert_uint_eq(m, NFORGED);
+	/* From the last: an earlier checkpoint's offset stays where it was. */
+	dfi_signer *os = jt_signer_new(DFI_SIG_ED25519);
+	for (size_t f = m; f-- > 0;) {
+		size_t tl;
+		uint8_t *t = jt_resign_checkpoint(buf, n, at[f], g_pub, os, &tl);
+		ck_assert_ptr_nonnull(t);
+		free(buf);
+		buf = t;
+		n = tl;
+	}
+	ck_assert_int_eq(jt_write(path, buf, n), 0);
+	struct forged ff = { lines, 0, 0, 0 }, fb = { lines, 0, 0, 0 };
+	struct dfi_jverify_opts o = { .pubkey = g_pub, .finding = forged_finding, .ctx = &ff };
+	struct dfi_jverify_result rf, rb;
+	ck_assert_int_eq(dfi_journal_verify_file(path, &o, &rf), DFI_E_JOURNAL_SIGNATURE);
+	o.ctx = &fb;
+	ck_assert_int_eq(dfi_journal_verify_buf(buf, n, &o, &rb), DFI_E_JOURNAL_SIGNATURE);
+	for (int i = 0; i < 2; i++) {
+		const struct forged *f = i == 0 ? &ff : &fb;
+		ck_assert_uint_eq(f->n, NFORGED);
+		ck_assert_uint_eq(f->in_order, NFORGED);
+		ck_assert_uint_eq(f->other, 0);
+	}
+	dfi_signer_free(os);
+	free(buf);
+	free(path);
+	jt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 JT_SIGNER_MAIN("journal_sigpool",
-    agrees_and_finds_forgery)
+    agrees_and_finds_forgery,
+    every_forgery_once)
