@@ -129,6 +129,21 @@ journal_arg(const char *opt, int argc, char **argv)
 	return argc - optind == 1 ? argv[optind] : NULL;
 }
 
+/* The start of every subcommand whose only operand is one JOURNAL: the
+ * options, then the journal, refused in one wording when missing. */
+int
+journal_parse_one(const struct cli_spec *spec, const char *const *jopt, int argc, char **argv,
+    const char **path)
+{
+	int rc = cli_parse(spec, argc, argv);
+	if (rc != CLI_GO_ON)
+		return rc;
+	*path = journal_arg(*jopt, argc, argv);
+	if (*path == NULL)
+		return cli_usagef("%s: needs one JOURNAL (try --help)", spec->cmd);
+	return CLI_GO_ON;
+}
+
 /* ---- recover ------------------------------------------------------------------------ */
 
 static void
@@ -414,12 +429,10 @@ j_checkpoint(int argc, char **argv)
 	const char *jopt = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal", &jopt), CLI_OPTS_END };
 	const struct cli_spec spec = { "journal checkpoint", journal_usage, opts, NULL, 0, 1, NULL };
-	int rc = cli_parse(&spec, argc, argv);
+	const char *path;
+	int rc = journal_parse_one(&spec, &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
-	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL)
-		return cli_usagef("journal checkpoint: needs one JOURNAL (try --help)");
 	struct dfi_jverify_opts vo = { 0 };
 	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
 	if (res == NULL)

@@ -324,12 +324,10 @@ j_show(int argc, char **argv)
 		CLI_STR("journal", &jopt), CLI_STR("html", &html), CLI_STR("pubkey", &pubkey),
 		CLI_OPTS_END };
 	const struct cli_spec spec = { "journal show", journal_usage, opts, NULL, 0, 1, NULL };
-	int rc = cli_parse(&spec, argc, argv);
+	const char *path;
+	int rc = journal_parse_one(&spec, &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
-	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL)
-		return cli_usagef("journal show: needs one JOURNAL (try --help)");
 	if (html != NULL && (json || uidhex != NULL))
 		return cli_usagef("journal show: --html writes the whole journal: no --json or --uid with it");
 	if (html != NULL)
