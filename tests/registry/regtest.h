@@ -63,6 +63,25 @@ rt_val(const char *db, const char *sql)
 	return buf;
 }
 
+/* Checks that database db's registry holds the head of the journal of
+ * origin: its witnessed size is size (the journal's record count). */
+static inline void
+rt_assert_witnessed(const char *db, const char *origin, uint64_t size)
+{
+	char q[256], want[24];
+	snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)size);
+	ck_assert_str_eq(rt_val(db, q), want);
+}
+
+/* The origin of one case of a cut sweep (rt_cut_sweep): a new journal per
+ * round trip k and side, so that no case sees another's records. */
+static inline void
+rt_cut_origin(char *out, size_t cap, const char *host, uint64_t k, int after)
+{
+	snprintf(out, cap, "%s/%llu-%s", host, (unsigned long long)k, after ? "after" : "before");
+}
+
 /* From now on the registry of database db fails every release of a claim
  * (a server error naming "the test refuses releases"). */
 static inline void

@@ -559,14 +559,12 @@ witness_scenario(const char *url, struct jt_journal *f, unsigned *failures)
 static void
 witness_case(const char *curl, uint64_t k, int after, unsigned *failures)
 {
-	char origin[64], q[256], want[24];
+	char origin[64];
 	struct jt_journal f;
-	snprintf(origin, sizeof(origin), "cut.example/%llu-%s", (unsigned long long)k, after ? "after" : "before");
+	rt_cut_origin(origin, sizeof(origin), "cut.example", k, after);
 	jf_open(&f, origin);
 	witness_scenario(curl, &f, failures);
-	snprintf(q, sizeof(q), "SELECT size FROM dfissue.journals WHERE origin = '%s'", origin);
-	snprintf(want, sizeof(want), "%llu", (unsigned long long)dfi_journal_size(f.j));
-	ck_assert_str_eq(rt_val("t_cut", q), want);
+	rt_assert_witnessed("t_cut", origin, dfi_journal_size(f.j));
 	jt_journal_close(&f);
 }
 

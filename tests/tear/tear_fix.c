@@ -67,13 +67,20 @@ on_unresolved(void *ctx, const dfi_jrec *in)
 	}
 }
 
+/* Keeps a verify's first finding in out (cap bytes): the first names the
+ * cause, later ones mostly follow from it. */
+static void
+keep_first_finding(char *out, size_t cap, uint64_t line, dfi_err code, const char *msg)
+{
+	if (out[0] == '\0')
+		snprintf(out, cap, "line %llu: %s: %s", (unsigned long long)line, dfi_strerror(code), msg);
+}
+
 static void
 on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
 	struct intent_find *f = ctx;
-	if (f->finding[0] == '\0')
-		snprintf(f->finding, sizeof(f->finding), "line %llu: %s: %s",
-		    (unsigned long long)line, dfi_strerror(code), msg);
+	keep_first_finding(f->finding, sizeof(f->finding), line, code, msg);
 }
 
 /* The first limit bytes of a file (all of it when shorter). */
@@ -666,9 +673,7 @@ static void
 jc_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
 	struct jcheck *j = ctx;
-	if (j->finding[0] == '\0')
-		snprintf(j->finding, sizeof(j->finding), "line %llu: %s: %s",
-		    (unsigned long long)line, dfi_strerror(code), msg);
+	keep_first_finding(j->finding, sizeof(j->finding), line, code, msg);
 }
 
 static void
