@@ -8,6 +8,7 @@
 
 #include "hsm_int.h"
 #include "core/nelem.h"
+#include "core/slots.h"
 
 static CK_RV
 open_session(dfi_hsm *h, CK_SESSION_HANDLE *s)
@@ -32,12 +33,8 @@ acquire(dfi_hsm *h, CK_SESSION_HANDLE *s)
 			h->nopen++;
 			pthread_mutex_unlock(&h->mu);
 			CK_RV rv = open_session(h, s);
-			if (rv != CKR_OK) {
-				pthread_mutex_lock(&h->mu);
-				h->nopen--;
-				pthread_cond_signal(&h->cv);
-				pthread_mutex_unlock(&h->mu);
-			}
+			if (rv != CKR_OK)
+				dfi_slot_drop(&h->mu, &h->cv, &h->nopen);
 			return rv;
 		}
 		pthread_cond_wait(&h->cv, &h->mu);
@@ -58,10 +55,7 @@ static void
 discard(dfi_hsm *h, CK_SESSION_HANDLE s)
 {
 	(void)P11(h, C_CloseSession, s);
-	pthread_mutex_lock(&h->mu);
-	h->nopen--;
-	pthread_cond_signal(&h->cv);
-	pthread_mutex_unlock(&h->mu);
+	dfi_slot_drop(&h->mu, &h->cv, &h->nopen);
 }
 
 static int

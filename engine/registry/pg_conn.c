@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/hexdigit.h"
 #include "core/monitor.h"
+#include "core/slots.h"
 #include "core/why.h"
 #include "dfissue/util.h"
 #include "pg_int.h"
@@ -168,12 +169,8 @@ pg_acquire(dfi_pgreg *r, PGconn **c, char *why, size_t cap)
 			r->nconns++;
 			pthread_mutex_unlock(&r->mu);
 			dfi_err e = pg_connect(r, c, why, cap);
-			if (e != DFI_OK) {
-				pthread_mutex_lock(&r->mu);
-				r->nconns--;
-				pthread_cond_signal(&r->cv);
-				pthread_mutex_unlock(&r->mu);
-			}
+			if (e != DFI_OK)
+				dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
 			return e;
 		}
 		pthread_cond_wait(&r->cv, &r->mu);
@@ -187,14 +184,13 @@ pg_release(dfi_pgreg *r, PGconn *c, int broken)
 	if (p == NULL || PQtransactionStatus(c) != PQTRANS_IDLE) {
 		free(p);
 		PQfinish(c);
-		pthread_mutex_lock(&r->mu);
-		r->nconns--;
-	} else {
-		p->c = c;
-		pthread_mutex_lock(&r->mu);
-		p->next = r->idle;
-		r->idle = p;
+		dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
+		return;
 	}
+	p->c = c;
+	pthread_mutex_lock(&r->mu);
+	p->next = r->idle;
+	r->idle = p;
 	pthread_cond_signal(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }

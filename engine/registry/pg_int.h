@@ -28,7 +28,8 @@ struct dfi_pgreg {
 	char *url;
 	char station[128];
 	int timeout_ms;
-	unsigned max_conns, nconns;
+	unsigned max_conns;
+	size_t nconns; /* under mu; given back with dfi_slot_drop */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pgconn *idle;        /* connections not in use */
