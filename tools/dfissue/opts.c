@@ -210,6 +210,9 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 		if (o == NULL || take(spec, o, optarg, ++times[o - all]) != 0)
 			return DFI_EXIT_USAGE;
 	}
+	int need_missing = argc - optind < spec->min_operands;
+	for (int i = 0; i < n; i++)
+		need_missing |= all[i].need && times[i] == 0;
 	if (argc - optind > spec->max_operands) {
 		const char *extra = argv[optind + spec->max_operands];
 		if (spec->operands_why != NULL)
@@ -219,5 +222,13 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			    extra, spec->cmd);
 		return DFI_EXIT_USAGE;
 	}
-	return CLI_GO_ON;
+	return need_missing ? cli_needs(spec) : CLI_GO_ON;
+}
+
+int
+cli_needs(const struct cli_spec *spec)
+{
+	if (spec->needs == NULL)
+		return cli_usage_error(spec->cmd);
+	return cli_usagef("%s: %s", spec->cmd, spec->needs);
 }

@@ -292,18 +292,15 @@ sub_audit(int argc, char **argv)
 	const char *url = NULL;
 	struct audit a;
 	memset(&a, 0, sizeof(a));
-	const struct cli_opt opts[] = { CLI_STR("registry", &url), CLI_FN_MOST("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS),
-		CLI_OPTS_END };
-	const struct cli_spec spec = { "audit", usage, opts, NULL, 0, 1 << 16, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("registry", &url),
+		CLI_NEED_FN("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS), CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "audit", .usage = usage, .opts = opts, .min_operands = 1,
+		.max_operands = 1 << 16,
+		.needs = "needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		goto out;
 	rc = DFI_EXIT_OK;
-	if (url == NULL || a.nkeys == 0 || optind == argc) {
-		cli_errorf("audit: needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)");
-		rc = DFI_EXIT_USAGE;
-		goto out;
-	}
 	char why[600];
 	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("audit: %s", why);

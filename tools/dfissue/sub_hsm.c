@@ -410,7 +410,7 @@ hsm_check(int argc, char **argv)
 	const char *jkey = DEFAULT_JOURNAL_KEY, *profile = NULL, *batch = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal-key", &jkey), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_OPTS_END };
-	const struct cli_spec spec = { "hsm check", usage, opts, &o, 1, 0, NULL };
+	const struct cli_spec spec = { .cmd = "hsm check", .usage = usage, .opts = opts, .hsm = &o, .journal_hsm = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

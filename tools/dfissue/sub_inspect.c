@@ -194,15 +194,14 @@ sub_inspect(int argc, char **argv)
 	unsigned long rowno = 1, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
-	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("profile", &profile),
+	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_UINT("row", &rowno, 1, 100000000UL, "a row number"),
 		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &registry), CLI_OPTS_END };
-	const struct cli_spec spec = { "inspect", usage, opts, &ho, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "inspect", .usage = usage, .opts = opts, .hsm = &ho,
+		.needs = "needs --reader SPEC (see --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (reader == NULL)
-		return cli_usagef("inspect: needs --reader SPEC (see --help)");
 	if (registry != NULL && profile == NULL)
 		return cli_usagef("inspect: --registry needs --profile");
 	if (batch != NULL && profile == NULL)

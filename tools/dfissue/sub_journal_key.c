@@ -53,7 +53,7 @@ jk_generate(int argc, char **argv)
 	const char *label = "journal", *alg = "auto", *pubout = NULL;
 	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("alg", &alg),
 		CLI_STR("pubkey-out", &pubout), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key generate", usage, opts, &o, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key generate", .usage = usage, .opts = opts, .hsm = &o };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
@@ -122,12 +122,11 @@ jk_pubkey(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	const char *out = NULL;
 	const struct cli_opt opts[] = { CLI_STR("out", &out), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key pubkey", usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key pubkey", .usage = usage, .opts = opts,
+		.hsm = &o, .min_operands = 1, .max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (optind == argc)
-		return cli_usage_error("journal-key pubkey");
 	char *pem = NULL;
 	rc = hsm_pem(&o, argv[optind], "journal-key pubkey", &pem);
 	if (rc == DFI_EXIT_OK)
@@ -152,13 +151,14 @@ jk_vkey(int argc, char **argv)
 	const char *origin = NULL, *journal = NULL, *pubkey = NULL;
 	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("journal", &journal),
 		CLI_STR("pubkey", &pubkey), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key vkey", usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key vkey", .usage = usage, .opts = opts,
+		.hsm = &o, .max_operands = 1, .needs = "needs --origin ORIGIN or --journal JOURNAL, and "
+						       "--pubkey KEY.pem or a KEY-URI (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1))
-		return cli_usagef("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and "
-				  "--pubkey KEY.pem or a KEY-URI (try --help)");
+		return cli_needs(&spec);
 	char name[DFI_J_STR_MAX] = "";
 	if (journal != NULL) {
 		struct dfi_jverify_opts vo = { .record = genesis_origin, .ctx = name };

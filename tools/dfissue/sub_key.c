@@ -63,7 +63,7 @@ key_list(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	int json = 0;
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_OPTS_END };
-	const struct cli_spec spec = { "key list", list_usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "key list", .usage = list_usage, .opts = opts, .hsm = &o, .max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
@@ -236,17 +236,16 @@ key_import(int argc, char **argv)
 	unsigned long ncomp = 0;
 	const char *usagestr = NULL;
 	unsigned usage = 0;
-	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
+	const struct cli_opt opts[] = { CLI_NEED_STR("label", &label), CLI_STR("id", &idhex),
 		CLI_STR("usage", &usagestr),
-		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
+		CLI_STR("type", &typestr), CLI_NEED_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
 		CLI_FN_MOST("component-file", add_component_file, &cf, MAX_COMPONENTS), CLI_OPTS_END };
-	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
-		"key material never comes from the command line" };
+	const struct cli_spec spec = { .cmd = "key import", .usage = import_usage, .opts = opts, .hsm = &o,
+		.operands_why = "key material never comes from the command line",
+		.needs = "--label and --components are required" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (label == NULL || ncomp == 0)
-		return cli_usagef("key import: --label and --components are required");
 	if (cf.n > ncomp)
 		return cli_usagef("key import: %zu component files for %lu components", cf.n, ncomp);
 	if (usagestr != NULL) {
@@ -366,12 +365,11 @@ static int
 key_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
-	const struct cli_spec spec = { "key kcv", kcv_usage, NULL, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "key kcv", .usage = kcv_usage, .hsm = &o, .min_operands = 1,
+		.max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (optind == argc)
-		return cli_usage_error("key kcv");
 	dfi_hsm *h;
 	rc = cli_hsm_open(&o, argv[optind], &h);
 	if (rc != DFI_EXIT_OK)
@@ -408,14 +406,13 @@ key_derive_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *master = NULL, *uidhex = NULL, *aidhex = NULL, *syshex = NULL;
-	const struct cli_opt opts[] = { CLI_STR("master", &master), CLI_STR("uid", &uidhex),
-		CLI_STR("aid", &aidhex), CLI_STR("sysid", &syshex), CLI_OPTS_END };
-	const struct cli_spec spec = { "key derive-kcv", derive_usage, opts, &o, 0, 0, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("master", &master), CLI_NEED_STR("uid", &uidhex),
+		CLI_NEED_STR("aid", &aidhex), CLI_STR("sysid", &syshex), CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "key derive-kcv", .usage = derive_usage, .opts = opts, .hsm = &o,
+		.needs = "--master, --uid and --aid are required" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (master == NULL || uidhex == NULL || aidhex == NULL)
-		return cli_usagef("key derive-kcv: --master, --uid and --aid are required");
 	uint8_t m[64];
 	size_t ul, al, sl = 0;
 	if (!parse_hex_arg("key derive-kcv: --uid", uidhex, m, 10, &ul) ||

@@ -270,8 +270,8 @@ popts_init(struct popts *p, struct opts *o)
 	p->o = o;
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
-		CLI_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
-		CLI_FN("reader", opt_reader, o, NULL), CLI_STR("journal", &o->journal),
+		CLI_NEED_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
+		CLI_NEED_FN("reader", opt_reader, o, 0), CLI_NEED_STR("journal", &o->journal),
 		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
 		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
@@ -290,7 +290,8 @@ popts_init(struct popts *p, struct opts *o)
 	};
 	_Static_assert(sizeof(t) <= sizeof(p->t), "struct popts holds the table");
 	memcpy(p->t, t, sizeof(t));
-	p->spec = (struct cli_spec){ "personalize", usage, p->t, &o->hsm, 1, 0, NULL };
+	p->spec = (struct cli_spec){ .cmd = "personalize", .usage = usage, .opts = p->t, .hsm = &o->hsm,
+		.journal_hsm = 1, .needs = "needs --profile, --reader and --journal (see --help)" };
 }
 
 static int
@@ -301,10 +302,6 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
-	if (o->profile == NULL || o->reader == NULL || o->journal == NULL) {
-		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
-		return DFI_EXIT_USAGE;
-	}
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
 		    "shorter name (it names this station in every journal record)", STATION_MAX,

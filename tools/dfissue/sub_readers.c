@@ -107,7 +107,7 @@ sub_readers(int argc, char **argv)
 	int json = 0, names = 0;
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_FLAG("names", &names),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { "readers", readers_usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "readers", .usage = readers_usage, .opts = opts };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

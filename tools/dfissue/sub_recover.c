@@ -136,7 +136,7 @@ sub_recover(int argc, char **argv)
 	dfi_jpubkey *pk = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal", &journal), CLI_STR("pubkey", &pubkey),
 		CLI_FLAG("json", &c.json), CLI_STR("registry", &registry), CLI_OPTS_END };
-	const struct cli_spec spec = { "recover", usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "recover", .usage = usage, .opts = opts };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

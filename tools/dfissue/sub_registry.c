@@ -79,12 +79,11 @@ r_init(int argc, char **argv)
 	const struct cli_opt opts[] = { CLI_FN("station-role", opt_station_role, &ro, NULL),
 		CLI_FN("auditor-role", opt_auditor_role, &ro, NULL),
 		CLI_UINT("schema-version", &target, 1, 1000, "a version number"), CLI_OPTS_END };
-	const struct cli_spec spec = { "registry init", usage, opts, NULL, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "registry init", .usage = usage, .opts = opts,
+		.min_operands = 1, .max_operands = 1, .needs = "needs one URL (try --help)" };
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 1)
-		return cli_usagef("registry init: needs one URL (try --help)");
 	const char *url = argv[optind];
 	char why[600];
 	dfi_err e = dfi_pgreg_check_url(url, why, sizeof(why));
@@ -125,13 +124,14 @@ static int
 r_witness(int argc, char **argv)
 {
 	const char *pubkey = NULL, *station = "registry-witness";
-	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("station", &station), CLI_OPTS_END };
-	const struct cli_spec spec = { "registry witness", usage, opts, NULL, 0, 2, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("pubkey", &pubkey), CLI_STR("station", &station),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "registry witness", .usage = usage, .opts = opts,
+		.min_operands = 2, .max_operands = 2,
+		.needs = "needs --pubkey KEY, a URL and a JOURNAL (try --help)" };
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 2 || pubkey == NULL)
-		return cli_usagef("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
 	const char *url = argv[optind], *journal = argv[optind + 1];
 	char why[600];
 	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK)

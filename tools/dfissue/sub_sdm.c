@@ -291,7 +291,7 @@ sdm_verify(int argc, char **argv)
 		CLI_STR("meta-div", &meta_div), CLI_STR("file-key", &file_uri),
 		CLI_STR("file-div", &file_div), CLI_STR("aid", &aid), CLI_STR("state", &state),
 		CLI_STR("registry", &registry), CLI_STR("format", &format), CLI_FLAG("json", &json), CLI_OPTS_END };
-	const struct cli_spec spec = { "sdm verify", verify_usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "sdm verify", .usage = verify_usage, .opts = opts, .hsm = &o, .max_operands = 1 };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
 		return pr;
@@ -494,7 +494,7 @@ sdm_read(int argc, char **argv)
 		CLI_UINT("size", &size, 1, DFI_DF_MAX_DATA, "a size in bytes"),
 		CLI_FLAG("hex", &hex),
 		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_OPTS_END };
-	const struct cli_spec spec = { "sdm read", read_usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "sdm read", .usage = read_usage, .opts = opts };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
 		return pr;
