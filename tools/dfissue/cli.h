@@ -52,10 +52,15 @@ struct cli_sub {
 	int (*run)(int argc, char **argv);
 };
 /* Runs the subcommand argv[1] of cmd from subs (ended by a NULL name).
- * --help prints usage on stdout; no subcommand or an unknown one is a
+ * --help prints help on stdout; no subcommand or an unknown one is a
  * usage error that says so. Returns the exit status. (cli_sub.c) */
-int cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+int cli_subcommand(const char *cmd, int argc, char **argv, const char *const *help,
     const struct cli_sub *subs);
+/* Prints a command's --help text on stdout: its pieces in order up to the
+ * NULL that ends them. A command's text is pieces because the parts it
+ * shares with others (the HSM options, --reader) are written once, and
+ * because ISO C promises string literals of 4095 characters only. */
+void cli_help_print(const char *const *help);
 /* The whole file at path, NUL-terminated, in a buffer the caller frees;
  * NULL when it cannot be read or holds more than max bytes. */
 char *cli_read_file(const char *path, size_t max, size_t *len);
@@ -128,11 +133,11 @@ int cli_journal_hsm_separate(const struct cli_hsm_opts *o);
 /* The options of the journal key's HSM: o with the --journal-* values. */
 void cli_journal_hsm_opts(const struct cli_hsm_opts *o, struct cli_hsm_opts *out);
 /* The help text of the --journal-* options. */
-const char *cli_journal_hsm_help(void);
+extern const char cli_journal_hsm_help[];
 /* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */
-const char *cli_hsm_help(void);
+extern const char cli_hsm_help[];
 
 /* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
 int cli_harden_process(void);

@@ -197,7 +197,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, optstring, lo, &idx)) != -1) {
 		const struct cli_opt *o;
 		if (c == 'h') {
-			spec->usage(stdout);
+			cli_help_print(spec->help);
 			return DFI_EXIT_OK;
 		}
 		if (c == ':')

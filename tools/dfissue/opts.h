@@ -65,7 +65,7 @@ struct cli_opt {
 /* What one subcommand accepts. */
 struct cli_spec {
 	const char *cmd;          /* "journal init": names the command in error lines */
-	void (*usage)(FILE *);    /* the --help text */
+	const char *const *help;  /* the --help text: pieces, NULL last (cli_help_print) */
 	const struct cli_opt *opts; /* ends with CLI_OPTS_END; NULL for none */
 	struct cli_hsm_opts *hsm; /* the HSM options go here; NULL: not accepted */
 	int journal_hsm;          /* also the --journal-module... options (with hsm) */

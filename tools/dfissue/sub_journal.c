@@ -22,49 +22,55 @@
 
 #define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
 
-void
-journal_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
-	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
-	    "       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
-	    "       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
-	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
-	    "       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
-	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
-	    "       dfissue journal checkpoint [--journal] JOURNAL\n"
-	    "       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
-	    "JOURNAL is a journal directory (holding " DFI_JOURNAL_FILE ") or the file itself.\n\n"
-	    "init        creates DIR/" DFI_JOURNAL_FILE " with a genesis record and its checkpoint\n"
-	    "            signed by the HSM key URI (default " DEFAULT_KEY_URI ").\n"
-	    "            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
-	    "recover     opens DIR as its writer would (takes the lock, checks it, moves an\n"
-	    "            uncovered or torn tail to DIR/" DFI_JOURNAL_QDIR "/ and records it) and\n"
-	    "            reports what it found; the engine does the same at every start.\n"
-	    "verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
-	    "            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
-	    "            version continuity; with --last-seen, that the journal extends a\n"
-	    "            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
-	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
-	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
-	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
-	    "            --uid HEX: that card only, and each key slot's generation history.\n"
-	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
-	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
-	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
-	    "            verification fails, the page says why).\n"
-	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
-	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
-	    "consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
-	    "            the last) extends the tree of the first N records; verify checks it\n"
-	    "            with --consistency PROOF against the proof's own old checkpoint or the\n"
-	    "            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
-	    "            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
-	    "            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n"
-	    "%s%s",
-	    cli_hsm_help(), cli_journal_hsm_help());
-}
+const char *const journal_help[] = {
+	"usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
+	"       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
+	"       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
+	"       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
+	"       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
+	"       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
+	"       dfissue journal proof --seq N [--journal] JOURNAL\n"
+	"       dfissue journal checkpoint [--journal] JOURNAL\n"
+	"       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
+	"JOURNAL is a journal directory (holding "
+	DFI_JOURNAL_FILE
+	") or the file itself.\n\n"
+	"init        creates DIR/"
+	DFI_JOURNAL_FILE
+	" with a genesis record and its checkpoint\n"
+	"            signed by the HSM key URI (default "
+	DEFAULT_KEY_URI
+	").\n"
+	"            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
+	"recover     opens DIR as its writer would (takes the lock, checks it, moves an\n"
+	"            uncovered or torn tail to DIR/"
+	DFI_JOURNAL_QDIR
+	"/ and records it) and\n"
+	"            reports what it found; the engine does the same at every start.\n"
+	"verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
+	"            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
+	"            version continuity; with --last-seen, that the journal extends a\n"
+	"            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
+	"            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
+	"show        every key change per card, unresolved intents, recoveries, refused cards\n"
+	"            and re-issue authorizations (signatures are not checked: use verify).\n"
+	"            --uid HEX: that card only, and each key slot's generation history.\n"
+	"            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
+	"            card a timeline of key changes, tears, refusals; recoveries; every\n"
+	"            checkpoint with its verification result (with --pubkey; exit 1 when\n"
+	"            verification fails, the page says why).\n"
+	"proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
+	"checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
+	"consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
+	"            the last) extends the tree of the first N records; verify checks it\n"
+	"            with --consistency PROOF against the proof's own old checkpoint or the\n"
+	"            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
+	"            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
+	"            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n",
+	cli_hsm_help,
+	cli_journal_hsm_help,
+	NULL,
+};
 
 /* ---- init ----------------------------------------------------------------------- */
 
@@ -75,7 +81,7 @@ j_init(int argc, char **argv)
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
 	const struct cli_opt opts[] = { CLI_NEED_STR("origin", &origin), CLI_NEED_STR("station", &station),
 		CLI_STR("key", &key), CLI_OPTS_END };
-	const struct cli_spec spec = { .cmd = "journal init", .usage = journal_usage, .opts = opts,
+	const struct cli_spec spec = { .cmd = "journal init", .help = journal_help, .opts = opts,
 		.hsm = &o, .journal_hsm = 1, .min_operands = 1, .max_operands = 1,
 		.needs = "needs --origin, --station and one DIR (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
@@ -135,7 +141,7 @@ int
 journal_parse_one(const char *cmd, const struct cli_opt *opts, const char *needs,
     const char *const *jopt, int argc, char **argv, const char **path)
 {
-	const struct cli_spec spec = { .cmd = cmd, .usage = journal_usage, .opts = opts, .max_operands = 1,
+	const struct cli_spec spec = { .cmd = cmd, .help = journal_help, .opts = opts, .max_operands = 1,
 		.needs = needs != NULL ? needs : "needs one JOURNAL (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
@@ -162,7 +168,7 @@ j_recover(int argc, char **argv)
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
 	const struct cli_opt opts[] = { CLI_NEED_STR("station", &station), CLI_STR("key", &key),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { .cmd = "journal recover", .usage = journal_usage, .opts = opts,
+	const struct cli_spec spec = { .cmd = "journal recover", .help = journal_help, .opts = opts,
 		.hsm = &o, .journal_hsm = 1, .min_operands = 1, .max_operands = 1,
 		.needs = "needs --station and one DIR (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
@@ -301,7 +307,7 @@ j_verify(int argc, char **argv)
 	const struct cli_opt opts[] = { CLI_NEED_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
 		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt),
 		CLI_STR("consistency", &proof), CLI_OPTS_END };
-	const struct cli_spec spec = { .cmd = "journal verify", .usage = journal_usage, .opts = opts,
+	const struct cli_spec spec = { .cmd = "journal verify", .help = journal_help, .opts = opts,
 		.max_operands = 1,
 		.needs = "needs --pubkey KEY and one JOURNAL, or --consistency PROOF (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
@@ -498,5 +504,5 @@ sub_journal(int argc, char **argv)
 	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
 		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
 		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency }, { NULL, NULL } };
-	return cli_subcommand("journal", argc, argv, journal_usage, sub);
+	return cli_subcommand("journal", argc, argv, journal_help, sub);
 }

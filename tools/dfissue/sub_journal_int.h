@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The usage text of every `dfissue journal` subcommand. */
-void journal_usage(FILE *f);
+/* The --help text of every `dfissue journal` subcommand (pieces, NULL last). */
+extern const char *const journal_help[];
 /* p[0..n) as hex into out (cap bytes); "-" when n is 0, "?" when it does not fit. */
 void hexs(const uint8_t *p, size_t n, char *out, size_t cap);
 /* JOURNAL from --journal (opt) or the one positional argument; NULL when neither or both. */
