@@ -39,9 +39,8 @@ int cli_fail(const char *what, dfi_err e);
  * "unknown_reader", "pcscd_unreachable"); dfissue(1) lists them. */
 void cli_error_code(const char *code);
 /* With --json a failing command also prints one JSON object on stdout:
- * {"error": CODE, "message": the error line, "exit": status}. main() sees
+ * {"error": CODE, "message": the error line, "exit": status}: main() sees
  * --json and prints it when the command returns non-zero. */
-void cli_json_error_flush(int exit_status);
 /* Is arg one of "-h", "--help"? */
 int cli_is_help(const char *arg);
 
