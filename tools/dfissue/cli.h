@@ -14,6 +14,10 @@ struct dfi_cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
+/* A macro's number as a string literal, for a help text or a needs line. */
+#define CLI_STRING_OF(x) CLI_STRING_OF_(x)
+#define CLI_STRING_OF_(x) #x
+
 /* Exit codes (the table in `dfissue --help` and dfissue(1)): 0 success,
  * 1 operation failed, 2 usage error, 3 personalize stopped at once by a
  * second signal. */

@@ -13,10 +13,7 @@
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
-/* DFI_PGREG_SCHEMA_VERSION as a string literal, for the help text. */
-#define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
-#define SCHEMA_VERSION STRINGIFY(DFI_PGREG_SCHEMA_VERSION)
+#define SCHEMA_VERSION CLI_STRING_OF(DFI_PGREG_SCHEMA_VERSION)
 
 static const char *const help[] = {
 	"usage: dfissue registry init [--station-role ROLE]... [--auditor-role ROLE]...\n"

@@ -482,25 +482,23 @@ static int
 sdm_read(int argc, char **argv)
 {
 	const char *reader = NULL, *aidhex = NULL;
-	unsigned long fileno = 32, size = 0, wait_ms = 10000;
+	unsigned long fileno = 0, size = 0, wait_ms = 10000;
 	int hex = 0, rc;
-	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("aid", &aidhex),
-		CLI_UINT("file", &fileno, 0, 31, "a file number 0..31"),
+	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_NEED_STR("aid", &aidhex),
+		CLI_NEED_UINT("file", &fileno, 0, 31, "a file number 0..31"),
 		CLI_UINT("size", &size, 1, DFI_DF_MAX_DATA, "a size in bytes"),
 		CLI_FLAG("hex", &hex),
 		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_OPTS_END };
-	const struct cli_spec spec = { .cmd = "sdm read", .help = read_help, .opts = opts };
+	const struct cli_spec spec = { .cmd = "sdm read", .help = read_help, .opts = opts,
+		.needs = "needs --reader, --aid (6 hex digits), --file 0..31, and --size 1.."
+			 CLI_STRING_OF(DFI_DF_MAX_DATA) " when given (see --help)" };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
 		return pr;
 	uint8_t aidb[3];
 	size_t al = 0;
-	if (reader == NULL || aidhex == NULL || fileno > 31 ||
-	    size > DFI_DF_MAX_DATA || wait_ms > 86400000UL ||
-	    dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3) {
-		return cli_usagef("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
-		    "--size 1..%d when given (see --help)", DFI_DF_MAX_DATA);
-	}
+	if (dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3)
+		return cli_needs(&spec);
 	struct cli_reader r;
 	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
 		return rc;
