@@ -210,9 +210,6 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 		if (o == NULL || take(spec, o, optarg, ++times[o - all]) != 0)
 			return DFI_EXIT_USAGE;
 	}
-	int need_missing = argc - optind < spec->min_operands;
-	for (int i = 0; i < n; i++)
-		need_missing |= all[i].need && times[i] == 0;
 	if (argc - optind > spec->max_operands) {
 		const char *extra = argv[optind + spec->max_operands];
 		if (spec->operands_why != NULL)
@@ -222,6 +219,9 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			    extra, spec->cmd);
 		return DFI_EXIT_USAGE;
 	}
+	int need_missing = argc - optind < spec->min_operands;
+	for (int i = 0; i < n; i++)
+		need_missing |= all[i].need && times[i] == 0;
 	return need_missing ? cli_needs(spec) : CLI_GO_ON;
 }
 

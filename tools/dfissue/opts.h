@@ -86,8 +86,8 @@ struct cli_spec {
  * the first operand; otherwise the exit status the command returns at
  * once: DFI_EXIT_OK after --help (printed on stdout), DFI_EXIT_USAGE
  * after one error line (unknown option, missing or malformed value, too
- * many or too few operands, a needed option missing). Options may repeat: the last value counts, except for
- * CLI_OPT_FN, which sees each.
+ * many or too few operands, a needed option missing). Options may
+ * repeat: the last value counts, except for CLI_OPT_FN, which sees each.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
 
