@@ -14,6 +14,10 @@ struct dfi_cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
+/* A macro's number as a string literal, for a help text or a needs line. */
+#define CLI_STRING_OF(x) CLI_STRING_OF_(x)
+#define CLI_STRING_OF_(x) #x
+
 /* Exit codes (the table in `dfissue --help` and dfissue(1)): 0 success,
  * 1 operation failed, 2 usage error, 3 personalize stopped at once by a
  * second signal. */
@@ -39,9 +43,8 @@ int cli_fail(const char *what, dfi_err e);
  * "unknown_reader", "pcscd_unreachable"); dfissue(1) lists them. */
 void cli_error_code(const char *code);
 /* With --json a failing command also prints one JSON object on stdout:
- * {"error": CODE, "message": the error line, "exit": status}. main() sees
+ * {"error": CODE, "message": the error line, "exit": status}: main() sees
  * --json and prints it when the command returns non-zero. */
-void cli_json_error_flush(int exit_status);
 /* Is arg one of "-h", "--help"? */
 int cli_is_help(const char *arg);
 
@@ -52,10 +55,15 @@ struct cli_sub {
 	int (*run)(int argc, char **argv);
 };
 /* Runs the subcommand argv[1] of cmd from subs (ended by a NULL name).
- * --help prints usage on stdout; no subcommand or an unknown one is a
+ * --help prints help on stdout; no subcommand or an unknown one is a
  * usage error that says so. Returns the exit status. (cli_sub.c) */
-int cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+int cli_subcommand(const char *cmd, int argc, char **argv, const char *const *help,
     const struct cli_sub *subs);
+/* Prints a command's --help text on stdout: its pieces in order up to the
+ * NULL that ends them. A command's text is pieces because the parts it
+ * shares with others (the HSM options, --reader) are written once, and
+ * because ISO C promises string literals of 4095 characters only. */
+void cli_help_print(const char *const *help);
 /* The whole file at path, NUL-terminated, in a buffer the caller frees;
  * NULL when it cannot be read or holds more than max bytes. */
 char *cli_read_file(const char *path, size_t max, size_t *len);
@@ -128,11 +136,11 @@ int cli_journal_hsm_separate(const struct cli_hsm_opts *o);
 /* The options of the journal key's HSM: o with the --journal-* values. */
 void cli_journal_hsm_opts(const struct cli_hsm_opts *o, struct cli_hsm_opts *out);
 /* The help text of the --journal-* options. */
-const char *cli_journal_hsm_help(void);
+extern const char cli_journal_hsm_help[];
 /* Prints "dfissue: <what>: <error> (<PKCS#11 detail>)"; returns DFI_EXIT_FAIL. */
 int cli_hsm_fail(struct dfi_hsm *h, const char *what, dfi_err e);
 /* The help text block describing the shared HSM options. */
-const char *cli_hsm_help(void);
+extern const char cli_hsm_help[];
 
 /* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
 int cli_harden_process(void);

@@ -138,31 +138,25 @@ cli_journal_signer(const struct cli_hsm_opts *o, const char *key_uri, const char
 	return cli_signer_open(o, key_uri, what, jh, s);
 }
 
-const char *
-cli_hsm_help(void)
-{
-	return "HSM options:\n"
-	       "  --module PATH|NAME   PKCS#11 module: a path, or a p11-kit module name\n"
-	       "                       (default $DFISSUE_MODULE, else softhsm2)\n"
-	       "  --token URI          pkcs11: URI of the token (default $DFISSUE_TOKEN)\n"
-	       "  --pin-file FILE      user PIN from the first line of FILE ($DFISSUE_PIN_FILE)\n"
-	       "  --pin-env VAR        user PIN from environment variable VAR (default DFISSUE_PIN)\n"
-	       "                       without either, the PIN is prompted for on a terminal\n"
-	       "  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"
-	       "                       (throwaway test tokens ONLY)\n"
-	       "  --derivation PATH    per-card key derivation: auto (default: the best the token\n"
-	       "                       and key allow), sp800-108, ecb-encrypt-data,\n"
-	       "                       cbc-encrypt-data or host ('dfissue hsm check' lists them)\n"
-	       "  --allow-host-derivation  let per-card keys be computed on this host (C_Encrypt\n"
-	       "                       into locked memory) when the token has no usable derive;\n"
-	       "                       they then exist in host memory: see SECURITY.md\n";
-}
+const char cli_hsm_help[] =
+    "HSM options:\n"
+    "  --module PATH|NAME   PKCS#11 module: a path, or a p11-kit module name\n"
+    "                       (default $DFISSUE_MODULE, else softhsm2)\n"
+    "  --token URI          pkcs11: URI of the token (default $DFISSUE_TOKEN)\n"
+    "  --pin-file FILE      user PIN from the first line of FILE ($DFISSUE_PIN_FILE)\n"
+    "  --pin-env VAR        user PIN from environment variable VAR (default DFISSUE_PIN)\n"
+    "                       without either, the PIN is prompted for on a terminal\n"
+    "  --allow-insecure-keys  accept extractable/non-sensitive master keys\n"
+    "                       (throwaway test tokens ONLY)\n"
+    "  --derivation PATH    per-card key derivation: auto (default: the best the token\n"
+    "                       and key allow), sp800-108, ecb-encrypt-data,\n"
+    "                       cbc-encrypt-data or host ('dfissue hsm check' lists them)\n"
+    "  --allow-host-derivation  let per-card keys be computed on this host (C_Encrypt\n"
+    "                       into locked memory) when the token has no usable derive;\n"
+    "                       they then exist in host memory: see SECURITY.md\n";
 
-const char *
-cli_journal_hsm_help(void)
-{
-	return "Journal key on another HSM (default: the HSM options above):\n"
-	       "  --journal-module PATH|NAME  the journal key's PKCS#11 module\n"
-	       "  --journal-token URI     the journal key's token\n"
-	       "  --journal-pin-file FILE, --journal-pin-env VAR  its PIN (default: as above)\n";
-}
+const char cli_journal_hsm_help[] =
+    "Journal key on another HSM (default: the HSM options above):\n"
+    "  --journal-module PATH|NAME  the journal key's PKCS#11 module\n"
+    "  --journal-token URI     the journal key's token\n"
+    "  --journal-pin-file FILE, --journal-pin-env VAR  its PIN (default: as above)\n";

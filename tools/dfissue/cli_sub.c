@@ -1,5 +1,5 @@
-/* What several subcommands share: the usage error line, dispatching to a
- * subcommand by name, reading a small file whole, printing a journal time. */
+/* What several subcommands share: the usage error line, the --help text,
+ * dispatching to a subcommand by name, reading a small file whole, printing a journal time. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +14,21 @@ cli_usage_error(const char *cmd)
 	return cli_usagef("%s: invalid arguments (see 'dfissue %s --help')", cmd, cmd);
 }
 
+void
+cli_help_print(const char *const *help)
+{
+	for (; *help != NULL; help++)
+		fputs(*help, stdout);
+}
+
 int
-cli_subcommand(const char *cmd, int argc, char **argv, void (*usage)(FILE *),
+cli_subcommand(const char *cmd, int argc, char **argv, const char *const *help,
     const struct cli_sub *subs)
 {
 	if (argc < 2)
 		return cli_usage_error(cmd);
 	if (cli_is_help(argv[1])) {
-		usage(stdout);
+		cli_help_print(help);
 		return DFI_EXIT_OK;
 	}
 	for (; subs->name != NULL; subs++)

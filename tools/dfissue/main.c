@@ -41,13 +41,18 @@ sub_version(int argc, char **argv)
 	return DFI_EXIT_OK;
 }
 
-/* The first error of the run, for the JSON error object. Process state:
- * one command per process; station threads may report, hence the lock. */
+/*
+ * The first error of the run, for the JSON error object. Process state, as
+ * stderr is: one command per process, and the line is kept where it is
+ * printed, by cli_errorf() from any of ~200 places in every subcommand and
+ * from the engine's callbacks and station threads (hence the lock). A
+ * context handed down to each of them would thread a parameter through
+ * every error path for one value that main() reads once at the end.
+ */
 static pthread_mutex_t g_err_mu = PTHREAD_MUTEX_INITIALIZER;
 static char g_err_msg[1024];
 static char g_err_code[48];
 static char g_next_code[48];
-static int g_json;
 
 void
 cli_error_code(const char *code)
@@ -119,10 +124,12 @@ cli_fail(const char *what, dfi_err e)
 	return DFI_EXIT_FAIL;
 }
 
-void
-cli_json_error_flush(int exit_status)
+/* The JSON error object of a command run with --json that returned
+ * exit_status (cli.h). */
+static void
+json_error_flush(int exit_status)
 {
-	if (!g_json || exit_status == DFI_EXIT_OK)
+	if (exit_status == DFI_EXIT_OK)
 		return;
 	pthread_mutex_lock(&g_err_mu);
 	const char *code = g_err_code[0] ? g_err_code :
@@ -195,11 +202,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return sub_version(argc - 1, argv + 1);
-	g_json = wants_json(argc, argv);
+	int json = wants_json(argc, argv); /* before the command's getopt reorders argv */
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0) {
 			int rc = commands[i].run(argc - 1, argv + 1);
-			cli_json_error_flush(rc);
+			if (json)
+				json_error_flush(rc);
 			return rc;
 		}
 	return cli_usagef("unknown command '%s' (try 'dfissue --help')", argv[1]);

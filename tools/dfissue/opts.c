@@ -197,7 +197,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, optstring, lo, &idx)) != -1) {
 		const struct cli_opt *o;
 		if (c == 'h') {
-			spec->usage(stdout);
+			cli_help_print(spec->help);
 			return DFI_EXIT_OK;
 		}
 		if (c == ':')
@@ -219,5 +219,16 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			    extra, spec->cmd);
 		return DFI_EXIT_USAGE;
 	}
-	return CLI_GO_ON;
+	int need_missing = argc - optind < spec->min_operands;
+	for (int i = 0; i < n; i++)
+		need_missing |= all[i].need && times[i] == 0;
+	return need_missing ? cli_needs(spec) : CLI_GO_ON;
+}
+
+int
+cli_needs(const struct cli_spec *spec)
+{
+	if (spec->needs == NULL)
+		return cli_usage_error(spec->cmd);
+	return cli_usagef("%s: %s", spec->cmd, spec->needs);
 }

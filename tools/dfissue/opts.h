@@ -38,6 +38,9 @@ struct cli_opt {
 	const char *wants;
 	int (*fn)(void *ctx, const char *value);
 	void *ctx;
+	/* The command cannot go on without this option (CLI_NEED_*):
+	 * cli_parse() refuses its absence with the spec's needs line. */
+	int need;
 };
 
 #define CLI_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p) }
@@ -49,18 +52,30 @@ struct cli_opt {
  * refuses the next one with one line for every command, before fn. */
 #define CLI_FN_MOST(n, f, c, most) \
 	{ .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .max = (most) }
+/* Options the command needs (struct cli_opt.need). */
+#define CLI_NEED_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p), .need = 1 }
+#define CLI_NEED_UINT(n, p, lo, hi, w) \
+	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w), .need = 1 }
+/* A CLI_FN_MOST (most 0: any number of times) the command needs. */
+#define CLI_NEED_FN(n, f, c, most) \
+	{ .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .max = (most), .need = 1 }
 #define CLI_ACT(n, s, f, c) { .kind = CLI_OPT_ACT, .name = (n), .short_name = (s), .fn = (f), .ctx = (c) }
 #define CLI_OPTS_END { .kind = CLI_OPT_END }
 
 /* What one subcommand accepts. */
 struct cli_spec {
 	const char *cmd;          /* "journal init": names the command in error lines */
-	void (*usage)(FILE *);    /* the --help text */
+	const char *const *help;  /* the --help text: pieces, NULL last (cli_help_print) */
 	const struct cli_opt *opts; /* ends with CLI_OPTS_END; NULL for none */
 	struct cli_hsm_opts *hsm; /* the HSM options go here; NULL: not accepted */
 	int journal_hsm;          /* also the --journal-module... options (with hsm) */
-	int max_operands;         /* arguments after the options; more is a usage error */
+	int min_operands;         /* arguments after the options: fewer is a usage error, */
+	int max_operands;         /* and so is more */
 	const char *operands_why; /* said after "unexpected argument" instead of "see --help" */
+	/* What the command needs, said as "<cmd>: <needs>" when an operand or
+	 * a CLI_NEED_* option is missing: "needs --station and one DIR (try
+	 * --help)". NULL: "<cmd>: invalid arguments (see 'dfissue <cmd> --help')". */
+	const char *needs;
 };
 
 /* The value cli_parse() returns when the command goes on. */
@@ -71,10 +86,15 @@ struct cli_spec {
  * the first operand; otherwise the exit status the command returns at
  * once: DFI_EXIT_OK after --help (printed on stdout), DFI_EXIT_USAGE
  * after one error line (unknown option, missing or malformed value, too
- * many operands). Options may repeat: the last value counts, except for
- * CLI_OPT_FN, which sees each.
+ * many or too few operands, a needed option missing). Options may
+ * repeat: the last value counts, except for CLI_OPT_FN, which sees each.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
+
+/* Says what spec's command needs (its needs line, as cli_parse() does when
+ * something is missing) and returns DFI_EXIT_USAGE: for a need the table
+ * cannot tell, such as "--journal or one JOURNAL". */
+int cli_needs(const struct cli_spec *spec);
 
 /* Room in a getopt_long table for the largest command (personalize: 22
  * options of its own, 11 for the HSMs, --help, the end). */

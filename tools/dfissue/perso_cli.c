@@ -8,13 +8,10 @@
 #include "dfissue/perso.h"
 #include "perso_cli.h"
 
-const char *
-cli_reader_help(void)
-{
-	return "  --reader pcsc:NAME     a PC/SC reader, named as 'dfissue readers' lists it\n"
-	       "  --reader sim:IMAGE     the card simulator in this process on IMAGE (created in\n"
-	       "                         factory state if absent; the state persists in IMAGE)\n";
-}
+const char cli_reader_help[] =
+    "  --reader pcsc:NAME     a PC/SC reader, named as 'dfissue readers' lists it\n"
+    "  --reader sim:IMAGE     the card simulator in this process on IMAGE (created in\n"
+    "                         factory state if absent; the state persists in IMAGE)\n";
 
 int
 cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,

@@ -23,7 +23,8 @@ struct cli_reader {
 int cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
     enum dfi_sim_tear_mode tear_mode);
 void cli_reader_close(struct cli_reader *r);
-const char *cli_reader_help(void);
+/* The help text of the --reader options. */
+extern const char cli_reader_help[];
 
 /* Loads the profile and, when given, opens the batch (checked against the
  * profile's fields). Prints one line on failure. */

@@ -18,27 +18,25 @@
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue audit --registry URL --pubkey KEY [--pubkey KEY]... JOURNAL...\n\n"
-	    "Audits every station journal and the registry they share. For each JOURNAL (a\n"
-	    "journal directory or journal.log): everything 'dfissue journal verify' checks,\n"
-	    "with the key (PEM or signed-note verifier key) whose key ID the journal's genesis\n"
-	    "names; then every checkpoint the registry witnessed for it: signed by that key,\n"
-	    "and contained in the journal (its tree of that size has that root: a journal\n"
-	    "rolled back or forked since does not). Then the registry: a checkpoint it refused,\n"
-	    "or a journal it witnessed that is not among the JOURNALs, is a finding. Then the\n"
-	    "cards: every record the registry holds is its journal's line, every card record of\n"
-	    "every journal was told to it; replaying its records in the order it took them, no\n"
-	    "UID issued twice without an authorization, every intent (key change or change\n"
-	    "record: LRP switch, SDM settings) resolved at some station, and its key slots\n"
-	    "equal to the replay, profile digests included.\n\n"
-	    "Give every station's journal. Prints one line per finding and a summary; exit 0\n"
-	    "only when there is no finding. The URL carries no password (see 'dfissue registry\n"
-	    "--help'); an auditor role needs only SELECT on the registry's tables.\n");
-}
+static const char *const help[] = {
+	"usage: dfissue audit --registry URL --pubkey KEY [--pubkey KEY]... JOURNAL...\n\n"
+	"Audits every station journal and the registry they share. For each JOURNAL (a\n"
+	"journal directory or journal.log): everything 'dfissue journal verify' checks,\n"
+	"with the key (PEM or signed-note verifier key) whose key ID the journal's genesis\n"
+	"names; then every checkpoint the registry witnessed for it: signed by that key,\n"
+	"and contained in the journal (its tree of that size has that root: a journal\n"
+	"rolled back or forked since does not). Then the registry: a checkpoint it refused,\n"
+	"or a journal it witnessed that is not among the JOURNALs, is a finding. Then the\n"
+	"cards: every record the registry holds is its journal's line, every card record of\n"
+	"every journal was told to it; replaying its records in the order it took them, no\n"
+	"UID issued twice without an authorization, every intent (key change or change\n"
+	"record: LRP switch, SDM settings) resolved at some station, and its key slots\n"
+	"equal to the replay, profile digests included.\n\n"
+	"Give every station's journal. Prints one line per finding and a summary; exit 0\n"
+	"only when there is no finding. The URL carries no password (see 'dfissue registry\n"
+	"--help'); an auditor role needs only SELECT on the registry's tables.\n",
+	NULL,
+};
 
 void
 audit_finding(struct audit *a, const char *where, const char *fmt, ...)
@@ -292,18 +290,15 @@ sub_audit(int argc, char **argv)
 	const char *url = NULL;
 	struct audit a;
 	memset(&a, 0, sizeof(a));
-	const struct cli_opt opts[] = { CLI_STR("registry", &url), CLI_FN_MOST("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS),
-		CLI_OPTS_END };
-	const struct cli_spec spec = { "audit", usage, opts, NULL, 0, 1 << 16, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("registry", &url),
+		CLI_NEED_FN("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS), CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "audit", .help = help, .opts = opts, .min_operands = 1,
+		.max_operands = 1 << 16,
+		.needs = "needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		goto out;
 	rc = DFI_EXIT_OK;
-	if (url == NULL || a.nkeys == 0 || optind == argc) {
-		cli_errorf("audit: needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)");
-		rc = DFI_EXIT_USAGE;
-		goto out;
-	}
 	char why[600];
 	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("audit: %s", why);

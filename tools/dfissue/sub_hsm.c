@@ -25,33 +25,32 @@
 #define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
 #define MAX_FIXES 16
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue hsm check [--journal-key URI] [--profile P.json [--batch FILE]]\n"
-	    "                         [HSM options] [journal HSM options]\n\n"
-	    "Checks a PKCS#11 module and token for dfissue and says in plain words what is\n"
-	    "missing and how to fix it:\n"
-	    "  - the module, its slots and tokens (also when the token cannot be opened);\n"
-	    "  - the mechanisms dfissue can use, as the token reports them;\n"
-	    "  - per key type (AES-128, 2K3DES, 3K3DES) the derivation paths in order of\n"
-	    "    preference (sp800-108, ecb-encrypt-data, cbc-encrypt-data, host) and the one\n"
-	    "    personalization would take; the NXP AN10922 vectors are run through every\n"
-	    "    path the token offers, with temporary session keys (no token object is\n"
-	    "    created or changed);\n"
-	    "  - the journal signing key URI (default %s): found, sensitive\n"
-	    "    and non-extractable, and a test checkpoint it signs verifies;\n"
-	    "  - the token's base keys and the path each would take;\n"
-	    "  - with --profile, every key the profile names: its base key found, of the\n"
-	    "    profile's type, and a path for its diversification input's length (built\n"
-	    "    for a 7-byte UID and the batch's first row, --batch, where the recipe has\n"
-	    "    batch fields).\n"
-	    "Exit status 0 only when personalization can run: an AES-128 path whose vector\n"
-	    "passed, a usable journal key, and with --profile every key of the profile.\n\n"
-	    "%s\n%s",
-	    DEFAULT_JOURNAL_KEY, cli_hsm_help(), cli_journal_hsm_help());
-}
+static const char *const help[] = {
+	"usage: dfissue hsm check [--journal-key URI] [--profile P.json [--batch FILE]]\n"
+	"                         [HSM options] [journal HSM options]\n\n"
+	"Checks a PKCS#11 module and token for dfissue and says in plain words what is\n"
+	"missing and how to fix it:\n"
+	"  - the module, its slots and tokens (also when the token cannot be opened);\n"
+	"  - the mechanisms dfissue can use, as the token reports them;\n"
+	"  - per key type (AES-128, 2K3DES, 3K3DES) the derivation paths in order of\n"
+	"    preference (sp800-108, ecb-encrypt-data, cbc-encrypt-data, host) and the one\n"
+	"    personalization would take; the NXP AN10922 vectors are run through every\n"
+	"    path the token offers, with temporary session keys (no token object is\n"
+	"    created or changed);\n"
+	"  - the journal signing key URI (default " DEFAULT_JOURNAL_KEY "): found, sensitive\n"
+	"    and non-extractable, and a test checkpoint it signs verifies;\n"
+	"  - the token's base keys and the path each would take;\n"
+	"  - with --profile, every key the profile names: its base key found, of the\n"
+	"    profile's type, and a path for its diversification input's length (built\n"
+	"    for a 7-byte UID and the batch's first row, --batch, where the recipe has\n"
+	"    batch fields).\n"
+	"Exit status 0 only when personalization can run: an AES-128 path whose vector\n"
+	"passed, a usable journal key, and with --profile every key of the profile.\n\n",
+	cli_hsm_help,
+	"\n",
+	cli_journal_hsm_help,
+	NULL,
+};
 
 struct report {
 	char fix[MAX_FIXES][320];
@@ -410,7 +409,7 @@ hsm_check(int argc, char **argv)
 	const char *jkey = DEFAULT_JOURNAL_KEY, *profile = NULL, *batch = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal-key", &jkey), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_OPTS_END };
-	const struct cli_spec spec = { "hsm check", usage, opts, &o, 1, 0, NULL };
+	const struct cli_spec spec = { .cmd = "hsm check", .help = help, .opts = opts, .hsm = &o, .journal_hsm = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
@@ -481,18 +480,17 @@ hsm_check(int argc, char **argv)
 	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 }
 
-static void
-hsm_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue hsm check [options]\n\n"
-		   "  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
-		   "         path, the AN10922 vectors, the journal key; what is missing\n\n"
-		   "'dfissue hsm check --help' describes it.\n");
-}
+static const char *const hsm_help[] = {
+	"usage: dfissue hsm check [options]\n\n"
+	"  check  what the PKCS#11 module and token offer dfissue, the derivation\n"
+	"         path, the AN10922 vectors, the journal key; what is missing\n\n"
+	"'dfissue hsm check --help' describes it.\n",
+	NULL,
+};
 
 int
 sub_hsm(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "check", hsm_check }, { NULL, NULL } };
-	return cli_subcommand("hsm", argc, argv, hsm_usage, sub);
+	return cli_subcommand("hsm", argc, argv, hsm_help, sub);
 }

@@ -18,27 +18,24 @@
 #include "cli_registry.h"
 #include "perso_cli.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
-	    "           [--registry URL] [HSM options]] [--wait-ms MS]\n"
-	    "Shows what the card holds. Without --profile no key is used: UID, version,\n"
-	    "key versions, and what free listing allows. With --profile, also which keys\n"
-	    "the card holds (factory, target: by version or by authentication with\n"
-	    "keys derived in the HSM) and the steps that remain; nothing is written.\n"
-	    "\n"
-	    "%s"
-	    "  --profile P.json       compare with this profile\n"
-	    "  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
-	    "  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
-	    CLI_REGISTRY_HELP
-	    "                         (with --profile: what every station recorded for the\n"
-	    "                         card's UID, and whether a station would refuse it)\n"
-	    "%s",
-	    cli_reader_help(), cli_hsm_help());
-}
+static const char *const help[] = {
+	"usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
+	"           [--registry URL] [HSM options]] [--wait-ms MS]\n"
+	"Shows what the card holds. Without --profile no key is used: UID, version,\n"
+	"key versions, and what free listing allows. With --profile, also which keys\n"
+	"the card holds (factory, target: by version or by authentication with\n"
+	"keys derived in the HSM) and the steps that remain; nothing is written.\n"
+	"\n",
+	cli_reader_help,
+	"  --profile P.json       compare with this profile\n"
+	"  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
+	"  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
+	CLI_REGISTRY_HELP
+	"                         (with --profile: what every station recorded for the\n"
+	"                         card's UID, and whether a station would refuse it)\n",
+	cli_hsm_help,
+	NULL,
+};
 
 static void
 raw_keys(dfi_desfire *d, const char *indent, unsigned nkeys)
@@ -194,15 +191,14 @@ sub_inspect(int argc, char **argv)
 	unsigned long rowno = 1, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
-	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("profile", &profile),
+	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_UINT("row", &rowno, 1, 100000000UL, "a row number"),
 		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &registry), CLI_OPTS_END };
-	const struct cli_spec spec = { "inspect", usage, opts, &ho, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "inspect", .help = help, .opts = opts, .hsm = &ho,
+		.needs = "needs --reader SPEC (see --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (reader == NULL)
-		return cli_usagef("inspect: needs --reader SPEC (see --help)");
 	if (registry != NULL && profile == NULL)
 		return cli_usagef("inspect: --registry needs --profile");
 	if (batch != NULL && profile == NULL)

@@ -22,49 +22,55 @@
 
 #define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
 
-void
-journal_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
-	    "       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
-	    "       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
-	    "       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
-	    "       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
-	    "       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
-	    "       dfissue journal proof --seq N [--journal] JOURNAL\n"
-	    "       dfissue journal checkpoint [--journal] JOURNAL\n"
-	    "       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
-	    "JOURNAL is a journal directory (holding " DFI_JOURNAL_FILE ") or the file itself.\n\n"
-	    "init        creates DIR/" DFI_JOURNAL_FILE " with a genesis record and its checkpoint\n"
-	    "            signed by the HSM key URI (default " DEFAULT_KEY_URI ").\n"
-	    "            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
-	    "recover     opens DIR as its writer would (takes the lock, checks it, moves an\n"
-	    "            uncovered or torn tail to DIR/" DFI_JOURNAL_QDIR "/ and records it) and\n"
-	    "            reports what it found; the engine does the same at every start.\n"
-	    "verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
-	    "            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
-	    "            version continuity; with --last-seen, that the journal extends a\n"
-	    "            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
-	    "            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
-	    "show        every key change per card, unresolved intents, recoveries, refused cards\n"
-	    "            and re-issue authorizations (signatures are not checked: use verify).\n"
-	    "            --uid HEX: that card only, and each key slot's generation history.\n"
-	    "            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
-	    "            card a timeline of key changes, tears, refusals; recoveries; every\n"
-	    "            checkpoint with its verification result (with --pubkey; exit 1 when\n"
-	    "            verification fails, the page says why).\n"
-	    "proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
-	    "checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
-	    "consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
-	    "            the last) extends the tree of the first N records; verify checks it\n"
-	    "            with --consistency PROOF against the proof's own old checkpoint or the\n"
-	    "            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
-	    "            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
-	    "            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n"
-	    "%s%s",
-	    cli_hsm_help(), cli_journal_hsm_help());
-}
+const char *const journal_help[] = {
+	"usage: dfissue journal init --origin ORIGIN --station NAME [--key URI] [HSM options] DIR\n"
+	"       dfissue journal recover --station NAME [--key URI] [HSM options] DIR\n"
+	"       dfissue journal verify --pubkey KEY [--origin O] [--last-seen CHECKPOINT_FILE] JOURNAL\n"
+	"       dfissue journal verify --pubkey KEY --consistency PROOF [--last-seen CHECKPOINT_FILE] [JOURNAL]\n"
+	"       dfissue journal show [--json] [--uid HEX] [--journal] JOURNAL\n"
+	"       dfissue journal show --html FILE [--pubkey KEY.pem] [--journal] JOURNAL\n"
+	"       dfissue journal proof --seq N [--journal] JOURNAL\n"
+	"       dfissue journal checkpoint [--journal] JOURNAL\n"
+	"       dfissue journal consistency --from N [--to M] [--journal] JOURNAL\n\n"
+	"JOURNAL is a journal directory (holding "
+	DFI_JOURNAL_FILE
+	") or the file itself.\n\n"
+	"init        creates DIR/"
+	DFI_JOURNAL_FILE
+	" with a genesis record and its checkpoint\n"
+	"            signed by the HSM key URI (default "
+	DEFAULT_KEY_URI
+	").\n"
+	"            ORIGIN names the log in every checkpoint, e.g. issuer.example/journal/1.\n"
+	"recover     opens DIR as its writer would (takes the lock, checks it, moves an\n"
+	"            uncovered or torn tail to DIR/"
+	DFI_JOURNAL_QDIR
+	"/ and records it) and\n"
+	"            reports what it found; the engine does the same at every start.\n"
+	"verify      checks every checkpoint signature with KEY.pem, recomputes the Merkle\n"
+	"            tree, checks sequence numbers, intent/outcome pairing and per-card key\n"
+	"            version continuity; with --last-seen, that the journal extends a\n"
+	"            checkpoint kept earlier (truncation, rollback). Prints one line per\n"
+	"            finding; exit 0 only when there is none. Unresolved intents are listed.\n"
+	"show        every key change per card, unresolved intents, recoveries, refused cards\n"
+	"            and re-issue authorizations (signatures are not checked: use verify).\n"
+	"            --uid HEX: that card only, and each key slot's generation history.\n"
+	"            --html FILE writes a self-contained page for auditors ('-': stdout): per\n"
+	"            card a timeline of key changes, tears, refusals; recoveries; every\n"
+	"            checkpoint with its verification result (with --pubkey; exit 1 when\n"
+	"            verification fails, the page says why).\n"
+	"proof       an RFC 9162 inclusion proof of record N against the last checkpoint.\n"
+	"checkpoint  prints the last checkpoint (a signed note): keep it for --last-seen.\n"
+	"consistency an RFC 9162 consistency proof that the checkpoint of size M (default:\n"
+	"            the last) extends the tree of the first N records; verify checks it\n"
+	"            with --consistency PROOF against the proof's own old checkpoint or the\n"
+	"            one you kept (--last-seen), and then the JOURNAL, if given, against the\n"
+	"            proof's new checkpoint. KEY is a PEM public key or a signed-note\n"
+	"            verifier key (name+hash+base64, see 'dfissue journal-key vkey').\n\n",
+	cli_hsm_help,
+	cli_journal_hsm_help,
+	NULL,
+};
 
 /* ---- init ----------------------------------------------------------------------- */
 
@@ -73,14 +79,14 @@ j_init(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *origin = NULL, *station = NULL, *key = DEFAULT_KEY_URI;
-	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("station", &station),
+	const struct cli_opt opts[] = { CLI_NEED_STR("origin", &origin), CLI_NEED_STR("station", &station),
 		CLI_STR("key", &key), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal init", journal_usage, opts, &o, 1, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal init", .help = journal_help, .opts = opts,
+		.hsm = &o, .journal_hsm = 1, .min_operands = 1, .max_operands = 1,
+		.needs = "needs --origin, --station and one DIR (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (argc - optind != 1 || origin == NULL || station == NULL)
-		return cli_usagef("journal init: needs --origin, --station and one DIR (try --help)");
 	dfi_hsm *h;
 	dfi_signer *s;
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);
@@ -130,17 +136,19 @@ journal_arg(const char *opt, int argc, char **argv)
 }
 
 /* The start of every subcommand whose only operand is one JOURNAL: the
- * options, then the journal, refused in one wording when missing. */
+ * options, then the journal, refused with the needs line when missing. */
 int
-journal_parse_one(const struct cli_spec *spec, const char *const *jopt, int argc, char **argv,
-    const char **path)
+journal_parse_one(const char *cmd, const struct cli_opt *opts, const char *needs,
+    const char *const *jopt, int argc, char **argv, const char **path)
 {
-	int rc = cli_parse(spec, argc, argv);
+	const struct cli_spec spec = { .cmd = cmd, .help = journal_help, .opts = opts, .max_operands = 1,
+		.needs = needs != NULL ? needs : "needs one JOURNAL (try --help)" };
+	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	*path = journal_arg(*jopt, argc, argv);
 	if (*path == NULL)
-		return cli_usagef("%s: needs one JOURNAL (try --help)", spec->cmd);
+		return cli_needs(&spec);
 	return CLI_GO_ON;
 }
 
@@ -158,14 +166,14 @@ j_recover(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *station = NULL, *key = DEFAULT_KEY_URI;
-	const struct cli_opt opts[] = { CLI_STR("station", &station), CLI_STR("key", &key),
+	const struct cli_opt opts[] = { CLI_NEED_STR("station", &station), CLI_STR("key", &key),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { "journal recover", journal_usage, opts, &o, 1, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal recover", .help = journal_help, .opts = opts,
+		.hsm = &o, .journal_hsm = 1, .min_operands = 1, .max_operands = 1,
+		.needs = "needs --station and one DIR (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (argc - optind != 1 || station == NULL)
-		return cli_usagef("journal recover: needs --station and one DIR (try --help)");
 	const char *dir = argv[optind];
 	dfi_hsm *h;
 	dfi_signer *s;
@@ -296,17 +304,18 @@ static int
 j_verify(int argc, char **argv)
 {
 	const char *pubkey = NULL, *origin = NULL, *last_seen = NULL, *jopt = NULL, *proof = NULL;
-	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
+	const struct cli_opt opts[] = { CLI_NEED_STR("pubkey", &pubkey), CLI_STR("origin", &origin),
 		CLI_STR("last-seen", &last_seen), CLI_STR("journal", &jopt),
 		CLI_STR("consistency", &proof), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal verify", journal_usage, opts, NULL, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal verify", .help = journal_help, .opts = opts,
+		.max_operands = 1,
+		.needs = "needs --pubkey KEY and one JOURNAL, or --consistency PROOF (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	const char *path = journal_arg(jopt, argc, argv);
-	if ((path == NULL && (proof == NULL || optind != argc)) || pubkey == NULL)
-		return cli_usagef("journal verify: needs --pubkey KEY and one JOURNAL, or --consistency "
-				  "PROOF (try --help)");
+	if (path == NULL && (proof == NULL || optind != argc))
+		return cli_needs(&spec);
 	size_t ll = 0;
 	char *ls = NULL;
 	dfi_jpubkey *pk = NULL;
@@ -386,16 +395,14 @@ static int
 j_proof(int argc, char **argv)
 {
 	const char *jopt = NULL;
-	unsigned long seq = ULONG_MAX; /* none given */
-	const struct cli_opt opts[] = { CLI_UINT("seq", &seq, 0, ULONG_MAX - 1, "a record number"),
+	unsigned long seq = 0; /* cli_parse() refuses a run without --seq */
+	const struct cli_opt opts[] = { CLI_NEED_UINT("seq", &seq, 0, ULONG_MAX - 1, "a record number"),
 		CLI_STR("journal", &jopt), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal proof", journal_usage, opts, NULL, 0, 1, NULL };
-	int rc = cli_parse(&spec, argc, argv);
+	const char *path;
+	int rc = journal_parse_one("journal proof", opts,
+	    "needs --seq N (a record number) and one JOURNAL (try --help)", &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
-	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL || seq == ULONG_MAX)
-		return cli_usagef("journal proof: needs --seq N (a record number) and one JOURNAL (try --help)");
 	struct dfi_jproof *p = malloc(sizeof(*p));
 	if (p == NULL)
 		return cli_fail("journal proof", DFI_E_NOMEM);
@@ -428,9 +435,8 @@ j_checkpoint(int argc, char **argv)
 {
 	const char *jopt = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal", &jopt), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal checkpoint", journal_usage, opts, NULL, 0, 1, NULL };
 	const char *path;
-	int rc = journal_parse_one(&spec, &jopt, argc, argv, &path);
+	int rc = journal_parse_one("journal checkpoint", opts, NULL, &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
 	struct dfi_jverify_opts vo = { 0 };
@@ -456,18 +462,15 @@ static int
 j_consistency(int argc, char **argv)
 {
 	const char *jopt = NULL;
-	unsigned long from = 0, to = 0; /* 0: none given (to: the last checkpoint) */
-	const struct cli_opt opts[] = { CLI_UINT("from", &from, 1, ULONG_MAX, "a record count, 1 or more"),
+	unsigned long from = 0, to = 0; /* --from is needed; to 0: the last checkpoint */
+	const struct cli_opt opts[] = { CLI_NEED_UINT("from", &from, 1, ULONG_MAX, "a record count, 1 or more"),
 		CLI_UINT("to", &to, 1, ULONG_MAX, "a checkpoint's size, 1 or more"), CLI_STR("journal", &jopt),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { "journal consistency", journal_usage, opts, NULL, 0, 1, NULL };
-	int rc = cli_parse(&spec, argc, argv);
+	const char *path;
+	int rc = journal_parse_one("journal consistency", opts, "needs --from N (a record count, 1 or "
+	    "more), optionally --to M, and one JOURNAL (try --help)", &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
-	const char *path = journal_arg(jopt, argc, argv);
-	if (path == NULL || from == 0)
-		return cli_usagef("journal consistency: needs --from N (a record count, 1 or more), "
-				  "optionally --to M, and one JOURNAL (try --help)");
 	struct dfi_jconsistency *p = malloc(sizeof(*p));
 	char *text = malloc(DFI_JCONSISTENCY_TEXT_MAX);
 	size_t tl;
@@ -501,5 +504,5 @@ sub_journal(int argc, char **argv)
 	static const struct cli_sub sub[] = { { "init", j_init }, { "recover", j_recover },
 		{ "verify", j_verify }, { "show", j_show }, { "proof", j_proof },
 		{ "checkpoint", j_checkpoint }, { "consistency", j_consistency }, { NULL, NULL } };
-	return cli_subcommand("journal", argc, argv, journal_usage, sub);
+	return cli_subcommand("journal", argc, argv, journal_help, sub);
 }

@@ -6,18 +6,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The usage text of every `dfissue journal` subcommand. */
-void journal_usage(FILE *f);
+/* The --help text of every `dfissue journal` subcommand (pieces, NULL last). */
+extern const char *const journal_help[];
 /* p[0..n) as hex into out (cap bytes); "-" when n is 0, "?" when it does not fit. */
 void hexs(const uint8_t *p, size_t n, char *out, size_t cap);
 /* JOURNAL from --journal (opt) or the one positional argument; NULL when neither or both. */
 const char *journal_arg(const char *opt, int argc, char **argv);
-/* cli_parse(spec) for a command whose one operand is JOURNAL (*jopt: its
- * --journal value once parsed): CLI_GO_ON with *path set, else the exit
- * status, after "<cmd>: needs one JOURNAL" when there is none. */
-struct cli_spec;
-int journal_parse_one(const struct cli_spec *spec, const char *const *jopt, int argc, char **argv,
-    const char **path);
+/* cli_parse() for the journal subcommand cmd whose one operand is JOURNAL:
+ * opts holds its options, --journal among them (writing *jopt). Returns
+ * CLI_GO_ON with *path set, else the exit status, after "<cmd>: <needs>"
+ * when JOURNAL or a needed option is missing (needs NULL: "needs one
+ * JOURNAL (try --help)"). */
+struct cli_opt;
+int journal_parse_one(const char *cmd, const struct cli_opt *opts, const char *needs,
+    const char *const *jopt, int argc, char **argv, const char **path);
 /* dfissue journal show (sub_journal_show.c). */
 int j_show(int argc, char **argv);
 

@@ -12,24 +12,23 @@
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue journal-key generate [--label LABEL] [--alg ed25519|ecdsa-p256|auto]\n"
-		   "                                    [--pubkey-out FILE] [HSM options]\n"
-		   "       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n"
-		   "       dfissue journal-key vkey (--origin ORIGIN | --journal JOURNAL)\n"
-		   "                                (--pubkey KEY.pem | [HSM options] KEY-URI)\n\n"
-		   "generate  creates a token key pair (private key sensitive, non-extractable)\n"
-		   "          labelled LABEL (default 'journal'); 'auto' (the default) uses\n"
-		   "          Ed25519 and falls back to ECDSA P-256 when the HSM lacks EdDSA.\n"
-		   "pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n"
-		   "vkey      prints the key as a C2SP signed-note verifier key\n"
-		   "          (ORIGIN+KEYID+BASE64, as golang.org/x/mod/sumdb/note reads it), so that\n"
-		   "          standard note tools verify the journal's checkpoints. The key name is\n"
-		   "          the journal's origin (--origin, or the genesis record of JOURNAL).\n\n%s",
-	    cli_hsm_help());
-}
+static const char *const help[] = {
+	"usage: dfissue journal-key generate [--label LABEL] [--alg ed25519|ecdsa-p256|auto]\n"
+	"                                    [--pubkey-out FILE] [HSM options]\n"
+	"       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n"
+	"       dfissue journal-key vkey (--origin ORIGIN | --journal JOURNAL)\n"
+	"                                (--pubkey KEY.pem | [HSM options] KEY-URI)\n\n"
+	"generate  creates a token key pair (private key sensitive, non-extractable)\n"
+	"          labelled LABEL (default 'journal'); 'auto' (the default) uses\n"
+	"          Ed25519 and falls back to ECDSA P-256 when the HSM lacks EdDSA.\n"
+	"pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n"
+	"vkey      prints the key as a C2SP signed-note verifier key\n"
+	"          (ORIGIN+KEYID+BASE64, as golang.org/x/mod/sumdb/note reads it), so that\n"
+	"          standard note tools verify the journal's checkpoints. The key name is\n"
+	"          the journal's origin (--origin, or the genesis record of JOURNAL).\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 static int
 write_pem(const char *path, const char *pem)
@@ -53,7 +52,7 @@ jk_generate(int argc, char **argv)
 	const char *label = "journal", *alg = "auto", *pubout = NULL;
 	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("alg", &alg),
 		CLI_STR("pubkey-out", &pubout), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key generate", usage, opts, &o, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key generate", .help = help, .opts = opts, .hsm = &o };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
@@ -122,12 +121,11 @@ jk_pubkey(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	const char *out = NULL;
 	const struct cli_opt opts[] = { CLI_STR("out", &out), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key pubkey", usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key pubkey", .help = help, .opts = opts,
+		.hsm = &o, .min_operands = 1, .max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (optind == argc)
-		return cli_usage_error("journal-key pubkey");
 	char *pem = NULL;
 	rc = hsm_pem(&o, argv[optind], "journal-key pubkey", &pem);
 	if (rc == DFI_EXIT_OK)
@@ -152,13 +150,14 @@ jk_vkey(int argc, char **argv)
 	const char *origin = NULL, *journal = NULL, *pubkey = NULL;
 	const struct cli_opt opts[] = { CLI_STR("origin", &origin), CLI_STR("journal", &journal),
 		CLI_STR("pubkey", &pubkey), CLI_OPTS_END };
-	const struct cli_spec spec = { "journal-key vkey", usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "journal-key vkey", .help = help, .opts = opts,
+		.hsm = &o, .max_operands = 1, .needs = "needs --origin ORIGIN or --journal JOURNAL, and "
+						       "--pubkey KEY.pem or a KEY-URI (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if ((origin == NULL) == (journal == NULL) || (pubkey != NULL) == (argc - optind == 1))
-		return cli_usagef("journal-key vkey: needs --origin ORIGIN or --journal JOURNAL, and "
-				  "--pubkey KEY.pem or a KEY-URI (try --help)");
+		return cli_needs(&spec);
 	char name[DFI_J_STR_MAX] = "";
 	if (journal != NULL) {
 		struct dfi_jverify_opts vo = { .record = genesis_origin, .ctx = name };
@@ -207,5 +206,5 @@ sub_journal_key(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "generate", jk_generate }, { "pubkey", jk_pubkey }, { "vkey", jk_vkey },
 		{ NULL, NULL } };
-	return cli_subcommand("journal-key", argc, argv, usage, sub);
+	return cli_subcommand("journal-key", argc, argv, help, sub);
 }

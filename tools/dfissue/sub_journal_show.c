@@ -323,9 +323,8 @@ j_show(int argc, char **argv)
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_STR("uid", &uidhex),
 		CLI_STR("journal", &jopt), CLI_STR("html", &html), CLI_STR("pubkey", &pubkey),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { "journal show", journal_usage, opts, NULL, 0, 1, NULL };
 	const char *path;
-	int rc = journal_parse_one(&spec, &jopt, argc, argv, &path);
+	int rc = journal_parse_one("journal show", opts, NULL, &jopt, argc, argv, &path);
 	if (rc != CLI_GO_ON)
 		return rc;
 	if (html != NULL && (json || uidhex != NULL))

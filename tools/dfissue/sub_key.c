@@ -49,13 +49,13 @@ host_kcv(dfi_keytype t, const uint8_t *key, uint8_t kcv[3])
 
 /* ---- key list ----------------------------------------------------------- */
 
-static void
-list_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue key list [--token URI] [--json] [HSM options] [FILTER-URI]\n\n"
-		   "Lists the keys on the token: class, type, label, id, flags, and the key\n"
-		   "check value of secret keys allowed to encrypt.\n\n%s", cli_hsm_help());
-}
+static const char *const list_help[] = {
+	"usage: dfissue key list [--token URI] [--json] [HSM options] [FILTER-URI]\n\n"
+	"Lists the keys on the token: class, type, label, id, flags, and the key\n"
+	"check value of secret keys allowed to encrypt.\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 static int
 key_list(int argc, char **argv)
@@ -63,7 +63,7 @@ key_list(int argc, char **argv)
 	struct cli_hsm_opts o = { 0 };
 	int json = 0;
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_OPTS_END };
-	const struct cli_spec spec = { "key list", list_usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "key list", .help = list_help, .opts = opts, .hsm = &o, .max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
@@ -136,28 +136,26 @@ key_list(int argc, char **argv)
 
 /* ---- key import --------------------------------------------------------- */
 
-static void
-import_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
-	    "                          [--usage sdm] --components N [--component-file FILE]...\n"
-	    "                          [HSM options]\n\n"
-	    "Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
-	    "result in the token as a sensitive, non-extractable token key allowed only\n"
-	    "what its derivation path needs (--derivation, default: the token's best;\n"
-	    "sp800-108 keys may only derive, the others encrypt and derive, with\n"
-	    "CKA_ALLOWED_MECHANISMS where the token has it). --usage sdm: an AES key\n"
-	    "that 'dfissue sdm verify' uses as it is (an SDM meta-read or file-read key\n"
-	    "without --meta-div/--file-div) may also encrypt, decrypt and CMAC. Each\n"
-	    "component is read from a --component-file (first line, hex) in the order\n"
-	    "given, or, for the rest, prompted for on the terminal without echo; never\n"
-	    "from the command line. Prints the KCV of every component and of the result\n"
-	    "(verified against the HSM, and a key derived from it against the host's\n"
-	    "computation; a key failing either is removed again), and wipes every\n"
-	    "component from memory.\n\n%s",
-	    cli_hsm_help());
-}
+static const char *const import_help[] = {
+	"usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
+	"                          [--usage sdm] --components N [--component-file FILE]...\n"
+	"                          [HSM options]\n\n"
+	"Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
+	"result in the token as a sensitive, non-extractable token key allowed only\n"
+	"what its derivation path needs (--derivation, default: the token's best;\n"
+	"sp800-108 keys may only derive, the others encrypt and derive, with\n"
+	"CKA_ALLOWED_MECHANISMS where the token has it). --usage sdm: an AES key\n"
+	"that 'dfissue sdm verify' uses as it is (an SDM meta-read or file-read key\n"
+	"without --meta-div/--file-div) may also encrypt, decrypt and CMAC. Each\n"
+	"component is read from a --component-file (first line, hex) in the order\n"
+	"given, or, for the rest, prompted for on the terminal without echo; never\n"
+	"from the command line. Prints the KCV of every component and of the result\n"
+	"(verified against the HSM, and a key derived from it against the host's\n"
+	"computation; a key failing either is removed again), and wipes every\n"
+	"component from memory.\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 /* Reads hex from fd into key (len bytes expected); white space is ignored,
  * and blank lines before the hex. At most 255 characters in all. */
@@ -236,17 +234,16 @@ key_import(int argc, char **argv)
 	unsigned long ncomp = 0;
 	const char *usagestr = NULL;
 	unsigned usage = 0;
-	const struct cli_opt opts[] = { CLI_STR("label", &label), CLI_STR("id", &idhex),
+	const struct cli_opt opts[] = { CLI_NEED_STR("label", &label), CLI_STR("id", &idhex),
 		CLI_STR("usage", &usagestr),
-		CLI_STR("type", &typestr), CLI_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
+		CLI_STR("type", &typestr), CLI_NEED_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
 		CLI_FN_MOST("component-file", add_component_file, &cf, MAX_COMPONENTS), CLI_OPTS_END };
-	const struct cli_spec spec = { "key import", import_usage, opts, &o, 0, 0,
-		"key material never comes from the command line" };
+	const struct cli_spec spec = { .cmd = "key import", .help = import_help, .opts = opts, .hsm = &o,
+		.operands_why = "key material never comes from the command line",
+		.needs = "--label and --components are required" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (label == NULL || ncomp == 0)
-		return cli_usagef("key import: --label and --components are required");
 	if (cf.n > ncomp)
 		return cli_usagef("key import: %zu component files for %lu components", cf.n, ncomp);
 	if (usagestr != NULL) {
@@ -354,24 +351,23 @@ key_import(int argc, char **argv)
 
 /* ---- key kcv ------------------------------------------------------------ */
 
-static void
-kcv_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue key kcv [HSM options] KEY-URI\n\n"
-		   "Prints the key check value (leftmost 3 bytes of ECB(K, zero block)) of\n"
-		   "the secret key KEY-URI, computed in the HSM.\n\n%s", cli_hsm_help());
-}
+static const char *const kcv_help[] = {
+	"usage: dfissue key kcv [HSM options] KEY-URI\n\n"
+	"Prints the key check value (leftmost 3 bytes of ECB(K, zero block)) of\n"
+	"the secret key KEY-URI, computed in the HSM.\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 static int
 key_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
-	const struct cli_spec spec = { "key kcv", kcv_usage, NULL, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "key kcv", .help = kcv_help, .hsm = &o, .min_operands = 1,
+		.max_operands = 1 };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (optind == argc)
-		return cli_usage_error("key kcv");
 	dfi_hsm *h;
 	rc = cli_hsm_open(&o, argv[optind], &h);
 	if (rc != DFI_EXIT_OK)
@@ -392,30 +388,29 @@ key_kcv(int argc, char **argv)
 
 /* ---- key derive-kcv ----------------------------------------------------- */
 
-static void
-derive_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue key derive-kcv --master URI --uid HEX --aid HEX --sysid HEX\n"
-		   "                              [HSM options]\n\n"
-		   "Diversifies the master key in the HSM with NXP AN10922 for\n"
-		   "M = UID || AID || system identifier and prints the KCV of the result\n"
-		   "(never the key). The derived key has the master's type (AES-128, 2K3DES or\n"
-		   "3K3DES).\n\n%s", cli_hsm_help());
-}
+static const char *const derive_help[] = {
+	"usage: dfissue key derive-kcv --master URI --uid HEX --aid HEX --sysid HEX\n"
+	"                              [HSM options]\n\n"
+	"Diversifies the master key in the HSM with NXP AN10922 for\n"
+	"M = UID || AID || system identifier and prints the KCV of the result\n"
+	"(never the key). The derived key has the master's type (AES-128, 2K3DES or\n"
+	"3K3DES).\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 static int
 key_derive_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const char *master = NULL, *uidhex = NULL, *aidhex = NULL, *syshex = NULL;
-	const struct cli_opt opts[] = { CLI_STR("master", &master), CLI_STR("uid", &uidhex),
-		CLI_STR("aid", &aidhex), CLI_STR("sysid", &syshex), CLI_OPTS_END };
-	const struct cli_spec spec = { "key derive-kcv", derive_usage, opts, &o, 0, 0, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("master", &master), CLI_NEED_STR("uid", &uidhex),
+		CLI_NEED_STR("aid", &aidhex), CLI_STR("sysid", &syshex), CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "key derive-kcv", .help = derive_help, .opts = opts, .hsm = &o,
+		.needs = "--master, --uid and --aid are required" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (master == NULL || uidhex == NULL || aidhex == NULL)
-		return cli_usagef("key derive-kcv: --master, --uid and --aid are required");
 	uint8_t m[64];
 	size_t ul, al, sl = 0;
 	if (!parse_hex_arg("key derive-kcv: --uid", uidhex, m, 10, &ul) ||
@@ -453,21 +448,20 @@ key_derive_kcv(int argc, char **argv)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void
-key_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue key <list|import|kcv|derive-kcv> [options]\n\n"
-		   "  list        list the token's keys, flags and KCVs\n"
-		   "  import      key ceremony: import a key from 2..N components\n"
-		   "  kcv         print a key's check value\n"
-		   "  derive-kcv  print the KCV of an AN10922-diversified key\n\n"
-		   "'dfissue key <command> --help' describes each.\n");
-}
+static const char *const key_help[] = {
+	"usage: dfissue key <list|import|kcv|derive-kcv> [options]\n\n"
+	"  list        list the token's keys, flags and KCVs\n"
+	"  import      key ceremony: import a key from 2..N components\n"
+	"  kcv         print a key's check value\n"
+	"  derive-kcv  print the KCV of an AN10922-diversified key\n\n"
+	"'dfissue key <command> --help' describes each.\n",
+	NULL,
+};
 
 int
 sub_key(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "list", key_list }, { "import", key_import },
 		{ "kcv", key_kcv }, { "derive-kcv", key_derive_kcv }, { NULL, NULL } };
-	return cli_subcommand("key", argc, argv, key_usage, sub);
+	return cli_subcommand("key", argc, argv, key_help, sub);
 }

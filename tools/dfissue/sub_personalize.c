@@ -41,71 +41,69 @@ static const char claim_lease_help[] =
     "                         free for another station once it runs out. Longer than\n"
     "                         the longest tap (docs/OPERATIONS.md 12.5)\n";
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
-	    "           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
-	    "           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
-	    "           [-v | -q | --log-level LEVEL] [--config FILE]\n"
-	    "           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
-	    "           [--registry URL [--claim-lease SECONDS]] [HSM options]\n"
-	    "Waits for a card, personalizes it as the profile says (the next batch row per\n"
-	    "card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
-	    "waits for the card to leave and for the next one. A torn card is finished when\n"
-	    "it comes back. A card that has not earned keys is 'refused' and gets nothing: a\n"
-	    "UID already issued whose card shows factory (or transport) keys, a card without\n"
-	    "the profile's transport key, or one without the originality signature the\n"
-	    "profile requires; the journal records each refusal. Progress lines go to\n"
-	    "stderr; --json prints one JSON object per card on stdout. Exit status 0 when\n"
-	    "every card ended done or resumed.\n"
-	    "\n"
-	    "  --profile P.json       the target card (docs/PROFILE.md)\n"
-	    "  --batch FILE           per-card data (.csv or .jsonl), one row per card\n"
-	    "%s"
-	    "  --reader 'pcsc:PATTERN'  every PC/SC reader matching a shell pattern ('pcsc:*'\n"
-	    "                         = all); several --reader options or a pattern serve the\n"
-	    "                         readers in parallel (one thread each, shared HSM and\n"
-	    "                         journal; --cards counts cards over all readers, an idle\n"
-	    "                         reader stops after --wait-ms). PC/SC readers end with a\n"
-	    "                         summary; a card finished in this run and presented again\n"
-	    "                         takes no new batch row\n"
-	    "  --journal DIR          the signed key-change journal (must exist, see below)\n"
-	    "  --create-journal       create the journal in DIR if it does not exist yet\n"
-	    "  --origin O             origin of a journal created here (default dfissue/STATION)\n"
-	    "  --station NAME         this station's name in the journal (default: host name)\n"
-	    "  --journal-key URI      the journal signing key (default %s)\n"
-	    "  --cards N              stop after N cards (default: until the batch ends; a\n"
-	    "                         sim: reader holds one card)\n"
-	    "  --once                 the same as --cards 1\n"
-	    "  --json                 one JSON object per card on stdout\n"
-	    "  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
-	    "  --reissue UID          authorize issuing this UID (14 hex digits) again, once in\n"
-	    "                         this run: a replaced chip, a card the issuer formatted.\n"
-	    "                         Journaled with --reason before its first key change.\n"
-	    "                         Repeatable; a batch row can do the same with the fields\n"
-	    "                         reissue_uid and reissue_reason\n"
-	    "  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
-	    "  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n"
-	    "%s%s"
-	    "  --config FILE          options from FILE, one 'key = value' per line, the key\n"
-	    "                         being an option's name (dfissue-station.conf(5)); the\n"
-	    "                         command line's options come after the file's\n"
-	    "  -v, -q                 more (the per-step lines) or less output\n"
-	    "  --log-level LEVEL      error, warning, notice, info (default) or debug; lines\n"
-	    "                         go to stderr, to the systemd journal under systemd\n"
-	    "Signals: SIGTERM or SIGINT stops taking cards; the card in each reader is\n"
-	    "finished (every ChangeKey gets its journal outcome), the summary printed, exit\n"
-	    "0. A second signal stops at once (no further APDU; the card's next tap\n"
-	    "finishes it), exit 3. On a terminal a status line per reader shows progress.\n"
-	    "Test options (sim: readers only, for demonstrations of tear recovery):\n"
-	    "  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
-	    "  --tear-mode before|after  the command is lost / executed with its answer lost\n"
-	    "%s%s",
-	    cli_reader_help(), DEFAULT_JOURNAL_KEY, CLI_REGISTRY_HELP, claim_lease_help, cli_hsm_help(),
-	    cli_journal_hsm_help());
-}
+static const char *const help[] = {
+	"usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
+	"           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
+	"           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
+	"           [-v | -q | --log-level LEVEL] [--config FILE]\n"
+	"           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
+	"           [--registry URL [--claim-lease SECONDS]] [HSM options]\n"
+	"Waits for a card, personalizes it as the profile says (the next batch row per\n"
+	"card), reports 'done', 'resumed', 'unknown-keys', 'refused' or an error, then\n"
+	"waits for the card to leave and for the next one. A torn card is finished when\n"
+	"it comes back. A card that has not earned keys is 'refused' and gets nothing: a\n"
+	"UID already issued whose card shows factory (or transport) keys, a card without\n"
+	"the profile's transport key, or one without the originality signature the\n"
+	"profile requires; the journal records each refusal. Progress lines go to\n"
+	"stderr; --json prints one JSON object per card on stdout. Exit status 0 when\n"
+	"every card ended done or resumed.\n"
+	"\n"
+	"  --profile P.json       the target card (docs/PROFILE.md)\n"
+	"  --batch FILE           per-card data (.csv or .jsonl), one row per card\n",
+	cli_reader_help,
+	"  --reader 'pcsc:PATTERN'  every PC/SC reader matching a shell pattern ('pcsc:*'\n"
+	"                         = all); several --reader options or a pattern serve the\n"
+	"                         readers in parallel (one thread each, shared HSM and\n"
+	"                         journal; --cards counts cards over all readers, an idle\n"
+	"                         reader stops after --wait-ms). PC/SC readers end with a\n"
+	"                         summary; a card finished in this run and presented again\n"
+	"                         takes no new batch row\n"
+	"  --journal DIR          the signed key-change journal (must exist, see below)\n"
+	"  --create-journal       create the journal in DIR if it does not exist yet\n"
+	"  --origin O             origin of a journal created here (default dfissue/STATION)\n"
+	"  --station NAME         this station's name in the journal (default: host name)\n"
+	"  --journal-key URI      the journal signing key (default " DEFAULT_JOURNAL_KEY ")\n"
+	"  --cards N              stop after N cards (default: until the batch ends; a\n"
+	"                         sim: reader holds one card)\n"
+	"  --once                 the same as --cards 1\n"
+	"  --json                 one JSON object per card on stdout\n"
+	"  --wait-ms MS           give up waiting for a card after MS ms (default: forever)\n"
+	"  --reissue UID          authorize issuing this UID (14 hex digits) again, once in\n"
+	"                         this run: a replaced chip, a card the issuer formatted.\n"
+	"                         Journaled with --reason before its first key change.\n"
+	"                         Repeatable; a batch row can do the same with the fields\n"
+	"                         reissue_uid and reissue_reason\n"
+	"  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
+	"  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n",
+	CLI_REGISTRY_HELP,
+	claim_lease_help,
+	"  --config FILE          options from FILE, one 'key = value' per line, the key\n"
+	"                         being an option's name (dfissue-station.conf(5)); the\n"
+	"                         command line's options come after the file's\n"
+	"  -v, -q                 more (the per-step lines) or less output\n"
+	"  --log-level LEVEL      error, warning, notice, info (default) or debug; lines\n"
+	"                         go to stderr, to the systemd journal under systemd\n"
+	"Signals: SIGTERM or SIGINT stops taking cards; the card in each reader is\n"
+	"finished (every ChangeKey gets its journal outcome), the summary printed, exit\n"
+	"0. A second signal stops at once (no further APDU; the card's next tap\n"
+	"finishes it), exit 3. On a terminal a status line per reader shows progress.\n"
+	"Test options (sim: readers only, for demonstrations of tear recovery):\n"
+	"  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
+	"  --tear-mode before|after  the command is lost / executed with its answer lost\n",
+	cli_hsm_help,
+	cli_journal_hsm_help,
+	NULL,
+};
 
 #define TEARS_MAX 3
 #define MAX_REISSUE 64
@@ -270,8 +268,8 @@ popts_init(struct popts *p, struct opts *o)
 	p->o = o;
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
-		CLI_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
-		CLI_FN("reader", opt_reader, o, NULL), CLI_STR("journal", &o->journal),
+		CLI_NEED_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
+		CLI_NEED_FN("reader", opt_reader, o, 0), CLI_NEED_STR("journal", &o->journal),
 		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
 		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
@@ -290,7 +288,8 @@ popts_init(struct popts *p, struct opts *o)
 	};
 	_Static_assert(sizeof(t) <= sizeof(p->t), "struct popts holds the table");
 	memcpy(p->t, t, sizeof(t));
-	p->spec = (struct cli_spec){ "personalize", usage, p->t, &o->hsm, 1, 0, NULL };
+	p->spec = (struct cli_spec){ .cmd = "personalize", .help = help, .opts = p->t, .hsm = &o->hsm,
+		.journal_hsm = 1, .needs = "needs --profile, --reader and --journal (see --help)" };
 }
 
 static int
@@ -301,10 +300,6 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
-	if (o->profile == NULL || o->reader == NULL || o->journal == NULL) {
-		cli_errorf("personalize: needs --profile, --reader and --journal (see --help)");
-		return DFI_EXIT_USAGE;
-	}
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
 		    "shorter name (it names this station in every journal record)", STATION_MAX,

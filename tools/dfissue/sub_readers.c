@@ -13,17 +13,16 @@
 #include "dfissue/pcsc.h"
 #include "dfissue/util.h"
 
-static void
-readers_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue readers [--json | --names]\n\n"
-		   "Lists the PC/SC readers (through pcscd) and card presence with the ATR.\n"
-		   "Use a name shown here as --reader 'pcsc:NAME'.\n\n"
-		   "  --json   one JSON object: {\"readers\": [{\"name\", \"card_present\", \"atr\"}]};\n"
-		   "           on failure {\"error\": CODE, \"message\": TEXT, \"exit\": 1}\n"
-		   "  --names  the reader names only, one per line (for scripts and completion)\n\n"
-		   "Exit status 1 when pcscd cannot be reached (error code pcscd_unreachable).\n");
-}
+static const char *const readers_help[] = {
+	"usage: dfissue readers [--json | --names]\n\n"
+	"Lists the PC/SC readers (through pcscd) and card presence with the ATR.\n"
+	"Use a name shown here as --reader 'pcsc:NAME'.\n\n"
+	"  --json   one JSON object: {\"readers\": [{\"name\", \"card_present\", \"atr\"}]};\n"
+	"           on failure {\"error\": CODE, \"message\": TEXT, \"exit\": 1}\n"
+	"  --names  the reader names only, one per line (for scripts and completion)\n\n"
+	"Exit status 1 when pcscd cannot be reached (error code pcscd_unreachable).\n",
+	NULL,
+};
 
 int
 cli_pcsc_fail(const char *what, dfi_err e)
@@ -107,7 +106,7 @@ sub_readers(int argc, char **argv)
 	int json = 0, names = 0;
 	const struct cli_opt opts[] = { CLI_FLAG("json", &json), CLI_FLAG("names", &names),
 		CLI_OPTS_END };
-	const struct cli_spec spec = { "readers", readers_usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "readers", .help = readers_help, .opts = opts };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

@@ -16,23 +16,21 @@
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL] [--json]\n"
-	    "Lists the unresolved intents of a journal: key changes sent (or about to be\n"
-	    "sent) to a card whose outcome was never seen, with the card's UID, the key\n"
-	    "and the versions. Present each card to 'dfissue personalize' to resolve them.\n"
-	    "With --registry, also (or only) the intents every station of the registry left\n"
-	    "open: a torn card put aside at one station is finished at any other that shares\n"
-	    "the registry.\n"
-	    "\n"
-	    "  --journal DIR      the journal directory (or its journal.log)\n"
-	    "  --pubkey KEY.pem   also verify the checkpoint signatures with this key\n"
-	    "  --json             one JSON object per unresolved intent on stdout\n"
-	    CLI_REGISTRY_HELP);
-}
+static const char *const help[] = {
+	"usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL] [--json]\n"
+	"Lists the unresolved intents of a journal: key changes sent (or about to be\n"
+	"sent) to a card whose outcome was never seen, with the card's UID, the key\n"
+	"and the versions. Present each card to 'dfissue personalize' to resolve them.\n"
+	"With --registry, also (or only) the intents every station of the registry left\n"
+	"open: a torn card put aside at one station is finished at any other that shares\n"
+	"the registry.\n"
+	"\n"
+	"  --journal DIR      the journal directory (or its journal.log)\n"
+	"  --pubkey KEY.pem   also verify the checkpoint signatures with this key\n"
+	"  --json             one JSON object per unresolved intent on stdout\n"
+	CLI_REGISTRY_HELP,
+	NULL,
+};
 
 struct ctx {
 	int json;
@@ -136,7 +134,7 @@ sub_recover(int argc, char **argv)
 	dfi_jpubkey *pk = NULL;
 	const struct cli_opt opts[] = { CLI_STR("journal", &journal), CLI_STR("pubkey", &pubkey),
 		CLI_FLAG("json", &c.json), CLI_STR("registry", &registry), CLI_OPTS_END };
-	const struct cli_spec spec = { "recover", usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "recover", .help = help, .opts = opts };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

@@ -13,32 +13,31 @@
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue registry init [--station-role ROLE]... [--auditor-role ROLE]...\n"
-	    "                             [--schema-version N] URL\n"
-	    "       dfissue registry witness --pubkey KEY [--station NAME] URL JOURNAL\n\n"
-	    "URL is a libpq connection URI (postgresql://[user@]host[:port]/dbname?sslmode=verify-full\n"
-	    "...), never a key=value string. It must not carry a password (nor sslpassword): put it in\n"
-	    "the libpq password file (~/.pgpass, or the file PGPASSFILE names, mode 0600) or\n"
-	    "in PGPASSWORD, or authenticate with a client certificate (sslcert, sslkey).\n\n"
-	    "init   creates the schema '%s' (tables and functions) or migrates it to the\n"
-	    "       version this dfissue uses (%d), in one transaction; running it again is\n"
-	    "       harmless. Connect as the role that is to own the schema (not a station's).\n"
-	    "       --station-role ROLE   lets ROLE (an existing database role) call the\n"
-	    "                             registry's functions, and nothing else\n"
-	    "       --auditor-role ROLE   lets ROLE read every table, and nothing else\n"
-	    "       Granted roles are granted again after every later migration.\n"
-	    "       --schema-version N    stops at version N (for staged upgrades)\n"
-	    "witness  submits JOURNAL's last checkpoint (signed by KEY: PEM or verifier key)\n"
-	    "       with a consistency proof from the one the registry witnessed last; the\n"
-	    "       registry refuses it when the journal does not extend that one. Stations\n"
-	    "       witness by themselves; this is for a journal written while the registry\n"
-	    "       was out of reach, or checked by hand.\n",
-	    DFI_PGREG_SCHEMA, DFI_PGREG_SCHEMA_VERSION);
-}
+#define SCHEMA_VERSION CLI_STRING_OF(DFI_PGREG_SCHEMA_VERSION)
+
+static const char *const help[] = {
+	"usage: dfissue registry init [--station-role ROLE]... [--auditor-role ROLE]...\n"
+	"                             [--schema-version N] URL\n"
+	"       dfissue registry witness --pubkey KEY [--station NAME] URL JOURNAL\n\n"
+	"URL is a libpq connection URI (postgresql://[user@]host[:port]/dbname?sslmode=verify-full\n"
+	"...), never a key=value string. It must not carry a password (nor sslpassword): put it in\n"
+	"the libpq password file (~/.pgpass, or the file PGPASSFILE names, mode 0600) or\n"
+	"in PGPASSWORD, or authenticate with a client certificate (sslcert, sslkey).\n\n"
+	"init   creates the schema '" DFI_PGREG_SCHEMA "' (tables and functions) or migrates it to the\n"
+	"       version this dfissue uses (" SCHEMA_VERSION "), in one transaction; running it again is\n"
+	"       harmless. Connect as the role that is to own the schema (not a station's).\n"
+	"       --station-role ROLE   lets ROLE (an existing database role) call the\n"
+	"                             registry's functions, and nothing else\n"
+	"       --auditor-role ROLE   lets ROLE read every table, and nothing else\n"
+	"       Granted roles are granted again after every later migration.\n"
+	"       --schema-version N    stops at version N (for staged upgrades)\n"
+	"witness  submits JOURNAL's last checkpoint (signed by KEY: PEM or verifier key)\n"
+	"       with a consistency proof from the one the registry witnessed last; the\n"
+	"       registry refuses it when the journal does not extend that one. Stations\n"
+	"       witness by themselves; this is for a journal written while the registry\n"
+	"       was out of reach, or checked by hand.\n",
+	NULL,
+};
 
 /* The roles --station-role and --auditor-role name, in their order. */
 struct roles {
@@ -79,12 +78,11 @@ r_init(int argc, char **argv)
 	const struct cli_opt opts[] = { CLI_FN("station-role", opt_station_role, &ro, NULL),
 		CLI_FN("auditor-role", opt_auditor_role, &ro, NULL),
 		CLI_UINT("schema-version", &target, 1, 1000, "a version number"), CLI_OPTS_END };
-	const struct cli_spec spec = { "registry init", usage, opts, NULL, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "registry init", .help = help, .opts = opts,
+		.min_operands = 1, .max_operands = 1, .needs = "needs one URL (try --help)" };
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 1)
-		return cli_usagef("registry init: needs one URL (try --help)");
 	const char *url = argv[optind];
 	char why[600];
 	dfi_err e = dfi_pgreg_check_url(url, why, sizeof(why));
@@ -125,13 +123,14 @@ static int
 r_witness(int argc, char **argv)
 {
 	const char *pubkey = NULL, *station = "registry-witness";
-	const struct cli_opt opts[] = { CLI_STR("pubkey", &pubkey), CLI_STR("station", &station), CLI_OPTS_END };
-	const struct cli_spec spec = { "registry witness", usage, opts, NULL, 0, 2, NULL };
+	const struct cli_opt opts[] = { CLI_NEED_STR("pubkey", &pubkey), CLI_STR("station", &station),
+		CLI_OPTS_END };
+	const struct cli_spec spec = { .cmd = "registry witness", .help = help, .opts = opts,
+		.min_operands = 2, .max_operands = 2,
+		.needs = "needs --pubkey KEY, a URL and a JOURNAL (try --help)" };
 	int prc = cli_parse(&spec, argc, argv);
 	if (prc != CLI_GO_ON)
 		return prc;
-	if (argc - optind != 2 || pubkey == NULL)
-		return cli_usagef("registry witness: needs --pubkey KEY, a URL and a JOURNAL (try --help)");
 	const char *url = argv[optind], *journal = argv[optind + 1];
 	char why[600];
 	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK)
@@ -162,5 +161,5 @@ int
 sub_registry(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "init", r_init }, { "witness", r_witness }, { NULL, NULL } };
-	return cli_subcommand("registry", argc, argv, usage, sub);
+	return cli_subcommand("registry", argc, argv, help, sub);
 }

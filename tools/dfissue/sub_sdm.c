@@ -24,51 +24,49 @@
 #include "opts.h"
 #include "sdm_state.h"
 
-static void
-verify_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
-	    "                          [--meta-key URI [--meta-div RECIPE]]\n"
-	    "                          --file-key URI [--file-div RECIPE] [--aid HEX]\n"
-	    "                          --state FILE | --registry URL\n"
-	    "                          [--format auto|url|query|hex|text]\n"
-	    "                          [--json] [HSM options] [TAP]\n"
-	    "Checks one tap of a Secure Dynamic Messaging file (TAP), or one tap per line\n"
-	    "of standard input with one answer line each, and prints the card's UID and\n"
-	    "read counter. A tap is refused when it does not match the template, when its\n"
-	    "MAC does not verify (altered, or another card's keys), or when its counter is\n"
-	    "not above the last one accepted for that UID (a replay).\n"
-	    "\n"
-	    "  --template T     the file's text as personalized, with {picc} or {uid}+{ctr},\n"
-	    "                   {mac}, and optionally {enc:N} and {macin} (docs/PROFILE.md);\n"
-	    "                   it must mirror the UID and the counter\n"
-	    "  --lrp            the card runs in LRP mode (48-character PICC data)\n"
-	    "  --no-ndef        the file holds the text itself, not an NDEF URI record\n"
-	    "                   (default: NDEF when the template is an http(s) URL)\n"
-	    "  --meta-key URI   pkcs11: URI of the SDM meta-read base key (templates with\n"
-	    "                   {picc}; plain {uid}/{ctr} mirrors need none)\n"
-	    "  --meta-div R     AN10922 diversification of that key, without \"uid\"\n"
-	    "                   (default: the base key itself, which then needs\n"
-	    "                   'dfissue key import --usage sdm')\n"
-	    "  --file-key URI   pkcs11: URI of the SDM file-read base key\n"
-	    "  --file-div R     its diversification, usually with \"uid\" (per card)\n"
-	    "  --aid HEX        the application's AID (3 bytes, command order) for \"aid\"\n"
-	    "  --state FILE     the replay state: last counter accepted per UID (one host)\n"
-	    "  --registry URL   the replay state in the PostgreSQL registry (schema 5), shared\n"
-	    "                   by every verifier: a libpq URI, credentials from the libpq\n"
-	    "                   password file or environment (docs/OPERATIONS.md section 13)\n"
-	    "  --format F       what a tap is (default auto: URL with \"://\", file bytes\n"
-	    "                   if all hex, a query with '?' or '=', else the text)\n"
-	    "  --json           one JSON object per tap\n"
-	    "\n"
-	    "A recipe R is a comma-separated list of diversification items as in a\n"
-	    "profile: uid, aid, sysid:HEX, hex:HEX.\n"
-	    "\n"
-	    "Exit status: 0 the tap was accepted (with TAP; on standard input: every line\n"
-	    "was answered), 1 refused or failed, 2 usage error.\n\n%s",
-	    cli_hsm_help());
-}
+static const char *const verify_help[] = {
+	"usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
+	"                          [--meta-key URI [--meta-div RECIPE]]\n"
+	"                          --file-key URI [--file-div RECIPE] [--aid HEX]\n"
+	"                          --state FILE | --registry URL\n"
+	"                          [--format auto|url|query|hex|text]\n"
+	"                          [--json] [HSM options] [TAP]\n"
+	"Checks one tap of a Secure Dynamic Messaging file (TAP), or one tap per line\n"
+	"of standard input with one answer line each, and prints the card's UID and\n"
+	"read counter. A tap is refused when it does not match the template, when its\n"
+	"MAC does not verify (altered, or another card's keys), or when its counter is\n"
+	"not above the last one accepted for that UID (a replay).\n"
+	"\n"
+	"  --template T     the file's text as personalized, with {picc} or {uid}+{ctr},\n"
+	"                   {mac}, and optionally {enc:N} and {macin} (docs/PROFILE.md);\n"
+	"                   it must mirror the UID and the counter\n"
+	"  --lrp            the card runs in LRP mode (48-character PICC data)\n"
+	"  --no-ndef        the file holds the text itself, not an NDEF URI record\n"
+	"                   (default: NDEF when the template is an http(s) URL)\n"
+	"  --meta-key URI   pkcs11: URI of the SDM meta-read base key (templates with\n"
+	"                   {picc}; plain {uid}/{ctr} mirrors need none)\n"
+	"  --meta-div R     AN10922 diversification of that key, without \"uid\"\n"
+	"                   (default: the base key itself, which then needs\n"
+	"                   'dfissue key import --usage sdm')\n"
+	"  --file-key URI   pkcs11: URI of the SDM file-read base key\n"
+	"  --file-div R     its diversification, usually with \"uid\" (per card)\n"
+	"  --aid HEX        the application's AID (3 bytes, command order) for \"aid\"\n"
+	"  --state FILE     the replay state: last counter accepted per UID (one host)\n"
+	"  --registry URL   the replay state in the PostgreSQL registry (schema 5), shared\n"
+	"                   by every verifier: a libpq URI, credentials from the libpq\n"
+	"                   password file or environment (docs/OPERATIONS.md section 13)\n"
+	"  --format F       what a tap is (default auto: URL with \"://\", file bytes\n"
+	"                   if all hex, a query with '?' or '=', else the text)\n"
+	"  --json           one JSON object per tap\n"
+	"\n"
+	"A recipe R is a comma-separated list of diversification items as in a\n"
+	"profile: uid, aid, sysid:HEX, hex:HEX.\n"
+	"\n"
+	"Exit status: 0 the tap was accepted (with TAP; on standard input: every line\n"
+	"was answered), 1 refused or failed, 2 usage error.\n\n",
+	cli_hsm_help,
+	NULL,
+};
 
 struct verifier {
 	struct dfi_sdm_layout layout;
@@ -291,7 +289,7 @@ sdm_verify(int argc, char **argv)
 		CLI_STR("meta-div", &meta_div), CLI_STR("file-key", &file_uri),
 		CLI_STR("file-div", &file_div), CLI_STR("aid", &aid), CLI_STR("state", &state),
 		CLI_STR("registry", &registry), CLI_STR("format", &format), CLI_FLAG("json", &json), CLI_OPTS_END };
-	const struct cli_spec spec = { "sdm verify", verify_usage, opts, &o, 0, 1, NULL };
+	const struct cli_spec spec = { .cmd = "sdm verify", .help = verify_help, .opts = opts, .hsm = &o, .max_operands = 1 };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
 		return pr;
@@ -438,26 +436,23 @@ out:
 
 /* ---- sdm read: a tap as a phone makes it ---------------------------------- */
 
-static void
-read_usage(FILE *f)
-{
-	fprintf(f,
-	    "usage: dfissue sdm read --reader SPEC --aid HEX --file N [--size N] [--hex]\n"
-	    "                        [--wait-ms MS]\n"
-	    "Reads an SDM file the way a phone does, without authentication (so the card's\n"
-	    "read counter moves on), in one ReadData, and prints what the card showed: the\n"
-	    "URL of an NDEF URI record, else the file as hex. Pipe it into 'dfissue sdm\n"
-	    "verify' to check a freshly personalized card end to end.\n"
-	    "\n"
-	    "%s"
-	    "  --aid HEX        the application (3 bytes, command order)\n"
-	    "  --file N         the file number\n"
-	    "  --size N         bytes to read (default: the file's size from GetFileSettings,\n"
-	    "                   which needs free listing)\n"
-	    "  --hex            print the file's bytes as hex even when it holds a URL\n"
-	    "  --wait-ms MS     wait up to MS for a card (default 10000)\n",
-	    cli_reader_help());
-}
+static const char *const read_help[] = {
+	"usage: dfissue sdm read --reader SPEC --aid HEX --file N [--size N] [--hex]\n"
+	"                        [--wait-ms MS]\n"
+	"Reads an SDM file the way a phone does, without authentication (so the card's\n"
+	"read counter moves on), in one ReadData, and prints what the card showed: the\n"
+	"URL of an NDEF URI record, else the file as hex. Pipe it into 'dfissue sdm\n"
+	"verify' to check a freshly personalized card end to end.\n"
+	"\n",
+	cli_reader_help,
+	"  --aid HEX        the application (3 bytes, command order)\n"
+	"  --file N         the file number\n"
+	"  --size N         bytes to read (default: the file's size from GetFileSettings,\n"
+	"                   which needs free listing)\n"
+	"  --hex            print the file's bytes as hex even when it holds a URL\n"
+	"  --wait-ms MS     wait up to MS for a card (default 10000)\n",
+	NULL,
+};
 
 /* The URL of an NDEF message holding one URI record (NFC Forum URI RTD),
  * into out; 0 when the data is no such message. */
@@ -487,25 +482,23 @@ static int
 sdm_read(int argc, char **argv)
 {
 	const char *reader = NULL, *aidhex = NULL;
-	unsigned long fileno = 32, size = 0, wait_ms = 10000;
+	unsigned long fileno = 0, size = 0, wait_ms = 10000;
 	int hex = 0, rc;
-	const struct cli_opt opts[] = { CLI_STR("reader", &reader), CLI_STR("aid", &aidhex),
-		CLI_UINT("file", &fileno, 0, 31, "a file number 0..31"),
+	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_NEED_STR("aid", &aidhex),
+		CLI_NEED_UINT("file", &fileno, 0, 31, "a file number 0..31"),
 		CLI_UINT("size", &size, 1, DFI_DF_MAX_DATA, "a size in bytes"),
 		CLI_FLAG("hex", &hex),
 		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_OPTS_END };
-	const struct cli_spec spec = { "sdm read", read_usage, opts, NULL, 0, 0, NULL };
+	const struct cli_spec spec = { .cmd = "sdm read", .help = read_help, .opts = opts,
+		.needs = "needs --reader, --aid (6 hex digits), --file 0..31, and --size 1.."
+			 CLI_STRING_OF(DFI_DF_MAX_DATA) " when given (see --help)" };
 	int pr = cli_parse(&spec, argc, argv);
 	if (pr != CLI_GO_ON)
 		return pr;
 	uint8_t aidb[3];
 	size_t al = 0;
-	if (reader == NULL || aidhex == NULL || fileno > 31 ||
-	    size > DFI_DF_MAX_DATA || wait_ms > 86400000UL ||
-	    dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3) {
-		return cli_usagef("sdm read: needs --reader, --aid (6 hex digits), --file 0..31, and "
-		    "--size 1..%d when given (see --help)", DFI_DF_MAX_DATA);
-	}
+	if (dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3)
+		return cli_needs(&spec);
 	struct cli_reader r;
 	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
 		return rc;
@@ -559,19 +552,18 @@ out:
 	return rc;
 }
 
-static void
-sdm_usage(FILE *f)
-{
-	fprintf(f, "usage: dfissue sdm <verify|read> [options]\n\n"
-		   "  verify   check taps of a Secure Dynamic Messaging file (UID, counter, MAC,\n"
-		   "           replays) with keys in the HSM\n"
-		   "  read     read an SDM file as a phone does and print the tap\n\n"
-		   "'dfissue sdm <command> --help' describes each.\n");
-}
+static const char *const sdm_help[] = {
+	"usage: dfissue sdm <verify|read> [options]\n\n"
+	"  verify   check taps of a Secure Dynamic Messaging file (UID, counter, MAC,\n"
+	"           replays) with keys in the HSM\n"
+	"  read     read an SDM file as a phone does and print the tap\n\n"
+	"'dfissue sdm <command> --help' describes each.\n",
+	NULL,
+};
 
 int
 sub_sdm(int argc, char **argv)
 {
 	static const struct cli_sub sub[] = { { "verify", sdm_verify }, { "read", sdm_read }, { NULL, NULL } };
-	return cli_subcommand("sdm", argc, argv, sdm_usage, sub);
+	return cli_subcommand("sdm", argc, argv, sdm_help, sub);
 }
