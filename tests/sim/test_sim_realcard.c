@@ -22,13 +22,23 @@
 #include "dfissue/transport.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
-/* libfreefare's mifare_desfire_connect() selects the DESFire AID (no Le)
- * and requires 90 00; real cards answer so and are then at the PICC
- * level. */
-START_TEST(select_desfire_aid_selects_the_picc)
+/* The tests that are an APDU script alone, each a card of its own: the
+ * section of test_sim_realcard.apdu (which names the public source) and
+ * the card's seed. */
+static const struct {
+	const char *section;
+	uint64_t seed;
+} scripts[] = {
+	{ "select_desfire_aid_selects_the_picc", 21 },
+	{ "iso_application_is_decided_by_its_fid", 23 },
+	{ "duplicate_iso_fid_or_df_name_is_refused", 24 },
+	{ "type4_ndef_read_as_a_phone_does", 26 },
+};
+
+START_TEST(script_alone)
 {
-	dfi_sim *s = sim_open(NULL, 21);
-	sim_script(s, "test_sim_realcard.apdu", "select_desfire_aid_selects_the_picc");
+	dfi_sim *s = sim_open(NULL, scripts[_i].seed);
+	sim_script(s, "test_sim_realcard.apdu", scripts[_i].section);
 	dfi_sim_free(s);
 }
 END_TEST
@@ -74,28 +84,6 @@ START_TEST(error_keeps_a_legacy_session_and_ends_an_ev1_one)
 		dfi_cardkey_free(k);
 		dfi_test_card_close(s, t, d);
 	}
-}
-END_TEST
-
-/* test_mifare_desfire_ev1_iso.c: an ISO FID with KS2 0x01 (bit 5 clear)
- * makes an ISO application all the same; GetDFNames lists it with FID
- * 111F and no name. */
-START_TEST(iso_application_is_decided_by_its_fid)
-{
-	dfi_sim *s = sim_open(NULL, 23);
-	sim_script(s, "test_sim_realcard.apdu", "iso_application_is_decided_by_its_fid");
-	dfi_sim_free(s);
-}
-END_TEST
-
-/* test_mifare_desfire_ev1_iso.c: a second application with FID 111F, or
- * with the DF name "App2" (5 bytes with its NUL) already used, is refused
- * with DUPLICATE_ERROR. */
-START_TEST(duplicate_iso_fid_or_df_name_is_refused)
-{
-	dfi_sim *s = sim_open(NULL, 24);
-	sim_script(s, "test_sim_realcard.apdu", "duplicate_iso_fid_or_df_name_is_refused");
-	dfi_sim_free(s);
 }
 END_TEST
 
@@ -167,21 +155,6 @@ START_TEST(set_ats_shows_at_the_next_activation)
 }
 END_TEST
 
-/* The NFC Forum Type 4 layout libfreefare's mifare-desfire-create-ndef
- * makes (application 000001, ISO FID E110, DF name D2760000850101; CC
- * file 01 = E103, NDEF file 02 = E104, both free to read), written here
- * natively, then read as a phone does. */
-START_TEST(type4_ndef_read_as_a_phone_does)
-{
-	dfi_sim *s = sim_open(NULL, 26);
-	sim_script(s, "test_sim_realcard.apdu", "type4_ndef_read_as_a_phone_does");
-
-	/* The phone: SELECT the NDEF application, the CC, READ BINARY ... */
-	sim_script(s, "test_sim_realcard.apdu", "type4_ndef_read_as_a_phone_does.2");
-	dfi_sim_free(s);
-}
-END_TEST
-
 /* Records through ISO 7816-4: APPEND RECORD, READ RECORD (linear: record 1
  * is the first written; cyclic: the last written), rights. */
 START_TEST(iso_records_and_rights)
@@ -210,10 +183,9 @@ int
 main(void)
 {
 	return dfi_test_main("sim_realcard",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
-	    (const TTest *[]){ select_desfire_aid_selects_the_picc,
-	    error_keeps_a_legacy_session_and_ends_an_ev1_one,
-	    iso_application_is_decided_by_its_fid, duplicate_iso_fid_or_df_name_is_refused,
-	    set_ats_shows_at_the_next_activation, type4_ndef_read_as_a_phone_does,
-	    iso_records_and_rights, NULL });
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown,
+		.loops = (const struct dfi_test_loop[]){ { script_alone, DFI_TEST_ROWS(scripts) },
+		    { NULL, 0 } } },
+	    (const TTest *[]){ error_keeps_a_legacy_session_and_ends_an_ev1_one,
+	    set_ats_shows_at_the_next_activation, iso_records_and_rights, NULL });
 }
