@@ -65,41 +65,38 @@ START_TEST(first_frame_answer_ends_write)
 }
 END_TEST
 
-START_TEST(response_frames_joined)
-{
-	static const struct replay_step st[] = {
-		{ "906A000000", "01000002000091AF" },
-		{ "90AF000000", "0300009100" },
-	};
-	struct rig g;
-	uint32_t aids[4];
-	size_t n;
-	rig_open(&g, st, 2);
-	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_OK);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_uint_eq(aids[2], 3);
-	rig_close(&g);
-}
-END_TEST
+/* GetApplicationIDs against what a card may answer: the AIDs over two
+ * frames joined, then non-DESFire status words and torn answers. */
+static const struct {
+	const char *first, *more; /* the answer, and to 90 AF (NULL: not asked) */
+	dfi_err want;
+	size_t naids; /* with DFI_OK: how many, the last being AID naids */
+} aid_answers[] = {
+	{ "01000002000091AF", "0300009100", DFI_OK, 3 },
+	{ "6A82", NULL, DFI_E_CARD_PROTOCOL, 0 },
+	{ "", NULL, DFI_E_CARD_TORN, 0 },
+	{ "91", NULL, DFI_E_CARD_TORN, 0 },
+	{ "91CA", NULL, DFI_E_DF_COMMAND_ABORTED, 0 },
+};
 
-START_TEST(non_desfire_status_and_tear)
+START_TEST(application_ids_answers)
 {
-	static const struct replay_step st[] = {
-		{ "906A000000", "6A82" },
-		{ "906A000000", "" },
-		{ "906A000000", "91" },
-		{ "906A000000", "91CA" },
-	};
-	struct rig g;
-	uint32_t aids[4];
-	size_t n;
-	rig_open(&g, st, 4);
-	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_PROTOCOL);
-	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_TORN);
-	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n), DFI_E_CARD_TORN);
-	ck_assert_int_eq(dfi_desfire_get_application_ids(g.d, aids, 4, &n),
-	    DFI_E_DF_COMMAND_ABORTED);
-	rig_close(&g);
+	for (size_t i = 0; i < sizeof(aid_answers) / sizeof(aid_answers[0]); i++) {
+		const struct replay_step st[] = { { "906A000000", aid_answers[i].first },
+			{ "90AF000000", aid_answers[i].more } };
+		struct rig g;
+		uint32_t aids[4];
+		size_t n;
+		rig_open(&g, st, aid_answers[i].more != NULL ? 2 : 1);
+		dfi_err e = dfi_desfire_get_application_ids(g.d, aids, 4, &n);
+		ck_assert_msg(e == aid_answers[i].want, "answer %zu (%s): %s, wanted %s", i + 1,
+		    aid_answers[i].first, dfi_strerror(e), dfi_strerror(aid_answers[i].want));
+		if (aid_answers[i].want == DFI_OK) {
+			ck_assert_uint_eq(n, aid_answers[i].naids);
+			ck_assert_uint_eq(aids[n - 1], aid_answers[i].naids);
+		}
+		rig_close(&g);
+	}
 }
 END_TEST
 
@@ -146,6 +143,6 @@ main(void)
 {
 	return dfi_test_main_rows("desfire_frame", first_frame_answer_ends_write,
 	    DFI_TEST_ROWS(first_frame_answers),
-	    (const TTest *[]){ write_splits_into_frames, response_frames_joined,
-	    non_desfire_status_and_tear, error_status_ends_session, endless_frames_bounded, NULL });
+	    (const TTest *[]){ write_splits_into_frames, application_ids_answers,
+	    error_status_ends_session, endless_frames_bounded, NULL });
 }

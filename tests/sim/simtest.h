@@ -87,4 +87,52 @@ sim_sw(dfi_sim *s, const char *hex, char *out)
 #define tx(s, hex) sim_tx((s), (hex), (char[SIM_HEX_MAX]){ 0 })
 #define sw(s, hex) sim_sw((s), (hex), (char[SIM_HEX_MAX]){ 0 })
 
+/* Runs the APDU script of one section ("[name]") of the file
+ * $DFI_TEST_DATA/sim/<file>: a line a step, "APDU sw|resp WANT note",
+ * where sw checks the status word alone and resp the whole response, both
+ * in hex; '#' starts a comment line. The scripts are data, read by this
+ * one runner, so that each test keeps only what a table cannot say
+ * (authentication, loops, the card's own state). The first answer that
+ * differs fails the test naming the file's line, the APDU and the note. */
+static inline void
+sim_script(dfi_sim *s, const char *file, const char *section)
+{
+	const char *dir = getenv("DFI_TEST_DATA");
+	ck_assert_msg(dir != NULL, "DFI_TEST_DATA is not set: run the test through ctest");
+	char path[512], head[128], line[1024];
+	snprintf(path, sizeof(path), "%s/sim/%s", dir, file);
+	snprintf(head, sizeof(head), "[%s]", section);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	size_t lineno = 0, steps = 0;
+	int in = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		ck_assert_msg(strchr(line, '\n') != NULL || feof(f), "%s:%zu: line too long", path,
+		    lineno);
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '[') {
+			if (in)
+				break;
+			in = strcmp(line, head) == 0;
+			continue;
+		}
+		if (!in || line[0] == '#' || line[0] == '\0')
+			continue;
+		char apdu[SIM_HEX_MAX], how[5], want[SIM_HEX_MAX], out[SIM_HEX_MAX];
+		int note = -1; /* stays -1 where sscanf stops before %n */
+		ck_assert_msg(sscanf(line, "%600s %4s %600s %n", apdu, how, want, &note) == 3,
+		    "%s:%zu: wanted \"APDU sw|resp WANT note\"", path, lineno);
+		int whole = strcmp(how, "resp") == 0;
+		ck_assert_msg(whole || strcmp(how, "sw") == 0, "%s:%zu: %s is neither sw nor resp",
+		    path, lineno, how);
+		const char *got = whole ? sim_tx(s, apdu, out) : sim_sw(s, apdu, out);
+		ck_assert_msg(strcmp(got, want) == 0, "%s:%zu (%s): %s answered %s, wanted %s", path,
+		    lineno, note > 0 && line[note] != '\0' ? line + note : "no note", apdu, got, want);
+		steps++;
+	}
+	fclose(f);
+	ck_assert_msg(steps > 0, "%s: no steps in section %s", path, head);
+}
+
 #endif

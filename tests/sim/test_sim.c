@@ -33,11 +33,7 @@ START_TEST(factory_state)
 	const char *r = tx(s, "90AF000000");
 	ck_assert_uint_eq(strlen(r), 2 * (14 + 2));
 	ck_assert(strncmp(r, "04102030405060", 14) == 0);
-	ck_assert_str_eq(tx(s, "9045000000"), "0F019100");      /* key settings, 1 DES key */
-	ck_assert_str_eq(tx(s, "906400000100"), "009100");      /* key version 0 */
-	ck_assert_str_eq(tx(s, "906A000000"), "9100");          /* no applications */
-	ck_assert_str_eq(tx(s, "906E000000"), "001F009100");    /* 7936 bytes free */
-	ck_assert_str_eq(tx(s, "FFCA000000"), "041020304050609000");
+	sim_script(s, "test_sim.apdu", "factory_state");
 
 	struct dfi_sim_picc_info pi;
 	ck_assert_int_eq(dfi_sim_picc_info(s, &pi), DFI_OK);
@@ -60,36 +56,7 @@ END_TEST
 START_TEST(status_codes)
 {
 	dfi_sim *s = sim_open(NULL, 2);
-	ck_assert_str_eq(sw(s, "90FE000000"), "911C");          /* unknown command */
-	ck_assert_str_eq(sw(s, "906000000100"), "917E");        /* GetVersion takes no data */
-	ck_assert_str_eq(sw(s, "906400000101"), "9140");        /* PICC has key 0 only */
-	ck_assert_str_eq(sw(s, "905A000003010203"), "91A0");    /* no such application */
-	ck_assert_str_eq(sw(s, "905A0000020102"), "917E");      /* AID is 3 bytes */
-	ck_assert_str_eq(sw(s, "90AA00000100"), "91AE");        /* AES auth on a DES key */
-	ck_assert_str_eq(sw(s, "907100000200" "00"), "91AE");   /* EV2 auth on a DES key */
-	ck_assert_str_eq(sw(s, "900A00000101"), "9140");        /* no key 1 */
-	ck_assert_str_eq(sw(s, "90AF000000"), "911C");          /* nothing to continue */
-	ck_assert_str_eq(sw(s, "90C400000100"), "91AE");        /* ChangeKey needs a session */
-	ck_assert_str_eq(sw(s, "90FC000000"), "91AE");          /* FormatPICC too */
-	ck_assert_str_eq(sw(s, "9051000000"), "91AE");          /* GetCardUID too */
-	ck_assert_str_eq(sw(s, "90CD0000070000EEEE200000"), "919D"); /* files need an application */
-	ck_assert_str_eq(sw(s, "90CA000005000000" "0F01"), "919E"); /* AID 000000 */
-	ck_assert_str_eq(sw(s, "90CA000005010000" "0F0F"), "919E"); /* 15 keys */
-	ck_assert_str_eq(sw(s, "90CA000005010000" "0FC1"), "919E"); /* both type flags */
-	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "9100");
-	ck_assert_str_eq(sw(s, "90CA000005010000" "0F01"), "91DE"); /* duplicate */
-	ck_assert_str_eq(sw(s, "90DA000003020000"), "91A0");
-	/* ISO 7816-4 (sim_iso.c; more in test_sim_realcard.c): a SELECT by
-	 * name without a name, an unknown DF name, READ BINARY without a
-	 * current EF, an unsupported INS. */
-	ck_assert_str_eq(tx(s, "00A4040000"), "6700");
-	ck_assert_str_eq(tx(s, "00A4040003A00000"), "6A82");
-	ck_assert_str_eq(tx(s, "00B0000000"), "6986");
-	ck_assert_str_eq(tx(s, "0070000000"), "6D00");
-	ck_assert_str_eq(tx(s, "80CA000000"), "6E00");
-	ck_assert_str_eq(tx(s, "9060010000"), "6A86");
-	ck_assert_str_eq(tx(s, "906000000500"), "6700");       /* Lc says 5, 0 follow */
-	ck_assert_str_eq(tx(s, "FFCA010000"), "6A81");
+	sim_script(s, "test_sim.apdu", "status_codes");
 	/* A native frame longer than the card's 60-byte buffer. */
 	char big[2 * 70 + 1] = "903D00003D";
 	for (int i = 0; i < 61; i++)
@@ -164,58 +131,12 @@ START_TEST(access_rules)
 {
 	dfi_sim *s = sim_open(NULL, 4);
 	/* App 010203: free create/delete and listing (0x0F), 2 DES keys. */
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
-	/* App 112233: nothing free (0x09: master key changeable, config changeable). */
-	ck_assert_str_eq(sw(s, "90CA000005332211" "0902"), "9100");
-	ck_assert_str_eq(tx(s, "906A000000"), "0302013322119100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	/* File 1: read key 1, write never, rw never, change key 0. */
-	ck_assert_str_eq(sw(s, "90CD0000070100" "F01F" "100000"), "9100");
-	/* File 2: every right never. */
-	ck_assert_str_eq(sw(s, "90CD0000070200" "FFFF" "100000"), "9100");
-	/* File 3: free everything. */
-	ck_assert_str_eq(sw(s, "90CD0000070300" "EEEE" "100000"), "9100");
-	ck_assert_str_eq(tx(s, "906F000000"), "0102039100");
-	ck_assert_str_eq(sw(s, "90BD00000701000000000000"), "91AE");
-	ck_assert_str_eq(sw(s, "90BD00000702000000000000"), "919D");
-	ck_assert_str_eq(sw(s, "903D0000" "0B" "03000000040000" "CAFEBABE"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000703000000040000"), "CAFEBABE9100");
-	ck_assert_str_eq(sw(s, "90BD00000703100000010000"), "91BE"); /* offset past the end */
-	ck_assert_str_eq(sw(s, "90BD00000703080000090000"), "91BE"); /* 8 + 9 > 16 */
-	ck_assert_str_eq(sw(s, "90BD00000709000000000000"), "91F0"); /* no file 9 */
-	ck_assert_str_eq(sw(s, "90BD00000720000000000000"), "919E"); /* file number > 31 */
-	ck_assert_str_eq(sw(s, "90CD0000070300EEEE100000"), "91DE");
-	ck_assert_str_eq(tx(s, "90F500000101"), "0000F01F1000009100");
-	/* ChangeFileSettings with change key 0 needs that key. */
-	ck_assert_str_eq(sw(s, "905F00000401" "00EEEE"), "91AE");
-	/* Change right free: settings travel plain. */
-	ck_assert_str_eq(sw(s, "905F00000403" "00EEE0"), "9100");
-	ck_assert_str_eq(tx(s, "90F500000103"), "0000EEE01000009100");
-
-	ck_assert_str_eq(sw(s, "905A000003332211"), "9100");
-	ck_assert_str_eq(sw(s, "906F000000"), "91AE");
-	ck_assert_str_eq(sw(s, "9045000000"), "91AE");
-	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "91AE");
-	ck_assert_str_eq(tx(s, "906400000101"), "009100");
-	ck_assert_str_eq(sw(s, "906400000102"), "9140");
+	sim_script(s, "test_sim.apdu", "access_rules");
+	sim_script(s, "test_sim.apdu", "access_rules.2");
 	/* Authenticated with the app master key (zero DES): now allowed. */
 	uint8_t zero[16] = { 0 };
 	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
-	ck_assert_str_eq(tx(s, "9045000000"), "09029100");
-	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "9100");
-	/* An error does not end a legacy (0x0A) session: libfreefare's DES
-	 * test goes on in the same session after a 91 9D (test/
-	 * test_mifare_desfire.c); the EV1 case is in error_ends_ev1_session. */
-	ck_assert_str_eq(sw(s, "90CD0000070100EEEE100000"), "91DE");
-	ck_assert_str_eq(tx(s, "906F000000"), "019100");
-	/* GetApplicationIDs is a PICC-level command. */
-	ck_assert_str_eq(sw(s, "906A000000"), "919D");
-	/* An application without keys (libfreefare creates those on real cards). */
-	ck_assert_str_eq(sw(s, "905A00000300000000"), "9100");
-	ck_assert_str_eq(sw(s, "90CA000005443322" "EF00"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003443322"), "9100");
-	ck_assert_str_eq(tx(s, "9045000000"), "EF009100");
-	ck_assert_str_eq(sw(s, "900A00000100"), "9140");
+	sim_script(s, "test_sim.apdu", "access_rules.3");
 	dfi_sim_free(s);
 }
 END_TEST
@@ -223,10 +144,7 @@ END_TEST
 START_TEST(image_persistence)
 {
 	dfi_sim *s = sim_open("card.img", 5);
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(sw(s, "90CD0000070300" "EEEE" "080000"), "9100");
-	ck_assert_str_eq(sw(s, "903D0000" "0F" "03000000080000" "0102030405060708"), "9100");
+	sim_script(s, "test_sim.apdu", "image_persistence");
 	struct dfi_sim_stats st;
 	dfi_sim_stats(s, &st);
 	ck_assert_uint_eq(st.commits, 3);
@@ -241,9 +159,7 @@ START_TEST(image_persistence)
 
 	/* A new process sees the same card. */
 	s = sim_open("card.img", 99);
-	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000703000000000000"), "01020304050607089100");
+	sim_script(s, "test_sim.apdu", "image_persistence.2");
 	uint8_t data[16];
 	size_t dl;
 	ck_assert_int_eq(dfi_sim_file_data(s, 0x010203, 3, data, sizeof(data), &dl), DFI_OK);
@@ -402,66 +318,22 @@ END_TEST
 START_TEST(backup_value_record_transactions)
 {
 	dfi_sim *s = sim_open("tx.img", 7);
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(sw(s, "90CB0000070100" "EEEE" "040000"), "9100");
-	/* value: lower -10, upper 100, value 5, limited credit on */
-	ck_assert_str_eq(sw(s, "90CC0000110200" "EEEE" "F6FFFFFF" "64000000" "05000000" "01"), "9100");
-	ck_assert_str_eq(sw(s, "90C10000070300" "EEEE" "020000"), "917E");       /* too short */
-	ck_assert_str_eq(sw(s, "90C100000A0300" "EEEE" "020000" "020000"), "9100");
-	ck_assert_str_eq(sw(s, "90C000000A0400" "EEEE" "010000" "030000"), "9100");
+	sim_script(s, "test_sim.apdu", "backup_value_record_transactions");
 
 	/* Backup: written, invisible until commit; abort drops it. */
-	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "11223344"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "000000009100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
-	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "9100");
-	ck_assert_str_eq(sw(s, "90A7000000"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
-	/* Removal aborts too. */
-	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "55667788"), "9100");
+	sim_script(s, "test_sim.apdu", "backup_value_record_transactions.2");
 	ck_assert_int_eq(dfi_sim_power_cycle(s), DFI_OK);
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000000000"), "112233449100");
+	sim_script(s, "test_sim.apdu", "backup_value_record_transactions.3");
 
 	/* Value: credit/debit pending until commit; limits. */
-	ck_assert_str_eq(sw(s, "900C0000050214000000"), "9100");        /* +20 */
-	ck_assert_str_eq(tx(s, "906C00000102"), "050000009100");
-	ck_assert_str_eq(sw(s, "90DC0000050203000000"), "9100");        /* -3 */
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "906C00000102"), "160000009100");        /* 22 */
-	ck_assert_str_eq(sw(s, "900C0000050250000000"), "91BE");        /* 22 + 80 > 100 */
-	ck_assert_str_eq(sw(s, "90DC0000050221000000"), "91BE");        /* 22 - 33 < -10 */
-	ck_assert_str_eq(sw(s, "90DC00000502FFFFFFFF"), "919E");        /* negative amount */
-	/* Limited credit: up to the last committed debits (3), then used up. */
-	ck_assert_str_eq(sw(s, "901C0000050204000000"), "91BE");
-	ck_assert_str_eq(sw(s, "901C0000050203000000"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(sw(s, "901C0000050201000000"), "91BE");
-	ck_assert_str_eq(tx(s, "906C00000102"), "190000009100");        /* 25 */
+	sim_script(s, "test_sim.apdu", "backup_value_record_transactions.4");
 	struct dfi_sim_file_info fi;
 	ck_assert_int_eq(dfi_sim_file_info(s, 0x010203, 2, &fi), DFI_OK);
 	ck_assert_int_eq(fi.value, 25);
 	ck_assert_int_eq(fi.limited_credit_value, 0);
 
 	/* Linear records: two fit, the third is refused; cleared by commit. */
-	ck_assert_str_eq(sw(s, "90BB00000703000000000000"), "91BE");    /* empty */
-	ck_assert_str_eq(sw(s, "903B00000903000000020000" "A1A2"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(sw(s, "903B00000903000000020000" "B1B2"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(sw(s, "903B00000903000000020000" "C1C2"), "91BE");
-	ck_assert_str_eq(tx(s, "90BB00000703000000000000"), "A1A2B1B29100");
-	ck_assert_str_eq(tx(s, "90BB00000703000000010000"), "B1B29100");  /* newest */
-	ck_assert_str_eq(tx(s, "90BB00000703010000010000"), "A1A29100");
-	ck_assert_str_eq(sw(s, "90BB00000703020000010000"), "91BE");
-	ck_assert_str_eq(sw(s, "90EB00000103"), "9100");
-	ck_assert_str_eq(tx(s, "90BB00000703000000000000"), "A1A2B1B29100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(sw(s, "90BB00000703000000000000"), "91BE");
+	sim_script(s, "test_sim.apdu", "backup_value_record_transactions.5");
 	/* Cyclic, 3 records of which 2 usable: the oldest goes. */
 	for (int i = 1; i <= 4; i++) {
 		char cmd[64];
@@ -486,14 +358,7 @@ START_TEST(rights_and_transaction_errors)
 {
 	dfi_sim *s = sim_open(NULL, 12);
 	uint8_t zero[16] = { 0 };
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	/* Backup file, MACed, read 1, write 0, read&write free, change 0. */
-	ck_assert_str_eq(sw(s, "90CB0000070101" "E010" "080000"), "9100");
-	/* Unauthenticated: plain through the free right. */
-	ck_assert_str_eq(sw(s, "903D00000B01000000040000" "11223344"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000040000"), "112233449100");
+	sim_script(s, "test_sim.apdu", "rights_and_transaction_errors");
 	/* With key 0 (the write key): MACed. A plain write is refused. */
 	ck_assert_int_eq(legacy_auth(s, zero, 0, NULL), 0);
 	/* A plain write is short of its MAC: the card waits for more. */
@@ -507,19 +372,10 @@ START_TEST(rights_and_transaction_errors)
 	    mac[0], mac[1], mac[2], mac[3]);
 	ck_assert_str_eq(sw(s, cmd), "9100");
 	/* An error (file 9 does not exist) aborts the transaction. */
-	ck_assert_str_eq(sw(s, "90BD00000709000000000000"), "91F0");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BD00000701000000040000"), "112233449100");
+	sim_script(s, "test_sim.apdu", "rights_and_transaction_errors.2");
 
 	/* Linear record file, free: clear then write in one transaction. */
-	ck_assert_str_eq(sw(s, "90C100000A0200" "EEEE" "020000" "030000"), "9100");
-	ck_assert_str_eq(sw(s, "903B00000902000000020000" "A1A2"), "9100");
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(sw(s, "90EB00000102"), "9100");
-	ck_assert_str_eq(sw(s, "903B00000902000000020000" "B1B2"), "919D");
-	/* ... and that error aborted the clear. */
-	ck_assert_str_eq(sw(s, "90C7000000"), "9100");
-	ck_assert_str_eq(tx(s, "90BB00000702000000000000"), "A1A29100");
+	sim_script(s, "test_sim.apdu", "rights_and_transaction_errors.3");
 	dfi_sim_free(s);
 }
 END_TEST
@@ -529,18 +385,7 @@ START_TEST(iso_names)
 {
 	dfi_sim *s = sim_open(NULL, 13);
 	/* App 010203 with ISO FID E110 and DF name D2760000850101 (NFC Forum). */
-	ck_assert_str_eq(sw(s, "90CA00000E" "030201" "0F" "21" "10E1" "D2760000850101"), "9100");
-	ck_assert_str_eq(sw(s, "90CA000005" "040302" "0F" "01"), "9100");
-	ck_assert_str_eq(sw(s, "90CA00000C" "050403" "0F" "21" "11E1" "A000000001"), "9100");
-	ck_assert_str_eq(tx(s, "906D000000"), "03020110E1D276000085010191AF");
-	ck_assert_str_eq(tx(s, "90AF000000"), "05040311E1A0000000019100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	/* Files of an application created with KS2 bit 5 may carry an ISO
-	 * file ID (optional: file 02 has none). */
-	ck_assert_str_eq(sw(s, "90CD000007" "02" "00" "EEEE" "200000"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "01" "03E1" "00" "EEEE" "200000"), "9100");
-	ck_assert_str_eq(tx(s, "9061000000"), "03E19100");
-	ck_assert_str_eq(tx(s, "906D000000"), "919D");
+	sim_script(s, "test_sim.apdu", "iso_names");
 	dfi_sim_free(s);
 }
 END_TEST
@@ -548,9 +393,7 @@ END_TEST
 START_TEST(multi_frame_data)
 {
 	dfi_sim *s = sim_open(NULL, 8);
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F02"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(sw(s, "90CD0000070500" "EEEE" "640000"), "9100");  /* 100 bytes */
+	sim_script(s, "test_sim.apdu", "multi_frame_data");
 	/* WriteData of 100 bytes: 7 header + 52 data, then 48 in an AF frame. */
 	char cmd[2 * 80 + 1], expect[2 * 110 + 1] = "";
 	strcpy(cmd, "903D00003B" "05000000640000");

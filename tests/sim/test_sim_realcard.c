@@ -22,23 +22,23 @@
 #include "dfissue/transport.h"
 #include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
-/* libfreefare's mifare_desfire_connect() selects the DESFire AID (no Le)
- * and requires 90 00; real cards answer so and are then at the PICC
- * level. */
-START_TEST(select_desfire_aid_selects_the_picc)
+/* The tests that are an APDU script alone, each a card of its own: the
+ * section of test_sim_realcard.apdu (which names the public source) and
+ * the card's seed. */
+static const struct {
+	const char *section;
+	uint64_t seed;
+} scripts[] = {
+	{ "select_desfire_aid_selects_the_picc", 21 },
+	{ "iso_application_is_decided_by_its_fid", 23 },
+	{ "duplicate_iso_fid_or_df_name_is_refused", 24 },
+	{ "type4_ndef_read_as_a_phone_does", 26 },
+};
+
+START_TEST(script_alone)
 {
-	dfi_sim *s = sim_open(NULL, 21);
-	ck_assert_str_eq(sw(s, "90CA000005030201" "0F01"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	/* GetApplicationIDs is refused inside an application ... */
-	ck_assert_str_eq(sw(s, "906A000000"), "919D");
-	/* ... the SELECT, exactly as libfreefare sends it ... */
-	ck_assert_str_eq(tx(s, "00A4040007D2760000850100"), "9000");
-	/* ... brings the PICC level back. With Le and P2 0C as well. */
-	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
-	ck_assert_str_eq(sw(s, "905A000003030201"), "9100");
-	ck_assert_str_eq(tx(s, "00A4040C07D276000085010000"), "9000");
-	ck_assert_str_eq(tx(s, "906A000000"), "0302019100");
+	dfi_sim *s = sim_open(NULL, scripts[_i].seed);
+	sim_script(s, "test_sim_realcard.apdu", scripts[_i].section);
 	dfi_sim_free(s);
 }
 END_TEST
@@ -84,45 +84,6 @@ START_TEST(error_keeps_a_legacy_session_and_ends_an_ev1_one)
 		dfi_cardkey_free(k);
 		dfi_test_card_close(s, t, d);
 	}
-}
-END_TEST
-
-/* test_mifare_desfire_ev1_iso.c: an ISO FID with KS2 0x01 (bit 5 clear)
- * makes an ISO application all the same; GetDFNames lists it with FID
- * 111F and no name. */
-START_TEST(iso_application_is_decided_by_its_fid)
-{
-	dfi_sim *s = sim_open(NULL, 23);
-	ck_assert_str_eq(sw(s, "90CA000007" "101111" "FF" "01" "1F11" "00"), "9100");
-	ck_assert_str_eq(tx(s, "906D000000"), "1011111F11" "9100");
-	/* Without an ISO FID it is not an ISO application, whatever bit 5 says. */
-	ck_assert_str_eq(sw(s, "90CA000005" "202222" "FF" "21"), "9100");
-	ck_assert_str_eq(tx(s, "906D000000"), "1011111F11" "9100");
-	/* A 6-byte form (half a FID) is malformed. */
-	ck_assert_str_eq(sw(s, "90CA000006" "303333" "FF" "01" "1F"), "917E");
-	dfi_sim_free(s);
-}
-END_TEST
-
-/* test_mifare_desfire_ev1_iso.c: a second application with FID 111F, or
- * with the DF name "App2" (5 bytes with its NUL) already used, is refused
- * with DUPLICATE_ERROR. */
-START_TEST(duplicate_iso_fid_or_df_name_is_refused)
-{
-	dfi_sim *s = sim_open(NULL, 24);
-	ck_assert_str_eq(sw(s, "90CA000007" "101111" "FF" "01" "1F11"), "9100");
-	ck_assert_str_eq(sw(s, "90CA00000C" "202222" "FF" "01" "2F22" "4170703200"), "9100");
-	ck_assert_str_eq(sw(s, "90CA000007" "404444" "FF" "01" "1F11"), "91DE");
-	ck_assert_str_eq(sw(s, "90CA00000C" "404444" "FF" "01" "4F44" "4170703200"), "91DE");
-	ck_assert_str_eq(sw(s, "90CA00000C" "404444" "FF" "01" "4F44" "4170703300"), "9100");
-	/* Inside an application using ISO file IDs, file FIDs are unique too. */
-	ck_assert_str_eq(sw(s, "90CA000007" "505555" "FF" "21" "5F55"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003505555"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "01" "3412" "00" "EEEE" "200000"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "02" "3412" "00" "EEEE" "200000"), "91DE");
-	ck_assert_str_eq(sw(s, "90CD000009" "02" "4523" "00" "EEEE" "200000"), "9100");
-	ck_assert_str_eq(tx(s, "9061000000"), "34124523" "9100");
-	dfi_sim_free(s);
 }
 END_TEST
 
@@ -194,77 +155,19 @@ START_TEST(set_ats_shows_at_the_next_activation)
 }
 END_TEST
 
-/* The NFC Forum Type 4 layout libfreefare's mifare-desfire-create-ndef
- * makes (application 000001, ISO FID E110, DF name D2760000850101; CC
- * file 01 = E103, NDEF file 02 = E104, both free to read), written here
- * natively, then read as a phone does. */
-START_TEST(type4_ndef_read_as_a_phone_does)
-{
-	dfi_sim *s = sim_open(NULL, 26);
-	ck_assert_str_eq(sw(s, "90CA00000E" "010000" "0F" "21" "10E1" "D2760000850101"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003010000"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "01" "03E1" "00" "E0EE" "0F0000"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "02" "04E1" "00" "E0EE" "800000"), "9100");
-	/* CC: CCLEN 000F, version 20, MLe 003B, MLc 0034, NDEF file control TLV
-	 * 04 06 E104 0080 00 00 (read and write free). */
-	ck_assert_str_eq(sw(s, "903D000016" "01" "000000" "0F0000" "000F20003B00340406E10400800000"), "9100");
-	/* NDEF: NLEN 0010 + a URI record for example.com */
-	ck_assert_str_eq(sw(s, "903D000019" "02" "000000" "120000" "0010D1010C5504" "6578616D706C652E636F6D"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003000000"), "9100");
-
-	/* The phone: SELECT the NDEF application, the CC, READ BINARY ... */
-	ck_assert_str_eq(tx(s, "00A4040007D276000085010100"), "9000");
-	ck_assert_str_eq(tx(s, "00A4000C02E103"), "9000");
-	ck_assert_str_eq(tx(s, "00B000000F"), "000F20003B00340406E10400800000" "9000");
-	/* ... the NDEF file, its length, then the message. */
-	ck_assert_str_eq(tx(s, "00A4000C02E104"), "9000");
-	ck_assert_str_eq(tx(s, "00B0000002"), "0010" "9000");
-	ck_assert_str_eq(tx(s, "00B0000210"), "D1010C5504" "6578616D706C652E636F6D" "9000");
-	/* Past the end and an unknown file. */
-	ck_assert_str_eq(tx(s, "00B0008100"), "6B00");
-	ck_assert_str_eq(tx(s, "00B0007E08"), "0000" "6282"); /* 2 of 8 */
-	ck_assert_str_eq(tx(s, "00A4000C02E105"), "6A82");
-	/* UPDATE BINARY (free write) and a read back; a short file id (the
-	 * DESFire file number) in P1. */
-	ck_assert_str_eq(tx(s, "00D6000002" "0011"), "9000");
-	ck_assert_str_eq(tx(s, "00B0820002"), "0011" "9000");
-	/* The DESFire AID brings the PICC level back: no current EF. */
-	ck_assert_str_eq(tx(s, "00A4040007D2760000850100"), "9000");
-	ck_assert_str_eq(tx(s, "00B0000002"), "6986");
-	dfi_sim_free(s);
-}
-END_TEST
-
 /* Records through ISO 7816-4: APPEND RECORD, READ RECORD (linear: record 1
  * is the first written; cyclic: the last written), rights. */
 START_TEST(iso_records_and_rights)
 {
 	dfi_sim *s = sim_open(NULL, 27);
-	ck_assert_str_eq(sw(s, "90CA000007" "070707" "0F" "21" "0707"), "9100");
-	ck_assert_str_eq(sw(s, "905A000003070707"), "9100");
-	ck_assert_str_eq(sw(s, "90C100000C" "03" "0133" "00" "EEEE" "040000" "020000"), "9100");
-	ck_assert_str_eq(sw(s, "90C000000C" "04" "0144" "00" "EEEE" "040000" "030000"), "9100");
-	ck_assert_str_eq(sw(s, "90CD000009" "05" "0155" "00" "1111" "040000"), "9100");
-	ck_assert_str_eq(tx(s, "00A4020C023301"), "9000");
-	ck_assert_str_eq(tx(s, "00E2000004" "A1A2A3A4"), "9000");
-	ck_assert_str_eq(tx(s, "00E2000002" "B1B2"), "9000");
-	ck_assert_str_eq(tx(s, "00E2000004" "C1C2C3C4"), "6A84"); /* linear and full */
-	ck_assert_str_eq(tx(s, "00B2010400"), "A1A2A3A4" "9000");
-	ck_assert_str_eq(tx(s, "00B2010500"), "A1A2A3A4B1B20000" "9000");
-	ck_assert_str_eq(tx(s, "00B2030400"), "6A83");
+	sim_script(s, "test_sim_realcard.apdu", "iso_records_and_rights");
 	/* cyclic, by short file id 4 in P2 */
 	for (int i = 0; i < 3; i++) {
 		char c[40];
 		snprintf(c, sizeof(c), "00E2002004" "0%d0%d0%d0%d", i, i, i, i);
 		ck_assert_str_eq(tx(s, c), "9000");
 	}
-	ck_assert_str_eq(tx(s, "00B2012400"), "02020202" "9000");
-	ck_assert_str_eq(tx(s, "00B2022400"), "01010101" "9000");
-	/* file 5 needs key 1: no session, security status not satisfied */
-	ck_assert_str_eq(tx(s, "00A4020C025501"), "9000");
-	ck_assert_str_eq(tx(s, "00B0000004"), "6982");
-	/* a record command on a data file, GET CHALLENGE */
-	ck_assert_str_eq(tx(s, "00B2010400"), "6981");
+	sim_script(s, "test_sim_realcard.apdu", "iso_records_and_rights.2");
 	ck_assert_uint_eq(strlen(tx(s, "0084000008")), 2 * (8 + 2));
 	ck_assert_str_eq(tx(s, "0084000005"), "6700");
 	/* the records survive a power cycle (committed at once) */
@@ -280,10 +183,9 @@ int
 main(void)
 {
 	return dfi_test_main("sim_realcard",
-	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
-	    (const TTest *[]){ select_desfire_aid_selects_the_picc,
-	    error_keeps_a_legacy_session_and_ends_an_ev1_one,
-	    iso_application_is_decided_by_its_fid, duplicate_iso_fid_or_df_name_is_refused,
-	    set_ats_shows_at_the_next_activation, type4_ndef_read_as_a_phone_does,
-	    iso_records_and_rights, NULL });
+	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown,
+		.loops = (const struct dfi_test_loop[]){ { script_alone, DFI_TEST_ROWS(scripts) },
+		    { NULL, 0 } } },
+	    (const TTest *[]){ error_keeps_a_legacy_session_and_ends_an_ev1_one,
+	    set_ats_shows_at_the_next_activation, iso_records_and_rights, NULL });
 }
