@@ -302,7 +302,9 @@ START_TEST(errors_are_one_line)
 	run(&r, "key", "frobnicate", NULL);
 	assert_one_line_error(&r, 2, "unknown command");
 	run(&r, "key", "kcv", NULL);
-	assert_one_line_error(&r, 2, "invalid arguments");
+	assert_one_line_error(&r, 2, "key kcv: needs one KEY-URI (try --help)");
+	run(&r, "journal-key", "pubkey", NULL);
+	assert_one_line_error(&r, 2, "journal-key pubkey: needs one KEY-URI (try --help)");
 	/* a PIN file others can read is refused, naming the file and the fix
 	 * (issue 17, finding 5: it used to work with a warning) */
 	char loose[400], pin[128] = { 0 };

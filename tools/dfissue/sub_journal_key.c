@@ -122,7 +122,8 @@ jk_pubkey(int argc, char **argv)
 	const char *out = NULL;
 	const struct cli_opt opts[] = { CLI_STR("out", &out), CLI_OPTS_END };
 	const struct cli_spec spec = { .cmd = "journal-key pubkey", .help = help, .opts = opts,
-		.hsm = &o, .min_operands = 1, .max_operands = 1 };
+		.hsm = &o, .min_operands = 1, .max_operands = 1,
+		.needs = "needs one KEY-URI (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;

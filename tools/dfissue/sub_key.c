@@ -364,7 +364,7 @@ key_kcv(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
 	const struct cli_spec spec = { .cmd = "key kcv", .help = kcv_help, .hsm = &o, .min_operands = 1,
-		.max_operands = 1 };
+		.max_operands = 1, .needs = "needs one KEY-URI (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
