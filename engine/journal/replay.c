@@ -21,7 +21,7 @@ replay_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	struct replay *r = ctx;
 	if (!complete)
 		return 1; /* a torn last line: nothing after it counts */
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+	if (jcp_is_line(line, len))
 		return r->fn->checkpoint != NULL && r->fn->checkpoint(r->ctx, line, len);
 	return r->fn->record(r->ctx, r->seq++, line, len);
 }

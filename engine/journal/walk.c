@@ -203,7 +203,7 @@ jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t
 		jl->kind = JL_TORN;
 		return;
 	}
-	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+	if (jcp_is_line(line, len)) {
 		jl->kind = JL_CP;
 		jsha_root(t->sha, &t->tree, jl->root);
 		return;
