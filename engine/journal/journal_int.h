@@ -104,9 +104,6 @@ struct jreplay_fn {
 /* Reads the journal at path (as open_journal takes it) in order; a torn
  * last line is not passed on. */
 dfi_err jreplay_file(const char *path, const struct jreplay_fn *fn, void *ctx);
-/* A record's Merkle leaf as jreplay_file passes it: zero for an over-long
- * line, which no checkpoint can match. */
-void jreplay_leaf(const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN]);
 
 /* ---- index --------------------------------------------------------------- */
 
@@ -143,6 +140,12 @@ jsha *jsha_new(void);
 void jsha_free(jsha *h);
 void jsha_leaf(jsha *h, const void *data, size_t len, uint8_t out[DFI_HASH_LEN]);
 dfi_err jsha_push(jsha *h, dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN]);
+/* A record's Merkle leaf as the scanner passes it (line NULL: over-long):
+ * zero for an over-long line, which no checkpoint can match. The one
+ * place that rule is written: the verify's walk, the consistency proofs
+ * and the registry's witness all take their leaves here. h: a reused
+ * hasher, or NULL for the one-shot hashes (the same leaves). */
+void jreplay_leaf(jsha *h, const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN]);
 void jsha_root(jsha *h, const dfi_merkle *m, uint8_t out[DFI_HASH_LEN]);
 
 /* ---- the walk: one pass over a journal's lines ------------------------------ */

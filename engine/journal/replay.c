@@ -40,10 +40,10 @@ jreplay_file(const char *path, const struct jreplay_fn *fn, void *ctx)
 }
 
 void
-jreplay_leaf(const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN])
+jreplay_leaf(jsha *h, const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN])
 {
 	if (line == NULL)
 		memset(leaf, 0, DFI_HASH_LEN);
 	else
-		dfi_merkle_leaf_hash(line, len, leaf);
+		jsha_leaf(h, line, len, leaf);
 }

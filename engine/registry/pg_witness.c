@@ -268,7 +268,7 @@ wline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		return 0;
 	}
 	uint8_t leaf[DFI_HASH_LEN];
-	jreplay_leaf(line, len, leaf); /* the journal's rule for an over-long line */
+	jreplay_leaf(NULL, line, len, leaf); /* the journal's rule for an over-long line */
 	struct wline_ent *re = &w->ring[w->nrec % RING];
 	free(re->line);
 	re->seq = w->nrec++;
