@@ -228,32 +228,36 @@ dfi_lrp_cmac_subkeys(const struct dfi_lrp *l, uint8_t k1[BL], uint8_t k2[BL])
 	return e;
 }
 
+/* One block of the LRP CMAC: x = EvalLRP(x), final. */
+_Static_assert(BL <= DFI_MAX_BLOCK, "an LRP block fits the CMAC's work");
+struct lrp_block {
+	struct aes1 *a;
+	const struct dfi_lrp *l;
+};
+
+static dfi_err
+lrp_block(void *ctx, uint8_t *x)
+{
+	struct lrp_block *c = ctx;
+	return eval(c->a, c->l, x, 2 * BL, 1, x);
+}
+
 dfi_err
 dfi_lrp_cmac(const struct dfi_lrp *l, const uint8_t *msg, size_t len, uint8_t mac[BL])
 {
-	uint8_t k1[BL], k2[BL], y[BL] = { 0 }, last[BL] = { 0 };
+	struct dfi_cmac_work w = { 0 }; /* x: the zero IV */
 	struct aes1 a;
 	if (l == NULL || mac == NULL || (len > 0 && msg == NULL))
 		return DFI_E_INVALID_ARG;
 	dfi_err e = aes1_open(&a, 1);
 	if (e == DFI_OK)
-		e = subkeys(&a, l, k1, k2);
-	size_t nblocks = e == DFI_OK ? dfi_cmac_last_block(msg, len, BL, k1, k2, last) : 0;
-	for (size_t b = 0; b + 1 < nblocks && e == DFI_OK; b++) {
-		for (size_t i = 0; i < BL; i++)
-			y[i] ^= msg[b * BL + i];
-		e = eval(&a, l, y, 2 * BL, 1, y);
-	}
+		e = subkeys(&a, l, w.k1, w.k2);
 	if (e == DFI_OK) {
-		for (size_t i = 0; i < BL; i++)
-			y[i] ^= last[i];
-		e = eval(&a, l, y, 2 * BL, 1, mac);
+		struct lrp_block c = { &a, l };
+		e = dfi_cmac_chain(&w, msg, len, BL, lrp_block, &c, mac);
 	}
 	aes1_close(&a);
-	dfi_wipe(k1, sizeof(k1));
-	dfi_wipe(k2, sizeof(k2));
-	dfi_wipe(y, sizeof(y));
-	dfi_wipe(last, sizeof(last));
+	dfi_wipe(&w, sizeof(w));
 	return e;
 }
 

@@ -124,82 +124,63 @@ ev1_session_start(dfi_desfire *d, dfi_keytype kt, const uint8_t *rnda, const uin
 static dfi_err
 auth_legacy(dfi_desfire *d, uint8_t keyno, const dfi_cardkey *key)
 {
-	uint8_t r[DFI_APDU_MAX], rndb[8], rnda[8], tok[16], chk[8];
+	struct df_auth_secrets *a = &d->s->auth;
 	dfi_err e;
 
-	if ((e = df_auth_exchange(d, 0x0A, &keyno, 1, 0xAF, r, 8)) != DFI_OK)
-		goto out;
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, rndb, 8)) != DFI_OK ||
-	    (e = df_random(d, rnda, 8)) != DFI_OK)
-		goto out;
+	if ((e = df_auth_exchange(d, 0x0A, &keyno, 1, 0xAF, a->r, 8)) != DFI_OK ||
+	    (e = dfi_cardkey_cipher(key, 0, NULL, a->r, a->rndb, 8)) != DFI_OK ||
+	    (e = df_random(d, a->rnda, 8)) != DFI_OK)
+		return e;
 	/* Send mode: y0 = D(RndA), y1 = D(RndB' ^ y0). Card-key operations
 	 * never get aliased buffers (an HSM need not allow it). */
-	rotl1(rndb, chk, 8);
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, rnda, tok, 8)) != DFI_OK)
-		goto out;
+	rotl1(a->rndb, a->chk, 8);
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, a->rnda, a->tok, 8)) != DFI_OK)
+		return e;
 	for (int i = 0; i < 8; i++)
-		chk[i] ^= tok[i];
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, chk, tok + 8, 8)) != DFI_OK)
-		goto out;
-	if ((e = df_auth_exchange(d, 0xAF, tok, 16, 0x00, r, 8)) != DFI_OK)
-		goto out;
-	if ((e = dfi_cardkey_cipher(key, 0, NULL, r, tok, 8)) != DFI_OK)
-		goto out;
-	rotl1(rnda, chk, 8);
-	if (dfi_ct_memcmp(chk, tok, 8) != 0) {
-		e = DFI_E_CARD_AUTH;
-		goto out;
-	}
-	e = ev1_session_start(d, dfi_cardkey_type(key), rnda, rndb, DFI_DF_SCHEME_D40, keyno);
-out:
-	dfi_wipe(r, sizeof(r));
-	dfi_wipe(rndb, sizeof(rndb));
-	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(tok, sizeof(tok));
-	dfi_wipe(chk, sizeof(chk));
-	return e;
+		a->chk[i] ^= a->tok[i];
+	if ((e = dfi_cardkey_cipher(key, 0, NULL, a->chk, a->tok + 8, 8)) != DFI_OK ||
+	    (e = df_auth_exchange(d, 0xAF, a->tok, 16, 0x00, a->r, 8)) != DFI_OK ||
+	    (e = dfi_cardkey_cipher(key, 0, NULL, a->r, a->tok, 8)) != DFI_OK)
+		return e;
+	rotl1(a->rnda, a->chk, 8);
+	if (dfi_ct_memcmp(a->chk, a->tok, 8) != 0)
+		return DFI_E_CARD_AUTH;
+	return ev1_session_start(d, dfi_cardkey_type(key), a->rnda, a->rndb, DFI_DF_SCHEME_D40,
+	    keyno);
 }
 
 /*
  * The three passes shared by EV1 (ISO, AES) and EV2 authentication, all CBC
  * with the card key and n-byte randoms: E(RndB) from the card, E(RndA ||
- * RndB') back, and the card's answer of want bytes, deciphered into plain,
- * whose bytes from rnda_at must be RndA'. EV1 chains one IV across the
- * messages (chain_iv), EV2 starts every message from a zero IV.
+ * RndB') back, and the card's answer of want bytes, deciphered into
+ * a->plain, whose bytes from rnda_at must be RndA'. EV1 chains one IV
+ * across the messages (chain_iv), EV2 starts every message from a zero IV.
  */
 static dfi_err
 auth_cbc(dfi_desfire *d, uint8_t cmd, const uint8_t *p1, size_t p1len, const dfi_cardkey *key,
-    size_t n, int chain_iv, size_t want, size_t rnda_at, uint8_t rnda[16], uint8_t rndb[16],
-    uint8_t plain[32])
+    size_t n, int chain_iv, size_t want, size_t rnda_at)
 {
-	uint8_t r[DFI_APDU_MAX], tok[32], chk[16], iv[16] = { 0 };
+	struct df_auth_secrets *a = &d->s->auth;
+	uint8_t iv[16] = { 0 }; /* a cryptogram the card sent or zero: no secret */
 	dfi_err e;
 
-	if ((e = df_auth_exchange(d, cmd, p1, p1len, 0xAF, r, n)) != DFI_OK)
-		goto out;
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, rndb, n)) != DFI_OK ||
-	    (e = df_random(d, rnda, n)) != DFI_OK)
-		goto out;
-	memcpy(plain, rnda, n);
-	rotl1(rndb, plain + n, n);
+	if ((e = df_auth_exchange(d, cmd, p1, p1len, 0xAF, a->r, n)) != DFI_OK ||
+	    (e = dfi_cardkey_cipher(key, 0, iv, a->r, a->rndb, n)) != DFI_OK ||
+	    (e = df_random(d, a->rnda, n)) != DFI_OK)
+		return e;
+	memcpy(a->plain, a->rnda, n);
+	rotl1(a->rndb, a->plain + n, n);
 	if (!chain_iv)
 		memset(iv, 0, sizeof(iv));
-	if ((e = dfi_cardkey_cipher(key, 1, iv, plain, tok, 2 * n)) != DFI_OK)
-		goto out;
-	if ((e = df_auth_exchange(d, 0xAF, tok, 2 * n, 0x00, r, want)) != DFI_OK)
-		goto out;
+	if ((e = dfi_cardkey_cipher(key, 1, iv, a->plain, a->tok, 2 * n)) != DFI_OK ||
+	    (e = df_auth_exchange(d, 0xAF, a->tok, 2 * n, 0x00, a->r, want)) != DFI_OK)
+		return e;
 	if (!chain_iv)
 		memset(iv, 0, sizeof(iv));
-	if ((e = dfi_cardkey_cipher(key, 0, iv, r, plain, want)) != DFI_OK)
-		goto out;
-	rotl1(rnda, chk, n);
-	if (dfi_ct_memcmp(chk, plain + rnda_at, n) != 0)
-		e = DFI_E_CARD_AUTH;
-out:
-	dfi_wipe(r, sizeof(r));
-	dfi_wipe(tok, sizeof(tok));
-	dfi_wipe(chk, sizeof(chk));
-	return e;
+	if ((e = dfi_cardkey_cipher(key, 0, iv, a->r, a->plain, want)) != DFI_OK)
+		return e;
+	rotl1(a->rnda, a->chk, n);
+	return dfi_ct_memcmp(a->chk, a->plain + rnda_at, n) != 0 ? DFI_E_CARD_AUTH : DFI_OK;
 }
 
 /* ISO 0x1A and AES 0xAA: CBC with one IV chained across the three
@@ -209,14 +190,11 @@ auth_ev1(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key)
 {
 	dfi_keytype kt = dfi_cardkey_type(key);
 	size_t n = (kt == DFI_KT_3K3DES || kt == DFI_KT_AES128) ? 16 : 8;
-	uint8_t rndb[16], rnda[16], plain[32];
 
-	dfi_err e = auth_cbc(d, cmd, &keyno, 1, key, n, 1, n, 0, rnda, rndb, plain);
+	dfi_err e = auth_cbc(d, cmd, &keyno, 1, key, n, 1, n, 0);
 	if (e == DFI_OK)
-		e = ev1_session_start(d, kt, rnda, rndb, DFI_DF_SCHEME_EV1, keyno);
-	dfi_wipe(rndb, sizeof(rndb));
-	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(plain, sizeof(plain));
+		e = ev1_session_start(d, kt, d->s->auth.rnda, d->s->auth.rndb, DFI_DF_SCHEME_EV1,
+		    keyno);
 	return e;
 }
 
@@ -236,22 +214,17 @@ df_ev2_established(dfi_desfire *d, const uint8_t ti[4], uint16_t ctr, uint8_t ke
 /* EV2 First (0x71) and NonFirst (0x77): every message CBC from a zero IV;
  * First answers TI || RndA' || PDcap2 || PCDcap2, NonFirst only RndA'. */
 static dfi_err
-auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key,
-    const uint8_t ti_keep[4], uint16_t ctr_keep)
+auth_ev2(dfi_desfire *d, uint8_t cmd, uint8_t keyno, const dfi_cardkey *key, uint16_t ctr_keep)
 {
-	uint8_t rndb[16], rnda[16], plain[32];
+	struct df_auth_secrets *a = &d->s->auth;
 	uint8_t p1[2] = { keyno, 0x00 };
 	int first = cmd == 0x71;
 
-	dfi_err e = auth_cbc(d, cmd, p1, first ? 2 : 1, key, 16, 0, first ? 32 : 16, first ? 4 : 0,
-	    rnda, rndb, plain);
+	dfi_err e = auth_cbc(d, cmd, p1, first ? 2 : 1, key, 16, 0, first ? 32 : 16, first ? 4 : 0);
 	if (e == DFI_OK)
-		e = dfi_df_ev2_session_keys(key, rnda, rndb, d->s->enc, d->s->mac);
+		e = dfi_df_ev2_session_keys(key, a->rnda, a->rndb, d->s->enc, d->s->mac);
 	if (e == DFI_OK)
-		df_ev2_established(d, first ? plain : ti_keep, first ? 0 : ctr_keep, keyno);
-	dfi_wipe(rndb, sizeof(rndb));
-	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(plain, sizeof(plain));
+		df_ev2_established(d, first ? a->plain : a->ti, first ? 0 : ctr_keep, keyno);
 	return e;
 }
 
@@ -281,10 +254,8 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 	if (d == NULL || key == NULL || keyno > 0x0D)
 		return DFI_E_INVALID_ARG;
 	dfi_keytype kt = dfi_cardkey_type(key);
-	uint8_t ti[4];
 	uint16_t ctr = d->ctr;
 	int was_ev2 = d->scheme == DFI_DF_SCHEME_EV2, was_lrp = was_ev2 && d->lrp;
-	memcpy(ti, d->ti, 4);
 	dfi_err e;
 
 	switch (how) {
@@ -311,7 +282,9 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 	default:
 		return DFI_E_INVALID_ARG;
 	}
-	/* Starting an authentication ends the current one, on the card too. */
+	/* Starting an authentication ends the current one, on the card too;
+	 * a NonFirst keeps the TI it had. */
+	memcpy(d->s->auth.ti, d->ti, 4);
 	df_drop_auth(d);
 	switch (how) {
 	case DFI_DF_AUTH_LEGACY:
@@ -323,14 +296,15 @@ dfi_desfire_authenticate(dfi_desfire *d, dfi_df_authcmd how, uint8_t keyno,
 		break;
 	case DFI_DF_AUTH_LRP_FIRST:
 	case DFI_DF_AUTH_LRP_NONFIRST:
-		e = df_auth_lrp(d, how == DFI_DF_AUTH_LRP_FIRST, keyno, key, ti, ctr);
+		e = df_auth_lrp(d, how == DFI_DF_AUTH_LRP_FIRST, keyno, key, ctr);
 		break;
 	default:
-		e = auth_ev2(d, (uint8_t)how, keyno, key, ti, ctr);
+		e = auth_ev2(d, (uint8_t)how, keyno, key, ctr);
 		break;
 	}
 	if (e != DFI_OK)
 		df_drop_auth(d);
-	dfi_wipe(ti, sizeof(ti));
+	/* The exchange's one wipe, whichever step ended it. */
+	dfi_wipe(&d->s->auth, sizeof(d->s->auth));
 	return e;
 }

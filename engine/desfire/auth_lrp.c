@@ -69,74 +69,57 @@ df_lrp_session_from_master(dfi_desfire *d)
 }
 
 dfi_err
-df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key,
-    const uint8_t ti_keep[4], uint16_t ctr_keep)
+df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key, uint16_t ctr_keep)
 {
-	uint8_t r[DFI_APDU_MAX], rnda[16], rndb[16], msg[48], mac[16], pd[16];
+	struct df_auth_secrets *a = &d->s->auth;
 	uint8_t p1[3] = { keyno, 0x01, 0x02 }; /* LenCap 1, PCDCap2.1 = LRP */
 	size_t rlen;
 	uint8_t sw2;
 	dfi_err e;
 
-	e = df_frame(d, first ? 0x71 : 0x77, p1, first ? 3 : 1, r, DFI_APDU_MAX, &rlen, &sw2);
+	e = df_frame(d, first ? 0x71 : 0x77, p1, first ? 3 : 1, a->r, DFI_APDU_MAX, &rlen, &sw2);
 	if (e != DFI_OK)
-		goto out;
+		return e;
 	if (sw2 != 0xAF) {
 		e = dfi_err_from_desfire_status(sw2);
-		if (e == DFI_OK)
-			e = DFI_E_CARD_PROTOCOL;
-		goto out;
+		return e == DFI_OK ? DFI_E_CARD_PROTOCOL : e;
 	}
-	if (rlen == 16) {
-		/* E(RndB) of the AES form: the card is not in LRP mode. The
-		 * pending exchange is abandoned by the next command. */
-		e = DFI_E_UNSUPPORTED;
-		goto out;
-	}
-	if (rlen != 17 || r[0] != 0x01) {
-		e = DFI_E_CARD_PROTOCOL;
-		goto out;
-	}
-	memcpy(rndb, r + 1, 16);
-	if ((e = df_random(d, rnda, 16)) != DFI_OK)
-		goto out;
+	/* 16 bytes are E(RndB) of the AES form: the card is not in LRP mode.
+	 * The pending exchange is abandoned by the next command. */
+	if (rlen == 16)
+		return DFI_E_UNSUPPORTED;
+	if (rlen != 17 || a->r[0] != 0x01)
+		return DFI_E_CARD_PROTOCOL;
+	memcpy(a->rndb, a->r + 1, 16);
+	if ((e = df_random(d, a->rnda, 16)) != DFI_OK)
+		return e;
 	/* SesAuthMasterKey into the session's key slot, then its two
 	 * instances; lmac is the card key's room meanwhile. */
-	if ((e = master_key(&d->s->lmac, key, rnda, rndb, d->s->enc)) != DFI_OK ||
+	if ((e = master_key(&d->s->lmac, key, a->rnda, a->rndb, d->s->enc)) != DFI_OK ||
 	    (e = df_lrp_session_from_master(d)) != DFI_OK)
-		goto out;
-	memcpy(msg, rnda, 16);
-	memcpy(msg + 16, rndb, 16);
-	if ((e = dfi_lrp_cmac(&d->s->lmac, msg, 32, mac)) != DFI_OK)
-		goto out;
-	memcpy(msg + 16, mac, 16); /* RndA || PCDResponse */
-	if ((e = df_auth_exchange(d, 0xAF, msg, 32, 0x00, r, first ? 32 : 16)) != DFI_OK)
-		goto out;
+		return e;
+	memcpy(a->plain, a->rnda, 16);
+	memcpy(a->plain + 16, a->rndb, 16);
+	if ((e = dfi_lrp_cmac(&d->s->lmac, a->plain, 32, a->tok)) != DFI_OK)
+		return e;
+	memcpy(a->plain + 16, a->tok, 16); /* RndA || PCDResponse */
+	if ((e = df_auth_exchange(d, 0xAF, a->plain, 32, 0x00, a->r, first ? 32 : 16)) != DFI_OK)
+		return e;
 	/* PICCResponse over RndB || RndA [|| PICCData] */
-	memcpy(msg, rndb, 16);
-	memcpy(msg + 16, rnda, 16);
+	memcpy(a->plain, a->rndb, 16);
+	memcpy(a->plain + 16, a->rnda, 16);
 	if (first)
-		memcpy(msg + 32, r, 16);
-	if ((e = dfi_lrp_cmac(&d->s->lmac, msg, first ? 48 : 32, mac)) != DFI_OK)
-		goto out;
-	if (dfi_ct_memcmp(mac, r + (first ? 16 : 0), 16) != 0) {
-		e = DFI_E_CARD_AUTH;
-		goto out;
-	}
+		memcpy(a->plain + 32, a->r, 16);
+	if ((e = dfi_lrp_cmac(&d->s->lmac, a->plain, first ? 48 : 32, a->tok)) != DFI_OK)
+		return e;
+	if (dfi_ct_memcmp(a->tok, a->r + (first ? 16 : 0), 16) != 0)
+		return DFI_E_CARD_AUTH;
 	memset(d->lctr, 0, sizeof(d->lctr));
-	if (first) {
-		/* TI || PDcap2 || PCDcap2, EncCtr 0; the session goes on at 1. */
-		if ((e = dfi_lrp_cipher(&d->s->lenc, 0, d->lctr, 4, r, pd, 16)) != DFI_OK)
-			goto out;
-	}
-	df_ev2_established(d, first ? pd : ti_keep, first ? 0 : ctr_keep, keyno);
+	/* First: TI || PDcap2 || PCDcap2 from PICCData, EncCtr 0; the
+	 * session goes on at 1. */
+	if (first && (e = dfi_lrp_cipher(&d->s->lenc, 0, d->lctr, 4, a->r, a->chk, 16)) != DFI_OK)
+		return e;
+	df_ev2_established(d, first ? a->chk : a->ti, first ? 0 : ctr_keep, keyno);
 	d->lrp = 1;
-out:
-	dfi_wipe(r, sizeof(r));
-	dfi_wipe(rnda, sizeof(rnda));
-	dfi_wipe(rndb, sizeof(rndb));
-	dfi_wipe(msg, sizeof(msg));
-	dfi_wipe(mac, sizeof(mac));
-	dfi_wipe(pd, sizeof(pd));
-	return e;
+	return DFI_OK;
 }

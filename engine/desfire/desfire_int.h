@@ -15,6 +15,21 @@
  * accept (a longer one is no DESFire response). */
 #define DF_RESP_MAX (DFI_DF_MAX_DATA + 64)
 
+/* Secrets of one authentication exchange (auth.c, auth_lrp.c): the two
+ * randoms, what is built from them and the card's answers. RndA and RndB
+ * give the session keys, so they live with those keys in the session's
+ * locked memory (df_secrets.auth), not on the ordinary stack, and are
+ * wiped once, by dfi_desfire_authenticate() when the exchange ends,
+ * whatever its outcome; the steps of an exchange wipe nothing themselves. */
+struct df_auth_secrets {
+	uint8_t r[DFI_APDU_MAX]; /* the card's last answer */
+	uint8_t rnda[16], rndb[16];
+	uint8_t plain[48];       /* built from the randoms: sent, MACed, or the card's answer deciphered */
+	uint8_t tok[32];         /* a cryptogram or MAC of plain */
+	uint8_t chk[16];         /* the rotated random the card must prove; LRP: PICCData */
+	uint8_t ti[4];           /* the TI a NonFirst keeps */
+};
+
 /* Secrets of one session, in locked memory.
  *
  * tx and rx are the secure-messaging scratch of one command: the MAC input
@@ -48,6 +63,7 @@ struct df_secrets {
 	uint8_t ck_old[DFI_MAX_KEY_LEN];
 	uint8_t ck_pt[64];
 	uint8_t ck_crc[2 + 64];
+	struct df_auth_secrets auth; /* during an authentication only */
 };
 
 struct dfi_desfire {
@@ -157,7 +173,7 @@ dfi_err df_auth_exchange(dfi_desfire *d, uint8_t cmd, const uint8_t *data, size_
 void df_ev2_established(dfi_desfire *d, const uint8_t ti[4], uint16_t ctr, uint8_t keyno);
 /* AuthenticateLRPFirst (first != 0) / NonFirst (auth_lrp.c). */
 dfi_err df_auth_lrp(dfi_desfire *d, int first, uint8_t keyno, const dfi_cardkey *key,
-    const uint8_t ti_keep[4], uint16_t ctr_keep);
+    uint16_t ctr_keep);
 /* The session instances from SesAuthMasterKey (in d->s->enc). */
 dfi_err df_lrp_session_from_master(dfi_desfire *d);
 

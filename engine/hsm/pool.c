@@ -19,26 +19,32 @@ open_session(dfi_hsm *h, CK_SESSION_HANDLE *s)
 	return rv;
 }
 
+struct take {
+	dfi_hsm *h;
+	CK_SESSION_HANDLE *s;
+};
+
+/* Under h->mu: an idle session into *s, if there is one. */
+static int
+take_idle(void *ctx)
+{
+	struct take *t = ctx;
+	if (t->h->nidle == 0)
+		return 0;
+	*t->s = t->h->idle[--t->h->nidle];
+	return 1;
+}
+
 static CK_RV
 acquire(dfi_hsm *h, CK_SESSION_HANDLE *s)
 {
-	pthread_mutex_lock(&h->mu);
-	for (;;) {
-		if (h->nidle > 0) {
-			*s = h->idle[--h->nidle];
-			pthread_mutex_unlock(&h->mu);
-			return CKR_OK;
-		}
-		if (h->nopen < h->max) {
-			h->nopen++;
-			pthread_mutex_unlock(&h->mu);
-			CK_RV rv = open_session(h, s);
-			if (rv != CKR_OK)
-				dfi_slot_drop(&h->mu, &h->cv, &h->nopen);
-			return rv;
-		}
-		pthread_cond_wait(&h->cv, &h->mu);
-	}
+	struct take t = { h, s };
+	if (dfi_slot_take(&h->mu, &h->cv, &h->nopen, h->max, take_idle, &t) == DFI_SLOT_IDLE)
+		return CKR_OK;
+	CK_RV rv = open_session(h, s);
+	if (rv != CKR_OK)
+		dfi_slot_drop(&h->mu, &h->cv, &h->nopen);
+	return rv;
 }
 
 static void

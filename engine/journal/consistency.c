@@ -69,7 +69,7 @@ crecord(void *ctx, uint64_t seq, const char *line, size_t len)
 		return 1;
 	}
 	x->leaves = q;
-	jreplay_leaf(line, len, x->leaves[x->n]);
+	jreplay_leaf(NULL, line, len, x->leaves[x->n]);
 	(void)dfi_merkle_push(&x->tree, x->leaves[x->n]);
 	x->n++;
 	if (x->n == x->from) {
@@ -317,7 +317,7 @@ rrecord(void *ctx, uint64_t seq, const char *line, size_t len)
 	(void)seq;
 	struct rctx *x = ctx;
 	uint8_t leaf[DFI_HASH_LEN];
-	jreplay_leaf(line, len, leaf);
+	jreplay_leaf(NULL, line, len, leaf);
 	(void)dfi_merkle_push(&x->tree, leaf);
 	while (x->next < x->n && x->order[x->next].size <= x->tree.size) {
 		size_t i = x->order[x->next++].i;

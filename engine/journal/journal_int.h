@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dfissue/journal.h"
 
@@ -40,10 +41,26 @@ int jparse_u64(const char *p, const char *end, uint64_t *out);
 /* A checkpoint line: "checkpoint " + base64(signed note). */
 #define JCP_PREFIX "checkpoint "
 #define JCP_PREFIX_LEN 11
+/* Whether a line the scanner passes (NULL: over-long) is a checkpoint
+ * line: the one test every reader of a journal makes, so that none
+ * decides differently what is a record. Inline: the verify asks it of
+ * every line. */
+static inline int
+jcp_is_line(const char *line, size_t len)
+{
+	return line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0;
+}
 dfi_err jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len);
 /* Decodes a checkpoint line into its note bytes; DFI_E_NOT_FOUND when the
  * line is not a checkpoint line at all. */
 dfi_err jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen);
+/* A checkpoint line's note and its parse when it is well formed and for a
+ * tree of exactly size records, its signature not checked: what the
+ * readers that only look for the checkpoint over the records they have
+ * (an inclusion proof, the registry's witness) accept, once they have
+ * compared cp->root with their own root. Else DFI_E_NOT_FOUND. */
+dfi_err jcp_note_sized(const char *line, size_t len, uint64_t size, uint8_t *note, size_t cap,
+    size_t *nlen, dfi_checkpoint *cp);
 
 /* ---- I/O helpers over an injectable table --------------------------------- */
 dfi_err jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t len, uint64_t off);
@@ -87,9 +104,6 @@ struct jreplay_fn {
 /* Reads the journal at path (as open_journal takes it) in order; a torn
  * last line is not passed on. */
 dfi_err jreplay_file(const char *path, const struct jreplay_fn *fn, void *ctx);
-/* A record's Merkle leaf as jreplay_file passes it: zero for an over-long
- * line, which no checkpoint can match. */
-void jreplay_leaf(const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN]);
 
 /* ---- index --------------------------------------------------------------- */
 
@@ -126,6 +140,12 @@ jsha *jsha_new(void);
 void jsha_free(jsha *h);
 void jsha_leaf(jsha *h, const void *data, size_t len, uint8_t out[DFI_HASH_LEN]);
 dfi_err jsha_push(jsha *h, dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN]);
+/* A record's Merkle leaf as the scanner passes it (line NULL: over-long):
+ * zero for an over-long line, which no checkpoint can match. The one
+ * place that rule is written: the verify's walk, the consistency proofs
+ * and the registry's witness all take their leaves here. h: a reused
+ * hasher, or NULL for the one-shot hashes (the same leaves). */
+void jreplay_leaf(jsha *h, const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN]);
 void jsha_root(jsha *h, const dfi_merkle *m, uint8_t out[DFI_HASH_LEN]);
 
 /* ---- the walk: one pass over a journal's lines ------------------------------ */

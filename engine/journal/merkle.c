@@ -235,6 +235,33 @@ dfi_merkle_inclusion_proof(const uint8_t (*leaves)[DFI_HASH_LEN], uint64_t n, ui
 	return DFI_OK;
 }
 
+/* One step of the verification loops of RFC 9162 (§2.1.3.2 inclusion,
+ * §2.1.4.2 consistency), which are the same but for the second hash the
+ * consistency check carries: with the proof's node p, sr (the root being
+ * rebuilt) takes p on the side the indices fn and sn say, and fr (NULL for
+ * an inclusion proof) takes it when it is on the left. -1: the proof is
+ * longer than the tree allows. */
+static int
+proof_step(const uint8_t p[DFI_HASH_LEN], uint64_t *fn, uint64_t *sn, uint8_t *fr, uint8_t *sr)
+{
+	if (*sn == 0)
+		return -1;
+	if ((*fn & 1) || *fn == *sn) {
+		if (fr != NULL)
+			dfi_merkle_node_hash(p, fr, fr);
+		dfi_merkle_node_hash(p, sr, sr);
+		while (!(*fn & 1) && *fn != 0) {
+			*fn >>= 1;
+			*sn >>= 1;
+		}
+	} else {
+		dfi_merkle_node_hash(sr, p, sr);
+	}
+	*fn >>= 1;
+	*sn >>= 1;
+	return 0;
+}
+
 dfi_err
 dfi_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[DFI_HASH_LEN],
     const uint8_t (*proof)[DFI_HASH_LEN], size_t plen, const uint8_t root[DFI_HASH_LEN])
@@ -246,22 +273,9 @@ dfi_merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[DF
 	uint64_t fn = index, sn = size - 1;
 	uint8_t r[DFI_HASH_LEN];
 	memcpy(r, leaf, DFI_HASH_LEN);
-	for (size_t i = 0; i < plen; i++) {
-		if (sn == 0)
+	for (size_t i = 0; i < plen; i++)
+		if (proof_step(proof[i], &fn, &sn, NULL, r) != 0)
 			return DFI_E_JOURNAL_CORRUPT;
-		if ((fn & 1) || fn == sn) {
-			dfi_merkle_node_hash(proof[i], r, r);
-			if (!(fn & 1))
-				while (!(fn & 1) && fn != 0) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-		} else {
-			dfi_merkle_node_hash(r, proof[i], r);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
 	if (sn != 0 || memcmp(r, root, DFI_HASH_LEN) != 0)
 		return DFI_E_JOURNAL_CORRUPT;
 	return DFI_OK;
@@ -412,22 +426,9 @@ dfi_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root_m[DFI_H
 		fn >>= 1;
 		sn >>= 1;
 	}
-	for (; i < plen; i++) {
-		if (sn == 0)
+	for (; i < plen; i++)
+		if (proof_step(proof[i], &fn, &sn, fr, sr) != 0)
 			return DFI_E_JOURNAL_CORRUPT;
-		if ((fn & 1) || fn == sn) {
-			dfi_merkle_node_hash(proof[i], fr, fr);
-			dfi_merkle_node_hash(proof[i], sr, sr);
-			while (!(fn & 1) && fn != 0) {
-				fn >>= 1;
-				sn >>= 1;
-			}
-		} else {
-			dfi_merkle_node_hash(sr, proof[i], sr);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
 	if (sn != 0 || memcmp(fr, root_m, DFI_HASH_LEN) != 0 || memcmp(sr, root_n, DFI_HASH_LEN) != 0)
 		return DFI_E_JOURNAL_CORRUPT;
 	return DFI_OK;

@@ -662,10 +662,20 @@ jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len)
 dfi_err
 jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen)
 {
-	if (len < JCP_PREFIX_LEN || memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) != 0)
+	if (!jcp_is_line(line, len))
 		return DFI_E_NOT_FOUND;
 	if (dfi_b64_decode(line + JCP_PREFIX_LEN, len - JCP_PREFIX_LEN, note, cap, nlen) != DFI_OK)
 		return DFI_E_JOURNAL_FORMAT;
+	return DFI_OK;
+}
+
+dfi_err
+jcp_note_sized(const char *line, size_t len, uint64_t size, uint8_t *note, size_t cap,
+    size_t *nlen, dfi_checkpoint *cp)
+{
+	if (jcp_note(line, len, note, cap, nlen) != DFI_OK || dfi_note_open(note, *nlen, NULL, cp) != DFI_OK ||
+	    cp->size != size)
+		return DFI_E_NOT_FOUND;
 	return DFI_OK;
 }
 

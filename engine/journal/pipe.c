@@ -78,8 +78,7 @@ static int
 prod_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 {
 	struct prod *pr = ctx;
-	int cp = line != NULL && complete && len >= JCP_PREFIX_LEN &&
-	    memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0;
+	int cp = complete && jcp_is_line(line, len);
 	if (pr->b != NULL && (pr->b->n == PIPE_LINES || (cp && pr->b->tlen + len > PIPE_TEXT))) {
 		publish(pr->p);
 		pr->b = NULL;

@@ -21,7 +21,7 @@ replay_line(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	struct replay *r = ctx;
 	if (!complete)
 		return 1; /* a torn last line: nothing after it counts */
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0)
+	if (jcp_is_line(line, len))
 		return r->fn->checkpoint != NULL && r->fn->checkpoint(r->ctx, line, len);
 	return r->fn->record(r->ctx, r->seq++, line, len);
 }
@@ -40,10 +40,10 @@ jreplay_file(const char *path, const struct jreplay_fn *fn, void *ctx)
 }
 
 void
-jreplay_leaf(const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN])
+jreplay_leaf(jsha *h, const char *line, size_t len, uint8_t leaf[DFI_HASH_LEN])
 {
 	if (line == NULL)
 		memset(leaf, 0, DFI_HASH_LEN);
 	else
-		dfi_merkle_leaf_hash(line, len, leaf);
+		jsha_leaf(h, line, len, leaf);
 }

@@ -279,7 +279,7 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	struct pctx *c = ctx;
 	if (line == NULL || !complete)
 		return 1;
-	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+	if (jcp_is_line(line, len)) {
 		uint8_t note[DFI_J_NOTE_MAX];
 		size_t nl;
 		dfi_checkpoint cp;
@@ -288,8 +288,7 @@ pline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		/* Only a checkpoint over exactly these records: a proof against
 		 * any other root (a record changed after it was signed) would
 		 * not verify, yet be printed as the proof. */
-		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
-		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == c->n &&
+		if (jcp_note_sized(line, len, c->n, note, sizeof(note), &nl, &cp) == DFI_OK &&
 		    memcmp(cp.root, root, DFI_HASH_LEN) == 0) {
 			c->covered = c->n;
 			memcpy(c->p->note, note, nl);

@@ -191,27 +191,26 @@ jline_prep(struct jtree *t, const char *line, size_t len, int complete, uint64_t
 	jl->off = off;
 	jl->len = len;
 	jl->text = line;
-	if (line == NULL) {
-		uint8_t zero[DFI_HASH_LEN] = { 0 };
-		jl->kind = JL_LONG;
-		jl->complete = complete;
-		(void)jsha_push(t->sha, &t->tree, zero);
-		return;
-	}
 	jl->complete = complete;
-	if (!complete) {
+	if (line != NULL && !complete) {
 		jl->kind = JL_TORN;
 		return;
 	}
-	if (len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+	if (jcp_is_line(line, len)) {
 		jl->kind = JL_CP;
 		jsha_root(t->sha, &t->tree, jl->root);
 		return;
 	}
-	jl->kind = JL_RECORD;
+	/* A record, or an over-long line that stands in the tree as one
+	 * (torn or not: it is reported either way). */
 	uint8_t leaf[DFI_HASH_LEN];
-	jsha_leaf(t->sha, line, len, leaf);
+	jreplay_leaf(t->sha, line, len, leaf);
 	(void)jsha_push(t->sha, &t->tree, leaf);
+	if (line == NULL) {
+		jl->kind = JL_LONG;
+		return;
+	}
+	jl->kind = JL_RECORD;
 	jl->rollback = 0;
 	if (t->last_seen != NULL && !t->last_seen_checked && t->tree.size == t->last_seen->size) {
 		uint8_t root[DFI_HASH_LEN];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/nelem.h"
 #include "dfissue/util.h"
 #include "perso_int.h"
 
@@ -145,12 +146,32 @@ perso_tap_free(struct tap *tp)
 	dfi_desfire_free(tp->d);
 }
 
+/* The row's card data from the profile; the profile's reason as the
+ * tap's detail when the row does not fit it. */
+static dfi_err
+card_data(struct tap *tp)
+{
+	struct dfi_diag diag;
+	dfi_err e = dfi_profile_card_data(tp->p->profile, tp->row, &tp->cd, &diag);
+	if (e != DFI_OK)
+		perso_detail(tp, "%s", diag.message);
+	return e;
+}
+
+/* What a tap learns before it decides anything, in this order, up to the
+ * first failure: the UID; one reader at a time per UID (claim), then what
+ * the registry knows of it (issued keys, open intents), before anything
+ * else reaches the card; the row's data, the key targets and the
+ * profile's digest; then the card's state. */
+static dfi_err (*const begin_steps[])(struct tap *) = {
+	read_uid, perso_claim, perso_lookup, card_data, perso_targets, perso_digest, perso_read_state,
+};
+
 dfi_err
 perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_row *row,
     struct dfi_perso_result *res, int readonly)
 {
 	struct dfi_transport_stats st;
-	struct dfi_diag diag;
 	dfi_err e;
 
 	memset(tp, 0, sizeof(*tp));
@@ -174,27 +195,10 @@ perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_
 	if (e != DFI_OK)
 		return e;
 	perso_phase(tp, DFI_PERSO_PHASE_STATE);
-	e = read_uid(tp);
-	if (e != DFI_OK)
-		return e;
-	/* One reader at a time per UID; then what the registry knows of it
-	 * (issued keys, open intents), before anything else reaches the card. */
-	e = perso_claim(tp);
-	if (e == DFI_OK)
-		e = perso_lookup(tp);
-	if (e != DFI_OK)
-		return e;
-	e = dfi_profile_card_data(p->profile, row, &tp->cd, &diag);
-	if (e != DFI_OK) {
-		perso_detail(tp, "%s", diag.message);
-		return e;
-	}
-	e = perso_targets(tp);
-	if (e == DFI_OK)
-		e = perso_digest(tp);
-	if (e != DFI_OK)
-		return e;
-	return perso_read_state(tp);
+	for (size_t i = 0; i < DFI_NELEM(begin_steps); i++)
+		if ((e = begin_steps[i](tp)) != DFI_OK)
+			return e;
+	return DFI_OK;
 }
 
 static void

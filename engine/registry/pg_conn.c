@@ -147,34 +147,39 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	return DFI_OK;
 }
 
+struct take {
+	dfi_pgreg *r;
+	PGconn **c;
+};
+
+/* Under r->mu: an idle connection into *c, if there is one. */
+static int
+take_idle(void *ctx)
+{
+	struct take *t = ctx;
+	struct pgconn *p = t->r->idle;
+	if (p == NULL)
+		return 0;
+	t->r->idle = p->next;
+	*t->c = p->c;
+	free(p);
+	return 1;
+}
+
 dfi_err
 pg_acquire(dfi_pgreg *r, PGconn **c, char *why, size_t cap)
 {
-	pthread_mutex_lock(&r->mu);
-	for (;;) {
-		if (r->idle != NULL) {
-			struct pgconn *p = r->idle;
-			r->idle = p->next;
-			pthread_mutex_unlock(&r->mu);
-			*c = p->c;
-			free(p);
-			if (PQstatus(*c) == CONNECTION_OK)
-				return DFI_OK;
-			PQfinish(*c); /* known broken: replace it */
-			pthread_mutex_lock(&r->mu);
-			r->nconns--;
-			continue;
-		}
-		if (r->nconns < r->max_conns) {
-			r->nconns++;
-			pthread_mutex_unlock(&r->mu);
-			dfi_err e = pg_connect(r, c, why, cap);
-			if (e != DFI_OK)
-				dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
-			return e;
-		}
-		pthread_cond_wait(&r->cv, &r->mu);
+	struct take t = { r, c };
+	while (dfi_slot_take(&r->mu, &r->cv, &r->nconns, r->max_conns, take_idle, &t) == DFI_SLOT_IDLE) {
+		if (PQstatus(*c) == CONNECTION_OK)
+			return DFI_OK;
+		PQfinish(*c); /* known broken: give its slot back and take another */
+		dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
 	}
+	dfi_err e = pg_connect(r, c, why, cap);
+	if (e != DFI_OK)
+		dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
+	return e;
 }
 
 void

@@ -242,15 +242,14 @@ wline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 	if (!complete)
 		return 1; /* an append in progress: read it next time */
 	uint64_t end = c->base + off + len + 1;
-	if (line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0) {
+	if (jcp_is_line(line, len)) {
 		uint8_t note[DFI_J_NOTE_MAX], root[DFI_HASH_LEN];
 		size_t nl;
 		dfi_checkpoint cp;
 		/* inside the witnessed prefix (first read), the tree is `all` */
 		int prefix = w->all.size < w->want_edge;
 		uint64_t size = prefix ? w->all.size : w->wsize + w->npend;
-		if (jcp_note(line, len, note, sizeof(note), &nl) == DFI_OK &&
-		    dfi_note_open(note, nl, NULL, &cp) == DFI_OK && cp.size == size && size > 0) {
+		if (size > 0 && jcp_note_sized(line, len, size, note, sizeof(note), &nl, &cp) == DFI_OK) {
 			if (prefix) {
 				dfi_merkle_root(&w->all, root);
 			} else {
@@ -269,10 +268,7 @@ wline(void *ctx, const char *line, size_t len, int complete, uint64_t off)
 		return 0;
 	}
 	uint8_t leaf[DFI_HASH_LEN];
-	if (line == NULL)
-		memset(leaf, 0, DFI_HASH_LEN); /* over-long: no checkpoint will match */
-	else
-		dfi_merkle_leaf_hash(line, len, leaf);
+	jreplay_leaf(NULL, line, len, leaf); /* the journal's rule for an over-long line */
 	struct wline_ent *re = &w->ring[w->nrec % RING];
 	free(re->line);
 	re->seq = w->nrec++;
