@@ -557,12 +557,19 @@ jindex_apply(jindex *ix, const dfi_jrec *r, uint64_t line, jfinding_fn fn, void 
 		k->u->auth_pending = 0; /* a re-issue under way uses the authorization */
 		/* the key's name only for a finding: formatting it for every
 		 * intent was a tenth of a big journal's verify */
-		if (k->has_open || (k->version >= 0 && k->version != r->old_version))
+		/* Only a version the journal set by a change it recorded (commit,
+		 * resolve matched=new) binds the next intent. After an abort or a
+		 * resolve matched=old of a key no recorded change has set, the
+		 * version is the card's own GetKeyVersion answer, which nothing
+		 * proved: a card that answers another one at its next tap is not a
+		 * journal that contradicts itself (docs/JOURNAL.md §7, rule 6). */
+		int binds = k->state == DFI_JSLOT_CHANGED && k->version != r->old_version;
+		if (k->has_open || binds)
 			fmt_key(&r->key, ks, sizeof(ks));
 		if (k->has_open)
 			FIND(DFI_E_JOURNAL_CORRUPT, "intent %" PRIu64 " for %s while intent %" PRIu64 " is unresolved",
 			    r->seq, ks, k->open_seq);
-		if (k->version >= 0 && k->version != r->old_version)
+		if (binds)
 			FIND(DFI_E_JOURNAL_CORRUPT,
 			    "intent %" PRIu64 " for %s starts from version %u, but the journal last recorded version %d",
 			    r->seq, ks, r->old_version, k->version);

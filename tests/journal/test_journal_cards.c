@@ -397,6 +397,28 @@ START_TEST(auditor_checks_refusals_and_reissue)
 	ck_assert_uint_eq(f.n, 1);
 	ck_assert_ptr_nonnull(strstr(f.all, "starts from version 0, but the journal last recorded version 1"));
 
+	/* fuzz_perso's finding: a tampered GetKeyVersion gave the first
+	 * intent version 96 and the tap ended before its ChangeKey (abort);
+	 * the next tap reads 0. Nothing proved 96: no finding. Likewise after
+	 * resolve matched=old. */
+	r[0] = jt_intent(UID_A, 0, 0, 96, 1);        /* 1 */
+	ck_assert_int_eq(dfi_jrec_outcome(&r[1], DFI_JREC_ABORT, 1, "not sent", -1, 0), DFI_OK);
+	r[2] = jt_intent(UID_A, 0, 0, 0, 1);          /* 3 */
+	ck_assert_int_eq(dfi_jrec_outcome(&r[3], DFI_JREC_RESOLVE, 3, NULL, -1, DFI_JMATCH_OLD), DFI_OK);
+	r[4] = jt_intent(UID_A, 0, 0, 0, 1);          /* 5 */
+	r[5] = commit(5);                            /* 6 */
+	f = audit(r, 6);
+	ck_assert_msg(f.n == 0, "%s", f.all);
+	/* ...but the version a commit set still binds, through an abort. */
+	r[6] = jt_intent(UID_A, 0, 0, 1, 2);          /* 7 */
+	ck_assert_int_eq(dfi_jrec_outcome(&r[7], DFI_JREC_ABORT, 7, "refused", -1, 0), DFI_OK);
+	f = audit(r, 8);
+	ck_assert_msg(f.n == 0, "%s", f.all);
+	r[6] = jt_intent(UID_A, 0, 0, 96, 2);
+	f = audit(r, 8);
+	ck_assert_uint_eq(f.n, 1);
+	ck_assert_ptr_nonnull(strstr(f.all, "starts from version 96, but the journal last recorded version 1"));
+
 	/* A key change began in the refused tap before the refusal. */
 	r[0] = jt_intent(UID_A, 0xF54010, 1, 0, 1); /* 1 */
 	r[1] = refusal(UID_A, DFI_JCAUSE_TRANSPORT_KEY, 1, "transport key"); /* 2: tap from 1 */
