@@ -172,7 +172,10 @@ START_TEST(every_flipped_bit_is_detected)
 	struct built j;
 	built_open(&j, g_signer, jopts.station);
 	size_t stride = flip_stride(), st[64], nl = lines_of(j.b, j.n, st, 64);
-	for (size_t l = 0; l < nl; l++) /* no line is stepped over */
+	/* every line's start was found (lines_of stops at 64), and no line is
+	 * stepped over */
+	ck_assert_uint_lt(nl, 64);
+	for (size_t l = 0; l < nl; l++)
 		ck_assert_uint_le(stride, (l + 1 < nl ? st[l + 1] : j.n) - st[l]);
 	for (size_t i = 0; i < j.n; i += stride)
 		for (int bit = 0; bit < 8; bit += 3) {
