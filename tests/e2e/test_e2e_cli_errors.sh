@@ -57,6 +57,17 @@ expect station 2 "--station takes 1 to 63 characters, not 64" '"error":"usage"'
 # 4. Usage errors as JSON; configuration file errors name file and line.
 run usage_json "$E2E_DFISSUE" personalize --bogus --json
 expect usage_json 2 "unknown option" '^\{"error":"usage","message":"personalize: unknown option.*","exit":2\}$'
+# A repeatable option fills an array: one more than it holds is a usage
+# error before anything is opened (64 --reissue, then a 65th).
+many=()
+for i in $(seq 1 65); do many+=(--reissue "$(printf '04%012X' "$i")"); done
+run reissue_many "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" --reader "sim:$d/c0.img" \
+	--journal "$d/j-many" --reason test "${many[@]}"
+expect reissue_many 2 "^dfissue: personalize: at most 64 --reissue options$"
+run reissue_bad "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" --reader "sim:$d/c0.img" \
+	--journal "$d/j-many" --reason test --reissue 04A1 --reissue 0011
+expect reissue_bad 2 "^dfissue: personalize: --reissue wants a 7-byte UID as 14 hex digits, not '04A1'$"
+[ ! -e "$d/j-many" ] || e2e_fail "a journal was created although the options were refused"
 printf 'profile = %s\n# a comment\nreaderz = pcsc:*\n' "$prof" >"$d/bad.conf"
 run conf_key "$E2E_DFISSUE" personalize --config "$d/bad.conf"
 expect conf_key 2 "$d/bad.conf:3: unknown key 'readerz'"

@@ -119,9 +119,19 @@ parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *o
 	return 1;
 }
 
-/* Takes arg for c, the times-th time c is given. */
+/* fn or each did not take arg: says what the option wants when the table
+ * knows and the function said nothing of its own. */
 static int
-take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg, unsigned long times)
+refused(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
+{
+	if (c->wants != NULL)
+		cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+	return -1;
+}
+
+/* Takes arg for c. */
+static int
+take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 {
 	switch (c->kind) {
 	case CLI_OPT_STR:
@@ -139,16 +149,19 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg, unsi
 			cli_errorf("%s: --%s wants %s (%lu to %lu), not '%s'", spec->cmd, c->name,
 			    c->wants, c->min, c->max, arg);
 		return -1;
-	case CLI_OPT_FN:
-		if (c->max != 0 && times > c->max) {
+	case CLI_OPT_LIST:
+		if (*c->count >= c->max) { /* the array is full */
 			cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max, c->name);
 			return -1;
 		}
-		if (c->fn(c->ctx, arg) == 0)
-			return 0;
-		if (c->wants != NULL)
-			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
-		return -1;
+		if (c->each == NULL)
+			c->str[*c->count] = arg;
+		else if (c->each(c->ctx, arg, *c->count) != 0)
+			return refused(spec, c, arg);
+		++*c->count;
+		return 0;
+	case CLI_OPT_FN:
+		return c->fn(c->ctx, arg) == 0 ? 0 : refused(spec, c, arg);
 	case CLI_OPT_ACT:
 		return c->fn(c->ctx, NULL) == 0 ? 0 : -1;
 	case CLI_OPT_END:
@@ -181,7 +194,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 	struct option lo[OPT_MAX];
 	char shorts[2 * OPT_MAX + 2];
 	char sbuf[3];
-	unsigned long times[OPT_MAX] = { 0 }; /* how often each entry of all came */
+	int seen[OPT_MAX] = { 0 }; /* which entries of all came */
 	int c, idx, n = merge(spec, all);
 
 	if (n < 0 || build(all, (size_t)n, lo, shorts, sizeof(shorts)) != 0) {
@@ -207,8 +220,9 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 			return cli_usagef("%s: unknown option '%s' (see 'dfissue %s --help')", spec->cmd,
 			    offending(argc, argv, sbuf), spec->cmd);
 		o = c >= OPT_BASE && c < OPT_BASE + n ? &all[c - OPT_BASE] : by_short(all, (size_t)n, c);
-		if (o == NULL || take(spec, o, optarg, ++times[o - all]) != 0)
+		if (o == NULL || take(spec, o, optarg) != 0)
 			return DFI_EXIT_USAGE;
+		seen[o - all] = 1;
 	}
 	if (argc - optind > spec->max_operands) {
 		const char *extra = argv[optind + spec->max_operands];
@@ -221,7 +235,7 @@ cli_parse(const struct cli_spec *spec, int argc, char **argv)
 	}
 	int need_missing = argc - optind < spec->min_operands;
 	for (int i = 0; i < n; i++)
-		need_missing |= all[i].need && times[i] == 0;
+		need_missing |= all[i].need && !seen[i];
 	return need_missing ? cli_needs(spec) : CLI_GO_ON;
 }
 

@@ -21,8 +21,11 @@ enum cli_opt_kind {
 	CLI_OPT_STR,     /* --name VALUE: *str = VALUE */
 	CLI_OPT_FLAG,    /* --name: *flag = 1 */
 	CLI_OPT_UINT,    /* --name N: *num = N, a decimal in [min, max] */
-	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted; at
-			  * most max times when max is not 0 */
+	CLI_OPT_FN,      /* --name VALUE: fn(ctx, VALUE), 0 when accepted */
+	CLI_OPT_LIST,    /* --name VALUE, up to max times, into an array: the
+			  * i-th (from 0) goes to each(ctx, VALUE, i), 0 when
+			  * accepted, or with no each to str[i]; *count is then
+			  * how many were taken */
 	CLI_OPT_ACT,     /* --name: fn(ctx, NULL), 0 when accepted */
 };
 
@@ -37,6 +40,8 @@ struct cli_opt {
 	 * CLI_OPT_FN: the same for a value fn refuses without a line of its own. */
 	const char *wants;
 	int (*fn)(void *ctx, const char *value);
+	int (*each)(void *ctx, const char *value, size_t i);
+	size_t *count;
 	void *ctx;
 	/* The command cannot go on without this option (CLI_NEED_*):
 	 * cli_parse() refuses its absence with the spec's needs line. */
@@ -48,17 +53,20 @@ struct cli_opt {
 #define CLI_UINT(n, p, lo, hi, w) \
 	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w) }
 #define CLI_FN(n, f, c, w) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .wants = (w) }
-/* A repeatable CLI_FN that fills an array of most entries: cli_parse()
- * refuses the next one with one line for every command, before fn. */
-#define CLI_FN_MOST(n, f, c, most) \
-	{ .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .max = (most) }
+/* Repeatable options filling an array of most entries: cli_parse() keeps
+ * the count and refuses one more with one line for every command, so
+ * that what stores a value never checks the room itself. */
+#define CLI_LIST(n, f, c, cnt, most) \
+	{ .kind = CLI_OPT_LIST, .name = (n), .each = (f), .ctx = (c), .count = (cnt), .max = (most) }
+#define CLI_STRS(n, arr, cnt, most) \
+	{ .kind = CLI_OPT_LIST, .name = (n), .str = (arr), .count = (cnt), .max = (most) }
 /* Options the command needs (struct cli_opt.need). */
 #define CLI_NEED_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p), .need = 1 }
 #define CLI_NEED_UINT(n, p, lo, hi, w) \
 	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w), .need = 1 }
-/* A CLI_FN_MOST (most 0: any number of times) the command needs. */
-#define CLI_NEED_FN(n, f, c, most) \
-	{ .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .max = (most), .need = 1 }
+#define CLI_NEED_FN(n, f, c) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .need = 1 }
+#define CLI_NEED_LIST(n, f, c, cnt, most) \
+	{ .kind = CLI_OPT_LIST, .name = (n), .each = (f), .ctx = (c), .count = (cnt), .max = (most), .need = 1 }
 #define CLI_ACT(n, s, f, c) { .kind = CLI_OPT_ACT, .name = (n), .short_name = (s), .fn = (f), .ctx = (c) }
 #define CLI_OPTS_END { .kind = CLI_OPT_END }
 
@@ -87,7 +95,8 @@ struct cli_spec {
  * once: DFI_EXIT_OK after --help (printed on stdout), DFI_EXIT_USAGE
  * after one error line (unknown option, missing or malformed value, too
  * many or too few operands, a needed option missing). Options may
- * repeat: the last value counts, except for CLI_OPT_FN, which sees each.
+ * repeat: the last value counts, except for CLI_OPT_FN and CLI_OPT_LIST,
+ * which see each.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
 

@@ -272,16 +272,11 @@ audit_witnessed(struct audit *a, dfi_pgreg *r)
 
 /* --pubkey KEY (repeatable): every key a journal may be signed with. */
 static int
-opt_pubkey(void *ctx, const char *v)
+opt_pubkey(void *ctx, const char *v, size_t i)
 {
 	struct audit *a = ctx;
-	if (a->nkeys == AUDIT_MAX_KEYS) /* cli_parse() said so already */
-		return -1;
-	if (cli_load_pubkey("audit", v, &a->keys[a->nkeys], a->key_names[a->nkeys], sizeof(a->key_names[0])) !=
-	    DFI_EXIT_OK)
-		return -1;
-	a->nkeys++;
-	return 0;
+	return cli_load_pubkey("audit", v, &a->keys[i], a->key_names[i], sizeof(a->key_names[0])) == DFI_EXIT_OK
+	    ? 0 : -1;
 }
 
 int
@@ -291,7 +286,7 @@ sub_audit(int argc, char **argv)
 	struct audit a;
 	memset(&a, 0, sizeof(a));
 	const struct cli_opt opts[] = { CLI_NEED_STR("registry", &url),
-		CLI_NEED_FN("pubkey", opt_pubkey, &a, AUDIT_MAX_KEYS), CLI_OPTS_END };
+		CLI_NEED_LIST("pubkey", opt_pubkey, &a, &a.nkeys, AUDIT_MAX_KEYS), CLI_OPTS_END };
 	const struct cli_spec spec = { .cmd = "audit", .help = help, .opts = opts, .min_operands = 1,
 		.max_operands = 1 << 16,
 		.needs = "needs --registry URL, --pubkey KEY and at least one JOURNAL (try --help)" };

@@ -216,16 +216,6 @@ struct component_files {
 };
 
 static int
-add_component_file(void *ctx, const char *path)
-{
-	struct component_files *cf = ctx;
-	if (cf->n == MAX_COMPONENTS) /* cli_parse() said so already */
-		return -1;
-	cf->path[cf->n++] = path;
-	return 0;
-}
-
-static int
 key_import(int argc, char **argv)
 {
 	struct cli_hsm_opts o = { 0 };
@@ -237,7 +227,7 @@ key_import(int argc, char **argv)
 	const struct cli_opt opts[] = { CLI_NEED_STR("label", &label), CLI_STR("id", &idhex),
 		CLI_STR("usage", &usagestr),
 		CLI_STR("type", &typestr), CLI_NEED_UINT("components", &ncomp, 2, MAX_COMPONENTS, "a number of components"),
-		CLI_FN_MOST("component-file", add_component_file, &cf, MAX_COMPONENTS), CLI_OPTS_END };
+		CLI_STRS("component-file", cf.path, &cf.n, MAX_COMPONENTS), CLI_OPTS_END };
 	const struct cli_spec spec = { .cmd = "key import", .help = import_help, .opts = opts, .hsm = &o,
 		.operands_why = "key material never comes from the command line",
 		.needs = "--label and --components are required" };

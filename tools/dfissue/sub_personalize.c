@@ -205,17 +205,13 @@ opt_tear_mode(void *ctx, const char *v)
 }
 
 static int
-opt_reissue(void *ctx, const char *v)
+opt_reissue(void *ctx, const char *v, size_t i)
 {
-	struct opts *o = ctx;
-	if (o->nreissue == MAX_REISSUE) /* cli_parse() said so already */
-		return -1;
-	struct dfi_perso_reissue *r = &o->reissue[o->nreissue];
+	struct dfi_perso_reissue *r = &((struct opts *)ctx)->reissue[i];
 	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7) {
 		cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'", v);
 		return -1;
 	}
-	o->nreissue++;
 	return 0;
 }
 
@@ -269,7 +265,7 @@ popts_init(struct popts *p, struct opts *o)
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
 		CLI_NEED_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
-		CLI_NEED_FN("reader", opt_reader, o, 0), CLI_NEED_STR("journal", &o->journal),
+		CLI_NEED_FN("reader", opt_reader, o), CLI_NEED_STR("journal", &o->journal),
 		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
 		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
@@ -277,7 +273,7 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
 		CLI_FN("tear-at", opt_tear_at, o, NULL),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
-		CLI_FN_MOST("reissue", opt_reissue, o, MAX_REISSUE), CLI_STR("reason", &o->reason),
+		CLI_LIST("reissue", opt_reissue, o, &o->nreissue, MAX_REISSUE), CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
 		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
