@@ -49,7 +49,7 @@ pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *
 	}
 	pg_release(r, c, e != DFI_OK);
 	if (e == DFI_OK && stop < 0)
-		e = pg_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
+		e = dfi_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
 	return e;
 }
 
