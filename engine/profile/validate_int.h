@@ -72,7 +72,10 @@ dfi_err pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const
     int required, size_t maxlen, const char **out);
 dfi_err pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
     size_t *len);
-dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
+/* A required PKCS#11 URI member (a key's base_key or key), copied into the
+ * profile; its syntax is checked here, the key it names in the HSM layer. */
+dfi_err pv_get_uri(struct vctx *c, json_t *obj, const char *path, const char *key,
+    const char **out);
 /* validate_sm.c: "secure_messaging" into s, and (once the keys are parsed)
  * the keys it needs ("lrp": AES only). */
 dfi_err pv_secure_messaging(struct vctx *c, json_t *root, struct dfi_profile_spec *s);

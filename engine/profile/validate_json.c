@@ -329,8 +329,8 @@ pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint
 
 /* ---- keys ------------------------------------------------------------------ */
 
-dfi_err
-pv_check_uri(struct vctx *c, const char *uri, const char *path)
+static dfi_err
+check_uri(struct vctx *c, const char *uri, const char *path)
 {
 	/* Syntax only: p11-kit parses and matches it in the HSM layer. */
 	if (strncmp(uri, "pkcs11:", 7) != 0)
@@ -344,4 +344,15 @@ pv_check_uri(struct vctx *c, const char *uri, const char *path)
 			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
 	}
 	return DFI_OK;
+}
+
+dfi_err
+pv_get_uri(struct vctx *c, json_t *obj, const char *path, const char *key, const char **out)
+{
+	char p[PATH_MAX_LEN];
+	dfi_err e = pv_get_owned_string(c, obj, path, key, 1, URI_MAX_LEN, out);
+	if (e != DFI_OK)
+		return e;
+	pv_join(p, path, key);
+	return check_uri(c, *out, p);
 }
