@@ -1,13 +1,25 @@
 /* Reasons written into a caller's buffer (core/why.h). */
 #include <stdio.h>
+#include <string.h>
 
 #include "why.h"
 
 dfi_err
 dfi_vwhy(char *why, size_t cap, dfi_err e, const char *fmt, va_list ap)
 {
-	if (why != NULL && cap > 0)
-		vsnprintf(why, cap, fmt, ap);
+	if (why == NULL || cap == 0)
+		return e;
+	vsnprintf(why, cap, fmt, ap);
+	/* A reason is shown on one line (the CLI, logs, JSON), and the text it
+	 * quotes (libpq ends its messages with a newline, a path or a card's
+	 * text may hold one) must not break it: breaks that end it go, those
+	 * inside become spaces. */
+	size_t n = strlen(why);
+	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r'))
+		why[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (why[i] == '\n' || why[i] == '\r')
+			why[i] = ' ';
 	return e;
 }
 

@@ -65,6 +65,16 @@ dfi_keytype_parse(const char *name, dfi_keytype *out)
 	return DFI_E_PARSE;
 }
 
+int
+dfi_keytype_card_match(dfi_keytype want, dfi_keytype card)
+{
+	/* The key-count byte's flags tell AES and 3K3DES apart, but one DES
+	 * family: a DES and a 2K3DES application look the same. */
+	if (want == DFI_KT_AES128 || want == DFI_KT_3K3DES)
+		return card == want;
+	return card == DFI_KT_DES || card == DFI_KT_2K3DES;
+}
+
 /* OpenSSL 3 looks a cipher up in the provider store on every init given a
  * legacy EVP_des_* / EVP_aes_* object (an implicit fetch: ~7% of the
  * instructions of a personalized card, once per APDU MAC). The six ciphers

@@ -392,14 +392,6 @@ perso_resolve_key(struct tap *tp, int app, uint8_t keyno, int confirm)
 	return DFI_OK;
 }
 
-static int
-family_eq(dfi_keytype profile, dfi_keytype card)
-{
-	if (profile == DFI_KT_AES128 || profile == DFI_KT_3K3DES)
-		return card == profile;
-	return card == DFI_KT_DES || card == DFI_KT_2K3DES;
-}
-
 /* A file that exists must have the profile's settings: it is never
  * deleted or changed behind the operator's back. The plan (before) and
  * the verification (after) both ask this one question. */
@@ -572,7 +564,7 @@ read_app(struct tap *tp, int i)
 		/* An application of another key type fails every candidate: say
 		 * so when the card lets its settings be read without a key. */
 		if (dfi_desfire_get_key_settings(tp->d, &ks) == DFI_OK &&
-		    (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype))) {
+		    (ks.max_keys != a->nkeys || !dfi_keytype_card_match(a->key_type, ks.keytype))) {
 			tp->unknown_keys = 0;
 			goto conflict;
 		}
@@ -586,7 +578,7 @@ read_app(struct tap *tp, int i)
 	as->ks = ks.settings;
 	as->nkeys = ks.max_keys;
 	as->keytype = ks.keytype;
-	if (ks.max_keys != a->nkeys || !family_eq(a->key_type, ks.keytype)) {
+	if (ks.max_keys != a->nkeys || !dfi_keytype_card_match(a->key_type, ks.keytype)) {
 		/* Key count and type are fixed at creation. Its files are
 		 * still compared (their conflicts named too), its keys not. */
 		as->conflict = 1;

@@ -133,12 +133,8 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 	if ((e = pv_check_members(c, v, path, static_members, "a static transport key")) != DFI_OK ||
 	    (e = pv_get_keytype(c, v, path, "type", &t->key.type)) != DFI_OK)
 		return e;
-	const char *uri;
-	pv_join(p, path, "key");
-	if ((e = pv_get_owned_string(c, v, path, "key", 1, URI_MAX_LEN, &uri)) != DFI_OK ||
-	    (e = pv_check_uri(c, uri, p)) != DFI_OK)
+	if ((e = pv_get_uri(c, v, path, "key", &t->key.base_key)) != DFI_OK)
 		return e;
-	t->key.base_key = uri;
 	long long x;
 	if ((e = pv_get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
 		return e;

@@ -43,7 +43,14 @@ dfi_err pv_member_at(struct vctx *c, json_t *obj, const char *path, const char *
     json_t **v, char p[PATH_MAX_LEN]);
 dfi_err pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
     json_t **v);
+/* The JSON types a member can be asked to have (validate_json.c words each). */
+enum pv_kind { PV_OBJECT, PV_ARRAY, PV_STRING, PV_BOOL };
+/* v must be of kind k; the error says what it is instead. */
+dfi_err pv_want(struct vctx *c, json_t *v, const char *path, enum pv_kind k);
 dfi_err pv_want_object(struct vctx *c, json_t *v, const char *path);
+/* pv_member_at, then pv_want on the member when it is there. */
+dfi_err pv_get_typed(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    enum pv_kind k, json_t **v, char p[PATH_MAX_LEN]);
 /* v must be an array of min..max elements. Every array of a profile is
  * parsed into a table of one entry per element: returns that table (elem
  * bytes an entry, zeroed, owned by the profile) and the count in *n, or
@@ -65,7 +72,10 @@ dfi_err pv_get_owned_string(struct vctx *c, json_t *obj, const char *path, const
     int required, size_t maxlen, const char **out);
 dfi_err pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint8_t **out,
     size_t *len);
-dfi_err pv_check_uri(struct vctx *c, const char *uri, const char *path);
+/* A required PKCS#11 URI member (a key's base_key or key), copied into the
+ * profile; its syntax is checked here, the key it names in the HSM layer. */
+dfi_err pv_get_uri(struct vctx *c, json_t *obj, const char *path, const char *key,
+    const char **out);
 /* validate_sm.c: "secure_messaging" into s, and (once the keys are parsed)
  * the keys it needs ("lrp": AES only). */
 dfi_err pv_secure_messaging(struct vctx *c, json_t *root, struct dfi_profile_spec *s);

@@ -134,12 +134,42 @@ pv_member(struct vctx *c, json_t *obj, const char *path, const char *key, int re
 	return pv_member_at(c, obj, path, key, required, v, p);
 }
 
+/* The JSON type each kind needs and how an error words it. jansson types
+ * true and false apart, hence two types a row. */
+static const struct {
+	json_type t1, t2;
+	const char *wording;
+} kinds[] = {
+	[PV_OBJECT] = { JSON_OBJECT, JSON_OBJECT, "an object" },
+	[PV_ARRAY] = { JSON_ARRAY, JSON_ARRAY, "an array" },
+	[PV_STRING] = { JSON_STRING, JSON_STRING, "a string" },
+	[PV_BOOL] = { JSON_TRUE, JSON_FALSE, "true or false" },
+};
+
+dfi_err
+pv_want(struct vctx *c, json_t *v, const char *path, enum pv_kind k)
+{
+	json_type t = json_typeof(v);
+	if (t != kinds[k].t1 && t != kinds[k].t2)
+		return verr(c, path, "must be %s (got %s)", kinds[k].wording,
+		    dfi_profile_json_kind(v));
+	return DFI_OK;
+}
+
 dfi_err
 pv_want_object(struct vctx *c, json_t *v, const char *path)
 {
-	if (!json_is_object(v))
-		return verr(c, path, "must be an object (got %s)", dfi_profile_json_kind(v));
-	return DFI_OK;
+	return pv_want(c, v, path, PV_OBJECT);
+}
+
+dfi_err
+pv_get_typed(struct vctx *c, json_t *obj, const char *path, const char *key, int required,
+    enum pv_kind k, json_t **v, char p[PATH_MAX_LEN])
+{
+	dfi_err e = pv_member_at(c, obj, path, key, required, v, p);
+	if (e != DFI_OK || *v == NULL)
+		return e;
+	return pv_want(c, *v, p, k);
 }
 
 void *
@@ -147,9 +177,9 @@ pv_array_table(struct vctx *c, json_t *v, const char *path, size_t min, size_t m
     size_t *n, dfi_err *e)
 {
 	*n = json_array_size(v);
-	if (!json_is_array(v))
-		*e = verr(c, path, "must be an array (got %s)", dfi_profile_json_kind(v));
-	else if (*n < min || *n > max)
+	if ((*e = pv_want(c, v, path, PV_ARRAY)) != DFI_OK)
+		return NULL;
+	if (*n < min || *n > max)
 		*e = verr(c, path, "must have %zu..%zu elements (got %zu)", min, max, *n);
 	else if (elem != 0 && *n > SIZE_MAX / elem)
 		*e = pv_nomem();
@@ -195,11 +225,9 @@ pv_get_bool(struct vctx *c, json_t *obj, const char *path, const char *key, int 
 	json_t *v;
 	char p[PATH_MAX_LEN];
 	*out = def; /* an absent optional member */
-	dfi_err e = pv_member_at(c, obj, path, key, required, &v, p);
+	dfi_err e = pv_get_typed(c, obj, path, key, required, PV_BOOL, &v, p);
 	if (e != DFI_OK || v == NULL)
 		return e;
-	if (!json_is_boolean(v))
-		return verr(c, p, "must be true or false (got %s)", dfi_profile_json_kind(v));
 	*out = json_is_true(v);
 	return DFI_OK;
 }
@@ -212,11 +240,9 @@ pv_get_string(struct vctx *c, json_t *obj, const char *path, const char *key, in
 	json_t *v;
 	char p[PATH_MAX_LEN];
 	*out = NULL;
-	dfi_err e = pv_member_at(c, obj, path, key, required, &v, p);
+	dfi_err e = pv_get_typed(c, obj, path, key, required, PV_STRING, &v, p);
 	if (e != DFI_OK || v == NULL)
 		return e;
-	if (!json_is_string(v))
-		return verr(c, p, "must be a string (got %s)", dfi_profile_json_kind(v));
 	size_t n = json_string_length(v);
 	if (n == 0 || n > maxlen)
 		return verr(c, p, "must be 1..%zu characters (got %zu)", maxlen, n);
@@ -303,8 +329,8 @@ pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint
 
 /* ---- keys ------------------------------------------------------------------ */
 
-dfi_err
-pv_check_uri(struct vctx *c, const char *uri, const char *path)
+static dfi_err
+check_uri(struct vctx *c, const char *uri, const char *path)
 {
 	/* Syntax only: p11-kit parses and matches it in the HSM layer. */
 	if (strncmp(uri, "pkcs11:", 7) != 0)
@@ -318,4 +344,15 @@ pv_check_uri(struct vctx *c, const char *uri, const char *path)
 			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
 	}
 	return DFI_OK;
+}
+
+dfi_err
+pv_get_uri(struct vctx *c, json_t *obj, const char *path, const char *key, const char **out)
+{
+	char p[PATH_MAX_LEN];
+	dfi_err e = pv_get_owned_string(c, obj, path, key, 1, URI_MAX_LEN, out);
+	if (e != DFI_OK)
+		return e;
+	pv_join(p, path, key);
+	return check_uri(c, *out, p);
 }

@@ -103,10 +103,7 @@ parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile
 		if ((e = pv_want_object(c, v, p)) != DFI_OK ||
 		    (e = pv_check_members(c, v, p, members, "a previous generation")) != DFI_OK)
 			return e;
-		pv_join(q, p, "base_key");
-		if ((e = pv_get_owned_string(c, v, p, "base_key", 1, URI_MAX_LEN,
-			 &pr[i].base_key)) != DFI_OK ||
-		    (e = pv_check_uri(c, pr[i].base_key, q)) != DFI_OK)
+		if ((e = pv_get_uri(c, v, p, "base_key", &pr[i].base_key)) != DFI_OK)
 			return e;
 		if ((e = pv_get_int(c, v, p, "version", 1, 0, 255, 0, &x)) != DFI_OK)
 			return e;
@@ -150,13 +147,8 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
 	k->type = type;
 	if (is_picc && (e = pv_get_keytype(c, v, path, "type", &k->type)) != DFI_OK)
 		return e;
-	const char *uri;
-	char p[PATH_MAX_LEN];
-	pv_join(p, path, "base_key");
-	if ((e = pv_get_owned_string(c, v, path, "base_key", 1, URI_MAX_LEN, &uri)) != DFI_OK ||
-	    (e = pv_check_uri(c, uri, p)) != DFI_OK)
+	if ((e = pv_get_uri(c, v, path, "base_key", &k->base_key)) != DFI_OK)
 		return e;
-	k->base_key = uri;
 	long long x;
 	if ((e = pv_get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
 		return e;
@@ -165,6 +157,7 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
 		return e;
 	k->generation = (uint32_t)x;
 	json_t *d;
+	char p[PATH_MAX_LEN];
 	if ((e = pv_member_at(c, v, path, "diversification", 1, &d, p)) != DFI_OK)
 		return e;
 	if ((e = parse_div(c, d, p, is_picc, uid_key, k)) != DFI_OK)

@@ -207,13 +207,13 @@ tell_line(struct pgbe *be, struct batch *b, const char *line, size_t len, uint64
 {
 	dfi_jrec r;
 	if (dfi_jrec_parse(line, len, &r) != DFI_OK)
-		return pg_why(WHY, DFI_E_JOURNAL_FORMAT, "journal record %" PRIu64 " does not parse", seq);
+		return dfi_why(WHY, DFI_E_JOURNAL_FORMAT, "journal record %" PRIu64 " does not parse", seq);
 	r.seq = seq;
 	if (expect != NULL && (r.type != expect->type ||
 	    (pgb_names_uid(r.type) &&
 		(r.key.uid_len != expect->key.uid_len || memcmp(r.key.uid, expect->key.uid, r.key.uid_len) != 0)) ||
 	    (!pgb_names_uid(r.type) && r.intent != expect->intent)))
-		return pg_why(WHY, DFI_E_INVALID_ARG,
+		return dfi_why(WHY, DFI_E_INVALID_ARG,
 		    "journal record %" PRIu64 " is not the record the engine says it appended", seq);
 	if (!pgb_is_card_record(r.type))
 		return DFI_OK;
@@ -369,7 +369,7 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	int bad = pg_get_u64(q, 0, 0, &told) != 0;
 	PQclear(q);
 	if (bad)
-		return pg_why(WHY, DFI_E_REGISTRY, "the registry's told() answered something unexpected");
+		return dfi_why(WHY, DFI_E_REGISTRY, "the registry's told() answered something unexpected");
 	/* Records are told only once the journal holds them: a registry ahead
 	 * of the journal means this is not the journal that told them (rolled
 	 * back, restored from a backup, or a copy), even when the checkpoint
@@ -378,7 +378,7 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	 * succeed the process that told them. */
 	uint64_t size = dfi_journal_size(be->j);
 	if (told >= size)
-		return pg_why(WHY, DFI_E_REGISTRY_REFUSED,
+		return dfi_why(WHY, DFI_E_REGISTRY_REFUSED,
 		    "the registry holds record %" PRIu64 " of journal %s, which ends at record %" PRIu64
 		    ": the journal was rolled back, restored from a backup or copied; run 'dfissue audit' before going on",
 		    told, be->origin, size > 0 ? size - 1 : 0);
@@ -389,7 +389,7 @@ reconcile(struct pgbe *be, const char *path, char *why)
 	x.from = told > RECONCILE_WINDOW ? told - RECONCILE_WINDOW : 1;
 	static const struct jreplay_fn fn = { recon_record, NULL };
 	if ((e = jreplay_file(path, &fn, &x)) != DFI_OK)
-		e = pg_why(WHY, e, "cannot read the journal %s", path);
+		e = dfi_why(WHY, e, "cannot read the journal %s", path);
 	else
 		e = x.e;
 	if (e == DFI_OK)
@@ -449,7 +449,7 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
 	if (e == DFI_OK && (PQntuples(q) < 1 || PQnfields(q) != 9 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0))
-		e = pg_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
+		e = dfi_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
 	if (e == DFI_OK && strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
 		if (who != NULL && who_cap > 0)
 			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 7) ? "another station" : PQgetvalue(q, 0, 7));
@@ -614,7 +614,7 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 		}
 	PQclear(q);
 	if (n < 0)
-		return pg_why(WHY, DFI_E_REGISTRY, "the registry's lookup() answered something unexpected");
+		return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() answered something unexpected");
 	out->issued = out->changed > 0;
 	/* This journal's open intents of a card this handle holds: their
 	 * outcomes (this tap resolves them) may wait for the release too. */
@@ -626,7 +626,7 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 	return DFI_OK;
 bad:
 	PQclear(q);
-	return pg_why(WHY, DFI_E_REGISTRY, "the registry's lookup() returned a malformed row");
+	return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() returned a malformed row");
 }
 
 /* ---- witnessing ------------------------------------------------------------------- */
@@ -748,7 +748,7 @@ b_drain(void *vbe)
 	pgbe_rel_stop(be);
 	dfi_err e = pgbe_rel_drain(be, why), pe = pend_flush(be, pwhy);
 	if (e == DFI_OK && pe != DFI_OK)
-		e = pg_why(WHY, pe, "telling the registry the station's last outcomes failed: %s; the station's next "
+		e = dfi_why(WHY, pe, "telling the registry the station's last outcomes failed: %s; the station's next "
 		    "start tells them again: check the registry first", pwhy[0] ? pwhy : dfi_strerror(pe));
 	return keep(be, e, why);
 }
@@ -821,7 +821,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 	uint8_t rnd[8] = { 0 };
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		b_destroy(be);
-		return pg_why(why, cap, DFI_E_INTERNAL, "no random bytes for the claim token");
+		return dfi_why(why, cap, DFI_E_INTERNAL, "no random bytes for the claim token");
 	}
 	char hex[17];
 	(void)dfi_hex_encode(rnd, sizeof(rnd), hex, sizeof(hex));
@@ -833,7 +833,7 @@ dfi_registry_new_pg(dfi_registry **out, dfi_pgreg *pg, dfi_journal *j, const cha
 		/* witnessed first: a rolled-back journal tells the registry nothing */
 		e = dfi_pgwitness_new(&be->w, pg, journal_path, key, why, cap);
 		if (e == DFI_OK && (e = reconcile(be, journal_path, rwhy)) != DFI_OK)
-			pg_why(why, cap, e, "telling the registry what the journal holds: %s", rwhy);
+			dfi_why(why, cap, e, "telling the registry what the journal holds: %s", rwhy);
 	}
 	if (e != DFI_OK) {
 		b_destroy(be);

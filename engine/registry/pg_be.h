@@ -15,7 +15,7 @@
 #include "pg_batch.h"
 #include "pg_int.h"
 
-/* The reason of one call (pg_why), on the caller's stack. */
+/* The reason of one call (dfi_why), on the caller's stack. */
 #define WHY_CAP 600
 #define WHY why, WHY_CAP
 

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +18,16 @@
 #include "dfissue/util.h"
 #include "pg_int.h"
 
-/* dfi_why, on one line: libpq messages end with a newline, some have two. */
-dfi_err
-pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	e = dfi_vwhy(why, cap, e, fmt, ap);
-	va_end(ap);
-	for (char *p = why != NULL && cap > 0 ? why : ""; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = p[1] ? ' ' : '\0';
-	return e;
-}
-
 dfi_err
 dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 {
 	if (url == NULL || url[0] == '\0')
-		return pg_why(why, cap, DFI_E_INVALID_ARG, "the registry URL is empty");
+		return dfi_why(why, cap, DFI_E_INVALID_ARG, "the registry URL is empty");
 	/* A URI only (the two prefixes libpq takes), never a key=value string:
 	 * one spelling in configuration files, logs and docs, and none where a
 	 * stray space turns a value into another keyword. libpq parses it. */
 	if (strncmp(url, "postgresql://", 13) != 0 && strncmp(url, "postgres://", 11) != 0)
-		return pg_why(why, cap, DFI_E_INVALID_ARG,
+		return dfi_why(why, cap, DFI_E_INVALID_ARG,
 		    "the registry URL must be a libpq connection URI, postgresql://[user@]host[:port]/dbname"
 		    "[?param=value&...] (e.g. ?sslmode=verify-full), not a key=value string");
 	char *err = NULL;
@@ -59,7 +44,7 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 			dfi_wipe(err, strlen(err));
 			PQfreemem(err);
 		}
-		return pg_why(why, cap, DFI_E_PARSE, "the registry URL is not a libpq connection URI (%s)", msg);
+		return dfi_why(why, cap, DFI_E_PARSE, "the registry URL is not a libpq connection URI (%s)", msg);
 	}
 	dfi_err e = DFI_OK;
 	/* password, and sslpassword (the client key's passphrase): secrets,
@@ -67,7 +52,7 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
 		if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
 		    o->val != NULL && o->val[0] != '\0')
-			e = pg_why(why, cap, DFI_E_INVALID_ARG,
+			e = dfi_why(why, cap, DFI_E_INVALID_ARG,
 			    "the registry URL carries a %s: command lines are visible to every user of "
 			    "the host. Remove it and put it in the libpq password file (~/.pgpass or the file "
 			    "PGPASSFILE names, mode 0600), or in PGPASSWORD, or use a client certificate "
@@ -103,13 +88,13 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	PGconn *c = PQconnectStartParams(kw, val, 1);
 	if (c == NULL)
-		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
 	while (PQstatus(c) != CONNECTION_BAD && ps != PGRES_POLLING_OK && ps != PGRES_POLLING_FAILED) {
 		long left = deadline - dfi_now_ms();
 		if (left <= 0) {
 			PQfinish(c);
-			return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
+			return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
 			    "no connection to the registry within %d ms", r->timeout_ms);
 		}
 		struct pollfd p = { PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
@@ -123,7 +108,7 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 		ps = PQconnectPoll(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		dfi_err e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "cannot connect to the registry: %s",
+		dfi_err e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "cannot connect to the registry: %s",
 		    PQerrorMessage(c));
 		PQfinish(c);
 		return e;
@@ -235,18 +220,18 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_
 	dfi_err e = DFI_OK;
 	PGresult *last = NULL;
 	if (f != 0)
-		e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
 	while (e != DFI_E_REGISTRY_UNREACHABLE) {
 		while (PQisBusy(c)) {
 			int w = wait_sock(c, deadline, 0);
 			if (w == -2) {
-				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
+				e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
 				    "the registry did not answer within %d ms", r->timeout_ms);
 				break;
 			}
 			if (w != 0 || PQconsumeInput(c) == 0) {
-				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+				e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 				    PQerrorMessage(c));
 				break;
 			}
@@ -259,10 +244,10 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_
 		ExecStatusType st = PQresultStatus(g);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			if (PQstatus(c) == CONNECTION_BAD)
-				e = pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+				e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 				    PQresultErrorMessage(g));
 			else if (e == DFI_OK)
-				e = pg_why(why, cap, DFI_E_REGISTRY, "the registry says: %s", PQresultErrorMessage(g));
+				e = dfi_why(why, cap, DFI_E_REGISTRY, "the registry says: %s", PQresultErrorMessage(g));
 			PQclear(g);
 			continue;
 		}
@@ -289,7 +274,7 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 		*res = NULL;
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
-		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
 	return collect(r, c, deadline, res, why, cap);
 }
@@ -299,7 +284,7 @@ pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 {
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
-		return pg_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
+		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
 	return collect(r, c, deadline, NULL, why, cap);
 }
@@ -345,7 +330,7 @@ dfi_err
 dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o, char *why, size_t cap)
 {
 	if (out == NULL || o == NULL || o->station == NULL || o->station[0] == '\0')
-		return pg_why(why, cap, DFI_E_INVALID_ARG, "the registry needs a station name");
+		return dfi_why(why, cap, DFI_E_INVALID_ARG, "the registry needs a station name");
 	*out = NULL;
 	dfi_err e = dfi_pgreg_check_url(url, why, cap);
 	if (e != DFI_OK)
@@ -353,7 +338,7 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	dfi_pgreg *r = calloc(1, sizeof(*r));
 	if (r == NULL || (r->url = strdup(url)) == NULL) {
 		free(r);
-		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	}
 	snprintf(r->station, sizeof(r->station), "%s", o->station);
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
@@ -361,7 +346,7 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	if (dfi_monitor_init(&r->mu, &r->cv) != DFI_OK) {
 		free(r->url);
 		free(r);
-		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	}
 	/* One connection now: a wrong URL or password shows here, not at the
 	 * first card. */
@@ -374,7 +359,7 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	if (!o->skip_schema_check) {
 		int v = 0;
 		if ((e = dfi_pgreg_schema_version(r, &v, why, cap)) == DFI_OK && v != DFI_PGREG_SCHEMA_VERSION)
-			e = pg_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
 			    v == 0 ? "the database has no dfissue registry (schema version 0): run 'dfissue registry init URL'" :
 			    v < DFI_PGREG_SCHEMA_VERSION ?
 				     "the registry's schema is version %d, this dfissue needs %d: run 'dfissue registry init URL' to migrate it" :

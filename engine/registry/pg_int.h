@@ -7,6 +7,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/why.h" /* every reason of the backend: dfi_why */
 #include "dfissue/pgregistry.h"
 
 /* The schema migrations, embedded from schema/NNN_name.sql. */
@@ -42,9 +43,6 @@ struct dfi_pgreg {
 
 /* Records one claim's time (dfi_pgreg_claim_times). */
 void pg_note_claim(dfi_pgreg *r, long us);
-
-/* Prints a one-line reason into why (may be NULL) and returns e. */
-dfi_err pg_why(char *why, size_t cap, dfi_err e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* A connection for one call or transaction: an idle one or a new one
  * (waiting while max_conns are in use). */

@@ -49,7 +49,7 @@ pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *
 	}
 	pg_release(r, c, e != DFI_OK);
 	if (e == DFI_OK && stop < 0)
-		e = pg_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
+		e = dfi_why(why, cap, DFI_E_REGISTRY, "a registry row is malformed");
 	return e;
 }
 
@@ -59,15 +59,25 @@ copy_text(const PGresult *res, int i, int col, char *out, size_t cap)
 	snprintf(out, cap, "%s", PQgetisnull(res, i, col) ? "" : PQgetvalue(res, i, col));
 }
 
-struct cpctx {
-	void (*fn)(void *, const struct dfi_pgreg_checkpoint *);
+/* The caller's callback and context, carried through pg_each: each reader
+ * stores its callback as its own member and its row function reads that
+ * member back, so no function pointer is ever called as another type. */
+struct rowctx {
+	union {
+		void (*checkpoint)(void *, const struct dfi_pgreg_checkpoint *);
+		void (*refusal)(void *, const struct dfi_pgreg_refusal *);
+		void (*open_intent)(void *, const char *, const dfi_jrec *, const char *);
+		void (*record)(void *, const char *, uint64_t, const char *, size_t);
+		void (*late)(void *, const char *, uint64_t);
+		void (*slot)(void *, const struct dfi_pgreg_slot *);
+	} fn;
 	void *ctx;
 };
 
 static int
 cp_row(void *vctx, const PGresult *res, int i)
 {
-	struct cpctx *x = vctx;
+	const struct rowctx *x = vctx;
 	struct dfi_pgreg_checkpoint cp;
 	memset(&cp, 0, sizeof(cp));
 	size_t nl = (size_t)PQgetlength(res, i, 3);
@@ -80,7 +90,7 @@ cp_row(void *vctx, const PGresult *res, int i)
 	copy_text(res, i, 4, cp.station, sizeof(cp.station));
 	copy_text(res, i, 5, cp.when, sizeof(cp.when));
 	cp.latest = strcmp(PQgetvalue(res, i, 6), "t") == 0;
-	x->fn(x->ctx, &cp);
+	x->fn.checkpoint(x->ctx, &cp);
 	return 0;
 }
 
@@ -88,7 +98,7 @@ dfi_err
 dfi_pgreg_each_checkpoint(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_checkpoint *cp), void *ctx,
     char *why, size_t cap)
 {
-	struct cpctx x = { fn, ctx };
+	struct rowctx x = { .fn.checkpoint = fn, .ctx = ctx };
 	return pg_each(r,
 	    "SELECT c.origin, c.size, c.root, c.note, c.station, to_char(c.witnessed_at AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), c.size = j.size FROM " DFI_PGREG_SCHEMA ".checkpoints c JOIN "
@@ -96,15 +106,10 @@ dfi_pgreg_each_checkpoint(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_p
 	    cp_row, &x, why, cap);
 }
 
-struct rfctx {
-	void (*fn)(void *, const struct dfi_pgreg_refusal *);
-	void *ctx;
-};
-
 static int
 rf_row(void *vctx, const PGresult *res, int i)
 {
-	struct rfctx *x = vctx;
+	const struct rowctx *x = vctx;
 	struct dfi_pgreg_refusal rf;
 	memset(&rf, 0, sizeof(rf));
 	copy_text(res, i, 0, rf.origin, sizeof(rf.origin));
@@ -114,7 +119,7 @@ rf_row(void *vctx, const PGresult *res, int i)
 		rf.new_size = 0;
 	copy_text(res, i, 4, rf.reason, sizeof(rf.reason));
 	copy_text(res, i, 5, rf.when, sizeof(rf.when));
-	x->fn(x->ctx, &rf);
+	x->fn.refusal(x->ctx, &rf);
 	return 0;
 }
 
@@ -122,22 +127,17 @@ dfi_err
 dfi_pgreg_each_refusal(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_refusal *rf), void *ctx,
     char *why, size_t cap)
 {
-	struct rfctx x = { fn, ctx };
+	struct rowctx x = { .fn.refusal = fn, .ctx = ctx };
 	return pg_each(r,
 	    "SELECT origin, station, db_user, new_size, reason, to_char(refused_at AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM " DFI_PGREG_SCHEMA ".witness_refusals ORDER BY id",
 	    rf_row, &x, why, cap);
 }
 
-struct oictx {
-	void (*fn)(void *, const char *, const dfi_jrec *, const char *);
-	void *ctx;
-};
-
 static int
 oi_row(void *vctx, const PGresult *res, int i)
 {
-	struct oictx *x = vctx;
+	const struct rowctx *x = vctx;
 	dfi_jrec r;
 	uint64_t seq;
 	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
@@ -145,7 +145,7 @@ oi_row(void *vctx, const PGresult *res, int i)
 	    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_CHANGE))
 		return -1;
 	r.seq = seq;
-	x->fn(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
+	x->fn.open_intent(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
 	return 0;
 }
 
@@ -153,26 +153,21 @@ dfi_err
 dfi_pgreg_each_open_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, const dfi_jrec *intent,
     const char *station), void *ctx, char *why, size_t cap)
 {
-	struct oictx x = { fn, ctx };
+	struct rowctx x = { .fn.open_intent = fn, .ctx = ctx };
 	return pg_each(r,
 	    "SELECT origin, seq, line, station FROM " DFI_PGREG_SCHEMA ".open_intents()",
 	    oi_row, &x, why, cap);
 }
 
-struct recctx {
-	void (*fn)(void *, const char *, uint64_t, const char *, size_t);
-	void *ctx;
-};
-
 static int
 rec_row(void *vctx, const PGresult *res, int i)
 {
-	struct recctx *x = vctx;
+	const struct rowctx *x = vctx;
 	uint64_t seq;
 	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
 	    PQgetlength(res, i, 2) > DFI_J_LINE_MAX)
 		return -1;
-	x->fn(x->ctx, PQgetvalue(res, i, 0), seq, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
+	x->fn.record(x->ctx, PQgetvalue(res, i, 0), seq, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
 	return 0;
 }
 
@@ -180,25 +175,20 @@ dfi_err
 dfi_pgreg_each_record(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq, const char *line,
     size_t len), void *ctx, char *why, size_t cap)
 {
-	struct recctx x = { fn, ctx };
+	struct rowctx x = { .fn.record = fn, .ctx = ctx };
 	return pg_each(r,
 	    "SELECT origin, seq, line FROM " DFI_PGREG_SCHEMA ".records ORDER BY told_at, origin, seq",
 	    rec_row, &x, why, cap);
 }
 
-struct latectx {
-	void (*fn)(void *, const char *, uint64_t);
-	void *ctx;
-};
-
 static int
 late_row(void *vctx, const PGresult *res, int i)
 {
-	struct latectx *x = vctx;
+	const struct rowctx *x = vctx;
 	uint64_t seq;
 	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0)
 		return -1;
-	x->fn(x->ctx, PQgetvalue(res, i, 0), seq);
+	x->fn.late(x->ctx, PQgetvalue(res, i, 0), seq);
 	return 0;
 }
 
@@ -206,22 +196,17 @@ dfi_err
 dfi_pgreg_each_late_intent(dfi_pgreg *r, void (*fn)(void *ctx, const char *origin, uint64_t seq), void *ctx,
     char *why, size_t cap)
 {
-	struct latectx x = { fn, ctx };
+	struct rowctx x = { .fn.late = fn, .ctx = ctx };
 	return pg_each(r,
 	    "SELECT origin, seq FROM " DFI_PGREG_SCHEMA ".records WHERE type IN ('intent', 'change') AND held IS FALSE "
 	    "ORDER BY origin, seq",
 	    late_row, &x, why, cap);
 }
 
-struct slotctx {
-	void (*fn)(void *, const struct dfi_pgreg_slot *);
-	void *ctx;
-};
-
 static int
 slot_row(void *vctx, const PGresult *res, int i)
 {
-	struct slotctx *x = vctx;
+	const struct rowctx *x = vctx;
 	struct dfi_pgreg_slot s;
 	uint64_t aid, keyno, state;
 	memset(&s, 0, sizeof(s));
@@ -248,7 +233,7 @@ slot_row(void *vctx, const PGresult *res, int i)
 			return -1;
 		s.has_profile = 1;
 	}
-	x->fn(x->ctx, &s);
+	x->fn.slot(x->ctx, &s);
 	return 0;
 }
 
@@ -256,7 +241,7 @@ dfi_err
 dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx, char *why,
     size_t cap)
 {
-	struct slotctx x = { fn, ctx };
+	struct rowctx x = { .fn.slot = fn, .ctx = ctx };
 	return pg_each(r, "SELECT uid, aid, keyno, state, version, profile FROM " DFI_PGREG_SCHEMA ".slots ORDER BY uid, aid, keyno",
 	    slot_row, &x, why, cap);
 }

@@ -46,7 +46,7 @@ dfi_pgreg_schema_version(dfi_pgreg *r, int *version, char *why, size_t cap)
 	uint64_t v;
 	if (PQntuples(res) != 1 || pg_get_u64(res, 0, 0, &v) != 0 || v > 100000) {
 		PQclear(res);
-		return pg_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's schema_migrations table is unreadable");
+		return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's schema_migrations table is unreadable");
 	}
 	PQclear(res);
 	*version = (int)v;
@@ -58,7 +58,7 @@ apply_grant(dfi_pgreg *r, PGconn *c, const char *role, const char *kind, char *w
 {
 	char *id = PQescapeIdentifier(c, role, strlen(role));
 	if (id == NULL)
-		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	char sql[1024];
 	if (strcmp(kind, "station") == 0)
 		snprintf(sql, sizeof(sql),
@@ -119,7 +119,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 	if (target == 0)
 		target = latest;
 	if (target < 1 || target > latest)
-		return pg_why(why, cap, DFI_E_INVALID_ARG, "schema version %d is not one this dfissue knows (1..%d)", target,
+		return dfi_why(why, cap, DFI_E_INVALID_ARG, "schema version %d is not one this dfissue knows (1..%d)", target,
 		    latest);
 	PGconn *c;
 	dfi_err e = pg_acquire(r, &c, why, cap);
@@ -141,7 +141,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 	for (int i = 0; e == DFI_OK && i < PQntuples(res); i++) {
 		uint64_t v;
 		if (pg_get_u64(res, i, 0, &v) != 0 || v > (uint64_t)latest) {
-			e = pg_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
 			    "the registry's schema is version %s, newer than this dfissue's %d: upgrade dfissue",
 			    PQgetvalue(res, i, 0), latest);
 			break;
@@ -154,7 +154,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 		if (m != NULL)
 			sha_hex(m->sql, m->len, h);
 		if (m == NULL || strcmp(h, PQgetvalue(res, i, 2)) != 0) {
-			e = pg_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
 			    "migration %s (%s) in the registry is not this dfissue's (edited by hand, or another "
 			    "build): compare with engine/registry/schema/ before going on",
 			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
@@ -171,7 +171,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 			continue;
 		char *sql = malloc(m->len + 1);
 		if (sql == NULL) {
-			e = pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+			e = dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 			break;
 		}
 		memcpy(sql, m->sql, m->len);
@@ -181,7 +181,7 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 			char ctx[600];
 			e = pg_exec_script(r, c, sql, ctx, sizeof(ctx));
 			if (e != DFI_OK)
-				pg_why(why, cap, e, "migration %03d (%s): %s", m->version, m->name, ctx);
+				dfi_why(why, cap, e, "migration %03d (%s): %s", m->version, m->name, ctx);
 		}
 		free(sql);
 		char ver[16], h[65];
@@ -207,7 +207,7 @@ dfi_pgreg_grant(dfi_pgreg *r, const char *role, dfi_pgreg_role kind, char *why, 
 {
 	if (r == NULL || role == NULL || role[0] == '\0' || strlen(role) > 63 ||
 	    (kind != DFI_PGREG_ROLE_STATION && kind != DFI_PGREG_ROLE_AUDITOR))
-		return pg_why(why, cap, DFI_E_INVALID_ARG, "a role name is 1 to 63 bytes");
+		return dfi_why(why, cap, DFI_E_INVALID_ARG, "a role name is 1 to 63 bytes");
 	const char *k = kind == DFI_PGREG_ROLE_STATION ? "station" : "auditor";
 	PGconn *c;
 	dfi_err e = pg_acquire(r, &c, why, cap);
@@ -219,7 +219,7 @@ dfi_pgreg_grant(dfi_pgreg *r, const char *role, dfi_pgreg_role kind, char *why, 
 	if (e == DFI_OK)
 		e = pg_exec(r, c, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, vals, &res, why, cap);
 	if (e == DFI_OK && PQntuples(res) != 1)
-		e = pg_why(why, cap, DFI_E_NOT_FOUND,
+		e = dfi_why(why, cap, DFI_E_NOT_FOUND,
 		    "there is no database role '%s': create it first (CREATE ROLE \"%s\" LOGIN; see docs/OPERATIONS.md)", role,
 		    role);
 	PQclear(res);

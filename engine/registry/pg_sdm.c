@@ -10,12 +10,12 @@ dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ct
     int64_t *last, char *why, size_t whycap)
 {
 	if (r == NULL || uid == NULL || accepted == NULL || last == NULL)
-		return pg_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: no registry, UID or result");
+		return dfi_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: no registry, UID or result");
 	if (uid_len < 4 || uid_len > DFI_J_UID_MAX)
-		return pg_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: a UID has 4 to %d bytes, not %zu",
+		return dfi_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: a UID has 4 to %d bytes, not %zu",
 		    DFI_J_UID_MAX, uid_len);
 	if (ctr > 0xFFFFFFu)
-		return pg_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: a read counter has 24 bits, not %lu",
+		return dfi_why(why, whycap, DFI_E_INVALID_ARG, "sdm_seen: a read counter has 24 bits, not %lu",
 		    (unsigned long)ctr);
 	char u[2 * DFI_J_UID_MAX + 3], c[16];
 	pg_bytea_hex(uid, uid_len, u);
@@ -33,7 +33,7 @@ dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ct
 	if ((strcmp(acc, "t") != 0 && strcmp(acc, "f") != 0) ||
 	    (!neg && (pg_get_u64(q, 0, 1, &prev) != 0 || prev > 0xFFFFFFu))) {
 		PQclear(q);
-		return pg_why(why, whycap, DFI_E_REGISTRY, "the registry's sdm_seen() answered something unexpected");
+		return dfi_why(why, whycap, DFI_E_REGISTRY, "the registry's sdm_seen() answered something unexpected");
 	}
 	*accepted = acc[0] == 't';
 	*last = neg ? -1 : (int64_t)prev;

@@ -44,7 +44,7 @@ witness_on(dfi_pgreg *r, PGconn **own, const char *origin, uint32_t key_id, dfi_
 	memset(res, 0, sizeof(*res));
 	dfi_checkpoint cp;
 	if (dfi_note_open(note, note_len, NULL, &cp) != DFI_OK || strcmp(cp.origin, origin) != 0)
-		return pg_why(why, cap, DFI_E_INVALID_ARG, "not a checkpoint note of %s", origin);
+		return dfi_why(why, cap, DFI_E_INVALID_ARG, "not a checkpoint note of %s", origin);
 	char *text = malloc(note_len + 1), *pr = malloc(2 * plen * DFI_HASH_LEN + 3);
 	if (text == NULL || pr == NULL) {
 		free(text);
@@ -85,7 +85,7 @@ witness_on(dfi_pgreg *r, PGconn **own, const char *origin, uint32_t key_id, dfi_
 	    (res->status != DFI_PGREG_W_REFUSED &&
 		(pg_get_u64(q, 0, 1, &res->w_size) != 0 || pg_get_bytea(q, 0, 2, res->w_root, DFI_HASH_LEN) != 0))) {
 		PQclear(q);
-		return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witness() answered something unexpected");
+		return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witness() answered something unexpected");
 	}
 	if (res->status == DFI_PGREG_W_REFUSED) {
 		(void)pg_get_u64(q, 0, 1, &res->w_size);
@@ -122,7 +122,7 @@ witnessed_on(dfi_pgreg *r, PGconn **own, const char *origin, uint64_t *size, uin
 	}
 	if (pg_get_u64(q, 0, 0, size) != 0 || pg_get_bytea(q, 0, 1, root, DFI_HASH_LEN) != 0) {
 		PQclear(q);
-		return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed checkpoint of %s is unreadable", origin);
+		return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed checkpoint of %s is unreadable", origin);
 	}
 	if (note != NULL) {
 		size_t l = (size_t)PQgetlength(q, 0, 2);
@@ -370,11 +370,11 @@ submit(struct dfi_pgwitness *w, PGconn **own, uint64_t reg_size, char *why, size
 	memcpy(note, w->note, nlen);
 	pthread_mutex_unlock(&w->mu);
 	if (e != DFI_OK)
-		return pg_why(why, cap, e, "cannot prove the journal's checkpoint of %" PRIu64 " records", head);
+		return dfi_why(why, cap, e, "cannot prove the journal's checkpoint of %" PRIu64 " records", head);
 	/* never submit what the journal key did not sign */
 	dfi_checkpoint cp;
 	if (dfi_note_open(note, nlen, w->key, &cp) != DFI_OK)
-		return pg_why(why, cap, DFI_E_JOURNAL_SIGNATURE,
+		return dfi_why(why, cap, DFI_E_JOURNAL_SIGNATURE,
 		    "the journal's checkpoint of %" PRIu64 " records does not verify with the journal key", head);
 	struct dfi_pgreg_witness res;
 	e = witness_on(w->r, own, w->origin, w->key_id, w->alg, reg_size, note, nlen,
@@ -386,7 +386,7 @@ submit(struct dfi_pgwitness *w, PGconn **own, uint64_t reg_size, char *why, size
 	case DFI_PGREG_W_WITNESSED:
 	case DFI_PGREG_W_SAME:
 		if (head < wsize)
-			return pg_why(why, cap, DFI_E_REGISTRY, "the registry accepted a checkpoint behind the witnessed one");
+			return dfi_why(why, cap, DFI_E_REGISTRY, "the registry accepted a checkpoint behind the witnessed one");
 		/* only a sync (under smu) takes from pend's front: the k leaves
 		 * are still there, the file reading only appended */
 		pthread_mutex_lock(&w->mu);
@@ -400,7 +400,7 @@ submit(struct dfi_pgwitness *w, PGconn **own, uint64_t reg_size, char *why, size
 	case DFI_PGREG_W_STALE:
 		return DFI_E_JOURNAL_ROLLBACK; /* caller: re-read at res.w_size and try again */
 	default:
-		return pg_why(why, cap, DFI_E_REGISTRY_REFUSED, "the registry refused checkpoint %" PRIu64 " of %s: %s",
+		return dfi_why(why, cap, DFI_E_REGISTRY_REFUSED, "the registry refused checkpoint %" PRIu64 " of %s: %s",
 		    head, w->origin, res.reason);
 	}
 }
@@ -426,9 +426,9 @@ sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t 
 		/* the genesis record names the journal */
 		e = reread_mu(w, 0, &head);
 		if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
-			return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+			return dfi_why(why, cap, e, "cannot read the journal %s", w->path);
 		if (w->origin[0] == '\0')
-			return pg_why(why, cap, DFI_E_JOURNAL_FORMAT, "%s has no genesis record", w->path);
+			return dfi_why(why, cap, DFI_E_JOURNAL_FORMAT, "%s has no genesis record", w->path);
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		uint64_t reg = 0;
@@ -443,9 +443,9 @@ sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t 
 				return e;
 			e = reread_mu(w, reg, &head);
 			if (e != DFI_OK && e != DFI_E_JOURNAL_ROLLBACK)
-				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+				return dfi_why(why, cap, e, "cannot read the journal %s", w->path);
 			if (head == 0)
-				return pg_why(why, cap, DFI_E_JOURNAL_CORRUPT, "%s has no valid checkpoint", w->path);
+				return dfi_why(why, cap, DFI_E_JOURNAL_CORRUPT, "%s has no valid checkpoint", w->path);
 			first = 0;
 		} else {
 			pthread_mutex_lock(&w->mu);
@@ -454,7 +454,7 @@ sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t 
 			int nothing = w->head <= w->wsize;
 			pthread_mutex_unlock(&w->mu);
 			if (e != DFI_OK)
-				return pg_why(why, cap, e, "cannot read the journal %s", w->path);
+				return dfi_why(why, cap, e, "cannot read the journal %s", w->path);
 			if (nothing)
 				return DFI_OK; /* nothing new */
 		}
@@ -465,7 +465,7 @@ sync_locked(struct dfi_pgwitness *w, PGconn **own, int first, char *why, size_t 
 		 * before, another process on this journal): learn it, prove
 		 * again */
 	}
-	return pg_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed size of %s keeps changing", w->origin);
+	return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed size of %s keeps changing", w->origin);
 }
 
 /* The two mutexes and the condition (on the monotonic clock, for the
@@ -508,13 +508,13 @@ dfi_pgwitness_new(dfi_pgwitness **out, dfi_pgreg *r, const char *path, const dfi
 	w->key = key;
 	if (sync_init(w) != 0) {
 		free(w);
-		return pg_why(why, cap, DFI_E_NOMEM, "out of memory");
+		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	}
 	dfi_err e = sync_locked(w, NULL, 1, why, cap);
 	if (e == DFI_OK) {
 		uint32_t id;
 		if (dfi_jpubkey_key_id(key, w->origin, &id) != DFI_OK || id != w->key_id || dfi_jpubkey_alg(key) != w->alg)
-			e = pg_why(why, cap, DFI_E_JOURNAL_SIGNATURE, "the journal %s is not signed by this journal key", path);
+			e = dfi_why(why, cap, DFI_E_JOURNAL_SIGNATURE, "the journal %s is not signed by this journal key", path);
 	}
 	if (e != DFI_OK) {
 		dfi_pgwitness_free(w);
@@ -597,10 +597,10 @@ ask(struct dfi_pgwitness *w, int request, char *why, size_t cap)
 	pthread_mutex_lock(&w->mu);
 	dfi_err e = w->failed;
 	if (e != DFI_OK)
-		pg_why(why, cap, e, "%s", w->failwhy);
+		dfi_why(why, cap, e, "%s", w->failwhy);
 	if (request && e == DFI_OK && !w->th_started) {
 		if (pthread_create(&w->th, NULL, witness_main, w) != 0)
-			e = pg_why(why, cap, DFI_E_NOMEM, "cannot start the witness thread");
+			e = dfi_why(why, cap, DFI_E_NOMEM, "cannot start the witness thread");
 		else
 			w->th_started = 1;
 	}

@@ -31,6 +31,11 @@ size_t dfi_keytype_keylen(dfi_keytype t);   /* 0 for an invalid type */
 size_t dfi_keytype_blocklen(dfi_keytype t); /* 8 or 16; 0 if invalid */
 const char *dfi_keytype_name(dfi_keytype t);
 dfi_err dfi_keytype_parse(const char *name, dfi_keytype *out); /* "des", "2k3des", "3k3des", "aes" */
+/* 1 when an application whose keys the card reports as of type card (its
+ * key-count byte, as GetKeySettings or the simulator tell it) can hold keys
+ * of type want, else 0: the card tells AES and 3K3DES apart but reports DES
+ * and 2K3DES as one family, so either matches either. */
+int dfi_keytype_card_match(dfi_keytype want, dfi_keytype card);
 
 /* ECB (iv == NULL) or CBC (iv != NULL; updated to the last ciphertext block
  * so calls chain). len must be a multiple of the block length. in and out

@@ -135,14 +135,6 @@ dfi_test_card_key_is(dfi_sim *sim, dfi_hsm *hsm, const struct dfi_profile_key *k
 }
 
 static int
-family_eq(dfi_keytype profile, dfi_keytype card)
-{
-	if (profile == DFI_KT_AES128 || profile == DFI_KT_3K3DES)
-		return card == profile;
-	return card == DFI_KT_DES || card == DFI_KT_2K3DES;
-}
-
-static int
 check_file(dfi_sim *sim, uint32_t aid, const struct dfi_file_data *fd, char *why, size_t cap)
 {
 	const struct dfi_profile_file *f = fd->file;
@@ -268,7 +260,7 @@ dfi_test_card_matches_profile(dfi_sim *sim, dfi_hsm *hsm, const dfi_profile *p,
 			    ai.key_settings, a->key_settings);
 			break;
 		}
-		if (ai.nkeys != a->nkeys || !family_eq(a->key_type, ai.keytype)) {
+		if (ai.nkeys != a->nkeys || !dfi_keytype_card_match(a->key_type, ai.keytype)) {
 			rc = differ(why, cap, "app %06X: key count or type differs", aid);
 			break;
 		}

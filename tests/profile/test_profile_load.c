@@ -183,6 +183,7 @@ static const struct bad bad_profiles[] = {
 	{ "{\"schema\": \n", "t.json:2: invalid JSON: ", 1 },
 	{ HEAD "\"name\": \"u\"}", "t.json:2: invalid JSON: duplicate object key", 1 },
 	{ "[1, 2]", "t.json:1: the profile must be a JSON object (got an array)", 0 },
+	{ "{\"schema\": 1}", "t.json:1: schema: must be a string (got an integer)", 0 },
 	{ "{\"schema\": \"dfissue-profile/2\"}",
 	    "t.json:1: schema: must be \"dfissue-profile/1\" (got \"dfissue-profile/2\")", 0 },
 	{ HEAD PICC "\"aplications\": []}",

@@ -10,6 +10,7 @@
 #include "core/grow.h"
 #include "core/replace.h"
 #include "core/trim.h"
+#include "core/why.h"
 
 START_TEST(strerror_names_every_code)
 {
@@ -126,6 +127,21 @@ START_TEST(trim_cuts_both_ends)
 }
 END_TEST
 
+/* core/why.h: a reason is one line whatever the text it quotes holds (a
+ * libpq message ends with a newline, a path may hold one). */
+START_TEST(why_is_one_line)
+{
+	char why[64];
+	ck_assert_int_eq(dfi_why(why, sizeof(why), DFI_E_REGISTRY, "connecting: %s",
+			     "could not connect\n\tis the server running?\r\n\n"),
+	    DFI_E_REGISTRY);
+	ck_assert_str_eq(why, "connecting: could not connect \tis the server running?");
+	ck_assert_int_eq(dfi_why(why, 9, DFI_E_IO, "a\rb\nc\r\nd\n"), DFI_E_IO);
+	ck_assert_str_eq(why, "a b c  d"); /* cut to fit, then folded */
+	ck_assert_int_eq(dfi_why(NULL, 0, DFI_E_PARSE, "%s", "x\n"), DFI_E_PARSE);
+}
+END_TEST
+
 /* core/replace.h: the new contents or the old, and the failed step named. */
 START_TEST(file_replace_whole_or_not_at_all)
 {
@@ -197,5 +213,5 @@ main(void)
 	    (const TTest *[]){ strerror_names_every_code, desfire_status_map,
 	    hex_roundtrip_and_errors, reader_checks_lengths, writer_is_sticky_on_overflow,
 	    secure_memory, grow_doubles_and_refuses_overflow, handles_own_their_context,
-	    trim_cuts_both_ends, file_replace_whole_or_not_at_all, NULL });
+	    trim_cuts_both_ends, why_is_one_line, file_replace_whole_or_not_at_all, NULL });
 }

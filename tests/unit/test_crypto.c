@@ -168,6 +168,24 @@ START_TEST(an10922_aes_on_host)
 }
 END_TEST
 
+/* A card reports DES and 2K3DES applications as one family (their key-count
+ * flags are the same); 3K3DES and AES each stand alone. */
+START_TEST(keytype_card_match_by_family)
+{
+	static const int match[4][4] = {
+		/* card reports: DES, 2K3DES, 3K3DES, AES */
+		[DFI_KT_DES] = { 1, 1, 0, 0 },
+		[DFI_KT_2K3DES] = { 1, 1, 0, 0 },
+		[DFI_KT_3K3DES] = { 0, 0, 1, 0 },
+		[DFI_KT_AES128] = { 0, 0, 0, 1 },
+	};
+	for (int want = DFI_KT_DES; want <= DFI_KT_AES128; want++)
+		for (int card = DFI_KT_DES; card <= DFI_KT_AES128; card++)
+			ck_assert_int_eq(dfi_keytype_card_match((dfi_keytype)want, (dfi_keytype)card),
+			    match[want][card]);
+}
+END_TEST
+
 START_TEST(plain_cardkey_ops)
 {
 	uint8_t k[16], in[16] = { 0 }, a[16], b[16];
@@ -193,5 +211,5 @@ main(void)
 	return dfi_test_main_rows("crypto", cmac_sp800_38b, DFI_TEST_ROWS(cmac_vectors),
 	    (const TTest *[]){ cmac_iv_chaining, cipher_cbc_chains_and_aliases,
 	    single_des_is_3des_with_equal_halves, crc_check_values, des_key_version_bits,
-	    an10922_aes_on_host, plain_cardkey_ops, NULL });
+	    an10922_aes_on_host, plain_cardkey_ops, keytype_card_match_by_family, NULL });
 }
