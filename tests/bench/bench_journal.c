@@ -9,7 +9,6 @@
  *              fdatasync figures depend on that file system) */
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "dfissue/hsm.h"
 #include "clock.h"
 #include "jtest.h"
+#include "workers.h"
 
 static void
 die(const char *what, dfi_err e)
@@ -88,7 +88,7 @@ struct gthr {
 	int n;
 };
 
-static void *
+static void
 gthread(void *arg)
 {
 	struct gthr *g = arg;
@@ -101,7 +101,6 @@ gthread(void *arg)
 		if (e != DFI_OK)
 			die("group append", e);
 	}
-	return NULL;
 }
 
 static void
@@ -109,15 +108,12 @@ bench_group(const char *base, dfi_signer *s, const char *sname, int threads, int
 {
 	char *d = fresh_dir(base, "group");
 	dfi_journal *j = new_journal(d, s);
-	pthread_t th[64];
-	struct gthr g[64];
-	double t0 = now_s();
-	for (int i = 0; i < threads; i++) {
-		g[i] = (struct gthr){ j, (uint64_t)i * 1000000u, per_thread };
-		pthread_create(&th[i], NULL, gthread, &g[i]);
-	}
+	struct gthr g[WORKERS_MAX];
 	for (int i = 0; i < threads; i++)
-		pthread_join(th[i], NULL);
+		g[i] = (struct gthr){ j, (uint64_t)i * 1000000u, per_thread };
+	double t0 = now_s();
+	if (workers_each((unsigned)threads, g, sizeof(g[0]), gthread) != 0)
+		die("group threads", DFI_E_NOMEM);
 	double dt = now_s() - t0;
 	dfi_journal_close(j);
 	struct dfi_jverify_opts vo = { 0 };

@@ -29,7 +29,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +47,7 @@
 #include "dfissue/profile.h"
 #include "dfissue/transport.h"
 #include "heapcount.h"
+#include "workers.h"
 
 #define MAX_ROWS 64
 #define MAX_READERS 64
@@ -694,10 +694,7 @@ struct shared {
 	enum dfi_sim_timing timing;
 	unsigned part;
 	unsigned total;
-	atomic_uint next;
-	atomic_uint done;
 	atomic_int fails;
-	pthread_mutex_t mu;
 };
 
 struct worker {
@@ -705,31 +702,24 @@ struct worker {
 	dfi_perso *p;
 	uint64_t apdus;
 	unsigned cards;
-	pthread_t th;
 };
 
-static void *
-worker_run(void *arg)
+/* Card k of the run, on worker w's reader. */
+static void
+worker_card(void *arg, unsigned k)
 {
 	struct worker *w = arg;
 	struct shared *sh = w->sh;
-	for (;;) {
-		unsigned k = atomic_fetch_add(&sh->next, 1);
-		if (k >= sh->total)
-			break;
-		struct card c;
-		struct dfi_perso_result res;
-		struct dfi_transport_stats ts;
-		card_new(&c, sh->part, k, sh->timing);
-		if (tap(w->p, &c, sh->e->rows[k % sh->e->nrows], &res) != 0)
-			atomic_fetch_add(&sh->fails, 1);
-		dfi_transport_stats(c.t, &ts);
-		w->apdus += ts.apdus;
-		w->cards++;
-		card_free(&c);
-		atomic_fetch_add(&sh->done, 1);
-	}
-	return NULL;
+	struct card c;
+	struct dfi_perso_result res;
+	struct dfi_transport_stats ts;
+	card_new(&c, sh->part, k, sh->timing);
+	if (tap(w->p, &c, sh->e->rows[k % sh->e->nrows], &res) != 0)
+		atomic_fetch_add(&sh->fails, 1);
+	dfi_transport_stats(c.t, &ts);
+	w->apdus += ts.apdus;
+	w->cards++;
+	card_free(&c);
 }
 
 /* Runs total cards over nreaders threads; returns the wall time. */
@@ -743,11 +733,8 @@ run_parallel(struct shared *sh, unsigned nreaders)
 		w[i].p = perso_new(sh->e, sh->j);
 	}
 	double t0 = now_s();
-	for (unsigned i = 0; i < nreaders; i++)
-		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
-			die("pthread_create", DFI_E_NOMEM);
-	for (unsigned i = 0; i < nreaders; i++)
-		pthread_join(w[i].th, NULL);
+	if (workers_jobs(nreaders, w, sizeof(w[0]), sh->total, worker_card) != 0)
+		die("pthread_create", DFI_E_NOMEM);
 	double wall = now_s() - t0;
 	for (unsigned i = 0; i < nreaders; i++)
 		dfi_perso_free(w[i].p);
@@ -764,10 +751,7 @@ shared_init(struct shared *sh, struct env *e, dfi_journal *j, unsigned part, uns
 	sh->part = part;
 	sh->total = total;
 	sh->timing = timing;
-	atomic_init(&sh->next, 0);
-	atomic_init(&sh->done, 0);
 	atomic_init(&sh->fails, 0);
-	pthread_mutex_init(&sh->mu, NULL);
 }
 
 static int
@@ -791,7 +775,6 @@ part_scale(struct env *e, unsigned per_reader, const unsigned *readers, size_t n
 		row("scale", fig, "%.0f cards/min, x%.2f of %u reader (%u cards in %.1f s, host CPU %.0f %% of one core)",
 		    cpm, base > 0 ? cpm / base : 0, readers[0], sh.total, wall, 100.0 * cpu / wall);
 		fails += atomic_load(&sh.fails);
-		pthread_mutex_destroy(&sh.mu);
 	}
 	dfi_journal_close(j);
 	return fails;
@@ -831,14 +814,12 @@ part_mem(struct env *e, unsigned ncards, unsigned nreaders)
 	shared_init(&sh, e, j, 40, n1, DFI_SIM_TIMING_NONE);
 	double wall = run_parallel(&sh, nreaders);
 	fails += atomic_load(&sh.fails);
-	pthread_mutex_destroy(&sh.mu);
 	mem_sample(&m1);
 	m2 = m1;
 	if (n2 > 0) {
 		shared_init(&sh, e, j, 41, n2, DFI_SIM_TIMING_NONE);
 		wall += run_parallel(&sh, nreaders);
 		fails += atomic_load(&sh.fails);
-		pthread_mutex_destroy(&sh.mu);
 		mem_sample(&m2);
 	}
 	row("mem", "run", "%u readers, %u cards, zero latency, %.1f s (%.1f cards/s)", nreaders, ncards,
@@ -1068,17 +1049,16 @@ struct pworker {
 	char *reader;
 	int ok;
 	uint64_t apdus;
-	pthread_t th;
 };
 
-static void *
+static void
 pworker_run(void *arg)
 {
 	struct pworker *w = arg;
 	dfi_transport *t;
 	struct dfi_perso_result res;
 	if (dfi_pcsc_transport_new(&t, w->reader) != DFI_OK)
-		return NULL;
+		return;
 	if (dfi_transport_wait_card(t, 10000) == DFI_OK && dfi_perso_card(w->p, t, w->e->rows[0], &res) == DFI_OK)
 		w->ok = finished(&res);
 	if (!w->ok)
@@ -1088,7 +1068,6 @@ pworker_run(void *arg)
 	dfi_transport_stats(t, &ts);
 	w->apdus = ts.apdus;
 	dfi_transport_free(t);
-	return NULL;
 }
 
 static int
@@ -1128,10 +1107,8 @@ part_pcsc(struct env *e, const char *prefix)
 		}
 	}
 	double t0 = now_s();
-	for (size_t i = 0; i < k; i++)
-		pthread_create(&w[i].th, NULL, pworker_run, &w[i]);
-	for (size_t i = 0; i < k; i++)
-		pthread_join(w[i].th, NULL);
+	if (workers_each((unsigned)k, w, sizeof(w[0]), pworker_run) != 0)
+		die("pthread_create", DFI_E_NOMEM);
 	double wall = now_s() - t0;
 	int fails = 0;
 	uint64_t apdus = 0;

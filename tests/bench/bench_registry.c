@@ -26,7 +26,6 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -46,6 +45,7 @@
 #include "desfire_sim.h"
 #include "clock.h"
 #include "pgfix.h"
+#include "workers.h"
 
 #define MAX_STATIONS 16
 #define MAX_READERS 16
@@ -86,52 +86,46 @@ struct station {
 	dfi_profile *profile;
 	dfi_batch_row *rows[MAX_ROWS];
 	size_t nrows;
-	atomic_uint next, fails;
+	atomic_uint fails;
 	unsigned total, base;  /* this round's cards, and the first card number */
 };
 
 struct worker {
 	struct station *st;
 	dfi_perso *p;
-	pthread_t th;
 };
 
-static void *
-worker_run(void *arg)
+/* The round's card k, on worker w's reader. */
+static void
+worker_card(void *arg, unsigned k)
 {
 	struct worker *w = arg;
 	struct station *st = w->st;
-	for (;;) {
-		unsigned k = atomic_fetch_add(&st->next, 1);
-		if (k >= st->total)
-			break;
-		k += st->base;
-		struct dfi_sim_config cfg;
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.has_uid = true;
-		/* distinct per (phase, station, card): no card is refused */
-		uint8_t uid[7] = { 0x04, 0xB7, (uint8_t)st->phase, (uint8_t)st->id, 0, (uint8_t)(k >> 8), (uint8_t)k };
-		memcpy(cfg.uid, uid, 7);
-		cfg.has_seed = true;
-		cfg.seed = ((uint64_t)st->phase << 40) | ((uint64_t)st->id << 32) | k;
-		cfg.timing = DFI_SIM_TIMING_DATASHEET;
-		cfg.no_fsync = true;
-		cfg.model = DFI_SIM_MODEL_EV2;
-		dfi_sim *sim = NULL;
-		dfi_transport *t = NULL;
-		if (dfi_sim_new(&sim, &cfg) != DFI_OK || dfi_sim_transport_new(sim, &t) != DFI_OK)
-			die("simulator", "cannot create a card");
-		struct dfi_perso_result res;
-		dfi_err e = dfi_perso_card(w->p, t, st->rows[k % st->nrows], &res);
-		if (e != DFI_OK || (res.outcome != DFI_PERSO_DONE && res.outcome != DFI_PERSO_RESUMED)) {
-			fprintf(stderr, "bench_registry: station %d card %u: %s (%s)\n", st->id, k,
-			    dfi_perso_outcome_name(res.outcome), res.detail);
-			atomic_fetch_add(&st->fails, 1);
-		}
-		dfi_transport_free(t);
-		dfi_sim_free(sim);
+	k += st->base;
+	struct dfi_sim_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.has_uid = true;
+	/* distinct per (phase, station, card): no card is refused */
+	uint8_t uid[7] = { 0x04, 0xB7, (uint8_t)st->phase, (uint8_t)st->id, 0, (uint8_t)(k >> 8), (uint8_t)k };
+	memcpy(cfg.uid, uid, 7);
+	cfg.has_seed = true;
+	cfg.seed = ((uint64_t)st->phase << 40) | ((uint64_t)st->id << 32) | k;
+	cfg.timing = DFI_SIM_TIMING_DATASHEET;
+	cfg.no_fsync = true;
+	cfg.model = DFI_SIM_MODEL_EV2;
+	dfi_sim *sim = NULL;
+	dfi_transport *t = NULL;
+	if (dfi_sim_new(&sim, &cfg) != DFI_OK || dfi_sim_transport_new(sim, &t) != DFI_OK)
+		die("simulator", "cannot create a card");
+	struct dfi_perso_result res;
+	dfi_err e = dfi_perso_card(w->p, t, st->rows[k % st->nrows], &res);
+	if (e != DFI_OK || (res.outcome != DFI_PERSO_DONE && res.outcome != DFI_PERSO_RESUMED)) {
+		fprintf(stderr, "bench_registry: station %d card %u: %s (%s)\n", st->id, k,
+		    dfi_perso_outcome_name(res.outcome), res.detail);
+		atomic_fetch_add(&st->fails, 1);
 	}
-	return NULL;
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
 }
 
 static void
@@ -181,11 +175,8 @@ station_open(struct station *st)
 static void
 run_round(struct station *st, struct worker *w)
 {
-	for (int i = 0; i < st->readers; i++)
-		if (pthread_create(&w[i].th, NULL, worker_run, &w[i]) != 0)
-			die("thread", "cannot start");
-	for (int i = 0; i < st->readers; i++)
-		pthread_join(w[i].th, NULL);
+	if (workers_jobs((unsigned)st->readers, w, sizeof(w[0]), st->total, worker_card) != 0)
+		die("thread", "cannot start");
 }
 
 /* A station process: opens everything, says ready (one byte on rfd), waits
@@ -218,7 +209,6 @@ station_main(struct station *st, int rfd, int gfd, const char *out)
 	char b = 'r';
 	if (write(rfd, &b, 1) != 1 || read(gfd, &b, 1) != 1)
 		die("start", "the parent went away");
-	atomic_store(&st->next, 0);
 	st->total = (unsigned)(st->readers * st->per_reader);
 	st->base = 0;
 	double t0 = now_s();

@@ -116,6 +116,16 @@ struct dfi_test_loop {
 	int n;
 };
 
+/* A further test case of a program's suite: its tests share a set-up that
+ * the others do not need (a database and a journal, say), made by setup
+ * before each of them and undone by teardown after it (a checked fixture,
+ * either may be NULL); the timeout is the program's. */
+struct dfi_test_group {
+	const char *name;
+	void (*setup)(void), (*teardown)(void);
+	const TTest *const *tests; /* NULL-terminated */
+};
+
 /* How a program's one test case runs. Zero is check's default for each
  * member, so a designated initializer names only what differs. */
 struct dfi_test_case {
@@ -130,12 +140,28 @@ struct dfi_test_case {
 	 * runs need more around them (the tear tests' temporary root); NULL:
 	 * dfi_run_suite_in(s, in_process). */
 	int (*run)(Suite *s);
+	/* Further test cases, each with its own fixture, run after the
+	 * first; ended by one whose name is NULL (may be NULL itself). */
+	const struct dfi_test_group *groups;
 };
 #define DFI_TEST_NO_TIMEOUT (-1)
 
+/* A test case of suite s named name, with the program's timeout (of a
+ * struct dfi_test_case) and the NULL-terminated list of tests. */
+static inline TCase *
+dfi_test_tcase(Suite *s, const char *name, int timeout, const TTest *const *tests)
+{
+	TCase *tc = tcase_create(name);
+	if (timeout != 0)
+		tcase_set_timeout(tc, timeout == DFI_TEST_NO_TIMEOUT ? 0 : timeout);
+	dfi_test_add(tc, tests);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 /* The main() of a check program: one suite of one test case, both named
- * name, running the NULL-terminated list of tests (c may be NULL).
- * Returns the process exit status. */
+ * name, running the NULL-terminated list of tests (c may be NULL), and
+ * c's further groups. Returns the process exit status. */
 static inline int
 dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *const *tests)
 {
@@ -143,19 +169,17 @@ dfi_test_main(const char *name, const struct dfi_test_case *c, const TTest *cons
 	if (c == NULL)
 		c = &plain;
 	Suite *s = suite_create(name);
-	TCase *tc = tcase_create(name);
+	TCase *tc = dfi_test_tcase(s, name, c->timeout, tests);
 	if (c->setup != NULL || c->teardown != NULL) {
 		if (c->once)
 			tcase_add_unchecked_fixture(tc, c->setup, c->teardown);
 		else
 			tcase_add_checked_fixture(tc, c->setup, c->teardown);
 	}
-	if (c->timeout != 0)
-		tcase_set_timeout(tc, c->timeout == DFI_TEST_NO_TIMEOUT ? 0 : c->timeout);
-	dfi_test_add(tc, tests);
 	for (const struct dfi_test_loop *l = c->loops; l != NULL && l->test != NULL; l++)
 		tcase_add_loop_test(tc, l->test, 0, l->n);
-	suite_add_tcase(s, tc);
+	for (const struct dfi_test_group *g = c->groups; g != NULL && g->name != NULL; g++)
+		tcase_add_checked_fixture(dfi_test_tcase(s, g->name, c->timeout, g->tests), g->setup, g->teardown);
 	return c->run != NULL ? c->run(s) : dfi_run_suite_in(s, c->in_process);
 }
 

@@ -19,6 +19,7 @@
 #   e2e_cards NAME N UID... N readers NAME-i, each with a card (below)
 #   e2e_reference N         E2E_PROFILE and a batch of N rows, E2E_BATCH
 #   e2e_rig_start           starts pcscd and the cards, waits for the socket
+#                           and until every card is on its reader
 #   e2e_wait_cards N        waits until N readers show a card
 #   e2e_rig_stop            stops everything (the kernel kills the namespace)
 #   e2e_rig_signal SIG      signals rig.sh (USR1: restart pcscd)
@@ -194,12 +195,16 @@ e2e_poll() {
 	done
 }
 
+# Starts the rig (pcscd and one desfire-sim per line of E2E_DIR/sims) and
+# waits until all those cards are present: what a test does first with the
+# readers and cards it declared (e2e_reader, e2e_card, e2e_cards).
 e2e_rig_start() {
 	"${E2E_UNSHARE[@]}" bash "$E2E_SRC/tests/e2e/rig.sh" "$E2E_DIR" "$E2E_SIM" \
 		>"$E2E_DIR/rig.log" 2>&1 &
 	E2E_RIG_PID=$!
 	e2e_poll 100 0.1 "$E2E_RIG_PID" "pcscd did not start within 10 s (see pcscd.log, rig.log)" \
 		e2e_rig_up
+	e2e_wait_cards "$(grep -c . "$E2E_DIR/sims" || true)"
 }
 
 e2e_rig_up() { [ -S "$E2E_DIR/run/pcscd.comm" ] && [ -e "$E2E_DIR/rig.up" ]; }

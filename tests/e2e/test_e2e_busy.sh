@@ -13,7 +13,6 @@ e2e_init busy
 prof=$E2E_SRC/profiles/minimal.json
 e2e_cards busy 2 04B0590000000
 e2e_rig_start
-e2e_wait_cards 2
 "$hold" "busy-1 00 00" 4000 >"$E2E_DIR/hold.log" 2>&1 &
 holder=$!
 i=0

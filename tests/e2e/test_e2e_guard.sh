@@ -18,7 +18,6 @@ e2e_init "$name"
 prof=$E2E_SRC/profiles/minimal.json
 e2e_cards guard "$n" 04C0A00000000 --reinsert-ms 1500
 e2e_rig_start
-e2e_wait_cards "$n"
 timeout 60 "$E2E_DFISSUE" personalize --profile "$prof" "${E2E_HSM[@]}" \
 	--reader "$spec" --journal "$E2E_DIR/journal" --create-journal --cards $((n + 1)) \
 	--wait-ms 5000 --json >"$E2E_DIR/out.jsonl" 2>"$E2E_DIR/personalize.log" &

@@ -45,7 +45,6 @@ add transport "$U3" --picc-key "aes:$tkey:0"
 add blank "$U4"
 add nosig "$U5" --originality none
 e2e_rig_start
-e2e_wait_cards 5
 for f in genuine copy transport blank nosig; do cp "$E2E_DIR/$f.img" "$E2E_DIR/$f.before"; done
 
 batch=$E2E_SRC/profiles/reference-batch.csv

@@ -29,7 +29,6 @@ for i in $(seq 1 "$n"); do
 		--seed "$i" -q $extra
 done
 e2e_rig_start
-e2e_wait_cards "$n"
 e2e_log "dfissue readers:"
 "$E2E_DFISSUE" readers | tee "$E2E_DIR/readers.txt" >&2
 [ "$(grep -c '^e2e-[0-9] 00 0[01]: ' "$E2E_DIR/readers.txt")" -eq $((2 * n)) ] ||

@@ -14,7 +14,6 @@ e2e_reference 4
 n=4
 e2e_cards e2e "$n" 04E2E00000000 -q --timing datasheet
 e2e_rig_start
-e2e_wait_cards "$n"
 
 e2e_log "personalizing $n slow cards; pcscd will restart mid-run"
 timeout 150 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \

@@ -19,7 +19,6 @@ e2e_batch "$batch" 1
 e2e_reader rot-1
 e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid "$uid" --seed 7 -q
 e2e_rig_start
-e2e_wait_cards 1
 
 run() { # PROFILE OUT: one card through the reader
 	timeout 60 "$E2E_DFISSUE" personalize --profile "$1" --batch "$batch" "${E2E_HSM[@]}" \

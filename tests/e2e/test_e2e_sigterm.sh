@@ -19,7 +19,6 @@ n=3
 e2e_cards term "$n" 04A7E00000000 -q --timing datasheet
 e2e_cards kill "$n" 04B7E00000000 -q --timing datasheet
 e2e_rig_start
-e2e_wait_cards $((2 * n))
 
 # A. Unknown reader.
 rc=0

@@ -188,6 +188,87 @@ is_auth(uint8_t cmd)
 	return cmd == 0x0A || cmd == 0x1A || cmd == 0xAA || cmd == 0x71 || cmd == 0x77;
 }
 
+/* Applies the input's mutations of one layer that hit the current APDU,
+ * in input order, to an answer of *len bytes in buf (room for cap): with
+ * status, the forge ops to the card's plaintext answer and its status
+ * byte; without (NULL), the raw ops to the answer as it leaves the card,
+ * data then SW (cap >= max(*len, 2)). */
+static void
+mutate(const struct hostile *h, uint8_t *buf, size_t *len, size_t cap, uint8_t *status)
+{
+	for (size_t i = 0; i < h->nm; i++) {
+		const struct mut *m = &h->m[i];
+		size_t n = *len, k;
+		if (!applies(m, h->index) || (m->op >= FORGE_REPLACE) != (status != NULL))
+			continue;
+		switch (m->op) {
+		case RAW_REPLACE:
+		case FORGE_REPLACE:
+			n = m->n < cap ? m->n : cap;
+			memcpy(buf, m->b, n);
+			if (status != NULL)
+				*status = 0x00;
+			break;
+		case RAW_TRUNC:
+		case FORGE_TRUNC:
+			if (m->arg < n)
+				n = m->arg;
+			break;
+		case RAW_EXTEND:
+			if (n >= 2) {
+				k = m->n < cap - n ? m->n : cap - n;
+				memmove(buf + n - 2 + k, buf + n - 2, 2);
+				memcpy(buf + n - 2, m->b, k);
+				n += k;
+			}
+			break;
+		case FORGE_EXTEND:
+			for (k = 0; k < m->n && n < cap; k++)
+				buf[n++] = m->b[k];
+			for (k = 0; k < 4u * m->arg && n < cap; k++)
+				buf[n++] = m->n ? m->b[0] : 0;
+			break;
+		case RAW_FLIP:
+			if (n > 0)
+				buf[m->arg % n] ^= m->n ? m->b[0] : 1;
+			break;
+		case FORGE_XOR:
+			for (k = 0; k < m->n && m->arg + k < n; k++)
+				buf[m->arg + k] ^= m->b[k];
+			break;
+		case RAW_SW:
+			if (n >= 2) {
+				buf[n - 2] = m->n ? m->b[0] : 0x91;
+				buf[n - 1] = m->arg;
+			}
+			break;
+		case FORGE_STATUS:
+			*status = m->arg;
+			break;
+		case RAW_MORE:
+			n = m->n < cap - 2 ? m->n : cap - 2;
+			memcpy(buf, m->b, n);
+			buf[n++] = 0x91;
+			buf[n++] = 0xAF;
+			break;
+		case FORGE_SET:
+			for (k = 0; k < m->n && m->arg + k < cap; k++) {
+				while (n < m->arg + k)
+					buf[n++] = 0;
+				buf[m->arg + k] = m->b[k];
+				if (n < m->arg + k + 1)
+					n = m->arg + k + 1;
+			}
+			break;
+		default:
+			break;
+		}
+		*len = n;
+	}
+}
+
+/* The simulator's forge hook: the forge ops, before the card's secure
+ * messaging MACs or enciphers the answer. */
 static void
 forge(void *ctx, uint8_t cmd, uint8_t data[DFI_SIM_FORGE_MAX], size_t *len, uint8_t *status)
 {
@@ -199,99 +280,9 @@ forge(void *ctx, uint8_t cmd, uint8_t data[DFI_SIM_FORGE_MAX], size_t *len, uint
 	if (!h->active)
 		return;
 	memcpy(before, data, n0);
-	for (size_t i = 0; i < h->nm; i++) {
-		const struct mut *m = &h->m[i];
-		size_t n = *len;
-		if (!applies(m, h->index))
-			continue;
-		switch (m->op) {
-		case FORGE_REPLACE:
-			n = m->n < DFI_SIM_FORGE_MAX - 1 ? m->n : DFI_SIM_FORGE_MAX - 1;
-			memcpy(data, m->b, n);
-			*status = 0x00;
-			break;
-		case FORGE_STATUS:
-			*status = m->arg;
-			break;
-		case FORGE_XOR:
-			for (size_t k = 0; k < m->n && m->arg + k < n; k++)
-				data[m->arg + k] ^= m->b[k];
-			break;
-		case FORGE_TRUNC:
-			if (m->arg < n)
-				n = m->arg;
-			break;
-		case FORGE_EXTEND:
-			for (size_t k = 0; k < m->n && n < DFI_SIM_FORGE_MAX - 1; k++)
-				data[n++] = m->b[k];
-			for (size_t k = 0; k < 4u * m->arg && n < DFI_SIM_FORGE_MAX - 1; k++)
-				data[n++] = m->n ? m->b[0] : 0;
-			break;
-		case FORGE_SET:
-			for (size_t k = 0; k < m->n && m->arg + k < DFI_SIM_FORGE_MAX - 1; k++) {
-				while (n < m->arg + k)
-					data[n++] = 0;
-				data[m->arg + k] = m->b[k];
-				if (n < m->arg + k + 1)
-					n = m->arg + k + 1;
-			}
-			break;
-		default:
-			break;
-		}
-		*len = n;
-	}
+	mutate(h, data, len, DFI_SIM_FORGE_MAX - 1, status);
 	if (*len != n0 || *status != st0 || memcmp(before, data, n0) != 0)
 		h->forged = true;
-}
-
-/* The raw ops on one answer r of *n bytes (cap >= max(*n, 2) bytes room). */
-static void
-raw_mutate(const struct hostile *h, uint8_t *r, size_t *n, size_t cap)
-{
-	for (size_t i = 0; i < h->nm; i++) {
-		const struct mut *m = &h->m[i];
-		size_t len = *n, k;
-		if (!applies(m, h->index))
-			continue;
-		switch (m->op) {
-		case RAW_REPLACE:
-			len = m->n < cap ? m->n : cap;
-			memcpy(r, m->b, len);
-			break;
-		case RAW_TRUNC:
-			if (m->arg < len)
-				len = m->arg;
-			break;
-		case RAW_EXTEND:
-			if (len >= 2) {
-				k = m->n < cap - len ? m->n : cap - len;
-				memmove(r + len - 2 + k, r + len - 2, 2);
-				memcpy(r + len - 2, m->b, k);
-				len += k;
-			}
-			break;
-		case RAW_FLIP:
-			if (len > 0)
-				r[m->arg % len] ^= m->n ? m->b[0] : 1;
-			break;
-		case RAW_SW:
-			if (len >= 2) {
-				r[len - 2] = m->n ? m->b[0] : 0x91;
-				r[len - 1] = m->arg;
-			}
-			break;
-		case RAW_MORE:
-			len = m->n < cap - 2 ? m->n : cap - 2;
-			memcpy(r, m->b, len);
-			r[len++] = 0x91;
-			r[len++] = 0xAF;
-			break;
-		default:
-			break;
-		}
-		*n = len;
-	}
 }
 
 static dfi_err
@@ -335,7 +326,7 @@ h_transmit(void *ctx, const uint8_t *c, size_t clen, uint8_t *r, size_t rcap, si
 	size_t m = n;
 	memcpy(out, orig, n);
 	if (h->active)
-		raw_mutate(h, out, &m, cap);
+		mutate(h, out, &m, cap, NULL);
 	bool tampered = h->forged || m != n || memcmp(out, orig, n) != 0;
 	if (tampered)
 		h->tampered++;

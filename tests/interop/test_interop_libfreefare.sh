@@ -35,7 +35,6 @@ e2e_card "$E2E_PORT" --image "$E2E_DIR/dfi.img" --model "$model" --uid 04D100000
 e2e_reader "PEER"
 e2e_card "$E2E_PORT" --image "$E2E_DIR/peer.img" --model "$model" --uid 04EE0000000003 --seed 9
 e2e_rig_start
-e2e_wait_cards 3
 
 passed=0
 # run NAME READER CMD...: one libfreefare example on one reader, through

@@ -333,17 +333,27 @@ jt_journal_of_intents(dfi_signer *s, const char *origin, unsigned n, char **dir)
 
 /* The Ed25519 signer and public key most journal tests work with: g_signer
  * and g_pub, made by setup() before each test and freed by teardown()
- * (a checked fixture). One line in a test program instead of a copy. */
-#define JT_SIGNER_FIXTURE                                                      \
+ * (a checked fixture). One line in a test program instead of a copy.
+ * JT_SIGNER_DIR_FIXTURE also gives each test an empty directory of its
+ * own, g_dir (NULL under JT_SIGNER_FIXTURE), removed with all it holds by
+ * the teardown: the tests that write journals make, then remove, one. */
+#define JT_SIGNER_FIXTURE JT_FIXTURE_(0)
+#define JT_SIGNER_DIR_FIXTURE JT_FIXTURE_(1)
+#define JT_FIXTURE_(with_dir)                                                  \
 	static dfi_signer *g_signer;                                           \
 	static dfi_jpubkey *g_pub;                                             \
+	static char *g_dir;                                                    \
 	static void setup(void)                                                \
 	{                                                                      \
 		g_signer = jt_signer_new(DFI_SIG_ED25519);                     \
 		g_pub = jt_pubkey(g_signer);                                   \
+		g_dir = (with_dir) ? jt_tmpdir() : NULL;                       \
+		ck_assert_msg(!(with_dir) || g_dir != NULL, "mkdtemp in /tmp"); \
 	}                                                                      \
 	static void teardown(void)                                             \
 	{                                                                      \
+		jt_rmrf(g_dir);                                                \
+		free(g_dir);                                                   \
 		dfi_jpubkey_free(g_pub);                                       \
 		dfi_signer_free(g_signer);                                     \
 	}

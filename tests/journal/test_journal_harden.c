@@ -9,7 +9,7 @@
 #include "testutil.h"
 #include "jtest.h"
 
-JT_SIGNER_FIXTURE
+JT_SIGNER_DIR_FIXTURE
 
 static unsigned g_findings;
 static char g_first[256];
@@ -33,11 +33,10 @@ verify_path(const char *path)
 	return dfi_journal_verify_file(path, &o, &res);
 }
 
-/* A journal with a genesis and one committed intent, in a new directory. */
-static char *
-make_journal(void)
+/* A journal with a genesis and one committed intent in the directory d. */
+static void
+make_journal(const char *d)
 {
-	char *d = jt_tmpdir();
 	struct dfi_journal_opts o = { .station = "st" };
 	dfi_journal *j;
 	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/h", g_signer, &o), DFI_OK);
@@ -45,7 +44,6 @@ make_journal(void)
 	uint64_t seq;
 	ck_assert_int_eq(jt_intent_commit(j, &a, &seq), DFI_OK);
 	dfi_journal_close(j);
-	return d;
 }
 
 static void
@@ -82,8 +80,11 @@ START_TEST(overlong_unterminated_tail_is_found_and_quarantined)
 	static const size_t sizes[] = { 4000, 4097, 70000, (1u << 20) - 300, (1u << 20) + 4097,
 		3u << 20 };
 	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		char *d = make_journal();
-		char path[600];
+		/* a fresh journal for each size, in a directory of its own */
+		char d[300], path[600];
+		snprintf(d, sizeof(d), "%s/%zu", g_dir, sizes[k]);
+		ck_assert_int_eq(mkdir(d, 0700), 0);
+		make_journal(d);
 		snprintf(path, sizeof(path), "%s/%s", d, DFI_JOURNAL_FILE);
 		append_bytes(path, 'A', sizes[k]);
 		fprintf(stderr, "tail of %zu bytes:\n", sizes[k]);
@@ -102,8 +103,6 @@ START_TEST(overlong_unterminated_tail_is_found_and_quarantined)
 		dfi_journal_close(j);
 		ck_assert_int_eq(file_has_run(path, 'A', 64), 0);
 		ck_assert_int_eq(verify_path(d), DFI_OK);
-		jt_rmrf(d);
-		free(d);
 	}
 }
 END_TEST
@@ -113,7 +112,7 @@ END_TEST
  * the genesis record and journal.log became a link to it. */
 START_TEST(planted_tmp_link_in_open_directory_is_refused)
 {
-	char *d = jt_tmpdir();
+	const char *d = g_dir;
 	char victim[600], link[600], jl[600];
 	snprintf(victim, sizeof(victim), "%s.victim", d);
 	ck_assert_int_eq(jt_write(victim, "precious\n", 9), 0);
@@ -152,14 +151,13 @@ START_TEST(planted_tmp_link_in_open_directory_is_refused)
 	ck_assert(S_ISREG(st.st_mode));
 	ck_assert_int_ne(lstat(link, &st), 0);
 	unlink(victim);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
 START_TEST(journal_file_behind_a_link_or_open_directory_is_not_opened)
 {
-	char *d = make_journal();
+	const char *d = g_dir;
+	make_journal(d);
 	char jl[600], real[600];
 	snprintf(jl, sizeof(jl), "%s/%s", d, DFI_JOURNAL_FILE);
 	snprintf(real, sizeof(real), "%s/real.log", d);
@@ -191,8 +189,6 @@ START_TEST(journal_file_behind_a_link_or_open_directory_is_not_opened)
 	}
 	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
 	dfi_journal_close(j);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -202,7 +198,7 @@ START_TEST(filesystem_errors_name_the_path_and_the_reason)
 {
 	char detail[512] = "";
 	struct dfi_journal_opts o = { .station = "st", .detail = detail, .detail_cap = sizeof(detail) };
-	char *d = jt_tmpdir();
+	const char *d = g_dir;
 	char missing[600];
 	snprintf(missing, sizeof(missing), "%s/no/such/dir", d);
 	ck_assert_int_eq(dfi_journal_create(missing, "dfissue.test/h", g_signer, &o), DFI_E_NOT_FOUND);
@@ -240,8 +236,6 @@ START_TEST(filesystem_errors_name_the_path_and_the_reason)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 

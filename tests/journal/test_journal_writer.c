@@ -7,7 +7,7 @@
 
 static const struct dfi_journal_opts base_opts = { .station = "test-station" };
 
-JT_SIGNER_FIXTURE
+JT_SIGNER_DIR_FIXTURE
 
 static void
 print_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
@@ -31,29 +31,27 @@ jpath(const char *dir)
 	return p;
 }
 
-/* A new journal of the suite (its origin, signer and options) in a
- * directory of its own; the caller removes the directory. */
-static char *
+/* The test's journal of the suite (its origin, signer and options) in
+ * g_dir; returns g_dir (the teardown removes it). */
+static const char *
 new_journal_dir(void)
 {
-	char *d = jt_tmpdir();
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
-	return d;
+	ck_assert_int_eq(dfi_journal_create(g_dir, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	return g_dir;
 }
 
-/* The same, opened for writing; the directory in *dir. */
+/* The same, opened for writing. */
 static dfi_journal *
-new_journal(char **dir)
+new_journal(void)
 {
 	dfi_journal *j;
-	*dir = jt_tmpdir();
-	ck_assert_int_eq(jt_create_open(&j, *dir, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	ck_assert_int_eq(jt_create_open(&j, g_dir, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
 	return j;
 }
 
 START_TEST(create_append_reopen_index)
 {
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_E_INVALID_ARG);
 	dfi_journal *j;
 	struct dfi_journal_recovery rec;
@@ -125,14 +123,12 @@ START_TEST(create_append_reopen_index)
 		ck_assert_int_eq(memcmp(lh, p->leaf, 32), 0);
 		free(p);
 	}
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
 START_TEST(second_writer_is_locked_out)
 {
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	dfi_journal *j, *j2 = NULL;
 	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
 	ck_assert_int_eq(dfi_journal_open(&j2, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_LOCKED);
@@ -145,8 +141,6 @@ START_TEST(second_writer_is_locked_out)
 	dfi_signer *other = jt_signer_new(DFI_SIG_ED25519);
 	ck_assert_int_eq(dfi_journal_open(&j2, d, other, &base_opts, NULL), DFI_E_JOURNAL_SIGNATURE);
 	dfi_signer_free(other);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -175,8 +169,7 @@ gc_thread(void *arg)
 
 START_TEST(group_commit_many_threads)
 {
-	char *d;
-	dfi_journal *j = new_journal(&d);
+	dfi_journal *j = new_journal();
 	enum { T = 8, N = 40 };
 	pthread_t th[T];
 	struct gc g[T];
@@ -191,14 +184,12 @@ START_TEST(group_commit_many_threads)
 	ck_assert_uint_eq(dfi_journal_size(j), 1 + 2 * T * N);
 	dfi_journal_close(j);
 	struct dfi_jverify_result res;
-	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_int_eq(verify_dir(g_dir, &res), DFI_OK);
 	ck_assert_uint_eq(res.records, 1 + 2 * T * N);
 	ck_assert_uint_eq(res.unresolved, 0);
 	ck_assert_uint_le(res.checkpoints, res.records);
 	printf("group commit: %llu records under %llu checkpoints\n", (unsigned long long)res.records,
 	    (unsigned long long)res.checkpoints);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -206,12 +197,11 @@ END_TEST
 
 START_TEST(cut_at_every_byte_of_last_batch)
 {
-	char *d;
-	dfi_journal *j = new_journal(&d);
+	dfi_journal *j = new_journal();
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	uint64_t sa;
 	ck_assert_int_eq(jt_intent_commit(j, &a, &sa), DFI_OK);
-	char *jp = jpath(d);
+	char *jp = jpath(g_dir);
 	size_t prev_len = 0;
 	uint8_t *prev = jt_read(jp, &prev_len);
 	dfi_jrec b = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 1, 2);
@@ -279,8 +269,6 @@ START_TEST(cut_at_every_byte_of_last_batch)
 	free(prev);
 	free(full);
 	free(jp);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -288,7 +276,7 @@ START_TEST(unrecorded_quarantine_file_gets_a_recovery_record)
 {
 	/* A crash between the quarantine copy and the recovery record leaves a
 	 * quarantined file no record names; the next open records it. */
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	char qd[512], qf[600];
 	snprintf(qd, sizeof(qd), "%s/%s", d, DFI_JOURNAL_QDIR);
 	mkdir(qd, 0700);
@@ -322,26 +310,23 @@ START_TEST(unrecorded_quarantine_file_gets_a_recovery_record)
 	unlink(alone);
 	free(b);
 	free(jp);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
 START_TEST(covered_corruption_halts_and_repairs_nothing)
 {
-	char *d;
-	dfi_journal *j = new_journal(&d);
+	dfi_journal *j = new_journal();
 	dfi_jrec a = jt_intent("04AABBCCDDEEFF", 0x000001, 2, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
 	dfi_journal_close(j);
-	char *jp = jpath(d);
+	char *jp = jpath(g_dir);
 	size_t n = 0;
 	uint8_t *b = jt_read(jp, &n);
 	char *p = strstr((char *)b, "keyno=2");
 	ck_assert_ptr_nonnull(p);
 	p[6] = '3';
 	ck_assert_int_eq(jt_write(jp, b, n), 0);
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_CORRUPT);
+	ck_assert_int_eq(dfi_journal_open(&j, g_dir, g_signer, &base_opts, NULL), DFI_E_JOURNAL_CORRUPT);
 	size_t n2 = 0;
 	uint8_t *b2 = jt_read(jp, &n2);
 	ck_assert_uint_eq(n2, n);
@@ -349,8 +334,6 @@ START_TEST(covered_corruption_halts_and_repairs_nothing)
 	free(b);
 	free(b2);
 	free(jp);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -416,7 +399,7 @@ tap(dfi_journal *j, const dfi_jrec *intent, int *sent)
 static void
 fault_case(int fail_write, int fail_sync, int partial, int err)
 {
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	struct fault f = { fail_write, fail_sync, partial, err, 0, 0 };
 	struct dfi_journal_io io = fault_io(&f);
 	struct dfi_journal_opts o = base_opts;
@@ -450,8 +433,6 @@ fault_case(int fail_write, int fail_sync, int partial, int err)
 	dfi_journal_close(j);
 	struct dfi_jverify_result res;
 	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
-	jt_rmrf(d);
-	free(d);
 }
 
 /* A signer that fails its next sign when told to (an HSM session that
@@ -487,7 +468,7 @@ static const struct dfi_signer_ops flaky_ops = { flaky_sign, flaky_pub, NULL };
  * goes on from the file instead of stopping (append.c, jw_reload). */
 START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
 {
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	struct flaky fl = { 0, 0 };
 	dfi_signer *s;
 	ck_assert_int_eq(dfi_signer_new(&s, dfi_signer_alg(g_signer), &flaky_ops, &fl), DFI_OK);
@@ -519,8 +500,6 @@ START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
 	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
 	ck_assert_uint_eq(res.intents, 3);
 	ck_assert_uint_eq(res.unresolved, 0);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -556,7 +535,7 @@ gf_thread(void *arg)
 
 START_TEST(failure_under_group_commit)
 {
-	char *d = new_journal_dir();
+	const char *d = new_journal_dir();
 	struct fault f = { 20, -1, 1, ENOSPC, 0, 0 };
 	struct dfi_journal_io io = fault_io(&f);
 	struct dfi_journal_opts o = base_opts;
@@ -590,8 +569,6 @@ START_TEST(failure_under_group_commit)
 	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
 	ck_assert_uint_ge(res.commits, (uint64_t)ok);
 	ck_assert_uint_le(res.intents, (uint64_t)(ok + T));
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -645,7 +622,7 @@ gate_wait_entered(struct gate *g, int n)
 }
 
 static dfi_journal *
-gate_journal(const char *d, struct gate *g, struct dfi_journal_io *io)
+gate_journal(struct gate *g, struct dfi_journal_io *io)
 {
 	pthread_mutex_init(&g->mu, NULL);
 	pthread_cond_init(&g->cv, NULL);
@@ -655,18 +632,17 @@ gate_journal(const char *d, struct gate *g, struct dfi_journal_io *io)
 	struct dfi_journal_opts o = base_opts;
 	o.io = io;
 	dfi_journal *j;
-	ck_assert_int_eq(dfi_journal_create(d, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_journal_create(g_dir, "dfissue.test/j", g_signer, &base_opts), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, g_dir, g_signer, &o, NULL), DFI_OK);
 	return j;
 }
 
 START_TEST(async_append_returns_before_the_sync_and_wait_after_it)
 {
-	char *d = jt_tmpdir();
 	struct gate g;
 	struct dfi_journal_io io;
 	memset(&g, 0, sizeof(g));
-	dfi_journal *j = gate_journal(d, &g, &io);
+	dfi_journal *j = gate_journal(&g, &io);
 	dfi_jrec a = jt_intent("04000000000011", 0x000001, 0, 0, 1);
 	dfi_jrec b = jt_intent("04000000000012", 0x000001, 0, 0, 1);
 	uint64_t sa, sb, ta, tb;
@@ -703,26 +679,23 @@ START_TEST(async_append_returns_before_the_sync_and_wait_after_it)
 	ck_assert_int_eq(dfi_journal_append_async(j, &c, 1, NULL, &tc), DFI_OK);
 	dfi_journal_close(j);
 	struct dfi_jverify_result res;
-	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_int_eq(verify_dir(g_dir, &res), DFI_OK);
 	ck_assert_uint_eq(res.records, 4);
 	ck_assert_uint_eq(res.covered, 4);
 	ck_assert_uint_eq(res.commits, 1);
 	ck_assert_uint_eq(res.unresolved, 1);
 	pthread_mutex_destroy(&g.mu);
 	pthread_cond_destroy(&g.cv);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
 START_TEST(async_sync_failure_reaches_the_waiter_and_kills_the_handle)
 {
-	char *d = jt_tmpdir();
 	struct gate g;
 	struct dfi_journal_io io;
 	memset(&g, 0, sizeof(g));
 	g.fail = 1;
-	dfi_journal *j = gate_journal(d, &g, &io);
+	dfi_journal *j = gate_journal(&g, &io);
 	dfi_jrec a = jt_intent("04000000000021", 0x000001, 0, 0, 1);
 	dfi_jrec b = jt_intent("04000000000022", 0x000001, 0, 0, 1);
 	uint64_t ta, tb;
@@ -735,17 +708,15 @@ START_TEST(async_sync_failure_reaches_the_waiter_and_kills_the_handle)
 	dfi_journal_close(j);
 	/* written but unacknowledged: the reopened journal still has the
 	 * intent open (a card would be probed), and it verifies */
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, g_dir, g_signer, &base_opts, NULL), DFI_OK);
 	dfi_jrec open;
 	ck_assert_int_eq(dfi_journal_open_intent(j, &a.key, &open), DFI_OK);
 	ck_assert_int_eq(dfi_journal_open_intent(j, &b.key, &open), DFI_E_NOT_FOUND);
 	dfi_journal_close(j);
 	struct dfi_jverify_result res;
-	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+	ck_assert_int_eq(verify_dir(g_dir, &res), DFI_OK);
 	pthread_mutex_destroy(&g.mu);
 	pthread_cond_destroy(&g.cv);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 
@@ -754,8 +725,7 @@ END_TEST
  * signature and halts (nothing is repaired), as the verifier does. */
 START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 {
-	char *d;
-	dfi_journal *j = new_journal(&d);
+	dfi_journal *j = new_journal();
 	dfi_jrec a = jt_intent("04000000000031", 0x000001, 0, 0, 1);
 	dfi_jrec b = jt_intent("04000000000032", 0x000001, 0, 0, 1);
 	ck_assert_int_eq(dfi_journal_intent(j, &a, NULL), DFI_OK);
@@ -764,7 +734,7 @@ START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 
 	/* genesis, checkpoint, intent a, checkpoint (the middle one), intent b,
 	 * checkpoint */
-	char *path = jpath(d);
+	char *path = jpath(g_dir);
 	size_t n;
 	uint8_t *buf = jt_read(path, &n);
 	size_t cps[8], ncp = 0;
@@ -780,19 +750,17 @@ START_TEST(open_halts_on_a_middle_checkpoint_signed_by_another_key)
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(jt_write(path, t, tl), 0);
 
-	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_E_JOURNAL_SIGNATURE);
+	ck_assert_int_eq(dfi_journal_open(&j, g_dir, g_signer, &base_opts, NULL), DFI_E_JOURNAL_SIGNATURE);
 	size_t n2;
 	uint8_t *after = jt_read(path, &n2);
 	ck_assert_uint_eq(n2, tl);
 	ck_assert_int_eq(memcmp(after, t, tl), 0); /* nothing repaired */
 	struct dfi_jverify_result res;
-	ck_assert_int_eq(verify_dir(d, &res), DFI_E_JOURNAL_SIGNATURE);
+	ck_assert_int_eq(verify_dir(g_dir, &res), DFI_E_JOURNAL_SIGNATURE);
 	free(after);
 	free(t);
 	free(buf);
 	free(path);
-	jt_rmrf(d);
-	free(d);
 }
 END_TEST
 

@@ -307,131 +307,135 @@ proof_between(struct jt_journal *f, uint64_t m, struct dfi_jconsistency *c)
 	ck_assert_int_eq(dfi_journal_consistency_file(f->dir, m, 0, c), DFI_OK);
 }
 
-/* A new database db's registry (station st-1) and a new journal of origin. */
+/* The witness tests' fixture (the "witness" test case): before each, a new
+ * database WF_DB's registry (station st-1) and a new journal of WF_ORIGIN
+ * in g_wf; after it, both closed. */
+#define WF_DB "t_witness"
+#define WF_ORIGIN "reg.example/w1"
 struct wfix {
 	char url[PATH_MAX + 160];
 	dfi_pgreg *r;
 	struct jt_journal f;
 };
+static struct wfix g_wf;
 
 static void
-wf_open(struct wfix *x, const char *db, const char *origin)
+wf_open(void)
 {
-	x->r = rt_registry(db, "st-1", x->url, sizeof(x->url));
-	jf_open(&x->f, origin);
+	g_wf.r = rt_registry(WF_DB, "st-1", g_wf.url, sizeof(g_wf.url));
+	jf_open(&g_wf.f, WF_ORIGIN);
 }
 
 static void
-wf_close(struct wfix *x)
+wf_close(void)
 {
-	jt_journal_close(&x->f);
-	dfi_pgreg_free(x->r);
+	jt_journal_close(&g_wf.f);
+	dfi_pgreg_free(g_wf.r);
+}
+
+/* Submits c, a proof from size m to the fixture journal's head, to the
+ * registry under key ID key_id; the outcome in *w. */
+static dfi_err
+wf_witness_proof(uint32_t key_id, uint64_t m, const struct dfi_jconsistency *c, struct dfi_pgreg_witness *w)
+{
+	return dfi_pgreg_witness(g_wf.r, WF_ORIGIN, key_id, DFI_SIG_ED25519, m, c->new_note, c->new_note_len,
+	    (const uint8_t(*)[32])c->proof, c->plen, w, why, sizeof(why));
 }
 
 START_TEST(witness_every_outcome)
 {
-	struct wfix fx;
-	wf_open(&fx, "t_witness", "reg.example/w1");
-	jf_add(&fx.f, 4); /* 5 records */
+	jf_add(&g_wf.f, 4); /* 5 records */
 	struct dfi_jconsistency *c = malloc(sizeof(*c));
 	struct dfi_pgreg_witness w;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t nl;
-	ck_assert_int_eq(dfi_journal_checkpoint(fx.f.j, note, sizeof(note), &nl), DFI_OK);
+	ck_assert_int_eq(dfi_journal_checkpoint(g_wf.f.j, note, sizeof(note), &nl), DFI_OK);
 	/* unknown journal: none witnessed */
 	uint64_t size;
 	uint8_t root[32];
-	ck_assert_int_eq(dfi_pgreg_witnessed(fx.r, "reg.example/w1", &size, root, NULL, 0, NULL, why, sizeof(why)),
+	ck_assert_int_eq(dfi_pgreg_witnessed(g_wf.r, WF_ORIGIN, &size, root, NULL, 0, NULL, why, sizeof(why)),
 	    DFI_E_NOT_FOUND);
 	/* first: registered */
-	ck_assert_msg(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 0, note, nl, NULL, 0, &w,
+	ck_assert_msg(dfi_pgreg_witness(g_wf.r, WF_ORIGIN, g_wf.f.key_id, DFI_SIG_ED25519, 0, note, nl, NULL, 0, &w,
 			  why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REGISTERED);
 	ck_assert_uint_eq(w.w_size, 5);
 	/* again: same */
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 5, note, nl, NULL, 0,
+	ck_assert_int_eq(dfi_pgreg_witness(g_wf.r, WF_ORIGIN, g_wf.f.key_id, DFI_SIG_ED25519, 5, note, nl, NULL, 0,
 			     &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_SAME);
 	/* grown, with the proof: witnessed */
-	jf_add(&fx.f, 6);
-	proof_between(&fx.f, 5, c);
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 5, c->new_note,
-			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	jf_add(&g_wf.f, 6);
+	proof_between(&g_wf.f, 5, c);
+	ck_assert_int_eq(wf_witness_proof(g_wf.f.key_id, 5, c, &w), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
 	ck_assert_uint_eq(w.w_size, 11);
-	ck_assert_int_eq(dfi_pgreg_witnessed(fx.r, "reg.example/w1", &size, root, note, sizeof(note), &nl, why,
+	ck_assert_int_eq(dfi_pgreg_witnessed(g_wf.r, WF_ORIGIN, &size, root, note, sizeof(note), &nl, why,
 	    sizeof(why)), DFI_OK);
 	ck_assert_uint_eq(size, 11);
 	ck_assert_mem_eq(root, c->new_root, 32);
 	ck_assert_mem_eq(note, c->new_note, nl);
 	/* from a size the registry did not witness: stale, with the witnessed size */
-	jf_add(&fx.f, 2);
-	proof_between(&fx.f, 6, c);
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 6, c->new_note,
-			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	jf_add(&g_wf.f, 2);
+	proof_between(&g_wf.f, 6, c);
+	ck_assert_int_eq(wf_witness_proof(g_wf.f.key_id, 6, c, &w), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_STALE);
 	ck_assert_uint_eq(w.w_size, 11);
 	/* a proof that does not hold: refused, and recorded */
-	proof_between(&fx.f, 11, c);
+	proof_between(&g_wf.f, 11, c);
 	c->proof[0][0] ^= 1;
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 11, c->new_note,
-			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(wf_witness_proof(g_wf.f.key_id, 11, c, &w), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "does not extend"));
 	ck_assert_uint_eq(w.w_size, 11);
 	/* another key ID for the same log */
 	c->proof[0][0] ^= 1;
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id ^ 1, DFI_SIG_ED25519, 11, c->new_note,
-			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(wf_witness_proof(g_wf.f.key_id ^ 1, 11, c, &w), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "key changed"));
 	/* the good one goes through */
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 11, c->new_note,
-			     c->new_note_len, (const uint8_t(*)[32])c->proof, c->plen, &w, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(wf_witness_proof(g_wf.f.key_id, 11, c, &w), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_WITNESSED);
 	/* an older checkpoint (rolled back): refused */
-	ck_assert_int_eq(dfi_pgreg_witness(fx.r, "reg.example/w1", fx.f.key_id, DFI_SIG_ED25519, 13, note, nl, NULL, 0,
+	ck_assert_int_eq(dfi_pgreg_witness(g_wf.r, WF_ORIGIN, g_wf.f.key_id, DFI_SIG_ED25519, 13, note, nl, NULL, 0,
 			     &w, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(w.status, DFI_PGREG_W_REFUSED);
 	ck_assert_ptr_nonnull(strstr(w.reason, "rolled back"));
 	/* a note that names another size than it is submitted for: refused by
 	 * the SQL even though the caller's parse would not allow it: forge the
 	 * call directly */
-	PGconn *pc = PQconnectdb(fx.url);
-	PGresult *q = PQexec(pc, "SELECT status, reason FROM dfissue.witness('reg.example/w1', 1, 'ed25519', 'x', 13, 99, "
+	PGconn *pc = PQconnectdb(g_wf.url);
+	PGresult *q = PQexec(pc, "SELECT status, reason FROM dfissue.witness('" WF_ORIGIN "', 1, 'ed25519', 'x', 13, 99, "
 				 "'\\x0000000000000000000000000000000000000000000000000000000000000000', "
-				 "E'reg.example/w1\\n98\\nAAAA\\nprev 1\\n\\n\\u2014 reg.example/w1 AAAA\\n', '\\x')");
+				 "E'" WF_ORIGIN "\\n98\\nAAAA\\nprev 1\\n\\n\\u2014 " WF_ORIGIN " AAAA\\n', '\\x')");
 	ck_assert_str_eq(PQgetvalue(q, 0, 0), "refused");
 	ck_assert_ptr_nonnull(strstr(PQgetvalue(q, 0, 1), "does not name"));
 	PQclear(q);
 	PQfinish(pc);
-	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.witness_refusals"), "4");
-	ck_assert_str_eq(rt_val("t_witness", "SELECT count(*) FROM dfissue.checkpoints"), "3");
-	ck_assert_str_eq(rt_val("t_witness", "SELECT size FROM dfissue.journals"), "13");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT count(*) FROM dfissue.witness_refusals"), "4");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT count(*) FROM dfissue.checkpoints"), "3");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT size FROM dfissue.journals"), "13");
 	free(c);
-	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(station_witnesses_its_growing_journal)
 {
-	struct wfix fx;
-	wf_open(&fx, "t_station", "reg.example/st1");
-	jf_add(&fx.f, 3);
+	jf_add(&g_wf.f, 3);
 	dfi_pgwitness *w = NULL;
-	ck_assert_msg(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)) == DFI_OK, "%s", why);
+	ck_assert_msg(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 4);
 	for (int round = 0; round < 20; round++) {
-		jf_add(&fx.f, (unsigned)(round % 4));
+		jf_add(&g_wf.f, (unsigned)(round % 4));
 		ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
-		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(fx.f.j));
+		ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(g_wf.f.j));
 	}
-	ck_assert_str_eq(rt_val("t_station", "SELECT size FROM dfissue.journals"), rt_val("t_station",
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT size FROM dfissue.journals"), rt_val(WF_DB,
 	    "SELECT max(size) FROM dfissue.checkpoints"));
-	ck_assert_str_eq(rt_val("t_station", "SELECT count(*) FROM dfissue.witness_refusals"), "0");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT count(*) FROM dfissue.witness_refusals"), "0");
 	/* the records' lines, as the file has them, from memory and not */
 	size_t flen;
-	char *file = (char *)jt_read(fx.f.path, &flen), line[DFI_J_LINE_MAX + 1];
+	char *file = (char *)jt_read(g_wf.f.path, &flen), line[DFI_J_LINE_MAX + 1];
 	uint64_t seq = 0;
 	for (char *p = file, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
 		if (strncmp(p, "checkpoint ", 11) == 0)
@@ -442,71 +446,65 @@ START_TEST(station_witnesses_its_growing_journal)
 		ck_assert_int_eq(memcmp(line, p, len), 0);
 		seq++;
 	}
-	ck_assert_uint_eq(seq, dfi_journal_size(fx.f.j));
+	ck_assert_uint_eq(seq, dfi_journal_size(g_wf.f.j));
 	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_E_NOT_FOUND);
-	jf_add(&fx.f, 1); /* appended since: read on demand */
+	jf_add(&g_wf.f, 1); /* appended since: read on demand */
 	ck_assert_int_eq(dfi_pgwitness_line(w, seq, line, sizeof(line), &flen), DFI_OK);
 	ck_assert_ptr_nonnull(strstr(line, "type=intent"));
 	free(file);
 	dfi_pgwitness_free(w);
 	/* a station restarting on the same journal starts from the registry's size */
-	jf_add(&fx.f, 5);
-	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
-	ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(fx.f.j));
+	jf_add(&g_wf.f, 5);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_uint_eq(dfi_pgwitness_size(w), dfi_journal_size(g_wf.f.j));
 	dfi_pgwitness_free(w);
 	/* another key: not this journal's */
 	dfi_signer *o = jt_signer_new(DFI_SIG_ED25519);
 	dfi_jpubkey *opk = jt_pubkey(o);
-	ck_assert_int_ne(dfi_pgwitness_new(&w, fx.r, fx.f.dir, opk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_ne(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, opk, why, sizeof(why)), DFI_OK);
 	dfi_jpubkey_free(opk);
 	dfi_signer_free(o);
-	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(rolled_back_and_forked_journals_refused)
 {
-	struct wfix fx;
-	wf_open(&fx, "t_fork", "reg.example/fork");
-	jf_add(&fx.f, 9);
+	jf_add(&g_wf.f, 9);
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, fx.f.dir);
+	snprintf(path, sizeof(path), "%s/" DFI_JOURNAL_FILE, g_wf.f.dir);
 	size_t blen;
 	uint8_t *backup = jt_read(path, &blen); /* 10 records */
-	jf_add(&fx.f, 10);
+	jf_add(&g_wf.f, 10);
 	dfi_pgwitness *w = NULL;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)), DFI_OK);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 20);
 	dfi_pgwitness_free(w);
 	/* the backup comes back: behind what was witnessed */
-	dfi_journal_close(fx.f.j);
-	fx.f.j = NULL;
+	dfi_journal_close(g_wf.f.j);
+	g_wf.f.j = NULL;
 	ck_assert_int_eq(jt_write(path, backup, blen), 0);
-	ck_assert_int_eq(jt_journal_reopen(&fx.f), 0);
-	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_int_eq(jt_journal_reopen(&g_wf.f), 0);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
 	ck_assert_msg(strstr(why, "rolled back") != NULL, "%s", why);
 	/* appended to (other cards) until it is longer than what was
 	 * witnessed: still refused */
 	jf_tag = 0xCD;
-	jf_add(&fx.f, 15);
+	jf_add(&g_wf.f, 15);
 	jf_tag = 0xAB;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)), DFI_E_REGISTRY_REFUSED);
 	ck_assert_msg(strstr(why, "does not extend") != NULL, "%s", why);
-	ck_assert_str_eq(rt_val("t_fork", "SELECT size FROM dfissue.journals"), "20");
-	ck_assert_str_eq(rt_val("t_fork", "SELECT count(*) FROM dfissue.witness_refusals"), "2");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT size FROM dfissue.journals"), "20");
+	ck_assert_str_eq(rt_val(WF_DB, "SELECT count(*) FROM dfissue.witness_refusals"), "2");
 	free(backup);
-	wf_close(&fx);
 }
 END_TEST
 
 START_TEST(server_stopped_then_back)
 {
-	struct wfix fx;
-	wf_open(&fx, "t_down", "reg.example/down");
 	dfi_pgwitness *w = NULL;
-	ck_assert_int_eq(dfi_pgwitness_new(&w, fx.r, fx.f.dir, fx.f.pk, why, sizeof(why)), DFI_OK);
+	ck_assert_int_eq(dfi_pgwitness_new(&w, g_wf.r, g_wf.f.dir, g_wf.f.pk, why, sizeof(why)), DFI_OK);
 	ck_assert_int_eq(dfi_pg_stop(&rt_pg), 0);
-	jf_add(&fx.f, 2);
+	jf_add(&g_wf.f, 2);
 	long t0 = dfi_pg_now_ms();
 	ck_assert_int_eq(dfi_pgwitness_sync(w, why, sizeof(why)), DFI_E_REGISTRY_UNREACHABLE);
 	ck_assert_int_lt(dfi_pg_now_ms() - t0, 12000); /* within two deadlines (5 s each) */
@@ -515,11 +513,10 @@ START_TEST(server_stopped_then_back)
 	ck_assert_msg(dfi_pgwitness_sync(w, why, sizeof(why)) == DFI_OK, "%s", why);
 	ck_assert_uint_eq(dfi_pgwitness_size(w), 3);
 	struct dfi_pgreg_stats st;
-	dfi_pgreg_get_stats(fx.r, &st);
+	dfi_pgreg_get_stats(g_wf.r, &st);
 	ck_assert_uint_ge(st.connects, 2);
 	ck_assert_uint_ge(st.failures, 1);
 	dfi_pgwitness_free(w);
-	wf_close(&fx);
 }
 END_TEST
 
@@ -790,11 +787,16 @@ END_TEST
 int
 main(void)
 {
-	return dfi_test_main("registry_pg", &(struct dfi_test_case){ .timeout = 120, .run = rt_main },
+	const struct dfi_test_group witness[] = {
+		{ "witness", wf_open, wf_close,
+		    (const TTest *[]){ witness_every_outcome, station_witnesses_its_growing_journal,
+			rolled_back_and_forked_journals_refused, server_stopped_then_back, NULL } },
+		{ NULL, NULL, NULL, NULL },
+	};
+	return dfi_test_main("registry_pg", &(struct dfi_test_case){ .timeout = 120, .run = rt_main, .groups = witness },
 	    (const TTest *[]){ url_without_password_only, schema_created_migrated_and_checked,
 		concurrent_inits_apply_each_migration_once, roles_get_only_what_they_need,
-		sql_consistency_check_agrees_with_c, witness_every_outcome, station_witnesses_its_growing_journal,
-		rolled_back_and_forked_journals_refused, server_stopped_then_back,
-		witnessing_survives_a_cut_at_every_round_trip, sdm_counters_refuse_replays,
-		migration_5_to_6_keeps_what_it_held, migration_6_to_7_claims_follow_their_journal, NULL });
+		sql_consistency_check_agrees_with_c, witnessing_survives_a_cut_at_every_round_trip,
+		sdm_counters_refuse_replays, migration_5_to_6_keeps_what_it_held,
+		migration_6_to_7_claims_follow_their_journal, NULL });
 }
