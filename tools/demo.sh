@@ -52,7 +52,6 @@ e2e_reader dfissue-demo
 e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid 04DE3000000001 --seed 1 -q \
 	--tear-at 38 --tear-mode after --reinsert-ms 1000
 e2e_rig_start
-e2e_wait_cards 1
 echo "\$ dfissue readers"
 "$dfissue" readers
 
