@@ -35,7 +35,7 @@ ccheckpoint(void *ctx, const char *line, size_t len)
 	uint8_t note[DFI_J_NOTE_MAX], root[DFI_HASH_LEN];
 	size_t nl;
 	dfi_checkpoint cp;
-	if (jcp_note(line, len, note, sizeof(note), &nl) != DFI_OK ||
+	if (dfi_note_from_line(line, len, note, sizeof(note), &nl) != DFI_OK ||
 	    dfi_note_open(note, nl, NULL, &cp) != DFI_OK || cp.size != x->n || cp.size == 0)
 		return 0;
 	dfi_merkle_root(&x->tree, root);

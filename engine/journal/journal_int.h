@@ -51,9 +51,6 @@ jcp_is_line(const char *line, size_t len)
 	return line != NULL && len >= JCP_PREFIX_LEN && memcmp(line, JCP_PREFIX, JCP_PREFIX_LEN) == 0;
 }
 dfi_err jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len);
-/* Decodes a checkpoint line into its note bytes; DFI_E_NOT_FOUND when the
- * line is not a checkpoint line at all. */
-dfi_err jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen);
 /* A checkpoint line's note and its parse when it is well formed and for a
  * tree of exactly size records, its signature not checked: what the
  * readers that only look for the checkpoint over the records they have

@@ -660,8 +660,10 @@ jcp_line(const uint8_t *note, size_t nlen, char *out, size_t cap, size_t *len)
 }
 
 dfi_err
-jcp_note(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen)
+dfi_note_from_line(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen)
 {
+	if (note == NULL || nlen == NULL)
+		return DFI_E_INVALID_ARG;
 	if (!jcp_is_line(line, len))
 		return DFI_E_NOT_FOUND;
 	if (dfi_b64_decode(line + JCP_PREFIX_LEN, len - JCP_PREFIX_LEN, note, cap, nlen) != DFI_OK)
@@ -673,7 +675,7 @@ dfi_err
 jcp_note_sized(const char *line, size_t len, uint64_t size, uint8_t *note, size_t cap,
     size_t *nlen, dfi_checkpoint *cp)
 {
-	if (jcp_note(line, len, note, cap, nlen) != DFI_OK || dfi_note_open(note, *nlen, NULL, cp) != DFI_OK ||
+	if (dfi_note_from_line(line, len, note, cap, nlen) != DFI_OK || dfi_note_open(note, *nlen, NULL, cp) != DFI_OK ||
 	    cp->size != size)
 		return DFI_E_NOT_FOUND;
 	return DFI_OK;

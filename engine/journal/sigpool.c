@@ -92,7 +92,7 @@ jsigpool_queue(jsigpool *p, uint64_t off, const char *line, size_t len)
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t nlen;
 
-	if (p == NULL || jcp_note(line, len, note, sizeof(note), &nlen) != DFI_OK)
+	if (p == NULL || dfi_note_from_line(line, len, note, sizeof(note), &nlen) != DFI_OK)
 		return; /* the walk reports it */
 	uint8_t *copy = malloc(nlen);
 	if (copy == NULL)

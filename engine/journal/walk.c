@@ -77,7 +77,7 @@ checkpoint_line(struct jwalk *w, const char *line, size_t len, uint64_t off,
 	w->chain_ref = w->nrec;
 	w->last_cp_line_end = off + len + 1;
 	w->refused_upto = w->nrec; /* until it proves good */
-	if (jcp_note(line, len, note, sizeof(note), &nlen) != DFI_OK) {
+	if (dfi_note_from_line(line, len, note, sizeof(note), &nlen) != DFI_OK) {
 		report(w, ln, off, 1, DFI_E_JOURNAL_FORMAT, "checkpoint line is not valid base64 of a note");
 		return;
 	}

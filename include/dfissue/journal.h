@@ -307,6 +307,16 @@ dfi_err dfi_note_sign_id(const dfi_checkpoint *cp, dfi_signer *s, uint32_t key_i
  * key, a high-s ECDSA signature (s > n/2) is DFI_E_JOURNAL_SIGNATURE. */
 dfi_err dfi_note_open(const uint8_t *note, size_t len, const dfi_jpubkey *key,
     dfi_checkpoint *cp);
+/* The signed note a journal line carries, for a reader of journal.log that
+ * shows checkpoints itself (dfi_note_open then parses it): line is len
+ * bytes without the newline. Returns DFI_OK with the note in note (cap
+ * bytes; DFI_J_NOTE_MAX always suffices for a note the journal accepts)
+ * and its length in *nlen; DFI_E_NOT_FOUND when line is not a checkpoint
+ * line (a record); DFI_E_JOURNAL_FORMAT when it is one whose base64 is
+ * malformed or decodes to more than cap bytes; DFI_E_INVALID_ARG for a
+ * NULL note or nlen. The test of what is a checkpoint line is the one
+ * every reader in the library makes. */
+dfi_err dfi_note_from_line(const char *line, size_t len, uint8_t *note, size_t cap, size_t *nlen);
 
 /* ---- injectable I/O ------------------------------------------------------ */
 

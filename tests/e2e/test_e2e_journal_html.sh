@@ -76,4 +76,16 @@ dump "file://$d/bad.html" "$d/bad-dom.html"
 [ "$(count '<tr class="cp cp-bad">' "$d/bad-dom.html")" -eq "$cps" ] || e2e_fail "expected $cps invalid checkpoints"
 grep -q '<td id="verification" class="fail">FAILED: ' "$d/bad-dom.html" || e2e_fail "verification not FAILED"
 grep -q '<table id="findings">' "$d/bad-dom.html" || e2e_fail "no findings table"
+# A checkpoint line whose note is not base64: one MALFORMED row, the others
+# still verified, and the verification fails.
+cp -r "$d/j" "$d/jm"
+n=$(grep -n '^checkpoint ' "$d/jm/journal.log" | head -1 | cut -d: -f1)
+sed -i "${n}s/^checkpoint ./checkpoint */" "$d/jm/journal.log"
+rc=0
+"$E2E_DFISSUE" journal show --html "$d/m.html" --pubkey "$d/tok/journal.pub.pem" "$d/jm" 2>"$d/m.log" || rc=$?
+[ "$rc" -eq 1 ] || e2e_fail "a journal with a malformed checkpoint: exit $rc, expected 1"
+[ "$(count '<tr class="cp cp-bad"><td>'"$n"'</td><td colspan="3">not a checkpoint note</td><td class="result">MALFORMED</td>' "$d/m.html")" -eq 1 ] ||
+	e2e_fail "line $n is not shown as a malformed checkpoint"
+[ "$(count '<tr class="cp cp-verified">' "$d/m.html")" -eq $((cps - 1)) ] ||
+	e2e_fail "expected $((cps - 1)) verified checkpoints beside the malformed one"
 e2e_log "OK: the auditor's page shows every card's timeline and every checkpoint's verification"

@@ -442,6 +442,40 @@ note_roundtrip(dfi_sigalg alg)
 	dfi_signer_free(other);
 }
 
+/* dfi_note_from_line: what a journal reader outside the library (the
+ * HTML page) takes a checkpoint line's note from. */
+START_TEST(note_from_checkpoint_line)
+{
+	dfi_signer *s = jt_signer_new(DFI_SIG_ED25519);
+	dfi_checkpoint cp;
+	memset(&cp, 0, sizeof(cp));
+	strcpy(cp.origin, "dfissue.example/j1");
+	cp.size = 7;
+	uint8_t note[DFI_J_NOTE_MAX], back[DFI_J_NOTE_MAX];
+	size_t n, bn;
+	ck_assert_int_eq(dfi_note_sign(&cp, s, note, sizeof(note), &n), DFI_OK);
+	char line[DFI_J_LINE_MAX + 1] = "checkpoint ";
+	int bl = EVP_EncodeBlock((unsigned char *)line + 11, note, (int)n);
+	size_t ll = 11 + (size_t)bl;
+	ck_assert_int_eq(dfi_note_from_line(line, ll, back, sizeof(back), &bn), DFI_OK);
+	ck_assert_uint_eq(bn, n);
+	ck_assert_mem_eq(back, note, n);
+	/* too small a buffer, a broken or cut encoding: a malformed checkpoint */
+	ck_assert_int_eq(dfi_note_from_line(line, ll, back, n - 1, &bn), DFI_E_JOURNAL_FORMAT);
+	ck_assert_int_eq(dfi_note_from_line(line, ll - 1, back, sizeof(back), &bn), DFI_E_JOURNAL_FORMAT);
+	line[20] = '*';
+	ck_assert_int_eq(dfi_note_from_line(line, ll, back, sizeof(back), &bn), DFI_E_JOURNAL_FORMAT);
+	/* a record, the prefix without its space, nothing: no checkpoint line */
+	const char *rec = "seq=1 time=2026-12-05T15:36:14Z type=genesis";
+	ck_assert_int_eq(dfi_note_from_line(rec, strlen(rec), back, sizeof(back), &bn), DFI_E_NOT_FOUND);
+	ck_assert_int_eq(dfi_note_from_line("checkpoint", 10, back, sizeof(back), &bn), DFI_E_NOT_FOUND);
+	ck_assert_int_eq(dfi_note_from_line(NULL, 0, back, sizeof(back), &bn), DFI_E_NOT_FOUND);
+	ck_assert_int_eq(dfi_note_from_line(line, ll, NULL, sizeof(back), &bn), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(dfi_note_from_line(line, ll, back, sizeof(back), NULL), DFI_E_INVALID_ARG);
+	dfi_signer_free(s);
+}
+END_TEST
+
 START_TEST(note_ed25519_roundtrip) { note_roundtrip(DFI_SIG_ED25519); }
 END_TEST
 START_TEST(note_ecdsa_p256_roundtrip) { note_roundtrip(DFI_SIG_ECDSA_P256); }
@@ -557,6 +591,7 @@ main(void)
 	    merkle_ct_reference_inclusion_proofs, merkle_every_proof_of_every_size,
 	    record_roundtrip_all_types, record_rejects_non_canonical, outcome_records,
 	    aid_order_format1_kept_format2_new, intent_profile_digest,
-	    note_go_sumdb_reference_vector, note_ed25519_roundtrip, note_ecdsa_p256_roundtrip,
+	    note_go_sumdb_reference_vector, note_from_checkpoint_line, note_ed25519_roundtrip,
+	    note_ecdsa_p256_roundtrip,
 	    base64_one_spelling, NULL });
 }

@@ -156,7 +156,7 @@ get_note(const char *path, long k, struct cpnote *c)
 	size_t n;
 	uint8_t *buf = jt_read(path, &n);
 	ck_assert_uint_gt(cp_find(buf, n, k, &c->s, &c->e, &c->line), 0);
-	ck_assert_int_eq(jcp_note((const char *)buf + c->s, c->e - c->s, c->note, sizeof(c->note),
+	ck_assert_int_eq(dfi_note_from_line((const char *)buf + c->s, c->e - c->s, c->note, sizeof(c->note),
 	    &c->nlen), DFI_OK);
 	free(buf);
 	const uint8_t *sep = memmem(c->note, c->nlen, "\n\n", 2);
