@@ -700,8 +700,6 @@ struct shared {
 struct worker {
 	struct shared *sh;
 	dfi_perso *p;
-	uint64_t apdus;
-	unsigned cards;
 };
 
 /* Card k of the run, on worker w's reader. */
@@ -712,13 +710,9 @@ worker_card(void *arg, unsigned k)
 	struct shared *sh = w->sh;
 	struct card c;
 	struct dfi_perso_result res;
-	struct dfi_transport_stats ts;
 	card_new(&c, sh->part, k, sh->timing);
 	if (tap(w->p, &c, sh->e->rows[k % sh->e->nrows], &res) != 0)
 		atomic_fetch_add(&sh->fails, 1);
-	dfi_transport_stats(c.t, &ts);
-	w->apdus += ts.apdus;
-	w->cards++;
 	card_free(&c);
 }
 

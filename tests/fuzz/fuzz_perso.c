@@ -11,25 +11,29 @@
  *
  * Input: up to MAX_MUT mutation records
  *     [op][index lo][index hi][arg][n][n bytes]
- * index = the number of the APDU (from 0, in the first tap) whose answer
- * is changed; op bit 4 makes the mutation "sticky" (every APDU from index
- * on). Raw ops change the answer as it leaves the card (data + SW):
- * replace, truncate, extend, flip bits, set the status word, or answer
- * "91 AF" (more frames) with chosen data. Forge ops rewrite the card's
+ * index = the number of the APDU whose answer is changed, from 0 in the
+ * first tap and on in the second when the first did not succeed (a
+ * recovery tap: only there does the engine read back file settings and
+ * values, those the first tap left); op bit 4 makes the mutation "sticky"
+ * (every APDU from index on). Raw ops change the answer as it leaves the
+ * card (data + SW): replace, truncate, extend, flip bits, set the status
+ * word, or answer "91 AF" (more frames) with chosen data. Forge ops rewrite the card's
  * plaintext answer and status before the card's secure messaging MACs or
  * enciphers it (sim_forge.h): the engine's MAC and CRC checks pass and its
  * parsers see wrong lengths, key versions, file settings, sizes.
  *
  * Each input runs on a fresh factory card with a fresh journal: the
- * hostile tap, then, unless that one succeeded, a clean one on the same
- * card (as a station would on the next tap). Oracles (trap on violation),
- * besides the sanitizers:
+ * hostile tap, then, unless that one succeeded, a second on the same card
+ * (as a station would on the next tap), hostile where the input reaches
+ * it, and after a tampered second one a clean third. Oracles (trap on
+ * violation), besides the sanitizers:
  *  - an input that tampered with no answer (the empty one, the seed) ends
  *    "done" with the card exactly as the profile says;
  *  - whenever a tap ends "done" or "resumed", the card (simulator state)
  *    holds exactly the profile's target state, keys included;
- *  - the clean second tap ends "done"/"resumed" (the engine recovers from
- *    whatever the lies made it do), or "refused" when the first was;
+ *  - the first untampered tap after a hostile one ends "done"/"resumed"
+ *    (the engine recovers from whatever the lies made it do), or
+ *    "refused" when a hostile one was;
  *  - no ChangeKey leaves the host in a session whose authentication
  *    answers were tampered with, nor after a tampered originality
  *    signature (the policy is "require");
@@ -171,8 +175,9 @@ struct hostile {
 	dfi_transport *inner;  /* the simulator's own transport, below the mutations */
 	const struct mut *m;
 	size_t nm;
-	bool active;           /* the input's mutations apply (first tap) */
-	unsigned index;        /* APDUs of this tap so far */
+	bool active;           /* the input's mutations apply (hostile taps) */
+	unsigned index;        /* APDUs of the hostile taps (or the clean one) so far */
+	uint32_t changed;      /* bit i: mutation i changed an answer (trace) */
 	unsigned tampered;     /* answers of this tap that differ from the card's */
 	bool forged;           /* the forge hook changed the current answer */
 	/* what the host saw: authentication and the originality proof */
@@ -194,13 +199,19 @@ is_auth(uint8_t cmd)
  * byte; without (NULL), the raw ops to the answer as it leaves the card,
  * data then SW (cap >= max(*len, 2)). */
 static void
-mutate(const struct hostile *h, uint8_t *buf, size_t *len, size_t cap, uint8_t *status)
+mutate(struct hostile *h, uint8_t *buf, size_t *len, size_t cap, uint8_t *status)
 {
+	uint8_t before[DFI_SIM_FORGE_MAX];
 	for (size_t i = 0; i < h->nm; i++) {
 		const struct mut *m = &h->m[i];
 		size_t n = *len, k;
+		uint8_t st0 = status != NULL ? *status : 0;
 		if (!applies(m, h->index) || (m->op >= FORGE_REPLACE) != (status != NULL))
 			continue;
+		/* Which records still hit something: a seed aimed at an APDU
+		 * the engine no longer sends tests nothing (the trace says). */
+		if (trace)
+			memcpy(before, buf, n < sizeof(before) ? n : sizeof(before));
 		switch (m->op) {
 		case RAW_REPLACE:
 		case FORGE_REPLACE:
@@ -263,6 +274,9 @@ mutate(const struct hostile *h, uint8_t *buf, size_t *len, size_t cap, uint8_t *
 		default:
 			break;
 		}
+		if (trace && (n != *len || (status != NULL && *status != st0) ||
+		    memcmp(before, buf, n < sizeof(before) ? n : sizeof(before)) != 0))
+			h->changed |= 1u << i;
 		*len = n;
 	}
 }
@@ -540,7 +554,6 @@ succeeded(const struct dfi_perso_result *res)
 static void
 tap(dfi_perso *p, dfi_transport *t, struct hostile *h, struct dfi_perso_result *res)
 {
-	h->index = 0;
 	h->tampered = 0;
 	h->in_auth = h->session_ok = h->sig_tampered = false;
 	h->violation[0] = '\0';
@@ -557,7 +570,20 @@ tap(dfi_perso *p, dfi_transport *t, struct hostile *h, struct dfi_perso_result *
 		    res->detail);
 }
 
-/* One input: a fresh card and journal, the hostile tap, the clean one. */
+/* The trace's summary of one input: tests/fuzz/perso_seeds.sh fails a
+ * seed (other than the empty one) with no answer tampered or a record that
+ * changed nothing, one aimed at an APDU the engine no longer sends. */
+static void
+trace_input(const struct hostile *h, unsigned tampered)
+{
+	fprintf(stderr, "input: %u answers tampered; records that changed nothing:", tampered);
+	for (size_t i = 0; i < h->nm; i++)
+		if (!(h->changed & 1u << i))
+			fprintf(stderr, " %zu", i);
+	fprintf(stderr, "%s\n", h->changed == (1u << h->nm) - 1 ? " none" : "");
+}
+
+/* One input: a fresh card and journal, the hostile taps, the clean one. */
 static void
 run_input(const uint8_t *data, size_t size)
 {
@@ -604,21 +630,35 @@ run_input(const uint8_t *data, size_t size)
 			DIE("sim image");
 	}
 
-	/* The next tap, honest, on the same card (power off and on), unless
-	 * the card is done already. */
-	bool settled = succeeded(&r1);
-	if (!settled) {
-		h.active = false;
+	/* The next taps on the same card (power off and on), unless the card
+	 * is done already: the second goes on with the input's numbering (a
+	 * recovery tap: what the engine reads back only there can be lied
+	 * about), and when that one was tampered with too, a clean third. */
+	bool settled = succeeded(&r1), refused = r1.outcome == DFI_PERSO_REFUSED;
+	unsigned tampered = h.tampered;
+	for (int n = 2; !settled && n <= 3; n++) {
+		if (n == 3) {
+			h.active = false;
+			h.index = 0;
+		}
 		dfi_sim_remove(h.sim);
 		tap(p, t, &h, &r2);
 		settled = succeeded(&r2);
+		bool clean = h.tampered == 0;
 		if (settled)
-			card_matches(h.sim, "the clean tap after it", &r2);
-		else if (!(r2.outcome == DFI_PERSO_REFUSED && r1.outcome == DFI_PERSO_REFUSED))
-			BUG("the clean tap after a hostile one ended %s: %s (%s); the hostile one %s: %s",
+			card_matches(h.sim, clean ? "the clean tap after a hostile one" :
+			    "the second hostile tap", &r2);
+		else if (clean && !(r2.outcome == DFI_PERSO_REFUSED && refused))
+			BUG("the clean tap after a hostile one ended %s: %s (%s); the first hostile one %s: %s",
 			    dfi_perso_outcome_name(r2.outcome), r2.detail, dfi_strerror(r2.err),
 			    dfi_perso_outcome_name(r1.outcome), r1.detail);
+		if (clean)
+			break;
+		tampered += h.tampered;
+		refused |= r2.outcome == DFI_PERSO_REFUSED;
 	}
+	if (trace)
+		trace_input(&h, tampered);
 
 	dfi_transport_free(t);
 	dfi_perso_free(p);
