@@ -697,17 +697,12 @@ struct shared {
 	atomic_int fails;
 };
 
-struct worker {
-	struct shared *sh;
-	dfi_perso *p;
-};
-
 /* Card k of the run, on worker w's reader. */
 static void
 worker_card(void *arg, unsigned k)
 {
-	struct worker *w = arg;
-	struct shared *sh = w->sh;
+	struct workers_reader *w = arg;
+	struct shared *sh = w->run;
 	struct card c;
 	struct dfi_perso_result res;
 	card_new(&c, sh->part, k, sh->timing);
@@ -720,10 +715,10 @@ worker_card(void *arg, unsigned k)
 static double
 run_parallel(struct shared *sh, unsigned nreaders)
 {
-	struct worker w[MAX_READERS];
+	struct workers_reader w[MAX_READERS];
 	memset(w, 0, sizeof(w));
 	for (unsigned i = 0; i < nreaders; i++) {
-		w[i].sh = sh;
+		w[i].run = sh;
 		w[i].p = perso_new(sh->e, sh->j);
 	}
 	double t0 = now_s();

@@ -90,17 +90,12 @@ struct station {
 	unsigned total, base;  /* this round's cards, and the first card number */
 };
 
-struct worker {
-	struct station *st;
-	dfi_perso *p;
-};
-
 /* The round's card k, on worker w's reader. */
 static void
 worker_card(void *arg, unsigned k)
 {
-	struct worker *w = arg;
-	struct station *st = w->st;
+	struct workers_reader *w = arg;
+	struct station *st = w->run;
 	k += st->base;
 	struct dfi_sim_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -173,7 +168,7 @@ station_open(struct station *st)
 }
 
 static void
-run_round(struct station *st, struct worker *w)
+run_round(struct station *st, struct workers_reader *w)
 {
 	if (workers_jobs((unsigned)st->readers, w, sizeof(w[0]), st->total, worker_card) != 0)
 		die("thread", "cannot start");
@@ -185,14 +180,14 @@ static int
 station_main(struct station *st, int rfd, int gfd, const char *out)
 {
 	station_open(st);
-	struct worker w[MAX_READERS];
+	struct workers_reader w[MAX_READERS];
 	memset(w, 0, sizeof(w));
 	for (int i = 0; i < st->readers; i++) {
 		char detail[256] = "", name[32];
 		snprintf(name, sizeof(name), "bench-%d", st->id);
 		struct dfi_perso_config pc = { .hsm = st->hsm, .journal = st->j, .profile = st->profile, .station = name,
 			.detail = detail, .detail_cap = sizeof(detail), .registry = st->reg };
-		w[i].st = st;
+		w[i].run = st;
 		if (dfi_perso_new(&w[i].p, &pc) != DFI_OK)
 			die("perso", detail);
 	}

@@ -22,4 +22,12 @@ int workers_each(unsigned n, void *workers, size_t size, void (*fn)(void *worker
  * job(worker, k), until no job is left. Returns as workers_each. */
 int workers_jobs(unsigned n, void *workers, size_t size, unsigned total, void (*job)(void *worker, unsigned k));
 
+/* A reader thread of a personalization run: its own engine handle (one
+ * per reader, as a station has) and the run it takes cards for. */
+struct dfi_perso;
+struct workers_reader {
+	void *run;
+	struct dfi_perso *p;
+};
+
 #endif
