@@ -675,8 +675,8 @@ dfi_err
 jcp_note_sized(const char *line, size_t len, uint64_t size, uint8_t *note, size_t cap,
     size_t *nlen, dfi_checkpoint *cp)
 {
-	if (dfi_note_from_line(line, len, note, cap, nlen) != DFI_OK || dfi_note_open(note, *nlen, NULL, cp) != DFI_OK ||
-	    cp->size != size)
+	if (dfi_note_from_line(line, len, note, cap, nlen) != DFI_OK ||
+	    dfi_note_open(note, *nlen, NULL, cp) != DFI_OK || cp->size != size)
 		return DFI_E_NOT_FOUND;
 	return DFI_OK;
 }

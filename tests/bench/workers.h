@@ -20,7 +20,8 @@ int workers_each(unsigned n, void *workers, size_t size, void (*fn)(void *worker
 /* Runs the jobs 0 .. total-1 on n threads as workers_each does: each
  * thread takes the next job number from one atomic counter and runs
  * job(worker, k), until no job is left. Returns as workers_each. */
-int workers_jobs(unsigned n, void *workers, size_t size, unsigned total, void (*job)(void *worker, unsigned k));
+int workers_jobs(unsigned n, void *workers, size_t size, unsigned total,
+    void (*job)(void *worker, unsigned k));
 
 /* A reader thread of a personalization run: its own engine handle (one
  * per reader, as a station has) and the run it takes cards for. */
