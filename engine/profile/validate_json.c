@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <p11-kit/uri.h>
+
 #include "dfissue/util.h"
 #include "validate_int.h"
 /* Reports at the line of lookup, naming the field shown. */
@@ -329,10 +331,32 @@ pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint
 
 /* ---- keys ------------------------------------------------------------------ */
 
+/* What p11-kit's parser says of a URI it refuses, in the profile's words. */
+static const char *
+uri_problem(int r)
+{
+	switch (r) {
+	case P11_KIT_URI_BAD_ENCODING:
+		return "a '%' must be followed by two hex digits (RFC 7512)";
+	case P11_KIT_URI_BAD_SYNTAX:
+		return "each attribute must be NAME=VALUE, separated by ';' (RFC 7512)";
+	case P11_KIT_URI_BAD_VERSION:
+		return "library-version must be M or M.N (RFC 7512)";
+	default:
+		return p11_kit_uri_message(r);
+	}
+}
+
+/* The URI is parsed by p11-kit as the HSM layer will parse it when the
+ * key is opened (dfi_hsm_find), and refused for what that would refuse: a
+ * malformed URI, an attribute p11-kit does not know (such a URI matches no
+ * key: a misspelt "objet=" would be "key not found" at the HSM), a PIN in
+ * it. Refused here, the error names the profile's line and member, before
+ * any HSM is opened. The scheme and the alphabet are the profile's own
+ * rules: p11-kit would take "PKCS11:" and drop white space. */
 static dfi_err
 check_uri(struct vctx *c, const char *uri, const char *path)
 {
-	/* Syntax only: p11-kit parses and matches it in the HSM layer. */
 	if (strncmp(uri, "pkcs11:", 7) != 0)
 		return verr(c, path, "must be a PKCS#11 URI starting with \"pkcs11:\" (RFC 7512)");
 	if (uri[7] == '\0')
@@ -343,7 +367,23 @@ check_uri(struct vctx *c, const char *uri, const char *path)
 			return verr(c, path,
 			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
 	}
-	return DFI_OK;
+	P11KitUri *u = p11_kit_uri_new();
+	if (u == NULL)
+		return pv_nomem();
+	int r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+	dfi_err e = DFI_OK;
+	if (r == P11_KIT_URI_NO_MEMORY)
+		e = pv_nomem();
+	else if (r != P11_KIT_URI_OK)
+		e = verr(c, path, "%s", uri_problem(r));
+	else if (p11_kit_uri_any_unrecognized(u))
+		e = verr(c, path, "has an attribute p11-kit does not know, so it would match no key "
+				  "(a key is named with object=, id=, type= and token=)");
+	else if (p11_kit_uri_get_pin_value(u) != NULL)
+		e = verr(c, path, "a PIN in a URI is refused: give dfissue the PIN in a file, a variable "
+				  "or at the prompt");
+	p11_kit_uri_free(u);
+	return e;
 }
 
 dfi_err

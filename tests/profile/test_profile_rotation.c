@@ -65,13 +65,18 @@ static const struct {
 	{ DOC("[{\"base_key\": \"pkcs11:object=p1\", \"version\": 1, \"generation\": 1},"
 	      " {\"base_key\": \"pkcs11:object=p0\", \"version\": 3, \"generation\": 1}]"),
 	    "t.json:3: picc.key.previous[1].generation: generation 1 is named twice" },
-	{ DOC("[{\"base_key\": \"file:p1\", \"version\": 1, \"generation\": 1}]"), NULL },
+	{ DOC("[{\"base_key\": \"file:p1\", \"version\": 1, \"generation\": 1}]"),
+	    "t.json:3: picc.key.previous[0].base_key: must be a PKCS#11 URI starting with \"pkcs11:\" "
+	    "(RFC 7512)" },
+	{ DOC("[{\"base_key\": \"pkcs11:object=%ZZ\", \"version\": 1, \"generation\": 1}]"),
+	    "t.json:3: picc.key.previous[0].base_key: a '%' must be followed by two hex digits (RFC 7512)" },
 	{ DOC("[{\"version\": 1, \"generation\": 1}]"),
 	    "t.json:3: picc.key.previous[0].base_key: required member missing" },
 	{ DOC("[{\"base_key\": \"pkcs11:object=p1\", \"version\": 1}]"),
 	    "t.json:3: picc.key.previous[0].generation: required member missing" },
 	{ DOC("[{\"base_key\": \"pkcs11:object=p1\", \"version\": 1, \"generation\": 1, \"type\": \"aes\"}]"),
-	    NULL },
+	    "t.json:3: picc.key.previous[0].type: unknown member in a previous generation (allowed: "
+	    "base_key, version, generation)" },
 	{ DOC("[{\"base_key\": \"pkcs11:object=a\", \"version\": 1, \"generation\": 1},"
 	      "{\"base_key\": \"pkcs11:object=a\", \"version\": 3, \"generation\": 0},"
 	      "{\"base_key\": \"pkcs11:object=a\", \"version\": 4, \"generation\": 0},"
