@@ -545,9 +545,11 @@ shows_less(const struct tap *tp, char *why, size_t cap)
 
 /* The operator's reason to re-issue this UID, if any is usable on this tap:
  * the run's (each once per run: not when an authorization of the UID was
- * journaled since the run began) or the batch row's, for this UID only. */
+ * journaled since the run began) or the batch row's, for this UID only. A
+ * row whose re-issue fields are malformed authorizes nothing; bad says why
+ * (the CLI refuses such a row before the first card, dfi_profile_check_row). */
 static const char *
-reissue_reason(const struct tap *tp, char *src, size_t cap)
+reissue_reason(const struct tap *tp, char *src, size_t cap, char *bad, size_t badcap)
 {
 	const dfi_perso *p = tp->p;
 	for (size_t i = 0; i < p->nreissue; i++) {
@@ -559,38 +561,31 @@ reissue_reason(const struct tap *tp, char *src, size_t cap)
 		snprintf(src, cap, "operator (--reissue)");
 		return p->reissue[i].reason;
 	}
-	if (tp->row == NULL)
-		return NULL;
-	const struct dfi_batch_value *u = dfi_batch_row_get(tp->row, "reissue_uid");
-	const struct dfi_batch_value *why = dfi_batch_row_get(tp->row, "reissue_reason");
-	uint8_t uid[16];
-	size_t n = 0;
-	if (u == NULL || why == NULL || why->type != DFI_VAL_STRING || why->str == NULL ||
-	    why->str[0] == '\0' || strlen(why->str) >= DFI_J_STR_MAX)
-		return NULL;
-	if (u->type == DFI_VAL_HEX && u->len <= sizeof(uid)) {
-		memcpy(uid, u->bytes, u->len);
-		n = u->len;
-	} else if (u->type != DFI_VAL_STRING || u->str == NULL ||
-	    dfi_hex_decode(u->str, uid, sizeof(uid), &n) != DFI_OK) {
+	uint8_t uid[DFI_PROFILE_UID_LEN];
+	const char *why = NULL;
+	struct dfi_diag d;
+	if (dfi_batch_row_reissue(tp->row, uid, &why, &d) != DFI_OK) {
+		/* Short: the journal keeps 127 characters of the whole reason. */
+		snprintf(bad, badcap, "batch line %d: %s not valid; ", dfi_batch_row_line(tp->row),
+		    d.field);
 		return NULL;
 	}
-	if (n != DFI_PROFILE_UID_LEN || memcmp(uid, tp->uid, n) != 0)
+	if (why == NULL || memcmp(uid, tp->uid, DFI_PROFILE_UID_LEN) != 0)
 		return NULL;
 	snprintf(src, cap, "batch %s:%d", dfi_batch_row_file(tp->row), dfi_batch_row_line(tp->row));
-	return why->str;
+	return why;
 }
 
 dfi_err
 perso_admit(struct tap *tp)
 {
-	char why[160], src[300];
+	char why[160], src[300], bad[DFI_DIAG_FIELD_MAX + 64] = "";
 	if (tp->p->reg == NULL || !tp->reg.issued || !shows_less(tp, why, sizeof(why)))
 		return DFI_OK;
-	const char *reason = reissue_reason(tp, src, sizeof(src));
+	const char *reason = reissue_reason(tp, src, sizeof(src), bad, sizeof(bad));
 	if (reason == NULL)
-		return perso_refuse(tp, DFI_JCAUSE_ISSUED, "UID already issued (%u key slot(s) changed); %s",
-		    tp->reg.changed, why);
+		return perso_refuse(tp, DFI_JCAUSE_ISSUED, "UID already issued (%u key slot(s) changed); %s%s",
+		    tp->reg.changed, bad, why);
 	if (tp->readonly) {
 		snprintf(tp->would_refuse, sizeof(tp->would_refuse), "re-issue, authorized by %.60s: %.110s", src,
 		    reason);

@@ -193,6 +193,7 @@ read_header(struct dfi_batch *b, struct record *r, struct dfi_diag *diag)
 		b->ncols = i + 1;
 	}
 	b->header_done = 1;
+	b->header_line = start;
 	return DFI_OK;
 }
 
@@ -223,6 +224,7 @@ dfi_batch_csv_next(struct dfi_batch *b, struct dfi_batch_row **row, struct dfi_d
 		e = DFI_E_NOMEM;
 		goto out;
 	}
+	r->header_line = b->header_line;
 	for (size_t i = 0; i < rec.n; i++) {
 		if ((e = dfi_row_add_text(r, b->colnames[i], b->coltypes[i], rec.f[i].p, rec.f[i].len,
 			 diag)) != DFI_OK) {

@@ -83,6 +83,9 @@ dfi_err dfi_profile_validate(struct dfi_profile *p, json_t *root, const dfi_line
 struct dfi_batch_row {
 	const char *file; /* points into the row's own copy */
 	int line;
+	/* CSV: the header's line, which decides every field's type and
+	 * presence (an error there is fixed in the header); 0 for JSON lines. */
+	int header_line;
 	struct dfi_batch_value *vals;
 	size_t nvals;
 	char *filecopy;
@@ -118,6 +121,7 @@ struct dfi_batch {
 	enum dfi_value_type *coltypes;
 	size_t ncols;
 	int header_done;
+	int header_line;
 };
 
 dfi_err dfi_batch_jsonl_next(struct dfi_batch *b, struct dfi_batch_row **row,

@@ -24,6 +24,51 @@ row_line(const dfi_batch_row *row)
 	return row != NULL ? row->line : 0;
 }
 
+/* A format's name as the profile spells it. */
+static const char *
+fmt_name(enum dfi_field_format f)
+{
+	static const char *const names[] = { "auto", "u8", "le16", "be16", "le32", "be32",
+		"decimal" };
+	return (size_t)f < sizeof(names) / sizeof(names[0]) ? names[f] : "?";
+}
+
+/* A field whose type or presence does not suit the profile. In a CSV row
+ * the header decides both, so the report names the header's line and the
+ * declaration to write there; a JSON line types each value itself. */
+static dfi_err
+field_unfit(const struct dfi_profile_segment *s, const dfi_batch_row *row,
+    const struct dfi_batch_value *v, int in_div, struct dfi_diag *diag)
+{
+	const char *f = s->field;
+	if (row->header_line > 0) {
+		if (v == NULL)
+			return dfi_diag_set(diag, row->file, row->header_line, 0, f,
+			    "missing: the profile needs this field: add a column %s to the header", f);
+		if (s->fmt != DFI_FMT_AUTO)
+			return dfi_diag_set(diag, row->file, row->header_line, 0, f,
+			    "the profile formats it as %s: declare the column %s:int", fmt_name(s->fmt), f);
+		if (in_div)
+			return dfi_diag_set(diag, row->file, row->header_line, 0, f,
+			    "an integer cannot be part of a diversification input: declare the "
+			    "column %s:hex", f);
+		return dfi_diag_set(diag, row->file, row->header_line, 0, f,
+		    "the profile uses its bytes: declare the column %s:hex or %s:string, or give "
+		    "the content segment a \"format\"", f, f);
+	}
+	if (v == NULL)
+		return dfi_diag_set(diag, row->file, row->line, 0, f,
+		    "missing: the profile needs this field");
+	if (s->fmt != DFI_FMT_AUTO)
+		return dfi_diag_set(diag, row->file, row->line, 0, f,
+		    "must be an integer: the profile formats it as %s", fmt_name(s->fmt));
+	return dfi_diag_set(diag, row->file, row->line, 0, f,
+	    in_div ? "an integer cannot be part of a diversification input: "
+		     "give the field as hex (name:hex)"
+		   : "is an integer: give the content segment a \"format\" "
+		     "(u8, le16, be16, le32, be32 or decimal)");
+}
+
 /* The bytes a field segment stands for in this row. tmp holds encoded
  * integers. */
 static dfi_err
@@ -34,23 +79,13 @@ field_bytes(const struct dfi_profile_segment *s, const dfi_batch_row *row, int i
 		return dfi_diag_set(diag, "", 0, 0, s->field,
 		    "the profile refers to this batch field, but no batch row was given");
 	const struct dfi_batch_value *v = dfi_batch_row_get(row, s->field);
-	if (v == NULL)
-		return dfi_diag_set(diag, row->file, row->line, 0, s->field,
-		    "missing: the profile needs this field");
+	if (v == NULL || (s->fmt == DFI_FMT_AUTO) == (v->type == DFI_VAL_INT))
+		return field_unfit(s, row, v, in_div, diag);
 	if (s->fmt == DFI_FMT_AUTO) {
-		if (v->type == DFI_VAL_INT)
-			return dfi_diag_set(diag, row->file, row->line, 0, s->field,
-			    in_div ? "an integer cannot be part of a diversification input: "
-				     "give the field as hex (name:hex)"
-				   : "is an integer: give the content segment a \"format\" "
-				     "(u8, le16, be16, le32, be32 or decimal)");
 		*p = v->bytes;
 		*n = v->len;
 		return DFI_OK;
 	}
-	if (v->type != DFI_VAL_INT)
-		return dfi_diag_set(diag, row->file, row->line, 0, s->field,
-		    "must be an integer for its format in the profile");
 	int64_t x = v->i;
 	uint64_t max = 0;
 	switch (s->fmt) {
@@ -67,7 +102,8 @@ field_bytes(const struct dfi_profile_segment *s, const dfi_batch_row *row, int i
 	}
 	if (x < 0 || (uint64_t)x > max)
 		return dfi_diag_set(diag, row->file, row->line, 0, s->field,
-		    "%" PRId64 " does not fit its format (0..%" PRIu64 ")", x, max);
+		    "must be 0..%" PRIu64 " for the profile's %s (got %" PRId64 ")", max,
+		    fmt_name(s->fmt), x);
 	uint32_t u = (uint32_t)x;
 	switch (s->fmt) {
 	case DFI_FMT_U8: tmp[0] = (uint8_t)u; *n = 1; break;
@@ -243,4 +279,42 @@ dfi_profile_div_input(const struct dfi_profile_key *key, const uint8_t uid[DFI_P
 	memcpy(out, m, n);
 	*len = n;
 	return DFI_OK;
+}
+
+/* Every diversification input of one key: M only needs the UID's length. */
+static dfi_err
+check_key(const struct dfi_profile_key *k, const uint8_t aid[DFI_PROFILE_AID_LEN],
+    const dfi_batch_row *row, struct dfi_diag *diag)
+{
+	static const uint8_t zero_uid[DFI_PROFILE_UID_LEN];
+	uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
+	size_t n;
+	if (k->ndiv == 0) /* a static transport key: used as it is */
+		return DFI_OK;
+	return dfi_profile_div_input(k, zero_uid, aid, row, m, sizeof(m), &n, diag);
+}
+
+dfi_err
+dfi_profile_check_row(const dfi_profile *p, const dfi_batch_row *row, struct dfi_diag *diag)
+{
+	static const uint8_t picc_aid[DFI_PROFILE_AID_LEN];
+	if (p == NULL)
+		return DFI_E_INVALID_ARG;
+	const struct dfi_profile_spec *spec = &p->spec;
+	struct dfi_card_data *cd = NULL;
+	dfi_err e = dfi_profile_card_data(p, row, &cd, diag);
+	dfi_card_data_free(cd);
+	if (e == DFI_OK)
+		e = check_key(&spec->picc.key, picc_aid, row, diag);
+	if (e == DFI_OK && spec->picc.transport.kind == DFI_TRANSPORT_DIVERSIFIED)
+		e = check_key(&spec->picc.transport.key, picc_aid, row, diag);
+	for (size_t i = 0; e == DFI_OK && i < spec->napps; i++)
+		for (size_t k = 0; e == DFI_OK && k < spec->apps[i].nkeys; k++)
+			e = check_key(&spec->apps[i].keys[k], spec->apps[i].aid, row, diag);
+	if (e == DFI_OK) {
+		uint8_t uid[DFI_PROFILE_UID_LEN];
+		const char *reason;
+		e = dfi_batch_row_reissue(row, uid, &reason, diag);
+	}
+	return e;
 }

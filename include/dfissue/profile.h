@@ -325,6 +325,18 @@ const struct dfi_batch_value *dfi_batch_row_at(const dfi_batch_row *r, size_t i)
 const struct dfi_batch_value *dfi_batch_row_get(const dfi_batch_row *r, const char *name);
 void dfi_batch_row_free(dfi_batch_row *r);
 
+/* A row's re-issue authorization (docs/OPERATIONS.md): the fields
+ * reissue_uid (a 7-byte UID as 14 hex digits, hex- or string-typed) and
+ * reissue_reason (text of 1..DFI_J_STR_MAX-1 bytes the journal keeps),
+ * both or neither; an empty value counts as absent (a CSV row without a
+ * re-issue). *reason is NULL when the row has none (row may be NULL),
+ * else it points into the row and uid holds the UID. A field given
+ * without the other, a malformed UID or an unusable reason fails with
+ * DFI_E_PROFILE and diag naming the row and the field: such a row could
+ * never authorize anything, so it is refused rather than ignored. */
+dfi_err dfi_batch_row_reissue(const dfi_batch_row *row, uint8_t uid[DFI_PROFILE_UID_LEN],
+    const char **reason, struct dfi_diag *diag);
+
 /* ---- per-card resolution ------------------------------------------------ */
 
 /* Concrete initial contents for one file.
@@ -360,6 +372,16 @@ dfi_err dfi_profile_card_data(const dfi_profile *p, const dfi_batch_row *row,
     struct dfi_card_data **out, struct dfi_diag *diag);
 
 void dfi_card_data_free(struct dfi_card_data *d);
+
+/* Checks one batch row against the profile as a tap would use it, before
+ * any card: every file's content (dfi_profile_card_data), every key's
+ * diversification input (with a zero UID and the key's AID: lengths and
+ * types do not depend on the UID) and the row's re-issue fields
+ * (dfi_batch_row_reissue). row may be NULL when the profile needs none.
+ * Fails with DFI_E_PROFILE and diag naming the file, the line (a CSV
+ * column's type or absence: the header's line) and the field. */
+dfi_err dfi_profile_check_row(const dfi_profile *p, const dfi_batch_row *row,
+    struct dfi_diag *diag);
 
 /* Builds the AN10922 diversification input M (1..31 bytes) for a key from
  * its recipe. aid is the key's application AID (000000 for the PICC key);

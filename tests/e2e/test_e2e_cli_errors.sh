@@ -47,6 +47,28 @@ run badkey "$E2E_DFISSUE" personalize --profile "$d/badkey.json" \
 expect badkey 1 "profile '.*badkey.json': .*no-such-key.*\(nothing was created\)" \
 	'^\{"error":"profile_keys","message":"profile .*","exit":1\}$'
 [ ! -e "$d/j-badkey" ] || e2e_fail "the journal was created before the profile's keys were checked"
+# Audit finding k33r-A/B: every batch row the run may reach is checked
+# before the HSM or a journal: a bad 4th row (of 4 sim: readers), a CSV
+# header that types a field wrongly, a malformed reissue_uid.
+e2e_batch "$d/rows.csv" 4
+sed -i '5s/^2004,/5000000000,/' "$d/rows.csv"
+run badrow "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/rows.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/r1.img" --reader "sim:$d/r2.img" --reader "sim:$d/r3.img" \
+	--reader "sim:$d/r4.img" --journal "$d/j-badrow" --create-journal --json
+expect badrow 1 "^dfissue: $d/rows.csv:5: card_number: must be 0\.\.4294967295 for the profile's be32 \(got 5000000000\): nothing was personalized$" \
+	'^\{"error":"batch","message":".*rows.csv:5: card_number: must be 0.*","exit":1\}$'
+[ ! -e "$d/j-badrow" ] || e2e_fail "a journal was created although row 4 is bad"
+[ ! -e "$d/r1.img" ] || e2e_fail "a card was touched although row 4 is bad"
+sed '1s/card_number:int/card_number/' "$d/rows.csv" >"$d/untyped.csv"
+run untyped "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/untyped.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal
+expect untyped 1 "^dfissue: $d/untyped.csv:1: card_number: the profile formats it as be32: declare the column card_number:int: nothing was personalized$"
+{ sed -n 1p "$d/rows.csv" | sed 's/$/,reissue_uid,reissue_reason/'; sed -n 2p "$d/rows.csv" |
+	sed 's/$/,04:8B:88:A3:4E:A6:37,chip replaced/'; } >"$d/reissue.csv"
+run reissue_row "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/reissue.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal
+expect reissue_row 1 "^dfissue: $d/reissue.csv:2: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes it \(got \"04:8B:88:A3:4E:A6:37\"\): nothing was personalized$"
+[ ! -e "$d/j-badrow" ] || e2e_fail "a journal was created although a row is bad"
 
 # 3. --station longer than 63 characters is refused, not cut.
 long=$(printf 's%.0s' $(seq 1 64))

@@ -57,6 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct dfi_card_data *cd;
 		if (dfi_profile_card_data(p, r, &cd, &d) == DFI_OK)
 			dfi_card_data_free(cd);
+		/* the check before the first card, re-issue fields included */
+		(void)dfi_profile_check_row(p, r, &d);
 		uint8_t m[DFI_PROFILE_MAX_DIV_INPUT];
 		size_t n;
 		(void)dfi_profile_div_input(&s->picc.key, uid, zero_aid, r, m, sizeof(m), &n, &d);

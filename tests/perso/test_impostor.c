@@ -444,6 +444,27 @@ START_TEST(authorized_reissue)
 	dfi_batch_row_free(row);
 	dfi_batch_free(bt);
 	card_close(&c);
+
+	/* A malformed re-issue in the row authorizes nothing, and the refusal
+	 * says so (dfi_batch_row_reissue, as the check before the first card). */
+	static const char bad[] = "card_number:int,holder,secret_id:hex,site_code:hex,reissue_uid,reissue_reason\n"
+				  "1001,Ada Lovelace,00112233445566778899AABBCCDDEEFF,5349544530303031,04:AA:AA:AA:AA:AA:01,lost card replaced\n";
+	ck_assert_int_eq(dfi_batch_open_buffer(&bt, "bad.csv", DFI_BATCH_CSV, bad, strlen(bad), &d), DFI_OK);
+	ck_assert_int_eq(dfi_batch_next(bt, &row, &d), DFI_OK);
+	ck_assert_int_eq(dfi_profile_check_row(f.profile, row, &d), DFI_E_PROFILE);
+	ck_assert_str_eq(d.field, "reissue_uid");
+	card_open(&c, UID_HEX, DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_TEST, 10);
+	tap_ends(&f, &c, row, &res, DFI_PERSO_REFUSED);
+	assert_nothing_written(&c);
+	ck_assert_uint_eq(res.authorization_seq, 0);
+	cc = journal_records(&f);
+	ck_assert_uint_eq(cc.authorizations, 2);
+	ck_assert_int_eq(cc.cause, DFI_JCAUSE_ISSUED);
+	ck_assert_str_eq(cc.reason, "UID already issued (6 key slot(s) changed); batch line 2: reissue_uid "
+	    "not valid; the PICC master key is the factory key, the jo");
+	dfi_batch_row_free(row);
+	dfi_batch_free(bt);
+	card_close(&c);
 	pf_close(&f);
 }
 END_TEST

@@ -4,6 +4,7 @@
 
 #include "testutil.h"
 
+#include "dfissue/journal.h"
 #include "dfissue/profile.h"
 
 static dfi_batch *
@@ -281,10 +282,90 @@ START_TEST(open_errors)
 }
 END_TEST
 
+/* dfi_batch_row_reissue on the only row of a batch: returns the message
+ * ("" when the row is fine), the reason (NULL: none) and the UID. */
+static const char *
+reissue_of(const char *name, const char *text, const char **reason, uint8_t uid[7],
+    struct dfi_diag *d)
+{
+	dfi_batch *b = open_buf(name, text);
+	dfi_batch_row *r = next_row(b, 2 - (strstr(name, ".jsonl") != NULL));
+	static char keep[DFI_J_STR_MAX];
+	dfi_err e = dfi_batch_row_reissue(r, uid, reason, d);
+	ck_assert_int_eq(e, d->message[0] != '\0' ? DFI_E_PROFILE : DFI_OK);
+	if (*reason != NULL) { /* the reason points into the row */
+		snprintf(keep, sizeof(keep), "%s", *reason);
+		*reason = keep;
+	}
+	dfi_batch_row_free(r);
+	end_of_rows(b);
+	return d->message;
+}
+
+/* The re-issue fields: both or neither, a 7-byte UID as --reissue takes
+ * it, a reason the journal keeps whole; never silently ignored. */
+START_TEST(reissue_fields)
+{
+	struct dfi_diag d;
+	const char *why = "x";
+	uint8_t uid[7];
+	/* none, or empty CSV cells: no re-issue */
+	ck_assert_str_eq(reissue_of("r.csv", "a\n1\n", &why, uid, &d), "");
+	ck_assert_ptr_null(why);
+	ck_assert_str_eq(reissue_of("r.csv", "reissue_uid,reissue_reason\n,\n", &why, uid, &d), "");
+	ck_assert_ptr_null(why);
+	ck_assert_int_eq(dfi_batch_row_reissue(NULL, uid, &why, &d), DFI_OK);
+	ck_assert_ptr_null(why);
+	/* good: hex text, or a hex-typed column */
+	ck_assert_str_eq(reissue_of("r.csv", "reissue_uid,reissue_reason\n048b88a34ea637,lost\n", &why,
+			     uid, &d), "");
+	ck_assert_str_eq(why, "lost");
+	ck_assert_hex_eq(uid, 7, "048B88A34EA637");
+	ck_assert_str_eq(reissue_of("r.jsonl", "{\"reissue_uid:hex\": \"04AAAAAAAAAA01\", "
+					       "\"reissue_reason\": \"chip replaced\"}\n", &why, uid, &d), "");
+	ck_assert_str_eq(why, "chip replaced");
+	ck_assert_hex_eq(uid, 7, "04AAAAAAAAAA01");
+	/* one without the other, a UID --reissue would refuse, a reason the
+	 * journal could not keep */
+	static const struct { const char *name, *text, *message; } bad[] = {
+		{ "r1.csv", "reissue_uid,reissue_reason\n048B88A34EA637,\n",
+		    "r1.csv:2: reissue_uid: needs reissue_reason in the same row (1..127 characters "
+		    "the journal keeps)" },
+		{ "r1.csv", "reissue_reason\nlost\n",
+		    "r1.csv:2: reissue_reason: needs reissue_uid in the same row (a 7-byte UID as 14 "
+		    "hex digits)" },
+		{ "r1.csv", "reissue_uid,reissue_reason\n04:8B:88:A3:4E:A6:37,lost\n",
+		    "r1.csv:2: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes "
+		    "it (got \"04:8B:88:A3:4E:A6:37\")" },
+		{ "r.csv", "reissue_uid:hex,reissue_reason\n048B88A34EA6,lost\n",
+		    "r.csv:2: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes "
+		    "it (got 6 bytes)" },
+		{ "r.jsonl", "{\"reissue_uid\": 12, \"reissue_reason\": \"x\"}\n",
+		    "r.jsonl:1: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes "
+		    "it (got the integer 12)" },
+		{ "r.jsonl", "{\"reissue_uid\": \"048B88A34EA637\", \"reissue_reason\": 7}\n",
+		    "r.jsonl:1: reissue_reason: must be text of 1..127 characters the journal keeps "
+		    "(got an integer)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_str_eq(reissue_of(bad[i].name, bad[i].text, &why, uid, &d), bad[i].message);
+		ck_assert_ptr_null(why);
+	}
+	char text[400];
+	snprintf(text, sizeof(text), "reissue_uid,reissue_reason\n048B88A34EA637,%0128d\n", 0);
+	ck_assert_str_eq(reissue_of("r.csv", text, &why, uid, &d),
+	    "r.csv:2: reissue_reason: must be text of 1..127 characters the journal keeps (got 128)");
+	snprintf(text, sizeof(text), "reissue_uid,reissue_reason\n048B88A34EA637,%0127d\n", 0);
+	ck_assert_str_eq(reissue_of("r.csv", text, &why, uid, &d), "");
+	ck_assert_uint_eq(strlen(why), 127);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("profile_batch", NULL,
 	    (const TTest *[]){ reference_batches_agree, csv_quoting, row_errors,
-	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_syntax_error, open_errors, NULL });
+	    csv_nul_inside_buffer, jsonl_values_and_errors, jsonl_syntax_error, open_errors,
+	    reissue_fields, NULL });
 }

@@ -117,7 +117,8 @@ START_TEST(card_data_errors)
 	/* an integer beyond its format */
 	row = row_of("b.csv", batch_csv, 2);
 	ck_assert_int_eq(dfi_profile_card_data(p, row, &cd, &d), DFI_E_PROFILE);
-	ck_assert_str_eq(d.message, "b.csv:4: card_number: 4294967296 does not fit its format (0..4294967295)");
+	ck_assert_str_eq(d.message, "b.csv:4: card_number: must be 0..4294967295 for the profile's be32 "
+				    "(got 4294967296)");
 	dfi_batch_row_free(row);
 
 	/* content longer than the file */
@@ -130,7 +131,7 @@ START_TEST(card_data_errors)
 	/* a string where the format wants an integer */
 	row = row_of("s.jsonl", "{\"card_number\": \"12\"}\n", 0);
 	ck_assert_int_eq(dfi_profile_card_data(p, row, &cd, &d), DFI_E_PROFILE);
-	ck_assert_str_eq(d.message, "s.jsonl:1: card_number: must be an integer for its format in the profile");
+	ck_assert_str_eq(d.message, "s.jsonl:1: card_number: must be an integer: the profile formats it as be32");
 	dfi_batch_row_free(row);
 	dfi_profile_free(p);
 }
@@ -154,7 +155,13 @@ START_TEST(integer_field_needs_format)
 	struct dfi_card_data *cd;
 	struct dfi_diag d;
 	ck_assert_int_eq(dfi_profile_card_data(p, row, &cd, &d), DFI_E_PROFILE);
-	ck_assert_str_eq(d.message, "n.csv:2: n: is an integer: give the content segment a \"format\" "
+	ck_assert_str_eq(d.message, "n.csv:1: n: the profile uses its bytes: declare the column n:hex "
+				    "or n:string, or give the content segment a \"format\"");
+	dfi_batch_row_free(row);
+	/* in JSON lines the value is typed by the row */
+	row = row_of("n.jsonl", "{\"n\": 5}\n", 0);
+	ck_assert_int_eq(dfi_profile_card_data(p, row, &cd, &d), DFI_E_PROFILE);
+	ck_assert_str_eq(d.message, "n.jsonl:1: n: is an integer: give the content segment a \"format\" "
 				    "(u8, le16, be16, le32, be32 or decimal)");
 	dfi_batch_row_free(row);
 	/* the same value typed as a string is its ASCII text */
@@ -255,11 +262,84 @@ START_TEST(div_input_reference_keys)
 }
 END_TEST
 
+/* What dfi_profile_check_row says of the row at index n of a batch, or
+ * "" when the row is fine. */
+static const char *
+check(dfi_profile *p, const char *name, const char *text, int n, struct dfi_diag *d)
+{
+	dfi_batch_row *row = row_of(name, text, n);
+	dfi_err e = dfi_profile_check_row(p, row, d);
+	dfi_batch_row_free(row);
+	ck_assert_int_eq(e, d->message[0] != '\0' ? DFI_E_PROFILE : DFI_OK);
+	return d->message;
+}
+
+/* Each row checked before any card: content, every key's M, re-issue. */
+START_TEST(check_row_before_any_card)
+{
+	dfi_profile *p = load_reference();
+	struct dfi_diag d;
+	/* good rows, and no row for a profile that needs none */
+	ck_assert_str_eq(check(p, "b.csv", batch_csv, 0, &d), "");
+	ck_assert_str_eq(check(p, "b.csv", batch_csv, 1, &d), "");
+	/* a value beyond its format, content too long for its file */
+	ck_assert_str_eq(check(p, "b.csv", batch_csv, 2, &d),
+	    "b.csv:4: card_number: must be 0..4294967295 for the profile's be32 (got 4294967296)");
+	ck_assert_str_eq(check(p, "b.csv", batch_csv, 3, &d),
+	    "b.csv:5: holder: 39 bytes do not fit applications[0].files[0] (8 of 32 bytes already used)");
+	/* CSV: the header decides types and columns, so it is named */
+	ck_assert_str_eq(check(p, "h.csv", "card_number,holder,secret_id:hex,site_code:hex\n"
+				     "1,x,00,53\n", 0, &d),
+	    "h.csv:1: card_number: the profile formats it as be32: declare the column card_number:int");
+	ck_assert_str_eq(check(p, "h.csv", "\ncard_number:int,holder:int,secret_id:hex,site_code:hex\n"
+				     "1,2,00,53\n", 0, &d),
+	    "h.csv:2: holder: the profile uses its bytes: declare the column holder:hex or "
+	    "holder:string, or give the content segment a \"format\"");
+	ck_assert_str_eq(check(p, "h.csv", "card_number:int,holder,secret_id:hex\n1,x,00\n", 0, &d),
+	    "h.csv:1: site_code: missing: the profile needs this field: add a column site_code to "
+	    "the header");
+	/* JSON lines type each value: the row is named */
+	ck_assert_str_eq(check(p, "j.jsonl", "{\"card_number\": 1, \"holder\": \"x\", "
+					 "\"secret_id:hex\": \"00\"}\n", 0, &d),
+	    "j.jsonl:1: site_code: missing: the profile needs this field");
+	dfi_profile_free(p);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/profiles/minimal.json", getenv("DFI_SOURCE_DIR"));
+	ck_assert_int_eq(dfi_profile_load(&p, path, &d), DFI_OK);
+	ck_assert_int_eq(dfi_profile_check_row(p, NULL, &d), DFI_OK);
+	dfi_profile_free(p);
+
+	/* a field only a key's diversification input uses */
+	p = load_text(MINI_HEAD
+	    "\"applications\": [{\"aid\": \"010203\", \"key_type\": \"aes\", \"key_settings\": 11, "
+	    "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": "
+	    "[\"uid\", \"field:site\"]}]}]}");
+	ck_assert_str_eq(check(p, "k.csv", "site:hex\n0011\n", 0, &d), "");
+	ck_assert_str_eq(check(p, "k.csv", "site:hex\n000102030405060708090A0B0C0D0E0F101112131415161718\n",
+			     0, &d),
+	    "k.csv:2: site: 25 bytes do not fit the diversification input (AN10922: at most 31 "
+	    "bytes) (7 of 31 bytes already used)");
+	ck_assert_str_eq(check(p, "k.csv", "site:int\n12\n", 0, &d),
+	    "k.csv:1: site: an integer cannot be part of a diversification input: declare the "
+	    "column site:hex");
+	ck_assert_str_eq(check(p, "k.csv", "other:hex\n00\n", 0, &d),
+	    "k.csv:1: site: missing: the profile needs this field: add a column site to the header");
+	/* the re-issue fields, with the same parser admission uses */
+	ck_assert_str_eq(check(p, "k.csv", "site:hex,reissue_uid,reissue_reason\n00,04:8B:88:A3:4E:A6:37,x\n",
+			     0, &d),
+	    "k.csv:2: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes it "
+	    "(got \"04:8B:88:A3:4E:A6:37\")");
+	ck_assert_str_eq(check(p, "k.csv", "site:hex,reissue_uid,reissue_reason\n00,048B88A34EA637,why\n",
+			     0, &d), "");
+	dfi_profile_free(p);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("profile_resolve", NULL,
 	    (const TTest *[]){ reference_card_data, card_data_errors,
 	    integer_field_needs_format, no_batch_needed, div_input_an10922_vector,
-	    div_input_reference_keys, NULL });
+	    div_input_reference_keys, check_row_before_any_card, NULL });
 }

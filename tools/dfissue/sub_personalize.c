@@ -470,11 +470,13 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 	return ok ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 }
 
-/* How many cards this run serves, for "card n of N": the batch's rows
- * (counted on a second handle; the batch was just opened and checked, so
- * a failure here only means "unknown"), capped by --cards; 0 = unknown. */
-static unsigned long
-run_total(const struct opts *o)
+/* Every batch row this run may reach (the first --cards rows, or one per
+ * sim: reader when only those serve) is checked against the profile before
+ * the HSM is opened or a journal created: a bad row found at its card's tap
+ * would fail mid-batch, after other cards were done. The rows are read on a
+ * second handle; their count gives "card n of N" (*total, 0 = unknown). */
+static int
+check_batch(const struct opts *o, const dfi_profile *prof, unsigned long *total)
 {
 	unsigned long rows = 0, cards = o->cards;
 	/* sim: readers hold one card each: that many cards at most. */
@@ -483,21 +485,29 @@ run_total(const struct opts *o)
 		sims += strncmp(o->readers.spec[i], "sim:", 4) == 0;
 	if (sims == o->readers.n && (cards == 0 || sims < cards))
 		cards = sims;
-	if (o->batch != NULL) {
-		dfi_batch *b = NULL;
-		dfi_batch_row *row = NULL;
-		struct dfi_diag diag;
-		if (dfi_batch_open(&b, o->batch, &diag) != DFI_OK)
-			return cards;
-		while (dfi_batch_next(b, &row, &diag) == DFI_OK && row != NULL) {
-			dfi_batch_row_free(row);
-			rows++;
-		}
-		dfi_batch_free(b);
-		if (cards == 0 || rows < cards)
-			return rows;
+	*total = cards;
+	if (o->batch == NULL)
+		return DFI_EXIT_OK;
+	dfi_batch *b = NULL;
+	dfi_batch_row *row = NULL;
+	struct dfi_diag diag;
+	dfi_err e = dfi_batch_open(&b, o->batch, &diag);
+	while (e == DFI_OK && (cards == 0 || rows < cards) &&
+	    (e = dfi_batch_next(b, &row, &diag)) == DFI_OK && row != NULL) {
+		e = dfi_profile_check_row(prof, row, &diag);
+		dfi_batch_row_free(row);
+		rows += e == DFI_OK;
 	}
-	return cards;
+	dfi_batch_free(b);
+	if (e != DFI_OK) {
+		cli_error_code("batch");
+		cli_errorf("%s: nothing was personalized",
+		    diag.message[0] ? diag.message : dfi_strerror(e));
+		return DFI_EXIT_FAIL;
+	}
+	if (cards == 0 || rows < cards)
+		*total = rows;
+	return DFI_EXIT_OK;
 }
 
 /* The profile is checked against the HSM (every base key there, of the
@@ -536,6 +546,7 @@ sub_personalize(int argc, char **argv)
 	dfi_registry *reg = NULL;
 	dfi_perso *p = NULL;
 	char station[STATION_MAX + 1], detail[256] = "";
+	unsigned long total = 0; /* cards this run may serve, 0: unknown */
 	int rc;
 
 	/* --config FILE: its options first, then the command line's. */
@@ -558,6 +569,8 @@ sub_personalize(int argc, char **argv)
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
 	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
+	if (rc == DFI_EXIT_OK)
+		rc = check_batch(&o, prof, &total);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
@@ -589,7 +602,7 @@ sub_personalize(int argc, char **argv)
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
 			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
-			.json = o.json, .total = run_total(&o), .registry = reg, .reissue = o.reissue,
+			.json = o.json, .total = total, .registry = reg, .reissue = o.reissue,
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
 		if (o.tear_at > 0) {
