@@ -23,6 +23,10 @@ struct cli_reader {
 int cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
     enum dfi_sim_tear_mode tear_mode);
 void cli_reader_close(struct cli_reader *r);
+/* Checks a --reader value's form (pcsc:NAME or sim:IMAGE) before anything
+ * is opened: DFI_EXIT_OK, or one usage line "CMD: --reader ..." printed
+ * and DFI_EXIT_USAGE. */
+int cli_reader_spec_check(const char *cmd, const char *spec);
 /* The help text of the --reader options. */
 extern const char cli_reader_help[];
 

@@ -169,6 +169,10 @@ static int
 opt_reader(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
+	/* The form is checked here, before the HSM login and the journal: a
+	 * typo must not leave a new journal behind. */
+	if (cli_reader_spec_check("personalize", v) != DFI_EXIT_OK)
+		return -1;
 	o->reader = v;
 	return stations_add(&o->readers, v);
 }
@@ -296,6 +300,10 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
+	if (o->ntears > 0 && stations_wanted(&o->readers)) {
+		cli_errorf("personalize: --tear-at works with a single sim: reader only");
+		return DFI_EXIT_USAGE;
+	}
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
 		    "shorter name (it names this station in every journal record)", STATION_MAX,
@@ -592,12 +600,7 @@ sub_personalize(int argc, char **argv)
 			.json = o.json, .total = run_total(&o), .registry = reg, .reissue = o.reissue,
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
-		if (o.tear_at > 0) {
-			cli_errorf("personalize: --tear-at works with a single sim: reader only");
-			rc = DFI_EXIT_USAGE;
-		} else {
-			rc = stations_run(&o.readers, &sc);
-		}
+		rc = stations_run(&o.readers, &sc); /* parse() refused --tear-at here */
 	} else {
 		if (rc == DFI_EXIT_OK)
 			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
