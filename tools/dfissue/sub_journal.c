@@ -87,6 +87,11 @@ j_init(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
+	/* Before the HSM login: nothing to type a PIN for. */
+	if (!dfi_journal_origin_valid(origin))
+		return cli_usagef("journal init: --origin '%s' cannot name a journal: 1..%d printable "
+		    "ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)", origin,
+		    DFI_J_STR_MAX - 1);
 	dfi_hsm *h;
 	dfi_signer *s;
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);

@@ -332,6 +332,30 @@ parse(int argc, char **argv, struct popts *p)
 	return DFI_EXIT_OK;
 }
 
+/* A journal created here gets --origin, else dfissue/STATION: an origin
+ * the journal refuses is a usage error found before the HSM login, not
+ * when the journal is created. */
+static int
+check_new_origin(const struct opts *o, const char *station)
+{
+	char path[4096], origin[DFI_J_STR_MAX + 16];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
+	if (!o->create || stat(path, &st) == 0)
+		return DFI_EXIT_OK;
+	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin))
+		return cli_usagef("personalize: --origin '%s' cannot name the new journal: 1..%d "
+		    "printable ASCII bytes without spaces or '+'", o->origin, DFI_J_STR_MAX - 1);
+	snprintf(origin, sizeof(origin), "dfissue/%s", station);
+	if (o->origin != NULL || dfi_journal_origin_valid(origin))
+		return DFI_EXIT_OK;
+	if (o->station != NULL)
+		return cli_usagef("personalize: --station '%s' makes the new journal's origin '%s', "
+		    "which may not hold spaces or '+': give --origin NAME", station, origin);
+	return cli_usagef("personalize: the host name '%s' makes the new journal's origin '%s', "
+	    "which may not hold spaces or '+': give --origin NAME", station, origin);
+}
+
 static int
 open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh,
     dfi_signer **s, dfi_journal **j)
@@ -565,7 +589,9 @@ sub_personalize(int argc, char **argv)
 	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
-	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
+	rc = check_new_origin(&o, station);
+	if (rc == DFI_EXIT_OK)
+		rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
