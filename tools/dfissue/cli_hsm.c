@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,10 +32,29 @@ cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 }
 
 int
+cli_uri_check(const char *name, const char *uri, const char *what)
+{
+	char why[300];
+	if (uri == NULL || dfi_hsm_uri_check(uri, what, why, sizeof(why)) != DFI_E_HSM_URI)
+		return DFI_EXIT_OK; /* anything else is the HSM layer's to report */
+	return cli_usagef("%s: %s (%s)", name, why, strcmp(what, "token") == 0
+		? "a token is named with token=, manufacturer=, serial=, model="
+		: "a key is named with object=, id= and type=, its token with token=");
+}
+
+int
 cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm_config *cfg,
     char *detail, size_t cap)
 {
 	dfi_hsm_path path = DFI_HSM_PATH_AUTO;
+	/* Before the module loads: a typo in a URI is not an absent HSM. The
+	 * journal's token first: the journal's options carry it as their token. */
+	int rc = cli_uri_check("--journal-token", o->jtoken, "token");
+	if (rc == DFI_EXIT_OK)
+		rc = o->token != NULL ? cli_uri_check("--token", o->token, "token")
+				      : cli_uri_check("DFISSUE_TOKEN", getenv("DFISSUE_TOKEN"), "token");
+	if (rc != DFI_EXIT_OK)
+		return rc;
 	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK)
 		return cli_usagef("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
 				  "host, not '%s'", o->derivation);

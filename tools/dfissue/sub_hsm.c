@@ -415,6 +415,8 @@ hsm_check(int argc, char **argv)
 		return rc;
 	if (batch != NULL && profile == NULL)
 		return cli_usagef("hsm check: --batch goes with --profile (see 'dfissue hsm check --help')");
+	if ((rc = cli_uri_check("hsm check: --journal-key", jkey, "key")) != DFI_EXIT_OK)
+		return rc;
 	char detail[200] = "";
 	struct dfi_hsm_config cfg;
 	rc = cli_hsm_config(&o, NULL, &cfg, detail, sizeof(detail));

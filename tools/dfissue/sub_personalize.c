@@ -324,6 +324,9 @@ parse(int argc, char **argv, struct popts *p)
 		    "and never expire)");
 		return DFI_EXIT_USAGE;
 	}
+	int urc = cli_uri_check("personalize: --journal-key", o->jkey, "key");
+	if (urc != DFI_EXIT_OK)
+		return urc;
 	char why[600];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("personalize: --registry: %s", why);
