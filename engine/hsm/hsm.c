@@ -191,17 +191,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			e = DFI_E_HSM_PIN_LOCKED;
 		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
-			char why[160];
+			char why[320]; /* a PIN file path and the fix: h->detail holds as much */
 			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
-			if (e != DFI_OK && e != DFI_E_HSM_PIN_REQUIRED && why[0] != '\0') {
+			/* why names the source tried and what to do about it. */
+			if (e != DFI_OK && e != DFI_E_NOMEM) {
 				dfi_hsm_set_detail(h, "%s", why);
 				e = DFI_E_HSM_PIN_REQUIRED;
-			} else if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
-				dfi_hsm_set_detail(h, "cannot read PIN file '%s'", cfg->pin_file);
-				e = DFI_E_HSM_PIN_REQUIRED;
-			} else if (e == DFI_E_HSM_PIN_REQUIRED) {
-				dfi_hsm_set_detail(h, "no PIN: give a PIN file, set %s, or run on a terminal",
-				    cfg->pin_env != NULL ? cfg->pin_env : DFI_HSM_DEFAULT_PIN_ENV);
 			}
 		}
 	}

@@ -321,6 +321,35 @@ START_TEST(errors_are_one_line)
 	ck_assert_ptr_nonnull(strstr(r.err, loose));
 	ck_assert_ptr_nonnull(strstr(r.err, "chmod 600"));
 	ck_assert_ptr_null(strchr(r.err, '\n') == r.err + strlen(r.err) - 1 ? NULL : strchr(r.err, '\n'));
+	/* A PIN source that was given and failed is named alone with its fix;
+	 * "give --pin-file" is only for no source at all (audit k33, finding 4). */
+	ck_assert_ptr_null(strstr(r.err, "give --pin-file"));
+	char empty[400], want[600];
+	snprintf(empty, sizeof(empty), "%s/empty.pin", fx.dir);
+	fp = fopen(empty, "w");
+	fclose(fp);
+	ck_assert_int_eq(chmod(empty, 0600), 0);
+	run(&r, "key", "kcv", "--pin-file", empty, master, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "dfissue: opening the HSM: PIN file '%s' is empty: put the PIN on "
+	    "its first line\n", empty);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_int_eq(unsetenv("DFI_TEST_UNSET_PIN"), 0);
+	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_UNSET_PIN", master, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "dfissue: opening the HSM: --pin-env DFI_TEST_UNSET_PIN: the variable "
+				"is not set: export it, or give --pin-file\n");
+	ck_assert_int_eq(setenv("DFI_TEST_EMPTY_PIN", "", 1), 0);
+	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_EMPTY_PIN", master, NULL);
+	ck_assert_int_eq(unsetenv("DFI_TEST_EMPTY_PIN"), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "dfissue: opening the HSM: DFI_TEST_EMPTY_PIN is set but empty: put "
+				"the PIN in it\n");
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", "--pin-file", empty, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "to fix      the token does not open: PIN file '%s' is empty: put "
+	    "the PIN on its first line\n", empty);
+	ck_assert_msg(strstr(r.out, want) != NULL, "hsm check: %s", r.out);
 	run(&r, "key", "list", "--bogus", NULL);
 	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
 	run(&r, "key", "import", "--label", NULL);

@@ -16,7 +16,11 @@
 static int
 hsm_error(const char *what, dfi_err e, const char *detail)
 {
-	if (detail[0] != '\0')
+	/* The detail of a PIN error names the source that failed and what to
+	 * do; the error's text ("give --pin-file...") fits no source at all. */
+	if (e == DFI_E_HSM_PIN_REQUIRED && detail[0] != '\0')
+		cli_errorf("%s: %s", what, detail);
+	else if (detail[0] != '\0')
 		cli_errorf("%s: %s (%s)", what, dfi_strerror(e), detail);
 	else
 		cli_errorf("%s: %s", what, dfi_strerror(e));
@@ -84,7 +88,7 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 int
 cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
 {
-	char detail[200] = "";
+	char detail[320] = ""; /* as much as the handle keeps */
 	struct dfi_hsm_config cfg;
 	*out = NULL;
 	int rc = cli_hsm_config(o, fallback_uri, &cfg, detail, sizeof(detail));

@@ -429,14 +429,15 @@ hsm_check(int argc, char **argv)
 	if (ok) {
 		dfi_err e = dfi_hsm_open(&h, &cfg);
 		if (e != DFI_OK) {
-			printf("token       %s: %s (%s)\n", cfg.token_uri != NULL ? cfg.token_uri
+			int pin = e == DFI_E_HSM_PIN_REQUIRED && detail[0]; /* the detail says it all */
+			printf("token       %s: %s%s%s%s\n", cfg.token_uri != NULL ? cfg.token_uri
 									: "(no --token)",
-			    dfi_strerror(e), detail);
+			    pin ? "" : dfi_strerror(e), pin ? "" : " (", detail, pin ? "" : ")");
 			if (e == DFI_E_HSM_TOKEN_NOT_FOUND)
 				fixf(&r, "select one initialized token with --token 'pkcs11:token=LABEL' (the "
 				     "slots above)");
 			else
-				fixf(&r, "the token does not open: %s", dfi_strerror(e));
+				fixf(&r, "the token does not open: %s", pin ? detail : dfi_strerror(e));
 			ok = 0;
 		}
 	}
