@@ -113,6 +113,19 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 	return rc;
 }
 
+dfi_err
+cli_perso_check(dfi_hsm *h, const dfi_profile *prof, const char *station,
+    const char *originality_keys, char *detail, size_t cap)
+{
+	dfi_perso *chk = NULL;
+	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
+		.station = station, .detail = detail, .detail_cap = cap,
+		.originality_keys = originality_keys };
+	dfi_err e = dfi_perso_new(&chk, &pc);
+	dfi_perso_free(chk);
+	return e;
+}
+
 void
 perso_cli_json_extra(json_t *obj, const struct dfi_perso_result *res)
 {

@@ -35,6 +35,13 @@ extern const char cli_reader_help[];
 int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p,
     dfi_batch **b);
 
+/* Builds the engine without a journal, as personalize does before it
+ * creates one, and frees it: every rule personalize applies at its start
+ * (base keys, key versions, originality keys...). DFI_OK, or the error
+ * with one line in detail (may stay empty). */
+dfi_err cli_perso_check(dfi_hsm *h, const dfi_profile *prof, const char *station,
+    const char *originality_keys, char *detail, size_t cap);
+
 /* The members a card's JSON line carries beyond the common ones: the
  * refusal (cause, journal record), a re-issue authorization, the
  * originality check. */

@@ -43,9 +43,10 @@ static const char *const help[] = {
 	"  - with --profile, every key the profile names: its base key found, of the\n"
 	"    profile's type, and a path for its diversification input's length (built\n"
 	"    for a 7-byte UID and the batch's first row, --batch, where the recipe has\n"
-	"    batch fields).\n"
+	"    batch fields), and every rule personalize applies at its start (the\n"
+	"    engine is built as personalize builds it, without a journal).\n"
 	"Exit status 0 only when personalization can run: an AES-128 path whose vector\n"
-	"passed, a usable journal key, and with --profile every key of the profile.\n\n",
+	"passed, a usable journal key, and with --profile a profile personalize accepts.\n\n",
 	cli_hsm_help,
 	"\n",
 	cli_journal_hsm_help,
@@ -290,6 +291,24 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 	return ok;
 }
 
+/* Every rule personalize applies at its start, beyond keys and paths (a
+ * factory key version, originality keys...): "can run" must mean that
+ * personalize accepts the profile. */
+static int
+check_engine(dfi_hsm *h, const dfi_profile *prof, const char *path, struct report *r)
+{
+	char detail[256] = "";
+	dfi_err e = cli_perso_check(h, prof, "hsm-check", NULL, detail, sizeof(detail));
+	if (e == DFI_OK) {
+		printf("profile     %s: personalize accepts it\n", path);
+		return 1;
+	}
+	printf("profile     %s: personalize refuses it: %s\n", path,
+	    detail[0] ? detail : dfi_strerror(e));
+	fixf(r, "profile '%s': %s", path, detail[0] ? detail : dfi_strerror(e));
+	return 0;
+}
+
 static int
 check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct report *r)
 {
@@ -318,6 +337,8 @@ check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct repor
 			snprintf(where, sizeof(where), "applications[%zu].keys[%zu]", i, k);
 			ok &= check_profile_key(h, &sp->apps[i].keys[k], sp->apps[i].aid, row, where, r);
 		}
+	if (ok) /* a missing key is fixed first: the engine would refuse it too */
+		ok = check_engine(h, prof, path, r);
 	dfi_batch_row_free(row);
 	dfi_batch_free(batch);
 	dfi_profile_free(prof);

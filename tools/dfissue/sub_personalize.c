@@ -542,12 +542,7 @@ static int
 check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const char *station)
 {
 	char detail[256] = "";
-	dfi_perso *chk = NULL;
-	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
-		.station = station, .detail = detail, .detail_cap = sizeof(detail),
-		.originality_keys = o->orig_keys };
-	dfi_err e = dfi_perso_new(&chk, &pc);
-	dfi_perso_free(chk);
+	dfi_err e = cli_perso_check(h, prof, station, o->orig_keys, detail, sizeof(detail));
 	if (e == DFI_OK)
 		return DFI_EXIT_OK;
 	cli_error_code("profile_keys");
