@@ -94,13 +94,13 @@ early() { # NAME EXACT-LINE OPTION...
 early reader_bad "personalize: --reader 'foo:bar': expected pcsc:NAME or sim:IMAGE" --reader foo:bar
 early reader_bare "personalize: --reader 'sim': expected pcsc:NAME or sim:IMAGE" --reader sim
 early station_origin "personalize: --station 'st 1' makes the new journal's origin 'dfissue/st 1', \
-which may not hold spaces or '+': give --origin NAME" --reader "sim:$d/c0.img" --station "st 1"
+which may not hold spaces or '+': give --origin NAME" --reader "sim:$d/k33.img" --station "st 1"
 early origin_bad "personalize: --origin 'my origin' cannot name the new journal: 1..127 printable \
-ASCII bytes without spaces or '+'" --reader "sim:$d/c0.img" --origin "my origin"
+ASCII bytes without spaces or '+'" --reader "sim:$d/k33.img" --origin "my origin"
 early jkey_bad "personalize: --journal-key: 'pkcs11:objct=journal' has an attribute p11-kit does not \
 know, so it matches no key (a key is named with object=, id= and type=, its token with token=)" \
-	--reader "sim:$d/c0.img" --journal-key 'pkcs11:objct=journal'
-[ ! -e "$d/c0.img" ] || e2e_fail "a card image was created although the options were refused"
+	--reader "sim:$d/k33.img" --journal-key 'pkcs11:objct=journal'
+[ ! -e "$d/k33.img" ] || e2e_fail "a card image was created although the options were refused"
 
 # 5. A card torn on its first and second taps (the second resolves the
 #    first tap's open intent before it is torn): the result covers all
