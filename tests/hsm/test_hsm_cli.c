@@ -401,6 +401,9 @@ START_TEST(uri_typos_name_their_option)
 	run(&r, "journal", "init", "--origin", "o", "--station", "s", "--key", "pkcs11:objct=journal",
 	    "--token", "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
 	assert_one_line_error(&r, 2, "journal init: --key: 'pkcs11:objct=journal' has an attribute");
+	run(&r, "journal", "recover", "--station", "s", "--key", "pkcs11:objct=journal", "--token",
+	    "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
+	assert_one_line_error(&r, 2, "journal recover: --key: 'pkcs11:objct=journal' has an attribute");
 	struct stat st;
 	ck_assert_int_ne(stat(dir, &st), 0);
 }

@@ -181,6 +181,8 @@ j_recover(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
+	if ((rc = cli_uri_check("journal recover: --key", key, "key")) != DFI_EXIT_OK)
+		return rc;
 	const char *dir = argv[optind];
 	dfi_hsm *h;
 	dfi_signer *s;
