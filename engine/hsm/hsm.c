@@ -43,8 +43,8 @@ dfi_hsm_uri_check(const char *uristr, const char *what, char *why, size_t cap)
 		snprintf(why, cap, "'%s': %s", uristr, p11_kit_uri_message(r));
 		e = DFI_E_HSM_URI;
 	} else if (p11_kit_uri_any_unrecognized(uri)) {
-		snprintf(why, cap, "'%s' has an attribute p11-kit does not know, so it matches no %s",
-		    uristr, what);
+		snprintf(why, cap, "'%s' has an attribute p11-kit does not know, so it matches "
+		    "no %s", uristr, what);
 		e = DFI_E_HSM_URI;
 	}
 	p11_kit_uri_free(uri);

@@ -42,7 +42,8 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 2 ] || e2e_fail "--tear-at with several readers: exit $rc, not 2"
-[ "$(cat "$E2E_DIR/usage.log")" = "dfissue: personalize: --tear-at works with a single sim: reader only" ] ||
+want="dfissue: personalize: --tear-at works with a single sim: reader only"
+[ "$(cat "$E2E_DIR/usage.log")" = "$want" ] ||
 	e2e_fail "usage message: $(cat "$E2E_DIR/usage.log")"
 # Refused before the HSM login (audit k33, finding 1): no journal created.
 [ ! -e "$E2E_DIR/tear-journal" ] || e2e_fail "--tear-at refused after the journal was created"

@@ -97,8 +97,9 @@ set +e
 rc=$?
 set -e
 [ "$rc" = 1 ] || { cat "$work/check-v0.out"; fail "hsm check --profile v0.json: exit $rc, want 1"; }
-expect "$work/check-v0.out" "v0.json: personalize refuses it: picc.key: key version 0 is the factory" \
-	"result      personalization cannot run" "to fix      profile '$work/v0.json': picc.key: key version 0"
+expect "$work/check-v0.out" "result      personalization cannot run" \
+	"v0.json: personalize refuses it: picc.key: key version 0 is the factory" \
+	"to fix      profile '$work/v0.json': picc.key: key version 0"
 if [ "$kind" = nss ]; then
 	# The minimal profile's M (UID + system identifier: 14 bytes) is too
 	# short for the SP 800-108 path: said before any card.

@@ -54,9 +54,10 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 	/* Before the module loads: a typo in a URI is not an absent HSM. The
 	 * journal's token first: the journal's options carry it as their token. */
 	int rc = cli_uri_check("--journal-token", o->jtoken, "token");
-	if (rc == DFI_EXIT_OK)
-		rc = o->token != NULL ? cli_uri_check("--token", o->token, "token")
-				      : cli_uri_check("DFISSUE_TOKEN", getenv("DFISSUE_TOKEN"), "token");
+	if (rc == DFI_EXIT_OK && o->token != NULL)
+		rc = cli_uri_check("--token", o->token, "token");
+	else if (rc == DFI_EXIT_OK)
+		rc = cli_uri_check("DFISSUE_TOKEN", getenv("DFISSUE_TOKEN"), "token");
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK)

@@ -450,7 +450,8 @@ hsm_check(int argc, char **argv)
 	if (ok) {
 		dfi_err e = dfi_hsm_open(&h, &cfg);
 		if (e != DFI_OK) {
-			int pin = e == DFI_E_HSM_PIN_REQUIRED && detail[0]; /* the detail says it all */
+			/* A PIN error's detail says it all. */
+			int pin = e == DFI_E_HSM_PIN_REQUIRED && detail[0];
 			printf("token       %s: %s%s%s%s\n", cfg.token_uri != NULL ? cfg.token_uri
 									: "(no --token)",
 			    pin ? "" : dfi_strerror(e), pin ? "" : " (", detail, pin ? "" : ")");
@@ -458,7 +459,8 @@ hsm_check(int argc, char **argv)
 				fixf(&r, "select one initialized token with --token 'pkcs11:token=LABEL' (the "
 				     "slots above)");
 			else
-				fixf(&r, "the token does not open: %s", pin ? detail : dfi_strerror(e));
+				fixf(&r, "the token does not open: %s",
+				    pin ? detail : dfi_strerror(e));
 			ok = 0;
 		}
 	}

@@ -89,9 +89,9 @@ j_init(int argc, char **argv)
 		return rc;
 	/* Before the HSM login: nothing to type a PIN for. */
 	if (!dfi_journal_origin_valid(origin))
-		return cli_usagef("journal init: --origin '%s' cannot name a journal: 1..%d printable "
-		    "ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)", origin,
-		    DFI_J_STR_MAX - 1);
+		return cli_usagef("journal init: --origin '%s' cannot name a journal: 1..%d "
+		    "printable ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)",
+		    origin, DFI_J_STR_MAX - 1);
 	if ((rc = cli_uri_check("journal init: --key", key, "key")) != DFI_EXIT_OK)
 		return rc;
 	dfi_hsm *h;

@@ -353,8 +353,8 @@ check_new_origin(const struct opts *o, const char *station)
 	if (o->origin != NULL || dfi_journal_origin_valid(origin))
 		return DFI_EXIT_OK;
 	if (o->station != NULL)
-		return cli_usagef("personalize: --station '%s' makes the new journal's origin '%s', "
-		    "which may not hold spaces or '+': give --origin NAME", station, origin);
+		return cli_usagef("personalize: --station '%s' makes the new journal's origin "
+		    "'%s', which may not hold spaces or '+': give --origin NAME", station, origin);
 	return cli_usagef("personalize: the host name '%s' makes the new journal's origin '%s', "
 	    "which may not hold spaces or '+': give --origin NAME", station, origin);
 }
