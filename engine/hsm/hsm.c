@@ -28,6 +28,29 @@ copy_label(char *dst, const unsigned char *src, size_t n)
 	dst[len] = '\0';
 }
 
+dfi_err
+dfi_hsm_uri_check(const char *uristr, const char *what, char *why, size_t cap)
+{
+	if (uristr == NULL || what == NULL || why == NULL || cap == 0)
+		return DFI_E_INVALID_ARG;
+	why[0] = '\0';
+	P11KitUri *uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = DFI_OK;
+	int r = p11_kit_uri_parse(uristr, P11_KIT_URI_FOR_ANY, uri);
+	if (r != P11_KIT_URI_OK) {
+		snprintf(why, cap, "'%s': %s", uristr, p11_kit_uri_message(r));
+		e = DFI_E_HSM_URI;
+	} else if (p11_kit_uri_any_unrecognized(uri)) {
+		snprintf(why, cap, "'%s' has an attribute p11-kit does not know, so it matches "
+		    "no %s", uristr, what);
+		e = DFI_E_HSM_URI;
+	}
+	p11_kit_uri_free(uri);
+	return e;
+}
+
 /* Picks the one initialized token the URI selects. */
 static dfi_err
 find_token(dfi_hsm *h, const char *token_uri)
@@ -38,10 +61,15 @@ find_token(dfi_hsm *h, const char *token_uri)
 	dfi_err e = DFI_OK;
 	CK_SLOT_ID *slots = NULL;
 	if (token_uri != NULL) {
-		int r = p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_ANY, uri);
-		if (r != P11_KIT_URI_OK) {
-			dfi_hsm_set_detail(h, "token URI: %s", p11_kit_uri_message(r));
-			e = DFI_E_HSM_URI;
+		/* An unknown attribute matches no token: say so, not "not found". */
+		char why[300];
+		if ((e = dfi_hsm_uri_check(token_uri, "token", why, sizeof(why))) != DFI_OK) {
+			dfi_hsm_set_detail(h, "token URI %s%s", why, e != DFI_E_HSM_URI ? "" :
+			    " (a token is named with token=, manufacturer=, serial=, model=)");
+			goto out;
+		}
+		if (p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_ANY, uri) != P11_KIT_URI_OK) {
+			e = DFI_E_HSM_URI; /* dfi_hsm_uri_check parsed it */
 			goto out;
 		}
 		if ((e = dfi_hsm_refuse_uri_pin(h, uri)) != DFI_OK)
@@ -163,17 +191,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			e = DFI_E_HSM_PIN_LOCKED;
 		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
-			char why[160];
+			char why[320]; /* a PIN file path and the fix: h->detail holds as much */
 			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
-			if (e != DFI_OK && e != DFI_E_HSM_PIN_REQUIRED && why[0] != '\0') {
+			/* why names the source tried and what to do about it. */
+			if (e != DFI_OK && e != DFI_E_NOMEM) {
 				dfi_hsm_set_detail(h, "%s", why);
 				e = DFI_E_HSM_PIN_REQUIRED;
-			} else if (e == DFI_E_NOT_FOUND || e == DFI_E_IO) {
-				dfi_hsm_set_detail(h, "cannot read PIN file '%s'", cfg->pin_file);
-				e = DFI_E_HSM_PIN_REQUIRED;
-			} else if (e == DFI_E_HSM_PIN_REQUIRED) {
-				dfi_hsm_set_detail(h, "no PIN: give a PIN file, set %s, or run on a terminal",
-				    cfg->pin_env != NULL ? cfg->pin_env : DFI_HSM_DEFAULT_PIN_ENV);
 			}
 		}
 	}

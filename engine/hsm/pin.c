@@ -103,22 +103,47 @@ dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size
 	if (buf == NULL)
 		return DFI_E_NOMEM;
 	dfi_err e;
+	/* why names the source that was used and what to do about it: the
+	 * generic advice (error.c) is left for when no source was given. */
 	const char *envname = cfg->pin_env != NULL ? cfg->pin_env : DFI_HSM_DEFAULT_PIN_ENV;
 	const char *env = getenv(envname);
 	if (cfg->pin_file != NULL) {
 		e = pin_from_file(cfg->pin_file, buf, DFI_HSM_PIN_CAP, len, why, whycap);
+		if (e == DFI_OK && *len == 0)
+			snprintf(why, whycap, "PIN file '%s' is empty: put the PIN on its first "
+			    "line", cfg->pin_file);
 	} else if (env != NULL) {
 		size_t n = strlen(env);
 		if (n + 1 > DFI_HSM_PIN_CAP) {
+			snprintf(why, whycap, "the PIN in %s is longer than %d bytes: check the "
+			    "variable", envname, DFI_HSM_PIN_CAP - 1);
 			e = DFI_E_OVERFLOW;
 		} else {
 			memcpy(buf, env, n + 1);
 			*len = n;
 			e = DFI_OK;
 		}
+		if (e == DFI_OK && n == 0)
+			snprintf(why, whycap, "%s is set but empty: put the PIN in it", envname);
 	} else if (cfg->allow_prompt) {
 		e = pin_from_tty(buf, DFI_HSM_PIN_CAP, len);
+		if (e == DFI_E_HSM_PIN_REQUIRED)
+			snprintf(why, whycap, "no terminal to prompt for the PIN on: give "
+			    "--pin-file or set %s", envname);
+		else if (e == DFI_OK && *len == 0)
+			snprintf(why, whycap, "no PIN was typed at the prompt: type the user PIN");
+		else if (e == DFI_E_OVERFLOW)
+			snprintf(why, whycap, "the PIN typed at the prompt is longer than %d bytes",
+			    DFI_HSM_PIN_CAP - 1);
+		else if (e != DFI_OK)
+			snprintf(why, whycap, "cannot read the PIN from the terminal: give "
+			    "--pin-file or set %s", envname);
 	} else {
+		if (cfg->pin_env != NULL)
+			snprintf(why, whycap, "--pin-env %s: the variable is not set: export "
+			    "it, or give --pin-file", cfg->pin_env);
+		else /* no source at all: the error's own advice */
+			snprintf(why, whycap, "%s", dfi_strerror(DFI_E_HSM_PIN_REQUIRED));
 		e = DFI_E_HSM_PIN_REQUIRED;
 	}
 	if (e == DFI_OK && *len == 0)

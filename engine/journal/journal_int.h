@@ -13,8 +13,6 @@
 size_t dfi_b64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 dfi_err dfi_b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);
 
-int dfi_origin_valid(const char *origin);
-
 /* Converts an intent between format 2 (what dfi_jrec_format/parse write
  * and read: the AID in command order) and a journal of the given format:
  * for format 1 (the AID most significant byte first) the AID's outer bytes

@@ -237,7 +237,7 @@ origin_ok(const char *o)
 	return 1;
 }
 
-int dfi_origin_valid(const char *origin) { return origin != NULL && origin_ok(origin); }
+int dfi_journal_origin_valid(const char *origin) { return origin != NULL && origin_ok(origin); }
 
 static dfi_err
 cp_text(const dfi_checkpoint *cp, char *buf, size_t cap, size_t *len)

@@ -28,7 +28,7 @@ setup(struct jwalk *w, const struct dfi_jverify_opts *o, dfi_checkpoint *ls)
 	w->record = o->record;
 	w->ctx = o->ctx;
 	if (o->origin != NULL) {
-		if (!dfi_origin_valid(o->origin))
+		if (!dfi_journal_origin_valid(o->origin))
 			return DFI_E_INVALID_ARG;
 		memcpy(w->origin, o->origin, strlen(o->origin) + 1);
 	}

@@ -76,7 +76,7 @@ dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
 	dfi_err ae = args_ok(dir, signer, opts);
 	if (ae != DFI_OK)
 		return ae;
-	if (!dfi_origin_valid(origin))
+	if (!dfi_journal_origin_valid(origin))
 		return jdetail(opts, DFI_E_INVALID_ARG, "origin '%s' is not a key name: 1..127 "
 		    "printable ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)",
 		    origin != NULL ? origin : "(none)");

@@ -118,6 +118,13 @@ struct dfi_hsm_config {
 	void *log_ctx;
 };
 
+/* Checks a pkcs11: URI (RFC 7512) without loading a module: DFI_OK, or
+ * DFI_E_HSM_URI with one line in why (cap bytes) when p11-kit cannot
+ * parse it or finds an attribute it does not know (a typo such as "tokn="
+ * would otherwise match no token, read as an absent HSM). what ("token",
+ * "key") ends the line: "... so it matches no <what>". */
+dfi_err dfi_hsm_uri_check(const char *uri, const char *what, char *why, size_t cap);
+
 /* Loads the module, finds the token, opens a first session and logs in as
  * the user. Errors: DFI_E_HSM_MODULE, DFI_E_HSM_URI, DFI_E_HSM_TOKEN_NOT_FOUND,
  * DFI_E_HSM_PIN_REQUIRED, DFI_E_HSM_PIN_INCORRECT, DFI_E_HSM_PIN_LOCKED, ... */

@@ -369,6 +369,12 @@ struct dfi_journal_opts {
 dfi_err dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
     const struct dfi_journal_opts *opts);
 
+/* 1 when origin can name a journal (dfi_journal_create accepts it): the
+ * checkpoints' key name, 1..127 bytes of printable ASCII without spaces
+ * or '+' (docs/JOURNAL.md section 5); 0 otherwise and for NULL. Lets a
+ * caller refuse an origin before it opens the HSM. */
+int dfi_journal_origin_valid(const char *origin);
+
 /* What dfi_journal_open() found and did. */
 struct dfi_journal_recovery {
 	uint64_t records;          /* records covered after open */

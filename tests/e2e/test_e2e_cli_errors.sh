@@ -99,6 +99,32 @@ expect conf_pin 2 "pin.conf:1: a configuration file takes no PIN and no PIN vari
 printf 'json = maybe\n' >"$d/bool.conf"
 run conf_bool "$E2E_DFISSUE" personalize --config "$d/bool.conf"
 expect conf_bool 2 "bool.conf:1: 'json' takes yes or no, not 'maybe'"
+# Audit k33, findings 1-3: a bad --reader, an origin the new journal would
+# refuse (given, or made from --station) and a URI p11-kit cannot fully
+# read are usage errors found before the HSM login: exit 2, one exact
+# line, and no journal directory left behind.
+early() { # NAME EXACT-LINE OPTION...
+	local name=$1 line=$2
+	shift 2
+	run "$name" "$E2E_DFISSUE" personalize --profile "$prof" \
+		--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+		--journal "$d/j-$name" --create-journal -q "$@"
+	[ "$RC" -eq 2 ] || e2e_fail "$name: exit $RC, expected 2: $(cat "$d/$name.err")"
+	[ "$(cat "$d/$name.err")" = "dfissue: $line" ] ||
+		e2e_fail "$name: stderr: $(cat "$d/$name.err")"
+	[ ! -e "$d/j-$name" ] || e2e_fail "$name: a journal directory was left behind"
+}
+early reader_bad "personalize: --reader 'foo:bar': expected pcsc:NAME or sim:IMAGE" --reader foo:bar
+early reader_bare "personalize: --reader 'sim': expected pcsc:NAME or sim:IMAGE" --reader sim
+early station_origin "personalize: --station 'st 1' makes the new journal's origin 'dfissue/st 1', \
+which may not hold spaces or '+': give --origin NAME" --reader "sim:$d/k33.img" --station "st 1"
+early origin_bad "personalize: --origin 'my origin' cannot name the new journal: 1..127 printable \
+ASCII bytes without spaces or '+'" --reader "sim:$d/k33.img" --origin "my origin"
+early jkey_bad "personalize: --journal-key: 'pkcs11:objct=journal' has an attribute p11-kit \
+does not know, so it matches no key (a key is named with object=, id= and type=, its token \
+with token=)" \
+	--reader "sim:$d/k33.img" --journal-key 'pkcs11:objct=journal'
+[ ! -e "$d/k33.img" ] || e2e_fail "a card image was created although the options were refused"
 
 # 5. A card torn on its first and second taps (the second resolves the
 #    first tap's open intent before it is torn): the result covers all

@@ -37,9 +37,14 @@ e2e_check_journal
 # Usage errors: exit 2 with one line.
 set +e
 "$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
-	"${readers[@]}" --journal "$E2E_DIR/journal" --tear-at 3 >/dev/null 2>"$E2E_DIR/usage.log"
+	"${readers[@]}" --journal "$E2E_DIR/tear-journal" --create-journal --tear-at 3 >/dev/null \
+	2>"$E2E_DIR/usage.log"
 rc=$?
 set -e
 [ "$rc" -eq 2 ] || e2e_fail "--tear-at with several readers: exit $rc, not 2"
-grep -q 'single sim: reader' "$E2E_DIR/usage.log" || e2e_fail "usage message: $(cat "$E2E_DIR/usage.log")"
+want="dfissue: personalize: --tear-at works with a single sim: reader only"
+[ "$(cat "$E2E_DIR/usage.log")" = "$want" ] ||
+	e2e_fail "usage message: $(cat "$E2E_DIR/usage.log")"
+# Refused before the HSM login (audit k33, finding 1): no journal created.
+[ ! -e "$E2E_DIR/tear-journal" ] || e2e_fail "--tear-at refused after the journal was created"
 e2e_log "OK: $n simulated stations in parallel, one journal, verified"

@@ -652,6 +652,22 @@ START_TEST(err_malformed_uri)
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=%zz", fx.pin_file), DFI_E_HSM_URI);
 	ck_assert_int_eq(try_open(NULL, "http://example/", fx.pin_file), DFI_E_HSM_URI);
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev?pin-value=1234", fx.pin_file), DFI_E_HSM_URI);
+	/* An attribute p11-kit does not know matches no token: a URI error
+	 * that says so, not "no token matches" (audit k33, finding 3). */
+	char why[300];
+	ck_assert_int_eq(try_open(NULL, "pkcs11:tokn=dfissue-dev", fx.pin_file), DFI_E_HSM_URI);
+	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:tokn=dfissue-dev", "token", why, sizeof(why)),
+	    DFI_E_HSM_URI);
+	ck_assert_str_eq(why, "'pkcs11:tokn=dfissue-dev' has an attribute p11-kit does not "
+			      "know, so it matches no token");
+	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:token=%zz", "token", why, sizeof(why)),
+	    DFI_E_HSM_URI);
+	ck_assert_uint_gt(strlen(why), 0);
+	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:token=dfissue-dev;object=journal;"
+					   "type=private;id=%01?module-path=/x.so",
+			     "key", why, sizeof(why)),
+	    DFI_OK);
+	ck_assert_str_eq(why, "");
 	dfi_hsm *h = open_hsm(0);
 	dfi_hsm_key *k = NULL;
 	ck_assert_int_eq(dfi_hsm_key_find(h, "not a uri", &k), DFI_E_HSM_URI);

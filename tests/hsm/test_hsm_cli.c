@@ -321,6 +321,35 @@ START_TEST(errors_are_one_line)
 	ck_assert_ptr_nonnull(strstr(r.err, loose));
 	ck_assert_ptr_nonnull(strstr(r.err, "chmod 600"));
 	ck_assert_ptr_null(strchr(r.err, '\n') == r.err + strlen(r.err) - 1 ? NULL : strchr(r.err, '\n'));
+	/* A PIN source that was given and failed is named alone with its fix;
+	 * "give --pin-file" is only for no source at all (audit k33, finding 4). */
+	ck_assert_ptr_null(strstr(r.err, "give --pin-file"));
+	char empty[400], want[600];
+	snprintf(empty, sizeof(empty), "%s/empty.pin", fx.dir);
+	fp = fopen(empty, "w");
+	fclose(fp);
+	ck_assert_int_eq(chmod(empty, 0600), 0);
+	run(&r, "key", "kcv", "--pin-file", empty, master, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "dfissue: opening the HSM: PIN file '%s' is empty: put the "
+	    "PIN on its first line\n", empty);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_int_eq(unsetenv("DFI_TEST_UNSET_PIN"), 0);
+	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_UNSET_PIN", master, NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "dfissue: opening the HSM: --pin-env DFI_TEST_UNSET_PIN: the "
+				"variable is not set: export it, or give --pin-file\n");
+	ck_assert_int_eq(setenv("DFI_TEST_EMPTY_PIN", "", 1), 0);
+	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_EMPTY_PIN", master, NULL);
+	ck_assert_int_eq(unsetenv("DFI_TEST_EMPTY_PIN"), 0);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, "dfissue: opening the HSM: DFI_TEST_EMPTY_PIN is set but empty: "
+				"put the PIN in it\n");
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", "--pin-file", empty, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "to fix      the token does not open: PIN file '%s' is "
+	    "empty: put the PIN on its first line\n", empty);
+	ck_assert_msg(strstr(r.out, want) != NULL, "hsm check: %s", r.out);
 	run(&r, "key", "list", "--bogus", NULL);
 	assert_one_line_error(&r, 2, "key list: unknown option '--bogus'");
 	run(&r, "key", "import", "--label", NULL);
@@ -331,6 +360,52 @@ START_TEST(errors_are_one_line)
 	assert_one_line_error(&r, 2, "key material never comes from the command line");
 	run(&r, "journal-key", NULL);
 	assert_one_line_error(&r, 2, "invalid arguments");
+}
+END_TEST
+
+/* Audit k33, finding 3: a URI with an attribute p11-kit does not know is a
+ * usage error naming its option (or variable), found before the module
+ * loads; and an origin journal init would refuse, before the HSM login. */
+START_TEST(uri_typos_name_their_option)
+{
+	static const char tok[] = "'pkcs11:tokn=dfissue-dev' has an attribute p11-kit does not "
+				  "know, so it matches no token (a token is named with token=, "
+				  "manufacturer=, serial=, model=)\n";
+	char want[400];
+	struct run r;
+	run(&r, "key", "list", "--token", "pkcs11:tokn=dfissue-dev", PINOPT, NULL);
+	ck_assert_int_eq(r.status, 2);
+	snprintf(want, sizeof(want), "dfissue: --token: %s", tok);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_int_eq(setenv("DFISSUE_TOKEN", "pkcs11:tokn=dfissue-dev", 1), 0);
+	run(&r, "key", "list", PINOPT, NULL);
+	ck_assert_int_eq(unsetenv("DFISSUE_TOKEN"), 0);
+	ck_assert_int_eq(r.status, 2);
+	snprintf(want, sizeof(want), "dfissue: DFISSUE_TOKEN: %s", tok);
+	ck_assert_str_eq(r.err, want);
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-token",
+	    "pkcs11:tokn=dfissue-dev", NULL);
+	ck_assert_int_eq(r.status, 2);
+	snprintf(want, sizeof(want), "dfissue: --journal-token: %s", tok);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, ""); /* nothing listed: the module was not loaded */
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key",
+	    "pkcs11:objct=journal", NULL);
+	assert_one_line_error(&r, 2, "hsm check: --journal-key: 'pkcs11:objct=journal' has an "
+				     "attribute p11-kit does not know, so it matches no key");
+	char dir[400];
+	snprintf(dir, sizeof(dir), "%s/j-k33", fx.dir);
+	run(&r, "journal", "init", "--origin", "my origin", "--station", "s", "--token",
+	    "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
+	assert_one_line_error(&r, 2, "journal init: --origin 'my origin' cannot name a journal");
+	run(&r, "journal", "init", "--origin", "o", "--station", "s", "--key",
+	    "pkcs11:objct=journal", "--token", "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
+	assert_one_line_error(&r, 2, "journal init: --key: 'pkcs11:objct=journal' has an");
+	run(&r, "journal", "recover", "--station", "s", "--key", "pkcs11:objct=journal", "--token",
+	    "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
+	assert_one_line_error(&r, 2, "journal recover: --key: 'pkcs11:objct=journal' has an");
+	struct stat st;
+	ck_assert_int_ne(stat(dir, &st), 0);
 }
 END_TEST
 
@@ -357,5 +432,5 @@ main(void)
 	return hsm_fixture_main(&fx, "hsm_cli", (const TTest *[]){
 	    derive_kcv_aes_vector, derive_kcv_2k3des_vector,
 	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
-	    errors_are_one_line, help_everywhere, NULL });
+	    errors_are_one_line, uri_typos_name_their_option, help_everywhere, NULL });
 }

@@ -116,6 +116,10 @@ struct cli_hsm_opts {
  * $DFISSUE_TOKEN, else fallback_uri), detail pointing at detail/cap; on a
  * bad option value prints one line and returns DFI_EXIT_USAGE. */
 struct dfi_hsm_config;
+/* Checks the pkcs11: URI of option name (a --token: what "token"; a key:
+ * "key") before any module loads: DFI_EXIT_OK (also for NULL), or one
+ * usage line naming the option and DFI_EXIT_USAGE. */
+int cli_uri_check(const char *name, const char *uri, const char *what);
 int cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri,
     struct dfi_hsm_config *cfg, char *detail, size_t cap);
 /* Opens the HSM (cli_hsm_config); on failure prints one line and returns

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -15,7 +16,11 @@
 static int
 hsm_error(const char *what, dfi_err e, const char *detail)
 {
-	if (detail[0] != '\0')
+	/* The detail of a PIN error names the source that failed and what to
+	 * do; the error's text ("give --pin-file...") fits no source at all. */
+	if (e == DFI_E_HSM_PIN_REQUIRED && detail[0] != '\0')
+		cli_errorf("%s: %s", what, detail);
+	else if (detail[0] != '\0')
 		cli_errorf("%s: %s (%s)", what, dfi_strerror(e), detail);
 	else
 		cli_errorf("%s: %s", what, dfi_strerror(e));
@@ -31,10 +36,30 @@ cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 }
 
 int
+cli_uri_check(const char *name, const char *uri, const char *what)
+{
+	char why[300];
+	if (uri == NULL || dfi_hsm_uri_check(uri, what, why, sizeof(why)) != DFI_E_HSM_URI)
+		return DFI_EXIT_OK; /* anything else is the HSM layer's to report */
+	return cli_usagef("%s: %s (%s)", name, why, strcmp(what, "token") == 0
+		? "a token is named with token=, manufacturer=, serial=, model="
+		: "a key is named with object=, id= and type=, its token with token=");
+}
+
+int
 cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm_config *cfg,
     char *detail, size_t cap)
 {
 	dfi_hsm_path path = DFI_HSM_PATH_AUTO;
+	/* Before the module loads: a typo in a URI is not an absent HSM. The
+	 * journal's token first: the journal's options carry it as their token. */
+	int rc = cli_uri_check("--journal-token", o->jtoken, "token");
+	if (rc == DFI_EXIT_OK && o->token != NULL)
+		rc = cli_uri_check("--token", o->token, "token");
+	else if (rc == DFI_EXIT_OK)
+		rc = cli_uri_check("DFISSUE_TOKEN", getenv("DFISSUE_TOKEN"), "token");
+	if (rc != DFI_EXIT_OK)
+		return rc;
 	if (o->derivation != NULL && dfi_hsm_path_parse(o->derivation, &path) != DFI_OK)
 		return cli_usagef("--derivation is auto, sp800-108, ecb-encrypt-data, cbc-encrypt-data or "
 				  "host, not '%s'", o->derivation);
@@ -64,7 +89,7 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 int
 cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
 {
-	char detail[200] = "";
+	char detail[320] = ""; /* as much as the handle keeps */
 	struct dfi_hsm_config cfg;
 	*out = NULL;
 	int rc = cli_hsm_config(o, fallback_uri, &cfg, detail, sizeof(detail));

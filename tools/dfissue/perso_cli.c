@@ -13,6 +13,25 @@ const char cli_reader_help[] =
     "  --reader sim:IMAGE     the card simulator in this process on IMAGE (created in\n"
     "                         factory state if absent; the state persists in IMAGE)\n";
 
+/* 'p' for pcsc:NAME, 's' for sim:IMAGE, 0 for anything else. */
+static int
+spec_kind(const char *spec)
+{
+	if (strncmp(spec, "pcsc:", 5) == 0 && spec[5] != '\0')
+		return 'p';
+	if (strncmp(spec, "sim:", 4) == 0 && spec[4] != '\0')
+		return 's';
+	return 0;
+}
+
+int
+cli_reader_spec_check(const char *cmd, const char *spec)
+{
+	if (spec_kind(spec) != 0)
+		return DFI_EXIT_OK;
+	return cli_usagef("%s: --reader '%s': expected pcsc:NAME or sim:IMAGE", cmd, spec);
+}
+
 int
 cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
     enum dfi_sim_tear_mode tear_mode)
@@ -23,7 +42,7 @@ cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
 	r->spec = spec;
 	if (spec == NULL)
 		return cli_usagef("--reader is required (pcsc:NAME or sim:IMAGE)");
-	if (strncmp(spec, "pcsc:", 5) == 0 && spec[5] != '\0') {
+	if (spec_kind(spec) == 'p') {
 		if (tear_at > 0)
 			return cli_usagef("--tear-at works with a sim: reader only");
 		e = dfi_pcsc_transport_new(&r->t, spec + 5);
@@ -31,7 +50,7 @@ cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
 			return cli_fail(spec, e);
 		return DFI_EXIT_OK;
 	}
-	if (strncmp(spec, "sim:", 4) == 0 && spec[4] != '\0') {
+	if (spec_kind(spec) == 's') {
 		struct dfi_sim_config cfg;
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.image = spec + 4;
@@ -47,7 +66,7 @@ cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
 		}
 		return DFI_EXIT_OK;
 	}
-	return cli_usagef("reader '%s': expected pcsc:NAME or sim:IMAGE", spec);
+	return cli_reader_spec_check("reader", spec);
 }
 
 void
@@ -92,6 +111,19 @@ cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile *
 		*p = NULL;
 	}
 	return rc;
+}
+
+dfi_err
+cli_perso_check(dfi_hsm *h, const dfi_profile *prof, const char *station,
+    const char *originality_keys, char *detail, size_t cap)
+{
+	dfi_perso *chk = NULL;
+	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
+		.station = station, .detail = detail, .detail_cap = cap,
+		.originality_keys = originality_keys };
+	dfi_err e = dfi_perso_new(&chk, &pc);
+	dfi_perso_free(chk);
+	return e;
 }
 
 void

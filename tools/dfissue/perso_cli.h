@@ -23,6 +23,10 @@ struct cli_reader {
 int cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
     enum dfi_sim_tear_mode tear_mode);
 void cli_reader_close(struct cli_reader *r);
+/* Checks a --reader value's form (pcsc:NAME or sim:IMAGE) before anything
+ * is opened: DFI_EXIT_OK, or one usage line "CMD: --reader ..." printed
+ * and DFI_EXIT_USAGE. */
+int cli_reader_spec_check(const char *cmd, const char *spec);
 /* The help text of the --reader options. */
 extern const char cli_reader_help[];
 
@@ -30,6 +34,13 @@ extern const char cli_reader_help[];
  * profile's fields). Prints one line on failure. */
 int cli_profile_open(const char *profile_path, const char *batch_path, dfi_profile **p,
     dfi_batch **b);
+
+/* Builds the engine without a journal, as personalize does before it
+ * creates one, and frees it: every rule personalize applies at its start
+ * (base keys, key versions, originality keys...). DFI_OK, or the error
+ * with one line in detail (may stay empty). */
+dfi_err cli_perso_check(dfi_hsm *h, const dfi_profile *prof, const char *station,
+    const char *originality_keys, char *detail, size_t cap);
 
 /* The members a card's JSON line carries beyond the common ones: the
  * refusal (cause, journal record), a re-issue authorization, the

@@ -43,9 +43,10 @@ static const char *const help[] = {
 	"  - with --profile, every key the profile names: its base key found, of the\n"
 	"    profile's type, and a path for its diversification input's length (built\n"
 	"    for a 7-byte UID and the batch's first row, --batch, where the recipe has\n"
-	"    batch fields).\n"
+	"    batch fields), and every rule personalize applies at its start (the\n"
+	"    engine is built as personalize builds it, without a journal).\n"
 	"Exit status 0 only when personalization can run: an AES-128 path whose vector\n"
-	"passed, a usable journal key, and with --profile every key of the profile.\n\n",
+	"passed, a usable journal key, and with --profile a profile personalize accepts.\n\n",
 	cli_hsm_help,
 	"\n",
 	cli_journal_hsm_help,
@@ -290,6 +291,24 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 	return ok;
 }
 
+/* Every rule personalize applies at its start, beyond keys and paths (a
+ * factory key version, originality keys...): "can run" must mean that
+ * personalize accepts the profile. */
+static int
+check_engine(dfi_hsm *h, const dfi_profile *prof, const char *path, struct report *r)
+{
+	char detail[256] = "";
+	dfi_err e = cli_perso_check(h, prof, "hsm-check", NULL, detail, sizeof(detail));
+	if (e == DFI_OK) {
+		printf("profile     %s: personalize accepts it\n", path);
+		return 1;
+	}
+	printf("profile     %s: personalize refuses it: %s\n", path,
+	    detail[0] ? detail : dfi_strerror(e));
+	fixf(r, "profile '%s': %s", path, detail[0] ? detail : dfi_strerror(e));
+	return 0;
+}
+
 static int
 check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct report *r)
 {
@@ -318,6 +337,8 @@ check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct repor
 			snprintf(where, sizeof(where), "applications[%zu].keys[%zu]", i, k);
 			ok &= check_profile_key(h, &sp->apps[i].keys[k], sp->apps[i].aid, row, where, r);
 		}
+	if (ok) /* a missing key is fixed first: the engine would refuse it too */
+		ok = check_engine(h, prof, path, r);
 	dfi_batch_row_free(row);
 	dfi_batch_free(batch);
 	dfi_profile_free(prof);
@@ -415,6 +436,8 @@ hsm_check(int argc, char **argv)
 		return rc;
 	if (batch != NULL && profile == NULL)
 		return cli_usagef("hsm check: --batch goes with --profile (see 'dfissue hsm check --help')");
+	if ((rc = cli_uri_check("hsm check: --journal-key", jkey, "key")) != DFI_EXIT_OK)
+		return rc;
 	char detail[200] = "";
 	struct dfi_hsm_config cfg;
 	rc = cli_hsm_config(&o, NULL, &cfg, detail, sizeof(detail));
@@ -427,14 +450,17 @@ hsm_check(int argc, char **argv)
 	if (ok) {
 		dfi_err e = dfi_hsm_open(&h, &cfg);
 		if (e != DFI_OK) {
-			printf("token       %s: %s (%s)\n", cfg.token_uri != NULL ? cfg.token_uri
+			/* A PIN error's detail says it all. */
+			int pin = e == DFI_E_HSM_PIN_REQUIRED && detail[0];
+			printf("token       %s: %s%s%s%s\n", cfg.token_uri != NULL ? cfg.token_uri
 									: "(no --token)",
-			    dfi_strerror(e), detail);
+			    pin ? "" : dfi_strerror(e), pin ? "" : " (", detail, pin ? "" : ")");
 			if (e == DFI_E_HSM_TOKEN_NOT_FOUND)
 				fixf(&r, "select one initialized token with --token 'pkcs11:token=LABEL' (the "
 				     "slots above)");
 			else
-				fixf(&r, "the token does not open: %s", dfi_strerror(e));
+				fixf(&r, "the token does not open: %s",
+				    pin ? detail : dfi_strerror(e));
 			ok = 0;
 		}
 	}

@@ -87,6 +87,13 @@ j_init(int argc, char **argv)
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
+	/* Before the HSM login: nothing to type a PIN for. */
+	if (!dfi_journal_origin_valid(origin))
+		return cli_usagef("journal init: --origin '%s' cannot name a journal: 1..%d "
+		    "printable ASCII bytes without spaces or '+' (docs/JOURNAL.md section 5)",
+		    origin, DFI_J_STR_MAX - 1);
+	if ((rc = cli_uri_check("journal init: --key", key, "key")) != DFI_EXIT_OK)
+		return rc;
 	dfi_hsm *h;
 	dfi_signer *s;
 	rc = cli_signer_open(&o, key, "journal init", &h, &s);
@@ -173,6 +180,8 @@ j_recover(int argc, char **argv)
 		.needs = "needs --station and one DIR (try --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
+		return rc;
+	if ((rc = cli_uri_check("journal recover: --key", key, "key")) != DFI_EXIT_OK)
 		return rc;
 	const char *dir = argv[optind];
 	dfi_hsm *h;

@@ -169,6 +169,10 @@ static int
 opt_reader(void *ctx, const char *v)
 {
 	struct opts *o = ctx;
+	/* The form is checked here, before the HSM login and the journal: a
+	 * typo must not leave a new journal behind. */
+	if (cli_reader_spec_check("personalize", v) != DFI_EXIT_OK)
+		return -1;
 	o->reader = v;
 	return stations_add(&o->readers, v);
 }
@@ -296,6 +300,10 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
+	if (o->ntears > 0 && stations_wanted(&o->readers)) {
+		cli_errorf("personalize: --tear-at works with a single sim: reader only");
+		return DFI_EXIT_USAGE;
+	}
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
 		    "shorter name (it names this station in every journal record)", STATION_MAX,
@@ -316,12 +324,39 @@ parse(int argc, char **argv, struct popts *p)
 		    "and never expire)");
 		return DFI_EXIT_USAGE;
 	}
+	int urc = cli_uri_check("personalize: --journal-key", o->jkey, "key");
+	if (urc != DFI_EXIT_OK)
+		return urc;
 	char why[600];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
 		cli_errorf("personalize: --registry: %s", why);
 		return DFI_EXIT_USAGE;
 	}
 	return DFI_EXIT_OK;
+}
+
+/* A journal created here gets --origin, else dfissue/STATION: an origin
+ * the journal refuses is a usage error found before the HSM login, not
+ * when the journal is created. */
+static int
+check_new_origin(const struct opts *o, const char *station)
+{
+	char path[4096], origin[DFI_J_STR_MAX + 16];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
+	if (!o->create || stat(path, &st) == 0)
+		return DFI_EXIT_OK;
+	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin))
+		return cli_usagef("personalize: --origin '%s' cannot name the new journal: 1..%d "
+		    "printable ASCII bytes without spaces or '+'", o->origin, DFI_J_STR_MAX - 1);
+	snprintf(origin, sizeof(origin), "dfissue/%s", station);
+	if (o->origin != NULL || dfi_journal_origin_valid(origin))
+		return DFI_EXIT_OK;
+	if (o->station != NULL)
+		return cli_usagef("personalize: --station '%s' makes the new journal's origin "
+		    "'%s', which may not hold spaces or '+': give --origin NAME", station, origin);
+	return cli_usagef("personalize: the host name '%s' makes the new journal's origin '%s', "
+	    "which may not hold spaces or '+': give --origin NAME", station, origin);
 }
 
 static int
@@ -517,12 +552,7 @@ static int
 check_profile(const struct opts *o, dfi_hsm *h, const dfi_profile *prof, const char *station)
 {
 	char detail[256] = "";
-	dfi_perso *chk = NULL;
-	struct dfi_perso_config pc = { .hsm = h, .journal = NULL, .profile = prof,
-		.station = station, .detail = detail, .detail_cap = sizeof(detail),
-		.originality_keys = o->orig_keys };
-	dfi_err e = dfi_perso_new(&chk, &pc);
-	dfi_perso_free(chk);
+	dfi_err e = cli_perso_check(h, prof, station, o->orig_keys, detail, sizeof(detail));
 	if (e == DFI_OK)
 		return DFI_EXIT_OK;
 	cli_error_code("profile_keys");
@@ -568,7 +598,9 @@ sub_personalize(int argc, char **argv)
 	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
-	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
+	rc = check_new_origin(&o, station);
+	if (rc == DFI_EXIT_OK)
+		rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)
 		rc = check_batch(&o, prof, &total);
 	if (rc == DFI_EXIT_OK)
@@ -605,12 +637,7 @@ sub_personalize(int argc, char **argv)
 			.json = o.json, .total = total, .registry = reg, .reissue = o.reissue,
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
-		if (o.tear_at > 0) {
-			cli_errorf("personalize: --tear-at works with a single sim: reader only");
-			rc = DFI_EXIT_USAGE;
-		} else {
-			rc = stations_run(&o.readers, &sc);
-		}
+		rc = stations_run(&o.readers, &sc); /* parse() refused --tear-at here */
 	} else {
 		if (rc == DFI_EXIT_OK)
 			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
