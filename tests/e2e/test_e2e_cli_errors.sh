@@ -47,6 +47,21 @@ run badkey "$E2E_DFISSUE" personalize --profile "$d/badkey.json" \
 expect badkey 1 "profile '.*badkey.json': .*no-such-key.*\(nothing was created\)" \
 	'^\{"error":"profile_keys","message":"profile .*","exit":1\}$'
 [ ! -e "$d/j-badkey" ] || e2e_fail "the journal was created before the profile's keys were checked"
+# Audit k33p, finding 1: the profile's originality.trusted_keys file is read
+# at load, with the profile's line and the file's; --originality-keys FILE
+# before the HSM is opened, named as the option. No journal either way.
+sed '$ s|^}$|, "originality": {"policy": "require",\n"trusted_keys": "my-keys.keys"}}|' "$prof" >"$d/tk.json"
+tkline=$(($(wc -l <"$prof") + 1))
+printf 'vendor 04AB\n' >"$d/my-keys.keys"
+run trusted_keys "$E2E_DFISSUE" personalize --profile "$d/tk.json" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-tk" --create-journal
+expect trusted_keys 1 "^dfissue: $d/tk.json:$tkline: originality.trusted_keys: $d/my-keys.keys:1: the public key must be 114 hex digits"
+run orig_keys "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-tk" --create-journal --originality-keys "$d/my-keys.keys"
+expect orig_keys 1 "^dfissue: personalize: --originality-keys: $d/my-keys.keys:1: the public key must be 114 hex digits"
+[ ! -e "$d/j-tk" ] || e2e_fail "a journal was created although the trusted keys are bad"
 
 # 3. --station longer than 63 characters is refused, not cut.
 long=$(printf 's%.0s' $(seq 1 64))

@@ -18,6 +18,7 @@
 #include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "dfissue/originality.h"
 #include "cli_registry.h"
 #include "dfissue/perso.h"
 #include "dfissue/registry.h"
@@ -500,6 +501,24 @@ run_total(const struct opts *o)
 	return cards;
 }
 
+/* --originality-keys FILE is read before the HSM is opened, by the parser
+ * personalization uses, and a bad line is told as the option's (the
+ * profile did not name that file). With the profile's policy "off" no key
+ * file is read, here as in personalization. */
+static int
+check_orig_keys(const struct opts *o, const dfi_profile *prof)
+{
+	if (o->orig_keys == NULL || dfi_profile_spec(prof)->originality.policy == DFI_ORIGINALITY_OFF)
+		return DFI_EXIT_OK;
+	struct dfi_diag d;
+	dfi_err e = dfi_orig_keys_check(o->orig_keys, &d);
+	if (e == DFI_OK)
+		return DFI_EXIT_OK;
+	cli_errorf("personalize: --originality-keys: %s", e == DFI_E_PARSE || e == DFI_E_IO ?
+	    d.message : dfi_strerror(e));
+	return DFI_EXIT_FAIL;
+}
+
 /* The profile is checked against the HSM (every base key there, of the
  * right type) before anything is created: a journal made for a profile
  * that cannot run would be a stray file to explain. */
@@ -558,6 +577,8 @@ sub_personalize(int argc, char **argv)
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
 	rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
+	if (rc == DFI_EXIT_OK)
+		rc = check_orig_keys(&o, prof);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)
