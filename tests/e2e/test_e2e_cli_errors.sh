@@ -92,6 +92,28 @@ expect conf_pin 2 "pin.conf:1: a configuration file takes no PIN and no PIN vari
 printf 'json = maybe\n' >"$d/bool.conf"
 run conf_bool "$E2E_DFISSUE" personalize --config "$d/bool.conf"
 expect conf_bool 2 "bool.conf:1: 'json' takes yes or no, not 'maybe'"
+# Audit k33p, finding 3: a value the option refuses names the file and line
+# too, with the command line's words after it; the same value given on the
+# command line keeps the command line's form.
+conf_case() { # NAME FILE-TEXT STDERR-REGEX [ARGS...]: personalize --config NAME.conf ARGS
+	local name=$1 text=$2 re=$3
+	shift 3
+	printf '%b' "$text" >"$d/$name.conf"
+	run "$name" "$E2E_DFISSUE" personalize --config "$d/$name.conf" "$@"
+	expect "$name" 2 "$re"
+}
+conf_case conf_wait "profile = $prof\nreader = sim:$d/c0.img\njournal = $d/j-conf\n# a comment\n\nwait-ms = 30s\n" \
+	"^dfissue: $d/conf_wait.conf:6: wait-ms: wants milliseconds \(0 to 86400000\), not '30s'$"
+conf_case conf_reissue 'reissue = 04:8B\n' \
+	"^dfissue: $d/conf_reissue.conf:1: reissue: wants a 7-byte UID as 14 hex digits, not '04:8B'$"
+conf_case conf_registry '# shared registry\nregistry = host=db1 dbname=reg\n' \
+	"^dfissue: $d/conf_registry.conf:2: registry: the registry URL must be a libpq connection URI" \
+	--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf" --json
+grep -qE '^\{"error":"usage","message":".*conf_registry.conf:2: registry: .*","exit":2\}$' \
+	"$d/conf_registry.out" || e2e_fail "conf_registry: no usage error object: $(cat "$d/conf_registry.out")"
+conf_case conf_cmdline 'registry = host=db1 dbname=reg\n' \
+	"^dfissue: personalize: --wait-ms wants milliseconds \(0 to 86400000\), not '30s'$" --wait-ms 30s
+[ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"
 
 # 5. A card torn on its first and second taps (the second resolves the
 #    first tap's open intent before it is torn): the result covers all

@@ -107,6 +107,7 @@ static const char *const help[] = {
 };
 
 #define TEARS_MAX 3
+#define TEARS_MAX_TEXT "3" /* TEARS_MAX in the --tear-at error line */
 #define MAX_REISSUE 64
 
 struct opts {
@@ -185,11 +186,7 @@ opt_once(void *ctx, const char *v)
 static int
 opt_tear_at(void *ctx, const char *v)
 {
-	if (parse_tears(v, ctx))
-		return 0;
-	cli_errorf("personalize: --tear-at wants APDU numbers >= 1 (at most %d, comma-separated), "
-	    "not '%s'", TEARS_MAX, v);
-	return -1;
+	return parse_tears(v, ctx) ? 0 : -1; /* the table's "wants" says what */
 }
 
 static int
@@ -209,10 +206,8 @@ static int
 opt_reissue(void *ctx, const char *v, size_t i)
 {
 	struct dfi_perso_reissue *r = &((struct opts *)ctx)->reissue[i];
-	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7) {
-		cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'", v);
-		return -1;
-	}
+	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7)
+		return -1; /* the table's "wants" says what */
 	return 0;
 }
 
@@ -272,9 +267,13 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
 		CLI_ACT("once", 0, opt_once, o), CLI_FLAG("json", &o->json),
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
-		CLI_FN("tear-at", opt_tear_at, o, NULL),
+		CLI_FN("tear-at", opt_tear_at, o, "APDU numbers >= 1 (at most " TEARS_MAX_TEXT
+		    ", comma-separated)"),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
-		CLI_LIST("reissue", opt_reissue, o, &o->nreissue, MAX_REISSUE), CLI_STR("reason", &o->reason),
+		{ .kind = CLI_OPT_LIST, .name = "reissue", .each = opt_reissue, .ctx = o,
+		    .count = &o->nreissue, .max = MAX_REISSUE,
+		    .wants = "a 7-byte UID as 14 hex digits" },
+		CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
 		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
@@ -317,9 +316,10 @@ parse(int argc, char **argv, struct popts *p)
 		    "and never expire)");
 		return DFI_EXIT_USAGE;
 	}
-	char why[600];
+	char why[600], where[PATH_MAX + 128];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
-		cli_errorf("personalize: --registry: %s", why);
+		cli_opt_where(&p->spec, "registry", o->registry, 1, where, sizeof(where));
+		cli_errorf("%s %s", where, why);
 		return DFI_EXIT_USAGE;
 	}
 	return DFI_EXIT_OK;
@@ -566,6 +566,7 @@ sub_personalize(int argc, char **argv)
 	rc = cli_config_expand(argc, argv, lo, &args);
 	if (rc != DFI_EXIT_OK)
 		return rc;
+	po.spec.from = &args; /* a value from the file is refused with its line */
 	rc = parse(args.argc, args.argv, &po);
 	if (rc != DFI_EXIT_OK) {
 		cli_config_free(&args);
