@@ -113,6 +113,9 @@ grep -qE '^\{"error":"usage","message":".*conf_registry.conf:2: registry: .*","e
 	"$d/conf_registry.out" || e2e_fail "conf_registry: no usage error object: $(cat "$d/conf_registry.out")"
 conf_case conf_cmdline 'registry = host=db1 dbname=reg\n' \
 	"^dfissue: personalize: --wait-ms wants milliseconds \(0 to 86400000\), not '30s'$" --wait-ms 30s
+conf_case conf_station "station = $long\n" \
+	"^dfissue: $d/conf_station.conf:1: station: takes 1 to 63 characters, not 64" \
+	--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf"
 [ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"
 
 # 5. A card torn on its first and second taps (the second resolves the

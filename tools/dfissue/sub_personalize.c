@@ -296,10 +296,11 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
+	char where[PATH_MAX + 128];
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
-		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
-		    "shorter name (it names this station in every journal record)", STATION_MAX,
-		    strlen(o->station));
+		cli_opt_where(&p->spec, "station", o->station, 0, where, sizeof(where));
+		cli_errorf("%s takes 1 to %d characters, not %zu: give a shorter name (it names "
+		    "this station in every journal record)", where, STATION_MAX, strlen(o->station));
 		return DFI_EXIT_USAGE;
 	}
 	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
@@ -316,7 +317,7 @@ parse(int argc, char **argv, struct popts *p)
 		    "and never expire)");
 		return DFI_EXIT_USAGE;
 	}
-	char why[600], where[PATH_MAX + 128];
+	char why[600];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
 		cli_opt_where(&p->spec, "registry", o->registry, 1, where, sizeof(where));
 		cli_errorf("%s %s", where, why);
