@@ -121,7 +121,8 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 				  "and \"base_key\" with \"diversification\" (a key per card)");
 	if (has_base) {
 		t->kind = DFI_TRANSPORT_DIVERSIFIED;
-		if ((e = parse_key(c, v, path, PV_KEY_TRANSPORT, 0, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
+		if ((e = parse_key(c, v, path, PV_KEY_TRANSPORT, 0, DFI_KT_AES128, 0, &t->key)) !=
+		    DFI_OK)
 			return e;
 		if (t->key.nprevious > 0) {
 			pv_join(p, path, "previous");
@@ -317,8 +318,8 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 		    picc->transport.key.version == picc->key.version) {
 			char q[PATH_MAX_LEN];
 			pv_join(q, p, "version");
-			return verr(c, q, "must differ from picc.key.version %u: the version tells a "
-					  "changed PICC key from the transport key (got %u)",
+			return verr(c, q, "must differ from picc.key.version %u: the version tells "
+			    "a changed PICC key from the transport key (got %u)",
 			    picc->key.version, picc->transport.key.version);
 		}
 	}

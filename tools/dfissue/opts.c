@@ -171,10 +171,11 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 		if (*c->count >= c->max) { /* the array is full */
 			int line = cli_config_line(spec->from, arg);
 			if (line > 0)
-				cli_errorf("%s:%d: %s: at most %lu --%s options", spec->from->path, line,
-				    c->name, c->max, c->name);
+				cli_errorf("%s:%d: %s: at most %lu --%s options", spec->from->path,
+				    line, c->name, c->max, c->name);
 			else
-				cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max, c->name);
+				cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max,
+				    c->name);
 			return -1;
 		}
 		if (c->each == NULL)

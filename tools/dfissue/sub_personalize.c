@@ -300,7 +300,8 @@ parse(int argc, char **argv, struct popts *p)
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_opt_where(&p->spec, "station", o->station, 0, where, sizeof(where));
 		cli_errorf("%s takes 1 to %d characters, not %zu: give a shorter name (it names "
-		    "this station in every journal record)", where, STATION_MAX, strlen(o->station));
+		    "this station in every journal record)", where, STATION_MAX,
+		    strlen(o->station));
 		return DFI_EXIT_USAGE;
 	}
 	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
@@ -509,7 +510,8 @@ run_total(const struct opts *o)
 static int
 check_orig_keys(const struct opts *o, const dfi_profile *prof)
 {
-	if (o->orig_keys == NULL || dfi_profile_spec(prof)->originality.policy == DFI_ORIGINALITY_OFF)
+	if (o->orig_keys == NULL ||
+	    dfi_profile_spec(prof)->originality.policy == DFI_ORIGINALITY_OFF)
 		return DFI_EXIT_OK;
 	struct dfi_diag d;
 	dfi_err e = dfi_orig_keys_check(o->orig_keys, &d);
