@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dfissue/originality.h"
 #include "dfissue/util.h"
 #include "validate_int.h"
 #include "core/nelem.h"
@@ -57,8 +58,8 @@ parse_app(struct vctx *c, json_t *v, const char *path, struct dfi_profile_app *a
 		pv_join_idx(kp, p, i);
 		const struct dfi_profile_uid_key *uk = &c->p->spec.uid_key;
 		int is_uid_key = uk->present && memcmp(uk->aid, app->aid, 3) == 0 && uk->number == i;
-		if ((e = parse_key(c, json_array_get(keys, i), kp, 0, is_uid_key, app->key_type,
-			 (uint8_t)i, &k[i])) != DFI_OK)
+		if ((e = parse_key(c, json_array_get(keys, i), kp, PV_KEY_APP, is_uid_key,
+			 app->key_type, (uint8_t)i, &k[i])) != DFI_OK)
 			return e;
 	}
 	app->keys = k;
@@ -120,7 +121,8 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 				  "and \"base_key\" with \"diversification\" (a key per card)");
 	if (has_base) {
 		t->kind = DFI_TRANSPORT_DIVERSIFIED;
-		if ((e = parse_key(c, v, path, 1, 0, DFI_KT_AES128, 0, &t->key)) != DFI_OK)
+		if ((e = parse_key(c, v, path, PV_KEY_TRANSPORT, 0, DFI_KT_AES128, 0, &t->key)) !=
+		    DFI_OK)
 			return e;
 		if (t->key.nprevious > 0) {
 			pv_join(p, path, "previous");
@@ -140,6 +142,25 @@ parse_transport(struct vctx *c, json_t *v, const char *path, struct dfi_profile_
 		return e;
 	t->key.version = (uint8_t)x;
 	return DFI_OK;
+}
+
+/* The trusted keys file, read now with the parser personalization will use
+ * (originality.c): a bad line shows at load with the profile's line, not
+ * after the HSM login. */
+static dfi_err
+trusted_keys_check(struct vctx *c, const char *path, const char *file)
+{
+	char p[PATH_MAX_LEN];
+	struct dfi_diag d;
+	dfi_err e = dfi_orig_keys_check(file, &d);
+	if (e == DFI_E_NOMEM)
+		return pv_nomem();
+	if (e == DFI_OK)
+		return DFI_OK;
+	pv_join(p, path, "trusted_keys");
+	if (e == DFI_E_PARSE || e == DFI_E_IO)
+		return verr(c, p, "%s", d.message);
+	return verr(c, p, "%s: %s", file, dfi_strerror(e));
 }
 
 /* "require" | "warn" | "off", or {"policy": ..., "trusted_keys": FILE}. */
@@ -187,7 +208,7 @@ parse_originality(struct vctx *c, json_t *v, const char *path, struct dfi_profil
 	memcpy(full, c->file, dl);
 	memcpy(full + dl, file, strlen(file) + 1);
 	o->trusted_keys = full;
-	return DFI_OK;
+	return o->policy == DFI_ORIGINALITY_OFF ? DFI_OK : trusted_keys_check(c, path, full);
 }
 
 /* "uid_key": {"application": AID, "key": N}: which application key reads
@@ -254,7 +275,7 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 		return e;
 	json_t *k;
 	if ((e = pv_member_at(c, v, path, "key", 1, &k, p)) != DFI_OK ||
-	    (e = parse_key(c, k, p, 1, 0, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
+	    (e = parse_key(c, k, p, PV_KEY_PICC, 0, DFI_KT_AES128, 0, &picc->key)) != DFI_OK)
 		return e;
 	json_t *ks;
 	if ((e = pv_member_at(c, v, path, "key_settings", 1, &ks, p)) != DFI_OK ||
@@ -291,6 +312,16 @@ parse_picc(struct vctx *c, json_t *v, const char *path, struct dfi_profile_picc 
 		pv_join(p, path, "transport_key");
 		if ((e = parse_transport(c, tk, p, &picc->transport)) != DFI_OK)
 			return e;
+		/* The version tells a card still on its transport key from one
+		 * whose PICC key was changed: the two must differ. */
+		if (picc->transport.kind != DFI_TRANSPORT_FACTORY &&
+		    picc->transport.key.version == picc->key.version) {
+			char q[PATH_MAX_LEN];
+			pv_join(q, p, "version");
+			return verr(c, q, "must differ from picc.key.version %u: the version tells "
+			    "a changed PICC key from the transport key (got %u)",
+			    picc->key.version, picc->transport.key.version);
+		}
 	}
 	return DFI_OK;
 }

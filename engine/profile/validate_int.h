@@ -85,7 +85,11 @@ dfi_err pv_secure_messaging_keys(struct vctx *c, const struct dfi_profile_spec *
 dfi_err pv_validate_sdm(struct vctx *c, json_t *root);
 
 /* The schema walk's parts in their own files (validate_key.c, validate_file.c). */
-dfi_err parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
+/* Which key parse_key reads: an application's (its type is the
+ * application's), the PICC master key, or the diversified transport key
+ * (PICC members, but the key a card arrives with: any version 0..255). */
+enum pv_key_role { PV_KEY_APP, PV_KEY_PICC, PV_KEY_TRANSPORT };
+dfi_err parse_key(struct vctx *c, json_t *v, const char *path, enum pv_key_role role, int uid_key,
     dfi_keytype type, uint8_t number, struct dfi_profile_key *k);
 dfi_err parse_key_settings(struct vctx *c, json_t *v, const char *path, int is_app, size_t nkeys,
     uint8_t *out);

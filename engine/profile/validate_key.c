@@ -130,9 +130,10 @@ parse_previous(struct vctx *c, json_t *arr, const char *path, struct dfi_profile
 }
 
 dfi_err
-parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
+parse_key(struct vctx *c, json_t *v, const char *path, enum pv_key_role role, int uid_key,
     dfi_keytype type, uint8_t number, struct dfi_profile_key *k)
 {
+	int is_picc = role != PV_KEY_APP;
 	static const char *const picc_members[] = { "type", "base_key", "version", "generation",
 		"diversification", "previous", NULL };
 	static const char *const app_members[] = { "base_key", "version", "generation",
@@ -153,6 +154,15 @@ parse_key(struct vctx *c, json_t *v, const char *path, int is_picc, int uid_key,
 	if ((e = pv_get_int(c, v, path, "version", 1, 0, 255, 0, &x)) != DFI_OK)
 		return e;
 	k->version = (uint8_t)x;
+	/* A key this profile writes must not carry the factory version: the
+	 * version is how a changed key is told from a factory one. The
+	 * transport key is what the supplier wrote: any version. */
+	if (role != PV_KEY_TRANSPORT && x == 0) {
+		char q[PATH_MAX_LEN];
+		pv_join(q, path, "version");
+		return verr(c, q, "must be 1..255: 0 is the factory version, and a changed key "
+				  "must be told from a factory one (got 0)");
+	}
 	if ((e = pv_get_int(c, v, path, "generation", 0, 0, 65535, 0, &x)) != DFI_OK)
 		return e;
 	k->generation = (uint32_t)x;

@@ -46,6 +46,13 @@ dfi_err dfi_orig_keys_load(dfi_orig_keys *k, const char *path, struct dfi_diag *
 dfi_err dfi_orig_keys_load_buffer(dfi_orig_keys *k, const char *name, const char *buf, size_t len,
     struct dfi_diag *diag);
 
+/* Reads a trusted-keys file as dfi_orig_keys_load does and keeps nothing:
+ * a file a later step will load is checked before anything is opened (the
+ * profile loader for originality.trusted_keys, the CLI for
+ * --originality-keys). The same errors, with diag->message set for
+ * DFI_E_PARSE and DFI_E_IO. */
+dfi_err dfi_orig_keys_check(const char *path, struct dfi_diag *diag);
+
 size_t dfi_orig_keys_count(const dfi_orig_keys *k);
 const char *dfi_orig_keys_name(const dfi_orig_keys *k, size_t i);
 

@@ -69,6 +69,21 @@ run reissue_row "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/reissue
 	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal
 expect reissue_row 1 "^dfissue: $d/reissue.csv:2: reissue_uid: must be a 7-byte UID as 14 hex digits, as --reissue takes it \(got \"04:8B:88:A3:4E:A6:37\"\): nothing was personalized$"
 [ ! -e "$d/j-badrow" ] || e2e_fail "a journal was created although a row is bad"
+# Audit k33p, finding 1: the profile's originality.trusted_keys file is read
+# at load, with the profile's line and the file's; --originality-keys FILE
+# before the HSM is opened, named as the option. No journal either way.
+sed '$ s|^}$|, "originality": {"policy": "require",\n"trusted_keys": "my-keys.keys"}}|' "$prof" >"$d/tk.json"
+tkline=$(($(wc -l <"$prof") + 1))
+printf 'vendor 04AB\n' >"$d/my-keys.keys"
+run trusted_keys "$E2E_DFISSUE" personalize --profile "$d/tk.json" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-tk" --create-journal
+expect trusted_keys 1 "^dfissue: $d/tk.json:$tkline: originality.trusted_keys: $d/my-keys.keys:1: the public key must be 114 hex digits"
+run orig_keys "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-tk" --create-journal --originality-keys "$d/my-keys.keys"
+expect orig_keys 1 "^dfissue: personalize: --originality-keys: $d/my-keys.keys:1: the public key must be 114 hex digits"
+[ ! -e "$d/j-tk" ] || e2e_fail "a journal was created although the trusted keys are bad"
 
 # 3. --station longer than 63 characters is refused, not cut.
 long=$(printf 's%.0s' $(seq 1 64))
@@ -125,6 +140,31 @@ does not know, so it matches no key (a key is named with object=, id= and type=,
 with token=)" \
 	--reader "sim:$d/k33.img" --journal-key 'pkcs11:objct=journal'
 [ ! -e "$d/k33.img" ] || e2e_fail "a card image was created although the options were refused"
+# Audit k33p, finding 3: a value the option refuses names the file and line
+# too, with the command line's words after it; the same value given on the
+# command line keeps the command line's form.
+conf_case() { # NAME FILE-TEXT STDERR-REGEX [ARGS...]: personalize --config NAME.conf ARGS
+	local name=$1 text=$2 re=$3
+	shift 3
+	printf '%b' "$text" >"$d/$name.conf"
+	run "$name" "$E2E_DFISSUE" personalize --config "$d/$name.conf" "$@"
+	expect "$name" 2 "$re"
+}
+conf_case conf_wait "profile = $prof\nreader = sim:$d/c0.img\njournal = $d/j-conf\n# a comment\n\nwait-ms = 30s\n" \
+	"^dfissue: $d/conf_wait.conf:6: wait-ms: wants milliseconds \(0 to 86400000\), not '30s'$"
+conf_case conf_reissue 'reissue = 04:8B\n' \
+	"^dfissue: $d/conf_reissue.conf:1: reissue: wants a 7-byte UID as 14 hex digits, not '04:8B'$"
+conf_case conf_registry '# shared registry\nregistry = host=db1 dbname=reg\n' \
+	"^dfissue: $d/conf_registry.conf:2: registry: the registry URL must be a libpq connection URI" \
+	--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf" --json
+grep -qE '^\{"error":"usage","message":".*conf_registry.conf:2: registry: .*","exit":2\}$' \
+	"$d/conf_registry.out" || e2e_fail "conf_registry: no usage error object: $(cat "$d/conf_registry.out")"
+conf_case conf_cmdline 'registry = host=db1 dbname=reg\n' \
+	"^dfissue: personalize: --wait-ms wants milliseconds \(0 to 86400000\), not '30s'$" --wait-ms 30s
+conf_case conf_station "station = $long\n" \
+	"^dfissue: $d/conf_station.conf:1: station: takes 1 to 63 characters, not 64" \
+	--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf"
+[ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"
 
 # 5. A card torn on its first and second taps (the second resolves the
 #    first tap's open intent before it is torn): the result covers all

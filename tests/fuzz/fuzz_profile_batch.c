@@ -15,7 +15,7 @@ static const char profile_json[] =
     " \"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1,"
     "   \"diversification\": [\"uid\", \"field:site\"]}, \"key_settings\": 11},"
     " \"applications\": [{\"aid\": \"F54010\", \"key_type\": \"aes\", \"key_settings\": 11,"
-    "   \"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0,"
+    "   \"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1,"
     "     \"diversification\": [\"uid\", \"aid\", \"field:site\"]}],"
     "   \"files\": ["
     "     {\"number\": 0, \"type\": \"std\", \"comm\": \"plain\","

@@ -2,6 +2,9 @@
  * rejected with a message naming file, line and field. */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -165,7 +168,7 @@ END_TEST
 #define HEAD "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n"
 #define PICC "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n"
 #define APPS "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"aes\", \"key_settings\": 11,\n"
-#define KEYS "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\", \"aid\"]}, {\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\", \"aid\", \"hex:01\"]}],\n"
+#define KEYS "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\", \"aid\"]}, {\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\", \"aid\", \"hex:01\"]}],\n"
 #define ACC "\"access\": {\"read\": \"free\", \"write\": 0, \"read_write\": 0, \"change\": 0}"
 #define STD(n, size) "{\"number\": " #n ", \"type\": \"std\", \"comm\": \"plain\", " ACC ", \"size\": " #size "}"
 #define FILES(...) "\"files\": [\n" __VA_ARGS__ "]}]}\n"
@@ -269,6 +272,16 @@ static const struct bad bad_profiles[] = {
 	    "t.json:3: picc.transport_key.key: a '%' must be followed by two hex digits (RFC 7512)", 0 },
 	{ HEAD PICC_T("{\"type\": \"aes\", \"base_key\": \"pkcs11:object=t\", \"version\": 0, \"diversification\": [\"aid\"]}"),
 	    "t.json:3: picc.transport_key.diversification: must contain \"uid\": every card needs its own keys", 0 },
+	/* a target key's version is not the factory's 0, a transport key's is
+	 * not the target PICC key's (at load, with the line: audit k33p) */
+	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\",\n\"version\": 0, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n\"applications\": []}",
+	    "t.json:3: picc.key.version: must be 1..255: 0 is the factory version, and a changed key must be told from a factory one (got 0)", 0 },
+	{ HEAD PICC APPS "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\"]},\n{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\"]}]}]}",
+	    "t.json:5: applications[0].keys[1].version: must be 1..255: 0 is the factory version, and a changed key must be told from a factory one (got 0)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"key\": \"pkcs11:object=t\", \"version\": 1}"),
+	    "t.json:3: picc.transport_key.version: must differ from picc.key.version 1: the version tells a changed PICC key from the transport key (got 1)", 0 },
+	{ HEAD PICC_T("{\"type\": \"aes\", \"base_key\": \"pkcs11:object=t\", \"version\": 1, \"diversification\": [\"uid\"]}"),
+	    "t.json:3: picc.transport_key.version: must differ from picc.key.version 1: the version tells a changed PICC key from the transport key (got 1)", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"originality\": \"maybe\"}",
 	    "t.json:4: originality: must be \"require\", \"warn\" or \"off\" (got \"maybe\")", 0 },
 	{ HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"strict\"}}",
@@ -294,7 +307,7 @@ static const struct bad bad_profiles[] = {
 	    "t.json:6: applications[1].aid: AID f00001 is already used by applications[0]", 0 },
 	{ HEAD PICC APPS "\"keys\": []}]}",
 	    "t.json:4: applications[0].keys: must have 1..14 elements (got 0)", 0 },
-	{ HEAD PICC APPS "\"keys\": [{\"type\": \"aes\", \"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\"]}]}]}",
+	{ HEAD PICC APPS "\"keys\": [{\"type\": \"aes\", \"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\"]}]}]}",
 	    "t.json:4: applications[0].keys[0].type: unknown member in an application key (its type is the application's key_type) (allowed: base_key, version, generation, diversification, previous)", 0 },
 	{ HEAD PICC "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"aes\",\n\"key_settings\": {\"allow_change_mk\": true, \"free_listing\": true, \"free_create_delete\": false, \"config_changeable\": true, \"change_key_access\": 3},\n" KEYS "\"files\": []}]}",
 	    "t.json:4: applications[0].key_settings.change_key_access: must be 0..1 (got 3)", 0 },
@@ -374,10 +387,13 @@ START_TEST(transport_and_originality)
 	static const char doc[] = HEAD
 	    "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11,\n"
 	    "\"transport_key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=t\", \"version\": 0, \"generation\": 2, \"diversification\": [\"uid\", \"sysid:01\"]}},\n"
-	    "\"applications\": [], \"originality\": {\"policy\": \"require\", \"trusted_keys\": \"keys/trusted.keys\"}}";
+	    "\"applications\": [], \"originality\": {\"policy\": \"require\", \"trusted_keys\": \"../profiles/originality-nxp.keys\"}}";
 	dfi_profile *p;
 	struct dfi_diag d;
-	ck_assert_msg(dfi_profile_load_buffer(&p, "/etc/dfissue/t.json", doc, strlen(doc), &d) == DFI_OK,
+	char name[4096], keys[4096];
+	snprintf(name, sizeof(name), "%s/tests/t.json", src_dir());
+	snprintf(keys, sizeof(keys), "%s/tests/../profiles/originality-nxp.keys", src_dir());
+	ck_assert_msg(dfi_profile_load_buffer(&p, name, doc, strlen(doc), &d) == DFI_OK,
 	    "%s", d.message);
 	const struct dfi_profile_spec *s = dfi_profile_spec(p);
 	ck_assert_int_eq(s->picc.transport.kind, DFI_TRANSPORT_DIVERSIFIED);
@@ -388,7 +404,7 @@ START_TEST(transport_and_originality)
 	ck_assert_uint_eq(s->picc.transport.key.ndiv, 2);
 	ck_assert_int_eq(s->originality.policy, DFI_ORIGINALITY_REQUIRE);
 	/* relative to the profile's directory */
-	ck_assert_str_eq(s->originality.trusted_keys, "/etc/dfissue/keys/trusted.keys");
+	ck_assert_str_eq(s->originality.trusted_keys, keys);
 	dfi_profile_free(p);
 
 	static const char doc2[] = HEAD
@@ -416,6 +432,57 @@ START_TEST(transport_and_originality)
 }
 END_TEST
 
+/* originality.trusted_keys is read at load by the parser personalization
+ * uses: a bad line or a missing file is named with the profile's line
+ * (audit k33p); with the policy "off" the file is not read. */
+START_TEST(trusted_keys_checked_at_load)
+{
+	char dir[] = "/tmp/dfi-tk-XXXXXX", name[128], keys[128], want[512];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(name, sizeof(name), "%s/tk.json", dir);
+	snprintf(keys, sizeof(keys), "%s/my-keys.keys", dir);
+#define TK_DOC HEAD PICC "\"applications\": [],\n\"originality\": {\"policy\": \"%s\",\n\"trusted_keys\": \"my-keys.keys\"}}"
+	char text[2048];
+	dfi_profile *p = NULL;
+	struct dfi_diag d;
+
+	/* missing */
+	int n = snprintf(text, sizeof(text), TK_DOC, "warn");
+	ck_assert_int_eq(dfi_profile_load_buffer(&p, name, text, (size_t)n, &d), DFI_E_PROFILE);
+	snprintf(want, sizeof(want), "%s:5: originality.trusted_keys: %s: cannot open the trusted "
+	    "originality keys: No such file or directory", name, keys);
+	ck_assert_str_eq(d.message, want);
+	ck_assert_str_eq(d.field, "originality.trusted_keys");
+
+	/* not a regular file: a FIFO or a terminal would hang the loader */
+	ck_assert_int_eq(mkdir(keys, 0700), 0);
+	ck_assert_int_eq(dfi_profile_load_buffer(&p, name, text, (size_t)n, &d), DFI_E_PROFILE);
+	snprintf(want, sizeof(want), "%s:5: originality.trusted_keys: %s: the trusted originality "
+	    "keys must be a regular file", name, keys);
+	ck_assert_str_eq(d.message, want);
+	ck_assert_int_eq(rmdir(keys), 0);
+
+	/* a bad line, as the audit's my-keys.keys */
+	FILE *f = fopen(keys, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# vendor keys\nvendor 04AB\n", f);
+	fclose(f);
+	n = snprintf(text, sizeof(text), TK_DOC, "require");
+	ck_assert_int_eq(dfi_profile_load_buffer(&p, name, text, (size_t)n, &d), DFI_E_PROFILE);
+	snprintf(want, sizeof(want), "%s:5: originality.trusted_keys: %s:2: the public key must be "
+	    "114 hex digits (04 || X || Y on secp224r1), got 4", name, keys);
+	ck_assert_str_eq(d.message, want);
+
+	/* "off" reads no file (personalization does not either) */
+	n = snprintf(text, sizeof(text), TK_DOC, "off");
+	ck_assert_msg(dfi_profile_load_buffer(&p, name, text, (size_t)n, &d) == DFI_OK, "%s",
+	    d.message);
+	dfi_profile_free(p);
+	ck_assert_int_eq(unlink(keys), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(table_base_is_valid)
 {
 	static const char ok[] = DOC(STD(1, 16) ",\n" STD(2, 32));
@@ -436,7 +503,7 @@ START_TEST(too_many_applications)
 	for (int i = 0; i < 29; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
 		    "%s{\"aid\": \"%06X\", \"key_type\": \"aes\", \"key_settings\": 11, \"keys\": "
-		    "[{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": "
+		    "[{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": "
 		    "[\"uid\"]}]}\n",
 		    i ? "," : "", i + 1);
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "]}");
@@ -497,5 +564,6 @@ main(void)
 	return dfi_test_main_rows("profile_load", broken_profile, DFI_TEST_ROWS(bad_profiles),
 	    (const TTest *[]){ every_example_loads, reference_tree, other_examples,
 	    missing_file_is_io_error, table_base_is_valid, transport_and_originality,
+	    trusted_keys_checked_at_load,
 	    too_many_applications, line_of_deep_field, no_diag_and_empty_input, NULL });
 }

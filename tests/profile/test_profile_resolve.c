@@ -146,7 +146,7 @@ START_TEST(integer_field_needs_format)
 {
 	dfi_profile *p = load_text(MINI_HEAD
 	    "\"applications\": [{\"aid\": \"010203\", \"key_type\": \"aes\", \"key_settings\": 11, "
-	    "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": "
+	    "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": "
 	    "[\"uid\"]}], \"files\": [{\"number\": 0, \"type\": \"std\", \"comm\": \"plain\", "
 	    "\"access\": {\"read\": 0, \"write\": 0, \"read_write\": 0, \"change\": 0}, \"size\": 8, "
 	    "\"content\": {\"field\": \"n\"}}]}]}");
@@ -199,7 +199,7 @@ START_TEST(div_input_an10922_vector)
 {
 	dfi_profile *p = load_text(MINI_HEAD
 	    "\"applications\": [{\"aid\": \"3042F5\", \"key_type\": \"aes\", \"key_settings\": 11, "
-	    "\"keys\": [{\"base_key\": \"pkcs11:object=an10922-master\", \"version\": 0, "
+	    "\"keys\": [{\"base_key\": \"pkcs11:object=an10922-master\", \"version\": 1, "
 	    "\"diversification\": [\"uid\", \"aid\", \"sysid:4E585020416275\"]}]}]}");
 	const struct dfi_profile_app *app = &dfi_profile_spec(p)->apps[0];
 	uint8_t uid[7], m[DFI_PROFILE_MAX_DIV_INPUT];

@@ -17,7 +17,7 @@
 #define HEAD "{\"schema\": \"dfissue-profile/1\", \"name\": \"t\",\n"
 #define PICC "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n"
 #define APP(kt) "\"applications\": [{\"aid\": \"F00001\", \"key_type\": \"" kt "\", \"key_settings\": 11,\n"
-#define KEYS "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\", \"aid\"]}, {\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": [\"uid\", \"aid\", \"hex:01\"]}],\n"
+#define KEYS "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\", \"aid\"]}, {\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": [\"uid\", \"aid\", \"hex:01\"]}],\n"
 #define ACC(r, rw, ch) "\"access\": {\"read\": " r ", \"write\": 0, \"read_write\": " rw ", \"change\": " ch "}"
 #define URL "\"https://t.example/c?u={uid}&c={ctr}&m={mac}\""
 #define FILE_(type, comm, acc, size, extra, sdm) "\"files\": [\n{\"number\": 1, \"type\": \"" type "\", \"comm\": \"" comm "\", " acc ", \"size\": " #size extra ",\n\"sdm\": " sdm "}]}]}\n"

@@ -1,6 +1,7 @@
 /* key = value files turned into long options. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +38,18 @@ parse_bool(const char *v)
 }
 
 static int
-push(struct cli_argv *a, char *s)
+push(struct cli_argv *a, char *s, int ln)
 {
 	char **o = realloc(a->owned, (size_t)(a->nowned + 1) * sizeof(*o));
-	if (o == NULL) {
+	if (o != NULL)
+		a->owned = o;
+	int *l = o != NULL ? realloc(a->lines, (size_t)(a->nowned + 1) * sizeof(*l)) : NULL;
+	if (l == NULL) {
 		free(s);
 		return -1;
 	}
-	a->owned = o;
+	a->lines = l;
+	a->lines[a->nowned] = ln;
 	a->owned[a->nowned++] = s;
 	return 0;
 }
@@ -82,7 +87,7 @@ config_line(const char *path, int ln, char *line, const struct option *lo, struc
 		if (arg != NULL)
 			sprintf(arg, "--%s=%s", key, val);
 	}
-	if (arg == NULL || push(a, arg) != 0)
+	if (arg == NULL || push(a, arg, ln) != 0)
 		return cli_fail(path, DFI_E_NOMEM);
 	return DFI_EXIT_OK;
 }
@@ -147,6 +152,7 @@ cli_config_expand(int argc, char **argv, const struct option *lo, struct cli_arg
 		out->argv = argv;
 		return DFI_EXIT_OK;
 	}
+	out->path = path;
 	int rc = read_config(path, lo, out);
 	if (rc != DFI_EXIT_OK) {
 		cli_config_free(out);
@@ -171,12 +177,26 @@ cli_config_expand(int argc, char **argv, const struct option *lo, struct cli_arg
 	return DFI_EXIT_OK;
 }
 
+int
+cli_config_line(const struct cli_argv *a, const char *s)
+{
+	/* Compared as addresses: s may point into any of the strings. */
+	uintptr_t at = (uintptr_t)s;
+	for (int i = 0; a != NULL && s != NULL && i < a->nowned; i++) {
+		uintptr_t b = (uintptr_t)a->owned[i];
+		if (at >= b && at <= b + strlen(a->owned[i]))
+			return a->lines[i];
+	}
+	return 0;
+}
+
 void
 cli_config_free(struct cli_argv *a)
 {
 	for (int i = 0; i < a->nowned; i++)
 		free(a->owned[i]);
 	free(a->owned);
+	free(a->lines);
 	if (a->own_argv)
 		free(a->argv);
 	memset(a, 0, sizeof(*a));

@@ -19,8 +19,10 @@ struct cli_argv {
 	int argc;
 	char **argv;   /* argv[0] is the subcommand; NULL-terminated */
 	char **owned;  /* strings made from the file */
+	int *lines;    /* lines[i]: the file's line owned[i] was made from */
 	int nowned;
 	int own_argv;  /* argv was made here */
+	const char *path; /* the file (points into the caller's argv), or NULL */
 };
 
 /* When argv holds --config FILE (or --config=FILE), reads FILE and makes
@@ -30,5 +32,12 @@ struct cli_argv {
  * with one line printed ("FILE:LINE: ..."). */
 int cli_config_expand(int argc, char **argv, const struct option *lo, struct cli_argv *out);
 void cli_config_free(struct cli_argv *a);
+
+/* The file line an option string came from: s points into one of the
+ * strings made from the file ("--wait-ms=30s", or its value as getopt's
+ * optarg and the stored option keep it), so an error found once the
+ * options are parsed can still name "FILE:LINE". 0 for a string of the
+ * command line (or a == NULL). */
+int cli_config_line(const struct cli_argv *a, const char *s);
 
 #endif

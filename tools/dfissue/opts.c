@@ -8,11 +8,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 
 /* getopt_long codes: an entry's index in the command's whole table
  * (merge()) above this base. */
 #define OPT_BASE 0x2000
 #define OPT_MAX CLI_LONGOPTS_MAX
+/* "FILE:LINE: NAME:" or "CMD: --NAME": a path of up to PATH_MAX and a name */
+#define WHERE_MAX (PATH_MAX + 128)
 
 /* Appends cnt entries of src to all (*n used), keeping room for --help
  * and the getopt_long table's end; -1 when they do not fit. */
@@ -119,13 +122,26 @@ parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *o
 	return 1;
 }
 
+void
+cli_opt_where(const struct cli_spec *spec, const char *name, const char *value, int colon,
+    char *buf, size_t cap)
+{
+	int line = cli_config_line(spec->from, value);
+	if (line > 0)
+		snprintf(buf, cap, "%s:%d: %s:", spec->from->path, line, name);
+	else
+		snprintf(buf, cap, "%s: --%s%s", spec->cmd, name, colon ? ":" : "");
+}
+
 /* fn or each did not take arg: says what the option wants when the table
  * knows and the function said nothing of its own. */
 static int
 refused(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 {
+	char where[WHERE_MAX];
+	cli_opt_where(spec, c->name, arg, 0, where, sizeof(where));
 	if (c->wants != NULL)
-		cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+		cli_errorf("%s wants %s, not '%s'", where, c->wants, arg);
 	return -1;
 }
 
@@ -133,6 +149,7 @@ refused(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 static int
 take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 {
+	char where[WHERE_MAX];
 	switch (c->kind) {
 	case CLI_OPT_STR:
 		*c->str = arg;
@@ -143,15 +160,22 @@ take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 	case CLI_OPT_UINT:
 		if (parse_uint(arg, c->min, c->max, c->num))
 			return 0;
+		cli_opt_where(spec, c->name, arg, 0, where, sizeof(where));
 		if (c->max >= ULONG_MAX / 2) /* no bound worth printing */
-			cli_errorf("%s: --%s wants %s, not '%s'", spec->cmd, c->name, c->wants, arg);
+			cli_errorf("%s wants %s, not '%s'", where, c->wants, arg);
 		else
-			cli_errorf("%s: --%s wants %s (%lu to %lu), not '%s'", spec->cmd, c->name,
-			    c->wants, c->min, c->max, arg);
+			cli_errorf("%s wants %s (%lu to %lu), not '%s'", where, c->wants, c->min,
+			    c->max, arg);
 		return -1;
 	case CLI_OPT_LIST:
 		if (*c->count >= c->max) { /* the array is full */
-			cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max, c->name);
+			int line = cli_config_line(spec->from, arg);
+			if (line > 0)
+				cli_errorf("%s:%d: %s: at most %lu --%s options", spec->from->path,
+				    line, c->name, c->max, c->name);
+			else
+				cli_errorf("%s: at most %lu --%s options", spec->cmd, c->max,
+				    c->name);
 			return -1;
 		}
 		if (c->each == NULL)

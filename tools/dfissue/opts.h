@@ -15,6 +15,7 @@
 #include <unistd.h> /* optind: the first operand after cli_parse() */
 
 struct cli_hsm_opts;
+struct cli_argv;
 
 enum cli_opt_kind {
 	CLI_OPT_END = 0, /* the table's last entry */
@@ -84,6 +85,10 @@ struct cli_spec {
 	 * a CLI_NEED_* option is missing: "needs --station and one DIR (try
 	 * --help)". NULL: "<cmd>: invalid arguments (see 'dfissue <cmd> --help')". */
 	const char *needs;
+	/* The argument list cli_config_expand() made when the options came
+	 * partly from a configuration file, or NULL: a value from the file is
+	 * then refused as "FILE:LINE: NAME: wants ..." (cli_opt_where). */
+	const struct cli_argv *from;
 };
 
 /* The value cli_parse() returns when the command goes on. */
@@ -99,6 +104,15 @@ struct cli_spec {
  * which see each.
  */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
+
+/* Who gave an option's value, to start an error line about it: for a value
+ * from the command line "<cmd>: --NAME" (":" appended when colon is set),
+ * for one from spec->from's configuration file "FILE:LINE: NAME:". value is
+ * the string the option stored (it points into the file's line). The text
+ * after it is the same either way: "... --wait-ms wants milliseconds" /
+ * "st.conf:6: wait-ms: wants milliseconds". */
+void cli_opt_where(const struct cli_spec *spec, const char *name, const char *value, int colon,
+    char *buf, size_t cap);
 
 /* Says what spec's command needs (its needs line, as cli_parse() does when
  * something is missing) and returns DFI_EXIT_USAGE: for a need the table

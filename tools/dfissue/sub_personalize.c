@@ -18,6 +18,7 @@
 #include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
+#include "dfissue/originality.h"
 #include "cli_registry.h"
 #include "dfissue/perso.h"
 #include "dfissue/registry.h"
@@ -106,6 +107,7 @@ static const char *const help[] = {
 };
 
 #define TEARS_MAX 3
+#define TEARS_MAX_TEXT "3" /* TEARS_MAX in the --tear-at error line */
 #define MAX_REISSUE 64
 
 struct opts {
@@ -188,11 +190,7 @@ opt_once(void *ctx, const char *v)
 static int
 opt_tear_at(void *ctx, const char *v)
 {
-	if (parse_tears(v, ctx))
-		return 0;
-	cli_errorf("personalize: --tear-at wants APDU numbers >= 1 (at most %d, comma-separated), "
-	    "not '%s'", TEARS_MAX, v);
-	return -1;
+	return parse_tears(v, ctx) ? 0 : -1; /* the table's "wants" says what */
 }
 
 static int
@@ -212,10 +210,8 @@ static int
 opt_reissue(void *ctx, const char *v, size_t i)
 {
 	struct dfi_perso_reissue *r = &((struct opts *)ctx)->reissue[i];
-	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7) {
-		cli_errorf("personalize: --reissue wants a 7-byte UID as 14 hex digits, not '%s'", v);
-		return -1;
-	}
+	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7)
+		return -1; /* the table's "wants" says what */
 	return 0;
 }
 
@@ -275,9 +271,13 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
 		CLI_ACT("once", 0, opt_once, o), CLI_FLAG("json", &o->json),
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
-		CLI_FN("tear-at", opt_tear_at, o, NULL),
+		CLI_FN("tear-at", opt_tear_at, o, "APDU numbers >= 1 (at most " TEARS_MAX_TEXT
+		    ", comma-separated)"),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
-		CLI_LIST("reissue", opt_reissue, o, &o->nreissue, MAX_REISSUE), CLI_STR("reason", &o->reason),
+		{ .kind = CLI_OPT_LIST, .name = "reissue", .each = opt_reissue, .ctx = o,
+		    .count = &o->nreissue, .max = MAX_REISSUE,
+		    .wants = "a 7-byte UID as 14 hex digits" },
+		CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
 		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
@@ -304,9 +304,11 @@ parse(int argc, char **argv, struct popts *p)
 		cli_errorf("personalize: --tear-at works with a single sim: reader only");
 		return DFI_EXIT_USAGE;
 	}
+	char where[PATH_MAX + 128];
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
-		cli_errorf("personalize: --station takes 1 to %d characters, not %zu: give a "
-		    "shorter name (it names this station in every journal record)", STATION_MAX,
+		cli_opt_where(&p->spec, "station", o->station, 0, where, sizeof(where));
+		cli_errorf("%s takes 1 to %d characters, not %zu: give a shorter name (it names "
+		    "this station in every journal record)", where, STATION_MAX,
 		    strlen(o->station));
 		return DFI_EXIT_USAGE;
 	}
@@ -329,7 +331,8 @@ parse(int argc, char **argv, struct popts *p)
 		return urc;
 	char why[600];
 	if (o->registry != NULL && dfi_pgreg_check_url(o->registry, why, sizeof(why)) != DFI_OK) {
-		cli_errorf("personalize: --registry: %s", why);
+		cli_opt_where(&p->spec, "registry", o->registry, 1, where, sizeof(where));
+		cli_errorf("%s %s", where, why);
 		return DFI_EXIT_USAGE;
 	}
 	return DFI_EXIT_OK;
@@ -545,6 +548,25 @@ check_batch(const struct opts *o, const dfi_profile *prof, unsigned long *total)
 	return DFI_EXIT_OK;
 }
 
+/* --originality-keys FILE is read before the HSM is opened, by the parser
+ * personalization uses, and a bad line is told as the option's (the
+ * profile did not name that file). With the profile's policy "off" no key
+ * file is read, here as in personalization. */
+static int
+check_orig_keys(const struct opts *o, const dfi_profile *prof)
+{
+	if (o->orig_keys == NULL ||
+	    dfi_profile_spec(prof)->originality.policy == DFI_ORIGINALITY_OFF)
+		return DFI_EXIT_OK;
+	struct dfi_diag d;
+	dfi_err e = dfi_orig_keys_check(o->orig_keys, &d);
+	if (e == DFI_OK)
+		return DFI_EXIT_OK;
+	cli_errorf("personalize: --originality-keys: %s", e == DFI_E_PARSE || e == DFI_E_IO ?
+	    d.message : dfi_strerror(e));
+	return DFI_EXIT_FAIL;
+}
+
 /* The profile is checked against the HSM (every base key there, of the
  * right type) before anything is created: a journal made for a profile
  * that cannot run would be a stray file to explain. */
@@ -588,6 +610,7 @@ sub_personalize(int argc, char **argv)
 	rc = cli_config_expand(argc, argv, lo, &args);
 	if (rc != DFI_EXIT_OK)
 		return rc;
+	po.spec.from = &args; /* a value from the file is refused with its line */
 	rc = parse(args.argc, args.argv, &po);
 	if (rc != DFI_EXIT_OK) {
 		cli_config_free(&args);
@@ -603,6 +626,8 @@ sub_personalize(int argc, char **argv)
 		rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)
 		rc = check_batch(&o, prof, &total);
+	if (rc == DFI_EXIT_OK)
+		rc = check_orig_keys(&o, prof);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	if (rc == DFI_EXIT_OK)

@@ -1,11 +1,17 @@
 /* Trust lists of originality keys and signature verification (originality.h).
  * Key files are operator input: every line is length-checked, every point
- * is checked to be on secp224r1 by OpenSSL before it is trusted. */
+ * is checked to be on secp224r1 by OpenSSL before it is trusted. It lives
+ * in the profile layer because a profile names a key file
+ * (originality.trusted_keys): the loader checks that file with this one
+ * parser, and personalization (above) loads it again to verify with. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -314,10 +320,24 @@ dfi_orig_keys_load(dfi_orig_keys *k, const char *path, struct dfi_diag *d)
 {
 	if (k == NULL || path == NULL)
 		return DFI_E_INVALID_ARG;
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
+	/* Non-blocking open, then a regular file only: the profile loader reads
+	 * this file too, and a profile naming a FIFO or a terminal must not
+	 * hang it. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0) {
 		diag(d, path, 0, "cannot open the trusted originality keys: %s", strerror(errno));
 		return DFI_E_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		diag(d, path, 0, "the trusted originality keys must be a regular file");
+		return DFI_E_IO;
+	}
+	FILE *f = fdopen(fd, "rb");
+	if (f == NULL) {
+		close(fd);
+		return DFI_E_NOMEM;
 	}
 	char *buf = malloc(FILE_MAX + 1);
 	size_t n = buf != NULL ? fread(buf, 1, FILE_MAX + 1, f) : 0;
@@ -333,6 +353,17 @@ dfi_orig_keys_load(dfi_orig_keys *k, const char *path, struct dfi_diag *d)
 		e = dfi_orig_keys_load_buffer(k, path, buf, n, d);
 	}
 	free(buf);
+	return e;
+}
+
+dfi_err
+dfi_orig_keys_check(const char *path, struct dfi_diag *d)
+{
+	dfi_orig_keys *k = NULL;
+	dfi_err e = dfi_orig_keys_new(&k, 0);
+	if (e == DFI_OK)
+		e = dfi_orig_keys_load(k, path, d);
+	dfi_orig_keys_free(k);
 	return e;
 }
 
