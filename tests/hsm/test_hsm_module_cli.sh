@@ -87,9 +87,11 @@ sed -n '/^profile /,/^journal key/p' "$work/check2.out"
 [ "$(grep -cE "^  (picc|applications).* M 1[0-9] bytes: $path\$" "$work/check2.out")" = 6 ] ||
 	fail "not every key of the reference profile takes $path"
 expect "$work/check2.out" "reference.json: personalize accepts it"
-# Audit k33, finding 5: a profile personalize refuses at its start (the
-# PICC key at the factory version 0) is refused here too, with the same
-# reason, although its keys and paths are fine.
+# Audit k33, finding 5: a profile personalize refuses (the PICC key at the
+# factory version 0) is refused here too, although its keys and paths are
+# fine: the profile loader refuses it with its line (k33p), and what only
+# the engine's start would refuse is asked of dfi_perso_new as personalize
+# does.
 sed '9s/"version": 1,/"version": 0,/' "$src/profiles/reference.json" >"$work/v0.json"
 set +e
 "$dfissue" hsm check "${hsm[@]}" "${extra[@]}" "${journal[@]}" --profile "$work/v0.json" \
@@ -98,8 +100,8 @@ rc=$?
 set -e
 [ "$rc" = 1 ] || { cat "$work/check-v0.out"; fail "hsm check --profile v0.json: exit $rc, want 1"; }
 expect "$work/check-v0.out" "result      personalization cannot run" \
-	"v0.json: personalize refuses it: picc.key: key version 0 is the factory" \
-	"to fix      profile '$work/v0.json': picc.key: key version 0"
+	"v0.json:9: picc.key.version: must be 1..255: 0 is the factory version" \
+	"to fix      the profile '$work/v0.json' does not load (above)"
 if [ "$kind" = nss ]; then
 	# The minimal profile's M (UID + system identifier: 14 bytes) is too
 	# short for the SP 800-108 path: said before any card.

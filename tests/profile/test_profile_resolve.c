@@ -312,7 +312,7 @@ START_TEST(check_row_before_any_card)
 	/* a field only a key's diversification input uses */
 	p = load_text(MINI_HEAD
 	    "\"applications\": [{\"aid\": \"010203\", \"key_type\": \"aes\", \"key_settings\": 11, "
-	    "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 0, \"diversification\": "
+	    "\"keys\": [{\"base_key\": \"pkcs11:object=k\", \"version\": 1, \"diversification\": "
 	    "[\"uid\", \"field:site\"]}]}]}");
 	ck_assert_str_eq(check(p, "k.csv", "site:hex\n0011\n", 0, &d), "");
 	ck_assert_str_eq(check(p, "k.csv", "site:hex\n000102030405060708090A0B0C0D0E0F101112131415161718\n",
