@@ -34,6 +34,11 @@ int dfi_field_name_ok(const char *name, size_t len);
 dfi_err dfi_read_file(const char *path, size_t max, char **buf, size_t *len,
     struct dfi_diag *diag);
 
+/* ---- validate_file.c ----------------------------------------------------- */
+
+/* A content format's name as a profile spells it ("be32"); "?" if none. */
+const char *dfi_field_format_name(enum dfi_field_format f);
+
 /* ---- linemap.c ---------------------------------------------------------- */
 
 /* Maps JSON paths ("applications[1].files[0].size") to the line and column

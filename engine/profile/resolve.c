@@ -24,15 +24,6 @@ row_line(const dfi_batch_row *row)
 	return row != NULL ? row->line : 0;
 }
 
-/* A format's name as the profile spells it. */
-static const char *
-fmt_name(enum dfi_field_format f)
-{
-	static const char *const names[] = { "auto", "u8", "le16", "be16", "le32", "be32",
-		"decimal" };
-	return (size_t)f < sizeof(names) / sizeof(names[0]) ? names[f] : "?";
-}
-
 /* A field whose type or presence does not suit the profile. In a CSV row
  * the header decides both, so the report names the header's line and the
  * declaration to write there; a JSON line types each value itself. */
@@ -47,7 +38,8 @@ field_unfit(const struct dfi_profile_segment *s, const dfi_batch_row *row,
 			    "missing: the profile needs this field: add a column %s to the header", f);
 		if (s->fmt != DFI_FMT_AUTO)
 			return dfi_diag_set(diag, row->file, row->header_line, 0, f,
-			    "the profile formats it as %s: declare the column %s:int", fmt_name(s->fmt), f);
+			    "the profile formats it as %s: declare the column %s:int",
+			    dfi_field_format_name(s->fmt), f);
 		if (in_div)
 			return dfi_diag_set(diag, row->file, row->header_line, 0, f,
 			    "an integer cannot be part of a diversification input: declare the "
@@ -61,7 +53,8 @@ field_unfit(const struct dfi_profile_segment *s, const dfi_batch_row *row,
 		    "missing: the profile needs this field");
 	if (s->fmt != DFI_FMT_AUTO)
 		return dfi_diag_set(diag, row->file, row->line, 0, f,
-		    "must be an integer: the profile formats it as %s", fmt_name(s->fmt));
+		    "must be an integer: the profile formats it as %s",
+		    dfi_field_format_name(s->fmt));
 	return dfi_diag_set(diag, row->file, row->line, 0, f,
 	    in_div ? "an integer cannot be part of a diversification input: "
 		     "give the field as hex (name:hex)"
@@ -103,7 +96,7 @@ field_bytes(const struct dfi_profile_segment *s, const dfi_batch_row *row, int i
 	if (x < 0 || (uint64_t)x > max)
 		return dfi_diag_set(diag, row->file, row->line, 0, s->field,
 		    "must be 0..%" PRIu64 " for the profile's %s (got %" PRId64 ")", max,
-		    fmt_name(s->fmt), x);
+		    dfi_field_format_name(s->fmt), x);
 	uint32_t u = (uint32_t)x;
 	switch (s->fmt) {
 	case DFI_FMT_U8: tmp[0] = (uint8_t)u; *n = 1; break;

@@ -24,6 +24,15 @@ static const struct choice formats[] = {
 	{ NULL, 0, 0 },
 };
 
+const char *
+dfi_field_format_name(enum dfi_field_format f)
+{
+	for (const struct choice *c = formats; c->name != NULL; c++)
+		if (c->value == (int)f)
+			return c->name;
+	return "?";
+}
+
 static dfi_err
 parse_segment(struct vctx *c, json_t *v, const char *path, size_t cap,
     struct dfi_profile_segment *s, size_t *fixed)

@@ -27,6 +27,8 @@ spec_kind(const char *spec)
 int
 cli_reader_spec_check(const char *cmd, const char *spec)
 {
+	if (spec == NULL)
+		return cli_usagef("%s: --reader is required (pcsc:NAME or sim:IMAGE)", cmd);
 	if (spec_kind(spec) != 0)
 		return DFI_EXIT_OK;
 	return cli_usagef("%s: --reader '%s': expected pcsc:NAME or sim:IMAGE", cmd, spec);
