@@ -28,29 +28,6 @@ copy_label(char *dst, const unsigned char *src, size_t n)
 	dst[len] = '\0';
 }
 
-dfi_err
-dfi_hsm_uri_check(const char *uristr, const char *what, char *why, size_t cap)
-{
-	if (uristr == NULL || what == NULL || why == NULL || cap == 0)
-		return DFI_E_INVALID_ARG;
-	why[0] = '\0';
-	P11KitUri *uri = p11_kit_uri_new();
-	if (uri == NULL)
-		return DFI_E_NOMEM;
-	dfi_err e = DFI_OK;
-	int r = p11_kit_uri_parse(uristr, P11_KIT_URI_FOR_ANY, uri);
-	if (r != P11_KIT_URI_OK) {
-		snprintf(why, cap, "'%s': %s", uristr, p11_kit_uri_message(r));
-		e = DFI_E_HSM_URI;
-	} else if (p11_kit_uri_any_unrecognized(uri)) {
-		snprintf(why, cap, "'%s' has an attribute p11-kit does not know, so it matches "
-		    "no %s", uristr, what);
-		e = DFI_E_HSM_URI;
-	}
-	p11_kit_uri_free(uri);
-	return e;
-}
-
 /* Picks the one initialized token the URI selects. */
 static dfi_err
 find_token(dfi_hsm *h, const char *token_uri)
@@ -61,19 +38,12 @@ find_token(dfi_hsm *h, const char *token_uri)
 	dfi_err e = DFI_OK;
 	CK_SLOT_ID *slots = NULL;
 	if (token_uri != NULL) {
-		/* An unknown attribute matches no token: say so, not "not found". */
 		char why[300];
-		if ((e = dfi_hsm_uri_check(token_uri, "token", why, sizeof(why))) != DFI_OK) {
-			dfi_hsm_set_detail(h, "token URI %s%s", why, e != DFI_E_HSM_URI ? "" :
-			    " (a token is named with token=, manufacturer=, serial=, model=)");
+		if ((e = dfi_hsm_uri_parse(token_uri, "token", uri, why, sizeof(why))) != DFI_OK) {
+			if (e == DFI_E_HSM_URI)
+				dfi_hsm_set_detail(h, "token URI '%s': %s", token_uri, why);
 			goto out;
 		}
-		if (p11_kit_uri_parse(token_uri, P11_KIT_URI_FOR_ANY, uri) != P11_KIT_URI_OK) {
-			e = DFI_E_HSM_URI; /* dfi_hsm_uri_check parsed it */
-			goto out;
-		}
-		if ((e = dfi_hsm_refuse_uri_pin(h, uri)) != DFI_OK)
-			goto out;
 	}
 	CK_ULONG n = 0;
 	CK_RV rv = P11(h, C_GetSlotList, CK_TRUE, NULL, &n);

@@ -257,9 +257,13 @@ dfi_err dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *c
 #define DFI_HSM_PIN_CAP 256
 
 /* ---- objects (keys.c) ---- */
-/* A PIN written into a pkcs11: URI (pin-value) would end up in argv,
- * configs and logs: DFI_E_HSM_URI with the detail set when uri has one. */
-dfi_err dfi_hsm_refuse_uri_pin(dfi_hsm *h, P11KitUri *uri);
+/* ---- URIs (uri.c) ---- */
+/* Parses uristr into uri (p11_kit_uri_new()ed by the caller) as
+ * dfi_hsm_uri_check() checks it: DFI_OK; DFI_E_HSM_URI with the reason in
+ * why (without the URI); DFI_E_NOMEM. */
+dfi_err dfi_hsm_uri_parse(const char *uristr, const char *what, P11KitUri *uri, char *why,
+    size_t cap);
+
 /* Parses a pkcs11: URI, checks its token part against the open token and
  * finds objects matching its object attributes plus cls. Up to max handles
  * are stored; *n receives how many matched (up to max). */

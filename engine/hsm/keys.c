@@ -50,15 +50,6 @@ dfi_hsm_sign(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, CK_MECHANISM
 
 /* ---- object search ------------------------------------------------------ */
 
-dfi_err
-dfi_hsm_refuse_uri_pin(dfi_hsm *h, P11KitUri *uri)
-{
-	if (p11_kit_uri_get_pin_value(uri) == NULL)
-		return DFI_OK;
-	dfi_hsm_set_detail(h, "a PIN in a URI is refused: use a PIN file or variable");
-	return DFI_E_HSM_URI;
-}
-
 struct find_arg {
 	CK_ATTRIBUTE *tmpl;
 	CK_ULONG ntmpl;
@@ -95,19 +86,12 @@ dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HAND
 		return DFI_E_NOMEM;
 	dfi_err e = DFI_OK;
 	CK_ATTRIBUTE *tmpl = NULL;
-	int r = p11_kit_uri_parse(uristr, P11_KIT_URI_FOR_ANY, uri);
-	if (r != P11_KIT_URI_OK) {
-		dfi_hsm_set_detail(h, "'%s': %s", uristr, p11_kit_uri_message(r));
-		e = DFI_E_HSM_URI;
+	char why[300];
+	if ((e = dfi_hsm_uri_parse(uristr, "key", uri, why, sizeof(why))) != DFI_OK) {
+		if (e == DFI_E_HSM_URI)
+			dfi_hsm_set_detail(h, "'%s': %s", uristr, why);
 		goto out;
 	}
-	if (p11_kit_uri_any_unrecognized(uri)) {
-		dfi_hsm_set_detail(h, "'%s': unrecognized attribute", uristr);
-		e = DFI_E_HSM_URI;
-		goto out;
-	}
-	if ((e = dfi_hsm_refuse_uri_pin(h, uri)) != DFI_OK)
-		goto out;
 	if (!p11_kit_uri_match_token_info(uri, &h->token)) {
 		dfi_hsm_set_detail(h, "'%s' names another token than the open one ('%s')", uristr,
 		    h->token_label);

@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <p11-kit/uri.h>
-
+#include "dfissue/hsm.h"
 #include "dfissue/util.h"
 #include "validate_int.h"
 /* Reports at the line of lookup, naming the field shown. */
@@ -331,28 +330,10 @@ pv_hex_bytes(struct vctx *c, const char *hex, const char *path, size_t max, uint
 
 /* ---- keys ------------------------------------------------------------------ */
 
-/* What p11-kit's parser says of a URI it refuses, in the profile's words. */
-static const char *
-uri_problem(int r)
-{
-	switch (r) {
-	case P11_KIT_URI_BAD_ENCODING:
-		return "a '%' must be followed by two hex digits (RFC 7512)";
-	case P11_KIT_URI_BAD_SYNTAX:
-		return "each attribute must be NAME=VALUE, separated by ';' (RFC 7512)";
-	case P11_KIT_URI_BAD_VERSION:
-		return "library-version must be M or M.N (RFC 7512)";
-	default:
-		return p11_kit_uri_message(r);
-	}
-}
-
-/* The URI is parsed by p11-kit as the HSM layer will parse it when the
- * key is opened (dfi_hsm_find), and refused for what that would refuse: a
- * malformed URI, an attribute p11-kit does not know (such a URI matches no
- * key: a misspelt "objet=" would be "key not found" at the HSM), a PIN in
- * it. Refused here, the error names the profile's line and member, before
- * any HSM is opened. The scheme and the alphabet are the profile's own
+/* The URI is checked by the rule the HSM layer reads it with when the key
+ * is opened (dfi_hsm_uri_check: p11-kit parses it; an attribute p11-kit
+ * does not know, as a misspelt "objet=", or a PIN in it is refused), so the
+ * error names the profile's line and member, before any HSM is opened. The scheme and the alphabet are the profile's own
  * rules: p11-kit would take "PKCS11:" and drop white space. */
 static dfi_err
 check_uri(struct vctx *c, const char *uri, const char *path)
@@ -367,23 +348,11 @@ check_uri(struct vctx *c, const char *uri, const char *path)
 			return verr(c, path,
 			    "characters outside the URI alphabet must be percent-encoded (RFC 7512)");
 	}
-	P11KitUri *u = p11_kit_uri_new();
-	if (u == NULL)
+	char why[300];
+	dfi_err e = dfi_hsm_uri_check(uri, "key", why, sizeof(why));
+	if (e == DFI_E_NOMEM)
 		return pv_nomem();
-	int r = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
-	dfi_err e = DFI_OK;
-	if (r == P11_KIT_URI_NO_MEMORY)
-		e = pv_nomem();
-	else if (r != P11_KIT_URI_OK)
-		e = verr(c, path, "%s", uri_problem(r));
-	else if (p11_kit_uri_any_unrecognized(u))
-		e = verr(c, path, "has an attribute p11-kit does not know, so it would match no key "
-				  "(a key is named with object=, id=, type= and token=)");
-	else if (p11_kit_uri_get_pin_value(u) != NULL)
-		e = verr(c, path, "a PIN in a URI is refused: give dfissue the PIN in a file, a variable "
-				  "or at the prompt");
-	p11_kit_uri_free(u);
-	return e;
+	return e == DFI_OK ? DFI_OK : verr(c, path, "%s", why);
 }
 
 dfi_err

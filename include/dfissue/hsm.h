@@ -118,11 +118,13 @@ struct dfi_hsm_config {
 	void *log_ctx;
 };
 
-/* Checks a pkcs11: URI (RFC 7512) without loading a module: DFI_OK, or
- * DFI_E_HSM_URI with one line in why (cap bytes) when p11-kit cannot
- * parse it or finds an attribute it does not know (a typo such as "tokn="
- * would otherwise match no token, read as an absent HSM). what ("token",
- * "key") ends the line: "... so it matches no <what>". */
+/* Checks a pkcs11: URI (RFC 7512) as the token and key lookups will read
+ * it, without loading a module: DFI_OK; DFI_E_HSM_URI with the reason in
+ * why (cap bytes, one line, without the URI: the caller names it) when
+ * p11-kit cannot parse it, when it has an attribute p11-kit does not know
+ * (a typo such as "tokn=" would otherwise match nothing and read as an
+ * absent HSM or key) or when it carries a pin-value; DFI_E_NOMEM. what is
+ * "token" or "key": what the URI names, for the reason's words. */
 dfi_err dfi_hsm_uri_check(const char *uri, const char *what, char *why, size_t cap);
 
 /* Loads the module, finds the token, opens a first session and logs in as

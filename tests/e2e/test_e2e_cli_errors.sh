@@ -135,8 +135,8 @@ early station_origin "personalize: --station 'st 1' makes the new journal's orig
 which may not hold spaces or '+': give --origin NAME" --reader "sim:$d/k33.img" --station "st 1"
 early origin_bad "personalize: --origin 'my origin' cannot name the new journal: 1..127 printable \
 ASCII bytes without spaces or '+'" --reader "sim:$d/k33.img" --origin "my origin"
-early jkey_bad "personalize: --journal-key: 'pkcs11:objct=journal' has an attribute p11-kit \
-does not know, so it matches no key (a key is named with object=, id= and type=, its token \
+early jkey_bad "personalize: --journal-key: 'pkcs11:objct=journal': has an attribute p11-kit \
+does not know, so it would match no key (a key is named with object=, id= and type=, its token \
 with token=)" \
 	--reader "sim:$d/k33.img" --journal-key 'pkcs11:objct=journal'
 [ ! -e "$d/k33.img" ] || e2e_fail "a card image was created although the options were refused"

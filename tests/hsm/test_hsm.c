@@ -658,11 +658,17 @@ START_TEST(err_malformed_uri)
 	ck_assert_int_eq(try_open(NULL, "pkcs11:tokn=dfissue-dev", fx.pin_file), DFI_E_HSM_URI);
 	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:tokn=dfissue-dev", "token", why, sizeof(why)),
 	    DFI_E_HSM_URI);
-	ck_assert_str_eq(why, "'pkcs11:tokn=dfissue-dev' has an attribute p11-kit does not "
-			      "know, so it matches no token");
+	ck_assert_str_eq(why, "has an attribute p11-kit does not know, so it would match no "
+			      "token (a token is named with token=, manufacturer=, serial=, model=)");
 	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:token=%zz", "token", why, sizeof(why)),
 	    DFI_E_HSM_URI);
-	ck_assert_uint_gt(strlen(why), 0);
+	ck_assert_str_eq(why, "a '%' must be followed by two hex digits (RFC 7512)");
+	/* The one rule the key lookup reads a URI with refuses a PIN in it too. */
+	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:object=k?pin-value=1234", "key", why,
+			     sizeof(why)),
+	    DFI_E_HSM_URI);
+	ck_assert_str_eq(why, "a PIN in a URI is refused: give dfissue the PIN in a file, a "
+			      "variable or at the prompt");
 	ck_assert_int_eq(dfi_hsm_uri_check("pkcs11:token=dfissue-dev;object=journal;"
 					   "type=private;id=%01?module-path=/x.so",
 			     "key", why, sizeof(why)),

@@ -368,8 +368,8 @@ END_TEST
  * loads; and an origin journal init would refuse, before the HSM login. */
 START_TEST(uri_typos_name_their_option)
 {
-	static const char tok[] = "'pkcs11:tokn=dfissue-dev' has an attribute p11-kit does not "
-				  "know, so it matches no token (a token is named with token=, "
+	static const char tok[] = "'pkcs11:tokn=dfissue-dev': has an attribute p11-kit does not "
+				  "know, so it would match no token (a token is named with token=, "
 				  "manufacturer=, serial=, model=)\n";
 	char want[400];
 	struct run r;
@@ -391,8 +391,13 @@ START_TEST(uri_typos_name_their_option)
 	ck_assert_str_eq(r.out, ""); /* nothing listed: the module was not loaded */
 	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key",
 	    "pkcs11:objct=journal", NULL);
-	assert_one_line_error(&r, 2, "hsm check: --journal-key: 'pkcs11:objct=journal' has an "
-				     "attribute p11-kit does not know, so it matches no key");
+	assert_one_line_error(&r, 2, "hsm check: --journal-key: 'pkcs11:objct=journal': has an "
+				     "attribute p11-kit does not know, so it would match no key");
+	/* A key URI given as an operand reaches the key lookup, which reads it
+	 * by the same rule and says why in the same words. */
+	run(&r, "key", "kcv", "--token", "pkcs11:token=dfissue-dev", PINOPT, "pkcs11:objet=k", NULL);
+	assert_one_line_error(&r, 1, "'pkcs11:objet=k': has an attribute p11-kit does not know, "
+				     "so it would match no key");
 	char dir[400];
 	snprintf(dir, sizeof(dir), "%s/j-k33", fx.dir);
 	run(&r, "journal", "init", "--origin", "my origin", "--station", "s", "--token",
@@ -400,10 +405,10 @@ START_TEST(uri_typos_name_their_option)
 	assert_one_line_error(&r, 2, "journal init: --origin 'my origin' cannot name a journal");
 	run(&r, "journal", "init", "--origin", "o", "--station", "s", "--key",
 	    "pkcs11:objct=journal", "--token", "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
-	assert_one_line_error(&r, 2, "journal init: --key: 'pkcs11:objct=journal' has an");
+	assert_one_line_error(&r, 2, "journal init: --key: 'pkcs11:objct=journal': has an");
 	run(&r, "journal", "recover", "--station", "s", "--key", "pkcs11:objct=journal", "--token",
 	    "pkcs11:token=dfissue-dev", PINOPT, dir, NULL);
-	assert_one_line_error(&r, 2, "journal recover: --key: 'pkcs11:objct=journal' has an");
+	assert_one_line_error(&r, 2, "journal recover: --key: 'pkcs11:objct=journal': has an");
 	struct stat st;
 	ck_assert_int_ne(stat(dir, &st), 0);
 }

@@ -213,9 +213,9 @@ static const struct bad bad_profiles[] = {
 	    "t.json:2: picc.key.base_key: characters outside the URI alphabet must be percent-encoded (RFC 7512)", 0 },
 	/* What the HSM layer's p11-kit parse would refuse is refused at load. */
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:objet=p\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n\"applications\": []}",
-	    "t.json:2: picc.key.base_key: has an attribute p11-kit does not know, so it would match no key (a key is named with object=, id=, type= and token=)", 0 },
+	    "t.json:2: picc.key.base_key: has an attribute p11-kit does not know, so it would match no key (a key is named with object=, id= and type=, its token with token=)", 0 },
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p;type=secret\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n\"applications\": []}",
-	    "t.json:2: picc.key.base_key: has an attribute p11-kit does not know, so it would match no key (a key is named with object=, id=, type= and token=)", 0 },
+	    "t.json:2: picc.key.base_key: has an attribute p11-kit does not know, so it would match no key (a key is named with object=, id= and type=, its token with token=)", 0 },
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p;id\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n\"applications\": []}",
 	    "t.json:2: picc.key.base_key: each attribute must be NAME=VALUE, separated by ';' (RFC 7512)", 0 },
 	{ HEAD "\"picc\": {\"key\": {\"type\": \"aes\", \"base_key\": \"pkcs11:object=p?pin-value=1234\", \"version\": 1, \"diversification\": [\"uid\"]}, \"key_settings\": 11},\n\"applications\": []}",

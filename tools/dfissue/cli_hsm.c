@@ -41,9 +41,7 @@ cli_uri_check(const char *name, const char *uri, const char *what)
 	char why[300];
 	if (uri == NULL || dfi_hsm_uri_check(uri, what, why, sizeof(why)) != DFI_E_HSM_URI)
 		return DFI_EXIT_OK; /* anything else is the HSM layer's to report */
-	return cli_usagef("%s: %s (%s)", name, why, strcmp(what, "token") == 0
-		? "a token is named with token=, manufacturer=, serial=, model="
-		: "a key is named with object=, id= and type=, its token with token=");
+	return cli_usagef("%s: '%s': %s", name, uri, why);
 }
 
 int
