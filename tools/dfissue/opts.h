@@ -57,8 +57,9 @@ struct cli_opt {
 /* Repeatable options filling an array of most entries: cli_parse() keeps
  * the count and refuses one more with one line for every command, so
  * that what stores a value never checks the room itself. */
-#define CLI_LIST(n, f, c, cnt, most) \
-	{ .kind = CLI_OPT_LIST, .name = (n), .each = (f), .ctx = (c), .count = (cnt), .max = (most) }
+#define CLI_LIST(n, f, c, cnt, most, w) \
+	{ .kind = CLI_OPT_LIST, .name = (n), .each = (f), .ctx = (c), .count = (cnt), .max = (most), \
+		.wants = (w) }
 #define CLI_STRS(n, arr, cnt, most) \
 	{ .kind = CLI_OPT_LIST, .name = (n), .str = (arr), .count = (cnt), .max = (most) }
 /* Options the command needs (struct cli_opt.need). */

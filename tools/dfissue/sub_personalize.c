@@ -107,7 +107,8 @@ static const char *const help[] = {
 };
 
 #define TEARS_MAX 3
-#define TEARS_MAX_TEXT "3" /* TEARS_MAX in the --tear-at error line */
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x) /* a number macro's value as a string literal */
 #define MAX_REISSUE 64
 
 struct opts {
@@ -271,12 +272,11 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
 		CLI_ACT("once", 0, opt_once, o), CLI_FLAG("json", &o->json),
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
-		CLI_FN("tear-at", opt_tear_at, o, "APDU numbers >= 1 (at most " TEARS_MAX_TEXT
+		CLI_FN("tear-at", opt_tear_at, o, "APDU numbers >= 1 (at most " TEXT(TEARS_MAX)
 		    ", comma-separated)"),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
-		{ .kind = CLI_OPT_LIST, .name = "reissue", .each = opt_reissue, .ctx = o,
-		    .count = &o->nreissue, .max = MAX_REISSUE,
-		    .wants = "a 7-byte UID as 14 hex digits" },
+		CLI_LIST("reissue", opt_reissue, o, &o->nreissue, MAX_REISSUE,
+		    "a 7-byte UID as 14 hex digits"),
 		CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
 		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
