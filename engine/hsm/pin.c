@@ -125,6 +125,13 @@ dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size
 		}
 		if (e == DFI_OK && n == 0)
 			snprintf(why, whycap, "%s is set but empty: put the PIN in it", envname);
+	} else if (cfg->pin_env != NULL) {
+		/* The user named the variable: its absence is a mistake to report
+		 * (a typo, a service unit without the Environment= line), not a
+		 * reason to fall back to a prompt that a station may never answer. */
+		snprintf(why, whycap, "the PIN variable %s is not set: export it, or give a "
+		    "PIN file instead", cfg->pin_env);
+		e = DFI_E_HSM_PIN_REQUIRED;
 	} else if (cfg->allow_prompt) {
 		e = pin_from_tty(buf, DFI_HSM_PIN_CAP, len);
 		if (e == DFI_E_HSM_PIN_REQUIRED)
@@ -139,11 +146,8 @@ dfi_hsm_pin_read(const struct dfi_hsm_config *cfg, char **pin, size_t *cap, size
 			snprintf(why, whycap, "cannot read the PIN from the terminal: give "
 			    "--pin-file or set %s", envname);
 	} else {
-		if (cfg->pin_env != NULL)
-			snprintf(why, whycap, "--pin-env %s: the variable is not set: export "
-			    "it, or give --pin-file", cfg->pin_env);
-		else /* no source at all: the error's own advice */
-			snprintf(why, whycap, "%s", dfi_strerror(DFI_E_HSM_PIN_REQUIRED));
+		/* no source at all: the error's own advice */
+		snprintf(why, whycap, "%s", dfi_strerror(DFI_E_HSM_PIN_REQUIRED));
 		e = DFI_E_HSM_PIN_REQUIRED;
 	}
 	if (e == DFI_OK && *len == 0)

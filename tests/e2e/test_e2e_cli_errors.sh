@@ -222,6 +222,17 @@ grep -qaE '[0-9A-F]{14} step [0-9]+/[0-9]+: .* +[0-9]+ ok +[0-9]+ failed' "$d/tt
 	e2e_fail "no per-reader status line with UID and step n/N: $(cat -v "$d/tty.out" | head -20)"
 grep -qaE '== 2 done, 0 failed, [0-9.]+ cards/min' "$d/tty.out" || e2e_fail "no total status line"
 e2e_log "terminal: $(grep -caE 'step [0-9]+/[0-9]+' "$d/tty.out") status redraws with step n/N"
+# On a terminal too, a --pin-env that names an unset variable is an error
+# (a typo, a unit without its Environment= line), never a PIN prompt that
+# a station may not answer. timeout bounds the run if it did prompt.
+RC=0
+env -u DFI_E2E_UNSET_PIN timeout 30 script -qec "'$E2E_DFISSUE' key list --token \
+	pkcs11:token=dfissue-dev --pin-env DFI_E2E_UNSET_PIN" /dev/null </dev/null >"$d/tty-pin.out" 2>&1 ||
+	RC=$?
+[ "$RC" -eq 1 ] || e2e_fail "unset --pin-env on a terminal: exit $RC: $(cat -v "$d/tty-pin.out")"
+grep -qa 'the PIN variable DFI_E2E_UNSET_PIN is not set: export it, or give a PIN file instead' \
+	"$d/tty-pin.out" || e2e_fail "unset --pin-env on a terminal: $(cat -v "$d/tty-pin.out")"
+! grep -qa 'User PIN' "$d/tty-pin.out" || e2e_fail "unset --pin-env prompted for the PIN"
 
 # 8. Under systemd (JOURNAL_STREAM names stderr) lines carry <N> priorities.
 : >"$d/journald.err"

@@ -337,8 +337,8 @@ START_TEST(errors_are_one_line)
 	ck_assert_int_eq(unsetenv("DFI_TEST_UNSET_PIN"), 0);
 	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_UNSET_PIN", master, NULL);
 	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, "dfissue: opening the HSM: --pin-env DFI_TEST_UNSET_PIN: the "
-				"variable is not set: export it, or give --pin-file\n");
+	ck_assert_str_eq(r.err, "dfissue: opening the HSM: the PIN variable DFI_TEST_UNSET_PIN is "
+				"not set: export it, or give a PIN file instead\n");
 	ck_assert_int_eq(setenv("DFI_TEST_EMPTY_PIN", "", 1), 0);
 	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_EMPTY_PIN", master, NULL);
 	ck_assert_int_eq(unsetenv("DFI_TEST_EMPTY_PIN"), 0);
