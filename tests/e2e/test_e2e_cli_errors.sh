@@ -59,6 +59,21 @@ expect badrow 1 "^dfissue: $d/rows.csv:5: card_number: must be 0\.\.4294967295 f
 	'^\{"error":"batch","message":".*rows.csv:5: card_number: must be 0.*","exit":1\}$'
 [ ! -e "$d/j-badrow" ] || e2e_fail "a journal was created although row 4 is bad"
 [ ! -e "$d/r1.img" ] || e2e_fail "a card was touched although row 4 is bad"
+# The check reads only the rows the run can reach: with three sim: readers
+# (one card each) or with --cards 2, the bad 4th row is never reached, so
+# the run goes on and personalizes exactly that many cards.
+run reach3 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/rows.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/s1.img" --reader "sim:$d/s2.img" --reader "sim:$d/s3.img" \
+	--journal "$d/j-reach3" --create-journal
+[ "$RC" -eq 0 ] || e2e_fail "reach3: exit $RC: $(cat "$d/reach3.err")"
+grep -q '^summary: 3 card(s) on 3 reader(s): 3 done, ' "$d/reach3.err" ||
+	e2e_fail "three sim: readers: $(grep summary "$d/reach3.err")"
+run reach2 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/rows.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/q1.img" --reader "sim:$d/q2.img" --reader "sim:$d/q3.img" \
+	--reader "sim:$d/q4.img" --cards 2 --journal "$d/j-reach2" --create-journal
+[ "$RC" -eq 0 ] || e2e_fail "reach2: exit $RC: $(cat "$d/reach2.err")"
+grep -q '^summary: 2 card(s) on 4 reader(s): 2 done, ' "$d/reach2.err" ||
+	e2e_fail "--cards 2 over four sim: readers: $(grep summary "$d/reach2.err")"
 sed '1s/card_number:int/card_number/' "$d/rows.csv" >"$d/untyped.csv"
 run untyped "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/untyped.csv" "${E2E_HSM[@]}" \
 	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal
