@@ -17,7 +17,8 @@
 
 /* Formats the reason into why (cap bytes; nothing when why is NULL or cap
  * is 0) and returns e. The reason is one line: line breaks (CR, LF) at its
- * end are dropped and those inside become spaces. */
+ * end are dropped, and one inside, with the blanks that follow it, becomes
+ * one space. */
 dfi_err dfi_why(char *why, size_t cap, dfi_err e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The same for a function that takes its own variable arguments. */

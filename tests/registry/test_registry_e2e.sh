@@ -61,6 +61,16 @@ set -e
 [ "$rc" -eq 1 ] || e2e_fail "registry unreachable: exit $rc, not 1"
 grep -q "takes no card" "$E2E_DIR/down.log" || e2e_fail "unreachable message: $(cat "$E2E_DIR/down.log")"
 [ ! -e "$E2E_DIR/unused.img" ] || e2e_fail "a card was touched without a registry"
+# recover takes no card: it is told the reason alone, on one line (libpq's
+# tab-indented hint folded in).
+set +e
+"$D" recover --registry "postgresql://st@127.0.0.1:1/db?connect_timeout=2" 2>"$E2E_DIR/rdown.log"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || e2e_fail "recover, registry unreachable: exit $rc, not 1"
+grep -q '^dfissue: recover: registry: cannot connect to the registry: .*Connection refused Is the server' \
+	"$E2E_DIR/rdown.log" || e2e_fail "recover unreachable: $(cat -A "$E2E_DIR/rdown.log")"
+! grep -q "takes no card" "$E2E_DIR/rdown.log" || e2e_fail "recover told it takes no card"
 
 # 3. The race: both at once, same UID.
 set +e

@@ -128,16 +128,19 @@ START_TEST(trim_cuts_both_ends)
 END_TEST
 
 /* core/why.h: a reason is one line whatever the text it quotes holds (a
- * libpq message ends with a newline, a path may hold one). */
+ * libpq message ends with a newline and indents its hint with a tab, a path
+ * may hold a break). */
 START_TEST(why_is_one_line)
 {
 	char why[64];
 	ck_assert_int_eq(dfi_why(why, sizeof(why), DFI_E_REGISTRY, "connecting: %s",
 			     "could not connect\n\tis the server running?\r\n\n"),
 	    DFI_E_REGISTRY);
-	ck_assert_str_eq(why, "connecting: could not connect \tis the server running?");
+	ck_assert_str_eq(why, "connecting: could not connect is the server running?");
 	ck_assert_int_eq(dfi_why(why, 9, DFI_E_IO, "a\rb\nc\r\nd\n"), DFI_E_IO);
-	ck_assert_str_eq(why, "a b c  d"); /* cut to fit, then folded */
+	ck_assert_str_eq(why, "a b c d"); /* cut to fit ("a\rb\nc\r\nd"), then folded */
+	ck_assert_int_eq(dfi_why(why, sizeof(why), DFI_E_IO, "x \n  y\r\n\tz"), DFI_E_IO);
+	ck_assert_str_eq(why, "x y z"); /* a blank before a break is not doubled */
 	ck_assert_int_eq(dfi_why(NULL, 0, DFI_E_PARSE, "%s", "x\n"), DFI_E_PARSE);
 }
 END_TEST

@@ -26,9 +26,11 @@ cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, cons
 		e = dfi_registry_new_pg(&r->reg, r->pg, j, journal_dir, r->key, why, sizeof(why));
 	if (e != DFI_OK) {
 		cli_error_code(e == DFI_E_REGISTRY_REFUSED ? "registry_refused" : "registry");
+		/* Only a station (one with a journal) takes cards: recover and
+		 * inspect are told the reason alone. */
 		cli_errorf("%s: registry: %s%s", cmd, why,
-		    e == DFI_E_REGISTRY_UNREACHABLE ? " (nothing was sent to any card: a station without its "
-						      "registry takes no card)" : "");
+		    e == DFI_E_REGISTRY_UNREACHABLE && j != NULL ?
+			" (nothing was sent to any card: a station without its registry takes no card)" : "");
 		cli_registry_close(r);
 		return DFI_EXIT_FAIL;
 	}
