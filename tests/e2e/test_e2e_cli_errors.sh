@@ -99,6 +99,13 @@ run orig_keys "$E2E_DFISSUE" personalize --profile "$prof" \
 	--reader "sim:$d/c0.img" --journal "$d/j-tk" --create-journal --originality-keys "$d/my-keys.keys"
 expect orig_keys 1 "^dfissue: personalize: --originality-keys: $d/my-keys.keys:1: the public key must be 114 hex digits"
 [ ! -e "$d/j-tk" ] || e2e_fail "a journal was created although the trusted keys are bad"
+# Audit k34a, finding 8: a journal token that does not open is named as
+# the journal key's HSM, not as the master keys' one; no journal is made.
+run jtoken "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/c0.img" --journal "$d/j-jt" --create-journal --journal-token 'pkcs11:token=nosuch'
+expect jtoken 1 "^dfissue: opening the journal key's HSM \(--journal-module, --journal-token\): no token matches the URI: .*'pkcs11:token=nosuch'"
+[ ! -e "$d/j-jt" ] || e2e_fail "a journal was created although its key's HSM does not open"
 
 # 3. --station longer than 63 characters is refused, not cut.
 long=$(printf 's%.0s' $(seq 1 64))

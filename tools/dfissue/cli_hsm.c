@@ -84,8 +84,9 @@ cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri, struct df
 	return DFI_EXIT_OK;
 }
 
-int
-cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
+/* Opens the HSM o names; a failure's line starts with what. */
+static int
+hsm_open_as(const struct cli_hsm_opts *o, const char *fallback_uri, const char *what, dfi_hsm **out)
 {
 	char detail[320] = ""; /* as much as the handle keeps */
 	struct dfi_hsm_config cfg;
@@ -94,7 +95,13 @@ cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **o
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_err e = dfi_hsm_open(out, &cfg);
-	return e != DFI_OK ? hsm_error("opening the HSM", e, detail) : DFI_EXIT_OK;
+	return e != DFI_OK ? hsm_error(what, e, detail) : DFI_EXIT_OK;
+}
+
+int
+cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
+{
+	return hsm_open_as(o, fallback_uri, "opening the HSM", out);
 }
 
 int
@@ -140,7 +147,10 @@ cli_signer_open(const struct cli_hsm_opts *o, const char *key_uri, const char *w
 	struct cli_hsm_opts jo;
 	*s = NULL;
 	cli_journal_hsm_opts(o, &jo);
-	int rc = cli_hsm_open(&jo, NULL, h);
+	/* With --journal-* options the failing HSM is the journal key's: say
+	 * so, or a token that does not open reads as the master keys' one. */
+	int rc = hsm_open_as(&jo, NULL, cli_journal_hsm_separate(o) ?
+	    "opening the journal key's HSM (--journal-module, --journal-token)" : "opening the HSM", h);
 	if (rc == DFI_EXIT_OK)
 		rc = signer_on(*h, key_uri, what, s);
 	if (rc != DFI_EXIT_OK) {
