@@ -5,13 +5,16 @@
 #      the test master keys and the journal signing key;
 #   3. start a private pcscd with one vsmartcard virtual reader and a
 #      simulated factory DESFire card in it (desfire-sim), set to tear once:
-#      the answer to the card's 47th APDU -- a ChangeKey -- is lost and the
-#      card leaves the field, coming back a second later;
+#      the card executes its 39th APDU -- a ChangeKey -- but the answer is
+#      lost and the card leaves the field, coming back a second later;
 #   4. personalize it with profiles/reference.json through pcscd: the first
 #      tap is torn, the second resolves the journal's open intent by
-#      probing the card and finishes it ("resumed");
+#      probing the card and finishes it ("resumed", "1 resolved");
 #   5. show the card's final state (dfissue inspect) and verify the journal
-#      as an auditor would, with the public key alone.
+#      as an auditor would, with the public key alone (a resolve record).
+# The demo fails unless the second tap resolved an intent: a change of the
+# profile or the engine that moves the ChangeKey away from APDU 39 must
+# move the tear with it (the APDU's number counts the reader's GET DATA).
 # Needs root (pcscd runs in private mount/network/PID namespaces, see
 # tests/e2e/e2e_lib.sh). DFI_DEMO_DIR chooses the work directory (default
 # out/demo, recreated); it keeps the token, the journal and the card image.
@@ -39,6 +42,7 @@ e2e_init demo "$demo"
 dfissue=$E2E_DFISSUE
 reader="dfissue-demo 00 00"
 profile=profiles/reference.json
+tear_at=39 # a ChangeKey of this card, profile and batch row (see the header)
 batch=profiles/reference-batch.csv
 
 echo
@@ -47,10 +51,10 @@ echo "== 1. development token in $E2E_DIR/tok (SoftHSM2; test keys, non-extracta
 
 echo
 echo "== 2. private pcscd with the virtual reader \"$reader\" and a factory card"
-echo "   (desfire-sim: UID 04DE3000000001; tears at its 38th APDU, a ChangeKey, answer lost, back after 1 s)"
+echo "   (desfire-sim: UID 04DE3000000001; tears at its 39th APDU, a ChangeKey: executed, answer lost, back after 1 s)"
 e2e_reader dfissue-demo
 e2e_card "$E2E_PORT" --image "$E2E_DIR/card.img" --uid 04DE3000000001 --seed 1 -q \
-	--tear-at 38 --tear-mode after --reinsert-ms 1000
+	--tear-at "$tear_at" --tear-mode after --reinsert-ms 1000
 e2e_rig_start
 echo "\$ dfissue readers"
 "$dfissue" readers
@@ -63,6 +67,8 @@ echo "== 3. dfissue personalize --profile $profile --batch $batch --reader 'pcsc
 	tee "$E2E_DIR/personalize.out" | sed 's/^/   /'
 grep -q ': resumed ' "$E2E_DIR/personalize.out" ||
 	{ echo "demo: FAILED: the card was not resumed after its tear" >&2; exit 1; }
+grep -qE ': resumed \(.* 1 resolved,' "$E2E_DIR/personalize.out" ||
+	{ echo "demo: FAILED: the second tap resolved no intent: APDU $tear_at is no longer a ChangeKey; move --tear-at to one (dfissue personalize -v shows each step)" >&2; exit 1; }
 
 echo
 echo "== 4. the card's final state: dfissue inspect --reader 'pcsc:$reader' --profile $profile"
@@ -79,12 +85,15 @@ echo "== 5. the auditor: public key and journal only"
 echo "\$ dfissue journal show $E2E_DIR/journal"
 "$dfissue" journal show "$E2E_DIR/journal"
 echo "\$ dfissue journal verify --pubkey journal.pub.pem $E2E_DIR/journal"
-if "$dfissue" journal verify --pubkey "$E2E_DIR/journal.pub.pem" "$E2E_DIR/journal"; then
+if "$dfissue" journal verify --pubkey "$E2E_DIR/journal.pub.pem" "$E2E_DIR/journal" |
+	tee "$E2E_DIR/verify.out"; then
 	echo "journal verify: OK"
 else
 	echo "journal verify: FAILED" >&2
 	exit 1
 fi
+grep -q ', 1 resolves,' "$E2E_DIR/verify.out" ||
+	{ echo "demo: FAILED: the journal holds no resolve record for the torn ChangeKey" >&2; exit 1; }
 
 echo
 echo "demo: OK (work directory $E2E_DIR: token, journal, card image; export SOFTHSM2_CONF=$SOFTHSM2_CONF to reuse the token)"

@@ -96,6 +96,11 @@ for f in share/dfissue/hsm-config/make-dev-token.sh share/dfissue/hsm-config/sof
 	[ -e "$p/$f" ] || fail "$f not installed"
 done
 [ -x "$p/share/dfissue/hsm-config/make-dev-token.sh" ] || fail "make-dev-token.sh not executable"
+# The example station config names a profile this prefix holds (tests/perso
+# test_perso_cli runs the example itself).
+ex_profile=$(sed -n 's/^profile = //p' "$p/share/dfissue/station.conf.example")
+[ "$ex_profile" = "$p/share/dfissue/profiles/minimal.json" ] ||
+	fail "station.conf.example names profile '$ex_profile'"
 grep -q "^ExecStart=$p/bin/dfissue personalize --config $p/etc/dfissue/%i.conf" \
 	"$p/lib/systemd/system/dfissue-station@.service" || fail "unit's ExecStart does not name the prefix"
 echo "OK: install into a temporary prefix"

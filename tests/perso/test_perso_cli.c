@@ -165,6 +165,39 @@ START_TEST(usage_and_help)
 }
 END_TEST
 
+/* dist/station.conf.example runs as given: only what is the site's (its
+ * token and PIN file, the reader) is replaced by the test's, and the
+ * profile's installed path by the source tree's. Run with -q on the
+ * command line after the file's log-level = info: warnings and errors
+ * only, so stderr stays empty; the next run without -q shows the notices
+ * -q hid. */
+START_TEST(station_conf_example)
+{
+	static char out[16384];
+	char conf[400], img[400], jdir[400];
+	paths();
+	snprintf(conf, sizeof(conf), "%s/station.conf", pf_root);
+	snprintf(img, sizeof(img), "%s/conf-card.img", pf_root);
+	snprintf(jdir, sizeof(jdir), "%s/conf-journal", pf_root);
+	int rc = pf_run(out, sizeof(out), "sed -e 's|^profile = /usr/share/dfissue/|profile = %s/|' "
+	    "-e 's|^reader = .*|reader = sim:%s|' -e 's|^token = .*|token = pkcs11:token=dfissue-dev|' "
+	    "-e 's|^pin-file = .*|pin-file = %s/dev/user.pin|' '%s/dist/station.conf.example' >'%s' && "
+	    "grep -c '^[a-z]' '%s'", g_src, img, pf_root, g_src, conf, conf);
+	ck_assert_msg(rc == 0, "%s", out);
+	ck_assert_msg(strcmp(out, "9\n") == 0, "the example's settings changed: %s", out);
+	/* stdout to /dev/null: out holds stderr alone. */
+	rc = pf_run(out, sizeof(out), "'%s' personalize --config '%s' --journal '%s' --station st1 -q "
+	    "2>&1 >/dev/null", g_cli, conf, jdir);
+	ck_assert_msg(rc == 0, "personalize --config example -q: exit %d: %s", rc, out);
+	ck_assert_msg(out[0] == '\0', "-q printed: %s", out);
+	pf_assert_image_is("minimal", 0, img);
+	rc = pf_run(out, sizeof(out), "'%s' personalize --config '%s' --journal '%s' --station st1 "
+	    "2>&1 >/dev/null", g_cli, conf, jdir);
+	ck_assert_msg(rc == 0, "personalize --config example: exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "1 card(s), 1 done or resumed") != NULL, "%s", out);
+}
+END_TEST
+
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
-    recover_lists_open_intent, usage_and_help)
+    recover_lists_open_intent, usage_and_help, station_conf_example)

@@ -9,10 +9,14 @@
 #include "dfissue/registry.h"
 #include "dfissue/signer.h"
 
-#define CLI_REGISTRY_HELP                                                                         \
+/* What --registry URL is; each command then says what it does with it
+ * and without it (inspect has no journal, so no index to fall back on). */
+#define CLI_REGISTRY_URL_HELP                                                                     \
 	"  --registry URL         the registry stations of many hosts share (a libpq URI; no\n"     \
 	"                         password in it: ~/.pgpass, PGPASSFILE or PGPASSWORD; see\n"      \
-	"                         docs/OPERATIONS.md 12). Default: this journal's own index\n"
+	"                         docs/OPERATIONS.md 12).\n"
+#define CLI_REGISTRY_HELP \
+	CLI_REGISTRY_URL_HELP "                         Default: this journal's own index\n"
 
 struct cli_registry {
 	dfi_pgreg *pg;

@@ -48,6 +48,16 @@ cli_log_adjust(int delta)
 	g_level = l < CLI_LOG_ERR ? CLI_LOG_ERR : l > CLI_LOG_DEBUG ? CLI_LOG_DEBUG : l;
 }
 
+void
+cli_log_quiet(void)
+{
+	/* -q promises warnings and errors only: "created journal" and the
+	 * run's summary are notices, and the exit status and --json carry
+	 * the result. Never more verbose than a level already chosen. */
+	if (g_level > CLI_LOG_WARNING)
+		g_level = CLI_LOG_WARNING;
+}
+
 int
 cli_log_level(void)
 {

@@ -24,8 +24,11 @@ void cli_log_init(void);
 /* Sets the level by name (error, warning, notice, info, debug); -1 when
  * the name is none of them. */
 int cli_log_set_level(const char *name);
-/* -v (+1) and -q (-1): one level more or less verbose, within bounds. */
+/* -v (+1): one level more verbose, within bounds. */
 void cli_log_adjust(int delta);
+/* -q: the warning level (errors and warnings only), or the level already
+ * set when it is quieter. */
+void cli_log_quiet(void);
 int cli_log_level(void);
 int cli_log_enabled(int level);
 /* 1 when lines carry "<N>" prefixes for journald. */

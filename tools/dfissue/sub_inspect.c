@@ -30,9 +30,10 @@ static const char *const help[] = {
 	"  --profile P.json       compare with this profile\n"
 	"  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
 	"  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
-	CLI_REGISTRY_HELP
-	"                         (with --profile: what every station recorded for the\n"
-	"                         card's UID, and whether a station would refuse it)\n",
+	CLI_REGISTRY_URL_HELP
+	"                         With --profile: what every station recorded for the\n"
+	"                         card's UID, and whether a station would refuse it.\n"
+	"                         Without --registry no registry is consulted.\n",
 	cli_hsm_help,
 	NULL,
 };

@@ -379,12 +379,16 @@ key_kcv(int argc, char **argv)
 /* ---- key derive-kcv ----------------------------------------------------- */
 
 static const char *const derive_help[] = {
-	"usage: dfissue key derive-kcv --master URI --uid HEX --aid HEX --sysid HEX\n"
+	"usage: dfissue key derive-kcv --master URI --uid HEX --aid HEX [--sysid HEX]\n"
 	"                              [HSM options]\n\n"
 	"Diversifies the master key in the HSM with NXP AN10922 for\n"
 	"M = UID || AID || system identifier and prints the KCV of the result\n"
 	"(never the key). The derived key has the master's type (AES-128, 2K3DES or\n"
-	"3K3DES).\n\n",
+	"3K3DES).\n\n"
+	"  --master URI           the master key (a PKCS#11 URI)\n"
+	"  --uid HEX, --aid HEX   the card's UID (up to 10 bytes) and the AID (3 bytes)\n"
+	"  --sysid HEX            the system identifier (up to 31 bytes); without it\n"
+	"                         M = UID || AID\n\n",
 	cli_hsm_help,
 	NULL,
 };

@@ -91,7 +91,10 @@ static const char *const help[] = {
 	"  --config FILE          options from FILE, one 'key = value' per line, the key\n"
 	"                         being an option's name (dfissue-station.conf(5)); the\n"
 	"                         command line's options come after the file's\n"
-	"  -v, -q                 more (the per-step lines) or less output\n"
+	"  -v, --verbose          also the engine's per-step lines (one level more)\n"
+	"  -q, --quiet            warnings and errors only on stderr (the warning level);\n"
+	"                         the per-card lines (or --json) and the exit status\n"
+	"                         carry the result\n"
 	"  --log-level LEVEL      error, warning, notice, info (default) or debug; lines\n"
 	"                         go to stderr, to the systemd journal under systemd\n"
 	"Signals: SIGTERM or SIGINT stops taking cards; the card in each reader is\n"
@@ -235,7 +238,7 @@ static int
 opt_quiet(void *ctx, const char *v)
 {
 	(void)ctx, (void)v;
-	cli_log_adjust(-1);
+	cli_log_quiet();
 	return 0;
 }
 
