@@ -18,7 +18,8 @@
 # Needs root (pcscd runs in private mount/network/PID namespaces, see
 # tests/e2e/e2e_lib.sh). DFI_DEMO_DIR chooses the work directory (default
 # out/demo, recreated); it keeps the token, the journal and the card image.
-# DFI_DEMO_BUILD chooses the build directory (default build).
+# DFI_DEMO_BUILD chooses the build directory (default build); with
+# DFI_DEMO_PREBUILT=1 it is used as built (tests/e2e/test_e2e_demo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
@@ -27,12 +28,16 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo: run as root (or with sudo): pcscd needs a private /run/pcscd" >&2
 	exit 1
 fi
-bash tools/install-deps.sh
-jobs=$(nproc 2>/dev/null || echo 2)
 bdir=${DFI_DEMO_BUILD:-build}
-echo "== building ($bdir/)"
-cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$bdir" -j"$jobs" >/dev/null
+# DFI_DEMO_PREBUILT=1: the build directory is used as it is (the test suite
+# runs the demo so, on the build it tests: no apt, no rebuild under ctest).
+if [ -z "${DFI_DEMO_PREBUILT:-}" ]; then
+	bash tools/install-deps.sh
+	jobs=$(nproc 2>/dev/null || echo 2)
+	echo "== building ($bdir/)"
+	cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build "$bdir" -j"$jobs" >/dev/null
+fi
 
 DFI_BUILD_DIR=$(cd "$bdir" && pwd)
 export DFI_SOURCE_DIR=$src DFI_BUILD_DIR DFI_E2E_KEEP=1
