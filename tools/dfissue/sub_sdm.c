@@ -499,7 +499,7 @@ sdm_read(int argc, char **argv)
 	size_t al = 0;
 	if (dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3)
 		return cli_needs(&spec);
-	if ((rc = cli_reader_spec_check("sdm read", reader)) != DFI_EXIT_OK)
+	if ((rc = cli_reader_check("sdm read", reader)) != DFI_EXIT_OK)
 		return rc;
 	struct cli_reader r;
 	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
