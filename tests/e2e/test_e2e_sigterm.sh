@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stopping a station through pcscd + vpcd, as `systemctl stop` does:
 #  A. a reader name pcscd does not know fails at once, naming the readers it
-#     has (and as a JSON error object), before a journal is created;
+#     has (and as a JSON error object), before a journal is created, in
+#     personalize, inspect and sdm read; so does a pattern matching none;
 #  B. SIGTERM while three slow cards (--timing datasheet) are mid-ChangeKey:
 #     no new card is taken, each card in a reader is finished, the summary is
 #     printed, exit 0; every card that was started holds its target state,
