@@ -69,3 +69,29 @@ dfi_hsm_uri_check(const char *uristr, const char *what, char *why, size_t cap)
 	p11_kit_uri_free(uri);
 	return e;
 }
+
+dfi_err
+dfi_hsm_uri_label(const char *uristr, char *label, size_t cap)
+{
+	if (uristr == NULL || label == NULL || cap == 0)
+		return DFI_E_INVALID_ARG;
+	label[0] = '\0';
+	char why[200];
+	P11KitUri *uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return DFI_E_NOMEM;
+	dfi_err e = dfi_hsm_uri_parse(uristr, "key", uri, why, sizeof(why));
+	CK_ATTRIBUTE *a = e == DFI_OK ? p11_kit_uri_get_attribute(uri, CKA_LABEL) : NULL;
+	if (e == DFI_OK && (a == NULL || a->pValue == NULL || a->ulValueLen == 0))
+		e = DFI_E_NOT_FOUND;
+	else if (e == DFI_OK && a->ulValueLen >= cap)
+		e = DFI_E_BUFFER_TOO_SMALL;
+	else if (e == DFI_OK && memchr(a->pValue, '\0', a->ulValueLen) != NULL)
+		e = DFI_E_NOT_FOUND; /* %00 in a label: no C string names it */
+	if (e == DFI_OK) {
+		memcpy(label, a->pValue, a->ulValueLen);
+		label[a->ulValueLen] = '\0';
+	}
+	p11_kit_uri_free(uri);
+	return e;
+}

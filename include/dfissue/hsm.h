@@ -126,6 +126,12 @@ struct dfi_hsm_config {
  * absent HSM or key) or when it carries a pin-value; DFI_E_NOMEM. what is
  * "token" or "key": what the URI names, for the reason's words. */
 dfi_err dfi_hsm_uri_check(const char *uri, const char *what, char *why, size_t cap);
+/* The label (object=, CKA_LABEL) a key URI names, as the key lookups read
+ * it (percent-decoded by p11-kit), NUL-terminated into label: DFI_OK;
+ * DFI_E_NOT_FOUND when the URI names no label (or one holding a NUL byte);
+ * DFI_E_HSM_URI when dfi_hsm_uri_check() refuses it;
+ * DFI_E_BUFFER_TOO_SMALL; DFI_E_NOMEM. */
+dfi_err dfi_hsm_uri_label(const char *uri, char *label, size_t cap);
 
 /* Loads the module, finds the token, opens a first session and logs in as
  * the user. Errors: DFI_E_HSM_MODULE, DFI_E_HSM_URI, DFI_E_HSM_TOKEN_NOT_FOUND,

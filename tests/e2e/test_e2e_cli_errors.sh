@@ -38,6 +38,25 @@ run perso_pcscd "$E2E_DFISSUE" personalize --profile "$prof" --batch "$E2E_SRC/p
 	"${E2E_HSM[@]}" --reader 'pcsc:*' --journal "$d/j-pcscd" --create-journal --json
 expect perso_pcscd 1 "cannot reach pcscd" '"error":"pcscd_unreachable"'
 [ ! -e "$d/j-pcscd" ] || e2e_fail "a journal was created although pcscd is down"
+# Audit k34, finding 3: each reader command names itself when pcscd is
+# down; inspect and sdm read say so at once, with how to start pcscd,
+# instead of waiting for a card and then blaming the reader.
+down="cannot reach pcscd, the PC/SC daemon \(socket $d/no-pcscd/pcscd.comm\): it is not running. Start it with 'systemctl start pcscd.socket' \(or run 'pcscd' as root\), check 'systemctl status pcscd', then 'dfissue readers'"
+grep -qE "^dfissue: personalize: $down$" "$d/perso_pcscd.err" ||
+	e2e_fail "perso_pcscd: not named personalize: $(cat "$d/perso_pcscd.err")"
+run perso_pcscd_name "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" --reader 'pcsc:ACR 00 00' \
+	--journal "$d/j-pcscd" --create-journal --json
+expect perso_pcscd_name 1 "^dfissue: personalize: $down$" \
+	'^\{"error":"pcscd_unreachable","message":"personalize: cannot reach pcscd.*","exit":1\}$'
+[ ! -e "$d/j-pcscd" ] || e2e_fail "a journal was created although pcscd is down"
+run inspect_pcscd "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --wait-ms 2000
+expect inspect_pcscd 1 "^dfissue: inspect: $down$"
+run sdm_read_pcscd "$E2E_DFISSUE" sdm read --reader 'pcsc:ACR 00 00' --aid E30010 --file 2 --wait-ms 2000
+expect sdm_read_pcscd 1 "^dfissue: sdm read: $down$"
+for n in inspect_pcscd sdm_read_pcscd; do
+	[ "$(wc -l <"$d/$n.err")" -eq 1 ] || e2e_fail "$n: not one line: $(cat "$d/$n.err")"
+done
 
 # 2. The profile's keys are checked before the journal is created.
 sed 's/object=app1-master/object=no-such-key/' "$prof" >"$d/badkey.json"

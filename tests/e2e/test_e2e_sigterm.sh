@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stopping a station through pcscd + vpcd, as `systemctl stop` does:
 #  A. a reader name pcscd does not know fails at once, naming the readers it
-#     has (and as a JSON error object), before a journal is created;
+#     has (and as a JSON error object), before a journal is created, in
+#     personalize, inspect and sdm read; so does a pattern matching none;
 #  B. SIGTERM while three slow cards (--timing datasheet) are mid-ChangeKey:
 #     no new card is taken, each card in a reader is finished, the summary is
 #     printed, exit 0; every card that was started holds its target state,
@@ -21,17 +22,46 @@ e2e_cards kill "$n" 04B7E00000000 -q --timing datasheet
 e2e_rig_start
 
 # A. Unknown reader.
-rc=0
-"$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
-	--reader 'pcsc:term-9 00 00' --journal "$E2E_DIR/j-unknown" --create-journal --json \
-	>"$E2E_DIR/unknown.out" 2>"$E2E_DIR/unknown.err" || rc=$?
-e2e_log "unknown reader: exit $rc: $(cat "$E2E_DIR/unknown.err")"
-[ "$rc" -eq 1 ] || e2e_fail "unknown reader: exit $rc"
-grep -q "reader 'pcsc:term-9 00 00': pcscd knows no reader of that name; it has 12: 'term-1 00 00', 'term-1 00 01', " \
-	"$E2E_DIR/unknown.err" || e2e_fail "unknown reader message"
-grep -q '^{"error":"unknown_reader","message":"reader .*","exit":1}$' "$E2E_DIR/unknown.out" ||
-	e2e_fail "unknown reader: JSON error: $(cat "$E2E_DIR/unknown.out")"
-[ ! -e "$E2E_DIR/j-unknown" ] || e2e_fail "a journal was created for an unknown reader"
+# refused_reader NAME READER WANT [OPTION...]: personalize on READER fails
+# (exit 1) saying WANT (a grep pattern) and as a JSON error object, and
+# leaves no journal behind.
+refused_reader() {
+	local name=$1 reader=$2 want=$3 rc=0
+	shift 3
+	"$E2E_DFISSUE" personalize --profile "$E2E_PROFILE" --batch "$E2E_BATCH" "${E2E_HSM[@]}" \
+		--reader "$reader" --journal "$E2E_DIR/j-$name" --create-journal --json "$@" \
+		>"$E2E_DIR/$name.out" 2>"$E2E_DIR/$name.err" || rc=$?
+	e2e_log "$name: exit $rc: $(cat "$E2E_DIR/$name.err")"
+	[ "$rc" -eq 1 ] || e2e_fail "$name: exit $rc"
+	grep -q "$want" "$E2E_DIR/$name.err" || e2e_fail "$name: message"
+	grep -q '^{"error":"unknown_reader","message":"reader .*","exit":1}$' "$E2E_DIR/$name.out" ||
+		e2e_fail "$name: JSON error: $(cat "$E2E_DIR/$name.out")"
+	[ ! -e "$E2E_DIR/j-$name" ] || e2e_fail "$name: a journal was created"
+}
+have="it has 12: 'term-1 00 00', 'term-1 00 01', "
+refused_reader unknown 'pcsc:term-9 00 00' \
+	"reader 'pcsc:term-9 00 00': pcscd knows no reader of that name; $have"
+
+# Audit k34, findings 3 and 4: inspect and sdm read refuse an unknown name
+# as personalize does, at once with the readers there are (not after
+# --wait-ms, blaming the reader); a pattern that matches no reader fails
+# before the journal is created, after its wait for readers coming up
+# (here bounded by --wait-ms 1000).
+for sub in inspect "sdm read --aid E30010 --file 2"; do
+	read -ra args <<<"$sub"
+	rc=0
+	t0=$(date +%s%N)
+	"$E2E_DFISSUE" "${args[@]}" --reader 'pcsc:term-9 00 00' --wait-ms 20000 \
+		>"$E2E_DIR/unknown-cmd.out" 2>"$E2E_DIR/unknown-cmd.err" || rc=$?
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	e2e_log "$sub, unknown reader: exit $rc after $ms ms: $(cat "$E2E_DIR/unknown-cmd.err")"
+	[ "$rc" -eq 1 ] || e2e_fail "$sub, unknown reader: exit $rc"
+	grep -q "^dfissue: reader 'pcsc:term-9 00 00': pcscd knows no reader of that name; $have" \
+		"$E2E_DIR/unknown-cmd.err" || e2e_fail "$sub: unknown reader message"
+	[ "$ms" -lt 15000 ] || e2e_fail "$sub waited for the unknown reader ($ms ms)"
+done
+refused_reader nomatch 'pcsc:ZZ*' "^dfissue: reader 'pcsc:ZZ\*': pcscd knows no reader that matches; $have" \
+	--wait-ms 1000
 
 # The bash completion offers pcscd's reader names after --reader.
 comp=$(bash --norc --noprofile -c '

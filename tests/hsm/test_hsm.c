@@ -674,6 +674,19 @@ START_TEST(err_malformed_uri)
 			     "key", why, sizeof(why)),
 	    DFI_OK);
 	ck_assert_str_eq(why, "");
+	/* The label a key URI names, percent-decoded as the key lookup reads
+	 * it (hsm check's advice for a missing journal key, audit k34). */
+	char label[16];
+	ck_assert_int_eq(dfi_hsm_uri_label("pkcs11:object=jk%20a;type=private", label,
+			     sizeof(label)), DFI_OK);
+	ck_assert_str_eq(label, "jk a");
+	ck_assert_int_eq(dfi_hsm_uri_label("pkcs11:id=%01;type=private", label, sizeof(label)),
+	    DFI_E_NOT_FOUND);
+	ck_assert_int_eq(dfi_hsm_uri_label("pkcs11:object=a%00b", label, sizeof(label)),
+	    DFI_E_NOT_FOUND);
+	ck_assert_int_eq(dfi_hsm_uri_label("pkcs11:object=0123456789abcdef", label, sizeof(label)),
+	    DFI_E_BUFFER_TOO_SMALL);
+	ck_assert_int_eq(dfi_hsm_uri_label("pkcs11:objct=j", label, sizeof(label)), DFI_E_HSM_URI);
 	dfi_hsm *h = open_hsm(0);
 	dfi_hsm_key *k = NULL;
 	ck_assert_int_eq(dfi_hsm_key_find(h, "not a uri", &k), DFI_E_HSM_URI);

@@ -414,6 +414,53 @@ START_TEST(uri_typos_name_their_option)
 }
 END_TEST
 
+/* Audit k34, finding 6: hsm check's advice for a missing journal key makes
+ * the key the --journal-key URI names (its object=, as p11-kit decodes
+ * it), with the journal HSM's options when it is another
+ * (--journal-module/--journal-token/--journal-pin-file given to generate
+ * as --module/--token/--pin-file); the command advised makes the check
+ * pass. */
+START_TEST(journal_key_advice)
+{
+	static const char uri[] = "pkcs11:object=jk%20advice;type=private";
+	static const char jtok[] = "pkcs11:token=dfissue-dev;model=SoftHSM%20v2";
+	const char *mod = getenv("SOFTHSM2_MODULE");
+	char want[1200];
+	struct run r;
+	if (mod == NULL || mod[0] == '\0')
+		mod = "softhsm2"; /* p11-kit's name, as dfissue's default */
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key", uri,
+	    NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "to fix      no journal key: create it with 'dfissue "
+	    "journal-key generate --label \"jk advice\"' (the token signs with Ed25519)\n") != NULL,
+	    "%s", r.out);
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key", uri,
+	    "--journal-module", mod, "--journal-token", jtok, "--journal-pin-file", fx.pin_file, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "to fix      no journal key: create it with 'dfissue "
+	    "journal-key generate --label \"jk advice\" --module %s --token \"%s\" --pin-file %s' "
+	    "(the token signs with Ed25519)\n", mod, jtok, fx.pin_file);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s lacks %s", r.out, want);
+	run(&r, "journal-key", "generate", "--label", "jk advice", "--module", mod, "--token", jtok,
+	    "--pin-file", fx.pin_file, NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key", uri,
+	    "--journal-module", mod, "--journal-token", jtok, "--journal-pin-file", fx.pin_file, NULL);
+	ck_assert_msg(r.status == 0, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "journal key %s on token 'dfissue-dev': Ed25519, sensitive, "
+	    "non-extractable; a test checkpoint signed and verified\n", uri);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	/* A URI that names no label: generate cannot make it; say how to name one. */
+	run(&r, "hsm", "check", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--journal-key",
+	    "pkcs11:id=%01%02;type=private", NULL);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out, "to fix      no journal key: create it with 'dfissue "
+	    "journal-key generate --label LABEL' and name it in --journal-key by object=LABEL "
+	    "(the token signs with Ed25519)\n") != NULL, "%s", r.out);
+}
+END_TEST
+
 START_TEST(help_everywhere)
 {
 	static const char *cmds[][3] = {
@@ -437,5 +484,6 @@ main(void)
 	return hsm_fixture_main(&fx, "hsm_cli", (const TTest *[]){
 	    derive_kcv_aes_vector, derive_kcv_2k3des_vector,
 	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
-	    errors_are_one_line, uri_typos_name_their_option, help_everywhere, NULL });
+	    errors_are_one_line, uri_typos_name_their_option, journal_key_advice, help_everywhere,
+	    NULL });
 }

@@ -267,11 +267,30 @@ START_TEST(key_without_sdm_usage)
 	    "--component-file '%s'", c1, c1);
 	ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
 	ck_assert_ptr_null(strstr(o.out, "SDM:"));
-	refused(1, "key import --usage sdm", "sdm verify --template "
+	refused(1, "--meta-key 'pkcs11:object=sdm-plain' is used as it is (no --meta-div), so it "
+	    "must be allowed to decrypt and CMAC: import it with 'dfissue key import --usage sdm'",
+	    "sdm verify --template "
 	    "'https://sdm.example/tag?picc_data={picc}&cmac={mac}' --meta-key "
 	    "'pkcs11:object=sdm-plain' --file-key 'pkcs11:object=sdm-plain' --state '%s' "
 	    "'https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086'",
 	    state_path("plain.state"));
+	/* Audit k34, finding 2: plain {uid}/{ctr} mirrors need no meta key, and
+	 * the file key alone used as it is must CMAC (SoftHSM2 refuses a
+	 * mechanism outside CKA_ALLOWED_MECHANISMS as CKR_MECHANISM_INVALID):
+	 * the same advice, naming the key, before the tap is looked at. */
+	sh(&o, NULL, "sdm verify --template 'https://sdm.example/t?uid={uid}&ctr={ctr}&m={mac}' "
+	    "--file-key 'pkcs11:object=sdm-plain;type=secret-key' --state '%s' "
+	    "'https://sdm.example/t?uid=04DE5F1EACC040&ctr=00003D&m=94EED9EE65337086'",
+	    state_path("plain2.state"));
+	ck_assert_msg(o.status == 1, "status %d: %s", o.status, o.err);
+	ck_assert_str_eq(o.out, "");
+	static const char want[] = "dfissue: sdm verify: --file-key 'pkcs11:object=sdm-plain;"
+	    "type=secret-key' is used as it is (no --file-div), so it must be allowed to decrypt "
+	    "and CMAC: import it with 'dfissue key import --usage sdm' (";
+	ck_assert_msg(strncmp(o.err, want, sizeof(want) - 1) == 0 && strchr(o.err, '\n') ==
+	    o.err + strlen(o.err) - 1, "%s", o.err);
+	struct stat sb;
+	ck_assert_int_ne(stat(state_path("plain2.state"), &sb), 0);
 	refused(2, "AES", "key import --label sdm-des --type 2k3des --usage sdm --components 2 "
 	    "--component-file '%s' --component-file '%s'", c1, c1);
 	refused(2, NULL, "key import --label sdm-x --usage all --components 2");

@@ -77,9 +77,15 @@ void cli_utc_time(int64_t t, char sep, char *b, size_t cap);
  * other dfi_err; returns DFI_EXIT_FAIL. */
 int cli_pcsc_fail(const char *what, dfi_err e);
 /* DFI_EXIT_OK when pcscd knows the reader `name`; otherwise prints which
- * readers it has (code unknown_reader) or that pcscd is down, and returns
- * DFI_EXIT_FAIL. */
-int cli_pcsc_check_reader(const char *name);
+ * readers it has (code unknown_reader) or that pcscd is down (as cmd's
+ * error), and returns DFI_EXIT_FAIL. */
+int cli_pcsc_check_reader(const char *cmd, const char *name);
+/* Prints that the --reader value spec (pcsc:NAME or pcsc:PATTERN) names
+ * none of the n readers r pcscd has: "reader 'SPEC': WHAT; it has N: ..."
+ * (code unknown_reader); returns DFI_EXIT_FAIL. */
+struct dfi_pcsc_reader;
+int cli_pcsc_unknown(const char *spec, const char *what, const struct dfi_pcsc_reader *r,
+    size_t n);
 
 /* Subcommands, one file each (sub_NAME.c), listed in main.c. */
 int sub_readers(int argc, char **argv);

@@ -35,6 +35,17 @@ cli_reader_spec_check(const char *cmd, const char *spec)
 }
 
 int
+cli_reader_check(const char *cmd, const char *spec)
+{
+	int rc = cli_reader_spec_check(cmd, spec);
+	if (rc != DFI_EXIT_OK || spec_kind(spec) != 'p')
+		return rc;
+	/* A typo or pcscd down is said now, with the readers there are or
+	 * how to start pcscd, not after a wait for a card that cannot come. */
+	return cli_pcsc_check_reader(cmd, spec + 5);
+}
+
+int
 cli_reader_open(struct cli_reader *r, const char *spec, unsigned tear_at,
     enum dfi_sim_tear_mode tear_mode)
 {

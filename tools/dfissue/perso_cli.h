@@ -27,6 +27,13 @@ void cli_reader_close(struct cli_reader *r);
  * is opened: DFI_EXIT_OK, or one usage line "CMD: --reader ..." printed
  * and DFI_EXIT_USAGE. */
 int cli_reader_spec_check(const char *cmd, const char *spec);
+/* cli_reader_spec_check(), then for pcsc:NAME that pcscd answers and knows
+ * NAME (cli_pcsc_check_reader): DFI_EXIT_OK, or one line printed ("CMD:
+ * cannot reach pcscd ...", code pcscd_unreachable; "reader 'pcsc:NAME':
+ * pcscd knows no reader of that name; it has ...", code unknown_reader)
+ * and DFI_EXIT_USAGE/DFI_EXIT_FAIL. For commands that use one reader
+ * (inspect, sdm read). */
+int cli_reader_check(const char *cmd, const char *spec);
 /* The help text of the --reader options. */
 extern const char cli_reader_help[];
 

@@ -127,7 +127,7 @@ static int
 list_add(char ***list, unsigned *n, char *spec)
 {
 	if (spec == NULL)
-		return cli_fail("readers", DFI_E_NOMEM);
+		return cli_fail("personalize", DFI_E_NOMEM);
 	for (unsigned i = 0; i < *n; i++)
 		if (strcmp((*list)[i], spec) == 0) {
 			free(spec);
@@ -141,43 +141,46 @@ list_add(char ***list, unsigned *n, char *spec)
 	return DFI_EXIT_OK;
 }
 
+/* How long a pattern may wait for its first match: EXPAND_WAIT_MS, or
+ * less when the run gives up on an idle reader sooner (--wait-ms). */
+static long
+pattern_wait_ms(int wait_ms)
+{
+	return wait_ms >= 0 && wait_ms < EXPAND_WAIT_MS ? wait_ms : EXPAND_WAIT_MS;
+}
+
 /* pcscd adds readers as their drivers come up: a pattern waits a little
- * for at least one match rather than failing on a freshly started pcscd. */
+ * (wait_ms) for at least one match rather than failing on a freshly
+ * started pcscd. pcscd down is said at once. */
 static int
-expand_pattern(const char *spec, char ***list, unsigned *n)
+expand_pattern(const char *spec, long wait_ms, char ***list, unsigned *n)
 {
 	const char *pat = spec + 5;
-	long deadline = dfi_now_ms() + EXPAND_WAIT_MS;
-	dfi_err last = DFI_OK;
+	long deadline = dfi_now_ms() + wait_ms;
 
 	for (;;) {
 		struct dfi_pcsc_reader *r = NULL;
 		size_t count = 0, matched = 0;
-		last = dfi_pcsc_list_readers(&r, &count);
-		for (size_t i = 0; last == DFI_OK && i < count; i++) {
+		int rc = DFI_EXIT_OK;
+		dfi_err e = dfi_pcsc_list_readers(&r, &count);
+		for (size_t i = 0; e == DFI_OK && rc == DFI_EXIT_OK && i < count; i++) {
 			if (fnmatch(pat, r[i].name, 0) != 0)
 				continue;
 			char buf[300];
 			snprintf(buf, sizeof(buf), "pcsc:%s", r[i].name);
-			int rc = list_add(list, n, strdup(buf));
-			if (rc != DFI_EXIT_OK) {
-				dfi_pcsc_readers_free(r, count);
-				return rc;
-			}
+			rc = list_add(list, n, strdup(buf));
 			matched++;
 		}
+		int late = dfi_now_ms() >= deadline;
+		if (rc == DFI_EXIT_OK && matched == 0 && e == DFI_OK && late)
+			rc = cli_pcsc_unknown(spec, "pcscd knows no reader that matches", r, count);
 		dfi_pcsc_readers_free(r, count);
-		if (matched > 0)
-			return DFI_EXIT_OK;
-		if (dfi_now_ms() >= deadline)
-			break;
+		if (rc != DFI_EXIT_OK || matched > 0)
+			return rc;
+		if (e == DFI_E_PCSC_NO_SERVICE || (e != DFI_OK && late))
+			return cli_pcsc_fail("personalize", e);
 		nap(250);
 	}
-	if (last != DFI_OK)
-		return cli_pcsc_fail("listing PC/SC readers", last);
-	cli_error_code("unknown_reader");
-	cli_errorf("reader '%s': no PC/SC reader matches (see 'dfissue readers')", spec);
-	return DFI_EXIT_FAIL;
 }
 
 /* Waits for a card: 1 when one is connected, 0 when the run stops or the
@@ -566,26 +569,29 @@ station_main(void *arg)
 }
 
 int
-stations_check(const struct stations_spec *s)
+stations_check(const struct stations_spec *s, int wait_ms)
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		const char *spec = s->spec[i];
 		if (strncmp(spec, "pcsc:", 5) != 0)
 			continue;
-		if (is_pattern(spec)) {
-			/* The pattern is matched later (readers may still come up);
-			 * pcscd itself must answer now. */
-			struct dfi_pcsc_reader *r = NULL;
-			size_t n = 0;
-			dfi_err e = dfi_pcsc_list_readers(&r, &n);
-			dfi_pcsc_readers_free(r, n);
-			if (e == DFI_E_PCSC_NO_SERVICE)
-				return cli_pcsc_fail("readers", e);
+		if (!is_pattern(spec)) {
+			/* A name pcscd does not know is a typo, not an unplugged
+			 * reader: say so now instead of waiting for it for ever. */
+			int rc = cli_pcsc_check_reader("personalize", spec + 5);
+			if (rc != DFI_EXIT_OK)
+				return rc;
 			continue;
 		}
-		/* A name pcscd does not know is a typo, not an unplugged reader:
-		 * say so now instead of waiting for it for ever. */
-		int rc = cli_pcsc_check_reader(spec + 5);
+		/* A pattern that matches nothing must fail before the journal
+		 * is created, after the same wait for readers coming up as
+		 * stations_run() gives it; the readers are matched again there
+		 * (by then they are up). */
+		char *found[STATIONS_MAX], **fp = found;
+		unsigned nf = 0;
+		int rc = expand_pattern(spec, pattern_wait_ms(wait_ms), &fp, &nf);
+		for (unsigned k = 0; k < nf; k++)
+			free(found[k]);
 		if (rc != DFI_EXIT_OK)
 			return rc;
 	}
@@ -657,7 +663,7 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 	}
 	for (unsigned i = 0; rc == DFI_EXIT_OK && i < s->n; i++) {
 		if (is_pattern(s->spec[i]))
-			rc = expand_pattern(s->spec[i], &specs, &n);
+			rc = expand_pattern(s->spec[i], pattern_wait_ms(c->wait_ms), &specs, &n);
 		else
 			rc = list_add(&specs, &n, strdup(s->spec[i]));
 	}

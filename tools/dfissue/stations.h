@@ -30,10 +30,12 @@ int stations_add(struct stations_spec *s, const char *spec);
  * or any pcsc: reader (a name or a pattern: pcsc:* or any shell wildcard). */
 int stations_wanted(const struct stations_spec *s);
 
-/* Before anything is created: pcscd answers, and every pcsc:NAME (not a
- * pattern) is a reader it knows. DFI_EXIT_OK, or one line printed
- * (pcscd_unreachable, unknown_reader) and DFI_EXIT_FAIL. */
-int stations_check(const struct stations_spec *s);
+/* Before anything is created: pcscd answers, every pcsc:NAME is a reader
+ * it knows, and every pcsc:PATTERN matches one at least (waiting for
+ * readers to come up as stations_run() does, at most 10 s or wait_ms when
+ * that is shorter; wait_ms -1: no --wait-ms). DFI_EXIT_OK, or one line
+ * printed (pcscd_unreachable, unknown_reader) and DFI_EXIT_FAIL. */
+int stations_check(const struct stations_spec *s, int wait_ms);
 
 struct stations_config {
 	dfi_hsm *hsm;
@@ -53,8 +55,8 @@ struct stations_config {
 	unsigned claim_lease_ms;    /* dfi_perso_config's */
 };
 
-/* Expands the specs (patterns against the readers pcscd lists, waiting a
- * few seconds for them to appear), runs one thread per reader until the
+/* Expands the specs (patterns against the readers pcscd lists, waiting as
+ * stations_check() does for them to appear), runs one thread per reader until the
  * stop condition, prints the summary. Returns a DFI_EXIT_* code: OK when
  * at least one card was served and every card ended done or resumed, or
  * when a stop signal ended the run and neither journal nor HSM failed

@@ -54,7 +54,7 @@ static const char *const help[] = {
 };
 
 struct report {
-	char fix[MAX_FIXES][320];
+	char fix[MAX_FIXES][640];
 	int nfix;
 };
 
@@ -345,6 +345,49 @@ check_profile(dfi_hsm *h, const char *path, const char *batch_path, struct repor
 	return ok;
 }
 
+/* Appends " --OPT VALUE" to out, the value as a shell word: bare when it
+ * holds only characters a shell leaves alone, else double-quoted. */
+static void
+add_word(char *out, size_t cap, const char *opt, const char *v)
+{
+	size_t n = strlen(out);
+	int bare = v[0] != '\0' && strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-.,:/=@+%") == strlen(v);
+	int k = snprintf(out + n, cap - n, " --%s %s", opt, bare ? v : "\"");
+	if (k < 0 || (size_t)k >= cap - n || bare)
+		return; /* cap is the caller's: a line of a report, cut if it must */
+	n += (size_t)k;
+	for (const char *c = v; *c != '\0' && n + 3 < cap; c++) {
+		if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+			out[n++] = '\\';
+		out[n++] = *c;
+	}
+	snprintf(out + n, cap - n, "\"");
+}
+
+/* The command that creates the journal key uri names: its label (object=)
+ * and, when the journal key has its own HSM, that HSM's options as
+ * journal-key generate takes them (--module, --token, --pin-*). Empty when
+ * the URI names no label (an id= only: generate cannot set one). */
+static void
+generate_command(const struct cli_hsm_opts *o, const char *uri, char *out, size_t cap)
+{
+	char label[256];
+	out[0] = '\0';
+	if (dfi_hsm_uri_label(uri, label, sizeof(label)) != DFI_OK)
+		return;
+	snprintf(out, cap, "dfissue journal-key generate");
+	add_word(out, cap, "label", label);
+	if (o->jmodule != NULL)
+		add_word(out, cap, "module", o->jmodule);
+	if (o->jtoken != NULL)
+		add_word(out, cap, "token", o->jtoken);
+	if (o->jpin_file != NULL)
+		add_word(out, cap, "pin-file", o->jpin_file);
+	if (o->jpin_env != NULL)
+		add_word(out, cap, "pin-env", o->jpin_env);
+}
+
 /* The journal key: found, secure, signs a checkpoint that verifies. */
 static int
 check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct report *r)
@@ -385,9 +428,15 @@ check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct 
 		dfi_hsm_last_detail(h, d, sizeof(d));
 		printf("journal key %s on token '%s': %s (%s)\n", uri, dfi_hsm_token_label(h),
 		    dfi_strerror(e), d);
-		if (e == DFI_E_HSM_KEY_NOT_FOUND && (can_ed || can_ec))
+		char gen[400];
+		generate_command(o, uri, gen, sizeof(gen));
+		if (e == DFI_E_HSM_KEY_NOT_FOUND && (can_ed || can_ec) && gen[0] != '\0')
+			fixf(r, "no journal key: create it with '%s' (the token signs with %s)", gen,
+			    can_ed ? "Ed25519" : "ECDSA P-256 only");
+		else if (e == DFI_E_HSM_KEY_NOT_FOUND && (can_ed || can_ec))
 			fixf(r, "no journal key: create it with 'dfissue journal-key generate --label "
-			     "journal' (the token signs with %s)", can_ed ? "Ed25519" : "ECDSA P-256 only");
+			     "LABEL' and name it in --journal-key by object=LABEL (the token signs with "
+			     "%s)", can_ed ? "Ed25519" : "ECDSA P-256 only");
 		else if (e == DFI_E_HSM_KEY_NOT_FOUND)
 			fixf(r, "no journal key, and this token signs with neither Ed25519 (CKM_EDDSA) nor "
 			     "ECDSA P-256 (CKM_ECDSA): keep the journal key on another HSM "

@@ -204,7 +204,7 @@ sub_inspect(int argc, char **argv)
 		return cli_usagef("inspect: --registry needs --profile");
 	if (batch != NULL && profile == NULL)
 		return cli_usagef("inspect: --batch needs --profile");
-	if ((rc = cli_reader_spec_check("inspect", reader)) != DFI_EXIT_OK)
+	if ((rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK)
 		return rc;
 	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
 	if (rc != DFI_EXIT_OK)

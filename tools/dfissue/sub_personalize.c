@@ -636,7 +636,7 @@ sub_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK)
 		rc = check_profile(&o, h, prof, station);
 	if (rc == DFI_EXIT_OK)
-		rc = stations_check(&o.readers);
+		rc = stations_check(&o.readers, o.wait_ms);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
 	/* One registry for every reader: their claims must see each other. */

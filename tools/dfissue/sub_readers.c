@@ -39,7 +39,28 @@ cli_pcsc_fail(const char *what, dfi_err e)
 }
 
 int
-cli_pcsc_check_reader(const char *name)
+cli_pcsc_unknown(const char *spec, const char *what, const struct dfi_pcsc_reader *r, size_t n)
+{
+	char list[1024] = "";
+	size_t used = 0;
+	for (size_t i = 0; i < n && used < sizeof(list); i++) {
+		int k = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", r[i].name);
+		if (k < 0)
+			break;
+		used += (size_t)k;
+	}
+	cli_error_code("unknown_reader");
+	if (n == 0)
+		cli_errorf("reader '%s': pcscd has no reader at all: plug the reader in (or check "
+		    "its driver), then 'dfissue readers'", spec);
+	else
+		cli_errorf("reader '%s': %s; it has %zu: %s (names as 'dfissue readers' prints "
+		    "them, 'pcsc:*' for all)", spec, what, n, list);
+	return DFI_EXIT_FAIL;
+}
+
+int
+cli_pcsc_check_reader(const char *cmd, const char *name)
 {
 	struct dfi_pcsc_reader *r = NULL;
 	size_t n = 0;
@@ -62,24 +83,12 @@ cli_pcsc_check_reader(const char *name)
 		return DFI_EXIT_OK;
 	}
 	if (e == DFI_E_PCSC_NO_SERVICE)
-		return cli_pcsc_fail("readers", e);
-	char list[1024] = "";
-	size_t used = 0;
-	for (size_t i = 0; i < n && used < sizeof(list); i++) {
-		int k = snprintf(list + used, sizeof(list) - used, "%s'%s'", i ? ", " : "", r[i].name);
-		if (k < 0)
-			break;
-		used += (size_t)k;
-	}
-	cli_error_code("unknown_reader");
-	if (n == 0)
-		cli_errorf("reader 'pcsc:%s': pcscd has no reader at all: plug the reader in (or "
-		    "check its driver), then 'dfissue readers'", name);
-	else
-		cli_errorf("reader 'pcsc:%s': pcscd knows no reader of that name; it has %zu: %s "
-		    "(names as 'dfissue readers' prints them, 'pcsc:*' for all)", name, n, list);
+		return cli_pcsc_fail(cmd, e);
+	char spec[300];
+	snprintf(spec, sizeof(spec), "pcsc:%s", name);
+	int rc = cli_pcsc_unknown(spec, "pcscd knows no reader of that name", r, n);
 	dfi_pcsc_readers_free(r, n);
-	return DFI_EXIT_FAIL;
+	return rc;
 }
 
 static void

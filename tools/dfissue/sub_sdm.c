@@ -239,16 +239,6 @@ verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
 		    "whose keys are not these", &r, 0, 0, 0);
 	if (e == DFI_E_PARSE)
 		return report(v, 0, "format", "the tap's fields do not decode", &r, 0, 0, 0);
-	if (e == DFI_E_HSM_KEY_TYPE && (v->meta_div.ndiv == 0 || v->file_div.ndiv == 0)) {
-		/* A base key used as it is: the key ceremony gave it only what
-		 * its derivation path needs unless told it is an SDM key. */
-		char detail[200];
-		dfi_hsm_last_detail(v->h, detail, sizeof(detail));
-		cli_errorf("sdm verify: an SDM key used without --meta-div/--file-div must be "
-		    "allowed to decrypt and CMAC: import it with 'dfissue key import --usage sdm' "
-		    "(%s)", detail);
-		return -1;
-	}
 	if (e != DFI_OK) {
 		cli_hsm_fail(v->h, "sdm verify", e);
 		return -1;
@@ -274,6 +264,53 @@ verify_one(struct verifier *v, const char *data, enum dfi_sdm_input kind)
 	int ok = report(v, 1, NULL, NULL, &r, 1, last, seen);
 	dfi_wipe(&r, sizeof(r));
 	return ok;
+}
+
+/* The token refused the operation for the key's usages: a missing
+ * CKA_DECRYPT/CKA_SIGN (CKR_KEY_FUNCTION_NOT_PERMITTED), or a mechanism
+ * outside its CKA_ALLOWED_MECHANISMS (SoftHSM2: CKR_MECHANISM_INVALID). */
+static int
+usage_refused(dfi_err e)
+{
+	return e == DFI_E_HSM_KEY_TYPE || e == DFI_E_HSM_MECHANISM;
+}
+
+/* A base key used as it is (no recipe) does the SDM crypto itself: the
+ * meta-read key decrypts the PICC data, the file-read key CMACs the
+ * session vectors. The key ceremony gives a key only what its derivation
+ * path needs unless told it is an SDM key (--usage sdm), so both run once
+ * here on a dummy input, the first tap's operations: a key that may not
+ * is named, with what to do, before any tap is answered. */
+static int
+check_plain_keys(struct verifier *v, const char *meta_uri, const char *file_uri)
+{
+	static const uint8_t dummy[DFI_SDM_PICC_LRP];
+	const char *opt = "--meta-key", *div = "--meta-div", *uri = meta_uri;
+	dfi_err e = DFI_OK;
+	if (v->meta != NULL && v->meta_div.ndiv == 0) {
+		struct dfi_sdm_picc picc;
+		e = dfi_sdm_picc_decrypt(v->meta, v->layout.cipher, dummy, v->layout.cipher ==
+		    DFI_SDM_LRP ? DFI_SDM_PICC_LRP : DFI_SDM_PICC_AES, &picc);
+		dfi_wipe(&picc, sizeof(picc));
+	}
+	if (!usage_refused(e) && v->file_div.ndiv == 0) {
+		dfi_cardkey *fk = NULL;
+		dfi_sdm_keys *k = NULL;
+		opt = "--file-key", div = "--file-div", uri = file_uri;
+		e = card_key(v, v->file_base, &v->file_div, NULL, &fk);
+		if (e == DFI_OK)
+			e = dfi_sdm_keys_new(&k, fk, v->layout.cipher, NULL, NULL);
+		dfi_sdm_keys_free(k);
+		dfi_cardkey_free(fk);
+	}
+	if (!usage_refused(e))
+		return DFI_EXIT_OK; /* anything else is the tap's to report */
+	char detail[200];
+	dfi_hsm_last_detail(v->h, detail, sizeof(detail));
+	cli_errorf("sdm verify: %s '%s' is used as it is (no %s), so it must be allowed to "
+	    "decrypt and CMAC: import it with 'dfissue key import --usage sdm' (%s)", opt, uri,
+	    div, detail);
+	return DFI_EXIT_FAIL;
 }
 
 static int
@@ -402,6 +439,8 @@ sdm_verify(int argc, char **argv)
 		rc = cli_hsm_fail(v->h, "sdm verify: the meta-read key", e);
 		goto out;
 	}
+	if (check_plain_keys(v, meta_uri, file_uri) != DFI_EXIT_OK)
+		goto out;
 	if (optind < argc) {
 		int r = verify_one(v, argv[optind], kind);
 		rc = r == 1 ? DFI_EXIT_OK : DFI_EXIT_FAIL;
@@ -499,7 +538,7 @@ sdm_read(int argc, char **argv)
 	size_t al = 0;
 	if (dfi_hex_decode(aidhex, aidb, sizeof(aidb), &al) != DFI_OK || al != 3)
 		return cli_needs(&spec);
-	if ((rc = cli_reader_spec_check("sdm read", reader)) != DFI_EXIT_OK)
+	if ((rc = cli_reader_check("sdm read", reader)) != DFI_EXIT_OK)
 		return rc;
 	struct cli_reader r;
 	if ((rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK)
