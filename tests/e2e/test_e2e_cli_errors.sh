@@ -125,6 +125,15 @@ run jtoken "$E2E_DFISSUE" personalize --profile "$prof" \
 	--reader "sim:$d/c0.img" --journal "$d/j-jt" --create-journal --journal-token 'pkcs11:token=nosuch'
 expect jtoken 1 "^dfissue: opening the journal key's HSM \(--journal-module, --journal-token\): no token matches the URI: .*'pkcs11:token=nosuch'"
 [ ! -e "$d/j-jt" ] || e2e_fail "a journal was created although its key's HSM does not open"
+# Audit k34a, finding 7: --origin cannot rename an existing journal; one
+# that differs is refused before any card (it was silently ignored).
+"$E2E_DFISSUE" journal init --origin test.example/A --station org "${E2E_HSM[@]}" "$d/j-org" >/dev/null 2>&1 ||
+	e2e_fail "journal init for the origin row"
+run origin_other "$E2E_DFISSUE" personalize --profile "$prof" \
+	--batch "$E2E_SRC/profiles/reference-batch.csv" "${E2E_HSM[@]}" \
+	--reader "sim:$d/org.img" --journal "$d/j-org" --origin test.example/B
+expect origin_other 1 "^dfissue: journal '$d/j-org' has origin 'test.example/A', not 'test.example/B' \(--origin\): --origin names a journal created here and never renames one: give the journal of that origin, or drop --origin$"
+[ ! -e "$d/org.img" ] || e2e_fail "a card was touched although --origin names another journal"
 
 # 3. --station longer than 63 characters is refused, not cut.
 long=$(printf 's%.0s' $(seq 1 64))

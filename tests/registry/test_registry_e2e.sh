@@ -61,6 +61,18 @@ set -e
 [ "$rc" -eq 1 ] || e2e_fail "registry unreachable: exit $rc, not 1"
 grep -q "takes no card" "$E2E_DIR/down.log" || e2e_fail "unreachable message: $(cat "$E2E_DIR/down.log")"
 [ ! -e "$E2E_DIR/unused.img" ] || e2e_fail "a card was touched without a registry"
+# Audit k34a, finding 7: the registry is reached before a new journal is
+# created, so an unreachable one leaves no journal behind.
+set +e
+"$D" personalize --profile "$prof" --batch "$batch" "${E2E_HSM[@]}" --reader "sim:$E2E_DIR/unused.img" \
+	--journal "$E2E_DIR/journal-new" --create-journal \
+	--registry "postgresql:///nodb?host=$E2E_DIR/nosock&connect_timeout=2" --once >/dev/null 2>"$E2E_DIR/down2.log"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || e2e_fail "registry unreachable, new journal: exit $rc, not 1"
+grep -q "takes no card" "$E2E_DIR/down2.log" || e2e_fail "unreachable message: $(cat "$E2E_DIR/down2.log")"
+! grep -q "created journal" "$E2E_DIR/down2.log" || e2e_fail "said it created a journal: $(cat "$E2E_DIR/down2.log")"
+[ ! -e "$E2E_DIR/journal-new" ] || e2e_fail "a journal was created although the registry is unreachable"
 # recover takes no card: it is told the reason alone, on one line (libpq's
 # tab-indented hint folded in).
 set +e

@@ -7,36 +7,58 @@
 #include "log.h"
 #include "signals.h"
 
+/* One line for a registry that did not open: why, and for a station (it
+ * takes cards) that it took none. */
+static int
+open_failed(struct cli_registry *r, const char *cmd, dfi_err e, const char *why, int station)
+{
+	cli_error_code(e == DFI_E_REGISTRY_REFUSED ? "registry_refused" : "registry");
+	cli_errorf("%s: registry: %s%s", cmd, why,
+	    e == DFI_E_REGISTRY_UNREACHABLE && station ?
+		" (nothing was sent to any card: a station without its registry takes no card)" : "");
+	cli_registry_close(r);
+	return DFI_EXIT_FAIL;
+}
+
 int
-cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station, dfi_journal *j,
-    const char *journal_dir, dfi_signer *s)
+cli_registry_connect(struct cli_registry *r, const char *cmd, const char *url, const char *station,
+    int takes_cards)
 {
 	char why[700];
 	memset(r, 0, sizeof(*r));
-	if (url == NULL) {
-		if (j != NULL && dfi_registry_new_local(&r->reg, j) != DFI_OK)
-			return cli_fail("registry", DFI_E_NOMEM);
+	if (url == NULL)
 		return DFI_EXIT_OK;
-	}
 	if (dfi_pgreg_check_url(url, why, sizeof(why)) != DFI_OK)
 		return cli_usagef("%s: --registry: %s", cmd, why);
 	struct dfi_pgreg_opts o = { .station = station };
 	dfi_err e = dfi_pgreg_open(&r->pg, url, &o, why, sizeof(why));
-	if (e == DFI_OK && j != NULL && (e = dfi_jpubkey_from_signer(s, &r->key)) != DFI_OK)
+	return e != DFI_OK ? open_failed(r, cmd, e, why, takes_cards) : DFI_EXIT_OK;
+}
+
+int
+cli_registry_attach(struct cli_registry *r, const char *cmd, dfi_journal *j, const char *journal_dir,
+    dfi_signer *s)
+{
+	char why[700] = "";
+	if (r->pg == NULL) {
+		if (j != NULL && dfi_registry_new_local(&r->reg, j) != DFI_OK)
+			return cli_fail("registry", DFI_E_NOMEM);
+		return DFI_EXIT_OK;
+	}
+	dfi_err e = DFI_OK;
+	if (j != NULL && (e = dfi_jpubkey_from_signer(s, &r->key)) != DFI_OK)
 		snprintf(why, sizeof(why), "the journal key: %s", dfi_strerror(e));
 	if (e == DFI_OK)
 		e = dfi_registry_new_pg(&r->reg, r->pg, j, journal_dir, r->key, why, sizeof(why));
-	if (e != DFI_OK) {
-		cli_error_code(e == DFI_E_REGISTRY_REFUSED ? "registry_refused" : "registry");
-		/* Only a station (one with a journal) takes cards: recover and
-		 * inspect are told the reason alone. */
-		cli_errorf("%s: registry: %s%s", cmd, why,
-		    e == DFI_E_REGISTRY_UNREACHABLE && j != NULL ?
-			" (nothing was sent to any card: a station without its registry takes no card)" : "");
-		cli_registry_close(r);
-		return DFI_EXIT_FAIL;
-	}
-	return DFI_EXIT_OK;
+	return e != DFI_OK ? open_failed(r, cmd, e, why, j != NULL) : DFI_EXIT_OK;
+}
+
+int
+cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station, dfi_journal *j,
+    const char *journal_dir, dfi_signer *s)
+{
+	int rc = cli_registry_connect(r, cmd, url, station, j != NULL);
+	return rc == DFI_EXIT_OK ? cli_registry_attach(r, cmd, j, journal_dir, s) : rc;
 }
 
 int

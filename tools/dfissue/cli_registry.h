@@ -31,6 +31,17 @@ struct cli_registry {
  * a URL with a password). */
 int cli_registry_open(struct cli_registry *r, const char *cmd, const char *url, const char *station,
     dfi_journal *j, const char *journal_dir, dfi_signer *s);
+/* cli_registry_open in two steps, for a station that creates its journal:
+ * connect (url NULL: nothing) reaches the server and checks its schema
+ * before anything is created, so an unreachable registry leaves no new
+ * journal behind; attach then binds the journal (or makes the local
+ * backend when not connected). takes_cards: the command is a station,
+ * said in the line of an unreachable registry. Both print and return as
+ * cli_registry_open does; after a failure r holds nothing. */
+int cli_registry_connect(struct cli_registry *r, const char *cmd, const char *url, const char *station,
+    int takes_cards);
+int cli_registry_attach(struct cli_registry *r, const char *cmd, dfi_journal *j, const char *journal_dir,
+    dfi_signer *s);
 /* At the end of a station's run: witnesses the journal's last checkpoint
  * now, waiting for the answer, then closes the registry handle
  * (dfi_registry_close: the releases and outcomes still queued are sent).

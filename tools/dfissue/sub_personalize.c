@@ -71,7 +71,8 @@ static const char *const help[] = {
 	"                         takes no new batch row\n"
 	"  --journal DIR          the signed key-change journal (must exist, see below)\n"
 	"  --create-journal       create the journal in DIR if it does not exist yet\n"
-	"  --origin O             origin of a journal created here (default dfissue/STATION)\n"
+	"  --origin O             origin of a journal created here (default dfissue/STATION);\n"
+	"                         an existing journal of another origin is refused\n"
 	"  --station NAME         this station's name in the journal (default: host name)\n"
 	"  --journal-key URI      the journal signing key (default " DEFAULT_JOURNAL_KEY ")\n"
 	"  --cards N              stop after N cards (default: until the batch ends; a\n"
@@ -383,7 +384,8 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
-	if (stat(path, &st) != 0) {
+	int existed = stat(path, &st) == 0;
+	if (!existed) {
 		if (!o->create) {
 			cli_errorf("no journal in '%s': give --create-journal, or create it with "
 			    "'dfissue journal init'", o->journal);
@@ -404,6 +406,15 @@ open_journal(const struct opts *o, dfi_hsm *h, const char *station, dfi_hsm **jh
 	e = dfi_journal_open(j, o->journal, *s, &jo, &rec);
 	if (e != DFI_OK) {
 		cli_errorf("journal '%s': %s", o->journal, detail[0] ? detail : dfi_strerror(e));
+		return DFI_EXIT_FAIL;
+	}
+	/* An origin is a journal's name for good (the registry and auditors
+	 * know it by it): --origin cannot rename an existing journal, and one
+	 * that differs means this is not the journal the user meant. */
+	if (existed && o->origin != NULL && strcmp(dfi_journal_origin(*j), o->origin) != 0) {
+		cli_errorf("journal '%s' has origin '%s', not '%s' (--origin): --origin names a journal "
+		    "created here and never renames one: give the journal of that origin, or drop "
+		    "--origin", o->journal, dfi_journal_origin(*j), o->origin);
 		return DFI_EXIT_FAIL;
 	}
 	if (rec.quarantined_lines > 0)
@@ -639,11 +650,14 @@ sub_personalize(int argc, char **argv)
 		rc = check_profile(&o, h, prof, station);
 	if (rc == DFI_EXIT_OK)
 		rc = stations_check(&o.readers, o.wait_ms);
+	/* The registry is reached before the journal is created: one that is
+	 * down or of another schema leaves nothing behind (audit k34a, 7). */
+	if (rc == DFI_EXIT_OK)
+		rc = cli_registry_connect(&creg, "personalize", o.registry, station, 1);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
 	/* One registry for every reader: their claims must see each other. */
-	if (rc == DFI_EXIT_OK && (rc = cli_registry_open(&creg, "personalize", o.registry, station, j, o.journal,
-	    s)) == DFI_EXIT_OK)
+	if (rc == DFI_EXIT_OK && (rc = cli_registry_attach(&creg, "personalize", j, o.journal, s)) == DFI_EXIT_OK)
 		reg = creg.reg;
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .journal = j, .profile = prof,
