@@ -41,6 +41,9 @@ restart_pcscd() {
 	echo "rig: restarting pcscd" >>"$dir/pcscd.log"
 	kill "$pcscd_pid" 2>/dev/null
 	wait "$pcscd_pid" 2>/dev/null
+	# restart-pause: seconds pcscd stays down (stations meet a dead pcscd,
+	# not only readers that vanish and come back).
+	[ ! -s "$dir/restart-pause" ] || sleep "$(cat "$dir/restart-pause")"
 	start_pcscd
 	: >"$dir/restarted"
 }

@@ -24,12 +24,15 @@ perso=$!
 # Restart as soon as the first key change is journaled: the four cards
 # finish about 0.3 s after their first intent.
 e2e_wait_intents "$E2E_DIR/journal" 1 "$perso"
-e2e_log "restarting pcscd"
+# pcscd stays down 3 s: the stations must say that pcscd is gone and how to
+# start it (audit k34a, finding 4), not only that a reader vanished.
+echo 3 >"$E2E_DIR/restart-pause"
+e2e_log "restarting pcscd (down for 3 s)"
 e2e_rig_signal USR1
 i=0
 while [ ! -e "$E2E_DIR/restarted" ]; do
 	i=$((i + 1))
-	[ $i -le 100 ] || e2e_fail "pcscd did not restart within 10 s"
+	[ $i -le 130 ] || e2e_fail "pcscd did not restart within 13 s"
 	sleep 0.1
 done
 
@@ -42,6 +45,8 @@ grep -q "^summary: $n card(s) on $n reader(s)" "$E2E_DIR/personalize.log" ||
 	e2e_fail "summary line missing or wrong"
 tears=$(sed -n 's/^summary: .* \([0-9]*\) tear(s).*/\1/p' "$E2E_DIR/personalize.log")
 [ "${tears:-0}" -ge 1 ] || e2e_fail "the restart tore no card: the test did not test it"
+grep -qE "^\[e2e-[0-9] 00 00\] pcscd stopped answering: start it \('systemctl start pcscd\.socket', or 'pcscd'\); a card cut short is finished by its next tap: waiting for it$" \
+	"$E2E_DIR/personalize.log" || e2e_fail "no station said that pcscd stopped answering"
 e2e_rig_stop
 
 for i in $(seq 1 "$n"); do

@@ -50,6 +50,7 @@ struct station {
 	unsigned long cards, done, resumed, unknown, failed, tears;
 	unsigned long refused;
 	unsigned idx; /* its line in the status block */
+	int left_torn; /* serve(): the card left torn and did not come back */
 };
 
 static void
@@ -183,15 +184,35 @@ expand_pattern(const char *spec, long wait_ms, char ***list, unsigned *n)
 	}
 }
 
+/* Why a reader is unavailable, for the line that says the station waits
+ * for it: pcscd gone is said as such, with how to start it, as at start. */
+static const char *
+reader_gone_why(void)
+{
+	struct dfi_pcsc_reader *r = NULL;
+	size_t n = 0;
+	dfi_err e = dfi_pcsc_list_readers(&r, &n);
+	dfi_pcsc_readers_free(r, n);
+	return e == DFI_E_PCSC_NO_SERVICE ?
+	    "pcscd stopped answering: start it ('systemctl start pcscd.socket', or 'pcscd'); a "
+	    "card cut short is finished by its next tap" :
+	    "reader unavailable (unplugged, or pcscd restarted)";
+}
+
+/* How often a station still waiting for its reader says so again. */
+#define GONE_REMIND_MS 60000L
+
 /* Waits for a card: 1 when one is connected, 0 when the run stops or the
  * reader stayed idle past wait_ms, -1 on an error (printed). A reader
- * that vanishes (unplugged, pcscd restarted) is waited for again. */
+ * that vanishes (unplugged, pcscd stopped or restarted) is waited for
+ * again, said when the cause changes and once a minute while it lasts. */
 static int
 wait_card(struct station *st)
 {
 	const struct stations_config *c = st->sh->cfg;
-	long idle_from = dfi_now_ms();
-	int said_gone = 0, said_busy = 0;
+	long idle_from = dfi_now_ms(), said_at = 0;
+	const char *said_gone = NULL;
+	int said_busy = 0;
 
 	for (;;) {
 		if (stopped(st->sh))
@@ -203,10 +224,13 @@ wait_card(struct station *st)
 			/* Left mid-command: pcscd still reports it for ~400 ms. */
 			nap(200);
 		} else if (e == DFI_E_READER) {
-			if (!said_gone)
-				cli_log(CLI_LOG_WARNING, "[%s] reader unavailable (unplugged, or pcscd "
-				    "restarted): waiting for it", st->name);
-			said_gone = 1;
+			const char *why = reader_gone_why();
+			if (why != said_gone || dfi_now_ms() - said_at >= GONE_REMIND_MS) {
+				cli_log(CLI_LOG_WARNING, "[%s] %s: %s", st->name, why,
+				    said_gone == why ? "still waiting for it" : "waiting for it");
+				said_gone = why;
+				said_at = dfi_now_ms();
+			}
 			nap(1000);
 		} else if (e == DFI_E_READER_BUSY) {
 			if (!said_busy)
@@ -470,6 +494,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 	int taps = 0, torn = 0;
 	char label[64];
 
+	st->left_torn = 0;
 	card_label(st, n, label, sizeof(label));
 	cli_log(CLI_LOG_INFO, "[%s] %s: personalizing", st->name, label);
 	cli_status_reader(st->idx, "", label);
@@ -512,6 +537,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 		if (wait_same_card(st, &res) <= 0) {
 			cli_log(CLI_LOG_WARNING, "[%s] card %lu %s: left torn; the next tap of this "
 			    "card finishes it", st->name, n, uid);
+			st->left_torn = 1;
 			break;
 		}
 	}
@@ -557,7 +583,8 @@ station_main(void *arg)
 		dfi_batch_row_free(row);
 		if (rc != 0 || st->is_sim)
 			break;
-		if (!stopped(st->sh)) {
+		/* A card left torn is not in the reader: nothing to remove. */
+		if (!stopped(st->sh) && !st->left_torn) {
 			cli_log(CLI_LOG_INFO, "[%s] card %lu: remove the card", st->name, n);
 			cli_status_reader(st->idx, NULL, "remove the card");
 			if (!wait_removed(st))
