@@ -504,7 +504,8 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	j->now_ctx = opts->now_ctx;
 	snprintf(j->station, sizeof(j->station), "%s", opts->station);
 	/* dfi_journal_close needs both: without them nothing of j is usable. */
-	if (dfi_monitor_init(&j->mu, &j->cv) != DFI_OK) {
+	if ((j->dir = strdup(dir)) == NULL || dfi_monitor_init(&j->mu, &j->cv) != DFI_OK) {
+		free(j->dir);
 		free(j);
 		return DFI_E_NOMEM;
 	}
@@ -615,6 +616,7 @@ dfi_journal_close(dfi_journal *j)
 	jindex_free(j->ix);
 	free(j->pbuf);
 	free(j->pleaf);
+	free(j->dir);
 	dfi_monitor_destroy(&j->mu, &j->cv);
 	free(j);
 }

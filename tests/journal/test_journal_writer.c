@@ -417,6 +417,19 @@ fault_case(int fail_write, int fail_sync, int partial, int err)
 	dfi_jrec c = jt_intent("04000000000003", 0x000001, 0, 0, 1);
 	ck_assert_int_eq(tap(j, &c, &sent), DFI_E_IO);
 	ck_assert_int_eq(sent, 1);
+	/* the first failure's reason, for the message: which file, which
+	 * call, the system's words (an I/O code alone says none of them) */
+	struct dfi_journal_failure jf;
+	char want[700];
+	ck_assert_int_eq(dfi_journal_last_failure(j, &jf), DFI_OK);
+	ck_assert_int_eq(jf.kind, DFI_JFAIL_FILE);
+	ck_assert_int_eq(jf.code, DFI_E_IO);
+	ck_assert_int_eq(jf.sys_errno, err);
+	snprintf(want, sizeof(want), "journal %s/journal.log: %s failed: %s", d,
+	    fail_sync >= 0 ? "fdatasync" : "write", strerror(err));
+	ck_assert_str_eq(jf.what, want);
+	ck_assert_str_eq(jf.todo, err == ENOSPC ? "free space on that file system" :
+	    "check the disk and the kernel log (dmesg)");
 	dfi_journal_close(j);
 	/* reopening with working I/O gives a consistent, verifiable journal */
 	struct dfi_journal_recovery rec;
@@ -484,6 +497,17 @@ START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
 	ck_assert_int_eq(fl.fails, 1);
 	ck_assert_int_eq(sent, 1); /* nothing was sent for b */
 	ck_assert_uint_eq(dfi_journal_size(j), size);
+	/* named as the signer's failure, not as the file's nor as start-up */
+	struct dfi_journal_failure jf;
+	char want[700];
+	ck_assert_int_eq(dfi_journal_last_failure(j, &jf), DFI_OK);
+	ck_assert_int_eq(jf.kind, DFI_JFAIL_SIGNER);
+	ck_assert_int_eq(jf.code, DFI_E_HSM_DEVICE);
+	snprintf(want, sizeof(want), "journal %s: the journal key (checkpoint origin %s) could not "
+	    "sign a checkpoint (DFI_E_HSM_DEVICE): it signed at start, so its HSM lost it: the "
+	    "token was removed or its store became unreadable", d, dfi_journal_origin(j));
+	ck_assert_str_eq(jf.what, want);
+	ck_assert_str_eq(jf.todo, "bring the HSM back (reconnect the token, restore its store)");
 	dfi_jrec open;
 	ck_assert_int_eq(dfi_journal_open_intent(j, &b.key, &open), DFI_E_NOT_FOUND);
 	/* the same card again, and another: both go through */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -144,6 +145,81 @@ START_TEST(recover_lists_open_intent)
 }
 END_TEST
 
+/* Audit k34a, finding 1: the journal's file system fills up in the
+ * middle of a card. The card's detail names the file and the system's
+ * reason, says that nothing more is sent and what to do; doing it (space
+ * freed, personalize again on the same journal) finishes the card. The
+ * journal is on an 8 KiB tmpfs (a page for it, a page of filler) in a
+ * private mount namespace: root, as the journal tests' read-only mount. */
+START_TEST(journal_disk_full_says_why_and_what_to_do)
+{
+	static char out[65536], body[8192];
+	char img[400], mnt[400], script[400], want[1200];
+	paths();
+	snprintf(img, sizeof(img), "%s/full-card.img", pf_root);
+	snprintf(mnt, sizeof(mnt), "%s/full-mnt", pf_root);
+	snprintf(script, sizeof(script), "%s/full.sh", pf_root);
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	/* Card A fills most of the journal's page, the filler takes the
+	 * other two: card B meets the full disk when the file crosses the page;
+	 * freed, they hold the quarantined torn tail and what follows. */
+	snprintf(body, sizeof(body),
+	    "mount -t tmpfs -o size=12k,mode=0700 tmpfs '%s' || exit 10\n"
+	    "run() { img=$1; shift; '%s' personalize " COMMON " --reader \"sim:$img\" "
+	    "--journal '%s/j' --station full --json \"$@\" 2>/dev/null; echo \"rc=$?\"; }\n"
+	    "run '%s-a' --create-journal >/dev/null\n"
+	    "dd if=/dev/zero of='%s/filler' bs=4096 count=2 2>/dev/null || exit 11\n"
+	    "stat -c 'journal %%s bytes' '%s/j/journal.log' >&2\n"
+	    "run '%s'\n"
+	    "rm '%s/filler'\n"
+	    "run '%s'\n",
+	    mnt, g_cli, g_src, g_src, pf_root, mnt, img, mnt, mnt, img, mnt, img);
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(body, f);
+	fclose(f);
+	int rc = pf_run(out, sizeof(out), "unshare --mount --propagation private sh '%s'", script);
+	fprintf(stderr, "%s", out);
+	ck_assert_msg(rc == 0, "rig: rc %d: %s", rc, out);
+
+	/* Run 1: the card line (JSON), then the run's error object, exit 1. */
+	json_error_t je;
+	json_t *o = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	const char *detail = json_string_value(json_object_get(o, "detail"));
+	const char *uid = json_string_value(json_object_get(o, "uid"));
+	ck_assert_ptr_nonnull(detail);
+	ck_assert_ptr_nonnull(uid);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "outcome")), "failed");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "error")), "DFI_E_IO");
+	snprintf(want, sizeof(want), "journal %s/j/journal.log: write failed: No space left on device: "
+	    "nothing more is sent to any card; free space on that file system and run personalize "
+	    "again on this journal; card %s (", mnt, uid);
+	ck_assert_msg(strncmp(detail, want, strlen(want)) == 0, "%s", detail);
+	const char *card = detail + strlen(want), *tail = ") is finished by its next tap";
+	ck_assert_msg(strlen(card) > strlen(tail) &&
+	    strcmp(card + strlen(card) - strlen(tail), tail) == 0, "%s", detail);
+	/* what this card holds: one of the engine's three accounts */
+	ck_assert_msg(strncmp(card, "its next ChangeKey not sent)", 28) == 0 ||
+	    strncmp(card, "a key change sent, its outcome not journaled)", 45) == 0 ||
+	    strstr(card, " key change(s) sent, their outcome not journaled; its next ChangeKey "
+	    "not sent)") != NULL, "%s", detail);
+	json_decref(o);
+	ck_assert_msg(strstr(out, "\"error\": \"io\"") != NULL || strstr(out, "\"error\":\"io\"") != NULL,
+	    "%s", out);
+	const char *rc1 = strstr(out, "rc=");
+	ck_assert_ptr_nonnull(rc1);
+	ck_assert_int_eq(strncmp(rc1, "rc=1\n", 5), 0);
+	/* Run 2, with space: the same card is finished from the journal. */
+	o = json_loads(rc1 + 5, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", rc1 + 5);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "outcome")), "resumed");
+	json_decref(o);
+	ck_assert_ptr_nonnull(strstr(rc1 + 5, "rc=0\n"));
+	pf_assert_image_is("reference", 0, img);
+}
+END_TEST
+
 START_TEST(usage_and_help)
 {
 	static char out[16384];
@@ -167,4 +243,4 @@ END_TEST
 
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
-    recover_lists_open_intent, usage_and_help)
+    recover_lists_open_intent, usage_and_help, journal_disk_full_says_why_and_what_to_do)
