@@ -239,8 +239,76 @@ START_TEST(filesystem_errors_name_the_path_and_the_reason)
 }
 END_TEST
 
+/* Audit k34a, finding 5: opening a journal whose last append was torn, on
+ * a full disk, said "input/output error" and left an empty quarantine/.
+ * The open must say the tail has to move first, why that failed and what
+ * to do; leave the journal and the directory as they were; and, once
+ * space is freed, quarantine the tail as always. On an 8 KiB tmpfs in a
+ * child's private mount namespace (root, as above). */
+static int
+full_disk_open(const char *mnt)
+{
+	char d[700], jl[760], q[760], filler[760], detail[512] = "", want[1024];
+	struct dfi_journal_opts o = { .station = "st", .detail = detail, .detail_cap = sizeof(detail) };
+	struct stat st0, st;
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=8k,mode=0700") != 0)
+		return 10;
+	snprintf(d, sizeof(d), "%s/j", mnt);
+	snprintf(jl, sizeof(jl), "%s/journal.log", d);
+	snprintf(q, sizeof(q), "%s/quarantine", d);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	make_journal(d);
+	append_bytes(jl, 'x', 100); /* a torn line: the trace of a failed write */
+	/* the rest of the file system: a page */
+	FILE *f = fopen(filler, "wb");
+	if (f == NULL)
+		return 11;
+	static const char page[4096];
+	while (fwrite(page, 1, sizeof(page), f) == sizeof(page) && fflush(f) == 0)
+		;
+	fclose(f);
+	if (stat(jl, &st0) != 0)
+		return 12;
+	dfi_journal *j = NULL;
+	dfi_err e = dfi_journal_open(&j, d, g_signer, &o, NULL);
+	fprintf(stderr, "torn tail on a full disk: %s (%s)\n", detail, dfi_errname(e));
+	snprintf(want, sizeof(want), "its unsigned tail (1 line(s) after a failed "
+	    "write) must be moved to %s/quarantine/ first, and that failed: No space left on device. "
+	    "Free space on that file system and run again (the journal is unchanged).", d);
+	if (e != DFI_E_IO || strcmp(detail, want) != 0)
+		return 13;
+	if (stat(jl, &st) != 0 || st.st_size != st0.st_size || stat(q, &st) == 0 || errno != ENOENT)
+		return 14; /* the journal unchanged, no empty quarantine/ left */
+	if (unlink(filler) != 0)
+		return 15;
+	struct dfi_journal_recovery rec;
+	e = dfi_journal_open(&j, d, g_signer, &o, &rec);
+	if (e != DFI_OK || rec.quarantined_lines != 1)
+		return 16;
+	dfi_journal_close(j);
+	return 0;
+}
+
+START_TEST(torn_tail_on_a_full_disk_says_move_it_first)
+{
+	ck_assert_int_eq(geteuid(), 0);
+	char mnt[600];
+	snprintf(mnt, sizeof(mnt), "%s/full", g_dir);
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(full_disk_open(mnt));
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 JT_SIGNER_MAIN("journal_harden",
     overlong_unterminated_tail_is_found_and_quarantined,
     planted_tmp_link_in_open_directory_is_refused,
     journal_file_behind_a_link_or_open_directory_is_not_opened,
-    filesystem_errors_name_the_path_and_the_reason)
+    filesystem_errors_name_the_path_and_the_reason, torn_tail_on_a_full_disk_says_move_it_first)
