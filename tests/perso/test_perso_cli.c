@@ -149,8 +149,8 @@ END_TEST
  * middle of a card. The card's detail names the file and the system's
  * reason, says that nothing more is sent and what to do; doing it (space
  * freed, personalize again on the same journal) finishes the card. The
- * journal is on an 8 KiB tmpfs (a page for it, a page of filler) in a
- * private mount namespace: root, as the journal tests' read-only mount. */
+ * journal is on a 12 KiB tmpfs in a private mount namespace: root, as the
+ * journal tests' read-only mount. */
 START_TEST(journal_disk_full_says_why_and_what_to_do)
 {
 	static char out[65536], body[8192];
@@ -229,6 +229,28 @@ START_TEST(journal_disk_full_says_why_and_what_to_do)
 }
 END_TEST
 
+/* Audit k34a, finding 8a: a journal another process holds stops the run
+ * at once, saying who holds it and what to do (here the holder is this
+ * test's own open journal). */
+START_TEST(locked_journal_says_what_to_do)
+{
+	static char out[16384];
+	struct pfix f;
+	char want[1200];
+	paths();
+	pf_open(&f, "reference");
+	int rc = pf_run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s/locked.img' "
+	    "--journal '%s' --station locked 2>&1", g_cli, g_src, g_src, pf_root, pf_root, f.jdir);
+	fprintf(stderr, "%s", out);
+	ck_assert_int_eq(rc, 1);
+	snprintf(want, sizeof(want), "dfissue: journal '%s': journal is locked by another writer: "
+	    "another dfissue process (a station still running?) holds it: stop it, or give this "
+	    "station its own --journal\n", f.jdir);
+	ck_assert_str_eq(out, want);
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(usage_and_help)
 {
 	static char out[16384];
@@ -252,4 +274,5 @@ END_TEST
 
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
-    recover_lists_open_intent, usage_and_help, journal_disk_full_says_why_and_what_to_do)
+    recover_lists_open_intent, usage_and_help, journal_disk_full_says_why_and_what_to_do,
+    locked_journal_says_what_to_do)
