@@ -209,6 +209,7 @@ struct jwalk {
 	uint64_t size_gap;            /* last reported checkpoint size - records */
 	int size_gap_set;
 	uint64_t findings;
+	uint64_t min_finding_line;    /* the lowest line a finding named (0: the whole file) */
 	dfi_err first_err;
 	int have_genesis;
 	dfi_jrec genesis;
@@ -239,5 +240,10 @@ void jwalk_apply(struct jwalk *w, struct jline *jl);
 dfi_err jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8_t *data,
     size_t len);
 void jwalk_finish(struct jwalk *w, uint64_t file_len);
+/* After jwalk_finish: 1 when there are findings and every one is in the
+ * lines after the last valid checkpoint, none structural before it (what
+ * a failed write or a crash leaves, and what the writer's open
+ * quarantines instead of halting); 0 otherwise. */
+int jwalk_tail_only(const struct jwalk *w);
 
 #endif

@@ -535,6 +535,11 @@ struct dfi_jverify_result {
 	size_t last_note_len;        /* the last valid checkpoint note */
 	uint64_t refusals, authorizations;
 	uint64_t changes;            /* change records (intents for non-key changes) */
+	/* When every finding is in the lines after the last valid checkpoint
+	 * (torn or uncovered: the trace of a failed write or a crash, never
+	 * covered by a signature, which the writer's next open moves to
+	 * quarantine/): the first of those lines and their count; else 0. */
+	uint64_t tail_from, tail_lines;
 };
 
 /* Verifies a whole journal. DFI_OK when there is no finding; otherwise the
