@@ -251,6 +251,83 @@ START_TEST(locked_journal_says_what_to_do)
 }
 END_TEST
 
+/* A journal signer whose HSM loses the key after `left` signatures (the
+ * token's store moved away mid-run), forwarding to the fixture's until
+ * then and again once `left` is raised (the HSM is back). */
+struct lost_key {
+	dfi_signer *inner;
+	int left;
+};
+
+static dfi_err
+lost_pub(void *ctx, uint8_t *der, size_t cap, size_t *len)
+{
+	return dfi_signer_public_key_der(((struct lost_key *)ctx)->inner, der, cap, len);
+}
+
+static dfi_err
+lost_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct lost_key *l = ctx;
+	if (l->left <= 0)
+		return DFI_E_HSM_KEY_NOT_FOUND;
+	l->left--;
+	return dfi_signer_sign(l->inner, msg, len, sig, siglen);
+}
+
+static const struct dfi_signer_ops lost_ops = { lost_sign, lost_pub, NULL };
+
+/* Audit k34a, finding 2: the journal key's HSM fails in the middle of a
+ * card. The detail names the journal key and its HSM, not start-up
+ * advice ("check label/id"), and says what becomes of the card; with the
+ * HSM back, the next tap finishes it. */
+START_TEST(journal_key_lost_mid_card_names_the_hsm)
+{
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t;
+	dfi_signer *s;
+	char want[1200], uid[15];
+	pf_open(&f, "reference");
+	struct lost_key l = { f.signer, 2 };
+	ck_assert_int_eq(dfi_signer_new(&s, dfi_signer_alg(f.signer), &lost_ops, &l), DFI_OK);
+	f.signer = s;
+	pf_restart(&f);
+	dfi_sim *sim = pf_card(0x105E, NULL);
+	ck_assert_int_eq(dfi_sim_transport_new(sim, &t), DFI_OK);
+	ck_assert_int_eq(dfi_perso_card(f.perso, t, f.row, &res), DFI_E_HSM_KEY_NOT_FOUND);
+	fprintf(stderr, "journal key lost: %s\n", res.detail);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
+	ck_assert_int_eq(dfi_hex_encode(res.uid, res.uid_len, uid, sizeof(uid)), DFI_OK);
+	snprintf(want, sizeof(want), "journal %s: the journal key (checkpoint origin "
+	    "issuer.example/perso-test) could not sign a checkpoint (DFI_E_HSM_KEY_NOT_FOUND): it "
+	    "signed at start, so its HSM lost it: the token was removed or its store became "
+	    "unreadable: nothing more is sent to any card; bring the HSM back (reconnect the token, "
+	    "restore its store) and run personalize again on this journal: the open intents (card "
+	    "%s: ", f.jdir, uid);
+	ck_assert_msg(strncmp(res.detail, want, strlen(want)) == 0, "%s", res.detail);
+	const char *tail = ") are resolved by the cards' next taps";
+	size_t dl = strlen(res.detail);
+	ck_assert_msg(dl > strlen(tail) && strcmp(res.detail + dl - strlen(tail), tail) == 0, "%s",
+	    res.detail);
+	/* The HSM is back: the station restarts on the same journal. */
+	l.left = 1000;
+	pf_restart(&f);
+	ck_assert_int_eq(dfi_perso_card(f.perso, t, f.row, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
+	    res.detail);
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+	dfi_perso_free(f.perso);
+	f.perso = NULL;
+	dfi_journal_close(f.journal);
+	f.journal = NULL;
+	dfi_signer_free(s);
+	f.signer = l.inner;
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(usage_and_help)
 {
 	static char out[16384];
@@ -275,4 +352,4 @@ END_TEST
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
     recover_lists_open_intent, usage_and_help, journal_disk_full_says_why_and_what_to_do,
-    locked_journal_says_what_to_do)
+    locked_journal_says_what_to_do, journal_key_lost_mid_card_names_the_hsm)
