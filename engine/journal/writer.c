@@ -608,8 +608,15 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	j->format = w->genesis.format;
 	memcpy(j->note, w->last_note, w->last_note_len);
 	j->note_len = w->last_note_len;
-	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK)
+	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK) {
+		/* A recovery record that could not be appended: its file stays
+		 * in quarantine/ and the next open records it. */
+		struct dfi_journal_failure f;
+		if (dfi_journal_last_failure(j, &f) == DFI_OK && f.kind != DFI_JFAIL_NONE)
+			jdetail(opts, e, "%s: %s and run again (the tail is in %s/%s/; the next open "
+			    "records it)", f.what, f.todo, dir, DFI_JOURNAL_QDIR);
 		goto fail;
+	}
 	if (rec != NULL)
 		rec->records = j->tree.size;
 	free(wc.names.v);

@@ -534,6 +534,40 @@ END_TEST
 START_TEST(eio_on_fdatasync_fails_the_append) { fault_case(-1, 2, 0, EIO); }
 END_TEST
 
+/* The torn tail is copied to quarantine/, then the disk fills before its
+ * recovery record: the open fails saying why, where the tail is, and that
+ * the next open records it; that open does. */
+START_TEST(recovery_record_on_a_full_disk_says_where_the_tail_is)
+{
+	const char *d = new_journal_dir();
+	char jl[600], detail[800] = "", want[1200];
+	snprintf(jl, sizeof(jl), "%s/journal.log", d);
+	FILE *tf = fopen(jl, "ab");
+	ck_assert_ptr_nonnull(tf);
+	fputs("seq=1 time=2026-11-25T09:00:00Z type=intent uid=04", tf); /* torn */
+	ck_assert_int_eq(fclose(tf), 0);
+	struct fault f = { 1, -1, 0, ENOSPC, 0, 0 }; /* the copy is written, the record is not */
+	struct dfi_journal_io io = fault_io(&f);
+	struct dfi_journal_opts o = base_opts;
+	o.io = &io;
+	o.detail = detail;
+	o.detail_cap = sizeof(detail);
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_E_IO);
+	fprintf(stderr, "recovery record on a full disk: %s\n", detail);
+	snprintf(want, sizeof(want), "journal %s/journal.log: write failed: No space left on device: "
+	    "free space on that file system and run again (the tail is in %s/quarantine/; the next "
+	    "open records it)", d, d);
+	ck_assert_str_eq(detail, want);
+	struct dfi_journal_recovery rec;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, &rec), DFI_OK);
+	ck_assert_uint_eq(rec.recoveries, 1);
+	dfi_journal_close(j);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+}
+END_TEST
+
 /* A failure in the middle of group commit: every thread's append after it
  * fails, nothing more is written, and the journal reopens consistent. */
 struct gf {
@@ -797,4 +831,5 @@ JT_SIGNER_MAIN("journal_writer",
     failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
     async_sync_failure_reaches_the_waiter_and_kills_the_handle,
     open_halts_on_a_middle_checkpoint_signed_by_another_key,
-    unsigned_batch_fails_alone_and_the_handle_goes_on)
+    unsigned_batch_fails_alone_and_the_handle_goes_on,
+    recovery_record_on_a_full_disk_says_where_the_tail_is)
