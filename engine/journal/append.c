@@ -6,6 +6,7 @@
  * a write is under way queue their records; the next leader writes all of
  * them under one checkpoint and one fdatasync (group commit). Asynchronous
  * appends queue without waiting; the handle's flusher thread leads. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,10 @@ jw_lead(dfi_journal *j)
 	uint64_t off = j->file_len;
 	pthread_mutex_unlock(&j->mu);
 
-	dfi_err e = DFI_OK;
+	dfi_err e = DFI_OK, se = DFI_OK;
 	int wrote = 0; /* from here on the file's tail is unknown on failure */
+	int err = 0;   /* errno of a failed write or sync */
+	const char *op = NULL;
 	dfi_checkpoint cp;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t notelen = 0, cl;
@@ -68,7 +71,7 @@ jw_lead(dfi_journal *j)
 	cp.prev_size = prev;
 	dfi_merkle_root(&t, cp.root);
 	if (e == DFI_OK)
-		e = dfi_note_sign_id(&cp, j->signer, j->key_id, note, sizeof(note), &notelen);
+		e = se = dfi_note_sign_id(&cp, j->signer, j->key_id, note, sizeof(note), &notelen);
 	if (e == DFI_OK)
 		e = reserve((void **)&buf, &bcap, len + DFI_J_LINE_MAX + 2, 1);
 	if (e == DFI_OK)
@@ -77,14 +80,24 @@ jw_lead(dfi_journal *j)
 		len += cl;
 		buf[len++] = '\n';
 		wrote = 1;
-		e = jio_write_all(j->io, j->fd, buf, len, off);
+		if ((e = jio_write_all(j->io, j->fd, buf, len, off)) != DFI_OK) {
+			err = errno;
+			op = "write";
+		}
 	}
-	if (e == DFI_OK && j->io->fdatasync(j->io->ctx, j->fd) != 0)
+	if (e == DFI_OK && j->io->fdatasync(j->io->ctx, j->fd) != 0) {
+		err = errno;
+		op = "fdatasync";
 		e = DFI_E_IO;
+	}
 	free(buf);
 	free(leaves);
 
 	pthread_mutex_lock(&j->mu);
+	if (op != NULL)
+		jw_failed_file(j, e, op, err);
+	else if (se >= DFI_E_HSM_MODULE && se < DFI_E_NO_CARD)
+		jw_failed_signer(j, se);
 	if (e == DFI_OK) {
 		j->tree = t;
 		j->file_len = off + len;

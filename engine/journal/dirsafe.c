@@ -38,6 +38,7 @@ remedy(int err)
 	case EDQUOT: return "free space on that file system";
 	case ELOOP: return "a journal file must not be a symbolic link: remove the link";
 	case ENOTDIR: return "a path component is not a directory";
+	case EIO: return "the device failed: check the kernel log (dmesg) and the disk";
 	default: return "check the path and the file system";
 	}
 }

@@ -49,8 +49,11 @@ jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t l
 		ssize_t n = io->pwrite(io->ctx, fd, p, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO; /* no progress and no reason: call it the device's */
 			return DFI_E_IO;
+		}
 		p += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;

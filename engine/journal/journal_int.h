@@ -58,6 +58,7 @@ dfi_err jcp_note_sized(const char *line, size_t len, uint64_t size, uint8_t *not
     size_t *nlen, dfi_checkpoint *cp);
 
 /* ---- I/O helpers over an injectable table --------------------------------- */
+/* On failure errno holds the reason (EIO for a write that wrote nothing). */
 dfi_err jio_write_all(const struct dfi_journal_io *io, int fd, const void *buf, size_t len, uint64_t off);
 dfi_err jio_errno(int err); /* maps errno to a dfi_err */
 
@@ -65,6 +66,10 @@ dfi_err jio_errno(int err); /* maps errno to a dfi_err */
 /* Writes one line into o->detail (when given) and returns e. */
 dfi_err jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* What an operator does when writing to an existing journal failed with
+ * errno err: the journal cannot move elsewhere (its open intents are in
+ * it), so the file system must be mended (failure.c). */
+const char *jremedy_write(int err);
 /* "<what> '<path>': <strerror> (<what to do>)", returns jio_errno(err). */
 dfi_err jdetail_errno(const struct dfi_journal_opts *o, int err, const char *what, const char *path);
 /* DFI_E_JOURNAL_UNSAFE unless dfd is a directory of this user that nobody
@@ -204,6 +209,7 @@ struct jwalk {
 	uint64_t size_gap;            /* last reported checkpoint size - records */
 	int size_gap_set;
 	uint64_t findings;
+	uint64_t min_finding_line;    /* the lowest line a finding named (0: the whole file) */
 	dfi_err first_err;
 	int have_genesis;
 	dfi_jrec genesis;
@@ -234,5 +240,10 @@ void jwalk_apply(struct jwalk *w, struct jline *jl);
 dfi_err jpipe_walk(struct jwalk *w, const struct dfi_journal_io *io, int fd, const uint8_t *data,
     size_t len);
 void jwalk_finish(struct jwalk *w, uint64_t file_len);
+/* After jwalk_finish: 1 when there are findings and every one is in the
+ * lines after the last valid checkpoint, none structural before it (what
+ * a failed write or a crash leaves, and what the writer's open
+ * quarantines instead of halting); 0 otherwise. */
+int jwalk_tail_only(const struct jwalk *w);
 
 #endif

@@ -81,6 +81,10 @@ finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_res
 		memcpy(res->root, w->root, DFI_HASH_LEN);
 		memcpy(res->last_note, w->last_note, w->last_note_len);
 		res->last_note_len = w->last_note_len;
+		if (jwalk_tail_only(w)) {
+			res->tail_from = w->good_cp_line + 1;
+			res->tail_lines = w->lines - w->good_cp_line;
+		}
 	}
 	jindex_free(w->ix);
 	w->ix = NULL;

@@ -32,7 +32,8 @@ report(struct jwalk *w, uint64_t line, uint64_t off, int structural, dfi_err cod
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
-	w->findings++;
+	if (w->findings++ == 0 || line < w->min_finding_line)
+		w->min_finding_line = line;
 	if (w->first_err == DFI_OK)
 		w->first_err = code;
 	if (structural && off < w->first_bad_off)
@@ -51,7 +52,8 @@ static void
 ix_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
 	struct jwalk *w = ctx;
-	w->findings++;
+	if (w->findings++ == 0 || line < w->min_finding_line)
+		w->min_finding_line = line;
 	if (w->first_err == DFI_OK)
 		w->first_err = code;
 	if (w->finding != NULL)
@@ -347,4 +349,11 @@ jwalk_finish(struct jwalk *w, uint64_t file_len)
 				report(w, 0, 0, 1, DFI_E_JOURNAL_ROLLBACK, "the last-seen checkpoint of size 0 has a wrong root");
 		}
 	}
+}
+
+int
+jwalk_tail_only(const struct jwalk *w)
+{
+	return w->findings > 0 && w->have_genesis && w->ncp > 0 && !w->key_mismatch &&
+	    w->min_finding_line > w->good_cp_line && w->first_bad_off >= w->last_cp_line_end;
 }

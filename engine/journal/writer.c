@@ -1,5 +1,6 @@
 /* The journal writer: create, open (lock, check, quarantine, recover),
  * close, and the index queries. Appending is in append.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -312,23 +313,43 @@ out:
 	return e;
 }
 
-/* Moves [from, end) of the journal into quarantine/NAME, durably, then cuts
- * the journal back to `from`. The copy is synced (file and directory)
- * before the cut, so a crash in between loses nothing. */
+/* Why moving the tail failed, with errno err: the open stops there and the
+ * journal is as it was, so the operator mends the file system and runs
+ * again (the tail is never dropped to make room). */
 static dfi_err
-quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *name, size_t cap)
+qfail(const struct dfi_journal_opts *o, const char *dir, uint64_t nlines, dfi_err e, int err)
+{
+	if (err == 0)
+		return e;
+	/* Callers put the journal's name before it ("journal 'DIR': ..."). */
+	return jdetail(o, e == DFI_E_NOMEM ? e : DFI_E_IO, "its unsigned tail (%" PRIu64
+	    " line(s) after a failed write) must be moved to %s/%s/ first, and that failed: %s. %c%s "
+	    "and run again (the journal is unchanged).", nlines, dir, DFI_JOURNAL_QDIR,
+	    strerror(err), toupper((unsigned char)jremedy_write(err)[0]), jremedy_write(err) + 1);
+}
+
+/* Moves [from, end) of the journal (nlines lines) into quarantine/NAME,
+ * durably, then cuts the journal back to `from`. The copy is synced (file
+ * and directory) before the cut, so a crash in between loses nothing. A
+ * failure before the cut leaves the journal as it was, no partial copy,
+ * and no quarantine/ this call made; o->detail says why. */
+static dfi_err
+quarantine_tail(dfi_journal *j, const struct dfi_journal_opts *o, uint64_t from, uint64_t end,
+    uint64_t nlines, int64_t now, char *name, size_t cap)
 {
 	const struct dfi_journal_io *io = j->io;
 	dfi_err e;
+	int made = 0, err = 0;
 	if (io->mkdirat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, 0700) == 0) {
+		made = 1;
 		if ((e = fsync_fd(io, j->dirfd)) != DFI_OK)
-			return e;
+			return qfail(o, j->dir, nlines, e, errno);
 	} else if (errno != EEXIST) {
-		return DFI_E_IO;
+		return qfail(o, j->dir, nlines, DFI_E_IO, errno);
 	}
 	int qd = io->openat(io->ctx, j->dirfd, DFI_JOURNAL_QDIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
 	if (qd < 0)
-		return jio_errno(errno);
+		return qfail(o, j->dir, nlines, jio_errno(errno), errno);
 	int fd = -1;
 	for (unsigned k = 0; k < 1000 && fd < 0; k++) {
 		snprintf(name, cap, "tail-%" PRId64 "-%" PRIu64 "-%u.log", now, from, k);
@@ -337,39 +358,55 @@ quarantine_tail(dfi_journal *j, uint64_t from, uint64_t end, int64_t now, char *
 			break;
 	}
 	if (fd < 0) {
+		err = errno;
 		io->close(io->ctx, qd);
-		return DFI_E_IO;
+		if (made)
+			(void)unlinkat(j->dirfd, DFI_JOURNAL_QDIR, AT_REMOVEDIR);
+		return qfail(o, j->dir, nlines, DFI_E_IO, err);
 	}
 	char *buf = malloc(1 << 16);
 	e = buf == NULL ? DFI_E_NOMEM : DFI_OK;
+	if (buf == NULL)
+		err = ENOMEM;
 	for (uint64_t off = from; e == DFI_OK && off < end;) {
 		size_t want = end - off > (1 << 16) ? (1 << 16) : (size_t)(end - off);
 		ssize_t n = io->pread(io->ctx, j->fd, buf, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			err = n < 0 ? errno : EIO;
 			e = DFI_E_IO;
 			break;
 		}
-		e = jio_write_all(io, fd, buf, (size_t)n, off - from);
+		if ((e = jio_write_all(io, fd, buf, (size_t)n, off - from)) != DFI_OK)
+			err = errno;
 		off += (uint64_t)n;
 	}
 	free(buf);
-	if (e == DFI_OK && io->fdatasync(io->ctx, fd) != 0)
+	if (e == DFI_OK && io->fdatasync(io->ctx, fd) != 0) {
+		err = errno;
 		e = DFI_E_IO;
+	}
 	io->close(io->ctx, fd);
-	if (e == DFI_OK)
-		e = fsync_fd(io, qd);
+	if (e == DFI_OK && (e = fsync_fd(io, qd)) != DFI_OK)
+		err = errno;
 	/* The journal still holds the whole tail (it is cut only below): a
 	 * partial copy left behind would be recorded by the next open as a
-	 * second recovery of the same bytes. */
-	if (e != DFI_OK)
+	 * second recovery of the same bytes; an empty quarantine/ this call
+	 * made would say a tail was moved. */
+	if (e != DFI_OK) {
 		(void)unlinkat(qd, name, 0);
+		if (made)
+			(void)unlinkat(j->dirfd, DFI_JOURNAL_QDIR, AT_REMOVEDIR);
+	}
 	io->close(io->ctx, qd);
-	if (e == DFI_OK && (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 ||
-	    io->fdatasync(io->ctx, j->fd) != 0))
-		e = DFI_E_IO;
-	return e;
+	if (e != DFI_OK)
+		return qfail(o, j->dir, nlines, e, err);
+	if (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 || io->fdatasync(io->ctx, j->fd) != 0)
+		return jdetail(o, DFI_E_IO, "its unsigned tail was copied to %s/%s/%s, but "
+		    "cutting it from %s failed: %s: %s and run again", j->dir, DFI_JOURNAL_QDIR, name,
+		    DFI_JOURNAL_FILE, strerror(errno), jremedy_write(errno));
+	return DFI_OK;
 }
 
 static int
@@ -504,7 +541,8 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	j->now_ctx = opts->now_ctx;
 	snprintf(j->station, sizeof(j->station), "%s", opts->station);
 	/* dfi_journal_close needs both: without them nothing of j is usable. */
-	if (dfi_monitor_init(&j->mu, &j->cv) != DFI_OK) {
+	if ((j->dir = strdup(dir)) == NULL || dfi_monitor_init(&j->mu, &j->cv) != DFI_OK) {
+		free(j->dir);
 		free(j);
 		return DFI_E_NOMEM;
 	}
@@ -546,7 +584,8 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	}
 	if (w->end > w->good_cp_end) {
 		char name[DFI_J_STR_MAX];
-		if ((e = quarantine_tail(j, w->good_cp_end, w->end, now_of(opts), name, sizeof(name))) != DFI_OK)
+		if ((e = quarantine_tail(j, opts, w->good_cp_end, w->end, w->lines - w->good_cp_line,
+		    now_of(opts), name, sizeof(name))) != DFI_OK)
 			goto fail;
 		/* The index must not hold the quarantined records: walk again. */
 		jindex_free(w->ix);
@@ -569,8 +608,15 @@ dfi_journal_open(dfi_journal **out, const char *dir, dfi_signer *signer,
 	j->format = w->genesis.format;
 	memcpy(j->note, w->last_note, w->last_note_len);
 	j->note_len = w->last_note_len;
-	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK)
+	if ((e = record_quarantines(j, &wc.names, rec)) != DFI_OK) {
+		/* A recovery record that could not be appended: its file stays
+		 * in quarantine/ and the next open records it. */
+		struct dfi_journal_failure f;
+		if (dfi_journal_last_failure(j, &f) == DFI_OK && f.kind != DFI_JFAIL_NONE)
+			jdetail(opts, e, "%s: %s and run again (the tail is in %s/%s/; the next open "
+			    "records it)", f.what, f.todo, dir, DFI_JOURNAL_QDIR);
 		goto fail;
+	}
 	if (rec != NULL)
 		rec->records = j->tree.size;
 	free(wc.names.v);
@@ -615,6 +661,7 @@ dfi_journal_close(dfi_journal *j)
 	jindex_free(j->ix);
 	free(j->pbuf);
 	free(j->pleaf);
+	free(j->dir);
 	dfi_monitor_destroy(&j->mu, &j->cv);
 	free(j);
 }

@@ -17,6 +17,7 @@ struct dfi_journal {
 	unsigned format;       /* the genesis's: records are written in it */
 	int64_t (*now)(void *);
 	void *now_ctx;
+	char *dir;             /* as the caller named it: for messages */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -35,6 +36,7 @@ struct dfi_journal {
 	uint64_t enq_ticket, done_through, ok_through;
 	int leading;
 	dfi_err fatal;
+	struct dfi_journal_failure failure; /* the last failed append's reason */
 
 	/* Started by the first dfi_journal_append_async(): writes queued
 	 * batches while their callers go on (talking to a card), so the
@@ -57,6 +59,12 @@ struct dfi_journal {
 /* Writes everything queued under one checkpoint and one fdatasync. Called
  * with j->mu held and j->leading clear; returns with it held. */
 void jw_lead(dfi_journal *j);
+
+/* Keep why an append failed in j->failure (with j->mu held): op ("write",
+ * "fdatasync") failed with errno err on the file, or the signer refused
+ * with e. */
+void jw_failed_file(dfi_journal *j, dfi_err e, const char *op, int err);
+void jw_failed_signer(dfi_journal *j, dfi_err e);
 
 /* After a batch failed before any byte of it reached the file (its
  * checkpoint could not be signed, memory ran out), the file is as the last

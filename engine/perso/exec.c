@@ -40,6 +40,36 @@ build_intent(struct tap *tp, int app, uint8_t keyno, dfi_jrec *rec)
 	    sizeof(rec->div_input), &rec->div_input_len, NULL);
 }
 
+/* The tap stops on a failed journal append e: the detail says what failed
+ * (the journal's own account: which file or key, and the reason), that
+ * nothing more goes to any card, what to do, and what becomes of this
+ * card (card: "its ChangeKey not sent", "a key change sent, its outcome
+ * not journaled"). what names the record for a failure the journal has
+ * no account of (it refused the records themselves). */
+static void
+journal_failed(struct tap *tp, dfi_err e, const char *what, const char *card)
+{
+	struct dfi_journal_failure f;
+	char uid[2 * DFI_PROFILE_UID_LEN + 1] = "?";
+
+	tp->journal_failed = 1;
+	(void)dfi_hex_encode(tp->uid, DFI_PROFILE_UID_LEN, uid, sizeof(uid));
+	if (dfi_journal_last_failure(tp->p->journal, &f) != DFI_OK || f.kind == DFI_JFAIL_NONE ||
+	    f.code != e) {
+		perso_detail(tp, "journal: %s not written (%s): nothing more is sent to any card; "
+		    "card %s (%s) is finished by its next tap", what, dfi_strerror(e), uid, card);
+		return;
+	}
+	if (f.kind == DFI_JFAIL_SIGNER)
+		perso_detail(tp, "%s: nothing more is sent to any card; %s and run personalize again "
+		    "on this journal: the open intents (card %s: %s) are resolved by the cards' next "
+		    "taps", f.what, f.todo, uid, card);
+	else
+		perso_detail(tp, "%s: nothing more is sent to any card; %s and run personalize again "
+		    "on this journal; card %s (%s) is finished by its next tap", f.what, f.todo, uid,
+		    card);
+}
+
 static int
 step_key(const struct step *st, int *app, uint8_t *keyno)
 {
@@ -222,9 +252,15 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 	 * under a signed checkpoint. */
 	e = durable_intent(tp, &rec, &seq);
 	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: intent not written (%s): ChangeKey not sent",
-		    dfi_strerror(e));
+		/* The batch carried the commits still pending: those key changes
+		 * reached the card, their outcome did not reach the journal. */
+		char card[128];
+		if (tp->ncommits > 0)
+			snprintf(card, sizeof(card), "%zu key change(s) sent, their outcome not "
+			    "journaled; its next ChangeKey not sent", tp->ncommits);
+		else
+			snprintf(card, sizeof(card), "its next ChangeKey not sent");
+		journal_failed(tp, e, "intent", card);
 		return e;
 	}
 	e = dfi_desfire_change_key(tp->d, keyno, newk, oldk);
@@ -244,9 +280,7 @@ journaled_change_key(struct tap *tp, int app, uint8_t keyno, const dfi_cardkey *
 			je = perso_append(tp, &ab, 1, NULL);
 	}
 	if (je != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: outcome of intent %llu not written: %s",
-		    (unsigned long long)seq, dfi_strerror(je));
+		journal_failed(tp, je, "outcome", "a key change sent, its outcome not journaled");
 		return je;
 	}
 	if (e == DFI_OK)
@@ -280,9 +314,7 @@ perso_flush_begin(struct tap *tp)
 	if (e == DFI_OK)
 		perso_note_queued(tp, recs, seqs, n, tp->flush_ticket);
 	if (e != DFI_OK) {
-		tp->journal_failed = 1;
-		perso_detail(tp, "journal: outcome of %zu ChangeKey(s) not written: %s", n,
-		    dfi_strerror(e));
+		journal_failed(tp, e, "outcome", "a key change sent, its outcome not journaled");
 		return e;
 	}
 	tp->ncommits = 0;
@@ -299,8 +331,7 @@ perso_flush_end(struct tap *tp)
 	tp->flush_ticket = 0;
 	if (e == DFI_OK)
 		return perso_note_durable(tp, ticket);
-	tp->journal_failed = 1;
-	perso_detail(tp, "journal: outcome of the tap's ChangeKeys not written: %s", dfi_strerror(e));
+	journal_failed(tp, e, "outcome", "a key change sent, its outcome not journaled");
 	return e;
 }
 

@@ -485,6 +485,28 @@ const char *dfi_journal_origin(const dfi_journal *j);
 uint64_t dfi_journal_size(dfi_journal *j);
 dfi_err dfi_journal_checkpoint(dfi_journal *j, uint8_t *note, size_t cap, size_t *len);
 
+/* Why the last append failed, for a message that says what to do. An
+ * append fails on the file system (a write or its fdatasync: the handle
+ * then takes nothing more) or at the signer (the checkpoint could not be
+ * signed: nothing reached the file). */
+enum dfi_journal_failed {
+	DFI_JFAIL_NONE = 0,
+	DFI_JFAIL_FILE,   /* writing or syncing DIR/journal.log failed */
+	DFI_JFAIL_SIGNER, /* the journal key could not sign a checkpoint */
+};
+struct dfi_journal_failure {
+	enum dfi_journal_failed kind;
+	dfi_err code;     /* what the append returned */
+	int sys_errno;    /* DFI_JFAIL_FILE: the system's reason (errno) */
+	/* One line naming the journal file (or key) and the reason, and one
+	 * saying what an operator does about it; "" when kind is NONE. */
+	char what[640];
+	char todo[160];
+};
+/* Fills *out with the last failure of an append on j (kind NONE when
+ * none failed). */
+dfi_err dfi_journal_last_failure(dfi_journal *j, struct dfi_journal_failure *out);
+
 /* ---- verification (auditor) ---------------------------------------------- */
 
 struct dfi_jverify_opts {
@@ -513,6 +535,11 @@ struct dfi_jverify_result {
 	size_t last_note_len;        /* the last valid checkpoint note */
 	uint64_t refusals, authorizations;
 	uint64_t changes;            /* change records (intents for non-key changes) */
+	/* When every finding is in the lines after the last valid checkpoint
+	 * (torn or uncovered: the trace of a failed write or a crash, never
+	 * covered by a signature, which the writer's next open moves to
+	 * quarantine/): the first of those lines and their count; else 0. */
+	uint64_t tail_from, tail_lines;
 };
 
 /* Verifies a whole journal. DFI_OK when there is no finding; otherwise the

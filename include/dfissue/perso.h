@@ -120,7 +120,7 @@ struct dfi_perso_result {
 	unsigned steps_total, steps_done; /* of the plan made on this tap */
 	unsigned key_changes, intents_resolved;
 	uint64_t apdus;               /* on this tap */
-	char detail[256];             /* one line for the operator; never secrets */
+	char detail[640];             /* one line for the operator; never secrets */
 	/* REFUSED: why, and the seq of the journal's refusal record. */
 	dfi_jcause refusal_cause;
 	uint64_t refusal_seq;

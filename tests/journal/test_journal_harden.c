@@ -192,6 +192,46 @@ START_TEST(journal_file_behind_a_link_or_open_directory_is_not_opened)
 }
 END_TEST
 
+/* Runs fn(dir, ctx) in a child of its own mount namespace where a tmpfs
+ * (mount flags and options) is mounted on dir, made here; the child's
+ * exit status (fn's: each check its own number) must be 0. Needs root,
+ * which these tests have in CI (the e2e tests need it too). */
+static void
+in_tmpfs_child(const char *dir, unsigned long flags, const char *opts,
+    int (*fn)(const char *dir, void *ctx), void *ctx)
+{
+	ck_assert_int_eq(geteuid(), 0);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", dir, "tmpfs", flags, opts) != 0)
+			_exit(10);
+		_exit(fn(dir, ctx));
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static int
+ro_create(const char *ro, void *ctx)
+{
+	const struct dfi_journal_opts *o = ctx;
+	char sub[700];
+	snprintf(sub, sizeof(sub), "%s/journal", ro);
+	dfi_err e = dfi_journal_create(sub, "dfissue.test/h", g_signer, o);
+	fprintf(stderr, "read-only mount: %s (%s)\n", o->detail, dfi_errname(e));
+	if (e != DFI_E_PERMISSION)
+		return 11;
+	if (strstr(o->detail, "Read-only file system") == NULL || strstr(o->detail, sub) == NULL ||
+	    strstr(o->detail, "remount") == NULL)
+		return 12;
+	return 0;
+}
+
 /* From issue 16: a journal under a missing directory or on a read-only
  * mount was reported as "input/output error" (errno lost). */
 START_TEST(filesystem_errors_name_the_path_and_the_reason)
@@ -209,33 +249,66 @@ START_TEST(filesystem_errors_name_the_path_and_the_reason)
 	ck_assert_int_eq(dfi_journal_open(&j, missing, g_signer, &o, NULL), DFI_E_NOT_FOUND);
 	ck_assert_ptr_nonnull(strstr(detail, "cannot open the journal directory"));
 
-	/* A read-only mount, in a private mount namespace of a child (needs
-	 * root, which these tests have in CI: the e2e tests need it too). */
-	ck_assert_int_eq(geteuid(), 0);
+	/* A read-only mount, in a private mount namespace of a child. */
 	char ro[600];
 	snprintf(ro, sizeof(ro), "%s/ro", d);
-	ck_assert_int_eq(mkdir(ro, 0700), 0);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-		    mount("tmpfs", ro, "tmpfs", MS_RDONLY, "mode=0700") != 0)
-			_exit(10);
-		char sub[700];
-		snprintf(sub, sizeof(sub), "%s/journal", ro);
-		dfi_err e = dfi_journal_create(sub, "dfissue.test/h", g_signer, &o);
-		fprintf(stderr, "read-only mount: %s (%s)\n", detail, dfi_errname(e));
-		if (e != DFI_E_PERMISSION)
-			_exit(11);
-		if (strstr(detail, "Read-only file system") == NULL || strstr(detail, sub) == NULL ||
-		    strstr(detail, "remount") == NULL)
-			_exit(12);
-		_exit(0);
-	}
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	in_tmpfs_child(ro, MS_RDONLY, "mode=0700", ro_create, &o);
+}
+END_TEST
+
+/* Audit k34a, finding 5: opening a journal whose last append was torn, on
+ * a full disk, said "input/output error" and left an empty quarantine/.
+ * The open must say the tail has to move first, why that failed and what
+ * to do; leave the journal and the directory as they were; and, once
+ * space is freed, quarantine the tail as always. On an 8 KiB tmpfs. */
+static int
+full_disk_open(const char *mnt, void *ctx)
+{
+	char d[700], jl[760], q[760], filler[760], detail[512] = "", want[1024];
+	struct dfi_journal_opts o = { .station = "st", .detail = detail, .detail_cap = sizeof(detail) };
+	struct stat st0, st;
+	(void)ctx;
+	snprintf(d, sizeof(d), "%s/j", mnt);
+	snprintf(jl, sizeof(jl), "%s/journal.log", d);
+	snprintf(q, sizeof(q), "%s/quarantine", d);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	make_journal(d);
+	append_bytes(jl, 'x', 100); /* a torn line: the trace of a failed write */
+	/* the rest of the file system: a page */
+	FILE *f = fopen(filler, "wb");
+	if (f == NULL)
+		return 11;
+	static const char page[4096];
+	while (fwrite(page, 1, sizeof(page), f) == sizeof(page) && fflush(f) == 0)
+		;
+	fclose(f);
+	if (stat(jl, &st0) != 0)
+		return 12;
+	dfi_journal *j = NULL;
+	dfi_err e = dfi_journal_open(&j, d, g_signer, &o, NULL);
+	fprintf(stderr, "torn tail on a full disk: %s (%s)\n", detail, dfi_errname(e));
+	snprintf(want, sizeof(want), "its unsigned tail (1 line(s) after a failed "
+	    "write) must be moved to %s/quarantine/ first, and that failed: No space left on device. "
+	    "Free space on that file system and run again (the journal is unchanged).", d);
+	if (e != DFI_E_IO || strcmp(detail, want) != 0)
+		return 13;
+	if (stat(jl, &st) != 0 || st.st_size != st0.st_size || stat(q, &st) == 0 || errno != ENOENT)
+		return 14; /* the journal unchanged, no empty quarantine/ left */
+	if (unlink(filler) != 0)
+		return 15;
+	struct dfi_journal_recovery rec;
+	e = dfi_journal_open(&j, d, g_signer, &o, &rec);
+	if (e != DFI_OK || rec.quarantined_lines != 1)
+		return 16;
+	dfi_journal_close(j);
+	return 0;
+}
+
+START_TEST(torn_tail_on_a_full_disk_says_move_it_first)
+{
+	char mnt[600];
+	snprintf(mnt, sizeof(mnt), "%s/full", g_dir);
+	in_tmpfs_child(mnt, 0, "size=8k,mode=0700", full_disk_open, NULL);
 }
 END_TEST
 
@@ -243,4 +316,4 @@ JT_SIGNER_MAIN("journal_harden",
     overlong_unterminated_tail_is_found_and_quarantined,
     planted_tmp_link_in_open_directory_is_refused,
     journal_file_behind_a_link_or_open_directory_is_not_opened,
-    filesystem_errors_name_the_path_and_the_reason)
+    filesystem_errors_name_the_path_and_the_reason, torn_tail_on_a_full_disk_says_move_it_first)

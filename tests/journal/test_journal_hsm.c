@@ -368,6 +368,16 @@ says(const char *path, const char *text)
 	free(got);
 }
 
+static void
+lacks(const char *path, const char *text)
+{
+	size_t n;
+	char *got = (char *)jt_read(path, &n);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_msg(strstr(got, text) == NULL, "%s says \"%s\": %s", path, text, got);
+	free(got);
+}
+
 START_TEST(cli_init_verify_show_proof_checkpoint)
 {
 	char *d = jt_tmpdir();
@@ -419,6 +429,7 @@ START_TEST(cli_init_verify_show_proof_checkpoint)
 	ck_assert_int_eq(run("'%s' journal verify --pubkey '%s' '%s' >'%s'", g_cli, g_pem, bad, out), 1);
 	says(out, "bad.log:4: checkpoint root does not match");
 	says(out, "FAILED");
+	lacks(out, "unsigned tail"); /* covered data: no advice to quarantine it */
 
 	/* truncated back to the kept checkpoint's predecessor */
 	raw = jt_read(jf, &n);
@@ -471,11 +482,23 @@ START_TEST(cli_init_verify_show_proof_checkpoint)
 	free(raw);
 	ck_assert_int_eq(run("'%s' journal verify --pubkey '%s' '%s' >'%s'", g_cli, g_pem, jd, out), 1);
 	says(out, ":9: last line is incomplete (a torn write)");
+	/* audit k34a, finding 6: a torn tail alone gets its next step, in
+	 * verify and in show */
+	char advice[2048];
+	snprintf(advice, sizeof(advice), "%s: every finding is in its unsigned tail (1 line(s) from "
+	    "line 9, after the last signed checkpoint): the trace of a failed write or a crash, not "
+	    "tampering; its intents were never covered by a signature, so no ChangeKey was sent for "
+	    "them. 'dfissue journal recover --station NAME [HSM options] %s', or the next "
+	    "personalize run on this journal, moves it to %s/quarantine/\n", jd, jd, jd);
+	says(out, advice);
+	ck_assert_int_eq(run("'%s' journal show '%s' >'%s'", g_cli, jd, out), 0);
+	says(out, advice);
 	/* while a writer holds the journal, recover is refused with a clear error */
 	ck_assert_int_eq(dfi_journal_open(&j, jd, g_signer, &jopts, NULL), DFI_OK);
 	ck_assert_int_eq(run("'%s' journal recover --token pkcs11:token=dfissue-dev --pin-file '%s' --station cli "
 			     "'%s' 2>'%s'", g_cli, g_pin, jd, out), 1);
-	says(out, "is in use: another writer holds its lock");
+	says(out, "is in use: another writer holds its lock: another dfissue process (a station "
+	    "still running?) holds it: stop it, then run recover again");
 	dfi_journal_close(j);
 	/* (the library open above already recovered; cut it again for the CLI) */
 	raw = jt_read(jf, &n);

@@ -417,6 +417,19 @@ fault_case(int fail_write, int fail_sync, int partial, int err)
 	dfi_jrec c = jt_intent("04000000000003", 0x000001, 0, 0, 1);
 	ck_assert_int_eq(tap(j, &c, &sent), DFI_E_IO);
 	ck_assert_int_eq(sent, 1);
+	/* the first failure's reason, for the message: which file, which
+	 * call, the system's words (an I/O code alone says none of them) */
+	struct dfi_journal_failure jf;
+	char want[700];
+	ck_assert_int_eq(dfi_journal_last_failure(j, &jf), DFI_OK);
+	ck_assert_int_eq(jf.kind, DFI_JFAIL_FILE);
+	ck_assert_int_eq(jf.code, DFI_E_IO);
+	ck_assert_int_eq(jf.sys_errno, err);
+	snprintf(want, sizeof(want), "journal %s/journal.log: %s failed: %s", d,
+	    fail_sync >= 0 ? "fdatasync" : "write", strerror(err));
+	ck_assert_str_eq(jf.what, want);
+	ck_assert_str_eq(jf.todo, err == ENOSPC ? "free space on that file system" :
+	    "check the disk and the kernel log (dmesg)");
 	dfi_journal_close(j);
 	/* reopening with working I/O gives a consistent, verifiable journal */
 	struct dfi_journal_recovery rec;
@@ -484,6 +497,17 @@ START_TEST(unsigned_batch_fails_alone_and_the_handle_goes_on)
 	ck_assert_int_eq(fl.fails, 1);
 	ck_assert_int_eq(sent, 1); /* nothing was sent for b */
 	ck_assert_uint_eq(dfi_journal_size(j), size);
+	/* named as the signer's failure, not as the file's nor as start-up */
+	struct dfi_journal_failure jf;
+	char want[700];
+	ck_assert_int_eq(dfi_journal_last_failure(j, &jf), DFI_OK);
+	ck_assert_int_eq(jf.kind, DFI_JFAIL_SIGNER);
+	ck_assert_int_eq(jf.code, DFI_E_HSM_DEVICE);
+	snprintf(want, sizeof(want), "journal %s: the journal key (checkpoint origin %s) could not "
+	    "sign a checkpoint (DFI_E_HSM_DEVICE): it signed at start, so its HSM lost it: the "
+	    "token was removed or its store became unreadable", d, dfi_journal_origin(j));
+	ck_assert_str_eq(jf.what, want);
+	ck_assert_str_eq(jf.todo, "bring the HSM back (reconnect the token, restore its store)");
 	dfi_jrec open;
 	ck_assert_int_eq(dfi_journal_open_intent(j, &b.key, &open), DFI_E_NOT_FOUND);
 	/* the same card again, and another: both go through */
@@ -508,6 +532,40 @@ END_TEST
 START_TEST(short_write_then_eio_fails_the_append) { fault_case(2, -1, 1, EIO); }
 END_TEST
 START_TEST(eio_on_fdatasync_fails_the_append) { fault_case(-1, 2, 0, EIO); }
+END_TEST
+
+/* The torn tail is copied to quarantine/, then the disk fills before its
+ * recovery record: the open fails saying why, where the tail is, and that
+ * the next open records it; that open does. */
+START_TEST(recovery_record_on_a_full_disk_says_where_the_tail_is)
+{
+	const char *d = new_journal_dir();
+	char jl[600], detail[800] = "", want[1200];
+	snprintf(jl, sizeof(jl), "%s/journal.log", d);
+	FILE *tf = fopen(jl, "ab");
+	ck_assert_ptr_nonnull(tf);
+	fputs("seq=1 time=2026-11-25T09:00:00Z type=intent uid=04", tf); /* torn */
+	ck_assert_int_eq(fclose(tf), 0);
+	struct fault f = { 1, -1, 0, ENOSPC, 0, 0 }; /* the copy is written, the record is not */
+	struct dfi_journal_io io = fault_io(&f);
+	struct dfi_journal_opts o = base_opts;
+	o.io = &io;
+	o.detail = detail;
+	o.detail_cap = sizeof(detail);
+	dfi_journal *j;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &o, NULL), DFI_E_IO);
+	fprintf(stderr, "recovery record on a full disk: %s\n", detail);
+	snprintf(want, sizeof(want), "journal %s/journal.log: write failed: No space left on device: "
+	    "free space on that file system and run again (the tail is in %s/quarantine/; the next "
+	    "open records it)", d, d);
+	ck_assert_str_eq(detail, want);
+	struct dfi_journal_recovery rec;
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, &rec), DFI_OK);
+	ck_assert_uint_eq(rec.recoveries, 1);
+	dfi_journal_close(j);
+	struct dfi_jverify_result res;
+	ck_assert_int_eq(verify_dir(d, &res), DFI_OK);
+}
 END_TEST
 
 /* A failure in the middle of group commit: every thread's append after it
@@ -773,4 +831,5 @@ JT_SIGNER_MAIN("journal_writer",
     failure_under_group_commit, async_append_returns_before_the_sync_and_wait_after_it,
     async_sync_failure_reaches_the_waiter_and_kills_the_handle,
     open_halts_on_a_middle_checkpoint_signed_by_another_key,
-    unsigned_batch_fails_alone_and_the_handle_goes_on)
+    unsigned_batch_fails_alone_and_the_handle_goes_on,
+    recovery_record_on_a_full_disk_says_where_the_tail_is)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -144,6 +145,189 @@ START_TEST(recover_lists_open_intent)
 }
 END_TEST
 
+/* Audit k34a, finding 1: the journal's file system fills up in the
+ * middle of a card. The card's detail names the file and the system's
+ * reason, says that nothing more is sent and what to do; doing it (space
+ * freed, personalize again on the same journal) finishes the card. The
+ * journal is on a 12 KiB tmpfs in a private mount namespace: root, as the
+ * journal tests' read-only mount. */
+START_TEST(journal_disk_full_says_why_and_what_to_do)
+{
+	static char out[65536], body[8192];
+	char img[400], mnt[400], script[400], want[1200];
+	paths();
+	snprintf(img, sizeof(img), "%s/full-card.img", pf_root);
+	snprintf(mnt, sizeof(mnt), "%s/full-mnt", pf_root);
+	snprintf(script, sizeof(script), "%s/full.sh", pf_root);
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	/* Card A fills most of the journal's page, the filler takes the
+	 * other two: card B meets the full disk when the file crosses the page;
+	 * freed, they hold the quarantined torn tail and what follows. */
+	snprintf(body, sizeof(body),
+	    "mount -t tmpfs -o size=12k,mode=0700 tmpfs '%s' || exit 10\n"
+	    "run() { img=$1; shift; '%s' personalize " COMMON " --reader \"sim:$img\" "
+	    "--journal '%s/j' --station full --json \"$@\" 2>/dev/null; echo \"rc=$?\"; }\n"
+	    "run '%s-a' --create-journal >/dev/null\n"
+	    "dd if=/dev/zero of='%s/filler' bs=4096 count=2 2>/dev/null || exit 11\n"
+	    "stat -c 'journal %%s bytes' '%s/j/journal.log' >&2\n"
+	    "run '%s'\n"
+	    "rm '%s/filler'\n"
+	    "run '%s'\n",
+	    mnt, g_cli, g_src, g_src, pf_root, mnt, img, mnt, mnt, img, mnt, img);
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(body, f);
+	fclose(f);
+	int rc = pf_run(out, sizeof(out), "unshare --mount --propagation private sh '%s'", script);
+	fprintf(stderr, "%s", out);
+	ck_assert_msg(rc == 0, "rig: rc %d: %s", rc, out);
+
+	/* Run 1: the card line (JSON), then the run's error object, exit 1. */
+	json_error_t je;
+	json_t *o = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", out);
+	const char *detail = json_string_value(json_object_get(o, "detail"));
+	const char *uid = json_string_value(json_object_get(o, "uid"));
+	ck_assert_ptr_nonnull(detail);
+	ck_assert_ptr_nonnull(uid);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "outcome")), "failed");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "error")), "DFI_E_IO");
+	snprintf(want, sizeof(want), "journal %s/j/journal.log: write failed: No space left on device: "
+	    "nothing more is sent to any card; free space on that file system and run personalize "
+	    "again on this journal; card %s (", mnt, uid);
+	ck_assert_msg(strncmp(detail, want, strlen(want)) == 0, "%s", detail);
+	const char *card = detail + strlen(want), *tail = ") is finished by its next tap";
+	ck_assert_msg(strlen(card) > strlen(tail) &&
+	    strcmp(card + strlen(card) - strlen(tail), tail) == 0, "%s", detail);
+	/* what this card holds: one of the engine's three accounts */
+	ck_assert_msg(strncmp(card, "its next ChangeKey not sent)", 28) == 0 ||
+	    strncmp(card, "a key change sent, its outcome not journaled)", 45) == 0 ||
+	    strstr(card, " key change(s) sent, their outcome not journaled; its next ChangeKey "
+	    "not sent)") != NULL, "%s", detail);
+	json_decref(o);
+	/* the run's error: the journal's account, the JSON code still io */
+	const char *nl = strchr(out, '\n');
+	ck_assert_ptr_nonnull(nl);
+	o = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", nl + 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "error")), "io");
+	snprintf(want, sizeof(want), "journal %s/j/journal.log: write failed: No space left on device: "
+	    "nothing more is sent to any card; free space on that file system, then run personalize "
+	    "again on this journal (each card's line says what it holds)", mnt);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "message")), want);
+	json_decref(o);
+	const char *rc1 = strstr(out, "rc=");
+	ck_assert_ptr_nonnull(rc1);
+	ck_assert_int_eq(strncmp(rc1, "rc=1\n", 5), 0);
+	/* Run 2, with space: the same card is finished from the journal. */
+	o = json_loads(rc1 + 5, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(o != NULL, "not JSON: %s", rc1 + 5);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "outcome")), "resumed");
+	json_decref(o);
+	ck_assert_ptr_nonnull(strstr(rc1 + 5, "rc=0\n"));
+	pf_assert_image_is("reference", 0, img);
+}
+END_TEST
+
+/* Audit k34a, finding 8a: a journal another process holds stops the run
+ * at once, saying who holds it and what to do (here the holder is this
+ * test's own open journal). */
+START_TEST(locked_journal_says_what_to_do)
+{
+	static char out[16384];
+	struct pfix f;
+	char want[1200];
+	paths();
+	pf_open(&f, "reference");
+	int rc = pf_run(out, sizeof(out), "'%s' personalize " COMMON " --reader 'sim:%s/locked.img' "
+	    "--journal '%s' --station locked 2>&1", g_cli, g_src, g_src, pf_root, pf_root, f.jdir);
+	fprintf(stderr, "%s", out);
+	ck_assert_int_eq(rc, 1);
+	snprintf(want, sizeof(want), "dfissue: journal '%s': journal is locked by another writer: "
+	    "another dfissue process (a station still running?) holds it: stop it, or give this "
+	    "station its own --journal\n", f.jdir);
+	ck_assert_str_eq(out, want);
+	pf_close(&f);
+}
+END_TEST
+
+/* A journal signer whose HSM loses the key after `left` signatures (the
+ * token's store moved away mid-run), forwarding to the fixture's until
+ * then and again once `left` is raised (the HSM is back). */
+struct lost_key {
+	dfi_signer *inner;
+	int left;
+};
+
+static dfi_err
+lost_pub(void *ctx, uint8_t *der, size_t cap, size_t *len)
+{
+	return dfi_signer_public_key_der(((struct lost_key *)ctx)->inner, der, cap, len);
+}
+
+static dfi_err
+lost_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
+{
+	struct lost_key *l = ctx;
+	if (l->left <= 0)
+		return DFI_E_HSM_KEY_NOT_FOUND;
+	l->left--;
+	return dfi_signer_sign(l->inner, msg, len, sig, siglen);
+}
+
+static const struct dfi_signer_ops lost_ops = { lost_sign, lost_pub, NULL };
+
+/* Audit k34a, finding 2: the journal key's HSM fails in the middle of a
+ * card. The detail names the journal key and its HSM, not start-up
+ * advice ("check label/id"), and says what becomes of the card; with the
+ * HSM back, the next tap finishes it. */
+START_TEST(journal_key_lost_mid_card_names_the_hsm)
+{
+	struct pfix f;
+	struct dfi_perso_result res;
+	dfi_transport *t;
+	dfi_signer *s;
+	char want[1200], uid[15];
+	pf_open(&f, "reference");
+	struct lost_key l = { f.signer, 2 };
+	ck_assert_int_eq(dfi_signer_new(&s, dfi_signer_alg(f.signer), &lost_ops, &l), DFI_OK);
+	f.signer = s;
+	pf_restart(&f);
+	dfi_sim *sim = pf_card(0x105E, NULL);
+	ck_assert_int_eq(dfi_sim_transport_new(sim, &t), DFI_OK);
+	ck_assert_int_eq(dfi_perso_card(f.perso, t, f.row, &res), DFI_E_HSM_KEY_NOT_FOUND);
+	fprintf(stderr, "journal key lost: %s\n", res.detail);
+	ck_assert_int_eq(res.outcome, DFI_PERSO_FAILED);
+	ck_assert_int_eq(dfi_hex_encode(res.uid, res.uid_len, uid, sizeof(uid)), DFI_OK);
+	snprintf(want, sizeof(want), "journal %s: the journal key (checkpoint origin "
+	    "issuer.example/perso-test) could not sign a checkpoint (DFI_E_HSM_KEY_NOT_FOUND): it "
+	    "signed at start, so its HSM lost it: the token was removed or its store became "
+	    "unreadable: nothing more is sent to any card; bring the HSM back (reconnect the token, "
+	    "restore its store) and run personalize again on this journal: the open intents (card "
+	    "%s: ", f.jdir, uid);
+	ck_assert_msg(strncmp(res.detail, want, strlen(want)) == 0, "%s", res.detail);
+	const char *tail = ") are resolved by the cards' next taps";
+	size_t dl = strlen(res.detail);
+	ck_assert_msg(dl > strlen(tail) && strcmp(res.detail + dl - strlen(tail), tail) == 0, "%s",
+	    res.detail);
+	/* The HSM is back: the station restarts on the same journal. */
+	l.left = 1000;
+	pf_restart(&f);
+	ck_assert_int_eq(dfi_perso_card(f.perso, t, f.row, &res), DFI_OK);
+	ck_assert_msg(res.outcome == DFI_PERSO_RESUMED, "%s: %s", dfi_perso_outcome_name(res.outcome),
+	    res.detail);
+	dfi_transport_free(t);
+	dfi_sim_free(sim);
+	dfi_perso_free(f.perso);
+	f.perso = NULL;
+	dfi_journal_close(f.journal);
+	f.journal = NULL;
+	dfi_signer_free(s);
+	f.signer = l.inner;
+	pf_close(&f);
+}
+END_TEST
+
 START_TEST(usage_and_help)
 {
 	static char out[16384];
@@ -200,4 +384,6 @@ END_TEST
 
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
-    recover_lists_open_intent, usage_and_help, station_conf_example)
+    recover_lists_open_intent, usage_and_help, station_conf_example,
+    journal_disk_full_says_why_and_what_to_do, locked_journal_says_what_to_do,
+    journal_key_lost_mid_card_names_the_hsm)

@@ -58,7 +58,7 @@ START_TEST(cross_station)
 				int ok = 0, unknown = 0;
 				why[0] = '\0';
 				if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN) {
-					snprintf(why, sizeof(why), "tap under A was not torn: %s (%s)",
+					snprintf(why, sizeof(why), "tap under A was not torn: %s (%.300s)",
 					    dfi_perso_outcome_name(res.outcome), res.detail);
 				} else {
 					enum dfi_perso_outcome o = tear_finish(&kc.c, &b, 1, &unknown, why,

@@ -110,7 +110,7 @@ START_TEST(hsm_fault_every_call)
 			}
 		} else {
 			unclear++;
-			snprintf(why, sizeof(why), "unclear error: returned %s, outcome %s, err %s (%s)",
+			snprintf(why, sizeof(why), "unclear error: returned %s, outcome %s, err %s (%.300s)",
 			    dfi_strerror(r), dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err),
 			    res.detail);
 			tear_tally_add(&t, 0, 0, label, why);

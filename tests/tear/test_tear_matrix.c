@@ -98,7 +98,7 @@ torn_tap(struct tear_case *k, unsigned n, enum dfi_sim_tear_mode m, char *why, s
 		return snprintf(why, cap, "tear did not fire (tap: %s)",
 		    dfi_perso_outcome_name(res.outcome)), 1;
 	if (r != DFI_OK || res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN) {
-		snprintf(why, cap, "torn tap returned %s, outcome %s, err %s (%s)", dfi_strerror(r),
+		snprintf(why, cap, "torn tap returned %s, outcome %s, err %s (%.300s)", dfi_strerror(r),
 		    dfi_perso_outcome_name(res.outcome), dfi_strerror(res.err), res.detail);
 		return -1;
 	}

@@ -39,6 +39,14 @@ int cli_usage_error(const char *cmd);
  * the JSON error code is the error's name (DFI_E_HSM_PIN_INCORRECT ->
  * "hsm_pin_incorrect") unless cli_error_code() named one. */
 int cli_fail(const char *what, dfi_err e);
+/* The JSON error code of the error printed next: e's name, as cli_fail
+ * gives it (unless cli_error_code() named one). */
+void cli_error_code_of(dfi_err e);
+/* cli_fail("journal", e) when personalization stopped on the journal j,
+ * with the journal's account of its failure (which file or key, why, what
+ * to do) in place of dfi_strerror(e) when it has one (sub_journal_fail.c). */
+struct dfi_journal;
+int cli_journal_fail(struct dfi_journal *j, dfi_err e);
 /* Names the stable JSON error code of the error printed next (e.g.
  * "unknown_reader", "pcscd_unreachable"); dfissue(1) lists them. */
 void cli_error_code(const char *code);

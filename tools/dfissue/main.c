@@ -105,8 +105,8 @@ cli_usagef(const char *fmt, ...)
 	return DFI_EXIT_USAGE;
 }
 
-int
-cli_fail(const char *what, dfi_err e)
+void
+cli_error_code_of(dfi_err e)
 {
 	pthread_mutex_lock(&g_err_mu);
 	if (g_next_code[0] == '\0') {
@@ -120,6 +120,12 @@ cli_fail(const char *what, dfi_err e)
 		g_next_code[i] = '\0';
 	}
 	pthread_mutex_unlock(&g_err_mu);
+}
+
+int
+cli_fail(const char *what, dfi_err e)
+{
+	cli_error_code_of(e);
 	cli_errorf("%s: %s", what, dfi_strerror(e));
 	return DFI_EXIT_FAIL;
 }

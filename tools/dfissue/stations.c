@@ -516,7 +516,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 				    "another station once this run's claim of it has lapsed (--claim-lease)",
 				    st->name, n);
 			} else {
-				cli_fail("journal", e);
+				cli_journal_fail(st->sh->cfg->journal, e);
 			}
 			return -1;
 		}

@@ -128,6 +128,23 @@ j_init(int argc, char **argv)
 /* ---- shared helpers ---------------------------------------------------------------- */
 
 void
+journal_tail_advice(const char *journal, const struct dfi_jverify_result *res)
+{
+	if (res->tail_lines == 0)
+		return;
+	/* The directory, whether JOURNAL named it or its journal.log. */
+	size_t n = strlen(journal), fl = strlen(DFI_JOURNAL_FILE);
+	if (n > fl && journal[n - fl - 1] == '/' && strcmp(journal + n - fl, DFI_JOURNAL_FILE) == 0)
+		n -= fl + 1;
+	printf("%.*s: every finding is in its unsigned tail (%" PRIu64 " line(s) from line %" PRIu64
+	       ", after the last signed checkpoint): the trace of a failed write or a crash, not "
+	       "tampering; its intents were never covered by a signature, so no ChangeKey was sent "
+	       "for them. 'dfissue journal recover --station NAME [HSM options] %.*s', or the next "
+	       "personalize run on this journal, moves it to %.*s/%s/\n", (int)n, journal,
+	    res->tail_lines, res->tail_from, (int)n, journal, (int)n, journal, DFI_JOURNAL_QDIR);
+}
+
+void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 {
 	if (n == 0)
@@ -202,7 +219,9 @@ j_recover(int argc, char **argv)
 	dfi_journal *j = NULL;
 	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
 	if (e == DFI_E_JOURNAL_LOCKED) {
-		cli_errorf("journal recover: %s is in use: another writer holds its lock", path);
+		cli_errorf("journal recover: %s is in use: another writer holds its lock: another "
+		    "dfissue process (a station still running?) holds it: stop it, then run recover "
+		    "again", path);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK && detail[0] != '\0') {
 		cli_errorf("journal recover: %s", detail);
@@ -393,6 +412,7 @@ j_verify(int argc, char **argv)
 			    res.aborts, res.resolves, res.recoveries, res.unresolved);
 		} else {
 			printf("%s: FAILED: %" PRIu64 " finding(s)\n", path, res.findings);
+			journal_tail_advice(path, &res);
 			rc = DFI_EXIT_FAIL;
 		}
 	}

@@ -20,6 +20,11 @@ const char *journal_arg(const char *opt, int argc, char **argv);
 struct cli_opt;
 int journal_parse_one(const char *cmd, const struct cli_opt *opts, const char *needs,
     const char *const *jopt, int argc, char **argv, const char **path);
+/* When res says every finding is in the journal's unsigned tail, one line
+ * on stdout saying what that is and which command moves it to
+ * quarantine/ (journal: a directory or its journal.log); else nothing. */
+struct dfi_jverify_result;
+void journal_tail_advice(const char *journal, const struct dfi_jverify_result *res);
 /* dfissue journal show (sub_journal_show.c). */
 int j_show(int argc, char **argv);
 

@@ -440,6 +440,7 @@ j_show(int argc, char **argv)
 		if (problems > 0)
 			printf("warning: %" PRIu64 " problem(s) found; signatures were not checked: run "
 			       "'dfissue journal verify'\n", problems);
+		journal_tail_advice(path, &res);
 	}
 	free(s.v);
 	free(s.rec);

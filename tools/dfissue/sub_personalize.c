@@ -469,7 +469,7 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
  * stations.c, which waits for cards, tells them apart by UID and waits
  * for a torn card to come back. */
 static int
-run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
+run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r, dfi_batch *b)
 {
 	dfi_batch_row *row = NULL;
 	struct dfi_perso_result res, tap;
@@ -506,7 +506,7 @@ run_sim(const struct opts *o, dfi_perso *p, struct cli_reader *r, dfi_batch *b)
 		if (e != DFI_OK) {
 			/* The journal failed. */
 			report(o, 1, row, &res, taps);
-			cli_fail("journal", e);
+			cli_journal_fail(j, e);
 			dfi_batch_row_free(row);
 			return DFI_EXIT_FAIL;
 		}
@@ -686,7 +686,7 @@ sub_personalize(int argc, char **argv)
 		if (rc == DFI_EXIT_OK)
 			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
 		if (rc == DFI_EXIT_OK)
-			rc = run_sim(&o, p, &r, batch);
+			rc = run_sim(&o, p, j, &r, batch);
 	}
 	cli_reader_close(&r);
 	dfi_perso_free(p);

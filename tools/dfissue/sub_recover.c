@@ -15,6 +15,7 @@
 #include "cli_registry.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
+#include "sub_journal_int.h"
 
 static const char *const help[] = {
 	"usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL] [--json]\n"
@@ -165,10 +166,12 @@ sub_recover(int argc, char **argv)
 	dfi_jpubkey_free(pk);
 	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND)
 		return cli_fail(path, e);
-	if (!c.json)
+	if (!c.json) {
 		printf("%lu unresolved intent(s) in %llu record(s)%s\n", c.n,
 		    (unsigned long long)res.records,
 		    pk == NULL && pubkey == NULL ? " (signatures not checked: give --pubkey)" : "");
+		journal_tail_advice(journal, &res);
+	}
 	if (e != DFI_OK && pubkey != NULL)
 		return cli_fail("journal verification", e);
 	return registry != NULL ? registry_intents(registry, &c) : DFI_EXIT_OK;
