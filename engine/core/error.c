@@ -77,7 +77,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_DF_FILE_INTEGRITY_ERROR, "card: FILE_INTEGRITY_ERROR (0xF1)"),
 	E(DFI_E_DF_UNKNOWN_STATUS, "card: unknown status word"),
 
-	E(DFI_E_JOURNAL_LOCKED, "journal is locked by another writer: another dfissue process (a station still running?) holds it: stop it, or give this station its own --journal"),
+	E(DFI_E_JOURNAL_LOCKED, "journal is locked: another dfissue process (a station still running?) holds it: stop it, or give this station its own --journal"),
 	E(DFI_E_JOURNAL_CORRUPT, "journal corrupt: a covered record failed verification (nothing was repaired)"),
 	E(DFI_E_JOURNAL_SIGNATURE, "journal checkpoint signature does not verify"),
 	E(DFI_E_JOURNAL_FORMAT, "journal record does not follow the format"),

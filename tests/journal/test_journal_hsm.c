@@ -497,8 +497,8 @@ START_TEST(cli_init_verify_show_proof_checkpoint)
 	ck_assert_int_eq(dfi_journal_open(&j, jd, g_signer, &jopts, NULL), DFI_OK);
 	ck_assert_int_eq(run("'%s' journal recover --token pkcs11:token=dfissue-dev --pin-file '%s' --station cli "
 			     "'%s' 2>'%s'", g_cli, g_pin, jd, out), 1);
-	says(out, "is in use: another writer holds its lock: another dfissue process (a station "
-	    "still running?) holds it: stop it, then run recover again");
+	says(out, "is in use: another dfissue process (a station still running?) holds its lock: "
+	    "stop it, then run recover again");
 	dfi_journal_close(j);
 	/* (the library open above already recovered; cut it again for the CLI) */
 	raw = jt_read(jf, &n);

@@ -243,9 +243,9 @@ START_TEST(locked_journal_says_what_to_do)
 	    "--journal '%s' --station locked 2>&1", g_cli, g_src, g_src, pf_root, pf_root, f.jdir);
 	fprintf(stderr, "%s", out);
 	ck_assert_int_eq(rc, 1);
-	snprintf(want, sizeof(want), "dfissue: journal '%s': journal is locked by another writer: "
-	    "another dfissue process (a station still running?) holds it: stop it, or give this "
-	    "station its own --journal\n", f.jdir);
+	snprintf(want, sizeof(want), "dfissue: journal '%s': journal is locked: another dfissue "
+	    "process (a station still running?) holds it: stop it, or give this station its own "
+	    "--journal\n", f.jdir);
 	ck_assert_str_eq(out, want);
 	pf_close(&f);
 }

@@ -219,9 +219,8 @@ j_recover(int argc, char **argv)
 	dfi_journal *j = NULL;
 	e = rec == NULL ? DFI_E_NOMEM : dfi_journal_open(&j, dir, s, &jo, rec);
 	if (e == DFI_E_JOURNAL_LOCKED) {
-		cli_errorf("journal recover: %s is in use: another writer holds its lock: another "
-		    "dfissue process (a station still running?) holds it: stop it, then run recover "
-		    "again", path);
+		cli_errorf("journal recover: %s is in use: another dfissue process (a station still "
+		    "running?) holds its lock: stop it, then run recover again", path);
 		rc = DFI_EXIT_FAIL;
 	} else if (e != DFI_OK && detail[0] != '\0') {
 		cli_errorf("journal recover: %s", detail);
