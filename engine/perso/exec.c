@@ -53,6 +53,8 @@ journal_failed(struct tap *tp, dfi_err e, const char *what, const char *card)
 	char uid[2 * DFI_PROFILE_UID_LEN + 1] = "?";
 
 	tp->journal_failed = 1;
+	if (perso_registry_error(e))
+		return; /* the journal holds the records: the registry's account stays */
 	(void)dfi_hex_encode(tp->uid, DFI_PROFILE_UID_LEN, uid, sizeof(uid));
 	if (dfi_journal_last_failure(tp->p->journal, &f) != DFI_OK || f.kind == DFI_JFAIL_NONE ||
 	    f.code != e) {

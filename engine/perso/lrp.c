@@ -128,6 +128,10 @@ perso_lrp_switch(struct tap *tp)
 	e = dfi_jrec_change(&r, tp->uid, DFI_PROFILE_UID_LEN, 0, "lrp", lrp_caps, sizeof(lrp_caps));
 	if (e == DFI_OK)
 		e = perso_append(tp, &r, 1, &seq);
+	if (e != DFI_OK && perso_registry_error(e)) {
+		tp->journal_failed = 1;
+		return e; /* journaled, not told: the registry's account stays */
+	}
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
 		perso_detail(tp, "journal: the LRP switch's change record was not written (%s)%s: "

@@ -31,8 +31,9 @@ append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, const char *reason
 		e = perso_append(tp, &r, 1, NULL);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
-		perso_detail(tp, "journal: %s of %s %llu not written: %s", dfi_jrec_type_name(t), what,
-		    (unsigned long long)seq, dfi_strerror(e));
+		if (!perso_registry_error(e))
+			perso_detail(tp, "journal: %s of %s %llu not written: %s", dfi_jrec_type_name(t),
+			    what, (unsigned long long)seq, dfi_strerror(e));
 	}
 	return e;
 }

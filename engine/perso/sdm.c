@@ -156,8 +156,9 @@ sdm_intent(struct tap *tp, int app, const struct dfi_profile_file *f, uint64_t *
 	}
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
-		perso_detail(tp, "journal: change intent not written (%s): ChangeFileSettings not sent",
-		    dfi_strerror(e));
+		if (!perso_registry_error(e))
+			perso_detail(tp, "journal: change intent not written (%s): ChangeFileSettings "
+			    "not sent", dfi_strerror(e));
 	}
 	return e;
 }
@@ -183,8 +184,9 @@ sdm_outcome(struct tap *tp, uint64_t seq, dfi_err e)
 	if (je == DFI_OK)
 		je = perso_append(tp, &r, 1, NULL);
 	if (je != DFI_OK) {
-		perso_detail(tp, "journal: outcome of change %llu not written: %s",
-		    (unsigned long long)seq, dfi_strerror(je));
+		if (!perso_registry_error(je))
+			perso_detail(tp, "journal: outcome of change %llu not written: %s",
+			    (unsigned long long)seq, dfi_strerror(je));
 		return je;
 	}
 	return e;

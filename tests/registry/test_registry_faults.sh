@@ -313,6 +313,10 @@ grep -q "^summary: 2 card(s) on 1 reader(s): 1 done, .* 1 failed" "$E2E_DIR/run1
 	e2e_fail "the summary does not count card 2: $(grep summary "$E2E_DIR/run1.log")"
 c2=$(grep "\"uid\":\"$(c_uid 2)\"" "$E2E_DIR/run1.json") || e2e_fail "no result for card 2 in the first run"
 grep -q '"outcome":"failed","error":"DFI_E_REGISTRY_UNREACHABLE"' <<<"$c2" || e2e_fail "card 2: $c2"
+# The journal holds card 2's records: its detail is the registry's account,
+# not a "journal: ... not written" that would be false (audit k34a).
+grep -q '"detail":"registry (postgresql): the journaled records were not taken: the registry cannot be reached' \
+	<<<"$c2" || e2e_fail "card 2's detail: $c2"
 e2e_log "card 2 when the registry went away: $(grep -o '"detail":"[^"]*"' <<<"$c2")"
 # A station started while the server is down takes no card: card 3 stays
 # a factory card.
