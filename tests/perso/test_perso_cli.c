@@ -151,20 +151,35 @@ END_TEST
  * freed, personalize again on the same journal) finishes the card. The
  * journal is on a 12 KiB tmpfs in a private mount namespace: root, as the
  * journal tests' read-only mount. */
+/* Runs body (sh) after mounting a 12 KiB tmpfs on mnt (made here), in a
+ * private mount namespace; out gets what it prints. The rig itself must
+ * succeed: what the runs in it return, body echoes. */
+static void
+tmpfs_rig(const char *mnt, const char *body, char *out, size_t cap)
+{
+	char script[600];
+	snprintf(script, sizeof(script), "%s.sh", mnt);
+	ck_assert_int_eq(mkdir(mnt, 0700), 0);
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "mount -t tmpfs -o size=12k,mode=0700 tmpfs '%s' || exit 10\n%s", mnt, body);
+	fclose(f);
+	int rc = pf_run(out, cap, "unshare --mount --propagation private sh '%s'", script);
+	fprintf(stderr, "%s", out);
+	ck_assert_msg(rc == 0, "rig: rc %d: %s", rc, out);
+}
+
 START_TEST(journal_disk_full_says_why_and_what_to_do)
 {
 	static char out[65536], body[8192];
-	char img[400], mnt[400], script[400], want[1200];
+	char img[400], mnt[400], want[1200];
 	paths();
 	snprintf(img, sizeof(img), "%s/full-card.img", pf_root);
 	snprintf(mnt, sizeof(mnt), "%s/full-mnt", pf_root);
-	snprintf(script, sizeof(script), "%s/full.sh", pf_root);
-	ck_assert_int_eq(mkdir(mnt, 0700), 0);
 	/* Card A fills most of the journal's page, the filler takes the
 	 * other two: card B meets the full disk when the file crosses the page;
 	 * freed, they hold the quarantined torn tail and what follows. */
 	snprintf(body, sizeof(body),
-	    "mount -t tmpfs -o size=12k,mode=0700 tmpfs '%s' || exit 10\n"
 	    "run() { img=$1; shift; '%s' personalize " COMMON " --reader \"sim:$img\" "
 	    "--journal '%s/j' --station full --json \"$@\" 2>/dev/null; echo \"rc=$?\"; }\n"
 	    "run '%s-a' --create-journal >/dev/null\n"
@@ -173,14 +188,8 @@ START_TEST(journal_disk_full_says_why_and_what_to_do)
 	    "run '%s'\n"
 	    "rm '%s/filler'\n"
 	    "run '%s'\n",
-	    mnt, g_cli, g_src, g_src, pf_root, mnt, img, mnt, mnt, img, mnt, img);
-	FILE *f = fopen(script, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(body, f);
-	fclose(f);
-	int rc = pf_run(out, sizeof(out), "unshare --mount --propagation private sh '%s'", script);
-	fprintf(stderr, "%s", out);
-	ck_assert_msg(rc == 0, "rig: rc %d: %s", rc, out);
+	    g_cli, g_src, g_src, pf_root, mnt, img, mnt, mnt, img, mnt, img);
+	tmpfs_rig(mnt, body, out, sizeof(out));
 
 	/* Run 1: the card line (JSON), then the run's error object, exit 1. */
 	json_error_t je;
@@ -226,6 +235,43 @@ START_TEST(journal_disk_full_says_why_and_what_to_do)
 	json_decref(o);
 	ck_assert_ptr_nonnull(strstr(rc1 + 5, "rc=0\n"));
 	pf_assert_image_is("reference", 0, img);
+}
+END_TEST
+
+/* With several readers the journal's failure stops every station, and the
+ * run says why once, not once per reader (audit k34a, finding 1: three
+ * readers printed it three times). Two sim: readers meet a full disk
+ * together: the run's line comes once, each card's report (stdout) names
+ * the failure too. */
+START_TEST(journal_failure_said_once_per_run)
+{
+	static char out[65536], body[8192];
+	char mnt[400];
+	paths();
+	snprintf(mnt, sizeof(mnt), "%s/full2-mnt", pf_root);
+	snprintf(body, sizeof(body),
+	    "'%s' personalize " COMMON " --reader 'sim:%s/f2-a.img' --journal '%s/j' --station full "
+	    "--create-journal 2>/dev/null >/dev/null || exit 11\n"
+	    "dd if=/dev/zero of='%s/filler' bs=4096 count=2 2>/dev/null || exit 12\n"
+	    "'%s' personalize " COMMON " --reader 'sim:%s/f2-b.img' --reader 'sim:%s/f2-c.img' "
+	    "--journal '%s/j' --station full 2>&1\n"
+	    "echo \"rc=$?\"\n",
+	    g_cli, g_src, g_src, pf_root, pf_root, mnt, mnt, g_cli, g_src, g_src, pf_root, pf_root,
+	    pf_root, mnt);
+	tmpfs_rig(mnt, body, out, sizeof(out));
+	ck_assert_msg(strstr(out, "rc=1\n") != NULL, "%s", out);
+	/* both cards failed on the journal, each with its own line */
+	unsigned cards = 0, runs = 0;
+	for (const char *l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+		if (strncmp(l, "card ", 5) == 0 && strstr(l, "write failed: No space left on device") != NULL &&
+		    strstr(l, "write failed") < strchr(l, '\n'))
+			cards++;
+		if (strncmp(l, "dfissue: journal ", 17) == 0 && strstr(l, "write failed") != NULL &&
+		    strstr(l, "write failed") < strchr(l, '\n'))
+			runs++;
+	}
+	ck_assert_msg(cards == 2, "%u card lines name the failure: %s", cards, out);
+	ck_assert_msg(runs == 1, "the run's line came %u times: %s", runs, out);
 }
 END_TEST
 
@@ -385,5 +431,6 @@ END_TEST
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
     recover_lists_open_intent, usage_and_help, station_conf_example,
-    journal_disk_full_says_why_and_what_to_do, locked_journal_says_what_to_do,
+    journal_disk_full_says_why_and_what_to_do, journal_failure_said_once_per_run,
+    locked_journal_says_what_to_do,
     journal_key_lost_mid_card_names_the_hsm)

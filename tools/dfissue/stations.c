@@ -96,14 +96,18 @@ stopped(struct shared *sh)
 	return s;
 }
 
-static void
+/* Stops the run; returns 1 for the first fatal stop (its cause is said
+ * once for the run, not once per reader that meets it). */
+static int
 request_stop(struct shared *sh, int fatal)
 {
 	pthread_mutex_lock(&sh->mu);
+	int first = fatal && !sh->fatal;
 	sh->stop = 1;
 	if (fatal)
 		sh->fatal = 1;
 	pthread_mutex_unlock(&sh->mu);
+	return first;
 }
 
 /* The engine's per-step lines: debug level (-v); the status block shows
@@ -505,17 +509,18 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 		if (e != DFI_OK) {
 			/* The journal or the registry failed: no station may touch
 			 * another card. */
-			request_stop(st->sh, 1);
+			int first = request_stop(st->sh, 1);
 			report(st, n, row, &res, taps);
 			tally(st, &res, torn); /* the summary counts it: failed */
 			if (is_registry_error(e)) {
-				cli_fail("stopping", e);
+				if (first)
+					cli_fail("stopping", e);
 				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "
 				    "the card keeps what the journal recorded: present it again once the "
 				    "registry answers, to this station's next run on this journal at once, to "
 				    "another station once this run's claim of it has lapsed (--claim-lease)",
 				    st->name, n);
-			} else {
+			} else if (first) {
 				cli_journal_fail(st->sh->cfg->journal, e);
 			}
 			return -1;
