@@ -135,6 +135,9 @@ struct opts {
 	struct dfi_perso_reissue reissue[MAX_REISSUE];
 	size_t nreissue;
 	const char *reason, *orig_keys;
+	/* The strings the last --reissue and --claim-lease were given as: a
+	 * check of them after parsing names a configuration file's line. */
+	const char *reissue_arg, *claim_lease_arg;
 };
 
 static void
@@ -179,18 +182,6 @@ parse_tears(const char *arg, struct opts *o)
 /* Options that do more than store their value. */
 
 static int
-opt_reader(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-	/* The form is checked here, before the HSM login and the journal: a
-	 * typo must not leave a new journal behind. */
-	if (cli_reader_spec_check("personalize", v) != DFI_EXIT_OK)
-		return -1;
-	o->reader = v;
-	return stations_add(&o->readers, v);
-}
-
-static int
 opt_once(void *ctx, const char *v)
 {
 	(void)v;
@@ -220,7 +211,9 @@ opt_tear_mode(void *ctx, const char *v)
 static int
 opt_reissue(void *ctx, const char *v, size_t i)
 {
-	struct dfi_perso_reissue *r = &((struct opts *)ctx)->reissue[i];
+	struct opts *o = ctx;
+	struct dfi_perso_reissue *r = &o->reissue[i];
+	o->reissue_arg = v;
 	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7)
 		return -1; /* the table's "wants" says what */
 	return 0;
@@ -266,6 +259,21 @@ struct popts {
 	struct cli_spec spec;
 };
 
+/* ctx: the struct popts, whose spec tells a value from the file. */
+static int
+opt_reader(void *ctx, const char *v)
+{
+	struct popts *p = ctx;
+	char where[PATH_MAX + 128];
+	/* The form is checked here, before the HSM login and the journal: a
+	 * typo must not leave a new journal behind. */
+	cli_opt_where(&p->spec, "reader", v, 0, where, sizeof(where));
+	if (cli_reader_form_check(where, v) != DFI_EXIT_OK)
+		return -1;
+	p->o->reader = v;
+	return stations_add(&p->o->readers, v);
+}
+
 static void
 popts_init(struct popts *p, struct opts *o)
 {
@@ -276,7 +284,7 @@ popts_init(struct popts *p, struct opts *o)
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
 		CLI_NEED_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
-		CLI_NEED_FN("reader", opt_reader, o), CLI_NEED_STR("journal", &o->journal),
+		CLI_NEED_FN("reader", opt_reader, p), CLI_NEED_STR("journal", &o->journal),
 		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
 		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
@@ -289,8 +297,8 @@ popts_init(struct popts *p, struct opts *o)
 		    "a 7-byte UID as 14 hex digits"),
 		CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
-		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
-		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
+		CLI_UINT_GIVEN("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
+		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds", &o->claim_lease_arg),
 		CLI_FN("config", opt_config_again, NULL, NULL),
 		CLI_FN("log-level", opt_log_level, NULL, "error, warning, notice, info or debug"),
 		CLI_ACT("verbose", 'v', opt_verbose, NULL), CLI_ACT("quiet", 'q', opt_quiet, NULL),
@@ -324,16 +332,22 @@ parse(int argc, char **argv, struct popts *p)
 	}
 	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
 	    (o->reason[0] == '\0' || strlen(o->reason) >= DFI_J_STR_MAX))) {
-		cli_errorf("personalize: --reissue and --reason go together; the reason is 1..%d "
-		    "characters the journal keeps (never secrets)", DFI_J_STR_MAX - 1);
+		/* The line of the value that is there: the reason, else the UID. */
+		if (o->reason != NULL)
+			cli_value_where(&p->spec, "reason", o->reason, where, sizeof(where));
+		else
+			cli_value_where(&p->spec, "reissue", o->reissue_arg, where, sizeof(where));
+		cli_errorf("%s --reissue and --reason go together; the reason is 1..%d characters the "
+		    "journal keeps (never secrets)", where, DFI_J_STR_MAX - 1);
 		return DFI_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < o->nreissue; i++)
 		o->reissue[i].reason = o->reason;
 	if (o->claim_lease > 0 && o->registry == NULL) {
-		cli_errorf("personalize: --claim-lease is the lease of a card's claim in a shared "
-		    "registry: give --registry URL too (without one, claims are this process's own "
-		    "and never expire)");
+		cli_value_where(&p->spec, "claim-lease", o->claim_lease_arg, where, sizeof(where));
+		cli_errorf("%s --claim-lease is the lease of a card's claim in a shared registry: "
+		    "give --registry URL too (without one, claims are this process's own and never "
+		    "expire)", where);
 		return DFI_EXIT_USAGE;
 	}
 	int urc = cli_uri_check("personalize: --journal-key", o->jkey, "key");
