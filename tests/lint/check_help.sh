@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# check_help.sh DFISSUE DESFIRE-SIM: every --help text fits an 80-column
+# check_help.sh DFISSUE DESFIRE-SIM SRC: every --help text fits an 80-column
 # terminal (the width the man pages and docs assume) and exits 0. The
 # commands are taken from the program itself: the command list of
 # 'dfissue --help', then the subcommands each command's help names
 # ("dfissue journal show ..." or "dfissue key <list|import|...>"), so a
 # new command or subcommand is checked without editing this script.
+# Then the synopsis of SRC/docs/PERSONALIZATION.md is the usage lines of
+# 'dfissue personalize --help', so that the two cannot drift apart.
 set -euo pipefail
 dfissue=$1
 sim=$2
+src=$3
 WIDTH=80
 export LC_ALL=C.UTF-8 # ${#line} counts characters, not bytes
 fail=0
@@ -61,9 +64,23 @@ for c in "${cmds[@]}"; do
 done
 [ "$nsubs" -gt 0 ] || { echo "FAIL: no command's help names a subcommand"; exit 1; }
 check "desfire-sim --help" "$sim" --help
+
+# The usage lines: from "usage:" up to the first line not indented.
+"$dfissue" personalize --help >"$out"
+synopsis=$(awk 'NR == 1 || (/^ / && !done) { print; next } { done = 1 }' "$out")
+doc=$src/docs/PERSONALIZATION.md
+case $(cat "$doc") in
+*"$synopsis"*) ;;
+*)
+	echo "FAIL: $doc's CLI synopsis is not the usage lines of 'dfissue personalize --help':"
+	echo "$synopsis"
+	fail=1
+	;;
+esac
 echo "$checked help texts (${#cmds[@]} commands, $nsubs subcommands)"
 if [ "$fail" -ne 0 ]; then
-	echo "FAIL: rewrap the lines above to $WIDTH columns, continuation lines aligned" >&2
+	echo "FAIL: rewrap each line named above to $WIDTH columns (continuations aligned as" \
+		"their neighbours); copy personalize's usage lines into the docs' synopsis" >&2
 	exit 1
 fi
-echo "OK: every help fits $WIDTH columns"
+echo "OK: every help fits $WIDTH columns; the docs show personalize's usage"
