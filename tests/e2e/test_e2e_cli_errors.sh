@@ -232,7 +232,17 @@ conf_case conf_lease '# no registry\nclaim-lease = 30\n' \
 	"^dfissue: $d/conf_lease.conf:2: claim-lease: $lease$" "${perso[@]}"
 conf_case conf_lease_cmdline 'claim-lease = 30\n' "^dfissue: personalize: $lease$" "${perso[@]}" \
 	--claim-lease 40
-for n in conf_reader conf_reason conf_reissue_alone conf_reason_cmdline conf_lease conf_lease_cmdline; do
+# The same for the new journal's origin (given, or made from the station)
+# and the journal key's URI, checked before the HSM login.
+conf_case conf_origin '# site\norigin = my origin\n' "^dfissue: $d/conf_origin.conf:2: origin: 'my origin' \
+cannot name the new journal: 1\.\.127 printable ASCII bytes without spaces or '\+'$" "${perso[@]}" --create-journal
+conf_case conf_station_origin 'station = st 1\n' "^dfissue: $d/conf_station_origin.conf:1: station: \
+'st 1' makes the new journal's origin 'dfissue/st 1', which may not hold spaces or '\+': give \
+--origin NAME$" "${perso[@]}" --create-journal
+conf_case conf_jkey 'journal-key = pkcs11:objct=journal\n' "^dfissue: $d/conf_jkey.conf:1: journal-key: \
+'pkcs11:objct=journal': has an attribute p11-kit does not know" "${perso[@]}" --create-journal
+for n in conf_reader conf_reason conf_reissue_alone conf_reason_cmdline conf_lease conf_lease_cmdline \
+	conf_origin conf_station_origin conf_jkey; do
 	[ "$(wc -l <"$d/$n.err")" -eq 1 ] || e2e_fail "$n: not one line: $(cat "$d/$n.err")"
 done
 [ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"

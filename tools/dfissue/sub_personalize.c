@@ -350,7 +350,10 @@ parse(int argc, char **argv, struct popts *p)
 		    "expire)", where);
 		return DFI_EXIT_USAGE;
 	}
-	int urc = cli_uri_check("personalize: --journal-key", o->jkey, "key");
+	/* cli_uri_check() puts the colon after the name itself. */
+	cli_opt_where(&p->spec, "journal-key", o->jkey, 1, where, sizeof(where));
+	where[strlen(where) - 1] = '\0';
+	int urc = cli_uri_check(where, o->jkey, "key");
 	if (urc != DFI_EXIT_OK)
 		return urc;
 	char why[600];
@@ -366,22 +369,26 @@ parse(int argc, char **argv, struct popts *p)
  * the journal refuses is a usage error found before the HSM login, not
  * when the journal is created. */
 static int
-check_new_origin(const struct opts *o, const char *station)
+check_new_origin(const struct opts *o, const struct cli_spec *spec, const char *station)
 {
-	char path[4096], origin[DFI_J_STR_MAX + 16];
+	char path[4096], origin[DFI_J_STR_MAX + 16], where[PATH_MAX + 128];
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
 	if (!o->create || stat(path, &st) == 0)
 		return DFI_EXIT_OK;
-	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin))
-		return cli_usagef("personalize: --origin '%s' cannot name the new journal: 1..%d "
-		    "printable ASCII bytes without spaces or '+'", o->origin, DFI_J_STR_MAX - 1);
+	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin)) {
+		cli_opt_where(spec, "origin", o->origin, 0, where, sizeof(where));
+		return cli_usagef("%s '%s' cannot name the new journal: 1..%d printable ASCII "
+		    "bytes without spaces or '+'", where, o->origin, DFI_J_STR_MAX - 1);
+	}
 	snprintf(origin, sizeof(origin), "dfissue/%s", station);
 	if (o->origin != NULL || dfi_journal_origin_valid(origin))
 		return DFI_EXIT_OK;
-	if (o->station != NULL)
-		return cli_usagef("personalize: --station '%s' makes the new journal's origin "
-		    "'%s', which may not hold spaces or '+': give --origin NAME", station, origin);
+	if (o->station != NULL) {
+		cli_opt_where(spec, "station", o->station, 0, where, sizeof(where));
+		return cli_usagef("%s '%s' makes the new journal's origin '%s', which may not hold "
+		    "spaces or '+': give --origin NAME", where, station, origin);
+	}
 	return cli_usagef("personalize: the host name '%s' makes the new journal's origin '%s', "
 	    "which may not hold spaces or '+': give --origin NAME", station, origin);
 }
@@ -655,7 +662,7 @@ sub_personalize(int argc, char **argv)
 	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
-	rc = check_new_origin(&o, station);
+	rc = check_new_origin(&o, &po.spec, station);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)
