@@ -214,6 +214,37 @@ conf_case conf_cmdline 'registry = host=db1 dbname=reg\n' \
 conf_case conf_station "station = $long\n" \
 	"^dfissue: $d/conf_station.conf:1: station: takes 1 to 63 characters, not 64" \
 	--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf"
+# Audit k35c: the checks made once the options are parsed (a reader's
+# form, --reason without --reissue, --claim-lease without --registry) name
+# the file and line as well, with the command line's text after them; the
+# same values on the command line keep their lines byte for byte.
+perso=(--profile "$prof" --reader "sim:$d/c0.img" --journal "$d/j-conf")
+conf_case conf_reader "profile = $prof\n# a comment\nreader = bogus:x\njournal = $d/j-conf\n" \
+	"^dfissue: $d/conf_reader.conf:3: reader: 'bogus:x': expected pcsc:NAME or sim:IMAGE$"
+together='--reissue and --reason go together; the reason is 1\.\.127 characters the journal keeps \(never secrets\)'
+conf_case conf_reason 'reason = test\n' "^dfissue: $d/conf_reason.conf:1: reason: $together$" "${perso[@]}"
+conf_case conf_reissue_alone '\nreissue = 04A1B2C3D4E5F6\n' \
+	"^dfissue: $d/conf_reissue_alone.conf:2: reissue: $together$" "${perso[@]}"
+conf_case conf_reason_cmdline 'station = st1\n' "^dfissue: personalize: $together$" "${perso[@]}" --reason test
+lease="--claim-lease is the lease of a card's claim in a shared registry: give --registry URL too \
+\(without one, claims are this process's own and never expire\)"
+conf_case conf_lease '# no registry\nclaim-lease = 30\n' \
+	"^dfissue: $d/conf_lease.conf:2: claim-lease: $lease$" "${perso[@]}"
+conf_case conf_lease_cmdline 'claim-lease = 30\n' "^dfissue: personalize: $lease$" "${perso[@]}" \
+	--claim-lease 40
+# The same for the new journal's origin (given, or made from the station)
+# and the journal key's URI, checked before the HSM login.
+conf_case conf_origin '# site\norigin = my origin\n' "^dfissue: $d/conf_origin.conf:2: origin: 'my origin' \
+cannot name the new journal: 1\.\.127 printable ASCII bytes without spaces or '\+'$" "${perso[@]}" --create-journal
+conf_case conf_station_origin 'station = st 1\n' "^dfissue: $d/conf_station_origin.conf:1: station: \
+'st 1' makes the new journal's origin 'dfissue/st 1', which may not hold spaces or '\+': give \
+--origin NAME$" "${perso[@]}" --create-journal
+conf_case conf_jkey 'journal-key = pkcs11:objct=journal\n' "^dfissue: $d/conf_jkey.conf:1: journal-key: \
+'pkcs11:objct=journal': has an attribute p11-kit does not know" "${perso[@]}" --create-journal
+for n in conf_reader conf_reason conf_reissue_alone conf_reason_cmdline conf_lease conf_lease_cmdline \
+	conf_origin conf_station_origin conf_jkey; do
+	[ "$(wc -l <"$d/$n.err")" -eq 1 ] || e2e_fail "$n: not one line: $(cat "$d/$n.err")"
+done
 [ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"
 
 # 5. A card torn on its first and second taps (the second resolves the

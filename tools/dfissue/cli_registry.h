@@ -12,9 +12,9 @@
 /* What --registry URL is; each command then says what it does with it
  * and without it (inspect has no journal, so no index to fall back on). */
 #define CLI_REGISTRY_URL_HELP                                                                     \
-	"  --registry URL         the registry stations of many hosts share (a libpq URI; no\n"     \
-	"                         password in it: ~/.pgpass, PGPASSFILE or PGPASSWORD; see\n"      \
-	"                         docs/OPERATIONS.md 12).\n"
+	"  --registry URL         the registry stations of many hosts share (a libpq\n"           \
+	"                         URI; no password in it: ~/.pgpass, PGPASSFILE or\n"             \
+	"                         PGPASSWORD; see docs/OPERATIONS.md 12).\n"
 #define CLI_REGISTRY_HELP \
 	CLI_REGISTRY_URL_HELP "                         Default: this journal's own index\n"
 

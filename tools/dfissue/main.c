@@ -12,19 +12,21 @@
 
 static int sub_version(int argc, char **argv);
 
-/* One line per subcommand; each lives in its own sub_*.c file. */
+/* One entry per subcommand; each lives in its own sub_*.c file. A summary
+ * longer than a line of --help (64 columns after the name) is split with
+ * '\n', once, where its continuation starts. */
 static const struct dfi_cli_cmd commands[] = {
 	{ "readers", "list PC/SC readers and card presence", sub_readers },
 	{ "key", "list, import and check HSM keys (KCV, AN10922 derive-kcv)", sub_key },
-	{ "hsm", "check a PKCS#11 module and token: mechanisms, derivation path, vectors", sub_hsm },
+	{ "hsm", "check a PKCS#11 module and token: mechanisms, derivation\npath, vectors", sub_hsm },
 	{ "journal-key", "generate the journal signing key or export its public key", sub_journal_key },
 	{ "journal", "create, verify, show and prove the signed key-change journal", sub_journal },
-	{ "personalize", "personalize cards as a profile says, with tear recovery and the journal", sub_personalize },
+	{ "personalize", "personalize cards as a profile says, with tear recovery and\nthe journal", sub_personalize },
 	{ "inspect", "show what a card holds and what remains to do for a profile", sub_inspect },
-	{ "recover", "list the journal's unresolved key-change intents with their cards", sub_recover },
-	{ "registry", "create or migrate the PostgreSQL registry shared by many stations", sub_registry },
+	{ "recover", "list the journal's unresolved key-change intents with their\ncards", sub_recover },
+	{ "registry", "create or migrate the PostgreSQL registry shared by many\nstations", sub_registry },
 	{ "audit", "audit every station journal against the registry they share", sub_audit },
-	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC, replays)", sub_sdm },
+	{ "sdm", "verify Secure Dynamic Messaging taps (UID, counter, MAC,\nreplays)", sub_sdm },
 	{ "version", "print the version", sub_version },
 };
 
@@ -166,8 +168,14 @@ usage(FILE *f)
 	fprintf(f, "usage: dfissue <command> [options]\n\n"
 		   "Personalizes MIFARE DESFire cards from a PKCS#11 HSM, with tear recovery\n"
 		   "and a signed key-change journal.\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const char *s = commands[i].summary, *nl = strchr(s, '\n');
+		if (nl == NULL)
+			fprintf(f, "  %-13s %s\n", commands[i].name, s);
+		else /* the continuation under the summary's first line */
+			fprintf(f, "  %-13s %.*s\n%16s%s\n", commands[i].name, (int)(nl - s), s, "",
+			    nl + 1);
+	}
 	fprintf(f, "\n'dfissue <command> --help' describes each command; man dfissue-<command>\n"
 		   "gives the same in full.\n\n"
 		   "exit status:\n"

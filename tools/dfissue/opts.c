@@ -122,15 +122,30 @@ parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *o
 	return 1;
 }
 
-void
-cli_opt_where(const struct cli_spec *spec, const char *name, const char *value, int colon,
-    char *buf, size_t cap)
+/* "FILE:LINE: NAME:" when value came from spec->from's file; 0 when not. */
+static int
+file_where(const struct cli_spec *spec, const char *name, const char *value, char *buf, size_t cap)
 {
 	int line = cli_config_line(spec->from, value);
 	if (line > 0)
 		snprintf(buf, cap, "%s:%d: %s:", spec->from->path, line, name);
-	else
+	return line > 0;
+}
+
+void
+cli_opt_where(const struct cli_spec *spec, const char *name, const char *value, int colon,
+    char *buf, size_t cap)
+{
+	if (!file_where(spec, name, value, buf, cap))
 		snprintf(buf, cap, "%s: --%s%s", spec->cmd, name, colon ? ":" : "");
+}
+
+void
+cli_value_where(const struct cli_spec *spec, const char *name, const char *value, char *buf,
+    size_t cap)
+{
+	if (!file_where(spec, name, value, buf, cap))
+		snprintf(buf, cap, "%s:", spec->cmd);
 }
 
 /* fn or each did not take arg: says what the option wants when the table
@@ -150,6 +165,8 @@ static int
 take(const struct cli_spec *spec, const struct cli_opt *c, const char *arg)
 {
 	char where[WHERE_MAX];
+	if (c->given != NULL)
+		*c->given = arg;
 	switch (c->kind) {
 	case CLI_OPT_STR:
 		*c->str = arg;

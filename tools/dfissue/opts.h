@@ -47,6 +47,11 @@ struct cli_opt {
 	/* The command cannot go on without this option (CLI_NEED_*):
 	 * cli_parse() refuses its absence with the spec's needs line. */
 	int need;
+	/* Where to keep the string the value was given as (it points into a
+	 * configuration file's line when it came from one), or NULL: for a
+	 * check made after parsing to name the value's file and line
+	 * (cli_value_where) although the option stored a number. */
+	const char **given;
 };
 
 #define CLI_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p) }
@@ -64,6 +69,10 @@ struct cli_opt {
 	{ .kind = CLI_OPT_LIST, .name = (n), .str = (arr), .count = (cnt), .max = (most) }
 /* Options the command needs (struct cli_opt.need). */
 #define CLI_NEED_STR(n, p) { .kind = CLI_OPT_STR, .name = (n), .str = (p), .need = 1 }
+/* A CLI_UINT that also keeps its string in *g (struct cli_opt.given). */
+#define CLI_UINT_GIVEN(n, p, lo, hi, w, g) \
+	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w), \
+		.given = (g) }
 #define CLI_NEED_UINT(n, p, lo, hi, w) \
 	{ .kind = CLI_OPT_UINT, .name = (n), .num = (p), .min = (lo), .max = (hi), .wants = (w), .need = 1 }
 #define CLI_NEED_FN(n, f, c) { .kind = CLI_OPT_FN, .name = (n), .fn = (f), .ctx = (c), .need = 1 }
@@ -114,6 +123,13 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv);
  * "st.conf:6: wait-ms: wants milliseconds". */
 void cli_opt_where(const struct cli_spec *spec, const char *name, const char *value, int colon,
     char *buf, size_t cap);
+
+/* The same for an error line whose text names the options itself ("--reissue
+ * and --reason go together"): "FILE:LINE: NAME:" for a value from the file,
+ * "<cmd>:" for one from the command line, so that the text after it is the
+ * command line's either way. */
+void cli_value_where(const struct cli_spec *spec, const char *name, const char *value, char *buf,
+    size_t cap);
 
 /* Says what spec's command needs (its needs line, as cli_parse() does when
  * something is missing) and returns DFI_EXIT_USAGE: for a need the table

@@ -25,13 +25,21 @@ spec_kind(const char *spec)
 }
 
 int
-cli_reader_spec_check(const char *cmd, const char *spec)
+cli_reader_form_check(const char *where, const char *spec)
 {
-	if (spec == NULL)
-		return cli_usagef("%s: --reader is required (pcsc:NAME or sim:IMAGE)", cmd);
 	if (spec_kind(spec) != 0)
 		return DFI_EXIT_OK;
-	return cli_usagef("%s: --reader '%s': expected pcsc:NAME or sim:IMAGE", cmd, spec);
+	return cli_usagef("%s '%s': expected pcsc:NAME or sim:IMAGE", where, spec);
+}
+
+int
+cli_reader_spec_check(const char *cmd, const char *spec)
+{
+	char where[128];
+	if (spec == NULL)
+		return cli_usagef("%s: --reader is required (pcsc:NAME or sim:IMAGE)", cmd);
+	snprintf(where, sizeof(where), "%s: --reader", cmd);
+	return cli_reader_form_check(where, spec);
 }
 
 int

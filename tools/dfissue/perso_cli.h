@@ -27,6 +27,10 @@ void cli_reader_close(struct cli_reader *r);
  * is opened: DFI_EXIT_OK, or one usage line "CMD: --reader ..." printed
  * and DFI_EXIT_USAGE. */
 int cli_reader_spec_check(const char *cmd, const char *spec);
+/* The same for a given spec, the line starting with where instead of
+ * "CMD: --reader" (a configuration file's "FILE:LINE: reader:", opts.h
+ * cli_opt_where). */
+int cli_reader_form_check(const char *where, const char *spec);
 /* cli_reader_spec_check(), then for pcsc:NAME that pcscd answers and knows
  * NAME (cli_pcsc_check_reader): DFI_EXIT_OK, or one line printed ("CMD:
  * cannot reach pcscd ...", code pcscd_unreachable; "reader 'pcsc:NAME':

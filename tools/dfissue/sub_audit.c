@@ -22,19 +22,20 @@ static const char *const help[] = {
 	"usage: dfissue audit --registry URL --pubkey KEY [--pubkey KEY]... JOURNAL...\n\n"
 	"Audits every station journal and the registry they share. For each JOURNAL (a\n"
 	"journal directory or journal.log): everything 'dfissue journal verify' checks,\n"
-	"with the key (PEM or signed-note verifier key) whose key ID the journal's genesis\n"
-	"names; then every checkpoint the registry witnessed for it: signed by that key,\n"
-	"and contained in the journal (its tree of that size has that root: a journal\n"
-	"rolled back or forked since does not). Then the registry: a checkpoint it refused,\n"
-	"or a journal it witnessed that is not among the JOURNALs, is a finding. Then the\n"
-	"cards: every record the registry holds is its journal's line, every card record of\n"
-	"every journal was told to it; replaying its records in the order it took them, no\n"
-	"UID issued twice without an authorization, every intent (key change or change\n"
-	"record: LRP switch, SDM settings) resolved at some station, and its key slots\n"
-	"equal to the replay, profile digests included.\n\n"
+	"with the key (PEM or signed-note verifier key) whose key ID the journal's\n"
+	"genesis names; then every checkpoint the registry witnessed for it: signed by\n"
+	"that key, and contained in the journal (its tree of that size has that root: a\n"
+	"journal rolled back or forked since does not). Then the registry: a checkpoint\n"
+	"it refused, or a journal it witnessed that is not among the JOURNALs, is a\n"
+	"finding. Then the cards: every record the registry holds is its journal's line,\n"
+	"every card record of every journal was told to it; replaying its records in the\n"
+	"order it took them, no UID issued twice without an authorization, every intent\n"
+	"(key change or change record: LRP switch, SDM settings) resolved at some\n"
+	"station, and its key slots equal to the replay, profile digests included.\n\n"
 	"Give every station's journal. Prints one line per finding and a summary; exit 0\n"
-	"only when there is no finding. The URL carries no password (see 'dfissue registry\n"
-	"--help'); an auditor role needs only SELECT on the registry's tables.\n",
+	"only when there is no finding. The URL carries no password (see\n"
+	"'dfissue registry --help'); an auditor role needs only SELECT on the\n"
+	"registry's tables.\n",
 	NULL,
 };
 

@@ -13,7 +13,8 @@
 #include "dfissue/journal.h"
 
 static const char *const help[] = {
-	"usage: dfissue journal-key generate [--label LABEL] [--alg ed25519|ecdsa-p256|auto]\n"
+	"usage: dfissue journal-key generate [--label LABEL]\n"
+	"                                    [--alg ed25519|ecdsa-p256|auto]\n"
 	"                                    [--pubkey-out FILE] [HSM options]\n"
 	"       dfissue journal-key pubkey [--out FILE] [HSM options] KEY-URI\n"
 	"       dfissue journal-key vkey (--origin ORIGIN | --journal JOURNAL)\n"
@@ -23,9 +24,10 @@ static const char *const help[] = {
 	"          Ed25519 and falls back to ECDSA P-256 when the HSM lacks EdDSA.\n"
 	"pubkey    prints the public key of KEY-URI as PEM (SubjectPublicKeyInfo).\n"
 	"vkey      prints the key as a C2SP signed-note verifier key\n"
-	"          (ORIGIN+KEYID+BASE64, as golang.org/x/mod/sumdb/note reads it), so that\n"
-	"          standard note tools verify the journal's checkpoints. The key name is\n"
-	"          the journal's origin (--origin, or the genesis record of JOURNAL).\n\n",
+	"          (ORIGIN+KEYID+BASE64, as golang.org/x/mod/sumdb/note reads it), so\n"
+	"          that standard note tools verify the journal's checkpoints. The key\n"
+	"          name is the journal's origin (--origin, or the genesis record of\n"
+	"          JOURNAL).\n\n",
 	cli_hsm_help,
 	NULL,
 };

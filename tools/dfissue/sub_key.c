@@ -137,8 +137,9 @@ key_list(int argc, char **argv)
 /* ---- key import --------------------------------------------------------- */
 
 static const char *const import_help[] = {
-	"usage: dfissue key import --token URI --label LABEL [--id HEX] [--type aes|2k3des|3k3des]\n"
-	"                          [--usage sdm] --components N [--component-file FILE]...\n"
+	"usage: dfissue key import --token URI --label LABEL [--id HEX]\n"
+	"                          [--type aes|2k3des|3k3des] [--usage sdm]\n"
+	"                          --components N [--component-file FILE]...\n"
 	"                          [HSM options]\n\n"
 	"Key ceremony: combines N >= 2 key components (hex) by XOR and creates the\n"
 	"result in the token as a sensitive, non-extractable token key allowed only\n"

@@ -67,28 +67,31 @@ static const char *const help[] = {
 	"                         readers in parallel (one thread each, shared HSM and\n"
 	"                         journal; --cards counts cards over all readers, an idle\n"
 	"                         reader stops after --wait-ms). PC/SC readers end with a\n"
-	"                         summary; a card finished in this run and presented again\n"
-	"                         takes no new batch row\n"
+	"                         summary; a card finished in this run and presented\n"
+	"                         again takes no new batch row\n"
 	"  --journal DIR          the signed key-change journal (must exist, see below)\n"
 	"  --create-journal       create the journal in DIR if it does not exist yet\n"
-	"  --origin O             origin of a journal created here (default dfissue/STATION);\n"
-	"                         an existing journal of another origin is refused\n"
+	"  --origin O             origin of a journal created here (default\n"
+	"                         dfissue/STATION); an existing journal of another origin\n"
+	"                         is refused\n"
 	"  --station NAME         this station's name in the journal (default: host name)\n"
-	"  --journal-key URI      the journal signing key (default " DEFAULT_JOURNAL_KEY ")\n"
+	"  --journal-key URI      the journal signing key (default\n"
+	"                         " DEFAULT_JOURNAL_KEY ")\n"
 	"  --cards N              stop after N cards (default: until the batch ends; a\n"
 	"                         sim: reader holds one card)\n"
 	"  --once                 the same as --cards 1\n"
 	"  --json                 one JSON object per card on stdout\n"
-	"  --wait-ms MS           give up waiting for a card after MS ms (default: forever);\n"
-	"                         also bounds a pcsc:PATTERN's wait for a first matching\n"
-	"                         reader (10 s at most)\n"
-	"  --reissue UID          authorize issuing this UID (14 hex digits) again, once in\n"
-	"                         this run: a replaced chip, a card the issuer formatted.\n"
-	"                         Journaled with --reason before its first key change.\n"
-	"                         Repeatable; a batch row can do the same with the fields\n"
-	"                         reissue_uid and reissue_reason\n"
+	"  --wait-ms MS           give up waiting for a card after MS ms (default:\n"
+	"                         forever); also bounds a pcsc:PATTERN's wait for a first\n"
+	"                         matching reader (10 s at most)\n"
+	"  --reissue UID          authorize issuing this UID (14 hex digits) again, once\n"
+	"                         in this run: a replaced chip, a card the issuer\n"
+	"                         formatted. Journaled with --reason before its first key\n"
+	"                         change. Repeatable; a batch row can do the same with\n"
+	"                         the fields reissue_uid and reissue_reason\n"
 	"  --reason TEXT          why (required with --reissue; the journal keeps it)\n"
-	"  --originality-keys FILE  more trusted originality public keys (docs/PROFILE.md)\n",
+	"  --originality-keys FILE  more trusted originality public keys\n"
+	"                         (docs/PROFILE.md)\n",
 	CLI_REGISTRY_HELP,
 	claim_lease_help,
 	"  --config FILE          options from FILE, one 'key = value' per line, the key\n"
@@ -105,7 +108,8 @@ static const char *const help[] = {
 	"0. A second signal stops at once (no further APDU; the card's next tap\n"
 	"finishes it), exit 3. On a terminal a status line per reader shows progress.\n"
 	"Test options (sim: readers only, for demonstrations of tear recovery):\n"
-	"  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the second)\n"
+	"  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the\n"
+	"                         second)\n"
 	"  --tear-mode before|after  the command is lost / executed with its answer lost\n",
 	cli_hsm_help,
 	cli_journal_hsm_help,
@@ -131,6 +135,9 @@ struct opts {
 	struct dfi_perso_reissue reissue[MAX_REISSUE];
 	size_t nreissue;
 	const char *reason, *orig_keys;
+	/* The strings the last --reissue and --claim-lease were given as: a
+	 * check of them after parsing names a configuration file's line. */
+	const char *reissue_arg, *claim_lease_arg;
 };
 
 static void
@@ -175,18 +182,6 @@ parse_tears(const char *arg, struct opts *o)
 /* Options that do more than store their value. */
 
 static int
-opt_reader(void *ctx, const char *v)
-{
-	struct opts *o = ctx;
-	/* The form is checked here, before the HSM login and the journal: a
-	 * typo must not leave a new journal behind. */
-	if (cli_reader_spec_check("personalize", v) != DFI_EXIT_OK)
-		return -1;
-	o->reader = v;
-	return stations_add(&o->readers, v);
-}
-
-static int
 opt_once(void *ctx, const char *v)
 {
 	(void)v;
@@ -216,7 +211,9 @@ opt_tear_mode(void *ctx, const char *v)
 static int
 opt_reissue(void *ctx, const char *v, size_t i)
 {
-	struct dfi_perso_reissue *r = &((struct opts *)ctx)->reissue[i];
+	struct opts *o = ctx;
+	struct dfi_perso_reissue *r = &o->reissue[i];
+	o->reissue_arg = v;
 	if (dfi_hex_decode(v, r->uid, sizeof(r->uid), &r->uid_len) != DFI_OK || r->uid_len != 7)
 		return -1; /* the table's "wants" says what */
 	return 0;
@@ -262,6 +259,21 @@ struct popts {
 	struct cli_spec spec;
 };
 
+/* ctx: the struct popts, whose spec tells a value from the file. */
+static int
+opt_reader(void *ctx, const char *v)
+{
+	struct popts *p = ctx;
+	char where[PATH_MAX + 128];
+	/* The form is checked here, before the HSM login and the journal: a
+	 * typo must not leave a new journal behind. */
+	cli_opt_where(&p->spec, "reader", v, 0, where, sizeof(where));
+	if (cli_reader_form_check(where, v) != DFI_EXIT_OK)
+		return -1;
+	p->o->reader = v;
+	return stations_add(&p->o->readers, v);
+}
+
 static void
 popts_init(struct popts *p, struct opts *o)
 {
@@ -272,7 +284,7 @@ popts_init(struct popts *p, struct opts *o)
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
 		CLI_NEED_STR("profile", &o->profile), CLI_STR("batch", &o->batch),
-		CLI_NEED_FN("reader", opt_reader, o), CLI_NEED_STR("journal", &o->journal),
+		CLI_NEED_FN("reader", opt_reader, p), CLI_NEED_STR("journal", &o->journal),
 		CLI_FLAG("create-journal", &o->create), CLI_STR("origin", &o->origin),
 		CLI_STR("station", &o->station), CLI_STR("journal-key", &o->jkey),
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
@@ -285,8 +297,8 @@ popts_init(struct popts *p, struct opts *o)
 		    "a 7-byte UID as 14 hex digits"),
 		CLI_STR("reason", &o->reason),
 		CLI_STR("originality-keys", &o->orig_keys), CLI_STR("registry", &o->registry),
-		CLI_UINT("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
-		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds"),
+		CLI_UINT_GIVEN("claim-lease", &o->claim_lease, DFI_PERSO_CLAIM_LEASE_MIN_MS / 1000,
+		    DFI_PERSO_CLAIM_LEASE_MAX_MS / 1000, "seconds", &o->claim_lease_arg),
 		CLI_FN("config", opt_config_again, NULL, NULL),
 		CLI_FN("log-level", opt_log_level, NULL, "error, warning, notice, info or debug"),
 		CLI_ACT("verbose", 'v', opt_verbose, NULL), CLI_ACT("quiet", 'q', opt_quiet, NULL),
@@ -320,19 +332,28 @@ parse(int argc, char **argv, struct popts *p)
 	}
 	if ((o->nreissue > 0) != (o->reason != NULL) || (o->reason != NULL &&
 	    (o->reason[0] == '\0' || strlen(o->reason) >= DFI_J_STR_MAX))) {
-		cli_errorf("personalize: --reissue and --reason go together; the reason is 1..%d "
-		    "characters the journal keeps (never secrets)", DFI_J_STR_MAX - 1);
+		/* The line of the value that is there: the reason, else the UID. */
+		if (o->reason != NULL)
+			cli_value_where(&p->spec, "reason", o->reason, where, sizeof(where));
+		else
+			cli_value_where(&p->spec, "reissue", o->reissue_arg, where, sizeof(where));
+		cli_errorf("%s --reissue and --reason go together; the reason is 1..%d characters the "
+		    "journal keeps (never secrets)", where, DFI_J_STR_MAX - 1);
 		return DFI_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < o->nreissue; i++)
 		o->reissue[i].reason = o->reason;
 	if (o->claim_lease > 0 && o->registry == NULL) {
-		cli_errorf("personalize: --claim-lease is the lease of a card's claim in a shared "
-		    "registry: give --registry URL too (without one, claims are this process's own "
-		    "and never expire)");
+		cli_value_where(&p->spec, "claim-lease", o->claim_lease_arg, where, sizeof(where));
+		cli_errorf("%s --claim-lease is the lease of a card's claim in a shared registry: "
+		    "give --registry URL too (without one, claims are this process's own and never "
+		    "expire)", where);
 		return DFI_EXIT_USAGE;
 	}
-	int urc = cli_uri_check("personalize: --journal-key", o->jkey, "key");
+	/* cli_uri_check() puts the colon after the name itself. */
+	cli_opt_where(&p->spec, "journal-key", o->jkey, 1, where, sizeof(where));
+	where[strlen(where) - 1] = '\0';
+	int urc = cli_uri_check(where, o->jkey, "key");
 	if (urc != DFI_EXIT_OK)
 		return urc;
 	char why[600];
@@ -348,22 +369,26 @@ parse(int argc, char **argv, struct popts *p)
  * the journal refuses is a usage error found before the HSM login, not
  * when the journal is created. */
 static int
-check_new_origin(const struct opts *o, const char *station)
+check_new_origin(const struct opts *o, const struct cli_spec *spec, const char *station)
 {
-	char path[4096], origin[DFI_J_STR_MAX + 16];
+	char path[4096], origin[DFI_J_STR_MAX + 16], where[PATH_MAX + 128];
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s", o->journal, DFI_JOURNAL_FILE);
 	if (!o->create || stat(path, &st) == 0)
 		return DFI_EXIT_OK;
-	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin))
-		return cli_usagef("personalize: --origin '%s' cannot name the new journal: 1..%d "
-		    "printable ASCII bytes without spaces or '+'", o->origin, DFI_J_STR_MAX - 1);
+	if (o->origin != NULL && !dfi_journal_origin_valid(o->origin)) {
+		cli_opt_where(spec, "origin", o->origin, 0, where, sizeof(where));
+		return cli_usagef("%s '%s' cannot name the new journal: 1..%d printable ASCII "
+		    "bytes without spaces or '+'", where, o->origin, DFI_J_STR_MAX - 1);
+	}
 	snprintf(origin, sizeof(origin), "dfissue/%s", station);
 	if (o->origin != NULL || dfi_journal_origin_valid(origin))
 		return DFI_EXIT_OK;
-	if (o->station != NULL)
-		return cli_usagef("personalize: --station '%s' makes the new journal's origin "
-		    "'%s', which may not hold spaces or '+': give --origin NAME", station, origin);
+	if (o->station != NULL) {
+		cli_opt_where(spec, "station", o->station, 0, where, sizeof(where));
+		return cli_usagef("%s '%s' makes the new journal's origin '%s', which may not hold "
+		    "spaces or '+': give --origin NAME", where, station, origin);
+	}
 	return cli_usagef("personalize: the host name '%s' makes the new journal's origin '%s', "
 	    "which may not hold spaces or '+': give --origin NAME", station, origin);
 }
@@ -637,7 +662,7 @@ sub_personalize(int argc, char **argv)
 	else if (gethostname(station, sizeof(station)) != 0 || station[0] == '\0')
 		snprintf(station, sizeof(station), "station");
 	station[sizeof(station) - 1] = '\0';
-	rc = check_new_origin(&o, station);
+	rc = check_new_origin(&o, &po.spec, station);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_profile_open(o.profile, o.batch, &prof, &batch);
 	if (rc == DFI_EXIT_OK)

@@ -18,7 +18,8 @@
 #include "sub_journal_int.h"
 
 static const char *const help[] = {
-	"usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL] [--json]\n"
+	"usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL]\n"
+	"                       [--json]\n"
 	"Lists the unresolved intents of a journal: key changes sent (or about to be\n"
 	"sent) to a card whose outcome was never seen, with the card's UID, the key\n"
 	"and the versions. Present each card to 'dfissue personalize' to resolve them.\n"
