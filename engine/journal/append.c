@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "dfissue/util.h"
+#include "core/errclass.h"
 #include "core/grow.h"
 #include "journal_int.h"
 #include "writer_int.h"
@@ -96,7 +97,7 @@ jw_lead(dfi_journal *j)
 	pthread_mutex_lock(&j->mu);
 	if (op != NULL)
 		jw_failed_file(j, e, op, err);
-	else if (se >= DFI_E_HSM_MODULE && se < DFI_E_NO_CARD)
+	else if (dfi_err_is_hsm(se))
 		jw_failed_signer(j, se);
 	if (e == DFI_OK) {
 		j->tree = t;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/errclass.h"
 #include "perso_int.h"
 
 static size_t step_rank(const struct tap *tp, const struct step *st);
@@ -53,8 +54,12 @@ journal_failed(struct tap *tp, dfi_err e, const char *what, const char *card)
 	char uid[2 * DFI_PROFILE_UID_LEN + 1] = "?";
 
 	tp->journal_failed = 1;
-	if (perso_registry_error(e))
-		return; /* the journal holds the records: the registry's account stays */
+	/* perso_append wrote the records and the registry did not take them:
+	 * registry_failed (admit.c) put the registry's account in the detail,
+	 * and "journal: ... not written" would be false. The other sites that
+	 * say so keep it the same way. */
+	if (dfi_err_is_registry(e))
+		return;
 	(void)dfi_hex_encode(tp->uid, DFI_PROFILE_UID_LEN, uid, sizeof(uid));
 	if (dfi_journal_last_failure(tp->p->journal, &f) != DFI_OK || f.kind == DFI_JFAIL_NONE ||
 	    f.code != e) {

@@ -12,6 +12,7 @@
  * probe also settles a switch a torn tap left open in the journal. */
 #include <string.h>
 
+#include "core/errclass.h"
 #include "perso_int.h"
 
 /* The data of SetConfiguration option 05 (PICC capabilities): PDCap2.1
@@ -128,7 +129,7 @@ perso_lrp_switch(struct tap *tp)
 	e = dfi_jrec_change(&r, tp->uid, DFI_PROFILE_UID_LEN, 0, "lrp", lrp_caps, sizeof(lrp_caps));
 	if (e == DFI_OK)
 		e = perso_append(tp, &r, 1, &seq);
-	if (e != DFI_OK && perso_registry_error(e)) {
+	if (e != DFI_OK && dfi_err_is_registry(e)) {
 		tp->journal_failed = 1;
 		return e; /* journaled, not told: the registry's account stays */
 	}

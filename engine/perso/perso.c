@@ -29,13 +29,6 @@ perso_aid(const uint8_t a[3])
 /* The outcome of the command is unknown: the card may or may not have
  * executed it. */
 int
-perso_registry_error(dfi_err e)
-{
-	return e == DFI_E_REGISTRY_UNREACHABLE || e == DFI_E_REGISTRY_SCHEMA ||
-	    e == DFI_E_REGISTRY_REFUSED || e == DFI_E_REGISTRY;
-}
-
-int
 perso_is_tear(dfi_err e)
 {
 	return e == DFI_E_CARD_TORN || e == DFI_E_NO_CARD || e == DFI_E_READER ||

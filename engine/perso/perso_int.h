@@ -273,11 +273,6 @@ int perso_app_index(const struct tap *tp, uint32_t aid);
 int perso_file_settings_match(const struct dfi_profile_file *f,
     const struct dfi_df_file_settings *fs);
 int perso_is_tear(dfi_err e);
-/* e is the registry's: perso_append wrote the records to the journal and
- * the registry did not take them, and registry_failed (admit.c) put its
- * account in the detail. A site's "journal: ... not written" would then
- * be false and would hide that account: such sites keep it. */
-int perso_registry_error(dfi_err e);
 /* Tags the APDUs sent from now on with a phase (enum dfi_perso_phase);
  * returns the previous one. */
 unsigned perso_phase(struct tap *tp, unsigned phase);

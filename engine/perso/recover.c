@@ -3,6 +3,7 @@
  * authentication, state.c) before any plan is made. */
 #include <string.h>
 
+#include "core/errclass.h"
 #include "perso_int.h"
 
 /* The newest open intent for a key (a key has at most one in a journal
@@ -31,7 +32,7 @@ append_outcome(struct tap *tp, dfi_jrec_type t, uint64_t seq, const char *reason
 		e = perso_append(tp, &r, 1, NULL);
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
-		if (!perso_registry_error(e))
+		if (!dfi_err_is_registry(e))
 			perso_detail(tp, "journal: %s of %s %llu not written: %s", dfi_jrec_type_name(t),
 			    what, (unsigned long long)seq, dfi_strerror(e));
 	}

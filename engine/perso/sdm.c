@@ -23,6 +23,7 @@
 
 #include "dfissue/hsm.h"
 #include "dfissue/sdm.h"
+#include "core/errclass.h"
 #include "perso_int.h"
 
 int
@@ -156,7 +157,7 @@ sdm_intent(struct tap *tp, int app, const struct dfi_profile_file *f, uint64_t *
 	}
 	if (e != DFI_OK) {
 		tp->journal_failed = 1;
-		if (!perso_registry_error(e))
+		if (!dfi_err_is_registry(e))
 			perso_detail(tp, "journal: change intent not written (%s): ChangeFileSettings "
 			    "not sent", dfi_strerror(e));
 	}
@@ -184,7 +185,7 @@ sdm_outcome(struct tap *tp, uint64_t seq, dfi_err e)
 	if (je == DFI_OK)
 		je = perso_append(tp, &r, 1, NULL);
 	if (je != DFI_OK) {
-		if (!perso_registry_error(je))
+		if (!dfi_err_is_registry(je))
 			perso_detail(tp, "journal: outcome of change %llu not written: %s",
 			    (unsigned long long)seq, dfi_strerror(je));
 		return je;

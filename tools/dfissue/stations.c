@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "core/clock.h"
+#include "core/errclass.h"
 #include "core/grow.h"
 #include "dfissue/pcsc.h"
 #include "dfissue/perso.h"
@@ -482,13 +483,6 @@ card_label(const struct station *st, unsigned long n, char *buf, size_t cap)
 		snprintf(buf, cap, "card %lu", n);
 }
 
-static int
-is_registry_error(dfi_err e)
-{
-	return e == DFI_E_REGISTRY_UNREACHABLE || e == DFI_E_REGISTRY_SCHEMA ||
-	    e == DFI_E_REGISTRY_REFUSED || e == DFI_E_REGISTRY;
-}
-
 /* One card, tap after tap until it is finished or given up. The result
  * reported covers every tap (cli_result_merge). */
 static int
@@ -512,7 +506,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 			int first = request_stop(st->sh, 1);
 			report(st, n, row, &res, taps);
 			tally(st, &res, torn); /* the summary counts it: failed */
-			if (is_registry_error(e)) {
+			if (dfi_err_is_registry(e)) {
 				if (first)
 					cli_fail("stopping", e);
 				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "
