@@ -25,28 +25,32 @@ jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
 	return e;
 }
 
-/* What an operator does about errno err on path. */
-static const char *
-remedy(int err)
+const char *
+jremedy(int err, int may_move)
 {
 	switch (err) {
 	case ENOENT: return "create the parent directory first, or give another --journal";
 	case EACCES:
-	case EPERM: return "give this user access to it, or give another --journal";
-	case EROFS: return "the file system is mounted read-only: remount it read-write or give another --journal";
+	case EPERM:
+		return may_move ? "give this user access to it, or give another --journal" :
+				  "give this user write access to the journal file again";
+	case EROFS:
+		return may_move ? "the file system is mounted read-only: remount it read-write or "
+				  "give another --journal" :
+				  "remount that file system read-write";
 	case ENOSPC:
 	case EDQUOT: return "free space on that file system";
 	case ELOOP: return "a journal file must not be a symbolic link: remove the link";
 	case ENOTDIR: return "a path component is not a directory";
 	case EIO: return "the device failed: check the kernel log (dmesg) and the disk";
-	default: return "check the path and the file system";
+	default: return may_move ? "check the path and the file system" : "check that file system";
 	}
 }
 
 dfi_err
 jdetail_errno(const struct dfi_journal_opts *o, int err, const char *what, const char *path)
 {
-	return jdetail(o, jio_errno(err), "%s '%s': %s (%s)", what, path, strerror(err), remedy(err));
+	return jdetail(o, jio_errno(err), "%s '%s': %s (%s)", what, path, strerror(err), jremedy(err, 1));
 }
 
 dfi_err

@@ -1,27 +1,12 @@
 /* Why an append failed, kept on the handle so that whoever stops on it can
  * say which file or key, the reason, and what to do (the error code alone
  * says "input/output error"). */
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "journal_int.h"
 #include "writer_int.h"
-
-const char *
-jremedy_write(int err)
-{
-	switch (err) {
-	case ENOSPC:
-	case EDQUOT: return "free space on that file system";
-	case EROFS: return "remount that file system read-write";
-	case EACCES:
-	case EPERM: return "give this user write access to the journal file again";
-	case EIO: return "check the disk and the kernel log (dmesg)";
-	default: return "check that file system";
-	}
-}
 
 void
 jw_failed_file(dfi_journal *j, dfi_err e, const char *op, int err)
@@ -32,7 +17,7 @@ jw_failed_file(dfi_journal *j, dfi_err e, const char *op, int err)
 	f->sys_errno = err;
 	snprintf(f->what, sizeof(f->what), "journal %s/%s: %s failed: %s", j->dir, DFI_JOURNAL_FILE,
 	    op, strerror(err));
-	snprintf(f->todo, sizeof(f->todo), "%s", jremedy_write(err));
+	snprintf(f->todo, sizeof(f->todo), "%s", jremedy(err, 0));
 }
 
 void

@@ -66,10 +66,12 @@ dfi_err jio_errno(int err); /* maps errno to a dfi_err */
 /* Writes one line into o->detail (when given) and returns e. */
 dfi_err jdetail(const struct dfi_journal_opts *o, dfi_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* What an operator does when writing to an existing journal failed with
- * errno err: the journal cannot move elsewhere (its open intents are in
- * it), so the file system must be mended (failure.c). */
-const char *jremedy_write(int err);
+/* What an operator does about errno err on a journal's path (dirsafe.c).
+ * may_move: the journal is being opened or created, so another --journal
+ * is a way out; 0 when writing to an open journal failed, which cannot
+ * move elsewhere (its open intents are in it): the file system must be
+ * mended. */
+const char *jremedy(int err, int may_move);
 /* "<what> '<path>': <strerror> (<what to do>)", returns jio_errno(err). */
 dfi_err jdetail_errno(const struct dfi_journal_opts *o, int err, const char *what, const char *path);
 /* DFI_E_JOURNAL_UNSAFE unless dfd is a directory of this user that nobody

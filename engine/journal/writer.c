@@ -325,7 +325,7 @@ qfail(const struct dfi_journal_opts *o, const char *dir, uint64_t nlines, dfi_er
 	return jdetail(o, e == DFI_E_NOMEM ? e : DFI_E_IO, "its unsigned tail (%" PRIu64
 	    " line(s) after a failed write) must be moved to %s/%s/ first, and that failed: %s. %c%s "
 	    "and run again (the journal is unchanged).", nlines, dir, DFI_JOURNAL_QDIR,
-	    strerror(err), toupper((unsigned char)jremedy_write(err)[0]), jremedy_write(err) + 1);
+	    strerror(err), toupper((unsigned char)jremedy(err, 0)[0]), jremedy(err, 0) + 1);
 }
 
 /* Moves [from, end) of the journal (nlines lines) into quarantine/NAME,
@@ -405,7 +405,7 @@ quarantine_tail(dfi_journal *j, const struct dfi_journal_opts *o, uint64_t from,
 	if (io->ftruncate(io->ctx, j->fd, (off_t)from) != 0 || io->fdatasync(io->ctx, j->fd) != 0)
 		return jdetail(o, DFI_E_IO, "its unsigned tail was copied to %s/%s/%s, but "
 		    "cutting it from %s failed: %s: %s and run again", j->dir, DFI_JOURNAL_QDIR, name,
-		    DFI_JOURNAL_FILE, strerror(errno), jremedy_write(errno));
+		    DFI_JOURNAL_FILE, strerror(errno), jremedy(errno, 0));
 	return DFI_OK;
 }
 

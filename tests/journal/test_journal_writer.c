@@ -429,7 +429,7 @@ fault_case(int fail_write, int fail_sync, int partial, int err)
 	    fail_sync >= 0 ? "fdatasync" : "write", strerror(err));
 	ck_assert_str_eq(jf.what, want);
 	ck_assert_str_eq(jf.todo, err == ENOSPC ? "free space on that file system" :
-	    "check the disk and the kernel log (dmesg)");
+	    "the device failed: check the kernel log (dmesg) and the disk");
 	dfi_journal_close(j);
 	/* reopening with working I/O gives a consistent, verifiable journal */
 	struct dfi_journal_recovery rec;
