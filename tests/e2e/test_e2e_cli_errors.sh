@@ -241,8 +241,14 @@ conf_case conf_station_origin 'station = st 1\n' "^dfissue: $d/conf_station_orig
 --origin NAME$" "${perso[@]}" --create-journal
 conf_case conf_jkey 'journal-key = pkcs11:objct=journal\n' "^dfissue: $d/conf_jkey.conf:1: journal-key: \
 'pkcs11:objct=journal': has an attribute p11-kit does not know" "${perso[@]}" --create-journal
+# --tear-at with several readers: the line of whichever came from the file.
+tear='--tear-at works with a single sim: reader only'
+conf_case conf_tear "reader = sim:$d/c0.img\nreader = sim:$d/c1.img\n" \
+	"^dfissue: $d/conf_tear.conf:2: reader: $tear$" --profile "$prof" --journal "$d/j-conf" --tear-at 3
+conf_case conf_tear_file "\ntear-at = 3\n" "^dfissue: $d/conf_tear_file.conf:2: tear-at: $tear$" \
+	"${perso[@]}" --reader "sim:$d/c1.img"
 for n in conf_reader conf_reason conf_reissue_alone conf_reason_cmdline conf_lease conf_lease_cmdline \
-	conf_origin conf_station_origin conf_jkey; do
+	conf_origin conf_station_origin conf_jkey conf_tear conf_tear_file; do
 	[ "$(wc -l <"$d/$n.err")" -eq 1 ] || e2e_fail "$n: not one line: $(cat "$d/$n.err")"
 done
 [ ! -e "$d/j-conf" ] || e2e_fail "a journal was created although the configuration was refused"

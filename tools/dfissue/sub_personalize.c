@@ -137,7 +137,7 @@ struct opts {
 	const char *reason, *orig_keys;
 	/* The strings the last --reissue and --claim-lease were given as: a
 	 * check of them after parsing names a configuration file's line. */
-	const char *reissue_arg, *claim_lease_arg;
+	const char *reissue_arg, *claim_lease_arg, *tear_arg;
 };
 
 static void
@@ -192,6 +192,7 @@ opt_once(void *ctx, const char *v)
 static int
 opt_tear_at(void *ctx, const char *v)
 {
+	((struct opts *)ctx)->tear_arg = v;
 	return parse_tears(v, ctx) ? 0 : -1; /* the table's "wants" says what */
 }
 
@@ -318,11 +319,17 @@ parse(int argc, char **argv, struct popts *p)
 	if (rc != CLI_GO_ON)
 		return rc == DFI_EXIT_OK ? -1 : rc; /* -1: --help printed */
 	o->wait_ms = p->wait_ms == ULONG_MAX ? -1 : (int)p->wait_ms;
+	char where[PATH_MAX + 128];
 	if (o->ntears > 0 && stations_wanted(&o->readers)) {
-		cli_errorf("personalize: --tear-at works with a single sim: reader only");
+		/* The line of the value that came from a file: the tear's, else
+		 * the (last) reader's; "personalize:" when both are arguments. */
+		if (cli_config_line(p->spec.from, o->tear_arg) > 0)
+			cli_value_where(&p->spec, "tear-at", o->tear_arg, where, sizeof(where));
+		else
+			cli_value_where(&p->spec, "reader", o->reader, where, sizeof(where));
+		cli_errorf("%s --tear-at works with a single sim: reader only", where);
 		return DFI_EXIT_USAGE;
 	}
-	char where[PATH_MAX + 128];
 	if (o->station != NULL && (strlen(o->station) > STATION_MAX || o->station[0] == '\0')) {
 		cli_opt_where(&p->spec, "station", o->station, 0, where, sizeof(where));
 		cli_errorf("%s takes 1 to %d characters, not %zu: give a shorter name (it names "
