@@ -108,6 +108,7 @@ dfi_hsm_free(dfi_hsm *h)
 	free(h->idle);
 	dfi_hsm_scratch_fini(h);
 	pthread_mutex_destroy(&h->refmu);
+	dfi_hsm_calls_fini(h);
 	dfi_monitor_destroy(&h->mu, &h->cv);
 	free(h);
 }
@@ -127,6 +128,12 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 		return DFI_E_NOMEM;
 	}
 	if (pthread_mutex_init(&h->refmu, NULL) != 0) {
+		dfi_monitor_destroy(&h->mu, &h->cv);
+		free(h);
+		return DFI_E_NOMEM;
+	}
+	if (dfi_hsm_calls_init(h) != DFI_OK) {
+		pthread_mutex_destroy(&h->refmu);
 		dfi_monitor_destroy(&h->mu, &h->cv);
 		free(h);
 		return DFI_E_NOMEM;

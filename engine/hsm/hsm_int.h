@@ -52,6 +52,10 @@ enum dfi_sp800_bytes {
 	DFI_SP800_BYTES_NONE,        /* the token lets none of them out */
 };
 
+/* Calls tracked in flight at once: one per station thread (at most 64
+ * readers) is the common case; more are left untracked (inflight.c). */
+#define DFI_HSM_INFLIGHT 64
+
 struct dfi_hsm {
 	CK_FUNCTION_LIST *fl;
 	CK_FUNCTION_LIST **registered; /* non-NULL when loaded by p11-kit name */
@@ -110,6 +114,14 @@ struct dfi_hsm {
 	uint8_t *scratch;
 	size_t scratch_len, scratch_n;
 	uint64_t scratch_busy;
+
+	/* The PKCS#11 calls in flight, under callmu (inflight.c): its own
+	 * mutex, since calls are made while mu or refmu is held. */
+	pthread_mutex_t callmu;
+	struct dfi_hsm_call {
+		const char *fn; /* static: the PKCS#11 function's name; NULL: free */
+		long since_ms;  /* dfi_now_ms() when it was called */
+	} inflight[DFI_HSM_INFLIGHT];
 };
 
 /* A token object remembered by identity (class, key type, label, id) so
@@ -215,13 +227,25 @@ void dfi_hsm_module_unload(dfi_hsm *h);
 #define DFI_LSAN_ON() ((void)0)
 #endif
 
-/* Counts one PKCS#11 call and makes it: every call goes through this. */
+/* ---- calls in flight (inflight.c) ---- */
+/* At allocation, before any P11(); and at free. */
+dfi_err dfi_hsm_calls_init(dfi_hsm *h);
+void dfi_hsm_calls_fini(dfi_hsm *h);
+/* Registers a call to fn (a static string); returns the slot for _end
+ * (-1: untracked, the table was full). */
+int dfi_hsm_call_begin(dfi_hsm *h, const char *fn);
+void dfi_hsm_call_end(dfi_hsm *h, int slot);
+
+/* Counts one PKCS#11 call, registers it in flight and makes it: every
+ * call goes through this. */
 #define P11(h, fn, ...)                                                \
 	__extension__({                                                \
 		atomic_fetch_add(&(h)->calls, 1);                      \
+		int p11_slot_ = dfi_hsm_call_begin((h), #fn);          \
 		DFI_LSAN_OFF();                                        \
 		CK_RV p11_rv_ = (h)->fl->fn(__VA_ARGS__);              \
 		DFI_LSAN_ON();                                         \
+		dfi_hsm_call_end((h), p11_slot_);                      \
 		p11_rv_;                                               \
 	})
 

@@ -276,6 +276,10 @@ dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info
 	dfi_hsm *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return DFI_E_NOMEM;
+	if (dfi_hsm_calls_init(h) != DFI_OK) {
+		free(h);
+		return DFI_E_NOMEM;
+	}
 	pthread_mutex_init(&h->mu, NULL);
 	dfi_err e = dfi_hsm_module_load(h, cfg);
 	CK_SLOT_ID *ids = NULL;
@@ -308,6 +312,7 @@ dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info
 	free(ids);
 	dfi_hsm_module_unload(h);
 	pthread_mutex_destroy(&h->mu);
+	dfi_hsm_calls_fini(h);
 	free(h);
 	return e;
 }

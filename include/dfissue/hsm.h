@@ -337,6 +337,16 @@ struct dfi_hsm_stats {
 };
 void dfi_hsm_stats(dfi_hsm *h, struct dfi_hsm_stats *out);
 
+/* The PKCS#11 call on h that has been in flight longest, for a watchdog
+ * (a network HSM that lost its peer may never answer, and no caller can
+ * bound a call from outside): its function name in *fn ("C_Sign", a
+ * static string the caller does not free) and its age in milliseconds in
+ * *ms; *fn NULL and *ms 0 when no call is in flight. DFI_E_INVALID_ARG
+ * for a NULL argument. Thread-safe: meant to be asked from another
+ * thread than the ones calling the HSM; it takes a mutex every PKCS#11
+ * call also takes, for a few instructions. */
+dfi_err dfi_hsm_oldest_call(dfi_hsm *h, const char **fn, long *ms);
+
 #ifdef __cplusplus
 }
 #endif

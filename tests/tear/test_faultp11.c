@@ -8,8 +8,10 @@
  * example: master 00112233445566778899AABBCCDDEEFF, UID 04782E21801D80, AID
  * 3042F5, system identifier 4E585020416275 -> A8DD63A3B89D54B37CA802473FDA9175).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -98,11 +100,71 @@ START_TEST(every_call_fails_once)
 }
 END_TEST
 
+struct run_arg {
+	struct tear_env *e;
+	uint8_t block[16];
+	dfi_err r;
+};
+
+static void *
+run_sequence(void *arg)
+{
+	struct run_arg *a = arg;
+	a->r = sequence(a->e, a->block);
+	return NULL;
+}
+
+/* A call that does not return (a network HSM that lost its peer) is seen
+ * from another thread by dfi_hsm_oldest_call, with its name and an age
+ * that grows; once it returns, nothing is in flight and the answer is
+ * right. */
+START_TEST(hung_call_is_in_flight)
+{
+	struct tear_env e;
+	struct faultp11_ctl c;
+	char why[400];
+	uint8_t want[16], key[16], iv[16] = { 0 }, zero[16] = { 0 };
+	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	faultp11_ctl_open(&c, FAULTP11_PATH);
+	HEX(key, "A8DD63A3B89D54B37CA802473FDA9175");
+	ck_assert_int_eq(dfi_cipher(DFI_KT_AES128, key, 1, iv, zero, want, 16), DFI_OK);
+	const char *fn = "x";
+	long ms = -1;
+	ck_assert_int_eq(dfi_hsm_oldest_call(e.hsm, &fn, &ms), DFI_OK);
+	ck_assert_ptr_null(fn);
+	ck_assert_int_eq(ms, 0);
+	ck_assert_int_eq(dfi_hsm_oldest_call(NULL, &fn, &ms), DFI_E_INVALID_ARG);
+
+	c.arm_hang("C_Encrypt", 1);
+	struct run_arg a = { .e = &e, .r = DFI_E_INTERNAL };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, run_sequence, &a), 0);
+	for (int i = 0; i < 500 && fn == NULL; i++) { /* at most 5 s */
+		usleep(10000);
+		ck_assert_int_eq(dfi_hsm_oldest_call(e.hsm, &fn, &ms), DFI_OK);
+	}
+	ck_assert_ptr_nonnull(fn);
+	ck_assert_str_eq(fn, "C_Encrypt");
+	usleep(300000);
+	ck_assert_int_eq(dfi_hsm_oldest_call(e.hsm, &fn, &ms), DFI_OK);
+	ck_assert_str_eq(fn, "C_Encrypt");
+	ck_assert_int_ge(ms, 300);
+	printf("faultp11: hung C_Encrypt seen in flight for %ld ms\n", ms);
+	c.unhang();
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.r, DFI_OK);
+	ck_assert_mem_eq(a.block, want, 16);
+	ck_assert_int_eq(dfi_hsm_oldest_call(e.hsm, &fn, &ms), DFI_OK);
+	ck_assert_ptr_null(fn);
+	tear_env_close(&e);
+}
+END_TEST
+
 int
 main(void)
 {
 	const struct dfi_test_loop loops[] = { { every_call_fails_once, 2 }, { NULL, 0 } };
 	return dfi_test_main("faultp11",
 	    &(const struct dfi_test_case){ .loops = loops, .run = tear_run_suite },
-	    (const TTest *[]){ NULL });
+	    (const TTest *[]){ hung_call_is_in_flight, NULL });
 }

@@ -24,6 +24,7 @@
 #include "dfissue/registry.h"
 #include "dfissue/util.h"
 #include "config.h"
+#include "hsm_watch.h"
 #include "log.h"
 #include "perso_cli.h"
 #include "signals.h"
@@ -42,11 +43,14 @@ static const char claim_lease_help[] =
     "                         free for another station once it runs out. Longer than\n"
     "                         the longest tap (docs/OPERATIONS.md 12.5)\n";
 
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x) /* a number macro's value as a string literal */
+
 static const char *const help[] = {
 	"usage: dfissue personalize --profile P.json [--batch FILE] --reader SPEC\n"
 	"           --journal DIR [--create-journal [--origin O]] [--station NAME]\n"
 	"           [--journal-key URI] [--cards N | --once] [--json] [--wait-ms MS]\n"
-	"           [-v | -q | --log-level LEVEL] [--config FILE]\n"
+	"           [--hsm-stall SECONDS] [-v | -q | --log-level LEVEL] [--config FILE]\n"
 	"           [--reissue UID --reason TEXT] [--originality-keys FILE]\n"
 	"           [--registry URL [--claim-lease SECONDS]] [HSM options]\n"
 	"Waits for a card, personalizes it as the profile says (the next batch row per\n"
@@ -84,6 +88,10 @@ static const char *const help[] = {
 	"  --wait-ms MS           give up waiting for a card after MS ms (default:\n"
 	"                         forever); also bounds a pcsc:PATTERN's wait for a first\n"
 	"                         matching reader (10 s at most)\n"
+	"  --hsm-stall SECONDS    warn when an HSM call has not returned for SECONDS\n"
+	"                         (default " TEXT(CLI_HSM_STALL_DEFAULT_S) "; 0: never), again once a minute, and\n"
+	"                         when it answers: a network HSM that lost its peer may\n"
+	"                         never answer, and the cards wait for it\n"
 	"  --reissue UID          authorize issuing this UID (14 hex digits) again, once\n"
 	"                         in this run: a replaced chip, a card the issuer\n"
 	"                         formatted. Journaled with --reason before its first key\n"
@@ -117,8 +125,6 @@ static const char *const help[] = {
 };
 
 #define TEARS_MAX 3
-#define TEXT_(x) #x
-#define TEXT(x) TEXT_(x) /* a number macro's value as a string literal */
 #define MAX_REISSUE 64
 
 struct opts {
@@ -126,6 +132,7 @@ struct opts {
 	int create, json, wait_ms;
 	unsigned long cards;
 	unsigned long claim_lease; /* seconds, 0: the engine's default */
+	unsigned long hsm_stall;   /* seconds, 0: no HSM watch */
 	unsigned tear_at;
 	enum dfi_sim_tear_mode tear_mode;
 	unsigned tears[TEARS_MAX]; /* --tear-at N,M,...: one per tap */
@@ -256,7 +263,7 @@ opt_config_again(void *ctx, const char *v)
 struct popts {
 	struct opts *o;
 	unsigned long wait_ms;
-	struct cli_opt t[24];
+	struct cli_opt t[25];
 	struct cli_spec spec;
 };
 
@@ -281,6 +288,7 @@ popts_init(struct popts *p, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->jkey = DEFAULT_JOURNAL_KEY;
 	o->tear_mode = DFI_SIM_TEAR_AFTER;
+	o->hsm_stall = CLI_HSM_STALL_DEFAULT_S;
 	p->o = o;
 	p->wait_ms = ULONG_MAX; /* none: the engine's default */
 	const struct cli_opt t[] = {
@@ -291,6 +299,7 @@ popts_init(struct popts *p, struct opts *o)
 		CLI_UINT("cards", &o->cards, 1, 1000000000UL, "a positive number"),
 		CLI_ACT("once", 0, opt_once, o), CLI_FLAG("json", &o->json),
 		CLI_UINT("wait-ms", &p->wait_ms, 0, 86400000UL, "milliseconds"),
+		CLI_UINT("hsm-stall", &o->hsm_stall, 0, 86400UL, "seconds"),
 		CLI_FN("tear-at", opt_tear_at, o, "APDU numbers >= 1 (at most " TEXT(TEARS_MAX)
 		    ", comma-separated)"),
 		CLI_FN("tear-mode", opt_tear_mode, o, "before or after"),
@@ -676,8 +685,12 @@ sub_personalize(int argc, char **argv)
 		rc = check_batch(&o, prof, &total);
 	if (rc == DFI_EXIT_OK)
 		rc = check_orig_keys(&o, prof);
+	/* From the first HSM call on: a call that never returns is said. */
+	struct cli_hsm_watch watch;
+	cli_hsm_watch_start(&watch, rc == DFI_EXIT_OK ? (unsigned)o.hsm_stall : 0);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
+	cli_hsm_watch_set(&watch, h, NULL, 0);
 	if (rc == DFI_EXIT_OK)
 		rc = check_profile(&o, h, prof, station);
 	if (rc == DFI_EXIT_OK)
@@ -688,6 +701,7 @@ sub_personalize(int argc, char **argv)
 		rc = cli_registry_connect(&creg, "personalize", o.registry, station, 1);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
+	cli_hsm_watch_set(&watch, h, jh, 0);
 	/* One registry for every reader: their claims must see each other. */
 	if (rc == DFI_EXIT_OK && (rc = cli_registry_attach(&creg, "personalize", j, o.journal, s)) == DFI_EXIT_OK)
 		reg = creg.reg;
@@ -704,8 +718,10 @@ sub_personalize(int argc, char **argv)
 		}
 	}
 	/* From here a stop signal lets the card in each reader finish. */
-	if (rc == DFI_EXIT_OK)
+	if (rc == DFI_EXIT_OK) {
 		cli_signals_install();
+		cli_hsm_watch_set(&watch, h, jh, 1);
+	}
 	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
@@ -720,6 +736,7 @@ sub_personalize(int argc, char **argv)
 		if (rc == DFI_EXIT_OK)
 			rc = run_sim(&o, p, j, &r, batch);
 	}
+	cli_hsm_watch_stop(&watch);
 	cli_reader_close(&r);
 	dfi_perso_free(p);
 	if (rc != DFI_EXIT_USAGE)

@@ -5,11 +5,14 @@
  * the life-cycle calls and the legacy parallel pair, which pass through.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The GNU names of p11-kit's header: the wrappers were generated from them. */
 #define CRYPTOKI_GNU 1
@@ -31,6 +34,15 @@ static atomic_int armed_kill; /* the armed call kills the process instead */
 static atomic_int fired;
 static atomic_int leave_active; /* misbehave: a failed end call leaves the operation active */
 static _Atomic(const char *) fired_name;
+
+/* The hang: the nth call of one function blocks until faultp11_unhang(),
+ * as a call into a network HSM that lost its peer never returns. */
+static pthread_mutex_t hang_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hang_cv = PTHREAD_COND_INITIALIZER;
+static char hang_fn[64]; /* under hang_mu; "" when disarmed */
+static unsigned long hang_nth, hang_seen, hang_ms; /* hang_ms 0: until unhang */
+static int hang_released;
+static atomic_int hang_armed; /* read without the lock on every call */
 
 void
 faultp11_reset(void)
@@ -82,10 +94,61 @@ faultp11_fired_name(void)
 	return n != NULL ? n : "";
 }
 
+void
+faultp11_arm_hang(const char *fn, unsigned long nth)
+{
+	pthread_mutex_lock(&hang_mu);
+	snprintf(hang_fn, sizeof(hang_fn), "%s", fn != NULL ? fn : "");
+	hang_nth = nth;
+	hang_seen = 0;
+	hang_released = 0;
+	atomic_store(&hang_armed, hang_fn[0] != '\0' && nth > 0);
+	pthread_mutex_unlock(&hang_mu);
+}
+
+void
+faultp11_unhang(void)
+{
+	pthread_mutex_lock(&hang_mu);
+	hang_released = 1;
+	atomic_store(&hang_armed, 0);
+	pthread_cond_broadcast(&hang_cv);
+	pthread_mutex_unlock(&hang_mu);
+}
+
+/* Blocks the armed call until faultp11_unhang(): never, in a process that
+ * armed it from FAULTP11_HANG and is then stopped from outside. */
+static void
+maybe_hang(const char *name)
+{
+	if (!atomic_load(&hang_armed))
+		return;
+	pthread_mutex_lock(&hang_mu);
+	if (!hang_released && strcmp(name, hang_fn) == 0 && ++hang_seen == hang_nth) {
+		atomic_store(&fired_name, name);
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)(hang_ms / 1000);
+		until.tv_nsec += (long)(hang_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!hang_released) {
+			if (hang_ms == 0)
+				pthread_cond_wait(&hang_cv, &hang_mu);
+			else if (pthread_cond_timedwait(&hang_cv, &hang_mu, &until) == ETIMEDOUT)
+				break; /* a slow HSM: it answers in the end */
+		}
+	}
+	pthread_mutex_unlock(&hang_mu);
+}
+
 /* Counts the call; 1 when it is the armed one. */
 static int
 hit(const char *name)
 {
+	maybe_hang(name);
 	unsigned long n = atomic_fetch_add(&calls, 1) + 1;
 	unsigned long k = atomic_load(&armed_at);
 	if (k == 0 || n != k)
@@ -266,6 +329,19 @@ static ck_rv_t w_C_GetFunctionList(struct ck_function_list **list);
 static void
 load_real(void)
 {
+	/* FAULTP11_HANG=FN:N[:MS] (say C_Encrypt:3): for a program the test
+	 * cannot reach with dlsym, such as the CLI; MS: the call answers after
+	 * MS milliseconds (a slow HSM) instead of never. */
+	const char *hang = getenv("FAULTP11_HANG");
+	const char *colon = hang != NULL ? strchr(hang, ':') : NULL;
+	if (colon != NULL && (size_t)(colon - hang) < sizeof(hang_fn)) {
+		char fn[64], *end;
+		snprintf(fn, sizeof(fn), "%.*s", (int)(colon - hang), hang);
+		unsigned long nth = strtoul(colon + 1, &end, 10);
+		faultp11_arm_hang(fn, nth);
+		if (*end == ':')
+			hang_ms = strtoul(end + 1, NULL, 10);
+	}
 	const char *path = getenv("FAULTP11_MODULE");
 	if (path == NULL || path[0] == '\0')
 		path = getenv("SOFTHSM2_MODULE");

@@ -29,6 +29,13 @@ void faultp11_arm_kill(unsigned long k);
 /* 1: a failed call that ends an operation leaves it active on its session,
  * as a non-compliant module does; 0 (default): PKCS#11 behaviour. */
 void faultp11_set_leave_active(int on);
+/* The nth call of the function fn (say "C_Encrypt", n >= 1) from now
+ * blocks until faultp11_unhang(); faultp11_fired_name() then names it.
+ * fn NULL or n 0 disarms. Also armed at load by FAULTP11_HANG=FN:N, or
+ * FN:N:MS for a call that answers after MS milliseconds (a slow HSM). */
+void faultp11_arm_hang(const char *fn, unsigned long nth);
+/* Lets a hung call go on (and disarms the hang). */
+void faultp11_unhang(void);
 /* Calls counted since the last reset/arm. */
 unsigned long faultp11_calls(void);
 /* 1 when the armed fault fired; its function name (static string) or "". */
@@ -38,6 +45,8 @@ const char *faultp11_fired_name(void);
 typedef void (*faultp11_reset_fn)(void);
 typedef void (*faultp11_arm_fn)(unsigned long); /* also faultp11_arm_kill */
 typedef void (*faultp11_set_leave_active_fn)(int);
+typedef void (*faultp11_arm_hang_fn)(const char *, unsigned long);
+typedef void (*faultp11_unhang_fn)(void);
 typedef unsigned long (*faultp11_calls_fn)(void);
 typedef int (*faultp11_fired_fn)(void);
 typedef const char *(*faultp11_fired_name_fn)(void);

@@ -15,6 +15,8 @@ struct faultp11_ctl {
 	faultp11_fired_fn fired;
 	faultp11_fired_name_fn name;
 	faultp11_set_leave_active_fn leave_active;
+	faultp11_arm_hang_fn arm_hang;
+	faultp11_unhang_fn unhang;
 };
 
 /* path: the module as the HSM layer opened it; RTLD_NOLOAD finds that very
@@ -29,8 +31,10 @@ faultp11_ctl_open(struct faultp11_ctl *c, const char *path)
 	*(void **)&c->fired = dlsym(so, "faultp11_fired");
 	*(void **)&c->name = dlsym(so, "faultp11_fired_name");
 	*(void **)&c->leave_active = dlsym(so, "faultp11_set_leave_active");
+	*(void **)&c->arm_hang = dlsym(so, "faultp11_arm_hang");
+	*(void **)&c->unhang = dlsym(so, "faultp11_unhang");
 	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL &&
-	    c->leave_active != NULL);
+	    c->leave_active != NULL && c->arm_hang != NULL && c->unhang != NULL);
 	dlclose(so); /* drops only our reference */
 }
 

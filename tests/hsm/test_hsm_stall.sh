@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# An HSM that is slow to answer, or never answers (a network HSM that lost
+# its peer): personalize's watch says which call has not returned, on which
+# token, and for how long (--hsm-stall), and says when it answers again.
+# faultp11 (tests/tear/faultp11) sits in front of SoftHSM2 and holds the
+# N-th C_Encrypt for MS milliseconds (FAULTP11_HANG=C_Encrypt:N:MS).
+#   1. a call held while the run opens (before any card): the warning says
+#      no card was touched yet;
+#   2. a call held while two sim: readers serve cards: the warning says the
+#      cards wait, the notice that it answered follows, both cards are done;
+#   3. --hsm-stall 0: the same held call, no warning.
+set -euo pipefail
+dfissue=$DFI_BUILD_DIR/bin/dfissue
+src=$DFI_SOURCE_DIR
+work=$(mktemp -d /tmp/dfissue-hsm-stall-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+bash "$src/hsm-config/make-dev-token.sh" "$work/tok" "$dfissue" >"$work/token.log" 2>&1 ||
+	fail "make-dev-token.sh: $(cat "$work/token.log")"
+export SOFTHSM2_CONF=$work/tok/softhsm2.conf
+export FAULTP11_MODULE=$SOFTHSM2_MODULE
+
+# run NAME HANG STALL: two sim: readers, two cards; stderr in NAME.err.
+run() {
+	local name=$1 hang=$2 stall=$3 rc=0
+	rm -rf "$work/j" "$work"/*.img
+	FAULTP11_HANG=$hang timeout -s KILL 60 "$dfissue" personalize \
+		--profile "$src/profiles/reference.json" --batch "$src/profiles/reference-batch.csv" \
+		--reader "sim:$work/a.img" --reader "sim:$work/b.img" --cards 2 \
+		--journal "$work/j" --create-journal --station stall \
+		--module "$FAULTP11" --token pkcs11:token=dfissue-dev --pin-file "$work/tok/user.pin" \
+		--hsm-stall "$stall" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+	cat "$work/$name.err" >&2
+	[ "$rc" = 0 ] || fail "$name: exit $rc"
+	grep -q '^summary: 2 card(s) on 2 reader(s): 2 done,' "$work/$name.err" ||
+		fail "$name: not 2 cards done"
+}
+warn="^dfissue: WARNING: the HSM \(token 'dfissue-dev'\) has not answered C_Encrypt for [12] s: \
+check its connection, power and load; "
+again="^dfissue: the HSM \(token 'dfissue-dev'\) answered C_Encrypt again$"
+
+# The 12th C_Encrypt is made while the run opens (the profile's key checks);
+# held 2.3 s, a watch ticking once a second sees it 1 s old at least once.
+run opening C_Encrypt:12:2300 1
+grep -qE "${warn}the run is still opening: no card was touched yet$" "$work/opening.err" ||
+	fail "opening: no warning"
+grep -qE "$again" "$work/opening.err" || fail "opening: no notice that it answered"
+
+# The 40th is a card's, while both readers serve.
+run serving C_Encrypt:40:2300 1
+grep -qE "${warn}the cards in the readers wait for it \(a second stop signal ends the run: a card \
+cut short is finished by its next tap\)$" "$work/serving.err" || fail "serving: no warning"
+grep -qE "$again" "$work/serving.err" || fail "serving: no notice that it answered"
+[ "$(grep -c 'WARNING' "$work/serving.err")" = 1 ] || fail "serving: not one warning"
+
+run quiet C_Encrypt:40:2300 0
+! grep -q 'has not answered' "$work/quiet.err" || fail "--hsm-stall 0 still warned"
+echo "hsm stall: OK"

@@ -1,0 +1,43 @@
+/*
+ * A watchdog on the HSM: a PKCS#11 call that does not return (a network
+ * HSM that lost its peer, a wedged token) cannot be bounded from outside
+ * the call, so the stations would wait in silence. A thread asks each HSM
+ * handle once a second which call has been in flight longest
+ * (dfi_hsm_oldest_call) and says so when it passes the limit, again once a
+ * minute while it lasts, and once more when the HSM answers.
+ */
+#ifndef DFISSUE_HSM_WATCH_H
+#define DFISSUE_HSM_WATCH_H
+
+#include <pthread.h>
+
+#include "dfissue/hsm.h"
+
+#define CLI_HSM_STALL_DEFAULT_S 30
+
+struct cli_hsm_watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	dfi_hsm *hsm[2]; /* under mu: the keys' HSM, the journal key's (NULL: none yet) */
+	unsigned stall_s;
+	pthread_t tid;
+	int stop, started;
+	int serving; /* under mu */
+};
+
+/* Starts the watch when stall_s > 0 (a call in flight for stall_s seconds
+ * is a warning), before any HSM opens, so that a call that hangs while the
+ * run opens is said too. A watch that cannot start says so once and the
+ * run goes on without it. */
+void cli_hsm_watch_start(struct cli_hsm_watch *w, unsigned stall_s);
+/* What the watch watches as the run opens: h the keys' HSM, jh the
+ * journal key's (NULL, or h: none of its own), either NULL while not
+ * open; serving 1 once the readers serve cards (the stop signals are
+ * installed), so that the warning says the cards wait. No-op when the
+ * watch did not start. */
+void cli_hsm_watch_set(struct cli_hsm_watch *w, dfi_hsm *h, dfi_hsm *jh, int serving);
+/* Stops the thread (within a few milliseconds), before the HSMs are
+ * freed; w may be unstarted. */
+void cli_hsm_watch_stop(struct cli_hsm_watch *w);
+
+#endif
