@@ -13,7 +13,7 @@ set -euo pipefail
 dfissue=$DFI_BUILD_DIR/bin/dfissue
 src=$DFI_SOURCE_DIR
 work=$(mktemp -d /tmp/dfissue-hsm-stall-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 bash "$src/hsm-config/make-dev-token.sh" "$work/tok" "$dfissue" >"$work/token.log" 2>&1 ||
 	fail "make-dev-token.sh: $(cat "$work/token.log")"
@@ -55,4 +55,46 @@ grep -qE "$again" "$work/serving.err" || fail "serving: no notice that it answer
 
 run quiet C_Encrypt:40:2300 0
 ! grep -q 'has not answered' "$work/quiet.err" || fail "--hsm-stall 0 still warned"
+
+# 4. A call that never returns, then two stop signals: the second signal's
+#    stop at once cannot wait for the station inside the call; the watch
+#    ends the process about 2 s later, exit 3, with one line. The next run
+#    on the same journal and cards finishes both cards. (A profile without
+#    a batch: a batch's rows are handed out anew by each run, so a card
+#    done in the first would meet another row in the second.)
+rm -rf "$work/j" "$work"/*.img
+args=(--profile "$src/profiles/minimal.json" --reader "sim:$work/a.img" --reader "sim:$work/b.img"
+	--cards 2 --journal "$work/j" --station stall --module "$FAULTP11"
+	--token pkcs11:token=dfissue-dev --pin-file "$work/tok/user.pin")
+FAULTP11_HANG=C_Encrypt:16 "$dfissue" personalize "${args[@]}" --create-journal --hsm-stall 1 \
+	>"$work/hung.out" 2>"$work/hung.err" &
+pid=$!
+for _ in $(seq 100); do # 10 s at most
+	grep -q 'has not answered' "$work/hung.err" && break
+	sleep 0.1
+done
+grep -q 'has not answered' "$work/hung.err" || { kill -KILL "$pid"; fail "hung: no warning"; }
+kill -TERM "$pid"
+sleep 0.2
+kill -TERM "$pid"
+t0=$(date +%s%N)
+rc=0
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done # 10 s at most
+kill -KILL "$pid" 2>/dev/null && fail "hung: still running 10 s after the second signal"
+wait "$pid" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+cat "$work/hung.err" >&2
+echo "hung: exit $rc, ${ms} ms after the second signal" >&2
+[ "$rc" = 3 ] || fail "hung: exit $rc, not 3"
+[ "$ms" -le 5000 ] || fail "hung: ${ms} ms after the second signal"
+grep -qE "^dfissue: the HSM \(token 'dfissue-dev'\) has not answered C_Encrypt \(in flight for \
+[0-9]+ s\) in the [23] s since the second stop signal: exiting without it \(exit 3\), as after a \
+crash: the journal's next open and each card's next tap finish what this run left$" \
+	"$work/hung.err" || fail "hung: no exit line"
+rc=0
+"$dfissue" personalize "${args[@]}" >"$work/after.out" 2>"$work/after.err" || rc=$?
+cat "$work/after.err" >&2
+[ "$rc" = 0 ] || fail "after: exit $rc"
+finished='^summary: 2 card\(s\) on 2 reader\(s\): [0-9]+ done, [0-9]+ resumed, 0 unknown-keys, '
+grep -qE "${finished}0 refused, 0 failed" "$work/after.err" || fail "after: the cards were not finished"
 echo "hsm stall: OK"

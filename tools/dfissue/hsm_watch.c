@@ -1,10 +1,18 @@
 /* The HSM watchdog (hsm_watch.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cli.h"
+#include "core/clock.h"
 #include "hsm_watch.h"
 #include "log.h"
+#include "signals.h"
+
+/* How long a second stop signal waits for an HSM call it cannot interrupt. */
+#define STOP_GRACE_MS 2000
 
 /* What one handle's watch remembers between ticks. */
 struct stall {
@@ -25,6 +33,8 @@ tick(const struct cli_hsm_watch *w, dfi_hsm *h, unsigned i, int serving, struct 
 	long ms = 0;
 	if (dfi_hsm_oldest_call(h, &fn, &ms) != DFI_OK)
 		return;
+	if (w->stall_s == 0)
+		return; /* --hsm-stall 0: never said */
 	long limit = (long)w->stall_s * 1000;
 	const char *token = dfi_hsm_token_label(h);
 	if (st->fn != NULL && (fn != st->fn || ms < st->said_ms)) {
@@ -48,11 +58,46 @@ tick(const struct cli_hsm_watch *w, dfi_hsm *h, unsigned i, int serving, struct 
 	}
 }
 
+/* The second stop signal promises a stop at once, but a station inside an
+ * HSM call that does not return cannot hear it, and the run cannot end
+ * without that thread. When a call made before the signal is still in
+ * flight STOP_GRACE_MS after it, the process ends here without it, as a
+ * crash would: every intent is in the journal before its ChangeKey, and
+ * the journal's next open and each card's next tap finish the rest
+ * (docs/JOURNAL.md section 6). */
+static void
+stop_unheard(dfi_hsm *const h[2], long *second_at)
+{
+	if (cli_signal_count() < 2)
+		return;
+	long now = dfi_now_ms();
+	if (*second_at == 0)
+		*second_at = now;
+	long since = now - *second_at;
+	if (since < STOP_GRACE_MS)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		const char *fn = NULL;
+		long ms = 0;
+		if (h[i] == NULL || dfi_hsm_oldest_call(h[i], &fn, &ms) != DFI_OK || fn == NULL ||
+		    ms < since)
+			continue;
+		cli_log(CLI_LOG_ERR, "dfissue: %s (token '%s') has not answered %s (in flight for %ld "
+		    "s) in the %ld s since the second stop signal: exiting without it (exit %d), as "
+		    "after a crash: the journal's next open and each card's next tap finish what this "
+		    "run left", which(i), dfi_hsm_token_label(h[i]), fn, ms / 1000, since / 1000,
+		    DFI_EXIT_INTERRUPTED);
+		fflush(stdout);
+		_exit(DFI_EXIT_INTERRUPTED);
+	}
+}
+
 static void *
 watch_main(void *arg)
 {
 	struct cli_hsm_watch *w = arg;
 	struct stall st[2] = { { 0 }, { 0 } };
+	long second_at = 0;
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct timespec t;
@@ -66,6 +111,8 @@ watch_main(void *arg)
 		for (unsigned i = 0; i < 2; i++)
 			if (h[i] != NULL)
 				tick(w, h[i], i, serving, &st[i]);
+		if (serving)
+			stop_unheard(h, &second_at);
 		pthread_mutex_lock(&w->mu);
 	}
 	/* One last look: a stall said must be seen to end in the log too. */
@@ -81,9 +128,7 @@ void
 cli_hsm_watch_start(struct cli_hsm_watch *w, unsigned stall_s)
 {
 	memset(w, 0, sizeof(*w));
-	if (stall_s == 0)
-		return;
-	w->stall_s = stall_s;
+	w->stall_s = stall_s; /* 0: no warnings; the second signal still ends a stall */
 	/* The tick is timed on the monotonic clock: a clock step must not
 	 * hide a stall or invent one. */
 	pthread_condattr_t a;

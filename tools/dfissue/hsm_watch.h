@@ -1,10 +1,12 @@
 /*
  * A watchdog on the HSM: a PKCS#11 call that does not return (a network
  * HSM that lost its peer, a wedged token) cannot be bounded from outside
- * the call, so the stations would wait in silence. A thread asks each HSM
- * handle once a second which call has been in flight longest
- * (dfi_hsm_oldest_call) and says so when it passes the limit, again once a
- * minute while it lasts, and once more when the HSM answers.
+ * the call, so the stations would wait in silence, and a second stop
+ * signal could not end the run. A thread asks each HSM handle once a
+ * second which call has been in flight longest (dfi_hsm_oldest_call) and
+ * says so when it passes the limit, again once a minute while it lasts,
+ * and once more when the HSM answers; after a second stop signal it ends
+ * the process if such a call keeps the run from ending.
  */
 #ifndef DFISSUE_HSM_WATCH_H
 #define DFISSUE_HSM_WATCH_H
@@ -25,10 +27,12 @@ struct cli_hsm_watch {
 	int serving; /* under mu */
 };
 
-/* Starts the watch when stall_s > 0 (a call in flight for stall_s seconds
- * is a warning), before any HSM opens, so that a call that hangs while the
- * run opens is said too. A watch that cannot start says so once and the
- * run goes on without it. */
+/* Starts the watch before any HSM opens, so that a call that hangs while
+ * the run opens is said too: stall_s > 0 says a call in flight for stall_s
+ * seconds (0: never). Whatever stall_s, once the readers serve, a call
+ * still in flight 2 s after a second stop signal ends the process (exit
+ * 3) with one line: the stop the signal promised. A watch that cannot
+ * start says so once and the run goes on without it. */
 void cli_hsm_watch_start(struct cli_hsm_watch *w, unsigned stall_s);
 /* What the watch watches as the run opens: h the keys' HSM, jh the
  * journal key's (NULL, or h: none of its own), either NULL while not

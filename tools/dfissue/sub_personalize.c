@@ -132,7 +132,7 @@ struct opts {
 	int create, json, wait_ms;
 	unsigned long cards;
 	unsigned long claim_lease; /* seconds, 0: the engine's default */
-	unsigned long hsm_stall;   /* seconds, 0: no HSM watch */
+	unsigned long hsm_stall;   /* seconds, 0: no stall warnings */
 	unsigned tear_at;
 	enum dfi_sim_tear_mode tear_mode;
 	unsigned tears[TEARS_MAX]; /* --tear-at N,M,...: one per tap */
@@ -687,7 +687,7 @@ sub_personalize(int argc, char **argv)
 		rc = check_orig_keys(&o, prof);
 	/* From the first HSM call on: a call that never returns is said. */
 	struct cli_hsm_watch watch;
-	cli_hsm_watch_start(&watch, rc == DFI_EXIT_OK ? (unsigned)o.hsm_stall : 0);
+	cli_hsm_watch_start(&watch, (unsigned)o.hsm_stall);
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
 	cli_hsm_watch_set(&watch, h, NULL, 0);
