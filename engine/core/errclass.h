@@ -19,7 +19,7 @@ static inline int
 dfi_err_is_registry(dfi_err e)
 {
 	return e == DFI_E_REGISTRY_UNREACHABLE || e == DFI_E_REGISTRY_SCHEMA ||
-	    e == DFI_E_REGISTRY_REFUSED || e == DFI_E_REGISTRY;
+	    e == DFI_E_REGISTRY_REFUSED || e == DFI_E_REGISTRY || e == DFI_E_REGISTRY_ABANDONED;
 }
 
 #endif

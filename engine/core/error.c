@@ -94,6 +94,7 @@ static const struct errdesc errtab[] = {
 	E(DFI_E_REGISTRY_SCHEMA, "the registry's schema is missing or of another version (run 'dfissue registry init URL')"),
 	E(DFI_E_REGISTRY_REFUSED, "the registry refused the request"),
 	E(DFI_E_REGISTRY, "the registry answered with an error"),
+	E(DFI_E_REGISTRY_ABANDONED, "the registry was abandoned (nothing more is sent to it)"),
 };
 #undef E
 

@@ -775,6 +775,14 @@ b_destroy(void *vbe)
 	free(be);
 }
 
+/* The handle's calls all go through its dfi_pgreg (the release and witness
+ * threads' own connections too): abandoning it ends them. */
+static void
+b_abandon(void *vbe)
+{
+	dfi_pgreg_abandon(((struct pgbe *)vbe)->pg);
+}
+
 static void
 b_last_error(void *vbe, char *buf, size_t cap)
 {
@@ -795,6 +803,7 @@ static const struct dfi_registry_ops pg_ops = {
 	.witness_async = b_witness_async,
 	.witness_failed = b_witness_failed,
 	.drain = b_drain,
+	.abandon = b_abandon,
 	.destroy = b_destroy,
 	.last_error = b_last_error,
 };

@@ -1,13 +1,17 @@
 /* The PostgreSQL backend's connections: URL checks (no password in it),
  * a small pool, and every round trip bounded by a deadline (asynchronous
  * libpq calls and poll()), so that a registry that stops answering fails a
- * call instead of hanging a station. */
+ * call instead of hanging a station. Abandoning the registry
+ * (dfi_pgreg_abandon) ends every wait at once: each poll() also watches a
+ * pipe that the abandonment makes readable. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../journal/journal_int.h"
 #include "core/clock.h"
@@ -74,6 +78,50 @@ quiet_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
+/* A signal handler may abandon the registry: the flag must be lock-free. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "dfi_pgreg_abandon is async-signal-safe");
+
+void
+dfi_pgreg_abandon(dfi_pgreg *r)
+{
+	if (r == NULL || atomic_exchange(&r->abandoned, 1) != 0)
+		return;
+	/* async-signal-safe: an atomic store and write(2), errno kept */
+	int saved = errno;
+	ssize_t w = write(r->wake[1], "", 1);
+	(void)w; /* the flag alone stops new calls; the byte wakes the polls */
+	errno = saved;
+}
+
+static int
+abandoned(dfi_pgreg *r)
+{
+	return atomic_load(&r->abandoned) != 0;
+}
+
+static dfi_err
+abandoned_why(char *why, size_t cap, int sent)
+{
+	return dfi_why(why, cap, DFI_E_REGISTRY_ABANDONED, sent ?
+	    "the call's answer was not waited for: whether the registry took it is unknown" :
+	    "this call was not sent");
+}
+
+/* poll() on the connection's socket and the abandonment's pipe: the
+ * socket's result, or -3 once the registry is abandoned. */
+static int
+poll_or_abandoned(dfi_pgreg *r, struct pollfd *p, int ms)
+{
+	struct pollfd fds[2] = { *p, { r->wake[0], POLLIN, 0 } };
+	int n = poll(fds, 2, ms);
+	if (fds[1].revents != 0 || abandoned(r))
+		return -3;
+	if (n > 0)
+		n = fds[0].revents != 0;
+	p->revents = fds[0].revents;
+	return n;
+}
+
 /* Connects within the deadline (PQconnectStartParams + PQconnectPoll). */
 static dfi_err
 pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
@@ -85,6 +133,8 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	 * timeout and name; the encoding is ours (notes are UTF-8). */
 	const char *const kw[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
 	const char *const val[] = { tmo, app, r->url, "UTF8", NULL };
+	if (abandoned(r))
+		return abandoned_why(why, cap, 0);
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	PGconn *c = PQconnectStartParams(kw, val, 1);
 	if (c == NULL)
@@ -99,7 +149,11 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 		}
 		struct pollfd p = { PQsocket(c), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
 		if (p.fd >= 0) {
-			int n = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+			int n = poll_or_abandoned(r, &p, (int)(left > 1000 ? 1000 : left));
+			if (n == -3) {
+				PQfinish(c); /* not connected yet: nothing is sent */
+				return abandoned_why(why, cap, 1);
+			}
 			if (n < 0 && errno != EINTR)
 				break;
 			if (n == 0)
@@ -186,9 +240,10 @@ pg_release(dfi_pgreg *r, PGconn *c, int broken)
 }
 
 /* Waits for the socket (readable, or writable while libpq has output
- * queued) until the deadline: 0 ready, -1 broken, -2 out of time. */
+ * queued) until the deadline: 0 ready, -1 broken, -2 out of time, -3 the
+ * registry abandoned. */
 static int
-wait_sock(PGconn *c, long deadline, int want_write)
+wait_sock(dfi_pgreg *r, PGconn *c, long deadline, int want_write)
 {
 	for (;;) {
 		long left = deadline - dfi_now_ms();
@@ -197,12 +252,22 @@ wait_sock(PGconn *c, long deadline, int want_write)
 		struct pollfd p = { PQsocket(c), (short)(POLLIN | (want_write ? POLLOUT : 0)), 0 };
 		if (p.fd < 0)
 			return -1;
-		int n = poll(&p, 1, (int)left);
+		int n = poll_or_abandoned(r, &p, (int)left);
+		if (n == -3)
+			return -3;
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return -1;
 	}
+}
+
+/* The connection cannot be used any more: it broke, timed out, or the
+ * registry was abandoned mid-call (pg_release drops it). */
+static int
+conn_lost(dfi_err e)
+{
+	return e == DFI_E_REGISTRY_UNREACHABLE || e == DFI_E_REGISTRY_ABANDONED;
 }
 
 /* Sends what is queued and collects every result, keeping the last good
@@ -211,20 +276,26 @@ wait_sock(PGconn *c, long deadline, int want_write)
 static dfi_err
 collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_t cap)
 {
-	int f;
+	int f, w = 0;
 	while ((f = PQflush(c)) == 1)
-		if (wait_sock(c, deadline, 1) != 0 || PQconsumeInput(c) == 0) {
+		if ((w = wait_sock(r, c, deadline, 1)) != 0 || PQconsumeInput(c) == 0) {
 			f = -1;
 			break;
 		}
 	dfi_err e = DFI_OK;
 	PGresult *last = NULL;
-	if (f != 0)
+	if (w == -3)
+		e = abandoned_why(why, cap, 1);
+	else if (f != 0)
 		e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
-	while (e != DFI_E_REGISTRY_UNREACHABLE) {
+	while (!conn_lost(e)) {
 		while (PQisBusy(c)) {
-			int w = wait_sock(c, deadline, 0);
+			w = wait_sock(r, c, deadline, 0);
+			if (w == -3) {
+				e = abandoned_why(why, cap, 1);
+				break;
+			}
 			if (w == -2) {
 				e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE,
 				    "the registry did not answer within %d ms", r->timeout_ms);
@@ -236,7 +307,7 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_
 				break;
 			}
 		}
-		if (e == DFI_E_REGISTRY_UNREACHABLE)
+		if (conn_lost(e))
 			break;
 		PGresult *g = PQgetResult(c);
 		if (g == NULL)
@@ -272,6 +343,8 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 {
 	if (res != NULL)
 		*res = NULL;
+	if (abandoned(r))
+		return abandoned_why(why, cap, 0);
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
@@ -282,6 +355,8 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 dfi_err
 pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 {
+	if (abandoned(r))
+		return abandoned_why(why, cap, 0);
 	long deadline = dfi_now_ms() + r->timeout_ms;
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
@@ -299,7 +374,7 @@ pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *cons
 		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
 			return e;
 		e = pg_exec(r, c, sql, n, vals, res, why, cap);
-		int broken = e == DFI_E_REGISTRY_UNREACHABLE;
+		int broken = conn_lost(e);
 		if (own != NULL) {
 			pthread_mutex_lock(&r->mu);
 			r->st.background++;
@@ -313,8 +388,8 @@ pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *cons
 		} else {
 			*own = c;
 		}
-		if (!broken)
-			break;
+		if (e != DFI_E_REGISTRY_UNREACHABLE)
+			break; /* done, or abandoned: no second try */
 	}
 	return e;
 }
@@ -343,7 +418,16 @@ dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o,
 	snprintf(r->station, sizeof(r->station), "%s", o->station);
 	r->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
 	r->max_conns = o->max_conns > 0 ? o->max_conns : 8;
+	atomic_init(&r->abandoned, 0);
+	/* non-blocking: an abandonment never waits on it (one byte, once) */
+	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		free(r->url);
+		free(r);
+		return dfi_why(why, cap, DFI_E_IO, "cannot make a pipe: %s", strerror(errno));
+	}
 	if (dfi_monitor_init(&r->mu, &r->cv) != DFI_OK) {
+		close(r->wake[0]);
+		close(r->wake[1]);
 		free(r->url);
 		free(r);
 		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
@@ -386,6 +470,8 @@ dfi_pgreg_free(dfi_pgreg *r)
 		free(p);
 	}
 	dfi_monitor_destroy(&r->mu, &r->cv);
+	close(r->wake[0]);
+	close(r->wake[1]);
 	free(r->url);
 	free(r);
 }

@@ -3,6 +3,7 @@
 #define DFI_REGISTRY_PG_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -34,6 +35,11 @@ struct dfi_pgreg {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pgconn *idle;        /* connections not in use */
+	/* dfi_pgreg_abandon: set once, never cleared; then wake[0] is
+	 * readable for good, in every poll() of a call, so that a call
+	 * waiting on a frozen server returns at once. */
+	atomic_int abandoned;
+	int wake[2];
 	struct dfi_pgreg_stats st;
 	/* the last PG_CLAIM_RING claims' times, microseconds (under mu) */
 	uint32_t claim_us[4096];
@@ -55,15 +61,17 @@ void pg_release(dfi_pgreg *r, PGconn *c, int broken);
  * *res (PGRES_TUPLES_OK or COMMAND_OK; the caller PQclear()s it, res may be
  * NULL); DFI_E_REGISTRY with the server's message (the connection is still
  * good); DFI_E_REGISTRY_UNREACHABLE when the connection broke or the
- * deadline passed (the connection must be dropped: whether the statement
- * ran is unknown). */
+ * deadline passed, DFI_E_REGISTRY_ABANDONED when the registry was
+ * abandoned before or during the call (either way the connection must be
+ * dropped: whether the statement ran is unknown). */
 dfi_err pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res,
     char *why, size_t cap);
 /* Several statements (simple query protocol), e.g. a migration. */
 dfi_err pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap);
 /* acquire + exec + release. idempotent: a call that failed because the
  * connection broke is tried once more on a new connection (the registry's
- * functions are written so that running one twice is running it once). */
+ * functions are written so that running one twice is running it once);
+ * an abandoned one is not. */
 dfi_err pg_call(dfi_pgreg *r, const char *sql, int n, const char *const *vals, PGresult **res, int idempotent,
     char *why, size_t cap);
 /* pg_call on a connection of the caller's own, outside the pool (*own:

@@ -55,6 +55,13 @@ dfi_registry_close(dfi_registry *r, char *why, size_t cap)
 	return e;
 }
 
+void
+dfi_registry_abandon(dfi_registry *r)
+{
+	if (r != NULL && r->ops->abandon != NULL)
+		r->ops->abandon(r->be);
+}
+
 const char *
 dfi_registry_backend(const dfi_registry *r)
 {

@@ -29,6 +29,10 @@ struct dfi_registry_ops {
 	 * registry and returns the first failure, its reason for last_error;
 	 * destroy follows. NULL: nothing waits. */
 	dfi_err (*drain)(void *be);
+	/* Optional (dfi_registry_abandon; must be async-signal-safe): every
+	 * call in flight returns at once, none is sent any more. NULL: the
+	 * backend never waits for a server. */
+	void (*abandon)(void *be);
 	void (*destroy)(void *be);
 	/* Optional: the last failure's reason (dfi_registry_last_error). */
 	void (*last_error)(void *be, char *buf, size_t cap);

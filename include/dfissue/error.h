@@ -112,6 +112,7 @@ typedef enum dfi_err {
 	DFI_E_REGISTRY_SCHEMA,      /* the registry's schema is missing or of another version */
 	DFI_E_REGISTRY_REFUSED,     /* the registry refused (e.g. a checkpoint that does not extend the witnessed one) */
 	DFI_E_REGISTRY,             /* the registry answered with an error */
+	DFI_E_REGISTRY_ABANDONED,   /* the caller abandoned the registry (dfi_pgreg_abandon): not sent, or not waited for */
 } dfi_err;
 
 /* One line naming the error, never NULL, never containing secrets. */

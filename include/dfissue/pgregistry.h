@@ -58,7 +58,27 @@ dfi_err dfi_pgreg_check_url(const char *url, char *why, size_t whycap);
  * it is not DFI_PGREG_SCHEMA_VERSION. why receives a one-line reason. */
 dfi_err dfi_pgreg_open(dfi_pgreg **out, const char *url, const struct dfi_pgreg_opts *o, char *why,
     size_t whycap);
+/* Frees r; no call on it may be in flight (abandoned ones included). */
 void dfi_pgreg_free(dfi_pgreg *r);
+/* Gives up on the registry for good, for a process that must stop at once
+ * (a station's second stop signal) while the server may not answer (frozen,
+ * or a network that drops packets): every call on r in flight returns
+ * within milliseconds with DFI_E_REGISTRY_ABANDONED (whether the server
+ * took it is unknown), a connection being made included (except while
+ * libpq resolves a host name: it does so synchronously, within the
+ * resolver's own timeout), and every later
+ * call fails so without sending anything; it is never undone. So every
+ * dfi_registry on r (dfi_registry_new_pg) stops waiting too: its queued
+ * releases and deferred outcomes are not sent, its witness thread ends,
+ * and dfi_registry_close returns at once with that failure. What that
+ * leaves: the cards r's handles held stay claimed until their leases run
+ * out (a later process of the same journal takes them over at once), and
+ * the records the registry was not told reach it at the journal's next
+ * open (reconciliation, dfi_registry_new_pg). (PQcancel would not do:
+ * it waits for the server.) Thread-safe and async-signal-safe (an atomic
+ * flag and one write(2)): a signal handler may call it. r NULL: nothing.
+ * r must not be freed while this runs. */
+void dfi_pgreg_abandon(dfi_pgreg *r);
 
 /* Every call below that can fail on the server's side takes why/whycap:
  * a one-line reason (the server's message, or what broke) when it fails. */

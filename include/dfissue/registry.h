@@ -76,6 +76,17 @@ void dfi_registry_free(dfi_registry *r);
  * error paths. */
 dfi_err dfi_registry_close(dfi_registry *r, char *why, size_t cap);
 
+/* Gives up on r's backend at once, for a process that must stop now even
+ * if the registry does not answer: for PostgreSQL, dfi_pgreg_abandon() on
+ * the dfi_pgreg r was made on (pgregistry.h says what follows: every call
+ * in flight returns within milliseconds with DFI_E_REGISTRY_ABANDONED, no
+ * new call is sent, dfi_registry_close does not wait for the queued
+ * releases or the witness; the claims held run out with their leases and
+ * the records not told reach the registry at the journal's next open).
+ * The local backend (no server to wait for): nothing. Thread-safe and
+ * async-signal-safe; r NULL: nothing. */
+void dfi_registry_abandon(dfi_registry *r);
+
 /* "local", ... (for logs and `dfissue inspect`). */
 const char *dfi_registry_backend(const dfi_registry *r);
 

@@ -10,6 +10,10 @@
  *   pg.passfile                              libpq password file (0600):
  *                                            setenv("PGPASSFILE", ...)
  *   dfi_pg_stop(&pg) / dfi_pg_start(&pg)     stop (fast) and start again
+ *   dfi_pg_signal_all(&pg, SIGSTOP)          freeze the whole cluster (a
+ *                                            host that stops answering);
+ *                                            SIGCONT thaws it (a stop
+ *                                            thaws it first)
  *   dfi_pg_teardown(&pg)                     stop, remove everything
  *
  * Debian's server binaries (/usr/lib/postgresql/VERSION/bin, or
@@ -199,6 +203,28 @@ dfi_pg_postmaster_pid(const struct dfi_pg *pg)
 	return v > 1 ? (pid_t)v : -1;
 }
 
+/* Sends sig to the postmaster and every process it started (backends,
+ * background workers): SIGSTOP freezes the server as a host that stops
+ * answering does (connections stay open, nothing is answered), SIGCONT
+ * thaws it. 0, or -1 when the server does not run. */
+static inline int
+dfi_pg_signal_all(const struct dfi_pg *pg, int sig)
+{
+	pid_t pm = dfi_pg_postmaster_pid(pg);
+	if (pm < 0 || kill(pm, 0) != 0)
+		return -1;
+	/* children first: a thawed postmaster must find its children thawed */
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%ld/task/%ld/children", (long)pm, (long)pm);
+	FILE *f = fopen(p, "r");
+	long c;
+	while (f != NULL && fscanf(f, "%ld", &c) == 1)
+		kill((pid_t)c, sig);
+	if (f != NULL)
+		fclose(f);
+	return kill(pm, sig) == 0 ? 0 : -1;
+}
+
 static inline int
 dfi_pg_ctl(const struct dfi_pg *pg, const char *action, const char *mode, long timeout_ms)
 {
@@ -223,6 +249,7 @@ dfi_pg_stop_mode(struct dfi_pg *pg, const char *mode)
 		pg->running = 0;
 		return 0;
 	}
+	(void)dfi_pg_signal_all(pg, SIGCONT); /* a frozen cluster cannot stop */
 	int rc = dfi_pg_ctl(pg, "stop", mode, 30000);
 	if (rc != 0 && strcmp(mode, "immediate") != 0)
 		rc = dfi_pg_ctl(pg, "stop", "immediate", 10000);

@@ -11,6 +11,8 @@
  *   pgfix stop [fast|immediate]     (inside `pgfix run`: stops the server)
  *   pgfix start                     (inside `pgfix run`: starts it again)
  *   pgfix kill                      (inside `pgfix run`: SIGKILL the postmaster)
+ *   pgfix freeze | thaw             (inside `pgfix run`: SIGSTOP / SIGCONT the
+ *                                   whole cluster; a stop thaws it first)
  */
 #include <sys/prctl.h>
 
@@ -29,7 +31,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: pgfix run [--conf LINE]... -- CMD [ARGS...]\n"
-			"       pgfix stop [fast|immediate] | start | kill   (inside pgfix run)\n");
+			"       pgfix stop [fast|immediate] | start | kill | freeze | thaw   (inside pgfix run)\n");
 	return 2;
 }
 
@@ -64,6 +66,11 @@ main(int argc, char **argv)
 			return 1;
 		pid_t pm = dfi_pg_postmaster_pid(&pg);
 		return pm > 0 && kill(pm, SIGKILL) == 0 ? 0 : 1;
+	}
+	if (strcmp(argv[1], "freeze") == 0 || strcmp(argv[1], "thaw") == 0) {
+		if (inside(argv[1], &pg) != 0)
+			return 1;
+		return dfi_pg_signal_all(&pg, argv[1][0] == 'f' ? SIGSTOP : SIGCONT) == 0 ? 0 : 1;
 	}
 	if (strcmp(argv[1], "run") != 0)
 		return usage();

@@ -70,28 +70,38 @@ cli_registry_finish(struct cli_registry *r, const char *cmd, dfi_journal *j, int
 	dfi_err e = DFI_OK;
 	/* After a second stop signal the exit status stays 3, as documented,
 	 * whatever the registry says at the end: the station's next start
-	 * tells it what the journal holds. The failure is still printed. */
+	 * tells it what the journal holds. A PostgreSQL registry was abandoned
+	 * by the signal (signals.c): nothing is sent to it any more, and what
+	 * that leaves is said in one line instead of each call's failure. */
 	int at_once = cli_signal_count() >= 2;
 	/* the witnessing now comes after the releases queued before it */
-	if (r->pg != NULL && j != NULL && dfi_journal_checkpoint(j, note, sizeof(note), &len) == DFI_OK && len > 0 &&
-	    (e = dfi_registry_witness(r->reg, note, len)) != DFI_OK) {
+	if (r->pg != NULL && j != NULL && !at_once && dfi_journal_checkpoint(j, note, sizeof(note), &len) == DFI_OK &&
+	    len > 0 && (e = dfi_registry_witness(r->reg, note, len)) != DFI_OK && e != DFI_E_REGISTRY_ABANDONED) {
 		dfi_registry_last_error(r->reg, why, sizeof(why));
 		cli_error_code(e == DFI_E_JOURNAL_ROLLBACK ? "registry_refused" : "registry");
 		cli_errorf("%s: the journal's last checkpoint was not witnessed: %s%s%s%s", cmd, dfi_strerror(e),
 		    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
-		if (!at_once)
-			rc = DFI_EXIT_FAIL;
+		rc = DFI_EXIT_FAIL;
 	}
-	/* what still waits (a release, outcomes) is sent now; a failure the
-	 * witnessing reported is not said twice */
+	/* what still waits (a release, outcomes) is sent now, unless the
+	 * registry was abandoned; a failure the witnessing reported is not
+	 * said twice */
 	dfi_err c = dfi_registry_close(r->reg, why, sizeof(why));
 	r->reg = NULL;
+	/* a second signal may also come while the witnessing or the close
+	 * waits for the registry */
+	if (r->pg != NULL && cli_signal_count() >= 2) {
+		cli_log(CLI_LOG_WARNING, "%s: the registry was abandoned (a second stop signal): nothing more was sent "
+		    "to it; a card this run held stays claimed until its lease runs out (--claim-lease; this journal's "
+		    "next run takes it over at once), and the records it was not told reach it at this journal's "
+		    "next open", cmd);
+		return rc == DFI_EXIT_USAGE ? rc : DFI_EXIT_INTERRUPTED;
+	}
 	if (c != DFI_OK && e == DFI_OK) {
 		cli_error_code("registry");
 		cli_errorf("%s: the registry was not told everything at close: %s (%s)", cmd, dfi_strerror(c),
 		    why[0] != '\0' ? why : "check the registry; the station's next start tells it what the journal holds");
-		if (!at_once)
-			rc = DFI_EXIT_FAIL;
+		rc = DFI_EXIT_FAIL;
 	}
 	return rc;
 }
@@ -101,6 +111,7 @@ cli_registry_close(struct cli_registry *r)
 {
 	dfi_registry_free(r->reg);
 	dfi_jpubkey_free(r->key);
+	cli_signals_forget(r->pg);
 	dfi_pgreg_free(r->pg);
 	memset(r, 0, sizeof(*r));
 }

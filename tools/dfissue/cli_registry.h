@@ -49,8 +49,12 @@ int cli_registry_attach(struct cli_registry *r, const char *cmd, dfi_journal *j,
  * the cards' path, so a refusal or a failed release would otherwise be
  * seen only at the next start; here this run reports it (one line saying
  * what to do) and returns DFI_EXIT_FAIL. Else returns rc. No witnessing
- * for the local registry or without a checkpoint. cli_registry_close
- * frees the rest. */
+ * for the local registry or without a checkpoint. After a second stop
+ * signal (which abandoned the PostgreSQL registry: signals.h) nothing is
+ * witnessed or sent: one line says what was left to the claims' leases
+ * and to the journal's next open, and it returns DFI_EXIT_INTERRUPTED.
+ * cli_registry_close frees the rest (and tells signals.c to forget the
+ * registry first). */
 int cli_registry_finish(struct cli_registry *r, const char *cmd, dfi_journal *j, int rc);
 void cli_registry_close(struct cli_registry *r);
 

@@ -1,8 +1,12 @@
-/* Stop signals: a flag the stations poll, and a transport that obeys it. */
+/* Stop signals: a flag the stations poll, a transport that obeys it, and
+ * the registry the second signal abandons. */
+#include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,16 +17,51 @@ static volatile sig_atomic_t g_count;
 /* The two messages, prefixed for journald when needed, made before any
  * signal can arrive (the handler may only write(2)). */
 static char g_msg[2][200];
+/* The registry the second signal abandons (cli_signals_abandons), and how
+ * many handlers are using it right now: the handler may run on any thread,
+ * so cli_signals_forget waits for them before the registry is freed. */
+_Static_assert(ATOMIC_POINTER_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2, "used in a signal handler");
+static _Atomic(dfi_pgreg *) g_reg;
+static atomic_int g_using;
 
 static void
 on_signal(int sig)
 {
+	int saved = errno;
 	int n = g_count < 2 ? g_count + 1 : 2;
 	g_count = n;
 	const char *m = g_msg[n - 1];
 	ssize_t w = write(STDERR_FILENO, m, strlen(m));
 	(void)w;
 	(void)sig;
+	/* Here, not in a thread that polls the count: every thread may be
+	 * inside a registry call (and the main thread inside the close). */
+	if (n == 2) {
+		atomic_fetch_add(&g_using, 1);
+		dfi_pgreg_abandon(atomic_load(&g_reg));
+		atomic_fetch_sub(&g_using, 1);
+	}
+	errno = saved;
+}
+
+void
+cli_signals_abandons(dfi_pgreg *pg)
+{
+	atomic_store(&g_reg, pg);
+}
+
+void
+cli_signals_forget(dfi_pgreg *pg)
+{
+	dfi_pgreg *want = pg;
+	if (pg == NULL || !atomic_compare_exchange_strong(&g_reg, &want, NULL))
+		return;
+	/* A handler that loaded pg before the exchange is still counted:
+	 * it only writes one byte, so this waits microseconds. */
+	while (atomic_load(&g_using) > 0) {
+		struct timespec ts = { 0, 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 void

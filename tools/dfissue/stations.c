@@ -506,7 +506,10 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 			int first = request_stop(st->sh, 1);
 			report(st, n, row, &res, taps);
 			tally(st, &res, torn); /* the summary counts it: failed */
-			if (dfi_err_is_registry(e)) {
+			if (e == DFI_E_REGISTRY_ABANDONED) {
+				/* a second signal: said once for the run, at the
+				 * registry's close (cli_registry_finish) */
+			} else if (dfi_err_is_registry(e)) {
 				if (first)
 					cli_fail("stopping", e);
 				cli_log(CLI_LOG_WARNING, "[%s] card %lu: nothing more is sent to any card; "

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/errclass.h"
 #include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
@@ -114,7 +115,10 @@ static const char *const help[] = {
 	"Signals: SIGTERM or SIGINT stops taking cards; the card in each reader is\n"
 	"finished (every ChangeKey gets its journal outcome), the summary printed, exit\n"
 	"0. A second signal stops at once (no further APDU; the card's next tap\n"
-	"finishes it), exit 3. On a terminal a status line per reader shows progress.\n"
+	"finishes it; --registry is abandoned, even when it does not answer: the\n"
+	"cards' claims run out with their leases, the journal's next open tells it\n"
+	"what it missed), exit 3. On a terminal a status line per reader shows\n"
+	"progress.\n"
 	"Test options (sim: readers only, for demonstrations of tear recovery):\n"
 	"  --tear-at N[,M,...]    tear the N-th APDU of the first tap (M-th of the\n"
 	"                         second)\n"
@@ -545,11 +549,15 @@ run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r
 		/* The card's counters cover all its taps. */
 		cli_result_merge(&res, &tap, taps == 1);
 		if (e != DFI_OK) {
-			/* The journal failed. */
+			/* The journal or the registry failed (an abandoned
+			 * registry is said once, at its close). */
 			report(o, 1, row, &res, taps);
-			cli_journal_fail(j, e);
+			if (dfi_err_is_registry(e) && e != DFI_E_REGISTRY_ABANDONED)
+				cli_fail("stopping", e);
+			else if (!dfi_err_is_registry(e))
+				cli_journal_fail(j, e);
 			dfi_batch_row_free(row);
-			return DFI_EXIT_FAIL;
+			return cli_signal_count() >= 2 ? DFI_EXIT_INTERRUPTED : DFI_EXIT_FAIL;
 		}
 		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN || taps >= 3 ||
 		    cli_signal_count() > 0)
@@ -717,8 +725,10 @@ sub_personalize(int argc, char **argv)
 			rc = DFI_EXIT_FAIL;
 		}
 	}
-	/* From here a stop signal lets the card in each reader finish. */
+	/* From here a stop signal lets the card in each reader finish; a
+	 * second one abandons the registry, which may not be answering. */
 	if (rc == DFI_EXIT_OK) {
+		cli_signals_abandons(creg.pg);
 		cli_signals_install();
 		cli_hsm_watch_set(&watch, h, jh, 1);
 	}
