@@ -97,4 +97,30 @@ cat "$work/after.err" >&2
 [ "$rc" = 0 ] || fail "after: exit $rc"
 finished='^summary: 2 card\(s\) on 2 reader\(s\): [0-9]+ done, [0-9]+ resumed, 0 unknown-keys, '
 grep -qE "${finished}0 refused, 0 failed" "$work/after.err" || fail "after: the cards were not finished"
+
+# 5. One sim: reader (served in the main thread): a held call answers
+#    after the second signal, and no APDU follows it: the card is left torn
+#    (exit 3), and its next tap finishes it.
+rm -rf "$work/j" "$work"/*.img
+one=(--profile "$src/profiles/minimal.json" --reader "sim:$work/a.img" --journal "$work/j"
+	--station stall --token pkcs11:token=dfissue-dev --pin-file "$work/tok/user.pin")
+FAULTP11_HANG=C_Encrypt:12:2500 "$dfissue" personalize "${one[@]}" --module "$FAULTP11" \
+	--create-journal --hsm-stall 1 >"$work/one.out" 2>"$work/one.err" &
+pid=$!
+for _ in $(seq 100); do # 10 s at most
+	grep -q 'has not answered' "$work/one.err" && break
+	sleep 0.1
+done
+kill -TERM "$pid"
+sleep 0.2
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+cat "$work/one.err" "$work/one.out" >&2
+[ "$rc" = 3 ] || fail "one reader: exit $rc, not 3"
+grep -qE '^card 1 [0-9A-F]{14}: failed \(.*\(torn\)$' "$work/one.out" ||
+	fail "one reader: the card was not left torn at the second signal"
+"$dfissue" personalize "${one[@]}" >"$work/one2.out" 2>"$work/one2.err" ||
+	fail "one reader, next tap: $(cat "$work/one2.err")"
+grep -qE '^card 1 [0-9A-F]{14}: resumed ' "$work/one2.out" || fail "one reader: not resumed"
 echo "hsm stall: OK"

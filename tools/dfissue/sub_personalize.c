@@ -743,6 +743,9 @@ sub_personalize(int argc, char **argv)
 	} else {
 		if (rc == DFI_EXIT_OK)
 			rc = cli_reader_open(&r, o.reader, o.tear_at, o.tear_mode);
+		/* The second signal's "no further APDU" holds here too. */
+		if (rc == DFI_EXIT_OK && cli_signals_wrap(&r.t) != DFI_OK)
+			rc = cli_fail(o.reader, DFI_E_NOMEM);
 		if (rc == DFI_EXIT_OK)
 			rc = run_sim(&o, p, j, &r, batch);
 	}
