@@ -4,7 +4,8 @@
 #   1. engine/libdfissue.map lists exactly the functions the public headers
 #      include/dfissue/*.h declare (static inline helpers excepted);
 #   2. the built libdfissue.so exports exactly the map's names, each under
-#      the map's version node, and no other symbol.
+#      the map's version node, and no other symbol; the node's number is
+#      the SONAME's.
 # A function added to a header without the map (or the reverse), or an
 # internal function leaking out, fails with the names that differ.
 set -euo pipefail
@@ -27,9 +28,12 @@ perl -0777 -ne '
 sed -n '/global:/,/local:/p' "$src/engine/libdfissue.map" | grep -oE '\bdfi_[a-z0-9_]+' |
 	sort >"$tmp/map"
 sort -c "$tmp/map" 2>/dev/null || true
-nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^DFISSUE_[0-9]*$' >"$tmp/so.raw"
-grep -v '@@DFISSUE_0$' "$tmp/so.raw" >"$tmp/unversioned" || true
-sed 's/@@DFISSUE_0$//' "$tmp/so.raw" | sort >"$tmp/so"
+# The one version node the map defines (DFISSUE_<SOVERSION>).
+node=$(grep -oE '^DFISSUE_[0-9]+' "$src/engine/libdfissue.map")
+[ "$(wc -l <<<"$node")" -eq 1 ] || { echo "FAIL: engine/libdfissue.map must define one version node, has: $node" >&2; exit 1; }
+nm -D --defined-only "$so" | awk '{print $3}' | grep -v "^$node\$" >"$tmp/so.raw"
+grep -v "@@$node\$" "$tmp/so.raw" >"$tmp/unversioned" || true
+sed "s/@@$node\$//" "$tmp/so.raw" | sort >"$tmp/so"
 
 rc=0
 if ! diff -u "$tmp/headers" "$tmp/map" >"$tmp/d1"; then
@@ -43,9 +47,16 @@ if ! diff -u "$tmp/map" "$tmp/so" >"$tmp/d2"; then
 	rc=1
 fi
 if [ -s "$tmp/unversioned" ]; then
-	echo "FAIL: symbols outside the DFISSUE_0 version node:" >&2
+	echo "FAIL: symbols outside the $node version node:" >&2
 	cat "$tmp/unversioned" >&2
 	rc=1
 fi
-[ "$rc" -eq 0 ] && echo "exports: $(wc -l <"$tmp/so") functions, the public headers' and nothing else"
+# The SONAME carries the version node's number: both change together.
+soname=$(objdump -p "$so" | awk '$1 == "SONAME" {print $2}')
+if [ "$soname" != "libdfissue.so.${node#DFISSUE_}" ]; then
+	echo "FAIL: SONAME $soname does not match the version node $node (libdfissue.so.${node#DFISSUE_})" >&2
+	rc=1
+fi
+
+[ "$rc" -eq 0 ] && echo "exports: $(wc -l <"$tmp/so") functions under $node ($soname), the public headers' and nothing else"
 exit "$rc"

@@ -2,7 +2,7 @@
 # test_install.sh — `cmake --install` into a temporary prefix gives what an
 # operator and a developer expect, used only from the prefix:
 #   - bin/dfissue and bin/desfire-sim run (--version);
-#   - libdfissue.so.0 (soname) with the headers and dfissue.pc: a program
+#   - libdfissue.so.N (N: the map's version node) with the headers and dfissue.pc: a program
 #     built with `pkg-config --cflags --libs dfissue` against the installed
 #     header compiles, links, runs;
 #   - every man page renders with `man --warnings -l` and no warning, and
@@ -34,11 +34,13 @@ PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH
 [ "$(pkg-config --modversion dfissue)" = "$version" ] || fail "pkg-config --modversion"
 libdir=$(pkg-config --variable=libdir dfissue)
-[ -e "$libdir/libdfissue.so.0" ] || fail "libdfissue.so.0 not in $libdir"
-soname=$(objdump -p "$libdir/libdfissue.so.0" | awk '$1 == "SONAME" {print $2}')
-[ "$soname" = libdfissue.so.0 ] || fail "SONAME is '$soname'"
+node=$(grep -oE '^DFISSUE_[0-9]+' "$here/../../engine/libdfissue.map")
+soname=libdfissue.so.${node#DFISSUE_}
+[ -e "$libdir/$soname" ] || fail "$soname not in $libdir"
+[ "$(objdump -p "$libdir/$soname" | awk '$1 == "SONAME" {print $2}')" = "$soname" ] ||
+	fail "SONAME of $libdir/$soname is not $soname"
 [ -f "$(pkg-config --variable=includedir dfissue)/dfissue/perso.h" ] || fail "headers"
-bash "$here/check_exports.sh" "$here/../.." "$libdir/libdfissue.so.0"
+bash "$here/check_exports.sh" "$here/../.." "$libdir/$soname"
 san=()
 # shellcheck disable=SC2054 # one compiler flag with a comma in it
 [ "${DFI_SANITIZE:-0}" = 1 ] && san=(-fsanitize=address,undefined)
@@ -47,7 +49,7 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/use_dfissue" "$here/use_d
 	$(pkg-config --cflags --libs dfissue) || fail "building against the installed library"
 out=$(LD_LIBRARY_PATH=$libdir "$tmp/use_dfissue" "$version") || fail "use_dfissue: $out"
 echo "$out"
-grep -qx "loaded from $libdir/libdfissue.so.0" <<<"$out" ||
+grep -qx "loaded from $libdir/$soname" <<<"$out" ||
 	fail "use_dfissue did not run on the installed library: $out"
 
 # Man pages: each renders without a warning.
