@@ -56,7 +56,8 @@
 #   journal                Ed25519 key pair (ECDSA P-256 if the HSM lacks
 #                          EdDSA) for the journal's signed checkpoints
 #
-# PATH_TO_dfissue defaults to build/bin/dfissue next to this script's repo.
+# PATH_TO_dfissue defaults to build/bin/dfissue next to this script's repo,
+# then to the dfissue installed with this script (P/bin), then to PATH's.
 # Prints the line to use the token: export SOFTHSM2_CONF=DIR/softhsm2.conf
 # (with --module: the DFISSUE_MODULE, DFISSUE_TOKEN and DFISSUE_PIN_FILE
 # lines DIR/env holds).
@@ -92,10 +93,28 @@ fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$1
-dfissue=${2:-$here/../build/bin/dfissue}
-if [ ! -x "$dfissue" ]; then
-	echo "make-dev-token: $dfissue is not executable (build first, or pass its path)" >&2
-	exit 1
+# Without PATH_TO_dfissue: the source tree's build, else the dfissue of the
+# prefix this script is installed in (P/share/dfissue/hsm-config ->
+# P/bin), else the first dfissue on PATH.
+if [ $# -ge 2 ]; then
+	dfissue=$2
+	if [ ! -x "$dfissue" ]; then
+		echo "make-dev-token: $dfissue is not executable (pass the path of a built dfissue)" >&2
+		exit 1
+	fi
+else
+	dfissue=
+	for c in "$here/../build/bin/dfissue" "$here/../../../bin/dfissue" "$(command -v dfissue || true)"; do
+		if [ -n "$c" ] && [ -x "$c" ]; then
+			dfissue=$c
+			break
+		fi
+	done
+	if [ -z "$dfissue" ]; then
+		echo "make-dev-token: no dfissue found: not in $here/../build/bin, not in" \
+			"$(cd "$here/../../.." && pwd)/bin, not on PATH: build it, put it on PATH or pass its path" >&2
+		exit 1
+	fi
 fi
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)

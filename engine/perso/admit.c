@@ -464,7 +464,7 @@ perso_originality(struct tap *tp)
 	/* NXP lists the originality check from DESFire EV2 on (major version
 	 * 0x12 EV2, 0x33 EV3); EV1 (0x01) has no Read_Sig at all. */
 	if ((tp->ver.hw_major & 0x0F) < 2) {
-		snprintf(st, cap, "not supported (DESFire hardware %u.%u: EV1 or older)",
+		snprintf(st, cap, "not supported (DESFire hardware %02X.%02X: EV1 or older)",
 		    tp->ver.hw_major, tp->ver.hw_minor);
 	} else {
 		e = dfi_transport_transmit(tp->t, readsig, sizeof(readsig), r, sizeof(r), &n);

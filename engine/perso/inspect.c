@@ -33,7 +33,7 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	char hex[21] = "", name[96];
 
 	dfi_hex_encode(tp->uid, sizeof(tp->uid), hex, sizeof(hex));
-	fprintf(f, "card %s: DESFire hw %u.%u (storage %02X), %zu application(s)\n", hex,
+	fprintf(f, "card %s: DESFire hw %02X.%02X (storage %02X), %zu application(s)\n", hex,
 	    tp->ver.hw_major, tp->ver.hw_minor, tp->ver.hw_storage, tp->naids);
 	if (tp->res->random_id)
 		fprintf(f, "  random ID: UID read with GetCardUID (%s)\n", tp->uid_via);

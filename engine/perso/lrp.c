@@ -31,7 +31,7 @@ perso_lrp_card_check(struct tap *tp)
 	if (!perso_lrp_wanted(tp) || dfi_df_generation(&tp->ver) >= 3)
 		return DFI_OK;
 	perso_detail(tp, "the profile asks for LRP (\"secure_messaging\": \"lrp\"), which needs a "
-	    "DESFire EV3; this card reports hardware %u.%u (DESFire EV%d): nothing was sent to it",
+	    "DESFire EV3; this card reports hardware %02X.%02X (DESFire EV%d): nothing was sent to it",
 	    tp->ver.hw_major, tp->ver.hw_minor, dfi_df_generation(&tp->ver));
 	return DFI_E_UNSUPPORTED;
 }

@@ -161,6 +161,17 @@ expect conf_key 2 "$d/bad.conf:3: unknown key 'readerz'"
 printf 'pin-env = DFISSUE_PIN\n' >"$d/pin.conf"
 run conf_pin "$E2E_DFISSUE" personalize --config "$d/pin.conf"
 expect conf_pin 2 "pin.conf:1: a configuration file takes no PIN and no PIN variable: .*'pin-file'"
+# Audit k36l, finding 3: a configuration file that is missing or cannot be
+# read is a configuration error, exit 2 (the station unit does not restart
+# after 2), with what to do. A directory stands for a file that does not
+# read (the tests may run as root, who reads any mode).
+run conf_missing "$E2E_DFISSUE" personalize --config "$d/none.conf"
+expect conf_missing 2 "^dfissue: configuration file '$d/none.conf': No such file or directory: create it \(dfissue-station.conf\(5\)\) or give another --config$"
+run conf_missing_json "$E2E_DFISSUE" personalize --config "$d/none.conf" --json
+expect conf_missing_json 2 "No such file" '^\{"error":"usage","message":"configuration file .*","exit":2\}$'
+mkdir -p "$d/dir.conf"
+run conf_dir "$E2E_DFISSUE" personalize --config "$d/dir.conf"
+expect conf_dir 2 "^dfissue: configuration file '$d/dir.conf': Is a directory: give a regular file$"
 printf 'json = maybe\n' >"$d/bool.conf"
 run conf_bool "$E2E_DFISSUE" personalize --config "$d/bool.conf"
 expect conf_bool 2 "bool.conf:1: 'json' takes yes or no, not 'maybe'"

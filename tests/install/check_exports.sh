@@ -4,9 +4,13 @@
 #   1. engine/libdfissue.map lists exactly the functions the public headers
 #      include/dfissue/*.h declare (static inline helpers excepted);
 #   2. the built libdfissue.so exports exactly the map's names, each under
-#      the map's version node, and no other symbol.
-# A function added to a header without the map (or the reverse), or an
-# internal function leaking out, fails with the names that differ.
+#      the map's version node, and no other symbol;
+#   3. every public struct has the size, alignment and member offsets
+#      recorded in tests/install/abi-sizes.txt (abi_layout.sh): a program
+#      built against another layout reads and writes past the struct.
+# A function added to a header without the map (or the reverse), an
+# internal function leaking out, or a struct whose layout changed without
+# a new SONAME fails with the names that differ and what to do.
 set -euo pipefail
 src=$1 so=$2
 tmp=$(mktemp -d)
@@ -27,9 +31,12 @@ perl -0777 -ne '
 sed -n '/global:/,/local:/p' "$src/engine/libdfissue.map" | grep -oE '\bdfi_[a-z0-9_]+' |
 	sort >"$tmp/map"
 sort -c "$tmp/map" 2>/dev/null || true
-nm -D --defined-only "$so" | awk '{print $3}' | grep -v '^DFISSUE_[0-9]*$' >"$tmp/so.raw"
-grep -v '@@DFISSUE_0$' "$tmp/so.raw" >"$tmp/unversioned" || true
-sed 's/@@DFISSUE_0$//' "$tmp/so.raw" | sort >"$tmp/so"
+# The one version node the map defines (DFISSUE_<SOVERSION>).
+node=$(grep -oE '^DFISSUE_[0-9]+' "$src/engine/libdfissue.map")
+[ "$(wc -l <<<"$node")" -eq 1 ] || { echo "FAIL: engine/libdfissue.map must define one version node, has: $node" >&2; exit 1; }
+nm -D --defined-only "$so" | awk '{print $3}' | grep -v "^$node\$" >"$tmp/so.raw"
+grep -v "@@$node\$" "$tmp/so.raw" >"$tmp/unversioned" || true
+sed "s/@@$node\$//" "$tmp/so.raw" | sort >"$tmp/so"
 
 rc=0
 if ! diff -u "$tmp/headers" "$tmp/map" >"$tmp/d1"; then
@@ -43,9 +50,52 @@ if ! diff -u "$tmp/map" "$tmp/so" >"$tmp/d2"; then
 	rc=1
 fi
 if [ -s "$tmp/unversioned" ]; then
-	echo "FAIL: symbols outside the DFISSUE_0 version node:" >&2
+	echo "FAIL: symbols outside the $node version node:" >&2
 	cat "$tmp/unversioned" >&2
 	rc=1
 fi
-[ "$rc" -eq 0 ] && echo "exports: $(wc -l <"$tmp/so") functions, the public headers' and nothing else"
+# The SONAME carries the version node's number: both change together.
+soname=$(objdump -p "$so" | awk '$1 == "SONAME" {print $2}')
+if [ "$soname" != "libdfissue.so.${node#DFISSUE_}" ]; then
+	echo "FAIL: SONAME $soname does not match the version node $node (libdfissue.so.${node#DFISSUE_})" >&2
+	rc=1
+fi
+
+# Struct layouts against the recorded table (recorded on x86_64: another
+# architecture lays them out differently, so there the check is skipped).
+table=$src/tests/install/abi-sizes.txt
+if [ "$(head -1 "$table" | awk '{print $2}')" != "$(uname -m):" ]; then
+	echo "struct layouts: not checked, abi-sizes.txt is for $(head -1 "$table" | awk '{print $2}' | tr -d :) and this is $(uname -m)"
+else
+	bash "$(dirname "$0")/abi_layout.sh" "$src" >"$tmp/layout"
+	# Per struct: "changed size" when its size or alignment line differs,
+	# "changed layout" when only a member's offset (or the member) does;
+	# a struct not in the table is new (no bump needed, but record it).
+	awk -v table="$(basename "$table")" '
+		/^#/ { next }
+		{ split($1, p, "."); s = p[1] }
+		FNR == NR { old[$0] = 1; olds[s] = 1; if ($2 == "size") osz[s] = $0; next }
+		{ cur[$0] = 1; curs[s] = 1; if ($2 == "size") csz[s] = $0; if (!($0 in old)) diff[s] = 1 }
+		END {
+			for (o in old) { split(o, p, " "); split(p[1], q, "."); if (!(o in cur)) diff[q[1]] = 1 }
+			for (s in diff) {
+				if (!(s in olds))
+					printf "FAIL: struct %s is not in %s: add its lines (a new struct needs no bump)\n", s, table
+				else if (!(s in curs))
+					printf "FAIL: struct %s was removed: bump SOVERSION and the version node, then update %s\n", s, table
+				else if (osz[s] != csz[s])
+					printf "FAIL: struct %s changed size: bump SOVERSION and the version node, then update %s\n", s, table
+				else
+					printf "FAIL: struct %s changed layout: bump SOVERSION and the version node, then update %s\n", s, table
+			}
+		}' "$table" "$tmp/layout" | sort >"$tmp/layout.fail"
+	if [ -s "$tmp/layout.fail" ]; then
+		cat "$tmp/layout.fail" >&2
+		echo "  (the table: bash tests/install/abi_layout.sh . >tests/install/abi-sizes.txt; the rule: engine/libdfissue.map)" >&2
+		rc=1
+	else
+		echo "struct layouts: $(grep -c ' size ' "$tmp/layout") structs as abi-sizes.txt records them"
+	fi
+fi
+[ "$rc" -eq 0 ] && echo "exports: $(wc -l <"$tmp/so") functions under $node ($soname), the public headers' and nothing else"
 exit "$rc"

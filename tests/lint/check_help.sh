@@ -6,7 +6,8 @@
 # ("dfissue journal show ..." or "dfissue key <list|import|...>"), so a
 # new command or subcommand is checked without editing this script.
 # Then the synopsis of SRC/docs/PERSONALIZATION.md is the usage lines of
-# 'dfissue personalize --help', so that the two cannot drift apart.
+# 'dfissue personalize --help', so that the two cannot drift apart; and
+# every man page of SRC/man renders in WIDTH columns without a warning.
 set -euo pipefail
 dfissue=$1
 sim=$2
@@ -16,7 +17,7 @@ export LC_ALL=C.UTF-8 # ${#line} counts characters, not bytes
 fail=0
 checked=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.err"' EXIT
 
 # check LABEL CMD...: runs CMD, which prints a help on stdout; says which
 # lines are wider than WIDTH (tabs expanded) and whether it exited non-zero.
@@ -77,10 +78,34 @@ case $(cat "$doc") in
 	fail=1
 	;;
 esac
-echo "$checked help texts (${#cmds[@]} commands, $nsubs subcommands)"
+
+# Every man page (man/CMakeLists.txt installs each *.1 and *.5) rendered
+# for an 80-column terminal: a preformatted example (.EX) is not filled, so
+# a long line there runs past the terminal's edge. Warnings fail too.
+npages=0
+for page in "$src"/man/*.1 "$src"/man/*.5; do
+	npages=$((npages + 1))
+	if ! MANWIDTH=$WIDTH man --warnings -l "$page" >"$out" 2>"$out.err" || [ -s "$out.err" ]; then
+		echo "FAIL: man --warnings -l $page: $(head -c 300 "$out.err")"
+		fail=1
+	fi
+	n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		if [ "${#line}" -gt "$WIDTH" ]; then
+			echo "FAIL: man page $(basename "$page") renders line $n with ${#line} columns (at most $WIDTH): $line"
+			fail=1
+		fi
+	done < <(expand "$out")
+done
+rm -f "$out.err"
+[ "$npages" -ge 10 ] || { echo "FAIL: only $npages man pages in $src/man"; exit 1; }
+
+echo "$checked help texts (${#cmds[@]} commands, $nsubs subcommands), $npages man pages"
 if [ "$fail" -ne 0 ]; then
 	echo "FAIL: rewrap each line named above to $WIDTH columns (continuations aligned as" \
-		"their neighbours); copy personalize's usage lines into the docs' synopsis" >&2
+		"their neighbours; in a man page's .EX block by hand); copy personalize's usage lines" \
+		"into the docs' synopsis" >&2
 	exit 1
 fi
-echo "OK: every help fits $WIDTH columns; the docs show personalize's usage"
+echo "OK: every help and man page fits $WIDTH columns; the docs show personalize's usage"

@@ -590,7 +590,9 @@ START_TEST(originality_require)
 		{ DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_NONE, "no signature" },
 		{ DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_FOREIGN, "bad signature" },
 		{ DFI_SIM_MODEL_EV2, DFI_SIM_ORIG_CORRUPT, "bad signature" },
-		{ DFI_SIM_MODEL_EV1, DFI_SIM_ORIG_TEST, "not supported" },
+		/* The version bytes in hex, as NXP writes them. */
+		{ DFI_SIM_MODEL_EV1, DFI_SIM_ORIG_TEST,
+		    "not supported (DESFire hardware 01.00: EV1 or older)" },
 	};
 	struct pfix f;
 	struct card c;

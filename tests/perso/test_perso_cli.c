@@ -42,6 +42,9 @@ START_TEST(personalize_torn_then_inspect)
 	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' 2>&1", g_cli, img);
 	ck_assert_msg(rc == 0, "inspect: %s", out);
 	ck_assert_msg(strstr(out, "PICC key settings 0F") != NULL, "%s", out);
+	/* Version bytes in hex as NXP writes them (major 12h: EV2), not 18.0. */
+	ck_assert_msg(strstr(out, "DESFire hardware 12.00, software 12.00, storage 1A,") != NULL, "%s",
+	    out);
 	ck_assert_msg(strstr(out, "0 application(s)") != NULL, "%s", out);
 
 	/* Tap 1 torn in the middle of the plan (APDU 40, executed, answer

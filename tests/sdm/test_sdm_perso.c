@@ -228,6 +228,9 @@ START_TEST(ev2_card_refused)
 	ck_assert_int_ne(res.outcome, DFI_PERSO_DONE);
 	/* the LRP profile is refused first (lrp.c); either refusal names EV3 */
 	ck_assert_msg(strstr(res.detail, "needs a DESFire EV3") != NULL, "%s", res.detail);
+	/* The version bytes in hex, as NXP writes them (major 12h: EV2). */
+	ck_assert_msg(strstr(res.detail, "this card reports hardware 12.00 (DESFire EV2)") != NULL, "%s",
+	    res.detail);
 	ck_assert_uint_eq(res.steps_done, 0);
 	ck_assert_uint_eq(res.key_changes, 0);
 	dfi_transport_free(t);

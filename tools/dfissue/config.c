@@ -95,10 +95,16 @@ config_line(const char *path, int ln, char *line, const struct option *lo, struc
 static int
 read_config(const char *path, const struct option *lo, struct cli_argv *a)
 {
+	/* A file that is missing or unreadable is a configuration error
+	 * (exit 2) like a bad line in it: the station unit does not restart
+	 * after exit 2 (RestartPreventExitStatus), and restarting every 5 s
+	 * would not make the file appear. */
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
-		cli_errorf("configuration file '%s': %s", path, strerror(errno));
-		return DFI_EXIT_FAIL;
+		int err = errno;
+		return cli_usagef("configuration file '%s': %s: %s", path, strerror(err),
+		    err == ENOENT ? "create it (dfissue-station.conf(5)) or give another --config" :
+		    "make it readable by the user dfissue runs as");
 	}
 	char line[CONFIG_LINE_MAX];
 	int ln = 0, rc = DFI_EXIT_OK;
@@ -121,8 +127,9 @@ read_config(const char *path, const struct option *lo, struct cli_argv *a)
 		rc = config_line(path, ln, s, lo, a);
 	}
 	if (rc == DFI_EXIT_OK && ferror(f)) {
-		cli_errorf("configuration file '%s': read error", path);
-		rc = DFI_EXIT_FAIL;
+		/* A directory opens but does not read (EISDIR). */
+		cli_errorf("configuration file '%s': %s: give a regular file", path, strerror(errno));
+		rc = DFI_EXIT_USAGE;
 	}
 	fclose(f);
 	return rc;

@@ -84,7 +84,7 @@ inspect_raw(dfi_transport *t)
 		dfi_desfire_free(d);
 		return cli_fail("GetVersion", e);
 	}
-	printf("DESFire hardware %u.%u, software %u.%u, storage %02X, batch %02X%02X%02X%02X%02X, "
+	printf("DESFire hardware %02X.%02X, software %02X.%02X, storage %02X, batch %02X%02X%02X%02X%02X, "
 	    "week %02X year %02X\n", v.hw_major, v.hw_minor, v.sw_major, v.sw_minor, v.hw_storage,
 	    v.batch[0], v.batch[1], v.batch[2], v.batch[3], v.batch[4], v.week, v.year);
 	raw_keys(d, "PICC master ", 1);
