@@ -263,7 +263,9 @@ START_TEST(journal_failure_said_once_per_run)
 	    pf_root, mnt);
 	tmpfs_rig(mnt, body, out, sizeof(out));
 	ck_assert_msg(strstr(out, "rc=1\n") != NULL, "%s", out);
-	/* both cards failed on the journal, each with its own line */
+	/* The card whose write failed names it on its own line; the other
+	 * names it too when it also reached an append, but the stop may find
+	 * it before one (seen once in six runs under load): 1 or 2 lines. */
 	unsigned cards = 0, runs = 0;
 	for (const char *l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : l) {
 		if (strncmp(l, "card ", 5) == 0 && strstr(l, "write failed: No space left on device") != NULL &&
@@ -273,7 +275,7 @@ START_TEST(journal_failure_said_once_per_run)
 		    strstr(l, "write failed") < strchr(l, '\n'))
 			runs++;
 	}
-	ck_assert_msg(cards == 2, "%u card lines name the failure: %s", cards, out);
+	ck_assert_msg(cards >= 1 && cards <= 2, "%u card lines name the failure: %s", cards, out);
 	ck_assert_msg(runs == 1, "the run's line came %u times: %s", runs, out);
 }
 END_TEST
