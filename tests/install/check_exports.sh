@@ -28,9 +28,13 @@ perl -0777 -ne '
 		next if $inline{$n} || $seen{$n}++;
 		print "$n\n";
 	}' "$src"/include/dfissue/*.h | sort -u >"$tmp/headers"
-sed -n '/global:/,/local:/p' "$src/engine/libdfissue.map" | grep -oE '\bdfi_[a-z0-9_]+' |
-	sort >"$tmp/map"
-sort -c "$tmp/map" 2>/dev/null || true
+# The map is kept in byte order, so that a merge adds lines where a reader
+# looks for them.
+sed -n '/global:/,/local:/p' "$src/engine/libdfissue.map" | grep -oE '\bdfi_[a-z0-9_]+' \
+	>"$tmp/map.asis"
+LC_ALL=C sort -c "$tmp/map.asis" 2>"$tmp/order" ||
+	{ echo "FAIL: engine/libdfissue.map is not in sorted order: $(cat "$tmp/order")" >&2; exit 1; }
+sort "$tmp/map.asis" >"$tmp/map"
 # The one version node the map defines (DFISSUE_<SOVERSION>).
 node=$(grep -oE '^DFISSUE_[0-9]+' "$src/engine/libdfissue.map")
 [ "$(wc -l <<<"$node")" -eq 1 ] || { echo "FAIL: engine/libdfissue.map must define one version node, has: $node" >&2; exit 1; }
