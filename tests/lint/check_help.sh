@@ -82,9 +82,15 @@ esac
 # Every man page (man/CMakeLists.txt installs each *.1 and *.5) rendered
 # for an 80-column terminal: a preformatted example (.EX) is not filled, so
 # a long line there runs past the terminal's edge. Warnings fail too.
+# Each page's title line names the release the program says it is.
+version=$("$dfissue" --version)
 npages=0
 for page in "$src"/man/*.1 "$src"/man/*.5; do
 	npages=$((npages + 1))
+	if ! grep -m1 '^\.TH ' "$page" | grep -qF "\"$version\""; then
+		echo "FAIL: $(basename "$page")'s .TH line does not name \"$version\" ('dfissue --version')"
+		fail=1
+	fi
 	if ! MANWIDTH=$WIDTH man --warnings -l "$page" >"$out" 2>"$out.err" || [ -s "$out.err" ]; then
 		echo "FAIL: man --warnings -l $page: $(head -c 300 "$out.err")"
 		fail=1
