@@ -210,7 +210,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 const char *
 dfi_hsm_token_label(const dfi_hsm *h)
 {
-	return h->token_label;
+	return h != NULL ? h->token_label : "";
 }
 
 void
