@@ -44,7 +44,7 @@ typedef enum dfi_err {
 	DFI_E_HSM_TOKEN_NOT_FOUND, /* no token matches the URI / not present */
 	DFI_E_HSM_PIN_INCORRECT,
 	DFI_E_HSM_PIN_LOCKED,
-	DFI_E_HSM_PIN_REQUIRED,  /* no PIN source was given */
+	DFI_E_HSM_PIN_REQUIRED,  /* no PIN source was given, or the one given holds no PIN we use */
 	DFI_E_HSM_NOT_LOGGED_IN,
 	DFI_E_HSM_KEY_NOT_FOUND,
 	DFI_E_HSM_KEY_AMBIGUOUS, /* the URI matches more than one key */

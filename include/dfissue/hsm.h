@@ -86,7 +86,12 @@ struct dfi_hsm_config {
 	 * environment variable pin_env (NULL = "DFISSUE_PIN"); a prompt with
 	 * echo off on the controlling terminal when allow_prompt is set. Never
 	 * argv. No source at all is DFI_E_HSM_PIN_REQUIRED (unless the token
-	 * needs no login or has a protected authentication path). */
+	 * needs no login or has a protected authentication path), and so is a
+	 * source refused (a PIN file that is a link, not a regular file, not
+	 * ours, open to others, empty or too long; an unset pin_env). A
+	 * pin_file the system does not let us open or read is the system's
+	 * answer: DFI_E_NOT_FOUND, DFI_E_PERMISSION or DFI_E_IO. Either way
+	 * the detail (dfi_hsm_last_detail) names the file and the reason. */
 	const char *pin_file;
 	const char *pin_env;
 	int allow_prompt;
