@@ -135,6 +135,8 @@ START_TEST(reader_and_writer_refuse_null)
 	dfi_wr_le24(NULL, 1);
 	dfi_wr_le32(NULL, 1);
 	dfi_wr_bytes(NULL, in, 1);
+	uint8_t leaf[DFI_HASH_LEN] = { 0 };
+	ck_assert_int_eq(dfi_merkle_push(NULL, leaf), DFI_E_INVALID_ARG);
 	uint8_t out[4];
 	dfi_wr w;
 	dfi_wr_init(&w, out, sizeof(out));
