@@ -1,4 +1,8 @@
-/* Bounds-checked byte reader and writer: DESFire is little-endian. */
+/* Bounds-checked byte reader and writer: DESFire is little-endian.
+ * A NULL reader or destination is DFI_E_INVALID_ARG and consumes nothing; a
+ * NULL writer is a no-op (it has nowhere to keep the error) and a NULL
+ * source makes the writer's sticky error DFI_E_INVALID_ARG (error.h, "NULL
+ * and unknown values"). */
 #include <string.h>
 
 #include "dfissue/util.h"
@@ -6,6 +10,8 @@
 dfi_err
 dfi_rd_ptr(dfi_rd *r, const uint8_t **out, size_t n)
 {
+	if (r == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
 	if (r->left < n)
 		return DFI_E_CARD_PROTOCOL;
 	*out = r->p;
@@ -18,6 +24,8 @@ dfi_err
 dfi_rd_bytes(dfi_rd *r, uint8_t *out, size_t n)
 {
 	const uint8_t *p;
+	if (out == NULL && n > 0)
+		return DFI_E_INVALID_ARG;
 	dfi_err e = dfi_rd_ptr(r, &p, n);
 	if (e == DFI_OK && n > 0)
 		memcpy(out, p, n);
@@ -28,6 +36,8 @@ static dfi_err
 rd_le(dfi_rd *r, size_t n, uint32_t *v)
 {
 	const uint8_t *p;
+	if (v == NULL)
+		return DFI_E_INVALID_ARG;
 	dfi_err e = dfi_rd_ptr(r, &p, n);
 	if (e != DFI_OK)
 		return e;
@@ -48,6 +58,8 @@ dfi_err
 dfi_rd_le16(dfi_rd *r, uint16_t *v)
 {
 	uint32_t x;
+	if (v == NULL)
+		return DFI_E_INVALID_ARG;
 	dfi_err e = rd_le(r, 2, &x);
 	if (e == DFI_OK)
 		*v = (uint16_t)x;
@@ -69,14 +81,20 @@ dfi_rd_le32(dfi_rd *r, uint32_t *v)
 dfi_err
 dfi_rd_end(const dfi_rd *r)
 {
+	if (r == NULL)
+		return DFI_E_INVALID_ARG;
 	return r->left == 0 ? DFI_OK : DFI_E_CARD_PROTOCOL;
 }
 
 void
 dfi_wr_bytes(dfi_wr *w, const void *src, size_t n)
 {
-	if (w->err != DFI_OK)
+	if (w == NULL || w->err != DFI_OK)
 		return;
+	if (src == NULL && n > 0) {
+		w->err = DFI_E_INVALID_ARG;
+		return;
+	}
 	if (n > w->cap - w->len) {
 		w->err = DFI_E_BUFFER_TOO_SMALL;
 		return;

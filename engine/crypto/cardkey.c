@@ -38,8 +38,9 @@ dfi_cardkey_free(dfi_cardkey *k)
 		dfi_owned_free(k, k->ops->destroy, k->ctx);
 }
 
-dfi_keytype dfi_cardkey_type(const dfi_cardkey *k) { return k->type; }
-uint8_t dfi_cardkey_version(const dfi_cardkey *k) { return k->version; }
+/* error.h, "NULL and unknown values": 0 for no key. */
+dfi_keytype dfi_cardkey_type(const dfi_cardkey *k) { return k != NULL ? k->type : (dfi_keytype)0; }
+uint8_t dfi_cardkey_version(const dfi_cardkey *k) { return k != NULL ? k->version : 0; }
 
 dfi_err
 dfi_cardkey_cipher(const dfi_cardkey *k, int encrypt, uint8_t *iv,

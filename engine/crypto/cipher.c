@@ -43,7 +43,7 @@ dfi_keytype_name(dfi_keytype t)
 	case DFI_KT_3K3DES: return "3k3des";
 	case DFI_KT_AES128: return "aes";
 	}
-	return "invalid";
+	return "?"; /* error.h, "NULL and unknown values" */
 }
 
 dfi_err

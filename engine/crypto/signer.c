@@ -42,7 +42,8 @@ dfi_signer_free(dfi_signer *s)
 	dfi_owned_free(s, s->ops->destroy, s->ctx);
 }
 
-dfi_sigalg dfi_signer_alg(const dfi_signer *s) { return s->alg; }
+/* error.h, "NULL and unknown values": 0, which names no algorithm. */
+dfi_sigalg dfi_signer_alg(const dfi_signer *s) { return s != NULL ? s->alg : (dfi_sigalg)0; }
 
 dfi_err
 dfi_signer_sign(dfi_signer *s, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)

@@ -84,11 +84,13 @@ dfi_desfire_reset(dfi_desfire *d)
 	d->last_sw2 = 0;
 }
 
-dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d) { return d->scheme; }
-int dfi_desfire_auth_keyno(const dfi_desfire *d) { return d->keyno; }
-uint32_t dfi_desfire_selected_aid(const dfi_desfire *d) { return d->aid; }
-uint8_t dfi_desfire_last_status(const dfi_desfire *d) { return d->last_sw2; }
-int dfi_desfire_lrp(const dfi_desfire *d) { return d->scheme == DFI_DF_SCHEME_EV2 && d->lrp; }
+/* error.h, "NULL and unknown values": NULL reads as a session that is not
+ * authenticated and has nothing selected. */
+dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d) { return d != NULL ? d->scheme : DFI_DF_SCHEME_NONE; }
+int dfi_desfire_auth_keyno(const dfi_desfire *d) { return d != NULL ? d->keyno : -1; }
+uint32_t dfi_desfire_selected_aid(const dfi_desfire *d) { return d != NULL ? d->aid : 0; }
+uint8_t dfi_desfire_last_status(const dfi_desfire *d) { return d != NULL ? d->last_sw2 : 0; }
+int dfi_desfire_lrp(const dfi_desfire *d) { return d != NULL && d->scheme == DFI_DF_SCHEME_EV2 && d->lrp; }
 
 dfi_err
 dfi_desfire_set_session(dfi_desfire *d, const struct dfi_df_session *s)

@@ -170,10 +170,14 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			size_t cap;
 			char why[320]; /* a PIN file path and the fix: h->detail holds as much */
 			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
-			/* why names the source tried and what to do about it. */
+			/* why names the source tried and what to do about it. A
+			 * PIN file the system would not let us open or read keeps
+			 * the system's code (pin.c); any other failure is a PIN
+			 * source that gave no usable PIN. */
 			if (e != DFI_OK && e != DFI_E_NOMEM) {
 				dfi_hsm_set_detail(h, "%s", why);
-				e = DFI_E_HSM_PIN_REQUIRED;
+				if (e != DFI_E_NOT_FOUND && e != DFI_E_PERMISSION && e != DFI_E_IO)
+					e = DFI_E_HSM_PIN_REQUIRED;
 			}
 		}
 	}
@@ -210,7 +214,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 const char *
 dfi_hsm_token_label(const dfi_hsm *h)
 {
-	return h->token_label;
+	return h != NULL ? h->token_label : "";
 }
 
 void

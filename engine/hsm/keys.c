@@ -399,8 +399,9 @@ dfi_hsm_key_free(dfi_hsm_key *k)
 	free(k);
 }
 
-dfi_keytype dfi_hsm_key_type(const dfi_hsm_key *k) { return k->type; }
-const char *dfi_hsm_key_label(const dfi_hsm_key *k) { return k->label; }
+/* error.h, "NULL and unknown values": 0 and "" for no key. */
+dfi_keytype dfi_hsm_key_type(const dfi_hsm_key *k) { return k != NULL ? k->type : (dfi_keytype)0; }
+const char *dfi_hsm_key_label(const dfi_hsm_key *k) { return k != NULL ? k->label : ""; }
 
 dfi_err
 dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3])

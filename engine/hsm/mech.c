@@ -92,8 +92,9 @@ dfi_hsm_mech_ok(const dfi_hsm *h, enum dfi_mech m, CK_FLAGS need)
 size_t
 dfi_hsm_mechanisms(dfi_hsm *h, const struct dfi_hsm_mech_info **out)
 {
-	*out = h->mech;
-	return DFI_M_COUNT;
+	if (out != NULL)
+		*out = h != NULL ? h->mech : NULL;
+	return h != NULL && out != NULL ? DFI_M_COUNT : 0;
 }
 
 /* ---- paths ------------------------------------------------------------- */
@@ -245,6 +246,8 @@ static const dfi_hsm_path prefer[] = { DFI_HSM_PATH_SP800_108, DFI_HSM_PATH_ECB,
 dfi_hsm_path
 dfi_hsm_token_path(dfi_hsm *h, dfi_keytype t)
 {
+	if (h == NULL)
+		return DFI_HSM_PATH_NONE;
 	if (h->derivation != DFI_HSM_PATH_AUTO)
 		return dfi_hsm_token_path_check(h, t, h->derivation, NULL, 0) == DFI_OK ? h->derivation
 										      : DFI_HSM_PATH_NONE;

@@ -42,7 +42,10 @@ read_line(int fd, char *buf, size_t cap, size_t *len)
  * opened without following a symlink and of bounded size: a FIFO or a
  * device would block or feed us anything, and a file others can read has
  * already leaked the PIN (issue 17, finding 5). why says what is wrong
- * and what to do. */
+ * and what to do. A file the system does not let us open or read is the
+ * system's error (DFI_E_NOT_FOUND, DFI_E_PERMISSION, DFI_E_IO: audit k36l,
+ * finding 11c; "no PIN source was given" would send the user looking for
+ * the wrong thing); a file we refuse is DFI_E_HSM_PIN_REQUIRED. */
 static dfi_err
 pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, size_t whycap)
 {
@@ -50,17 +53,20 @@ pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, s
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		int err = errno;
-		if (err == ELOOP)
+		if (err == ELOOP) {
 			snprintf(why, whycap, "PIN file '%s' is a symbolic link: give the file itself", path);
-		else
-			snprintf(why, whycap, "cannot open PIN file '%s': %s", path, strerror(err));
-		return err == ENOENT ? DFI_E_NOT_FOUND : DFI_E_IO;
+			return DFI_E_HSM_PIN_REQUIRED;
+		}
+		snprintf(why, whycap, "cannot open PIN file '%s': %s", path, strerror(err));
+		return err == ENOENT ? DFI_E_NOT_FOUND
+		    : err == EACCES || err == EPERM ? DFI_E_PERMISSION : DFI_E_IO;
 	}
 	struct stat st;
-	dfi_err e = DFI_E_IO;
-	if (fstat(fd, &st) != 0)
+	dfi_err e = DFI_E_HSM_PIN_REQUIRED;
+	if (fstat(fd, &st) != 0) {
 		snprintf(why, whycap, "cannot stat PIN file '%s': %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
+		e = DFI_E_IO;
+	} else if (!S_ISREG(st.st_mode))
 		snprintf(why, whycap, "PIN file '%s' is not a regular file (FIFO, device or "
 				      "directory): put the PIN in a regular file, mode 600", path);
 	else if (st.st_uid != geteuid())
@@ -74,10 +80,11 @@ pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, s
 				      "line, at most %zu bytes", path, (long long)st.st_size, cap - 1);
 	else
 		e = read_line(fd, buf, cap, len);
-	if (e == DFI_E_OVERFLOW)
+	if (e == DFI_E_OVERFLOW) {
 		snprintf(why, whycap, "PIN file '%s': the first line is longer than %zu bytes", path,
 		    cap - 1);
-	else if (e == DFI_E_IO && why[0] == '\0')
+		e = DFI_E_HSM_PIN_REQUIRED;
+	} else if (e == DFI_E_IO && why[0] == '\0')
 		snprintf(why, whycap, "cannot read PIN file '%s': %s", path, strerror(errno));
 	close(fd);
 	return e;

@@ -153,6 +153,8 @@ jsha_push(jsha *hs, dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
 dfi_err
 dfi_merkle_push(dfi_merkle *m, const uint8_t leaf[DFI_HASH_LEN])
 {
+	if (m == NULL || leaf == NULL)
+		return DFI_E_INVALID_ARG;
 	return jsha_push(NULL, m, leaf);
 }
 

@@ -134,7 +134,7 @@ dfi_jpubkey_free(dfi_jpubkey *k)
 	free(k);
 }
 
-dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k) { return k->alg; }
+dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k) { return k != NULL ? k->alg : (dfi_sigalg)0; }
 
 dfi_err
 dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id)

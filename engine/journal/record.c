@@ -241,16 +241,27 @@ word_of(const char *const *words, size_t n, int v)
 	return v > 0 && (size_t)v < n ? words[v] : NULL;
 }
 
+/* The record's grammar needs to tell an unknown value (NULL) from a word;
+ * the public names give "?" for it (error.h, "NULL and unknown values"). */
+#define TYPE_WORD(t) word_of(type_words, DFI_NELEM(type_words), (int)(t))
+#define CAUSE_WORD(c) word_of(cause_words, DFI_NELEM(cause_words), (int)(c))
+
+static const char *
+known(const char *w)
+{
+	return w != NULL ? w : "?";
+}
+
 const char *
 dfi_jrec_type_name(dfi_jrec_type t)
 {
-	return word_of(type_words, DFI_NELEM(type_words), (int)t);
+	return known(TYPE_WORD(t));
 }
 
 const char *
 dfi_jcause_name(dfi_jcause c)
 {
-	return word_of(cause_words, DFI_NELEM(cause_words), (int)c);
+	return known(CAUSE_WORD(c));
 }
 
 dfi_err
@@ -260,7 +271,7 @@ dfi_jrec_card_event(dfi_jrec *r, dfi_jrec_type t, const uint8_t *uid, size_t uid
 	if (r == NULL || uid == NULL || uid_len == 0 || uid_len > DFI_J_UID_MAX ||
 	    (t != DFI_JREC_REFUSAL && t != DFI_JREC_AUTHORIZATION) || reason == NULL ||
 	    reason[0] == '\0' || strlen(reason) >= sizeof(r->reason) ||
-	    (t == DFI_JREC_REFUSAL && dfi_jcause_name(cause) == NULL))
+	    (t == DFI_JREC_REFUSAL && CAUSE_WORD(cause) == NULL))
 		return DFI_E_INVALID_ARG;
 	memset(r, 0, sizeof(*r));
 	r->type = t;
@@ -306,7 +317,7 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		return DFI_E_INVALID_ARG;
 	struct out o = { buf, cap, 0, 0 };
 	buf[0] = '\0';
-	const char *tn = dfi_jrec_type_name(r->type);
+	const char *tn = TYPE_WORD(r->type);
 	if (tn == NULL)
 		return DFI_E_INVALID_ARG;
 	char b[24];
@@ -379,7 +390,7 @@ dfi_jrec_format(const dfi_jrec *r, char *buf, size_t cap, size_t *len)
 		putstr(&o, "file", r->q_file);
 		break;
 	case DFI_JREC_REFUSAL: {
-		const char *cn = dfi_jcause_name(r->cause);
+		const char *cn = CAUSE_WORD(r->cause);
 		if (r->key.uid_len == 0 || r->key.uid_len > DFI_J_UID_MAX || cn == NULL)
 			return DFI_E_INVALID_ARG;
 		puthex(&o, "uid", r->key.uid, r->key.uid_len);

@@ -712,6 +712,8 @@ dfi_journal_open_intents(dfi_journal *j, void (*fn)(void *ctx, const dfi_jrec *i
 uint64_t
 dfi_journal_size(dfi_journal *j)
 {
+	if (j == NULL)
+		return 0;
 	pthread_mutex_lock(&j->mu);
 	uint64_t n = j->tree.size;
 	pthread_mutex_unlock(&j->mu);

@@ -17,7 +17,7 @@ dfi_perso_outcome_name(enum dfi_perso_outcome o)
 	case DFI_PERSO_FAILED: return "failed";
 	case DFI_PERSO_REFUSED: return "refused";
 	}
-	return "failed";
+	return "?"; /* error.h, "NULL and unknown values" */
 }
 
 uint32_t

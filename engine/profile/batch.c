@@ -313,7 +313,7 @@ dfi_batch_free(dfi_batch *b)
 const char *
 dfi_batch_row_file(const dfi_batch_row *r)
 {
-	return r != NULL ? r->file : NULL;
+	return r != NULL ? r->file : "";
 }
 
 int

@@ -6,6 +6,11 @@
  * through PKCS#11; dfi_cardkey_new_plain() makes a host-held key for public
  * values (the factory all-zero key) and for tests. The DESFire layer only
  * ever calls the operations below, so it never learns where a key lives.
+ *
+ * Thread safety: a card key is immutable after dfi_cardkey_new and takes no
+ * lock: its operations run on the calling thread, concurrently when threads
+ * share it. The HSM's card keys and dfi_cardkey_new_plain's allow that; a
+ * caller's own ops table must be reentrant, or serialize itself.
  */
 #ifndef DFISSUE_CARDKEY_H
 #define DFISSUE_CARDKEY_H
@@ -51,11 +56,19 @@ dfi_err dfi_cardkey_new(dfi_cardkey **out, dfi_keytype type, uint8_t version,
 dfi_err dfi_cardkey_new_plain(dfi_cardkey **out, dfi_keytype type,
     const uint8_t *key, size_t keylen, uint8_t version);
 
+/* Runs ops->destroy(ctx) and frees the handle; a plain key's bytes are
+ * wiped. */
 void dfi_cardkey_free(dfi_cardkey *k);
 
+/* The type and DESFire key version given when the key was made. */
 dfi_keytype dfi_cardkey_type(const dfi_cardkey *k);
 uint8_t dfi_cardkey_version(const dfi_cardkey *k);
 
+/* The key's operations (struct dfi_cardkey_ops): DFI_E_INVALID_ARG for a
+ * NULL key or a length that is not a multiple of the type's block;
+ * dfi_cardkey_with_bytes gives DFI_E_UNSUPPORTED for a key whose holder
+ * never materializes it (with_bytes NULL), else the holder's or fn's
+ * error. */
 dfi_err dfi_cardkey_cipher(const dfi_cardkey *k, int encrypt, uint8_t *iv,
     const uint8_t *in, uint8_t *out, size_t len);
 dfi_err dfi_cardkey_cmac(const dfi_cardkey *k, const uint8_t *msg, size_t len,

@@ -110,24 +110,31 @@ typedef enum dfi_df_authcmd {
 
 /* ---- session -------------------------------------------------------------- */
 
-/* The session does not own t. */
+/* A session over t, unauthenticated at the PICC level. The session
+ * borrows t: t must outlive it, and dfi_desfire_free leaves t open. The
+ * caller frees *out with dfi_desfire_free, which wipes the session keys. */
 dfi_err dfi_desfire_new(dfi_desfire **out, dfi_transport *t);
 void dfi_desfire_free(dfi_desfire *d);
 
 /* RndA comes from dfi_random() unless a test injects a deterministic source. */
 typedef dfi_err (*dfi_desfire_rng_fn)(void *arg, uint8_t *out, size_t len);
+/* Sets the source of RndA (fn NULL: dfi_random() again); arg is borrowed
+ * and passed to fn, which must stay valid as long as the session uses it. */
 void dfi_desfire_set_rng(dfi_desfire *d, dfi_desfire_rng_fn fn, void *arg);
 
 /* Forgets authentication and the selected application (a new card, or a
  * card that went through a power cycle). */
 void dfi_desfire_reset(dfi_desfire *d);
 
+/* The scheme of the current authentication, DFI_DF_SCHEME_NONE when the
+ * session is not authenticated. */
 dfi_df_scheme dfi_desfire_scheme(const dfi_desfire *d);
 /* 1 when the current EV2 session runs in LRP mode (AuthenticateLRPFirst/
  * NonFirst), 0 otherwise. */
 int dfi_desfire_lrp(const dfi_desfire *d);
 /* The authenticated key number, or -1. */
 int dfi_desfire_auth_keyno(const dfi_desfire *d);
+/* The application selected last, 0 for the PICC level. */
 uint32_t dfi_desfire_selected_aid(const dfi_desfire *d);
 /* SW2 of the last status the card sent (0x00 after success). */
 uint8_t dfi_desfire_last_status(const dfi_desfire *d);
@@ -151,6 +158,7 @@ dfi_err dfi_desfire_command(dfi_desfire *d, uint8_t cmd, const uint8_t *hdr, siz
  * else AuthenticateEV2First/NonFirst (LRP's in LRP mode). */
 #define DFI_DF_SM_EV1 0x01
 #define DFI_DF_SM_LRP 0x02
+/* Returns the command; a pure function of its arguments. */
 dfi_df_authcmd dfi_df_auth_choose(int generation, dfi_keytype t, unsigned flags,
     int in_ev2_session);
 
@@ -169,6 +177,8 @@ struct dfi_df_version {
 	uint8_t week, year;
 };
 
+/* GetVersion (0x60), plain: fills *v (zeroed first) from the card's
+ * three frames. */
 dfi_err dfi_desfire_get_version(dfi_desfire *d, struct dfi_df_version *v);
 /* The MIFARE DESFire generation a GetVersion answer names: 1 (EV1,
  * hardware major version 0x01), 2 (EV2, 0x12), 3 (EV3, 0x33), 0 for
@@ -197,8 +207,13 @@ struct dfi_df_key_settings {
 	dfi_keytype keytype; /* from its flags; DES-family reported as 2K3DES */
 };
 
+/* GetKeySettings (0x45) of the selected application (or the PICC) into
+ * *ks; the card may require authentication, as its settings say. */
 dfi_err dfi_desfire_get_key_settings(dfi_desfire *d, struct dfi_df_key_settings *ks);
+/* ChangeKeySettings (0x54), enciphered: needs an authenticated session
+ * (DFI_E_NOT_AUTHENTICATED otherwise) with the key the settings name. */
 dfi_err dfi_desfire_change_key_settings(dfi_desfire *d, uint8_t settings);
+/* GetKeyVersion (0x64) of key keyno in the selected application. */
 dfi_err dfi_desfire_get_key_version(dfi_desfire *d, uint8_t keyno, uint8_t *version);
 
 /* ChangeKey. new_key's version (dfi_cardkey_version) is written to the card:
@@ -219,6 +234,9 @@ dfi_err dfi_desfire_change_key(dfi_desfire *d, uint8_t keyno, const dfi_cardkey 
 struct dfi_df_access {
 	uint8_t read, write, read_write, change;
 };
+/* The two access-rights bytes as a little-endian uint16 (read, write,
+ * read&write, change from the top nibble down), and back. Pure; a must not
+ * be NULL. */
 uint16_t dfi_df_access_encode(const struct dfi_df_access *a);
 void dfi_df_access_decode(uint16_t v, struct dfi_df_access *a);
 
@@ -286,9 +304,17 @@ struct dfi_df_file_settings {
 	struct dfi_df_sdm sdm;
 };
 
+/* GetFileIDs (0x6F) of the selected application: *n ids into ids (cap
+ * entries; DFI_E_BUFFER_TOO_SMALL when more; 32 always suffice). */
 dfi_err dfi_desfire_get_file_ids(dfi_desfire *d, uint8_t *ids, size_t cap, size_t *n);
+/* GetFileSettings (0xF5) of file fileno into *fs (zeroed first). */
 dfi_err dfi_desfire_get_file_settings(dfi_desfire *d, uint8_t fileno,
     struct dfi_df_file_settings *fs);
+/* Create{Std,Backup}DataFile (0xCD, 0xCB), CreateValueFile (0xCC),
+ * Create{Linear,Cyclic}RecordFile (0xC1, 0xC0) and DeleteFile (0xDF) in
+ * the selected application, as the card's key settings allow (they may
+ * need the application master key authenticated); the ranges are the
+ * header's "Arguments". */
 dfi_err dfi_desfire_create_std_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
     const struct dfi_df_access *a, uint32_t size);
 dfi_err dfi_desfire_create_backup_file(dfi_desfire *d, uint8_t fileno, dfi_df_comm comm,
@@ -336,6 +362,11 @@ dfi_err dfi_desfire_abort_transaction(dfi_desfire *d);
 
 /* ---- response parsers (untrusted input; exposed for fuzzing) ------------- */
 
+/* Each parses one whole response (the data of all frames, no status bytes)
+ * of the command it is named after into its output, which is zeroed first.
+ * DFI_E_CARD_PROTOCOL when the response is short, malformed or has bytes
+ * left over; DFI_E_BUFFER_TOO_SMALL when a list does not fit cap entries;
+ * DFI_E_INVALID_ARG for a NULL output or a NULL p with len > 0. */
 dfi_err dfi_df_parse_version(const uint8_t *p, size_t len, struct dfi_df_version *v);
 dfi_err dfi_df_parse_key_settings(const uint8_t *p, size_t len, struct dfi_df_key_settings *ks);
 dfi_err dfi_df_parse_file_settings(const uint8_t *p, size_t len, struct dfi_df_file_settings *fs);

@@ -44,7 +44,7 @@ typedef enum dfi_err {
 	DFI_E_HSM_TOKEN_NOT_FOUND, /* no token matches the URI / not present */
 	DFI_E_HSM_PIN_INCORRECT,
 	DFI_E_HSM_PIN_LOCKED,
-	DFI_E_HSM_PIN_REQUIRED,  /* no PIN source was given */
+	DFI_E_HSM_PIN_REQUIRED,  /* no PIN source was given, or the one given holds no PIN we use */
 	DFI_E_HSM_NOT_LOGGED_IN,
 	DFI_E_HSM_KEY_NOT_FOUND,
 	DFI_E_HSM_KEY_AMBIGUOUS, /* the URI matches more than one key */
@@ -114,6 +114,29 @@ typedef enum dfi_err {
 	DFI_E_REGISTRY,             /* the registry answered with an error */
 	DFI_E_REGISTRY_ABANDONED,   /* the caller abandoned the registry (dfi_pgreg_abandon): not sent, or not waited for */
 } dfi_err;
+
+/* NULL and unknown values: the one rule every public function follows, so
+ * a caller need not read each body (tests/unit/test_contract.c holds every
+ * function below to it).
+ *  - A function that frees, closes or releases (every dfi_*_free,
+ *    dfi_journal_close, dfi_registry_release, dfi_registry_close) accepts
+ *    NULL and does nothing.
+ *  - A fallible call (it returns dfi_err) given NULL where it needs a
+ *    pointer returns DFI_E_INVALID_ARG (above).
+ *  - A getter given a NULL handle returns "nothing": 0 for a number, a
+ *    count, a flag or an enum (0 names no member unless the enum says),
+ *    NULL for a pointer to a structure or an entry looked up by index or
+ *    name, "" for a string; a getter that fills the caller's structure
+ *    leaves it as it was and one that fills the caller's text buffer writes
+ *    "". The few exceptions say so where they are declared
+ *    (dfi_desfire_auth_keyno -1, dfi_transport_name "transport",
+ *    dfi_registry_backend "none", and pgregistry.h's statistics).
+ *  - A name function (dfi_*_name, dfi_strerror, dfi_errname) never returns
+ *    NULL: a value outside its enum gives "?", except dfi_strerror ("unknown
+ *    error code") and dfi_errname ("DFI_E_UNKNOWN").
+ * A string a getter or name function returns is owned by the library: a
+ * name function's lives for the whole program, a getter's as long as the
+ * handle it came from unless its header says otherwise. */
 
 /* One line naming the error, never NULL, never containing secrets. */
 const char *dfi_strerror(dfi_err err);

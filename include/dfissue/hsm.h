@@ -10,9 +10,13 @@
  *
  * Thread safety: one dfi_hsm may be shared by several threads. Each call
  * borrows a PKCS#11 session from a small pool (at most max_sessions, opened
- * on demand), so threads do not serialize on one session. Key handles and
- * card keys may be used from any thread while their dfi_hsm lives; they
- * must be freed before it.
+ * on demand), so threads do not serialize on one session. Key handles,
+ * card keys and signers made from a dfi_hsm (dfi_hsm_key_find,
+ * dfi_hsm_cardkey_*, dfi_hsm_signer_new) may be used from any thread while
+ * it lives; they borrow it (every operation takes a session from its
+ * pool), so they must all be freed before dfi_hsm_free: a card key used or
+ * a signer signing after it reads freed memory. A journal that holds such a
+ * signer (journal.h) must therefore be closed before the HSM is freed.
  */
 #ifndef DFISSUE_HSM_H
 #define DFISSUE_HSM_H
@@ -86,7 +90,12 @@ struct dfi_hsm_config {
 	 * environment variable pin_env (NULL = "DFISSUE_PIN"); a prompt with
 	 * echo off on the controlling terminal when allow_prompt is set. Never
 	 * argv. No source at all is DFI_E_HSM_PIN_REQUIRED (unless the token
-	 * needs no login or has a protected authentication path). */
+	 * needs no login or has a protected authentication path), and so is a
+	 * source refused (a PIN file that is a link, not a regular file, not
+	 * ours, open to others, empty or too long; an unset pin_env). A
+	 * pin_file the system does not let us open or read is the system's
+	 * answer: DFI_E_NOT_FOUND, DFI_E_PERMISSION or DFI_E_IO. Either way
+	 * the detail (dfi_hsm_last_detail) names the file and the reason. */
 	const char *pin_file;
 	const char *pin_env;
 	int allow_prompt;
@@ -143,7 +152,8 @@ void dfi_hsm_free(dfi_hsm *h);
  * CKR_KEY_HANDLE_INVALID"), or "" if none. Copied into buf. */
 void dfi_hsm_last_detail(dfi_hsm *h, char *buf, size_t cap);
 
-/* Token label (as the token reports it, trailing blanks removed). */
+/* Token label (as the token reports it, trailing blanks removed); owned
+ * by h, valid until dfi_hsm_free(h). */
 const char *dfi_hsm_token_label(const dfi_hsm *h);
 
 /* ---- module, slots and mechanisms (dfissue hsm check) ------------------ */
@@ -219,8 +229,11 @@ dfi_err dfi_hsm_selftest(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, uint8_t kcv[
  * false (unless allow_insecure_keys), DFI_E_HSM_KEY_TYPE for a key that is
  * not AES-128, 2K3DES (CKK_DES2) or 3K3DES (CKK_DES3). A URI whose token
  * attributes do not match the open token is DFI_E_HSM_TOKEN_NOT_FOUND. */
+/* The caller frees *out with dfi_hsm_key_free, before h. */
 dfi_err dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out);
 void dfi_hsm_key_free(dfi_hsm_key *k);
+/* The key's type and its CKA_LABEL ("" when it has none); the label is
+ * owned by k and valid until dfi_hsm_key_free(k). */
 dfi_keytype dfi_hsm_key_type(const dfi_hsm_key *k);
 const char *dfi_hsm_key_label(const dfi_hsm_key *k);
 /* The path this key's per-card keys take for an M of mlen bytes (SP800_108
@@ -314,7 +327,9 @@ dfi_err dfi_hsm_key_import(dfi_hsm *h, dfi_keytype type, const uint8_t *key, siz
  * algorithm follows the key: CKK_EC_EDWARDS = Ed25519 (CKM_EDDSA),
  * CKK_EC on P-256 = ECDSA (CKM_ECDSA over a host SHA-256; raw r||s).
  * DFI_E_HSM_KEY_INSECURE when the private key is extractable or not
- * sensitive (unless allow_insecure_keys), as for base keys. */
+ * sensitive (unless allow_insecure_keys), as for base keys. The signer
+ * borrows h: free it (and close any journal using it) before
+ * dfi_hsm_free(h). Its sign may be called from any thread. */
 dfi_err dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out);
 
 /* Generates a token key pair labelled label (private key sensitive and
@@ -335,6 +350,8 @@ struct dfi_hsm_stats {
 	uint64_t sessions; /* sessions opened */
 	uint64_t logins;   /* C_Login calls (first login and re-logins) */
 };
+/* The counters so far, read atomically one by one (a call in progress may
+ * show in one and not yet in another). */
 void dfi_hsm_stats(dfi_hsm *h, struct dfi_hsm_stats *out);
 
 /* The PKCS#11 call on h that has been in flight longest, for a watchdog

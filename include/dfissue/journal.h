@@ -13,6 +13,13 @@
  * dfi_journal_intent() returned DFI_OK. Threads may share one dfi_journal:
  * concurrent appends are group-committed (one checkpoint, one fdatasync).
  *
+ * Lifetimes: a dfi_journal borrows its signer (dfi_journal_create and
+ * dfi_journal_open keep the pointer, they do not take it): the signer
+ * must outlive the journal, so dfi_journal_close comes before
+ * dfi_signer_free, and before dfi_hsm_free for an HSM signer (hsm.h). The
+ * journal signs on whichever appending thread leads a group commit and on
+ * its own flusher thread (dfi_journal_append_async).
+ *
  * Auditors use dfi_journal_verify_*() with nothing but the public key.
  */
 #ifndef DFISSUE_JOURNAL_H
@@ -139,13 +146,14 @@ typedef struct dfi_jrec {
 	int has_old_gen;
 	uint32_t old_key_gen;
 
-	/* genesis: the journal's format (1 or 2); 0 when formatting means
+	/* genesis: the journal's format (1, 2 or 3); 0 when formatting means
 	 * DFI_JOURNAL_FORMAT. A journal's records are all in its genesis's
 	 * format: format 1 wrote an intent's aid most significant byte first
-	 * (1040F5 for the AID sent F5 40 10), format 2 in command order
-	 * (F54010). dfi_jrec_format() and dfi_jrec_parse() read and write
-	 * format 2; the journal reader and writer convert a format-1
-	 * journal's intents, so key.aid always means the same AID. */
+	 * (1040F5 for the AID sent F5 40 10), formats 2 and 3 in command order
+	 * (F54010); format 3 adds change records. dfi_jrec_format() and
+	 * dfi_jrec_parse() read and write the command order of formats 2 and
+	 * 3; the journal reader and writer convert a format-1 journal's
+	 * intents, so key.aid always means the same AID. */
 	unsigned format;
 
 	/* change: an intent for a card change that is not a key change, in a
@@ -180,8 +188,10 @@ dfi_err dfi_jrec_format(const dfi_jrec *rec, char *buf, size_t cap, size_t *len)
 /* Parses one line (without LF). Only the canonical form is accepted: the
  * line must be exactly what dfi_jrec_format() makes of the result. */
 dfi_err dfi_jrec_parse(const char *line, size_t len, dfi_jrec *rec);
+/* The record type's word in the grammar ("genesis" ... "change"), the
+ * cause's ("issued", "transport-key", "originality", "conflict"); "?" for
+ * another value. Static strings. */
 const char *dfi_jrec_type_name(dfi_jrec_type t);
-/* "issued", "transport-key", "originality"; NULL for another value. */
 const char *dfi_jcause_name(dfi_jcause c);
 /* A refusal record of the card uid: cause, reason (one line for the
  * auditor) and tap, the journal size (dfi_journal_size) when the tap began.
@@ -209,6 +219,8 @@ int dfi_jrec_what_valid(const char *what);
 
 #define DFI_HASH_LEN 32
 
+/* RFC 6962 leaf hash SHA-256(0x00 || data) and node hash SHA-256(0x01 ||
+ * l || r) into out. Pure; the pointers must be valid. */
 void dfi_merkle_leaf_hash(const void *data, size_t len, uint8_t out[DFI_HASH_LEN]);
 void dfi_merkle_node_hash(const uint8_t l[DFI_HASH_LEN], const uint8_t r[DFI_HASH_LEN],
     uint8_t out[DFI_HASH_LEN]);
@@ -220,6 +232,8 @@ typedef struct dfi_merkle {
 	uint8_t edge[64][DFI_HASH_LEN];
 } dfi_merkle;
 
+/* An empty tree; then one leaf hash appended (DFI_E_OVERFLOW at 2^64 - 1
+ * leaves). The structure is the caller's: no lock, nothing to free. */
 void dfi_merkle_init(dfi_merkle *m);
 dfi_err dfi_merkle_push(dfi_merkle *m, const uint8_t leaf_hash[DFI_HASH_LEN]);
 /* MTH of the leaves pushed so far (SHA-256 of nothing for an empty tree). */
@@ -239,6 +253,8 @@ dfi_err dfi_merkle_verify_inclusion(uint64_t index, uint64_t size,
 #define DFI_MERKLE_CPROOF_MAX 66
 /* MTH(D[a:b]) of the tree being proven, for the proof generator. */
 typedef dfi_err (*dfi_merkle_range_fn)(void *ctx, uint64_t a, uint64_t b, uint8_t out[DFI_HASH_LEN]);
+/* The proof from m to n leaves, asking fn for each subtree root it needs
+ * (fn's error is returned as is); DFI_E_INVALID_ARG unless 0 < m <= n. */
 dfi_err dfi_merkle_consistency_proof_fn(uint64_t m, uint64_t n, dfi_merkle_range_fn fn, void *ctx,
     uint8_t (*proof)[DFI_HASH_LEN], size_t cap, size_t *plen);
 /* The proof from the n leaf hashes given. */
@@ -260,10 +276,15 @@ dfi_err dfi_merkle_verify_consistency(uint64_t m, uint64_t n, const uint8_t root
 /* A public key for verification, from PEM or DER SubjectPublicKeyInfo
  * (Ed25519 or ECDSA P-256). */
 typedef struct dfi_jpubkey dfi_jpubkey;
+/* A key from len bytes of PEM or DER, or from a signer's public key (the
+ * key is copied: it does not borrow s). DFI_E_PARSE for anything that is
+ * not an Ed25519 or P-256 SubjectPublicKeyInfo. The caller frees *out with
+ * dfi_jpubkey_free. A key is immutable: threads may share it. */
 dfi_err dfi_jpubkey_from_pem(const char *pem, size_t len, dfi_jpubkey **out);
 dfi_err dfi_jpubkey_from_der(const uint8_t *der, size_t len, dfi_jpubkey **out);
 dfi_err dfi_jpubkey_from_signer(dfi_signer *s, dfi_jpubkey **out);
 void dfi_jpubkey_free(dfi_jpubkey *k);
+/* The key's algorithm. */
 dfi_sigalg dfi_jpubkey_alg(const dfi_jpubkey *k);
 /* C2SP signed-note key ID of this key under key name `name`. */
 dfi_err dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id);
@@ -273,6 +294,7 @@ dfi_err dfi_jpubkey_key_id(const dfi_jpubkey *k, const char *name, uint32_t *id)
  * SubjectPublicKeyInfo (ECDSA P-256), as golang.org/x/mod/sumdb/note and
  * transparency-dev/formats read it. */
 #define DFI_VKEY_MAX 320
+/* Writes it NUL-terminated into out (cap bytes; DFI_VKEY_MAX suffices). */
 dfi_err dfi_jpubkey_vkey(const dfi_jpubkey *k, const char *name, char *out, size_t cap);
 /* Parses a verifier key (len bytes, no newline); the key ID in it must be
  * the key's under its name (DFI_E_PARSE otherwise). name receives the key
@@ -478,7 +500,8 @@ dfi_err dfi_journal_card(dfi_journal *j, const uint8_t *uid, size_t uid_len,
     struct dfi_journal_card *out, void (*slot)(void *ctx, const struct dfi_journal_slot *s),
     void (*intent)(void *ctx, const dfi_jrec *in), void *ctx);
 
-/* The journal's origin (its checkpoint origin and note key name). */
+/* The journal's origin (its checkpoint origin and note key name); owned
+ * by j and valid until dfi_journal_close(j). */
 const char *dfi_journal_origin(const dfi_journal *j);
 
 /* Records covered so far and the latest signed checkpoint note. */
@@ -560,6 +583,8 @@ struct dfi_jproof {
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t note_len;
 };
+/* Fills *p (zeroed first); DFI_E_NOT_FOUND when no valid checkpoint
+ * covers record seq; the file's read errors as dfi_journal_verify_file's. */
 dfi_err dfi_journal_proof_file(const char *path, uint64_t seq, struct dfi_jproof *p);
 
 /* ---- consistency proofs between two checkpoints (witnessing) ------------- */

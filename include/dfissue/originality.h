@@ -15,6 +15,9 @@
  * 04 || X || Y (57 bytes, 114 hex digits) as NXP publishes it; or a PEM
  * "PUBLIC KEY" block (named after the comment line just above it).
  * Verification runs on the host with OpenSSL.
+ *
+ * Thread safety: a list is built (new, load) by one thread; once loaded it
+ * is only read, and threads may verify with it concurrently.
  */
 #ifndef DFISSUE_ORIGINALITY_H
 #define DFISSUE_ORIGINALITY_H
@@ -53,11 +56,14 @@ dfi_err dfi_orig_keys_load_buffer(dfi_orig_keys *k, const char *name, const char
  * DFI_E_PARSE and DFI_E_IO. */
 dfi_err dfi_orig_keys_check(const char *path, struct dfi_diag *diag);
 
+/* The number of keys, and the name of key i (NULL when i >= the count);
+ * a name is owned by k and valid until dfi_orig_keys_free(k). */
 size_t dfi_orig_keys_count(const dfi_orig_keys *k);
 const char *dfi_orig_keys_name(const dfi_orig_keys *k, size_t i);
 
 /* DFI_OK when sig verifies with a key of the list (*key_name, may be NULL,
- * names it); DFI_E_NOT_FOUND when it verifies with none. */
+ * names it: a string owned by k, valid until dfi_orig_keys_free(k); NULL
+ * on failure); DFI_E_NOT_FOUND when it verifies with none. */
 dfi_err dfi_orig_verify(const dfi_orig_keys *k, const uint8_t *uid, size_t uid_len,
     const uint8_t sig[DFI_ORIG_SIG_LEN], const char **key_name);
 

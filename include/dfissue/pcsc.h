@@ -5,7 +5,10 @@
  * transports may be used from different threads at once. A card that
  * leaves mid-command, a reader that disappears and a pcscd restart all
  * surface as clear errors (DFI_E_CARD_TORN, DFI_E_READER); the transport
- * reconnects on the next dfi_transport_wait_card().
+ * reconnects on the next dfi_transport_wait_card(). While pcscd is
+ * unreachable the waits say DFI_E_READER too, not DFI_E_PCSC_NO_SERVICE:
+ * the CLI's stations wait on DFI_E_READER for the reader or pcscd to come
+ * back and ask dfi_pcsc_list_readers which of the two is gone.
  */
 #ifndef DFISSUE_PCSC_H
 #define DFISSUE_PCSC_H

@@ -22,6 +22,18 @@
  * handle per reader thread). Several handles may share one dfi_hsm, one
  * dfi_journal and one dfi_registry (all thread-safe) and one dfi_profile
  * (read-only).
+ *
+ * The card after a tap: dfi_perso_card and dfi_perso_inspect end with the
+ * card still authenticated (the last key they used, EV2 secure messaging
+ * or D40/EV1), and the session that authenticated ends with the call. A
+ * caller who talks to the same card on the same transport afterwards with
+ * its own dfi_desfire session starts unauthenticated while the card is
+ * not: its first plain command gets a MAC-less frame the card refuses
+ * (DFI_E_DF_LENGTH_ERROR for GetVersion). Begin such a session with
+ * dfi_desfire_select_application(d, 0), which the card accepts plain and
+ * which ends its authentication, or have the card presented again (it
+ * powers up unauthenticated). The next dfi_perso_card needs neither: every
+ * tap starts that way itself.
  */
 #ifndef DFISSUE_PERSO_H
 #define DFISSUE_PERSO_H
@@ -98,6 +110,9 @@ struct dfi_perso_config {
  * error) with a one-line reason in cfg->detail when the profile cannot be
  * used. */
 dfi_err dfi_perso_new(dfi_perso **out, const struct dfi_perso_config *cfg);
+/* Frees the handle and what it made itself (its key handles, a local
+ * registry); what the config named (HSM, journal, registry, profile)
+ * stays the caller's and must outlive the handle. */
 void dfi_perso_free(dfi_perso *p);
 
 
@@ -109,7 +124,8 @@ enum dfi_perso_outcome {
 	DFI_PERSO_REFUSED,       /* the card has not earned keys: nothing was sent, journaled */
 };
 
-/* "done", "resumed", "unknown-keys", "failed", "refused". */
+/* "done", "resumed", "unknown-keys", "failed", "refused"; "?" for another
+ * value. Static strings. */
 const char *dfi_perso_outcome_name(enum dfi_perso_outcome o);
 
 struct dfi_perso_result {
@@ -165,7 +181,8 @@ dfi_err dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 /* Read-only: what the card holds and the steps that remain (printable,
  * multi-line); no key changes, nothing journaled. Without keys where the
  * card allows (free listing); with trial authentication otherwise.
- * Caller frees *report. */
+ * On DFI_OK *report is a NUL-terminated string of the caller's, to free
+ * with free(). */
 dfi_err dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     char **report);
 

@@ -83,13 +83,16 @@ void dfi_pgreg_abandon(dfi_pgreg *r);
 /* Every call below that can fail on the server's side takes why/whycap:
  * a one-line reason (the server's message, or what broke) when it fails. */
 
-/* Counters, for the benchmark and monitoring. */
+/* Counters, for the benchmark and monitoring. dfi_pgreg_get_stats,
+ * dfi_pgreg_claim_times and dfi_pgwitness_size need a handle: given NULL
+ * they crash, the exception to error.h's rule for getters. */
 struct dfi_pgreg_stats {
 	uint64_t calls;        /* round trips attempted */
 	uint64_t failures;     /* of them, failed (connection or server error) */
 	uint64_t connects;     /* connections opened */
 	uint64_t background;   /* of calls, made off the station threads' path (the witness thread's) */
 };
+/* The counters so far, copied into *s. */
 void dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s);
 /* How long the registry backend's claims took (dfi_registry_claim, the
  * round trip included, retries too), microseconds, oldest first: the most
@@ -247,6 +250,8 @@ struct dfi_pgreg_slot {
 	int has_profile;
 	uint8_t profile[DFI_J_PROFILE_LEN];
 };
+/* Calls fn for every key slot the registry holds (fn's s only lives for
+ * the call). DFI_OK, or the connection's or server's error with why. */
 dfi_err dfi_pgreg_each_slot(dfi_pgreg *r, void (*fn)(void *ctx, const struct dfi_pgreg_slot *s), void *ctx,
     char *why, size_t whycap);
 

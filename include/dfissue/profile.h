@@ -12,6 +12,11 @@
  *   reference.json:42: applications[1].files[0].size: must be 1..8192 (got 0)
  * Profiles and batches are untrusted input: every length and number is
  * checked before use.
+ *
+ * Thread safety: a loaded profile is immutable, so threads may read one
+ * profile (and resolve card data from it) concurrently. A batch is read by
+ * one thread at a time (dfi_batch_next advances it); each row it returns
+ * belongs to the caller and may go to another thread.
  */
 #ifndef DFISSUE_PROFILE_H
 #define DFISSUE_PROFILE_H
@@ -263,6 +268,8 @@ dfi_err dfi_profile_load(dfi_profile **out, const char *path, struct dfi_diag *d
 dfi_err dfi_profile_load_buffer(dfi_profile **out, const char *name, const char *buf,
     size_t len, struct dfi_diag *diag);
 
+/* Frees the profile and its tree: nothing derived from it (the spec, a
+ * dfi_card_data's file and app pointers) may be used afterwards. */
 void dfi_profile_free(dfi_profile *p);
 
 /* The validated tree; valid until dfi_profile_free. */
@@ -273,6 +280,8 @@ int dfi_profile_needs_batch(const dfi_profile *p);
 
 /* The batch fields the profile refers to, each once, in order of first
  * use: a batch can be checked against them before the first card. */
+/* A name is owned by p, valid until dfi_profile_free; NULL when i is not
+ * below the count. */
 size_t dfi_profile_field_count(const dfi_profile *p);
 const char *dfi_profile_field_name(const dfi_profile *p, size_t i);
 
@@ -311,12 +320,20 @@ dfi_err dfi_batch_open_buffer(dfi_batch **out, const char *name, enum dfi_batch_
     const char *buf, size_t len, struct dfi_diag *diag);
 
 /* The next row, owned by the caller (dfi_batch_row_free); *row is NULL at
- * the end. A malformed row fails with DFI_E_PROFILE and diag naming file,
- * line and field; the reader then stops (later calls repeat the error). */
+ * the end. A row holds copies of its file name and values: it outlives
+ * its batch (dfi_batch_free may come first). A malformed row fails with
+ * DFI_E_PROFILE and diag naming file, line and field; the reader then
+ * stops (later calls repeat the error). */
 dfi_err dfi_batch_next(dfi_batch *b, dfi_batch_row **row, struct dfi_diag *diag);
 
+/* Frees the batch; rows already returned stay valid (above). */
 void dfi_batch_free(dfi_batch *b);
 
+/* What a row holds. Every string and value returned is owned by the row
+ * and valid until dfi_batch_row_free(r), whatever became of its batch.
+ * dfi_batch_row_file: the batch's name (its path, or the name given to
+ * dfi_batch_open_buffer); dfi_batch_row_at: field i, NULL when i is not
+ * below the count. */
 const char *dfi_batch_row_file(const dfi_batch_row *r);
 int dfi_batch_row_line(const dfi_batch_row *r);     /* where the row starts */
 size_t dfi_batch_row_count(const dfi_batch_row *r); /* number of fields */
@@ -368,9 +385,13 @@ struct dfi_card_data {
  * batch row (row may be NULL when the profile needs none). Fails with
  * DFI_E_PROFILE when a field is missing, has the wrong type, or does not
  * fit; diag names the batch file, the row's line and the field. */
+/* *out is the caller's (dfi_card_data_free); its data is copied from the
+ * row (the row may be freed), but its file and app pointers point into p's
+ * tree: free it before p. */
 dfi_err dfi_profile_card_data(const dfi_profile *p, const dfi_batch_row *row,
     struct dfi_card_data **out, struct dfi_diag *diag);
 
+/* Frees the card data and its file contents. */
 void dfi_card_data_free(struct dfi_card_data *d);
 
 /* Checks one batch row against the profile as a tap would use it, before

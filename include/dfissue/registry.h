@@ -119,7 +119,9 @@ struct dfi_reg_slot {
 	uint32_t generation;      /* CHANGED: the generation of the key it holds */
 	uint64_t changed_by;      /* CHANGED: seq of that intent in its journal */
 	int has_open_intent;      /* a key change of this slot has no outcome yet */
-	const char *origin;       /* the journal that recorded it (its checkpoint origin) */
+	/* The journal that recorded it (its checkpoint origin). Borrowed from
+	 * the backend for the visitor's call only: copy it to keep it. */
+	const char *origin;
 	/* The profile digest of the intent behind state (dfi_jrec profile),
 	 * when it carried one (both backends keep it; PostgreSQL from schema
 	 * version 6). */

@@ -26,6 +26,10 @@
  * of the PICC data and two CMACs (AES mode), or one ECB of two constant
  * blocks per key (LRP mode, dfi_lrp_init_cardkey). Session keys live in
  * locked memory on the host.
+ *
+ * Thread safety: every function here is reentrant. A dfi_sdm_keys is
+ * immutable once made (threads may share it); the card keys given are
+ * used during the call only, never kept.
  */
 #ifndef DFISSUE_SDM_H
 #define DFISSUE_SDM_H
@@ -75,6 +79,8 @@ dfi_err dfi_sdm_picc_encrypt(const dfi_cardkey *meta, enum dfi_sdm_cipher c,
 /* Session keys for one read, in locked memory. uid/ctr: the mirrored values
  * (NULL when that mirror is off; they enter the session vector only then). */
 typedef struct dfi_sdm_keys dfi_sdm_keys;
+/* Derives them with file_read (used now, not kept). The caller frees *out
+ * with dfi_sdm_keys_free, which wipes them. */
 dfi_err dfi_sdm_keys_new(dfi_sdm_keys **out, const dfi_cardkey *file_read,
     enum dfi_sdm_cipher c, const uint8_t *uid, const uint32_t *ctr);
 void dfi_sdm_keys_free(dfi_sdm_keys *k);

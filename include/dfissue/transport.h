@@ -6,6 +6,10 @@
  * that an empty or short (< 2 bytes) response is a tear (DFI_E_CARD_TORN),
  * never a success: PC/SC can return SCARD_S_SUCCESS with 0 bytes when the
  * card leaves mid-command.
+ *
+ * Thread safety: a transport is used by one thread at a time (a reader
+ * talks to one card), and by at most one dfi_desfire session or
+ * personalization at a time. Transports are independent of each other.
  */
 #ifndef DFISSUE_TRANSPORT_H
 #define DFISSUE_TRANSPORT_H
@@ -38,15 +42,24 @@ struct dfi_transport_ops {
 	void (*destroy)(void *ctx);
 };
 
-/* Takes ownership of ctx (destroyed on failure too). */
+/* Takes ownership of ctx (destroyed on failure too: ops->destroy(ctx) runs
+ * here then, and in dfi_transport_free otherwise). ops is borrowed and must
+ * outlive the transport (usually a static table). */
 dfi_err dfi_transport_new(dfi_transport **out, const struct dfi_transport_ops *ops, void *ctx);
 void dfi_transport_free(dfi_transport *t);
 
 /* Transmits, then enforces the tear rule above; counts APDUs and bytes. */
 dfi_err dfi_transport_transmit(dfi_transport *t, const uint8_t *capdu, size_t clen,
     uint8_t *rapdu, size_t rcap, size_t *rlen);
+/* The ops' waits. A PC/SC transport (pcsc.h) reports an unplugged reader
+ * and an unreachable pcscd alike as DFI_E_READER and keeps waiting
+ * possible (a later wait finds a restarted pcscd); dfi_pcsc_list_readers
+ * tells the two apart (DFI_E_PCSC_NO_SERVICE). */
 dfi_err dfi_transport_wait_card(dfi_transport *t, int timeout_ms);
 dfi_err dfi_transport_wait_removed(dfi_transport *t, int timeout_ms);
+/* The ops' name ("transport" when there is none): the ctx's string, so
+ * valid until dfi_transport_free(t) (PC/SC's and the simulator's never
+ * change before). */
 const char *dfi_transport_name(const dfi_transport *t);
 
 struct dfi_transport_stats {
@@ -54,6 +67,7 @@ struct dfi_transport_stats {
 	uint64_t bytes_out; /* C-APDU bytes */
 	uint64_t bytes_in;  /* R-APDU bytes */
 };
+/* The counters since dfi_transport_new, copied into *out. */
 void dfi_transport_stats(const dfi_transport *t, struct dfi_transport_stats *out);
 
 /* A tag the caller puts on the APDUs it sends next, for whoever wraps the

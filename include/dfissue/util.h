@@ -42,6 +42,9 @@ dfi_err dfi_hex_encode(const uint8_t *in, size_t len, char *out, size_t cap);
 
 /* ---- bounds-checked reader --------------------------------------------- */
 
+/* A reader and a writer are plain structures of the caller's (no lock,
+ * nothing to free) over a buffer the caller keeps alive. */
+
 typedef struct dfi_rd {
 	const uint8_t *p;
 	size_t left;
@@ -53,6 +56,10 @@ static inline void dfi_rd_init(dfi_rd *r, const uint8_t *p, size_t len)
 	r->left = len;
 }
 
+/* Read the next 1, 2, 3 or 4 bytes as a little-endian number, or the next
+ * n bytes into out, and advance. DFI_E_CARD_PROTOCOL when fewer are left
+ * (nothing is consumed then); DFI_E_INVALID_ARG for a NULL reader or
+ * destination. */
 dfi_err dfi_rd_u8(dfi_rd *r, uint8_t *v);
 dfi_err dfi_rd_le16(dfi_rd *r, uint16_t *v);
 dfi_err dfi_rd_le24(dfi_rd *r, uint32_t *v);
@@ -80,6 +87,10 @@ static inline void dfi_wr_init(dfi_wr *w, uint8_t *p, size_t cap)
 	w->err = DFI_OK;
 }
 
+/* Append 1, 2, 3 or 4 bytes of v little-endian, or n bytes of src. When
+ * they do not fit, w->err becomes DFI_E_BUFFER_TOO_SMALL and nothing is
+ * written, by this call or any later one: check w->err once at the end. A
+ * NULL src with n > 0 sets DFI_E_INVALID_ARG; a NULL w does nothing. */
 void dfi_wr_u8(dfi_wr *w, uint8_t v);
 void dfi_wr_le16(dfi_wr *w, uint16_t v);
 void dfi_wr_le24(dfi_wr *w, uint32_t v);

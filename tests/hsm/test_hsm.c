@@ -611,9 +611,7 @@ START_TEST(err_wrong_pin)
 	fclose(fp);
 	ck_assert_int_eq(chmod(path, 0600), 0); /* else refused before C_Login */
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev", path), DFI_E_HSM_PIN_INCORRECT);
-	/* a PIN file that does not exist, and no PIN at all */
-	snprintf(path, sizeof(path), "%s/absent.pin", fx.dir);
-	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev", path), DFI_E_HSM_PIN_REQUIRED);
+	/* no PIN at all */
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev", NULL), DFI_E_HSM_PIN_REQUIRED);
 	/* the environment variable works */
 	char pin[64] = { 0 };
@@ -626,6 +624,43 @@ START_TEST(err_wrong_pin)
 	setenv("DFISSUE_PIN", "1234", 1);
 	ck_assert_int_eq(try_open(NULL, "pkcs11:token=dfissue-dev", NULL), DFI_E_HSM_PIN_INCORRECT);
 	unsetenv("DFISSUE_PIN");
+}
+END_TEST
+
+/* A PIN file the system will not open is the system's error, naming the
+ * file and the system's reason, not "no PIN source was given" (audit k36l,
+ * finding 11c). */
+static void
+assert_pin_file_error(const char *path, dfi_err want, const char *reason)
+{
+	char detail[400], want_detail[600];
+	dfi_hsm *h;
+	dfi_err e = hsm_fixture_open((struct dfi_hsm_config){ .token_uri = "pkcs11:token=dfissue-dev",
+	    .pin_file = path }, &h, detail, sizeof(detail));
+	ck_assert_str_eq(dfi_errname(e), dfi_errname(want));
+	snprintf(want_detail, sizeof(want_detail), "cannot open PIN file '%s': %s", path, reason);
+	ck_assert_str_eq(detail, want_detail);
+}
+
+START_TEST(err_pin_file_unreadable)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/absent.pin", fx.dir);
+	assert_pin_file_error(path, DFI_E_NOT_FOUND, "No such file or directory");
+	/* a path through a regular file */
+	char through[400];
+	snprintf(through, sizeof(through), "%s/x", fx.pin_file);
+	assert_pin_file_error(through, DFI_E_IO, "Not a directory");
+	/* a file of mode 000: root reads it anyway, so only as another user */
+	if (geteuid() != 0) {
+		snprintf(path, sizeof(path), "%s/sealed.pin", fx.dir);
+		FILE *fp = fopen(path, "w");
+		ck_assert_ptr_nonnull(fp);
+		fputs("1234\n", fp);
+		fclose(fp);
+		ck_assert_int_eq(chmod(path, 0), 0);
+		assert_pin_file_error(path, DFI_E_PERMISSION, "Permission denied");
+	}
 }
 END_TEST
 
@@ -900,6 +935,7 @@ main(void)
 	    an10922_aes128, an10922_2k3des, an10922_3k3des,
 	    an10922_blocks_vs_cmac, ops_aes, ops_2k3des, ops_3k3des, sign_ed25519,
 	    sign_ecdsa_p256, threads_share_pool, scratch_nested, relogin, pin_changed_one_login, err_wrong_pin,
+	    err_pin_file_unreadable,
 	    pin_file_checks, err_missing_token,
 	    err_module_path, err_malformed_uri, err_missing_and_ambiguous_key,
 	    err_insecure_master, import_rules, NULL });

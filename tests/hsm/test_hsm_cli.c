@@ -334,6 +334,15 @@ START_TEST(errors_are_one_line)
 	snprintf(want, sizeof(want), "dfissue: opening the HSM: PIN file '%s' is empty: put the "
 	    "PIN on its first line\n", empty);
 	ck_assert_str_eq(r.err, want);
+	/* A PIN file the system will not open: the library's error is the
+	 * system's (DFI_E_NOT_FOUND), the line names the file and the reason. */
+	char absent[400];
+	snprintf(absent, sizeof(absent), "%s/absent.pin", fx.dir);
+	run(&r, "key", "kcv", "--pin-file", absent, master, NULL);
+	ck_assert_int_eq(r.status, 1);
+	snprintf(want, sizeof(want), "dfissue: opening the HSM: cannot open PIN file '%s': No such "
+	    "file or directory\n", absent);
+	ck_assert_str_eq(r.err, want);
 	ck_assert_int_eq(unsetenv("DFI_TEST_UNSET_PIN"), 0);
 	run(&r, "key", "kcv", "--pin-env", "DFI_TEST_UNSET_PIN", master, NULL);
 	ck_assert_int_eq(r.status, 1);

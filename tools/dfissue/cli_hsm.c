@@ -95,6 +95,13 @@ hsm_open_as(const struct cli_hsm_opts *o, const char *fallback_uri, const char *
 	if (rc != DFI_EXIT_OK)
 		return rc;
 	dfi_err e = dfi_hsm_open(out, &cfg);
+	/* A PIN file the system would not open is its own error (hsm.h), and
+	 * the detail already names the file and the system's reason: said
+	 * alone, as for the other PIN sources. */
+	if ((e == DFI_E_NOT_FOUND || e == DFI_E_PERMISSION || e == DFI_E_IO) && detail[0] != '\0') {
+		cli_errorf("%s: %s", what, detail);
+		return DFI_EXIT_FAIL;
+	}
 	return e != DFI_OK ? hsm_error(what, e, detail) : DFI_EXIT_OK;
 }
 
