@@ -479,6 +479,12 @@ dfi_pgreg_free(dfi_pgreg *r)
 void
 dfi_pgreg_get_stats(dfi_pgreg *r, struct dfi_pgreg_stats *s)
 {
+	if (s == NULL)
+		return;
+	if (r == NULL) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
 	pthread_mutex_lock(&r->mu);
 	*s = r->st;
 	pthread_mutex_unlock(&r->mu);
@@ -495,6 +501,8 @@ pg_note_claim(dfi_pgreg *r, long us)
 size_t
 dfi_pgreg_claim_times(dfi_pgreg *r, uint32_t *us, size_t cap)
 {
+	if (r == NULL || us == NULL)
+		return 0;
 	pthread_mutex_lock(&r->mu);
 	uint64_t have = r->nclaims < PG_CLAIM_RING ? r->nclaims : PG_CLAIM_RING;
 	size_t n = have < cap ? (size_t)have : cap;

@@ -627,6 +627,8 @@ dfi_pgwitness_failed(dfi_pgwitness *w, char *why, size_t cap)
 uint64_t
 dfi_pgwitness_size(dfi_pgwitness *w)
 {
+	if (w == NULL)
+		return 0;
 	pthread_mutex_lock(&w->mu);
 	uint64_t s = w->wsize;
 	pthread_mutex_unlock(&w->mu);

@@ -83,9 +83,9 @@ void dfi_pgreg_abandon(dfi_pgreg *r);
 /* Every call below that can fail on the server's side takes why/whycap:
  * a one-line reason (the server's message, or what broke) when it fails. */
 
-/* Counters, for the benchmark and monitoring. dfi_pgreg_get_stats,
- * dfi_pgreg_claim_times and dfi_pgwitness_size need a handle: given NULL
- * they crash, the exception to error.h's rule for getters. */
+/* Counters, for the benchmark and monitoring. Given a NULL handle,
+ * dfi_pgreg_get_stats zeroes *s, dfi_pgreg_claim_times and
+ * dfi_pgwitness_size return 0 (error.h's rule for getters). */
 struct dfi_pgreg_stats {
 	uint64_t calls;        /* round trips attempted */
 	uint64_t failures;     /* of them, failed (connection or server error) */

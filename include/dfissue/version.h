@@ -9,8 +9,9 @@
 extern "C" {
 #endif
 
-/* The version of the library this program runs with ("0.1.0"); a static
- * string, never NULL. */
+/* The release of the library this program runs with ("0.2.0"; the ABI is
+ * libdfissue.so's SONAME number, counted apart: README); a static string,
+ * never NULL. */
 const char *dfi_version(void);
 
 #ifdef __cplusplus

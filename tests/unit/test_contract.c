@@ -105,6 +105,17 @@ START_TEST(getters_of_null_return_their_default)
 	ck_assert_uint_eq(ts.apdus, 7);
 	dfi_transport_set_phase(NULL, 3);
 	ck_assert_uint_eq(dfi_transport_phase(NULL), 0);
+	struct dfi_pgreg_stats ps = { 7, 7, 7, 7 };
+	dfi_pgreg_get_stats(NULL, &ps);
+	ck_assert_uint_eq(ps.calls + ps.failures + ps.connects + ps.background, 0);
+	uint32_t us[2];
+	ck_assert_uint_eq(dfi_pgreg_claim_times(NULL, us, 2), 0);
+	ck_assert_uint_eq(dfi_pgwitness_size(NULL), 0);
+	const char *fn = "x";
+	long ms = 1;
+	ck_assert_int_eq(dfi_hsm_oldest_call(NULL, &fn, &ms), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(fn);
+	ck_assert_int_eq(ms, 0);
 }
 END_TEST
 
