@@ -8,7 +8,11 @@
 #      no card was touched yet;
 #   2. a call held while two sim: readers serve cards: the warning says the
 #      cards wait, the notice that it answered follows, both cards are done;
-#   3. --hsm-stall 0: the same held call, no warning.
+#   3. --hsm-stall 0: the same held call, no warning;
+#   4. a call that never returns and two stop signals: exit 3 all the same;
+#   5. one sim: reader: no APDU after the second signal;
+#   6. the journal key's HSM failing a signature mid-run (FAULTP11_FAIL): the
+#      run's line names its token, with one reader and with two.
 set -euo pipefail
 dfissue=$DFI_BUILD_DIR/bin/dfissue
 src=$DFI_SOURCE_DIR
@@ -123,4 +127,25 @@ grep -qE '^card 1 [0-9A-F]{14}: failed \(.*\(torn\)$' "$work/one.out" ||
 "$dfissue" personalize "${one[@]}" >"$work/one2.out" 2>"$work/one2.err" ||
 	fail "one reader, next tap: $(cat "$work/one2.err")"
 grep -qE '^card 1 [0-9A-F]{14}: resumed ' "$work/one2.out" || fail "one reader: not resumed"
+
+# 6. The journal key on faultp11 (the card keys straight on SoftHSM2), its
+#    3rd C_Sign failing: the run stops, naming the token to bring back.
+lost="^dfissue: journal $work/j: the journal key \\(checkpoint origin dfissue/stall\\) could not \
+sign a checkpoint \\(DFI_E_HSM_DEVICE\\): it signed at start, so its HSM lost it: the token was \
+removed or its store became unreadable \\(token 'dfissue-dev'\\): nothing more is sent to any card; "
+for readers in 1 2; do
+	rm -rf "$work/j" "$work"/*.img
+	rd=(--reader "sim:$work/a.img")
+	[ "$readers" = 1 ] || rd+=(--reader "sim:$work/b.img" --cards 2)
+	rc=0
+	FAULTP11_FAIL=C_Sign:3 "$dfissue" personalize --profile "$src/profiles/minimal.json" "${rd[@]}" \
+		--journal "$work/j" --create-journal --station stall --token pkcs11:token=dfissue-dev \
+		--pin-file "$work/tok/user.pin" --journal-module "$FAULTP11" \
+		--journal-token pkcs11:token=dfissue-dev --journal-pin-file "$work/tok/user.pin" \
+		>"$work/lost$readers.out" 2>"$work/lost$readers.err" || rc=$?
+	cat "$work/lost$readers.err" >&2
+	[ "$rc" = 1 ] || fail "journal key lost, $readers reader(s): exit $rc, not 1"
+	[ "$(grep -cE "$lost" "$work/lost$readers.err")" = 1 ] ||
+		fail "journal key lost, $readers reader(s): the run's line does not name the token once"
+done
 echo "hsm stall: OK"

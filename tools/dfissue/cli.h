@@ -44,9 +44,11 @@ int cli_fail(const char *what, dfi_err e);
 void cli_error_code_of(dfi_err e);
 /* cli_fail("journal", e) when personalization stopped on the journal j,
  * with the journal's account of its failure (which file or key, why, what
- * to do) in place of dfi_strerror(e) when it has one (sub_journal_fail.c). */
+ * to do) in place of dfi_strerror(e) when it has one (sub_journal_fail.c);
+ * token (may be NULL): the label of the journal key's token, named when
+ * the key is what failed. */
 struct dfi_journal;
-int cli_journal_fail(struct dfi_journal *j, dfi_err e);
+int cli_journal_fail(struct dfi_journal *j, dfi_err e, const char *token);
 /* Names the stable JSON error code of the error printed next (e.g.
  * "unknown_reader", "pcscd_unreachable"); dfissue(1) lists them. */
 void cli_error_code(const char *code);

@@ -518,7 +518,7 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 				    "another station once this run's claim of it has lapsed (--claim-lease)",
 				    st->name, n);
 			} else if (first) {
-				cli_journal_fail(st->sh->cfg->journal, e);
+				cli_journal_fail(st->sh->cfg->journal, e, st->sh->cfg->journal_token);
 			}
 			return -1;
 		}

@@ -40,6 +40,7 @@ int stations_check(const struct stations_spec *s, int wait_ms);
 struct stations_config {
 	dfi_hsm *hsm;
 	dfi_journal *journal;
+	const char *journal_token; /* the journal key's token label, for a failure's line */
 	const dfi_profile *profile;
 	dfi_batch *batch;       /* may be NULL */
 	const char *station;

@@ -514,7 +514,8 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
  * stations.c, which waits for cards, tells them apart by UID and waits
  * for a torn card to come back. */
 static int
-run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r, dfi_batch *b)
+run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r, dfi_batch *b,
+    const char *jtoken)
 {
 	dfi_batch_row *row = NULL;
 	struct dfi_perso_result res, tap;
@@ -555,7 +556,7 @@ run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r
 			if (dfi_err_is_registry(e) && e != DFI_E_REGISTRY_ABANDONED)
 				cli_fail("stopping", e);
 			else if (!dfi_err_is_registry(e))
-				cli_journal_fail(j, e);
+				cli_journal_fail(j, e, jtoken);
 			dfi_batch_row_free(row);
 			return cli_signal_count() >= 2 ? DFI_EXIT_INTERRUPTED : DFI_EXIT_FAIL;
 		}
@@ -732,10 +733,11 @@ sub_personalize(int argc, char **argv)
 		cli_signals_install();
 		cli_hsm_watch_set(&watch, h, jh, 1);
 	}
+	const char *jtoken = dfi_hsm_token_label(jh != NULL ? jh : h);
 	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
-		struct stations_config sc = { .hsm = h, .journal = j, .profile = prof,
-			.batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
+		struct stations_config sc = { .hsm = h, .journal = j, .journal_token = jtoken,
+			.profile = prof, .batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
 			.json = o.json, .total = total, .registry = reg, .reissue = o.reissue,
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
@@ -747,7 +749,7 @@ sub_personalize(int argc, char **argv)
 		if (rc == DFI_EXIT_OK && cli_signals_wrap(&r.t) != DFI_OK)
 			rc = cli_fail(o.reader, DFI_E_NOMEM);
 		if (rc == DFI_EXIT_OK)
-			rc = run_sim(&o, p, j, &r, batch);
+			rc = run_sim(&o, p, j, &r, batch, jtoken);
 	}
 	cli_hsm_watch_stop(&watch);
 	cli_reader_close(&r);

@@ -43,6 +43,11 @@ static char hang_fn[64]; /* under hang_mu; "" when disarmed */
 static unsigned long hang_nth, hang_seen, hang_ms; /* hang_ms 0: until unhang */
 static int hang_released;
 static atomic_int hang_armed; /* read without the lock on every call */
+/* FAULTP11_FAIL=FN:N: the nth call of one function fails, for a program
+ * the test cannot reach with dlsym (under hang_mu). */
+static char fail_fn[64];
+static unsigned long fail_nth, fail_seen;
+static atomic_int fail_armed;
 
 void
 faultp11_reset(void)
@@ -144,6 +149,17 @@ maybe_hang(const char *name)
 	pthread_mutex_unlock(&hang_mu);
 }
 
+static int
+named_fail(const char *name)
+{
+	if (!atomic_load(&fail_armed))
+		return 0;
+	pthread_mutex_lock(&hang_mu);
+	int f = strcmp(name, fail_fn) == 0 && ++fail_seen == fail_nth;
+	pthread_mutex_unlock(&hang_mu);
+	return f;
+}
+
 /* Counts the call; 1 when it is the armed one. */
 static int
 hit(const char *name)
@@ -151,6 +167,8 @@ hit(const char *name)
 	maybe_hang(name);
 	unsigned long n = atomic_fetch_add(&calls, 1) + 1;
 	unsigned long k = atomic_load(&armed_at);
+	if (named_fail(name))
+		k = n;
 	if (k == 0 || n != k)
 		return 0;
 	atomic_store(&fired_name, name);
@@ -326,22 +344,36 @@ w_C_Finalize(void *reserved)
 
 static ck_rv_t w_C_GetFunctionList(struct ck_function_list **list);
 
+/* NAME=FN:N[:MS] from the environment: 1 and its parts (ms 0 when absent). */
+static int
+env_fn_n(const char *var, char fn[64], unsigned long *nth, unsigned long *ms)
+{
+	const char *v = getenv(var);
+	const char *colon = v != NULL ? strchr(v, ':') : NULL;
+	if (colon == NULL || colon - v >= 64)
+		return 0;
+	char *end;
+	snprintf(fn, 64, "%.*s", (int)(colon - v), v);
+	*nth = strtoul(colon + 1, &end, 10);
+	*ms = *end == ':' ? strtoul(end + 1, NULL, 10) : 0;
+	return 1;
+}
+
 static void
 load_real(void)
 {
 	/* FAULTP11_HANG=FN:N[:MS] (say C_Encrypt:3): for a program the test
 	 * cannot reach with dlsym, such as the CLI; MS: the call answers after
 	 * MS milliseconds (a slow HSM) instead of never. */
-	const char *hang = getenv("FAULTP11_HANG");
-	const char *colon = hang != NULL ? strchr(hang, ':') : NULL;
-	if (colon != NULL && (size_t)(colon - hang) < sizeof(hang_fn)) {
-		char fn[64], *end;
-		snprintf(fn, sizeof(fn), "%.*s", (int)(colon - hang), hang);
-		unsigned long nth = strtoul(colon + 1, &end, 10);
+	char fn[64];
+	unsigned long nth, ms;
+	if (env_fn_n("FAULTP11_HANG", fn, &nth, &ms)) {
 		faultp11_arm_hang(fn, nth);
-		if (*end == ':')
-			hang_ms = strtoul(end + 1, NULL, 10);
+		hang_ms = ms;
 	}
+	/* FAULTP11_FAIL=FN:N: the nth call of FN fails (CKR_DEVICE_ERROR). */
+	if (env_fn_n("FAULTP11_FAIL", fail_fn, &fail_nth, &ms))
+		atomic_store(&fail_armed, fail_nth > 0);
 	const char *path = getenv("FAULTP11_MODULE");
 	if (path == NULL || path[0] == '\0')
 		path = getenv("SOFTHSM2_MODULE");

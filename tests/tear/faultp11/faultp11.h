@@ -1,7 +1,9 @@
 /*
  * faultp11 — a PKCS#11 module for the fault tests. It forwards every call to
  * a real module (dlopen of $FAULTP11_MODULE, else $SOFTHSM2_MODULE) and can
- * make one chosen call fail with CKR_DEVICE_ERROR: not forwarded at all, or
+ * make one chosen call fail with CKR_DEVICE_ERROR (the k-th counted call,
+ * or by name from the environment, FAULTP11_FAIL=FN:N: FN's n-th call): not
+ * forwarded at all, or
  * (calls that end an operation: C_Encrypt, C_Sign, C_*Final, ...) run and
  * then reported failed, since PKCS#11 ends the operation on such an error.
  *
