@@ -6,6 +6,7 @@
  * witness. Thawed, the journal's next open tells the registry the records
  * it missed (reconciliation) and takes the abandoned claim over at once. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <time.h>
 
@@ -39,9 +40,8 @@ struct inflight {
 	const dfi_jrec *rec;
 	const uint8_t *uid;
 	pthread_t th;
-	dfi_err e;
-	long done_ms;        /* when it returned (0: not yet) */
-	pthread_mutex_t mu;
+	dfi_err e;           /* read after the join */
+	atomic_long done_ms; /* when it returned (0: not yet) */
 };
 
 static void *
@@ -54,34 +54,27 @@ inflight_main(void *arg)
 	dfi_err e = x->rec != NULL ? dfi_registry_journaled(x->reg, x->rec, 1) :
 	    x->reg != NULL ? dfi_registry_lookup(x->reg, x->uid, 7, &c, NULL) :
 	    dfi_pgreg_schema_version(x->pg, &v, w, sizeof(w));
-	pthread_mutex_lock(&x->mu);
 	x->e = e;
-	x->done_ms = dfi_pg_now_ms();
-	pthread_mutex_unlock(&x->mu);
+	atomic_store(&x->done_ms, dfi_pg_now_ms());
 	return NULL;
 }
 
 static void
 inflight_start(struct inflight *x)
 {
-	pthread_mutex_init(&x->mu, NULL);
 	ck_assert_int_eq(pthread_create(&x->th, NULL, inflight_main, x), 0);
 }
 
 static long
 inflight_done(struct inflight *x)
 {
-	pthread_mutex_lock(&x->mu);
-	long d = x->done_ms;
-	pthread_mutex_unlock(&x->mu);
-	return d;
+	return atomic_load(&x->done_ms);
 }
 
 static void
 inflight_join(struct inflight *x)
 {
 	pthread_join(x->th, NULL);
-	pthread_mutex_destroy(&x->mu);
 }
 
 /* Thaws the cluster first (a failed assertion must not leave it frozen),
