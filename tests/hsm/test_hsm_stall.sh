@@ -9,7 +9,8 @@
 #   2. a call held while two sim: readers serve cards: the warning says the
 #      cards wait, the notice that it answered follows, both cards are done;
 #   3. --hsm-stall 0: the same held call, no warning;
-#   4. a call that never returns and two stop signals: exit 3 all the same;
+#   4. a call that never returns and two stop signals: exit 3 all the same
+#      (and the PIN given by --pin-env is gone from the environment);
 #   5. one sim: reader: no APDU after the second signal;
 #   6. the journal key's HSM failing a signature mid-run (FAULTP11_FAIL): the
 #      run's line names its token, with one reader and with two.
@@ -69,15 +70,25 @@ run quiet C_Encrypt:40:2300 0
 rm -rf "$work/j" "$work"/*.img
 args=(--profile "$src/profiles/minimal.json" --reader "sim:$work/a.img" --reader "sim:$work/b.img"
 	--cards 2 --journal "$work/j" --station stall --module "$FAULTP11"
-	--token pkcs11:token=dfissue-dev --pin-file "$work/tok/user.pin")
-FAULTP11_HANG=C_Encrypt:16 "$dfissue" personalize "${args[@]}" --create-journal --hsm-stall 1 \
-	>"$work/hung.out" 2>"$work/hung.err" &
+	--token pkcs11:token=dfissue-dev)
+# This run takes its PIN from the environment (audit k36s, finding 1): once
+# the HSMs are open the variable's value is overwritten, so neither
+# /proc/PID/environ nor a core dump holds it while the run goes on.
+pin=$(head -n1 "$work/tok/user.pin")
+DFI_STALL_PIN=$pin FAULTP11_HANG=C_Encrypt:16 "$dfissue" personalize "${args[@]}" \
+	--pin-env DFI_STALL_PIN --create-journal --hsm-stall 1 >"$work/hung.out" 2>"$work/hung.err" &
 pid=$!
 for _ in $(seq 100); do # 10 s at most
 	grep -q 'has not answered' "$work/hung.err" && break
 	sleep 0.1
 done
 grep -q 'has not answered' "$work/hung.err" || { kill -KILL "$pid"; fail "hung: no warning"; }
+if tr '\0' '\n' </proc/"$pid"/environ | grep -qF "$pin"; then
+	kill -KILL "$pid"
+	fail "hung: the PIN is still in the environment of the running station"
+fi
+tr '\0' '\n' </proc/"$pid"/environ | grep -q '^DFI_STALL_PIN=$' ||
+	{ kill -KILL "$pid"; fail "hung: DFI_STALL_PIN is not there, emptied"; }
 kill -TERM "$pid"
 sleep 0.2
 kill -TERM "$pid"
@@ -96,7 +107,8 @@ grep -qE "^dfissue: the HSM \(token 'dfissue-dev'\) has not answered C_Encrypt \
 crash: the journal's next open and each card's next tap finish what this run left$" \
 	"$work/hung.err" || fail "hung: no exit line"
 rc=0
-"$dfissue" personalize "${args[@]}" >"$work/after.out" 2>"$work/after.err" || rc=$?
+"$dfissue" personalize "${args[@]}" --pin-file "$work/tok/user.pin" >"$work/after.out" \
+	2>"$work/after.err" || rc=$?
 cat "$work/after.err" >&2
 [ "$rc" = 0 ] || fail "after: exit $rc"
 finished='^summary: 2 card\(s\) on 2 reader\(s\): [0-9]+ done, [0-9]+ resumed, 0 unknown-keys, '

@@ -141,6 +141,14 @@ int cli_hsm_config(const struct cli_hsm_opts *o, const char *fallback_uri,
 /* Opens the HSM (cli_hsm_config); on failure prints one line and returns
  * DFI_EXIT_FAIL. */
 int cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, struct dfi_hsm **out);
+/* Once every HSM o names is open, for a command that runs on (a station):
+ * overwrites in place the value of each environment variable a PIN may
+ * have come from (--pin-env or DFISSUE_PIN, --journal-pin-env), which
+ * would otherwise stay readable, unlocked and in core dumps for the whole
+ * run (audit k36s, finding 1); the handle keeps its copy in locked memory.
+ * In place, not unsetenv(): other threads (libpq's) may read the
+ * environment meanwhile. */
+void cli_hsm_pin_env_forget(const struct cli_hsm_opts *o);
 /* The journal signing key key_uri with only the journal's HSM open: the
  * --journal-* options where given, else the HSM options. On failure prints
  * "<what>: journal key: ..." and leaves nothing open. */

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "dfissue/hsm.h"
+#include "dfissue/util.h"
 
 /* One error line, with the PKCS#11 detail when the HSM layer left one. */
 static int
@@ -109,6 +110,21 @@ int
 cli_hsm_open(const struct cli_hsm_opts *o, const char *fallback_uri, dfi_hsm **out)
 {
 	return hsm_open_as(o, fallback_uri, "opening the HSM", out);
+}
+
+static void
+wipe_env(const char *name)
+{
+	char *v = name != NULL ? getenv(name) : NULL;
+	if (v != NULL)
+		dfi_wipe(v, strlen(v));
+}
+
+void
+cli_hsm_pin_env_forget(const struct cli_hsm_opts *o)
+{
+	wipe_env(o->pin_env != NULL ? o->pin_env : DFI_HSM_DEFAULT_PIN_ENV);
+	wipe_env(o->jpin_env);
 }
 
 int

@@ -710,6 +710,7 @@ sub_personalize(int argc, char **argv)
 		rc = cli_registry_connect(&creg, "personalize", o.registry, station, 1);
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
+	cli_hsm_pin_env_forget(&o.hsm); /* every HSM is open: the handles hold the PINs */
 	cli_hsm_watch_set(&watch, h, jh, 0);
 	/* One registry for every reader: their claims must see each other. */
 	if (rc == DFI_EXIT_OK && (rc = cli_registry_attach(&creg, "personalize", j, o.journal, s)) == DFI_EXIT_OK)

@@ -409,7 +409,9 @@ sdm_verify(int argc, char **argv)
 		}
 	}
 
-	if (cli_hsm_open(&o, meta_uri != NULL ? meta_uri : file_uri, &v->h) != DFI_EXIT_OK) {
+	int hrc = cli_hsm_open(&o, meta_uri != NULL ? meta_uri : file_uri, &v->h);
+	cli_hsm_pin_env_forget(&o); /* verify may run on for hours: the handle holds the PIN */
+	if (hrc != DFI_EXIT_OK) {
 		free(v);
 		return DFI_EXIT_FAIL;
 	}
