@@ -93,6 +93,19 @@ run reach2 "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/rows.csv" "$
 [ "$RC" -eq 0 ] || e2e_fail "reach2: exit $RC: $(cat "$d/reach2.err")"
 grep -q '^summary: 2 card(s) on 4 reader(s): 2 done, ' "$d/reach2.err" ||
 	e2e_fail "--cards 2 over four sim: readers: $(grep summary "$d/reach2.err")"
+# Audit k36s, finding 5: three readers under a 64 KiB locked-memory limit
+# (root's CAP_IPC_LOCK dropped, or the limit would not apply) say which
+# limit and how to raise it, not just "out of memory".
+if command -v setpriv >/dev/null; then
+	run memlock bash -c 'ulimit -l 64 && exec setpriv --bounding-set=-ipc_lock \
+		--inh-caps=-ipc_lock "$@"' memlock "$E2E_DFISSUE" personalize --profile "$prof" \
+		--batch "$d/rows.csv" "${E2E_HSM[@]}" --reader "sim:$d/m1.img" --reader "sim:$d/m2.img" \
+		--reader "sim:$d/m3.img" --journal "$d/j-memlock" --create-journal
+	expect memlock 1 "^dfissue: \[sim:$d/m[123]\.img\] out of memory, or over this process's limit \
+on locked memory, which holds keys and PINs \(ulimit -l: 64 KiB\): raise it \(ulimit -l, or \
+LimitMEMLOCK= in the service unit\); no card was touched$"
+	! grep -q ' type=intent ' "$d/j-memlock/journal.log" || e2e_fail "memlock: a card was touched"
+fi
 sed '1s/card_number:int/card_number/' "$d/rows.csv" >"$d/untyped.csv"
 run untyped "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/untyped.csv" "${E2E_HSM[@]}" \
 	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal

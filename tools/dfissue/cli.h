@@ -172,6 +172,11 @@ extern const char cli_hsm_help[];
 
 /* harden.c: no core dumps, not dumpable (SECURITY.md §6). 0 or -1 (said). */
 int cli_harden_process(void);
+/* What to say of DFI_E_NOMEM where locked memory was being allocated (a
+ * station's keys and scratch): the process's RLIMIT_MEMLOCK and how to
+ * raise it, since dfi_strerror's "out of memory (or memory could not be
+ * locked)" names no fix (audit k36s, finding 5). */
+void cli_nomem_advice(char *buf, size_t cap);
 /* Reads a journal public key from path: PEM, or a signed-note verifier key
  * (its key name into name, when given). On failure prints one line naming
  * what and returns DFI_EXIT_FAIL (cli_pubkey.c). */

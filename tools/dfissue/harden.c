@@ -26,3 +26,19 @@ cli_harden_process(void)
 	}
 	return 0;
 }
+
+void
+cli_nomem_advice(char *buf, size_t cap)
+{
+	struct rlimit l;
+	char lim[48] = "unknown";
+	if (getrlimit(RLIMIT_MEMLOCK, &l) == 0) {
+		if (l.rlim_cur == RLIM_INFINITY)
+			snprintf(lim, sizeof(lim), "unlimited");
+		else
+			snprintf(lim, sizeof(lim), "%llu KiB", (unsigned long long)l.rlim_cur / 1024);
+	}
+	snprintf(buf, cap, "out of memory, or over this process's limit on locked memory, which "
+	    "holds keys and PINs (ulimit -l: %s): raise it (ulimit -l, or "
+	    "LimitMEMLOCK= in the service unit)", lim);
+}

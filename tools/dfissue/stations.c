@@ -649,7 +649,11 @@ open_station(struct station *st, struct shared *sh, char *spec)
 		.originality_keys = c->originality_keys, .keys_from = c->keys_from,
 		.claim_lease_ms = c->claim_lease_ms };
 	dfi_err e = dfi_perso_new(&st->p, &pc);
-	if (e != DFI_OK) {
+	if (e == DFI_E_NOMEM) {
+		cli_nomem_advice(detail, sizeof(detail));
+		cli_errorf("[%s] %s; no card was touched", st->name, detail);
+		return DFI_EXIT_FAIL;
+	} else if (e != DFI_OK) {
 		cli_errorf("profile: %s", detail[0] ? detail : dfi_strerror(e));
 		return DFI_EXIT_FAIL;
 	}

@@ -722,7 +722,11 @@ sub_personalize(int argc, char **argv)
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
 		dfi_err e = dfi_perso_new(&p, &pc);
-		if (e != DFI_OK) {
+		if (e == DFI_E_NOMEM) {
+			cli_nomem_advice(detail, sizeof(detail));
+			cli_errorf("%s; no card was touched", detail);
+			rc = DFI_EXIT_FAIL;
+		} else if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", o.profile, detail[0] ? detail : dfi_strerror(e));
 			rc = DFI_EXIT_FAIL;
 		}
