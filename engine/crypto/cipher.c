@@ -103,24 +103,59 @@ evp_get(int i, const EVP_CIPHER *legacy)
 /* Single DES is run as two-key 3DES with K1 = K2 (what the card does, and
  * it keeps us off OpenSSL's legacy provider). */
 static const EVP_CIPHER *
-evp_for(dfi_keytype t, int cbc, uint8_t *keybuf, const uint8_t *key)
+evp_for(dfi_keytype t, int cbc)
 {
 	switch (t) {
 	case DFI_KT_DES:
-		memcpy(keybuf, key, 8);
-		memcpy(keybuf + 8, key, 8);
-		return cbc ? evp_get(EVP_DES2_CBC, EVP_des_ede_cbc()) : evp_get(EVP_DES2_ECB, EVP_des_ede_ecb());
 	case DFI_KT_2K3DES:
-		memcpy(keybuf, key, 16);
 		return cbc ? evp_get(EVP_DES2_CBC, EVP_des_ede_cbc()) : evp_get(EVP_DES2_ECB, EVP_des_ede_ecb());
 	case DFI_KT_3K3DES:
-		memcpy(keybuf, key, 24);
 		return cbc ? evp_get(EVP_DES3_CBC, EVP_des_ede3_cbc()) : evp_get(EVP_DES3_ECB, EVP_des_ede3_ecb());
 	case DFI_KT_AES128:
-		memcpy(keybuf, key, 16);
 		return cbc ? evp_get(EVP_AES_CBC, EVP_aes_128_cbc()) : evp_get(EVP_AES_ECB, EVP_aes_128_ecb());
 	}
 	return NULL;
+}
+
+/* A host-held key is secret and the caller keeps it in locked memory
+ * (SECURITY.md §7): a copy on the ordinary stack would undo that (audit
+ * k36s). AES, 2K3DES and 3K3DES keys are given to OpenSSL where they lie.
+ * Only single DES needs a copy, K || K; it is built in a locked scratch of
+ * the calling thread, made once per thread (an mlock per call would cost a
+ * system call on every APDU's MAC) and wiped after every use. */
+enum { DES_SCRATCH = 16 };
+static pthread_key_t des_scratch_key;
+static pthread_once_t des_scratch_once = PTHREAD_ONCE_INIT;
+static int des_scratch_ok;
+
+static void
+des_scratch_free(void *p)
+{
+	dfi_secure_free(p, DES_SCRATCH);
+}
+
+static void
+des_scratch_init(void)
+{
+	des_scratch_ok = pthread_key_create(&des_scratch_key, des_scratch_free) == 0;
+}
+
+/* The calling thread's scratch, or NULL when no locked page can be had. */
+static uint8_t *
+des_scratch(void)
+{
+	pthread_once(&des_scratch_once, des_scratch_init);
+	if (!des_scratch_ok)
+		return NULL;
+	uint8_t *p = pthread_getspecific(des_scratch_key);
+	if (p == NULL) {
+		p = dfi_secure_alloc(DES_SCRATCH);
+		if (p != NULL && pthread_setspecific(des_scratch_key, p) != 0) {
+			dfi_secure_free(p, DES_SCRATCH);
+			p = NULL;
+		}
+	}
+	return p;
 }
 
 /* A context keyed for t in ECB (iv NULL on a CBC caller's behalf: cbc 0)
@@ -129,17 +164,28 @@ static EVP_CIPHER_CTX *
 cipher_ctx(dfi_keytype t, const uint8_t *key, int cbc, const uint8_t *iv, int encrypt,
     dfi_err *err)
 {
-	uint8_t kb[DFI_MAX_KEY_LEN];
-	const EVP_CIPHER *c = evp_for(t, cbc, kb, key);
+	uint8_t *des = NULL;
+	if (t == DFI_KT_DES) {
+		des = des_scratch();
+		if (des == NULL) {
+			*err = DFI_E_NOMEM;
+			return NULL;
+		}
+		memcpy(des, key, 8);
+		memcpy(des + 8, key, 8);
+	}
+	const EVP_CIPHER *c = evp_for(t, cbc);
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	*err = ctx == NULL ? DFI_E_NOMEM : DFI_E_CRYPTO;
-	if (ctx != NULL && EVP_CipherInit_ex(ctx, c, NULL, kb, iv, encrypt ? 1 : 0) != 1) {
+	if (ctx != NULL && EVP_CipherInit_ex(ctx, c, NULL, des != NULL ? des : key, iv,
+	    encrypt ? 1 : 0) != 1) {
 		EVP_CIPHER_CTX_free(ctx);
 		ctx = NULL;
 	}
 	if (ctx != NULL)
 		EVP_CIPHER_CTX_set_padding(ctx, 0);
-	dfi_wipe(kb, sizeof(kb));
+	if (des != NULL)
+		dfi_wipe(des, DES_SCRATCH);
 	return ctx;
 }
 

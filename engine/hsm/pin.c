@@ -4,13 +4,12 @@
  * PIN only ever lives in locked memory.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/secfile.h"
 #include "core/tty.h"
 #include "dfissue/util.h"
 #include "hsm_int.h"
@@ -38,53 +37,32 @@ read_line(int fd, char *buf, size_t cap, size_t *len)
 	return DFI_OK;
 }
 
-/* The PIN file must be a regular file of ours that nobody else can read,
- * opened without following a symlink and of bounded size: a FIFO or a
- * device would block or feed us anything, and a file others can read has
- * already leaked the PIN (issue 17, finding 5). why says what is wrong
- * and what to do. A file the system does not let us open or read is the
- * system's error (DFI_E_NOT_FOUND, DFI_E_PERMISSION, DFI_E_IO: audit k36l,
- * finding 11c; "no PIN source was given" would send the user looking for
- * the wrong thing); a file we refuse is DFI_E_HSM_PIN_REQUIRED. */
+/* The PIN file passes the checks of every secret file (core/secfile.h).
+ * A file we refuse is DFI_E_HSM_PIN_REQUIRED: it holds no PIN we use. Its
+ * size bound leaves room for a CR and a second line; the first line is
+ * what is bounded, by cap. */
+static const struct dfi_secfile_kind pin_file_kind = {
+	.what = "PIN file",
+	.put = "the PIN",
+	.holds = "the PIN on one line",
+	.max = 2ULL * DFI_HSM_PIN_CAP,
+	.shown_max = DFI_HSM_PIN_CAP - 1,
+	.refused = DFI_E_HSM_PIN_REQUIRED,
+};
+
 static dfi_err
 pin_from_file(const char *path, char *buf, size_t cap, size_t *len, char *why, size_t whycap)
 {
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		int err = errno;
-		if (err == ELOOP) {
-			snprintf(why, whycap, "PIN file '%s' is a symbolic link: give the file itself", path);
-			return DFI_E_HSM_PIN_REQUIRED;
-		}
-		snprintf(why, whycap, "cannot open PIN file '%s': %s", path, strerror(err));
-		return err == ENOENT ? DFI_E_NOT_FOUND
-		    : err == EACCES || err == EPERM ? DFI_E_PERMISSION : DFI_E_IO;
-	}
-	struct stat st;
-	dfi_err e = DFI_E_HSM_PIN_REQUIRED;
-	if (fstat(fd, &st) != 0) {
-		snprintf(why, whycap, "cannot stat PIN file '%s': %s", path, strerror(errno));
-		e = DFI_E_IO;
-	} else if (!S_ISREG(st.st_mode))
-		snprintf(why, whycap, "PIN file '%s' is not a regular file (FIFO, device or "
-				      "directory): put the PIN in a regular file, mode 600", path);
-	else if (st.st_uid != geteuid())
-		snprintf(why, whycap, "PIN file '%s' is owned by uid %u, not by this user (uid %u): "
-				      "chown it", path, (unsigned)st.st_uid, (unsigned)geteuid());
-	else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		snprintf(why, whycap, "PIN file '%s' is accessible to group or others (mode %03o): "
-				      "chmod 600 it", path, (unsigned)(st.st_mode & 0777));
-	else if (st.st_size < 0 || (unsigned long long)st.st_size > 2 * (unsigned long long)cap)
-		snprintf(why, whycap, "PIN file '%s' is %lld bytes: it must hold the PIN on one "
-				      "line, at most %zu bytes", path, (long long)st.st_size, cap - 1);
-	else
-		e = read_line(fd, buf, cap, len);
+	int fd;
+	dfi_err e = dfi_secfile_open(&pin_file_kind, path, &fd, why, whycap);
+	if (e != DFI_OK)
+		return e;
+	e = read_line(fd, buf, cap, len);
 	if (e == DFI_E_OVERFLOW) {
 		snprintf(why, whycap, "PIN file '%s': the first line is longer than %zu bytes", path,
 		    cap - 1);
 		e = DFI_E_HSM_PIN_REQUIRED;
-	} else if (e == DFI_E_IO && why[0] == '\0')
+	} else if (e == DFI_E_IO)
 		snprintf(why, whycap, "cannot read PIN file '%s': %s", path, strerror(errno));
 	close(fd);
 	return e;

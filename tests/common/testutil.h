@@ -3,11 +3,14 @@
 #define DFI_TESTUTIL_H
 
 #include <check.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "dfissue/util.h"
 
@@ -69,6 +72,20 @@ dfi_test_write_file(const char *path, const char *text)
 	ck_assert_msg(f != NULL, "cannot open %s", path);
 	fputs(text, f);
 	ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
+}
+
+/* Writes text to path as a file holding a secret must be written (a PIN,
+ * a key component: core/secfile.h): created mode 600, and made so if it
+ * was there already. */
+static inline void
+dfi_test_write_secret(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(fd >= 0, "cannot open %s", path);
+	ck_assert_msg(fchmod(fd, 0600) == 0, "cannot chmod %s", path);
+	size_t n = strlen(text);
+	ck_assert_msg(write(fd, text, n) == (ssize_t)n, "cannot write %s", path);
+	ck_assert_msg(close(fd) == 0, "cannot write %s", path);
 }
 
 /* Asserts len bytes at p equal the hex string. */

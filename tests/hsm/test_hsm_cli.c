@@ -183,9 +183,9 @@ START_TEST(import_ceremony)
 	char expect[400] = "";
 	for (int i = 0; i < 3; i++) {
 		snprintf(paths[i], sizeof(paths[i]), "%s/comp%d", fx.dir, i);
-		FILE *fp = fopen(paths[i], "w");
-		fprintf(fp, "%s\n", comp[i]);
-		fclose(fp);
+		char line[64];
+		snprintf(line, sizeof(line), "%s\n", comp[i]);
+		dfi_test_write_secret(paths[i], line);
 		char hex[40];
 		size_t k = 0;
 		for (const char *p = comp[i]; *p; p++)
@@ -233,12 +233,85 @@ START_TEST(import_ceremony)
 	    "2", "00112233445566778899AABBCCDDEEFF", NULL);
 	assert_one_line_error(&r, 2, "never comes from the command line");
 	/* a malformed component */
-	FILE *fp = fopen(paths[2], "w");
-	fputs("00112233zz\n", fp);
-	fclose(fp);
+	dfi_test_write_secret(paths[2], "00112233zz\n");
 	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "x", "--components",
 	    "2", "--component-file", paths[0], "--component-file", paths[2], NULL);
 	assert_one_line_error(&r, 1, "expected 16 bytes of hex");
+}
+END_TEST
+
+/* Runs key import of a key labelled "refused" from the good component file
+ * and bad, and checks the exact line and that nothing reached the token. */
+static void
+component_refused(const char *good, const char *bad, const char *reason)
+{
+	struct run r;
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label", "refused",
+	    "--components", "2", "--component-file", good, "--component-file", bad, NULL);
+	char want[1200];
+	snprintf(want, sizeof(want), "dfissue: key import: component file '%s' %s\n", bad, reason);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	run(&r, "key", "list", "--token", "pkcs11:token=dfissue-dev", PINOPT, NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.out, "refused") == NULL, "key list: %s", r.out);
+}
+
+/* A component file gets the PIN file's checks (audit k36s, finding 1): a
+ * symlink, a FIFO (refused at once: opening it must not wait for a writer,
+ * and the test case's timeout bounds it if it did), a file group or others
+ * can read, one of another user and one too big are each refused with the
+ * reason and the fix, before the token is touched. */
+START_TEST(import_component_file_checks)
+{
+	char good[400], link[400], fifo[400], wide[400], other[400], big[400];
+	snprintf(good, sizeof(good), "%s/comp-good", fx.dir);
+	snprintf(link, sizeof(link), "%s/comp-link", fx.dir);
+	snprintf(fifo, sizeof(fifo), "%s/comp-fifo", fx.dir);
+	snprintf(wide, sizeof(wide), "%s/comp-wide", fx.dir);
+	snprintf(other, sizeof(other), "%s/comp-other", fx.dir);
+	snprintf(big, sizeof(big), "%s/comp-big", fx.dir);
+	dfi_test_write_secret(good, "000102030405060708090A0B0C0D0E0F\n");
+	ck_assert_int_eq(symlink(good, link), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	dfi_test_write_secret(wide, "F0E0D0C0B0A090807060504030201000\n");
+	ck_assert_int_eq(chmod(wide, 0644), 0);
+	char text[300];
+	memset(text, '0', 299);
+	text[299] = '\0';
+	dfi_test_write_secret(big, text);
+
+	component_refused(good, link, "is a symbolic link: give the file itself");
+	component_refused(good, fifo, "is not a regular file (FIFO, device or directory): put the "
+	    "component in a regular file, mode 600");
+	component_refused(good, wide, "is accessible to group or others (mode 644): chmod 600 it");
+	ck_assert_int_eq(chmod(wide, 0640), 0);
+	component_refused(good, wide, "is accessible to group or others (mode 640): chmod 600 it");
+	component_refused(good, big, "is 299 bytes: it must hold one component in hex, at most 255 "
+	    "bytes");
+	/* Another user's file: only root can make one (chown). */
+	if (geteuid() == 0) {
+		dfi_test_write_secret(other, "F0E0D0C0B0A090807060504030201000\n");
+		ck_assert_int_eq(chown(other, 65534, 65534), 0);
+		char reason[200];
+		snprintf(reason, sizeof(reason), "is owned by uid 65534, not by this user (uid %u): "
+		    "chown it", (unsigned)geteuid());
+		component_refused(good, other, reason);
+		unlink(other);
+	}
+	/* the same components from proper files make the key */
+	dfi_test_write_secret(wide, "F0E0D0C0B0A090807060504030201000\n");
+	ck_assert_int_eq(chmod(wide, 0600), 0);
+	struct run r;
+	run(&r, "key", "import", "--token", "pkcs11:token=dfissue-dev", PINOPT, "--label",
+	    "checked-key", "--components", "2", "--component-file", good, "--component-file", wide,
+	    NULL);
+	ck_assert_msg(r.status == 0, "stderr: %s", r.err);
+	unlink(good);
+	unlink(link);
+	unlink(fifo);
+	unlink(wide);
+	unlink(big);
 }
 END_TEST
 
@@ -492,7 +565,7 @@ main(void)
 {
 	return hsm_fixture_main(&fx, "hsm_cli", (const TTest *[]){
 	    derive_kcv_aes_vector, derive_kcv_2k3des_vector,
-	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, journal_key,
-	    errors_are_one_line, uri_typos_name_their_option, journal_key_advice, help_everywhere,
+	    derive_kcv_3k3des_vector, list_and_kcv, import_ceremony, import_component_file_checks,
+	    journal_key, errors_are_one_line, uri_typos_name_their_option, journal_key_advice, help_everywhere,
 	    NULL });
 }

@@ -61,7 +61,8 @@ for kv in picc-master:404142434445464748494A4B4C4D4E4F app1-master:A0A1A2A3A4A5A
 	c1=$(randhex 16) v=${kv#*:}
 	c2=""
 	for ((i = 0; i < 32; i += 2)); do c2+=$(printf '%02X' $((16#${v:i:2} ^ 16#${c1:i:2}))); done
-	echo "$c1" >"$tmp/c1" && echo "$c2" >"$tmp/c2"
+	# component files must be ours and mode 600, or key import refuses them
+	(umask 077 && echo "$c1" >"$tmp/c1" && echo "$c2" >"$tmp/c2")
 	"$dfissue" key import "${hsm[@]}" --label "${kv%%:*}" --type aes --components 2 \
 		--component-file "$tmp/c1" --component-file "$tmp/c2" </dev/null >/dev/null ||
 		fail "key import ${kv%%:*}"

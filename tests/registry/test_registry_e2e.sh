@@ -278,8 +278,9 @@ e2e_log "rolled back: $(head -c 300 "$E2E_DIR/refused.log")"
 # SDM taps checked by two verifier processes sharing the registry's replay
 # state (schema 5): AN12196's tap (zero keys) is accepted once, then
 # refused as a replay by the other process; an altered MAC is refused.
-printf '%s\n' 00000000000000000000000000000000 >"$E2E_DIR/z1"
-cp "$E2E_DIR/z1" "$E2E_DIR/z2"
+# (component files mode 600: key import refuses any other)
+(umask 077 && printf '%s\n' 00000000000000000000000000000000 >"$E2E_DIR/z1" &&
+	cp "$E2E_DIR/z1" "$E2E_DIR/z2")
 "$D" key import "${E2E_HSM[@]}" --label sdm-zero --type aes --usage sdm --components 2 \
 	--component-file "$E2E_DIR/z1" --component-file "$E2E_DIR/z2" </dev/null >/dev/null 2>"$E2E_DIR/sdmkey.log" ||
 	e2e_fail "sdm key import: $(cat "$E2E_DIR/sdmkey.log")"

@@ -96,8 +96,8 @@ make_token(void)
 	 * used without diversification, so as an SDM key (decrypt, CMAC) */
 	snprintf(c1, sizeof(c1), "%s/c1", fx.dir);
 	snprintf(c2, sizeof(c2), "%s/c2", fx.dir);
-	dfi_test_write_file(c1, "00000000000000000000000000000000\n");
-	dfi_test_write_file(c2, "00000000000000000000000000000000\n");
+	dfi_test_write_secret(c1, "00000000000000000000000000000000\n");
+	dfi_test_write_secret(c2, "00000000000000000000000000000000\n");
 	snprintf(cmd, sizeof(cmd), "'%s' key import --pin-file '%s' --label sdm-zero --type aes "
 	    "--usage sdm --components 2 --component-file '%s' --component-file '%s' >/dev/null", fx.dfissue,
 	    fx.pin_file, c1, c2);

@@ -3,8 +3,6 @@
  * print key check values, and the KCV of an AN10922-diversified key.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "core/secfile.h"
 #include "core/tty.h"
 #include "dfissue/crypto.h"
 #include "dfissue/hsm.h"
@@ -148,12 +147,13 @@ static const char *const import_help[] = {
 	"CKA_ALLOWED_MECHANISMS where the token has it). --usage sdm: an AES key\n"
 	"that 'dfissue sdm verify' uses as it is (an SDM meta-read or file-read key\n"
 	"without --meta-div/--file-div) may also encrypt, decrypt and CMAC. Each\n"
-	"component is read from a --component-file (first line, hex) in the order\n"
-	"given, or, for the rest, prompted for on the terminal without echo; never\n"
-	"from the command line. Prints the KCV of every component and of the result\n"
-	"(verified against the HSM, and a key derived from it against the host's\n"
-	"computation; a key failing either is removed again), and wipes every\n"
-	"component from memory.\n\n",
+	"component is read from a --component-file (first line, hex; a regular\n"
+	"file of yours that only you can read, mode 600, else it is refused) in the\n"
+	"order given, or, for the rest, prompted for on the terminal without echo;\n"
+	"never from the command line. Prints the KCV of every component and of the\n"
+	"result (verified against the HSM, and a key derived from it against the\n"
+	"host's computation; a key failing either is removed again), and wipes\n"
+	"every component from memory.\n\n",
 	cli_hsm_help,
 	NULL,
 };
@@ -208,6 +208,20 @@ prompt_component(unsigned i, uint8_t *key, size_t keylen)
 	dfi_tty_quiet_close(&t);
 	return ok;
 }
+
+/* A component file passes the checks of every secret file (core/secfile.h),
+ * as the PIN file does: a key component is the more sensitive of the two.
+ * read_component reads at most 255 characters, so no longer file is one.
+ * The refusal's code only makes the import fail: the reason is what the
+ * operator reads. */
+static const struct dfi_secfile_kind component_file_kind = {
+	.what = "component file",
+	.put = "the component",
+	.holds = "one component in hex",
+	.max = 255,
+	.shown_max = 255,
+	.refused = DFI_E_PERMISSION,
+};
 
 /* --component-file, once per file, in component order. */
 #define MAX_COMPONENTS 64
@@ -266,9 +280,11 @@ key_import(int argc, char **argv)
 	for (size_t i = 0; i < ncomp && rc == DFI_EXIT_OK; i++) {
 		int ok;
 		if (i < cf.n) {
-			int fd = open(cf.path[i], O_RDONLY | O_CLOEXEC);
-			if (fd < 0) {
-				cli_errorf("key import: component file '%s': %s", cf.path[i], strerror(errno));
+			int fd;
+			char why[512];
+			if (dfi_secfile_open(&component_file_kind, cf.path[i], &fd, why, sizeof(why))
+			    != DFI_OK) {
+				cli_errorf("key import: %s", why);
 				rc = DFI_EXIT_FAIL;
 				break;
 			}
