@@ -13,7 +13,9 @@
 #      (and the PIN given by --pin-env is gone from the environment);
 #   5. one sim: reader: no APDU after the second signal;
 #   6. the journal key's HSM failing a signature mid-run (FAULTP11_FAIL): the
-#      run's line names its token, with one reader and with two.
+#      run's line names its token, with one reader and with two;
+#   7. C_Login held while the HSM opens, and while the journal key's HSM
+#      opens: no handle exists yet to ask, so the step's time is said.
 set -euo pipefail
 dfissue=$DFI_BUILD_DIR/bin/dfissue
 src=$DFI_SOURCE_DIR
@@ -159,5 +161,27 @@ for readers in 1 2; do
 	[ "$rc" = 1 ] || fail "journal key lost, $readers reader(s): exit $rc, not 1"
 	[ "$(grep -cE "$lost" "$work/lost$readers.err")" = 1 ] ||
 		fail "journal key lost, $readers reader(s): the run's line does not name the token once"
+done
+
+# 7. The first C_Login held 2.3 s: once behind --module, once behind
+#    --journal-module (the card keys straight on SoftHSM2).
+step="has taken [12] s: a PKCS#11 module that waits for its HSM may never return: check the \
+HSM, its network and power; no card was touched yet \\(a stop signal ends the run\\)$"
+for where in module journal; do
+	rm -rf "$work/j" "$work"/*.img
+	if [ "$where" = module ]; then
+		mods=(--module "$FAULTP11") what="opening the HSM"
+	else
+		mods=(--journal-module "$FAULTP11" --journal-token pkcs11:token=dfissue-dev
+			--journal-pin-file "$work/tok/user.pin")
+		what="opening the journal and its key's HSM"
+	fi
+	rc=0
+	FAULTP11_HANG=C_Login:1:2300 "$dfissue" personalize "${one[@]}" "${mods[@]}" --create-journal \
+		--hsm-stall 1 >"$work/open-$where.out" 2>"$work/open-$where.err" || rc=$?
+	cat "$work/open-$where.err" >&2
+	[ "$rc" = 0 ] || fail "open ($where): exit $rc"
+	grep -qE "^dfissue: WARNING: $what $step" "$work/open-$where.err" ||
+		fail "open ($where): the step's time was not said"
 done
 echo "hsm stall: OK"

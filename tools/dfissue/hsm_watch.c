@@ -58,6 +58,24 @@ tick(const struct cli_hsm_watch *w, dfi_hsm *h, unsigned i, int serving, struct 
 	}
 }
 
+/* A step of the run's opening that takes stall_s seconds is said, once a
+ * minute while it lasts, unless a call in flight was said already (the
+ * step's own HSM call, on a handle that exists). */
+static void
+tick_opening(const struct cli_hsm_watch *w, const char *what, long since, const struct stall st[2],
+    long *said)
+{
+	if (w->stall_s == 0 || what == NULL || st[0].fn != NULL || st[1].fn != NULL)
+		return;
+	long ms = dfi_now_ms() - since;
+	if (ms < (long)w->stall_s * 1000 || (*said != 0 && ms - *said < 60000))
+		return;
+	cli_log(CLI_LOG_WARNING, "dfissue: WARNING: %s has taken %ld s: a PKCS#11 module that "
+	    "waits for its HSM may never return: check the HSM, its network and power; no card "
+	    "was touched yet (a stop signal ends the run)", what, ms / 1000);
+	*said = ms;
+}
+
 /* The second stop signal promises a stop at once, but a station inside an
  * HSM call that does not return cannot hear it, and the run cannot end
  * without that thread. When a call made before the signal is still in
@@ -97,7 +115,7 @@ watch_main(void *arg)
 {
 	struct cli_hsm_watch *w = arg;
 	struct stall st[2] = { { 0 }, { 0 } };
-	long second_at = 0;
+	long second_at = 0, said_opening = 0, opening_since = 0;
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop) {
 		struct timespec t;
@@ -107,10 +125,16 @@ watch_main(void *arg)
 			continue;
 		dfi_hsm *h[2] = { w->hsm[0], w->hsm[1] };
 		int serving = w->serving;
+		const char *opening = w->opening;
+		if (w->opening_since != opening_since) { /* another step: not said yet */
+			opening_since = w->opening_since;
+			said_opening = 0;
+		}
 		pthread_mutex_unlock(&w->mu);
 		for (unsigned i = 0; i < 2; i++)
 			if (h[i] != NULL)
 				tick(w, h[i], i, serving, &st[i]);
+		tick_opening(w, opening, opening_since, st, &said_opening);
 		if (serving)
 			stop_unheard(h, &second_at);
 		pthread_mutex_lock(&w->mu);
@@ -164,6 +188,17 @@ cli_hsm_watch_set(struct cli_hsm_watch *w, dfi_hsm *h, dfi_hsm *jh, int serving)
 	w->hsm[0] = h;
 	w->hsm[1] = jh != h ? jh : NULL;
 	w->serving = serving;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void
+cli_hsm_watch_opening(struct cli_hsm_watch *w, const char *what)
+{
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->opening = what;
+	w->opening_since = dfi_now_ms();
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -25,6 +25,8 @@ struct cli_hsm_watch {
 	pthread_t tid;
 	int stop, started;
 	int serving; /* under mu */
+	const char *opening; /* under mu: what the run is opening, NULL: nothing */
+	long opening_since;  /* under mu: dfi_now_ms() when it began */
 };
 
 /* Starts the watch before any HSM opens, so that a call that hangs while
@@ -40,6 +42,11 @@ void cli_hsm_watch_start(struct cli_hsm_watch *w, unsigned stall_s);
  * installed), so that the warning says the cards wait. No-op when the
  * watch did not start. */
 void cli_hsm_watch_set(struct cli_hsm_watch *w, dfi_hsm *h, dfi_hsm *jh, int serving);
+/* The run is opening what (a static string, "opening the HSM"; NULL: done):
+ * a module that waits for its HSM inside C_Initialize or C_Login does so
+ * before a handle exists to ask, so the time the step takes is watched
+ * instead, with the same limit. No-op when the watch did not start. */
+void cli_hsm_watch_opening(struct cli_hsm_watch *w, const char *what);
 /* Stops the thread (within a few milliseconds), before the HSMs are
  * freed; w may be unstarted. */
 void cli_hsm_watch_stop(struct cli_hsm_watch *w);

@@ -697,8 +697,10 @@ sub_personalize(int argc, char **argv)
 	/* From the first HSM call on: a call that never returns is said. */
 	struct cli_hsm_watch watch;
 	cli_hsm_watch_start(&watch, (unsigned)o.hsm_stall);
+	cli_hsm_watch_opening(&watch, "opening the HSM");
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
+	cli_hsm_watch_opening(&watch, NULL);
 	cli_hsm_watch_set(&watch, h, NULL, 0);
 	if (rc == DFI_EXIT_OK)
 		rc = check_profile(&o, h, prof, station);
@@ -708,8 +710,10 @@ sub_personalize(int argc, char **argv)
 	 * down or of another schema leaves nothing behind (audit k34a, 7). */
 	if (rc == DFI_EXIT_OK)
 		rc = cli_registry_connect(&creg, "personalize", o.registry, station, 1);
+	cli_hsm_watch_opening(&watch, "opening the journal and its key's HSM");
 	if (rc == DFI_EXIT_OK)
 		rc = open_journal(&o, h, station, &jh, &s, &j);
+	cli_hsm_watch_opening(&watch, NULL);
 	cli_hsm_pin_env_forget(&o.hsm); /* every HSM is open: the handles hold the PINs */
 	cli_hsm_watch_set(&watch, h, jh, 0);
 	/* One registry for every reader: their claims must see each other. */
