@@ -274,7 +274,7 @@ conn_lost(dfi_err e)
  * one; on a server error the rest is still read (the connection stays
  * usable) and the first error is returned. */
 static dfi_err
-collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_t cap)
+collect(dfi_pgreg *r, PGconn *c, long deadline, int background, PGresult **res, char *why, size_t cap)
 {
 	int f, w = 0;
 	while ((f = PQflush(c)) == 1)
@@ -325,8 +325,12 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_
 		PQclear(last);
 		last = g;
 	}
+	/* Counted together, so that calls - background (the station's round
+	 * trips) never includes a background call in flight. */
 	pthread_mutex_lock(&r->mu);
 	r->st.calls++;
+	if (background)
+		r->st.background++;
 	if (e != DFI_OK)
 		r->st.failures++;
 	pthread_mutex_unlock(&r->mu);
@@ -337,9 +341,11 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, PGresult **res, char *why, size_
 	return e;
 }
 
-dfi_err
-pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res, char *why,
-    size_t cap)
+/* pg_exec, counted as a background call (a thread's own connection: the
+ * release and witness threads) when background is set. */
+static dfi_err
+exec_params(dfi_pgreg *r, PGconn *c, int background, const char *sql, int n, const char *const *vals,
+    PGresult **res, char *why, size_t cap)
 {
 	if (res != NULL)
 		*res = NULL;
@@ -349,7 +355,14 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
-	return collect(r, c, deadline, res, why, cap);
+	return collect(r, c, deadline, background, res, why, cap);
+}
+
+dfi_err
+pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res, char *why,
+    size_t cap)
+{
+	return exec_params(r, c, 0, sql, n, vals, res, why, cap);
 }
 
 dfi_err
@@ -361,7 +374,7 @@ pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
-	return collect(r, c, deadline, NULL, why, cap);
+	return collect(r, c, deadline, 0, NULL, why, cap);
 }
 
 dfi_err
@@ -373,13 +386,8 @@ pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *cons
 		PGconn *c = own != NULL ? *own : NULL;
 		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
 			return e;
-		e = pg_exec(r, c, sql, n, vals, res, why, cap);
+		e = exec_params(r, c, own != NULL, sql, n, vals, res, why, cap);
 		int broken = conn_lost(e);
-		if (own != NULL) {
-			pthread_mutex_lock(&r->mu);
-			r->st.background++;
-			pthread_mutex_unlock(&r->mu);
-		}
 		if (own == NULL) {
 			pg_release(r, c, broken);
 		} else if (broken || PQtransactionStatus(c) != PQTRANS_IDLE) {
