@@ -122,9 +122,14 @@ poll_or_abandoned(dfi_pgreg *r, struct pollfd *p, int ms)
 	return n;
 }
 
-/* Connects within the deadline (PQconnectStartParams + PQconnectPoll). */
+static dfi_err exec_script(dfi_pgreg *r, PGconn *c, int background, const char *sql, char *why,
+    size_t cap);
+
+/* Connects within the deadline (PQconnectStartParams + PQconnectPoll).
+ * background: the connection is a thread's own (release, witness), so its
+ * set-up round trip is counted as theirs, not the station's. */
 static dfi_err
-pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
+pg_connect(dfi_pgreg *r, PGconn **out, int background, char *why, size_t cap)
 {
 	char tmo[16], app[160];
 	snprintf(tmo, sizeof(tmo), "%d", r->timeout_ms / 1000 > 2 ? r->timeout_ms / 1000 : 2);
@@ -174,7 +179,7 @@ pg_connect(dfi_pgreg *r, PGconn **out, char *why, size_t cap)
 	char set[160];
 	snprintf(set, sizeof(set), "SET statement_timeout = %d; SET lock_timeout = %d; SET idle_in_transaction_session_timeout = %d",
 	    r->timeout_ms, r->timeout_ms, r->timeout_ms * 3);
-	dfi_err e = pg_exec_script(r, c, set, why, cap);
+	dfi_err e = exec_script(r, c, background, set, why, cap);
 	if (e != DFI_OK) {
 		PQfinish(c);
 		return e == DFI_E_REGISTRY ? DFI_E_REGISTRY_UNREACHABLE : e;
@@ -215,7 +220,7 @@ pg_acquire(dfi_pgreg *r, PGconn **c, char *why, size_t cap)
 		PQfinish(*c); /* known broken: give its slot back and take another */
 		dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
 	}
-	dfi_err e = pg_connect(r, c, why, cap);
+	dfi_err e = pg_connect(r, c, 0, why, cap);
 	if (e != DFI_OK)
 		dfi_slot_drop(&r->mu, &r->cv, &r->nconns);
 	return e;
@@ -365,8 +370,8 @@ pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals
 	return exec_params(r, c, 0, sql, n, vals, res, why, cap);
 }
 
-dfi_err
-pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
+static dfi_err
+exec_script(dfi_pgreg *r, PGconn *c, int background, const char *sql, char *why, size_t cap)
 {
 	if (abandoned(r))
 		return abandoned_why(why, cap, 0);
@@ -374,7 +379,13 @@ pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
-	return collect(r, c, deadline, 0, NULL, why, cap);
+	return collect(r, c, deadline, background, NULL, why, cap);
+}
+
+dfi_err
+pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
+{
+	return exec_script(r, c, 0, sql, why, cap);
 }
 
 dfi_err
@@ -384,7 +395,7 @@ pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *cons
 	dfi_err e = DFI_E_INTERNAL;
 	for (int attempt = 0; attempt < (idempotent ? 2 : 1); attempt++) {
 		PGconn *c = own != NULL ? *own : NULL;
-		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
+		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, 1, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
 			return e;
 		e = exec_params(r, c, own != NULL, sql, n, vals, res, why, cap);
 		int broken = conn_lost(e);
