@@ -122,8 +122,8 @@ poll_or_abandoned(dfi_pgreg *r, struct pollfd *p, int ms)
 	return n;
 }
 
-static dfi_err exec_script(dfi_pgreg *r, PGconn *c, int background, const char *sql, char *why,
-    size_t cap);
+static dfi_err round_trip(dfi_pgreg *r, PGconn *c, int background, int script, const char *sql, int n,
+    const char *const *vals, PGresult **res, char *why, size_t cap);
 
 /* Connects within the deadline (PQconnectStartParams + PQconnectPoll).
  * background: the connection is a thread's own (release, witness), so its
@@ -179,7 +179,7 @@ pg_connect(dfi_pgreg *r, PGconn **out, int background, char *why, size_t cap)
 	char set[160];
 	snprintf(set, sizeof(set), "SET statement_timeout = %d; SET lock_timeout = %d; SET idle_in_transaction_session_timeout = %d",
 	    r->timeout_ms, r->timeout_ms, r->timeout_ms * 3);
-	dfi_err e = exec_script(r, c, background, set, why, cap);
+	dfi_err e = round_trip(r, c, background, 1, set, 0, NULL, NULL, why, cap);
 	if (e != DFI_OK) {
 		PQfinish(c);
 		return e == DFI_E_REGISTRY ? DFI_E_REGISTRY_UNREACHABLE : e;
@@ -346,18 +346,23 @@ collect(dfi_pgreg *r, PGconn *c, long deadline, int background, PGresult **res, 
 	return e;
 }
 
-/* pg_exec, counted as a background call (a thread's own connection: the
- * release and witness threads) when background is set. */
+/* Sends sql and collects its results, counted as a background call (a
+ * thread's own connection: the release and witness threads) when
+ * background is set. script: the simple query protocol (several
+ * statements, no parameters: a migration, the connection's set-up); else
+ * one statement with n text parameters. */
 static dfi_err
-exec_params(dfi_pgreg *r, PGconn *c, int background, const char *sql, int n, const char *const *vals,
-    PGresult **res, char *why, size_t cap)
+round_trip(dfi_pgreg *r, PGconn *c, int background, int script, const char *sql, int n,
+    const char *const *vals, PGresult **res, char *why, size_t cap)
 {
 	if (res != NULL)
 		*res = NULL;
 	if (abandoned(r))
 		return abandoned_why(why, cap, 0);
 	long deadline = dfi_now_ms() + r->timeout_ms;
-	if (PQsetnonblocking(c, 1) != 0 || !PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0))
+	int sent = PQsetnonblocking(c, 1) == 0 && (script ? PQsendQuery(c, sql) :
+	    PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0));
+	if (!sent)
 		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
 		    PQerrorMessage(c));
 	return collect(r, c, deadline, background, res, why, cap);
@@ -367,25 +372,13 @@ dfi_err
 pg_exec(dfi_pgreg *r, PGconn *c, const char *sql, int n, const char *const *vals, PGresult **res, char *why,
     size_t cap)
 {
-	return exec_params(r, c, 0, sql, n, vals, res, why, cap);
-}
-
-static dfi_err
-exec_script(dfi_pgreg *r, PGconn *c, int background, const char *sql, char *why, size_t cap)
-{
-	if (abandoned(r))
-		return abandoned_why(why, cap, 0);
-	long deadline = dfi_now_ms() + r->timeout_ms;
-	if (PQsetnonblocking(c, 1) != 0 || !PQsendQuery(c, sql))
-		return dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "the connection to the registry broke: %s",
-		    PQerrorMessage(c));
-	return collect(r, c, deadline, background, NULL, why, cap);
+	return round_trip(r, c, 0, 0, sql, n, vals, res, why, cap);
 }
 
 dfi_err
 pg_exec_script(dfi_pgreg *r, PGconn *c, const char *sql, char *why, size_t cap)
 {
-	return exec_script(r, c, 0, sql, why, cap);
+	return round_trip(r, c, 0, 1, sql, 0, NULL, NULL, why, cap);
 }
 
 dfi_err
@@ -397,7 +390,7 @@ pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const char *cons
 		PGconn *c = own != NULL ? *own : NULL;
 		if (c == NULL && (e = own != NULL ? pg_connect(r, &c, 1, why, cap) : pg_acquire(r, &c, why, cap)) != DFI_OK)
 			return e;
-		e = exec_params(r, c, own != NULL, sql, n, vals, res, why, cap);
+		e = round_trip(r, c, own != NULL, 0, sql, n, vals, res, why, cap);
 		int broken = conn_lost(e);
 		if (own == NULL) {
 			pg_release(r, c, broken);
