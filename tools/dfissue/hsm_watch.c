@@ -31,9 +31,7 @@ tick(const struct cli_hsm_watch *w, dfi_hsm *h, unsigned i, int serving, struct 
 {
 	const char *fn = NULL;
 	long ms = 0;
-	if (dfi_hsm_oldest_call(h, &fn, &ms) != DFI_OK)
-		return;
-	if (w->stall_s == 0)
+	if (w->stall_s == 0 || dfi_hsm_oldest_call(h, &fn, &ms) != DFI_OK)
 		return; /* --hsm-stall 0: never said */
 	long limit = (long)w->stall_s * 1000;
 	const char *token = dfi_hsm_token_label(h);

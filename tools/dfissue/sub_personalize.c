@@ -695,8 +695,9 @@ sub_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK)
 		rc = check_orig_keys(&o, prof);
 	/* From the first HSM call on: a call that never returns is said. */
-	struct cli_hsm_watch watch;
-	cli_hsm_watch_start(&watch, (unsigned)o.hsm_stall);
+	struct cli_hsm_watch watch = { 0 };
+	if (rc == DFI_EXIT_OK)
+		cli_hsm_watch_start(&watch, (unsigned)o.hsm_stall);
 	cli_hsm_watch_opening(&watch, "opening the HSM");
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(&o.hsm, NULL, &h);
@@ -760,13 +761,14 @@ sub_personalize(int argc, char **argv)
 		if (rc == DFI_EXIT_OK)
 			rc = run_sim(&o, p, j, &r, batch, jtoken);
 	}
-	cli_hsm_watch_stop(&watch);
 	cli_reader_close(&r);
 	dfi_perso_free(p);
 	if (rc != DFI_EXIT_USAGE)
 		rc = cli_registry_finish(&creg, "personalize", j, rc);
 	cli_registry_close(&creg);
+	/* The close waits for the journal's last signature: still watched. */
 	dfi_journal_close(j);
+	cli_hsm_watch_stop(&watch);
 	dfi_signer_free(s);
 	dfi_hsm_free(jh);
 	dfi_hsm_free(h);
