@@ -42,7 +42,8 @@ put_blob(struct dg *d, const void *p, size_t n)
 }
 
 static void
-put_key(struct dg *d, const struct tap *tp, int app, uint8_t keyno, const uint8_t aid[3])
+put_key(struct dg *d, const struct tap *tp, const dfi_batch_row *row, int app, uint8_t keyno,
+    const uint8_t aid[3])
 {
 	const struct perso_role *r = perso_role(tp->p, app, keyno);
 	uint8_t div[DFI_J_BLOB_MAX];
@@ -58,7 +59,7 @@ put_key(struct dg *d, const struct tap *tp, int app, uint8_t keyno, const uint8_
 	put_u32(d, r->pk->generation);
 	put_blob(d, r->pk->base_key, r->pk->base_key != NULL ? strlen(r->pk->base_key) : 0);
 	put_blob(d, r->objid, r->objid_len);
-	if (dfi_profile_div_input(r->pk, tp->uid, aid, tp->row, div, sizeof(div), &ndiv, NULL) != DFI_OK)
+	if (dfi_profile_div_input(r->pk, tp->uid, aid, row, div, sizeof(div), &ndiv, NULL) != DFI_OK)
 		d->ok = 0;
 	put_blob(d, div, ndiv);
 }
@@ -90,7 +91,8 @@ put_file(struct dg *d, const struct dfi_profile_file *f, const struct dfi_file_d
 }
 
 dfi_err
-perso_digest(struct tap *tp)
+perso_digest_of(const struct tap *tp, const dfi_batch_row *row, const struct dfi_card_data *cd,
+    uint8_t out[DFI_J_PROFILE_LEN])
 {
 	const struct dfi_profile_spec *s = tp->p->spec;
 	static const uint8_t picc_aid[3] = { 0, 0, 0 };
@@ -106,18 +108,18 @@ perso_digest(struct tap *tp)
 	put_u32(&d, s->napps);
 	for (size_t i = 0; i < s->napps; i++) {
 		const struct dfi_profile_app *a = &s->apps[i];
-		const struct dfi_app_data *ad = &tp->cd->apps[i];
+		const struct dfi_app_data *ad = &cd->apps[i];
 		put(&d, a->aid, sizeof(a->aid));
 		put_u32(&d, (uint64_t)a->key_type);
 		put_u32(&d, a->key_settings);
 		put_u32(&d, a->nkeys);
 		for (size_t k = 0; k < a->nkeys; k++)
-			put_key(&d, tp, (int)i, a->keys[k].number, a->aid);
+			put_key(&d, tp, row, (int)i, a->keys[k].number, a->aid);
 		put_u32(&d, a->nfiles);
 		for (size_t f = 0; f < a->nfiles; f++)
 			put_file(&d, &a->files[f], &ad->files[f]);
 	}
-	put_key(&d, tp, -1, 0, picc_aid);
+	put_key(&d, tp, row, -1, 0, picc_aid);
 	put_u32(&d, s->picc.key_settings);
 	put_u32(&d, (uint64_t)s->picc.config.present << 3 | (uint64_t)s->picc.config.format_disabled << 2 |
 	    (uint64_t)s->picc.config.random_uid << 1 | (uint64_t)s->picc.config.random_uid_early);
@@ -126,8 +128,14 @@ perso_digest(struct tap *tp)
 	if (d.ok && EVP_DigestFinal_ex(d.c, md, &mdlen) != 1)
 		d.ok = 0;
 	EVP_MD_CTX_free(d.c);
-	if (!d.ok || mdlen < sizeof(tp->digest))
+	if (!d.ok || mdlen < DFI_J_PROFILE_LEN)
 		return DFI_E_CRYPTO;
-	memcpy(tp->digest, md, sizeof(tp->digest));
+	memcpy(out, md, DFI_J_PROFILE_LEN);
 	return DFI_OK;
+}
+
+dfi_err
+perso_digest(struct tap *tp)
+{
+	return perso_digest_of(tp, tp->row, tp->cd, tp->digest);
 }

@@ -131,7 +131,7 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	tp = malloc(sizeof(*tp));
 	if (tp == NULL)
 		return DFI_E_NOMEM;
-	e = perso_tap_begin(p, tp, t, row, &res, 1);
+	e = perso_tap_begin(p, tp, t, NULL, row, &res, 1);
 	if (e == DFI_OK && !tp->refused && tp->nconflicts > 0)
 		e = perso_conflicts_refuse(tp);
 	/* What a tap would refuse, without journaling it (readonly). */

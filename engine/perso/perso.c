@@ -142,6 +142,7 @@ perso_tap_free(struct tap *tp)
 	perso_tap_keys_free(tp);
 	dfi_cardkey_free(tp->uid_target);
 	dfi_card_data_free(tp->cd);
+	dfi_batch_row_free(tp->own);
 	free(tp->apps);
 	dfi_desfire_free(tp->d);
 }
@@ -161,15 +162,17 @@ card_data(struct tap *tp)
 /* What a tap learns before it decides anything, in this order, up to the
  * first failure: the UID; one reader at a time per UID (claim), then what
  * the registry knows of it (issued keys, open intents), before anything
- * else reaches the card; the row's data, the key targets and the
+ * else reaches the card; the row the card began with, when a run on a
+ * batch file was given another; the row's data, the key targets and the
  * profile's digest; then the card's state. */
 static dfi_err (*const begin_steps[])(struct tap *) = {
-	read_uid, perso_claim, perso_lookup, card_data, perso_targets, perso_digest, perso_read_state,
+	read_uid, perso_claim, perso_lookup, perso_own_row, card_data, perso_targets, perso_digest,
+	perso_read_state,
 };
 
 dfi_err
-perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_row *row,
-    struct dfi_perso_result *res, int readonly)
+perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const char *batch_path,
+    const dfi_batch_row *row, struct dfi_perso_result *res, int readonly)
 {
 	struct dfi_transport_stats st;
 	dfi_err e;
@@ -180,6 +183,7 @@ perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_
 	tp->p = p;
 	tp->t = t;
 	tp->row = row;
+	tp->batch_path = batch_path;
 	tp->res = res;
 	tp->readonly = readonly;
 	tp->picc.version = -1;
@@ -213,11 +217,20 @@ dfi_err
 dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     struct dfi_perso_result *res)
 {
+	return dfi_perso_card_batch(p, t, NULL, row, res, NULL);
+}
+
+dfi_err
+dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_path, const dfi_batch_row *row,
+    struct dfi_perso_result *res, dfi_batch_row **own)
+{
 	struct tap *tp;
 	dfi_err e, ret = DFI_OK;
 	char hex[2 * 10 + 1] = "";
 
-	if (p == NULL || t == NULL || res == NULL)
+	if (own != NULL)
+		*own = NULL;
+	if (p == NULL || t == NULL || res == NULL || (batch_path != NULL && own == NULL))
 		return DFI_E_INVALID_ARG;
 	if (p->journal == NULL) {
 		memset(res, 0, sizeof(*res));
@@ -231,7 +244,7 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	tp = malloc(sizeof(*tp));
 	if (tp == NULL)
 		return DFI_E_NOMEM;
-	e = perso_tap_begin(p, tp, t, row, res, 0);
+	e = perso_tap_begin(p, tp, t, batch_path, row, res, 0);
 	if (res->uid_len > 0)
 		dfi_hex_encode(res->uid, res->uid_len, hex, sizeof(hex));
 	/* What the profile cannot reach without destroying data: refused,
@@ -303,6 +316,10 @@ dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
 	}
 out:
 	tap_end(tp);
+	if (own != NULL) { /* the caller's, whatever the tap's end: its next tap takes it */
+		*own = tp->own;
+		tp->own = NULL;
+	}
 	perso_tap_free(tp);
 	free(tp);
 	return ret;

@@ -168,6 +168,10 @@ struct tap {
 	dfi_transport *t;
 	dfi_desfire *d;
 	const dfi_batch_row *row;
+	/* A run on a batch file (dfi_perso_card_batch): its path, and the
+	 * row the card began with when it is not the row given (ownrow.c). */
+	const char *batch_path;
+	dfi_batch_row *own;
 	struct dfi_perso_result *res;
 	int readonly;            /* inspect: no writes, nothing journaled */
 	uint8_t uid[DFI_PROFILE_UID_LEN];
@@ -261,8 +265,8 @@ struct tap {
 };
 
 /* perso.c */
-dfi_err perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const dfi_batch_row *row,
-    struct dfi_perso_result *res, int readonly);
+dfi_err perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const char *batch_path,
+    const dfi_batch_row *row, struct dfi_perso_result *res, int readonly);
 void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -277,8 +281,16 @@ int perso_is_tear(dfi_err e);
  * returns the previous one. */
 unsigned perso_phase(struct tap *tp, unsigned phase);
 
-/* digest.c: tp->digest from the profile, the UID and the batch row. */
+/* digest.c: tp->digest from the profile, the UID and the batch row;
+ * perso_digest_of: the same for another row of this card (its card data
+ * cd from dfi_profile_card_data), into out. */
 dfi_err perso_digest(struct tap *tp);
+dfi_err perso_digest_of(const struct tap *tp, const dfi_batch_row *row, const struct dfi_card_data *cd,
+    uint8_t out[DFI_J_PROFILE_LEN]);
+
+/* ownrow.c: a run on a batch file gives a card the journal or the
+ * registry already knows under this profile the row it began with. */
+dfi_err perso_own_row(struct tap *tp);
 
 /* admit.c: may this card get keys? */
 dfi_err perso_claim(struct tap *tp);

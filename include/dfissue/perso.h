@@ -178,6 +178,22 @@ enum dfi_perso_phase {
 dfi_err dfi_perso_card(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     struct dfi_perso_result *res);
 
+/* dfi_perso_card for a run that hands out the rows of the batch file
+ * batch_path in order, row being the next one. A card the journal or the
+ * registry already knows under this profile (torn in an earlier run, or
+ * issued and presented again) is given back the row it began with: the
+ * row whose target for this UID has the profile digest its intents
+ * carry (docs/PERSONALIZATION.md, "A card's own batch row"). Then *own is
+ * that row, the caller's (dfi_batch_row_free), even when the tap did not
+ * end done: give it to the card's next tap; row was not used, and goes to
+ * the next card. Else *own is NULL and the tap used row. A card whose
+ * history matches no row of the file is given row, as dfi_perso_card
+ * does. The file is read again only for a card with history that row
+ * does not match. DFI_E_INVALID_ARG when batch_path is given without
+ * own. */
+dfi_err dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
+    const dfi_batch_row *row, struct dfi_perso_result *res, dfi_batch_row **own);
+
 /* Read-only: what the card holds and the steps that remain (printable,
  * multi-line); no key changes, nothing journaled. Without keys where the
  * card allows (free listing); with trial authentication otherwise.

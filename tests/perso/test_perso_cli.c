@@ -433,9 +433,112 @@ START_TEST(station_conf_example)
 }
 END_TEST
 
+/* A card keeps the batch row it began with from one run to the next. The
+ * journal names no rows, but the profile digest on its intents covers
+ * the row's contents; a run hands out rows from the first one, so before
+ * this a card torn in one run and presented in the next was given another
+ * row, and its tap stopped ("holds records other than the profile's").
+ * Runs here on one journal, each batch file ordering the reference rows
+ * differently:
+ *   1. card T, batch 1002,1001,1003: torn on all three taps (left torn,
+ *      row 1002 begun);
+ *   2. card U, the reference batch: done with row 1001;
+ *   3. T and U at once, batch 1003,1001,1002: T resumes with row 1002
+ *      (line 4), U is done again with row 1001 (line 3); the rows they
+ *      were claimed with go back to the run (and nothing leaks). */
+static void
+write_batch(const char *path, const int order[3])
+{
+	static const char *const rows[3] = {
+		"1001,Ada Lovelace,00112233445566778899AABBCCDDEEFF,5349544530303031\n",
+		"1002,\"Grace Hopper, RADM\",102132435465768798A9BACBDCEDFE0F,5349544530303031\n",
+		"1003,\"Brian \"\"bwk\"\" Kernighan\",FFEEDDCCBBAA99887766554433221100,5349544530303032\n",
+	};
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("card_number:int,holder,secret_id:hex,site_code:hex\n", f);
+	for (int i = 0; i < 3; i++)
+		fputs(rows[order[i] - 1001], f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The batch_line of the JSON object of card UID in out (-1 if none). */
+static long
+line_of(const char *out, const char *reader)
+{
+	for (const char *l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : l) {
+		json_error_t je;
+		const char *end = strchr(l, '\n');
+		json_t *o = json_loadb(l, end != NULL ? (size_t)(end - l) : strlen(l), 0, &je);
+		const char *r = o != NULL ? json_string_value(json_object_get(o, "reader")) : NULL;
+		long v = r != NULL && strcmp(r, reader) == 0 ? (long)json_integer_value(json_object_get(o, "batch_line")) : -1;
+		json_decref(o);
+		if (v >= 0)
+			return v;
+	}
+	return -1;
+}
+
+START_TEST(batch_row_follows_the_card)
+{
+	static char out[65536];
+	static const int first[3] = { 1002, 1001, 1003 }, ref[3] = { 1001, 1002, 1003 },
+			 third[3] = { 1003, 1001, 1002 };
+	char b1[400], b2[400], b3[400], t[400], u[400], jdir[400];
+	int rc;
+
+	paths();
+	snprintf(b1, sizeof(b1), "%s/own-1.csv", pf_root);
+	snprintf(b2, sizeof(b2), "%s/own-2.csv", pf_root);
+	snprintf(b3, sizeof(b3), "%s/own-3.csv", pf_root);
+	snprintf(t, sizeof(t), "%s/own-t.img", pf_root);
+	snprintf(u, sizeof(u), "%s/own-u.img", pf_root);
+	snprintf(jdir, sizeof(jdir), "%s/own-journal", pf_root);
+	write_batch(b1, first);
+	write_batch(b2, ref);
+	write_batch(b3, third);
+#define OWN "--profile '%s/profiles/reference.json' --token pkcs11:token=dfissue-dev " \
+	"--pin-file '%s/dev/user.pin' --journal '%s' --station own --json"
+
+	/* 1. Torn after its files were written, on every tap. */
+	rc = pf_run(out, sizeof(out), "'%s' personalize " OWN " --create-journal --batch '%s' "
+	    "--reader 'sim:%s' --tear-at 55,1,1 --tear-mode after 2>/dev/null", g_cli, g_src, pf_root,
+	    jdir, b1, t);
+	ck_assert_msg(rc == 1 && strstr(out, "\"outcome\":\"failed\"") != NULL &&
+	    strstr(out, "\"batch_line\":2") != NULL, "run 1: rc %d: %s", rc, out);
+	/* 2. Another card, the reference batch: row 1001. */
+	rc = pf_run(out, sizeof(out), "'%s' personalize " OWN " --batch '%s' --reader 'sim:%s' 2>/dev/null",
+	    g_cli, g_src, pf_root, jdir, b2, u);
+	ck_assert_msg(rc == 0 && strstr(out, "\"outcome\":\"done\"") != NULL &&
+	    strstr(out, "\"batch_line\":2") != NULL, "run 2: rc %d: %s", rc, out);
+	/* 3. Both, rows in another order: each is given its own. */
+	rc = pf_run(out, sizeof(out), "'%s' personalize " OWN " --batch '%s' --reader 'sim:%s' "
+	    "--reader 'sim:%s' 2>&1", g_cli, g_src, pf_root, jdir, b3, t, u);
+	ck_assert_msg(rc == 0, "run 3: rc %d: %s", rc, out);
+	char rt[420], ru[420];
+	snprintf(rt, sizeof(rt), "sim:%s", t);
+	snprintf(ru, sizeof(ru), "sim:%s", u);
+	ck_assert_msg(line_of(out, rt) == 4, "card T: not given line 4 (row 1002): %s", out);
+	ck_assert_msg(line_of(out, ru) == 3, "card U: not given line 3 (row 1001): %s", out);
+	ck_assert_msg(strstr(out, "2 card(s) on 2 reader(s): 1 done, 1 resumed") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "given line 4 of the batch, the row it began with in an earlier run") !=
+	    NULL, "%s", out);
+	/* Each card now holds its own row's target. */
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	    "'%s/profiles/reference.json' --batch '%s' --row 3 --token pkcs11:token=dfissue-dev "
+	    "--pin-file '%s/dev/user.pin' 2>&1", g_cli, t, g_src, b3, pf_root);
+	ck_assert_msg(rc == 0 && strstr(out, "remaining steps: 0") != NULL, "inspect T: %s", out);
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	    "'%s/profiles/reference.json' --batch '%s' --row 2 --token pkcs11:token=dfissue-dev "
+	    "--pin-file '%s/dev/user.pin' 2>&1", g_cli, u, g_src, b3, pf_root);
+	ck_assert_msg(rc == 0 && strstr(out, "remaining steps: 0") != NULL, "inspect U: %s", out);
+#undef OWN
+}
+END_TEST
+
 PF_TEST_MAIN("perso-cli", 300,
     personalize_torn_then_inspect,
     recover_lists_open_intent, usage_and_help, station_conf_example,
     journal_disk_full_says_why_and_what_to_do, journal_failure_said_once_per_run,
     locked_journal_says_what_to_do,
-    journal_key_lost_mid_card_names_the_hsm)
+    journal_key_lost_mid_card_names_the_hsm, batch_row_follows_the_card)

@@ -176,10 +176,23 @@ START_TEST(names_of_unknown_values)
 }
 END_TEST
 
+/* perso.h: dfi_perso_card_batch empties *own before it checks anything,
+ * and a batch path needs somewhere to put the card's own row. */
+START_TEST(perso_card_batch_arguments)
+{
+	dfi_batch_row *own = (dfi_batch_row *)&own;
+	struct dfi_perso_result res;
+	ck_assert_int_eq(dfi_perso_card_batch(NULL, NULL, "b.csv", NULL, &res, &own), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(own);
+	ck_assert_int_eq(dfi_perso_card_batch(NULL, NULL, "b.csv", NULL, &res, NULL), DFI_E_INVALID_ARG);
+	ck_assert_int_eq(dfi_perso_card(NULL, NULL, NULL, &res), DFI_E_INVALID_ARG);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("contract", NULL,
 	    (const TTest *[]){ every_free_accepts_null, getters_of_null_return_their_default,
-	    reader_and_writer_refuse_null, names_of_unknown_values, NULL });
+	    reader_and_writer_refuse_null, names_of_unknown_values, perso_card_batch_arguments, NULL });
 }

@@ -37,6 +37,11 @@ struct shared {
 	 * reader must not take another batch row. */
 	uint8_t (*uids)[10];
 	size_t n_uids, cap_uids;
+	/* Rows handed back: a card given the row it began with in an earlier
+	 * run (dfi_perso_card_batch) leaves the row it was claimed with for
+	 * the next card, in the batch's order. */
+	dfi_batch_row **back;
+	size_t n_back, cap_back;
 };
 
 struct station {
@@ -394,7 +399,14 @@ claim(struct station *st, unsigned long *n, dfi_batch_row **row)
 	pthread_mutex_lock(&sh->mu);
 	if (sh->stop || (c->cards > 0 && sh->claimed >= c->cards))
 		goto out;
-	if (c->batch != NULL) {
+	if (c->batch != NULL && sh->n_back > 0) {
+		size_t first = 0;
+		for (size_t i = 1; i < sh->n_back; i++)
+			if (dfi_batch_row_line(sh->back[i]) < dfi_batch_row_line(sh->back[first]))
+				first = i;
+		*row = sh->back[first];
+		sh->back[first] = sh->back[--sh->n_back];
+	} else if (c->batch != NULL) {
 		struct dfi_diag diag;
 		memset(&diag, 0, sizeof(diag));
 		dfi_err e = dfi_batch_next(c->batch, row, &diag);
@@ -415,6 +427,27 @@ claim(struct station *st, unsigned long *n, dfi_batch_row **row)
 out:
 	pthread_mutex_unlock(&sh->mu);
 	return ok;
+}
+
+/* The card began with another row: its claimed row goes to the next
+ * card. Without room to keep it the row is lost to this run (said). */
+static void
+put_back(struct station *st, dfi_batch_row *row)
+{
+	struct shared *sh = st->sh;
+	pthread_mutex_lock(&sh->mu);
+	void *v = dfi_grow(sh->back, &sh->cap_back, sh->n_back + 1, 8, sizeof(*sh->back));
+	if (v != NULL) {
+		sh->back = v;
+		sh->back[sh->n_back++] = row;
+		row = NULL;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	if (row != NULL) {
+		cli_log(CLI_LOG_WARNING, "[%s] out of memory: line %d of the batch is not given to "
+		    "another card in this run", st->name, dfi_batch_row_line(row));
+		dfi_batch_row_free(row);
+	}
 }
 
 static void
@@ -477,7 +510,9 @@ static void
 card_label(const struct station *st, unsigned long n, char *buf, size_t cap)
 {
 	unsigned long total = st->sh->cfg->total;
-	if (total > 0)
+	/* A card given back its own row leaves its claimed row to a later
+	 * card: a run may serve more cards than its rows. */
+	if (total > 0 && n <= total)
 		snprintf(buf, cap, "card %lu of %lu", n, total);
 	else
 		snprintf(buf, cap, "card %lu", n);
@@ -486,18 +521,36 @@ card_label(const struct station *st, unsigned long n, char *buf, size_t cap)
 /* One card, tap after tap until it is finished or given up. The result
  * reported covers every tap (cli_result_merge). */
 static int
-serve(struct station *st, unsigned long n, const dfi_batch_row *row)
+serve(struct station *st, unsigned long n, dfi_batch_row **claimed)
 {
 	struct dfi_perso_result res, tap;
 	int taps = 0, torn = 0;
 	char label[64];
+	const char *batch = st->sh->cfg->batch_path;
+	const dfi_batch_row *row = *claimed;
+	dfi_batch_row *own = NULL; /* the row the card began with, when not *claimed */
+	int rc = 0;
 
 	st->left_torn = 0;
 	card_label(st, n, label, sizeof(label));
 	cli_log(CLI_LOG_INFO, "[%s] %s: personalizing", st->name, label);
 	cli_status_reader(st->idx, "", label);
 	for (;;) {
-		dfi_err e = dfi_perso_card(st->p, st->r.t, row, &tap);
+		dfi_batch_row *found = NULL;
+		dfi_err e = dfi_perso_card_batch(st->p, st->r.t, row != NULL ? batch : NULL, row, &tap,
+		    &found);
+		if (found != NULL) {
+			if (own == NULL) {
+				cli_log(CLI_LOG_INFO, "[%s] card %lu: given line %d of the batch, the row it "
+				    "began with in an earlier run; line %d goes to the next card", st->name, n,
+				    dfi_batch_row_line(found), dfi_batch_row_line(*claimed));
+				put_back(st, *claimed);
+				*claimed = NULL;
+			}
+			dfi_batch_row_free(own);
+			own = found;
+			row = own;
+		}
 		cli_result_merge(&res, &tap, taps == 0);
 		taps++;
 		if (e != DFI_OK) {
@@ -520,7 +573,8 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 			} else if (first) {
 				cli_journal_fail(st->sh->cfg->journal, e, st->sh->cfg->journal_token);
 			}
-			return -1;
+			rc = -1;
+			goto out;
 		}
 		if (res.outcome != DFI_PERSO_FAILED || res.err != DFI_E_CARD_TORN)
 			break;
@@ -550,7 +604,9 @@ serve(struct station *st, unsigned long n, const dfi_batch_row *row)
 	cli_status_reader(st->idx, uid, dfi_perso_outcome_name(res.outcome));
 	if (res.outcome == DFI_PERSO_DONE || res.outcome == DFI_PERSO_RESUMED)
 		uid_add(st->sh, res.uid, res.uid_len);
-	return 0;
+out:
+	dfi_batch_row_free(own);
+	return rc;
 }
 
 static void *
@@ -581,7 +637,7 @@ station_main(void *arg)
 		if (!claim(st, &n, &row))
 			break;
 		st->cards++;
-		int rc = serve(st, n, row);
+		int rc = serve(st, n, &row);
 		dfi_batch_row_free(row);
 		if (rc != 0 || st->is_sim)
 			break;
@@ -753,6 +809,9 @@ stations_run(const struct stations_spec *s, const struct stations_config *c)
 		free(specs[i]);
 	pthread_mutex_destroy(&sh.mu);
 	free(sh.uids);
+	for (size_t i = 0; i < sh.n_back; i++)
+		dfi_batch_row_free(sh.back[i]);
+	free(sh.back);
 	free(specs);
 	free(st);
 	return rc;

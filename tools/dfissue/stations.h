@@ -43,6 +43,7 @@ struct stations_config {
 	const char *journal_token; /* the journal key's token label, for a failure's line */
 	const dfi_profile *profile;
 	dfi_batch *batch;       /* may be NULL */
+	const char *batch_path; /* its file: read again for a card's own row */
 	const char *station;
 	unsigned long cards;    /* stop after this many cards in all (0: batch end / forever) */
 	int wait_ms;            /* a reader idle this long stops (-1: never) */

@@ -546,7 +546,16 @@ run_sim(const struct opts *o, dfi_perso *p, dfi_journal *j, struct cli_reader *r
 		/* --tear-at N,M: the second tap tears at M, and so on. */
 		if (taps > 1 && (unsigned)taps <= o->ntears)
 			(void)dfi_sim_set_tear(r->sim, o->tears[taps - 1], o->tear_mode);
-		e = dfi_perso_card(p, r->t, row, &tap);
+		/* A card that began with another row of the batch is given
+		 * that row (one card per run here: nothing to hand back). */
+		dfi_batch_row *own = NULL;
+		e = dfi_perso_card_batch(p, r->t, row != NULL ? o->batch : NULL, row, &tap, &own);
+		if (own != NULL) {
+			cli_log(CLI_LOG_INFO, "card 1: given line %d of the batch, the row it began with "
+			    "in an earlier run (not line %d)", dfi_batch_row_line(own), dfi_batch_row_line(row));
+			dfi_batch_row_free(row);
+			row = own;
+		}
 		/* The card's counters cover all its taps. */
 		cli_result_merge(&res, &tap, taps == 1);
 		if (e != DFI_OK) {
@@ -747,7 +756,7 @@ sub_personalize(int argc, char **argv)
 	if (rc == DFI_EXIT_OK && stations_wanted(&o.readers)) {
 		/* PC/SC readers, several readers or a pattern: one thread per reader (stations.c). */
 		struct stations_config sc = { .hsm = h, .journal = j, .journal_token = jtoken,
-			.profile = prof, .batch = batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
+			.profile = prof, .batch = batch, .batch_path = o.batch, .station = station, .cards = o.cards, .wait_ms = o.wait_ms,
 			.json = o.json, .total = total, .registry = reg, .reissue = o.reissue,
 			.nreissue = o.nreissue, .originality_keys = o.orig_keys, .keys_from = p,
 			.claim_lease_ms = (unsigned)o.claim_lease * 1000u };
