@@ -15,7 +15,9 @@ apt_dir=$dest/apt
 stamp=$dest/.built
 log=$dest/build.log
 
-if [ -f "$stamp" ] && [ -e "$dest/lib/libnfc.so.6" ]; then
+# Bumped when the build below changes (a cache of an older build is rebuilt).
+recipe="pcsc driver, reader_len fix"
+if [ -f "$stamp" ] && [ -e "$dest/lib/libnfc.so.6" ] && grep -qF "($recipe)" "$stamp"; then
 	echo "libnfc: cached in $dest ($(cat "$stamp"))"
 	exit 0
 fi
@@ -52,6 +54,17 @@ dsc=$(ls "$apt_dir"/src/libnfc_*.dsc | head -n 1)
 version=$(awk '/^Version:/ {print $2; exit}' "$dsc")
 rm -rf "$dest/src"
 dpkg-source -x "$dsc" "$dest/src" >>"$log" 2>&1
+# libnfc 1.8.0's pcsc driver asks SCardStatus for the status without the
+# reader's name but with an uninitialised name length (pcsc_get_status:
+# `DWORD ... reader_len`); pcsc-lite reads that length, so the call fails or
+# not with whatever the stack held: on one machine every libfreefare example
+# ended "Can't connect to Mifare DESFire target" after "Get status failed"
+# (LIBNFC_LOG_LEVEL=3), on others they passed. The length is set to 0.
+pcsc_c=$dest/src/libnfc/drivers/pcsc.c
+if grep -q 'DWORD dw_atr_len = \*atr_len, reader_len, state, protocol;' "$pcsc_c"; then
+	sed -i 's/DWORD dw_atr_len = \*atr_len, reader_len, state, protocol;/DWORD dw_atr_len = *atr_len, reader_len = 0, state, protocol;/' "$pcsc_c"
+	echo "libnfc: pcsc_get_status: reader_len initialised (uninitialised in $(basename "$dsc"))"
+fi
 echo "libnfc: building $version with --with-drivers=pcsc"
 (
 	cd "$dest/src"
@@ -70,5 +83,5 @@ grep -q 'pcsc\.\.\.\.* yes' "$log" || {
 	echo "libnfc: configure did not enable the pcsc driver (see $log)" >&2
 	exit 1
 }
-echo "$version" >"$stamp"
+echo "$version ($recipe)" >"$stamp"
 echo "libnfc: $version with the pcsc driver in $dest/lib"
