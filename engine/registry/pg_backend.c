@@ -37,6 +37,7 @@
 #include "pg_batch.h"
 #include "pg_be.h"
 #include "pg_int.h"
+#include "pg_rows.h"
 #include "registry_int.h"
 
 #define RECONCILE_WINDOW 4096
@@ -448,13 +449,11 @@ b_claim_do(struct pgbe *be, const uint8_t *uid, size_t len, const char *holder, 
 	    ".claim_lookup($1, $2, $3, $4, $5, $6)", 6, vals, &q, 1, WHY);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pg_note_claim(be->pg, (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000);
-	if (e == DFI_OK && (PQntuples(q) < 1 || PQnfields(q) != 9 || strcmp(PQgetvalue(q, 0, 0), "claim") != 0))
+	int taken = 0;
+	if (e == DFI_OK && pg_row_claim(q, &taken, who, who_cap) != 0)
 		e = dfi_why(WHY, DFI_E_REGISTRY, "the registry's claim_lookup() answered something unexpected");
-	if (e == DFI_OK && strcmp(PQgetvalue(q, 0, 6), "t") != 0) {
-		if (who != NULL && who_cap > 0)
-			snprintf(who, who_cap, "%s", PQgetisnull(q, 0, 7) ? "another station" : PQgetvalue(q, 0, 7));
+	if (e == DFI_OK && !taken)
 		e = DFI_E_UID_CLAIMED;
-	}
 	if (e != DFI_OK) {
 		PQclear(q);
 		free(h);
@@ -492,43 +491,14 @@ b_renew_do(struct pgbe *be, const uint8_t *uid, size_t len, unsigned lease_ms, c
 	dfi_err e = pg_call(be->pg, "SELECT " DFI_PGREG_SCHEMA ".renew($1, $2, $3)", 3, vals, &q, 1, WHY);
 	if (e != DFI_OK)
 		return e;
-	e = PQntuples(q) == 1 && strcmp(PQgetvalue(q, 0, 0), "t") == 0 ? DFI_OK : DFI_E_UID_CLAIMED;
+	/* anything but one row of "t": the claim is lost (fail closed) */
+	int kept = 0;
+	e = pg_row_renew(q, &kept) == 0 && kept ? DFI_OK : DFI_E_UID_CLAIMED;
 	PQclear(q);
 	return e;
 }
 
 /* ---- lookup ------------------------------------------------------------------------ */
-
-static int
-get_int(const PGresult *q, int i, int col, uint64_t max, uint64_t *v)
-{
-	return pg_get_u64(q, i, col, v) != 0 || *v > max ? -1 : 0;
-}
-
-/* One 'slot' row (rows are untrusted: every number in range). */
-static int
-slot_row(const PGresult *q, int i, struct dfi_reg_slot *s)
-{
-	uint64_t a, b, c, d, gen, by;
-	const char *byt = PQgetvalue(q, i, 6);
-	if (get_int(q, i, 1, 0xFFFFFF, &a) || get_int(q, i, 2, 13, &b) || get_int(q, i, 3, 2, &c) ||
-	    get_int(q, i, 5, UINT32_MAX, &gen) || jparse_u64(byt, byt + strlen(byt), &by) != 0)
-		return -1;
-	/* version: -1 .. 255 */
-	const char *vs = PQgetvalue(q, i, 4);
-	int ver = strcmp(vs, "-1") == 0 ? -1 : get_int(q, i, 4, 255, &d) == 0 ? (int)d : -2;
-	if (ver == -2)
-		return -1;
-	*s = (struct dfi_reg_slot){ .aid = (uint32_t)a, .keyno = (uint8_t)b, .state = (enum dfi_reg_slot_state)c,
-		.version = ver, .generation = (uint32_t)gen, .changed_by = by, .origin = PQgetvalue(q, i, 7) };
-	/* the profile digest of the intent behind the state (schema 6) */
-	if (!PQgetisnull(q, i, 8)) {
-		if (pg_get_bytea(q, i, 8, s->profile, DFI_J_PROFILE_LEN) != 0)
-			return -1;
-		s->has_profile = 1;
-	}
-	return 0;
-}
 
 /* The lookup its claim brought, when this handle holds uid's claim and
  * nothing of the card was told since (NULL otherwise). */
@@ -563,59 +533,11 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 		if (e != DFI_OK)
 			return e;
 	}
-	int n = PQntuples(q);
-	if (PQnfields(q) != 9)
-		n = -1;
 	/* rows are untrusted: every number in range, every line a record */
-	for (int pass = 0; pass < 2 && n >= 0; pass++)
-		for (int i = first; i < n; i++) {
-			const char *kind = PQgetvalue(q, i, 0);
-			uint64_t a, b, c, d, x;
-			if (strcmp(kind, "card") == 0 && pass == 0) {
-				if (get_int(q, i, 1, UINT32_MAX, &a) || get_int(q, i, 2, UINT32_MAX, &b) || get_int(q, i, 3, 1, &c) ||
-				    get_int(q, i, 4, INT64_MAX, &d) || get_int(q, i, 5, INT64_MAX, &x))
-					goto bad;
-				out->refusals = (unsigned)a;
-				out->authorizations = (unsigned)b;
-				out->authorization_pending = (int)c;
-				out->last_refusal = d;
-				out->last_authorization = x;
-			} else if (strcmp(kind, "slot") == 0 && pass == 1) {
-				struct dfi_reg_slot s;
-				if (slot_row(q, i, &s) != 0)
-					goto bad;
-				/* a change intent's row has no key number: it matches no slot */
-				for (int k = first; k < n; k++)
-					if (strcmp(PQgetvalue(q, k, 0), "intent") == 0 &&
-					    strcmp(PQgetvalue(q, k, 1), PQgetvalue(q, i, 1)) == 0 &&
-					    strcmp(PQgetvalue(q, k, 2), PQgetvalue(q, i, 2)) == 0)
-						s.has_open_intent = 1;
-				out->slots++;
-				out->changed += s.state == DFI_REG_SLOT_CHANGED;
-				if (v->slot != NULL)
-					v->slot(v->ctx, &s);
-			} else if (strcmp(kind, "intent") == 0 && pass == 1) {
-				dfi_jrec r;
-				if (get_int(q, i, 3, INT64_MAX, &a) ||
-				    dfi_jrec_parse(PQgetvalue(q, i, 7), (size_t)PQgetlength(q, i, 7), &r) != DFI_OK ||
-				    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_CHANGE) || r.key.uid_len != len ||
-				    memcmp(r.key.uid, uid, len) != 0)
-					goto bad;
-				r.seq = a;
-				out->open_intents++;
-				int local = strcmp(PQgetvalue(q, i, 6), be->origin) == 0;
-				if (local && nopen < HELD_SEQS)
-					open[nopen++] = r.seq;
-				if (v->intent != NULL)
-					v->intent(v->ctx, &r, local);
-			} else if (strcmp(kind, "card") != 0 && strcmp(kind, "slot") != 0 && strcmp(kind, "intent") != 0) {
-				goto bad;
-			}
-		}
+	int bad = pg_rows_lookup(q, first, uid, len, be->origin, out, v, open, HELD_SEQS, &nopen);
 	PQclear(q);
-	if (n < 0)
-		return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() answered something unexpected");
-	out->issued = out->changed > 0;
+	if (bad)
+		return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() returned a malformed row");
 	/* This journal's open intents of a card this handle holds: their
 	 * outcomes (this tap resolves them) may wait for the release too. */
 	pthread_mutex_lock(&be->mu);
@@ -624,9 +546,6 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 		h->seqs[h->nseqs++] = open[i];
 	pthread_mutex_unlock(&be->mu);
 	return DFI_OK;
-bad:
-	PQclear(q);
-	return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() returned a malformed row");
 }
 
 /* ---- witnessing ------------------------------------------------------------------- */

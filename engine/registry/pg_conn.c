@@ -13,9 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../journal/journal_int.h"
 #include "core/clock.h"
-#include "core/hexdigit.h"
 #include "core/monitor.h"
 #include "core/slots.h"
 #include "core/why.h"
@@ -530,31 +528,4 @@ pg_bytea_hex(const uint8_t *p, size_t n, char *out)
 	out[0] = '\\';
 	out[1] = 'x';
 	(void)dfi_hex_encode(p, n, out + 2, 2 * n + 1); /* PostgreSQL takes either case */
-}
-
-int
-pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n)
-{
-	if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
-		return -1;
-	const char *v = PQgetvalue(res, row, col);
-	/* database rows are untrusted: exactly "\x" and 2n hex digits */
-	if ((size_t)PQgetlength(res, row, col) != 2 + 2 * n || v[0] != '\\' || v[1] != 'x')
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		int h = dfi_hex_digit(v[2 + 2 * i]), l = dfi_hex_digit(v[3 + 2 * i]);
-		if (h < 0 || l < 0)
-			return -1;
-		out[i] = (uint8_t)(h << 4 | l);
-	}
-	return 0;
-}
-
-int
-pg_get_u64(const PGresult *res, int row, int col, uint64_t *out)
-{
-	if (row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
-		return -1;
-	const char *v = PQgetvalue(res, row, col);
-	return jparse_u64(v, v + PQgetlength(res, row, col), out);
 }

@@ -88,8 +88,6 @@ dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PG
 
 /* Hex of n bytes as a bytea literal "\x...", into out (2n+3). */
 void pg_bytea_hex(const uint8_t *p, size_t n, char *out);
-/* A bytea column in hex output ("\x..."), exactly n bytes. */
-int pg_get_bytea(const PGresult *res, int row, int col, uint8_t *out, size_t n);
-int pg_get_u64(const PGresult *res, int row, int col, uint64_t *out);
+/* Reading a result's fields and rows: pg_rows.h. */
 
 #endif

@@ -1,13 +1,14 @@
 /* Reading the registry's tables, for the auditor (`dfissue audit`): a row
  * callback over a server-side cursor, so a registry of millions of rows is
  * read in bounded memory. Every row is untrusted input: the callbacks get
- * parsed, length-checked values. */
+ * the values pg_rows.h decoded and checked. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg_int.h"
+#include "pg_rows.h"
 
 #define FETCH_ROWS "2000"
 
@@ -53,12 +54,6 @@ pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *
 	return e;
 }
 
-static void
-copy_text(const PGresult *res, int i, int col, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s", PQgetisnull(res, i, col) ? "" : PQgetvalue(res, i, col));
-}
-
 /* The caller's callback and context, carried through pg_each: each reader
  * stores its callback as its own member and its row function reads that
  * member back, so no function pointer is ever called as another type. */
@@ -79,17 +74,8 @@ cp_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
 	struct dfi_pgreg_checkpoint cp;
-	memset(&cp, 0, sizeof(cp));
-	size_t nl = (size_t)PQgetlength(res, i, 3);
-	if (PQgetlength(res, i, 0) >= (int)sizeof(cp.origin) || pg_get_u64(res, i, 1, &cp.size) != 0 ||
-	    pg_get_bytea(res, i, 2, cp.root, DFI_HASH_LEN) != 0 || nl > sizeof(cp.note))
+	if (pg_row_checkpoint(res, i, &cp) != 0)
 		return -1;
-	copy_text(res, i, 0, cp.origin, sizeof(cp.origin));
-	memcpy(cp.note, PQgetvalue(res, i, 3), nl);
-	cp.note_len = nl;
-	copy_text(res, i, 4, cp.station, sizeof(cp.station));
-	copy_text(res, i, 5, cp.when, sizeof(cp.when));
-	cp.latest = strcmp(PQgetvalue(res, i, 6), "t") == 0;
 	x->fn.checkpoint(x->ctx, &cp);
 	return 0;
 }
@@ -111,14 +97,8 @@ rf_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
 	struct dfi_pgreg_refusal rf;
-	memset(&rf, 0, sizeof(rf));
-	copy_text(res, i, 0, rf.origin, sizeof(rf.origin));
-	copy_text(res, i, 1, rf.station, sizeof(rf.station));
-	copy_text(res, i, 2, rf.db_user, sizeof(rf.db_user));
-	if (PQgetisnull(res, i, 3) || pg_get_u64(res, i, 3, &rf.new_size) != 0)
-		rf.new_size = 0;
-	copy_text(res, i, 4, rf.reason, sizeof(rf.reason));
-	copy_text(res, i, 5, rf.when, sizeof(rf.when));
+	if (pg_row_refusal(res, i, &rf) != 0)
+		return -1;
 	x->fn.refusal(x->ctx, &rf);
 	return 0;
 }
@@ -139,13 +119,10 @@ oi_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
 	dfi_jrec r;
-	uint64_t seq;
-	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
-	    dfi_jrec_parse(PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2), &r) != DFI_OK ||
-	    (r.type != DFI_JREC_INTENT && r.type != DFI_JREC_CHANGE))
+	char origin[DFI_J_STR_MAX], station[DFI_J_STR_MAX];
+	if (pg_row_open_intent(res, i, origin, &r, station) != 0)
 		return -1;
-	r.seq = seq;
-	x->fn.open_intent(x->ctx, PQgetvalue(res, i, 0), &r, PQgetvalue(res, i, 3));
+	x->fn.open_intent(x->ctx, origin, &r, station);
 	return 0;
 }
 
@@ -163,11 +140,13 @@ static int
 rec_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
+	char origin[DFI_J_STR_MAX];
 	uint64_t seq;
-	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0 ||
-	    PQgetlength(res, i, 2) > DFI_J_LINE_MAX)
+	const char *line;
+	size_t len;
+	if (pg_row_record(res, i, origin, &seq, &line, &len) != 0)
 		return -1;
-	x->fn.record(x->ctx, PQgetvalue(res, i, 0), seq, PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2));
+	x->fn.record(x->ctx, origin, seq, line, len);
 	return 0;
 }
 
@@ -185,10 +164,11 @@ static int
 late_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
+	char origin[DFI_J_STR_MAX];
 	uint64_t seq;
-	if (PQgetlength(res, i, 0) >= DFI_J_STR_MAX || pg_get_u64(res, i, 1, &seq) != 0)
+	if (pg_row_late(res, i, origin, &seq) != 0)
 		return -1;
-	x->fn.late(x->ctx, PQgetvalue(res, i, 0), seq);
+	x->fn.late(x->ctx, origin, seq);
 	return 0;
 }
 
@@ -208,31 +188,8 @@ slot_row(void *vctx, const PGresult *res, int i)
 {
 	const struct rowctx *x = vctx;
 	struct dfi_pgreg_slot s;
-	uint64_t aid, keyno, state;
-	memset(&s, 0, sizeof(s));
-	const char *v = PQgetvalue(res, i, 4);
-	size_t ul = (size_t)PQgetlength(res, i, 0);
-	if (ul < 4 || ul > 2 + 2 * sizeof(s.uid) || ul % 2 != 0 ||
-	    pg_get_bytea(res, i, 0, s.uid, (ul - 2) / 2) != 0 || pg_get_u64(res, i, 1, &aid) != 0 || aid > 0xFFFFFF ||
-	    pg_get_u64(res, i, 2, &keyno) != 0 || keyno > 13 || pg_get_u64(res, i, 3, &state) != 0 || state > 2)
+	if (pg_row_slot(res, i, &s) != 0)
 		return -1;
-	s.uid_len = (ul - 2) / 2;
-	s.aid = (uint32_t)aid;
-	s.keyno = (uint8_t)keyno;
-	s.state = (int)state;
-	if (strcmp(v, "-1") == 0)
-		s.version = -1;
-	else {
-		uint64_t ver;
-		if (pg_get_u64(res, i, 4, &ver) != 0 || ver > 255)
-			return -1;
-		s.version = (int)ver;
-	}
-	if (!PQgetisnull(res, i, 5)) {
-		if (pg_get_bytea(res, i, 5, s.profile, DFI_J_PROFILE_LEN) != 0)
-			return -1;
-		s.has_profile = 1;
-	}
 	x->fn.slot(x->ctx, &s);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "pg_int.h"
+#include "pg_rows.h"
 
 /* pg_advisory_xact_lock key: "dfissue schema" */
 #define SCHEMA_LOCK "7310923151201"
@@ -26,6 +27,51 @@ sha_hex(const unsigned char *p, size_t n, char out[65])
 }
 
 dfi_err
+pg_rows_migrations(const PGresult *res, const struct pgmig *m, size_t n, int *current, char *why, size_t cap)
+{
+	int latest = n > 0 ? m[n - 1].version : 0;
+	*current = 0;
+	if (res == NULL || PQnfields(res) != 3)
+		return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's schema_migrations table is unreadable");
+	/* a newer registry first: whatever else its table holds, this build
+	 * cannot judge it */
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t v;
+		if (pg_get_u64(res, i, 0, &v) == 0 && v > (uint64_t)latest)
+			return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			    "the registry's schema is version %" PRIu64 ", newer than this dfissue's %d: upgrade dfissue", v,
+			    latest);
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		uint64_t v;
+		char name[128], sha[65], h[65];
+		if (pg_get_u64(res, i, 0, &v) != 0 || pg_get_text(res, i, 1, 1, name, sizeof(name)) != 0 ||
+		    pg_get_text(res, i, 2, 1, sha, sizeof(sha)) != 0)
+			return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "row %d of the registry's schema_migrations is malformed",
+			    i + 1);
+		/* applied in order from 1: a gap is a migration's row deleted (a
+		 * hand edit, a partial restore), and the next migrate must not
+		 * skip what that row said was applied */
+		if (v != (uint64_t)i + 1)
+			return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			    "the registry's schema_migrations lists version %" PRIu64 " where %d belongs: a row was deleted or "
+			    "edited by hand; compare with engine/registry/schema/ before going on", v, i + 1);
+		const struct pgmig *g = NULL;
+		for (size_t k = 0; k < n; k++)
+			if ((uint64_t)m[k].version == v)
+				g = &m[k];
+		if (g != NULL)
+			sha_hex(g->sql, g->len, h);
+		if (g == NULL || strcmp(h, sha) != 0)
+			return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
+			    "migration %" PRIu64 " (%s) in the registry is not this dfissue's (edited by hand, or another "
+			    "build): compare with engine/registry/schema/ before going on", v, name);
+		*current = (int)v;
+	}
+	return DFI_OK;
+}
+
+dfi_err
 dfi_pgreg_schema_version(dfi_pgreg *r, int *version, char *why, size_t cap)
 {
 	PGresult *res = NULL;
@@ -34,8 +80,10 @@ dfi_pgreg_schema_version(dfi_pgreg *r, int *version, char *why, size_t cap)
 	    &res, 1, why, cap);
 	if (e != DFI_OK)
 		return e;
-	int missing = strcmp(PQgetvalue(res, 0, 0), "-1") == 0;
+	int missing = 0, bad = pg_row_schema_missing(res, &missing);
 	PQclear(res);
+	if (bad)
+		return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's answer on its schema is unreadable");
 	if (missing) {
 		*version = 0;
 		return DFI_OK;
@@ -43,24 +91,22 @@ dfi_pgreg_schema_version(dfi_pgreg *r, int *version, char *why, size_t cap)
 	if ((e = pg_call(r, "SELECT coalesce(max(version), 0) FROM " DFI_PGREG_SCHEMA ".schema_migrations", 0, NULL, &res,
 		 1, why, cap)) != DFI_OK)
 		return e;
-	uint64_t v;
-	if (PQntuples(res) != 1 || pg_get_u64(res, 0, 0, &v) != 0 || v > 100000) {
-		PQclear(res);
-		return dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's schema_migrations table is unreadable");
-	}
+	bad = pg_row_schema_version(res, version);
 	PQclear(res);
-	*version = (int)v;
-	return DFI_OK;
+	return bad ? dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "the registry's schema_migrations table is unreadable")
+		   : DFI_OK;
 }
 
+/* role: 1..63 bytes (dfi_pgreg_grant, pg_row_grant), so that the statement
+ * always fits. */
 static dfi_err
-apply_grant(dfi_pgreg *r, PGconn *c, const char *role, const char *kind, char *why, size_t cap)
+apply_grant(dfi_pgreg *r, PGconn *c, const char *role, int station, char *why, size_t cap)
 {
 	char *id = PQescapeIdentifier(c, role, strlen(role));
 	if (id == NULL)
 		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	char sql[1024];
-	if (strcmp(kind, "station") == 0)
+	if (station)
 		snprintf(sql, sizeof(sql),
 		    "GRANT USAGE ON SCHEMA " DFI_PGREG_SCHEMA " TO %s; "
 		    "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA " DFI_PGREG_SCHEMA " TO %s",
@@ -88,8 +134,15 @@ regrant(dfi_pgreg *r, PGconn *c, char *why, size_t cap)
 	if (e == DFI_OK)
 		e = pg_exec(r, c, "SELECT role, kind FROM " DFI_PGREG_SCHEMA ".role_grants ORDER BY role", 0, NULL, &res,
 		    why, cap);
-	for (int i = 0; e == DFI_OK && i < PQntuples(res); i++)
-		e = apply_grant(r, c, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), why, cap);
+	for (int i = 0; e == DFI_OK && i < PQntuples(res); i++) {
+		char role[64];
+		int station;
+		/* a role_grants row edited by hand: no grant from it */
+		if (pg_row_grant(res, i, role, &station) != 0)
+			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA, "row %d of the registry's role_grants is malformed", i + 1);
+		else
+			e = apply_grant(r, c, role, station, why, cap);
+	}
 	PQclear(res);
 	return e;
 }
@@ -138,30 +191,8 @@ dfi_pgreg_migrate(dfi_pgreg *r, int target, int *from, int *to, char *why, size_
 		e = pg_exec(r, c, "SELECT version, name, sha256 FROM " DFI_PGREG_SCHEMA ".schema_migrations ORDER BY version", 0,
 		    NULL, &res, why, cap);
 	int current = 0;
-	for (int i = 0; e == DFI_OK && i < PQntuples(res); i++) {
-		uint64_t v;
-		if (pg_get_u64(res, i, 0, &v) != 0 || v > (uint64_t)latest) {
-			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
-			    "the registry's schema is version %s, newer than this dfissue's %d: upgrade dfissue",
-			    PQgetvalue(res, i, 0), latest);
-			break;
-		}
-		const struct pgmig *m = NULL;
-		for (size_t k = 0; k < pg_nmigrations; k++)
-			if ((uint64_t)pg_migrations[k].version == v)
-				m = &pg_migrations[k];
-		char h[65];
-		if (m != NULL)
-			sha_hex(m->sql, m->len, h);
-		if (m == NULL || strcmp(h, PQgetvalue(res, i, 2)) != 0) {
-			e = dfi_why(why, cap, DFI_E_REGISTRY_SCHEMA,
-			    "migration %s (%s) in the registry is not this dfissue's (edited by hand, or another "
-			    "build): compare with engine/registry/schema/ before going on",
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-			break;
-		}
-		current = (int)v;
-	}
+	if (e == DFI_OK)
+		e = pg_rows_migrations(res, pg_migrations, pg_nmigrations, &current, why, cap);
 	PQclear(res);
 	if (e == DFI_OK && from != NULL)
 		*from = current;
@@ -229,7 +260,7 @@ dfi_pgreg_grant(dfi_pgreg *r, const char *role, dfi_pgreg_role kind, char *why, 
 		    "ON CONFLICT (role) DO UPDATE SET kind = excluded.kind, granted_at = now()",
 		    2, vals, NULL, why, cap);
 	if (e == DFI_OK)
-		e = apply_grant(r, c, role, k, why, cap);
+		e = apply_grant(r, c, role, kind == DFI_PGREG_ROLE_STATION, why, cap);
 	e = tx_end(r, c, e, why, cap);
 	return e;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pg_int.h"
+#include "pg_rows.h"
 
 dfi_err
 dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ctr, int *accepted,
@@ -27,16 +28,7 @@ dfi_pgreg_sdm_seen(dfi_pgreg *r, const uint8_t *uid, size_t uid_len, uint32_t ct
 	    0, why, whycap);
 	if (e != DFI_OK)
 		return e;
-	uint64_t prev = 0;
-	const char *acc = PQntuples(q) == 1 && PQnfields(q) == 2 ? PQgetvalue(q, 0, 0) : "";
-	int neg = PQntuples(q) == 1 && PQnfields(q) == 2 && strcmp(PQgetvalue(q, 0, 1), "-1") == 0;
-	if ((strcmp(acc, "t") != 0 && strcmp(acc, "f") != 0) ||
-	    (!neg && (pg_get_u64(q, 0, 1, &prev) != 0 || prev > 0xFFFFFFu))) {
-		PQclear(q);
-		return dfi_why(why, whycap, DFI_E_REGISTRY, "the registry's sdm_seen() answered something unexpected");
-	}
-	*accepted = acc[0] == 't';
-	*last = neg ? -1 : (int64_t)prev;
+	int bad = pg_row_sdm(q, accepted, last);
 	PQclear(q);
-	return DFI_OK;
+	return bad ? dfi_why(why, whycap, DFI_E_REGISTRY, "the registry's sdm_seen() answered something unexpected") : DFI_OK;
 }

@@ -25,6 +25,7 @@
 #include "core/clock.h"
 #include "core/grow.h"
 #include "pg_int.h"
+#include "pg_rows.h"
 
 static const char *
 alg_name(dfi_sigalg a)
@@ -72,28 +73,9 @@ witness_on(dfi_pgreg *r, PGconn **own, const char *origin, uint32_t key_id, dfi_
 	free(pr);
 	if (e != DFI_OK)
 		return e;
-	const char *st = PQntuples(q) == 1 ? PQgetvalue(q, 0, 0) : "";
-	static const struct {
-		const char *name;
-		dfi_pgreg_wstatus s;
-	} names[] = { { "registered", DFI_PGREG_W_REGISTERED }, { "witnessed", DFI_PGREG_W_WITNESSED },
-		{ "same", DFI_PGREG_W_SAME }, { "stale", DFI_PGREG_W_STALE }, { "refused", DFI_PGREG_W_REFUSED } };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(st, names[i].name) == 0)
-			res->status = names[i].s;
-	if (res->status == 0 ||
-	    (res->status != DFI_PGREG_W_REFUSED &&
-		(pg_get_u64(q, 0, 1, &res->w_size) != 0 || pg_get_bytea(q, 0, 2, res->w_root, DFI_HASH_LEN) != 0))) {
-		PQclear(q);
-		return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witness() answered something unexpected");
-	}
-	if (res->status == DFI_PGREG_W_REFUSED) {
-		(void)pg_get_u64(q, 0, 1, &res->w_size);
-		(void)pg_get_bytea(q, 0, 2, res->w_root, DFI_HASH_LEN);
-		snprintf(res->reason, sizeof(res->reason), "%s", PQgetisnull(q, 0, 3) ? "refused" : PQgetvalue(q, 0, 3));
-	}
+	int bad = pg_row_witness(q, res);
 	PQclear(q);
-	return DFI_OK;
+	return bad ? dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witness() answered something unexpected") : DFI_OK;
 }
 
 dfi_err
@@ -116,25 +98,11 @@ witnessed_on(dfi_pgreg *r, PGconn **own, const char *origin, uint64_t *size, uin
 	    why, cap);
 	if (e != DFI_OK)
 		return e;
-	if (PQntuples(q) == 0) {
-		PQclear(q);
-		return DFI_E_NOT_FOUND;
-	}
-	if (pg_get_u64(q, 0, 0, size) != 0 || pg_get_bytea(q, 0, 1, root, DFI_HASH_LEN) != 0) {
-		PQclear(q);
-		return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed checkpoint of %s is unreadable", origin);
-	}
-	if (note != NULL) {
-		size_t l = (size_t)PQgetlength(q, 0, 2);
-		if (l > ncap) {
-			PQclear(q);
-			return DFI_E_BUFFER_TOO_SMALL;
-		}
-		memcpy(note, PQgetvalue(q, 0, 2), l);
-		*note_len = l;
-	}
+	e = pg_row_witnessed(q, size, root, note, ncap, note_len);
 	PQclear(q);
-	return DFI_OK;
+	if (e == DFI_E_REGISTRY)
+		return dfi_why(why, cap, DFI_E_REGISTRY, "the registry's witnessed checkpoint of %s is unreadable", origin);
+	return e;
 }
 
 dfi_err
