@@ -127,8 +127,8 @@ op_cmac(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		return rv;
 	CK_ULONG maclen = bl;
 	rv = dfi_hsm_sign(h, s, key, mech, a->msg, a->len, a->mac, &maclen);
-	if (rv == CKR_OK && maclen != bl)
-		rv = CKR_GENERAL_ERROR;
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_len(h, "C_Sign (card key CMAC)", maclen, bl);
 	return rv;
 }
 

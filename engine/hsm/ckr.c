@@ -88,6 +88,9 @@ dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv)
 {
 	if (rv == CKR_OK)
 		return DFI_OK;
+	/* The answer was refused with its own detail (answer.c): keep it. */
+	if (rv == DFI_CKR_BAD_ANSWER)
+		return DFI_E_HSM_GENERAL;
 	dfi_hsm_set_detail(h, "%s: %s (CKR 0x%lx)", what, p11_kit_strerror(rv), (unsigned long)rv);
 	return dfi_hsm_ckr(rv);
 }

@@ -184,12 +184,16 @@ wrap_out(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE x, struct bytes_arg *
 			mechs[i].iv ? sizeof(zero_iv) : 0 };
 		CK_ULONG wl = 64, out = DFI_MAX_KEY_LEN;
 		rv = P11(h, C_WrapKey, s, &m, w, x, a->wrap, &wl);
+		/* wl is what C_Decrypt reads from the 64-byte scratch. */
+		if (rv == CKR_OK && wl > 64)
+			rv = dfi_hsm_bad_answer(h, "C_WrapKey reported %lu bytes into a buffer of 64",
+			    (unsigned long)wl);
 		if (rv == CKR_OK)
 			rv = P11(h, C_DecryptInit, s, &m, w);
 		if (rv == CKR_OK)
 			rv = P11(h, C_Decrypt, s, a->wrap, wl, a->key, &out);
-		if (rv == CKR_OK && out != keylen)
-			rv = CKR_GENERAL_ERROR;
+		if (rv == CKR_OK)
+			rv = dfi_hsm_check_len(h, "C_Decrypt (unwrapping a ChangeKey key)", out, keylen);
 	}
 	(void)P11(h, C_DestroyObject, s, w);
 	return rv;
@@ -236,9 +240,10 @@ op_derived_bytes(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		rv = wrap_out(h, s, x, a);
 	} else {
 		CK_ATTRIBUTE v = { CKA_VALUE, a->key, DFI_MAX_KEY_LEN };
-		rv = P11(h, C_GetAttributeValue, s, x, &v, 1);
-		if (rv == CKR_OK && v.ulValueLen != a->k->datalen)
-			rv = CKR_GENERAL_ERROR;
+		rv = dfi_hsm_getattrs(h, s, x, &v, 1);
+		if (rv == CKR_OK)
+			rv = dfi_hsm_check_len(h, "C_GetAttributeValue(CKA_VALUE)", v.ulValueLen,
+			    a->k->datalen);
 	}
 	(void)P11(h, C_DestroyObject, s, x);
 	return rv;

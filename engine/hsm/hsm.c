@@ -20,14 +20,6 @@ cfg_detail(const struct dfi_hsm_config *cfg, const char *msg)
 		snprintf(cfg->detail, cfg->detail_cap, "%s", msg);
 }
 
-static void
-copy_label(char *dst, const unsigned char *src, size_t n)
-{
-	size_t len = p11_kit_space_strlen(src, n);
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-}
-
 /* Picks the one initialized token the URI selects. */
 static dfi_err
 find_token(dfi_hsm *h, const char *token_uri)
@@ -46,15 +38,7 @@ find_token(dfi_hsm *h, const char *token_uri)
 		}
 	}
 	CK_ULONG n = 0;
-	CK_RV rv = P11(h, C_GetSlotList, CK_TRUE, NULL, &n);
-	if (rv == CKR_OK && n > 0) {
-		slots = calloc(n, sizeof(*slots));
-		if (slots == NULL) {
-			e = DFI_E_NOMEM;
-			goto out;
-		}
-		rv = P11(h, C_GetSlotList, CK_TRUE, slots, &n);
-	}
+	CK_RV rv = dfi_hsm_slot_list(h, CK_TRUE, &slots, &n);
 	if (rv != CKR_OK) {
 		e = dfi_hsm_fail(h, "C_GetSlotList", rv);
 		goto out;
@@ -87,7 +71,8 @@ find_token(dfi_hsm *h, const char *token_uri)
 		    token_uri != NULL ? token_uri : "pkcs11:");
 		e = DFI_E_HSM_TOKEN_NOT_FOUND;
 	} else {
-		copy_label(h->token_label, h->token.label, sizeof(h->token.label));
+		dfi_hsm_text(h->token_label, sizeof(h->token_label), h->token.label,
+		    sizeof(h->token.label));
 	}
 out:
 	free(slots);
@@ -158,7 +143,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	if (e == DFI_OK)
 		e = find_token(h, cfg->token_uri);
 	if (e == DFI_OK)
-		dfi_hsm_mechs_load(h);
+		e = dfi_hsm_mechs_load(h);
 	if (e == DFI_OK) {
 		h->login_required = (h->token.flags & CKF_LOGIN_REQUIRED) != 0;
 		h->protected_path = (h->token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;

@@ -164,8 +164,9 @@ struct dfi_hsm_key {
 };
 
 /* ---- mechanisms and paths (mech.c) ---- */
-/* Reads the slot's mechanism list and each known mechanism's info. */
-void dfi_hsm_mechs_load(dfi_hsm *h);
+/* Reads the slot's mechanism list and each known mechanism's info; a list
+ * whose count is not to be believed fails the open (DFI_E_HSM_GENERAL). */
+dfi_err dfi_hsm_mechs_load(dfi_hsm *h);
 /* Present with every flag of need. */
 int dfi_hsm_mech_ok(const dfi_hsm *h, enum dfi_mech m, CK_FLAGS need);
 CK_MECHANISM_TYPE dfi_hsm_mech_type(enum dfi_mech m);
@@ -204,6 +205,11 @@ size_t dfi_hsm_path_mechs(dfi_hsm *h, dfi_keytype t, dfi_hsm_path p, CK_MECHANIS
  * fills h->module. */
 dfi_err dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg);
 void dfi_hsm_module_unload(dfi_hsm *h);
+/* More slots than this is no answer to believe. */
+#define DFI_HSM_SLOTS_MAX 1024
+/* C_GetSlotList's two calls: *ids (malloc()ed, NULL when *n is 0) holds
+ * the *n slots. */
+CK_RV dfi_hsm_slot_list(dfi_hsm *h, CK_BBOOL present, CK_SLOT_ID **ids, CK_ULONG *n);
 
 /* In sanitizer builds, allocations made inside the PKCS#11 module are not
  * reported as leaks: the module is third-party code (SoftHSM2 2.6.1 leaks
@@ -249,6 +255,38 @@ void dfi_hsm_call_end(dfi_hsm *h, int slot);
 		p11_rv_;                                               \
 	})
 
+/* ---- the module's answers (answer.c) ---- */
+/* A vendor return value no module returns to dfissue: the caller refused
+ * the module's answer and recorded why (dfi_hsm_bad_answer); dfi_hsm_fail
+ * keeps that detail and maps it to DFI_E_HSM_GENERAL. */
+#define DFI_CKR_BAD_ANSWER (CKR_VENDOR_DEFINED | 0xdf1aUL)
+/* Records "<why>: the module's answer is malformed..." as the detail and
+ * returns DFI_CKR_BAD_ANSWER. */
+CK_RV dfi_hsm_bad_answer(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* At most this many attributes per dfi_hsm_getattrs call. */
+#define DFI_HSM_ATTRS_MAX 16
+/* C_GetAttributeValue into fixed buffers: an answer longer than its buffer
+ * is refused (DFI_CKR_BAD_ANSWER), or taken as unavailable when the module
+ * also said CKR_BUFFER_TOO_SMALL; otherwise rv is the module's. */
+CK_RV dfi_hsm_getattrs(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t,
+    size_t n);
+/* 1 when the attribute came back with exactly size bytes (a CK_ULONG, a
+ * CK_BBOOL: anything else is not that value). */
+int dfi_hsm_attr_is(const CK_ATTRIBUTE *a, size_t size);
+/* The longest variable-length attribute dfi_hsm_attr reads. */
+#define DFI_HSM_ATTR_MAX 65536u
+/* CKR_OK when an output of what (a call's name) has want bytes, else
+ * DFI_CKR_BAD_ANSWER with the detail saying what came back. */
+CK_RV dfi_hsm_check_len(dfi_hsm *h, const char *what, CK_ULONG got, size_t want);
+/* CKR_OK when a count of what is at most max, else DFI_CKR_BAD_ANSWER. */
+CK_RV dfi_hsm_check_count(dfi_hsm *h, const char *what, CK_ULONG got, size_t max);
+/* Replaces every byte of s outside printable ASCII with '?': labels a
+ * token reports are printed, and may hold terminal escapes. */
+void dfi_hsm_printable(char *s);
+/* A blank-padded text field of an info struct into dst (cap bytes,
+ * NUL-terminated): up to its first NUL, printable ASCII only (module.c). */
+void dfi_hsm_text(char *dst, size_t cap, const unsigned char *src, size_t n);
+
 /* ---- errors (ckr.c) ---- */
 dfi_err dfi_hsm_ckr(CK_RV rv);
 /* Maps rv and records "<what>: <p11-kit message> (CKR 0x..)" as the last
@@ -293,8 +331,9 @@ dfi_err dfi_hsm_uri_parse(const char *uristr, const char *what, P11KitUri *uri, 
  * are stored; *n receives how many matched (up to max). */
 dfi_err dfi_hsm_find(dfi_hsm *h, const char *uri, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *objs,
     size_t max, size_t *n);
-/* Reads one attribute of variable length into a malloc()ed buffer. */
-dfi_err dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
+/* Reads one attribute of variable length (at most DFI_HSM_ATTR_MAX bytes)
+ * into a malloc()ed, NUL-terminated buffer (answer.c). */
+CK_RV dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
     uint8_t **val, size_t *len);
 /* One-shot ECB/CBC encryption (encrypt 1) or decryption (0) with an
  * object; the output must be as long as the input. */

@@ -30,8 +30,8 @@ dfi_hsm_cipher(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encryp
 		if (rv == CKR_OK)
 			rv = P11(h, C_Decrypt, s, dfi_unconst(in), len, out, &outlen);
 	}
-	if (rv == CKR_OK && outlen != len)
-		rv = CKR_GENERAL_ERROR;
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_len(h, encrypt ? "C_Encrypt" : "C_Decrypt", outlen, len);
 	return rv;
 }
 
@@ -70,7 +70,9 @@ op_find(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
 	if (rv == CKR_OK)
 		rv = rv2;
-	a->n = rv == CKR_OK ? (got > a->max ? a->max : got) : 0;
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_count(h, "C_FindObjects", got, a->max);
+	a->n = rv == CKR_OK ? got : 0;
 	return rv;
 }
 
@@ -137,31 +139,6 @@ out:
 	free(tmpl);
 	p11_kit_uri_free(uri);
 	return e;
-}
-
-dfi_err
-dfi_hsm_attr(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE t,
-    uint8_t **val, size_t *len)
-{
-	CK_ATTRIBUTE a = { t, NULL, 0 };
-	CK_RV rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
-	if (rv != CKR_OK)
-		return dfi_hsm_fail(h, "C_GetAttributeValue", rv);
-	if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION || a.ulValueLen > 65536)
-		return DFI_E_HSM_GENERAL;
-	uint8_t *buf = malloc(a.ulValueLen + 1);
-	if (buf == NULL)
-		return DFI_E_NOMEM;
-	a.pValue = buf;
-	rv = P11(h, C_GetAttributeValue, s, o, &a, 1);
-	if (rv != CKR_OK) {
-		free(buf);
-		return dfi_hsm_fail(h, "C_GetAttributeValue", rv);
-	}
-	buf[a.ulValueLen] = 0;
-	*val = buf;
-	*len = a.ulValueLen;
-	return DFI_OK;
 }
 
 /* ---- one key ------------------------------------------------------------ */
@@ -258,15 +235,22 @@ op_keyattr(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	/* One call: PKCS#11 (C_GetAttributeValue) has a token fill every
 	 * attribute it has and mark the others unavailable, so absent optional
 	 * ones are no error; the first three must be there. */
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, DFI_NELEM(t));
+	CK_RV rv = dfi_hsm_getattrs(h, s, a->obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
 #define HAVE(i) (t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION)
 	if (!HAVE(0) || !HAVE(1) || !HAVE(2))
 		return rv != CKR_OK ? rv : CKR_ATTRIBUTE_TYPE_INVALID;
+	/* A key type or flag of another size is no such value. */
+	if (!dfi_hsm_attr_is(&t[0], sizeof(a->kt)) || !dfi_hsm_attr_is(&t[1], sizeof(CK_BBOOL)) ||
+	    !dfi_hsm_attr_is(&t[2], sizeof(CK_BBOOL)))
+		return dfi_hsm_bad_answer(h, "C_GetAttributeValue gave CKA_KEY_TYPE, CKA_SENSITIVE, "
+		    "CKA_EXTRACTABLE in %lu, %lu, %lu bytes", (unsigned long)t[0].ulValueLen,
+		    (unsigned long)t[1].ulValueLen, (unsigned long)t[2].ulValueLen);
 	a->label[HAVE(3) && t[3].ulValueLen < sizeof(a->label) ? t[3].ulValueLen : 0] = '\0';
-	if (!HAVE(4) || t[4].ulValueLen != sizeof(a->vlen))
+	dfi_hsm_printable(a->label); /* it is printed, and recorded in the journal */
+	if (!dfi_hsm_attr_is(&t[4], sizeof(a->vlen)))
 		a->vlen = 0;
 	a->caps.encrypt = HAVE(5) && t[5].ulValueLen == 1 && enc;
 	a->caps.derive = HAVE(6) && t[6].ulValueLen == 1 && der;
@@ -479,7 +463,7 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_CHECK_VALUE, check, sizeof(check) },
 	};
 	size_t nt = DFI_NELEM(t);
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, nt);
+	CK_RV rv = dfi_hsm_getattrs(h, s, a->obj, t, nt);
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
@@ -492,18 +476,19 @@ op_info(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		ki->label[0] = '\0';
 	else
 		ki->label[t[2].ulValueLen] = '\0';
+	dfi_hsm_printable(ki->label);
 	ki->id_len = 0;
 	if (t[3].ulValueLen != CK_UNAVAILABLE_INFORMATION && t[3].ulValueLen <= sizeof(id)) {
 		ki->id_len = t[3].ulValueLen > sizeof(ki->id) ? sizeof(ki->id) : t[3].ulValueLen;
 		memcpy(ki->id, id, ki->id_len);
 	}
-	if (t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+	if (!dfi_hsm_attr_is(&t[1], sizeof(kt)))
 		kt = (CK_KEY_TYPE)-1;
 	snprintf(ki->type, sizeof(ki->type), "%s", ck_type_name(kt));
 	ki->sensitive = t[4].ulValueLen != CK_UNAVAILABLE_INFORMATION && sens;
 	ki->extractable = t[5].ulValueLen != CK_UNAVAILABLE_INFORMATION && extr;
 	ki->is_token = t[6].ulValueLen != CK_UNAVAILABLE_INFORMATION && tok;
-	ki->value_len = t[8].ulValueLen != CK_UNAVAILABLE_INFORMATION ? vlen : 0;
+	ki->value_len = dfi_hsm_attr_is(&t[8], sizeof(vlen)) ? vlen : 0;
 	if (kt == CKK_DES2)
 		ki->value_len = 16;
 	else if (kt == CKK_DES3)

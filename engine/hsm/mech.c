@@ -58,18 +58,28 @@ dfi_hsm_mech_type(enum dfi_mech m)
 	return mechdefs[m].type;
 }
 
-void
+dfi_err
 dfi_hsm_mechs_load(dfi_hsm *h)
 {
 	for (int i = 0; i < DFI_M_COUNT; i++)
 		h->mech[i] = (struct dfi_hsm_mech_info){ .name = mechdefs[i].name,
 			.type = mechdefs[i].type, .use = mechdefs[i].use };
-	CK_ULONG n = 0;
-	if (P11(h, C_GetMechanismList, h->slot, NULL, &n) != CKR_OK || n == 0 || n > 4096)
-		return;
-	CK_MECHANISM_TYPE list[4096];
-	if (P11(h, C_GetMechanismList, h->slot, list, &n) != CKR_OK || n > 4096)
-		return;
+	/* A module that will not list its mechanisms is taken as offering
+	 * none (every path then says what it lacks); one that lists more than
+	 * any token has, or more than it said it would, is refused. */
+	enum { MAXMECH = 4096 };
+	CK_ULONG n = 0, want;
+	if (P11(h, C_GetMechanismList, h->slot, NULL, &n) != CKR_OK || n == 0)
+		return DFI_OK;
+	CK_RV rv = dfi_hsm_check_count(h, "C_GetMechanismList", n, MAXMECH);
+	CK_MECHANISM_TYPE list[MAXMECH];
+	want = n;
+	if (rv == CKR_OK && P11(h, C_GetMechanismList, h->slot, list, &n) != CKR_OK)
+		return DFI_OK;
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_count(h, "C_GetMechanismList", n, want);
+	if (rv != CKR_OK)
+		return dfi_hsm_fail(h, "C_GetMechanismList", rv);
 	for (CK_ULONG j = 0; j < n; j++) {
 		for (int i = 0; i < DFI_M_COUNT; i++) {
 			if (list[j] != mechdefs[i].type || h->mech[i].present)
@@ -81,6 +91,7 @@ dfi_hsm_mechs_load(dfi_hsm *h)
 			h->mech[i].usable = (h->mech[i].flags & mechdefs[i].need) == mechdefs[i].need;
 		}
 	}
+	return DFI_OK;
 }
 
 int

@@ -88,8 +88,8 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 	return e;
 }
 
-static void
-copy_blank_padded(char *dst, size_t cap, const unsigned char *src, size_t n)
+void
+dfi_hsm_text(char *dst, size_t cap, const unsigned char *src, size_t n)
 {
 	/* Blank-padded by the standard; some modules (opencryptoki's slot
 	 * description) end with NULs instead. */
@@ -100,9 +100,7 @@ copy_blank_padded(char *dst, size_t cap, const unsigned char *src, size_t n)
 	memcpy(dst, src, len);
 	dst[len] = '\0';
 	/* Token strings are untrusted: printable ASCII only. */
-	for (size_t i = 0; i < len; i++)
-		if (dst[i] < 0x20 || dst[i] > 0x7e)
-			dst[i] = '?';
+	dfi_hsm_printable(dst);
 }
 
 /* Return values by which a module says it will not run with the arguments
@@ -196,9 +194,9 @@ dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg)
 	if (e == DFI_OK) {
 		CK_INFO ci;
 		if (P11(h, C_GetInfo, &ci) == CKR_OK) {
-			copy_blank_padded(h->module.manufacturer, sizeof(h->module.manufacturer),
+			dfi_hsm_text(h->module.manufacturer, sizeof(h->module.manufacturer),
 			    ci.manufacturerID, sizeof(ci.manufacturerID));
-			copy_blank_padded(h->module.description, sizeof(h->module.description),
+			dfi_hsm_text(h->module.description, sizeof(h->module.description),
 			    ci.libraryDescription, sizeof(ci.libraryDescription));
 			h->module.cryptoki_major = ci.cryptokiVersion.major;
 			h->module.cryptoki_minor = ci.cryptokiVersion.minor;
@@ -237,6 +235,35 @@ dfi_hsm_module(const dfi_hsm *h, struct dfi_hsm_module_info *info)
 
 /* ---- probing: slots and tokens without a session ------------------------ */
 
+CK_RV
+dfi_hsm_slot_list(dfi_hsm *h, CK_BBOOL present, CK_SLOT_ID **ids, CK_ULONG *n)
+{
+	*ids = NULL;
+	*n = 0;
+	CK_ULONG want = 0;
+	CK_RV rv = P11(h, C_GetSlotList, present, NULL, &want);
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_count(h, "C_GetSlotList", want, DFI_HSM_SLOTS_MAX);
+	if (rv != CKR_OK || want == 0)
+		return rv;
+	CK_SLOT_ID *list = calloc(want, sizeof(*list));
+	if (list == NULL)
+		return CKR_HOST_MEMORY;
+	/* A slot may appear between the calls: the module then says
+	 * CKR_BUFFER_TOO_SMALL; a count beyond the list is a lie. */
+	CK_ULONG got = want;
+	rv = P11(h, C_GetSlotList, present, list, &got);
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_count(h, "C_GetSlotList", got, want);
+	if (rv != CKR_OK) {
+		free(list);
+		return rv;
+	}
+	*ids = list;
+	*n = got;
+	return CKR_OK;
+}
+
 static void
 slot_fill(dfi_hsm *h, CK_SLOT_ID id, struct dfi_hsm_slot_info *si)
 {
@@ -245,17 +272,17 @@ slot_fill(dfi_hsm *h, CK_SLOT_ID id, struct dfi_hsm_slot_info *si)
 	memset(si, 0, sizeof(*si));
 	si->id = id;
 	if (P11(h, C_GetSlotInfo, id, &s) == CKR_OK) {
-		copy_blank_padded(si->description, sizeof(si->description), s.slotDescription,
+		dfi_hsm_text(si->description, sizeof(si->description), s.slotDescription,
 		    sizeof(s.slotDescription));
 		si->token_present = (s.flags & CKF_TOKEN_PRESENT) != 0;
 	}
 	if (!si->token_present || P11(h, C_GetTokenInfo, id, &t) != CKR_OK)
 		return;
-	copy_blank_padded(si->label, sizeof(si->label), t.label, sizeof(t.label));
-	copy_blank_padded(si->manufacturer, sizeof(si->manufacturer), t.manufacturerID,
+	dfi_hsm_text(si->label, sizeof(si->label), t.label, sizeof(t.label));
+	dfi_hsm_text(si->manufacturer, sizeof(si->manufacturer), t.manufacturerID,
 	    sizeof(t.manufacturerID));
-	copy_blank_padded(si->model, sizeof(si->model), t.model, sizeof(t.model));
-	copy_blank_padded(si->serial, sizeof(si->serial), t.serialNumber, sizeof(t.serialNumber));
+	dfi_hsm_text(si->model, sizeof(si->model), t.model, sizeof(t.model));
+	dfi_hsm_text(si->serial, sizeof(si->serial), t.serialNumber, sizeof(t.serialNumber));
 	si->initialized = (t.flags & CKF_TOKEN_INITIALIZED) != 0;
 	si->login_required = (t.flags & CKF_LOGIN_REQUIRED) != 0;
 	si->protected_path = (t.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
@@ -283,19 +310,9 @@ dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info
 	pthread_mutex_init(&h->mu, NULL);
 	dfi_err e = dfi_hsm_module_load(h, cfg);
 	CK_SLOT_ID *ids = NULL;
-	CK_ULONG n = 0, nids = 0;
+	CK_ULONG n = 0;
 	if (e == DFI_OK) {
-		CK_RV rv = P11(h, C_GetSlotList, CK_FALSE, NULL, &n);
-		if (rv == CKR_OK && n > 1024)
-			rv = CKR_GENERAL_ERROR; /* untrusted count */
-		if (rv == CKR_OK && n > 0) {
-			nids = n;
-			ids = calloc(nids, sizeof(*ids));
-			rv = ids == NULL ? CKR_HOST_MEMORY : P11(h, C_GetSlotList, CK_FALSE, ids, &n);
-			if (rv == CKR_OK && n > nids)
-				rv = CKR_GENERAL_ERROR; /* more slots than the list it filled */
-		}
-		e = dfi_hsm_fail(h, "C_GetSlotList", rv);
+		e = dfi_hsm_fail(h, "C_GetSlotList", dfi_hsm_slot_list(h, CK_FALSE, &ids, &n));
 	}
 	if (e == DFI_OK && n > 0 && ids != NULL) {
 		*slots = calloc(n, sizeof(**slots));

@@ -209,11 +209,16 @@ dfi_hsm_ref_init(dfi_hsm *h, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, struct d
 		{ CKA_LABEL, r->label, sizeof(r->label) - 1 },
 		{ CKA_ID, r->id, sizeof(r->id) },
 	};
-	CK_RV rv = P11(h, C_GetAttributeValue, s, obj, t, DFI_NELEM(t));
+	/* The label and id are what finds the object again: never longer
+	 * than their buffers (dfi_hsm_getattrs). */
+	CK_RV rv = dfi_hsm_getattrs(h, s, obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
 	if (t[0].ulValueLen == CK_UNAVAILABLE_INFORMATION || t[1].ulValueLen == CK_UNAVAILABLE_INFORMATION)
 		return CKR_ATTRIBUTE_TYPE_INVALID;
+	if (!dfi_hsm_attr_is(&t[0], sizeof(r->cls)) || !dfi_hsm_attr_is(&t[1], sizeof(r->kt)))
+		return dfi_hsm_bad_answer(h, "C_GetAttributeValue gave CKA_CLASS, CKA_KEY_TYPE in "
+		    "%lu, %lu bytes", (unsigned long)t[0].ulValueLen, (unsigned long)t[1].ulValueLen);
 	r->label_len = t[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[2].ulValueLen;
 	r->id_len = t[3].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : t[3].ulValueLen;
 	r->obj = obj;
@@ -248,6 +253,8 @@ dfi_hsm_ref_get(dfi_hsm *h, CK_SESSION_HANDLE s, struct dfi_hsm_ref *r, CK_OBJEC
 		CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
 		if (rv == CKR_OK)
 			rv = rv2;
+		if (rv == CKR_OK)
+			rv = dfi_hsm_check_count(h, "C_FindObjects", got, 2);
 		/* Gone, or no longer unique: the key the caller meant is lost. */
 		if (rv == CKR_OK && got != 1)
 			rv = CKR_KEY_HANDLE_INVALID;

@@ -3,10 +3,12 @@
  * (CKM_ECDSA over a host SHA-256) key pair in the HSM. OpenSSL builds the
  * SubjectPublicKeyInfo from CKA_EC_POINT and CKA_EC_PARAMS.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/asn1.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,30 +39,27 @@ op_pub(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	free(a->params);
 	free(a->point);
 	a->params = a->point = NULL;
-	if (dfi_hsm_attr(h, s, a->obj, CKA_EC_PARAMS, &a->params, &a->params_len) != DFI_OK ||
-	    dfi_hsm_attr(h, s, a->obj, CKA_EC_POINT, &a->point, &a->point_len) != DFI_OK)
-		return CKR_ATTRIBUTE_TYPE_INVALID;
-	return CKR_OK;
+	CK_RV rv = dfi_hsm_attr(h, s, a->obj, CKA_EC_PARAMS, &a->params, &a->params_len);
+	return rv == CKR_OK ? dfi_hsm_attr(h, s, a->obj, CKA_EC_POINT, &a->point, &a->point_len) : rv;
 }
 
 /* CKA_EC_POINT is a DER OCTET STRING around the point (some tokens give the
- * bare point): returns the inner bytes. */
-static int
+ * bare point): the inner bytes when the whole value is one OCTET STRING
+ * (OpenSSL's DER decoder), else the value itself. */
+static void
 unwrap_point(const uint8_t *p, size_t len, const uint8_t **pt, size_t *ptlen)
 {
-	if (len >= 2 && p[0] == 0x04 && p[1] < 0x80 && (size_t)p[1] + 2 == len) {
-		*pt = p + 2;
-		*ptlen = p[1];
-		return 1;
-	}
-	if (len >= 3 && p[0] == 0x04 && p[1] == 0x81 && (size_t)p[2] + 3 == len) {
-		*pt = p + 3;
-		*ptlen = p[2];
-		return 1;
-	}
 	*pt = p;
 	*ptlen = len;
-	return 1;
+	const unsigned char *q = p;
+	ASN1_OCTET_STRING *os = len <= LONG_MAX ? d2i_ASN1_OCTET_STRING(NULL, &q, (long)len) : NULL;
+	if (os != NULL && q == p + len) {
+		/* The inner bytes lie within p: point there, not into os. */
+		size_t inner = (size_t)ASN1_STRING_length(os);
+		*pt = p + len - inner;
+		*ptlen = inner;
+	}
+	ASN1_OCTET_STRING_free(os);
 }
 
 static dfi_err
@@ -124,8 +123,7 @@ op_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	struct id_arg *a = argp;
 	free(a->id);
 	a->id = NULL;
-	return dfi_hsm_attr(h, s, a->obj, CKA_ID, &a->id, &a->len) == DFI_OK ? CKR_OK
-									     : CKR_ATTRIBUTE_TYPE_INVALID;
+	return dfi_hsm_attr(h, s, a->obj, CKA_ID, &a->id, &a->len);
 }
 
 struct findid_arg {
@@ -149,6 +147,8 @@ op_find_pub_by_id(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 	CK_RV rv2 = P11(h, C_FindObjectsFinal, s);
 	if (rv == CKR_OK)
 		rv = rv2;
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_count(h, "C_FindObjects", a->n, 2);
 	if (rv == CKR_OK && a->n > 0)
 		a->obj = o[0];
 	return rv;
@@ -209,6 +209,9 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 	e = dfi_hsm_run(h, "C_GetAttributeValue(CKA_EC_POINT)", op_pub, &pa);
 	if (e == DFI_OK)
 		e = spki_der(&pa, alg, der, cap, len);
+	if (e == DFI_E_HSM_KEY_TYPE || e == DFI_E_CRYPTO)
+		dfi_hsm_set_detail(h, "'%s': CKA_EC_PARAMS (%zu bytes) and CKA_EC_POINT (%zu bytes) "
+		    "are not an Ed25519 or P-256 public key", uri, pa.params_len, pa.point_len);
 	free(pa.params);
 	free(pa.point);
 	return e;
@@ -243,6 +246,9 @@ op_sign(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		return rv;
 	CK_ULONG siglen = DFI_SIG_MAX;
 	rv = dfi_hsm_sign(h, s, key, mech, a->msg, a->len, a->sig, &siglen);
+	/* Both algorithms sign in 64 bytes (Ed25519; P-256's r || s). */
+	if (rv == CKR_OK)
+		rv = dfi_hsm_check_len(h, "C_Sign (journal checkpoint)", siglen, 64);
 	a->siglen = siglen;
 	return rv;
 }
@@ -269,8 +275,6 @@ hs_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
 	dfi_err e = dfi_hsm_run(sg->h, "C_Sign", op_sign, &a);
 	if (e != DFI_OK)
 		return e;
-	if (a.siglen != 64)
-		return DFI_E_HSM_GENERAL;
 	*siglen = a.siglen;
 	return DFI_OK;
 }
@@ -311,13 +315,14 @@ op_flags(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 		{ CKA_LABEL, a->label, sizeof(a->label) - 1 },
 	};
 	/* One call: attributes a token does not keep come back unavailable. */
-	CK_RV rv = P11(h, C_GetAttributeValue, s, a->obj, t, DFI_NELEM(t));
+	CK_RV rv = dfi_hsm_getattrs(h, s, a->obj, t, DFI_NELEM(t));
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
 	    rv != CKR_BUFFER_TOO_SMALL)
 		return rv;
 	for (int i = 0; i < 4; i++)
 		a->have[i] = t[i].ulValueLen == sizeof(CK_BBOOL);
 	a->label[t[4].ulValueLen < sizeof(a->label) ? t[4].ulValueLen : 0] = '\0';
+	dfi_hsm_printable(a->label); /* printed in the refusal */
 	/* CKA_SENSITIVE and CKA_EXTRACTABLE are required of a private key. */
 	return a->have[0] && a->have[1] ? CKR_OK : CKR_ATTRIBUTE_TYPE_INVALID;
 }

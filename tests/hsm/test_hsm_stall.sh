@@ -17,15 +17,8 @@
 #   7. C_Login held while the HSM opens, and while the journal key's HSM
 #      opens: no handle exists yet to ask, so the step's time is said.
 set -euo pipefail
-dfissue=$DFI_BUILD_DIR/bin/dfissue
-src=$DFI_SOURCE_DIR
-work=$(mktemp -d /tmp/dfissue-hsm-stall-XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-bash "$src/hsm-config/make-dev-token.sh" "$work/tok" "$dfissue" >"$work/token.log" 2>&1 ||
-	fail "make-dev-token.sh: $(cat "$work/token.log")"
-export SOFTHSM2_CONF=$work/tok/softhsm2.conf
-export FAULTP11_MODULE=$SOFTHSM2_MODULE
+. "$(dirname "$0")/dev_token.sh"
+dev_token hsm-stall
 
 # run NAME HANG STALL: two sim: readers, two cards; stderr in NAME.err.
 run() {

@@ -3,6 +3,31 @@
  * (faultp11.h). The wrappers below were generated from the declarations in
  * p11-kit's pkcs11.h: one per function of the 2.40 function list, except
  * the life-cycle calls and the legacy parallel pair, which pass through.
+ *
+ * Environment (read once, when the module is loaded):
+ *   FAULTP11_FAIL=FN:N      FN's nth call fails (CKR_DEVICE_ERROR).
+ *   FAULTP11_HANG=FN:N[:MS] FN's nth call blocks (MS: answers after MS ms).
+ *   FAULTP11_LIE=FN:N:KIND  FN's nth call (N 0: every call) is forwarded,
+ *                           succeeds, and its answer is rewritten (lie.c
+ *                           lists which kinds apply to which function):
+ *     long     a length or count beyond the buffer the caller gave (its
+ *              capacity + 64; nothing is written past the buffer), or a
+ *              length query answered 64 more than the truth
+ *     huge     every length or count 2^40 (or 2^32 - 1 on 32-bit)
+ *     short    every length or count one less than the truth
+ *     unavail  every length or count CK_UNAVAILABLE_INFORMATION
+ *     garbage  the bytes written replaced by a pattern that holds NULs,
+ *              control characters, '%' and bytes above 0x7e (info
+ *              structs: every text field; C_FindObjects: bogus handles;
+ *              CKA_EC_POINT: no longer a DER OCTET STRING)
+ *     vlen0    C_GetAttributeValue: a CKA_VALUE_LEN it reports is 0
+ *     vlen40   C_GetAttributeValue: a CKA_VALUE_LEN it reports is 2^40
+ *   A call tells only the kinds that fit it (info structs: garbage; vlen*:
+ *   C_GetAttributeValue; the rest: C_GetSlotList, C_GetMechanismList,
+ *   C_FindObjects, C_GetAttributeValue, C_Encrypt, C_Decrypt, C_Sign,
+ *   C_WrapKey); the others pass through uncounted.
+ *   Each lie is logged to stderr ("faultp11: lie FN#n KIND") so a test can
+ *   tell the lie was told.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +44,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "faultp11.h"
+#include "lie.h"
 
 /* The real module, its function list, and ours (a copy with wrappers). The
  * lists are written once, under the dlopen below, before any caller can
@@ -330,6 +356,99 @@ W(C_SeedRandom, (ck_session_handle_t session, unsigned char *seed, unsigned long
 W(C_GenerateRandom, (ck_session_handle_t session, unsigned char *random_data, unsigned long random_len),
     (session, random_data, random_len))
 
+/* FAULTP11_LIE: the calls that answer with lengths, counts, bytes or
+ * text; each forwards through its W/WF wrapper above (so FAIL and HANG
+ * still apply), then rewrites a successful answer (lie.c). */
+#define FIELD(x) { (x), sizeof(x) }
+
+static ck_rv_t
+l_C_GetInfo(struct ck_info *info)
+{
+	ck_rv_t rv = w_C_GetInfo(info);
+	const struct text_field f[] = { FIELD(info->manufacturer_id),
+		FIELD(info->library_description) };
+	lie_fields("C_GetInfo", rv, f, 2);
+	return rv;
+}
+
+static ck_rv_t
+l_C_GetSlotInfo(ck_slot_id_t slot_id, struct ck_slot_info *info)
+{
+	ck_rv_t rv = w_C_GetSlotInfo(slot_id, info);
+	const struct text_field f[] = { FIELD(info->slot_description), FIELD(info->manufacturer_id) };
+	lie_fields("C_GetSlotInfo", rv, f, 2);
+	return rv;
+}
+
+static ck_rv_t
+l_C_GetTokenInfo(ck_slot_id_t slot_id, struct ck_token_info *info)
+{
+	ck_rv_t rv = w_C_GetTokenInfo(slot_id, info);
+	const struct text_field f[] = { FIELD(info->label), FIELD(info->manufacturer_id),
+		FIELD(info->model), FIELD(info->serial_number) };
+	lie_fields("C_GetTokenInfo", rv, f, 4);
+	return rv;
+}
+
+static ck_rv_t
+l_C_GetSlotList(unsigned char token_present, ck_slot_id_t *slot_list, unsigned long *count)
+{
+	unsigned long cap = count != NULL ? *count : 0;
+	ck_rv_t rv = w_C_GetSlotList(token_present, slot_list, count);
+	lie_list("C_GetSlotList", rv, slot_list, sizeof(*slot_list), cap, count);
+	return rv;
+}
+
+static ck_rv_t
+l_C_GetMechanismList(ck_slot_id_t slot_id, ck_mechanism_type_t *list, unsigned long *count)
+{
+	unsigned long cap = count != NULL ? *count : 0;
+	ck_rv_t rv = w_C_GetMechanismList(slot_id, list, count);
+	lie_list("C_GetMechanismList", rv, list, sizeof(*list), cap, count);
+	return rv;
+}
+
+static ck_rv_t
+l_C_FindObjects(ck_session_handle_t session, ck_object_handle_t *object,
+    unsigned long max_object_count, unsigned long *object_count)
+{
+	ck_rv_t rv = w_C_FindObjects(session, object, max_object_count, object_count);
+	lie_list("C_FindObjects", rv, object, sizeof(*object), max_object_count, object_count);
+	return rv;
+}
+
+static ck_rv_t
+l_C_GetAttributeValue(ck_session_handle_t session, ck_object_handle_t object,
+    struct ck_attribute *templ, unsigned long count)
+{
+	unsigned long caps[LIE_MAX_ATTRS];
+	for (unsigned long i = 0; i < count && i < LIE_MAX_ATTRS; i++)
+		caps[i] = templ[i].value_len;
+	ck_rv_t rv = w_C_GetAttributeValue(session, object, templ, count);
+	lie_attrs("C_GetAttributeValue", rv, templ, count, caps);
+	return rv;
+}
+
+/* One-shot calls with a byte output and its length (cap: what the caller
+ * said its buffer holds). */
+#define L_BYTES(name, params, args, out, outlen)                    \
+	static ck_rv_t l_##name params                               \
+	{                                                            \
+		unsigned long cap = (outlen) != NULL ? *(outlen) : 0; \
+		ck_rv_t rv = w_##name args;                          \
+		lie_bytes(#name, rv, (out), cap, (outlen));          \
+		return rv;                                           \
+	}
+
+L_BYTES(C_Encrypt, (ck_session_handle_t session, unsigned char *data, unsigned long data_len, unsigned char *encrypted_data, unsigned long *encrypted_data_len),
+    (session, data, data_len, encrypted_data, encrypted_data_len), encrypted_data, encrypted_data_len)
+L_BYTES(C_Decrypt, (ck_session_handle_t session, unsigned char *encrypted_data, unsigned long encrypted_data_len, unsigned char *data, unsigned long *data_len),
+    (session, encrypted_data, encrypted_data_len, data, data_len), data, data_len)
+L_BYTES(C_Sign, (ck_session_handle_t session, unsigned char *data, unsigned long data_len, unsigned char *signature, unsigned long *signature_len),
+    (session, data, data_len, signature, signature_len), signature, signature_len)
+L_BYTES(C_WrapKey, (ck_session_handle_t session, struct ck_mechanism *mechanism, ck_object_handle_t wrapping_key, ck_object_handle_t key, unsigned char *wrapped_key, unsigned long *wrapped_key_len),
+    (session, mechanism, wrapping_key, key, wrapped_key, wrapped_key_len), wrapped_key, wrapped_key_len)
+
 static ck_rv_t
 w_C_Initialize(void *init_args)
 {
@@ -374,6 +493,8 @@ load_real(void)
 	/* FAULTP11_FAIL=FN:N: the nth call of FN fails (CKR_DEVICE_ERROR). */
 	if (env_fn_n("FAULTP11_FAIL", fail_fn, &fail_nth, &ms))
 		atomic_store(&fail_armed, fail_nth > 0);
+	/* FAULTP11_LIE=FN:N:KIND: the nth call of FN answers a lie (lie.c). */
+	lie_arm_from_env();
 	const char *path = getenv("FAULTP11_MODULE");
 	if (path == NULL || path[0] == '\0')
 		path = getenv("SOFTHSM2_MODULE");
@@ -391,12 +512,12 @@ load_real(void)
 	wrapped.C_Initialize = w_C_Initialize;
 	wrapped.C_Finalize = w_C_Finalize;
 	wrapped.C_GetFunctionList = w_C_GetFunctionList;
-	wrapped.C_GetInfo = w_C_GetInfo;
-	wrapped.C_GetSlotList = w_C_GetSlotList;
-	wrapped.C_GetSlotInfo = w_C_GetSlotInfo;
-	wrapped.C_GetTokenInfo = w_C_GetTokenInfo;
+	wrapped.C_GetInfo = l_C_GetInfo;
+	wrapped.C_GetSlotList = l_C_GetSlotList;
+	wrapped.C_GetSlotInfo = l_C_GetSlotInfo;
+	wrapped.C_GetTokenInfo = l_C_GetTokenInfo;
 	wrapped.C_WaitForSlotEvent = w_C_WaitForSlotEvent;
-	wrapped.C_GetMechanismList = w_C_GetMechanismList;
+	wrapped.C_GetMechanismList = l_C_GetMechanismList;
 	wrapped.C_GetMechanismInfo = w_C_GetMechanismInfo;
 	wrapped.C_InitToken = w_C_InitToken;
 	wrapped.C_InitPIN = w_C_InitPIN;
@@ -413,17 +534,17 @@ load_real(void)
 	wrapped.C_CopyObject = w_C_CopyObject;
 	wrapped.C_DestroyObject = w_C_DestroyObject;
 	wrapped.C_GetObjectSize = w_C_GetObjectSize;
-	wrapped.C_GetAttributeValue = w_C_GetAttributeValue;
+	wrapped.C_GetAttributeValue = l_C_GetAttributeValue;
 	wrapped.C_SetAttributeValue = w_C_SetAttributeValue;
 	wrapped.C_FindObjectsInit = w_C_FindObjectsInit;
-	wrapped.C_FindObjects = w_C_FindObjects;
+	wrapped.C_FindObjects = l_C_FindObjects;
 	wrapped.C_FindObjectsFinal = w_C_FindObjectsFinal;
 	wrapped.C_EncryptInit = w_C_EncryptInit;
-	wrapped.C_Encrypt = w_C_Encrypt;
+	wrapped.C_Encrypt = l_C_Encrypt;
 	wrapped.C_EncryptUpdate = w_C_EncryptUpdate;
 	wrapped.C_EncryptFinal = w_C_EncryptFinal;
 	wrapped.C_DecryptInit = w_C_DecryptInit;
-	wrapped.C_Decrypt = w_C_Decrypt;
+	wrapped.C_Decrypt = l_C_Decrypt;
 	wrapped.C_DecryptUpdate = w_C_DecryptUpdate;
 	wrapped.C_DecryptFinal = w_C_DecryptFinal;
 	wrapped.C_DigestInit = w_C_DigestInit;
@@ -432,7 +553,7 @@ load_real(void)
 	wrapped.C_DigestKey = w_C_DigestKey;
 	wrapped.C_DigestFinal = w_C_DigestFinal;
 	wrapped.C_SignInit = w_C_SignInit;
-	wrapped.C_Sign = w_C_Sign;
+	wrapped.C_Sign = l_C_Sign;
 	wrapped.C_SignUpdate = w_C_SignUpdate;
 	wrapped.C_SignFinal = w_C_SignFinal;
 	wrapped.C_SignRecoverInit = w_C_SignRecoverInit;
@@ -449,7 +570,7 @@ load_real(void)
 	wrapped.C_DecryptVerifyUpdate = w_C_DecryptVerifyUpdate;
 	wrapped.C_GenerateKey = w_C_GenerateKey;
 	wrapped.C_GenerateKeyPair = w_C_GenerateKeyPair;
-	wrapped.C_WrapKey = w_C_WrapKey;
+	wrapped.C_WrapKey = l_C_WrapKey;
 	wrapped.C_UnwrapKey = w_C_UnwrapKey;
 	wrapped.C_DeriveKey = w_C_DeriveKey;
 	wrapped.C_SeedRandom = w_C_SeedRandom;
