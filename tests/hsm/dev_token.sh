@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the CLI tests of tests/hsm that put faultp11 in front of a
 # fresh SoftHSM2 dev token: dev_token NAME makes $work (removed on exit
 # unless KEEP is set), the token in $work/tok (make-dev-token.sh), and

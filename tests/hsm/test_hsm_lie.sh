@@ -12,6 +12,7 @@
 # the same objects afterwards (a refused answer leaves nothing behind).
 # In a sanitizer build a read or write past a buffer fails the row.
 set -euo pipefail
+# shellcheck source=tests/hsm/dev_token.sh
 . "$(dirname "$0")/dev_token.sh"
 dev_token hsm-lie
 hsm=(--module "$FAULTP11" --token pkcs11:token=dfissue-dev --pin-file "$work/tok/user.pin")

@@ -17,6 +17,7 @@
 #   7. C_Login held while the HSM opens, and while the journal key's HSM
 #      opens: no handle exists yet to ask, so the step's time is said.
 set -euo pipefail
+# shellcheck source=tests/hsm/dev_token.sh
 . "$(dirname "$0")/dev_token.sh"
 dev_token hsm-stall
 
