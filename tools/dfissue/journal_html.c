@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/asn1.h>
+
 #include "cli.h"
 #include "core/grow.h"
 #include "dfissue/journal.h"
@@ -62,22 +64,51 @@ on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 	pg->nf++;
 }
 
-/* Text from the journal is untrusted: every byte that means something in
- * HTML is escaped, control characters are dropped. */
+/* A bidirectional control: in a value it would reorder the text an
+ * auditor reads after it ("Trojan Source"), so it is not copied. */
+static int
+is_bidi_control(unsigned long u)
+{
+	return u == 0x061C || u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202E) ||
+	    (u >= 0x2066 && u <= 0x2069);
+}
+
+#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
+
+/* Text from the journal is untrusted (any byte but NUL, %XX-decoded):
+ * every byte that means something in HTML is escaped, control characters
+ * are dropped, and what is not UTF-8 (the page says it is) or is a
+ * bidirectional control shows as U+FFFD. OpenSSL's UTF8_getc refuses
+ * overlong forms, surrogates and code points above U+10FFFF. */
 static void
 esc(FILE *o, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	while (len > 0) {
+		if (*p >= 0x80) {
+			unsigned long u;
+			int n = UTF8_getc(p, len < 4 ? (int)len : 4, &u);
+			if (n <= 0 || is_bidi_control(u)) {
+				fputs(REPLACEMENT, o);
+				n = n <= 0 ? 1 : n;
+			} else if (u >= 0xA0) { /* U+0080..U+009F: C1 controls, dropped */
+				fwrite(p, 1, (size_t)n, o);
+			}
+			p += n, len -= (size_t)n;
+			continue;
+		}
+		switch (*p) {
 		case '<': fputs("&lt;", o); break;
 		case '>': fputs("&gt;", o); break;
 		case '&': fputs("&amp;", o); break;
 		case '"': fputs("&quot;", o); break;
 		case '\'': fputs("&#39;", o); break;
 		default:
-			if ((unsigned char)*s >= 0x20 && *s != 0x7f)
-				fputc(*s, o);
+			if (*p >= 0x20 && *p != 0x7f)
+				fputc(*p, o);
 		}
+		p++, len--;
 	}
 }
 
