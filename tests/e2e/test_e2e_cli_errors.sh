@@ -189,6 +189,15 @@ expect conf_dir 2 "^dfissue: configuration file '$d/dir.conf': Is a directory: g
 printf 'json = maybe\n' >"$d/bool.conf"
 run conf_bool "$E2E_DFISSUE" personalize --config "$d/bool.conf"
 expect conf_bool 2 "bool.conf:1: 'json' takes yes or no, not 'maybe'"
+# fuzz_cli_config: a NUL byte cut the value short without a word (fgets
+# hid it: this file gave --reader=sim:a). A line too long stays an error,
+# now found by its length instead of fgets's buffer.
+printf 'json = no\nreader = sim:a\0.img\n' >"$d/nul.conf"
+run conf_nul "$E2E_DFISSUE" personalize --config "$d/nul.conf"
+expect conf_nul 2 "^dfissue: $d/nul.conf:2: a NUL byte: not a text file$"
+{ printf 'reader = sim:'; head -c 5000 /dev/zero | tr '\0' a; printf '.img\nno-such-key = 1\n'; } >"$d/long.conf"
+run conf_long "$E2E_DFISSUE" personalize --config "$d/long.conf"
+expect conf_long 2 "^dfissue: $d/long.conf:1: line longer than 4096 characters$"
 # Audit k33, findings 1-3: a bad --reader, an origin the new journal would
 # refuse (given, or made from --station) and a URI p11-kit cannot fully
 # read are usage errors found before the HSM login: exit 2, one exact

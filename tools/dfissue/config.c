@@ -92,6 +92,32 @@ config_line(const char *path, int ln, char *line, const struct option *lo, struc
 	return DFI_EXIT_OK;
 }
 
+/* One line of f into buf (cap bytes, its '\n' dropped, NUL-terminated,
+ * *n bytes before the terminator): 1, 0 when it does not fit (the rest of
+ * the file is not read), -1 at the end of the file. Byte by byte instead
+ * of fgets, which hides a NUL byte in the line (the value would be cut
+ * short without a word) and splits a long line in two. */
+static int
+read_line(FILE *f, char *buf, size_t cap, size_t *n)
+{
+	int c = EOF;
+	*n = 0;
+	while (*n + 1 < cap && (c = getc(f)) != EOF && c != '\n')
+		buf[(*n)++] = (char)c;
+	buf[*n] = '\0';
+	if (c == EOF && ferror(f))
+		return -1; /* the caller reports it */
+	if (c == '\n' || (c == EOF && *n > 0))
+		return 1;
+	if (c == EOF)
+		return -1;
+	/* full: the line fits only if its end comes next */
+	c = getc(f);
+	if (c == '\n' || c == EOF)
+		return 1;
+	return 0;
+}
+
 static int
 read_config(const char *path, const struct option *lo, struct cli_argv *a)
 {
@@ -106,25 +132,25 @@ read_config(const char *path, const struct option *lo, struct cli_argv *a)
 		    err == ENOENT ? "create it (dfissue-station.conf(5)) or give another --config" :
 		    "make it readable by the user dfissue runs as");
 	}
-	char line[CONFIG_LINE_MAX];
-	int ln = 0, rc = DFI_EXIT_OK;
-	while (rc == DFI_EXIT_OK && fgets(line, sizeof(line), f) != NULL) {
+	char line[CONFIG_LINE_MAX + 1];
+	size_t n;
+	int ln = 0, rc = DFI_EXIT_OK, got;
+	while (rc == DFI_EXIT_OK && (got = read_line(f, line, sizeof(line), &n)) >= 0) {
 		ln++;
-		size_t n = strlen(line);
-		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
-			cli_errorf("%s:%d: line longer than %d characters", path, ln, CONFIG_LINE_MAX - 2);
-			rc = DFI_EXIT_USAGE;
-			break;
-		}
 		if (ln > CONFIG_MAX_LINES) {
 			cli_errorf("%s: more than %d lines", path, CONFIG_MAX_LINES);
 			rc = DFI_EXIT_USAGE;
-			break;
+		} else if (got == 0) {
+			cli_errorf("%s:%d: line longer than %d characters", path, ln, CONFIG_LINE_MAX);
+			rc = DFI_EXIT_USAGE;
+		} else if (memchr(line, '\0', n) != NULL) {
+			cli_errorf("%s:%d: a NUL byte: not a text file", path, ln);
+			rc = DFI_EXIT_USAGE;
+		} else {
+			char *s = dfi_trim(line);
+			if (*s != '\0' && *s != '#')
+				rc = config_line(path, ln, s, lo, a);
 		}
-		char *s = dfi_trim(line);
-		if (*s == '\0' || *s == '#')
-			continue;
-		rc = config_line(path, ln, s, lo, a);
 	}
 	if (rc == DFI_EXIT_OK && ferror(f)) {
 		/* A directory opens but does not read (EISDIR). */

@@ -8,11 +8,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <openssl/asn1.h>
+
 #include "cli.h"
 #include "core/grow.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 #include "journal_html.h"
+#include "journal_html_index.h"
 
 struct finding {
 	uint64_t line;
@@ -25,6 +28,7 @@ struct page {
 	struct finding *f;   /* the verifier's findings (with a key) */
 	size_t nf, capf;
 	int oom;
+	struct jh_index ix;  /* made once every record is in */
 };
 
 /* Makes room for one more element in *v (n used of *cap); 0, or -1 with
@@ -62,22 +66,51 @@ on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 	pg->nf++;
 }
 
-/* Text from the journal is untrusted: every byte that means something in
- * HTML is escaped, control characters are dropped. */
+/* A bidirectional control: in a value it would reorder the text an
+ * auditor reads after it ("Trojan Source"), so it is not copied. */
+static int
+is_bidi_control(unsigned long u)
+{
+	return u == 0x061C || u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202E) ||
+	    (u >= 0x2066 && u <= 0x2069);
+}
+
+#define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
+
+/* Text from the journal is untrusted (any byte but NUL, %XX-decoded):
+ * every byte that means something in HTML is escaped, control characters
+ * are dropped, and what is not UTF-8 (the page says it is) or is a
+ * bidirectional control shows as U+FFFD. OpenSSL's UTF8_getc refuses
+ * overlong forms, surrogates and code points above U+10FFFF. */
 static void
 esc(FILE *o, const char *s)
 {
-	for (; *s; s++) {
-		switch (*s) {
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	while (len > 0) {
+		if (*p >= 0x80) {
+			unsigned long u;
+			int n = UTF8_getc(p, len < 4 ? (int)len : 4, &u);
+			if (n <= 0 || is_bidi_control(u)) {
+				fputs(REPLACEMENT, o);
+				n = n <= 0 ? 1 : n;
+			} else if (u >= 0xA0) { /* U+0080..U+009F: C1 controls, dropped */
+				fwrite(p, 1, (size_t)n, o);
+			}
+			p += n, len -= (size_t)n;
+			continue;
+		}
+		switch (*p) {
 		case '<': fputs("&lt;", o); break;
 		case '>': fputs("&gt;", o); break;
 		case '&': fputs("&amp;", o); break;
 		case '"': fputs("&quot;", o); break;
 		case '\'': fputs("&#39;", o); break;
 		default:
-			if ((unsigned char)*s >= 0x20 && *s != 0x7f)
-				fputc(*s, o);
+			if (*p >= 0x20 && *p != 0x7f)
+				fputc(*p, o);
 		}
+		p++, len--;
 	}
 }
 
@@ -86,60 +119,6 @@ hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 {
 	if (n == 0 || dfi_hex_encode(p, n, out, cap) != DFI_OK)
 		snprintf(out, cap, "-");
-}
-
-/* A key intent or a change intent (an intent for a change that is not a
- * key change): both open until an outcome names them. */
-static unsigned
-is_intent(const dfi_jrec *r)
-{
-	return r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE;
-}
-
-static const dfi_jrec *
-intent_of(const struct page *pg, uint64_t seq)
-{
-	size_t lo = 0, hi = pg->n;
-	while (lo < hi) { /* records are in seq order in a sound journal */
-		size_t mid = (lo + hi) / 2;
-		if (pg->rec[mid].seq < seq)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < pg->n && pg->rec[lo].seq == seq && is_intent(&pg->rec[lo]))
-		return &pg->rec[lo];
-	for (size_t i = 0; i < pg->n; i++) /* out of order: verify reports it */
-		if (pg->rec[i].seq == seq && is_intent(&pg->rec[i]))
-			return &pg->rec[i];
-	return NULL;
-}
-
-/* The card (intent) a record belongs to, or NULL. */
-static const dfi_jrec *
-card_of(const struct page *pg, const dfi_jrec *r)
-{
-	if (is_intent(r))
-		return r;
-	if (r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE)
-		return intent_of(pg, r->intent);
-	return NULL;
-}
-
-static int
-same_card(const dfi_jrec *a, const dfi_jrec *b)
-{
-	return a->key.uid_len == b->key.uid_len && memcmp(a->key.uid, b->key.uid, a->key.uid_len) == 0;
-}
-
-static int
-has_outcome(const struct page *pg, uint64_t seq)
-{
-	for (size_t i = 0; i < pg->n; i++)
-		if ((pg->rec[i].type == DFI_JREC_COMMIT || pg->rec[i].type == DFI_JREC_ABORT ||
-		    pg->rec[i].type == DFI_JREC_RESOLVE) && pg->rec[i].intent == seq)
-			return 1;
-	return 0;
 }
 
 static bool
@@ -154,11 +133,12 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 {
 	char t[32], what[64] = "", detail[300] = "";
 	const char *cls = "";
+	int closed = jh_is_intent(r) && jh_has_outcome(&pg->ix, r->seq);
 	cli_utc_time(r->time, ' ', t, sizeof(t));
 	switch (r->type) {
 	case DFI_JREC_INTENT:
-		cls = has_outcome(pg, r->seq) ? "ev-intent" : "ev-intent ev-unresolved";
-		snprintf(what, sizeof(what), "%s", has_outcome(pg, r->seq) ? "key change started" :
+		cls = closed ? "ev-intent" : "ev-intent ev-unresolved";
+		snprintf(what, sizeof(what), "%s", closed ? "key change started" :
 		    "key change UNRESOLVED");
 		snprintf(detail, sizeof(detail), "base key %s, generation %" PRIu32, r->key_label,
 		    r->key_gen);
@@ -167,8 +147,8 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
 		if (r->target_len > 0)
 			hexs(r->target, r->target_len, tgt, sizeof(tgt));
-		cls = has_outcome(pg, r->seq) ? "ev-change" : "ev-change ev-unresolved";
-		snprintf(what, sizeof(what), "%s %s", has_outcome(pg, r->seq) ? "card change started:" :
+		cls = closed ? "ev-change" : "ev-change ev-unresolved";
+		snprintf(what, sizeof(what), "%s %s", closed ? "card change started:" :
 		    "card change UNRESOLVED:", r->what);
 		snprintf(detail, sizeof(detail), "target %s", tgt);
 		break;
@@ -213,70 +193,49 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 	fputs("</td></tr>\n", o);
 }
 
-/* Is record i the first intent of its card? (Cards are listed in order
- * of first appearance.) */
-static int
-first_of_card(const struct page *pg, size_t i)
-{
-	const dfi_jrec *in = &pg->rec[i];
-	if (!is_intent(in))
-		return 0;
-	for (size_t k = 0; k < i; k++)
-		if (is_intent(&pg->rec[k]) && same_card(&pg->rec[k], in))
-			return 0;
-	return 1;
-}
-
 static void
 cards_section(FILE *o, const struct page *pg)
 {
-	/* Cards in order of first appearance. */
-	size_t ncards = 0;
+	/* Cards in order of first appearance; ix.order holds each card's
+	 * records together, in file order. */
+	const struct jh_index *ix = &pg->ix;
 	fputs("<h2>Cards</h2>\n<table id=\"cards\"><tr><th>card UID</th><th>changes</th>"
 	      "<th>committed</th><th>tears resolved</th><th>aborted</th><th>refused</th>"
 	      "<th>unresolved</th></tr>\n", o);
-	for (size_t i = 0; i < pg->n; i++) {
-		const dfi_jrec *in = &pg->rec[i];
-		if (!first_of_card(pg, i))
-			continue;
+	for (size_t c = 0, at = 0; c < ix->ncards; c++) {
 		unsigned changes = 0, commits = 0, resolves = 0, aborts = 0, refused = 0, open = 0;
-		for (size_t k = 0; k < pg->n; k++) {
-			const dfi_jrec *r = &pg->rec[k], *c = card_of(pg, r);
-			if (c == NULL || !same_card(c, in))
-				continue;
-			changes += is_intent(r);
-			open += is_intent(r) && !has_outcome(pg, r->seq) ? 1u : 0u;
+		for (; at < ix->norder && ix->card[ix->order[at]] == c; at++) {
+			const dfi_jrec *r = &pg->rec[ix->order[at]];
+			changes += jh_is_intent(r) ? 1u : 0u;
+			open += jh_is_intent(r) && !jh_has_outcome(ix, r->seq) ? 1u : 0u;
 			commits += r->type == DFI_JREC_COMMIT;
 			resolves += r->type == DFI_JREC_RESOLVE;
 			refused += is_refusal(r);
 			aborts += r->type == DFI_JREC_ABORT && !is_refusal(r);
 		}
+		const dfi_jrec *in = &pg->rec[ix->first[c]];
 		char uid[2 * DFI_J_UID_MAX + 1];
 		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
 		fprintf(o, "<tr class=\"card-row%s\" data-uid=\"%s\"><td><a href=\"#card-%s\">%s</a></td>"
 			   "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td></tr>\n",
 		    open ? " has-unresolved" : "", uid, uid, uid, changes, commits, resolves, aborts,
 		    refused, open);
-		ncards++;
 	}
 	fputs("</table>\n", o);
-	if (ncards == 0)
+	if (ix->ncards == 0)
 		fputs("<p>No key change in this journal.</p>\n", o);
 
-	for (size_t i = 0; i < pg->n; i++) {
-		const dfi_jrec *in = &pg->rec[i];
-		if (!first_of_card(pg, i))
-			continue;
+	for (size_t c = 0, at = 0; c < ix->ncards; c++) {
+		const dfi_jrec *in = &pg->rec[ix->first[c]];
 		char uid[2 * DFI_J_UID_MAX + 1];
 		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
 		fprintf(o, "<section class=\"card\" id=\"card-%s\"><h3>Card %s</h3>\n"
 			   "<table class=\"timeline\"><tr><th>seq</th><th>time (UTC)</th><th>event</th>"
 			   "<th>AID</th><th>key</th><th>version</th><th>detail</th><th>station</th></tr>\n",
 		    uid, uid);
-		for (size_t k = 0; k < pg->n; k++) {
-			const dfi_jrec *r = &pg->rec[k], *c = card_of(pg, r);
-			if (c != NULL && same_card(c, in))
-				event_row(o, pg, r, c);
+		for (; at < ix->norder && ix->card[ix->order[at]] == c; at++) {
+			size_t i = ix->order[at];
+			event_row(o, pg, &pg->rec[i], &pg->rec[ix->owner[i]]);
 		}
 		fputs("</table></section>\n", o);
 	}
@@ -450,6 +409,9 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
 	dfi_err e = res == NULL ? DFI_E_NOMEM : dfi_journal_verify_file(path, &vo, res);
 	int rc = DFI_EXIT_OK;
+	if (e != DFI_E_IO && e != DFI_E_NOT_FOUND && e != DFI_E_NOMEM && !pg.oom &&
+	    jh_index_make(pg.rec, pg.n, &pg.ix) != DFI_OK)
+		pg.oom = 1;
 	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || pg.oom) {
 		rc = cli_fail(path, pg.oom ? DFI_E_NOMEM : e);
 	} else {
@@ -475,6 +437,7 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 			rc = DFI_EXIT_FAIL;
 	}
 	free(res);
+	jh_index_free(&pg.ix);
 	free(pg.rec);
 	free(pg.f);
 	dfi_jpubkey_free(pk);
