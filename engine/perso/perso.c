@@ -142,7 +142,6 @@ perso_tap_free(struct tap *tp)
 	perso_tap_keys_free(tp);
 	dfi_cardkey_free(tp->uid_target);
 	dfi_card_data_free(tp->cd);
-	dfi_batch_row_free(tp->own);
 	free(tp->apps);
 	dfi_desfire_free(tp->d);
 }
@@ -316,10 +315,12 @@ dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_path, con
 	}
 out:
 	tap_end(tp);
-	if (own != NULL) { /* the caller's, whatever the tap's end: its next tap takes it */
+	/* The card's own row is the caller's, whatever the tap's end: the
+	 * card's next tap takes it. */
+	if (own != NULL)
 		*own = tp->own;
-		tp->own = NULL;
-	}
+	else
+		dfi_batch_row_free(tp->own);
 	perso_tap_free(tp);
 	free(tp);
 	return ret;

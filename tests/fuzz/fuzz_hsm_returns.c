@@ -38,14 +38,6 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-const char *__lsan_default_suppressions(void);
-
-/* SoftHSM2 keeps objects it allocates per session (tests/lsan.supp). */
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:libsofthsm2.so\n";
-}
 
 #define DIE(...) (fprintf(stderr, "fuzz_hsm_returns: " __VA_ARGS__), fputc('\n', stderr), abort())
 
