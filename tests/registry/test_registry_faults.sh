@@ -267,7 +267,13 @@ present() {
 	wait_reader fault-b empty
 	card_in "$PB" --image "$(c_img "$n")" --uid "$(c_uid "$n")" --seed "$((30 + n))" "$@"
 }
-ended() { grep -c '"outcome"' "$1" 2>/dev/null || true; }
+# The results in FILE so far; 0 before the station has created FILE (grep
+# prints nothing then, and wait_ended's test would end its wait at once).
+ended() {
+	local n
+	n=$(grep -c '"outcome"' "$1" 2>/dev/null) || true
+	echo "${n:-0}"
+}
 # wait_ended FILE N PID: until FILE holds N results (60 s).
 wait_ended() {
 	local i=0
