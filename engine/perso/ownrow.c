@@ -8,35 +8,43 @@
  * and that covers the row's file contents and diversification inputs:
  * the row whose digest for this UID is one of those the journal (or the
  * registry) holds for the card is the row it began with. The search reads
- * the batch file again, only for a card whose history carries a digest
- * that the row given does not give. */
+ * the batch file again, only for a card whose history of this profile's
+ * key changes carries a digest that the row given does not give. */
 #include <string.h>
 
 #include "perso_int.h"
 
-/* 1 when d is the digest behind one of the card's slots or open intents. */
+/* 1 when a key change to (version, generation) of slot (aid, keyno) is
+ * one this profile makes: history another profile wrote (a card issued
+ * with generation 1, tapped with a rotation profile) names no row of this
+ * run, and is not searched for. */
 static int
-known_digest(const struct tap *tp, const uint8_t d[DFI_J_PROFILE_LEN])
+this_profiles(const struct tap *tp, uint32_t aid, uint8_t keyno, int version, uint32_t generation)
 {
-	for (size_t i = 0; i < tp->nrslots; i++)
-		if (tp->rslots[i].has_profile && memcmp(tp->rslots[i].profile, d, DFI_J_PROFILE_LEN) == 0)
-			return 1;
-	for (size_t i = 0; i < tp->nintents; i++)
-		if (tp->intents[i].rec.has_profile &&
-		    memcmp(tp->intents[i].rec.profile, d, DFI_J_PROFILE_LEN) == 0)
-			return 1;
-	return 0;
+	int app = aid == 0 ? -1 : perso_app_index(tp, aid);
+	const struct perso_role *r = aid != 0 && app < 0 ? NULL : perso_role(tp->p, app, keyno);
+	return r != NULL && version == (int)r->pk->version && generation == r->pk->generation;
 }
 
+/* Each digest the card's history holds for this profile's key changes:
+ * the slots' (the intent behind each state) and the open intents'. With
+ * d NULL: 1 when there is one; else 1 when d is one of them. */
 static int
-has_history(const struct tap *tp)
+history_has(const struct tap *tp, const uint8_t *d)
 {
-	for (size_t i = 0; i < tp->nrslots; i++)
-		if (tp->rslots[i].has_profile)
+	for (size_t i = 0; i < tp->nrslots; i++) {
+		const struct reg_slot *rs = &tp->rslots[i];
+		if (rs->has_profile && this_profiles(tp, rs->aid, rs->keyno, rs->version, rs->generation) &&
+		    (d == NULL || memcmp(rs->profile, d, DFI_J_PROFILE_LEN) == 0))
 			return 1;
-	for (size_t i = 0; i < tp->nintents; i++)
-		if (tp->intents[i].rec.has_profile)
+	}
+	for (size_t i = 0; i < tp->nintents; i++) {
+		const dfi_jrec *in = &tp->intents[i].rec;
+		if (in->type != DFI_JREC_CHANGE && in->has_profile &&
+		    this_profiles(tp, in->key.aid, in->key.keyno, in->new_version, in->key_gen) &&
+		    (d == NULL || memcmp(in->profile, d, DFI_J_PROFILE_LEN) == 0))
 			return 1;
+	}
 	return 0;
 }
 
@@ -53,7 +61,7 @@ row_matches(const struct tap *tp, const dfi_batch_row *row, dfi_err *err)
 	dfi_err e = dfi_profile_card_data(tp->p->profile, row, &cd, &diag);
 	if (e == DFI_OK) {
 		e = perso_digest_of(tp, row, cd, d);
-		match = e == DFI_OK && known_digest(tp, d);
+		match = e == DFI_OK && history_has(tp, d);
 	}
 	dfi_card_data_free(cd);
 	/* Out of memory or a crypto failure is the tap's; a row that does
@@ -68,7 +76,7 @@ perso_own_row(struct tap *tp)
 {
 	dfi_err e = DFI_OK;
 
-	if (tp->batch_path == NULL || tp->row == NULL || tp->readonly || !has_history(tp))
+	if (tp->batch_path == NULL || tp->row == NULL || tp->readonly || !history_has(tp, NULL))
 		return DFI_OK;
 	if (row_matches(tp, tp->row, &e) || e != DFI_OK)
 		return e;
