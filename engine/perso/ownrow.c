@@ -99,7 +99,10 @@ perso_own_row(struct tap *tp)
 	}
 	dfi_batch_free(b);
 	if (e == DFI_E_PROFILE) {
-		/* The file changed since the run checked it. */
+		/* A row the run's check did not reach (personalize checks only
+		 * the rows it may hand out) or the file changed since: said, so
+		 * that the operator mends the file, rather than given a row
+		 * that may not be the card's. */
 		perso_detail(tp, "%s", diag.message);
 		return e;
 	}
