@@ -240,28 +240,33 @@ dfi_hsm_slot_list(dfi_hsm *h, CK_BBOOL present, CK_SLOT_ID **ids, CK_ULONG *n)
 {
 	*ids = NULL;
 	*n = 0;
-	CK_ULONG want = 0;
-	CK_RV rv = P11(h, C_GetSlotList, present, NULL, &want);
-	if (rv == CKR_OK)
-		rv = dfi_hsm_check_count(h, "C_GetSlotList", want, DFI_HSM_SLOTS_MAX);
-	if (rv != CKR_OK || want == 0)
-		return rv;
-	CK_SLOT_ID *list = calloc(want, sizeof(*list));
-	if (list == NULL)
-		return CKR_HOST_MEMORY;
-	/* A slot may appear between the calls: the module then says
-	 * CKR_BUFFER_TOO_SMALL; a count beyond the list is a lie. */
-	CK_ULONG got = want;
-	rv = P11(h, C_GetSlotList, present, list, &got);
-	if (rv == CKR_OK)
-		rv = dfi_hsm_check_count(h, "C_GetSlotList", got, want);
-	if (rv != CKR_OK) {
-		free(list);
-		return rv;
+	/* A slot may appear between the count and the list (a token plugged
+	 * in): the module then says CKR_BUFFER_TOO_SMALL, and the count is
+	 * asked again, a few times; a count beyond the list on success is a
+	 * lie. */
+	CK_RV rv = CKR_BUFFER_TOO_SMALL;
+	for (int tries = 0; rv == CKR_BUFFER_TOO_SMALL && tries < 4; tries++) {
+		CK_ULONG want = 0;
+		rv = P11(h, C_GetSlotList, present, NULL, &want);
+		if (rv == CKR_OK)
+			rv = dfi_hsm_check_count(h, "C_GetSlotList", want, DFI_HSM_SLOTS_MAX);
+		if (rv != CKR_OK || want == 0)
+			return rv;
+		CK_SLOT_ID *list = calloc(want, sizeof(*list));
+		if (list == NULL)
+			return CKR_HOST_MEMORY;
+		CK_ULONG got = want;
+		rv = P11(h, C_GetSlotList, present, list, &got);
+		if (rv == CKR_OK)
+			rv = dfi_hsm_check_count(h, "C_GetSlotList", got, want);
+		if (rv != CKR_OK) {
+			free(list);
+			continue;
+		}
+		*ids = list;
+		*n = got;
 	}
-	*ids = list;
-	*n = got;
-	return CKR_OK;
+	return rv;
 }
 
 static void

@@ -22,6 +22,9 @@
  *              CKA_EC_POINT: no longer a DER OCTET STRING)
  *     vlen0    C_GetAttributeValue: a CKA_VALUE_LEN it reports is 0
  *     vlen40   C_GetAttributeValue: a CKA_VALUE_LEN it reports is 2^40
+ *     grew     a list call given a buffer answers CKR_BUFFER_TOO_SMALL and a
+ *              count one above it, as when an entry appeared since the
+ *              caller asked for the count (a token plugged in)
  *   A call tells only the kinds that fit it (info structs: garbage; vlen*:
  *   C_GetAttributeValue; the rest: C_GetSlotList, C_GetMechanismList,
  *   C_FindObjects, C_GetAttributeValue, C_Encrypt, C_Decrypt, C_Sign,
@@ -395,8 +398,7 @@ l_C_GetSlotList(unsigned char token_present, ck_slot_id_t *slot_list, unsigned l
 {
 	unsigned long cap = count != NULL ? *count : 0;
 	ck_rv_t rv = w_C_GetSlotList(token_present, slot_list, count);
-	lie_list("C_GetSlotList", rv, slot_list, sizeof(*slot_list), cap, count);
-	return rv;
+	return lie_list("C_GetSlotList", rv, slot_list, sizeof(*slot_list), cap, count);
 }
 
 static ck_rv_t
@@ -404,8 +406,7 @@ l_C_GetMechanismList(ck_slot_id_t slot_id, ck_mechanism_type_t *list, unsigned l
 {
 	unsigned long cap = count != NULL ? *count : 0;
 	ck_rv_t rv = w_C_GetMechanismList(slot_id, list, count);
-	lie_list("C_GetMechanismList", rv, list, sizeof(*list), cap, count);
-	return rv;
+	return lie_list("C_GetMechanismList", rv, list, sizeof(*list), cap, count);
 }
 
 static ck_rv_t
@@ -413,8 +414,7 @@ l_C_FindObjects(ck_session_handle_t session, ck_object_handle_t *object,
     unsigned long max_object_count, unsigned long *object_count)
 {
 	ck_rv_t rv = w_C_FindObjects(session, object, max_object_count, object_count);
-	lie_list("C_FindObjects", rv, object, sizeof(*object), max_object_count, object_count);
-	return rv;
+	return lie_list("C_FindObjects", rv, object, sizeof(*object), max_object_count, object_count);
 }
 
 static ck_rv_t

@@ -34,7 +34,7 @@ static const struct {
 } kinds[] = {
 	{ "long", LIE_LONG }, { "huge", LIE_HUGE }, { "short", LIE_SHORT },
 	{ "unavail", LIE_UNAVAIL }, { "garbage", LIE_GARBAGE }, { "vlen0", LIE_VLEN0 },
-	{ "vlen40", LIE_VLEN40 },
+	{ "vlen40", LIE_VLEN40 }, { "grew", LIE_GREW },
 };
 
 void
@@ -65,6 +65,7 @@ lie_arm_from_env(void)
 #define CAN_LEN ((1u << LIE_LONG) | (1u << LIE_HUGE) | (1u << LIE_SHORT) | (1u << LIE_UNAVAIL) | \
 	(1u << LIE_GARBAGE))
 #define CAN_ATTR (CAN_LEN | (1u << LIE_VLEN0) | (1u << LIE_VLEN40))
+#define CAN_LIST (CAN_LEN | (1u << LIE_GREW))
 
 /* The kind to tell for this call of fn (counted when the armed kind is in
  * can), LIE_NONE mostly. */
@@ -145,19 +146,30 @@ lie_bytes(const char *fn, ck_rv_t rv, unsigned char *buf, unsigned long cap, uns
 	*len = lie_len(k, buf != NULL, cap, *len);
 }
 
-void
+ck_rv_t
 lie_list(const char *fn, ck_rv_t rv, void *items, size_t item, unsigned long cap,
     unsigned long *count)
 {
-	enum lie_kind k = rv == CKR_OK && count != NULL ? lie_due(fn, CAN_LEN) : LIE_NONE;
+	enum lie_kind k = rv == CKR_OK && count != NULL ? lie_due(fn, CAN_LIST) : LIE_NONE;
 	if (k == LIE_NONE)
-		return;
+		return rv;
 	if (k == LIE_GARBAGE) {
 		if (items != NULL)
 			fill(items, (*count < cap ? *count : cap) * item);
-		return;
+		return rv;
+	}
+	/* No lie, strictly: what PKCS#11 says a module answers when an entry
+	 * appeared since the caller asked for the count (a token plugged in
+	 * between C_GetSlotList's two calls). */
+	if (k == LIE_GREW) {
+		if (items != NULL) {
+			*count = cap + 1;
+			return CKR_BUFFER_TOO_SMALL;
+		}
+		return rv;
 	}
 	*count = lie_len(k, items != NULL, cap, *count);
+	return rv;
 }
 
 void

@@ -10,7 +10,7 @@
 #include <p11-kit/pkcs11.h>
 
 enum lie_kind { LIE_NONE, LIE_LONG, LIE_HUGE, LIE_SHORT, LIE_UNAVAIL, LIE_GARBAGE, LIE_VLEN0,
-	LIE_VLEN40 };
+	LIE_VLEN40, LIE_GREW };
 
 /* Reads FAULTP11_LIE (at load). */
 void lie_arm_from_env(void);
@@ -26,8 +26,9 @@ void lie_attrs(const char *fn, ck_rv_t rv, struct ck_attribute *t, unsigned long
 /* An output of bytes (buf NULL: a length query), cap its capacity in. */
 void lie_bytes(const char *fn, ck_rv_t rv, unsigned char *buf, unsigned long cap,
     unsigned long *len);
-/* A list of item-byte entries (slots, mechanisms, handles), cap entries. */
-void lie_list(const char *fn, ck_rv_t rv, void *items, size_t item, unsigned long cap,
+/* A list of item-byte entries (slots, mechanisms, handles), cap entries;
+ * returns the call's return value (grew: CKR_BUFFER_TOO_SMALL). */
+ck_rv_t lie_list(const char *fn, ck_rv_t rv, void *items, size_t item, unsigned long cap,
     unsigned long *count);
 /* The blank-padded text fields of an info struct. */
 struct text_field {
