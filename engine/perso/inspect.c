@@ -39,6 +39,9 @@ report(struct tap *tp, FILE *f, dfi_err e)
 		fprintf(f, "  random ID: UID read with GetCardUID (%s)\n", tp->uid_via);
 	for (size_t i = 0; i < tp->nconflicts && i < PERSO_MAX_CONFLICTS; i++)
 		fprintf(f, "  conflict: %s\n", tp->conflict[i]);
+	if (tp->own != NULL)
+		fprintf(f, "  batch row: line %d of %s, the row this card began with (its history under "
+		    "this profile carries that row's digest)\n", dfi_batch_row_line(tp->own), tp->batch_path);
 	if (tp->res->originality[0] != '\0')
 		fprintf(f, "  originality: %s\n", tp->res->originality);
 	if (tp->p->reg != NULL)
@@ -118,6 +121,13 @@ report(struct tap *tp, FILE *f, dfi_err e)
 dfi_err
 dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char **out)
 {
+	return dfi_perso_inspect_batch(p, t, NULL, row, out);
+}
+
+dfi_err
+dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
+    const dfi_batch_row *row, char **out)
+{
 	struct dfi_perso_result res;
 	struct tap *tp;
 	char *buf = NULL;
@@ -125,13 +135,14 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	FILE *f;
 	dfi_err e;
 
+	if (out != NULL)
+		*out = NULL;
 	if (p == NULL || t == NULL || out == NULL)
 		return DFI_E_INVALID_ARG;
-	*out = NULL;
 	tp = malloc(sizeof(*tp));
 	if (tp == NULL)
 		return DFI_E_NOMEM;
-	e = perso_tap_begin(p, tp, t, NULL, row, &res, 1);
+	e = perso_tap_begin(p, tp, t, batch_path, row, &res, 1);
 	if (e == DFI_OK && !tp->refused && tp->nconflicts > 0)
 		e = perso_conflicts_refuse(tp);
 	/* What a tap would refuse, without journaling it (readonly). */
@@ -171,6 +182,7 @@ dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char
 	*out = buf;
 	e = DFI_OK;
 out:
+	dfi_batch_row_free(tp->own);
 	perso_tap_free(tp);
 	free(tp);
 	return e;

@@ -76,7 +76,7 @@ perso_own_row(struct tap *tp)
 {
 	dfi_err e = DFI_OK;
 
-	if (tp->batch_path == NULL || tp->row == NULL || tp->readonly || !history_has(tp, NULL))
+	if (tp->batch_path == NULL || tp->row == NULL || !history_has(tp, NULL))
 		return DFI_OK;
 	if (row_matches(tp, tp->row, &e) || e != DFI_OK)
 		return e;

@@ -198,9 +198,20 @@ dfi_err dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_p
  * multi-line); no key changes, nothing journaled. Without keys where the
  * card allows (free listing); with trial authentication otherwise.
  * On DFI_OK *report is a NUL-terminated string of the caller's, to free
- * with free(). */
+ * with free(); else *report is NULL (also when an argument is). */
 dfi_err dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     char **report);
+
+/* dfi_perso_inspect for an operator who knows the card's batch file but
+ * not its row: row is the one to compare with when the card's history
+ * names none (the file's first, say). A card whose history under this
+ * profile (the registry's, or the journal's) carries the digest of
+ * another row of batch_path is compared with that row, found as
+ * dfi_perso_card_batch finds it, and the report names its line. The
+ * history comes from the perso handle's registry: without one there is
+ * none, and row is used. batch_path NULL is dfi_perso_inspect. */
+dfi_err dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
+    const dfi_batch_row *row, char **report);
 
 /* The minimum APDU count the profile needs on a factory card (for
  * benchmarks); the formula is in docs/PERSONALIZATION.md. */

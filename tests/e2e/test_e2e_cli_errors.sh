@@ -57,6 +57,9 @@ expect sdm_read_pcscd 1 "^dfissue: sdm read: $down$"
 for n in inspect_pcscd sdm_read_pcscd; do
 	[ "$(wc -l <"$d/$n.err")" -eq 1 ] || e2e_fail "$n: not one line: $(cat "$d/$n.err")"
 done
+# --row names a row of --batch: alone it is refused before any reader opens.
+run inspect_row "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --row 2
+expect inspect_row 2 "^dfissue: inspect: --row needs --batch"
 
 # 2. The profile's keys are checked before the journal is created.
 sed 's/object=app1-master/object=no-such-key/' "$prof" >"$d/badkey.json"

@@ -123,6 +123,22 @@ grep -q 'UID already issued' "$E2E_DIR/$lose.json" || e2e_fail "refusal reason: 
 grep -q "registry (postgresql): issued" "$E2E_DIR/inspect.log" || e2e_fail "inspect: $(cat "$E2E_DIR/inspect.log")"
 "$D" recover --registry "$URL" >"$E2E_DIR/recover.log" 2>&1 || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
 grep -q "^0 intent(s) open in the registry" "$E2E_DIR/recover.log" || e2e_fail "recover: $(cat "$E2E_DIR/recover.log")"
+# 5a. The issued card inspected with its batch file in another order and no
+# --row: the registry's history names the card's own row (line 3 of the
+# reordered file), which is compared with, and said; --row 1, the row the
+# card was not written with, shows the conflict instead.
+{ head -1 "$batch"; sed -n 3p "$batch"; sed -n 2p "$batch"; } >"$E2E_DIR/batch-swapped.csv"
+"$D" inspect --reader "sim:$E2E_DIR/card-$win.img" --profile "$prof" --batch "$E2E_DIR/batch-swapped.csv" \
+	"${E2E_HSM[@]}" --registry "$URL" >"$E2E_DIR/inspect-own.log" 2>&1 ||
+	e2e_fail "inspect, own row: $(cat "$E2E_DIR/inspect-own.log")"
+grep -q "^  batch row: line 3 of $E2E_DIR/batch-swapped.csv, the row this card began with" "$E2E_DIR/inspect-own.log" &&
+	grep -q "^  remaining steps: 0$" "$E2E_DIR/inspect-own.log" && ! grep -q conflict "$E2E_DIR/inspect-own.log" ||
+	e2e_fail "inspect, own row: $(cat "$E2E_DIR/inspect-own.log")"
+"$D" inspect --reader "sim:$E2E_DIR/card-$win.img" --profile "$prof" --batch "$E2E_DIR/batch-swapped.csv" --row 1 \
+	"${E2E_HSM[@]}" --registry "$URL" >"$E2E_DIR/inspect-row1.log" 2>&1 ||
+	e2e_fail "inspect --row 1: $(cat "$E2E_DIR/inspect-row1.log")"
+grep -q "^  no plan: .*file 0 holds records other than the profile's$" "$E2E_DIR/inspect-row1.log" &&
+	! grep -q "batch row:" "$E2E_DIR/inspect-row1.log" || e2e_fail "inspect --row 1: $(cat "$E2E_DIR/inspect-row1.log")"
 
 # A copy of station a's journal as it is now, to roll it back later (9).
 cp -a "$E2E_DIR/journal-a" "$E2E_DIR/journal-a.old"

@@ -189,10 +189,24 @@ START_TEST(perso_card_batch_arguments)
 }
 END_TEST
 
+/* perso.h: the inspections empty *report before they check anything. */
+START_TEST(perso_inspect_arguments)
+{
+	char *report = (char *)&report;
+	ck_assert_int_eq(dfi_perso_inspect_batch(NULL, NULL, "b.csv", NULL, &report), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(report);
+	ck_assert_int_eq(dfi_perso_inspect_batch(NULL, NULL, "b.csv", NULL, NULL), DFI_E_INVALID_ARG);
+	report = (char *)&report;
+	ck_assert_int_eq(dfi_perso_inspect(NULL, NULL, NULL, &report), DFI_E_INVALID_ARG);
+	ck_assert_ptr_null(report);
+}
+END_TEST
+
 int
 main(void)
 {
 	return dfi_test_main("contract", NULL,
 	    (const TTest *[]){ every_free_accepts_null, getters_of_null_return_their_default,
-	    reader_and_writer_refuse_null, names_of_unknown_values, perso_card_batch_arguments, NULL });
+	    reader_and_writer_refuse_null, names_of_unknown_values, perso_card_batch_arguments,
+	    perso_inspect_arguments, NULL });
 }

@@ -28,7 +28,9 @@ static const char *const help[] = {
 	"\n",
 	cli_reader_help,
 	"  --profile P.json       compare with this profile\n"
-	"  --batch FILE, --row N  the card's batch row (N-th data row, default 1)\n"
+	"  --batch FILE, --row N  the card's batch row: the N-th data row; without --row,\n"
+	"                         the row the card's history in the registry names\n"
+	"                         (its line is shown), else the first\n"
 	"  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
 	CLI_REGISTRY_URL_HELP
 	"                         With --profile: what every station recorded for the\n"
@@ -130,6 +132,8 @@ inspect_raw(dfi_transport *t)
 	return DFI_EXIT_OK;
 }
 
+/* rowno 0: no --row; the first row, unless the card's history names its
+ * own (dfi_perso_inspect_batch). */
 static int
 inspect_profile(const char *profile, const char *batch, unsigned long rowno,
     const struct cli_hsm_opts *ho, const char *registry, dfi_transport *t)
@@ -145,7 +149,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	int rc = cli_profile_open(profile, batch, &prof, &b);
 	dfi_err e;
 
-	for (unsigned long i = 0; rc == DFI_EXIT_OK && b != NULL && i < rowno; i++) {
+	for (unsigned long i = 0; rc == DFI_EXIT_OK && b != NULL && i < (rowno ? rowno : 1); i++) {
 		dfi_batch_row_free(row);
 		row = NULL;
 		if (dfi_batch_next(b, &row, &diag) != DFI_OK || row == NULL) {
@@ -169,7 +173,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 		}
 	}
 	if (rc == DFI_EXIT_OK) {
-		e = dfi_perso_inspect(p, t, row, &rep);
+		e = dfi_perso_inspect_batch(p, t, rowno == 0 ? batch : NULL, row, &rep);
 		if (e != DFI_OK)
 			rc = cli_fail("inspect", e);
 		else
@@ -189,7 +193,7 @@ int
 sub_inspect(int argc, char **argv)
 {
 	const char *reader = NULL, *profile = NULL, *batch = NULL, *registry = NULL;
-	unsigned long rowno = 1, wait_ms = 10000;
+	unsigned long rowno = 0, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
 	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_STR("profile", &profile),
@@ -204,6 +208,8 @@ sub_inspect(int argc, char **argv)
 		return cli_usagef("inspect: --registry needs --profile");
 	if (batch != NULL && profile == NULL)
 		return cli_usagef("inspect: --batch needs --profile");
+	if (rowno != 0 && batch == NULL)
+		return cli_usagef("inspect: --row needs --batch");
 	if ((rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK)
 		return rc;
 	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
