@@ -237,8 +237,14 @@ dfi_err sm_out(dfi_sim *s, uint8_t cmd, const struct sim_resp *r, uint8_t *out, 
 void sm_clear(dfi_sim *s);
 /* EV1/D40: whether a given command carries a MAC from the PCD in MAC mode. */
 bool sm_cmd_sends_mac(const dfi_sim *s, uint8_t cmd);
-/* D40 legacy primitives, also used by ChangeKey verification. */
-uint16_t sm_crc16(const uint8_t *p, size_t n);
+/* Whether crc holds the CRC of p (n bytes), little-endian: CRC16 under a
+ * D40 session, CRC32 under the others (EV1 and EV2 ChangeKey's CRC of the
+ * new key). */
+bool sm_crc_eq(const dfi_sim *s, const uint8_t *p, size_t n, const uint8_t *crc);
+/* The CRC an enciphered command of a D40 or EV1 session carries after its
+ * plaintext, in m = header (hdrlen plain bytes) || data (n) || CRC: over
+ * the data under D40, over cmd || header || data under EV1. */
+bool sm_cmd_crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t hdrlen, size_t n);
 
 /* sim_auth.c */
 uint8_t sim_on_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
