@@ -247,6 +247,11 @@ bool sm_crc_eq(const dfi_sim *s, const uint8_t *p, size_t n, const uint8_t *crc)
 bool sm_cmd_crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t hdrlen, size_t n);
 
 /* sim_auth.c */
+/* The 30 bytes that EV2's session-key vectors (after their 2-byte label)
+ * and LRP's SesAuthMasterKey vector (before 96 69) share: 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] ||
+ * RndA[7..0], byte 15 first. */
+void sim_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30]);
 uint8_t sim_on_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
 uint8_t sim_on_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r);
 
