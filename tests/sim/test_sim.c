@@ -550,6 +550,63 @@ START_TEST(engine_library_session)
 }
 END_TEST
 
+/* A D40 (after Authenticate 0A) or EV1 (after AuthenticateISO 1A)
+ * enciphered command is accepted as the engine protects it, and refused
+ * with INTEGRITY_ERROR, changing nothing, when its CRC is wrong: one bit
+ * of its last enciphered block is flipped, so the card deciphers another
+ * last block, the one that holds the CRC. ChangeKey checks the CRC itself;
+ * ChangeKeySettings through the generic path with a known length. */
+START_TEST(enciphered_crc_checked)
+{
+	static const struct {
+		const char *name;
+		dfi_df_authcmd auth;
+		uint8_t cmd;
+		size_t hdrlen, datalen;
+	} rows[] = {
+		{ "D40 ChangeKey", DFI_DF_AUTH_LEGACY, 0xC4, 1, 16 },
+		{ "EV1 ChangeKey", DFI_DF_AUTH_ISO, 0xC4, 1, 16 },
+		{ "D40 ChangeKeySettings", DFI_DF_AUTH_LEGACY, 0x54, 0, 1 },
+		{ "EV1 ChangeKeySettings", DFI_DF_AUTH_ISO, 0x54, 0, 1 },
+	};
+	uint8_t zero[8] = { 0 }, hdr[1] = { 0x00 }, data[16];
+	for (int i = 0; i < 16; i++)
+		data[i] = (uint8_t)(0x20 + 2 * i); /* a 2K3DES key of version 0; settings 20 */
+	dfi_cardkey *des0;
+	ck_assert_int_eq(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0), DFI_OK);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (int flip = 1; flip >= 0; flip--) {
+			dfi_sim *s = sim_open(NULL, 20 + i);
+			dfi_transport *t;
+			dfi_desfire *d;
+			dfi_test_card_session(s, &t, &d);
+			ck_assert_int_eq(dfi_desfire_authenticate(d, rows[i].auth, 0, des0), DFI_OK);
+			uint8_t c[64], r[64];
+			size_t cl, rl;
+			ck_assert_int_eq(dfi_desfire_sm_wrap(d, rows[i].cmd, hdr, rows[i].hdrlen, data,
+			    rows[i].datalen, DFI_DF_COMM_ENC, c + 5, sizeof(c) - 6, &cl), DFI_OK);
+			c[0] = 0x90;
+			c[1] = rows[i].cmd;
+			c[2] = c[3] = 0;
+			c[4] = (uint8_t)cl;
+			c[5 + cl] = 0;
+			if (flip)
+				c[5 + cl - 1] ^= 0x01;
+			ck_assert_int_eq(dfi_sim_process(s, c, 6 + cl, r, sizeof(r), &rl), DFI_OK);
+			ck_assert_uint_ge(rl, 2);
+			ck_assert_msg(r[rl - 2] == 0x91 && r[rl - 1] == (flip ? 0x1E : 0x00),
+			    "%s, CRC %s: status %02X%02X", rows[i].name, flip ? "wrong" : "right",
+			    r[rl - 2], r[rl - 1]);
+			if (rows[i].cmd == 0xC4)
+				ck_assert_msg(dfi_sim_key_equals(s, 0, 0, DFI_KT_2K3DES, data, 16) == !flip,
+				    "%s, CRC %s: the key", rows[i].name, flip ? "wrong" : "right");
+			dfi_test_card_close(s, t, d);
+		}
+	}
+	dfi_cardkey_free(des0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -557,5 +614,6 @@ main(void)
 	    (const TTest *[]){ factory_state, status_codes, legacy_auth_zero_key,
 	    access_rules, image_persistence, tear_before_and_after, tear_matrix,
 	    backup_value_record_transactions, rights_and_transaction_errors, iso_names,
-	    multi_frame_data, seed_determinism, transport_tear, engine_library_session, NULL });
+	    multi_frame_data, seed_determinism, transport_tear, engine_library_session,
+	    enciphered_crc_checked, NULL });
 }

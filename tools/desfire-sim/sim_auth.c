@@ -134,17 +134,24 @@ session_key_ev1(dfi_sim *s, dfi_keytype kt, const uint8_t *a, const uint8_t *b)
 	s->sess.st = kt;
 }
 
+void
+sim_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30])
+{
+	out[0] = 0x00; out[1] = 0x01; out[2] = 0x00; out[3] = 0x80;
+	out[4] = a[0];
+	out[5] = a[1];
+	for (int i = 0; i < 6; i++)
+		out[6 + i] = a[2 + i] ^ b[i];
+	memcpy(out + 12, b + 6, 10);
+	memcpy(out + 22, a + 8, 8);
+}
+
 static dfi_err
 session_keys_ev2(dfi_sim *s, const uint8_t *key, const uint8_t *a, const uint8_t *b)
 {
 	uint8_t sv[32];
-	sv[0] = 0xA5; sv[1] = 0x5A; sv[2] = 0x00; sv[3] = 0x01; sv[4] = 0x00; sv[5] = 0x80;
-	sv[6] = a[0];
-	sv[7] = a[1];
-	for (int i = 0; i < 6; i++)
-		sv[8 + i] = a[2 + i] ^ b[i];
-	memcpy(sv + 14, b + 6, 10);
-	memcpy(sv + 24, a + 8, 8);
+	sv[0] = 0xA5; sv[1] = 0x5A;
+	sim_sv_body(a, b, sv + 2);
 	dfi_err e = dfi_cmac(DFI_KT_AES128, key, NULL, sv, 32, s->sess.kenc);
 	sv[0] = 0x5A; sv[1] = 0xA5;
 	if (e == DFI_OK)

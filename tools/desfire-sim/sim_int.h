@@ -237,10 +237,21 @@ dfi_err sm_out(dfi_sim *s, uint8_t cmd, const struct sim_resp *r, uint8_t *out, 
 void sm_clear(dfi_sim *s);
 /* EV1/D40: whether a given command carries a MAC from the PCD in MAC mode. */
 bool sm_cmd_sends_mac(const dfi_sim *s, uint8_t cmd);
-/* D40 legacy primitives, also used by ChangeKey verification. */
-uint16_t sm_crc16(const uint8_t *p, size_t n);
+/* Whether crc holds the CRC of p (n bytes), little-endian: CRC16 under a
+ * D40 session, CRC32 under the others (EV1 and EV2 ChangeKey's CRC of the
+ * new key). */
+bool sm_crc_eq(const dfi_sim *s, const uint8_t *p, size_t n, const uint8_t *crc);
+/* The CRC an enciphered command of a D40 or EV1 session carries after its
+ * plaintext, in m = header (hdrlen plain bytes) || data (n) || CRC: over
+ * the data under D40, over cmd || header || data under EV1. */
+bool sm_cmd_crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t hdrlen, size_t n);
 
 /* sim_auth.c */
+/* The 30 bytes that EV2's session-key vectors (after their 2-byte label)
+ * and LRP's SesAuthMasterKey vector (before 96 69) share: 00 01 00 80 ||
+ * RndA[15..14] || (RndA[13..8] ^ RndB[15..10]) || RndB[9..0] ||
+ * RndA[7..0], byte 15 first. */
+void sim_sv_body(const uint8_t a[16], const uint8_t b[16], uint8_t out[30]);
 uint8_t sim_on_authenticate(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct sim_resp *r);
 uint8_t sim_on_auth_continue(dfi_sim *s, const uint8_t *d, size_t n, struct sim_resp *r);
 

@@ -84,18 +84,10 @@ static dfi_err
 master(const uint8_t key[16], const uint8_t a[16], const uint8_t b[16], uint8_t m[16])
 {
 	struct dfi_lrp *l = dfi_secure_alloc(sizeof(*l));
-	uint8_t sv[32] = { 0x00, 0x01, 0x00, 0x80 };
+	uint8_t sv[32];
 	if (l == NULL)
 		return DFI_E_NOMEM;
-	/* bytes 4..29: RndA and RndB in the card's order, byte 15 first */
-	sv[4] = a[0];
-	sv[5] = a[1];
-	for (size_t i = 0; i < 6; i++)
-		sv[6 + i] = (uint8_t)(a[2 + i] ^ b[i]);
-	for (size_t i = 0; i < 10; i++)
-		sv[12 + i] = b[6 + i];
-	for (size_t i = 0; i < 8; i++)
-		sv[22 + i] = a[8 + i];
+	sim_sv_body(a, b, sv);
 	sv[30] = 0x96;
 	sv[31] = 0x69;
 	dfi_err e = dfi_lrp_init_key(l, key, 0);

@@ -56,19 +56,6 @@ sim_on_get_key_version(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, stru
 	return ST_OK;
 }
 
-static bool
-crc32_ok(const uint8_t *p, size_t n, const uint8_t *crc)
-{
-	return dfi_crc32_desfire(p, n) == le32(crc);
-}
-
-static bool
-crc16_ok(const uint8_t *p, size_t n, const uint8_t *crc)
-{
-	uint16_t c = sm_crc16(p, n);
-	return crc[0] == (uint8_t)c && crc[1] == (uint8_t)(c >> 8);
-}
-
 /*
  * The cryptogram, after deciphering, by session kind (nl = new key length,
  * V = version byte, present for AES keys):
@@ -151,25 +138,14 @@ sim_on_change_key(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 	memcpy(nk, p, nl);
 	if (vl)
 		ver = p[nl];
-	if (s->sess.kind == SESS_D40) {
-		if (!crc16_ok(p, nl + vl, p + nl + vl))
-			goto out;
-	} else if (s->sess.kind == SESS_EV1) {
-		/* CRC32 over cmd || keyno || cryptogram data: buf holds keyno first. */
-		uint8_t tmp[1 + 1 + DFI_MAX_KEY_LEN + 1];
-		tmp[0] = cmd;
-		memcpy(tmp + 1, buf, 1 + nl + vl);
-		bool ok = crc32_ok(tmp, 2 + nl + vl, p + nl + vl);
-		dfi_wipe(tmp, sizeof(tmp));
-		if (!ok)
-			goto out;
-	}
+	/* D40 and EV1: the cryptogram's CRC; buf holds keyno (the header) first. */
+	if (s->sess.kind != SESS_EV2 && !sm_cmd_crc_ok(s, cmd, buf, 1, nl + vl))
+		goto out;
 	if (!same) {
 		for (size_t i = 0; i < nl; i++)
 			nk[i] ^= slot->k[i];
 		const uint8_t *crc = p + nl + vl + (s->sess.kind == SESS_D40 ? 2 : s->sess.kind == SESS_EV1 ? 4 : 0);
-		bool ok = s->sess.kind == SESS_D40 ? crc16_ok(nk, nl, crc) : crc32_ok(nk, nl, crc);
-		if (!ok)
+		if (!sm_crc_eq(s, nk, nl, crc))
 			goto out;
 	}
 	if (kfam != KF_AES)

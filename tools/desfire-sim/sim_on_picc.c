@@ -282,17 +282,8 @@ set_ats(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n)
 			if (p[i] != 0x00)
 				goto out;
 		st = ST_INTEGRITY;
-		if (s->sess.kind == SESS_D40) {
-			uint16_t c = sm_crc16(p, tl);
-			if (p[tl] != (uint8_t)c || p[tl + 1] != (uint8_t)(c >> 8))
-				goto out;
-		} else {
-			uint8_t tmp[2 + DFI_SIM_MAX_FRAME];
-			tmp[0] = cmd;
-			memcpy(tmp + 1, buf, 1 + tl);
-			if (dfi_crc32_desfire(tmp, 2 + tl) != le32(p + tl))
-				goto out;
-		}
+		if (!sm_cmd_crc_ok(s, cmd, buf, 1, tl)) /* buf: option 02, then the ATS */
+			goto out;
 		st = ST_PARAMETER;
 	} else if (tl != pl) {
 		goto out;

@@ -27,36 +27,16 @@ sim_sdm_free(struct sim_sdm *sdm)
 }
 
 /* Checks the CRC a D40/EV1 enciphered command carries after its l bytes of
- * plaintext p (cmd and the file number before it for EV1), and that only
- * zeros follow it. total: the deciphered length. */
+ * plaintext in m (after the file number, its header), and that only zeros
+ * follow it. total: the deciphered length after the header. */
 static bool
-crc_ok(const dfi_sim *s, uint8_t cmd, uint8_t fileno, const uint8_t *p, size_t l, size_t total)
+crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t l, size_t total)
 {
 	size_t crclen = s->sess.kind == SESS_D40 ? 2 : 4;
-	if (l + crclen > total)
-		return false;
-	uint8_t want[4];
-	if (crclen == 2) {
-		uint16_t c = sm_crc16(p, l);
-		want[0] = (uint8_t)c;
-		want[1] = (uint8_t)(c >> 8);
-	} else {
-		/* EV1: CRC32 over cmd || file number || plaintext */
-		uint8_t *tmp = malloc(2 + l);
-		if (tmp == NULL)
-			return false;
-		tmp[0] = cmd;
-		tmp[1] = fileno;
-		memcpy(tmp + 2, p, l);
-		uint32_t c = dfi_crc32_desfire(tmp, 2 + l);
-		free(tmp);
-		for (int i = 0; i < 4; i++)
-			want[i] = (uint8_t)(c >> (8 * i));
-	}
-	if (memcmp(want, p + l, crclen) != 0)
+	if (l + crclen > total || !sm_cmd_crc_ok(s, cmd, m, 1, l))
 		return false;
 	for (size_t i = l + crclen; i < total; i++)
-		if (p[i] != 0)
+		if (m[1 + i] != 0)
 			return false;
 	return true;
 }
@@ -98,7 +78,7 @@ sim_sdm_change_file_settings(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n
 	} else {
 		/* The length follows from the options; exactly one parses. */
 		for (size_t l = 3; l + 2 <= plen && !found; l++)
-			found = parse_settings(f, p, l, &fs) && crc_ok(s, cmd, d[0], p, l, plen);
+			found = parse_settings(f, p, l, &fs) && crc_ok(s, cmd, buf, l, plen);
 	}
 	if (!found) {
 		dfi_wipe(buf, sizeof(buf));

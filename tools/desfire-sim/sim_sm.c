@@ -30,10 +30,33 @@
 #include "dfissue/util.h"
 #include "sim_int.h"
 
-uint16_t
-sm_crc16(const uint8_t *p, size_t n)
+bool
+sm_crc_eq(const dfi_sim *s, const uint8_t *p, size_t n, const uint8_t *crc)
 {
-	return dfi_crc16_desfire(p, n);
+	if (s->sess.kind == SESS_D40) {
+		uint16_t c = dfi_crc16_desfire(p, n);
+		return crc[0] == (uint8_t)c && crc[1] == (uint8_t)(c >> 8);
+	}
+	return dfi_crc32_desfire(p, n) == le32(crc);
+}
+
+bool
+sm_cmd_crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t hdrlen, size_t n)
+{
+	const uint8_t *crc = m + hdrlen + n;
+	if (s->sess.kind == SESS_D40)
+		return sm_crc_eq(s, m + hdrlen, n, crc);
+	/* EV1: the CRC32 covers the command code too, which m does not hold;
+	 * the copy may hold key material (ChangeKey), so it is wiped. */
+	uint8_t *buf = malloc(1 + hdrlen + n);
+	if (buf == NULL)
+		return false;
+	buf[0] = cmd;
+	memcpy(buf + 1, m, hdrlen + n);
+	bool ok = sm_crc_eq(s, buf, 1 + hdrlen + n, crc);
+	dfi_wipe(buf, 1 + hdrlen + n);
+	free(buf);
+	return ok;
 }
 
 void
@@ -102,11 +125,40 @@ d40_unsend(dfi_sim *s, const uint8_t *in, uint8_t *out, size_t n)
 	return DFI_OK;
 }
 
+/* An enciphered command of a D40 or EV1 session, hdrlen plain header
+ * bytes then E(data || CRC || zero padding), the two differing only in
+ * block size, CRC and how the PCD enciphers: deciphered into out after its
+ * header, the whole of it when plainlen is SIZE_MAX, else its plainlen
+ * bytes of data once their length and CRC are checked. */
+static uint8_t
+full_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen,
+    size_t plainlen, uint8_t *out, size_t *outlen)
+{
+	bool d40 = s->sess.kind == SESS_D40;
+	size_t bl = d40 ? 8 : dfi_keytype_blocklen(s->sess.st), elen = rawlen - hdrlen;
+	if (elen == 0 || elen % bl != 0)
+		return ST_LENGTH;
+	if (plainlen != SIZE_MAX && elen != pad_to(plainlen + (d40 ? 2 : 4), bl))
+		return ST_LENGTH;
+	memcpy(out, raw, hdrlen);
+	dfi_err e = d40 ? d40_unsend(s, raw + hdrlen, out + hdrlen, elen) :
+	    dfi_cipher(s->sess.st, s->sess.sk, 0, s->sess.iv, raw + hdrlen, out + hdrlen, elen);
+	if (e != DFI_OK)
+		return ST_INTEGRITY;
+	if (plainlen == SIZE_MAX) {
+		*outlen = rawlen;
+		return ST_OK;
+	}
+	if (!sm_cmd_crc_ok(s, cmd, out, hdrlen, plainlen))
+		return ST_INTEGRITY;
+	*outlen = hdrlen + plainlen;
+	return ST_OK;
+}
+
 static uint8_t
 d40_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen,
     enum sm_mode mode, bool mac_sent, size_t plainlen, uint8_t *out, size_t *outlen)
 {
-	(void)cmd;
 	if (mode == SM_MAC && mac_sent) {
 		uint8_t mac[4];
 		if (rawlen < hdrlen + 4)
@@ -124,24 +176,7 @@ d40_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen
 		*outlen = rawlen;
 		return ST_OK;
 	}
-	size_t elen = rawlen - hdrlen;
-	if (elen == 0 || elen % 8 != 0)
-		return ST_LENGTH;
-	if (plainlen != SIZE_MAX && elen != pad_to(plainlen + 2, 8))
-		return ST_LENGTH;
-	memcpy(out, raw, hdrlen);
-	if (d40_unsend(s, raw + hdrlen, out + hdrlen, elen) != DFI_OK)
-		return ST_INTEGRITY;
-	if (plainlen == SIZE_MAX) {
-		*outlen = rawlen;
-		return ST_OK;
-	}
-	const uint8_t *pl = out + hdrlen;
-	uint16_t crc = sm_crc16(pl, plainlen);
-	if (pl[plainlen] != (uint8_t)crc || pl[plainlen + 1] != (uint8_t)(crc >> 8))
-		return ST_INTEGRITY;
-	*outlen = hdrlen + plainlen;
-	return ST_OK;
+	return full_in(s, cmd, raw, rawlen, hdrlen, plainlen, out, outlen);
 }
 
 /* ---- EV1 ---------------------------------------------------------------- */
@@ -192,29 +227,7 @@ ev1_in(dfi_sim *s, uint8_t cmd, const uint8_t *raw, size_t rawlen, size_t hdrlen
 		*outlen = rawlen;
 		return ST_OK;
 	}
-	size_t bl = dfi_keytype_blocklen(s->sess.st), elen = rawlen - hdrlen;
-	if (elen == 0 || elen % bl != 0)
-		return ST_LENGTH;
-	if (plainlen != SIZE_MAX && elen != pad_to(plainlen + 4, bl))
-		return ST_LENGTH;
-	memcpy(out, raw, hdrlen);
-	if (dfi_cipher(s->sess.st, s->sess.sk, 0, s->sess.iv, raw + hdrlen, out + hdrlen, elen) != DFI_OK)
-		return ST_INTEGRITY;
-	if (plainlen == SIZE_MAX) {
-		*outlen = rawlen;
-		return ST_OK;
-	}
-	uint8_t *buf = malloc(1 + hdrlen + plainlen);
-	if (buf == NULL)
-		return ST_INTEGRITY;
-	buf[0] = cmd;
-	memcpy(buf + 1, out, hdrlen + plainlen);
-	uint32_t crc = dfi_crc32_desfire(buf, 1 + hdrlen + plainlen);
-	free(buf);
-	if (le32(out + hdrlen + plainlen) != crc)
-		return ST_INTEGRITY;
-	*outlen = hdrlen + plainlen;
-	return ST_OK;
+	return full_in(s, cmd, raw, rawlen, hdrlen, plainlen, out, outlen);
 }
 
 /* ---- EV2 ---------------------------------------------------------------- */
@@ -341,7 +354,7 @@ sm_out(dfi_sim *s, uint8_t cmd, const struct sim_resp *r, uint8_t *out, size_t *
 			uint8_t iv[8] = { 0 };
 			memset(out, 0, pl);
 			memcpy(out, d, n);
-			uint16_t crc = sm_crc16(d, n);
+			uint16_t crc = dfi_crc16_desfire(d, n);
 			out[n] = (uint8_t)crc;
 			out[n + 1] = (uint8_t)(crc >> 8);
 			*outlen = pl;
