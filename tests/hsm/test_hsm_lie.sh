@@ -152,6 +152,12 @@ frow C_Sign:1 1 "^dfissue: creating the journal in '$work/j': the journal key co
 frow C_Sign:1 1 "^dfissue: journal init: the journal key could not sign the first checkpoint: $dev $(ckr C_Sign)\$" \
 	-- journal init --origin lie/init --station lie "${hsm[@]}" "$work/ji"
 ! grep -q "^created journal" "$work/said" || fail "journal init: 'created journal' after its error"
+# journal recover: the checkpoint over the recovery record of a torn tail.
+"$dfissue" journal init --origin lie/recover --station lie "${hsm[@]}" "$work/ji" >/dev/null ||
+	fail "journal init"
+echo "a torn line" >>"$work/ji/journal.log"
+frow C_Sign:1 1 "^dfissue: journal recover: journal $work/ji: the journal key \(checkpoint origin lie/recover\) could not sign a checkpoint \(DFI_E_HSM_DEVICE: C_Sign: An error occurred on the device \(CKR 0x30\)\): " \
+	-- journal recover --station lie "${hsm[@]}" "$work/ji"
 # A checkpoint in the tap (C_Sign 2): the card's line, its --json record
 # and the run's last line name the call.
 jfail="the journal key \\(checkpoint origin dfissue/lie\\) could not sign a checkpoint \\(DFI_E_HSM_DEVICE: C_Sign: An error occurred on the device \\(CKR 0x30\\)\\)"
