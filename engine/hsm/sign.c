@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "dfissue/util.h"
+#include "detail.h"
 #include "hsm_int.h"
 #include "core/unconst.h"
 #include "core/nelem.h"
@@ -279,7 +280,7 @@ hs_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
 		/* The journal signs with only the signer at hand: the call
 		 * and its CK_RV travel with it (crypto/signer_int.h). */
 		char d[320];
-		dfi_hsm_last_detail(sg->h, d, sizeof(d));
+		dfi_hsm_detail_for(sg->h, e, d, sizeof(d));
 		dfi_signer_why_set(sg->signer, d);
 		return e;
 	}

@@ -271,9 +271,9 @@ void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* dfi_strerror(e) for the operator, and for an HSM error the detail h
- * keeps in parentheses (the PKCS#11 call and its CK_RV): the error's own
- * text ("PKCS#11 call failed: the detail names the call...") names
- * neither. Into buf (cap bytes). */
+ * recorded for it in parentheses (the PKCS#11 call and its CK_RV): the
+ * error's own text ("PKCS#11 call failed: the detail names the call...")
+ * names neither. Into buf (cap bytes). */
 void perso_err_text(dfi_hsm *h, dfi_err e, char *buf, size_t cap);
 uint32_t perso_aid(const uint8_t a[3]);
 /* The profile index of application aid, or -1 when the profile has none. */
