@@ -43,13 +43,23 @@ find_token(dfi_hsm *h, const char *token_uri)
 		e = dfi_hsm_fail(h, "C_GetSlotList", rv);
 		goto out;
 	}
-	size_t matches = 0;
+	size_t matches = 0, unread = 0;
+	const char *unread_fn = NULL;
+	CK_RV unread_rv = CKR_OK;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
 		CK_SLOT_INFO si;
-		if (P11(h, C_GetTokenInfo, slots[i], &ti) != CKR_OK ||
-		    P11(h, C_GetSlotInfo, slots[i], &si) != CKR_OK)
+		/* A slot that does not describe itself may hold the token: the
+		 * refusal is said if no other slot matches. */
+		if ((rv = P11(h, C_GetTokenInfo, slots[i], &ti)) != CKR_OK)
+			unread_fn = "C_GetTokenInfo";
+		else if ((rv = P11(h, C_GetSlotInfo, slots[i], &si)) != CKR_OK)
+			unread_fn = "C_GetSlotInfo";
+		if (rv != CKR_OK) {
+			unread_rv = rv;
+			unread++;
 			continue;
+		}
 		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
 			continue;
 		if (!p11_kit_uri_match_token_info(uri, &ti) || !p11_kit_uri_match_slot_info(uri, &si))
@@ -62,7 +72,12 @@ find_token(dfi_hsm *h, const char *token_uri)
 			h->token = ti;
 		}
 	}
-	if (matches == 0) {
+	if (matches == 0 && unread > 0) {
+		dfi_hsm_set_detail(h, "no initialized token matches '%s'; %s failed on %zu of %lu "
+		    "slots: %s (CKR 0x%lx)", token_uri != NULL ? token_uri : "pkcs11:", unread_fn,
+		    unread, (unsigned long)n, p11_kit_strerror(unread_rv), (unsigned long)unread_rv);
+		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+	} else if (matches == 0) {
 		dfi_hsm_set_detail(h, "no initialized token matches '%s'",
 		    token_uri != NULL ? token_uri : "pkcs11:");
 		e = DFI_E_HSM_TOKEN_NOT_FOUND;

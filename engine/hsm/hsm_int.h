@@ -85,6 +85,9 @@ struct dfi_hsm {
 	int login_required;
 
 	char detail[320]; /* under mu */
+	/* Under mu: the error the detail is for (dfi_hsm_fail), DFI_OK when
+	 * it was set without one (detail.h). */
+	dfi_err detail_err;
 
 	/* Login generation: bumped at each re-login, since a token may have
 	 * invalidated object handles while logged out (SoftHSM2 does). */

@@ -16,9 +16,11 @@
 #include <openssl/x509.h>
 
 #include "dfissue/util.h"
+#include "detail.h"
 #include "hsm_int.h"
 #include "core/unconst.h"
 #include "core/nelem.h"
+#include "crypto/signer_int.h"
 
 /* DER OIDs as CKA_EC_PARAMS carries them. */
 static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -221,6 +223,7 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 
 struct hsigner {
 	dfi_hsm *h;
+	dfi_signer *signer; /* the handle over this context: told why a signature failed */
 	struct dfi_hsm_ref priv;
 	dfi_sigalg alg;
 	uint8_t der[DFI_PUBKEY_DER_MAX];
@@ -273,8 +276,14 @@ hs_sign(void *ctx, const uint8_t *msg, size_t len, uint8_t *sig, size_t *siglen)
 		a.len = sizeof(digest);
 	}
 	dfi_err e = dfi_hsm_run(sg->h, "C_Sign", op_sign, &a);
-	if (e != DFI_OK)
+	if (e != DFI_OK) {
+		/* The journal signs with only the signer at hand: the call
+		 * and its CK_RV travel with it (crypto/signer_int.h). */
+		char d[320];
+		dfi_hsm_detail_for(sg->h, e, d, sizeof(d));
+		dfi_signer_why_set(sg->signer, d);
 		return e;
+	}
 	*siglen = a.siglen;
 	return DFI_OK;
 }
@@ -382,7 +391,10 @@ dfi_hsm_signer_new(dfi_hsm *h, const char *uri, dfi_signer **out)
 		free(sg);
 		return e;
 	}
-	return dfi_signer_new(out, sg->alg, &hsigner_ops, sg);
+	e = dfi_signer_new(out, sg->alg, &hsigner_ops, sg);
+	if (e == DFI_OK)
+		sg->signer = *out; /* no signature is made before this returns */
+	return e;
 }
 
 /* ---- generation and export ---------------------------------------------- */

@@ -16,6 +16,7 @@
 #include "dfissue/util.h"
 #include "core/errclass.h"
 #include "core/grow.h"
+#include "crypto/signer_int.h"
 #include "journal_int.h"
 #include "writer_int.h"
 
@@ -64,6 +65,7 @@ jw_lead(dfi_journal *j)
 	dfi_checkpoint cp;
 	uint8_t note[DFI_J_NOTE_MAX];
 	size_t notelen = 0, cl;
+	char why[320] = ""; /* the signer's reason when it refused */
 	memset(&cp, 0, sizeof(cp));
 	for (size_t i = 0; i < nl && e == DFI_OK; i++)
 		e = dfi_merkle_push(&t, leaves[i]);
@@ -73,6 +75,8 @@ jw_lead(dfi_journal *j)
 	dfi_merkle_root(&t, cp.root);
 	if (e == DFI_OK)
 		e = se = dfi_note_sign_id(&cp, j->signer, j->key_id, note, sizeof(note), &notelen);
+	if (se != DFI_OK)
+		dfi_signer_why(j->signer, why, sizeof(why));
 	if (e == DFI_OK)
 		e = reserve((void **)&buf, &bcap, len + DFI_J_LINE_MAX + 2, 1);
 	if (e == DFI_OK)
@@ -98,7 +102,7 @@ jw_lead(dfi_journal *j)
 	if (op != NULL)
 		jw_failed_file(j, e, op, err);
 	else if (dfi_err_is_hsm(se))
-		jw_failed_signer(j, se);
+		jw_failed_signer(j, se, why);
 	if (e == DFI_OK) {
 		j->tree = t;
 		j->file_len = off + len;

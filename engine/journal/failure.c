@@ -21,7 +21,7 @@ jw_failed_file(dfi_journal *j, dfi_err e, const char *op, int err)
 }
 
 void
-jw_failed_signer(dfi_journal *j, dfi_err e)
+jw_failed_signer(dfi_journal *j, dfi_err e, const char *why)
 {
 	struct dfi_journal_failure *f = &j->failure;
 	f->kind = DFI_JFAIL_SIGNER;
@@ -30,8 +30,9 @@ jw_failed_signer(dfi_journal *j, dfi_err e)
 	/* dfi_strerror's text is start-up advice ("check label/id"): the key
 	 * signed at open, so what changed is the HSM. */
 	snprintf(f->what, sizeof(f->what), "journal %s: the journal key (checkpoint origin %s) "
-	    "could not sign a checkpoint (%s): it signed at start, so its HSM lost it: the token "
-	    "was removed or its store became unreadable", j->dir, j->origin, dfi_errname(e));
+	    "could not sign a checkpoint (%s%s%s): it signed at start, so its HSM lost it: the "
+	    "token was removed or its store became unreadable", j->dir, j->origin, dfi_errname(e),
+	    why[0] != '\0' ? ": " : "", why);
 	snprintf(f->todo, sizeof(f->todo), "bring the HSM back (reconnect the token, restore its "
 	    "store)");
 }

@@ -20,6 +20,7 @@
 #include "journal_int.h"
 #include "core/grow.h"
 #include "core/monitor.h"
+#include "crypto/signer_int.h"
 #include "writer_int.h"
 
 
@@ -126,8 +127,15 @@ dfi_journal_create(const char *dir, const char *origin, dfi_signer *signer,
 	snprintf(cp.origin, sizeof(cp.origin), "%s", origin);
 	cp.size = 1;
 	dfi_merkle_root(&t, cp.root);
-	if ((e = dfi_note_sign_id(&cp, signer, g.key_id, note, sizeof(note), &nl)) != DFI_OK)
+	if ((e = dfi_note_sign_id(&cp, signer, g.key_id, note, sizeof(note), &nl)) != DFI_OK) {
+		/* The signer's reason (an HSM's: the call and its CK_RV), or the
+		 * caller would have only the error's generic text. */
+		char why[320];
+		dfi_signer_why(signer, why, sizeof(why));
+		e = jdetail(opts, e, "the journal key could not sign the first checkpoint: %s%s%s%s",
+		    dfi_strerror(e), why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
 		goto out;
+	}
 	buf[n++] = '\n';
 	if ((e = jcp_line(note, nl, buf + n, sizeof(buf) - n - 1, &cn)) != DFI_OK)
 		goto out;

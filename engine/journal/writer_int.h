@@ -62,9 +62,9 @@ void jw_lead(dfi_journal *j);
 
 /* Keep why an append failed in j->failure (with j->mu held): op ("write",
  * "fdatasync") failed with errno err on the file, or the signer refused
- * with e. */
+ * with e, saying why (its HSM's call and CK_RV; "" when it said nothing). */
 void jw_failed_file(dfi_journal *j, dfi_err e, const char *op, int err);
-void jw_failed_signer(dfi_journal *j, dfi_err e);
+void jw_failed_signer(dfi_journal *j, dfi_err e, const char *why);
 
 /* After a batch failed before any byte of it reached the file (its
  * checkpoint could not be signed, memory ran out), the file is as the last

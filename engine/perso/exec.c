@@ -623,9 +623,11 @@ perso_execute(struct tap *tp)
 		prefetch_run(tp, i, rank);
 		e = run_step(tp, st);
 		if (e != DFI_OK) {
-			if (tp->res->detail[0] == '\0')
-				perso_detail(tp, "step %zu/%zu (%s): %s", i + 1, tp->nsteps, name,
-				    dfi_strerror(e));
+			if (tp->res->detail[0] == '\0') {
+				char why[400];
+				perso_err_text(tp->p->hsm, e, why, sizeof(why));
+				perso_detail(tp, "step %zu/%zu (%s): %s", i + 1, tp->nsteps, name, why);
+			}
 			return e;
 		}
 		tp->res->steps_done++;

@@ -107,8 +107,10 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	if (tp->refused)
 		return;
 	if (e != DFI_OK) {
-		fprintf(f, "  no plan: %s%s%s\n", dfi_strerror(e), tp->res->detail[0] ? ": " : "",
-		    tp->res->detail);
+		char why[400];
+		perso_err_text(tp->p->hsm, e, why, sizeof(why)); /* an HSM error: its call */
+		fprintf(f, "  no plan: %s%s%s\n", tp->res->detail[0] ? dfi_strerror(e) : why,
+		    tp->res->detail[0] ? ": " : "", tp->res->detail);
 		return;
 	}
 	fprintf(f, "  remaining steps: %zu\n", tp->nsteps);

@@ -70,8 +70,9 @@ role_init(dfi_perso *p, struct perso_role *r, const struct dfi_profile_key *pk, 
 		memcpy(r->objid, same->objid, same->objid_len);
 		r->objid_len = same->objid_len;
 	} else if ((e = dfi_hsm_key_find(p->hsm, pk->base_key, &r->base)) != DFI_OK) {
-		snprintf(p->err, sizeof(p->err), "%s: base key %s: %s", where, pk->base_key,
-		    dfi_strerror(e));
+		char why[400];
+		perso_err_text(p->hsm, e, why, sizeof(why));
+		snprintf(p->err, sizeof(p->err), "%s: base key %s: %s", where, pk->base_key, why);
 		return e;
 	}
 	if (dfi_hsm_key_type(r->base) != pk->type) {
@@ -112,9 +113,10 @@ transport_init(dfi_perso *p)
 	}
 	r->pk = &t->key;
 	e = dfi_hsm_key_find(p->hsm, t->key.base_key, &r->base);
+	char why[400];
 	if (e != DFI_OK) {
-		snprintf(p->err, sizeof(p->err), "picc.transport_key: %s: %s", t->key.base_key,
-		    dfi_strerror(e));
+		perso_err_text(p->hsm, e, why, sizeof(why));
+		snprintf(p->err, sizeof(p->err), "picc.transport_key: %s: %s", t->key.base_key, why);
 		return e;
 	}
 	if (dfi_hsm_key_type(r->base) != t->key.type) {
@@ -126,8 +128,10 @@ transport_init(dfi_perso *p)
 	if (t->kind == DFI_TRANSPORT_STATIC) {
 		e = dfi_hsm_cardkey_base(p->hsm, r->base, t->key.type, t->key.version,
 		    &p->transport_static);
-		if (e != DFI_OK)
-			snprintf(p->err, sizeof(p->err), "picc.transport_key: %s", dfi_strerror(e));
+		if (e != DFI_OK) {
+			perso_err_text(p->hsm, e, why, sizeof(why));
+			snprintf(p->err, sizeof(p->err), "picc.transport_key: %s", why);
+		}
 	}
 	return e;
 }

@@ -3,8 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/errclass.h"
 #include "core/nelem.h"
 #include "dfissue/util.h"
+#include "hsm/detail.h"
 #include "perso_int.h"
 
 const char *
@@ -63,6 +65,17 @@ perso_detail(struct tap *tp, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(tp->res->detail, sizeof(tp->res->detail), fmt, ap);
 	va_end(ap);
+}
+
+void
+perso_err_text(dfi_hsm *h, dfi_err e, char *buf, size_t cap)
+{
+	char d[320] = "";
+	/* Only a detail recorded for this error: the handle's last one may be
+	 * of a failure tolerated long before (hsm/detail.h). */
+	if (dfi_err_is_hsm(e))
+		dfi_hsm_detail_for(h, e, d, sizeof(d));
+	snprintf(buf, cap, "%s%s%s%s", dfi_strerror(e), d[0] ? " (" : "", d, d[0] ? ")" : "");
 }
 
 dfi_err
@@ -308,7 +321,7 @@ dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_path, con
 		res->outcome = DFI_PERSO_FAILED;
 		res->err = e;
 		if (res->detail[0] == '\0')
-			perso_detail(tp, "%s", dfi_strerror(e));
+			perso_err_text(tp->p->hsm, e, res->detail, sizeof(res->detail));
 		perso_event(tp, "card %s: failed: %s", hex[0] ? hex : "?", res->detail);
 		if (tp->journal_failed)
 			ret = e;

@@ -72,7 +72,7 @@ struct dfi_perso {
 	size_t nreissue;
 	uint64_t run_start;                 /* journal size when the handle was made */
 	unsigned claim_lease_ms;            /* asked for with each claim (cfg, checked) */
-	char err[256];
+	char err[512]; /* why dfi_perso_new failed: room for an HSM detail */
 	/* Older generations of every role (probe.c); owned unless prevs_shared. */
 	struct perso_prev *prevs;
 	size_t nprevs;
@@ -270,6 +270,11 @@ dfi_err perso_tap_begin(dfi_perso *p, struct tap *tp, dfi_transport *t, const ch
 void perso_tap_free(struct tap *tp);
 void perso_event(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void perso_detail(struct tap *tp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* dfi_strerror(e) for the operator, and for an HSM error the detail h
+ * recorded for it in parentheses (the PKCS#11 call and its CK_RV): the
+ * error's own text ("PKCS#11 call failed: the detail names the call...")
+ * names neither. Into buf (cap bytes). */
+void perso_err_text(dfi_hsm *h, dfi_err e, char *buf, size_t cap);
 uint32_t perso_aid(const uint8_t a[3]);
 /* The profile index of application aid, or -1 when the profile has none. */
 int perso_app_index(const struct tap *tp, uint32_t aid);

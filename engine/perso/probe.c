@@ -54,8 +54,10 @@ role_prevs(dfi_perso *p, struct perso_role *r, size_t *at)
 			continue;
 		}
 		if (e != DFI_OK) {
+			char why[400];
+			perso_err_text(p->hsm, e, why, sizeof(why));
 			snprintf(p->err, sizeof(p->err), "previous generation %u: base key %s: %s",
-			    (unsigned)pp->generation, pp->base_key, dfi_strerror(e));
+			    (unsigned)pp->generation, pp->base_key, why);
 			return e;
 		}
 		if (dfi_hsm_key_type(pv->base) != pk->type) {

@@ -33,8 +33,10 @@ get_card_uid(struct tap *tp, const char *with)
 	size_t n = 0;
 	dfi_err e = dfi_desfire_get_card_uid(tp->d, uid, sizeof(uid), &n);
 	if (e != DFI_OK) {
+		char why[400];
+		perso_err_text(tp->p->hsm, e, why, sizeof(why)); /* the MAC is the HSM's */
 		perso_detail(tp, "random-ID card: GetCardUID after authenticating with %s: %s", with,
-		    dfi_strerror(e));
+		    why);
 		return e;
 	}
 	if (n != DFI_PROFILE_UID_LEN) {

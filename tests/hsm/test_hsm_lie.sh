@@ -99,8 +99,10 @@ C_GetAttributeValue:2:long|1|pub|^dfissue: journal-key pubkey: $p11fail \(C_GetA
 C_GetAttributeValue:2:unavail|1|pub|\(C_GetAttributeValue reported CKA_EC_PARAMS \(0x180\) unavailable after giving its length$M
 C_GetAttributeValue:1:huge|1|pub|\(C_GetAttributeValue gave CKA_EC_PARAMS \(0x180\) a length of 1099511627776 \(at most 65536 is read\)$M
 C_GetAttributeValue:4:garbage|1|pub|^dfissue: journal-key pubkey: key has the wrong type .*\('pkcs11:object=journal': CKA_EC_PARAMS \(5 bytes\) and CKA_EC_POINT \(34 bytes\) are not an Ed25519 or P-256 public key\)$
-# A journal signature of the wrong length (hsm check's test checkpoint).
-C_Sign:1:long|1|check|^journal key pkcs11:object=journal;type=private: a test checkpoint does not verify: $p11fail$
+# A journal signature of the wrong length (hsm check's test checkpoint):
+# the key could not sign, and the detail says how (it said "does not
+# verify" and the generic text alone).
+C_Sign:1:long|1|check|^journal key pkcs11:object=journal;type=private: could not sign a test checkpoint: $p11fail \(C_Sign \(journal checkpoint\) returned [0-9]+ bytes where 64 were expected$M
 ROWS
 
 # A card key's CMAC (the 5th C_Sign: a MACed write) and decryption (the
@@ -110,13 +112,97 @@ perso=(personalize --profile "$src/profiles/reference.json" --batch "$src/profil
 	--reader "sim:$work/card.img" --cards 1 --journal "$work/j" --station lie "${hsm[@]}")
 for lie in C_Sign:5:short C_Decrypt:1:long; do
 	rm -rf "$work/j" "$work/card.img"
-	row "$lie" 1 "^card 1 [0-9A-F]{14}: failed \(.*\): step [0-9]+/[0-9]+ \(.*\): $p11fail$" \
+	row "$lie" 1 "^card 1 [0-9A-F]{14}: failed \(.*\): step [0-9]+/[0-9]+ \(.*\): $p11fail \(C_(Sign \(card key CMAC\)|Decrypt) returned [0-9]+ bytes where 16 were expected$M" \
 		-- "${perso[@]}" --create-journal
 	"$dfissue" "${perso[@]}" >"$work/again.out" 2>&1 || fail "$lie: the next tap: $(cat "$work/again.out")"
 	grep -q '^1 card(s), 1 done or resumed$' "$work/again.out" || fail "$lie: the next tap did not finish"
 	"$dfissue" journal verify --pubkey "$work/tok/journal.pub.pem" "$work/j" >"$work/verify.out" 2>&1 ||
 		fail "$lie: journal verify: $(cat "$work/verify.out")"
 done
+
+# A call that fails (FAULTP11_FAIL=FN:N: FN's nth call answers
+# CKR_DEVICE_ERROR) on each path from the CLI where the user saw only the
+# error's text ("HSM device error, ..."), not which call failed and how:
+# each line now ends with the HSM's detail, once, in parentheses.
+dev="HSM device error, token removed or session lost: check the HSM and retry"
+ckr() { echo "\\($1: An error occurred on the device \\(CKR 0x30\\)\\)"; }
+# frow FAIL RC REGEX -- ARGS...: dfissue ARGS with FAULTP11_FAIL=FAIL exits
+# RC and prints a line matching REGEX; no line says the device error
+# without its detail or holds the detail twice.
+frow() {
+	local fail=$1 want=$2 re=$3 rc=0
+	shift 4
+	FAULTP11_FAIL=$fail timeout -s KILL 60 "$dfissue" "$@" >"$work/said" 2>&1 || rc=$?
+	if [ "$rc" != "$want" ] || ! grep -qE -- "$re" "$work/said"; then
+		cat "$work/said" >&2
+		fail "FAULTP11_FAIL=$fail ($*): exit $rc (want $want), or no line matching: $re"
+	fi
+	! grep -F "$dev" "$work/said" | grep -vq "(CKR 0x30)" ||
+		fail "FAULTP11_FAIL=$fail ($*): the HSM error without its detail: $(cat "$work/said")"
+	! grep -q "CKR 0x30.*CKR 0x30" "$work/said" || fail "FAULTP11_FAIL=$fail ($*): the detail twice"
+	! grep -q 'Sanitizer' "$work/said" || fail "FAULTP11_FAIL=$fail ($*): sanitizer report"
+	rows=$((rows + 1))
+}
+fresh() { rm -rf "$work/j" "$work/ji" "$work/card.img"; }
+# The journal's first checkpoint (C_Sign 1: personalize creating the
+# journal, journal init; init also said "created journal" after its error).
+fresh
+frow C_Sign:1 1 "^dfissue: creating the journal in '$work/j': the journal key could not sign the first checkpoint: $dev $(ckr C_Sign)\$" \
+	-- "${perso[@]}" --create-journal
+frow C_Sign:1 1 "^dfissue: journal init: the journal key could not sign the first checkpoint: $dev $(ckr C_Sign)\$" \
+	-- journal init --origin lie/init --station lie "${hsm[@]}" "$work/ji"
+! grep -q "^created journal" "$work/said" || fail "journal init: 'created journal' after its error"
+# journal recover: the checkpoint over the recovery record of a torn tail.
+"$dfissue" journal init --origin lie/recover --station lie "${hsm[@]}" "$work/ji" >/dev/null ||
+	fail "journal init"
+echo "a torn line" >>"$work/ji/journal.log"
+frow C_Sign:1 1 "^dfissue: journal recover: journal $work/ji: the journal key \(checkpoint origin lie/recover\) could not sign a checkpoint \(DFI_E_HSM_DEVICE: C_Sign: An error occurred on the device \(CKR 0x30\)\): " \
+	-- journal recover --station lie "${hsm[@]}" "$work/ji"
+# A checkpoint in the tap (C_Sign 2): the card's line, its --json record
+# and the run's last line name the call.
+jfail="the journal key \\(checkpoint origin dfissue/lie\\) could not sign a checkpoint \\(DFI_E_HSM_DEVICE: C_Sign: An error occurred on the device \\(CKR 0x30\\)\\)"
+fresh
+frow C_Sign:2 1 "^card 1 [0-9A-F]{14}: failed \(.*\): journal $work/j: $jfail: .*: nothing more is sent" \
+	-- "${perso[@]}" --create-journal
+fresh
+frow C_Sign:2 1 "^dfissue: journal $work/j: $jfail: .* \(token 'dfissue-dev'\): nothing more is sent" \
+	-- "${perso[@]}" --create-journal
+# A card key's CMAC (C_Sign 3, a MACed command of step 5): the card's line
+# and its --json record.
+fresh
+frow C_Sign:3 1 "^card 1 [0-9A-F]{14}: failed \(.*\): step 5/23 \(create file 0 in F54010\): $dev $(ckr C_Sign)\$" \
+	-- "${perso[@]}" --create-journal
+fresh
+frow C_Sign:3 1 "\"detail\":\"step 5/23 \\(create file 0 in F54010\\): $dev $(ckr C_Sign)\"" \
+	-- "${perso[@]}" --create-journal --json
+# A base key's lookup as personalize starts (the profile's first key).
+fresh
+frow C_FindObjectsInit:1 1 "^dfissue: profile '[^']*': picc.key: base key pkcs11:object=picc-master;type=secret-key: $dev $(ckr C_FindObjects) \(nothing was created\)\$" \
+	-- "${perso[@]}" --create-journal
+# inspect's plan for a personalized card, its first authentication's
+# C_Decrypt failing.
+fresh
+"$dfissue" "${perso[@]}" --create-journal >"$work/perso.out" 2>&1 || fail "personalize: $(cat "$work/perso.out")"
+frow C_Decrypt:1 0 "^  no plan: $dev $(ckr C_Decrypt)\$" \
+	-- inspect --reader "sim:$work/card.img" --profile "$src/profiles/reference.json" \
+	--batch "$src/profiles/reference-batch.csv" "${hsm[@]}"
+# The token search: a slot that does not describe itself (it said only
+# "no initialized token matches").
+frow C_GetTokenInfo:1 1 "^dfissue: opening the HSM: no token matches the URI: .*; C_GetTokenInfo failed on 1 of 2 slots: An error occurred on the device \(CKR 0x30\)\)\$" \
+	-- key list "${hsm[@]}"
+# hsm check: a module that loads but refuses its slot list (it said "the
+# module does not load: check --module"), the journal key's test
+# signature, the token's key list.
+frow C_GetSlotList:1 1 "^slots       the module refused its slot list: $dev $(ckr C_GetSlotList)\$" \
+	-- hsm check "${hsm[@]}"
+frow C_GetSlotList:1 1 "^to fix      the module loads but does not list its slots \(the call above\): check that the HSM is connected" \
+	-- hsm check "${hsm[@]}"
+! grep -q "does not load" "$work/said" || fail "hsm check: a module that loads 'does not load'"
+frow C_Sign:1 1 "^journal key pkcs11:object=journal;type=private: could not sign a test checkpoint: $dev $(ckr C_Sign)\$" \
+	-- hsm check "${hsm[@]}"
+frow C_FindObjectsInit:1 0 "^base keys   \(cannot list the token's keys: $dev $(ckr C_FindObjects)\)\$" \
+	-- hsm check "${hsm[@]}"
+fresh
 
 # The sweep: every call faultp11 can lie in, every kind, every call of it
 # lying, through `hsm check` (which opens the token, reads the mechanisms,

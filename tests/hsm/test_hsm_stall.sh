@@ -137,9 +137,11 @@ grep -qE '^card 1 [0-9A-F]{14}: failed \(.*\(torn\)$' "$work/one.out" ||
 grep -qE '^card 1 [0-9A-F]{14}: resumed ' "$work/one2.out" || fail "one reader: not resumed"
 
 # 6. The journal key on faultp11 (the card keys straight on SoftHSM2), its
-#    3rd C_Sign failing: the run stops, naming the token to bring back.
+#    3rd C_Sign failing: the run stops, naming the token to bring back and
+#    the call that failed (the journal HSM's detail, k38h).
 lost="^dfissue: journal $work/j: the journal key \\(checkpoint origin dfissue/stall\\) could not \
-sign a checkpoint \\(DFI_E_HSM_DEVICE\\): it signed at start, so its HSM lost it: the token was \
+sign a checkpoint \\(DFI_E_HSM_DEVICE: C_Sign: An error occurred on the device \\(CKR 0x30\\)\\): \
+it signed at start, so its HSM lost it: the token was \
 removed or its store became unreadable \\(token 'dfissue-dev'\\): nothing more is sent to any card; "
 for readers in 1 2; do
 	rm -rf "$work/j" "$work"/*.img

@@ -83,20 +83,34 @@ print_slots(const struct dfi_hsm_config *cfg, struct report *r, int *ok)
 	c.detail = detail;
 	c.detail_cap = sizeof(detail);
 	dfi_err e = dfi_hsm_probe(&c, &mi, &slots, &n);
-	if (e != DFI_OK) {
-		printf("module      %s: %s%s%s\n", cfg->module != NULL ? cfg->module : "softhsm2",
-		    dfi_strerror(e), detail[0] ? " (" : "", detail[0] ? detail : "");
+	char why[320];
+	snprintf(why, sizeof(why), "%s%s%s%s", dfi_strerror(e), detail[0] ? " (" : "", detail,
+	    detail[0] ? ")" : "");
+	/* Only these two mean the module itself failed; after them it loaded
+	 * and what failed is its slot list (a device error, a lie refused). */
+	if (e == DFI_E_HSM_MODULE || e == DFI_E_HSM_INIT || (e != DFI_OK && mi.path[0] == '\0')) {
+		printf("module      %s: %s\n", cfg->module != NULL ? cfg->module : "softhsm2", why);
 		fixf(r, "the module does not load: %s", e == DFI_E_HSM_INIT
 			? "give its initialization arguments as x-init-reserved in a p11-kit module "
 			  "file and pass that file's path to --module (docs/OPERATIONS.md)"
 			: "check --module (a library path, a .module file, or a p11-kit module name)");
 		*ok = 0;
+		free(slots);
 		return;
 	}
 	printf("module      %s\n", mi.path);
 	printf("            %s, %s, library %u.%u, PKCS#11 %u.%u%s\n", mi.manufacturer,
 	    mi.description, mi.lib_major, mi.lib_minor, mi.cryptoki_major, mi.cryptoki_minor,
 	    mi.init_args ? ", with x-init-reserved arguments" : "");
+	if (e != DFI_OK) {
+		printf("slots       the module refused its slot list: %s\n", why);
+		fixf(r, "the module loads but does not list its slots (the call above): check that the "
+		     "HSM is connected and powered and that the module's configuration reaches it, "
+		     "then run 'dfissue hsm check' again");
+		*ok = 0;
+		free(slots);
+		return;
+	}
 	printf("slots       %zu\n", n);
 	for (size_t i = 0; i < n; i++) {
 		const struct dfi_hsm_slot_info *s = &slots[i];
@@ -205,8 +219,12 @@ print_base_keys(dfi_hsm *h, struct report *r)
 {
 	struct dfi_hsm_key_info *ki = NULL;
 	size_t n = 0, shown = 0;
-	if (dfi_hsm_key_list(h, NULL, &ki, &n) != DFI_OK) {
-		printf("base keys   (cannot list the token's keys)\n");
+	dfi_err le = dfi_hsm_key_list(h, NULL, &ki, &n);
+	if (le != DFI_OK) {
+		char d[320];
+		dfi_hsm_last_detail(h, d, sizeof(d));
+		printf("base keys   (cannot list the token's keys: %s%s%s%s)\n", dfi_strerror(le),
+		    d[0] ? " (" : "", d, d[0] ? ")" : "");
 		return;
 	}
 	printf("base keys   (AES, 2K3DES and 3K3DES secret keys on the token)\n");
@@ -453,8 +471,18 @@ check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct 
 	size_t nl = 0;
 	dfi_checkpoint back;
 	e = dfi_note_sign(&cp, s, note, sizeof(note), &nl);
-	if (e == DFI_OK)
-		e = dfi_jpubkey_from_signer(s, &pk);
+	if (e != DFI_OK) {
+		/* The HSM refused to sign (or its signature was refused): which
+		 * call and its CK_RV, not "does not verify". */
+		char d[320];
+		dfi_hsm_last_detail(h, d, sizeof(d));
+		printf("journal key %s: could not sign a test checkpoint: %s%s%s%s\n", uri,
+		    dfi_strerror(e), d[0] ? " (" : "", d, d[0] ? ")" : "");
+		fixf(r, "the journal key does not sign (the call above): check its HSM, then run "
+		     "'dfissue hsm check' again");
+		goto out;
+	}
+	e = dfi_jpubkey_from_signer(s, &pk);
 	if (e == DFI_OK)
 		e = dfi_note_open(note, nl, pk, &back);
 	if (e != DFI_OK) {

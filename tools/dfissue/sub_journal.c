@@ -112,20 +112,21 @@ j_init(int argc, char **argv)
 	struct dfi_journal_opts jo = { .station = station, .detail = detail,
 		.detail_cap = sizeof(detail) };
 	dfi_err e = dfi_journal_create(argv[optind], origin, s, &jo);
-	if (e == DFI_E_INVALID_ARG)
+	/* One line either way: a failure without the journal's detail said
+	 * "created journal" after its error (k38h). */
+	if (e == DFI_E_INVALID_ARG) {
 		cli_errorf("journal init: '%s' already holds a journal, or the origin/station is invalid "
 			   "(origin: printable ASCII, no spaces or '+')", argv[optind]);
-	else if (e != DFI_OK && detail[0] != '\0')
-		cli_errorf("journal init: %s", detail);
-	else if (e != DFI_OK)
-		rc = cli_hsm_fail(h, "journal init", e);
-	if (e != DFI_OK && detail[0] != '\0')
 		rc = DFI_EXIT_FAIL;
-	else
+	} else if (e != DFI_OK && detail[0] != '\0') {
+		cli_errorf("journal init: %s", detail);
+		rc = DFI_EXIT_FAIL;
+	} else if (e != DFI_OK) {
+		rc = cli_hsm_fail(h, "journal init", e);
+	} else {
 		printf("created journal %s/%s (origin %s, %s key)\n", argv[optind], DFI_JOURNAL_FILE, origin,
 		    dfi_signer_alg(s) == DFI_SIG_ED25519 ? "Ed25519" : "ECDSA P-256");
-	if (e == DFI_E_INVALID_ARG)
-		rc = DFI_EXIT_FAIL;
+	}
 	dfi_signer_free(s);
 	dfi_hsm_free(h);
 	return rc;
