@@ -19,5 +19,9 @@
  * unchanged and p still the caller's to free. New elements are not
  * initialized. */
 void *dfi_grow(void *p, size_t *cap, size_t need, size_t first, size_t elem);
+/* The same for an array whose contents must not outlive it (a batch row's
+ * values): when it moves, the old block is wiped (dfi_wipe) before it is
+ * freed, where realloc would free it as it is. */
+void *dfi_grow_wiped(void *p, size_t *cap, size_t need, size_t first, size_t elem);
 
 #endif

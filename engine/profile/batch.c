@@ -5,6 +5,7 @@
 
 #include "dfissue/util.h"
 #include "profile_int.h"
+#include "core/grow.h"
 #include "core/unconst.h"
 
 /* Largest batch file read into memory. */
@@ -25,18 +26,24 @@ dfi_row_new(const char *file, int line)
 	return r;
 }
 
+/* A row's values are what is written to a card (card numbers,
+ * diversification inputs): every copy of them is wiped before it is freed,
+ * so that no freed block keeps them for the next allocation to show. The
+ * field names and the file's name are not card data. */
 void
 dfi_batch_row_free(dfi_batch_row *r)
 {
 	if (r == NULL)
 		return;
 	for (size_t i = 0; i < r->nvals; i++) {
-		free(dfi_unconst(r->vals[i].name));
-		if (r->vals[i].type == DFI_VAL_STRING)
-			free(dfi_unconst(r->vals[i].str));
-		else
-			free(dfi_unconst(r->vals[i].bytes));
+		struct dfi_batch_value *v = &r->vals[i];
+		free(dfi_unconst(v->name));
+		/* a string's bytes are its text: one block, with its NUL */
+		void *data = dfi_unconst(v->type == DFI_VAL_STRING ? (const void *)v->str : v->bytes);
+		dfi_wipe(data, v->len + (v->type == DFI_VAL_STRING));
+		free(data);
 	}
+	dfi_wipe(r->vals, r->vcap * sizeof(*r->vals)); /* the integers */
 	free(r->vals);
 	free(r->filecopy);
 	free(r);
@@ -55,7 +62,7 @@ row_slot(struct dfi_batch_row *r, const char *name, struct dfi_diag *diag,
 		dfi_diag_set(diag, r->file, r->line, 0, name, "too many fields (at most 4096)");
 		return DFI_E_PROFILE;
 	}
-	struct dfi_batch_value *nv = realloc(r->vals, (r->nvals + 1) * sizeof(*nv));
+	struct dfi_batch_value *nv = dfi_grow_wiped(r->vals, &r->vcap, r->nvals + 1, 8, sizeof(*nv));
 	if (nv == NULL)
 		return DFI_E_NOMEM;
 	r->vals = nv;
@@ -114,24 +121,25 @@ dfi_row_add_text(struct dfi_batch_row *r, const char *name, enum dfi_value_type 
 		/* checked before a slot is taken so a bad value leaves no trace */
 		if (rawlen == 0)
 			return dfi_diag_set(diag, r->file, r->line, 0, name, "empty hex value");
-		uint8_t *b = malloc(rawlen / 2 + 1);
+		size_t bcap = rawlen / 2 + 1;
+		uint8_t *b = malloc(bcap);
 		if (b == NULL)
 			return DFI_E_NOMEM;
 		char *tmp = strndup(raw, rawlen);
 		size_t n = 0;
-		dfi_err e = tmp == NULL ? DFI_E_NOMEM : dfi_hex_decode(tmp, b, rawlen / 2 + 1, &n);
+		dfi_err e = tmp == NULL ? DFI_E_NOMEM : dfi_hex_decode(tmp, b, bcap, &n);
+		dfi_wipe(tmp, rawlen); /* NULL: nothing */
 		free(tmp);
-		if (e == DFI_E_NOMEM) {
-			free(b);
-			return e;
-		}
-		if (e != DFI_OK || n == 0) {
-			free(b);
-			return dfi_diag_set(diag, r->file, r->line, 0, name,
+		if (e == DFI_OK && n == 0)
+			e = DFI_E_PARSE;
+		if (e != DFI_OK && e != DFI_E_NOMEM)
+			e = dfi_diag_set(diag, r->file, r->line, 0, name,
 			    "not valid hex (an even number of 0-9, A-F)");
-		}
 		struct dfi_batch_value *v;
-		if ((e = row_slot(r, name, diag, &v)) != DFI_OK) {
+		if (e == DFI_OK)
+			e = row_slot(r, name, diag, &v);
+		if (e != DFI_OK) {
+			dfi_wipe(b, bcap); /* a bad value may have been decoded in part */
 			free(b);
 			return e;
 		}
@@ -267,6 +275,7 @@ dfi_batch_open(dfi_batch **out, const char *path, struct dfi_diag *diag)
 	if (e != DFI_OK)
 		return e;
 	e = dfi_batch_open_buffer(out, path, DFI_BATCH_AUTO, buf, len, diag);
+	dfi_wipe(buf, len); /* every row's values: copied into the batch */
 	free(buf);
 	return e;
 }
@@ -305,8 +314,12 @@ dfi_batch_free(dfi_batch *b)
 		free(b->colnames[i]);
 	free(b->colnames);
 	free(b->coltypes);
+	/* the whole input: every row's values */
+	dfi_wipe(b->buf, b->buf != NULL ? b->len + 1 : 0);
 	free(b->buf);
 	free(b->file);
+	/* the sticky diagnostic may quote a value */
+	dfi_wipe(b, sizeof(*b));
 	free(b);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dfissue/util.h"
 #include "profile_int.h"
 #include "core/grow.h"
 
@@ -23,11 +24,15 @@ struct record {
 	size_t n, cap;
 };
 
+/* A field holds a row's value as the file wrote it (card data): wiped
+ * before it is freed, and when it grows (dfi_grow_wiped). */
 static void
 record_free(struct record *r)
 {
-	for (size_t i = 0; i < r->cap; i++)
+	for (size_t i = 0; i < r->cap; i++) {
+		dfi_wipe(r->f[i].p, r->f[i].cap);
 		free(r->f[i].p);
+	}
 	free(r->f);
 }
 
@@ -35,7 +40,7 @@ static dfi_err
 field_push(struct field *f, char c)
 {
 	/* room for c and the terminating NUL */
-	char *np = dfi_grow(f->p, &f->cap, f->len + 2, 32, 1);
+	char *np = dfi_grow_wiped(f->p, &f->cap, f->len + 2, 32, 1);
 	if (np == NULL)
 		return DFI_E_NOMEM;
 	f->p = np;

@@ -1,4 +1,10 @@
-/* Batch reader for JSON lines: one JSON object per line, parsed by jansson. */
+/* Batch reader for JSON lines: one JSON object per line, parsed by jansson.
+ *
+ * The row's own copies of the values are wiped when freed (batch.c); the
+ * object jansson decodes a line into, and its lexer's buffer, are jansson's
+ * and freed by it as they are: only json_set_alloc_funcs could wipe them,
+ * and it replaces the allocator of the whole process, the application's
+ * choice, not the library's. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dfissue/util.h"
 #include "profile_int.h"
 
 static void
@@ -125,6 +126,7 @@ dfi_read_file(const char *path, size_t max, char **buf, size_t *len, struct dfi_
 	int err = ferror(f) || getc(f) != EOF; /* grew while we read: refuse */
 	fclose(f);
 	if (err) {
+		dfi_wipe(p, n); /* a batch file's rows, read in part */
 		free(p);
 		dfi_diag_set(diag, path, 0, 0, NULL, "read failed or file changed while reading");
 		return DFI_E_IO;

@@ -91,8 +91,8 @@ struct dfi_batch_row {
 	/* CSV: the header's line, which decides every field's type and
 	 * presence (an error there is fixed in the header); 0 for JSON lines. */
 	int header_line;
-	struct dfi_batch_value *vals;
-	size_t nvals;
+	struct dfi_batch_value *vals; /* grown and freed wiped: card data */
+	size_t nvals, vcap;
 	char *filecopy;
 };
 

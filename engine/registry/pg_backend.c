@@ -536,6 +536,8 @@ b_lookup_do(struct pgbe *be, const uint8_t *uid, size_t len, struct dfi_reg_card
 	/* rows are untrusted: every number in range, every line a record */
 	int bad = pg_rows_lookup(q, first, uid, len, be->origin, out, v, open, HELD_SEQS, &nopen);
 	PQclear(q);
+	if (bad == PG_ROWS_NOMEM)
+		return DFI_E_NOMEM;
 	if (bad)
 		return dfi_why(WHY, DFI_E_REGISTRY, "the registry's lookup() returned a malformed row");
 	/* This journal's open intents of a card this handle holds: their

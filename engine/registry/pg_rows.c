@@ -3,6 +3,7 @@
  * decoder ever reads PQgetvalue()'s NULL for a missing column or trusts a
  * length it did not check. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../journal/journal_int.h"
@@ -314,6 +315,21 @@ intent_slot(const PGresult *res, int i, uint64_t *aid, int *keyno)
 	return 0;
 }
 
+/* An intent's slot as one number, to sort and search: aid above, keyno
+ * (0..13) in the low 4 bits. */
+static uint64_t
+slot_key(uint64_t aid, int keyno)
+{
+	return aid << 4 | (uint64_t)keyno;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
 int
 pg_rows_lookup(const PGresult *res, int first, const uint8_t *uid, size_t len, const char *origin,
     struct dfi_reg_card *out, const struct dfi_reg_visit *v, uint64_t *open, unsigned ocap, unsigned *nopen)
@@ -323,38 +339,48 @@ pg_rows_lookup(const PGresult *res, int first, const uint8_t *uid, size_t len, c
 	if (res == NULL || PQnfields(res) != 9 || first < 0)
 		return -1;
 	int n = PQntuples(res);
+	/* The intents' slots, sorted, so that each slot row finds whether it
+	 * has one in log n: searching every intent row for each slot row was
+	 * quadratic in one UID's rows, which a restored backup or the owner
+	 * role can make thousands (test_registry_rows: lookup_rows_linear). */
+	uint64_t *keys = NULL;
+	size_t nkeys = 0;
+	if (n > first && (keys = malloc((size_t)(n - first) * sizeof(*keys))) == NULL)
+		return PG_ROWS_NOMEM;
+	int rc = -1;
 	/* the card first, so that the visitors see its counts' row checked;
-	 * then slots and intents, every row's kind checked in the first pass */
+	 * then slots and intents, every row's kind (and an intent's slot)
+	 * checked in the first pass */
 	for (int i = first; i < n; i++) {
 		uint64_t a, b, c, d, x;
+		int keyno;
 		if (kind_is(res, i, "card")) {
 			if (get_max(res, i, 1, UINT32_MAX, &a) || get_max(res, i, 2, UINT32_MAX, &b) ||
 			    get_max(res, i, 3, 1, &c) || get_max(res, i, 4, INT64_MAX, &d) || get_max(res, i, 5, INT64_MAX, &x))
-				return -1;
+				goto out;
 			out->refusals = (unsigned)a;
 			out->authorizations = (unsigned)b;
 			out->authorization_pending = (int)c;
 			out->last_refusal = d;
 			out->last_authorization = x;
-		} else if (!kind_is(res, i, "slot") && !kind_is(res, i, "intent")) {
-			return -1;
+		} else if (kind_is(res, i, "intent")) {
+			if (intent_slot(res, i, &a, &keyno) != 0)
+				goto out;
+			if (keyno >= 0) /* a change intent names no key: it marks no slot */
+				keys[nkeys++] = slot_key(a, keyno);
+		} else if (!kind_is(res, i, "slot")) {
+			goto out;
 		}
 	}
+	if (nkeys > 1)
+		qsort(keys, nkeys, sizeof(*keys), cmp_u64);
 	for (int i = first; i < n; i++) {
 		if (kind_is(res, i, "slot")) {
 			struct dfi_reg_slot s;
 			if (lookup_slot(res, i, &s) != 0)
-				return -1;
-			for (int k = first; k < n; k++) {
-				uint64_t aid;
-				int keyno;
-				if (!kind_is(res, k, "intent"))
-					continue;
-				if (intent_slot(res, k, &aid, &keyno) != 0)
-					return -1;
-				if (aid == s.aid && keyno == s.keyno)
-					s.has_open_intent = 1;
-			}
+				goto out;
+			uint64_t k = slot_key(s.aid, s.keyno);
+			s.has_open_intent = nkeys > 0 && bsearch(&k, keys, nkeys, sizeof(*keys), cmp_u64) != NULL;
 			out->slots++;
 			out->changed += s.state == DFI_REG_SLOT_CHANGED;
 			if (v != NULL && v->slot != NULL)
@@ -366,7 +392,7 @@ pg_rows_lookup(const PGresult *res, int first, const uint8_t *uid, size_t len, c
 			const char *o = pg_peek_text(res, i, 6, DFI_J_STR_MAX - 1);
 			if (intent_slot(res, i, &aid, &keyno) != 0 || get_max(res, i, 3, INT64_MAX, &seq) != 0 || o == NULL ||
 			    get_intent_line(res, i, 7, seq, &r) != 0 || r.key.uid_len != len || memcmp(r.key.uid, uid, len) != 0)
-				return -1;
+				goto out;
 			out->open_intents++;
 			int local = origin != NULL && strcmp(o, origin) == 0;
 			if (local && *nopen < ocap)
@@ -376,7 +402,10 @@ pg_rows_lookup(const PGresult *res, int first, const uint8_t *uid, size_t len, c
 		}
 	}
 	out->issued = out->changed > 0;
-	return 0;
+	rc = 0;
+out:
+	free(keys);
+	return rc;
 }
 
 /* ---- witnessing -------------------------------------------------------------------- */

@@ -84,7 +84,10 @@ int pg_row_renew(const PGresult *res, int *held);
  * intent or change of this uid whose seq is c); any other kind is refused.
  * Fills out (zeroed first), calls v's visitors (local: f is origin) and
  * keeps the local intents' seqs in open[] (the first ocap of them,
- * *nopen). A slot's origin is borrowed from res for the visitor's call. */
+ * *nopen). A slot's origin is borrowed from res for the visitor's call.
+ * Linear in the rows but for a sort of the intents' slots (n log n), for
+ * which it allocates: PG_ROWS_NOMEM when that fails (no visitor called). */
+#define PG_ROWS_NOMEM (-2)
 int pg_rows_lookup(const PGresult *res, int first, const uint8_t *uid, size_t len, const char *origin,
     struct dfi_reg_card *out, const struct dfi_reg_visit *v, uint64_t *open, unsigned ocap, unsigned *nopen);
 

@@ -8,7 +8,10 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,6 +96,29 @@ dfi_test_stop(pid_t *pid)
 	kill(*pid, SIGKILL);
 	waitpid(*pid, NULL, 0);
 	*pid = -1;
+}
+
+/* Runs the shell command cmd as "exec CMD" (the shell becomes the command,
+ * so the peak is the command's own) and returns its exit status, -1 when
+ * a signal ended it; *maxrss_kb: its peak resident set in kB (wait4). */
+static inline int
+dfi_test_sh_rss(const char *cmd, long *maxrss_kb)
+{
+	char *full = malloc(strlen(cmd) + 6);
+	ck_assert_ptr_nonnull(full);
+	snprintf(full, strlen(cmd) + 6, "exec %s", cmd);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", full, (char *)NULL);
+		_exit(127);
+	}
+	free(full);
+	int st;
+	struct rusage ru;
+	ck_assert_int_eq(wait4(pid, &st, 0, &ru), pid);
+	*maxrss_kb = ru.ru_maxrss;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 #endif

@@ -1,10 +1,12 @@
 /* The journal's file reader (engine/journal/scan.c and its users) against
  * what fuzz_journal_file found or checks: the proof reader on a journal
  * with a changed covered record, and the writer's open when pread returns
- * short counts, EINTR or fails at any one call. */
+ * short counts, EINTR or fails at any one call; and the auditor's HTML
+ * page, which reads the checkpoint lines itself, on a line of any length. */
 #include <dirent.h>
 #include <errno.h>
 
+#include "proc.h"
 #include "testutil.h"
 #include "jtest.h"
 
@@ -144,6 +146,82 @@ append_tail(const char *path, size_t n)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
+/* `journal show --html` on a journal with a line of 32 MiB (the auditor's
+ * copy can hold anything): the line is no checkpoint, as the verifier
+ * says (its finding is on the page), and is not held whole (getline held
+ * it: the peak resident set grew by the line); the checkpoint after it is
+ * still shown, verified, at its line. */
+#define LONG_LINE (32u << 20)
+
+/* `dfissue journal show --html page --pubkey pem dir`: its exit status,
+ * the page in *html (malloc'd), its peak resident set in *rss_kb. */
+static int
+html_page(const char *dir, const char *pem, char **html, long *rss_kb)
+{
+	char page[700], cmd[2400];
+	snprintf(page, sizeof(page), "%s/page.html", dir);
+	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' journal show --html '%s' --pubkey '%s' '%s' 2>/dev/null",
+	    getenv("DFI_BUILD_DIR"), page, pem, dir);
+	int st = dfi_test_sh_rss(cmd, rss_kb);
+	size_t n;
+	*html = (char *)jt_read(page, &n);
+	ck_assert_ptr_nonnull(*html);
+	return st;
+}
+
+START_TEST(html_page_holds_no_long_line)
+{
+	char path[600], pem[700], want[200];
+	char *d = make_journal(path, sizeof(path));
+	snprintf(pem, sizeof(pem), "%s/pub.pem", d);
+	ck_assert_int_eq(jt_write_pubkey_pem(g_signer, pem), 0);
+	size_t n;
+	uint8_t *b = jt_read(path, &n);
+	ck_assert_ptr_nonnull(b);
+	/* the last checkpoint: where it starts, and its line */
+	const char *last = NULL;
+	for (const char *p = (const char *)b; (p = strstr(p, "checkpoint ")) != NULL; p++)
+		if (p == (const char *)b || p[-1] == '\n')
+			last = p;
+	ck_assert_ptr_nonnull(last);
+	size_t at = (size_t)(last - (const char *)b);
+	unsigned line = 1;
+	for (size_t i = 0; i < at; i++)
+		line += b[i] == '\n';
+
+	char *html;
+	long base, rss;
+	ck_assert_int_eq(html_page(d, pem, &html, &base), 0);
+	snprintf(want, sizeof(want), "<tr class=\"cp cp-verified\"><td>%u</td>", line);
+	ck_assert_msg(strstr(html, want) != NULL, "%s not on the page", want);
+	free(html);
+
+	/* the long line just before the last checkpoint */
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(b, 1, at, f), at);
+	for (unsigned i = 0; i < LONG_LINE / 16; i++)
+		fputs("checkpoint AAAAA", f);
+	fputc('\n', f);
+	ck_assert_uint_eq(fwrite(b + at, 1, n - at, f), n - at);
+	ck_assert_int_eq(fclose(f), 0);
+	free(b);
+	ck_assert_int_eq(html_page(d, pem, &html, &rss), 1); /* a finding: exit 1, the page written */
+	printf("journal show --html: peak RSS %ld kB, %ld kB with a %u MiB line\n", base, rss, LONG_LINE >> 20);
+	snprintf(want, sizeof(want), "<tr class=\"cp cp-verified\"><td>%u</td>", line + 1);
+	ck_assert_msg(strstr(html, want) != NULL, "%s not on the page", want);
+	snprintf(want, sizeof(want), "<tr class=\"finding\"><td>%u</td><td>line is longer than %d bytes", line,
+	    DFI_J_LINE_MAX);
+	ck_assert_msg(strstr(html, want) != NULL, "%s not on the page", want);
+	ck_assert_ptr_null(strstr(html, "MALFORMED")); /* no checkpoint, not a bad one */
+	free(html);
+	ck_assert_msg(rss < base + 8192, "a %u MiB line took the peak from %ld to %ld kB: held whole?",
+	    LONG_LINE >> 20, base, rss);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* Short reads (1, 7 and 4097 bytes, lines split at every place) and EINTR
  * change nothing the writer's open finds: the same tail is quarantined,
  * to the byte. */
@@ -261,5 +339,6 @@ END_TEST
 
 JT_SIGNER_MAIN("journal_reader",
     proof_of_changed_covered_record_is_refused,
+    html_page_holds_no_long_line,
     open_reads_the_same_through_short_reads_and_eintr,
     open_fails_on_any_failed_read_and_loses_nothing)

@@ -20,6 +20,7 @@
 #include "dfissue/hsm.h"
 #include "dfissue/sdm.h"
 #include "hsm_fixture.h"
+#include "proc.h"
 #include "simcard.h"
 #include "testutil.h"
 #include "vecfile.h"
@@ -29,6 +30,7 @@ static const char zero_uri[] = "pkcs11:token=dfissue-dev;object=sdm-zero;type=se
 
 struct out {
 	int status;
+	long maxrss_kb; /* dfissue's peak resident set */
 	char out[8192];
 	char err[4096];
 };
@@ -55,9 +57,8 @@ vsh(struct out *o, const char *in, const char *fmt, va_list ap)
 	snprintf(errp, sizeof(errp), "%s/err.txt", fx.dir);
 	snprintf(cmd, sizeof(cmd), "'%s' %s <'%s' >'%s' 2>'%s'", fx.dfissue, args,
 	    in != NULL ? in : "/dev/null", outp, errp);
-	int st = system(cmd);
-	ck_assert_msg(st != -1 && WIFEXITED(st), "%s", cmd);
-	o->status = WEXITSTATUS(st);
+	o->status = dfi_test_sh_rss(cmd, &o->maxrss_kb);
+	ck_assert_msg(o->status != -1, "%s", cmd);
 	slurp_file(outp, o->out, sizeof(o->out));
 	slurp_file(errp, o->err, sizeof(o->err));
 }
@@ -189,12 +190,14 @@ START_TEST(lrp_taps)
 }
 END_TEST
 
+/* A tap of AN12196 (an12196_sdm.txt's first) and a template it matches. */
+static const char note_tmpl[] = "https://sdm.example/tag?picc_data={picc}&cmac={mac}";
+#define NOTE_TAP "https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88&cmac=94EED9EE65337086"
+
 /* JSON, one tap per line, every refusal reason, state file content. */
 START_TEST(stdin_lines_json)
 {
-	const char *tmpl = "https://sdm.example/tag?picc_data={picc}&cmac={mac}";
-	const char *tap = "https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671E88"
-	    "&cmac=94EED9EE65337086";
+	const char *tmpl = note_tmpl, *tap = NOTE_TAP;
 	char in[400], text[2048];
 	struct out o;
 	snprintf(in, sizeof(in), "%s/taps.txt", fx.dir);
@@ -229,6 +232,64 @@ START_TEST(stdin_lines_json)
 	char stf[1024];
 	slurp_file(st, stf, sizeof(stf));
 	ck_assert_ptr_nonnull(strstr(stf, "\n04DE5F1EACC040 61\n"));
+}
+END_TEST
+
+/* Taps come from a pipe anything can feed: a line of 32 MiB without a
+ * newline before its end is refused as longer than any tap without being
+ * held whole (getline held it: the peak resident set grew by the line),
+ * and the tap after it is still verified. The longest line a tap can be
+ * (a whole 8 KiB file as hex, and a CR) goes to the parser; one byte more
+ * does not. */
+#define LONG_LINE (32u << 20)
+START_TEST(long_line_is_not_held)
+{
+	const char *tmpl = note_tmpl, *tap = NOTE_TAP "\n";
+	char in[400], one[400];
+	struct out o;
+	snprintf(one, sizeof(one), "%s/one.txt", fx.dir);
+	dfi_test_write_file(one, tap);
+	/* a long line, the longest tap, one byte more, a tap */
+	snprintf(in, sizeof(in), "%s/long.txt", fx.dir);
+	FILE *f = fopen(in, "w");
+	ck_assert_ptr_nonnull(f);
+	for (unsigned i = 0; i < LONG_LINE / 64; i++)
+		fputs("https://sdm.example/tag?picc_data=EF963FF7828658A599F3041510671", f);
+	fputc('\n', f);
+	for (unsigned i = 0; i < 2 * DFI_DF_MAX_DATA + 1; i++)
+		fputc(i < 2 * DFI_DF_MAX_DATA ? 'A' : '\r', f);
+	fputc('\n', f);
+	for (unsigned i = 0; i < 2 * DFI_DF_MAX_DATA + 2; i++)
+		fputc('A', f);
+	fprintf(f, "\n%s", tap);
+	ck_assert_int_eq(fclose(f), 0);
+	const char *st = state_path("long.state");
+	/* the peak without the line, then with it */
+	unlink(st);
+	sh(&o, one, "sdm verify --json --template '%s' --meta-key '%s' --file-key '%s' --state '%s'", tmpl,
+	    zero_uri, zero_uri, st);
+	ck_assert_msg(o.status == 0 && strstr(o.out, "\"accepted\"") != NULL, "%s%s", o.out, o.err);
+	long base = o.maxrss_kb;
+	unlink(st);
+	sh(&o, in, "sdm verify --json --template '%s' --meta-key '%s' --file-key '%s' --state '%s'", tmpl,
+	    zero_uri, zero_uri, st);
+	ck_assert_msg(o.status == 0, "%s%s", o.out, o.err);
+	printf("sdm verify: peak RSS %ld kB with one tap, %ld kB with a %u MiB line before it\n", base,
+	    o.maxrss_kb, LONG_LINE >> 20);
+	const char *too_long = "{\"result\":\"refused\",\"reason\":\"format\",\"detail\":\"the line is "
+			       "longer than any tap\"}";
+	const char *want[] = { too_long,
+		"{\"result\":\"refused\",\"reason\":\"format\",\"detail\":\"the file's NDEF header is not the "
+		"template's\"}",
+		too_long, "{\"result\":\"accepted\"" };
+	char *save = NULL, *line = strtok_r(o.out, "\n", &save);
+	for (int i = 0; i < 4; i++, line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_ptr_nonnull(line);
+		ck_assert_msg(strncmp(line, want[i], strlen(want[i])) == 0, "line %d: %s", i + 1, line);
+	}
+	ck_assert_ptr_null(line);
+	ck_assert_msg(o.maxrss_kb < base + 8192, "a %u MiB line took the peak from %ld to %ld kB: held whole?",
+	    LONG_LINE >> 20, base, o.maxrss_kb);
 }
 END_TEST
 
@@ -508,11 +569,12 @@ main(void)
 	 * list ends at its first NULL). */
 	int subset = getenv("SDM_CLI_SUBSET") != NULL;
 	if (subset)
-		fprintf(stderr, "sdm-cli: the sanitizer subset (4 of 8 tests: no LRP vectors, "
+		fprintf(stderr, "sdm-cli: the sanitizer subset (5 of 9 tests: no LRP vectors, "
 		    "usage errors, key usage, AES diversified keys)\n");
 	return dfi_test_main("sdm-cli",
 	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown, .once = 1, .timeout = 300 },
-	    (const TTest *[]){ an12196_taps, stdin_lines_json, diversified_keys_lrp, read_then_verify,
+	    (const TTest *[]){ an12196_taps, stdin_lines_json, long_line_is_not_held, diversified_keys_lrp,
+	    read_then_verify,
 	    subset ? NULL : lrp_taps, usage_errors, key_without_sdm_usage, diversified_keys_aes,
 	    NULL });
 }

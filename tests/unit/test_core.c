@@ -105,17 +105,29 @@ START_TEST(secure_memory)
 }
 END_TEST
 
+/* Both growers: dfi_grow_wiped differs only in how the old block goes
+ * (wiped; test_profile_batch_wipe searches what is freed). */
 START_TEST(grow_doubles_and_refuses_overflow)
 {
-	size_t cap = 0;
-	uint32_t *v = dfi_grow(NULL, &cap, 3, 2, sizeof(*v));
-	ck_assert_ptr_nonnull(v);
-	ck_assert_uint_eq(cap, 4); /* 2, doubled once */
-	ck_assert_ptr_eq(dfi_grow(v, &cap, 4, 2, sizeof(*v)), v); /* fits: not moved */
-	/* a byte size that would wrap is out of memory, and v is kept */
-	ck_assert_ptr_null(dfi_grow(v, &cap, SIZE_MAX / 2, 2, sizeof(*v)));
-	ck_assert_uint_eq(cap, 4);
-	free(v);
+	void *(*const grow[])(void *, size_t *, size_t, size_t, size_t) = { dfi_grow, dfi_grow_wiped };
+	for (size_t g = 0; g < 2; g++) {
+		size_t cap = 0;
+		uint32_t *v = grow[g](NULL, &cap, 3, 2, sizeof(*v));
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(cap, 4); /* 2, doubled once */
+		ck_assert_ptr_eq(grow[g](v, &cap, 4, 2, sizeof(*v)), v); /* fits: not moved */
+		for (uint32_t i = 0; i < 4; i++)
+			v[i] = 0xA0 + i;
+		/* a byte size that would wrap is out of memory, and v is kept */
+		ck_assert_ptr_null(grow[g](v, &cap, SIZE_MAX / 2, 2, sizeof(*v)));
+		ck_assert_uint_eq(cap, 4);
+		/* grown: the elements come along */
+		ck_assert_ptr_nonnull(v = grow[g](v, &cap, 5, 2, sizeof(*v)));
+		ck_assert_uint_eq(cap, 8);
+		for (uint32_t i = 0; i < 4; i++)
+			ck_assert_uint_eq(v[i], 0xA0 + i);
+		free(v);
+	}
 }
 END_TEST
 

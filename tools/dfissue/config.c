@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "linein.h"
 #include "core/trim.h"
 
 #define CONFIG_MAX_LINES 512
@@ -92,32 +93,6 @@ config_line(const char *path, int ln, char *line, const struct option *lo, struc
 	return DFI_EXIT_OK;
 }
 
-/* One line of f into buf (cap bytes, its '\n' dropped, NUL-terminated,
- * *n bytes before the terminator): 1, 0 when it does not fit (the rest of
- * the file is not read), -1 at the end of the file. Byte by byte instead
- * of fgets, which hides a NUL byte in the line (the value would be cut
- * short without a word) and splits a long line in two. */
-static int
-read_line(FILE *f, char *buf, size_t cap, size_t *n)
-{
-	int c = EOF;
-	*n = 0;
-	while (*n + 1 < cap && (c = getc(f)) != EOF && c != '\n')
-		buf[(*n)++] = (char)c;
-	buf[*n] = '\0';
-	if (c == EOF && ferror(f))
-		return -1; /* the caller reports it */
-	if (c == '\n' || (c == EOF && *n > 0))
-		return 1;
-	if (c == EOF)
-		return -1;
-	/* full: the line fits only if its end comes next */
-	c = getc(f);
-	if (c == '\n' || c == EOF)
-		return 1;
-	return 0;
-}
-
 static int
 read_config(const char *path, const struct option *lo, struct cli_argv *a)
 {
@@ -135,7 +110,7 @@ read_config(const char *path, const struct option *lo, struct cli_argv *a)
 	char line[CONFIG_LINE_MAX + 1];
 	size_t n;
 	int ln = 0, rc = DFI_EXIT_OK, got;
-	while (rc == DFI_EXIT_OK && (got = read_line(f, line, sizeof(line), &n)) >= 0) {
+	while (rc == DFI_EXIT_OK && (got = cli_line_read(f, line, sizeof(line), &n)) >= 0) {
 		ln++;
 		if (ln > CONFIG_MAX_LINES) {
 			cli_errorf("%s: more than %d lines", path, CONFIG_MAX_LINES);

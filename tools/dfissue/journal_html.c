@@ -16,6 +16,7 @@
 #include "dfissue/util.h"
 #include "journal_html.h"
 #include "journal_html_index.h"
+#include "linein.h"
 
 struct finding {
 	uint64_t line;
@@ -275,22 +276,23 @@ checkpoints_section(FILE *o, const char *path, const dfi_jpubkey *pk, unsigned *
 	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return -1;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	char line[DFI_J_LINE_MAX + 1];
+	size_t ll;
+	int got;
 	uint64_t ln = 0;
 	fputs("<h2>Checkpoints</h2>\n<table id=\"checkpoints\"><tr><th>line</th><th>tree size</th>"
 	      "<th>previous size</th><th>root hash</th><th>signature</th></tr>\n", o);
 	*bad = 0;
-	while ((len = getline(&line, &cap, f)) != -1) {
+	while ((got = cli_line_read(f, line, sizeof(line), &ll)) >= 0) {
 		ln++;
-		size_t ll = (size_t)len - (line[len - 1] == '\n');
 		uint8_t note[DFI_J_NOTE_MAX];
 		size_t nl;
 		/* An over-long line is no record and no checkpoint (the verify
-		 * reports it); a record line is not shown here. */
-		dfi_err e = ll > DFI_J_LINE_MAX ? DFI_E_NOT_FOUND :
-		    dfi_note_from_line(line, ll, note, sizeof(note), &nl);
+		 * reports it): read past, never held; a record line is not
+		 * shown here. */
+		if (got == 0)
+			cli_line_skip(f);
+		dfi_err e = got == 0 ? DFI_E_NOT_FOUND : dfi_note_from_line(line, ll, note, sizeof(note), &nl);
 		if (e == DFI_E_NOT_FOUND)
 			continue;
 		dfi_checkpoint cp;
@@ -313,7 +315,6 @@ checkpoints_section(FILE *o, const char *path, const dfi_jpubkey *pk, unsigned *
 			   "</td><td class=\"hash\">%s</td><td class=\"result\">%s</td></tr>\n",
 		    cls, ln, cp.size, cp.prev_size, root, res);
 	}
-	free(line);
 	fclose(f);
 	fputs("</table>\n", o);
 	return 0;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "linein.h"
 #include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
 #include "dfissue/pgregistry.h"
@@ -68,6 +69,12 @@ static const char *const verify_help[] = {
 	cli_hsm_help,
 	NULL,
 };
+
+/* The longest line a tap is: a whole file read as hex (dfi_sdm_tap_parse
+ * takes up to 2 * DFI_DF_MAX_DATA digits; a URL or a query is at most the
+ * template's 240 characters), and the CR of a CRLF line. A longer line is
+ * no tap: refused without being held. */
+#define TAP_LINE_MAX (2 * DFI_DF_MAX_DATA + 1)
 
 struct verifier {
 	struct dfi_sdm_layout layout;
@@ -449,13 +456,14 @@ sdm_verify(int argc, char **argv)
 		rc = r == 1 ? DFI_EXIT_OK : DFI_EXIT_FAIL;
 		goto out;
 	}
-	/* one tap per line */
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	/* one tap per line; a longer line is skipped, never held */
+	char line[TAP_LINE_MAX + 1];
+	size_t n;
+	int got;
 	rc = DFI_EXIT_OK;
-	while ((n = getline(&line, &cap, stdin)) > 0) {
-		if (n > 8 * 1024) {
+	while ((got = cli_line_read(stdin, line, sizeof(line), &n)) >= 0) {
+		if (got == 0) {
+			cli_line_skip(stdin);
 			report(v, 0, "format", "the line is longer than any tap", NULL, 0, 0, 0);
 			continue;
 		}
@@ -464,7 +472,6 @@ sdm_verify(int argc, char **argv)
 			break;
 		}
 	}
-	free(line);
 out:
 	dfi_pgreg_free(v->reg);
 	dfi_cardkey_free(v->meta);
