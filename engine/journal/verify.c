@@ -56,8 +56,20 @@ unres_cb(void *ctx, const dfi_jrec *r)
 		o->unresolved(o->ctx, r);
 }
 
+/* One card's history, asked of the index of a journal that verified,
+ * before the index is freed (dfi_journal_file_card). */
+struct cardq {
+	const uint8_t *uid;
+	size_t len;
+	struct dfi_journal_card *out;
+	void (*slot)(void *ctx, const struct dfi_journal_slot *s);
+	void (*intent)(void *ctx, const dfi_jrec *in);
+	void *ctx;
+};
+
 static dfi_err
-finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_result *res)
+finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_result *res,
+    const struct cardq *q)
 {
 	jwalk_finish(w, w->end);
 	struct unres u = { o };
@@ -86,9 +98,14 @@ finish(struct jwalk *w, const struct dfi_jverify_opts *o, struct dfi_jverify_res
 			res->tail_lines = w->lines - w->good_cp_line;
 		}
 	}
+	/* Only records every check passed answer for a card: a journal with
+	 * a finding answers nothing. */
+	dfi_err e = w->findings == 0 ? DFI_OK : w->first_err;
+	if (e == DFI_OK && q != NULL)
+		e = jindex_card(w->ix, q->uid, q->len, q->out, q->slot, q->intent, q->ctx);
 	jindex_free(w->ix);
 	w->ix = NULL;
-	return w->findings == 0 ? DFI_OK : w->first_err;
+	return e;
 }
 
 dfi_err
@@ -112,7 +129,7 @@ dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi_jverify
 	jsigpool_free(sp);
 	w->sigs = NULL;
 	if (e == DFI_OK)
-		e = finish(w, o, res);
+		e = finish(w, o, res, NULL);
 	jindex_free(w->ix);
 	free(w);
 	return e;
@@ -201,12 +218,10 @@ check_quarantine(struct jwalk *w, int qd, const struct qlist *q)
 	}
 }
 
-dfi_err
-dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
-    struct dfi_jverify_result *res)
+static dfi_err
+verify_file(const char *path, const struct dfi_jverify_opts *o, struct dfi_jverify_result *res,
+    const struct cardq *cq)
 {
-	if (path == NULL || o == NULL)
-		return DFI_E_INVALID_ARG;
 	int fd;
 	dfi_err e = open_journal(path, &fd);
 	if (e != DFI_OK)
@@ -251,7 +266,7 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 	if (e == DFI_OK && qd >= 0)
 		check_quarantine(w, qd, &q);
 	if (e == DFI_OK)
-		e = finish(w, o, res);
+		e = finish(w, o, res, cq);
 	if (w != NULL)
 		jindex_free(w->ix);
 	free(w);
@@ -259,6 +274,31 @@ dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
 	if (qd >= 0)
 		close(qd);
 	close(fd);
+	return e;
+}
+
+dfi_err
+dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
+    struct dfi_jverify_result *res)
+{
+	if (path == NULL || o == NULL)
+		return DFI_E_INVALID_ARG;
+	return verify_file(path, o, res, NULL);
+}
+
+dfi_err
+dfi_journal_file_card(const char *path, const struct dfi_jverify_opts *o, const uint8_t *uid,
+    size_t uid_len, struct dfi_journal_card *out, void (*slot)(void *ctx, const struct dfi_journal_slot *s),
+    void (*intent)(void *ctx, const dfi_jrec *in), void *ctx)
+{
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (path == NULL || o == NULL || uid == NULL || out == NULL)
+		return DFI_E_INVALID_ARG;
+	const struct cardq q = { uid, uid_len, out, slot, intent, ctx };
+	dfi_err e = verify_file(path, o, NULL, &q);
+	if (e != DFI_OK)
+		memset(out, 0, sizeof(*out)); /* a history cut short answers nothing */
 	return e;
 }
 

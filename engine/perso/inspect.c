@@ -156,6 +156,15 @@ dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
 		e = perso_admit(tp);
 	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
+	/* The card's history could not be read (the registry, a journal file):
+	 * nothing else was read from the card, and a report of its state would
+	 * show what was never read. The reason, with the error. */
+	if (e != DFI_OK && tp->history_failed) {
+		if (asprintf(&buf, "%s", res.detail) < 0)
+			buf = NULL;
+		*out = buf;
+		goto out;
+	}
 	/* A random-ID card no key opens: what it showed, and why (uid.c). */
 	if (e == DFI_E_UNKNOWN_KEYS && res.random_id && res.uid_len == 0) {
 		if (asprintf(&buf, "%s\n", res.detail) < 0) {

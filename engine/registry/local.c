@@ -89,15 +89,10 @@ l_release(void *be, const uint8_t *uid, size_t len, const char *holder)
 	pthread_mutex_unlock(&l->mu);
 }
 
-struct lookup_ctx {
-	const struct dfi_reg_visit *v;
-	const char *origin;
-};
-
-static void
-on_slot(void *ctx, const struct dfi_journal_slot *s)
+void
+reg_journal_slot(void *ctx, const struct dfi_journal_slot *s)
 {
-	const struct lookup_ctx *c = ctx;
+	const struct reg_journal_lookup *c = ctx;
 	struct dfi_reg_slot r = {
 		.aid = s->key.aid,
 		.keyno = s->key.keyno,
@@ -114,11 +109,25 @@ on_slot(void *ctx, const struct dfi_journal_slot *s)
 	c->v->slot(c->v->ctx, &r);
 }
 
-static void
-on_intent(void *ctx, const dfi_jrec *in)
+void
+reg_journal_intent(void *ctx, const dfi_jrec *in)
 {
-	const struct lookup_ctx *c = ctx;
-	c->v->intent(c->v->ctx, in, 1); /* every intent here is this station's */
+	const struct reg_journal_lookup *c = ctx;
+	c->v->intent(c->v->ctx, in, 1); /* every intent of one journal is its station's */
+}
+
+void
+reg_journal_card(const struct dfi_journal_card *jc, struct dfi_reg_card *out)
+{
+	out->issued = jc->changed > 0;
+	out->slots = jc->slots;
+	out->changed = jc->changed;
+	out->open_intents = jc->open_intents;
+	out->refusals = jc->refusals;
+	out->last_refusal = jc->last_refusal;
+	out->authorizations = jc->authorizations;
+	out->last_authorization = jc->last_authorization;
+	out->authorization_pending = jc->authorization_pending;
 }
 
 static dfi_err
@@ -126,22 +135,13 @@ l_lookup(void *be, const uint8_t *uid, size_t len, struct dfi_reg_card *out,
     const struct dfi_reg_visit *v)
 {
 	struct local *l = be;
-	struct lookup_ctx c = { v, dfi_journal_origin(l->j) };
+	struct reg_journal_lookup c = { v, dfi_journal_origin(l->j) };
 	struct dfi_journal_card jc;
-	dfi_err e = dfi_journal_card(l->j, uid, len, &jc, v->slot ? on_slot : NULL,
-	    v->intent ? on_intent : NULL, &c);
-	if (e != DFI_OK)
-		return e;
-	out->issued = jc.changed > 0;
-	out->slots = jc.slots;
-	out->changed = jc.changed;
-	out->open_intents = jc.open_intents;
-	out->refusals = jc.refusals;
-	out->last_refusal = jc.last_refusal;
-	out->authorizations = jc.authorizations;
-	out->last_authorization = jc.last_authorization;
-	out->authorization_pending = jc.authorization_pending;
-	return DFI_OK;
+	dfi_err e = dfi_journal_card(l->j, uid, len, &jc, v->slot ? reg_journal_slot : NULL,
+	    v->intent ? reg_journal_intent : NULL, &c);
+	if (e == DFI_OK)
+		reg_journal_card(&jc, out);
+	return e;
 }
 
 /* The index took the records in when they were appended: nothing to

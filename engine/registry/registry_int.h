@@ -38,6 +38,17 @@ struct dfi_registry_ops {
 	void (*last_error)(void *be, char *buf, size_t cap);
 };
 
+/* A journal's answer for a card as the registry's (local.c; also the
+ * read-only journal-file backend, jfile.c): the visitors and the slots'
+ * origin, given as the ctx of dfi_journal_card's callbacks. */
+struct reg_journal_lookup {
+	const struct dfi_reg_visit *v;
+	const char *origin;
+};
+void reg_journal_slot(void *ctx, const struct dfi_journal_slot *s);
+void reg_journal_intent(void *ctx, const dfi_jrec *in);
+void reg_journal_card(const struct dfi_journal_card *jc, struct dfi_reg_card *out);
+
 /* Takes ownership of be (ops->destroy frees it, also on failure here). */
 dfi_err dfi_registry_new_backend(dfi_registry **out, const struct dfi_registry_ops *ops, void *be);
 

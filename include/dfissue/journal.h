@@ -572,6 +572,22 @@ dfi_err dfi_journal_verify_buf(const uint8_t *data, size_t len, const struct dfi
 dfi_err dfi_journal_verify_file(const char *path, const struct dfi_jverify_opts *o,
     struct dfi_jverify_result *res);
 
+/* dfi_journal_card for a journal read, not opened (dfissue inspect
+ * --journal): path (a journal directory or its journal.log) is verified
+ * as dfi_journal_verify_file does with o (its callbacks are called as
+ * there; o->pubkey NULL: signatures not checked), and when it verifies,
+ * the card's history is answered from its records as dfi_journal_card
+ * answers from an open journal: *out, then slot() per key slot and
+ * intent() per open intent (either may be NULL). No lock is taken and
+ * nothing is written: a station may be appending to the file. A journal
+ * with any finding answers nothing: the code of its first finding is
+ * returned (DFI_E_IO etc. when the file cannot be read) and *out is
+ * zeroed. */
+dfi_err dfi_journal_file_card(const char *path, const struct dfi_jverify_opts *o,
+    const uint8_t *uid, size_t uid_len, struct dfi_journal_card *out,
+    void (*slot)(void *ctx, const struct dfi_journal_slot *s),
+    void (*intent)(void *ctx, const dfi_jrec *in), void *ctx);
+
 /* Inclusion proof of record seq against the last valid checkpoint of the
  * journal file at path. proof holds up to 64 hashes. */
 struct dfi_jproof {

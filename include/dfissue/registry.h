@@ -62,6 +62,19 @@ typedef struct dfi_reg_claim dfi_reg_claim;
 
 /* The local backend over the station's journal, which must outlive it. */
 dfi_err dfi_registry_new_local(dfi_registry **out, dfi_journal *journal);
+
+/* A read-only backend over one station's journal file (a journal directory
+ * or its journal.log), for a reader that must write nothing, such as
+ * dfissue inspect --journal: each lookup verifies the file again (its
+ * station may be appending to it) and answers from its records as the
+ * local backend answers from an open journal (dfi_journal_file_card); a
+ * journal with any finding answers nothing, and dfi_registry_last_error
+ * names its first finding. pubkey checks the checkpoints' signatures;
+ * NULL: not checked. It is borrowed and must outlive the handle. Claims,
+ * records and witnessing are refused with DFI_E_INVALID_ARG: no tap may
+ * write through it. */
+dfi_err dfi_registry_new_journal_file(dfi_registry **out, const char *path,
+    const dfi_jpubkey *pubkey);
 void dfi_registry_free(dfi_registry *r);
 /* Frees r as dfi_registry_free does, after sending what still waits for
  * the registry: the PostgreSQL backend's queued releases (sent off the

@@ -60,6 +60,17 @@ done
 # --row names a row of --batch: alone it is refused before any reader opens.
 run inspect_row "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --row 2
 expect inspect_row 2 "^dfissue: inspect: --row needs --batch"
+# One history at a time, and a key only for a journal.
+run inspect_two "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" \
+	--registry postgresql:///x --journal "$d/j"
+expect inspect_two 2 "^dfissue: inspect: give --registry \(every station's records\) or --journal \(one station's\), not both"
+run inspect_pubkey "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --pubkey "$d/k.pem"
+expect inspect_pubkey 2 "^dfissue: inspect: --pubkey needs --journal"
+run inspect_journal "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --journal "$d/j"
+expect inspect_journal 2 "^dfissue: inspect: --journal needs --profile"
+# A journal that is not there fails before any reader is asked for a card.
+run inspect_nojournal "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --journal "$d/nj"
+expect inspect_nojournal 1 "^dfissue: inspect: --journal '$d/nj': cannot read $d/nj: No such file or directory \(give a journal directory or its journal.log\)$"
 
 # 2. The profile's keys are checked before the journal is created.
 sed 's/object=app1-master/object=no-such-key/' "$prof" >"$d/badkey.json"

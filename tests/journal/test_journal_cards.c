@@ -447,6 +447,69 @@ START_TEST(auditor_checks_refusals_and_reissue)
 }
 END_TEST
 
+/* dfi_journal_file_card: the file read answers as the open journal does,
+ * with or without the key; a journal with a finding answers nothing. */
+START_TEST(file_card_answers_as_the_open_journal)
+{
+	char *d = jt_tmpdir();
+	dfi_journal *j;
+	dfi_jpubkey *pk;
+	struct seen open_v, file_v;
+	uint8_t uid[DFI_J_UID_MAX];
+	size_t n = HEX(uid, UID_A);
+	ck_assert_int_eq(dfi_jpubkey_from_signer(g_signer, &pk), DFI_OK);
+	ck_assert_int_eq(dfi_journal_create(d, ORIGIN, g_signer, &base_opts), DFI_OK);
+	ck_assert_int_eq(dfi_journal_open(&j, d, g_signer, &base_opts, NULL), DFI_OK);
+	dfi_jrec in1 = jt_intent(UID_A, 0xF54010, 1, 0, 1);
+	in1.key_gen = 3;
+	append1(j, commit(append1(j, in1)));
+	append1(j, jt_intent(UID_A, 0, 0, 0, 1)); /* left open */
+	struct dfi_journal_card want = card(j, UID_A, &open_v);
+
+	const struct dfi_jverify_opts keyed = { .pubkey = pk }, unkeyed = { 0 };
+	const struct dfi_jverify_opts *opts[] = { &keyed, &unkeyed };
+	for (size_t k = 0; k < 2; k++) {
+		struct dfi_journal_card got;
+		memset(&file_v, 0, sizeof(file_v));
+		/* the station still holds the journal open: no lock is needed */
+		ck_assert_int_eq(dfi_journal_file_card(d, opts[k], uid, n, &got, on_slot, on_intent,
+				     &file_v), DFI_OK);
+		ck_assert_mem_eq(&got, &want, sizeof(got));
+		ck_assert_uint_eq(file_v.nslots, open_v.nslots);
+		for (unsigned i = 0; i < open_v.nslots; i++) {
+			const struct dfi_journal_slot *a = &file_v.slot[i], *b = &open_v.slot[i];
+			ck_assert_msg(a->key.aid == b->key.aid && a->key.keyno == b->key.keyno &&
+			    a->state == b->state && a->version == b->version &&
+			    a->generation == b->generation && a->changed_by == b->changed_by &&
+			    a->has_open == b->has_open && a->has_profile == b->has_profile,
+			    "slot %u differs (%s)", i, k == 0 ? "keyed" : "unkeyed");
+		}
+		ck_assert_uint_eq(file_v.nintents, 1);
+		ck_assert_uint_eq(file_v.intent_seq, open_v.intent_seq);
+	}
+	dfi_journal_close(j);
+
+	/* A line no checkpoint covers (a torn write): nothing is answered. */
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s", d, DFI_JOURNAL_FILE);
+	FILE *f = fopen(path, "a");
+	ck_assert_ptr_nonnull(f);
+	fputs("seq=99 time=2025-11-25T08:30:00Z type=abort\n", f);
+	fclose(f);
+	struct dfi_journal_card got;
+	memset(&file_v, 0, sizeof(file_v));
+	ck_assert_int_ne(dfi_journal_file_card(d, &keyed, uid, n, &got, on_slot, on_intent, &file_v),
+	    DFI_OK);
+	ck_assert_uint_eq(got.slots, 0);
+	ck_assert_uint_eq(got.open_intents, 0);
+	ck_assert_uint_eq(file_v.nslots + file_v.nintents, 0);
+	ck_assert_int_eq(dfi_journal_file_card(d, NULL, uid, n, &got, NULL, NULL, NULL), DFI_E_INVALID_ARG);
+	dfi_jpubkey_free(pk);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -454,5 +517,5 @@ main(void)
 	    &(struct dfi_test_case){ .setup = setup, .teardown = teardown },
 	    (const TTest *[]){ card_event_records_roundtrip,
 	    card_event_records_non_canonical, index_tracks_issued_cards,
-	    auditor_checks_refusals_and_reissue, NULL });
+	    auditor_checks_refusals_and_reissue, file_card_answers_as_the_open_journal, NULL });
 }

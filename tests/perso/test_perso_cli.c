@@ -506,6 +506,35 @@ START_TEST(batch_row_follows_the_card)
 	    jdir, b1, t);
 	ck_assert_msg(rc == 1 && strstr(out, "\"outcome\":\"failed\"") != NULL &&
 	    strstr(out, "\"batch_line\":2") != NULL, "run 1: rc %d: %s", rc, out);
+	/* inspect with the journal read as a file and no --row: the row T
+	 * began with (1002: line 3 of the reference order) is found and said,
+	 * with its signatures checked, and no conflict with its files. */
+	char want[480];
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	    "'%s/profiles/reference.json' --batch '%s' --journal '%s' --pubkey '%s/dev/journal.pub.pem' "
+	    "--token pkcs11:token=dfissue-dev --pin-file '%s/dev/user.pin' 2>&1", g_cli, t, g_src, b2,
+	    jdir, pf_root, pf_root);
+	snprintf(want, sizeof(want), "  batch row: line 3 of %s, the row this card began with", b2);
+	ck_assert_msg(rc == 0 && strstr(out, want) != NULL &&
+	    strstr(out, "  registry (journal file): ") != NULL &&
+	    strstr(out, "other than the profile's") == NULL &&
+	    strstr(out, "signatures not checked") == NULL, "inspect --journal: rc %d: %s", rc, out);
+	/* Without --pubkey it says the signatures were not checked. */
+	rc = pf_run(out, sizeof(out), "'%s' inspect --reader 'sim:%s' --profile "
+	    "'%s/profiles/reference.json' --batch '%s' --journal '%s' --token pkcs11:token=dfissue-dev "
+	    "--pin-file '%s/dev/user.pin' 2>&1", g_cli, t, g_src, b2, jdir, pf_root);
+	ck_assert_msg(rc == 0 && strstr(out, want) != NULL &&
+	    strstr(out, "  (the journal's signatures not checked: give --pubkey)") != NULL,
+	    "inspect --journal, no --pubkey: rc %d: %s", rc, out);
+	/* A journal with a line no checkpoint covers answers nothing: inspect
+	 * says so and fails, without a report of a card state it never read. */
+	rc = pf_run(out, sizeof(out), "cp -a '%s' '%s.torn' && echo 'seq=99 torn' >>'%s.torn/journal.log' && "
+	    "'%s' inspect --reader 'sim:%s' --profile '%s/profiles/reference.json' --batch '%s' "
+	    "--journal '%s.torn' --token pkcs11:token=dfissue-dev --pin-file '%s/dev/user.pin' 2>&1",
+	    jdir, jdir, jdir, g_cli, t, g_src, b2, jdir, pf_root);
+	ck_assert_msg(rc == 1 && strstr(out, "dfissue: inspect: registry (journal file): lookup failed: ") != NULL &&
+	    strstr(out, ".torn does not verify, so it answers nothing: line ") != NULL &&
+	    strstr(out, "application F54010") == NULL, "inspect, journal torn: rc %d: %s", rc, out);
 	/* 2. Another card, the reference batch: row 1001. */
 	rc = pf_run(out, sizeof(out), "'%s' personalize " OWN " --batch '%s' --reader 'sim:%s' 2>/dev/null",
 	    g_cli, g_src, pf_root, jdir, b2, u);

@@ -5,9 +5,13 @@
  * read-only state reading and plan; authentication with candidate keys
  * where the card requires it, nothing written, nothing journaled).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "opts.h"
@@ -20,7 +24,8 @@
 
 static const char *const help[] = {
 	"usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
-	"           [--registry URL] [HSM options]] [--wait-ms MS]\n"
+	"           [--registry URL | --journal DIR [--pubkey KEY.pem]] [HSM options]]\n"
+	"           [--wait-ms MS]\n"
 	"Shows what the card holds. Without --profile no key is used: UID, version,\n"
 	"key versions, and what free listing allows. With --profile, also which keys\n"
 	"the card holds (factory, target: by version or by authentication with\n"
@@ -29,13 +34,19 @@ static const char *const help[] = {
 	cli_reader_help,
 	"  --profile P.json       compare with this profile\n"
 	"  --batch FILE, --row N  the card's batch row: the N-th data row; without --row,\n"
-	"                         the row the card's history in the registry names\n"
+	"                         the row the card's history (--registry, --journal)\n"
+	"                         names\n"
 	"                         (its line is shown), else the first\n"
 	"  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
 	CLI_REGISTRY_URL_HELP
 	"                         With --profile: what every station recorded for the\n"
 	"                         card's UID, and whether a station would refuse it.\n"
-	"                         Without --registry no registry is consulted.\n",
+	"                         Without --registry or --journal, no station's record\n"
+	"                         is consulted.\n"
+	"  --journal DIR          instead of --registry: what this one station's journal\n"
+	"                         recorded for the card, read as a file (nothing is\n"
+	"                         written to it; its station may be running)\n"
+	"  --pubkey KEY.pem       with --journal: also verify its checkpoints' signatures\n",
 	cli_hsm_help,
 	NULL,
 };
@@ -132,13 +143,60 @@ inspect_raw(dfi_transport *t)
 	return DFI_EXIT_OK;
 }
 
+/* The card's history: the stations' registry, or one station's journal
+ * read as a file (then also its public key, when given). */
+struct history {
+	const char *registry, *journal, *pubkey;
+	struct cli_registry creg;
+	dfi_jpubkey *pk;
+	dfi_registry *jreg;
+};
+
+static int
+history_open(struct history *hi)
+{
+	if (hi->journal == NULL)
+		return cli_registry_open(&hi->creg, "inspect", hi->registry, "inspect", NULL, NULL, NULL);
+	if (hi->pubkey != NULL && cli_load_pubkey("inspect", hi->pubkey, &hi->pk, NULL, 0) != DFI_EXIT_OK)
+		return DFI_EXIT_FAIL;
+	dfi_err e = dfi_registry_new_journal_file(&hi->jreg, hi->journal, hi->pk);
+	return e == DFI_OK ? DFI_EXIT_OK : cli_fail("inspect", e);
+}
+
+/* A --journal that names no readable journal fails before the reader
+ * opens: a typo must not cost the operator a card's wait. */
+static int
+history_check(const struct history *hi)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	if (hi->journal == NULL)
+		return DFI_EXIT_OK;
+	if (stat(hi->journal, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(p, sizeof(p), "%s/%s", hi->journal, DFI_JOURNAL_FILE);
+	else
+		snprintf(p, sizeof(p), "%s", hi->journal);
+	if (access(p, R_OK) == 0)
+		return DFI_EXIT_OK;
+	cli_errorf("inspect: --journal '%s': cannot read %s: %s (give a journal directory or its %s)",
+	    hi->journal, p, strerror(errno), DFI_JOURNAL_FILE);
+	return DFI_EXIT_FAIL;
+}
+
+static void
+history_close(struct history *hi)
+{
+	cli_registry_close(&hi->creg);
+	dfi_registry_free(hi->jreg);
+	dfi_jpubkey_free(hi->pk);
+}
+
 /* rowno 0: no --row; the first row, unless the card's history names its
  * own (dfi_perso_inspect_batch). */
 static int
 inspect_profile(const char *profile, const char *batch, unsigned long rowno,
-    const struct cli_hsm_opts *ho, const char *registry, dfi_transport *t)
+    const struct cli_hsm_opts *ho, struct history *hi, dfi_transport *t)
 {
-	struct cli_registry creg = { 0 };
 	dfi_profile *prof = NULL;
 	dfi_batch *b = NULL;
 	dfi_batch_row *row = NULL;
@@ -160,12 +218,14 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	if (rc == DFI_EXIT_OK)
 		rc = cli_hsm_open(ho, NULL, &h);
-	/* --registry: what every station recorded for the card (lookups only) */
+	/* --registry or --journal: what the stations recorded for the card
+	 * (lookups only) */
 	if (rc == DFI_EXIT_OK)
-		rc = cli_registry_open(&creg, "inspect", registry, "inspect", NULL, NULL, NULL);
+		rc = history_open(hi);
 	if (rc == DFI_EXIT_OK) {
 		struct dfi_perso_config pc = { .hsm = h, .profile = prof, .station = "inspect",
-			.detail = detail, .detail_cap = sizeof(detail), .registry = creg.reg };
+			.detail = detail, .detail_cap = sizeof(detail),
+			.registry = hi->jreg != NULL ? hi->jreg : hi->creg.reg };
 		e = dfi_perso_new(&p, &pc);
 		if (e != DFI_OK) {
 			cli_errorf("profile '%s': %s", profile, detail[0] ? detail : dfi_strerror(e));
@@ -174,14 +234,20 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	if (rc == DFI_EXIT_OK) {
 		e = dfi_perso_inspect_batch(p, t, rowno == 0 ? batch : NULL, row, &rep);
-		if (e != DFI_OK)
+		if (e != DFI_OK && rep != NULL) { /* the card's history is unreadable */
+			cli_errorf("inspect: %s", rep);
+			rc = DFI_EXIT_FAIL;
+		} else if (e != DFI_OK) {
 			rc = cli_fail("inspect", e);
-		else
+		}
+		if (e == DFI_OK)
 			fputs(rep, stdout);
+		if (e == DFI_OK && hi->journal != NULL && hi->pk == NULL)
+			printf("  (the journal's signatures not checked: give --pubkey)\n");
 	}
 	free(rep);
 	dfi_perso_free(p);
-	cli_registry_close(&creg);
+	history_close(hi);
 	dfi_hsm_free(h);
 	dfi_batch_row_free(row);
 	dfi_batch_free(b);
@@ -192,25 +258,32 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 int
 sub_inspect(int argc, char **argv)
 {
-	const char *reader = NULL, *profile = NULL, *batch = NULL, *registry = NULL;
+	const char *reader = NULL, *profile = NULL, *batch = NULL;
+	struct history hi = { 0 };
 	unsigned long rowno = 0, wait_ms = 10000;
 	struct cli_hsm_opts ho = { 0 };
 	struct cli_reader r;
 	const struct cli_opt opts[] = { CLI_NEED_STR("reader", &reader), CLI_STR("profile", &profile),
 		CLI_STR("batch", &batch), CLI_UINT("row", &rowno, 1, 100000000UL, "a row number"),
-		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &registry), CLI_OPTS_END };
+		CLI_UINT("wait-ms", &wait_ms, 0, 86400000UL, "milliseconds"), CLI_STR("registry", &hi.registry),
+		CLI_STR("journal", &hi.journal), CLI_STR("pubkey", &hi.pubkey), CLI_OPTS_END };
 	const struct cli_spec spec = { .cmd = "inspect", .help = help, .opts = opts, .hsm = &ho,
 		.needs = "needs --reader SPEC (see --help)" };
 	int rc = cli_parse(&spec, argc, argv);
 	if (rc != CLI_GO_ON)
 		return rc;
-	if (registry != NULL && profile == NULL)
-		return cli_usagef("inspect: --registry needs --profile");
+	if ((hi.registry != NULL || hi.journal != NULL) && profile == NULL)
+		return cli_usagef("inspect: --%s needs --profile", hi.registry != NULL ? "registry" : "journal");
+	if (hi.registry != NULL && hi.journal != NULL)
+		return cli_usagef("inspect: give --registry (every station's records) or --journal (one "
+		    "station's), not both");
+	if (hi.pubkey != NULL && hi.journal == NULL)
+		return cli_usagef("inspect: --pubkey needs --journal");
 	if (batch != NULL && profile == NULL)
 		return cli_usagef("inspect: --batch needs --profile");
 	if (rowno != 0 && batch == NULL)
 		return cli_usagef("inspect: --row needs --batch");
-	if ((rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK)
+	if ((rc = history_check(&hi)) != DFI_EXIT_OK || (rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK)
 		return rc;
 	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
 	if (rc != DFI_EXIT_OK)
@@ -221,7 +294,7 @@ sub_inspect(int argc, char **argv)
 	else if (profile == NULL)
 		rc = inspect_raw(r.t);
 	else
-		rc = inspect_profile(profile, batch, rowno, &ho, registry, r.t);
+		rc = inspect_profile(profile, batch, rowno, &ho, &hi, r.t);
 	cli_reader_close(&r);
 	return rc;
 }
