@@ -71,6 +71,12 @@ expect inspect_journal 2 "^dfissue: inspect: --journal needs --profile"
 # A journal that is not there fails before any reader is asked for a card.
 run inspect_nojournal "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --journal "$d/nj"
 expect inspect_nojournal 1 "^dfissue: inspect: --journal '$d/nj': cannot read $d/nj: No such file or directory \(give a journal directory or its journal.log\)$"
+# So does a --pubkey that is no key (the journal named is only a file here).
+: >"$d/jfile.log"
+echo junk >"$d/junk.pem"
+run inspect_badkey "$E2E_DFISSUE" inspect --reader 'pcsc:ACR 00 00' --profile "$prof" --journal "$d/jfile.log" \
+	--pubkey "$d/junk.pem"
+expect inspect_badkey 1 "^dfissue: inspect: '$d/junk.pem' is neither an Ed25519 or ECDSA P-256 public key"
 
 # 2. The profile's keys are checked before the journal is created.
 sed 's/object=app1-master/object=no-such-key/' "$prof" >"$d/badkey.json"

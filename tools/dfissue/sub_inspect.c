@@ -35,8 +35,7 @@ static const char *const help[] = {
 	"  --profile P.json       compare with this profile\n"
 	"  --batch FILE, --row N  the card's batch row: the N-th data row; without --row,\n"
 	"                         the row the card's history (--registry, --journal)\n"
-	"                         names\n"
-	"                         (its line is shown), else the first\n"
+	"                         names, its line shown; else the first\n"
 	"  --wait-ms MS           wait at most MS ms for a card (default 10000)\n"
 	CLI_REGISTRY_URL_HELP
 	"                         With --profile: what every station recorded for the\n"
@@ -157,16 +156,15 @@ history_open(struct history *hi)
 {
 	if (hi->journal == NULL)
 		return cli_registry_open(&hi->creg, "inspect", hi->registry, "inspect", NULL, NULL, NULL);
-	if (hi->pubkey != NULL && cli_load_pubkey("inspect", hi->pubkey, &hi->pk, NULL, 0) != DFI_EXIT_OK)
-		return DFI_EXIT_FAIL;
 	dfi_err e = dfi_registry_new_journal_file(&hi->jreg, hi->journal, hi->pk);
 	return e == DFI_OK ? DFI_EXIT_OK : cli_fail("inspect", e);
 }
 
-/* A --journal that names no readable journal fails before the reader
- * opens: a typo must not cost the operator a card's wait. */
+/* A --journal that names no readable journal, or a --pubkey that is no
+ * key, fails before the reader opens: a typo must not cost the operator a
+ * card's wait. The key is kept for history_open. */
 static int
-history_check(const struct history *hi)
+history_check(struct history *hi)
 {
 	char p[PATH_MAX];
 	struct stat st;
@@ -176,11 +174,14 @@ history_check(const struct history *hi)
 		snprintf(p, sizeof(p), "%s/%s", hi->journal, DFI_JOURNAL_FILE);
 	else
 		snprintf(p, sizeof(p), "%s", hi->journal);
-	if (access(p, R_OK) == 0)
-		return DFI_EXIT_OK;
-	cli_errorf("inspect: --journal '%s': cannot read %s: %s (give a journal directory or its %s)",
-	    hi->journal, p, strerror(errno), DFI_JOURNAL_FILE);
-	return DFI_EXIT_FAIL;
+	if (access(p, R_OK) != 0) {
+		cli_errorf("inspect: --journal '%s': cannot read %s: %s (give a journal directory or its %s)",
+		    hi->journal, p, strerror(errno), DFI_JOURNAL_FILE);
+		return DFI_EXIT_FAIL;
+	}
+	if (hi->pubkey != NULL && cli_load_pubkey("inspect", hi->pubkey, &hi->pk, NULL, 0) != DFI_EXIT_OK)
+		return DFI_EXIT_FAIL;
+	return DFI_EXIT_OK;
 }
 
 static void
@@ -246,8 +247,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 			printf("  (the journal's signatures not checked: give --pubkey)\n");
 	}
 	free(rep);
-	dfi_perso_free(p);
-	history_close(hi);
+	dfi_perso_free(p); /* before the history it looks up in (sub_inspect closes it) */
 	dfi_hsm_free(h);
 	dfi_batch_row_free(row);
 	dfi_batch_free(b);
@@ -283,11 +283,11 @@ sub_inspect(int argc, char **argv)
 		return cli_usagef("inspect: --batch needs --profile");
 	if (rowno != 0 && batch == NULL)
 		return cli_usagef("inspect: --row needs --batch");
-	if ((rc = history_check(&hi)) != DFI_EXIT_OK || (rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK)
+	if ((rc = history_check(&hi)) != DFI_EXIT_OK || (rc = cli_reader_check("inspect", reader)) != DFI_EXIT_OK ||
+	    (rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER)) != DFI_EXIT_OK) {
+		history_close(&hi);
 		return rc;
-	rc = cli_reader_open(&r, reader, 0, DFI_SIM_TEAR_AFTER);
-	if (rc != DFI_EXIT_OK)
-		return rc;
+	}
 	dfi_err e = dfi_transport_wait_card(r.t, (int)wait_ms);
 	if (e != DFI_OK)
 		rc = cli_fail("waiting for a card", e);
@@ -296,5 +296,6 @@ sub_inspect(int argc, char **argv)
 	else
 		rc = inspect_profile(profile, batch, rowno, &ho, &hi, r.t);
 	cli_reader_close(&r);
+	history_close(&hi);
 	return rc;
 }
