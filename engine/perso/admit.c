@@ -381,7 +381,6 @@ perso_lookup(struct tap *tp)
 		dfi_registry_last_error(tp->p->reg, why, sizeof(why));
 		perso_detail(tp, "registry (%s): lookup failed: %s%s%s", dfi_registry_backend(tp->p->reg),
 		    dfi_strerror(e), why[0] ? ": " : "", why);
-		tp->history_failed = 1;
 		free(c);
 		return e;
 	}

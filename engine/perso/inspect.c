@@ -156,15 +156,6 @@ dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
 		e = perso_admit(tp);
 	if (e == DFI_OK && !tp->unknown_keys && !tp->refused)
 		e = perso_plan(tp);
-	/* The card's history could not be read (the registry, a journal file):
-	 * nothing else was read from the card, and a report of its state would
-	 * show what was never read. The reason, with the error. */
-	if (e != DFI_OK && tp->history_failed) {
-		if (asprintf(&buf, "%s", res.detail) < 0)
-			buf = NULL;
-		*out = buf;
-		goto out;
-	}
 	/* A random-ID card no key opens: what it showed, and why (uid.c). */
 	if (e == DFI_E_UNKNOWN_KEYS && res.random_id && res.uid_len == 0) {
 		if (asprintf(&buf, "%s\n", res.detail) < 0) {
@@ -179,6 +170,16 @@ dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
 	/* A card that could not be read has nothing to report. */
 	if (e != DFI_OK && (res.uid_len == 0 || perso_is_tear(e) || e == DFI_E_NOMEM))
 		goto out;
+	/* A tap that failed before it asked the card what it holds (its
+	 * history unreadable: the registry, a journal file; its batch row not
+	 * the profile's): a report would show a state never read. The reason,
+	 * with the error. */
+	if (e != DFI_OK && !tp->state_begun && res.detail[0] != '\0') {
+		if (asprintf(&buf, "%s", res.detail) < 0)
+			buf = NULL;
+		*out = buf;
+		goto out;
+	}
 	f = open_memstream(&buf, &len);
 	if (f == NULL) {
 		e = DFI_E_NOMEM;

@@ -182,7 +182,7 @@ struct tap {
 	size_t nrslots;
 	uint64_t tap_from;       /* journal size when the tap began */
 	int refused;             /* a refusal ended the tap (res says why) */
-	int history_failed;      /* the registry lookup failed: nothing else read (res says why) */
+	int state_begun;         /* perso_read_state ran: what the card holds was asked */
 	char would_refuse[200];  /* inspect: why a tap would refuse the card */
 	int appended;            /* the tap wrote to the journal */
 	/* The key the PICC arrives with: factory, or the transport key (the

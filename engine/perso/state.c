@@ -667,6 +667,7 @@ perso_read_state(struct tap *tp)
 	int factory;
 	dfi_err e;
 
+	tp->state_begun = 1;
 	/* A card that stayed in the field keeps the session of an earlier
 	 * connection (PC/SC does not reset it): selecting the PICC level ends
 	 * it, so the card answers unprotected as this session expects. */

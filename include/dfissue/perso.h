@@ -199,10 +199,11 @@ dfi_err dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_p
  * card allows (free listing); with trial authentication otherwise.
  * On DFI_OK *report is a NUL-terminated string of the caller's, to free
  * with free(); else *report is NULL (also when an argument is), except
- * when the card's history could not be read from the handle's registry
- * (nothing else is read from the card then): that error is returned with
- * *report holding its reason, one line without a newline, the caller's
- * (NULL when memory ran out). */
+ * when the inspection failed after the UID and before it asked the card
+ * what it holds (the card's history unreadable from the handle's
+ * registry, the batch row not fitting the profile): that error is
+ * returned with *report holding its reason, one line without a newline,
+ * the caller's (NULL when memory ran out). */
 dfi_err dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     char **report);
 

@@ -131,6 +131,12 @@ sed '1s/card_number:int/card_number/' "$d/rows.csv" >"$d/untyped.csv"
 run untyped "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/untyped.csv" "${E2E_HSM[@]}" \
 	--reader "sim:$d/r1.img" --journal "$d/j-badrow" --create-journal
 expect untyped 1 "^dfissue: $d/untyped.csv:1: card_number: the profile formats it as be32: declare the column card_number:int: nothing was personalized$"
+# inspect with that row: the reason and exit 1, not a report of a card
+# state it never read (hw 00.00, every application absent) and exit 0.
+run inspect_untyped "$E2E_DFISSUE" inspect --reader "sim:$d/ri.img" --profile "$prof" --batch "$d/untyped.csv" \
+	--row 1 "${E2E_HSM[@]}"
+expect inspect_untyped 1 "^dfissue: inspect: $d/untyped.csv:1: card_number: the profile formats it as be32: declare the column card_number:int$"
+! grep -q "application" "$d/inspect_untyped.out" || e2e_fail "inspect_untyped: a report: $(cat "$d/inspect_untyped.out")"
 { sed -n 1p "$d/rows.csv" | sed 's/$/,reissue_uid,reissue_reason/'; sed -n 2p "$d/rows.csv" |
 	sed 's/$/,04:8B:88:A3:4E:A6:37,chip replaced/'; } >"$d/reissue.csv"
 run reissue_row "$E2E_DFISSUE" personalize --profile "$prof" --batch "$d/reissue.csv" "${E2E_HSM[@]}" \

@@ -235,7 +235,7 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	if (rc == DFI_EXIT_OK) {
 		e = dfi_perso_inspect_batch(p, t, rowno == 0 ? batch : NULL, row, &rep);
-		if (e != DFI_OK && rep != NULL) { /* the card's history is unreadable */
+		if (e != DFI_OK && rep != NULL) { /* failed before the card's state: why */
 			cli_errorf("inspect: %s", rep);
 			rc = DFI_EXIT_FAIL;
 		} else if (e != DFI_OK) {
