@@ -120,6 +120,18 @@ report(struct tap *tp, FILE *f, dfi_err e)
 	}
 }
 
+/* A plan that stopped on the host's side (an HSM call, the journal, the
+ * registry, memory, host crypto) says nothing of the card: the card did not
+ * refuse anything, and the report lacks its remaining steps. The caller
+ * must learn that the report is incomplete (perso.h), where a plan the
+ * card's state stopped (a conflict, a card status) is the finding. */
+static int
+host_side(dfi_err e)
+{
+	return (e > DFI_OK && e < DFI_E_NO_CARD && e != DFI_E_UNSUPPORTED) ||
+	    (e >= DFI_E_JOURNAL_LOCKED && e < DFI_E_PROFILE) || e >= DFI_E_REGISTRY_UNREACHABLE;
+}
+
 dfi_err
 dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row, char **out)
 {
@@ -192,7 +204,8 @@ dfi_perso_inspect_batch(dfi_perso *p, dfi_transport *t, const char *batch_path,
 		goto out;
 	}
 	*out = buf;
-	e = DFI_OK;
+	if (!host_side(e))
+		e = DFI_OK;
 out:
 	dfi_batch_row_free(tp->own);
 	perso_tap_free(tp);

@@ -203,7 +203,11 @@ dfi_err dfi_perso_card_batch(dfi_perso *p, dfi_transport *t, const char *batch_p
  * what it holds (the card's history unreadable from the handle's
  * registry, the batch row not fitting the profile): that error is
  * returned with *report holding its reason, one line without a newline,
- * the caller's (NULL when memory ran out). */
+ * the caller's (NULL when memory ran out). And except when the card's
+ * state was read but the plan stopped on the host's side (an HSM call,
+ * the journal, the registry, memory: not something the card holds): that
+ * error is returned with *report holding the report, whose "no plan" line
+ * names the failure; it ends with a newline, as a report on DFI_OK does. */
 dfi_err dfi_perso_inspect(dfi_perso *p, dfi_transport *t, const dfi_batch_row *row,
     char **report);
 

@@ -180,12 +180,16 @@ fresh
 frow C_FindObjectsInit:1 1 "^dfissue: profile '[^']*': picc.key: base key pkcs11:object=picc-master;type=secret-key: $dev $(ckr C_FindObjects) \(nothing was created\)\$" \
 	-- "${perso[@]}" --create-journal
 # inspect's plan for a personalized card, its first authentication's
-# C_Decrypt failing.
+# C_Decrypt failing: the report, with the call, and exit 1 (it said exit 0,
+# as if the card had stopped the plan).
 fresh
 "$dfissue" "${perso[@]}" --create-journal >"$work/perso.out" 2>&1 || fail "personalize: $(cat "$work/perso.out")"
-frow C_Decrypt:1 0 "^  no plan: $dev $(ckr C_Decrypt)\$" \
-	-- inspect --reader "sim:$work/card.img" --profile "$src/profiles/reference.json" \
-	--batch "$src/profiles/reference-batch.csv" "${hsm[@]}"
+insp=(inspect --reader "sim:$work/card.img" --profile "$src/profiles/reference.json"
+	--batch "$src/profiles/reference-batch.csv" "${hsm[@]}")
+frow C_Decrypt:1 1 "^  no plan: $dev $(ckr C_Decrypt)\$" -- "${insp[@]}"
+frow C_Decrypt:1 1 "^dfissue: inspect: the report above is incomplete: the plan stopped on this side \(DFI_E_HSM_DEVICE\), not on the card" \
+	-- "${insp[@]}"
+grep -q "^card [0-9A-F]\{14\}: DESFire hw" "$work/said" || fail "inspect: no report with the HSM failure"
 # The token search: a slot that does not describe itself (it said only
 # "no initialized token matches").
 frow C_GetTokenInfo:1 1 "^dfissue: opening the HSM: no token matches the URI: .*; C_GetTokenInfo failed on 1 of 2 slots: An error occurred on the device \(CKR 0x30\)\)\$" \

@@ -235,16 +235,25 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 	}
 	if (rc == DFI_EXIT_OK) {
 		e = dfi_perso_inspect_batch(p, t, rowno == 0 ? batch : NULL, row, &rep);
-		if (e != DFI_OK && rep != NULL) { /* failed before the card's state: why */
+		/* A report ends with a newline; a reason alone (the card's state
+		 * never read) does not (perso.h). */
+		int is_report = rep != NULL && strchr(rep, '\n') != NULL;
+		if (is_report)
+			fputs(rep, stdout);
+		if (is_report && hi->journal != NULL && hi->pk == NULL)
+			printf("  (the journal's signatures not checked: give --pubkey)\n");
+		if (e != DFI_OK && is_report) { /* the plan stopped on this side */
+			fflush(stdout);
+			cli_errorf("inspect: the report above is incomplete: the plan stopped on this "
+			    "side (%s), not on the card, so its remaining steps are unknown; its "
+			    "'no plan' line says why", dfi_errname(e));
+			rc = DFI_EXIT_FAIL;
+		} else if (e != DFI_OK && rep != NULL) { /* failed before the card's state: why */
 			cli_errorf("inspect: %s", rep);
 			rc = DFI_EXIT_FAIL;
 		} else if (e != DFI_OK) {
 			rc = cli_fail("inspect", e);
 		}
-		if (e == DFI_OK)
-			fputs(rep, stdout);
-		if (e == DFI_OK && hi->journal != NULL && hi->pk == NULL)
-			printf("  (the journal's signatures not checked: give --pubkey)\n");
 	}
 	free(rep);
 	dfi_perso_free(p); /* before the history it looks up in (sub_inspect closes it) */
