@@ -4,7 +4,7 @@
  * object jansson decodes a line into, and its lexer's buffer, are jansson's
  * and freed by it as they are: only json_set_alloc_funcs could wipe them,
  * and it replaces the allocator of the whole process, the application's
- * choice, not the library's. */
+ * choice, not the library's (dfissue makes it: tools/dfissue/jwipe.c). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -104,6 +104,10 @@ dfi_read_file(const char *path, size_t max, char **buf, size_t *len, struct dfi_
 		dfi_diag_set(diag, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
 		return DFI_E_IO;
 	}
+	/* Unbuffered: fread reads into p, which the caller wipes; a stdio
+	 * buffer would hold a batch file's rows too, and fclose frees it as
+	 * it is (test_cli_json_wipe found them there). */
+	setvbuf(f, NULL, _IONBF, 0);
 	struct stat st;
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
 		fclose(f);

@@ -7,22 +7,21 @@
  * decoded hex bytes, as the int64) before it goes. That is glibc and GNU ld,
  * not portable C: a freed block cannot be seen otherwise.
  *
- * jansson's own blocks are not the engine's (batch_jsonl.c): it is given a
- * wiping allocator here, as an application that wants one would
- * (json_set_alloc_funcs), so that a value it freed as it was cannot come
- * back in a block the engine is handed next. */
+ * jansson's own blocks are not the engine's (batch_jsonl.c): it is given
+ * the CLI's wiping allocator here (tools/dfissue/jwipe.c, as dfissue's main
+ * does), so that a value it freed as it was cannot come back in a block the
+ * engine is handed next. test_cli_json_wipe searches dfissue's own. */
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "testutil.h"
 
 #include "dfissue/profile.h"
 #include "dfissue/util.h"
+#include "jwipe.h"
 
 void __real_free(void *p);
 void *__real_realloc(void *p, size_t n);
@@ -85,27 +84,6 @@ __wrap_realloc(void *p, size_t n)
 {
 	search(p, "realloc"); /* a moved block is freed as it is */
 	return __real_realloc(p, n);
-}
-
-/* jansson's allocator: a size before each block, wiped on free. */
-static void *
-j_malloc(size_t n)
-{
-	size_t *p = malloc(sizeof(size_t) + n);
-	if (p == NULL)
-		return NULL;
-	*p = n;
-	return p + 1;
-}
-
-static void
-j_free(void *q)
-{
-	if (q == NULL)
-		return;
-	size_t *p = (size_t *)q - 1;
-	dfi_wipe(q, *p);
-	free(p);
 }
 
 /* Reads every row of text (named name), frees each and the batch, with the
@@ -190,7 +168,7 @@ END_TEST
 int
 main(void)
 {
-	json_set_alloc_funcs(j_malloc, j_free);
+	cli_jwipe_install();
 	return dfi_test_main("profile_batch_wipe", NULL,
 	    (const TTest *[]){ the_search_sees_a_value, csv_rows_leave_nothing, jsonl_rows_leave_nothing, NULL });
 }

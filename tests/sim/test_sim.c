@@ -21,6 +21,7 @@
 #include "dfissue/cardkey.h"
 #include "dfissue/crypto.h"
 #include "dfissue/desfire.h"
+#include "desfire/df_testhooks.h" /* test hooks: engine/desfire */
 
 #include "simcard.h"
 #include "simtest.h"
@@ -607,6 +608,74 @@ START_TEST(enciphered_crc_checked)
 }
 END_TEST
 
+
+/* ChangeKey of another key than the authenticated one carries two CRCs:
+ * one over the command (D40: over K^O) and one over the new key K. The
+ * card refuses the cryptogram, changing nothing, when any one byte of
+ * either is wrong, whichever it is (the simulator compares them in
+ * constant time, the second whatever the first showed). The cryptogram is
+ * built here from the session the engine holds, so that one CRC byte alone
+ * can be wrong. */
+START_TEST(change_key_checks_both_crcs)
+{
+	uint8_t zero[8] = { 0 }, nk[16];
+	for (int i = 0; i < 16; i++)
+		nk[i] = (uint8_t)(0x31 + 5 * i); /* 2K3DES, halves apart; the old key is zero */
+	dfi_cardkey *des0;
+	ck_assert_int_eq(dfi_cardkey_new_plain(&des0, DFI_KT_DES, zero, 8, 0), DFI_OK);
+	for (int d40 = 0; d40 <= 1; d40++) {
+		size_t crcl = d40 ? 2 : 4;
+		/* wrong: 0 none, else byte wrong - 1 of the two CRCs */
+		for (size_t wrong = 0; wrong <= 2 * crcl; wrong++) {
+			dfi_df_authcmd auth = d40 ? DFI_DF_AUTH_LEGACY : DFI_DF_AUTH_ISO;
+			dfi_sim *s = sim_open(NULL, 40 + wrong);
+			dfi_transport *t;
+			dfi_desfire *d;
+			dfi_test_card_session(s, &t, &d);
+			OK(dfi_desfire_authenticate(d, auth, 0, des0));
+			OK(dfi_desfire_create_application(d, 0x000001, 0x0F, 2, DFI_KT_2K3DES));
+			OK(dfi_desfire_select_application(d, 0x000001));
+			OK(dfi_desfire_authenticate(d, auth, 0, des0));
+			struct dfi_df_session ss;
+			OK(dfi_desfire_get_session(d, &ss));
+			/* K^O (O zero) || CRC || CRC(K) || zero padding to 24 */
+			uint8_t pt[24] = { 0 }, in[18] = { 0xC4, 0x01 };
+			memcpy(pt, nk, 16);
+			memcpy(in + 2, nk, 16);
+			uint32_t c1 = d40 ? dfi_crc16_desfire(nk, 16) : dfi_crc32_desfire(in, 18);
+			uint32_t c2 = d40 ? dfi_crc16_desfire(nk, 16) : dfi_crc32_desfire(nk, 16);
+			for (size_t i = 0; i < crcl; i++) {
+				pt[16 + i] = (uint8_t)(c1 >> (8 * i));
+				pt[16 + crcl + i] = (uint8_t)(c2 >> (8 * i));
+			}
+			if (wrong)
+				pt[16 + wrong - 1] ^= 0x01;
+			uint8_t c[6 + 25] = { 0x90, 0xC4, 0x00, 0x00, 25, 0x01 }, r[16];
+			if (d40) { /* the PCD's send mode: y_i = D(x_i ^ y_{i-1}) */
+				uint8_t prev[8] = { 0 };
+				for (size_t b = 0; b < 24; b += 8) {
+					for (size_t j = 0; j < 8; j++)
+						prev[j] ^= pt[b + j];
+					OK(dfi_cipher(ss.keytype, ss.enc_key, 0, NULL, prev, prev, 8));
+					memcpy(c + 6 + b, prev, 8);
+				}
+			} else {
+				OK(dfi_cipher(ss.keytype, ss.enc_key, 1, ss.iv, pt, c + 6, 24));
+			}
+			dfi_wipe(&ss, sizeof(ss));
+			size_t rl;
+			OK(dfi_sim_process(s, c, sizeof(c), r, sizeof(r), &rl));
+			ck_assert_uint_ge(rl, 2); /* EV1: a CMAC before the status when accepted */
+			ck_assert_msg(r[rl - 2] == 0x91 && r[rl - 1] == (wrong ? 0x1E : 0x00),
+			    "%s, CRC byte %zu wrong: %02X%02X", d40 ? "D40" : "EV1", wrong, r[rl - 2], r[rl - 1]);
+			ck_assert_int_eq(dfi_sim_key_equals(s, 0x000001, 1, DFI_KT_2K3DES, nk, 16), !wrong);
+			dfi_test_card_close(s, t, d);
+		}
+	}
+	dfi_cardkey_free(des0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -615,5 +684,5 @@ main(void)
 	    access_rules, image_persistence, tear_before_and_after, tear_matrix,
 	    backup_value_record_transactions, rights_and_transaction_errors, iso_names,
 	    multi_frame_data, seed_determinism, transport_tear, engine_library_session,
-	    enciphered_crc_checked, NULL });
+	    enciphered_crc_checked, change_key_checks_both_crcs, NULL });
 }

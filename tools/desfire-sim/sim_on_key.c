@@ -138,16 +138,18 @@ sim_on_change_key(dfi_sim *s, uint8_t cmd, const uint8_t *d, size_t n, struct si
 	memcpy(nk, p, nl);
 	if (vl)
 		ver = p[nl];
-	/* D40 and EV1: the cryptogram's CRC; buf holds keyno (the header) first. */
-	if (s->sess.kind != SESS_EV2 && !sm_cmd_crc_ok(s, cmd, buf, 1, nl + vl))
-		goto out;
+	/* D40 and EV1: the cryptogram's CRC; buf holds keyno (the header)
+	 * first. Then the new key's own CRC, whatever the first showed: no
+	 * earlier answer tells which of the two a forged cryptogram missed. */
+	bool ok = s->sess.kind == SESS_EV2 || sm_cmd_crc_ok(s, cmd, buf, 1, nl + vl);
 	if (!same) {
 		for (size_t i = 0; i < nl; i++)
 			nk[i] ^= slot->k[i];
 		const uint8_t *crc = p + nl + vl + (s->sess.kind == SESS_D40 ? 2 : s->sess.kind == SESS_EV1 ? 4 : 0);
-		if (!sm_crc_eq(s, nk, nl, crc))
-			goto out;
+		ok = sm_crc_eq(s, nk, nl, crc) && ok;
 	}
+	if (!ok)
+		goto out;
 	if (kfam != KF_AES)
 		ver = 0;
 	memset(slot->k, 0, sizeof(slot->k));

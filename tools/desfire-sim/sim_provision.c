@@ -10,7 +10,7 @@ static int
 factory_picc(const struct sim_card *c)
 {
 	static const uint8_t zero[DFI_MAX_KEY_LEN];
-	return c->picc_kfam == KF_2K3DES && memcmp(c->picc_key.k, zero, sizeof(zero)) == 0 &&
+	return c->picc_kfam == KF_2K3DES && dfi_ct_memcmp(c->picc_key.k, zero, sizeof(zero)) == 0 &&
 	    c->napps == 0;
 }
 

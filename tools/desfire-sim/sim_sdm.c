@@ -35,10 +35,10 @@ crc_ok(const dfi_sim *s, uint8_t cmd, const uint8_t *m, size_t l, size_t total)
 	size_t crclen = s->sess.kind == SESS_D40 ? 2 : 4;
 	if (l + crclen > total || !sm_cmd_crc_ok(s, cmd, m, 1, l))
 		return false;
+	uint8_t pad = 0; /* deciphered bytes: read whole, as the CRC was */
 	for (size_t i = l + crclen; i < total; i++)
-		if (m[1 + i] != 0)
-			return false;
-	return true;
+		pad |= m[1 + i];
+	return pad == 0;
 }
 
 /* Parses option || access rights || [SDM settings] (l bytes) the way the

@@ -30,14 +30,19 @@
 #include "dfissue/util.h"
 #include "sim_int.h"
 
+/* The CRC of deciphered data (a ChangeKey cryptogram's new key among them)
+ * is compared as a MAC is, in constant time: a card whose answer came
+ * sooner for a wrong first byte would tell a PCD that forges cryptograms
+ * how much of the CRC it got right. */
 bool
 sm_crc_eq(const dfi_sim *s, const uint8_t *p, size_t n, const uint8_t *crc)
 {
-	if (s->sess.kind == SESS_D40) {
-		uint16_t c = dfi_crc16_desfire(p, n);
-		return crc[0] == (uint8_t)c && crc[1] == (uint8_t)(c >> 8);
-	}
-	return dfi_crc32_desfire(p, n) == le32(crc);
+	size_t len = s->sess.kind == SESS_D40 ? 2 : 4;
+	uint32_t c = len == 2 ? dfi_crc16_desfire(p, n) : dfi_crc32_desfire(p, n);
+	uint8_t want[4];
+	for (size_t i = 0; i < len; i++)
+		want[i] = (uint8_t)(c >> (8 * i));
+	return dfi_ct_memcmp(want, crc, len) == 0;
 }
 
 bool

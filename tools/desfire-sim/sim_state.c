@@ -105,7 +105,7 @@ sim_key_cipher(uint8_t kfam, const struct sim_key *k, uint8_t *key, size_t *keyl
 		*keylen = 24;
 		return DFI_KT_3K3DES;
 	default:
-		if (memcmp(k->k, k->k + 8, 8) == 0) {
+		if (dfi_ct_memcmp(k->k, k->k + 8, 8) == 0) { /* key bytes: no early exit */
 			memcpy(key, k->k, 8);
 			*keylen = 8;
 			return DFI_KT_DES;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "log.h"
 
 static int sub_version(int argc, char **argv);
@@ -147,12 +148,8 @@ json_error_flush(int exit_status)
 	json_t *o = have ? json_pack("{s:s, s:s, s:i}", "error", code, "message", msg, "exit",
 	    exit_status) : NULL;
 	pthread_mutex_unlock(&g_err_mu);
-	char *txt = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (txt != NULL) {
-		printf("%s\n", txt);
-		fflush(stdout);
-	}
-	free(txt);
+	cli_json_puts(o, JSON_COMPACT);
+	fflush(stdout);
 	json_decref(o);
 }
 
@@ -205,6 +202,10 @@ main(int argc, char **argv)
 	/* First: secrets (the PIN) may be read from here on. */
 	if (cli_harden_process() != 0)
 		return DFI_EXIT_FAIL;
+	/* Before any JSON value exists (a block jansson took from malloc
+	 * must not reach the wiping free) and before any thread: every block
+	 * jansson frees from here on is wiped first (jwipe.c). */
+	cli_jwipe_install();
 	cli_log_init();
 	if (argc < 2) {
 		usage(stderr);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "core/clock.h"
 #include "core/errclass.h"
 #include "core/grow.h"
@@ -355,20 +356,18 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
 		if (o != NULL)
 			perso_cli_json_extra(o, res);
-		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (s != NULL) {
+		if (o != NULL) {
 			/* One write per line: threads must not interleave; the
 			 * status block (on the same terminal) is redrawn below. */
 			cli_status_lock();
 			cli_status_erase();
 			flockfile(stdout);
-			printf("%s\n", s);
+			cli_json_puts(o, JSON_COMPACT);
 			fflush(stdout);
 			funlockfile(stdout);
 			cli_status_draw();
 			cli_status_unlock();
 		}
-		free(s);
 		json_decref(o);
 		return;
 	}

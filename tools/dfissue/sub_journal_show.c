@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "core/grow.h"
 #include "opts.h"
 #include "dfissue/journal.h"
@@ -390,10 +391,7 @@ j_show(int argc, char **argv)
 		json_object_set_new(root, "refusals", events_json(&s, DFI_JREC_REFUSAL, uid, uidlen));
 		json_object_set_new(root, "authorizations",
 		    events_json(&s, DFI_JREC_AUTHORIZATION, uid, uidlen));
-		char *txt = json_dumps(root, JSON_INDENT(2));
-		if (txt != NULL)
-			puts(txt);
-		free(txt);
+		cli_json_puts(root, JSON_INDENT(2));
 		json_decref(root);
 	} else {
 		printf("journal %s: %" PRIu64 " records, %" PRIu64 " covered by checkpoints\n", path, res.records,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "core/errclass.h"
 #include "opts.h"
 #include "dfissue/hsm.h"
@@ -493,10 +494,7 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 			perso_cli_json_extra(obj, res);
 		}
 		if (obj != NULL) {
-			char *s = json_dumps(obj, JSON_COMPACT);
-			if (s != NULL)
-				printf("%s\n", s);
-			free(s);
+			cli_json_puts(obj, JSON_COMPACT);
 			json_decref(obj);
 		}
 		fflush(stdout);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "opts.h"
 #include "cli_registry.h"
 #include "dfissue/journal.h"
@@ -68,10 +69,7 @@ one(void *vctx, const dfi_jrec *in)
 		    (json_int_t)in->key_gen);
 		if (o != NULL && c->origin != NULL)
 			json_object_set_new(o, "origin", json_string(c->origin));
-		char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-		if (s != NULL)
-			printf("%s\n", s);
-		free(s);
+		cli_json_puts(o, JSON_COMPACT);
 		json_decref(o);
 		return;
 	}

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jwipe.h"
 #include "linein.h"
 #include "dfissue/desfire.h"
 #include "dfissue/hsm.h"
@@ -195,10 +196,7 @@ report(const struct verifier *v, int accepted, const char *reason, const char *d
 			json_object_set_new(o, "last_counter", json_integer(last));
 		if (data[0] != 0)
 			json_object_set_new(o, "file_data", json_string(data));
-		char *s = json_dumps(o, JSON_COMPACT);
-		if (s != NULL)
-			printf("%s\n", s);
-		free(s);
+		cli_json_puts(o, JSON_COMPACT);
 		json_decref(o);
 	} else if (accepted) {
 		printf("sdm verify: accepted: uid %s counter %u%s%s\n", uid, r->ctr,
