@@ -49,7 +49,7 @@ grab(void *arg, const uint8_t *key, size_t len)
 static void
 say(char *why, size_t cap, const char *msg, dfi_hsm *h)
 {
-	char d[sizeof(h->detail)];
+	char d[DFI_HSM_DETAIL_MAX];
 	if (why == NULL || cap == 0)
 		return;
 	dfi_hsm_last_detail(h, d, sizeof(d));
