@@ -22,7 +22,7 @@ dfi_hsm_bad_answer(dfi_hsm *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	dfi_hsm_set_detail(h, DFI_E_HSM_GENERAL,
+	dfi_hsm_detail_set(h, DFI_E_HSM_GENERAL,
 	    "%s: a malformed answer from the PKCS#11 module, refused", msg);
 	return DFI_CKR_BAD_ANSWER;
 }

@@ -81,6 +81,7 @@ dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv)
 	 * DFI_E_HSM_GENERAL (answer.c): keep it. */
 	if (rv == DFI_CKR_BAD_ANSWER)
 		return DFI_E_HSM_GENERAL;
-	return dfi_hsm_set_detail(h, dfi_hsm_ckr(rv), "%s: %s (CKR 0x%lx)", what,
-	    p11_kit_strerror(rv), (unsigned long)rv);
+	dfi_err e = dfi_hsm_ckr(rv);
+	return dfi_hsm_set_detail(h, e, "%s: %s (CKR 0x%lx)", what, p11_kit_strerror(rv),
+	    (unsigned long)rv);
 }

@@ -50,8 +50,8 @@ dfi_hsm_detail_put(dfi_hsm *h, dfi_err e, const char *text)
 	pthread_mutex_unlock(&h->mu);
 }
 
-dfi_err
-dfi_hsm_set_detail(dfi_hsm *h, dfi_err e, const char *fmt, ...)
+void
+dfi_hsm_detail_set(dfi_hsm *h, dfi_err e, const char *fmt, ...)
 {
 	char text[DFI_HSM_DETAIL_MAX];
 	va_list ap;
@@ -59,7 +59,6 @@ dfi_hsm_set_detail(dfi_hsm *h, dfi_err e, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	dfi_hsm_detail_put(h, e, text);
-	return e;
 }
 
 /* Copies the calling thread's detail into buf when it has one and, unless

@@ -43,9 +43,13 @@ struct dfi_hsm_detail {
 	char text[DFI_HSM_DETAIL_MAX];
 };
 
-/* Records the calling thread's detail, for error e, and returns e. */
-dfi_err dfi_hsm_set_detail(dfi_hsm *h, dfi_err e, const char *fmt, ...)
+/* Records the calling thread's detail, for error e. */
+void dfi_hsm_detail_set(dfi_hsm *h, dfi_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, and is e. A macro so that the static analyzer sees the value
+ * (it does not follow variadic calls, and took a failure for DFI_OK): e is
+ * evaluated twice, so give a constant or a variable. */
+#define dfi_hsm_set_detail(h, e, ...) (dfi_hsm_detail_set((h), (e), __VA_ARGS__), (e))
 /* An argument out of contract: records why and is DFI_E_INVALID_ARG. */
 #define dfi_hsm_bad_arg(h, ...) dfi_hsm_set_detail((h), DFI_E_INVALID_ARG, __VA_ARGS__)
 /* The calling thread's detail into buf (cap bytes; "" when it has none)

@@ -33,7 +33,7 @@ find_token(dfi_hsm *h, const char *token_uri)
 		char why[300];
 		if ((e = dfi_hsm_uri_parse(token_uri, "token", uri, why, sizeof(why))) != DFI_OK) {
 			if (e == DFI_E_HSM_URI)
-				dfi_hsm_set_detail(h, e, "token URI '%s': %s", token_uri, why);
+				dfi_hsm_detail_set(h, e, "token URI '%s': %s", token_uri, why);
 			goto out;
 		}
 	}
@@ -176,7 +176,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			if (e != DFI_OK && e != DFI_E_NOMEM) {
 				if (e != DFI_E_NOT_FOUND && e != DFI_E_PERMISSION && e != DFI_E_IO)
 					e = DFI_E_HSM_PIN_REQUIRED;
-				dfi_hsm_set_detail(h, e, "%s", why);
+				dfi_hsm_detail_set(h, e, "%s", why);
 			}
 		}
 	}
@@ -194,7 +194,7 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			h->idle[h->nidle++] = s;
 			e = dfi_hsm_login(h, s);
 			if (e == DFI_E_HSM_PIN_INCORRECT && (h->token.flags & CKF_USER_PIN_FINAL_TRY))
-				dfi_hsm_set_detail(h, e, "C_Login: PIN incorrect, and that was the "
+				dfi_hsm_detail_set(h, e, "C_Login: PIN incorrect, and that was the "
 				    "final try before the token locks the PIN");
 		}
 	}

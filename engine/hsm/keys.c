@@ -91,7 +91,7 @@ dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HAND
 	char why[300];
 	if ((e = dfi_hsm_uri_parse(uristr, "key", uri, why, sizeof(why))) != DFI_OK) {
 		if (e == DFI_E_HSM_URI)
-			dfi_hsm_set_detail(h, e, "'%s': %s", uristr, why);
+			dfi_hsm_detail_set(h, e, "'%s': %s", uristr, why);
 		goto out;
 	}
 	if (!p11_kit_uri_match_token_info(uri, &h->token)) {

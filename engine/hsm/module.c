@@ -178,7 +178,7 @@ dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg)
 				dfi_hsm_fail(h, "C_Initialize", rv);
 				e = init_args_refused(rv) ? DFI_E_HSM_INIT : DFI_E_HSM_MODULE;
 				if (e == DFI_E_HSM_INIT)
-					dfi_hsm_set_detail(h, e, "C_Initialize refused the arguments of "
+					dfi_hsm_detail_set(h, e, "C_Initialize refused the arguments of "
 					    "the registered module '%s': %s (check its x-init-reserved)",
 					    module, p11_kit_strerror(rv));
 			}

@@ -210,7 +210,7 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 	if (e == DFI_OK)
 		e = spki_der(&pa, alg, der, cap, len);
 	if (e == DFI_E_HSM_KEY_TYPE || e == DFI_E_CRYPTO)
-		dfi_hsm_set_detail(h, e, "'%s': CKA_EC_PARAMS (%zu bytes) and CKA_EC_POINT (%zu "
+		dfi_hsm_detail_set(h, e, "'%s': CKA_EC_PARAMS (%zu bytes) and CKA_EC_POINT (%zu "
 		    "bytes) are not an Ed25519 or P-256 public key", uri, pa.params_len, pa.point_len);
 	free(pa.params);
 	free(pa.point);
