@@ -28,6 +28,14 @@
 static const uint8_t div_m[] = { 0x04, 0x78, 0x2E, 0x21, 0x80, 0x1D, 0x80, 0x30, 0x42, 0xF5,
 	0x4E, 0x58, 0x50, 0x20, 0x41, 0x62, 0x75 };
 
+/* The dev token behind faultp11, its journal key the signer. */
+static void
+env_open(struct tear_env *e)
+{
+	char why[400];
+	ck_assert_msg(tear_env_open(e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+}
+
 enum kind { ENCRYPT, SIGN, ABSENT_KEY, KINDS };
 
 struct worker {
@@ -99,8 +107,7 @@ START_TEST(threads_read_their_own_detail)
 {
 	struct tear_env e;
 	struct faultp11_ctl c;
-	char why[400];
-	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	env_open(&e);
 	faultp11_ctl_open(&c, FAULTP11_PATH);
 	dfi_hsm_key *master = NULL;
 	dfi_cardkey *ck = NULL;
@@ -172,8 +179,7 @@ read_only(void *arg)
 START_TEST(other_threads_read_nothing)
 {
 	struct tear_env e;
-	char why[400];
-	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	env_open(&e);
 	pthread_barrier_t read;
 	pthread_barrier_init(&read, NULL, 2);
 	struct solo a = { .h = e.hsm, .read = &read }, b = { .h = e.hsm }, later = { .h = e.hsm };
@@ -229,8 +235,7 @@ crowd_member(void *arg)
 START_TEST(more_threads_than_slots)
 {
 	struct tear_env e;
-	char why[400];
-	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	env_open(&e);
 	pthread_barrier_t written;
 	pthread_barrier_init(&written, NULL, CROWD);
 	struct crowd c[CROWD];
@@ -265,8 +270,8 @@ END_TEST
 START_TEST(tolerated_detail_is_not_appended)
 {
 	struct tear_env e;
-	char why[400], d[320];
-	ck_assert_msg(tear_env_open(&e, FAULTP11_PATH, NULL, why, sizeof(why)) == 0, "%s", why);
+	char d[320];
+	env_open(&e);
 	dfi_hsm_key *master = NULL, *k = NULL;
 	dfi_cardkey *ck = NULL;
 	ck_assert_int_eq(dfi_hsm_key_find(e.hsm, MASTER, &master), DFI_OK);
