@@ -17,12 +17,13 @@
 CK_RV
 dfi_hsm_bad_answer(dfi_hsm *h, const char *fmt, ...)
 {
-	char msg[sizeof(h->detail)];
+	char msg[DFI_HSM_DETAIL_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	dfi_hsm_set_detail(h, "%s: a malformed answer from the PKCS#11 module, refused", msg);
+	dfi_hsm_detail_set(h, DFI_E_HSM_GENERAL,
+	    "%s: a malformed answer from the PKCS#11 module, refused", msg);
 	return DFI_CKR_BAD_ANSWER;
 }
 

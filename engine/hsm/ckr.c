@@ -2,7 +2,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "detail.h"
 #include "hsm_int.h"
 
 dfi_err
@@ -61,28 +60,6 @@ dfi_hsm_ckr(CK_RV rv)
 }
 
 void
-dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...)
-{
-	va_list ap;
-	pthread_mutex_lock(&h->mu);
-	va_start(ap, fmt);
-	vsnprintf(h->detail, sizeof(h->detail), fmt, ap);
-	va_end(ap);
-	h->detail_err = DFI_OK;
-	pthread_mutex_unlock(&h->mu);
-}
-
-/* The detail now on h is for error e (detail.h). */
-static dfi_err
-detail_is_for(dfi_hsm *h, dfi_err e)
-{
-	pthread_mutex_lock(&h->mu);
-	h->detail_err = e;
-	pthread_mutex_unlock(&h->mu);
-	return e;
-}
-
-void
 dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
 {
 	if (h->log == NULL)
@@ -100,42 +77,11 @@ dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv)
 {
 	if (rv == CKR_OK)
 		return DFI_OK;
-	/* The answer was refused with its own detail (answer.c): keep it. */
+	/* The answer was refused with its own detail, already recorded for
+	 * DFI_E_HSM_GENERAL (answer.c): keep it. */
 	if (rv == DFI_CKR_BAD_ANSWER)
-		return detail_is_for(h, DFI_E_HSM_GENERAL);
+		return DFI_E_HSM_GENERAL;
 	dfi_err e = dfi_hsm_ckr(rv);
-	pthread_mutex_lock(&h->mu); /* the text and its error together */
-	snprintf(h->detail, sizeof(h->detail), "%s: %s (CKR 0x%lx)", what, p11_kit_strerror(rv),
+	return dfi_hsm_set_detail(h, e, "%s: %s (CKR 0x%lx)", what, p11_kit_strerror(rv),
 	    (unsigned long)rv);
-	h->detail_err = e;
-	pthread_mutex_unlock(&h->mu);
-	return e;
-}
-
-void
-dfi_hsm_detail_for(dfi_hsm *h, dfi_err e, char *buf, size_t cap)
-{
-	if (buf == NULL || cap == 0)
-		return;
-	buf[0] = '\0';
-	if (h == NULL || e == DFI_OK)
-		return;
-	pthread_mutex_lock(&h->mu);
-	if (h->detail_err == e)
-		snprintf(buf, cap, "%s", h->detail);
-	pthread_mutex_unlock(&h->mu);
-}
-
-void
-dfi_hsm_last_detail(dfi_hsm *h, char *buf, size_t cap)
-{
-	if (buf == NULL || cap == 0)
-		return;
-	if (h == NULL) {
-		buf[0] = '\0';
-		return;
-	}
-	pthread_mutex_lock(&h->mu);
-	snprintf(buf, cap, "%s", h->detail);
-	pthread_mutex_unlock(&h->mu);
 }

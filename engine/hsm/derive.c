@@ -264,9 +264,8 @@ sp800_bytes(struct hkey *k, struct bytes_arg *a)
 	dfi_hsm *h = k->h;
 	int known = atomic_load(&h->sp800_bytes);
 	if (known == DFI_SP800_BYTES_NONE) {
-		dfi_hsm_set_detail(h, "the token lets no per-card key derived on the sp800-108 path "
-				      "out for a ChangeKey: use another derivation path");
-		return DFI_E_HSM_MECHANISM;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_MECHANISM, "the token lets no per-card key "
+		    "derived on the sp800-108 path out for a ChangeKey: use another derivation path");
 	}
 	dfi_err e = DFI_E_HSM_MECHANISM;
 	for (int how = known != 0 ? known : DFI_SP800_BYTES_WRAP; how < DFI_SP800_BYTES_NONE; how++) {

@@ -33,7 +33,7 @@ find_token(dfi_hsm *h, const char *token_uri)
 		char why[300];
 		if ((e = dfi_hsm_uri_parse(token_uri, "token", uri, why, sizeof(why))) != DFI_OK) {
 			if (e == DFI_E_HSM_URI)
-				dfi_hsm_set_detail(h, "token URI '%s': %s", token_uri, why);
+				dfi_hsm_detail_set(h, e, "token URI '%s': %s", token_uri, why);
 			goto out;
 		}
 	}
@@ -73,18 +73,17 @@ find_token(dfi_hsm *h, const char *token_uri)
 		}
 	}
 	if (matches == 0 && unread > 0) {
-		dfi_hsm_set_detail(h, "no initialized token matches '%s'; %s failed on %zu of %lu "
-		    "slots: %s (CKR 0x%lx)", token_uri != NULL ? token_uri : "pkcs11:", unread_fn,
-		    unread, (unsigned long)n, p11_kit_strerror(unread_rv), (unsigned long)unread_rv);
-		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_TOKEN_NOT_FOUND, "no initialized token matches "
+		    "'%s'; %s failed on %zu of %lu slots: %s (CKR 0x%lx)",
+		    token_uri != NULL ? token_uri : "pkcs11:", unread_fn, unread, (unsigned long)n,
+		    p11_kit_strerror(unread_rv), (unsigned long)unread_rv);
 	} else if (matches == 0) {
-		dfi_hsm_set_detail(h, "no initialized token matches '%s'",
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_TOKEN_NOT_FOUND, "no initialized token matches '%s'",
 		    token_uri != NULL ? token_uri : "pkcs11:");
-		e = DFI_E_HSM_TOKEN_NOT_FOUND;
 	} else if (matches > 1) {
-		dfi_hsm_set_detail(h, "%zu tokens match '%s': add token= to the URI", matches,
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_TOKEN_NOT_FOUND,
+		    "%zu tokens match '%s': add token= to the URI", matches,
 		    token_uri != NULL ? token_uri : "pkcs11:");
-		e = DFI_E_HSM_TOKEN_NOT_FOUND;
 	} else {
 		dfi_hsm_text(h->token_label, sizeof(h->token_label), h->token.label,
 		    sizeof(h->token.label));
@@ -107,6 +106,7 @@ dfi_hsm_free(dfi_hsm *h)
 		dfi_secure_free(h->pin, DFI_HSM_PIN_CAP);
 	free(h->idle);
 	dfi_hsm_scratch_fini(h);
+	dfi_hsm_detail_wipe(h);
 	pthread_mutex_destroy(&h->refmu);
 	dfi_hsm_calls_fini(h);
 	dfi_monitor_destroy(&h->mu, &h->cv);
@@ -148,10 +148,9 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 	dfi_err e = h->idle == NULL ? DFI_E_NOMEM : dfi_hsm_scratch_init(h);
 	if (e == DFI_OK && ((unsigned)cfg->derivation >= DFI_HSM_PATH_COUNT ||
 			       (cfg->derivation == DFI_HSM_PATH_HOST && !cfg->allow_host_derivation))) {
-		dfi_hsm_set_detail(h, "%s", cfg->derivation == DFI_HSM_PATH_HOST
+		e = dfi_hsm_bad_arg(h, "%s", cfg->derivation == DFI_HSM_PATH_HOST
 			? "derivation path 'host' needs allow_host_derivation (--allow-host-derivation)"
 			: "unknown derivation path");
-		e = DFI_E_INVALID_ARG;
 	}
 	if (e == DFI_OK)
 		e = dfi_hsm_module_load(h, cfg);
@@ -164,20 +163,20 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 		h->protected_path = (h->token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) != 0;
 		if (h->login_required && (h->token.flags & CKF_USER_PIN_LOCKED)) {
 			/* Do not spend a try on a locked PIN. */
-			dfi_hsm_set_detail(h, "token '%s' reports its user PIN locked", h->token_label);
-			e = DFI_E_HSM_PIN_LOCKED;
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_PIN_LOCKED,
+			    "token '%s' reports its user PIN locked", h->token_label);
 		} else if (h->login_required && !h->protected_path) {
 			size_t cap;
-			char why[320]; /* a PIN file path and the fix: h->detail holds as much */
+			char why[DFI_HSM_DETAIL_MAX]; /* a PIN file path and the fix */
 			e = dfi_hsm_pin_read(cfg, &h->pin, &cap, &h->pin_len, why, sizeof(why));
 			/* why names the source tried and what to do about it. A
 			 * PIN file the system would not let us open or read keeps
 			 * the system's code (pin.c); any other failure is a PIN
 			 * source that gave no usable PIN. */
 			if (e != DFI_OK && e != DFI_E_NOMEM) {
-				dfi_hsm_set_detail(h, "%s", why);
 				if (e != DFI_E_NOT_FOUND && e != DFI_E_PERMISSION && e != DFI_E_IO)
 					e = DFI_E_HSM_PIN_REQUIRED;
+				dfi_hsm_detail_set(h, e, "%s", why);
 			}
 		}
 	}
@@ -195,15 +194,16 @@ dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg)
 			h->idle[h->nidle++] = s;
 			e = dfi_hsm_login(h, s);
 			if (e == DFI_E_HSM_PIN_INCORRECT && (h->token.flags & CKF_USER_PIN_FINAL_TRY))
-				dfi_hsm_set_detail(h, "C_Login: PIN incorrect, and that was the final try "
-						      "before the token locks the PIN");
+				dfi_hsm_detail_set(h, e, "C_Login: PIN incorrect, and that was the "
+				    "final try before the token locks the PIN");
 		}
 	}
 	if (e == DFI_OK && cfg->allow_insecure_keys)
 		dfi_hsm_log(h, DFI_LOG_WARNING, "insecure keys allowed: extractable or non-sensitive "
 						"master keys are accepted. Use this only with a throwaway test token.");
 	if (e != DFI_OK) {
-		cfg_detail(cfg, h->detail);
+		if (cfg->detail != NULL && cfg->detail_cap > 0)
+			dfi_hsm_last_detail(h, cfg->detail, cfg->detail_cap);
 		dfi_hsm_free(h);
 		return e;
 	}

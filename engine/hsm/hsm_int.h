@@ -14,6 +14,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "detail.h"
 #include "dfissue/hsm.h"
 #include "p11_v3.h"
 
@@ -84,10 +85,9 @@ struct dfi_hsm {
 	int protected_path;
 	int login_required;
 
-	char detail[320]; /* under mu */
-	/* Under mu: the error the detail is for (dfi_hsm_fail), DFI_OK when
-	 * it was set without one (detail.h). */
-	dfi_err detail_err;
+	/* Under mu: each failing thread's detail (detail.h). */
+	struct dfi_hsm_detail details[DFI_HSM_DETAIL_SLOTS];
+	uint64_t detail_clock;
 
 	/* Login generation: bumped at each re-login, since a token may have
 	 * invalidated object handles while logged out (SoftHSM2 does). */
@@ -263,8 +263,9 @@ void dfi_hsm_call_end(dfi_hsm *h, int slot);
  * the module's answer and recorded why (dfi_hsm_bad_answer); dfi_hsm_fail
  * keeps that detail and maps it to DFI_E_HSM_GENERAL. */
 #define DFI_CKR_BAD_ANSWER (CKR_VENDOR_DEFINED | 0xdf1aUL)
-/* Records "<why>: the module's answer is malformed..." as the detail and
- * returns DFI_CKR_BAD_ANSWER. */
+/* Records "<why>: a malformed answer from the PKCS#11 module, refused" as
+ * the detail, for DFI_E_HSM_GENERAL (what dfi_hsm_fail and dfi_hsm_ckr
+ * map it to), and returns DFI_CKR_BAD_ANSWER. */
 CK_RV dfi_hsm_bad_answer(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* At most this many attributes per dfi_hsm_getattrs call. */
 #define DFI_HSM_ATTRS_MAX 16
@@ -292,13 +293,10 @@ void dfi_hsm_text(char *dst, size_t cap, const unsigned char *src, size_t n);
 
 /* ---- errors (ckr.c) ---- */
 dfi_err dfi_hsm_ckr(CK_RV rv);
-/* Maps rv and records "<what>: <p11-kit message> (CKR 0x..)" as the last
- * detail on h. Returns the mapped error (DFI_OK for CKR_OK). */
+/* Maps rv and records "<what>: <p11-kit message> (CKR 0x..)" as the
+ * calling thread's detail, for the mapped error, which it returns (DFI_OK
+ * for CKR_OK, recording nothing). The setters are in detail.h. */
 dfi_err dfi_hsm_fail(dfi_hsm *h, const char *what, CK_RV rv);
-void dfi_hsm_set_detail(dfi_hsm *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An argument out of contract: records why as the last detail on h and
- * is DFI_E_INVALID_ARG (dfi_hsm_last_detail then says which). */
-#define dfi_hsm_bad_arg(h, ...) (dfi_hsm_set_detail((h), __VA_ARGS__), DFI_E_INVALID_ARG)
 /* One message to the handle's log handler (dfissue/log.h), if it has one. */
 void dfi_hsm_log(dfi_hsm *h, dfi_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -114,18 +114,17 @@ check_created(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_keytype ty
 	static const uint8_t zero[DFI_MAX_BLOCK];
 	dfi_err e = dfi_hsm_key_from_object(h, obj, name, &k);
 	if (e == DFI_OK && !(k->paths & (1u << path))) {
-		dfi_hsm_set_detail(h, "'%s' was created for %s, but reads back without it: %s", name,
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_KEY_TYPE,
+		    "'%s' was created for %s, but reads back without it: %s", name,
 		    dfi_hsm_path_name(path), k->why);
-		e = DFI_E_HSM_KEY_TYPE;
 	}
 	/* The key's own KCV, where the token gives one, and the derived key's. */
 	if (e == DFI_OK && k->have_kcv) {
 		e = dfi_cipher(type, value, 1, NULL, zero, blk, bl);
 		if (e == DFI_OK && memcmp(blk, k->kcv, 3) != 0) {
-			dfi_hsm_set_detail(h, "'%s': the token's KCV %02X%02X%02X differs from the "
-			    "components' %02X%02X%02X", name, k->kcv[0], k->kcv[1], k->kcv[2], blk[0],
-			    blk[1], blk[2]);
-			e = DFI_E_CRYPTO;
+			e = dfi_hsm_set_detail(h, DFI_E_CRYPTO, "'%s': the token's KCV %02X%02X%02X "
+			    "differs from the components' %02X%02X%02X", name, k->kcv[0], k->kcv[1],
+			    k->kcv[2], blk[0], blk[1], blk[2]);
 		}
 	}
 	if (e == DFI_OK)
@@ -137,10 +136,9 @@ check_created(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_keytype ty
 	if (e == DFI_OK)
 		e = dfi_cipher(type, want, 1, NULL, zero, blk, bl);
 	if (e == DFI_OK && memcmp(blk, kcv, 3) != 0) {
-		dfi_hsm_set_detail(h, "'%s': a key derived on %s has KCV %02X%02X%02X in the HSM, "
-		    "%02X%02X%02X on the host", name, dfi_hsm_path_name(path), kcv[0], kcv[1], kcv[2],
-		    blk[0], blk[1], blk[2]);
-		e = DFI_E_CRYPTO;
+		e = dfi_hsm_set_detail(h, DFI_E_CRYPTO, "'%s': a key derived on %s has KCV "
+		    "%02X%02X%02X in the HSM, %02X%02X%02X on the host", name,
+		    dfi_hsm_path_name(path), kcv[0], kcv[1], kcv[2], blk[0], blk[1], blk[2]);
 	}
 	dfi_cardkey_free(ck);
 	dfi_hsm_key_free(k);
@@ -198,15 +196,15 @@ dfi_hsm_key_import_usage(dfi_hsm *h, dfi_keytype type, const uint8_t *key, size_
 			char why[200];
 			dfi_hsm_token_path_check(h, type, h->derivation != DFI_HSM_PATH_AUTO ? h->derivation
 				: DFI_HSM_PATH_ECB, why, sizeof(why));
-			dfi_hsm_set_detail(h, "no derivation path for %s keys on this token (%s): see "
-			    "'dfissue hsm check'", dfi_keytype_name(type), why);
-			return DFI_E_HSM_MECHANISM;
+			return dfi_hsm_set_detail(h, DFI_E_HSM_MECHANISM, "no derivation path for %s "
+			    "keys on this token (%s): see 'dfissue hsm check'", dfi_keytype_name(type),
+			    why);
 		}
 	} else {
 		char why[200];
 		if (dfi_hsm_token_path_check(h, type, path, why, sizeof(why)) != DFI_OK) {
-			dfi_hsm_set_detail(h, "%s: %s", dfi_hsm_path_name(path), why);
-			return DFI_E_HSM_MECHANISM;
+			return dfi_hsm_set_detail(h, DFI_E_HSM_MECHANISM, "%s: %s",
+			    dfi_hsm_path_name(path), why);
 		}
 	}
 	dfi_err e = dfi_hsm_label_unused(h, label, CKO_SECRET_KEY);

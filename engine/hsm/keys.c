@@ -91,13 +91,12 @@ dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HAND
 	char why[300];
 	if ((e = dfi_hsm_uri_parse(uristr, "key", uri, why, sizeof(why))) != DFI_OK) {
 		if (e == DFI_E_HSM_URI)
-			dfi_hsm_set_detail(h, "'%s': %s", uristr, why);
+			dfi_hsm_detail_set(h, e, "'%s': %s", uristr, why);
 		goto out;
 	}
 	if (!p11_kit_uri_match_token_info(uri, &h->token)) {
-		dfi_hsm_set_detail(h, "'%s' names another token than the open one ('%s')", uristr,
-		    h->token_label);
-		e = DFI_E_HSM_TOKEN_NOT_FOUND;
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_TOKEN_NOT_FOUND,
+		    "'%s' names another token than the open one ('%s')", uristr, h->token_label);
 		goto out;
 	}
 	CK_ULONG na = 0;
@@ -118,8 +117,8 @@ dfi_hsm_find(dfi_hsm *h, const char *uristr, CK_OBJECT_CLASS cls, CK_OBJECT_HAND
 			}
 			memcpy(&c, attrs[i].pValue, sizeof(c));
 			if (cls != (CK_OBJECT_CLASS)-1 && c != cls) {
-				dfi_hsm_set_detail(h, "'%s': wrong object type for this use", uristr);
-				e = DFI_E_HSM_KEY_TYPE;
+				e = dfi_hsm_set_detail(h, DFI_E_HSM_KEY_TYPE,
+				    "'%s': wrong object type for this use", uristr);
 				goto out;
 			}
 			have_class = 1;
@@ -197,11 +196,12 @@ op_destroy_obj(dfi_hsm *h, CK_SESSION_HANDLE s, void *argp)
 void
 dfi_hsm_destroy(dfi_hsm *h, CK_OBJECT_HANDLE obj)
 {
-	char keep[sizeof(h->detail)];
-	/* Cleanup must not hide the failure being reported. */
-	dfi_hsm_last_detail(h, keep, sizeof(keep));
+	char keep[DFI_HSM_DETAIL_MAX];
+	/* Cleanup must not hide the failure being reported, nor the error
+	 * its detail is for. */
+	dfi_err e = dfi_hsm_detail_get(h, keep, sizeof(keep));
 	(void)dfi_hsm_run(h, "C_DestroyObject", op_destroy_obj, &obj);
-	dfi_hsm_set_detail(h, "%s", keep);
+	dfi_hsm_detail_put(h, e, keep);
 }
 
 struct keyattr_arg {
@@ -298,17 +298,16 @@ dfi_hsm_key_from_object(dfi_hsm *h, CK_OBJECT_HANDLE obj, const char *name, dfi_
 	dfi_keytype t;
 	if (!keytype_from_ck(ka.kt, ka.vlen, &t)) {
 		if (ka.kt == CKK_AES)
-			dfi_hsm_set_detail(h, "'%s' is an AES-%lu key: DESFire keys are AES-128", name,
+			return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_TYPE,
+			    "'%s' is an AES-%lu key: DESFire keys are AES-128", name,
 			    (unsigned long)ka.vlen * 8);
-		else
-			dfi_hsm_set_detail(h, "'%s' is not an AES-128, 2K3DES or 3K3DES key", name);
-		return DFI_E_HSM_KEY_TYPE;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_TYPE,
+		    "'%s' is not an AES-128, 2K3DES or 3K3DES key", name);
 	}
 	if (ka.extractable || !ka.sensitive) {
 		if (!h->allow_insecure_keys) {
-			dfi_hsm_set_detail(h, "'%s' is %s: refused", name,
+			return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_INSECURE, "'%s' is %s: refused", name,
 			    ka.extractable ? "extractable" : "not sensitive");
-			return DFI_E_HSM_KEY_INSECURE;
 		}
 		dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure key '%s' (%s): test tokens only",
 		    ka.label, ka.extractable ? "extractable" : "not sensitive");
@@ -353,12 +352,12 @@ dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
 	if (e != DFI_OK)
 		return e;
 	if (n == 0) {
-		dfi_hsm_set_detail(h, "no secret key matches '%s' on token '%s'", uri, h->token_label);
-		return DFI_E_HSM_KEY_NOT_FOUND;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_NOT_FOUND,
+		    "no secret key matches '%s' on token '%s'", uri, h->token_label);
 	}
 	if (n > 1) {
-		dfi_hsm_set_detail(h, "several secret keys match '%s'", uri);
-		return DFI_E_HSM_KEY_AMBIGUOUS;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_AMBIGUOUS, "several secret keys match '%s'",
+		    uri);
 	}
 	dfi_hsm_key *k = NULL;
 	e = dfi_hsm_key_from_object(h, objs[0], uri, &k);
@@ -366,9 +365,10 @@ dfi_hsm_key_find(dfi_hsm *h, const char *uri, dfi_hsm_key **out)
 		return e;
 	/* A base key no path can serve is refused here, before any card. */
 	if (k->paths == 0) {
-		dfi_hsm_set_detail(h, "'%s': no derivation path: %s", uri, k->why);
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_MECHANISM, "'%s': no derivation path: %s", uri,
+		    k->why);
 		dfi_hsm_key_free(k);
-		return DFI_E_HSM_MECHANISM;
+		return e;
 	}
 	*out = k;
 	return DFI_OK;
@@ -395,9 +395,8 @@ dfi_hsm_kcv(dfi_hsm *h, const dfi_hsm_key *key, uint8_t kcv[3])
 	if (key->h != h)
 		return dfi_hsm_bad_arg(h, "key '%s' was found on another HSM handle", key->label);
 	if (!key->have_kcv) {
-		dfi_hsm_set_detail(h, "'%s' may not encrypt and the token reports no CKA_CHECK_VALUE",
-		    key->label);
-		return DFI_E_UNSUPPORTED;
+		return dfi_hsm_set_detail(h, DFI_E_UNSUPPORTED,
+		    "'%s' may not encrypt and the token reports no CKA_CHECK_VALUE", key->label);
 	}
 	/* Computed in the HSM when the key was found. */
 	memcpy(kcv, key->kcv, 3);
@@ -609,9 +608,8 @@ dfi_hsm_label_unused(dfi_hsm *h, const char *label, CK_OBJECT_CLASS cls)
 	if (e != DFI_OK)
 		return e;
 	if (n > 0) {
-		dfi_hsm_set_detail(h, "a %s key labelled '%s' already exists",
+		return dfi_hsm_bad_arg(h, "a %s key labelled '%s' already exists",
 		    cls == CKO_SECRET_KEY ? "secret" : "private", label);
-		return DFI_E_INVALID_ARG;
 	}
 	return DFI_OK;
 }

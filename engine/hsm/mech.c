@@ -390,11 +390,9 @@ dfi_hsm_key_path_skip(const dfi_hsm_key *k, size_t mlen, unsigned skip, dfi_hsm_
 	}
 	*out = DFI_HSM_PATH_NONE;
 	if (k->paths & (1u << DFI_HSM_PATH_SP800_108))
-		dfi_hsm_set_detail(k->h, "'%s': M of %zu bytes: sp800-108 gives AN10922 only for "
-		    "16..31: lengthen M (the system identifier) or give the key another path",
-		    k->label, mlen);
-	else
-		dfi_hsm_set_detail(k->h, "'%s': no derivation path: %s", k->label,
-		    k->why[0] ? k->why : "none configured");
-	return DFI_E_HSM_MECHANISM;
+		return dfi_hsm_set_detail(k->h, DFI_E_HSM_MECHANISM, "'%s': M of %zu bytes: "
+		    "sp800-108 gives AN10922 only for 16..31: lengthen M (the system identifier) or "
+		    "give the key another path", k->label, mlen);
+	return dfi_hsm_set_detail(k->h, DFI_E_HSM_MECHANISM, "'%s': no derivation path: %s",
+	    k->label, k->why[0] ? k->why : "none configured");
 }

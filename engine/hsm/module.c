@@ -41,8 +41,8 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 	*module = *init = NULL;
 	FILE *f = fopen(path, "re");
 	if (f == NULL) {
-		dfi_hsm_set_detail(h, "cannot read p11-kit module file '%s': %s", path, strerror(errno));
-		return DFI_E_HSM_MODULE;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_MODULE, "cannot read p11-kit module file '%s': %s",
+		    path, strerror(errno));
 	}
 	char line[MODFILE_LINE_MAX];
 	unsigned lineno = 0;
@@ -50,9 +50,8 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 	while (e == DFI_OK && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			dfi_hsm_set_detail(h, "%s:%u: line longer than %d bytes", path, lineno,
-			    MODFILE_LINE_MAX - 1);
-			e = DFI_E_HSM_MODULE;
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_MODULE, "%s:%u: line longer than %d bytes",
+			    path, lineno, MODFILE_LINE_MAX - 1);
 			break;
 		}
 		char *p = dfi_trim(line);
@@ -60,8 +59,8 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 			continue;
 		char *colon = strchr(p, ':');
 		if (colon == NULL) {
-			dfi_hsm_set_detail(h, "%s:%u: not 'key: value'", path, lineno);
-			e = DFI_E_HSM_MODULE;
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_MODULE, "%s:%u: not 'key: value'", path,
+			    lineno);
 			break;
 		}
 		*colon = '\0';
@@ -77,8 +76,8 @@ read_module_file(dfi_hsm *h, const char *path, char **module, char **init)
 	}
 	fclose(f);
 	if (e == DFI_OK && (*module == NULL || **module == '\0')) {
-		dfi_hsm_set_detail(h, "p11-kit module file '%s' has no 'module:' line", path);
-		e = DFI_E_HSM_MODULE;
+		e = dfi_hsm_set_detail(h, DFI_E_HSM_MODULE,
+		    "p11-kit module file '%s' has no 'module:' line", path);
 	}
 	if (e != DFI_OK) {
 		free(*module);
@@ -124,10 +123,9 @@ initialize(dfi_hsm *h, const char *init)
 		return DFI_OK;
 	dfi_hsm_fail(h, "C_Initialize", rv);
 	if (init_args_refused(rv) || (init != NULL && rv == CKR_FUNCTION_FAILED)) {
-		dfi_hsm_set_detail(h, "C_Initialize %s: %s (CKR 0x%lx)",
+		return dfi_hsm_set_detail(h, DFI_E_HSM_INIT, "C_Initialize %s: %s (CKR 0x%lx)",
 		    init != NULL ? "with the x-init-reserved arguments" : "without arguments",
 		    p11_kit_strerror(rv), (unsigned long)rv);
-		return DFI_E_HSM_INIT;
 	}
 	return DFI_E_HSM_MODULE;
 }
@@ -152,18 +150,17 @@ dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg)
 	if (lib != module || strchr(module, '/') != NULL) {
 		h->fl = p11_kit_module_load(lib, 0);
 		if (h->fl == NULL) {
-			dfi_hsm_set_detail(h, "cannot load the PKCS#11 library '%s'%s%s", lib,
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_MODULE,
+			    "cannot load the PKCS#11 library '%s'%s%s", lib,
 			    lib != module ? " named in " : "", lib != module ? module : "");
-			e = DFI_E_HSM_MODULE;
 		}
 	} else {
 		h->registered = p11_kit_modules_load(NULL, 0);
 		if (h->registered != NULL)
 			h->fl = p11_kit_module_for_name(h->registered, module);
 		if (h->fl == NULL) {
-			dfi_hsm_set_detail(h, "no p11-kit registered module is named '%s' (a path to "
-			    "the library or to a .module file works too)", module);
-			e = DFI_E_HSM_MODULE;
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_MODULE, "no p11-kit registered module is "
+			    "named '%s' (a path to the library or to a .module file works too)", module);
 		}
 	}
 	if (e == DFI_OK) {
@@ -181,9 +178,9 @@ dfi_hsm_module_load(dfi_hsm *h, const struct dfi_hsm_config *cfg)
 				dfi_hsm_fail(h, "C_Initialize", rv);
 				e = init_args_refused(rv) ? DFI_E_HSM_INIT : DFI_E_HSM_MODULE;
 				if (e == DFI_E_HSM_INIT)
-					dfi_hsm_set_detail(h, "C_Initialize refused the arguments of the "
-					    "registered module '%s': %s (check its x-init-reserved)", module,
-					    p11_kit_strerror(rv));
+					dfi_hsm_detail_set(h, e, "C_Initialize refused the arguments of "
+					    "the registered module '%s': %s (check its x-init-reserved)",
+					    module, p11_kit_strerror(rv));
 			}
 		} else {
 			e = initialize(h, init);
@@ -330,11 +327,12 @@ dfi_hsm_probe(const struct dfi_hsm_config *cfg, struct dfi_hsm_module_info *info
 	}
 	*info = h->module;
 	if (e != DFI_OK && cfg->detail != NULL && cfg->detail_cap > 0)
-		snprintf(cfg->detail, cfg->detail_cap, "%s", h->detail);
+		dfi_hsm_last_detail(h, cfg->detail, cfg->detail_cap);
 	free(ids);
 	dfi_hsm_module_unload(h);
 	pthread_mutex_destroy(&h->mu);
 	dfi_hsm_calls_fini(h);
+	dfi_hsm_detail_wipe(h);
 	free(h);
 	return e;
 }

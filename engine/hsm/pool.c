@@ -95,12 +95,11 @@ dfi_hsm_login(dfi_hsm *h, CK_SESSION_HANDLE s)
 	}
 	pthread_mutex_unlock(&h->mu);
 	if (refused != CKR_OK) {
-		/* detail holds 160 bytes: keep this short */
-		dfi_hsm_set_detail(h,
+		dfi_err e = dfi_hsm_ckr(refused);
+		return dfi_hsm_set_detail(h, e,
 		    "C_Login: PIN refused before (CKR 0x%lx), not tried again: the retry "
 		    "counter was not touched again; fix the PIN source and restart",
 		    (unsigned long)refused);
-		return dfi_hsm_ckr(refused);
 	}
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;

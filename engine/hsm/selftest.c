@@ -46,13 +46,14 @@ grab(void *arg, const uint8_t *key, size_t len)
 	return DFI_OK;
 }
 
+/* why: msg, and the detail of e (the step's error) when it recorded one. */
 static void
-say(char *why, size_t cap, const char *msg, dfi_hsm *h)
+say(char *why, size_t cap, const char *msg, dfi_hsm *h, dfi_err e)
 {
-	char d[sizeof(h->detail)];
+	char d[DFI_HSM_DETAIL_MAX];
 	if (why == NULL || cap == 0)
 		return;
-	dfi_hsm_last_detail(h, d, sizeof(d));
+	dfi_hsm_detail_for(h, e, d, sizeof(d));
 	snprintf(why, cap, "%s%s%s", msg, d[0] ? ": " : "", d);
 }
 
@@ -79,25 +80,26 @@ run_kat(dfi_hsm *h, const struct kat *v, dfi_hsm_path p, uint8_t kcv[3], char *w
 		    NULL);
 		if (e != DFI_OK) {
 			/* Not a wrong result: the vector cannot run on this token. */
-			say(why, cap, "the token makes no session key from bytes (C_CreateObject)", h);
+			say(why, cap, "the token makes no session key from bytes (C_CreateObject)", h,
+			    e);
 			e = DFI_E_UNSUPPORTED;
 		}
 	}
 	if (e == DFI_OK) {
 		e = dfi_hsm_key_from_object(h, obj, "dfissue-selftest", &k);
 		if (e != DFI_OK)
-			say(why, cap, "reading the temporary key back", h);
+			say(why, cap, "reading the temporary key back", h, e);
 	}
 	if (e == DFI_OK) {
 		e = dfi_hsm_cardkey_on_path(h, k, v->type, m, mlen, 0, p, &ck);
 		if (e != DFI_OK)
-			say(why, cap, "deriving", h);
+			say(why, cap, "deriving", h, e);
 	}
 	/* In the HSM: the derived key's KCV. */
 	if (e == DFI_OK) {
 		e = dfi_hsm_cardkey_kcv(ck, kcv);
 		if (e != DFI_OK)
-			say(why, cap, "encrypting with the derived key", h);
+			say(why, cap, "encrypting with the derived key", h, e);
 	}
 	if (e == DFI_OK) {
 		e = dfi_cipher(v->type, want, 1, NULL, zero, blk, bl);
@@ -114,7 +116,7 @@ run_kat(dfi_hsm *h, const struct kat *v, dfi_hsm_path p, uint8_t kcv[3], char *w
 	if (e == DFI_OK) {
 		e = dfi_cardkey_with_bytes(ck, grab, &g);
 		if (e != DFI_OK)
-			say(why, cap, "getting the ChangeKey bytes", h);
+			say(why, cap, "getting the ChangeKey bytes", h, e);
 	}
 	if (e == DFI_OK) {
 		uint8_t mask = v->type == DFI_KT_AES128 ? 0xff : 0xfe;

@@ -16,7 +16,6 @@
 #include <openssl/x509.h>
 
 #include "dfissue/util.h"
-#include "detail.h"
 #include "hsm_int.h"
 #include "core/unconst.h"
 #include "core/nelem.h"
@@ -165,13 +164,12 @@ find_one(dfi_hsm *h, const char *uri, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *obj
 	if (e != DFI_OK)
 		return e;
 	if (n == 0) {
-		dfi_hsm_set_detail(h, "no %s key matches '%s' on token '%s'",
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_NOT_FOUND,
+		    "no %s key matches '%s' on token '%s'",
 		    cls == CKO_PUBLIC_KEY ? "public" : "private", uri, h->token_label);
-		return DFI_E_HSM_KEY_NOT_FOUND;
 	}
 	if (n > 1) {
-		dfi_hsm_set_detail(h, "several keys match '%s'", uri);
-		return DFI_E_HSM_KEY_AMBIGUOUS;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_AMBIGUOUS, "several keys match '%s'", uri);
 	}
 	*obj = o[0];
 	return DFI_OK;
@@ -198,8 +196,8 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 			e = dfi_hsm_run(h, "C_FindObjects", op_find_pub_by_id, &fa);
 		free(ia.id);
 		if (e == DFI_OK && fa.n != 1) {
-			dfi_hsm_set_detail(h, "no single public key has the id of '%s'", uri);
-			e = DFI_E_HSM_KEY_NOT_FOUND;
+			e = dfi_hsm_set_detail(h, DFI_E_HSM_KEY_NOT_FOUND,
+			    "no single public key has the id of '%s'", uri);
 		}
 		if (e != DFI_OK)
 			return e;
@@ -212,8 +210,8 @@ public_der(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv, int have_priv, df
 	if (e == DFI_OK)
 		e = spki_der(&pa, alg, der, cap, len);
 	if (e == DFI_E_HSM_KEY_TYPE || e == DFI_E_CRYPTO)
-		dfi_hsm_set_detail(h, "'%s': CKA_EC_PARAMS (%zu bytes) and CKA_EC_POINT (%zu bytes) "
-		    "are not an Ed25519 or P-256 public key", uri, pa.params_len, pa.point_len);
+		dfi_hsm_detail_set(h, e, "'%s': CKA_EC_PARAMS (%zu bytes) and CKA_EC_POINT (%zu "
+		    "bytes) are not an Ed25519 or P-256 public key", uri, pa.params_len, pa.point_len);
 	free(pa.params);
 	free(pa.point);
 	return e;
@@ -357,10 +355,9 @@ check_private(dfi_hsm *h, const char *uri, CK_OBJECT_HANDLE priv)
 	if (what == NULL)
 		return DFI_OK;
 	if (!h->allow_insecure_keys) {
-		dfi_hsm_set_detail(h, "journal key '%s' (label '%s'): %s: refused; generate one in the "
-		    "HSM with 'dfissue journal-key generate' (--allow-insecure-keys: test tokens only)",
-		    uri, a.label, what);
-		return DFI_E_HSM_KEY_INSECURE;
+		return dfi_hsm_set_detail(h, DFI_E_HSM_KEY_INSECURE, "journal key '%s' (label '%s'): "
+		    "%s: refused; generate one in the HSM with 'dfissue journal-key generate' "
+		    "(--allow-insecure-keys: test tokens only)", uri, a.label, what);
 	}
 	dfi_hsm_log(h, DFI_LOG_WARNING, "using insecure journal key '%s' (label '%s'; %s): test tokens only",
 	    uri, a.label, what);

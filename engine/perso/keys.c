@@ -290,7 +290,7 @@ perso_derive(struct tap *tp, const struct perso_role *r, uint32_t aid, dfi_cardk
 	if (e != DFI_OK) {
 		/* The HSM layer says why (e.g. no derivation path for this M). */
 		char d[160];
-		dfi_hsm_last_detail(tp->p->hsm, d, sizeof(d));
+		dfi_hsm_detail_for(tp->p->hsm, e, d, sizeof(d));
 		if (d[0] != '\0')
 			perso_detail(tp, "%s", d);
 	}

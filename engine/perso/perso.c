@@ -6,7 +6,6 @@
 #include "core/errclass.h"
 #include "core/nelem.h"
 #include "dfissue/util.h"
-#include "hsm/detail.h"
 #include "perso_int.h"
 
 const char *
@@ -72,7 +71,7 @@ perso_err_text(dfi_hsm *h, dfi_err e, char *buf, size_t cap)
 {
 	char d[320] = "";
 	/* Only a detail recorded for this error: the handle's last one may be
-	 * of a failure tolerated long before (hsm/detail.h). */
+	 * of a failure tolerated long before (dfi_hsm_detail_for). */
 	if (dfi_err_is_hsm(e))
 		dfi_hsm_detail_for(h, e, d, sizeof(d));
 	snprintf(buf, cap, "%s%s%s%s", dfi_strerror(e), d[0] ? " (" : "", d, d[0] ? ")" : "");

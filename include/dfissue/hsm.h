@@ -17,6 +17,8 @@
  * pool), so they must all be freed before dfi_hsm_free: a card key used or
  * a signer signing after it reads freed memory. A journal that holds such a
  * signer (journal.h) must therefore be closed before the HSM is freed.
+ * The detail of a failure (dfi_hsm_last_detail, dfi_hsm_detail_for) is
+ * kept per calling thread: a thread reads only its own.
  */
 #ifndef DFISSUE_HSM_H
 #define DFISSUE_HSM_H
@@ -95,7 +97,7 @@ struct dfi_hsm_config {
 	 * ours, open to others, empty or too long; an unset pin_env). A
 	 * pin_file the system does not let us open or read is the system's
 	 * answer: DFI_E_NOT_FOUND, DFI_E_PERMISSION or DFI_E_IO. Either way
-	 * the detail (dfi_hsm_last_detail) names the file and the reason. */
+	 * the detail (cfg->detail below) names the file and the reason. */
 	const char *pin_file;
 	const char *pin_env;
 	int allow_prompt;
@@ -148,9 +150,30 @@ dfi_err dfi_hsm_uri_label(const char *uri, char *label, size_t cap);
 dfi_err dfi_hsm_open(dfi_hsm **out, const struct dfi_hsm_config *cfg);
 void dfi_hsm_free(dfi_hsm *h);
 
-/* One line naming the last PKCS#11 failure seen on this handle ("C_Sign:
- * CKR_KEY_HANDLE_INVALID"), or "" if none. Copied into buf. */
+/* The detail of the calling thread's last failure on h: one line naming
+ * the PKCS#11 call and its return value ("C_Sign: An error occurred on the
+ * device (CKR 0x30)"), or what else was wrong ("no secret key matches
+ * 'pkcs11:object=x' on token 'y'", a PIN source and its fix). It is copied
+ * into buf, the caller's (cap bytes, NUL-terminated, cut to fit); nothing
+ * is allocated and h keeps its own copy. buf receives "" when this thread
+ * has failed nothing on h, when h is NULL, and for a thread whose detail
+ * was given up for another's: h keeps the details of the last 8 threads
+ * that failed on it, each for its own thread only, so a station's reader
+ * never reads another reader's failure. Nothing is written when buf is
+ * NULL or cap is 0.
+ *
+ * The detail stays until the thread's next failure on h, also after calls
+ * that succeed, and may be of a failure the library tolerated on the way
+ * to a success or to another error (a key looked up under another class):
+ * to explain an error a call returned, use dfi_hsm_detail_for. */
 void dfi_hsm_last_detail(dfi_hsm *h, char *buf, size_t cap);
+
+/* As dfi_hsm_last_detail, but only when that detail was recorded for the
+ * error e, the error in hand (a call on h returned it to this thread);
+ * otherwise buf receives "" (also for e DFI_OK): an error that recorded no
+ * detail of its own is never explained by an earlier failure's. A detail
+ * of an earlier failure with the very same error is not told apart. */
+void dfi_hsm_detail_for(dfi_hsm *h, dfi_err e, char *buf, size_t cap);
 
 /* Token label (as the token reports it, trailing blanks removed); owned
  * by h, valid until dfi_hsm_free(h). */

@@ -32,7 +32,10 @@ int
 cli_hsm_fail(dfi_hsm *h, const char *what, dfi_err e)
 {
 	char detail[400];
-	dfi_hsm_last_detail(h, detail, sizeof(detail));
+	/* The detail of e only: the handle also keeps that of a failure the
+	 * library tolerated before (a key looked up under another class),
+	 * which would name the wrong call after an error that set none. */
+	dfi_hsm_detail_for(h, e, detail, sizeof(detail));
 	return hsm_error(what, e, detail);
 }
 

@@ -77,6 +77,10 @@ static atomic_int hang_armed; /* read without the lock on every call */
 static char fail_fn[64];
 static unsigned long fail_nth, fail_seen;
 static atomic_int fail_armed;
+/* faultp11_fail_always: ",FN,FN," (under hang_mu), for threads that each
+ * fail their own call at the same time. */
+static char always_fns[160];
+static atomic_int always_armed;
 
 void
 faultp11_reset(void)
@@ -178,6 +182,31 @@ maybe_hang(const char *name)
 	pthread_mutex_unlock(&hang_mu);
 }
 
+void
+faultp11_fail_always(const char *fns)
+{
+	pthread_mutex_lock(&hang_mu);
+	int ok = fns != NULL && fns[0] != '\0' &&
+	    snprintf(always_fns, sizeof(always_fns), ",%s,", fns) < (int)sizeof(always_fns);
+	if (!ok)
+		always_fns[0] = '\0';
+	atomic_store(&always_armed, ok);
+	pthread_mutex_unlock(&hang_mu);
+}
+
+static int
+always_fails(const char *name)
+{
+	if (!atomic_load(&always_armed))
+		return 0;
+	char key[66];
+	snprintf(key, sizeof(key), ",%s,", name);
+	pthread_mutex_lock(&hang_mu);
+	int f = strstr(always_fns, key) != NULL;
+	pthread_mutex_unlock(&hang_mu);
+	return f;
+}
+
 static int
 named_fail(const char *name)
 {
@@ -198,6 +227,8 @@ hit(const char *name)
 	unsigned long k = atomic_load(&armed_at);
 	if (named_fail(name))
 		k = n;
+	if (always_fails(name))
+		return 1;
 	if (k == 0 || n != k)
 		return 0;
 	atomic_store(&fired_name, name);

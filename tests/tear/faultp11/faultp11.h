@@ -36,6 +36,11 @@ void faultp11_set_leave_active(int on);
  * fn NULL or n 0 disarms. Also armed at load by FAULTP11_HANG=FN:N, or
  * FN:N:MS for a call that answers after MS milliseconds (a slow HSM). */
 void faultp11_arm_hang(const char *fn, unsigned long nth);
+/* Every call of the functions fns names (comma-separated, say
+ * "C_Encrypt,C_Sign") fails from now on, until called again with NULL or
+ * "": each thread of a test can be made to fail its own call at the same
+ * time. Not a fired fault (faultp11_fired). */
+void faultp11_fail_always(const char *fns);
 /* Lets a hung call go on (and disarms the hang). */
 void faultp11_unhang(void);
 /* Calls counted since the last reset/arm. */
@@ -49,6 +54,7 @@ typedef void (*faultp11_arm_fn)(unsigned long); /* also faultp11_arm_kill */
 typedef void (*faultp11_set_leave_active_fn)(int);
 typedef void (*faultp11_arm_hang_fn)(const char *, unsigned long);
 typedef void (*faultp11_unhang_fn)(void);
+typedef void (*faultp11_fail_always_fn)(const char *);
 typedef unsigned long (*faultp11_calls_fn)(void);
 typedef int (*faultp11_fired_fn)(void);
 typedef const char *(*faultp11_fired_name_fn)(void);

@@ -17,6 +17,7 @@ struct faultp11_ctl {
 	faultp11_set_leave_active_fn leave_active;
 	faultp11_arm_hang_fn arm_hang;
 	faultp11_unhang_fn unhang;
+	faultp11_fail_always_fn fail_always;
 };
 
 /* path: the module as the HSM layer opened it; RTLD_NOLOAD finds that very
@@ -33,8 +34,10 @@ faultp11_ctl_open(struct faultp11_ctl *c, const char *path)
 	*(void **)&c->leave_active = dlsym(so, "faultp11_set_leave_active");
 	*(void **)&c->arm_hang = dlsym(so, "faultp11_arm_hang");
 	*(void **)&c->unhang = dlsym(so, "faultp11_unhang");
+	*(void **)&c->fail_always = dlsym(so, "faultp11_fail_always");
 	ck_assert(c->arm != NULL && c->calls != NULL && c->fired != NULL && c->name != NULL &&
-	    c->leave_active != NULL && c->arm_hang != NULL && c->unhang != NULL);
+	    c->leave_active != NULL && c->arm_hang != NULL && c->unhang != NULL &&
+	    c->fail_always != NULL);
 	dlclose(so); /* drops only our reference */
 }
 
