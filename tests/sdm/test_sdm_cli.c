@@ -350,6 +350,8 @@ START_TEST(key_without_sdm_usage)
 	    "and CMAC: import it with 'dfissue key import --usage sdm' (";
 	ck_assert_msg(strncmp(o.err, want, sizeof(want) - 1) == 0 && strchr(o.err, '\n') ==
 	    o.err + strlen(o.err) - 1, "%s", o.err);
+	/* the HSM's own detail of the refused call, not "()" */
+	ck_assert_msg(strstr(o.err, "(CKR 0x") != NULL, "%s", o.err);
 	struct stat sb;
 	ck_assert_int_ne(stat(state_path("plain2.state"), &sb), 0);
 	refused(2, "AES", "key import --label sdm-des --type 2k3des --usage sdm --components 2 "

@@ -222,7 +222,7 @@ print_base_keys(dfi_hsm *h, struct report *r)
 	dfi_err le = dfi_hsm_key_list(h, NULL, &ki, &n);
 	if (le != DFI_OK) {
 		char d[320];
-		dfi_hsm_last_detail(h, d, sizeof(d));
+		dfi_hsm_detail_for(h, le, d, sizeof(d));
 		printf("base keys   (cannot list the token's keys: %s%s%s%s)\n", dfi_strerror(le),
 		    d[0] ? " (" : "", d, d[0] ? ")" : "");
 		return;
@@ -256,7 +256,7 @@ print_base_keys(dfi_hsm *h, struct report *r)
 			    ki[i].label, ki[i].type, usage_s[0] ? usage_s : "-");
 		} else {
 			char d[200];
-			dfi_hsm_last_detail(h, d, sizeof(d));
+			dfi_hsm_detail_for(h, e, d, sizeof(d));
 			printf("  %-24s %-7s %-15s UNUSABLE: %s\n", ki[i].label, ki[i].type,
 			    usage_s[0] ? usage_s : "-", d[0] ? d : dfi_strerror(e));
 			fixf(r, "base key '%s' is unusable (%s): re-import it with 'dfissue key import'",
@@ -285,7 +285,7 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 	int ok = 0;
 	dfi_err e = dfi_hsm_key_find(h, pk->base_key, &k);
 	if (e != DFI_OK) {
-		dfi_hsm_last_detail(h, d, sizeof(d));
+		dfi_hsm_detail_for(h, e, d, sizeof(d));
 		printf("  %-28s %s: %s\n", where, pk->base_key, d[0] ? d : dfi_strerror(e));
 		fixf(r, "%s: base key %s: %s", where, pk->base_key, d[0] ? d : dfi_strerror(e));
 		return 0;
@@ -297,8 +297,8 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 	} else if (dfi_profile_div_input(pk, uid, aid, row, m, sizeof(m), &mlen, &diag) != DFI_OK) {
 		printf("  %-28s %s: M not built: %s\n", where, dfi_hsm_key_label(k), diag.message);
 		fixf(r, "%s: %s%s", where, diag.message, row == NULL ? " (give --batch)" : "");
-	} else if (dfi_hsm_key_path(k, mlen, &p) != DFI_OK) {
-		dfi_hsm_last_detail(h, d, sizeof(d));
+	} else if ((e = dfi_hsm_key_path(k, mlen, &p)) != DFI_OK) {
+		dfi_hsm_detail_for(h, e, d, sizeof(d));
 		printf("  %-28s %s, M %zu bytes: NO PATH: %s\n", where, dfi_hsm_key_label(k), mlen, d);
 		fixf(r, "%s: %s", where, d);
 	} else {
@@ -444,7 +444,7 @@ check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct 
 	dfi_err e = dfi_hsm_signer_new(h, uri, &s);
 	if (e != DFI_OK) {
 		char d[200];
-		dfi_hsm_last_detail(h, d, sizeof(d));
+		dfi_hsm_detail_for(h, e, d, sizeof(d));
 		printf("journal key %s on token '%s': %s (%s)\n", uri, dfi_hsm_token_label(h),
 		    dfi_strerror(e), d);
 		char gen[400];
@@ -475,7 +475,7 @@ check_journal(const struct cli_hsm_opts *o, dfi_hsm *h, const char *uri, struct 
 		/* The HSM refused to sign (or its signature was refused): which
 		 * call and its CK_RV, not "does not verify". */
 		char d[320];
-		dfi_hsm_last_detail(h, d, sizeof(d));
+		dfi_hsm_detail_for(h, e, d, sizeof(d));
 		printf("journal key %s: could not sign a test checkpoint: %s%s%s%s\n", uri,
 		    dfi_strerror(e), d[0] ? " (" : "", d, d[0] ? ")" : "");
 		fixf(r, "the journal key does not sign (the call above): check its HSM, then run "

@@ -312,7 +312,7 @@ check_plain_keys(struct verifier *v, const char *meta_uri, const char *file_uri)
 	if (!usage_refused(e))
 		return DFI_EXIT_OK; /* anything else is the tap's to report */
 	char detail[200];
-	dfi_hsm_last_detail(v->h, detail, sizeof(detail));
+	dfi_hsm_detail_for(v->h, e, detail, sizeof(detail));
 	cli_errorf("sdm verify: %s '%s' is used as it is (no %s), so it must be allowed to "
 	    "decrypt and CMAC: import it with 'dfissue key import --usage sdm' (%s)", opt, uri,
 	    div, detail);
