@@ -19,6 +19,7 @@
 #include "core/why.h"
 #include "dfissue/util.h"
 #include "pg_int.h"
+#include "pg_resolve.h"
 
 dfi_err
 dfi_pgreg_check_url(const char *url, char *why, size_t cap)
@@ -60,13 +61,21 @@ dfi_pgreg_check_url(const char *url, char *why, size_t cap)
 			    "PGPASSFILE names, mode 0600), or in PGPASSWORD, or use a client certificate "
 			    "(sslcert/sslkey, the key unencrypted with mode 0600)",
 			    o->keyword[0] == 's' ? "client key passphrase (sslpassword)" : "password");
+	pg_conninfo_free(opts);
+	return e;
+}
+
+void
+pg_conninfo_free(PQconninfoOption *opts)
+{
+	if (opts == NULL)
+		return;
 	/* PQconninfoFree frees without clearing: a refused password would stay
 	 * in freed heap (and a core dump) until reused. Wipe every value. */
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
 		if (o->val != NULL)
 			dfi_wipe(o->val, strlen(o->val));
 	PQconninfoFree(opts);
-	return e;
 }
 
 static void
@@ -123,23 +132,38 @@ poll_or_abandoned(dfi_pgreg *r, struct pollfd *p, int ms)
 static dfi_err round_trip(dfi_pgreg *r, PGconn *c, int background, int script, const char *sql, int n,
     const char *const *vals, PGresult **res, char *why, size_t cap);
 
-/* Connects within the deadline (PQconnectStartParams + PQconnectPoll).
- * background: the connection is a thread's own (release, witness), so its
- * set-up round trip is counted as theirs, not the station's. */
+/* Connects within the deadline: the host names resolved first (pg_resolve,
+ * on threads of their own: libpq would look them up synchronously), then
+ * PQconnectStartParams + PQconnectPoll. background: the connection is a
+ * thread's own (release, witness), so its set-up round trip is counted as
+ * theirs, not the station's. */
 static dfi_err
 pg_connect(dfi_pgreg *r, PGconn **out, int background, char *why, size_t cap)
 {
 	char tmo[16], app[160];
 	snprintf(tmo, sizeof(tmo), "%d", r->timeout_ms / 1000 > 2 ? r->timeout_ms / 1000 : 2);
 	snprintf(app, sizeof(app), "dfissue %s", r->station);
-	/* Later keywords override earlier ones: the URL may set its own
-	 * timeout and name; the encoding is ours (notes are UTF-8). */
-	const char *const kw[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
-	const char *const val[] = { tmo, app, r->url, "UTF8", NULL };
 	if (abandoned(r))
 		return abandoned_why(why, cap, 0);
 	long deadline = dfi_now_ms() + r->timeout_ms;
+	struct pg_hosts hs;
+	dfi_err re = pg_resolve(r->url, deadline, r->timeout_ms, r->wake[0], &hs, why, cap);
+	if (re != DFI_OK)
+		return re == DFI_E_REGISTRY_ABANDONED ? abandoned_why(why, cap, 0) : re;
+	/* Later keywords override earlier ones: the URL may set its own
+	 * timeout and name; the encoding is ours (notes are UTF-8), and so
+	 * are the resolved hosts (the URL's names, each with its addresses). */
+	const char *kw[8] = { "connect_timeout", "application_name", "dbname", "client_encoding" };
+	const char *val[8] = { tmo, app, r->url, "UTF8" };
+	const char *const extra[3][2] = { { "host", hs.host }, { "hostaddr", hs.hostaddr }, { "port", hs.port } };
+	size_t nkw = 4;
+	for (size_t i = 0; i < 3; i++)
+		if (extra[i][1] != NULL) {
+			kw[nkw] = extra[i][0];
+			val[nkw++] = extra[i][1];
+		}
 	PGconn *c = PQconnectStartParams(kw, val, 1);
+	pg_hosts_free(&hs); /* libpq keeps copies */
 	if (c == NULL)
 		return dfi_why(why, cap, DFI_E_NOMEM, "out of memory");
 	PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
@@ -165,8 +189,11 @@ pg_connect(dfi_pgreg *r, PGconn **out, int background, char *why, size_t cap)
 		ps = PQconnectPoll(c);
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		dfi_err e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "cannot connect to the registry: %s",
-		    PQerrorMessage(c));
+		/* libpq names the addresses it was given: the names are ours */
+		int rn = hs.resolved[0] != '\0', dn = hs.dropped[0] != '\0';
+		dfi_err e = dfi_why(why, cap, DFI_E_REGISTRY_UNREACHABLE, "cannot connect to the registry: %s%s%s%s%s%s",
+		    PQerrorMessage(c), rn || dn ? " (" : "", hs.resolved, rn && dn ? "; " : "", hs.dropped,
+		    rn || dn ? ")" : "");
 		PQfinish(c);
 		return e;
 	}

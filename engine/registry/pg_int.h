@@ -86,6 +86,10 @@ dfi_err pg_call_own(dfi_pgreg *r, PGconn **own, const char *sql, int n, const ch
 dfi_err pg_each(dfi_pgreg *r, const char *select, int (*row)(void *ctx, const PGresult *res, int i), void *ctx,
     char *why, size_t cap);
 
+/* Wipes every value of opts (PQconninfoParse, PQconndefaults: a password
+ * may be among them), then PQconninfoFree. NULL: nothing. */
+void pg_conninfo_free(PQconninfoOption *opts);
+
 /* Hex of n bytes as a bytea literal "\x...", into out (2n+3). */
 void pg_bytea_hex(const uint8_t *p, size_t n, char *out);
 /* Reading a result's fields and rows: pg_rows.h. */

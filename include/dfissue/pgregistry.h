@@ -10,14 +10,17 @@
  * back or forked). docs/OPERATIONS.md (deployment, roles, TLS) and
  * docs/JOURNAL.md ("Witnessing and consistency proofs") describe it.
  *
- * The URL is a libpq connection URI or key=value string. It never carries a
- * password: credentials come from the libpq password file (~/.pgpass or
+ * The URL is a libpq connection URI (a key=value string is refused). It
+ * never carries a password: credentials come from the libpq password file (~/.pgpass or
  * PGPASSFILE), PGPASSWORD, or a client certificate (sslcert/sslkey).
  *
  * A dfi_pgreg is thread-safe: it keeps a small pool of connections, one per
  * call in flight. Every call has a deadline (opts.timeout_ms, connection
- * included); a connection that breaks or times out is dropped and the call
- * fails with DFI_E_REGISTRY_UNREACHABLE (the next call connects again).
+ * included, and the lookup of the URL's host names with it: they are
+ * resolved on threads of their own and given to libpq as hostaddr, since
+ * libpq would wait for the system's resolver); a connection that breaks or
+ * times out is dropped and the call fails with DFI_E_REGISTRY_UNREACHABLE
+ * (the next call connects again).
  */
 #ifndef DFISSUE_PGREGISTRY_H
 #define DFISSUE_PGREGISTRY_H
@@ -64,10 +67,9 @@ void dfi_pgreg_free(dfi_pgreg *r);
  * (a station's second stop signal) while the server may not answer (frozen,
  * or a network that drops packets): every call on r in flight returns
  * within milliseconds with DFI_E_REGISTRY_ABANDONED (whether the server
- * took it is unknown), a connection being made included (except while
- * libpq resolves a host name: it does so synchronously, within the
- * resolver's own timeout), and every later
- * call fails so without sending anything; it is never undone. So every
+ * took it is unknown), a connection being made included (the lookup of
+ * its host names too), and every later call fails so without sending
+ * anything; it is never undone. So every
  * dfi_registry on r (dfi_registry_new_pg) stops waiting too: its queued
  * releases and deferred outcomes are not sent, its witness thread ends,
  * and dfi_registry_close returns at once with that failure. What that

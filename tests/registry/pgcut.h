@@ -11,7 +11,8 @@
  *           (the client cannot know whether it ran).
  *
  * libpq sees a real broken connection, exactly as when the network or the
- * server goes away. Header-only; one thread serves every connection. */
+ * server goes away. Header-only; one thread serves every connection. It
+ * listens on a Unix socket (pgcut_start) or on 127.0.0.1 (pgcut_start_tcp). */
 #ifndef DFI_TEST_PGCUT_H
 #define DFI_TEST_PGCUT_H
 
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -130,7 +133,10 @@ pgcut_from_client(struct pgcut *x, struct pgcut_conn *c)
 			break;
 		pos += mlen;
 		if (!c->started) {
-			c->started = 1;
+			/* an SSLRequest or GSSENCRequest (a TCP client's, before
+			 * its startup message): the server answers one byte */
+			uint32_t code = mlen == 8 ? pgcut_be32(p + 4) : 0;
+			c->started = code != 80877103 && code != 80877104;
 			if (pgcut_write_all(c->sfd, c->in.buf + fwd, pos - fwd) != 0)
 				return -1;
 			fwd = pos;
@@ -251,28 +257,13 @@ pgcut_main(void *arg)
 	return NULL;
 }
 
-/* Listens on DIR/.s.PGSQL.5432 (a libpq host=DIR) and forwards to the
- * server socket target. 0 or -1. */
+/* x's thread started on its listening socket x->lfd: 0, or -1 with x
+ * freed. */
 static inline int
-pgcut_start(struct pgcut **out, const char *dir, const char *target)
+pgcut_run(struct pgcut *x, struct pgcut **out)
 {
-	/* Unix socket paths hold 107 bytes */
-	if (strlen(dir) + 16 >= sizeof(((struct pgcut *)0)->listen_path) ||
-	    strlen(target) >= sizeof(((struct pgcut *)0)->target))
-		return -1;
-	struct pgcut *x = calloc(1, sizeof(*x));
-	if (x == NULL)
-		return -1;
-	memcpy(x->listen_path, dir, strlen(dir));
-	memcpy(x->listen_path + strlen(dir), "/.s.PGSQL.5432", 15);
-	memcpy(x->target, target, strlen(target) + 1);
-	pthread_mutex_init(&x->mu, NULL);
-	x->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", x->listen_path);
-	unlink(x->listen_path);
-	if (x->lfd < 0 || bind(x->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(x->lfd, 64) != 0 ||
-	    pipe(x->wake) != 0 || pthread_create(&x->th, NULL, pgcut_main, x) != 0) {
+	if (x->lfd < 0 || listen(x->lfd, 64) != 0 || pipe(x->wake) != 0 ||
+	    pthread_create(&x->th, NULL, pgcut_main, x) != 0) {
 		if (x->lfd >= 0)
 			close(x->lfd);
 		free(x);
@@ -280,6 +271,66 @@ pgcut_start(struct pgcut **out, const char *dir, const char *target)
 	}
 	*out = x;
 	return 0;
+}
+
+static inline struct pgcut *
+pgcut_new(const char *target)
+{
+	if (strlen(target) >= sizeof(((struct pgcut *)0)->target))
+		return NULL;
+	struct pgcut *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return NULL;
+	memcpy(x->target, target, strlen(target) + 1);
+	pthread_mutex_init(&x->mu, NULL);
+	x->lfd = -1;
+	return x;
+}
+
+/* Listens on DIR/.s.PGSQL.5432 (a libpq host=DIR) and forwards to the
+ * server socket target. 0 or -1. */
+static inline int
+pgcut_start(struct pgcut **out, const char *dir, const char *target)
+{
+	/* Unix socket paths hold 107 bytes */
+	if (strlen(dir) + 16 >= sizeof(((struct pgcut *)0)->listen_path))
+		return -1;
+	struct pgcut *x = pgcut_new(target);
+	if (x == NULL)
+		return -1;
+	memcpy(x->listen_path, dir, strlen(dir));
+	memcpy(x->listen_path + strlen(dir), "/.s.PGSQL.5432", 15);
+	x->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", x->listen_path);
+	unlink(x->listen_path);
+	if (x->lfd >= 0 && bind(x->lfd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(x->lfd);
+		x->lfd = -1;
+	}
+	return pgcut_run(x, out);
+}
+
+/* The same over TCP: listens on 127.0.0.1 at a port the system picks
+ * (*port; libpq host=127.0.0.1, or a name for it, with that port), for a
+ * client that must connect over TCP while the fixture's server listens on
+ * its Unix socket only (the server sees a local connection). */
+static inline int
+pgcut_start_tcp(struct pgcut **out, const char *target, int *port)
+{
+	struct pgcut *x = pgcut_new(target);
+	if (x == NULL)
+		return -1;
+	x->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	if (x->lfd >= 0 && (bind(x->lfd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(x->lfd, (struct sockaddr *)&a, &al) != 0)) {
+		close(x->lfd);
+		x->lfd = -1;
+	}
+	*port = ntohs(a.sin_port);
+	return pgcut_run(x, out);
 }
 
 /* Cuts round trip number k counted from now (1 = the next one); 0 disarms. */
@@ -319,7 +370,8 @@ pgcut_stop(struct pgcut *x)
 	close(x->lfd);
 	close(x->wake[0]);
 	close(x->wake[1]);
-	unlink(x->listen_path);
+	if (x->listen_path[0] != '\0')
+		unlink(x->listen_path);
 	pthread_mutex_destroy(&x->mu);
 	free(x);
 }
