@@ -222,6 +222,84 @@ START_TEST(html_page_holds_no_long_line)
 }
 END_TEST
 
+/* A journal of HTML_CARDS intents, each committed (as bench_journal makes
+ * them: 500 intents, then their commits, a checkpoint after each append):
+ * 100,001 records, about 13 MiB. Returns its directory. */
+#define HTML_CARDS 50000u
+
+static char *
+make_big_journal(void)
+{
+	char *d = jt_tmpdir();
+	nosync = jt_io_nosync(NULL, NULL);
+	struct dfi_journal_opts o = { .station = "st", .io = &nosync };
+	dfi_journal *j;
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/big", g_signer, &o), DFI_OK);
+	enum { K = 500 };
+	static dfi_jrec b[K];
+	uint64_t seqs[K];
+	for (unsigned done = 0; done < HTML_CARDS; done += K) {
+		for (unsigned i = 0; i < K; i++) {
+			char uid[16];
+			snprintf(uid, sizeof(uid), "04%012X", done + i);
+			b[i] = jt_intent(uid, 0x3042F5, 1, 0, 1);
+		}
+		ck_assert_int_eq(dfi_journal_append(j, b, K, seqs), DFI_OK);
+		for (unsigned i = 0; i < K; i++)
+			ck_assert_int_eq(dfi_jrec_outcome(&b[i], DFI_JREC_COMMIT, seqs[i], NULL, -1, 0),
+			    DFI_OK);
+		ck_assert_int_eq(dfi_journal_append(j, b, K, NULL), DFI_OK);
+	}
+	dfi_journal_close(j);
+	return d;
+}
+
+/* The page of a journal of 100,001 records holds, beyond what verifying
+ * the journal takes (`journal verify`, whose index the page's verification
+ * builds too), less than the journal's own size. It held every record as
+ * a dfi_jrec (1,048 bytes whatever the line says) and its index: 101 MB
+ * over the verify's 26 MB for this 13 MiB journal, 1.1 GB for a million
+ * records; now what it shows (56 bytes a record and its texts). */
+START_TEST(html_page_holds_less_than_the_journal)
+{
+	char *d = make_big_journal();
+	char path[600], pem[700], cmd[2400];
+	snprintf(path, sizeof(path), "%s/%s", d, DFI_JOURNAL_FILE);
+	snprintf(pem, sizeof(pem), "%s/pub.pem", d);
+	ck_assert_int_eq(jt_write_pubkey_pem(g_signer, pem), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	long file_kb = (long)(st.st_size / 1024);
+
+	long verify_kb, page_kb;
+	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' journal verify --pubkey '%s' '%s' >/dev/null 2>&1",
+	    getenv("DFI_BUILD_DIR"), pem, d);
+	ck_assert_int_eq(dfi_test_sh_rss(cmd, &verify_kb), 0);
+	char *html;
+	ck_assert_int_eq(html_page(d, pem, &html, &page_kb), 0);
+	/* every card is on it, with its commit: a row a line (line by line,
+	 * as strstr from each row would measure the rest of the page each
+	 * time under ASan) */
+	static const char card_row[] = "<tr class=\"card-row\"", commit_row[] = "<tr class=\"ev ev-commit\"";
+	size_t cards = 0, commits = 0;
+	for (const char *p = html, *nl; *p != '\0'; p = nl + 1) {
+		cards += strncmp(p, card_row, sizeof(card_row) - 1) == 0;
+		commits += strncmp(p, commit_row, sizeof(commit_row) - 1) == 0;
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+	}
+	free(html);
+	printf("journal of %u records (%ld kB): journal verify peak RSS %ld kB, journal show --html %ld kB\n",
+	    2 * HTML_CARDS + 1, file_kb, verify_kb, page_kb);
+	ck_assert_uint_eq(cards, HTML_CARDS);
+	ck_assert_uint_eq(commits, HTML_CARDS);
+	ck_assert_msg(page_kb - verify_kb < file_kb, "the page took %ld kB over the verify's %ld kB, "
+	    "for a journal of %ld kB", page_kb - verify_kb, verify_kb, file_kb);
+	jt_rmrf(d);
+	free(d);
+}
+END_TEST
+
 /* Short reads (1, 7 and 4097 bytes, lines split at every place) and EINTR
  * change nothing the writer's open finds: the same tail is quarantined,
  * to the byte. */
@@ -340,5 +418,6 @@ END_TEST
 JT_SIGNER_MAIN("journal_reader",
     proof_of_changed_covered_record_is_refused,
     html_page_holds_no_long_line,
+    html_page_holds_less_than_the_journal,
     open_reads_the_same_through_short_reads_and_eintr,
     open_fails_on_any_failed_read_and_loses_nothing)
