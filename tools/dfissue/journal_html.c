@@ -117,7 +117,7 @@ event_row(FILE *o, const struct page *pg, const struct jh_rec *r, const struct j
 	case DFI_JREC_CHANGE: {
 		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
 		size_t tl;
-		const uint8_t *target = jh_target(st, r->text, &tl);
+		const uint8_t *target = jh_bytes(st, r->text, 0, &tl);
 		if (tl > 0)
 			hexs(target, tl, tgt, sizeof(tgt));
 		cls = closed ? "ev-change" : "ev-change ev-unresolved";

@@ -35,14 +35,6 @@ by_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-uid_cmp(const struct jh_rec *x, const struct jh_rec *y)
-{
-	if (x->u.in.uid_len != y->u.in.uid_len)
-		return x->u.in.uid_len < y->u.in.uid_len ? -1 : 1;
-	return memcmp(x->u.in.uid, y->u.in.uid, x->u.in.uid_len);
-}
-
 /* qsort_r's context for the comparators over records. */
 struct records {
 	const struct jh_rec *rec;
@@ -54,7 +46,7 @@ by_uid(const void *a, const void *b, void *ctx)
 {
 	const struct jh_rec *rec = ((struct records *)ctx)->rec;
 	size_t i = *(const size_t *)a, k = *(const size_t *)b;
-	int c = uid_cmp(&rec[i], &rec[k]);
+	int c = jh_uid_cmp(&rec[i], &rec[k]);
 	return c != 0 ? c : cmp_size(i, k);
 }
 
@@ -104,7 +96,7 @@ number_cards(const struct jh_rec *rec, size_t *in, size_t nin, struct jh_index *
 	struct records r = { rec };
 	qsort_r(in, nin, sizeof(*in), by_uid, &r);
 	for (size_t i = 0; i < nin; i++) {
-		if (i == 0 || uid_cmp(&rec[in[i - 1]], &rec[in[i]]) != 0)
+		if (i == 0 || jh_uid_cmp(&rec[in[i - 1]], &rec[in[i]]) != 0)
 			ix->first[ix->ncards++] = in[i];
 		ix->card[in[i]] = ix->first[ix->ncards - 1];
 	}

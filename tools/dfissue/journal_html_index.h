@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "journal_html_store.h"
+#include "journal_store.h"
 
 #define JH_NONE SIZE_MAX
 

@@ -1,15 +1,17 @@
 /*
- * What the auditor's page (journal_html.c) keeps of a journal while it is
- * verified: the page groups every card's records together, so it holds
- * them until the last line is read; but it holds only what it shows.
- * A dfi_jrec is 1,048 bytes whatever its line says (every text field at
- * its maximum); keeping them made the page's peak 8 times the journal (1.1
- * GB for 1M records, 137 MB). Here a record is a fixed part of 56 bytes
- * and its texts at their own length in one arena; refusals and
- * authorizations, which the page does not show, are not kept.
+ * What journal show keeps of a journal while it is verified: the auditor's
+ * page (journal_html.c) and the text and JSON listing (sub_journal_show.c)
+ * group every card's records together, so they hold them until the last
+ * line is read; but they hold only what they show. A dfi_jrec is 1,048
+ * bytes whatever its line says (every text field at its maximum); keeping
+ * them made either's peak 8 times the journal (1.1 GB for 1M records, 137
+ * MB). Here a record is a fixed part of 56 bytes and its texts at their
+ * own length in one arena. The page does not show refusals,
+ * authorizations, key ids or diversification inputs: a store made for it
+ * (full = 0) does not keep them.
  */
-#ifndef DFISSUE_JOURNAL_HTML_STORE_H
-#define DFISSUE_JOURNAL_HTML_STORE_H
+#ifndef DFISSUE_JOURNAL_STORE_H
+#define DFISSUE_JOURNAL_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +19,8 @@
 #include "dfissue/journal.h"
 
 /* A timeline record: an intent, a change or an outcome (commit, abort,
- * resolve). text: the arena offset of its texts, station first (see
- * jh_station and the others). */
+ * resolve); in a full store also a refusal or an authorization. text: the
+ * arena offset of its texts, station first (see jh_text and the others). */
 struct jh_rec {
 	uint64_t seq;
 	int64_t time;
@@ -29,6 +31,12 @@ struct jh_rec {
 			uint8_t keyno, old_version, new_version, uid_len;
 			uint8_t uid[DFI_J_UID_MAX];
 		} in;
+		struct { /* refusal, authorization */
+			uint64_t tap;      /* refusal */
+			dfi_jcause cause;  /* refusal */
+			uint8_t uid_len;
+			uint8_t uid[DFI_J_UID_MAX];
+		} ev;
 		struct { /* commit, abort, resolve */
 			uint64_t intent;   /* the seq of the intent it names */
 			int observed;      /* resolve: the version the card showed, -1 unknown */
@@ -67,10 +75,11 @@ struct jh_store {
 	size_t used, capa;
 	uint64_t records;          /* records given, of every type */
 	char origin[DFI_J_STR_MAX]; /* the first genesis's non-empty origin, or "" */
-	int oom;                   /* something could not be kept: the page is not written */
+	int full;                  /* set by the caller: keep what the text and JSON show too */
+	int oom;                   /* something could not be kept: nothing is written */
 };
 
-/* Keeps what the page shows of r (any type; genesis: only the origin). */
+/* Keeps what journal show shows of r (any type; genesis: only the origin). */
 void jh_store_record(struct jh_store *s, const dfi_jrec *r);
 /* Keeps a finding's line and message. */
 void jh_store_finding(struct jh_store *s, uint64_t line, const char *msg);
@@ -79,9 +88,19 @@ void jh_store_free(struct jh_store *s);
 /* A kept record's texts, from its text offset (valid until the store
  * changes or is freed): its station (a finding: its message); the text
  * after that (an intent's key label, a change's what, an abort's reason,
- * a recovery's file); a change's target, its length in *len. */
+ * a recovery's file, a refusal's or an authorization's reason); then its
+ * byte fields, the nth with its length in *len: a change's target (0); in
+ * a full store an intent's key object id (0), diversification input (1)
+ * and old key generation (2: 4 bytes in host order if the intent names
+ * one, else none; kept there, the fixed part stays 56 bytes). */
 const char *jh_text(const struct jh_store *s, uint64_t text);
 const char *jh_text2(const struct jh_store *s, uint64_t text);
-const uint8_t *jh_target(const struct jh_store *s, uint64_t text, size_t *len);
+const uint8_t *jh_bytes(const struct jh_store *s, uint64_t text, unsigned nth, size_t *len);
+
+/* The card a record is of (an intent, a change, a refusal or an
+ * authorization), its length in *len. */
+const uint8_t *jh_uid(const struct jh_rec *r, size_t *len);
+/* Orders two such records by card: the shorter UID first, then by bytes. */
+int jh_uid_cmp(const struct jh_rec *x, const struct jh_rec *y);
 
 #endif

@@ -1,9 +1,9 @@
-/* What the auditor's page keeps of a journal (journal_html_store.h). */
+/* What journal show keeps of a journal (journal_store.h). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/grow.h"
-#include "journal_html_store.h"
+#include "journal_store.h"
 
 /* Appends len bytes to the arena; 0, or -1 with s->oom set. */
 static int
@@ -35,10 +35,25 @@ put_str(struct jh_store *s, const char *str, size_t cap)
 
 /* A length byte, then the bytes: len is at most cap (a field of cap bytes). */
 static int
-put_bytes(struct jh_store *s, const uint8_t *p, size_t len, size_t cap)
+put_bytes(struct jh_store *s, const void *p, size_t len, size_t cap)
 {
-	uint8_t l = (uint8_t)(len < cap ? len : cap); /* cap <= 255: DFI_J_TARGET_MAX */
+	uint8_t l = (uint8_t)(len < cap ? len : cap); /* cap <= 255: DFI_J_TARGET_MAX, DFI_J_BLOB_MAX */
 	return put(s, &l, 1) == 0 && put(s, p, l) == 0 ? 0 : -1;
+}
+
+/* An intent's texts after its station: the key label; in a full store its
+ * key id, diversification input and old generation (jh_bytes 0, 1, 2). */
+static int
+put_intent(struct jh_store *s, const dfi_jrec *r)
+{
+	if (put_str(s, r->key_label, sizeof(r->key_label)) != 0)
+		return -1;
+	if (!s->full)
+		return 0;
+	size_t gl = r->has_old_gen ? sizeof(r->old_key_gen) : 0;
+	return put_bytes(s, r->key_objid, r->key_objid_len, sizeof(r->key_objid)) == 0 &&
+	    put_bytes(s, r->div_input, r->div_input_len, sizeof(r->div_input)) == 0 &&
+	    put_bytes(s, &r->old_key_gen, gl, gl) == 0 ? 0 : -1;
 }
 
 static void
@@ -63,11 +78,12 @@ static int
 put_texts(struct jh_store *s, const dfi_jrec *r)
 {
 	switch (r->type) {
-	case DFI_JREC_INTENT: return put_str(s, r->key_label, sizeof(r->key_label));
+	case DFI_JREC_INTENT: return put_intent(s, r);
 	case DFI_JREC_CHANGE:
 		return put_str(s, r->what, sizeof(r->what)) == 0 &&
 		    put_bytes(s, r->target, r->target_len, sizeof(r->target)) == 0 ? 0 : -1;
-	case DFI_JREC_ABORT: return put_str(s, r->reason, sizeof(r->reason));
+	case DFI_JREC_ABORT: case DFI_JREC_REFUSAL: case DFI_JREC_AUTHORIZATION:
+		return put_str(s, r->reason, sizeof(r->reason));
 	default: return 0;
 	}
 }
@@ -87,7 +103,11 @@ jh_store_record(struct jh_store *s, const dfi_jrec *r)
 	case DFI_JREC_RECOVERY: keep_recovery(s, r); return;
 	case DFI_JREC_INTENT: case DFI_JREC_CHANGE: case DFI_JREC_COMMIT: case DFI_JREC_ABORT:
 	case DFI_JREC_RESOLVE: break;
-	default: return; /* refusals, authorizations: not on the page */
+	case DFI_JREC_REFUSAL: case DFI_JREC_AUTHORIZATION:
+		if (s->full)
+			break;
+		return; /* not on the page */
+	default: return;
 	}
 	struct jh_rec k;
 	memset(&k, 0, sizeof(k));
@@ -103,6 +123,11 @@ jh_store_record(struct jh_store *s, const dfi_jrec *r)
 		k.u.in.new_version = r->new_version;
 		k.u.in.uid_len = r->key.uid_len < DFI_J_UID_MAX ? r->key.uid_len : DFI_J_UID_MAX;
 		memcpy(k.u.in.uid, r->key.uid, k.u.in.uid_len);
+	} else if (r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION) {
+		k.u.ev.tap = r->tap;
+		k.u.ev.cause = r->cause;
+		k.u.ev.uid_len = r->key.uid_len < DFI_J_UID_MAX ? r->key.uid_len : DFI_J_UID_MAX;
+		memcpy(k.u.ev.uid, r->key.uid, k.u.ev.uid_len);
 	} else {
 		k.u.out.intent = r->intent;
 		k.u.out.observed = r->observed_version;
@@ -156,10 +181,33 @@ jh_text2(const struct jh_store *s, uint64_t text)
 }
 
 const uint8_t *
-jh_target(const struct jh_store *s, uint64_t text, size_t *len)
+jh_bytes(const struct jh_store *s, uint64_t text, unsigned nth, size_t *len)
 {
-	const char *what = jh_text2(s, text);
-	const uint8_t *p = (const uint8_t *)what + strlen(what) + 1;
+	const char *second = jh_text2(s, text);
+	const uint8_t *p = (const uint8_t *)second + strlen(second) + 1;
+	for (; nth > 0; nth--)
+		p += 1 + p[0];
 	*len = p[0];
 	return p + 1;
+}
+
+int
+jh_uid_cmp(const struct jh_rec *x, const struct jh_rec *y)
+{
+	size_t xl, yl;
+	const uint8_t *xu = jh_uid(x, &xl), *yu = jh_uid(y, &yl);
+	if (xl != yl)
+		return xl < yl ? -1 : 1;
+	return memcmp(xu, yu, xl);
+}
+
+const uint8_t *
+jh_uid(const struct jh_rec *r, size_t *len)
+{
+	if (r->type == DFI_JREC_REFUSAL || r->type == DFI_JREC_AUTHORIZATION) {
+		*len = r->u.ev.uid_len;
+		return r->u.ev.uid;
+	}
+	*len = r->u.in.uid_len;
+	return r->u.in.uid;
 }
