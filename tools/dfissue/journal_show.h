@@ -42,6 +42,14 @@ int js_wanted(const struct js_show *s, const struct jh_rec *r);
 const struct jh_rec *js_next_event(const struct js_show *s, dfi_jrec_type t, size_t *i,
     char u[2 * DFI_J_UID_MAX + 1], char tm[32]);
 
+/* Verifies the journal at path (no signatures) and prints its listing on
+ * stdout, as JSON when json is set, of the uidlen-byte card uid only when
+ * uidlen > 0; the text stops before journal_tail_advice's line. DFI_OK,
+ * or DFI_E_IO, DFI_E_NOT_FOUND, DFI_E_NOMEM with nothing printed (but for
+ * JSON whose element could not be dumped). *res: the verifier's result. */
+dfi_err js_list(const char *path, int json, const uint8_t *uid, size_t uidlen,
+    struct dfi_jverify_result *res);
+
 /* Writes the listing as JSON to stdout, element by element: 0, or -1 when
  * jansson could not dump one (out of memory; the JSON lacks it). */
 int js_write_json(const struct js_show *s, const struct dfi_jverify_result *res, uint64_t problems);
