@@ -1,6 +1,6 @@
 /*
  * What the harnesses of the CLI's own files share (fuzz_cli_config.c,
- * fuzz_sdm_state.c, fuzz_journal_html.c):
+ * fuzz_sdm_state.c, fuzz_journal_html.c, fuzz_journal_show.c):
  *  - the CLI's error printers: main.c defines them beside main(), which a
  *    libFuzzer binary cannot link; these keep the last line instead of
  *    printing it, so a harness can check what a refusal says (the real

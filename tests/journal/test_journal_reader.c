@@ -153,6 +153,13 @@ append_tail(const char *path, size_t n)
  * still shown, verified, at its line. */
 #define LONG_LINE (32u << 20)
 
+/* What a peak RSS is measured under: in a sanitized build, ASan keeps the
+ * blocks a process frees in a 256 MB quarantine, so a command that frees
+ * as it goes (journal show --json frees each card's tree once written)
+ * would peak at what it freed; 8 MB keeps its own. The release build
+ * ignores it. */
+#define RSS_ENV "env ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8\" "
+
 /* `dfissue journal show --html page --pubkey pem dir`: its exit status,
  * the page in *html (malloc'd), its peak resident set in *rss_kb. */
 static int
@@ -160,7 +167,8 @@ html_page(const char *dir, const char *pem, char **html, long *rss_kb)
 {
 	char page[700], cmd[2400];
 	snprintf(page, sizeof(page), "%s/page.html", dir);
-	snprintf(cmd, sizeof(cmd), "'%s/bin/dfissue' journal show --html '%s' --pubkey '%s' '%s' 2>/dev/null",
+	snprintf(cmd, sizeof(cmd),
+	    RSS_ENV "'%s/bin/dfissue' journal show --html '%s' --pubkey '%s' '%s' 2>/dev/null",
 	    getenv("DFI_BUILD_DIR"), page, pem, dir);
 	int st = dfi_test_sh_rss(cmd, rss_kb);
 	size_t n;
@@ -219,6 +227,153 @@ START_TEST(html_page_holds_no_long_line)
 	    LONG_LINE >> 20, base, rss);
 	jt_rmrf(d);
 	free(d);
+}
+END_TEST
+
+/* A journal of HTML_CARDS intents, each committed (as bench_journal makes
+ * them: 500 intents, then their commits, a checkpoint after each append):
+ * 100,001 records, about 13 MiB. Returns its directory. */
+#define HTML_CARDS 50000u
+
+static char *
+make_big_journal(void)
+{
+	char *d = jt_tmpdir();
+	nosync = jt_io_nosync(NULL, NULL);
+	struct dfi_journal_opts o = { .station = "st", .io = &nosync };
+	dfi_journal *j;
+	ck_assert_int_eq(jt_create_open(&j, d, "dfissue.test/big", g_signer, &o), DFI_OK);
+	enum { K = 500 };
+	static dfi_jrec b[K];
+	uint64_t seqs[K];
+	for (unsigned done = 0; done < HTML_CARDS; done += K) {
+		for (unsigned i = 0; i < K; i++) {
+			char uid[16];
+			snprintf(uid, sizeof(uid), "04%012X", done + i);
+			b[i] = jt_intent(uid, 0x3042F5, 1, 0, 1);
+		}
+		ck_assert_int_eq(dfi_journal_append(j, b, K, seqs), DFI_OK);
+		for (unsigned i = 0; i < K; i++)
+			ck_assert_int_eq(dfi_jrec_outcome(&b[i], DFI_JREC_COMMIT, seqs[i], NULL, -1, 0),
+			    DFI_OK);
+		ck_assert_int_eq(dfi_journal_append(j, b, K, NULL), DFI_OK);
+	}
+	dfi_journal_close(j);
+	return d;
+}
+
+/* make_big_journal's journal, its size, its public key and the peak RSS
+ * of `dfissue journal verify` on it: what showing it is measured against. */
+struct big {
+	char *d;
+	char pem[700];
+	long file_kb, verify_kb;
+};
+
+static void
+big_journal(struct big *b)
+{
+	b->d = make_big_journal();
+	char path[600], cmd[2400];
+	snprintf(path, sizeof(path), "%s/%s", b->d, DFI_JOURNAL_FILE);
+	snprintf(b->pem, sizeof(b->pem), "%s/pub.pem", b->d);
+	ck_assert_int_eq(jt_write_pubkey_pem(g_signer, b->pem), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	b->file_kb = (long)(st.st_size / 1024);
+	snprintf(cmd, sizeof(cmd), RSS_ENV "'%s/bin/dfissue' journal verify --pubkey '%s' '%s' >/dev/null 2>&1",
+	    getenv("DFI_BUILD_DIR"), b->pem, b->d);
+	ck_assert_int_eq(dfi_test_sh_rss(cmd, &b->verify_kb), 0);
+}
+
+/* The lines of text that hold needle. Line by line: strstr from each
+ * match would measure the rest of a 43 MB page at each call under ASan. */
+static size_t
+count_lines(const char *text, const char *needle)
+{
+	size_t n = 0, nl = strlen(needle);
+	for (const char *p = text, *end; *p != '\0'; p = end + 1) {
+		end = strchr(p, '\n');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		n += memmem(p, len, needle, nl) != NULL;
+		if (end == NULL)
+			break;
+	}
+	return n;
+}
+
+/* The page of a journal of 100,001 records holds, beyond what verifying
+ * the journal takes (`journal verify`, whose index the page's verification
+ * builds too), less than the journal's own size. It held every record as
+ * a dfi_jrec (1,048 bytes whatever the line says) and its index: 101 MB
+ * over the verify's 26 MB for this 13 MiB journal, 1.1 GB for a million
+ * records; now what it shows (56 bytes a record and its texts). */
+START_TEST(html_page_holds_less_than_the_journal)
+{
+	struct big b;
+	big_journal(&b);
+	long page_kb;
+	char *html;
+	ck_assert_int_eq(html_page(b.d, b.pem, &html, &page_kb), 0);
+	/* every card is on it, with its commit: a row a line */
+	size_t cards = count_lines(html, "<tr class=\"card-row\""),
+	       commits = count_lines(html, "<tr class=\"ev ev-commit\"");
+	free(html);
+	printf("journal of %u records (%ld kB): journal verify peak RSS %ld kB, journal show --html %ld kB\n",
+	    2 * HTML_CARDS + 1, b.file_kb, b.verify_kb, page_kb);
+	ck_assert_uint_eq(cards, HTML_CARDS);
+	ck_assert_uint_eq(commits, HTML_CARDS);
+	ck_assert_msg(page_kb - b.verify_kb < b.file_kb, "the page took %ld kB over the verify's %ld kB, "
+	    "for a journal of %ld kB", page_kb - b.verify_kb, b.verify_kb, b.file_kb);
+	jt_rmrf(b.d);
+	free(b.d);
+}
+END_TEST
+
+/* The peak RSS of `dfissue journal show ARGS DIR`, its output in *out. */
+static long
+show_rss(const char *dir, const char *args, char **out)
+{
+	char file[700], cmd[2400];
+	long kb;
+	snprintf(file, sizeof(file), "%s/show.out", dir);
+	snprintf(cmd, sizeof(cmd), RSS_ENV "'%s/bin/dfissue' journal show %s '%s' >'%s' 2>/dev/null",
+	    getenv("DFI_BUILD_DIR"), args, dir, file);
+	ck_assert_int_eq(dfi_test_sh_rss(cmd, &kb), 0);
+	size_t n;
+	*out = (char *)jt_read(file, &n);
+	ck_assert_ptr_nonnull(*out);
+	return kb;
+}
+
+/* journal show, as text and as JSON, holds less than the journal beyond
+ * what verifying it takes. It held two dfi_jrecs per intent (2,096
+ * bytes) and the JSON its whole jansson tree: 101 MB and 283 MB over the
+ * verify's 26 MB for this 13 MiB journal (1.1 GB and 3.0 GB for a million
+ * records); now journal_store's records, and JSON written card by card. */
+START_TEST(show_holds_less_than_the_journal)
+{
+	struct big b;
+	big_journal(&b);
+	char *text, *json;
+	long text_kb = show_rss(b.d, "", &text);
+	/* every card, each with its commit */
+	ck_assert_uint_eq(count_lines(text, "card 04"), HTML_CARDS);
+	ck_assert_uint_eq(count_lines(text, " committed "), HTML_CARDS);
+	ck_assert_ptr_nonnull(strstr(text, "unresolved intents: 0\n"));
+	free(text);
+	long json_kb = show_rss(b.d, "--json", &json);
+	ck_assert_uint_eq(count_lines(json, "\"changes\": ["), HTML_CARDS);
+	ck_assert_uint_eq(count_lines(json, "\"outcome\": \"committed\""), HTML_CARDS);
+	free(json);
+	printf("journal of %u records (%ld kB): journal verify peak RSS %ld kB, journal show %ld kB, "
+	       "--json %ld kB\n", 2 * HTML_CARDS + 1, b.file_kb, b.verify_kb, text_kb, json_kb);
+	ck_assert_msg(text_kb - b.verify_kb < b.file_kb, "journal show took %ld kB over the verify's "
+	    "%ld kB, for a journal of %ld kB", text_kb - b.verify_kb, b.verify_kb, b.file_kb);
+	ck_assert_msg(json_kb - b.verify_kb < b.file_kb, "journal show --json took %ld kB over the "
+	    "verify's %ld kB, for a journal of %ld kB", json_kb - b.verify_kb, b.verify_kb, b.file_kb);
+	jt_rmrf(b.d);
+	free(b.d);
 }
 END_TEST
 
@@ -340,5 +495,7 @@ END_TEST
 JT_SIGNER_MAIN("journal_reader",
     proof_of_changed_covered_record_is_refused,
     html_page_holds_no_long_line,
+    html_page_holds_less_than_the_journal,
+    show_holds_less_than_the_journal,
     open_reads_the_same_through_short_reads_and_eintr,
     open_fails_on_any_failed_read_and_loses_nothing)

@@ -11,60 +11,29 @@
 #include <openssl/asn1.h>
 
 #include "cli.h"
-#include "core/grow.h"
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 #include "journal_html.h"
 #include "journal_html_index.h"
 #include "linein.h"
 
-struct finding {
-	uint64_t line;
-	char msg[256];
-};
-
 struct page {
-	dfi_jrec *rec;       /* every record, in file order */
-	size_t n, cap;
-	struct finding *f;   /* the verifier's findings (with a key) */
-	size_t nf, capf;
-	int oom;
+	struct jh_store st;  /* what the page shows of the records and findings */
 	struct jh_index ix;  /* made once every record is in */
 };
-
-/* Makes room for one more element in *v (n used of *cap); 0, or -1 with
- * pg->oom set. */
-static int
-grow(struct page *pg, void **v, size_t n, size_t *cap, size_t size)
-{
-	void *p = dfi_grow(*v, cap, n + 1, 64, size);
-	if (p == NULL) {
-		pg->oom = 1;
-		return -1;
-	}
-	*v = p;
-	return 0;
-}
 
 static void
 on_record(void *ctx, uint64_t line, const dfi_jrec *r)
 {
-	struct page *pg = ctx;
 	(void)line;
-	if (grow(pg, (void **)&pg->rec, pg->n, &pg->cap, sizeof(*pg->rec)) == 0)
-		pg->rec[pg->n++] = *r;
+	jh_store_record(&((struct page *)ctx)->st, r);
 }
 
 static void
 on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
-	struct page *pg = ctx;
 	(void)code;
-	if (grow(pg, (void **)&pg->f, pg->nf, &pg->capf, sizeof(*pg->f)) != 0)
-		return;
-	pg->f[pg->nf].line = line;
-	snprintf(pg->f[pg->nf].msg, sizeof(pg->f[pg->nf].msg), "%s", msg);
-	pg->nf++;
+	jh_store_finding(&((struct page *)ctx)->st, line, msg);
 }
 
 /* A bidirectional control: in a value it would reorder the text an
@@ -123,15 +92,16 @@ hexs(const uint8_t *p, size_t n, char *out, size_t cap)
 }
 
 static bool
-is_refusal(const dfi_jrec *r)
+is_refusal(const struct jh_store *st, const struct jh_rec *r)
 {
-	return r->type == DFI_JREC_ABORT && strncmp(r->reason, "refused", 7) == 0;
+	return r->type == DFI_JREC_ABORT && strncmp(jh_text2(st, r->text), "refused", 7) == 0;
 }
 
 /* One timeline row: class names let a reader (or a test) find events. */
 static void
-event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
+event_row(FILE *o, const struct page *pg, const struct jh_rec *r, const struct jh_rec *in)
 {
+	const struct jh_store *st = &pg->st;
 	char t[32], what[64] = "", detail[300] = "";
 	const char *cls = "";
 	int closed = jh_is_intent(r) && jh_has_outcome(&pg->ix, r->seq);
@@ -141,16 +111,18 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 		cls = closed ? "ev-intent" : "ev-intent ev-unresolved";
 		snprintf(what, sizeof(what), "%s", closed ? "key change started" :
 		    "key change UNRESOLVED");
-		snprintf(detail, sizeof(detail), "base key %s, generation %" PRIu32, r->key_label,
-		    r->key_gen);
+		snprintf(detail, sizeof(detail), "base key %s, generation %" PRIu32, jh_text2(st, r->text),
+		    r->u.in.key_gen);
 		break;
 	case DFI_JREC_CHANGE: {
 		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
-		if (r->target_len > 0)
-			hexs(r->target, r->target_len, tgt, sizeof(tgt));
+		size_t tl;
+		const uint8_t *target = jh_bytes(st, r->text, 0, &tl);
+		if (tl > 0)
+			hexs(target, tl, tgt, sizeof(tgt));
 		cls = closed ? "ev-change" : "ev-change ev-unresolved";
 		snprintf(what, sizeof(what), "%s %s", closed ? "card change started:" :
-		    "card change UNRESOLVED:", r->what);
+		    "card change UNRESOLVED:", jh_text2(st, r->text));
 		snprintf(detail, sizeof(detail), "target %s", tgt);
 		break;
 	}
@@ -161,21 +133,22 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 		    "the card confirmed the change" : "the card confirmed the new key");
 		break;
 	case DFI_JREC_ABORT:
-		cls = is_refusal(r) ? "ev-abort ev-refusal" : "ev-abort";
-		snprintf(what, sizeof(what), "%s", is_refusal(r) ? "refused" : "aborted");
-		snprintf(detail, sizeof(detail), "%s", r->reason);
+		cls = is_refusal(st, r) ? "ev-abort ev-refusal" : "ev-abort";
+		snprintf(what, sizeof(what), "%s", is_refusal(st, r) ? "refused" : "aborted");
+		snprintf(detail, sizeof(detail), "%s", jh_text2(st, r->text));
 		break;
 	case DFI_JREC_RESOLVE:
 		cls = "ev-resolve ev-tear";
 		snprintf(what, sizeof(what), "tear resolved");
 		if (in->type == DFI_JREC_CHANGE)
 			snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s",
-			    r->matched == DFI_JMATCH_NEW ? "the change made" :
-			    r->matched == DFI_JMATCH_OLD ? "the change not made" : "neither state");
+			    r->u.out.matched == DFI_JMATCH_NEW ? "the change made" :
+			    r->u.out.matched == DFI_JMATCH_OLD ? "the change not made" : "neither state");
 		else
 			snprintf(detail, sizeof(detail), "the card's answer was lost; probing it showed %s "
-			    "(version %d)", r->matched == DFI_JMATCH_NEW ? "the new key" :
-			    r->matched == DFI_JMATCH_OLD ? "the old key" : "neither key", r->observed_version);
+			    "(version %d)", r->u.out.matched == DFI_JMATCH_NEW ? "the new key" :
+			    r->u.out.matched == DFI_JMATCH_OLD ? "the old key" : "neither key",
+			    r->u.out.observed);
 		break;
 	default:
 		return;
@@ -184,14 +157,23 @@ event_row(FILE *o, const struct page *pg, const dfi_jrec *r, const dfi_jrec *in)
 		   "<td class=\"what\">", cls, r->seq, r->seq, t);
 	esc(o, what);
 	if (in->type == DFI_JREC_CHANGE)
-		fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>-</td><td>-</td><td>", DFI_AID_ARGS(in->key.aid));
+		fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>-</td><td>-</td><td>", DFI_AID_ARGS(in->u.in.aid));
 	else
 		fprintf(o, "</td><td>" DFI_AID_FMT "</td><td>%u</td><td>v%u &rarr; v%u</td><td>",
-		    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version);
+		    DFI_AID_ARGS(in->u.in.aid), in->u.in.keyno, in->u.in.old_version,
+		    in->u.in.new_version);
 	esc(o, detail);
 	fputs("</td><td>", o);
-	esc(o, r->station);
+	esc(o, jh_text(st, r->text));
 	fputs("</td></tr>\n", o);
+}
+
+/* Card c's UID in hex. */
+static void
+card_uid(const struct page *pg, size_t c, char uid[2 * DFI_J_UID_MAX + 1])
+{
+	const struct jh_rec *in = &pg->st.rec[pg->ix.first[c]];
+	hexs(in->u.in.uid, in->u.in.uid_len, uid, 2 * DFI_J_UID_MAX + 1);
 }
 
 static void
@@ -206,17 +188,16 @@ cards_section(FILE *o, const struct page *pg)
 	for (size_t c = 0, at = 0; c < ix->ncards; c++) {
 		unsigned changes = 0, commits = 0, resolves = 0, aborts = 0, refused = 0, open = 0;
 		for (; at < ix->norder && ix->card[ix->order[at]] == c; at++) {
-			const dfi_jrec *r = &pg->rec[ix->order[at]];
+			const struct jh_rec *r = &pg->st.rec[ix->order[at]];
 			changes += jh_is_intent(r) ? 1u : 0u;
 			open += jh_is_intent(r) && !jh_has_outcome(ix, r->seq) ? 1u : 0u;
 			commits += r->type == DFI_JREC_COMMIT;
 			resolves += r->type == DFI_JREC_RESOLVE;
-			refused += is_refusal(r);
-			aborts += r->type == DFI_JREC_ABORT && !is_refusal(r);
+			refused += is_refusal(&pg->st, r);
+			aborts += r->type == DFI_JREC_ABORT && !is_refusal(&pg->st, r);
 		}
-		const dfi_jrec *in = &pg->rec[ix->first[c]];
 		char uid[2 * DFI_J_UID_MAX + 1];
-		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
+		card_uid(pg, c, uid);
 		fprintf(o, "<tr class=\"card-row%s\" data-uid=\"%s\"><td><a href=\"#card-%s\">%s</a></td>"
 			   "<td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td><td>%u</td></tr>\n",
 		    open ? " has-unresolved" : "", uid, uid, uid, changes, commits, resolves, aborts,
@@ -227,16 +208,15 @@ cards_section(FILE *o, const struct page *pg)
 		fputs("<p>No key change in this journal.</p>\n", o);
 
 	for (size_t c = 0, at = 0; c < ix->ncards; c++) {
-		const dfi_jrec *in = &pg->rec[ix->first[c]];
 		char uid[2 * DFI_J_UID_MAX + 1];
-		hexs(in->key.uid, in->key.uid_len, uid, sizeof(uid));
+		card_uid(pg, c, uid);
 		fprintf(o, "<section class=\"card\" id=\"card-%s\"><h3>Card %s</h3>\n"
 			   "<table class=\"timeline\"><tr><th>seq</th><th>time (UTC)</th><th>event</th>"
 			   "<th>AID</th><th>key</th><th>version</th><th>detail</th><th>station</th></tr>\n",
 		    uid, uid);
 		for (; at < ix->norder && ix->card[ix->order[at]] == c; at++) {
 			size_t i = ix->order[at];
-			event_row(o, pg, &pg->rec[i], &pg->rec[ix->owner[i]]);
+			event_row(o, pg, &pg->st.rec[i], &pg->st.rec[ix->owner[i]]);
 		}
 		fputs("</table></section>\n", o);
 	}
@@ -248,19 +228,17 @@ recoveries_section(FILE *o, const struct page *pg)
 	fputs("<h2>Recoveries</h2>\n<table id=\"recoveries\"><tr><th>seq</th><th>time (UTC)</th>"
 	      "<th>quarantined</th><th>file</th><th>SHA-256</th><th>station</th></tr>\n", o);
 	size_t n = 0;
-	for (size_t i = 0; i < pg->n; i++) {
-		const dfi_jrec *r = &pg->rec[i];
-		if (r->type != DFI_JREC_RECOVERY)
-			continue;
+	for (size_t i = 0; i < pg->st.nrcv; i++) {
+		const struct jh_recovery *r = &pg->st.rcv[i];
 		char t[32], sha[65];
 		cli_utc_time(r->time, ' ', t, sizeof(t));
 		hexs(r->q_sha256, sizeof(r->q_sha256), sha, sizeof(sha));
 		fprintf(o, "<tr class=\"recovery\"><td>%" PRIu64 "</td><td>%s</td><td>%" PRIu64
 			   " line(s), %" PRIu64 " byte(s), %" PRIu64 " intent(s)</td><td>",
 		    r->seq, t, r->q_lines, r->q_bytes, r->q_intents);
-		esc(o, r->q_file);
+		esc(o, jh_text2(&pg->st, r->text));
 		fprintf(o, "</td><td class=\"hash\">%s</td><td>", sha);
-		esc(o, r->station);
+		esc(o, jh_text(&pg->st, r->text));
 		fputs("</td></tr>\n", o);
 		n++;
 	}
@@ -332,10 +310,7 @@ static int
 write_page(FILE *o, const char *path, const struct page *pg, const struct dfi_jverify_result *res,
     dfi_err verr, const char *pubkey, const dfi_jpubkey *pk)
 {
-	const char *origin = "";
-	for (size_t i = 0; i < pg->n && !*origin; i++)
-		if (pg->rec[i].type == DFI_JREC_GENESIS)
-			origin = pg->rec[i].origin;
+	const char *origin = pg->st.origin;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 	      "<meta name=\"generator\" content=\"dfissue journal show --html\">\n<title>Journal ", o);
 	esc(o, origin);
@@ -365,12 +340,12 @@ write_page(FILE *o, const char *path, const struct page *pg, const struct dfi_jv
 	unsigned bad;
 	if (checkpoints_section(o, path, pk, &bad) != 0)
 		return -1;
-	if (pg->nf > 0) {
+	if (pg->st.nf > 0) {
 		fputs("<h2>Findings</h2>\n<table id=\"findings\"><tr><th>line</th><th>finding</th></tr>\n",
 		    o);
-		for (size_t i = 0; i < pg->nf; i++) {
-			fprintf(o, "<tr class=\"finding\"><td>%" PRIu64 "</td><td>", pg->f[i].line);
-			esc(o, pg->f[i].msg);
+		for (size_t i = 0; i < pg->st.nf; i++) {
+			fprintf(o, "<tr class=\"finding\"><td>%" PRIu64 "</td><td>", pg->st.f[i].line);
+			esc(o, jh_text(&pg->st, pg->st.f[i].text));
 			fputs("</td></tr>\n", o);
 		}
 		fputs("</table>\n", o);
@@ -410,11 +385,11 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 	struct dfi_jverify_result *res = calloc(1, sizeof(*res));
 	dfi_err e = res == NULL ? DFI_E_NOMEM : dfi_journal_verify_file(path, &vo, res);
 	int rc = DFI_EXIT_OK;
-	if (e != DFI_E_IO && e != DFI_E_NOT_FOUND && e != DFI_E_NOMEM && !pg.oom &&
-	    jh_index_make(pg.rec, pg.n, &pg.ix) != DFI_OK)
-		pg.oom = 1;
-	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || pg.oom) {
-		rc = cli_fail(path, pg.oom ? DFI_E_NOMEM : e);
+	if (e != DFI_E_IO && e != DFI_E_NOT_FOUND && e != DFI_E_NOMEM && !pg.st.oom &&
+	    jh_index_make(pg.st.rec, pg.st.n, &pg.ix) != DFI_OK)
+		pg.st.oom = 1;
+	if (e == DFI_E_IO || e == DFI_E_NOT_FOUND || e == DFI_E_NOMEM || pg.st.oom) {
+		rc = cli_fail(path, pg.st.oom ? DFI_E_NOMEM : e);
 	} else {
 		int to_stdout = strcmp(out, "-") == 0;
 		FILE *o = to_stdout ? stdout : fopen(out, "w");
@@ -429,8 +404,8 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 			}
 		}
 		if (rc == DFI_EXIT_OK && !to_stdout)
-			fprintf(stderr, "wrote %s: %zu record(s), %" PRIu64 " checkpoint(s), %s\n", out,
-			    pg.n, res->checkpoints, pk == NULL ? "signatures not checked" :
+			fprintf(stderr, "wrote %s: %" PRIu64 " record(s), %" PRIu64 " checkpoint(s), %s\n", out,
+			    pg.st.records, res->checkpoints, pk == NULL ? "signatures not checked" :
 			    e == DFI_OK ? "verified" : "verification FAILED");
 		/* As `journal verify`: a journal that fails verification is a
 		 * failure, even though the page (which shows why) was written. */
@@ -439,8 +414,7 @@ journal_html_write(const char *journal, const char *pubkey, const char *out)
 	}
 	free(res);
 	jh_index_free(&pg.ix);
-	free(pg.rec);
-	free(pg.f);
+	jh_store_free(&pg.st);
 	dfi_jpubkey_free(pk);
 	return rc;
 }

@@ -5,13 +5,13 @@
 #include "journal_html_index.h"
 
 int
-jh_is_intent(const dfi_jrec *r)
+jh_is_intent(const struct jh_rec *r)
 {
 	return r->type == DFI_JREC_INTENT || r->type == DFI_JREC_CHANGE;
 }
 
 static int
-is_outcome(const dfi_jrec *r)
+is_outcome(const struct jh_rec *r)
 {
 	return r->type == DFI_JREC_COMMIT || r->type == DFI_JREC_ABORT || r->type == DFI_JREC_RESOLVE;
 }
@@ -35,26 +35,18 @@ by_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int
-uid_cmp(const dfi_jrec *x, const dfi_jrec *y)
-{
-	if (x->key.uid_len != y->key.uid_len)
-		return x->key.uid_len < y->key.uid_len ? -1 : 1;
-	return memcmp(x->key.uid, y->key.uid, x->key.uid_len);
-}
-
 /* qsort_r's context for the comparators over records. */
 struct records {
-	const dfi_jrec *rec;
+	const struct jh_rec *rec;
 };
 
 /* Record indices by card UID, then file order. */
 static int
 by_uid(const void *a, const void *b, void *ctx)
 {
-	const dfi_jrec *rec = ((struct records *)ctx)->rec;
+	const struct jh_rec *rec = ((struct records *)ctx)->rec;
 	size_t i = *(const size_t *)a, k = *(const size_t *)b;
-	int c = uid_cmp(&rec[i], &rec[k]);
+	int c = jh_uid_cmp(&rec[i], &rec[k]);
 	return c != 0 ? c : cmp_size(i, k);
 }
 
@@ -63,7 +55,7 @@ by_uid(const void *a, const void *b, void *ctx)
 static int
 by_seq(const void *a, const void *b, void *ctx)
 {
-	const dfi_jrec *rec = ((struct records *)ctx)->rec;
+	const struct jh_rec *rec = ((struct records *)ctx)->rec;
 	size_t i = *(const size_t *)a, k = *(const size_t *)b;
 	return rec[i].seq != rec[k].seq ? (rec[i].seq > rec[k].seq) - (rec[i].seq < rec[k].seq) :
 	    cmp_size(i, k);
@@ -80,7 +72,7 @@ by_card(const void *a, const void *b, void *ctx)
 
 /* The first intent numbered seq among in[] (sorted by_seq), or JH_NONE. */
 static size_t
-intent_of(const dfi_jrec *rec, const size_t *in, size_t nin, uint64_t seq)
+intent_of(const struct jh_rec *rec, const size_t *in, size_t nin, uint64_t seq)
 {
 	size_t lo = 0, hi = nin;
 	while (lo < hi) {
@@ -96,7 +88,7 @@ intent_of(const dfi_jrec *rec, const size_t *in, size_t nin, uint64_t seq)
 /* Numbers the cards in order of first appearance and sets ix->card[] of
  * every intent; in[] (the intents) is left sorted by UID. */
 static void
-number_cards(const dfi_jrec *rec, size_t *in, size_t nin, struct jh_index *ix)
+number_cards(const struct jh_rec *rec, size_t *in, size_t nin, struct jh_index *ix)
 {
 	/* Sorted by UID, each run of in[] is one card and starts with its
 	 * first intent; card[] holds that first intent until the firsts,
@@ -104,7 +96,7 @@ number_cards(const dfi_jrec *rec, size_t *in, size_t nin, struct jh_index *ix)
 	struct records r = { rec };
 	qsort_r(in, nin, sizeof(*in), by_uid, &r);
 	for (size_t i = 0; i < nin; i++) {
-		if (i == 0 || uid_cmp(&rec[in[i - 1]], &rec[in[i]]) != 0)
+		if (i == 0 || jh_uid_cmp(&rec[in[i - 1]], &rec[in[i]]) != 0)
 			ix->first[ix->ncards++] = in[i];
 		ix->card[in[i]] = ix->first[ix->ncards - 1];
 	}
@@ -116,29 +108,43 @@ number_cards(const dfi_jrec *rec, size_t *in, size_t nin, struct jh_index *ix)
 	}
 }
 
+/* malloc of n elements of size bytes (at least one: malloc(0) may be
+ * NULL); n * size does not wrap, as n counts records already held. */
+static void *
+table(size_t n, size_t size)
+{
+	return malloc((n > 0 ? n : 1) * size);
+}
+
 dfi_err
-jh_index_make(const dfi_jrec *rec, size_t n, struct jh_index *ix)
+jh_index_make(const struct jh_rec *rec, size_t n, struct jh_index *ix)
 {
 	memset(ix, 0, sizeof(*ix));
-	size_t m = n > 0 ? n : 1, nin = 0;
-	size_t *in = malloc(m * sizeof(*in));
-	ix->owner = malloc(m * sizeof(*ix->owner));
-	ix->card = malloc(m * sizeof(*ix->card));
-	ix->first = malloc(m * sizeof(*ix->first));
-	ix->order = malloc(m * sizeof(*ix->order));
-	ix->outcomes = malloc(m * sizeof(*ix->outcomes));
+	/* Each table sized for what it holds: the peak is the page's. */
+	size_t nin = 0, nout = 0;
+	for (size_t i = 0; i < n; i++) {
+		nin += jh_is_intent(&rec[i]) ? 1u : 0u;
+		nout += is_outcome(&rec[i]) ? 1u : 0u;
+	}
+	size_t *in = table(nin, sizeof(*in));
+	ix->owner = table(n, sizeof(*ix->owner));
+	ix->card = table(n, sizeof(*ix->card));
+	ix->first = table(nin, sizeof(*ix->first));
+	ix->order = table(n, sizeof(*ix->order));
+	ix->outcomes = table(nout, sizeof(*ix->outcomes));
 	if (in == NULL || ix->owner == NULL || ix->card == NULL || ix->first == NULL ||
 	    ix->order == NULL || ix->outcomes == NULL) {
 		free(in);
 		jh_index_free(ix);
 		return DFI_E_NOMEM;
 	}
+	nin = 0;
 	for (size_t i = 0; i < n; i++) {
 		ix->card[i] = JH_NONE;
 		if (jh_is_intent(&rec[i]))
 			in[nin++] = i;
 		if (is_outcome(&rec[i]))
-			ix->outcomes[ix->nout++] = rec[i].intent;
+			ix->outcomes[ix->nout++] = rec[i].u.out.intent;
 	}
 	qsort(ix->outcomes, ix->nout, sizeof(*ix->outcomes), by_u64);
 	number_cards(rec, in, nin, ix);
@@ -146,7 +152,7 @@ jh_index_make(const dfi_jrec *rec, size_t n, struct jh_index *ix)
 	qsort_r(in, nin, sizeof(*in), by_seq, &r);
 	for (size_t i = 0; i < n; i++) {
 		size_t o = jh_is_intent(&rec[i]) ? i : is_outcome(&rec[i]) ?
-		    intent_of(rec, in, nin, rec[i].intent) : JH_NONE;
+		    intent_of(rec, in, nin, rec[i].u.out.intent) : JH_NONE;
 		ix->owner[i] = o;
 		ix->card[i] = o != JH_NONE ? ix->card[o] : JH_NONE;
 		if (o != JH_NONE)

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dfissue/journal.h"
+#include "journal_store.h"
 
 #define JH_NONE SIZE_MAX
 
@@ -30,10 +30,11 @@ struct jh_index {
 
 /* A key intent or a change intent (an intent for a change that is not a
  * key change): both open until an outcome names them. */
-int jh_is_intent(const dfi_jrec *r);
+int jh_is_intent(const struct jh_rec *r);
 
-/* Indexes the n records (file order). DFI_OK or DFI_E_NOMEM (ix empty). */
-dfi_err jh_index_make(const dfi_jrec *rec, size_t n, struct jh_index *ix);
+/* Indexes the n timeline records (file order). DFI_OK or DFI_E_NOMEM (ix
+ * empty). */
+dfi_err jh_index_make(const struct jh_rec *rec, size_t n, struct jh_index *ix);
 /* Does an outcome (commit, abort, resolve) name intent seq? */
 int jh_has_outcome(const struct jh_index *ix, uint64_t seq);
 void jh_index_free(struct jh_index *ix);

@@ -57,13 +57,19 @@ void
 cli_json_puts(const json_t *o, size_t flags)
 {
 	char *s = o != NULL ? json_dumps(o, flags) : NULL;
-	json_free_t jfree;
 	if (s == NULL)
 		return;
 	flockfile(stdout);
 	fputs(s, stdout);
 	putc('\n', stdout);
 	funlockfile(stdout);
+	cli_json_free(s);
+}
+
+void
+cli_json_free(void *p)
+{
+	json_free_t jfree;
 	json_get_alloc_funcs(NULL, &jfree);
-	jfree(s);
+	jfree(p);
 }

@@ -14,4 +14,8 @@ void cli_jwipe_install(void);
  * (free() would be handed a pointer inside a block): this does both. */
 void cli_json_puts(const json_t *o, size_t flags);
 
+/* Frees p, text json_dumps returned, through jansson's allocator (with
+ * cli_jwipe_install's, free() would be handed a pointer inside a block). */
+void cli_json_free(void *p);
+
 #endif

@@ -151,15 +151,6 @@ journal_tail_advice(const char *journal, const struct dfi_jverify_result *res)
 	    res->tail_lines, res->tail_from, (int)n, journal, (int)n, journal, DFI_JOURNAL_QDIR);
 }
 
-void
-hexs(const uint8_t *p, size_t n, char *out, size_t cap)
-{
-	if (n == 0)
-		snprintf(out, cap, "-");
-	else if (dfi_hex_encode(p, n, out, cap) != DFI_OK)
-		snprintf(out, cap, "?");
-}
-
 /* Takes JOURNAL from --journal or the one positional argument. */
 const char *
 journal_arg(const char *opt, int argc, char **argv)
