@@ -5,6 +5,8 @@
  * `recover` (a newline, then a fake "committed") or drive the auditor's
  * terminal (ESC, the C1 CSI, a bidi override). Each is printed in its
  * terminal form (termtext.h), --json keeps the exact bytes. */
+#include <stdarg.h>
+
 #include <jansson.h>
 
 #include "testutil.h"
@@ -154,14 +156,30 @@ assert_has(const char *what, const char *text, const char *want)
 	ck_assert_msg(strstr(text, want) != NULL, "%s lacks \"%s\":\n%s", what, want, text);
 }
 
+/* `dfissue <fmt...>` (what: its name in messages), which must succeed
+ * with both its outputs inert: its stdout (malloc'd). */
+static char *listing(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *
+listing(const char *what, const char *fmt, ...)
+{
+	char args[1600], *out, *err, name[100];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	ck_assert_int_eq(run(args, &out, &err), 0);
+	assert_inert(what, out);
+	snprintf(name, sizeof(name), "%s's stderr", what);
+	assert_inert(name, err);
+	free(err);
+	return out;
+}
+
 START_TEST(show_prints_each_text_escaped)
 {
 	hostile_journal();
-	char *out, *err, args[800];
-	snprintf(args, sizeof(args), "journal show '%s'", g_dir);
-	ck_assert_int_eq(run(args, &out, &err), 0);
-	assert_inert("journal show", out);
-	assert_inert("journal show's stderr", err);
+	char *out = listing("journal show", "journal show '%s'", g_dir);
 	assert_has("journal show", out, "key " FORGED_TT " id 42 gen 1  station " STATION_TT "\n");
 	assert_has("journal show", out, "aborted          intent 3, abort 4 (" REASON_TT ")  key " CSI_TT
 	    " id 42 gen 1  station " STATION_TT "\n");
@@ -170,7 +188,6 @@ START_TEST(show_prints_each_text_escaped)
 	/* the forged line is no line of its own */
 	ck_assert_ptr_null(strstr(out, "\n  fake committed"));
 	free(out);
-	free(err);
 }
 END_TEST
 
@@ -225,33 +242,25 @@ hostile_journal_and_key(char *pem, size_t cap)
 
 START_TEST(verify_prints_each_text_escaped)
 {
-	char pem[700], *out, *err, args[1600];
+	char pem[700];
 	hostile_journal_and_key(pem, sizeof(pem));
 	/* an unresolved intent is no finding: verify says OK, and lists it */
-	snprintf(args, sizeof(args), "journal verify --pubkey '%s' '%s'", pem, g_dir);
-	ck_assert_int_eq(run(args, &out, &err), 0);
-	assert_inert("journal verify", out);
-	assert_inert("journal verify's stderr", err);
+	char *out = listing("journal verify", "journal verify --pubkey '%s' '%s'", pem, g_dir);
 	assert_has("journal verify", out, "unresolved intent 5: card 04000000000003 AID F54230 key 1 version 0 -> 1 (");
 	assert_has("journal verify", out, ", station " STATION_TT ")\n");
 	free(out);
-	free(err);
 }
 END_TEST
 
 START_TEST(recover_prints_each_text_escaped)
 {
-	char pem[700], *out, *err, args[1600];
+	char pem[700];
 	hostile_journal_and_key(pem, sizeof(pem));
-	snprintf(args, sizeof(args), "recover --journal '%s' --pubkey '%s'", g_dir, pem);
-	ck_assert_int_eq(run(args, &out, &err), 0);
-	assert_inert("recover", out);
-	assert_inert("recover's stderr", err);
+	char *out = listing("recover", "recover --journal '%s' --pubkey '%s'", g_dir, pem);
 	assert_has("recover", out, "  station " STATION_TT "  card 04000000000003  app F54230 key 1  version 0 -> 1  "
 	    "(base key " FORGED_TT ", generation 1)\n");
 	assert_has("recover", out, "1 unresolved intent(s) in ");
 	free(out);
-	free(err);
 }
 END_TEST
 
