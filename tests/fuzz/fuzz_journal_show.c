@@ -11,11 +11,16 @@
  *  - the JSON, which is written element by element, is one JSON object
  *    that jansson reads back, with its nine members in their order and of
  *    their types;
- *  - when every byte is ASCII and nothing is percent-encoded (a decoded
- *    value may hold a newline and a line like the text's counts, or bytes
- *    that are not UTF-8, whose element jansson leaves out), it counts what
- *    the text counts: records, unresolved intents, recoveries, refusals,
- *    authorizations;
+ *  - the text holds no control byte but the newline and nothing but
+ *    well-formed UTF-8 that is no C1 or bidi control: every text of the
+ *    journal is in its terminal form (termtext.h), so none can forge a
+ *    line or drive the auditor's terminal;
+ *  - when every byte is ASCII and no %XX decodes to a byte past it (such
+ *    bytes may be no UTF-8, and jansson leaves a value that is not out
+ *    with its element), it counts what the text counts: records,
+ *    unresolved intents, recoveries, refusals, authorizations (a decoded
+ *    newline cannot start a line like the text's counts: it shows as
+ *    \x0A);
  *  - with a UID, every card listed is that card.
  * ASan/UBSan/LSan catch the rest. Seeds: corpus/journal_show/ (signed
  * journals of every record type, authorizations among them). */
@@ -27,11 +32,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/asn1.h>
 
 #include "cli_fuzz.h"
 #include "dfissue/journal.h"
 #include "dfissue/journal_show.h"
 #include "dfissue/jwipe.h"
+#include "dfissue/termtext.h"
 #include "dfissue/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -121,6 +128,27 @@ check(const char *text, const char *js, int exact, const uint8_t *uid, size_t ui
 	json_decref(root);
 }
 
+/* The text is inert on a terminal: newlines its own, no other control. */
+static void
+check_inert(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t len = strlen(text);
+	while (len > 0) {
+		size_t k = 1;
+		if (*p >= 0x80) {
+			unsigned long u;
+			int n = UTF8_getc(p, len < 4 ? (int)len : 4, &u);
+			if (n <= 0 || u < 0xA0 || cli_tt_bidi(u))
+				FAIL("the text holds a byte that is no printable UTF-8");
+			k = (size_t)n;
+		} else if ((*p < 0x20 && *p != '\n') || *p == 0x7F) {
+			FAIL("the text holds a control byte");
+		}
+		p += k, len -= k;
+	}
+}
+
 static void
 list_both(int exact, const uint8_t *uid, size_t uidlen)
 {
@@ -128,6 +156,7 @@ list_both(int exact, const uint8_t *uid, size_t uidlen)
 	size_t n = strlen(text);
 	if (n == 0 || text[n - 1] != '\n')
 		FAIL("the text does not end its last line");
+	check_inert(text);
 	check(text, js, exact, uid, uidlen);
 	free(text);
 	free(js);
@@ -145,9 +174,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f = fopen(jpath, "wb");
 	if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0)
 		abort();
-	int exact = memchr(data, '%', size) == NULL;
+	int exact = 1;
 	for (size_t i = 0; i < size && exact; i++)
-		exact = data[i] < 0x80;
+		exact = data[i] < 0x80 && !(data[i] == '%' && i + 1 < size && data[i + 1] >= '8' &&
+		    data[i + 1] <= 'F' && (data[i + 1] <= '9' || data[i + 1] >= 'A'));
 	list_both(exact, NULL, 0);
 	/* the first uid= of the input, when it is 1 to 10 bytes of hex */
 	const uint8_t *u = size >= 4 ? memmem(data, size, "uid=", 4) : NULL;

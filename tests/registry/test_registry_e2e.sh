@@ -290,6 +290,19 @@ grep -q "rolled back\|forked\|does not extend" "$E2E_DIR/refused.log" || e2e_fai
 grep -q "journal-a: .*rolled back\|journal-a: .*forked" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 grep -q "the registry refused checkpoint" "$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 e2e_log "rolled back: $(head -c 300 "$E2E_DIR/refused.log")"
+# The registry's rows are untrusted as the journals are: a refusal whose
+# station, database user and reason hold ESC[2J, a newline and a forged
+# line, the C1 CSI (C2 9B), a backslash and a UTF-8 name is listed in their
+# terminal form (tools/dfissue/termtext.h): no control byte reaches the
+# auditor's terminal, no line is forged, the é is as it is.
+psql "$URL" -qAtc "UPDATE dfissue.witness_refusals SET station = E'st\\x1b[2J\\naudit: OK: 0 journal(s)',
+	db_user = E'caf\\xc3\\xa9\\\\', reason = E'r\\xc2\\x9b31m'" >/dev/null
+! audit || e2e_fail "audit passed a rolled-back journal"
+! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]\\|\xc2[\x80-\x9f]' "$E2E_DIR/audit.log" ||
+	e2e_fail "audit printed a control byte: $(od -c "$E2E_DIR/audit.log" | head -40)"
+! grep -q "^audit: OK" "$E2E_DIR/audit.log" || e2e_fail "a registry row forged a line: $(cat "$E2E_DIR/audit.log")"
+grep -qF "from station st\x1B[2J\x0Aaudit: OK: 0 journal(s) (database user café\\\\): r\xC2\x9B31m" \
+	"$E2E_DIR/audit.log" || e2e_fail "audit: $(cat "$E2E_DIR/audit.log")"
 
 # SDM taps checked by two verifier processes sharing the registry's replay
 # state (schema 5): AN12196's tap (zero keys) is accepted once, then

@@ -31,7 +31,8 @@ struct audit {
 	uint64_t findings;
 };
 
-/* Prints "<where>: <message>" and counts a finding. */
+/* Prints "<where>: <message>" in its terminal form (termtext.h) and
+ * counts a finding. */
 void audit_finding(struct audit *a, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct audit_journal *audit_journal_of(struct audit *a, const char *origin);
 /* The registry's records and key slots against the journals

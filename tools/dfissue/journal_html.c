@@ -16,6 +16,7 @@
 #include "journal_html.h"
 #include "journal_html_index.h"
 #include "linein.h"
+#include "termtext.h"
 
 struct page {
 	struct jh_store st;  /* what the page shows of the records and findings */
@@ -36,22 +37,15 @@ on_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 	jh_store_finding(&((struct page *)ctx)->st, line, msg);
 }
 
-/* A bidirectional control: in a value it would reorder the text an
- * auditor reads after it ("Trojan Source"), so it is not copied. */
-static int
-is_bidi_control(unsigned long u)
-{
-	return u == 0x061C || u == 0x200E || u == 0x200F || (u >= 0x202A && u <= 0x202E) ||
-	    (u >= 0x2066 && u <= 0x2069);
-}
-
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
 
 /* Text from the journal is untrusted (any byte but NUL, %XX-decoded):
  * every byte that means something in HTML is escaped, control characters
  * are dropped, and what is not UTF-8 (the page says it is) or is a
- * bidirectional control shows as U+FFFD. OpenSSL's UTF8_getc refuses
- * overlong forms, surrogates and code points above U+10FFFF. */
+ * bidirectional control (cli_tt_bidi: in a value it would reorder the
+ * text an auditor reads after it, "Trojan Source") shows as U+FFFD.
+ * OpenSSL's UTF8_getc refuses overlong forms, surrogates and code points
+ * above U+10FFFF. */
 static void
 esc(FILE *o, const char *s)
 {
@@ -61,7 +55,7 @@ esc(FILE *o, const char *s)
 		if (*p >= 0x80) {
 			unsigned long u;
 			int n = UTF8_getc(p, len < 4 ? (int)len : 4, &u);
-			if (n <= 0 || is_bidi_control(u)) {
+			if (n <= 0 || cli_tt_bidi(u)) {
 				fputs(REPLACEMENT, o);
 				n = n <= 0 ? 1 : n;
 			} else if (u >= 0xA0) { /* U+0080..U+009F: C1 controls, dropped */

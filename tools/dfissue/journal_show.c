@@ -10,6 +10,7 @@
 #include "dfissue/util.h"
 #include "journal_show.h"
 #include "sub_journal_int.h"
+#include "termtext.h"
 
 void
 hexs(const uint8_t *p, size_t n, char *out, size_t cap)
@@ -119,9 +120,10 @@ print_outcome(const struct js_show *s, const struct jh_rec *out)
 {
 	if (out == NULL)
 		return;
+	char reason[CLI_TT_FIELD];
 	printf(", %s %" PRIu64, dfi_jrec_type_name(out->type), out->seq);
 	if (out->type == DFI_JREC_ABORT)
-		printf(" (%s)", jh_text2(&s->st, out->text));
+		printf(" (%s)", cli_tt(reason, sizeof(reason), jh_text2(&s->st, out->text)));
 }
 
 /* "  <time>  AID <aid> change <what> -> <target>  <outcome> intent N[, outcome M (reason)]" */
@@ -129,15 +131,15 @@ static void
 print_card_change(const struct js_show *s, const struct jh_rec *in, const struct jh_rec *out,
     const char *t)
 {
-	char tgt[2 * DFI_J_TARGET_MAX + 1];
+	char tgt[2 * DFI_J_TARGET_MAX + 1], what[CLI_TT_FIELD], station[CLI_TT_FIELD];
 	size_t tl;
 	const uint8_t *target = jh_bytes(&s->st, in->text, 0, &tl);
 	hexs(target, tl, tgt, sizeof(tgt));
 	printf("  %s  AID " DFI_AID_FMT " change %s -> %s  %-16s intent %" PRIu64, t,
-	    DFI_AID_ARGS(in->u.in.aid), jh_text2(&s->st, in->text), tl > 0 ? tgt : "-",
-	    js_outcome_name(out), in->seq);
+	    DFI_AID_ARGS(in->u.in.aid), cli_tt(what, sizeof(what), jh_text2(&s->st, in->text)),
+	    tl > 0 ? tgt : "-", js_outcome_name(out), in->seq);
 	print_outcome(s, out);
-	printf("  station %s\n", jh_text(&s->st, in->text));
+	printf("  station %s\n", cli_tt(station, sizeof(station), jh_text(&s->st, in->text)));
 }
 
 /* An intent's old key generation, if it names one (1), in *gen. */
@@ -170,7 +172,9 @@ print_change(const struct js_show *s, const struct js_change *c)
 	    js_outcome_name(out), in->seq);
 	print_outcome(s, out);
 	uint32_t gen;
-	const char *label = jh_text2(&s->st, in->text), *station = jh_text(&s->st, in->text);
+	char lb[CLI_TT_FIELD], st[CLI_TT_FIELD];
+	const char *label = cli_tt(lb, sizeof(lb), jh_text2(&s->st, in->text)),
+		   *station = cli_tt(st, sizeof(st), jh_text(&s->st, in->text));
 	if (old_gen(s, in, &gen))
 		printf("  key %s id %s gen %" PRIu32 " -> %" PRIu32 "  station %s\n", label, oid, gen,
 		    in->u.in.key_gen, station);
@@ -261,10 +265,11 @@ print_events(const struct js_show *s, dfi_jrec_type t)
 	for (size_t i = 0; i < s->st.n; i++)
 		n += s->st.rec[i].type == t && js_wanted(s, &s->st.rec[i]);
 	printf("%s: %zu\n", t == DFI_JREC_REFUSAL ? "refusals" : "authorizations", n);
-	char u[2 * DFI_J_UID_MAX + 1], tm[32];
+	char u[2 * DFI_J_UID_MAX + 1], tm[32], rs[CLI_TT_FIELD], st[CLI_TT_FIELD];
 	const struct jh_rec *r;
 	for (size_t i = 0; (r = js_next_event(s, t, &i, u, tm)) != NULL;) {
-		const char *reason = jh_text2(&s->st, r->text), *station = jh_text(&s->st, r->text);
+		const char *reason = cli_tt(rs, sizeof(rs), jh_text2(&s->st, r->text)),
+			   *station = cli_tt(st, sizeof(st), jh_text(&s->st, r->text));
 		if (t == DFI_JREC_REFUSAL)
 			printf("  %s  card %s refused (%s): %s  record %" PRIu64 " (tap from %" PRIu64
 			       "), station %s\n", tm, u, dfi_jcause_name(r->u.ev.cause), reason, r->seq,
@@ -314,13 +319,14 @@ print_text(const struct js_show *s, const char *path, const struct dfi_jverify_r
 	printf("recoveries: %zu\n", s->st.nrcv);
 	for (size_t i = 0; i < s->st.nrcv; i++) {
 		const struct jh_recovery *r = &s->st.rcv[i];
-		char sha[65], t[32];
+		char sha[65], t[32], file[CLI_TT_FIELD], station[CLI_TT_FIELD];
 		hexs(r->q_sha256, 32, sha, sizeof(sha));
 		cli_utc_time(r->time, 'T', t, sizeof(t));
 		printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 		       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",
 		    t, r->seq, r->q_lines, r->q_bytes, r->q_intents, DFI_JOURNAL_QDIR,
-		    jh_text2(&s->st, r->text), sha, jh_text(&s->st, r->text));
+		    cli_tt(file, sizeof(file), jh_text2(&s->st, r->text)), sha,
+		    cli_tt(station, sizeof(station), jh_text(&s->st, r->text)));
 	}
 	print_events(s, DFI_JREC_REFUSAL);
 	print_events(s, DFI_JREC_AUTHORIZATION);

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "termtext.h"
 
 /* The CLI is one process with one stderr: its log settings are process
  * state, set once by main() and the option parser before threads start. */
@@ -76,16 +77,21 @@ cli_log_to_journal(void)
 	return g_journal;
 }
 
+/* The line goes out in its terminal form (termtext.h): errors echo texts
+ * of journals, registry rows, cards and the registry server, untrusted,
+ * and one with a newline would forge a line of its own (under journald,
+ * with a priority of its choosing) or drive the terminal. */
 void
 cli_log_line(int level, const char *line)
 {
-	char buf[1100];
+	char buf[CLI_TT_LINE + 16], tt[CLI_TT_LINE];
 	if (!cli_log_enabled(level))
 		return;
+	cli_tt(tt, sizeof(tt), line);
 	if (g_journal)
-		snprintf(buf, sizeof(buf), "<%d>%s\n", level, line);
+		snprintf(buf, sizeof(buf), "<%d>%s\n", level, tt);
 	else
-		snprintf(buf, sizeof(buf), "%s\n", line);
+		snprintf(buf, sizeof(buf), "%s\n", tt);
 	/* One write per line, and the live status block (if any) is taken
 	 * down and redrawn around it: threads never interleave. */
 	cli_status_lock();

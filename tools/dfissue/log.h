@@ -33,7 +33,8 @@ int cli_log_level(void);
 int cli_log_enabled(int level);
 /* 1 when lines carry "<N>" prefixes for journald. */
 int cli_log_to_journal(void);
-/* One line (no trailing newline in fmt), when level is enabled. */
+/* One line (no trailing newline in fmt), when level is enabled, written
+ * in its terminal form (termtext.h: a newline in it shows as \x0A). */
 void cli_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for a ready line. */
 void cli_log_line(int level, const char *line);

@@ -20,6 +20,7 @@
 #include "signals.h"
 #include "stations.h"
 #include "status.h"
+#include "termtext.h"
 
 /* How long a pattern waits for pcscd to show a matching reader. */
 #define EXPAND_WAIT_MS 10000
@@ -371,6 +372,9 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 		json_decref(o);
 		return;
 	}
+	/* the detail may quote the registry or the journal (a refusal's reason) */
+	char detail[CLI_TT_CAP(sizeof(res->detail) - 1)];
+	cli_tt(detail, sizeof(detail), res->detail);
 	cli_status_lock();
 	cli_status_erase();
 	flockfile(stdout);
@@ -379,7 +383,7 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 	    n, st->name, uid[0] ? uid : "?", dfi_perso_outcome_name(res->outcome),
 	    res->steps_done, res->steps_total, res->key_changes, res->intents_resolved,
 	    (unsigned long long)res->apdus, taps, taps == 1 ? "" : "s",
-	    res->detail[0] ? ": " : "", res->detail);
+	    res->detail[0] ? ": " : "", detail);
 	fflush(stdout);
 	funlockfile(stdout);
 	cli_status_draw();

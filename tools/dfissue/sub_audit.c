@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "core/grow.h"
 #include "opts.h"
+#include "termtext.h"
 #include "dfissue/journal.h"
 #include "dfissue/pgregistry.h"
 
@@ -39,15 +40,22 @@ static const char *const help[] = {
 	NULL,
 };
 
+/* Every finding's line is written in its terminal form (termtext.h): it
+ * quotes the registry's rows (stations, database users, reasons) and the
+ * journals' texts, untrusted, so no text can start a line of its own or
+ * reach the terminal as a control. */
 void
 audit_finding(struct audit *a, const char *where, const char *fmt, ...)
 {
+	char m[8192];
 	va_list ap;
 	a->findings++;
-	printf("%s: ", where);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	int n = vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
+	cli_tt_fwrite(stdout, where, strlen(where));
+	fputs(": ", stdout);
+	cli_tt_fwrite(stdout, m, n < 0 ? 0 : (size_t)n < sizeof(m) ? (size_t)n : sizeof(m) - 1);
 	putchar('\n');
 }
 

@@ -21,6 +21,7 @@
 #include "dfissue/util.h"
 #include "cli_registry.h"
 #include "perso_cli.h"
+#include "termtext.h"
 
 static const char *const help[] = {
 	"usage: dfissue inspect --reader SPEC [--profile P.json [--batch FILE [--row N]]\n"
@@ -238,8 +239,10 @@ inspect_profile(const char *profile, const char *batch, unsigned long rowno,
 		/* A report ends with a newline; a reason alone (the card's state
 		 * never read) does not (perso.h). */
 		int is_report = rep != NULL && strchr(rep, '\n') != NULL;
+		/* line by line in its terminal form: it quotes the registry's
+		 * or the journal's records of the card (termtext.h) */
 		if (is_report)
-			fputs(rep, stdout);
+			cli_tt_lines(stdout, rep);
 		if (is_report && hi->journal != NULL && hi->pk == NULL)
 			printf("  (the journal's signatures not checked: give --pubkey)\n");
 		if (e != DFI_OK && is_report) { /* the plan stopped on this side */

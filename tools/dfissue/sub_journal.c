@@ -19,6 +19,7 @@
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 #include "sub_journal_int.h"
+#include "termtext.h"
 
 #define DEFAULT_KEY_URI "pkcs11:object=journal;type=private"
 
@@ -264,29 +265,32 @@ v_finding(void *ctx, uint64_t line, dfi_err code, const char *msg)
 {
 	struct vstate *v = ctx;
 	(void)code;
+	/* the message quotes the journal (its origin, a note's key name) */
+	char m[CLI_TT_LINE];
 	if (line > 0)
-		printf("%s:%" PRIu64 ": %s\n", v->path, line, msg);
+		printf("%s:%" PRIu64 ": %s\n", v->path, line, cli_tt(m, sizeof(m), msg));
 	else
-		printf("%s: %s\n", v->path, msg);
+		printf("%s: %s\n", v->path, cli_tt(m, sizeof(m), msg));
 }
 
 static void
 v_unresolved(void *ctx, const dfi_jrec *r)
 {
 	(void)ctx;
-	char uid[2 * DFI_J_UID_MAX + 1], t[32];
+	char uid[2 * DFI_J_UID_MAX + 1], t[32], st[CLI_TT_FIELD];
+	const char *station = cli_tt(st, sizeof(st), r->station);
 	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
 	if (r->type == DFI_JREC_CHANGE) {
-		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-";
+		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-", what[CLI_TT_CAP(sizeof(r->what) - 1)];
 		if (r->target_len > 0)
 			hexs(r->target, r->target_len, tgt, sizeof(tgt));
 		printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " change %s -> %s (%s, station %s)\n",
-		    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->what, tgt, t, r->station);
+		    r->seq, uid, DFI_AID_ARGS(r->key.aid), cli_tt(what, sizeof(what), r->what), tgt, t, station);
 		return;
 	}
 	printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " key %u version %u -> %u (%s, station %s)\n",
-	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, r->station);
+	    r->seq, uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version, t, station);
 }
 
 /* verify --consistency PROOF: checks the proof (against its own old
@@ -305,7 +309,8 @@ verify_consistency(const char *proof, const dfi_jpubkey *pk, const char *origin,
 	} else if (dfi_jconsistency_parse(text, tl, c) != DFI_OK) {
 		printf("%s: FAILED: not a consistency proof (see 'dfissue journal consistency')\n", proof);
 	} else if (dfi_jconsistency_verify(c, pk, (const uint8_t *)*ls, *ll, why, sizeof(why)) != DFI_OK) {
-		printf("%s: FAILED: %s\n", proof, why);
+		char w[CLI_TT_CAP(sizeof(why) - 1)]; /* a foreign signature's key name, as the proof has it */
+		printf("%s: FAILED: %s\n", proof, cli_tt(w, sizeof(w), why));
 	} else {
 		dfi_checkpoint cp;
 		(void)dfi_note_open(c->new_note, c->new_note_len, NULL, &cp);

@@ -31,6 +31,7 @@
 #include "perso_cli.h"
 #include "signals.h"
 #include "stations.h"
+#include "termtext.h"
 
 #define DEFAULT_JOURNAL_KEY "pkcs11:object=journal;type=private"
 /* The journal's station field holds more, but 63 characters is what a
@@ -500,10 +501,13 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		fflush(stdout);
 		return;
 	}
+	/* the detail may quote the registry or the journal (a refusal's reason) */
+	char detail[CLI_TT_CAP(sizeof(res->detail) - 1)];
 	printf("card %lu %s: %s (%u/%u steps, %u key changes, %u resolved, %llu APDUs)%s%s\n", n,
 	    uid[0] ? uid : "?", dfi_perso_outcome_name(res->outcome), res->steps_done,
 	    res->steps_total, res->key_changes, res->intents_resolved,
-	    (unsigned long long)res->apdus, res->detail[0] ? ": " : "", res->detail);
+	    (unsigned long long)res->apdus, res->detail[0] ? ": " : "",
+	    cli_tt(detail, sizeof(detail), res->detail));
 	fflush(stdout);
 }
 

@@ -17,6 +17,7 @@
 #include "dfissue/journal.h"
 #include "dfissue/util.h"
 #include "sub_journal_int.h"
+#include "termtext.h"
 
 static const char *const help[] = {
 	"usage: dfissue recover [--journal DIR [--pubkey KEY.pem]] [--registry URL]\n"
@@ -73,18 +74,21 @@ one(void *vctx, const dfi_jrec *in)
 		json_decref(o);
 		return;
 	}
+	/* the texts are the journal's or the registry's rows: untrusted */
+	char tt[CLI_TT_FIELD], station[CLI_TT_FIELD];
+	cli_tt(station, sizeof(station), in->station);
 	if (c->origin != NULL)
-		printf("registry: %s ", c->origin);
+		printf("registry: %s ", cli_tt(tt, sizeof(tt), c->origin));
 	if (in->type == DFI_JREC_CHANGE) {
 		printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " change %s -> %s\n",
-		    (unsigned long long)in->seq, when, in->station, uid, DFI_AID_ARGS(in->key.aid),
-		    in->what, tgt);
+		    (unsigned long long)in->seq, when, station, uid, DFI_AID_ARGS(in->key.aid),
+		    cli_tt(tt, sizeof(tt), in->what), tgt);
 		return;
 	}
 	printf("intent %llu  %s  station %s  card %s  app " DFI_AID_FMT " key %u  version %u -> %u  "
-	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, in->station, uid,
-	    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version, in->key_label,
-	    in->key_gen);
+	    "(base key %s, generation %u)\n", (unsigned long long)in->seq, when, station, uid,
+	    DFI_AID_ARGS(in->key.aid), in->key.keyno, in->old_version, in->new_version,
+	    cli_tt(tt, sizeof(tt), in->key_label), in->key_gen);
 }
 
 static void

@@ -25,6 +25,7 @@
 #include "perso_cli.h"
 #include "opts.h"
 #include "sdm_state.h"
+#include "termtext.h"
 
 static const char *const verify_help[] = {
 	"usage: dfissue sdm verify --template TEMPLATE [--lrp] [--no-ndef]\n"
@@ -201,11 +202,14 @@ report(const struct verifier *v, int accepted, const char *reason, const char *d
 	} else if (accepted) {
 		printf("sdm verify: accepted: uid %s counter %u%s%s\n", uid, r->ctr,
 		    data[0] ? " file data " : "", data);
-	} else if (have_card) {
-		printf("sdm verify: refused (%s): uid %s counter %u: %s\n", reason, uid, r->ctr,
-		    detail);
 	} else {
-		printf("sdm verify: refused (%s): %s\n", reason, detail);
+		/* a format detail may quote the tap: the card's, untrusted */
+		char d[CLI_TT_CAP(255)];
+		cli_tt(d, sizeof(d), detail);
+		if (have_card)
+			printf("sdm verify: refused (%s): uid %s counter %u: %s\n", reason, uid, r->ctr, d);
+		else
+			printf("sdm verify: refused (%s): %s\n", reason, d);
 	}
 	fflush(stdout);
 	return accepted;
