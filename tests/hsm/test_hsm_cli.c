@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/pem.h>
 
 #include "dfissue/crypto.h"
@@ -167,9 +168,29 @@ START_TEST(list_and_kcv)
 	snprintf(line, sizeof(line), "%s\n", kcv);
 	ck_assert_str_eq(r.out, line);
 
+	/* --json: what jansson reads back (it was written by hand), each key
+	 * with its members and their types */
 	run(&r, "key", "list", "--json", "--token", "pkcs11:token=dfissue-dev", PINOPT, NULL);
 	ck_assert_int_eq(r.status, 0);
-	ck_assert_ptr_nonnull(strstr(r.out, "\"label\": \"picc-master\""));
+	json_error_t jerr;
+	json_t *keys = json_loads(r.out, 0, &jerr);
+	ck_assert_msg(json_is_array(keys), "%s: %s", jerr.text, r.out);
+	const json_t *picc = NULL;
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		const json_t *key = json_array_get(keys, i);
+		ck_assert(json_is_string(json_object_get(key, "class")) && json_is_string(json_object_get(key, "type")));
+		ck_assert(json_is_string(json_object_get(key, "label_hex")) && json_is_integer(json_object_get(key, "bits")));
+		ck_assert(json_is_boolean(json_object_get(key, "sensitive")) && json_is_boolean(json_object_get(key, "token")));
+		if (json_is_string(json_object_get(key, "label")) &&
+		    strcmp(json_string_value(json_object_get(key, "label")), "picc-master") == 0)
+			picc = key;
+	}
+	ck_assert_msg(picc != NULL, "%s", r.out);
+	ck_assert_str_eq(json_string_value(json_object_get(picc, "label_hex")), "706963632D6D6173746572");
+	ck_assert_int_eq(json_integer_value(json_object_get(picc, "bits")), 128);
+	ck_assert(json_is_false(json_object_get(picc, "extractable")));
+	ck_assert_int_eq(json_string_length(json_object_get(picc, "kcv")), 6);
+	json_decref(keys);
 }
 END_TEST
 

@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
+#include "jwipe.h"
 #include "opts.h"
 #include "core/secfile.h"
 #include "core/tty.h"
@@ -56,6 +59,23 @@ static const char *const list_help[] = {
 	NULL,
 };
 
+/* One key of key list --json. The label is the token's bytes: a JSON
+ * string when they are UTF-8 (jansson escapes any control), null when not;
+ * label_hex is always the exact bytes. NULL when memory ran out. */
+static json_t *
+key_json(const struct dfi_hsm_key_info *k, const char *id, const char *kcv)
+{
+	char lhex[2 * sizeof(k->label) + 1] = "";
+	size_t llen = strnlen(k->label, sizeof(k->label));
+	if (llen > 0)
+		dfi_hex_encode((const uint8_t *)k->label, llen, lhex, sizeof(lhex));
+	json_t *label = json_stringn(k->label, llen);
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:b, s:b, s:b, s:o}", "class", k->cls, "type", k->type,
+	    "label", label != NULL ? label : json_null(), "label_hex", lhex, "id", k->id_len > 0 ? id : "",
+	    "bits", (json_int_t)(k->value_len * 8), "sensitive", k->sensitive, "extractable", k->extractable,
+	    "token", k->is_token, "kcv", k->has_kcv ? json_string(kcv) : json_null());
+}
+
 static int
 key_list(int argc, char **argv)
 {
@@ -79,9 +99,8 @@ key_list(int argc, char **argv)
 		dfi_hsm_free(h);
 		return rc;
 	}
-	if (json)
-		printf("[\n");
-	else
+	json_t *arr = json ? json_array() : NULL;
+	if (!json)
 		printf("%-8s %-10s %-24s %-16s %-5s %-22s %s\n", "class", "type", "label", "id", "bits",
 		    "flags", "kcv");
 	for (size_t i = 0; i < n; i++) {
@@ -93,21 +112,10 @@ key_list(int argc, char **argv)
 		if (ki[i].has_kcv)
 			snprintf(kcv, sizeof(kcv), "%02X%02X%02X", ki[i].kcv[0], ki[i].kcv[1], ki[i].kcv[2]);
 		if (json) {
-			/* Labels are printed as the token stores them; escape JSON's
-			 * two specials and drop control characters. */
-			printf("  {\"class\": \"%s\", \"type\": \"%s\", \"label\": \"", cls, ki[i].type);
-			for (const char *p = ki[i].label; *p != '\0'; p++) {
-				if (*p == '"' || *p == '\\')
-					printf("\\%c", *p);
-				else if ((unsigned char)*p >= 0x20)
-					putchar(*p);
+			if (arr != NULL && json_array_append_new(arr, key_json(&ki[i], id, kcv)) != 0) {
+				json_decref(arr); /* out of memory: said below */
+				arr = NULL;
 			}
-			printf("\", \"id\": \"%s\", \"bits\": %zu, \"sensitive\": %s, \"extractable\": %s, "
-			       "\"token\": %s, \"kcv\": %s%s%s}%s\n",
-			    ki[i].id_len > 0 ? id : "", ki[i].value_len * 8,
-			    ki[i].sensitive ? "true" : "false", ki[i].extractable ? "true" : "false",
-			    ki[i].is_token ? "true" : "false", ki[i].has_kcv ? "\"" : "",
-			    ki[i].has_kcv ? kcv : "null", ki[i].has_kcv ? "\"" : "", i + 1 < n ? "," : "");
 		} else {
 			char flags[64];
 			snprintf(flags, sizeof(flags), "%s,%s%s",
@@ -126,11 +134,14 @@ key_list(int argc, char **argv)
 			    label[0] != '\0' ? label : "-", id, bits, flags, kcv);
 		}
 	}
-	if (json)
-		printf("]\n");
+	if (json && arr != NULL)
+		cli_json_puts(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	else if (json)
+		rc = cli_fail("key list", DFI_E_NOMEM);
+	json_decref(arr);
 	free(ki);
 	dfi_hsm_free(h);
-	return DFI_EXIT_OK;
+	return rc;
 }
 
 /* ---- key import --------------------------------------------------------- */
