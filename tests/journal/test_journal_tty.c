@@ -211,20 +211,104 @@ has_string(json_t *j, const char *want)
 	return 0;
 }
 
+/* `dfissue journal show --json` of the journal in g_dir, read back; *out:
+ * its text (malloc'd). */
+static json_t *
+show_json(char **out)
+{
+	char *err, args[800];
+	snprintf(args, sizeof(args), "journal show --json '%s'", g_dir);
+	ck_assert_int_eq(run(args, out, &err), 0);
+	free(err);
+	json_error_t je;
+	json_t *root = json_loads(*out, 0, &je);
+	ck_assert_msg(root != NULL, "not JSON: %s", je.text);
+	return root;
+}
+
 START_TEST(show_json_keeps_the_exact_bytes)
 {
 	hostile_journal();
-	char *out, *err, args[800];
-	snprintf(args, sizeof(args), "journal show --json '%s'", g_dir);
-	ck_assert_int_eq(run(args, &out, &err), 0);
-	json_error_t je;
-	json_t *root = json_loads(out, 0, &je);
-	ck_assert_msg(root != NULL, "not JSON: %s", je.text);
+	char *out;
+	json_t *root = show_json(&out);
 	/* the station holds the é as it is: its record is not left out of the JSON */
 	static const char *const exact[] = { STATION, FORGED, CSI, REASON, REFUSED };
 	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
 		ck_assert_msg(has_string(root, exact[i]), "--json lacks text %zu as it is", i);
 	ck_assert_ptr_null(strstr(out, "\\\\x1B")); /* not the terminal form */
+	json_decref(root);
+	free(out);
+}
+END_TEST
+
+/* The element of arr (a card's changes) whose intent_seq or seq is seq,
+ * or NULL. */
+static json_t *
+by_seq(json_t *arr, json_int_t seq)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v)
+		if (json_integer_value(json_object_get(v, "intent_seq")) == seq ||
+		    json_integer_value(json_object_get(v, "seq")) == seq)
+			return v;
+	return NULL;
+}
+
+/* A text that is not UTF-8 cannot be a JSON string: its element was left
+ * out of --json whole (a key change gone from the card's list, an
+ * unresolved intent from recover's) or lost its member (an abort's
+ * reason). It is null now, with its exact bytes in <member>_hex. */
+START_TEST(show_json_keeps_text_that_is_not_utf8)
+{
+	struct dfi_journal_io io = jt_io_nosync(NULL, NULL);
+	struct dfi_journal_opts o = { .station = "st\xFF", .io = &io };
+	dfi_journal *j;
+	uint64_t s1, s2;
+	ck_assert_int_eq(jt_create_open(&j, g_dir, "dfissue.test/utf8", g_signer, &o), DFI_OK);
+	dfi_jrec a = jt_intent("04000000000001", 0x3042F5, 1, 0, 1);
+	snprintf(a.key_label, sizeof(a.key_label), "lab\xFF");
+	ck_assert_int_eq(jt_intent_commit(j, &a, &s1), DFI_OK);
+	dfi_jrec b = jt_intent("04000000000002", 0x3042F5, 1, 0, 1);
+	ck_assert_int_eq(dfi_journal_intent(j, &b, &s2), DFI_OK);
+	ck_assert_int_eq(dfi_journal_abort(j, s2, "bad\xC0\x80"), DFI_OK); /* overlong NUL */
+	dfi_jrec c = jt_intent("04000000000003", 0x3042F5, 1, 0, 1); /* left unresolved */
+	snprintf(c.key_label, sizeof(c.key_label), "x\xFE");
+	uint64_t s3;
+	ck_assert_int_eq(dfi_journal_intent(j, &c, &s3), DFI_OK);
+	dfi_journal_close(j);
+
+	char *out, *err, args[800];
+	json_t *root = show_json(&out);
+	json_t *cards = json_object_get(root, "cards");
+	ck_assert_int_eq(json_array_size(cards), 3);
+	json_t *c1 = by_seq(json_object_get(json_array_get(cards, 0), "changes"), (json_int_t)s1);
+	json_t *c2 = by_seq(json_object_get(json_array_get(cards, 1), "changes"), (json_int_t)s2);
+	ck_assert_msg(c1 != NULL && c2 != NULL, "a change is missing: %s", out);
+	ck_assert(json_is_null(json_object_get(c1, "key_label")));
+	ck_assert_str_eq(json_string_value(json_object_get(c1, "key_label_hex")), "6C6162FF");
+	ck_assert(json_is_null(json_object_get(c1, "station")));
+	ck_assert_str_eq(json_string_value(json_object_get(c1, "station_hex")), "7374FF");
+	ck_assert_str_eq(json_string_value(json_object_get(c2, "key_label")), "app-key-1");
+	ck_assert_ptr_null(json_object_get(c2, "key_label_hex"));
+	ck_assert(json_is_null(json_object_get(c2, "reason")));
+	ck_assert_str_eq(json_string_value(json_object_get(c2, "reason_hex")), "626164C080");
+	json_decref(root);
+	free(out);
+
+	/* recover --json: the unresolved intent is listed, not left out */
+	char pem[700];
+	snprintf(pem, sizeof(pem), "%s/pub.pem", g_dir);
+	ck_assert_int_eq(jt_write_pubkey_pem(g_signer, pem), 0);
+	snprintf(args, sizeof(args), "recover --journal '%s' --pubkey '%s' --json", g_dir, pem);
+	ck_assert_int_eq(run(args, &out, &err), 0);
+	json_error_t je;
+	root = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+	ck_assert_msg(root != NULL, "no JSON intent: %s%s", out, err);
+	ck_assert_int_eq(json_integer_value(json_object_get(root, "intent_seq")), (json_int_t)s3);
+	ck_assert(json_is_null(json_object_get(root, "key_label")));
+	ck_assert_str_eq(json_string_value(json_object_get(root, "key_label_hex")), "78FE");
+	ck_assert_str_eq(json_string_value(json_object_get(root, "station_hex")), "7374FF");
 	json_decref(root);
 	free(out);
 	free(err);
@@ -270,5 +354,6 @@ JT_SIGNER_MAIN("journal_tty",
     lines_keep_their_newlines,
     show_prints_each_text_escaped,
     show_json_keeps_the_exact_bytes,
+    show_json_keeps_text_that_is_not_utf8,
     verify_prints_each_text_escaped,
     recover_prints_each_text_escaped)

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "dfissue/util.h"
 #include "journal_show.h"
+#include "jtext.h"
 #include "jwipe.h"
 #include "sub_journal_int.h"
 
@@ -103,9 +104,12 @@ card_change_json(const struct js_show *s, const struct jh_rec *in, const char *u
 	size_t tl;
 	const uint8_t *target = jh_bytes(&s->st, in->text, 0, &tl);
 	hexs(target, tl, tgt, sizeof(tgt));
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "intent_seq",
+	const char *station = jh_text(&s->st, in->text);
+	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "intent_seq",
 	    (json_int_t)in->seq, "time", t, "uid", uid, "aid", aid, "what", jh_text2(&s->st, in->text),
-	    "target", tgt, "station", jh_text(&s->st, in->text), "outcome", js_outcome_name(out));
+	    "target", tgt, "station", cli_json_text(station), "outcome", js_outcome_name(out));
+	cli_json_text_hex(j, "station", station);
+	return j;
 }
 
 static json_t *
@@ -118,12 +122,15 @@ key_change_json(const struct js_show *s, const struct jh_rec *in, const char *ui
 	const uint8_t *g = jh_bytes(&s->st, in->text, 2, &gl);
 	hexs(o, ol, oid, sizeof(oid));
 	hexs(d, dl, div, sizeof(div));
-	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:s, s:s, s:s}",
+	const char *label = jh_text2(&s->st, in->text), *station = jh_text(&s->st, in->text);
+	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:I, s:s, s:o, s:s}",
 	    "intent_seq", (json_int_t)in->seq, "time", t, "uid", uid, "aid", aid, "keyno",
 	    (int)in->u.in.keyno, "old_version", (int)in->u.in.old_version, "new_version",
-	    (int)in->u.in.new_version, "key_label", jh_text2(&s->st, in->text), "key_objid", oid,
-	    "key_gen", (json_int_t)in->u.in.key_gen, "div_input", div, "station",
-	    jh_text(&s->st, in->text), "outcome", js_outcome_name(out));
+	    (int)in->u.in.new_version, "key_label", cli_json_text(label), "key_objid", oid,
+	    "key_gen", (json_int_t)in->u.in.key_gen, "div_input", div, "station", cli_json_text(station),
+	    "outcome", js_outcome_name(out));
+	cli_json_text_hex(j, "key_label", label);
+	cli_json_text_hex(j, "station", station);
 	if (j != NULL && gl == sizeof(uint32_t)) {
 		uint32_t old;
 		memcpy(&old, g, sizeof(old));
@@ -144,8 +151,10 @@ change_json(const struct js_show *s, const struct js_change *c)
 	    key_change_json(s, in, uid, aid, t, out);
 	if (o != NULL && out != NULL) {
 		json_object_set_new(o, "outcome_seq", json_integer((json_int_t)out->seq));
-		if (out->type == DFI_JREC_ABORT)
-			json_object_set_new(o, "reason", json_string(jh_text2(&s->st, out->text)));
+		if (out->type == DFI_JREC_ABORT) {
+			json_object_set_new(o, "reason", cli_json_text(jh_text2(&s->st, out->text)));
+			cli_json_text_hex(o, "reason", jh_text2(&s->st, out->text));
+		}
 		if (out->type == DFI_JREC_RESOLVE && out->u.out.observed >= 0)
 			json_object_set_new(o, "observed_version", json_integer(out->u.out.observed));
 	}
@@ -180,10 +189,14 @@ recovery_json(const struct js_show *s, const struct jh_recovery *r)
 	char sha[65], t[32];
 	hexs(r->q_sha256, 32, sha, sizeof(sha));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
-	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "seq", (json_int_t)r->seq, "time",
+	const char *file = jh_text2(&s->st, r->text), *station = jh_text(&s->st, r->text);
+	json_t *j = json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "seq", (json_int_t)r->seq, "time",
 	    t, "quarantined_lines", (json_int_t)r->q_lines, "quarantined_bytes",
 	    (json_int_t)r->q_bytes, "quarantined_intents", (json_int_t)r->q_intents, "sha256", sha,
-	    "file", jh_text2(&s->st, r->text), "station", jh_text(&s->st, r->text));
+	    "file", cli_json_text(file), "station", cli_json_text(station));
+	cli_json_text_hex(j, "file", file);
+	cli_json_text_hex(j, "station", station);
+	return j;
 }
 
 /* Refusals or authorizations (t) of the --uid card, in journal order. */
@@ -194,8 +207,11 @@ events_json(const struct js_show *s, struct jc *root, const char *key, dfi_jrec_
 	char u[2 * DFI_J_UID_MAX + 1], tm[32];
 	const struct jh_rec *r;
 	for (size_t i = 0; (r = js_next_event(s, t, &i, u, tm)) != NULL;) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "seq", (json_int_t)r->seq, "time", tm,
-		    "uid", u, "reason", jh_text2(&s->st, r->text), "station", jh_text(&s->st, r->text));
+		const char *reason = jh_text2(&s->st, r->text), *station = jh_text(&s->st, r->text);
+		json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:o}", "seq", (json_int_t)r->seq, "time", tm,
+		    "uid", u, "reason", cli_json_text(reason), "station", cli_json_text(station));
+		cli_json_text_hex(o, "reason", reason);
+		cli_json_text_hex(o, "station", station);
 		if (o != NULL && t == DFI_JREC_REFUSAL) {
 			json_object_set_new(o, "cause", json_string(dfi_jcause_name(r->u.ev.cause)));
 			json_object_set_new(o, "tap", json_integer((json_int_t)r->u.ev.tap));

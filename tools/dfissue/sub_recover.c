@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "jtext.h"
 #include "jwipe.h"
 #include "opts.h"
 #include "cli_registry.h"
@@ -60,16 +61,23 @@ one(void *vctx, const dfi_jrec *in)
 	if (c->json) {
 		char aid[7];
 		snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(in->key.aid));
+		/* texts that are not UTF-8: null, and their bytes in *_hex (jtext.h);
+		 * an intent left out here would be one nobody finishes */
 		json_t *o = in->type == DFI_JREC_CHANGE ?
-		    json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "intent_seq", (json_int_t)in->seq,
-		    "time", when, "station", in->station, "uid", uid, "aid", aid, "what", in->what,
-		    "target", tgt) : json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:I}",
-		    "intent_seq", (json_int_t)in->seq, "time", when, "station", in->station, "uid",
-		    uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
-		    "new_version", in->new_version, "key_label", in->key_label, "key_generation",
-		    (json_int_t)in->key_gen);
-		if (o != NULL && c->origin != NULL)
-			json_object_set_new(o, "origin", json_string(c->origin));
+		    json_pack("{s:I, s:s, s:o, s:s, s:s, s:s, s:s}", "intent_seq", (json_int_t)in->seq,
+		    "time", when, "station", cli_json_text(in->station), "uid", uid, "aid", aid, "what",
+		    in->what, "target", tgt) : json_pack("{s:I, s:s, s:o, s:s, s:s, s:i, s:i, s:i, s:o, s:I}",
+		    "intent_seq", (json_int_t)in->seq, "time", when, "station", cli_json_text(in->station),
+		    "uid", uid, "aid", aid, "keyno", in->key.keyno, "old_version", in->old_version,
+		    "new_version", in->new_version, "key_label", cli_json_text(in->key_label),
+		    "key_generation", (json_int_t)in->key_gen);
+		cli_json_text_hex(o, "station", in->station);
+		if (in->type != DFI_JREC_CHANGE)
+			cli_json_text_hex(o, "key_label", in->key_label);
+		if (o != NULL && c->origin != NULL) {
+			json_object_set_new(o, "origin", cli_json_text(c->origin));
+			cli_json_text_hex(o, "origin", c->origin);
+		}
 		cli_json_puts(o, JSON_COMPACT);
 		json_decref(o);
 		return;
