@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "status.h"
+#include "termtext.h"
 
 struct row {
 	char name[64], uid[24], what[96];
@@ -80,8 +81,10 @@ cli_status_draw(void)
 		snprintf(line, sizeof(line), "%-18.18s %-14s %-27.27s %3lu ok %3lu failed",
 		    nl > 18 ? name + nl - 18 : name, g_rows[i].uid[0] ? g_rows[i].uid : "-",
 		    g_rows[i].what, g_rows[i].done, g_rows[i].failed);
-		line[79] = '\0';
-		fprintf(stderr, "\r\033[K%s\n", line);
+		/* reader names (from the devices) and what a card's tap says
+		 * (a refusal's reason): in their terminal form, one screen line */
+		char tt[80];
+		fprintf(stderr, "\r\033[K%s\n", cli_tt(tt, sizeof(tt), line));
 	}
 	fprintf(stderr, "\r\033[K== %s\n", g_total);
 	g_drawn = g_n + 1;

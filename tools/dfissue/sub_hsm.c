@@ -16,6 +16,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "cli.h"
+#include "termtext.h"
 #include "opts.h"
 #include "dfissue/hsm.h"
 #include "dfissue/journal.h"
@@ -236,6 +237,10 @@ print_base_keys(dfi_hsm *h, struct report *r)
 		shown++;
 		char *uri = NULL;
 		dfi_hsm_key *k = NULL;
+		/* a label is the token's bytes, any of them: shown in its
+		 * terminal form (termtext.h) */
+		char label[CLI_TT_CAP(sizeof(ki[i].label))];
+		cli_tt(label, sizeof(label), ki[i].label);
 		dfi_err e = dfi_hsm_secret_key_uri(ki[i].label, &uri);
 		if (e == DFI_OK)
 			e = dfi_hsm_key_find(h, uri, &k);
@@ -247,7 +252,7 @@ print_base_keys(dfi_hsm *h, struct report *r)
 			dfi_hsm_path p;
 			/* M of 17 bytes: UID || AID || a 7-byte system identifier. */
 			e = dfi_hsm_key_path(k, 17, &p);
-			printf("  %-24s %-7s %-15s %s%s\n", ki[i].label, ki[i].type,
+			printf("  %-24s %-7s %-15s %s%s\n", label, ki[i].type,
 			    usage_s[0] ? usage_s : "-", e == DFI_OK ? dfi_hsm_path_name(p) : "no path",
 			    ki[i].value_len_unknown ? " (token reports no CKA_VALUE_LEN: taken as 128 bits)" : "");
 		} else if (e == DFI_E_HSM_MECHANISM) {
@@ -257,7 +262,7 @@ print_base_keys(dfi_hsm *h, struct report *r)
 		} else {
 			char d[200];
 			dfi_hsm_detail_for(h, e, d, sizeof(d));
-			printf("  %-24s %-7s %-15s UNUSABLE: %s\n", ki[i].label, ki[i].type,
+			printf("  %-24s %-7s %-15s UNUSABLE: %s\n", label, ki[i].type,
 			    usage_s[0] ? usage_s : "-", d[0] ? d : dfi_strerror(e));
 			fixf(r, "base key '%s' is unusable (%s): re-import it with 'dfissue key import'",
 			    ki[i].label, d[0] ? d : dfi_strerror(e));
@@ -290,19 +295,21 @@ check_profile_key(dfi_hsm *h, const struct dfi_profile_key *pk, const uint8_t ai
 		fixf(r, "%s: base key %s: %s", where, pk->base_key, d[0] ? d : dfi_strerror(e));
 		return 0;
 	}
+	char label[CLI_TT_CAP(64)]; /* the token's bytes: its terminal form */
+	cli_tt(label, sizeof(label), dfi_hsm_key_label(k));
 	if (dfi_hsm_key_type(k) != pk->type) {
-		printf("  %-28s %s is %s, the profile wants %s\n", where, dfi_hsm_key_label(k),
+		printf("  %-28s %s is %s, the profile wants %s\n", where, label,
 		    dfi_keytype_name(dfi_hsm_key_type(k)), dfi_keytype_name(pk->type));
-		fixf(r, "%s: base key '%s' has the wrong type", where, dfi_hsm_key_label(k));
+		fixf(r, "%s: base key '%s' has the wrong type", where, label);
 	} else if (dfi_profile_div_input(pk, uid, aid, row, m, sizeof(m), &mlen, &diag) != DFI_OK) {
-		printf("  %-28s %s: M not built: %s\n", where, dfi_hsm_key_label(k), diag.message);
+		printf("  %-28s %s: M not built: %s\n", where, label, diag.message);
 		fixf(r, "%s: %s%s", where, diag.message, row == NULL ? " (give --batch)" : "");
 	} else if ((e = dfi_hsm_key_path(k, mlen, &p)) != DFI_OK) {
 		dfi_hsm_detail_for(h, e, d, sizeof(d));
-		printf("  %-28s %s, M %zu bytes: NO PATH: %s\n", where, dfi_hsm_key_label(k), mlen, d);
+		printf("  %-28s %s, M %zu bytes: NO PATH: %s\n", where, label, mlen, d);
 		fixf(r, "%s: %s", where, d);
 	} else {
-		printf("  %-28s %s, M %zu bytes: %s\n", where, dfi_hsm_key_label(k), mlen,
+		printf("  %-28s %s, M %zu bytes: %s\n", where, label, mlen,
 		    dfi_hsm_path_name(p));
 		ok = 1;
 	}

@@ -9,6 +9,11 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "termtext.h"
+
+/* PC/SC names a reader in at most 128 bytes (pcsc-lite's MAX_READERNAME);
+ * a longer one is shown cut, at a whole character. */
+#define PCSC_NAME_SHOWN 128
 #include "opts.h"
 #include "dfissue/pcsc.h"
 #include "dfissue/util.h"
@@ -130,18 +135,23 @@ sub_readers(int argc, char **argv)
 	if (json) {
 		print_json(r, n, &rc);
 	} else if (names) {
-		for (size_t i = 0; i < n; i++)
-			printf("%s\n", r[i].name);
+		/* names come from pcscd's drivers, from what each device says of
+		 * itself: in their terminal form (termtext.h), as below */
+		for (size_t i = 0; i < n; i++) {
+			char name[CLI_TT_CAP(PCSC_NAME_SHOWN)];
+			printf("%s\n", cli_tt(name, sizeof(name), r[i].name));
+		}
 	} else if (n == 0) {
 		printf("no readers (is the reader plugged in and pcscd running?)\n");
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			char atr[2 * sizeof(r[i].atr) + 1] = "";
+			char atr[2 * sizeof(r[i].atr) + 1] = "", name[CLI_TT_CAP(PCSC_NAME_SHOWN)];
 			(void)dfi_hex_encode(r[i].atr, r[i].atr_len, atr, sizeof(atr));
+			cli_tt(name, sizeof(name), r[i].name);
 			if (r[i].card_present)
-				printf("%s: card present, ATR %s\n", r[i].name, atr);
+				printf("%s: card present, ATR %s\n", name, atr);
 			else
-				printf("%s: no card\n", r[i].name);
+				printf("%s: no card\n", name);
 		}
 	}
 	dfi_pcsc_readers_free(r, n);
