@@ -9,14 +9,14 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "termtext.h"
+#include "dfissue/pcsc.h"
+#include "dfissue/util.h"
 
 /* PC/SC names a reader in at most 128 bytes (pcsc-lite's MAX_READERNAME);
  * a longer one is shown cut, at a whole character. */
 #define PCSC_NAME_SHOWN 128
-#include "opts.h"
-#include "dfissue/pcsc.h"
-#include "dfissue/util.h"
 
 static const char *const readers_help[] = {
 	"usage: dfissue readers [--json | --names]\n\n"
@@ -24,7 +24,8 @@ static const char *const readers_help[] = {
 	"Use a name shown here as --reader 'pcsc:NAME'.\n\n"
 	"  --json   one JSON object: {\"readers\": [{\"name\", \"card_present\", \"atr\"}]};\n"
 	"           on failure {\"error\": CODE, \"message\": TEXT, \"exit\": 1}\n"
-	"  --names  the reader names only, one per line (for scripts and completion)\n\n"
+	"  --names  the reader names only, one per line (for scripts and completion)\n"
+	"           A byte of a name that is no printable character shows as \\xHH.\n\n"
 	"Exit status 1 when pcscd cannot be reached (error code pcscd_unreachable).\n",
 	NULL,
 };
