@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "jtext.h"
 #include "opts.h"
 #include "termtext.h"
 #include "dfissue/pcsc.h"
@@ -104,8 +105,12 @@ print_json(struct dfi_pcsc_reader *r, size_t n, int *rc)
 	for (size_t i = 0; arr != NULL && i < n; i++) {
 		char atr[2 * sizeof(r[i].atr) + 1] = "";
 		(void)dfi_hex_encode(r[i].atr, r[i].atr_len, atr, sizeof(atr));
-		json_array_append_new(arr, json_pack("{s:s, s:b, s:s}", "name", r[i].name,
-		    "card_present", r[i].card_present, "atr", atr));
+		/* a name that is not UTF-8: null and name_hex (jtext.h), not a
+		 * reader left out of the list */
+		json_t *o = json_pack("{s:o, s:b, s:s}", "name", cli_json_text(r[i].name),
+		    "card_present", r[i].card_present, "atr", atr);
+		cli_json_text_hex(o, "name", r[i].name);
+		json_array_append_new(arr, o);
 	}
 	if (root == NULL || arr == NULL || json_object_set_new(root, "readers", arr) != 0 ||
 	    json_dumpf(root, stdout, JSON_INDENT(2)) != 0)
