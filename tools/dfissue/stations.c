@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "jtext.h"
 #include "jwipe.h"
 #include "core/clock.h"
 #include "core/errclass.h"
@@ -346,13 +347,18 @@ report(struct station *st, unsigned long n, const dfi_batch_row *row,
 	if (res->uid_len > 0)
 		dfi_hex_encode(res->uid, res->uid_len, uid, sizeof(uid));
 	if (st->sh->cfg->json) {
-		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:i, s:s}",
-		    "card", (json_int_t)n, "reader", st->spec, "uid", uid, "outcome",
+		/* the reader's name (from the device) and the detail (it may quote
+		 * a registry row, or be cut inside a character) need not be UTF-8:
+		 * null and *_hex then (jtext.h), never a card's line left out */
+		json_t *o = json_pack("{s:I, s:o, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:i, s:o}",
+		    "card", (json_int_t)n, "reader", cli_json_text(st->spec), "uid", uid, "outcome",
 		    dfi_perso_outcome_name(res->outcome), "error",
 		    ok ? NULL : dfi_errname(res->err), "steps_total", (int)res->steps_total,
 		    "steps_done", (int)res->steps_done, "key_changes", (int)res->key_changes,
 		    "intents_resolved", (int)res->intents_resolved, "apdus",
-		    (json_int_t)res->apdus, "taps", taps, "detail", res->detail);
+		    (json_int_t)res->apdus, "taps", taps, "detail", cli_json_text(res->detail));
+		cli_json_text_hex(o, "reader", st->spec);
+		cli_json_text_hex(o, "detail", res->detail);
 		if (o != NULL && row != NULL)
 			json_object_set_new(o, "batch_line", json_integer(dfi_batch_row_line(row)));
 		if (o != NULL)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jtext.h"
 #include "jwipe.h"
 #include "core/errclass.h"
 #include "opts.h"
@@ -479,7 +480,9 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 	if (res->uid_len > 0)
 		dfi_hex_encode(res->uid, res->uid_len, uid, sizeof(uid));
 	if (o->json) {
-		json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:s}",
+		/* the detail may quote a registry row or be cut inside a
+		 * character: null and detail_hex then (jtext.h) */
+		json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:i, s:i, s:i, s:i, s:I, s:o}",
 		    "card", (json_int_t)n, "uid", uid, "outcome",
 		    dfi_perso_outcome_name(res->outcome),
 		    "error", res->outcome == DFI_PERSO_DONE || res->outcome == DFI_PERSO_RESUMED ?
@@ -487,7 +490,8 @@ report(const struct opts *o, unsigned long n, const dfi_batch_row *row,
 		    "steps_total", (int)res->steps_total, "steps_done", (int)res->steps_done,
 		    "key_changes", (int)res->key_changes, "intents_resolved",
 		    (int)res->intents_resolved, "apdus", (json_int_t)res->apdus, "detail",
-		    res->detail);
+		    cli_json_text(res->detail));
+		cli_json_text_hex(obj, "detail", res->detail);
 		if (obj != NULL && row != NULL)
 			json_object_set_new(obj, "batch_line", json_integer(dfi_batch_row_line(row)));
 		if (obj != NULL) {
