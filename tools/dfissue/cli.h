@@ -81,6 +81,9 @@ char *cli_read_file(const char *path, size_t max, size_t *len);
  * sep: "2026-12-05T18:20:21Z" with 'T'; the bare number if it has no such
  * date or cap is too short. */
 void cli_utc_time(int64_t t, char sep, char *b, size_t cap);
+/* The n bytes at p in upper-case hex into out (cap bytes): "-" when n is
+ * 0, "?" when out is too small (cli_sub.c). */
+void cli_hexs(const uint8_t *p, size_t n, char *out, size_t cap);
 
 /* PC/SC errors shared by the reader subcommands (sub_readers.c): pcscd
  * unreachable (says how to start it; JSON code pcscd_unreachable) or any

@@ -1,5 +1,6 @@
 /* What several subcommands share: the usage error line, the --help text,
- * dispatching to a subcommand by name, reading a small file whole, printing a journal time. */
+ * dispatching to a subcommand by name, reading a small file whole, printing a journal time
+ * and a journal's bytes. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dfissue/util.h"
 
 int
 cli_usage_error(const char *cmd)
@@ -65,4 +67,13 @@ cli_read_file(const char *path, size_t max, size_t *len)
 	b[n] = '\0';
 	*len = n;
 	return b;
+}
+
+void
+cli_hexs(const uint8_t *p, size_t n, char *out, size_t cap)
+{
+	if (n == 0)
+		snprintf(out, cap, "-");
+	else if (dfi_hex_encode(p, n, out, cap) != DFI_OK)
+		snprintf(out, cap, "?");
 }

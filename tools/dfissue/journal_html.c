@@ -78,13 +78,6 @@ esc(FILE *o, const char *s)
 	}
 }
 
-static void
-hexs(const uint8_t *p, size_t n, char *out, size_t cap)
-{
-	if (n == 0 || dfi_hex_encode(p, n, out, cap) != DFI_OK)
-		snprintf(out, cap, "-");
-}
-
 static bool
 is_refusal(const struct jh_store *st, const struct jh_rec *r)
 {
@@ -113,7 +106,7 @@ event_row(FILE *o, const struct page *pg, const struct jh_rec *r, const struct j
 		size_t tl;
 		const uint8_t *target = jh_bytes(st, r->text, 0, &tl);
 		if (tl > 0)
-			hexs(target, tl, tgt, sizeof(tgt));
+			cli_hexs(target, tl, tgt, sizeof(tgt));
 		cls = closed ? "ev-change" : "ev-change ev-unresolved";
 		snprintf(what, sizeof(what), "%s %s", closed ? "card change started:" :
 		    "card change UNRESOLVED:", jh_text2(st, r->text));
@@ -167,7 +160,7 @@ static void
 card_uid(const struct page *pg, size_t c, char uid[2 * DFI_J_UID_MAX + 1])
 {
 	const struct jh_rec *in = &pg->st.rec[pg->ix.first[c]];
-	hexs(in->u.in.uid, in->u.in.uid_len, uid, 2 * DFI_J_UID_MAX + 1);
+	cli_hexs(in->u.in.uid, in->u.in.uid_len, uid, 2 * DFI_J_UID_MAX + 1);
 }
 
 static void
@@ -226,7 +219,7 @@ recoveries_section(FILE *o, const struct page *pg)
 		const struct jh_recovery *r = &pg->st.rcv[i];
 		char t[32], sha[65];
 		cli_utc_time(r->time, ' ', t, sizeof(t));
-		hexs(r->q_sha256, sizeof(r->q_sha256), sha, sizeof(sha));
+		cli_hexs(r->q_sha256, sizeof(r->q_sha256), sha, sizeof(sha));
 		fprintf(o, "<tr class=\"recovery\"><td>%" PRIu64 "</td><td>%s</td><td>%" PRIu64
 			   " line(s), %" PRIu64 " byte(s), %" PRIu64 " intent(s)</td><td>",
 		    r->seq, t, r->q_lines, r->q_bytes, r->q_intents);
@@ -278,7 +271,7 @@ checkpoints_section(FILE *o, const char *path, const dfi_jpubkey *pk, unsigned *
 			continue;
 		}
 		char root[2 * DFI_HASH_LEN + 1];
-		hexs(cp.root, sizeof(cp.root), root, sizeof(root));
+		cli_hexs(cp.root, sizeof(cp.root), root, sizeof(root));
 		const char *cls = pk == NULL ? "cp-unchecked" : e == DFI_OK ? "cp-verified" : "cp-bad";
 		const char *res = pk == NULL ? "not checked (no public key given)" :
 		    e == DFI_OK ? "verified" : "INVALID signature";

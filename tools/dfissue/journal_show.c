@@ -12,15 +12,6 @@
 #include "sub_journal_int.h"
 #include "termtext.h"
 
-void
-hexs(const uint8_t *p, size_t n, char *out, size_t cap)
-{
-	if (n == 0)
-		snprintf(out, cap, "-");
-	else if (dfi_hex_encode(p, n, out, cap) != DFI_OK)
-		snprintf(out, cap, "?");
-}
-
 const struct jh_rec *
 js_in(const struct js_show *s, const struct js_change *c)
 {
@@ -134,7 +125,7 @@ print_card_change(const struct js_show *s, const struct jh_rec *in, const struct
 	char tgt[2 * DFI_J_TARGET_MAX + 1], what[CLI_TT_FIELD], station[CLI_TT_FIELD];
 	size_t tl;
 	const uint8_t *target = jh_bytes(&s->st, in->text, 0, &tl);
-	hexs(target, tl, tgt, sizeof(tgt));
+	cli_hexs(target, tl, tgt, sizeof(tgt));
 	printf("  %s  AID " DFI_AID_FMT " change %s -> %s  %-16s intent %" PRIu64, t,
 	    DFI_AID_ARGS(in->u.in.aid), cli_tt(what, sizeof(what), jh_text2(&s->st, in->text)),
 	    tl > 0 ? tgt : "-", js_outcome_name(out), in->seq);
@@ -161,7 +152,7 @@ print_change(const struct js_show *s, const struct js_change *c)
 	char oid[2 * DFI_J_BLOB_MAX + 1], t[32];
 	size_t ol;
 	const uint8_t *o = jh_bytes(&s->st, in->text, 0, &ol);
-	hexs(o, ol, oid, sizeof(oid));
+	cli_hexs(o, ol, oid, sizeof(oid));
 	cli_utc_time(in->time, 'T', t, sizeof(t));
 	if (in->type == DFI_JREC_CHANGE) {
 		print_card_change(s, in, out, t);
@@ -248,7 +239,7 @@ js_next_event(const struct js_show *s, dfi_jrec_type t, size_t *i, char u[2 * DF
 		const struct jh_rec *r = &s->st.rec[*i];
 		if (r->type != t || !js_wanted(s, r))
 			continue;
-		hexs(r->u.ev.uid, r->u.ev.uid_len, u, 2 * DFI_J_UID_MAX + 1);
+		cli_hexs(r->u.ev.uid, r->u.ev.uid_len, u, 2 * DFI_J_UID_MAX + 1);
 		cli_utc_time(r->time, 'T', tm, 32);
 		(*i)++;
 		return r;
@@ -285,7 +276,7 @@ static void
 print_card(const struct jh_rec *in, const char *prefix)
 {
 	char u[2 * DFI_J_UID_MAX + 1];
-	hexs(in->u.in.uid, in->u.in.uid_len, u, sizeof(u));
+	cli_hexs(in->u.in.uid, in->u.in.uid_len, u, sizeof(u));
 	printf("%scard %s", prefix, u);
 }
 
@@ -320,7 +311,7 @@ print_text(const struct js_show *s, const char *path, const struct dfi_jverify_r
 	for (size_t i = 0; i < s->st.nrcv; i++) {
 		const struct jh_recovery *r = &s->st.rcv[i];
 		char sha[65], t[32], file[CLI_TT_FIELD], station[CLI_TT_FIELD];
-		hexs(r->q_sha256, 32, sha, sizeof(sha));
+		cli_hexs(r->q_sha256, 32, sha, sizeof(sha));
 		cli_utc_time(r->time, 'T', t, sizeof(t));
 		printf("  %s  record %" PRIu64 ": quarantined %" PRIu64 " line(s), %" PRIu64
 		       " byte(s), %" PRIu64 " intent(s) into %s/%s (sha256 %s), station %s\n",

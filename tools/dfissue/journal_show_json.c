@@ -103,7 +103,7 @@ card_change_json(const struct js_show *s, const struct jh_rec *in, const char *u
 	char tgt[2 * DFI_J_TARGET_MAX + 1];
 	size_t tl;
 	const uint8_t *target = jh_bytes(&s->st, in->text, 0, &tl);
-	hexs(target, tl, tgt, sizeof(tgt));
+	cli_hexs(target, tl, tgt, sizeof(tgt));
 	const char *station = jh_text(&s->st, in->text);
 	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "intent_seq",
 	    (json_int_t)in->seq, "time", t, "uid", uid, "aid", aid, "what", jh_text2(&s->st, in->text),
@@ -120,8 +120,8 @@ key_change_json(const struct js_show *s, const struct jh_rec *in, const char *ui
 	size_t ol, dl, gl;
 	const uint8_t *o = jh_bytes(&s->st, in->text, 0, &ol), *d = jh_bytes(&s->st, in->text, 1, &dl);
 	const uint8_t *g = jh_bytes(&s->st, in->text, 2, &gl);
-	hexs(o, ol, oid, sizeof(oid));
-	hexs(d, dl, div, sizeof(div));
+	cli_hexs(o, ol, oid, sizeof(oid));
+	cli_hexs(d, dl, div, sizeof(div));
 	const char *label = jh_text2(&s->st, in->text), *station = jh_text(&s->st, in->text);
 	json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:o, s:s, s:I, s:s, s:o, s:s}",
 	    "intent_seq", (json_int_t)in->seq, "time", t, "uid", uid, "aid", aid, "keyno",
@@ -144,7 +144,7 @@ change_json(const struct js_show *s, const struct js_change *c)
 {
 	const struct jh_rec *in = js_in(s, c), *out = js_out(s, c);
 	char uid[2 * DFI_J_UID_MAX + 1], aid[8], t[32];
-	hexs(in->u.in.uid, in->u.in.uid_len, uid, sizeof(uid));
+	cli_hexs(in->u.in.uid, in->u.in.uid_len, uid, sizeof(uid));
 	snprintf(aid, sizeof(aid), DFI_AID_FMT, DFI_AID_ARGS(in->u.in.aid));
 	cli_utc_time(in->time, 'T', t, sizeof(t));
 	json_t *o = in->type == DFI_JREC_CHANGE ? card_change_json(s, in, uid, aid, t, out) :
@@ -173,7 +173,7 @@ cards_json(const struct js_show *s, struct jc *root)
 			continue;
 		if (card == NULL || jh_uid_cmp(js_in(s, &s->v[i - 1]), in) != 0) {
 			char u[2 * DFI_J_UID_MAX + 1];
-			hexs(in->u.in.uid, in->u.in.uid_len, u, sizeof(u));
+			cli_hexs(in->u.in.uid, in->u.in.uid_len, u, sizeof(u));
 			elem(&cards, NULL, card);
 			card = json_pack("{s:s, s:[]}", "uid", u, "changes");
 		}
@@ -187,7 +187,7 @@ static json_t *
 recovery_json(const struct js_show *s, const struct jh_recovery *r)
 {
 	char sha[65], t[32];
-	hexs(r->q_sha256, 32, sha, sizeof(sha));
+	cli_hexs(r->q_sha256, 32, sha, sizeof(sha));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
 	const char *file = jh_text2(&s->st, r->text), *station = jh_text(&s->st, r->text);
 	json_t *j = json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "seq", (json_int_t)r->seq, "time",

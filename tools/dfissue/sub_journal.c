@@ -238,7 +238,7 @@ j_recover(int argc, char **argv)
 			for (unsigned i = 0; i < rec->n_lost_intents; i++) {
 				const dfi_jrec *r = &rec->lost_intents[i];
 				char uid[2 * DFI_J_UID_MAX + 1];
-				hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+				cli_hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 				printf("unacknowledged intent (no ChangeKey was sent): card %s AID " DFI_AID_FMT
 				       " key %u version %u -> %u: probe this card\n",
 				    uid, DFI_AID_ARGS(r->key.aid), r->key.keyno, r->old_version, r->new_version);
@@ -279,12 +279,12 @@ v_unresolved(void *ctx, const dfi_jrec *r)
 	(void)ctx;
 	char uid[2 * DFI_J_UID_MAX + 1], t[32], st[CLI_TT_FIELD];
 	const char *station = cli_tt(st, sizeof(st), r->station);
-	hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
+	cli_hexs(r->key.uid, r->key.uid_len, uid, sizeof(uid));
 	cli_utc_time(r->time, 'T', t, sizeof(t));
 	if (r->type == DFI_JREC_CHANGE) {
 		char tgt[2 * DFI_J_TARGET_MAX + 1] = "-", what[CLI_TT_CAP(sizeof(r->what) - 1)];
 		if (r->target_len > 0)
-			hexs(r->target, r->target_len, tgt, sizeof(tgt));
+			cli_hexs(r->target, r->target_len, tgt, sizeof(tgt));
 		printf("unresolved intent %" PRIu64 ": card %s AID " DFI_AID_FMT " change %s -> %s (%s, station %s)\n",
 		    r->seq, uid, DFI_AID_ARGS(r->key.aid), cli_tt(what, sizeof(what), r->what), tgt, t, station);
 		return;
@@ -404,7 +404,7 @@ j_verify(int argc, char **argv)
 		if (res.last_note_len > 0) {
 			dfi_checkpoint cp;
 			if (dfi_note_open(res.last_note, res.last_note_len, NULL, &cp) == DFI_OK)
-				hexs(cp.root, 32, root, sizeof(root));
+				cli_hexs(cp.root, 32, root, sizeof(root));
 		}
 		if (e == DFI_OK) {
 			printf("%s: OK: %" PRIu64 " records under %" PRIu64 " signed checkpoints, tree size %" PRIu64
@@ -452,10 +452,10 @@ j_proof(int argc, char **argv)
 	}
 	char h[65];
 	printf("index %" PRIu64 "\nsize %" PRIu64 "\n", p->index, p->size);
-	hexs(p->leaf, 32, h, sizeof(h));
+	cli_hexs(p->leaf, 32, h, sizeof(h));
 	printf("leaf %s\n", h);
 	for (size_t i = 0; i < p->plen; i++) {
-		hexs(p->proof[i], 32, h, sizeof(h));
+		cli_hexs(p->proof[i], 32, h, sizeof(h));
 		printf("path %s\n", h);
 	}
 	printf("record %s\ncheckpoint\n", p->line);

@@ -10,7 +10,6 @@
 extern const char *const journal_help[];
 /* p[0..n) as hex into out (cap bytes); "-" when n is 0, "?" when it does
  * not fit (journal_show.c: the listing's fuzz harness builds it alone). */
-void hexs(const uint8_t *p, size_t n, char *out, size_t cap);
 /* JOURNAL from --journal (opt) or the one positional argument; NULL when neither or both. */
 const char *journal_arg(const char *opt, int argc, char **argv);
 /* cli_parse() for the journal subcommand cmd whose one operand is JOURNAL:
